@@ -1,0 +1,160 @@
+"""Command line interface: thin. Each subcommand parses its arguments and calls one library function.
+
+Subcommand names, arguments and output columns are a contract other tools rely on.
+Each subcommand has an ``_add_<name>`` function (its parser) and a ``_cmd_<name>`` function (its body).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from cacscore import __version__
+
+log = logging.getLogger("cacscore")
+
+
+# ---------------------------------------------------------------- score (issue 2)
+def _add_score(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("score", help="classical Agatston score of a CT with a vessel label volume")
+    p.add_argument("ct", type=Path, help="DICOM series folder or NIfTI file")
+    p.add_argument("--labels", type=Path, required=True, help="NIfTI or .npy label volume (0 bg, 1 LCA, 2 LAD, 3 LCX, 4 RCA)")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of a CSV row")
+    p.set_defaults(func=_cmd_score)
+
+
+def _cmd_score(args: argparse.Namespace) -> int:
+    raise NotImplementedError("score: issue 2")
+
+
+# ---------------------------------------------------------------- score-gated (issue 2)
+def _add_score_gated(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("score-gated", help="Agatston scores of COCA gated scans from their XML ROIs")
+    p.add_argument("coca_root", type=Path, help="COCA release root (holds Gated_release_final/)")
+    p.add_argument("--patients", default=None, help="comma-separated patient ids (default: all with an XML)")
+    p.add_argument("--out", type=Path, default=None, help="write scores.csv here")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_score_gated)
+
+
+def _cmd_score_gated(args: argparse.Namespace) -> int:
+    raise NotImplementedError("score-gated: issue 2")
+
+
+# ---------------------------------------------------------------- phantom (issue 3)
+def _add_phantom(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("phantom", help="write a synthetic non-gated chest CT release (COCA layout) with exact scores")
+    p.add_argument("out", type=Path)
+    p.add_argument("--patients", type=int, default=10)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--size", type=int, default=512, help="in-plane matrix size (512 like COCA; 128 for tests)")
+    p.add_argument("--gated", action="store_true", help="also write gated 3 mm series and calcium_xml plists")
+    p.add_argument("--preview", action="store_true", help="write a PNG mosaic per patient")
+    p.add_argument("--clean", action="store_true", help="write standard UIDs instead of COCA's quirks")
+    p.set_defaults(func=_cmd_phantom)
+
+
+def _cmd_phantom(args: argparse.Namespace) -> int:
+    raise NotImplementedError("phantom: issue 3")
+
+
+# ---------------------------------------------------------------- ingest (issue 4)
+def _add_ingest(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("ingest", help="read a COCA root / patient folders / CSV into a cohort cache")
+    p.add_argument("source", type=Path)
+    p.add_argument("cache", type=Path)
+    p.add_argument("--size", type=int, default=512)
+    p.add_argument("--slices", type=int, default=73)
+    p.add_argument("--workers", type=int, default=1)
+    p.set_defaults(func=_cmd_ingest)
+
+
+def _cmd_ingest(args: argparse.Namespace) -> int:
+    raise NotImplementedError("ingest: issue 4")
+
+
+# ---------------------------------------------------------------- reproduce (issue 5)
+def _add_reproduce(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("reproduce", help="the paper's protocol: split, 5-fold CV grid search, Table 1, figures, bundles")
+    p.add_argument("cache", type=Path)
+    p.add_argument("out", type=Path)
+    p.add_argument("--models", default="cnn,se_cnn,vit")
+    p.add_argument("--grid", default="small", help="small | paper | path to a JSON grid")
+    p.add_argument("--device", default="auto")
+    p.set_defaults(func=_cmd_reproduce)
+
+
+def _cmd_reproduce(args: argparse.Namespace) -> int:
+    raise NotImplementedError("reproduce: issue 5")
+
+
+# ---------------------------------------------------------------- demo (issue 5)
+def _add_demo(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("demo", help="phantom -> ingest -> reproduce on built-in synthetic data (CPU, minutes)")
+    p.add_argument("out", type=Path, nargs="?", default=Path("demo-out"))
+    p.set_defaults(func=_cmd_demo)
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    raise NotImplementedError("demo: issue 5")
+
+
+# ---------------------------------------------------------------- predict (issue 6)
+def _add_predict(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("predict", help="per-vessel scores for chest CTs with a trained bundle")
+    p.add_argument("model", type=Path, help="bundle folder, or a folder of fold bundles (ensemble)")
+    p.add_argument("inputs", type=Path, nargs="+", help="DICOM folder, COCA root or NIfTI file")
+    p.add_argument("--out", type=Path, default=None)
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--report", type=Path, default=None)
+    p.add_argument("--keep-phi", action="store_true", help="allow patient identifiers from headers in outputs")
+    p.set_defaults(func=_cmd_predict)
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    raise NotImplementedError("predict: issue 6")
+
+
+# ---------------------------------------------------------------- evaluate (issue 6)
+def _add_evaluate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("evaluate", help="clinical agreement metrics of predictions against a reference")
+    p.add_argument("pred", type=Path)
+    p.add_argument("truth", type=Path, help="CSV or COCA scores.xlsx")
+    p.add_argument("--out", type=Path, default=None)
+    p.set_defaults(func=_cmd_evaluate)
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    raise NotImplementedError("evaluate: issue 6")
+
+
+# ---------------------------------------------------------------- main
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cacscore", description="Vessel-specific coronary calcium scoring from non-gated chest CT.")
+    parser.add_argument("--version", action="version", version=f"cacscore {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for add in (_add_score, _add_score_gated, _add_phantom, _add_ingest, _add_reproduce, _add_demo,
+                _add_predict, _add_evaluate):
+        add(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.func(args) or 0)
+    except (ValueError, OSError, KeyError) as exc:  # user input problems: one clear line, non-zero exit
+        if args.verbose:
+            raise
+        print(f"cacscore {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
