@@ -1,29 +1,68 @@
-"""DICOM series reading. MINIMAL placeholder reader (issue 2); the robust loader of issue 4 replaces it.
+"""DICOM CT series reading: discovery, grouping, series choice, geometry checks, HU conversion.
 
-Contract kept by every reader here: ``read_series(path) -> Volume`` with slices sorted by
-ImagePositionPatient projected on the slice normal and HU = stored * slope + intercept.
+``read_series(path) -> Volume`` reads a folder (searched recursively), a single file or a list of
+files. Conventions of the returned Volume:
+
+- ``hu`` is float32 (z, y, x). z index 0 is the most INFERIOR slice: slices are sorted by
+  ImagePositionPatient projected on the slice normal, the normal oriented so that its patient-z
+  component is positive (DICOM patient z points to the head). So ascending z index = inferior ->
+  superior, whatever the scanner's order, file names, InstanceNumber or SliceLocation say.
+- In-plane, axis-aligned orientations are flipped / transposed to the standard one
+  (row direction +x = patient left, column direction +y = patient posterior), so a feet-first or
+  mirrored acquisition gives the same array as a standard head-first one.
+- HU = stored * RescaleSlope + RescaleIntercept, per slice (per frame for enhanced CT). Pixels
+  equal to PixelPaddingValue (or inside PixelPaddingRangeLimit) are outside the scan: they become
+  ``AIR_HU``; values below ``AIR_HU`` (e.g. -3024 "outside the scan circle" fill, -2000 stored
+  with intercept 0) are clipped to ``AIR_HU`` too.
+- Gantry tilt (slice step not parallel to the slice normal) is corrected by resampling onto an
+  axis-aligned grid; uneven spacing is resampled onto a uniform grid at the median spacing; a
+  gap over 1.5 x the median spacing (missing slices) is refused unless ``on_gap="interpolate"``.
+
+Discovery reads headers only (``dcmread(stop_before_pixels=True)``); pixel data is read only for
+the chosen series. Non-DICOM files and header-only stubs are skipped and counted (in ``meta``).
 """
 
 from __future__ import annotations
 
 import logging
+import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pydicom
+from pydicom.errors import InvalidDicomError
 
 log = logging.getLogger(__name__)
+
+AIR_HU: float = -1024.0
+"""HU given to padding (outside-the-scan) pixels and the floor of every HU value."""
+
+ENHANCED_CT_SOP = "1.2.840.10008.5.1.4.1.1.2.1"
+_AXIAL_MIN_NORMAL_Z = 0.7  # |normal . z| >= cos(45 deg): axial, possibly tilted; below: sagittal/coronal
+_TILT_TOLERANCE_DEG = 0.5
+_UNEVEN_TOLERANCE = 0.05  # relative deviation of a slice step from the median still read as even
+_GAP_FACTOR = 1.5
+# Header keys copied into Volume.meta. A whitelist, so no patient identifier can leak.
+_META_KEYS = ("Modality", "Manufacturer", "ManufacturerModelName", "KVP", "ConvolutionKernel",
+              "SliceThickness", "PixelSpacing", "Rows", "Columns", "BodyPartExamined",
+              "SeriesDescription", "SeriesNumber", "ContrastBolusAgent", "GantryDetectorTilt",
+              "PixelRepresentation", "BitsStored", "RescaleSlope", "RescaleIntercept",
+              "PixelPaddingValue", "ImageType")
 
 
 @dataclass
 class Volume:
     """A CT volume in Hounsfield units.
 
-    hu: float32 array (z, y, x), z ascending along the slice normal.
-    spacing_mm: (z, y, x) spacing in mm (z = median distance between slice positions).
-    positions_mm: (z, 3) ImagePositionPatient of each sorted slice.
-    orientation: (6,) ImageOrientationPatient (row cosines, column cosines).
+    hu: float32 array (z, y, x); z ascending = inferior -> superior (see module docstring).
+    spacing_mm: (z, y, x) spacing in mm (z = uniform distance between slices along the normal).
+    slice_thickness_mm: nominal SliceThickness (mm) or None.
+    positions_mm: (z, 3) patient position (mm) of the first voxel of each slice.
+    orientation: (6,) ImageOrientationPatient (row cosines, column cosines) of the array as returned.
+    kvp, manufacturer: from the header; contrast: True when a contrast agent is recorded.
+    meta: de-identified dict (whitelisted header values + reader report); files: the slice files.
     """
 
     hu: np.ndarray
@@ -42,46 +81,530 @@ class DicomError(ValueError):
     """A DICOM input that cannot be read as a CT series; the message names the file and problem."""
 
 
-def read_series(path: str | Path) -> Volume:
-    """Read one folder holding one CT series into a Volume (minimal reader)."""
-    folder = Path(path)
-    if not folder.is_dir():
-        raise DicomError(f"{folder}: not a folder")
-    datasets = []
-    for f in sorted(folder.iterdir()):
-        if f.name.startswith(".") or not f.is_file():
+@dataclass
+class SeriesInfo:
+    """One group of image files that belong together (discovery report, no pixel data read).
+
+    key: stable label used to choose the series (``read_series(..., series=key)``).
+    files: the files; frames: number of image frames (slices) announced by the headers.
+    usable: False for localizers, non-axial, non-CT series; ``reason`` says why.
+    """
+
+    key: str
+    folder: Path
+    files: list[Path]
+    frames: int
+    series_uid: str | None
+    series_number: int | None
+    description: str
+    modality: str
+    orientation: tuple[float, ...]
+    rows: int
+    columns: int
+    pixel_spacing_mm: tuple[float, float]
+    thickness_mm: float | None
+    z_extent_mm: float
+    enhanced: bool
+    usable: bool
+    reason: str = ""
+
+    def summary(self) -> str:
+        state = "usable" if self.usable else f"skipped: {self.reason}"
+        return (f"{self.key}: {self.frames} slices {self.rows}x{self.columns}, "
+                f"thickness {self.thickness_mm} mm, z extent {self.z_extent_mm:.1f} mm ({state})")
+
+
+# ------------------------------------------------------------------ discovery
+@dataclass
+class _Header:
+    path: Path
+    ds: pydicom.Dataset
+
+
+def _iter_files(path: str | Path | Sequence[Path]) -> list[Path]:
+    if isinstance(path, (str, os.PathLike)):
+        p = Path(path)
+        if p.is_file():
+            return [p]
+        if not p.is_dir():
+            raise DicomError(f"{p}: no such file or folder")
+        out: list[Path] = []
+        for dirpath, dirnames, filenames in os.walk(p):
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            out.extend(Path(dirpath) / f for f in sorted(filenames) if not f.startswith("."))
+        return out
+    files = [Path(f) for f in path]
+    for f in files:
+        if not f.is_file():
+            raise DicomError(f"{f}: no such file")
+    return files
+
+
+def _read_header(f: Path) -> pydicom.Dataset | None:
+    """Header of one file, or None when it is not DICOM (files without a preamble are accepted)."""
+    try:
+        return pydicom.dcmread(f, stop_before_pixels=True)
+    except InvalidDicomError:
+        pass
+    except Exception:  # truncated / corrupt: not readable as DICOM
+        return None
+    try:  # no preamble / file meta (ACR-NEMA style): only if it starts with a group 0008 / 0002 tag
+        with open(f, "rb") as fh:
+            head = fh.read(4)
+        if head[:2] not in (b"\x08\x00", b"\x02\x00", b"\x00\x08", b"\x00\x02"):
+            return None
+        ds = pydicom.dcmread(f, stop_before_pixels=True, force=True)
+    except Exception:
+        return None
+    try:
+        if "Rows" in ds and "Columns" in ds and int(ds.Rows) > 0 and ("SOPClassUID" in ds or "Modality" in ds):
+            return ds
+    except Exception:
+        return None
+    return None
+
+
+def _floats(v, n: int) -> tuple[float, ...] | None:
+    try:
+        out = tuple(float(x) for x in v)
+    except Exception:
+        return None
+    return out if len(out) == n else None
+
+
+def _first(seq_item_parent: pydicom.Dataset, seq: str, key: str):
+    if seq in seq_item_parent and len(seq_item_parent[seq].value):
+        return seq_item_parent[seq].value[0].get(key)
+    return None
+
+
+def _enhanced_value(ds: pydicom.Dataset, seq: str, key: str, frame: int | None = None):
+    """A value from the per-frame (preferred) or shared functional group of an enhanced object."""
+    if frame is not None and "PerFrameFunctionalGroupsSequence" in ds:
+        fg = ds.PerFrameFunctionalGroupsSequence[frame]
+        v = _first(fg, seq, key)
+        if v is not None:
+            return v
+    if "SharedFunctionalGroupsSequence" in ds:
+        v = _first(ds.SharedFunctionalGroupsSequence[0], seq, key)
+        if v is not None:
+            return v
+    if frame is None and "PerFrameFunctionalGroupsSequence" in ds and len(ds.PerFrameFunctionalGroupsSequence):
+        return _first(ds.PerFrameFunctionalGroupsSequence[0], seq, key)
+    return None
+
+
+def _is_enhanced(ds: pydicom.Dataset) -> bool:
+    return str(ds.get("SOPClassUID", "")) == ENHANCED_CT_SOP or (
+        "PerFrameFunctionalGroupsSequence" in ds and int(ds.get("NumberOfFrames", 1) or 1) > 1)
+
+
+def _geometry(ds: pydicom.Dataset):
+    """(orientation, pixel spacing, thickness) of a classic or enhanced header (None where absent)."""
+    if _is_enhanced(ds):
+        o = _enhanced_value(ds, "PlaneOrientationSequence", "ImageOrientationPatient")
+        ps = _enhanced_value(ds, "PixelMeasuresSequence", "PixelSpacing")
+        th = _enhanced_value(ds, "PixelMeasuresSequence", "SliceThickness")
+    else:
+        o, ps, th = ds.get("ImageOrientationPatient"), ds.get("PixelSpacing"), ds.get("SliceThickness")
+    orient = _floats(o, 6) if o is not None else None
+    spacing = _floats(ps, 2) if ps is not None else None
+    try:
+        thick = float(th) if th not in (None, "") else None
+    except (TypeError, ValueError):
+        thick = None
+    return orient, spacing, thick
+
+
+def _normal(orient: Sequence[float]) -> np.ndarray:
+    o = np.asarray(orient, float)
+    n = np.cross(o[:3], o[3:])
+    norm = np.linalg.norm(n)
+    if norm < 1e-6:
+        raise DicomError(f"degenerate ImageOrientationPatient {list(orient)}")
+    n = n / norm
+    return -n if n[2] < 0 else n  # point to the head: ascending z = inferior -> superior
+
+
+def _positions(ds: pydicom.Dataset) -> list[tuple[float, float, float] | None]:
+    if _is_enhanced(ds):
+        n = int(ds.get("NumberOfFrames", 1) or 1)
+        return [_floats(_enhanced_value(ds, "PlanePositionSequence", "ImagePositionPatient", i) or (), 3)
+                for i in range(n)]
+    p = ds.get("ImagePositionPatient")
+    return [_floats(p, 3) if p is not None else None]
+
+
+def _image_type(ds: pydicom.Dataset) -> list[str]:
+    it = ds.get("ImageType") or ds.get("FrameType") or []
+    if isinstance(it, str):
+        it = it.split("\\")
+    return [str(x).upper() for x in it]
+
+
+def _discover(path: str | Path | Sequence[Path]) -> tuple[list[SeriesInfo], dict[str, int], dict[str, list[_Header]]]:
+    files = _iter_files(path)
+    counts = {"files": len(files), "non_dicom": 0, "no_image": 0}
+    groups: dict[tuple, list[_Header]] = {}
+    for f in files:
+        ds = _read_header(f)
+        if ds is None:
+            counts["non_dicom"] += 1
+            log.debug("%s: not DICOM, skipped", f)
+            continue
+        if "Rows" not in ds or "Columns" not in ds:
+            counts["no_image"] += 1  # structured reports, RT plans, DICOMDIR ...
+            continue
+        orient, spacing, thick = _geometry(ds)
+        uid = str(ds.get("SeriesInstanceUID", "") or "") or None
+        geom = (tuple(round(v, 3) for v in orient) if orient else None, int(ds.Rows), int(ds.Columns),
+                tuple(round(v, 4) for v in spacing) if spacing else None, thick)
+        # UID where present; COCA's non-gated files carry none: then the folder defines the series.
+        base = ("uid", uid) if uid else ("folder", str(f.parent))
+        key = (*base, *geom, _is_enhanced(ds) and str(f))  # each enhanced file is its own series
+        groups.setdefault(key, []).append(_Header(f, ds))
+    infos: list[SeriesInfo] = []
+    members: dict[str, list[_Header]] = {}
+    used_keys: set[str] = set()
+    for key, hs in groups.items():
+        ds0 = hs[0].ds
+        orient, spacing, thick = _geometry(ds0)
+        enhanced = _is_enhanced(ds0)
+        frames = sum(int(h.ds.get("NumberOfFrames", 1) or 1) for h in hs) if enhanced else len(hs)
+        folder = Path(os.path.commonpath([str(h.path.parent) for h in hs]))
+        modality = str(ds0.get("Modality", "") or "")
+        number = ds0.get("SeriesNumber")
+        desc = str(ds0.get("SeriesDescription", "") or "")
+        reason = ""
+        itype = _image_type(ds0)
+        pos = [p for h in hs for p in _positions(h.ds) if p is not None]
+        if modality and modality != "CT":
+            reason = f"modality {modality}, not CT"
+        elif "LOCALIZER" in itype or "SCOUT" in desc.upper() or "TOPOGRAM" in desc.upper():
+            reason = "localizer/scout"
+        elif orient is None or not pos:
+            reason = "no ImageOrientationPatient/ImagePositionPatient"
+        elif abs(_normal(orient)[2]) < _AXIAL_MIN_NORMAL_Z:
+            reason = "not axial (sagittal/coronal/oblique)"
+        z_extent = 0.0
+        if orient is not None and pos:
+            z = np.asarray(pos) @ _normal(orient)
+            z_extent = float(z.max() - z.min())
+        label = (f"{ds0.get('SeriesInstanceUID')}" if key[0] == "uid" else str(folder))
+        if enhanced:
+            label = str(hs[0].path)
+        k = label
+        i = 2
+        while k in used_keys:  # same UID/folder split by geometry: make keys unique
+            k = f"{label}#{i}"
+            i += 1
+        used_keys.add(k)
+        info = SeriesInfo(key=k, folder=folder, files=[h.path for h in hs], frames=frames,
+                          series_uid=str(ds0.get("SeriesInstanceUID")) if "SeriesInstanceUID" in ds0 else None,
+                          series_number=int(number) if number not in (None, "") else None,
+                          description=desc, modality=modality or "?",
+                          orientation=tuple(orient) if orient else (), rows=int(ds0.Rows),
+                          columns=int(ds0.Columns), pixel_spacing_mm=tuple(spacing) if spacing else (1.0, 1.0),
+                          thickness_mm=thick, z_extent_mm=z_extent, enhanced=enhanced,
+                          usable=not reason and frames >= 2, reason=reason or ("" if frames >= 2 else "fewer than 2 slices"))
+        infos.append(info)
+        members[k] = hs
+    infos.sort(key=lambda s: s.key)
+    return infos, counts, members
+
+
+def find_series(path: str | Path | Sequence[Path]) -> list[SeriesInfo]:
+    """Group the image files under ``path`` into series (headers only) and report each group.
+
+    Grouping: SeriesInstanceUID where present, else the folder (COCA non-gated files have no UID),
+    split further by orientation, matrix size, pixel spacing and slice thickness; every enhanced
+    multi-frame file is a series of its own. Non-CT, localizer and non-axial groups are listed with
+    ``usable=False`` and a reason.
+    """
+    return _discover(path)[0]
+
+
+def choose_series(infos: Sequence[SeriesInfo], *, series: str | None = None) -> SeriesInfo:
+    """The series ``read_series`` reads.
+
+    Rule: among usable series, the one with the largest z extent, then the most slices, then the
+    thickest slices closest to 5 mm do not matter: ties go to the smallest key. ``series`` overrides
+    the rule: it matches a key, a SeriesInstanceUID, a SeriesNumber, a SeriesDescription or a
+    folder name (exactly one series must match).
+    """
+    if series is not None:
+        hits = [s for s in infos if series in (s.key, s.series_uid, str(s.series_number), s.description,
+                                                s.folder.name, str(s.folder))]
+        if len(hits) != 1:
+            raise DicomError(f"series {series!r}: {len(hits)} series match; found: "
+                             + "; ".join(s.summary() for s in infos))
+        return hits[0]
+    usable = [s for s in infos if s.usable]
+    if not usable:
+        detail = "; ".join(s.summary() for s in infos) or "no DICOM image files"
+        raise DicomError(f"no usable axial CT series ({detail})")
+    return sorted(usable, key=lambda s: (-round(s.z_extent_mm, 1), -s.frames, s.key))[0]
+
+
+# ------------------------------------------------------------------ pixel reading
+@dataclass
+class _Slice:
+    position: np.ndarray  # (3,) mm
+    hu: np.ndarray  # (rows, cols) float32
+    path: Path
+
+
+def _to_hu(stored: np.ndarray, ds: pydicom.Dataset, slope, intercept) -> np.ndarray:
+    slope = float(slope) if slope not in (None, "") else 1.0
+    intercept = float(intercept) if intercept not in (None, "") else 0.0
+    hu = stored.astype(np.float32)
+    if slope != 1.0:
+        hu *= np.float32(slope)
+    if intercept != 0.0:
+        hu += np.float32(intercept)
+    pad = ds.get("PixelPaddingValue")
+    if pad is not None:
+        lim = ds.get("PixelPaddingRangeLimit")
+        if lim is not None:
+            lo, hi = sorted((int(pad), int(lim)))
+            mask = (stored >= lo) & (stored <= hi)
+        else:
+            mask = stored == int(pad)
+        hu[mask] = AIR_HU
+    np.maximum(hu, np.float32(AIR_HU), out=hu)
+    return hu
+
+
+def _read_slices(info: SeriesInfo, headers: list[_Header], counts: dict[str, int]) -> list[_Slice]:
+    out: list[_Slice] = []
+    for h in headers:
+        try:
+            ds = pydicom.dcmread(h.path, force=True)
+        except Exception as exc:
+            raise DicomError(f"{h.path}: cannot read: {exc}") from exc
+        if "PixelData" not in ds and "FloatPixelData" not in ds:
+            counts["stubs"] = counts.get("stubs", 0) + 1  # header-only stub: skipped and counted
+            log.debug("%s: header-only stub, skipped", h.path)
             continue
         try:
-            ds = pydicom.dcmread(f)
-        except Exception:  # non-DICOM files in a series folder are common (XML, txt)
-            continue
-        if "PixelData" not in ds or "ImagePositionPatient" not in ds:
-            continue
-        datasets.append((f, ds))
-    if not datasets:
-        raise DicomError(f"{folder}: no DICOM image with pixel data and position found")
-    orient = np.asarray(datasets[0][1].ImageOrientationPatient, dtype=float)
-    normal = np.cross(orient[:3], orient[3:])
-    datasets.sort(key=lambda fd: float(np.dot(normal, np.asarray(fd[1].ImagePositionPatient, float))))
-    slices = []
-    for f, ds in datasets:
-        arr = ds.pixel_array.astype(np.float32)
-        slope = float(getattr(ds, "RescaleSlope", 1.0))
-        inter = float(getattr(ds, "RescaleIntercept", 0.0))
-        slices.append(arr * slope + inter)
-    hu = np.stack(slices)
-    pos = np.array([np.asarray(ds.ImagePositionPatient, float) for _, ds in datasets])
-    z = pos @ normal
-    dz = float(np.median(np.diff(z))) if len(z) > 1 else float(getattr(datasets[0][1], "SliceThickness", 1.0))
-    ps = [float(v) for v in datasets[0][1].PixelSpacing]
-    ds0 = datasets[0][1]
+            arr = ds.pixel_array
+        except Exception as exc:
+            raise DicomError(f"{h.path}: cannot decode pixel data "
+                             f"({ds.file_meta.get('TransferSyntaxUID', '?') if hasattr(ds, 'file_meta') else '?'}): {exc}") from exc
+        if info.enhanced:
+            n = int(ds.get("NumberOfFrames", 1) or 1)
+            arr = arr.reshape(n, int(ds.Rows), int(ds.Columns))
+            for i, pos in enumerate(_positions(ds)):
+                if pos is None:
+                    raise DicomError(f"{h.path}: frame {i} has no ImagePositionPatient")
+                slope = _enhanced_value(ds, "PixelValueTransformationSequence", "RescaleSlope", i)
+                inter = _enhanced_value(ds, "PixelValueTransformationSequence", "RescaleIntercept", i)
+                if slope is None and inter is None:
+                    slope, inter = ds.get("RescaleSlope"), ds.get("RescaleIntercept")
+                out.append(_Slice(np.asarray(pos, float), _to_hu(arr[i], ds, slope, inter), h.path))
+        else:
+            if arr.ndim != 2:
+                raise DicomError(f"{h.path}: expected one 2-D frame, got pixel array of shape {arr.shape}")
+            pos = _positions(ds)[0]
+            if pos is None:
+                raise DicomError(f"{h.path}: no ImagePositionPatient")
+            out.append(_Slice(np.asarray(pos, float), _to_hu(arr, ds, ds.get("RescaleSlope"),
+                                                          ds.get("RescaleIntercept")), h.path))
+    return out
+
+
+# ------------------------------------------------------------------ geometry
+def _canonical_inplane(hu: np.ndarray, orient: np.ndarray, origin_pos: np.ndarray,
+                       spacing_yx: tuple[float, float]):
+    """Flip/transpose an axis-aligned in-plane orientation to row=+x, column=+y.
+
+    Returns (hu, orientation, positions shift per slice (3,), spacing_yx). Oblique orientations are
+    returned unchanged.
+    """
+    r, c = orient[:3], orient[3:]
+    ar, ac = int(np.argmax(np.abs(r))), int(np.argmax(np.abs(c)))
+    if abs(r[ar]) < 0.999 or abs(c[ac]) < 0.999 or {ar, ac} != {0, 1}:
+        return hu, orient, np.zeros(3), spacing_yx
+    dy, dx = spacing_yx
+    shift = np.zeros(3)
+    if ar == 1:  # rows run along patient y: transpose so that rows run along x
+        hu = hu.swapaxes(1, 2)
+        r, c = c, r
+        dy, dx = dx, dy
+    n_y, n_x = hu.shape[1], hu.shape[2]
+    if r[0] < 0:
+        hu = hu[:, :, ::-1]
+        shift += r * dx * (n_x - 1)
+        r = -r
+    if c[1] < 0:
+        hu = hu[:, ::-1, :]
+        shift += c * dy * (n_y - 1)
+        c = -c
+    return np.ascontiguousarray(hu), np.concatenate([r, c]), shift, (dy, dx)
+
+
+def _resample_tilt(hu: np.ndarray, pos: np.ndarray, orient: np.ndarray, spacing_yx: tuple[float, float],
+                   where: str) -> tuple[np.ndarray, np.ndarray, float]:
+    """Resample a gantry-tilted (sheared) stack onto an axis-aligned grid with scipy.ndimage.
+
+    Voxel (k, j, i) of the input sits at pos[0] + k*step + j*dy*c + i*dx*r. The output grid has
+    axes +z, +y, +x (dz = step along z, same dy, dx), covering the input's bounding box.
+    """
+    from scipy import ndimage
+
+    r, c = orient[:3], orient[3:]
+    dy, dx = spacing_yx
+    step = (pos[-1] - pos[0]) / (len(pos) - 1)
+    dz = abs(step[2])
+    if dz < 1e-6:
+        raise DicomError(f"{where}: gantry tilt with no table movement along z; cannot resample")
+    m = np.column_stack([step, dy * c, dx * r])  # patient = pos0 + m @ (k, j, i)
+    nz, ny, nx = hu.shape
+    corners = np.array([[k, j, i] for k in (0, nz - 1) for j in (0, ny - 1) for i in (0, nx - 1)], float)
+    pts = pos[0] + corners @ m.T
+    lo, hi = pts.min(0), pts.max(0)
+    out_shape = (nz, int(np.ceil((hi[1] - lo[1]) / dy)) + 1, int(np.ceil((hi[0] - lo[0]) / dx)) + 1)
+    out_origin = np.array([lo[0], lo[1], pos[:, 2].min()])
+    # output index (k', j', i') -> patient = out_origin + (i' dx, j' dy, k' dz) -> input index
+    out_m = np.array([[0, 0, dx], [0, dy, 0], [dz, 0, 0]], float)  # patient (x,y,z) from (k', j', i')
+    inv = np.linalg.inv(m)
+    matrix = inv @ out_m
+    offset = inv @ (out_origin - pos[0])
+    res = ndimage.affine_transform(hu, matrix, offset=offset, output_shape=out_shape, order=1,
+                                   mode="constant", cval=AIR_HU).astype(np.float32)
+    positions = np.array([out_origin + [0, 0, k * dz] for k in range(nz)])
+    return res, positions, dz
+
+
+def _resample_z_uniform(hu: np.ndarray, z: np.ndarray, dz: float) -> tuple[np.ndarray, np.ndarray]:
+    """Linear interpolation along z from sorted positions ``z`` onto a uniform grid with step dz."""
+    n = int(np.floor((z[-1] - z[0]) / dz + 1e-6)) + 1
+    zt = z[0] + dz * np.arange(n)
+    idx = np.clip(np.searchsorted(z, zt, side="right") - 1, 0, len(z) - 2)
+    w = ((zt - z[idx]) / (z[idx + 1] - z[idx])).astype(np.float32)[:, None, None]
+    out = hu[idx] * (1 - w) + hu[idx + 1] * w
+    return out.astype(np.float32), zt
+
+
+def read_series(path: str | Path | Sequence[Path], *, series: str | None = None,
+                on_gap: str = "refuse") -> Volume:
+    """Read one CT series from a folder (recursive), a file or a list of files into a Volume.
+
+    series: override the choice rule of ``choose_series`` (key, UID, number, description, folder).
+    on_gap: "refuse" (default) raises DicomError when a gap between slices exceeds 1.5 x the
+        median spacing (missing slices); "interpolate" fills it by linear interpolation.
+    Raises DicomError (a ValueError) naming the path and the problem.
+    """
+    if on_gap not in ("refuse", "interpolate"):
+        raise ValueError(f"on_gap must be 'refuse' or 'interpolate', got {on_gap!r}")
+    where = str(path) if isinstance(path, (str, os.PathLike)) else f"{len(path)} files"
+    infos, counts, members = _discover(path)
+    try:
+        info = choose_series(infos, series=series)
+    except DicomError as exc:
+        raise DicomError(f"{where}: {exc}") from None
+    others = [s for s in infos if s.key != info.key]
+    log.info("%s: series %s chosen (%s)%s", where, info.key, "override" if series else "largest z extent",
+             f"; {len(others)} other group(s): " + "; ".join(s.summary() for s in others) if others else "")
+    slices = _read_slices(info, members[info.key], counts)
+    if len(slices) < 2:
+        raise DicomError(f"{info.folder}: series {info.key} has {len(slices)} slice(s) with pixel data; need >= 2")
+    shapes = {s.hu.shape for s in slices}
+    if len(shapes) != 1:
+        raise DicomError(f"{info.folder}: slices of different sizes {sorted(shapes)}")
+    orient = np.asarray(info.orientation, float)
+    normal = _normal(orient)
+    pos = np.array([s.position for s in slices])
+    zproj = pos @ normal
+    order = np.argsort(zproj, kind="stable")
+    slices = [slices[i] for i in order]
+    pos, zproj = pos[order], zproj[order]
+    dup = np.flatnonzero(np.diff(zproj) < 1e-3)
+    if len(dup):
+        a, b = slices[dup[0]].path, slices[dup[0] + 1].path
+        raise DicomError(f"{info.folder}: {len(dup)} slice(s) share a position with another "
+                         f"(e.g. {a.name} and {b.name} at {zproj[dup[0]]:.2f} mm): two series mixed? "
+                         f"choose one with series=")
+    hu = np.stack([s.hu for s in slices])
+    dy, dx = info.pixel_spacing_mm
+    corrections: list[str] = []
+    steps = np.diff(zproj)
+    med = float(np.median(steps))
+    gaps = np.flatnonzero(steps > _GAP_FACTOR * med)
+    if len(gaps):
+        g = gaps[0]
+        msg = (f"{info.folder}: missing slices: {len(gaps)} gap(s), e.g. {steps[g]:.2f} mm between "
+               f"{slices[g].path.name} and {slices[g + 1].path.name} (median spacing {med:.2f} mm, "
+               f"limit {_GAP_FACTOR} x median)")
+        if on_gap == "refuse":
+            raise DicomError(msg + "; pass on_gap='interpolate' to resample across it")
+        log.warning("%s; interpolated", msg)
+        corrections.append(f"gap interpolated ({len(gaps)})")
+    # gantry tilt: the slice step is not parallel to the slice normal
+    step_dir = (pos[-1] - pos[0]) / np.linalg.norm(pos[-1] - pos[0])
+    tilt_deg = float(np.degrees(np.arccos(np.clip(abs(step_dir @ normal), -1, 1))))
+    if tilt_deg > _TILT_TOLERANCE_DEG:
+        if len(gaps) or np.any(np.abs(steps - med) > _UNEVEN_TOLERANCE * med):
+            hu, zu = _resample_z_uniform(hu, zproj, med)
+            pos = pos[0] + np.outer((zu - zu[0]) / (zproj[-1] - zproj[0]), pos[-1] - pos[0])
+        log.warning("%s: gantry tilt %.1f deg corrected by resampling to an axis-aligned grid", info.folder, tilt_deg)
+        hu, pos, dz = _resample_tilt(hu, pos, orient, (dy, dx), str(info.folder))
+        orient = np.array([1.0, 0, 0, 0, 1.0, 0])
+        corrections.append(f"gantry tilt {tilt_deg:.1f} deg resampled")
+    else:
+        dz = med
+        if len(gaps) or np.any(np.abs(steps - med) > _UNEVEN_TOLERANCE * med):
+            if not len(gaps):
+                log.warning("%s: uneven slice spacing (%.2f-%.2f mm) resampled to %.2f mm",
+                            info.folder, steps.min(), steps.max(), med)
+                corrections.append(f"uneven spacing {steps.min():.2f}-{steps.max():.2f} mm resampled")
+            hu, zu = _resample_z_uniform(hu, zproj, med)
+            pos = pos[0] + np.outer(zu - zu[0], normal)
+        hu, orient, shift, (dy, dx) = _canonical_inplane(hu, orient, pos[0], (dy, dx))
+        pos = pos + shift
+    ds0 = members[info.key][0].ds
+    meta = {k: _jsonable(ds0.get(k)) for k in _META_KEYS if k in ds0 and ds0.get(k) not in (None, "")}
+    meta.update(series=f"{info.description or 'series'} #{info.series_number} ({len(slices)} slices)",
+                series_rule="override" if series else "largest z extent, then most slices",
+                other_series=len(others), files_seen=counts["files"], non_dicom_skipped=counts["non_dicom"],
+                non_image_skipped=counts["no_image"], stubs_skipped=counts.get("stubs", 0),
+                tilt_deg=round(tilt_deg, 3), corrections=corrections, enhanced=info.enhanced)
+    thickness = info.thickness_mm
+    kvp = ds0.get("KVP")
     return Volume(
-        hu=hu,
-        spacing_mm=(dz, ps[0], ps[1]),
-        slice_thickness_mm=float(ds0.SliceThickness) if "SliceThickness" in ds0 else None,
-        positions_mm=pos,
-        orientation=orient,
-        kvp=float(ds0.KVP) if "KVP" in ds0 and ds0.KVP not in (None, "") else None,
-        manufacturer=str(getattr(ds0, "Manufacturer", "")) or None,
-        files=[f for f, _ in datasets],
+        hu=np.ascontiguousarray(hu, dtype=np.float32),
+        spacing_mm=(float(dz), float(dy), float(dx)),
+        slice_thickness_mm=thickness,
+        positions_mm=np.asarray(pos, float),
+        orientation=np.asarray(orient, float),
+        kvp=float(kvp) if kvp not in (None, "") else None,
+        manufacturer=str(ds0.get("Manufacturer", "") or "") or None,
+        contrast=_contrast(ds0),
+        meta=meta,
+        files=list(dict.fromkeys(s.path for s in slices)),
     )
+
+
+def _contrast(ds: pydicom.Dataset) -> bool:
+    agent = str(ds.get("ContrastBolusAgent", "") or "").strip().upper()
+    if agent and agent not in ("NONE", "NO", "N", "0", "NO CONTRAST", "NON-CONTRAST"):
+        return True
+    usage = _enhanced_value(ds, "ContrastBolusUsageSequence", "ContrastBolusAgentAdministered") if _is_enhanced(ds) else None
+    return str(usage or "").upper() == "YES"
+
+
+def _jsonable(v):
+    if isinstance(v, pydicom.multival.MultiValue) or isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v]
+    if isinstance(v, bool):
+        return v
+    if isinstance(v, int):
+        return int(v)
+    if isinstance(v, float):
+        return float(v)
+    if isinstance(v, str):
+        return str(v)
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return str(v)
