@@ -1,0 +1,105 @@
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from cacscore.data import TensorScans
+from cacscore.models import build_model
+from cacscore.targets import TargetScaler
+from cacscore.train import CHECKPOINT, TrainConfig, evaluate_loss, fit, read_checkpoint, seeded
+
+
+def _problem(n=24, seed=0):
+    """Bright blobs whose area drives the targets: learnable, tiny."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(0, 1, (n, 4, 32, 32)).astype(np.float32)
+    y = rng.uniform(0, 1, (n, 4)).astype(np.float32)
+    for i in range(n):
+        for v in range(4):
+            r = int(1 + 6 * y[i, v])
+            x[i, v, 4:4 + r, 4:4 + r] += 4.0
+    return TensorScans(x[: n - 8], y[: n - 8]), TensorScans(x[n - 8:], y[n - 8:])
+
+
+def _model(name="cnn", seed=0):
+    with seeded(seed):
+        return build_model(name, in_channels=4, image_size=32)
+
+
+CFG = TrainConfig(batch_size=4, lr=3e-3, weight_decay=1e-4, max_epochs=3, patience=5, seed=1)
+
+
+def test_fit_learns_and_keeps_best():
+    tr, va = _problem()
+    m = _model()
+    before = evaluate_loss(m, va)
+    res = fit(m, tr, va, config=TrainConfig(batch_size=4, lr=3e-3, max_epochs=8, patience=8, seed=1), progress=False)
+    assert res.done and len(res.history) == 8
+    assert res.best_val_loss == min(h["val_loss"] for h in res.history)
+    assert math.isclose(evaluate_loss(m, va), res.best_val_loss, rel_tol=1e-6)
+    assert res.history[-1]["train_loss"] < res.history[0]["train_loss"]
+    assert res.best_val_loss < before
+
+
+def test_global_rng_untouched_and_deterministic():
+    tr, va = _problem()
+    torch.manual_seed(123)
+    state = torch.get_rng_state()
+    m1, m2 = _model(), _model()
+    fit(m1, tr, va, config=CFG, progress=False)
+    assert torch.equal(torch.get_rng_state(), state)
+    fit(m2, tr, va, config=CFG, progress=False)
+    for a, b in zip(m1.state_dict().values(), m2.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("name", ["cnn", "vit"])
+def test_resume_after_kill_is_exact(tmp_path, name):
+    tr, va = _problem()
+    ref = _model(name)
+    r_ref = fit(ref, tr, va, config=CFG, run_dir=tmp_path / "ref", progress=False)
+    m = _model(name)
+    r1 = fit(m, tr, va, config=CFG, run_dir=tmp_path / "run", stop_after=1, progress=False)
+    assert not r1.done and len(r1.history) == 1
+    del m  # "kill": a fresh process only has the checkpoint folder
+    m2 = _model(name, seed=99)  # different init: everything must come from the checkpoint
+    r2 = fit(m2, tr, va, config=CFG, run_dir=tmp_path / "run", progress=False)
+    assert r2.done and [h["val_loss"] for h in r2.history] == [h["val_loss"] for h in r_ref.history]
+    for (k, a), b in zip(ref.state_dict().items(), m2.state_dict().values()):
+        assert torch.equal(a, b), k
+    tensors, state = read_checkpoint(tmp_path / "run")
+    assert state["epoch"] == 3 and state["done"] and any(k.startswith("optim.") for k in tensors)
+    assert json.loads((tmp_path / "run" / "state.json").read_text())["epoch"] == 3
+    # a finished run is just reloaded
+    m3 = _model(name, seed=5)
+    r3 = fit(m3, tr, va, config=CFG, run_dir=tmp_path / "run", progress=False)
+    assert r3.history == r2.history
+    assert all(torch.equal(a, b) for a, b in zip(m3.state_dict().values(), m2.state_dict().values()))
+    with pytest.raises(ValueError, match="another training config"):
+        fit(_model(name), tr, va, config=TrainConfig(batch_size=8), run_dir=tmp_path / "run", progress=False)
+    assert (tmp_path / "run" / CHECKPOINT).is_file()
+
+
+def test_early_stopping():
+    tr, va = _problem()
+    res = fit(_model(), tr, va, config=TrainConfig(batch_size=4, lr=0.5, max_epochs=30, patience=2), progress=False)
+    assert res.done and len(res.history) < 30
+    assert len(res.history) - res.best_epoch == 2
+
+
+def test_target_scaler_round_trip():
+    y = np.array([[0, 10, 0, 400], [5, 1000, 0, 0], [250, 0, 0, 30]], dtype=float)
+    for kind in ("linear", "log"):
+        s = TargetScaler.fit(y, kind=kind)
+        z = s.transform(y)
+        assert z.min() >= 0 and z.max() <= 1 and np.allclose(z.max(axis=0)[[0, 1, 3]], 1)
+        np.testing.assert_allclose(s.inverse(z), y)
+        assert TargetScaler.from_dict(json.loads(json.dumps(s.to_dict()))) == s
+        assert (s.inverse(-np.ones((1, 4))) == 0).all()
+    assert TargetScaler.fit(y, kind="linear").scale == (250.0, 1000.0, 1.0, 400.0)
+    with pytest.raises(ValueError, match="sqrt"):
+        TargetScaler.fit(y, kind="sqrt")
+    with pytest.raises(ValueError, match=">= 0"):
+        TargetScaler.fit(-y - 1, kind="log")
