@@ -122,12 +122,46 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="clinical agreement metrics of predictions against a reference")
     p.add_argument("pred", type=Path)
     p.add_argument("truth", type=Path, help="CSV or COCA scores.xlsx")
-    p.add_argument("--out", type=Path, default=None)
+    p.add_argument("--out", type=Path, default=None, help="folder for metrics.csv, metrics.md and figures")
+    p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for 95%% intervals (0: none)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--scale", default=None,
+                   help="per-vessel divisors LCA,LAD,LCX,RCA for the normalised MSE (default: reference maxima)")
     p.set_defaults(func=_cmd_evaluate)
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    raise NotImplementedError("evaluate: issue 6")
+    from cacscore.evaluate import ALL4, run_evaluate
+
+    scale = None
+    if args.scale:
+        try:
+            scale = [float(v) for v in args.scale.split(",")]
+        except ValueError:
+            raise ValueError(f"--scale must be 4 comma-separated numbers, got {args.scale!r}") from None
+        if len(scale) != 4:
+            raise ValueError(f"--scale must be 4 comma-separated numbers, got {args.scale!r}")
+    if args.bootstrap < 0 or 0 < args.bootstrap < 10:
+        raise ValueError(f"--bootstrap must be 0 or >= 10, got {args.bootstrap}")
+    ev = run_evaluate(args.pred, args.truth, out_dir=args.out, normalise_by=scale, n_boot=args.bootstrap,
+                      seed=args.seed)
+    t = ev.table
+    keys = ["mse_norm", "mae", "spearman", "icc", "kappa4", "kappa5", "f1_ge1", "ba_log1p_bias"]
+    wide = t[t.vessel != ALL4].pivot(index="vessel", columns="metric", values="value")[keys]
+    base = t[t.vessel != ALL4].pivot(index="vessel", columns="metric", values="baseline")[keys]
+    order = [v for v in ("LCA", "LAD", "LCX", "RCA", "total")]
+    print(f"scans evaluated: {len(ev.joined.ids)}")
+    for n in ev.notes:
+        print(f"note: {n}")
+    print("model:")
+    print(wide.loc[order].to_string(float_format=lambda v: f"{v:.4g}"))
+    print("constant-mean baseline:")
+    print(base.loc[order].to_string(float_format=lambda v: f"{v:.4g}"))
+    a = t[t.vessel == ALL4].iloc[0]
+    print(f"normalised MSE over 4 vessels (paper's metric): {a.value:.5g} (baseline {a.baseline:.5g})")
+    if args.out:
+        print(f"wrote {args.out}/metrics.csv, metrics.md, scatter.png, bland_altman.png, confusion4.png")
+    return 0
 
 
 # ---------------------------------------------------------------- main

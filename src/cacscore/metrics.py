@@ -143,7 +143,8 @@ def icc_2_1(ratings: np.ndarray) -> float:
     scale = max(msr, msc, mse, 1e-300)
     if denom <= 1e-12 * scale or (msr == 0 and mse == 0):
         return _undefined("ICC(2,1) with no between-subject variance")
-    return float((msr - mse) / denom)
+    icc = (msr - mse) / denom
+    return 0.0 if abs(icc) < 1e-12 else float(icc)  # snap float round-off of an exact 0
 
 
 def icc_a1(a, b) -> float:
