@@ -26,7 +26,19 @@ def _add_score(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_score(args: argparse.Namespace) -> int:
-    raise NotImplementedError("score: issue 2")
+    import csv
+    import json
+
+    from cacscore.scan_scoring import score_files
+
+    row = score_files(args.ct, args.labels).as_row()
+    if args.json:
+        print(json.dumps({k: round(v, 4) for k, v in row.items()}))
+    else:
+        w = csv.writer(sys.stdout, lineterminator="\n")
+        w.writerow(list(row))
+        w.writerow([f"{v:.4f}" for v in row.values()])
+    return 0
 
 
 # ---------------------------------------------------------------- score-gated (issue 2)
@@ -40,7 +52,42 @@ def _add_score_gated(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_score_gated(args: argparse.Namespace) -> int:
-    raise NotImplementedError("score-gated: issue 2")
+    import csv
+    import io
+    import json
+    import os
+    import tempfile
+
+    from cacscore.gated import GATED_COLUMNS, score_gated_cohort
+
+    patients = None
+    if args.patients:
+        patients = [p.strip() for p in args.patients.split(",") if p.strip()]
+    scores, errors = score_gated_cohort(args.coca_root, patients)
+    rows = [s.as_row() for s in scores]
+    for msg in errors:  # one line per bad patient; the others are scored
+        print(f"cacscore score-gated: error: {msg}", file=sys.stderr)
+    if args.json:
+        text = json.dumps([{k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()} for r in rows],
+                          indent=1) + "\n"
+    else:
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(GATED_COLUMNS)
+        for r in rows:
+            w.writerow([r["id"], *(f"{r[c]:.4f}" for c in GATED_COLUMNS[1:])])
+        text = buf.getvalue()
+    if args.out is not None:  # atomic write: temp file in the same folder, then os.replace
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=args.out.parent, prefix=f".{args.out.name}.", suffix=".tmp")
+        with os.fdopen(fd, "w", newline="") as fh:
+            fh.write(text)
+        os.replace(tmp, args.out)
+        log.info("wrote %d patient(s) to %s", len(rows), args.out)
+    else:
+        sys.stdout.write(text)
+    log.info("score-gated: %d scored, %d failed", len(rows), len(errors))
+    return 1 if errors else 0
 
 
 # ---------------------------------------------------------------- phantom (issue 3)
