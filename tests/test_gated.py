@@ -21,7 +21,14 @@ from pydicom.dataset import FileDataset, FileMetaDataset
 from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
 
 from cacscore.cli import main
-from cacscore.gated import GATED_COLUMNS, GatedError, match_rois_to_slices, score_gated_cohort, score_gated_patient
+from cacscore.gated import (
+    GATED_COLUMNS,
+    GatedError,
+    match_rois_to_slices,
+    pixel_mm_offset_px,
+    score_gated_cohort,
+    score_gated_patient,
+)
 from cacscore.io.dicom import read_series
 from cacscore.io.roi_xml import RoiXmlError, rasterise_polygon, read_roi_plist
 from cacscore.scoring import agatston_weight
@@ -204,7 +211,7 @@ def test_roi_z_matching_uses_point_mm_and_image_index(coca):
     rf = read_roi_plist(gated / "calcium_xml" / "1.xml")
     slices, mismatch = match_rois_to_slices(rf.rois, vol, where="t")
     assert slices.tolist() == [les[0] for les in LESIONS] and mismatch == 0
-    # flipped volume: z matching still finds the right slices (sorted order is what matters)
+    assert pixel_mm_offset_px(rf.rois, vol) == pytest.approx((0.0, 0.0), abs=1e-4)
     rf3 = read_roi_plist(gated / "calcium_xml" / "3.xml")
     assert all(r.points_mm is None for r in rf3.rois)
     assert match_rois_to_slices(rf3.rois, vol, where="t")[0].tolist() == [les[0] for les in LESIONS[2:]]

@@ -160,6 +160,27 @@ def match_rois_to_slices(rois: tuple[PolygonRoi, ...] | list[PolygonRoi], vol: V
     return out, int(mismatch)
 
 
+def pixel_mm_offset_px(rois: tuple[PolygonRoi, ...], vol: Volume) -> tuple[float, float] | None:
+    """Median (col, row) offset in pixels of Point_mm from Point_px mapped through the DICOM geometry.
+
+    (0, 0) means integer Point_px coordinates are pixel centres (the convention rasterise_polygon
+    assumes by default); (-0.5, -0.5) or (0.5, 0.5) would mean a half-pixel corner convention.
+    None without Point_mm or geometry.
+    """
+    with_mm = [r for r in rois if r.points_mm is not None and len(r.points_mm) == len(r.points_px)]
+    if not with_mm or vol.positions_mm is None or vol.orientation is None:
+        return None
+    o = np.asarray(vol.orientation, dtype=float)
+    _, py, px = (float(v) for v in vol.spacing_mm)
+    ipp = np.asarray(vol.positions_mm, dtype=float)[0]
+    pts_px = np.concatenate([r.points_px for r in with_mm])
+    pts_mm = np.concatenate([r.points_mm for r in with_mm])
+    rel = pts_mm - ipp
+    col = rel @ o[:3] / px  # in-plane position along the row direction, in pixels
+    row = rel @ o[3:] / py
+    return float(np.median(col - pts_px[:, 0])), float(np.median(row - pts_px[:, 1]))
+
+
 def _matching_count(rois: tuple[PolygonRoi, ...], vol: Volume, where: str) -> int:
     """How many ROIs match a slice of this volume (for choosing among series folders)."""
     ok = 0
@@ -263,6 +284,10 @@ def score_gated_patient(root: str | Path, pid: str, *, threshold_hu: float = 130
         log.info("patient %s: %d series folders; chose '%s' (%d/%d ROI positions match its slices)",
                  pid, len(folders), folder.name, n_match, len(rf.rois))
     where = f"{xml} on series '{folder.name}'"
+    offset = pixel_mm_offset_px(rf.rois, vol)
+    if offset is not None and max(abs(offset[0]), abs(offset[1])) > 0.25:
+        log.warning("%s: Point_mm is offset from Point_px by (%.2f, %.2f) px (col, row): the ROI pixel "
+                    "convention may differ from pixel centres; pass centre_offset_px to check", where, *offset)
     slices, mismatch = match_rois_to_slices(rf.rois, vol, where=where)
     if mismatch:
         log.warning("%s: %d ROI(s) whose ImageIndex disagrees with the slice matched by Point_mm z (z used)",
