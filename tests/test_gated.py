@@ -334,3 +334,21 @@ def test_cli_score_wrong_mask_shape_is_one_line(tmp_path, capsys):
 
 def test_gated_error_is_value_error():
     assert issubclass(GatedError, ValueError) and issubclass(RoiXmlError, ValueError)
+
+
+def test_cli_score_real_ge_series(tmp_path, capsys):
+    """The real GE series (signed, 1.25 mm, a non-DICOM XML in the folder) through `cacscore score`."""
+    from cacscore.scoring import agatston
+
+    series = Path(__file__).resolve().parents[2] / "shared" / "data" / "lidc-idri-0002"
+    assert series.is_dir(), f"shared test data missing: {series} (clone the repo beside shared/)"
+    vol = read_series(series)
+    lab = np.zeros(vol.hu.shape, dtype=np.uint8)
+    lab[120:126, 250:420, 180:340] = 4  # a box over the back of the chest: holds bone >= 130 HU
+    lab[120:126, 100:250, 180:340] = 2
+    np.save(tmp_path / "mask.npy", lab)
+    assert main(["score", str(series), "--labels", str(tmp_path / "mask.npy"), "--json"]) == 0
+    got = json.loads(capsys.readouterr().out)
+    ref = agatston(vol.hu, lab, pixel_spacing_mm=vol.spacing_mm[1:], slice_spacing_mm=vol.spacing_mm[0])
+    assert ref.total > 0 and ref.slice_factor == pytest.approx(1.25 / 3)
+    assert got == pytest.approx({k: round(v, 4) for k, v in ref.as_row().items()}, abs=1e-3)

@@ -204,6 +204,8 @@ def test_wrong_label_shape_nan_and_bad_labels_raise():
     bad[0, 0, 0] = np.nan
     with pytest.raises(ScoringError, match="NaN"):
         score(bad, lab)
+    with pytest.raises(ScoringError, match="bool"):
+        score(hu, lab > 0)
     lab[0, 0, 0] = 7
     with pytest.raises(ScoringError, match=r"0\.\.4"):
         score(hu, lab)

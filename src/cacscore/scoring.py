@@ -150,8 +150,8 @@ def _positive(name: str, value: float) -> float:
 
 
 def _validate_labels(labels: np.ndarray) -> np.ndarray:
-    if labels.dtype == bool:
-        return labels.astype(np.uint8)
+    if labels.dtype == bool:  # a bool mask has no vessel: refuse rather than call it all LCA
+        raise ScoringError("labels must hold vessel labels 0..4, got a bool mask (use 1..4, see cacscore.vessels)")
     if not np.issubdtype(labels.dtype, np.integer):
         if not np.issubdtype(labels.dtype, np.floating):
             raise ScoringError(f"labels must be an integer array, got dtype {labels.dtype}")
