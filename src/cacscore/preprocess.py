@@ -226,12 +226,19 @@ def find_heart(volume_or_hu: Volume | np.ndarray, spacing_mm: tuple[float, float
 
 
 # ------------------------------------------------------------------ the pipeline
-def preprocess_volume(volume: Volume, config: PreprocessConfig) -> np.ndarray:
-    """Volume -> int16 HU array (config.slices, config.size, config.size), padding -1024 (air)."""
+def preprocess_volume(volume: Volume, config: PreprocessConfig, *, info: dict | None = None) -> np.ndarray:
+    """Volume -> int16 HU array (config.slices, config.size, config.size), padding -1024 (air).
+
+    info: if given, receives ``z_spacing_mm`` (slab spacing after z resampling) and
+    ``centre_index`` (the slab index the depth window is centred on).
+    """
     hu, dz = resample_z(volume.hu, float(volume.spacing_mm[0]), config.z_spacing_mm)
     centre = None
     if config.centre == "heart":
         centre = find_heart(hu, (dz, *volume.spacing_mm[1:]))[0]
+    if info is not None:
+        info["z_spacing_mm"] = dz
+        info["centre_index"] = float(hu.shape[0] / 2 - 0.5) if centre is None else float(centre)
     hu = depth_window(hu, config.slices, centre)
     hu = resize_inplane(hu, config.size)
     np.clip(np.rint(hu), AIR_HU, np.iinfo(np.int16).max, out=hu)

@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 import pydicom
 from pydicom.errors import InvalidDicomError
+from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 log = logging.getLogger(__name__)
 
@@ -382,6 +383,10 @@ def _read_slices(info: SeriesInfo, headers: list[_Header], counts: dict[str, int
             ds = pydicom.dcmread(h.path, force=True)
         except Exception as exc:
             raise DicomError(f"{h.path}: cannot read: {exc}") from exc
+        if "TransferSyntaxUID" not in ds.file_meta:  # file without meta header: use the encoding read
+            implicit, little = ds.original_encoding
+            ds.file_meta.TransferSyntaxUID = (ImplicitVRLittleEndian if implicit else
+                                              ExplicitVRLittleEndian if little else ExplicitVRBigEndian)
         if "PixelData" not in ds and "FloatPixelData" not in ds:
             counts["stubs"] = counts.get("stubs", 0) + 1  # header-only stub: skipped and counted
             log.debug("%s: header-only stub, skipped", h.path)
@@ -564,7 +569,8 @@ def read_series(path: str | Path | Sequence[Path], *, series: str | None = None,
         pos = pos + shift
     ds0 = members[info.key][0].ds
     meta = {k: _jsonable(ds0.get(k)) for k in _META_KEYS if k in ds0 and ds0.get(k) not in (None, "")}
-    meta.update(series=f"{info.description or 'series'} #{info.series_number} ({len(slices)} slices)",
+    meta.update(series=" ".join(filter(None, [info.description, f"#{info.series_number}" if info.series_number is not None else "",
+                                              f"({len(slices)} slices)"])),
                 series_rule="override" if series else "largest z extent, then most slices",
                 other_series=len(others), files_seen=counts["files"], non_dicom_skipped=counts["non_dicom"],
                 non_image_skipped=counts["no_image"], stubs_skipped=counts.get("stubs", 0),

@@ -1,0 +1,269 @@
+"""Cohort cache: a cohort of CT series preprocessed once into memory-mappable int16 HU arrays.
+
+Layout::
+
+    CACHE/config.json         PreprocessConfig (to_dict) + format version
+    CACHE/manifest.csv        one row per scan: id, source, status (ok | error), error, shape,
+                              spacing, LCA, LAD, LCX, RCA, total, coca_total, flags, ...
+    CACHE/scans/<id>.npy      int16 HU (slices, size, size), read with np.load(mmap_mode="r")
+
+``total`` is the target total: for a COCA root the vessel sum (COCA's own total is kept in
+``coca_total``; disagreements carry the flag ``total_mismatch``). Every file is written to a
+temporary name and renamed (os.replace), so an interrupted run leaves no half-written scan; a
+rerun verifies finished scans (shape, dtype, file size) and skips them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from cacscore.io.coca import NONGATED, read_coca_release
+from cacscore.io.dicom import read_series
+from cacscore.preprocess import PreprocessConfig, preprocess_volume
+from cacscore.vessels import VESSELS
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+MANIFEST_COLUMNS = ["id", "source", "status", "error", "shape", "spacing", *VESSELS, "total", "coca_total",
+                    "flags", "input_shape", "input_spacing", "thickness_mm", "kvp", "manufacturer", "contrast",
+                    "corrections", "heart_index", "seconds"]
+_SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+# ------------------------------------------------------------------ sources
+def cohort_from_source(source: str | Path) -> list[dict]:
+    """Jobs (id, source path, targets, flags) for a COCA root, a folder of patient folders or a CSV.
+
+    COCA root: holds deidentified_nongated/ (or is it); targets from scores.xlsx, total = vessel
+    sum. CSV: columns id, path[, LCA, LAD, LCX, RCA]; relative paths are relative to the CSV.
+    Folder: every non-hidden sub-folder is one patient (id = folder name), targets unknown; a
+    folder without sub-folders is a single scan.
+    """
+    src = Path(source)
+    jobs: list[dict] = []
+    if src.is_file():
+        if src.suffix.lower() != ".csv":
+            raise ValueError(f"{src}: SOURCE must be a COCA root, a folder of patient folders or a .csv")
+        df = pd.read_csv(src, dtype={"id": str})
+        df.columns = [c.strip() for c in df.columns]
+        if not {"id", "path"} <= set(df.columns):
+            raise ValueError(f"{src}: CSV needs columns id, path[, LCA, LAD, LCX, RCA]; found {list(df.columns)}")
+        if df["id"].duplicated().any():
+            raise ValueError(f"{src}: duplicate id(s) {sorted(set(df['id'][df['id'].duplicated()]))}")
+        for r in df.itertuples(index=False):
+            p = Path(str(r.path))
+            t = {v: float(getattr(r, v)) if v in df.columns else np.nan for v in VESSELS}
+            vals = np.array(list(t.values()))
+            jobs.append({"id": str(r.id).strip(), "source": str(p if p.is_absolute() else src.parent / p),
+                         **t, "total": float(vals.sum()) if not np.isnan(vals).any() else np.nan,
+                         "coca_total": np.nan, "flags": ""})
+        return jobs
+    if not src.is_dir():
+        raise ValueError(f"{src}: no such file or folder")
+    if (src / NONGATED).is_dir() or (src / "scores.xlsx").is_file():
+        table = read_coca_release(src)
+        for r in table.itertuples(index=False):
+            path = r.series_path if isinstance(r.series_path, str) and r.series_path else None
+            jobs.append({"id": r.id, "source": path, **{v: getattr(r, v) for v in VESSELS},
+                         "total": r.vessel_sum, "coca_total": r.total, "flags": r.flags})
+        return jobs
+    subs = sorted((p for p in src.iterdir() if p.is_dir() and not p.name.startswith(".")), key=lambda p: p.name)
+    if not subs:
+        subs = [src]
+    for p in subs:
+        jobs.append({"id": p.name, "source": str(p), **{v: np.nan for v in VESSELS}, "total": np.nan,
+                     "coca_total": np.nan, "flags": ""})
+    return jobs
+
+
+# ------------------------------------------------------------------ files
+def _atomic_write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def _atomic_save_npy(path: Path, arr: np.ndarray) -> None:
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    with open(tmp, "wb") as fh:
+        np.save(fh, arr, allow_pickle=False)
+    os.replace(tmp, path)
+
+
+def verify_scan(path: Path, config: PreprocessConfig) -> bool:
+    """True when ``path`` is a complete int16 (slices, size, size) .npy file."""
+    try:
+        arr = np.load(path, mmap_mode="r", allow_pickle=False)
+    except Exception:
+        return False
+    ok = (isinstance(arr, np.memmap) and arr.dtype == np.int16
+          and arr.shape == (config.slices, config.size, config.size)
+          and arr.offset + arr.nbytes == path.stat().st_size)
+    del arr
+    return bool(ok)
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+# ------------------------------------------------------------------ one scan (runs in a worker)
+def _process(job: dict, scans_dir: str, config_dict: dict) -> dict:
+    config = PreprocessConfig.from_dict(config_dict)
+    row = {k: job.get(k) for k in ("id", "source", *VESSELS, "total", "coca_total", "flags")}
+    t0 = time.perf_counter()
+    try:
+        if not _SAFE_ID.match(row["id"]):
+            raise ValueError(f"id {row['id']!r}: not usable as a file name")
+        if not job.get("source"):
+            raise ValueError(f"patient {row['id']}: score row without an image folder")
+        vol = read_series(job["source"])
+        info: dict = {}
+        out = preprocess_volume(vol, config, info=info)
+        _atomic_save_npy(Path(scans_dir) / f"{row['id']}.npy", out)
+        dz = info["z_spacing_mm"]
+        sy = vol.spacing_mm[1] * vol.hu.shape[1] / config.size
+        sx = vol.spacing_mm[2] * vol.hu.shape[2] / config.size
+        row.update(status="ok", error="", shape="x".join(map(str, out.shape)),
+                   spacing="x".join(f"{s:.4g}" for s in (dz, sy, sx)),
+                   input_shape="x".join(map(str, vol.hu.shape)),
+                   input_spacing="x".join(f"{s:.4g}" for s in vol.spacing_mm),
+                   thickness_mm=vol.slice_thickness_mm, kvp=vol.kvp, manufacturer=vol.manufacturer,
+                   contrast=vol.contrast, corrections=";".join(vol.meta.get("corrections", [])),
+                   heart_index=info.get("centre_index"))
+    except Exception as exc:  # one bad scan never stops the cohort: its row carries the reason
+        msg = _one_line(exc)
+        if job.get("source") and str(job["source"]) not in msg:
+            msg = f"{job['source']}: {msg}"
+        row.update(status="error", error=msg, shape="", spacing="")
+    row["seconds"] = round(time.perf_counter() - t0, 3)
+    return row
+
+
+# ------------------------------------------------------------------ the cohort
+def ingest(source: str | Path, cache: str | Path, *, config: PreprocessConfig = PreprocessConfig(),
+           workers: int = 1, progress: bool = True) -> pd.DataFrame:
+    """Read SOURCE (COCA root, folder of patient folders, or CSV) into a cohort cache; returns the manifest.
+
+    Resumable: scans already in the cache with an ok manifest row and a verified file are skipped.
+    Raises ValueError when the cache was written with a different PreprocessConfig.
+    """
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    cache = Path(cache)
+    scans = cache / "scans"
+    scans.mkdir(parents=True, exist_ok=True)
+    cfg_path = cache / "config.json"
+    cfg = {"format_version": FORMAT_VERSION, "preprocess": config.to_dict()}
+    if cfg_path.exists():
+        old = json.loads(cfg_path.read_text())
+        if old.get("preprocess") != cfg["preprocess"]:
+            raise ValueError(f"{cfg_path}: cache was built with {old.get('preprocess')}, not {cfg['preprocess']}; "
+                             "use a new cache folder")
+    else:
+        _atomic_write_text(cfg_path, json.dumps(cfg, indent=2) + "\n")
+    jobs = cohort_from_source(source)
+    ids = [j["id"] for j in jobs]
+    dup = sorted({i for i in ids if ids.count(i) > 1})
+    if dup:
+        raise ValueError(f"{source}: duplicate id(s) {dup}")
+    prev: dict[str, dict] = {}
+    man_path = cache / "manifest.csv"
+    if man_path.exists():
+        old_man = pd.read_csv(man_path, dtype={"id": str}, keep_default_na=False, na_values=[""])
+        prev = {r["id"]: r for r in old_man.to_dict("records")}
+    rows: dict[str, dict] = {}
+    todo = []
+    for j in jobs:
+        p = prev.get(j["id"])
+        if p is not None and p.get("status") == "ok" and verify_scan(scans / f"{j['id']}.npy", config):
+            p.update({k: j.get(k) for k in ("source", *VESSELS, "total", "coca_total", "flags")})
+            rows[j["id"]] = p
+        else:
+            todo.append(j)
+    if rows:
+        log.info("%s: %d scan(s) already cached and verified, skipped", cache, len(rows))
+
+    def write_manifest() -> pd.DataFrame:
+        df = pd.DataFrame([rows[i] for i in ids if i in rows], columns=MANIFEST_COLUMNS)
+        _atomic_write_text(man_path, df.to_csv(index=False))
+        return df
+
+    bar = tqdm(total=len(todo), desc="ingest", unit="scan", disable=not progress or not todo)
+    cfg_d = config.to_dict()
+    done = 0
+    if workers == 1 or len(todo) <= 1:
+        for j in todo:
+            rows[j["id"]] = _process(j, str(scans), cfg_d)
+            bar.update()
+            done += 1
+            if done % 10 == 0:
+                write_manifest()
+    else:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            futs = {pool.submit(_process, j, str(scans), cfg_d): j for j in todo}
+            for fut in as_completed(futs):
+                j = futs[fut]
+                try:
+                    rows[j["id"]] = fut.result()
+                except Exception as exc:  # a worker that died (e.g. out of memory)
+                    rows[j["id"]] = {**{k: j.get(k) for k in ("id", "source", *VESSELS, "total", "coca_total", "flags")},
+                                     "status": "error", "error": f"{j['source']}: worker failed: {_one_line(exc)}"}
+                bar.update()
+                done += 1
+                if done % 10 == 0:
+                    write_manifest()
+    bar.close()
+    df = write_manifest()
+    n_err = int((df["status"] != "ok").sum())
+    for r in df[df["status"] != "ok"].itertuples():
+        log.warning("%s: %s", r.id, r.error)
+    log.info("%s: %d scan(s) ok, %d error(s)", cache, len(df) - n_err, n_err)
+    return df
+
+
+class CohortCache:
+    """Reader of a cohort cache (training and prediction).
+
+    ids: ids of status == ok rows in manifest order; targets: (N, 4) float64 Agatston LCA, LAD,
+    LCX, RCA (NaN where unknown); totals: (N,) target totals; manifest: the full manifest;
+    config: the PreprocessConfig the cache was built with.
+    """
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        man = self.path / "manifest.csv"
+        cfg = self.path / "config.json"
+        if not man.is_file() or not cfg.is_file():
+            raise ValueError(f"{self.path}: not a cohort cache (needs manifest.csv and config.json)")
+        self.manifest = pd.read_csv(man, dtype={"id": str}, keep_default_na=False, na_values=[""])
+        self.config = PreprocessConfig.from_dict(json.loads(cfg.read_text())["preprocess"])
+        ok = self.manifest[self.manifest["status"] == "ok"]
+        self.ids: list[str] = ok["id"].tolist()
+        self.targets: np.ndarray = ok[list(VESSELS)].to_numpy(dtype=np.float64)
+        self.totals: np.ndarray = ok["total"].to_numpy(dtype=np.float64)
+        self._index = {i: k for k, i in enumerate(self.ids)}
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def load(self, id: str) -> np.ndarray:
+        """int16 HU (slices, size, size) of scan ``id``, memory-mapped read-only."""
+        if id not in self._index:
+            raise KeyError(f"{self.path}: no ok scan with id {id!r}")
+        arr = np.load(self.path / "scans" / f"{id}.npy", mmap_mode="r", allow_pickle=False)
+        expect = (self.config.slices, self.config.size, self.config.size)
+        if arr.dtype != np.int16 or arr.shape != expect:
+            raise ValueError(f"{self.path}/scans/{id}.npy: {arr.dtype} {arr.shape}, expected int16 {expect}")
+        return arr
