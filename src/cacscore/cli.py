@@ -115,11 +115,24 @@ def _add_ingest(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--size", type=int, default=512)
     p.add_argument("--slices", type=int, default=73)
     p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--centre", choices=("volume", "heart"), default="volume",
+                   help="depth window around the volume centre (paper) or the detected heart")
+    p.add_argument("--z-spacing", type=float, default=5.0, help="slab thickness (mm) thinner slices are averaged into")
+    p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_cmd_ingest)
 
 
 def _cmd_ingest(args: argparse.Namespace) -> int:
-    raise NotImplementedError("ingest: issue 4")
+    from cacscore.cache import ingest
+    from cacscore.preprocess import PreprocessConfig
+
+    config = PreprocessConfig(size=args.size, slices=args.slices, z_spacing_mm=args.z_spacing, centre=args.centre)
+    df = ingest(args.source, args.cache, config=config, workers=args.workers, progress=not args.no_progress)
+    bad = df[df["status"] != "ok"]
+    print(f"{args.cache}: {len(df) - len(bad)} scan(s) ok, {len(bad)} error(s); manifest {args.cache / 'manifest.csv'}")
+    for r in bad.itertuples():
+        print(f"  {r.id}: {r.error}")
+    return 0 if len(bad) < len(df) else 1
 
 
 # ---------------------------------------------------------------- reproduce (issue 5)
