@@ -1,0 +1,114 @@
+"""Tiny end-to-end run of the protocol on a synthetic cohort cache written here (np.save + manifest + config)."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from cacscore.bundle import Bundle, BundleError, Ensemble, load_bundle
+from cacscore.cv import Splits, load_grid, make_splits
+from cacscore.preprocess import PreprocessConfig
+from cacscore.reproduce import reproduce
+from cacscore.saliency import saliency_map
+from cacscore.models import build_model
+from cacscore.vessels import VESSELS
+
+
+def write_cache(path, n=30, slices=8, size=32, seed=0):
+    """Cohort cache with bright 'calcium' squares whose area follows each vessel's score."""
+    rng = np.random.default_rng(seed)
+    (path / "scans").mkdir(parents=True)
+    cfg = PreprocessConfig(size=size, slices=slices)
+    (path / "config.json").write_text(json.dumps({"format_version": 1, "preprocess": cfg.to_dict()}))
+    rows = []
+    for i in range(n):
+        zero = i % 3 == 0
+        y = np.zeros(4) if zero else np.round(rng.uniform(0, 1, 4) ** 2 * rng.choice([50, 300, 1500]))
+        hu = rng.normal(40, 20, (slices, size, size))
+        for v in range(4):
+            r = int(np.sqrt(y[v]) / 6)
+            if r:
+                hu[2 * v, 2:2 + r, 2 + 7 * v:2 + 7 * v + r] = 600
+        np.save(path / "scans" / f"p{i:03d}.npy", hu.astype(np.int16))
+        rows.append({"id": f"p{i:03d}", "source": "synthetic", "status": "ok", "error": "",
+                     **dict(zip(VESSELS, y)), "total": y.sum(), "thickness_mm": 5.0, "kvp": 120})
+    rows.append({"id": "bad", "source": "synthetic", "status": "error", "error": "unreadable"})
+    pd.DataFrame(rows).to_csv(path / "manifest.csv", index=False)
+    return cfg
+
+
+def test_splits_are_patientwise_stratified_and_seeded(tmp_path):
+    ids = [f"p{i}" for i in range(50)]
+    totals = np.array([0] * 20 + [50] * 15 + [200] * 10 + [900] * 5, dtype=float)
+    s = make_splits(ids, totals, seed=3)
+    assert len(s.test) == 10 and len(s.train) == 40 and not set(s.test) & set(s.train)
+    assert sorted(i for f in s.folds for i in f) == sorted(s.train) and len(s.folds) == 5
+    assert sum(totals[ids.index(i)] == 0 for i in s.test) == 4  # 40% zero in the cohort and in the test split
+    s.save(tmp_path / "splits.json")
+    assert Splits.load(tmp_path / "splits.json") == s == make_splits(ids, totals, seed=3)
+    assert make_splits(ids, totals, seed=4) != s
+    tr, va = s.fold(2)
+    assert set(tr) | set(va) == set(s.train) and not set(tr) & set(va)
+    with pytest.raises(ValueError, match="too few"):
+        make_splits(ids[:8], totals[:8])
+    with pytest.raises(ValueError, match="neither"):
+        load_grid("huge")
+    with pytest.raises(ValueError, match="unknown key"):
+        load_grid({"lr": [1e-3], "epochs": 3})
+
+
+def test_reproduce_end_to_end(tmp_path):
+    cfg = write_cache(tmp_path / "cache")
+    grid = {"batch_size": [4], "lr": [3e-3, 1e-3], "weight_decay": [1e-4], "max_epochs": 2, "patience": 2}
+    out = tmp_path / "out"
+    paths = reproduce(tmp_path / "cache", out, models=["cnn", "se_cnn", "vit"], grid=grid, device="cpu",
+                      progress=False)
+    for name in ("table1.csv", "table1.md", "fig2_loss_curves.png", "fig3_saliency.png", "splits.json"):
+        assert paths[name].is_file() and paths[name].stat().st_size > 0
+    table = pd.read_csv(out / "table1.csv")
+    assert list(table["variant"]) == ["retrain", "ensemble"] * 3 + ["baseline"]
+    assert table["test_mse"].notna().all() and (table["test_mse"] >= 0).all()
+    assert table.loc[table.variant != "baseline", "val_mse_sd"].notna().all()
+    assert "kappa4_total" in table and "spearman_LAD" in table
+    cv = pd.read_csv(out / "cv_results.csv")
+    assert len(cv) == 3 * 2 * 5  # models x grid points x folds
+    splits = json.loads((out / "splits.json").read_text())
+    assert "bad" not in splits["test"] + splits["train"] and len(splits["test"]) == 6
+    md = (out / "table1.md").read_text()
+    assert "Mean Val. MSE" in md and "constant mean" in md
+
+    hu = np.stack([np.load(tmp_path / "cache" / "scans" / f"{i}.npy") for i in splits["test"][:3]])
+    b = load_bundle(out / "models" / "cnn")
+    assert isinstance(b, Bundle) and not b.model.training and b.preprocess == cfg
+    assert b.config["training"]["cohort_size"] == 24 and b.config["training"]["kvp"] == [120.0, 120.0]
+    pred = b.predict(hu)
+    assert pred.shape == (3, 4) and (pred >= 0).all() and np.all(pred == np.round(pred))
+    ens = load_bundle(out / "models" / "vit_folds")
+    assert isinstance(ens, Ensemble) and len(ens.members) == 5
+    assert ens.predict(hu).shape == (3, 4)
+    with pytest.raises(ValueError, match="expects HU of shape"):
+        b.predict(hu[:, :4])
+    with pytest.raises(BundleError, match="not a model bundle"):
+        load_bundle(out)
+
+    # a rerun resumes from the checkpoints: same table, no retraining
+    table2 = reproduce(tmp_path / "cache", out, models=["cnn", "se_cnn", "vit"], grid=grid, device="cpu",
+                       progress=False)["table1.csv"]
+    again = pd.read_csv(table2)
+    pd.testing.assert_frame_equal(table.drop(columns="seconds"), again.drop(columns="seconds"))
+
+
+def test_saliency_map():
+    torch.manual_seed(0)
+    m = build_model("cnn", in_channels=3, image_size=16)
+    x = torch.randn(1, 3, 16, 16)
+    s = saliency_map(m, x)
+    assert s.shape == (3, 16, 16) and s.dtype == np.float32 and (s >= 0).all() and s.sum() > 0
+    s1 = saliency_map(m, x, target=1)
+    assert not np.allclose(s, s1) and m.training
+    with pytest.raises(ValueError, match="target"):
+        saliency_map(m, x, target=4)
+    with pytest.raises(ValueError, match=r"\(1, C, H, W\)"):
+        saliency_map(m, x[0])
