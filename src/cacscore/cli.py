@@ -174,7 +174,28 @@ def _add_predict(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
-    raise NotImplementedError("predict: issue 6")
+    from cacscore.predict import atomic_write_text, predict_inputs
+
+    run = predict_inputs(args.model, args.inputs, keep_phi=args.keep_phi, report_dir=args.report)
+    table = run.table()
+    if args.out is not None:
+        atomic_write_text(args.out, table.to_csv(index=False, float_format="%.6g"))
+    if args.json:
+        print(run.to_json())
+    elif args.out is None:
+        print(table.to_csv(index=False, float_format="%.6g"), end="")
+    n_bad = len(run.failed) + len(run.problems)
+    for r in run.failed:
+        print(f"cacscore predict: failed: {r.id}: {r.error}", file=sys.stderr)
+    for i, e in run.problems:
+        print(f"cacscore predict: failed: {i}: {e}", file=sys.stderr)
+    summary = f"{len(run.ok)} scan(s) predicted, {n_bad} failed"
+    if args.out is not None:
+        summary += f"; wrote {args.out}"
+    if args.report is not None:
+        summary += f"; report {args.report / 'index.html'}"
+    print(summary, file=sys.stderr)
+    return 1 if n_bad else 0
 
 
 # ---------------------------------------------------------------- evaluate (issue 6)

@@ -1,0 +1,433 @@
+"""Per-vessel calcium scores for chest CTs with a trained bundle (or an ensemble of fold bundles).
+
+Pipeline per scan: decode (DICOM series or NIfTI -> Volume) -> preprocess (the bundle's
+PreprocessConfig -> int16 (slices, size, size)) -> model (Agatston per vessel, whole units) ->
+optional report PNG. One scan failing is reported and the rest still run.
+
+Outputs (a CLI contract), one row per scan:
+  id, LCA, LAD, LCX, RCA, total (Agatston), cat4, cat5 (risk categories of the total),
+  sd_LCA, sd_LAD, sd_LCX, sd_RCA, sd_total (ensembles only: SD over the fold models, Agatston),
+  warnings ("; "-joined), and with keep_phi also patient_id / study_date from the DICOM header.
+Ids are folder names (COCA: patient folder; NIfTI: file name without extension); a duplicate id
+gets a short hash of its path appended. No header value that can identify a patient is written
+unless ``keep_phi``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from cacscore.vessels import VESSELS
+
+log = logging.getLogger(__name__)
+
+NIFTI_SUFFIXES = (".nii", ".nii.gz")
+HEART_MARGIN_MM = 40.0
+"""A heart centre closer than this to the first or last slice means the heart is probably cut off."""
+
+
+class PredictError(ValueError):
+    """An input that cannot be predicted (the message names the input and the problem)."""
+
+
+@dataclass(frozen=True)
+class ScanInput:
+    """One scan to predict: id (output key), path (DICOM series folder or NIfTI file), kind."""
+
+    id: str
+    path: Path
+    kind: str  # "dicom" | "nifti"
+
+
+@dataclass
+class ScanResult:
+    """Prediction of one scan. scores / sd: (4,) Agatston in VESSELS order; sd None for one model."""
+
+    id: str
+    path: Path
+    scores: np.ndarray | None = None
+    sd: np.ndarray | None = None
+    warnings: list[str] = field(default_factory=list)
+    error: str | None = None
+    timings_s: dict[str, float] = field(default_factory=dict)
+    phi: dict[str, str] = field(default_factory=dict)
+    report_png: Path | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def row(self) -> dict[str, Any]:
+        """Output row (see module docstring); only for ok results."""
+        from cacscore.metrics import risk_category4, risk_category5
+
+        assert self.scores is not None
+        total = float(self.scores.sum())
+        r: dict[str, Any] = {"id": self.id, **{v: float(s) for v, s in zip(VESSELS, self.scores)}, "total": total,
+                             "cat4": int(risk_category4(total)), "cat5": int(risk_category5(total))}
+        if self.sd is not None:
+            r.update({f"sd_{v}": float(s) for v, s in zip((*VESSELS, "total"), self.sd)})
+        r["warnings"] = "; ".join(self.warnings)
+        r.update(self.phi)
+        return r
+
+
+# ------------------------------------------------------------------ inputs
+def _is_nifti(p: Path) -> bool:
+    return p.name.lower().endswith(NIFTI_SUFFIXES)
+
+
+def _nifti_id(p: Path) -> str:
+    name = p.name
+    for s in NIFTI_SUFFIXES:
+        if name.lower().endswith(s):
+            return name[: -len(s)]
+    return p.stem
+
+
+def _short_hash(p: Path) -> str:
+    return hashlib.sha1(str(p.resolve()).encode()).hexdigest()[:8]
+
+
+def discover_inputs(paths: Sequence[Path]) -> tuple[list[ScanInput], list[tuple[str, str]]]:
+    """Scans named by ``paths``: DICOM series folders, NIfTI files, COCA roots, folders of patient folders.
+
+    A folder holding files directly is one series; a COCA root (deidentified_nongated/ or
+    scores.xlsx) gives its patient folders; a folder of sub-folders gives one scan per sub-folder
+    (as ``cacscore ingest``). Returns (scans, problems) where problems are (input, reason) pairs
+    for inputs that name no scan.
+    """
+    from cacscore.cache import cohort_from_source
+
+    scans: list[ScanInput] = []
+    problems: list[tuple[str, str]] = []
+    for raw in paths:
+        p = Path(raw)
+        if p.is_file():
+            if _is_nifti(p):
+                scans.append(ScanInput(_nifti_id(p), p, "nifti"))
+            elif p.suffix.lower() == ".csv":
+                try:
+                    jobs = cohort_from_source(p)
+                except ValueError as exc:
+                    problems.append((str(p), str(exc)))
+                    continue
+                for j in jobs:
+                    src = Path(j["source"])
+                    scans.append(ScanInput(str(j["id"]), src, "nifti" if _is_nifti(src) else "dicom"))
+            else:  # a single DICOM file is a (one-slice) series: not a CT volume we can score
+                problems.append((str(p), "not a DICOM series folder, NIfTI file (.nii, .nii.gz), COCA root or CSV"))
+            continue
+        if not p.is_dir():
+            problems.append((str(p), "no such file or folder"))
+            continue
+        has_files = any(c.is_file() and not c.name.startswith(".") for c in p.iterdir())
+        coca = (p / "deidentified_nongated").is_dir() or (p / "scores.xlsx").is_file()
+        if has_files and not coca:
+            scans.append(ScanInput(p.name, p, "dicom"))
+            continue
+        try:
+            jobs = cohort_from_source(p)
+        except ValueError as exc:
+            problems.append((str(p), str(exc)))
+            continue
+        for j in jobs:
+            if not j.get("source"):
+                log.info("%s: patient %s has a score row but no image folder; nothing to predict", p, j["id"])
+                continue
+            src = Path(j["source"])
+            scans.append(ScanInput(str(j["id"]), src, "nifti" if _is_nifti(src) else "dicom"))
+    # duplicate ids (e.g. two folders named "series"): keep the first, suffix the others with a path hash
+    seen: set[str] = set()
+    out = []
+    for s in scans:
+        sid = s.id if s.id not in seen else f"{s.id}-{_short_hash(s.path)}"
+        seen.add(sid)
+        out.append(ScanInput(sid, s.path, s.kind))
+    return out, problems
+
+
+def read_volume(scan: ScanInput):
+    """Decode a scan into a cacscore.io.dicom.Volume (NIfTI: HU as stored, no kVp / contrast info)."""
+    from cacscore.io.dicom import Volume, read_series
+
+    if scan.kind == "nifti":
+        from cacscore.scan_scoring import load_ct
+
+        ct = load_ct(scan.path)
+        return Volume(hu=np.asarray(ct.hu, np.float32), spacing_mm=tuple(ct.spacing_mm),
+                      slice_thickness_mm=ct.slice_thickness_mm, kvp=ct.kvp)
+    return read_series(scan.path)
+
+
+# ------------------------------------------------------------------ model
+def load_model(path: Path):
+    """A Bundle or Ensemble (cacscore.bundle.load_bundle) from a bundle folder or a folder of fold bundles."""
+    from cacscore.bundle import load_bundle
+
+    return load_bundle(Path(path))
+
+
+def _members(model) -> list:
+    return list(getattr(model, "members", [model]))
+
+
+def training_ranges(model) -> dict[str, tuple[float, float]]:
+    """Acquisition ranges the model was trained on: {"slice_thickness_mm": (lo, hi), "kvp": (lo, hi)} where known.
+
+    Read from the bundle config: ``train_ranges`` or ``training`` (as ``reproduce`` writes it,
+    keys ``thickness_mm`` / ``slice_thickness_mm`` and ``kvp``). Ensembles: the union over members.
+    """
+    out: dict[str, tuple[float, float]] = {}
+    for m in _members(model):
+        cfg = getattr(m, "config", {}) or {}
+        src = {**(cfg.get("training") or {}), **(cfg.get("train_ranges") or {})}
+        for key, names in (("slice_thickness_mm", ("slice_thickness_mm", "thickness_mm")), ("kvp", ("kvp",))):
+            for n in names:
+                v = src.get(n)
+                if isinstance(v, (list, tuple)) and len(v) == 2 and all(isinstance(x, (int, float)) for x in v):
+                    lo, hi = float(v[0]), float(v[1])
+                    if key in out:
+                        lo, hi = min(lo, out[key][0]), max(hi, out[key][1])
+                    out[key] = (lo, hi)
+                    break
+    return out
+
+
+def acquisition_warnings(volume, ranges: dict[str, tuple[float, float]]) -> list[str]:
+    """Warnings about the scan's acquisition: contrast agent, slice thickness / kVp outside training."""
+    w = []
+    if getattr(volume, "contrast", False):
+        w.append("contrast agent in the header: calcium scores on contrast CT are unreliable")
+    thick = volume.slice_thickness_mm if volume.slice_thickness_mm else None
+    if "slice_thickness_mm" in ranges and thick is not None:
+        lo, hi = ranges["slice_thickness_mm"]
+        if not lo - 1e-3 <= thick <= hi + 1e-3:
+            w.append(f"slice thickness {thick:g} mm outside the training range {lo:g}-{hi:g} mm")
+    if "kvp" in ranges and volume.kvp is not None:
+        lo, hi = ranges["kvp"]
+        if not lo - 1e-3 <= volume.kvp <= hi + 1e-3:
+            w.append(f"tube voltage {volume.kvp:g} kVp outside the training range {lo:g}-{hi:g} kVp")
+    if volume.kvp is None and "kvp" in ranges:
+        w.append("tube voltage unknown (no KVP in the header)")
+    return w
+
+
+class _Capture(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+def heart_warnings(volume, *, window: tuple[float, float] | None = None) -> list[str]:
+    """Warnings when the heart is not found or probably cut off (cacscore.preprocess.find_heart).
+
+    window: (first, last) z index of the model's depth window in the volume's slice units, if known.
+    """
+    from cacscore.preprocess import find_heart
+
+    cap = _Capture()
+    plog = logging.getLogger("cacscore.preprocess")
+    plog.addHandler(cap)
+    try:
+        z, _, _ = find_heart(volume.hu, volume.spacing_mm)
+    finally:
+        plog.removeHandler(cap)
+    found = [m for m in cap.messages if "find_heart" in m]
+    if found:
+        return [f"heart not found ({found[0].split(':', 1)[-1].strip()})"]
+    w = []
+    dz = float(volume.spacing_mm[0])
+    n = volume.hu.shape[0]
+    below, above = z * dz, (n - 1 - z) * dz
+    if min(below, above) < HEART_MARGIN_MM:
+        side = "bottom" if below < above else "top"
+        w.append(f"heart probably cut off: its centre is {min(below, above):.0f} mm from the {side} of the scan")
+    if window is not None and not window[0] <= z <= window[1]:
+        w.append(f"heart centre (slice {z}) outside the model's depth window (slices {window[0]:.0f}-{window[1]:.0f})")
+    return w
+
+
+def _phi(volume) -> dict[str, str]:
+    import pydicom
+
+    if not getattr(volume, "files", None):
+        return {"patient_id": "", "study_date": ""}
+    ds = pydicom.dcmread(volume.files[0], stop_before_pixels=True, force=True)
+    return {"patient_id": str(ds.get("PatientID", "") or ""), "study_date": str(ds.get("StudyDate", "") or "")}
+
+
+def predict_hu(model, hu: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """Scores of preprocessed int16 HU (N, slices, size, size): ((N, 4) Agatston, (N, 5) SD or None).
+
+    One bundle: its prediction. Ensemble: the mean of the members' outputs in the target scaling,
+    inverted (as cacscore.bundle.Ensemble.predict), and the SD over members of each member's own
+    Agatston prediction for LCA, LAD, LCX, RCA and total (ddof=1).
+    """
+    members = _members(model)
+    if len(members) == 1:
+        return members[0].predict(hu), None
+    z = np.stack([m.predict_scaled(hu) for m in members])  # (M, N, 4)
+    scaler = members[0].scaler
+    mean = scaler.inverse(z.mean(axis=0))
+    each = np.stack([scaler.inverse(zm) for zm in z])  # (M, N, 4) Agatston
+    each5 = np.concatenate([each, each.sum(axis=2, keepdims=True)], axis=2)
+    return mean, each5.std(axis=0, ddof=1)
+
+
+def _depth_window(vol, cfg, info: dict) -> tuple[float, float] | None:
+    """(first, last) slice index of the volume inside the model's depth window (as preprocess.depth_window)."""
+    c = info.get("centre_index")
+    if c is None:
+        return None
+    n = vol.hu.shape[0]
+    scale = float(info.get("z_spacing_mm", vol.spacing_mm[0])) / float(vol.spacing_mm[0])  # volume slices per slab
+    n_slab = max(1, int(round(n / scale))) if scale > 1.0001 else n
+    start = int(round(float(c) + 0.5 - cfg.slices / 2))
+    if n_slab >= cfg.slices:
+        start = min(max(start, 0), n_slab - cfg.slices)
+    lo, hi = max(start, 0), min(start + cfg.slices, n_slab) - 1
+    return lo * scale, min((hi + 1) * scale - 1, n - 1)
+
+
+def predict_scan(model, scan: ScanInput, *, keep_phi: bool = False, ranges: dict | None = None,
+                 on_preprocessed: Callable[[ScanResult, np.ndarray], None] | None = None) -> ScanResult:
+    """Predict one scan; never raises for a bad input (the result carries ``error``).
+
+    on_preprocessed: called with (result, hu int16 (slices, size, size)) after the model ran,
+    e.g. to render a report; its time is recorded as ``report``.
+    """
+    res = ScanResult(scan.id, scan.path)
+    cfg = model.preprocess
+    try:
+        t0 = time.perf_counter()
+        vol = read_volume(scan)
+        t1 = time.perf_counter()
+        from cacscore.preprocess import preprocess_volume
+
+        info: dict = {}
+        hu = preprocess_volume(vol, cfg, info=info)
+        t2 = time.perf_counter()
+        scores, sd = predict_hu(model, hu[None])
+        t3 = time.perf_counter()
+        res.scores, res.sd = scores[0], None if sd is None else sd[0]
+        # warnings: acquisition, then the heart (in the volume's own slice units)
+        res.warnings += acquisition_warnings(vol, training_ranges(model) if ranges is None else ranges)
+        res.warnings += heart_warnings(vol, window=_depth_window(vol, cfg, info))
+        t4 = time.perf_counter()
+        res.timings_s = {"decode": t1 - t0, "preprocess": t2 - t1, "model": t3 - t2, "checks": t4 - t3}
+        if keep_phi:
+            res.phi = _phi(vol)
+        if on_preprocessed is not None:
+            on_preprocessed(res, hu)
+            res.timings_s["report"] = time.perf_counter() - t4
+    except Exception as exc:  # one bad scan never stops the cohort: its result carries the reason
+        msg = " ".join(str(exc).split()) or type(exc).__name__
+        if str(scan.path) not in msg:
+            msg = f"{scan.path}: {msg}"
+        res.error = msg
+        res.scores = None
+        log.debug("predict failed for %s", scan.path, exc_info=True)
+    return res
+
+
+# ------------------------------------------------------------------ cohort
+@dataclass
+class PredictRun:
+    results: list[ScanResult]
+    problems: list[tuple[str, str]]  # (input, reason) for inputs that named no scan
+
+    @property
+    def ok(self) -> list[ScanResult]:
+        return [r for r in self.results if r.ok]
+
+    @property
+    def failed(self) -> list[ScanResult]:
+        return [r for r in self.results if not r.ok]
+
+    def table(self) -> pd.DataFrame:
+        """The output table (ok scans only), columns as in the module docstring."""
+        rows = [r.row() for r in self.ok]
+        cols = ["id", *VESSELS, "total", "cat4", "cat5"]
+        if any(r.sd is not None for r in self.ok):
+            cols += [f"sd_{v}" for v in (*VESSELS, "total")]
+        cols += ["warnings"]
+        if any(r.phi for r in self.ok):
+            cols += ["patient_id", "study_date"]
+        return pd.DataFrame(rows, columns=cols)
+
+    def to_json(self) -> str:
+        ok = []
+        for r in self.ok:
+            d = r.row()
+            d["warnings"] = list(r.warnings)
+            ok.append(d)
+        failed = [{"id": r.id, "input": str(r.path), "error": r.error} for r in self.failed]
+        failed += [{"id": None, "input": i, "error": e} for i, e in self.problems]
+        return json.dumps({"scans": ok, "failed": failed}, indent=1)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write text to ``path`` through a temporary file in the same folder and os.replace."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # same folder: os.replace is atomic
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def predict_inputs(model_path: Path, inputs: Sequence[Path], *, keep_phi: bool = False,
+                   report_dir: Path | None = None, progress: bool = True) -> PredictRun:
+    """Predict every scan named by ``inputs`` with the bundle(s) at ``model_path``.
+
+    report_dir: if given, a per-scan PNG (saliency of the first model) and index.html are written there.
+    """
+    from tqdm import tqdm
+
+    model = load_model(model_path)
+    scans, problems = discover_inputs(inputs)
+    for i, e in problems:
+        log.error("%s: %s", i, e)
+    ranges = training_ranges(model)
+    hook = None
+    if report_dir is not None:
+        from cacscore.report import scan_report
+
+        report_dir = Path(report_dir)
+        report_dir.mkdir(parents=True, exist_ok=True)
+
+        def hook(res: ScanResult, hu: np.ndarray) -> None:
+            res.report_png = scan_report(model, hu, res, report_dir)
+
+    results = []
+    for s in tqdm(scans, desc="predict", unit="scan", disable=not progress or len(scans) < 2):
+        r = predict_scan(model, s, keep_phi=keep_phi, ranges=ranges, on_preprocessed=hook)
+        if r.ok:
+            log.info("%s: total %.0f%s", r.id, float(r.scores.sum()), f" ({'; '.join(r.warnings)})" if r.warnings else "")
+        else:
+            log.error("%s: %s", r.id, r.error)
+        results.append(r)
+    run = PredictRun(results, problems)
+    if report_dir is not None:
+        from cacscore.report import write_index
+
+        write_index(report_dir, run, model_path=Path(model_path))
+    return run
