@@ -1,0 +1,360 @@
+"""Randomised chest anatomy in patient mm and its rendering (everything except the coronaries).
+
+All lengths in mm, HU in Hounsfield units. ``t`` is the height above the top of the right
+diaphragm dome (mm); patient z = t + z_dome_mm. Painter's order: body wall, thoracic cavity
+(lungs / abdomen / neck tissue), mediastinum, great vessels and airways, bones (spine, ribs,
+costal cartilage, sternum), aortic wall/valve calcium, table; the heart is drawn last (its own
+layer, so that it can move).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+from cacscore.phantom.raster import Grid, ellipse_footprint, ellipsoid_fraction, paint, slab_fraction
+
+HU = {
+    "air": -1000.0, "skin": 40.0, "fat": -100.0, "muscle": 50.0, "lung": -860.0, "mediastinum": -85.0,
+    "blood": 38.0, "myocardium": 47.0, "liver": 58.0, "abdomen": 40.0, "neck": 25.0, "disc": 80.0,
+    "cartilage": 110.0, "csf": 12.0,
+}
+"""Nominal tissue HU at 120 kVp (non-contrast)."""
+
+
+@dataclass(frozen=True)
+class Anatomy:
+    """Per-patient anatomy parameters (mm, HU). Drawn by :func:`draw_anatomy`."""
+
+    fov_mm: float
+    n_slices: int
+    z_dome_mm: float  # patient z of t = 0
+    t_top: float  # top of the scan (t)
+    body_c: tuple[float, float]  # (x, y) body centre
+    body_ab: tuple[float, float]  # semi-axes
+    fat_mm: float
+    muscle_mm: float
+    cav_c: tuple[float, float]
+    cav_ab: tuple[float, float]
+    bone_scale: float
+    spine_c: tuple[float, float]
+    spine_r: float
+    vert_period: float
+    vert_phase: float
+    rib_period: float
+    rib_top: float
+    rib_drop: float
+    dome_left: float
+    dome_depth: float
+    t_apex: float
+    med_halfwidth: float
+    heart_c: np.ndarray  # (x, y, z) patient mm
+    heart_axes: np.ndarray  # (3, 3) rows: long (base->apex), anterior, left
+    heart_semi: np.ndarray  # (3,)
+    aorta_root: np.ndarray  # (x, y, z)
+    aorta_r: float
+    desc_c: tuple[float, float]
+    desc_r: float
+    t_arch: float
+    aortic_calc: tuple[tuple[float, float, float, float, float], ...]  # (x, y, z, radius, HU)
+    cartilage_calc: tuple[tuple[float, float, float, float, float], ...]
+    lung_texture_seed: int
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / np.linalg.norm(v)
+
+
+def draw_anatomy(rng: np.random.Generator) -> Anatomy:
+    """Draw one patient's anatomy (all randomness from ``rng``)."""
+    a = rng.uniform(135, 190)
+    b = a * rng.uniform(0.62, 0.76)
+    fov = float(np.clip(round(2 * (a + rng.uniform(12, 45))), 317, 461))
+    n_slices = int(rng.integers(59, 71))
+    body_c = (rng.normal(0, 4), rng.uniform(-5, 12))
+    fat = rng.uniform(6, 28)
+    muscle = rng.uniform(8, 15)
+    cav_ab = (a - 2 - fat - muscle, b - 2 - 0.7 * fat - muscle - 10)
+    cav_c = (body_c[0], body_c[1] - 6)
+    spine_r = rng.uniform(15, 20)
+    spine_c = (body_c[0] + rng.normal(0, 2), cav_c[1] + cav_ab[1] - 0.55 * spine_r)
+    t_apex = rng.uniform(185, 225)
+    t_top = t_apex + rng.uniform(15, 45)
+    z_dome = rng.uniform(-260, -110)
+    # heart: centre left-anterior of the spine, long axis to anterior-left-inferior
+    semi = np.array([rng.uniform(52, 64), rng.uniform(40, 47), rng.uniform(36, 43)])
+    hx = body_c[0] + rng.uniform(10, 26)
+    front = cav_c[1] - cav_ab[1]
+    hy = min(front + semi[1] + rng.uniform(14, 24), spine_c[1] - spine_r - semi[2] - 4)
+    hz = z_dome + rng.uniform(42, 56)
+    e1 = _unit(np.array([0.55, -0.45, -0.6]) + rng.normal(0, 0.08, 3))
+    e2 = _unit(np.array([0.0, -1.0, 0.0]) - np.dot([0.0, -1.0, 0.0], e1) * e1)
+    e3 = np.cross(e1, e2)
+    if e3[0] < 0:
+        e3 = -e3
+    axes = np.stack([e1, e2, e3])
+    hc = np.array([hx, hy, hz])
+    root = hc - 0.62 * semi[0] * e1 + 0.3 * semi[1] * e2 - 0.25 * semi[2] * e3
+    aorta_r = rng.uniform(13, 17)
+    desc_r = rng.uniform(10, 13)
+    desc_c = (spine_c[0] + spine_r * 0.7 + desc_r * 0.6, spine_c[1] - spine_r * 0.8)
+    t_arch = root[2] - z_dome + rng.uniform(60, 80)
+    # optional aortic wall / valve calcium (never coronary)
+    calcs = []
+    if rng.random() < 0.45:
+        for _ in range(int(rng.integers(1, 6))):
+            ang = rng.uniform(0, 2 * np.pi)
+            if rng.random() < 0.5:  # descending aorta wall
+                tz = rng.uniform(-20, t_arch - 10)
+                cx, cy, r = desc_c[0] + desc_r * np.cos(ang), desc_c[1] + desc_r * np.sin(ang), desc_r
+            else:  # arch / upper ascending wall, well above the coronary ostia
+                tz = rng.uniform(root[2] - z_dome + 40, t_arch)
+                cx, cy = root[0] + aorta_r * np.cos(ang), root[1] + aorta_r * np.sin(ang)
+            calcs.append((cx, cy, tz + z_dome, rng.uniform(1.0, 3.0), rng.uniform(250, 1100)))
+    if rng.random() < 0.15:  # aortic valve annulus, below the ostia
+        for _ in range(int(rng.integers(1, 4))):
+            ang = rng.uniform(0, 2 * np.pi)
+            calcs.append((root[0] + 0.7 * aorta_r * np.cos(ang), root[1] + 0.7 * aorta_r * np.sin(ang),
+                          root[2] - rng.uniform(10, 16), rng.uniform(1.0, 2.5), rng.uniform(300, 900)))
+    cart = []
+    if rng.random() < 0.5:  # calcified costal cartilage patches (bright, outside the heart)
+        for _ in range(int(rng.integers(1, 8))):
+            side = rng.choice([-1.0, 1.0])
+            th = rng.uniform(2.35, 2.75)
+            cx = cav_c[0] + side * cav_ab[0] * np.sin(th) * 1.03
+            cy = cav_c[1] + cav_ab[1] * np.cos(th) * 1.03
+            cart.append((cx, cy, z_dome + rng.uniform(-10, 120), rng.uniform(1.5, 3.5), rng.uniform(200, 600)))
+    return Anatomy(
+        fov_mm=fov, n_slices=n_slices, z_dome_mm=z_dome, t_top=t_top, body_c=body_c, body_ab=(a, b),
+        fat_mm=fat, muscle_mm=muscle, cav_c=cav_c, cav_ab=cav_ab, bone_scale=rng.uniform(0.7, 1.2),
+        spine_c=spine_c, spine_r=spine_r, vert_period=rng.uniform(24, 28), vert_phase=rng.uniform(0, 28),
+        rib_period=rng.uniform(22, 27), rib_top=t_apex - rng.uniform(0, 15), rib_drop=rng.uniform(45, 75),
+        dome_left=-rng.uniform(8, 25), dome_depth=rng.uniform(45, 75), t_apex=t_apex,
+        med_halfwidth=rng.uniform(26, 38), heart_c=hc, heart_axes=axes, heart_semi=semi,
+        aorta_root=root, aorta_r=aorta_r, desc_c=desc_c, desc_r=desc_r, t_arch=t_arch,
+        aortic_calc=tuple(calcs), cartilage_calc=tuple(cart), lung_texture_seed=int(rng.integers(2**31)),
+    )
+
+
+def chest_grid(anat: Anatomy, size: int) -> Grid:
+    """The non-gated grid: size x size pixels over the FOV, n_slices 5 mm slabs (z ascending)."""
+    px = anat.fov_mm / size
+    x = (np.arange(size) - (size - 1) / 2) * px
+    y = (np.arange(size) - (size - 1) / 2) * px
+    z_top = anat.z_dome_mm + anat.t_top
+    edges = z_top - 5.0 * anat.n_slices + 5.0 * np.arange(anat.n_slices + 1)
+    return Grid(x_mm=x, y_mm=y, z_edges_mm=edges)
+
+
+def _texture_pool(seed: int, shape: tuple[int, int], n: int, px_mm: float, pad: int) -> np.ndarray:
+    """n smooth 2-D texture fields (n, ny+pad, nx+pad) in [0, 1] that look like lung vessels."""
+    rng = np.random.default_rng(seed)
+    white = rng.standard_normal((n, shape[0] + pad, shape[1] + pad), dtype=np.float32)
+    sm = ndimage.gaussian_filter(white, sigma=(0, 1.6 / px_mm, 1.6 / px_mm), mode="wrap")
+    sm /= sm.std() + 1e-6
+    return np.clip((sm - 1.3) * 0.9, 0.0, 1.0)
+
+
+def render_background(anat: Anatomy, grid: Grid, *, kvp: float) -> tuple[np.ndarray, np.ndarray]:
+    """Everything but the heart: returns (hu float32 (z, y, x), bright bool (z, y, x)).
+
+    ``bright`` marks voxels touched by bone, calcified cartilage and aortic calcium (never coronary).
+    """
+    nz, ny, nx = grid.shape
+    px = grid.px_mm
+    x, y, zc = grid.x_mm, grid.y_mm, grid.z_mm
+    t = zc - anat.z_dome_mm
+    bone_k = anat.bone_scale * (1.1 if kvp < 110 else 1.0)  # bone and calcium are brighter at 100 kVp
+    img = np.full(grid.shape, HU["air"], dtype=np.float32)
+    bright = np.zeros(grid.shape, dtype=bool)
+
+    # body wall: skin, subcutaneous fat, muscle (z-invariant)
+    (bx, by), (ba, bb) = anat.body_c, anat.body_ab
+    body2d = np.full((ny, nx), HU["air"], np.float32)
+    for da, hu in ((0, HU["skin"]), (2, HU["fat"]), (2 + anat.fat_mm, HU["muscle"])):
+        f = ellipse_footprint(x, y, bx, by, ba - da, bb - da * (0.7 if hu == HU["muscle"] else 1.0), px)
+        body2d += f * (np.float32(hu) - body2d)
+    img[:] = body2d
+
+    # thoracic cavity: lungs between the diaphragm domes and the apices, abdomen below, neck above
+    (cx, cy), (ca, cb) = anat.cav_c, anat.cav_ab
+    cav = ellipse_footprint(x, y, cx, cy, ca, cb, px)
+    box = grid.box((grid.z_edges_mm[0], cy - cb - px, cx - ca - px), (grid.z_edges_mm[-1], cy + cb + px, cx + ca + px))
+    xs, ys = x[box[2]], y[box[1]]
+    dxn = ((xs - cx) / ca)[None, :].astype(np.float32)
+    dyn = ((ys - cy) / cb)[:, None].astype(np.float32)
+    right = dxn < 0
+    dome_top = np.where(right, 0.0, anat.dome_left).astype(np.float32)
+    r2 = ((np.abs(dxn) - 0.45) / 0.55) ** 2 + (dyn / 0.9) ** 2
+    lo = dome_top - anat.dome_depth * np.minimum(r2, 1.3) - 15.0 * np.clip(dyn, 0, None) + anat.z_dome_mm
+    hi = anat.t_apex - 70.0 * (dxn ** 2 + 0.6 * dyn ** 2) * 1.0 + anat.z_dome_mm
+    hi = hi - 60.0 * np.clip(0.35 - np.abs(dxn), 0, None)  # apices are lateral, the neck is medial
+    flung = slab_fraction(lo, hi, grid.z_edges_mm)  # (nz, nyb, nxb)
+    sub = img[box]
+    c2 = cav[box[1], box[2]]
+    below = (zc[:, None, None] < lo[None]).astype(np.float32)
+    other = below * np.where(right, HU["liver"], HU["abdomen"]).astype(np.float32) + (1 - below) * np.float32(HU["neck"])
+    sub += c2 * (other - sub)
+    pool = _texture_pool(anat.lung_texture_seed, (len(ys), len(xs)), 4, px, pad=32)
+    prng = np.random.default_rng(anat.lung_texture_seed + 1)
+    offs = prng.integers(0, 32, (nz, 2))
+    grad = np.float32(55.0) * (dyn + 1.0)  # dependent lung is denser
+    for k in range(nz):
+        tex = pool[k % 4, offs[k, 0]:offs[k, 0] + len(ys), offs[k, 1]:offs[k, 1] + len(xs)]
+        lung_hu = np.float32(HU["lung"]) + grad + np.float32(520.0) * tex
+        f = flung[k] * c2
+        sub[k] += f * (lung_hu - sub[k])
+
+    # mediastinum (fat with soft tissue) between sternum and spine, above the diaphragm
+    mx, my = cx + 4.0, cy - 0.12 * cb
+    z0m, z1m = anat.z_dome_mm - 15, anat.z_dome_mm + anat.t_apex - 25
+    mb = grid.box((z0m, my - 0.86 * cb - 2 * px, mx - anat.med_halfwidth - 2 * px),
+                  (z1m, my + 0.86 * cb + 2 * px, mx + anat.med_halfwidth + 2 * px))
+    if mb is not None:
+        med = ellipse_footprint(x[mb[2]], y[mb[1]], mx, my, anat.med_halfwidth, 0.86 * cb, px)
+        fz = slab_fraction(np.float32(z0m), np.float32(z1m), grid.z_edges_mm)[mb[0]]
+        paint(img, mb, fz[:, None, None] * med[None], HU["mediastinum"])
+
+    # great vessels and airways (z-extruded shapes)
+    zd = anat.z_dome_mm
+    root = anat.aorta_root
+    arch_z = zd + anat.t_arch
+
+    def cyl(cx_, cy_, r, z0, z1, hu, bright_=False):
+        fzz = slab_fraction(np.float32(z0), np.float32(z1), grid.z_edges_mm)
+        b = grid.box((z0, cy_ - r - 2 * px, cx_ - r - 2 * px), (z1, cy_ + r + 2 * px, cx_ + r + 2 * px))
+        if b is None:
+            return
+        f2 = ellipse_footprint(x[b[2]], y[b[1]], cx_, cy_, r, r, px)
+        fr = fzz[b[0]][:, None, None] * f2[None]
+        paint(img, b, fr, hu)
+        if bright_:
+            bright[b] |= fr > 0.01
+
+    cyl(root[0], root[1], anat.aorta_r, root[2] - 5, arch_z, HU["blood"])
+    cyl(anat.desc_c[0], anat.desc_c[1], anat.desc_r, grid.z_edges_mm[0] - 5, arch_z, HU["blood"])
+    cyl(root[0] - anat.aorta_r - 7, root[1] + 4, 9.0, root[2] + 5, zd + anat.t_apex, HU["blood"])  # SVC
+    cyl(root[0] + anat.aorta_r + 10, root[1] - 8, 13.0, root[2] + 8, root[2] + 45, HU["blood"])  # pulmonary trunk
+    # aortic arch: horizontal tube from the ascending to the descending aorta (exact column intervals)
+    p0 = np.array([root[0], root[1]])
+    p1 = np.array(anat.desc_c)
+    ra = 0.5 * (anat.aorta_r + anat.desc_r)
+    b = grid.box((arch_z - ra, min(p0[1], p1[1]) - ra - px, min(p0[0], p1[0]) - ra - px),
+                 (arch_z + ra, max(p0[1], p1[1]) + ra + px, max(p0[0], p1[0]) + ra + px))
+    if b is not None:
+        X, Y = np.meshgrid(x[b[2]], y[b[1]])
+        d = p1 - p0
+        s = np.clip(((X - p0[0]) * d[0] + (Y - p0[1]) * d[1]) / (d @ d), 0, 1)
+        dist2 = (X - p0[0] - s * d[0]) ** 2 + (Y - p0[1] - s * d[1]) ** 2
+        h = np.sqrt(np.clip(ra * ra - dist2, 0, None)).astype(np.float32)
+        h[dist2 >= ra * ra] = -1
+        paint(img, b, slab_fraction(arch_z - h, arch_z + h, grid.z_edges_mm[b[0].start:b[0].stop + 1]), HU["blood"])
+    tr_y = anat.spine_c[1] - anat.spine_r - 14
+    carina = arch_z - 12
+    cyl(cx, tr_y, 10.0, carina, zd + anat.t_top + 10, HU["muscle"])
+    cyl(cx, tr_y, 8.0, carina, zd + anat.t_top + 10, HU["air"])
+    for side in (-1, 1):
+        cyl(cx + side * 16, tr_y + 4, 7.0, carina - 35, carina + 2, HU["muscle"])
+        cyl(cx + side * 16, tr_y + 4, 5.0, carina - 35, carina + 2, HU["air"])
+    cyl(cx + 6, anat.spine_c[1] - anat.spine_r - 4, 6.0, grid.z_edges_mm[0], carina, HU["muscle"])  # oesophagus
+
+    # spine: vertebral bodies (cortex + cancellous) with discs, canal, posterior elements
+    sx, sy, sr = anat.spine_c[0], anat.spine_c[1], anat.spine_r
+    bsp = grid.box((grid.z_edges_mm[0], sy - sr - 2 * px, sx - 45), (grid.z_edges_mm[-1], sy + sr + 55, sx + 45))
+    xs, ys = x[bsp[2]], y[bsp[1]]
+    k0 = np.floor((grid.z_edges_mm[0] - zd - anat.vert_phase) / anat.vert_period) - 1
+    starts = zd + anat.vert_phase + anat.vert_period * (k0 + np.arange(int(len(zc) * 5 / anat.vert_period) + 4))
+    disc = 5.5
+    fvert = np.zeros(nz, np.float32)
+    for s0 in starts:
+        fvert += slab_fraction(np.float32(s0 + disc / 2), np.float32(s0 + anat.vert_period - disc / 2), grid.z_edges_mm)
+    f_body = ellipse_footprint(xs, ys, sx, sy, sr * 1.1, sr, px)
+    f_canc = ellipse_footprint(xs, ys, sx, sy, sr * 1.1 - 2, sr - 2, px)
+    sub = img[bsp]
+    sub += f_body[None] * (np.float32(HU["disc"]) - sub)
+    vb = fvert[:, None, None]
+    sub += vb * f_body[None] * (np.float32(720 * bone_k) - sub)
+    sub += vb * f_canc[None] * (np.float32(230 * bone_k) - sub)
+    post = np.zeros((len(ys), len(xs)), np.float32)
+    cyc = sy + sr + 8
+    ring = ellipse_footprint(xs, ys, sx, cyc, 12.5, 11.5, px)
+    spinous = ellipse_footprint(xs, ys, sx, cyc + 24, 4.0, 18.0, px)
+    trans = ellipse_footprint(xs, ys, sx, cyc - 2, 36.0, 5.0, px)
+    np.maximum(ring, spinous, out=post)
+    np.maximum(post, trans, out=post)
+    post_hu = np.float32(420 * bone_k)
+    sub += post[None] * (post_hu - sub)
+    canal = ellipse_footprint(xs, ys, sx, cyc, 7.5, 7.0, px)
+    sub += canal[None] * (np.float32(HU["csf"]) - sub)
+    bright[bsp] |= (f_body > 0.01)[None] & (vb > 0.01) | (post > 0.01)[None]
+
+    # ribs and costal cartilage: a band just outside the cavity ellipse; each rib an ellipse in
+    # (radial offset, height) whose height falls toward the front (t_rib(theta))
+    X, Y = np.meshgrid(x, y)
+    dxr, dyr = (X - cx) / ca, (Y - cy) / cb
+    rho = np.sqrt(dxr ** 2 + dyr ** 2)
+    rad = (rho - 1.0) * (0.5 * (ca + cb))
+    band = (rad > -3) & (rad < 12)
+    iy, ix = np.nonzero(band)
+    u = rad[iy, ix] - 4.5  # radial offset from the rib centre line
+    theta = np.arccos(np.clip(dyr[iy, ix] / np.maximum(rho[iy, ix], 1e-6), -1, 1))  # 0 posterior, pi anterior
+    t_rel = anat.rib_drop * (1 - np.cos(theta)) / 2
+    zc_t = (zc - zd)[:, None]
+    kk = np.round((anat.rib_top - t_rel[None] - zc_t) / anat.rib_period)
+    kk = np.clip(kk, 0, 11)
+    t_c = (anat.rib_top - kk * anat.rib_period - t_rel[None] + zd).astype(np.float32)  # (nz, nb)
+    is_rib = (theta > 0.25) & (theta < 2.3)
+    is_cart = (theta >= 2.3) & (theta < 2.8)
+    col = np.where(is_rib | is_cart)[0]
+    for half_r, half_h, hu, which in ((4.5, 5.5, 650 * bone_k, is_rib), (2.6, 3.6, 200 * bone_k, is_rib),
+                                       (5.0, 6.0, HU["cartilage"], is_cart)):
+        hh = np.float32(half_h) * np.sqrt(np.clip(1 - (u / half_r) ** 2, 0, None)).astype(np.float32)
+        hh[np.abs(u) >= half_r] = -1
+        sel = col[which[col]]
+        lo_ = t_c[:, sel] - hh[sel][None]
+        hi_ = t_c[:, sel] + hh[sel][None]
+        f = np.clip(np.minimum(hi_, grid.z_edges_mm[1:, None].astype(np.float32))
+                    - np.maximum(lo_, grid.z_edges_mm[:-1, None].astype(np.float32)), 0, None) / np.float32(grid.dz_mm)
+        v = img[:, iy[sel], ix[sel]]
+        v += f * (np.float32(hu) - v)
+        img[:, iy[sel], ix[sel]] = v
+        if hu > 150:
+            bright[:, iy[sel], ix[sel]] |= f > 0.01
+
+    # sternum: manubrium (wide) above the sternal angle, body below, cortex + marrow
+    st_y = cy - cb + 3.0
+    t_angle = anat.t_arch - 10
+    for z0, z1, half_w in ((zd - 15, zd + t_angle, 14.0), (zd + t_angle, zd + anat.t_apex - 30, 23.0)):
+        fzz = slab_fraction(np.float32(z0), np.float32(z1), grid.z_edges_mm)
+        b = grid.box((z0, st_y - 10, cx - half_w - 2), (z1, st_y + 10, cx + half_w + 2))
+        if b is None:
+            continue
+        f_o = ellipse_footprint(x[b[2]], y[b[1]], cx, st_y, half_w, 6.0, px)
+        f_i = ellipse_footprint(x[b[2]], y[b[1]], cx, st_y, half_w - 2.0, 4.0, px)
+        fb = fzz[b[0]][:, None, None]
+        paint(img, b, fb * f_o[None], 600 * bone_k)
+        paint(img, b, fb * f_i[None], 190 * bone_k)
+        bright[b] |= (fb * f_o[None]) > 0.01
+
+    # aortic and cartilage calcium (label 0 forever)
+    for cx_, cy_, cz_, r, hu in (*anat.aortic_calc, *anat.cartilage_calc):
+        res = ellipsoid_fraction(grid, np.array([cx_, cy_, cz_]), np.eye(3), np.array([r, r, r * 1.5]), supersample=2)
+        if res is not None:
+            b, f = res
+            paint(img, b, f, hu * bone_k)
+            bright[b] |= f > 0.001
+
+    # patient table: curved shell below the back
+    ty = by + bb + 25
+    tb = grid.box((grid.z_edges_mm[0], ty - 2, bx - 0.8 * ba), (grid.z_edges_mm[-1], ty + 12, bx + 0.8 * ba))
+    if tb is not None:
+        Xt, Yt = np.meshgrid(x[tb[2]], y[tb[1]])
+        curve = ty - 25 * np.cos(np.clip((Xt - bx) / (0.9 * ba), -1.5, 1.5))
+        tab = np.where((Yt > curve) & (Yt < curve + 8), np.float32(-350.0), np.float32(np.nan))
+        tab = np.where((Yt > curve) & (Yt < curve + 1.5), np.float32(150.0), tab)
+        m = ~np.isnan(tab)
+        sub = img[tb]
+        sub[:, m] = tab[m]
+    return img, bright

@@ -1,0 +1,256 @@
+"""One synthetic patient: anatomy + coronaries + calcium + motion + noise, with exact Agatston truth."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import ndimage
+
+from cacscore.phantom.anatomy import Anatomy, chest_grid, draw_anatomy, render_background
+from cacscore.phantom.coronary import (Layer, Plaque, PlaqueSpec, Vessel, draw_calcium, place_plaques, render_heart,
+                                       vessel_centrelines)
+from cacscore.phantom.motion import MotionPlan, draw_motion, move_layer
+from cacscore.phantom.raster import Grid
+from cacscore.scoring import agatston
+from cacscore.vessels import VESSELS
+
+log = logging.getLogger(__name__)
+
+HU_MIN, HU_MAX = -1024.0, 3071.0  # what unsigned 12-bit storage with intercept -1024 can hold
+
+
+@dataclass
+class GatedPatient:
+    """Motion-free ECG-gated 3 mm series over the heart (hu, labels (z, y, x); spacing (z, y, x) mm).
+
+    labels mark only the voxels of calcified plaques (what an annotator outlines); truth =
+    agatston(hu, labels) at 3 mm (slice factor 1).
+    """
+
+    hu: np.ndarray
+    labels: np.ndarray
+    spacing_mm: tuple[float, float, float]
+    origin_mm: tuple[float, float, float]  # (x, y, z) of voxel (0, 0, 0) centre
+    noise_sigma_hu: float
+    truth: dict[str, float]
+
+
+@dataclass
+class PhantomPatient:
+    """One synthetic non-gated chest CT with its truth.
+
+    hu: (z, y, x) float32, what the scanner gives: moving, noisy, integer-valued HU in [-1024, 3071],
+    z ascending (index 0 = most inferior, 5 mm slabs). hu_static: the same acquisition without motion
+    and without noise (integer HU). labels: (z, y, x) uint8 0..4 (cacscore.vessels.LABEL_OF) covering
+    each vessel's lumen + 3 mm and its calcium, never bone or aortic calcium.
+    spacing_mm: (z, y, x). origin_mm: (x, y, z) patient mm of voxel (0, 0, 0).
+    truth: Agatston of (hu_static, labels); truth_moving: of (hu, labels), i.e. exactly what scoring
+    the written DICOMs with the written labels gives.
+    heart_centre_mm: (z, y, x) patient mm; heart_centre_index: (z, y, x) fractional voxel index.
+    """
+
+    pid: int
+    seed: int
+    hu: np.ndarray
+    hu_static: np.ndarray
+    labels: np.ndarray
+    spacing_mm: tuple[float, float, float]
+    origin_mm: tuple[float, float, float]
+    kvp: int
+    noise_sigma_hu: float
+    motion_amplitude_mm: float
+    truth: dict[str, float]
+    truth_moving: dict[str, float]
+    heart_centre_mm: tuple[float, float, float]
+    heart_centre_index: tuple[float, float, float]
+    n_plaques: int
+    n_aortic_calcium: int
+    bright: np.ndarray = field(repr=False)  # (z, y, x) bool: bone / cartilage / aortic calcium voxels
+    gated: GatedPatient | None = None
+    anatomy: Anatomy | None = field(default=None, repr=False)
+    plaques: list[Plaque] = field(default_factory=list, repr=False)
+
+    def summary(self) -> dict[str, float]:
+        """One truth-table row (see write_release)."""
+        row: dict[str, float] = {"id": self.pid}
+        row.update({c: self.truth[c] for c in (*VESSELS, "total")})
+        row.update({f"moving_{c}": self.truth_moving[c] for c in (*VESSELS, "total")})
+        row.update(kvp=self.kvp, noise_sigma_hu=self.noise_sigma_hu, motion_amplitude_mm=self.motion_amplitude_mm,
+                   n_slices=self.hu.shape[0], pixel_spacing_mm=self.spacing_mm[1], n_plaques=self.n_plaques,
+                   n_aortic_calcium=self.n_aortic_calcium, heart_z_mm=self.heart_centre_mm[0],
+                   heart_y_mm=self.heart_centre_mm[1], heart_x_mm=self.heart_centre_mm[2])
+        if self.gated is not None:
+            row.update({f"gated_{c}": self.gated.truth[c] for c in (*VESSELS, "total")})
+        return row
+
+
+def noise_pool(rng: np.random.Generator, shape_yx: tuple[int, int], px_mm: float, *, n_fields: int = 6,
+               pad: int = 48) -> np.ndarray:
+    """Correlated CT noise fields (n, ny+pad, nx+pad) float32 with unit sd.
+
+    White noise Gaussian-filtered in-plane (sigma 0.7 mm), rescaled to sd 1. Slices draw their
+    noise as the mean of two fields at random offsets (see _slice_noise): filtering 17 M voxels per
+    patient would cost half a second, this costs a tenth of it and no two slices share a pattern.
+    """
+    white = rng.standard_normal((n_fields, shape_yx[0] + pad, shape_yx[1] + pad), dtype=np.float32)
+    s = 0.7 / px_mm
+    if s >= 0.3:
+        white = ndimage.gaussian_filter(white, sigma=(0, s, s), truncate=3.0, mode="wrap")
+    white /= white.std(axis=(1, 2), keepdims=True)
+    return white
+
+
+def _slice_noise(pool: np.ndarray, pick: np.ndarray, shape_yx: tuple[int, int]) -> np.ndarray:
+    """One slice of unit-sd noise from two pool fields: pick = (i, j, oy1, ox1, oy2, ox2)."""
+    i, j, a, b, c, d = (int(v) for v in pick)
+    ny, nx = shape_yx
+    return (pool[i, a:a + ny, b:b + nx] + pool[j, c:c + ny, d:d + nx]) * np.float32(np.sqrt(0.5))
+
+
+def _noise_picks(rng: np.random.Generator, n_slices: int, n_fields: int, pad: int) -> np.ndarray:
+    i = rng.integers(0, n_fields, n_slices)
+    j = (i + rng.integers(1, n_fields, n_slices)) % n_fields
+    off = rng.integers(0, pad + 1, (n_slices, 4))
+    return np.column_stack([i, j, off])
+
+
+def _apply_layers(out: np.ndarray, layers: list[Layer], plan: MotionPlan, grid: Grid) -> None:
+    """Paint the layers, each moved, into ``out`` in place (boxes padded by the motion reach)."""
+    nz, ny, nx = grid.shape
+    pad = int(np.ceil(plan.amplitude_mm / 2 / grid.px_mm)) + 2
+    for layer in layers:
+        bz, by, bx = layer.box
+        y0, y1 = max(by.start - pad, 0), min(by.stop + pad, ny)
+        x0, x1 = max(bx.start - pad, 0), min(bx.stop + pad, nx)
+        inner = (slice(None), slice(by.start - y0, by.stop - y0), slice(bx.start - x0, bx.stop - x0))
+        moved = []
+        for arr in (layer.alpha, layer.premult):
+            big = np.zeros((bz.stop - bz.start, y1 - y0, x1 - x0), np.float32)
+            big[inner] = arr
+            moved.append(move_layer(big, bz.start, plan, layer.name, grid.px_mm))
+        v = out[bz, y0:y1, x0:x1]
+        v *= 1 - moved[0]
+        v += moved[1]
+
+
+def _score(hu: np.ndarray, labels: np.ndarray, grid: Grid) -> dict[str, float]:
+    res = agatston(hu, labels, pixel_spacing_mm=(grid.px_mm, grid.px_mm), slice_spacing_mm=grid.dz_mm,
+                   slice_thickness_mm=grid.dz_mm)
+    return res.as_row()
+
+
+def _finish(moving: np.ndarray, static: np.ndarray | None, grid: Grid, fov_mm: float, *, sigma: float,
+            rng: np.random.Generator) -> None:
+    """Slice by slice (cache-friendly): add noise to ``moving``, set the outside of the
+    reconstruction circle to -1024 HU, round to integer HU and clip to the storable range."""
+    nz, ny, nx = grid.shape
+    pad = 48
+    pool = noise_pool(rng, (ny, nx), grid.px_mm, pad=pad)
+    picks = _noise_picks(rng, nz, len(pool), pad)
+    outside = (grid.y_mm[:, None] ** 2 + grid.x_mm[None, :] ** 2) > (fov_mm / 2) ** 2
+    sig = np.float32(sigma)
+    for k in range(nz):
+        m = moving[k]
+        m += sig * _slice_noise(pool, picks[k], (ny, nx))
+        for a in (m, None if static is None else static[k]):
+            if a is None:
+                continue
+            a[outside] = HU_MIN
+            np.rint(a, out=a)
+            np.clip(a, HU_MIN, HU_MAX, out=a)
+
+
+@dataclass(frozen=True)
+class _Draws:
+    anat: Anatomy
+    kvp: int
+    sigma: float
+    vessels: dict[str, Vessel]
+    specs: list[PlaqueSpec]
+    plaques: list[Plaque]
+    motion: MotionPlan
+
+
+def _draws(pid: int, seed: int) -> tuple[_Draws, np.random.Generator]:
+    rng = np.random.default_rng([seed, pid])
+    anat = draw_anatomy(rng)
+    kvp = 100 if rng.random() < 0.2 else 120
+    sigma = float(rng.uniform(10, 40))
+    vessels = vessel_centrelines(anat, rng)
+    specs = draw_calcium(rng)
+    plaques = place_plaques(specs, vessels, rng)
+    motion = draw_motion(rng, anat.n_slices)
+    return _Draws(anat, kvp, sigma, vessels, specs, plaques, motion), rng
+
+
+def make_patient(pid: int, *, seed: int, size: int = 512, gated: bool = False,
+                 with_coronary_calcium: bool = True) -> PhantomPatient:
+    """Render synthetic patient ``pid`` of cohort ``seed`` at ``size`` x ``size`` pixels (same FOV at any size).
+
+    Every random draw comes from numpy.random.default_rng([seed, pid]); the anatomy, calcium and
+    motion draws do not depend on ``size``. ``with_coronary_calcium=False`` renders the same patient
+    without plaques (used to check that nothing else is ever scored).
+    """
+    if size < 16:
+        raise ValueError(f"size must be >= 16 pixels, got {size}")
+    if pid < 0:
+        raise ValueError(f"pid must be >= 0, got {pid}")
+    d, rng = _draws(pid, seed)
+    plaques = d.plaques if with_coronary_calcium else []
+    grid = chest_grid(d.anat, size)
+    static, bright = render_background(d.anat, grid, kvp=d.kvp)
+    moving = static.copy()
+    layers, labels, _ = render_heart(d.anat, grid, static, d.vessels, plaques, kvp=d.kvp)
+    labels[bright] = 0  # bone and aortic calcium are never coronary
+    _apply_layers(moving, layers, d.motion, grid)
+    del layers
+    _finish(moving, static, grid, d.anat.fov_mm, sigma=d.sigma, rng=np.random.default_rng([seed, pid, 1]))
+    truth = _score(static, labels, grid)
+    truth_moving = _score(moving, labels, grid)
+    hc = d.anat.heart_c
+    idx = ((hc[2] - grid.z_mm[0]) / grid.dz_mm, (hc[1] - grid.y_mm[0]) / grid.px_mm, (hc[0] - grid.x_mm[0]) / grid.px_mm)
+    g = make_gated(d, size=size, seed=seed, pid=pid) if gated else None
+    return PhantomPatient(
+        pid=pid, seed=seed, hu=moving, hu_static=static, labels=labels,
+        spacing_mm=(grid.dz_mm, grid.px_mm, grid.px_mm), origin_mm=(float(grid.x_mm[0]), float(grid.y_mm[0]), float(grid.z_mm[0])),
+        kvp=d.kvp, noise_sigma_hu=round(d.sigma, 3), motion_amplitude_mm=round(d.motion.amplitude_mm, 3),
+        truth=truth, truth_moving=truth_moving, heart_centre_mm=(float(hc[2]), float(hc[1]), float(hc[0])),
+        heart_centre_index=tuple(float(v) for v in idx), n_plaques=len(plaques),
+        n_aortic_calcium=len(d.anat.aortic_calc), bright=bright, gated=g, anatomy=d.anat, plaques=list(plaques),
+    )
+
+
+def gated_grid(anat: Anatomy, size: int, rng: np.random.Generator) -> Grid:
+    """A heart-centred gated grid: FOV 200-260 mm, 3 mm slabs covering the heart (+ margins)."""
+    fov = float(rng.uniform(200, 260))
+    px = fov / size
+    hc = anat.heart_c
+    x = hc[0] + (np.arange(size) - (size - 1) / 2) * px
+    y = hc[1] + (np.arange(size) - (size - 1) / 2) * px
+    top = anat.aorta_root[2] + rng.uniform(30, 45)
+    bottom = hc[2] - anat.heart_semi[0] - rng.uniform(5, 20)
+    n = int(np.ceil((top - bottom) / 3.0))
+    edges = bottom + 3.0 * np.arange(n + 1)
+    return Grid(x_mm=np.round(x, 4), y_mm=np.round(y, 4), z_edges_mm=edges)
+
+
+def make_gated(d: _Draws, *, size: int, seed: int, pid: int) -> GatedPatient:
+    """The motion-free gated 3 mm series of a patient (labels: calcium footprints only)."""
+    rng = np.random.default_rng([seed, pid, 2])
+    grid = gated_grid(d.anat, size, rng)
+    img, bright = render_background(d.anat, grid, kvp=d.kvp)
+    _, _, masks = render_heart(d.anat, grid, img, d.vessels, d.plaques, kvp=d.kvp)
+    labels = np.zeros(grid.shape, np.uint8)
+    for name in VESSELS:
+        if name in masks:
+            m = ndimage.binary_dilation(masks[name], structure=np.ones((1, 3, 3), bool))
+            labels[m] = VESSELS.index(name) + 1
+    labels[bright] = 0
+    sigma = float(rng.uniform(8, 20))
+    _finish(img, None, grid, 1e9, sigma=sigma, rng=rng)
+    truth = _score(img, labels, grid)
+    return GatedPatient(hu=img, labels=labels, spacing_mm=(grid.dz_mm, grid.px_mm, grid.px_mm),
+                        origin_mm=(float(grid.x_mm[0]), float(grid.y_mm[0]), float(grid.z_mm[0])),
+                        noise_sigma_hu=round(sigma, 3), truth=truth)

@@ -1,0 +1,364 @@
+"""Heart, coronary arteries and calcified plaques: courses, the calcium draw and rendering.
+
+Coronary courses follow the heart's surface in its own frame (u along the long axis from base -1
+to apex +1, phi around it: 0 anterior, +90 deg toward the patient's left):
+
+- LCA (left main): from the left aortic sinus to the bifurcation in the left AV groove;
+- LAD: anterior interventricular groove from the bifurcation to the apex;
+- LCX: left atrioventricular groove, around the left side toward the back;
+- RCA: from the right sinus along the right AV groove to the crux, sometimes on as the PDA.
+
+Plaques are uniform-density ellipsoids (diameter 0.5-6 mm, elongated along the vessel, material
+130-1500 HU) sitting in the wall. Their number and size are drawn score-first
+(:func:`draw_calcium`): a target Agatston score per vessel from a COCA-like distribution, then
+plaques whose estimated score adds up to it; the truth is always what the rendering gives.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from cacscore.phantom.anatomy import HU, Anatomy
+from cacscore.phantom.raster import Grid, ellipsoid_fraction, paint
+from cacscore.vessels import LABEL_OF, VESSELS
+
+# COCA: 43% of scans total 0; vessel non-zero shares LCA 17%, LAD 53%, LCX 29%, RCA 37%.
+P_CALCIFIED = 0.575
+LOG_MEDIAN_TOTAL = float(np.log(90.0))  # non-zero totals: log-normal, median 90, sd 1.95 (fits COCA bins)
+LOG_SD_TOTAL = 1.95
+P_VESSEL_GIVEN_CALCIFIED = {"LCA": 0.27, "LAD": 0.88, "LCX": 0.48, "RCA": 0.62}
+VESSEL_SHARE = {"LCA": 0.25, "LAD": 1.0, "LCX": 0.6, "RCA": 0.95}
+RADIUS_MM = {"LCA": (2.1, 2.0), "LAD": (1.8, 0.8), "LCX": (1.65, 0.9), "RCA": (1.9, 1.0)}
+FAT_SHEATH_MM = 4.0
+LABEL_MARGIN_MM = 3.0
+
+
+@dataclass(frozen=True)
+class Vessel:
+    """One coronary centreline: points (n, 3) patient mm (x, y, z), radius (n,) lumen radius mm."""
+
+    name: str
+    points: np.ndarray
+    radius: np.ndarray
+
+
+@dataclass(frozen=True)
+class PlaqueSpec:
+    """A plaque before placement: vessel, position along it (0..1), size (mm), material HU, estimate."""
+
+    vessel: str
+    s_frac: float
+    diameter_mm: float
+    length_mm: float
+    hu: float
+    est_score: float
+
+
+@dataclass(frozen=True)
+class Plaque:
+    """A placed plaque: ellipsoid centre (x, y, z) mm, axes (3, 3) rows, semi-axes (3,) mm, material HU."""
+
+    vessel: str
+    centre: np.ndarray
+    axes: np.ndarray
+    semi: np.ndarray
+    hu: float
+
+
+def _weight(peak: np.ndarray) -> np.ndarray:
+    return np.where(peak >= 400, 4, np.where(peak >= 300, 3, np.where(peak >= 200, 2, np.where(peak >= 130, 1, 0))))
+
+
+def estimate_plaque_score(diameter_mm: np.ndarray, length_mm: np.ndarray, hu: np.ndarray,
+                          *, slice_mm: float = 5.0) -> np.ndarray:
+    """Approximate Agatston score of a plaque in a non-gated 5 mm scan (no rendering).
+
+    The slab average over a column at normalised radius r is hu * D * sqrt(1 - r^2) / slice (times
+    0.8 for an average slab position); the area above 130 HU times the weight of the peak, times
+    slice / 3 mm, times the number of slabs for thick plaques.
+    """
+    d = np.asarray(diameter_mm, float)
+    ln = np.asarray(length_mm, float)
+    h = np.asarray(hu, float)
+    chord = 0.8 * np.minimum(d, slice_mm)
+    peak = h * chord / slice_mm
+    q = np.where(peak > 0, 130.0 / np.maximum(peak, 1e-6), np.inf)
+    area = np.pi / 4 * ln * d * np.clip(1 - q ** 2, 0, None)
+    return area * _weight(peak) * (slice_mm / 3.0) * np.maximum(1.0, d / slice_mm)
+
+
+def draw_calcium(rng: np.random.Generator) -> list[PlaqueSpec]:
+    """Draw one patient's coronary plaques, score-first (the score-distribution model; no rendering).
+
+    A patient is calcified with probability P_CALCIFIED; its total target is log-normal; vessels
+    are involved with probabilities rising with the burden (at least one); the target is split
+    among them and each vessel gets plaques whose estimated scores add up to its share. The
+    largest plaque of an involved vessel is always clearly visible at 5 mm.
+    """
+    if rng.random() >= P_CALCIFIED:
+        return []
+    zlat = rng.normal()
+    total = float(np.clip(np.exp(LOG_MEDIAN_TOTAL + LOG_SD_TOTAL * zlat), 1.5, 9000.0))
+    involved = []
+    for v in VESSELS:
+        p = P_VESSEL_GIVEN_CALCIFIED[v]
+        logit = np.log(p / (1 - p)) + 1.1 * zlat
+        if rng.random() < 1 / (1 + np.exp(-logit)):
+            involved.append(v)
+    if not involved:
+        involved = ["LAD" if rng.random() < 0.75 else "RCA"]
+    w = np.array([VESSEL_SHARE[v] * rng.gamma(1.5) for v in involved])
+    targets = total * w / w.sum()
+    specs: list[PlaqueSpec] = []
+    for v, target in zip(involved, targets):
+        n = int(min(1 + rng.poisson(target / 90.0), 40))
+        shares = target * rng.dirichlet(np.full(n, 1.2))
+        shares[::-1].sort()
+        for i, s in enumerate(shares):
+            hu = float(rng.uniform(350, 1500) if i == 0 else rng.uniform(130, 1500))
+            elong = rng.uniform(1.0, 2.5)
+            ds = np.linspace(0.5, 6.0, 56)
+            ls = np.clip(ds * elong, 0.5, None)
+            est = estimate_plaque_score(ds, ls, np.full_like(ds, hu))
+            if i == 0:
+                est = np.where(ds >= 2.5, est, np.inf)  # the anchor plaque is visible
+            if s > est[-1] and np.isfinite(est[-1]):  # big share: a long calcified segment
+                length = float(min(ls[-1] * s / est[-1], 25.0))
+                d = 6.0
+            else:
+                j = int(np.argmin(np.abs(est - s)))
+                d, length = float(ds[j]), float(ls[j])
+            specs.append(PlaqueSpec(vessel=v, s_frac=float(np.clip(rng.beta(1.3, 2.2), 0.02, 0.97)),
+                                    diameter_mm=d, length_mm=length, hu=hu,
+                                    est_score=float(estimate_plaque_score(d, length, hu))))
+    return specs
+
+
+def _surface(anat: Anatomy, u: np.ndarray, phi_deg: np.ndarray, out_mm: np.ndarray) -> np.ndarray:
+    """Points on the heart ellipsoid at (u, phi) pushed out along the normal by out_mm. (n, 3)."""
+    a, b, c = anat.heart_semi
+    e1, e2, e3 = anat.heart_axes
+    ph = np.deg2rad(phi_deg)
+    s = np.sqrt(np.clip(1 - u ** 2, 0.02, None))
+    local = np.stack([a * u, b * s * np.cos(ph), c * s * np.sin(ph)], axis=1)
+    normal = local / np.array([a, b, c]) ** 2
+    normal /= np.linalg.norm(normal, axis=1, keepdims=True)
+    local = local + normal * out_mm[:, None]
+    return anat.heart_c + local @ np.stack([e1, e2, e3])
+
+
+def _resample(points: np.ndarray, step_mm: float) -> np.ndarray:
+    seg = np.linalg.norm(np.diff(points, axis=0), axis=1)
+    s = np.concatenate([[0.0], np.cumsum(seg)])
+    n = max(int(s[-1] / step_mm) + 1, 2)
+    si = np.linspace(0, s[-1], n)
+    return np.stack([np.interp(si, s, points[:, k]) for k in range(3)], axis=1)
+
+
+def vessel_centrelines(anat: Anatomy, rng: np.random.Generator, *, step_mm: float = 0.6) -> dict[str, Vessel]:
+    """Centrelines of LCA, LAD, LCX, RCA (dict in VESSELS order)."""
+    u_av = rng.uniform(-0.5, -0.38)
+    phi_b = rng.uniform(30, 50)
+    out = 2.5
+    n = 80
+    bif = _surface(anat, np.array([u_av]), np.array([phi_b]), np.array([out]))[0]
+    root = anat.aorta_root + np.array([0, 0, rng.uniform(8, 14)])  # ostia above the annulus
+    dl = bif - root
+    dl[2] = 0
+    ostium_l = root + anat.aorta_r * dl / (np.linalg.norm(dl) + 1e-9)
+    lm = np.linspace(ostium_l, bif, 20)
+    u = np.linspace(u_av, rng.uniform(0.85, 0.97), n)
+    lad_phi = phi_b - 15 + rng.uniform(-6, 6) * np.sin(np.linspace(0, np.pi, n))
+    lad = np.concatenate([[bif], _surface(anat, u, lad_phi, np.full(n, out))])
+    phis = np.linspace(phi_b, phi_b + rng.uniform(90, 140), n)
+    lcx = np.concatenate([[bif], _surface(anat, np.full(n, u_av), phis, np.full(n, out))])
+    rca_start = _surface(anat, np.array([u_av]), np.array([-35.0]), np.array([out]))[0]
+    dr = rca_start - root
+    dr[2] = 0
+    ostium_r = root + anat.aorta_r * dr / (np.linalg.norm(dr) + 1e-9)
+    phis = np.linspace(-35, -rng.uniform(165, 185), n)
+    rca = _surface(anat, np.full(n, u_av), phis, np.full(n, out))
+    parts = [np.linspace(ostium_r, rca_start, 12), rca]
+    if rng.random() < 0.8:  # right dominant: posterior descending branch
+        up = np.linspace(u_av, rng.uniform(0.2, 0.5), 40)
+        parts.append(_surface(anat, up, np.full(40, phis[-1]), np.full(40, out)))
+    rca = np.concatenate(parts)
+    vessels = {}
+    for name, pts in (("LCA", lm), ("LAD", lad), ("LCX", lcx), ("RCA", rca)):
+        p = _resample(pts, step_mm)
+        r0, r1 = RADIUS_MM[name]
+        scale = rng.uniform(0.9, 1.1)
+        vessels[name] = Vessel(name, p, (np.linspace(r0, r1, len(p)) * scale).astype(float))
+    return vessels
+
+
+def place_plaques(specs: list[PlaqueSpec], vessels: dict[str, Vessel], rng: np.random.Generator) -> list[Plaque]:
+    """Put each plaque in its vessel's wall at its position along the vessel."""
+    out = []
+    for sp in specs:
+        ves = vessels[sp.vessel]
+        i = int(round(sp.s_frac * (len(ves.points) - 1)))
+        i = min(max(i, 1), len(ves.points) - 2)
+        tan = ves.points[i + 1] - ves.points[i - 1]
+        tan /= np.linalg.norm(tan)
+        perp = np.cross(tan, rng.normal(size=3))
+        perp /= np.linalg.norm(perp)
+        third = np.cross(tan, perp)
+        centre = ves.points[i] + perp * 0.5 * ves.radius[i]
+        semi = np.array([sp.length_mm / 2, sp.diameter_mm / 2, sp.diameter_mm / 2 * rng.uniform(0.8, 1.0)])
+        out.append(Plaque(sp.vessel, centre, np.stack([tan, perp, third]), np.maximum(semi, 0.25), sp.hu))
+    return out
+
+
+@dataclass
+class Layer:
+    """A moving part, as the affine map that painting it applies inside ``box`` (z, y, x slices):
+    after = before * (1 - alpha) + premult, with alpha, premult (nz_b, ny_b, nx_b) float32.
+
+    Every partial-volume paint (img += f * (hu - img)) is such a map and their composition is too,
+    so moving a layer means shifting alpha and premult together (no overshoot, no double counting).
+    """
+
+    name: str
+    box: tuple[slice, slice, slice]
+    alpha: np.ndarray
+    premult: np.ndarray
+
+
+class _LayerPainter:
+    """Paints into img inside a layer box while tracking the layer's transmittance."""
+
+    def __init__(self, name: str, img: np.ndarray, box: tuple[slice, slice, slice]):
+        self.name, self.img, self.box = name, img, box
+        self.before = img[box].copy()
+        self.trans = np.ones(self.before.shape, np.float32)
+
+    def paint(self, box: tuple[slice, slice, slice], frac: np.ndarray, hu: float) -> None:
+        rel, sub = [], []
+        for b, lb, n in zip(box, self.box, frac.shape):
+            s0, s1 = max(b.start, lb.start), min(b.stop, lb.stop)
+            if s1 <= s0:
+                return
+            rel.append(slice(s0 - lb.start, s1 - lb.start))
+            sub.append(slice(s0 - b.start, s1 - b.start))
+        f = frac[tuple(sub)]
+        v = self.img[self.box][tuple(rel)]
+        v += f * (np.float32(hu) - v)
+        self.trans[tuple(rel)] *= 1 - f
+
+    def layer(self) -> Layer:
+        return Layer(self.name, self.box, 1 - self.trans, self.img[self.box] - self.before * self.trans)
+
+
+def _tube_fields(grid: Grid, ves: Vessel, radii_extra: tuple[float, ...], box: tuple[slice, slice, slice],
+                 n_sub: int) -> list[np.ndarray]:
+    """Anti-aliased union-of-spheres coverage of the tube with radius r + extra, per extra.
+
+    Rendered on n_sub sub-slices per slab inside box, then averaged to slabs. Each returned array
+    is (nz_b, ny_b, nx_b) float32. Loops over centreline points (hundreds), never over voxels.
+    """
+    px = grid.px_mm
+    xs, ys = grid.x_mm[box[2]], grid.y_mm[box[1]]
+    e = grid.z_edges_mm[box[0].start:box[0].stop + 1]
+    dz = grid.dz_mm / n_sub
+    zs = (e[0] + (np.arange((len(e) - 1) * n_sub) + 0.5) * dz).astype(np.float32)
+    fields = [np.zeros((len(zs), len(ys), len(xs)), np.float32) for _ in radii_extra]
+    soft = max(px, dz)
+    rmax = float(ves.radius.max()) + max(radii_extra) + soft
+    x0, y0, z0 = xs[0], ys[0], zs[0]
+    for p, r in zip(ves.points, ves.radius):
+        i0 = max(int(np.floor((p[0] - rmax - x0) / px)), 0)
+        i1 = min(int(np.ceil((p[0] + rmax - x0) / px)) + 1, len(xs))
+        j0 = max(int(np.floor((p[1] - rmax - y0) / px)), 0)
+        j1 = min(int(np.ceil((p[1] + rmax - y0) / px)) + 1, len(ys))
+        k0 = max(int(np.floor((p[2] - rmax - z0) / dz)), 0)
+        k1 = min(int(np.ceil((p[2] + rmax - z0) / dz)) + 1, len(zs))
+        if i1 <= i0 or j1 <= j0 or k1 <= k0:
+            continue
+        d = np.sqrt((zs[k0:k1, None, None] - p[2]) ** 2 + (ys[None, j0:j1, None] - p[1]) ** 2
+                    + (xs[None, None, i0:i1] - p[0]) ** 2).astype(np.float32)
+        for f, extra in zip(fields, radii_extra):
+            v = np.clip((np.float32(r + extra) - d) / np.float32(soft) + 0.5, 0, 1)
+            loc = f[k0:k1, j0:j1, i0:i1]
+            np.maximum(loc, v, out=loc)
+    nzb = len(e) - 1
+    return [f.reshape(nzb, n_sub, len(ys), len(xs)).mean(axis=1) for f in fields]
+
+
+def render_heart(anat: Anatomy, grid: Grid, img: np.ndarray, vessels: dict[str, Vessel], plaques: list[Plaque],
+                 *, kvp: float, draw_lumen: bool = True) -> tuple[list[Layer], np.ndarray, dict[str, np.ndarray]]:
+    """Draw the heart, coronaries and plaques into ``img`` (in place: the static image).
+
+    Returns (layers, labels, calcium_boxes): layers = the heart and one per vessel (what moves),
+    labels (z, y, x) uint8 vessel labels (lumen + LABEL_MARGIN_MM + plaque footprints),
+    plaque_mask per vessel name -> bool (z, y, x) of voxels touched by that vessel's plaques.
+    """
+    calc_k = 1.1 if kvp < 110 else 1.0
+    layers: list[Layer] = []
+    labels = np.zeros(grid.shape, np.uint8)
+    semi = anat.heart_semi
+    e1, e2, e3 = anat.heart_axes
+    hc = anat.heart_c
+    res = ellipsoid_fraction(grid, hc, anat.heart_axes, semi + 5.0)
+    if res is None:
+        return layers, labels, {}
+    hbox, f_peri = res
+    lp = _LayerPainter("heart", img, hbox)
+    lp.paint(hbox, f_peri, HU["mediastinum"])
+    chambers = [
+        (hc, semi, HU["myocardium"]),
+        (hc + 0.22 * semi[0] * e1 + 0.22 * semi[2] * e3, semi * np.array([0.6, 0.5, 0.5]), HU["blood"]),  # LV
+        (hc - 0.05 * semi[0] * e1 + 0.45 * semi[1] * e2 - 0.25 * semi[2] * e3, semi * np.array([0.55, 0.35, 0.45]), HU["blood"]),
+        (hc - 0.55 * semi[0] * e1 - 0.1 * semi[1] * e2, semi * np.array([0.4, 0.65, 0.7]), HU["blood"]),  # atria
+    ]
+    for c, s, hu in chambers:
+        r = ellipsoid_fraction(grid, c, anat.heart_axes, s)
+        if r is not None:
+            lp.paint(r[0], r[1], hu)
+    layers.append(lp.layer())
+
+    n_sub = max(1, int(round(grid.dz_mm / 1.0)))
+    boxes: dict[str, tuple[slice, slice, slice]] = {}
+    for name in VESSELS:  # fat sheath and lumen of every vessel first ...
+        ves = vessels[name]
+        m = FAT_SHEATH_MM + LABEL_MARGIN_MM + float(ves.radius.max()) + 2 * grid.px_mm
+        lo = ves.points.min(axis=0) - m
+        hi = ves.points.max(axis=0) + m
+        for p in plaques:
+            if p.vessel == name:
+                ext = np.sqrt(((p.axes * p.semi[:, None]) ** 2).sum(axis=0)) + 3 * grid.px_mm
+                lo, hi = np.minimum(lo, p.centre - ext), np.maximum(hi, p.centre + ext)
+        box = grid.box((lo[2], lo[1], lo[0]), (hi[2], hi[1], hi[0]))
+        if box is None:
+            continue
+        boxes[name] = box
+        lp = _LayerPainter(name, img, box)
+        f_fat, f_lum, f_lab = _tube_fields(grid, ves, (FAT_SHEATH_MM, 0.0, LABEL_MARGIN_MM), box, n_sub)
+        lp.paint(box, f_fat, HU["fat"] + 10)
+        if draw_lumen:
+            lp.paint(box, f_lum, HU["blood"])
+        lab = labels[box]
+        lab[f_lab > 0.3] = LABEL_OF[name]
+        layers.append(lp.layer())
+    masks: dict[str, np.ndarray] = {}
+    ss = 3 if grid.px_mm < 1.2 else 5
+    for name in VESSELS:  # ... then the plaques, so no sheath paints over another vessel's calcium
+        pl = [p for p in plaques if p.vessel == name]
+        if not pl or name not in boxes:
+            continue
+        lp = _LayerPainter(name, img, boxes[name])
+        pm = np.zeros(grid.shape, bool)
+        for p in pl:
+            r = ellipsoid_fraction(grid, p.centre, p.axes, p.semi, supersample=ss)
+            if r is None:
+                continue
+            pbox, f = r
+            lp.paint(pbox, f, p.hu * calc_k)
+            pm[pbox] |= f > 0.005
+        layers.append(lp.layer())
+        masks[name] = pm
+    for name, pm in masks.items():
+        labels[pm] = LABEL_OF[name]
+    return layers, labels, masks
