@@ -142,23 +142,41 @@ def _add_reproduce(sub: argparse._SubParsersAction) -> None:
     p.add_argument("out", type=Path)
     p.add_argument("--models", default="cnn,se_cnn,vit")
     p.add_argument("--grid", default="small", help="small | paper | path to a JSON grid")
-    p.add_argument("--device", default="auto")
+    p.add_argument("--device", default="auto", help="auto (cuda if available, else cpu) | cpu | cuda[:N]")
+    p.add_argument("--seed", type=int, default=0, help="seed of the split, initialisation and shuffling")
+    p.add_argument("--target-scaling", default="log", choices=("log", "linear"),
+                   help="log: log1p(Agatston) / training max; linear: Agatston / training max (per vessel)")
     p.set_defaults(func=_cmd_reproduce)
 
 
 def _cmd_reproduce(args: argparse.Namespace) -> int:
-    raise NotImplementedError("reproduce: issue 5")
+    from cacscore.reproduce import reproduce
+
+    models = [m.strip() for m in args.models.split(",") if m.strip()]
+    paths = reproduce(args.cache, args.out, models=models, grid=args.grid, device=args.device, seed=args.seed,
+                      target_scaling=args.target_scaling)
+    for name, path in paths.items():
+        print(f"{name}: {path}")
+    return 0
 
 
 # ---------------------------------------------------------------- demo (issue 5)
 def _add_demo(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="phantom -> ingest -> reproduce on built-in synthetic data (CPU, minutes)")
     p.add_argument("out", type=Path, nargs="?", default=Path("demo-out"))
+    p.add_argument("--patients", type=int, default=80)
+    p.add_argument("--size", type=int, default=128)
+    p.add_argument("--workers", type=int, default=2, help="processes for the phantom and ingest steps")
     p.set_defaults(func=_cmd_demo)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    raise NotImplementedError("demo: issue 5")
+    from cacscore.demo import run_demo
+
+    paths = run_demo(args.out, n_patients=args.patients, size=args.size, workers=args.workers)
+    for name, path in paths.items():
+        print(f"{name}: {path}")
+    return 0
 
 
 # ---------------------------------------------------------------- predict (issue 6)
