@@ -24,6 +24,7 @@ from cacscore.io.dicom import AIR_HU, Volume
 
 log = logging.getLogger(__name__)
 
+HEART_FRACTION = 0.6
 PAD_HU: int = -1024
 """Value of padded voxels (air)."""
 
@@ -193,13 +194,15 @@ def find_heart(volume_or_hu: Volume | np.ndarray, spacing_mm: tuple[float, float
     if area.max() <= 0:
         log.warning("find_heart: no lungs found; using the volume centre")
         return nz // 2, ny // 2, nx // 2
-    soft = (small > -150) & (small < 300)
+    soft = (small > -20) & (small < 150)  # blood and myocardium; mediastinal fat (-100 HU) excluded
     mass = np.zeros(nz)
     cy = np.full(nz, np.nan)
     cx = np.full(nz, np.nan)
-    for k in np.flatnonzero(area > 0.1 * area.max()):
+    field = np.flatnonzero(area > 0.4 * area.max())  # the lung field without domes and apices
+    upper = field.min() + 0.67 * (field.max() - field.min())
+    for k in field[field <= upper]:  # the heart is never in the upper third (arch, great vessels)
         ys, xs = np.nonzero(lung[k])
-        xmid = np.median(xs)
+        xmid = np.nonzero(body[k])[1].mean()  # body midline (the lungs differ in size: not their median)
         left, right = xs[xs < xmid], xs[xs >= xmid]
         if len(left) == 0 or len(right) == 0:
             continue
@@ -216,8 +219,13 @@ def find_heart(volume_or_hu: Volume | np.ndarray, spacing_mm: tuple[float, float
     if mass.max() <= 0:
         log.warning("find_heart: no mediastinum found; using the volume centre")
         return nz // 2, ny // 2, nx // 2
-    # the heart is the widest part of the mediastinum; weight slices by mass above half its maximum
-    w = np.where(mass >= 0.6 * mass.max(), mass, 0.0)
+    # the heart is where the mediastinum is widest: the run of slices around the (smoothed) maximum
+    # of mediastinal soft tissue that stays above HEART_FRACTION of it
+    sm = ndimage.uniform_filter1d(mass, size=max(1, int(round(15.0 / float(spacing_mm[0])))), mode="constant")
+    peak = int(np.argmax(sm))
+    run = sm >= HEART_FRACTION * sm[peak]
+    lab, _ = ndimage.label(run)
+    w = np.where(lab == lab[peak], mass, 0.0)
     z = float((w * np.arange(nz)).sum() / w.sum())
     sel = w > 0
     y = float(np.nansum(cy[sel] * w[sel]) / w[sel].sum()) * step
