@@ -6,5 +6,7 @@ estimate_plaque_score, PhantomPatient.
 
 from cacscore.phantom.core import GatedPatient, PhantomPatient, make_patient
 from cacscore.phantom.coronary import draw_calcium, estimate_plaque_score
+from cacscore.phantom.writer import load_labels, save_labels, write_release
 
-__all__ = ["GatedPatient", "PhantomPatient", "make_patient", "draw_calcium", "estimate_plaque_score"]
+__all__ = ["GatedPatient", "PhantomPatient", "make_patient", "draw_calcium", "estimate_plaque_score",
+           "load_labels", "save_labels", "write_release"]

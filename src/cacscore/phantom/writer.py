@@ -1,0 +1,360 @@
+"""Write synthetic patients as a COCA-layout release, quirks included (see docs/phantom.md).
+
+Layout (root = out)::
+
+    deidentified_nongated/<pid>/<pid>/IM-0001-NNNN.dcm   moving, noisy 5 mm series (NNNN = 1 at the top)
+    deidentified_nongated/scores.xlsx                    header "filename " (trailing space), LCA..total
+    labels/<pid>.nii.gz                                   vessel labels, NIfTI (x, y, z), RAS affine
+    truth.csv                                             id, LCA..total, moving_*, kvp, noise, motion, ...
+    Gated_release_final/patient/<pid>/<series (70%)>/IM-0002-NNNN.dcm   (--gated)
+    Gated_release_final/calcium_xml/<pid>.xml            OsiriX ROI plists (--gated)
+    preview/<pid>.png                                     (--preview)
+
+Every file is written to a temporary name and moved into place (os.replace).
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import os
+import plistlib
+import tempfile
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pandas as pd
+import pydicom
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
+from scipy import ndimage
+
+from cacscore.phantom.core import PhantomPatient, make_patient
+from cacscore.vessels import COCA_ARTERY_NAMES, LABEL_OF, VESSELS
+
+log = logging.getLogger(__name__)
+
+NONGATED_DIR = "deidentified_nongated"
+GATED_DIR = "Gated_release_final"
+SCORES_HEADER = ("filename ", *VESSELS, "total")
+MODELS = ("SOMATOM Definition Edge", "SOMATOM Definition AS+", "SOMATOM Definition Flash", "Sensation 64")
+GATED_SERIES = "Pro_Gated_CS_3.0_I30f_3_(70%)"
+_ARTERY_NAME = {v: k for k, v in COCA_ARTERY_NAMES.items()}
+UID_PREFIX = "1.2.826.0.1.3680043.8.498."  # pydicom's prefix; UIDs derived from (seed, pid, series, slice)
+
+
+def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _uid(*parts: object) -> str:
+    return generate_uid(prefix=UID_PREFIX, entropy_srcs=[str(p) for p in parts])
+
+
+def write_series(folder: Path, hu: np.ndarray, *, spacing_mm: tuple[float, float, float],
+                 origin_mm: tuple[float, float, float], pid: int, seed: int, kvp: int, series_number: int,
+                 thickness_mm: float, clean: bool, description: str, model: str) -> list[Path]:
+    """Write hu (z ascending) as one DICOM file per slice, IM-<series 4>-<instance 4>.dcm.
+
+    Instance 1 is the top slice (highest z). Stored uint16 = HU + 1024 (intercept -1024, slope 1).
+    SliceLocation = -z (COCA's flipped sign). Without ``clean`` no Study/SeriesInstanceUID.
+    """
+    nz, ny, nx = hu.shape
+    dz, dy, dx = spacing_mm
+    stored = (hu + 1024.0).astype(np.uint16)
+    assert stored.max(initial=0) <= 4095
+    paths = []
+    study = _uid(seed, pid, "study")
+    series = _uid(seed, pid, "series", series_number)
+    for k in range(nz):
+        inst = nz - k  # 1 = top
+        z = origin_mm[2] + k * dz
+        sop = _uid(seed, pid, series_number, k)
+        meta = FileMetaDataset()
+        meta.MediaStorageSOPClassUID = CTImageStorage
+        meta.MediaStorageSOPInstanceUID = sop
+        meta.TransferSyntaxUID = ExplicitVRLittleEndian
+        meta.ImplementationClassUID = UID_PREFIX + "1"
+        ds = Dataset()
+        ds.file_meta = meta
+        ds.SOPClassUID = CTImageStorage
+        ds.SOPInstanceUID = sop
+        ds.ImageType = ["ORIGINAL", "PRIMARY", "AXIAL"]
+        ds.Modality = "CT"
+        ds.Manufacturer = "SIEMENS"
+        ds.ManufacturerModelName = model
+        ds.PatientName = f"PHANTOM^{pid}"
+        ds.PatientID = f"PHANTOM{pid}"
+        ds.PatientPosition = "HFS"
+        ds.BodyPartExamined = "CHEST"
+        ds.SeriesDescription = description
+        ds.SeriesNumber = series_number
+        ds.InstanceNumber = inst
+        ds.KVP = kvp
+        ds.SliceThickness = thickness_mm
+        ds.SpacingBetweenSlices = dz
+        ds.ConvolutionKernel = "B31f"
+        ds.ImagePositionPatient = [round(origin_mm[0], 4), round(origin_mm[1], 4), round(z, 4)]
+        ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
+        ds.SliceLocation = round(-z, 4)
+        ds.PixelSpacing = [round(dy, 6), round(dx, 6)]
+        ds.Rows, ds.Columns = ny, nx
+        ds.SamplesPerPixel = 1
+        ds.PhotometricInterpretation = "MONOCHROME2"
+        ds.BitsAllocated = 16
+        ds.BitsStored = 12
+        ds.HighBit = 11
+        ds.PixelRepresentation = 0
+        ds.RescaleIntercept = -1024
+        ds.RescaleSlope = 1
+        ds.RescaleType = "HU"
+        ds.WindowCenter = 40
+        ds.WindowWidth = 400
+        if clean:
+            ds.StudyInstanceUID = study
+            ds.SeriesInstanceUID = series
+            ds.FrameOfReferenceUID = _uid(seed, pid, "frame")
+        ds.PixelData = stored[k].tobytes()
+        path = folder / f"IM-{series_number:04d}-{inst:04d}.dcm"
+        from io import BytesIO
+        buf = BytesIO()
+        pydicom.dcmwrite(buf, ds, enforce_file_format=True)
+        _atomic_write_bytes(path, buf.getvalue())
+        paths.append(path)
+    return paths
+
+
+def labels_affine(spacing_mm: tuple[float, float, float], origin_mm: tuple[float, float, float]) -> np.ndarray:
+    """NIfTI (RAS) affine of a label array stored as (x, y, z): LPS x, y are negated."""
+    dz, dy, dx = spacing_mm
+    aff = np.diag([-dx, -dy, dz, 1.0])
+    aff[:3, 3] = [-origin_mm[0], -origin_mm[1], origin_mm[2]]
+    return aff
+
+
+def save_labels(path: Path, labels: np.ndarray, spacing_mm, origin_mm) -> None:
+    """Write (z, y, x) labels as NIfTI-1 (x, y, z) uint8, gzip with mtime 0 (same bytes every run)."""
+    img = nib.Nifti1Image(np.ascontiguousarray(labels.transpose(2, 1, 0)), labels_affine(spacing_mm, origin_mm))
+    img.header.set_xyzt_units("mm")
+    _atomic_write_bytes(path, gzip.compress(img.to_bytes(), compresslevel=6, mtime=0))
+
+
+def load_labels(path: str | Path) -> np.ndarray:
+    """Read labels written by :func:`save_labels` back as (z, y, x) uint8."""
+    img = nib.load(str(path))
+    arr = np.asarray(img.dataobj)
+    if arr.ndim != 3:
+        raise ValueError(f"{path}: label volume must be 3-D, got shape {arr.shape}")
+    return np.ascontiguousarray(arr.transpose(2, 1, 0)).astype(np.uint8)
+
+
+# ---------------------------------------------------------------- gated ROI plists
+def _outline(mask: np.ndarray) -> np.ndarray | None:
+    """Outer contour (n, 2) as (col, row) of a 2-D bool mask at level 0.5 (between pixel centres)."""
+    import contourpy
+
+    pad = np.pad(mask.astype(np.float64), 1)
+    gen = contourpy.contour_generator(z=pad, line_type=contourpy.LineType.Separate)
+    lines = gen.lines(0.5)
+    if not lines:
+        return None
+
+    def area(p):
+        return 0.5 * abs(np.dot(p[:, 0], np.roll(p[:, 1], 1)) - np.dot(p[:, 1], np.roll(p[:, 0], 1)))
+
+    best = max(lines, key=area)
+    if np.allclose(best[0], best[-1]):
+        best = best[:-1]
+    return best - 1.0  # undo the padding
+
+
+def gated_rois(hu: np.ndarray, labels: np.ndarray, spacing_mm, origin_mm) -> tuple[list[dict], int]:
+    """OsiriX-style Images list: one polygon ROI per 2-D lesion (8-connected, >= 130 HU, >= 1 mm^2).
+
+    Returns (images, n_failed): a lesion whose polygon would also enclose other calcium is
+    outlined without the 1-pixel dilation; failures (none expected) are counted and logged.
+    """
+    from matplotlib.path import Path as MplPath
+
+    dz, dy, dx = spacing_mm
+    images = []
+    n_failed = 0
+    eight = np.ones((3, 3), bool)
+    for k in range(hu.shape[0]):
+        calc_all = hu[k] >= 130
+        rois = []
+        for name in VESSELS:
+            comp, n = ndimage.label(calc_all & (labels[k] == LABEL_OF[name]), structure=eight)
+            for c in range(1, n + 1):
+                m = comp == c
+                npx = int(m.sum())
+                if npx * dy * dx < 1.0:
+                    continue  # below Agatston's minimum area: not a lesion
+                ok = False
+                for dil in (1, 0):
+                    region = ndimage.binary_dilation(m, eight, iterations=dil) if dil else m
+                    pts = _outline(region)
+                    if pts is None:
+                        continue
+                    r0, c0 = np.nonzero(region)
+                    rr, cc = np.mgrid[max(r0.min() - 2, 0):r0.max() + 3, max(c0.min() - 2, 0):c0.max() + 3]
+                    rr, cc = np.clip(rr, 0, hu.shape[1] - 1), np.clip(cc, 0, hu.shape[2] - 1)
+                    inside = MplPath(pts).contains_points(np.column_stack([cc.ravel(), rr.ravel()])).reshape(rr.shape)
+                    hit = np.zeros_like(m)
+                    hit[rr[inside], cc[inside]] = True
+                    if np.array_equal(hit & calc_all, m):
+                        ok = True
+                        break
+                if not ok:
+                    n_failed += 1
+                    log.warning("slice %d: lesion of %s could not be outlined exactly", k, name)
+                    continue
+                vals = hu[k][m]
+                z = origin_mm[2] + k * dz
+                ys, xs = np.nonzero(m)
+                cx, cy = origin_mm[0] + xs.mean() * dx, origin_mm[1] + ys.mean() * dy
+                seg = np.diff(np.vstack([pts, pts[:1]]), axis=0) * [dx, dy]
+                rois.append({
+                    "Name": _ARTERY_NAME[name], "Area": npx * dy * dx / 100.0,
+                    "Center": f"({cx:.6f}, {cy:.6f}, {z:.6f})",
+                    "Max": float(vals.max()), "Mean": float(vals.mean()), "Min": float(vals.min()),
+                    "Dev": float(vals.std()), "Total": float(vals.sum()), "NumberOfPoints": len(pts),
+                    "Point_px": [f"({p[0]:.6f}, {p[1]:.6f})" for p in pts],
+                    "Point_mm": [f"({origin_mm[0] + p[0] * dx:.6f}, {origin_mm[1] + p[1] * dy:.6f}, {z:.6f})" for p in pts],
+                    "Type": 15, "IndexInImage": len(rois), "Length": float(np.hypot(seg[:, 0], seg[:, 1]).sum() / 10.0),
+                })
+        if rois:
+            images.append({"ImageIndex": k, "NumberOfROIs": len(rois), "ROIs": rois})
+    return images, n_failed
+
+
+# ---------------------------------------------------------------- preview
+def write_preview(path: Path, p: PhantomPatient, *, n: int = 8) -> None:
+    """PNG mosaic of n axial slices through the heart (lung/mediastinal window) with labels overlaid."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import ListedColormap
+
+    kc = int(round(p.heart_centre_index[0]))
+    ks = np.clip(kc + np.arange(n) - n // 2, 0, p.hu.shape[0] - 1)
+    cols = 4
+    rows = int(np.ceil(n / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 3.2 * rows), dpi=90)
+    cmap = ListedColormap([(0, 0, 0, 0), (1, 1, 0, 0.6), (1, 0, 0, 0.6), (0, 1, 0, 0.6), (0, 0.5, 1, 0.6)])
+    for ax, k in zip(axes.ravel(), ks):
+        ax.imshow(p.hu[k], cmap="gray", vmin=-160, vmax=240)
+        ax.imshow(p.labels[k], cmap=cmap, vmin=0, vmax=4, interpolation="nearest")
+        ax.set_title(f"slice {k} (z {p.origin_mm[2] + k * p.spacing_mm[0]:.0f} mm)", fontsize=8)
+        ax.axis("off")
+    for ax in axes.ravel()[len(ks):]:
+        ax.axis("off")
+    t = p.truth
+    fig.suptitle(f"phantom {p.pid}: total {t['total']:.1f} (LCA {t['LCA']:.0f} LAD {t['LAD']:.0f} LCX {t['LCX']:.0f} "
+                 f"RCA {t['RCA']:.0f}); moving {p.truth_moving['total']:.1f}; {p.kvp} kVp, noise {p.noise_sigma_hu:.0f} HU, "
+                 f"motion {p.motion_amplitude_mm:.1f} mm  [labels: LCA yellow, LAD red, LCX green, RCA blue]", fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp)
+    plt.close(fig)
+    os.replace(tmp, path)
+
+
+# ---------------------------------------------------------------- release
+def write_patient(out: Path, pid: int, *, seed: int, size: int = 512, gated: bool = False, preview: bool = False,
+                  clean: bool = False) -> dict:
+    """Render and write one patient; returns its truth-table row."""
+    p = make_patient(pid, seed=seed, size=size, gated=gated)
+    model = MODELS[int(np.random.default_rng([seed, pid, 3]).integers(len(MODELS)))]
+    folder = out / NONGATED_DIR / str(pid) / str(pid)
+    write_series(folder, p.hu, spacing_mm=p.spacing_mm, origin_mm=p.origin_mm, pid=pid, seed=seed, kvp=p.kvp,
+                 series_number=1, thickness_mm=5.0, clean=clean, description="Thorax 5.0 B31f", model=model)
+    save_labels(out / "labels" / f"{pid}.nii.gz", p.labels, p.spacing_mm, p.origin_mm)
+    row = p.summary()
+    if gated and p.gated is not None:
+        g = p.gated
+        gfolder = out / GATED_DIR / "patient" / str(pid) / GATED_SERIES
+        write_series(gfolder, g.hu, spacing_mm=g.spacing_mm, origin_mm=g.origin_mm, pid=pid, seed=seed, kvp=p.kvp,
+                     series_number=2, thickness_mm=3.0, clean=True, description="CaScore 3.0 I30f 70%", model=model)
+        images, n_failed = gated_rois(g.hu, g.labels, g.spacing_mm, g.origin_mm)
+        _atomic_write_bytes(out / GATED_DIR / "calcium_xml" / f"{pid}.xml",
+                            plistlib.dumps({"Images": images}, fmt=plistlib.FMT_XML, sort_keys=True))
+        row["gated_rois_failed"] = n_failed
+        save_labels(out / "labels_gated" / f"{pid}.nii.gz", g.labels, g.spacing_mm, g.origin_mm)
+    if preview:
+        write_preview(out / "preview" / f"{pid}.png", p)
+    return row
+
+
+def _write_patient_kw(args: tuple) -> dict:
+    out, pid, kw = args
+    return write_patient(out, pid, **kw)
+
+
+def write_scores_xlsx(path: Path, rows: pd.DataFrame) -> None:
+    """COCA's scores.xlsx: one sheet, header 'filename ' (trailing space), LCA..total, ids '<pid>A'."""
+    df = pd.DataFrame({"filename ": [f"{int(i)}A" for i in rows["id"]]})
+    for c in (*VESSELS, "total"):
+        df[c] = rows[c].astype(float).to_numpy()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp.xlsx")
+    df.to_excel(tmp, index=False, sheet_name="Sheet1", engine="openpyxl")
+    os.replace(tmp, path)
+
+
+def write_release(out: Path, *, n_patients: int, seed: int, size: int = 512, gated: bool = False,
+                  preview: bool = False, clean: bool = False, workers: int = 1) -> pd.DataFrame:
+    """Write patients 1..n_patients as a COCA-layout release under ``out``; return the truth table.
+
+    A patient that fails is logged and skipped (its row is absent); the rest are written.
+    """
+    if n_patients < 1:
+        raise ValueError(f"n_patients must be >= 1, got {n_patients}")
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    from tqdm import tqdm
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    kw = dict(seed=seed, size=size, gated=gated, preview=preview, clean=clean)
+    jobs = [(out, pid, kw) for pid in range(1, n_patients + 1)]
+    rows = []
+    failed = []
+    if workers == 1:
+        it = map(_write_patient_safe, jobs)
+        for r in tqdm(it, total=len(jobs), desc="phantom", unit="patient", disable=None):
+            (rows if "error" not in r else failed).append(r)
+    else:
+        with ProcessPoolExecutor(workers) as ex:
+            for r in tqdm(ex.map(_write_patient_safe, jobs), total=len(jobs), desc="phantom", unit="patient", disable=None):
+                (rows if "error" not in r else failed).append(r)
+    for f in failed:
+        log.error("patient %s failed: %s", f["id"], f["error"])
+    if not rows:
+        raise ValueError(f"{out}: no patient could be written")
+    table = pd.DataFrame(rows).sort_values("id").reset_index(drop=True)
+    write_scores_xlsx(out / NONGATED_DIR / "scores.xlsx", table)
+    tmp = out / ".truth.csv.tmp"
+    table.to_csv(tmp, index=False, float_format="%.6f")
+    os.replace(tmp, out / "truth.csv")
+    return table
+
+
+def _write_patient_safe(job: tuple) -> dict:
+    try:
+        return _write_patient_kw(job)
+    except (ValueError, OSError) as exc:  # one bad case must not stop the cohort
+        return {"id": job[1], "error": f"{type(exc).__name__}: {exc}"}
