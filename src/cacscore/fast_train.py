@@ -1,0 +1,487 @@
+"""Fast training path: the cohort resident on the device, several models trained at once.
+
+The reference loop (``cacscore.train``) reads every batch from the on-disk cache through a DataLoader,
+normalises on the host and trains one model in fp32. Here instead:
+
+* the cohort is loaded ONCE onto the device as int16 HU, shape (N, C, H, W) (212 x 73 x 512 x 512 is 7.6 GiB);
+* a batch is gathered on the device with an index tensor (all batch orders are precomputed as one device
+  tensor per member, so the loop makes no host-to-device copies), then converted and normalised on the device
+  through a per-scan lookup table computed once at load time (bit-identical to ``cacscore.preprocess.normalise``);
+* optional on-device augmentation: parameters are sampled first from a seeded generator, then applied as a
+  deterministic transform, so any run replays from its seed;
+* bf16 autocast and channels_last (CUDA), optional ``torch.compile`` (mode ``reduce-overhead`` = CUDA graphs);
+* K members (folds and/or grid points of one architecture) are trained in the same loop. ``members_mode="vmap"``
+  stacks their weights (``torch.func.functional_call`` + ``vmap``; BatchNorm buffers stacked and updated in
+  place under vmap); ``"loop"`` runs them one after another in the same step. Either way each member has its own
+  leaves in one ``torch.optim.AdamW`` with one param group per member (its own lr / weight decay), so K members
+  trained together give the same result as K separate runs (tested).
+
+The batch order, weight initialisation and loss of each member are those of the reference loop, so on CPU in
+fp32 the fast path reproduces the reference losses to float tolerance (``tests/test_fast_train.py``).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Literal, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+from torch.func import functional_call, vmap
+from tqdm.auto import tqdm
+
+from cacscore.preprocess import PreprocessConfig
+from cacscore.train import TrainConfig
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "AugmentConfig", "DeviceCohort", "FastTrainConfig", "Member", "MemberResult",
+    "apply_augment", "fit_members", "normalise_batch", "scan_lut", "index_batches", "sample_augment", "seeded_model",
+]
+
+
+# ----------------------------------------------------------------------------------------------- normalisation
+_HU_VALUES = np.arange(-32768, 32768, dtype=np.int32).astype(np.float32)  # every int16 value, as float32
+
+
+def scan_lut(hu: np.ndarray, config: PreprocessConfig) -> np.ndarray:
+    """The network input of every possible int16 value of one scan (C, H, W): float32 (65536,), entry v + 32768
+    for HU v. Because the cache holds int16, ``lut[hu + 32768]`` IS ``cacscore.preprocess.normalise(hu, config)``,
+    bit for bit (the statistics and the arithmetic below are normalise's own, in float64, then rounded to
+    float32 once; tested). A table lookup costs the device the same memory traffic as a cast and an affine map.
+    """
+    x = np.asarray(hu, np.float32)
+    if config.normalisation == "window":
+        lo, hi = config.window_hu
+        return ((np.clip(_HU_VALUES, lo, hi) - lo) / (hi - lo)).astype(np.float32)
+    mean = x.mean(axis=(-3, -2, -1), keepdims=True, dtype=np.float64).reshape(())
+    std = x.std(axis=(-3, -2, -1), keepdims=True, dtype=np.float64).reshape(())
+    return ((_HU_VALUES - mean) / np.maximum(std, 1e-6)).astype(np.float32)
+
+
+def normalise_batch(hu: torch.Tensor, scan_idx: torch.Tensor, lut: torch.Tensor) -> torch.Tensor:
+    """int16 HU (B, C, H, W) of cohort scans ``scan_idx`` (B,) -> float32 input (B, C, H, W) via the per-scan
+    tables ``lut`` (N, 65536) (``scan_lut``); int32 flat indices keep the traffic at 4 bytes per voxel."""
+    base = (scan_idx.to(torch.int32) * 65536 + 32768).view(-1, 1, 1, 1)
+    return lut.view(-1)[hu.to(torch.int32) + base]
+
+
+# ----------------------------------------------------------------------------------------------- the cohort
+class DeviceCohort:
+    """The whole cohort on one device: ``hu`` int16 (N, C, H, W), ``targets`` float32 (N, V) (already scaled,
+    may be None when every member brings its own) and ``lut`` float32 (N, 65536), each scan's normalisation
+    table (``scan_lut``) computed once from ``preprocess`` (a ``cacscore.preprocess.PreprocessConfig``)."""
+
+    def __init__(self, hu: torch.Tensor, targets: torch.Tensor | None = None, *,
+                 preprocess: PreprocessConfig = PreprocessConfig(), ids: Sequence[str] | None = None,
+                 luts: Sequence[np.ndarray] | None = None) -> None:
+        if hu.dtype != torch.int16 or hu.ndim != 4:
+            raise ValueError(f"hu must be int16 (N, C, H, W), got {hu.dtype} {tuple(hu.shape)}")
+        if targets is not None and (targets.ndim != 2 or targets.shape[0] != hu.shape[0]):
+            raise ValueError(f"targets must be (N, V) with N = {hu.shape[0]}, got {tuple(targets.shape)}")
+        self.hu = hu
+        self.targets = None if targets is None else targets.to(device=hu.device, dtype=torch.float32)
+        self.preprocess = preprocess
+        self.ids = list(ids) if ids is not None else [str(i) for i in range(hu.shape[0])]
+        if luts is None:
+            luts = [scan_lut(hu[i].cpu().numpy(), preprocess) for i in range(hu.shape[0])]
+        self.lut = torch.as_tensor(np.stack(luts), device=hu.device)  # (N, 65536) float32
+
+    @property
+    def device(self) -> torch.device:
+        return self.hu.device
+
+    def __len__(self) -> int:
+        return self.hu.shape[0]
+
+    @property
+    def nbytes(self) -> int:
+        return self.hu.numel() * self.hu.element_size()
+
+    @classmethod
+    def from_arrays(cls, volumes_hu: Sequence[np.ndarray], targets: np.ndarray | None = None, *,
+                    device: str | torch.device, preprocess: PreprocessConfig = PreprocessConfig(),
+                    ids: Sequence[str] | None = None) -> "DeviceCohort":
+        """Stack int16 volumes (each (C, H, W)) into one device tensor, one scan at a time (host memory: one scan)."""
+        if len(volumes_hu) == 0:
+            raise ValueError("empty cohort")
+        first = np.asarray(volumes_hu[0])
+        shape = first.shape
+        if first.ndim != 3:
+            raise ValueError(f"scan 0 has shape {shape}, expected (slices, H, W)")
+        hu = torch.empty((len(volumes_hu), *shape), dtype=torch.int16, device=device)
+        luts = []
+        for i in tqdm(range(len(volumes_hu)), desc="cohort -> device", leave=False, disable=len(volumes_hu) < 32):
+            v = first if i == 0 else np.asarray(volumes_hu[i])
+            if v.shape != shape:
+                name = ids[i] if ids is not None else str(i)
+                raise ValueError(f"scan {name} has shape {v.shape}, expected {shape} like the first scan")
+            if v.dtype != np.int16:
+                raise ValueError(f"scan {ids[i] if ids is not None else i} is {v.dtype}, expected int16 HU")
+            v = np.array(v, copy=True)  # memmaps are read-only: copy one scan
+            luts.append(scan_lut(v, preprocess))
+            hu[i].copy_(torch.from_numpy(v))
+        t = None if targets is None else torch.as_tensor(np.asarray(targets, dtype=np.float32))
+        return cls(hu, t, preprocess=preprocess, ids=ids, luts=luts)
+
+    @classmethod
+    def from_cache(cls, cache: Any, targets: np.ndarray | None = None, *, device: str | torch.device,
+                   ids: Sequence[str] | None = None) -> "DeviceCohort":
+        """Load a cohort cache (``.config`` PreprocessConfig, ``.ids``, ``.load(id)`` -> int16 (C, H, W)) onto
+        ``device``; ``targets`` (N, V) are already scaled, in ``ids`` order (default ``cache.ids``)."""
+        ids = list(cache.ids if ids is None else ids)
+        return cls.from_arrays(_LazyScans(cache, ids), targets, device=device, preprocess=cache.config, ids=ids)
+
+    def inputs(self, idx: torch.Tensor) -> torch.Tensor:
+        """Cohort indices (B,) int64 on the device -> normalised input float32 (B, C, H, W)."""
+        return normalise_batch(self.hu.index_select(0, idx), idx, self.lut)
+
+
+class _LazyScans(Sequence):
+    """Sequence view over a cache that loads one scan per access."""
+
+    def __init__(self, cache: Any, ids: list[str]) -> None:
+        self.cache, self.ids = cache, ids
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, i: int) -> np.ndarray:  # type: ignore[override]
+        return np.asarray(self.cache.load(self.ids[i]))
+
+
+# ----------------------------------------------------------------------------------------------- augmentation
+@dataclass(frozen=True)
+class AugmentConfig:
+    """On-device augmentation (off by default; the paper used none).
+
+    ``max_shift_px``: in-plane translation drawn uniformly in [-max, max] pixels per scan (zero fill);
+    ``intensity_scale``: input multiplied by 1 + U(-s, s) per scan; ``noise_std``: Gaussian noise of std
+    U(0, noise_std) per scan, in normalised units.
+    """
+
+    max_shift_px: float = 0.0
+    intensity_scale: float = 0.0
+    noise_std: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name in ("max_shift_px", "intensity_scale", "noise_std"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+
+    @property
+    def active(self) -> bool:
+        return self.max_shift_px > 0 or self.intensity_scale > 0 or self.noise_std > 0
+
+
+def sample_augment(config: AugmentConfig, n: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
+    """Draw the parameters for ``n`` scans from ``generator`` (a CPU generator): shift_px (n, 2) (dy, dx),
+    gain (n,), noise_std (n,), noise_seed () int64. Pure parameter sampling; ``apply_augment`` is deterministic."""
+    u = torch.rand((n, 4), generator=generator, dtype=torch.float64)
+    return {
+        "shift_px": ((u[:, :2] * 2 - 1) * config.max_shift_px).to(torch.float32),
+        "gain": (1 + (u[:, 2] * 2 - 1) * config.intensity_scale).to(torch.float32),
+        "noise_std": (u[:, 3] * config.noise_std).to(torch.float32),
+        "noise_seed": torch.randint(0, 2**62, (), generator=generator, dtype=torch.int64),
+    }
+
+
+def apply_augment(x: torch.Tensor, params: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Apply sampled parameters to a normalised batch (B, C, H, W) float32, deterministically.
+
+    The shift is a bilinear resampling (exact for whole-pixel shifts), zero outside the image.
+    """
+    b, _, h, w = x.shape
+    shift = params["shift_px"].to(x.device)
+    if bool((shift != 0).any()):
+        theta = torch.zeros((b, 2, 3), dtype=x.dtype, device=x.device)
+        theta[:, 0, 0] = 1
+        theta[:, 1, 1] = 1
+        # align_corners=True: normalised coordinate step = 2 / (size - 1); output(y) = input(y - dy)
+        theta[:, 0, 2] = -shift[:, 1] * 2 / (w - 1)
+        theta[:, 1, 2] = -shift[:, 0] * 2 / (h - 1)
+        grid = nn.functional.affine_grid(theta, list(x.shape), align_corners=True)
+        x = nn.functional.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=True)
+    x = x * params["gain"].to(x.device).view(-1, 1, 1, 1)
+    std = params["noise_std"].to(x.device)
+    if bool((std > 0).any()):
+        g = torch.Generator(device=x.device)
+        g.manual_seed(int(params["noise_seed"]))
+        x = x + torch.randn(x.shape, generator=g, device=x.device, dtype=x.dtype) * std.view(-1, 1, 1, 1)
+    return x
+
+
+# ----------------------------------------------------------------------------------------------- members
+@dataclass(frozen=True, eq=False)
+class Member:
+    """One model to train: a fold (train / validation cohort indices) at one grid point (``train``).
+
+    ``train.seed`` seeds the weight initialisation (``seeded_model``) and the batch order (``index_batches``)
+    as in the reference loop; ``train.max_epochs`` / ``patience`` / ``eval_batch_size`` / ``lr`` /
+    ``weight_decay`` / ``batch_size`` are used as there. ``targets_scaled`` (N, V) overrides the cohort's
+    targets for this member (each fold fits its own ``TargetScaler``).
+    """
+
+    train_idx: tuple[int, ...]
+    val_idx: tuple[int, ...] = ()
+    train: TrainConfig = TrainConfig()
+    targets_scaled: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "train_idx", tuple(int(i) for i in self.train_idx))
+        object.__setattr__(self, "val_idx", tuple(int(i) for i in self.val_idx))
+        if len(self.train_idx) == 0:
+            raise ValueError("member has no training scans")
+
+
+@dataclass(frozen=True)
+class FastTrainConfig:
+    """Options of the fast path. ``bf16`` / ``channels_last`` / ``fused_adamw``: None = on for CUDA only."""
+
+    bf16: bool | None = None
+    channels_last: bool | None = None
+    compile: bool = False
+    compile_mode: str | None = None  # e.g. "reduce-overhead" (CUDA graphs) or "max-autotune"
+    members_mode: Literal["vmap", "loop"] = "vmap"
+    augment: AugmentConfig = AugmentConfig()
+    fused_adamw: bool | None = None
+
+    def __post_init__(self) -> None:
+        if self.members_mode not in ("vmap", "loop"):
+            raise ValueError(f"members_mode must be 'vmap' or 'loop', got {self.members_mode!r}")
+        if self.compile_mode is not None and not self.compile:
+            raise ValueError(f"compile_mode {self.compile_mode!r} needs compile=True")
+
+
+@dataclass
+class MemberResult:
+    """What ``cacscore.train.fit`` gives for one run: ``history`` (per epoch: epoch, train_loss = sample-weighted
+    mean of the batch losses, val_loss = MSE over scans and vessels or nan, seconds), ``best_epoch``,
+    ``best_val_loss``; plus the weights it ends with (best validation epoch, or last without validation) on the
+    CPU and every step's loss."""
+
+    state_dict: dict[str, torch.Tensor]
+    history: list[dict[str, float]]
+    best_epoch: int
+    best_val_loss: float
+    step_loss: list[float] = field(repr=False)
+
+
+def seeded_model(build: Callable[[], nn.Module], seed: int) -> nn.Module:
+    """``build()`` under ``torch.manual_seed(seed)`` without touching the caller's global RNG state
+    (as ``with cacscore.train.seeded(seed): build()``)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return build()
+
+
+def index_batches(n: int, batch_size: int, epochs: int, seed: int) -> list[list[np.ndarray]]:
+    """The reference loop's batch order, as positions into the training subset, per epoch per batch:
+    epoch e is ``torch.randperm(n)`` seeded with ``seed + e`` in chunks of ``batch_size`` (last one short),
+    i.e. ``DistributedSampler(shuffle=True, seed=seed)`` with one replica and ``set_epoch(e)`` (tested)."""
+    out = []
+    for e in range(epochs):
+        perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed + e)).numpy()
+        out.append([perm[s:s + batch_size] for s in range(0, n, batch_size)])
+    return out
+
+
+# ----------------------------------------------------------------------------------------------- the fit
+def _auto(flag: bool | None, device: torch.device) -> bool:
+    return device.type == "cuda" if flag is None else bool(flag)
+
+
+class _Run:
+    """One member's state in the loop: its batches (cohort indices of all epochs as one int64 device tensor,
+    batch boundaries as host ints so slicing never syncs), targets, early-stopping counters and history."""
+
+    def __init__(self, member: Member, cohort: DeviceCohort) -> None:
+        cfg = member.train
+        train = np.asarray(member.train_idx, dtype=np.int64)
+        per_epoch = index_batches(len(train), cfg.batch_size, cfg.max_epochs, cfg.seed)
+        dev = cohort.device
+        self.idx = torch.as_tensor(np.concatenate([train[b] for ep in per_epoch for b in ep]), device=dev)
+        self.bounds: list[tuple[int, int]] = []
+        self.epoch_end: list[bool] = []
+        pos = 0
+        for ep in per_epoch:
+            for j, b in enumerate(ep):
+                self.bounds.append((pos, pos + len(b)))
+                self.epoch_end.append(j == len(ep) - 1)
+                pos += len(b)
+        if member.targets_scaled is not None:
+            t = np.asarray(member.targets_scaled, dtype=np.float32)
+            if t.ndim != 2 or t.shape[0] != len(cohort):
+                raise ValueError(f"member targets_scaled has shape {t.shape}, expected ({len(cohort)}, V)")
+            self.targets = torch.as_tensor(t, device=dev)
+        elif cohort.targets is not None:
+            self.targets = cohort.targets
+        else:
+            raise ValueError("neither the cohort nor the member has targets")
+        self.val_idx = torch.as_tensor(np.asarray(member.val_idx, dtype=np.int64), device=dev)
+        self.step_loss = torch.zeros(len(self.bounds), device=dev)
+        self.history: list[dict[str, float]] = []
+        self.best_epoch, self.best_val, self.bad_epochs = 0, math.nan, 0
+        self.best_state: dict[str, torch.Tensor] | None = None
+        self.done = False
+        self.epoch_start_step, self.t0 = 0, time.perf_counter()
+
+
+def fit_members(build: Callable[[], nn.Module], cohort: DeviceCohort, members: Sequence[Member], *,
+                config: FastTrainConfig = FastTrainConfig(), progress: bool = True,
+                desc: str = "fast fit") -> list[MemberResult]:
+    """Train ``len(members)`` models of one architecture at once on ``cohort`` (AdamW + MSE, early stopping on
+    the validation loss, best weights kept): the same runs as ``cacscore.train.fit`` one member at a time.
+
+    ``build()`` makes one untrained model, e.g. ``lambda: build_model("cnn", in_channels=73, image_size=512)``;
+    member k starts from ``seeded_model(build, members[k].train.seed)``. Returns one ``MemberResult`` per member,
+    in order. On CPU with ``FastTrainConfig()`` defaults this is fp32 and matches the reference to float
+    rounding; on CUDA it uses bf16 autocast, channels_last and fused AdamW unless told otherwise.
+    """
+    if not members:
+        raise ValueError("no members to train")
+    dev, n = cohort.device, len(cohort)
+    for k, m in enumerate(members):
+        bad = [i for i in (*m.train_idx, *m.val_idx) if not 0 <= i < n]
+        if bad:
+            raise ValueError(f"member {k} has cohort indices out of range [0, {n}): {bad[:5]}")
+    bf16, channels_last = _auto(config.bf16, dev), _auto(config.channels_last, dev)
+    amp = torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16)
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+
+    models = [seeded_model(build, m.train.seed).to(dev, memory_format=fmt).train() for m in members]
+    groups_opt = [{"params": list(mod.parameters()), "lr": m.train.lr, "weight_decay": m.train.weight_decay}
+                  for mod, m in zip(models, members)]
+    opt = torch.optim.AdamW(groups_opt, lr=members[0].train.lr, fused=True if _auto(config.fused_adamw, dev) else None)
+    names = [k for k, _ in models[0].named_parameters()]
+    runs = [_Run(m, cohort) for m in members]
+    aug_gen = ([torch.Generator().manual_seed(m.train.seed + 0x5EED) for m in members]
+               if config.augment.active else None)
+
+    vmapped = config.members_mode == "vmap"
+    step_fn = _make_vmap_step(models[0], bf16, dev) if vmapped else None
+    forward: list[Any] = list(models)
+    if config.compile:
+        if vmapped:
+            step_fn = torch.compile(step_fn, mode=config.compile_mode)
+        else:
+            forward = [torch.compile(mod, mode=config.compile_mode) for mod in models]
+    stacked_bufs = ({b: torch.stack([mod.get_buffer(b) for mod in models]) for b, _ in models[0].named_buffers()}
+                    if vmapped else {})
+
+    n_steps = max(len(r.bounds) for r in runs)
+    for t in tqdm(range(n_steps), desc=f"{desc} x{len(members)}", disable=not progress, leave=False):
+        active = [k for k, r in enumerate(runs) if not r.done and t < len(r.bounds)]
+        if not active:
+            break
+        by_size: dict[int, list[int]] = {}
+        for k in active:  # members whose batch has the same size share one vmapped call
+            a, b = runs[k].bounds[t]
+            by_size.setdefault(b - a, []).append(k)
+        for size, ks in by_size.items():
+            idx = [runs[k].idx[slice(*runs[k].bounds[t])] for k in ks]
+            x = cohort.inputs(torch.cat(idx))  # (G * size, C, H, W) float32
+            y = torch.stack([runs[k].targets[i] for k, i in zip(ks, idx)])  # (G, size, V)
+            if aug_gen is not None:
+                x = torch.cat([apply_augment(x[j * size:(j + 1) * size], sample_augment(config.augment, size, aug_gen[k]))
+                               for j, k in enumerate(ks)])
+            x = x.contiguous(memory_format=fmt)
+            if step_fn is not None:
+                whole = ks == list(range(len(members)))
+                p = {nm: torch.stack([models[k].get_parameter(nm) for k in ks]) for nm in names}
+                bufs = stacked_bufs if whole else {b: v[ks] for b, v in stacked_bufs.items()}
+                losses = step_fn(p, bufs, x.view(len(ks), size, *x.shape[1:]), y)  # (G,)
+                if not whole:  # write back the BatchNorm statistics of the members that ran
+                    for b, v in bufs.items():
+                        stacked_bufs[b][ks] = v
+            else:
+                per = []
+                for j, k in enumerate(ks):
+                    with amp:
+                        out = forward[k](x[j * size:(j + 1) * size])
+                    per.append(nn.functional.mse_loss(out.float(), y[j]))
+                losses = torch.stack(per)
+            losses.sum().backward()  # members are independent: each one's gradient is that of its own loss
+            for j, k in enumerate(ks):
+                runs[k].step_loss[t] = losses[j].detach()
+        opt.step()  # members without a batch at step t have grad None: AdamW leaves them (and their state) alone
+        opt.zero_grad(set_to_none=True)
+        for k in active:
+            if runs[k].epoch_end[t]:
+                if stacked_bufs:
+                    _unstack_buffers(models[k], stacked_bufs, k)
+                _end_epoch(runs[k], members[k], models[k], forward[k], cohort, t, amp, fmt)
+
+    results = []
+    for k, (r, mod) in enumerate(zip(runs, models)):
+        if stacked_bufs:
+            _unstack_buffers(mod, stacked_bufs, k)
+        state = r.best_state if r.best_state is not None else _cpu_state(mod)
+        results.append(MemberResult(state, r.history, r.best_epoch, r.best_val, r.step_loss.cpu().tolist()))
+    return results
+
+
+def _end_epoch(r: _Run, member: Member, model: nn.Module, forward: Any, cohort: DeviceCohort, t: int,
+               amp: Any, fmt: torch.memory_format) -> None:
+    """Epoch bookkeeping with the reference's rules: history row, best weights, early stopping."""
+    steps = slice(r.epoch_start_step, t + 1)
+    sizes = torch.tensor([b - a for a, b in r.bounds[steps]], dtype=torch.float64, device=cohort.device)
+    train_loss = float((r.step_loss[steps].double() * sizes).sum() / sizes.sum())
+    val = (_evaluate(forward, model, cohort, r.val_idx, r.targets, member.train.eval_batch_size, amp, fmt)
+           if len(r.val_idx) else math.nan)
+    epoch = len(r.history) + 1
+    r.history.append({"epoch": epoch, "train_loss": train_loss, "val_loss": val,
+                      "seconds": time.perf_counter() - r.t0})
+    improved = not len(r.val_idx) or (math.isfinite(val) and not val >= r.best_val)
+    if improved:
+        r.best_epoch, r.best_val, r.bad_epochs = epoch, val, 0
+        r.best_state = _cpu_state(model)
+    else:
+        r.bad_epochs += 1
+    r.done = r.bad_epochs >= member.train.patience or epoch == member.train.max_epochs
+    r.epoch_start_step, r.t0 = t + 1, time.perf_counter()
+
+
+def _cpu_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().to("cpu", memory_format=torch.contiguous_format).clone() for k, v in model.state_dict().items()}
+
+
+def _make_vmap_step(template: nn.Module, bf16: bool, dev: torch.device) -> Callable[..., torch.Tensor]:
+    """(stacked params, stacked buffers, x (G, B, C, H, W), y (G, B, V)) -> per-member MSE (G,).
+
+    BatchNorm running statistics are updated in place in the stacked buffers (batched under vmap)."""
+    base = copy.deepcopy(template).to("meta")
+
+    def one(p: dict[str, torch.Tensor], b: dict[str, torch.Tensor], x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
+            out = functional_call(base, (p, b), (x,))
+        return nn.functional.mse_loss(out.float(), y)
+
+    return vmap(one, randomness="different")
+
+
+def _unstack_buffers(model: nn.Module, stacked: dict[str, torch.Tensor], k: int) -> None:
+    with torch.no_grad():
+        for name, v in stacked.items():
+            model.get_buffer(name).copy_(v[k])
+
+
+@torch.no_grad()
+def _evaluate(forward: Any, model: nn.Module, cohort: DeviceCohort, idx: torch.Tensor, targets: torch.Tensor,
+              batch_size: int, amp: Any, fmt: torch.memory_format) -> float:
+    """Validation MSE (mean over scans and vessels) in eval mode; the model goes back to train mode."""
+    model.eval()
+    total = torch.zeros((), dtype=torch.float64, device=cohort.device)
+    for s in range(0, len(idx), batch_size):
+        i = idx[s:s + batch_size]
+        with amp:
+            out = forward(cohort.inputs(i).contiguous(memory_format=fmt))
+        total += ((out.double() - targets[i].double()) ** 2).sum()  # float64 as the reference's numpy MSE
+    model.train()
+    return float(total) / (len(idx) * targets.shape[1])
