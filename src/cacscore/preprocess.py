@@ -141,6 +141,14 @@ def resize_inplane(hu: np.ndarray, size: int) -> np.ndarray:
     return out
 
 
+def _window_start(n: int, slices: int, centre_index: float | None) -> int:
+    c = n / 2 if centre_index is None else float(centre_index) + 0.5
+    start = int(round(c - slices / 2))
+    if n >= slices:
+        start = min(max(start, 0), n - slices)
+    return start
+
+
 def depth_window(hu: np.ndarray, slices: int, centre_index: float | None = None) -> np.ndarray:
     """Clip or pad (with air) ``hu`` (z, y, x) to ``slices`` slices centred on ``centre_index``.
 
@@ -148,10 +156,7 @@ def depth_window(hu: np.ndarray, slices: int, centre_index: float | None = None)
     the scan when the scan is long enough.
     """
     n = hu.shape[0]
-    c = n / 2 if centre_index is None else float(centre_index) + 0.5
-    start = int(round(c - slices / 2))
-    if n >= slices:
-        start = min(max(start, 0), n - slices)
+    start = _window_start(n, slices, centre_index)
     out = np.full((slices, *hu.shape[1:]), PAD_HU, dtype=np.float32)
     lo, hi = max(start, 0), min(start + slices, n)
     out[lo - start:hi - start] = hu[lo:hi]
@@ -247,10 +252,13 @@ def preprocess_volume(volume: Volume, config: PreprocessConfig, *, info: dict | 
     if info is not None:
         info["z_spacing_mm"] = dz
         info["centre_index"] = float(hu.shape[0] / 2 - 0.5) if centre is None else float(centre)
-    hu = depth_window(hu, config.slices, centre)
-    hu = resize_inplane(hu, config.size)
-    np.clip(np.rint(hu), AIR_HU, np.iinfo(np.int16).max, out=hu)
-    out = hu.astype(np.int16)
+    # depth window first (fewer slices to resize), written straight into the int16 output
+    start = _window_start(hu.shape[0], config.slices, centre)
+    lo, hi = max(start, 0), min(start + config.slices, hu.shape[0])
+    block = np.rint(resize_inplane(hu[lo:hi], config.size))  # a new array: never the caller's
+    np.clip(block, AIR_HU, np.iinfo(np.int16).max, out=block)
+    out = np.full((config.slices, config.size, config.size), PAD_HU, dtype=np.int16)
+    out[lo - start:hi - start] = block
     assert out.shape == (config.slices, config.size, config.size), out.shape
     return out
 

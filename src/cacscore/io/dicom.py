@@ -328,8 +328,8 @@ def find_series(path: str | Path | Sequence[Path]) -> list[SeriesInfo]:
 def choose_series(infos: Sequence[SeriesInfo], *, series: str | None = None) -> SeriesInfo:
     """The series ``read_series`` reads.
 
-    Rule: among usable series, the one with the largest z extent, then the most slices, then the
-    thickest slices closest to 5 mm do not matter: ties go to the smallest key. ``series`` overrides
+    Rule: among usable series, the one with the largest z extent, then the most slices; remaining
+    ties go to the smallest key. ``series`` overrides
     the rule: it matches a key, a SeriesInstanceUID, a SeriesNumber, a SeriesDescription or a
     folder name (exactly one series must match).
     """
@@ -348,21 +348,15 @@ def choose_series(infos: Sequence[SeriesInfo], *, series: str | None = None) -> 
 
 
 # ------------------------------------------------------------------ pixel reading
-@dataclass
-class _Slice:
-    position: np.ndarray  # (3,) mm
-    hu: np.ndarray  # (rows, cols) float32
-    path: Path
-
-
-def _to_hu(stored: np.ndarray, ds: pydicom.Dataset, slope, intercept) -> np.ndarray:
+def _to_hu(stored: np.ndarray, ds: pydicom.Dataset, slope, intercept, out: np.ndarray) -> None:
+    """HU of one frame into ``out`` (float32): stored * slope + intercept, padding -> air, floor air."""
     slope = float(slope) if slope not in (None, "") else 1.0
     intercept = float(intercept) if intercept not in (None, "") else 0.0
-    hu = stored.astype(np.float32)
+    out[...] = stored
     if slope != 1.0:
-        hu *= np.float32(slope)
+        out *= np.float32(slope)
     if intercept != 0.0:
-        hu += np.float32(intercept)
+        out += np.float32(intercept)
     pad = ds.get("PixelPaddingValue")
     if pad is not None:
         lim = ds.get("PixelPaddingRangeLimit")
@@ -371,51 +365,88 @@ def _to_hu(stored: np.ndarray, ds: pydicom.Dataset, slope, intercept) -> np.ndar
             mask = (stored >= lo) & (stored <= hi)
         else:
             mask = stored == int(pad)
-        hu[mask] = AIR_HU
-    np.maximum(hu, np.float32(AIR_HU), out=hu)
-    return hu
+        out[mask] = AIR_HU
+    np.maximum(out, np.float32(AIR_HU), out=out)
 
 
-def _read_slices(info: SeriesInfo, headers: list[_Header], counts: dict[str, int]) -> list[_Slice]:
-    out: list[_Slice] = []
-    for h in headers:
-        try:
-            ds = pydicom.dcmread(h.path, force=True)
-        except Exception as exc:
-            raise DicomError(f"{h.path}: cannot read: {exc}") from exc
-        if "TransferSyntaxUID" not in ds.file_meta:  # file without meta header: use the encoding read
-            implicit, little = ds.original_encoding
-            ds.file_meta.TransferSyntaxUID = (ImplicitVRLittleEndian if implicit else
-                                              ExplicitVRLittleEndian if little else ExplicitVRBigEndian)
-        if "PixelData" not in ds and "FloatPixelData" not in ds:
-            counts["stubs"] = counts.get("stubs", 0) + 1  # header-only stub: skipped and counted
-            log.debug("%s: header-only stub, skipped", h.path)
-            continue
-        try:
-            arr = ds.pixel_array
-        except Exception as exc:
-            raise DicomError(f"{h.path}: cannot decode pixel data "
-                             f"({ds.file_meta.get('TransferSyntaxUID', '?') if hasattr(ds, 'file_meta') else '?'}): {exc}") from exc
-        if info.enhanced:
+def _load(path: Path, counts: dict[str, int]) -> tuple[pydicom.Dataset, np.ndarray] | None:
+    """(dataset, stored pixel array) of one file; None for a header-only stub (counted)."""
+    try:
+        ds = pydicom.dcmread(path, force=True)
+    except Exception as exc:
+        raise DicomError(f"{path}: cannot read: {exc}") from exc
+    if "TransferSyntaxUID" not in ds.file_meta:  # file without meta header: use the encoding read
+        implicit, little = ds.original_encoding
+        ds.file_meta.TransferSyntaxUID = (ImplicitVRLittleEndian if implicit else
+                                          ExplicitVRLittleEndian if little else ExplicitVRBigEndian)
+    if "PixelData" not in ds and "FloatPixelData" not in ds:
+        counts["stubs"] = counts.get("stubs", 0) + 1  # header-only stub: skipped and counted
+        log.debug("%s: header-only stub, skipped", path)
+        return None
+    try:
+        return ds, ds.pixel_array
+    except Exception as exc:
+        raise DicomError(f"{path}: cannot decode pixel data ({ds.file_meta.TransferSyntaxUID}): {exc}") from exc
+
+
+def _read_stack(info: SeriesInfo, headers: list[_Header], normal: np.ndarray, counts: dict[str, int]
+                ) -> tuple[np.ndarray, np.ndarray, list[Path]]:
+    """(hu (n, rows, cols) float32, positions (n, 3), files) sorted by position along ``normal``.
+
+    Classic series are sorted from their headers first and decoded straight into one preallocated
+    array (no per-slice copies); stubs found while decoding are dropped afterwards.
+    """
+    if info.enhanced:
+        frames, pos, files = [], [], []
+        for h in headers:
+            got = _load(h.path, counts)
+            if got is None:
+                continue
+            ds, arr = got
             n = int(ds.get("NumberOfFrames", 1) or 1)
             arr = arr.reshape(n, int(ds.Rows), int(ds.Columns))
-            for i, pos in enumerate(_positions(ds)):
-                if pos is None:
+            for i, p in enumerate(_positions(ds)):
+                if p is None:
                     raise DicomError(f"{h.path}: frame {i} has no ImagePositionPatient")
                 slope = _enhanced_value(ds, "PixelValueTransformationSequence", "RescaleSlope", i)
                 inter = _enhanced_value(ds, "PixelValueTransformationSequence", "RescaleIntercept", i)
                 if slope is None and inter is None:
                     slope, inter = ds.get("RescaleSlope"), ds.get("RescaleIntercept")
-                out.append(_Slice(np.asarray(pos, float), _to_hu(arr[i], ds, slope, inter), h.path))
-        else:
-            if arr.ndim != 2:
-                raise DicomError(f"{h.path}: expected one 2-D frame, got pixel array of shape {arr.shape}")
-            pos = _positions(ds)[0]
-            if pos is None:
-                raise DicomError(f"{h.path}: no ImagePositionPatient")
-            out.append(_Slice(np.asarray(pos, float), _to_hu(arr, ds, ds.get("RescaleSlope"),
-                                                          ds.get("RescaleIntercept")), h.path))
-    return out
+                hu = np.empty(arr.shape[1:], np.float32)
+                _to_hu(arr[i], ds, slope, inter, hu)
+                frames.append(hu)
+                pos.append(p)
+                files.append(h.path)
+        if not frames:
+            return np.zeros((0, info.rows, info.columns), np.float32), np.zeros((0, 3)), []
+        pos_a = np.asarray(pos, float)
+        order = np.argsort(pos_a @ normal, kind="stable")
+        return np.stack([frames[i] for i in order]), pos_a[order], [files[i] for i in order]
+    pos_h = []
+    for h in headers:
+        p = _positions(h.ds)[0]
+        if p is None:
+            raise DicomError(f"{h.path}: no ImagePositionPatient")
+        pos_h.append(p)
+    pos_a = np.asarray(pos_h, float)
+    order = np.argsort(pos_a @ normal, kind="stable")
+    hu = np.empty((len(headers), info.rows, info.columns), np.float32)
+    keep = np.ones(len(headers), bool)
+    for slot, i in enumerate(order):
+        h = headers[i]
+        got = _load(h.path, counts)
+        if got is None:
+            keep[slot] = False
+            continue
+        ds, arr = got
+        if arr.shape != hu.shape[1:]:
+            raise DicomError(f"{h.path}: pixel array of shape {arr.shape}, expected {hu.shape[1:]} like the series")
+        _to_hu(arr, ds, ds.get("RescaleSlope"), ds.get("RescaleIntercept"), hu[slot])
+    files = [headers[i].path for i in order]
+    if not keep.all():
+        hu = hu[keep]
+        files = [f for f, k in zip(files, keep) if k]
+    return hu, pos_a[order][keep], files
 
 
 # ------------------------------------------------------------------ geometry
@@ -511,26 +542,18 @@ def read_series(path: str | Path | Sequence[Path], *, series: str | None = None,
     others = [s for s in infos if s.key != info.key]
     log.info("%s: series %s chosen (%s)%s", where, info.key, "override" if series else "largest z extent",
              f"; {len(others)} other group(s): " + "; ".join(s.summary() for s in others) if others else "")
-    slices = _read_slices(info, members[info.key], counts)
-    if len(slices) < 2:
-        raise DicomError(f"{info.folder}: series {info.key} has {len(slices)} slice(s) with pixel data; need >= 2")
-    shapes = {s.hu.shape for s in slices}
-    if len(shapes) != 1:
-        raise DicomError(f"{info.folder}: slices of different sizes {sorted(shapes)}")
     orient = np.asarray(info.orientation, float)
     normal = _normal(orient)
-    pos = np.array([s.position for s in slices])
+    hu, pos, files = _read_stack(info, members[info.key], normal, counts)
+    if len(files) < 2:
+        raise DicomError(f"{info.folder}: series {info.key} has {len(files)} slice(s) with pixel data; need >= 2")
     zproj = pos @ normal
-    order = np.argsort(zproj, kind="stable")
-    slices = [slices[i] for i in order]
-    pos, zproj = pos[order], zproj[order]
     dup = np.flatnonzero(np.diff(zproj) < 1e-3)
     if len(dup):
-        a, b = slices[dup[0]].path, slices[dup[0] + 1].path
+        a, b = files[dup[0]], files[dup[0] + 1]
         raise DicomError(f"{info.folder}: {len(dup)} slice(s) share a position with another "
                          f"(e.g. {a.name} and {b.name} at {zproj[dup[0]]:.2f} mm): two series mixed? "
                          f"choose one with series=")
-    hu = np.stack([s.hu for s in slices])
     dy, dx = info.pixel_spacing_mm
     corrections: list[str] = []
     steps = np.diff(zproj)
@@ -539,7 +562,7 @@ def read_series(path: str | Path | Sequence[Path], *, series: str | None = None,
     if len(gaps):
         g = gaps[0]
         msg = (f"{info.folder}: missing slices: {len(gaps)} gap(s), e.g. {steps[g]:.2f} mm between "
-               f"{slices[g].path.name} and {slices[g + 1].path.name} (median spacing {med:.2f} mm, "
+               f"{files[g].name} and {files[g + 1].name} (median spacing {med:.2f} mm, "
                f"limit {_GAP_FACTOR} x median)")
         if on_gap == "refuse":
             raise DicomError(msg + "; pass on_gap='interpolate' to resample across it")
@@ -570,7 +593,7 @@ def read_series(path: str | Path | Sequence[Path], *, series: str | None = None,
     ds0 = members[info.key][0].ds
     meta = {k: _jsonable(ds0.get(k)) for k in _META_KEYS if k in ds0 and ds0.get(k) not in (None, "")}
     meta.update(series=" ".join(filter(None, [info.description, f"#{info.series_number}" if info.series_number is not None else "",
-                                              f"({len(slices)} slices)"])),
+                                              f"({len(files)} slices)"])),
                 series_rule="override" if series else "largest z extent, then most slices",
                 other_series=len(others), files_seen=counts["files"], non_dicom_skipped=counts["non_dicom"],
                 non_image_skipped=counts["no_image"], stubs_skipped=counts.get("stubs", 0),
@@ -587,7 +610,7 @@ def read_series(path: str | Path | Sequence[Path], *, series: str | None = None,
         manufacturer=str(ds0.get("Manufacturer", "") or "") or None,
         contrast=_contrast(ds0),
         meta=meta,
-        files=list(dict.fromkeys(s.path for s in slices)),
+        files=list(dict.fromkeys(files)),
     )
 
 
