@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+from scipy import ndimage
 
 from cacscore.vessels import VESSELS
 
@@ -92,10 +93,10 @@ def scan_figure(hu: np.ndarray, slices: np.ndarray, maps: np.ndarray, result: "S
     for v, ax in enumerate(axes):
         img = hu[int(slices[v])].astype(np.float32)
         ax.imshow(img, cmap="gray", vmin=WINDOW_HU[0], vmax=WINDOW_HU[1], interpolation="nearest")
-        s = maps[v]
+        s = ndimage.gaussian_filter(maps[v].astype(np.float32), 1.0)  # display only: raw gradients are speckled
         hi = float(np.percentile(s, 99.5)) if np.any(s > 0) else 1.0
         ov = np.clip(s / max(hi, 1e-12), 0, 1)
-        ax.imshow(np.ma.masked_less(ov, 0.15), cmap="hot", vmin=0, vmax=1, alpha=0.55, interpolation="bilinear")
+        ax.imshow(np.ma.masked_less(ov, 0.15), cmap="autumn", vmin=0, vmax=1, alpha=0.6, interpolation="bilinear")
         sd = f" \u00b1 {result.sd[v]:.0f}" if result.sd is not None else ""
         ax.set_title(f"{VESSELS[v]}: {scores[v]:.0f}{sd} Agatston\ncategory {CAT4_LABELS[int(risk_category4(scores[v]))]}"
                      f"  (model slice {int(slices[v])})", fontsize=11)

@@ -1,0 +1,166 @@
+"""Tests of cacscore.predict and `cacscore predict` with tiny real bundles and real DICOM/NIfTI files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from cacscore.bundle import load_bundle, save_bundle
+from cacscore.cli import main
+from cacscore.io.dicom import Volume
+from cacscore.models import build_model
+from cacscore.predict import discover_inputs, heart_warnings, predict_inputs, training_ranges
+from cacscore.preprocess import PreprocessConfig, preprocess_volume
+from cacscore.targets import TargetScaler
+from cacscore.vessels import VESSELS
+from ingest_fixtures import chest_slice, write_coca_release, write_series
+
+SHARED_LIDC = Path(__file__).parents[2] / "shared" / "data" / "lidc-idri-0002"
+SIZE, SLICES = 32, 8
+
+
+def make_bundle(path: Path, *, seed: int = 0, size: int = SIZE, slices: int = SLICES) -> Path:
+    """A real (untrained, seeded) CNN bundle; the last bias is set so that outputs are clearly non-zero."""
+    torch.manual_seed(seed)
+    m = build_model("cnn", in_channels=slices, image_size=size, widths=(4, 8, 8), hidden=8)
+    with torch.no_grad():
+        m.head[-1].bias.copy_(torch.tensor([0.3, 0.5, 0.4, 0.45]) + 0.05 * seed)
+    save_bundle(path, m, {"model": "cnn", "preprocess": PreprocessConfig(size=size, slices=slices).to_dict(),
+                          "target_scaling": TargetScaler("log", (5.0, 8.0, 7.0, 8.0)).to_dict(),
+                          "training": {"thickness_mm": [5.0, 5.0], "kvp": [100.0, 120.0], "cohort_size": 10}})
+    return path
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory) -> Path:
+    return make_bundle(tmp_path_factory.mktemp("bundle") / "cnn")
+
+
+@pytest.fixture(scope="module")
+def ensemble(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("ens") / "cnn_folds"
+    for k in range(3):
+        make_bundle(root / f"fold{k}", seed=k)
+    return root
+
+
+@pytest.fixture(scope="module")
+def coca(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("coca") / "release"
+    write_coca_release(root, size=SIZE, n_slices=6)
+    return root
+
+
+def test_predict_coca_release(bundle, coca):
+    run = predict_inputs(bundle, [coca], progress=False)
+    assert sorted(r.id for r in run.results) == ["1", "10", "103", "2"]  # "7" has a score row but no folder
+    assert not run.failed
+    df = run.table()
+    assert list(df.columns) == ["id", *VESSELS, "total", "cat4", "cat5", "warnings"]
+    s = df[list(VESSELS)].to_numpy()
+    assert np.isfinite(s).all() and (s >= 0).all() and (s.sum(1) > 0).all()
+    assert np.allclose(df["total"], s.sum(1))
+    # same numbers as the bundle on the same preprocessing
+    b = load_bundle(bundle)
+    from cacscore.io.dicom import read_series
+    hu = preprocess_volume(read_series(coca / "deidentified_nongated" / "2" / "2"), b.preprocess)
+    assert np.allclose(df.set_index("id").loc["2", list(VESSELS)].to_numpy(float), b.predict(hu[None])[0])
+    # a 30 mm scan cannot hold a whole heart
+    assert df["warnings"].str.contains("heart").all()
+
+
+def test_ensemble_mean_and_spread(ensemble, coca):
+    run = predict_inputs(ensemble, [coca / "deidentified_nongated" / "1"], progress=False)
+    df = run.table()
+    assert [c for c in df.columns if c.startswith("sd_")] == [f"sd_{v}" for v in (*VESSELS, "total")]
+    assert (df[[f"sd_{v}" for v in VESSELS]].to_numpy() > 0).any()
+    ens = load_bundle(ensemble)
+    from cacscore.io.dicom import read_series
+    hu = preprocess_volume(read_series(coca / "deidentified_nongated" / "1" / "1"), ens.preprocess)
+    assert np.allclose(df.loc[0, list(VESSELS)].to_numpy(float), ens.predict(hu[None])[0])
+    each = np.stack([m.predict(hu[None])[0] for m in ens.members])
+    assert np.allclose(df.loc[0, [f"sd_{v}" for v in VESSELS]].to_numpy(float), each.std(0, ddof=1))
+
+
+def test_bad_input_is_reported_and_rest_predicted(bundle, coca, tmp_path, capsys):
+    bad = tmp_path / "broken"
+    bad.mkdir()
+    (bad / "IM-0001-0001.dcm").write_bytes(b"DICM" + bytes(200))
+    out = tmp_path / "r.csv"
+    rc = main(["predict", str(bundle), str(coca / "deidentified_nongated" / "10"), str(bad),
+               str(tmp_path / "missing"), "--out", str(out)])
+    err = capsys.readouterr().err
+    assert rc == 1
+    assert "broken" in err and "missing" in err and "1 scan(s) predicted, 2 failed" in err
+    df = pd.read_csv(out, dtype={"id": str})
+    assert df["id"].tolist() == ["10"]
+
+
+def test_no_phi_unless_asked(bundle, coca, tmp_path, capsys):
+    out = tmp_path / "r.csv"
+    assert main(["predict", str(bundle), str(coca), "--out", str(out), "--json"]) == 0
+    js = capsys.readouterr().out
+    text = out.read_text() + js
+    assert "SECRET123" not in text and "Doe" not in text
+    assert {d["id"] for d in json.loads(js)["scans"]} == {"1", "2", "10", "103"}
+    assert main(["predict", str(bundle), str(coca / "deidentified_nongated" / "1"), "--keep-phi",
+                 "--out", str(out)]) == 0
+    df = pd.read_csv(out, dtype=str)
+    assert df.loc[0, "patient_id"] == "SECRET123"
+
+
+def test_acquisition_warnings(bundle, tmp_path):
+    write_series(tmp_path / "contrast", 6, size=SIZE, extra={"ContrastBolusAgent": "IOPAMIDOL", "KVP": 80})
+    write_series(tmp_path / "thin", 6, size=SIZE, dz=2.5)
+    run = predict_inputs(bundle, [tmp_path / "contrast", tmp_path / "thin"], progress=False)
+    w = run.table().set_index("id")["warnings"]
+    assert "contrast agent" in w["contrast"] and "80 kVp outside the training range 100-120" in w["contrast"]
+    assert "slice thickness 2.5 mm outside the training range 5-5 mm" in w["thin"]
+    assert "contrast" not in w["thin"]
+    assert training_ranges(load_bundle(bundle)) == {"slice_thickness_mm": (5.0, 5.0), "kvp": (100.0, 120.0)}
+
+
+def test_heart_warnings():
+    tall = np.stack([chest_slice(64, z) for z in np.arange(60) * 5.0]).astype(np.float32)  # 300 mm
+    vol = Volume(hu=tall, spacing_mm=(5.0, 4.0, 4.0))
+    assert heart_warnings(vol) == []
+    short = Volume(hu=tall[:8], spacing_mm=(5.0, 4.0, 4.0))
+    assert "cut off" in heart_warnings(short)[0]
+    air = Volume(hu=np.full((20, 48, 48), -1000, np.float32), spacing_mm=(5.0, 0.7, 0.7))
+    assert "heart not found" in heart_warnings(air)[0]
+    assert "outside the model's depth window" in heart_warnings(vol, window=(0.0, 5.0))[0]
+
+
+def test_nifti_input_and_discovery(bundle, tmp_path):
+    import nibabel as nib
+
+    hu = np.stack([chest_slice(SIZE, z) for z in np.arange(12) * 5.0])  # (z, y, x)
+    nib.save(nib.Nifti1Image(hu.transpose(2, 1, 0).astype(np.int16), np.diag([0.7, 0.7, 5.0, 1.0])),
+             tmp_path / "scan_a.nii.gz")
+    write_series(tmp_path / "a" / "series", 6, size=SIZE)
+    write_series(tmp_path / "b" / "series", 6, size=SIZE)
+    scans, problems = discover_inputs([tmp_path / "scan_a.nii.gz", tmp_path / "a" / "series", tmp_path / "b" / "series",
+                                       tmp_path / "nope.txt"])
+    ids = [s.id for s in scans]
+    assert ids[:2] == ["scan_a", "series"] and ids[2].startswith("series-") and len(ids) == 3  # duplicate name hashed
+    assert problems and "nope.txt" in problems[0][0]
+    run = predict_inputs(bundle, [tmp_path / "scan_a.nii.gz"], progress=False)
+    assert run.ok and run.ok[0].id == "scan_a" and np.isfinite(run.ok[0].scores).all()
+
+
+def test_predict_real_ge_series(bundle, tmp_path, capsys):
+    assert SHARED_LIDC.is_dir(), f"missing the shared real series {SHARED_LIDC} (shared/ must sit beside the repo)"
+    out = tmp_path / "r.csv"
+    assert main(["predict", str(bundle), str(SHARED_LIDC), "--out", str(out)]) == 0
+    df = pd.read_csv(out, dtype={"id": str})
+    assert df["id"].tolist() == ["lidc-idri-0002"]
+    assert np.isfinite(df[list(VESSELS)].to_numpy()).all()
+    assert "slice thickness 1.25 mm outside the training range" in df.loc[0, "warnings"]
+    w = df.loc[0, "warnings"]
+    assert "heart not found" not in w and "cut off" not in w  # a whole chest: heart found, not cut off
+    assert "outside the model's depth window" in w  # this bundle sees only 8 x 5 mm around the scan centre
