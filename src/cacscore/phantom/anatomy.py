@@ -84,7 +84,7 @@ def draw_anatomy(rng: np.random.Generator) -> Anatomy:
     t_top = t_apex + rng.uniform(15, 45)
     z_dome = rng.uniform(-260, -110)
     # heart: centre left-anterior of the spine, long axis to anterior-left-inferior
-    semi = np.array([rng.uniform(52, 64), rng.uniform(40, 47), rng.uniform(36, 43)])
+    semi = np.array([rng.uniform(62, 74), rng.uniform(50, 57), rng.uniform(46, 53)])
     hx = body_c[0] + rng.uniform(10, 26)
     front = cav_c[1] - cav_ab[1]
     hy = min(front + semi[1] + rng.uniform(14, 24), spine_c[1] - spine_r - semi[2] - 4)
@@ -130,7 +130,7 @@ def draw_anatomy(rng: np.random.Generator) -> Anatomy:
         fov_mm=fov, n_slices=n_slices, z_dome_mm=z_dome, t_top=t_top, body_c=body_c, body_ab=(a, b),
         fat_mm=fat, muscle_mm=muscle, cav_c=cav_c, cav_ab=cav_ab, bone_scale=rng.uniform(0.7, 1.2),
         spine_c=spine_c, spine_r=spine_r, vert_period=rng.uniform(24, 28), vert_phase=rng.uniform(0, 28),
-        rib_period=rng.uniform(22, 27), rib_top=t_apex - rng.uniform(0, 15), rib_drop=rng.uniform(45, 75),
+        rib_period=rng.uniform(27, 33), rib_top=t_apex - rng.uniform(0, 15), rib_drop=rng.uniform(45, 75),
         dome_left=-rng.uniform(8, 25), dome_depth=rng.uniform(45, 75), t_apex=t_apex,
         med_halfwidth=rng.uniform(26, 38), heart_c=hc, heart_axes=axes, heart_semi=semi,
         aorta_root=root, aorta_r=aorta_r, desc_c=desc_c, desc_r=desc_r, t_arch=t_arch,
@@ -308,7 +308,7 @@ def render_background(anat: Anatomy, grid: Grid, *, kvp: float) -> tuple[np.ndar
     is_rib = (theta > 0.25) & (theta < 2.3)
     is_cart = (theta >= 2.3) & (theta < 2.8)
     col = np.where(is_rib | is_cart)[0]
-    for half_r, half_h, hu, which in ((4.5, 5.5, 650 * bone_k, is_rib), (2.6, 3.6, 200 * bone_k, is_rib),
+    for half_r, half_h, hu, which in ((4.5, 4.5, 650 * bone_k, is_rib), (2.6, 2.8, 200 * bone_k, is_rib),
                                        (5.0, 6.0, HU["cartilage"], is_cart)):
         hh = np.float32(half_h) * np.sqrt(np.clip(1 - (u / half_r) ** 2, 0, None)).astype(np.float32)
         hh[np.abs(u) >= half_r] = -1

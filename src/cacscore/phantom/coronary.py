@@ -123,8 +123,8 @@ def draw_calcium(rng: np.random.Generator) -> list[PlaqueSpec]:
             ls = np.clip(ds * elong, 0.5, None)
             est = estimate_plaque_score(ds, ls, np.full_like(ds, hu))
             if i == 0:
-                est = np.where(ds >= 2.5, est, np.inf)  # the anchor plaque is visible
-            if s > est[-1] and np.isfinite(est[-1]):  # big share: a long calcified segment
+                est = np.where(est >= 1.0, est, np.inf)  # the anchor plaque is visible
+            if s > est[-1] and 0 < est[-1] < np.inf:  # big share: a long calcified segment
                 length = float(min(ls[-1] * s / est[-1], 25.0))
                 d = 6.0
             else:
