@@ -7,6 +7,16 @@ from cacscore.models import MODELS, build_model, model_config
 from cacscore.models.layers import SqueezeExcite
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny tensors: one thread. With 2 threads on a busy 2-core machine, OpenMP waits made convs ~40x slower."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_model_shapes_backward_no_nan(name):
     torch.manual_seed(0)
