@@ -27,9 +27,9 @@ if DEVICE.type == "cuda":  # fp32 means fp32 in the comparisons
 
 C, S, N = 8, 32, 16
 MODEL_CFG = {
-    "cnn": {"in_channels": C, "image_size": S},
-    "se_cnn": {"in_channels": C, "image_size": S, "reduction": 4},
-    "vit": {"in_channels": C, "image_size": S, "patch_size": 8, "dim": 32, "heads": 4, "mlp_dim": 64},
+    "cnn": {"in_channels": C, "image_size": S, "widths": (8, 16, 16), "hidden": 16},
+    "se_cnn": {"in_channels": C, "image_size": S, "reduction": 4, "widths": (8, 16, 16), "hidden": 16},
+    "vit": {"in_channels": C, "image_size": S, "patch_size": 8, "dim": 16, "depth": 2, "heads": 2, "mlp_dim": 32},
 }
 
 
@@ -70,7 +70,7 @@ def _build(name):
     return lambda: build_model(name, **MODEL_CFG[name])
 
 
-def _assert_weights_close(got: dict, want: dict, tol: float = 1e-4) -> None:
+def _assert_weights_close(got: dict, want: dict, tol: float = 1e-3) -> None:
     """Same weights up to float rounding, as a relative L2 distance over the whole state (BatchNorm statistics
     included). Not per element: AdamW divides by sqrt(v), so a weight whose true gradient is 0 (e.g. the
     attention key bias, which softmax ignores) follows rounding noise by up to lr per step."""
