@@ -17,7 +17,7 @@ from scipy import ndimage
 from cacscore.phantom.raster import Grid, ellipse_footprint, ellipsoid_fraction, paint, slab_fraction
 
 HU = {
-    "air": -1000.0, "skin": 40.0, "fat": -100.0, "muscle": 50.0, "lung": -860.0, "mediastinum": -85.0,
+    "air": -1000.0, "skin": 40.0, "fat": -100.0, "muscle": 50.0, "lung": -920.0, "mediastinum": -85.0,
     "blood": 38.0, "myocardium": 47.0, "liver": 58.0, "abdomen": 40.0, "neck": 25.0, "disc": 80.0,
     "cartilage": 110.0, "csf": 12.0,
 }
@@ -70,13 +70,13 @@ def _unit(v: np.ndarray) -> np.ndarray:
 def draw_anatomy(rng: np.random.Generator) -> Anatomy:
     """Draw one patient's anatomy (all randomness from ``rng``)."""
     a = rng.uniform(135, 190)
-    b = a * rng.uniform(0.62, 0.76)
+    b = a * rng.uniform(0.68, 0.80)
     fov = float(np.clip(round(2 * (a + rng.uniform(12, 45))), 317, 461))
     n_slices = int(rng.integers(59, 71))
     body_c = (rng.normal(0, 4), rng.uniform(-5, 12))
     fat = rng.uniform(6, 28)
     muscle = rng.uniform(8, 15)
-    cav_ab = (a - 2 - fat - muscle, b - 2 - 0.7 * fat - muscle - 10)
+    cav_ab = (a - 2 - fat - muscle, b - 2 - 0.5 * fat - muscle - 2)
     cav_c = (body_c[0], body_c[1] - 6)
     spine_r = rng.uniform(15, 20)
     spine_c = (body_c[0] + rng.normal(0, 2), cav_c[1] + cav_ab[1] - 0.55 * spine_r)
@@ -87,7 +87,6 @@ def draw_anatomy(rng: np.random.Generator) -> Anatomy:
     semi = np.array([rng.uniform(62, 74), rng.uniform(50, 57), rng.uniform(46, 53)])
     hx = body_c[0] + rng.uniform(10, 26)
     front = cav_c[1] - cav_ab[1]
-    hy = min(front + semi[1] + rng.uniform(14, 24), spine_c[1] - spine_r - semi[2] - 4)
     hz = z_dome + rng.uniform(42, 56)
     e1 = _unit(np.array([0.55, -0.45, -0.6]) + rng.normal(0, 0.08, 3))
     e2 = _unit(np.array([0.0, -1.0, 0.0]) - np.dot([0.0, -1.0, 0.0], e1) * e1)
@@ -95,6 +94,13 @@ def draw_anatomy(rng: np.random.Generator) -> Anatomy:
     if e3[0] < 0:
         e3 = -e3
     axes = np.stack([e1, e2, e3])
+    # fit the heart between the sternum (front + 10 mm) and the spine (front of the vertebral body - 6 mm)
+    room = (spine_c[1] - spine_r - 6) - (front + 10)
+    half_y = float(np.sqrt(((axes[:, 1] * semi) ** 2).sum()))
+    if 2 * half_y > room:
+        semi = semi * room / (2 * half_y)
+        half_y = room / 2
+    hy = front + 10 + half_y + rng.uniform(0, max(room - 2 * half_y, 0))
     hc = np.array([hx, hy, hz])
     root = hc - 0.62 * semi[0] * e1 + 0.3 * semi[1] * e2 - 0.25 * semi[2] * e3
     aorta_r = rng.uniform(13, 17)
