@@ -222,8 +222,9 @@ def apply_augment(x: torch.Tensor, params: dict[str, torch.Tensor]) -> torch.Ten
 class Member:
     """One model to train: a fold (train / validation cohort indices) at one grid point (``train``).
 
-    ``train.seed`` seeds the weight initialisation (``seeded_model``) and the batch order (``index_batches``)
-    as in the reference loop; ``train.max_epochs`` / ``patience`` / ``eval_batch_size`` / ``lr`` /
+    ``train.seed`` seeds the batch order (``index_batches``) as in the reference loop, ``init_seed`` (default
+    ``train.seed``) the weight initialisation (``seeded_model``; ``cacscore.reproduce`` uses seed + fold);
+    ``train.max_epochs`` / ``patience`` / ``eval_batch_size`` / ``lr`` /
     ``weight_decay`` / ``batch_size`` are used as there. ``targets_scaled`` (N, V) overrides the cohort's
     targets for this member (each fold fits its own ``TargetScaler``).
     """
@@ -232,12 +233,15 @@ class Member:
     val_idx: tuple[int, ...] = ()
     train: TrainConfig = TrainConfig()
     targets_scaled: np.ndarray | None = None
+    init_seed: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "train_idx", tuple(int(i) for i in self.train_idx))
         object.__setattr__(self, "val_idx", tuple(int(i) for i in self.val_idx))
         if len(self.train_idx) == 0:
             raise ValueError("member has no training scans")
+        if self.init_seed is None:
+            object.__setattr__(self, "init_seed", self.train.seed)
 
 
 @dataclass(frozen=True)
@@ -334,18 +338,27 @@ class _Run:
 
 
 def fit_members(build: Callable[[], nn.Module], cohort: DeviceCohort, members: Sequence[Member], *,
-                config: FastTrainConfig = FastTrainConfig(), progress: bool = True,
+                config: FastTrainConfig = FastTrainConfig(), max_parallel: int | None = None, progress: bool = True,
                 desc: str = "fast fit") -> list[MemberResult]:
     """Train ``len(members)`` models of one architecture at once on ``cohort`` (AdamW + MSE, early stopping on
     the validation loss, best weights kept): the same runs as ``cacscore.train.fit`` one member at a time.
 
     ``build()`` makes one untrained model, e.g. ``lambda: build_model("cnn", in_channels=73, image_size=512)``;
-    member k starts from ``seeded_model(build, members[k].train.seed)``. Returns one ``MemberResult`` per member,
+    member k starts from ``seeded_model(build, members[k].init_seed)``. Returns one ``MemberResult`` per member,
     in order. On CPU with ``FastTrainConfig()`` defaults this is fp32 and matches the reference to float
     rounding; on CUDA it uses bf16 autocast, channels_last and fused AdamW unless told otherwise.
+    ``max_parallel``: train at most this many members at a time (device memory: activations grow with it);
+    the chunks run one after another and the results are the same.
     """
     if not members:
         raise ValueError("no members to train")
+    if max_parallel is not None:
+        if max_parallel < 1:
+            raise ValueError(f"max_parallel must be >= 1, got {max_parallel}")
+        if len(members) > max_parallel:
+            return [r for s in range(0, len(members), max_parallel)
+                    for r in fit_members(build, cohort, members[s:s + max_parallel], config=config,
+                                         progress=progress, desc=desc)]
     dev, n = cohort.device, len(cohort)
     for k, m in enumerate(members):
         bad = [i for i in (*m.train_idx, *m.val_idx) if not 0 <= i < n]
@@ -355,7 +368,7 @@ def fit_members(build: Callable[[], nn.Module], cohort: DeviceCohort, members: S
     amp = torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16)
     fmt = torch.channels_last if channels_last else torch.contiguous_format
 
-    models = [seeded_model(build, m.train.seed).to(dev, memory_format=fmt).train() for m in members]
+    models = [seeded_model(build, int(m.init_seed)).to(dev, memory_format=fmt).train() for m in members]
     groups_opt = [{"params": list(mod.parameters()), "lr": m.train.lr, "weight_decay": m.train.weight_decay}
                   for mod, m in zip(models, members)]
     opt = torch.optim.AdamW(groups_opt, lr=members[0].train.lr, fused=True if _auto(config.fused_adamw, dev) else None)
