@@ -271,6 +271,27 @@ def _phi(volume) -> dict[str, str]:
     return {"patient_id": str(ds.get("PatientID", "") or ""), "study_date": str(ds.get("StudyDate", "") or "")}
 
 
+def _forward_scaled(member, hu: np.ndarray) -> np.ndarray:
+    """Model outputs (N, 4) in the bundle's target scaling: cacscore.bundle.Bundle.predict_scaled on CPU,
+    with the input and weights in channels_last memory format (same numbers; the first 3x3 conv over 73
+    channels at 512 x 512 runs about 2x faster on CPU with oneDNN)."""
+    import torch
+
+    from cacscore.preprocess import normalise
+
+    hu = np.asarray(hu)
+    want = (member.preprocess.slices, member.preprocess.size, member.preprocess.size)
+    if hu.ndim != 4 or hu.shape[1:] != want:
+        raise ValueError(f"{member.path}: expects HU of shape (N, {want[0]}, {want[1]}, {want[2]}), got {hu.shape}")
+    net = member.model.eval().to(memory_format=torch.channels_last)  # this loaded model only (no copy if done)
+    out = []
+    with torch.inference_mode():
+        for i in range(len(hu)):
+            x = torch.from_numpy(normalise(hu[i:i + 1], member.preprocess)).contiguous(memory_format=torch.channels_last)
+            out.append(net(x).float().numpy())
+    return np.concatenate(out).astype(np.float64)
+
+
 def predict_hu(model, hu: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
     """Scores of preprocessed int16 HU (N, slices, size, size): ((N, 4) Agatston, (N, 5) SD or None).
 
@@ -279,10 +300,10 @@ def predict_hu(model, hu: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
     Agatston prediction for LCA, LAD, LCX, RCA and total (ddof=1).
     """
     members = _members(model)
-    if len(members) == 1:
-        return members[0].predict(hu), None
-    z = np.stack([m.predict_scaled(hu) for m in members])  # (M, N, 4)
     scaler = members[0].scaler
+    if len(members) == 1:
+        return scaler.inverse(_forward_scaled(members[0], hu)), None
+    z = np.stack([_forward_scaled(m, hu) for m in members])  # (M, N, 4)
     mean = scaler.inverse(z.mean(axis=0))
     each = np.stack([scaler.inverse(zm) for zm in z])  # (M, N, 4) Agatston
     each5 = np.concatenate([each, each.sum(axis=2, keepdims=True)], axis=2)
