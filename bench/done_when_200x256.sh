@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Issue 5 "done when": phantom cohort of 200 patients at 256 x 256 -> ingest -> reproduce (3 models, 5-fold CV).
+# Target: every model's test MSE <= constant-mean test MSE / 3 and linearly weighted kappa (four-class total) >= 0.7.
+# Usage: bench/done_when_200x256.sh OUT [GRID]   (GRID defaults to bench/paper_grid_cpu.json: one grid point, so
+# the CPU run takes hours, not days; pass "small" or "paper" on a GPU). Resumable: rerun the same command.
+# Prints the ratio baseline_test_mse / model_test_mse and kappa4_total per model (PASS/FAIL).
+set -euo pipefail
+OUT=${1:?usage: $0 OUT [GRID]}
+HERE=$(cd "$(dirname "$0")" && pwd)
+GRID=${2:-$HERE/paper_grid_cpu.json}
+CAC=${CACSCORE:-cacscore}
+mkdir -p "$OUT"
+[ -f "$OUT/release/truth.csv" ] || $CAC phantom "$OUT/release" --patients 200 --size 256 --seed 1
+$CAC ingest "$OUT/release" "$OUT/cache" --size 256 --workers 2
+/usr/bin/time -v $CAC reproduce "$OUT/cache" "$OUT/reproduce" --grid "$GRID" 2> >(tee "$OUT/reproduce.stderr" >&2)
+python3 - "$OUT/reproduce/table1.csv" <<'PY'
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+base = next(float(r["test_mse"]) for r in rows if r["variant"] == "baseline")
+print(f"constant-mean test MSE {base:.5f}")
+for r in rows:
+    if r["variant"] == "baseline":
+        continue
+    ratio, kappa = base / float(r["test_mse"]), float(r["kappa4_total"])
+    ok = ratio >= 3 and kappa >= 0.7
+    print(f"{r['model']:7s} {r['variant']:8s} baseline/model MSE = {ratio:5.2f}  kappa4_total = {kappa:.3f}  "
+          f"wall {float(r['seconds']):.0f} s  {'PASS' if ok else 'FAIL'}")
+PY
