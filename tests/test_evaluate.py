@@ -128,3 +128,21 @@ def test_cli_evaluate(tmp_path, capsys):
     assert csv.loc[("LAD", "mse_norm"), "value"] == pytest.approx(np.mean(((p[:, 1] - t[:, 1]) / 3350) ** 2))
     assert main(["evaluate", str(pred), str(truth), "--scale", "1,2"]) == 2
     assert "--scale" in capsys.readouterr().err
+
+
+def test_mse_in_target_space_of_a_bundle(tmp_path):
+    import json
+
+    from cacscore.targets import TargetScaler
+
+    t, p = _data(n=20, seed=4)
+    pred, truth = _write(tmp_path, t, p)
+    scaler = TargetScaler("log", (6.0, 8.0, 7.0, 8.0))
+    (tmp_path / "bundle").mkdir()
+    (tmp_path / "bundle" / "config.json").write_text(json.dumps({"target_scaling": scaler.to_dict()}))
+    ev = run_evaluate(pred, truth, n_boot=0, scaling_from=tmp_path / "bundle")
+    z = lambda a: np.log1p(a) / np.array([6.0, 8.0, 7.0, 8.0])  # noqa: E731
+    assert ev.value(ALL4, "mse_target") == pytest.approx(np.mean((z(p) - z(t)) ** 2), rel=1e-5)
+    assert ev.value("LAD", "mse_target") == pytest.approx(np.mean((z(p)[:, 1] - z(t)[:, 1]) ** 2), rel=1e-5)
+    with pytest.raises(EvaluateError, match="config.json"):
+        run_evaluate(pred, truth, n_boot=0, scaling_from=tmp_path)

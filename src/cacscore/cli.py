@@ -238,6 +238,8 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--scale", default=None,
                    help="per-vessel divisors LCA,LAD,LCX,RCA for the normalised MSE (default: reference maxima)")
+    p.add_argument("--scaling-from", type=Path, default=None, metavar="MODEL",
+                   help="bundle whose target scaling adds mse_target (the space of reproduce's Table 1 MSE)")
     p.set_defaults(func=_cmd_evaluate)
 
 
@@ -255,7 +257,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     if args.bootstrap < 0 or 0 < args.bootstrap < 10:
         raise ValueError(f"--bootstrap must be 0 or >= 10, got {args.bootstrap}")
     ev = run_evaluate(args.pred, args.truth, out_dir=args.out, normalise_by=scale, n_boot=args.bootstrap,
-                      seed=args.seed)
+                      seed=args.seed, scaling_from=args.scaling_from)
     t = ev.table
     keys = ["mse_norm", "mae", "spearman", "icc", "kappa4", "kappa5", "f1_ge1", "ba_log1p_bias"]
     wide = t[t.vessel != ALL4].pivot(index="vessel", columns="metric", values="value")[keys]

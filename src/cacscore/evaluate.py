@@ -186,13 +186,16 @@ class Evaluation:
 
 
 def evaluate_arrays(y_true: np.ndarray, y_pred: np.ndarray, *, normalise_by: Sequence[float] | None = None,
-                    n_boot: int = 1000, seed: int = 0, alpha: float = 0.05) -> pd.DataFrame:
+                    n_boot: int = 1000, seed: int = 0, alpha: float = 0.05, target_scaler=None) -> pd.DataFrame:
     """Long metric table of (N, 4) Agatston predictions against (N, 4) reference scores.
 
     normalise_by: per-vessel divisor for ``mse_norm`` (default: the reference's per-vessel max; a
     vessel whose max is 0 gets 1). The baseline predicts every scan as the reference's per-vessel mean.
     n_boot: bootstrap resamples for the percentile intervals (0: no intervals).
-    Rows: vessel in LCA, LAD, LCX, RCA, total, all4 (all4 holds only mse_norm, the paper's MSE).
+    target_scaler: optional cacscore.targets.TargetScaler (a bundle's ``target_scaling``): adds the
+        metric ``mse_target``, the MSE in that model's target space (per vessel and all4), the space
+        of ``reproduce``'s Table 1 test MSE.
+    Rows: vessel in LCA, LAD, LCX, RCA, total, all4 (all4 holds mse_norm [and mse_target], the paper's MSE).
     """
     t = np.asarray(y_true, dtype=float)
     p = np.asarray(y_pred, dtype=float)
@@ -231,11 +234,32 @@ def evaluate_arrays(y_true: np.ndarray, y_pred: np.ndarray, *, normalise_by: Seq
         all4["ci_low"], all4["ci_high"] = M.bootstrap_ci(t, p, f, n=n_boot, seed=seed, alpha=alpha)
         all4["baseline_ci_low"], all4["baseline_ci_high"] = M.bootstrap_ci(t, base, f, n=n_boot, seed=seed, alpha=alpha)
     records.append(all4)
+    if target_scaler is not None:
+        records += _target_space_records(t, p, base, target_scaler, n_boot=n_boot, seed=seed, alpha=alpha)
     return pd.DataFrame.from_records(records)
 
 
+def _target_space_records(t: np.ndarray, p: np.ndarray, base: np.ndarray, scaler, *, n_boot: int, seed: int,
+                          alpha: float) -> list[dict]:
+    """mse_target rows: MSE of scaler.transform(pred) - scaler.transform(true), per vessel and over all four."""
+    zt, zp, zb = (np.asarray(scaler.transform(np.clip(a, 0, None)), dtype=float) for a in (t, p, base))
+    recs = []
+    for j, row in enumerate((*VESSELS, ALL4)):
+        cols = slice(j, j + 1) if row != ALL4 else slice(0, 4)
+        f = lambda a, b: float(np.mean((b - a) ** 2))  # noqa: E731
+        rec = {"vessel": row, "metric": "mse_target", "value": f(zt[:, cols], zp[:, cols]),
+               "ci_low": np.nan, "ci_high": np.nan, "baseline": f(zt[:, cols], zb[:, cols]),
+               "baseline_ci_low": np.nan, "baseline_ci_high": np.nan}
+        if n_boot:
+            rec["ci_low"], rec["ci_high"] = M.bootstrap_ci(zt[:, cols], zp[:, cols], f, n=n_boot, seed=seed, alpha=alpha)
+            rec["baseline_ci_low"], rec["baseline_ci_high"] = M.bootstrap_ci(zt[:, cols], zb[:, cols], f, n=n_boot,
+                                                                             seed=seed, alpha=alpha)
+        recs.append(rec)
+    return recs
+
+
 def evaluate(pred: pd.DataFrame, truth: pd.DataFrame, *, normalise_by: Sequence[float] | None = None,
-             n_boot: int = 1000, seed: int = 0) -> Evaluation:
+             n_boot: int = 1000, seed: int = 0, target_scaler=None) -> Evaluation:
     """Join predictions and reference tables on id and compute every metric (see evaluate_arrays)."""
     j = join(pred, truth)
     if len(j.ids) < 2:
@@ -256,7 +280,8 @@ def evaluate(pred: pd.DataFrame, truth: pd.DataFrame, *, normalise_by: Sequence[
     if normalise_by is None:
         mx = j.y_true.max(axis=0)
         normalise_by = tuple(float(v) if v > 0 else 1.0 for v in mx)
-    table = evaluate_arrays(j.y_true, j.y_pred, normalise_by=normalise_by, n_boot=n_boot, seed=seed)
+    table = evaluate_arrays(j.y_true, j.y_pred, normalise_by=normalise_by, n_boot=n_boot, seed=seed,
+                            target_scaler=target_scaler)
     return Evaluation(table, j, tuple(float(v) for v in normalise_by), n_boot, notes)
 
 
@@ -287,7 +312,7 @@ def _fmt(v: float) -> str:
 
 
 METRIC_LABELS = {
-    "mse": "MSE (Agatston^2)", "mse_norm": "MSE normalised (y / scale)", "mae": "MAE (Agatston)",
+    "mse": "MSE (Agatston^2)", "mse_norm": "MSE normalised (y / scale)", "mse_target": "MSE in target space", "mae": "MAE (Agatston)",
     "spearman": "Spearman rho", "pearson": "Pearson r", "icc": "ICC(2,1) absolute agreement",
     "kappa4": "kappa, linear, 4-class", "kappa5": "kappa, linear, 5-class",
     "acc_ge1": "accuracy at >= 1", "f1_ge1": "F1 at >= 1", "acc_ge100": "accuracy at >= 100",
@@ -315,9 +340,12 @@ def to_markdown(ev: Evaluation, *, pred_path: Path | None = None, truth_path: Pa
               ""]
     for n in ev.notes:
         lines.append(f"- note: {n}")
-    a = ev.table[ev.table.vessel == ALL4].iloc[0]
-    lines += ["", f"**Paper-style MSE (normalised, mean over scans and 4 vessels): {_fmt(a.value)} "
-              f"[{_fmt(a.ci_low)}, {_fmt(a.ci_high)}]; constant-mean baseline {_fmt(a.baseline)}**", ""]
+    for a in ev.table[ev.table.vessel == ALL4].itertuples():
+        what = ("normalised MSE (y / scale)" if a.metric == "mse_norm"
+                else "MSE in the model's target space (as reproduce's Table 1)")
+        lines += ["", f"**Mean over scans and the 4 vessels, {what}: {_fmt(a.value)} "
+                  f"[{_fmt(a.ci_low)}, {_fmt(a.ci_high)}]; constant-mean baseline {_fmt(a.baseline)}**"]
+    lines.append("")
     for row in ROWS:
         sub = ev.table[ev.table.vessel == row]
         lines += [f"## {row}", "", "| metric | model | 95% CI | baseline | baseline 95% CI |",
@@ -424,11 +452,33 @@ def _save_fig(fig, path: Path) -> None:
         raise
 
 
+def target_scaler_of(model_path: Path):
+    """The TargetScaler of a bundle folder (or of the first fold of a folder of fold bundles), from config.json."""
+    import json
+
+    from cacscore.targets import TargetScaler
+
+    model_path = Path(model_path)
+    cfgs = [model_path / "config.json"] + sorted(model_path.glob("fold*/config.json"))
+    for c in cfgs:
+        if c.is_file():
+            try:
+                return TargetScaler.from_dict(json.loads(c.read_text())["target_scaling"])
+            except (KeyError, TypeError, json.JSONDecodeError) as exc:
+                raise EvaluateError(f"{c}: no usable target_scaling ({exc})") from None
+    raise EvaluateError(f"{model_path}: not a model bundle (no config.json)")
+
+
 def run_evaluate(pred_path: Path, truth_path: Path, *, out_dir: Path | None = None,
-                 normalise_by: Sequence[float] | None = None, n_boot: int = 1000, seed: int = 0) -> Evaluation:
-    """Read, evaluate and (with ``out_dir``) write metrics.csv, metrics.md and the three figures."""
+                 normalise_by: Sequence[float] | None = None, n_boot: int = 1000, seed: int = 0,
+                 scaling_from: Path | None = None) -> Evaluation:
+    """Read, evaluate and (with ``out_dir``) write metrics.csv, metrics.md and the three figures.
+
+    scaling_from: a bundle folder whose target scaling gives the extra ``mse_target`` metric.
+    """
+    scaler = target_scaler_of(scaling_from) if scaling_from is not None else None
     ev = evaluate(read_predictions(pred_path), read_truth(truth_path), normalise_by=normalise_by,
-                  n_boot=n_boot, seed=seed)
+                  n_boot=n_boot, seed=seed, target_scaler=scaler)
     if out_dir is not None:
         out_dir = Path(out_dir)
         _atomic_write_text(out_dir / "metrics.csv", ev.table.to_csv(index=False))
