@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# The prepared GPU check of issue 7 (fast training path): one script, <= 8 minutes on one H100 / H200.
+#
+#   1. on the session's own machine, once:   bash bench/gpu_check.sh --prepare
+#      (the GPU image has torch, numpy, scipy, pandas, safetensors, tqdm, pytest but not pydicom, which
+#      cacscore.preprocess imports: its pure-Python package is copied into .gpu_deps/, git-ignored locally)
+#   2. with the device tool:  run(command="bash bench/gpu_check.sh", carry=[".gpu_deps"], timeout_s=540)
+#
+# It runs tests/test_fast_train.py on CUDA (fast path vs the reference fit, fp32 with TF32 off; bf16;
+# K members at once vs apart), then bench/train_throughput.py at 73 x 512 x 512, batch 32, with a 212-scan
+# synthetic cohort resident on the GPU (7.6 GiB int16), all three models, plus torch.compile variants for the
+# CNN, and prints the table, the card, the issue's targets and the EXTRAPOLATED paper protocol time.
+# Results also go to $OUT (the device tool fetches them): gpu.txt, tests_cuda.txt, throughput.txt/.json.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+if [[ "${1:-}" == "--prepare" ]]; then
+    site=$(.venv/bin/python -c "import os, pydicom; print(os.path.dirname(os.path.dirname(pydicom.__file__)))")
+    rm -rf .gpu_deps && mkdir -p .gpu_deps && cp -r "$site/pydicom" .gpu_deps/
+    grep -qxF '/.gpu_deps/' .git/info/exclude 2>/dev/null || echo '/.gpu_deps/' >> .git/info/exclude
+    du -sh .gpu_deps
+    exit 0
+fi
+
+START=$SECONDS
+BUDGET=${BUDGET:-470}  # seconds for the whole script (the device tool's limit is 600)
+PY=python3
+if [[ -x .venv/bin/python ]] && .venv/bin/python -c "import torch, sys; sys.exit(not torch.cuda.is_available())" 2>/dev/null; then
+    PY=.venv/bin/python
+fi
+export PYTHONPATH="$PWD/src:$PWD/.gpu_deps${PYTHONPATH:+:$PYTHONPATH}"
+export PYTHONDONTWRITEBYTECODE=1
+OUT=${OUT:-$PWD/gpu_out}
+mkdir -p "$OUT"
+
+{
+    nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
+    $PY -c "import torch; print('torch', torch.__version__, '|', torch.cuda.get_device_name(0))"
+    $PY -c "import cacscore.fast_train, cacscore.cache; print('cacscore imports ok')"
+} 2>&1 | tee "$OUT/gpu.txt"
+
+echo "== 1. equivalence tests on CUDA ($((SECONDS - START)) s)"
+CACSCORE_TEST_DEVICE=cuda timeout 150 $PY -m pytest tests/test_fast_train.py -q -p no:cacheprovider \
+    -W ignore::UserWarning 2>&1 | tail -n 40 | tee "$OUT/tests_cuda.txt"
+
+left=$((BUDGET - (SECONDS - START)))
+echo "== 2. throughput at 73 x 512 x 512, batch 32 ($((SECONDS - START)) s elapsed, ${left} s left)"
+timeout "$left" $PY -W ignore bench/train_throughput.py --size 512 --slices 73 --batch 32 --steps 6 --ref-steps 1 \
+    --members 4 --scans 212 --cache /tmp/cacscore_gpu_cache --threads 8 --compile-models cnn \
+    --json "$OUT/throughput.json" 2>&1 | grep -v -E "it/s\]|^\s*$" | tee "$OUT/throughput.txt"
+echo "== done in $((SECONDS - START)) s"
