@@ -1,7 +1,7 @@
 """Reports of ``cacscore predict --report DIR``: a PNG per scan and one offline index.html per cohort.
 
 Per scan (``scan_<id>.png``): for each vessel the axial slice (of the model input) where the
-gradient saliency of that vessel's output is highest, in a calcium window (-200..600 HU), with the
+gradient saliency of that vessel's output is highest (padding-only slices skipped), in a calcium window (-200..600 HU), with the
 saliency overlaid, and the predicted scores and risk categories. With an ensemble the saliency is
 that of the first fold model (one backward pass per vessel instead of one per member).
 index.html: cohort summary figure, the score table with warnings and links to every scan PNG
@@ -55,16 +55,21 @@ def vessel_saliency(model, hu: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """
     import torch
 
-    from cacscore.preprocess import normalise
+    from cacscore.preprocess import PAD_HU, normalise
     from cacscore.saliency import saliency_map
 
     m = _members(model)[0]
     x = torch.from_numpy(normalise(np.asarray(hu)[None], m.preprocess))  # (1, C, H, W)
     idx = np.zeros(4, dtype=np.int64)
     maps = np.zeros((4, *hu.shape[1:]), dtype=np.float32)
+    # slices that are only depth-window padding (air) can carry large gradients but show nothing: skip them
+    has_data = (np.asarray(hu) > PAD_HU).reshape(hu.shape[0], -1).any(axis=1)
+    if not has_data.any():
+        has_data[:] = True
     for v in range(4):
         sal = saliency_map(m.model, x, target=v)  # (C, H, W)
-        k = int(np.argmax(sal.reshape(sal.shape[0], -1).sum(axis=1)))
+        per_slice = np.where(has_data, sal.reshape(sal.shape[0], -1).sum(axis=1), -np.inf)
+        k = int(np.argmax(per_slice))
         idx[v], maps[v] = k, sal[k]
     return idx, maps
 
@@ -96,7 +101,7 @@ def scan_figure(hu: np.ndarray, slices: np.ndarray, maps: np.ndarray, result: "S
         s = ndimage.gaussian_filter(maps[v].astype(np.float32), 1.0)  # display only: raw gradients are speckled
         hi = float(np.percentile(s, 99.5)) if np.any(s > 0) else 1.0
         ov = np.clip(s / max(hi, 1e-12), 0, 1)
-        ax.imshow(np.ma.masked_less(ov, 0.15), cmap="autumn", vmin=0, vmax=1, alpha=0.6, interpolation="bilinear")
+        ax.imshow(np.ma.masked_less(ov, 0.5), cmap="autumn", vmin=0.5, vmax=1, alpha=0.5, interpolation="bilinear")
         sd = f" \u00b1 {result.sd[v]:.0f}" if result.sd is not None else ""
         ax.set_title(f"{VESSELS[v]}: {scores[v]:.0f}{sd} Agatston\ncategory {CAT4_LABELS[int(risk_category4(scores[v]))]}"
                      f"  (model slice {int(slices[v])})", fontsize=11)
