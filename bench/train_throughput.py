@@ -225,8 +225,9 @@ def main(argv: list[str] | None = None) -> int:
     if cuda:
         variants = [("fast fp32 K=1", 1, FastTrainConfig(bf16=False, channels_last=False)),
                     ("fast bf16+CL K=1", 1, FastTrainConfig()),
-                    (f"fast bf16+CL K={k} vmap", k, FastTrainConfig()),
-                    (f"fast bf16+CL K={k} loop", k, FastTrainConfig(members_mode="loop"))]
+                    (f"fast bf16+CL K={k} loop", k, FastTrainConfig()),
+                    # under vmap autocast does not reach the convs: they stay fp32 (see fast_train)
+                    (f"fast vmap K={k} (conv fp32, rest bf16)", k, FastTrainConfig(members_mode="vmap"))]
     else:
         variants = [("fast fp32 K=1", 1, FastTrainConfig()),
                     (f"fast fp32 K={k} vmap", k, FastTrainConfig()),

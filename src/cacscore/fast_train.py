@@ -66,10 +66,11 @@ def scan_lut(hu: np.ndarray, config: PreprocessConfig) -> np.ndarray:
 
 
 def normalise_batch(hu: torch.Tensor, scan_idx: torch.Tensor, lut: torch.Tensor) -> torch.Tensor:
-    """int16 HU (B, C, H, W) of cohort scans ``scan_idx`` (B,) -> float32 input (B, C, H, W) via the per-scan
-    tables ``lut`` (N, 65536) (``scan_lut``); int32 flat indices keep the traffic at 4 bytes per voxel."""
+    """int16 HU (B, C, H, W) of cohort scans ``scan_idx`` (B,) -> input (B, C, H, W) in ``lut``'s dtype via the
+    per-scan tables ``lut`` (N, 65536) (``scan_lut``). int16 + int32 promotes in one pass; the int32 flat
+    index keeps the traffic at 4 bytes per voxel."""
     base = (scan_idx.to(torch.int32) * 65536 + 32768).view(-1, 1, 1, 1)
-    return lut.view(-1)[hu.to(torch.int32) + base]
+    return lut.view(-1)[hu + base]
 
 
 # ----------------------------------------------------------------------------------------------- the cohort
@@ -92,6 +93,7 @@ class DeviceCohort:
         if luts is None:
             luts = [scan_lut(hu[i].cpu().numpy(), preprocess) for i in range(hu.shape[0])]
         self.lut = torch.as_tensor(np.stack(luts), device=hu.device)  # (N, 65536) float32
+        self._lut_as: dict[torch.dtype, torch.Tensor] = {torch.float32: self.lut}
 
     @property
     def device(self) -> torch.device:
@@ -138,9 +140,12 @@ class DeviceCohort:
         ids = list(cache.ids if ids is None else ids)
         return cls.from_arrays(_LazyScans(cache, ids), targets, device=device, preprocess=cache.config, ids=ids)
 
-    def inputs(self, idx: torch.Tensor) -> torch.Tensor:
-        """Cohort indices (B,) int64 on the device -> normalised input float32 (B, C, H, W)."""
-        return normalise_batch(self.hu.index_select(0, idx), idx, self.lut)
+    def inputs(self, idx: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        """Cohort indices (B,) int64 on the device -> normalised input (B, C, H, W), float32 or ``dtype``
+        (bfloat16: the float32 values rounded to nearest, exactly what autocast would feed a conv)."""
+        if dtype not in self._lut_as:
+            self._lut_as[dtype] = self.lut.to(dtype)
+        return normalise_batch(self.hu.index_select(0, idx), idx, self._lut_as[dtype])
 
 
 class _LazyScans(Sequence):
@@ -198,8 +203,9 @@ def apply_augment(x: torch.Tensor, params: dict[str, torch.Tensor]) -> torch.Ten
     The shift is a bilinear resampling (exact for whole-pixel shifts), zero outside the image.
     """
     b, _, h, w = x.shape
-    shift = params["shift_px"].to(x.device)
-    if bool((shift != 0).any()):
+    shift_host = params["shift_px"]  # parameters live on the host: deciding what to do costs no device sync
+    shift = shift_host.to(x.device)
+    if bool((shift_host != 0).any()):
         theta = torch.zeros((b, 2, 3), dtype=x.dtype, device=x.device)
         theta[:, 0, 0] = 1
         theta[:, 1, 1] = 1
@@ -210,7 +216,7 @@ def apply_augment(x: torch.Tensor, params: dict[str, torch.Tensor]) -> torch.Ten
         x = nn.functional.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=True)
     x = x * params["gain"].to(x.device).view(-1, 1, 1, 1)
     std = params["noise_std"].to(x.device)
-    if bool((std > 0).any()):
+    if bool((params["noise_std"] > 0).any()):
         g = torch.Generator(device=x.device)
         g.manual_seed(int(params["noise_seed"]))
         x = x + torch.randn(x.shape, generator=g, device=x.device, dtype=x.dtype) * std.view(-1, 1, 1, 1)
@@ -246,18 +252,27 @@ class Member:
 
 @dataclass(frozen=True)
 class FastTrainConfig:
-    """Options of the fast path. ``bf16`` / ``channels_last`` / ``fused_adamw``: None = on for CUDA only."""
+    """Options of the fast path. ``bf16`` / ``channels_last`` / ``fused_adamw``: None = on for CUDA only.
+
+    ``bf16_input`` saves the device a full float32 write and re-read of every input voxel: the table gives
+    bfloat16 directly, the same values autocast's cast would give the first conv (layers that autocast leaves
+    in the input dtype, e.g. the SE block's mean, then see bf16 values: within bf16 tolerance).
+
+    ``members_mode``: autocast does not reach convolutions under ``vmap`` (torch 2.13: the conv batching rule
+    runs below the autocast dispatch, so a vmapped conv stays float32 while linear layers do go bf16), hence
+    the default is "loop" whenever bf16 is on, and "vmap" with bf16 logs a warning and gathers float32."""
 
     bf16: bool | None = None
     channels_last: bool | None = None
     compile: bool = False
     compile_mode: str | None = None  # e.g. "reduce-overhead" (CUDA graphs) or "max-autotune"
-    members_mode: Literal["vmap", "loop"] = "vmap"
+    members_mode: Literal["vmap", "loop"] | None = None  # None: "loop" with bf16, else "vmap" (see below)
     augment: AugmentConfig = AugmentConfig()
     fused_adamw: bool | None = None
+    bf16_input: bool | None = None  # gather bf16 straight from the tables (None: when bf16 and no augmentation)
 
     def __post_init__(self) -> None:
-        if self.members_mode not in ("vmap", "loop"):
+        if self.members_mode not in (None, "vmap", "loop"):
             raise ValueError(f"members_mode must be 'vmap' or 'loop', got {self.members_mode!r}")
         if self.compile_mode is not None and not self.compile:
             raise ValueError(f"compile_mode {self.compile_mode!r} needs compile=True")
@@ -367,6 +382,15 @@ def fit_members(build: Callable[[], nn.Module], cohort: DeviceCohort, members: S
     bf16, channels_last = _auto(config.bf16, dev), _auto(config.channels_last, dev)
     amp = torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16)
     fmt = torch.channels_last if channels_last else torch.contiguous_format
+    mode = config.members_mode or ("loop" if bf16 else "vmap")
+    if mode == "vmap" and bf16:
+        log.warning("fast_train: members_mode='vmap' with bf16: convolutions stay float32 under vmap "
+                    "(autocast does not reach them); use 'loop' for bf16 convolutions")
+    in_bf16 = (bf16 and mode == "loop" and not config.augment.active if config.bf16_input is None
+               else bool(config.bf16_input))
+    if in_bf16 and (config.augment.active or mode == "vmap"):
+        raise ValueError("bf16_input=True needs members_mode='loop' and no augmentation")
+    in_dtype = torch.bfloat16 if in_bf16 else torch.float32
 
     models = [seeded_model(build, int(m.init_seed)).to(dev, memory_format=fmt).train() for m in members]
     groups_opt = [{"params": list(mod.parameters()), "lr": m.train.lr, "weight_decay": m.train.weight_decay}
@@ -377,7 +401,7 @@ def fit_members(build: Callable[[], nn.Module], cohort: DeviceCohort, members: S
     aug_gen = ([torch.Generator().manual_seed(m.train.seed + 0x5EED) for m in members]
                if config.augment.active else None)
 
-    vmapped = config.members_mode == "vmap"
+    vmapped = mode == "vmap"
     step_fn = _make_vmap_step(models[0], bf16, dev) if vmapped else None
     forward: list[Any] = list(models)
     if config.compile:
@@ -399,7 +423,7 @@ def fit_members(build: Callable[[], nn.Module], cohort: DeviceCohort, members: S
             by_size.setdefault(b - a, []).append(k)
         for size, ks in by_size.items():
             idx = [runs[k].idx[slice(*runs[k].bounds[t])] for k in ks]
-            x = cohort.inputs(torch.cat(idx))  # (G * size, C, H, W) float32
+            x = cohort.inputs(torch.cat(idx), in_dtype)  # (G * size, C, H, W)
             y = torch.stack([runs[k].targets[i] for k, i in zip(ks, idx)])  # (G, size, V)
             if aug_gen is not None:
                 x = torch.cat([apply_augment(x[j * size:(j + 1) * size], sample_augment(config.augment, size, aug_gen[k]))
@@ -429,24 +453,24 @@ def fit_members(build: Callable[[], nn.Module], cohort: DeviceCohort, members: S
             if runs[k].epoch_end[t]:
                 if stacked_bufs:
                     _unstack_buffers(models[k], stacked_bufs, k)
-                _end_epoch(runs[k], members[k], models[k], forward[k], cohort, t, amp, fmt)
+                _end_epoch(runs[k], members[k], models[k], forward[k], cohort, t, amp, fmt, in_dtype)
 
     results = []
     for k, (r, mod) in enumerate(zip(runs, models)):
         if stacked_bufs:
             _unstack_buffers(mod, stacked_bufs, k)
-        state = r.best_state if r.best_state is not None else _cpu_state(mod)
+        state = _cpu_state(r.best_state if r.best_state is not None else mod.state_dict())
         results.append(MemberResult(state, r.history, r.best_epoch, r.best_val, r.step_loss.cpu().tolist()))
     return results
 
 
 def _end_epoch(r: _Run, member: Member, model: nn.Module, forward: Any, cohort: DeviceCohort, t: int,
-               amp: Any, fmt: torch.memory_format) -> None:
+               amp: Any, fmt: torch.memory_format, in_dtype: torch.dtype) -> None:
     """Epoch bookkeeping with the reference's rules: history row, best weights, early stopping."""
     steps = slice(r.epoch_start_step, t + 1)
     sizes = torch.tensor([b - a for a, b in r.bounds[steps]], dtype=torch.float64, device=cohort.device)
     train_loss = float((r.step_loss[steps].double() * sizes).sum() / sizes.sum())
-    val = (_evaluate(forward, model, cohort, r.val_idx, r.targets, member.train.eval_batch_size, amp, fmt)
+    val = (_evaluate(forward, model, cohort, r.val_idx, r.targets, member.train.eval_batch_size, amp, fmt, in_dtype)
            if len(r.val_idx) else math.nan)
     epoch = len(r.history) + 1
     r.history.append({"epoch": epoch, "train_loss": train_loss, "val_loss": val,
@@ -454,15 +478,15 @@ def _end_epoch(r: _Run, member: Member, model: nn.Module, forward: Any, cohort: 
     improved = not len(r.val_idx) or (math.isfinite(val) and not val >= r.best_val)
     if improved:
         r.best_epoch, r.best_val, r.bad_epochs = epoch, val, 0
-        r.best_state = _cpu_state(model)
+        r.best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}  # stays on the device
     else:
         r.bad_epochs += 1
     r.done = r.bad_epochs >= member.train.patience or epoch == member.train.max_epochs
     r.epoch_start_step, r.t0 = t + 1, time.perf_counter()
 
 
-def _cpu_state(model: nn.Module) -> dict[str, torch.Tensor]:
-    return {k: v.detach().to("cpu", memory_format=torch.contiguous_format).clone() for k, v in model.state_dict().items()}
+def _cpu_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {k: v.detach().to("cpu", memory_format=torch.contiguous_format).clone() for k, v in state.items()}
 
 
 def _make_vmap_step(template: nn.Module, bf16: bool, dev: torch.device) -> Callable[..., torch.Tensor]:
@@ -487,14 +511,14 @@ def _unstack_buffers(model: nn.Module, stacked: dict[str, torch.Tensor], k: int)
 
 @torch.no_grad()
 def _evaluate(forward: Any, model: nn.Module, cohort: DeviceCohort, idx: torch.Tensor, targets: torch.Tensor,
-              batch_size: int, amp: Any, fmt: torch.memory_format) -> float:
+              batch_size: int, amp: Any, fmt: torch.memory_format, in_dtype: torch.dtype) -> float:
     """Validation MSE (mean over scans and vessels) in eval mode; the model goes back to train mode."""
     model.eval()
     total = torch.zeros((), dtype=torch.float64, device=cohort.device)
     for s in range(0, len(idx), batch_size):
         i = idx[s:s + batch_size]
         with amp:
-            out = forward(cohort.inputs(i).contiguous(memory_format=fmt))
+            out = forward(cohort.inputs(i, in_dtype).contiguous(memory_format=fmt))
         total += ((out.double() - targets[i].double()) ** 2).sum()  # float64 as the reference's numpy MSE
     model.train()
     return float(total) / (len(idx) * targets.shape[1])
