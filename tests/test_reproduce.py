@@ -8,7 +8,6 @@ import pytest
 import torch
 
 from cacscore.bundle import Bundle, BundleError, Ensemble, load_bundle
-from cacscore.cv import Splits, load_grid, make_splits
 from cacscore.preprocess import PreprocessConfig
 from cacscore.reproduce import reproduce
 from cacscore.saliency import saliency_map
@@ -47,26 +46,6 @@ def write_cache(path, n=30, slices=8, size=32, seed=0):
     rows.append({"id": "bad", "source": "synthetic", "status": "error", "error": "unreadable"})
     pd.DataFrame(rows).to_csv(path / "manifest.csv", index=False)
     return cfg
-
-
-def test_splits_are_patientwise_stratified_and_seeded(tmp_path):
-    ids = [f"p{i}" for i in range(50)]
-    totals = np.array([0] * 20 + [50] * 15 + [200] * 10 + [900] * 5, dtype=float)
-    s = make_splits(ids, totals, seed=3)
-    assert len(s.test) == 10 and len(s.train) == 40 and not set(s.test) & set(s.train)
-    assert sorted(i for f in s.folds for i in f) == sorted(s.train) and len(s.folds) == 5
-    assert sum(totals[ids.index(i)] == 0 for i in s.test) == 4  # 40% zero in the cohort and in the test split
-    s.save(tmp_path / "splits.json")
-    assert Splits.load(tmp_path / "splits.json") == s == make_splits(ids, totals, seed=3)
-    assert make_splits(ids, totals, seed=4) != s
-    tr, va = s.fold(2)
-    assert set(tr) | set(va) == set(s.train) and not set(tr) & set(va)
-    with pytest.raises(ValueError, match="too few"):
-        make_splits(ids[:8], totals[:8])
-    with pytest.raises(ValueError, match="neither"):
-        load_grid("huge")
-    with pytest.raises(ValueError, match="unknown key"):
-        load_grid({"lr": [1e-3], "epochs": 3})
 
 
 def test_reproduce_end_to_end(tmp_path):
