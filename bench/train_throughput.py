@@ -212,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     ly = np.log1p(cache.targets[:scans])
     z = (ly / ly.max(axis=0)).astype(np.float32)  # the "log" target scaling
     t0 = time.perf_counter()
-    cohort = DeviceCohort.from_cache(cache, z, device=device, ids=cache.ids[:scans])
+    cohort = DeviceCohort.from_cache(cache, z, device=device, ids=cache.ids[:scans], channels_last=cuda)
     sync(device)
     t_load = time.perf_counter() - t0
     zt = cohort.targets

@@ -102,6 +102,10 @@ def test_device_normalisation_equals_preprocess_normalise(tmp_path, normalisatio
     want = np.stack([normalise(np.asarray(cache.load(cache.ids[i])), cache.config) for i in (2, 0, 3)])
     assert got.dtype == np.float32 and got.shape == (3, C, S, S)
     np.testing.assert_array_equal(got, want)  # bit for bit
+    co_cl = DeviceCohort.from_cache(cache, y, device=DEVICE, channels_last=True)
+    got_cl = co_cl.inputs(idx)
+    assert got_cl.is_contiguous(memory_format=torch.channels_last)
+    np.testing.assert_array_equal(got_cl.cpu().numpy(), want)
     # the extremes of int16 and a constant scan (normalise floors the std at 1e-6: zeros)
     cfg = PreprocessConfig(size=S, slices=C, normalisation=normalisation)
     odd = np.full((2, C, S, S), 40, dtype=np.int16)
@@ -260,3 +264,14 @@ def test_seeded_model_leaves_global_rng_alone():
     a, b = seeded_model(_build("cnn"), 4), seeded_model(_build("cnn"), 4)
     assert torch.equal(torch.get_rng_state(), state)
     assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+
+
+def test_channels_last_cohort_and_model_train_the_same(cohort):
+    cache, y, co = cohort
+    co_cl = DeviceCohort.from_cache(cache, y, device=DEVICE, channels_last=True)
+    m = Member(tuple(range(10)), tuple(range(10, 16)), TrainConfig(batch_size=4, max_epochs=2, seed=4))
+    [plain] = fit_members(_build("se_cnn"), co, [m], config=FastTrainConfig(bf16=False), progress=False)
+    [cl] = fit_members(_build("se_cnn"), co_cl, [m], progress=False,
+                       config=FastTrainConfig(bf16=False, channels_last=True, members_mode="loop"))
+    np.testing.assert_allclose(cl.step_loss, plain.step_loss, rtol=1e-4, atol=1e-6)
+    _assert_weights_close(cl.state_dict, plain.state_dict)

@@ -66,8 +66,8 @@ def scan_lut(hu: np.ndarray, config: PreprocessConfig) -> np.ndarray:
 
 
 def normalise_batch(hu: torch.Tensor, scan_idx: torch.Tensor, lut: torch.Tensor) -> torch.Tensor:
-    """int16 HU (B, C, H, W) of cohort scans ``scan_idx`` (B,) -> input (B, C, H, W) in ``lut``'s dtype via the
-    per-scan tables ``lut`` (N, 65536) (``scan_lut``). int16 + int32 promotes in one pass; the int32 flat
+    """int16 HU (B, ...) of cohort scans ``scan_idx`` (B,) -> input of the same shape in ``lut``'s dtype via the
+    per-scan tables ``lut`` (N, 65536) (``scan_lut``); any layout of the trailing axes (C, H, W or H, W, C). int16 + int32 promotes in one pass; the int32 flat
     index keeps the traffic at 4 bytes per voxel."""
     base = (scan_idx.to(torch.int32) * 65536 + 32768).view(-1, 1, 1, 1)
     return lut.view(-1)[hu + base]
@@ -77,16 +77,20 @@ def normalise_batch(hu: torch.Tensor, scan_idx: torch.Tensor, lut: torch.Tensor)
 class DeviceCohort:
     """The whole cohort on one device: ``hu`` int16 (N, C, H, W), ``targets`` float32 (N, V) (already scaled,
     may be None when every member brings its own) and ``lut`` float32 (N, 65536), each scan's normalisation
-    table (``scan_lut``) computed once from ``preprocess`` (a ``cacscore.preprocess.PreprocessConfig``)."""
+    table (``scan_lut``) computed once from ``preprocess`` (a ``cacscore.preprocess.PreprocessConfig``).
+
+    ``channels_last``: ``hu`` is stored (N, H, W, C) in memory, so batches come out channels_last with no
+    extra copy (what bf16 convolutions on CUDA want)."""
 
     def __init__(self, hu: torch.Tensor, targets: torch.Tensor | None = None, *,
                  preprocess: PreprocessConfig = PreprocessConfig(), ids: Sequence[str] | None = None,
-                 luts: Sequence[np.ndarray] | None = None) -> None:
+                 luts: Sequence[np.ndarray] | None = None, channels_last: bool = False) -> None:
         if hu.dtype != torch.int16 or hu.ndim != 4:
             raise ValueError(f"hu must be int16 (N, C, H, W), got {hu.dtype} {tuple(hu.shape)}")
         if targets is not None and (targets.ndim != 2 or targets.shape[0] != hu.shape[0]):
             raise ValueError(f"targets must be (N, V) with N = {hu.shape[0]}, got {tuple(targets.shape)}")
-        self.hu = hu
+        self.channels_last = bool(channels_last)
+        self.hu = hu.contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
         self.targets = None if targets is None else targets.to(device=hu.device, dtype=torch.float32)
         self.preprocess = preprocess
         self.ids = list(ids) if ids is not None else [str(i) for i in range(hu.shape[0])]
@@ -109,7 +113,7 @@ class DeviceCohort:
     @classmethod
     def from_arrays(cls, volumes_hu: Sequence[np.ndarray], targets: np.ndarray | None = None, *,
                     device: str | torch.device, preprocess: PreprocessConfig = PreprocessConfig(),
-                    ids: Sequence[str] | None = None) -> "DeviceCohort":
+                    ids: Sequence[str] | None = None, channels_last: bool = False) -> "DeviceCohort":
         """Stack int16 volumes (each (C, H, W)) into one device tensor, one scan at a time (host memory: one scan)."""
         if len(volumes_hu) == 0:
             raise ValueError("empty cohort")
@@ -117,7 +121,8 @@ class DeviceCohort:
         shape = first.shape
         if first.ndim != 3:
             raise ValueError(f"scan 0 has shape {shape}, expected (slices, H, W)")
-        hu = torch.empty((len(volumes_hu), *shape), dtype=torch.int16, device=device)
+        hu = torch.empty((len(volumes_hu), *shape), dtype=torch.int16, device=device,
+                         memory_format=torch.channels_last if channels_last else torch.contiguous_format)
         luts = []
         for i in tqdm(range(len(volumes_hu)), desc="cohort -> device", leave=False, disable=len(volumes_hu) < 32):
             v = first if i == 0 else np.asarray(volumes_hu[i])
@@ -130,21 +135,25 @@ class DeviceCohort:
             luts.append(scan_lut(v, preprocess))
             hu[i].copy_(torch.from_numpy(v))
         t = None if targets is None else torch.as_tensor(np.asarray(targets, dtype=np.float32))
-        return cls(hu, t, preprocess=preprocess, ids=ids, luts=luts)
+        return cls(hu, t, preprocess=preprocess, ids=ids, luts=luts, channels_last=channels_last)
 
     @classmethod
     def from_cache(cls, cache: Any, targets: np.ndarray | None = None, *, device: str | torch.device,
-                   ids: Sequence[str] | None = None) -> "DeviceCohort":
+                   ids: Sequence[str] | None = None, channels_last: bool = False) -> "DeviceCohort":
         """Load a cohort cache (``.config`` PreprocessConfig, ``.ids``, ``.load(id)`` -> int16 (C, H, W)) onto
         ``device``; ``targets`` (N, V) are already scaled, in ``ids`` order (default ``cache.ids``)."""
         ids = list(cache.ids if ids is None else ids)
-        return cls.from_arrays(_LazyScans(cache, ids), targets, device=device, preprocess=cache.config, ids=ids)
+        return cls.from_arrays(_LazyScans(cache, ids), targets, device=device, preprocess=cache.config, ids=ids,
+                               channels_last=channels_last)
 
     def inputs(self, idx: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
         """Cohort indices (B,) int64 on the device -> normalised input (B, C, H, W), float32 or ``dtype``
         (bfloat16: the float32 values rounded to nearest, exactly what autocast would feed a conv)."""
         if dtype not in self._lut_as:
             self._lut_as[dtype] = self.lut.to(dtype)
+        if self.channels_last:  # gather in the (B, H, W, C) view, hand back (B, C, H, W) channels_last strides
+            nhwc = self.hu.permute(0, 2, 3, 1).index_select(0, idx)
+            return normalise_batch(nhwc, idx, self._lut_as[dtype]).permute(0, 3, 1, 2)
         return normalise_batch(self.hu.index_select(0, idx), idx, self._lut_as[dtype])
 
 
@@ -422,6 +431,18 @@ def fit_members(build: Callable[[], nn.Module], cohort: DeviceCohort, members: S
             a, b = runs[k].bounds[t]
             by_size.setdefault(b - a, []).append(k)
         for size, ks in by_size.items():
+            if step_fn is None:  # loop: one member at a time, so only one member's activations are alive
+                for k in ks:
+                    i = runs[k].idx[slice(*runs[k].bounds[t])]
+                    x = cohort.inputs(i, in_dtype)  # (size, C, H, W)
+                    if aug_gen is not None:
+                        x = apply_augment(x, sample_augment(config.augment, size, aug_gen[k]))
+                    with amp:
+                        out = forward[k](x.contiguous(memory_format=fmt))
+                    loss = nn.functional.mse_loss(out.float(), runs[k].targets[i])
+                    loss.backward()
+                    runs[k].step_loss[t] = loss.detach()
+                continue
             idx = [runs[k].idx[slice(*runs[k].bounds[t])] for k in ks]
             x = cohort.inputs(torch.cat(idx), in_dtype)  # (G * size, C, H, W)
             y = torch.stack([runs[k].targets[i] for k, i in zip(ks, idx)])  # (G, size, V)
@@ -429,21 +450,13 @@ def fit_members(build: Callable[[], nn.Module], cohort: DeviceCohort, members: S
                 x = torch.cat([apply_augment(x[j * size:(j + 1) * size], sample_augment(config.augment, size, aug_gen[k]))
                                for j, k in enumerate(ks)])
             x = x.contiguous(memory_format=fmt)
-            if step_fn is not None:
-                whole = ks == list(range(len(members)))
-                p = {nm: torch.stack([models[k].get_parameter(nm) for k in ks]) for nm in names}
-                bufs = stacked_bufs if whole else {b: v[ks] for b, v in stacked_bufs.items()}
-                losses = step_fn(p, bufs, x.view(len(ks), size, *x.shape[1:]), y)  # (G,)
-                if not whole:  # write back the BatchNorm statistics of the members that ran
-                    for b, v in bufs.items():
-                        stacked_bufs[b][ks] = v
-            else:
-                per = []
-                for j, k in enumerate(ks):
-                    with amp:
-                        out = forward[k](x[j * size:(j + 1) * size])
-                    per.append(nn.functional.mse_loss(out.float(), y[j]))
-                losses = torch.stack(per)
+            whole = ks == list(range(len(members)))
+            p = {nm: torch.stack([models[k].get_parameter(nm) for k in ks]) for nm in names}
+            bufs = stacked_bufs if whole else {b: v[ks] for b, v in stacked_bufs.items()}
+            losses = step_fn(p, bufs, x.view(len(ks), size, *x.shape[1:]), y)  # (G,)
+            if not whole:  # write back the BatchNorm statistics of the members that ran
+                for b, v in bufs.items():
+                    stacked_bufs[b][ks] = v
             losses.sum().backward()  # members are independent: each one's gradient is that of its own loss
             for j, k in enumerate(ks):
                 runs[k].step_loss[t] = losses[j].detach()
