@@ -295,6 +295,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s")
+    logging.captureWarnings(True)  # numerical RuntimeWarnings (e.g. undefined metrics) go through logging
     try:
         return int(args.func(args) or 0)
     except (ValueError, OSError, KeyError) as exc:  # user input problems: one clear line, non-zero exit

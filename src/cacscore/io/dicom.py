@@ -540,8 +540,12 @@ def read_series(path: str | Path | Sequence[Path], *, series: str | None = None,
     except DicomError as exc:
         raise DicomError(f"{where}: {exc}") from None
     others = [s for s in infos if s.key != info.key]
-    log.info("%s: series %s chosen (%s)%s", where, info.key, "override" if series else "largest z extent",
-             f"; {len(others)} other group(s): " + "; ".join(s.summary() for s in others) if others else "")
+    # UIDs are identifiers under DICOM de-identification: INFO names the series by slice count and
+    # folder only; the keys (which may be UIDs) go to DEBUG.
+    log.info("%s: series of %d slices in %s chosen (%s)%s", where, info.frames, info.folder.name,
+             "override" if series else "largest z extent",
+             f"; {len(others)} other group(s) skipped" if others else "")
+    log.debug("%s: chosen key %s; others: %s", where, info.key, "; ".join(s.summary() for s in others))
     orient = np.asarray(info.orientation, float)
     normal = _normal(orient)
     hu, pos, files = _read_stack(info, members[info.key], normal, counts)
