@@ -125,3 +125,19 @@ def test_preprocess_volume_shapes_and_heart_centre():
     data = np.flatnonzero((out != PAD_HU).any((1, 2)))
     assert len(data) == 10 and np.ptp(data) == 9 and (out[data] == 0).all()
     assert {int(data[0]), 73 - int(data[-1]) - 1} == {31, 32}  # centred
+
+
+@pytest.mark.parametrize("n", [8, 9, 10, 11, 261])
+@pytest.mark.parametrize("spacing", [1.25, 2.5])
+def test_resample_z_block_path_equals_interval_means(n, spacing):
+    # the integer-ratio fast path must equal the general interval-mean definition
+    from cacscore.preprocess import PAD_HU, _interval_means
+    hu = np.random.default_rng(n).normal(0, 300, size=(n, 3, 4)).astype(np.float32)
+    got, dz = resample_z(hu, spacing, 5.0)
+    extent = n * spacing
+    n_out = max(1, int(round(extent / 5.0)))
+    edges = np.minimum(np.arange(n_out + 1) * 5.0, extent)
+    want = _interval_means(hu, np.zeros(1), spacing, edges)
+    assert dz == 5.0 and got.shape == want.shape
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-3)
+    assert not np.any(got == PAD_HU)

@@ -123,6 +123,17 @@ def resample_z(hu: np.ndarray, spacing_z_mm: float, target_mm: float) -> tuple[n
         return np.asarray(hu, np.float32), float(spacing_z_mm)
     extent = hu.shape[0] * spacing_z_mm
     n_out = max(1, int(round(extent / target_mm)))
+    ratio = target_mm / spacing_z_mm
+    f = int(round(ratio))
+    if abs(ratio - f) < 1e-6:
+        # Whole number of slices per slab (1.25 or 2.5 mm -> 5 mm, the usual case): block means
+        # give the same result as the interval means below at a fraction of the memory and time.
+        hu = np.asarray(hu, np.float32)
+        n_full = min(n_out, hu.shape[0] // f)
+        slabs = [hu[:n_full * f].reshape(n_full, f, *hu.shape[1:]).mean(1, dtype=np.float32)]
+        if n_out > n_full:  # a last, partial slab: averaged over the length it covers
+            slabs.append(hu[n_full * f:].mean(0, dtype=np.float32, keepdims=True))
+        return np.concatenate(slabs), float(target_mm)
     edges = np.minimum(np.arange(n_out + 1) * target_mm, extent)
     return _interval_means(np.asarray(hu, np.float32), np.zeros(1), spacing_z_mm, edges), float(target_mm)
 
