@@ -117,24 +117,25 @@ def test_score_distribution_resembles_coca():
     assert 2 <= df["total"].median() <= 30 and df["total"].max() > 1000
 
 
-def test_rendered_small_cohort_has_calcium_in_every_vessel():
-    """Rendered patients (size 96): zeros where nothing was drawn, non-zero cases in each vessel.
+def test_rendered_cohort_distribution():
+    """RENDERED truth of 80 patients at size 96 (plaques drawn for that size): zero share near COCA's 43 %,
+    non-zero cases in every vessel, small and large totals both present, zeros wherever nothing was drawn.
 
-    At coarse pixels small plaques fall below 130 HU (partial volume), so the rendered zero share
-    is at least the drawn one; the full-size distribution is measured by bench/bench_phantom.py."""
-    seen = {v: 0 for v in VESSELS}
-    zero = 0
-    n = 30
-    for pid in range(1, n + 1):
-        p = make_patient(pid, seed=2, size=96)
-        zero += p.truth["total"] == 0
+    The 200-patient distribution at 512 / 256 / 128 is measured by bench/bench_phantom.py --cohort 200."""
+    rows, drawn_zero = [], 0
+    for pid in range(1, 81):
+        p = make_patient(pid, seed=5, size=96)
         if p.n_plaques == 0:
+            drawn_zero += 1
             assert p.truth["total"] == 0
-        for v in VESSELS:
-            seen[v] += p.truth[v] > 0
-    assert all(seen[v] > 0 for v in VESSELS), seen
-    drawn_zero = sum(make_patient.__globals__["_draws"](pid, 2)[0].specs == [] for pid in range(1, n + 1))
-    assert drawn_zero <= zero < n
+        rows.append(p.truth)
+    df = pd.DataFrame(rows)
+    zero = (df["total"] == 0).mean()
+    assert drawn_zero / 80 <= zero and 0.30 <= zero <= 0.58, zero
+    for v in VESSELS:
+        assert (df[v] > 0).sum() >= 3, v
+    nz = df["total"][df["total"] > 0]
+    assert (nz <= 100).any() and (nz > 400).any(), nz.describe()
 
 
 def test_gated_xml_matches_gated_truth(release):

@@ -18,10 +18,13 @@ from cacscore.phantom.raster import Grid, ellipse_footprint, ellipsoid_fraction,
 
 HU = {
     "air": -1000.0, "skin": 40.0, "fat": -100.0, "muscle": 50.0, "lung": -920.0, "mediastinum": -85.0,
-    "blood": 38.0, "myocardium": 47.0, "liver": 58.0, "abdomen": 40.0, "neck": 25.0, "disc": 80.0,
-    "cartilage": 110.0, "csf": 12.0,
+    "blood": 32.0, "myocardium": 44.0, "liver": 58.0, "abdomen": 40.0, "neck": 25.0, "disc": 80.0,
+    "cartilage": 110.0, "csf": 12.0, "gland": 20.0,
 }
-"""Nominal tissue HU at 120 kVp (non-contrast)."""
+"""Nominal tissue HU at 120 kVp (non-contrast). Blood and cancellous bone were lowered toward the
+real LIDC-IDRI-0002 series (descending aorta 13 HU, vertebral body 175 HU at 5 mm; see docs/phantom.md)."""
+CANCELLOUS_HU = 190.0
+"""Vertebral cancellous bone, times the patient's bone density 0.7-1.2."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,10 @@ class Anatomy:
     aortic_calc: tuple[tuple[float, float, float, float, float], ...]  # (x, y, z, radius, HU)
     cartilage_calc: tuple[tuple[float, float, float, float, float], ...]
     lung_texture_seed: int
+    # drawn from default_rng([lung_texture_seed, 5]) so that adding them left the other draws unchanged
+    breast: tuple[float, float, float, float, float] | None = None  # (dx from midline, y, semi-x, semi-y, t_centre)
+    scapula: tuple[float, float, float] = (0.0, 0.0, 0.0)  # (angle from posterior (rad), length mm, t_bottom)
+    paraspinal: tuple[float, float] = (22.0, 18.0)  # semi-axes (mm) of the paraspinal muscles
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
@@ -132,6 +139,14 @@ def draw_anatomy(rng: np.random.Generator) -> Anatomy:
             cx = cav_c[0] + side * cav_ab[0] * np.sin(th) * 1.03
             cy = cav_c[1] + cav_ab[1] * np.cos(th) * 1.03
             cart.append((cx, cy, z_dome + rng.uniform(-10, 120), rng.uniform(1.5, 3.5), rng.uniform(200, 600)))
+    tex_seed = int(rng.integers(2**31))
+    xr = np.random.default_rng([tex_seed, 5])
+    breast = None
+    if xr.random() < 0.5:  # breasts (or a thick anterior soft-tissue pad): fat with a glandular core
+        breast = (float(xr.uniform(0.35, 0.5) * a), float(body_c[1] - b + xr.uniform(12, 25)),
+                  float(xr.uniform(50, 75)), float(xr.uniform(18, 32)), float(xr.uniform(40, 110)))
+    scapula = (float(xr.uniform(0.5, 0.75)), float(xr.uniform(60, 90)), float(t_apex - xr.uniform(90, 130)))
+    paraspinal = (float(xr.uniform(18, 26)), float(xr.uniform(14, 20)))
     return Anatomy(
         fov_mm=fov, n_slices=n_slices, z_dome_mm=z_dome, t_top=t_top, body_c=body_c, body_ab=(a, b),
         fat_mm=fat, muscle_mm=muscle, cav_c=cav_c, cav_ab=cav_ab, bone_scale=rng.uniform(0.7, 1.2),
@@ -140,7 +155,8 @@ def draw_anatomy(rng: np.random.Generator) -> Anatomy:
         dome_left=-rng.uniform(8, 25), dome_depth=rng.uniform(45, 75), t_apex=t_apex,
         med_halfwidth=rng.uniform(26, 38), heart_c=hc, heart_axes=axes, heart_semi=semi,
         aorta_root=root, aorta_r=aorta_r, desc_c=desc_c, desc_r=desc_r, t_arch=t_arch,
-        aortic_calc=tuple(calcs), cartilage_calc=tuple(cart), lung_texture_seed=int(rng.integers(2**31)),
+        aortic_calc=tuple(calcs), cartilage_calc=tuple(cart), lung_texture_seed=tex_seed,
+        breast=breast, scapula=scapula, paraspinal=paraspinal,
     )
 
 
@@ -182,7 +198,31 @@ def render_background(anat: Anatomy, grid: Grid, *, kvp: float) -> tuple[np.ndar
     for da, hu in ((0, HU["skin"]), (2, HU["fat"]), (2 + anat.fat_mm, HU["muscle"])):
         f = ellipse_footprint(x, y, bx, by, ba - da, bb - da * (0.7 if hu == HU["muscle"] else 1.0), px)
         body2d += f * (np.float32(hu) - body2d)
+    # paraspinal muscles either side of the spinous processes (inside the posterior body wall)
+    cyc_ = anat.spine_c[1] + anat.spine_r + 8
+    inner = ellipse_footprint(x, y, bx, by, ba - 4, bb - 4, px)
+    for side in (-1.0, 1.0):
+        pa, pb = anat.paraspinal
+        f = ellipse_footprint(x, y, anat.spine_c[0] + side * (pa + 4), cyc_ + 2, pa, pb, px) * inner
+        body2d += f * (np.float32(HU["muscle"]) - body2d)
     img[:] = body2d
+    if anat.breast is not None:  # breasts: z-limited, fat with a glandular core, skin rim
+        dxb, yb, sa, sb, tcb = anat.breast
+        zb0, zb1 = anat.z_dome_mm + tcb - 55, anat.z_dome_mm + tcb + 55
+        fz = slab_fraction(np.float32(zb0), np.float32(zb1), grid.z_edges_mm)
+        for side in (-1.0, 1.0):
+            xb = bx + side * dxb
+            b = grid.box((zb0, yb - sb - 3 * px, xb - sa - 3 * px), (zb1, yb + sb + 3 * px, xb + sa + 3 * px))
+            if b is None:
+                continue
+            xs_, ys_ = x[b[2]], y[b[1]]
+            fb = fz[b[0]][:, None, None]
+            for da, hu in ((0.0, HU["skin"]), (2.0, HU["fat"]), (0.45 * sb, HU["gland"])):
+                f2 = ellipse_footprint(xs_, ys_, xb, yb + 0.3 * da, sa - da, sb - da, px)
+                v = img[b]
+                if hu == HU["skin"]:  # only the protruding part gets skin; inside the body it stays body
+                    f2 = f2 * (body2d[b[1], b[2]] <= HU["air"] + 1)
+                v += fb * f2[None] * (np.float32(hu) - v)
 
     # thoracic cavity: lungs between the diaphragm domes and the apices, abdomen below, neck above
     (cx, cy), (ca, cb) = anat.cav_c, anat.cav_ab
@@ -202,8 +242,11 @@ def render_background(anat: Anatomy, grid: Grid, *, kvp: float) -> tuple[np.ndar
     c2 = cav[box[1], box[2]]
     below = (zc[:, None, None] < lo[None]).astype(np.float32)
     other = below * np.where(right, HU["liver"], HU["abdomen"]).astype(np.float32) + (1 - below) * np.float32(HU["neck"])
-    sub += c2 * (other - sub)
     pool = _texture_pool(anat.lung_texture_seed, (len(ys), len(xs)), 4, px, pad=32)
+    # above the apices: fat of the thoracic inlet with muscle and vessels (texture), not a uniform block
+    inlet = np.float32(HU["fat"] + 20) + np.float32(150.0) * pool[0, :len(ys), :len(xs)]
+    other = other + (1 - below) * (inlet - np.float32(HU["neck"]))
+    sub += c2 * (other - sub)
     prng = np.random.default_rng(anat.lung_texture_seed + 1)
     offs = prng.integers(0, 32, (nz, 2))
     grad = np.float32(55.0) * (dyn + 1.0)  # dependent lung is denser
@@ -220,6 +263,7 @@ def render_background(anat: Anatomy, grid: Grid, *, kvp: float) -> tuple[np.ndar
                   (z1m, my + 0.86 * cb + 2 * px, mx + anat.med_halfwidth + 2 * px))
     if mb is not None:
         med = ellipse_footprint(x[mb[2]], y[mb[1]], mx, my, anat.med_halfwidth, 0.86 * cb, px)
+        med *= ellipse_footprint(x[mb[2]], y[mb[1]], mx, my - 0.5 * cb, 1.6 * anat.med_halfwidth, 1.2 * cb, px)  # narrower behind
         fz = slab_fraction(np.float32(z0m), np.float32(z1m), grid.z_edges_mm)[mb[0]]
         paint(img, mb, fz[:, None, None] * med[None], HU["mediastinum"])
 
@@ -282,7 +326,7 @@ def render_background(anat: Anatomy, grid: Grid, *, kvp: float) -> tuple[np.ndar
     sub += f_body[None] * (np.float32(HU["disc"]) - sub)
     vb = fvert[:, None, None]
     sub += vb * f_body[None] * (np.float32(720 * bone_k) - sub)
-    sub += vb * f_canc[None] * (np.float32(230 * bone_k) - sub)
+    sub += vb * f_canc[None] * (np.float32(CANCELLOUS_HU * bone_k) - sub)
     post = np.zeros((len(ys), len(xs)), np.float32)
     cyc = sy + sr + 8
     ring = ellipse_footprint(xs, ys, sx, cyc, 12.5, 11.5, px)
@@ -328,6 +372,31 @@ def render_background(anat: Anatomy, grid: Grid, *, kvp: float) -> tuple[np.ndar
         img[:, iy[sel], ix[sel]] = v
         if hu > 150:
             bright[:, iy[sel], ix[sel]] |= f > 0.01
+
+    # scapulae: thin plates behind the posterior-lateral ribs in the upper chest (cortex + marrow)
+    ang, length, t_bot = anat.scapula
+    zs0, zs1 = zd + t_bot, zd + anat.t_top + 10
+    fzs = slab_fraction(np.float32(zs0), np.float32(zs1), grid.z_edges_mm)
+    ks = np.nonzero(fzs > 0)[0]
+    if len(ks):
+        for side in (-1.0, 1.0):
+            # centre 16 mm outside the cavity at the posterior-lateral angle, long axis along the wall
+            ex, ey = side * np.sin(ang), np.cos(ang)
+            px_c = cx + ex * (ca + 13)
+            py_c = cy + ey * (cb + 13)
+            tang = np.arctan2(-cb * ex, ca * ey)  # ellipse tangent at the plate's centre
+            hw = 0.5 * length
+            b = grid.box((zs0, py_c - hw - 3, px_c - hw - 3), (zs1, py_c + hw + 3, px_c + hw + 3))
+            if b is None:
+                continue
+            f_o = ellipse_footprint(x[b[2]], y[b[1]], px_c, py_c, hw, 4.0, px, angle_rad=float(tang))
+            f_i = ellipse_footprint(x[b[2]], y[b[1]], px_c, py_c, hw - 3, 1.8, px, angle_rad=float(tang))
+            # the plate narrows toward its bottom (inferior angle): scale by height above t_bot
+            hgt = np.clip((zc[b[0]] - zs0) / 40.0, 0.15, 1.0).astype(np.float32)[:, None, None]
+            fb = fzs[b[0]][:, None, None] * hgt
+            paint(img, b, fb * f_o[None], 520 * bone_k)
+            paint(img, b, fb * f_i[None], 170 * bone_k)
+            bright[b] |= (fb * f_o[None]) > 0.01
 
     # sternum: manubrium (wide) above the sternal angle, body below, cortex + marrow
     st_y = cy - cb + 3.0

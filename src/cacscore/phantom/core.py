@@ -173,13 +173,13 @@ class _Draws:
     motion: MotionPlan
 
 
-def _draws(pid: int, seed: int) -> tuple[_Draws, np.random.Generator]:
+def _draws(pid: int, seed: int, size: int = 512) -> tuple[_Draws, np.random.Generator]:
     rng = np.random.default_rng([seed, pid])
     anat = draw_anatomy(rng)
     kvp = 100 if rng.random() < 0.2 else 120
     sigma = float(rng.uniform(10, 40))
     vessels = vessel_centrelines(anat, rng)
-    specs = draw_calcium(rng)
+    specs = draw_calcium(rng, size=size)
     plaques = place_plaques(specs, vessels, rng)
     motion = draw_motion(rng, anat.n_slices)
     return _Draws(anat, kvp, sigma, vessels, specs, plaques, motion), rng
@@ -189,15 +189,16 @@ def make_patient(pid: int, *, seed: int, size: int = 512, gated: bool = False,
                  with_coronary_calcium: bool = True) -> PhantomPatient:
     """Render synthetic patient ``pid`` of cohort ``seed`` at ``size`` x ``size`` pixels (same FOV at any size).
 
-    Every random draw comes from numpy.random.default_rng([seed, pid]); the anatomy, calcium and
-    motion draws do not depend on ``size``. ``with_coronary_calcium=False`` renders the same patient
+    Every random draw comes from numpy.random.default_rng([seed, pid]); the anatomy, calcium targets,
+    positions and motion do not depend on ``size``; plaque diameters are chosen so that each
+    plaque's expected rendered score at ``size`` matches its target (see draw_calcium). ``with_coronary_calcium=False`` renders the same patient
     without plaques (used to check that nothing else is ever scored).
     """
     if size < 16:
         raise ValueError(f"size must be >= 16 pixels, got {size}")
     if pid < 0:
         raise ValueError(f"pid must be >= 0, got {pid}")
-    d, rng = _draws(pid, seed)
+    d, rng = _draws(pid, seed, size)
     plaques = d.plaques if with_coronary_calcium else []
     grid = chest_grid(d.anat, size)
     static, bright = render_background(d.anat, grid, kvp=d.kvp)

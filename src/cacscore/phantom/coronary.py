@@ -21,18 +21,25 @@ from dataclasses import dataclass
 import numpy as np
 
 from cacscore.phantom.anatomy import HU, Anatomy
+from cacscore.phantom.plaque_table import TABLES as PLAQUE_TABLES
 from cacscore.phantom.raster import Grid, ellipsoid_fraction, paint
 from cacscore.vessels import LABEL_OF, VESSELS
 
 # COCA: 43% of scans total 0; vessel non-zero shares LCA 17%, LAD 53%, LCX 29%, RCA 37%.
-P_CALCIFIED = 0.575
-LOG_MEDIAN_TOTAL = float(np.log(90.0))  # non-zero totals: log-normal, median 90, sd 1.95 (fits COCA bins)
-LOG_SD_TOTAL = 1.95
-P_VESSEL_GIVEN_CALCIFIED = {"LCA": 0.27, "LAD": 0.88, "LCX": 0.48, "RCA": 0.62}
+# Fitted on RENDERED truth at 512 (bench/bench_phantom.py --cohort 200): a few calcified patients
+# render to 0 (their marginal anchor plaque vanishes at 5 mm), hence P_CALCIFIED above 0.57.
+P_CALCIFIED = 0.62
+LOG_MEDIAN_TOTAL = float(np.log(60.0))  # non-zero targets: log-normal, median 60, log-sd 2.3
+LOG_SD_TOTAL = 2.3
+P_VESSEL_GIVEN_CALCIFIED = {"LCA": 0.3, "LAD": 0.93, "LCX": 0.56, "RCA": 0.7}
 VESSEL_SHARE = {"LCA": 0.25, "LAD": 1.0, "LCX": 0.6, "RCA": 0.95}
 RADIUS_MM = {"LCA": (2.1, 2.0), "LAD": (1.8, 0.8), "LCX": (1.65, 0.9), "RCA": (1.9, 1.0)}
 FAT_SHEATH_MM = 4.0
 LABEL_MARGIN_MM = 3.0
+D_EDGES_MM = np.geomspace(0.5, 6.0, 13)
+"""Diameter bins of the rendered-plaque calibration table (plaque_table.py)."""
+HU_EDGES = np.linspace(130.0, 1500.0, 9)
+"""Material-HU bins of the rendered-plaque calibration table."""
 
 
 @dataclass(frozen=True)
@@ -71,9 +78,12 @@ def _weight(peak: np.ndarray) -> np.ndarray:
     return np.where(peak >= 400, 4, np.where(peak >= 300, 3, np.where(peak >= 200, 2, np.where(peak >= 130, 1, 0))))
 
 
-def estimate_plaque_score(diameter_mm: np.ndarray, length_mm: np.ndarray, hu: np.ndarray,
+def analytic_plaque_score(diameter_mm: np.ndarray, length_mm: np.ndarray, hu: np.ndarray,
                           *, slice_mm: float = 5.0) -> np.ndarray:
-    """Approximate Agatston score of a plaque in a non-gated 5 mm scan (no rendering).
+    """Slab-average approximation of a plaque's Agatston score in a non-gated 5 mm scan (no rendering).
+
+    Superseded by estimate_plaque_score (measured on rendered plaques); kept as the baseline that
+    bench/calibrate_plaques.py compares with: it over-predicts small, faint plaques.
 
     The slab average over a column at normalised radius r is hu * D * sqrt(1 - r^2) / slice (times
     0.8 for an average slab position); the area above 130 HU times the weight of the peak, times
@@ -89,13 +99,59 @@ def estimate_plaque_score(diameter_mm: np.ndarray, length_mm: np.ndarray, hu: np
     return area * _weight(peak) * (slice_mm / 3.0) * np.maximum(1.0, d / slice_mm)
 
 
-def draw_calcium(rng: np.random.Generator) -> list[PlaqueSpec]:
+P_ANCHOR_VISIBLE = 0.6
+"""The largest plaque of an involved vessel scores > 0 with at least this rendered probability."""
+_D_CENTRES = np.sqrt(D_EDGES_MM[:-1] * D_EDGES_MM[1:])
+_HU_CENTRES = 0.5 * (HU_EDGES[:-1] + HU_EDGES[1:])
+
+
+def _calibration(size: int) -> dict:
+    """The rendered-plaque table of the calibrated size nearest to ``size`` (in pixel spacing)."""
+    best = min(PLAQUE_TABLES, key=lambda s: abs(np.log(s / size)))
+    return PLAQUE_TABLES[best]
+
+
+def _interp_table(table: list, diameter_mm: np.ndarray, hu: np.ndarray) -> np.ndarray:
+    """Bilinear interpolation of a (diameter bin, HU bin) table at bin centres (log diameter, HU), clamped."""
+    t = np.asarray(table, float)
+    fi = np.interp(np.log(np.asarray(diameter_mm, float)), np.log(_D_CENTRES), np.arange(len(_D_CENTRES)))
+    fj = np.interp(np.asarray(hu, float), _HU_CENTRES, np.arange(len(_HU_CENTRES)))
+    i0 = np.minimum(np.floor(fi).astype(int), len(_D_CENTRES) - 2)
+    j0 = np.minimum(np.floor(fj).astype(int), len(_HU_CENTRES) - 2)
+    wi, wj = fi - i0, fj - j0
+    return ((1 - wi) * (1 - wj) * t[i0, j0] + wi * (1 - wj) * t[i0 + 1, j0]
+            + (1 - wi) * wj * t[i0, j0 + 1] + wi * wj * t[i0 + 1, j0 + 1])
+
+
+def estimate_plaque_score(diameter_mm: np.ndarray, length_mm: np.ndarray, hu: np.ndarray,
+                          *, size: int = 512) -> np.ndarray:
+    """Expected rendered Agatston score of one plaque (5 mm slabs, output ``size`` pixels over the chest FOV).
+
+    diameter_mm, length_mm, hu: broadcastable arrays (plaque diameter and length along the vessel in
+    mm, material HU at 120 kVp). The mean rendered score per unit elongation (length / diameter) is
+    interpolated from the table measured on rendered plaques in context by
+    bench/calibrate_plaques.py (plaque_table.py), times the elongation.
+    """
+    d = np.clip(np.asarray(diameter_mm, float), 0.05, None)
+    per = _interp_table(_calibration(size)["mean_score_per_elongation"], d, hu)
+    return np.maximum(per, 0.0) * np.asarray(length_mm, float) / d
+
+
+def plaque_visibility(diameter_mm: np.ndarray, hu: np.ndarray, *, size: int = 512) -> np.ndarray:
+    """Probability (0..1) that a rendered plaque scores > 0 at all (same table source as estimate_plaque_score)."""
+    return _interp_table(_calibration(size)["p_visible"], np.clip(np.asarray(diameter_mm, float), 0.05, None), hu)
+
+
+def draw_calcium(rng: np.random.Generator, *, size: int = 512) -> list[PlaqueSpec]:
     """Draw one patient's coronary plaques, score-first (the score-distribution model; no rendering).
 
     A patient is calcified with probability P_CALCIFIED; its total target is log-normal; vessels
     are involved with probabilities rising with the burden (at least one); the target is split
-    among them and each vessel gets plaques whose estimated scores add up to its share. The
-    largest plaque of an involved vessel is always clearly visible at 5 mm.
+    among them and each vessel gets plaques whose expected rendered scores at ``size``
+    (estimate_plaque_score) add up to its share. The largest plaque of an involved vessel scores
+    > 0 when rendered with probability >= P_ANCHOR_VISIBLE. Only the plaque sizes depend on
+    ``size`` (so that the same patient has about the same score at any size); the random stream,
+    the targets, materials and positions do not.
     """
     if rng.random() >= P_CALCIFIED:
         return []
@@ -112,6 +168,7 @@ def draw_calcium(rng: np.random.Generator) -> list[PlaqueSpec]:
     w = np.array([VESSEL_SHARE[v] * rng.gamma(1.5) for v in involved])
     targets = total * w / w.sum()
     specs: list[PlaqueSpec] = []
+    ds = np.linspace(0.5, 6.0, 56)
     for v, target in zip(involved, targets):
         n = int(min(1 + rng.poisson(target / 90.0), 40))
         shares = target * rng.dirichlet(np.full(n, 1.2))
@@ -119,12 +176,12 @@ def draw_calcium(rng: np.random.Generator) -> list[PlaqueSpec]:
         for i, s in enumerate(shares):
             hu = float(rng.uniform(350, 1500) if i == 0 else rng.uniform(130, 1500))
             elong = rng.uniform(1.0, 2.5)
-            ds = np.linspace(0.5, 6.0, 56)
             ls = np.clip(ds * elong, 0.5, None)
-            est = estimate_plaque_score(ds, ls, np.full_like(ds, hu))
-            if i == 0:
-                est = np.where(est >= 1.0, est, np.inf)  # the anchor plaque is visible
-            if s > est[-1] and 0 < est[-1] < np.inf:  # big share: a long calcified segment
+            est = estimate_plaque_score(ds, ls, np.full_like(ds, hu), size=size)
+            if i == 0:  # the anchor plaque is visible
+                ok = plaque_visibility(ds, np.full_like(ds, hu), size=size) >= P_ANCHOR_VISIBLE
+                est = np.where(ok | (ds == ds[-1]), est, np.inf)
+            if s > est[-1] and est[-1] > 0:  # big share: a long calcified segment
                 length = float(min(ls[-1] * s / est[-1], 25.0))
                 d = 6.0
             else:
@@ -132,7 +189,7 @@ def draw_calcium(rng: np.random.Generator) -> list[PlaqueSpec]:
                 d, length = float(ds[j]), float(ls[j])
             specs.append(PlaqueSpec(vessel=v, s_frac=float(np.clip(rng.beta(1.3, 2.2), 0.02, 0.97)),
                                     diameter_mm=d, length_mm=length, hu=hu,
-                                    est_score=float(estimate_plaque_score(d, length, hu))))
+                                    est_score=float(estimate_plaque_score(d, length, hu, size=size))))
     return specs
 
 
@@ -362,3 +419,4 @@ def render_heart(anat: Anatomy, grid: Grid, img: np.ndarray, vessels: dict[str, 
     for name, pm in masks.items():
         labels[pm] = LABEL_OF[name]
     return layers, labels, masks
+
