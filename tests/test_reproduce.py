@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from cacscore.bundle import Bundle, BundleError, Ensemble, load_bundle
+from cacscore.metrics import agreement_table
 from cacscore.preprocess import PreprocessConfig
 from cacscore.reproduce import reproduce
 from cacscore.saliency import saliency_map
@@ -67,6 +68,17 @@ def test_reproduce_end_to_end(tmp_path):
         assert table.loc[table.model == {"cnn": "CNN", "vit": "ViT"}[name], "grid_point"].iloc[0] == best[name].idxmin()
     splits = json.loads((out / "splits.json").read_text())
     assert "bad" not in splits["test"] + splits["train"] and len(splits["test"]) == 6
+    preds = pd.read_csv(out / "test_predictions.csv", dtype={"id": str})
+    assert list(preds.columns) == ["id", "model", "variant", *VESSELS, "total"]
+    assert len(preds) == 6 * 5 and set(preds["variant"]) == {"retrain", "ensemble", "baseline"}
+    truth = pd.read_csv(tmp_path / "cache" / "manifest.csv", dtype={"id": str}).set_index("id")
+    for r in table.itertuples():  # Table 1's clinical metrics are recomputed exactly from the written predictions
+        sub = preds[(preds.variant == r.variant) & (preds.model == {"CNN": "cnn", "ViT": "vit"}.get(r.model, "constant_mean"))]
+        assert list(sub["id"]) == splits["test"]
+        assert np.allclose(sub["total"], sub[list(VESSELS)].sum(axis=1))
+        tab = agreement_table(truth.loc[sub["id"], list(VESSELS)].to_numpy(float), sub[list(VESSELS)].to_numpy(float))
+        assert np.isclose(tab.loc["total", "kappa4"], r.kappa4_total, equal_nan=True)
+        assert np.isclose(tab.loc["LAD", "icc"], r.icc_LAD, equal_nan=True)
     md = (out / "table1.md").read_text()
     assert "Mean Val. MSE" in md and "constant mean" in md
 
@@ -75,6 +87,8 @@ def test_reproduce_end_to_end(tmp_path):
     assert isinstance(b, Bundle) and not b.model.training and b.preprocess == cfg
     assert b.config["training"]["cohort_size"] == 24 and b.config["training"]["kvp"] == [120.0, 120.0]
     pred = b.predict(hu)
+    cnn_retrain = preds[(preds.model == "cnn") & (preds.variant == "retrain")]
+    assert np.allclose(pred, cnn_retrain[list(VESSELS)].to_numpy()[:3], atol=1.0)  # the bundle gives the same scores
     assert pred.shape == (3, 4) and (pred >= 0).all() and np.all(pred == np.round(pred))
     ens = load_bundle(out / "models" / "vit_folds")
     assert isinstance(ens, Ensemble) and len(ens.members) == 5

@@ -190,6 +190,7 @@ def reproduce(cache_dir: Path, out: Path, *, models: Sequence[str] = ("cnn", "se
     cv_rows: list[dict[str, Any]] = []
     table_rows: list[dict[str, Any]] = []
     metric_tables: dict[str, pd.DataFrame] = {}
+    pred_rows: list[pd.DataFrame] = []  # test predictions in Agatston units: what the clinical metrics use
     curves: dict[str, dict[str, np.ndarray]] = {}
     final_models: dict[str, torch.nn.Module] = {}
     test_ds = data.dataset(splits.test)
@@ -247,9 +248,11 @@ def reproduce(cache_dir: Path, out: Path, *, models: Sequence[str] = ("cnn", "se
         va_mean, va_sd = _mean_sd([r.best_val_loss for r in results])
         for variant, z_pred in (("retrain", predict(full, test_ds, device=device, batch_size=cfg.eval_batch_size)),
                                 ("ensemble", np.mean(fold_preds, axis=0))):
+            y_pred = scaler.inverse(z_pred)
+            pred_rows.append(_prediction_frame(splits.test, name, variant, y_pred))
             with warnings.catch_warnings():  # undefined statistics (e.g. no test case >= 400) are NaN in the table
                 warnings.simplefilter("ignore", RuntimeWarning)
-                tab = agreement_table(y_test, scaler.inverse(z_pred))
+                tab = agreement_table(y_test, y_pred)
             metric_tables[f"{name}/{variant}"] = tab
             table_rows.append({"model": LABELS[name], "variant": variant, "grid_point": point_name(cfg),
                                "epochs": n_epochs, "train_mse_mean": tr_mean, "train_mse_sd": tr_sd,
@@ -258,9 +261,11 @@ def reproduce(cache_dir: Path, out: Path, *, models: Sequence[str] = ("cnn", "se
                                **_metric_cols(tab)})
         log.info("%s done in %.0f s (best %s, %d epochs)", name, seconds, point_name(cfg), n_epochs)
 
+    y_const = scaler.inverse(z_const)
+    pred_rows.append(_prediction_frame(splits.test, "constant_mean", "baseline", y_const))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        tab = agreement_table(y_test, scaler.inverse(z_const))
+        tab = agreement_table(y_test, y_const)
     table_rows.append({"model": "constant mean", "variant": "baseline", "grid_point": "", "epochs": 0,
                        "train_mse_mean": float(np.mean((z_train - z_const[:1]) ** 2)), "train_mse_sd": np.nan,
                        "val_mse_mean": np.nan, "val_mse_sd": np.nan,
@@ -273,6 +278,8 @@ def reproduce(cache_dir: Path, out: Path, *, models: Sequence[str] = ("cnn", "se
     _atomic_text(paths["table1.csv"], table.to_csv(index=False, float_format="%.6g"))
     pd.DataFrame(cv_rows).to_csv(out / "cv_results.csv", index=False, float_format="%.6g")
     paths["cv_results.csv"] = out / "cv_results.csv"
+    paths["test_predictions.csv"] = out / "test_predictions.csv"
+    _atomic_text(paths["test_predictions.csv"], pd.concat(pred_rows, ignore_index=True).to_csv(index=False))
     paths["table1.md"] = out / "table1.md"
     _atomic_text(paths["table1.md"], _markdown(table, settings))
     from cacscore.figures import plot_loss_curves, plot_saliency
@@ -287,6 +294,16 @@ def reproduce(cache_dir: Path, out: Path, *, models: Sequence[str] = ("cnn", "se
     paths["models"] = out / "models"
     paths["splits.json"] = split_path
     return paths
+
+
+def _prediction_frame(ids: Sequence[str], model: str, variant: str, y_agatston: np.ndarray) -> pd.DataFrame:
+    """Rows ``id, model, variant, LCA, LAD, LCX, RCA, total`` (Agatston, after inverse scaling; total = sum)."""
+    df = pd.DataFrame(np.asarray(y_agatston, dtype=np.float64), columns=list(VESSELS))
+    df.insert(0, "variant", variant)
+    df.insert(0, "model", model)
+    df.insert(0, "id", [str(i) for i in ids])
+    df["total"] = df[list(VESSELS)].sum(axis=1)
+    return df
 
 
 def _metric_cols(tab: pd.DataFrame) -> dict[str, float]:
