@@ -141,3 +141,15 @@ def test_resample_z_block_path_equals_interval_means(n, spacing):
     assert dz == 5.0 and got.shape == want.shape
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-3)
     assert not np.any(got == PAD_HU)
+
+
+def test_normalise_integer_path_equals_float_definition():
+    # int16 input takes the histogram path; it must equal the float z-score per scan
+    hu = np.random.default_rng(3).integers(-1024, 1500, size=(3, 5, 8, 8)).astype(np.int16)
+    cfg = PreprocessConfig(normalisation="scan")
+    got = normalise(hu, cfg)
+    x = hu.astype(np.float64)
+    want = (x - x.mean(axis=(1, 2, 3), keepdims=True)) / x.std(axis=(1, 2, 3), keepdims=True)
+    assert got.dtype == np.float32 and got.shape == hu.shape
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(normalise(hu[0], cfg), got[0], atol=1e-6)
