@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -27,6 +26,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from cacscore.fileio import atomic_save_npy, atomic_write_text
 from cacscore.io.coca import NONGATED, read_coca_release
 from cacscore.io.dicom import read_series
 from cacscore.preprocess import PreprocessConfig, preprocess_volume
@@ -88,19 +88,6 @@ def cohort_from_source(source: str | Path) -> list[dict]:
 
 
 # ------------------------------------------------------------------ files
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
-def _atomic_save_npy(path: Path, arr: np.ndarray) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "wb") as fh:
-        np.save(fh, arr, allow_pickle=False)
-    os.replace(tmp, path)
-
-
 def verify_scan(path: Path, config: PreprocessConfig) -> bool:
     """True when ``path`` is a complete int16 (slices, size, size) .npy file."""
     try:
@@ -131,7 +118,7 @@ def _process(job: dict, scans_dir: str, config_dict: dict) -> dict:
         vol = read_series(job["source"])
         info: dict = {}
         out = preprocess_volume(vol, config, info=info)
-        _atomic_save_npy(Path(scans_dir) / f"{row['id']}.npy", out)
+        atomic_save_npy(Path(scans_dir) / f"{row['id']}.npy", out)
         dz = info["z_spacing_mm"]
         sy = vol.spacing_mm[1] * vol.hu.shape[1] / config.size
         sx = vol.spacing_mm[2] * vol.hu.shape[2] / config.size
@@ -172,7 +159,7 @@ def ingest(source: str | Path, cache: str | Path, *, config: PreprocessConfig = 
             raise ValueError(f"{cfg_path}: cache was built with {old.get('preprocess')}, not {cfg['preprocess']}; "
                              "use a new cache folder")
     else:
-        _atomic_write_text(cfg_path, json.dumps(cfg, indent=2) + "\n")
+        atomic_write_text(cfg_path, json.dumps(cfg, indent=2) + "\n")
     jobs = cohort_from_source(source)
     ids = [j["id"] for j in jobs]
     dup = sorted({i for i in ids if ids.count(i) > 1})
@@ -197,7 +184,7 @@ def ingest(source: str | Path, cache: str | Path, *, config: PreprocessConfig = 
 
     def write_manifest() -> pd.DataFrame:
         df = pd.DataFrame([rows[i] for i in ids if i in rows], columns=MANIFEST_COLUMNS)
-        _atomic_write_text(man_path, df.to_csv(index=False))
+        atomic_write_text(man_path, df.to_csv(index=False))
         return df
 
     bar = tqdm(total=len(todo), desc="ingest", unit="scan", disable=not progress or not todo)

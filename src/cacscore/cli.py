@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from cacscore import __version__
+from cacscore.fileio import atomic_write_text
 
 log = logging.getLogger("cacscore")
 
@@ -55,8 +56,6 @@ def _cmd_score_gated(args: argparse.Namespace) -> int:
     import csv
     import io
     import json
-    import os
-    import tempfile
 
     from cacscore.gated import GATED_COLUMNS, score_gated_cohort
 
@@ -77,12 +76,8 @@ def _cmd_score_gated(args: argparse.Namespace) -> int:
         for r in rows:
             w.writerow([r["id"], *(f"{r[c]:.4f}" for c in GATED_COLUMNS[1:])])
         text = buf.getvalue()
-    if args.out is not None:  # atomic write: temp file in the same folder, then os.replace
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=args.out.parent, prefix=f".{args.out.name}.", suffix=".tmp")
-        with os.fdopen(fd, "w", newline="") as fh:
-            fh.write(text)
-        os.replace(tmp, args.out)
+    if args.out is not None:
+        atomic_write_text(args.out, text)
         log.info("wrote %d patient(s) to %s", len(rows), args.out)
     else:
         sys.stdout.write(text)
@@ -204,7 +199,7 @@ def _add_predict(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
-    from cacscore.predict import atomic_write_text, predict_inputs
+    from cacscore.predict import predict_inputs
 
     run = predict_inputs(args.model, args.inputs, keep_phi=args.keep_phi, report_dir=args.report)
     table = run.table()

@@ -13,7 +13,6 @@ Outputs of :func:`run_evaluate` in ``out_dir``:
 from __future__ import annotations
 
 import logging
-import os
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from cacscore import metrics as M
+from cacscore.fileio import atomic_savefig, atomic_write_text
 from cacscore.vessels import VESSELS
 
 log = logging.getLogger(__name__)
@@ -291,17 +291,6 @@ def _short(ids: Sequence[str], k: int = 10) -> str:
 
 
 # ------------------------------------------------------------------ writing
-def _atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # same folder: os.replace is atomic
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def _fmt(v: float) -> str:
     if not np.isfinite(v):
         return "n/a"
@@ -332,11 +321,11 @@ def to_markdown(ev: Evaluation, *, pred_path: Path | None = None, truth_path: Pa
     if truth_path is not None:
         lines.append(f"- reference: `{truth_path}`")
     lines += [f"- scans evaluated: {len(j.ids)}",
-              f"- baseline: every scan predicted as the reference's per-vessel mean (constant-mean model)",
+              "- baseline: every scan predicted as the reference's per-vessel mean (constant-mean model)",
               f"- intervals: percentile bootstrap over scans, {ev.n_boot} resamples, 95%"
               if ev.n_boot else "- intervals: none (bootstrap disabled)",
               "- normalised MSE divides scores by " + ", ".join(f"{v} {s:.4g}" for v, s in zip(VESSELS, ev.normalise_by)) + " "
-              f"(total: their sum); Bland-Altman differences are pred - reference",
+              "(total: their sum); Bland-Altman differences are pred - reference",
               ""]
     for n in ev.notes:
         lines.append(f"- note: {n}")
@@ -402,7 +391,7 @@ def write_figures(j: Joined, out_dir: Path) -> list[Path]:
         ax.grid(alpha=0.3)
     fig.suptitle("Predicted vs reference calcium scores")
     paths.append(out_dir / "scatter.png")
-    _save_fig(fig, paths[-1])
+    atomic_savefig(fig, paths[-1])
     plt.close(fig)
 
     fig, axes = plt.subplots(1, 5, figsize=(20, 4.4), constrained_layout=True)
@@ -423,7 +412,7 @@ def write_figures(j: Joined, out_dir: Path) -> list[Path]:
         ax.grid(alpha=0.3)
     fig.suptitle("Bland-Altman on the log1p(Agatston) scale")
     paths.append(out_dir / "bland_altman.png")
-    _save_fig(fig, paths[-1])
+    atomic_savefig(fig, paths[-1])
     plt.close(fig)
 
     fig, axes = plt.subplots(1, 5, figsize=(22, 4.6), constrained_layout=True)
@@ -436,20 +425,9 @@ def write_figures(j: Joined, out_dir: Path) -> list[Path]:
         ax.set_ylabel("reference category" if k == 0 else "")
     fig.suptitle("Four-class risk category confusion (rows: reference, columns: predicted)")
     paths.append(out_dir / "confusion4.png")
-    _save_fig(fig, paths[-1])
+    atomic_savefig(fig, paths[-1])
     plt.close(fig)
     return paths
-
-
-def _save_fig(fig, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.png")
-    try:
-        fig.savefig(tmp, dpi=100)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def target_scaler_of(model_path: Path):
@@ -481,8 +459,8 @@ def run_evaluate(pred_path: Path, truth_path: Path, *, out_dir: Path | None = No
                   n_boot=n_boot, seed=seed, target_scaler=scaler)
     if out_dir is not None:
         out_dir = Path(out_dir)
-        _atomic_write_text(out_dir / "metrics.csv", ev.table.to_csv(index=False))
-        _atomic_write_text(out_dir / "metrics.md", to_markdown(ev, pred_path=pred_path, truth_path=truth_path))
+        atomic_write_text(out_dir / "metrics.csv", ev.table.to_csv(index=False))
+        atomic_write_text(out_dir / "metrics.md", to_markdown(ev, pred_path=pred_path, truth_path=truth_path))
         write_figures(ev.joined, out_dir)
         log.info("wrote %s", out_dir)
     return ev

@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -400,19 +399,6 @@ class PredictRun:
         failed = [{"id": r.id, "input": str(r.path), "error": r.error} for r in self.failed]
         failed += [{"id": None, "input": i, "error": e} for i, e in self.problems]
         return json.dumps({"scans": ok, "failed": failed}, indent=1)
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write text to ``path`` through a temporary file in the same folder and os.replace."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # same folder: os.replace is atomic
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def predict_inputs(model_path: Path, inputs: Sequence[Path], *, keep_phi: bool = False,

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import html
 import logging
-import os
 import re
 import shutil
 import subprocess
@@ -23,6 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy import ndimage
 
+from cacscore.fileio import atomic_savefig, atomic_write_text
 from cacscore.vessels import VESSELS
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -74,16 +74,6 @@ def vessel_saliency(model, hu: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return idx, maps
 
 
-def _save_fig(fig, path: Path, dpi: int = 100) -> None:
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.png")
-    try:
-        fig.savefig(tmp, dpi=dpi)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def scan_figure(hu: np.ndarray, slices: np.ndarray, maps: np.ndarray, result: "ScanResult", path: Path) -> Path:
     """Write the per-scan PNG: 4 panels (LCA, LAD, LCX, RCA), slice + saliency overlay, scores, categories."""
     import matplotlib
@@ -112,7 +102,7 @@ def scan_figure(hu: np.ndarray, slices: np.ndarray, maps: np.ndarray, result: "S
         head += "\nwarnings: " + "; ".join(result.warnings)
     fig.suptitle(head, fontsize=12, color="darkred" if result.warnings else "black")
     path.parent.mkdir(parents=True, exist_ok=True)
-    _save_fig(fig, path)
+    atomic_savefig(fig, path)
     plt.close(fig)
     return path
 
@@ -151,7 +141,7 @@ def cohort_figure(run: "PredictRun", path: Path) -> Path | None:
     a2.set_ylabel("predicted Agatston (log1p axis)")
     a2.set_title("Predicted scores per vessel")
     a2.grid(alpha=0.3, axis="y")
-    _save_fig(fig, path)
+    atomic_savefig(fig, path)
     plt.close(fig)
     return path
 
@@ -213,7 +203,6 @@ def write_index(out_dir: Path, run: "PredictRun", *, model_path: Path | None = N
                          f"<p><img class='wide' src='{name}' alt='saliency report of {_cell(r.id)}'></p>")
     parts.append("</body></html>")
     path = out_dir / "index.html"
-    from cacscore.predict import atomic_write_text
 
     atomic_write_text(path, "\n".join(parts) + "\n")
     return path
