@@ -1,5 +1,6 @@
 """Training throughput (volumes/s) per model: the reference loop against the fast path, same run, same machine.
 
+Rows "data": the input path alone (reference DataLoader + copy vs device gather + table lookup).
 Rows per model:
   reference      cacscore.train.fit over a DataLoader on the on-disk cache (ScanDataset: memmap read + numpy
                  normalise per scan), fp32 - the baseline named by the ratio column;
@@ -84,6 +85,29 @@ def bench_reference(name: str, cache: CohortCache, z: np.ndarray, n: int, batch:
     return n / res.history[1]["seconds"]
 
 
+def bench_data_reference(cache: CohortCache, z: np.ndarray, n: int, batch: int, device: torch.device) -> float:
+    """The reference's input path alone: DataLoader over ScanDataset (memmap read, numpy normalise, collate)
+    plus the host-to-device copy, over n scans: volumes/s."""
+    ds = ScanDataset(cache, cache.ids[:n], targets_scaled=z[:n])
+    t0 = time.perf_counter()
+    for x, y in torch.utils.data.DataLoader(ds, batch_size=batch, shuffle=True):
+        x, y = x.to(device), y.to(device)
+    sync(device)
+    return n / (time.perf_counter() - t0)
+
+
+def bench_data_fast(cohort: DeviceCohort, n: int, batch: int, dtype: torch.dtype, device: torch.device) -> float:
+    """The fast path's input path alone: device gather + table lookup of n scans: volumes/s."""
+    perm = torch.randperm(n).to(device)
+    cohort.inputs(perm[:batch], dtype)  # warm-up (and the bf16 table)
+    sync(device)
+    t0 = time.perf_counter()
+    for s in range(0, n, batch):
+        cohort.inputs(perm[s:s + batch], dtype)
+    sync(device)
+    return n / (time.perf_counter() - t0)
+
+
 def bench_resident(name: str, cohort: DeviceCohort, z: torch.Tensor, batch: int, steps: int, *,
                    bf16: bool, device: torch.device) -> float:
     """The plain loop over one resident normalised batch (issue 7's measurement): volumes/s."""
@@ -146,7 +170,7 @@ def summarise(rows: list[dict], card: str, args: argparse.Namespace) -> pd.DataF
           f"(x_reference: against the on-disk reference loop measured in this run; x_best_plain: against the "
           f"faster resident plain loop of this run)")
     print(df.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
-    fast_rows = df[df.variant.str.startswith("fast") & df.volumes_per_s.notna()]
+    fast_rows = df[df.variant.str.startswith("fast") & df.volumes_per_s.notna() & (df.model != "data")]
     if fast_rows.empty:
         return df
     best = fast_rows.loc[fast_rows.groupby("model")["volumes_per_s"].idxmax()]
@@ -253,6 +277,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {name:7s} {variant:34s} {vps:9.1f} vol/s  {1e3 / vps:8.3f} ms/vol  ({time.perf_counter() - t:.0f} s)",
               flush=True)
 
+    add("data", "reference (disk, fp32)", lambda: bench_data_reference(cache, z, n_ref, args.batch, device))
+    add("data", "fast gather+LUT fp32", lambda: bench_data_fast(cohort, n, args.batch, torch.float32, device))
+    if cuda:
+        add("data", "fast gather+LUT bf16", lambda: bench_data_fast(cohort, n, args.batch, torch.bfloat16, device))
     for name in names:
         add(name, "reference (disk, fp32)", lambda: bench_reference(name, cache, z, n_ref, args.batch, device))
         add(name, "resident fp32", lambda: bench_resident(name, cohort, zt, args.batch, args.steps, bf16=False,

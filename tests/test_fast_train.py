@@ -21,9 +21,11 @@ from cacscore.preprocess import PreprocessConfig, normalise
 from cacscore.train import TrainConfig, fit, seeded
 
 DEVICE = torch.device(os.environ.get("CACSCORE_TEST_DEVICE", "cpu"))
-if DEVICE.type == "cuda":  # fp32 means fp32 in the comparisons
+if DEVICE.type == "cuda":  # fp32 means fp32 in the comparisons, and the same run gives the same numbers
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cudnn.deterministic = True
+    torch.backends.cudnn.benchmark = False
 
 C, S, N = 8, 32, 16
 MODEL_CFG = {
@@ -155,8 +157,10 @@ def test_bf16_autocast_within_bf16_tolerance(cohort):
     [bf16] = fit_members(_build("cnn"), co, [m], config=FastTrainConfig(bf16=True), progress=False)
     [bf16_cast] = fit_members(_build("cnn"), co, [m], config=FastTrainConfig(bf16=True, bf16_input=False),
                               progress=False)
-    # bf16 straight from the tables == float32 tables cast by autocast (the first layer is a conv)
-    np.testing.assert_allclose(bf16.step_loss, bf16_cast.step_loss, rtol=1e-6, atol=0)
+    # bf16 straight from the tables == float32 tables cast by autocast (the first layer is a conv): the same
+    # first step; later steps on CUDA may pick other conv kernels for the two input layouts, so bf16 tolerance
+    np.testing.assert_allclose(bf16.step_loss[0], bf16_cast.step_loss[0], rtol=1e-6 if DEVICE.type == "cpu" else 1e-3)
+    np.testing.assert_allclose(bf16.step_loss, bf16_cast.step_loss, rtol=1e-6 if DEVICE.type == "cpu" else 5e-2)
     a, b = np.array(fp32.step_loss), np.array(bf16.step_loss)
     assert not np.array_equal(a, b)  # autocast really ran in bf16 (members_mode defaults to "loop" with bf16)
     np.testing.assert_allclose(b, a, rtol=5e-2, atol=1e-3)  # bf16 has an 8-bit mantissa (~0.4 % per op)

@@ -71,8 +71,10 @@ def normalise_batch(hu: torch.Tensor, scan_idx: torch.Tensor, lut: torch.Tensor)
     """int16 HU (B, ...) of cohort scans ``scan_idx`` (B,) -> input of the same shape in ``lut``'s dtype via the
     per-scan tables ``lut`` (N, 65536) (``scan_lut``); any layout of the trailing axes (C, H, W or H, W, C). int16 + int32 promotes in one pass; the int32 flat
     index keeps the traffic at 4 bytes per voxel."""
-    base = (scan_idx.to(torch.int32) * 65536 + 32768).view(-1, 1, 1, 1)
-    return lut.view(-1)[hu + base]
+    base = (scan_idx.to(torch.int32) * 65536 + 32768).view(-1, *([1] * (hu.dim() - 1)))
+    flat = hu + base  # int32, the layout of hu
+    # index_select with int32 indices: ~6x faster on CPU than advanced indexing (which widens to int64)
+    return lut.view(-1).index_select(0, flat.reshape(-1)).view(flat.shape)
 
 
 # ----------------------------------------------------------------------------------------------- the cohort
@@ -305,7 +307,8 @@ class FastTrainConfig:
 @dataclass
 class MemberResult:
     """What ``cacscore.train.fit`` gives for one run: ``history`` (per epoch: epoch, train_loss = sample-weighted
-    mean of the batch losses, val_loss = MSE over scans and vessels or nan, seconds), ``best_epoch``,
+    mean of the batch losses, val_loss = MSE over scans and vessels or nan, seconds = wall time of the epoch,
+    shared with the members trained alongside), ``best_epoch``,
     ``best_val_loss``; plus the weights it ends with (best validation epoch, or last without validation) on the
     CPU and every step's loss."""
 
