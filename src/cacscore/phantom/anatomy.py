@@ -2,7 +2,7 @@
 
 All lengths in mm, HU in Hounsfield units. ``t`` is the height above the top of the right
 diaphragm dome (mm); patient z = t + z_dome_mm. Painter's order: body wall, thoracic cavity
-(lungs / abdomen / neck tissue), mediastinum, great vessels and airways, bones (spine, ribs,
+(lungs / abdomen / thoracic inlet), mediastinum, great vessels and airways, bones (spine, ribs,
 costal cartilage, sternum), aortic wall/valve calcium, table; the heart is drawn last (its own
 layer, so that it can move).
 """
@@ -143,8 +143,8 @@ def draw_anatomy(rng: np.random.Generator) -> Anatomy:
     xr = np.random.default_rng([tex_seed, 5])
     breast = None
     if xr.random() < 0.5:  # breasts (or a thick anterior soft-tissue pad): fat with a glandular core
-        breast = (float(xr.uniform(0.35, 0.5) * a), float(body_c[1] - b + xr.uniform(12, 25)),
-                  float(xr.uniform(50, 75)), float(xr.uniform(18, 32)), float(xr.uniform(40, 110)))
+        breast = (float(xr.uniform(0.38, 0.52) * a), float(body_c[1] - b + xr.uniform(18, 30)),
+                  float(xr.uniform(50, 70)), float(xr.uniform(20, 32)), float(xr.uniform(40, 110)))
     scapula = (float(xr.uniform(0.5, 0.75)), float(xr.uniform(60, 90)), float(t_apex - xr.uniform(90, 130)))
     paraspinal = (float(xr.uniform(18, 26)), float(xr.uniform(14, 20)))
     return Anatomy(
@@ -240,21 +240,22 @@ def render_background(anat: Anatomy, grid: Grid, *, kvp: float) -> tuple[np.ndar
     flung = slab_fraction(lo, hi, grid.z_edges_mm)  # (nz, nyb, nxb)
     sub = img[box]
     c2 = cav[box[1], box[2]]
-    below = (zc[:, None, None] < lo[None]).astype(np.float32)
-    other = below * np.where(right, HU["liver"], HU["abdomen"]).astype(np.float32) + (1 - below) * np.float32(HU["neck"])
+    abd = np.broadcast_to(np.where(right, HU["liver"], HU["abdomen"]).astype(np.float32), lo.shape)
     pool = _texture_pool(anat.lung_texture_seed, (len(ys), len(xs)), 4, px, pad=32)
     # above the apices: fat of the thoracic inlet with muscle and vessels (texture), not a uniform block
     inlet = np.float32(HU["fat"] + 20) + np.float32(150.0) * pool[0, :len(ys), :len(xs)]
-    other = other + (1 - below) * (inlet - np.float32(HU["neck"]))
-    sub += c2 * (other - sub)
     prng = np.random.default_rng(anat.lung_texture_seed + 1)
     offs = prng.integers(0, 32, (nz, 2))
     grad = np.float32(55.0) * (dyn + 1.0)  # dependent lung is denser
-    for k in range(nz):
+    # vessels are dense near the hila and sparse in the periphery
+    d2 = np.minimum((np.abs(dxn) - 0.4) ** 2 + (dyn + 0.05) ** 2, 1.0)
+    vess = (np.float32(520.0) * (0.45 + 1.2 * np.exp(-d2 / (2 * 0.22 ** 2)))).astype(np.float32)
+    for k in range(nz):  # slab by slab (cache-friendly): abdomen below the domes / inlet above, then lung
+        sk = sub[k]
+        sk += c2 * (np.where(zc[k] < lo, abd, inlet) - sk)
         tex = pool[k % 4, offs[k, 0]:offs[k, 0] + len(ys), offs[k, 1]:offs[k, 1] + len(xs)]
-        lung_hu = np.float32(HU["lung"]) + grad + np.float32(520.0) * tex
-        f = flung[k] * c2
-        sub[k] += f * (lung_hu - sub[k])
+        lung_hu = np.float32(HU["lung"]) + grad + vess * tex
+        sk += (flung[k] * c2) * (lung_hu - sk)
 
     # mediastinum (fat with soft tissue) between sternum and spine, above the diaphragm
     mx, my = cx + 4.0, cy - 0.12 * cb
@@ -287,6 +288,29 @@ def render_background(anat: Anatomy, grid: Grid, *, kvp: float) -> tuple[np.ndar
     cyl(anat.desc_c[0], anat.desc_c[1], anat.desc_r, grid.z_edges_mm[0] - 5, arch_z, HU["blood"])
     cyl(root[0] - anat.aorta_r - 7, root[1] + 4, 9.0, root[2] + 5, zd + anat.t_apex, HU["blood"])  # SVC
     cyl(root[0] + anat.aorta_r + 10, root[1] - 8, 13.0, root[2] + 8, root[2] + 45, HU["blood"])  # pulmonary trunk
+    def hseg(p0: np.ndarray, p1: np.ndarray, zc_: float, ra: float, hu: float) -> None:
+        """Horizontal tube (radius ra) from p0 to p1 (x, y) at height zc_, exact column intervals."""
+        b = grid.box((zc_ - ra, min(p0[1], p1[1]) - ra - px, min(p0[0], p1[0]) - ra - px),
+                     (zc_ + ra, max(p0[1], p1[1]) + ra + px, max(p0[0], p1[0]) + ra + px))
+        if b is None:
+            return
+        X, Y = np.meshgrid(x[b[2]], y[b[1]])
+        d = p1 - p0
+        s = np.clip(((X - p0[0]) * d[0] + (Y - p0[1]) * d[1]) / (d @ d), 0, 1)
+        dist2 = (X - p0[0] - s * d[0]) ** 2 + (Y - p0[1] - s * d[1]) ** 2
+        h = np.sqrt(np.clip(ra * ra - dist2, 0, None)).astype(np.float32)
+        h[dist2 >= ra * ra] = -1
+        paint(img, b, slab_fraction(zc_ - h, zc_ + h, grid.z_edges_mm[b[0].start:b[0].stop + 1]), hu)
+
+    # pulmonary arteries: from the top of the trunk to each hilum, tapering in two steps
+    pt = np.array([root[0] + anat.aorta_r + 10, root[1] - 8])
+    zpa = root[2] + 40
+    for hx_ in (cx - 0.42 * ca, cx + 0.42 * ca):
+        hil = np.array([hx_, cy - 0.05 * cb])
+        mid = pt + 0.6 * (hil - pt)
+        hseg(pt, mid, zpa, 10.0, HU["blood"])
+        hseg(mid, hil, zpa - 3, 6.5, HU["blood"])
+
     # aortic arch: horizontal tube from the ascending to the descending aorta (exact column intervals)
     p0 = np.array([root[0], root[1]])
     p1 = np.array(anat.desc_c)

@@ -28,8 +28,8 @@ from cacscore.vessels import LABEL_OF, VESSELS
 # COCA: 43% of scans total 0; vessel non-zero shares LCA 17%, LAD 53%, LCX 29%, RCA 37%.
 # Fitted on RENDERED truth at 512 (bench/bench_phantom.py --cohort 200): a few calcified patients
 # render to 0 (their marginal anchor plaque vanishes at 5 mm), hence P_CALCIFIED above 0.57.
-P_CALCIFIED = 0.62
-LOG_MEDIAN_TOTAL = float(np.log(60.0))  # non-zero targets: log-normal, median 60, log-sd 2.3
+P_CALCIFIED = 0.63
+LOG_MEDIAN_TOTAL = float(np.log(75.0))  # non-zero targets: log-normal, median 75, log-sd 2.3
 LOG_SD_TOTAL = 2.3
 P_VESSEL_GIVEN_CALCIFIED = {"LCA": 0.3, "LAD": 0.93, "LCX": 0.56, "RCA": 0.7}
 VESSEL_SHARE = {"LCA": 0.25, "LAD": 1.0, "LCX": 0.6, "RCA": 0.95}
@@ -99,7 +99,7 @@ def analytic_plaque_score(diameter_mm: np.ndarray, length_mm: np.ndarray, hu: np
     return area * _weight(peak) * (slice_mm / 3.0) * np.maximum(1.0, d / slice_mm)
 
 
-P_ANCHOR_VISIBLE = 0.6
+P_ANCHOR_VISIBLE = 0.7
 """The largest plaque of an involved vessel scores > 0 with at least this rendered probability."""
 _D_CENTRES = np.sqrt(D_EDGES_MM[:-1] * D_EDGES_MM[1:])
 _HU_CENTRES = 0.5 * (HU_EDGES[:-1] + HU_EDGES[1:])
