@@ -24,9 +24,14 @@ fi
 
 START=$SECONDS
 BUDGET=${BUDGET:-470}  # seconds for the whole script (the device tool's limit is 600)
-PY=python3
-if [[ -x .venv/bin/python ]] && .venv/bin/python -c "import torch, sys; sys.exit(not torch.cuda.is_available())" 2>/dev/null; then
-    PY=.venv/bin/python
+# overridable for a dry run on a CPU: PY=.venv/bin/python SIZE=32 SLICES=8 SCANS=16 BATCH=4 STEPS=2 TEST_DEVICE=cpu COMPILE_MODELS=
+SIZE=${SIZE:-512} SLICES=${SLICES:-73} SCANS=${SCANS:-212} BATCH=${BATCH:-32} STEPS=${STEPS:-6} MEMBERS=${MEMBERS:-4}
+TEST_DEVICE=${TEST_DEVICE:-cuda} COMPILE_MODELS=${COMPILE_MODELS-cnn}
+if [[ -z "${PY:-}" ]]; then  # the GPU image's python3 holds torch; a local venv only if it sees CUDA
+    PY=python3
+    if [[ -x .venv/bin/python ]] && .venv/bin/python -c "import torch, sys; sys.exit(not torch.cuda.is_available())" 2>/dev/null; then
+        PY=.venv/bin/python
+    fi
 fi
 export PYTHONPATH="$PWD/src:$PWD/.gpu_deps${PYTHONPATH:+:$PYTHONPATH}"
 export PYTHONDONTWRITEBYTECODE=1
@@ -39,13 +44,13 @@ mkdir -p "$OUT"
     $PY -c "import cacscore.fast_train, cacscore.cache; print('cacscore imports ok')"
 } 2>&1 | tee "$OUT/gpu.txt"
 
-echo "== 1. equivalence tests on CUDA ($((SECONDS - START)) s)"
-CACSCORE_TEST_DEVICE=cuda timeout 150 $PY -m pytest tests/test_fast_train.py -q -p no:cacheprovider \
+echo "== 1. equivalence tests on $TEST_DEVICE ($((SECONDS - START)) s)"
+CACSCORE_TEST_DEVICE=$TEST_DEVICE timeout 150 $PY -m pytest tests/test_fast_train.py -q -p no:cacheprovider \
     -W ignore::UserWarning 2>&1 | tail -n 40 | tee "$OUT/tests_cuda.txt"
 
 left=$((BUDGET - (SECONDS - START)))
-echo "== 2. throughput at 73 x 512 x 512, batch 32 ($((SECONDS - START)) s elapsed, ${left} s left)"
-timeout "$left" $PY -W ignore bench/train_throughput.py --size 512 --slices 73 --batch 32 --steps 6 --ref-steps 1 \
-    --members 4 --scans 212 --cache /tmp/cacscore_gpu_cache --threads 8 --compile-models cnn \
-    --json "$OUT/throughput.json" 2>&1 | grep -v -E "it/s\]|^\s*$" | tee "$OUT/throughput.txt"
+echo "== 2. throughput at $SLICES x $SIZE x $SIZE, batch $BATCH ($((SECONDS - START)) s elapsed, ${left} s left)"
+timeout "$left" $PY -W ignore bench/train_throughput.py --size "$SIZE" --slices "$SLICES" --batch "$BATCH" \
+    --steps "$STEPS" --ref-steps 1 --members "$MEMBERS" --scans "$SCANS" --cache "/tmp/cacscore_gpu_cache_$SIZE" \
+    --threads 8 --compile-models "$COMPILE_MODELS" --json "$OUT/throughput.json" 2>&1 | grep -v -E "it/s\]|^\s*$" | tee "$OUT/throughput.txt"
 echo "== done in $((SECONDS - START)) s"
