@@ -77,7 +77,7 @@ def _disc(img: np.ndarray, r: int, c: int, rad: int) -> np.ndarray:
 
 def _tissue_stats(slabs: np.ndarray, *, blood, bone, px_mm: float) -> dict[str, tuple[float, float]]:
     """lung: HU < -400 inside the body, eroded 5 px; fat: 7x7 median in [-150, -60] inside the body,
-    eroded 2 px; blood: 5 mm discs in the descending aorta; bone: 5 mm discs in vertebral bodies."""
+    eroded 2 px; blood: 5 mm discs in the descending aorta (phantom: 9 slabs around the heart centre); bone: 5 mm discs in vertebral bodies."""
     lung_v, fat_v = [], []
     mid = slabs.shape[0] // 2
     for k in range(mid - 8, mid + 8):
@@ -112,9 +112,12 @@ def hu_stats_phantom(pid: int, seed: int) -> dict[str, tuple[float, float]]:
 
     dr, dc = rc(*a.desc_c)
     sr, sc = rc(*a.spine_c)
-    # the vertebral-body slab nearest the heart that is not a disc: pick by the slab's static median
-    ks = [k for k in range(kc - 6, kc + 6) if np.median(_disc(p.hu_static[k], sr, sc, 3)) > 150][:2] or [kc]
-    return _tissue_stats(p.hu, blood=[(kc, dr, dc), (kc + 2, dr, dc)], bone=[(k, sr, sc) for k in ks], px_mm=px)
+    # mid-vertebral slabs (as hand-picked in the real scan): the cancellous plateau of the static
+    # image, not discs (~80 HU) and not slabs that cut a cortical endplate (brighter)
+    med = {k: float(np.median(_disc(p.hu_static[k], sr, sc, 3))) for k in range(kc - 6, kc + 6)}
+    plateau = min(v for v in med.values() if v > 100)
+    ks = [k for k, v in med.items() if abs(v - plateau) < 2][:2] or [kc]
+    return _tissue_stats(p.hu, blood=[(k, dr, dc) for k in range(kc - 4, kc + 5)], bone=[(k, sr, sc) for k in ks], px_mm=px)
 
 
 def main() -> None:

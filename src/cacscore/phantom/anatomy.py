@@ -17,7 +17,7 @@ from scipy import ndimage
 from cacscore.phantom.raster import Grid, ellipse_footprint, ellipsoid_fraction, paint, slab_fraction
 
 HU = {
-    "air": -1000.0, "skin": 40.0, "fat": -100.0, "muscle": 50.0, "lung": -920.0, "mediastinum": -85.0,
+    "air": -1000.0, "skin": 40.0, "fat": -100.0, "muscle": 50.0, "lung": -935.0, "mediastinum": -85.0,
     "blood": 32.0, "myocardium": 44.0, "liver": 58.0, "abdomen": 40.0, "neck": 25.0, "disc": 80.0,
     "cartilage": 110.0, "csf": 12.0, "gland": 20.0,
 }

@@ -370,7 +370,14 @@ def render_heart(anat: Anatomy, grid: Grid, img: np.ndarray, vessels: dict[str, 
         (hc - 0.05 * semi[0] * e1 + 0.45 * semi[1] * e2 - 0.25 * semi[2] * e3, semi * np.array([0.55, 0.35, 0.45]), HU["blood"]),
         (hc - 0.55 * semi[0] * e1 - 0.1 * semi[1] * e2, semi * np.array([0.4, 0.65, 0.7]), HU["blood"]),  # atria
     ]
-    for c, s, hu in chambers:
+    # epicardial fat in the atrioventricular groove (where RCA and LCX run): a fat ring around the
+    # heart at the AV plane, about 10 mm wide and 9 mm deep, under the vessels' own fat sheaths
+    u_av = float(np.mean((vessels["LCX"].points[1:] - hc) @ e1) / semi[0]) if "LCX" in vessels else -0.45
+    w = float(np.sqrt(max(1 - u_av ** 2, 0.05)))
+    c_av = hc + u_av * semi[0] * e1
+    ring = [(c_av, np.array([5.0, semi[1] * w + 2.0, semi[2] * w + 2.0]), HU["fat"]),
+            (c_av, np.array([5.5, max(semi[1] * w - 7.0, 3.0), max(semi[2] * w - 7.0, 3.0)]), HU["myocardium"])]
+    for c, s, hu in chambers[:1] + ring + chambers[1:]:
         r = ellipsoid_fraction(grid, c, anat.heart_axes, s)
         if r is not None:
             lp.paint(r[0], r[1], hu)
