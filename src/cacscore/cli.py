@@ -153,6 +153,10 @@ def _add_reproduce(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the split, initialisation and shuffling")
     p.add_argument("--target-scaling", default="log", choices=("log", "linear"),
                    help="log: log1p(Agatston) / training max; linear: Agatston / training max (per vessel)")
+    p.add_argument("--normalisation", default=None, choices=("scan", "window"),
+                   help="override the cache's input normalisation: per-scan z-score or a fixed HU window")
+    p.add_argument("--window", type=float, nargs=2, default=None, metavar=("LOW_HU", "HIGH_HU"),
+                   help="HU window for --normalisation window (clipped, scaled to [0, 1])")
     p.set_defaults(func=_cmd_reproduce)
 
 
@@ -161,7 +165,8 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
 
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     paths = reproduce(args.cache, args.out, models=models, grid=args.grid, device=args.device, seed=args.seed,
-                      target_scaling=args.target_scaling)
+                      target_scaling=args.target_scaling, normalisation=args.normalisation,
+                      window_hu=tuple(args.window) if args.window else None)
     for name, path in paths.items():
         print(f"{name}: {path}")
     return 0

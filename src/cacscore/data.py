@@ -23,8 +23,10 @@ class ScanDataset(Dataset):
     ids: cache ids of this split; targets_scaled: (len(ids), 4) already scaled (see cacscore.targets), or None.
     """
 
-    def __init__(self, cache: _Cache, ids: Sequence[str], *, targets_scaled: np.ndarray | None = None) -> None:
+    def __init__(self, cache: _Cache, ids: Sequence[str], *, targets_scaled: np.ndarray | None = None,
+                 config: Any = None) -> None:
         self.cache = cache
+        self.config = cache.config if config is None else config  # PreprocessConfig used to normalise
         self.ids = list(ids)
         if targets_scaled is not None:
             targets_scaled = np.asarray(targets_scaled, dtype=np.float32)
@@ -39,7 +41,7 @@ class ScanDataset(Dataset):
         from cacscore.preprocess import normalise
 
         hu = np.asarray(self.cache.load(self.ids[i]))  # int16 (slices, H, W)
-        x = torch.from_numpy(np.ascontiguousarray(normalise(hu, self.cache.config), dtype=np.float32))
+        x = torch.from_numpy(np.ascontiguousarray(normalise(hu, self.config), dtype=np.float32))
         y = torch.from_numpy(self.targets[i]) if self.targets is not None else torch.zeros(4)
         return x, y
 
@@ -58,3 +60,32 @@ class TensorScans(Dataset):
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
         return self.x[i], self.y[i]
+
+
+class ShiftAugment(Dataset):
+    """Training-time augmentation: each item shifted in-plane by a random whole number of pixels in
+    [-max_shift_px, max_shift_px] along H and W (the same shift for all slices of a scan). Never flips:
+    a left-right flip would swap the left and right coronary arteries. The uncovered strip takes the
+    value of the item's corner pixel (air outside the body). Draws from torch's global RNG, which
+    ``cacscore.train.fit`` seeds and checkpoints, so runs stay deterministic and resumable.
+    """
+
+    def __init__(self, base: Dataset, *, max_shift_px: int) -> None:
+        if int(max_shift_px) < 0:
+            raise ValueError(f"max_shift_px must be >= 0, got {max_shift_px}")
+        self.base, self.max_shift_px = base, int(max_shift_px)
+
+    def __len__(self) -> int:
+        return len(self.base)  # type: ignore[arg-type]
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        x, y = self.base[i]
+        s = self.max_shift_px
+        if s == 0:
+            return x, y
+        dy, dx = (int(v) for v in torch.randint(-s, s + 1, (2,)))
+        out = torch.full_like(x, float(x[..., 0, 0].min()))
+        h, w = x.shape[-2:]
+        out[..., max(dy, 0):h + min(dy, 0), max(dx, 0):w + min(dx, 0)] = \
+            x[..., max(-dy, 0):h + min(-dy, 0), max(-dx, 0):w + min(-dx, 0)]
+        return out, y

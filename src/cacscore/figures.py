@@ -53,16 +53,18 @@ def plot_loss_curves(curves: dict[str, dict[str, np.ndarray]], path: Path, *, la
 
 
 def plot_saliency(model: nn.Module, cache: Any, ids: Sequence[str], y_agatston: np.ndarray, path: Path, *,
-                  device: str = "cpu", title: str = "CNN") -> Path:
+                  device: str = "cpu", title: str = "CNN", config: Any = None) -> Path:
     """Per case: the CT slice where the saliency is highest, and the saliency over it.
 
     ids: cache ids (e.g. a calcified and a zero-calcium test case); y_agatston: their (len(ids), 4) true scores.
+    config: the PreprocessConfig the model was trained with (default: the cache's).
     """
+    config = cache.config if config is None else config
     fig, axes = plt.subplots(len(ids), 2, figsize=(8, 4 * len(ids)), squeeze=False)
     model = model.to(device)
     for r, sid in enumerate(ids):
         hu = np.asarray(cache.load(sid))  # (C, H, W) int16
-        x = torch.from_numpy(normalise(hu, cache.config))[None].to(device)
+        x = torch.from_numpy(normalise(hu, config))[None].to(device)
         sal = saliency_map(model, x)  # (C, H, W)
         c = int(np.argmax(sal.sum(axis=(1, 2))))
         with torch.no_grad():

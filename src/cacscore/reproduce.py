@@ -13,6 +13,7 @@ MSE is in the normalised target space (like the paper's Table 1); Spearman / ICC
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -33,7 +34,7 @@ from cacscore.cv import Splits, grid_points, load_grid, make_splits, point_name
 from cacscore.data import ScanDataset
 from cacscore.metrics import agreement_table
 from cacscore.models import MODELS, build_model
-from cacscore.preprocess import normalise
+from cacscore.preprocess import PreprocessConfig, normalise
 from cacscore.targets import TargetScaler
 from cacscore.train import FitResult, TrainConfig, fit, predict, read_checkpoint, seeded
 from cacscore.vessels import VESSELS
@@ -75,13 +76,13 @@ class _Subset(Dataset):
 class _Data:
     """Datasets for any list of cache ids; the cohort is normalised once and held in memory when it fits."""
 
-    def __init__(self, cache: Any, scaler: TargetScaler, progress: bool) -> None:
+    def __init__(self, cache: Any, scaler: TargetScaler, progress: bool, config: PreprocessConfig) -> None:
         from tqdm import tqdm
 
-        self.cache, self.scaler = cache, scaler
+        self.cache, self.scaler, self.config = cache, scaler, config
         self.row = {sid: i for i, sid in enumerate(cache.ids)}
         self.z = scaler.transform(np.nan_to_num(np.asarray(cache.targets, dtype=np.float64)))
-        c = cache.config
+        c = config
         nbytes = len(cache.ids) * c.slices * c.size * c.size * 2
         self.x: torch.Tensor | None = None
         if nbytes <= PRELOAD_LIMIT_BYTES:
@@ -92,7 +93,7 @@ class _Data:
     def dataset(self, ids: Sequence[str]) -> Dataset:
         rows = [self.row[i] for i in ids]
         if self.x is None:
-            return ScanDataset(self.cache, ids, targets_scaled=self.z[rows])
+            return ScanDataset(self.cache, ids, targets_scaled=self.z[rows], config=self.config)
         return _Subset(self.x, rows, self.z[rows])
 
 
@@ -135,8 +136,13 @@ def _atomic_text(path: Path, text: str) -> None:
 def reproduce(cache_dir: Path, out: Path, *, models: Sequence[str] = ("cnn", "se_cnn", "vit"),
               grid: str | Path | dict[str, Any] = "small", device: str = "auto", seed: int = 0,
               target_scaling: str = "log", n_folds: int = 5, test_fraction: float = 0.2,
+              normalisation: str | None = None, window_hu: tuple[float, float] | None = None,
               progress: bool = True) -> dict[str, Path]:
-    """Run the protocol on a cohort cache and write the artefacts into ``out``; returns their paths."""
+    """Run the protocol on a cohort cache and write the artefacts into ``out``; returns their paths.
+
+    normalisation / window_hu: override the cache's PreprocessConfig at training time (the cache holds raw HU);
+    the bundles record the configuration used, so ``predict`` normalises the same way.
+    """
     from cacscore.cache import CohortCache
 
     for m in models:
@@ -171,8 +177,11 @@ def reproduce(cache_dir: Path, out: Path, *, models: Sequence[str] = ("cnn", "se
     tr_rows = [row[i] for i in splits.train]
     te_rows = [row[i] for i in splits.test]
     scaler = TargetScaler.fit(y_all[tr_rows], kind=target_scaling)
-    data = _Data(cache, scaler, progress)
     pre = cache.config
+    overrides = {k: v for k, v in (("normalisation", normalisation), ("window_hu", window_hu)) if v is not None}
+    if overrides:
+        pre = dataclasses.replace(pre, **overrides)
+    data = _Data(cache, scaler, progress, pre)
     model_kw = {"in_channels": pre.slices, "image_size": pre.size}
     settings = {"cache": str(cache_dir), "models": list(models), "grid": grid_d, "device": device, "seed": seed,
                 "target_scaling": scaler.to_dict(), "n_folds": n_folds, "test_fraction": test_fraction,
@@ -290,7 +299,8 @@ def reproduce(cache_dir: Path, out: Path, *, models: Sequence[str] = ("cnn", "se
     calcified = splits.test[int(np.argmax(totals))]
     zero = splits.test[int(np.argmin(totals))]
     paths["fig3_saliency.png"] = plot_saliency(final_models[sal_name], cache, [calcified, zero], y_all[[row[calcified], row[zero]]],
-                                               out / "fig3_saliency.png", device=device, title=LABELS[sal_name])
+                                               out / "fig3_saliency.png", device=device, title=LABELS[sal_name],
+                                               config=pre)
     paths["models"] = out / "models"
     paths["splits.json"] = split_path
     return paths
