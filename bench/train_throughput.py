@@ -112,7 +112,8 @@ def bench_resident(name: str, cohort: DeviceCohort, z: torch.Tensor, batch: int,
                    bf16: bool, device: torch.device) -> float:
     """The plain loop over one resident normalised batch (issue 7's measurement): volumes/s."""
     fmt = torch.channels_last if bf16 else torch.contiguous_format
-    model = build_model(name, **model_kwargs(name, cohort.hu.shape[1], cohort.hu.shape[2])).to(device, memory_format=fmt)
+    kw = model_kwargs(name, cohort.hu.shape[1], cohort.hu.shape[2])
+    model = build_model(name, **kw).to(device, memory_format=fmt)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
     idx = torch.arange(batch, device=device) % len(cohort)
     x = cohort.inputs(idx).contiguous(memory_format=fmt)
@@ -209,7 +210,8 @@ def main(argv: list[str] | None = None) -> int:
                     "variants of the fast path; they run last (compilation takes a while)")
     ap.add_argument("--ref-steps", type=int, default=0, help="batches per epoch for the on-disk reference "
                     "(default --steps; it is slow at 512 x 512)")
-    ap.add_argument("--cache", type=Path, default=None, help="make / reuse the synthetic cache here (default: temporary)")
+    ap.add_argument("--cache", type=Path, default=None, help="make / reuse the synthetic cache here "
+                    "(default: a temporary one)")
     ap.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     ap.add_argument("--json", type=Path, default=None, help="also write the table as JSON here")
     args = ap.parse_args(argv)
@@ -258,7 +260,8 @@ def main(argv: list[str] | None = None) -> int:
                     (f"fast fp32 K={k} loop", k, FastTrainConfig(members_mode="loop"))]
     compiled = [("fast +compile K=1", 1, FastTrainConfig(compile=True)),
                 (f"fast +compile K={k} loop", k, FastTrainConfig(compile=True, members_mode="loop")),
-                ("fast +compile(reduce-overhead) K=1", 1, FastTrainConfig(compile=True, compile_mode="reduce-overhead"))]
+                ("fast +compile(reduce-overhead) K=1", 1,
+                 FastTrainConfig(compile=True, compile_mode="reduce-overhead"))]
     rows: list[dict] = []
 
     def add(name: str, variant: str, fn) -> None:

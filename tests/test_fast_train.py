@@ -192,8 +192,8 @@ def test_members_together_equal_members_apart(cohort, name, mode):
                            max_parallel=2 if mode == "loop" else None)
     for i, (m, got) in enumerate(zip(members, together)):
         if (name, i) not in _ALONE:  # shared by the vmap and loop cases
-            _ALONE[name, i] = fit_members(_build(name), co, [m], config=FastTrainConfig(bf16=False, members_mode="loop"),
-                                          progress=False)[0]
+            _ALONE[name, i] = fit_members(_build(name), co, [m], progress=False,
+                                          config=FastTrainConfig(bf16=False, members_mode="loop"))[0]
         alone = _ALONE[name, i]
         np.testing.assert_allclose(got.step_loss, alone.step_loss, rtol=1e-4, atol=1e-6)
         assert [h["val_loss"] for h in got.history] == pytest.approx([h["val_loss"] for h in alone.history],

@@ -69,8 +69,8 @@ def scan_lut(hu: np.ndarray, config: PreprocessConfig) -> np.ndarray:
 
 def normalise_batch(hu: torch.Tensor, scan_idx: torch.Tensor, lut: torch.Tensor) -> torch.Tensor:
     """int16 HU (B, ...) of cohort scans ``scan_idx`` (B,) -> input of the same shape in ``lut``'s dtype via the
-    per-scan tables ``lut`` (N, 65536) (``scan_lut``); any layout of the trailing axes (C, H, W or H, W, C). int16 + int32 promotes in one pass; the int32 flat
-    index keeps the traffic at 4 bytes per voxel."""
+    per-scan tables ``lut`` (N, 65536) (``scan_lut``); any layout of the trailing axes (C, H, W or H, W, C).
+    int16 + int32 promotes in one pass; the int32 flat index keeps the traffic at 4 bytes per voxel."""
     base = (scan_idx.to(torch.int32) * 65536 + 32768).view(-1, *([1] * (hu.dim() - 1)))
     flat = hu + base  # int32, the layout of hu
     # index_select with int32 indices: ~6x faster on CPU than advanced indexing (which widens to int64)
@@ -465,7 +465,8 @@ def fit_members(build: Callable[[], nn.Module], cohort: DeviceCohort, members: S
             x = cohort.inputs(torch.cat(idx), in_dtype)  # (G * size, C, H, W)
             y = torch.stack([runs[k].targets[i] for k, i in zip(ks, idx)])  # (G, size, V)
             if aug_gen is not None:
-                x = torch.cat([apply_augment(x[j * size:(j + 1) * size], sample_augment(config.augment, size, aug_gen[k]))
+                x = torch.cat([apply_augment(x[j * size:(j + 1) * size],
+                                             sample_augment(config.augment, size, aug_gen[k]))
                                for j, k in enumerate(ks)])
             x = x.contiguous(memory_format=fmt)
             whole = ks == list(range(len(members)))
