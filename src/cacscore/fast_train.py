@@ -156,12 +156,14 @@ class DeviceCohort:
 
     @classmethod
     def from_cache(cls, cache: Any, targets: np.ndarray | None = None, *, device: str | torch.device,
-                   ids: Sequence[str] | None = None, channels_last: bool = False) -> "DeviceCohort":
+                   ids: Sequence[str] | None = None, channels_last: bool = False,
+                   preprocess: PreprocessConfig | None = None) -> "DeviceCohort":
         """Load a cohort cache (``.config`` PreprocessConfig, ``.ids``, ``.load(id)`` -> int16 (C, H, W)) onto
-        ``device``; ``targets`` (N, V) are already scaled, in ``ids`` order (default ``cache.ids``)."""
+        ``device``; ``targets`` (N, V) are already scaled, in ``ids`` order (default ``cache.ids``).
+        ``preprocess`` overrides the cache's config for the normalisation (as ``ScanDataset(config=...)``)."""
         ids = list(cache.ids if ids is None else ids)
-        return cls.from_arrays(_LazyScans(cache, ids), targets, device=device, preprocess=cache.config, ids=ids,
-                               channels_last=channels_last)
+        return cls.from_arrays(_LazyScans(cache, ids), targets, device=device, ids=ids, channels_last=channels_last,
+                               preprocess=cache.config if preprocess is None else preprocess)
 
     def inputs(self, idx: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
         """Cohort indices (B,) int64 on the device -> normalised input (B, C, H, W), float32 or ``dtype``
