@@ -231,11 +231,11 @@ def test_augmentation_samples_then_applies_deterministically():
     assert all(torch.equal(p1[k], p2[k]) for k in p1)
     assert torch.equal(apply_augment(x, p1), apply_augment(x, p2))
     assert float(p1["shift_px"].abs().max()) <= 4 and not torch.equal(apply_augment(x, p1), x)
-    # a whole-pixel shift moves the image and fills with zeros
+    # a whole-pixel shift moves the image and fills with the lowest corner value, as cacscore.data.ShiftAugment
     p = {"shift_px": torch.tensor([[2.0, -3.0]] * 3), "gain": torch.ones(3), "noise_std": torch.zeros(3),
          "noise_seed": torch.tensor(0)}
     out = apply_augment(x, p)
-    want = torch.zeros_like(x)
+    want = x[:, :, 0, 0].amin(dim=1).view(-1, 1, 1, 1).expand_as(x).clone()  # the fill of ShiftAugment
     want[:, :, 2:, :S - 3] = x[:, :, :S - 2, 3:]
     torch.testing.assert_close(out, want, rtol=1e-5, atol=1e-5)
 

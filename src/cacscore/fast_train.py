@@ -194,12 +194,14 @@ class _LazyScans(Sequence):
 class AugmentConfig:
     """On-device augmentation (off by default; the paper used none).
 
-    ``max_shift_px``: in-plane translation drawn uniformly in [-max, max] pixels per scan (zero fill);
+    ``max_shift_px``: in-plane translation by whole pixels drawn uniformly in [-max, max] per scan and axis,
+    the uncovered strip filled with the scan's lowest corner value (air), as ``cacscore.data.ShiftAugment``;
+    never a flip (it would swap the left and right coronaries);
     ``intensity_scale``: input multiplied by 1 + U(-s, s) per scan; ``noise_std``: Gaussian noise of std
     U(0, noise_std) per scan, in normalised units.
     """
 
-    max_shift_px: float = 0.0
+    max_shift_px: int = 0
     intensity_scale: float = 0.0
     noise_std: float = 0.0
 
@@ -207,6 +209,8 @@ class AugmentConfig:
         for name in ("max_shift_px", "intensity_scale", "noise_std"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if int(self.max_shift_px) != self.max_shift_px:
+            raise ValueError(f"max_shift_px must be a whole number of pixels, got {self.max_shift_px}")
 
     @property
     def active(self) -> bool:
@@ -216,11 +220,13 @@ class AugmentConfig:
 def sample_augment(config: AugmentConfig, n: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
     """Draw the parameters for ``n`` scans from ``generator`` (a CPU generator): shift_px (n, 2) (dy, dx),
     gain (n,), noise_std (n,), noise_seed () int64. Pure parameter sampling; ``apply_augment`` is deterministic."""
-    u = torch.rand((n, 4), generator=generator, dtype=torch.float64)
+    s = int(config.max_shift_px)
+    shift = torch.randint(-s, s + 1, (n, 2), generator=generator)
+    u = torch.rand((n, 2), generator=generator, dtype=torch.float64)
     return {
-        "shift_px": ((u[:, :2] * 2 - 1) * config.max_shift_px).to(torch.float32),
-        "gain": (1 + (u[:, 2] * 2 - 1) * config.intensity_scale).to(torch.float32),
-        "noise_std": (u[:, 3] * config.noise_std).to(torch.float32),
+        "shift_px": shift.to(torch.float32),
+        "gain": (1 + (u[:, 0] * 2 - 1) * config.intensity_scale).to(torch.float32),
+        "noise_std": (u[:, 1] * config.noise_std).to(torch.float32),
         "noise_seed": torch.randint(0, 2**62, (), generator=generator, dtype=torch.int64),
     }
 
@@ -228,7 +234,8 @@ def sample_augment(config: AugmentConfig, n: int, generator: torch.Generator) ->
 def apply_augment(x: torch.Tensor, params: dict[str, torch.Tensor]) -> torch.Tensor:
     """Apply sampled parameters to a normalised batch (B, C, H, W) float32, deterministically.
 
-    The shift is a bilinear resampling (exact for whole-pixel shifts), zero outside the image.
+    The shift is a bilinear resampling (exact for whole-pixel shifts); outside the image each scan gets its
+    lowest corner value (``min(x[:, :, 0, 0])``, as ``cacscore.data.ShiftAugment``).
     """
     b, _, h, w = x.shape
     shift_host = params["shift_px"]  # parameters live on the host: deciding what to do costs no device sync
@@ -241,7 +248,11 @@ def apply_augment(x: torch.Tensor, params: dict[str, torch.Tensor]) -> torch.Ten
         theta[:, 0, 2] = -shift[:, 1] * 2 / (w - 1)
         theta[:, 1, 2] = -shift[:, 0] * 2 / (h - 1)
         grid = nn.functional.affine_grid(theta, list(x.shape), align_corners=True)
+        fill = x[:, :, 0, 0].amin(dim=1).view(-1, 1, 1, 1)  # (B, 1, 1, 1)
+        covered = nn.functional.grid_sample(torch.ones_like(x[:, :1]), grid, mode="bilinear", padding_mode="zeros",
+                                            align_corners=True)  # 1 inside, 0 in the uncovered strip
         x = nn.functional.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=True)
+        x = x + fill * (1 - covered)
     x = x * params["gain"].to(x.device).view(-1, 1, 1, 1)
     std = params["noise_std"].to(x.device)
     if bool((params["noise_std"] > 0).any()):
