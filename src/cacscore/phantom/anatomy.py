@@ -68,6 +68,32 @@ class Anatomy:
     breast: tuple[float, float, float, float, float] | None = None  # (dx from midline, y, semi-x, semi-y, t_centre)
     scapula: tuple[float, float, float] = (0.0, 0.0, 0.0)  # (angle from posterior (rad), length mm, t_bottom)
     paraspinal: tuple[float, float] = (22.0, 18.0)  # semi-axes (mm) of the paraspinal muscles
+    # body wall, drawn from default_rng([lung_texture_seed, 6]) (see _draw_wall): None = plain ellipse
+    wall: "Wall | None" = None
+
+
+@dataclass(frozen=True)
+class Wall:
+    """Body-wall shape and layers (mm): flattened back, fat and muscle thickness around the body.
+
+    back_exp: exponent of the posterior half of the outline (2 = ellipse, 4-6 = flat back);
+    y_back: patient y of the back's surface; fat_harm: (a1, b1, a2, b2) Fourier coefficients of the
+    relative subcutaneous-fat thickness around the body; pect/lat/trap: pectoral, lateral
+    (latissimus/serratus) and posterior (trapezius/rhomboid) muscle thickness; plane: width of
+    the intermuscular fat plane under them; table_gap: back to table (mm); pad: mattress under the back.
+    """
+
+    back_exp: float
+    y_back: float
+    fat_harm: tuple[float, float, float, float]
+    pect: float
+    lat: float
+    trap: float
+    plane: float
+    table_gap: float
+    table_curve: float
+    pad: float
+    post_ext: float = 0.0  # the lungs reach this far (mm) behind the cavity ellipse beside the spine
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
@@ -147,6 +173,8 @@ def draw_anatomy(rng: np.random.Generator) -> Anatomy:
                   float(xr.uniform(50, 70)), float(xr.uniform(20, 32)), float(xr.uniform(40, 110)))
     scapula = (float(xr.uniform(0.5, 0.75)), float(xr.uniform(60, 90)), float(t_apex - xr.uniform(90, 130)))
     paraspinal = (float(xr.uniform(18, 26)), float(xr.uniform(14, 20)))
+    wall = _draw_wall(np.random.default_rng([tex_seed, 6]), body_c=body_c, b=b, fat=fat, spine_c=spine_c,
+                      spine_r=spine_r)
     return Anatomy(
         fov_mm=fov, n_slices=n_slices, z_dome_mm=z_dome, t_top=t_top, body_c=body_c, body_ab=(a, b),
         fat_mm=fat, muscle_mm=muscle, cav_c=cav_c, cav_ab=cav_ab, bone_scale=rng.uniform(0.7, 1.2),
@@ -156,8 +184,26 @@ def draw_anatomy(rng: np.random.Generator) -> Anatomy:
         med_halfwidth=rng.uniform(26, 38), heart_c=hc, heart_axes=axes, heart_semi=semi,
         aorta_root=root, aorta_r=aorta_r, desc_c=desc_c, desc_r=desc_r, t_arch=t_arch,
         aortic_calc=tuple(calcs), cartilage_calc=tuple(cart), lung_texture_seed=tex_seed,
-        breast=breast, scapula=scapula, paraspinal=paraspinal,
+        breast=breast, scapula=scapula, paraspinal=paraspinal, wall=wall,
     )
+
+
+SPINOUS_TIP_MM = 40.0
+"""Spinous-process tip behind the front of the spinal canal ring's centre (cyc), mm."""
+
+
+def _draw_wall(xr: np.random.Generator, *, body_c: tuple[float, float], b: float, fat: float,
+               spine_c: tuple[float, float], spine_r: float) -> Wall:
+    """Body-wall parameters from their own generator (so the other anatomy and calcium draws are unchanged)."""
+    fat_harm = tuple(float(v) for v in xr.normal(0, 0.18, 4))
+    fat_back = fat * xr.uniform(0.5, 0.9)
+    tip = spine_c[1] + spine_r + 8 + SPINOUS_TIP_MM
+    y_back = max(body_c[1] + b, tip + xr.uniform(6, 12) + fat_back)
+    post_ext = 0.45 * spine_r + xr.uniform(6, 14)
+    return Wall(post_ext=float(post_ext), back_exp=float(xr.uniform(3.5, 6.0)), y_back=float(y_back), fat_harm=fat_harm,  # type: ignore[arg-type]
+                pect=float(xr.uniform(8, 20)), lat=float(xr.uniform(7, 16)), trap=float(xr.uniform(6, 12)),
+                plane=float(xr.uniform(1.0, 2.5)), table_gap=float(xr.uniform(12, 35)),
+                table_curve=float(xr.uniform(15, 35)), pad=float(xr.uniform(3, 9)))
 
 
 def chest_grid(anat: Anatomy, size: int) -> Grid:
@@ -179,6 +225,134 @@ def _texture_pool(seed: int, shape: tuple[int, int], n: int, px_mm: float, pad: 
     return np.clip((sm - 1.3) * 0.9, 0.0, 1.0)
 
 
+def _polar_outline(anat: Anatomy, psi: np.ndarray) -> np.ndarray:
+    """Body outline radius (mm) from the body centre at polar angles psi (0 anterior, +pi/2 patient left).
+
+    Front half: |dx/a|^2.2 + |dy/b|^2 = 1; back half: |dx/a|^2.2 + |dy/B|^e = 1 with B reaching the
+    flat back (y_back) and e = back_exp (4-6: flat back, full posterior-lateral corners). Solved by
+    bisection on the 1-D table of angles only.
+    """
+    w = anat.wall
+    assert w is not None
+    (_, by), (ba, bb) = anat.body_c, anat.body_ab
+    ux, uy = np.abs(np.sin(psi)), -np.cos(psi)
+    post = uy > 0
+    big_b = np.where(post, w.y_back - by, bb)
+    e = np.where(post, w.back_exp, 2.0)
+    uy = np.abs(uy)
+    lo, hi = np.zeros_like(psi), np.full_like(psi, 2.5 * max(ba, w.y_back - by, bb))
+    for _ in range(28):
+        mid = 0.5 * (lo + hi)
+        inside = (mid * ux / ba) ** 2.2 + (mid * uy / big_b) ** e < 1.0
+        lo, hi = np.where(inside, mid, lo), np.where(inside, hi, mid)
+    return lo
+
+
+def _body_wall(anat: Anatomy, x: np.ndarray, y: np.ndarray, px: float) -> tuple[np.ndarray, np.ndarray]:
+    """The z-invariant body cross-section (ny, nx) float32 HU and the signed radial depth below the skin (mm).
+
+    Without ``anat.wall`` (older anatomy): the plain elliptical body of skin, fat and muscle.
+    Layers by radial depth below the outline: skin 1.8 mm, subcutaneous fat (thickness varying
+    around the body: thicker laterally, per-patient Fourier wobble, 4-42 mm), the superficial
+    muscles (pectoral anteriorly, none over the sternum; latissimus/serratus laterally; trapezius
+    posteriorly), a thin intermuscular fat plane, then deep muscle (intercostals, paraspinals) down
+    to the thoracic cavity, which is painted over it later. Paraspinal muscles get a fat rim.
+    """
+    w = anat.wall
+    (bx, by), (ba, bb) = anat.body_c, anat.body_ab
+    if w is None:
+        body2d = np.full((len(y), len(x)), HU["air"], np.float32)
+        for da, hu in ((0, HU["skin"]), (2, HU["fat"]), (2 + anat.fat_mm, HU["muscle"])):
+            f = ellipse_footprint(x, y, bx, by, ba - da, bb - da * (0.7 if hu == HU["muscle"] else 1.0), px)
+            body2d += f * (np.float32(hu) - body2d)
+        d = (1 - np.sqrt(((x[None] - bx) / ba) ** 2 + ((y[:, None] - by) / bb) ** 2)) * min(ba, bb)
+        return body2d, d.astype(np.float32)
+    psi_t = np.linspace(-np.pi, np.pi, 1441)
+    r_out = _polar_outline(anat, psi_t)
+    # room between the outline and the rib band outside the thoracic cavity (ray from the body centre)
+    (cx, cy), (ca, cb) = anat.cav_c, anat.cav_ab
+    ux, uy = np.sin(psi_t), -np.cos(psi_t)
+    cbe = np.where(uy > 0, cb + w.post_ext, cb)
+    qa = (ux / ca) ** 2 + (uy / cbe) ** 2
+    qb = 2 * (ux * (bx - cx) / ca ** 2 + uy * (by - cy) / cbe ** 2)
+    qc = ((bx - cx) / ca) ** 2 + ((by - cy) / cbe) ** 2 - 1
+    r_cav = (-qb + np.sqrt(np.clip(qb * qb - 4 * qa * qc, 0, None))) / (2 * qa)
+    room = r_out - r_cav - 12.0
+    a1, b1, a2, b2 = w.fat_harm
+    rel = (0.8 + 0.35 * np.sin(psi_t) ** 2) * (1 + a1 * np.cos(psi_t) + b1 * np.sin(psi_t)
+                                                + a2 * np.cos(2 * psi_t) + b2 * np.sin(2 * psi_t))
+    fat_t = np.clip(anat.fat_mm * rel, 4.0, 42.0)
+    fat_t = np.minimum(fat_t, np.maximum(room - 4.0, 3.0))
+    ap = np.abs(psi_t)
+    mus_t = np.interp(ap, [0, 0.12, 0.3, 0.8, 1.15, 1.5, 2.0, 2.5, np.pi],
+                      [0.0, 1.0, w.pect, 0.9 * w.pect, 0.6 * w.lat + 0.4 * w.pect, w.lat, w.lat, w.trap, w.trap])
+    mus_t = np.clip(np.minimum(mus_t, room - fat_t - w.plane), 0.0, None)
+    dx = (x[None, :] - bx).astype(np.float32)
+    dy = (y[:, None] - by).astype(np.float32)
+    r = np.sqrt(dx * dx + dy * dy)
+    psi = np.arctan2(dx, -dy)
+    i = np.clip(np.rint((psi + np.pi) / (2 * np.pi) * (len(psi_t) - 1)).astype(np.intp), 0, len(psi_t) - 1)
+    depth = r_out.astype(np.float32)[i] - r  # radial depth below the skin (mm), < 0 outside
+    f_t, m_t = fat_t.astype(np.float32)[i], mus_t.astype(np.float32)[i]
+    inv = np.float32(1.0 / px)
+
+    def deeper(t: np.ndarray | float) -> np.ndarray:
+        return np.clip((depth - t) * inv + 0.5, 0.0, 1.0)
+
+    body2d = np.full(depth.shape, HU["air"], np.float32)
+    skin = np.float32(1.8)
+    has_plane = np.clip(m_t - 1.0, 0.0, 1.0)
+    for t, hu in ((0.0, HU["skin"]), (skin, HU["fat"]), (skin + f_t, HU["muscle"] + 5),
+                  (skin + f_t + m_t, HU["fat"] + 10), (skin + f_t + m_t + w.plane * has_plane, HU["muscle"] - 5)):
+        body2d += deeper(t) * (np.float32(hu) - body2d)
+    # paraspinal (erector spinae) muscles beside the spinous processes, in a fat rim
+    cyc_ = anat.spine_c[1] + anat.spine_r + 8
+    inner = deeper(skin + f_t + 2.0)
+    pa, pb = anat.paraspinal
+    pa, pb = pa * 1.25, pb * 1.35
+    for side in (-1.0, 1.0):
+        for grow, hu in ((1.0, HU["fat"] + 80), (0.0, HU["muscle"])):
+            f = ellipse_footprint(x, y, anat.spine_c[0] + side * (pa + 5), cyc_ + 10, pa + grow, pb + grow, px) * inner
+            body2d += f * (np.float32(hu) - body2d)
+    return body2d, depth
+
+
+def _cavity_footprint(anat: Anatomy, x: np.ndarray, y: np.ndarray, px: float) -> np.ndarray:
+    """Thoracic cavity coverage (ny, nx): the cavity ellipse, its back half deepened by ``wall.post_ext``
+    beside the spine (paravertebral gutters), not behind the vertebral body."""
+    (cx, cy), (ca, cb) = anat.cav_c, anat.cav_ab
+    base = ellipse_footprint(x, y, cx, cy, ca, cb, px)
+    if anat.wall is None or anat.wall.post_ext <= 0:
+        return base
+    ext = anat.wall.post_ext
+    dx = ((x - cx) / ca)[None, :].astype(np.float32)
+    yy = (y - cy)[:, None].astype(np.float32)
+    semi = np.where(yy > 0, np.float32(cb + ext), np.float32(cb))
+    rho = np.sqrt(dx * dx + (yy / semi) ** 2)
+    big = np.clip(0.5 - (rho - 1.0) * np.minimum(semi, ca) / px, 0.0, 1.0)
+    sx, sy, sr = anat.spine_c[0], anat.spine_c[1], anat.spine_r
+    notch = ellipse_footprint(x, y, sx, sy + 0.6 * sr + 0.5 * ext, 1.55 * sr, 0.9 * sr + ext, px)
+    return np.maximum(base, big * (1 - notch)).astype(np.float32)
+
+
+def _table(anat: Anatomy, x: np.ndarray, y: np.ndarray, px: float,
+           depth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """CT table (ny, nx): coverage and HU of a 2.4 mm shell curving up at the sides, 12-35 mm below
+    the back, and a mattress pad (-550 HU) right under the back."""
+    w = anat.wall
+    assert w is not None
+    bx = anat.body_c[0]
+    half_w = 0.42 * anat.fov_mm
+    xn = ((x - bx) / half_w)[None, :].astype(np.float32)
+    yt = w.y_back + w.table_gap - w.table_curve * xn ** 2
+    dist = np.abs(y[:, None].astype(np.float32) - yt)
+    f_tab = np.clip((1.2 - dist) / px + 0.5, 0.0, 1.0) * (np.abs(xn) < 1.0)
+    pad = (depth < 0) & (depth > -w.pad) & (y[:, None] > w.y_back - 25) & (np.abs(xn) < 0.55)
+    f = np.maximum(f_tab, pad.astype(np.float32))
+    hu = np.where(f_tab > 0, np.float32(350.0), np.float32(-550.0)).astype(np.float32)
+    return f.astype(np.float32), hu
+
+
 def render_background(anat: Anatomy, grid: Grid, *, kvp: float) -> tuple[np.ndarray, np.ndarray]:
     """Everything but the heart: returns (hu float32 (z, y, x), bright bool (z, y, x)).
 
@@ -192,19 +366,9 @@ def render_background(anat: Anatomy, grid: Grid, *, kvp: float) -> tuple[np.ndar
     img = np.full(grid.shape, HU["air"], dtype=np.float32)
     bright = np.zeros(grid.shape, dtype=bool)
 
-    # body wall: skin, subcutaneous fat, muscle (z-invariant)
+    # body wall: skin, subcutaneous fat, muscles, fat planes (z-invariant), paraspinal muscles
     (bx, by), (ba, bb) = anat.body_c, anat.body_ab
-    body2d = np.full((ny, nx), HU["air"], np.float32)
-    for da, hu in ((0, HU["skin"]), (2, HU["fat"]), (2 + anat.fat_mm, HU["muscle"])):
-        f = ellipse_footprint(x, y, bx, by, ba - da, bb - da * (0.7 if hu == HU["muscle"] else 1.0), px)
-        body2d += f * (np.float32(hu) - body2d)
-    # paraspinal muscles either side of the spinous processes (inside the posterior body wall)
-    cyc_ = anat.spine_c[1] + anat.spine_r + 8
-    inner = ellipse_footprint(x, y, bx, by, ba - 4, bb - 4, px)
-    for side in (-1.0, 1.0):
-        pa, pb = anat.paraspinal
-        f = ellipse_footprint(x, y, anat.spine_c[0] + side * (pa + 4), cyc_ + 2, pa, pb, px) * inner
-        body2d += f * (np.float32(HU["muscle"]) - body2d)
+    body2d, outside_depth = _body_wall(anat, x, y, px)
     img[:] = body2d
     if anat.breast is not None:  # breasts: z-limited, fat with a glandular core, skin rim
         dxb, yb, sa, sb, tcb = anat.breast
@@ -226,11 +390,13 @@ def render_background(anat: Anatomy, grid: Grid, *, kvp: float) -> tuple[np.ndar
 
     # thoracic cavity: lungs between the diaphragm domes and the apices, abdomen below, neck above
     (cx, cy), (ca, cb) = anat.cav_c, anat.cav_ab
-    cav = ellipse_footprint(x, y, cx, cy, ca, cb, px)
-    box = grid.box((grid.z_edges_mm[0], cy - cb - px, cx - ca - px), (grid.z_edges_mm[-1], cy + cb + px, cx + ca + px))
+    ext = anat.wall.post_ext if anat.wall is not None else 0.0
+    cav = _cavity_footprint(anat, x, y, px)
+    box = grid.box((grid.z_edges_mm[0], cy - cb - px, cx - ca - px),
+                   (grid.z_edges_mm[-1], cy + cb + ext + px, cx + ca + px))
     xs, ys = x[box[2]], y[box[1]]
     dxn = ((xs - cx) / ca)[None, :].astype(np.float32)
-    dyn = ((ys - cy) / cb)[:, None].astype(np.float32)
+    dyn = ((ys - cy) / np.where(ys > cy, cb + ext, cb))[:, None].astype(np.float32)
     right = dxn < 0
     dome_top = np.where(right, 0.0, anat.dome_left).astype(np.float32)
     r2 = ((np.abs(dxn) - 0.45) / 0.55) ** 2 + (dyn / 0.9) ** 2
@@ -354,7 +520,7 @@ def render_background(anat: Anatomy, grid: Grid, *, kvp: float) -> tuple[np.ndar
     post = np.zeros((len(ys), len(xs)), np.float32)
     cyc = sy + sr + 8
     ring = ellipse_footprint(xs, ys, sx, cyc, 12.5, 11.5, px)
-    spinous = ellipse_footprint(xs, ys, sx, cyc + 24, 4.0, 18.0, px)
+    spinous = ellipse_footprint(xs, ys, sx, cyc + SPINOUS_TIP_MM - 18.0, 4.0, 18.0, px)
     trans = ellipse_footprint(xs, ys, sx, cyc - 2, 36.0, 5.0, px)
     np.maximum(ring, spinous, out=post)
     np.maximum(post, trans, out=post)
@@ -367,9 +533,10 @@ def render_background(anat: Anatomy, grid: Grid, *, kvp: float) -> tuple[np.ndar
     # ribs and costal cartilage: a band just outside the cavity ellipse; each rib an ellipse in
     # (radial offset, height) whose height falls toward the front (t_rib(theta))
     X, Y = np.meshgrid(x, y)
-    dxr, dyr = (X - cx) / ca, (Y - cy) / cb
+    cb_y = np.where(Y > cy, cb + ext, cb)
+    dxr, dyr = (X - cx) / ca, (Y - cy) / cb_y
     rho = np.sqrt(dxr ** 2 + dyr ** 2)
-    rad = (rho - 1.0) * (0.5 * (ca + cb))
+    rad = (rho - 1.0) * (0.5 * (ca + cb_y))
     band = (rad > -3) & (rad < 12)
     iy, ix = np.nonzero(band)
     u = rad[iy, ix] - 4.5  # radial offset from the rib centre line
@@ -407,8 +574,8 @@ def render_background(anat: Anatomy, grid: Grid, *, kvp: float) -> tuple[np.ndar
             # centre 16 mm outside the cavity at the posterior-lateral angle, long axis along the wall
             ex, ey = side * np.sin(ang), np.cos(ang)
             px_c = cx + ex * (ca + 13)
-            py_c = cy + ey * (cb + 13)
-            tang = np.arctan2(-cb * ex, ca * ey)  # ellipse tangent at the plate's centre
+            py_c = cy + ey * (cb + ext + 13)
+            tang = np.arctan2(-(cb + ext) * ex, ca * ey)  # ellipse tangent at the plate's centre
             hw = 0.5 * length
             b = grid.box((zs0, py_c - hw - 3, px_c - hw - 3), (zs1, py_c + hw + 3, px_c + hw + 3))
             if b is None:
@@ -445,15 +612,12 @@ def render_background(anat: Anatomy, grid: Grid, *, kvp: float) -> tuple[np.ndar
             paint(img, b, f, hu * bone_k)
             bright[b] |= f > 0.001
 
-    # patient table: curved shell below the back
-    ty = by + bb + 25
-    tb = grid.box((grid.z_edges_mm[0], ty - 2, bx - 0.8 * ba), (grid.z_edges_mm[-1], ty + 12, bx + 0.8 * ba))
-    if tb is not None:
-        Xt, Yt = np.meshgrid(x[tb[2]], y[tb[1]])
-        curve = ty - 25 * np.cos(np.clip((Xt - bx) / (0.9 * ba), -1.5, 1.5))
-        tab = np.where((Yt > curve) & (Yt < curve + 8), np.float32(-350.0), np.float32(np.nan))
-        tab = np.where((Yt > curve) & (Yt < curve + 1.5), np.float32(150.0), tab)
-        m = ~np.isnan(tab)
-        sub = img[tb]
-        sub[:, m] = tab[m]
+    # patient table: a thin curved shell below the back, a mattress pad under the back
+    if anat.wall is not None:
+        tab_f, tab_hu = _table(anat, x, y, px, outside_depth)
+        m = tab_f > 0
+        sub = img[:, m]
+        sub += tab_f[m] * (tab_hu[m] - sub)
+        img[:, m] = sub
+        bright[:, m & (tab_hu > 130)] = True
     return img, bright
