@@ -377,7 +377,26 @@ def render_heart(anat: Anatomy, grid: Grid, img: np.ndarray, vessels: dict[str, 
     c_av = hc + u_av * semi[0] * e1
     ring = [(c_av, np.array([5.0, semi[1] * w + 2.0, semi[2] * w + 2.0]), HU["fat"]),
             (c_av, np.array([5.5, max(semi[1] * w - 7.0, 3.0), max(semi[2] * w - 7.0, 3.0)]), HU["myocardium"])]
-    for c, s, hu in chambers[:1] + ring + chambers[1:]:
+    for c, s, hu in chambers[:1] + ring:
+        r = ellipsoid_fraction(grid, c, anat.heart_axes, s)
+        if r is not None:
+            lp.paint(r[0], r[1], hu)
+    # epicardial fat in the interventricular grooves (anterior along the LAD, inferior along the
+    # RCA's end / PDA): flat fat wedges, 9-10 mm wide and 8 mm deep, along the long axis
+    for name, idx, u0, half in (("LAD", slice(1, None), 0.15, 0.8), ("RCA", slice(-8, None), 0.05, 0.55)):
+        if name not in vessels:
+            continue
+        rel = vessels[name].points[idx] - hc
+        phi = float(np.arctan2(np.median(rel @ e3) / semi[2], np.median(rel @ e2) / semi[1]))
+        n = np.cos(phi) * e2 + np.sin(phi) * e3
+        t = -np.sin(phi) * e2 + np.cos(phi) * e3
+        depth_r = float(1.0 / np.sqrt((np.cos(phi) / semi[1]) ** 2 + (np.sin(phi) / semi[2]) ** 2))
+        s = np.sqrt(max(1 - u0 ** 2, 0.1))
+        c = hc + u0 * semi[0] * e1 + depth_r * s * n
+        r = ellipsoid_fraction(grid, c, np.stack([e1, t, n]), np.array([half * semi[0], 5.0, 8.0]))
+        if r is not None:
+            lp.paint(r[0], r[1], HU["fat"])
+    for c, s, hu in chambers[1:]:
         r = ellipsoid_fraction(grid, c, anat.heart_axes, s)
         if r is not None:
             lp.paint(r[0], r[1], hu)
