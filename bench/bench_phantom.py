@@ -77,8 +77,8 @@ def _disc(img: np.ndarray, r: int, c: int, rad: int) -> np.ndarray:
 
 def _tissue_stats(slabs: np.ndarray, *, blood, bone, px_mm: float) -> dict[str, tuple[float, float]]:
     """lung: HU < -400 inside the body, eroded 5 px; fat: 7x7 median in [-150, -60] inside the body,
-    eroded 2 px; blood: 5 mm discs in the descending aorta (phantom: 9 slabs around the heart centre); bone: 5 mm discs in vertebral bodies."""
-    lung_v, fat_v = [], []
+    eroded 2 px; muscle: the same with a 20-90 HU median within 30 mm of the skin; blood: 5 mm discs in the descending aorta (phantom: 9 slabs around the heart centre); bone: 5 mm discs in vertebral bodies."""
+    lung_v, fat_v, mus_v = [], [], []
     mid = slabs.shape[0] // 2
     for k in range(mid - 8, mid + 8):
         s = slabs[k]
@@ -91,10 +91,14 @@ def _tissue_stats(slabs: np.ndarray, *, blood, bone, px_mm: float) -> dict[str, 
         lung = ndimage.binary_erosion(body & (s < -400), iterations=5)
         med = ndimage.median_filter(s, size=7)
         fat = ndimage.binary_erosion(body & (med > -150) & (med < -60), iterations=2)
+        # muscle: body-wall pixels (within 30 mm of the skin) whose 7x7 median is 20-90 HU, eroded 2 px
+        wall = body & ~ndimage.binary_erosion(body, iterations=int(round(30 / px_mm)))
+        mus = ndimage.binary_erosion(wall & (med > 20) & (med < 90), iterations=2)
         lung_v.append(s[lung])
         fat_v.append(s[fat])
+        mus_v.append(s[mus])
     rad = max(int(round(2.5 / px_mm)), 1)
-    out = {"lung": np.concatenate(lung_v), "fat": np.concatenate(fat_v),
+    out = {"lung": np.concatenate(lung_v), "fat": np.concatenate(fat_v), "muscle": np.concatenate(mus_v),
            "blood": np.concatenate([_disc(slabs[k], r, c, rad) for k, r, c in blood]),
            "bone": np.concatenate([_disc(slabs[k], r, c, rad) for k, r, c in bone])}
     return {k: (float(v.mean()), float(v.std())) for k, v in out.items()}
@@ -159,7 +163,7 @@ def main() -> None:
         ph = [hu_stats_phantom(pid, 0) for pid in (1, 2, 3)]
         print("| tissue | phantom mean (sd) over patients 1-3 | real LIDC-IDRI-0002 (5 mm slabs) |")
         print("|---|---|---|")
-        for k in ("lung", "fat", "blood", "bone"):
+        for k in ("lung", "fat", "muscle", "blood", "bone"):
             pm = ", ".join(f"{s[k][0]:.0f} ({s[k][1]:.0f})" for s in ph)
             print(f"| {k} | {pm} | {real[k][0]:.0f} ({real[k][1]:.0f}) |")
 
