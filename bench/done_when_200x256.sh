@@ -4,15 +4,23 @@
 # Usage: bench/done_when_200x256.sh OUT [GRID]   (GRID defaults to bench/paper_grid_cpu.json: one grid point, so
 # the CPU run takes hours, not days; pass "small" or "paper" on a GPU). Resumable: rerun the same command.
 # Prints the ratio baseline_test_mse / model_test_mse and kappa4_total per model (PASS/FAIL).
+# Environment: CACSCORE (command, default cacscore), MODELS (default cnn,se_cnn,vit), SIZE (default 256),
+# PATIENTS (default 200), REPRODUCE_ARGS (extra reproduce options, e.g. "--target-scaling linear").
+# On a shared CPU set OMP_NUM_THREADS=1 (two OpenMP threads on a busy 2-core machine spin and crawl).
+# Test predictions (Agatston) land in OUT/reproduce/test_predictions.csv for `cacscore evaluate`.
 set -euo pipefail
 OUT=${1:?usage: $0 OUT [GRID]}
 HERE=$(cd "$(dirname "$0")" && pwd)
 GRID=${2:-$HERE/paper_grid_cpu.json}
 CAC=${CACSCORE:-cacscore}
+SIZE=${SIZE:-256}
+PATIENTS=${PATIENTS:-200}
 mkdir -p "$OUT"
-[ -f "$OUT/release/truth.csv" ] || $CAC phantom "$OUT/release" --patients 200 --size 256 --seed 1
-$CAC ingest "$OUT/release" "$OUT/cache" --size 256 --workers 2
-/usr/bin/time -v $CAC reproduce "$OUT/cache" "$OUT/reproduce" --grid "$GRID" 2> >(tee "$OUT/reproduce.stderr" >&2)
+[ -f "$OUT/release/truth.csv" ] || $CAC phantom "$OUT/release" --patients "$PATIENTS" --size "$SIZE" --seed 1 --workers 2
+$CAC ingest "$OUT/release" "$OUT/cache" --size "$SIZE" --workers 2
+# shellcheck disable=SC2086
+/usr/bin/time -v $CAC reproduce "$OUT/cache" "$OUT/reproduce" --grid "$GRID" --models "${MODELS:-cnn,se_cnn,vit}" \
+    ${REPRODUCE_ARGS:-} 2> >(tee "$OUT/reproduce.stderr" >&2)
 python3 - "$OUT/reproduce/table1.csv" <<'PY'
 import csv, sys
 rows = list(csv.DictReader(open(sys.argv[1])))

@@ -15,7 +15,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
-from cacscore.preprocess import normalise  # noqa: E402
+from cacscore.preprocess import PAD_HU, normalise  # noqa: E402
 from cacscore.saliency import saliency_map  # noqa: E402
 
 
@@ -66,7 +66,9 @@ def plot_saliency(model: nn.Module, cache: Any, ids: Sequence[str], y_agatston: 
         hu = np.asarray(cache.load(sid))  # (C, H, W) int16
         x = torch.from_numpy(normalise(hu, config))[None].to(device)
         sal = saliency_map(model, x)  # (C, H, W)
-        c = int(np.argmax(sal.sum(axis=(1, 2))))
+        per_slice = sal.sum(axis=(1, 2))
+        inside = (hu > PAD_HU).any(axis=(1, 2))  # slices padded with air beyond the scan's end are never shown
+        c = int(np.argmax(np.where(inside, per_slice, -np.inf))) if inside.any() else int(np.argmax(per_slice))
         with torch.no_grad():
             model.eval()
             out = model(x)
