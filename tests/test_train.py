@@ -113,3 +113,28 @@ def test_target_scaler_round_trip():
         TargetScaler.fit(y, kind="sqrt")
     with pytest.raises(ValueError, match=">= 0"):
         TargetScaler.fit(-y - 1, kind="log")
+
+
+def test_shift_augment_shifts_without_flipping():
+    from cacscore.data import ShiftAugment, TensorScans
+
+    x = torch.arange(2 * 3 * 9 * 9, dtype=torch.float32).reshape(2, 3, 9, 9) + 100
+    x[..., 0, 0] = -5.0  # corner = fill value ("air")
+    ds = ShiftAugment(TensorScans(x, torch.zeros(2, 4)), max_shift_px=2)
+    seen = set()
+    for seed in range(20):
+        torch.manual_seed(seed)
+        a, _ = ds[1]
+        torch.manual_seed(seed)
+        assert torch.equal(a, ds[1][0])  # deterministic given torch's RNG
+        # find the shift: the original interior pixel (4, 4) of every slice moved by (dy, dx), same for all slices
+        dy, dx = next((dy, dx) for dy in range(-2, 3) for dx in range(-2, 3) if torch.equal(a[:, 4 + dy, 4 + dx], x[1, :, 4, 4]))
+        seen.add((dy, dx))
+        h = 9
+        src = x[1, :, max(-dy, 0):h + min(-dy, 0), max(-dx, 0):h + min(-dx, 0)]
+        assert torch.equal(a[:, max(dy, 0):h + min(dy, 0), max(dx, 0):h + min(dx, 0)], src)  # a shifted copy, not flipped
+        assert (a == -5.0).sum() >= (abs(dy) * h + abs(dx) * h - abs(dx * dy)) * 3  # uncovered strip = corner value
+    assert len(seen) > 3
+    assert torch.equal(ShiftAugment(TensorScans(x, torch.zeros(2, 4)), max_shift_px=0)[0][0], x[0])
+    with pytest.raises(ValueError, match="max_shift_px"):
+        ShiftAugment(TensorScans(x, torch.zeros(2, 4)), max_shift_px=-1)
