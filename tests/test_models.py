@@ -7,13 +7,7 @@ from cacscore.models import MODELS, build_model, model_config
 from cacscore.models.layers import SqueezeExcite
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors: one thread. With 2 threads on a busy 2-core machine, OpenMP waits made convs ~40x slower."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 

@@ -11,13 +11,7 @@ from cacscore.targets import TargetScaler
 from cacscore.train import CHECKPOINT, TrainConfig, evaluate_loss, fit, read_checkpoint, seeded
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors: one thread. With 2 threads on a busy 2-core machine, OpenMP waits made convs ~40x slower."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 
