@@ -542,9 +542,11 @@ def read_series(path: str | Path | Sequence[Path], *, series: str | None = None,
     others = [s for s in infos if s.key != info.key]
     # UIDs are identifiers under DICOM de-identification: INFO names the series by slice count and
     # folder only; the keys (which may be UIDs) go to DEBUG.
-    log.info("%s: series of %d slices in %s chosen (%s)%s", where, info.frames, info.folder.name,
-             "override" if series else "largest z extent",
-             f"; {len(others)} other group(s) skipped" if others else "")
+    # INFO only when there was a choice to make; one series per folder is the routine case
+    log.log(logging.INFO if others or series else logging.DEBUG,
+            "%s: series of %d slices in %s chosen (%s)%s", where, info.frames, info.folder.name,
+            "override" if series else "largest z extent",
+            f"; {len(others)} other group(s) skipped" if others else "")
     log.debug("%s: chosen key %s; others: %s", where, info.key, "; ".join(s.summary() for s in others))
     orient = np.asarray(info.orientation, float)
     normal = _normal(orient)
