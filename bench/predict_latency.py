@@ -25,7 +25,8 @@ import torch
 from cacscore.bundle import save_bundle
 from cacscore.models import build_model
 from cacscore.phantom.writer import write_release
-from cacscore.predict import ScanInput, atomic_write_text, load_model, predict_inputs, predict_scan, training_ranges
+from cacscore.fileio import atomic_write_text
+from cacscore.predict import ScanInput, load_model, predict_inputs, predict_scan, training_ranges
 from cacscore.preprocess import PreprocessConfig
 from cacscore.targets import TargetScaler
 
