@@ -164,3 +164,19 @@ def test_predict_real_ge_series(bundle, tmp_path, capsys):
     w = df.loc[0, "warnings"]
     assert "heart not found" not in w and "cut off" not in w  # a whole chest: heart found, not cut off
     assert "outside the model's depth window" in w  # this bundle sees only 8 x 5 mm around the scan centre
+
+
+def test_unreliable_model_is_flagged_on_every_scan(tmp_path, coca):
+    # reproduce writes test_evaluation.json beside a bundle; a model that hardly beats the
+    # constant-mean predictor on its held-out split is flagged in every output row
+    b = make_bundle(tmp_path / "weak")
+    (b / "test_evaluation.json").write_text(json.dumps(
+        {"variant": "retrain", "n_test": 43, "test_mse": 0.060, "constant_mean_test_mse": 0.061,
+         "ratio_constant_to_model": 0.061 / 0.060}))
+    df = predict_inputs(b, [coca], progress=False).table()
+    assert df["warnings"].str.contains("unreliable model: its held-out test MSE is only 1.02x").all()
+    (b / "test_evaluation.json").write_text(json.dumps(
+        {"variant": "retrain", "n_test": 43, "test_mse": 0.010, "constant_mean_test_mse": 0.061,
+         "ratio_constant_to_model": 6.1}))
+    df = predict_inputs(b, [coca], progress=False).table()
+    assert not df["warnings"].str.contains("unreliable").any()

@@ -86,6 +86,15 @@ def test_reproduce_end_to_end(tmp_path):
     assert pred.shape == (3, 4) and (pred >= 0).all() and np.all(pred == np.round(pred))
     ens = load_bundle(out / "models" / "vit_folds")
     assert isinstance(ens, Ensemble) and len(ens.members) == 5
+    # each bundle carries its held-out evidence, equal to Table 1's numbers
+    for folder, variant in (("cnn", "retrain"), ("vit_folds", "ensemble")):
+        ev = json.loads((out / "models" / folder / "test_evaluation.json").read_text())
+        row = table[(table.model == {"cnn": "CNN", "vit_folds": "ViT"}[folder]) & (table.variant == variant)].iloc[0]
+        base_row = table[table.variant == "baseline"].iloc[0]
+        assert ev["variant"] == variant and ev["n_test"] == len(splits["test"])
+        assert np.isclose(ev["test_mse"], row.test_mse, rtol=1e-5)
+        assert np.isclose(ev["constant_mean_test_mse"], base_row.test_mse, rtol=1e-5)
+        assert np.isclose(ev["ratio_constant_to_model"], base_row.test_mse / row.test_mse, rtol=1e-4)
     assert ens.predict(hu).shape == (3, 4)
     with pytest.raises(ValueError, match="expects HU of shape"):
         b.predict(hu[:, :4])

@@ -31,6 +31,7 @@ from cacscore.targets import TargetScaler
 FORMAT = "cacscore-bundle/1"
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
+TEST_EVALUATION = "test_evaluation.json"  # written by reproduce beside a bundle: held-out test MSE vs the constant mean
 
 
 class BundleError(ValueError):

@@ -204,6 +204,32 @@ def training_ranges(model) -> dict[str, tuple[float, float]]:
     return out
 
 
+MIN_RATIO_TO_CONSTANT = 2.0
+"""A model whose held-out test MSE is not at least this many times lower than the constant-mean
+predictor's is flagged on every scan it scores."""
+
+
+def model_warnings(model_path: Path) -> list[str]:
+    """Warnings about the model itself, from the held-out evaluation ``reproduce`` writes beside it
+    (``test_evaluation.json``): a model that hardly beats predicting the training mean is flagged.
+    Nothing is said when the file is absent (a bundle made elsewhere)."""
+    from cacscore.bundle import TEST_EVALUATION
+
+    path = Path(model_path) / TEST_EVALUATION
+    if not path.is_file():
+        return []
+    try:
+        ev = json.loads(path.read_text())
+        ratio = ev.get("ratio_constant_to_model")
+    except (OSError, ValueError, AttributeError) as exc:
+        return [f"model evaluation unreadable ({path.name}: {exc})"]
+    if ratio is None or not float(ratio) >= MIN_RATIO_TO_CONSTANT:
+        shown = "n/a" if ratio is None else f"{float(ratio):.2f}x"
+        return [f"unreliable model: its held-out test MSE is only {shown} better than predicting the training "
+                f"mean (n={ev.get('n_test', '?')})"]
+    return []
+
+
 def acquisition_warnings(volume, ranges: dict[str, tuple[float, float]]) -> list[str]:
     """Warnings about the scan's acquisition: contrast agent, slice thickness / kVp outside training."""
     w = []
@@ -414,6 +440,9 @@ def predict_inputs(model_path: Path, inputs: Sequence[Path], *, keep_phi: bool =
     for i, e in problems:
         log.error("%s: %s", i, e)
     ranges = training_ranges(model)
+    model_notes = model_warnings(model_path)
+    for w in model_notes:
+        log.warning("%s: %s", model_path, w)
     hook = None
     if report_dir is not None:
         from cacscore.report import scan_report
@@ -427,6 +456,8 @@ def predict_inputs(model_path: Path, inputs: Sequence[Path], *, keep_phi: bool =
     results = []
     for s in tqdm(scans, desc="predict", unit="scan", disable=not progress or len(scans) < 2):
         r = predict_scan(model, s, keep_phi=keep_phi, ranges=ranges, on_preprocessed=hook)
+        if r.ok:
+            r.warnings = model_notes + r.warnings
         if r.ok:
             log.info("%s: total %.0f%s", r.id, float(r.scores.sum()), f" ({'; '.join(r.warnings)})" if r.warnings else "")
         else:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import os
 import time
 import warnings
 from collections.abc import Sequence
@@ -29,9 +28,10 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import Dataset
 
-from cacscore.bundle import save_bundle
+from cacscore.bundle import TEST_EVALUATION, save_bundle
 from cacscore.cv import Splits, grid_points, load_grid, make_splits, point_name
 from cacscore.data import ScanDataset
+from cacscore.fileio import atomic_write_text
 from cacscore.metrics import agreement_table
 from cacscore.models import MODELS, build_model
 from cacscore.preprocess import PreprocessConfig, normalise
@@ -127,10 +127,9 @@ def _mean_sd(v: Sequence[float]) -> tuple[float, float]:
     return float(a.mean()), float(a.std(ddof=1)) if len(a) > 1 else 0.0
 
 
-def _atomic_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+def _finite(v: Any) -> float | None:
+    v = float(v)
+    return v if np.isfinite(v) else None
 
 
 def reproduce(cache_dir: Path, out: Path, *, models: Sequence[str] = ("cnn", "se_cnn", "vit"),
@@ -188,7 +187,7 @@ def reproduce(cache_dir: Path, out: Path, *, models: Sequence[str] = ("cnn", "se
                 "preprocess": pre.to_dict(), "n_patients": len(ids), "n_train": len(splits.train),
                 "n_test": len(splits.test), "torch": torch.__version__}
     if _main_process():
-        _atomic_text(out / "reproduce_config.json", json.dumps(settings, indent=1))
+        atomic_write_text(out / "reproduce_config.json", json.dumps(settings, indent=1))
     log.info("reproduce: %d patients (%d train / %d test), models %s, %d grid point(s), device %s",
              len(ids), len(splits.train), len(splits.test), ",".join(models), len(grid_points(grid_d, seed=seed)), device)
 
@@ -263,6 +262,15 @@ def reproduce(cache_dir: Path, out: Path, *, models: Sequence[str] = ("cnn", "se
                 warnings.simplefilter("ignore", RuntimeWarning)
                 tab = agreement_table(y_test, y_pred)
             metric_tables[f"{name}/{variant}"] = tab
+            if _main_process():  # the bundle carries its own held-out evidence; predict warns on it
+                test_mse, base_mse = float(np.mean((z_pred - z_test) ** 2)), float(np.mean((z_const - z_test) ** 2))
+                atomic_write_text(out / "models" / (name if variant == "retrain" else f"{name}_folds")
+                                  / TEST_EVALUATION, json.dumps({
+                                      "variant": variant, "n_test": len(splits.test), "test_mse": test_mse,
+                                      "constant_mean_test_mse": base_mse,
+                                      "ratio_constant_to_model": base_mse / test_mse if test_mse > 0 else None,
+                                      "spearman_total": _finite(tab.loc["total", "spearman"]),
+                                      "kappa4_total": _finite(tab.loc["total", "kappa4"])}, indent=1) + "\n")
             table_rows.append({"model": LABELS[name], "variant": variant, "grid_point": point_name(cfg),
                                "epochs": n_epochs, "train_mse_mean": tr_mean, "train_mse_sd": tr_sd,
                                "val_mse_mean": va_mean, "val_mse_sd": va_sd,
@@ -284,13 +292,13 @@ def reproduce(cache_dir: Path, out: Path, *, models: Sequence[str] = ("cnn", "se
         return paths
     table = pd.DataFrame(table_rows)
     paths["table1.csv"] = out / "table1.csv"
-    _atomic_text(paths["table1.csv"], table.to_csv(index=False, float_format="%.6g"))
+    atomic_write_text(paths["table1.csv"], table.to_csv(index=False, float_format="%.6g"))
     pd.DataFrame(cv_rows).to_csv(out / "cv_results.csv", index=False, float_format="%.6g")
     paths["cv_results.csv"] = out / "cv_results.csv"
     paths["test_predictions.csv"] = out / "test_predictions.csv"
-    _atomic_text(paths["test_predictions.csv"], pd.concat(pred_rows, ignore_index=True).to_csv(index=False))
+    atomic_write_text(paths["test_predictions.csv"], pd.concat(pred_rows, ignore_index=True).to_csv(index=False))
     paths["table1.md"] = out / "table1.md"
-    _atomic_text(paths["table1.md"], _markdown(table, settings))
+    atomic_write_text(paths["table1.md"], _markdown(table, settings))
     from cacscore.figures import plot_loss_curves, plot_saliency
 
     paths["fig2_loss_curves.png"] = plot_loss_curves(curves, out / "fig2_loss_curves.png", labels=LABELS)
