@@ -24,3 +24,13 @@ def test_npy_round_trip_without_pickle(tmp_path):
     atomic_save_npy(tmp_path / "sub" / "a.npy", arr)
     back = np.load(tmp_path / "sub" / "a.npy", allow_pickle=False)
     assert back.dtype == np.int16 and np.array_equal(back, arr)
+
+
+def test_outputs_get_the_usual_permissions(tmp_path):
+    import os
+    umask = os.umask(0o022)
+    try:
+        atomic_write_text(tmp_path / "a.csv", "x\n")
+    finally:
+        os.umask(umask)
+    assert (tmp_path / "a.csv").stat().st_mode & 0o777 == 0o644

@@ -14,7 +14,6 @@ A folder of fold bundles (``fold0/``, ``fold1/``, ...) is an ensemble: ``load_bu
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from cacscore.fileio import atomic_path, atomic_write_text
 from cacscore.models import build_model, model_config
 from cacscore.preprocess import PreprocessConfig, normalise
 from cacscore.targets import TargetScaler
@@ -51,12 +51,9 @@ def save_bundle(directory: Path, model: nn.Module, config: dict[str, Any]) -> Pa
     directory.mkdir(parents=True, exist_ok=True)
     full = {"format": FORMAT, **config, "model_config": model_config(model)}
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    tmp = directory / f".{WEIGHTS}.tmp"
-    save_file(state, str(tmp), metadata={"format": FORMAT})
-    os.replace(tmp, directory / WEIGHTS)
-    tmp = directory / f".{CONFIG}.tmp"
-    tmp.write_text(json.dumps(full, indent=1))
-    os.replace(tmp, directory / CONFIG)
+    with atomic_path(directory / WEIGHTS) as tmp:
+        save_file(state, str(tmp), metadata={"format": FORMAT})
+    atomic_write_text(directory / CONFIG, json.dumps(full, indent=1))
     return directory
 
 

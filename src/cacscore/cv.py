@@ -6,7 +6,6 @@ from __future__ import annotations
 import itertools
 import json
 import logging
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Any
 import numpy as np
 from sklearn.model_selection import StratifiedKFold, StratifiedShuffleSplit
 
+from cacscore.fileio import atomic_write_text
 from cacscore.scoring import risk_category4
 from cacscore.train import TrainConfig
 
@@ -109,9 +109,7 @@ class Splits:
         return cls(int(d["seed"]), tuple(d["test"]), tuple(d["train"]), tuple(tuple(f) for f in d["folds"]))
 
     def save(self, path: Path) -> None:
-        tmp = Path(path).with_name(f".{Path(path).name}.tmp")
-        tmp.write_text(json.dumps(self.to_dict(), indent=1))
-        os.replace(tmp, path)
+        atomic_write_text(path, json.dumps(self.to_dict(), indent=1))
 
     @classmethod
     def load(cls, path: Path) -> "Splits":

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from pathlib import Path
 
 from cacscore.cv import GRIDS
+from cacscore.fileio import atomic_write_text
 
 log = logging.getLogger(__name__)
 
@@ -42,9 +42,7 @@ def run_demo(out: Path, *, n_patients: int = 80, size: int = 128, seed: int = 0,
                 "preprocess": config.to_dict(), "n_folds": 5, "timings_s": timings}
 
     def write_settings() -> None:
-        tmp = out / ".demo_config.json.tmp"
-        tmp.write_text(json.dumps(settings, indent=1))
-        os.replace(tmp, out / "demo_config.json")
+        atomic_write_text(out / "demo_config.json", json.dumps(settings, indent=1))
 
     write_settings()
     release = out / "release"

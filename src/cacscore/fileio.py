@@ -7,7 +7,7 @@ existing file is only ever replaced by a complete one.
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,9 +24,9 @@ def atomic_path(path: str | os.PathLike, *, suffix: str = ".tmp") -> Iterator[Pa
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
-    os.close(fd)
-    tmp_path = Path(tmp)
+    # A unique name that the writer creates itself, so the file gets the usual permissions (umask),
+    # not the owner-only mode of tempfile.mkstemp.
+    tmp_path = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}{suffix}")
     try:
         yield tmp_path
         os.replace(tmp_path, path)  # same folder, so the rename is atomic

@@ -26,7 +26,6 @@ import dataclasses
 import json
 import logging
 import math
-import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -42,6 +41,8 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from torch.utils.data.distributed import DistributedSampler
 from tqdm import tqdm
+
+from cacscore.fileio import atomic_path, atomic_write_text
 
 log = logging.getLogger(__name__)
 
@@ -134,12 +135,9 @@ def _write_checkpoint(run_dir: Path, model: nn.Module, best: dict[str, torch.Ten
     opt_t, groups = _optim_tensors(opt)
     tensors.update(opt_t)
     state = {**state, "param_groups": groups, "rng_torch": _rng_b64()}
-    tmp = run_dir / f".{CHECKPOINT}.tmp"
-    save_file(tensors, str(tmp), metadata={"state": json.dumps(state)})
-    os.replace(tmp, run_dir / CHECKPOINT)
-    tmp_json = run_dir / ".state.json.tmp"
-    tmp_json.write_text(json.dumps({k: v for k, v in state.items() if k != "rng_torch"}, indent=1))
-    os.replace(tmp_json, run_dir / "state.json")
+    with atomic_path(run_dir / CHECKPOINT) as tmp:
+        save_file(tensors, str(tmp), metadata={"state": json.dumps(state)})
+    atomic_write_text(run_dir / "state.json", json.dumps({k: v for k, v in state.items() if k != "rng_torch"}, indent=1))
 
 
 def read_checkpoint(run_dir: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]] | None:

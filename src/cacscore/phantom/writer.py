@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import gzip
 import logging
-import os
 import plistlib
-import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -31,6 +29,7 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
 from scipy import ndimage
 
+from cacscore.fileio import atomic_path, atomic_savefig, atomic_write_text
 from cacscore.phantom.core import PhantomPatient, make_patient
 from cacscore.vessels import COCA_ARTERY_NAMES, LABEL_OF, VESSELS
 
@@ -46,16 +45,8 @@ UID_PREFIX = "1.2.826.0.1.3680043.8.498."  # pydicom's prefix; UIDs derived from
 
 
 def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
 
 
 def _uid(*parts: object) -> str:
@@ -266,11 +257,10 @@ def write_preview(path: Path, p: PhantomPatient, *, n: int = 8) -> None:
                  f"RCA {t['RCA']:.0f}); moving {p.truth_moving['total']:.1f}; {p.kvp} kVp, noise {p.noise_sigma_hu:.0f} HU, "
                  f"motion {p.motion_amplitude_mm:.1f} mm  [labels: LCA yellow, LAD red, LCX green, RCA blue]", fontsize=8)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp)
-    plt.close(fig)
-    os.replace(tmp, path)
+    try:
+        atomic_savefig(fig, path, dpi=fig.dpi)
+    finally:
+        plt.close(fig)
 
 
 # ---------------------------------------------------------------- release
@@ -309,10 +299,8 @@ def write_scores_xlsx(path: Path, rows: pd.DataFrame) -> None:
     df = pd.DataFrame({"filename ": [f"{int(i)}A" for i in rows["id"]]})
     for c in (*VESSELS, "total"):
         df[c] = rows[c].astype(float).to_numpy()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp.xlsx")
-    df.to_excel(tmp, index=False, sheet_name="Sheet1", engine="openpyxl")
-    os.replace(tmp, path)
+    with atomic_path(path, suffix=".xlsx") as tmp:
+        df.to_excel(tmp, index=False, sheet_name="Sheet1", engine="openpyxl")
 
 
 def write_release(out: Path, *, n_patients: int, seed: int, size: int = 512, gated: bool = False,
@@ -347,9 +335,7 @@ def write_release(out: Path, *, n_patients: int, seed: int, size: int = 512, gat
         raise ValueError(f"{out}: no patient could be written")
     table = pd.DataFrame(rows).sort_values("id").reset_index(drop=True)
     write_scores_xlsx(out / NONGATED_DIR / "scores.xlsx", table)
-    tmp = out / ".truth.csv.tmp"
-    table.to_csv(tmp, index=False, float_format="%.6f")
-    os.replace(tmp, out / "truth.csv")
+    atomic_write_text(out / "truth.csv", table.to_csv(index=False, float_format="%.6f"))
     return table
 
 
