@@ -99,6 +99,24 @@ def _short_hash(p: Path) -> str:
     return hashlib.sha1(str(p.resolve()).encode()).hexdigest()[:8]
 
 
+def _add_cohort(source: Path, scans: list[ScanInput], problems: list[tuple[str, str]]) -> None:
+    """The scans of a cohort source (COCA root, folder of patient folders or CSV) into ``scans``;
+    an unreadable source goes to ``problems``."""
+    from cacscore.cache import cohort_from_source
+
+    try:
+        jobs = cohort_from_source(source)
+    except ValueError as exc:
+        problems.append((str(source), str(exc)))
+        return
+    for j in jobs:
+        if not j.get("source"):
+            log.info("%s: patient %s has a score row but no image folder; nothing to predict", source, j["id"])
+            continue
+        src = Path(j["source"])
+        scans.append(ScanInput(str(j["id"]), src, "nifti" if _is_nifti(src) else "dicom"))
+
+
 def discover_inputs(paths: Sequence[Path]) -> tuple[list[ScanInput], list[tuple[str, str]]]:
     """Scans named by ``paths``: DICOM series folders, NIfTI files, COCA roots, folders of patient folders.
 
@@ -107,8 +125,6 @@ def discover_inputs(paths: Sequence[Path]) -> tuple[list[ScanInput], list[tuple[
     (as ``cacscore ingest``). Returns (scans, problems) where problems are (input, reason) pairs
     for inputs that name no scan.
     """
-    from cacscore.cache import cohort_from_source
-
     scans: list[ScanInput] = []
     problems: list[tuple[str, str]] = []
     for raw in paths:
@@ -117,14 +133,7 @@ def discover_inputs(paths: Sequence[Path]) -> tuple[list[ScanInput], list[tuple[
             if _is_nifti(p):
                 scans.append(ScanInput(_nifti_id(p), p, "nifti"))
             elif p.suffix.lower() == ".csv":
-                try:
-                    jobs = cohort_from_source(p)
-                except ValueError as exc:
-                    problems.append((str(p), str(exc)))
-                    continue
-                for j in jobs:
-                    src = Path(j["source"])
-                    scans.append(ScanInput(str(j["id"]), src, "nifti" if _is_nifti(src) else "dicom"))
+                _add_cohort(p, scans, problems)
             else:  # a single DICOM file is a (one-slice) series: not a CT volume we can score
                 problems.append((str(p), "not a DICOM series folder, NIfTI file (.nii, .nii.gz), COCA root or CSV"))
             continue
@@ -136,17 +145,7 @@ def discover_inputs(paths: Sequence[Path]) -> tuple[list[ScanInput], list[tuple[
         if has_files and not coca:
             scans.append(ScanInput(p.name, p, "dicom"))
             continue
-        try:
-            jobs = cohort_from_source(p)
-        except ValueError as exc:
-            problems.append((str(p), str(exc)))
-            continue
-        for j in jobs:
-            if not j.get("source"):
-                log.info("%s: patient %s has a score row but no image folder; nothing to predict", p, j["id"])
-                continue
-            src = Path(j["source"])
-            scans.append(ScanInput(str(j["id"]), src, "nifti" if _is_nifti(src) else "dicom"))
+        _add_cohort(p, scans, problems)
     # duplicate ids (e.g. two folders named "series"): keep the first, suffix the others with a path hash
     seen: set[str] = set()
     out = []
