@@ -147,7 +147,7 @@ def draw_anatomy(rng: np.random.Generator) -> Anatomy:
             ang = rng.uniform(0, 2 * np.pi)
             if rng.random() < 0.5:  # descending aorta wall
                 tz = rng.uniform(-20, t_arch - 10)
-                cx, cy, r = desc_c[0] + desc_r * np.cos(ang), desc_c[1] + desc_r * np.sin(ang), desc_r
+                cx, cy = desc_c[0] + desc_r * np.cos(ang), desc_c[1] + desc_r * np.sin(ang)
             else:  # arch / upper ascending wall, well above the coronary ostia
                 tz = rng.uniform(root[2] - z_dome + 40, t_arch)
                 cx, cy = root[0] + aorta_r * np.cos(ang), root[1] + aorta_r * np.sin(ang)
@@ -361,13 +361,12 @@ def render_background(anat: Anatomy, grid: Grid, *, kvp: float) -> tuple[np.ndar
     nz, ny, nx = grid.shape
     px = grid.px_mm
     x, y, zc = grid.x_mm, grid.y_mm, grid.z_mm
-    t = zc - anat.z_dome_mm
     bone_k = anat.bone_scale * (1.1 if kvp < 110 else 1.0)  # bone and calcium are brighter at 100 kVp
     img = np.full(grid.shape, HU["air"], dtype=np.float32)
     bright = np.zeros(grid.shape, dtype=bool)
 
     # body wall: skin, subcutaneous fat, muscles, fat planes (z-invariant), paraspinal muscles
-    (bx, by), (ba, bb) = anat.body_c, anat.body_ab
+    bx = anat.body_c[0]
     body2d, outside_depth = _body_wall(anat, x, y, px)
     img[:] = body2d
     if anat.breast is not None:  # breasts: z-limited, fat with a glandular core, skin rim
@@ -481,16 +480,7 @@ def render_background(anat: Anatomy, grid: Grid, *, kvp: float) -> tuple[np.ndar
     p0 = np.array([root[0], root[1]])
     p1 = np.array(anat.desc_c)
     ra = 0.5 * (anat.aorta_r + anat.desc_r)
-    b = grid.box((arch_z - ra, min(p0[1], p1[1]) - ra - px, min(p0[0], p1[0]) - ra - px),
-                 (arch_z + ra, max(p0[1], p1[1]) + ra + px, max(p0[0], p1[0]) + ra + px))
-    if b is not None:
-        X, Y = np.meshgrid(x[b[2]], y[b[1]])
-        d = p1 - p0
-        s = np.clip(((X - p0[0]) * d[0] + (Y - p0[1]) * d[1]) / (d @ d), 0, 1)
-        dist2 = (X - p0[0] - s * d[0]) ** 2 + (Y - p0[1] - s * d[1]) ** 2
-        h = np.sqrt(np.clip(ra * ra - dist2, 0, None)).astype(np.float32)
-        h[dist2 >= ra * ra] = -1
-        paint(img, b, slab_fraction(arch_z - h, arch_z + h, grid.z_edges_mm[b[0].start:b[0].stop + 1]), HU["blood"])
+    hseg(p0, p1, arch_z, ra, HU["blood"])
     tr_y = anat.spine_c[1] - anat.spine_r - 14
     carina = arch_z - 12
     cyl(cx, tr_y, 10.0, carina, zd + anat.t_top + 10, HU["muscle"])
