@@ -166,3 +166,10 @@ def test_bad_arguments():
         make_patient(1, seed=0, size=4)
     with pytest.raises(ValueError, match="n_patients"):
         write_release(Path("/nonexistent-never-written"), n_patients=0, seed=0)
+
+
+def test_gated_series_renders_when_the_cardiac_field_of_view_misses_the_spine():
+    # seed 5, patient 5 at 64 px: the gated field of view holds no spine; this used to raise a TypeError
+    # (and write_release silently dropped the patient from a --gated release)
+    p = make_patient(5, seed=5, size=64, gated=True)
+    assert p.gated is not None

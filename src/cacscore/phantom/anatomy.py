@@ -493,32 +493,33 @@ def render_background(anat: Anatomy, grid: Grid, *, kvp: float) -> tuple[np.ndar
     # spine: vertebral bodies (cortex + cancellous) with discs, canal, posterior elements
     sx, sy, sr = anat.spine_c[0], anat.spine_c[1], anat.spine_r
     bsp = grid.box((grid.z_edges_mm[0], sy - sr - 2 * px, sx - 45), (grid.z_edges_mm[-1], sy + sr + 55, sx + 45))
-    xs, ys = x[bsp[2]], y[bsp[1]]
-    k0 = np.floor((grid.z_edges_mm[0] - zd - anat.vert_phase) / anat.vert_period) - 1
-    starts = zd + anat.vert_phase + anat.vert_period * (k0 + np.arange(int(len(zc) * 5 / anat.vert_period) + 4))
-    disc = 5.5
-    fvert = np.zeros(nz, np.float32)
-    for s0 in starts:
-        fvert += slab_fraction(np.float32(s0 + disc / 2), np.float32(s0 + anat.vert_period - disc / 2), grid.z_edges_mm)
-    f_body = ellipse_footprint(xs, ys, sx, sy, sr * 1.1, sr, px)
-    f_canc = ellipse_footprint(xs, ys, sx, sy, sr * 1.1 - 2, sr - 2, px)
-    sub = img[bsp]
-    sub += f_body[None] * (np.float32(HU["disc"]) - sub)
-    vb = fvert[:, None, None]
-    sub += vb * f_body[None] * (np.float32(720 * bone_k) - sub)
-    sub += vb * f_canc[None] * (np.float32(CANCELLOUS_HU * bone_k) - sub)
-    post = np.zeros((len(ys), len(xs)), np.float32)
-    cyc = sy + sr + 8
-    ring = ellipse_footprint(xs, ys, sx, cyc, 12.5, 11.5, px)
-    spinous = ellipse_footprint(xs, ys, sx, cyc + SPINOUS_TIP_MM - 18.0, 4.0, 18.0, px)
-    trans = ellipse_footprint(xs, ys, sx, cyc - 2, 36.0, 5.0, px)
-    np.maximum(ring, spinous, out=post)
-    np.maximum(post, trans, out=post)
-    post_hu = np.float32(420 * bone_k)
-    sub += post[None] * (post_hu - sub)
-    canal = ellipse_footprint(xs, ys, sx, cyc, 7.5, 7.0, px)
-    sub += canal[None] * (np.float32(HU["csf"]) - sub)
-    bright[bsp] |= (f_body > 0.01)[None] & (vb > 0.01) | (post > 0.01)[None]
+    if bsp is not None:  # a small (gated, cardiac) field of view may hold no spine at all
+        xs, ys = x[bsp[2]], y[bsp[1]]
+        k0 = np.floor((grid.z_edges_mm[0] - zd - anat.vert_phase) / anat.vert_period) - 1
+        starts = zd + anat.vert_phase + anat.vert_period * (k0 + np.arange(int(len(zc) * 5 / anat.vert_period) + 4))
+        disc = 5.5
+        fvert = np.zeros(nz, np.float32)
+        for s0 in starts:
+            fvert += slab_fraction(np.float32(s0 + disc / 2), np.float32(s0 + anat.vert_period - disc / 2), grid.z_edges_mm)
+        f_body = ellipse_footprint(xs, ys, sx, sy, sr * 1.1, sr, px)
+        f_canc = ellipse_footprint(xs, ys, sx, sy, sr * 1.1 - 2, sr - 2, px)
+        sub = img[bsp]
+        sub += f_body[None] * (np.float32(HU["disc"]) - sub)
+        vb = fvert[:, None, None]
+        sub += vb * f_body[None] * (np.float32(720 * bone_k) - sub)
+        sub += vb * f_canc[None] * (np.float32(CANCELLOUS_HU * bone_k) - sub)
+        post = np.zeros((len(ys), len(xs)), np.float32)
+        cyc = sy + sr + 8
+        ring = ellipse_footprint(xs, ys, sx, cyc, 12.5, 11.5, px)
+        spinous = ellipse_footprint(xs, ys, sx, cyc + SPINOUS_TIP_MM - 18.0, 4.0, 18.0, px)
+        trans = ellipse_footprint(xs, ys, sx, cyc - 2, 36.0, 5.0, px)
+        np.maximum(ring, spinous, out=post)
+        np.maximum(post, trans, out=post)
+        post_hu = np.float32(420 * bone_k)
+        sub += post[None] * (post_hu - sub)
+        canal = ellipse_footprint(xs, ys, sx, cyc, 7.5, 7.0, px)
+        sub += canal[None] * (np.float32(HU["csf"]) - sub)
+        bright[bsp] |= (f_body > 0.01)[None] & (vb > 0.01) | (post > 0.01)[None]
 
     # ribs and costal cartilage: a band just outside the cavity ellipse; each rib an ellipse in
     # (radial offset, height) whose height falls toward the front (t_rib(theta))
