@@ -250,27 +250,57 @@ def find_heart(volume_or_hu: Volume | np.ndarray, spacing_mm: tuple[float, float
 
 
 # ------------------------------------------------------------------ the pipeline
-def preprocess_volume(volume: Volume, config: PreprocessConfig, *, info: dict | None = None) -> np.ndarray:
-    """Volume -> int16 HU array (config.slices, config.size, config.size), padding -1024 (air).
+def preprocess_block(volume: Volume, config: PreprocessConfig, *, info: dict | None = None
+                     ) -> tuple[np.ndarray, int, int]:
+    """The output of ``preprocess_volume`` in parts: (block, pad_before, pad_after).
 
-    info: if given, receives ``z_spacing_mm`` (slab spacing after z resampling) and
-    ``centre_index`` (the slab index the depth window is centred on).
+    The int16 output (config.slices, size, size) is ``pad_before`` air slices (PAD_HU), then
+    ``block`` (k, size, size) int16, then ``pad_after`` air slices. Lets a writer stream the
+    output without assembling it. ``block`` may be a view of ``volume.hu`` (an int16 volume
+    that needs no resampling): read it, never write to it. info: as in ``preprocess_volume``.
     """
-    hu, dz = resample_z(volume.hu, float(volume.spacing_mm[0]), config.z_spacing_mm)
+    hu = volume.hu
+    identity = (hu.dtype == np.int16 and float(volume.spacing_mm[0]) >= config.z_spacing_mm * 0.98
+                and hu.shape[1] == hu.shape[2] == config.size)
+    if identity:  # int16 HU, no resampling: the float32 path would give back the same integers
+        dz = float(volume.spacing_mm[0])
+    else:  # an int16 volume converts exactly; float32 volumes pass unchanged
+        hu, dz = resample_z(np.asarray(hu, np.float32), float(volume.spacing_mm[0]), config.z_spacing_mm)
     centre = None
     if config.centre == "heart":
         centre = find_heart(hu, (dz, *volume.spacing_mm[1:]))[0]
     if info is not None:
         info["z_spacing_mm"] = dz
         info["centre_index"] = float(hu.shape[0] / 2 - 0.5) if centre is None else float(centre)
-    # depth window first (fewer slices to resize), written straight into the int16 output
+    # depth window first (fewer slices to resize)
     start = _window_start(hu.shape[0], config.slices, centre)
     lo, hi = max(start, 0), min(start + config.slices, hu.shape[0])
-    block = np.rint(resize_inplane(hu[lo:hi], config.size))  # a new array: never the caller's
-    np.clip(block, AIR_HU, np.iinfo(np.int16).max, out=block)
-    out = np.full((config.slices, config.size, config.size), PAD_HU, dtype=np.int16)
-    out[lo - start:hi - start] = block
-    assert out.shape == (config.slices, config.size, config.size), out.shape
+    if identity:
+        block = hu[lo:hi]
+        if block.size and block.min() < PAD_HU:  # the clip below, where it changes anything
+            block = np.maximum(block, np.int16(PAD_HU))
+    else:
+        block = np.rint(resize_inplane(hu[lo:hi], config.size))  # a new array: never the caller's
+        np.clip(block, AIR_HU, np.iinfo(np.int16).max, out=block)
+        block = block.astype(np.int16)
+    before = lo - start
+    after = config.slices - before - block.shape[0]
+    assert block.shape[1:] == (config.size, config.size) and after >= 0, (block.shape, before, after)
+    return block, before, after
+
+
+def preprocess_volume(volume: Volume, config: PreprocessConfig, *, info: dict | None = None) -> np.ndarray:
+    """Volume -> int16 HU array (config.slices, config.size, config.size), padding -1024 (air).
+
+    volume.hu: float32, or int16 (``read_series(..., exact_int16=True)``): same result for the
+    same values. info: if given, receives ``z_spacing_mm`` (slab spacing after z resampling)
+    and ``centre_index`` (the slab index the depth window is centred on).
+    """
+    block, before, after = preprocess_block(volume, config, info=info)
+    out = np.empty((config.slices, config.size, config.size), dtype=np.int16)
+    out[:before] = PAD_HU
+    out[before:before + block.shape[0]] = block
+    out[before + block.shape[0]:] = PAD_HU
     return out
 
 

@@ -18,8 +18,10 @@ files. Conventions of the returned Volume:
   axis-aligned grid; uneven spacing is resampled onto a uniform grid at the median spacing; a
   gap over 1.5 x the median spacing (missing slices) is refused unless ``on_gap="interpolate"``.
 
-Discovery reads headers only (``dcmread(stop_before_pixels=True)``); pixel data is read only for
-the chosen series. Non-DICOM files and header-only stubs are skipped and counted (in ``meta``).
+Discovery reads each file once with its pixel data deferred (``dcmread(defer_size=...)``; a
+file that fails that way is read header-only as before); pixel data is read only for the chosen
+series, from the same datasets. Non-DICOM files and header-only stubs are skipped and counted
+(in ``meta``).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from pathlib import Path
 import numpy as np
 import pydicom
 from pydicom.errors import InvalidDicomError
+from pydicom.pixels import pixel_array
 from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 log = logging.getLogger(__name__)
@@ -45,6 +48,9 @@ _AXIAL_MIN_NORMAL_Z = 0.7  # |normal . z| >= cos(45 deg): axial, possibly tilted
 _TILT_TOLERANCE_DEG = 0.5
 _UNEVEN_TOLERANCE = 0.05  # relative deviation of a slice step from the median still read as even
 _GAP_FACTOR = 1.5
+# Discovery reads each file whole but defers values over this size (the pixel data): the chosen
+# series' pixels are then read from the same dataset, so no file is parsed twice.
+_DEFER_BYTES = 16 * 1024
 # Header keys copied into Volume.meta. A whitelist, so no patient identifier can leak.
 _META_KEYS = ("Modality", "Manufacturer", "ManufacturerModelName", "KVP", "ConvolutionKernel",
               "SliceThickness", "PixelSpacing", "Rows", "Columns", "BodyPartExamined",
@@ -57,7 +63,8 @@ _META_KEYS = ("Modality", "Manufacturer", "ManufacturerModelName", "KVP", "Convo
 class Volume:
     """A CT volume in Hounsfield units.
 
-    hu: float32 array (z, y, x); z ascending = inferior -> superior (see module docstring).
+    hu: float32 array (z, y, x) (int16, same values, when read with ``exact_int16=True`` and
+        exact); z ascending = inferior -> superior (see module docstring).
     spacing_mm: (z, y, x) spacing in mm (z = uniform distance between slices along the normal).
     slice_thickness_mm: nominal SliceThickness (mm) or None.
     positions_mm: (z, 3) patient position (mm) of the first voxel of each slice.
@@ -118,8 +125,13 @@ class SeriesInfo:
 # ------------------------------------------------------------------ discovery
 @dataclass
 class _Header:
+    """A discovered image file. ``pixels``: ``ds`` was read whole with its pixel data deferred, so
+    the pixels are read from ``ds`` (one parse per file); False: ``ds`` is a header read
+    (stop_before_pixels) and the file is read again, whole, for its pixels."""
+
     path: Path
     ds: pydicom.Dataset
+    pixels: bool = False
 
 
 def _iter_files(path: str | Path | Sequence[Path]) -> list[Path]:
@@ -141,10 +153,19 @@ def _iter_files(path: str | Path | Sequence[Path]) -> list[Path]:
     return files
 
 
-def _read_header(f: Path) -> pydicom.Dataset | None:
+def _dcmread_header(f: Path, *, force: bool = False) -> _Header:
+    """The file read once with large values (pixel data) deferred; where that read fails, the
+    header alone (stop_before_pixels), as discovery always read it. Raises what that read raises."""
+    try:
+        return _Header(f, pydicom.dcmread(f, defer_size=_DEFER_BYTES, force=force), pixels=True)
+    except Exception:
+        return _Header(f, pydicom.dcmread(f, stop_before_pixels=True, force=force))
+
+
+def _read_header(f: Path) -> _Header | None:
     """Header of one file, or None when it is not DICOM (files without a preamble are accepted)."""
     try:
-        return pydicom.dcmread(f, stop_before_pixels=True)
+        return _dcmread_header(f)
     except InvalidDicomError:
         pass
     except Exception:  # truncated / corrupt: not readable as DICOM
@@ -154,12 +175,13 @@ def _read_header(f: Path) -> pydicom.Dataset | None:
             head = fh.read(4)
         if head[:2] not in (b"\x08\x00", b"\x02\x00", b"\x00\x08", b"\x00\x02"):
             return None
-        ds = pydicom.dcmread(f, stop_before_pixels=True, force=True)
+        h = _dcmread_header(f, force=True)
     except Exception:
         return None
+    ds = h.ds
     try:
         if "Rows" in ds and "Columns" in ds and int(ds.Rows) > 0 and ("SOPClassUID" in ds or "Modality" in ds):
-            return ds
+            return h
     except Exception:
         return None
     return None
@@ -248,11 +270,12 @@ def _discover(path: str | Path | Sequence[Path]) -> tuple[list[SeriesInfo], dict
     counts = {"files": len(files), "non_dicom": 0, "no_image": 0}
     groups: dict[tuple, list[_Header]] = {}
     for f in files:
-        ds = _read_header(f)
-        if ds is None:
+        h = _read_header(f)
+        if h is None:
             counts["non_dicom"] += 1
             log.debug("%s: not DICOM, skipped", f)
             continue
+        ds = h.ds
         if "Rows" not in ds or "Columns" not in ds:
             counts["no_image"] += 1  # structured reports, RT plans, DICOMDIR ...
             continue
@@ -263,7 +286,7 @@ def _discover(path: str | Path | Sequence[Path]) -> tuple[list[SeriesInfo], dict
         # UID where present; COCA's non-gated files carry none: then the folder defines the series.
         base = ("uid", uid) if uid else ("folder", str(f.parent))
         key = (*base, *geom, _is_enhanced(ds) and str(f))  # each enhanced file is its own series
-        groups.setdefault(key, []).append(_Header(f, ds))
+        groups.setdefault(key, []).append(h)
     infos: list[SeriesInfo] = []
     members: dict[str, list[_Header]] = {}
     used_keys: set[str] = set()
@@ -348,33 +371,77 @@ def choose_series(infos: Sequence[SeriesInfo], *, series: str | None = None) -> 
 
 
 # ------------------------------------------------------------------ pixel reading
+def _padding_mask(stored: np.ndarray, ds: pydicom.Dataset) -> np.ndarray | None:
+    """Pixels equal to PixelPaddingValue (or inside PixelPaddingRangeLimit); None without padding."""
+    pad = ds.get("PixelPaddingValue")
+    if pad is None:
+        return None
+    lim = ds.get("PixelPaddingRangeLimit")
+    if lim is not None:
+        lo, hi = sorted((int(pad), int(lim)))
+        return (stored >= lo) & (stored <= hi)
+    return stored == int(pad)
+
+
+def _rescale(slope, intercept) -> tuple[float, float]:
+    return (float(slope) if slope not in (None, "") else 1.0,
+            float(intercept) if intercept not in (None, "") else 0.0)
+
+
 def _to_hu(stored: np.ndarray, ds: pydicom.Dataset, slope, intercept, out: np.ndarray) -> None:
     """HU of one frame into ``out`` (float32): stored * slope + intercept, padding -> air, floor air."""
-    slope = float(slope) if slope not in (None, "") else 1.0
-    intercept = float(intercept) if intercept not in (None, "") else 0.0
+    slope, intercept = _rescale(slope, intercept)
     out[...] = stored
     if slope != 1.0:
         out *= np.float32(slope)
     if intercept != 0.0:
         out += np.float32(intercept)
-    pad = ds.get("PixelPaddingValue")
-    if pad is not None:
-        lim = ds.get("PixelPaddingRangeLimit")
-        if lim is not None:
-            lo, hi = sorted((int(pad), int(lim)))
-            mask = (stored >= lo) & (stored <= hi)
-        else:
-            mask = stored == int(pad)
+    mask = _padding_mask(stored, ds)
+    if mask is not None:
         out[mask] = AIR_HU
     np.maximum(out, np.float32(AIR_HU), out=out)
 
 
-def _load(path: Path, counts: dict[str, int]) -> tuple[pydicom.Dataset, np.ndarray] | None:
+def _to_hu_int16(stored: np.ndarray, ds: pydicom.Dataset, slope, intercept, out: np.ndarray,
+                 tmp: np.ndarray) -> bool:
+    """``_to_hu`` in integers, into ``out`` (int16), where that is exact; False (``out`` untouched) where not.
+
+    Exact when the stored values are integers of <= 16 bits, the slope is 1 and the intercept an
+    integer of at most 2**15: then every float32 value ``_to_hu`` computes is an integer below
+    2**24 (exactly representable), so the same arithmetic in int32 gives the same numbers, and
+    they fit int16 unless one exceeds 32767 (checked). tmp: int32 scratch of ``stored``'s shape.
+    """
+    slope, intercept = _rescale(slope, intercept)
+    if (stored.dtype.kind not in "iu" or stored.dtype.itemsize > 2 or slope != 1.0
+            or intercept != int(intercept) or abs(intercept) > 2 ** 15):
+        return False
+    np.add(stored, np.int32(intercept), out=tmp, dtype=np.int32)
+    mask = _padding_mask(stored, ds)
+    if mask is not None:
+        tmp[mask] = int(AIR_HU)
+    np.maximum(tmp, np.int32(AIR_HU), out=tmp)
+    if tmp.max() > np.iinfo(np.int16).max:
+        return False
+    out[...] = tmp
+    return True
+
+
+def _load(h: _Header, counts: dict[str, int]) -> tuple[pydicom.Dataset, np.ndarray] | None:
     """(dataset, stored pixel array) of one file; None for a header-only stub (counted)."""
-    try:
-        ds = pydicom.dcmread(path, force=True)
-    except Exception as exc:
-        raise DicomError(f"{path}: cannot read: {exc}") from exc
+    path = h.path
+    if h.pixels:  # read whole at discovery, pixel data deferred: read it now, once
+        ds = h.ds
+        try:
+            for kw in ("PixelData", "FloatPixelData"):
+                if kw in ds:
+                    ds[kw]  # the deferred read
+        except Exception as exc:
+            raise DicomError(f"{path}: cannot read: {exc}") from exc
+    else:
+        try:
+            ds = pydicom.dcmread(path, force=True)
+        except Exception as exc:
+            raise DicomError(f"{path}: cannot read: {exc}") from exc
     if "TransferSyntaxUID" not in ds.file_meta:  # file without meta header: use the encoding read
         implicit, little = ds.original_encoding
         ds.file_meta.TransferSyntaxUID = (ImplicitVRLittleEndian if implicit else
@@ -384,22 +451,30 @@ def _load(path: Path, counts: dict[str, int]) -> tuple[pydicom.Dataset, np.ndarr
         log.debug("%s: header-only stub, skipped", path)
         return None
     try:
-        return ds, ds.pixel_array
+        # what ds.pixel_array computes, without caching the array on the dataset
+        arr = pixel_array(ds)
     except Exception as exc:
         raise DicomError(f"{path}: cannot decode pixel data ({ds.file_meta.TransferSyntaxUID}): {exc}") from exc
+    if h.pixels:  # the encoded bytes are decoded: free them (the dataset lives on for the header)
+        for kw in ("PixelData", "FloatPixelData"):
+            if kw in ds:
+                del ds[kw]
+    return ds, arr
 
 
-def _read_stack(info: SeriesInfo, headers: list[_Header], normal: np.ndarray, counts: dict[str, int]
-                ) -> tuple[np.ndarray, np.ndarray, list[Path]]:
+def _read_stack(info: SeriesInfo, headers: list[_Header], normal: np.ndarray, counts: dict[str, int],
+                *, exact_int16: bool = False) -> tuple[np.ndarray, np.ndarray, list[Path]]:
     """(hu (n, rows, cols) float32, positions (n, 3), files) sorted by position along ``normal``.
 
     Classic series are sorted from their headers first and decoded straight into one preallocated
-    array (no per-slice copies); stubs found while decoding are dropped afterwards.
+    array (no per-slice copies); stubs found while decoding are dropped afterwards. exact_int16:
+    a classic series whose HU values are all integers in int16 range (``_to_hu_int16``) comes
+    back as int16 with the same values (no float32 stack); any other comes back float32.
     """
     if info.enhanced:
         frames, pos, files = [], [], []
         for h in headers:
-            got = _load(h.path, counts)
+            got = _load(h, counts)
             if got is None:
                 continue
             ds, arr = got
@@ -430,18 +505,27 @@ def _read_stack(info: SeriesInfo, headers: list[_Header], normal: np.ndarray, co
         pos_h.append(p)
     pos_a = np.asarray(pos_h, float)
     order = np.argsort(pos_a @ normal, kind="stable")
-    hu = np.empty((len(headers), info.rows, info.columns), np.float32)
+    shape = (len(headers), info.rows, info.columns)
+    hu = np.empty(shape, np.int16 if exact_int16 else np.float32)
+    tmp = np.empty(shape[1:], np.int32) if exact_int16 else None
     keep = np.ones(len(headers), bool)
     for slot, i in enumerate(order):
         h = headers[i]
-        got = _load(h.path, counts)
+        got = _load(h, counts)
         if got is None:
             keep[slot] = False
             continue
         ds, arr = got
         if arr.shape != hu.shape[1:]:
             raise DicomError(f"{h.path}: pixel array of shape {arr.shape}, expected {hu.shape[1:]} like the series")
-        _to_hu(arr, ds, ds.get("RescaleSlope"), ds.get("RescaleIntercept"), hu[slot])
+        slope, inter = ds.get("RescaleSlope"), ds.get("RescaleIntercept")
+        if hu.dtype == np.int16:
+            if _to_hu_int16(arr, ds, slope, inter, hu[slot], tmp):
+                continue
+            # not exact in int16 (a slope, a fractional intercept, a value over 32767): the float
+            # stack from here on; the slices already read convert exactly
+            hu = hu.astype(np.float32)
+        _to_hu(arr, ds, slope, inter, hu[slot])
     files = [headers[i].path for i in order]
     if not keep.all():
         hu = hu[keep]
@@ -523,16 +607,22 @@ def _resample_z_uniform(hu: np.ndarray, z: np.ndarray, dz: float) -> tuple[np.nd
 
 
 def read_series(path: str | Path | Sequence[Path], *, series: str | None = None,
-                on_gap: str = "refuse") -> Volume:
+                on_gap: str = "refuse", exact_int16: bool = False) -> Volume:
     """Read one CT series from a folder (recursive), a file or a list of files into a Volume.
 
     series: override the choice rule of ``choose_series`` (key, UID, number, description, folder).
     on_gap: "refuse" (default) raises DicomError when a gap between slices exceeds 1.5 x the
         median spacing (missing slices); "interpolate" fills it by linear interpolation.
+    exact_int16: allow ``hu`` to be int16 instead of float32 where that holds exactly the same
+        values: a classic (not enhanced) series with slope 1, integral intercepts, no value over
+        32767 and no resampling (tilt, uneven spacing, gap). Saves the float32 stack (the cohort
+        cache's fast path); every other series comes back float32 as usual.
     Raises DicomError (a ValueError) naming the path and the problem.
     """
     if on_gap not in ("refuse", "interpolate"):
         raise ValueError(f"on_gap must be 'refuse' or 'interpolate', got {on_gap!r}")
+    if not isinstance(exact_int16, bool):
+        raise ValueError(f"exact_int16 must be True or False, got {exact_int16!r}")
     where = str(path) if isinstance(path, (str, os.PathLike)) else f"{len(path)} files"
     infos, counts, members = _discover(path)
     try:
@@ -550,7 +640,7 @@ def read_series(path: str | Path | Sequence[Path], *, series: str | None = None,
     log.debug("%s: chosen key %s; others: %s", where, info.key, "; ".join(s.summary() for s in others))
     orient = np.asarray(info.orientation, float)
     normal = _normal(orient)
-    hu, pos, files = _read_stack(info, members[info.key], normal, counts)
+    hu, pos, files = _read_stack(info, members[info.key], normal, counts, exact_int16=exact_int16)
     if len(files) < 2:
         raise DicomError(f"{info.folder}: series {info.key} has {len(files)} slice(s) with pixel data; need >= 2")
     zproj = pos @ normal
@@ -577,6 +667,9 @@ def read_series(path: str | Path | Sequence[Path], *, series: str | None = None,
     # gantry tilt: the slice step is not parallel to the slice normal
     step_dir = (pos[-1] - pos[0]) / np.linalg.norm(pos[-1] - pos[0])
     tilt_deg = float(np.degrees(np.arccos(np.clip(abs(step_dir @ normal), -1, 1))))
+    resample = tilt_deg > _TILT_TOLERANCE_DEG or len(gaps) or np.any(np.abs(steps - med) > _UNEVEN_TOLERANCE * med)
+    if resample and hu.dtype != np.float32:
+        hu = hu.astype(np.float32)  # resampling works on the float stack (same values)
     if tilt_deg > _TILT_TOLERANCE_DEG:
         if len(gaps) or np.any(np.abs(steps - med) > _UNEVEN_TOLERANCE * med):
             hu, zu = _resample_z_uniform(hu, zproj, med)
@@ -607,7 +700,7 @@ def read_series(path: str | Path | Sequence[Path], *, series: str | None = None,
     thickness = info.thickness_mm
     kvp = ds0.get("KVP")
     return Volume(
-        hu=np.ascontiguousarray(hu, dtype=np.float32),
+        hu=np.ascontiguousarray(hu, dtype=np.int16 if exact_int16 and hu.dtype == np.int16 else np.float32),
         spacing_mm=(float(dz), float(dy), float(dx)),
         slice_thickness_mm=thickness,
         positions_mm=np.asarray(pos, float),
