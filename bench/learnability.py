@@ -26,13 +26,26 @@ import torch
 
 from cacscore.cache import CohortCache
 from cacscore.cv import make_splits
-from cacscore.data import TensorScans
 from cacscore.metrics import spearman, weighted_kappa
 from cacscore.models import build_model
 from cacscore.preprocess import normalise
 from cacscore.targets import TargetScaler
 from cacscore.train import TrainConfig, fit, predict, seeded
 from cacscore.data import ShiftAugment
+
+
+class HalfScans(torch.utils.data.Dataset):
+    """float16 scans kept in memory, handed out as float32 one at a time (a float32 copy of 1,000+ scans
+    would not fit beside the float16 one)."""
+
+    def __init__(self, x: torch.Tensor, y: np.ndarray) -> None:
+        self.x, self.y = x, torch.as_tensor(y, dtype=torch.float32)
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.x[i].float(), self.y[i]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -65,13 +78,15 @@ def main(argv: list[str] | None = None) -> int:
     tr_ids, va_ids = splits.fold(0)
     row = {s: i for i, s in enumerate(ids)}
     cfg = dataclasses.replace(cache.config, normalisation=a.norm, window_hu=tuple(a.window))
-    x = torch.stack([torch.from_numpy(normalise(np.asarray(cache.load(s)), cfg)).to(torch.float16) for s in ids])
+    x = torch.empty((len(ids), cfg.slices, cfg.size, cfg.size), dtype=torch.float16)  # half: 2000 scans fit
+    for k, s in enumerate(ids):
+        x[k] = torch.from_numpy(normalise(np.asarray(cache.load(s)), cfg))
     scaler = TargetScaler.fit(y[[row[i] for i in splits.train]], kind=a.target)
     z = scaler.transform(y)
 
     def ds(sel: list[str], *, shift: int = 0):
         r = [row[i] for i in sel]
-        d = TensorScans(x[r].float(), z[r])
+        d = HalfScans(x[r], z[r])
         return ShiftAugment(d, max_shift_px=shift) if shift else d
 
     tc = TrainConfig(batch_size=a.bs, lr=a.lr, weight_decay=a.wd, max_epochs=a.epochs, patience=a.patience,
