@@ -402,27 +402,32 @@ def _to_hu(stored: np.ndarray, ds: pydicom.Dataset, slope, intercept, out: np.nd
     np.maximum(out, np.float32(AIR_HU), out=out)
 
 
-def _to_hu_int16(stored: np.ndarray, ds: pydicom.Dataset, slope, intercept, out: np.ndarray,
-                 tmp: np.ndarray) -> bool:
+def _to_hu_int16(stored: np.ndarray, ds: pydicom.Dataset, slope, intercept, out: np.ndarray) -> bool:
     """``_to_hu`` in integers, into ``out`` (int16), where that is exact; False (``out`` untouched) where not.
 
     Exact when the stored values are integers of <= 16 bits, the slope is 1 and the intercept an
-    integer of at most 2**15: then every float32 value ``_to_hu`` computes is an integer below
-    2**24 (exactly representable), so the same arithmetic in int32 gives the same numbers, and
-    they fit int16 unless one exceeds 32767 (checked). tmp: int32 scratch of ``stored``'s shape.
+    integer in int16 range: every float32 value ``_to_hu`` computes is then an integer below 2**24
+    (exactly representable), and the same sums in integers give the same numbers, provided none
+    exceeds 32767 (checked). The sum is taken in int16: two's complement wraps modulo 2**16, so
+    it is exact whenever the true sums lie in int16 range, which the stored min/max tell.
     """
     slope, intercept = _rescale(slope, intercept)
     if (stored.dtype.kind not in "iu" or stored.dtype.itemsize > 2 or slope != 1.0
-            or intercept != int(intercept) or abs(intercept) > 2 ** 15):
+            or intercept != int(intercept) or not -32768 <= intercept <= 32767 or stored.size == 0):
         return False
-    np.add(stored, np.int32(intercept), out=tmp, dtype=np.int32)
+    icpt = int(intercept)
+    lo, hi = int(stored.min()) + icpt, int(stored.max()) + icpt
+    if hi > np.iinfo(np.int16).max:
+        return False
+    if lo < np.iinfo(np.int16).min:  # sums under int16 range: in int32, floored to air (as below)
+        out[...] = np.maximum(stored.astype(np.int32) + icpt, int(AIR_HU))
+    else:
+        np.add(stored, np.int16(icpt), out=out, dtype=np.int16, casting="unsafe")
     mask = _padding_mask(stored, ds)
     if mask is not None:
-        tmp[mask] = int(AIR_HU)
-    np.maximum(tmp, np.int32(AIR_HU), out=tmp)
-    if tmp.max() > np.iinfo(np.int16).max:
-        return False
-    out[...] = tmp
+        out[mask] = int(AIR_HU)
+    if lo < AIR_HU:
+        np.maximum(out, np.int16(AIR_HU), out=out)
     return True
 
 
@@ -507,7 +512,6 @@ def _read_stack(info: SeriesInfo, headers: list[_Header], normal: np.ndarray, co
     order = np.argsort(pos_a @ normal, kind="stable")
     shape = (len(headers), info.rows, info.columns)
     hu = np.empty(shape, np.int16 if exact_int16 else np.float32)
-    tmp = np.empty(shape[1:], np.int32) if exact_int16 else None
     keep = np.ones(len(headers), bool)
     for slot, i in enumerate(order):
         h = headers[i]
@@ -520,7 +524,7 @@ def _read_stack(info: SeriesInfo, headers: list[_Header], normal: np.ndarray, co
             raise DicomError(f"{h.path}: pixel array of shape {arr.shape}, expected {hu.shape[1:]} like the series")
         slope, inter = ds.get("RescaleSlope"), ds.get("RescaleIntercept")
         if hu.dtype == np.int16:
-            if _to_hu_int16(arr, ds, slope, inter, hu[slot], tmp):
+            if _to_hu_int16(arr, ds, slope, inter, hu[slot]):
                 continue
             # not exact in int16 (a slope, a fractional intercept, a value over 32767): the float
             # stack from here on; the slices already read convert exactly
