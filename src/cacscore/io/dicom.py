@@ -132,6 +132,8 @@ class _Header:
     path: Path
     ds: pydicom.Dataset
     pixels: bool = False
+    enhanced: bool = False  # set by discovery, with positions (one per frame), so both are read once
+    positions: list | None = None
 
 
 def _iter_files(path: str | Path | Sequence[Path]) -> list[Path]:
@@ -222,9 +224,9 @@ def _is_enhanced(ds: pydicom.Dataset) -> bool:
         "PerFrameFunctionalGroupsSequence" in ds and int(ds.get("NumberOfFrames", 1) or 1) > 1)
 
 
-def _geometry(ds: pydicom.Dataset):
+def _geometry(ds: pydicom.Dataset, enhanced: bool | None = None):
     """(orientation, pixel spacing, thickness) of a classic or enhanced header (None where absent)."""
-    if _is_enhanced(ds):
+    if _is_enhanced(ds) if enhanced is None else enhanced:
         o = _enhanced_value(ds, "PlaneOrientationSequence", "ImageOrientationPatient")
         ps = _enhanced_value(ds, "PixelMeasuresSequence", "PixelSpacing")
         th = _enhanced_value(ds, "PixelMeasuresSequence", "SliceThickness")
@@ -249,8 +251,8 @@ def _normal(orient: Sequence[float]) -> np.ndarray:
     return -n if n[2] < 0 else n  # point to the head: ascending z = inferior -> superior
 
 
-def _positions(ds: pydicom.Dataset) -> list[tuple[float, float, float] | None]:
-    if _is_enhanced(ds):
+def _positions(ds: pydicom.Dataset, enhanced: bool | None = None) -> list[tuple[float, float, float] | None]:
+    if _is_enhanced(ds) if enhanced is None else enhanced:
         n = int(ds.get("NumberOfFrames", 1) or 1)
         return [_floats(_enhanced_value(ds, "PlanePositionSequence", "ImagePositionPatient", i) or (), 3)
                 for i in range(n)]
@@ -279,21 +281,23 @@ def _discover(path: str | Path | Sequence[Path]) -> tuple[list[SeriesInfo], dict
         if "Rows" not in ds or "Columns" not in ds:
             counts["no_image"] += 1  # structured reports, RT plans, DICOMDIR ...
             continue
-        orient, spacing, thick = _geometry(ds)
+        h.enhanced = _is_enhanced(ds)
+        h.positions = _positions(ds, h.enhanced)
+        orient, spacing, thick = _geometry(ds, h.enhanced)
         uid = str(ds.get("SeriesInstanceUID", "") or "") or None
         geom = (tuple(round(v, 3) for v in orient) if orient else None, int(ds.Rows), int(ds.Columns),
                 tuple(round(v, 4) for v in spacing) if spacing else None, thick)
         # UID where present; COCA's non-gated files carry none: then the folder defines the series.
         base = ("uid", uid) if uid else ("folder", str(f.parent))
-        key = (*base, *geom, _is_enhanced(ds) and str(f))  # each enhanced file is its own series
+        key = (*base, *geom, h.enhanced and str(f))  # each enhanced file is its own series
         groups.setdefault(key, []).append(h)
     infos: list[SeriesInfo] = []
     members: dict[str, list[_Header]] = {}
     used_keys: set[str] = set()
     for key, hs in groups.items():
         ds0 = hs[0].ds
-        orient, spacing, thick = _geometry(ds0)
-        enhanced = _is_enhanced(ds0)
+        enhanced = hs[0].enhanced
+        orient, spacing, thick = _geometry(ds0, enhanced)
         frames = sum(int(h.ds.get("NumberOfFrames", 1) or 1) for h in hs) if enhanced else len(hs)
         folder = Path(os.path.commonpath([str(h.path.parent) for h in hs]))
         modality = str(ds0.get("Modality", "") or "")
@@ -301,7 +305,7 @@ def _discover(path: str | Path | Sequence[Path]) -> tuple[list[SeriesInfo], dict
         desc = str(ds0.get("SeriesDescription", "") or "")
         reason = ""
         itype = _image_type(ds0)
-        pos = [p for h in hs for p in _positions(h.ds) if p is not None]
+        pos = [p for h in hs for p in h.positions if p is not None]
         if modality and modality != "CT":
             reason = f"modality {modality}, not CT"
         elif "LOCALIZER" in itype or "SCOUT" in desc.upper() or "TOPOGRAM" in desc.upper():
@@ -539,7 +543,7 @@ def _read_stack(info: SeriesInfo, headers: list[_Header], normal: np.ndarray, co
         return np.stack([frames[i] for i in order]), pos_a[order], [files[i] for i in order]
     pos_h = []
     for h in headers:
-        p = _positions(h.ds)[0]
+        p = (h.positions if h.positions is not None else _positions(h.ds))[0]
         if p is None:
             raise DicomError(f"{h.path}: no ImagePositionPatient")
         pos_h.append(p)
