@@ -15,6 +15,7 @@ rerun verifies finished scans (shape, dtype, file size) and skips them.
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import re
@@ -126,6 +127,15 @@ def _one_line(exc: BaseException) -> str:
 
 
 # ------------------------------------------------------------------ one scan (runs in a worker)
+def _worker_init() -> None:
+    """Pool worker start: move every object inherited from the parent out of the garbage
+    collector's reach (gc.freeze). A worker forked from a large parent (pandas, scipy, pydicom
+    loaded) otherwise re-traverses all of them at each full collection, which touches, and so
+    copies, the parent's memory pages (copy-on-write). Only ingest's own worker processes do this.
+    """
+    gc.freeze()
+
+
 def _process(job: dict, scans_dir: str, config_dict: dict) -> dict:
     config = PreprocessConfig.from_dict(config_dict)
     row = {k: job.get(k) for k in ("id", "source", *VESSELS, "total", "coca_total", "flags")}
@@ -220,7 +230,7 @@ def ingest(source: str | Path, cache: str | Path, *, config: PreprocessConfig = 
             if done % 10 == 0:
                 write_manifest()
     else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        with ProcessPoolExecutor(max_workers=workers, initializer=_worker_init) as pool:
             futs = {pool.submit(_process, j, str(scans), cfg_d): j for j in todo}
             for fut in as_completed(futs):
                 j = futs[fut]
