@@ -115,11 +115,7 @@ def write_scan(path: Path, block: np.ndarray, pad_before: int, pad_after: int) -
     air = np.full(block.shape[1:], PAD_HU, dtype=np.int16)
     with atomic_path(path) as tmp, open(tmp, "wb") as fh:
         np.lib.format.write_array_header_1_0(fh, header)
-        for _ in range(pad_before):
-            fh.write(air.data)
-        fh.write(block.data)
-        for _ in range(pad_after):
-            fh.write(air.data)
+        fh.writelines([air.data] * pad_before + [block.data] + [air.data] * pad_after)
 
 
 def _one_line(exc: BaseException) -> str:

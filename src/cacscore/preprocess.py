@@ -296,7 +296,7 @@ def preprocess_volume(volume: Volume, config: PreprocessConfig, *, info: dict | 
     same values. info: if given, receives ``z_spacing_mm`` (slab spacing after z resampling)
     and ``centre_index`` (the slab index the depth window is centred on).
     """
-    block, before, after = preprocess_block(volume, config, info=info)
+    block, before, _after = preprocess_block(volume, config, info=info)
     out = np.empty((config.slices, config.size, config.size), dtype=np.int16)
     out[:before] = PAD_HU
     out[before:before + block.shape[0]] = block

@@ -160,7 +160,7 @@ def _dcmread_header(f: Path, *, force: bool = False) -> _Header:
     header alone (stop_before_pixels), as discovery always read it. Raises what that read raises."""
     try:
         return _Header(f, pydicom.dcmread(f, defer_size=_DEFER_BYTES, force=force), pixels=True)
-    except Exception:
+    except Exception:  # whatever the whole-file read trips on: discovery decides as it always did
         return _Header(f, pydicom.dcmread(f, stop_before_pixels=True, force=force))
 
 
