@@ -218,3 +218,21 @@ def test_write_scan_same_bytes_as_np_save(tmp_path):
 def test_lidc_real_series_fast_path_identical():
     assert SHARED_LIDC.is_dir(), f"{SHARED_LIDC}: the shared LIDC series is missing (see /work/notes)"
     _assert_same(SHARED_LIDC, int16=True, configs=(PreprocessConfig(size=64), PreprocessConfig(size=48, centre="heart")))
+
+
+def test_evict_behind_is_only_advice(tmp_path):
+    from cacscore import cache
+
+    rng = np.random.default_rng(2)
+    blocks = [rng.integers(-1024, 2000, (3, 8, 8)).astype(np.int16) for _ in range(3)]
+    paths = [tmp_path / f"{k}.npy" for k in range(3)]
+    cache._written_last.clear()
+    write_scan(paths[0], blocks[0], 1, 1)
+    cache._evict_behind(paths[0])
+    paths[0].unlink()  # the previous file vanished (another process, a cleanup): no error
+    for p, b in zip(paths[1:], blocks[1:]):
+        write_scan(p, b, 1, 1)
+        cache._evict_behind(p)
+    assert cache._written_last == [paths[2]]
+    for p, b in zip(paths[1:], blocks[1:]):  # contents untouched by the advice
+        assert np.array_equal(np.load(p)[1:-1], b)
