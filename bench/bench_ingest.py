@@ -73,9 +73,9 @@ def main() -> None:
         shutil.rmtree(cache)
     # Diagnostic, not the target: the 2-worker ingest once more, right after the 1-worker cache
     # was deleted. On a VM that hands free memory back to its host (virtio-balloon free page
-    # reporting), the first run above writes its cache into page-cache pages the host must back
-    # first; this one reuses pages freed a moment ago. The gap between the two 2-worker lines is
-    # that VM cost of fresh memory (paid by any writer), not ingest's own work.
+    # reporting), pages free for a few seconds cost a host fault at first touch; this run starts
+    # on pages freed a moment ago. ingest evicts each scan file behind itself, so its writes reuse
+    # their own pages and the two 2-worker lines should agree; a gap between them is that VM cost.
     cache = work / "cache2b"
     t = time.perf_counter()
     ingest(release, cache, config=cfg, workers=2, progress=False)
