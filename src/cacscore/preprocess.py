@@ -259,6 +259,13 @@ def preprocess_block(volume: Volume, config: PreprocessConfig, *, info: dict | N
     output without assembling it. ``block`` may be a view of ``volume.hu`` (an int16 volume
     that needs no resampling): read it, never write to it. info: as in ``preprocess_volume``.
     """
+    block, before, after = _preprocess_parts(volume, config, info)
+    return block.astype(np.int16, copy=False), before, after
+
+
+def _preprocess_parts(volume: Volume, config: PreprocessConfig, info: dict | None) -> tuple[np.ndarray, int, int]:
+    """``preprocess_block`` with the block left float32 (integral values, clipped to int16 range)
+    where it was resampled, so ``preprocess_volume`` casts it once, into its output."""
     hu = volume.hu
     identity = (hu.dtype == np.int16 and float(volume.spacing_mm[0]) >= config.z_spacing_mm * 0.98
                 and hu.shape[1] == hu.shape[2] == config.size)
@@ -282,7 +289,6 @@ def preprocess_block(volume: Volume, config: PreprocessConfig, *, info: dict | N
     else:
         block = np.rint(resize_inplane(hu[lo:hi], config.size))  # a new array: never the caller's
         np.clip(block, AIR_HU, np.iinfo(np.int16).max, out=block)
-        block = block.astype(np.int16)
     before = lo - start
     after = config.slices - before - block.shape[0]
     assert block.shape[1:] == (config.size, config.size) and after >= 0, (block.shape, before, after)
@@ -296,7 +302,7 @@ def preprocess_volume(volume: Volume, config: PreprocessConfig, *, info: dict | 
     same values. info: if given, receives ``z_spacing_mm`` (slab spacing after z resampling)
     and ``centre_index`` (the slab index the depth window is centred on).
     """
-    block, before, _after = preprocess_block(volume, config, info=info)
+    block, before, _after = _preprocess_parts(volume, config, info)
     out = np.empty((config.slices, config.size, config.size), dtype=np.int16)
     out[:before] = PAD_HU
     out[before:before + block.shape[0]] = block
