@@ -125,3 +125,21 @@ def test_phantom_release_every_score_matched(tmp_path):
     assert [int(s.split("x")[0]) for s in m["input_shape"]] == t["n_slices"].tolist()
     c = CohortCache(tmp_path / "cache")
     np.testing.assert_allclose(c.targets, t[["LCA", "LAD", "LCX", "RCA"]].to_numpy(float), atol=1e-5)
+
+
+def test_lidc_heart_crop_via_cli(tmp_path, capsys):
+    if not SHARED_LIDC.is_dir():
+        pytest.fail(f"real test series missing: {SHARED_LIDC}")
+    pd.DataFrame({"id": ["lidc0002"], "path": [str(SHARED_LIDC)]}).to_csv(tmp_path / "c.csv", index=False)
+    rc = main(["ingest", str(tmp_path / "c.csv"), str(tmp_path / "cache"), "--size", "64", "--centre", "heart",
+               "--crop-mm", "176", "--no-progress"])
+    assert rc == 0, capsys.readouterr().out
+    c = CohortCache(tmp_path / "cache")
+    assert c.config.crop_mm == 176.0 and c.config.centre == "heart"
+    assert c.manifest.iloc[0]["spacing"] == "5x2.75x2.75"  # 176 mm / 64 px, not the 5.45 mm of the whole view
+    x = c.load("lidc0002").astype(np.float32)
+    hz = int(round(float(c.manifest.iloc[0]["heart_index"])))
+    centre = x[36, 24:40, 24:40]  # the window is centred on the found heart: slab 36 of 73
+    assert 0 <= hz < 65 and -200 < np.median(centre) < 200  # soft tissue (heart), not lung or air
+    lung = ((x[36] > -950) & (x[36] < -500)).mean()
+    assert lung < 0.6  # mostly mediastinum, unlike the whole field of view

@@ -7,7 +7,7 @@ import pytest
 from scipy import ndimage
 
 from cacscore.io.dicom import Volume
-from cacscore.preprocess import (PAD_HU, PreprocessConfig, area_resample, depth_window, find_heart, normalise,
+from cacscore.preprocess import (PAD_HU, _crop_yx, PreprocessConfig, area_resample, depth_window, find_heart, normalise,
                                  preprocess_volume, resample_z, resize_inplane)
 from ingest_fixtures import chest_slice
 
@@ -153,3 +153,24 @@ def test_normalise_integer_path_equals_float_definition():
     assert got.dtype == np.float32 and got.shape == hu.shape
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(normalise(hu[0], cfg), got[0], atol=1e-6)
+
+
+def test_heart_crop_centres_the_heart_at_finer_pixels():
+    v = _chest(nz=30, n=64, heart_z=8)  # 2 mm pixels, 128 mm field of view
+    info: dict = {}
+    cfg = PreprocessConfig(size=32, slices=10, centre="heart", crop_mm=64.0)
+    assert PreprocessConfig.from_dict(cfg.to_dict()) == cfg
+    x = preprocess_volume(v, cfg, info=info)
+    assert x.shape == (10, 32, 32) and x.dtype == np.int16
+    assert info["pixel_mm"] == (2.0, 2.0)  # 64 mm over 32 px (the whole view at 32 px would be 4 mm)
+    # the crop is the 32 x 32 window of the original around the found heart: same pixels, no resampling
+    yc, xc = info["crop_centre_yx"]
+    full = preprocess_volume(v, PreprocessConfig(size=64, slices=10, centre="heart"))
+    np.testing.assert_array_equal(x, full[:, yc - 16:yc + 16, xc - 16:xc + 16])
+    # a centre near the image edge: the square leaves the image and is filled with air
+    img = np.arange(2 * 8 * 8, dtype=np.float32).reshape(2, 8, 8)
+    e = _crop_yx(img, (1, 6), (2.0, 2.0), 8.0)  # 4 x 4 px, rows -1..2, columns 4..7
+    assert e.shape == (2, 4, 4) and (e[:, 0] == PAD_HU).all()
+    np.testing.assert_array_equal(e[:, 1:], img[:, 0:3, 4:8])
+    with pytest.raises(ValueError, match="crop_mm"):
+        PreprocessConfig(crop_mm=0)

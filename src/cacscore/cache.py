@@ -187,8 +187,7 @@ def _process(job: dict, scans_dir: str, config_dict: dict) -> dict:
         _evict_behind(Path(scans_dir) / f"{row['id']}.npy")
         out_shape = (before + block.shape[0] + after, *block.shape[1:])
         dz = info["z_spacing_mm"]
-        sy = vol.spacing_mm[1] * vol.hu.shape[1] / config.size
-        sx = vol.spacing_mm[2] * vol.hu.shape[2] / config.size
+        sy, sx = info["pixel_mm"]
         row.update(status="ok", error="", shape="x".join(map(str, out_shape)),
                    spacing="x".join(f"{s:.4g}" for s in (dz, sy, sx)),
                    input_shape="x".join(map(str, vol.hu.shape)),

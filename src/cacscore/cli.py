@@ -125,6 +125,9 @@ def _add_ingest(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--centre", choices=("volume", "heart"), default="volume",
                    help="depth window around the volume centre (paper) or the detected heart")
     p.add_argument("--z-spacing", type=float, default=5.0, help="slab thickness (mm) thinner slices are averaged into")
+    p.add_argument("--crop-mm", type=float, default=None, metavar="MM",
+                   help="in-plane square of MM mm around the detected heart instead of the whole field of view "
+                        "(e.g. 176; see docs/models.md)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_cmd_ingest)
 
@@ -133,7 +136,8 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
     from cacscore.cache import ingest
     from cacscore.preprocess import PreprocessConfig
 
-    config = PreprocessConfig(size=args.size, slices=args.slices, z_spacing_mm=args.z_spacing, centre=args.centre)
+    config = PreprocessConfig(size=args.size, slices=args.slices, z_spacing_mm=args.z_spacing, centre=args.centre,
+                              crop_mm=args.crop_mm)
     df = ingest(args.source, args.cache, config=config, workers=args.workers, progress=not args.no_progress)
     bad = df[df["status"] != "ok"]
     print(f"{args.cache}: {len(df) - len(bad)} scan(s) ok, {len(bad)} error(s); manifest {args.cache / 'manifest.csv'}")
