@@ -5,7 +5,11 @@
 # the CPU run takes hours, not days; pass "small" or "paper" on a GPU). Resumable: rerun the same command.
 # Prints the ratio baseline_test_mse / model_test_mse and kappa4_total per model (PASS/FAIL).
 # Environment: CACSCORE (command, default cacscore), MODELS (default cnn,se_cnn,vit), SIZE (default 256),
-# PATIENTS (default 200), REPRODUCE_ARGS (extra reproduce options, e.g. "--target-scaling linear").
+# PATIENTS (default 200), REPRODUCE_ARGS (extra reproduce options, e.g. "--target-scaling linear"),
+# PHANTOM_SIZE (render size, default SIZE), INGEST_ARGS (extra ingest options).
+# The heart-crop recipe of docs/models.md (the only one that has learned so far):
+#   PHANTOM_SIZE=512 INGEST_ARGS="--centre heart --crop-mm 176" \
+#   REPRODUCE_ARGS="--normalisation window --window 130 1130" bench/done_when_200x256.sh OUT
 # On a shared CPU set OMP_NUM_THREADS=1 (two OpenMP threads on a busy 2-core machine spin and crawl).
 # Test predictions (Agatston) land in OUT/reproduce/test_predictions.csv for `cacscore evaluate`.
 set -euo pipefail
@@ -15,9 +19,11 @@ GRID=${2:-$HERE/paper_grid_cpu.json}
 CAC=${CACSCORE:-cacscore}
 SIZE=${SIZE:-256}
 PATIENTS=${PATIENTS:-200}
+PHANTOM_SIZE=${PHANTOM_SIZE:-$SIZE}
 mkdir -p "$OUT"
-[ -f "$OUT/release/truth.csv" ] || $CAC phantom "$OUT/release" --patients "$PATIENTS" --size "$SIZE" --seed 1 --workers 2
-$CAC ingest "$OUT/release" "$OUT/cache" --size "$SIZE" --workers 2
+[ -f "$OUT/release/truth.csv" ] || $CAC phantom "$OUT/release" --patients "$PATIENTS" --size "$PHANTOM_SIZE" --seed 1 --workers 2
+# shellcheck disable=SC2086
+$CAC ingest "$OUT/release" "$OUT/cache" --size "$SIZE" --workers 2 ${INGEST_ARGS:-}
 # shellcheck disable=SC2086
 /usr/bin/time -v $CAC reproduce "$OUT/cache" "$OUT/reproduce" --grid "$GRID" --models "${MODELS:-cnn,se_cnn,vit}" \
     ${REPRODUCE_ARGS:-} 2> >(tee "$OUT/reproduce.stderr" >&2)
