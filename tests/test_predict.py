@@ -24,13 +24,13 @@ SHARED_LIDC = Path(__file__).parents[2] / "shared" / "data" / "lidc-idri-0002"
 SIZE, SLICES = 32, 8
 
 
-def make_bundle(path: Path, *, seed: int = 0, size: int = SIZE, slices: int = SLICES) -> Path:
+def make_bundle(path: Path, *, seed: int = 0, size: int = SIZE, slices: int = SLICES, **preprocess) -> Path:
     """A real (untrained, seeded) CNN bundle; the last bias is set so that outputs are clearly non-zero."""
     torch.manual_seed(seed)
     m = build_model("cnn", in_channels=slices, image_size=size, widths=(4, 8, 8), hidden=8)
     with torch.no_grad():
         m.head[-1].bias.copy_(torch.tensor([0.3, 0.5, 0.4, 0.45]) + 0.05 * seed)
-    save_bundle(path, m, {"model": "cnn", "preprocess": PreprocessConfig(size=size, slices=slices).to_dict(),
+    save_bundle(path, m, {"model": "cnn", "preprocess": PreprocessConfig(size=size, slices=slices, **preprocess).to_dict(),
                           "target_scaling": TargetScaler("log", (5.0, 8.0, 7.0, 8.0)).to_dict(),
                           "training": {"thickness_mm": [5.0, 5.0], "kvp": [100.0, 120.0], "cohort_size": 10}})
     return path
@@ -180,3 +180,21 @@ def test_unreliable_model_is_flagged_on_every_scan(tmp_path, coca):
          "ratio_constant_to_model": 6.1}))
     df = predict_inputs(b, [coca], progress=False).table()
     assert not df["warnings"].str.contains("unreliable").any()
+
+
+def test_heart_crop_bundle_crops_at_prediction(tmp_path):
+    """A bundle trained on heart crops (PreprocessConfig.crop_mm) gets the same crop from predict."""
+    assert SHARED_LIDC.is_dir(), f"missing the shared real series {SHARED_LIDC}"
+    from cacscore.io.dicom import read_series
+
+    b = make_bundle(tmp_path / "crop", centre="heart", crop_mm=176.0)
+    out = tmp_path / "r.csv"
+    assert main(["predict", str(b), str(SHARED_LIDC), "--out", str(out)]) == 0
+    got = pd.read_csv(out, dtype={"id": str}).loc[0, list(VESSELS)].to_numpy(float)
+    model = load_bundle(b)
+    assert model.preprocess.crop_mm == 176.0
+    vol = read_series(SHARED_LIDC)
+    expect = model.predict(preprocess_volume(vol, model.preprocess)[None])[0]
+    whole = model.predict(preprocess_volume(vol, PreprocessConfig(size=SIZE, slices=SLICES, centre="heart"))[None])[0]
+    np.testing.assert_allclose(got, expect, rtol=1e-4, atol=0.51)  # the CSV holds whole Agatston units
+    assert not np.allclose(expect, whole)  # the crop changed the input the model saw
