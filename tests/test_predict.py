@@ -166,15 +166,25 @@ def test_predict_real_ge_series(bundle, tmp_path, capsys):
     assert "outside the model's depth window" in w  # this bundle sees only 8 x 5 mm around the scan centre
 
 
-def test_unreliable_model_is_flagged_on_every_scan(tmp_path, coca):
+def test_unreliable_model_is_flagged_on_every_scan(tmp_path, coca, monkeypatch):
     # reproduce writes test_evaluation.json beside a bundle; a model that hardly beats the
     # constant-mean predictor on its held-out split is flagged in every output row
     b = make_bundle(tmp_path / "weak")
     (b / "test_evaluation.json").write_text(json.dumps(
         {"variant": "retrain", "n_test": 43, "test_mse": 0.060, "constant_mean_test_mse": 0.061,
          "ratio_constant_to_model": 0.061 / 0.060}))
-    df = predict_inputs(b, [coca], progress=False).table()
+    import cacscore.report as report
+
+    titles = []
+    real_figure = report.scan_figure
+    monkeypatch.setattr(report, "scan_figure", lambda hu, sl, maps, res, path: (
+        titles.append("; ".join(res.warnings)), real_figure(hu, sl, maps, res, path))[1])
+    df = predict_inputs(b, [coca], progress=False, report_dir=tmp_path / "rep").table()
     assert df["warnings"].str.contains("unreliable model: its held-out test MSE is only 1.02x").all()
+    # the per-scan picture carries the same model warning as the CSV row, once
+    assert len(titles) == len(df) > 0
+    assert all(t.count("unreliable model") == 1 for t in titles)
+    assert df["warnings"].str.count("unreliable model").eq(1).all()
     (b / "test_evaluation.json").write_text(json.dumps(
         {"variant": "retrain", "n_test": 43, "test_mse": 0.010, "constant_mean_test_mse": 0.061,
          "ratio_constant_to_model": 6.1}))

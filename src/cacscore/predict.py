@@ -20,7 +20,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -450,7 +450,9 @@ def predict_inputs(model_path: Path, inputs: Sequence[Path], *, keep_phi: bool =
         report_dir.mkdir(parents=True, exist_ok=True)
 
         def hook(res: ScanResult, hu: np.ndarray) -> None:
-            res.report_png = scan_report(model, hu, res, report_dir)
+            # the picture shows what the CSV row will: the model's own warnings first
+            shown = replace(res, warnings=model_notes + res.warnings)
+            res.report_png = scan_report(model, hu, shown, report_dir)
 
     results = []
     for s in tqdm(scans, desc="predict", unit="scan", disable=not progress or len(scans) < 2):

@@ -16,6 +16,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -84,7 +85,9 @@ def scan_figure(hu: np.ndarray, slices: np.ndarray, maps: np.ndarray, result: "S
 
     scores = np.asarray(result.scores, dtype=float)
     total = float(scores.sum())
-    fig, axes = plt.subplots(1, 4, figsize=(16, 4.9), constrained_layout=True)
+    # one warning per line, wrapped to the figure's width (a single line ran off both edges)
+    notes = [line for w in result.warnings for line in textwrap.wrap(w, width=150, subsequent_indent="    ")]
+    fig, axes = plt.subplots(1, 4, figsize=(16, 4.9 + 0.22 * len(notes)), constrained_layout=True)
     for v, ax in enumerate(axes):
         img = hu[int(slices[v])].astype(np.float32)
         ax.imshow(img, cmap="gray", vmin=WINDOW_HU[0], vmax=WINDOW_HU[1], interpolation="nearest")
@@ -98,8 +101,8 @@ def scan_figure(hu: np.ndarray, slices: np.ndarray, maps: np.ndarray, result: "S
         ax.set_axis_off()
     head = (f"{result.id}   total {total:.0f} Agatston   four-class {CAT4_LABELS[int(risk_category4(total))]}"
             f"   five-class {CAT5_LABELS[int(risk_category5(total))]}")
-    if result.warnings:
-        head += "\nwarnings: " + "; ".join(result.warnings)
+    if notes:
+        head += "\n" + "\n".join(notes)
     fig.suptitle(head, fontsize=12, color="darkred" if result.warnings else "black")
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_savefig(fig, path)
