@@ -710,11 +710,12 @@ def read_series(path: str | Path | Sequence[Path], *, series: str | None = None,
     # gantry tilt: the slice step is not parallel to the slice normal
     step_dir = (pos[-1] - pos[0]) / np.linalg.norm(pos[-1] - pos[0])
     tilt_deg = float(np.degrees(np.arccos(np.clip(abs(step_dir @ normal), -1, 1))))
-    resample = tilt_deg > _TILT_TOLERANCE_DEG or len(gaps) or np.any(np.abs(steps - med) > _UNEVEN_TOLERANCE * med)
-    if resample and hu.dtype != np.float32:
+    tilted = tilt_deg > _TILT_TOLERANCE_DEG
+    irregular = bool(len(gaps)) or bool(np.any(np.abs(steps - med) > _UNEVEN_TOLERANCE * med))  # gaps or uneven
+    if (tilted or irregular) and hu.dtype != np.float32:
         hu = hu.astype(np.float32)  # resampling works on the float stack (same values)
-    if tilt_deg > _TILT_TOLERANCE_DEG:
-        if len(gaps) or np.any(np.abs(steps - med) > _UNEVEN_TOLERANCE * med):
+    if tilted:
+        if irregular:
             hu, zu = _resample_z_uniform(hu, zproj, med)
             pos = pos[0] + np.outer((zu - zu[0]) / (zproj[-1] - zproj[0]), pos[-1] - pos[0])
         log.warning("%s: gantry tilt %.1f deg corrected by resampling to an axis-aligned grid", info.folder, tilt_deg)
@@ -723,7 +724,7 @@ def read_series(path: str | Path | Sequence[Path], *, series: str | None = None,
         corrections.append(f"gantry tilt {tilt_deg:.1f} deg resampled")
     else:
         dz = med
-        if len(gaps) or np.any(np.abs(steps - med) > _UNEVEN_TOLERANCE * med):
+        if irregular:
             if not len(gaps):
                 log.warning("%s: uneven slice spacing (%.2f-%.2f mm) resampled to %.2f mm",
                             info.folder, steps.min(), steps.max(), med)
