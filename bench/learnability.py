@@ -35,17 +35,18 @@ from cacscore.data import ShiftAugment
 
 
 class HalfScans(torch.utils.data.Dataset):
-    """float16 scans kept in memory, handed out as float32 one at a time (a float32 copy of 1,000+ scans
-    would not fit beside the float16 one)."""
+    """Rows ``rows`` of the in-memory float16 scans ``x``, handed out as float32 one at a time. Indexes
+    ``x`` instead of copying its rows: a float32 copy of 1,000+ scans, or even a second float16 one,
+    would not fit beside it."""
 
-    def __init__(self, x: torch.Tensor, y: np.ndarray) -> None:
-        self.x, self.y = x, torch.as_tensor(y, dtype=torch.float32)
+    def __init__(self, x: torch.Tensor, rows: list[int], y: np.ndarray) -> None:
+        self.x, self.rows, self.y = x, rows, torch.as_tensor(y, dtype=torch.float32)
 
     def __len__(self) -> int:
-        return len(self.x)
+        return len(self.rows)
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.x[i].float(), self.y[i]
+        return self.x[self.rows[i]].float(), self.y[i]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -86,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def ds(sel: list[str], *, shift: int = 0):
         r = [row[i] for i in sel]
-        d = HalfScans(x[r], z[r])
+        d = HalfScans(x, r, z[r])
         return ShiftAugment(d, max_shift_px=shift) if shift else d
 
     tc = TrainConfig(batch_size=a.bs, lr=a.lr, weight_decay=a.wd, max_epochs=a.epochs, patience=a.patience,
