@@ -1,7 +1,8 @@
 """Training throughput (volumes/s) per model: the reference loop against the fast path, same run, same machine.
 
 Rows "data": the input path alone (reference DataLoader + copy vs device gather + table lookup).
-Rows per model:
+Rows per model (CUDA: "cudnn.benchmark" = cuDNN times its algorithms; "C->80" = the 73 channels padded
+with zero inputs to a multiple of 8, the input layer widened with zero weights, see DeviceCohort.padded):
   reference      cacscore.train.fit over a DataLoader on the on-disk cache (ScanDataset: memmap read + numpy
                  normalise per scan), fp32 - the baseline named by the ratio column;
   resident fp32  the plain loop over ONE resident, already normalised batch (no data loading), fp32;
@@ -33,7 +34,7 @@ import torch
 
 from cacscore.cache import MANIFEST_COLUMNS, CohortCache
 from cacscore.data import ScanDataset
-from cacscore.fast_train import DeviceCohort, FastTrainConfig, Member, fit_members
+from cacscore.fast_train import DeviceCohort, FastTrainConfig, Member, fit_members, pad_input_channels
 from cacscore.models import MODELS, build_model
 from cacscore.preprocess import PreprocessConfig
 from cacscore.train import TrainConfig, fit
@@ -112,8 +113,11 @@ def bench_resident(name: str, cohort: DeviceCohort, z: torch.Tensor, batch: int,
                    bf16: bool, device: torch.device) -> float:
     """The plain loop over one resident normalised batch (issue 7's measurement): volumes/s."""
     fmt = torch.channels_last if bf16 else torch.contiguous_format
-    kw = model_kwargs(name, cohort.hu.shape[1], cohort.hu.shape[2])
-    model = build_model(name, **kw).to(device, memory_format=fmt)
+    kw = model_kwargs(name, cohort.channels, cohort.hu.shape[2])
+    model = build_model(name, **kw)
+    if cohort.hu.shape[1] > cohort.channels:  # a padded cohort: the model's input layer widened with zeros
+        pad_input_channels(model, cohort.hu.shape[1])
+    model = model.to(device, memory_format=fmt)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
     idx = torch.arange(batch, device=device) % len(cohort)
     x = cohort.inputs(idx).contiguous(memory_format=fmt)
@@ -139,7 +143,7 @@ def bench_resident(name: str, cohort: DeviceCohort, z: torch.Tensor, batch: int,
 def bench_fast(name: str, cohort: DeviceCohort, n: int, batch: int, members: int, fast: FastTrainConfig) -> float:
     """fit_members with ``members`` copies (different seeds) over the same n scans, 2 epochs; volumes/s of
     epoch 2 counting every member's volumes."""
-    kw = model_kwargs(name, cohort.hu.shape[1], cohort.hu.shape[2])
+    kw = model_kwargs(name, cohort.channels, cohort.hu.shape[2])
     ms = [Member(tuple(range(n)), (), TrainConfig(batch_size=batch, max_epochs=2, patience=2, seed=k))
           for k in range(members)]
     res = fit_members(lambda: build_model(name, **kw), cohort, ms, config=fast, progress=False)
@@ -214,6 +218,8 @@ def main(argv: list[str] | None = None) -> int:
                     "(default: a temporary one)")
     ap.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     ap.add_argument("--json", type=Path, default=None, help="also write the table as JSON here")
+    ap.add_argument("--pad-multiple", type=int, default=None, help="also measure a cohort whose channels are "
+                    "padded with zero inputs to a multiple of this (73 -> 80; default 8 on CUDA, 0 = not on CPU)")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     device = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device)
@@ -242,6 +248,9 @@ def main(argv: list[str] | None = None) -> int:
     sync(device)
     t_load = time.perf_counter() - t0
     zt = cohort.targets
+    mult = (8 if cuda else 0) if args.pad_multiple is None else args.pad_multiple
+    pad_to = -(-args.slices // mult) * mult if mult > 0 else 0
+    cohort_p = cohort.padded(pad_to) if pad_to > args.slices else None
     print(f"device: {card} | torch {torch.__version__} | cohort {scans} x {args.slices} x {args.size} x {args.size} "
           f"int16 = {cohort.nbytes / 2**30:.2f} GiB on the device (cache made in {t_cache:.0f} s, loaded in "
           f"{t_load:.0f} s) | batch {args.batch}, {n} scans per epoch ({n_ref} for the reference), "
@@ -291,13 +300,31 @@ def main(argv: list[str] | None = None) -> int:
         if cuda:
             add(name, "resident bf16+CL", lambda: bench_resident(name, cohort, zt, args.batch, args.steps, bf16=True,
                                                                  device=device))
+            torch.backends.cudnn.benchmark = True
+            add(name, "resident bf16+CL cudnn.benchmark", lambda: bench_resident(
+                name, cohort, zt, args.batch, args.steps, bf16=True, device=device))
+            torch.backends.cudnn.benchmark = False
         for variant, kk, fast in variants:
             add(name, variant, lambda: bench_fast(name, cohort, n, args.batch, kk, fast))
+        if cuda:
+            add(name, "fast bf16+CL K=1 cudnn.benchmark off", lambda: bench_fast(
+                name, cohort, n, args.batch, 1, FastTrainConfig(cudnn_benchmark=False)))
+        if cohort_p is not None:
+            torch.backends.cudnn.benchmark = True
+            add(name, f"resident bf16+CL C->{pad_to}", lambda: bench_resident(
+                name, cohort_p, zt, args.batch, args.steps, bf16=True, device=device))
+            torch.backends.cudnn.benchmark = False
+            add(name, f"fast bf16+CL K=1 C->{pad_to}", lambda: bench_fast(name, cohort_p, n, args.batch, 1,
+                                                                         FastTrainConfig()))
+            add(name, f"fast bf16+CL K={k} loop C->{pad_to}", lambda: bench_fast(name, cohort_p, n, args.batch, k,
+                                                                                FastTrainConfig()))
     summarise(rows, card, args)
     if compile_names:
         for name in compile_names:
             for variant, kk, fast in compiled:
                 add(name, variant, lambda: bench_fast(name, cohort, n, args.batch, kk, fast))
+                if cohort_p is not None and kk == 1 and fast.compile_mode is None:
+                    add(name, f"{variant} C->{pad_to}", lambda: bench_fast(name, cohort_p, n, args.batch, kk, fast))
         summarise(rows, card, args)
     if args.cache is None:
         shutil.rmtree(root, ignore_errors=True)

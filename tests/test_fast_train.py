@@ -284,3 +284,29 @@ def test_channels_last_cohort_and_model_train_the_same(cohort):
                        config=FastTrainConfig(bf16=False, channels_last=True, members_mode="loop"))
     np.testing.assert_allclose(cl.step_loss, plain.step_loss, rtol=1e-4, atol=1e-6)
     _assert_weights_close(cl.state_dict, plain.state_dict)
+
+
+@pytest.mark.parametrize("name,mode", [("cnn", "loop"), ("se_cnn", "vmap"), ("vit", "loop")])
+def test_padded_channels_train_the_same_model(cohort, name, mode):
+    """A cohort padded with zero-input channels (8 -> 16 here; 73 -> 80 on a GPU) trains the same weights:
+    the widened input layer's extra weights stay exactly zero and the result comes back narrowed."""
+    cache, y, co = cohort
+    padded = co.padded(16)
+    assert padded.hu.shape[1] == 16 and padded.channels == C
+    got = padded.inputs(torch.tensor([1, 5], device=DEVICE))
+    np.testing.assert_array_equal(got[:, :C].cpu().numpy(), co.inputs(torch.tensor([1, 5], device=DEVICE)).cpu().numpy())
+    assert not got[:, C:].any()  # pad channels read as exact zeros
+    m = Member(tuple(range(11)), tuple(range(11, 16)),
+               TrainConfig(batch_size=4, lr=3e-3, weight_decay=1e-2, max_epochs=2, patience=5, seed=2))
+    fast = FastTrainConfig(bf16=False, channels_last=False, members_mode=mode)
+    [plain] = fit_members(_build(name), co, [m], config=fast, progress=False)
+    [wide] = fit_members(_build(name), padded, [m], config=fast, progress=False)
+    assert {k: tuple(v.shape) for k, v in wide.state_dict.items()} == \
+        {k: tuple(v.shape) for k, v in plain.state_dict.items()}  # narrowed back to C input channels
+    np.testing.assert_allclose(wide.step_loss, plain.step_loss, rtol=1e-4, atol=1e-6)
+    _assert_weights_close(wide.state_dict, plain.state_dict)
+    with pytest.raises(ValueError, match="padded already"):
+        padded.padded(24)
+    odd = torch.full((1, C, S, S), -32768, dtype=torch.int16)
+    with pytest.raises(ValueError, match="reserved for pad channels"):
+        DeviceCohort(odd.to(DEVICE), torch.zeros(1, 4), pad_channels_to=16)

@@ -44,7 +44,8 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "AugmentConfig", "DeviceCohort", "FastTrainConfig", "Member", "MemberResult",
-    "apply_augment", "fit_members", "normalise_batch", "scan_lut", "index_batches", "sample_augment", "seeded_model",
+    "apply_augment", "fit_members", "normalise_batch", "pad_input_channels", "scan_lut", "index_batches", "sample_augment",
+    "seeded_model",
 ]
 
 
@@ -78,6 +79,9 @@ def normalise_batch(hu: torch.Tensor, scan_idx: torch.Tensor, lut: torch.Tensor)
 
 
 # ----------------------------------------------------------------------------------------------- the cohort
+PAD_SENTINEL = -32768  # int16 value of pad channels; every scan's table maps it to 0
+
+
 class DeviceCohort:
     """The whole cohort on one device: ``hu`` int16 (N, C, H, W), ``targets`` float32 (N, V) (already scaled,
     may be None when every member brings its own) and ``lut`` float32 (N, 65536), each scan's normalisation
@@ -88,20 +92,46 @@ class DeviceCohort:
 
     def __init__(self, hu: torch.Tensor, targets: torch.Tensor | None = None, *,
                  preprocess: PreprocessConfig = PreprocessConfig(), ids: Sequence[str] | None = None,
-                 luts: Sequence[np.ndarray] | None = None, channels_last: bool = False) -> None:
+                 luts: Sequence[np.ndarray] | None = None, channels_last: bool = False,
+                 pad_channels_to: int | None = None) -> None:
         if hu.dtype != torch.int16 or hu.ndim != 4:
             raise ValueError(f"hu must be int16 (N, C, H, W), got {hu.dtype} {tuple(hu.shape)}")
         if targets is not None and (targets.ndim != 2 or targets.shape[0] != hu.shape[0]):
             raise ValueError(f"targets must be (N, V) with N = {hu.shape[0]}, got {tuple(targets.shape)}")
+        n, c, h, w = hu.shape
+        self.channels = c  # the scans' own channels; ``hu`` may hold more (zero-input pad channels, see below)
         self.channels_last = bool(channels_last)
-        self.hu = hu.contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+        fmt = torch.channels_last if channels_last else torch.contiguous_format
+        cp = int(pad_channels_to) if pad_channels_to and int(pad_channels_to) > c else c
+        if luts is None:
+            luts = [scan_lut(hu[i].cpu().numpy(), preprocess) for i in range(n)]
+        if cp > c:
+            if bool((hu == PAD_SENTINEL).any()):
+                raise ValueError(f"cannot pad the cohort's channels: a scan holds int16 {PAD_SENTINEL}, the value "
+                                 f"reserved for pad channels (cacscore caches never do: they clip at air)")
+            padded = torch.empty((n, cp, h, w), dtype=torch.int16, device=hu.device, memory_format=fmt)
+            padded[:, c:] = PAD_SENTINEL
+            padded[:, :c] = hu
+            hu = padded
+        self.hu = hu.contiguous(memory_format=fmt)
         self.targets = None if targets is None else targets.to(device=hu.device, dtype=torch.float32)
         self.preprocess = preprocess
-        self.ids = list(ids) if ids is not None else [str(i) for i in range(hu.shape[0])]
-        if luts is None:
-            luts = [scan_lut(hu[i].cpu().numpy(), preprocess) for i in range(hu.shape[0])]
+        self.ids = list(ids) if ids is not None else [str(i) for i in range(n)]
         self.lut = torch.as_tensor(np.stack(luts), device=hu.device)  # (N, 65536) float32
+        if cp > c:
+            self.lut[:, PAD_SENTINEL + 32768] = 0.0  # pad channels read as exact zeros
         self._lut_as: dict[torch.dtype, torch.Tensor] = {torch.float32: self.lut}
+
+    def padded(self, channels: int) -> "DeviceCohort":
+        """The same cohort with its channels padded to ``channels`` by inputs of exactly zero (a new copy on the
+        device). bf16 convolutions on tensor cores want channel counts that are multiples of 8; 73 slices are
+        not. ``fit_members`` widens each model's input layer to match with zero weights, which stay zero
+        (their gradient is zero), and narrows the weights back at the end: the same model, trained faster."""
+        if self.hu.shape[1] != self.channels:
+            raise ValueError("the cohort is padded already")
+        luts = [lut for lut in self.lut.cpu().numpy()]
+        return DeviceCohort(self.hu, self.targets, preprocess=self.preprocess, ids=self.ids, luts=luts,
+                            channels_last=self.channels_last, pad_channels_to=channels)
 
     @property
     def device(self) -> torch.device:
@@ -309,6 +339,7 @@ class FastTrainConfig:
     augment: AugmentConfig = AugmentConfig()
     fused_adamw: bool | None = None
     bf16_input: bool | None = None  # gather bf16 straight from the tables (None: when bf16 and no augmentation)
+    cudnn_benchmark: bool | None = None  # CUDA: let cuDNN time its algorithms (None: on unless deterministic)
 
     def __post_init__(self) -> None:
         if self.members_mode not in (None, "vmap", "loop"):
@@ -432,7 +463,12 @@ def fit_members(build: Callable[[], nn.Module], cohort: DeviceCohort, members: S
         raise ValueError("bf16_input=True needs members_mode='loop' and no augmentation")
     in_dtype = torch.bfloat16 if in_bf16 else torch.float32
 
-    models = [seeded_model(build, int(m.init_seed)).to(dev, memory_format=fmt).train() for m in members]
+    models = [seeded_model(build, int(m.init_seed)) for m in members]
+    c_in, c_store = cohort.channels, cohort.hu.shape[1]
+    if c_store > c_in:  # a padded cohort: widen the input layer with zero weights (narrowed back at the end)
+        for mod in models:
+            pad_input_channels(mod, c_store)
+    models = [mod.to(dev, memory_format=fmt).train() for mod in models]
     groups_opt = [{"params": list(mod.parameters()), "lr": m.train.lr, "weight_decay": m.train.weight_decay}
                   for mod, m in zip(models, members)]
     opt = torch.optim.AdamW(groups_opt, lr=members[0].train.lr, fused=True if _auto(config.fused_adamw, dev) else None)
@@ -452,6 +488,62 @@ def fit_members(build: Callable[[], nn.Module], cohort: DeviceCohort, members: S
     stacked_bufs = ({b: torch.stack([mod.get_buffer(b) for mod in models]) for b, _ in models[0].named_buffers()}
                     if vmapped else {})
 
+    bench_prev = torch.backends.cudnn.benchmark
+    if dev.type == "cuda":
+        torch.backends.cudnn.benchmark = (config.cudnn_benchmark if config.cudnn_benchmark is not None else
+                                          not (torch.backends.cudnn.deterministic
+                                               or torch.are_deterministic_algorithms_enabled()))
+    try:
+        _loop(runs, members, models, forward, step_fn, stacked_bufs, names, opt, cohort, config, aug_gen, amp, fmt,
+              in_dtype, progress, desc)
+    finally:
+        torch.backends.cudnn.benchmark = bench_prev
+
+    results = []
+    for k, (r, mod) in enumerate(zip(runs, models)):
+        if stacked_bufs:
+            _unstack_buffers(mod, stacked_bufs, k)
+        state = _cpu_state(r.best_state if r.best_state is not None else mod.state_dict())
+        if c_store > c_in:
+            state = _narrow_state(mod, state, c_in)
+        results.append(MemberResult(state, r.history, r.best_epoch, r.best_val, r.step_loss.cpu().tolist()))
+    return results
+
+
+def pad_input_channels(model: nn.Module, channels: int) -> None:
+    """Zero-pad (in place) every parameter that runs over the input channels to ``channels`` (the model class's
+    ``INPUT_CHANNEL_AXES``). With zero inputs on the new channels, the model computes the same function, and
+    the new weights get zero gradients, so AdamW (weight decay included) leaves them at zero."""
+    axes = getattr(type(model), "INPUT_CHANNEL_AXES", None)
+    if not axes:
+        raise ValueError(f"{type(model).__name__} does not declare INPUT_CHANNEL_AXES: cannot pad its input channels")
+    with torch.no_grad():
+        for name, axis in axes.items():
+            owner, _, leaf = name.rpartition(".")
+            mod = model.get_submodule(owner)
+            old = getattr(mod, leaf)
+            if old.shape[axis] > channels:
+                raise ValueError(f"{name} has {old.shape[axis]} input channels, more than {channels}")
+            shape = list(old.shape)
+            shape[axis] = channels
+            new = torch.zeros(shape, dtype=old.dtype, device=old.device)
+            new.narrow(axis, 0, old.shape[axis]).copy_(old)
+            setattr(mod, leaf, nn.Parameter(new, requires_grad=old.requires_grad))
+
+
+def _narrow_state(model: nn.Module, state: dict[str, torch.Tensor], channels: int) -> dict[str, torch.Tensor]:
+    """A padded model's state dict cut back to ``channels`` input channels (the unpadded model's state dict)."""
+    out = dict(state)
+    for name, axis in type(model).INPUT_CHANNEL_AXES.items():
+        out[name] = out[name].narrow(axis, 0, channels).contiguous()
+    return out
+
+
+def _loop(runs: list[_Run], members: Sequence[Member], models: list[nn.Module], forward: list[Any], step_fn: Any,
+          stacked_bufs: dict[str, torch.Tensor], names: list[str], opt: torch.optim.Optimizer, cohort: DeviceCohort,
+          config: FastTrainConfig, aug_gen: list[torch.Generator] | None, amp: Any, fmt: torch.memory_format,
+          in_dtype: torch.dtype, progress: bool, desc: str) -> None:
+    """The training steps of ``fit_members`` (all members, all epochs)."""
     n_steps = max(len(r.bounds) for r in runs)
     for t in tqdm(range(n_steps), desc=f"{desc} x{len(members)}", disable=not progress, leave=False):
         active = [k for k, r in enumerate(runs) if not r.done and t < len(r.bounds)]
@@ -499,14 +591,6 @@ def fit_members(build: Callable[[], nn.Module], cohort: DeviceCohort, members: S
                 if stacked_bufs:
                     _unstack_buffers(models[k], stacked_bufs, k)
                 _end_epoch(runs[k], members[k], models[k], forward[k], cohort, t, amp, fmt, in_dtype)
-
-    results = []
-    for k, (r, mod) in enumerate(zip(runs, models)):
-        if stacked_bufs:
-            _unstack_buffers(mod, stacked_bufs, k)
-        state = _cpu_state(r.best_state if r.best_state is not None else mod.state_dict())
-        results.append(MemberResult(state, r.history, r.best_epoch, r.best_val, r.step_loss.cpu().tolist()))
-    return results
 
 
 def _end_epoch(r: _Run, member: Member, model: nn.Module, forward: Any, cohort: DeviceCohort, t: int,

@@ -23,6 +23,8 @@ class CNN(nn.Module):
     """(B, in_channels, H, W) normalised HU -> (B, 4) scaled vessel scores."""
 
     Config = CNNConfig
+    # parameters with an axis over the input channels (name -> axis), for zero-padding them (fast_train)
+    INPUT_CHANNEL_AXES = {"features.0.0.weight": 1}
 
     def __init__(self, config: CNNConfig = CNNConfig()) -> None:
         super().__init__()

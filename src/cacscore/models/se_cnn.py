@@ -25,6 +25,8 @@ class SECNN(nn.Module):
     """(B, in_channels, H, W) -> SE slice weighting -> CNN -> (B, 4)."""
 
     Config = SECNNConfig
+    # parameters with an axis over the input channels (name -> axis), for zero-padding them (fast_train)
+    INPUT_CHANNEL_AXES = {"se.fc1.weight": 1, "se.fc2.weight": 0, "se.fc2.bias": 0, "cnn.features.0.0.weight": 1}
 
     def __init__(self, config: SECNNConfig = SECNNConfig()) -> None:
         super().__init__()

@@ -26,6 +26,8 @@ class ViT(nn.Module):
     """(B, in_channels, H, W) -> (B, 4)."""
 
     Config = ViTConfig
+    # parameters with an axis over the input channels (name -> axis), for zero-padding them (fast_train)
+    INPUT_CHANNEL_AXES = {"patch.weight": 1}
 
     def __init__(self, config: ViTConfig = ViTConfig()) -> None:
         super().__init__()
