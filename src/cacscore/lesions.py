@@ -402,7 +402,7 @@ def train_classifier(features: np.ndarray, targets: np.ndarray, *, config: Class
             loss.backward()
             opt.step()
             sched.step()
-            tot += float((loss_v * w[b]).sum())
+            tot += float((loss_v * w[b]).sum().detach())
             wsum += float(w[b].sum())
         last = tot / max(wsum, 1e-12)
         log.debug("lesion classifier epoch %d loss %.4f", epoch + 1, last)

@@ -1,0 +1,145 @@
+"""Tests of the candidate-classification scorer (cacscore.lesions) on tiny phantoms (128 px)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from cacscore import lesions as L
+from cacscore.phantom import make_patient
+from cacscore.scoring import agatston
+from cacscore.vessels import VESSELS
+
+SEED = 100
+PIDS = (9, 14, 18, 22)  # calcified in several vessels at 128 px (checked: 11-25 lesions each)
+
+
+@pytest.fixture(scope="module")
+def patients():
+    return [make_patient(pid, seed=SEED, size=128) for pid in PIDS]
+
+
+@pytest.fixture(scope="module")
+def static_candidates(patients):
+    return [L.find_candidates(p.hu_static, p.spacing_mm) for p in patients]
+
+
+@pytest.fixture(scope="module")
+def trained(patients):
+    feats, targets = [], []
+    for p in patients:
+        c = L.find_candidates(p.hu, p.spacing_mm)
+        feats.append(c.features)
+        targets.append(L.candidate_targets(c.ids, p.labels))
+    f, t = np.concatenate(feats), np.concatenate(targets)
+    cfg = L.ClassifierConfig(hidden=(32, 16), epochs=60, batch_size=256, lr=5e-3, class_weight_power=1.0, seed=3)
+    return L.train_classifier(f, t, config=cfg), f, t
+
+
+def test_candidates_match_the_phantom_plaques(patients, static_candidates):
+    for p, c in zip(patients, static_candidates):
+        ref = agatston(p.hu_static, p.labels, pixel_spacing_mm=p.spacing_mm[1:], slice_spacing_mm=p.spacing_mm[0])
+        tg = L.candidate_targets(c.ids, p.labels)
+        # one coronary candidate per scored lesion, every scored voxel inside a candidate of its vessel
+        assert int((tg > 0).sum()) == ref.lesion_count["total"] > 0
+        scored = (p.hu_static >= 130) & (p.labels > 0)
+        assert (c.ids[scored] > 0).all()
+        assert c.ids.shape == p.hu.shape and c.ids.max() == c.n
+        # candidates are Agatston lesions: the contributions of the coronary ones add up to the truth
+        assert c.agatston[tg > 0].sum() == pytest.approx(p.truth["total"], rel=1e-9, abs=1e-9)
+
+
+def test_feature_table_is_finite_and_named(patients, static_candidates):
+    for p in patients:
+        c = L.find_candidates(p.hu, p.spacing_mm)
+        assert c.features.shape == (c.n, len(L.FEATURE_NAMES)) and c.n > 100
+        assert np.isfinite(c.features).all()
+        j = L.FEATURE_NAMES.index("peak_hu")
+        assert (c.features[:, j] >= 130).all()
+        k = L.FEATURE_NAMES.index("dist_mm")
+        assert (c.features[:, k] >= 0).all()
+
+
+def _mixed(ids: np.ndarray, labels: np.ndarray) -> int:
+    """Number of candidates whose voxels carry two or more vessel labels (vessels touching in a slice)."""
+    sel = (ids > 0) & (labels > 0)
+    pairs = np.unique(np.stack([ids[sel], labels[sel]]), axis=1)
+    return int((np.bincount(pairs[0]) > 1).sum())
+
+
+def test_oracle_assignment_reproduces_truth_exactly(patients, static_candidates):
+    pure = 0
+    for p, c in zip(patients, static_candidates):
+        s = L.score_assignment(p.hu_static, c, L.candidate_targets(c.ids, p.labels))
+        assert s["total"] == pytest.approx(p.truth["total"], rel=1e-12, abs=1e-9), p.pid
+        if _mixed(c.ids, p.labels) == 0:  # one vessel per candidate: every vessel's score is exact
+            pure += 1
+            for v in VESSELS:
+                assert s[v] == pytest.approx(p.truth[v], rel=1e-12, abs=1e-9), (p.pid, v)
+        # and on the written (moving, noisy) image the oracle reproduces the phantom's truth_moving
+        cm = L.find_candidates(p.hu, p.spacing_mm, heart_index=c.heart_index)
+        sm = L.score_assignment(p.hu, cm, L.candidate_targets(cm.ids, p.labels))
+        assert sm["total"] == pytest.approx(p.truth_moving["total"], rel=1e-9, abs=1e-9)
+    assert pure >= 3  # pid 22 has an LCA lesion touching the LAD's label in one slice (split by the truth)
+
+
+def test_classifier_beats_chance_on_its_training_candidates(trained):
+    model, f, t = trained
+    pred = model.predict(f)
+    present = np.unique(t)
+    assert present.size >= 4  # non-coronary + at least three vessels
+    recall = [np.mean(pred[t == k] == k) for k in present]
+    assert np.mean(recall) > 0.6, recall  # chance (balanced) is 1 / 5
+    assert np.mean(pred[t == 0] == 0) > 0.9
+
+
+def test_save_load_round_trip_gives_identical_predictions(trained, tmp_path):
+    model, f, _ = trained
+    L.save_model(model, tmp_path / "m")
+    assert sorted(x.name for x in (tmp_path / "m").iterdir()) == ["model.json", "model.safetensors"]
+    cfg = json.loads((tmp_path / "m" / "model.json").read_text())
+    assert cfg["feature_names"] == list(L.FEATURE_NAMES)
+    back = L.load_model(tmp_path / "m")
+    np.testing.assert_array_equal(back.predict_proba(f), model.predict_proba(f))
+    (tmp_path / "m" / "model.json").write_text("{not json")
+    with pytest.raises(ValueError, match="model.json: not valid JSON"):
+        L.load_model(tmp_path / "m")
+
+
+def test_score_volume_is_agatston_of_the_assigned_candidates(trained, patients):
+    model, _, _ = trained
+    p = patients[1]
+    s = L.score_volume(p.hu, p.spacing_mm, model)
+    c = L.find_candidates(p.hu, p.spacing_mm)
+    labels = L.assign_labels(c.ids, model.predict(c.features))
+    ref = agatston(p.hu, labels, pixel_spacing_mm=p.spacing_mm[1:], slice_spacing_mm=p.spacing_mm[0]).as_row()
+    assert s == ref
+    assert set(s) == {*VESSELS, "total"}
+    assert s["total"] == pytest.approx(sum(s[v] for v in VESSELS))
+
+
+def test_bad_input_gives_clear_errors(patients):
+    p = patients[0]
+    hu = p.hu[:6].copy()
+    hu[2, 5, 5] = np.nan
+    with pytest.raises(ValueError, match="1 NaN or infinite"):
+        L.find_candidates(hu, p.spacing_mm)
+    with pytest.raises(ValueError, match=r"3-D \(z, y, x\) array, got shape \(128, 128\)"):
+        L.find_candidates(p.hu[0], p.spacing_mm)
+    with pytest.raises(ValueError, match="spacing_mm must be three positive"):
+        L.find_candidates(p.hu[:6], (5.0, 0.0, 1.0))
+    with pytest.raises(ValueError, match="spacing_mm must be three positive"):
+        L.find_candidates(p.hu[:6], (5.0, 1.0))
+    c = L.find_candidates(p.hu[:6], p.spacing_mm, heart_index=(3, 64, 64))
+    with pytest.raises(ValueError, match="does not match the candidate volume"):
+        L.candidate_targets(c.ids, p.labels)
+    with pytest.raises(ValueError, match="one entry per candidate"):
+        L.assign_labels(c.ids, np.zeros(c.n + 1, int))
+    with pytest.raises(ValueError, match="features must be"):
+        L.ClassifierConfig()  # valid config is fine
+        L.LesionModel(L.CandidateMLP(len(L.FEATURE_NAMES), (4,), 0.0), np.zeros(len(L.FEATURE_NAMES)),
+                      np.ones(len(L.FEATURE_NAMES)), L.ClassifierConfig()).predict(np.zeros((3, 2)))
+    with pytest.raises(ValueError, match="hidden must be positive"):
+        L.ClassifierConfig(hidden=())
