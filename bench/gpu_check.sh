@@ -16,7 +16,8 @@ cd "$(dirname "$0")/.."
 
 if [[ "${1:-}" == "--prepare" ]]; then
     site=$(.venv/bin/python -c "import os, pydicom; print(os.path.dirname(os.path.dirname(pydicom.__file__)))")
-    rm -rf .gpu_deps && mkdir -p .gpu_deps && cp -r "$site/pydicom" .gpu_deps/
+    # the dist-info too: pydicom reads its own version from the package metadata at import
+    rm -rf .gpu_deps && mkdir -p .gpu_deps && cp -r "$site/pydicom" "$site"/pydicom-*.dist-info .gpu_deps/
     grep -qxF '/.gpu_deps/' .git/info/exclude 2>/dev/null || echo '/.gpu_deps/' >> .git/info/exclude
     du -sh .gpu_deps
     exit 0
@@ -26,7 +27,7 @@ START=$SECONDS
 BUDGET=${BUDGET:-410}  # seconds for the whole script (run it with timeout_s=450: a rerun must fit in 15 min of device time)
 # overridable for a dry run on a CPU: PY=.venv/bin/python SIZE=32 SLICES=8 SCANS=16 BATCH=4 STEPS=2 TEST_DEVICE=cpu COMPILE_MODELS=
 SIZE=${SIZE:-512} SLICES=${SLICES:-73} SCANS=${SCANS:-212} BATCH=${BATCH:-32} STEPS=${STEPS:-6} MEMBERS=${MEMBERS:-4}
-TEST_DEVICE=${TEST_DEVICE:-cuda} COMPILE_MODELS=${COMPILE_MODELS-cnn}
+TEST_DEVICE=${TEST_DEVICE:-cuda} COMPILE_MODELS=${COMPILE_MODELS-cnn}  # ONLY=REGEX: bench rows to run (--only)
 if [[ -z "${PY:-}" ]]; then  # the GPU image's python3 holds torch; a local venv only if it sees CUDA
     PY=python3
     if [[ -x .venv/bin/python ]] && .venv/bin/python -c "import torch, sys; sys.exit(not torch.cuda.is_available())" 2>/dev/null; then
@@ -46,11 +47,12 @@ mkdir -p "$OUT"
 
 echo "== 1. equivalence tests on $TEST_DEVICE ($((SECONDS - START)) s)"
 CACSCORE_TEST_DEVICE=$TEST_DEVICE timeout 100 $PY -m pytest tests/test_fast_train.py -q -p no:cacheprovider \
-    -W ignore::UserWarning 2>&1 | tail -n 40 | tee "$OUT/tests_cuda.txt"
+    -W ignore::UserWarning -rfE --tb=short 2>&1 > "$OUT/tests_cuda.txt"; tail -n 40 "$OUT/tests_cuda.txt"
 
 left=$((BUDGET - (SECONDS - START)))
 echo "== 2. throughput at $SLICES x $SIZE x $SIZE, batch $BATCH ($((SECONDS - START)) s elapsed, ${left} s left)"
 timeout "$left" $PY -W ignore bench/train_throughput.py --size "$SIZE" --slices "$SLICES" --batch "$BATCH" \
     --steps "$STEPS" --ref-steps 1 --members "$MEMBERS" --scans "$SCANS" --cache "/tmp/cacscore_gpu_cache_$SIZE" \
-    --threads 8 --compile-models "$COMPILE_MODELS" --json "$OUT/throughput.json" 2>&1 | grep -v -E "it/s\]|^\s*$" | tee "$OUT/throughput.txt"
+    --threads 8 --compile-models "$COMPILE_MODELS" --only "${ONLY:-}" --json "$OUT/throughput.json" 2>&1 \
+    | tr '\r' '\n' | grep -v -E "it/s\]|^\s*$" | tee "$OUT/throughput.txt"
 echo "== done in $((SECONDS - START)) s"

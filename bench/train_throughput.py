@@ -22,11 +22,13 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import shutil
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -110,8 +112,18 @@ def bench_data_fast(cohort: DeviceCohort, n: int, batch: int, dtype: torch.dtype
 
 
 def bench_resident(name: str, cohort: DeviceCohort, z: torch.Tensor, batch: int, steps: int, *,
-                   bf16: bool, device: torch.device) -> float:
+                   bf16: bool, device: torch.device, cudnn_benchmark: bool = False) -> float:
     """The plain loop over one resident normalised batch (issue 7's measurement): volumes/s."""
+    prev = torch.backends.cudnn.benchmark
+    torch.backends.cudnn.benchmark = cudnn_benchmark
+    try:
+        return _bench_resident(name, cohort, z, batch, steps, bf16=bf16, device=device)
+    finally:
+        torch.backends.cudnn.benchmark = prev
+
+
+def _bench_resident(name: str, cohort: DeviceCohort, z: torch.Tensor, batch: int, steps: int, *,
+                    bf16: bool, device: torch.device) -> float:
     fmt = torch.channels_last if bf16 else torch.contiguous_format
     kw = model_kwargs(name, cohort.channels, cohort.hu.shape[2])
     model = build_model(name, **kw)
@@ -218,6 +230,8 @@ def main(argv: list[str] | None = None) -> int:
                     "(default: a temporary one)")
     ap.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     ap.add_argument("--json", type=Path, default=None, help="also write the table as JSON here")
+    ap.add_argument("--only", default="", help="regular expression: run only the 'model variant' rows it finds "
+                    "(the reference and resident rows, the ratios' baselines, always run)")
     ap.add_argument("--pad-multiple", type=int, default=None, help="also measure a cohort whose channels are "
                     "padded with zero inputs to a multiple of this (73 -> 80; default 8 on CUDA, 0 = not on CPU)")
     args = ap.parse_args(argv)
@@ -262,7 +276,8 @@ def main(argv: list[str] | None = None) -> int:
                     ("fast bf16+CL K=1", 1, FastTrainConfig()),
                     (f"fast bf16+CL K={k} loop", k, FastTrainConfig()),
                     # under vmap autocast does not reach the convs: they stay fp32 (see fast_train)
-                    (f"fast vmap K={k} (conv fp32, rest bf16)", k, FastTrainConfig(members_mode="vmap"))]
+                    (f"fast vmap K={k} (conv fp32, rest bf16)", k, FastTrainConfig(members_mode="vmap")),
+                    ("fast bf16+CL K=1 cudnn.benchmark off", 1, FastTrainConfig(cudnn_benchmark=False))]
     else:
         variants = [("fast fp32 K=1", 1, FastTrainConfig()),
                     (f"fast fp32 K={k} vmap", k, FastTrainConfig()),
@@ -271,6 +286,56 @@ def main(argv: list[str] | None = None) -> int:
                 (f"fast +compile K={k} loop", k, FastTrainConfig(compile=True, members_mode="loop")),
                 ("fast +compile(reduce-overhead) K=1", 1,
                  FastTrainConfig(compile=True, compile_mode="reduce-overhead"))]
+    # jobs: (model, variant, function); the compiled ones run last (compilation takes a while)
+    jobs: list[tuple[str, str, Any]] = [
+        ("data", "reference (disk, fp32)", lambda: bench_data_reference(cache, z, n_ref, args.batch, device)),
+        ("data", "fast gather+LUT fp32", lambda: bench_data_fast(cohort, n, args.batch, torch.float32, device))]
+    if cuda:
+        jobs.append(("data", "fast gather+LUT bf16",
+                     lambda: bench_data_fast(cohort, n, args.batch, torch.bfloat16, device)))
+    if cohort_p is not None:
+        aff_p = cohort_p.with_input_path("affine", compile=True)
+        jobs.append(("data", f"fast gather+affine bf16 compiled C->{pad_to}",
+                     lambda: bench_data_fast(aff_p, n, args.batch, torch.bfloat16, device)))
+    late: list[tuple[str, str, Any]] = []
+    for name in names:
+        jobs.append((name, "reference (disk, fp32)",
+                     lambda name=name: bench_reference(name, cache, z, n_ref, args.batch, device)))
+        jobs.append((name, "resident fp32", lambda name=name: bench_resident(
+            name, cohort, zt, args.batch, args.steps, bf16=False, device=device)))
+        if cuda:
+            jobs.append((name, "resident bf16+CL", lambda name=name: bench_resident(
+                name, cohort, zt, args.batch, args.steps, bf16=True, device=device)))
+            jobs.append((name, "resident bf16+CL cudnn.benchmark", lambda name=name: bench_resident(
+                name, cohort, zt, args.batch, args.steps, bf16=True, device=device, cudnn_benchmark=True)))
+        for variant, kk, fast in variants:
+            jobs.append((name, variant, lambda name=name, kk=kk, fast=fast: bench_fast(
+                name, cohort, n, args.batch, kk, fast)))
+        if cohort_p is not None:
+            aff = cohort_p.with_input_path("affine")
+            jobs += [
+                (name, f"resident bf16+CL C->{pad_to}", lambda name=name: bench_resident(
+                    name, cohort_p, zt, args.batch, args.steps, bf16=True, device=device, cudnn_benchmark=True)),
+                (name, f"fast bf16+CL K=1 C->{pad_to}", lambda name=name: bench_fast(
+                    name, cohort_p, n, args.batch, 1, FastTrainConfig())),
+                (name, f"fast bf16+CL K={k} loop C->{pad_to}", lambda name=name: bench_fast(
+                    name, cohort_p, n, args.batch, k, FastTrainConfig())),
+                (name, f"fast bf16+CL K=1 C->{pad_to} affine", lambda name=name, aff=aff: bench_fast(
+                    name, aff, n, args.batch, 1, FastTrainConfig()))]
+        if name in compile_names:
+            for variant, kk, fast in compiled:
+                late.append((name, variant, lambda name=name, kk=kk, fast=fast: bench_fast(
+                    name, cohort, n, args.batch, kk, fast)))
+            if cohort_p is not None:
+                aff_c = cohort_p.with_input_path("affine", compile=True)
+                late += [
+                    (name, f"fast +compile K=1 C->{pad_to}", lambda name=name: bench_fast(
+                        name, cohort_p, n, args.batch, 1, FastTrainConfig(compile=True))),
+                    (name, f"fast +compile K=1 C->{pad_to} affine(compiled)", lambda name=name, a=aff_c: bench_fast(
+                        name, a, n, args.batch, 1, FastTrainConfig(compile=True))),
+                    (name, f"fast +compile K={k} loop C->{pad_to} affine(compiled)",
+                     lambda name=name, a=aff_c: bench_fast(name, a, n, args.batch, k, FastTrainConfig(compile=True)))]
+    only = re.compile(args.only) if args.only else None
     rows: list[dict] = []
 
     def add(name: str, variant: str, fn) -> None:
@@ -289,43 +354,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {name:7s} {variant:34s} {vps:9.1f} vol/s  {1e3 / vps:8.3f} ms/vol  ({time.perf_counter() - t:.0f} s)",
               flush=True)
 
-    add("data", "reference (disk, fp32)", lambda: bench_data_reference(cache, z, n_ref, args.batch, device))
-    add("data", "fast gather+LUT fp32", lambda: bench_data_fast(cohort, n, args.batch, torch.float32, device))
-    if cuda:
-        add("data", "fast gather+LUT bf16", lambda: bench_data_fast(cohort, n, args.batch, torch.bfloat16, device))
-    for name in names:
-        add(name, "reference (disk, fp32)", lambda: bench_reference(name, cache, z, n_ref, args.batch, device))
-        add(name, "resident fp32", lambda: bench_resident(name, cohort, zt, args.batch, args.steps, bf16=False,
-                                                          device=device))
-        if cuda:
-            add(name, "resident bf16+CL", lambda: bench_resident(name, cohort, zt, args.batch, args.steps, bf16=True,
-                                                                 device=device))
-            torch.backends.cudnn.benchmark = True
-            add(name, "resident bf16+CL cudnn.benchmark", lambda: bench_resident(
-                name, cohort, zt, args.batch, args.steps, bf16=True, device=device))
-            torch.backends.cudnn.benchmark = False
-        for variant, kk, fast in variants:
-            add(name, variant, lambda: bench_fast(name, cohort, n, args.batch, kk, fast))
-        if cuda:
-            add(name, "fast bf16+CL K=1 cudnn.benchmark off", lambda: bench_fast(
-                name, cohort, n, args.batch, 1, FastTrainConfig(cudnn_benchmark=False)))
-        if cohort_p is not None:
-            torch.backends.cudnn.benchmark = True
-            add(name, f"resident bf16+CL C->{pad_to}", lambda: bench_resident(
-                name, cohort_p, zt, args.batch, args.steps, bf16=True, device=device))
-            torch.backends.cudnn.benchmark = False
-            add(name, f"fast bf16+CL K=1 C->{pad_to}", lambda: bench_fast(name, cohort_p, n, args.batch, 1,
-                                                                         FastTrainConfig()))
-            add(name, f"fast bf16+CL K={k} loop C->{pad_to}", lambda: bench_fast(name, cohort_p, n, args.batch, k,
-                                                                                FastTrainConfig()))
-    summarise(rows, card, args)
-    if compile_names:
-        for name in compile_names:
-            for variant, kk, fast in compiled:
-                add(name, variant, lambda: bench_fast(name, cohort, n, args.batch, kk, fast))
-                if cohort_p is not None and kk == 1 and fast.compile_mode is None:
-                    add(name, f"{variant} C->{pad_to}", lambda: bench_fast(name, cohort_p, n, args.batch, kk, fast))
-        summarise(rows, card, args)
+    for group in (jobs, late):
+        ran = False
+        for name, variant, fn in group:
+            if only is None or only.search(f"{name} {variant}") or variant.startswith(("reference", "resident")):
+                add(name, variant, fn)
+                ran = True
+        if ran:
+            summarise(rows, card, args)
     if args.cache is None:
         shutil.rmtree(root, ignore_errors=True)
     return 0

@@ -310,3 +310,30 @@ def test_padded_channels_train_the_same_model(cohort, name, mode):
     odd = torch.full((1, C, S, S), -32768, dtype=torch.int16)
     with pytest.raises(ValueError, match="reserved for pad channels"):
         DeviceCohort(odd.to(DEVICE), torch.zeros(1, 4), pad_channels_to=16)
+
+
+@pytest.mark.parametrize("normalisation", ["scan", "window"])
+def test_affine_input_path_matches_the_tables(tmp_path, normalisation):
+    """The fused-kernel input path (clip * a + b per scan) gives the tables' inputs within float32 rounding,
+    padded and channels_last too, and trains the same model within float tolerance."""
+    cache, y = _write_cache(tmp_path, n=6, normalisation=normalisation)
+    for cl in (False, True):
+        co = DeviceCohort.from_cache(cache, y, device=DEVICE, channels_last=cl)
+        idx = torch.tensor([4, 1, 5], device=DEVICE)
+        want = co.inputs(idx).cpu().numpy()
+        for cohort_ in (co, co.padded(16)):
+            aff = cohort_.with_input_path("affine")
+            got = aff.inputs(idx)
+            assert got.shape == (3, cohort_.hu.shape[1], S, S) and got.dtype == torch.float32
+            np.testing.assert_allclose(got[:, :C].cpu().numpy(), want, rtol=1e-5, atol=1e-5)
+            assert not got[:, C:].any()
+            bf = aff.inputs(idx, torch.bfloat16)[:, :C].float().cpu().numpy()
+            np.testing.assert_allclose(bf, want, rtol=1e-2, atol=1e-2)
+        assert co.with_input_path("affine").hu is co.hu  # no copy of the scans
+    m = Member(tuple(range(6)), (), TrainConfig(batch_size=3, lr=3e-3, max_epochs=2, seed=1))
+    fast = FastTrainConfig(bf16=False, channels_last=False)
+    [a] = fit_members(_build("cnn"), co, [m], config=fast, progress=False)
+    [b] = fit_members(_build("cnn"), co.with_input_path("affine"), [m], config=fast, progress=False)
+    np.testing.assert_allclose(a.step_loss, b.step_loss, rtol=1e-4, atol=1e-6)
+    with pytest.raises(ValueError, match="input path"):
+        co.with_input_path("table")

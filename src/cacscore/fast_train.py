@@ -22,6 +22,7 @@ fp32 the fast path reproduces the reference losses to float tolerance (``tests/t
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import math
@@ -35,6 +36,7 @@ import numpy as np
 import torch
 from torch import nn
 from torch.func import functional_call, vmap
+from torch.nn.attention import SDPBackend, sdpa_kernel
 from tqdm.auto import tqdm
 
 from cacscore.preprocess import PreprocessConfig
@@ -121,6 +123,34 @@ class DeviceCohort:
         if cp > c:
             self.lut[:, PAD_SENTINEL + 32768] = 0.0  # pad channels read as exact zeros
         self._lut_as: dict[torch.dtype, torch.Tensor] = {torch.float32: self.lut}
+        self.input_path: Literal["lut", "affine"] = "lut"
+        self._affine_fn: Callable[..., torch.Tensor] | None = None
+        # the per-scan affine map of the tables, x = clip(hu) * a + b (clip only for the window), for "affine"
+        if preprocess.normalisation == "window":
+            lo, hi = preprocess.window_hu
+            self.clip_hu: tuple[float, float] | None = (float(lo), float(hi))
+            a = torch.full((n,), 1.0 / (hi - lo), dtype=torch.float64)
+            b = -float(lo) * a
+        else:  # the table is (v - mean) / std: its slope and value at 0, read over +-1024 HU
+            self.clip_hu = None
+            lut64 = self.lut.double().cpu()
+            a = (lut64[:, 32768 + 1024] - lut64[:, 32768 - 1024]) / 2048
+            b = lut64[:, 32768]
+        self.affine = torch.stack([a, b], dim=1).to(device=hu.device, dtype=torch.float32)  # (N, 2)
+
+    def with_input_path(self, path: Literal["lut", "affine"], *, compile: bool = False) -> "DeviceCohort":
+        """The same cohort (no copy of the scans) with another way of making inputs:
+
+        "lut" (default): the per-scan table; bit-identical to ``cacscore.preprocess.normalise`` in float32;
+        "affine": ``clip(hu) * a + b`` per scan, computed in float32 and cast once (equal to the table within
+        float32 rounding); with ``compile`` the gather, conversion, map and cast run as one fused kernel
+        (``torch.compile``), which reads 2 bytes and writes 2 (bf16) per voxel instead of the table's ~20."""
+        if path not in ("lut", "affine"):
+            raise ValueError(f"input path must be 'lut' or 'affine', got {path!r}")
+        out = copy.copy(self)
+        out.input_path = path
+        out._affine_fn = torch.compile(_affine_inputs, dynamic=False) if compile and path == "affine" else None
+        return out
 
     def padded(self, channels: int) -> "DeviceCohort":
         """The same cohort with its channels padded to ``channels`` by inputs of exactly zero (a new copy on the
@@ -198,12 +228,32 @@ class DeviceCohort:
     def inputs(self, idx: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
         """Cohort indices (B,) int64 on the device -> normalised input (B, C, H, W), float32 or ``dtype``
         (bfloat16: the float32 values rounded to nearest, exactly what autocast would feed a conv)."""
+        if self.input_path == "affine":
+            hu = self.hu.permute(0, 2, 3, 1) if self.channels_last else self.hu
+            fn = self._affine_fn or _affine_inputs
+            x = fn(hu, idx, self.affine, self.clip_hu, self.hu.shape[1] > self.channels, dtype)
+            return x.permute(0, 3, 1, 2) if self.channels_last else x
         if dtype not in self._lut_as:
             self._lut_as[dtype] = self.lut.to(dtype)
         if self.channels_last:  # gather in the (B, H, W, C) view, hand back (B, C, H, W) channels_last strides
             nhwc = self.hu.permute(0, 2, 3, 1).index_select(0, idx)
             return normalise_batch(nhwc, idx, self._lut_as[dtype]).permute(0, 3, 1, 2)
         return normalise_batch(self.hu.index_select(0, idx), idx, self._lut_as[dtype])
+
+
+def _affine_inputs(hu: torch.Tensor, idx: torch.Tensor, affine: torch.Tensor, clip_hu: tuple[float, float] | None,
+                   padded: bool, dtype: torch.dtype) -> torch.Tensor:
+    """Scans ``idx`` of int16 ``hu`` (N, ...) -> clip(hu) * a + b in float32, cast to ``dtype``; pad-channel voxels
+    (PAD_SENTINEL) -> 0. Elementwise, so any trailing layout; one kernel under torch.compile."""
+    h = hu.index_select(0, idx)
+    ab = affine.index_select(0, idx).view(-1, 2, *([1] * (h.dim() - 1)))
+    x = h.float()
+    if clip_hu is not None:
+        x = x.clamp(clip_hu[0], clip_hu[1])
+    x = x * ab[:, 0] + ab[:, 1]
+    if padded:
+        x = torch.where(h == PAD_SENTINEL, torch.zeros((), dtype=x.dtype, device=x.device), x)
+    return x.to(dtype)
 
 
 class _LazyScans(Sequence):
@@ -329,13 +379,17 @@ class FastTrainConfig:
 
     ``members_mode``: autocast does not reach convolutions under ``vmap`` (torch 2.13: the conv batching rule
     runs below the autocast dispatch, so a vmapped conv stays float32 while linear layers do go bf16), hence
-    the default is "loop" whenever bf16 is on, and "vmap" with bf16 logs a warning and gathers float32."""
+    the default is "loop" whenever bf16 is on, and "vmap" with bf16 logs a warning and gathers float32.
+    On CUDA the default is "loop" in fp32 too: measured on an H200 (bench/train_throughput.py), vmap was slower
+    (CNN 407 against 542 volumes/s at 73 x 512 x 512), it cannot use channels_last, and the memory-efficient
+    attention backward fails under vmap ("LSE is not correctly aligned"), so vmap runs attention in the math
+    kernel there."""
 
     bf16: bool | None = None
     channels_last: bool | None = None
     compile: bool = False
     compile_mode: str | None = None  # e.g. "reduce-overhead" (CUDA graphs) or "max-autotune"
-    members_mode: Literal["vmap", "loop"] | None = None  # None: "loop" with bf16, else "vmap" (see below)
+    members_mode: Literal["vmap", "loop"] | None = None  # None: "vmap" for fp32 on CPU, else "loop" (see below)
     augment: AugmentConfig = AugmentConfig()
     fused_adamw: bool | None = None
     bf16_input: bool | None = None  # gather bf16 straight from the tables (None: when bf16 and no augmentation)
@@ -453,10 +507,13 @@ def fit_members(build: Callable[[], nn.Module], cohort: DeviceCohort, members: S
     bf16, channels_last = _auto(config.bf16, dev), _auto(config.channels_last, dev)
     amp = torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16)
     fmt = torch.channels_last if channels_last else torch.contiguous_format
-    mode = config.members_mode or ("loop" if bf16 else "vmap")
+    mode = config.members_mode or ("loop" if bf16 or dev.type == "cuda" else "vmap")
     if mode == "vmap" and bf16:
         log.warning("fast_train: members_mode='vmap' with bf16: convolutions stay float32 under vmap "
                     "(autocast does not reach them); use 'loop' for bf16 convolutions")
+    if mode == "vmap" and channels_last:  # torch 2.13: BatchNorm under vmap cannot query channels_last strides
+        log.info("fast_train: members_mode='vmap' trains in the contiguous layout (no channels_last)")
+        channels_last, fmt = False, torch.contiguous_format
     in_bf16 = (bf16 and mode == "loop" and not config.augment.active if config.bf16_input is None
                else bool(config.bf16_input))
     if in_bf16 and (config.augment.active or mode == "vmap"):
@@ -625,7 +682,9 @@ def _make_vmap_step(template: nn.Module, bf16: bool, dev: torch.device) -> Calla
     base = copy.deepcopy(template).to("meta")
 
     def one(p: dict[str, torch.Tensor], b: dict[str, torch.Tensor], x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
+        # CUDA: the fused attention kernels' backward fails under vmap (torch 2.11, H200): the math kernel there
+        kernel = (sdpa_kernel(SDPBackend.MATH) if dev.type == "cuda" else contextlib.nullcontext())
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16), kernel:
             out = functional_call(base, (p, b), (x,))
         return nn.functional.mse_loss(out.float(), y)
 
