@@ -131,8 +131,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--epochs", type=int, default=40)
     ap.add_argument("--hidden", type=int, nargs="+", default=[128, 64])
     ap.add_argument("--class-weight-power", type=float, default=0.5)
+    ap.add_argument("--max-distance-mm", type=float, default=110.0)
+    ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--weight-by-score", action="store_true", help="sample weight 1 + log1p(Agatston contribution)")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--train-use", type=int, default=None, help="train on the first N training patients only")
     ap.add_argument("--reuse", action="store_true", help="reuse OUT/features_*.npz of the same patients")
     ap.add_argument("--no-end-to-end", action="store_true",
                     help="score test patients from the cached candidates instead of re-rendering them")
@@ -148,7 +151,11 @@ def main(argv: list[str] | None = None) -> int:
     t_feat = time.perf_counter() - t0
 
     cfg = L.ClassifierConfig(hidden=tuple(a.hidden), epochs=a.epochs, class_weight_power=a.class_weight_power,
-                             seed=a.seed)
+                             max_distance_mm=a.max_distance_mm, lr=a.lr, seed=a.seed)
+    if a.train_use is not None:  # learning curve: only the first N training patients' candidates
+        keep = tr["patient"] <= a.train_use
+        tr = dict(tr, features=tr["features"][keep], targets=tr["targets"][keep], agatston=tr["agatston"][keep],
+                  patient=tr["patient"][keep])  # MSE normaliser: still the full training set's maxima
     sw = 1.0 + np.log1p(tr["agatston"]) if a.weight_by_score else None
     t1 = time.perf_counter()
     model = L.train_classifier(tr["features"], tr["targets"], config=cfg, sample_weight=sw)
@@ -189,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     np.add.at(cm_au, (te["targets"], pred_c), te["agatston"])
     total_cat = np.stack([M.risk_category4(T.sum(1)), M.risk_category4(P.sum(1))])
     meta = {"command": " ".join(["bench/lesion_scorer.py", *(argv if argv is not None else sys.argv[1:])]),
-            "train_patients": a.train, "test_patients": a.test, "seed": a.seed, "size": a.size,
+            "train_patients": a.train if a.train_use is None else a.train_use, "test_patients": a.test, "seed": a.seed, "size": a.size,
             "classifier": model.info | {"config": cfg.__dict__ | {"hidden": list(cfg.hidden)}},
             "weight_by_score": a.weight_by_score, "normalise_by": nb.tolist(),
             "n_train_candidates": int(len(tr["targets"])), "n_test_candidates": int(len(te["targets"])),

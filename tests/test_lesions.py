@@ -103,6 +103,11 @@ def test_save_load_round_trip_gives_identical_predictions(trained, tmp_path):
     assert cfg["feature_names"] == list(L.FEATURE_NAMES)
     back = L.load_model(tmp_path / "m")
     np.testing.assert_array_equal(back.predict_proba(f), model.predict_proba(f))
+    assert back.config == model.config
+    # candidates beyond max_distance_mm from the heart are non-coronary by rule
+    far = f.copy()
+    far[:, L.FEATURE_NAMES.index("dist_mm")] = model.config.max_distance_mm + 1
+    assert (back.predict(far) == 0).all()
     (tmp_path / "m" / "model.json").write_text("{not json")
     with pytest.raises(ValueError, match="model.json: not valid JSON"):
         L.load_model(tmp_path / "m")

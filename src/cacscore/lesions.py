@@ -289,10 +289,20 @@ def score_assignment(hu: np.ndarray, candidates: Candidates, classes: np.ndarray
 
 
 # ------------------------------------------------------------------ classifier
+_DIST = FEATURE_NAMES.index("dist_mm")
+
+
+def _near(features: np.ndarray, max_distance_mm: float) -> np.ndarray:
+    return features[:, _DIST] <= max_distance_mm
+
+
 @dataclass(frozen=True)
 class ClassifierConfig:
     """MLP and training settings. hidden: widths of the hidden layers; class_weight_power: class
-    weights = (n / count) ** power, normalised (0: none, 1: inverse frequency)."""
+    weights = (n / count) ** power, normalised (0: none, 1: inverse frequency). max_distance_mm: candidates
+    farther than this from the found heart centre are non-coronary by rule (never classified nor trained
+    on; on 300 phantom patients at 512 px the farthest coronary candidate was 88 mm away, with heart
+    finder errors up to 22 mm)."""
 
     hidden: tuple[int, ...] = (128, 64)
     dropout: float = 0.1
@@ -301,6 +311,7 @@ class ClassifierConfig:
     lr: float = 2e-3
     weight_decay: float = 1e-4
     class_weight_power: float = 0.5
+    max_distance_mm: float = 110.0
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -308,6 +319,8 @@ class ClassifierConfig:
             raise ValueError(f"hidden must be positive widths, got {self.hidden!r}")
         if not 0 <= self.dropout < 1:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
+        if not self.max_distance_mm > 0:
+            raise ValueError(f"max_distance_mm must be > 0, got {self.max_distance_mm!r}")
         if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0 or self.weight_decay < 0:
             raise ValueError(f"bad training settings: {self!r}")
 
@@ -349,10 +362,15 @@ class LesionModel:
             raise LesionError(f"features must be (n, {len(self.feature_names)}), got shape {f.shape}")
         if f.shape[0] == 0:
             return np.zeros((0, N_CLASSES), np.float32)
-        x = torch.from_numpy((f - self.mean) / self.std)
-        self.net.eval()
-        with torch.no_grad():
-            return torch.softmax(self.net(x), dim=1).numpy()
+        out = np.zeros((f.shape[0], N_CLASSES), np.float32)
+        out[:, 0] = 1.0
+        near = _near(f, self.config.max_distance_mm)
+        if near.any():
+            x = torch.from_numpy((f[near] - self.mean) / self.std)
+            self.net.eval()
+            with torch.no_grad():
+                out[near] = torch.softmax(self.net(x), dim=1).numpy()
+        return out
 
     def predict(self, features: np.ndarray) -> np.ndarray:
         """(n, F) features -> (n,) classes 0..4."""
@@ -373,6 +391,14 @@ def train_classifier(features: np.ndarray, targets: np.ndarray, *, config: Class
     if y.min() < 0 or y.max() >= N_CLASSES:
         raise LesionError(f"targets must be 0..{N_CLASSES - 1}")
     sw = np.ones(len(y), np.float32) if sample_weight is None else np.asarray(sample_weight, np.float32)
+    near = _near(f, config.max_distance_mm)
+    n_far_coronary = int((y[~near] > 0).sum())
+    if n_far_coronary:
+        log.warning("%d coronary training candidates lie beyond max_distance_mm=%g and are dropped",
+                    n_far_coronary, config.max_distance_mm)
+    f, y, sw = f[near], y[near], sw[near]
+    if len(y) == 0:
+        raise LesionError(f"no training candidate within max_distance_mm={config.max_distance_mm:g} of the heart")
     mean = f.mean(0)
     std = f.std(0)
     std = np.where(std > 1e-6, std, 1.0).astype(np.float32)
@@ -407,7 +433,7 @@ def train_classifier(features: np.ndarray, targets: np.ndarray, *, config: Class
         last = tot / max(wsum, 1e-12)
         log.debug("lesion classifier epoch %d loss %.4f", epoch + 1, last)
     net.eval()
-    info = {"n_train": int(len(y)), "class_counts": counts.astype(int).tolist(), "final_loss": last}
+    info = {"n_train": int(len(y)), "n_far_coronary_dropped": n_far_coronary, "class_counts": counts.astype(int).tolist(), "final_loss": last}
     return LesionModel(net, mean.astype(np.float32), std, config, FEATURE_NAMES, float(threshold_hu),
                        float(min_area_mm2), info)
 
