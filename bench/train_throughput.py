@@ -334,7 +334,13 @@ def main(argv: list[str] | None = None) -> int:
                     (name, f"fast +compile K=1 C->{pad_to} affine(compiled)", lambda name=name, a=aff_c: bench_fast(
                         name, a, n, args.batch, 1, FastTrainConfig(compile=True))),
                     (name, f"fast +compile K={k} loop C->{pad_to} affine(compiled)",
-                     lambda name=name, a=aff_c: bench_fast(name, a, n, args.batch, k, FastTrainConfig(compile=True)))]
+                     lambda name=name, a=aff_c: bench_fast(name, a, n, args.batch, k, FastTrainConfig(compile=True))),
+                    (name, f"fast +compile(reduce-overhead) K=1 C->{pad_to} affine(compiled)",
+                     lambda name=name, a=aff_c: bench_fast(name, a, n, args.batch, 1, FastTrainConfig(
+                         compile=True, compile_mode="reduce-overhead"))),
+                    (name, f"fast +compile(max-autotune-no-cudagraphs) K=1 C->{pad_to} affine(compiled)",
+                     lambda name=name, a=aff_c: bench_fast(name, a, n, args.batch, 1, FastTrainConfig(
+                         compile=True, compile_mode="max-autotune-no-cudagraphs")))]
     only = re.compile(args.only) if args.only else None
     rows: list[dict] = []
 
