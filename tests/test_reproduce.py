@@ -120,3 +120,26 @@ def test_saliency_map():
         saliency_map(m, x, target=4)
     with pytest.raises(ValueError, match=r"\(1, C, H, W\)"):
         saliency_map(m, x[0])
+
+
+def test_reproduce_fast_trainer_matches_reference(tmp_path, monkeypatch):
+    """--trainer fast (cacscore.fast_train: all folds and grid points of a model in one call) gives the reference
+    trainer's cross-validation and Table 1 within float tolerance, here on CPU in fp32."""
+    # the reference's in-memory preload holds float16 inputs (~4 % apart after 2 epochs); from disk it is float32
+    monkeypatch.setattr("cacscore.reproduce.PRELOAD_LIMIT_BYTES", 0)
+    write_cache(tmp_path / "cache", n=20)
+    grid = {"batch_size": [4], "lr": [3e-3, 1e-3], "weight_decay": [1e-4], "max_epochs": 2, "patience": 2}
+    ref = reproduce(tmp_path / "cache", tmp_path / "ref", models=["cnn"], grid=grid, device="cpu",
+                    trainer="reference", progress=False)
+    fast = reproduce(tmp_path / "cache", tmp_path / "fast", models=["cnn"], grid=grid, device="cpu",
+                     trainer="fast", progress=False)
+    cv_r, cv_f = pd.read_csv(tmp_path / "ref" / "cv_results.csv"), pd.read_csv(tmp_path / "fast" / "cv_results.csv")
+    assert list(cv_r["best_epoch"]) == list(cv_f["best_epoch"])
+    np.testing.assert_allclose(cv_f["val_mse"], cv_r["val_mse"], rtol=1e-3)
+    np.testing.assert_allclose(cv_f["train_mse"], cv_r["train_mse"], rtol=1e-3)
+    t_r, t_f = pd.read_csv(ref["table1.csv"]), pd.read_csv(fast["table1.csv"])
+    np.testing.assert_allclose(t_f["test_mse"], t_r["test_mse"], rtol=1e-2)
+    assert not (tmp_path / "fast" / "runs").exists()  # the fast trainer writes no checkpoints
+    assert json.loads((tmp_path / "fast" / "reproduce_config.json").read_text())["trainer"] == "fast"
+    with pytest.raises(ValueError, match="trainer must be"):
+        reproduce(tmp_path / "cache", tmp_path / "x", models=["cnn"], grid=grid, device="cpu", trainer="gpu")

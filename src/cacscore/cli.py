@@ -161,6 +161,12 @@ def _add_reproduce(sub: argparse._SubParsersAction) -> None:
                    help="override the cache's input normalisation: per-scan z-score or a fixed HU window")
     p.add_argument("--window", type=float, nargs=2, default=None, metavar=("LOW_HU", "HIGH_HU"),
                    help="HU window for --normalisation window (clipped, scaled to [0, 1])")
+    p.add_argument("--trainer", default="auto", choices=("auto", "fast", "reference"),
+                   help="fast: the cohort resident on the device, all folds and grid points of a model in one "
+                        "loop (no checkpoints); reference: one fold at a time, checkpointed, resumable, torchrun; "
+                        "auto: fast on CUDA in a single process, else reference")
+    p.add_argument("--compile", action="store_true", help="with the fast trainer: torch.compile the models and the "
+                   "input kernel (CUDA; ~10 s of compilation per model, then ~2x faster at 73 x 512 x 512)")
     p.set_defaults(func=_cmd_reproduce)
 
 
@@ -170,7 +176,8 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     paths = reproduce(args.cache, args.out, models=models, grid=args.grid, device=args.device, seed=args.seed,
                       target_scaling=args.target_scaling, normalisation=args.normalisation,
-                      window_hu=tuple(args.window) if args.window else None)
+                      window_hu=tuple(args.window) if args.window else None, trainer=args.trainer,
+                      compile_model=args.compile)
     for name, path in paths.items():
         print(f"{name}: {path}")
     return 0
