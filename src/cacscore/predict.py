@@ -336,15 +336,15 @@ def predict_hu(model, hu: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
 
 def _depth_window(vol, cfg, info: dict) -> tuple[float, float] | None:
     """(first, last) slice index of the volume inside the model's depth window (as preprocess.depth_window)."""
+    from cacscore.preprocess import _window_start  # the window rule itself, shared with preprocessing
+
     c = info.get("centre_index")
     if c is None:
         return None
     n = vol.hu.shape[0]
     scale = float(info.get("z_spacing_mm", vol.spacing_mm[0])) / float(vol.spacing_mm[0])  # volume slices per slab
     n_slab = max(1, int(round(n / scale))) if scale > 1.0001 else n
-    start = int(round(float(c) + 0.5 - cfg.slices / 2))
-    if n_slab >= cfg.slices:
-        start = min(max(start, 0), n_slab - cfg.slices)
+    start = _window_start(n_slab, cfg.slices, float(c))
     lo, hi = max(start, 0), min(start + cfg.slices, n_slab) - 1
     return lo * scale, min((hi + 1) * scale - 1, n - 1)
 
