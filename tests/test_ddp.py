@@ -1,6 +1,7 @@
 """Training runs unchanged under torchrun: 2 CPU processes (gloo) give the single-process result."""
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -66,3 +67,23 @@ def test_torchrun_two_processes_matches_single_process(tmp_path):
     for k, v in model.state_dict().items():
         torch.testing.assert_close(ddp[k], v, rtol=1e-3, atol=1e-3, msg=k)
     assert any(not torch.equal(init[k], v) for k, v in model.state_dict().items())  # it did train
+
+
+def test_cli_reproduce_under_torchrun_joins_the_process_group(tmp_path):
+    """`torchrun --nproc-per-node 2 -m cacscore.cli reproduce ...` trains with DDP (one process group, rank 0
+    writes), not as two independent runs over the same files."""
+    from test_reproduce import write_cache
+
+    write_cache(tmp_path / "cache", n=20)
+    grid = tmp_path / "grid.json"
+    grid.write_text(json.dumps({"batch_size": [4], "lr": [1e-3], "weight_decay": [1e-4], "max_epochs": 1,
+                                "patience": 1}))
+    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+                           "-m", "cacscore.cli", "reproduce", str(tmp_path / "cache"), str(tmp_path / "out"),
+                           "--models", "cnn", "--grid", str(grid), "--device", "cpu"],
+                          capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    cfg = json.loads((tmp_path / "out" / "reproduce_config.json").read_text())
+    assert cfg["world_size"] == 2 and cfg["trainer"] == "reference"
+    assert (tmp_path / "out" / "table1.csv").is_file()
+    assert proc.stdout.count("table1.csv:") == 1  # only rank 0 reports

@@ -170,16 +170,47 @@ def _add_reproduce(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_cmd_reproduce)
 
 
+def _join_torchrun(device: str) -> tuple[str, bool]:
+    """Under torchrun (WORLD_SIZE > 1): join the process group (nccl on CUDA, gloo on CPU), each rank on its own
+    GPU (LOCAL_RANK). Returns (device for this rank, whether this call joined, so it must leave)."""
+    import os
+
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return device, False
+    import torch
+    import torch.distributed as dist
+
+    cuda = device.startswith("cuda") or (device == "auto" and torch.cuda.is_available())
+    if dist.is_initialized():
+        return device, False
+    if cuda:
+        local = int(os.environ.get("LOCAL_RANK", "0"))
+        torch.cuda.set_device(local)
+        device = f"cuda:{local}"
+    elif device == "auto":
+        device = "cpu"
+    dist.init_process_group("nccl" if cuda else "gloo")
+    return device, True
+
+
 def _cmd_reproduce(args: argparse.Namespace) -> int:
     from cacscore.reproduce import reproduce
 
     models = [m.strip() for m in args.models.split(",") if m.strip()]
-    paths = reproduce(args.cache, args.out, models=models, grid=args.grid, device=args.device, seed=args.seed,
-                      target_scaling=args.target_scaling, normalisation=args.normalisation,
-                      window_hu=tuple(args.window) if args.window else None, trainer=args.trainer,
-                      compile_model=args.compile)
-    for name, path in paths.items():
-        print(f"{name}: {path}")
+    device, joined = _join_torchrun(args.device)
+    try:
+        paths = reproduce(args.cache, args.out, models=models, grid=args.grid, device=device, seed=args.seed,
+                          target_scaling=args.target_scaling, normalisation=args.normalisation,
+                          window_hu=tuple(args.window) if args.window else None, trainer=args.trainer,
+                          compile_model=args.compile)
+    finally:
+        if joined:
+            import torch.distributed as dist
+
+            dist.destroy_process_group()
+    if not joined or int(__import__("os").environ.get("RANK", "0")) == 0:
+        for name, path in paths.items():
+            print(f"{name}: {path}")
     return 0
 
 

@@ -221,7 +221,8 @@ def reproduce(cache_dir: Path, out: Path, *, models: Sequence[str] = ("cnn", "se
                 "target_scaling": scaler.to_dict(), "n_folds": n_folds, "test_fraction": test_fraction,
                 "preprocess": pre.to_dict(), "n_patients": len(ids), "n_train": len(splits.train),
                 "n_test": len(splits.test), "torch": torch.__version__,
-                "trainer": "fast" if use_fast else "reference"}
+                "trainer": "fast" if use_fast else "reference",
+                "world_size": dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1}
     if _main_process():
         atomic_write_text(out / "reproduce_config.json", json.dumps(settings, indent=1))
     log.info("reproduce: %d patients (%d train / %d test), models %s, %d grid point(s), device %s",
