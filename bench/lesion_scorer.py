@@ -66,11 +66,9 @@ def _cohort(pids: list[int], seed: int, size: int, workers: int, path: Path, reu
             log.info("reusing %s", path)
             return d
     jobs = [(pid, seed, size) for pid in pids]
-    out = []
     if workers > 1:
         with mp.get_context("fork").Pool(workers) as pool:
-            for r in tqdm(pool.imap(_extract, jobs), total=len(jobs), desc=path.stem):
-                out.append(r)
+            out = list(tqdm(pool.imap(_extract, jobs), total=len(jobs), desc=path.stem))
     else:
         out = [_extract(j) for j in tqdm(jobs, desc=path.stem)]
     d = {"pids": np.array(pids), "features": np.concatenate([r["features"] for r in out]),
@@ -88,8 +86,8 @@ def _summary(t: np.ndarray, p: np.ndarray, nb: np.ndarray) -> dict:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         tab = evaluate_arrays(t, p, normalise_by=nb, n_boot=0)
-    v = lambda vessel, m: float(tab[(tab.vessel == vessel) & (tab.metric == m)]["value"].iloc[0])  # noqa: E731
-    b = lambda vessel, m: float(tab[(tab.vessel == vessel) & (tab.metric == m)]["baseline"].iloc[0])  # noqa: E731
+    v = lambda vessel, m: float(tab[(tab.vessel == vessel) & (tab.metric == m)]["value"].iloc[0])
+    b = lambda vessel, m: float(tab[(tab.vessel == vessel) & (tab.metric == m)]["baseline"].iloc[0])
     out = {"mse_norm_all4": v("all4", "mse_norm"), "baseline_mse_norm_all4": b("all4", "mse_norm")}
     out["ratio"] = out["baseline_mse_norm_all4"] / out["mse_norm_all4"] if out["mse_norm_all4"] > 0 else float("inf")
     for row in (*VESSELS, "total"):
@@ -199,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
             "train_patients": a.train if a.train_use is None else a.train_use, "test_patients": a.test, "seed": a.seed, "size": a.size,
             "classifier": model.info | {"config": cfg.__dict__ | {"hidden": list(cfg.hidden)}},
             "weight_by_score": a.weight_by_score, "normalise_by": nb.tolist(),
-            "n_train_candidates": int(len(tr["targets"])), "n_test_candidates": int(len(te["targets"])),
+            "n_train_candidates": len(tr["targets"]), "n_test_candidates": len(te["targets"]),
             "train_class_counts": np.bincount(tr["targets"], minlength=5).tolist(),
             "test_class_counts": np.bincount(te["targets"], minlength=5).tolist(),
             "candidate_accuracy": float(np.mean(pred_c == te["targets"])),

@@ -165,7 +165,7 @@ def find_candidates(hu: np.ndarray, spacing_mm: Sequence[float], *, threshold_hu
     m = int(keep.sum())
     feats = np.zeros((m, len(FEATURE_NAMES)), np.float32)
     if m == 0:
-        return Candidates(ids, feats, (int(round(hz)), int(round(hy)), int(round(hx))), sp, float(threshold_hu),
+        return Candidates(ids, feats, (round(hz), round(hy), round(hx)), sp, float(threshold_hu),
                           float(min_area_mm2), np.zeros(0))
     coords = np.nonzero(ids)
     cid = ids[coords]
@@ -226,13 +226,13 @@ def find_candidates(hu: np.ndarray, spacing_mm: Sequence[float], *, threshold_hu
         s = _summed_area((sub >= lo) & (sub < hi))
         for name, side_mm, lo2, hi2 in _CONTEXT:
             if (lo2, hi2) == (lo, hi):
-                cols[name] = _box_fractions(s, ziz, iy, ix, max(1, int(round(side_mm / 2 / py))),
-                                            max(1, int(round(side_mm / 2 / px))))
+                cols[name] = _box_fractions(s, ziz, iy, ix, max(1, round(side_mm / 2 / py)),
+                                            max(1, round(side_mm / 2 / px)))
         del s
     for j, name in enumerate(FEATURE_NAMES):
         feats[:, j] = cols[name]
     assert np.isfinite(feats).all(), "candidate features must be finite"
-    return Candidates(ids, feats, (int(round(hz)), int(round(hy)), int(round(hx))), sp, float(threshold_hu),
+    return Candidates(ids, feats, (round(hz), round(hy), round(hx)), sp, float(threshold_hu),
                       float(min_area_mm2), score)
 
 
@@ -433,7 +433,7 @@ def train_classifier(features: np.ndarray, targets: np.ndarray, *, config: Class
         last = tot / max(wsum, 1e-12)
         log.debug("lesion classifier epoch %d loss %.4f", epoch + 1, last)
     net.eval()
-    info = {"n_train": int(len(y)), "n_far_coronary_dropped": n_far_coronary, "class_counts": counts.astype(int).tolist(), "final_loss": last}
+    info = {"n_train": len(y), "n_far_coronary_dropped": n_far_coronary, "class_counts": counts.astype(int).tolist(), "final_loss": last}
     return LesionModel(net, mean.astype(np.float32), std, config, FEATURE_NAMES, float(threshold_hu),
                        float(min_area_mm2), info)
 
