@@ -320,6 +320,81 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- lesion-train / lesion-score (candidate scorer)
+def _add_lesion_train(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("lesion-train", help="train the candidate-classification scorer on CTs with voxel labels")
+    p.add_argument("source", type=Path, help="release root with labels/<pid>.nii.gz (phantom layout) or a CSV "
+                   "with columns ct,labels[,id] (paths relative to the CSV)")
+    p.add_argument("model_dir", type=Path, help="output folder: model.safetensors, model.json, training_report.json")
+    p.add_argument("--epochs", type=int, default=40)
+    p.add_argument("--max-distance-mm", type=float, default=110.0, metavar="MM",
+                   help="candidates farther than MM from the found heart centre are non-coronary by rule")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--workers", type=int, default=1, help="scans read in parallel processes")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=_cmd_lesion_train)
+
+
+def _cmd_lesion_train(args: argparse.Namespace) -> int:
+    from cacscore.lesion_cohort import train_lesion_model, training_pairs
+    from cacscore.lesions import ClassifierConfig
+
+    if args.workers < 1:
+        raise ValueError(f"--workers must be >= 1, got {args.workers}")
+    config = ClassifierConfig(epochs=args.epochs, max_distance_mm=args.max_distance_mm, seed=args.seed)
+    rep = train_lesion_model(training_pairs(args.source), args.model_dir, config=config, workers=args.workers,
+                             progress=not args.no_progress)
+    for s in rep["skipped"]:
+        print(f"cacscore lesion-train: skipped: {s['id']}: {s['reason']}", file=sys.stderr)
+    per = ", ".join(f"{k} {v}" for k, v in rep["candidates"]["per_class"].items())
+    print(f"{args.model_dir}: trained on {rep['n_used']} scan(s), {rep['n_skipped']} skipped; "
+          f"{rep['candidates']['total']} candidates ({per}); {rep['seconds']['total']:.1f} s; "
+          f"report {args.model_dir / 'training_report.json'}")
+    return 1 if rep["n_skipped"] else 0
+
+
+def _add_lesion_score(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("lesion-score", help="per-vessel Agatston scores of CTs with a trained candidate scorer")
+    p.add_argument("model_dir", type=Path, help="folder written by lesion-train")
+    p.add_argument("inputs", type=Path, nargs="+", help="DICOM series folder or NIfTI file")
+    p.add_argument("--out", type=Path, default=None, help="write the table here (CSV)")
+    p.add_argument("--labels-out", type=Path, default=None, metavar="DIR",
+                   help="write each scan's predicted label volume DIR/<id>.nii.gz (cacscore score CT --labels it "
+                        "gives the same scores)")
+    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=_cmd_lesion_score)
+
+
+def _cmd_lesion_score(args: argparse.Namespace) -> int:
+    import json
+
+    from cacscore.lesion_cohort import score_cases
+
+    if args.workers < 1:
+        raise ValueError(f"--workers must be >= 1, got {args.workers}")
+    df = score_cases(args.model_dir, args.inputs, out_csv=args.out, labels_out=args.labels_out,
+                     workers=args.workers, progress=not args.no_progress)
+    bad = df[df["error"] != ""]
+    if len(bad) == len(df):  # nothing could be scored: one clear line (the first input's problem), exit 2
+        more = f" (and {len(bad) - 1} more input(s) failed)" if len(bad) > 1 else ""
+        raise ValueError(bad["error"].iloc[0] + more)
+    if args.json:
+        print(json.dumps(json.loads(df.to_json(orient="records", double_precision=4)), indent=1))
+    else:
+        print(df.to_csv(index=False, float_format="%.4f"), end="")
+    for r in bad.itertuples():
+        print(f"cacscore lesion-score: failed: {r.id}: {r.error}", file=sys.stderr)
+    summary = f"{len(df) - len(bad)} scan(s) scored, {len(bad)} failed"
+    if args.out is not None:
+        summary += f"; wrote {args.out}"
+    if args.labels_out is not None:
+        summary += f"; label volumes in {args.labels_out}"
+    print(summary, file=sys.stderr)
+    return 1 if len(bad) else 0
+
+
 # ---------------------------------------------------------------- main
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cacscore", description="Vessel-specific coronary calcium scoring from non-gated chest CT.")
@@ -327,7 +402,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
     for add in (_add_score, _add_score_gated, _add_phantom, _add_ingest, _add_reproduce, _add_demo,
-                _add_predict, _add_evaluate):
+                _add_predict, _add_evaluate, _add_lesion_train, _add_lesion_score):
         add(sub)
     return parser
 

@@ -1,0 +1,350 @@
+"""Cohort jobs of the candidate-classification scorer (:mod:`cacscore.lesions`): train from labelled scans,
+score many scans. What ``cacscore lesion-train`` and ``cacscore lesion-score`` run.
+
+Training data (:func:`training_pairs`): a CT with a voxel label volume of the same (z, y, x) shape
+(0 background, 1 LCA, 2 LAD, 3 LCX, 4 RCA), read exactly as ``cacscore score`` reads them
+(:func:`cacscore.scan_scoring.load_ct` / :func:`~cacscore.scan_scoring.load_labels`): a phantom release
+root (``labels/<pid>.nii.gz`` beside ``deidentified_nongated/<pid>/<pid>/*.dcm``) or a CSV with columns
+``ct,labels`` (optional ``id``), paths relative to the CSV. COCA's own releases carry no voxel labels.
+
+Cohort rules: a bad case (unreadable DICOM, labels of another shape, NaN HU, labels outside 0..4) is
+skipped and reported with its id and a one-line reason; the others go on. Ids are folder / file names
+(or the CSV's id column), never DICOM header values. Every file is written atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from cacscore import lesions as L
+from cacscore.fileio import atomic_path, atomic_write_text
+from cacscore.io.dicom import read_series
+from cacscore.scan_scoring import NIFTI_SUFFIXES, LoadedCT, ScanFileError, load_ct, load_labels
+from cacscore.scoring import CATEGORY4_LABELS, agatston, risk_category4
+from cacscore.vessels import VESSELS
+
+log = logging.getLogger(__name__)
+
+SCORE_COLUMNS: tuple[str, ...] = ("id", *VESSELS, "total", "cat4", "category", "error")
+"""Columns of :func:`score_cases`' table: per-vessel and total Agatston (AU), the four-class risk category
+(0..3, cacscore.scoring.risk_category4) and its name ("0", "1-99", "100-399", ">=400"), error ("" when ok)."""
+
+NONGATED_DIR = "deidentified_nongated"
+TRAINING_REPORT = "training_report.json"
+
+
+class LesionCohortError(ValueError):
+    """A training source or scoring job that cannot be used at all (the message names the path)."""
+
+
+@dataclass(frozen=True)
+class Case:
+    """One training scan: id (folder name or CSV id), CT (DICOM folder or NIfTI), label volume file."""
+
+    id: str
+    ct: Path
+    labels: Path
+
+
+# ------------------------------------------------------------------ sources
+def _natural_key(s: str) -> tuple:
+    return tuple((0, int(t), "") if t.isdigit() else (1, 0, t) for t in re.split(r"(\d+)", s) if t)
+
+
+def _strip_nifti(name: str) -> str:
+    low = name.lower()
+    for suf in NIFTI_SUFFIXES:
+        if low.endswith(suf):
+            return name[: -len(suf)]
+    return name
+
+
+def input_id(path: str | Path) -> str:
+    """Id of a scan input: its folder name, or its file name without .nii / .nii.gz."""
+    p = Path(path)
+    return _strip_nifti(p.name) if p.name else str(p)
+
+
+def _release_cases(root: Path) -> list[Case]:
+    lab_dir = root / "labels"
+    if not lab_dir.is_dir():
+        raise LesionCohortError(
+            f"{root}: no labels/ folder: training needs a voxel label volume per scan (a phantom release has "
+            f"labels/<pid>.nii.gz; COCA's gated and non-gated releases carry no voxel labels). Give a CSV with "
+            f"columns ct,labels instead")
+    files = [p for p in lab_dir.iterdir() if p.is_file() and p.name.lower().endswith(NIFTI_SUFFIXES)]
+    if not files:
+        raise LesionCohortError(f"{lab_dir}: no label volumes (*.nii.gz)")
+    cases = []
+    for f in sorted(files, key=lambda p: _natural_key(_strip_nifti(p.name))):
+        pid = _strip_nifti(f.name)
+        ct = root / NONGATED_DIR / pid / pid  # the phantom's / COCA's layout
+        if not ct.is_dir() and (root / NONGATED_DIR / pid).is_dir():
+            ct = root / NONGATED_DIR / pid  # series directly in the patient folder
+        cases.append(Case(pid, ct, f))
+    return cases
+
+
+def _csv_cases(path: Path) -> list[Case]:
+    try:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise LesionCohortError(f"{path}: cannot read as CSV ({type(exc).__name__}: {exc})") from None
+    df.columns = [str(c).strip().lower() for c in df.columns]
+    missing = [c for c in ("ct", "labels") if c not in df.columns]
+    if missing:
+        raise LesionCohortError(f"{path}: missing column(s) {', '.join(missing)} (need ct,labels[,id])")
+    if df.empty:
+        raise LesionCohortError(f"{path}: no rows")
+    base = path.parent
+    cases = []
+    for k, r in enumerate(df.itertuples(index=False), start=2):  # line 1 is the header
+        ct, lab = str(r.ct).strip(), str(r.labels).strip()
+        if not ct or not lab:
+            raise LesionCohortError(f"{path}: line {k}: empty ct or labels cell")
+        ctp = Path(ct) if Path(ct).is_absolute() else base / ct
+        labp = Path(lab) if Path(lab).is_absolute() else base / lab
+        cid = str(getattr(r, "id", "") or "").strip() or input_id(ctp)
+        cases.append(Case(cid, ctp, labp))
+    ids = [c.id for c in cases]
+    dup = sorted({i for i in ids if ids.count(i) > 1})
+    if dup:
+        raise LesionCohortError(f"{path}: duplicate id(s) {', '.join(dup[:5])} (add an id column)")
+    return cases
+
+
+def training_pairs(source: str | Path) -> list[Case]:
+    """Training cases of a phantom-style release root (labels/<pid>.nii.gz + deidentified_nongated/<pid>/<pid>)
+    or of a CSV with columns ct,labels[,id] (paths relative to the CSV). Files are not opened here: a missing or
+    unreadable one becomes that case's error at training time."""
+    src = Path(source)
+    if src.is_dir():
+        return _release_cases(src)
+    if src.is_file():
+        if src.suffix.lower() != ".csv":
+            raise LesionCohortError(f"{src}: training source must be a release folder or a .csv with ct,labels")
+        return _csv_cases(src)
+    raise LesionCohortError(f"{src}: no such file or folder")
+
+
+# ------------------------------------------------------------------ training
+def _one_line(exc: BaseException) -> str:
+    msg = " ".join(str(exc).split())
+    return msg if isinstance(exc, (ValueError, OSError)) else f"{type(exc).__name__}: {msg}"
+
+
+def _extract(case: Case, threshold_hu: float, min_area_mm2: float) -> dict:
+    """Candidates + targets of one case, or {"id", "error"}: never raises for bad data."""
+    t0 = time.perf_counter()
+    try:
+        ct = load_ct(case.ct)
+        labels = load_labels(case.labels)
+        if labels.shape != ct.hu.shape:
+            raise ScanFileError(f"{case.labels}: label volume shape {labels.shape} (z, y, x) does not match the "
+                                f"CT's shape {ct.hu.shape} from {case.ct}")
+        try:
+            cand = L.find_candidates(ct.hu, (abs(ct.spacing_mm[0]), *ct.spacing_mm[1:]), threshold_hu=threshold_hu,
+                                     min_area_mm2=min_area_mm2)
+        except L.LesionError as exc:
+            raise ScanFileError(f"{case.ct}: {exc}") from None
+        try:
+            targets = L.candidate_targets(cand.ids, labels)
+        except L.LesionError as exc:
+            raise ScanFileError(f"{case.labels}: {exc}") from None
+    except Exception as exc:  # a cohort job reports the bad case and goes on
+        return {"id": case.id, "error": _one_line(exc)}
+    return {"id": case.id, "features": cand.features, "targets": targets,
+            "seconds": time.perf_counter() - t0}
+
+
+def _extract_job(job: tuple[Case, float, float]) -> dict:
+    return _extract(*job)
+
+
+def _map(fn, jobs: list, workers: int, desc: str, progress: bool) -> list:
+    """fn over jobs in order, in a process pool when workers > 1, with a tqdm bar."""
+    from tqdm import tqdm
+
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    bar = dict(total=len(jobs), desc=desc, unit="scan", disable=not progress or None)
+    if workers == 1 or len(jobs) <= 1:
+        return [fn(j) for j in tqdm(jobs, **bar)]
+    with ProcessPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
+        return list(tqdm(pool.map(fn, jobs), **bar))
+
+
+def train_lesion_model(cases: list[Case], out_dir: str | Path, *, config: L.ClassifierConfig = L.ClassifierConfig(),
+                       workers: int = 1, progress: bool = True, threshold_hu: float = 130.0,
+                       min_area_mm2: float = 1.0) -> dict:
+    """Extract candidates + targets of every case, train the classifier, save it into ``out_dir``.
+
+    Writes out_dir/model.safetensors + model.json (cacscore.lesions.save_model) and out_dir/training_report.json;
+    returns the report: cases used, cases skipped with their reasons, candidate counts per class (all
+    candidates, and those within max_distance_mm that the MLP trains on), seconds.
+    Raises LesionCohortError when no case is usable.
+    """
+    if not cases:
+        raise LesionCohortError("no training cases")
+    ids = [c.id for c in cases]
+    if len(set(ids)) != len(ids):
+        raise LesionCohortError(f"duplicate case ids: {sorted({i for i in ids if ids.count(i) > 1})[:5]}")
+    out = Path(out_dir)
+    t0 = time.perf_counter()
+    res = _map(_extract_job, [(c, threshold_hu, min_area_mm2) for c in cases], workers, "lesion candidates", progress)
+    t_extract = time.perf_counter() - t0
+    ok = [r for r in res if "error" not in r]
+    skipped = [{"id": r["id"], "reason": r["error"]} for r in res if "error" in r]
+    for s in skipped:
+        log.warning("lesion-train: skipped %s: %s", s["id"], s["reason"])
+    if not ok:
+        raise LesionCohortError(f"no usable training case ({len(skipped)} skipped; first: "
+                                f"{skipped[0]['id']}: {skipped[0]['reason']})")
+    feats = np.concatenate([r["features"] for r in ok]).astype(np.float32)
+    targets = np.concatenate([r["targets"] for r in ok]).astype(np.int64)
+    if len(targets) == 0:
+        raise LesionCohortError(f"the {len(ok)} usable case(s) have no calcium candidate (>= {threshold_hu:g} HU)")
+    t1 = time.perf_counter()
+    model = L.train_classifier(feats, targets, config=config, threshold_hu=threshold_hu, min_area_mm2=min_area_mm2)
+    t_train = time.perf_counter() - t1
+    L.save_model(model, out)
+    counts = np.bincount(targets, minlength=L.N_CLASSES)
+    near = feats[:, L.FEATURE_NAMES.index("dist_mm")] <= config.max_distance_mm
+    counts_near = np.bincount(targets[near], minlength=L.N_CLASSES)
+    report = {
+        "model_dir": str(out),
+        "n_cases": len(cases), "n_used": len(ok), "n_skipped": len(skipped),
+        "cases_used": [r["id"] for r in ok],
+        "skipped": skipped,
+        "candidates": {"total": int(len(targets)),
+                       "per_class": {n: int(c) for n, c in zip(L.CLASS_NAMES, counts)},
+                       "within_max_distance_per_class": {n: int(c) for n, c in zip(L.CLASS_NAMES, counts_near)}},
+        "candidates_per_case": {r["id"]: int(len(r["targets"])) for r in ok},
+        "config": asdict(config) | {"hidden": list(config.hidden)},
+        "threshold_hu": threshold_hu, "min_area_mm2": min_area_mm2,
+        "final_loss": model.info.get("final_loss"),
+        "workers": workers,
+        "seconds": {"candidates": t_extract, "train": t_train, "total": time.perf_counter() - t0},
+    }
+    atomic_write_text(out / TRAINING_REPORT, json.dumps(report, indent=1, default=float) + "\n")
+    log.info("lesion-train: %d case(s) used, %d skipped, %d candidates (%d coronary); candidates %.1f s, train %.1f s",
+             len(ok), len(skipped), len(targets), int(counts[1:].sum()), t_extract, t_train)
+    return report
+
+
+# ------------------------------------------------------------------ scoring
+_WORKER_MODEL: dict[str, L.LesionModel] = {}
+
+
+def _model_for(model_dir: str) -> L.LesionModel:
+    if model_dir not in _WORKER_MODEL:
+        _WORKER_MODEL[model_dir] = L.load_model(model_dir)
+    return _WORKER_MODEL[model_dir]
+
+
+def _read_ct(path: Path) -> tuple[LoadedCT, np.ndarray]:
+    """The CT exactly as load_ct reads it, and the NIfTI (RAS) affine of a label array stored (x, y, z) over it."""
+    if path.is_dir():  # load_ct's DICOM branch, keeping the slice positions for the affine
+        vol = read_series(path)
+        ct = LoadedCT(hu=vol.hu, spacing_mm=tuple(float(v) for v in vol.spacing_mm),
+                      slice_thickness_mm=vol.slice_thickness_mm, kvp=vol.kvp)
+        dz, py, px = ct.spacing_mm
+        aff = np.diag([-px, -py, abs(dz), 1.0])  # LPS -> RAS, like the phantom's labels/<pid>.nii.gz
+        if vol.positions_mm is not None and len(vol.positions_mm):
+            o = np.asarray(vol.positions_mm[0], float)  # first voxel of the first (most inferior) slice
+            aff[:3, 3] = [-o[0], -o[1], o[2]]
+        return ct, aff
+    import nibabel as nib
+
+    ct = load_ct(path)
+    return ct, np.asarray(nib.load(str(path)).affine, float)
+
+
+def _score_one(job: tuple[str, str, str, str | None]) -> dict:
+    cid, path_s, model_dir, labels_out = job
+    path = Path(path_s)
+    row: dict = {"id": cid, **{v: math.nan for v in (*VESSELS, "total")}, "cat4": None, "category": "", "error": ""}
+    t0 = time.perf_counter()
+    try:
+        model = _model_for(model_dir)
+        ct, affine = _read_ct(path)
+        dz, py, px = ct.spacing_mm
+        try:
+            cand = L.find_candidates(ct.hu, (abs(dz), py, px), threshold_hu=model.threshold_hu,
+                                     min_area_mm2=model.min_area_mm2)
+        except L.LesionError as exc:
+            raise ScanFileError(f"{path}: {exc}") from None
+        labels = L.assign_labels(cand.ids, model.predict(cand.features))
+        # scored exactly as cacscore.scan_scoring.score_files scores a CT with a label file
+        thick = ct.slice_thickness_mm if ct.slice_thickness_mm and ct.slice_thickness_mm > 0 else None
+        res = agatston(ct.hu, labels, pixel_spacing_mm=(py, px), slice_spacing_mm=abs(dz), slice_thickness_mm=thick,
+                       threshold_hu=model.threshold_hu, min_area_mm2=model.min_area_mm2).as_row()
+        if labels_out is not None:
+            import nibabel as nib
+
+            img = nib.Nifti1Image(np.ascontiguousarray(labels.transpose(2, 1, 0)), affine)  # (z,y,x) -> (x,y,z)
+            img.header.set_xyzt_units("mm")
+            with atomic_path(Path(labels_out) / f"{cid}.nii.gz", suffix=".nii.gz") as tmp:
+                nib.save(img, str(tmp))
+        row.update({k: float(res[k]) for k in (*VESSELS, "total")})
+        row["cat4"] = int(risk_category4(row["total"]))
+        row["category"] = CATEGORY4_LABELS[row["cat4"]]
+    except Exception as exc:  # a cohort job reports the bad input and goes on
+        row["error"] = _one_line(exc)
+    row["seconds"] = time.perf_counter() - t0
+    return row
+
+
+def score_cases(model_dir: str | Path, inputs: list[str | Path], *, out_csv: str | Path | None = None,
+                labels_out: str | Path | None = None, workers: int = 1, progress: bool = True) -> pd.DataFrame:
+    """Score CT inputs (DICOM series folders or NIfTI files) with a saved lesion model.
+
+    Returns one row per input, in input order, columns :data:`SCORE_COLUMNS` (Agatston units; a bad input
+    gets NaN scores and its one-line error, the rest are scored). out_csv: the table, written atomically.
+    labels_out: folder for each scored input's predicted label volume ``<id>.nii.gz`` (uint8 0..4, stored
+    (x, y, z) like the phantom's labels, so ``cacscore score INPUT --labels <id>.nii.gz`` gives these scores).
+    A model that cannot be loaded raises LesionError (the whole job needs it).
+    """
+    mdir = Path(model_dir)
+    L.load_model(mdir)  # fail fast, with the model's own message, before any scan is read
+    if not inputs:
+        raise LesionCohortError("no inputs to score")
+    jobs, seen = [], {}
+    for p in inputs:
+        cid = input_id(p)
+        if cid in seen:  # two inputs with one name: the second would overwrite the first's label file
+            jobs.append((cid, str(p), None, None))
+        else:
+            seen[cid] = p
+            jobs.append((cid, str(p), str(mdir), None if labels_out is None else str(labels_out)))
+    if labels_out is not None:
+        Path(labels_out).mkdir(parents=True, exist_ok=True)
+    todo = [j for j in jobs if j[2] is not None]
+    done = iter(_map(_score_one, todo, workers, "lesion score", progress))
+    rows = []
+    for j in jobs:
+        if j[2] is None:
+            rows.append({"id": j[0], **{v: math.nan for v in (*VESSELS, "total")}, "cat4": None, "category": "",
+                         "error": f"{j[1]}: duplicate id {j[0]!r} (also {seen[j[0]]})", "seconds": 0.0})
+        else:
+            rows.append(next(done))
+    df = pd.DataFrame(rows)
+    df["cat4"] = df["cat4"].astype("Int64")
+    n_bad = int((df["error"] != "").sum())
+    for r in df[df["error"] != ""].itertuples():  # the table carries the errors; the CLI prints them
+        log.debug("lesion-score: %s: %s", r.id, r.error)
+    log.debug("lesion-score: %d input(s) scored, %d failed", len(df) - n_bad, n_bad)
+    df = df[list(SCORE_COLUMNS)]
+    if out_csv is not None:
+        atomic_write_text(out_csv, df.to_csv(index=False, float_format="%.6g"))
+    return df
