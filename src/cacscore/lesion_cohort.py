@@ -29,7 +29,13 @@ import pandas as pd
 from cacscore import lesions as L
 from cacscore.fileio import atomic_path, atomic_write_text
 from cacscore.io.dicom import read_series
-from cacscore.scan_scoring import NIFTI_SUFFIXES, LoadedCT, ScanFileError, load_ct, load_labels
+from cacscore.scan_scoring import (
+    NIFTI_SUFFIXES,
+    LoadedCT,
+    ScanFileError,
+    load_ct,
+    load_labels,
+)
 from cacscore.scoring import CATEGORY4_LABELS, agatston, risk_category4
 from cacscore.vessels import VESSELS
 
@@ -161,7 +167,7 @@ def _extract(case: Case, threshold_hu: float, min_area_mm2: float) -> dict:
             targets = L.candidate_targets(cand.ids, labels)
         except L.LesionError as exc:
             raise ScanFileError(f"{case.labels}: {exc}") from None
-    except Exception as exc:  # a cohort job reports the bad case and goes on
+    except Exception as exc:  # noqa: BLE001 - a cohort job reports the bad case and goes on
         return {"id": case.id, "error": _one_line(exc)}
     return {"id": case.id, "features": cand.features, "targets": targets,
             "seconds": time.perf_counter() - t0}
@@ -177,14 +183,14 @@ def _map(fn, jobs: list, workers: int, desc: str, progress: bool) -> list:
 
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
-    bar = dict(total=len(jobs), desc=desc, unit="scan", disable=not progress or None)
+    bar = {"total": len(jobs), "desc": desc, "unit": "scan", "disable": not progress or None}
     if workers == 1 or len(jobs) <= 1:
         return [fn(j) for j in tqdm(jobs, **bar)]
     with ProcessPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
         return list(tqdm(pool.map(fn, jobs), **bar))
 
 
-def train_lesion_model(cases: list[Case], out_dir: str | Path, *, config: L.ClassifierConfig = L.ClassifierConfig(),
+def train_lesion_model(cases: list[Case], out_dir: str | Path, *, config: L.ClassifierConfig = L.ClassifierConfig(),  # noqa: B008 - frozen
                        workers: int = 1, progress: bool = True, threshold_hu: float = 130.0,
                        min_area_mm2: float = 1.0) -> dict:
     """Extract candidates + targets of every case, train the classifier, save it into ``out_dir``.
@@ -226,10 +232,10 @@ def train_lesion_model(cases: list[Case], out_dir: str | Path, *, config: L.Clas
         "n_cases": len(cases), "n_used": len(ok), "n_skipped": len(skipped),
         "cases_used": [r["id"] for r in ok],
         "skipped": skipped,
-        "candidates": {"total": int(len(targets)),
+        "candidates": {"total": len(targets),
                        "per_class": {n: int(c) for n, c in zip(L.CLASS_NAMES, counts)},
                        "within_max_distance_per_class": {n: int(c) for n, c in zip(L.CLASS_NAMES, counts_near)}},
-        "candidates_per_case": {r["id"]: int(len(r["targets"])) for r in ok},
+        "candidates_per_case": {r["id"]: len(r["targets"]) for r in ok},
         "config": asdict(config) | {"hidden": list(config.hidden)},
         "threshold_hu": threshold_hu, "min_area_mm2": min_area_mm2,
         "final_loss": model.info.get("final_loss"),
@@ -299,7 +305,7 @@ def _score_one(job: tuple[str, str, str, str | None]) -> dict:
         row.update({k: float(res[k]) for k in (*VESSELS, "total")})
         row["cat4"] = int(risk_category4(row["total"]))
         row["category"] = CATEGORY4_LABELS[row["cat4"]]
-    except Exception as exc:  # a cohort job reports the bad input and goes on
+    except Exception as exc:  # noqa: BLE001 - a cohort job reports the bad input and goes on
         row["error"] = _one_line(exc)
     row["seconds"] = time.perf_counter() - t0
     return row

@@ -1,0 +1,207 @@
+"""Cohort jobs of the candidate scorer (cacscore.lesion_cohort) and `cacscore lesion-train / lesion-score`,
+on a tiny phantom release (8 patients, 96 px; patients 1, 2, 4, 5, 7 have calcium in the written image)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pandas as pd
+import pytest
+
+from cacscore import cli
+from cacscore import lesion_cohort as LC
+from cacscore import lesions as L
+from cacscore.phantom import write_release
+from cacscore.scan_scoring import load_ct, score_files
+from cacscore.scoring import CATEGORY4_LABELS, risk_category4
+from cacscore.vessels import VESSELS
+
+SEED, SIZE, N = 7, 96, 8
+CONFIG = L.ClassifierConfig(hidden=(32, 16), epochs=60, batch_size=256, lr=5e-3, class_weight_power=1.0, seed=3)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread():
+    """The tiny MLP trains ~20x slower with 2 torch threads on a busy 2-core machine (measured: 38 s vs 1.9 s);
+    restored after this module."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def release(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("lesion_cohort") / "release"
+    write_release(root, n_patients=N, seed=SEED, size=SIZE)
+    return root
+
+
+@pytest.fixture(scope="module")
+def model_dir(release, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("model") / "model"
+    LC.train_lesion_model(LC.training_pairs(release), out, config=CONFIG, progress=False)
+    return out
+
+
+def _ct(release: Path, pid: int) -> Path:
+    return release / "deidentified_nongated" / str(pid) / str(pid)
+
+
+def _write_nifti_ct(path: Path, hu: np.ndarray, spacing_mm) -> Path:
+    """A (z, y, x) HU array as a NIfTI file the way load_ct reads it: stored (x, y, z), zooms (x, y, z)."""
+    img = nib.Nifti1Image(np.ascontiguousarray(hu.transpose(2, 1, 0)).astype(np.float32), np.eye(4))
+    dz, py, px = spacing_mm
+    img.header.set_zooms((px, py, dz))
+    nib.save(img, str(path))
+    return path
+
+
+def test_training_pairs_from_release_and_a_folder_without_labels(release, tmp_path):
+    cases = LC.training_pairs(release)
+    assert [c.id for c in cases] == [str(i) for i in range(1, N + 1)]  # natural order, folder names
+    for c in cases:
+        assert c.ct == _ct(release, int(c.id)) and c.ct.is_dir() and c.labels == release / "labels" / f"{c.id}.nii.gz"
+    coca_like = tmp_path / "coca"
+    (coca_like / "deidentified_nongated" / "1" / "1").mkdir(parents=True)
+    with pytest.raises(LC.LesionCohortError, match=r"no labels/ folder.*COCA"):
+        LC.training_pairs(coca_like)
+    with pytest.raises(LC.LesionCohortError, match="no such file"):
+        LC.training_pairs(tmp_path / "missing")
+
+
+def test_train_from_release_writes_model_and_report(release, model_dir):
+    rep = json.loads((model_dir / LC.TRAINING_REPORT).read_text())
+    assert rep["n_used"] == N and rep["skipped"] == []
+    per = rep["candidates"]["per_class"]
+    assert list(per) == list(L.CLASS_NAMES)
+    assert sum(per.values()) == rep["candidates"]["total"] == sum(rep["candidates_per_case"].values())
+    assert sum(per[v] for v in VESSELS) >= 5  # the calcified patients' plaques
+    assert rep["seconds"]["train"] > 0 and rep["config"]["seed"] == CONFIG.seed
+    model = L.load_model(model_dir)
+    assert model.config == CONFIG
+
+
+def test_train_from_csv_skips_and_reports_bad_cases(release, tmp_path):
+    # a truncated DICOM slice, labels of another patient (other slice count), NaN HU in a NIfTI CT
+    broken = tmp_path / "broken_dicom"
+    shutil.copytree(_ct(release, 2), broken)
+    f = sorted(broken.glob("*.dcm"))[5]
+    f.write_bytes(f.read_bytes()[: f.stat().st_size // 2])
+    ct5 = load_ct(_ct(release, 5))
+    hu = ct5.hu.copy()
+    hu[3, 10, 10] = np.nan
+    nan_ct = _write_nifti_ct(tmp_path / "nan_ct.nii.gz", hu, ct5.spacing_mm)
+    n_slices = {i: load_ct(_ct(release, i)).hu.shape[0] for i in (1, 3)}
+    assert n_slices[1] != n_slices[3]
+    rows = [("good1", release / "deidentified_nongated/1/1", release / "labels/1.nii.gz"),
+            ("good4", release / "deidentified_nongated/4/4", release / "labels/4.nii.gz"),
+            ("good7", release / "deidentified_nongated/7/7", release / "labels/7.nii.gz"),
+            ("trunc", broken, release / "labels/2.nii.gz"),
+            ("mismatch", release / "deidentified_nongated/1/1", release / "labels/3.nii.gz"),
+            ("nan", nan_ct, release / "labels/5.nii.gz")]
+    csv = tmp_path / "pairs.csv"
+    pd.DataFrame([{"id": i, "ct": str(c), "labels": str(lab)} for i, c, lab in rows]).to_csv(csv, index=False)
+    cases = LC.training_pairs(csv)
+    assert [c.id for c in cases] == [r[0] for r in rows]
+    rep = LC.train_lesion_model(cases, tmp_path / "m", config=L.ClassifierConfig(epochs=3, seed=1), progress=False)
+    assert rep["cases_used"] == ["good1", "good4", "good7"]
+    reasons = {s["id"]: s["reason"] for s in rep["skipped"]}
+    assert set(reasons) == {"trunc", "mismatch", "nan"}
+    assert str(broken) in reasons["trunc"] and "pixel data" in reasons["trunc"]
+    assert "labels/3.nii.gz" in reasons["mismatch"] and "does not match" in reasons["mismatch"]
+    assert "nan_ct.nii.gz" in reasons["nan"] and "NaN" in reasons["nan"]
+    assert all("\n" not in r for r in reasons.values())
+    assert json.loads((tmp_path / "m" / LC.TRAINING_REPORT).read_text())["skipped"] == rep["skipped"]
+    L.load_model(tmp_path / "m")
+
+    # relative paths in a CSV are relative to the CSV; no id column -> the CT's folder / file name
+    rel = release / "pairs_rel.csv"
+    rel.write_text("ct,labels\ndeidentified_nongated/4/4,labels/4.nii.gz\n")
+    assert LC.training_pairs(rel) == [LC.Case("4", release / "deidentified_nongated/4/4", release / "labels/4.nii.gz")]
+    bad_csv = tmp_path / "bad.csv"
+    bad_csv.write_text("image,mask\na,b\n")
+    with pytest.raises(LC.LesionCohortError, match="missing column"):
+        LC.training_pairs(bad_csv)
+
+
+def test_score_cases_good_and_bad_inputs_and_label_round_trip(release, model_dir, tmp_path, capsys):
+    ct1 = load_ct(_ct(release, 1))
+    nifti1 = _write_nifti_ct(tmp_path / "p1.nii.gz", ct1.hu, ct1.spacing_mm)
+    hu = ct1.hu.copy()
+    hu[0, 0, 0] = np.nan
+    nan_ct = _write_nifti_ct(tmp_path / "nanct.nii.gz", hu, ct1.spacing_mm)
+    text = tmp_path / "notes.txt"
+    text.write_text("hello")
+    inputs = [_ct(release, 1), _ct(release, 5), nifti1, tmp_path / "missing", text, nan_ct]
+    out_csv, lab_dir = tmp_path / "scores.csv", tmp_path / "labels"
+    df = LC.score_cases(model_dir, inputs, out_csv=out_csv, labels_out=lab_dir, progress=False)
+    assert list(df.columns) == list(LC.SCORE_COLUMNS)
+    assert list(df["id"]) == ["1", "5", "p1", "missing", "notes.txt", "nanct"]
+    ok, bad = df.iloc[:3], df.iloc[3:]
+    assert (ok["error"] == "").all() and (bad["error"] != "").all()
+    assert bad[[*VESSELS, "total"]].isna().all().all() and bad["cat4"].isna().all()
+    assert str(tmp_path / "missing") in bad["error"].iloc[0]
+    assert str(text) in bad["error"].iloc[1] and str(nan_ct) in bad["error"].iloc[2] and "NaN" in bad["error"].iloc[2]
+    np.testing.assert_allclose(ok["total"], ok[list(VESSELS)].sum(axis=1), rtol=1e-9)
+    assert ok["total"].iloc[0] > 100  # patient 1 holds ~2200 AU of calcium in the written image
+    # the same HU as NIfTI scores the same as the DICOM folder
+    np.testing.assert_allclose(ok.iloc[2][[*VESSELS, "total"]].astype(float),
+                               ok.iloc[0][[*VESSELS, "total"]].astype(float), rtol=1e-6)
+    assert list(ok["cat4"]) == [risk_category4(v) for v in ok["total"]]
+    assert list(ok["category"]) == [CATEGORY4_LABELS[c] for c in ok["cat4"]]
+    back = pd.read_csv(out_csv, dtype={"id": str}, keep_default_na=False, na_values=[""])
+    assert list(back["id"]) == list(df["id"])
+    np.testing.assert_allclose(back["total"].iloc[:3], ok["total"], rtol=1e-5)
+
+    # label volumes: `cacscore score CT --labels <id>.nii.gz` reproduces the scores; only good inputs written
+    assert sorted(p.name for p in lab_dir.iterdir()) == ["1.nii.gz", "5.nii.gz", "p1.nii.gz"]
+    for inp, r in zip(inputs[:3], ok.itertuples()):
+        lab = lab_dir / f"{r.id}.nii.gz"
+        row = score_files(inp, lab).as_row()
+        for v in (*VESSELS, "total"):
+            assert row[v] == pytest.approx(getattr(r, v), rel=1e-9, abs=1e-9)
+        assert cli.main(["score", str(inp), "--labels", str(lab), "--json"]) == 0
+        printed = json.loads(capsys.readouterr().out)
+        assert printed["total"] == pytest.approx(r.total, abs=1e-3)
+    img = nib.load(str(lab_dir / "1.nii.gz"))
+    assert img.shape == ct1.hu.shape[::-1] and img.get_data_dtype() == np.uint8
+    np.testing.assert_allclose(img.header.get_zooms(), ct1.spacing_mm[::-1], rtol=1e-5)
+
+
+def test_cli_lesion_train_and_score(release, tmp_path, capsys):
+    model = tmp_path / "cli_model"
+    rc = cli.main(["lesion-train", str(release), str(model), "--epochs", "4", "--max-distance-mm", "120",
+                   "--seed", "2", "--no-progress"])
+    out = capsys.readouterr().out
+    assert rc == 0 and f"trained on {N} scan(s), 0 skipped" in out
+    cfg = json.loads((model / "model.json").read_text())["config"]
+    assert cfg["epochs"] == 4 and cfg["max_distance_mm"] == 120 and cfg["seed"] == 2
+    assert (model / LC.TRAINING_REPORT).is_file() and (model / "model.safetensors").is_file()
+
+    scores = tmp_path / "s.csv"
+    rc = cli.main(["lesion-score", str(model), str(_ct(release, 1)), str(_ct(release, 4)), "--out", str(scores),
+                   "--json", "--no-progress"])
+    recs = json.loads(capsys.readouterr().out)
+    assert rc == 0 and [r["id"] for r in recs] == ["1", "4"] and all(r["error"] == "" for r in recs)
+    assert pd.read_csv(scores, dtype={"id": str})["id"].tolist() == ["1", "4"]
+
+    # one good and one bad input: the table has both, the bad one is reported, exit 1
+    rc = cli.main(["lesion-score", str(model), str(_ct(release, 1)), str(tmp_path / "nope"), "--no-progress"])
+    cap = capsys.readouterr()
+    assert rc == 1 and cap.out.splitlines()[0].startswith("id,LCA,LAD,LCX,RCA,total")
+    assert f"failed: nope: {tmp_path / 'nope'}: no such file or folder" in cap.err
+
+    # nothing usable: one clear line naming the file, exit 2
+    for argv, name in ((["lesion-score", str(model), str(tmp_path / "nope")], str(tmp_path / "nope")),
+                       (["lesion-score", str(tmp_path / "no_model"), str(_ct(release, 1))], "model.json"),
+                       (["lesion-train", str(tmp_path), str(tmp_path / "m2")], str(tmp_path))):
+        rc = cli.main(argv)
+        err = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("cacscore ")]
+        assert rc == 2 and len(err) == 1 and err[0].startswith(f"cacscore {argv[0]}: error: ") and name in err[0]
