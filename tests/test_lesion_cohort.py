@@ -205,3 +205,43 @@ def test_cli_lesion_train_and_score(release, tmp_path, capsys):
         rc = cli.main(argv)
         err = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("cacscore ")]
         assert rc == 2 and len(err) == 1 and err[0].startswith(f"cacscore {argv[0]}: error: ") and name in err[0]
+
+
+def test_demo_lesion_stage_on_a_small_split(release, tmp_path):
+    from cacscore.demo import run_lesion_stage
+    from cacscore.targets import TargetScaler
+
+    out = tmp_path / "demo"
+    out.mkdir()
+    (out / "release").symlink_to(release)
+    truth = pd.read_csv(release / "truth.csv", dtype={"id": str})
+    train, test = ["1", "2", "3", "4", "6"], ["5", "7", "8"]
+    (out / "reproduce").mkdir()
+    (out / "reproduce" / "splits.json").write_text(json.dumps({"train": train, "test": test}))
+    (out / "cache").mkdir()
+    man = truth[["id", *VESSELS]].assign(source=[str(_ct(release, int(i))) for i in truth["id"]])
+    man.to_csv(out / "cache" / "manifest.csv", index=False)
+    cfg = L.ClassifierConfig(hidden=(32, 16), epochs=30, batch_size=256, lr=5e-3, class_weight_power=1.0, seed=3)
+    paths = run_lesion_stage(out, workers=1, progress=False, config=cfg)
+    for name in ("model", "test_predictions.csv", "table.csv", "table.md", "scatter.png", "bland_altman.png",
+                 "confusion4.png"):
+        assert paths[f"lesion/{name}"] == out / "lesion" / name and paths[f"lesion/{name}"].exists()
+    table = pd.read_csv(out / "lesion" / "table.csv")
+    assert list(table["model"]) == ["lesion scorer", "constant mean"] and (table["n_test"] == 3).all()
+    # the constant row is Table 1's: the training mean in the log target space, evaluated on the test patients
+    y = truth.set_index("id").loc[:, list(VESSELS)].astype(float)
+    sc = TargetScaler.fit(y.loc[train].to_numpy(), kind="log")
+    z_const = sc.transform(y.loc[train].to_numpy()).mean(0)
+    expect = float(np.mean((sc.transform(y.loc[test].to_numpy()) - z_const) ** 2))
+    assert table["test_mse"].iloc[1] == pytest.approx(expect, rel=1e-5)
+    pred = pd.read_csv(out / "lesion" / "test_predictions.csv", dtype={"id": str})
+    z_pred = sc.transform(pred[list(VESSELS)].to_numpy())
+    assert table["test_mse"].iloc[0] == pytest.approx(
+        float(np.mean((z_pred - sc.transform(y.loc[test].to_numpy())) ** 2)), rel=1e-5)
+    assert sorted(p.name for p in (out / "lesion" / "labels").iterdir()) == [f"{i}.nii.gz" for i in test]
+    assert "| lesion scorer | retrain |" in (out / "lesion" / "table.md").read_text()
+
+    # cache ids that are not the release's patient folders are refused
+    man.assign(source=[str(_ct(release, 1))] * len(man)).to_csv(out / "cache" / "manifest.csv", index=False)
+    with pytest.raises(ValueError, match="is not release patient"):
+        run_lesion_stage(out, workers=1, progress=False, config=cfg)
