@@ -245,3 +245,106 @@ def test_demo_lesion_stage_on_a_small_split(release, tmp_path):
     man.assign(source=[str(_ct(release, 1))] * len(man)).to_csv(out / "cache" / "manifest.csv", index=False)
     with pytest.raises(ValueError, match="is not release patient"):
         run_lesion_stage(out, workers=1, progress=False, config=cfg)
+
+
+# ------------------------------------------------------------------ COCA gated ROIs as the training source
+GATED_N = 4  # seed 7 at 96 px: gated patients 1, 2, 4 have ROIs, 3 has none
+
+
+@pytest.fixture(scope="module")
+def gated_release(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("lesion_gated") / "release"
+    write_release(root, n_patients=GATED_N, seed=SEED, size=SIZE, gated=True)
+    return root
+
+
+@pytest.fixture(scope="module")
+def coca_like(gated_release, tmp_path_factory) -> Path:
+    """Only the gated part (as in COCA: no labels/), with bad patients added: 5 = garbage XML, 6 = ROIs moved
+    outside the image, 7 = a series folder without XML, 8 = an XML without patient folder."""
+    import plistlib
+
+    root = tmp_path_factory.mktemp("coca_gated") / "coca"
+    g = root / "Gated_release_final"
+    shutil.copytree(gated_release / "Gated_release_final", g)
+    for pid in ("5", "6", "7"):
+        shutil.copytree(g / "patient" / "4", g / "patient" / pid)
+    (g / "calcium_xml" / "5.xml").write_bytes(b"<?xml version='1.0'?><plist><dict><key>Images</key><arr")
+    pl = plistlib.loads((g / "calcium_xml" / "4.xml").read_bytes())
+    for im in pl["Images"]:
+        for roi in im["ROIs"]:
+            roi["Point_px"] = [f"({float(p.strip('()').split(',')[0]) + 300:.3f}, {p.strip('()').split(',')[1]})"
+                               for p in roi["Point_px"]]
+    (g / "calcium_xml" / "6.xml").write_bytes(plistlib.dumps(pl, fmt=plistlib.FMT_XML))
+    shutil.copy(g / "calcium_xml" / "2.xml", g / "calcium_xml" / "8.xml")
+    return root
+
+
+def test_gated_source_detection_and_labels_match_score_gated_patient(gated_release, coca_like):
+    from cacscore.gated import score_gated_patient
+
+    assert LC.source_kind(gated_release) == "labels"  # a phantom release has labels/: today's way by default
+    assert LC.source_kind(coca_like) == "gated" and LC.source_kind(coca_like / "Gated_release_final") == "gated"
+    cases = LC.training_pairs(gated_release, kind="gated")
+    assert [c.id for c in cases] == [str(i) for i in range(1, GATED_N + 1)] and {c.kind for c in cases} == {"gated"}
+    assert [c.id for c in LC.training_pairs(coca_like)] == [str(i) for i in range(1, 9)]
+    n_roi_vox = 0
+    for c in cases:  # read once, same labels and series as cacscore.gated's own scoring
+        hu, sp, lab, series = LC.gated_volume_labels(c)
+        ref = score_gated_patient(gated_release, c.id, keep_labels=True)
+        assert series == ref.series and lab.shape == hu.shape and np.array_equal(lab, ref.labels)
+        assert sp[0] == pytest.approx(3.0)
+        cand = L.find_candidates(hu, sp)
+        tg = L.candidate_targets(cand.ids, lab)
+        # ROI polygons hold only the calcium (not the lumen margin): every ROI lesion is a candidate with a
+        # majority of labelled voxels, so the true classes reproduce the gated ROI score exactly
+        assert L.score_assignment(hu, cand, tg)["total"] == pytest.approx(ref.scores["total"], rel=1e-6, abs=1e-6)
+        n_roi_vox += int((lab > 0).sum())
+    assert n_roi_vox > 0
+    with pytest.raises(ValueError, match="kind must be one of"):
+        LC.training_pairs(gated_release, kind="xml")
+    with pytest.raises(LC.LesionCohortError, match="not a COCA release root"):
+        LC.training_pairs(gated_release / "labels", kind="gated")
+
+
+def test_train_on_gated_rois_skips_bad_patients_and_scores_nongated(coca_like, gated_release, tmp_path):
+    out = tmp_path / "model"
+    rep = LC.train_lesion_model(LC.training_pairs(coca_like), out, config=CONFIG, progress=False)
+    assert rep["source_kinds"] == ["gated"] and rep["cases_used"] == ["1", "2", "3", "4"]
+    reasons = {s["id"]: s["reason"] for s in rep["skipped"]}
+    assert sorted(reasons) == ["5", "6", "7", "8"]
+    assert "5.xml" in reasons["5"]
+    assert "6.xml" in reasons["6"] and "outside" in reasons["6"]
+    assert "7.xml" in reasons["7"] and "no such ROI file" in reasons["7"]
+    assert "patient/8" in reasons["8"] and "missing" in reasons["8"]
+    assert json.loads((out / LC.TRAINING_REPORT).read_text())["n_skipped"] == 4
+    assert sum(rep["candidates"]["per_class"][v] for v in VESSELS) > 0
+    # the gated-trained model recognises the training patients' ROI lesions on their gated series
+    model = L.load_model(out)
+    hits = total = 0
+    for c in LC.training_pairs(coca_like)[:4]:
+        hu, sp, lab, _ = LC.gated_volume_labels(c)
+        cand = L.find_candidates(hu, sp)
+        tg = L.candidate_targets(cand.ids, lab)
+        pred = model.predict(cand.features)
+        hits += int((pred[tg > 0] > 0).sum())
+        total += int((tg > 0).sum())
+    assert total > 0 and hits / total >= 0.8
+    # ... and scores non-gated chest CT (the workflow): one row per scan, finite, no error
+    df = LC.score_cases(out, [_ct(gated_release, i) for i in (1, 2)], progress=False)
+    assert (df["error"] == "").all() and np.isfinite(df["total"].to_numpy(float)).all()
+
+
+def test_cli_lesion_train_gated_source(coca_like, gated_release, tmp_path, capsys):
+    model = tmp_path / "m"
+    rc = cli.main(["lesion-train", str(coca_like), str(model), "--epochs", "3", "--no-progress"])  # auto: gated
+    cap = capsys.readouterr()
+    assert rc == 1 and "trained on 4 scan(s), 4 skipped (source: gated)" in cap.out
+    assert sum(ln.startswith("cacscore lesion-train: skipped: ") for ln in cap.err.splitlines()) == 4
+    assert (model / "model.safetensors").is_file()
+    rc = cli.main(["lesion-train", str(gated_release), str(tmp_path / "m2"), "--source", "gated", "--epochs", "3",
+                   "--no-progress"])
+    assert rc == 0 and "trained on 4 scan(s), 0 skipped (source: gated)" in capsys.readouterr().out
+    rc = cli.main(["lesion-train", str(gated_release), str(tmp_path / "m3"), "--source", "csv", "--no-progress"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and err[-1].startswith("cacscore lesion-train: error: ") and "csv" in err[-1]

@@ -323,8 +323,12 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- lesion-train / lesion-score (candidate scorer)
 def _add_lesion_train(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("lesion-train", help="train the candidate-classification scorer on CTs with voxel labels")
-    p.add_argument("source", type=Path, help="release root with labels/<pid>.nii.gz (phantom layout) or a CSV "
-                   "with columns ct,labels[,id] (paths relative to the CSV)")
+    p.add_argument("source", type=Path, help="release root with labels/<pid>.nii.gz (phantom layout), a COCA root "
+                   "with Gated_release_final/ (gated series + calcium XML ROIs), or a CSV with columns "
+                   "ct,labels[,id] (paths relative to the CSV)")
+    p.add_argument("--source", dest="source_kind", choices=("auto", "gated", "labels", "csv"), default="auto",
+                   help="how to read SOURCE (auto: csv for a file, labels for a root with labels/, gated for a "
+                   "root with Gated_release_final/calcium_xml and no labels/)")
     p.add_argument("model_dir", type=Path, help="output folder: model.safetensors, model.json, training_report.json")
     p.add_argument("--epochs", type=int, default=40)
     p.add_argument("--max-distance-mm", type=float, default=110.0, metavar="MM",
@@ -342,12 +346,15 @@ def _cmd_lesion_train(args: argparse.Namespace) -> int:
     if args.workers < 1:
         raise ValueError(f"--workers must be >= 1, got {args.workers}")
     config = ClassifierConfig(epochs=args.epochs, max_distance_mm=args.max_distance_mm, seed=args.seed)
-    rep = train_lesion_model(training_pairs(args.source), args.model_dir, config=config, workers=args.workers,
+    kind = None if args.source_kind == "auto" else args.source_kind
+    rep = train_lesion_model(training_pairs(args.source, kind=kind), args.model_dir, config=config,
+                             workers=args.workers,
                              progress=not args.no_progress)
     for s in rep["skipped"]:
         print(f"cacscore lesion-train: skipped: {s['id']}: {s['reason']}", file=sys.stderr)
     per = ", ".join(f"{k} {v}" for k, v in rep["candidates"]["per_class"].items())
-    print(f"{args.model_dir}: trained on {rep['n_used']} scan(s), {rep['n_skipped']} skipped; "
+    print(f"{args.model_dir}: trained on {rep['n_used']} scan(s), {rep['n_skipped']} skipped "
+          f"(source: {'/'.join(rep['source_kinds'])}); "
           f"{rep['candidates']['total']} candidates ({per}); {rep['seconds']['total']:.1f} s; "
           f"report {args.model_dir / 'training_report.json'}")
     return 1 if rep["n_skipped"] else 0

@@ -5,7 +5,11 @@ Training data (:func:`training_pairs`): a CT with a voxel label volume of the sa
 (0 background, 1 LCA, 2 LAD, 3 LCX, 4 RCA), read exactly as ``cacscore score`` reads them
 (:func:`cacscore.scan_scoring.load_ct` / :func:`~cacscore.scan_scoring.load_labels`): a phantom release
 root (``labels/<pid>.nii.gz`` beside ``deidentified_nongated/<pid>/<pid>/*.dcm``) or a CSV with columns
-``ct,labels`` (optional ``id``), paths relative to the CSV. COCA's own releases carry no voxel labels.
+``ct,labels`` (optional ``id``), paths relative to the CSV. COCA's non-gated release carries no voxel labels;
+its GATED release does (source kind ``"gated"``): each patient's calcium ROIs
+(``Gated_release_final/calcium_xml/<pid>.xml``, vessel-named polygons) are rasterised on the gated series
+(``Gated_release_final/patient/<pid>/<series>/``) exactly as :func:`cacscore.gated.score_gated_patient` does,
+and the candidates of that gated series are trained on. The model then scores non-gated chest CT.
 
 Cohort rules: a bad case (unreadable DICOM, labels of another shape, NaN HU, labels outside 0..4) is
 skipped and reported with its id and a one-line reason; the others go on. Ids are folder / file names
@@ -47,6 +51,8 @@ SCORE_COLUMNS: tuple[str, ...] = ("id", *VESSELS, "total", "cat4", "category", "
 
 NONGATED_DIR = "deidentified_nongated"
 TRAINING_REPORT = "training_report.json"
+SOURCE_KINDS: tuple[str, ...] = ("labels", "csv", "gated")
+"""Training source kinds: a release root with labels/, a CSV with ct,labels, COCA's gated ROIs."""
 
 
 class LesionCohortError(ValueError):
@@ -55,11 +61,16 @@ class LesionCohortError(ValueError):
 
 @dataclass(frozen=True)
 class Case:
-    """One training scan: id (folder name or CSV id), CT (DICOM folder or NIfTI), label volume file."""
+    """One training scan: id (folder name or CSV id), CT (DICOM folder or NIfTI), label volume file.
+
+    kind "labels": ct + a voxel label file. kind "gated": ct = the gated patient folder
+    (``Gated_release_final/patient/<pid>``, its series sub-folders), labels = ``calcium_xml/<pid>.xml``.
+    """
 
     id: str
     ct: Path
     labels: Path
+    kind: str = "labels"
 
 
 # ------------------------------------------------------------------ sources
@@ -86,8 +97,8 @@ def _release_cases(root: Path) -> list[Case]:
     if not lab_dir.is_dir():
         raise LesionCohortError(
             f"{root}: no labels/ folder: training needs a voxel label volume per scan (a phantom release has "
-            f"labels/<pid>.nii.gz; COCA's gated and non-gated releases carry no voxel labels). Give a CSV with "
-            f"columns ct,labels instead")
+            f"labels/<pid>.nii.gz; COCA's non-gated release carries no voxel labels). Give a CSV with columns "
+            f"ct,labels, or a root with Gated_release_final/ (COCA's gated calcium ROIs; source kind gated)")
     files = [p for p in lab_dir.iterdir() if p.is_file() and p.name.lower().endswith(NIFTI_SUFFIXES)]
     if not files:
         raise LesionCohortError(f"{lab_dir}: no label volumes (*.nii.gz)")
@@ -129,18 +140,64 @@ def _csv_cases(path: Path) -> list[Case]:
     return cases
 
 
-def training_pairs(source: str | Path) -> list[Case]:
-    """Training cases of a phantom-style release root (labels/<pid>.nii.gz + deidentified_nongated/<pid>/<pid>)
-    or of a CSV with columns ct,labels[,id] (paths relative to the CSV). Files are not opened here: a missing or
-    unreadable one becomes that case's error at training time."""
+def _gated_cases(root: Path) -> list[Case]:
+    """One case per gated patient: the union of calcium_xml/<pid>.xml and patient/<pid>/ (a patient with only
+    one of them becomes a case whose error is reported at training time). Ids = folder / file names."""
+    from cacscore.gated import GATED_DIR, GatedError, gated_root
+
+    try:
+        groot = gated_root(root)
+    except GatedError as exc:
+        raise LesionCohortError(str(exc)) from None
+    xml_dir, pat_dir = groot / "calcium_xml", groot / "patient"
+    xmls = {p.stem: p for p in xml_dir.iterdir()
+            if p.is_file() and p.suffix.lower() == ".xml" and not p.name.startswith(".")}
+    dirs = {p.name for p in pat_dir.iterdir() if p.is_dir() and not p.name.startswith(".")} if pat_dir.is_dir() \
+        else set()
+    ids = sorted(set(xmls) | dirs, key=_natural_key)
+    if not ids:
+        raise LesionCohortError(f"{root}: no gated patient ({GATED_DIR}/calcium_xml/<pid>.xml with "
+                                f"{GATED_DIR}/patient/<pid>/<series>/*.dcm)")
+    return [Case(pid, pat_dir / pid, xmls.get(pid, xml_dir / f"{pid}.xml"), kind="gated") for pid in ids]
+
+
+def source_kind(source: str | Path) -> str:
+    """The kind :func:`training_pairs` reads ``source`` as, by default: "csv" for a file, "labels" for a folder
+    with labels/, "gated" for a folder with Gated_release_final/calcium_xml (or calcium_xml) and no labels/."""
     src = Path(source)
-    if src.is_dir():
-        return _release_cases(src)
     if src.is_file():
+        return "csv"
+    if src.is_dir():
+        if (src / "labels").is_dir():
+            return "labels"
+        if (src / "Gated_release_final" / "calcium_xml").is_dir() or (src / "calcium_xml").is_dir():
+            return "gated"
+        return "labels"  # _release_cases explains what is missing
+    raise LesionCohortError(f"{src}: no such file or folder")
+
+
+def training_pairs(source: str | Path, *, kind: str | None = None) -> list[Case]:
+    """Training cases of a source (files are not opened here: a missing or unreadable one becomes that case's
+    error at training time).
+
+    kind (default: :func:`source_kind`): "labels" - a phantom-style release root (labels/<pid>.nii.gz +
+    deidentified_nongated/<pid>/<pid>); "csv" - a CSV with columns ct,labels[,id] (paths relative to the CSV);
+    "gated" - a COCA (or phantom ``--gated``) root with Gated_release_final/: the gated series with its calcium
+    XML ROIs, one case per patient folder / XML.
+    """
+    if kind is not None and kind not in SOURCE_KINDS:
+        raise ValueError(f"kind must be one of {', '.join(SOURCE_KINDS)} (or None), got {kind!r}")
+    src = Path(source)
+    kind = kind or source_kind(src)
+    if kind == "csv":
+        if not src.is_file():
+            raise LesionCohortError(f"{src}: not a file (source kind csv needs a .csv with ct,labels)")
         if src.suffix.lower() != ".csv":
             raise LesionCohortError(f"{src}: training source must be a release folder or a .csv with ct,labels")
         return _csv_cases(src)
-    raise LesionCohortError(f"{src}: no such file or folder")
+    if not src.is_dir():
+        raise LesionCohortError(f"{src}: no such folder (source kind {kind} needs a release root)")
+    return _gated_cases(src) if kind == "gated" else _release_cases(src)
 
 
 # ------------------------------------------------------------------ training
@@ -149,18 +206,68 @@ def _one_line(exc: BaseException) -> str:
     return msg if isinstance(exc, (ValueError, OSError)) else f"{type(exc).__name__}: {msg}"
 
 
+def gated_volume_labels(case: Case) -> tuple[np.ndarray, tuple[float, float, float], np.ndarray, str]:
+    """(hu, spacing_mm, labels, series folder name) of a gated case, each series folder read once.
+
+    hu: (z, y, x) HU of the gated series; spacing_mm (z, y, x); labels: (z, y, x) uint8 ROI label volume.
+    The same steps as :func:`cacscore.gated.score_gated_patient` with ``keep_labels=True`` (series choice: most
+    ROI positions matching its slices, first folder by name on ties; ROIs matched by Point_mm z; polygons
+    rasterised by :func:`cacscore.gated.score_rois`), composed from its public functions so that the chosen
+    volume is kept instead of read a second time (tests/test_lesion_cohort.py checks both give the same labels).
+    Raises GatedError / RoiXmlError (ValueErrors) naming the file: missing XML, no readable series, an ROI
+    outside the image or matching no slice.
+    """
+    from cacscore import gated as G
+    from cacscore.io.roi_xml import read_roi_plist
+
+    if not case.labels.is_file():
+        raise G.GatedError(f"{case.labels}: no such ROI file (gated patient {case.id})")
+    rf = read_roi_plist(case.labels)
+    folders = G.series_folders(case.ct)
+    best: tuple[int, Path, object] | None = None
+    errors = []
+    for folder in folders:
+        try:
+            vol = read_series(folder)
+        except ValueError as exc:
+            errors.append(_one_line(exc))
+            continue
+        n_match = len(rf.rois)
+        if len(folders) > 1:
+            n_match = 0
+            for roi in rf.rois:
+                try:
+                    G.match_rois_to_slices([roi], vol, where=str(case.labels))
+                    n_match += 1
+                except G.GatedError:
+                    pass
+        if best is None or n_match > best[0]:  # first folder (sorted by name) wins ties, as in score_gated_patient
+            best = (n_match, folder, vol)
+    if best is None:
+        raise G.GatedError(f"gated patient {case.id}: no readable series ({'; '.join(errors)})")
+    _, folder, vol = best
+    where = f"{case.labels} on series '{folder.name}'"
+    slices, _ = G.match_rois_to_slices(rf.rois, vol, where=where)
+    _, labels = G.score_rois(vol, rf.rois, slices, where=where)
+    dz, py, px = (float(v) for v in vol.spacing_mm)
+    return vol.hu, (abs(dz), py, px), labels, folder.name
+
+
 def _extract(case: Case, threshold_hu: float, min_area_mm2: float) -> dict:
     """Candidates + targets of one case, or {"id", "error"}: never raises for bad data."""
     t0 = time.perf_counter()
     try:
-        ct = load_ct(case.ct)
-        labels = load_labels(case.labels)
-        if labels.shape != ct.hu.shape:
-            raise ScanFileError(f"{case.labels}: label volume shape {labels.shape} (z, y, x) does not match the "
-                                f"CT's shape {ct.hu.shape} from {case.ct}")
+        if case.kind == "gated":
+            hu, spacing, labels, _ = gated_volume_labels(case)
+        else:
+            ct = load_ct(case.ct)
+            labels = load_labels(case.labels)
+            if labels.shape != ct.hu.shape:
+                raise ScanFileError(f"{case.labels}: label volume shape {labels.shape} (z, y, x) does not match "
+                                    f"the CT's shape {ct.hu.shape} from {case.ct}")
+            hu, spacing = ct.hu, (abs(ct.spacing_mm[0]), *ct.spacing_mm[1:])
         try:
-            cand = L.find_candidates(ct.hu, (abs(ct.spacing_mm[0]), *ct.spacing_mm[1:]), threshold_hu=threshold_hu,
-                                     min_area_mm2=min_area_mm2)
+            cand = L.find_candidates(hu, spacing, threshold_hu=threshold_hu, min_area_mm2=min_area_mm2)
         except L.LesionError as exc:
             raise ScanFileError(f"{case.ct}: {exc}") from None
         try:
@@ -237,6 +344,7 @@ def train_lesion_model(cases: list[Case], out_dir: str | Path, *, config: L.Clas
     counts_near = np.bincount(targets[near], minlength=L.N_CLASSES)
     report = {
         "model_dir": str(out),
+        "source_kinds": sorted({c.kind for c in cases}),
         "n_cases": len(cases), "n_used": len(ok), "n_skipped": len(skipped),
         "cases_used": [r["id"] for r in ok],
         "skipped": skipped,
