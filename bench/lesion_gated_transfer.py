@@ -1,0 +1,273 @@
+"""Gated -> non-gated transfer of the candidate-classification scorer (cacscore.lesions), on the PHANTOM.
+
+    .venv/bin/python bench/lesion_gated_transfer.py OUT [--train 120] [--test 60] [--seed 31] [--size 512]
+        [--workers 2] [--epochs 40] [--threads 2] [--reuse]
+
+A phantom release with gated series (cacscore.phantom.write_release(..., gated=True)) is written to OUT/release:
+patients 1..TRAIN train, TRAIN+1..TRAIN+TEST are held out. Every row scores the same held-out NON-GATED test
+series (5 mm, moving, noisy, whole chest) against the phantom's truth (the expert score of the motion- and
+noise-free image, scores.xlsx); rows differ only in what the classifier was trained on:
+
+  (a) nongated_labels   the training patients' NON-GATED series with the phantom's voxel labels (today's way,
+                        cacscore lesion-train on a phantom root)
+  (b) gated_rois        their GATED series (3 mm, heart-only FOV 200-260 mm) with the calcium XML ROI labels,
+                        read exactly as `cacscore lesion-train --source gated` reads them
+                        (cacscore.lesion_cohort.gated_volume_labels); positions from find_heart on the gated
+                        volume (what lesion_cohort did before this bench)
+  (b1) gated_fov_centre (b) with the gated volume's centre as the heart reference (the gated FOV is
+                        centred on the heart; find_heart, built for whole-chest scans, is not)
+  (b2) ... +thickness   (b1) with the two slice-spacing-dependent features made spacing-free on train AND
+                        test: log_agatston without the slice factor dz / 3, n_slices3d as mm spanned
+  (b3) ... -fov_context (b2) with the FOV-dependent 60 mm context features (bright_60mm, air_60mm) held
+                        constant (a column with sd 0 is standardised to 0: the MLP cannot use it)
+
+Metrics as in bench/lesion_scorer.py (same _summary): MSE on targets divided by the training maxima per vessel
+averaged over the four vessels; constant = the test set's per-vessel mean; ratio = constant MSE / row MSE;
+Spearman / ICC / kappa4 (linearly weighted, four total categories) total and per vessel. Reference rows:
+ORACLE (the true class of every non-gated test candidate). Candidate-level confusion on the non-gated test
+candidates (reference: phantom labels, majority vote) for every gated row.
+
+Writes OUT/results.json, OUT/table.md, OUT/features_*.npz (reused with --reuse), OUT/models/<row>/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import logging
+import multiprocessing as mp
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm import tqdm
+
+from cacscore import lesion_cohort as LC
+from cacscore import lesions as L
+from cacscore.fileio import atomic_path, atomic_write_text
+from cacscore.phantom import write_release
+from cacscore.scan_scoring import load_ct, load_labels
+from cacscore.vessels import VESSELS
+
+log = logging.getLogger("bench.lesion_gated_transfer")
+
+_spec = importlib.util.spec_from_file_location("lesion_scorer_bench", Path(__file__).with_name("lesion_scorer.py"))
+_ls = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_ls)
+_summary = _ls._summary  # the same metric definitions as bench/lesion_scorer.py
+
+F = {n: i for i, n in enumerate(L.FEATURE_NAMES)}
+POS = ("dz_mm", "dy_mm", "dx_mm", "r_inplane_mm", "dist_mm", "cos_inplane", "sin_inplane")
+
+
+def reposition(features: np.ndarray, old_index, new_index, spacing_mm) -> np.ndarray:
+    """Features with the position columns re-referenced from heart voxel index old_index to new_index (z, y, x);
+    exact: find_candidates' positions are (centroid - heart index) x spacing."""
+    f = features.copy()
+    shift = (np.asarray(new_index, float) - np.asarray(old_index, float)) * np.asarray(spacing_mm, float)
+    dz, dy, dx = (f[:, F[n]].astype(np.float64) - s for n, s in zip(("dz_mm", "dy_mm", "dx_mm"), shift))
+    r = np.hypot(dy, dx)
+    f[:, F["dz_mm"]], f[:, F["dy_mm"]], f[:, F["dx_mm"]] = dz, dy, dx
+    f[:, F["r_inplane_mm"]] = r
+    f[:, F["dist_mm"]] = np.sqrt(r ** 2 + dz ** 2)
+    f[:, F["cos_inplane"]] = np.where(r > 0, dx / np.maximum(r, 1e-9), 0.0)
+    f[:, F["sin_inplane"]] = np.where(r > 0, dy / np.maximum(r, 1e-9), 0.0)
+    return f
+
+
+def thickness_free(features: np.ndarray, dz_mm: np.ndarray) -> np.ndarray:
+    """log_agatston without the slice factor dz / 3; n_slices3d -> mm spanned (x dz)."""
+    f = features.copy()
+    f[:, F["log_agatston"]] = np.log1p(np.expm1(f[:, F["log_agatston"]].astype(np.float64)) * 3.0 / dz_mm)
+    f[:, F["n_slices3d"]] = f[:, F["n_slices3d"]] * dz_mm
+    return f
+
+
+def drop_columns(features: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
+    f = features.copy()
+    for n in names:
+        f[:, F[n]] = 0.0
+    return f
+
+
+def _extract(job: tuple[str, str, str]) -> dict:
+    """Candidates of one patient's non-gated series (kind 'nongated') or gated series (kind 'gated')."""
+    root_s, pid, kind = job
+    root = Path(root_s)
+    if kind == "gated":
+        g = root / "Gated_release_final"
+        case = LC.Case(pid, g / "patient" / pid, g / "calcium_xml" / f"{pid}.xml", kind="gated")
+        hu, sp, lab, _ = LC.gated_volume_labels(case)
+    else:
+        ct = load_ct(root / "deidentified_nongated" / pid / pid)
+        hu, sp = ct.hu, (abs(ct.spacing_mm[0]), *ct.spacing_mm[1:])
+        lab = load_labels(root / "labels" / f"{pid}.nii.gz")
+    c = L.find_candidates(hu, sp)
+    tg = L.candidate_targets(c.ids, lab)
+    centre = tuple((s - 1) / 2.0 for s in hu.shape)
+    return {"pid": pid, "features": c.features, "targets": tg, "agatston": c.agatston.astype(np.float32),
+            "dz": np.full(c.n, sp[0], np.float32), "heart_index": np.array(c.heart_index, float),
+            "centre_index": np.array(centre), "spacing": np.array(sp)}
+
+
+def _cohort(root: Path, pids: list[str], kind: str, workers: int, path: Path, reuse: bool) -> dict:
+    if reuse and path.is_file():
+        with np.load(path, allow_pickle=False) as z:
+            d = {k: z[k] for k in z.files}
+        if [str(p) for p in d["pids"]] == pids:
+            log.info("reusing %s", path)
+            return d
+    jobs = [(str(root), pid, kind) for pid in pids]
+    if workers > 1:
+        with mp.get_context("fork").Pool(workers, initializer=LC._worker_init) as pool:
+            out = list(tqdm(pool.imap(_extract, jobs), total=len(jobs), desc=path.stem))
+    else:
+        out = [_extract(j) for j in tqdm(jobs, desc=path.stem)]
+    d = {"pids": np.array(pids), "features": np.concatenate([r["features"] for r in out]),
+         "targets": np.concatenate([r["targets"] for r in out]),
+         "agatston": np.concatenate([r["agatston"] for r in out]), "dz": np.concatenate([r["dz"] for r in out]),
+         "patient": np.concatenate([np.full(len(r["targets"]), int(r["pid"])) for r in out]),
+         "heart_index": np.stack([r["heart_index"] for r in out]),
+         "centre_index": np.stack([r["centre_index"] for r in out]), "spacing": np.stack([r["spacing"] for r in out])}
+    # the candidates with the volume centre as the heart reference (exact re-referencing, per patient)
+    fc = d["features"].copy()
+    for i, pid in enumerate(pids):
+        sel = d["patient"] == int(pid)
+        fc[sel] = reposition(d["features"][sel], d["heart_index"][i], d["centre_index"][i], d["spacing"][i])
+    d["features_centre"] = fc
+    with atomic_path(path, suffix=".npz") as tmp:
+        np.savez(tmp, **d)
+    return d
+
+
+def _scores(te: dict, pred: np.ndarray, test_ids: list[int]) -> np.ndarray:
+    """(patients, 4) per-vessel Agatston: each candidate's contribution to its predicted vessel (distinct
+    candidates never touch in a slice, so this equals cacscore.scoring.agatston of the assigned labels)."""
+    idx = {pid: i for i, pid in enumerate(test_ids)}
+    rows = np.array([idx[int(p)] for p in te["patient"]])
+    P = np.zeros((len(test_ids), 4))
+    for k in range(1, 5):
+        sel = pred == k
+        np.add.at(P[:, k - 1], rows[sel], te["agatston"][sel])
+    return P
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("out", type=Path)
+    ap.add_argument("--train", type=int, default=120)
+    ap.add_argument("--test", type=int, default=60)
+    ap.add_argument("--seed", type=int, default=31)
+    ap.add_argument("--size", type=int, default=512)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--epochs", type=int, default=40)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--reuse", action="store_true", help="reuse OUT/release and OUT/features_*.npz")
+    a = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("cacscore.preprocess").setLevel(logging.ERROR)  # find_heart's fallback note, per gated scan
+    torch.set_num_threads(a.threads)
+    a.out.mkdir(parents=True, exist_ok=True)
+    root = a.out / "release"
+    n = a.train + a.test
+    t0 = time.perf_counter()
+    if not (a.reuse and (root / "truth.csv").is_file() and len(pd.read_csv(root / "truth.csv")) == n):
+        write_release(root, n_patients=n, seed=a.seed, size=a.size, gated=True, workers=a.workers)
+    t_render = time.perf_counter() - t0
+    truth = pd.read_csv(root / "truth.csv").set_index("id")
+    train_ids, test_ids = list(range(1, a.train + 1)), list(range(a.train + 1, n + 1))
+    s = [str(i) for i in train_ids]
+    t1 = time.perf_counter()
+    tr_n = _cohort(root, s, "nongated", a.workers, a.out / "features_train_nongated.npz", a.reuse)
+    tr_g = _cohort(root, s, "gated", a.workers, a.out / "features_train_gated.npz", a.reuse)
+    te = _cohort(root, [str(i) for i in test_ids], "nongated", a.workers, a.out / "features_test.npz", a.reuse)
+    t_feat = time.perf_counter() - t1
+
+    drop60 = ("bright_60mm", "air_60mm")
+    rows_def = {  # name: (train features, train targets, test features)
+        "a_nongated_labels": (tr_n["features"], tr_n["targets"], te["features"]),
+        "b_gated_rois": (tr_g["features"], tr_g["targets"], te["features"]),
+        "b1_gated_fov_centre": (tr_g["features_centre"], tr_g["targets"], te["features"]),
+        "b2_fov_centre+thickness": (thickness_free(tr_g["features_centre"], tr_g["dz"]), tr_g["targets"],
+                                    thickness_free(te["features"], te["dz"])),
+        "b3_fov_centre+thickness-fov_context": (
+            drop_columns(thickness_free(tr_g["features_centre"], tr_g["dz"]), drop60), tr_g["targets"],
+            drop_columns(thickness_free(te["features"], te["dz"]), drop60)),
+    }
+    T = truth.loc[test_ids, list(VESSELS)].to_numpy(float)
+    nb = truth.loc[train_ids, list(VESSELS)].to_numpy(float).max(0)
+    nb = np.where(nb > 0, nb, 1.0)
+    cfg = L.ClassifierConfig(epochs=a.epochs, seed=a.seed)
+    from sklearn.metrics import confusion_matrix
+
+    res: dict = {}
+    for name, (ftr, ytr, fte) in rows_def.items():
+        t2 = time.perf_counter()
+        model = L.train_classifier(ftr, ytr, config=cfg)
+        L.save_model(model, a.out / "models" / name)
+        pred = model.predict(fte)
+        P = _scores(te, pred, test_ids)
+        cm = confusion_matrix(te["targets"], pred, labels=range(L.N_CLASSES))
+        cm_au = np.zeros((L.N_CLASSES, L.N_CLASSES))
+        np.add.at(cm_au, (te["targets"], pred), te["agatston"])
+        cor = te["targets"] > 0
+        res[name] = _summary(T, P, nb) | {
+            "candidate_accuracy": float(np.mean(pred == te["targets"])),
+            "coronary_recall": float(np.mean(pred[cor] > 0)),
+            "coronary_vessel_accuracy": float(np.mean(pred[cor] == te["targets"][cor])),
+            "false_positive_candidates": int(((te["targets"] == 0) & (pred > 0)).sum()),
+            "false_positive_au": float(te["agatston"][(te["targets"] == 0) & (pred > 0)].sum()),
+            "candidate_confusion": cm.tolist(), "candidate_confusion_agatston": cm_au.round(1).tolist(),
+            "n_train_candidates": len(ytr), "train_class_counts": np.bincount(ytr, minlength=5).tolist(),
+            "train_seconds": time.perf_counter() - t2}
+        pred_df = pd.DataFrame(P, columns=list(VESSELS))
+        pred_df.insert(0, "id", test_ids)
+        pred_df["total"] = P.sum(1)
+        atomic_write_text(a.out / "models" / name / "test_predictions.csv", pred_df.to_csv(index=False))
+    res["oracle_true_class"] = _summary(T, _scores(te, te["targets"], test_ids), nb)
+    herr = np.linalg.norm((tr_g["heart_index"] - tr_g["centre_index"]) * tr_g["spacing"], axis=1)
+    meta = {"command": " ".join(["bench/lesion_gated_transfer.py", *(argv if argv is not None else sys.argv[1:])]),
+            "data": "PHANTOM (cacscore.phantom), not real CT", "train_patients": a.train, "test_patients": a.test,
+            "seed": a.seed, "size": a.size, "normalise_by": nb.tolist(),
+            "n_test_candidates": len(te["targets"]), "test_class_counts": np.bincount(te["targets"], minlength=5).tolist(),
+            "gated_find_heart_vs_fov_centre_mm": {"median": float(np.median(herr)), "p90": float(np.percentile(herr, 90)),
+                                                 "max": float(herr.max())},
+            "gated_slice_mm": sorted(set(np.round(tr_g["spacing"][:, 0], 3).tolist())),
+            "nongated_slice_mm": sorted(set(np.round(te["spacing"][:, 0], 3).tolist())),
+            "seconds": {"render_release": t_render, "candidates": t_feat}}
+    res["meta"] = meta
+    atomic_write_text(a.out / "results.json", json.dumps(res, indent=2, default=float) + "\n")
+
+    head = ("| row (trained on) | MSE(norm) | constant MSE | **ratio** | Spearman total | ICC total | **kappa4 total** | "
+            "kappa4 LCA / LAD / LCX / RCA | coronary recall | right vessel | FP cand. (AU) |")
+    lines = [head, "|" + "---|" * 11]
+    for name, r in res.items():
+        if name == "meta":
+            continue
+        k4 = " / ".join(f"{r[f'kappa4_{v}']:.2f}" for v in VESSELS)
+        cand = (f"{r['coronary_recall']:.3f} | {r['coronary_vessel_accuracy']:.3f} | "
+                f"{r['false_positive_candidates']} ({r['false_positive_au']:.0f})") if "coronary_recall" in r else "- | - | -"
+        lines.append(f"| {name} | {r['mse_norm_all4']:.5f} | {r['baseline_mse_norm_all4']:.5f} | **{r['ratio']:.1f}** | "
+                     f"{r['spearman_total']:.3f} | {r['icc_total']:.3f} | **{r['kappa4_total']:.3f}** | {k4} | {cand} |")
+    table = "\n".join(lines)
+    atomic_write_text(a.out / "table.md", table + "\n")
+    print(f"PHANTOM, seed {a.seed}, {a.size} px: {a.train} train / {a.test} held-out test patients; every row scores "
+          f"the same {a.test} NON-GATED test series ({len(te['targets'])} candidates)")
+    print(table)
+    for name in rows_def:
+        if name.startswith("b"):
+            print(f"{name}: non-gated test candidate confusion (rows reference, cols predicted; {', '.join(L.CLASS_NAMES)})")
+            print(np.array(res[name]["candidate_confusion"]))
+            print("  by Agatston (AU):")
+            print(np.array(res[name]["candidate_confusion_agatston"]).round().astype(np.int64))
+    print(f"gated find_heart vs FOV centre: median {meta['gated_find_heart_vs_fov_centre_mm']['median']:.1f} mm; "
+          f"times: release {t_render:.0f} s, candidates {t_feat:.0f} s; results in {a.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
