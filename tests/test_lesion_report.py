@@ -1,0 +1,78 @@
+"""The lesion scorer's report picture: vessel colours where the scorer put each lesion, legend scores."""
+
+import numpy as np
+import pytest
+from matplotlib.colors import to_rgb
+from matplotlib.image import imread
+
+from cacscore.lesion_report import VESSEL_COLOURS, render_lesion_report
+
+
+def _volume():
+    hu = np.full((12, 96, 96), -800.0, dtype=np.float32)
+    hu[:, 20:76, 20:76] = 40.0  # a "heart"
+    labels = np.zeros(hu.shape, dtype=np.uint8)
+    hu[5, 30:36, 30:36] = 500.0
+    labels[5, 30:36, 30:36] = 2  # LAD
+    hu[7, 60:66, 50:56] = 700.0
+    labels[7, 60:66, 50:56] = 4  # RCA
+    hu[3, 80:88, 40:60] = 900.0  # bone-like calcium outside: not coronary
+    return hu, labels
+
+
+def _has_colour(img: np.ndarray, colour: str, tol: float = 0.08) -> bool:
+    """Pixels of ``colour`` in the image panels (above the legend, which always shows every colour)."""
+    panels = img[: int(img.shape[0] * 0.85), :, :3]
+    rgb = np.asarray(to_rgb(colour))
+    return bool((np.abs(panels - rgb).max(axis=-1) < tol).sum() > 10)
+
+
+def test_report_shows_each_vessel_in_its_colour(tmp_path):
+    hu, labels = _volume()
+    out = render_lesion_report(hu, (3.0, 0.7, 0.7), labels, {"LCA": 0, "LAD": 120.0, "LCX": 0, "RCA": 260.0},
+                               tmp_path / "case.png", title="case 1", crop_mm=60)
+    img = imread(out)
+    assert img.shape[0] > 200 and img.shape[1] > 600
+    assert _has_colour(img, VESSEL_COLOURS["LAD"]) and _has_colour(img, VESSEL_COLOURS["RCA"])
+    assert not list(tmp_path.glob("*.tmp*"))  # written atomically
+
+
+def test_report_without_coronary_calcium_and_bad_input(tmp_path):
+    hu, labels = _volume()
+    zero = np.zeros_like(labels)
+    out = render_lesion_report(hu, (3.0, 0.7, 0.7), zero, {v: 0.0 for v in ("LCA", "LAD", "LCX", "RCA")},
+                               tmp_path / "zero.png", title="case 2")
+    img = imread(out)
+    assert not any(_has_colour(img, c) for c in VESSEL_COLOURS.values())
+    with pytest.raises(ValueError, match="same"):
+        render_lesion_report(hu, (3.0, 0.7, 0.7), labels[:-1], {}, tmp_path / "x.png", title="x")
+    with pytest.raises(ValueError, match="spacing"):
+        render_lesion_report(hu, (3.0, 0.0, 0.7), labels, {}, tmp_path / "x.png", title="x")
+
+
+def test_cli_lesion_score_report(tmp_path, capsys):
+    """`cacscore lesion-score MODEL CT --report DIR` writes one picture per scored scan (and its labels)."""
+    import torch
+
+    from cacscore import cli
+    from cacscore import lesion_cohort as LC
+    from cacscore import lesions as L
+    from cacscore.phantom import write_release
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)  # the tiny MLP on a busy 2-core machine (see tests/test_lesion_cohort.py)
+    try:
+        release = tmp_path / "release"
+        write_release(release, n_patients=3, seed=7, size=96)
+        model = tmp_path / "model"
+        LC.train_lesion_model(LC.training_pairs(release), model, progress=False,
+                              config=L.ClassifierConfig(hidden=(16,), epochs=5, batch_size=256, seed=0))
+        ct = release / "deidentified_nongated" / "1" / "1"
+        rc = cli.main(["lesion-score", str(model), str(ct), str(tmp_path / "nope"), "--report",
+                       str(tmp_path / "rep"), "--no-progress"])
+    finally:
+        torch.set_num_threads(n)
+    assert rc == 1  # one input failed, the other was scored and pictured
+    assert (tmp_path / "rep" / "1.png").is_file() and (tmp_path / "rep" / "labels" / "1.nii.gz").is_file()
+    assert imread(tmp_path / "rep" / "1.png").shape[1] > 600
+    assert "pictures in" in capsys.readouterr().err
