@@ -20,6 +20,10 @@ noise-free image, scores.xlsx); rows differ only in what the classifier was trai
                         test: log_agatston without the slice factor dz / 3, n_slices3d as mm spanned
   (b3) ... -fov_context (b2) with the FOV-dependent 60 mm context features (bright_60mm, air_60mm) held
                         constant (a column with sd 0 is standardised to 0: the MLP cannot use it)
+  (b4) ... +heart_jitter (b2) trained on JITTER_COPIES copies of each gated patient's candidates, each copy
+                        with the heart reference shifted by N(0, JITTER_SD_MM) per axis: the gated reference
+                        (FOV centre) is exact on the phantom, the non-gated test reference (find_heart) is not
+  (b5) b3+heart_jitter    (b3) with the same heart-reference jitter
 
 Metrics as in bench/lesion_scorer.py (same _summary): MSE on targets divided by the training maxima per vessel
 averaged over the four vessels; constant = the test set's per-vessel mean; ratio = constant MSE / row MSE;
@@ -144,6 +148,22 @@ def _cohort(root: Path, pids: list[str], kind: str, workers: int, path: Path, re
     return d
 
 
+def jittered(d: dict, features: np.ndarray, *, copies: int, sd_mm: float, rng: np.random.Generator
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """Training candidates repeated ``copies`` times, each copy of a patient with its heart reference moved by
+    a random (z, y, x) shift ~ N(0, sd_mm) per axis (the non-gated heart finder's error at test time)."""
+    fs, ys = [features], [d["targets"]]
+    for _ in range(copies - 1):
+        f = features.copy()
+        for i, pid in enumerate(d["pids"]):
+            sel = d["patient"] == int(pid)
+            shift_idx = rng.normal(0.0, sd_mm, 3) / d["spacing"][i]
+            f[sel] = reposition(features[sel], np.zeros(3), shift_idx, d["spacing"][i])
+        fs.append(f)
+        ys.append(d["targets"])
+    return np.concatenate(fs), np.concatenate(ys)
+
+
 def _scores(te: dict, pred: np.ndarray, test_ids: list[int]) -> np.ndarray:
     """(patients, 4) per-vessel Agatston: each candidate's contribution to its predicted vessel (distinct
     candidates never touch in a slice, so this equals cacscore.scoring.agatston of the assigned labels)."""
@@ -166,6 +186,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--epochs", type=int, default=40)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--jitter-sd-mm", type=float, default=8.0, help="row b4: sd of the heart-reference shift")
+    ap.add_argument("--jitter-copies", type=int, default=4, help="row b4: copies of each training candidate")
     ap.add_argument("--reuse", action="store_true", help="reuse OUT/release and OUT/features_*.npz")
     a = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -198,6 +220,14 @@ def main(argv: list[str] | None = None) -> int:
             drop_columns(thickness_free(tr_g["features_centre"], tr_g["dz"]), drop60), tr_g["targets"],
             drop_columns(thickness_free(te["features"], te["dz"]), drop60)),
     }
+    ftr4, ytr4 = jittered(tr_g, thickness_free(tr_g["features_centre"], tr_g["dz"]), copies=a.jitter_copies,
+                          sd_mm=a.jitter_sd_mm, rng=np.random.default_rng(a.seed))
+    rows_def[f"b4_fov_centre+thickness+heart_jitter{a.jitter_sd_mm:g}mm"] = (ftr4, ytr4,
+                                                                            thickness_free(te["features"], te["dz"]))
+    ftr5, ytr5 = jittered(tr_g, drop_columns(thickness_free(tr_g["features_centre"], tr_g["dz"]), drop60),
+                          copies=a.jitter_copies, sd_mm=a.jitter_sd_mm, rng=np.random.default_rng(a.seed))
+    rows_def[f"b5_b3+heart_jitter{a.jitter_sd_mm:g}mm"] = (
+        ftr5, ytr5, drop_columns(thickness_free(te["features"], te["dz"]), drop60))
     T = truth.loc[test_ids, list(VESSELS)].to_numpy(float)
     nb = truth.loc[train_ids, list(VESSELS)].to_numpy(float).max(0)
     nb = np.where(nb > 0, nb, 1.0)

@@ -301,6 +301,7 @@ def test_gated_source_detection_and_labels_match_score_gated_patient(gated_relea
         assert L.score_assignment(hu, cand, tg)["total"] == pytest.approx(ref.scores["total"], rel=1e-6, abs=1e-6)
         n_roi_vox += int((lab > 0).sum())
     assert n_roi_vox > 0
+    assert LC.gated_heart_index((43, 96, 96)) == (21.0, 47.5, 47.5)  # the heart-centred FOV's centre
     with pytest.raises(ValueError, match="kind must be one of"):
         LC.training_pairs(gated_release, kind="xml")
     with pytest.raises(LC.LesionCohortError, match="not a COCA release root"):
@@ -311,6 +312,7 @@ def test_train_on_gated_rois_skips_bad_patients_and_scores_nongated(coca_like, g
     out = tmp_path / "model"
     rep = LC.train_lesion_model(LC.training_pairs(coca_like), out, config=CONFIG, progress=False)
     assert rep["source_kinds"] == ["gated"] and rep["cases_used"] == ["1", "2", "3", "4"]
+    assert rep["heart_reference"] == {"gated": "volume centre (gated_heart_index)"}
     reasons = {s["id"]: s["reason"] for s in rep["skipped"]}
     assert sorted(reasons) == ["5", "6", "7", "8"]
     assert "5.xml" in reasons["5"]
@@ -324,7 +326,7 @@ def test_train_on_gated_rois_skips_bad_patients_and_scores_nongated(coca_like, g
     hits = total = 0
     for c in LC.training_pairs(coca_like)[:4]:
         hu, sp, lab, _ = LC.gated_volume_labels(c)
-        cand = L.find_candidates(hu, sp)
+        cand = L.find_candidates(hu, sp, heart_index=LC.gated_heart_index(hu.shape))  # as training does
         tg = L.candidate_targets(cand.ids, lab)
         pred = model.predict(cand.features)
         hits += int((pred[tg > 0] > 0).sum())
