@@ -181,6 +181,31 @@ def pixel_mm_offset_px(rois: tuple[PolygonRoi, ...], vol: Volume) -> tuple[float
     return float(np.median(col - pts_px[:, 0])), float(np.median(row - pts_px[:, 1]))
 
 
+def choose_series(rois: tuple[PolygonRoi, ...] | list[PolygonRoi], patient_dir: Path, *, where: str,
+                  pid: str) -> tuple[Path, Volume, int]:
+    """The gated series folder of ``patient_dir`` the ROIs were drawn on, read: (folder, volume, number of ROI
+    positions matching its slices). With several folders, the one where most ROI positions match a slice wins;
+    the first folder by name wins ties (logged). Unreadable folders are passed over; none readable raises
+    GatedError naming the patient and each folder's problem."""
+    folders = series_folders(patient_dir)
+    candidates: list[tuple[int, Path, Volume]] = []
+    errors = []
+    for folder in folders:
+        try:
+            vol = read_series(folder)
+        except ValueError as exc:
+            errors.append(" ".join(str(exc).split()))
+            continue
+        candidates.append((_matching_count(rois, vol, where) if len(folders) > 1 else len(rois), folder, vol))
+    if not candidates:
+        raise GatedError(f"patient {pid}: no readable gated series ({'; '.join(errors)})")
+    n_match, folder, vol = max(candidates, key=lambda c: c[0])  # max keeps the first on ties
+    if len(folders) > 1:
+        log.info("patient %s: %d series folders; chose '%s' (%d/%d ROI positions match its slices)",
+                 pid, len(folders), folder.name, n_match, len(rois))
+    return folder, vol, n_match
+
+
 def _matching_count(rois: tuple[PolygonRoi, ...], vol: Volume, where: str) -> int:
     """How many ROIs match a slice of this volume (for choosing among series folders)."""
     ok = 0
@@ -266,23 +291,7 @@ def score_gated_patient(root: str | Path, pid: str, *, threshold_hu: float = 130
     if not xml.is_file():
         raise GatedError(f"{xml}: no such ROI file")
     rf: RoiFile = read_roi_plist(xml)
-    folders = series_folders(groot / "patient" / pid)
-    candidates: list[tuple[int, Path, Volume]] = []
-    errors = []
-    for folder in folders:
-        try:
-            vol = read_series(folder)
-        except ValueError as exc:
-            errors.append(str(exc))
-            continue
-        candidates.append((_matching_count(rf.rois, vol, str(xml)) if len(folders) > 1 else len(rf.rois), folder, vol))
-    if not candidates:
-        raise GatedError(f"patient {pid}: no readable gated series ({'; '.join(errors)})")
-    best = max(candidates, key=lambda c: c[0])  # first folder (sorted by name) wins ties
-    n_match, folder, vol = best
-    if len(folders) > 1:
-        log.info("patient %s: %d series folders; chose '%s' (%d/%d ROI positions match its slices)",
-                 pid, len(folders), folder.name, n_match, len(rf.rois))
+    folder, vol, n_match = choose_series(rf.rois, groot / "patient" / pid, where=str(xml), pid=pid)
     where = f"{xml} on series '{folder.name}'"
     offset = pixel_mm_offset_px(rf.rois, vol)
     if offset is not None and max(abs(offset[0]), abs(offset[1])) > 0.25:
