@@ -24,6 +24,7 @@ noise-free image, scores.xlsx); rows differ only in what the classifier was trai
                         with the heart reference shifted by N(0, JITTER_SD_MM) per axis: the gated reference
                         (FOV centre) is exact on the phantom, the non-gated test reference (find_heart) is not
   (b5) b3+heart_jitter    (b3) with the same heart-reference jitter
+  (b6) b1+heart_jitter    (b1) with the same jitter: no feature change, so what lesion-train can ship as it is
 
 Metrics as in bench/lesion_scorer.py (same _summary): MSE on targets divided by the training maxima per vessel
 averaged over the four vessels; constant = the test set's per-vessel mean; ratio = constant MSE / row MSE;
@@ -41,6 +42,7 @@ import importlib.util
 import json
 import logging
 import multiprocessing as mp
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -54,6 +56,7 @@ from cacscore import lesion_cohort as LC
 from cacscore import lesions as L
 from cacscore.fileio import atomic_path, atomic_write_text
 from cacscore.phantom import write_release
+from cacscore.phantom.writer import write_patient
 from cacscore.scan_scoring import load_ct, load_labels
 from cacscore.vessels import VESSELS
 
@@ -131,6 +134,25 @@ def _cohort(root: Path, pids: list[str], kind: str, workers: int, path: Path, re
             out = list(tqdm(pool.imap(_extract, jobs), total=len(jobs), desc=path.stem))
     else:
         out = [_extract(j) for j in tqdm(jobs, desc=path.stem)]
+    return _assemble(out, pids, path)
+
+
+def _render_extract(job: tuple[str, str, int, int, tuple[str, ...]]) -> dict:
+    """--delete-series: write one patient (non-gated + gated series, labels, XML), extract its candidates, then
+    delete its files (a 512 px patient with both series is ~55 MB: 180 patients would need ~10 GB)."""
+    root_s, pid, seed, size, kinds = job
+    root = Path(root_s)
+    out = {"row": write_patient(root, int(pid), seed=seed, size=size, gated=True)}
+    out |= {k: _extract((root_s, pid, k)) for k in kinds}
+    for d in (root / "deidentified_nongated" / pid, root / "Gated_release_final" / "patient" / pid):
+        shutil.rmtree(d, ignore_errors=True)
+    for f in (root / "Gated_release_final" / "calcium_xml" / f"{pid}.xml", root / "labels" / f"{pid}.nii.gz",
+              root / "labels_gated" / f"{pid}.nii.gz"):
+        f.unlink(missing_ok=True)
+    return out
+
+
+def _assemble(out: list[dict], pids: list[str], path: Path) -> dict:
     d = {"pids": np.array(pids), "features": np.concatenate([r["features"] for r in out]),
          "targets": np.concatenate([r["targets"] for r in out]),
          "agatston": np.concatenate([r["agatston"] for r in out]), "dz": np.concatenate([r["dz"] for r in out]),
@@ -188,6 +210,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--jitter-sd-mm", type=float, default=8.0, help="row b4: sd of the heart-reference shift")
     ap.add_argument("--jitter-copies", type=int, default=4, help="row b4: copies of each training candidate")
+    ap.add_argument("--only", nargs="+", default=None, metavar="PREFIX", help="train / report only these rows")
+    ap.add_argument("--delete-series", action="store_true",
+                    help="render, extract and delete each patient's files in turn (disk: ~55 MB x workers, not "
+                    "~10 GB for 180 patients at 512 px); OUT/release keeps truth.csv only")
     ap.add_argument("--reuse", action="store_true", help="reuse OUT/release and OUT/features_*.npz")
     a = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -197,12 +223,25 @@ def main(argv: list[str] | None = None) -> int:
     root = a.out / "release"
     n = a.train + a.test
     t0 = time.perf_counter()
-    if not (a.reuse and (root / "truth.csv").is_file() and len(pd.read_csv(root / "truth.csv")) == n):
+    train_ids, test_ids = list(range(1, a.train + 1)), list(range(a.train + 1, n + 1))
+    s = [str(i) for i in train_ids]
+    have = a.reuse and (root / "truth.csv").is_file() and len(pd.read_csv(root / "truth.csv")) == n
+    if not have and a.delete_series:  # render + extract + delete, patient by patient
+        jobs = [(str(root), str(pid), a.seed, a.size, ("nongated", "gated") if pid <= a.train else ("nongated",))
+                for pid in range(1, n + 1)]
+        with mp.get_context("fork").Pool(a.workers, initializer=LC._worker_init) as pool:
+            got = list(tqdm(pool.imap(_render_extract, jobs), total=n, desc="render+extract"))
+        root.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(root / "truth.csv", pd.DataFrame([g["row"] for g in got]).sort_values("id").to_csv(
+            index=False, float_format="%.6f"))
+        _assemble([g["nongated"] for g in got[:a.train]], s, a.out / "features_train_nongated.npz")
+        _assemble([g["gated"] for g in got[:a.train]], s, a.out / "features_train_gated.npz")
+        _assemble([g["nongated"] for g in got[a.train:]], [str(i) for i in test_ids], a.out / "features_test.npz")
+        a.reuse = True
+    elif not have:
         write_release(root, n_patients=n, seed=a.seed, size=a.size, gated=True, workers=a.workers)
     t_render = time.perf_counter() - t0
     truth = pd.read_csv(root / "truth.csv").set_index("id")
-    train_ids, test_ids = list(range(1, a.train + 1)), list(range(a.train + 1, n + 1))
-    s = [str(i) for i in train_ids]
     t1 = time.perf_counter()
     tr_n = _cohort(root, s, "nongated", a.workers, a.out / "features_train_nongated.npz", a.reuse)
     tr_g = _cohort(root, s, "gated", a.workers, a.out / "features_train_gated.npz", a.reuse)
@@ -228,6 +267,11 @@ def main(argv: list[str] | None = None) -> int:
                           copies=a.jitter_copies, sd_mm=a.jitter_sd_mm, rng=np.random.default_rng(a.seed))
     rows_def[f"b5_b3+heart_jitter{a.jitter_sd_mm:g}mm"] = (
         ftr5, ytr5, drop_columns(thickness_free(te["features"], te["dz"]), drop60))
+    ftr6, ytr6 = jittered(tr_g, tr_g["features_centre"], copies=a.jitter_copies, sd_mm=a.jitter_sd_mm,
+                          rng=np.random.default_rng(a.seed))
+    rows_def[f"b6_b1+heart_jitter{a.jitter_sd_mm:g}mm"] = (ftr6, ytr6, te["features"])
+    if a.only:
+        rows_def = {k: v for k, v in rows_def.items() if any(k.startswith(o) for o in a.only)}
     T = truth.loc[test_ids, list(VESSELS)].to_numpy(float)
     nb = truth.loc[train_ids, list(VESSELS)].to_numpy(float).max(0)
     nb = np.where(nb > 0, nb, 1.0)
@@ -270,7 +314,8 @@ def main(argv: list[str] | None = None) -> int:
             "nongated_slice_mm": sorted(set(np.round(te["spacing"][:, 0], 3).tolist())),
             "seconds": {"render_release": t_render, "candidates": t_feat}}
     res["meta"] = meta
-    atomic_write_text(a.out / "results.json", json.dumps(res, indent=2, default=float) + "\n")
+    tag = "" if not a.only else "_" + "_".join(a.only)  # a partial run never overwrites the full results
+    atomic_write_text(a.out / f"results{tag}.json", json.dumps(res, indent=2, default=float) + "\n")
 
     head = ("| row (trained on) | MSE(norm) | constant MSE | **ratio** | Spearman total | ICC total | **kappa4 total** | "
             "kappa4 LCA / LAD / LCX / RCA | coronary recall | right vessel | FP cand. (AU) |")
@@ -284,7 +329,7 @@ def main(argv: list[str] | None = None) -> int:
         lines.append(f"| {name} | {r['mse_norm_all4']:.5f} | {r['baseline_mse_norm_all4']:.5f} | **{r['ratio']:.1f}** | "
                      f"{r['spearman_total']:.3f} | {r['icc_total']:.3f} | **{r['kappa4_total']:.3f}** | {k4} | {cand} |")
     table = "\n".join(lines)
-    atomic_write_text(a.out / "table.md", table + "\n")
+    atomic_write_text(a.out / f"table{tag}.md", table + "\n")
     print(f"PHANTOM, seed {a.seed}, {a.size} px: {a.train} train / {a.test} held-out test patients; every row scores "
           f"the same {a.test} NON-GATED test series ({len(te['targets'])} candidates)")
     print(table)
