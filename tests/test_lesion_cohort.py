@@ -302,6 +302,12 @@ def test_gated_source_detection_and_labels_match_score_gated_patient(gated_relea
         n_roi_vox += int((lab > 0).sum())
     assert n_roi_vox > 0
     assert LC.gated_heart_index((43, 96, 96)) == (21.0, 47.5, 47.5)  # the heart-centred FOV's centre
+    # the training jitter's re-referencing equals find_candidates with the moved heart index
+    h0, h1 = LC.gated_heart_index(hu.shape), (12.0, 40.0, 61.0)
+    f0 = L.find_candidates(hu, sp, heart_index=h0).features
+    f1 = L.find_candidates(hu, sp, heart_index=h1).features
+    shifted = LC.shift_heart_reference(f0, (np.asarray(h1) - h0) * np.asarray(sp))
+    assert len(f0) > 0 and np.allclose(shifted, f1, atol=1e-3) and not np.allclose(f0, f1, atol=1e-3)
     with pytest.raises(ValueError, match="kind must be one of"):
         LC.training_pairs(gated_release, kind="xml")
     with pytest.raises(LC.LesionCohortError, match="not a COCA release root"):
@@ -313,6 +319,8 @@ def test_train_on_gated_rois_skips_bad_patients_and_scores_nongated(coca_like, g
     rep = LC.train_lesion_model(LC.training_pairs(coca_like), out, config=CONFIG, progress=False)
     assert rep["source_kinds"] == ["gated"] and rep["cases_used"] == ["1", "2", "3", "4"]
     assert rep["heart_reference"] == {"gated": "volume centre (gated_heart_index)"}
+    n_cand = rep["candidates"]["total"]
+    assert rep["gated_heart_jitter"] == {"sd_mm": 8.0, "copies": 4, "n_gated_cases": 4, "n_training_rows": 4 * n_cand}
     reasons = {s["id"]: s["reason"] for s in rep["skipped"]}
     assert sorted(reasons) == ["5", "6", "7", "8"]
     assert "5.xml" in reasons["5"]

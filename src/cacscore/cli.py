@@ -329,6 +329,10 @@ def _add_lesion_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--source", dest="source_kind", choices=("auto", "gated", "labels", "csv"), default="auto",
                    help="how to read SOURCE (auto: csv for a file, labels for a root with labels/, gated for a "
                    "root with Gated_release_final/calcium_xml and no labels/)")
+    p.add_argument("--gated-heart-jitter-mm", type=float, default=8.0, metavar="MM",
+                   help="gated source: sd of the random heart-reference shift of the extra copies (0: none)")
+    p.add_argument("--gated-copies", type=int, default=4, metavar="N",
+                   help="gated source: copies of each gated scan's candidates (the first unshifted)")
     p.add_argument("model_dir", type=Path, help="output folder: model.safetensors, model.json, training_report.json")
     p.add_argument("--epochs", type=int, default=40)
     p.add_argument("--max-distance-mm", type=float, default=110.0, metavar="MM",
@@ -348,7 +352,8 @@ def _cmd_lesion_train(args: argparse.Namespace) -> int:
     config = ClassifierConfig(epochs=args.epochs, max_distance_mm=args.max_distance_mm, seed=args.seed)
     kind = None if args.source_kind == "auto" else args.source_kind
     rep = train_lesion_model(training_pairs(args.source, kind=kind), args.model_dir, config=config,
-                             workers=args.workers,
+                             workers=args.workers, gated_heart_jitter_mm=args.gated_heart_jitter_mm,
+                             gated_copies=args.gated_copies,
                              progress=not args.no_progress)
     for s in rep["skipped"]:
         print(f"cacscore lesion-train: skipped: {s['id']}: {s['reason']}", file=sys.stderr)
