@@ -277,6 +277,9 @@ def coca_like(gated_release, tmp_path_factory) -> Path:
                                for p in roi["Point_px"]]
     (g / "calcium_xml" / "6.xml").write_bytes(plistlib.dumps(pl, fmt=plistlib.FMT_XML))
     shutil.copy(g / "calcium_xml" / "2.xml", g / "calcium_xml" / "8.xml")
+    stub = g / "patient" / "1" / "A_stub_series"  # a second, unreadable series folder (sorts first): passed over
+    stub.mkdir()
+    (stub / "IM-0001-0001.dcm").write_bytes(b"not a DICOM file")
     return root
 
 
@@ -288,6 +291,7 @@ def test_gated_source_detection_and_labels_match_score_gated_patient(gated_relea
     cases = LC.training_pairs(gated_release, kind="gated")
     assert [c.id for c in cases] == [str(i) for i in range(1, GATED_N + 1)] and {c.kind for c in cases} == {"gated"}
     assert [c.id for c in LC.training_pairs(coca_like)] == [str(i) for i in range(1, 9)]
+    assert LC.gated_volume_labels(LC.training_pairs(coca_like)[0])[3] == "Pro_Gated_CS_3.0_I30f_3_(70%)"
     n_roi_vox = 0
     for c in cases:  # read once, same labels and series as cacscore.gated's own scoring
         hu, sp, lab, series = LC.gated_volume_labels(c)

@@ -210,10 +210,10 @@ def gated_volume_labels(case: Case) -> tuple[np.ndarray, tuple[float, float, flo
     """(hu, spacing_mm, labels, series folder name) of a gated case, each series folder read once.
 
     hu: (z, y, x) HU of the gated series; spacing_mm (z, y, x); labels: (z, y, x) uint8 ROI label volume.
-    The same steps as :func:`cacscore.gated.score_gated_patient` with ``keep_labels=True`` (series choice: most
-    ROI positions matching its slices, first folder by name on ties; ROIs matched by Point_mm z; polygons
-    rasterised by :func:`cacscore.gated.score_rois`), composed from its public functions so that the chosen
-    volume is kept instead of read a second time (tests/test_lesion_cohort.py checks both give the same labels).
+    The same steps as :func:`cacscore.gated.score_gated_patient` with ``keep_labels=True`` (series choice by
+    :func:`cacscore.gated.choose_series`; ROIs matched by Point_mm z; polygons rasterised by
+    :func:`cacscore.gated.score_rois`), composed from its public functions so that the chosen volume is kept
+    instead of read a second time (tests/test_lesion_cohort.py checks both give the same labels).
     Raises GatedError / RoiXmlError (ValueErrors) naming the file: missing XML, no readable series, an ROI
     outside the image or matching no slice.
     """
@@ -223,29 +223,7 @@ def gated_volume_labels(case: Case) -> tuple[np.ndarray, tuple[float, float, flo
     if not case.labels.is_file():
         raise G.GatedError(f"{case.labels}: no such ROI file (gated patient {case.id})")
     rf = read_roi_plist(case.labels)
-    folders = G.series_folders(case.ct)
-    best: tuple[int, Path, object] | None = None
-    errors = []
-    for folder in folders:
-        try:
-            vol = read_series(folder)
-        except ValueError as exc:
-            errors.append(_one_line(exc))
-            continue
-        n_match = len(rf.rois)
-        if len(folders) > 1:
-            n_match = 0
-            for roi in rf.rois:
-                try:
-                    G.match_rois_to_slices([roi], vol, where=str(case.labels))
-                    n_match += 1
-                except G.GatedError:
-                    pass
-        if best is None or n_match > best[0]:  # first folder (sorted by name) wins ties, as in score_gated_patient
-            best = (n_match, folder, vol)
-    if best is None:
-        raise G.GatedError(f"gated patient {case.id}: no readable series ({'; '.join(errors)})")
-    _, folder, vol = best
+    folder, vol, _ = G.choose_series(rf.rois, case.ct, where=str(case.labels), pid=case.id)
     where = f"{case.labels} on series '{folder.name}'"
     slices, _ = G.match_rois_to_slices(rf.rois, vol, where=where)
     _, labels = G.score_rois(vol, rf.rois, slices, where=where)
