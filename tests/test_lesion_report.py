@@ -50,29 +50,61 @@ def test_report_without_coronary_calcium_and_bad_input(tmp_path):
         render_lesion_report(hu, (3.0, 0.0, 0.7), labels, {}, tmp_path / "x.png", title="x")
 
 
-def test_cli_lesion_score_report(tmp_path, capsys):
-    """`cacscore lesion-score MODEL CT --report DIR` writes one picture per scored scan (and its labels)."""
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A 3-patient phantom release at 96 px and a briefly trained candidate scorer on it."""
     import torch
 
-    from cacscore import cli
     from cacscore import lesion_cohort as LC
     from cacscore import lesions as L
     from cacscore.phantom import write_release
 
+    root = tmp_path_factory.mktemp("lesion_report")
     n = torch.get_num_threads()
     torch.set_num_threads(1)  # the tiny MLP on a busy 2-core machine (see tests/test_lesion_cohort.py)
     try:
-        release = tmp_path / "release"
-        write_release(release, n_patients=3, seed=7, size=96)
-        model = tmp_path / "model"
-        LC.train_lesion_model(LC.training_pairs(release), model, progress=False,
+        write_release(root / "release", n_patients=3, seed=7, size=96)
+        LC.train_lesion_model(LC.training_pairs(root / "release"), root / "model", progress=False,
                               config=L.ClassifierConfig(hidden=(16,), epochs=5, batch_size=256, seed=0))
-        ct = release / "deidentified_nongated" / "1" / "1"
-        rc = cli.main(["lesion-score", str(model), str(ct), str(tmp_path / "nope"), "--report",
-                       str(tmp_path / "rep"), "--no-progress"])
     finally:
         torch.set_num_threads(n)
+    return root / "release", root / "model"
+
+
+def test_cli_lesion_score_report(trained, tmp_path, capsys):
+    """`cacscore lesion-score MODEL CT --report DIR` writes one picture per scored scan (and its labels)."""
+    from cacscore import cli
+
+    release, model = trained
+    ct = release / "deidentified_nongated" / "1" / "1"
+    rc = cli.main(["lesion-score", str(model), str(ct), str(tmp_path / "nope"), "--report",
+                   str(tmp_path / "rep"), "--no-progress"])
     assert rc == 1  # one input failed, the other was scored and pictured
     assert (tmp_path / "rep" / "1.png").is_file() and (tmp_path / "rep" / "labels" / "1.nii.gz").is_file()
     assert imread(tmp_path / "rep" / "1.png").shape[1] > 600
     assert "pictures in" in capsys.readouterr().err
+
+
+def test_predict_with_a_lesion_model(trained, tmp_path):
+    """`cacscore predict` takes a lesion-train folder: the same scores as lesion-score, the HTML report with the
+    lesion pictures and the candidate scorer's own explanation."""
+    import pandas as pd
+
+    from cacscore import cli
+    from cacscore.lesion_cohort import score_cases
+    from cacscore.predict import LesionPredictor, load_model, predict_inputs
+
+    release, model = trained
+    cts = [release / "deidentified_nongated" / str(i) / str(i) for i in (1, 2)]
+    assert isinstance(load_model(model), LesionPredictor)
+    run = predict_inputs(model, [*cts, tmp_path / "missing"], report_dir=tmp_path / "rep", progress=False)
+    assert len(run.ok) == 2 and len(run.failed) + len(run.problems) == 1
+    want = score_cases(model, cts, progress=False).set_index("id")
+    table = run.table().set_index("id")
+    for v in ("LCA", "LAD", "LCX", "RCA", "total"):
+        np.testing.assert_allclose(table.loc[want.index, v], want[v], rtol=1e-9, atol=1e-9)
+    html = (tmp_path / "rep" / "index.html").read_text()
+    assert "candidate classifier" in html and "saliency images" not in html
+    assert all(r.report_png is not None and r.report_png.is_file() for r in run.ok)
+    rc = cli.main(["predict", str(model), str(cts[0]), "--out", str(tmp_path / "p.csv")])
+    assert rc == 0 and pd.read_csv(tmp_path / "p.csv")["total"].iloc[0] == pytest.approx(want.loc["1", "total"])

@@ -170,10 +170,55 @@ def read_volume(scan: ScanInput):
 
 
 # ------------------------------------------------------------------ model
+LESION_ABOUT = ("Scores in Agatston units: every calcium lesion (>= the Agatston threshold) was classified as "
+                "non-coronary or as one of the four arteries by a trained candidate classifier, and each artery "
+                "was then scored exactly by the Agatston rules; the pictures show each lesion in its artery's "
+                "colour. Not a diagnosis.")
+
+
+class LesionPredictor:
+    """A candidate-classification model (``cacscore.lesions``, written by ``cacscore lesion-train``) behind
+    predict's interface: it scores the decoded volume at its native resolution (no 73-slab preprocessing)."""
+
+    def __init__(self, path: Path) -> None:
+        from cacscore.lesions import load_model as load_lesion_model
+
+        self.path = Path(path)
+        self.model = load_lesion_model(self.path)
+        self.config: dict = {}  # no acquisition ranges recorded (training_ranges -> {})
+
+    def score(self, vol) -> tuple[np.ndarray, np.ndarray, dict[str, float], np.ndarray]:
+        """Volume -> ((4,) Agatston in VESSELS order, (z, y, x) uint8 assigned labels, scores incl. total,
+        (z, y, x) bool candidates)."""
+        from cacscore import lesions as L
+
+        spacing = tuple(abs(float(v)) for v in vol.spacing_mm)
+        cand = L.find_candidates(vol.hu, spacing, threshold_hu=self.model.threshold_hu,
+                                 min_area_mm2=self.model.min_area_mm2)
+        classes = self.model.predict(cand.features)
+        scores = L.score_assignment(vol.hu, cand, classes)
+        return (np.array([scores[v] for v in VESSELS], dtype=np.float64), L.assign_labels(cand.ids, classes),
+                scores, cand.ids > 0)
+
+
+def is_lesion_model(path: Path) -> bool:
+    """True for a folder written by ``cacscore lesion-train`` (model.json of kind cacscore.lesions.*)."""
+    j = Path(path) / "model.json"
+    if not j.is_file():
+        return False
+    try:
+        return str(json.loads(j.read_text(encoding="utf-8")).get("kind", "")).startswith("cacscore.lesions.")
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
 def load_model(path: Path):
-    """A Bundle or Ensemble (cacscore.bundle.load_bundle) from a bundle folder or a folder of fold bundles."""
+    """A Bundle or Ensemble (cacscore.bundle.load_bundle) from a bundle folder or a folder of fold bundles, or a
+    LesionPredictor for a folder written by ``cacscore lesion-train``."""
     from cacscore.bundle import load_bundle
 
+    if is_lesion_model(Path(path)):
+        return LesionPredictor(Path(path))
     return load_bundle(Path(path))
 
 
@@ -349,14 +394,51 @@ def _depth_window(vol, cfg, info: dict) -> tuple[float, float] | None:
     return lo * scale, min((hi + 1) * scale - 1, n - 1)
 
 
+def _failure(res: ScanResult, scan: ScanInput, exc: Exception) -> ScanResult:
+    msg = " ".join(str(exc).split()) or type(exc).__name__
+    if str(scan.path) not in msg:
+        msg = f"{scan.path}: {msg}"
+    res.error = msg
+    res.scores = None
+    log.debug("predict failed for %s", scan.path, exc_info=True)
+    return res
+
+
+def _predict_scan_lesions(model: LesionPredictor, scan: ScanInput, res: ScanResult, *, keep_phi: bool,
+                          on_lesions: Callable[..., None] | None) -> ScanResult:
+    """predict_scan for a candidate-classification model: decode, classify every calcium lesion, score exactly."""
+    try:
+        t0 = time.perf_counter()
+        vol = read_volume(scan)
+        t1 = time.perf_counter()
+        res.scores, labels, scores, candidates = model.score(vol)
+        t2 = time.perf_counter()
+        res.warnings += acquisition_warnings(vol, {})
+        res.warnings += heart_warnings(vol)
+        res.timings_s = {"decode": t1 - t0, "model": t2 - t1, "checks": time.perf_counter() - t2}
+        if keep_phi:
+            res.phi = _phi(vol)
+        if on_lesions is not None:
+            t3 = time.perf_counter()
+            on_lesions(res, vol, labels, scores, candidates)
+            res.timings_s["report"] = time.perf_counter() - t3
+    except Exception as exc:  # one bad scan never stops the cohort: its result carries the reason
+        return _failure(res, scan, exc)
+    return res
+
+
 def predict_scan(model, scan: ScanInput, *, keep_phi: bool = False, ranges: dict | None = None,
-                 on_preprocessed: Callable[[ScanResult, np.ndarray], None] | None = None) -> ScanResult:
+                 on_preprocessed: Callable[[ScanResult, np.ndarray], None] | None = None,
+                 on_lesions: Callable[..., None] | None = None) -> ScanResult:
     """Predict one scan; never raises for a bad input (the result carries ``error``).
 
     on_preprocessed: called with (result, hu int16 (slices, size, size)) after the model ran,
-    e.g. to render a report; its time is recorded as ``report``.
+    e.g. to render a report; its time is recorded as ``report``. on_lesions: the same for a lesion model,
+    called with (result, volume, assigned labels (z, y, x), scores dict, candidates (z, y, x) bool).
     """
     res = ScanResult(scan.id, scan.path)
+    if isinstance(model, LesionPredictor):
+        return _predict_scan_lesions(model, scan, res, keep_phi=keep_phi, on_lesions=on_lesions)
     cfg = model.preprocess
     try:
         t0 = time.perf_counter()
@@ -381,12 +463,7 @@ def predict_scan(model, scan: ScanInput, *, keep_phi: bool = False, ranges: dict
             on_preprocessed(res, hu)
             res.timings_s["report"] = time.perf_counter() - t4
     except Exception as exc:  # one bad scan never stops the cohort: its result carries the reason
-        msg = " ".join(str(exc).split()) or type(exc).__name__
-        if str(scan.path) not in msg:
-            msg = f"{scan.path}: {msg}"
-        res.error = msg
-        res.scores = None
-        log.debug("predict failed for %s", scan.path, exc_info=True)
+        return _failure(res, scan, exc)
     return res
 
 
@@ -442,7 +519,7 @@ def predict_inputs(model_path: Path, inputs: Sequence[Path], *, keep_phi: bool =
     model_notes = model_warnings(model_path)
     for w in model_notes:
         log.warning("%s: %s", model_path, w)
-    hook = None
+    hook = lesion_hook = None
     if report_dir is not None:
         from cacscore.report import scan_report
 
@@ -454,9 +531,19 @@ def predict_inputs(model_path: Path, inputs: Sequence[Path], *, keep_phi: bool =
             shown = replace(res, warnings=model_notes + res.warnings)
             res.report_png = scan_report(model, hu, shown, report_dir)
 
+        def lesion_hook(res: ScanResult, vol, labels: np.ndarray, scores: dict, candidates: np.ndarray) -> None:
+            from cacscore.lesion_report import render_lesion_report
+            from cacscore.report import safe_name
+
+            res.report_png = render_lesion_report(
+                vol.hu, tuple(abs(float(v)) for v in vol.spacing_mm), labels, scores,
+                report_dir / f"{safe_name(res.id)}.png", title=res.id, candidates=candidates,
+                threshold_hu=model.model.threshold_hu)
+
     results = []
     for s in tqdm(scans, desc="predict", unit="scan", disable=not progress or len(scans) < 2):
-        r = predict_scan(model, s, keep_phi=keep_phi, ranges=ranges, on_preprocessed=hook)
+        r = predict_scan(model, s, keep_phi=keep_phi, ranges=ranges, on_preprocessed=hook,
+                         on_lesions=lesion_hook if report_dir is not None else None)
         if r.ok:
             r.warnings = model_notes + r.warnings
         if r.ok:
@@ -468,5 +555,6 @@ def predict_inputs(model_path: Path, inputs: Sequence[Path], *, keep_phi: bool =
     if report_dir is not None:
         from cacscore.report import write_index
 
-        write_index(report_dir, run, model_path=Path(model_path))
+        about = (LESION_ABOUT if isinstance(model, LesionPredictor) else None)
+        write_index(report_dir, run, model_path=Path(model_path), about=about)
     return run

@@ -155,8 +155,10 @@ def _cell(v) -> str:
     return html.escape(str(v))
 
 
-def write_index(out_dir: Path, run: "PredictRun", *, model_path: Path | None = None) -> Path:
-    """Write ``out_dir/index.html`` (and ``cohort.png``) for a predict run; returns the HTML path."""
+def write_index(out_dir: Path, run: "PredictRun", *, model_path: Path | None = None, about: str | None = None) -> Path:
+    """Write ``out_dir/index.html`` (and ``cohort.png``) for a predict run; returns the HTML path.
+
+    about: the sentence on how the scores were made (default: the regressors' saliency text)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     cohort = cohort_figure(run, out_dir / "cohort.png")
@@ -178,7 +180,8 @@ def write_index(out_dir: Path, run: "PredictRun", *, model_path: Path | None = N
         rows.append("<tr>" + "".join(cells) + "</tr>")
     failed = [f"<tr><td>{_cell(r.id)}</td><td>{_cell(r.error)}</td></tr>" for r in run.failed]
     failed += [f"<tr><td>{_cell(i)}</td><td>{_cell(e)}</td></tr>" for i, e in run.problems]
-    head = "".join(f"<th>{h}</th>" for h in ("id", *VESSELS, "total", "4-class", "5-class", "warnings", "saliency"))
+    head = "".join(f"<th>{h}</th>" for h in ("id", *VESSELS, "total", "4-class", "5-class", "warnings",
+                                             "saliency" if about is None else "picture"))
     parts = [
         "<!DOCTYPE html>", "<html lang='en'><head><meta charset='utf-8'>",
         "<title>cacscore predictions</title>",
@@ -189,8 +192,9 @@ def write_index(out_dir: Path, run: "PredictRun", *, model_path: Path | None = N
         "<h1>Coronary calcium: per-vessel scores</h1>",
         f"<p>{len(run.ok)} scan(s) scored, {len(run.failed) + len(run.problems)} failed. "
         + (f"Model: <code>{html.escape(Path(model_path).name)}</code>. " if model_path else "")
-        + "Scores in Agatston units predicted by a neural network from non-gated CT; the saliency images show "
-          "where each vessel's prediction is most sensitive. Not a diagnosis.</p>",
+        + html.escape(about or "Scores in Agatston units predicted by a neural network from non-gated CT; the "
+                      "saliency images show where each vessel's prediction is most sensitive. Not a diagnosis.")
+        + "</p>",
     ]
     if cohort is not None:
         parts.append(f"<p><img class='wide' src='{cohort.name}' alt='cohort summary'></p>")
