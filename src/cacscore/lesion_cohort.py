@@ -435,11 +435,10 @@ def _score_one(job: tuple[str, str, str, str | None]) -> dict:
         ct, affine = _read_ct(path)
         dz, py, px = ct.spacing_mm
         try:
-            cand = L.find_candidates(ct.hu, (abs(dz), py, px), threshold_hu=model.threshold_hu,
-                                     min_area_mm2=model.min_area_mm2)
+            cand, classes = L.classify_volume(ct.hu, (abs(dz), py, px), model)
         except L.LesionError as exc:
             raise ScanFileError(f"{path}: {exc}") from None
-        labels = L.assign_labels(cand.ids, model.predict(cand.features))
+        labels = L.assign_labels(cand.ids, classes)
         # scored exactly as cacscore.scan_scoring.score_files scores a CT with a label file
         thick = ct.slice_thickness_mm if ct.slice_thickness_mm and ct.slice_thickness_mm > 0 else None
         res = agatston(ct.hu, labels, pixel_spacing_mm=(py, px), slice_spacing_mm=abs(dz), slice_thickness_mm=thick,

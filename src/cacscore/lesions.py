@@ -486,6 +486,15 @@ def load_model(model_dir: str | Path) -> LesionModel:
                        float(cfg["threshold_hu"]), float(cfg["min_area_mm2"]), dict(cfg.get("info", {})))
 
 
+def classify_volume(hu: np.ndarray, spacing_mm: Sequence[float], model: LesionModel, *,
+                    heart_index: Sequence[float] | None = None) -> tuple[Candidates, np.ndarray]:
+    """The candidates of a (z, y, x) HU volume (with the model's Agatston settings) and each one's class
+    (0 non-coronary, 1..4 = LCA, LAD, LCX, RCA). spacing_mm: (z, y, x) mm."""
+    cand = find_candidates(hu, spacing_mm, threshold_hu=model.threshold_hu, min_area_mm2=model.min_area_mm2,
+                           heart_index=heart_index)
+    return cand, model.predict(cand.features)
+
+
 def score_volume(hu: np.ndarray, spacing_mm: Sequence[float], model: LesionModel, *,
                  heart_index: Sequence[float] | None = None) -> dict[str, float]:
     """Per-vessel Agatston of a (z, y, x) HU volume: candidates -> classes -> cacscore.scoring.agatston.
@@ -493,7 +502,5 @@ def score_volume(hu: np.ndarray, spacing_mm: Sequence[float], model: LesionModel
     spacing_mm: (z, y, x) mm. Returns {"LCA", "LAD", "LCX", "RCA", "total"} in Agatston units (slice
     factor = slice spacing / 3 mm, the project's convention).
     """
-    cand = find_candidates(hu, spacing_mm, threshold_hu=model.threshold_hu, min_area_mm2=model.min_area_mm2,
-                           heart_index=heart_index)
-    classes = model.predict(cand.features)
+    cand, classes = classify_volume(hu, spacing_mm, model, heart_index=heart_index)
     return score_assignment(hu, cand, classes)

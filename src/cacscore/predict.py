@@ -192,10 +192,7 @@ class LesionPredictor:
         (z, y, x) bool candidates)."""
         from cacscore import lesions as L
 
-        spacing = tuple(abs(float(v)) for v in vol.spacing_mm)
-        cand = L.find_candidates(vol.hu, spacing, threshold_hu=self.model.threshold_hu,
-                                 min_area_mm2=self.model.min_area_mm2)
-        classes = self.model.predict(cand.features)
+        cand, classes = L.classify_volume(vol.hu, tuple(abs(float(v)) for v in vol.spacing_mm), self.model)
         scores = L.score_assignment(vol.hu, cand, classes)
         return (np.array([scores[v] for v in VESSELS], dtype=np.float64), L.assign_labels(cand.ids, classes),
                 scores, cand.ids > 0)
