@@ -390,11 +390,9 @@ def _cmd_lesion_score(args: argparse.Namespace) -> int:
     if args.workers < 1:
         raise ValueError(f"--workers must be >= 1, got {args.workers}")
     labels_out = args.labels_out if args.labels_out is not None or args.report is None else args.report / "labels"
-    df = score_cases(args.model_dir, args.inputs, out_csv=args.out, labels_out=labels_out,
+    df = score_cases(args.model_dir, args.inputs, out_csv=args.out, labels_out=labels_out, report_dir=args.report,
                      workers=args.workers, progress=not args.no_progress)
     bad = df[df["error"] != ""]
-    if args.report is not None:
-        _lesion_report_pngs(df, args.inputs, labels_out, args.report)
     if len(bad) == len(df):  # nothing could be scored: one clear line (the first input's problem), exit 2
         more = f" (and {len(bad) - 1} more input(s) failed)" if len(bad) > 1 else ""
         raise ValueError(bad["error"].iloc[0] + more)
@@ -413,24 +411,6 @@ def _cmd_lesion_score(args: argparse.Namespace) -> int:
         summary += f"; pictures in {args.report}"
     print(summary, file=sys.stderr)
     return 1 if len(bad) else 0
-
-
-def _lesion_report_pngs(df, inputs: list[Path], labels_dir: Path, report_dir: Path) -> None:
-    """One lesion picture per scored input (cacscore.lesion_report), from the CT and its written label volume."""
-    from cacscore.lesion_report import render_lesion_report
-    from cacscore.report import safe_name
-    from cacscore.scan_scoring import load_ct, load_labels
-    from cacscore.vessels import VESSELS
-
-    report_dir.mkdir(parents=True, exist_ok=True)
-    for row, path in zip(df.itertuples(index=False), inputs):  # one row per input, in order
-        if row.error:
-            continue
-        ct = load_ct(path)
-        labels = load_labels(Path(labels_dir) / f"{row.id}.nii.gz")
-        scores = {v: float(getattr(row, v)) for v in (*VESSELS, "total")}
-        render_lesion_report(ct.hu, ct.spacing_mm, labels, scores, report_dir / f"{safe_name(str(row.id))}.png",
-                             title=str(row.id))
 
 
 # ---------------------------------------------------------------- main

@@ -425,8 +425,8 @@ def _read_ct(path: Path) -> tuple[LoadedCT, np.ndarray]:
     return ct, np.asarray(nib.load(str(path)).affine, float)
 
 
-def _score_one(job: tuple[str, str, str, str | None]) -> dict:
-    cid, path_s, model_dir, labels_out = job
+def _score_one(job: tuple[str, str, str, str | None, str | None]) -> dict:
+    cid, path_s, model_dir, labels_out, report_dir = job
     path = Path(path_s)
     row: dict = {"id": cid, **{v: math.nan for v in (*VESSELS, "total")}, "cat4": None, "category": "", "error": ""}
     t0 = time.perf_counter()
@@ -450,6 +450,12 @@ def _score_one(job: tuple[str, str, str, str | None]) -> dict:
             img.header.set_xyzt_units("mm")
             with atomic_path(Path(labels_out) / f"{cid}.nii.gz", suffix=".nii.gz") as tmp:
                 nib.save(img, str(tmp))
+        if report_dir is not None:  # the picture from the volume and labels in hand (no second read)
+            from cacscore.lesion_report import render_lesion_report
+            from cacscore.report import safe_name
+
+            render_lesion_report(ct.hu, (abs(dz), py, px), labels, res, Path(report_dir) / f"{safe_name(cid)}.png",
+                                 title=cid, candidates=cand.ids > 0, threshold_hu=model.threshold_hu)
         row.update({k: float(res[k]) for k in (*VESSELS, "total")})
         row["cat4"] = int(risk_category4(row["total"]))
         row["category"] = CATEGORY4_LABELS[row["cat4"]]
@@ -460,13 +466,15 @@ def _score_one(job: tuple[str, str, str, str | None]) -> dict:
 
 
 def score_cases(model_dir: str | Path, inputs: list[str | Path], *, out_csv: str | Path | None = None,
-                labels_out: str | Path | None = None, workers: int = 1, progress: bool = True) -> pd.DataFrame:
+                labels_out: str | Path | None = None, report_dir: str | Path | None = None, workers: int = 1,
+                progress: bool = True) -> pd.DataFrame:
     """Score CT inputs (DICOM series folders or NIfTI files) with a saved lesion model.
 
     Returns one row per input, in input order, columns :data:`SCORE_COLUMNS` (Agatston units; a bad input
     gets NaN scores and its one-line error, the rest are scored). out_csv: the table, written atomically.
     labels_out: folder for each scored input's predicted label volume ``<id>.nii.gz`` (uint8 0..4, stored
     (x, y, z) like the phantom's labels, so ``cacscore score INPUT --labels <id>.nii.gz`` gives these scores).
+    report_dir: folder for each scored input's picture ``<id>.png`` (``cacscore.lesion_report``).
     A model that cannot be loaded raises LesionError (the whole job needs it).
     """
     mdir = Path(model_dir)
@@ -477,12 +485,14 @@ def score_cases(model_dir: str | Path, inputs: list[str | Path], *, out_csv: str
     for p in inputs:
         cid = input_id(p)
         if cid in seen:  # two inputs with one name: the second would overwrite the first's label file
-            jobs.append((cid, str(p), None, None))
+            jobs.append((cid, str(p), None, None, None))
         else:
             seen[cid] = p
-            jobs.append((cid, str(p), str(mdir), None if labels_out is None else str(labels_out)))
-    if labels_out is not None:
-        Path(labels_out).mkdir(parents=True, exist_ok=True)
+            jobs.append((cid, str(p), str(mdir), None if labels_out is None else str(labels_out),
+                         None if report_dir is None else str(report_dir)))
+    for folder in (labels_out, report_dir):
+        if folder is not None:
+            Path(folder).mkdir(parents=True, exist_ok=True)
     todo = [j for j in jobs if j[2] is not None]
     done = iter(_map(_score_one, todo, workers, "lesion score", progress))
     rows = []
