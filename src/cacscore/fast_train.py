@@ -125,18 +125,21 @@ class DeviceCohort:
         self._lut_as: dict[torch.dtype, torch.Tensor] = {torch.float32: self.lut}
         self.input_path: Literal["lut", "affine"] = "lut"
         self._affine_fn: Callable[..., torch.Tensor] | None = None
-        # the per-scan affine map of the tables, x = clip(hu) * a + b (clip only for the window), for "affine"
-        if preprocess.normalisation == "window":
-            lo, hi = preprocess.window_hu
-            self.clip_hu: tuple[float, float] | None = (float(lo), float(hi))
-            a = torch.full((n,), 1.0 / (hi - lo), dtype=torch.float64)
-            b = -float(lo) * a
-        else:  # the table is (v - mean) / std: its slope and value at 0, read over +-1024 HU
-            self.clip_hu = None
-            lut64 = self.lut.double().cpu()
-            a = (lut64[:, 32768 + 1024] - lut64[:, 32768 - 1024]) / 2048
-            b = lut64[:, 32768]
-        self.affine = torch.stack([a, b], dim=1).to(device=hu.device, dtype=torch.float32)  # (N, 2)
+        self.clip_hu: tuple[float, float] | None = None
+        self.affine: torch.Tensor | None = None  # (N, 2) (a, b), set by with_input_path("affine")
+
+    def _affine_map(self) -> tuple[torch.Tensor, tuple[float, float] | None]:
+        """Each scan's table as an affine map x = clip(hu) * a + b: ((N, 2) float32 (a, b), clip bounds or None;
+        clip only for the window)."""
+        if self.preprocess.normalisation == "window":
+            lo, hi = self.preprocess.window_hu
+            a = torch.full((len(self),), 1.0 / (hi - lo), dtype=torch.float64)
+            return (torch.stack([a, -float(lo) * a], dim=1).to(self.device, torch.float32),
+                    (float(lo), float(hi)))
+        # the table is (v - mean) / std: its slope and value at 0, read over +-1024 HU (three columns)
+        cols = self.lut[:, [32768 - 1024, 32768, 32768 + 1024]].double()
+        a = (cols[:, 2] - cols[:, 0]) / 2048
+        return torch.stack([a, cols[:, 1]], dim=1).to(torch.float32), None
 
     def with_input_path(self, path: Literal["lut", "affine"], *, compile: bool = False) -> "DeviceCohort":
         """The same cohort (no copy of the scans) with another way of making inputs:
@@ -150,6 +153,8 @@ class DeviceCohort:
         out = copy.copy(self)
         out.input_path = path
         out._affine_fn = torch.compile(_affine_inputs, dynamic=False) if compile and path == "affine" else None
+        if path == "affine" and out.affine is None:
+            out.affine, out.clip_hu = out._affine_map()
         return out
 
     def padded(self, channels: int) -> "DeviceCohort":
