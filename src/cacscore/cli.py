@@ -198,6 +198,7 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
 
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     device, joined = _join_torchrun(args.device)
+    rank = 0
     try:
         paths = reproduce(args.cache, args.out, models=models, grid=args.grid, device=device, seed=args.seed,
                           target_scaling=args.target_scaling, normalisation=args.normalisation,
@@ -207,8 +208,9 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
         if joined:
             import torch.distributed as dist
 
+            rank = dist.get_rank()
             dist.destroy_process_group()
-    if not joined or int(__import__("os").environ.get("RANK", "0")) == 0:
+    if rank == 0:  # under torchrun only rank 0 reports (it alone wrote the files)
         for name, path in paths.items():
             print(f"{name}: {path}")
     return 0
