@@ -143,3 +143,25 @@ def test_reproduce_fast_trainer_matches_reference(tmp_path, monkeypatch):
     assert json.loads((tmp_path / "fast" / "reproduce_config.json").read_text())["trainer"] == "fast"
     with pytest.raises(ValueError, match="trainer must be"):
         reproduce(tmp_path / "cache", tmp_path / "x", models=["cnn"], grid=grid, device="cpu", trainer="gpu")
+
+
+def test_reproduce_bf16_reaches_training_and_bundles(tmp_path):
+    """--bf16: both trainers train under bf16 autocast + channels_last; the bundles record it, and the
+    reference trainer's CV losses track the fp32 run's within bf16 tolerance."""
+    write_cache(tmp_path / "cache", n=20)
+    grid = {"batch_size": [4], "lr": [1e-3], "weight_decay": [1e-4], "max_epochs": 2, "patience": 2}
+    fp32 = reproduce(tmp_path / "cache", tmp_path / "fp32", models=["cnn"], grid=grid, device="cpu",
+                     trainer="reference", progress=False)
+    bf16 = reproduce(tmp_path / "cache", tmp_path / "bf16", models=["cnn"], grid=grid, device="cpu",
+                     trainer="reference", bf16=True, progress=False)
+    cv32, cv16 = pd.read_csv(tmp_path / "fp32" / "cv_results.csv"), pd.read_csv(tmp_path / "bf16" / "cv_results.csv")
+    assert not np.array_equal(cv32["train_mse"], cv16["train_mse"])
+    np.testing.assert_allclose(cv16["train_mse"], cv32["train_mse"], rtol=0.1)
+    assert json.loads((tmp_path / "bf16" / "reproduce_config.json").read_text())["bf16"] is True
+    cfg = json.loads((bf16["models"] / "cnn" / "config.json").read_text())
+    assert cfg["training"]["precision"] == "bf16" and cfg["training"]["channels_last"] is True
+    assert json.loads((fp32["models"] / "cnn" / "config.json").read_text())["training"]["precision"] == "fp32"
+    fast = reproduce(tmp_path / "cache", tmp_path / "fast", models=["cnn"], grid=grid, device="cpu",
+                     trainer="fast", bf16=True, progress=False)
+    np.testing.assert_allclose(pd.read_csv(fast["table1.csv"])["test_mse"], pd.read_csv(bf16["table1.csv"])["test_mse"],
+                               rtol=0.1)

@@ -165,6 +165,9 @@ def _add_reproduce(sub: argparse._SubParsersAction) -> None:
                    help="fast: the cohort resident on the device, all folds and grid points of a model in one "
                         "loop (no checkpoints); reference: one fold at a time, checkpointed, resumable, torchrun; "
                         "auto: fast on CUDA in a single process, else reference")
+    p.add_argument("--bf16", action="store_true",
+                   help="train under bfloat16 autocast with channels_last (on CUDA the fast trainer does anyway); on "
+                        "CPUs with AVX512-BF16 ~2.8x faster for the CNN at 256 px; evaluation stays float32")
     p.add_argument("--compile", action="store_true", help="with the fast trainer: torch.compile the models and the "
                    "input kernel (CUDA; ~10 s of compilation per model, then ~2x faster at 73 x 512 x 512)")
     p.set_defaults(func=_cmd_reproduce)
@@ -203,7 +206,7 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
         paths = reproduce(args.cache, args.out, models=models, grid=args.grid, device=device, seed=args.seed,
                           target_scaling=args.target_scaling, normalisation=args.normalisation,
                           window_hu=tuple(args.window) if args.window else None, trainer=args.trainer,
-                          compile_model=args.compile)
+                          compile_model=args.compile, bf16=args.bf16)
     finally:
         if joined:
             import torch.distributed as dist

@@ -164,7 +164,8 @@ def reproduce(cache_dir: Path, out: Path, *, models: Sequence[str] = ("cnn", "se
               grid: str | Path | dict[str, Any] = "small", device: str = "auto", seed: int = 0,
               target_scaling: str = "log", n_folds: int = 5, test_fraction: float = 0.2,
               normalisation: str | None = None, window_hu: tuple[float, float] | None = None,
-              trainer: str = "auto", compile_model: bool = False, progress: bool = True) -> dict[str, Path]:
+              trainer: str = "auto", compile_model: bool = False, bf16: bool = False,
+              progress: bool = True) -> dict[str, Path]:
     """Run the protocol on a cohort cache and write the artefacts into ``out``; returns their paths.
 
     normalisation / window_hu: override the cache's PreprocessConfig at training time (the cache holds raw HU);
@@ -174,6 +175,8 @@ def reproduce(cache_dir: Path, out: Path, *, models: Sequence[str] = ("cnn", "se
     every fold and grid point of a model in one call, bf16 + channels_last + channels padded to a multiple of 8 on
     CUDA; no checkpoints, so a killed run starts again) or "auto" (fast on CUDA in a single process, else
     reference). compile_model: with the fast trainer, ``torch.compile`` the models and the input kernel (CUDA).
+    bf16: train under bfloat16 autocast with channels_last on any device (both trainers; the fast trainer does
+    so on CUDA anyway). Worth it on CPUs with AVX512-BF16 or AMX (docs/models.md); evaluation stays float32.
     """
     from cacscore.cache import CohortCache
 
@@ -214,6 +217,11 @@ def reproduce(cache_dir: Path, out: Path, *, models: Sequence[str] = ("cnn", "se
     if overrides:
         pre = dataclasses.replace(pre, **overrides)
     use_fast = _use_fast_trainer(trainer, device)
+    points = grid_points(grid_d, seed=seed)
+    if bf16:
+        points = [dataclasses.replace(c, precision="bf16", channels_last=True) for c in points]
+    fast_config = FastTrainConfig(compile=compile_model, bf16=True if bf16 else None,
+                                  channels_last=True if bf16 else None)
     data = _Data(cache, scaler, progress, pre, preload=not use_fast)
     cohort = _device_cohort(cache, data, pre, device, compile_model) if use_fast else None
     model_kw = {"in_channels": pre.slices, "image_size": pre.size}
@@ -221,12 +229,12 @@ def reproduce(cache_dir: Path, out: Path, *, models: Sequence[str] = ("cnn", "se
                 "target_scaling": scaler.to_dict(), "n_folds": n_folds, "test_fraction": test_fraction,
                 "preprocess": pre.to_dict(), "n_patients": len(ids), "n_train": len(splits.train),
                 "n_test": len(splits.test), "torch": torch.__version__,
-                "trainer": "fast" if use_fast else "reference",
+                "trainer": "fast" if use_fast else "reference", "bf16": bool(bf16),
                 "world_size": dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1}
     if _main_process():
         atomic_write_text(out / "reproduce_config.json", json.dumps(settings, indent=1))
     log.info("reproduce: %d patients (%d train / %d test), models %s, %d grid point(s), device %s",
-             len(ids), len(splits.train), len(splits.test), ",".join(models), len(grid_points(grid_d, seed=seed)), device)
+             len(ids), len(splits.train), len(splits.test), ",".join(models), len(points), device)
 
     z_test = scaler.transform(y_all[te_rows])
     y_test = y_all[te_rows]
@@ -249,10 +257,10 @@ def reproduce(cache_dir: Path, out: Path, *, models: Sequence[str] = ("cnn", "se
         if cohort is not None:  # every grid point and fold of this model in one fast_train call
             members = [Member(tuple(data.row[i] for i in splits.fold(k)[0]),
                               tuple(data.row[i] for i in splits.fold(k)[1]), cfg, init_seed=seed + k)
-                       for cfg in grid_points(grid_d, seed=seed) for k in range(n_folds)]
-            fast_results = iter(fit_members(build, cohort, members, config=FastTrainConfig(compile=compile_model),
+                       for cfg in points for k in range(n_folds)]
+            fast_results = iter(fit_members(build, cohort, members, config=fast_config,
                                             progress=progress, desc=f"{name} CV"))
-        for cfg in grid_points(grid_d, seed=seed):
+        for cfg in points:
             results = []
             for k in range(n_folds):
                 tr_ids, va_ids = splits.fold(k)
@@ -301,7 +309,7 @@ def reproduce(cache_dir: Path, out: Path, *, models: Sequence[str] = ("cnn", "se
         if cohort is not None:
             [m] = fit_members(build, cohort, [Member(tuple(data.row[i] for i in splits.train), (), full_cfg,
                                                      init_seed=seed + n_folds)],
-                              config=FastTrainConfig(compile=compile_model), progress=progress,
+                              config=fast_config, progress=progress,
                               desc=f"{name} retrain 80%")
             full.load_state_dict(m.state_dict)
         else:
