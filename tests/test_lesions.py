@@ -95,6 +95,19 @@ def test_classifier_beats_chance_on_its_training_candidates(trained):
     assert np.mean(pred[t == 0] == 0) > 0.9
 
 
+def test_training_leaves_threads_and_rng_alone_and_is_deterministic(trained):
+    import torch
+    model, f, t = trained
+    cfg = L.ClassifierConfig(hidden=(32, 16), epochs=60, batch_size=256, lr=5e-3, class_weight_power=1.0, seed=3)
+    threads = torch.get_num_threads()
+    torch.manual_seed(7)
+    state = torch.get_rng_state()
+    again = L.train_classifier(f, t, config=cfg)
+    assert torch.get_num_threads() == threads and torch.equal(torch.get_rng_state(), state)
+    for a, b in zip(model.net.state_dict().values(), again.net.state_dict().values()):
+        assert torch.equal(a, b)
+
+
 def test_save_load_round_trip_gives_identical_predictions(trained, tmp_path):
     model, f, _ = trained
     L.save_model(model, tmp_path / "m")
