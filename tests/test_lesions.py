@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -161,3 +162,37 @@ def test_bad_input_gives_clear_errors(patients):
                       np.ones(len(L.FEATURE_NAMES)), L.ClassifierConfig()).predict(np.zeros((3, 2)))
     with pytest.raises(ValueError, match="hidden must be positive"):
         L.ClassifierConfig(hidden=())
+
+
+def test_chest_wall_calcium_is_non_coronary_by_rule(trained, patients, monkeypatch):
+    """Calcified costal cartilage in the anterior chest wall (outside the lungs' convex hull) is never a coronary
+    lesion, whatever the classifier says; every candidate inside the hull keeps the classifier's class."""
+    model, _, _ = trained
+    p = patients[0]
+    hu = p.hu.copy()
+    hz, hy, hx = L.find_candidates(hu, p.spacing_mm).heart_index
+    skin = int(np.argmax(hu[hz, :, hx] > -400))  # first body row above the heart, in its column
+    hu[hz - 1:hz + 2, skin + 2:skin + 4, hx + 6:hx + 8] = 500  # a 3-slice plaque ~6 mm under the skin
+    monkeypatch.setattr(L.LesionModel, "predict", lambda self, f: np.full(len(f), 2, np.int64))  # all "LAD"
+    cand, classes = L.classify_volume(hu, p.spacing_mm, model)
+    wall = np.unique(cand.ids[hz - 1:hz + 2, skin + 2:skin + 4, hx + 6:hx + 8])
+    wall = wall[wall > 0] - 1
+    assert len(wall) == 3 and (cand.outside_thorax_mm[wall] > model.config.thorax_margin_mm).all()
+    assert (classes[wall] == 0).all()
+    truth = L.candidate_targets(cand.ids, p.labels)
+    coronary = truth > 0
+    assert coronary.sum() >= 3 and (cand.outside_thorax_mm[coronary] < 0).all()
+    assert (classes[coronary] == 2).all()  # the rule leaves the heart alone
+    off = dataclasses.replace(model, config=dataclasses.replace(model.config, thorax_margin_mm=None))
+    assert (L.classify_volume(hu, p.spacing_mm, off)[1][wall] == 2).all()
+
+
+def test_outside_thorax_mm_signs_and_no_lungs():
+    p = make_patient(PIDS[0], seed=SEED, size=128)
+    sp = p.spacing_mm
+    hz, hy, hx = L.find_candidates(p.hu, sp).heart_index
+    d = L.outside_thorax_mm(p.hu, sp, np.array([[hz * sp[0], hy * sp[1], hx * sp[2]],
+                                                [hz * sp[0], 1 * sp[1], hx * sp[2]]]))  # heart; air above the body
+    assert d[0] < -20 and d[1] > 20
+    solid = np.full((20, 64, 64), 40, np.int16)  # no lungs: no hull, no rule
+    assert np.isnan(L.outside_thorax_mm(solid, (3.0, 1.0, 1.0), np.zeros((2, 3)))).all()

@@ -30,10 +30,11 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 from scipy import ndimage
+from scipy.spatial import ConvexHull, QhullError
 from torch import nn
 
 from cacscore.fileio import atomic_path, atomic_write_text
-from cacscore.preprocess import find_heart
+from cacscore.preprocess import find_heart, lung_mask
 from cacscore.scoring import agatston, agatston_weight
 from cacscore.vessels import VESSELS
 
@@ -81,6 +82,8 @@ class Candidates:
     heart_index: (z, y, x) voxel index of the heart centre the positions refer to.
     spacing_mm: (z, y, x) voxel spacing. threshold_hu, min_area_mm2: the Agatston settings used.
     agatston: (n,) each candidate's Agatston contribution (area x weight x slice spacing / 3).
+    outside_thorax_mm: (n,) how far each centroid lies outside the convex hull of the lungs, in mm (< 0:
+    inside; the chest wall - costal cartilage, sternum, ribs - is outside), nan where no lungs were found.
     """
 
     ids: np.ndarray
@@ -90,6 +93,7 @@ class Candidates:
     threshold_hu: float
     min_area_mm2: float
     agatston: np.ndarray
+    outside_thorax_mm: np.ndarray | None = None
 
     @property
     def n(self) -> int:
@@ -136,6 +140,31 @@ def _box_fractions(s: np.ndarray, cz: np.ndarray, cy: np.ndarray, cx: np.ndarray
     return (tot / np.maximum((y1 - y0) * (x1 - x0), 1)).astype(np.float32)
 
 
+def outside_thorax_mm(hu: np.ndarray, spacing_mm: Sequence[float], points_mm: np.ndarray, *,
+                      step_mm: float = 4.0) -> np.ndarray:
+    """Signed distance (mm, > 0 outside) of (n, 3) points (z, y, x in mm from voxel 0) from the 3-D convex
+    hull of the lungs, found on a ~step_mm grid. The heart and its arteries lie inside that hull; calcified
+    costal cartilage, the sternum and the ribs lie outside it. For a point outside, the value is the largest
+    distance beyond any hull face (a lower bound of the true distance); inside, minus the distance to the
+    nearest face. All nan when no lungs are found or they are too flat for a hull."""
+    pts = np.asarray(points_mm, float).reshape(-1, 3)
+    nan = np.full(len(pts), np.nan)
+    sp = [float(v) for v in spacing_mm]
+    zs, st = max(1, int(round(step_mm / sp[0]))), max(1, int(round(step_mm / sp[1])))
+    lung = lung_mask(hu[::zs, ::st, ::st])
+    lab, n = ndimage.label(lung)
+    if n == 0 or len(pts) == 0:
+        return nan
+    sizes = np.bincount(lab.ravel())[1:]
+    lung = np.isin(lab, np.flatnonzero(sizes >= 0.1 * sizes.max()) + 1)  # the lungs, not bowel gas
+    surface = np.argwhere(lung & ~ndimage.binary_erosion(lung)) * np.array([sp[0] * zs, sp[1] * st, sp[2] * st])
+    try:
+        eq = ConvexHull(surface).equations  # outward unit normals and offsets: n . p + b > 0 outside
+    except (QhullError, ValueError):
+        return nan
+    return (pts @ eq[:, :3].T + eq[:, 3]).max(axis=1)
+
+
 def find_candidates(hu: np.ndarray, spacing_mm: Sequence[float], *, threshold_hu: float = 130.0,
                     min_area_mm2: float = 1.0, heart_index: Sequence[float] | None = None) -> Candidates:
     """Calcium candidates of a (z, y, x) HU volume and their feature table.
@@ -167,7 +196,7 @@ def find_candidates(hu: np.ndarray, spacing_mm: Sequence[float], *, threshold_hu
     feats = np.zeros((m, len(FEATURE_NAMES)), np.float32)
     if m == 0:
         return Candidates(ids, feats, (round(hz), round(hy), round(hx)), sp, float(threshold_hu),
-                          float(min_area_mm2), np.zeros(0))
+                          float(min_area_mm2), np.zeros(0), np.zeros(0))
     coords = np.nonzero(ids)
     cid = ids[coords]
     vals = hu[coords].astype(np.float64)
@@ -205,6 +234,7 @@ def find_candidates(hu: np.ndarray, spacing_mm: Sequence[float], *, threshold_hu
     first[cid - 1] = c3
     del lab3
     dzm, dym, dxm = (cz - hz) * dz, (cy - hy) * py, (cx - hx) * px
+    outside = outside_thorax_mm(hu, sp, np.stack([cz * dz, cy * py, cx * px], axis=1))
     r = np.hypot(dym, dxm)
     cols: dict[str, np.ndarray] = {
         "dz_mm": dzm, "dy_mm": dym, "dx_mm": dxm, "r_inplane_mm": r,
@@ -234,7 +264,7 @@ def find_candidates(hu: np.ndarray, spacing_mm: Sequence[float], *, threshold_hu
         feats[:, j] = cols[name]
     assert np.isfinite(feats).all(), "candidate features must be finite"
     return Candidates(ids, feats, (round(hz), round(hy), round(hx)), sp, float(threshold_hu),
-                      float(min_area_mm2), score)
+                      float(min_area_mm2), score, outside)
 
 
 def candidate_targets(candidate_ids: np.ndarray, labels: np.ndarray, *, min_fraction: float = 0.5) -> np.ndarray:
@@ -313,6 +343,11 @@ class ClassifierConfig:
     weight_decay: float = 1e-4
     class_weight_power: float = 0.5
     max_distance_mm: float = 110.0
+    # candidates more than this far outside the lungs' convex hull (Candidates.outside_thorax_mm) are
+    # non-coronary by rule, whatever the MLP says; None: no such rule. On the one real chest CT at hand
+    # (LIDC-IDRI-0002) a phantom-trained model called calcified costal cartilage 9-17 mm outside the hull
+    # "LAD"; the phantom's coronary candidates lie >= 13 mm inside it (docs/lesion_scorer.md)
+    thorax_margin_mm: float | None = 5.0
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -320,6 +355,8 @@ class ClassifierConfig:
             raise ValueError(f"hidden must be positive widths, got {self.hidden!r}")
         if not 0 <= self.dropout < 1:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
+        if self.thorax_margin_mm is not None and not np.isfinite(self.thorax_margin_mm):
+            raise ValueError(f"thorax_margin_mm must be a finite number or None, got {self.thorax_margin_mm!r}")
         if not self.max_distance_mm > 0:
             raise ValueError(f"max_distance_mm must be > 0, got {self.max_distance_mm!r}")
         if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0 or self.weight_decay < 0:
@@ -506,7 +543,11 @@ def classify_volume(hu: np.ndarray, spacing_mm: Sequence[float], model: LesionMo
     (0 non-coronary, 1..4 = LCA, LAD, LCX, RCA). spacing_mm: (z, y, x) mm."""
     cand = find_candidates(hu, spacing_mm, threshold_hu=model.threshold_hu, min_area_mm2=model.min_area_mm2,
                            heart_index=heart_index)
-    return cand, model.predict(cand.features)
+    classes = model.predict(cand.features)
+    margin = model.config.thorax_margin_mm
+    if margin is not None and cand.outside_thorax_mm is not None:
+        classes[cand.outside_thorax_mm > margin] = 0  # nan (no lungs found) compares False: no rule
+    return cand, classes
 
 
 def score_volume(hu: np.ndarray, spacing_mm: Sequence[float], model: LesionModel, *,

@@ -184,6 +184,20 @@ def depth_window(hu: np.ndarray, slices: int, centre_index: float | None = None)
 
 
 # ------------------------------------------------------------------ heart finder
+def lung_mask(hu: np.ndarray) -> np.ndarray:
+    """Lungs and airways of a (z, y, x) HU volume: air (<= -400 HU) not connected, within its axial slice,
+    to the image border (which is the air around the body). Works on a subsampled volume too."""
+    air = ~(np.asarray(hu) > -400)
+    lung = np.zeros_like(air)
+    for k in range(air.shape[0]):
+        lab, n = ndimage.label(air[k])
+        if n == 0:
+            continue
+        border = np.unique(np.concatenate([lab[0], lab[-1], lab[:, 0], lab[:, -1]]))
+        lung[k] = ~np.isin(lab, border) & (lab > 0)
+    return lung
+
+
 def find_heart(volume_or_hu: Volume | np.ndarray, spacing_mm: tuple[float, float, float] | None = None
                ) -> tuple[int, int, int]:
     """(z, y, x) voxel index of the heart centre: the soft-tissue mass between the lungs.
@@ -205,16 +219,7 @@ def find_heart(volume_or_hu: Volume | np.ndarray, spacing_mm: tuple[float, float
     step = max(1, int(round(4.0 / max(float(spacing_mm[1]), 1e-3))))
     small = np.asarray(hu[:, ::step, ::step], np.float32)
     body = small > -400
-    air = ~body
-    # air connected to the image border per slice is outside the body; the rest is lung/airway
-    lung = np.zeros_like(air)
-    for k in range(nz):
-        lab, n = ndimage.label(air[k])
-        if n == 0:
-            continue
-        border = np.unique(np.concatenate([lab[0], lab[-1], lab[:, 0], lab[:, -1]]))
-        inside = ~np.isin(lab, border) & (lab > 0)
-        lung[k] = inside
+    lung = lung_mask(small)
     area = lung.sum((1, 2)).astype(float)
     if area.max() <= 0:
         log.warning("find_heart: no lungs found; using the volume centre")
