@@ -108,3 +108,17 @@ def test_predict_with_a_lesion_model(trained, tmp_path):
     assert all(r.report_png is not None and r.report_png.is_file() for r in run.ok)
     rc = cli.main(["predict", str(model), str(cts[0]), "--out", str(tmp_path / "p.csv")])
     assert rc == 0 and pd.read_csv(tmp_path / "p.csv")["total"].iloc[0] == pytest.approx(want.loc["1", "total"])
+
+
+def test_zero_calcium_report_shows_the_heart_not_the_image_centre():
+    from cacscore.lesion_report import _view
+    from cacscore.phantom import make_patient
+    from cacscore.preprocess import find_heart
+
+    p = make_patient(3, seed=5, size=96)
+    # a scan whose heart is off the volume's z centre, as in a chest CT that reaches far into the abdomen
+    hu = np.concatenate([p.hu, np.repeat(p.hu[:1], p.hu.shape[0], axis=0)], axis=0)
+    hz = find_heart(hu, p.spacing_mm)[0]
+    assert abs(hz - hu.shape[0] / 2) > 5
+    centre, shown = _view(hu, p.spacing_mm, np.zeros(hu.shape, bool), None, 3)
+    assert centre[0] == hz and shown == [hz - 1, hz, hz + 1]

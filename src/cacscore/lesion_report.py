@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from cacscore.fileio import atomic_savefig
+from cacscore.preprocess import find_heart
 from cacscore.scoring import risk_category4
 from cacscore.vessels import VESSELS
 
@@ -49,6 +50,27 @@ def _overlay(labels_2d: np.ndarray) -> np.ndarray:
     return rgba
 
 
+def _view(hu: np.ndarray, spacing_mm: tuple[float, float, float], coronary: np.ndarray,
+          heart_index: Sequence[float] | None, n_slices: int) -> tuple[tuple[float, float, float], list[int]]:
+    """(crop centre (z, y, x), slices to show): the slices with the most coronary voxels (distinct), else
+    n_slices around the centre. Centre: heart_index, else the coronary lesions' centroid, else the heart found
+    by cacscore.preprocess.find_heart (not the image centre: a zero-calcium report must still show the heart)."""
+    nz = hu.shape[0]
+    per_slice = coronary.sum(axis=(1, 2))
+    if heart_index is not None:
+        centre = tuple(float(c) for c in heart_index)
+    elif per_slice.any():
+        zz, yy, xx = np.nonzero(coronary)
+        centre = (float(zz.mean()), float(yy.mean()), float(xx.mean()))
+    else:
+        centre = tuple(float(c) for c in find_heart(hu, spacing_mm))
+    if per_slice.any():
+        order = [int(k) for k in np.argsort(-per_slice, kind="stable") if per_slice[k] > 0][:n_slices]
+        return centre, sorted(order)
+    c = int(round(centre[0]))
+    return centre, sorted({min(max(c + d, 0), nz - 1) for d in range(-(n_slices // 2), n_slices - n_slices // 2)})
+
+
 def render_lesion_report(hu: np.ndarray, spacing_mm: Sequence[float], labels: np.ndarray,
                          scores: Mapping[str, float], path: str | Path, *, title: str,
                          candidates: np.ndarray | None = None, threshold_hu: float = 130.0,
@@ -59,8 +81,8 @@ def render_lesion_report(hu: np.ndarray, spacing_mm: Sequence[float], labels: np
     hu: (z, y, x) HU; spacing_mm: (z, y, x); labels: (z, y, x) uint8 vessel labels the scorer assigned
     (0 none, 1..4 = LCA, LAD, LCX, RCA); scores: Agatston per vessel (and ``total``); candidates: (z, y, x)
     bool of every calcium candidate (default: ``hu >= threshold_hu``), drawn in grey where not coronary;
-    heart_index: (z, y, x) voxel centre of the crop (default: the centroid of the coronary lesions, else the
-    image centre); crop_mm: side of the square shown around it.
+    heart_index: (z, y, x) voxel centre of the crop (default: the centroid of the coronary lesions, else the heart
+    found by find_heart); crop_mm: side of the square shown around it.
     """
     import matplotlib
 
@@ -78,22 +100,8 @@ def render_lesion_report(hu: np.ndarray, spacing_mm: Sequence[float], labels: np
     dz, dy, dx = (abs(float(s)) for s in spacing_mm)
     cand = (hu >= threshold_hu) if candidates is None else np.asarray(candidates, dtype=bool)
     coronary = labels > 0
-    per_slice = coronary.sum(axis=(1, 2))
-    if heart_index is not None:
-        centre = tuple(float(c) for c in heart_index)
-    elif per_slice.any():
-        zz, yy, xx = np.nonzero(coronary)
-        centre = (float(zz.mean()), float(yy.mean()), float(xx.mean()))
-    else:
-        centre = (nz / 2, ny / 2, nx / 2)
+    centre, shown = _view(hu, (dz, dy, dx), coronary, heart_index, n_slices)
     ys, xs = _crop_box((ny, nx), centre[1:], (int(crop_mm / dy / 2), int(crop_mm / dx / 2)))
-    # slices to show: the most coronary voxels first (distinct), else around the centre
-    if per_slice.any():
-        order = [int(k) for k in np.argsort(-per_slice, kind="stable") if per_slice[k] > 0][:n_slices]
-        shown = sorted(order)
-    else:
-        c = int(round(centre[0]))
-        shown = sorted({min(max(c + d, 0), nz - 1) for d in range(-(n_slices // 2), n_slices - n_slices // 2)})
     # the heart slab for the projection: the shown slices' span +- 15 mm, never the whole chest
     pad = int(round(15.0 / dz))
     z0, z1 = max(min(shown) - pad, 0), min(max(shown) + pad + 1, nz)
