@@ -152,8 +152,11 @@ def test_reproduce_bf16_reaches_training_and_bundles(tmp_path):
     grid = {"batch_size": [4], "lr": [1e-3], "weight_decay": [1e-4], "max_epochs": 2, "patience": 2}
     fp32 = reproduce(tmp_path / "cache", tmp_path / "fp32", models=["cnn"], grid=grid, device="cpu",
                      trainer="reference", progress=False)
-    bf16 = reproduce(tmp_path / "cache", tmp_path / "bf16", models=["cnn"], grid=grid, device="cpu",
-                     trainer="reference", bf16=True, progress=False)
+    (tmp_path / "grid.json").write_text(json.dumps(grid))
+    from cacscore.cli import main  # the command line's --bf16 reaches the trainer
+    assert main(["reproduce", str(tmp_path / "cache"), str(tmp_path / "bf16"), "--models", "cnn", "--grid",
+                 str(tmp_path / "grid.json"), "--device", "cpu", "--trainer", "reference", "--bf16"]) == 0
+    bf16 = {"table1.csv": tmp_path / "bf16" / "table1.csv", "models": tmp_path / "bf16" / "models"}
     cv32, cv16 = pd.read_csv(tmp_path / "fp32" / "cv_results.csv"), pd.read_csv(tmp_path / "bf16" / "cv_results.csv")
     assert not np.array_equal(cv32["train_mse"], cv16["train_mse"])
     np.testing.assert_allclose(cv16["train_mse"], cv32["train_mse"], rtol=0.1)
