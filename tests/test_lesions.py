@@ -196,3 +196,28 @@ def test_outside_thorax_mm_signs_and_no_lungs():
     assert d[0] < -20 and d[1] > 20
     solid = np.full((20, 64, 64), 40, np.int16)  # no lungs: no hull, no rule
     assert np.isnan(L.outside_thorax_mm(solid, (3.0, 1.0, 1.0), np.zeros((2, 3)))).all()
+
+
+def test_real_chest_ct_chest_wall_is_not_coronary():
+    """LIDC-IDRI-0002 (real, no calcium reference): the phantom-trained model once called two calcified
+    costal-cartilage spots in the anterior chest wall "LAD" (52 AU). They lie outside the lungs' hull, and the
+    heart centre inside it; the scan now scores 0."""
+    from pathlib import Path
+
+    from cacscore.io.dicom import read_series
+
+    lidc = Path(__file__).parents[2] / "shared" / "data" / "lidc-idri-0002"
+    if not lidc.is_dir():
+        pytest.fail(f"real test series missing: {lidc}")
+    vol = read_series(lidc)
+    model = L.load_model(Path(__file__).parent / "data" / "lesion_model_phantom300")
+    cand, classes = L.classify_volume(vol.hu, vol.spacing_mm, model)
+    hz, hy, hx = cand.heart_index
+    sp = vol.spacing_mm
+    assert L.outside_thorax_mm(vol.hu, sp, np.array([[hz * sp[0], hy * sp[1], hx * sp[2]]]))[0] < -30
+    wall = [cand.ids[68, 90, 260], cand.ids[96, 93, 302]]  # the two spots, (z, y, x) voxel indices
+    assert all(w > 0 for w in wall)
+    assert all(cand.outside_thorax_mm[w - 1] > 10 for w in wall)
+    assert (classes == 0).all()
+    raw = model.predict(cand.features)  # what the classifier alone says
+    assert all(raw[w - 1] == 2 for w in wall)  # LAD: the rule, not the classifier, catches them
