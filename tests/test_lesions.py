@@ -221,3 +221,26 @@ def test_real_chest_ct_chest_wall_is_not_coronary():
     assert (classes == 0).all()
     raw = model.predict(cand.features)  # what the classifier alone says
     assert all(raw[w - 1] == 2 for w in wall)  # LAD: the rule, not the classifier, catches them
+
+
+def test_coronary_z_range_rule(trained, tmp_path):
+    """A model only calls coronary what lies within the height range (dz_mm) of its coronary training
+    candidates +- z_margin_mm; the range is saved with the model; z_margin_mm None turns the rule off."""
+    model, f, t = trained
+    lo, hi = model.info["coronary_dz_mm"]
+    dz = L.FEATURE_NAMES.index("dz_mm")
+    assert lo == f[t > 0, dz].min() and hi == f[t > 0, dz].max()
+    cor = f[t > 0]
+    high = cor.copy()
+    high[:, dz] = hi + model.config.z_margin_mm + 1  # e.g. the aortic arch of a whole-chest scan
+    assert (model.predict(high) == 0).all()
+    inside = cor.copy()
+    inside[:, dz] = hi + model.config.z_margin_mm - 1
+    np.testing.assert_array_equal(model.in_coronary_z_range(inside), True)
+    L.save_model(model, tmp_path / "m")
+    back = L.load_model(tmp_path / "m")
+    assert back.info["coronary_dz_mm"] == [lo, hi] and (back.predict(high) == 0).all()
+    off = dataclasses.replace(model, config=dataclasses.replace(model.config, z_margin_mm=None))
+    assert off.in_coronary_z_range(high).all()
+    legacy = dataclasses.replace(model, info={})  # saved before the range existed: no rule
+    assert legacy.in_coronary_z_range(high).all()

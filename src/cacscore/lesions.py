@@ -327,6 +327,9 @@ def _near(features: np.ndarray, max_distance_mm: float) -> np.ndarray:
     return features[:, _DIST] <= max_distance_mm
 
 
+_DZ = FEATURE_NAMES.index("dz_mm")
+
+
 @dataclass(frozen=True)
 class ClassifierConfig:
     """MLP and training settings. hidden: widths of the hidden layers; class_weight_power: class
@@ -348,6 +351,10 @@ class ClassifierConfig:
     # (LIDC-IDRI-0002) a phantom-trained model called calcified costal cartilage 9-17 mm outside the hull
     # "LAD"; the phantom's coronary candidates lie >= 13 mm inside it (docs/lesion_scorer.md)
     thorax_margin_mm: float | None = 5.0
+    # candidates whose dz_mm (height above the heart centre) lies more than this outside the range of the
+    # coronary training candidates (LesionModel.info["coronary_dz_mm"]) are non-coronary by rule: a model
+    # trained on gated heart-only scans never saw the aortic arch of a whole-chest scan; None: no such rule
+    z_margin_mm: float | None = 15.0
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -355,8 +362,10 @@ class ClassifierConfig:
             raise ValueError(f"hidden must be positive widths, got {self.hidden!r}")
         if not 0 <= self.dropout < 1:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
-        if self.thorax_margin_mm is not None and not np.isfinite(self.thorax_margin_mm):
-            raise ValueError(f"thorax_margin_mm must be a finite number or None, got {self.thorax_margin_mm!r}")
+        for name in ("thorax_margin_mm", "z_margin_mm"):
+            v = getattr(self, name)
+            if v is not None and not np.isfinite(v):
+                raise ValueError(f"{name} must be a finite number or None, got {v!r}")
         if not self.max_distance_mm > 0:
             raise ValueError(f"max_distance_mm must be > 0, got {self.max_distance_mm!r}")
         if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0 or self.weight_decay < 0:
@@ -402,13 +411,22 @@ class LesionModel:
             return np.zeros((0, N_CLASSES), np.float32)
         out = np.zeros((f.shape[0], N_CLASSES), np.float32)
         out[:, 0] = 1.0
-        near = _near(f, self.config.max_distance_mm)
+        near = _near(f, self.config.max_distance_mm) & self.in_coronary_z_range(f)
         if near.any():
             x = torch.from_numpy((f[near] - self.mean) / self.std)
             self.net.eval()
             with torch.no_grad():
                 out[near] = torch.softmax(self.net(x), dim=1).numpy()
         return out
+
+    def in_coronary_z_range(self, features: np.ndarray) -> np.ndarray:
+        """(n,) bool: dz_mm within the coronary training candidates' range +- config.z_margin_mm (all True for
+        a model saved without that range, or with z_margin_mm None)."""
+        f = np.asarray(features)
+        zr, m = self.info.get("coronary_dz_mm"), self.config.z_margin_mm
+        if zr is None or m is None:
+            return np.ones(f.shape[0], bool)
+        return (f[:, _DZ] >= float(zr[0]) - m) & (f[:, _DZ] <= float(zr[1]) + m)
 
     def predict(self, features: np.ndarray) -> np.ndarray:
         """(n, F) features -> (n,) classes 0..4."""
@@ -484,7 +502,10 @@ def train_classifier(features: np.ndarray, targets: np.ndarray, *, config: Class
             last = tot / max(wsum, 1e-12)
             log.debug("lesion classifier epoch %d loss %.4f", epoch + 1, last)
     net.eval()
-    info = {"n_train": len(y), "n_far_coronary_dropped": n_far_coronary, "class_counts": counts.astype(int).tolist(), "final_loss": last}
+    cor = y > 0
+    info = {"n_train": len(y), "n_far_coronary_dropped": n_far_coronary, "class_counts": counts.astype(int).tolist(),
+            "final_loss": last,
+            "coronary_dz_mm": [float(f[cor, _DZ].min()), float(f[cor, _DZ].max())] if cor.any() else None}
     return LesionModel(net, mean.astype(np.float32), std, config, FEATURE_NAMES, float(threshold_hu),
                        float(min_area_mm2), info)
 
