@@ -33,7 +33,8 @@ def plot_loss_curves(curves: dict[str, dict[str, np.ndarray]], path: Path, *, la
 
     curves[model]["train" | "val"]: (folds, epochs) with NaN after a fold stopped early.
     """
-    fig, axes = plt.subplots(1, len(curves), figsize=(4.2 * len(curves), 3.4), squeeze=False, sharey=True)
+    fig, axes = plt.subplots(1, len(curves), figsize=(4.2 * len(curves), 3.4), squeeze=False, sharey=True,
+                             layout="constrained")  # the suptitle never overlaps the panel titles
     for ax, (name, c) in zip(axes[0], curves.items()):
         for key, colour in (("train", "tab:blue"), ("val", "tab:orange")):
             a = c[key]
