@@ -167,7 +167,7 @@ def _add_reproduce(sub: argparse._SubParsersAction) -> None:
                         "auto: fast on CUDA in a single process, else reference")
     p.add_argument("--bf16", action="store_true",
                    help="train under bfloat16 autocast with channels_last (on CUDA the fast trainer does anyway); on "
-                        "CPUs with AVX512-BF16 ~2.8x faster for the CNN at 256 px; evaluation stays float32")
+                        "CPUs with AVX512-BF16 ~2.5x faster for the CNN at 256 px; evaluation stays float32")
     p.add_argument("--compile", action="store_true", help="with the fast trainer: torch.compile the models and the "
                    "input kernel (CUDA; ~10 s of compilation per model, then ~2x faster at 73 x 512 x 512)")
     p.set_defaults(func=_cmd_reproduce)

@@ -60,7 +60,7 @@ class TrainConfig:
     eval_batch_size: int = 16
     # "bf16": the training forward pass under torch.autocast(bfloat16) (loss, backward into float32 weights and
     # AdamW stay float32); evaluation and prediction stay float32. On CPUs with AVX512-BF16 the paper's CNN at
-    # 73 x 256 x 256 trains ~2.8x faster with bf16 + channels_last (docs/models.md); on others it can be slower.
+    # 73 x 256 x 256 trains ~2.5x faster with bf16 + channels_last (docs/models.md); on others it can be slower.
     precision: str = "fp32"
     channels_last: bool = False  # model and training batches in channels_last memory format
 
