@@ -338,6 +338,11 @@ def _add_lesion_train(sub: argparse._SubParsersAction) -> None:
                    help="gated source: sd of the random heart-reference shift of the extra copies (0: none)")
     p.add_argument("--gated-copies", type=int, default=4, metavar="N",
                    help="gated source: copies of each gated scan's candidates (the first unshifted)")
+    p.add_argument("--gated-noise-copies", type=int, default=0, metavar="N",
+                   help="gated source: N extra copies of each gated scan with noise added (non-gated scans are "
+                        "noisier), their candidates trained on too")
+    p.add_argument("--gated-noise-sd", type=float, nargs=2, default=(10.0, 35.0), metavar=("LOW_HU", "HIGH_HU"),
+                   help="gated source: range of the added noise sd")
     p.add_argument("model_dir", type=Path, help="output folder: model.safetensors, model.json, training_report.json")
     p.add_argument("--epochs", type=int, default=40)
     p.add_argument("--max-distance-mm", type=float, default=110.0, metavar="MM",
@@ -358,8 +363,8 @@ def _cmd_lesion_train(args: argparse.Namespace) -> int:
     kind = None if args.source_kind == "auto" else args.source_kind
     rep = train_lesion_model(training_pairs(args.source, kind=kind), args.model_dir, config=config,
                              workers=args.workers, gated_heart_jitter_mm=args.gated_heart_jitter_mm,
-                             gated_copies=args.gated_copies,
-                             progress=not args.no_progress)
+                             gated_copies=args.gated_copies, gated_noise_copies=args.gated_noise_copies,
+                             gated_noise_sd_hu=tuple(args.gated_noise_sd), progress=not args.no_progress)
     for s in rep["skipped"]:
         print(f"cacscore lesion-train: skipped: {s['id']}: {s['reason']}", file=sys.stderr)
     per = ", ".join(f"{k} {v}" for k, v in rep["candidates"]["per_class"].items())
