@@ -25,6 +25,9 @@ noise-free image, scores.xlsx); rows differ only in what the classifier was trai
                         (FOV centre) is exact on the phantom, the non-gated test reference (find_heart) is not
   (b5) b3+heart_jitter    (b3) with the same heart-reference jitter
   (b6) b1+heart_jitter    (b1) with the same jitter: no feature change, so what lesion-train can ship as it is
+  (b7) b6+noise           (b6) plus --noise-copies noisy copies of each gated training scan (noise sd drawn from
+                        --noise-sd, cacscore.lesion_cohort.noise_augmented_candidates), each with one heart-
+                        reference shift: what lesion-train --gated-noise-copies does
 
 Metrics as in bench/lesion_scorer.py (same _summary): MSE on targets divided by the training maxima per vessel
 averaged over the four vessels; constant = the test set's per-vessel mean; ratio = constant MSE / row MSE;
@@ -69,6 +72,7 @@ _spec.loader.exec_module(_ls)
 _summary = _ls._summary  # the same metric definitions as bench/lesion_scorer.py
 
 F = {n: i for i, n in enumerate(L.FEATURE_NAMES)}
+NOISE_COPIES, NOISE_SD_HU = 2, (10.0, 35.0)  # row b7 (--noise-copies, --noise-sd)
 POS = ("dz_mm", "dy_mm", "dx_mm", "r_inplane_mm", "dist_mm", "cos_inplane", "sin_inplane")
 
 
@@ -106,6 +110,17 @@ def _extract(job: tuple[str, str, str]) -> dict:
     """Candidates of one patient's non-gated series (kind 'nongated') or gated series (kind 'gated')."""
     root_s, pid, kind = job
     root = Path(root_s)
+    if kind == "gated_noise":  # NOISE_COPIES noisy copies of the gated series, as lesion-train --gated-noise-copies
+        g = root / "Gated_release_final"
+        case = LC.Case(pid, g / "patient" / pid, g / "calcium_xml" / f"{pid}.xml", kind="gated")
+        hu, sp, lab, _ = LC.gated_volume_labels(case)
+        heart = L.find_candidates(hu, sp).heart_index  # the same reference as the clean gated row's candidates
+        f, tg = LC.noise_augmented_candidates(hu, sp, lab, heart, copies=NOISE_COPIES, sd_hu=NOISE_SD_HU,
+                                              rng=np.random.default_rng([int(pid), 13]))
+        centre = tuple((s_ - 1) / 2.0 for s_ in hu.shape)
+        return {"pid": pid, "features": f, "targets": tg, "agatston": np.zeros(len(tg), np.float32),
+                "dz": np.full(len(tg), sp[0], np.float32), "heart_index": np.array(heart, float),
+                "centre_index": np.array(centre), "spacing": np.array(sp)}
     if kind == "gated":
         g = root / "Gated_release_final"
         case = LC.Case(pid, g / "patient" / pid, g / "calcium_xml" / f"{pid}.xml", kind="gated")
@@ -200,6 +215,7 @@ def _scores(te: dict, pred: np.ndarray, test_ids: list[int]) -> np.ndarray:
 
 
 def main(argv: list[str] | None = None) -> int:
+    global NOISE_COPIES, NOISE_SD_HU
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("out", type=Path)
     ap.add_argument("--train", type=int, default=120)
@@ -216,11 +232,14 @@ def main(argv: list[str] | None = None) -> int:
                     help="render, extract and delete each patient's files in turn (disk: ~55 MB x workers, not "
                     "~10 GB for 180 patients at 512 px); OUT/release keeps truth.csv only")
     ap.add_argument("--reuse", action="store_true", help="reuse OUT/release and OUT/features_*.npz")
+    ap.add_argument("--noise-copies", type=int, default=0, help="row b7: noisy copies of each gated training scan")
+    ap.add_argument("--noise-sd", type=float, nargs=2, default=NOISE_SD_HU, help="row b7: range of the added sd")
     ap.add_argument("--z-margins", nargs="*", default=["none"], metavar="MM",
                     help="also evaluate every row's model with these ClassifierConfig.z_margin_mm values ('none': "
                     "no coronary z-range rule); the rows themselves use the library default")
     a = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    NOISE_COPIES, NOISE_SD_HU = a.noise_copies, tuple(a.noise_sd)  # read by the forked extraction workers
     logging.getLogger("cacscore.preprocess").setLevel(logging.ERROR)  # find_heart's fallback note, per gated scan
     torch.set_num_threads(a.threads)
     a.out.mkdir(parents=True, exist_ok=True)
@@ -231,7 +250,8 @@ def main(argv: list[str] | None = None) -> int:
     s = [str(i) for i in train_ids]
     have = a.reuse and (root / "truth.csv").is_file() and len(pd.read_csv(root / "truth.csv")) == n
     if not have and a.delete_series:  # render + extract + delete, patient by patient
-        jobs = [(str(root), str(pid), a.seed, a.size, ("nongated", "gated") if pid <= a.train else ("nongated",))
+        train_kinds = ("nongated", "gated", "gated_noise") if a.noise_copies else ("nongated", "gated")
+        jobs = [(str(root), str(pid), a.seed, a.size, train_kinds if pid <= a.train else ("nongated",))
                 for pid in range(1, n + 1)]
         with mp.get_context("fork").Pool(a.workers, initializer=LC._worker_init) as pool:
             got = list(tqdm(pool.imap(_render_extract, jobs), total=n, desc="render+extract"))
@@ -240,6 +260,8 @@ def main(argv: list[str] | None = None) -> int:
             index=False, float_format="%.6f"))
         _assemble([g["nongated"] for g in got[:a.train]], s, a.out / "features_train_nongated.npz")
         _assemble([g["gated"] for g in got[:a.train]], s, a.out / "features_train_gated.npz")
+        if a.noise_copies:
+            _assemble([g["gated_noise"] for g in got[:a.train]], s, a.out / "features_train_gated_noise.npz")
         _assemble([g["nongated"] for g in got[a.train:]], [str(i) for i in test_ids], a.out / "features_test.npz")
         a.reuse = True
     elif not have:
@@ -250,6 +272,8 @@ def main(argv: list[str] | None = None) -> int:
     tr_n = _cohort(root, s, "nongated", a.workers, a.out / "features_train_nongated.npz", a.reuse)
     tr_g = _cohort(root, s, "gated", a.workers, a.out / "features_train_gated.npz", a.reuse)
     te = _cohort(root, [str(i) for i in test_ids], "nongated", a.workers, a.out / "features_test.npz", a.reuse)
+    tr_gn = (_cohort(root, s, "gated_noise", a.workers, a.out / "features_train_gated_noise.npz", a.reuse)
+             if a.noise_copies else None)
     t_feat = time.perf_counter() - t1
 
     drop60 = ("bright_60mm", "air_60mm")
@@ -274,6 +298,12 @@ def main(argv: list[str] | None = None) -> int:
     ftr6, ytr6 = jittered(tr_g, tr_g["features_centre"], copies=a.jitter_copies, sd_mm=a.jitter_sd_mm,
                           rng=np.random.default_rng(a.seed))
     rows_def[f"b6_b1+heart_jitter{a.jitter_sd_mm:g}mm"] = (ftr6, ytr6, te["features"])
+    if tr_gn is not None:  # (b7) b6 + the noisy copies, each with one heart-reference shift (as lesion-train)
+        fn, yn = jittered(tr_gn, tr_gn["features_centre"], copies=2, sd_mm=a.jitter_sd_mm,
+                          rng=np.random.default_rng(a.seed + 1))
+        half = len(tr_gn["targets"])
+        rows_def[f"b7_b6+noise{a.noise_copies}x{NOISE_SD_HU[0]:g}-{NOISE_SD_HU[1]:g}HU"] = (
+            np.concatenate([ftr6, fn[half:]]), np.concatenate([ytr6, yn[half:]]), te["features"])
     if a.only:
         rows_def = {k: v for k, v in rows_def.items() if any(k.startswith(o) for o in a.only)}
     T = truth.loc[test_ids, list(VESSELS)].to_numpy(float)
