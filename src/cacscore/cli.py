@@ -338,9 +338,9 @@ def _add_lesion_train(sub: argparse._SubParsersAction) -> None:
                    help="gated source: sd of the random heart-reference shift of the extra copies (0: none)")
     p.add_argument("--gated-copies", type=int, default=4, metavar="N",
                    help="gated source: copies of each gated scan's candidates (the first unshifted)")
-    p.add_argument("--gated-noise-copies", type=int, default=0, metavar="N",
+    p.add_argument("--gated-noise-copies", type=int, default=2, metavar="N",
                    help="gated source: N extra copies of each gated scan with noise added (non-gated scans are "
-                        "noisier), their candidates trained on too")
+                        "noisier), their candidates trained on too (0: none)")
     p.add_argument("--gated-noise-sd", type=float, nargs=2, default=(10.0, 35.0), metavar=("LOW_HU", "HIGH_HU"),
                    help="gated source: range of the added noise sd")
     p.add_argument("model_dir", type=Path, help="output folder: model.safetensors, model.json, training_report.json")
