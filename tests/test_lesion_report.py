@@ -122,3 +122,14 @@ def test_zero_calcium_report_shows_the_heart_not_the_image_centre():
     assert abs(hz - hu.shape[0] / 2) > 5
     centre, shown = _view(hu, p.spacing_mm, np.zeros(hu.shape, bool), None, 3)
     assert centre[0] == hz and shown == [hz - 1, hz, hz + 1]
+
+
+def test_non_coronary_calcium_is_outlined_in_a_visible_colour(tmp_path):
+    from cacscore.lesion_report import NON_CORONARY_COLOUR
+
+    hu, labels = _volume()
+    hu[3, 40:44, 30:34] = 400.0
+    labels[3, 40:44, 30:34] = 2  # a LAD lesion on the slice of the bone-like calcium, so that slice is shown
+    out = render_lesion_report(hu, (3.0, 0.7, 0.7), labels, {"LCA": 0, "LAD": 150.0, "LCX": 0, "RCA": 260.0},
+                               tmp_path / "case.png", title="case 3", crop_mm=66)
+    assert _has_colour(imread(out), NON_CORONARY_COLOUR, tol=0.12)

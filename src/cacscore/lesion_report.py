@@ -2,7 +2,7 @@
 
 One PNG per scan: the axial slices with the most coronary calcium, cropped around the heart, in a soft-tissue
 window, every voxel the scorer gave to a vessel filled in that vessel's colour, every other calcium candidate
-(>= threshold, judged non-coronary: bone, aortic wall, valves, noise) outlined in grey; and a maximum-intensity
+(>= threshold, judged non-coronary: bone, aortic wall, valves, noise) outlined in purple (grey vanished on white bone); and a maximum-intensity
 projection of the heart slab with the same colours, so lesions on slices not shown are still seen. The legend
 gives the per-vessel Agatston scores and the four-class risk category. Identifiers: only the ``title`` the
 caller passes (a folder name, never a DICOM header value).
@@ -24,6 +24,7 @@ from cacscore.vessels import VESSELS
 log = logging.getLogger(__name__)
 
 VESSEL_COLOURS = {"LCA": "#e41a1c", "LAD": "#377eb8", "LCX": "#4daf4a", "RCA": "#ff7f00"}
+NON_CORONARY_COLOUR = "#984ea3"  # the palette's (Set1) next colour: visible on white bone and on grey tissue
 CATEGORY_NAMES = ("0", "1-99", "100-399", ">=400")
 WINDOW_HU = (-160.0, 240.0)  # soft tissue: level 40, width 400
 
@@ -80,7 +81,7 @@ def render_lesion_report(hu: np.ndarray, spacing_mm: Sequence[float], labels: np
 
     hu: (z, y, x) HU; spacing_mm: (z, y, x); labels: (z, y, x) uint8 vessel labels the scorer assigned
     (0 none, 1..4 = LCA, LAD, LCX, RCA); scores: Agatston per vessel (and ``total``); candidates: (z, y, x)
-    bool of every calcium candidate (default: ``hu >= threshold_hu``), drawn in grey where not coronary;
+    bool of every calcium candidate (default: ``hu >= threshold_hu``), outlined in purple where not coronary;
     heart_index: (z, y, x) voxel centre of the crop (default: the centroid of the coronary lesions, else the heart
     found by find_heart); crop_mm: side of the square shown around it.
     """
@@ -114,7 +115,7 @@ def render_lesion_report(hu: np.ndarray, spacing_mm: Sequence[float], labels: np
         ax.imshow(hu[k, ys, xs], cmap="gray", vmin=lo, vmax=hi, aspect=extent_aspect, interpolation="nearest")
         other = cand[k, ys, xs] & ~coronary[k, ys, xs]
         if other.any():
-            ax.contour(other.astype(np.float32), levels=[0.5], colors="0.75", linewidths=0.6)
+            ax.contour(other.astype(np.float32), levels=[0.5], colors=NON_CORONARY_COLOUR, linewidths=0.8)
         ax.imshow(_overlay(labels[k, ys, xs]), aspect=extent_aspect, interpolation="nearest")
         ax.set_title(f"slice {k + 1} of {nz} (from the feet)", fontsize=9)
         ax.axis("off")
@@ -131,7 +132,7 @@ def render_lesion_report(hu: np.ndarray, spacing_mm: Sequence[float], labels: np
     total = float(scores.get("total", sum(float(scores.get(v, 0.0)) for v in VESSELS)))
     cat = CATEGORY_NAMES[int(risk_category4(total))]
     handles = [Patch(color=VESSEL_COLOURS[v], label=f"{v} {float(scores.get(v, 0.0)):.0f}") for v in VESSELS]
-    handles.append(Patch(facecolor="none", edgecolor="0.6", label="calcium judged non-coronary"))
+    handles.append(Patch(facecolor="none", edgecolor=NON_CORONARY_COLOUR, label="calcium judged non-coronary"))
     fig.legend(handles=handles, loc="lower center", ncol=5, fontsize=9, frameon=False)
     fig.suptitle(f"{title}: Agatston total {total:.0f} (category {cat}); {crop_mm:.0f} mm around the heart",
                  fontsize=10)
