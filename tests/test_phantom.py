@@ -173,3 +173,55 @@ def test_gated_series_renders_when_the_cardiac_field_of_view_misses_the_spine():
     # (and write_release silently dropped the patient from a --gated release)
     p = make_patient(5, seed=5, size=64, gated=True)
     assert p.gated is not None
+
+
+def _lookalike_pid(kind: str, *, seed: int = 1, start: int = 0) -> int:
+    """The first patient of cohort ``seed`` whose draws hold calcified look-alikes of ``kind``."""
+    from cacscore.phantom.core import _draws
+
+    for pid in range(start, start + 200):
+        d, _ = _draws(pid, seed, 128)
+        if any(b.kind == kind and b.calcified for b in d.cardiac + d.nodes):
+            return pid
+    raise AssertionError(f"no {kind} in 200 patients")
+
+
+@pytest.mark.parametrize("kind", ["mitral_annulus", "aortic_valve", "lymph_node"])
+def test_lookalike_calcium_is_visible_and_never_coronary(kind):
+    """Look-alike calcium is painted (visible at >= 130 HU in the written image), marked bright, keeps
+    clear of every coronary label, and leaves the per-vessel truth unchanged."""
+    from cacscore.phantom.noncoronary import CORONARY_CLEARANCE_MM, _clearance_mm
+
+    pid = _lookalike_pid(kind)
+    p = make_patient(pid, seed=1, size=128)
+    q = make_patient(pid, seed=1, size=128, lookalikes=False)
+    assert p.truth == q.truth and p.truth_moving == q.truth_moving
+    assert not np.array_equal(p.hu, q.hu)
+    blobs = [b for b in p.lookalikes if b.kind == kind and b.calcified]
+    assert blobs and not q.lookalikes
+    centres = np.array([b.centre_mm for b in blobs])
+    # (x, y, z) mm -> (z, y, x) voxel index
+    idx = np.rint((centres[:, ::-1] - np.array(p.origin_mm)[::-1]) / np.array(p.spacing_mm)).astype(int)
+    seen = [float(p.hu_static[k, max(j - 1, 0):j + 2, max(i - 1, 0):i + 2].max()) for k, j, i in idx]
+    assert max(seen) >= 130, (kind, seen)
+    # the new bright voxels carry no coronary label, and none of them is near a vessel
+    new = p.bright & ~q.bright
+    assert new.any() and not (p.labels[new] > 0).any()
+    from cacscore.phantom.core import _draws
+
+    vessels = _draws(pid, 1, 128)[0].vessels
+    vpts = np.concatenate([v.points for v in vessels.values()])
+    radii = np.array([b.radius_mm for b in blobs])
+    assert (_clearance_mm(centres, vpts) >= CORONARY_CLEARANCE_MM + radii).all()
+    assert p.summary()["mac"] == int(p.n_lookalikes("mitral_annulus") > 0)
+    if kind == "mitral_annulus":
+        assert p.summary()["mac"] == 1
+
+
+def test_gated_series_shows_the_mitral_annulus_but_not_as_coronary():
+    pid = _lookalike_pid("mitral_annulus")
+    p = make_patient(pid, seed=1, size=96, gated=True)
+    q = make_patient(pid, seed=1, size=96, gated=True, lookalikes=False)
+    assert p.gated.truth == q.gated.truth
+    assert np.array_equal(p.gated.labels, q.gated.labels)
+    assert (p.gated.hu >= 130).sum() > (q.gated.hu >= 130).sum()

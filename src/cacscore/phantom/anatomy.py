@@ -3,7 +3,7 @@
 All lengths in mm, HU in Hounsfield units. ``t`` is the height above the top of the right
 diaphragm dome (mm); patient z = t + z_dome_mm. Painter's order: body wall, thoracic cavity
 (lungs / abdomen / thoracic inlet), mediastinum, great vessels and airways, bones (spine, ribs,
-costal cartilage, sternum), aortic wall/valve calcium, table; the heart is drawn last (its own
+costal cartilage, sternum), aortic wall calcium, table; the heart is drawn last (its own
 layer, so that it can move).
 """
 
@@ -70,6 +70,9 @@ class Anatomy:
     paraspinal: tuple[float, float] = (22.0, 18.0)  # semi-axes (mm) of the paraspinal muscles
     # body wall, drawn from default_rng([lung_texture_seed, 6]) (see _draw_wall): None = plain ellipse
     wall: "Wall | None" = None
+    # aortic valve annulus calcium (x, y, z, radius, HU): drawn with the aortic wall calcium (same
+    # stream) but painted with the heart (noncoronary.py), where it moves and is not painted over
+    valve_calc: tuple[tuple[float, float, float, float, float], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -152,10 +155,11 @@ def draw_anatomy(rng: np.random.Generator) -> Anatomy:
                 tz = rng.uniform(root[2] - z_dome + 40, t_arch)
                 cx, cy = root[0] + aorta_r * np.cos(ang), root[1] + aorta_r * np.sin(ang)
             calcs.append((cx, cy, tz + z_dome, rng.uniform(1.0, 3.0), rng.uniform(250, 1100)))
+    valve = []
     if rng.random() < 0.15:  # aortic valve annulus, below the ostia
         for _ in range(int(rng.integers(1, 4))):
             ang = rng.uniform(0, 2 * np.pi)
-            calcs.append((root[0] + 0.7 * aorta_r * np.cos(ang), root[1] + 0.7 * aorta_r * np.sin(ang),
+            valve.append((root[0] + 0.7 * aorta_r * np.cos(ang), root[1] + 0.7 * aorta_r * np.sin(ang),
                           root[2] - rng.uniform(10, 16), rng.uniform(1.0, 2.5), rng.uniform(300, 900)))
     cart = []
     if rng.random() < 0.5:  # calcified costal cartilage patches (bright, outside the heart)
@@ -184,7 +188,7 @@ def draw_anatomy(rng: np.random.Generator) -> Anatomy:
         med_halfwidth=rng.uniform(26, 38), heart_c=hc, heart_axes=axes, heart_semi=semi,
         aorta_root=root, aorta_r=aorta_r, desc_c=desc_c, desc_r=desc_r, t_arch=t_arch,
         aortic_calc=tuple(calcs), cartilage_calc=tuple(cart), lung_texture_seed=tex_seed,
-        breast=breast, scapula=scapula, paraspinal=paraspinal, wall=wall,
+        breast=breast, scapula=scapula, paraspinal=paraspinal, wall=wall, valve_calc=tuple(valve),
     )
 
 
@@ -356,7 +360,8 @@ def _table(anat: Anatomy, x: np.ndarray, y: np.ndarray, px: float,
 def render_background(anat: Anatomy, grid: Grid, *, kvp: float) -> tuple[np.ndarray, np.ndarray]:
     """Everything but the heart: returns (hu float32 (z, y, x), bright bool (z, y, x)).
 
-    ``bright`` marks voxels touched by bone, calcified cartilage and aortic calcium (never coronary).
+    ``bright`` marks voxels touched by bone, calcified cartilage and aortic wall calcium (never coronary).
+    Aortic valve calcium is painted with the heart (:func:`cacscore.phantom.coronary.render_heart`).
     """
     nz, ny, nx = grid.shape
     px = grid.px_mm
@@ -595,7 +600,7 @@ def render_background(anat: Anatomy, grid: Grid, *, kvp: float) -> tuple[np.ndar
         paint(img, b, fb * f_i[None], 190 * bone_k)
         bright[b] |= (fb * f_o[None]) > 0.01
 
-    # aortic and cartilage calcium (label 0 forever)
+    # aortic wall and cartilage calcium (label 0 forever)
     for cx_, cy_, cz_, r, hu in (*anat.aortic_calc, *anat.cartilage_calc):
         res = ellipsoid_fraction(grid, np.array([cx_, cy_, cz_]), np.eye(3), np.array([r, r, r * 1.5]), supersample=2)
         if res is not None:

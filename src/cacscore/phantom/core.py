@@ -12,6 +12,7 @@ from cacscore.phantom.anatomy import Anatomy, chest_grid, draw_anatomy, render_b
 from cacscore.phantom.coronary import (Layer, Plaque, PlaqueSpec, Vessel, draw_calcium, place_plaques, render_heart,
                                        vessel_centrelines)
 from cacscore.phantom.motion import MotionPlan, draw_motion, move_layer
+from cacscore.phantom.noncoronary import Blob, draw_cardiac_calcium, draw_nodal_calcium, paint_blobs
 from cacscore.phantom.raster import Grid
 from cacscore.scoring import agatston
 from cacscore.vessels import VESSELS
@@ -67,10 +68,15 @@ class PhantomPatient:
     heart_centre_index: tuple[float, float, float]
     n_plaques: int
     n_aortic_calcium: int
-    bright: np.ndarray = field(repr=False)  # (z, y, x) bool: bone / cartilage / aortic calcium voxels
+    bright: np.ndarray = field(repr=False)  # (z, y, x) bool: bone / cartilage / non-coronary calcium voxels
     gated: GatedPatient | None = None
     anatomy: Anatomy | None = field(default=None, repr=False)
     plaques: list[Plaque] = field(default_factory=list, repr=False)
+    lookalikes: tuple[Blob, ...] = field(default=(), repr=False)  # valve, MAC, nodes, granulomas (noncoronary.py)
+
+    def n_lookalikes(self, kind: str) -> int:
+        """How many calcified look-alike blobs of ``kind`` (noncoronary.KINDS) were drawn."""
+        return sum(1 for b in self.lookalikes if b.kind == kind and b.calcified)
 
     def summary(self) -> dict[str, float]:
         """One truth-table row (see write_release)."""
@@ -79,7 +85,9 @@ class PhantomPatient:
         row.update({f"moving_{c}": self.truth_moving[c] for c in (*VESSELS, "total")})
         row.update(kvp=self.kvp, noise_sigma_hu=self.noise_sigma_hu, motion_amplitude_mm=self.motion_amplitude_mm,
                    n_slices=self.hu.shape[0], pixel_spacing_mm=self.spacing_mm[1], n_plaques=self.n_plaques,
-                   n_aortic_calcium=self.n_aortic_calcium, heart_z_mm=self.heart_centre_mm[0],
+                   n_aortic_calcium=self.n_aortic_calcium, mac=int(self.n_lookalikes("mitral_annulus") > 0),
+                   n_nodal_calcium=self.n_lookalikes("lymph_node"),
+                   n_lung_granulomas=self.n_lookalikes("lung_granuloma"), heart_z_mm=self.heart_centre_mm[0],
                    heart_y_mm=self.heart_centre_mm[1], heart_x_mm=self.heart_centre_mm[2])
         if self.gated is not None:
             row.update({f"gated_{c}": self.gated.truth[c] for c in (*VESSELS, "total")})
@@ -177,9 +185,11 @@ class _Draws:
     specs: list[PlaqueSpec]
     plaques: list[Plaque]
     motion: MotionPlan
+    cardiac: tuple[Blob, ...]  # aortic valve + mitral annulus calcium (move with the heart)
+    nodes: tuple[Blob, ...]  # calcified lymph nodes and lung granulomas (static)
 
 
-def _draws(pid: int, seed: int, size: int = 512) -> tuple[_Draws, np.random.Generator]:
+def _draws(pid: int, seed: int, size: int = 512, *, lookalikes: bool = True) -> tuple[_Draws, np.random.Generator]:
     rng = np.random.default_rng([seed, pid])
     anat = draw_anatomy(rng)
     kvp = 100 if rng.random() < 0.2 else 120
@@ -190,31 +200,40 @@ def _draws(pid: int, seed: int, size: int = 512) -> tuple[_Draws, np.random.Gene
     specs = draw_calcium(rng, size=size)
     plaques = place_plaques(specs, vessels, rng)
     motion = draw_motion(rng, anat.n_slices)
-    return _Draws(anat, kvp, sigma, vessels, specs, plaques, motion), rng
+    # non-coronary look-alikes from their own stream: every draw above is unchanged by them
+    xr = np.random.default_rng([seed, pid, 4])
+    vpts = np.concatenate([v.points for v in vessels.values()])
+    cardiac = draw_cardiac_calcium(anat, vpts, xr) if lookalikes else ()
+    nodes = draw_nodal_calcium(anat, vpts, xr) if lookalikes else ()
+    return _Draws(anat, kvp, sigma, vessels, specs, plaques, motion, cardiac, nodes), rng
 
 
 def make_patient(pid: int, *, seed: int, size: int = 512, gated: bool = False,
-                 with_coronary_calcium: bool = True) -> PhantomPatient:
+                 with_coronary_calcium: bool = True, lookalikes: bool = True) -> PhantomPatient:
     """Render synthetic patient ``pid`` of cohort ``seed`` at ``size`` x ``size`` pixels (same FOV at any size).
 
     Every random draw comes from numpy.random.default_rng([seed, pid]); the anatomy, calcium targets,
     positions and motion do not depend on ``size``; plaque diameters are chosen so that each
     plaque's expected rendered score at ``size`` matches its target (see draw_calcium). ``with_coronary_calcium=False`` renders the same patient
-    without plaques (used to check that nothing else is ever scored).
+    without plaques (used to check that nothing else is ever scored). ``lookalikes=False`` leaves out
+    the non-coronary calcium of noncoronary.py (aortic valve, mitral annulus, calcified nodes and lung
+    granulomas; the per-vessel truth is the same either way), for ablations.
     """
     if size < 16:
         raise ValueError(f"size must be >= 16 pixels, got {size}")
     if pid < 0:
         raise ValueError(f"pid must be >= 0, got {pid}")
-    d, rng = _draws(pid, seed, size)
+    d, rng = _draws(pid, seed, size, lookalikes=lookalikes)
     plaques = d.plaques if with_coronary_calcium else []
     grid = chest_grid(d.anat, size)
     static, bright = render_background(d.anat, grid, kvp=d.kvp)
     moving = static.copy()
-    layers, labels, _ = render_heart(d.anat, grid, static, d.vessels, plaques, kvp=d.kvp)
-    labels[bright] = 0  # bone and aortic calcium are never coronary
+    layers, labels, _ = render_heart(d.anat, grid, static, d.vessels, plaques, kvp=d.kvp,
+                                     cardiac_calcium=d.cardiac, bright=bright)
     _apply_layers(moving, layers, d.motion, grid)
     del layers
+    paint_blobs([static, moving], grid, d.nodes, kvp=d.kvp, bright=bright)
+    labels[bright] = 0  # bone and non-coronary calcium are never coronary
     _finish(moving, static, grid, d.anat.fov_mm, sigma=d.sigma, rng=np.random.default_rng([seed, pid, 1]))
     truth = _score(static, labels, grid)
     truth_moving = _score(moving, labels, grid)
@@ -227,7 +246,8 @@ def make_patient(pid: int, *, seed: int, size: int = 512, gated: bool = False,
         kvp=d.kvp, noise_sigma_hu=round(d.sigma, 3), motion_amplitude_mm=round(d.motion.amplitude_mm, 3),
         truth=truth, truth_moving=truth_moving, heart_centre_mm=(float(hc[2]), float(hc[1]), float(hc[0])),
         heart_centre_index=tuple(float(v) for v in idx), n_plaques=len(plaques),
-        n_aortic_calcium=len(d.anat.aortic_calc), bright=bright, gated=g, anatomy=d.anat, plaques=list(plaques),
+        n_aortic_calcium=len(d.anat.aortic_calc) + len(d.anat.valve_calc), bright=bright, gated=g, anatomy=d.anat,
+        plaques=list(plaques), lookalikes=d.cardiac + d.nodes,
     )
 
 
@@ -250,7 +270,9 @@ def make_gated(d: _Draws, *, size: int, seed: int, pid: int) -> GatedPatient:
     rng = np.random.default_rng([seed, pid, 2])
     grid = gated_grid(d.anat, size, rng)
     img, bright = render_background(d.anat, grid, kvp=d.kvp)
-    _, _, masks = render_heart(d.anat, grid, img, d.vessels, d.plaques, kvp=d.kvp)
+    _, _, masks = render_heart(d.anat, grid, img, d.vessels, d.plaques, kvp=d.kvp, cardiac_calcium=d.cardiac,
+                               bright=bright)
+    paint_blobs([img], grid, d.nodes, kvp=d.kvp, bright=bright)
     labels = np.zeros(grid.shape, np.uint8)
     for name in VESSELS:
         if name in masks:

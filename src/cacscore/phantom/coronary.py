@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cacscore.phantom.anatomy import HU, Anatomy
+from cacscore.phantom.noncoronary import Blob, blob_fractions
 from cacscore.phantom.plaque_table import TABLES as PLAQUE_TABLES
 from cacscore.phantom.raster import Grid, ellipsoid_fraction, paint
 from cacscore.vessels import LABEL_OF, VESSELS
@@ -345,8 +346,12 @@ def _tube_fields(grid: Grid, ves: Vessel, radii_extra: tuple[float, ...], box: t
 
 
 def render_heart(anat: Anatomy, grid: Grid, img: np.ndarray, vessels: dict[str, Vessel], plaques: list[Plaque],
-                 *, kvp: float, draw_lumen: bool = True) -> tuple[list[Layer], np.ndarray, dict[str, np.ndarray]]:
+                 *, kvp: float, draw_lumen: bool = True, cardiac_calcium: tuple[Blob, ...] = (),
+                 bright: np.ndarray | None = None) -> tuple[list[Layer], np.ndarray, dict[str, np.ndarray]]:
     """Draw the heart, coronaries and plaques into ``img`` (in place: the static image).
+
+    ``cardiac_calcium`` (aortic valve, mitral annulus; see noncoronary.py) is painted over the
+    chambers in a second "heart" layer (it moves with the heart) and marked in ``bright``.
 
     Returns (layers, labels, calcium_boxes): layers = the heart and one per vessel (what moves),
     labels (z, y, x) uint8 vessel labels (lumen + LABEL_MARGIN_MM + plaque footprints),
@@ -401,6 +406,16 @@ def render_heart(anat: Anatomy, grid: Grid, img: np.ndarray, vessels: dict[str, 
         if r is not None:
             lp.paint(r[0], r[1], hu)
     layers.append(lp.layer())
+    parts = blob_fractions(grid, cardiac_calcium)
+    if parts:
+        lo = [min(b[k].start for _, b, _ in parts) for k in range(3)]
+        hi = [max(b[k].stop for _, b, _ in parts) for k in range(3)]
+        cp = _LayerPainter("heart", img, tuple(slice(a, b) for a, b in zip(lo, hi)))
+        for blob, box, f in parts:
+            cp.paint(box, f, blob.hu * calc_k)
+            if bright is not None:
+                bright[box] |= f > 0.001
+        layers.append(cp.layer())
 
     n_sub = max(1, int(round(grid.dz_mm / 1.0)))
     boxes: dict[str, tuple[slice, slice, slice]] = {}

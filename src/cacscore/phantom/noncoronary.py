@@ -1,0 +1,198 @@
+"""Non-coronary calcium near the heart: the look-alikes a per-vessel scorer must not count.
+
+Real non-gated chest CT holds calcium that is not coronary but lies where coronary calcium does
+(the reason vessel-specific scoring is hard, and the commonest false positives of automatic
+scorers):
+
+- aortic valve calcium at the aortic root, just below the coronary ostia (drawn with the anatomy,
+  ``Anatomy.valve_calc``, 15 % of patients);
+- mitral annular calcification (MAC): a curved band of dense calcium in the posterior/lateral
+  mitral annulus, a few mm inside the left AV groove where the LCX runs (12 % of patients; its
+  prevalence in adults over 60 is about 10 %);
+- calcified lymph nodes (healed granulomatous disease): subcarinal, aortopulmonary window, right
+  paratracheal and hilar nodes, a soft-tissue node with a calcified core (15 %);
+- calcified lung granulomas: small dense nodules in the lung (25 %).
+
+Cardiac calcium (valve, MAC) moves with the heart (it is painted into its own "heart" layer);
+nodes and granulomas are static. Every blob is kept at least ``CORONARY_CLEARANCE_MM`` plus its
+radius from every coronary centreline, so no coronary label voxel is ever touched and the per-vessel
+truth of a patient does not change when these are drawn. They are marked ``bright`` (never coronary).
+
+All draws come from the generator the caller passes (``default_rng([seed, pid, 4])`` in
+:mod:`cacscore.phantom.core`), so adding them left every other draw of a patient unchanged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from cacscore.phantom.anatomy import HU, Anatomy
+from cacscore.phantom.raster import Grid, ellipsoid_fraction, paint
+
+P_MAC = 0.12
+P_NODES = 0.15
+P_GRANULOMA = 0.25
+CORONARY_CLEARANCE_MM = 8.5
+"""Minimum distance from a blob's surface to any coronary centreline point: the largest lumen radius
+(2.4 mm) + the label margin (3 mm) + the heart layer's largest motion shift (1.75 mm) + 1.35 mm."""
+KINDS = ("aortic_valve", "mitral_annulus", "lymph_node", "lung_granuloma")
+
+
+@dataclass(frozen=True)
+class Blob:
+    """One sphere of tissue: centre (x, y, z) patient mm, radius mm, HU at 120 kVp, kind (KINDS)."""
+
+    centre_mm: tuple[float, float, float]
+    radius_mm: float
+    hu: float
+    kind: str
+
+    @property
+    def calcified(self) -> bool:
+        return self.hu >= 130.0
+
+
+def _clearance_mm(points: np.ndarray, vessel_points: np.ndarray) -> np.ndarray:
+    """Distance (mm) from each of ``points`` (n, 3) to the nearest coronary centreline point."""
+    d2 = ((points[:, None, :] - vessel_points[None, :, :]) ** 2).sum(axis=2)
+    return np.sqrt(d2.min(axis=1))
+
+
+def _keep_clear(blobs: list[Blob], vessel_points: np.ndarray) -> list[Blob]:
+    """Drop the blobs that come closer than CORONARY_CLEARANCE_MM + radius to a coronary centreline."""
+    if not blobs or len(vessel_points) == 0:
+        return blobs
+    c = np.array([b.centre_mm for b in blobs])
+    r = np.array([b.radius_mm for b in blobs])
+    ok = _clearance_mm(c, vessel_points) >= CORONARY_CLEARANCE_MM + r
+    return [b for b, k in zip(blobs, ok) if k]
+
+
+def _heart_local(anat: Anatomy, u: np.ndarray, phi_deg: np.ndarray, depth_mm: np.ndarray) -> np.ndarray:
+    """Points ``depth_mm`` inside the heart ellipsoid's surface at (u, phi) (the frame of coronary.py). (n, 3)"""
+    a, b, c = anat.heart_semi
+    ph = np.deg2rad(phi_deg)
+    s = np.sqrt(np.clip(1 - u ** 2, 0.02, None))
+    local = np.stack([a * u, b * s * np.cos(ph), c * s * np.sin(ph)], axis=1)
+    normal = local / np.array([a, b, c]) ** 2
+    normal /= np.linalg.norm(normal, axis=1, keepdims=True)
+    local = local - normal * depth_mm[:, None]
+    return anat.heart_c + local @ anat.heart_axes
+
+
+def draw_cardiac_calcium(anat: Anatomy, vessel_points: np.ndarray, rng: np.random.Generator) -> tuple[Blob, ...]:
+    """Aortic valve calcium (from the anatomy) and, in P_MAC of patients, mitral annular calcification.
+
+    ``vessel_points``: (n, 3) all coronary centreline points (x, y, z) mm. The MAC is a chain of
+    spheres (radius 1.2-3.2 mm, 300-1100 HU) along an arc of 40-170 degrees of the left AV plane,
+    centred posterolaterally, 9-15 mm inside the heart's surface (the LCX runs 2.5 mm outside it).
+    """
+    blobs = [Blob((float(x), float(y), float(z)), float(r), float(hu), "aortic_valve")
+             for x, y, z, r, hu in anat.valve_calc]
+    if rng.random() < P_MAC:
+        # the LCX's AV-groove height u (coronary.py draws u_av in [-0.5, -0.38]); the annulus is
+        # a little toward the base of it
+        u = float(rng.uniform(-0.52, -0.40))
+        phi_c, span = float(rng.uniform(110, 175)), float(rng.uniform(40, 170))
+        depth = float(rng.uniform(9, 15))
+        thick = float(rng.uniform(1.2, 3.2))
+        hu = float(rng.uniform(300, 1100))
+        # spheres a radius apart along the arc (the annulus circumference is ~ 2 pi x 45 mm x sqrt(1 - u^2))
+        arc_mm = np.deg2rad(span) * float(np.mean(anat.heart_semi[1:])) * np.sqrt(1 - u * u)
+        n = max(int(arc_mm / thick) + 1, 2)
+        phis = phi_c + np.linspace(-span / 2, span / 2, n)
+        # a lumpy band: thickness and density vary along it
+        radii = np.clip(thick * rng.uniform(0.6, 1.25, n), 0.8, 4.0)
+        hus = np.clip(hu * rng.uniform(0.75, 1.2, n), 200, 1400)
+        pts = _heart_local(anat, np.full(n, u), phis, np.full(n, depth))
+        blobs += [Blob(tuple(float(v) for v in p), float(r), float(h), "mitral_annulus")
+                  for p, r, h in zip(pts, radii, hus)]
+    return tuple(_keep_clear(blobs, vessel_points))
+
+
+def draw_nodal_calcium(anat: Anatomy, vessel_points: np.ndarray, rng: np.random.Generator) -> tuple[Blob, ...]:
+    """Calcified lymph nodes (P_NODES of patients, 1-3 nodes) and lung granulomas (P_GRANULOMA, 1-4).
+
+    A node is a soft-tissue sphere (radius 4-7 mm, 40 HU) with a calcified core (radius 1.5-4 mm,
+    250-950 HU) at one of the classic stations, placed from the anatomy of anatomy.render_background
+    (trachea, carina, aortic arch, pulmonary arteries). A granuloma is a 1-2.8 mm sphere of 300-1000 HU
+    in the lung field. Nodes inside the heart (+5 mm) are dropped.
+    """
+    (cx, cy), (ca, cb) = anat.cav_c, anat.cav_ab
+    zd = anat.z_dome_mm
+    root = anat.aorta_root
+    arch_z = zd + anat.t_arch
+    carina = arch_z - 12
+    tr_y = anat.spine_c[1] - anat.spine_r - 14
+    zpa = root[2] + 40
+    stations = {
+        "subcarinal": (cx + rng.normal(0, 3), tr_y + 6, carina - rng.uniform(12, 25)),
+        "ap_window": (cx + rng.uniform(20, 28), tr_y - rng.uniform(6, 12), 0.5 * (arch_z + zpa) + rng.uniform(-4, 4)),
+        "right_paratracheal": (cx - rng.uniform(14, 18), tr_y - rng.uniform(0, 6), carina + rng.uniform(5, 30)),
+        "left_hilar": (cx + 0.42 * ca - rng.uniform(8, 14), cy - 0.05 * cb + rng.uniform(6, 12), zpa - rng.uniform(5, 15)),
+        "right_hilar": (cx - 0.42 * ca + rng.uniform(8, 14), cy - 0.05 * cb + rng.uniform(6, 12), zpa - rng.uniform(5, 15)),
+    }
+    blobs: list[Blob] = []
+    if rng.random() < P_NODES:
+        names = list(stations)
+        for k in rng.choice(len(names), size=int(rng.integers(1, 4)), replace=False):
+            centre = np.array(stations[names[int(k)]], float)
+            r_node = float(rng.uniform(4, 7))
+            r_core = float(min(rng.uniform(1.5, 4.0), r_node - 1))
+            core = centre + rng.normal(0, 0.8, 3)
+            e1 = anat.heart_axes
+            q = ((centre - anat.heart_c) @ e1.T) / (anat.heart_semi + 5 + r_node)
+            if float((q ** 2).sum()) < 1:  # inside the pericardium: not a node's place
+                continue
+            blobs.append(Blob(tuple(float(v) for v in centre), r_node, HU["muscle"] - 10, "lymph_node"))
+            blobs.append(Blob(tuple(float(v) for v in core), r_core, float(rng.uniform(250, 950)), "lymph_node"))
+    if rng.random() < P_GRANULOMA:
+        for _ in range(int(rng.integers(1, 5))):
+            side = float(rng.choice([-1.0, 1.0]))
+            # mid-lung: lateral to the hila, between the domes and the apices
+            x = cx + side * ca * rng.uniform(0.55, 0.85)
+            y = cy + cb * rng.uniform(-0.45, 0.45)
+            z = zd + rng.uniform(25, anat.t_apex - 40)
+            blobs.append(Blob((float(x), float(y), float(z)), float(rng.uniform(1.0, 2.8)),
+                              float(rng.uniform(300, 1000)), "lung_granuloma"))
+    # a node is soft tissue + core: drop both when the node comes too close to a coronary
+    kept = _keep_clear(blobs, vessel_points)
+    return tuple(kept)
+
+
+def blob_fractions(grid: Grid, blobs: tuple[Blob, ...] | list[Blob]):
+    """(blob, box, fraction) for every blob that meets ``grid`` (supersampled 2 x 2 in-plane)."""
+    out = []
+    for b in blobs:
+        r = b.radius_mm
+        res = ellipsoid_fraction(grid, np.array(b.centre_mm), np.eye(3), np.array([r, r, r]), supersample=2)
+        if res is not None:
+            out.append((b, res[0], res[1]))
+    return out
+
+
+def paint_blobs(images: list[np.ndarray], grid: Grid, blobs: tuple[Blob, ...] | list[Blob], *, kvp: float,
+                bright: np.ndarray, only_where_lung: bool = True) -> None:
+    """Paint static blobs (nodes, granulomas) into every array of ``images`` (same grid) in place.
+
+    Calcium is 10 % brighter at 100 kVp. ``bright`` is set wherever calcium touches. A granuloma
+    whose centre voxel (in ``images[0]``) is not lung (< -500 HU) is not painted when
+    ``only_where_lung`` (the drawn position fell on a vessel, the heart or the chest wall).
+    """
+    calc_k = 1.1 if kvp < 110 else 1.0
+    z0, y0, x0 = grid.z_edges_mm[0], grid.y_mm[0], grid.x_mm[0]
+    for b, box, f in blob_fractions(grid, blobs):
+        if only_where_lung and b.kind == "lung_granuloma":
+            x, y, z = b.centre_mm
+            k = int(np.searchsorted(grid.z_edges_mm, z) - 1)
+            j, i = int(round((y - y0) / grid.px_mm)), int(round((x - x0) / grid.px_mm))
+            nz, ny, nx = grid.shape
+            if not (0 <= k < nz and 0 <= j < ny and 0 <= i < nx) or images[0][k, j, i] > -500:
+                continue
+        hu = b.hu * calc_k if b.calcified else b.hu
+        for img in images:
+            paint(img, box, f, hu)
+        if b.calcified:
+            bright[box] |= f > 0.001
