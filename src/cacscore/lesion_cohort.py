@@ -35,6 +35,7 @@ from scipy import ndimage
 from cacscore import lesions as L
 from cacscore.fileio import atomic_path, atomic_write_text
 from cacscore.io.dicom import read_series
+from cacscore.metal import metal_warnings
 from cacscore.scan_scoring import (
     NIFTI_SUFFIXES,
     LoadedCT,
@@ -47,9 +48,10 @@ from cacscore.vessels import VESSELS
 
 log = logging.getLogger(__name__)
 
-SCORE_COLUMNS: tuple[str, ...] = ("id", *VESSELS, "total", "cat4", "category", "error")
+SCORE_COLUMNS: tuple[str, ...] = ("id", *VESSELS, "total", "cat4", "category", "warnings", "error")
 """Columns of :func:`score_cases`' table: per-vessel and total Agatston (AU), the four-class risk category
-(0..3, cacscore.scoring.risk_category4) and its name ("0", "1-99", "100-399", ">=400"), error ("" when ok)."""
+(0..3, cacscore.scoring.risk_category4) and its name ("0", "1-99", "100-399", ">=400"), warnings ("; "-joined,
+"" when none: metal in the heart region, cacscore.metal), error ("" when ok)."""
 
 NONGATED_DIR = "deidentified_nongated"
 TRAINING_REPORT = "training_report.json"
@@ -257,14 +259,21 @@ def noisy_copy(hu: np.ndarray, spacing_mm, sd_hu: float, rng: np.random.Generato
 
 def noise_augmented_candidates(hu: np.ndarray, spacing_mm, labels: np.ndarray, heart_index, *, copies: int,
                                sd_hu: tuple[float, float], rng: np.random.Generator, threshold_hu: float = 130.0,
-                               min_area_mm2: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+                               min_area_mm2: float = 1.0, hull: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Candidate features and targets of ``copies`` noisy copies of one labelled volume (:func:`noisy_copy`,
-    each with an extra noise sd drawn uniformly from ``sd_hu``), all referenced to ``heart_index``."""
+    each with an extra noise sd drawn uniformly from ``sd_hu``), all referenced to ``heart_index``.
+
+    hull: the clean volume's lung hull (``Candidates.thorax_hull`` / :func:`cacscore.lesions.thorax_hull`); default:
+    computed once here from ``hu``. The copies share it: the noise (sd 10-35 HU) leaves the lung field (< -400 HU,
+    lungs ~ -850) as it was, and the hull distance is not a training feature (it is a rule applied at scoring), so
+    features and targets are the same as with a hull per copy (tested)."""
     fs, ts = [], []
+    if copies > 0 and hull is None:
+        hull = L.thorax_hull(hu, spacing_mm)
     for _ in range(copies):
         noisy = noisy_copy(hu, spacing_mm, float(rng.uniform(*sd_hu)), rng)
         c = L.find_candidates(noisy, spacing_mm, threshold_hu=threshold_hu, min_area_mm2=min_area_mm2,
-                              heart_index=heart_index)
+                              heart_index=heart_index, hull=hull)
         fs.append(c.features)
         ts.append(L.candidate_targets(c.ids, labels))
     if not fs:
@@ -301,7 +310,7 @@ def _extract(case: Case, threshold_hu: float, min_area_mm2: float, noise_copies:
             rng = np.random.default_rng([seed, zlib.crc32(case.id.encode("utf-8")), 13])
             noisy = noise_augmented_candidates(hu, spacing, labels, gated_heart_index(hu.shape), copies=noise_copies,
                                                sd_hu=noise_sd_hu, rng=rng, threshold_hu=threshold_hu,
-                                               min_area_mm2=min_area_mm2)
+                                               min_area_mm2=min_area_mm2, hull=cand.thorax_hull)
     except Exception as exc:  # noqa: BLE001 - a cohort job reports the bad case and goes on
         return {"id": case.id, "error": _one_line(exc)}
     out = {"id": case.id, "kind": case.kind, "features": cand.features, "targets": targets,
@@ -487,7 +496,8 @@ def _read_ct(path: Path) -> tuple[LoadedCT, np.ndarray]:
 def _score_one(job: tuple[str, str, str, str | None, str | None]) -> dict:
     cid, path_s, model_dir, labels_out, report_dir = job
     path = Path(path_s)
-    row: dict = {"id": cid, **{v: math.nan for v in (*VESSELS, "total")}, "cat4": None, "category": "", "error": ""}
+    row: dict = {"id": cid, **{v: math.nan for v in (*VESSELS, "total")}, "cat4": None, "category": "",
+                 "warnings": "", "error": ""}
     t0 = time.perf_counter()
     try:
         model = _model_for(model_dir)
@@ -498,6 +508,7 @@ def _score_one(job: tuple[str, str, str, str | None, str | None]) -> dict:
         except L.LesionError as exc:
             raise ScanFileError(f"{path}: {exc}") from None
         labels = L.assign_labels(cand.ids, classes)
+        scan_warnings = metal_warnings(ct.hu, (abs(dz), py, px), cand.heart_index)
         # scored exactly as cacscore.scan_scoring.score_files scores a CT with a label file
         thick = ct.slice_thickness_mm if ct.slice_thickness_mm and ct.slice_thickness_mm > 0 else None
         res = agatston(ct.hu, labels, pixel_spacing_mm=(py, px), slice_spacing_mm=abs(dz), slice_thickness_mm=thick,
@@ -514,10 +525,12 @@ def _score_one(job: tuple[str, str, str, str | None, str | None]) -> dict:
             from cacscore.report import safe_name
 
             render_lesion_report(ct.hu, (abs(dz), py, px), labels, res, Path(report_dir) / f"{safe_name(cid)}.png",
-                                 title=cid, candidates=cand.ids > 0, threshold_hu=model.threshold_hu)
+                                 title=cid, candidates=cand.ids > 0, threshold_hu=model.threshold_hu,
+                                 found_heart_index=cand.heart_index, warnings=scan_warnings)
         row.update({k: float(res[k]) for k in (*VESSELS, "total")})
         row["cat4"] = int(risk_category4(row["total"]))
         row["category"] = CATEGORY4_LABELS[row["cat4"]]
+        row["warnings"] = "; ".join(scan_warnings)
     except Exception as exc:  # noqa: BLE001 - a cohort job reports the bad input and goes on
         row["error"] = _one_line(exc)
     row["seconds"] = time.perf_counter() - t0
@@ -533,7 +546,9 @@ def score_cases(model_dir: str | Path, inputs: list[str | Path], *, out_csv: str
     gets NaN scores and its one-line error, the rest are scored). out_csv: the table, written atomically.
     labels_out: folder for each scored input's predicted label volume ``<id>.nii.gz`` (uint8 0..4, stored
     (x, y, z) like the phantom's labels, so ``cacscore score INPUT --labels <id>.nii.gz`` gives these scores).
-    report_dir: folder for each scored input's picture ``<id>.png`` (``cacscore.lesion_report``).
+    report_dir: folder for each scored input's picture ``<id>.png`` (``cacscore.lesion_report``), with the warnings.
+    A scan with metal (>= 2,500 HU, stent / lead / valve) near the found heart gets a ``warnings`` entry
+    (``cacscore.metal``): its scores are computed but not reliable.
     A model that cannot be loaded raises LesionError (the whole job needs it).
     """
     mdir = Path(model_dir)
@@ -558,7 +573,7 @@ def score_cases(model_dir: str | Path, inputs: list[str | Path], *, out_csv: str
     for j in jobs:
         if j[2] is None:
             rows.append({"id": j[0], **{v: math.nan for v in (*VESSELS, "total")}, "cat4": None, "category": "",
-                         "error": f"{j[1]}: duplicate id {j[0]!r} (also {seen[j[0]]})", "seconds": 0.0})
+                         "warnings": "", "error": f"{j[1]}: duplicate id {j[0]!r} (also {seen[j[0]]})", "seconds": 0.0})
         else:
             rows.append(next(done))
     df = pd.DataFrame(rows)

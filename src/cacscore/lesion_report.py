@@ -52,10 +52,12 @@ def _overlay(labels_2d: np.ndarray) -> np.ndarray:
 
 
 def _view(hu: np.ndarray, spacing_mm: tuple[float, float, float], coronary: np.ndarray,
-          heart_index: Sequence[float] | None, n_slices: int) -> tuple[tuple[float, float, float], list[int]]:
+          heart_index: Sequence[float] | None, n_slices: int, found_heart_index: Sequence[float] | None = None
+          ) -> tuple[tuple[float, float, float], list[int]]:
     """(crop centre (z, y, x), slices to show): the slices with the most coronary voxels (distinct), else
     n_slices around the centre. Centre: heart_index, else the coronary lesions' centroid, else the heart found
-    by cacscore.preprocess.find_heart (not the image centre: a zero-calcium report must still show the heart)."""
+    by cacscore.preprocess.find_heart (not the image centre: a zero-calcium report must still show the heart):
+    found_heart_index when the caller has it (e.g. Candidates.heart_index), else find_heart is run here."""
     nz = hu.shape[0]
     per_slice = coronary.sum(axis=(1, 2))
     if heart_index is not None:
@@ -63,6 +65,8 @@ def _view(hu: np.ndarray, spacing_mm: tuple[float, float, float], coronary: np.n
     elif per_slice.any():
         zz, yy, xx = np.nonzero(coronary)
         centre = (float(zz.mean()), float(yy.mean()), float(xx.mean()))
+    elif found_heart_index is not None:
+        centre = tuple(float(c) for c in found_heart_index)
     else:
         centre = tuple(float(c) for c in find_heart(hu, spacing_mm))
     if per_slice.any():
@@ -76,14 +80,18 @@ def render_lesion_report(hu: np.ndarray, spacing_mm: Sequence[float], labels: np
                          scores: Mapping[str, float], path: str | Path, *, title: str,
                          candidates: np.ndarray | None = None, threshold_hu: float = 130.0,
                          heart_index: Sequence[float] | None = None, n_slices: int = 3,
-                         crop_mm: float = 160.0) -> Path:
+                         crop_mm: float = 160.0, found_heart_index: Sequence[float] | None = None,
+                         warnings: Sequence[str] = ()) -> Path:
     """Write the report PNG for one scan and return its path.
 
     hu: (z, y, x) HU; spacing_mm: (z, y, x); labels: (z, y, x) uint8 vessel labels the scorer assigned
     (0 none, 1..4 = LCA, LAD, LCX, RCA); scores: Agatston per vessel (and ``total``); candidates: (z, y, x)
     bool of every calcium candidate (default: ``hu >= threshold_hu``), outlined in purple where not coronary;
     heart_index: (z, y, x) voxel centre of the crop (default: the centroid of the coronary lesions, else the heart
-    found by find_heart); crop_mm: side of the square shown around it.
+    found by find_heart); crop_mm: side of the square shown around it. found_heart_index: the heart centre
+    ``find_heart(hu, spacing_mm)`` gives, when the caller already has it (``Candidates.heart_index``): used only
+    where find_heart would be (no coronary calcium, no heart_index), so the picture is the same without a second
+    search. warnings: lines shown in red under the title (e.g. metal in the heart region).
     """
     import matplotlib
 
@@ -101,7 +109,7 @@ def render_lesion_report(hu: np.ndarray, spacing_mm: Sequence[float], labels: np
     dz, dy, dx = (abs(float(s)) for s in spacing_mm)
     cand = (hu >= threshold_hu) if candidates is None else np.asarray(candidates, dtype=bool)
     coronary = labels > 0
-    centre, shown = _view(hu, (dz, dy, dx), coronary, heart_index, n_slices)
+    centre, shown = _view(hu, (dz, dy, dx), coronary, heart_index, n_slices, found_heart_index)
     ys, xs = _crop_box((ny, nx), centre[1:], (int(crop_mm / dy / 2), int(crop_mm / dx / 2)))
     # the heart slab for the projection: the shown slices' span +- 15 mm, never the whole chest
     pad = int(round(15.0 / dz))
@@ -136,7 +144,13 @@ def render_lesion_report(hu: np.ndarray, spacing_mm: Sequence[float], labels: np
     fig.legend(handles=handles, loc="lower center", ncol=5, fontsize=9, frameon=False)
     fig.suptitle(f"{title}: Agatston total {total:.0f} (category {cat}); {crop_mm:.0f} mm around the heart",
                  fontsize=10)
-    fig.tight_layout(rect=(0, 0.07, 1, 0.94))
+    top = 0.94
+    if warnings:
+        n_w = len(warnings)
+        fig.text(0.5, 0.925, "\n".join(f"warning: {w}" for w in warnings), ha="center", va="top", fontsize=8.5,
+                 color="#c00000")
+        top = 0.94 - 0.045 * n_w
+    fig.tight_layout(rect=(0, 0.07, 1, top))
     path = Path(path)
     atomic_savefig(fig, path, dpi=110)
     plt.close(fig)

@@ -34,7 +34,7 @@ from scipy.spatial import ConvexHull, QhullError
 from torch import nn
 
 from cacscore.fileio import atomic_path, atomic_write_text
-from cacscore.preprocess import find_heart, lung_mask
+from cacscore.preprocess import LungField, find_heart, lung_field, lung_mask
 from cacscore.scoring import agatston, agatston_weight
 from cacscore.vessels import VESSELS
 
@@ -84,6 +84,8 @@ class Candidates:
     agatston: (n,) each candidate's Agatston contribution (area x weight x slice spacing / 3).
     outside_thorax_mm: (n,) how far each centroid lies outside the convex hull of the lungs, in mm (< 0:
     inside; the chest wall - costal cartilage, sternum, ribs - is outside), nan where no lungs were found.
+    thorax_hull: the (f, 4) lung hull those distances were measured from (:func:`thorax_hull`; (0, 4): none
+    found), to reuse on a copy of the scan with the same lung field (e.g. noise added); None when not computed.
     """
 
     ids: np.ndarray
@@ -94,6 +96,7 @@ class Candidates:
     min_area_mm2: float
     agatston: np.ndarray
     outside_thorax_mm: np.ndarray | None = None
+    thorax_hull: np.ndarray | None = None
 
     @property
     def n(self) -> int:
@@ -140,46 +143,87 @@ def _box_fractions(s: np.ndarray, cz: np.ndarray, cy: np.ndarray, cx: np.ndarray
     return (tot / np.maximum((y1 - y0) * (x1 - x0), 1)).astype(np.float32)
 
 
-def outside_thorax_mm(hu: np.ndarray, spacing_mm: Sequence[float], points_mm: np.ndarray, *,
-                      step_mm: float = 4.0) -> np.ndarray:
-    """Signed distance (mm, > 0 outside) of (n, 3) points (z, y, x in mm from voxel 0) from the 3-D convex
-    hull of the lungs, found on a ~step_mm grid. The heart and its arteries lie inside that hull; calcified
-    costal cartilage, the sternum and the ribs lie outside it. For a point outside, the value is the largest
-    distance beyond any hull face (a lower bound of the true distance); inside, minus the distance to the
-    nearest face. All nan when no lungs are found or they are too flat for a hull."""
-    pts = np.asarray(points_mm, float).reshape(-1, 3)
-    nan = np.full(len(pts), np.nan)
+def _thorax_steps(spacing_mm: Sequence[float], step_mm: float) -> tuple[int, int]:
     sp = [float(v) for v in spacing_mm]
-    zs, st = max(1, int(round(step_mm / sp[0]))), max(1, int(round(step_mm / sp[1])))
-    lung = lung_mask(hu[::zs, ::st, ::st])
+    return max(1, int(round(step_mm / sp[0]))), max(1, int(round(step_mm / sp[1])))
+
+
+def thorax_hull(hu: np.ndarray, spacing_mm: Sequence[float], *, step_mm: float = 4.0,
+                lungs: LungField | None = None) -> np.ndarray:
+    """(f, 4) float64 faces of the 3-D convex hull of the lungs of a (z, y, x) HU volume, found on a ~step_mm
+    grid: outward unit normals and offsets in mm from voxel 0, n . p + b > 0 outside (scipy ConvexHull's
+    ``equations``); (0, 4) when no lungs are found or they are too flat for a hull. spacing_mm: (z, y, x).
+    lungs: the volume's ``cacscore.preprocess.lung_field`` when at hand (its in-plane step must be this grid's;
+    it then gives the same mask as computing it here, with no second pass over the volume)."""
+    sp = [float(v) for v in spacing_mm]
+    zs, st = _thorax_steps(sp, step_mm)
+    none = np.zeros((0, 4))
+    if lungs is None:
+        lung = lung_mask(hu[::zs, ::st, ::st])
+    elif lungs.step != st or lungs.mask.shape[0] != np.shape(hu)[0]:
+        raise ValueError(f"thorax_hull: lungs were found on another grid (step {lungs.step}, {lungs.mask.shape[0]} "
+                         f"slices; need step {st}, {np.shape(hu)[0]} slices)")
+    else:
+        lung = lungs.mask[::zs]  # lung_mask works slice by slice: the same as computing it on hu[::zs, ::st, ::st]
     lab, n = ndimage.label(lung)
-    if n == 0 or len(pts) == 0:
-        return nan
+    if n == 0:
+        return none
     sizes = np.bincount(lab.ravel())[1:]
     lung = np.isin(lab, np.flatnonzero(sizes >= 0.1 * sizes.max()) + 1)  # the lungs, not bowel gas
     surface = np.argwhere(lung & ~ndimage.binary_erosion(lung)) * np.array([sp[0] * zs, sp[1] * st, sp[2] * st])
     try:
-        eq = ConvexHull(surface).equations  # outward unit normals and offsets: n . p + b > 0 outside
+        return ConvexHull(surface).equations  # outward unit normals and offsets: n . p + b > 0 outside
     except (QhullError, ValueError):
+        return none
+
+
+def outside_thorax_mm(hu: np.ndarray, spacing_mm: Sequence[float], points_mm: np.ndarray, *,
+                      step_mm: float = 4.0, lungs: LungField | None = None,
+                      hull: np.ndarray | None = None) -> np.ndarray:
+    """Signed distance (mm, > 0 outside) of (n, 3) points (z, y, x in mm from voxel 0) from the 3-D convex
+    hull of the lungs, found on a ~step_mm grid (:func:`thorax_hull`). The heart and its arteries lie inside that
+    hull; calcified costal cartilage, the sternum and the ribs lie outside it. For a point outside, the value is
+    the largest distance beyond any hull face (a lower bound of the true distance); inside, minus the distance to
+    the nearest face. All nan when no lungs are found or they are too flat for a hull.
+    lungs: passed on to :func:`thorax_hull`; hull: its result when already computed (hu is then not read)."""
+    pts = np.asarray(points_mm, float).reshape(-1, 3)
+    nan = np.full(len(pts), np.nan)
+    eq = thorax_hull(hu, spacing_mm, step_mm=step_mm, lungs=lungs) if hull is None else np.asarray(hull, float)
+    if len(eq) == 0 or len(pts) == 0:
         return nan
     return (pts @ eq[:, :3].T + eq[:, 3]).max(axis=1)
 
 
+def _lungs_shareable(hu: np.ndarray, lungs: LungField | None, spacing_mm: Sequence[float]) -> bool:
+    """Whether find_heart's lung field (made from float32 HU) is exactly the mask thorax_hull would compute from
+    ``hu`` itself: same in-plane grid, and a float32 cast that cannot move a value across the -400 HU threshold
+    (float32 or narrower floats, any integer type; float64 could, within 3e-5 HU of it)."""
+    if lungs is None or lungs.step != _thorax_steps(spacing_mm, 4.0)[1]:
+        return False
+    return not (hu.dtype.kind == "f" and hu.dtype.itemsize > 4)
+
+
 def find_candidates(hu: np.ndarray, spacing_mm: Sequence[float], *, threshold_hu: float = 130.0,
-                    min_area_mm2: float = 1.0, heart_index: Sequence[float] | None = None) -> Candidates:
+                    min_area_mm2: float = 1.0, heart_index: Sequence[float] | None = None,
+                    hull: np.ndarray | None = None) -> Candidates:
     """Calcium candidates of a (z, y, x) HU volume and their feature table.
 
     A candidate is a connected component (8-connectivity, one axial slice) of ``hu >= threshold_hu``
     with area >= ``min_area_mm2`` (a component of exactly that area is kept) - the lesion definition
     of ``cacscore.scoring.agatston``'s defaults. spacing_mm: (z, y, x) mm, z = slice spacing.
-    heart_index: (z, y, x) voxel index of the heart centre; default ``cacscore.preprocess.find_heart``.
+    heart_index: (z, y, x) voxel index of the heart centre; default ``cacscore.preprocess.find_heart``, whose
+    lung mask is then reused for the chest-wall hull (one lung mask per scan, same result).
+    hull: the lung hull (:func:`thorax_hull`) when already known, e.g. ``Candidates.thorax_hull`` of the
+    same scan before noise was added; default: computed here.
     Raises LesionError for a non-3-D array, NaN/inf HU or a bad spacing.
     """
     hu, sp = _check_hu(hu, spacing_mm)
     dz, py, px = sp
     px_area = py * px
+    lungs = None
     if heart_index is None:
-        heart_index = find_heart(hu, sp)
+        lungs = lung_field(hu, sp)
+        heart_index = find_heart(hu, sp, lungs=lungs)
     hz, hy, hx = (float(v) for v in heart_index)
     mask = hu >= threshold_hu
     st2 = np.zeros((3, 3, 3), bool)
@@ -196,7 +240,7 @@ def find_candidates(hu: np.ndarray, spacing_mm: Sequence[float], *, threshold_hu
     feats = np.zeros((m, len(FEATURE_NAMES)), np.float32)
     if m == 0:
         return Candidates(ids, feats, (round(hz), round(hy), round(hx)), sp, float(threshold_hu),
-                          float(min_area_mm2), np.zeros(0), np.zeros(0))
+                          float(min_area_mm2), np.zeros(0), np.zeros(0), hull)
     coords = np.nonzero(ids)
     cid = ids[coords]
     vals = hu[coords].astype(np.float64)
@@ -234,7 +278,9 @@ def find_candidates(hu: np.ndarray, spacing_mm: Sequence[float], *, threshold_hu
     first[cid - 1] = c3
     del lab3
     dzm, dym, dxm = (cz - hz) * dz, (cy - hy) * py, (cx - hx) * px
-    outside = outside_thorax_mm(hu, sp, np.stack([cz * dz, cy * py, cx * px], axis=1))
+    if hull is None:
+        hull = thorax_hull(hu, sp, lungs=lungs if _lungs_shareable(hu, lungs, sp) else None)
+    outside = outside_thorax_mm(hu, sp, np.stack([cz * dz, cy * py, cx * px], axis=1), hull=hull)
     r = np.hypot(dym, dxm)
     cols: dict[str, np.ndarray] = {
         "dz_mm": dzm, "dy_mm": dym, "dx_mm": dxm, "r_inplane_mm": r,
@@ -264,7 +310,7 @@ def find_candidates(hu: np.ndarray, spacing_mm: Sequence[float], *, threshold_hu
         feats[:, j] = cols[name]
     assert np.isfinite(feats).all(), "candidate features must be finite"
     return Candidates(ids, feats, (round(hz), round(hy), round(hx)), sp, float(threshold_hu),
-                      float(min_area_mm2), score, outside)
+                      float(min_area_mm2), score, outside, hull)
 
 
 def candidate_targets(candidate_ids: np.ndarray, labels: np.ndarray, *, min_fraction: float = 0.5) -> np.ndarray:

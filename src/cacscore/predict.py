@@ -187,15 +187,16 @@ class LesionPredictor:
         self.model = load_lesion_model(self.path)
         self.config: dict = {}  # no acquisition ranges recorded (training_ranges -> {})
 
-    def score(self, vol) -> tuple[np.ndarray, np.ndarray, dict[str, float], np.ndarray]:
+    def score(self, vol) -> tuple[np.ndarray, np.ndarray, dict[str, float], np.ndarray, tuple[int, int, int]]:
         """Volume -> ((4,) Agatston in VESSELS order, (z, y, x) uint8 assigned labels, scores incl. total,
-        (z, y, x) bool candidates)."""
+        (z, y, x) bool candidates, (z, y, x) voxel index of the heart centre the candidates were placed from
+        (``cacscore.preprocess.find_heart`` on the volume with |spacing|))."""
         from cacscore import lesions as L
 
         cand, classes = L.classify_volume(vol.hu, tuple(abs(float(v)) for v in vol.spacing_mm), self.model)
         scores = L.score_assignment(vol.hu, cand, classes)
         return (np.array([scores[v] for v in VESSELS], dtype=np.float64), L.assign_labels(cand.ids, classes),
-                scores, cand.ids > 0)
+                scores, cand.ids > 0, cand.heart_index)
 
 
 def is_lesion_model(path: Path) -> bool:
@@ -299,23 +300,44 @@ class _Capture(logging.Handler):
         self.messages.append(record.getMessage())
 
 
-def heart_warnings(volume, *, window: tuple[float, float] | None = None) -> list[str]:
-    """Warnings when the heart is not found or probably cut off (cacscore.preprocess.find_heart).
-
-    window: (first, last) z index of the model's depth window in the volume's slice units, if known.
-    """
+def _find_heart_logged(hu: np.ndarray, spacing_mm) -> tuple[tuple[int, int, int], list[str]]:
+    """find_heart's index and the warnings it logged (no lungs / no mediastinum) while it ran."""
     from cacscore.preprocess import find_heart
 
+    return _logged(lambda: find_heart(hu, spacing_mm))
+
+
+def _logged(fn: Callable[[], Any]) -> tuple[Any, list[str]]:
+    """fn() and the find_heart warnings logged by cacscore.preprocess while it ran."""
     cap = _Capture()
     plog = logging.getLogger("cacscore.preprocess")
     plog.addHandler(cap)
     try:
-        z, _, _ = find_heart(volume.hu, volume.spacing_mm)
+        out = fn()
     finally:
         plog.removeHandler(cap)
-    found = [m for m in cap.messages if "find_heart" in m]
-    if found:
-        return [f"heart not found ({found[0].split(':', 1)[-1].strip()})"]
+    return out, [m for m in cap.messages if "find_heart" in m]
+
+
+def heart_warnings(volume, *, window: tuple[float, float] | None = None,
+                   found: tuple[Sequence[int], list[str]] | None = None) -> list[str]:
+    """Warnings when the heart is not found or probably cut off (cacscore.preprocess.find_heart).
+
+    window: (first, last) z index of the model's depth window in the volume's slice units, if known.
+    found: (heart index, find_heart's logged warnings) when the caller already ran
+    ``find_heart(volume.hu, volume.spacing_mm)`` (same result without a second search).
+    """
+    return _heart_check(volume, window=window, found=found)[0]
+
+
+def _heart_check(volume, *, window: tuple[float, float] | None = None,
+                 found: tuple[Sequence[int], list[str]] | None = None) -> tuple[list[str], tuple[int, int, int]]:
+    """(heart_warnings, the heart index they refer to)."""
+    index, messages = _find_heart_logged(volume.hu, volume.spacing_mm) if found is None else found
+    index = tuple(int(v) for v in index)
+    if messages:
+        return [f"heart not found ({messages[0].split(':', 1)[-1].strip()})"], index
+    z = index[0]
     w = []
     dz = float(volume.spacing_mm[0])
     n = volume.hu.shape[0]
@@ -325,7 +347,15 @@ def heart_warnings(volume, *, window: tuple[float, float] | None = None) -> list
         w.append(f"heart probably cut off: its centre is {min(below, above):.0f} mm from the {side} of the scan")
     if window is not None and not window[0] <= z <= window[1]:
         w.append(f"heart centre (slice {z}) outside the model's depth window (slices {window[0]:.0f}-{window[1]:.0f})")
-    return w
+    return w, index
+
+
+def metal_warnings(volume, heart_index: Sequence[float]) -> list[str]:
+    """[] or the warning about metal (stent, lead, valve) within cacscore.metal.HEART_RADIUS_MM of the heart
+    centre (voxel index (z, y, x)): Agatston scores are not valid there (cacscore.metal)."""
+    from cacscore.metal import metal_warnings as _metal
+
+    return _metal(volume.hu, volume.spacing_mm, heart_index)
 
 
 def _phi(volume) -> dict[str, str]:
@@ -408,16 +438,19 @@ def _predict_scan_lesions(model: LesionPredictor, scan: ScanInput, res: ScanResu
         t0 = time.perf_counter()
         vol = read_volume(scan)
         t1 = time.perf_counter()
-        res.scores, labels, scores, candidates = model.score(vol)
+        (res.scores, labels, scores, candidates, heart), found_log = _logged(lambda: model.score(vol))
         t2 = time.perf_counter()
         res.warnings += acquisition_warnings(vol, {})
-        res.warnings += heart_warnings(vol)
+        # the candidates' heart is find_heart(hu, |spacing|): the same search heart_warnings makes when z ascends
+        w_heart, _ = _heart_check(vol, found=(heart, found_log) if float(vol.spacing_mm[0]) > 0 else None)
+        res.warnings += w_heart
+        res.warnings += metal_warnings(vol, heart)
         res.timings_s = {"decode": t1 - t0, "model": t2 - t1, "checks": time.perf_counter() - t2}
         if keep_phi:
             res.phi = _phi(vol)
         if on_lesions is not None:
             t3 = time.perf_counter()
-            on_lesions(res, vol, labels, scores, candidates)
+            on_lesions(res, vol, labels, scores, candidates, heart)
             res.timings_s["report"] = time.perf_counter() - t3
     except Exception as exc:  # one bad scan never stops the cohort: its result carries the reason
         return _failure(res, scan, exc)
@@ -431,7 +464,8 @@ def predict_scan(model, scan: ScanInput, *, keep_phi: bool = False, ranges: dict
 
     on_preprocessed: called with (result, hu int16 (slices, size, size)) after the model ran,
     e.g. to render a report; its time is recorded as ``report``. on_lesions: the same for a lesion model,
-    called with (result, volume, assigned labels (z, y, x), scores dict, candidates (z, y, x) bool).
+    called with (result, volume, assigned labels (z, y, x), scores dict, candidates (z, y, x) bool, heart index
+    (z, y, x) of the candidates).
     """
     res = ScanResult(scan.id, scan.path)
     if isinstance(model, LesionPredictor):
@@ -451,7 +485,9 @@ def predict_scan(model, scan: ScanInput, *, keep_phi: bool = False, ranges: dict
         res.scores, res.sd = scores[0], None if sd is None else sd[0]
         # warnings: acquisition, then the heart (in the volume's own slice units)
         res.warnings += acquisition_warnings(vol, training_ranges(model) if ranges is None else ranges)
-        res.warnings += heart_warnings(vol, window=_depth_window(vol, cfg, info))
+        w_heart, heart = _heart_check(vol, window=_depth_window(vol, cfg, info))
+        res.warnings += w_heart
+        res.warnings += metal_warnings(vol, heart)
         t4 = time.perf_counter()
         res.timings_s = {"decode": t1 - t0, "preprocess": t2 - t1, "model": t3 - t2, "checks": t4 - t3}
         if keep_phi:
@@ -528,14 +564,16 @@ def predict_inputs(model_path: Path, inputs: Sequence[Path], *, keep_phi: bool =
             shown = replace(res, warnings=model_notes + res.warnings)
             res.report_png = scan_report(model, hu, shown, report_dir)
 
-        def lesion_hook(res: ScanResult, vol, labels: np.ndarray, scores: dict, candidates: np.ndarray) -> None:
+        def lesion_hook(res: ScanResult, vol, labels: np.ndarray, scores: dict, candidates: np.ndarray,
+                        heart: tuple[int, int, int]) -> None:
             from cacscore.lesion_report import render_lesion_report
             from cacscore.report import safe_name
 
             res.report_png = render_lesion_report(
                 vol.hu, tuple(abs(float(v)) for v in vol.spacing_mm), labels, scores,
                 report_dir / f"{safe_name(res.id)}.png", title=res.id, candidates=candidates,
-                threshold_hu=model.model.threshold_hu)
+                threshold_hu=model.model.threshold_hu, found_heart_index=heart,
+                warnings=[*model_notes, *res.warnings])
 
     results = []
     for s in tqdm(scans, desc="predict", unit="scan", disable=not progress or len(scans) < 2):

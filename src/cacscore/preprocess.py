@@ -198,8 +198,37 @@ def lung_mask(hu: np.ndarray) -> np.ndarray:
     return lung
 
 
-def find_heart(volume_or_hu: Volume | np.ndarray, spacing_mm: tuple[float, float, float] | None = None
-               ) -> tuple[int, int, int]:
+HEART_GRID_MM = 4.0
+"""find_heart works on a grid of about this many mm in-plane (every slice kept)."""
+
+
+def heart_grid_step(spacing_mm: tuple[float, float, float]) -> int:
+    """In-plane subsampling step (pixels) of find_heart's ~4 mm grid for a (z, y, x) spacing in mm."""
+    return max(1, int(round(HEART_GRID_MM / max(float(spacing_mm[1]), 1e-3))))
+
+
+@dataclass(frozen=True)
+class LungField:
+    """The lungs of a (z, y, x) HU volume on find_heart's grid, computed once and shared by its users.
+
+    mask: (z, ceil(y / step), ceil(x / step)) bool = ``lung_mask(float32(hu[:, ::step, ::step]))`` (every slice);
+    step: the in-plane subsampling (pixels), :func:`heart_grid_step`.
+    """
+
+    mask: np.ndarray
+    step: int
+
+
+def lung_field(hu: np.ndarray, spacing_mm: tuple[float, float, float]) -> LungField:
+    """:class:`LungField` of a (z, y, x) HU volume with (z, y, x) spacing in mm: exactly the lung mask find_heart
+    computes for itself (pass it as ``find_heart(..., lungs=)`` and to other users, e.g.
+    ``cacscore.lesions.thorax_hull``, instead of recomputing it)."""
+    step = heart_grid_step(spacing_mm)
+    return LungField(lung_mask(np.asarray(hu[:, ::step, ::step], np.float32)), step)
+
+
+def find_heart(volume_or_hu: Volume | np.ndarray, spacing_mm: tuple[float, float, float] | None = None, *,
+               lungs: LungField | None = None) -> tuple[int, int, int]:
     """(z, y, x) voxel index of the heart centre: the soft-tissue mass between the lungs.
 
     Simple by design: lungs = air (< -400 HU) inside the body (not connected to the outside air);
@@ -207,6 +236,8 @@ def find_heart(volume_or_hu: Volume | np.ndarray, spacing_mm: tuple[float, float
     bounding box and between the lungs' inner edges is the mediastinum; the heart is the largest
     such mass, found as the slice-weighted centroid of the lower 60 % of the lung field's
     mediastinal soft tissue. hu (z, y, x), z ascending = inferior -> superior.
+    lungs: the volume's :func:`lung_field`, when the caller already has it (same result, one lung mask less);
+    ValueError if it was made for another grid.
     """
     if isinstance(volume_or_hu, Volume):
         hu, spacing_mm = volume_or_hu.hu, volume_or_hu.spacing_mm
@@ -216,10 +247,16 @@ def find_heart(volume_or_hu: Volume | np.ndarray, spacing_mm: tuple[float, float
             raise ValueError("find_heart: spacing_mm is required with a bare array")
     nz, ny, nx = hu.shape
     # work at about 4 mm in-plane for speed
-    step = max(1, int(round(4.0 / max(float(spacing_mm[1]), 1e-3))))
+    step = heart_grid_step(spacing_mm)
     small = np.asarray(hu[:, ::step, ::step], np.float32)
     body = small > -400
-    lung = lung_mask(small)
+    if lungs is None:
+        lung = lung_mask(small)
+    elif lungs.step != step or lungs.mask.shape != small.shape:
+        raise ValueError(f"find_heart: lungs were found on another grid (step {lungs.step}, shape {lungs.mask.shape}; "
+                         f"this volume needs step {step}, shape {small.shape})")
+    else:
+        lung = lungs.mask
     area = lung.sum((1, 2)).astype(float)
     if area.max() <= 0:
         log.warning("find_heart: no lungs found; using the volume centre")
