@@ -225,3 +225,15 @@ def test_gated_series_shows_the_mitral_annulus_but_not_as_coronary():
     assert p.gated.truth == q.gated.truth
     assert np.array_equal(p.gated.labels, q.gated.labels)
     assert (p.gated.hu >= 130).sum() > (q.gated.hu >= 130).sum()
+
+
+def test_phantom_cli_no_lookalikes(tmp_path):
+    """`cacscore phantom --no-lookalikes` writes the same truth without the look-alikes (seed 1, pid 2 has a MAC)."""
+    from cacscore.cli import main
+
+    assert main(["phantom", str(tmp_path / "a"), "--patients", "2", "--seed", "1", "--size", "48"]) == 0
+    assert main(["phantom", str(tmp_path / "b"), "--patients", "2", "--seed", "1", "--size", "48",
+                 "--no-lookalikes"]) == 0
+    a, b = pd.read_csv(tmp_path / "a" / "truth.csv"), pd.read_csv(tmp_path / "b" / "truth.csv")
+    assert a[list(VESSELS)].equals(b[list(VESSELS)])
+    assert a["mac"].tolist() == [0, 1] and b["mac"].tolist() == [0, 0]

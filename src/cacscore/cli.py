@@ -96,6 +96,9 @@ def _add_phantom(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--preview", action="store_true", help="write a PNG mosaic per patient")
     p.add_argument("--clean", action="store_true", help="write standard UIDs instead of COCA's quirks")
     p.add_argument("--workers", type=int, default=1, help="patients rendered in parallel processes")
+    p.add_argument("--no-lookalikes", dest="lookalikes", action="store_false",
+                   help="leave out the non-coronary look-alike calcium (aortic valve, mitral annulus, calcified "
+                        "nodes, lung granulomas); the per-vessel truth is the same")
     p.set_defaults(func=_cmd_phantom)
 
 
@@ -107,7 +110,7 @@ def _cmd_phantom(args: argparse.Namespace) -> int:
     if args.size < 16:
         raise ValueError(f"--size must be >= 16, got {args.size}")
     table = write_release(args.out, n_patients=args.patients, seed=args.seed, size=args.size, gated=args.gated,
-                          preview=args.preview, clean=args.clean, workers=args.workers)
+                          preview=args.preview, clean=args.clean, workers=args.workers, lookalikes=args.lookalikes)
     zero = float((table["total"] == 0).mean())
     print(f"wrote {len(table)} patients to {args.out} (truth: {args.out / 'truth.csv'}); "
           f"total 0 in {zero:.0%}, median total {table['total'].median():.1f}")

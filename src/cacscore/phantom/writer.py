@@ -265,9 +265,9 @@ def write_preview(path: Path, p: PhantomPatient, *, n: int = 8) -> None:
 
 # ---------------------------------------------------------------- release
 def write_patient(out: Path, pid: int, *, seed: int, size: int = 512, gated: bool = False, preview: bool = False,
-                  clean: bool = False) -> dict:
+                  clean: bool = False, lookalikes: bool = True) -> dict:
     """Render and write one patient; returns its truth-table row."""
-    p = make_patient(pid, seed=seed, size=size, gated=gated)
+    p = make_patient(pid, seed=seed, size=size, gated=gated, lookalikes=lookalikes)
     model = MODELS[int(np.random.default_rng([seed, pid, 3]).integers(len(MODELS)))]
     folder = out / NONGATED_DIR / str(pid) / str(pid)
     write_series(folder, p.hu, spacing_mm=p.spacing_mm, origin_mm=p.origin_mm, pid=pid, seed=seed, kvp=p.kvp,
@@ -304,8 +304,10 @@ def write_scores_xlsx(path: Path, rows: pd.DataFrame) -> None:
 
 
 def write_release(out: Path, *, n_patients: int, seed: int, size: int = 512, gated: bool = False,
-                  preview: bool = False, clean: bool = False, workers: int = 1) -> pd.DataFrame:
+                  preview: bool = False, clean: bool = False, workers: int = 1, lookalikes: bool = True) -> pd.DataFrame:
     """Write patients 1..n_patients as a COCA-layout release under ``out``; return the truth table.
+
+    ``lookalikes=False``: without the non-coronary look-alike calcium (phantom/noncoronary.py), for ablations.
 
     A patient that fails is logged and skipped (its row is absent); the rest are written.
     """
@@ -317,7 +319,7 @@ def write_release(out: Path, *, n_patients: int, seed: int, size: int = 512, gat
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    kw = dict(seed=seed, size=size, gated=gated, preview=preview, clean=clean)
+    kw = dict(seed=seed, size=size, gated=gated, preview=preview, clean=clean, lookalikes=lookalikes)
     jobs = [(out, pid, kw) for pid in range(1, n_patients + 1)]
     rows = []
     failed = []

@@ -1,0 +1,183 @@
+"""Does the candidate scorer call non-coronary look-alike calcium coronary? (valve, MAC, nodes, granulomas)
+
+    .venv/bin/python bench/lesion_lookalikes.py OUT [--train 150] [--test 100] [--seed 23] [--size 512]
+        [--workers 2] [--epochs 40]
+
+Test patients TRAIN+1..TRAIN+TEST of phantom cohort SEED are rendered WITH the look-alikes of
+cacscore.phantom.noncoronary (aortic valve calcium, mitral annular calcification, calcified lymph
+nodes, lung granulomas). Two classifiers are trained on patients 1..TRAIN, in the same run:
+
+- ``without``: the training patients rendered without look-alikes (the phantom before they existed:
+  a model that never saw a MAC);
+- ``with``: the same patients rendered with them.
+
+Each test candidate is tagged with the look-alike it lies on (its voxels within a blob's radius +
+one pixel in-plane, + 2 mm for the heart's moving blobs, and half a slab in z). For each model:
+how many look-alike candidates it calls coronary and their Agatston (AU), the per-vessel scores'
+MSE ratio against the constant-mean baseline and the four-class kappa on the total (classes as in
+the product: the MLP, then lesions.classify_volume's chest-wall rule). Writes OUT/results.json and
+OUT/features_*.npz (reused with --reuse).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import multiprocessing as mp
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from cacscore import lesions as L
+from cacscore import metrics as M
+from cacscore.evaluate import evaluate_arrays
+from cacscore.fileio import atomic_path, atomic_write_text
+from cacscore.phantom import make_patient
+from cacscore.phantom.noncoronary import KINDS
+from cacscore.vessels import VESSELS
+
+log = logging.getLogger("bench.lesion_lookalikes")
+HEART_KINDS = ("aortic_valve", "mitral_annulus")
+
+
+def _kinds_of_candidates(p, cand: L.Candidates) -> np.ndarray:
+    """(n,) int: 0 = not on a look-alike, 1 + KINDS.index(kind) = on one (majority of its voxels)."""
+    n = cand.features.shape[0]
+    out = np.zeros(n, np.int64)
+    if not p.lookalikes or n == 0:
+        return out
+    z, y, x = np.nonzero(cand.ids)
+    cid = cand.ids[z, y, x] - 1
+    dz, dy, dx = p.spacing_mm
+    ox, oy, oz = p.origin_mm
+    xm, ym, zm = ox + x * dx, oy + y * dy, oz + z * dz
+    tag = np.zeros(len(z), np.int64)
+    for b in p.lookalikes:
+        if not b.calcified:
+            continue
+        bx, by, bz = b.centre_mm
+        slack = b.radius_mm + dx + (2.0 if b.kind in HEART_KINDS else 0.0)
+        hit = ((xm - bx) ** 2 + (ym - by) ** 2 <= slack ** 2) & (np.abs(zm - bz) <= b.radius_mm + dz / 2)
+        tag[hit & (tag == 0)] = 1 + KINDS.index(b.kind)
+    for k in range(n):
+        t = tag[cid == k]
+        if len(t) and (t > 0).mean() >= 0.5:
+            out[k] = np.bincount(t[t > 0]).argmax()
+    return out
+
+
+def _extract(args: tuple[int, int, int, bool]) -> dict:
+    pid, seed, size, lookalikes = args
+    p = make_patient(pid, seed=seed, size=size, lookalikes=lookalikes)
+    c = L.find_candidates(p.hu, p.spacing_mm)
+    outside = c.outside_thorax_mm if c.outside_thorax_mm is not None else np.full(len(c.agatston), np.nan)
+    return {"pid": pid, "features": c.features, "targets": L.candidate_targets(c.ids, p.labels),
+            "agatston": c.agatston.astype(np.float32), "outside_mm": outside.astype(np.float32),
+            "kind": _kinds_of_candidates(p, c), "truth": [p.truth[v] for v in VESSELS]}
+
+
+def _cohort(pids: list[int], seed: int, size: int, lookalikes: bool, workers: int, path: Path, reuse: bool) -> dict:
+    if reuse and path.is_file():
+        with np.load(path, allow_pickle=False) as z:
+            d = {k: z[k] for k in z.files}
+        if list(d["pids"]) == pids:
+            return d
+    jobs = [(pid, seed, size, lookalikes) for pid in pids]
+    with mp.get_context("fork").Pool(workers) as pool:
+        out = list(tqdm(pool.imap(_extract, jobs), total=len(jobs), desc=path.stem))
+    d = {"pids": np.array(pids), "patient": np.concatenate([np.full(len(r["targets"]), r["pid"]) for r in out]),
+         "truth": np.array([r["truth"] for r in out])}
+    for k in ("features", "targets", "agatston", "outside_mm", "kind"):
+        d[k] = np.concatenate([r[k] for r in out])
+    with atomic_path(path, suffix=".npz") as tmp:
+        np.savez(tmp, **d)
+    return d
+
+
+def _evaluate(model: L.LesionModel, te: dict, nb: np.ndarray) -> dict:
+    pred = model.predict(te["features"])
+    margin = model.config.thorax_margin_mm
+    if margin is not None:
+        pred[te["outside_mm"] > margin] = 0  # lesions.classify_volume's chest-wall rule
+    idx = {pid: i for i, pid in enumerate(te["pids"])}
+    rows = np.array([idx[p] for p in te["patient"]])
+    P = np.zeros((len(te["pids"]), 4))
+    for k in range(1, 5):
+        sel = pred == k
+        np.add.at(P[:, k - 1], rows[sel], te["agatston"][sel])
+    T = te["truth"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        tab = evaluate_arrays(T, P, normalise_by=nb, n_boot=0)
+    val = lambda v, m, col="value": float(tab[(tab.vessel == v) & (tab.metric == m)][col].iloc[0])
+    res = {"mse_norm_all4": val("all4", "mse_norm"), "baseline_mse_norm_all4": val("all4", "mse_norm", "baseline"),
+           "kappa4_total": val("total", "kappa4"), "spearman_total": val("total", "spearman")}
+    res["ratio"] = res["baseline_mse_norm_all4"] / res["mse_norm_all4"]
+    res.update({f"kappa4_{v}": val(v, "kappa4") for v in VESSELS})
+    fp = (pred > 0) & (te["targets"] == 0)
+    res["false_positive_candidates"] = int(fp.sum())
+    res["false_positive_au"] = float(te["agatston"][fp].sum())
+    res["coronary_recall"] = float(np.mean(pred[te["targets"] > 0] > 0))
+    per = {}
+    for j, kind in enumerate(KINDS, start=1):
+        on = (te["kind"] == j) & (te["targets"] == 0)
+        called = on & (pred > 0)
+        per[kind] = {"candidates": int(on.sum()), "patients": int(len(np.unique(te["patient"][on]))),
+                     "called_coronary": int(called.sum()), "au_called_coronary": float(te["agatston"][called].sum()),
+                     "called_as": {VESSELS[k - 1]: int((called & (pred == k)).sum()) for k in range(1, 5)}}
+    res["lookalikes"] = per
+    return res
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("out", type=Path)
+    ap.add_argument("--train", type=int, default=150)
+    ap.add_argument("--test", type=int, default=100)
+    ap.add_argument("--seed", type=int, default=23)
+    ap.add_argument("--size", type=int, default=512)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--epochs", type=int, default=40)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--reuse", action="store_true")
+    a = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    torch.set_num_threads(a.threads)
+    a.out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    train_ids = list(range(1, a.train + 1))
+    test_ids = list(range(a.train + 1, a.train + a.test + 1))
+    te = _cohort(test_ids, a.seed, a.size, True, a.workers, a.out / "features_test.npz", a.reuse)
+    results: dict = {}
+    for name, with_lookalikes in (("without", False), ("with", True)):
+        tr = _cohort(train_ids, a.seed, a.size, with_lookalikes, a.workers, a.out / f"features_train_{name}.npz",
+                     a.reuse)
+        cfg = L.ClassifierConfig(epochs=a.epochs, seed=a.seed)
+        model = L.train_classifier(tr["features"], tr["targets"], config=cfg)
+        nb = tr["truth"].max(0)
+        results[f"trained_{name}_lookalikes"] = _evaluate(model, te, np.where(nb > 0, nb, 1.0))
+    results["meta"] = {"train": a.train, "test": a.test, "seed": a.seed, "size": a.size, "epochs": a.epochs,
+                       "test_category4_counts": np.bincount(M.risk_category4(te["truth"].sum(1)), minlength=4).tolist(),
+                       "seconds": time.perf_counter() - t0}
+    atomic_write_text(a.out / "results.json", json.dumps(results, indent=2) + "\n")
+    print(f"{a.train} train / {a.test} test phantom patients (seed {a.seed}, {a.size} px), test WITH look-alikes")
+    print(f"{'training data':26s} {'ratio':>6s} {'k4 tot':>7s} {'FP cand':>8s} {'FP AU':>8s} {'recall':>7s} | "
+          + "  ".join(f"{k}: called/cands (AU)" for k in KINDS))
+    for name, r in results.items():
+        if name == "meta":
+            continue
+        look = "  ".join(f"{v['called_coronary']}/{v['candidates']} ({v['au_called_coronary']:.0f})"
+                         for v in r["lookalikes"].values())
+        print(f"{name:26s} {r['ratio']:6.2f} {r['kappa4_total']:7.3f} {r['false_positive_candidates']:8d} "
+              f"{r['false_positive_au']:8.0f} {r['coronary_recall']:7.3f} | {look}")
+    print(f"{time.perf_counter() - t0:.0f} s; results in {a.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
