@@ -395,3 +395,30 @@ def test_gated_noise_augmentation(gated_release, tmp_path, capsys):
     rc = cli.main(["lesion-train", str(gated_release), str(tmp_path / "m4"), "--source", "gated", "--epochs", "3",
                    "--gated-noise-copies", "1", "--no-progress"])
     assert rc == 0 and json.loads((tmp_path / "m4" / LC.TRAINING_REPORT).read_text())["gated_noise"]["copies"] == 1
+
+
+def test_noise_copies_reuse_the_clean_lung_hull(gated_release, monkeypatch):
+    """noise_augmented_candidates computes the lung hull once per scan (or takes the clean candidates' hull), not
+    once per noisy copy: the same features and targets as the old path (find_candidates on each copy with its own
+    hull), with the same random draws."""
+    case = LC.training_pairs(gated_release, kind="gated")[0]
+    hu, sp, lab, _ = LC.gated_volume_labels(case)
+    h = LC.gated_heart_index(hu.shape)
+    rng = np.random.default_rng(5)
+    old_f, old_t = [], []
+    for _ in range(3):  # the old loop, verbatim: a hull per copy
+        noisy = LC.noisy_copy(hu, sp, float(rng.uniform(10.0, 35.0)), rng)
+        c = L.find_candidates(noisy, sp, heart_index=h)
+        old_f.append(c.features)
+        old_t.append(L.candidate_targets(c.ids, lab))
+    calls = []
+    real = L.thorax_hull
+    monkeypatch.setattr(L, "thorax_hull", lambda *a, **k: calls.append(1) or real(*a, **k))
+    f, t = LC.noise_augmented_candidates(hu, sp, lab, h, copies=3, sd_hu=(10.0, 35.0), rng=np.random.default_rng(5))
+    assert len(calls) == 1  # once for the scan, not once per copy
+    assert np.array_equal(f, np.concatenate(old_f)) and np.array_equal(t, np.concatenate(old_t))
+    clean = L.find_candidates(hu, sp, heart_index=h)
+    assert clean.thorax_hull is not None and len(calls) == 2
+    f2, t2 = LC.noise_augmented_candidates(hu, sp, lab, h, copies=3, sd_hu=(10.0, 35.0), rng=np.random.default_rng(5),
+                                           hull=clean.thorax_hull)
+    assert len(calls) == 2 and np.array_equal(f2, f) and np.array_equal(t2, t)

@@ -133,3 +133,56 @@ def test_non_coronary_calcium_is_outlined_in_a_visible_colour(tmp_path):
     out = render_lesion_report(hu, (3.0, 0.7, 0.7), labels, {"LCA": 0, "LAD": 150.0, "LCX": 0, "RCA": 260.0},
                                tmp_path / "case.png", title="case 3", crop_mm=66)
     assert _has_colour(imread(out), NON_CORONARY_COLOUR, tol=0.12)
+
+
+def test_found_heart_index_replaces_the_second_heart_search(monkeypatch, tmp_path):
+    """With no coronary calcium, the picture centres on the heart the candidates were placed from
+    (found_heart_index) instead of searching for it again: same view, same picture, no find_heart call."""
+    from cacscore import lesion_report as LR
+    from cacscore import lesions as L
+    from cacscore.phantom import make_patient
+
+    p = make_patient(3, seed=5, size=96)
+    cand = L.find_candidates(p.hu, p.spacing_mm)
+    zero = np.zeros(p.hu.shape, bool)
+    before = LR._view(p.hu, p.spacing_mm, zero, None, 3)  # the old path: find_heart here
+    scores = {v: 0.0 for v in VESSEL_COLOURS}
+    old_png = render_lesion_report(p.hu, p.spacing_mm, zero.astype(np.uint8), scores, tmp_path / "old.png", title="z")
+
+    def no_search(*a, **k):
+        raise AssertionError("find_heart called again")
+
+    monkeypatch.setattr(LR, "find_heart", no_search)
+    assert LR._view(p.hu, p.spacing_mm, zero, None, 3, cand.heart_index) == before
+    new_png = render_lesion_report(p.hu, p.spacing_mm, zero.astype(np.uint8), scores, tmp_path / "new.png", title="z",
+                                   found_heart_index=cand.heart_index)
+    assert np.array_equal(imread(old_png), imread(new_png))
+    # with coronary calcium the centre stays the lesions' centroid: the hint is not used
+    hu, labels = _volume()
+    cor = labels > 0
+    assert LR._view(hu, (3.0, 0.7, 0.7), cor, None, 3, (0, 0, 0)) == LR._view(hu, (3.0, 0.7, 0.7), cor, None, 3)
+
+
+def test_metal_warning_from_predict_and_lesion_score(trained, tmp_path):
+    """A stent-like 3,000 HU cylinder at a coronary: predict (lesion model) and lesion-score warn, and the
+    picture shows the warning; the same cylinder in the shoulder, or none, gives no metal warning."""
+    import pandas as pd
+
+    from cacscore.lesion_cohort import score_cases
+    from cacscore.phantom import make_patient
+    from cacscore.predict import predict_inputs
+    from metal_fixtures import metal_scans
+
+    _, model = trained
+    scans = metal_scans(tmp_path / "in", make_patient(3, seed=7, size=96))
+    run = predict_inputs(model, list(scans.values()), report_dir=tmp_path / "rep", progress=False)
+    w = run.table().set_index("id")["warnings"]
+    assert "metal in the heart region (" in w["stent"] and "scores unreliable" in w["stent"]
+    assert "metal" not in w["plain"] and "metal" not in w["shoulder"]
+    df = score_cases(model, list(scans.values()), report_dir=tmp_path / "rep2", progress=False).set_index("id")
+    assert "metal in the heart region (" in df.loc["stent", "warnings"]
+    assert df.loc["plain", "warnings"] == "" and df.loc["shoulder", "warnings"] == ""
+    assert (df["error"] == "").all() and not pd.isna(df["total"]).any()
+    warn_red = "#c00000"
+    assert _has_colour(imread(tmp_path / "rep2" / "stent.png"), warn_red, tol=0.15)
+    assert not _has_colour(imread(tmp_path / "rep2" / "plain.png"), warn_red, tol=0.15)

@@ -244,3 +244,61 @@ def test_coronary_z_range_rule(trained, tmp_path):
     assert off.in_coronary_z_range(high).all()
     legacy = dataclasses.replace(model, info={})  # saved before the range existed: no rule
     assert legacy.in_coronary_z_range(high).all()
+
+
+def _old_outside_thorax_mm(hu, spacing_mm, points_mm, step_mm=4.0):
+    """cacscore.lesions.outside_thorax_mm as it was before the lung mask was shared (commit e7f3994), verbatim:
+    its own lung mask on a ~4 mm grid in z and in-plane."""
+    from scipy import ndimage
+    from scipy.spatial import ConvexHull, QhullError
+
+    from cacscore.preprocess import lung_mask
+
+    pts = np.asarray(points_mm, float).reshape(-1, 3)
+    nan = np.full(len(pts), np.nan)
+    sp = [float(v) for v in spacing_mm]
+    zs, st = max(1, int(round(step_mm / sp[0]))), max(1, int(round(step_mm / sp[1])))
+    lung = lung_mask(hu[::zs, ::st, ::st])
+    lab, n = ndimage.label(lung)
+    if n == 0 or len(pts) == 0:
+        return nan
+    sizes = np.bincount(lab.ravel())[1:]
+    lung = np.isin(lab, np.flatnonzero(sizes >= 0.1 * sizes.max()) + 1)
+    surface = np.argwhere(lung & ~ndimage.binary_erosion(lung)) * np.array([sp[0] * zs, sp[1] * st, sp[2] * st])
+    try:
+        eq = ConvexHull(surface).equations
+    except (QhullError, ValueError):
+        return nan
+    return (pts @ eq[:, :3].T + eq[:, 3]).max(axis=1)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.int16, np.float64])
+def test_one_lung_mask_per_scan_gives_the_old_candidates(dtype):
+    """find_candidates finds the heart and the chest-wall hull from one lung mask (preprocess.lung_field) now;
+    before, find_heart and outside_thorax_mm each made their own, on different grids. Same candidates, features,
+    heart and hull distances as the old path (find_heart alone, then the old outside_thorax_mm), for float32 and
+    int16 HU (shared) and float64 (not shared: a float32 cast could move a value across -400 HU)."""
+    from cacscore.preprocess import find_heart, lung_field
+
+    p = make_patient(5, seed=SEED, size=96)
+    hu = p.hu.astype(dtype)
+    sp = p.spacing_mm
+    new = L.find_candidates(hu, sp)
+    old = L.find_candidates(hu, sp, heart_index=find_heart(hu, sp))  # find_heart's own lung mask
+    assert new.n > 50 and new.heart_index == old.heart_index
+    assert np.array_equal(new.ids, old.ids) and np.array_equal(new.features, old.features)
+    assert np.array_equal(new.agatston, old.agatston)
+    # the hull distances against the verbatim old function, at the same centroids
+    coords = np.nonzero(new.ids)
+    cid = new.ids[coords]
+    cnt = np.bincount(cid)[1:].astype(float)
+    pts = np.stack([np.bincount(cid, weights=coords[a])[1:] / cnt * sp[a] for a in range(3)], axis=1)
+    want = _old_outside_thorax_mm(hu, sp, pts)
+    assert np.isfinite(want).all()
+    assert np.array_equal(new.outside_thorax_mm, want) and np.array_equal(old.outside_thorax_mm, want)
+    # find_heart with the shared field is find_heart; a field of another grid is refused
+    lungs = lung_field(hu, sp)
+    assert find_heart(hu, sp, lungs=lungs) == find_heart(hu, sp)
+    assert np.array_equal(L.thorax_hull(hu, sp, lungs=lungs), L.thorax_hull(hu, sp))
+    with pytest.raises(ValueError, match="another grid"):
+        find_heart(hu, (sp[0], sp[1] / 2, sp[2] / 2), lungs=lungs)

@@ -164,6 +164,18 @@ def test_predict_real_ge_series(bundle, tmp_path, capsys):
     w = df.loc[0, "warnings"]
     assert "heart not found" not in w and "cut off" not in w  # a whole chest: heart found, not cut off
     assert "outside the model's depth window" in w  # this bundle sees only 8 x 5 mm around the scan centre
+    assert "metal" not in w  # no voxel of this patient reaches 2,000 HU (max 1,752 HU: vertebral cortex, 93 mm away)
+
+
+def test_metal_in_the_heart_region_is_warned(bundle, tmp_path):
+    """A 3 mm x 15 mm 3,000 HU cylinder (a stent) at a coronary is warned about; in the shoulder, or absent, not."""
+    from cacscore.phantom import make_patient
+    from metal_fixtures import metal_scans
+
+    scans = metal_scans(tmp_path, make_patient(3, seed=7, size=96))
+    w = predict_inputs(bundle, list(scans.values()), progress=False).table().set_index("id")["warnings"]
+    assert "metal in the heart region (" in w["stent"] and "e.g. stent, lead or valve): scores unreliable" in w["stent"]
+    assert "metal" not in w["plain"] and "metal" not in w["shoulder"]
 
 
 def test_unreliable_model_is_flagged_on_every_scan(tmp_path, coca, monkeypatch):
