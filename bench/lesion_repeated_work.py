@@ -76,6 +76,66 @@ class _Vol:
         self.hu, self.spacing_mm = hu, tuple(spacing_mm)
 
 
+def _one_patient(pid: int, args: argparse.Namespace, rows: dict, metal_s: list, hull_equal: list, tmp: Path) -> None:
+    """Time every row on phantom patient ``pid`` (appends to rows, metal_s, hull_equal)."""
+    p = make_patient(pid, seed=args.seed, size=args.size, gated=True)
+    hu, sp = p.hu, p.spacing_mm
+    # a. one lung mask per scan
+    t_old, t_new, c_old, c_new = _pair(lambda: L.find_candidates(hu, sp, heart_index=find_heart(hu, sp)),
+                                       lambda: L.find_candidates(hu, sp), args.repeats)
+    assert _same_candidates(c_old, c_new), f"patient {pid}: candidates differ"
+    rows["a_find_candidates"].append((t_old, t_new))
+    # b. the zero-calcium report view and picture
+    zero = np.zeros(hu.shape, bool)
+    t_old, t_new, v_old, v_new = _pair(lambda: _view(hu, sp, zero, None, 3),
+                                       lambda: _view(hu, sp, zero, None, 3, c_new.heart_index), args.repeats)
+    assert v_old == v_new, f"patient {pid}: report view differs"
+    rows["b_report_view"].append((t_old, t_new))
+    scores = {"LCA": 0.0, "LAD": 0.0, "LCX": 0.0, "RCA": 0.0}
+    z8 = zero.astype(np.uint8)
+    if pid == 1:  # warm up matplotlib (imports, fonts) before timing either path
+        render_lesion_report(hu, sp, z8, scores, tmp / "warm.png", title="x", found_heart_index=c_new.heart_index)
+    t_old, t_new, _, _ = _pair(
+        lambda: render_lesion_report(hu, sp, z8, scores, tmp / "old.png", title="x", candidates=c_new.ids > 0),
+        lambda: render_lesion_report(hu, sp, z8, scores, tmp / "new.png", title="x", candidates=c_new.ids > 0,
+                                     found_heart_index=c_new.heart_index), args.repeats)
+    rows["b_report_png"].append((t_old, t_new))
+    # d. predict's heart warnings (lesion model): reuse the candidates' search
+    vol = _Vol(hu, sp)
+    found = _find_heart_logged(hu, sp)
+    t_old, t_new, w_old, w_new = _pair(lambda: _heart_check(vol), lambda: _heart_check(vol, found=found),
+                                       args.repeats)
+    assert w_old == w_new, f"patient {pid}: heart warnings differ"
+    rows["d_heart_warnings"].append((t_old, t_new))
+    metal_s.append(_best(lambda: metal_in_heart_region(hu, sp, c_new.heart_index), args.repeats)[0])
+    # c. noisy gated copies
+    g = p.gated
+    gh = LC.gated_heart_index(g.hu.shape)
+    clean = L.find_candidates(g.hu, g.spacing_mm, heart_index=gh)
+    n = args.noise_copies
+
+    def old_copies():
+        rng = np.random.default_rng([args.seed, pid])
+        fs, ts, hulls = [], [], []
+        for _ in range(n):
+            noisy = LC.noisy_copy(g.hu, g.spacing_mm, float(rng.uniform(10.0, 35.0)), rng)
+            c = L.find_candidates(noisy, g.spacing_mm, heart_index=gh)
+            fs.append(c.features)
+            ts.append(L.candidate_targets(c.ids, g.labels))
+            hulls.append(c.thorax_hull)
+        return np.concatenate(fs), np.concatenate(ts), hulls
+
+    def new_copies():
+        return LC.noise_augmented_candidates(g.hu, g.spacing_mm, g.labels, gh, copies=n, sd_hu=(10.0, 35.0),
+                                             rng=np.random.default_rng([args.seed, pid]), hull=clean.thorax_hull)
+
+    t_old, t_new, o_old, o_new = _pair(old_copies, new_copies, args.repeats)
+    assert np.array_equal(o_old[0], o_new[0]) and np.array_equal(o_old[1], o_new[1]), f"patient {pid}: copies differ"
+    hull_equal.append(all(np.array_equal(h, clean.thorax_hull) for h in o_old[2]))
+    rows["c_noise_copies"].append((t_old, t_new))
+    log.info("patient %d: %s", pid, ", ".join(f"{k} {v[-1][0]:.3f} -> {v[-1][1]:.3f} s" for k, v in rows.items()))
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--size", type=int, default=512)
@@ -91,62 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     metal_s, hull_equal = [], []
     tmp = Path(tempfile.mkdtemp(prefix="lesion_repeated_work_"))
     for pid in range(1, args.patients + 1):
-        p = make_patient(pid, seed=args.seed, size=args.size, gated=True)
-        hu, sp = p.hu, p.spacing_mm
-        # a. one lung mask per scan
-        t_old, t_new, c_old, c_new = _pair(lambda: L.find_candidates(hu, sp, heart_index=find_heart(hu, sp)),
-                                           lambda: L.find_candidates(hu, sp), args.repeats)
-        assert _same_candidates(c_old, c_new), f"patient {pid}: candidates differ"
-        rows["a_find_candidates"].append((t_old, t_new))
-        # b. the zero-calcium report view and picture
-        zero = np.zeros(hu.shape, bool)
-        t_old, t_new, v_old, v_new = _pair(lambda: _view(hu, sp, zero, None, 3),
-                                           lambda: _view(hu, sp, zero, None, 3, c_new.heart_index), args.repeats)
-        assert v_old == v_new, f"patient {pid}: report view differs"
-        rows["b_report_view"].append((t_old, t_new))
-        scores = {"LCA": 0.0, "LAD": 0.0, "LCX": 0.0, "RCA": 0.0}
-        z8 = zero.astype(np.uint8)
-        if pid == 1:  # warm up matplotlib (imports, fonts) before timing either path
-            render_lesion_report(hu, sp, z8, scores, tmp / "warm.png", title="x", found_heart_index=c_new.heart_index)
-        t_old, t_new, _, _ = _pair(
-            lambda: render_lesion_report(hu, sp, z8, scores, tmp / "old.png", title="x", candidates=c_new.ids > 0),
-            lambda: render_lesion_report(hu, sp, z8, scores, tmp / "new.png", title="x", candidates=c_new.ids > 0,
-                                         found_heart_index=c_new.heart_index), args.repeats)
-        rows["b_report_png"].append((t_old, t_new))
-        # d. predict's heart warnings (lesion model): reuse the candidates' search
-        vol = _Vol(hu, sp)
-        found = _find_heart_logged(hu, sp)
-        t_old, t_new, w_old, w_new = _pair(lambda: _heart_check(vol), lambda: _heart_check(vol, found=found),
-                                           args.repeats)
-        assert w_old == w_new, f"patient {pid}: heart warnings differ"
-        rows["d_heart_warnings"].append((t_old, t_new))
-        metal_s.append(_best(lambda: metal_in_heart_region(hu, sp, c_new.heart_index), args.repeats)[0])
-        # c. noisy gated copies
-        g = p.gated
-        gh = LC.gated_heart_index(g.hu.shape)
-        clean = L.find_candidates(g.hu, g.spacing_mm, heart_index=gh)
-        n = args.noise_copies
-
-        def old_copies(g=g, gh=gh, n=n):
-            rng = np.random.default_rng([args.seed, pid])
-            fs, ts, hulls = [], [], []
-            for _ in range(n):
-                noisy = LC.noisy_copy(g.hu, g.spacing_mm, float(rng.uniform(10.0, 35.0)), rng)
-                c = L.find_candidates(noisy, g.spacing_mm, heart_index=gh)
-                fs.append(c.features)
-                ts.append(L.candidate_targets(c.ids, g.labels))
-                hulls.append(c.thorax_hull)
-            return np.concatenate(fs), np.concatenate(ts), hulls
-
-        def new_copies(g=g, gh=gh, n=n, clean=clean):
-            return LC.noise_augmented_candidates(g.hu, g.spacing_mm, g.labels, gh, copies=n, sd_hu=(10.0, 35.0),
-                                                 rng=np.random.default_rng([args.seed, pid]), hull=clean.thorax_hull)
-
-        t_old, t_new, o_old, o_new = _pair(old_copies, new_copies, args.repeats)
-        assert np.array_equal(o_old[0], o_new[0]) and np.array_equal(o_old[1], o_new[1]), f"patient {pid}: copies differ"
-        hull_equal.append(all(np.array_equal(h, clean.thorax_hull) for h in o_old[2]))
-        rows["c_noise_copies"].append((t_old, t_new))
-        log.info("patient %d: %s", pid, ", ".join(f"{k} {v[-1][0]:.3f} -> {v[-1][1]:.3f} s" for k, v in rows.items()))
+        _one_patient(pid, args, rows, metal_s, hull_equal, tmp)
     summary = {}
     for k, v in rows.items():
         old = statistics.median(a for a, _ in v)
