@@ -57,19 +57,47 @@ def cohort_from_source(source: str | Path) -> list[dict]:
     if src.is_file():
         if src.suffix.lower() != ".csv":
             raise ValueError(f"{src}: SOURCE must be a COCA root, a folder of patient folders or a .csv")
-        df = pd.read_csv(src, dtype={"id": str})
-        df.columns = [c.strip() for c in df.columns]
+        try:
+            df = pd.read_csv(src, dtype=str, keep_default_na=False)
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+            raise ValueError(f"{src}: cannot read as CSV ({type(exc).__name__}: {_one_line(exc)})") from None
+        df.columns = [str(c).strip() for c in df.columns]
         if not {"id", "path"} <= set(df.columns):
             raise ValueError(f"{src}: CSV needs columns id, path[, LCA, LAD, LCX, RCA]; found {list(df.columns)}")
-        if df["id"].duplicated().any():
-            raise ValueError(f"{src}: duplicate id(s) {sorted(set(df['id'][df['id'].duplicated()]))}")
-        for r in df.itertuples(index=False):
-            p = Path(str(r.path))
-            t = {v: float(getattr(r, v)) if v in df.columns else np.nan for v in VESSELS}
+        if not len(df):
+            raise ValueError(f"{src}: CSV has a header but no rows")
+        df = df.apply(lambda col: col.str.strip())
+        ids = df["id"][df["id"] != ""]
+        if ids.duplicated().any():
+            raise ValueError(f"{src}: duplicate id(s) {sorted(set(ids[ids.duplicated()]))}")
+        for k, r in enumerate(df.to_dict("records"), start=2):  # line 1 is the header
+            where = f"{src}: line {k}"
+            problems = []
+            if not r["id"]:
+                problems.append("empty id cell")
+            if not r["path"]:
+                problems.append("empty path cell")
+            t = {}
+            for v in VESSELS:  # a blank cell: unknown target (NaN); anything else must be a score >= 0
+                cell = r.get(v, "")
+                try:
+                    t[v] = float(cell) if cell else np.nan
+                except ValueError:
+                    t[v] = np.nan
+                    problems.append(f"{v} {cell!r} is not a number")
+                    continue
+                if cell and not (np.isfinite(t[v]) and t[v] >= 0):
+                    problems.append(f"{v} {cell!r} is not an Agatston score (finite, >= 0)")
+                    t[v] = np.nan
+            p = Path(r["path"]) if r["path"] else None
             vals = np.array(list(t.values()))
-            jobs.append({"id": str(r.id).strip(), "source": str(p if p.is_absolute() else src.parent / p),
-                         **t, "total": float(vals.sum()) if not np.isnan(vals).any() else np.nan,
-                         "coca_total": np.nan, "flags": ""})
+            job = {"id": r["id"] or f"(line {k})",
+                   "source": str(p if p.is_absolute() else src.parent / p) if p is not None else None,
+                   **t, "total": float(vals.sum()) if not np.isnan(vals).any() else np.nan,
+                   "coca_total": np.nan, "flags": ""}
+            if problems:  # this row becomes an error row; the other rows are ingested
+                job["error"] = f"{where}: {'; '.join(problems)}"
+            jobs.append(job)
         return jobs
     if not src.is_dir():
         raise ValueError(f"{src}: no such file or folder")
@@ -90,6 +118,31 @@ def cohort_from_source(source: str | Path) -> list[dict]:
 
 
 # ------------------------------------------------------------------ files
+def _read_cache_config(path: Path) -> dict:
+    """CACHE/config.json as a dict with a "preprocess" dict; ValueError naming the file otherwise."""
+    try:
+        cfg = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: not valid JSON ({_one_line(exc)}); a damaged cache: use a new cache folder") from None
+    if not isinstance(cfg, dict) or not isinstance(cfg.get("preprocess"), dict):
+        raise ValueError(f"{path}: not a cohort cache config (no 'preprocess' settings); use a new cache folder")
+    return cfg
+
+
+def _read_manifest(path: Path) -> pd.DataFrame:
+    """CACHE/manifest.csv; ValueError naming the file when it is unreadable or lacks id/status."""
+    try:
+        df = pd.read_csv(path, dtype={"id": str}, keep_default_na=False, na_values=[""])
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: cannot read the cache manifest ({type(exc).__name__}: {_one_line(exc)}); "
+                         "delete it to redo every scan, or use a new cache folder") from None
+    missing = [c for c in ("id", "status") if c not in df.columns]
+    if missing:
+        raise ValueError(f"{path}: not a cache manifest (no column(s) {missing}); delete it to redo every scan, "
+                         "or use a new cache folder")
+    return df
+
+
 def verify_scan(path: Path, config: PreprocessConfig) -> bool:
     """True when ``path`` is a complete int16 (slices, size, size) .npy file."""
     try:
@@ -175,6 +228,8 @@ def _process(job: dict, scans_dir: str, config_dict: dict) -> dict:
     row = {k: job.get(k) for k in ("id", "source", *VESSELS, "total", "coca_total", "flags")}
     t0 = time.perf_counter()
     try:
+        if job.get("error"):  # a bad row of the source table (cohort_from_source says why)
+            raise ValueError(job["error"])
         if not _SAFE_ID.match(row["id"]):
             raise ValueError(f"id {row['id']!r}: not usable as a file name")
         if not job.get("source"):
@@ -215,18 +270,20 @@ def ingest(source: str | Path, cache: str | Path, *, config: PreprocessConfig = 
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
     cache = Path(cache)
+    if cache.exists() and not cache.is_dir():
+        raise ValueError(f"{cache}: is a file; CACHE must be a folder (new or an earlier cache)")
+    jobs = cohort_from_source(source)  # a bad source is refused before anything is created
     scans = cache / "scans"
-    scans.mkdir(parents=True, exist_ok=True)
     cfg_path = cache / "config.json"
     cfg = {"format_version": FORMAT_VERSION, "preprocess": config.to_dict()}
     if cfg_path.exists():
-        old = json.loads(cfg_path.read_text())
+        old = _read_cache_config(cfg_path)
         if old.get("preprocess") != cfg["preprocess"]:
             raise ValueError(f"{cfg_path}: cache was built with {old.get('preprocess')}, not {cfg['preprocess']}; "
                              "use a new cache folder")
-    else:
+    scans.mkdir(parents=True, exist_ok=True)
+    if not cfg_path.exists():
         atomic_write_text(cfg_path, json.dumps(cfg, indent=2) + "\n")
-    jobs = cohort_from_source(source)
     ids = [j["id"] for j in jobs]
     dup = sorted({i for i in ids if ids.count(i) > 1})
     if dup:
@@ -234,7 +291,7 @@ def ingest(source: str | Path, cache: str | Path, *, config: PreprocessConfig = 
     prev: dict[str, dict] = {}
     man_path = cache / "manifest.csv"
     if man_path.exists():
-        old_man = pd.read_csv(man_path, dtype={"id": str}, keep_default_na=False, na_values=[""])
+        old_man = _read_manifest(man_path)
         prev = {r["id"]: r for r in old_man.to_dict("records")}
     rows: dict[str, dict] = {}
     todo = []
@@ -300,8 +357,11 @@ class CohortCache:
         cfg = self.path / "config.json"
         if not man.is_file() or not cfg.is_file():
             raise ValueError(f"{self.path}: not a cohort cache (needs manifest.csv and config.json)")
-        self.manifest = pd.read_csv(man, dtype={"id": str}, keep_default_na=False, na_values=[""])
-        self.config = PreprocessConfig.from_dict(json.loads(cfg.read_text())["preprocess"])
+        self.manifest = _read_manifest(man)
+        try:
+            self.config = PreprocessConfig.from_dict(_read_cache_config(cfg)["preprocess"])
+        except (TypeError, ValueError) as exc:  # a setting of the wrong type or value
+            raise ValueError(f"{cfg}: bad preprocess settings ({exc})") from None
         ok = self.manifest[self.manifest["status"] == "ok"]
         self.ids: list[str] = ok["id"].tolist()
         self.targets: np.ndarray = ok[list(VESSELS)].to_numpy(dtype=np.float64)

@@ -449,7 +449,8 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, OSError, KeyError) as exc:  # user input problems: one clear line, non-zero exit
         if args.verbose:
             raise
-        print(f"cacscore {args.command}: error: {exc}", file=sys.stderr)
+        msg = " ".join(str(exc).split()) or type(exc).__name__  # always ONE line (torch / pandas messages span several)
+        print(f"cacscore {args.command}: error: {msg}", file=sys.stderr)
         return 2
 
 

@@ -74,6 +74,11 @@ def _check_table(df: pd.DataFrame, path: Path, what: str) -> pd.DataFrame:
             raise EvaluateError(f"{path}: column {c} has non-numeric value(s) {df.loc[bad, c].head(3).tolist()} "
                                 f"(ids {df.loc[bad, 'id'].head(3).tolist()})")
         df[c] = num
+        # an Agatston score is finite and >= 0: inf or a negative value is a broken table, not a score
+        wrong = num.notna() & ~(np.isfinite(num) & (num >= 0))
+        if wrong.any():
+            raise EvaluateError(f"{path}: column {c} has value(s) {num[wrong].head(3).tolist()} that are not "
+                                f"Agatston scores (finite, >= 0) (ids {df.loc[wrong, 'id'].head(3).tolist()})")
     dup = df["id"][df["id"].duplicated()]
     if len(dup):
         raise EvaluateError(f"{path}: duplicate id(s) {sorted(set(dup))[:5]}")
@@ -259,11 +264,14 @@ def _target_space_records(t: np.ndarray, p: np.ndarray, base: np.ndarray, scaler
 
 
 def evaluate(pred: pd.DataFrame, truth: pd.DataFrame, *, normalise_by: Sequence[float] | None = None,
-             n_boot: int = 1000, seed: int = 0, target_scaler=None) -> Evaluation:
-    """Join predictions and reference tables on id and compute every metric (see evaluate_arrays)."""
+             n_boot: int = 1000, seed: int = 0, target_scaler=None, sources: str | None = None) -> Evaluation:
+    """Join predictions and reference tables on id and compute every metric (see evaluate_arrays).
+
+    sources: how to name the two tables in errors (e.g. "pred.csv vs truth.csv")."""
     j = join(pred, truth)
     if len(j.ids) < 2:
-        raise EvaluateError(f"only {len(j.ids)} scan id(s) match between predictions and reference "
+        raise EvaluateError(f"{sources + ': ' if sources else ''}"
+                            f"only {len(j.ids)} scan id(s) match between predictions and reference "
                             f"(e.g. predicted {j.only_pred[:3]}, reference {j.only_truth[:3]})")
     notes = []
     if j.only_pred:
@@ -442,7 +450,7 @@ def target_scaler_of(model_path: Path):
         if c.is_file():
             try:
                 return TargetScaler.from_dict(json.loads(c.read_text())["target_scaling"])
-            except (KeyError, TypeError, json.JSONDecodeError) as exc:
+            except (KeyError, TypeError, ValueError) as exc:  # JSONDecodeError is a ValueError
                 raise EvaluateError(f"{c}: no usable target_scaling ({exc})") from None
     raise EvaluateError(f"{model_path}: not a model bundle (no config.json)")
 
@@ -454,9 +462,11 @@ def run_evaluate(pred_path: Path, truth_path: Path, *, out_dir: Path | None = No
 
     scaling_from: a bundle folder whose target scaling gives the extra ``mse_target`` metric.
     """
+    if out_dir is not None and Path(out_dir).exists() and not Path(out_dir).is_dir():
+        raise EvaluateError(f"{out_dir}: is a file; --out needs a folder (for metrics.csv, metrics.md, figures)")
     scaler = target_scaler_of(scaling_from) if scaling_from is not None else None
     ev = evaluate(read_predictions(pred_path), read_truth(truth_path), normalise_by=normalise_by,
-                  n_boot=n_boot, seed=seed, target_scaler=scaler)
+                  n_boot=n_boot, seed=seed, target_scaler=scaler, sources=f"{pred_path} vs {truth_path}")
     if out_dir is not None:
         out_dir = Path(out_dir)
         atomic_write_text(out_dir / "metrics.csv", ev.table.to_csv(index=False))

@@ -23,7 +23,12 @@ def atomic_path(path: str | os.PathLike, *, suffix: str = ".tmp") -> Iterator[Pa
     suffix: the temporary file's ending (e.g. ".png" where a writer infers the format from it).
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_dir():  # os.replace would fail only after the whole file was written, naming the temp file
+        raise IsADirectoryError(f"{path}: is a folder; give a file path to write")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):  # a file stands where a folder of the path should be
+        raise NotADirectoryError(f"{path}: cannot write: a file stands in its folder path ({path.parent})") from None
     # A unique name that the writer creates itself, so the file gets the usual permissions (umask),
     # not the owner-only mode of tempfile.mkstemp.
     tmp_path = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}{suffix}")
@@ -51,3 +56,30 @@ def atomic_savefig(fig: Any, path: str | os.PathLike, *, dpi: int = 100) -> None
     """Save a matplotlib figure to ``path`` atomically (format from the path's suffix)."""
     with atomic_path(path, suffix=Path(path).suffix) as tmp:
         fig.savefig(tmp, dpi=dpi)
+
+
+class WeightsFileError(ValueError):
+    """A safetensors weights file that cannot be used; the message names the file and the problem."""
+
+
+def load_safetensors(path: str | os.PathLike, *, device: str = "cpu") -> dict[str, Any]:
+    """``safetensors.torch.load_file`` whose failures name the file: missing, unreadable, not safetensors
+    (garbage, truncated header or data), or a floating-point tensor holding NaN/inf (a model with such
+    weights silently gives NaN or constant outputs). Returns {name: torch.Tensor}. Never unpickles.
+    """
+    import torch
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsFileError(f"{path}: no such weights file")
+    try:
+        tensors = load_file(str(path), device=device)
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        msg = " ".join(str(exc).split()) or type(exc).__name__
+        raise WeightsFileError(f"{path}: not a readable safetensors file ({msg})") from None
+    bad = [k for k, t in tensors.items() if t.is_floating_point() and not bool(torch.isfinite(t).all())]
+    if bad:
+        raise WeightsFileError(f"{path}: tensor(s) {sorted(bad)[:3]} hold NaN or infinite values")
+    return tensors

@@ -190,11 +190,12 @@ def _read_header(f: Path) -> _Header | None:
 
 
 def _floats(v, n: int) -> tuple[float, ...] | None:
+    """``n`` finite numbers from a multi-valued element, or None (absent, unparsable, NaN/inf, wrong count)."""
     try:
         out = tuple(float(x) for x in v)
     except Exception:
         return None
-    return out if len(out) == n else None
+    return out if len(out) == n and all(np.isfinite(out)) else None
 
 
 def _first(seq_item_parent: pydicom.Dataset, seq: str, key: str):
@@ -314,6 +315,8 @@ def _discover(path: str | Path | Sequence[Path]) -> tuple[list[SeriesInfo], dict
             reason = "no ImageOrientationPatient/ImagePositionPatient"
         elif abs(_normal(orient)[2]) < _AXIAL_MIN_NORMAL_Z:
             reason = "not axial (sagittal/coronal/oblique)"
+        elif spacing is None or min(spacing) <= 0:  # areas in mm^2 need it: never assume 1 mm
+            reason = f"no valid PixelSpacing ({ds0.get('PixelSpacing')!r} in {hs[0].path.name})"
         z_extent = 0.0
         if orient is not None and pos:
             z = np.asarray(pos) @ _normal(orient)
@@ -387,14 +390,23 @@ def _padding_mask(stored: np.ndarray, ds: pydicom.Dataset) -> np.ndarray | None:
     return stored == int(pad)
 
 
-def _rescale(slope, intercept) -> tuple[float, float]:
-    return (float(slope) if slope not in (None, "") else 1.0,
-            float(intercept) if intercept not in (None, "") else 0.0)
+def _rescale(slope, intercept, where: object = "") -> tuple[float, float]:
+    """(slope, intercept) as floats (1, 0 where absent); DicomError naming ``where`` for a value that is
+    not a finite number or a zero slope (a corrupt header would otherwise give NaN HU or a bare float() error)."""
+    try:
+        out = (float(slope) if slope not in (None, "") else 1.0,
+               float(intercept) if intercept not in (None, "") else 0.0)
+    except (TypeError, ValueError):
+        out = (np.nan, np.nan)
+    if not (np.isfinite(out[0]) and np.isfinite(out[1])) or out[0] == 0:
+        raise DicomError(f"{where}: RescaleSlope {slope!r} / RescaleIntercept {intercept!r} are not usable "
+                         "(need finite numbers, slope non-zero)")
+    return out
 
 
 def _to_hu(stored: np.ndarray, ds: pydicom.Dataset, slope, intercept, out: np.ndarray) -> None:
     """HU of one frame into ``out`` (float32): stored * slope + intercept, padding -> air, floor air."""
-    slope, intercept = _rescale(slope, intercept)
+    slope, intercept = _rescale(slope, intercept, getattr(ds, "filename", None) or "DICOM file")
     out[...] = stored
     if slope != 1.0:
         out *= np.float32(slope)
@@ -415,7 +427,7 @@ def _to_hu_int16(stored: np.ndarray, ds: pydicom.Dataset, slope, intercept, out:
     exceeds 32767 (checked). The sum is taken in int16: two's complement wraps modulo 2**16, so
     it is exact whenever the true sums lie in int16 range, which the stored min/max tell.
     """
-    slope, intercept = _rescale(slope, intercept)
+    slope, intercept = _rescale(slope, intercept, getattr(ds, "filename", None) or "DICOM file")
     if (stored.dtype.kind not in "iu" or stored.dtype.itemsize > 2 or slope != 1.0
             or intercept != int(intercept) or not -32768 <= intercept <= 32767 or stored.size == 0):
         return False
