@@ -46,11 +46,12 @@ def _copy_model(src: Path, dst: Path) -> Path:
     return dst
 
 
-def _set_rescale_slope_bytes(f: Path, text: bytes) -> None:
-    """Overwrite the RescaleSlope (0028,1053) DS value in an explicit-VR little-endian file with ``text``
-    (pydicom refuses to write a non-number there, a damaged file can hold anything)."""
+def _set_ds_bytes(f: Path, tag: bytes, text: bytes) -> None:
+    """Overwrite the value of the DS element ``tag`` (4 bytes, little endian) in an explicit-VR little-endian
+    file with ``text``, padded to the old length (pydicom refuses to write a non-number there; a damaged
+    file can hold anything)."""
     b = f.read_bytes()
-    i = b.index(b"\x28\x00\x53\x10DS")
+    i = b.index(tag + b"DS")
     n = int.from_bytes(b[i + 6:i + 8], "little")
     f.write_bytes(b[:i + 8] + text.ljust(n, b" ")[:n] + b[i + 8 + n:])
 
@@ -90,7 +91,9 @@ def fx(tmp_path_factory) -> dict[str, Path]:
                 ds.PixelSpacing = change
             ds.save_as(f)
     for f in write_series(root / "badslope", 4):
-        _set_rescale_slope_bytes(f, b"ab")
+        _set_ds_bytes(f, b"\x28\x00\x53\x10", b"ab")  # RescaleSlope
+    files = write_series(root / "nanipp", 5, shuffle_seed=None)
+    _set_ds_bytes(files[2], b"\x20\x00\x32\x00", b"nan\\nan\\nan")  # ImagePositionPatient
     (root / "garbage").mkdir()
     (root / "garbage" / "x.dcm").write_bytes(b"\0" * 128 + b"DICM" + bytes(range(256)) * 2)
 
@@ -220,6 +223,8 @@ CASES = [
      "PixelSpacing"),
     ("score", "ct RescaleSlope not a number", lambda f: ["score", f["badslope"], "--labels", f["lab"]],
      ["badslope", ".dcm"], "RescaleSlope"),
+    ("score", "ct ImagePositionPatient NaN", lambda f: ["score", f["nanipp"], "--labels", f["lab"]],
+     ["nanipp", "IM-0001-0003.dcm"], "ImagePositionPatient"),
     ("score", "ct garbage after DICM", lambda f: ["score", f["garbage"], "--labels", f["lab"]], ["garbage"],
      "no usable"),
     ("score", "ct a .txt file", lambda f: ["score", f["file.txt"], "--labels", f["lab"]], ["file.txt"], "NIfTI"),
@@ -346,6 +351,8 @@ def test_bad_input_one_line_error(fx, capsys, cmd, case, argv, names, fragment):
         args += ["--bootstrap", "0"]
     rc, _, err = run(args, capsys)
     assert_one_line_error(rc, err, cmd, names, fragment)
+    if cmd == "ingest" and case != "cache is a file":
+        assert not Path(args[2]).exists()  # a bad SOURCE is refused before the cache is created
 
 
 @pytest.mark.parametrize("argv, name", [

@@ -123,7 +123,8 @@ def _read_cache_config(path: Path) -> dict:
     try:
         cfg = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{path}: not valid JSON ({_one_line(exc)}); a damaged cache: use a new cache folder") from None
+        raise ValueError(f"{path}: not valid JSON ({_one_line(exc)}); a damaged cache: "
+                         "use a new cache folder") from None
     if not isinstance(cfg, dict) or not isinstance(cfg.get("preprocess"), dict):
         raise ValueError(f"{path}: not a cohort cache config (no 'preprocess' settings); use a new cache folder")
     return cfg

@@ -538,7 +538,8 @@ def _read_stack(info: SeriesInfo, headers: list[_Header], normal: np.ndarray, co
             arr = arr.reshape(n, int(ds.Rows), int(ds.Columns))
             for i, p in enumerate(_positions(ds)):
                 if p is None:
-                    raise DicomError(f"{h.path}: frame {i} has no ImagePositionPatient")
+                    raise DicomError(f"{h.path}: frame {i} has no usable ImagePositionPatient "
+                                     "(absent, or not 3 finite numbers)")
                 slope = _enhanced_value(ds, "PixelValueTransformationSequence", "RescaleSlope", i)
                 inter = _enhanced_value(ds, "PixelValueTransformationSequence", "RescaleIntercept", i)
                 if slope is None and inter is None:
@@ -557,7 +558,7 @@ def _read_stack(info: SeriesInfo, headers: list[_Header], normal: np.ndarray, co
     for h in headers:
         p = (h.positions if h.positions is not None else _positions(h.ds))[0]
         if p is None:
-            raise DicomError(f"{h.path}: no ImagePositionPatient")
+            raise DicomError(f"{h.path}: no usable ImagePositionPatient (absent, or not 3 finite numbers)")
         pos_h.append(p)
     pos_a = np.asarray(pos_h, float)
     order = np.argsort(pos_a @ normal, kind="stable")
