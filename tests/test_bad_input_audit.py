@@ -490,3 +490,17 @@ def test_load_safetensors_names_the_file_and_the_problem(fx):
         with pytest.raises(WeightsFileError, match=fragment) as e:
             load_safetensors(fx[name] / "model.safetensors")
         assert name in str(e.value) and "\n" not in str(e.value)
+
+
+@pytest.mark.timeout(60)
+def test_named_pipe_in_a_series_folder_or_as_the_ct_does_not_hang(fx, capsys, tmp_path):
+    """Opening a FIFO blocks until a writer comes: before the audit `score` hung forever on such a folder."""
+    from cacscore.io.dicom import read_series
+
+    write_series(tmp_path / "series", 4)
+    os.mkfifo(tmp_path / "series" / "pipe.dcm")
+    vol = read_series(tmp_path / "series")
+    assert vol.hu.shape == (4, 32, 32) and vol.meta["files_seen"] == 4
+    os.mkfifo(tmp_path / "pipe.nii.gz")
+    rc, _, err = run(["score", tmp_path / "pipe.nii.gz", "--labels", fx["lab"]], capsys)
+    assert_one_line_error(rc, err, "score", ["pipe.nii.gz"], "not a regular file")

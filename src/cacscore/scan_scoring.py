@@ -65,6 +65,8 @@ def load_ct(path: str | Path) -> LoadedCT:
                         slice_thickness_mm=vol.slice_thickness_mm, kvp=vol.kvp)
     if not path.exists():
         raise ScanFileError(f"{path}: no such file or folder")
+    if not path.is_file():  # a named pipe or device: reading it would block
+        raise ScanFileError(f"{path}: not a regular file or folder")
     if not _is_nifti(path):
         raise ScanFileError(f"{path}: CT must be a DICOM series folder or a NIfTI file (.nii, .nii.gz)")
     hu, spacing = _nifti_zyx(path, as_float=True)

@@ -142,11 +142,14 @@ def _iter_files(path: str | Path | Sequence[Path]) -> list[Path]:
         if p.is_file():
             return [p]
         if not p.is_dir():
-            raise DicomError(f"{p}: no such file or folder")
+            raise DicomError(f"{p}: {'not a regular file or folder' if p.exists() else 'no such file or folder'}")
         out: list[Path] = []
         for dirpath, dirnames, filenames in os.walk(p):
             dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-            out.extend(Path(dirpath) / f for f in sorted(filenames) if not f.startswith("."))
+            # regular files only (symlinks followed): opening a named pipe or a device would block or
+            # never end; a dangling link is left out like any other unreadable name
+            out.extend(Path(dirpath) / f for f in sorted(filenames)
+                       if not f.startswith(".") and os.path.isfile(os.path.join(dirpath, f)))
         return out
     files = [Path(f) for f in path]
     for f in files:
