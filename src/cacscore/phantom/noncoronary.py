@@ -86,8 +86,9 @@ def draw_cardiac_calcium(anat: Anatomy, vessel_points: np.ndarray, rng: np.rando
     """Aortic valve calcium (from the anatomy) and, in P_MAC of patients, mitral annular calcification.
 
     ``vessel_points``: (n, 3) all coronary centreline points (x, y, z) mm. The MAC is a chain of
-    spheres (radius 1.2-3.2 mm, 300-1100 HU) along an arc of 40-170 degrees of the left AV plane,
-    centred posterolaterally, 9-15 mm inside the heart's surface (the LCX runs 2.5 mm outside it).
+    spheres (radius 1.2-3.2 mm, 300-1100 HU) along an arc of up to 150 degrees of the left AV plane
+    (within 45-195 degrees from anterior toward the patient's left), centred laterally to posteriorly,
+    9-15 mm inside the heart's surface (the LCX runs 2.5 mm outside it).
     """
     blobs = [Blob((float(x), float(y), float(z)), float(r), float(hu), "aortic_valve")
              for x, y, z, r, hu in anat.valve_calc]
@@ -95,14 +96,17 @@ def draw_cardiac_calcium(anat: Anatomy, vessel_points: np.ndarray, rng: np.rando
         # the LCX's AV-groove height u (coronary.py draws u_av in [-0.5, -0.38]); the annulus is
         # a little toward the base of it
         u = float(rng.uniform(-0.52, -0.40))
-        phi_c, span = float(rng.uniform(110, 175)), float(rng.uniform(40, 170))
+        # the mitral annulus is the LEFT half of the AV plane (phi 0 = anterior, 90 = patient left,
+        # 180 = posterior; the right half, phi < 0 or > 200, is the tricuspid annulus where the RCA runs)
+        phi_c, span = float(rng.uniform(100, 160)), float(rng.uniform(40, 150))
+        phi_lo, phi_hi = max(phi_c - span / 2, 45.0), min(phi_c + span / 2, 195.0)
         depth = float(rng.uniform(9, 15))
         thick = float(rng.uniform(1.2, 3.2))
         hu = float(rng.uniform(300, 1100))
         # spheres a radius apart along the arc (the annulus circumference is ~ 2 pi x 45 mm x sqrt(1 - u^2))
-        arc_mm = np.deg2rad(span) * float(np.mean(anat.heart_semi[1:])) * np.sqrt(1 - u * u)
+        arc_mm = np.deg2rad(phi_hi - phi_lo) * float(np.mean(anat.heart_semi[1:])) * np.sqrt(1 - u * u)
         n = max(int(arc_mm / thick) + 1, 2)
-        phis = phi_c + np.linspace(-span / 2, span / 2, n)
+        phis = np.linspace(phi_lo, phi_hi, n)
         # a lumpy band: thickness and density vary along it
         radii = np.clip(thick * rng.uniform(0.6, 1.25, n), 0.8, 4.0)
         hus = np.clip(hu * rng.uniform(0.75, 1.2, n), 200, 1400)
