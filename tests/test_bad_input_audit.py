@@ -405,6 +405,8 @@ def test_ingest_damaged_cache_files_are_refused_and_left_alone(fx, capsys, tmp_p
     man.write_bytes(b"\x96\x00garbage")
     rc, _, err = run(["ingest", fx["ph"], cache, "--size", "32", "--no-progress"], capsys)
     assert_one_line_error(rc, err, "ingest", ["manifest.csv"], "manifest")
+    rc, _, err = run(["reproduce", cache, tmp_path / "out"], capsys)  # CohortCache reads it the same way
+    assert_one_line_error(rc, err, "reproduce", ["manifest.csv"], "manifest")
     (cache / "config.json").write_text("{not json")
     rc, _, err = run(["ingest", fx["ph"], cache, "--size", "32", "--no-progress"], capsys)
     assert_one_line_error(rc, err, "ingest", ["config.json"], "not valid JSON")

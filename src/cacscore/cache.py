@@ -359,8 +359,9 @@ class CohortCache:
         if not man.is_file() or not cfg.is_file():
             raise ValueError(f"{self.path}: not a cohort cache (needs manifest.csv and config.json)")
         self.manifest = _read_manifest(man)
+        settings = _read_cache_config(cfg)["preprocess"]
         try:
-            self.config = PreprocessConfig.from_dict(_read_cache_config(cfg)["preprocess"])
+            self.config = PreprocessConfig.from_dict(settings)
         except (TypeError, ValueError) as exc:  # a setting of the wrong type or value
             raise ValueError(f"{cfg}: bad preprocess settings ({exc})") from None
         ok = self.manifest[self.manifest["status"] == "ok"]
