@@ -1,7 +1,7 @@
 """Does the candidate scorer call non-coronary look-alike calcium coronary? (valve, MAC, nodes, granulomas)
 
     .venv/bin/python bench/lesion_lookalikes.py OUT [--train 150] [--test 100] [--seed 23] [--size 512]
-        [--workers 2] [--epochs 40]
+        [--workers 2] [--epochs 40] [--reuse] [--pictures N]
 
 Test patients TRAIN+1..TRAIN+TEST of phantom cohort SEED are rendered WITH the look-alikes of
 cacscore.phantom.noncoronary (aortic valve calcium, mitral annular calcification, calcified lymph
@@ -15,8 +15,10 @@ Each test candidate is tagged with the look-alike it lies on (its voxels within 
 one pixel in-plane, + 2 mm for the heart's moving blobs, and half a slab in z). For each model:
 how many look-alike candidates it calls coronary and their Agatston (AU), the per-vessel scores'
 MSE ratio against the constant-mean baseline and the four-class kappa on the total (classes as in
-the product: the MLP, then lesions.classify_volume's chest-wall rule). Writes OUT/results.json and
-OUT/features_*.npz (reused with --reuse).
+the product: the MLP, then lesions.classify_volume's chest-wall rule). Writes OUT/results.json,
+OUT/model_{without,with}/ and OUT/features_*.npz (reused with --reuse). --pictures N: the lesion
+report picture (cacscore.lesion_report) of the N test patients with the most mitral-annulus
+candidates, scored by each model (OUT/pictures/<pid>_<model>.png).
 """
 
 from __future__ import annotations
@@ -134,6 +136,25 @@ def _evaluate(model: L.LesionModel, te: dict, nb: np.ndarray) -> dict:
     return res
 
 
+def _pictures(a: argparse.Namespace, te: dict, models: dict[str, L.LesionModel]) -> None:
+    """Lesion report pictures of the test patients with the most mitral-annulus candidates, per model."""
+    from cacscore.lesion_report import render_lesion_report
+
+    mac = (te["kind"] == 1 + KINDS.index("mitral_annulus")) & (te["targets"] == 0)
+    pids, counts = np.unique(te["patient"][mac], return_counts=True)
+    for pid in pids[np.argsort(-counts, kind="stable")][:a.pictures]:
+        p = make_patient(int(pid), seed=a.seed, size=a.size)
+        for name, model in models.items():
+            cand, classes = L.classify_volume(p.hu, p.spacing_mm, model)
+            res = L.score_assignment(p.hu, cand, classes)
+            truth = ", ".join(f"{v} {p.truth[v]:.0f}" for v in VESSELS)
+            render_lesion_report(p.hu, p.spacing_mm, L.assign_labels(cand.ids, classes), res,
+                                 a.out / "pictures" / f"{int(pid)}_{name}.png",
+                                 title=f"phantom {a.seed}/{int(pid)}, model trained {name} look-alikes (truth: {truth})",
+                                 candidates=cand.ids > 0, threshold_hu=model.threshold_hu,
+                                 found_heart_index=cand.heart_index)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("out", type=Path)
@@ -145,6 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--epochs", type=int, default=40)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--reuse", action="store_true")
+    ap.add_argument("--pictures", type=int, default=0)
     a = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     torch.set_num_threads(a.threads)
@@ -154,17 +176,22 @@ def main(argv: list[str] | None = None) -> int:
     test_ids = list(range(a.train + 1, a.train + a.test + 1))
     te = _cohort(test_ids, a.seed, a.size, True, a.workers, a.out / "features_test.npz", a.reuse)
     results: dict = {}
+    models: dict[str, L.LesionModel] = {}
     for name, with_lookalikes in (("without", False), ("with", True)):
         tr = _cohort(train_ids, a.seed, a.size, with_lookalikes, a.workers, a.out / f"features_train_{name}.npz",
                      a.reuse)
         cfg = L.ClassifierConfig(epochs=a.epochs, seed=a.seed)
         model = L.train_classifier(tr["features"], tr["targets"], config=cfg)
+        L.save_model(model, a.out / f"model_{name}")
+        models[name] = model
         nb = tr["truth"].max(0)
         results[f"trained_{name}_lookalikes"] = _evaluate(model, te, np.where(nb > 0, nb, 1.0))
     results["meta"] = {"train": a.train, "test": a.test, "seed": a.seed, "size": a.size, "epochs": a.epochs,
                        "test_category4_counts": np.bincount(M.risk_category4(te["truth"].sum(1)), minlength=4).tolist(),
                        "seconds": time.perf_counter() - t0}
     atomic_write_text(a.out / "results.json", json.dumps(results, indent=2) + "\n")
+    if a.pictures:
+        _pictures(a, te, models)
     print(f"{a.train} train / {a.test} test phantom patients (seed {a.seed}, {a.size} px), test WITH look-alikes")
     print(f"{'training data':26s} {'ratio':>6s} {'k4 tot':>7s} {'FP cand':>8s} {'FP AU':>8s} {'recall':>7s} | "
           + "  ".join(f"{k}: called/cands (AU)" for k in KINDS))
