@@ -6,9 +6,8 @@ case and finishes the rest; what is already written is never lost or half-writte
 
 Everything runs through ``cacscore.cli.main`` in-process (an uncaught exception fails the test, as a
 traceback would fail a user); a few cases also run as real processes. Shared inputs are built once per
-module from a 2-patient, 32 px phantom release. Cases marked xfail(strict=True) are known failures whose
-fix belongs to files this audit may not edit (lesions.py, bundle.py, predict.py): they turn into errors
-(XPASS) once fixed, so the marker is then removed.
+module from a 2-patient, 32 px phantom release. Known failures may be marked xfail(strict=True) until their fix
+lands (they XPASS then, so the marker is removed); none is open now.
 """
 
 from __future__ import annotations
@@ -202,10 +201,6 @@ def assert_one_line_error(rc: int, err: str, cmd: str, names: list[str], fragmen
 
 
 # ------------------------------------------------------------------ single-input errors: exit 2, one line
-_OTHERS = "fix belongs in a file this audit may not edit (see docs/ingestion.md, bad-input table)"
-XF_LESIONS = pytest.mark.xfail(strict=True, reason="lesions.load_model: " + _OTHERS)
-XF_BUNDLE = pytest.mark.xfail(strict=True, reason="bundle._load_one: " + _OTHERS)
-
 # (command, case, argv as a function of the fixture dict, names the line must hold, fragment of the problem)
 CASES = [
     ("score", "ct missing", lambda f: ["score", f["root"] / "nope", "--labels", f["lab"]], ["nope"], "no such"),
@@ -270,24 +265,33 @@ CASES = [
      ["model.safetensors"], "missing"),
     ("predict", "lesion safetensors wrong shape", lambda f: ["predict", f["m_safe_shape"], f["ct"]],
      ["m_safe_shape", "model.safetensors"], "do not fit"),
-    pytest.param("predict", "lesion safetensors garbage", lambda f: ["predict", f["m_safe_garbage"], f["ct"]],
-                 ["m_safe_garbage", "model.safetensors"], "safetensors", marks=XF_LESIONS),
-    pytest.param("predict", "lesion safetensors truncated", lambda f: ["predict", f["m_safe_trunc"], f["ct"]],
-                 ["m_safe_trunc", "model.safetensors"], "safetensors", marks=XF_LESIONS),
-    pytest.param("predict", "lesion safetensors tensor missing", lambda f: ["predict", f["m_safe_missing"], f["ct"]],
-                 ["m_safe_missing", "model.safetensors"], "feature_mean", marks=XF_LESIONS),
-    pytest.param("predict", "lesion model.json invalid", lambda f: ["predict", f["m_badjson"], f["ct"]],
-                 ["model.json"], "JSON", marks=pytest.mark.xfail(strict=True, reason="predict.is_lesion_model: "
-                                                                   + _OTHERS)),
+    ("predict", "lesion safetensors garbage", lambda f: ["predict", f["m_safe_garbage"], f["ct"]],
+     ["m_safe_garbage", "model.safetensors"], "not a readable safetensors"),
+    ("predict", "lesion safetensors truncated", lambda f: ["predict", f["m_safe_trunc"], f["ct"]],
+     ["m_safe_trunc", "model.safetensors"], "not a readable safetensors"),
+    ("predict", "lesion safetensors tensor missing", lambda f: ["predict", f["m_safe_missing"], f["ct"]],
+     ["m_safe_missing", "model.safetensors"], "no tensor 'feature_mean'"),
+    ("predict", "lesion model.json invalid", lambda f: ["predict", f["m_badjson"], f["ct"]],
+     ["m_badjson", "model.json"], "not valid JSON"),
+    ("predict", "lesion model.json a list", lambda f: ["predict", f["m_json_list"], f["ct"]],
+     ["m_json_list", "model.json"], "not a lesion classifier"),
+    ("predict", "lesion model.json without kind", lambda f: ["predict", f["m_json_nokind"], f["ct"]],
+     ["m_json_nokind", "model.json"], "not a lesion classifier"),
+    ("predict", "lesion safetensors NaN", lambda f: ["predict", f["m_safe_nan"], f["ct"]],
+     ["m_safe_nan", "model.safetensors"], "NaN"),
     ("predict", "bundle config.json invalid", lambda f: ["predict", f["b_badjson"], f["ct"]], ["config.json"], "JSON"),
     ("predict", "bundle config.json without keys", lambda f: ["predict", f["b_nokeys"], f["ct"]], ["b_nokeys"],
      "broken bundle"),
-    pytest.param("predict", "bundle config.json a list", lambda f: ["predict", f["b_list"], f["ct"]],
-                 ["config.json"], "", marks=XF_BUNDLE),
-    pytest.param("predict", "bundle safetensors garbage", lambda f: ["predict", f["b_safe_garbage"], f["ct"]],
-                 ["b_safe_garbage", "model.safetensors"], "safetensors", marks=XF_BUNDLE),
-    pytest.param("predict", "bundle safetensors NaN", lambda f: ["predict", f["b_safe_nan"], f["ct"]],
-                 ["b_safe_nan", "model.safetensors"], "NaN", marks=XF_BUNDLE),
+    ("predict", "bundle config.json a list", lambda f: ["predict", f["b_list"], f["ct"]],
+     ["b_list", "config.json"], "not an object"),
+    ("predict", "bundle safetensors garbage", lambda f: ["predict", f["b_safe_garbage"], f["ct"]],
+     ["b_safe_garbage", "model.safetensors"], "not a readable safetensors"),
+    ("predict", "bundle safetensors NaN", lambda f: ["predict", f["b_safe_nan"], f["ct"]],
+     ["b_safe_nan", "model.safetensors"], "NaN"),
+    ("predict", "--report is a file", lambda f: ["predict", f["model"], f["ct"], "--report", f["file.txt"]],
+     ["file.txt"], "is a file; give a folder"),
+    ("predict", "--report under a file", lambda f: ["predict", f["model"], f["ct"], "--report", f["file.txt"] / "r"],
+     ["file.txt"], "is a file; give a folder"),
     ("lesion-score", "model missing", lambda f: ["lesion-score", f["root"] / "nope", f["ct"], "--no-progress"],
      ["nope", "model.json"], "missing"),
     ("lesion-score", "model.json missing", lambda f: ["lesion-score", f["m_nojson"], f["ct"], "--no-progress"],
@@ -298,12 +302,17 @@ CASES = [
                                                            "--no-progress"], ["model.json"], "not a lesion"),
     ("lesion-score", "safetensors wrong shape", lambda f: ["lesion-score", f["m_safe_shape"], f["ct"],
                                                            "--no-progress"], ["model.safetensors"], "do not fit"),
-    pytest.param("lesion-score", "model.json a list", lambda f: ["lesion-score", f["m_json_list"], f["ct"],
-                                                                  "--no-progress"], ["model.json"], "",
-                 marks=XF_LESIONS),
-    pytest.param("lesion-score", "safetensors NaN", lambda f: ["lesion-score", f["m_safe_nan"], f["ct"],
-                                                                "--no-progress"], ["model.safetensors"], "NaN",
-                 marks=XF_LESIONS),
+    ("lesion-score", "model.json a list", lambda f: ["lesion-score", f["m_json_list"], f["ct"], "--no-progress"],
+     ["m_json_list", "model.json"], "not a lesion classifier"),
+    ("lesion-score", "safetensors NaN", lambda f: ["lesion-score", f["m_safe_nan"], f["ct"], "--no-progress"],
+     ["m_safe_nan", "model.safetensors"], "NaN"),
+    ("lesion-score", "safetensors garbage", lambda f: ["lesion-score", f["m_safe_garbage"], f["ct"], "--no-progress"],
+     ["m_safe_garbage", "model.safetensors"], "not a readable safetensors"),
+    ("lesion-score", "--report is a file", lambda f: ["lesion-score", f["model"], f["ct"], "--report", f["file.txt"],
+                                                      "--no-progress"], ["file.txt"], "is a file; give a folder"),
+    ("lesion-score", "--labels-out is a file", lambda f: ["lesion-score", f["model"], f["ct"], "--labels-out",
+                                                          f["file.txt"], "--no-progress"], ["file.txt"],
+     "is a file; give a folder"),
     ("lesion-score", "--out is a folder", lambda f: ["lesion-score", f["model"], f["ct"], "--out", f["empty"],
                                                      "--no-progress"], ["empty"], "is a folder"),
     ("lesion-score", "only bad inputs", lambda f: ["lesion-score", f["model"], f["text"], "--no-progress"], ["text"],
@@ -314,6 +323,10 @@ CASES = [
      ["empty.csv"], "cannot read as CSV"),
     ("lesion-train", "csv binary", lambda f: ["lesion-train", f["binary.csv"], f["root"] / "lt_c", "--no-progress"],
      ["binary.csv"], "cannot read as CSV"),
+    ("lesion-train", "model folder is a file", lambda f: ["lesion-train", f["ph"], f["file.txt"], "--no-progress"],
+     ["file.txt"], "is a file; give a folder"),
+    ("lesion-train", "model folder under a file", lambda f: ["lesion-train", f["ph"], f["file.txt"] / "m",
+                                                             "--no-progress"], ["file.txt"], "is a file; give a folder"),
     ("lesion-train", "csv without labels column", lambda f: ["lesion-train", f["nopath.csv"], f["root"] / "lt_d",
                                                              "--no-progress"], ["nopath.csv"], "labels"),
     ("evaluate", "pred missing", lambda f: ["evaluate", f["root"] / "nope.csv", f["big.csv"]], ["nope.csv"],

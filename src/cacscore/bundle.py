@@ -20,10 +20,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from torch import nn
 
-from cacscore.fileio import atomic_path, atomic_write_text
+from cacscore.fileio import WeightsFileError, atomic_path, atomic_write_text, load_safetensors
 from cacscore.models import build_model, model_config
 from cacscore.preprocess import PreprocessConfig, normalise
 from cacscore.targets import TargetScaler
@@ -109,21 +109,35 @@ class Ensemble:
 
 
 def _load_one(directory: Path) -> Bundle:
+    """One bundle folder -> Bundle; BundleError names the file and the problem (config.json not JSON or not an
+    object, unknown format, weights missing / not safetensors / NaN or inf (``fileio.load_safetensors``) /
+    not fitting the model)."""
+    cpath, wpath = directory / CONFIG, directory / WEIGHTS
     try:
-        config = json.loads((directory / CONFIG).read_text())
+        config = json.loads(cpath.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise BundleError(f"{cpath}: not valid JSON (not UTF-8 text: {exc.reason})") from None
     except json.JSONDecodeError as exc:
-        raise BundleError(f"{directory / CONFIG}: not valid JSON ({exc})") from exc
+        raise BundleError(f"{cpath}: not valid JSON ({exc})") from exc
+    if not isinstance(config, dict):
+        raise BundleError(f"{cpath}: not a bundle config (a JSON {type(config).__name__}, not an object)")
     if config.get("format") != FORMAT:
-        raise BundleError(f"{directory / CONFIG}: unknown bundle format {config.get('format')!r} (want {FORMAT})")
-    if not (directory / WEIGHTS).is_file():
+        raise BundleError(f"{cpath}: unknown bundle format {config.get('format')!r} (want {FORMAT})")
+    if not wpath.is_file():
         raise BundleError(f"{directory}: missing {WEIGHTS}")
     try:
+        state = load_safetensors(wpath)  # names the file: garbage, truncated, NaN/inf weights
+    except WeightsFileError as exc:
+        raise BundleError(str(exc)) from None
+    try:
         model = build_model(config["model"], **config["model_config"])
-        model.load_state_dict(load_file(str(directory / WEIGHTS)))
+        model.load_state_dict(state)
         pre = PreprocessConfig.from_dict(config["preprocess"])
         scaler = TargetScaler.from_dict(config["target_scaling"])
-    except (KeyError, RuntimeError, ValueError) as exc:
-        raise BundleError(f"{directory}: broken bundle ({exc})") from exc
+    except KeyError as exc:
+        raise BundleError(f"{directory}: broken bundle ({CONFIG} has no {exc})") from exc
+    except (RuntimeError, TypeError, ValueError) as exc:  # load_state_dict's message spans lines: keep one
+        raise BundleError(f"{directory}: broken bundle ({' '.join(str(exc).split())[:300]})") from exc
     model.eval()
     return Bundle(model, config, pre, scaler, directory)
 

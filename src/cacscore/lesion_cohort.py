@@ -36,6 +36,7 @@ from cacscore import lesions as L
 from cacscore.fileio import atomic_path, atomic_write_text
 from cacscore.io.dicom import read_series
 from cacscore.metal import metal_warnings
+from cacscore.predict import make_output_folder
 from cacscore.scan_scoring import (
     NIFTI_SUFFIXES,
     LoadedCT,
@@ -391,7 +392,7 @@ def train_lesion_model(cases: list[Case], out_dir: str | Path, *, config: L.Clas
     ids = [c.id for c in cases]
     if len(set(ids)) != len(ids):
         raise LesionCohortError(f"duplicate case ids: {sorted({i for i in ids if ids.count(i) > 1})[:5]}")
-    out = Path(out_dir)
+    out = make_output_folder(out_dir, create=False)  # a file there: say so now, not after the training
     t0 = time.perf_counter()
     if gated_noise_copies < 0 or not 0 <= gated_noise_sd_hu[0] <= gated_noise_sd_hu[1]:
         raise ValueError(f"gated_noise_copies must be >= 0 and gated_noise_sd_hu (low, high) with 0 <= low <= high, "
@@ -564,9 +565,9 @@ def score_cases(model_dir: str | Path, inputs: list[str | Path], *, out_csv: str
             seen[cid] = p
             jobs.append((cid, str(p), str(mdir), None if labels_out is None else str(labels_out),
                          None if report_dir is None else str(report_dir)))
-    for folder in (labels_out, report_dir):
+    for folder in (report_dir, labels_out):  # the report first: labels_out defaults to <report>/labels
         if folder is not None:
-            Path(folder).mkdir(parents=True, exist_ok=True)
+            make_output_folder(folder)
     todo = [j for j in jobs if j[2] is not None]
     done = iter(_map(_score_one, todo, workers, "lesion score", progress))
     rows = []

@@ -28,12 +28,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from scipy import ndimage
 from scipy.spatial import ConvexHull, QhullError
 from torch import nn
 
-from cacscore.fileio import atomic_path, atomic_write_text
+from cacscore.fileio import WeightsFileError, atomic_path, atomic_write_text, load_safetensors
 from cacscore.preprocess import LungField, find_heart, lung_field, lung_mask
 from cacscore.scoring import agatston, agatston_weight
 from cacscore.vessels import VESSELS
@@ -574,7 +574,12 @@ def save_model(model: LesionModel, out_dir: str | Path) -> Path:
 
 
 def load_model(model_dir: str | Path) -> LesionModel:
-    """Read a model written by :func:`save_model` (safetensors only; nothing is unpickled)."""
+    """Read a model written by :func:`save_model` (safetensors only; nothing is unpickled).
+
+    Raises LesionError naming the file and the problem: a missing file, model.json that is not JSON, not a
+    JSON object or not a lesion classifier's, weights that are not a readable safetensors file, hold NaN/inf
+    (``cacscore.fileio.load_safetensors``), lack a tensor or do not fit the config.
+    """
     d = Path(model_dir)
     jpath, wpath = d / "model.json", d / "model.safetensors"
     for p in (jpath, wpath):
@@ -582,26 +587,49 @@ def load_model(model_dir: str | Path) -> LesionModel:
             raise LesionError(f"{p}: missing (a lesion model folder holds model.json and model.safetensors)")
     try:
         cfg = json.loads(jpath.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as e:
+        raise LesionError(f"{jpath}: not valid JSON (not UTF-8 text: {e.reason})") from None
     except json.JSONDecodeError as e:
         raise LesionError(f"{jpath}: not valid JSON ({e})") from None
+    if not isinstance(cfg, dict):
+        raise LesionError(f"{jpath}: not a lesion classifier (a JSON {type(cfg).__name__}, not an object)")
     if cfg.get("kind") != "cacscore.lesions.CandidateMLP":
         raise LesionError(f"{jpath}: not a lesion classifier (kind {cfg.get('kind')!r})")
-    names = tuple(cfg["feature_names"])
-    if names != FEATURE_NAMES:
-        raise LesionError(f"{jpath}: feature names differ from this version's ({len(names)} vs {len(FEATURE_NAMES)})")
-    c = dict(cfg["config"])
-    c["hidden"] = tuple(c["hidden"])
-    config = ClassifierConfig(**c)
-    tensors = load_file(str(wpath))
+    try:
+        names = tuple(cfg["feature_names"])
+        if names != FEATURE_NAMES:
+            raise LesionError(f"{jpath}: feature names differ from this version's "
+                              f"({len(names)} vs {len(FEATURE_NAMES)})")
+        c = dict(cfg["config"])
+        c["hidden"] = tuple(c["hidden"])
+        config = ClassifierConfig(**c)
+        threshold_hu, min_area_mm2 = float(cfg["threshold_hu"]), float(cfg["min_area_mm2"])
+        info = dict(cfg.get("info") or {})
+    except LesionError:
+        raise
+    except KeyError as e:
+        raise LesionError(f"{jpath}: broken lesion classifier config (no {e})") from None
+    except (TypeError, ValueError) as e:
+        raise LesionError(f"{jpath}: broken lesion classifier config ({' '.join(str(e).split())})") from None
+    try:
+        tensors = load_safetensors(wpath)  # names the file: garbage, truncated, NaN/inf weights
+    except WeightsFileError as e:
+        raise LesionError(str(e)) from None
+    for key in ("feature_mean", "feature_std"):
+        if key not in tensors:
+            raise LesionError(f"{wpath}: no tensor {key!r} (not weights written by lesion-train)")
     net = CandidateMLP(len(names), config.hidden, config.dropout)
     state = {k[len("net."):]: v for k, v in tensors.items() if k.startswith("net.")}
     try:
         net.load_state_dict(state)
     except RuntimeError as e:
-        raise LesionError(f"{wpath}: weights do not fit the config ({str(e).splitlines()[0]})") from None
+        raise LesionError(f"{wpath}: weights do not fit the config ({' '.join(str(e).split())[:300]})") from None
+    mean, std = tensors["feature_mean"].numpy(), tensors["feature_std"].numpy()
+    if mean.shape != (len(names),) or std.shape != (len(names),):
+        raise LesionError(f"{wpath}: weights do not fit the config (feature_mean / feature_std of shape "
+                          f"{tuple(mean.shape)} / {tuple(std.shape)}, want ({len(names)},))")
     net.eval()
-    return LesionModel(net, tensors["feature_mean"].numpy(), tensors["feature_std"].numpy(), config, names,
-                       float(cfg["threshold_hu"]), float(cfg["min_area_mm2"]), dict(cfg.get("info", {})))
+    return LesionModel(net, mean, std, config, names, threshold_hu, min_area_mm2, info)
 
 
 def classify_volume(hu: np.ndarray, spacing_mm: Sequence[float], model: LesionModel, *,

@@ -40,6 +40,29 @@ class PredictError(ValueError):
     """An input that cannot be predicted (the message names the input and the problem)."""
 
 
+class OutputFolderError(ValueError):
+    """An output folder (``--report``, ``--labels-out``, a model folder) that cannot be made: a file stands there
+    or on its way."""
+
+
+def make_output_folder(path: str | Path, *, create: bool = True) -> Path:
+    """Check that ``path`` can be a folder (nothing but folders at it and above it) and, with create, make it.
+
+    Raises OutputFolderError "<path>: is a file; give a folder" (or naming the file on its way) instead of
+    mkdir's "[Errno 17] File exists" / "[Errno 20] Not a directory", which name neither the option nor the fix.
+    (Belongs with cacscore.fileio; kept here because this change may not edit that file.)
+    """
+    p = Path(path)
+    for q in (p, *p.parents):
+        if q.exists() and not q.is_dir():
+            if q == p:
+                raise OutputFolderError(f"{p}: is a file; give a folder")
+            raise OutputFolderError(f"{p}: cannot make this folder: {q} is a file; give a folder")
+    if create:
+        p.mkdir(parents=True, exist_ok=True)
+    return p
+
+
 @dataclass(frozen=True)
 class ScanInput:
     """One scan to predict: id (output key), path (DICOM series folder or NIfTI file), kind."""
@@ -200,14 +223,32 @@ class LesionPredictor:
 
 
 def is_lesion_model(path: Path) -> bool:
-    """True for a folder written by ``cacscore lesion-train`` (model.json of kind cacscore.lesions.*)."""
+    """True for a folder written by ``cacscore lesion-train`` (model.json of kind cacscore.lesions.*).
+
+    A folder with a model.json but no bundle config.json is meant as a lesion model: a model.json that is not
+    valid JSON, not a JSON object or has no lesion ``kind`` there raises cacscore.lesions.LesionError naming
+    model.json (not the misleading "not a model bundle (no config.json)" that loading it as a bundle gives).
+    """
+    from cacscore.bundle import CONFIG
+    from cacscore.lesions import LesionError
+
     j = Path(path) / "model.json"
     if not j.is_file():
         return False
     try:
-        return str(json.loads(j.read_text(encoding="utf-8")).get("kind", "")).startswith("cacscore.lesions.")
-    except (OSError, ValueError, AttributeError):
-        return False
+        cfg = json.loads(j.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        problem = f"not valid JSON (not UTF-8 text: {exc.reason})"
+    except json.JSONDecodeError as exc:
+        problem = f"not valid JSON ({exc})"
+    else:
+        if isinstance(cfg, dict) and str(cfg.get("kind", "")).startswith("cacscore.lesions."):
+            return True
+        problem = (f"not a lesion classifier (kind {cfg.get('kind')!r})" if isinstance(cfg, dict) else
+                   f"not a lesion classifier (a JSON {type(cfg).__name__}, not an object)")
+    if (Path(path) / CONFIG).is_file() or any((f / CONFIG).is_file() for f in Path(path).glob("fold*")):
+        return False  # a bundle (or fold-bundle) folder that happens to hold a model.json too
+    raise LesionError(f"{j}: {problem}")
 
 
 def load_model(path: Path):
@@ -556,8 +597,7 @@ def predict_inputs(model_path: Path, inputs: Sequence[Path], *, keep_phi: bool =
     if report_dir is not None:
         from cacscore.report import scan_report
 
-        report_dir = Path(report_dir)
-        report_dir.mkdir(parents=True, exist_ok=True)
+        report_dir = make_output_folder(report_dir)
 
         def hook(res: ScanResult, hu: np.ndarray) -> None:
             # the picture shows what the CSV row will: the model's own warnings first
