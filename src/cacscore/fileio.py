@@ -83,3 +83,25 @@ def load_safetensors(path: str | os.PathLike, *, device: str = "cpu") -> dict[st
     if bad:
         raise WeightsFileError(f"{path}: tensor(s) {sorted(bad)[:3]} hold NaN or infinite values")
     return tensors
+
+
+class OutputFolderError(ValueError):
+    """An output folder (``--report``, ``--labels-out``, a model folder) that cannot be made: a file stands there
+    or on its way."""
+
+
+def make_output_folder(path: str | Path, *, create: bool = True) -> Path:
+    """Check that ``path`` can be a folder (nothing but folders at it and above it) and, with create, make it.
+
+    Raises OutputFolderError "<path>: is a file; give a folder" (or naming the file on its way) instead of
+    mkdir's "[Errno 17] File exists" / "[Errno 20] Not a directory", which name neither the option nor the fix.
+    """
+    p = Path(path)
+    for q in (p, *p.parents):
+        if q.exists() and not q.is_dir():
+            if q == p:
+                raise OutputFolderError(f"{p}: is a file; give a folder")
+            raise OutputFolderError(f"{p}: cannot make this folder: {q} is a file; give a folder")
+    if create:
+        p.mkdir(parents=True, exist_ok=True)
+    return p

@@ -36,7 +36,7 @@ from cacscore import lesions as L
 from cacscore.fileio import atomic_path, atomic_write_text
 from cacscore.io.dicom import read_series
 from cacscore.metal import metal_warnings
-from cacscore.predict import make_output_folder
+from cacscore.fileio import make_output_folder
 from cacscore.scan_scoring import (
     NIFTI_SUFFIXES,
     LoadedCT,

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cacscore.fileio import OutputFolderError, make_output_folder  # noqa: F401 - re-exported
 from cacscore.vessels import VESSELS
 
 log = logging.getLogger(__name__)
@@ -38,29 +39,6 @@ HEART_MARGIN_MM = 40.0
 
 class PredictError(ValueError):
     """An input that cannot be predicted (the message names the input and the problem)."""
-
-
-class OutputFolderError(ValueError):
-    """An output folder (``--report``, ``--labels-out``, a model folder) that cannot be made: a file stands there
-    or on its way."""
-
-
-def make_output_folder(path: str | Path, *, create: bool = True) -> Path:
-    """Check that ``path`` can be a folder (nothing but folders at it and above it) and, with create, make it.
-
-    Raises OutputFolderError "<path>: is a file; give a folder" (or naming the file on its way) instead of
-    mkdir's "[Errno 17] File exists" / "[Errno 20] Not a directory", which name neither the option nor the fix.
-    (Belongs with cacscore.fileio; kept here because this change may not edit that file.)
-    """
-    p = Path(path)
-    for q in (p, *p.parents):
-        if q.exists() and not q.is_dir():
-            if q == p:
-                raise OutputFolderError(f"{p}: is a file; give a folder")
-            raise OutputFolderError(f"{p}: cannot make this folder: {q} is a file; give a folder")
-    if create:
-        p.mkdir(parents=True, exist_ok=True)
-    return p
 
 
 @dataclass(frozen=True)
