@@ -11,6 +11,7 @@ caller passes (a folder name, never a DICOM header value).
 from __future__ import annotations
 
 import logging
+import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -142,14 +143,17 @@ def render_lesion_report(hu: np.ndarray, spacing_mm: Sequence[float], labels: np
     handles = [Patch(color=VESSEL_COLOURS[v], label=f"{v} {float(scores.get(v, 0.0)):.0f}") for v in VESSELS]
     handles.append(Patch(facecolor="none", edgecolor=NON_CORONARY_COLOUR, label="calcium judged non-coronary"))
     fig.legend(handles=handles, loc="lower center", ncol=5, fontsize=9, frameon=False)
-    fig.suptitle(f"{title}: Agatston total {total:.0f} (category {cat}); {crop_mm:.0f} mm around the heart",
-                 fontsize=10)
-    top = 0.94
+    # wrapped to the figure's width (~13 characters per inch at 10 pt): with one slice shown the figure is
+    # 7 inches wide and a long title ran off both edges
+    head = textwrap.wrap(f"{title}: Agatston total {total:.0f} (category {cat}); {crop_mm:.0f} mm around the heart",
+                         width=int(fig.get_figwidth() * 13))
+    fig.suptitle("\n".join(head), fontsize=10)
+    top = 0.94 - 0.045 * (len(head) - 1)
     if warnings:
         n_w = len(warnings)
-        fig.text(0.5, 0.925, "\n".join(f"warning: {w}" for w in warnings), ha="center", va="top", fontsize=8.5,
+        fig.text(0.5, top - 0.015, "\n".join(f"warning: {w}" for w in warnings), ha="center", va="top", fontsize=8.5,
                  color="#c00000")
-        top = 0.94 - 0.045 * n_w
+        top -= 0.045 * n_w
     fig.tight_layout(rect=(0, 0.07, 1, top))
     path = Path(path)
     atomic_savefig(fig, path, dpi=110)
