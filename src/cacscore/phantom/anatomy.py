@@ -192,6 +192,23 @@ def draw_anatomy(rng: np.random.Generator) -> Anatomy:
     )
 
 
+def heart_surface(anat: Anatomy, u: np.ndarray, phi_deg: np.ndarray, out_mm: np.ndarray) -> np.ndarray:
+    """Points on the heart ellipsoid at (u, phi) pushed out along the normal by out_mm (< 0: inside). (n, 3)
+
+    The heart's own frame: u along the long axis from base -1 to apex +1, phi around it in degrees
+    (0 anterior, +90 toward the patient's left); points in patient mm (x, y, z).
+    """
+    a, b, c = anat.heart_semi
+    e1, e2, e3 = anat.heart_axes
+    ph = np.deg2rad(phi_deg)
+    s = np.sqrt(np.clip(1 - u ** 2, 0.02, None))
+    local = np.stack([a * u, b * s * np.cos(ph), c * s * np.sin(ph)], axis=1)
+    normal = local / np.array([a, b, c]) ** 2
+    normal /= np.linalg.norm(normal, axis=1, keepdims=True)
+    local = local + normal * out_mm[:, None]
+    return anat.heart_c + local @ np.stack([e1, e2, e3])
+
+
 SPINOUS_TIP_MM = 40.0
 """Spinous-process tip behind the front of the spinal canal ring's centre (cyc), mm."""
 

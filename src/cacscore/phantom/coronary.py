@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cacscore.phantom.anatomy import HU, Anatomy
+from cacscore.phantom.anatomy import HU, Anatomy, heart_surface
 from cacscore.phantom.noncoronary import Blob, blob_fractions
 from cacscore.phantom.plaque_table import TABLES as PLAQUE_TABLES
 from cacscore.phantom.raster import Grid, ellipsoid_fraction, paint
@@ -194,19 +194,6 @@ def draw_calcium(rng: np.random.Generator, *, size: int = 512) -> list[PlaqueSpe
     return specs
 
 
-def _surface(anat: Anatomy, u: np.ndarray, phi_deg: np.ndarray, out_mm: np.ndarray) -> np.ndarray:
-    """Points on the heart ellipsoid at (u, phi) pushed out along the normal by out_mm. (n, 3)."""
-    a, b, c = anat.heart_semi
-    e1, e2, e3 = anat.heart_axes
-    ph = np.deg2rad(phi_deg)
-    s = np.sqrt(np.clip(1 - u ** 2, 0.02, None))
-    local = np.stack([a * u, b * s * np.cos(ph), c * s * np.sin(ph)], axis=1)
-    normal = local / np.array([a, b, c]) ** 2
-    normal /= np.linalg.norm(normal, axis=1, keepdims=True)
-    local = local + normal * out_mm[:, None]
-    return anat.heart_c + local @ np.stack([e1, e2, e3])
-
-
 def _resample(points: np.ndarray, step_mm: float) -> np.ndarray:
     seg = np.linalg.norm(np.diff(points, axis=0), axis=1)
     s = np.concatenate([[0.0], np.cumsum(seg)])
@@ -221,7 +208,7 @@ def vessel_centrelines(anat: Anatomy, rng: np.random.Generator, *, step_mm: floa
     phi_b = rng.uniform(30, 50)
     out = 2.5
     n = 80
-    bif = _surface(anat, np.array([u_av]), np.array([phi_b]), np.array([out]))[0]
+    bif = heart_surface(anat, np.array([u_av]), np.array([phi_b]), np.array([out]))[0]
     root = anat.aorta_root + np.array([0, 0, rng.uniform(8, 14)])  # ostia above the annulus
     dl = bif - root
     dl[2] = 0
@@ -229,19 +216,19 @@ def vessel_centrelines(anat: Anatomy, rng: np.random.Generator, *, step_mm: floa
     lm = np.linspace(ostium_l, bif, 20)
     u = np.linspace(u_av, rng.uniform(0.85, 0.97), n)
     lad_phi = phi_b - 15 + rng.uniform(-6, 6) * np.sin(np.linspace(0, np.pi, n))
-    lad = np.concatenate([[bif], _surface(anat, u, lad_phi, np.full(n, out))])
+    lad = np.concatenate([[bif], heart_surface(anat, u, lad_phi, np.full(n, out))])
     phis = np.linspace(phi_b, phi_b + rng.uniform(90, 140), n)
-    lcx = np.concatenate([[bif], _surface(anat, np.full(n, u_av), phis, np.full(n, out))])
-    rca_start = _surface(anat, np.array([u_av]), np.array([-35.0]), np.array([out]))[0]
+    lcx = np.concatenate([[bif], heart_surface(anat, np.full(n, u_av), phis, np.full(n, out))])
+    rca_start = heart_surface(anat, np.array([u_av]), np.array([-35.0]), np.array([out]))[0]
     dr = rca_start - root
     dr[2] = 0
     ostium_r = root + anat.aorta_r * dr / (np.linalg.norm(dr) + 1e-9)
     phis = np.linspace(-35, -rng.uniform(165, 185), n)
-    rca = _surface(anat, np.full(n, u_av), phis, np.full(n, out))
+    rca = heart_surface(anat, np.full(n, u_av), phis, np.full(n, out))
     parts = [np.linspace(ostium_r, rca_start, 12), rca]
     if rng.random() < 0.8:  # right dominant: posterior descending branch
         up = np.linspace(u_av, rng.uniform(0.2, 0.5), 40)
-        parts.append(_surface(anat, up, np.full(40, phis[-1]), np.full(40, out)))
+        parts.append(heart_surface(anat, up, np.full(40, phis[-1]), np.full(40, out)))
     rca = np.concatenate(parts)
     vessels = {}
     for name, pts in (("LCA", lm), ("LAD", lad), ("LCX", lcx), ("RCA", rca)):

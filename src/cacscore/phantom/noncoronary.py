@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cacscore.phantom.anatomy import HU, Anatomy
+from cacscore.phantom.anatomy import HU, Anatomy, heart_surface
 from cacscore.phantom.raster import Grid, ellipsoid_fraction, paint
 
 P_MAC = 0.12
@@ -70,18 +70,6 @@ def _keep_clear(blobs: list[Blob], vessel_points: np.ndarray) -> list[Blob]:
     return [b for b, k in zip(blobs, ok) if k]
 
 
-def _heart_local(anat: Anatomy, u: np.ndarray, phi_deg: np.ndarray, depth_mm: np.ndarray) -> np.ndarray:
-    """Points ``depth_mm`` inside the heart ellipsoid's surface at (u, phi) (the frame of coronary.py). (n, 3)"""
-    a, b, c = anat.heart_semi
-    ph = np.deg2rad(phi_deg)
-    s = np.sqrt(np.clip(1 - u ** 2, 0.02, None))
-    local = np.stack([a * u, b * s * np.cos(ph), c * s * np.sin(ph)], axis=1)
-    normal = local / np.array([a, b, c]) ** 2
-    normal /= np.linalg.norm(normal, axis=1, keepdims=True)
-    local = local - normal * depth_mm[:, None]
-    return anat.heart_c + local @ anat.heart_axes
-
-
 def draw_cardiac_calcium(anat: Anatomy, vessel_points: np.ndarray, rng: np.random.Generator) -> tuple[Blob, ...]:
     """Aortic valve calcium (from the anatomy) and, in P_MAC of patients, mitral annular calcification.
 
@@ -110,7 +98,7 @@ def draw_cardiac_calcium(anat: Anatomy, vessel_points: np.ndarray, rng: np.rando
         # a lumpy band: thickness and density vary along it
         radii = np.clip(thick * rng.uniform(0.6, 1.25, n), 0.8, 4.0)
         hus = np.clip(hu * rng.uniform(0.75, 1.2, n), 200, 1400)
-        pts = _heart_local(anat, np.full(n, u), phis, np.full(n, depth))
+        pts = heart_surface(anat, np.full(n, u), phis, np.full(n, -depth))
         blobs += [Blob(tuple(float(v) for v in p), float(r), float(h), "mitral_annulus")
                   for p, r, h in zip(pts, radii, hus)]
     return tuple(_keep_clear(blobs, vessel_points))
