@@ -422,3 +422,18 @@ def test_noise_copies_reuse_the_clean_lung_hull(gated_release, monkeypatch):
     f2, t2 = LC.noise_augmented_candidates(hu, sp, lab, h, copies=3, sd_hu=(10.0, 35.0), rng=np.random.default_rng(5),
                                            hull=clean.thorax_hull)
     assert len(calls) == 2 and np.array_equal(f2, f) and np.array_equal(t2, t)
+
+
+def test_lesion_score_on_a_coca_root_scores_each_patient(release, model_dir, tmp_path):
+    """A COCA root (and a folder of patient folders) is a cohort: one row per patient, the same scores as
+    scoring each patient's series folder. It was read as one "series" and scored as a single scan."""
+    df = LC.score_cases(model_dir, [release], progress=False)
+    assert sorted(df["id"], key=int) == [str(i) for i in range(1, N + 1)]
+    assert (df["error"] == "").all()
+    one = LC.score_cases(model_dir, [_ct(release, 3)], progress=False)
+    row = df[df["id"] == "3"].iloc[0]
+    assert [row[v] for v in VESSELS] == pytest.approx([one.iloc[0][v] for v in VESSELS])
+    # a missing input and a cohort in one call: the cohort is scored, the missing one is an error row
+    df2 = LC.score_cases(model_dir, [tmp_path / "nope", release / "deidentified_nongated"], progress=False)
+    assert len(df2) == N + 1 and (df2["error"] != "").sum() == 1
+    assert "nope" in df2[df2["error"] != ""]["error"].iloc[0]

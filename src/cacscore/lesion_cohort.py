@@ -541,9 +541,10 @@ def _score_one(job: tuple[str, str, str, str | None, str | None]) -> dict:
 def score_cases(model_dir: str | Path, inputs: list[str | Path], *, out_csv: str | Path | None = None,
                 labels_out: str | Path | None = None, report_dir: str | Path | None = None, workers: int = 1,
                 progress: bool = True) -> pd.DataFrame:
-    """Score CT inputs (DICOM series folders or NIfTI files) with a saved lesion model.
+    """Score CT inputs with a saved lesion model: DICOM series folders, NIfTI files, and cohorts (a COCA root,
+    a folder of patient folders, a CSV), expanded as ``cacscore predict`` does (:func:`cacscore.predict.discover_inputs`).
 
-    Returns one row per input, in input order, columns :data:`SCORE_COLUMNS` (Agatston units; a bad input
+    Returns one row per scan, in input order, columns :data:`SCORE_COLUMNS` (Agatston units; a bad input
     gets NaN scores and its one-line error, the rest are scored). out_csv: the table, written atomically.
     labels_out: folder for each scored input's predicted label volume ``<id>.nii.gz`` (uint8 0..4, stored
     (x, y, z) like the phantom's labels, so ``cacscore score INPUT --labels <id>.nii.gz`` gives these scores).
@@ -556,25 +557,36 @@ def score_cases(model_dir: str | Path, inputs: list[str | Path], *, out_csv: str
     L.load_model(mdir)  # fail fast, with the model's own message, before any scan is read
     if not inputs:
         raise LesionCohortError("no inputs to score")
-    jobs, seen = [], {}
-    for p in inputs:
-        cid = input_id(p)
-        if cid in seen:  # two inputs with one name: the second would overwrite the first's label file
-            jobs.append((cid, str(p), None, None, None))
-        else:
-            seen[cid] = p
-            jobs.append((cid, str(p), str(mdir), None if labels_out is None else str(labels_out),
-                         None if report_dir is None else str(report_dir)))
+    from cacscore.predict import discover_inputs
+
+    jobs, seen, problems = [], {}, {}
+    for raw in inputs:
+        # a COCA root or a folder of patient folders is a cohort: one scan per patient (it was read as
+        # one "series" before, and scored as a single scan)
+        scans, bad = discover_inputs([Path(raw)])
+        for src, reason in bad:
+            cid = input_id(src)
+            problems[len(jobs)] = f"{src}: {reason}"
+            jobs.append((cid, src, None, None, None))
+        for sc in scans:
+            cid = sc.id
+            if cid in seen:  # two inputs with one name: the second would overwrite the first's label file
+                problems[len(jobs)] = f"{sc.path}: duplicate id {cid!r} (also {seen[cid]})"
+                jobs.append((cid, str(sc.path), None, None, None))
+            else:
+                seen[cid] = sc.path
+                jobs.append((cid, str(sc.path), str(mdir), None if labels_out is None else str(labels_out),
+                             None if report_dir is None else str(report_dir)))
     for folder in (report_dir, labels_out):  # the report first: labels_out defaults to <report>/labels
         if folder is not None:
             make_output_folder(folder)
     todo = [j for j in jobs if j[2] is not None]
     done = iter(_map(_score_one, todo, workers, "lesion score", progress))
     rows = []
-    for j in jobs:
+    for i, j in enumerate(jobs):
         if j[2] is None:
             rows.append({"id": j[0], **{v: math.nan for v in (*VESSELS, "total")}, "cat4": None, "category": "",
-                         "warnings": "", "error": f"{j[1]}: duplicate id {j[0]!r} (also {seen[j[0]]})", "seconds": 0.0})
+                         "warnings": "", "error": problems[i], "seconds": 0.0})
         else:
             rows.append(next(done))
     df = pd.DataFrame(rows)
