@@ -255,12 +255,25 @@ def write_preview(path: Path, p: PhantomPatient, *, n: int = 8) -> None:
     t = p.truth
     fig.suptitle(f"phantom {p.pid}: total {t['total']:.1f} (LCA {t['LCA']:.0f} LAD {t['LAD']:.0f} LCX {t['LCX']:.0f} "
                  f"RCA {t['RCA']:.0f}); moving {p.truth_moving['total']:.1f}; {p.kvp} kVp, noise {p.noise_sigma_hu:.0f} HU, "
-                 f"motion {p.motion_amplitude_mm:.1f} mm  [labels: LCA yellow, LAD red, LCX green, RCA blue]", fontsize=8)
+                 f"motion {p.motion_amplitude_mm:.1f} mm  [labels: LCA yellow, LAD red, LCX green, RCA blue]"
+                 + _lookalike_line(p), fontsize=8)
     fig.tight_layout()
     try:
         atomic_savefig(fig, path, dpi=fig.dpi)
     finally:
         plt.close(fig)
+
+
+def _lookalike_line(p: PhantomPatient) -> str:
+    """'\nnon-coronary calcium drawn (never labelled): mitral annulus, aortic valve x2, ...' or ''."""
+    names = {"mitral_annulus": "mitral annulus", "aortic_valve": "aortic valve", "lymph_node": "calcified lymph node",
+             "lung_granuloma": "lung granuloma"}
+    parts = []
+    for kind, name in names.items():
+        n = p.n_lookalikes(kind)
+        if n:
+            parts.append(name if kind == "mitral_annulus" else f"{name} x{n}")
+    return "\nnon-coronary calcium drawn (never labelled): " + ", ".join(parts) if parts else ""
 
 
 # ---------------------------------------------------------------- release
