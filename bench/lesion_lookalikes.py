@@ -102,10 +102,7 @@ def _cohort(pids: list[int], seed: int, size: int, lookalikes: bool, workers: in
 
 
 def _evaluate(model: L.LesionModel, te: dict, nb: np.ndarray) -> dict:
-    pred = model.predict(te["features"])
-    margin = model.config.thorax_margin_mm
-    if margin is not None:
-        pred[te["outside_mm"] > margin] = 0  # lesions.classify_volume's chest-wall rule
+    pred = model.classify(te["features"], te["outside_mm"])  # as lesions.classify_volume assigns them
     idx = {pid: i for i, pid in enumerate(te["pids"])}
     rows = np.array([idx[p] for p in te["patient"]])
     P = np.zeros((len(te["pids"]), 4))

@@ -33,10 +33,10 @@ import pandas as pd
 from scipy import ndimage
 
 from cacscore import lesions as L
-from cacscore.fileio import atomic_path, atomic_write_text
+from cacscore.fileio import atomic_path, atomic_write_text, make_output_folder
 from cacscore.io.dicom import read_series
 from cacscore.metal import metal_warnings
-from cacscore.fileio import make_output_folder
+from cacscore.predict import discover_inputs
 from cacscore.scan_scoring import (
     NIFTI_SUFFIXES,
     LoadedCT,
@@ -557,8 +557,6 @@ def score_cases(model_dir: str | Path, inputs: list[str | Path], *, out_csv: str
     L.load_model(mdir)  # fail fast, with the model's own message, before any scan is read
     if not inputs:
         raise LesionCohortError("no inputs to score")
-    from cacscore.predict import discover_inputs
-
     jobs, seen, problems = [], {}, {}
     for raw in inputs:
         # a COCA root or a folder of patient folders is a cohort: one scan per patient (it was read as

@@ -478,6 +478,15 @@ class LesionModel:
         """(n, F) features -> (n,) classes 0..4."""
         return np.argmax(self.predict_proba(features), axis=1).astype(np.int64)
 
+    def classify(self, features: np.ndarray, outside_thorax_mm: np.ndarray | None) -> np.ndarray:
+        """(n,) classes 0..4 of candidates as the product assigns them: :meth:`predict`, then the chest-wall rule
+        (config.thorax_margin_mm) on their ``Candidates.outside_thorax_mm``; None: no rule."""
+        classes = self.predict(features)
+        margin = self.config.thorax_margin_mm
+        if margin is not None and outside_thorax_mm is not None:
+            classes[np.asarray(outside_thorax_mm) > margin] = 0  # nan (no lungs found) compares False: no rule
+        return classes
+
 
 @contextlib.contextmanager
 def _torch_threads(n: int) -> Iterator[None]:
@@ -638,11 +647,7 @@ def classify_volume(hu: np.ndarray, spacing_mm: Sequence[float], model: LesionMo
     (0 non-coronary, 1..4 = LCA, LAD, LCX, RCA). spacing_mm: (z, y, x) mm."""
     cand = find_candidates(hu, spacing_mm, threshold_hu=model.threshold_hu, min_area_mm2=model.min_area_mm2,
                            heart_index=heart_index)
-    classes = model.predict(cand.features)
-    margin = model.config.thorax_margin_mm
-    if margin is not None and cand.outside_thorax_mm is not None:
-        classes[cand.outside_thorax_mm > margin] = 0  # nan (no lungs found) compares False: no rule
-    return cand, classes
+    return cand, model.classify(cand.features, cand.outside_thorax_mm)
 
 
 def score_volume(hu: np.ndarray, spacing_mm: Sequence[float], model: LesionModel, *,

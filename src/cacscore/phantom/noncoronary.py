@@ -134,8 +134,7 @@ def draw_nodal_calcium(anat: Anatomy, vessel_points: np.ndarray, rng: np.random.
             r_node = float(rng.uniform(4, 7))
             r_core = float(min(rng.uniform(1.5, 4.0), r_node - 1))
             core = centre + rng.normal(0, 0.8, 3)
-            e1 = anat.heart_axes
-            q = ((centre - anat.heart_c) @ e1.T) / (anat.heart_semi + 5 + r_node)
+            q = ((centre - anat.heart_c) @ anat.heart_axes.T) / (anat.heart_semi + 5 + r_node)
             if float((q ** 2).sum()) < 1:  # inside the pericardium: not a node's place
                 continue
             blobs.append(Blob(tuple(float(v) for v in centre), r_node, HU["muscle"] - 10, "lymph_node"))
@@ -149,9 +148,8 @@ def draw_nodal_calcium(anat: Anatomy, vessel_points: np.ndarray, rng: np.random.
             z = zd + rng.uniform(25, anat.t_apex - 40)
             blobs.append(Blob((float(x), float(y), float(z)), float(rng.uniform(1.0, 2.8)),
                               float(rng.uniform(300, 1000)), "lung_granuloma"))
-    # a node is soft tissue + core: drop both when the node comes too close to a coronary
-    kept = _keep_clear(blobs, vessel_points)
-    return tuple(kept)
+    # each blob is checked on its own: a node's core can stay where its larger soft-tissue sphere is dropped
+    return tuple(_keep_clear(blobs, vessel_points))
 
 
 def blob_fractions(grid: Grid, blobs: tuple[Blob, ...] | list[Blob]):
@@ -174,7 +172,7 @@ def paint_blobs(images: list[np.ndarray], grid: Grid, blobs: tuple[Blob, ...] | 
     ``only_where_lung`` (the drawn position fell on a vessel, the heart or the chest wall).
     """
     calc_k = 1.1 if kvp < 110 else 1.0
-    z0, y0, x0 = grid.z_edges_mm[0], grid.y_mm[0], grid.x_mm[0]
+    y0, x0 = grid.y_mm[0], grid.x_mm[0]
     for b, box, f in blob_fractions(grid, blobs):
         if only_where_lung and b.kind == "lung_granuloma":
             x, y, z = b.centre_mm
