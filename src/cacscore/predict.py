@@ -319,13 +319,6 @@ class _Capture(logging.Handler):
         self.messages.append(record.getMessage())
 
 
-def _find_heart_logged(hu: np.ndarray, spacing_mm) -> tuple[tuple[int, int, int], list[str]]:
-    """find_heart's index and the warnings it logged (no lungs / no mediastinum) while it ran."""
-    from cacscore.preprocess import find_heart
-
-    return _logged(lambda: find_heart(hu, spacing_mm))
-
-
 def _logged(fn: Callable[[], Any]) -> tuple[Any, list[str]]:
     """fn() and the find_heart warnings logged by cacscore.preprocess while it ran."""
     cap = _Capture()
@@ -338,21 +331,23 @@ def _logged(fn: Callable[[], Any]) -> tuple[Any, list[str]]:
     return out, [m for m in cap.messages if "find_heart" in m]
 
 
-def heart_warnings(volume, *, window: tuple[float, float] | None = None,
-                   found: tuple[Sequence[int], list[str]] | None = None) -> list[str]:
+def heart_warnings(volume, *, window: tuple[float, float] | None = None) -> list[str]:
     """Warnings when the heart is not found or probably cut off (cacscore.preprocess.find_heart).
 
     window: (first, last) z index of the model's depth window in the volume's slice units, if known.
-    found: (heart index, find_heart's logged warnings) when the caller already ran
-    ``find_heart(volume.hu, volume.spacing_mm)`` (same result without a second search).
     """
-    return _heart_check(volume, window=window, found=found)[0]
+    return _heart_check(volume, window=window)[0]
 
 
 def _heart_check(volume, *, window: tuple[float, float] | None = None,
                  found: tuple[Sequence[int], list[str]] | None = None) -> tuple[list[str], tuple[int, int, int]]:
-    """(heart_warnings, the heart index they refer to)."""
-    index, messages = _find_heart_logged(volume.hu, volume.spacing_mm) if found is None else found
+    """(heart_warnings, the heart index they refer to). found: (heart index, find_heart's logged warnings) when
+    the caller already ran ``find_heart(volume.hu, volume.spacing_mm)`` (same result without a second search)."""
+    if found is None:
+        from cacscore.preprocess import find_heart
+
+        found = _logged(lambda: find_heart(volume.hu, volume.spacing_mm))
+    index, messages = found
     index = tuple(int(v) for v in index)
     if messages:
         return [f"heart not found ({messages[0].split(':', 1)[-1].strip()})"], index
