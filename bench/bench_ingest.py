@@ -3,7 +3,7 @@
 Writes a 20-scan full-size (512 x 512) COCA-layout release with cacscore.phantom.write_release,
 then times
   raw:    pydicom.dcmread(f) + ds.pixel_array for every slice file, one process (the baseline)
-  ingest: cacscore.cache.ingest(release, cache, workers=N) into a fresh cache, N = 1 and 2
+  ingest: cacscore.regress.cache.ingest(release, cache, workers=N) into a fresh cache, N = 1 and 2
 and prints scans/s, MB/s (DICOM bytes on disk) and the ratio ingest / raw. Target: >= 0.5 with 2 workers.
 A last, diagnostic 2-worker run reuses page-cache memory freed just before (see the comment there).
 
@@ -22,9 +22,9 @@ from pathlib import Path
 
 import pydicom
 
-from cacscore.cache import cohort_from_source, ingest
+from cacscore.regress.cache import cohort_from_source, ingest
 from cacscore.phantom import write_release
-from cacscore.preprocess import PreprocessConfig
+from cacscore.regress.preprocess import PreprocessConfig
 
 
 def make_release(out: Path, n: int, size: int) -> str:

@@ -1,4 +1,4 @@
-"""Benchmark cacscore.scoring.agatston on a 73 x 512 x 512 volume with 50 lesions.
+"""Benchmark cacscore.scoring.agatston.agatston on a 73 x 512 x 512 volume with 50 lesions.
 
 Baseline (named "loop"): a straightforward per-slice / per-vessel / per-lesion Python loop, as many
 public scorers do it, kept here and measured in the same run. Both must give the same scores.
@@ -14,8 +14,8 @@ import time
 import numpy as np
 from scipy import ndimage
 
-from cacscore.scoring import agatston
-from cacscore.vessels import VESSELS
+from cacscore.scoring.agatston import agatston
+from cacscore.core.vessels import VESSELS
 
 
 def make_volume(*, n_lesions: int, seed: int, shape=(73, 512, 512)) -> tuple[np.ndarray, np.ndarray]:
@@ -86,7 +86,7 @@ def main() -> None:
     agree = all(abs(row[k] - ref[k]) <= 1e-6 * max(1.0, abs(ref[k])) for k in row)
     print(f"volume {hu.shape} float32, {res.lesion_count['total']} lesions scored "
           f"(total {row['total']:.1f} AU; loop baseline total {ref['total']:.1f} AU; agree={agree})")
-    print(f"cacscore.scoring.agatston : {t_new * 1000:8.1f} ms (median of {args.repeats})")
+    print(f"cacscore.scoring.agatston.agatston : {t_new * 1000:8.1f} ms (median of {args.repeats})")
     print(f"baseline 'loop'           : {t_loop * 1000:8.1f} ms")
     print(f"speed-up vs loop baseline : {t_loop / t_new:8.1f} x")
     if not agree:

@@ -5,7 +5,7 @@
 For a few patients the heart and coronaries are rendered (static, no noise) at ``size``; then
 thousands of single plaques (diameter log-uniform 0.5-6 mm, 1-2.5 x longer along the vessel,
 material 130-1500 HU) are placed on the real vessel courses exactly as make_patient places them,
-painted into a copy of the local box and scored with cacscore.scoring.agatston against the
+painted into a copy of the local box and scored with cacscore.scoring.agatston.agatston against the
 vessel's labels. The table written is, per (diameter, material) bin, the mean rendered score per
 unit elongation (length / diameter) and the probability that the plaque scores > 0 at all, for
 each calibrated size (512, 256, 128, 96: pixel spacing 0.62-0.90, 1.2-1.8, 2.5-3.6, 3.3-4.8 mm).
@@ -26,8 +26,8 @@ from cacscore.phantom.core import _draws
 from cacscore.phantom.coronary import (D_EDGES_MM, HU_EDGES, PlaqueSpec, analytic_plaque_score, place_plaques,
                                        render_heart)
 from cacscore.phantom.raster import ellipsoid_fraction
-from cacscore.scoring import agatston
-from cacscore.vessels import LABEL_OF, VESSELS
+from cacscore.scoring.agatston import agatston
+from cacscore.core.vessels import LABEL_OF, VESSELS
 
 TABLE = Path(__file__).resolve().parents[1] / "src" / "cacscore" / "phantom" / "plaque_table.py"
 

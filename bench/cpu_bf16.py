@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from cacscore.models import build_model
+from cacscore.regress.models import build_model
 
 
 def step_ms(name: str, mode: str, size: int, batch: int, steps: int) -> float:

@@ -4,8 +4,8 @@ Renders patients 1..N with cacscore.phantom.make_patient at 512 x 512 (in memory
 needs thousands of scans and the DICOM round trip is exact, see tests/test_phantom.py) and writes
 
   OUT/full/   the paper's input: 73 slabs around the volume centre, the whole field of view
-              area-averaged to SIZE x SIZE (cacscore.preprocess.preprocess_volume, as ingest);
-  OUT/crop/   73 slabs around the heart found by cacscore.preprocess.find_heart (on the scan, not the
+              area-averaged to SIZE x SIZE (cacscore.regress.preprocess.preprocess_volume, as ingest);
+  OUT/crop/   73 slabs around the heart found by cacscore.regress.preprocess.find_heart (on the scan, not the
               phantom's truth), and in-plane a CROP_MM square around the found heart area-averaged to
               SIZE x SIZE (preprocess_volume with crop_mm, as ingest --centre heart --crop-mm; at 128 px
               and 160 mm: 1.25 mm pixels instead of 2.8 mm).
@@ -13,7 +13,7 @@ needs thousands of scans and the DICOM round trip is exact, see tests/test_phant
               the coronary calcium the truth is scored on (labelled voxels >= 130 HU): an upper bound
               on what a model can learn from the input, free of anatomy, bone, aortic calcium and noise.
 
-All are cacscore.cache.CohortCache folders (config.json, manifest.csv, scans/<id>.npy int16 HU), so
+All are cacscore.regress.cache.CohortCache folders (config.json, manifest.csv, scans/<id>.npy int16 HU), so
 bench/learnability.py trains on either unchanged. Targets: the phantom's truth (the scores.xlsx of a
 release). Resumable: finished scans are skipped.
 
@@ -32,12 +32,12 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from cacscore.fileio import atomic_save_npy, atomic_write_text
+from cacscore.core.fileio import atomic_save_npy, atomic_write_text
 from cacscore.io.dicom import AIR_HU
 from cacscore.phantom.core import make_patient
 from cacscore.io.dicom import Volume
-from cacscore.preprocess import PAD_HU, PreprocessConfig, _crop_yx, _window_start, preprocess_volume, resize_inplane
-from cacscore.vessels import VESSELS
+from cacscore.regress.preprocess import PAD_HU, PreprocessConfig, _crop_yx, _window_start, preprocess_volume, resize_inplane
+from cacscore.core.vessels import VESSELS
 
 
 def crop_at(hu: np.ndarray, spacing_mm: tuple[float, float, float], cfg: PreprocessConfig, *,

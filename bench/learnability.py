@@ -1,7 +1,7 @@
 """Learnability study (issue 5): can a model learn per-vessel Agatston from a cohort cache, and with which
 preprocessing / training settings? One quick single-holdout run per call, one JSON line appended per run.
 
-Split: cacscore.cv.make_splits (seed 0): the 20% test split of ``reproduce``; fold 0 of the 80% is the
+Split: cacscore.regress.cv.make_splits (seed 0): the 20% test split of ``reproduce``; fold 0 of the 80% is the
 validation set for early stopping, the other 4 folds train. The model is the one with the best validation
 MSE; it is evaluated once on the 20%. Baseline: the constant predictor (mean of the scaled training targets).
 
@@ -24,14 +24,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from cacscore.cache import CohortCache
-from cacscore.cv import make_splits
-from cacscore.metrics import spearman, weighted_kappa
-from cacscore.models import build_model
-from cacscore.preprocess import normalise
-from cacscore.targets import TargetScaler
-from cacscore.train import TrainConfig, fit, predict, seeded
-from cacscore.data import ShiftAugment
+from cacscore.regress.cache import CohortCache
+from cacscore.regress.cv import make_splits
+from cacscore.evaluation.metrics import spearman, weighted_kappa
+from cacscore.regress.models import build_model
+from cacscore.regress.preprocess import normalise
+from cacscore.regress.targets import TargetScaler
+from cacscore.regress.train import TrainConfig, fit, predict, seeded
+from cacscore.regress.dataset import ShiftAugment
 
 
 class HalfScans(torch.utils.data.Dataset):

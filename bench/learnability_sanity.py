@@ -17,14 +17,14 @@ import sys
 import numpy as np
 import torch
 
-from cacscore.cache import CohortCache
-from cacscore.cv import make_splits
-from cacscore.data import TensorScans
-from cacscore.metrics import spearman
-from cacscore.models import build_model
-from cacscore.preprocess import normalise
-from cacscore.targets import TargetScaler
-from cacscore.train import TrainConfig, fit, predict, seeded
+from cacscore.regress.cache import CohortCache
+from cacscore.regress.cv import make_splits
+from cacscore.regress.dataset import TensorScans
+from cacscore.evaluation.metrics import spearman
+from cacscore.regress.models import build_model
+from cacscore.regress.preprocess import normalise
+from cacscore.regress.targets import TargetScaler
+from cacscore.regress.train import TrainConfig, fit, predict, seeded
 
 THRESHOLDS_HU = (130, 300, 600, 1000)
 

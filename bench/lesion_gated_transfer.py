@@ -1,4 +1,4 @@
-"""Gated -> non-gated transfer of the candidate-classification scorer (cacscore.lesions), on the PHANTOM.
+"""Gated -> non-gated transfer of the candidate-classification scorer (cacscore.lesion.candidates), on the PHANTOM.
 
     .venv/bin/python bench/lesion_gated_transfer.py OUT [--train 120] [--test 60] [--seed 31] [--size 512]
         [--workers 2] [--epochs 40] [--threads 2] [--reuse]
@@ -12,7 +12,7 @@ noise-free image, scores.xlsx); rows differ only in what the classifier was trai
                         cacscore lesion-train on a phantom root)
   (b) gated_rois        their GATED series (3 mm, heart-only FOV 200-260 mm) with the calcium XML ROI labels,
                         read exactly as `cacscore lesion-train --source gated` reads them
-                        (cacscore.lesion_cohort.gated_volume_labels); positions from find_heart on the gated
+                        (cacscore.lesion.train.gated_volume_labels); positions from find_heart on the gated
                         volume (what lesion_cohort did before this bench)
   (b1) gated_fov_centre (b) with the gated volume's centre as the heart reference (the gated FOV is
                         centred on the heart; find_heart, built for whole-chest scans, is not)
@@ -26,7 +26,7 @@ noise-free image, scores.xlsx); rows differ only in what the classifier was trai
   (b5) b3+heart_jitter    (b3) with the same heart-reference jitter
   (b6) b1+heart_jitter    (b1) with the same jitter: no feature change, so what lesion-train can ship as it is
   (b7) b6+noise           (b6) plus --noise-copies noisy copies of each gated training scan (noise sd drawn from
-                        --noise-sd, cacscore.lesion_cohort.noise_augmented_candidates), each with one heart-
+                        --noise-sd, cacscore.lesion.train.noise_augmented_candidates), each with one heart-
                         reference shift: what lesion-train --gated-noise-copies does
 
 Metrics as in bench/lesion_scorer.py (same _summary): MSE on targets divided by the training maxima per vessel
@@ -56,13 +56,13 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from cacscore import lesion_cohort as LC
-from cacscore import lesions as L
-from cacscore.fileio import atomic_path, atomic_write_text
+from cacscore.lesion import train as LC
+from cacscore.lesion import candidates as L
+from cacscore.core.fileio import atomic_path, atomic_write_text
 from cacscore.phantom import write_release
 from cacscore.phantom.writer import write_patient
-from cacscore.scan_scoring import load_ct, load_labels
-from cacscore.vessels import VESSELS
+from cacscore.scoring.files import load_ct, load_labels
+from cacscore.core.vessels import VESSELS
 
 log = logging.getLogger("bench.lesion_gated_transfer")
 
@@ -204,7 +204,7 @@ def jittered(d: dict, features: np.ndarray, *, copies: int, sd_mm: float, rng: n
 
 def _scores(te: dict, pred: np.ndarray, test_ids: list[int]) -> np.ndarray:
     """(patients, 4) per-vessel Agatston: each candidate's contribution to its predicted vessel (distinct
-    candidates never touch in a slice, so this equals cacscore.scoring.agatston of the assigned labels)."""
+    candidates never touch in a slice, so this equals cacscore.scoring.agatston.agatston of the assigned labels)."""
     idx = {pid: i for i, pid in enumerate(test_ids)}
     rows = np.array([idx[int(p)] for p in te["patient"]])
     P = np.zeros((len(test_ids), 4))
@@ -240,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     NOISE_COPIES, NOISE_SD_HU = a.noise_copies, tuple(a.noise_sd)  # read by the forked extraction workers
-    logging.getLogger("cacscore.preprocess").setLevel(logging.ERROR)  # find_heart's fallback note, per gated scan
+    logging.getLogger("cacscore.regress.preprocess").setLevel(logging.ERROR)  # find_heart's fallback note, per gated scan
     torch.set_num_threads(a.threads)
     a.out.mkdir(parents=True, exist_ok=True)
     root = a.out / "release"

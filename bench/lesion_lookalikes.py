@@ -17,7 +17,7 @@ how many look-alike candidates it calls coronary and their Agatston (AU), the pe
 MSE ratio against the constant-mean baseline and the four-class kappa on the total (classes as in
 the product: the MLP, then lesions.classify_volume's chest-wall rule). Writes OUT/results.json,
 OUT/model_{without,with}/ and OUT/features_*.npz (reused with --reuse). --pictures N: the lesion
-report picture (cacscore.lesion_report) of the N test patients with the most mitral-annulus
+report picture (cacscore.lesion.report) of the N test patients with the most mitral-annulus
 candidates, scored by each model (OUT/pictures/<pid>_<model>.png).
 """
 
@@ -35,13 +35,13 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from cacscore import lesions as L
-from cacscore import metrics as M
-from cacscore.evaluate import evaluate_arrays
-from cacscore.fileio import atomic_path, atomic_write_text
+from cacscore.lesion import candidates as L
+from cacscore.evaluation import metrics as M
+from cacscore.evaluation.evaluate import evaluate_arrays
+from cacscore.core.fileio import atomic_path, atomic_write_text
 from cacscore.phantom import make_patient
 from cacscore.phantom.noncoronary import KINDS
-from cacscore.vessels import VESSELS
+from cacscore.core.vessels import VESSELS
 
 log = logging.getLogger("bench.lesion_lookalikes")
 HEART_KINDS = ("aortic_valve", "mitral_annulus")
@@ -135,7 +135,7 @@ def _evaluate(model: L.LesionModel, te: dict, nb: np.ndarray) -> dict:
 
 def _pictures(a: argparse.Namespace, te: dict, models: dict[str, L.LesionModel]) -> None:
     """Lesion report pictures of the test patients with the most mitral-annulus candidates, per model."""
-    from cacscore.lesion_report import render_lesion_report
+    from cacscore.lesion.report import render_lesion_report
 
     mac = (te["kind"] == 1 + KINDS.index("mitral_annulus")) & (te["targets"] == 0)
     pids, counts = np.unique(te["patient"][mac], return_counts=True)

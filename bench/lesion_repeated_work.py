@@ -17,7 +17,7 @@ c. noisy gated copies (lesion_cohort.noise_augmented_candidates, --noise-copies 
    find_candidates computes the lung hull again. New: the clean scan's hull (Candidates.thorax_hull) is reused.
 d. predict's heart warnings on a lesion model. Old: heart_warnings searched for the heart again. New: the
    candidates' heart and find_heart's logged messages are reused (predict._heart_check(found=...)).
-Also: the metal check (cacscore.metal.metal_in_heart_region) per scan, the new cost of task 2.
+Also: the metal check (cacscore.chest.metal.metal_in_heart_region) per scan, the new cost of task 2.
 Prints one line per row: old s, new s per scan (median over patients), ratio old / new.
 """
 
@@ -34,14 +34,14 @@ from pathlib import Path
 
 import numpy as np
 
-from cacscore import lesion_cohort as LC
-from cacscore import lesions as L
-from cacscore.fileio import atomic_write_text
-from cacscore.lesion_report import _view, render_lesion_report
-from cacscore.metal import metal_in_heart_region
+from cacscore.lesion import train as LC
+from cacscore.lesion import candidates as L
+from cacscore.core.fileio import atomic_write_text
+from cacscore.lesion.report import _view, render_lesion_report
+from cacscore.chest.metal import metal_in_heart_region
 from cacscore.phantom import make_patient
-from cacscore.predict import _find_heart_logged, _heart_check
-from cacscore.preprocess import find_heart
+from cacscore.predict.run import _find_heart_logged, _heart_check
+from cacscore.regress.preprocess import find_heart
 
 log = logging.getLogger("bench.lesion_repeated_work")
 

@@ -1,4 +1,4 @@
-"""Train and evaluate the candidate-classification scorer (cacscore.lesions) on phantom patients.
+"""Train and evaluate the candidate-classification scorer (cacscore.lesion.candidates) on phantom patients.
 
     .venv/bin/python bench/lesion_scorer.py OUT [--train 200] [--test 100] [--seed 21] [--size 512]
         [--workers 2] [--epochs 40] [--threads 2]
@@ -6,17 +6,17 @@
 Patients 1..TRAIN of phantom cohort SEED train the classifier; patients TRAIN+1..TRAIN+TEST are
 held out. Each patient is rendered with cacscore.phantom.make_patient at its native resolution;
 candidates come from the written (moving, noisy) image, their classes from the phantom's vessel
-labels (majority vote, cacscore.lesions.candidate_targets). Test patients are scored end to end with
-cacscore.lesions.score_volume (candidates -> classes -> cacscore.scoring.agatston) against the
+labels (majority vote, cacscore.lesion.candidates.candidate_targets). Test patients are scored end to end with
+cacscore.lesion.candidates.score_volume (candidates -> classes -> cacscore.scoring.agatston.agatston) against the
 phantom's truth (the expert score on the motion- and noise-free image). Baseline: the constant
-per-vessel mean of the test truth (cacscore.metrics.constant_mean_baseline), MSE on targets divided by
-the training maxima (cacscore.evaluate's mse_norm, the paper's all4 MSE). Two reference rows are
+per-vessel mean of the test truth (cacscore.evaluation.metrics.constant_mean_baseline), MSE on targets divided by
+the training maxima (cacscore.evaluation.evaluate's mse_norm, the paper's all4 MSE). Two reference rows are
 measured in the same run: ORACLE (the true class of every candidate: what a perfect classifier
 reaches on the moving image) and the phantom's truth_moving.
 
 Writes OUT/results.json, OUT/model/ (safetensors + JSON), OUT/test_predictions.csv,
 OUT/candidate_confusion.png, OUT/bland_altman.png (+ scatter.png, confusion4.png from
-cacscore.evaluate.write_figures), OUT/features_{train,test}.npz (reused with --reuse).
+cacscore.evaluation.evaluate.write_figures), OUT/features_{train,test}.npz (reused with --reuse).
 """
 
 from __future__ import annotations
@@ -35,12 +35,12 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from cacscore import lesions as L
-from cacscore import metrics as M
-from cacscore.evaluate import Joined, evaluate_arrays, write_figures
-from cacscore.fileio import atomic_path, atomic_savefig, atomic_write_text
+from cacscore.lesion import candidates as L
+from cacscore.evaluation import metrics as M
+from cacscore.evaluation.evaluate import Joined, evaluate_arrays, write_figures
+from cacscore.core.fileio import atomic_path, atomic_savefig, atomic_write_text
 from cacscore.phantom import make_patient
-from cacscore.vessels import VESSELS
+from cacscore.core.vessels import VESSELS
 
 log = logging.getLogger("bench.lesion_scorer")
 
@@ -173,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     t2 = time.perf_counter()
     if a.no_end_to_end:
         P = P_sum
-    else:  # the product path: render, score_volume (find_candidates -> MLP -> cacscore.scoring.agatston)
+    else:  # the product path: render, score_volume (find_candidates -> MLP -> cacscore.scoring.agatston.agatston)
         P = np.zeros_like(P_sum)
         for i, pid in enumerate(tqdm(test_ids, desc="score_volume")):
             p = make_patient(pid, seed=a.seed, size=a.size)

@@ -22,13 +22,13 @@ import numpy as np
 import pydicom
 import torch
 
-from cacscore.bundle import save_bundle
-from cacscore.models import build_model
+from cacscore.regress.bundle import save_bundle
+from cacscore.regress.models import build_model
 from cacscore.phantom.writer import write_release
-from cacscore.fileio import atomic_write_text
-from cacscore.predict import ScanInput, load_model, predict_inputs, predict_scan, training_ranges
-from cacscore.preprocess import PreprocessConfig
-from cacscore.targets import TargetScaler
+from cacscore.core.fileio import atomic_write_text
+from cacscore.predict.run import ScanInput, load_model, predict_inputs, predict_scan, training_ranges
+from cacscore.regress.preprocess import PreprocessConfig
+from cacscore.regress.targets import TargetScaler
 
 
 def raw_pydicom_read(folder: Path) -> np.ndarray:
@@ -104,10 +104,10 @@ def main() -> int:
     print(f"baseline (raw pydicom read of the same {n_files} files): {b:.3f} s; "
           f"end-to-end / baseline = {total / b:.2f}x; decode / baseline = {med['decode'] / b:.2f}x")
 
-    # the model step alone: predict's channels_last forward vs cacscore.bundle.Bundle.predict_scaled (NCHW)
+    # the model step alone: predict's channels_last forward vs cacscore.regress.bundle.Bundle.predict_scaled (NCHW)
     from cacscore.io.dicom import read_series
-    from cacscore.predict import _forward_scaled
-    from cacscore.preprocess import preprocess_volume
+    from cacscore.predict.run import _forward_scaled
+    from cacscore.regress.preprocess import preprocess_volume
 
     hu = preprocess_volume(read_series(folder), model.preprocess)[None]
     fresh = load_model(bundle_dir)  # never converted to channels_last

@@ -3,11 +3,11 @@
 Rows "data": the input path alone (reference DataLoader + copy vs device gather + table lookup).
 Rows per model (CUDA: "cudnn.benchmark" = cuDNN times its algorithms; "C->80" = the 73 channels padded
 with zero inputs to a multiple of 8, the input layer widened with zero weights, see DeviceCohort.padded):
-  reference      cacscore.train.fit over a DataLoader on the on-disk cache (ScanDataset: memmap read + numpy
+  reference      cacscore.regress.train.fit over a DataLoader on the on-disk cache (ScanDataset: memmap read + numpy
                  normalise per scan), fp32 - the baseline named by the ratio column;
   resident fp32  the plain loop over ONE resident, already normalised batch (no data loading), fp32;
   resident bf16  the same with bf16 autocast + channels_last (CUDA only): issue 7's "best plain loop";
-  fast ...       cacscore.fast_train.fit_members: cohort resident as int16, device gather + LUT normalisation,
+  fast ...       cacscore.regress.fast_train.fit_members: cohort resident as int16, device gather + LUT normalisation,
                  K members (--members) trained at once; variants by precision / members mode / compile.
 Timing: each trained variant runs 2 epochs over the same --steps x --batch scans; the second epoch is timed
 (the first warms up allocators, cuDNN autotuning and compilation). Everything is synchronised before a clock
@@ -34,13 +34,13 @@ import numpy as np
 import pandas as pd
 import torch
 
-from cacscore.cache import MANIFEST_COLUMNS, CohortCache
-from cacscore.data import ScanDataset
-from cacscore.fast_train import DeviceCohort, FastTrainConfig, Member, fit_members, pad_input_channels
-from cacscore.models import MODELS, build_model
-from cacscore.preprocess import PreprocessConfig
-from cacscore.train import TrainConfig, fit
-from cacscore.vessels import VESSELS
+from cacscore.regress.cache import MANIFEST_COLUMNS, CohortCache
+from cacscore.regress.dataset import ScanDataset
+from cacscore.regress.fast_train import DeviceCohort, FastTrainConfig, Member, fit_members, pad_input_channels
+from cacscore.regress.models import MODELS, build_model
+from cacscore.regress.preprocess import PreprocessConfig
+from cacscore.regress.train import TrainConfig, fit
+from cacscore.core.vessels import VESSELS
 
 VIT_PATCH = 32  # the paper's patch size; smaller images use size // 16 so that the token count stays sensible
 
@@ -53,7 +53,7 @@ def model_kwargs(name: str, slices: int, size: int) -> dict:
 
 
 def write_cache(root: Path, *, n: int, slices: int, size: int, seed: int) -> CohortCache:
-    """A synthetic cohort cache in cacscore.cache's layout: one random base volume shifted per scan (cheap to
+    """A synthetic cohort cache in cacscore.regress.cache's layout: one random base volume shifted per scan (cheap to
     make at 73 x 512 x 512), a bright square per vessel, random scores."""
     rng = np.random.default_rng(seed)
     (root / "scans").mkdir(parents=True, exist_ok=True)
@@ -80,7 +80,7 @@ def sync(device: torch.device) -> None:
 
 
 def bench_reference(name: str, cache: CohortCache, z: np.ndarray, n: int, batch: int, device: torch.device) -> float:
-    """cacscore.train.fit, 2 epochs over n on-disk scans; volumes/s of epoch 2."""
+    """cacscore.regress.train.fit, 2 epochs over n on-disk scans; volumes/s of epoch 2."""
     model = build_model(name, **model_kwargs(name, cache.config.slices, cache.config.size))
     ds = ScanDataset(cache, cache.ids[:n], targets_scaled=z[:n])
     res = fit(model, ds, None, config=TrainConfig(batch_size=batch, max_epochs=2, patience=2), device=device,

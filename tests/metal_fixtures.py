@@ -45,7 +45,7 @@ def shoulder(hu: np.ndarray) -> tuple[int, int, int]:
 
 
 def write_nifti(path, hu: np.ndarray, spacing_mm):
-    """A (z, y, x) HU array as a NIfTI file the way cacscore.scan_scoring.load_ct reads it (stored (x, y, z))."""
+    """A (z, y, x) HU array as a NIfTI file the way cacscore.scoring.files.load_ct reads it (stored (x, y, z))."""
     import nibabel as nib
 
     dz, py, px = (float(s) for s in spacing_mm)

@@ -28,12 +28,12 @@ import torch
 from safetensors.numpy import load_file as np_load_file
 from safetensors.numpy import save_file as np_save_file
 
-from cacscore.bundle import save_bundle
+from cacscore.regress.bundle import save_bundle
 from cacscore.cli import main
-from cacscore.fileio import WeightsFileError, atomic_write_text, load_safetensors
-from cacscore.models import build_model
-from cacscore.preprocess import PreprocessConfig
-from cacscore.targets import TargetScaler
+from cacscore.core.fileio import WeightsFileError, atomic_write_text, load_safetensors
+from cacscore.regress.models import build_model
+from cacscore.regress.preprocess import PreprocessConfig
+from cacscore.regress.targets import TargetScaler
 from ingest_fixtures import write_series
 
 CLI = Path(sys.executable).parent / "cacscore"

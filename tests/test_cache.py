@@ -1,4 +1,4 @@
-"""cacscore.cache: ingest (COCA root, patient folders, CSV, the real LIDC series), resume, CohortCache."""
+"""cacscore.regress.cache: ingest (COCA root, patient folders, CSV, the real LIDC series), resume, CohortCache."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cacscore.cache import CohortCache, ingest, verify_scan
+from cacscore.regress.cache import CohortCache, ingest, verify_scan
 from cacscore.cli import main
-from cacscore.preprocess import PAD_HU, PreprocessConfig, find_heart
+from cacscore.regress.preprocess import PAD_HU, PreprocessConfig, find_heart
 from ingest_fixtures import SHARED_LIDC, marker_hu, write_coca_release, write_series
 
 CFG = PreprocessConfig(size=32, slices=8)

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from cacscore.cv import GRIDS, Splits, grid_points, load_grid, make_splits, point_name
+from cacscore.regress.cv import GRIDS, Splits, grid_points, load_grid, make_splits, point_name
 
 
 def test_splits_are_patientwise_stratified_and_seeded(tmp_path):

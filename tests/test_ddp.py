@@ -11,9 +11,9 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file
 
-from cacscore.data import TensorScans
-from cacscore.models import build_model
-from cacscore.train import TrainConfig, fit, seeded
+from cacscore.regress.dataset import TensorScans
+from cacscore.regress.models import build_model
+from cacscore.regress.train import TrainConfig, fit, seeded
 
 SCRIPT = textwrap.dedent('''
     import json
@@ -22,9 +22,9 @@ SCRIPT = textwrap.dedent('''
     import torch
     import torch.distributed as dist
     from safetensors.torch import save_file
-    from cacscore.data import TensorScans
-    from cacscore.models import build_model
-    from cacscore.train import TrainConfig, fit, seeded
+    from cacscore.regress.dataset import TensorScans
+    from cacscore.regress.models import build_model
+    from cacscore.regress.train import TrainConfig, fit, seeded
 
     torch.set_num_threads(1)
     dist.init_process_group("gloo")

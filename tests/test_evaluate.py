@@ -1,4 +1,4 @@
-"""Tests of cacscore.evaluate and `cacscore evaluate` on small real files (CSV and xlsx)."""
+"""Tests of cacscore.evaluation.evaluate and `cacscore evaluate` on small real files (CSV and xlsx)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from cacscore import metrics as M
+from cacscore.evaluation import metrics as M
 from cacscore.cli import main
-from cacscore.evaluate import ALL4, EvaluateError, evaluate_arrays, read_truth, run_evaluate
-from cacscore.vessels import VESSELS
+from cacscore.evaluation.evaluate import ALL4, EvaluateError, evaluate_arrays, read_truth, run_evaluate
+from cacscore.core.vessels import VESSELS
 
 
 def _data(n: int = 30, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -133,7 +133,7 @@ def test_cli_evaluate(tmp_path, capsys):
 def test_mse_in_target_space_of_a_bundle(tmp_path):
     import json
 
-    from cacscore.targets import TargetScaler
+    from cacscore.regress.targets import TargetScaler
 
     t, p = _data(n=20, seed=4)
     pred, truth = _write(tmp_path, t, p)

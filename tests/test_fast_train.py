@@ -1,4 +1,4 @@
-"""The fast training path against the reference loop (cacscore.train.fit over a DataLoader on an on-disk cache).
+"""The fast training path against the reference loop (cacscore.regress.train.fit over a DataLoader on an on-disk cache).
 
 Tiny sizes (8 slices, 32 x 32, 16 scans) so everything runs on CPU in seconds; bench/gpu_check.sh runs the
 same file on CUDA (``CACSCORE_TEST_DEVICE=cuda``), where fp32 comparisons use TF32-off fp32.
@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 import torch
 
-from cacscore.data import ScanDataset
-from cacscore.fast_train import (AugmentConfig, DeviceCohort, FastTrainConfig, Member, apply_augment, fit_members,
+from cacscore.regress.dataset import ScanDataset
+from cacscore.regress.fast_train import (AugmentConfig, DeviceCohort, FastTrainConfig, Member, apply_augment, fit_members,
                                  index_batches, sample_augment, seeded_model)
-from cacscore.models import build_model
-from cacscore.preprocess import PreprocessConfig, normalise
-from cacscore.train import TrainConfig, fit, seeded
+from cacscore.regress.models import build_model
+from cacscore.regress.preprocess import PreprocessConfig, normalise
+from cacscore.regress.train import TrainConfig, fit, seeded
 
 DEVICE = torch.device(os.environ.get("CACSCORE_TEST_DEVICE", "cpu"))
 if DEVICE.type == "cuda":  # fp32 means fp32 in the comparisons, and the same run gives the same numbers
@@ -231,7 +231,7 @@ def test_augmentation_samples_then_applies_deterministically():
     assert all(torch.equal(p1[k], p2[k]) for k in p1)
     assert torch.equal(apply_augment(x, p1), apply_augment(x, p2))
     assert float(p1["shift_px"].abs().max()) <= 4 and not torch.equal(apply_augment(x, p1), x)
-    # a whole-pixel shift moves the image and fills with the lowest corner value, as cacscore.data.ShiftAugment
+    # a whole-pixel shift moves the image and fills with the lowest corner value, as cacscore.regress.dataset.ShiftAugment
     p = {"shift_px": torch.tensor([[2.0, -3.0]] * 3), "gain": torch.ones(3), "noise_std": torch.zeros(3),
          "noise_seed": torch.tensor(0)}
     out = apply_augment(x, p)

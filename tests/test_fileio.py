@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cacscore.fileio import atomic_path, atomic_save_npy, atomic_write_text
+from cacscore.core.fileio import atomic_path, atomic_save_npy, atomic_write_text
 
 
 def test_failed_write_keeps_the_old_file_and_leaves_no_temp(tmp_path):

@@ -21,7 +21,7 @@ from pydicom.dataset import FileDataset, FileMetaDataset
 from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
 
 from cacscore.cli import main
-from cacscore.gated import (
+from cacscore.scoring.gated import (
     GATED_COLUMNS,
     GatedError,
     match_rois_to_slices,
@@ -31,7 +31,7 @@ from cacscore.gated import (
 )
 from cacscore.io.dicom import read_series
 from cacscore.io.roi_xml import RoiXmlError, rasterise_polygon, read_roi_plist
-from cacscore.scoring import agatston_weight
+from cacscore.scoring.agatston import agatston_weight
 
 ROWS, COLS = 40, 32  # not square: catches row/column mix-ups
 PS = (0.5, 0.4)  # (row, col) spacing mm
@@ -338,7 +338,7 @@ def test_gated_error_is_value_error():
 
 def test_cli_score_real_ge_series(tmp_path, capsys):
     """The real GE series (signed, 1.25 mm, a non-DICOM XML in the folder) through `cacscore score`."""
-    from cacscore.scoring import agatston
+    from cacscore.scoring.agatston import agatston
 
     series = Path(__file__).resolve().parents[2] / "shared" / "data" / "lidc-idri-0002"
     assert series.is_dir(), f"shared test data missing: {series} (clone the repo beside shared/)"

@@ -1,6 +1,6 @@
 """The fast ingest path gives bit-identical results to the general float32 path.
 
-Fast path (what ``cacscore.cache.ingest`` runs): ``read_series(..., exact_int16=True)`` (each file
+Fast path (what ``cacscore.regress.cache.ingest`` runs): ``read_series(..., exact_int16=True)`` (each file
 parsed once, int16 HU stack where exact) -> ``preprocess_block`` (no float32 intermediates when
 nothing is resampled) -> ``write_scan`` (the .npy streamed from its parts).
 General path (the reference): ``read_series`` (float32 HU) -> ``preprocess_volume`` -> ``np.save``.
@@ -18,9 +18,9 @@ import pydicom
 import pytest
 from ingest_fixtures import SHARED_LIDC, chest_slice, write_series, write_slice
 
-from cacscore.cache import ingest, write_scan
+from cacscore.regress.cache import ingest, write_scan
 from cacscore.io.dicom import Volume, read_series
-from cacscore.preprocess import PreprocessConfig, preprocess_block, preprocess_volume
+from cacscore.regress.preprocess import PreprocessConfig, preprocess_block, preprocess_volume
 
 CONFIGS = (PreprocessConfig(size=32, slices=8), PreprocessConfig(size=16, slices=5, centre="heart"),
            PreprocessConfig(size=48, slices=12))  # identity in-plane, area downsampling, linear upsampling
@@ -221,7 +221,7 @@ def test_lidc_real_series_fast_path_identical():
 
 
 def test_evict_behind_is_only_advice(tmp_path):
-    from cacscore import cache
+    from cacscore.regress import cache as cache
 
     rng = np.random.default_rng(2)
     blocks = [rng.integers(-1024, 2000, (3, 8, 8)).astype(np.int16) for _ in range(3)]

@@ -1,4 +1,4 @@
-"""Cohort jobs of the candidate scorer (cacscore.lesion_cohort) and `cacscore lesion-train / lesion-score`,
+"""Cohort jobs of the candidate scorer (cacscore.lesion.train) and `cacscore lesion-train / lesion-score`,
 on a tiny phantom release (8 patients, 96 px; patients 1, 2, 4, 5, 7 have calcium in the written image)."""
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ import pandas as pd
 import pytest
 
 from cacscore import cli
-from cacscore import lesion_cohort as LC
-from cacscore import lesions as L
+from cacscore.lesion import train as LC
+from cacscore.lesion import candidates as L
 from cacscore.phantom import write_release
-from cacscore.scan_scoring import load_ct, score_files
-from cacscore.scoring import CATEGORY4_LABELS, risk_category4
-from cacscore.vessels import VESSELS
+from cacscore.scoring.files import load_ct, score_files
+from cacscore.scoring.agatston import CATEGORY4_LABELS, risk_category4
+from cacscore.core.vessels import VESSELS
 
 SEED, SIZE, N = 7, 96, 8
 CONFIG = L.ClassifierConfig(hidden=(32, 16), epochs=60, batch_size=256, lr=5e-3, class_weight_power=1.0, seed=3)
@@ -209,7 +209,7 @@ def test_cli_lesion_train_and_score(release, tmp_path, capsys):
 
 def test_demo_lesion_stage_on_a_small_split(release, tmp_path):
     from cacscore.demo import run_lesion_stage
-    from cacscore.targets import TargetScaler
+    from cacscore.regress.targets import TargetScaler
 
     out = tmp_path / "demo"
     out.mkdir()
@@ -284,7 +284,7 @@ def coca_like(gated_release, tmp_path_factory) -> Path:
 
 
 def test_gated_source_detection_and_labels_match_score_gated_patient(gated_release, coca_like):
-    from cacscore.gated import score_gated_patient
+    from cacscore.scoring.gated import score_gated_patient
 
     assert LC.source_kind(gated_release) == "labels"  # a phantom release has labels/: today's way by default
     assert LC.source_kind(coca_like) == "gated" and LC.source_kind(coca_like / "Gated_release_final") == "gated"
@@ -293,7 +293,7 @@ def test_gated_source_detection_and_labels_match_score_gated_patient(gated_relea
     assert [c.id for c in LC.training_pairs(coca_like)] == [str(i) for i in range(1, 9)]
     assert LC.gated_volume_labels(LC.training_pairs(coca_like)[0])[3] == "Pro_Gated_CS_3.0_I30f_3_(70%)"
     n_roi_vox = 0
-    for c in cases:  # read once, same labels and series as cacscore.gated's own scoring
+    for c in cases:  # read once, same labels and series as cacscore.scoring.gated's own scoring
         hu, sp, lab, series = LC.gated_volume_labels(c)
         ref = score_gated_patient(gated_release, c.id, keep_labels=True)
         assert series == ref.series and lab.shape == hu.shape and np.array_equal(lab, ref.labels)

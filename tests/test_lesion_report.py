@@ -5,7 +5,7 @@ import pytest
 from matplotlib.colors import to_rgb
 from matplotlib.image import imread
 
-from cacscore.lesion_report import VESSEL_COLOURS, render_lesion_report
+from cacscore.lesion.report import VESSEL_COLOURS, render_lesion_report
 
 
 def _volume():
@@ -55,8 +55,8 @@ def trained(tmp_path_factory):
     """A 3-patient phantom release at 96 px and a briefly trained candidate scorer on it."""
     import torch
 
-    from cacscore import lesion_cohort as LC
-    from cacscore import lesions as L
+    from cacscore.lesion import train as LC
+    from cacscore.lesion import candidates as L
     from cacscore.phantom import write_release
 
     root = tmp_path_factory.mktemp("lesion_report")
@@ -91,8 +91,8 @@ def test_predict_with_a_lesion_model(trained, tmp_path):
     import pandas as pd
 
     from cacscore import cli
-    from cacscore.lesion_cohort import score_cases
-    from cacscore.predict import LesionPredictor, load_model, predict_inputs
+    from cacscore.lesion.train import score_cases
+    from cacscore.predict.run import LesionPredictor, load_model, predict_inputs
 
     release, model = trained
     cts = [release / "deidentified_nongated" / str(i) / str(i) for i in (1, 2)]
@@ -111,9 +111,9 @@ def test_predict_with_a_lesion_model(trained, tmp_path):
 
 
 def test_zero_calcium_report_shows_the_heart_not_the_image_centre():
-    from cacscore.lesion_report import _view
+    from cacscore.lesion.report import _view
     from cacscore.phantom import make_patient
-    from cacscore.preprocess import find_heart
+    from cacscore.regress.preprocess import find_heart
 
     p = make_patient(3, seed=5, size=96)
     # a scan whose heart is off the volume's z centre, as in a chest CT that reaches far into the abdomen
@@ -125,7 +125,7 @@ def test_zero_calcium_report_shows_the_heart_not_the_image_centre():
 
 
 def test_non_coronary_calcium_is_outlined_in_a_visible_colour(tmp_path):
-    from cacscore.lesion_report import NON_CORONARY_COLOUR
+    from cacscore.lesion.report import NON_CORONARY_COLOUR
 
     hu, labels = _volume()
     hu[3, 40:44, 30:34] = 400.0
@@ -138,8 +138,8 @@ def test_non_coronary_calcium_is_outlined_in_a_visible_colour(tmp_path):
 def test_found_heart_index_replaces_the_second_heart_search(monkeypatch, tmp_path):
     """With no coronary calcium, the picture centres on the heart the candidates were placed from
     (found_heart_index) instead of searching for it again: same view, same picture, no find_heart call."""
-    from cacscore import lesion_report as LR
-    from cacscore import lesions as L
+    from cacscore.lesion import report as LR
+    from cacscore.lesion import candidates as L
     from cacscore.phantom import make_patient
 
     p = make_patient(3, seed=5, size=96)
@@ -168,9 +168,9 @@ def test_metal_warning_from_predict_and_lesion_score(trained, tmp_path):
     picture shows the warning; the same cylinder in the shoulder, or none, gives no metal warning."""
     import pandas as pd
 
-    from cacscore.lesion_cohort import score_cases
+    from cacscore.lesion.train import score_cases
     from cacscore.phantom import make_patient
-    from cacscore.predict import predict_inputs
+    from cacscore.predict.run import predict_inputs
     from metal_fixtures import metal_scans
 
     _, model = trained

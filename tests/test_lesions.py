@@ -1,4 +1,4 @@
-"""Tests of the candidate-classification scorer (cacscore.lesions) on tiny phantoms (128 px)."""
+"""Tests of the candidate-classification scorer (cacscore.lesion.candidates) on tiny phantoms (128 px)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import json
 import numpy as np
 import pytest
 
-from cacscore import lesions as L
+from cacscore.lesion import candidates as L
 from cacscore.phantom import make_patient
-from cacscore.scoring import agatston
-from cacscore.vessels import VESSELS
+from cacscore.scoring.agatston import agatston
+from cacscore.core.vessels import VESSELS
 
 SEED = 100
 PIDS = (9, 14, 18, 22)  # calcified in several vessels at 128 px (checked: 11-25 lesions each)
@@ -252,7 +252,7 @@ def _old_outside_thorax_mm(hu, spacing_mm, points_mm, step_mm=4.0):
     from scipy import ndimage
     from scipy.spatial import ConvexHull, QhullError
 
-    from cacscore.preprocess import lung_mask
+    from cacscore.regress.preprocess import lung_mask
 
     pts = np.asarray(points_mm, float).reshape(-1, 3)
     nan = np.full(len(pts), np.nan)
@@ -278,7 +278,7 @@ def test_one_lung_mask_per_scan_gives_the_old_candidates(dtype):
     before, find_heart and outside_thorax_mm each made their own, on different grids. Same candidates, features,
     heart and hull distances as the old path (find_heart alone, then the old outside_thorax_mm), for float32 and
     int16 HU (shared) and float64 (not shared: a float32 cast could move a value across -400 HU)."""
-    from cacscore.preprocess import find_heart, lung_field
+    from cacscore.regress.preprocess import find_heart, lung_field
 
     p = make_patient(5, seed=SEED, size=96)
     hu = p.hu.astype(dtype)

@@ -1,13 +1,13 @@
-"""Metal in the heart region (cacscore.metal) on a small phantom (96 px) with a planted stent-like cylinder."""
+"""Metal in the heart region (cacscore.chest.metal) on a small phantom (96 px) with a planted stent-like cylinder."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from cacscore.metal import HEART_RADIUS_MM, METAL_HU, metal_in_heart_region, metal_warnings
+from cacscore.chest.metal import HEART_RADIUS_MM, METAL_HU, metal_in_heart_region, metal_warnings
 from cacscore.phantom import make_patient
-from cacscore.preprocess import find_heart
+from cacscore.regress.preprocess import find_heart
 from metal_fixtures import near_coronary, plant_cylinder, shoulder
 
 

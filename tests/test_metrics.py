@@ -1,4 +1,4 @@
-"""Tests of cacscore.metrics against published examples and library references."""
+"""Tests of cacscore.evaluation.metrics against published examples and library references."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 from scipy import stats
 from sklearn.metrics import accuracy_score, cohen_kappa_score, f1_score
 
-from cacscore import metrics as M
-from cacscore.vessels import VESSELS
+from cacscore.evaluation import metrics as M
+from cacscore.core.vessels import VESSELS
 
 
 def _scores(n: int = 60, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

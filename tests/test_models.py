@@ -3,8 +3,8 @@ import dataclasses
 import pytest
 import torch
 
-from cacscore.models import MODELS, build_model, model_config
-from cacscore.models.layers import SqueezeExcite
+from cacscore.regress.models import MODELS, build_model, model_config
+from cacscore.regress.models.layers import SqueezeExcite
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

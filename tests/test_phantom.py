@@ -13,8 +13,8 @@ import pydicom
 import pytest
 
 from cacscore.phantom import draw_calcium, load_labels, make_patient, write_release
-from cacscore.scoring import agatston
-from cacscore.vessels import VESSELS
+from cacscore.scoring.agatston import agatston
+from cacscore.core.vessels import VESSELS
 
 SIZE = 64
 
@@ -140,7 +140,7 @@ def test_rendered_cohort_distribution():
 
 def test_gated_xml_matches_gated_truth(release):
     out, table = release
-    from cacscore.gated import score_gated_patient
+    from cacscore.scoring.gated import score_gated_patient
 
     n_rois = 0
     for pid in (1, 2, 3):

@@ -1,4 +1,4 @@
-"""Tests of cacscore.predict and `cacscore predict` with tiny real bundles and real DICOM/NIfTI files."""
+"""Tests of cacscore.predict.run and `cacscore predict` with tiny real bundles and real DICOM/NIfTI files."""
 
 from __future__ import annotations
 
@@ -10,14 +10,14 @@ import pandas as pd
 import pytest
 import torch
 
-from cacscore.bundle import load_bundle, save_bundle
+from cacscore.regress.bundle import load_bundle, save_bundle
 from cacscore.cli import main
 from cacscore.io.dicom import Volume
-from cacscore.models import build_model
-from cacscore.predict import discover_inputs, heart_warnings, predict_inputs, training_ranges
-from cacscore.preprocess import PreprocessConfig, preprocess_volume
-from cacscore.targets import TargetScaler
-from cacscore.vessels import VESSELS
+from cacscore.regress.models import build_model
+from cacscore.predict.run import discover_inputs, heart_warnings, predict_inputs, training_ranges
+from cacscore.regress.preprocess import PreprocessConfig, preprocess_volume
+from cacscore.regress.targets import TargetScaler
+from cacscore.core.vessels import VESSELS
 from ingest_fixtures import chest_slice, write_coca_release, write_series
 
 SHARED_LIDC = Path(__file__).parents[2] / "shared" / "data" / "lidc-idri-0002"
@@ -185,7 +185,7 @@ def test_unreliable_model_is_flagged_on_every_scan(tmp_path, coca, monkeypatch):
     (b / "test_evaluation.json").write_text(json.dumps(
         {"variant": "retrain", "n_test": 43, "test_mse": 0.060, "constant_mean_test_mse": 0.061,
          "ratio_constant_to_model": 0.061 / 0.060}))
-    import cacscore.report as report
+    import cacscore.predict.report as report
 
     titles = []
     real_figure = report.scan_figure

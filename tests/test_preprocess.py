@@ -1,4 +1,4 @@
-"""cacscore.preprocess: z slabs, depth window, in-plane resampling, normalisation, heart finder."""
+"""cacscore.regress.preprocess: z slabs, depth window, in-plane resampling, normalisation, heart finder."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 from scipy import ndimage
 
 from cacscore.io.dicom import Volume
-from cacscore.preprocess import (PAD_HU, _crop_yx, PreprocessConfig, area_resample, depth_window, find_heart, normalise,
+from cacscore.regress.preprocess import (PAD_HU, _crop_yx, PreprocessConfig, area_resample, depth_window, find_heart, normalise,
                                  preprocess_volume, resample_z, resize_inplane)
 from ingest_fixtures import chest_slice
 
@@ -131,7 +131,7 @@ def test_preprocess_volume_shapes_and_heart_centre():
 @pytest.mark.parametrize("spacing", [1.25, 2.5])
 def test_resample_z_block_path_equals_interval_means(n, spacing):
     # the integer-ratio fast path must equal the general interval-mean definition
-    from cacscore.preprocess import PAD_HU, _interval_means
+    from cacscore.regress.preprocess import PAD_HU, _interval_means
     hu = np.random.default_rng(n).normal(0, 300, size=(n, 3, 4)).astype(np.float32)
     got, dz = resample_z(hu, spacing, 5.0)
     extent = n * spacing

@@ -1,4 +1,4 @@
-"""Tests of cacscore.report: per-scan PNGs, the cohort index.html, rendered in headless Chromium."""
+"""Tests of cacscore.predict.report: per-scan PNGs, the cohort index.html, rendered in headless Chromium."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 from PIL import Image
 
 from cacscore.cli import main
-from cacscore.predict import ScanResult
-from cacscore.report import find_chromium, safe_name, scan_figure, screenshot
+from cacscore.predict.run import ScanResult
+from cacscore.predict.report import find_chromium, safe_name, scan_figure, screenshot
 from ingest_fixtures import chest_slice, write_coca_release
 from test_predict import make_bundle
 

@@ -7,13 +7,13 @@ import pandas as pd
 import pytest
 import torch
 
-from cacscore.bundle import Bundle, BundleError, Ensemble, load_bundle
-from cacscore.metrics import agreement_table
-from cacscore.preprocess import PreprocessConfig
-from cacscore.reproduce import reproduce
-from cacscore.saliency import saliency_map
-from cacscore.models import build_model
-from cacscore.vessels import VESSELS
+from cacscore.regress.bundle import Bundle, BundleError, Ensemble, load_bundle
+from cacscore.evaluation.metrics import agreement_table
+from cacscore.regress.preprocess import PreprocessConfig
+from cacscore.regress.reproduce import reproduce
+from cacscore.regress.saliency import saliency_map
+from cacscore.regress.models import build_model
+from cacscore.core.vessels import VESSELS
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -123,10 +123,10 @@ def test_saliency_map():
 
 
 def test_reproduce_fast_trainer_matches_reference(tmp_path, monkeypatch):
-    """--trainer fast (cacscore.fast_train: all folds and grid points of a model in one call) gives the reference
+    """--trainer fast (cacscore.regress.fast_train: all folds and grid points of a model in one call) gives the reference
     trainer's cross-validation and Table 1 within float tolerance, here on CPU in fp32."""
     # the reference's in-memory preload holds float16 inputs (~4 % apart after 2 epochs); from disk it is float32
-    monkeypatch.setattr("cacscore.reproduce.PRELOAD_LIMIT_BYTES", 0)
+    monkeypatch.setattr("cacscore.regress.reproduce.PRELOAD_LIMIT_BYTES", 0)
     write_cache(tmp_path / "cache", n=20)
     grid = {"batch_size": [4], "lr": [3e-3, 1e-3], "weight_decay": [1e-4], "max_epochs": 2, "patience": 2}
     ref = reproduce(tmp_path / "cache", tmp_path / "ref", models=["cnn"], grid=grid, device="cpu",

@@ -1,4 +1,4 @@
-"""Tests of cacscore.scoring: hand-computed cases, options, errors and hypothesis properties."""
+"""Tests of cacscore.scoring.agatston: hand-computed cases, options, errors and hypothesis properties."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cacscore.scoring import (
+from cacscore.scoring.agatston import (
     CATEGORY4_LABELS,
     CATEGORY5_LABELS,
     AgatstonResult,
@@ -18,7 +18,7 @@ from cacscore.scoring import (
     risk_category5,
     threshold_for_kvp,
 )
-from cacscore.vessels import LABEL_OF, SCORE_COLUMNS, VESSELS
+from cacscore.core.vessels import LABEL_OF, SCORE_COLUMNS, VESSELS
 
 PS = (0.5, 0.5)  # pixel area 0.25 mm^2: 4 pixels = 1 mm^2
 

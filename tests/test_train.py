@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 import torch
 
-from cacscore.data import TensorScans
-from cacscore.models import build_model
-from cacscore.targets import TargetScaler
-from cacscore.train import CHECKPOINT, TrainConfig, evaluate_loss, fit, read_checkpoint, seeded
+from cacscore.regress.dataset import TensorScans
+from cacscore.regress.models import build_model
+from cacscore.regress.targets import TargetScaler
+from cacscore.regress.train import CHECKPOINT, TrainConfig, evaluate_loss, fit, read_checkpoint, seeded
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -151,7 +151,7 @@ def test_target_scaler_round_trip():
 
 
 def test_shift_augment_shifts_without_flipping():
-    from cacscore.data import ShiftAugment, TensorScans
+    from cacscore.regress.dataset import ShiftAugment, TensorScans
 
     x = torch.arange(2 * 3 * 9 * 9, dtype=torch.float32).reshape(2, 3, 9, 9) + 100
     x[..., 0, 0] = -5.0  # corner = fill value ("air")

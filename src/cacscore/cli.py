@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from cacscore import __version__
-from cacscore.fileio import atomic_write_text
+from cacscore.core.fileio import atomic_write_text
 
 log = logging.getLogger("cacscore")
 
@@ -30,7 +30,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
     import csv
     import json
 
-    from cacscore.scan_scoring import score_files
+    from cacscore.scoring.files import score_files
 
     row = score_files(args.ct, args.labels).as_row()
     if args.json:
@@ -57,7 +57,7 @@ def _cmd_score_gated(args: argparse.Namespace) -> int:
     import io
     import json
 
-    from cacscore.gated import GATED_COLUMNS, score_gated_cohort
+    from cacscore.scoring.gated import GATED_COLUMNS, score_gated_cohort
 
     patients = None
     if args.patients:
@@ -136,8 +136,8 @@ def _add_ingest(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_ingest(args: argparse.Namespace) -> int:
-    from cacscore.cache import ingest
-    from cacscore.preprocess import PreprocessConfig
+    from cacscore.regress.cache import ingest
+    from cacscore.regress.preprocess import PreprocessConfig
 
     config = PreprocessConfig(size=args.size, slices=args.slices, z_spacing_mm=args.z_spacing, centre=args.centre,
                               crop_mm=args.crop_mm)
@@ -200,7 +200,7 @@ def _join_torchrun(device: str) -> tuple[str, bool]:
 
 
 def _cmd_reproduce(args: argparse.Namespace) -> int:
-    from cacscore.reproduce import reproduce
+    from cacscore.regress.reproduce import reproduce
 
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     device, joined = _join_torchrun(args.device)
@@ -254,7 +254,7 @@ def _add_predict(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
-    from cacscore.predict import predict_inputs
+    from cacscore.predict.run import predict_inputs
 
     run = predict_inputs(args.model, args.inputs, keep_phi=args.keep_phi, report_dir=args.report)
     table = run.table()
@@ -294,7 +294,7 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from cacscore.evaluate import ALL4, run_evaluate
+    from cacscore.evaluation.evaluate import ALL4, run_evaluate
 
     scale = None
     if args.scale:
@@ -357,8 +357,8 @@ def _add_lesion_train(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_lesion_train(args: argparse.Namespace) -> int:
-    from cacscore.lesion_cohort import train_lesion_model, training_pairs
-    from cacscore.lesions import ClassifierConfig
+    from cacscore.lesion.train import train_lesion_model, training_pairs
+    from cacscore.lesion.candidates import ClassifierConfig
 
     if args.workers < 1:
         raise ValueError(f"--workers must be >= 1, got {args.workers}")
@@ -398,7 +398,7 @@ def _add_lesion_score(sub: argparse._SubParsersAction) -> None:
 def _cmd_lesion_score(args: argparse.Namespace) -> int:
     import json
 
-    from cacscore.lesion_cohort import score_cases
+    from cacscore.lesion.train import score_cases
 
     if args.workers < 1:
         raise ValueError(f"--workers must be >= 1, got {args.workers}")

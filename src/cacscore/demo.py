@@ -1,12 +1,12 @@
 """``cacscore demo OUT``: synthetic release -> cohort cache -> the paper's protocol, on a laptop CPU in minutes.
 
 OUT/release/  synthetic non-gated chest CT (COCA layout, exact per-vessel scores)    (cacscore.phantom)
-OUT/cache/    cohort cache (73 x size x size int16 HU)                                 (cacscore.cache)
-OUT/reproduce/ table1.csv/.md, fig2_loss_curves.png, fig3_saliency.png, models/        (cacscore.reproduce)
-OUT/lesion/   the candidate-classification scorer (cacscore.lesions) trained on the same training patients
+OUT/cache/    cohort cache (73 x size x size int16 HU)                                 (cacscore.regress.cache)
+OUT/reproduce/ table1.csv/.md, fig2_loss_curves.png, fig3_saliency.png, models/        (cacscore.regress.reproduce)
+OUT/lesion/   the candidate-classification scorer (cacscore.lesion.candidates) trained on the same training patients
               from the release (CT + voxel labels) and scored on the same test patients: model/,
               test_predictions.csv, table.csv/.md (Table 1's metrics and constant-mean baseline),
-              scatter/bland_altman/confusion4.png, labels/<id>.nii.gz       (cacscore.lesion_cohort)
+              scatter/bland_altman/confusion4.png, labels/<id>.nii.gz       (cacscore.lesion.train)
 OUT/demo_config.json  what was run (cohort, grid, epochs) and how long each stage took
 
 The demo grid is one grid point and few epochs (``cv.GRIDS["demo"]``) so that 5 folds x 3 models fit the
@@ -24,8 +24,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cacscore.cv import GRIDS
-from cacscore.fileio import atomic_write_text
+from cacscore.regress.cv import GRIDS
+from cacscore.core.fileio import atomic_write_text
 
 log = logging.getLogger(__name__)
 
@@ -34,10 +34,10 @@ def run_demo(out: Path, *, n_patients: int = 80, size: int = 128, seed: int = 0,
              models: tuple[str, ...] = ("cnn", "se_cnn", "vit"), grid: dict | None = None,
              device: str = "auto", progress: bool = True) -> dict[str, Path]:
     """Run the demo into ``out`` (reusing finished stages of an earlier run there); returns artefact paths."""
-    from cacscore.cache import ingest
+    from cacscore.regress.cache import ingest
     from cacscore.phantom import write_release
-    from cacscore.preprocess import PreprocessConfig
-    from cacscore.reproduce import reproduce
+    from cacscore.regress.preprocess import PreprocessConfig
+    from cacscore.regress.reproduce import reproduce
 
     if n_patients < 20:
         raise ValueError(f"the demo needs at least 20 patients for a 20% test split and 5 folds, got {n_patients}")
@@ -104,14 +104,14 @@ def run_lesion_stage(out: Path, *, seed: int = 0, workers: int = 2, progress: bo
     Writes OUT/lesion/: model/ (+ training_report.json), test_predictions.csv, labels/<id>.nii.gz, table.csv,
     table.md, scatter.png, bland_altman.png, confusion4.png. Test MSE is in reproduce's target space (its
     reproduce_config.json target scaling), like Table 1; the constant-mean row is Table 1's baseline.
-    config: cacscore.lesions.ClassifierConfig (default: the library's, with this seed).
+    config: cacscore.lesion.candidates.ClassifierConfig (default: the library's, with this seed).
     """
-    from cacscore import lesions as L
-    from cacscore.evaluate import ALL4, Joined, evaluate_arrays, write_figures
-    from cacscore.lesion_cohort import score_cases, train_lesion_model, training_pairs
-    from cacscore.metrics import agreement_table
-    from cacscore.targets import TargetScaler
-    from cacscore.vessels import VESSELS
+    from cacscore.lesion import candidates as L
+    from cacscore.evaluation.evaluate import ALL4, Joined, evaluate_arrays, write_figures
+    from cacscore.lesion.train import score_cases, train_lesion_model, training_pairs
+    from cacscore.evaluation.metrics import agreement_table
+    from cacscore.regress.targets import TargetScaler
+    from cacscore.core.vessels import VESSELS
 
     out = Path(out)
     lesion = out / "lesion"
@@ -164,7 +164,7 @@ def run_lesion_stage(out: Path, *, seed: int = 0, workers: int = 2, progress: bo
                          **{f"{m}_{v}": float(tab.loc[v, m]) for m in ("spearman", "icc", "kappa4")
                             for v in (*VESSELS, "total")}})
     table = pd.DataFrame(rows)
-    # the test-mean constant (cacscore.evaluate's baseline) as a cross-check of the all4 MSE
+    # the test-mean constant (cacscore.evaluation.evaluate's baseline) as a cross-check of the all4 MSE
     all4 = ev[(ev.vessel == ALL4) & (ev.metric == "mse_norm")].iloc[0]
     assert abs(all4["value"] - rows[0]["mse_norm_all4"]) < 1e-9 * max(1.0, all4["value"]), "mse_norm mismatch"
     paths = {"lesion/model": lesion / "model", "lesion/test_predictions.csv": lesion / "test_predictions.csv",
@@ -184,7 +184,7 @@ def run_lesion_stage(out: Path, *, seed: int = 0, workers: int = 2, progress: bo
 
 def _lesion_markdown(table: pd.DataFrame, table1: pd.DataFrame | None, report: dict, scaling: str,
                      test_mean_mse_norm: float, n_train: int, ids: list[str], t_train: float, t_score: float) -> str:
-    from cacscore.vessels import VESSELS
+    from cacscore.core.vessels import VESSELS
 
     cols = (*VESSELS, "total")
     lines = ["# Candidate-classification scorer on the demo split", "",

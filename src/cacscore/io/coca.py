@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cacscore.vessels import VESSELS
+from cacscore.core.vessels import VESSELS
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.path import Path as MplPath
 
-from cacscore.vessels import COCA_ARTERY_NAMES
+from cacscore.core.vessels import COCA_ARTERY_NAMES
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ from cacscore.phantom.coronary import (Layer, Plaque, PlaqueSpec, Vessel, draw_c
 from cacscore.phantom.motion import MotionPlan, draw_motion, move_layer
 from cacscore.phantom.noncoronary import Blob, draw_cardiac_calcium, draw_nodal_calcium, paint_blobs
 from cacscore.phantom.raster import Grid
-from cacscore.scoring import agatston
-from cacscore.vessels import VESSELS
+from cacscore.scoring.agatston import agatston
+from cacscore.core.vessels import VESSELS
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ class PhantomPatient:
 
     hu: (z, y, x) float32, what the scanner gives: moving, noisy, integer-valued HU in [-1024, 3071],
     z ascending (index 0 = most inferior, 5 mm slabs). hu_static: the same acquisition without motion
-    and without noise (integer HU). labels: (z, y, x) uint8 0..4 (cacscore.vessels.LABEL_OF) covering
+    and without noise (integer HU). labels: (z, y, x) uint8 0..4 (cacscore.core.vessels.LABEL_OF) covering
     each vessel's lumen + 3 mm and its calcium, never bone or aortic calcium.
     spacing_mm: (z, y, x). origin_mm: (x, y, z) patient mm of voxel (0, 0, 0).
     truth: Agatston of (hu_static, labels); truth_moving: of (hu, labels), i.e. exactly what scoring

@@ -24,7 +24,7 @@ from cacscore.phantom.anatomy import HU, Anatomy, heart_surface
 from cacscore.phantom.noncoronary import Blob, blob_fractions
 from cacscore.phantom.plaque_table import TABLES as PLAQUE_TABLES
 from cacscore.phantom.raster import Grid, ellipsoid_fraction, paint
-from cacscore.vessels import LABEL_OF, VESSELS
+from cacscore.core.vessels import LABEL_OF, VESSELS
 
 # COCA: 43% of scans total 0; vessel non-zero shares LCA 17%, LAD 53%, LCX 29%, RCA 37%.
 # Fitted on RENDERED truth at 512 (bench/bench_phantom.py --cohort 200): a few calcified patients

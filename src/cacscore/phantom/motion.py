@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cacscore.vessels import VESSELS
+from cacscore.core.vessels import VESSELS
 
 AMPLITUDE_SHARE = {"heart": 0.35, "LCA": 0.3, "LAD": 0.55, "LCX": 0.85, "RCA": 1.0}
 """Amplitude of each layer relative to the patient's motion amplitude (RCA moves most)."""

@@ -29,9 +29,9 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
 from scipy import ndimage
 
-from cacscore.fileio import atomic_path, atomic_savefig, atomic_write_text
+from cacscore.core.fileio import atomic_path, atomic_savefig, atomic_write_text
 from cacscore.phantom.core import PhantomPatient, make_patient
-from cacscore.vessels import COCA_ARTERY_NAMES, LABEL_OF, VESSELS
+from cacscore.core.vessels import COCA_ARTERY_NAMES, LABEL_OF, VESSELS
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,599 @@
+"""Cohort jobs of the candidate-classification scorer (:mod:`cacscore.lesion.candidates`): train from labelled scans,
+score many scans. What ``cacscore lesion-train`` and ``cacscore lesion-score`` run.
+
+Training data (:func:`training_pairs`): a CT with a voxel label volume of the same (z, y, x) shape
+(0 background, 1 LCA, 2 LAD, 3 LCX, 4 RCA), read exactly as ``cacscore score`` reads them
+(:func:`cacscore.scoring.files.load_ct` / :func:`~cacscore.scoring.files.load_labels`): a phantom release
+root (``labels/<pid>.nii.gz`` beside ``deidentified_nongated/<pid>/<pid>/*.dcm``) or a CSV with columns
+``ct,labels`` (optional ``id``), paths relative to the CSV. COCA's non-gated release carries no voxel labels;
+its GATED release does (source kind ``"gated"``): each patient's calcium ROIs
+(``Gated_release_final/calcium_xml/<pid>.xml``, vessel-named polygons) are rasterised on the gated series
+(``Gated_release_final/patient/<pid>/<series>/``) exactly as :func:`cacscore.scoring.gated.score_gated_patient` does,
+and the candidates of that gated series are trained on. The model then scores non-gated chest CT.
+
+Cohort rules: a bad case (unreadable DICOM, labels of another shape, NaN HU, labels outside 0..4) is
+skipped and reported with its id and a one-line reason; the others go on. Ids are folder / file names
+(or the CSV's id column), never DICOM header values. Every file is written atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+import time
+import zlib
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import ndimage
+
+from cacscore.lesion import candidates as L
+from cacscore.core.fileio import atomic_path, atomic_write_text, make_output_folder
+from cacscore.io.dicom import read_series
+from cacscore.chest.metal import metal_warnings
+from cacscore.predict.run import discover_inputs
+from cacscore.scoring.files import (
+    NIFTI_SUFFIXES,
+    LoadedCT,
+    ScanFileError,
+    load_ct,
+    load_labels,
+)
+from cacscore.scoring.agatston import CATEGORY4_LABELS, agatston, risk_category4
+from cacscore.core.vessels import VESSELS
+
+log = logging.getLogger(__name__)
+
+SCORE_COLUMNS: tuple[str, ...] = ("id", *VESSELS, "total", "cat4", "category", "warnings", "error")
+"""Columns of :func:`score_cases`' table: per-vessel and total Agatston (AU), the four-class risk category
+(0..3, cacscore.scoring.agatston.risk_category4) and its name ("0", "1-99", "100-399", ">=400"), warnings ("; "-joined,
+"" when none: metal in the heart region, cacscore.chest.metal), error ("" when ok)."""
+
+NONGATED_DIR = "deidentified_nongated"
+TRAINING_REPORT = "training_report.json"
+SOURCE_KINDS: tuple[str, ...] = ("labels", "csv", "gated")
+"""Training source kinds: a release root with labels/, a CSV with ct,labels, COCA's gated ROIs."""
+
+
+class LesionCohortError(ValueError):
+    """A training source or scoring job that cannot be used at all (the message names the path)."""
+
+
+@dataclass(frozen=True)
+class Case:
+    """One training scan: id (folder name or CSV id), CT (DICOM folder or NIfTI), label volume file.
+
+    kind "labels": ct + a voxel label file. kind "gated": ct = the gated patient folder
+    (``Gated_release_final/patient/<pid>``, its series sub-folders), labels = ``calcium_xml/<pid>.xml``.
+    """
+
+    id: str
+    ct: Path
+    labels: Path
+    kind: str = "labels"
+
+
+# ------------------------------------------------------------------ sources
+def _natural_key(s: str) -> tuple:
+    return tuple((0, int(t), "") if t.isdigit() else (1, 0, t) for t in re.split(r"(\d+)", s) if t)
+
+
+def _strip_nifti(name: str) -> str:
+    low = name.lower()
+    for suf in NIFTI_SUFFIXES:
+        if low.endswith(suf):
+            return name[: -len(suf)]
+    return name
+
+
+def input_id(path: str | Path) -> str:
+    """Id of a scan input: its folder name, or its file name without .nii / .nii.gz."""
+    p = Path(path)
+    return _strip_nifti(p.name) if p.name else str(p)
+
+
+def _release_cases(root: Path) -> list[Case]:
+    lab_dir = root / "labels"
+    if not lab_dir.is_dir():
+        raise LesionCohortError(
+            f"{root}: no labels/ folder: training needs a voxel label volume per scan (a phantom release has "
+            f"labels/<pid>.nii.gz; COCA's non-gated release carries no voxel labels). Give a CSV with columns "
+            f"ct,labels, or a root with Gated_release_final/ (COCA's gated calcium ROIs; source kind gated)")
+    files = [p for p in lab_dir.iterdir() if p.is_file() and p.name.lower().endswith(NIFTI_SUFFIXES)]
+    if not files:
+        raise LesionCohortError(f"{lab_dir}: no label volumes (*.nii.gz)")
+    cases = []
+    for f in sorted(files, key=lambda p: _natural_key(_strip_nifti(p.name))):
+        pid = _strip_nifti(f.name)
+        ct = root / NONGATED_DIR / pid / pid  # the phantom's / COCA's layout
+        if not ct.is_dir() and (root / NONGATED_DIR / pid).is_dir():
+            ct = root / NONGATED_DIR / pid  # series directly in the patient folder
+        cases.append(Case(pid, ct, f))
+    return cases
+
+
+def _csv_cases(path: Path) -> list[Case]:
+    try:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise LesionCohortError(f"{path}: cannot read as CSV ({type(exc).__name__}: {exc})") from None
+    df.columns = [str(c).strip().lower() for c in df.columns]
+    missing = [c for c in ("ct", "labels") if c not in df.columns]
+    if missing:
+        raise LesionCohortError(f"{path}: missing column(s) {', '.join(missing)} (need ct,labels[,id])")
+    if df.empty:
+        raise LesionCohortError(f"{path}: no rows")
+    base = path.parent
+    cases = []
+    for k, r in enumerate(df.itertuples(index=False), start=2):  # line 1 is the header
+        ct, lab = str(r.ct).strip(), str(r.labels).strip()
+        if not ct or not lab:
+            raise LesionCohortError(f"{path}: line {k}: empty ct or labels cell")
+        ctp = Path(ct) if Path(ct).is_absolute() else base / ct
+        labp = Path(lab) if Path(lab).is_absolute() else base / lab
+        cid = str(getattr(r, "id", "") or "").strip() or input_id(ctp)
+        cases.append(Case(cid, ctp, labp))
+    ids = [c.id for c in cases]
+    dup = sorted({i for i in ids if ids.count(i) > 1})
+    if dup:
+        raise LesionCohortError(f"{path}: duplicate id(s) {', '.join(dup[:5])} (add an id column)")
+    return cases
+
+
+def _gated_cases(root: Path) -> list[Case]:
+    """One case per gated patient: the union of calcium_xml/<pid>.xml and patient/<pid>/ (a patient with only
+    one of them becomes a case whose error is reported at training time). Ids = folder / file names."""
+    from cacscore.scoring.gated import GATED_DIR, GatedError, gated_root
+
+    try:
+        groot = gated_root(root)
+    except GatedError as exc:
+        raise LesionCohortError(str(exc)) from None
+    xml_dir, pat_dir = groot / "calcium_xml", groot / "patient"
+    xmls = {p.stem: p for p in xml_dir.iterdir()
+            if p.is_file() and p.suffix.lower() == ".xml" and not p.name.startswith(".")}
+    dirs = {p.name for p in pat_dir.iterdir() if p.is_dir() and not p.name.startswith(".")} if pat_dir.is_dir() \
+        else set()
+    ids = sorted(set(xmls) | dirs, key=_natural_key)
+    if not ids:
+        raise LesionCohortError(f"{root}: no gated patient ({GATED_DIR}/calcium_xml/<pid>.xml with "
+                                f"{GATED_DIR}/patient/<pid>/<series>/*.dcm)")
+    return [Case(pid, pat_dir / pid, xmls.get(pid, xml_dir / f"{pid}.xml"), kind="gated") for pid in ids]
+
+
+def source_kind(source: str | Path) -> str:
+    """The kind :func:`training_pairs` reads ``source`` as, by default: "csv" for a file, "labels" for a folder
+    with labels/, "gated" for a folder with Gated_release_final/calcium_xml (or calcium_xml) and no labels/."""
+    src = Path(source)
+    if src.is_file():
+        return "csv"
+    if src.is_dir():
+        if (src / "labels").is_dir():
+            return "labels"
+        if (src / "Gated_release_final" / "calcium_xml").is_dir() or (src / "calcium_xml").is_dir():
+            return "gated"
+        return "labels"  # _release_cases explains what is missing
+    raise LesionCohortError(f"{src}: no such file or folder")
+
+
+def training_pairs(source: str | Path, *, kind: str | None = None) -> list[Case]:
+    """Training cases of a source (files are not opened here: a missing or unreadable one becomes that case's
+    error at training time).
+
+    kind (default: :func:`source_kind`): "labels" - a phantom-style release root (labels/<pid>.nii.gz +
+    deidentified_nongated/<pid>/<pid>); "csv" - a CSV with columns ct,labels[,id] (paths relative to the CSV);
+    "gated" - a COCA (or phantom ``--gated``) root with Gated_release_final/: the gated series with its calcium
+    XML ROIs, one case per patient folder / XML.
+    """
+    if kind is not None and kind not in SOURCE_KINDS:
+        raise ValueError(f"kind must be one of {', '.join(SOURCE_KINDS)} (or None), got {kind!r}")
+    src = Path(source)
+    kind = kind or source_kind(src)
+    if kind == "csv":
+        if not src.is_file():
+            raise LesionCohortError(f"{src}: not a file (source kind csv needs a .csv with ct,labels)")
+        if src.suffix.lower() != ".csv":
+            raise LesionCohortError(f"{src}: training source must be a release folder or a .csv with ct,labels")
+        return _csv_cases(src)
+    if not src.is_dir():
+        raise LesionCohortError(f"{src}: no such folder (source kind {kind} needs a release root)")
+    return _gated_cases(src) if kind == "gated" else _release_cases(src)
+
+
+# ------------------------------------------------------------------ training
+def _one_line(exc: BaseException) -> str:
+    msg = " ".join(str(exc).split())
+    return msg if isinstance(exc, (ValueError, OSError)) else f"{type(exc).__name__}: {msg}"
+
+
+def gated_volume_labels(case: Case) -> tuple[np.ndarray, tuple[float, float, float], np.ndarray, str]:
+    """(hu, spacing_mm, labels, series folder name) of a gated case, each series folder read once.
+
+    hu: (z, y, x) HU of the gated series; spacing_mm (z, y, x); labels: (z, y, x) uint8 ROI label volume.
+    The same steps as :func:`cacscore.scoring.gated.score_gated_patient` with ``keep_labels=True`` (series choice by
+    :func:`cacscore.scoring.gated.choose_series`; ROIs matched by Point_mm z; polygons rasterised by
+    :func:`cacscore.scoring.gated.score_rois`), composed from its public functions so that the chosen volume is kept
+    instead of read a second time (tests/test_lesion_cohort.py checks both give the same labels).
+    Raises GatedError / RoiXmlError (ValueErrors) naming the file: missing XML, no readable series, an ROI
+    outside the image or matching no slice.
+    """
+    from cacscore.scoring import gated as G
+    from cacscore.io.roi_xml import read_roi_plist
+
+    if not case.labels.is_file():
+        raise G.GatedError(f"{case.labels}: no such ROI file (gated patient {case.id})")
+    rf = read_roi_plist(case.labels)
+    folder, vol, _ = G.choose_series(rf.rois, case.ct, where=str(case.labels), pid=case.id)
+    where = f"{case.labels} on series '{folder.name}'"
+    slices, _ = G.match_rois_to_slices(rf.rois, vol, where=where)
+    _, labels = G.score_rois(vol, rf.rois, slices, where=where)
+    dz, py, px = (float(v) for v in vol.spacing_mm)
+    return vol.hu, (abs(dz), py, px), labels, folder.name
+
+
+def gated_heart_index(shape: tuple[int, ...]) -> tuple[float, float, float]:
+    """Heart reference (z, y, x voxel index) of a gated series: the volume centre.
+
+    A calcium-scoring series is reconstructed on a heart-centred field of view (200-260 mm) over the heart's
+    z range; cacscore.regress.preprocess.find_heart, built for whole-chest scans, needs both lungs inside the body and
+    misses on such a field of view (phantom, 120 gated series at 512 px: median 1.5 mm from the centre, but
+    90th percentile 65 mm, max 130 mm). Training with the centre instead raised the gated -> non-gated MSE
+    ratio from 3.4 to 20.9 (bench/lesion_gated_transfer.py, docs/lesion_scorer.md)."""
+    return tuple((int(n) - 1) / 2.0 for n in shape[:3])  # type: ignore[return-value]
+
+
+def noisy_copy(hu: np.ndarray, spacing_mm, sd_hu: float, rng: np.random.Generator) -> np.ndarray:
+    """``hu`` plus correlated Gaussian noise of standard deviation ``sd_hu`` (white noise blurred in-plane with
+    a 0.5 mm Gaussian, then rescaled): a low-noise gated series made to look like a noisier non-gated one, whose
+    noise makes 1-2 mm^2 specks above 130 HU in the blood pool that gated training otherwise never shows."""
+    white = rng.standard_normal(np.shape(hu), dtype=np.float32)
+    s = 0.5 / float(spacing_mm[1])
+    field = ndimage.gaussian_filter(white, sigma=(0.0, s, s), truncate=3.0)
+    field *= np.float32(sd_hu / max(float(field.std()), 1e-6))
+    return np.asarray(hu, np.float32) + field
+
+
+def noise_augmented_candidates(hu: np.ndarray, spacing_mm, labels: np.ndarray, heart_index, *, copies: int,
+                               sd_hu: tuple[float, float], rng: np.random.Generator, threshold_hu: float = 130.0,
+                               min_area_mm2: float = 1.0, hull: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Candidate features and targets of ``copies`` noisy copies of one labelled volume (:func:`noisy_copy`,
+    each with an extra noise sd drawn uniformly from ``sd_hu``), all referenced to ``heart_index``.
+
+    hull: the clean volume's lung hull (``Candidates.thorax_hull`` / :func:`cacscore.lesion.candidates.thorax_hull`); default:
+    computed once here from ``hu``. The copies share it: the noise (sd 10-35 HU) leaves the lung field (< -400 HU,
+    lungs ~ -850) as it was, and the hull distance is not a training feature (it is a rule applied at scoring), so
+    features and targets are the same as with a hull per copy (tested)."""
+    fs, ts = [], []
+    if copies > 0 and hull is None:
+        hull = L.thorax_hull(hu, spacing_mm)
+    for _ in range(copies):
+        noisy = noisy_copy(hu, spacing_mm, float(rng.uniform(*sd_hu)), rng)
+        c = L.find_candidates(noisy, spacing_mm, threshold_hu=threshold_hu, min_area_mm2=min_area_mm2,
+                              heart_index=heart_index, hull=hull)
+        fs.append(c.features)
+        ts.append(L.candidate_targets(c.ids, labels))
+    if not fs:
+        return np.zeros((0, len(L.FEATURE_NAMES)), np.float32), np.zeros(0, np.int64)
+    return np.concatenate(fs), np.concatenate(ts)
+
+
+def _extract(case: Case, threshold_hu: float, min_area_mm2: float, noise_copies: int = 0,
+             noise_sd_hu: tuple[float, float] = (10.0, 35.0), seed: int = 0) -> dict:
+    """Candidates + targets of one case, or {"id", "error"}: never raises for bad data. Gated cases also get
+    ``noise_copies`` noise-augmented copies (:func:`noise_augmented_candidates`, seeded by seed and case id)."""
+    t0 = time.perf_counter()
+    try:
+        if case.kind == "gated":
+            hu, spacing, labels, _ = gated_volume_labels(case)
+        else:
+            ct = load_ct(case.ct)
+            labels = load_labels(case.labels)
+            if labels.shape != ct.hu.shape:
+                raise ScanFileError(f"{case.labels}: label volume shape {labels.shape} (z, y, x) does not match "
+                                    f"the CT's shape {ct.hu.shape} from {case.ct}")
+            hu, spacing = ct.hu, (abs(ct.spacing_mm[0]), *ct.spacing_mm[1:])
+        try:
+            cand = L.find_candidates(hu, spacing, threshold_hu=threshold_hu, min_area_mm2=min_area_mm2,
+                                     heart_index=gated_heart_index(hu.shape) if case.kind == "gated" else None)
+        except L.LesionError as exc:
+            raise ScanFileError(f"{case.ct}: {exc}") from None
+        try:
+            targets = L.candidate_targets(cand.ids, labels)
+        except L.LesionError as exc:
+            raise ScanFileError(f"{case.labels}: {exc}") from None
+        noisy = None
+        if case.kind == "gated" and noise_copies > 0:
+            rng = np.random.default_rng([seed, zlib.crc32(case.id.encode("utf-8")), 13])
+            noisy = noise_augmented_candidates(hu, spacing, labels, gated_heart_index(hu.shape), copies=noise_copies,
+                                               sd_hu=noise_sd_hu, rng=rng, threshold_hu=threshold_hu,
+                                               min_area_mm2=min_area_mm2, hull=cand.thorax_hull)
+    except Exception as exc:  # noqa: BLE001 - a cohort job reports the bad case and goes on
+        return {"id": case.id, "error": _one_line(exc)}
+    out = {"id": case.id, "kind": case.kind, "features": cand.features, "targets": targets,
+           "seconds": time.perf_counter() - t0}
+    if noisy is not None:
+        out["noise_features"], out["noise_targets"] = noisy
+    return out
+
+
+_POSITION = tuple(L.FEATURE_NAMES.index(n) for n in ("dz_mm", "dy_mm", "dx_mm", "r_inplane_mm", "dist_mm",
+                                                       "cos_inplane", "sin_inplane"))
+
+
+def shift_heart_reference(features: np.ndarray, shift_mm) -> np.ndarray:
+    """Candidate features (n, len(FEATURE_NAMES)) re-referenced to a heart centre moved by shift_mm (z, y, x)
+    in mm: exactly the position columns find_candidates would give with that heart index (positions are
+    (centroid - heart) x spacing); the other columns are unchanged."""
+    f = np.array(features, np.float32, copy=True)
+    iz, iy, ix, ir, idist, icos, isin = _POSITION
+    dz, dy, dx = (f[:, i].astype(np.float64) - float(s) for i, s in zip((iz, iy, ix), shift_mm))
+    r = np.hypot(dy, dx)
+    f[:, iz], f[:, iy], f[:, ix], f[:, ir] = dz, dy, dx, r
+    f[:, idist] = np.sqrt(r ** 2 + dz ** 2)
+    f[:, icos] = np.where(r > 0, dx / np.maximum(r, 1e-9), 0.0)
+    f[:, isin] = np.where(r > 0, dy / np.maximum(r, 1e-9), 0.0)
+    return f
+
+
+def _extract_job(job: tuple) -> dict:
+    return _extract(*job)
+
+
+def _worker_init() -> None:
+    """Pool worker start (the pool's own processes only): one torch thread, since the workers already split the
+    cores and the MLP is tiny (with 2 threads on 2 busy cores it runs ~20x slower)."""
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def _map(fn, jobs: list, workers: int, desc: str, progress: bool) -> list:
+    """fn over jobs in order, in a process pool when workers > 1, with a tqdm bar."""
+    from tqdm import tqdm
+
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    bar = {"total": len(jobs), "desc": desc, "unit": "scan", "disable": not progress or None}
+    if workers == 1 or len(jobs) <= 1:
+        return [fn(j) for j in tqdm(jobs, **bar)]
+    with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), initializer=_worker_init) as pool:
+        return list(tqdm(pool.map(fn, jobs), **bar))
+
+
+def train_lesion_model(cases: list[Case], out_dir: str | Path, *, config: L.ClassifierConfig = L.ClassifierConfig(),  # noqa: B008 - frozen
+                       workers: int = 1, progress: bool = True, threshold_hu: float = 130.0,
+                       min_area_mm2: float = 1.0, gated_heart_jitter_mm: float = 8.0, gated_copies: int = 4,
+                       gated_noise_copies: int = 2, gated_noise_sd_hu: tuple[float, float] = (10.0, 35.0)) -> dict:
+    """Extract candidates + targets of every case, train the classifier, save it into ``out_dir``.
+
+    Gated cases (COCA's calcium ROIs) are referenced to their field of view's centre (:func:`gated_heart_index`)
+    and trained on ``gated_copies`` copies of their candidates, copies after the first with the heart reference
+    moved by a random (z, y, x) shift ~ N(0, gated_heart_jitter_mm) per axis (seed: config.seed), so the model
+    tolerates the error of find_heart on the non-gated scans it scores (phantom: kappa4 total 0.763 -> 0.916
+    and 0.702 -> 0.755 on two cohorts, bench/lesion_gated_transfer.py). gated_heart_jitter_mm=0 or
+    gated_copies=1: no copies. gated_noise_copies: per gated case, that many extra copies of the scan with
+    correlated noise of sd drawn from gated_noise_sd_hu added (:func:`noisy_copy`), their candidates trained on
+    too, each copy with one random heart-reference shift. Default 2: on two phantom cohorts (gated -> non-gated,
+    bench/lesion_gated_transfer.py row b7) kappa4 total 0.755 -> 0.865 and 0.916 -> 0.916, false-positive
+    candidates 116 -> 5 and 2 -> 1 (docs/lesion_scorer.md). 0: no noisy copies.
+
+    Writes out_dir/model.safetensors + model.json (cacscore.lesion.candidates.save_model) and out_dir/training_report.json;
+    returns the report: cases used, cases skipped with their reasons, candidate counts per class (all
+    candidates, and those within max_distance_mm that the MLP trains on), seconds.
+    Raises LesionCohortError when no case is usable.
+    """
+    if not cases:
+        raise LesionCohortError("no training cases")
+    ids = [c.id for c in cases]
+    if len(set(ids)) != len(ids):
+        raise LesionCohortError(f"duplicate case ids: {sorted({i for i in ids if ids.count(i) > 1})[:5]}")
+    out = make_output_folder(out_dir, create=False)  # a file there: say so now, not after the training
+    t0 = time.perf_counter()
+    if gated_noise_copies < 0 or not 0 <= gated_noise_sd_hu[0] <= gated_noise_sd_hu[1]:
+        raise ValueError(f"gated_noise_copies must be >= 0 and gated_noise_sd_hu (low, high) with 0 <= low <= high, "
+                         f"got {gated_noise_copies}, {gated_noise_sd_hu}")
+    jobs = [(c, threshold_hu, min_area_mm2, gated_noise_copies, tuple(gated_noise_sd_hu), config.seed) for c in cases]
+    res = _map(_extract_job, jobs, workers, "lesion candidates", progress)
+    t_extract = time.perf_counter() - t0
+    ok = [r for r in res if "error" not in r]
+    skipped = [{"id": r["id"], "reason": r["error"]} for r in res if "error" in r]
+    for s in skipped:
+        log.warning("lesion-train: skipped %s: %s", s["id"], s["reason"])
+    if not ok:
+        raise LesionCohortError(f"no usable training case ({len(skipped)} skipped; first: "
+                                f"{skipped[0]['id']}: {skipped[0]['reason']})")
+    feats = np.concatenate([r["features"] for r in ok]).astype(np.float32)
+    targets = np.concatenate([r["targets"] for r in ok]).astype(np.int64)
+    if len(targets) == 0:
+        raise LesionCohortError(f"the {len(ok)} usable case(s) have no calcium candidate (>= {threshold_hu:g} HU)")
+    if gated_copies < 1 or not gated_heart_jitter_mm >= 0:
+        raise ValueError(f"gated_copies must be >= 1 and gated_heart_jitter_mm >= 0, got {gated_copies}, "
+                         f"{gated_heart_jitter_mm}")
+    train_f, train_y = [feats], [targets]
+    gated = [r for r in ok if r.get("kind") == "gated"]
+    if gated and gated_copies > 1 and gated_heart_jitter_mm > 0:
+        rng = np.random.default_rng([config.seed, 8])
+        for _ in range(gated_copies - 1):
+            for r in gated:
+                train_f.append(shift_heart_reference(r["features"], rng.normal(0.0, gated_heart_jitter_mm, 3)))
+                train_y.append(r["targets"])
+    noisy = [r for r in gated if "noise_features" in r]
+    if noisy:
+        rng_n = np.random.default_rng([config.seed, 9])
+        for r in noisy:
+            shift = rng_n.normal(0.0, gated_heart_jitter_mm, 3) if gated_heart_jitter_mm > 0 else np.zeros(3)
+            train_f.append(shift_heart_reference(r["noise_features"], shift))
+            train_y.append(r["noise_targets"])
+    train_f_all, train_y_all = np.concatenate(train_f).astype(np.float32), np.concatenate(train_y).astype(np.int64)
+    t1 = time.perf_counter()
+    model = L.train_classifier(train_f_all, train_y_all, config=config, threshold_hu=threshold_hu,
+                               min_area_mm2=min_area_mm2)
+    t_train = time.perf_counter() - t1
+    L.save_model(model, out)
+    counts = np.bincount(targets, minlength=L.N_CLASSES)
+    near = feats[:, L.FEATURE_NAMES.index("dist_mm")] <= config.max_distance_mm
+    counts_near = np.bincount(targets[near], minlength=L.N_CLASSES)
+    report = {
+        "model_dir": str(out),
+        "source_kinds": sorted({c.kind for c in cases}),
+        "heart_reference": {k: "volume centre (gated_heart_index)" if k == "gated" else "cacscore.regress.preprocess.find_heart"
+                            for k in sorted({c.kind for c in cases})},
+        "gated_heart_jitter": {"sd_mm": gated_heart_jitter_mm, "copies": gated_copies, "n_gated_cases": len(gated),
+                               "n_training_rows": len(train_y_all)},
+        "gated_noise": {"copies": gated_noise_copies, "sd_hu": list(gated_noise_sd_hu),
+                        "n_rows": int(sum(len(r["noise_targets"]) for r in noisy))},
+        "n_cases": len(cases), "n_used": len(ok), "n_skipped": len(skipped),
+        "cases_used": [r["id"] for r in ok],
+        "skipped": skipped,
+        "candidates": {"total": len(targets),
+                       "per_class": {n: int(c) for n, c in zip(L.CLASS_NAMES, counts)},
+                       "within_max_distance_per_class": {n: int(c) for n, c in zip(L.CLASS_NAMES, counts_near)}},
+        "candidates_per_case": {r["id"]: len(r["targets"]) for r in ok},
+        "config": asdict(config) | {"hidden": list(config.hidden)},
+        "threshold_hu": threshold_hu, "min_area_mm2": min_area_mm2,
+        "final_loss": model.info.get("final_loss"),
+        "workers": workers,
+        "seconds": {"candidates": t_extract, "train": t_train, "total": time.perf_counter() - t0},
+    }
+    atomic_write_text(out / TRAINING_REPORT, json.dumps(report, indent=1, default=float) + "\n")
+    log.info("lesion-train: %d case(s) used, %d skipped, %d candidates (%d coronary); candidates %.1f s, train %.1f s",
+             len(ok), len(skipped), len(targets), int(counts[1:].sum()), t_extract, t_train)
+    return report
+
+
+# ------------------------------------------------------------------ scoring
+_WORKER_MODEL: dict[str, L.LesionModel] = {}
+
+
+def _model_for(model_dir: str) -> L.LesionModel:
+    if model_dir not in _WORKER_MODEL:
+        _WORKER_MODEL[model_dir] = L.load_model(model_dir)
+    return _WORKER_MODEL[model_dir]
+
+
+def _read_ct(path: Path) -> tuple[LoadedCT, np.ndarray]:
+    """The CT exactly as load_ct reads it, and the NIfTI (RAS) affine of a label array stored (x, y, z) over it."""
+    if path.is_dir():  # load_ct's DICOM branch, keeping the slice positions for the affine
+        vol = read_series(path)
+        ct = LoadedCT(hu=vol.hu, spacing_mm=tuple(float(v) for v in vol.spacing_mm),
+                      slice_thickness_mm=vol.slice_thickness_mm, kvp=vol.kvp)
+        dz, py, px = ct.spacing_mm
+        aff = np.diag([-px, -py, abs(dz), 1.0])  # LPS -> RAS, like the phantom's labels/<pid>.nii.gz
+        if vol.positions_mm is not None and len(vol.positions_mm):
+            o = np.asarray(vol.positions_mm[0], float)  # first voxel of the first (most inferior) slice
+            aff[:3, 3] = [-o[0], -o[1], o[2]]
+        return ct, aff
+    import nibabel as nib
+
+    ct = load_ct(path)
+    return ct, np.asarray(nib.load(str(path)).affine, float)
+
+
+def _score_one(job: tuple[str, str, str, str | None, str | None]) -> dict:
+    cid, path_s, model_dir, labels_out, report_dir = job
+    path = Path(path_s)
+    row: dict = {"id": cid, **{v: math.nan for v in (*VESSELS, "total")}, "cat4": None, "category": "",
+                 "warnings": "", "error": ""}
+    t0 = time.perf_counter()
+    try:
+        model = _model_for(model_dir)
+        ct, affine = _read_ct(path)
+        dz, py, px = ct.spacing_mm
+        try:
+            cand, classes = L.classify_volume(ct.hu, (abs(dz), py, px), model)
+        except L.LesionError as exc:
+            raise ScanFileError(f"{path}: {exc}") from None
+        labels = L.assign_labels(cand.ids, classes)
+        scan_warnings = metal_warnings(ct.hu, (abs(dz), py, px), cand.heart_index)
+        # scored exactly as cacscore.scoring.files.score_files scores a CT with a label file
+        thick = ct.slice_thickness_mm if ct.slice_thickness_mm and ct.slice_thickness_mm > 0 else None
+        res = agatston(ct.hu, labels, pixel_spacing_mm=(py, px), slice_spacing_mm=abs(dz), slice_thickness_mm=thick,
+                       threshold_hu=model.threshold_hu, min_area_mm2=model.min_area_mm2).as_row()
+        if labels_out is not None:
+            import nibabel as nib
+
+            img = nib.Nifti1Image(np.ascontiguousarray(labels.transpose(2, 1, 0)), affine)  # (z,y,x) -> (x,y,z)
+            img.header.set_xyzt_units("mm")
+            with atomic_path(Path(labels_out) / f"{cid}.nii.gz", suffix=".nii.gz") as tmp:
+                nib.save(img, str(tmp))
+        if report_dir is not None:  # the picture from the volume and labels in hand (no second read)
+            from cacscore.lesion.report import render_lesion_report
+            from cacscore.predict.report import safe_name
+
+            render_lesion_report(ct.hu, (abs(dz), py, px), labels, res, Path(report_dir) / f"{safe_name(cid)}.png",
+                                 title=cid, candidates=cand.ids > 0, threshold_hu=model.threshold_hu,
+                                 found_heart_index=cand.heart_index, warnings=scan_warnings)
+        row.update({k: float(res[k]) for k in (*VESSELS, "total")})
+        row["cat4"] = int(risk_category4(row["total"]))
+        row["category"] = CATEGORY4_LABELS[row["cat4"]]
+        row["warnings"] = "; ".join(scan_warnings)
+    except Exception as exc:  # noqa: BLE001 - a cohort job reports the bad input and goes on
+        row["error"] = _one_line(exc)
+    row["seconds"] = time.perf_counter() - t0
+    return row
+
+
+def score_cases(model_dir: str | Path, inputs: list[str | Path], *, out_csv: str | Path | None = None,
+                labels_out: str | Path | None = None, report_dir: str | Path | None = None, workers: int = 1,
+                progress: bool = True) -> pd.DataFrame:
+    """Score CT inputs with a saved lesion model: DICOM series folders, NIfTI files, and cohorts (a COCA root,
+    a folder of patient folders, a CSV), expanded as ``cacscore predict`` does (:func:`cacscore.predict.run.discover_inputs`).
+
+    Returns one row per scan, in input order, columns :data:`SCORE_COLUMNS` (Agatston units; a bad input
+    gets NaN scores and its one-line error, the rest are scored). out_csv: the table, written atomically.
+    labels_out: folder for each scored input's predicted label volume ``<id>.nii.gz`` (uint8 0..4, stored
+    (x, y, z) like the phantom's labels, so ``cacscore score INPUT --labels <id>.nii.gz`` gives these scores).
+    report_dir: folder for each scored input's picture ``<id>.png`` (``cacscore.lesion.report``), with the warnings.
+    A scan with metal (>= 2,500 HU, stent / lead / valve) near the found heart gets a ``warnings`` entry
+    (``cacscore.chest.metal``): its scores are computed but not reliable.
+    A model that cannot be loaded raises LesionError (the whole job needs it).
+    """
+    mdir = Path(model_dir)
+    L.load_model(mdir)  # fail fast, with the model's own message, before any scan is read
+    if not inputs:
+        raise LesionCohortError("no inputs to score")
+    jobs, seen, problems = [], {}, {}
+    for raw in inputs:
+        # a COCA root or a folder of patient folders is a cohort: one scan per patient (it was read as
+        # one "series" before, and scored as a single scan)
+        scans, bad = discover_inputs([Path(raw)])
+        for src, reason in bad:
+            cid = input_id(src)
+            problems[len(jobs)] = f"{src}: {reason}"
+            jobs.append((cid, src, None, None, None))
+        for sc in scans:
+            cid = sc.id
+            if cid in seen:  # two inputs with one name: the second would overwrite the first's label file
+                problems[len(jobs)] = f"{sc.path}: duplicate id {cid!r} (also {seen[cid]})"
+                jobs.append((cid, str(sc.path), None, None, None))
+            else:
+                seen[cid] = sc.path
+                jobs.append((cid, str(sc.path), str(mdir), None if labels_out is None else str(labels_out),
+                             None if report_dir is None else str(report_dir)))
+    for folder in (report_dir, labels_out):  # the report first: labels_out defaults to <report>/labels
+        if folder is not None:
+            make_output_folder(folder)
+    todo = [j for j in jobs if j[2] is not None]
+    done = iter(_map(_score_one, todo, workers, "lesion score", progress))
+    rows = []
+    for i, j in enumerate(jobs):
+        if j[2] is None:
+            rows.append({"id": j[0], **{v: math.nan for v in (*VESSELS, "total")}, "cat4": None, "category": "",
+                         "warnings": "", "error": problems[i], "seconds": 0.0})
+        else:
+            rows.append(next(done))
+    df = pd.DataFrame(rows)
+    df["cat4"] = df["cat4"].astype("Int64")
+    n_bad = int((df["error"] != "").sum())
+    for r in df[df["error"] != ""].itertuples():  # the table carries the errors; the CLI prints them
+        log.debug("lesion-score: %s: %s", r.id, r.error)
+    log.debug("lesion-score: %d input(s) scored, %d failed", len(df) - n_bad, n_bad)
+    df = df[list(SCORE_COLUMNS)]
+    if out_csv is not None:
+        atomic_write_text(out_csv, df.to_csv(index=False, float_format="%.6g"))
+    return df

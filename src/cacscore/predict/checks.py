@@ -1,0 +1,109 @@
+"""The warnings every scoring command writes beside a score: the model, the acquisition, the heart, metal.
+
+One set of checks for every model kind (``cacscore.predict.predictors``), so ``predict``, ``lesion-score``
+and the demo say the same about the same scan.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+from cacscore.chest.heart import HeartFinding
+from cacscore.chest.metal import metal_warnings as _metal_warnings
+from cacscore.io.dicom import Volume
+
+HEART_MARGIN_MM = 40.0
+"""A heart centre closer than this to the first or last slice means the heart is probably cut off."""
+
+MIN_RATIO_TO_CONSTANT = 2.0
+"""A model whose held-out test MSE is not at least this many times lower than the constant-mean
+predictor's is flagged on every scan it scores."""
+
+
+def training_ranges(configs: Sequence[dict]) -> dict[str, tuple[float, float]]:
+    """Acquisition ranges models were trained on: {"slice_thickness_mm": (lo, hi), "kvp": (lo, hi)} where known.
+
+    Read from bundle configs: ``train_ranges`` or ``training`` (as ``reproduce`` writes it, keys
+    ``thickness_mm`` / ``slice_thickness_mm`` and ``kvp``). Several configs (an ensemble): the union.
+    """
+    out: dict[str, tuple[float, float]] = {}
+    for cfg in configs:
+        cfg = cfg or {}
+        src = {**(cfg.get("training") or {}), **(cfg.get("train_ranges") or {})}
+        for key, names in (("slice_thickness_mm", ("slice_thickness_mm", "thickness_mm")), ("kvp", ("kvp",))):
+            for n in names:
+                v = src.get(n)
+                if isinstance(v, (list, tuple)) and len(v) == 2 and all(isinstance(x, (int, float)) for x in v):
+                    lo, hi = float(v[0]), float(v[1])
+                    if key in out:
+                        lo, hi = min(lo, out[key][0]), max(hi, out[key][1])
+                    out[key] = (lo, hi)
+                    break
+    return out
+
+
+def model_warnings(evaluation_json: Path) -> list[str]:
+    """Warnings about the model itself, from the held-out evaluation ``reproduce`` writes beside a bundle
+    (``test_evaluation.json``): a model that hardly beats predicting the training mean is flagged.
+    Nothing is said when the file is absent (a bundle made elsewhere)."""
+    path = Path(evaluation_json)
+    if not path.is_file():
+        return []
+    try:
+        ev = json.loads(path.read_text())
+        ratio = ev.get("ratio_constant_to_model")
+    except (OSError, ValueError, AttributeError) as exc:
+        return [f"model evaluation unreadable ({path.name}: {exc})"]
+    if ratio is None or not float(ratio) >= MIN_RATIO_TO_CONSTANT:
+        shown = "n/a" if ratio is None else f"{float(ratio):.2f}x"
+        return [f"unreliable model: its held-out test MSE is only {shown} better than predicting the training "
+                f"mean (n={ev.get('n_test', '?')})"]
+    return []
+
+
+def acquisition_warnings(volume: Volume, ranges: dict[str, tuple[float, float]]) -> list[str]:
+    """Warnings about the scan's acquisition: contrast agent, slice thickness / kVp outside training."""
+    w = []
+    if getattr(volume, "contrast", False):
+        w.append("contrast agent in the header: calcium scores on contrast CT are unreliable")
+    thick = volume.slice_thickness_mm if volume.slice_thickness_mm else None
+    if "slice_thickness_mm" in ranges and thick is not None:
+        lo, hi = ranges["slice_thickness_mm"]
+        if not lo - 1e-3 <= thick <= hi + 1e-3:
+            w.append(f"slice thickness {thick:g} mm outside the training range {lo:g}-{hi:g} mm")
+    if "kvp" in ranges and volume.kvp is not None:
+        lo, hi = ranges["kvp"]
+        if not lo - 1e-3 <= volume.kvp <= hi + 1e-3:
+            w.append(f"tube voltage {volume.kvp:g} kVp outside the training range {lo:g}-{hi:g} kVp")
+    if volume.kvp is None and "kvp" in ranges:
+        w.append("tube voltage unknown (no KVP in the header)")
+    return w
+
+
+def heart_warnings(volume: Volume, heart: HeartFinding, *, window: tuple[float, float] | None = None) -> list[str]:
+    """Warnings when the heart was not found or is probably cut off.
+
+    window: (first, last) z index of the model's depth window in the volume's slice units, if known.
+    """
+    if not heart.found:
+        return [f"heart not found ({heart.reason})"]
+    z = heart.index[0]
+    w = []
+    dz = abs(float(volume.spacing_mm[0]))
+    n = volume.hu.shape[0]
+    below, above = z * dz, (n - 1 - z) * dz
+    if min(below, above) < HEART_MARGIN_MM:
+        side = "bottom" if below < above else "top"
+        w.append(f"heart probably cut off: its centre is {min(below, above):.0f} mm from the {side} of the scan")
+    if window is not None and not window[0] <= z <= window[1]:
+        w.append(f"heart centre (slice {z}) outside the model's depth window (slices {window[0]:.0f}-{window[1]:.0f})")
+    return w
+
+
+def scan_warnings(volume: Volume, heart: HeartFinding, *, ranges: dict[str, tuple[float, float]],
+                  window: tuple[float, float] | None = None) -> list[str]:
+    """Every per-scan warning, in the order the CSV shows them: acquisition, heart, metal near the heart."""
+    return [*acquisition_warnings(volume, ranges), *heart_warnings(volume, heart, window=window),
+            *_metal_warnings(volume.hu, tuple(abs(float(v)) for v in volume.spacing_mm), heart.index)]

@@ -1,0 +1,110 @@
+"""What scoring one scan and a cohort gives: :class:`ScanResult` and :class:`PredictRun`.
+
+Outputs (a CLI contract), one row per scan:
+  id, LCA, LAD, LCX, RCA, total (Agatston), cat4, cat5 (risk categories of the total),
+  sd_LCA, sd_LAD, sd_LCX, sd_RCA, sd_total (ensembles only: SD over the fold models, Agatston),
+  warnings ("; "-joined), and with keep_phi also patient_id / study_date from the DICOM header.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from cacscore.chest.heart import HeartFinding
+from cacscore.core.categories import risk_category4, risk_category5
+from cacscore.core.vessels import VESSELS
+
+
+@dataclass
+class ScanResult:
+    """Scores of one scan. scores / sd: (4,) Agatston in VESSELS order; sd None for one model.
+
+    heart: the heart the checks (and, for a lesion model, the candidates) refer to. What the picture needs,
+    kept only until it is drawn (:meth:`drop_view`): model_input, the preprocessed int16 HU (slices, size,
+    size) a regressor saw; labels, the (z, y, x) uint8 vessel label of every calcium voxel a lesion model
+    assigned; candidates, the (z, y, x) bool calcium candidates it classified.
+    """
+
+    id: str = ""
+    path: Path | None = None
+    scores: np.ndarray | None = None
+    sd: np.ndarray | None = None
+    warnings: list[str] = field(default_factory=list)
+    error: str | None = None
+    timings_s: dict[str, float] = field(default_factory=dict)
+    phi: dict[str, str] = field(default_factory=dict)
+    report_png: Path | None = None
+    heart: HeartFinding | None = None
+    model_input: np.ndarray | None = None
+    labels: np.ndarray | None = None
+    candidates: np.ndarray | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @property
+    def total(self) -> float:
+        assert self.scores is not None
+        return float(self.scores.sum())
+
+    def vessel_scores(self) -> dict[str, float]:
+        """{LCA, LAD, LCX, RCA, total: Agatston} of an ok result."""
+        assert self.scores is not None
+        return {**{v: float(s) for v, s in zip(VESSELS, self.scores)}, "total": self.total}
+
+    def drop_view(self) -> None:
+        """Forget the picture's arrays (a cohort keeps only the scores: a 512 x 512 x 300 label volume is 79 MB)."""
+        self.model_input = self.labels = self.candidates = None
+
+    def row(self) -> dict[str, Any]:
+        """Output row (see module docstring); only for ok results."""
+        r: dict[str, Any] = {"id": self.id, **self.vessel_scores(),
+                             "cat4": risk_category4(self.total, clip_negative=True),
+                             "cat5": risk_category5(self.total, clip_negative=True)}
+        if self.sd is not None:
+            r.update({f"sd_{v}": float(s) for v, s in zip((*VESSELS, "total"), self.sd)})
+        r["warnings"] = "; ".join(self.warnings)
+        r.update(self.phi)
+        return r
+
+
+@dataclass
+class PredictRun:
+    results: list[ScanResult]
+    problems: list[tuple[str, str]]  # (input, reason) for inputs that named no scan
+
+    @property
+    def ok(self) -> list[ScanResult]:
+        return [r for r in self.results if r.ok]
+
+    @property
+    def failed(self) -> list[ScanResult]:
+        return [r for r in self.results if not r.ok]
+
+    def table(self) -> pd.DataFrame:
+        """The output table (ok scans only), columns as in the module docstring."""
+        rows = [r.row() for r in self.ok]
+        cols = ["id", *VESSELS, "total", "cat4", "cat5"]
+        if any(r.sd is not None for r in self.ok):
+            cols += [f"sd_{v}" for v in (*VESSELS, "total")]
+        cols += ["warnings"]
+        if any(r.phi for r in self.ok):
+            cols += ["patient_id", "study_date"]
+        return pd.DataFrame(rows, columns=cols)
+
+    def to_json(self) -> str:
+        ok = []
+        for r in self.ok:
+            d = r.row()
+            d["warnings"] = list(r.warnings)
+            ok.append(d)
+        failed = [{"id": r.id, "input": str(r.path), "error": r.error} for r in self.failed]
+        failed += [{"id": None, "input": i, "error": e} for i, e in self.problems]
+        return json.dumps({"scans": ok, "failed": failed}, indent=1)
