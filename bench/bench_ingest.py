@@ -22,7 +22,8 @@ from pathlib import Path
 
 import pydicom
 
-from cacscore.regress.cache import cohort_from_source, ingest
+from cacscore.io.inputs import cohort_from_source
+from cacscore.regress.cache import ingest
 from cacscore.phantom import write_release
 from cacscore.regress.preprocess import PreprocessConfig
 

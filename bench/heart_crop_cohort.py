@@ -5,7 +5,7 @@ needs thousands of scans and the DICOM round trip is exact, see tests/test_phant
 
   OUT/full/   the paper's input: 73 slabs around the volume centre, the whole field of view
               area-averaged to SIZE x SIZE (cacscore.regress.preprocess.preprocess_volume, as ingest);
-  OUT/crop/   73 slabs around the heart found by cacscore.regress.preprocess.find_heart (on the scan, not the
+  OUT/crop/   73 slabs around the heart found by cacscore.chest.heart.find_heart (on the scan, not the
               phantom's truth), and in-plane a CROP_MM square around the found heart area-averaged to
               SIZE x SIZE (preprocess_volume with crop_mm, as ingest --centre heart --crop-mm; at 128 px
               and 160 mm: 1.25 mm pixels instead of 2.8 mm).

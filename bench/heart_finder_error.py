@@ -1,4 +1,4 @@
-"""Centre error (mm) of cacscore.regress.preprocess.find_heart on phantom patients.
+"""Centre error (mm) of cacscore.chest.heart.find_heart on phantom patients.
 
 Baseline: the volume centre (the paper's depth window centre), measured on the same patients.
 Usage: .venv/bin/python bench/heart_finder_error.py [--patients 10] [--size 128] [--seed 0]
@@ -11,7 +11,7 @@ import argparse
 import numpy as np
 
 from cacscore.phantom import make_patient
-from cacscore.regress.preprocess import find_heart
+from cacscore.chest.heart import find_heart
 
 
 def main() -> None:

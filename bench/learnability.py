@@ -29,7 +29,7 @@ from cacscore.regress.cv import make_splits
 from cacscore.evaluation.metrics import spearman, weighted_kappa
 from cacscore.regress.models import build_model
 from cacscore.regress.preprocess import normalise
-from cacscore.regress.targets import TargetScaler
+from cacscore.evaluation.targets import TargetScaler
 from cacscore.regress.train import TrainConfig, fit, predict, seeded
 from cacscore.regress.dataset import ShiftAugment
 

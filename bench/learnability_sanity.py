@@ -23,7 +23,7 @@ from cacscore.regress.dataset import TensorScans
 from cacscore.evaluation.metrics import spearman
 from cacscore.regress.models import build_model
 from cacscore.regress.preprocess import normalise
-from cacscore.regress.targets import TargetScaler
+from cacscore.evaluation.targets import TargetScaler
 from cacscore.regress.train import TrainConfig, fit, predict, seeded
 
 THRESHOLDS_HU = (130, 300, 600, 1000)

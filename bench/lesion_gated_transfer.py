@@ -57,7 +57,7 @@ import torch
 from tqdm import tqdm
 
 from cacscore.lesion import train as LC
-from cacscore.lesion import candidates as L
+from cacscore import lesion as L
 from cacscore.core.fileio import atomic_path, atomic_write_text
 from cacscore.phantom import write_release
 from cacscore.phantom.writer import write_patient

@@ -35,7 +35,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from cacscore.lesion import candidates as L
+from cacscore import lesion as L
 from cacscore.evaluation import metrics as M
 from cacscore.evaluation.evaluate import evaluate_arrays
 from cacscore.core.fileio import atomic_path, atomic_write_text

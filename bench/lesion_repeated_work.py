@@ -35,13 +35,13 @@ from pathlib import Path
 import numpy as np
 
 from cacscore.lesion import train as LC
-from cacscore.lesion import candidates as L
+from cacscore import lesion as L
 from cacscore.core.fileio import atomic_write_text
 from cacscore.lesion.report import _view, render_lesion_report
 from cacscore.chest.metal import metal_in_heart_region
 from cacscore.phantom import make_patient
 from cacscore.predict.run import _find_heart_logged, _heart_check
-from cacscore.regress.preprocess import find_heart
+from cacscore.chest.heart import find_heart
 
 log = logging.getLogger("bench.lesion_repeated_work")
 

@@ -35,7 +35,7 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from cacscore.lesion import candidates as L
+from cacscore import lesion as L
 from cacscore.evaluation import metrics as M
 from cacscore.evaluation.evaluate import Joined, evaluate_arrays, write_figures
 from cacscore.core.fileio import atomic_path, atomic_savefig, atomic_write_text

@@ -26,9 +26,10 @@ from cacscore.regress.bundle import save_bundle
 from cacscore.regress.models import build_model
 from cacscore.phantom.writer import write_release
 from cacscore.core.fileio import atomic_write_text
-from cacscore.predict.run import ScanInput, load_model, predict_inputs, predict_scan, training_ranges
+from cacscore.io.inputs import ScanInput
+from cacscore.predict.run import load_model, predict_inputs, predict_scan, training_ranges
 from cacscore.regress.preprocess import PreprocessConfig
-from cacscore.regress.targets import TargetScaler
+from cacscore.evaluation.targets import TargetScaler
 
 
 def raw_pydicom_read(folder: Path) -> np.ndarray:

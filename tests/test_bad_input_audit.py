@@ -33,7 +33,7 @@ from cacscore.cli import main
 from cacscore.core.fileio import WeightsFileError, atomic_write_text, load_safetensors
 from cacscore.regress.models import build_model
 from cacscore.regress.preprocess import PreprocessConfig
-from cacscore.regress.targets import TargetScaler
+from cacscore.evaluation.targets import TargetScaler
 from ingest_fixtures import write_series
 
 CLI = Path(sys.executable).parent / "cacscore"

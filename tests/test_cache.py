@@ -11,7 +11,8 @@ import pytest
 
 from cacscore.regress.cache import CohortCache, ingest, verify_scan
 from cacscore.cli import main
-from cacscore.regress.preprocess import PAD_HU, PreprocessConfig, find_heart
+from cacscore.regress.preprocess import PAD_HU, PreprocessConfig
+from cacscore.chest.heart import find_heart
 from ingest_fixtures import SHARED_LIDC, marker_hu, write_coca_release, write_series
 
 CFG = PreprocessConfig(size=32, slices=8)

@@ -133,7 +133,7 @@ def test_cli_evaluate(tmp_path, capsys):
 def test_mse_in_target_space_of_a_bundle(tmp_path):
     import json
 
-    from cacscore.regress.targets import TargetScaler
+    from cacscore.evaluation.targets import TargetScaler
 
     t, p = _data(n=20, seed=4)
     pred, truth = _write(tmp_path, t, p)

@@ -14,10 +14,12 @@ import pytest
 
 from cacscore import cli
 from cacscore.lesion import train as LC
-from cacscore.lesion import candidates as L
+from cacscore import lesion as L
 from cacscore.phantom import write_release
-from cacscore.scoring.files import load_ct, score_files
-from cacscore.scoring.agatston import CATEGORY4_LABELS, risk_category4
+from cacscore.io.ct import read_ct as load_ct
+from cacscore.predict import lesion_score as LS
+from cacscore.scoring.files import score_files
+from cacscore.core.categories import CATEGORY4_LABELS, risk_category4
 from cacscore.core.vessels import VESSELS
 
 SEED, SIZE, N = 7, 96, 8
@@ -141,8 +143,8 @@ def test_score_cases_good_and_bad_inputs_and_label_round_trip(release, model_dir
     text.write_text("hello")
     inputs = [_ct(release, 1), _ct(release, 5), nifti1, tmp_path / "missing", text, nan_ct]
     out_csv, lab_dir = tmp_path / "scores.csv", tmp_path / "labels"
-    df = LC.score_cases(model_dir, inputs, out_csv=out_csv, labels_out=lab_dir, progress=False)
-    assert list(df.columns) == list(LC.SCORE_COLUMNS)
+    df = LS.score_cases(model_dir, inputs, out_csv=out_csv, labels_out=lab_dir, progress=False)
+    assert list(df.columns) == list(LS.SCORE_COLUMNS)
     assert list(df["id"]) == ["1", "5", "p1", "missing", "notes.txt", "nanct"]
     ok, bad = df.iloc[:3], df.iloc[3:]
     assert (ok["error"] == "").all() and (bad["error"] != "").all()
@@ -209,7 +211,7 @@ def test_cli_lesion_train_and_score(release, tmp_path, capsys):
 
 def test_demo_lesion_stage_on_a_small_split(release, tmp_path):
     from cacscore.demo import run_lesion_stage
-    from cacscore.regress.targets import TargetScaler
+    from cacscore.evaluation.targets import TargetScaler
 
     out = tmp_path / "demo"
     out.mkdir()
@@ -348,7 +350,7 @@ def test_train_on_gated_rois_skips_bad_patients_and_scores_nongated(coca_like, g
         total += int((tg > 0).sum())
     assert total > 0 and hits / total >= 0.8
     # ... and scores non-gated chest CT (the workflow): one row per scan, finite, no error
-    df = LC.score_cases(out, [_ct(gated_release, i) for i in (1, 2)], progress=False)
+    df = LS.score_cases(out, [_ct(gated_release, i) for i in (1, 2)], progress=False)
     assert (df["error"] == "").all() and np.isfinite(df["total"].to_numpy(float)).all()
 
 
@@ -412,8 +414,11 @@ def test_noise_copies_reuse_the_clean_lung_hull(gated_release, monkeypatch):
         old_f.append(c.features)
         old_t.append(L.candidate_targets(c.ids, lab))
     calls = []
-    real = L.thorax_hull
-    monkeypatch.setattr(L, "thorax_hull", lambda *a, **k: calls.append(1) or real(*a, **k))
+    from cacscore.lesion import candidates as LCand
+
+    real = LCand.thorax_hull
+    for mod in (LC, LCand):  # the noisy copies' caller, and find_candidates's own
+        monkeypatch.setattr(mod, "thorax_hull", lambda *a, **k: calls.append(1) or real(*a, **k))
     f, t = LC.noise_augmented_candidates(hu, sp, lab, h, copies=3, sd_hu=(10.0, 35.0), rng=np.random.default_rng(5))
     assert len(calls) == 1  # once for the scan, not once per copy
     assert np.array_equal(f, np.concatenate(old_f)) and np.array_equal(t, np.concatenate(old_t))
@@ -427,13 +432,13 @@ def test_noise_copies_reuse_the_clean_lung_hull(gated_release, monkeypatch):
 def test_lesion_score_on_a_coca_root_scores_each_patient(release, model_dir, tmp_path):
     """A COCA root (and a folder of patient folders) is a cohort: one row per patient, the same scores as
     scoring each patient's series folder. It was read as one "series" and scored as a single scan."""
-    df = LC.score_cases(model_dir, [release], progress=False)
+    df = LS.score_cases(model_dir, [release], progress=False)
     assert sorted(df["id"], key=int) == [str(i) for i in range(1, N + 1)]
     assert (df["error"] == "").all()
-    one = LC.score_cases(model_dir, [_ct(release, 3)], progress=False)
+    one = LS.score_cases(model_dir, [_ct(release, 3)], progress=False)
     row = df[df["id"] == "3"].iloc[0]
     assert [row[v] for v in VESSELS] == pytest.approx([one.iloc[0][v] for v in VESSELS])
     # a missing input and a cohort in one call: the cohort is scored, the missing one is an error row
-    df2 = LC.score_cases(model_dir, [tmp_path / "nope", release / "deidentified_nongated"], progress=False)
+    df2 = LS.score_cases(model_dir, [tmp_path / "nope", release / "deidentified_nongated"], progress=False)
     assert len(df2) == N + 1 and (df2["error"] != "").sum() == 1
     assert "nope" in df2[df2["error"] != ""]["error"].iloc[0]

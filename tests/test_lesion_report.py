@@ -56,7 +56,7 @@ def trained(tmp_path_factory):
     import torch
 
     from cacscore.lesion import train as LC
-    from cacscore.lesion import candidates as L
+    from cacscore import lesion as L
     from cacscore.phantom import write_release
 
     root = tmp_path_factory.mktemp("lesion_report")
@@ -91,12 +91,13 @@ def test_predict_with_a_lesion_model(trained, tmp_path):
     import pandas as pd
 
     from cacscore import cli
-    from cacscore.lesion.train import score_cases
-    from cacscore.predict.run import LesionPredictor, load_model, predict_inputs
+    from cacscore.predict.lesion_score import score_cases
+    from cacscore.predict.predictors import LesionPredictor, load_predictor
+    from cacscore.predict.run import predict_inputs
 
     release, model = trained
     cts = [release / "deidentified_nongated" / str(i) / str(i) for i in (1, 2)]
-    assert isinstance(load_model(model), LesionPredictor)
+    assert isinstance(load_predictor(model), LesionPredictor)
     run = predict_inputs(model, [*cts, tmp_path / "missing"], report_dir=tmp_path / "rep", progress=False)
     assert len(run.ok) == 2 and len(run.failed) + len(run.problems) == 1
     want = score_cases(model, cts, progress=False).set_index("id")
@@ -113,7 +114,7 @@ def test_predict_with_a_lesion_model(trained, tmp_path):
 def test_zero_calcium_report_shows_the_heart_not_the_image_centre():
     from cacscore.lesion.report import _view
     from cacscore.phantom import make_patient
-    from cacscore.regress.preprocess import find_heart
+    from cacscore.chest.heart import find_heart
 
     p = make_patient(3, seed=5, size=96)
     # a scan whose heart is off the volume's z centre, as in a chest CT that reaches far into the abdomen
@@ -139,7 +140,7 @@ def test_found_heart_index_replaces_the_second_heart_search(monkeypatch, tmp_pat
     """With no coronary calcium, the picture centres on the heart the candidates were placed from
     (found_heart_index) instead of searching for it again: same view, same picture, no find_heart call."""
     from cacscore.lesion import report as LR
-    from cacscore.lesion import candidates as L
+    from cacscore import lesion as L
     from cacscore.phantom import make_patient
 
     p = make_patient(3, seed=5, size=96)
@@ -168,7 +169,7 @@ def test_metal_warning_from_predict_and_lesion_score(trained, tmp_path):
     picture shows the warning; the same cylinder in the shoulder, or none, gives no metal warning."""
     import pandas as pd
 
-    from cacscore.lesion.train import score_cases
+    from cacscore.predict.lesion_score import score_cases
     from cacscore.phantom import make_patient
     from cacscore.predict.run import predict_inputs
     from metal_fixtures import metal_scans
@@ -181,7 +182,8 @@ def test_metal_warning_from_predict_and_lesion_score(trained, tmp_path):
     assert "metal" not in w["plain"] and "metal" not in w["shoulder"]
     df = score_cases(model, list(scans.values()), report_dir=tmp_path / "rep2", progress=False).set_index("id")
     assert "metal in the heart region (" in df.loc["stent", "warnings"]
-    assert df.loc["plain", "warnings"] == "" and df.loc["shoulder", "warnings"] == ""
+    assert "metal" not in df.loc["plain", "warnings"] and "metal" not in df.loc["shoulder", "warnings"]
+    assert (df["warnings"] == w.loc[df.index]).all()  # one pipeline: the same warnings as predict's
     assert (df["error"] == "").all() and not pd.isna(df["total"]).any()
     warn_red = "#c00000"
     assert _has_colour(imread(tmp_path / "rep2" / "stent.png"), warn_red, tol=0.15)

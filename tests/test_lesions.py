@@ -8,7 +8,8 @@ import json
 import numpy as np
 import pytest
 
-from cacscore.lesion import candidates as L
+from cacscore import lesion as L
+from cacscore.chest.hull import outside_thorax_mm, thorax_hull
 from cacscore.phantom import make_patient
 from cacscore.scoring.agatston import agatston
 from cacscore.core.vessels import VESSELS
@@ -191,11 +192,11 @@ def test_outside_thorax_mm_signs_and_no_lungs():
     p = make_patient(PIDS[0], seed=SEED, size=128)
     sp = p.spacing_mm
     hz, hy, hx = L.find_candidates(p.hu, sp).heart_index
-    d = L.outside_thorax_mm(p.hu, sp, np.array([[hz * sp[0], hy * sp[1], hx * sp[2]],
+    d = outside_thorax_mm(p.hu, sp, np.array([[hz * sp[0], hy * sp[1], hx * sp[2]],
                                                 [hz * sp[0], 1 * sp[1], hx * sp[2]]]))  # heart; air above the body
     assert d[0] < -20 and d[1] > 20
     solid = np.full((20, 64, 64), 40, np.int16)  # no lungs: no hull, no rule
-    assert np.isnan(L.outside_thorax_mm(solid, (3.0, 1.0, 1.0), np.zeros((2, 3)))).all()
+    assert np.isnan(outside_thorax_mm(solid, (3.0, 1.0, 1.0), np.zeros((2, 3)))).all()
 
 
 def test_real_chest_ct_chest_wall_is_not_coronary():
@@ -214,7 +215,7 @@ def test_real_chest_ct_chest_wall_is_not_coronary():
     cand, classes = L.classify_volume(vol.hu, vol.spacing_mm, model)
     hz, hy, hx = cand.heart_index
     sp = vol.spacing_mm
-    assert L.outside_thorax_mm(vol.hu, sp, np.array([[hz * sp[0], hy * sp[1], hx * sp[2]]]))[0] < -30
+    assert outside_thorax_mm(vol.hu, sp, np.array([[hz * sp[0], hy * sp[1], hx * sp[2]]]))[0] < -30
     wall = [cand.ids[68, 90, 260], cand.ids[96, 93, 302]]  # the two spots, (z, y, x) voxel indices
     assert all(w > 0 for w in wall)
     assert all(cand.outside_thorax_mm[w - 1] > 10 for w in wall)
@@ -252,7 +253,7 @@ def _old_outside_thorax_mm(hu, spacing_mm, points_mm, step_mm=4.0):
     from scipy import ndimage
     from scipy.spatial import ConvexHull, QhullError
 
-    from cacscore.regress.preprocess import lung_mask
+    from cacscore.chest.lungs import lung_mask
 
     pts = np.asarray(points_mm, float).reshape(-1, 3)
     nan = np.full(len(pts), np.nan)
@@ -278,7 +279,8 @@ def test_one_lung_mask_per_scan_gives_the_old_candidates(dtype):
     before, find_heart and outside_thorax_mm each made their own, on different grids. Same candidates, features,
     heart and hull distances as the old path (find_heart alone, then the old outside_thorax_mm), for float32 and
     int16 HU (shared) and float64 (not shared: a float32 cast could move a value across -400 HU)."""
-    from cacscore.regress.preprocess import find_heart, lung_field
+    from cacscore.chest.heart import find_heart
+    from cacscore.chest.lungs import lung_field
 
     p = make_patient(5, seed=SEED, size=96)
     hu = p.hu.astype(dtype)
@@ -299,6 +301,6 @@ def test_one_lung_mask_per_scan_gives_the_old_candidates(dtype):
     # find_heart with the shared field is find_heart; a field of another grid is refused
     lungs = lung_field(hu, sp)
     assert find_heart(hu, sp, lungs=lungs) == find_heart(hu, sp)
-    assert np.array_equal(L.thorax_hull(hu, sp, lungs=lungs), L.thorax_hull(hu, sp))
+    assert np.array_equal(thorax_hull(hu, sp, lungs=lungs), thorax_hull(hu, sp))
     with pytest.raises(ValueError, match="another grid"):
         find_heart(hu, (sp[0], sp[1] / 2, sp[2] / 2), lungs=lungs)

@@ -7,7 +7,7 @@ import pytest
 
 from cacscore.chest.metal import HEART_RADIUS_MM, METAL_HU, metal_in_heart_region, metal_warnings
 from cacscore.phantom import make_patient
-from cacscore.regress.preprocess import find_heart
+from cacscore.chest.heart import find_heart
 from metal_fixtures import near_coronary, plant_cylinder, shoulder
 
 

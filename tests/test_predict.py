@@ -14,9 +14,12 @@ from cacscore.regress.bundle import load_bundle, save_bundle
 from cacscore.cli import main
 from cacscore.io.dicom import Volume
 from cacscore.regress.models import build_model
-from cacscore.predict.run import discover_inputs, heart_warnings, predict_inputs, training_ranges
+from cacscore.io.inputs import discover_inputs
+from cacscore.chest.heart import locate_heart
+from cacscore.predict.checks import heart_warnings, training_ranges
+from cacscore.predict.run import predict_inputs
 from cacscore.regress.preprocess import PreprocessConfig, preprocess_volume
-from cacscore.regress.targets import TargetScaler
+from cacscore.evaluation.targets import TargetScaler
 from cacscore.core.vessels import VESSELS
 from ingest_fixtures import chest_slice, write_coca_release, write_series
 
@@ -122,18 +125,20 @@ def test_acquisition_warnings(bundle, tmp_path):
     assert "contrast agent" in w["contrast"] and "80 kVp outside the training range 100-120" in w["contrast"]
     assert "slice thickness 2.5 mm outside the training range 5-5 mm" in w["thin"]
     assert "contrast" not in w["thin"]
-    assert training_ranges(load_bundle(bundle)) == {"slice_thickness_mm": (5.0, 5.0), "kvp": (100.0, 120.0)}
+    assert training_ranges([load_bundle(bundle).config]) == {"slice_thickness_mm": (5.0, 5.0), "kvp": (100.0, 120.0)}
 
 
 def test_heart_warnings():
     tall = np.stack([chest_slice(64, z) for z in np.arange(60) * 5.0]).astype(np.float32)  # 300 mm
     vol = Volume(hu=tall, spacing_mm=(5.0, 4.0, 4.0))
-    assert heart_warnings(vol) == []
+    assert heart_warnings(vol, locate_heart(vol)) == []
     short = Volume(hu=tall[:8], spacing_mm=(5.0, 4.0, 4.0))
-    assert "cut off" in heart_warnings(short)[0]
+    assert "cut off" in heart_warnings(short, locate_heart(short))[0]
     air = Volume(hu=np.full((20, 48, 48), -1000, np.float32), spacing_mm=(5.0, 0.7, 0.7))
-    assert "heart not found" in heart_warnings(air)[0]
-    assert "outside the model's depth window" in heart_warnings(vol, window=(0.0, 5.0))[0]
+    missed = locate_heart(air)
+    assert not missed.found and missed.index == (10, 24, 24)  # a returned value, not a log line
+    assert heart_warnings(air, missed) == ["heart not found (no lungs found; using the volume centre)"]
+    assert "outside the model's depth window" in heart_warnings(vol, locate_heart(vol), window=(0.0, 5.0))[0]
 
 
 def test_nifti_input_and_discovery(bundle, tmp_path):

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from cacscore.cli import main
-from cacscore.predict.run import ScanResult
+from cacscore.predict.results import ScanResult
 from cacscore.predict.report import find_chromium, safe_name, scan_figure, screenshot
 from ingest_fixtures import chest_slice, write_coca_release
 from test_predict import make_bundle

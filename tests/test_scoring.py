@@ -7,15 +7,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cacscore.core.categories import CATEGORY4_LABELS, CATEGORY5_LABELS, CategoryError, risk_category4, risk_category5
 from cacscore.scoring.agatston import (
-    CATEGORY4_LABELS,
-    CATEGORY5_LABELS,
     AgatstonResult,
     ScoringError,
     agatston,
     agatston_weight,
-    risk_category4,
-    risk_category5,
     threshold_for_kvp,
 )
 from cacscore.core.vessels import LABEL_OF, SCORE_COLUMNS, VESSELS
@@ -218,10 +215,11 @@ def test_risk_categories():
     assert risk_category5(np.array([0, 0.5, 10, 10.5, 11, 100, 101, 400, 400.5])).tolist() == [0, 1, 1, 2, 2, 2, 3, 3, 4]
     assert len(CATEGORY4_LABELS) == 4 and len(CATEGORY5_LABELS) == 5
     assert isinstance(risk_category4(5.0), int)
-    with pytest.raises(ScoringError):
+    with pytest.raises(CategoryError):
         risk_category4(-1)
-    with pytest.raises(ScoringError):
+    with pytest.raises(CategoryError):
         risk_category5(float("nan"))
+    assert risk_category4(-1, clip_negative=True) == 0
 
 
 # ---------------------------------------------------------------- properties

@@ -7,7 +7,7 @@ import torch
 
 from cacscore.regress.dataset import TensorScans
 from cacscore.regress.models import build_model
-from cacscore.regress.targets import TargetScaler
+from cacscore.evaluation.targets import TargetScaler
 from cacscore.regress.train import CHECKPOINT, TrainConfig, evaluate_loss, fit, read_checkpoint, seeded
 
 

@@ -17,7 +17,7 @@ from cacscore.core.fileio import atomic_write_text
 log = logging.getLogger("cacscore")
 
 
-# ---------------------------------------------------------------- score (issue 2)
+# ---------------------------------------------------------------- score
 def _add_score(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("score", help="classical Agatston score of a CT with a vessel label volume")
     p.add_argument("ct", type=Path, help="DICOM series folder or NIfTI file")
@@ -42,7 +42,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
     return 0
 
 
-# ---------------------------------------------------------------- score-gated (issue 2)
+# ---------------------------------------------------------------- score-gated
 def _add_score_gated(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("score-gated", help="Agatston scores of COCA gated scans from their XML ROIs")
     p.add_argument("coca_root", type=Path, help="COCA release root (holds Gated_release_final/)")
@@ -85,7 +85,7 @@ def _cmd_score_gated(args: argparse.Namespace) -> int:
     return 1 if errors else 0
 
 
-# ---------------------------------------------------------------- phantom (issue 3)
+# ---------------------------------------------------------------- phantom
 def _add_phantom(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("phantom", help="write a synthetic non-gated chest CT release (COCA layout) with exact scores")
     p.add_argument("out", type=Path)
@@ -117,7 +117,7 @@ def _cmd_phantom(args: argparse.Namespace) -> int:
     return 0
 
 
-# ---------------------------------------------------------------- ingest (issue 4)
+# ---------------------------------------------------------------- ingest
 def _add_ingest(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("ingest", help="read a COCA root / patient folders / CSV into a cohort cache")
     p.add_argument("source", type=Path)
@@ -149,7 +149,7 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
     return 0 if len(bad) < len(df) else 1
 
 
-# ---------------------------------------------------------------- reproduce (issue 5)
+# ---------------------------------------------------------------- reproduce
 def _add_reproduce(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("reproduce", help="the paper's protocol: split, 5-fold CV grid search, Table 1, figures, bundles")
     p.add_argument("cache", type=Path)
@@ -222,7 +222,7 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     return 0
 
 
-# ---------------------------------------------------------------- demo (issue 5)
+# ---------------------------------------------------------------- demo
 def _add_demo(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="phantom -> ingest -> reproduce on built-in synthetic data (CPU, minutes)")
     p.add_argument("out", type=Path, nargs="?", default=Path("demo-out"))
@@ -241,7 +241,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-# ---------------------------------------------------------------- predict (issue 6)
+# ---------------------------------------------------------------- predict
 def _add_predict(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("predict", help="per-vessel scores for chest CTs with a trained bundle")
     p.add_argument("model", type=Path, help="bundle folder, or a folder of fold bundles (ensemble)")
@@ -278,7 +278,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     return 1 if n_bad else 0
 
 
-# ---------------------------------------------------------------- evaluate (issue 6)
+# ---------------------------------------------------------------- evaluate
 def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="clinical agreement metrics of predictions against a reference")
     p.add_argument("pred", type=Path)
@@ -358,7 +358,7 @@ def _add_lesion_train(sub: argparse._SubParsersAction) -> None:
 
 def _cmd_lesion_train(args: argparse.Namespace) -> int:
     from cacscore.lesion.train import train_lesion_model, training_pairs
-    from cacscore.lesion.candidates import ClassifierConfig
+    from cacscore.lesion import ClassifierConfig
 
     if args.workers < 1:
         raise ValueError(f"--workers must be >= 1, got {args.workers}")
@@ -398,7 +398,7 @@ def _add_lesion_score(sub: argparse._SubParsersAction) -> None:
 def _cmd_lesion_score(args: argparse.Namespace) -> int:
     import json
 
-    from cacscore.lesion.train import score_cases
+    from cacscore.predict.lesion_score import score_cases
 
     if args.workers < 1:
         raise ValueError(f"--workers must be >= 1, got {args.workers}")

@@ -104,14 +104,15 @@ def run_lesion_stage(out: Path, *, seed: int = 0, workers: int = 2, progress: bo
     Writes OUT/lesion/: model/ (+ training_report.json), test_predictions.csv, labels/<id>.nii.gz, table.csv,
     table.md, scatter.png, bland_altman.png, confusion4.png. Test MSE is in reproduce's target space (its
     reproduce_config.json target scaling), like Table 1; the constant-mean row is Table 1's baseline.
-    config: cacscore.lesion.candidates.ClassifierConfig (default: the library's, with this seed).
+    config: cacscore.lesion.ClassifierConfig (default: the library's, with this seed).
     """
-    from cacscore.lesion import candidates as L
-    from cacscore.evaluation.evaluate import ALL4, Joined, evaluate_arrays, write_figures
-    from cacscore.lesion.train import score_cases, train_lesion_model, training_pairs
-    from cacscore.evaluation.metrics import agreement_table
-    from cacscore.regress.targets import TargetScaler
+    from cacscore import lesion as L
     from cacscore.core.vessels import VESSELS
+    from cacscore.evaluation.evaluate import ALL4, Joined, evaluate_arrays, write_figures
+    from cacscore.evaluation.metrics import agreement_table
+    from cacscore.evaluation.targets import TargetScaler
+    from cacscore.lesion.train import train_lesion_model, training_pairs
+    from cacscore.predict.lesion_score import score_cases
 
     out = Path(out)
     lesion = out / "lesion"

@@ -56,7 +56,7 @@ def metal_in_heart_region(hu: np.ndarray, spacing_mm: Sequence[float], heart_ind
     """Metal (>= threshold_hu) within radius_mm of heart_index in a (z, y, x) HU volume.
 
     spacing_mm: (z, y, x) mm (the sign of z is ignored); heart_index: (z, y, x) voxel index of the heart centre
-    (``cacscore.regress.preprocess.find_heart``, ``Candidates.heart_index``). Voxels >= threshold_hu inside the sphere are
+    (``cacscore.chest.heart.find_heart``, ``Candidates.heart_index``). Voxels >= threshold_hu inside the sphere are
     grouped into 3-D components (26-connectivity); those of at least min_volume_mm3 are reported.
     Only the sphere's bounding box is read.
     """

@@ -7,6 +7,7 @@ existing file is only ever replaced by a complete one.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -105,3 +106,13 @@ def make_output_folder(path: str | Path, *, create: bool = True) -> Path:
     if create:
         p.mkdir(parents=True, exist_ok=True)
     return p
+
+
+def safe_name(scan_id: str) -> str:
+    """A file-name-safe form of a scan id (other characters become '_')."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", scan_id) or "scan"
+
+
+def natural_key(s: str) -> tuple:
+    """Sort key that orders names as people do (2 before 10; all-digit names before the others)."""
+    return tuple((0, int(t), "") if t.isdigit() else (1, 0, t) for t in re.split(r"(\d+)", s) if t)

@@ -23,7 +23,10 @@ import pandas as pd
 
 from cacscore.evaluation import metrics as M
 from cacscore.core.fileio import atomic_savefig, atomic_write_text
+from cacscore.core.categories import CATEGORY4_LABELS
 from cacscore.core.vessels import VESSELS
+from cacscore.evaluation.targets import TargetScaler
+from cacscore.io.coca import read_coca_scores
 
 log = logging.getLogger(__name__)
 
@@ -102,20 +105,10 @@ def read_predictions(path: Path) -> pd.DataFrame:
     return df
 
 
-def _read_scores_xlsx_fallback(path: Path) -> pd.DataFrame:
-    # Used only while cacscore.io.coca.read_coca_scores (issue 4) is absent. COCA quirks:
-    # header "filename " with a trailing space, ids "<pid>A".
-    df = _normalise_columns(pd.read_excel(path, sheet_name=0, engine="openpyxl"))
-    if "id" in df.columns:
-        df["id"] = _id_strings(df["id"]).str.replace(r"[Aa]$", "", regex=True)
-    return df
-
-
 def read_truth(path: Path) -> pd.DataFrame:
     """Reference scores -> DataFrame(id str, LCA, LAD, LCX, RCA, total_reported) in Agatston units.
 
-    CSV (id, LCA, LAD, LCX, RCA[, total]) or a COCA scores.xlsx (read with cacscore.io.coca when
-    available). Rows with a blank vessel cell stay, with NaN (missing, never 0): :func:`join` drops
+    CSV (id, LCA, LAD, LCX, RCA[, total]) or a COCA scores.xlsx (read with cacscore.io.coca). Rows with a blank vessel cell stay, with NaN (missing, never 0): :func:`join` drops
     and reports them. ``total_reported`` is the file's own total (NaN if absent); the evaluated
     total is always the vessel sum.
     """
@@ -125,11 +118,7 @@ def read_truth(path: Path) -> pd.DataFrame:
     suffix = path.suffix.lower()
     if suffix in (".xlsx", ".xlsm", ".xls"):
         try:
-            from cacscore.io.coca import read_coca_scores  # type: ignore[attr-defined]
-        except ImportError:
-            read_coca_scores = None
-        try:
-            df = read_coca_scores(path) if read_coca_scores is not None else _read_scores_xlsx_fallback(path)
+            df = read_coca_scores(path)
         except (ValueError, KeyError, OSError) as exc:
             raise EvaluateError(f"{path}: cannot read scores workbook ({exc})") from None
         df = _normalise_columns(pd.DataFrame(df))
@@ -197,7 +186,7 @@ def evaluate_arrays(y_true: np.ndarray, y_pred: np.ndarray, *, normalise_by: Seq
     normalise_by: per-vessel divisor for ``mse_norm`` (default: the reference's per-vessel max; a
     vessel whose max is 0 gets 1). The baseline predicts every scan as the reference's per-vessel mean.
     n_boot: bootstrap resamples for the percentile intervals (0: no intervals).
-    target_scaler: optional cacscore.regress.targets.TargetScaler (a bundle's ``target_scaling``): adds the
+    target_scaler: optional cacscore.evaluation.targets.TargetScaler (a bundle's ``target_scaling``): adds the
         metric ``mse_target``, the MSE in that model's target space (per vessel and all4), the space
         of ``reproduce``'s Table 1 test MSE.
     Rows: vessel in LCA, LAD, LCX, RCA, total, all4 (all4 holds mse_norm [and mse_target], the paper's MSE).
@@ -424,7 +413,7 @@ def write_figures(j: Joined, out_dir: Path) -> list[Path]:
     plt.close(fig)
 
     fig, axes = plt.subplots(1, 5, figsize=(22, 4.6), constrained_layout=True)
-    names = ["0", "1-99", "100-399", ">=400"]
+    names = list(CATEGORY4_LABELS)
     for k, (ax, row) in enumerate(zip(axes, ROWS)):
         cm = confusion_matrix(M.risk_category4(t5[:, k]), M.risk_category4(p5[:, k]), labels=[0, 1, 2, 3])
         ConfusionMatrixDisplay(cm, display_labels=names).plot(ax=ax, colorbar=False, cmap="Blues")
@@ -441,8 +430,6 @@ def write_figures(j: Joined, out_dir: Path) -> list[Path]:
 def target_scaler_of(model_path: Path):
     """The TargetScaler of a bundle folder (or of the first fold of a folder of fold bundles), from config.json."""
     import json
-
-    from cacscore.regress.targets import TargetScaler
 
     model_path = Path(model_path)
     cfgs = [model_path / "config.json"] + sorted(model_path.glob("fold*/config.json"))

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from cacscore.core import categories
 from cacscore.core.vessels import VESSELS
 
 THRESHOLDS: tuple[int, ...] = (1, 100, 400)
@@ -42,36 +43,15 @@ TABLE_ROWS: tuple[str, ...] = (*VESSELS, "total")
 
 
 # ------------------------------------------------------------------ risk categories
-def _risk_category4(score: np.ndarray) -> np.ndarray:
-    """Four-class category of Agatston scores: 0 -> 0, (0, 100) -> 1, [100, 400) -> 2, >= 400 -> 3."""
-    s = np.asarray(score, dtype=float)
-    return np.select([s <= 0, s < 100, s < 400], [0, 1, 2], default=3).astype(np.int64)
-
-
-def _risk_category5(score: np.ndarray) -> np.ndarray:
-    """Five-class category: 0 -> 0, (0, 10] -> 1, (10, 100] -> 2, (100, 400] -> 3, > 400 -> 4."""
-    s = np.asarray(score, dtype=float)
-    return np.select([s <= 0, s <= 10, s <= 100, s <= 400], [0, 1, 2, 3], default=4).astype(np.int64)
-
-
-try:  # the canonical definitions live in cacscore.scoring.agatston (issue 2); same boundaries as above
-    from cacscore.scoring.agatston import risk_category4 as _sc4, risk_category5 as _sc5  # type: ignore[attr-defined]
-except ImportError:  # pragma: no cover - only until scoring.py lands
-    _sc4, _sc5 = None, None
-
-
 def risk_category4(score: np.ndarray | float) -> np.ndarray:
-    """Four-class risk category (int64, same shape as ``score``); negative scores count as 0."""
-    s = np.clip(np.asarray(score, dtype=float), 0, None)
-    out = _sc4(s) if _sc4 is not None else _risk_category4(s)
-    return np.asarray(out, dtype=np.int64)
+    """Four-class risk category (int64 array, same shape as ``score``) of predictions: negative scores count as 0
+    (:func:`cacscore.core.categories.risk_category4`)."""
+    return np.asarray(categories.risk_category4(score, clip_negative=True), dtype=np.int64)
 
 
 def risk_category5(score: np.ndarray | float) -> np.ndarray:
-    """Five-class risk category (int64, same shape as ``score``); negative scores count as 0."""
-    s = np.clip(np.asarray(score, dtype=float), 0, None)
-    out = _sc5(s) if _sc5 is not None else _risk_category5(s)
-    return np.asarray(out, dtype=np.int64)
+    """Five-class risk category of predictions, as :func:`risk_category4`."""
+    return np.asarray(categories.risk_category5(score, clip_negative=True), dtype=np.int64)
 
 
 # ------------------------------------------------------------------ validation

@@ -9,12 +9,12 @@ sum is the target), blank cells (NaN, never 0), hidden files and folders.
 from __future__ import annotations
 
 import logging
-import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from cacscore.core.fileio import natural_key
 from cacscore.core.vessels import VESSELS
 
 log = logging.getLogger(__name__)
@@ -27,9 +27,6 @@ TOTAL_TOLERANCE = 0.05
 class CocaFormatError(ValueError):
     """A COCA file that does not have the expected layout; the message names the file."""
 
-
-def _natural_key(s: str):
-    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", str(s))]
 
 
 def _parse_id(cell, where: str) -> str:
@@ -104,7 +101,7 @@ def read_coca_scores(xlsx_path: str | Path) -> pd.DataFrame:
     if len(mism):
         log.warning("%s: %d row(s) whose total disagrees with the vessel sum (vessel sum used): %s",
                     path, len(mism), ", ".join(mism["id"]))
-    df = df.sort_values("id", key=lambda s: s.map(_natural_key)).reset_index(drop=True)
+    df = df.sort_values("id", key=lambda s: s.map(natural_key)).reset_index(drop=True)
     df["id"] = df["id"].astype(str)
     return df
 
@@ -140,7 +137,7 @@ def read_coca_release(root: str | Path) -> pd.DataFrame:
         scores = pd.DataFrame(columns=["id", *VESSELS, "total", "vessel_sum", "flags"])
     folders = {p.name: series_folder(p) for p in ng.iterdir() if p.is_dir() and not p.name.startswith(".")}
     table = scores.set_index("id")
-    ids = sorted(set(folders) | set(table.index), key=_natural_key)
+    ids = sorted(set(folders) | set(table.index), key=natural_key)
     rows = []
     for pid in ids:
         row = {"id": pid, "series_path": str(folders[pid]) if pid in folders else None}

@@ -18,15 +18,14 @@ from pathlib import Path
 import numpy as np
 
 from cacscore.core.fileio import atomic_savefig
-from cacscore.regress.preprocess import find_heart
-from cacscore.scoring.agatston import risk_category4
+from cacscore.chest.heart import find_heart
+from cacscore.core.categories import CATEGORY4_LABELS, risk_category4
 from cacscore.core.vessels import VESSELS
 
 log = logging.getLogger(__name__)
 
 VESSEL_COLOURS = {"LCA": "#e41a1c", "LAD": "#377eb8", "LCX": "#4daf4a", "RCA": "#ff7f00"}
 NON_CORONARY_COLOUR = "#984ea3"  # the palette's (Set1) next colour: visible on white bone and on grey tissue
-CATEGORY_NAMES = ("0", "1-99", "100-399", ">=400")
 WINDOW_HU = (-160.0, 240.0)  # soft tissue: level 40, width 400
 
 
@@ -57,7 +56,7 @@ def _view(hu: np.ndarray, spacing_mm: tuple[float, float, float], coronary: np.n
           ) -> tuple[tuple[float, float, float], list[int]]:
     """(crop centre (z, y, x), slices to show): the slices with the most coronary voxels (distinct), else
     n_slices around the centre. Centre: heart_index, else the coronary lesions' centroid, else the heart found
-    by cacscore.regress.preprocess.find_heart (not the image centre: a zero-calcium report must still show the heart):
+    by cacscore.chest.heart.find_heart (not the image centre: a zero-calcium report must still show the heart):
     found_heart_index when the caller has it (e.g. Candidates.heart_index), else find_heart is run here."""
     nz = hu.shape[0]
     per_slice = coronary.sum(axis=(1, 2))
@@ -139,7 +138,7 @@ def render_lesion_report(hu: np.ndarray, spacing_mm: Sequence[float], labels: np
     ax.set_title(f"projection, slices {z0 + 1}-{z1}", fontsize=9)
     ax.axis("off")
     total = float(scores.get("total", sum(float(scores.get(v, 0.0)) for v in VESSELS)))
-    cat = CATEGORY_NAMES[int(risk_category4(total))]
+    cat = CATEGORY4_LABELS[int(risk_category4(total))]
     handles = [Patch(color=VESSEL_COLOURS[v], label=f"{v} {float(scores.get(v, 0.0)):.0f}") for v in VESSELS]
     handles.append(Patch(facecolor="none", edgecolor=NON_CORONARY_COLOUR, label="calcium judged non-coronary"))
     fig.legend(handles=handles, loc="lower center", ncol=5, fontsize=9, frameon=False)

@@ -1,9 +1,9 @@
-"""Cohort jobs of the candidate-classification scorer (:mod:`cacscore.lesion.candidates`): train from labelled scans,
-score many scans. What ``cacscore lesion-train`` and ``cacscore lesion-score`` run.
+"""Training the candidate-classification scorer (:mod:`cacscore.lesion`) from labelled scans: what
+``cacscore lesion-train`` runs (scoring many scans is :mod:`cacscore.predict.lesion_score`).
 
 Training data (:func:`training_pairs`): a CT with a voxel label volume of the same (z, y, x) shape
 (0 background, 1 LCA, 2 LAD, 3 LCX, 4 RCA), read exactly as ``cacscore score`` reads them
-(:func:`cacscore.scoring.files.load_ct` / :func:`~cacscore.scoring.files.load_labels`): a phantom release
+(:func:`cacscore.io.ct.read_ct` / :func:`~cacscore.io.ct.read_labels`): a phantom release
 root (``labels/<pid>.nii.gz`` beside ``deidentified_nongated/<pid>/<pid>/*.dcm``) or a CSV with columns
 ``ct,labels`` (optional ``id``), paths relative to the CSV. COCA's non-gated release carries no voxel labels;
 its GATED release does (source kind ``"gated"``): each patient's calcium ROIs
@@ -20,11 +20,8 @@ from __future__ import annotations
 
 import json
 import logging
-import math
-import re
 import time
 import zlib
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -32,27 +29,16 @@ import numpy as np
 import pandas as pd
 from scipy import ndimage
 
-from cacscore.lesion import candidates as L
-from cacscore.core.fileio import atomic_path, atomic_write_text, make_output_folder
-from cacscore.io.dicom import read_series
-from cacscore.chest.metal import metal_warnings
-from cacscore.predict.run import discover_inputs
-from cacscore.scoring.files import (
-    NIFTI_SUFFIXES,
-    LoadedCT,
-    ScanFileError,
-    load_ct,
-    load_labels,
-)
-from cacscore.scoring.agatston import CATEGORY4_LABELS, agatston, risk_category4
-from cacscore.core.vessels import VESSELS
+from cacscore import lesion as L
+from cacscore.chest.hull import thorax_hull
+from cacscore.core.fileio import atomic_write_text, make_output_folder
+from cacscore.core.parallel import map_jobs
+from cacscore.io.ct import NIFTI_SUFFIXES, ScanFileError, read_ct, read_labels, strip_nifti
+from cacscore.core.fileio import natural_key
+from cacscore.io.inputs import input_id
 
 log = logging.getLogger(__name__)
 
-SCORE_COLUMNS: tuple[str, ...] = ("id", *VESSELS, "total", "cat4", "category", "warnings", "error")
-"""Columns of :func:`score_cases`' table: per-vessel and total Agatston (AU), the four-class risk category
-(0..3, cacscore.scoring.agatston.risk_category4) and its name ("0", "1-99", "100-399", ">=400"), warnings ("; "-joined,
-"" when none: metal in the heart region, cacscore.chest.metal), error ("" when ok)."""
 
 NONGATED_DIR = "deidentified_nongated"
 TRAINING_REPORT = "training_report.json"
@@ -79,22 +65,6 @@ class Case:
 
 
 # ------------------------------------------------------------------ sources
-def _natural_key(s: str) -> tuple:
-    return tuple((0, int(t), "") if t.isdigit() else (1, 0, t) for t in re.split(r"(\d+)", s) if t)
-
-
-def _strip_nifti(name: str) -> str:
-    low = name.lower()
-    for suf in NIFTI_SUFFIXES:
-        if low.endswith(suf):
-            return name[: -len(suf)]
-    return name
-
-
-def input_id(path: str | Path) -> str:
-    """Id of a scan input: its folder name, or its file name without .nii / .nii.gz."""
-    p = Path(path)
-    return _strip_nifti(p.name) if p.name else str(p)
 
 
 def _release_cases(root: Path) -> list[Case]:
@@ -108,8 +78,8 @@ def _release_cases(root: Path) -> list[Case]:
     if not files:
         raise LesionCohortError(f"{lab_dir}: no label volumes (*.nii.gz)")
     cases = []
-    for f in sorted(files, key=lambda p: _natural_key(_strip_nifti(p.name))):
-        pid = _strip_nifti(f.name)
+    for f in sorted(files, key=lambda p: natural_key(strip_nifti(p.name))):
+        pid = strip_nifti(f.name)
         ct = root / NONGATED_DIR / pid / pid  # the phantom's / COCA's layout
         if not ct.is_dir() and (root / NONGATED_DIR / pid).is_dir():
             ct = root / NONGATED_DIR / pid  # series directly in the patient folder
@@ -159,7 +129,7 @@ def _gated_cases(root: Path) -> list[Case]:
             if p.is_file() and p.suffix.lower() == ".xml" and not p.name.startswith(".")}
     dirs = {p.name for p in pat_dir.iterdir() if p.is_dir() and not p.name.startswith(".")} if pat_dir.is_dir() \
         else set()
-    ids = sorted(set(xmls) | dirs, key=_natural_key)
+    ids = sorted(set(xmls) | dirs, key=natural_key)
     if not ids:
         raise LesionCohortError(f"{root}: no gated patient ({GATED_DIR}/calcium_xml/<pid>.xml with "
                                 f"{GATED_DIR}/patient/<pid>/<series>/*.dcm)")
@@ -240,7 +210,7 @@ def gated_heart_index(shape: tuple[int, ...]) -> tuple[float, float, float]:
     """Heart reference (z, y, x voxel index) of a gated series: the volume centre.
 
     A calcium-scoring series is reconstructed on a heart-centred field of view (200-260 mm) over the heart's
-    z range; cacscore.regress.preprocess.find_heart, built for whole-chest scans, needs both lungs inside the body and
+    z range; cacscore.chest.heart.find_heart, built for whole-chest scans, needs both lungs inside the body and
     misses on such a field of view (phantom, 120 gated series at 512 px: median 1.5 mm from the centre, but
     90th percentile 65 mm, max 130 mm). Training with the centre instead raised the gated -> non-gated MSE
     ratio from 3.4 to 20.9 (bench/lesion_gated_transfer.py, docs/lesion_scorer.md)."""
@@ -264,13 +234,13 @@ def noise_augmented_candidates(hu: np.ndarray, spacing_mm, labels: np.ndarray, h
     """Candidate features and targets of ``copies`` noisy copies of one labelled volume (:func:`noisy_copy`,
     each with an extra noise sd drawn uniformly from ``sd_hu``), all referenced to ``heart_index``.
 
-    hull: the clean volume's lung hull (``Candidates.thorax_hull`` / :func:`cacscore.lesion.candidates.thorax_hull`); default:
+    hull: the clean volume's lung hull (``Candidates.thorax_hull`` / :func:`cacscore.chest.hull.thorax_hull`); default:
     computed once here from ``hu``. The copies share it: the noise (sd 10-35 HU) leaves the lung field (< -400 HU,
     lungs ~ -850) as it was, and the hull distance is not a training feature (it is a rule applied at scoring), so
     features and targets are the same as with a hull per copy (tested)."""
     fs, ts = [], []
     if copies > 0 and hull is None:
-        hull = L.thorax_hull(hu, spacing_mm)
+        hull = thorax_hull(hu, spacing_mm)
     for _ in range(copies):
         noisy = noisy_copy(hu, spacing_mm, float(rng.uniform(*sd_hu)), rng)
         c = L.find_candidates(noisy, spacing_mm, threshold_hu=threshold_hu, min_area_mm2=min_area_mm2,
@@ -291,8 +261,8 @@ def _extract(case: Case, threshold_hu: float, min_area_mm2: float, noise_copies:
         if case.kind == "gated":
             hu, spacing, labels, _ = gated_volume_labels(case)
         else:
-            ct = load_ct(case.ct)
-            labels = load_labels(case.labels)
+            ct = read_ct(case.ct)
+            labels = read_labels(case.labels)
             if labels.shape != ct.hu.shape:
                 raise ScanFileError(f"{case.labels}: label volume shape {labels.shape} (z, y, x) does not match "
                                     f"the CT's shape {ct.hu.shape} from {case.ct}")
@@ -344,27 +314,6 @@ def _extract_job(job: tuple) -> dict:
     return _extract(*job)
 
 
-def _worker_init() -> None:
-    """Pool worker start (the pool's own processes only): one torch thread, since the workers already split the
-    cores and the MLP is tiny (with 2 threads on 2 busy cores it runs ~20x slower)."""
-    import torch
-
-    torch.set_num_threads(1)
-
-
-def _map(fn, jobs: list, workers: int, desc: str, progress: bool) -> list:
-    """fn over jobs in order, in a process pool when workers > 1, with a tqdm bar."""
-    from tqdm import tqdm
-
-    if workers < 1:
-        raise ValueError(f"workers must be >= 1, got {workers}")
-    bar = {"total": len(jobs), "desc": desc, "unit": "scan", "disable": not progress or None}
-    if workers == 1 or len(jobs) <= 1:
-        return [fn(j) for j in tqdm(jobs, **bar)]
-    with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), initializer=_worker_init) as pool:
-        return list(tqdm(pool.map(fn, jobs), **bar))
-
-
 def train_lesion_model(cases: list[Case], out_dir: str | Path, *, config: L.ClassifierConfig = L.ClassifierConfig(),  # noqa: B008 - frozen
                        workers: int = 1, progress: bool = True, threshold_hu: float = 130.0,
                        min_area_mm2: float = 1.0, gated_heart_jitter_mm: float = 8.0, gated_copies: int = 4,
@@ -398,7 +347,7 @@ def train_lesion_model(cases: list[Case], out_dir: str | Path, *, config: L.Clas
         raise ValueError(f"gated_noise_copies must be >= 0 and gated_noise_sd_hu (low, high) with 0 <= low <= high, "
                          f"got {gated_noise_copies}, {gated_noise_sd_hu}")
     jobs = [(c, threshold_hu, min_area_mm2, gated_noise_copies, tuple(gated_noise_sd_hu), config.seed) for c in cases]
-    res = _map(_extract_job, jobs, workers, "lesion candidates", progress)
+    res = map_jobs(_extract_job, jobs, workers, "lesion candidates", progress)
     t_extract = time.perf_counter() - t0
     ok = [r for r in res if "error" not in r]
     skipped = [{"id": r["id"], "reason": r["error"]} for r in res if "error" in r]
@@ -441,7 +390,7 @@ def train_lesion_model(cases: list[Case], out_dir: str | Path, *, config: L.Clas
     report = {
         "model_dir": str(out),
         "source_kinds": sorted({c.kind for c in cases}),
-        "heart_reference": {k: "volume centre (gated_heart_index)" if k == "gated" else "cacscore.regress.preprocess.find_heart"
+        "heart_reference": {k: "volume centre (gated_heart_index)" if k == "gated" else "cacscore.chest.heart.find_heart"
                             for k in sorted({c.kind for c in cases})},
         "gated_heart_jitter": {"sd_mm": gated_heart_jitter_mm, "copies": gated_copies, "n_gated_cases": len(gated),
                                "n_training_rows": len(train_y_all)},
@@ -467,133 +416,5 @@ def train_lesion_model(cases: list[Case], out_dir: str | Path, *, config: L.Clas
 
 
 # ------------------------------------------------------------------ scoring
-_WORKER_MODEL: dict[str, L.LesionModel] = {}
 
 
-def _model_for(model_dir: str) -> L.LesionModel:
-    if model_dir not in _WORKER_MODEL:
-        _WORKER_MODEL[model_dir] = L.load_model(model_dir)
-    return _WORKER_MODEL[model_dir]
-
-
-def _read_ct(path: Path) -> tuple[LoadedCT, np.ndarray]:
-    """The CT exactly as load_ct reads it, and the NIfTI (RAS) affine of a label array stored (x, y, z) over it."""
-    if path.is_dir():  # load_ct's DICOM branch, keeping the slice positions for the affine
-        vol = read_series(path)
-        ct = LoadedCT(hu=vol.hu, spacing_mm=tuple(float(v) for v in vol.spacing_mm),
-                      slice_thickness_mm=vol.slice_thickness_mm, kvp=vol.kvp)
-        dz, py, px = ct.spacing_mm
-        aff = np.diag([-px, -py, abs(dz), 1.0])  # LPS -> RAS, like the phantom's labels/<pid>.nii.gz
-        if vol.positions_mm is not None and len(vol.positions_mm):
-            o = np.asarray(vol.positions_mm[0], float)  # first voxel of the first (most inferior) slice
-            aff[:3, 3] = [-o[0], -o[1], o[2]]
-        return ct, aff
-    import nibabel as nib
-
-    ct = load_ct(path)
-    return ct, np.asarray(nib.load(str(path)).affine, float)
-
-
-def _score_one(job: tuple[str, str, str, str | None, str | None]) -> dict:
-    cid, path_s, model_dir, labels_out, report_dir = job
-    path = Path(path_s)
-    row: dict = {"id": cid, **{v: math.nan for v in (*VESSELS, "total")}, "cat4": None, "category": "",
-                 "warnings": "", "error": ""}
-    t0 = time.perf_counter()
-    try:
-        model = _model_for(model_dir)
-        ct, affine = _read_ct(path)
-        dz, py, px = ct.spacing_mm
-        try:
-            cand, classes = L.classify_volume(ct.hu, (abs(dz), py, px), model)
-        except L.LesionError as exc:
-            raise ScanFileError(f"{path}: {exc}") from None
-        labels = L.assign_labels(cand.ids, classes)
-        scan_warnings = metal_warnings(ct.hu, (abs(dz), py, px), cand.heart_index)
-        # scored exactly as cacscore.scoring.files.score_files scores a CT with a label file
-        thick = ct.slice_thickness_mm if ct.slice_thickness_mm and ct.slice_thickness_mm > 0 else None
-        res = agatston(ct.hu, labels, pixel_spacing_mm=(py, px), slice_spacing_mm=abs(dz), slice_thickness_mm=thick,
-                       threshold_hu=model.threshold_hu, min_area_mm2=model.min_area_mm2).as_row()
-        if labels_out is not None:
-            import nibabel as nib
-
-            img = nib.Nifti1Image(np.ascontiguousarray(labels.transpose(2, 1, 0)), affine)  # (z,y,x) -> (x,y,z)
-            img.header.set_xyzt_units("mm")
-            with atomic_path(Path(labels_out) / f"{cid}.nii.gz", suffix=".nii.gz") as tmp:
-                nib.save(img, str(tmp))
-        if report_dir is not None:  # the picture from the volume and labels in hand (no second read)
-            from cacscore.lesion.report import render_lesion_report
-            from cacscore.predict.report import safe_name
-
-            render_lesion_report(ct.hu, (abs(dz), py, px), labels, res, Path(report_dir) / f"{safe_name(cid)}.png",
-                                 title=cid, candidates=cand.ids > 0, threshold_hu=model.threshold_hu,
-                                 found_heart_index=cand.heart_index, warnings=scan_warnings)
-        row.update({k: float(res[k]) for k in (*VESSELS, "total")})
-        row["cat4"] = int(risk_category4(row["total"]))
-        row["category"] = CATEGORY4_LABELS[row["cat4"]]
-        row["warnings"] = "; ".join(scan_warnings)
-    except Exception as exc:  # noqa: BLE001 - a cohort job reports the bad input and goes on
-        row["error"] = _one_line(exc)
-    row["seconds"] = time.perf_counter() - t0
-    return row
-
-
-def score_cases(model_dir: str | Path, inputs: list[str | Path], *, out_csv: str | Path | None = None,
-                labels_out: str | Path | None = None, report_dir: str | Path | None = None, workers: int = 1,
-                progress: bool = True) -> pd.DataFrame:
-    """Score CT inputs with a saved lesion model: DICOM series folders, NIfTI files, and cohorts (a COCA root,
-    a folder of patient folders, a CSV), expanded as ``cacscore predict`` does (:func:`cacscore.predict.run.discover_inputs`).
-
-    Returns one row per scan, in input order, columns :data:`SCORE_COLUMNS` (Agatston units; a bad input
-    gets NaN scores and its one-line error, the rest are scored). out_csv: the table, written atomically.
-    labels_out: folder for each scored input's predicted label volume ``<id>.nii.gz`` (uint8 0..4, stored
-    (x, y, z) like the phantom's labels, so ``cacscore score INPUT --labels <id>.nii.gz`` gives these scores).
-    report_dir: folder for each scored input's picture ``<id>.png`` (``cacscore.lesion.report``), with the warnings.
-    A scan with metal (>= 2,500 HU, stent / lead / valve) near the found heart gets a ``warnings`` entry
-    (``cacscore.chest.metal``): its scores are computed but not reliable.
-    A model that cannot be loaded raises LesionError (the whole job needs it).
-    """
-    mdir = Path(model_dir)
-    L.load_model(mdir)  # fail fast, with the model's own message, before any scan is read
-    if not inputs:
-        raise LesionCohortError("no inputs to score")
-    jobs, seen, problems = [], {}, {}
-    for raw in inputs:
-        # a COCA root or a folder of patient folders is a cohort: one scan per patient (it was read as
-        # one "series" before, and scored as a single scan)
-        scans, bad = discover_inputs([Path(raw)])
-        for src, reason in bad:
-            cid = input_id(src)
-            problems[len(jobs)] = f"{src}: {reason}"
-            jobs.append((cid, src, None, None, None))
-        for sc in scans:
-            cid = sc.id
-            if cid in seen:  # two inputs with one name: the second would overwrite the first's label file
-                problems[len(jobs)] = f"{sc.path}: duplicate id {cid!r} (also {seen[cid]})"
-                jobs.append((cid, str(sc.path), None, None, None))
-            else:
-                seen[cid] = sc.path
-                jobs.append((cid, str(sc.path), str(mdir), None if labels_out is None else str(labels_out),
-                             None if report_dir is None else str(report_dir)))
-    for folder in (report_dir, labels_out):  # the report first: labels_out defaults to <report>/labels
-        if folder is not None:
-            make_output_folder(folder)
-    todo = [j for j in jobs if j[2] is not None]
-    done = iter(_map(_score_one, todo, workers, "lesion score", progress))
-    rows = []
-    for i, j in enumerate(jobs):
-        if j[2] is None:
-            rows.append({"id": j[0], **{v: math.nan for v in (*VESSELS, "total")}, "cat4": None, "category": "",
-                         "warnings": "", "error": problems[i], "seconds": 0.0})
-        else:
-            rows.append(next(done))
-    df = pd.DataFrame(rows)
-    df["cat4"] = df["cat4"].astype("Int64")
-    n_bad = int((df["error"] != "").sum())
-    for r in df[df["error"] != ""].itertuples():  # the table carries the errors; the CLI prints them
-        log.debug("lesion-score: %s: %s", r.id, r.error)
-    log.debug("lesion-score: %d input(s) scored, %d failed", len(df) - n_bad, n_bad)
-    df = df[list(SCORE_COLUMNS)]
-    if out_csv is not None:
-        atomic_write_text(out_csv, df.to_csv(index=False, float_format="%.6g"))
-    return df

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import html
 import logging
-import re
 import shutil
 import subprocess
 import tempfile
@@ -23,29 +22,20 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy import ndimage
 
-from cacscore.core.fileio import atomic_savefig, atomic_write_text
+from cacscore.core.categories import CATEGORY4_LABELS, CATEGORY5_LABELS, risk_category4, risk_category5
+from cacscore.core.fileio import atomic_savefig, atomic_write_text, safe_name
 from cacscore.core.vessels import VESSELS
 
 if TYPE_CHECKING:  # pragma: no cover
-    from cacscore.predict.run import PredictRun, ScanResult
+    from cacscore.predict.results import PredictRun, ScanResult
 
 log = logging.getLogger(__name__)
 
-CAT4_LABELS = ("0", "1-99", "100-399", ">=400")
-CAT5_LABELS = ("0", "1-10", "11-100", "101-400", ">400")
 WINDOW_HU = (-200.0, 600.0)
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
                   "--hide-scrollbars")
 
-
-def safe_name(scan_id: str) -> str:
-    """A file-name-safe form of a scan id (other characters become '_')."""
-    return re.sub(r"[^A-Za-z0-9._-]", "_", scan_id) or "scan"
-
-
-def _members(model) -> list:
-    return list(getattr(model, "members", [model]))
 
 
 def vessel_saliency(model, hu: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -57,9 +47,10 @@ def vessel_saliency(model, hu: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     import torch
 
     from cacscore.regress.preprocess import PAD_HU, normalise
+    from cacscore.regress.inference import members
     from cacscore.regress.saliency import saliency_map
 
-    m = _members(model)[0]
+    m = members(model)[0]
     x = torch.from_numpy(normalise(np.asarray(hu)[None], m.preprocess))  # (1, C, H, W)
     idx = np.zeros(4, dtype=np.int64)
     maps = np.zeros((4, *hu.shape[1:]), dtype=np.float32)
@@ -81,7 +72,6 @@ def scan_figure(hu: np.ndarray, slices: np.ndarray, maps: np.ndarray, result: "S
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    from cacscore.evaluation.metrics import risk_category4, risk_category5
 
     scores = np.asarray(result.scores, dtype=float)
     total = float(scores.sum())
@@ -96,11 +86,11 @@ def scan_figure(hu: np.ndarray, slices: np.ndarray, maps: np.ndarray, result: "S
         ov = np.clip(s / max(hi, 1e-12), 0, 1)
         ax.imshow(np.ma.masked_less(ov, 0.5), cmap="autumn", vmin=0.5, vmax=1, alpha=0.5, interpolation="bilinear")
         sd = f" \u00b1 {result.sd[v]:.0f}" if result.sd is not None else ""
-        ax.set_title(f"{VESSELS[v]}: {scores[v]:.0f}{sd} Agatston\ncategory {CAT4_LABELS[int(risk_category4(scores[v]))]}"
+        ax.set_title(f"{VESSELS[v]}: {scores[v]:.0f}{sd} Agatston\ncategory {CATEGORY4_LABELS[int(risk_category4(scores[v], clip_negative=True))]}"
                      f"  (model slice {int(slices[v])})", fontsize=11)
         ax.set_axis_off()
-    head = (f"{result.id}   total {total:.0f} Agatston   four-class {CAT4_LABELS[int(risk_category4(total))]}"
-            f"   five-class {CAT5_LABELS[int(risk_category5(total))]}")
+    head = (f"{result.id}   total {total:.0f} Agatston   four-class {CATEGORY4_LABELS[int(risk_category4(total, clip_negative=True))]}"
+            f"   five-class {CATEGORY5_LABELS[int(risk_category5(total, clip_negative=True))]}")
     if notes:
         head += "\n" + "\n".join(notes)
     fig.suptitle(head, fontsize=12, color="darkred" if result.warnings else "black")
@@ -122,7 +112,6 @@ def cohort_figure(run: "PredictRun", path: Path) -> Path | None:
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    from cacscore.evaluation.metrics import risk_category4
 
     ok = run.ok
     if not ok:
@@ -130,8 +119,8 @@ def cohort_figure(run: "PredictRun", path: Path) -> Path | None:
     s = np.stack([r.scores for r in ok])  # (N, 4)
     tot = s.sum(axis=1)
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 3.8), constrained_layout=True)
-    counts = np.bincount(risk_category4(tot), minlength=4)
-    a1.bar(CAT4_LABELS, counts, color=["#4caf50", "#ffc107", "#ff7043", "#c62828"])
+    counts = np.bincount(risk_category4(tot, clip_negative=True), minlength=4)
+    a1.bar(CATEGORY4_LABELS, counts, color=["#4caf50", "#ffc107", "#ff7043", "#c62828"])
     a1.yaxis.get_major_locator().set_params(integer=True)
     a1.set_title(f"Total score category ({len(ok)} scans)")
     a1.set_ylabel("scans")
@@ -170,7 +159,7 @@ def write_index(out_dir: Path, run: "PredictRun", *, model_path: Path | None = N
             sd = rec.get(f"sd_{v}")
             txt = _cell(rec[v]) + (f" &plusmn; {_cell(sd)}" if sd is not None else "")
             cells.append(f"<td class='n'>{txt}</td>")
-        cells.append(f"<td>{CAT4_LABELS[int(rec['cat4'])]}</td><td>{CAT5_LABELS[int(rec['cat5'])]}</td>")
+        cells.append(f"<td>{CATEGORY4_LABELS[int(rec['cat4'])]}</td><td>{CATEGORY5_LABELS[int(rec['cat5'])]}</td>")
         cells.append(f"<td class='w'>{_cell(rec['warnings'])}</td>")
         if r.report_png is not None:
             name = html.escape(r.report_png.name)

@@ -26,7 +26,7 @@ from torch import nn
 from cacscore.core.fileio import WeightsFileError, atomic_path, atomic_write_text, load_safetensors
 from cacscore.regress.models import build_model, model_config
 from cacscore.regress.preprocess import PreprocessConfig, normalise
-from cacscore.regress.targets import TargetScaler
+from cacscore.evaluation.targets import TargetScaler
 
 FORMAT = "cacscore-bundle/1"
 WEIGHTS = "model.safetensors"

@@ -29,8 +29,8 @@ import pandas as pd
 from tqdm import tqdm
 
 from cacscore.core.fileio import atomic_path, atomic_write_text
-from cacscore.io.coca import NONGATED, read_coca_release
 from cacscore.io.dicom import read_series
+from cacscore.io.inputs import cohort_from_source
 from cacscore.regress.preprocess import PAD_HU, PreprocessConfig, preprocess_block
 from cacscore.core.vessels import VESSELS
 
@@ -44,77 +44,6 @@ _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
 # ------------------------------------------------------------------ sources
-def cohort_from_source(source: str | Path) -> list[dict]:
-    """Jobs (id, source path, targets, flags) for a COCA root, a folder of patient folders or a CSV.
-
-    COCA root: holds deidentified_nongated/ (or is it); targets from scores.xlsx, total = vessel
-    sum. CSV: columns id, path[, LCA, LAD, LCX, RCA]; relative paths are relative to the CSV.
-    Folder: every non-hidden sub-folder is one patient (id = folder name), targets unknown; a
-    folder without sub-folders is a single scan.
-    """
-    src = Path(source)
-    jobs: list[dict] = []
-    if src.is_file():
-        if src.suffix.lower() != ".csv":
-            raise ValueError(f"{src}: SOURCE must be a COCA root, a folder of patient folders or a .csv")
-        try:
-            df = pd.read_csv(src, dtype=str, keep_default_na=False)
-        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-            raise ValueError(f"{src}: cannot read as CSV ({type(exc).__name__}: {_one_line(exc)})") from None
-        df.columns = [str(c).strip() for c in df.columns]
-        if not {"id", "path"} <= set(df.columns):
-            raise ValueError(f"{src}: CSV needs columns id, path[, LCA, LAD, LCX, RCA]; found {list(df.columns)}")
-        if not len(df):
-            raise ValueError(f"{src}: CSV has a header but no rows")
-        df = df.apply(lambda col: col.str.strip())
-        ids = df["id"][df["id"] != ""]
-        if ids.duplicated().any():
-            raise ValueError(f"{src}: duplicate id(s) {sorted(set(ids[ids.duplicated()]))}")
-        for k, r in enumerate(df.to_dict("records"), start=2):  # line 1 is the header
-            where = f"{src}: line {k}"
-            problems = []
-            if not r["id"]:
-                problems.append("empty id cell")
-            if not r["path"]:
-                problems.append("empty path cell")
-            t = {}
-            for v in VESSELS:  # a blank cell: unknown target (NaN); anything else must be a score >= 0
-                cell = r.get(v, "")
-                try:
-                    t[v] = float(cell) if cell else np.nan
-                except ValueError:
-                    t[v] = np.nan
-                    problems.append(f"{v} {cell!r} is not a number")
-                    continue
-                if cell and not (np.isfinite(t[v]) and t[v] >= 0):
-                    problems.append(f"{v} {cell!r} is not an Agatston score (finite, >= 0)")
-                    t[v] = np.nan
-            p = Path(r["path"]) if r["path"] else None
-            vals = np.array(list(t.values()))
-            job = {"id": r["id"] or f"(line {k})",
-                   "source": str(p if p.is_absolute() else src.parent / p) if p is not None else None,
-                   **t, "total": float(vals.sum()) if not np.isnan(vals).any() else np.nan,
-                   "coca_total": np.nan, "flags": ""}
-            if problems:  # this row becomes an error row; the other rows are ingested
-                job["error"] = f"{where}: {'; '.join(problems)}"
-            jobs.append(job)
-        return jobs
-    if not src.is_dir():
-        raise ValueError(f"{src}: no such file or folder")
-    if (src / NONGATED).is_dir() or (src / "scores.xlsx").is_file():
-        table = read_coca_release(src)
-        for r in table.itertuples(index=False):
-            path = r.series_path if isinstance(r.series_path, str) and r.series_path else None
-            jobs.append({"id": r.id, "source": path, **{v: getattr(r, v) for v in VESSELS},
-                         "total": r.vessel_sum, "coca_total": r.total, "flags": r.flags})
-        return jobs
-    subs = sorted((p for p in src.iterdir() if p.is_dir() and not p.name.startswith(".")), key=lambda p: p.name)
-    if not subs:
-        subs = [src]
-    for p in subs:
-        jobs.append({"id": p.name, "source": str(p), **{v: np.nan for v in VESSELS}, "total": np.nan,
-                     "coca_total": np.nan, "flags": ""})
-    return jobs
 
 
 # ------------------------------------------------------------------ files

@@ -15,7 +15,7 @@ import numpy as np
 from sklearn.model_selection import StratifiedKFold, StratifiedShuffleSplit
 
 from cacscore.core.fileio import atomic_write_text
-from cacscore.scoring.agatston import risk_category4
+from cacscore.core.categories import risk_category4
 from cacscore.regress.train import TrainConfig
 
 log = logging.getLogger(__name__)

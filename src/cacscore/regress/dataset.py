@@ -20,7 +20,7 @@ class ScanDataset(Dataset):
     """Items are ``(x, y)``: x float32 (slices, H, W), the cached int16 HU normalised with the cache's
     PreprocessConfig (per-scan z-score by default, as in the paper); y float32 (4,) scaled targets.
 
-    ids: cache ids of this split; targets_scaled: (len(ids), 4) already scaled (see cacscore.regress.targets), or None.
+    ids: cache ids of this split; targets_scaled: (len(ids), 4) already scaled (see cacscore.evaluation.targets), or None.
     """
 
     def __init__(self, cache: _Cache, ids: Sequence[str], *, targets_scaled: np.ndarray | None = None,

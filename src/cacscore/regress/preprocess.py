@@ -21,11 +21,11 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy import ndimage
 
+from cacscore.chest.heart import find_heart
 from cacscore.io.dicom import AIR_HU, Volume
 
 log = logging.getLogger(__name__)
 
-HEART_FRACTION = 0.6
 PAD_HU: int = -1024
 """Value of padded voxels (air)."""
 
@@ -184,126 +184,6 @@ def depth_window(hu: np.ndarray, slices: int, centre_index: float | None = None)
 
 
 # ------------------------------------------------------------------ heart finder
-def lung_mask(hu: np.ndarray) -> np.ndarray:
-    """Lungs and airways of a (z, y, x) HU volume: air (<= -400 HU) not connected, within its axial slice,
-    to the image border (which is the air around the body). Works on a subsampled volume too."""
-    air = ~(np.asarray(hu) > -400)
-    lung = np.zeros_like(air)
-    for k in range(air.shape[0]):
-        lab, n = ndimage.label(air[k])
-        if n == 0:
-            continue
-        border = np.unique(np.concatenate([lab[0], lab[-1], lab[:, 0], lab[:, -1]]))
-        lung[k] = ~np.isin(lab, border) & (lab > 0)
-    return lung
-
-
-HEART_GRID_MM = 4.0
-"""find_heart works on a grid of about this many mm in-plane (every slice kept)."""
-
-
-def heart_grid_step(spacing_mm: tuple[float, float, float]) -> int:
-    """In-plane subsampling step (pixels) of find_heart's ~4 mm grid for a (z, y, x) spacing in mm."""
-    return max(1, int(round(HEART_GRID_MM / max(float(spacing_mm[1]), 1e-3))))
-
-
-@dataclass(frozen=True)
-class LungField:
-    """The lungs of a (z, y, x) HU volume on find_heart's grid, computed once and shared by its users.
-
-    mask: (z, ceil(y / step), ceil(x / step)) bool = ``lung_mask(float32(hu[:, ::step, ::step]))`` (every slice);
-    step: the in-plane subsampling (pixels), :func:`heart_grid_step`.
-    """
-
-    mask: np.ndarray
-    step: int
-
-
-def lung_field(hu: np.ndarray, spacing_mm: tuple[float, float, float]) -> LungField:
-    """:class:`LungField` of a (z, y, x) HU volume with (z, y, x) spacing in mm: exactly the lung mask find_heart
-    computes for itself (pass it as ``find_heart(..., lungs=)`` and to other users, e.g.
-    ``cacscore.lesion.candidates.thorax_hull``, instead of recomputing it)."""
-    step = heart_grid_step(spacing_mm)
-    return LungField(lung_mask(np.asarray(hu[:, ::step, ::step], np.float32)), step)
-
-
-def find_heart(volume_or_hu: Volume | np.ndarray, spacing_mm: tuple[float, float, float] | None = None, *,
-               lungs: LungField | None = None) -> tuple[int, int, int]:
-    """(z, y, x) voxel index of the heart centre: the soft-tissue mass between the lungs.
-
-    Simple by design: lungs = air (< -400 HU) inside the body (not connected to the outside air);
-    on slices with both lungs present, the soft tissue (-150..300 HU) inside the lungs' combined
-    bounding box and between the lungs' inner edges is the mediastinum; the heart is the largest
-    such mass, found as the slice-weighted centroid of the lower 60 % of the lung field's
-    mediastinal soft tissue. hu (z, y, x), z ascending = inferior -> superior.
-    lungs: the volume's :func:`lung_field`, when the caller already has it (same result, one lung mask less);
-    ValueError if it was made for another grid.
-    """
-    if isinstance(volume_or_hu, Volume):
-        hu, spacing_mm = volume_or_hu.hu, volume_or_hu.spacing_mm
-    else:
-        hu = np.asarray(volume_or_hu)
-        if spacing_mm is None:
-            raise ValueError("find_heart: spacing_mm is required with a bare array")
-    nz, ny, nx = hu.shape
-    # work at about 4 mm in-plane for speed
-    step = heart_grid_step(spacing_mm)
-    small = np.asarray(hu[:, ::step, ::step], np.float32)
-    body = small > -400
-    if lungs is None:
-        lung = lung_mask(small)
-    elif lungs.step != step or lungs.mask.shape != small.shape:
-        raise ValueError(f"find_heart: lungs were found on another grid (step {lungs.step}, shape {lungs.mask.shape}; "
-                         f"this volume needs step {step}, shape {small.shape})")
-    else:
-        lung = lungs.mask
-    area = lung.sum((1, 2)).astype(float)
-    if area.max() <= 0:
-        log.warning("find_heart: no lungs found; using the volume centre")
-        return nz // 2, ny // 2, nx // 2
-    soft = (small > -20) & (small < 150)  # blood and myocardium; mediastinal fat (-100 HU) excluded
-    mass = np.zeros(nz)
-    cy = np.full(nz, np.nan)
-    cx = np.full(nz, np.nan)
-    field = np.flatnonzero(area > 0.4 * area.max())  # the lung field without domes and apices
-    upper = field.min() + 0.67 * (field.max() - field.min())
-    for k in field[field <= upper]:  # the heart is never in the upper third (arch, great vessels)
-        ys, xs = np.nonzero(lung[k])
-        xmid = np.nonzero(body[k])[1].mean()  # body midline (the lungs differ in size: not their median)
-        left, right = xs[xs < xmid], xs[xs >= xmid]
-        if len(left) == 0 or len(right) == 0:
-            continue
-        x0, x1 = np.percentile(left, 90), np.percentile(right, 10)  # inner edges of the two lungs
-        if x1 <= x0:
-            continue
-        y0, y1 = ys.min(), ys.max()
-        m = soft[k, y0:y1 + 1, int(x0):int(x1) + 1].copy()
-        # drop what lies behind the front of the spine (vertebral marrow, paraspinal muscle, the
-        # descending aorta beside it): without this the centroid sat 10-25 mm posterior of the heart
-        bone = small[k, y0:y1 + 1, int(x0):int(x1) + 1] > 200
-        by = np.nonzero(bone[(y1 - y0) // 2:])[0]
-        if len(by):
-            m[(y1 - y0) // 2 + int(np.percentile(by, 5)):] = False
-        if m.sum() == 0:
-            continue
-        mass[k] = m.sum()
-        yy, xx = np.nonzero(m)
-        cy[k], cx[k] = yy.mean() + y0, xx.mean() + int(x0)
-    if mass.max() <= 0:
-        log.warning("find_heart: no mediastinum found; using the volume centre")
-        return nz // 2, ny // 2, nx // 2
-    # the heart is where the mediastinum is widest: the run of slices around the (smoothed) maximum
-    # of mediastinal soft tissue that stays above HEART_FRACTION of it
-    sm = ndimage.uniform_filter1d(mass, size=max(1, int(round(15.0 / float(spacing_mm[0])))), mode="constant")
-    peak = int(np.argmax(sm))
-    run = sm >= HEART_FRACTION * sm[peak]
-    lab, _ = ndimage.label(run)
-    w = np.where(lab == lab[peak], mass, 0.0)
-    z = float((w * np.arange(nz)).sum() / w.sum())
-    sel = w > 0
-    y = float(np.nansum(cy[sel] * w[sel]) / w[sel].sum()) * step
-    x = float(np.nansum(cx[sel] * w[sel]) / w[sel].sum()) * step
-    return int(round(z)), int(min(round(y), ny - 1)), int(min(round(x), nx - 1))
 
 
 # ------------------------------------------------------------------ the pipeline
@@ -406,3 +286,17 @@ def normalise(hu: np.ndarray, config: PreprocessConfig) -> np.ndarray:
     mean = x.mean(axis=(-3, -2, -1), keepdims=True, dtype=np.float64)
     std = x.std(axis=(-3, -2, -1), keepdims=True, dtype=np.float64)
     return ((x - mean) / np.maximum(std, 1e-6)).astype(np.float32)
+
+
+def depth_window_slices(vol: Volume, cfg: PreprocessConfig, info: dict) -> tuple[float, float] | None:
+    """(first, last) slice index of the volume inside the model's depth window (the rule of
+    :func:`depth_window`, in the volume's own slice units); ``info`` as :func:`preprocess_volume` filled it."""
+    c = info.get("centre_index")
+    if c is None:
+        return None
+    n = vol.hu.shape[0]
+    scale = float(info.get("z_spacing_mm", vol.spacing_mm[0])) / float(vol.spacing_mm[0])  # volume slices per slab
+    n_slab = max(1, int(round(n / scale))) if scale > 1.0001 else n
+    start = _window_start(n_slab, cfg.slices, float(c))
+    lo, hi = max(start, 0), min(start + cfg.slices, n_slab) - 1
+    return lo * scale, min((hi + 1) * scale - 1, n - 1)

@@ -37,7 +37,7 @@ from cacscore.core.fileio import atomic_write_text
 from cacscore.evaluation.metrics import agreement_table
 from cacscore.regress.models import MODELS, build_model
 from cacscore.regress.preprocess import PreprocessConfig, normalise
-from cacscore.regress.targets import TargetScaler
+from cacscore.evaluation.targets import TargetScaler
 from cacscore.regress.train import FitResult, TrainConfig, fit, predict, read_checkpoint, seeded
 from cacscore.core.vessels import VESSELS
 

@@ -1,4 +1,4 @@
-"""Classical Agatston and volume scores of coronary calcium, per vessel; risk categories.
+"""Classical Agatston and volume scores of coronary calcium, per vessel (risk categories: cacscore.core.categories).
 
 numpy + scipy only. Conventions (defaults; see docs/scoring.md for the options and how public peers differ):
 
@@ -23,12 +23,6 @@ from scipy import ndimage
 from cacscore.core.vessels import LABEL_OF, SCORE_COLUMNS, VESSEL_OF_LABEL, VESSELS
 
 log = logging.getLogger(__name__)
-
-CATEGORY4_LABELS: tuple[str, ...] = ("0", "1-99", "100-399", ">=400")
-"""Names of the four-class risk categories returned by :func:`risk_category4` (index = class)."""
-
-CATEGORY5_LABELS: tuple[str, ...] = ("0", "1-10", "11-100", "101-400", ">400")
-"""Names of the five-class risk categories returned by :func:`risk_category5` (index = class)."""
 
 KVP_THRESHOLDS_HU: dict[float, float] = {80.0: 167.0, 100.0: 147.0, 120.0: 130.0, 140.0: 119.0}
 """Tube-voltage dependent calcium thresholds (kVp -> HU), linearly interpolated in between and
@@ -108,34 +102,6 @@ def threshold_for_kvp(kvp: float) -> float:
     keys = np.array(sorted(KVP_THRESHOLDS_HU))
     vals = np.array([KVP_THRESHOLDS_HU[k] for k in keys])
     return float(np.interp(kvp, keys, vals))
-
-
-def _check_scores(score: float | np.ndarray) -> np.ndarray:
-    arr = np.asarray(score, dtype=float)
-    if np.isnan(arr).any() or (arr < 0).any():
-        raise ScoringError(f"scores must be >= 0 and not NaN, got {score!r}")
-    return arr
-
-
-def risk_category4(score: float | np.ndarray) -> int | np.ndarray:
-    """Four-class risk category: 0 / 1-99 / 100-399 / >= 400 -> 0, 1, 2, 3.
-
-    Any score > 0 and < 100 is class 1 (also scores below 1). Scalar in, int out; array in, array out.
-    """
-    arr = _check_scores(score)
-    c = np.where(arr == 0, 0, np.searchsorted([100.0, 400.0], arr, side="right") + 1)
-    c = c.astype(np.int64)
-    return int(c) if c.ndim == 0 else c
-
-
-def risk_category5(score: float | np.ndarray) -> int | np.ndarray:
-    """Five-class risk category: 0 / 1-10 / 11-100 / 101-400 / > 400 -> 0..4.
-
-    Bins are (0, 10], (10, 100], (100, 400], (400, inf): a score of 10.5 is class 2, 400 is class 3.
-    """
-    arr = _check_scores(score)
-    c = np.where(arr == 0, 0, np.searchsorted([10.0, 100.0, 400.0], arr, side="left") + 1).astype(np.int64)
-    return int(c) if c.ndim == 0 else c
 
 
 # ---------------------------------------------------------------- validation

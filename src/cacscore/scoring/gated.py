@@ -22,6 +22,7 @@ import numpy as np
 from cacscore.io.dicom import Volume, read_series
 from cacscore.io.roi_xml import PolygonRoi, RoiFile, read_roi_plist, rasterise_polygon
 from cacscore.scoring.agatston import REFERENCE_SLICE_MM, agatston_weight
+from cacscore.core.fileio import natural_key
 from cacscore.core.vessels import LABEL_OF, VESSELS
 
 log = logging.getLogger(__name__)
@@ -88,15 +89,12 @@ def gated_root(root: str | Path) -> Path:
     raise GatedError(f"{root}: no {GATED_DIR}/calcium_xml folder found (not a COCA release root)")
 
 
-def _pid_key(pid: str) -> tuple[int, int | str]:
-    return (0, int(pid)) if pid.isdigit() else (1, pid)
-
 
 def list_gated_patients(root: str | Path) -> list[str]:
     """Ids of the gated patients with an XML, sorted numerically (hidden files ignored)."""
     xml_dir = gated_root(root) / "calcium_xml"
     ids = [p.stem for p in xml_dir.iterdir() if p.suffix.lower() == ".xml" and not p.name.startswith(".")]
-    return sorted(ids, key=_pid_key)
+    return sorted(ids, key=natural_key)
 
 
 def series_folders(patient_dir: Path) -> list[Path]:

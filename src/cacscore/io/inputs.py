@@ -1,0 +1,175 @@
+"""The one input discovery: which scans a list of paths names, and the jobs of a cohort source.
+
+Rules: a folder holding files directly is one series; a COCA root (deidentified_nongated/ or scores.xlsx)
+gives its patient folders; a folder of sub-folders gives one scan per sub-folder; a .csv is a cohort
+(columns id, path[, LCA, LAD, LCX, RCA]); a NIfTI file is one scan. Ids are folder / file names, never
+DICOM header values.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from cacscore.core.vessels import VESSELS
+from cacscore.io.coca import NONGATED, read_coca_release
+from cacscore.io.ct import is_nifti, strip_nifti
+
+log = logging.getLogger(__name__)
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
+
+
+def cohort_from_source(source: str | Path) -> list[dict]:
+    """Jobs (id, source path, targets, flags) for a COCA root, a folder of patient folders or a CSV.
+
+    COCA root: holds deidentified_nongated/ (or is it); targets from scores.xlsx, total = vessel
+    sum. CSV: columns id, path[, LCA, LAD, LCX, RCA]; relative paths are relative to the CSV.
+    Folder: every non-hidden sub-folder is one patient (id = folder name), targets unknown; a
+    folder without sub-folders is a single scan.
+    """
+    src = Path(source)
+    jobs: list[dict] = []
+    if src.is_file():
+        if src.suffix.lower() != ".csv":
+            raise ValueError(f"{src}: SOURCE must be a COCA root, a folder of patient folders or a .csv")
+        try:
+            df = pd.read_csv(src, dtype=str, keep_default_na=False)
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+            raise ValueError(f"{src}: cannot read as CSV ({type(exc).__name__}: {_one_line(exc)})") from None
+        df.columns = [str(c).strip() for c in df.columns]
+        if not {"id", "path"} <= set(df.columns):
+            raise ValueError(f"{src}: CSV needs columns id, path[, LCA, LAD, LCX, RCA]; found {list(df.columns)}")
+        if not len(df):
+            raise ValueError(f"{src}: CSV has a header but no rows")
+        df = df.apply(lambda col: col.str.strip())
+        ids = df["id"][df["id"] != ""]
+        if ids.duplicated().any():
+            raise ValueError(f"{src}: duplicate id(s) {sorted(set(ids[ids.duplicated()]))}")
+        for k, r in enumerate(df.to_dict("records"), start=2):  # line 1 is the header
+            where = f"{src}: line {k}"
+            problems = []
+            if not r["id"]:
+                problems.append("empty id cell")
+            if not r["path"]:
+                problems.append("empty path cell")
+            t = {}
+            for v in VESSELS:  # a blank cell: unknown target (NaN); anything else must be a score >= 0
+                cell = r.get(v, "")
+                try:
+                    t[v] = float(cell) if cell else np.nan
+                except ValueError:
+                    t[v] = np.nan
+                    problems.append(f"{v} {cell!r} is not a number")
+                    continue
+                if cell and not (np.isfinite(t[v]) and t[v] >= 0):
+                    problems.append(f"{v} {cell!r} is not an Agatston score (finite, >= 0)")
+                    t[v] = np.nan
+            p = Path(r["path"]) if r["path"] else None
+            vals = np.array(list(t.values()))
+            job = {"id": r["id"] or f"(line {k})",
+                   "source": str(p if p.is_absolute() else src.parent / p) if p is not None else None,
+                   **t, "total": float(vals.sum()) if not np.isnan(vals).any() else np.nan,
+                   "coca_total": np.nan, "flags": ""}
+            if problems:  # this row becomes an error row; the other rows are ingested
+                job["error"] = f"{where}: {'; '.join(problems)}"
+            jobs.append(job)
+        return jobs
+    if not src.is_dir():
+        raise ValueError(f"{src}: no such file or folder")
+    if (src / NONGATED).is_dir() or (src / "scores.xlsx").is_file():
+        table = read_coca_release(src)
+        for r in table.itertuples(index=False):
+            path = r.series_path if isinstance(r.series_path, str) and r.series_path else None
+            jobs.append({"id": r.id, "source": path, **{v: getattr(r, v) for v in VESSELS},
+                         "total": r.vessel_sum, "coca_total": r.total, "flags": r.flags})
+        return jobs
+    subs = sorted((p for p in src.iterdir() if p.is_dir() and not p.name.startswith(".")), key=lambda p: p.name)
+    if not subs:
+        subs = [src]
+    for p in subs:
+        jobs.append({"id": p.name, "source": str(p), **{v: np.nan for v in VESSELS}, "total": np.nan,
+                     "coca_total": np.nan, "flags": ""})
+    return jobs
+
+
+@dataclass(frozen=True)
+class ScanInput:
+    """One scan to predict: id (output key), path (DICOM series folder or NIfTI file), kind."""
+
+    id: str
+    path: Path
+    kind: str  # "dicom" | "nifti"
+
+
+def _short_hash(p: Path) -> str:
+    return hashlib.sha1(str(p.resolve()).encode()).hexdigest()[:8]
+
+
+def _add_cohort(source: Path, scans: list[ScanInput], problems: list[tuple[str, str]]) -> None:
+    """The scans of a cohort source (COCA root, folder of patient folders or CSV) into ``scans``;
+    an unreadable source goes to ``problems``."""
+    try:
+        jobs = cohort_from_source(source)
+    except ValueError as exc:
+        problems.append((str(source), str(exc)))
+        return
+    for j in jobs:
+        if not j.get("source"):
+            log.info("%s: patient %s has a score row but no image folder; nothing to predict", source, j["id"])
+            continue
+        src = Path(j["source"])
+        scans.append(ScanInput(str(j["id"]), src, "nifti" if is_nifti(src) else "dicom"))
+
+
+def discover_inputs(paths: Sequence[Path]) -> tuple[list[ScanInput], list[tuple[str, str]]]:
+    """Scans named by ``paths``: DICOM series folders, NIfTI files, COCA roots, folders of patient folders.
+
+    A folder holding files directly is one series; a COCA root (deidentified_nongated/ or
+    scores.xlsx) gives its patient folders; a folder of sub-folders gives one scan per sub-folder
+    (as ``cacscore ingest``). Returns (scans, problems) where problems are (input, reason) pairs
+    for inputs that name no scan.
+    """
+    scans: list[ScanInput] = []
+    problems: list[tuple[str, str]] = []
+    for raw in paths:
+        p = Path(raw)
+        if p.is_file():
+            if is_nifti(p):
+                scans.append(ScanInput(strip_nifti(p.name), p, "nifti"))
+            elif p.suffix.lower() == ".csv":
+                _add_cohort(p, scans, problems)
+            else:  # a single DICOM file is a (one-slice) series: not a CT volume we can score
+                problems.append((str(p), "not a DICOM series folder, NIfTI file (.nii, .nii.gz), COCA root or CSV"))
+            continue
+        if not p.is_dir():
+            problems.append((str(p), "no such file or folder"))
+            continue
+        has_files = any(c.is_file() and not c.name.startswith(".") for c in p.iterdir())
+        coca = (p / "deidentified_nongated").is_dir() or (p / "scores.xlsx").is_file()
+        if has_files and not coca:
+            scans.append(ScanInput(p.name, p, "dicom"))
+            continue
+        _add_cohort(p, scans, problems)
+    # duplicate ids (e.g. two folders named "series"): keep the first, suffix the others with a path hash
+    seen: set[str] = set()
+    out = []
+    for s in scans:
+        sid = s.id if s.id not in seen else f"{s.id}-{_short_hash(s.path)}"
+        seen.add(sid)
+        out.append(ScanInput(sid, s.path, s.kind))
+    return out, problems
+
+
+def input_id(path: str | Path) -> str:
+    """Id of a scan input: its folder name, or its file name without .nii / .nii.gz."""
+    p = Path(path)
+    return strip_nifti(p.name) if p.name else str(p)

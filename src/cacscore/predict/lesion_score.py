@@ -1,0 +1,148 @@
+"""``cacscore lesion-score``: many scans scored with a candidate-classification model, one row per scan, with the
+label volume of each (``--labels-out``) and its picture (``--report``).
+
+It runs the same predictor as ``cacscore predict`` (:class:`cacscore.predict.predictors.LesionPredictor`), so
+both commands give the same scores and the same warnings for the same scan; only the table's columns differ
+(:data:`SCORE_COLUMNS`, a CLI contract). Inputs are expanded by :func:`cacscore.io.inputs.discover_inputs`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from cacscore import lesion as L
+from cacscore.core.categories import CATEGORY4_LABELS, risk_category4
+from cacscore.core.fileio import atomic_path, atomic_write_text, make_output_folder
+from cacscore.core.parallel import map_jobs
+from cacscore.core.vessels import VESSELS
+from cacscore.io.ct import label_affine, read_ct
+from cacscore.io.inputs import discover_inputs, input_id
+from cacscore.predict.predictors import LesionPredictor
+
+log = logging.getLogger(__name__)
+
+SCORE_COLUMNS: tuple[str, ...] = ("id", *VESSELS, "total", "cat4", "category", "warnings", "error")
+"""Columns of :func:`score_cases`' table: per-vessel and total Agatston (AU), the four-class risk category
+(0..3, cacscore.core.categories.risk_category4) and its name ("0", "1-99", "100-399", ">=400"), warnings ("; "-joined,
+"" when none: those of :mod:`cacscore.predict.checks`), error ("" when ok)."""
+
+
+class LesionScoreError(ValueError):
+    """A scoring job that cannot be run at all (the message names the path)."""
+
+
+_WORKER_PREDICTOR: dict[str, LesionPredictor] = {}
+
+
+def _predictor_for(model_dir: str) -> LesionPredictor:
+    """The model of a pool worker, loaded once per process."""
+    if model_dir not in _WORKER_PREDICTOR:
+        _WORKER_PREDICTOR[model_dir] = LesionPredictor(Path(model_dir))
+    return _WORKER_PREDICTOR[model_dir]
+
+
+def _one_line(exc: BaseException) -> str:
+    msg = " ".join(str(exc).split())
+    return msg if isinstance(exc, (ValueError, OSError)) else f"{type(exc).__name__}: {msg}"
+
+
+def _empty_row(cid: str, error: str = "") -> dict:
+    return {"id": cid, **{v: math.nan for v in (*VESSELS, "total")}, "cat4": None, "category": "",
+            "warnings": "", "error": error}
+
+
+def _write_labels(labels: np.ndarray, affine: np.ndarray, path: Path) -> None:
+    """The label volume as NIfTI, stored (x, y, z) like the phantom's labels (``cacscore score`` reads it back)."""
+    import nibabel as nib
+
+    img = nib.Nifti1Image(np.ascontiguousarray(labels.transpose(2, 1, 0)), affine)
+    img.header.set_xyzt_units("mm")
+    with atomic_path(path, suffix=".nii.gz") as tmp:
+        nib.save(img, str(tmp))
+
+
+def _score_one(job: tuple[str, str, str, str | None, str | None]) -> dict:
+    cid, path_s, model_dir, labels_out, report_dir = job
+    path = Path(path_s)
+    row = _empty_row(cid)
+    t0 = time.perf_counter()
+    try:
+        predictor = _predictor_for(model_dir)
+        vol = read_ct(path)
+        try:
+            res = predictor.score(vol)
+        except L.LesionError as exc:
+            raise L.LesionError(f"{path}: {exc}") from None
+        res.id, res.path = cid, path
+        if labels_out is not None:
+            _write_labels(res.labels, label_affine(vol), Path(labels_out) / f"{cid}.nii.gz")
+        if report_dir is not None:  # the picture from the volume and labels in hand (no second read)
+            predictor.picture(res, vol, Path(report_dir))
+        row.update(res.vessel_scores())
+        row["cat4"] = risk_category4(row["total"])
+        row["category"] = CATEGORY4_LABELS[row["cat4"]]
+        row["warnings"] = "; ".join(res.warnings)
+    except Exception as exc:  # noqa: BLE001 - a cohort job reports the bad input and goes on
+        row["error"] = _one_line(exc)
+    row["seconds"] = time.perf_counter() - t0
+    return row
+
+
+def _jobs(model_dir: Path, inputs: list, labels_out, report_dir) -> tuple[list[tuple], dict[int, str]]:
+    """One job per scan the inputs name (a COCA root or a folder of patient folders is a cohort); inputs that
+    name no scan, and a second scan with an id already taken, become error jobs (model None)."""
+    jobs, seen, problems = [], {}, {}
+    for raw in inputs:
+        scans, bad = discover_inputs([Path(raw)])
+        for src, reason in bad:
+            problems[len(jobs)] = f"{src}: {reason}"
+            jobs.append((input_id(src), src, None, None, None))
+        for sc in scans:
+            if sc.id in seen:  # two inputs with one name: the second would overwrite the first's label file
+                problems[len(jobs)] = f"{sc.path}: duplicate id {sc.id!r} (also {seen[sc.id]})"
+                jobs.append((sc.id, str(sc.path), None, None, None))
+            else:
+                seen[sc.id] = sc.path
+                jobs.append((sc.id, str(sc.path), str(model_dir), None if labels_out is None else str(labels_out),
+                             None if report_dir is None else str(report_dir)))
+    return jobs, problems
+
+
+def score_cases(model_dir: str | Path, inputs: list[str | Path], *, out_csv: str | Path | None = None,
+                labels_out: str | Path | None = None, report_dir: str | Path | None = None, workers: int = 1,
+                progress: bool = True) -> pd.DataFrame:
+    """Score CT inputs with a saved lesion model: DICOM series folders, NIfTI files, and cohorts (a COCA root,
+    a folder of patient folders, a CSV), expanded as ``cacscore predict`` does.
+
+    Returns one row per scan, in input order, columns :data:`SCORE_COLUMNS` (Agatston units; a bad input
+    gets NaN scores and its one-line error, the rest are scored). out_csv: the table, written atomically.
+    labels_out: folder for each scored input's predicted label volume ``<id>.nii.gz`` (uint8 0..4, stored
+    (x, y, z) like the phantom's labels, so ``cacscore score INPUT --labels <id>.nii.gz`` gives these scores).
+    report_dir: folder for each scored input's picture ``<id>.png`` (``cacscore.lesion.report``), with the warnings.
+    A model that cannot be loaded raises LesionError (the whole job needs it).
+    """
+    mdir = Path(model_dir)
+    L.load_model(mdir)  # fail fast, with the model's own message, before any scan is read
+    if not inputs:
+        raise LesionScoreError("no inputs to score")
+    jobs, problems = _jobs(mdir, list(inputs), labels_out, report_dir)
+    for folder in (report_dir, labels_out):  # the report first: labels_out defaults to <report>/labels
+        if folder is not None:
+            make_output_folder(folder)
+    done = iter(map_jobs(_score_one, [j for j in jobs if j[2] is not None], workers, "lesion score", progress))
+    rows = [next(done) if j[2] is not None else {**_empty_row(j[0], problems[i]), "seconds": 0.0}
+            for i, j in enumerate(jobs)]
+    df = pd.DataFrame(rows)
+    df["cat4"] = df["cat4"].astype("Int64")
+    n_bad = int((df["error"] != "").sum())
+    log.debug("lesion-score: %d input(s) scored, %d failed", len(df) - n_bad, n_bad)
+    df = df[list(SCORE_COLUMNS)]
+    if out_csv is not None:
+        atomic_write_text(out_csv, df.to_csv(index=False, float_format="%.6g"))
+    return df
