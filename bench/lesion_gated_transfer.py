@@ -61,7 +61,8 @@ from cacscore import lesion as L
 from cacscore.core.fileio import atomic_path, atomic_write_text
 from cacscore.phantom import write_release
 from cacscore.phantom.writer import write_patient
-from cacscore.scoring.files import load_ct, load_labels
+from cacscore.core.parallel import one_torch_thread
+from cacscore.io.ct import read_ct as load_ct, read_labels as load_labels
 from cacscore.core.vessels import VESSELS
 
 log = logging.getLogger("bench.lesion_gated_transfer")
@@ -146,7 +147,7 @@ def _cohort(root: Path, pids: list[str], kind: str, workers: int, path: Path, re
             return d
     jobs = [(str(root), pid, kind) for pid in pids]
     if workers > 1:
-        with mp.get_context("fork").Pool(workers, initializer=LC._worker_init) as pool:
+        with mp.get_context("fork").Pool(workers, initializer=one_torch_thread) as pool:
             out = list(tqdm(pool.imap(_extract, jobs), total=len(jobs), desc=path.stem))
     else:
         out = [_extract(j) for j in tqdm(jobs, desc=path.stem)]
@@ -253,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
         train_kinds = ("nongated", "gated", "gated_noise") if a.noise_copies else ("nongated", "gated")
         jobs = [(str(root), str(pid), a.seed, a.size, train_kinds if pid <= a.train else ("nongated",))
                 for pid in range(1, n + 1)]
-        with mp.get_context("fork").Pool(a.workers, initializer=LC._worker_init) as pool:
+        with mp.get_context("fork").Pool(a.workers, initializer=one_torch_thread) as pool:
             got = list(tqdm(pool.imap(_render_extract, jobs), total=n, desc="render+extract"))
         root.mkdir(parents=True, exist_ok=True)
         atomic_write_text(root / "truth.csv", pd.DataFrame([g["row"] for g in got]).sort_values("id").to_csv(

@@ -27,7 +27,9 @@ from cacscore.regress.models import build_model
 from cacscore.phantom.writer import write_release
 from cacscore.core.fileio import atomic_write_text
 from cacscore.io.inputs import ScanInput
-from cacscore.predict.run import load_model, predict_inputs, predict_scan, training_ranges
+from cacscore.predict.predictors import load_predictor
+from cacscore.predict.run import predict_inputs, predict_scan
+from cacscore.regress.bundle import load_bundle
 from cacscore.regress.preprocess import PreprocessConfig
 from cacscore.evaluation.targets import TargetScaler
 
@@ -65,8 +67,8 @@ def main() -> int:
         save_bundle(bundle_dir, model, {"model": "cnn", "preprocess": PreprocessConfig().to_dict(),
                                         "target_scaling": TargetScaler("log", (6.0, 8.0, 7.5, 8.0)).to_dict(),
                                         "training": {"thickness_mm": [5.0, 5.0], "kvp": [100.0, 120.0]}})
-    model = load_model(bundle_dir)
-    ranges = training_ranges(model)
+    predictor = load_predictor(bundle_dir)
+    model = predictor.model
     ng = release / "deidentified_nongated"
     folder = ng / "1" / "1"
     n_files = len([p for p in folder.iterdir() if p.is_file()])
@@ -76,7 +78,7 @@ def main() -> int:
           f"load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (others' jobs inflate every time)")
 
     # warm-up (imports, allocator, first conv)
-    predict_scan(model, ScanInput("1", folder, "dicom"), ranges=ranges)
+    predict_scan(predictor, ScanInput("1", folder, "dicom"))
     rows = []
     base = []
     cpu = []  # process CPU seconds (all threads): insensitive to other jobs' load, unlike wall time
@@ -85,7 +87,7 @@ def main() -> int:
         raw_pydicom_read(folder)
         base.append(time.perf_counter() - t)
         c0 = time.process_time()
-        res = predict_scan(model, ScanInput("1", folder, "dicom"), ranges=ranges)
+        res = predict_scan(predictor, ScanInput("1", folder, "dicom"))
         cpu.append(time.process_time() - c0)
         assert res.ok, res.error
         t = time.perf_counter()
@@ -107,11 +109,11 @@ def main() -> int:
 
     # the model step alone: predict's channels_last forward vs cacscore.regress.bundle.Bundle.predict_scaled (NCHW)
     from cacscore.io.dicom import read_series
-    from cacscore.predict.run import _forward_scaled
+    from cacscore.regress.inference import _forward_scaled
     from cacscore.regress.preprocess import preprocess_volume
 
     hu = preprocess_volume(read_series(folder), model.preprocess)[None]
-    fresh = load_model(bundle_dir)  # never converted to channels_last
+    fresh = load_bundle(bundle_dir)  # never converted to channels_last
     fresh.predict_scaled(hu)
     t_nchw, t_cl, c_nchw, c_cl = [], [], [], []
     for _ in range(args.repeats):
