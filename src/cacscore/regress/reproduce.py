@@ -160,6 +160,185 @@ def _finite(v: Any) -> float | None:
     return v if np.isfinite(v) else None
 
 
+@dataclasses.dataclass
+class _Run:
+    """What every step of one reproduce run shares: the cohort, its split and target scaling, the trainer."""
+
+    out: Path
+    cache: Any
+    data: _Data
+    cohort: DeviceCohort | None  # the fast trainer's device-resident cohort; None: reference trainer
+    splits: Splits
+    scaler: TargetScaler
+    pre: PreprocessConfig
+    points: list[TrainConfig]
+    fast_config: FastTrainConfig
+    device: str
+    seed: int
+    n_folds: int
+    progress: bool
+
+    @property
+    def model_kw(self) -> dict[str, int]:
+        return {"in_channels": self.pre.slices, "image_size": self.pre.size}
+
+    @property
+    def bundle_base(self) -> dict[str, Any]:
+        return {"cohort_size": len(self.splits.train), "preprocess": self.pre.to_dict(),
+                "target_scaling": self.scaler.to_dict()}
+
+
+def _known_targets(cache: Any, cache_dir: Path) -> tuple[list[str], np.ndarray]:
+    """Ids and (N, 4) Agatston targets of the cached scans that have reference scores."""
+    y_cache = np.asarray(cache.targets, dtype=np.float64)
+    if y_cache.shape != (len(cache.ids), 4):
+        raise ValueError(f"{cache_dir}: targets have shape {y_cache.shape}, expected ({len(cache.ids)}, 4)")
+    known = np.all(np.isfinite(y_cache), axis=1)
+    if not known.all():
+        log.warning("reproduce: %d scan(s) without reference scores skipped", int((~known).sum()))
+    return [str(i) for i, k in zip(cache.ids, known) if k], y_cache[known]
+
+
+def _load_or_make_splits(out: Path, ids: list[str], y_all: np.ndarray, *, n_folds: int, test_fraction: float,
+                         seed: int) -> Splits:
+    """The stratified patient-wise split: resumed from OUT/splits.json when there, else made and saved."""
+    split_path = out / "splits.json"
+    if split_path.is_file():
+        splits = Splits.load(split_path)
+        if set(splits.train) | set(splits.test) != set(ids) or len(splits.folds) != n_folds:
+            raise ValueError(f"{split_path} does not match the cache's ids or {n_folds} folds; use a fresh OUT")
+        return splits
+    splits = make_splits(ids, y_all.sum(axis=1), test_fraction=test_fraction, n_folds=n_folds, seed=seed)
+    if _main_process():
+        splits.save(split_path)
+    return splits
+
+
+def _cross_validate(run: _Run, name: str, cv_rows: list[dict[str, Any]]
+                    ) -> tuple[list[tuple[TrainConfig, list[FitResult]]], dict[tuple[str, int], dict]]:
+    """5-fold CV of every grid point of one model: per point its fold results; the fast trainer's fold weights."""
+    per_point: list[tuple[TrainConfig, list[FitResult]]] = []
+    fast_states: dict[tuple[str, int], dict[str, torch.Tensor]] = {}
+    splits, data = run.splits, run.data
+    if run.cohort is not None:  # every grid point and fold of this model in one fast_train call
+        build = functools.partial(build_model, name, **run.model_kw)
+        members = [Member(tuple(data.row[i] for i in splits.fold(k)[0]),
+                          tuple(data.row[i] for i in splits.fold(k)[1]), cfg, init_seed=run.seed + k)
+                   for cfg in run.points for k in range(run.n_folds)]
+        fast_results = iter(fit_members(build, run.cohort, members, config=run.fast_config,
+                                        progress=run.progress, desc=f"{name} CV"))
+    for cfg in run.points:
+        results = []
+        for k in range(run.n_folds):
+            tr_ids, va_ids = splits.fold(k)
+            if run.cohort is not None:
+                m = next(fast_results)
+                res = FitResult(history=m.history, best_epoch=m.best_epoch, best_val_loss=m.best_val_loss, done=True)
+                fast_states[(point_name(cfg), k)] = m.state_dict
+            else:
+                with seeded(run.seed + k):
+                    model = build_model(name, **run.model_kw)
+                res = fit(model, data.dataset(tr_ids), data.dataset(va_ids), config=cfg, device=run.device,
+                          run_dir=run.out / "runs" / name / point_name(cfg) / f"fold{k}", progress=run.progress,
+                          desc=f"{name} {point_name(cfg)} fold {k}")
+            results.append(res)
+            best = res.history[res.best_epoch - 1]
+            cv_rows.append({"model": name, "grid_point": point_name(cfg), "fold": k, "best_epoch": res.best_epoch,
+                            "epochs_run": len(res.history), "train_mse": best["train_loss"],
+                            "val_mse": res.best_val_loss, "seconds": sum(h["seconds"] for h in res.history)})
+        per_point.append((cfg, results))
+        log.info("%s %s: mean val MSE %.5f", name, point_name(cfg), np.mean([r.best_val_loss for r in results]))
+    return per_point, fast_states
+
+
+def _fold_ensemble(run: _Run, name: str, cfg: TrainConfig, results: list[FitResult],
+                   fast_states: dict[tuple[str, int], dict], test_ds: Dataset) -> np.ndarray:
+    """(a) The fold models of the best point, reloaded and saved as fold bundles; their mean test prediction
+    (target scaling)."""
+    fold_preds = []
+    for k in range(run.n_folds):
+        with seeded(run.seed + k):
+            fm = build_model(name, **run.model_kw)
+        if run.cohort is not None:
+            fm.load_state_dict(fast_states[(point_name(cfg), k)])
+        else:
+            tensors, _ = read_checkpoint(run.out / "runs" / name / point_name(cfg) / f"fold{k}")
+            fm.load_state_dict({key[5:]: v for key, v in tensors.items() if key.startswith("best.")})
+        fm.eval()
+        fold_preds.append(predict(fm, test_ds, device=run.device, batch_size=cfg.eval_batch_size))
+        if _main_process():
+            save_bundle(run.out / "models" / f"{name}_folds" / f"fold{k}", fm, {
+                "model": name, **run.bundle_base, "training": {
+                    **cfg.to_dict(), "fold": k, "best_epoch": results[k].best_epoch,
+                    **_training_ranges(run.cache, run.splits.fold(k)[0])}})
+    return np.mean(fold_preds, axis=0)
+
+
+def _retrain_full(run: _Run, name: str, cfg: TrainConfig, n_epochs: int) -> torch.nn.Module:
+    """(b) The best point retrained on the whole 80% for the folds' mean best epoch, saved as a bundle."""
+    full_cfg = TrainConfig(**{**cfg.to_dict(), "max_epochs": n_epochs})
+    with seeded(run.seed + run.n_folds):
+        full = build_model(name, **run.model_kw)
+    if run.cohort is not None:
+        build = functools.partial(build_model, name, **run.model_kw)
+        [m] = fit_members(build, run.cohort, [Member(tuple(run.data.row[i] for i in run.splits.train), (), full_cfg,
+                                                     init_seed=run.seed + run.n_folds)],
+                          config=run.fast_config, progress=run.progress, desc=f"{name} retrain 80%")
+        full.load_state_dict(m.state_dict)
+    else:
+        fit(full, run.data.dataset(run.splits.train), None, config=full_cfg, device=run.device,
+            run_dir=run.out / "runs" / name / point_name(cfg) / "full", progress=run.progress,
+            desc=f"{name} retrain 80%")
+    if _main_process():
+        save_bundle(run.out / "models" / name, full, {"model": name, **run.bundle_base, "training": {
+            **full_cfg.to_dict(), "selected_by": "lowest mean 5-fold validation MSE",
+            **_training_ranges(run.cache, run.splits.train)}})
+    return full
+
+
+def _write_test_evaluation(path: Path, variant: str, n_test: int, test_mse: float, base_mse: float,
+                           tab: pd.DataFrame) -> None:
+    """The bundle carries its own held-out evidence; predict warns on it."""
+    atomic_write_text(path / TEST_EVALUATION, json.dumps({
+        "variant": variant, "n_test": n_test, "test_mse": test_mse, "constant_mean_test_mse": base_mse,
+        "ratio_constant_to_model": base_mse / test_mse if test_mse > 0 else None,
+        "spearman_total": _finite(tab.loc["total", "spearman"]),
+        "kappa4_total": _finite(tab.loc["total", "kappa4"])}, indent=1) + "\n")
+
+
+def _agreement(y_test: np.ndarray, y_pred: np.ndarray) -> pd.DataFrame:
+    with warnings.catch_warnings():  # undefined statistics (e.g. no test case >= 400) are NaN in the table
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return agreement_table(y_test, y_pred)
+
+
+def _write_outputs(run: _Run, table_rows: list[dict], cv_rows: list[dict], pred_rows: list[pd.DataFrame],
+                   settings: dict[str, Any], curves: dict, final_models: dict[str, torch.nn.Module],
+                   y_test: np.ndarray, y_all: np.ndarray, row: dict[str, int]) -> dict[str, Path]:
+    """Table 1 (csv + md), CV results, test predictions, Figure 2 (loss curves), Figure 3 (saliency)."""
+    from cacscore.regress.figures import plot_loss_curves, plot_saliency
+
+    out, splits = run.out, run.splits
+    paths: dict[str, Path] = {"table1.csv": out / "table1.csv", "cv_results.csv": out / "cv_results.csv",
+                              "test_predictions.csv": out / "test_predictions.csv", "table1.md": out / "table1.md"}
+    table = pd.DataFrame(table_rows)
+    atomic_write_text(paths["table1.csv"], table.to_csv(index=False, float_format="%.6g"))
+    pd.DataFrame(cv_rows).to_csv(paths["cv_results.csv"], index=False, float_format="%.6g")
+    atomic_write_text(paths["test_predictions.csv"], pd.concat(pred_rows, ignore_index=True).to_csv(index=False))
+    atomic_write_text(paths["table1.md"], _markdown(table, settings))
+    paths["fig2_loss_curves.png"] = plot_loss_curves(curves, out / "fig2_loss_curves.png", labels=LABELS)
+    sal_name = "cnn" if "cnn" in final_models else next(iter(final_models))
+    totals = y_test.sum(axis=1)
+    calcified = splits.test[int(np.argmax(totals))]
+    zero = splits.test[int(np.argmin(totals))]
+    paths["fig3_saliency.png"] = plot_saliency(final_models[sal_name], run.cache, [calcified, zero],
+                                               y_all[[row[calcified], row[zero]]], out / "fig3_saliency.png",
+                                               device=run.device, title=LABELS[sal_name], config=run.pre)
+    paths["models"] = out / "models"
+    paths["splits.json"] = out / "splits.json"
+    return paths
+
+
 def reproduce(cache_dir: Path, out: Path, *, models: Sequence[str] = ("cnn", "se_cnn", "vit"),
               grid: str | Path | dict[str, Any] = "small", device: str = "auto", seed: int = 0,
               target_scaling: str = "log", n_folds: int = 5, test_fraction: float = 0.2,
@@ -190,24 +369,8 @@ def reproduce(cache_dir: Path, out: Path, *, models: Sequence[str] = ("cnn", "se
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     cache = CohortCache(Path(cache_dir))
-    y_cache = np.asarray(cache.targets, dtype=np.float64)
-    if y_cache.shape != (len(cache.ids), 4):
-        raise ValueError(f"{cache_dir}: targets have shape {y_cache.shape}, expected ({len(cache.ids)}, 4)")
-    known = np.all(np.isfinite(y_cache), axis=1)
-    if not known.all():
-        log.warning("reproduce: %d scan(s) without reference scores skipped", int((~known).sum()))
-    ids = [str(i) for i, k in zip(cache.ids, known) if k]
-    y_all = y_cache[known]
-
-    split_path = out / "splits.json"
-    if split_path.is_file():
-        splits = Splits.load(split_path)
-        if set(splits.train) | set(splits.test) != set(ids) or len(splits.folds) != n_folds:
-            raise ValueError(f"{split_path} does not match the cache's ids or {n_folds} folds; use a fresh OUT")
-    else:
-        splits = make_splits(ids, y_all.sum(axis=1), test_fraction=test_fraction, n_folds=n_folds, seed=seed)
-        if _main_process():
-            splits.save(split_path)
+    ids, y_all = _known_targets(cache, Path(cache_dir))
+    splits = _load_or_make_splits(out, ids, y_all, n_folds=n_folds, test_fraction=test_fraction, seed=seed)
     row = {sid: i for i, sid in enumerate(ids)}
     tr_rows = [row[i] for i in splits.train]
     te_rows = [row[i] for i in splits.test]
@@ -220,11 +383,11 @@ def reproduce(cache_dir: Path, out: Path, *, models: Sequence[str] = ("cnn", "se
     points = grid_points(grid_d, seed=seed)
     if bf16:
         points = [dataclasses.replace(c, precision="bf16", channels_last=True) for c in points]
-    fast_config = FastTrainConfig(compile=compile_model, bf16=True if bf16 else None,
-                                  channels_last=True if bf16 else None)
     data = _Data(cache, scaler, progress, pre, preload=not use_fast)
-    cohort = _device_cohort(cache, data, pre, device, compile_model) if use_fast else None
-    model_kw = {"in_channels": pre.slices, "image_size": pre.size}
+    run = _Run(out, cache, data, _device_cohort(cache, data, pre, device, compile_model) if use_fast else None,
+               splits, scaler, pre, points, FastTrainConfig(compile=compile_model, bf16=True if bf16 else None,
+                                                             channels_last=True if bf16 else None),
+               device, seed, n_folds, progress)
     settings = {"cache": str(cache_dir), "models": list(models), "grid": grid_d, "device": device, "seed": seed,
                 "target_scaling": scaler.to_dict(), "n_folds": n_folds, "test_fraction": test_fraction,
                 "preprocess": pre.to_dict(), "n_patients": len(ids), "n_train": len(splits.train),
@@ -240,148 +403,49 @@ def reproduce(cache_dir: Path, out: Path, *, models: Sequence[str] = ("cnn", "se
     y_test = y_all[te_rows]
     z_train = scaler.transform(y_all[tr_rows])
     z_const = z_train.mean(axis=0, keepdims=True).repeat(len(te_rows), axis=0)
+    base_mse = float(np.mean((z_const - z_test) ** 2))
     cv_rows: list[dict[str, Any]] = []
     table_rows: list[dict[str, Any]] = []
-    metric_tables: dict[str, pd.DataFrame] = {}
     pred_rows: list[pd.DataFrame] = []  # test predictions in Agatston units: what the clinical metrics use
     curves: dict[str, dict[str, np.ndarray]] = {}
     final_models: dict[str, torch.nn.Module] = {}
     test_ds = data.dataset(splits.test)
-    base = {"cohort_size": len(splits.train), "preprocess": pre.to_dict(), "target_scaling": scaler.to_dict()}
 
     for name in models:
         t_model = time.perf_counter()
-        per_point: list[tuple[TrainConfig, list[FitResult]]] = []
-        build = functools.partial(build_model, name, **model_kw)
-        fast_states: dict[tuple[str, int], dict[str, torch.Tensor]] = {}
-        if cohort is not None:  # every grid point and fold of this model in one fast_train call
-            members = [Member(tuple(data.row[i] for i in splits.fold(k)[0]),
-                              tuple(data.row[i] for i in splits.fold(k)[1]), cfg, init_seed=seed + k)
-                       for cfg in points for k in range(n_folds)]
-            fast_results = iter(fit_members(build, cohort, members, config=fast_config,
-                                            progress=progress, desc=f"{name} CV"))
-        for cfg in points:
-            results = []
-            for k in range(n_folds):
-                tr_ids, va_ids = splits.fold(k)
-                if cohort is not None:
-                    m = next(fast_results)
-                    res = FitResult(history=m.history, best_epoch=m.best_epoch, best_val_loss=m.best_val_loss,
-                                    done=True)
-                    fast_states[(point_name(cfg), k)] = m.state_dict
-                else:
-                    with seeded(seed + k):
-                        model = build_model(name, **model_kw)
-                    res = fit(model, data.dataset(tr_ids), data.dataset(va_ids), config=cfg, device=device,
-                              run_dir=out / "runs" / name / point_name(cfg) / f"fold{k}", progress=progress,
-                              desc=f"{name} {point_name(cfg)} fold {k}")
-                results.append(res)
-                best = res.history[res.best_epoch - 1]
-                cv_rows.append({"model": name, "grid_point": point_name(cfg), "fold": k, "best_epoch": res.best_epoch,
-                                "epochs_run": len(res.history), "train_mse": best["train_loss"],
-                                "val_mse": res.best_val_loss, "seconds": sum(h["seconds"] for h in res.history)})
-            per_point.append((cfg, results))
-            log.info("%s %s: mean val MSE %.5f", name, point_name(cfg), np.mean([r.best_val_loss for r in results]))
+        per_point, fast_states = _cross_validate(run, name, cv_rows)
         cfg, results = min(per_point, key=lambda p: float(np.mean([r.best_val_loss for r in p[1]])))
         curves[name] = _fold_curves(results)
         n_epochs = max(1, int(round(np.mean([r.best_epoch for r in results]))))
-
-        # (a) the fold models of the best point: reloaded from their checkpoints, ensembled
-        fold_preds = []
-        for k in range(n_folds):
-            with seeded(seed + k):
-                fm = build_model(name, **model_kw)
-            if cohort is not None:
-                fm.load_state_dict(fast_states[(point_name(cfg), k)])
-            else:
-                tensors, _ = read_checkpoint(out / "runs" / name / point_name(cfg) / f"fold{k}")
-                fm.load_state_dict({key[5:]: v for key, v in tensors.items() if key.startswith("best.")})
-            fm.eval()
-            fold_preds.append(predict(fm, test_ds, device=device, batch_size=cfg.eval_batch_size))
-            if _main_process():
-                save_bundle(out / "models" / f"{name}_folds" / f"fold{k}", fm, {
-                    "model": name, **base, "training": {**cfg.to_dict(), "fold": k, "best_epoch": results[k].best_epoch,
-                                                        **_training_ranges(cache, splits.fold(k)[0])}})
-        # (b) retrain on the whole 80% for the folds' mean best epoch
-        full_cfg = TrainConfig(**{**cfg.to_dict(), "max_epochs": n_epochs})
-        with seeded(seed + n_folds):
-            full = build_model(name, **model_kw)
-        if cohort is not None:
-            [m] = fit_members(build, cohort, [Member(tuple(data.row[i] for i in splits.train), (), full_cfg,
-                                                     init_seed=seed + n_folds)],
-                              config=fast_config, progress=progress,
-                              desc=f"{name} retrain 80%")
-            full.load_state_dict(m.state_dict)
-        else:
-            fit(full, data.dataset(splits.train), None, config=full_cfg, device=device,
-                run_dir=out / "runs" / name / point_name(cfg) / "full", progress=progress,
-                desc=f"{name} retrain 80%")
-        final_models[name] = full
-        if _main_process():
-            save_bundle(out / "models" / name, full, {"model": name, **base, "training": {
-                **full_cfg.to_dict(), "selected_by": "lowest mean 5-fold validation MSE",
-                **_training_ranges(cache, splits.train)}})
+        z_ensemble = _fold_ensemble(run, name, cfg, results, fast_states, test_ds)
+        full = final_models[name] = _retrain_full(run, name, cfg, n_epochs)
         seconds = time.perf_counter() - t_model
         tr_mean, tr_sd = _mean_sd([r.history[r.best_epoch - 1]["train_loss"] for r in results])
         va_mean, va_sd = _mean_sd([r.best_val_loss for r in results])
         for variant, z_pred in (("retrain", predict(full, test_ds, device=device, batch_size=cfg.eval_batch_size)),
-                                ("ensemble", np.mean(fold_preds, axis=0))):
+                                ("ensemble", z_ensemble)):
             y_pred = scaler.inverse(z_pred)
             pred_rows.append(_prediction_frame(splits.test, name, variant, y_pred))
-            with warnings.catch_warnings():  # undefined statistics (e.g. no test case >= 400) are NaN in the table
-                warnings.simplefilter("ignore", RuntimeWarning)
-                tab = agreement_table(y_test, y_pred)
-            metric_tables[f"{name}/{variant}"] = tab
-            if _main_process():  # the bundle carries its own held-out evidence; predict warns on it
-                test_mse, base_mse = float(np.mean((z_pred - z_test) ** 2)), float(np.mean((z_const - z_test) ** 2))
-                atomic_write_text(out / "models" / (name if variant == "retrain" else f"{name}_folds")
-                                  / TEST_EVALUATION, json.dumps({
-                                      "variant": variant, "n_test": len(splits.test), "test_mse": test_mse,
-                                      "constant_mean_test_mse": base_mse,
-                                      "ratio_constant_to_model": base_mse / test_mse if test_mse > 0 else None,
-                                      "spearman_total": _finite(tab.loc["total", "spearman"]),
-                                      "kappa4_total": _finite(tab.loc["total", "kappa4"])}, indent=1) + "\n")
+            tab = _agreement(y_test, y_pred)
+            test_mse = float(np.mean((z_pred - z_test) ** 2))
+            if _main_process():
+                _write_test_evaluation(out / "models" / (name if variant == "retrain" else f"{name}_folds"),
+                                       variant, len(splits.test), test_mse, base_mse, tab)
             table_rows.append({"model": LABELS[name], "variant": variant, "grid_point": point_name(cfg),
                                "epochs": n_epochs, "train_mse_mean": tr_mean, "train_mse_sd": tr_sd,
-                               "val_mse_mean": va_mean, "val_mse_sd": va_sd,
-                               "test_mse": float(np.mean((z_pred - z_test) ** 2)), "seconds": seconds,
-                               **_metric_cols(tab)})
+                               "val_mse_mean": va_mean, "val_mse_sd": va_sd, "test_mse": test_mse,
+                               "seconds": seconds, **_metric_cols(tab)})
         log.info("%s done in %.0f s (best %s, %d epochs)", name, seconds, point_name(cfg), n_epochs)
 
     y_const = scaler.inverse(z_const)
     pred_rows.append(_prediction_frame(splits.test, "constant_mean", "baseline", y_const))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        tab = agreement_table(y_test, y_const)
     table_rows.append({"model": "constant mean", "variant": "baseline", "grid_point": "", "epochs": 0,
                        "train_mse_mean": float(np.mean((z_train - z_const[:1]) ** 2)), "train_mse_sd": np.nan,
-                       "val_mse_mean": np.nan, "val_mse_sd": np.nan,
-                       "test_mse": float(np.mean((z_const - z_test) ** 2)), "seconds": 0.0, **_metric_cols(tab)})
-    paths: dict[str, Path] = {}
+                       "val_mse_mean": np.nan, "val_mse_sd": np.nan, "test_mse": base_mse, "seconds": 0.0,
+                       **_metric_cols(_agreement(y_test, y_const))})
     if not _main_process():
-        return paths
-    table = pd.DataFrame(table_rows)
-    paths["table1.csv"] = out / "table1.csv"
-    atomic_write_text(paths["table1.csv"], table.to_csv(index=False, float_format="%.6g"))
-    pd.DataFrame(cv_rows).to_csv(out / "cv_results.csv", index=False, float_format="%.6g")
-    paths["cv_results.csv"] = out / "cv_results.csv"
-    paths["test_predictions.csv"] = out / "test_predictions.csv"
-    atomic_write_text(paths["test_predictions.csv"], pd.concat(pred_rows, ignore_index=True).to_csv(index=False))
-    paths["table1.md"] = out / "table1.md"
-    atomic_write_text(paths["table1.md"], _markdown(table, settings))
-    from cacscore.regress.figures import plot_loss_curves, plot_saliency
-
-    paths["fig2_loss_curves.png"] = plot_loss_curves(curves, out / "fig2_loss_curves.png", labels=LABELS)
-    sal_name = "cnn" if "cnn" in final_models else next(iter(final_models))
-    totals = y_test.sum(axis=1)
-    calcified = splits.test[int(np.argmax(totals))]
-    zero = splits.test[int(np.argmin(totals))]
-    paths["fig3_saliency.png"] = plot_saliency(final_models[sal_name], cache, [calcified, zero], y_all[[row[calcified], row[zero]]],
-                                               out / "fig3_saliency.png", device=device, title=LABELS[sal_name],
-                                               config=pre)
-    paths["models"] = out / "models"
-    paths["splits.json"] = split_path
-    return paths
+        return {}
+    return _write_outputs(run, table_rows, cv_rows, pred_rows, settings, curves, final_models, y_test, y_all, row)
 
 
 def _prediction_frame(ids: Sequence[str], model: str, variant: str, y_agatston: np.ndarray) -> pd.DataFrame:
