@@ -6,6 +6,7 @@ existing file is only ever replaced by a complete one.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
@@ -116,3 +117,22 @@ def safe_name(scan_id: str) -> str:
 def natural_key(s: str) -> tuple:
     """Sort key that orders names as people do (2 before 10; all-digit names before the others)."""
     return tuple((0, int(t), "") if t.isdigit() else (1, 0, t) for t in re.split(r"(\d+)", s) if t)
+
+
+class JsonFileError(ValueError):
+    """A JSON file that cannot be used: not UTF-8, not JSON, or not a JSON object (the message names the file)."""
+
+
+def read_json_object(path: str | Path, *, what: str) -> dict[str, Any]:
+    """The JSON object in ``path``; JsonFileError naming the file otherwise. what: what the file should be, for
+    the message (e.g. "a bundle config": "... not a bundle config (a JSON list, not an object)")."""
+    path = Path(path)
+    try:
+        obj = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise JsonFileError(f"{path}: not valid JSON (not UTF-8 text: {exc.reason})") from None
+    except json.JSONDecodeError as exc:
+        raise JsonFileError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(obj, dict):
+        raise JsonFileError(f"{path}: not {what} (a JSON {type(obj).__name__}, not an object)")
+    return obj

@@ -17,7 +17,14 @@ import torch
 from safetensors.torch import save_file
 from torch import nn
 
-from cacscore.core.fileio import WeightsFileError, atomic_path, atomic_write_text, load_safetensors
+from cacscore.core.fileio import (
+    JsonFileError,
+    WeightsFileError,
+    atomic_path,
+    atomic_write_text,
+    load_safetensors,
+    read_json_object,
+)
 from cacscore.lesion.candidates import (
     CLASS_NAMES,
     FEATURE_NAMES,
@@ -261,13 +268,9 @@ def load_model(model_dir: str | Path) -> LesionModel:
         if not p.is_file():
             raise LesionError(f"{p}: missing (a lesion model folder holds model.json and model.safetensors)")
     try:
-        cfg = json.loads(jpath.read_text(encoding="utf-8"))
-    except UnicodeDecodeError as e:
-        raise LesionError(f"{jpath}: not valid JSON (not UTF-8 text: {e.reason})") from None
-    except json.JSONDecodeError as e:
-        raise LesionError(f"{jpath}: not valid JSON ({e})") from None
-    if not isinstance(cfg, dict):
-        raise LesionError(f"{jpath}: not a lesion classifier (a JSON {type(cfg).__name__}, not an object)")
+        cfg = read_json_object(jpath, what="a lesion classifier")
+    except JsonFileError as exc:
+        raise LesionError(str(exc)) from None
     if cfg.get("kind") != "cacscore.lesions.CandidateMLP":
         raise LesionError(f"{jpath}: not a lesion classifier (kind {cfg.get('kind')!r})")
     try:

@@ -23,7 +23,14 @@ import torch
 from safetensors.torch import save_file
 from torch import nn
 
-from cacscore.core.fileio import WeightsFileError, atomic_path, atomic_write_text, load_safetensors
+from cacscore.core.fileio import (
+    JsonFileError,
+    WeightsFileError,
+    atomic_path,
+    atomic_write_text,
+    load_safetensors,
+    read_json_object,
+)
 from cacscore.regress.models import build_model, model_config
 from cacscore.regress.preprocess import PreprocessConfig, normalise
 from cacscore.evaluation.targets import TargetScaler
@@ -114,13 +121,9 @@ def _load_one(directory: Path) -> Bundle:
     not fitting the model)."""
     cpath, wpath = directory / CONFIG, directory / WEIGHTS
     try:
-        config = json.loads(cpath.read_text(encoding="utf-8"))
-    except UnicodeDecodeError as exc:
-        raise BundleError(f"{cpath}: not valid JSON (not UTF-8 text: {exc.reason})") from None
-    except json.JSONDecodeError as exc:
-        raise BundleError(f"{cpath}: not valid JSON ({exc})") from exc
-    if not isinstance(config, dict):
-        raise BundleError(f"{cpath}: not a bundle config (a JSON {type(config).__name__}, not an object)")
+        config = read_json_object(cpath, what="a bundle config")
+    except JsonFileError as exc:
+        raise BundleError(str(exc)) from None
     if config.get("format") != FORMAT:
         raise BundleError(f"{cpath}: unknown bundle format {config.get('format')!r} (want {FORMAT})")
     if not wpath.is_file():
