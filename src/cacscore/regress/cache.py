@@ -10,12 +10,15 @@ Layout::
 ``total`` is the target total: for a COCA root the vessel sum (COCA's own total is kept in
 ``coca_total``; disagreements carry the flag ``total_mismatch``). Every file is written to a
 temporary name and renamed (os.replace), so an interrupted run leaves no half-written scan; a
-rerun verifies finished scans (shape, dtype, file size) and skips them.
+rerun verifies finished scans (shape, dtype, file size) and that each came from the same source
+files (``source_files``: a hash of the source's file names, sizes and modification times), and
+skips them; a scan whose source changed (another release into the same cache) is read again.
 """
 
 from __future__ import annotations
 
 import gc
+import hashlib
 import json
 import logging
 import os
@@ -39,7 +42,7 @@ log = logging.getLogger(__name__)
 FORMAT_VERSION = 1
 MANIFEST_COLUMNS = ["id", "source", "status", "error", "shape", "spacing", *VESSELS, "total", "coca_total",
                     "flags", "input_shape", "input_spacing", "thickness_mm", "kvp", "manufacturer", "contrast",
-                    "corrections", "heart_index", "seconds"]
+                    "corrections", "heart_index", "seconds", "source_files"]
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
@@ -62,7 +65,8 @@ def _read_cache_config(path: Path) -> dict:
 def _read_manifest(path: Path) -> pd.DataFrame:
     """CACHE/manifest.csv; ValueError naming the file when it is unreadable or lacks id/status."""
     try:
-        df = pd.read_csv(path, dtype={"id": str}, keep_default_na=False, na_values=[""])
+        df = pd.read_csv(path, dtype={"id": str, "source": str, "source_files": str}, keep_default_na=False,
+                         na_values=[""])
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise ValueError(f"{path}: cannot read the cache manifest ({type(exc).__name__}: {_one_line(exc)}); "
                          "delete it to redo every scan, or use a new cache folder") from None
@@ -104,6 +108,26 @@ def write_scan(path: Path, block: np.ndarray, pad_before: int, pad_after: int) -
 
 def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def source_fingerprint(source: str | Path | None) -> str:
+    """A short hash of the files under ``source`` (resolved path, relative names, sizes, modification times):
+    it changes when the source is another folder, or when any of its files is added, removed or rewritten.
+    Metadata only (no file is read), so resuming a 1000-scan cache costs a directory walk per scan."""
+    if not source:
+        return ""
+    root = Path(source)
+    h = hashlib.sha1(str(root.resolve()).encode())
+    if root.is_file():
+        entries = [root]
+    elif root.is_dir():
+        entries = sorted(p for p in root.rglob("*") if p.is_file())
+    else:
+        return ""
+    for p in entries:
+        st = p.stat()
+        h.update(f"\0{p.relative_to(root) if p != root else p.name}\0{st.st_size}\0{st.st_mtime_ns}".encode())
+    return h.hexdigest()[:16]
 
 
 # ------------------------------------------------------------------ one scan (runs in a worker)
@@ -165,6 +189,7 @@ def _process(job: dict, scans_dir: str, config_dict: dict) -> dict:
         if not job.get("source"):
             raise ValueError(f"patient {row['id']}: score row without an image folder")
         # int16 HU where exact (slope 1, integral intercept, no resampling): no float32 stack
+        row["source_files"] = source_fingerprint(job["source"])  # before the read: a file changing during it shows
         vol = read_series(job["source"], exact_int16=True)
         info: dict = {}
         block, before, after = preprocess_block(vol, config, info=info)
@@ -190,6 +215,19 @@ def _process(job: dict, scans_dir: str, config_dict: dict) -> dict:
 
 
 # ------------------------------------------------------------------ the cohort
+def _still_valid(prev: dict | None, job: dict, npy: Path, config: PreprocessConfig) -> bool:
+    """A cached scan can be kept: its row is ok, from the same source path and the same source files (a cache
+    written before the fingerprint existed has none: read again), and its .npy is complete."""
+    if prev is None or prev.get("status") != "ok":
+        return False
+    if str(prev.get("source") or "") != str(job.get("source") or ""):
+        return False
+    old = prev.get("source_files")
+    if not isinstance(old, str) or not old or old != source_fingerprint(job.get("source")):
+        return False
+    return verify_scan(npy, config)
+
+
 def ingest(source: str | Path, cache: str | Path, *, config: PreprocessConfig = PreprocessConfig(),
            workers: int = 1, progress: bool = True) -> pd.DataFrame:
     """Read SOURCE (COCA root, folder of patient folders, or CSV) into a cohort cache; returns the manifest.
@@ -227,13 +265,17 @@ def ingest(source: str | Path, cache: str | Path, *, config: PreprocessConfig = 
     todo = []
     for j in jobs:
         p = prev.get(j["id"])
-        if p is not None and p.get("status") == "ok" and verify_scan(scans / f"{j['id']}.npy", config):
+        if _still_valid(p, j, scans / f"{j['id']}.npy", config):
             p.update({k: j.get(k) for k in ("source", *VESSELS, "total", "coca_total", "flags")})
             rows[j["id"]] = p
         else:
             todo.append(j)
     if rows:
         log.info("%s: %d scan(s) already cached and verified, skipped", cache, len(rows))
+    stale = [j["id"] for j in todo if (prev.get(j["id"]) or {}).get("status") == "ok"]
+    if stale:  # e.g. another release ingested into this cache: its images must not keep the old scans
+        log.warning("%s: %d cached scan(s) came from other source files (%s); read again", cache, len(stale),
+                    ", ".join(stale[:5]) + (" ..." if len(stale) > 5 else ""))
 
     def write_manifest() -> pd.DataFrame:
         df = pd.DataFrame([rows[i] for i in ids if i in rows], columns=MANIFEST_COLUMNS)
