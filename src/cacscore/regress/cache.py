@@ -31,7 +31,8 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from cacscore.core.fileio import atomic_path, atomic_write_text
+from cacscore.core.fileio import atomic_path, atomic_write_text, output_lock, remove_stale_temps
+from cacscore.core.parallel import stopping_pool, watch_parent
 from cacscore.io.dicom import read_series
 from cacscore.io.inputs import cohort_from_source
 from cacscore.regress.preprocess import PAD_HU, PreprocessConfig, preprocess_block
@@ -175,6 +176,7 @@ def _worker_init() -> None:
     copies, the parent's memory pages (copy-on-write). Only ingest's own worker processes do this.
     """
     gc.freeze()
+    watch_parent()
 
 
 def _process(job: dict, scans_dir: str, config_dict: dict) -> dict:
@@ -232,8 +234,9 @@ def ingest(source: str | Path, cache: str | Path, *, config: PreprocessConfig = 
            workers: int = 1, progress: bool = True) -> pd.DataFrame:
     """Read SOURCE (COCA root, folder of patient folders, or CSV) into a cohort cache; returns the manifest.
 
-    Resumable: scans already in the cache with an ok manifest row and a verified file are skipped.
-    Raises ValueError when the cache was written with a different PreprocessConfig.
+    Resumable: scans already in the cache with an ok manifest row, the same source files and a verified file are
+    skipped. Raises ValueError when the cache was written with a different PreprocessConfig, OutputLockedError
+    when another ingest is writing the cache. Temporary files an interrupted run left are removed first.
     """
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
@@ -241,6 +244,14 @@ def ingest(source: str | Path, cache: str | Path, *, config: PreprocessConfig = 
     if cache.exists() and not cache.is_dir():
         raise ValueError(f"{cache}: is a file; CACHE must be a folder (new or an earlier cache)")
     jobs = cohort_from_source(source)  # a bad source is refused before anything is created
+    with output_lock([cache]):  # two ingests into one cache would interleave scans and manifests
+        for folder in (cache, cache / "scans"):
+            remove_stale_temps(folder)
+        return _ingest(source, cache, jobs, config, workers, progress)
+
+
+def _ingest(source: str | Path, cache: Path, jobs: list[dict], config: PreprocessConfig, workers: int,
+            progress: bool) -> pd.DataFrame:
     scans = cache / "scans"
     cfg_path = cache / "config.json"
     cfg = {"format_version": FORMAT_VERSION, "preprocess": config.to_dict()}
@@ -293,7 +304,7 @@ def ingest(source: str | Path, cache: str | Path, *, config: PreprocessConfig = 
             if done % 10 == 0:
                 write_manifest()
     else:
-        with ProcessPoolExecutor(max_workers=workers, initializer=_worker_init) as pool:
+        with ProcessPoolExecutor(max_workers=workers, initializer=_worker_init) as pool, stopping_pool(pool):
             futs = {pool.submit(_process, j, str(scans), cfg_d): j for j in todo}
             for fut in as_completed(futs):
                 j = futs[fut]
