@@ -237,6 +237,15 @@ def _enhanced_value(ds: pydicom.Dataset, seq: str, key: str, frame: int | None =
     return None
 
 
+def _cut_short(ds: pydicom.Dataset) -> bool:
+    """A DICOM file without an image that is probably a truncated CT slice, not a report or a plan: it says it is
+    a CT image, or it holds no data set at all beyond the file meta."""
+    meta = getattr(ds, "file_meta", None) or {}
+    sop = str(ds.get("SOPClassUID", "") or meta.get("MediaStorageSOPClassUID", "") or "")
+    return (str(ds.get("Modality", "")) == "CT" or sop.startswith("1.2.840.10008.5.1.4.1.1.2")
+            or ("Modality" not in ds and "SOPClassUID" not in ds))
+
+
 def _is_enhanced(ds: pydicom.Dataset) -> bool:
     return str(ds.get("SOPClassUID", "")) == ENHANCED_CT_SOP or (
         "PerFrameFunctionalGroupsSequence" in ds and int(ds.get("NumberOfFrames", 1) or 1) > 1)
@@ -299,6 +308,8 @@ def _discover(path: str | Path | Sequence[Path]) -> tuple[list[SeriesInfo], dict
         ds = h.ds
         if "Rows" not in ds or "Columns" not in ds:
             counts["no_image"] += 1  # structured reports, RT plans, DICOMDIR ...
+            if _cut_short(ds):  # ... or a slice whose header was cut short: judged like an unreadable file
+                counts["non_dicom_files"].append(f)
             continue
         h.enhanced = _is_enhanced(ds)
         h.positions = _positions(ds, h.enhanced)
