@@ -68,8 +68,7 @@ def remove_stale_temps(folder: str | os.PathLike) -> int:
         return 0
     n = 0
     for f in folder.iterdir():
-        m = TEMP_PATTERN.match(f.name)
-        if not m or not f.is_file():
+        if not TEMP_PATTERN.match(f.name) or not f.is_file():
             continue
         pid = _temp_pid(f.name)
         if pid is not None and pid != os.getpid() and _alive(pid):

@@ -238,12 +238,13 @@ def _enhanced_value(ds: pydicom.Dataset, seq: str, key: str, frame: int | None =
 
 
 def _cut_short(ds: pydicom.Dataset) -> bool:
-    """A DICOM file without an image that is probably a truncated CT slice, not a report or a plan: it says it is
-    a CT image, or it holds no data set at all beyond the file meta."""
+    """A DICOM file without an image that is probably a truncated CT slice, not a report, a plan or a DICOMDIR: it
+    says it is a CT image (SOP class or Modality), or it says nothing at all beyond a file meta without a class."""
     meta = getattr(ds, "file_meta", None) or {}
     sop = str(ds.get("SOPClassUID", "") or meta.get("MediaStorageSOPClassUID", "") or "")
-    return (str(ds.get("Modality", "")) == "CT" or sop.startswith("1.2.840.10008.5.1.4.1.1.2")
-            or ("Modality" not in ds and "SOPClassUID" not in ds))
+    if sop:
+        return sop.startswith("1.2.840.10008.5.1.4.1.1.2")  # CT Image Storage (and enhanced / legacy CT)
+    return str(ds.get("Modality", "")) == "CT" or "Modality" not in ds
 
 
 def _is_enhanced(ds: pydicom.Dataset) -> bool:
