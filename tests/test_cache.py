@@ -81,7 +81,7 @@ def test_csv_source_and_cli(tmp_path, capsys):
     rc = main(["ingest", str(tmp_path / "cohort.csv"), str(tmp_path / "cache"), "--size", "16", "--slices", "6",
                "--workers", "2", "--no-progress"])
     out = capsys.readouterr().out
-    assert rc == 0 and "2 scan(s) ok, 1 error(s)" in out and "not usable as a file name" in out
+    assert rc == 1 and "2 scan(s) ok, 1 error(s)" in out and "not usable as a file name" in out  # 1: a case failed (issue 18, case 11)
     c = CohortCache(tmp_path / "cache")
     assert c.ids == ["p1", "p2"] and c.totals.tolist() == [3.0, 5.0]
     assert c.load("p2").shape == (6, 16, 16)

@@ -152,7 +152,8 @@ def test_nifti_input_and_discovery(bundle, tmp_path):
     scans, problems = discover_inputs([tmp_path / "scan_a.nii.gz", tmp_path / "a" / "series", tmp_path / "b" / "series",
                                        tmp_path / "nope.txt"])
     ids = [s.id for s in scans]
-    assert ids[:2] == ["scan_a", "series"] and ids[2].startswith("series-") and len(ids) == 3  # duplicate name hashed
+    # two folders named "series": each id is the shortest path suffix that tells them apart (issue 17 item 3)
+    assert ids == ["scan_a", "a/series", "b/series"]
     assert problems and "nope.txt" in problems[0][0]
     run = predict_inputs(bundle, [tmp_path / "scan_a.nii.gz"], progress=False)
     assert run.ok and run.ok[0].id == "scan_a" and np.isfinite(run.ok[0].scores).all()

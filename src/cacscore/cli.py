@@ -99,6 +99,8 @@ def _add_phantom(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-lookalikes", dest="lookalikes", action="store_false",
                    help="leave out the non-coronary look-alike calcium (aortic valve, mitral annulus, calcified "
                         "nodes, lung granulomas); the per-vessel truth is the same")
+    p.add_argument("--overwrite", action="store_true",
+                   help="OUT holds an earlier phantom release: clear it first (a non-empty OUT is refused otherwise)")
     p.set_defaults(func=_cmd_phantom)
 
 
@@ -110,7 +112,8 @@ def _cmd_phantom(args: argparse.Namespace) -> int:
     if args.size < 16:
         raise ValueError(f"--size must be >= 16, got {args.size}")
     table = write_release(args.out, n_patients=args.patients, seed=args.seed, size=args.size, gated=args.gated,
-                          preview=args.preview, clean=args.clean, workers=args.workers, lookalikes=args.lookalikes)
+                          preview=args.preview, clean=args.clean, workers=args.workers, lookalikes=args.lookalikes,
+                          overwrite=args.overwrite)
     zero = float((table["total"] == 0).mean())
     print(f"wrote {len(table)} patients to {args.out} (truth: {args.out / 'truth.csv'}); "
           f"total 0 in {zero:.0%}, median total {table['total'].median():.1f}")
@@ -119,7 +122,8 @@ def _cmd_phantom(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------- ingest
 def _add_ingest(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("ingest", help="read a COCA root / patient folders / CSV into a cohort cache")
+    p = sub.add_parser("ingest", help="read a COCA root / patient folders / CSV into a cohort cache (exit 0: all scans "
+                       "ok; 1: some failed; 2: nothing done)")
     p.add_argument("source", type=Path)
     p.add_argument("cache", type=Path)
     p.add_argument("--size", type=int, default=512)
@@ -146,7 +150,7 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
     print(f"{args.cache}: {len(df) - len(bad)} scan(s) ok, {len(bad)} error(s); manifest {args.cache / 'manifest.csv'}")
     for r in bad.itertuples():
         print(f"  {r.id}: {r.error}")
-    return 0 if len(bad) < len(df) else 1
+    return 1 if len(bad) else 0  # 0 only when every scan is in the cache (docs/ingestion.md, exit codes)
 
 
 # ---------------------------------------------------------------- reproduce
@@ -241,6 +245,39 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- options shared by predict and lesion-score
+def _add_scan_options(p: argparse.ArgumentParser) -> None:
+    """How DICOM folders are read, and whether an earlier table may be replaced by a run that scored nothing."""
+    p.add_argument("--series", default=None, metavar="UID|INDEX",
+                   help="the series to score in a folder holding several (an index as the error message lists them, "
+                        "a SeriesInstanceUID or its short hash); default: the largest z extent")
+    p.add_argument("--on-gap", choices=("refuse", "interpolate"), default="refuse",
+                   help="missing slices (a gap over 1.5 x the spacing): refuse the scan (default) or interpolate")
+    p.add_argument("--skip-unreadable", action="store_true",
+                   help="score a series without the slice files that cannot be read (named in the warnings); "
+                        "refused by default")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing --out table even when no scan was scored (kept by default)")
+
+
+def _read_options(args: argparse.Namespace):
+    from cacscore.io.ct import ReadOptions
+
+    return ReadOptions(series=args.series, on_gap=args.on_gap, unreadable="skip" if args.skip_unreadable else "refuse")
+
+
+def _check_outputs(files: list, folders: list) -> None:
+    """Every output location writable before any scan is read (the user's path in the message)."""
+    from cacscore.core.fileio import check_writable
+
+    for f in files:
+        if f is not None:
+            check_writable(f)
+    for d in folders:
+        if d is not None:
+            check_writable(d, folder=True)
+
+
 # ---------------------------------------------------------------- predict
 def _add_predict(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("predict", help="per-vessel scores for chest CTs with a trained bundle")
@@ -250,16 +287,21 @@ def _add_predict(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true")
     p.add_argument("--report", type=Path, default=None)
     p.add_argument("--keep-phi", action="store_true", help="allow patient identifiers from headers in outputs")
+    _add_scan_options(p)
     p.set_defaults(func=_cmd_predict)
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
+    from cacscore.core.fileio import output_lock, write_table
     from cacscore.predict.run import predict_inputs
 
-    run = predict_inputs(args.model, args.inputs, keep_phi=args.keep_phi, report_dir=args.report)
-    table = run.table()
-    if args.out is not None:
-        atomic_write_text(args.out, table.to_csv(index=False, float_format="%.6g"))
+    _check_outputs([args.out], [args.report])
+    with output_lock([args.out, args.report]):
+        run = predict_inputs(args.model, args.inputs, keep_phi=args.keep_phi, report_dir=args.report,
+                             read_options=_read_options(args))
+        table = run.table()
+        wrote = args.out is not None and write_table(args.out, table.to_csv(index=False, float_format="%.6g"),
+                                                     rows=len(table), attempted=len(run.results), force=args.force)
     if args.json:
         print(run.to_json())
     elif args.out is None:
@@ -271,7 +313,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         print(f"cacscore predict: failed: {i}: {e}", file=sys.stderr)
     summary = f"{len(run.ok)} scan(s) predicted, {n_bad} failed"
     if args.out is not None:
-        summary += f"; wrote {args.out}"
+        summary += f"; wrote {args.out}" if wrote else f"; {args.out} not written (no scan scored)"
     if args.report is not None:
         summary += f"; report {args.report / 'index.html'}"
     print(summary, file=sys.stderr)
@@ -392,6 +434,7 @@ def _add_lesion_score(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--json", action="store_true")
     p.add_argument("--no-progress", action="store_true")
+    _add_scan_options(p)
     p.set_defaults(func=_cmd_lesion_score)
 
 
@@ -402,9 +445,14 @@ def _cmd_lesion_score(args: argparse.Namespace) -> int:
 
     if args.workers < 1:
         raise ValueError(f"--workers must be >= 1, got {args.workers}")
+    from cacscore.core.fileio import output_lock
+
     labels_out = args.labels_out if args.labels_out is not None or args.report is None else args.report / "labels"
-    df = score_cases(args.model_dir, args.inputs, out_csv=args.out, labels_out=labels_out, report_dir=args.report,
-                     workers=args.workers, progress=not args.no_progress)
+    _check_outputs([args.out], [args.report, labels_out])
+    with output_lock([args.out, labels_out, args.report]):
+        df = score_cases(args.model_dir, args.inputs, out_csv=args.out, labels_out=labels_out, report_dir=args.report,
+                         workers=args.workers, progress=not args.no_progress, read_options=_read_options(args),
+                         force=args.force)
     bad = df[df["error"] != ""]
     if len(bad) == len(df):  # nothing could be scored: one clear line (the first input's problem), exit 2
         more = f" (and {len(bad) - 1} more input(s) failed)" if len(bad) > 1 else ""

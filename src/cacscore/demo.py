@@ -57,7 +57,7 @@ def run_demo(out: Path, *, n_patients: int = 80, size: int = 128, seed: int = 0,
     t = time.perf_counter()
     if not (release / "truth.csv").is_file():  # truth.csv is written last: its presence marks a finished release
         log.info("demo: writing %d synthetic patients (%d x %d) to %s", n_patients, size, size, release)
-        write_release(release, n_patients=n_patients, seed=seed, size=size, workers=workers)
+        write_release(release, n_patients=n_patients, seed=seed, size=size, workers=workers, overwrite=True)  # an unfinished one
     timings["phantom"] = time.perf_counter() - t
     t = time.perf_counter()
     log.info("demo: ingesting into %s", out / "cache")

@@ -7,15 +7,19 @@ existing file is only ever replaced by a complete one.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import secrets
-from collections.abc import Iterator
-from contextlib import contextmanager
+import stat
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+log = logging.getLogger(__name__)
 
 
 @contextmanager
@@ -36,10 +40,60 @@ def atomic_path(path: str | os.PathLike, *, suffix: str = ".tmp") -> Iterator[Pa
     tmp_path = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}{suffix}")
     try:
         yield tmp_path
+        _keep_mode(path, tmp_path)
         os.replace(tmp_path, path)  # same folder, so the rename is atomic
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise
+
+
+def _keep_mode(path: Path, tmp: Path) -> None:
+    """Give the new file the permission bits of the file it replaces (a results file a group may read stays so;
+    one made private stays private)."""
+    try:
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+    except FileNotFoundError:
+        return
+    os.chmod(tmp, mode)
+
+
+TEMP_PATTERN = re.compile(r"^\..+\.\d+\.[0-9a-f]{8}(\.[A-Za-z0-9.]+)?$")
+"""Names :func:`atomic_path` gives its temporary files: ``.<name>.<pid>.<8 hex><suffix>``."""
+
+
+def remove_stale_temps(folder: str | os.PathLike) -> int:
+    """Delete temporary files left by a killed writer in ``folder`` (not recursive): those of :func:`atomic_path`
+    whose writing process is gone. Call it holding the folder's lock (:func:`output_lock`). Returns how many."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return 0
+    n = 0
+    for f in folder.iterdir():
+        if not TEMP_PATTERN.match(f.name) or not f.is_file():
+            continue
+        pid = _temp_pid(f.name)
+        if pid is not None and pid != os.getpid() and _alive(pid):
+            continue
+        f.unlink(missing_ok=True)
+        n += 1
+    if n:
+        log.info("%s: %d stale temporary file(s) of an interrupted run removed", folder, n)
+    return n
+
+
+def _temp_pid(name: str) -> int | None:
+    m = re.search(r"\.(\d+)\.[0-9a-f]{8}(\.|$)", name)
+    return int(m.group(1)) if m else None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
@@ -107,6 +161,80 @@ def make_output_folder(path: str | Path, *, create: bool = True) -> Path:
     if create:
         p.mkdir(parents=True, exist_ok=True)
     return p
+
+
+class OutputLockedError(OSError):
+    """An output another cacscore run is writing (its lock is held)."""
+
+
+def _lock_file(path: Path) -> Path:
+    return path.with_name(f".{path.name}.lock")
+
+
+@contextmanager
+def output_lock(paths: Sequence[str | os.PathLike | None]) -> Iterator[None]:
+    """Hold an advisory lock (``filelock``, a ``.<name>.lock`` file beside each output) on every output of a run,
+    so that two runs writing the same ``--out`` / ``--labels-out`` / cache cannot mix their files: the second is
+    refused at once, naming the output. None entries are skipped. The lock files stay (empty, hidden); a lock
+    dies with its process, so a killed run never blocks the next."""
+    from filelock import FileLock, Timeout
+
+    with ExitStack() as stack:
+        for raw in paths:
+            if raw is None:
+                continue
+            p = Path(raw).absolute()
+            lock = _lock_file(p)
+            try:
+                lock.parent.mkdir(parents=True, exist_ok=True)
+            except OSError:
+                continue  # the output's own check names the problem (check_writable / make_output_folder)
+            try:
+                stack.enter_context(FileLock(str(lock), timeout=0))
+            except Timeout:
+                raise OutputLockedError(f"{raw}: another cacscore run is writing it now (lock {lock}); wait for it to "
+                                        "finish or choose another output") from None
+        yield
+
+
+def check_writable(path: str | os.PathLike, *, folder: bool = False) -> Path:
+    """Refuse an output that cannot be written, before any work: a folder where a file goes (or the reverse), a
+    file on its way, or no permission to create or replace it. The message names the user's path (not a
+    temporary name) and the problem."""
+    p = Path(path)
+    if folder:
+        make_output_folder(p, create=False)  # "is a file; give a folder", or the file on its way
+    else:
+        if p.is_dir():
+            raise IsADirectoryError(f"{p}: is a folder; give a file path to write")
+        for q in p.parents:
+            if q.exists() and not q.is_dir():
+                raise NotADirectoryError(f"{p}: cannot write: a file stands in its folder path ({q})")
+    # where the files (or the folders leading to them) will be created: the nearest existing folder
+    where = p if folder and p.is_dir() else next(q for q in p.parents if q.exists())
+    # a probe file, not os.access: that says yes to root on a read-only file system or a /proc-like folder
+    probe = where / f".cacscore-probe.{os.getpid()}.{secrets.token_hex(4)}"
+    try:
+        probe.touch(exist_ok=False)
+        probe.unlink()
+    except OSError as exc:
+        raise PermissionError(f"{p}: cannot write there ({where}: {exc.strerror or type(exc).__name__})") from None
+    return p
+
+
+def write_table(path: str | os.PathLike, text: str, *, rows: int, attempted: int, force: bool = False) -> bool:
+    """Write a results table atomically, but never lose an earlier one to a run that scored nothing: with no scan
+    attempted nothing is written; with no row scored an existing file is kept unless ``force``. Returns whether
+    the file was written (a kept file is logged as a warning)."""
+    p = Path(path)
+    if attempted == 0:
+        log.warning("%s: not written: no scan was attempted", p)
+        return False
+    if rows == 0 and p.exists() and not force:
+        log.warning("%s: kept as it was: this run scored no scan (--force replaces it anyway)", p)
+        return False
+    atomic_write_text(p, text)
+    return True
 
 
 def safe_name(scan_id: str) -> str:

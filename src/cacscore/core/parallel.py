@@ -2,9 +2,65 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from typing import Any
+
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def watch_parent(poll_s: float = 1.0) -> None:
+    """Pool worker start: end this worker when the process that started it dies (SIGKILL, a crash), instead of
+    living on under PID 1, writing, then blocking forever on a pipe nobody reads. Linux: the kernel sends SIGTERM
+    (prctl PR_SET_PDEATHSIG); everywhere: a daemon thread that exits when the parent PID changes."""
+    parent = os.getppid()
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(1)
+
+    def watch() -> None:
+        while True:
+            time.sleep(poll_s)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="watch-parent", daemon=True).start()
+
+
+@contextmanager
+def stopping_pool(pool: ProcessPoolExecutor) -> Iterator[None]:
+    """Run a pool's work so that SIGTERM on this process (in the main thread) or any exception ends it at once:
+    the queued jobs are cancelled and the running workers terminated, not waited for (which the executor's own
+    shutdown does; it has no way to stop running jobs before Python 3.14's terminate_workers, hence its private
+    ``_processes``)."""
+    main = threading.current_thread() is threading.main_thread()
+    old = signal.getsignal(signal.SIGTERM) if main else None
+
+    def on_term(signum, frame):  # noqa: ARG001 - signal handler signature
+        raise SystemExit(128 + signum)
+
+    if main:
+        signal.signal(signal.SIGTERM, on_term)
+    try:
+        yield
+    except BaseException:
+        for proc in list((getattr(pool, "_processes", None) or {}).values()):
+            proc.terminate()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    finally:
+        if main:
+            signal.signal(signal.SIGTERM, old)
 
 
 def one_torch_thread() -> None:
@@ -12,6 +68,7 @@ def one_torch_thread() -> None:
     cores and the candidate MLP is tiny (with 2 threads on 2 busy cores it ran ~20x slower)."""
     import torch
 
+    watch_parent()
     torch.set_num_threads(1)
 
 
@@ -24,5 +81,6 @@ def map_jobs(fn: Callable[[Any], Any], jobs: list, workers: int, desc: str, prog
     bar = {"total": len(jobs), "desc": desc, "unit": "scan", "disable": not progress or None}
     if workers == 1 or len(jobs) <= 1:
         return [fn(j) for j in tqdm(jobs, **bar)]
-    with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), initializer=one_torch_thread) as pool:
+    with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), initializer=one_torch_thread) as pool, \
+            stopping_pool(pool):
         return list(tqdm(pool.map(fn, jobs), **bar))

@@ -9,6 +9,7 @@ gets the same transform; a .npy label volume must already be (z, y, x).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -51,12 +52,23 @@ def _nifti_zyx(path: Path, *, as_float: bool) -> tuple[np.ndarray, tuple[float, 
     return np.ascontiguousarray(arr.transpose(2, 1, 0)), (zooms[2], zooms[1], zooms[0]), np.asarray(img.affine, float)
 
 
-def read_ct(path: str | Path) -> Volume:
+@dataclass(frozen=True)
+class ReadOptions:
+    """How a DICOM folder is read (``cacscore predict`` / ``lesion-score`` options ``--series``, ``--on-gap``,
+    ``--skip-unreadable``; see :func:`cacscore.io.dicom.read_series`). NIfTI files ignore them."""
+
+    series: str | None = None
+    on_gap: str = "refuse"
+    unreadable: str = "refuse"
+
+
+def read_ct(path: str | Path, options: ReadOptions | None = None) -> Volume:
     """Read a CT: a DICOM series folder or a NIfTI file in HU (no kVp, thickness or contrast known; its affine
     in ``meta["nifti_affine"]``). Raises DicomError / ScanFileError (ValueErrors) naming the file."""
     path = Path(path)
     if path.is_dir():
-        return read_series(path)
+        o = options or ReadOptions()
+        return read_series(path, series=o.series, on_gap=o.on_gap, unreadable=o.unreadable)
     if not path.exists():
         raise ScanFileError(f"{path}: no such file or folder")
     if not path.is_file():  # a named pipe or device: reading it would block

@@ -26,8 +26,10 @@ series, from the same datasets. Non-DICOM files and header-only stubs are skippe
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -115,11 +117,23 @@ class SeriesInfo:
     enhanced: bool
     usable: bool
     reason: str = ""
+    subject: str = ""  # short hash of (PatientID, StudyInstanceUID): compared, never shown as the values
 
     def summary(self) -> str:
         state = "usable" if self.usable else f"skipped: {self.reason}"
         return (f"{self.key}: {self.frames} slices {self.rows}x{self.columns}, "
                 f"thickness {self.thickness_mm} mm, z extent {self.z_extent_mm:.1f} mm ({state})")
+
+
+def short_hash(text: str) -> str:
+    """8 hex digits standing for an identifier (a SeriesInstanceUID) in messages, keys and outputs: UIDs are
+    identifiers under DICOM de-identification, so none is ever printed."""
+    return hashlib.sha1(str(text).encode()).hexdigest()[:8]
+
+
+def _subject(ds: pydicom.Dataset) -> str:
+    pid, study = str(ds.get("PatientID", "") or ""), str(ds.get("StudyInstanceUID", "") or "")
+    return short_hash(f"{pid}\0{study}") if pid or study else ""
 
 
 # ------------------------------------------------------------------ discovery
@@ -223,6 +237,16 @@ def _enhanced_value(ds: pydicom.Dataset, seq: str, key: str, frame: int | None =
     return None
 
 
+def _cut_short(ds: pydicom.Dataset) -> bool:
+    """A DICOM file without an image that is probably a truncated CT slice, not a report, a plan or a DICOMDIR: it
+    says it is a CT image (SOP class or Modality), or it says nothing at all beyond a file meta without a class."""
+    meta = getattr(ds, "file_meta", None) or {}
+    sop = str(ds.get("SOPClassUID", "") or meta.get("MediaStorageSOPClassUID", "") or "")
+    if sop:
+        return sop.startswith("1.2.840.10008.5.1.4.1.1.2")  # CT Image Storage (and enhanced / legacy CT)
+    return str(ds.get("Modality", "")) == "CT" or "Modality" not in ds
+
+
 def _is_enhanced(ds: pydicom.Dataset) -> bool:
     return str(ds.get("SOPClassUID", "")) == ENHANCED_CT_SOP or (
         "PerFrameFunctionalGroupsSequence" in ds and int(ds.get("NumberOfFrames", 1) or 1) > 1)
@@ -273,17 +297,20 @@ def _image_type(ds: pydicom.Dataset) -> list[str]:
 
 def _discover(path: str | Path | Sequence[Path]) -> tuple[list[SeriesInfo], dict[str, int], dict[str, list[_Header]]]:
     files = _iter_files(path)
-    counts = {"files": len(files), "non_dicom": 0, "no_image": 0}
+    counts: dict = {"files": len(files), "non_dicom": 0, "no_image": 0, "non_dicom_files": []}
     groups: dict[tuple, list[_Header]] = {}
     for f in files:
         h = _read_header(f)
         if h is None:
             counts["non_dicom"] += 1
+            counts["non_dicom_files"].append(f)  # judged once the series is chosen (_suspect_files)
             log.debug("%s: not DICOM, skipped", f)
             continue
         ds = h.ds
         if "Rows" not in ds or "Columns" not in ds:
             counts["no_image"] += 1  # structured reports, RT plans, DICOMDIR ...
+            if _cut_short(ds):  # ... or a slice whose header was cut short: judged like an unreadable file
+                counts["non_dicom_files"].append(f)
             continue
         h.enhanced = _is_enhanced(ds)
         h.positions = _positions(ds, h.enhanced)
@@ -324,7 +351,7 @@ def _discover(path: str | Path | Sequence[Path]) -> tuple[list[SeriesInfo], dict
         if orient is not None and pos:
             z = np.asarray(pos) @ _normal(orient)
             z_extent = float(z.max() - z.min())
-        label = (f"{ds0.get('SeriesInstanceUID')}" if key[0] == "uid" else str(folder))
+        label = (f"uid-{short_hash(str(ds0.get('SeriesInstanceUID')))}" if key[0] == "uid" else str(folder))
         if enhanced:
             label = str(hs[0].path)
         k = label
@@ -340,7 +367,8 @@ def _discover(path: str | Path | Sequence[Path]) -> tuple[list[SeriesInfo], dict
                           orientation=tuple(orient) if orient else (), rows=int(ds0.Rows),
                           columns=int(ds0.Columns), pixel_spacing_mm=tuple(spacing) if spacing else (1.0, 1.0),
                           thickness_mm=thick, z_extent_mm=z_extent, enhanced=enhanced,
-                          usable=not reason and frames >= 2, reason=reason or ("" if frames >= 2 else "fewer than 2 slices"))
+                          usable=not reason and frames >= 2, reason=reason or ("" if frames >= 2 else "fewer than 2 slices"),
+                          subject=_subject(ds0))
         infos.append(info)
         members[k] = hs
     infos.sort(key=lambda s: s.key)
@@ -362,22 +390,95 @@ def choose_series(infos: Sequence[SeriesInfo], *, series: str | None = None) -> 
     """The series ``read_series`` reads.
 
     Rule: among usable series, the one with the largest z extent, then the most slices; remaining
-    ties go to the smallest key. ``series`` overrides
-    the rule: it matches a key, a SeriesInstanceUID, a SeriesNumber, a SeriesDescription or a
-    folder name (exactly one series must match).
+    ties go to the smallest key. ``series`` overrides the rule: an integer is an index into the list
+    ``find_series`` gives (and the messages show as ``[i]``); anything else matches a key, a
+    SeriesInstanceUID, its short hash, a SeriesDescription or a folder name (exactly one series must match).
     """
     if series is not None:
-        hits = [s for s in infos if series in (s.key, s.series_uid, str(s.series_number), s.description,
-                                                s.folder.name, str(s.folder))]
+        series = str(series).strip()
+        if re.fullmatch(r"\d+", series):
+            if int(series) >= len(infos):
+                raise DicomError(f"series index {series}: only {len(infos)} series found: {series_listing(infos)}")
+            return infos[int(series)]
+        hits = [s for s in infos if series in (s.key, s.series_uid, s.description, s.folder.name, str(s.folder))
+                or (s.series_uid and series == short_hash(s.series_uid))]
         if len(hits) != 1:
-            raise DicomError(f"series {series!r}: {len(hits)} series match; found: "
-                             + "; ".join(s.summary() for s in infos))
+            shown = series if not re.fullmatch(r"[\d.]{20,}", series) else f"uid-{short_hash(series)}"
+            raise DicomError(f"series {shown!r}: {len(hits)} series match; found: {series_listing(infos)}")
         return hits[0]
     usable = [s for s in infos if s.usable]
     if not usable:
         detail = "; ".join(s.summary() for s in infos) or "no DICOM image files"
         raise DicomError(f"no usable axial CT series ({detail})")
     return sorted(usable, key=lambda s: (-round(s.z_extent_mm, 1), -s.frames, s.key))[0]
+
+
+def series_listing(infos: Sequence[SeriesInfo]) -> str:
+    """The series as ``--series`` names them: "[0] <summary>; [1] ..." (keys hash the UIDs)."""
+    return "; ".join(f"[{i}] {s.summary()}" for i, s in enumerate(infos))
+
+
+def _other_series_check(where: str, infos: Sequence[SeriesInfo], info: SeriesInfo) -> list[str]:
+    """Other plausible chest series beside the chosen one (usable axial CT): refused when they come from another
+    patient or study (a folder mixing two patients must not be scored as whichever the rule picks); a warning
+    when they are the same patient's (another reconstruction). Only when the rule chose (no ``series=``)."""
+    others = [s for s in infos if s.usable and s.key != info.key]
+    if not others:
+        return []
+    subjects = {s.subject for s in (info, *others) if s.subject}
+    if len(subjects) > 1:
+        raise DicomError(f"{where}: series of {len(subjects)} different patients/studies (PatientID or "
+                         f"StudyInstanceUID differ) in one folder: {series_listing(infos)}; choose one with "
+                         "--series INDEX (series=)")
+    index = list(infos).index(info)
+    return [f"{len(others)} other usable series in the folder; scored [{index}] ({info.frames} slices, largest z "
+            f"extent); choose another with --series INDEX"]
+
+
+def _skeleton(name: str) -> str:
+    return re.sub(r"\d", "0", name)
+
+
+def _suspect_files(files: Sequence[Path], chosen: Sequence[Path]) -> list[Path]:
+    """Unreadable files that look like slices of the chosen series: beside its files, with the same suffix (or,
+    without one, the same name pattern, digits aside), or starting like DICOM. An empty, zero-filled or
+    header-truncated slice file is not DICOM to the reader, and silently dropping it shortens the scan (the
+    heart can fall out of it); a README or an XML beside the series is not one of them."""
+    folders = {f.parent for f in chosen}
+    suffixes = {f.suffix.lower() for f in chosen if f.suffix}
+    skeletons = {_skeleton(f.name) for f in chosen}
+    out = []
+    for f in files:
+        if f.parent not in folders:
+            continue
+        if (f.suffix and f.suffix.lower() in suffixes) or _skeleton(f.name) in skeletons:
+            out.append(f)
+            continue
+        try:
+            with open(f, "rb") as fh:
+                head = fh.read(132)
+        except OSError:
+            out.append(f)
+            continue
+        if head[128:132] == b"DICM":
+            out.append(f)
+    return out
+
+
+def _unreadable_check(where: str, counts: dict, chosen: Sequence[Path], unreadable: str) -> list[str]:
+    """Refuse a series with unreadable slice-like files (``unreadable="refuse"``) or name them in a warning
+    (``"skip"``)."""
+    bad = _suspect_files(counts.get("non_dicom_files", []), chosen)
+    if not bad:
+        return []
+    names = ", ".join(f.name for f in bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
+    what = f"{len(bad)} file(s) that look like slices of this series cannot be read as DICOM (empty, truncated or " \
+           f"damaged): {names}"
+    if unreadable == "refuse":
+        raise DicomError(f"{where}: {what}; the scan would be scored without them; repair them, or score without "
+                         "them with --skip-unreadable (unreadable='skip')")
+    log.warning("%s: %s; skipped", where, what)
+    return [f"{what}; scored without them"]
 
 
 # ------------------------------------------------------------------ pixel reading
@@ -666,49 +767,99 @@ def _resample_z_uniform(hu: np.ndarray, z: np.ndarray, dz: float) -> tuple[np.nd
 
 
 def read_series(path: str | Path | Sequence[Path], *, series: str | None = None,
-                on_gap: str = "refuse", exact_int16: bool = False) -> Volume:
+                on_gap: str = "refuse", exact_int16: bool = False, unreadable: str = "refuse") -> Volume:
     """Read one CT series from a folder (recursive), a file or a list of files into a Volume.
 
-    series: override the choice rule of ``choose_series`` (key, UID, number, description, folder).
+    series: override the choice rule of ``choose_series`` (index, key, UID or its short hash, description,
+        folder).
     on_gap: "refuse" (default) raises DicomError when a gap between slices exceeds 1.5 x the
         median spacing (missing slices); "interpolate" fills it by linear interpolation.
     exact_int16: allow ``hu`` to be int16 instead of float32 where that holds exactly the same
         values: a classic (not enhanced) series with slope 1, integral intercepts, no value over
         32767 and no resampling (tilt, uneven spacing, gap). Saves the float32 stack (the cohort
         cache's fast path); every other series comes back float32 as usual.
-    Raises DicomError (a ValueError) naming the path and the problem.
+    unreadable: "refuse" (default) raises DicomError when files that look like slices of the chosen series
+        cannot be read (empty, zero-filled, truncated); "skip" reads the rest and names them in
+        ``meta["warnings"]``.
+    Other usable series beside the chosen one: refused when they belong to another patient or study, a warning in
+    ``meta["warnings"]`` otherwise (see ``_other_series_check``). Raises DicomError (a ValueError) naming the path
+    and the problem.
     """
     if on_gap not in ("refuse", "interpolate"):
         raise ValueError(f"on_gap must be 'refuse' or 'interpolate', got {on_gap!r}")
+    if unreadable not in ("refuse", "skip"):
+        raise ValueError(f"unreadable must be 'refuse' or 'skip', got {unreadable!r}")
     if not isinstance(exact_int16, bool):
         raise ValueError(f"exact_int16 must be True or False, got {exact_int16!r}")
     where = str(path) if isinstance(path, (str, os.PathLike)) else f"{len(path)} files"
     infos, counts, members = _discover(path)
+    info, others = _choose(where, infos, series)
+    warnings = [*_unreadable_check(where, counts, info.files, unreadable),
+                *([] if series is not None else _other_series_check(where, infos, info))]
+    normal = _normal(np.asarray(info.orientation, float))
+    hu, pos, files = _read_stack(info, members[info.key], normal, counts, exact_int16=exact_int16)
+    zproj = _checked_positions(info, files, pos @ normal)
+    hu, pos, orient, spacing, corrections, tilt_deg = _regularise(info, hu, pos, files, zproj, on_gap)
+    ds0 = members[info.key][0].ds
+    meta = {k: _jsonable(ds0.get(k)) for k in _META_KEYS if k in ds0 and ds0.get(k) not in (None, "")}
+    meta.update(series=" ".join(filter(None, [info.description, f"#{info.series_number}" if info.series_number is not None else "",
+                                              f"({len(files)} slices)"])),
+                series_rule="override" if series else "largest z extent, then most slices",
+                other_series=len(others), files_seen=counts["files"], non_dicom_skipped=counts["non_dicom"],
+                non_image_skipped=counts["no_image"], stubs_skipped=counts.get("stubs", 0),
+                tilt_deg=round(tilt_deg, 3), corrections=corrections, enhanced=info.enhanced, warnings=warnings)
+    kvp = ds0.get("KVP")
+    return Volume(
+        hu=np.ascontiguousarray(hu, dtype=np.int16 if exact_int16 and hu.dtype == np.int16 else np.float32),
+        spacing_mm=spacing,
+        slice_thickness_mm=info.thickness_mm,
+        positions_mm=np.asarray(pos, float),
+        orientation=np.asarray(orient, float),
+        kvp=float(kvp) if kvp not in (None, "") else None,
+        manufacturer=str(ds0.get("Manufacturer", "") or "") or None,
+        contrast=_contrast(ds0),
+        meta=meta,
+        files=list(dict.fromkeys(files)),
+    )
+
+
+def _choose(where: str, infos: list[SeriesInfo], series: str | None) -> tuple[SeriesInfo, list[SeriesInfo]]:
+    """The chosen series and the others, logged without identifiers."""
     try:
         info = choose_series(infos, series=series)
     except DicomError as exc:
         raise DicomError(f"{where}: {exc}") from None
     others = [s for s in infos if s.key != info.key]
     # UIDs are identifiers under DICOM de-identification: INFO names the series by slice count and
-    # folder only; the keys (which may be UIDs) go to DEBUG.
-    # INFO only when there was a choice to make; one series per folder is the routine case
+    # folder only. INFO only when there was a choice to make; one series per folder is the routine case
     log.log(logging.INFO if others or series else logging.DEBUG,
             "%s: series of %d slices in %s chosen (%s)%s", where, info.frames, info.folder.name,
             "override" if series else "largest z extent",
             f"; {len(others)} other group(s) skipped" if others else "")
     log.debug("%s: chosen key %s; others: %s", where, info.key, "; ".join(s.summary() for s in others))
-    orient = np.asarray(info.orientation, float)
-    normal = _normal(orient)
-    hu, pos, files = _read_stack(info, members[info.key], normal, counts, exact_int16=exact_int16)
+    return info, others
+
+
+def _checked_positions(info: SeriesInfo, files: list[Path], zproj: np.ndarray) -> np.ndarray:
+    """The slices' positions along the normal, refused when fewer than 2 or when two share one (two series
+    mixed)."""
     if len(files) < 2:
         raise DicomError(f"{info.folder}: series {info.key} has {len(files)} slice(s) with pixel data; need >= 2")
-    zproj = pos @ normal
     dup = np.flatnonzero(np.diff(zproj) < 1e-3)
     if len(dup):
         a, b = files[dup[0]], files[dup[0] + 1]
         raise DicomError(f"{info.folder}: {len(dup)} slice(s) share a position with another "
                          f"(e.g. {a.name} and {b.name} at {zproj[dup[0]]:.2f} mm): two series mixed? "
-                         f"choose one with series=")
+                         f"choose one with --series INDEX (series=)")
+    return zproj
+
+
+def _regularise(info: SeriesInfo, hu: np.ndarray, pos: np.ndarray, files: list[Path], zproj: np.ndarray,
+                on_gap: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[float, float, float], list[str], float]:
+    """The stack on a uniform, axis-aligned grid: gaps refused or interpolated, uneven spacing and gantry tilt
+    resampled, in-plane flips undone. Returns (hu, positions, orientation, (dz, dy, dx), corrections, tilt)."""
+    orient = np.asarray(info.orientation, float)
+    normal = _normal(orient)
     dy, dx = info.pixel_spacing_mm
     corrections: list[str] = []
     steps = np.diff(zproj)
@@ -720,7 +871,7 @@ def read_series(path: str | Path | Sequence[Path], *, series: str | None = None,
                f"{files[g].name} and {files[g + 1].name} (median spacing {med:.2f} mm, "
                f"limit {_GAP_FACTOR} x median)")
         if on_gap == "refuse":
-            raise DicomError(msg + "; pass on_gap='interpolate' to resample across it")
+            raise DicomError(msg + "; use --on-gap interpolate (on_gap='interpolate') to resample across it")
         log.warning("%s; interpolated", msg)
         corrections.append(f"gap interpolated ({len(gaps)})")
     # gantry tilt: the slice step is not parallel to the slice normal
@@ -749,28 +900,7 @@ def read_series(path: str | Path | Sequence[Path], *, series: str | None = None,
             pos = pos[0] + np.outer(zu - zu[0], normal)
         hu, orient, shift, (dy, dx) = _canonical_inplane(hu, orient, pos[0], (dy, dx))
         pos = pos + shift
-    ds0 = members[info.key][0].ds
-    meta = {k: _jsonable(ds0.get(k)) for k in _META_KEYS if k in ds0 and ds0.get(k) not in (None, "")}
-    meta.update(series=" ".join(filter(None, [info.description, f"#{info.series_number}" if info.series_number is not None else "",
-                                              f"({len(files)} slices)"])),
-                series_rule="override" if series else "largest z extent, then most slices",
-                other_series=len(others), files_seen=counts["files"], non_dicom_skipped=counts["non_dicom"],
-                non_image_skipped=counts["no_image"], stubs_skipped=counts.get("stubs", 0),
-                tilt_deg=round(tilt_deg, 3), corrections=corrections, enhanced=info.enhanced)
-    thickness = info.thickness_mm
-    kvp = ds0.get("KVP")
-    return Volume(
-        hu=np.ascontiguousarray(hu, dtype=np.int16 if exact_int16 and hu.dtype == np.int16 else np.float32),
-        spacing_mm=(float(dz), float(dy), float(dx)),
-        slice_thickness_mm=thickness,
-        positions_mm=np.asarray(pos, float),
-        orientation=np.asarray(orient, float),
-        kvp=float(kvp) if kvp not in (None, "") else None,
-        manufacturer=str(ds0.get("Manufacturer", "") or "") or None,
-        contrast=_contrast(ds0),
-        meta=meta,
-        files=list(dict.fromkeys(files)),
-    )
+    return hu, pos, orient, (float(dz), float(dy), float(dx)), corrections, tilt_deg
 
 
 def _contrast(ds: pydicom.Dataset) -> bool:

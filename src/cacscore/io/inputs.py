@@ -1,15 +1,21 @@
 """The one input discovery: which scans a list of paths names, and the jobs of a cohort source.
 
-Rules: a folder holding files directly is one series; a COCA root (deidentified_nongated/ or scores.xlsx)
-gives its patient folders; a folder of sub-folders gives one scan per sub-folder; a .csv is a cohort
-(columns id, path[, LCA, LAD, LCX, RCA]); a NIfTI file is one scan. Ids are folder / file names, never
-DICOM header values.
+One rule for every command (``predict``, ``lesion-score`` and ``ingest``): a folder holding DICOM files directly
+is one series (its sub-folders are read with it: an ``extras/`` beside the slices is part of the series folder);
+a COCA root (deidentified_nongated/ or scores.xlsx) gives its patient folders; any other folder with sub-folders
+gives one scan per sub-folder (loose non-DICOM files beside them, a notes.txt or a PNG, are ignored with a
+note); a .csv is a cohort (columns id, path[, LCA, LAD, LCX, RCA]); a NIfTI file is one scan.
+
+Ids are folder / file names, never DICOM header values, and unique: when several scans share a name, each gets
+the shortest suffix of its path that tells them apart (``0/Pro_Gated``, ``1/Pro_Gated``); patient folders of a
+COCA root or a folder of patient folders keep their folder name. Ids with '/' map to file names through
+``cacscore.core.fileio.safe_name``.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +32,41 @@ log = logging.getLogger(__name__)
 
 def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())
+
+
+# the first bytes of a DICOM file: "DICM" after the 128-byte preamble, or (no preamble, ACR-NEMA style) a group
+# 0002 / 0008 tag in either byte order, as io.dicom accepts
+_ACR_NEMA_STARTS = (b"\x08\x00", b"\x02\x00", b"\x00\x08", b"\x00\x02")
+
+
+def looks_like_dicom(path: Path) -> bool:
+    """True when the file starts like a DICOM file (132 bytes read; the header is not parsed)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(132)
+    except OSError:
+        return False
+    return head[128:132] == b"DICM" or head[:2] in _ACR_NEMA_STARTS
+
+
+def scan_folders(folder: Path) -> list[Path]:
+    """The scan folders of a folder that is not a COCA root: itself when it holds DICOM files directly (one series,
+    sub-folders included), else each non-hidden sub-folder (loose non-DICOM files ignored with a note), else
+    itself (a folder of anything else, refused by the reader with its reason)."""
+    files, subs = [], []
+    for c in sorted(folder.iterdir(), key=lambda p: p.name):
+        if c.name.startswith("."):
+            continue
+        if c.is_dir():
+            subs.append(c)
+        elif c.is_file():
+            files.append(c)
+    if any(looks_like_dicom(f) for f in files) or not subs:
+        return [folder]
+    if files:
+        log.info("%s: %d loose non-DICOM file(s) ignored (%s); its %d sub-folder(s) are the scans", folder,
+                 len(files), ", ".join(f.name for f in files[:3]) + (" ..." if len(files) > 3 else ""), len(subs))
+    return subs
 
 
 def cohort_from_source(source: str | Path) -> list[dict]:
@@ -92,10 +133,7 @@ def cohort_from_source(source: str | Path) -> list[dict]:
             jobs.append({"id": r.id, "source": path, **{v: getattr(r, v) for v in VESSELS},
                          "total": r.vessel_sum, "coca_total": r.total, "flags": r.flags})
         return jobs
-    subs = sorted((p for p in src.iterdir() if p.is_dir() and not p.name.startswith(".")), key=lambda p: p.name)
-    if not subs:
-        subs = [src]
-    for p in subs:
+    for p in scan_folders(src):
         jobs.append({"id": p.name, "source": str(p), **{v: np.nan for v in VESSELS}, "total": np.nan,
                      "coca_total": np.nan, "flags": ""})
     return jobs
@@ -110,8 +148,35 @@ class ScanInput:
     kind: str  # "dicom" | "nifti"
 
 
-def _short_hash(p: Path) -> str:
-    return hashlib.sha1(str(p.resolve()).encode()).hexdigest()[:8]
+def _suffix_id(scan: ScanInput, k: int) -> str:
+    parts = scan.path.parts[-k:]
+    return "/".join((*parts[:-1], strip_nifti(parts[-1]) if scan.kind == "nifti" else parts[-1]))
+
+
+def unique_ids(scans: Sequence[ScanInput]) -> list[ScanInput]:
+    """The scans with unique ids: a scan named twice (same resolved path) is kept once; scans sharing an id get, as
+    id, the shortest path suffix (the same length within the group) that tells them apart, never an error."""
+    kept, seen = [], set()
+    for s in scans:
+        key = s.path.resolve()
+        if key in seen:
+            log.info("%s: named twice; scored once", s.path)
+            continue
+        seen.add(key)
+        kept.append(s)
+    groups: dict[str, list[int]] = defaultdict(list)
+    for i, s in enumerate(kept):
+        groups[s.id].append(i)
+    ids = [s.id for s in kept]
+    for members in (m for m in groups.values() if len(m) > 1):
+        longest = max(len(kept[i].path.parts) for i in members)
+        for k in range(1, longest + 1):
+            cand = [_suffix_id(kept[i], k) for i in members]
+            if len(set(cand)) == len(cand):
+                break
+        for i, c in zip(members, cand):
+            ids[i] = c
+    return [ScanInput(sid, s.path, s.kind) for sid, s in zip(ids, kept)]
 
 
 def _add_cohort(source: Path, scans: list[ScanInput], problems: list[tuple[str, str]]) -> None:
@@ -133,9 +198,8 @@ def _add_cohort(source: Path, scans: list[ScanInput], problems: list[tuple[str, 
 def discover_inputs(paths: Sequence[Path]) -> tuple[list[ScanInput], list[tuple[str, str]]]:
     """Scans named by ``paths``: DICOM series folders, NIfTI files, COCA roots, folders of patient folders.
 
-    A folder holding files directly is one series; a COCA root (deidentified_nongated/ or
-    scores.xlsx) gives its patient folders; a folder of sub-folders gives one scan per sub-folder
-    (as ``cacscore ingest``). Returns (scans, problems) where problems are (input, reason) pairs
+    The module's rule (the same as ``cacscore ingest``'s, through :func:`cohort_from_source`); ids unique
+    (:func:`unique_ids`). Returns (scans, problems) where problems are (input, reason) pairs
     for inputs that name no scan.
     """
     scans: list[ScanInput] = []
@@ -153,20 +217,8 @@ def discover_inputs(paths: Sequence[Path]) -> tuple[list[ScanInput], list[tuple[
         if not p.is_dir():
             problems.append((str(p), "no such file or folder"))
             continue
-        has_files = any(c.is_file() and not c.name.startswith(".") for c in p.iterdir())
-        coca = (p / "deidentified_nongated").is_dir() or (p / "scores.xlsx").is_file()
-        if has_files and not coca:
-            scans.append(ScanInput(p.name, p, "dicom"))
-            continue
-        _add_cohort(p, scans, problems)
-    # duplicate ids (e.g. two folders named "series"): keep the first, suffix the others with a path hash
-    seen: set[str] = set()
-    out = []
-    for s in scans:
-        sid = s.id if s.id not in seen else f"{s.id}-{_short_hash(s.path)}"
-        seen.add(sid)
-        out.append(ScanInput(sid, s.path, s.kind))
-    return out, problems
+        _add_cohort(p, scans, problems)  # a series folder, a COCA root or a folder of patient folders (one rule)
+    return unique_ids(scans), problems
 
 
 def input_id(path: str | Path) -> str:

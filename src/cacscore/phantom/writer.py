@@ -18,6 +18,7 @@ from __future__ import annotations
 import gzip
 import logging
 import plistlib
+import shutil
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -316,11 +317,37 @@ def write_scores_xlsx(path: Path, rows: pd.DataFrame) -> None:
         df.to_excel(tmp, index=False, sheet_name="Sheet1", engine="openpyxl")
 
 
+def prepare_release_folder(out: Path, *, overwrite: bool) -> None:
+    """An empty folder for a new release: a non-empty ``out`` is refused (a release written over another keeps the
+    old one's extra patients and slices, which ingest then reads as good) unless ``overwrite``, which clears it,
+    but only when it holds a phantom release (truth.csv, deidentified_nongated/ or labels/), never another folder."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"{out}: is a file; give a folder for the release")
+    entries = sorted(out.iterdir()) if out.is_dir() else []
+    if not entries:
+        return
+    if not overwrite:
+        raise ValueError(f"{out}: not empty ({len(entries)} entries); a release goes into a new or empty folder; "
+                         "--overwrite clears an earlier release first")
+    if not any((out / n).exists() for n in ("truth.csv", NONGATED_DIR, "labels")):
+        raise ValueError(f"{out}: --overwrite clears only an earlier phantom release (truth.csv, {NONGATED_DIR}/ or "
+                         "labels/); this folder holds something else: choose another folder")
+    for e in entries:
+        if e.is_dir() and not e.is_symlink():
+            shutil.rmtree(e)
+        else:
+            e.unlink()
+    log.info("%s: earlier release cleared (%d entries)", out, len(entries))
+
+
 def write_release(out: Path, *, n_patients: int, seed: int, size: int = 512, gated: bool = False,
-                  preview: bool = False, clean: bool = False, workers: int = 1, lookalikes: bool = True) -> pd.DataFrame:
+                  preview: bool = False, clean: bool = False, workers: int = 1, lookalikes: bool = True,
+                  overwrite: bool = False) -> pd.DataFrame:
     """Write patients 1..n_patients as a COCA-layout release under ``out``; return the truth table.
 
     ``lookalikes=False``: without the non-coronary look-alike calcium (phantom/noncoronary.py), for ablations.
+    ``out`` must be new or empty; ``overwrite``: clear an earlier release there first (:func:`prepare_release_folder`).
 
     A patient that fails is logged and skipped (its row is absent); the rest are written.
     """
@@ -331,6 +358,7 @@ def write_release(out: Path, *, n_patients: int, seed: int, size: int = 512, gat
     from tqdm import tqdm
 
     out = Path(out)
+    prepare_release_folder(out, overwrite=overwrite)
     out.mkdir(parents=True, exist_ok=True)
     kw = dict(seed=seed, size=size, gated=gated, preview=preview, clean=clean, lookalikes=lookalikes)
     jobs = [(out, pid, kw) for pid in range(1, n_patients + 1)]

@@ -11,8 +11,20 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from cacscore.chest.heart import HeartFinding
+from cacscore.chest.lungs import heart_grid_step, lung_field
 from cacscore.chest.metal import metal_warnings as _metal_warnings
 from cacscore.io.dicom import Volume
+
+MIN_LUNG_ML = 200.0
+"""Less air inside the body than this (millilitres; adult lungs hold litres, a few slices through the heart
+hundreds of ml) and the scan is probably not a chest CT (a head's sinuses hold tens of ml)."""
+
+MIN_Z_COVERAGE_MM = 100.0
+"""A scan shorter than this along z cannot hold the whole heart (about 120 mm from the aortic root to the apex)."""
+
+MIN_FOV_MM = 200.0
+"""An in-plane field of view narrower than this cannot hold the chest around the heart (a chest CT is 300-500
+mm wide; a cardiac-gated reconstruction about 200-250 mm)."""
 
 HEART_MARGIN_MM = 40.0
 """A heart centre closer than this to the first or last slice means the heart is probably cut off."""
@@ -82,6 +94,30 @@ def acquisition_warnings(volume: Volume, ranges: dict[str, tuple[float, float]])
     return w
 
 
+def anatomy_warnings(volume: Volume) -> list[str]:
+    """Warnings when the scan is probably not a chest CT or not a whole one: too little lung (a head or an abdomen
+    scan), too short along z to hold the heart, or a field of view narrower than a chest. Scores of such scans
+    look as confident as any other; these say they are not."""
+    dz, dy, dx = (abs(float(v)) for v in volume.spacing_mm)
+    nz, ny, nx = volume.hu.shape
+    w = []
+    lungs = lung_field(volume.hu, (dz, dy, dx))
+    step = heart_grid_step((dz, dy, dx))
+    lung_ml = float(lungs.mask.sum()) * (step * dy) * (step * dx) * dz / 1000.0
+    if lung_ml < MIN_LUNG_ML:
+        w.append(f"not a chest CT? only {lung_ml:.0f} ml of lung found (a chest CT holds litres; a head or abdomen "
+                 "scan, or one that misses the lungs, gets meaningless scores)")
+    z_mm = nz * dz
+    if z_mm < MIN_Z_COVERAGE_MM:
+        w.append(f"heart not covered: the scan covers only {z_mm:.0f} mm along z ({nz} slices; the heart needs "
+                 f"about 120 mm): calcium outside it is missed")
+    fov = min(ny * dy, nx * dx)
+    if fov < MIN_FOV_MM:
+        w.append(f"field of view {fov:.0f} mm: narrower than a chest (>= {MIN_FOV_MM:.0f} mm): calcium outside it "
+                 "is missed")
+    return w
+
+
 def heart_warnings(volume: Volume, heart: HeartFinding, *, window: tuple[float, float] | None = None) -> list[str]:
     """Warnings when the heart was not found or is probably cut off.
 
@@ -104,6 +140,8 @@ def heart_warnings(volume: Volume, heart: HeartFinding, *, window: tuple[float, 
 
 def scan_warnings(volume: Volume, heart: HeartFinding, *, ranges: dict[str, tuple[float, float]],
                   window: tuple[float, float] | None = None) -> list[str]:
-    """Every per-scan warning, in the order the CSV shows them: acquisition, heart, metal near the heart."""
-    return [*acquisition_warnings(volume, ranges), *heart_warnings(volume, heart, window=window),
+    """Every per-scan warning, in the order the CSV shows them: the reader's (other series in the folder, slice
+    files skipped), anatomy, acquisition, heart, metal near the heart."""
+    return [*volume.meta.get("warnings", []), *anatomy_warnings(volume),
+            *acquisition_warnings(volume, ranges), *heart_warnings(volume, heart, window=window),
             *_metal_warnings(volume.hu, tuple(abs(float(v)) for v in volume.spacing_mm), heart.index)]

@@ -18,11 +18,11 @@ import pandas as pd
 
 from cacscore import lesion as L
 from cacscore.core.categories import CATEGORY4_LABELS, risk_category4
-from cacscore.core.fileio import atomic_path, atomic_write_text, make_output_folder
+from cacscore.core.fileio import atomic_path, make_output_folder, safe_name, write_table
 from cacscore.core.parallel import map_jobs
 from cacscore.core.vessels import VESSELS
-from cacscore.io.ct import label_affine, read_ct
-from cacscore.io.inputs import discover_inputs, input_id
+from cacscore.io.ct import ReadOptions, label_affine, read_ct
+from cacscore.io.inputs import discover_inputs, input_id, unique_ids
 from cacscore.predict.predictors import LesionPredictor
 
 log = logging.getLogger(__name__)
@@ -67,21 +67,21 @@ def _write_labels(labels: np.ndarray, affine: np.ndarray, path: Path) -> None:
         nib.save(img, str(tmp))
 
 
-def _score_one(job: tuple[str, str, str, str | None, str | None]) -> dict:
-    cid, path_s, model_dir, labels_out, report_dir = job
+def _score_one(job: tuple[str, str, str, str | None, str | None, ReadOptions | None]) -> dict:
+    cid, path_s, model_dir, labels_out, report_dir, read_options = job
     path = Path(path_s)
     row = _empty_row(cid)
     t0 = time.perf_counter()
     try:
         predictor = _predictor_for(model_dir)
-        vol = read_ct(path)
+        vol = read_ct(path, read_options)
         try:
             res = predictor.score(vol)
         except L.LesionError as exc:
             raise L.LesionError(f"{path}: {exc}") from None
         res.id, res.path = cid, path
         if labels_out is not None:
-            _write_labels(res.labels, label_affine(vol), Path(labels_out) / f"{cid}.nii.gz")
+            _write_labels(res.labels, label_affine(vol), Path(labels_out) / f"{safe_name(cid)}.nii.gz")
         if report_dir is not None:  # the picture from the volume and labels in hand (no second read)
             predictor.picture(res, vol, Path(report_dir))
         row.update(res.vessel_scores())
@@ -94,29 +94,31 @@ def _score_one(job: tuple[str, str, str, str | None, str | None]) -> dict:
     return row
 
 
-def _jobs(model_dir: Path, inputs: list, labels_out, report_dir) -> tuple[list[tuple], dict[int, str]]:
-    """One job per scan the inputs name (a COCA root or a folder of patient folders is a cohort); inputs that
-    name no scan, and a second scan with an id already taken, become error jobs (model None)."""
-    jobs, seen, problems = [], {}, {}
-    for raw in inputs:
-        scans, bad = discover_inputs([Path(raw)])
+def _jobs(model_dir: Path, inputs: list, labels_out, report_dir,
+          read_options: ReadOptions | None = None) -> tuple[list[tuple], dict[int, str]]:
+    """One job per scan the inputs name, in input order (:func:`cacscore.io.inputs.discover_inputs`'s rule; ids
+    made unique over all inputs by :func:`cacscore.io.inputs.unique_ids`); an input that names no scan becomes an
+    error job (model None)."""
+    found = [discover_inputs([Path(raw)]) for raw in inputs]
+    ids = {s.path.resolve(): s.id for s in unique_ids([s for scans, _ in found for s in scans])}
+    jobs, problems, done = [], {}, set()
+    for scans, bad in found:
         for src, reason in bad:
             problems[len(jobs)] = f"{src}: {reason}"
-            jobs.append((input_id(src), src, None, None, None))
+            jobs.append((input_id(src), src, None, None, None, None))
         for sc in scans:
-            if sc.id in seen:  # two inputs with one name: the second would overwrite the first's label file
-                problems[len(jobs)] = f"{sc.path}: duplicate id {sc.id!r} (also {seen[sc.id]})"
-                jobs.append((sc.id, str(sc.path), None, None, None))
-            else:
-                seen[sc.id] = sc.path
-                jobs.append((sc.id, str(sc.path), str(model_dir), None if labels_out is None else str(labels_out),
-                             None if report_dir is None else str(report_dir)))
+            key = sc.path.resolve()
+            if key in done:  # the same scan named twice: scored once
+                continue
+            done.add(key)
+            jobs.append((ids[key], str(sc.path), str(model_dir), None if labels_out is None else str(labels_out),
+                         None if report_dir is None else str(report_dir), read_options))
     return jobs, problems
 
 
 def score_cases(model_dir: str | Path, inputs: list[str | Path], *, out_csv: str | Path | None = None,
                 labels_out: str | Path | None = None, report_dir: str | Path | None = None, workers: int = 1,
-                progress: bool = True) -> pd.DataFrame:
+                progress: bool = True, read_options: ReadOptions | None = None, force: bool = False) -> pd.DataFrame:
     """Score CT inputs with a saved lesion model: DICOM series folders, NIfTI files, and cohorts (a COCA root,
     a folder of patient folders, a CSV), expanded as ``cacscore predict`` does.
 
@@ -125,13 +127,16 @@ def score_cases(model_dir: str | Path, inputs: list[str | Path], *, out_csv: str
     labels_out: folder for each scored input's predicted label volume ``<id>.nii.gz`` (uint8 0..4, stored
     (x, y, z) like the phantom's labels, so ``cacscore score INPUT --labels <id>.nii.gz`` gives these scores).
     report_dir: folder for each scored input's picture ``<id>.png`` (``cacscore.lesion.report``), with the warnings.
-    A model that cannot be loaded raises LesionError (the whole job needs it).
+    read_options: how DICOM folders are read (series choice, gaps, unreadable slice files).
+    force: replace an existing ``out_csv`` even when no scan was scored (by default it is kept:
+    :func:`cacscore.core.fileio.write_table`). A model that cannot be loaded raises LesionError (the whole job
+    needs it).
     """
     mdir = Path(model_dir)
     L.load_model(mdir)  # fail fast, with the model's own message, before any scan is read
     if not inputs:
         raise LesionScoreError("no inputs to score")
-    jobs, problems = _jobs(mdir, list(inputs), labels_out, report_dir)
+    jobs, problems = _jobs(mdir, list(inputs), labels_out, report_dir, read_options)
     for folder in (report_dir, labels_out):  # the report first: labels_out defaults to <report>/labels
         if folder is not None:
             make_output_folder(folder)
@@ -144,5 +149,6 @@ def score_cases(model_dir: str | Path, inputs: list[str | Path], *, out_csv: str
     log.debug("lesion-score: %d input(s) scored, %d failed", len(df) - n_bad, n_bad)
     df = df[list(SCORE_COLUMNS)]
     if out_csv is not None:
-        atomic_write_text(out_csv, df.to_csv(index=False, float_format="%.6g"))
+        write_table(out_csv, df.to_csv(index=False, float_format="%.6g"), rows=len(df) - n_bad,
+                    attempted=sum(j[2] is not None for j in jobs), force=force)
     return df

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from cacscore.core.fileio import make_output_folder
-from cacscore.io.ct import read_ct
+from cacscore.io.ct import ReadOptions, read_ct
 from cacscore.io.inputs import ScanInput, discover_inputs
 from cacscore.predict.predictors import Predictor, load_predictor
 from cacscore.predict.results import PredictRun, ScanResult
@@ -40,12 +40,12 @@ def _failure(scan: ScanInput, exc: Exception) -> ScanResult:
 
 
 def predict_scan(predictor: Predictor, scan: ScanInput, *, keep_phi: bool = False,
-                 report_dir: Path | None = None) -> ScanResult:
+                 report_dir: Path | None = None, read_options: ReadOptions | None = None) -> ScanResult:
     """Score one scan; never raises for a bad input (the result carries ``error``). report_dir: write the
     predictor's picture there (its time is recorded as ``report``). The picture's arrays are dropped after."""
     try:
         t0 = time.perf_counter()
-        vol = read_ct(scan.path)
+        vol = read_ct(scan.path, read_options)
         t1 = time.perf_counter()
         res = predictor.score(vol)
         res.id, res.path = scan.id, scan.path
@@ -63,9 +63,11 @@ def predict_scan(predictor: Predictor, scan: ScanInput, *, keep_phi: bool = Fals
 
 
 def predict_inputs(model_path: Path, inputs: Sequence[Path], *, keep_phi: bool = False,
-                   report_dir: Path | None = None, progress: bool = True) -> PredictRun:
+                   report_dir: Path | None = None, progress: bool = True,
+                   read_options: ReadOptions | None = None) -> PredictRun:
     """Score every scan named by ``inputs`` with the model at ``model_path`` (any kind).
 
+    read_options: how DICOM folders are read (series choice, gaps, unreadable slice files).
     report_dir: if given, a per-scan PNG (the predictor's picture) and index.html are written there.
     """
     from tqdm import tqdm
@@ -80,7 +82,7 @@ def predict_inputs(model_path: Path, inputs: Sequence[Path], *, keep_phi: bool =
         report_dir = make_output_folder(report_dir)
     results = []
     for s in tqdm(scans, desc="predict", unit="scan", disable=not progress or len(scans) < 2):
-        r = predict_scan(predictor, s, keep_phi=keep_phi, report_dir=report_dir)
+        r = predict_scan(predictor, s, keep_phi=keep_phi, report_dir=report_dir, read_options=read_options)
         if r.ok:
             log.info("%s: total %.0f%s", r.id, r.total, f" ({'; '.join(r.warnings)})" if r.warnings else "")
         else:

@@ -10,12 +10,15 @@ Layout::
 ``total`` is the target total: for a COCA root the vessel sum (COCA's own total is kept in
 ``coca_total``; disagreements carry the flag ``total_mismatch``). Every file is written to a
 temporary name and renamed (os.replace), so an interrupted run leaves no half-written scan; a
-rerun verifies finished scans (shape, dtype, file size) and skips them.
+rerun verifies finished scans (shape, dtype, file size) and that each came from the same source
+files (``source_files``: a hash of the source's file names, sizes and modification times), and
+skips them; a scan whose source changed (another release into the same cache) is read again.
 """
 
 from __future__ import annotations
 
 import gc
+import hashlib
 import json
 import logging
 import os
@@ -28,7 +31,8 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from cacscore.core.fileio import atomic_path, atomic_write_text
+from cacscore.core.fileio import atomic_path, atomic_write_text, output_lock, remove_stale_temps
+from cacscore.core.parallel import stopping_pool, watch_parent
 from cacscore.io.dicom import read_series
 from cacscore.io.inputs import cohort_from_source
 from cacscore.regress.preprocess import PAD_HU, PreprocessConfig, preprocess_block
@@ -39,7 +43,7 @@ log = logging.getLogger(__name__)
 FORMAT_VERSION = 1
 MANIFEST_COLUMNS = ["id", "source", "status", "error", "shape", "spacing", *VESSELS, "total", "coca_total",
                     "flags", "input_shape", "input_spacing", "thickness_mm", "kvp", "manufacturer", "contrast",
-                    "corrections", "heart_index", "seconds"]
+                    "corrections", "heart_index", "seconds", "source_files"]
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
@@ -62,7 +66,8 @@ def _read_cache_config(path: Path) -> dict:
 def _read_manifest(path: Path) -> pd.DataFrame:
     """CACHE/manifest.csv; ValueError naming the file when it is unreadable or lacks id/status."""
     try:
-        df = pd.read_csv(path, dtype={"id": str}, keep_default_na=False, na_values=[""])
+        df = pd.read_csv(path, dtype={"id": str, "source": str, "source_files": str}, keep_default_na=False,
+                         na_values=[""])
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise ValueError(f"{path}: cannot read the cache manifest ({type(exc).__name__}: {_one_line(exc)}); "
                          "delete it to redo every scan, or use a new cache folder") from None
@@ -104,6 +109,26 @@ def write_scan(path: Path, block: np.ndarray, pad_before: int, pad_after: int) -
 
 def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def source_fingerprint(source: str | Path | None) -> str:
+    """A short hash of the files under ``source`` (resolved path, relative names, sizes, modification times):
+    it changes when the source is another folder, or when any of its files is added, removed or rewritten.
+    Metadata only (no file is read), so resuming a 1000-scan cache costs a directory walk per scan."""
+    if not source:
+        return ""
+    root = Path(source)
+    h = hashlib.sha1(str(root.resolve()).encode())
+    if root.is_file():
+        entries = [root]
+    elif root.is_dir():
+        entries = sorted(p for p in root.rglob("*") if p.is_file())
+    else:
+        return ""
+    for p in entries:
+        st = p.stat()
+        h.update(f"\0{p.relative_to(root) if p != root else p.name}\0{st.st_size}\0{st.st_mtime_ns}".encode())
+    return h.hexdigest()[:16]
 
 
 # ------------------------------------------------------------------ one scan (runs in a worker)
@@ -151,6 +176,7 @@ def _worker_init() -> None:
     copies, the parent's memory pages (copy-on-write). Only ingest's own worker processes do this.
     """
     gc.freeze()
+    watch_parent()
 
 
 def _process(job: dict, scans_dir: str, config_dict: dict) -> dict:
@@ -165,6 +191,7 @@ def _process(job: dict, scans_dir: str, config_dict: dict) -> dict:
         if not job.get("source"):
             raise ValueError(f"patient {row['id']}: score row without an image folder")
         # int16 HU where exact (slope 1, integral intercept, no resampling): no float32 stack
+        row["source_files"] = source_fingerprint(job["source"])  # before the read: a file changing during it shows
         vol = read_series(job["source"], exact_int16=True)
         info: dict = {}
         block, before, after = preprocess_block(vol, config, info=info)
@@ -190,12 +217,26 @@ def _process(job: dict, scans_dir: str, config_dict: dict) -> dict:
 
 
 # ------------------------------------------------------------------ the cohort
+def _still_valid(prev: dict | None, job: dict, npy: Path, config: PreprocessConfig) -> bool:
+    """A cached scan can be kept: its row is ok, from the same source path and the same source files (a cache
+    written before the fingerprint existed has none: read again), and its .npy is complete."""
+    if prev is None or prev.get("status") != "ok":
+        return False
+    if str(prev.get("source") or "") != str(job.get("source") or ""):
+        return False
+    old = prev.get("source_files")
+    if not isinstance(old, str) or not old or old != source_fingerprint(job.get("source")):
+        return False
+    return verify_scan(npy, config)
+
+
 def ingest(source: str | Path, cache: str | Path, *, config: PreprocessConfig = PreprocessConfig(),
            workers: int = 1, progress: bool = True) -> pd.DataFrame:
     """Read SOURCE (COCA root, folder of patient folders, or CSV) into a cohort cache; returns the manifest.
 
-    Resumable: scans already in the cache with an ok manifest row and a verified file are skipped.
-    Raises ValueError when the cache was written with a different PreprocessConfig.
+    Resumable: scans already in the cache with an ok manifest row, the same source files and a verified file are
+    skipped. Raises ValueError when the cache was written with a different PreprocessConfig, OutputLockedError
+    when another ingest is writing the cache. Temporary files an interrupted run left are removed first.
     """
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
@@ -203,6 +244,14 @@ def ingest(source: str | Path, cache: str | Path, *, config: PreprocessConfig = 
     if cache.exists() and not cache.is_dir():
         raise ValueError(f"{cache}: is a file; CACHE must be a folder (new or an earlier cache)")
     jobs = cohort_from_source(source)  # a bad source is refused before anything is created
+    with output_lock([cache]):  # two ingests into one cache would interleave scans and manifests
+        for folder in (cache, cache / "scans"):
+            remove_stale_temps(folder)
+        return _ingest(source, cache, jobs, config, workers, progress)
+
+
+def _ingest(source: str | Path, cache: Path, jobs: list[dict], config: PreprocessConfig, workers: int,
+            progress: bool) -> pd.DataFrame:
     scans = cache / "scans"
     cfg_path = cache / "config.json"
     cfg = {"format_version": FORMAT_VERSION, "preprocess": config.to_dict()}
@@ -227,13 +276,17 @@ def ingest(source: str | Path, cache: str | Path, *, config: PreprocessConfig = 
     todo = []
     for j in jobs:
         p = prev.get(j["id"])
-        if p is not None and p.get("status") == "ok" and verify_scan(scans / f"{j['id']}.npy", config):
+        if _still_valid(p, j, scans / f"{j['id']}.npy", config):
             p.update({k: j.get(k) for k in ("source", *VESSELS, "total", "coca_total", "flags")})
             rows[j["id"]] = p
         else:
             todo.append(j)
     if rows:
         log.info("%s: %d scan(s) already cached and verified, skipped", cache, len(rows))
+    stale = [j["id"] for j in todo if (prev.get(j["id"]) or {}).get("status") == "ok"]
+    if stale:  # e.g. another release ingested into this cache: its images must not keep the old scans
+        log.warning("%s: %d cached scan(s) came from other source files (%s); read again", cache, len(stale),
+                    ", ".join(stale[:5]) + (" ..." if len(stale) > 5 else ""))
 
     def write_manifest() -> pd.DataFrame:
         df = pd.DataFrame([rows[i] for i in ids if i in rows], columns=MANIFEST_COLUMNS)
@@ -251,7 +304,7 @@ def ingest(source: str | Path, cache: str | Path, *, config: PreprocessConfig = 
             if done % 10 == 0:
                 write_manifest()
     else:
-        with ProcessPoolExecutor(max_workers=workers, initializer=_worker_init) as pool:
+        with ProcessPoolExecutor(max_workers=workers, initializer=_worker_init) as pool, stopping_pool(pool):
             futs = {pool.submit(_process, j, str(scans), cfg_d): j for j in todo}
             for fut in as_completed(futs):
                 j = futs[fut]
