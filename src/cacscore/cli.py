@@ -243,39 +243,68 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------- predict
 def _add_predict(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("predict", help="per-vessel scores for chest CTs with a trained bundle")
-    p.add_argument("model", type=Path, help="bundle folder, or a folder of fold bundles (ensemble)")
-    p.add_argument("inputs", type=Path, nargs="+", help="DICOM folder, COCA root or NIfTI file")
-    p.add_argument("--out", type=Path, default=None)
-    p.add_argument("--json", action="store_true")
-    p.add_argument("--report", type=Path, default=None)
+    p = sub.add_parser(
+        "predict", help="per-vessel coronary calcium scores of chest CTs (the shipped model unless --model)",
+        description="Per-vessel Agatston scores (LCA, LAD, LCX, RCA), total, risk category and warnings of each chest "
+                    "CT. Without --model the shipped candidate scorer is used: trained on synthetic phantoms only, "
+                    "for research, not a medical device (docs/model_card.md).")
+    p.add_argument("inputs", type=Path, nargs="+", metavar="INPUT",
+                   help="DICOM series folder, NIfTI file, folder of patient folders, COCA root, or CSV of scans")
+    p.add_argument("--model", type=Path, default=None, metavar="DIR",
+                   help="a lesion-train model folder or a reproduce bundle (or a folder of fold bundles) instead "
+                        "of the shipped model. The old form 'predict MODEL INPUT...' still works for one release")
+    p.add_argument("--out", type=Path, default=None, metavar="CSV",
+                   help="also write the full table here as CSV (id, LCA, LAD, LCX, RCA, total, cat4, cat5, "
+                        "category, [sd_*], warnings); '-' prints that CSV to stdout instead of the short table")
+    p.add_argument("--json", action="store_true",
+                   help="print the scans and failures as one JSON object to stdout instead of the short table")
+    p.add_argument("--report", type=Path, default=None, metavar="DIR",
+                   help="write a picture per scan (lesions in their artery's colour, or a bundle's saliency) and "
+                        "an offline index.html to DIR")
     p.add_argument("--keep-phi", action="store_true", help="allow patient identifiers from headers in outputs")
     p.set_defaults(func=_cmd_predict)
+
+
+def _predict_model_and_inputs(args: argparse.Namespace) -> tuple[Path | None, list[Path]]:
+    """--model, or the deprecated positional MODEL (a first INPUT that is a model folder, with more inputs after)."""
+    from cacscore.predict.predictors import is_model_folder
+
+    inputs = list(args.inputs)
+    if args.model is None and len(inputs) > 1 and is_model_folder(inputs[0]):
+        print(f"cacscore predict: note: 'predict MODEL INPUT...' is deprecated and goes in the next release; "
+              f"use 'cacscore predict INPUT... --model {inputs[0]}'", file=sys.stderr)
+        return inputs[0], inputs[1:]
+    return args.model, inputs
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
     from cacscore.predict.run import predict_inputs
 
-    run = predict_inputs(args.model, args.inputs, keep_phi=args.keep_phi, report_dir=args.report)
-    table = run.table()
-    if args.out is not None:
-        atomic_write_text(args.out, table.to_csv(index=False, float_format="%.6g"))
+    model, inputs = _predict_model_and_inputs(args)
+    to_stdout = args.out is not None and str(args.out) == "-"
+    run = predict_inputs(model, inputs, keep_phi=args.keep_phi, report_dir=args.report)
+    failures = [f"{r.id}: {r.error}" for r in run.failed] + [f"{i}: {e}" for i, e in run.problems]
+    if not run.ok:  # nothing scored: one clear line and exit 2, as lesion-score does
+        more = f" (and {len(failures) - 1} more input(s) failed)" if len(failures) > 1 else ""
+        raise ValueError((failures[0] if failures else "no scan found in the inputs") + more)
+    csv_text = run.table().to_csv(index=False, float_format="%.6g")
+    if args.out is not None and not to_stdout:
+        atomic_write_text(args.out, csv_text)
     if args.json:
         print(run.to_json())
-    elif args.out is None:
-        print(table.to_csv(index=False, float_format="%.6g"), end="")
-    n_bad = len(run.failed) + len(run.problems)
-    for r in run.failed:
-        print(f"cacscore predict: failed: {r.id}: {r.error}", file=sys.stderr)
-    for i, e in run.problems:
-        print(f"cacscore predict: failed: {i}: {e}", file=sys.stderr)
-    summary = f"{len(run.ok)} scan(s) predicted, {n_bad} failed"
-    if args.out is not None:
+    elif to_stdout:
+        sys.stdout.write(csv_text)
+    else:
+        sys.stdout.write(run.terminal_table())
+    for f in failures:  # each once (the library only logs them at debug level)
+        print(f"cacscore predict: failed: {f}", file=sys.stderr)
+    summary = f"{len(run.ok)} scan(s) predicted, {len(failures)} failed"
+    if args.out is not None and not to_stdout:
         summary += f"; wrote {args.out}"
     if args.report is not None:
         summary += f"; report {args.report / 'index.html'}"
     print(summary, file=sys.stderr)
-    return 1 if n_bad else 0
+    return 1 if failures else 0
 
 
 # ---------------------------------------------------------------- evaluate

@@ -16,7 +16,7 @@ from pathlib import Path
 from cacscore.core.fileio import make_output_folder
 from cacscore.io.ct import read_ct
 from cacscore.io.inputs import ScanInput, discover_inputs
-from cacscore.predict.predictors import Predictor, load_predictor
+from cacscore.predict.predictors import DEFAULT_MODEL, Predictor, load_predictor
 from cacscore.predict.results import PredictRun, ScanResult
 
 log = logging.getLogger(__name__)
@@ -62,18 +62,24 @@ def predict_scan(predictor: Predictor, scan: ScanInput, *, keep_phi: bool = Fals
     return res
 
 
-def predict_inputs(model_path: Path, inputs: Sequence[Path], *, keep_phi: bool = False,
+def predict_inputs(model_path: Path | None, inputs: Sequence[Path], *, keep_phi: bool = False,
                    report_dir: Path | None = None, progress: bool = True) -> PredictRun:
-    """Score every scan named by ``inputs`` with the model at ``model_path`` (any kind).
+    """Score every scan named by ``inputs`` with the model at ``model_path`` (any kind; None: the shipped
+    default model, :data:`cacscore.predict.predictors.DEFAULT_MODEL`).
 
     report_dir: if given, a per-scan PNG (the predictor's picture) and index.html are written there.
+    Failures are logged at debug level only: they are in the returned run, which the caller reports once.
     """
     from tqdm import tqdm
 
+    if model_path is None and not (DEFAULT_MODEL / "model.json").is_file():
+        raise FileNotFoundError(f"{DEFAULT_MODEL}: the shipped default model is missing from this installation "
+                                f"(reinstall cacscore, or give a model folder with --model DIR)")
+    model_path = DEFAULT_MODEL if model_path is None else Path(model_path)
     predictor = load_predictor(model_path)
     scans, problems = discover_inputs(inputs)
     for i, e in problems:
-        log.error("%s: %s", i, e)
+        log.debug("%s: %s", i, e)
     for w in predictor.notes:
         log.warning("%s: %s", model_path, w)
     if report_dir is not None:
@@ -82,9 +88,9 @@ def predict_inputs(model_path: Path, inputs: Sequence[Path], *, keep_phi: bool =
     for s in tqdm(scans, desc="predict", unit="scan", disable=not progress or len(scans) < 2):
         r = predict_scan(predictor, s, keep_phi=keep_phi, report_dir=report_dir)
         if r.ok:
-            log.info("%s: total %.0f%s", r.id, r.total, f" ({'; '.join(r.warnings)})" if r.warnings else "")
+            log.debug("%s: total %.0f%s", r.id, r.total, f" ({'; '.join(r.warnings)})" if r.warnings else "")
         else:
-            log.error("%s: %s", r.id, r.error)
+            log.debug("%s: %s", r.id, r.error)
         results.append(r)
     run = PredictRun(results, problems)
     if report_dir is not None:
