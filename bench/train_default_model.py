@@ -37,9 +37,10 @@ def cacscore(*args: object) -> list[str]:
     return [sys.executable, "-m", "cacscore.cli", *(str(a) for a in args)]
 
 
-def step(cmd: list[str], log: list[dict], done: Path | None = None) -> None:
-    """Run one step (unless ``done`` exists), fail loudly, record its command and time."""
-    shown = " ".join(["cacscore", *cmd[3:]])
+def step(cmd: list[str], log: list[dict], done: Path | None = None, shown: str | None = None) -> None:
+    """Run one step (unless ``done`` exists), fail loudly, record its command (``shown``: a shorter form of it) and
+    time."""
+    shown = shown or " ".join(["cacscore", *cmd[3:]])
     if done is not None and done.exists():
         print(f"[skip, {done} exists] {shown}", flush=True)
         log.append({"command": shown, "seconds": None})
@@ -78,8 +79,8 @@ def held_out_metrics(eval_dir: Path) -> dict:
     m = pd.read_csv(eval_dir / "metrics.csv")
     out: dict = {}
     for r in m[m["metric"].isin(METRICS)].itertuples():
-        out.setdefault(r.vessel, {})[r.metric] = [round(float(x), 5) for x in
-                                                  (r.value, r.ci_low, r.ci_high, r.baseline)]
+        out.setdefault(r.vessel, {})[r.metric] = [None if pd.isna(x) else round(float(x), 5)  # NaN: JSON null
+                                                  for x in (r.value, r.ci_low, r.ci_high, r.baseline)]
     return out
 
 
@@ -100,10 +101,15 @@ def main() -> int:
     step(cacscore("phantom", release, "--patients", a.patients, "--seed", a.seed, "--size", a.size,
                   "--workers", a.workers), log, release / "truth.csv")
     train_csv, test_cts, test_truth = split_tables(release, out, a.train)
+    if not (model / "model.json").exists():  # the code that trains is the version to record
+        (out / "code_version.txt").write_text(git_commit() + "\n")
     step(cacscore("lesion-train", train_csv, model, "--seed", a.model_seed, "--workers", a.workers,
                   "--no-progress"), log, model / "model.json")
     pred = out / "test_predictions.csv"
-    step(cacscore("predict", *test_cts, "--model", model, "--out", pred), log, pred)
+    first, last = a.train + 1, a.patients
+    step(cacscore("predict", *test_cts, "--model", model, "--out", pred), log, pred,
+         shown=f"cacscore predict {release}/deidentified_nongated/ID/ID (ID = {first}..{last}) "
+               f"--model {model} --out {pred}")
     step(cacscore("evaluate", pred, test_truth, "--out", out / "evaluation", "--bootstrap", 1000, "--seed", 0),
          log, None)
     cfg = json.loads((model / "model.json").read_text())
@@ -112,7 +118,8 @@ def main() -> int:
         "reproduce": f"python bench/train_default_model.py OUT --patients {a.patients} --train {a.train} "
                      f"--seed {a.seed} --model-seed {a.model_seed} --size {a.size} --install",
         "commands": [s["command"].replace(str(out), "OUT") for s in log],
-        "code_version": git_commit(),
+        "code_version": (out / "code_version.txt").read_text().strip() if (out / "code_version.txt").exists()
+                        else git_commit(),
         "data": {"kind": "synthetic phantom (cacscore phantom, non-coronary look-alikes on)",
                  "phantom_seed": a.seed, "patients": a.patients, "size_px": a.size,
                  "train_ids": f"1-{a.train}", "test_ids": f"{a.train + 1}-{a.patients}",
@@ -121,7 +128,7 @@ def main() -> int:
                                      "[value, 95% bootstrap CI low, high, constant-mean baseline]",
                              "n_test": a.patients - a.train, **held_out_metrics(out / "evaluation")},
     }
-    (model / "model.json").write_text(json.dumps(cfg, indent=2) + "\n")
+    (model / "model.json").write_text(json.dumps(cfg, indent=2, allow_nan=False) + "\n")
     print(json.dumps(cfg["info"]["provenance"]["held_out_metrics"]["total"], indent=1))
     if a.install:
         SHIPPED.mkdir(parents=True, exist_ok=True)

@@ -48,7 +48,7 @@ def _add_score_gated(sub: argparse._SubParsersAction) -> None:
     p.add_argument("coca_root", type=Path, help="COCA release root (holds Gated_release_final/)")
     p.add_argument("--patients", default=None, help="comma-separated patient ids (default: all with an XML)")
     p.add_argument("--out", type=Path, default=None, help="write scores.csv here")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="JSON (a list of per-patient objects) instead of CSV")
     p.set_defaults(func=_cmd_score_gated)
 
 
@@ -120,18 +120,18 @@ def _cmd_phantom(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- ingest
 def _add_ingest(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("ingest", help="read a COCA root / patient folders / CSV into a cohort cache")
-    p.add_argument("source", type=Path)
-    p.add_argument("cache", type=Path)
-    p.add_argument("--size", type=int, default=512)
-    p.add_argument("--slices", type=int, default=73)
-    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("source", type=Path, help="COCA release root, folder of patient folders, or CSV of scans")
+    p.add_argument("cache", type=Path, help="output folder: one int16 array per scan, manifest.csv, config.json")
+    p.add_argument("--size", type=int, default=512, help="in-plane size of the cached arrays (px)")
+    p.add_argument("--slices", type=int, default=73, help="slabs in the depth window (the paper: 73)")
+    p.add_argument("--workers", type=int, default=1, help="scans read in parallel processes")
     p.add_argument("--centre", choices=("volume", "heart"), default="volume",
                    help="depth window around the volume centre (paper) or the detected heart")
     p.add_argument("--z-spacing", type=float, default=5.0, help="slab thickness (mm) thinner slices are averaged into")
     p.add_argument("--crop-mm", type=float, default=None, metavar="MM",
                    help="in-plane square of MM mm around the detected heart instead of the whole field of view "
                         "(e.g. 176; see docs/models.md)")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_ingest)
 
 
@@ -152,9 +152,9 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- reproduce
 def _add_reproduce(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("reproduce", help="the paper's protocol: split, 5-fold CV grid search, Table 1, figures, bundles")
-    p.add_argument("cache", type=Path)
-    p.add_argument("out", type=Path)
-    p.add_argument("--models", default="cnn,se_cnn,vit")
+    p.add_argument("cache", type=Path, help="cohort cache written by cacscore ingest")
+    p.add_argument("out", type=Path, help="output folder: Table 1, figures, one bundle per model")
+    p.add_argument("--models", default="cnn,se_cnn,vit", help="comma-separated models to train (cnn, se_cnn, vit)")
     p.add_argument("--grid", default="small", help="small | paper | path to a JSON grid")
     p.add_argument("--device", default="auto", help="auto (cuda if available, else cpu) | cpu | cuda[:N]")
     p.add_argument("--seed", type=int, default=0, help="seed of the split, initialisation and shuffling")
@@ -225,9 +225,9 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- demo
 def _add_demo(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="phantom -> ingest -> reproduce on built-in synthetic data (CPU, minutes)")
-    p.add_argument("out", type=Path, nargs="?", default=Path("demo-out"))
-    p.add_argument("--patients", type=int, default=80)
-    p.add_argument("--size", type=int, default=128)
+    p.add_argument("out", type=Path, nargs="?", default=Path("demo-out"), help="output folder (default demo-out)")
+    p.add_argument("--patients", type=int, default=80, help="synthetic patients to generate")
+    p.add_argument("--size", type=int, default=128, help="in-plane matrix size of the phantoms (px)")
     p.add_argument("--workers", type=int, default=2, help="processes for the phantom and ingest steps")
     p.set_defaults(func=_cmd_demo)
 
@@ -310,11 +310,11 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- evaluate
 def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="clinical agreement metrics of predictions against a reference")
-    p.add_argument("pred", type=Path)
+    p.add_argument("pred", type=Path, help="predictions CSV (cacscore predict --out): id, LCA, LAD, LCX, RCA")
     p.add_argument("truth", type=Path, help="CSV or COCA scores.xlsx")
     p.add_argument("--out", type=Path, default=None, help="folder for metrics.csv, metrics.md and figures")
     p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for 95%% intervals (0: none)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap resampling")
     p.add_argument("--scale", default=None,
                    help="per-vessel divisors LCA,LAD,LCX,RCA for the normalised MSE (default: reference maxima)")
     p.add_argument("--scaling-from", type=Path, default=None, metavar="MODEL",
@@ -376,12 +376,12 @@ def _add_lesion_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--gated-noise-sd", type=float, nargs=2, default=(10.0, 35.0), metavar=("LOW_HU", "HIGH_HU"),
                    help="gated source: range of the added noise sd")
     p.add_argument("model_dir", type=Path, help="output folder: model.safetensors, model.json, training_report.json")
-    p.add_argument("--epochs", type=int, default=40)
+    p.add_argument("--epochs", type=int, default=40, help="training epochs of the candidate classifier (MLP)")
     p.add_argument("--max-distance-mm", type=float, default=110.0, metavar="MM",
                    help="candidates farther than MM from the found heart centre are non-coronary by rule")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the initialisation, shuffling and augmentation")
     p.add_argument("--workers", type=int, default=1, help="scans read in parallel processes")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_lesion_train)
 
 
@@ -418,9 +418,9 @@ def _add_lesion_score(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--report", type=Path, default=None, metavar="DIR",
                    help="write one PNG per scan to DIR: the scored lesions in their vessel's colour on the slices "
                         "with the most calcium and on a projection of the heart (labels kept in DIR/labels)")
-    p.add_argument("--workers", type=int, default=1)
-    p.add_argument("--json", action="store_true")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--workers", type=int, default=1, help="scans scored in parallel processes")
+    p.add_argument("--json", action="store_true", help="print the table as JSON records instead of CSV")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_lesion_score)
 
 
