@@ -64,7 +64,7 @@ def test_predict_coca_release(bundle, coca):
     assert sorted(r.id for r in run.results) == ["1", "10", "103", "2"]  # "7" has a score row but no folder
     assert not run.failed
     df = run.table()
-    assert list(df.columns) == ["id", *VESSELS, "total", "cat4", "cat5", "warnings"]
+    assert list(df.columns) == ["id", *VESSELS, "total", "cat4", "cat5", "category", "warnings"]
     s = df[list(VESSELS)].to_numpy()
     assert np.isfinite(s).all() and (s >= 0).all() and (s.sum(1) > 0).all()
     assert np.allclose(df["total"], s.sum(1))
