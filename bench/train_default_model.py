@@ -74,6 +74,20 @@ def split_tables(release: Path, out: Path, n_train: int) -> tuple[Path, list[Pat
     return out / "train.csv", [ct[i] for i in test], out / "test_truth.csv"
 
 
+def acquisition_ranges(train_csv: Path, release: Path) -> dict:
+    """{"slice_thickness_mm": [lo, hi], "kvp": [lo, hi]} of the training scans (read by
+    cacscore.predict.checks.training_ranges, so predict warns about scans outside them)."""
+    import pydicom
+
+    thick = []
+    for ct in pd.read_csv(train_csv)["ct"]:
+        first = min(Path(ct).iterdir())
+        thick.append(float(pydicom.dcmread(first, stop_before_pixels=True).SliceThickness))
+    truth = pd.read_csv(release / "truth.csv", dtype={"id": str})
+    kvp = truth[truth["id"].isin(pd.read_csv(train_csv, dtype={"id": str})["id"])]["kvp"]
+    return {"slice_thickness_mm": [min(thick), max(thick)], "kvp": [float(kvp.min()), float(kvp.max())]}
+
+
 def held_out_metrics(eval_dir: Path) -> dict:
     """{vessel: {metric: [value, ci_low, ci_high, baseline]}} from evaluate's metrics.csv."""
     m = pd.read_csv(eval_dir / "metrics.csv")
@@ -113,6 +127,7 @@ def main() -> int:
     step(cacscore("evaluate", pred, test_truth, "--out", out / "evaluation", "--bootstrap", 1000, "--seed", 0),
          log, None)
     cfg = json.loads((model / "model.json").read_text())
+    cfg.setdefault("info", {})["train_ranges"] = acquisition_ranges(train_csv, release)
     train_report = json.loads((model / "training_report.json").read_text())
     cfg.setdefault("info", {})["provenance"] = {
         "reproduce": f"python bench/train_default_model.py OUT --patients {a.patients} --train {a.train} "

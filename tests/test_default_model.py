@@ -27,7 +27,9 @@ def test_default_model_ships_as_package_data_with_its_provenance():
     pkg = DEFAULT_MODEL.parent
     shipped = {p.name for g in globs["cacscore.predict"] for p in pkg.glob(g)}
     assert shipped == set(files)
-    assert isinstance(load_predictor(DEFAULT_MODEL), LesionPredictor)
+    predictor = load_predictor(DEFAULT_MODEL)
+    assert isinstance(predictor, LesionPredictor)
+    assert predictor.ranges == {"slice_thickness_mm": (5.0, 5.0), "kvp": (100.0, 120.0)}
     prov = json.loads((DEFAULT_MODEL / "model.json").read_text())["info"]["provenance"]
     assert re.fullmatch(r"[0-9a-f]{40}(\+dirty)?", prov["code_version"])
     assert prov["data"]["phantom_seed"] == 41 and "look-alikes on" in prov["data"]["kind"]
@@ -64,6 +66,8 @@ def test_predict_real_ct_with_no_model_argument(capsys):
     assert row[0] == "lidc-idri-0002" and all(re.fullmatch(r"\d+\.\d", v) for v in row[1:6])
     assert abs(sum(float(v) for v in row[1:5]) - float(row[5])) < 0.3  # the total is the vessel sum
     assert "1 scan(s) predicted, 0 failed" in err and "deprecated" not in err
+    # the shipped model records its training acquisition, so a thin-slice scan is warned about
+    assert "slice thickness 1.25 mm unlike the training data (5 mm only)" in out
 
 
 def test_six_gated_series_with_one_folder_name_are_all_scored(tmp_path, capsys):

@@ -89,12 +89,14 @@ class LesionPredictor:
     preprocessing): every calcium lesion is classified, then each artery is scored exactly."""
 
     about = LESION_ABOUT
-    ranges: dict = {}  # no acquisition ranges recorded by lesion-train
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.model = L.load_model(self.path)
         self.notes: list[str] = []
+        # acquisition ranges where model.json records them (info.train_ranges: the shipped model does;
+        # lesion-train does not yet), so a scan unlike the training data is warned about
+        self.ranges = training_ranges([self.model.info])
 
     def score(self, volume: Volume) -> ScanResult:
         spacing = _abs_spacing(volume)
