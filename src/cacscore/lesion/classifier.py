@@ -311,8 +311,10 @@ def classify_volume(hu: np.ndarray, spacing_mm: Sequence[float], model: LesionMo
                     heart_index: Sequence[float] | None = None) -> tuple[Candidates, np.ndarray]:
     """The candidates of a (z, y, x) HU volume (with the model's Agatston settings) and each one's class
     (0 non-coronary, 1..4 = LCA, LAD, LCX, RCA). spacing_mm: (z, y, x) mm."""
+    # context features only where the classifier looks (1 mm beyond its max_distance_mm: the float32 feature
+    # table it tests may round a distance down); identical classes, about half the context time on a chest CT
     cand = find_candidates(hu, spacing_mm, threshold_hu=model.threshold_hu, min_area_mm2=model.min_area_mm2,
-                           heart_index=heart_index)
+                           heart_index=heart_index, context_within_mm=model.config.max_distance_mm + 1.0)
     return cand, model.classify(cand.features, cand.outside_thorax_mm)
 
 
