@@ -181,11 +181,12 @@ def train_classifier(features: np.ndarray, targets: np.ndarray, *, config: Class
     near = _near(f, config.max_distance_mm)
     n_far_coronary = int((y[~near] > 0).sum())
     if n_far_coronary:
-        log.warning("%d coronary training candidates lie beyond max_distance_mm=%g and are dropped",
-                    n_far_coronary, config.max_distance_mm)
+        log.warning("%d coronary training candidates lie more than %g mm from the found heart centre and are dropped "
+                    "(lesion-train --max-distance-mm)", n_far_coronary, config.max_distance_mm)
     f, y, sw = f[near], y[near], sw[near]
     if len(y) == 0:
-        raise LesionError(f"no training candidate within max_distance_mm={config.max_distance_mm:g} of the heart")
+        raise LesionError(f"no training candidate within {config.max_distance_mm:g} mm of the found heart centre "
+                          f"(lesion-train --max-distance-mm)")
     mean = f.mean(0)
     std = f.std(0)
     std = np.where(std > 1e-6, std, 1.0).astype(np.float32)
