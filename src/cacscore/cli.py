@@ -229,13 +229,16 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--patients", type=int, default=80, help="synthetic patients to generate")
     p.add_argument("--size", type=int, default=128, help="in-plane matrix size of the phantoms (px)")
     p.add_argument("--workers", type=int, default=2, help="processes for the phantom and ingest steps")
+    p.add_argument("--keep-checkpoints", action="store_true",
+                   help="keep every training run's full checkpoint (default: its best weights only)")
     p.set_defaults(func=_cmd_demo)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     from cacscore.demo import run_demo
 
-    paths = run_demo(args.out, n_patients=args.patients, size=args.size, workers=args.workers)
+    paths = run_demo(args.out, n_patients=args.patients, size=args.size, workers=args.workers,
+                     keep_checkpoints=args.keep_checkpoints)
     for name, path in paths.items():
         print(f"{name}: {path}")
     return 0

@@ -165,9 +165,12 @@ def reproduce(cache_dir: Path, out: Path, *, models: Sequence[str] = ("cnn", "se
               target_scaling: str = "log", n_folds: int = 5, test_fraction: float = 0.2,
               normalisation: str | None = None, window_hu: tuple[float, float] | None = None,
               trainer: str = "auto", compile_model: bool = False, bf16: bool = False,
-              progress: bool = True) -> dict[str, Path]:
+              progress: bool = True, keep_checkpoints: bool = True) -> dict[str, Path]:
     """Run the protocol on a cohort cache and write the artefacts into ``out``; returns their paths.
 
+    keep_checkpoints: False keeps only the best weights in each finished run's checkpoint (the reference
+    trainer's last weights and optimizer state go: 1/4 of the size; a finished run still reloads, an unfinished
+    one still resumes).
     normalisation / window_hu: override the cache's PreprocessConfig at training time (the cache holds raw HU);
     the bundles record the configuration used, so ``predict`` normalises the same way.
     trainer: "reference" (``cacscore.regress.train.fit`` per fold over a DataLoader, a checkpoint every epoch, resumable,
@@ -274,7 +277,7 @@ def reproduce(cache_dir: Path, out: Path, *, models: Sequence[str] = ("cnn", "se
                         model = build_model(name, **model_kw)
                     res = fit(model, data.dataset(tr_ids), data.dataset(va_ids), config=cfg, device=device,
                               run_dir=out / "runs" / name / point_name(cfg) / f"fold{k}", progress=progress,
-                              desc=f"{name} {point_name(cfg)} fold {k}")
+                              desc=f"{name} {point_name(cfg)} fold {k}", compact=not keep_checkpoints)
                 results.append(res)
                 best = res.history[res.best_epoch - 1]
                 cv_rows.append({"model": name, "grid_point": point_name(cfg), "fold": k, "best_epoch": res.best_epoch,
@@ -315,7 +318,7 @@ def reproduce(cache_dir: Path, out: Path, *, models: Sequence[str] = ("cnn", "se
         else:
             fit(full, data.dataset(splits.train), None, config=full_cfg, device=device,
                 run_dir=out / "runs" / name / point_name(cfg) / "full", progress=progress,
-                desc=f"{name} retrain 80%")
+                desc=f"{name} retrain 80%", compact=not keep_checkpoints)
         final_models[name] = full
         if _main_process():
             save_bundle(out / "models" / name, full, {"model": name, **base, "training": {
