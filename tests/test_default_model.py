@@ -70,15 +70,23 @@ def test_predict_real_ct_with_no_model_argument(capsys):
     assert "slice thickness 1.25 mm unlike the training data (5 mm only)" in out
 
 
-def test_six_gated_series_with_one_folder_name_are_all_scored(tmp_path, capsys):
-    """COCA's gated release names every patient's series alike (patient/<id>/Pro_Gated_CS_3.0_I30f_3_(70%)); given
-    as six folders, all six are scored with distinct ids (ids come from cacscore.io.inputs)."""
+@pytest.fixture(scope="module")
+def gated_series(tmp_path_factory) -> list[Path]:
+    """The six gated series of a simulated gated release: six folders with one name."""
     from cacscore.phantom import write_release
     from cacscore.phantom.writer import GATED_DIR, GATED_SERIES
 
-    write_release(tmp_path / "rel", n_patients=6, seed=5, size=64, gated=True)
-    series = [tmp_path / "rel" / GATED_DIR / "patient" / str(p) / GATED_SERIES for p in range(1, 7)]
-    assert all(s.is_dir() for s in series)
+    root = tmp_path_factory.mktemp("gated") / "rel"
+    write_release(root, n_patients=6, seed=5, size=64, gated=True)
+    series = [root / GATED_DIR / "patient" / str(p) / GATED_SERIES for p in range(1, 7)]
+    assert all(s.is_dir() for s in series) and len({s.name for s in series}) == 1
+    return series
+
+
+def test_six_gated_series_with_one_folder_name_are_all_scored(gated_series, tmp_path, capsys):
+    """COCA's gated release names every patient's series alike (patient/<id>/Pro_Gated_CS_3.0_I30f_3_(70%)); given
+    as six folders, all six are scored with distinct ids (ids come from cacscore.io.inputs)."""
+    series = gated_series
     out = tmp_path / "p.csv"
     rc = main(["predict", *map(str, series), "--out", str(out)])
     err = capsys.readouterr().err
@@ -98,3 +106,14 @@ def test_predict_machine_readable_stdout(how, capsys):
         assert json.loads(out)["scans"][0]["id"] == "lidc-idri-0002"
     else:
         assert out.splitlines()[0].startswith("id,LCA,LAD,LCX,RCA,total,cat4,cat5,category")
+
+
+def test_predict_workers_give_the_same_table_in_input_order(gated_series):
+    from cacscore.predict.run import predict_inputs
+
+    one = predict_inputs(None, gated_series[:4], progress=False).table()
+    two = predict_inputs(None, gated_series[:4], progress=False, workers=2).table()
+    pd.testing.assert_frame_equal(one, two)
+    assert len(one) == 4
+    with pytest.raises(ValueError, match="--workers must be >= 1"):
+        predict_inputs(None, gated_series[:1], workers=0)

@@ -265,6 +265,7 @@ def _add_predict(sub: argparse._SubParsersAction) -> None:
                    help="write a picture per scan (lesions in their artery's colour, or a bundle's saliency) and "
                         "an offline index.html to DIR")
     p.add_argument("--keep-phi", action="store_true", help="allow patient identifiers from headers in outputs")
+    p.add_argument("--workers", type=int, default=1, help="scans scored in parallel processes")
     p.set_defaults(func=_cmd_predict)
 
 
@@ -285,7 +286,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
     model, inputs = _predict_model_and_inputs(args)
     to_stdout = args.out is not None and str(args.out) == "-"
-    run = predict_inputs(model, inputs, keep_phi=args.keep_phi, report_dir=args.report)
+    run = predict_inputs(model, inputs, keep_phi=args.keep_phi, report_dir=args.report, workers=args.workers)
     failures = [f"{r.id}: {r.error}" for r in run.failed] + [f"{i}: {e}" for i, e in run.problems]
     if not run.ok:  # nothing scored: one clear line and exit 2, as lesion-score does
         more = f" (and {len(failures) - 1} more input(s) failed)" if len(failures) > 1 else ""
