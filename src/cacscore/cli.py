@@ -265,7 +265,7 @@ def _add_predict(sub: argparse._SubParsersAction) -> None:
                    help="write a picture per scan (lesions in their artery's colour, or a bundle's saliency) and "
                         "an offline index.html to DIR")
     p.add_argument("--keep-phi", action="store_true", help="allow patient identifiers from headers in outputs")
-    p.add_argument("--workers", type=int, default=1, help="scans scored in parallel processes")
+    p.add_argument("--workers", type=int, default=1, metavar="N", help="scans scored in N parallel processes")
     p.set_defaults(func=_cmd_predict)
 
 
