@@ -259,39 +259,40 @@ CASES = [
     ("ingest", "csv without path column", lambda f: ["ingest", f["nopath.csv"], f["root"] / "c_nopath"],
      ["nopath.csv"], "needs columns"),
     ("ingest", "cache is a file", lambda f: ["ingest", f["text"], f["file.txt"]], ["file.txt"], "is a file"),
-    ("predict", "model missing", lambda f: ["predict", f["root"] / "nope", f["ct"]], ["nope"], "not a model"),
-    ("predict", "model an empty folder", lambda f: ["predict", f["empty"], f["ct"]], ["empty"], "not a model"),
-    ("predict", "lesion model without safetensors", lambda f: ["predict", f["m_nosafe"], f["ct"]],
+    ("predict", "model missing", lambda f: ["predict", f["ct"], "--model", f["root"] / "nope"], ["nope"], "not a model"),
+    ("predict", "model an empty folder", lambda f: ["predict", f["ct"], "--model", f["empty"]], ["empty"], "not a model"),
+    ("predict", "lesion model without safetensors", lambda f: ["predict", f["ct"], "--model", f["m_nosafe"]],
      ["model.safetensors"], "missing"),
-    ("predict", "lesion safetensors wrong shape", lambda f: ["predict", f["m_safe_shape"], f["ct"]],
+    ("predict", "lesion safetensors wrong shape", lambda f: ["predict", f["ct"], "--model", f["m_safe_shape"]],
      ["m_safe_shape", "model.safetensors"], "do not fit"),
-    ("predict", "lesion safetensors garbage", lambda f: ["predict", f["m_safe_garbage"], f["ct"]],
+    ("predict", "lesion safetensors garbage", lambda f: ["predict", f["ct"], "--model", f["m_safe_garbage"]],
      ["m_safe_garbage", "model.safetensors"], "not a readable safetensors"),
-    ("predict", "lesion safetensors truncated", lambda f: ["predict", f["m_safe_trunc"], f["ct"]],
+    ("predict", "lesion safetensors truncated", lambda f: ["predict", f["ct"], "--model", f["m_safe_trunc"]],
      ["m_safe_trunc", "model.safetensors"], "not a readable safetensors"),
-    ("predict", "lesion safetensors tensor missing", lambda f: ["predict", f["m_safe_missing"], f["ct"]],
+    ("predict", "lesion safetensors tensor missing", lambda f: ["predict", f["ct"], "--model", f["m_safe_missing"]],
      ["m_safe_missing", "model.safetensors"], "no tensor 'feature_mean'"),
-    ("predict", "lesion model.json invalid", lambda f: ["predict", f["m_badjson"], f["ct"]],
+    ("predict", "lesion model.json invalid", lambda f: ["predict", f["ct"], "--model", f["m_badjson"]],
      ["m_badjson", "model.json"], "not valid JSON"),
-    ("predict", "lesion model.json a list", lambda f: ["predict", f["m_json_list"], f["ct"]],
+    ("predict", "lesion model.json a list", lambda f: ["predict", f["ct"], "--model", f["m_json_list"]],
      ["m_json_list", "model.json"], "not a lesion classifier"),
-    ("predict", "lesion model.json without kind", lambda f: ["predict", f["m_json_nokind"], f["ct"]],
+    ("predict", "lesion model.json without kind", lambda f: ["predict", f["ct"], "--model", f["m_json_nokind"]],
      ["m_json_nokind", "model.json"], "not a lesion classifier"),
-    ("predict", "lesion safetensors NaN", lambda f: ["predict", f["m_safe_nan"], f["ct"]],
+    ("predict", "lesion safetensors NaN", lambda f: ["predict", f["ct"], "--model", f["m_safe_nan"]],
      ["m_safe_nan", "model.safetensors"], "NaN"),
-    ("predict", "bundle config.json invalid", lambda f: ["predict", f["b_badjson"], f["ct"]], ["config.json"], "JSON"),
-    ("predict", "bundle config.json without keys", lambda f: ["predict", f["b_nokeys"], f["ct"]], ["b_nokeys"],
+    ("predict", "bundle config.json invalid", lambda f: ["predict", f["ct"], "--model", f["b_badjson"]], ["config.json"], "JSON"),
+    ("predict", "bundle config.json without keys", lambda f: ["predict", f["ct"], "--model", f["b_nokeys"]], ["b_nokeys"],
      "broken bundle"),
-    ("predict", "bundle config.json a list", lambda f: ["predict", f["b_list"], f["ct"]],
+    ("predict", "bundle config.json a list", lambda f: ["predict", f["ct"], "--model", f["b_list"]],
      ["b_list", "config.json"], "not an object"),
-    ("predict", "bundle safetensors garbage", lambda f: ["predict", f["b_safe_garbage"], f["ct"]],
+    ("predict", "bundle safetensors garbage", lambda f: ["predict", f["ct"], "--model", f["b_safe_garbage"]],
      ["b_safe_garbage", "model.safetensors"], "not a readable safetensors"),
-    ("predict", "bundle safetensors NaN", lambda f: ["predict", f["b_safe_nan"], f["ct"]],
+    ("predict", "bundle safetensors NaN", lambda f: ["predict", f["ct"], "--model", f["b_safe_nan"]],
      ["b_safe_nan", "model.safetensors"], "NaN"),
-    ("predict", "--report is a file", lambda f: ["predict", f["model"], f["ct"], "--report", f["file.txt"]],
+    ("predict", "--report is a file", lambda f: ["predict", f["ct"], "--model", f["model"], "--report", f["file.txt"]],
      ["file.txt"], "is a file; give a folder"),
-    ("predict", "--report under a file", lambda f: ["predict", f["model"], f["ct"], "--report", f["file.txt"] / "r"],
+    ("predict", "--report under a file", lambda f: ["predict", f["ct"], "--model", f["model"], "--report", f["file.txt"] / "r"],
      ["file.txt"], "is a file; give a folder"),
+    ("predict", "only bad inputs", lambda f: ["predict", f["text"], "--model", f["model"]], ["text"], "no usable"),
     ("lesion-score", "model missing", lambda f: ["lesion-score", f["root"] / "nope", f["ct"], "--no-progress"],
      ["nope", "model.json"], "missing"),
     ("lesion-score", "model.json missing", lambda f: ["lesion-score", f["m_nojson"], f["ct"], "--no-progress"],
@@ -427,14 +428,29 @@ def test_ingest_damaged_cache_files_are_refused_and_left_alone(fx, capsys, tmp_p
 
 def test_predict_cohort_reports_each_bad_input_and_writes_the_good_one(fx, capsys, tmp_path):
     out_csv = tmp_path / "p.csv"
-    rc, _, err = run(["predict", fx["model"], fx["ct"], fx["text"], fx["ct2d.nii.gz"], fx["root"] / "nope",
-                      "--out", out_csv], capsys)
+    # the old form (MODEL first) still works, with a one-line deprecation note
+    rc, out, err = run(["predict", fx["model"], fx["ct"], fx["text"], fx["ct2d.nii.gz"], fx["root"] / "nope",
+                        "--out", out_csv], capsys)
     assert rc == 1 and "Traceback" not in err
+    assert sum("deprecated" in ln for ln in err.splitlines()) == 1
     failed = [ln for ln in err.splitlines() if ln.startswith("cacscore predict: failed: ")]
     assert len(failed) == 3
     for name in ("text", "ct2d.nii.gz", "nope"):
-        assert sum(name in ln for ln in failed) == 1, (name, failed)
+        assert sum(name in ln for ln in err.splitlines()) == 1, (name, err)  # each failure said once, not twice
     assert pd.read_csv(out_csv, dtype={"id": str})["id"].tolist() == ["1"]
+    # stdout: the short table of the scored scan only (no CSV header, no failed rows)
+    lines = out.splitlines()
+    assert lines[0].split() == ["id", "LCA", "LAD", "LCX", "RCA", "total", "category", "warnings"]
+    assert len(lines) >= 2 and lines[1].split()[0] == "1" and "," not in lines[0]
+    rc2, _, err2 = run(["predict", fx["ct"], fx["text"], "--model", fx["model"], "--out", out_csv], capsys)
+    assert rc2 == 1 and "deprecated" not in err2
+
+
+def test_predict_old_form_with_a_broken_model_names_the_model_file(fx, capsys):
+    rc, _, err = run(["predict", fx["m_badjson"], fx["ct"]], capsys)
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert rc == 2 and len(lines) == 2 and "deprecated" in lines[0] and "--model" in lines[0]
+    assert lines[1].startswith("cacscore predict: error: ") and "model.json: not valid JSON" in lines[1]
 
 
 def test_lesion_score_cohort_reports_each_bad_input_and_writes_the_good_one(fx, capsys, tmp_path):

@@ -304,3 +304,24 @@ def test_one_lung_mask_per_scan_gives_the_old_candidates(dtype):
     assert np.array_equal(thorax_hull(hu, sp, lungs=lungs), thorax_hull(hu, sp))
     with pytest.raises(ValueError, match="another grid"):
         find_heart(hu, (sp[0], sp[1] / 2, sp[2] / 2), lungs=lungs)
+
+
+def test_context_only_near_the_heart_changes_no_near_feature_and_no_class(patients, trained):
+    """Scoring computes the tissue-context features only within the classifier's reach (context_within_mm):
+    the features of nearer candidates are bit-identical, the farther ones get 0 context, and no class changes."""
+    p = patients[0]
+    full = L.find_candidates(p.hu, p.spacing_mm)
+    d = full.features[:, L.FEATURE_NAMES.index("dist_mm")]
+    ds = np.unique(d)
+    reach = float(ds[len(ds) // 2 - 1] + ds[len(ds) // 2]) / 2  # between two candidates (float32 table vs float64)
+    part = L.find_candidates(p.hu, p.spacing_mm, context_within_mm=reach)
+    near = d <= reach
+    assert 0 < near.sum() < len(near)
+    np.testing.assert_array_equal(part.features[near], full.features[near])
+    ctx = [L.FEATURE_NAMES.index(n) for n in L.FEATURE_NAMES if n.endswith("mm") and n.split("_")[0] in
+           ("fat", "soft", "bright", "air")]
+    assert len(ctx) == 10 and (part.features[~near][:, ctx] == 0).all()
+    assert (full.features[~near][:, ctx] != 0).any()
+    model = trained[0]
+    _, classes = L.classify_volume(p.hu, p.spacing_mm, model)  # the scoring path (reach = max_distance + 1)
+    np.testing.assert_array_equal(classes, model.classify(full.features, full.outside_thorax_mm))

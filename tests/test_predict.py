@@ -64,7 +64,7 @@ def test_predict_coca_release(bundle, coca):
     assert sorted(r.id for r in run.results) == ["1", "10", "103", "2"]  # "7" has a score row but no folder
     assert not run.failed
     df = run.table()
-    assert list(df.columns) == ["id", *VESSELS, "total", "cat4", "cat5", "warnings"]
+    assert list(df.columns) == ["id", *VESSELS, "total", "cat4", "cat5", "category", "warnings"]
     s = df[list(VESSELS)].to_numpy()
     assert np.isfinite(s).all() and (s >= 0).all() and (s.sum(1) > 0).all()
     assert np.allclose(df["total"], s.sum(1))
@@ -123,7 +123,7 @@ def test_acquisition_warnings(bundle, tmp_path):
     run = predict_inputs(bundle, [tmp_path / "contrast", tmp_path / "thin"], progress=False)
     w = run.table().set_index("id")["warnings"]
     assert "contrast agent" in w["contrast"] and "80 kVp outside the training range 100-120" in w["contrast"]
-    assert "slice thickness 2.5 mm outside the training range 5-5 mm" in w["thin"]
+    assert "slice thickness 2.5 mm unlike the training data (5 mm only)" in w["thin"]
     assert "contrast" not in w["thin"]
     assert training_ranges([load_bundle(bundle).config]) == {"slice_thickness_mm": (5.0, 5.0), "kvp": (100.0, 120.0)}
 
@@ -166,7 +166,7 @@ def test_predict_real_ge_series(bundle, tmp_path, capsys):
     df = pd.read_csv(out, dtype={"id": str})
     assert df["id"].tolist() == ["lidc-idri-0002"]
     assert np.isfinite(df[list(VESSELS)].to_numpy()).all()
-    assert "slice thickness 1.25 mm outside the training range" in df.loc[0, "warnings"]
+    assert "slice thickness 1.25 mm unlike the training data (5 mm only)" in df.loc[0, "warnings"]
     w = df.loc[0, "warnings"]
     assert "heart not found" not in w and "cut off" not in w  # a whole chest: heart found, not cut off
     assert "outside the model's depth window" in w  # this bundle sees only 8 x 5 mm around the scan centre
@@ -198,7 +198,9 @@ def test_unreliable_model_is_flagged_on_every_scan(tmp_path, coca, monkeypatch):
     monkeypatch.setattr(report, "scan_figure", lambda hu, sl, maps, res, path: (
         titles.append("; ".join(res.warnings)), real_figure(hu, sl, maps, res, path))[1])
     df = predict_inputs(b, [coca], progress=False, report_dir=tmp_path / "rep").table()
-    assert df["warnings"].str.contains("unreliable model: its held-out test MSE is only 1.02x").all()
+    assert df["warnings"].str.contains("unreliable model: its held-out test MSE is only 1.02x lower than").all()
+    # the category column says so too: never a bare category from an unreliable model
+    assert df["category"].str.endswith(" (unreliable model)").all()
     # the per-scan picture carries the same model warning as the CSV row, once
     assert len(titles) == len(df) > 0
     assert all(t.count("unreliable model") == 1 for t in titles)
@@ -208,6 +210,11 @@ def test_unreliable_model_is_flagged_on_every_scan(tmp_path, coca, monkeypatch):
          "ratio_constant_to_model": 6.1}))
     df = predict_inputs(b, [coca], progress=False).table()
     assert not df["warnings"].str.contains("unreliable").any()
+    assert not df["category"].str.contains("unreliable").any()
+    (b / "test_evaluation.json").write_text(json.dumps({"n_test": 43, "ratio_constant_to_model": 0.87}))
+    w = predict_inputs(b, [coca], progress=False).table()["warnings"]
+    assert w.str.contains("1.15x HIGHER than that of predicting the training mean").all()
+    assert not w.str.contains("better").any()
 
 
 def test_heart_crop_bundle_crops_at_prediction(tmp_path):

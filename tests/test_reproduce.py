@@ -168,3 +168,23 @@ def test_reproduce_bf16_reaches_training_and_bundles(tmp_path):
                      trainer="fast", bf16=True, progress=False)
     np.testing.assert_allclose(pd.read_csv(fast["table1.csv"])["test_mse"], pd.read_csv(bf16["table1.csv"])["test_mse"],
                                rtol=0.1)
+
+
+def test_reproduce_keeping_best_checkpoints_only_gives_the_same_table(tmp_path):
+    """keep_checkpoints=False (the demo's default): every finished run keeps its best weights only, Table 1 is the
+    same as with full checkpoints, and a rerun reloads the compacted runs (no retraining, same table)."""
+    from cacscore.regress.train import read_checkpoint
+
+    write_cache(tmp_path / "cache", n=20)
+    grid = {"batch_size": [4], "lr": [3e-3], "weight_decay": [1e-4], "max_epochs": 2, "patience": 2}
+    kw = dict(models=["cnn"], grid=grid, device="cpu", trainer="reference", progress=False)
+    full = reproduce(tmp_path / "cache", tmp_path / "full", **kw)["table1.csv"]
+    small = reproduce(tmp_path / "cache", tmp_path / "small", keep_checkpoints=False, **kw)["table1.csv"]
+    drop = ["seconds"]
+    pd.testing.assert_frame_equal(pd.read_csv(full).drop(columns=drop), pd.read_csv(small).drop(columns=drop))
+    runs = sorted((tmp_path / "small" / "runs").rglob("checkpoint.safetensors"))
+    assert runs and all(read_checkpoint(r.parent)[1].get("compacted") for r in runs)
+    size = lambda d: sum(p.stat().st_size for p in (tmp_path / d / "runs").rglob("checkpoint.safetensors"))  # noqa: E731
+    assert size("small") < 0.3 * size("full")
+    again = reproduce(tmp_path / "cache", tmp_path / "small", keep_checkpoints=False, **kw)["table1.csv"]
+    pd.testing.assert_frame_equal(pd.read_csv(small).drop(columns=drop), pd.read_csv(again).drop(columns=drop))

@@ -173,3 +173,27 @@ def test_shift_augment_shifts_without_flipping():
     assert torch.equal(ShiftAugment(TensorScans(x, torch.zeros(2, 4)), max_shift_px=0)[0][0], x[0])
     with pytest.raises(ValueError, match="max_shift_px"):
         ShiftAugment(TensorScans(x, torch.zeros(2, 4)), max_shift_px=-1)
+
+
+@pytest.mark.parametrize("name", ["cnn", "vit"])
+def test_compacted_checkpoint_keeps_the_best_weights_and_reloads_as_finished(tmp_path, name):
+    """fit(compact=True) (the demo's default): a finished run keeps only best.* (a quarter of the file), and
+    reloading it gives the same model and history; an unfinished run is never compacted."""
+    tr, va = _problem()
+    full, small = tmp_path / "full", tmp_path / "small"
+    m_full, m_small = _model(name), _model(name)
+    r_full = fit(m_full, tr, va, config=CFG, run_dir=full, progress=False)
+    r_small = fit(m_small, tr, va, config=CFG, run_dir=small, progress=False, compact=True)
+    assert [h["val_loss"] for h in r_small.history] == [h["val_loss"] for h in r_full.history]
+    tensors, state = read_checkpoint(small)
+    assert state["compacted"] and state["done"] and all(k.startswith("best.") for k in tensors)
+    size_full, size_small = (p / CHECKPOINT for p in (full, small))
+    assert size_small.stat().st_size < 0.3 * size_full.stat().st_size
+    m3 = _model(name, seed=7)
+    r3 = fit(m3, tr, va, config=CFG, run_dir=small, progress=False, compact=True)  # reloaded, not retrained
+    assert r3.history == r_small.history
+    assert all(torch.equal(a, b) for a, b in zip(m3.state_dict().values(), m_full.state_dict().values()))
+    # a killed run keeps its full checkpoint, so it still resumes exactly
+    part = tmp_path / "part"
+    r1 = fit(_model(name), tr, va, config=CFG, run_dir=part, stop_after=1, progress=False, compact=True)
+    assert not r1.done and any(k.startswith("optim.") for k in read_checkpoint(part)[0])

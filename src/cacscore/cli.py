@@ -48,7 +48,7 @@ def _add_score_gated(sub: argparse._SubParsersAction) -> None:
     p.add_argument("coca_root", type=Path, help="COCA release root (holds Gated_release_final/)")
     p.add_argument("--patients", default=None, help="comma-separated patient ids (default: all with an XML)")
     p.add_argument("--out", type=Path, default=None, help="write scores.csv here")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="JSON (a list of per-patient objects) instead of CSV")
     p.set_defaults(func=_cmd_score_gated)
 
 
@@ -124,18 +124,18 @@ def _cmd_phantom(args: argparse.Namespace) -> int:
 def _add_ingest(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("ingest", help="read a COCA root / patient folders / CSV into a cohort cache (exit 0: all scans "
                        "ok; 1: some failed; 2: nothing done)")
-    p.add_argument("source", type=Path)
-    p.add_argument("cache", type=Path)
-    p.add_argument("--size", type=int, default=512)
-    p.add_argument("--slices", type=int, default=73)
-    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("source", type=Path, help="COCA release root, folder of patient folders, or CSV of scans")
+    p.add_argument("cache", type=Path, help="output folder: one int16 array per scan, manifest.csv, config.json")
+    p.add_argument("--size", type=int, default=512, help="in-plane size of the cached arrays (px)")
+    p.add_argument("--slices", type=int, default=73, help="slabs in the depth window (the paper: 73)")
+    p.add_argument("--workers", type=int, default=1, help="scans read in parallel processes")
     p.add_argument("--centre", choices=("volume", "heart"), default="volume",
                    help="depth window around the volume centre (paper) or the detected heart")
     p.add_argument("--z-spacing", type=float, default=5.0, help="slab thickness (mm) thinner slices are averaged into")
     p.add_argument("--crop-mm", type=float, default=None, metavar="MM",
                    help="in-plane square of MM mm around the detected heart instead of the whole field of view "
                         "(e.g. 176; see docs/models.md)")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_ingest)
 
 
@@ -156,9 +156,9 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- reproduce
 def _add_reproduce(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("reproduce", help="the paper's protocol: split, 5-fold CV grid search, Table 1, figures, bundles")
-    p.add_argument("cache", type=Path)
-    p.add_argument("out", type=Path)
-    p.add_argument("--models", default="cnn,se_cnn,vit")
+    p.add_argument("cache", type=Path, help="cohort cache written by cacscore ingest")
+    p.add_argument("out", type=Path, help="output folder: Table 1, figures, one bundle per model")
+    p.add_argument("--models", default="cnn,se_cnn,vit", help="comma-separated models to train (cnn, se_cnn, vit)")
     p.add_argument("--grid", default="small", help="small | paper | path to a JSON grid")
     p.add_argument("--device", default="auto", help="auto (cuda if available, else cpu) | cpu | cuda[:N]")
     p.add_argument("--seed", type=int, default=0, help="seed of the split, initialisation and shuffling")
@@ -229,17 +229,20 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- demo
 def _add_demo(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="phantom -> ingest -> reproduce on built-in synthetic data (CPU, minutes)")
-    p.add_argument("out", type=Path, nargs="?", default=Path("demo-out"))
-    p.add_argument("--patients", type=int, default=80)
-    p.add_argument("--size", type=int, default=128)
+    p.add_argument("out", type=Path, nargs="?", default=Path("demo-out"), help="output folder (default demo-out)")
+    p.add_argument("--patients", type=int, default=80, help="synthetic patients to generate")
+    p.add_argument("--size", type=int, default=128, help="in-plane matrix size of the phantoms (px)")
     p.add_argument("--workers", type=int, default=2, help="processes for the phantom and ingest steps")
+    p.add_argument("--keep-checkpoints", action="store_true",
+                   help="keep every training run's full checkpoint (default: its best weights only)")
     p.set_defaults(func=_cmd_demo)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     from cacscore.demo import run_demo
 
-    paths = run_demo(args.out, n_patients=args.patients, size=args.size, workers=args.workers)
+    paths = run_demo(args.out, n_patients=args.patients, size=args.size, workers=args.workers,
+                     keep_checkpoints=args.keep_checkpoints)
     for name, path in paths.items():
         print(f"{name}: {path}")
     return 0
@@ -280,54 +283,85 @@ def _check_outputs(files: list, folders: list) -> None:
 
 # ---------------------------------------------------------------- predict
 def _add_predict(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("predict", help="per-vessel scores for chest CTs with a trained bundle")
-    p.add_argument("model", type=Path, help="bundle folder, or a folder of fold bundles (ensemble)")
-    p.add_argument("inputs", type=Path, nargs="+", help="DICOM folder, COCA root or NIfTI file")
-    p.add_argument("--out", type=Path, default=None)
-    p.add_argument("--json", action="store_true")
-    p.add_argument("--report", type=Path, default=None)
+    p = sub.add_parser(
+        "predict", help="per-vessel coronary calcium scores of chest CTs (the shipped model unless --model)",
+        description="Per-vessel Agatston scores (LCA, LAD, LCX, RCA), total, risk category and warnings of each chest "
+                    "CT. Without --model the shipped candidate scorer is used: trained on synthetic phantoms only, "
+                    "for research, not a medical device (docs/model_card.md).")
+    p.add_argument("inputs", type=Path, nargs="+", metavar="INPUT",
+                   help="DICOM series folder, NIfTI file, folder of patient folders, COCA root, or CSV of scans")
+    p.add_argument("--model", type=Path, default=None, metavar="DIR",
+                   help="a lesion-train model folder or a reproduce bundle (or a folder of fold bundles) instead "
+                        "of the shipped model. The old form 'predict MODEL INPUT...' still works for one release")
+    p.add_argument("--out", type=Path, default=None, metavar="CSV",
+                   help="also write the full table here as CSV (id, LCA, LAD, LCX, RCA, total, cat4, cat5, "
+                        "category, [sd_*], warnings); '-' prints that CSV to stdout instead of the short table")
+    p.add_argument("--json", action="store_true",
+                   help="print the scans and failures as one JSON object to stdout instead of the short table")
+    p.add_argument("--report", type=Path, default=None, metavar="DIR",
+                   help="write a picture per scan (lesions in their artery's colour, or a bundle's saliency) and "
+                        "an offline index.html to DIR")
     p.add_argument("--keep-phi", action="store_true", help="allow patient identifiers from headers in outputs")
     _add_scan_options(p)
+    p.add_argument("--workers", type=int, default=1, metavar="N", help="scans scored in N parallel processes")
     p.set_defaults(func=_cmd_predict)
+
+
+def _predict_model_and_inputs(args: argparse.Namespace) -> tuple[Path | None, list[Path]]:
+    """--model, or the deprecated positional MODEL (a first INPUT that is a model folder, with more inputs after)."""
+    from cacscore.predict.predictors import is_model_folder
+
+    inputs = list(args.inputs)
+    if args.model is None and len(inputs) > 1 and is_model_folder(inputs[0]):
+        print(f"cacscore predict: note: 'predict MODEL INPUT...' is deprecated and goes in the next release; "
+              f"use 'cacscore predict INPUT... --model {inputs[0]}'", file=sys.stderr)
+        return inputs[0], inputs[1:]
+    return args.model, inputs
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
     from cacscore.core.fileio import output_lock, write_table
     from cacscore.predict.run import predict_inputs
 
-    _check_outputs([args.out], [args.report])
-    with output_lock([args.out, args.report]):
-        run = predict_inputs(args.model, args.inputs, keep_phi=args.keep_phi, report_dir=args.report,
+    model, inputs = _predict_model_and_inputs(args)
+    to_stdout = args.out is not None and str(args.out) == "-"
+    out = None if to_stdout else args.out
+    _check_outputs([out], [args.report])
+    with output_lock([out, args.report]):
+        run = predict_inputs(model, inputs, keep_phi=args.keep_phi, report_dir=args.report, workers=args.workers,
                              read_options=_read_options(args))
-        table = run.table()
-        wrote = args.out is not None and write_table(args.out, table.to_csv(index=False, float_format="%.6g"),
-                                                     rows=len(table), attempted=len(run.results), force=args.force)
+        failures = [f"{r.id}: {r.error}" for r in run.failed] + [f"{i}: {e}" for i, e in run.problems]
+        if not run.ok:  # nothing scored: one clear line and exit 2, as lesion-score does; no table written
+            more = f" (and {len(failures) - 1} more input(s) failed)" if len(failures) > 1 else ""
+            raise ValueError((failures[0] if failures else "no scan found in the inputs") + more)
+        csv_text = run.table().to_csv(index=False, float_format="%.6g")
+        wrote = out is not None and write_table(out, csv_text, rows=len(run.ok), attempted=len(run.results),
+                                                force=args.force)
     if args.json:
         print(run.to_json())
-    elif args.out is None:
-        print(table.to_csv(index=False, float_format="%.6g"), end="")
-    n_bad = len(run.failed) + len(run.problems)
-    for r in run.failed:
-        print(f"cacscore predict: failed: {r.id}: {r.error}", file=sys.stderr)
-    for i, e in run.problems:
-        print(f"cacscore predict: failed: {i}: {e}", file=sys.stderr)
-    summary = f"{len(run.ok)} scan(s) predicted, {n_bad} failed"
-    if args.out is not None:
-        summary += f"; wrote {args.out}" if wrote else f"; {args.out} not written (no scan scored)"
+    elif to_stdout:
+        sys.stdout.write(csv_text)
+    else:
+        sys.stdout.write(run.terminal_table())
+    for f in failures:  # each once (the library only logs them at debug level)
+        print(f"cacscore predict: failed: {f}", file=sys.stderr)
+    summary = f"{len(run.ok)} scan(s) predicted, {len(failures)} failed"
+    if out is not None:
+        summary += f"; wrote {out}" if wrote else f"; {out} not written"
     if args.report is not None:
         summary += f"; report {args.report / 'index.html'}"
     print(summary, file=sys.stderr)
-    return 1 if n_bad else 0
+    return 1 if failures else 0
 
 
 # ---------------------------------------------------------------- evaluate
 def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="clinical agreement metrics of predictions against a reference")
-    p.add_argument("pred", type=Path)
+    p.add_argument("pred", type=Path, help="predictions CSV (cacscore predict --out): id, LCA, LAD, LCX, RCA")
     p.add_argument("truth", type=Path, help="CSV or COCA scores.xlsx")
     p.add_argument("--out", type=Path, default=None, help="folder for metrics.csv, metrics.md and figures")
     p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for 95%% intervals (0: none)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap resampling")
     p.add_argument("--scale", default=None,
                    help="per-vessel divisors LCA,LAD,LCX,RCA for the normalised MSE (default: reference maxima)")
     p.add_argument("--scaling-from", type=Path, default=None, metavar="MODEL",
@@ -389,12 +423,12 @@ def _add_lesion_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--gated-noise-sd", type=float, nargs=2, default=(10.0, 35.0), metavar=("LOW_HU", "HIGH_HU"),
                    help="gated source: range of the added noise sd")
     p.add_argument("model_dir", type=Path, help="output folder: model.safetensors, model.json, training_report.json")
-    p.add_argument("--epochs", type=int, default=40)
+    p.add_argument("--epochs", type=int, default=40, help="training epochs of the candidate classifier (MLP)")
     p.add_argument("--max-distance-mm", type=float, default=110.0, metavar="MM",
                    help="candidates farther than MM from the found heart centre are non-coronary by rule")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the initialisation, shuffling and augmentation")
     p.add_argument("--workers", type=int, default=1, help="scans read in parallel processes")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_lesion_train)
 
 
@@ -431,9 +465,9 @@ def _add_lesion_score(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--report", type=Path, default=None, metavar="DIR",
                    help="write one PNG per scan to DIR: the scored lesions in their vessel's colour on the slices "
                         "with the most calcium and on a projection of the heart (labels kept in DIR/labels)")
-    p.add_argument("--workers", type=int, default=1)
-    p.add_argument("--json", action="store_true")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--workers", type=int, default=1, help="scans scored in parallel processes")
+    p.add_argument("--json", action="store_true", help="print the table as JSON records instead of CSV")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     _add_scan_options(p)
     p.set_defaults(func=_cmd_lesion_score)
 

@@ -32,8 +32,11 @@ log = logging.getLogger(__name__)
 
 def run_demo(out: Path, *, n_patients: int = 80, size: int = 128, seed: int = 0, workers: int = 2,
              models: tuple[str, ...] = ("cnn", "se_cnn", "vit"), grid: dict | None = None,
-             device: str = "auto", progress: bool = True) -> dict[str, Path]:
-    """Run the demo into ``out`` (reusing finished stages of an earlier run there); returns artefact paths."""
+             device: str = "auto", progress: bool = True, keep_checkpoints: bool = False) -> dict[str, Path]:
+    """Run the demo into ``out`` (reusing finished stages of an earlier run there); returns artefact paths.
+
+    keep_checkpoints: keep every training run's full checkpoint (default: the best weights only, a quarter of
+    the size; reproduce's keep_checkpoints)."""
     from cacscore.regress.cache import ingest
     from cacscore.phantom import write_release
     from cacscore.regress.preprocess import PreprocessConfig
@@ -65,7 +68,7 @@ def run_demo(out: Path, *, n_patients: int = 80, size: int = 128, seed: int = 0,
     timings["ingest"] = time.perf_counter() - t
     t = time.perf_counter()
     paths = reproduce(out / "cache", out / "reproduce", models=models, grid=grid, device=device, seed=seed,
-                      progress=progress)
+                      progress=progress, keep_checkpoints=keep_checkpoints)
     timings["reproduce"] = time.perf_counter() - t
     write_settings()
     t = time.perf_counter()

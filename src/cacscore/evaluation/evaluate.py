@@ -373,6 +373,11 @@ def write_figures(j: Joined, out_dir: Path) -> list[Path]:
         hi = max(lt.max(), lp.max(), np.log1p(10)) * 1.05
         ax.plot([0, hi], [0, hi], color="0.6", lw=1, ls="--", label="identity")
         ax.scatter(lt, lp, s=16, alpha=0.7, color="C0", edgecolor="none")
+        both0 = int(np.sum((lt == 0) & (lp == 0)))
+        if both0:  # the many scans at (0, 0) are one dot: say how many
+            ax.scatter([0], [0], s=90, facecolor="none", edgecolor="C3", lw=1.2)
+            ax.annotate(f"{both0} scan{'' if both0 == 1 else 's'} at (0, 0)", (0, 0), xytext=(8, 8),
+                        textcoords="offset points", color="C3", fontsize=9)
         ax.set_xlim(-0.1, hi)
         ax.set_ylim(-0.1, hi)
         vmax = float(np.expm1(hi))

@@ -139,9 +139,41 @@ def _box_fractions(s: np.ndarray, cz: np.ndarray, cy: np.ndarray, cx: np.ndarray
     return (tot / np.maximum((y1 - y0) * (x1 - x0), 1)).astype(np.float32)
 
 
+def _context_features(hu: np.ndarray, cz: np.ndarray, cy: np.ndarray, cx: np.ndarray, py: float, px: float,
+                      which: np.ndarray | None) -> dict[str, np.ndarray]:
+    """The _CONTEXT columns (tissue fractions in boxes around each centroid) of the candidates ``which`` selects
+    (None: all; the others get 0). Summed-area tables are built only on the slices holding a selected centroid,
+    cropped in-plane to the selected centroids' extent plus the largest box: every selected box lies inside the
+    crop (or is clipped by the image edge as before), so its fraction is the whole-slice one exactly. On a
+    261-slice chest CT the tables were 3.9 s of 8.8 s of find_candidates (profiled), most for bone far from the
+    heart."""
+    ny, nx = hu.shape[1:]
+    iz, iy, ix = (np.rint(a).astype(np.int64) for a in (cz, cy, cx))
+    iy, ix = np.clip(iy, 0, ny - 1), np.clip(ix, 0, nx - 1)
+    sel = np.ones(len(iz), bool) if which is None else np.asarray(which, bool)
+    out = {c[0]: np.zeros(len(iz), np.float32) for c in _CONTEXT}
+    if not sel.any():
+        return out
+    iz, iy, ix = iz[sel], iy[sel], ix[sel]
+    half = {side: (max(1, round(side / 2 / py)), max(1, round(side / 2 / px))) for side in {c[1] for c in _CONTEXT}}
+    hy, hx = max(h[0] for h in half.values()), max(h[1] for h in half.values())
+    y0, y1 = max(0, int(iy.min()) - hy), min(ny, int(iy.max()) + hy + 1)
+    x0, x1 = max(0, int(ix.min()) - hx), min(nx, int(ix.max()) + hx + 1)
+    zs = np.unique(iz)
+    sub = hu[zs, y0:y1, x0:x1]  # only the slices with (selected) candidates, only where their boxes reach
+    ziz = np.searchsorted(zs, iz)
+    for lo, hi in sorted({(c[2], c[3]) for c in _CONTEXT}):
+        s = _summed_area((sub >= lo) & (sub < hi))
+        for name, side_mm, lo2, hi2 in _CONTEXT:
+            if (lo2, hi2) == (lo, hi):
+                out[name][sel] = _box_fractions(s, ziz, iy - y0, ix - x0, *half[side_mm])
+        del s
+    return out
+
+
 def find_candidates(hu: np.ndarray, spacing_mm: Sequence[float], *, threshold_hu: float = 130.0,
                     min_area_mm2: float = 1.0, heart_index: Sequence[float] | None = None,
-                    hull: np.ndarray | None = None) -> Candidates:
+                    hull: np.ndarray | None = None, context_within_mm: float | None = None) -> Candidates:
     """Calcium candidates of a (z, y, x) HU volume and their feature table.
 
     A candidate is a connected component (8-connectivity, one axial slice) of ``hu >= threshold_hu``
@@ -151,6 +183,10 @@ def find_candidates(hu: np.ndarray, spacing_mm: Sequence[float], *, threshold_hu
     lung mask is then reused for the chest-wall hull (one lung mask per scan, same result).
     hull: the lung hull (:func:`thorax_hull`) when already known, e.g. ``Candidates.thorax_hull`` of the
     same scan before noise was added; default: computed here.
+    context_within_mm: compute the tissue-context features only for candidates at most this far from the heart
+    centre (the others get 0 there); for scoring, where candidates beyond the classifier's max_distance_mm are
+    non-coronary by rule whatever their features. The features of the nearer ones are unchanged (exactly).
+    None: every candidate (training).
     Raises LesionError for a non-3-D array, NaN/inf HU or a bad spacing.
     """
     hu, sp = _check_hu(hu, spacing_mm)
@@ -230,19 +266,8 @@ def find_candidates(hu: np.ndarray, spacing_mm: Sequence[float], *, threshold_hu
         "n_slices3d": (zmax3[first] - zmin3[first] + 1).astype(float),
         "log_area3d_max_mm2": np.log1p(per3[first]),
     }
-    iz, iy, ix = (np.rint(a).astype(np.int64) for a in (cz, cy, cx))
-    iy = np.clip(iy, 0, hu.shape[1] - 1)
-    ix = np.clip(ix, 0, hu.shape[2] - 1)
-    zs = np.unique(iz)
-    sub = hu[zs]  # only the slices with candidates
-    ziz = np.searchsorted(zs, iz)
-    for lo, hi in sorted({(c[2], c[3]) for c in _CONTEXT}):
-        s = _summed_area((sub >= lo) & (sub < hi))
-        for name, side_mm, lo2, hi2 in _CONTEXT:
-            if (lo2, hi2) == (lo, hi):
-                cols[name] = _box_fractions(s, ziz, iy, ix, max(1, round(side_mm / 2 / py)),
-                                            max(1, round(side_mm / 2 / px)))
-        del s
+    cols.update(_context_features(hu, cz, cy, cx, py, px,
+                                  None if context_within_mm is None else cols["dist_mm"] <= context_within_mm))
     for j, name in enumerate(FEATURE_NAMES):
         feats[:, j] = cols[name]
     assert np.isfinite(feats).all(), "candidate features must be finite"

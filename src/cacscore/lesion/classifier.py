@@ -188,11 +188,12 @@ def train_classifier(features: np.ndarray, targets: np.ndarray, *, config: Class
     near = _near(f, config.max_distance_mm)
     n_far_coronary = int((y[~near] > 0).sum())
     if n_far_coronary:
-        log.warning("%d coronary training candidates lie beyond max_distance_mm=%g and are dropped",
-                    n_far_coronary, config.max_distance_mm)
+        log.warning("%d coronary training candidates lie more than %g mm from the found heart centre and are dropped "
+                    "(lesion-train --max-distance-mm)", n_far_coronary, config.max_distance_mm)
     f, y, sw = f[near], y[near], sw[near]
     if len(y) == 0:
-        raise LesionError(f"no training candidate within max_distance_mm={config.max_distance_mm:g} of the heart")
+        raise LesionError(f"no training candidate within {config.max_distance_mm:g} mm of the found heart centre "
+                          f"(lesion-train --max-distance-mm)")
     mean = f.mean(0)
     std = f.std(0)
     std = np.where(std > 1e-6, std, 1.0).astype(np.float32)
@@ -314,8 +315,10 @@ def classify_volume(hu: np.ndarray, spacing_mm: Sequence[float], model: LesionMo
                     heart_index: Sequence[float] | None = None) -> tuple[Candidates, np.ndarray]:
     """The candidates of a (z, y, x) HU volume (with the model's Agatston settings) and each one's class
     (0 non-coronary, 1..4 = LCA, LAD, LCX, RCA). spacing_mm: (z, y, x) mm."""
+    # context features only where the classifier looks (1 mm beyond its max_distance_mm: the float32 feature
+    # table it tests may round a distance down); identical classes, about half the context time on a chest CT
     cand = find_candidates(hu, spacing_mm, threshold_hu=model.threshold_hu, min_area_mm2=model.min_area_mm2,
-                           heart_index=heart_index)
+                           heart_index=heart_index, context_within_mm=model.config.max_distance_mm + 1.0)
     return cand, model.classify(cand.features, cand.outside_thorax_mm)
 
 

@@ -56,6 +56,23 @@ def training_ranges(configs: Sequence[dict]) -> dict[str, tuple[float, float]]:
     return out
 
 
+UNRELIABLE = "unreliable model"
+"""How a model note that flags the model as unreliable starts (:func:`is_unreliable`)."""
+
+
+def is_unreliable(notes: Sequence[str]) -> bool:
+    """True when a model's notes (:func:`model_warnings`) flag it as unreliable."""
+    return any(n.startswith(UNRELIABLE) for n in notes)
+
+
+def _versus_mean(ratio: float) -> str:
+    """How a model's held-out MSE compares with predicting the training mean, in words that are true both ways
+    (a ratio below 1 means the model is worse than the mean, never "only 0.87x better")."""
+    if ratio >= 1:
+        return f"only {ratio:.2f}x lower than that of predicting the training mean"
+    return f"{1 / ratio:.2f}x HIGHER than that of predicting the training mean (worse than no model)"
+
+
 def model_warnings(evaluation_json: Path) -> list[str]:
     """Warnings about the model itself, from the held-out evaluation ``reproduce`` writes beside a bundle
     (``test_evaluation.json``): a model that hardly beats predicting the training mean is flagged.
@@ -69,10 +86,16 @@ def model_warnings(evaluation_json: Path) -> list[str]:
     except (OSError, ValueError, AttributeError) as exc:
         return [f"model evaluation unreadable ({path.name}: {exc})"]
     if ratio is None or not float(ratio) >= MIN_RATIO_TO_CONSTANT:
-        shown = "n/a" if ratio is None else f"{float(ratio):.2f}x"
-        return [f"unreliable model: its held-out test MSE is only {shown} better than predicting the training "
-                f"mean (n={ev.get('n_test', '?')})"]
+        how = "not compared with predicting the training mean" if ratio is None else _versus_mean(float(ratio))
+        return [f"{UNRELIABLE}: its held-out test MSE is {how} (n={ev.get('n_test', '?')})"]
     return []
+
+
+def _outside(lo: float, hi: float, unit: str) -> str:
+    """ "outside the training range 100-120 kVp", or "unlike the training data (5 mm only)" for a single value."""
+    if abs(hi - lo) < 1e-3:
+        return f"unlike the training data ({lo:g} {unit} only)"
+    return f"outside the training range {lo:g}-{hi:g} {unit}"
 
 
 def acquisition_warnings(volume: Volume, ranges: dict[str, tuple[float, float]]) -> list[str]:
@@ -84,11 +107,11 @@ def acquisition_warnings(volume: Volume, ranges: dict[str, tuple[float, float]])
     if "slice_thickness_mm" in ranges and thick is not None:
         lo, hi = ranges["slice_thickness_mm"]
         if not lo - 1e-3 <= thick <= hi + 1e-3:
-            w.append(f"slice thickness {thick:g} mm outside the training range {lo:g}-{hi:g} mm")
+            w.append(f"slice thickness {thick:g} mm {_outside(lo, hi, 'mm')}")
     if "kvp" in ranges and volume.kvp is not None:
         lo, hi = ranges["kvp"]
         if not lo - 1e-3 <= volume.kvp <= hi + 1e-3:
-            w.append(f"tube voltage {volume.kvp:g} kVp outside the training range {lo:g}-{hi:g} kVp")
+            w.append(f"tube voltage {volume.kvp:g} kVp {_outside(lo, hi, 'kVp')}")
     if volume.kvp is None and "kvp" in ranges:
         w.append("tube voltage unknown (no KVP in the header)")
     return w

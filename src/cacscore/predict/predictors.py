@@ -20,11 +20,15 @@ from cacscore.chest.heart import locate_heart
 from cacscore.core.fileio import safe_name
 from cacscore.core.vessels import VESSELS
 from cacscore.io.dicom import Volume
-from cacscore.predict.checks import model_warnings, scan_warnings, training_ranges
+from cacscore.predict.checks import is_unreliable, model_warnings, scan_warnings, training_ranges
 from cacscore.predict.results import ScanResult
 from cacscore.regress.bundle import CONFIG, TEST_EVALUATION, load_bundle
 from cacscore.regress.inference import members, predict_hu
 from cacscore.regress.preprocess import depth_window_slices, preprocess_volume
+
+DEFAULT_MODEL = Path(__file__).with_name("default_model")
+"""The candidate scorer shipped as package data (``cacscore predict`` without ``--model``): trained on synthetic
+phantoms by ``bench/train_default_model.py``; what it is and is not validated for: docs/model_card.md."""
 
 LESION_ABOUT = ("Scores in Agatston units: every calcium lesion (>= the Agatston threshold) was classified as "
                 "non-coronary or as one of the four arteries by a trained candidate classifier, and each artery "
@@ -72,7 +76,7 @@ class BundlePredictor:
         heart = locate_heart(volume.hu, _abs_spacing(volume))
         warnings = scan_warnings(volume, heart, ranges=self.ranges, window=depth_window_slices(volume, cfg, info))
         return ScanResult(scores=scores[0], sd=None if sd is None else sd[0], warnings=[*self.notes, *warnings],
-                          heart=heart, model_input=hu)
+                          heart=heart, model_input=hu, model_unreliable=is_unreliable(self.notes))
 
     def picture(self, result: ScanResult, volume: Volume, out_dir: Path) -> Path:
         from cacscore.predict.report import scan_report
@@ -85,12 +89,14 @@ class LesionPredictor:
     preprocessing): every calcium lesion is classified, then each artery is scored exactly."""
 
     about = LESION_ABOUT
-    ranges: dict = {}  # no acquisition ranges recorded by lesion-train
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.model = L.load_model(self.path)
         self.notes: list[str] = []
+        # acquisition ranges where model.json records them (info.train_ranges: the shipped model does;
+        # lesion-train does not yet), so a scan unlike the training data is warned about
+        self.ranges = training_ranges([self.model.info])
 
     def score(self, volume: Volume) -> ScanResult:
         spacing = _abs_spacing(volume)
@@ -134,6 +140,17 @@ def is_lesion_model(path: Path) -> bool:
     if (Path(path) / CONFIG).is_file() or any((f / CONFIG).is_file() for f in Path(path).glob("fold*")):
         return False  # a bundle (or fold-bundle) folder that happens to hold a model.json too
     raise L.LesionError(f"{j}: {problem}")
+
+
+def is_model_folder(path: Path) -> bool:
+    """True for a folder that holds a model rather than scans: a ``lesion-train`` folder (model.json), a bundle
+    (config.json) or a folder of fold bundles (fold*/config.json). A model.json that is broken still counts (loading
+    it then says what is wrong); no file is parsed here, so a DICOM folder is never mistaken for one."""
+    p = Path(path)
+    if not p.is_dir():
+        return False
+    return ((p / "model.json").is_file() or (p / CONFIG).is_file()
+            or any((f / CONFIG).is_file() for f in p.glob("fold*")))
 
 
 def load_predictor(path: Path) -> BundlePredictor | LesionPredictor:

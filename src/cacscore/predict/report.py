@@ -89,7 +89,7 @@ def scan_figure(hu: np.ndarray, slices: np.ndarray, maps: np.ndarray, result: "S
         ax.set_title(f"{VESSELS[v]}: {scores[v]:.0f}{sd} Agatston\ncategory {CATEGORY4_LABELS[int(risk_category4(scores[v], clip_negative=True))]}"
                      f"  (model slice {int(slices[v])})", fontsize=11)
         ax.set_axis_off()
-    head = (f"{result.id}   total {total:.0f} Agatston   four-class {CATEGORY4_LABELS[int(risk_category4(total, clip_negative=True))]}"
+    head = (f"{result.id}   total {total:.0f} Agatston   four-class {result.category()}"
             f"   five-class {CATEGORY5_LABELS[int(risk_category5(total, clip_negative=True))]}")
     if notes:
         head += "\n" + "\n".join(notes)
@@ -122,7 +122,7 @@ def cohort_figure(run: "PredictRun", path: Path) -> Path | None:
     counts = np.bincount(risk_category4(tot, clip_negative=True), minlength=4)
     a1.bar(CATEGORY4_LABELS, counts, color=["#4caf50", "#ffc107", "#ff7043", "#c62828"])
     a1.yaxis.get_major_locator().set_params(integer=True)
-    a1.set_title(f"Total score category ({len(ok)} scans)")
+    a1.set_title(f"Total score category ({len(ok)} scan{'' if len(ok) == 1 else 's'})")
     a1.set_ylabel("scans")
     a1.set_xlabel("Agatston")
     parts = a2.boxplot([np.log1p(s[:, v]) for v in range(4)] + [np.log1p(tot)], showfliers=True)
@@ -159,7 +159,8 @@ def write_index(out_dir: Path, run: "PredictRun", *, model_path: Path | None = N
             sd = rec.get(f"sd_{v}")
             txt = _cell(rec[v]) + (f" &plusmn; {_cell(sd)}" if sd is not None else "")
             cells.append(f"<td class='n'>{txt}</td>")
-        cells.append(f"<td>{CATEGORY4_LABELS[int(rec['cat4'])]}</td><td>{CATEGORY5_LABELS[int(rec['cat5'])]}</td>")
+        mark = " (unreliable model)" if r.model_unreliable else ""  # never a bare category from such a model
+        cells.append(f"<td>{_cell(rec['category'])}</td><td>{CATEGORY5_LABELS[int(rec['cat5'])]}{mark}</td>")
         cells.append(f"<td class='w'>{_cell(rec['warnings'])}</td>")
         if r.report_png is not None:
             name = html.escape(r.report_png.name)

@@ -1,7 +1,9 @@
 """What scoring one scan and a cohort gives: :class:`ScanResult` and :class:`PredictRun`.
 
 Outputs (a CLI contract), one row per scan:
-  id, LCA, LAD, LCX, RCA, total (Agatston), cat4, cat5 (risk categories of the total),
+  id, LCA, LAD, LCX, RCA, total (Agatston), cat4, cat5 (risk categories of the total), category (the four-class
+  category's name, "0" / "1-99" / "100-399" / ">=400", followed by " (unreliable model)" when the model is flagged
+  unreliable, so a category is never shown bare for such a model),
   sd_LCA, sd_LAD, sd_LCX, sd_RCA, sd_total (ensembles only: SD over the fold models, Agatston),
   warnings ("; "-joined), and with keep_phi also patient_id / study_date from the DICOM header.
 """
@@ -17,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from cacscore.chest.heart import HeartFinding
-from cacscore.core.categories import risk_category4, risk_category5
+from cacscore.core.categories import CATEGORY4_LABELS, risk_category4, risk_category5
 from cacscore.core.vessels import VESSELS
 
 
@@ -44,6 +46,7 @@ class ScanResult:
     model_input: np.ndarray | None = None
     labels: np.ndarray | None = None
     candidates: np.ndarray | None = None
+    model_unreliable: bool = False
 
     @property
     def ok(self) -> bool:
@@ -63,11 +66,16 @@ class ScanResult:
         """Forget the picture's arrays (a cohort keeps only the scores: a 512 x 512 x 300 label volume is 79 MB)."""
         self.model_input = self.labels = self.candidates = None
 
+    def category(self) -> str:
+        """The four-class category's name, marked when the model that gave it is flagged unreliable."""
+        name = CATEGORY4_LABELS[risk_category4(self.total, clip_negative=True)]
+        return f"{name} (unreliable model)" if self.model_unreliable else name
+
     def row(self) -> dict[str, Any]:
         """Output row (see module docstring); only for ok results."""
         r: dict[str, Any] = {"id": self.id, **self.vessel_scores(),
                              "cat4": risk_category4(self.total, clip_negative=True),
-                             "cat5": risk_category5(self.total, clip_negative=True)}
+                             "cat5": risk_category5(self.total, clip_negative=True), "category": self.category()}
         if self.sd is not None:
             r.update({f"sd_{v}": float(s) for v, s in zip((*VESSELS, "total"), self.sd)})
         r["warnings"] = "; ".join(self.warnings)
@@ -91,13 +99,32 @@ class PredictRun:
     def table(self) -> pd.DataFrame:
         """The output table (ok scans only), columns as in the module docstring."""
         rows = [r.row() for r in self.ok]
-        cols = ["id", *VESSELS, "total", "cat4", "cat5"]
+        cols = ["id", *VESSELS, "total", "cat4", "cat5", "category"]
         if any(r.sd is not None for r in self.ok):
             cols += [f"sd_{v}" for v in (*VESSELS, "total")]
         cols += ["warnings"]
         if any(r.phi for r in self.ok):
             cols += ["patient_id", "study_date"]
         return pd.DataFrame(rows, columns=cols)
+
+    def terminal_table(self) -> str:
+        """The short table ``cacscore predict`` prints: id, the four vessels and the total (Agatston, one
+        decimal), the category (marked when the model is unreliable) and the warnings, one per line under the
+        warnings column. Failed scans are not in it (the caller lists them)."""
+        head = ["id", *VESSELS, "total", "category", "warnings"]
+        rows = [[r.id, *(f"{v:.1f}" for v in r.vessel_scores().values()), r.category(), list(r.warnings) or ["-"]]
+                for r in self.ok]
+        widths = [max([len(h), *(len(row[k]) for row in rows)]) for k, h in enumerate(head[:-1])]
+        right = {k for k, h in enumerate(head) if h in (*VESSELS, "total")}  # numbers align right
+
+        def line(cells: list[str]) -> str:
+            return "  ".join(c.rjust(w) if k in right else c.ljust(w) for k, (c, w) in enumerate(zip(cells, widths)))
+
+        out = [line(head[:-1]) + "  " + head[-1]]
+        for row in rows:
+            out.append(line(row[:-1]) + "  " + row[-1][0])
+            out += [line([""] * len(widths)) + "  " + w for w in row[-1][1:]]
+        return "\n".join(out) + "\n"
 
     def to_json(self) -> str:
         ok = []

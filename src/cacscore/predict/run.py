@@ -14,9 +14,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from cacscore.core.fileio import make_output_folder
+from cacscore.core.parallel import map_jobs
 from cacscore.io.ct import ReadOptions, read_ct
 from cacscore.io.inputs import ScanInput, discover_inputs
-from cacscore.predict.predictors import Predictor, load_predictor
+from cacscore.predict.predictors import DEFAULT_MODEL, Predictor, load_predictor
 from cacscore.predict.results import PredictRun, ScanResult
 
 log = logging.getLogger(__name__)
@@ -62,32 +63,55 @@ def predict_scan(predictor: Predictor, scan: ScanInput, *, keep_phi: bool = Fals
     return res
 
 
-def predict_inputs(model_path: Path, inputs: Sequence[Path], *, keep_phi: bool = False,
-                   report_dir: Path | None = None, progress: bool = True,
+_WORKER_PREDICTORS: dict[str, Predictor] = {}
+
+
+def _predict_job(job: tuple[str, ScanInput, bool, Path | None, ReadOptions | None]) -> ScanResult:
+    """One scan in a pool worker; the model is loaded once per process."""
+    model_path, scan, keep_phi, report_dir, read_options = job
+    if model_path not in _WORKER_PREDICTORS:
+        _WORKER_PREDICTORS[model_path] = load_predictor(Path(model_path))
+    return predict_scan(_WORKER_PREDICTORS[model_path], scan, keep_phi=keep_phi, report_dir=report_dir,
+                        read_options=read_options)
+
+
+def predict_inputs(model_path: Path | None, inputs: Sequence[Path], *, keep_phi: bool = False,
+                   report_dir: Path | None = None, progress: bool = True, workers: int = 1,
                    read_options: ReadOptions | None = None) -> PredictRun:
-    """Score every scan named by ``inputs`` with the model at ``model_path`` (any kind).
+    """Score every scan named by ``inputs`` with the model at ``model_path`` (any kind; None: the shipped
+    default model, :data:`cacscore.predict.predictors.DEFAULT_MODEL`).
 
     read_options: how DICOM folders are read (series choice, gaps, unreadable slice files).
     report_dir: if given, a per-scan PNG (the predictor's picture) and index.html are written there.
+    workers: scans scored in that many processes (each loads the model once); results stay in input order.
+    Failures are logged at debug level only: they are in the returned run, which the caller reports once.
     """
-    from tqdm import tqdm
-
+    if workers < 1:
+        raise ValueError(f"--workers must be >= 1, got {workers}")
+    if model_path is None and not (DEFAULT_MODEL / "model.json").is_file():
+        raise FileNotFoundError(f"{DEFAULT_MODEL}: the shipped default model is missing from this installation "
+                                f"(reinstall cacscore, or give a model folder with --model DIR)")
+    model_path = DEFAULT_MODEL if model_path is None else Path(model_path)
     predictor = load_predictor(model_path)
     scans, problems = discover_inputs(inputs)
     for i, e in problems:
-        log.error("%s: %s", i, e)
+        log.debug("%s: %s", i, e)
     for w in predictor.notes:
         log.warning("%s: %s", model_path, w)
     if report_dir is not None:
         report_dir = make_output_folder(report_dir)
-    results = []
-    for s in tqdm(scans, desc="predict", unit="scan", disable=not progress or len(scans) < 2):
-        r = predict_scan(predictor, s, keep_phi=keep_phi, report_dir=report_dir, read_options=read_options)
+    if workers > 1 and len(scans) > 1:
+        jobs = [(str(model_path), s, keep_phi, report_dir, read_options) for s in scans]
+        results = map_jobs(_predict_job, jobs, workers, "predict", progress)
+    else:
+        results = map_jobs(lambda s: predict_scan(predictor, s, keep_phi=keep_phi, report_dir=report_dir,
+                                                     read_options=read_options),
+                           list(scans), 1, "predict", progress and len(scans) > 1)
+    for r in results:
         if r.ok:
-            log.info("%s: total %.0f%s", r.id, r.total, f" ({'; '.join(r.warnings)})" if r.warnings else "")
+            log.debug("%s: total %.0f%s", r.id, r.total, f" ({'; '.join(r.warnings)})" if r.warnings else "")
         else:
-            log.error("%s: %s", r.id, r.error)
-        results.append(r)
+            log.debug("%s: %s", r.id, r.error)
     run = PredictRun(results, problems)
     if report_dir is not None:
         from cacscore.predict.report import write_index

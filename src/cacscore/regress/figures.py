@@ -10,10 +10,12 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
+from cacscore.chest.heart import locate_heart
 from cacscore.core.fileio import atomic_path
 from cacscore.regress.preprocess import PAD_HU, normalise  # noqa: E402
 from cacscore.regress.saliency import saliency_map  # noqa: E402
@@ -47,6 +49,10 @@ def plot_loss_curves(curves: dict[str, dict[str, np.ndarray]], path: Path, *, la
         ax.set_title(labels.get(name, name))
         ax.set_xlabel("epoch")
         ax.set_yscale("log")
+        # labels at 1, 2 and 5 x 10^k: a loss that spans less than a decade got one labelled tick with the default
+        ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.yaxis.set_minor_formatter(NullFormatter())
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("MSE (normalised targets)")
     axes[0][0].legend(fontsize=8)
@@ -54,9 +60,52 @@ def plot_loss_curves(curves: dict[str, dict[str, np.ndarray]], path: Path, *, la
     return _save(fig, path)
 
 
+HEART_RADIUS_MM = 70.0
+"""Half-size of the heart region fig3 weighs saliency in: about the heart's largest semi-axis (docs/phantom.md)."""
+
+
+def heart_region(hu: np.ndarray, spacing_mm: Sequence[float] | None) -> np.ndarray | None:
+    """(C, H, W) bool: voxels within HEART_RADIUS_MM of the heart found in a cached scan (slab spacing
+    ``spacing_mm`` (z, y, x) from the cache manifest); None when the spacing is unknown or no heart is found."""
+    if spacing_mm is None:
+        return None
+    heart = locate_heart(np.asarray(hu), tuple(spacing_mm))
+    if not heart.found:
+        return None
+    z, y, x = np.ogrid[:hu.shape[0], :hu.shape[1], :hu.shape[2]]
+    hz, hy, hx = heart.index
+    dz, dy, dx = spacing_mm
+    return (((z - hz) * dz) ** 2 + ((y - hy) * dy) ** 2 + ((x - hx) * dx) ** 2) <= HEART_RADIUS_MM ** 2
+
+
+def _cached_spacing(cache: Any, sid: str) -> tuple[float, float, float] | None:
+    """(z, y, x) mm of a cached scan from its manifest row ("5x2.734x2.734"), None if absent or unreadable."""
+    man = getattr(cache, "manifest", None)
+    if man is None or "spacing" not in man.columns:
+        return None
+    rows = man.loc[man["id"].astype(str) == str(sid), "spacing"]
+    try:
+        sp = tuple(float(v) for v in str(rows.iloc[0]).split("x"))
+    except (IndexError, ValueError):
+        return None
+    return sp if len(sp) == 3 and all(v > 0 for v in sp) else None  # type: ignore[return-value]
+
+
+def saliency_slice(sal: np.ndarray, hu: np.ndarray, region: np.ndarray | None) -> int:
+    """The slice to show: the most saliency mass inside the heart region (the saliency of a calcified case
+    above the heart, e.g. slice 65 of 73, says little); without a region, the most saliency overall. Slices
+    padded with air beyond the scan's end are never chosen."""
+    mass = (sal * region if region is not None else sal).sum(axis=(1, 2))
+    inside = (hu > PAD_HU).any(axis=(1, 2))
+    if region is not None:
+        inside &= region.any(axis=(1, 2))
+    return int(np.argmax(np.where(inside, mass, -np.inf))) if inside.any() else int(np.argmax(mass))
+
+
 def plot_saliency(model: nn.Module, cache: Any, ids: Sequence[str], y_agatston: np.ndarray, path: Path, *,
                   device: str = "cpu", title: str = "CNN", config: Any = None) -> Path:
-    """Per case: the CT slice where the saliency is highest, and the saliency over it.
+    """Per case: the CT slice with the most saliency inside the heart region (:func:`saliency_slice`), and the
+    saliency over it.
 
     ids: cache ids (e.g. a calcified and a zero-calcium test case); y_agatston: their (len(ids), 4) true scores.
     config: the PreprocessConfig the model was trained with (default: the cache's).
@@ -68,9 +117,10 @@ def plot_saliency(model: nn.Module, cache: Any, ids: Sequence[str], y_agatston: 
         hu = np.asarray(cache.load(sid))  # (C, H, W) int16
         x = torch.from_numpy(normalise(hu, config))[None].to(device)
         sal = saliency_map(model, x)  # (C, H, W)
-        per_slice = sal.sum(axis=(1, 2))
-        inside = (hu > PAD_HU).any(axis=(1, 2))  # slices padded with air beyond the scan's end are never shown
-        c = int(np.argmax(np.where(inside, per_slice, -np.inf))) if inside.any() else int(np.argmax(per_slice))
+        region = heart_region(hu, _cached_spacing(cache, sid))
+        c = saliency_slice(sal, hu, region)
+        where = "most saliency within 70 mm of the found heart" if region is not None else \
+            "most saliency (no heart found)"
         with torch.no_grad():
             model.eval()
             out = model(x)
@@ -80,7 +130,7 @@ def plot_saliency(model: nn.Module, cache: Any, ids: Sequence[str], y_agatston: 
             ax.axis("off")
         s = sal[c] / max(float(sal[c].max()), 1e-12)
         im = axes[r][1].imshow(s, cmap="inferno", alpha=0.6, vmin=0, vmax=1)
-        axes[r][0].set_title(f"case {r + 1}: true total Agatston {total:.0f}\nslice {c} of {hu.shape[0]} "
+        axes[r][0].set_title(f"case {r + 1}: true total Agatston {total:.0f}\nslice {c} of {hu.shape[0]}: {where} "
                              "(W 800 / L 200 HU)", fontsize=9)
         axes[r][1].set_title(f"{title} |d output / d input| on that slice\n(normalised; raw outputs "
                              f"{np.array2string(out[0].cpu().numpy(), precision=2)})", fontsize=9)

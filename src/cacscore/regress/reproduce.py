@@ -177,6 +177,7 @@ class _Run:
     seed: int
     n_folds: int
     progress: bool
+    keep_checkpoints: bool = True
 
     @property
     def model_kw(self) -> dict[str, int]:
@@ -240,7 +241,7 @@ def _cross_validate(run: _Run, name: str, cv_rows: list[dict[str, Any]]
                     model = build_model(name, **run.model_kw)
                 res = fit(model, data.dataset(tr_ids), data.dataset(va_ids), config=cfg, device=run.device,
                           run_dir=run.out / "runs" / name / point_name(cfg) / f"fold{k}", progress=run.progress,
-                          desc=f"{name} {point_name(cfg)} fold {k}")
+                          desc=f"{name} {point_name(cfg)} fold {k}", compact=not run.keep_checkpoints)
             results.append(res)
             best = res.history[res.best_epoch - 1]
             cv_rows.append({"model": name, "grid_point": point_name(cfg), "fold": k, "best_epoch": res.best_epoch,
@@ -288,7 +289,7 @@ def _retrain_full(run: _Run, name: str, cfg: TrainConfig, n_epochs: int) -> torc
     else:
         fit(full, run.data.dataset(run.splits.train), None, config=full_cfg, device=run.device,
             run_dir=run.out / "runs" / name / point_name(cfg) / "full", progress=run.progress,
-            desc=f"{name} retrain 80%")
+            desc=f"{name} retrain 80%", compact=not run.keep_checkpoints)
     if _main_process():
         save_bundle(run.out / "models" / name, full, {"model": name, **run.bundle_base, "training": {
             **full_cfg.to_dict(), "selected_by": "lowest mean 5-fold validation MSE",
@@ -344,9 +345,12 @@ def reproduce(cache_dir: Path, out: Path, *, models: Sequence[str] = ("cnn", "se
               target_scaling: str = "log", n_folds: int = 5, test_fraction: float = 0.2,
               normalisation: str | None = None, window_hu: tuple[float, float] | None = None,
               trainer: str = "auto", compile_model: bool = False, bf16: bool = False,
-              progress: bool = True) -> dict[str, Path]:
+              progress: bool = True, keep_checkpoints: bool = True) -> dict[str, Path]:
     """Run the protocol on a cohort cache and write the artefacts into ``out``; returns their paths.
 
+    keep_checkpoints: False keeps only the best weights in each finished run's checkpoint (the reference
+    trainer's last weights and optimizer state go: 1/4 of the size; a finished run still reloads, an unfinished
+    one still resumes).
     normalisation / window_hu: override the cache's PreprocessConfig at training time (the cache holds raw HU);
     the bundles record the configuration used, so ``predict`` normalises the same way.
     trainer: "reference" (``cacscore.regress.train.fit`` per fold over a DataLoader, a checkpoint every epoch, resumable,
@@ -387,7 +391,7 @@ def reproduce(cache_dir: Path, out: Path, *, models: Sequence[str] = ("cnn", "se
     run = _Run(out, cache, data, _device_cohort(cache, data, pre, device, compile_model) if use_fast else None,
                splits, scaler, pre, points, FastTrainConfig(compile=compile_model, bf16=True if bf16 else None,
                                                              channels_last=True if bf16 else None),
-               device, seed, n_folds, progress)
+               device, seed, n_folds, progress, keep_checkpoints)
     settings = {"cache": str(cache_dir), "models": list(models), "grid": grid_d, "device": device, "seed": seed,
                 "target_scaling": scaler.to_dict(), "n_folds": n_folds, "test_fraction": test_fraction,
                 "preprocess": pre.to_dict(), "n_patients": len(ids), "n_train": len(splits.train),

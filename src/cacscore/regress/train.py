@@ -147,6 +147,24 @@ def _write_checkpoint(run_dir: Path, model: nn.Module, best: dict[str, torch.Ten
     atomic_write_text(run_dir / "state.json", json.dumps({k: v for k, v in state.items() if k != "rng_torch"}, indent=1))
 
 
+def compact_checkpoint(run_dir: Path) -> None:
+    """Rewrite a FINISHED run's checkpoint with its best weights only (``best.*`` and the state): the last
+    weights and the optimizer moments, 3 of its 4 copies of the model, are only needed to resume an unfinished
+    run. :func:`fit` reloads a compacted run as finished; ``reproduce`` reads ``best.*`` for its fold bundles."""
+    ck = read_checkpoint(run_dir)
+    if ck is None:
+        return
+    tensors, state = ck
+    if state.get("compacted"):
+        return
+    if not state.get("done"):
+        raise ValueError(f"{run_dir}: run not finished; its checkpoint is needed to resume it")
+    best = {k: v.contiguous() for k, v in tensors.items() if k.startswith("best.")}
+    state = {**state, "compacted": True}
+    with atomic_path(Path(run_dir) / CHECKPOINT) as tmp:
+        save_file(best, str(tmp), metadata={"state": json.dumps(state)})
+
+
 def read_checkpoint(run_dir: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]] | None:
     """(tensors, state) of ``run_dir/checkpoint.safetensors``, or None when there is none."""
     path = Path(run_dir) / CHECKPOINT
@@ -183,12 +201,13 @@ def predict(model: nn.Module, ds: Dataset, *, device: str | torch.device = "cpu"
 
 def fit(model: nn.Module, train_ds: Dataset, val_ds: Dataset | None = None, *, config: TrainConfig,
         device: str | torch.device = "cpu", run_dir: Path | None = None, stop_after: int | None = None,
-        progress: bool = True, desc: str = "train") -> FitResult:
+        progress: bool = True, desc: str = "train", compact: bool = False) -> FitResult:
     """Train ``model`` in place with AdamW on MSE; at the end it holds the best-validation weights
     (the last weights when ``val_ds`` is None) in eval mode.
 
     run_dir: checkpoint folder; an existing checkpoint there is resumed (a finished one just reloaded).
     stop_after: stop after this many epochs in this call (to simulate a kill in tests); result.done is False.
+    compact: once finished, keep only the best weights in the checkpoint (:func:`compact_checkpoint`).
     """
     rank, world = _world()
     if config.batch_size % world:
@@ -221,10 +240,13 @@ def fit(model: nn.Module, train_ds: Dataset, val_ds: Dataset | None = None, *, c
             if state.get("train_config") != config.to_dict():
                 raise ValueError(f"{run_dir}: checkpoint was made with another training config "
                                  f"({state.get('train_config')}); use a fresh folder")
-            model.load_state_dict(_strip(tensors, "model."))
             best = {k: v for k, v in tensors.items() if k.startswith("best.")}
-            _load_optim(opt, tensors, state["param_groups"])
-            _set_rng_b64(state["rng_torch"])
+            if state.get("compacted"):  # a finished run kept with its best weights only: nothing to resume
+                model.load_state_dict(_strip(best, "best."))
+            else:
+                model.load_state_dict(_strip(tensors, "model."))
+                _load_optim(opt, tensors, state["param_groups"])
+                _set_rng_b64(state["rng_torch"])
             result = FitResult(state["history"], state["best_epoch"], state["best_val_loss"], state["done"])
             bad_epochs, start = state["bad_epochs"], state["epoch"]
             log.debug("%s: resumed at epoch %d", run_dir, start)
@@ -276,6 +298,8 @@ def fit(model: nn.Module, train_ds: Dataset, val_ds: Dataset | None = None, *, c
                 return result
         epochs.close()
     result.done = True
+    if compact and run_dir is not None and rank == 0:
+        compact_checkpoint(Path(run_dir))
     model.load_state_dict(_strip(best, "best."))
     model.eval()
     return result

@@ -1,0 +1,119 @@
+"""The shipped default model and the clinician's path: ``cacscore predict INPUT...`` with no model argument."""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from cacscore.cli import build_parser, main
+from cacscore.core.vessels import VESSELS
+from cacscore.predict.predictors import DEFAULT_MODEL, LesionPredictor, is_model_folder, load_predictor
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_LIDC = REPO.parent / "shared" / "data" / "lidc-idri-0002"
+
+
+def test_default_model_ships_as_package_data_with_its_provenance():
+    files = sorted(p.name for p in DEFAULT_MODEL.iterdir() if p.is_file())
+    assert files == ["model.json", "model.safetensors"]
+    assert sum((DEFAULT_MODEL / f).stat().st_size for f in files) < 2_000_000  # small enough for a wheel
+    # pyproject's package data names exactly these files (so a non-editable wheel install has them)
+    globs = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    pkg = DEFAULT_MODEL.parent
+    shipped = {p.name for g in globs["cacscore.predict"] for p in pkg.glob(g)}
+    assert shipped == set(files)
+    predictor = load_predictor(DEFAULT_MODEL)
+    assert isinstance(predictor, LesionPredictor)
+    assert predictor.ranges == {"slice_thickness_mm": (5.0, 5.0), "kvp": (100.0, 120.0)}
+    prov = json.loads((DEFAULT_MODEL / "model.json").read_text())["info"]["provenance"]
+    assert re.fullmatch(r"[0-9a-f]{40}(\+dirty)?", prov["code_version"])
+    assert prov["data"]["phantom_seed"] == 41 and "look-alikes on" in prov["data"]["kind"]
+    assert any(c.startswith("cacscore lesion-train ") for c in prov["commands"])
+    total = prov["held_out_metrics"]["total"]
+    value, low, high, baseline = total["kappa4"]
+    assert low <= value <= high and value > baseline  # a measured interval, and better than the constant
+
+
+def test_model_folders_are_told_from_scan_folders(tmp_path):
+    assert is_model_folder(DEFAULT_MODEL)
+    (tmp_path / "fold0").mkdir()
+    (tmp_path / "fold0" / "config.json").write_text("{}")
+    assert is_model_folder(tmp_path)
+    assert not is_model_folder(tmp_path / "fold0" / "config.json")  # a file
+    assert not is_model_folder(tmp_path / "nope")
+
+
+def test_every_predict_and_ingest_option_has_help():
+    sub = next(a for a in build_parser()._actions if a.__class__.__name__ == "_SubParsersAction")
+    for name in ("predict", "ingest", "evaluate", "lesion-train", "lesion-score", "reproduce", "demo"):
+        missing = [a.dest for a in sub.choices[name]._actions if not a.help]
+        assert not missing, (name, missing)
+
+
+def test_predict_real_ct_with_no_model_argument(capsys):
+    """The issue's done-when: one command on a real chest CT prints per-vessel scores."""
+    assert SHARED_LIDC.is_dir(), f"missing the shared real series {SHARED_LIDC}"
+    rc = main(["predict", str(SHARED_LIDC)])
+    out, err = capsys.readouterr()
+    lines = out.splitlines()
+    assert rc == 0 and lines[0].split() == ["id", *VESSELS, "total", "category", "warnings"]
+    row = lines[1].split()
+    assert row[0] == "lidc-idri-0002" and all(re.fullmatch(r"\d+\.\d", v) for v in row[1:6])
+    assert abs(sum(float(v) for v in row[1:5]) - float(row[5])) < 0.3  # the total is the vessel sum
+    assert "1 scan(s) predicted, 0 failed" in err and "deprecated" not in err
+    # the shipped model records its training acquisition, so a thin-slice scan is warned about
+    assert "slice thickness 1.25 mm unlike the training data (5 mm only)" in out
+
+
+@pytest.fixture(scope="module")
+def gated_series(tmp_path_factory) -> list[Path]:
+    """The six gated series of a simulated gated release: six folders with one name."""
+    from cacscore.phantom import write_release
+    from cacscore.phantom.writer import GATED_DIR, GATED_SERIES
+
+    root = tmp_path_factory.mktemp("gated") / "rel"
+    write_release(root, n_patients=6, seed=5, size=64, gated=True)
+    series = [root / GATED_DIR / "patient" / str(p) / GATED_SERIES for p in range(1, 7)]
+    assert all(s.is_dir() for s in series) and len({s.name for s in series}) == 1
+    return series
+
+
+def test_six_gated_series_with_one_folder_name_are_all_scored(gated_series, tmp_path, capsys):
+    """COCA's gated release names every patient's series alike (patient/<id>/Pro_Gated_CS_3.0_I30f_3_(70%)); given
+    as six folders, all six are scored with distinct ids (ids come from cacscore.io.inputs)."""
+    series = gated_series
+    out = tmp_path / "p.csv"
+    rc = main(["predict", *map(str, series), "--out", str(out)])
+    err = capsys.readouterr().err
+    df = pd.read_csv(out, dtype={"id": str})
+    assert rc == 0, err
+    assert len(df) == 6 and df["id"].nunique() == 6
+    assert df[list(VESSELS)].notna().all().all()
+
+
+@pytest.mark.parametrize("how", ["--out -", "--json"])
+def test_predict_machine_readable_stdout(how, capsys):
+    assert SHARED_LIDC.is_dir()
+    rc = main(["predict", str(SHARED_LIDC), *how.split()])
+    out = capsys.readouterr().out
+    assert rc == 0
+    if how == "--json":
+        assert json.loads(out)["scans"][0]["id"] == "lidc-idri-0002"
+    else:
+        assert out.splitlines()[0].startswith("id,LCA,LAD,LCX,RCA,total,cat4,cat5,category")
+
+
+def test_predict_workers_give_the_same_table_in_input_order(gated_series):
+    from cacscore.predict.run import predict_inputs
+
+    one = predict_inputs(None, gated_series[:4], progress=False).table()
+    two = predict_inputs(None, gated_series[:4], progress=False, workers=2).table()
+    pd.testing.assert_frame_equal(one, two)
+    assert len(one) == 4
+    with pytest.raises(ValueError, match="--workers must be >= 1"):
+        predict_inputs(None, gated_series[:1], workers=0)
