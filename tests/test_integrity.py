@@ -174,7 +174,7 @@ def test_case04_every_scoring_command_gives_the_anatomy_warning(model, capsys, t
     nib.save(nib.Nifti1Image(h.hu.transpose(2, 1, 0), np.diag([0.5, 0.5, 5.0, 1.0])), tmp_path / "head.nii.gz")
     rc, out, _ = run(["lesion-score", model, tmp_path / "head.nii.gz", "--json", "--no-progress"], capsys)
     assert rc == 0 and "not a chest CT" in json.loads(out)[0]["warnings"]
-    rc, out, _ = run(["predict", model, tmp_path / "head.nii.gz"], capsys)
+    rc, out, _ = run(["predict", "--model", model, tmp_path / "head.nii.gz", "--out", "-"], capsys)
     assert rc == 0 and "not a chest CT" in pd.read_csv(io.StringIO(out))["warnings"][0]
 
 
@@ -187,7 +187,7 @@ def test_case05_patient_folders_with_a_loose_file_are_patients(releases, model, 
     (root / "overview.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 64)
     scans, problems = discover_inputs([root])
     assert [s.id for s in scans] == ["p1", "p2"] and not problems
-    rc, out, err = run(["predict", model, root], capsys)
+    rc, out, err = run(["predict", "--model", model, root, "--out", "-"], capsys)
     assert rc == 0 and pd.read_csv(io.StringIO(out), dtype={"id": str})["id"].tolist() == ["p1", "p2"]
     # the same folder name twice: path-suffix ids, safe label file names, in predict and lesion-score alike
     rc, out, err = run(["lesion-score", model, root / "p1" / "series", root / "p2" / "series",
@@ -206,10 +206,10 @@ def test_case06_a_failed_run_keeps_the_previous_table(releases, model, capsys, t
         assert rc != 0 and out.read_text() == "id,total\nold,1\n", (cmd, err)
     empty = tmp_path / "empty_folder"
     empty.mkdir()
-    rc, _, err = run(["predict", model, empty, "--out", out], capsys)  # attempted, none scored: kept
-    assert rc == 1 and out.read_text() == "id,total\nold,1\n" and "not written" in err
-    rc, _, err = run(["predict", model, empty, "--out", out, "--force"], capsys)
-    assert rc == 1 and out.read_text().startswith("id,LCA")
+    rc, _, err = run(["predict", "--model", model, empty, "--out", out], capsys)  # attempted, none scored: kept
+    assert rc == 2 and out.read_text() == "id,total\nold,1\n" and "no usable axial CT series" in err
+    rc, _, err = run(["predict", "--model", model, empty, "--out", out, "--force"], capsys)
+    assert rc == 2 and out.read_text().startswith("id,LCA")
 
 
 # ------------------------------------------------------------------ case 7

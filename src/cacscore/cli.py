@@ -331,10 +331,12 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         run = predict_inputs(model, inputs, keep_phi=args.keep_phi, report_dir=args.report, workers=args.workers,
                              read_options=_read_options(args))
         failures = [f"{r.id}: {r.error}" for r in run.failed] + [f"{i}: {e}" for i, e in run.problems]
-        if not run.ok:  # nothing scored: one clear line and exit 2, as lesion-score does; no table written
+        csv_text = run.table().to_csv(index=False, float_format="%.6g")
+        if not run.ok:  # nothing scored: one clear line and exit 2, as lesion-score does; the table kept
+            if out is not None and args.force:  # ... unless --force asks for the empty one
+                write_table(out, csv_text, rows=0, attempted=len(run.results), force=True)
             more = f" (and {len(failures) - 1} more input(s) failed)" if len(failures) > 1 else ""
             raise ValueError((failures[0] if failures else "no scan found in the inputs") + more)
-        csv_text = run.table().to_csv(index=False, float_format="%.6g")
         wrote = out is not None and write_table(out, csv_text, rows=len(run.ok), attempted=len(run.results),
                                                 force=args.force)
     if args.json:
