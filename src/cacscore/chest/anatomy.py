@@ -188,7 +188,7 @@ def find_diaphragm(lungs: np.ndarray, grid_mm: np.ndarray, midline_x: float) -> 
     # the heart lies on the diaphragm within ~50 mm of the midline (more on the left, where the apex is): the
     # lateral columns see the diaphragm, the medial ones the top of the heart
     lateral = np.abs(xs - midline_x) * grid_mm[2] > 50
-    valid = any_lung & lateral & (floor <= k_half + 15.0 / grid_mm[0])
+    valid = any_lung & lateral & (floor <= k_half + 40.0 / grid_mm[0])
     if k_half == 0 and floor[any_lung].min() == 0:
         return np.zeros(lungs.shape[1:]), (np.nan, np.nan), Part(False, 0.0, "the lungs reach the lowest slice: "
                                                                          "the diaphragm is below the scan")
