@@ -61,12 +61,15 @@ def _shifted(a: np.ndarray, dy: int, dx: int, fill: float) -> np.ndarray:
     return out
 
 
-def circle_scores(hu: np.ndarray, lung: np.ndarray, pixel_mm: float) -> tuple[np.ndarray, np.ndarray]:
+def circle_scores(hu: np.ndarray, lung: np.ndarray, pixel_mm: float,
+                  blood_hu: tuple[float, float] = (-60.0, 700.0)) -> tuple[np.ndarray, np.ndarray]:
     """(z, y, x) best circle score (HU) over RADII_MM and the radius (pixels) giving it, for a coarse HU volume.
 
     Score = mean(disc) - (the 5th-highest of 8 local means sampled 1.5 px outside the circle) - 1.5 * std(disc),
     with HU clipped to -200..700 (lung counts as fat: an edge against lung is no more circle than one against fat);
-    -inf where over 30 % of the disc (a square: its corners) is lung or its mean is not blood or partial-volumed blood (-60..700 HU). The disc is a square of
+    -inf where over 30 % of the disc (a square: its corners) is lung or its mean is outside blood_hu (the
+    blood of this scan, partial volume included: :func:`cacscore.chest.anatomy.blood_range`; without contrast it
+    keeps the vertebral body, a fine circle of 250-350 HU, out). The disc is a square of
     the same area (scipy's separable uniform filter: a few ms per radius where a disc convolution takes 20 times
     longer, with the same ranking of round sections)."""
     x = np.clip(np.asarray(hu, np.float32), -200, 700)
@@ -87,7 +90,7 @@ def circle_scores(hu: np.ndarray, lung: np.ndarray, pixel_mm: float) -> tuple[np
         ring = np.partition(around, k_ring, axis=0)[k_ring]
         sd = np.sqrt(np.maximum(m2 - m * m, 0))
         s = (m - ring - 1.5 * sd).astype(np.float32)
-        s[(lf > 0.3) | (m < -60) | (m > 700)] = -np.inf
+        s[(lf > 0.3) | (m < blood_hu[0]) | (m > blood_hu[1])] = -np.inf
         better = s > best
         best[better] = s[better]
         best_r[better] = r
