@@ -227,14 +227,33 @@ def blood_range(g: np.ndarray, lungs: np.ndarray, body: np.ndarray, hull: np.nda
     return True, (max(100.0, 0.4 * float(np.percentile(v, 75))), 700.0)
 
 
+def _scores_in(g: np.ndarray, lungs: np.ndarray, hull: np.ndarray, pixel_mm: float,
+               blood_hu: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`cacscore.chest.aorta.circle_scores` inside the lung hull's in-plane box (+ 25 mm), -inf outside: the
+    aorta lies between the lungs, and the box is a fifth of the slice (most of read_chest's time otherwise)."""
+    score = np.full(g.shape, -np.inf, np.float32)
+    radius = np.zeros(g.shape, np.float32)
+    ys, xs = np.nonzero(hull.any(0))
+    if len(ys) == 0:
+        return score, radius
+    m = int(np.ceil(25.0 / pixel_mm))
+    y0, y1 = max(0, ys.min() - m), min(g.shape[1], ys.max() + m + 1)
+    x0, x1 = max(0, xs.min() - m), min(g.shape[2], xs.max() + m + 1)
+    zs = np.flatnonzero(hull.any((1, 2)))
+    z0, z1 = zs.min(), zs.max() + 1
+    sub = (slice(z0, z1), slice(y0, y1), slice(x0, x1))
+    score[sub], radius[sub] = tube.circle_scores(g[sub], lungs[sub], pixel_mm, blood_hu)
+    return score, radius
+
+
 def find_aorta(g: np.ndarray, lungs: np.ndarray, body: np.ndarray, grid_mm: np.ndarray, midline_x: float,
                dome_k: float, blood_hu: tuple[float, float]) -> tuple[tube.TubeTrack | None, tube.TubeTrack | None, Part, Part]:
     """The descending and ascending aorta tracked on the coarse grid (:mod:`cacscore.chest.aorta`) and whether
     the aorta and its root were found."""
     nz, ny, nx = g.shape
     pmm = float(grid_mm[1])
-    score, radius = tube.circle_scores(g, lungs, pmm, blood_hu)
     hull = _lung_hull(lungs)  # (recomputed: cheap)
+    score, radius = _scores_in(g, lungs, hull, pmm, blood_hu)
     lung_y = np.nonzero(lungs.any((0, 2)))[0]
     if len(lung_y) == 0:
         return None, None, Part(False, 0.0, "no lungs to place the aorta by"), Part(False, 0.0, "no aorta")
