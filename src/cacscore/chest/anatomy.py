@@ -433,16 +433,22 @@ def find_bone(g: np.ndarray, body: np.ndarray, keep_out: np.ndarray, grid_mm: np
     mid3 = post & near_mid[None, None, :]
     spine_ids = np.bincount(lab[mid3 & (lab > 0)], minlength=n + 1)
     spine = int(np.argmax(spine_ids * keep)) if spine_ids[1:].any() else 0
+    spine_ok = spine and keep[spine]
     ant = np.zeros(g.shape, bool)
     ant[:, :int(y_front + 0.4 * (y_back - y_front)), :] = True
     stern_ids = np.flatnonzero(np.bincount(lab[ant & ~hull & near_mid[None, None, :] & (lab > 0)],
                                            minlength=n + 1) > 0)
+    # the ribs, costal cartilage and sternum reach outside the lung hull; bright structures wholly inside it are
+    # contrast-filled vessels (the pulmonary arteries and veins of LIDC-IDRI-0001 were labelled bone before this),
+    # calcified nodes or valves, not the bony thorax
+    outside = np.bincount(lab[~hull & (lab > 0)], minlength=n + 1)
+    keep &= outside >= 0.2 * sizes
     lut = np.where(keep, 3, 0).astype(np.uint8)
     lut[stern_ids[keep[stern_ids]]] = 2
-    if spine:
+    if spine_ok:
         lut[spine] = 1
     out = lut[lab]
-    if not spine:
+    if not spine_ok:
         return out, Part(True, 0.4, "no spine in the posterior midline")
     conf = 1.0 if (out == 2).any() else 0.7
     return out, Part(True, conf, "" if conf == 1 else "no sternum in the anterior midline")
