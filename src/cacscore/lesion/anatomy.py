@@ -55,9 +55,23 @@ def _signed_distance(mask: np.ndarray, grid_mm: np.ndarray) -> np.ndarray:
     return (out - inside).astype(np.float32)
 
 
+MIN_CONFIDENCE = 0.5
+"""A part found with less confidence than this gives nan columns (so no rule fires on it): on heart-centred gated
+phantoms a pericardium of confidence 0.2 (a 100 ml sliver) called real coronary calcium 'outside the pericardium'."""
+
+
+def _sure(anatomy: ChestAnatomy, *names: str, at_least: float = MIN_CONFIDENCE) -> bool:
+    return all(anatomy.parts[n].found and anatomy.parts[n].confidence >= at_least for n in names)
+
+
+REFERENCE_CONFIDENCE = 0.3
+"""A pericardium this sure is good enough for its centroid to be the heart reference (not for the rules): the
+mask of a heart-centred gated series (confidence capped at 0.4) still has its centroid in the heart."""
+
+
 def anatomy_columns(anatomy: ChestAnatomy, points_mm: np.ndarray) -> np.ndarray:
     """(n, len(ANATOMY_NAMES)) float64 anatomical columns of (n, 3) candidate centroids in mm (z, y, x) from
-    voxel 0 of the volume ``anatomy`` was read from."""
+    voxel 0 of the volume ``anatomy`` was read from; nan for parts found with confidence < MIN_CONFIDENCE."""
     pts = np.asarray(points_mm, float).reshape(-1, 3)
     n = len(pts)
     cols = np.full((n, len(ANATOMY_NAMES)), np.nan)
@@ -66,19 +80,19 @@ def anatomy_columns(anatomy: ChestAnatomy, points_mm: np.ndarray) -> np.ndarray:
     idx = anatomy.coarse_index(pts)
     at = (idx[:, 0], idx[:, 1], idx[:, 2])
     gm = anatomy.grid_mm
-    if anatomy.parts["pericardium"].found:
+    if _sure(anatomy, "pericardium"):
         cols[:, 0] = _signed_distance(anatomy.pericardium, gm)[at]
-    if len(anatomy.aorta.centreline_mm):
+    if len(anatomy.aorta.centreline_mm) and _sure(anatomy, "aorta"):
         d, j = anatomy.aorta.distance_mm(pts)
         cols[:, 1] = d - anatomy.aorta.radius_mm[j]
         cols[:, 2] = anatomy.aorta.segment[j]
-    if (anatomy.bone > 0).any():
+    if (anatomy.bone > 0).any() and _sure(anatomy, "bone"):
         cols[:, 3] = ndimage.distance_transform_edt(anatomy.bone == 0, sampling=gm)[at]
     root = anatomy.aortic_root_mm
-    if np.isfinite(root).all():
+    if np.isfinite(root).all() and _sure(anatomy, "root"):
         cols[:, 4] = pts[:, 0] - root[0]
         cols[:, 6:9] = (pts - root) @ anatomy.frame.T
-    if anatomy.parts["diaphragm"].found:
+    if _sure(anatomy, "diaphragm"):
         cols[:, 5] = pts[:, 0] - anatomy.diaphragm_mm[idx[:, 1], idx[:, 2]]
     return cols
 
@@ -97,3 +111,24 @@ def anatomy_verdicts(cols: np.ndarray, rules: AnatomyRules = AnatomyRules()) -> 
         aortic = (np.abs(wall) <= rules.aortic_wall_mm) & (seg >= 0) & ~at_root
         abdominal = (above_dia < -rules.below_diaphragm_mm) & (peri > 0)
     return np.stack([outside, bony, aortic, abdominal], axis=1)
+
+
+def heart_reference(anatomy: ChestAnatomy, found: tuple[int, int, int], found_ok: bool) -> tuple[tuple[int, int, int], str]:
+    """The (z, y, x) voxel index the candidate features are measured from, and where it came from.
+
+    The heart finder's centre (``cacscore.chest.heart.locate_heart``: what the candidate models were trained with on
+    whole-chest scans) when it found one inside the pericardial mask (or within 10 mm of it); otherwise, with a
+    pericardium found, that mask's centroid (a heart-centred gated series, where the whole-chest finder misses or
+    lands on the liver); otherwise the finder's answer (the volume centre when it found nothing)."""
+    if not _sure(anatomy, "pericardium", at_least=REFERENCE_CONFIDENCE):
+        return found, "heart finder" if found_ok else "volume centre"
+    gm = anatomy.grid_mm
+    full = np.array(anatomy.spacing_mm)
+    if found_ok:
+        p = np.asarray(found, float) * full
+        d = _signed_distance(anatomy.pericardium, gm)[tuple(anatomy.coarse_index(p[None])[0])]
+        if d <= 10.0:
+            return found, "heart finder"
+    c = np.argwhere(anatomy.pericardium).mean(0) * gm / full
+    shape = np.array(anatomy.shape) - 1
+    return tuple(int(v) for v in np.clip(np.rint(c), 0, shape)), "pericardium centroid"  # type: ignore[return-value]
