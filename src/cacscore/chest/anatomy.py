@@ -440,7 +440,10 @@ def find_bone(g: np.ndarray, body: np.ndarray, keep_out: np.ndarray, grid_mm: np
         return out, Part(False, 0.0, f"nothing >= {BONE_HU:.0f} HU outside the heart and aorta")
     sizes = np.bincount(lab.ravel())
     ml = sizes * np.prod(grid_mm) / 1000.0
-    keep = ml >= 0.05
+    # ribs and cartilage are long structures; a small bright blob outside the pericardial mask is as likely to be
+    # coronary calcium on a heart that the mask cut short (a 168 AU LAD plaque on a 128 px phantom was 'bone' at
+    # 0.05 ml before this)
+    keep = ml >= 1.0
     keep[0] = False
     xs = np.arange(g.shape[2])
     near_mid = np.abs(xs - midline_x) * grid_mm[2] < 15

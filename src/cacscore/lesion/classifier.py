@@ -5,6 +5,7 @@ four arteries, saved as safetensors + JSON (never pickle), and its use on a whol
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import math
@@ -18,7 +19,7 @@ from safetensors.torch import save_file
 from torch import nn
 
 from cacscore.chest.anatomy import read_chest
-from cacscore.chest.heart import locate_heart
+from cacscore.chest.heart import HeartFinding, locate_heart
 from cacscore.core.fileio import WeightsFileError, atomic_path, atomic_write_text, load_safetensors
 from cacscore.lesion.anatomy import anatomy_verdicts, heart_reference
 from cacscore.lesion.candidates import (
@@ -326,11 +327,17 @@ def classify_volume(hu: np.ndarray, spacing_mm: Sequence[float], model: LesionMo
     (0 non-coronary, 1..4 = LCA, LAD, LCX, RCA). spacing_mm: (z, y, x) mm."""
     hu, sp = check_hu(hu, spacing_mm)
     anatomy = read_chest(hu, sp) if model.config.anatomy_rules else None
+    heart = None
     if anatomy is not None and heart_index is None:
-        heart = locate_heart(hu, sp)
-        heart_index, _ = heart_reference(anatomy, heart.index, heart.found)
+        found = locate_heart(hu, sp)
+        heart_index, source = heart_reference(anatomy, found.index, found.found)
+        heart = found if source == "heart finder" else HeartFinding(
+            heart_index, source == "pericardium centroid",
+            "" if source == "pericardium centroid" else found.reason)
     cand = find_candidates(hu, sp, threshold_hu=model.threshold_hu, min_area_mm2=model.min_area_mm2,
                            heart_index=heart_index, anatomy=anatomy)
+    if heart is not None:
+        cand = dataclasses.replace(cand, heart=heart)
     return cand, model.classify(cand.features, cand.outside_thorax_mm, cand.anatomy_columns)
 
 
