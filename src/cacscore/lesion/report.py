@@ -77,7 +77,8 @@ def _view(hu: np.ndarray, spacing_mm: tuple[float, float, float], coronary: np.n
     return centre, sorted({min(max(c + d, 0), nz - 1) for d in range(-(n_slices // 2), n_slices - n_slices // 2)})
 
 
-ANATOMY_COLOURS = {"pericardium": "#e41a1c", "aorta": "#00c000", "bony thorax": "#e6c700"}
+# outlines in colours the vessels, the non-coronary purple and the red warnings do not use
+ANATOMY_COLOURS = {"pericardium": "#17becf", "aorta": "#f781bf", "bony thorax": "#e6c700"}
 
 
 def _draw_anatomy(ax, anatomy: ChestAnatomy, k: int, spacing_mm: tuple[float, float, float], ys: slice,
@@ -118,7 +119,7 @@ def render_lesion_report(hu: np.ndarray, spacing_mm: Sequence[float], labels: np
     ``find_heart(hu, spacing_mm)`` gives, when the caller already has it (``Candidates.heart_index``): used only
     where find_heart would be (no coronary calcium, no heart_index), so the picture is the same without a second
     search. warnings: lines shown in red under the title (e.g. metal in the heart region). anatomy: the chest
-    anatomy the scorer judged the candidates in, drawn under the lesions (pericardium red, aorta green, bony thorax
+    anatomy the scorer judged the candidates in, drawn under the lesions (pericardium cyan, aorta pink, bony thorax
     yellow) so a reader sees when it was wrong.
     """
     import matplotlib
