@@ -394,20 +394,28 @@ def _tube(desc: tube.TubeTrack | None, asc: tube.TubeTrack | None, grid_mm: np.n
 
 
 def find_pericardium(g: np.ndarray, lungs: np.ndarray, body: np.ndarray, diaphragm_mm: np.ndarray,
-                     desc: tube.TubeTrack | None, root_k: float, grid_mm: np.ndarray) -> tuple[np.ndarray, Part]:
+                     desc: tube.TubeTrack | None, root_k: float, grid_mm: np.ndarray,
+                     left_dome_mm: float = np.nan, midline_x: float | None = None) -> tuple[np.ndarray, Part]:
     """The heart in its pericardial sac: the mediastinum between the lungs (inside their hull, not lung), in
     front of the descending aorta's anterior edge, above the diaphragm and at most 15 mm above the aortic root,
     opened with a 5 mm disc (which cuts the thin bridges of fat behind the sternum) and kept as its largest
     connected part. Epicardial fat and the grooves (where the coronaries run) are inside it; the chest wall, the
     spine, the descending aorta and the abdomen are not."""
     nz, ny, nx = g.shape
+    midline_x = nx / 2 if midline_x is None else midline_x
     lung_grown = ndimage.binary_dilation(lungs, _INPLANE)
     med = _lung_hull(lungs) & body & ~lung_grown & (g > -250)
     kk = np.arange(nz)[:, None, None]
     if np.isfinite(root_k):
         med &= kk <= root_k + 15.0 / grid_mm[0]
     if np.isfinite(diaphragm_mm).all():
-        med &= kk * grid_mm[0] >= diaphragm_mm[None] - grid_mm[0]
+        # the heart rests on the left hemidiaphragm and the central tendon, below the surface interpolated from
+        # the lateral lung floors (LIDC-IDRI-0001: its lower 20 mm were cut off at that surface)
+        floor = np.minimum(diaphragm_mm, left_dome_mm) if np.isfinite(left_dome_mm) else diaphragm_mm
+        # ... but under the surface only left of the body's midline - 10 mm: on the right lies the liver's dome
+        xx = np.arange(nx)[None, :]
+        floor = np.where(xx >= midline_x - 10.0 / grid_mm[2], floor, diaphragm_mm)
+        med &= kk * grid_mm[0] >= floor[None] - 10.0
     yy = np.arange(ny)[None, :, None]
     if desc is not None and desc.n:
         # behind the front edge of the descending aorta lie the aorta, oesophagus and spine, not the heart
@@ -428,12 +436,18 @@ def find_pericardium(g: np.ndarray, lungs: np.ndarray, body: np.ndarray, diaphra
     return heart, Part(True, conf, "" if conf == 1 else "no aortic root: the sac's top is not bounded")
 
 
+BONE_HU_CONTRAST = 450.0
+"""Bony thorax threshold with intravascular contrast: blood is 200-450 HU there (LIDC-IDRI-0001, -0003) and at 180 HU
+the heart's chambers, the liver's veins and the pulmonary vessels joined the bony thorax (a 94 ml 'sternum' in the
+heart of 0001); cortical bone stays above it."""
+
+
 def find_bone(g: np.ndarray, body: np.ndarray, keep_out: np.ndarray, grid_mm: np.ndarray,
-              midline_x: float, hull: np.ndarray) -> tuple[np.ndarray, Part]:
+              midline_x: float, hull: np.ndarray, contrast: bool = False) -> tuple[np.ndarray, Part]:
     """The bony thorax as connected structures, labelled 1 spine (the largest bright structure crossing the
     posterior midline), 2 sternum (bright structures in the anterior midline, in front of the lung hull),
     3 ribs, costal cartilage and the rest; keep_out: where bright is blood or calcium of the heart and aorta."""
-    bright = (g >= BONE_HU) & body & ~keep_out
+    bright = (g >= (BONE_HU_CONTRAST if contrast else BONE_HU)) & body & ~keep_out
     lab, n = ndimage.label(bright, structure=np.ones((3, 3, 3), bool))
     out = np.zeros(g.shape, np.uint8)
     if n == 0:
@@ -527,9 +541,10 @@ def read_chest(volume_or_hu: Volume | np.ndarray, spacing_mm: tuple[float, float
         d = (np.array([asc.k[min(4, asc.n - 1)], asc.y[min(4, asc.n - 1)], asc.x[min(4, asc.n - 1)]]) * grid_mm
              - root)
         normal = d / max(np.linalg.norm(d), 1e-6)
-    heart, parts["pericardium"] = find_pericardium(g, lungs, body, diaphragm, desc, root[0] / grid_mm[0], grid_mm)
+    heart, parts["pericardium"] = find_pericardium(g, lungs, body, diaphragm, desc, root[0] / grid_mm[0], grid_mm,
+                                                   dome[1], midline_x)
     keep_out = ndimage.binary_dilation(heart, _INPLANE, iterations=1) | _tube_mask(aorta, g.shape, grid_mm, 4.0)
-    bone, parts["bone"] = find_bone(g, body, keep_out, grid_mm, midline_x, hull)
+    bone, parts["bone"] = find_bone(g, body, keep_out, grid_mm, midline_x, hull, contrast)
     apex, frame = _heart_frame(heart, root, grid_mm)
     if parts["body"].reason:  # a field of view through the body: the lungs, the arch and the diaphragm are cut off
         for name in ("aorta", "root", "pericardium"):
