@@ -28,6 +28,7 @@ def _mine(patient, xyz) -> np.ndarray:
 def test_parts_found(anatomy):
     for name in ("body", "lungs", "aorta", "root", "pericardium", "bone"):
         assert anatomy.parts[name].found, (name, anatomy.parts[name])
+    assert not anatomy.contrast and anatomy.blood_hu[1] <= 130  # the phantom has no contrast agent
 
 
 def test_descending_aorta_on_the_drawn_one(patient, anatomy):

@@ -72,6 +72,8 @@ class ChestAnatomy:
     along the ascending aorta at the root. frame: (3, 3) rows = heart axes (long axis root -> apex, then the
     anterior direction and their cross product), origin at the aortic root.
     parts: name -> :class:`Part` for body, lungs, bone, diaphragm, aorta, root, pericardium.
+    contrast: intravascular contrast seen in the image (:func:`blood_range`); blood_hu: the HU range of blood
+    (partial volume included) the aorta was searched with.
     """
 
     spacing_mm: tuple[float, float, float]
@@ -90,6 +92,8 @@ class ChestAnatomy:
     valve_normal: np.ndarray
     frame: np.ndarray
     parts: dict[str, Part] = field(default_factory=dict)
+    contrast: bool = False
+    blood_hu: tuple[float, float] = (-60.0, 130.0)
 
     @property
     def grid_mm(self) -> np.ndarray:
@@ -552,7 +556,7 @@ def read_chest(volume_or_hu: Volume | np.ndarray, spacing_mm: tuple[float, float
             parts[name] = Part(p.found, min(p.confidence, TRUNCATED_CONFIDENCE),
                                p.reason or "the field of view cuts through the body: found without the whole chest")
     return ChestAnatomy(sp, tuple(hu.shape), sz, sxy, body, lungs, bone, heart, diaphragm,  # type: ignore[arg-type]
-                        dome, aorta, root, apex, normal, frame, parts)
+                        dome, aorta, root, apex, normal, frame, parts, contrast, blood)
 
 
 def _tube_mask(aorta: AortaTube, shape: tuple[int, ...], grid_mm: np.ndarray, margin_mm: float) -> np.ndarray:
