@@ -415,11 +415,17 @@ def find_pericardium(g: np.ndarray, lungs: np.ndarray, body: np.ndarray, diaphra
     if np.isfinite(diaphragm_mm).all():
         # the heart rests on the left hemidiaphragm and the central tendon, below the surface interpolated from
         # the lateral lung floors (LIDC-IDRI-0001: its lower 20 mm were cut off at that surface)
-        floor = np.minimum(diaphragm_mm, left_dome_mm) if np.isfinite(left_dome_mm) else diaphragm_mm
-        # ... but under the surface only left of the body's midline - 10 mm: on the right lies the liver's dome
+        if np.isfinite(left_dome_mm):
+            # 10 mm under the surface or the left dome, whichever is lower, but never more than 15 mm under the
+            # left dome: the lateral floors of the costophrenic recesses lie far lower (LIDC-IDRI-0003: the mask
+            # reached 47 mm, 25 mm under the heart, into the hiatus)
+            left = np.maximum(np.minimum(diaphragm_mm, left_dome_mm) - 10.0, left_dome_mm - 15.0)
+        else:
+            left = diaphragm_mm - 10.0
+        # ... and only left of the body's midline - 10 mm: on the right lies the liver's dome
         xx = np.arange(nx)[None, :]
-        floor = np.where(xx >= midline_x - 10.0 / grid_mm[2], floor, diaphragm_mm)
-        med &= kk * grid_mm[0] >= floor[None] - 10.0
+        floor = np.where(xx >= midline_x - 10.0 / grid_mm[2], left, diaphragm_mm)
+        med &= kk * grid_mm[0] >= floor[None]
     yy = np.arange(ny)[None, :, None]
     if desc is not None and desc.n:
         # behind the front edge of the descending aorta lie the aorta, oesophagus and spine, not the heart
