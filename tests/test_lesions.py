@@ -132,8 +132,8 @@ def test_score_volume_is_agatston_of_the_assigned_candidates(trained, patients):
     model, _, _ = trained
     p = patients[1]
     s = L.score_volume(p.hu, p.spacing_mm, model)
-    c = L.find_candidates(p.hu, p.spacing_mm)
-    labels = L.assign_labels(c.ids, model.predict(c.features))
+    c, classes = L.classify_volume(p.hu, p.spacing_mm, model)  # the MLP, then the chest-wall and anatomy rules
+    labels = L.assign_labels(c.ids, classes)
     ref = agatston(p.hu, labels, pixel_spacing_mm=p.spacing_mm[1:], slice_spacing_mm=p.spacing_mm[0]).as_row()
     assert s == ref
     assert set(s) == {*VESSELS, "total"}
@@ -184,7 +184,8 @@ def test_chest_wall_calcium_is_non_coronary_by_rule(trained, patients, monkeypat
     coronary = truth > 0
     assert coronary.sum() >= 3 and (cand.outside_thorax_mm[coronary] < 0).all()
     assert (classes[coronary] == 2).all()  # the rule leaves the heart alone
-    off = dataclasses.replace(model, config=dataclasses.replace(model.config, thorax_margin_mm=None))
+    off = dataclasses.replace(model, config=dataclasses.replace(model.config, thorax_margin_mm=None,
+                                                                anatomy_rules=False))
     assert (L.classify_volume(hu, p.spacing_mm, off)[1][wall] == 2).all()
 
 

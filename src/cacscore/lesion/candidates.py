@@ -25,11 +25,13 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+from cacscore.chest.anatomy import ChestAnatomy
 from cacscore.chest.heart import HeartFinding, locate_heart
 from cacscore.chest.hull import lungs_shareable, outside_thorax_mm, thorax_hull
 from cacscore.chest.lungs import lung_field
 from cacscore.scoring.agatston import agatston, agatston_weight
 from cacscore.core.vessels import VESSELS
+from cacscore.lesion.anatomy import anatomy_columns
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +83,8 @@ class Candidates:
     found), to reuse on a copy of the scan with the same lung field (e.g. noise added); None when not computed.
     heart: the heart finding the positions refer to when the candidates found it themselves (None when the
     caller gave heart_index).
+    anatomy: the chest anatomy the candidates were placed in (None: not read); anatomy_columns: (n,
+    len(cacscore.lesion.anatomy.ANATOMY_NAMES)) each candidate's anatomical position (None without anatomy).
     """
 
     ids: np.ndarray
@@ -93,13 +97,15 @@ class Candidates:
     outside_thorax_mm: np.ndarray | None = None
     thorax_hull: np.ndarray | None = None
     heart: HeartFinding | None = None
+    anatomy: ChestAnatomy | None = None
+    anatomy_columns: np.ndarray | None = None
 
     @property
     def n(self) -> int:
         return int(self.features.shape[0])
 
 
-def _check_hu(hu: np.ndarray, spacing_mm: Sequence[float]) -> tuple[np.ndarray, tuple[float, float, float]]:
+def check_hu(hu: np.ndarray, spacing_mm: Sequence[float]) -> tuple[np.ndarray, tuple[float, float, float]]:
     hu = np.asarray(hu)
     if hu.ndim != 3:
         raise LesionError(f"hu must be a 3-D (z, y, x) array, got shape {hu.shape}")
@@ -139,16 +145,79 @@ def _box_fractions(s: np.ndarray, cz: np.ndarray, cy: np.ndarray, cx: np.ndarray
     return (tot / np.maximum((y1 - y0) * (x1 - x0), 1)).astype(np.float32)
 
 
-def _context_features(hu: np.ndarray, cz: np.ndarray, cy: np.ndarray, cx: np.ndarray, py: float, px: float,
-                      which: np.ndarray | None) -> dict[str, np.ndarray]:
-    """The _CONTEXT columns (tissue fractions in boxes around each centroid) of the candidates ``which`` selects
-    (None: all; the others get 0). Summed-area tables are built only on the slices holding a selected centroid,
-    cropped in-plane to the selected centroids' extent plus the largest box: every selected box lies inside the
-    crop (or is clipped by the image edge as before), so its fraction is the whole-slice one exactly. On a
-    261-slice chest CT the tables were 3.9 s of 8.8 s of find_candidates (profiled), most for bone far from the
-    heart."""
+def _components(hu: np.ndarray, px_area: float, threshold_hu: float, min_area_mm2: float) -> np.ndarray:
+    """(z, y, x) int32 candidate ids: every 8-connected component of ``hu >= threshold_hu`` in one axial slice of
+    area >= min_area_mm2 (exactly that area kept), numbered 1.. in label order."""
+    st2 = np.zeros((3, 3, 3), bool)
+    st2[1] = True
+    lab, n = ndimage.label(hu >= threshold_hu, structure=st2)
+    counts = np.bincount(lab.ravel(), minlength=n + 1)[1:]
+    area = counts * px_area
+    keep = (area >= min_area_mm2) | np.isclose(area, min_area_mm2, rtol=1e-9, atol=0.0)
+    remap = np.zeros(n + 1, np.int32)
+    remap[1:][keep] = np.arange(1, int(keep.sum()) + 1, dtype=np.int32)
+    return remap[lab]
+
+
+def _slice_stats(hu: np.ndarray, ids: np.ndarray, m: int, sp: tuple[float, float, float],
+                 threshold_hu: float) -> dict[str, np.ndarray]:
+    """Per candidate (m of them): centroid (cz, cy, cx voxel), peak and mean HU, in-plane extents, area, Agatston
+    contribution, plus the voxel coordinates and ids (coords, cid) the later steps reuse."""
+    dz, py, px = sp
+    coords = np.nonzero(ids)
+    cid = ids[coords]
+    vals = hu[coords].astype(np.float64)
+    cnt = np.bincount(cid, minlength=m + 1)[1:].astype(np.float64)
+    st = {"coords": coords, "cid": cid, "cnt": cnt}
+    for name, axis in (("cz", 0), ("cy", 1), ("cx", 2)):
+        st[name] = np.bincount(cid, weights=coords[axis], minlength=m + 1)[1:] / cnt
+    st["mean_hu"] = np.bincount(cid, weights=vals, minlength=m + 1)[1:] / cnt
+    peak = np.full(m + 1, -np.inf)
+    np.maximum.at(peak, cid, vals)
+    st["peak"] = peak[1:]
+    for name, axis in (("ext_y", 1), ("ext_x", 2)):
+        lo = np.full(m + 1, np.iinfo(np.int64).max)
+        hi = np.full(m + 1, -1)
+        np.minimum.at(lo, cid, coords[axis])
+        np.maximum.at(hi, cid, coords[axis])
+        st[name] = (hi[1:] - lo[1:] + 1).astype(np.float64)
+    st["area"] = cnt * py * px
+    st["score"] = st["area"] * np.asarray(agatston_weight(st["peak"], threshold_hu=threshold_hu), dtype=float) * dz / 3.0
+    return st
+
+
+def _structure3d(ids: np.ndarray, st: dict[str, np.ndarray], m: int, sp: tuple[float, float, float]
+                 ) -> dict[str, np.ndarray]:
+    """The 3-D structure (26-connected candidates) each candidate belongs to: its volume, slices spanned and
+    largest slice area (bone and aortic calcium are long and large)."""
+    coords, cid, area = st["coords"], st["cid"], st["area"]
+    lab3, n3 = ndimage.label(ids > 0, structure=np.ones((3, 3, 3), bool))
+    c3 = lab3[coords]
+    del lab3
+    vox3 = np.bincount(c3, minlength=n3 + 1)
+    per3 = np.zeros(n3 + 1)
+    np.maximum.at(per3, c3, area[cid - 1])
+    zmin3 = np.full(n3 + 1, np.iinfo(np.int64).max)
+    zmax3 = np.full(n3 + 1, -1)
+    np.minimum.at(zmin3, c3, coords[0])
+    np.maximum.at(zmax3, c3, coords[0])
+    first = np.zeros(m, np.int64)  # 3-D id of each candidate (a 2-D component lies in one 3-D one)
+    first[cid - 1] = c3
+    return {"log_vol3d_mm3": np.log1p(vox3[first] * sp[1] * sp[2] * sp[0]),
+            "n_slices3d": (zmax3[first] - zmin3[first] + 1).astype(float),
+            "log_area3d_max_mm2": np.log1p(per3[first])}
+
+
+def _tissue_context(hu: np.ndarray, st: dict[str, np.ndarray], sp: tuple[float, float, float],
+                    which: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """The _CONTEXT tissue fractions in boxes around the centroids of the candidates ``which`` selects (None: all;
+    the others get 0). Summed-area tables are built only on the slices holding a selected centroid, cropped
+    in-plane to the selected centroids' extent plus the largest box: every selected box lies inside the crop (or
+    is clipped by the image edge as before), so its fraction is the whole-slice one exactly. On a 261-slice chest
+    CT the tables were 3.9 s of 8.8 s of find_candidates (profiled), most for bone far from the heart."""
+    py, px = sp[1], sp[2]
     ny, nx = hu.shape[1:]
-    iz, iy, ix = (np.rint(a).astype(np.int64) for a in (cz, cy, cx))
+    iz, iy, ix = (np.rint(st[a]).astype(np.int64) for a in ("cz", "cy", "cx"))
     iy, ix = np.clip(iy, 0, ny - 1), np.clip(ix, 0, nx - 1)
     sel = np.ones(len(iz), bool) if which is None else np.asarray(which, bool)
     out = {c[0]: np.zeros(len(iz), np.float32) for c in _CONTEXT}
@@ -173,7 +242,8 @@ def _context_features(hu: np.ndarray, cz: np.ndarray, cy: np.ndarray, cx: np.nda
 
 def find_candidates(hu: np.ndarray, spacing_mm: Sequence[float], *, threshold_hu: float = 130.0,
                     min_area_mm2: float = 1.0, heart_index: Sequence[float] | None = None,
-                    hull: np.ndarray | None = None, context_within_mm: float | None = None) -> Candidates:
+                    hull: np.ndarray | None = None, anatomy: ChestAnatomy | None = None,
+                    context_within_mm: float | None = None) -> Candidates:
     """Calcium candidates of a (z, y, x) HU volume and their feature table.
 
     A candidate is a connected component (8-connectivity, one axial slice) of ``hu >= threshold_hu``
@@ -183,96 +253,54 @@ def find_candidates(hu: np.ndarray, spacing_mm: Sequence[float], *, threshold_hu
     lung mask is then reused for the chest-wall hull (one lung mask per scan, same result).
     hull: the lung hull (:func:`thorax_hull`) when already known, e.g. ``Candidates.thorax_hull`` of the
     same scan before noise was added; default: computed here.
+    anatomy: the scan's ``cacscore.chest.anatomy.read_chest``; when given, ``Candidates.anatomy_columns`` holds each
+    candidate's anatomical position (``cacscore.lesion.anatomy.anatomy_columns``).
     context_within_mm: compute the tissue-context features only for candidates at most this far from the heart
     centre (the others get 0 there); for scoring, where candidates beyond the classifier's max_distance_mm are
     non-coronary by rule whatever their features. The features of the nearer ones are unchanged (exactly).
     None: every candidate (training).
     Raises LesionError for a non-3-D array, NaN/inf HU or a bad spacing.
     """
-    hu, sp = _check_hu(hu, spacing_mm)
+    hu, sp = check_hu(hu, spacing_mm)
     dz, py, px = sp
-    px_area = py * px
     lungs = heart = None
     if heart_index is None:
         lungs = lung_field(hu, sp)
         heart = locate_heart(hu, sp, lungs=lungs)
         heart_index = heart.index
     hz, hy, hx = (float(v) for v in heart_index)
-    mask = hu >= threshold_hu
-    st2 = np.zeros((3, 3, 3), bool)
-    st2[1] = True
-    lab, n = ndimage.label(mask, structure=st2)
-    counts = np.bincount(lab.ravel(), minlength=n + 1)[1:]
-    area = counts * px_area
-    keep = (area >= min_area_mm2) | np.isclose(area, min_area_mm2, rtol=1e-9, atol=0.0)
-    remap = np.zeros(n + 1, np.int32)
-    remap[1:][keep] = np.arange(1, int(keep.sum()) + 1, dtype=np.int32)
-    ids = remap[lab]
-    del lab
-    m = int(keep.sum())
+    ids = _components(hu, py * px, threshold_hu, min_area_mm2)
+    m = int(ids.max()) if ids.size else 0
     feats = np.zeros((m, len(FEATURE_NAMES)), np.float32)
+    centre = (round(hz), round(hy), round(hx))
     if m == 0:
-        return Candidates(ids, feats, (round(hz), round(hy), round(hx)), sp, float(threshold_hu),
-                          float(min_area_mm2), np.zeros(0), np.zeros(0), hull, heart)
-    coords = np.nonzero(ids)
-    cid = ids[coords]
-    vals = hu[coords].astype(np.float64)
-    cnt = np.bincount(cid, minlength=m + 1)[1:].astype(np.float64)
-    cz = np.bincount(cid, weights=coords[0], minlength=m + 1)[1:] / cnt
-    cy = np.bincount(cid, weights=coords[1], minlength=m + 1)[1:] / cnt
-    cx = np.bincount(cid, weights=coords[2], minlength=m + 1)[1:] / cnt
-    mean_hu = np.bincount(cid, weights=vals, minlength=m + 1)[1:] / cnt
-    peak = np.full(m + 1, -np.inf)
-    np.maximum.at(peak, cid, vals)
-    peak = peak[1:]
-    ymin = np.full(m + 1, np.iinfo(np.int64).max)
-    ymax = np.full(m + 1, -1)
-    xmin, xmax = ymin.copy(), ymax.copy()
-    np.minimum.at(ymin, cid, coords[1])
-    np.maximum.at(ymax, cid, coords[1])
-    np.minimum.at(xmin, cid, coords[2])
-    np.maximum.at(xmax, cid, coords[2])
-    ext_y = (ymax[1:] - ymin[1:] + 1).astype(np.float64)
-    ext_x = (xmax[1:] - xmin[1:] + 1).astype(np.float64)
-    area = cnt * px_area
-    score = area * np.asarray(agatston_weight(peak, threshold_hu=threshold_hu), dtype=float) * dz / 3.0
-    # the 3-D structure each candidate belongs to (bone and aortic calcium are long and large)
-    lab3, n3 = ndimage.label(ids > 0, structure=np.ones((3, 3, 3), bool))
-    c3 = lab3[coords]
-    vox3 = np.bincount(c3, minlength=n3 + 1)
-    per3 = np.zeros(n3 + 1)
-    np.maximum.at(per3, c3, area[cid - 1])  # largest slice area of the 3-D structure
-    # slices spanned by each 3-D structure
-    zmin3 = np.full(n3 + 1, np.iinfo(np.int64).max)
-    zmax3 = np.full(n3 + 1, -1)
-    np.minimum.at(zmin3, c3, coords[0])
-    np.maximum.at(zmax3, c3, coords[0])
-    first = np.zeros(m, np.int64)  # 3-D id of each candidate (a 2-D component lies in one 3-D one)
-    first[cid - 1] = c3
-    del lab3
+        return Candidates(ids, feats, centre, sp, float(threshold_hu), float(min_area_mm2), np.zeros(0), np.zeros(0),
+                          hull, heart, anatomy, None if anatomy is None else anatomy_columns(anatomy, np.zeros((0, 3))))
+    st = _slice_stats(hu, ids, m, sp, threshold_hu)
+    cz, cy, cx = st["cz"], st["cy"], st["cx"]
     dzm, dym, dxm = (cz - hz) * dz, (cy - hy) * py, (cx - hx) * px
     if hull is None:
         hull = thorax_hull(hu, sp, lungs=lungs if lungs_shareable(hu, lungs, sp) else None)
-    outside = outside_thorax_mm(hu, sp, np.stack([cz * dz, cy * py, cx * px], axis=1), hull=hull)
+    centroids_mm = np.stack([cz * dz, cy * py, cx * px], axis=1)
+    outside = outside_thorax_mm(hu, sp, centroids_mm, hull=hull)
     r = np.hypot(dym, dxm)
     cols: dict[str, np.ndarray] = {
         "dz_mm": dzm, "dy_mm": dym, "dx_mm": dxm, "r_inplane_mm": r,
         "dist_mm": np.sqrt(r ** 2 + dzm ** 2),
         "cos_inplane": np.where(r > 0, dxm / np.maximum(r, 1e-9), 0.0),
         "sin_inplane": np.where(r > 0, dym / np.maximum(r, 1e-9), 0.0),
-        "log_area_mm2": np.log1p(area), "peak_hu": peak, "mean_hu": mean_hu, "log_agatston": np.log1p(score),
-        "extent_y_mm": ext_y * py, "extent_x_mm": ext_x * px, "fill": cnt / (ext_y * ext_x),
-        "log_vol3d_mm3": np.log1p(vox3[first] * px_area * dz),
-        "n_slices3d": (zmax3[first] - zmin3[first] + 1).astype(float),
-        "log_area3d_max_mm2": np.log1p(per3[first]),
+        "log_area_mm2": np.log1p(st["area"]), "peak_hu": st["peak"], "mean_hu": st["mean_hu"],
+        "log_agatston": np.log1p(st["score"]),
+        "extent_y_mm": st["ext_y"] * py, "extent_x_mm": st["ext_x"] * px, "fill": st["cnt"] / (st["ext_y"] * st["ext_x"]),
+        **_structure3d(ids, st, m, sp),
     }
-    cols.update(_context_features(hu, cz, cy, cx, py, px,
-                                  None if context_within_mm is None else cols["dist_mm"] <= context_within_mm))
+    near = None if context_within_mm is None else cols["dist_mm"] <= context_within_mm
+    cols.update(_tissue_context(hu, st, sp, near))
     for j, name in enumerate(FEATURE_NAMES):
         feats[:, j] = cols[name]
     assert np.isfinite(feats).all(), "candidate features must be finite"
-    return Candidates(ids, feats, (round(hz), round(hy), round(hx)), sp, float(threshold_hu),
-                      float(min_area_mm2), score, outside, hull, heart)
+    return Candidates(ids, feats, centre, sp, float(threshold_hu), float(min_area_mm2), st["score"], outside, hull,
+                      heart, anatomy, None if anatomy is None else anatomy_columns(anatomy, centroids_mm))
 
 
 def candidate_targets(candidate_ids: np.ndarray, labels: np.ndarray, *, min_fraction: float = 0.5) -> np.ndarray:

@@ -5,6 +5,7 @@ four arteries, saved as safetensors + JSON (never pickle), and its use on a whol
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import math
@@ -17,6 +18,8 @@ import torch
 from safetensors.torch import save_file
 from torch import nn
 
+from cacscore.chest.anatomy import read_chest
+from cacscore.chest.heart import HeartFinding, locate_heart
 from cacscore.core.fileio import (
     JsonFileError,
     WeightsFileError,
@@ -25,12 +28,14 @@ from cacscore.core.fileio import (
     load_safetensors,
     read_json_object,
 )
+from cacscore.lesion.anatomy import anatomy_verdicts, heart_reference
 from cacscore.lesion.candidates import (
     CLASS_NAMES,
     FEATURE_NAMES,
     N_CLASSES,
     Candidates,
     LesionError,
+    check_hu,
     find_candidates,
     score_assignment,
 )
@@ -74,6 +79,10 @@ class ClassifierConfig:
     # coronary training candidates (LesionModel.info["coronary_dz_mm"]) are non-coronary by rule: a model
     # trained on gated heart-only scans never saw the aortic arch of a whole-chest scan; None: no such rule
     z_margin_mm: float | None = 15.0
+    # issue 16: candidates that the chest anatomy (cacscore.chest.anatomy.read_chest) puts in the bony thorax, the
+    # aortic wall, below the diaphragm or far outside the pericardium are non-coronary by rule
+    # (cacscore.lesion.anatomy.AnatomyRules); models saved before it load with the rules on
+    anatomy_rules: bool = True
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -151,13 +160,18 @@ class LesionModel:
         """(n, F) features -> (n,) classes 0..4."""
         return np.argmax(self.predict_proba(features), axis=1).astype(np.int64)
 
-    def classify(self, features: np.ndarray, outside_thorax_mm: np.ndarray | None) -> np.ndarray:
+    def classify(self, features: np.ndarray, outside_thorax_mm: np.ndarray | None,
+                 anatomy_columns: np.ndarray | None = None) -> np.ndarray:
         """(n,) classes 0..4 of candidates as the product assigns them: :meth:`predict`, then the chest-wall rule
-        (config.thorax_margin_mm) on their ``Candidates.outside_thorax_mm``; None: no rule."""
+        (config.thorax_margin_mm) on their ``Candidates.outside_thorax_mm``, then the anatomy rules
+        (config.anatomy_rules, :func:`cacscore.lesion.anatomy.anatomy_verdicts`) on their
+        ``Candidates.anatomy_columns``; None: no such rule."""
         classes = self.predict(features)
         margin = self.config.thorax_margin_mm
         if margin is not None and outside_thorax_mm is not None:
             classes[np.asarray(outside_thorax_mm) > margin] = 0  # nan (no lungs found) compares False: no rule
+        if self.config.anatomy_rules and anatomy_columns is not None:
+            classes[anatomy_verdicts(anatomy_columns).any(axis=1)] = 0
         return classes
 
 
@@ -315,11 +329,23 @@ def classify_volume(hu: np.ndarray, spacing_mm: Sequence[float], model: LesionMo
                     heart_index: Sequence[float] | None = None) -> tuple[Candidates, np.ndarray]:
     """The candidates of a (z, y, x) HU volume (with the model's Agatston settings) and each one's class
     (0 non-coronary, 1..4 = LCA, LAD, LCX, RCA). spacing_mm: (z, y, x) mm."""
+    hu, sp = check_hu(hu, spacing_mm)
+    anatomy = read_chest(hu, sp) if model.config.anatomy_rules else None
+    heart = None
+    if anatomy is not None and heart_index is None:
+        found = locate_heart(hu, sp)
+        heart_index, source = heart_reference(anatomy, found.index, found.found)
+        heart = found if source == "heart finder" else HeartFinding(
+            heart_index, source == "pericardium centroid",
+            "" if source == "pericardium centroid" else found.reason)
     # context features only where the classifier looks (1 mm beyond its max_distance_mm: the float32 feature
     # table it tests may round a distance down); identical classes, about half the context time on a chest CT
-    cand = find_candidates(hu, spacing_mm, threshold_hu=model.threshold_hu, min_area_mm2=model.min_area_mm2,
-                           heart_index=heart_index, context_within_mm=model.config.max_distance_mm + 1.0)
-    return cand, model.classify(cand.features, cand.outside_thorax_mm)
+    cand = find_candidates(hu, sp, threshold_hu=model.threshold_hu, min_area_mm2=model.min_area_mm2,
+                           heart_index=heart_index, anatomy=anatomy,
+                           context_within_mm=model.config.max_distance_mm + 1.0)
+    if heart is not None:
+        cand = dataclasses.replace(cand, heart=heart)
+    return cand, model.classify(cand.features, cand.outside_thorax_mm, cand.anatomy_columns)
 
 
 def score_volume(hu: np.ndarray, spacing_mm: Sequence[float], model: LesionModel, *,

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from cacscore.core.fileio import atomic_savefig
+from cacscore.chest.anatomy import ChestAnatomy
 from cacscore.chest.heart import find_heart
 from cacscore.core.categories import CATEGORY4_LABELS, risk_category4
 from cacscore.core.vessels import VESSELS
@@ -76,12 +77,38 @@ def _view(hu: np.ndarray, spacing_mm: tuple[float, float, float], coronary: np.n
     return centre, sorted({min(max(c + d, 0), nz - 1) for d in range(-(n_slices // 2), n_slices - n_slices // 2)})
 
 
+# outlines in colours the vessels, the non-coronary purple and the red warnings do not use
+ANATOMY_COLOURS = {"pericardium": "#17becf", "aorta": "#f781bf", "bony thorax": "#e6c700"}
+
+
+def _draw_anatomy(ax, anatomy: ChestAnatomy, k: int, spacing_mm: tuple[float, float, float], ys: slice,
+                  xs: slice) -> None:
+    """The pericardial outline, the aortic tube's circles and the bony thorax's outline of full slice k, in the
+    crop (ys, xs) of the picture (the anatomy lives on its ~2.5 mm grid; contours are placed in crop pixels)."""
+    gm = anatomy.grid_mm
+    kc = int(np.clip(round(k * spacing_mm[0] / gm[0]), 0, anatomy.pericardium.shape[0] - 1))
+    yy = np.arange(anatomy.pericardium.shape[1]) * anatomy.step_xy - ys.start
+    xx = np.arange(anatomy.pericardium.shape[2]) * anatomy.step_xy - xs.start
+    for mask, colour in ((anatomy.pericardium[kc], ANATOMY_COLOURS["pericardium"]),
+                         (anatomy.bone[kc] > 0, ANATOMY_COLOURS["bony thorax"])):
+        if mask.any() and not mask.all():
+            ax.contour(xx, yy, mask.astype(np.float32), levels=[0.5], colors=colour, linewidths=0.7)
+    from matplotlib.patches import Circle
+
+    near = np.abs(anatomy.aorta.centreline_mm[:, 0] - k * spacing_mm[0]) <= gm[0] / 2
+    for p, r in zip(anatomy.aorta.centreline_mm[near], anatomy.aorta.radius_mm[near]):
+        ax.add_patch(Circle((p[2] / spacing_mm[2] - xs.start, p[1] / spacing_mm[1] - ys.start), r / spacing_mm[1],
+                            fill=False, color=ANATOMY_COLOURS["aorta"], linewidth=0.8))
+    ax.set_xlim(-0.5, xs.stop - xs.start - 0.5)
+    ax.set_ylim(ys.stop - ys.start - 0.5, -0.5)
+
+
 def render_lesion_report(hu: np.ndarray, spacing_mm: Sequence[float], labels: np.ndarray,
                          scores: Mapping[str, float], path: str | Path, *, title: str,
                          candidates: np.ndarray | None = None, threshold_hu: float = 130.0,
                          heart_index: Sequence[float] | None = None, n_slices: int = 3,
                          crop_mm: float = 160.0, found_heart_index: Sequence[float] | None = None,
-                         warnings: Sequence[str] = ()) -> Path:
+                         warnings: Sequence[str] = (), anatomy: ChestAnatomy | None = None) -> Path:
     """Write the report PNG for one scan and return its path.
 
     hu: (z, y, x) HU; spacing_mm: (z, y, x); labels: (z, y, x) uint8 vessel labels the scorer assigned
@@ -91,7 +118,9 @@ def render_lesion_report(hu: np.ndarray, spacing_mm: Sequence[float], labels: np
     found by find_heart); crop_mm: side of the square shown around it. found_heart_index: the heart centre
     ``find_heart(hu, spacing_mm)`` gives, when the caller already has it (``Candidates.heart_index``): used only
     where find_heart would be (no coronary calcium, no heart_index), so the picture is the same without a second
-    search. warnings: lines shown in red under the title (e.g. metal in the heart region).
+    search. warnings: lines shown in red under the title (e.g. metal in the heart region). anatomy: the chest
+    anatomy the scorer judged the candidates in, drawn under the lesions (pericardium cyan, aorta pink, bony thorax
+    yellow) so a reader sees when it was wrong.
     """
     import matplotlib
 
@@ -121,6 +150,8 @@ def render_lesion_report(hu: np.ndarray, spacing_mm: Sequence[float], labels: np
     extent_aspect = dy / dx
     for ax, k in zip(axes, shown):
         ax.imshow(hu[k, ys, xs], cmap="gray", vmin=lo, vmax=hi, aspect=extent_aspect, interpolation="nearest")
+        if anatomy is not None:
+            _draw_anatomy(ax, anatomy, k, (dz, dy, dx), ys, xs)
         other = cand[k, ys, xs] & ~coronary[k, ys, xs]
         if other.any():
             ax.contour(other.astype(np.float32), levels=[0.5], colors=NON_CORONARY_COLOUR, linewidths=0.8)
@@ -141,7 +172,9 @@ def render_lesion_report(hu: np.ndarray, spacing_mm: Sequence[float], labels: np
     cat = CATEGORY4_LABELS[int(risk_category4(total))]
     handles = [Patch(color=VESSEL_COLOURS[v], label=f"{v} {float(scores.get(v, 0.0)):.0f}") for v in VESSELS]
     handles.append(Patch(facecolor="none", edgecolor=NON_CORONARY_COLOUR, label="calcium judged non-coronary"))
-    fig.legend(handles=handles, loc="lower center", ncol=5, fontsize=9, frameon=False)
+    if anatomy is not None:
+        handles += [Patch(facecolor="none", edgecolor=c, label=n) for n, c in ANATOMY_COLOURS.items()]
+    fig.legend(handles=handles, loc="lower center", ncol=5 if anatomy is None else 4, fontsize=9, frameon=False)
     # wrapped to the figure's width (~13 characters per inch at 10 pt): with one slice shown the figure is
     # 7 inches wide and a long title ran off both edges
     head = textwrap.wrap(f"{title}: Agatston total {total:.0f} (category {cat}); {crop_mm:.0f} mm around the heart",

@@ -105,7 +105,7 @@ class LesionPredictor:
         heart = cand.heart  # find_candidates located it on this volume
         return ScanResult(scores=np.array([scores[v] for v in VESSELS], dtype=np.float64),
                           warnings=[*self.notes, *scan_warnings(volume, heart, ranges=self.ranges)], heart=heart,
-                          labels=L.assign_labels(cand.ids, classes), candidates=cand.ids > 0)
+                          labels=L.assign_labels(cand.ids, classes), candidates=cand.ids > 0, anatomy=cand.anatomy)
 
     def picture(self, result: ScanResult, volume: Volume, out_dir: Path) -> Path:
         from cacscore.lesion.report import render_lesion_report
@@ -113,7 +113,8 @@ class LesionPredictor:
         return render_lesion_report(volume.hu, _abs_spacing(volume), result.labels, result.vessel_scores(),
                                     Path(out_dir) / f"{safe_name(result.id)}.png", title=result.id,
                                     candidates=result.candidates, threshold_hu=self.model.threshold_hu,
-                                    found_heart_index=result.heart.index, warnings=result.warnings)
+                                    found_heart_index=result.heart.index, warnings=result.warnings,
+                                    anatomy=result.anatomy)
 
 
 def is_lesion_model(path: Path) -> bool:

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cacscore.chest.anatomy import ChestAnatomy
 from cacscore.chest.heart import HeartFinding
 from cacscore.core.categories import CATEGORY4_LABELS, risk_category4, risk_category5
 from cacscore.core.vessels import VESSELS
@@ -30,7 +31,8 @@ class ScanResult:
     heart: the heart the checks (and, for a lesion model, the candidates) refer to. What the picture needs,
     kept only until it is drawn (:meth:`drop_view`): model_input, the preprocessed int16 HU (slices, size,
     size) a regressor saw; labels, the (z, y, x) uint8 vessel label of every calcium voxel a lesion model
-    assigned; candidates, the (z, y, x) bool calcium candidates it classified.
+    assigned; candidates, the (z, y, x) bool calcium candidates it classified; anatomy, the chest anatomy it
+    judged them in (``cacscore.chest.anatomy.ChestAnatomy``, drawn under the lesions).
     """
 
     id: str = ""
@@ -47,6 +49,7 @@ class ScanResult:
     labels: np.ndarray | None = None
     candidates: np.ndarray | None = None
     model_unreliable: bool = False
+    anatomy: ChestAnatomy | None = None
 
     @property
     def ok(self) -> bool:
@@ -64,7 +67,7 @@ class ScanResult:
 
     def drop_view(self) -> None:
         """Forget the picture's arrays (a cohort keeps only the scores: a 512 x 512 x 300 label volume is 79 MB)."""
-        self.model_input = self.labels = self.candidates = None
+        self.model_input = self.labels = self.candidates = self.anatomy = None
 
     def category(self) -> str:
         """The four-class category's name, marked when the model that gave it is flagged unreliable."""

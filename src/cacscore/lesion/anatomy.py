@@ -1,0 +1,134 @@
+"""Calcium candidates in anatomical terms (issue 16): where each lies relative to the pericardium, the aortic wall,
+the bony thorax, the aortic root and the diaphragm, and the rules that keep calcium of the bony thorax, the aortic
+wall and the abdomen from ever being called coronary, whatever the classifier says.
+
+The columns are computed from a :class:`cacscore.chest.anatomy.ChestAnatomy` the same way on gated and non-gated
+scans; the rules need no retraining, so models saved before issue 16 get them too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+from cacscore.chest.anatomy import ChestAnatomy
+
+ANATOMY_NAMES: tuple[str, ...] = (
+    "pericardium_mm", "aortic_wall_mm", "aorta_segment", "bone_mm", "above_root_mm", "above_diaphragm_mm",
+    "frame_long_mm", "frame_anterior_mm", "frame_side_mm",
+)
+"""Columns of :func:`anatomy_columns`: signed distance to the pericardial surface (> 0 outside), distance to the
+aortic wall (centreline distance - radius; < 0 in the lumen), the nearest aortic segment (0 ascending, 1 arch,
+2 descending, -1 none), distance to the bony thorax, height above the aortic root and above the diaphragm surface
+under the candidate, and the position in the heart frame (origin at the root; long axis, anterior, third axis).
+nan where the part was not found."""
+
+
+@dataclass(frozen=True)
+class AnatomyRules:
+    """When a candidate is non-coronary by anatomy (mm). A rule whose part was not found (nan) never fires.
+
+    outside_pericardium_mm: farther than this outside the pericardial mask (costal cartilage, sternum, ribs,
+    spine, hilar nodes, the descending aorta); generous because the mask is found without seeing the pericardium
+    and its lower edge is the interpolated diaphragm (docs/chest_anatomy.md).
+    bone_contact_mm: within this of the bony thorax and outside the pericardium.
+    aortic_wall_mm: within this of the aortic wall (either side) on the arch and descending aorta, or on the
+    ascending aorta more than root_clear_mm above the root (the coronary ostia and the left main lie at the root).
+    below_diaphragm_mm: this far below the diaphragm surface and outside the pericardium (abdominal calcium).
+    """
+
+    outside_pericardium_mm: float = 12.0
+    bone_contact_mm: float = 3.0
+    aortic_wall_mm: float = 4.0
+    root_clear_mm: float = 20.0
+    below_diaphragm_mm: float = 15.0
+
+
+def _signed_distance(mask: np.ndarray, grid_mm: np.ndarray) -> np.ndarray:
+    """(z, y, x) mm to the mask's surface, > 0 outside, < 0 inside (scipy's exact EDT on the coarse grid)."""
+    if not mask.any():
+        return np.full(mask.shape, np.nan, np.float32)
+    out = ndimage.distance_transform_edt(~mask, sampling=grid_mm)
+    inside = ndimage.distance_transform_edt(mask, sampling=grid_mm)
+    return (out - inside).astype(np.float32)
+
+
+MIN_CONFIDENCE = 0.5
+"""A part found with less confidence than this gives nan columns (so no rule fires on it): on heart-centred gated
+phantoms a pericardium of confidence 0.2 (a 100 ml sliver) called real coronary calcium 'outside the pericardium'."""
+
+
+def _sure(anatomy: ChestAnatomy, *names: str, at_least: float = MIN_CONFIDENCE) -> bool:
+    return all(anatomy.parts[n].found and anatomy.parts[n].confidence >= at_least for n in names)
+
+
+REFERENCE_CONFIDENCE = 0.3
+"""A pericardium this sure is good enough for its centroid to be the heart reference (not for the rules): the
+mask of a heart-centred gated series (confidence capped at 0.4) still has its centroid in the heart."""
+
+
+def anatomy_columns(anatomy: ChestAnatomy, points_mm: np.ndarray) -> np.ndarray:
+    """(n, len(ANATOMY_NAMES)) float64 anatomical columns of (n, 3) candidate centroids in mm (z, y, x) from
+    voxel 0 of the volume ``anatomy`` was read from; nan for parts found with confidence < MIN_CONFIDENCE."""
+    pts = np.asarray(points_mm, float).reshape(-1, 3)
+    n = len(pts)
+    cols = np.full((n, len(ANATOMY_NAMES)), np.nan)
+    if n == 0:
+        return cols
+    idx = anatomy.coarse_index(pts)
+    at = (idx[:, 0], idx[:, 1], idx[:, 2])
+    gm = anatomy.grid_mm
+    if _sure(anatomy, "pericardium"):
+        cols[:, 0] = _signed_distance(anatomy.pericardium, gm)[at]
+    if len(anatomy.aorta.centreline_mm) and _sure(anatomy, "aorta"):
+        d, j = anatomy.aorta.distance_mm(pts)
+        cols[:, 1] = d - anatomy.aorta.radius_mm[j]
+        cols[:, 2] = anatomy.aorta.segment[j]
+    if (anatomy.bone > 0).any() and _sure(anatomy, "bone"):
+        cols[:, 3] = ndimage.distance_transform_edt(anatomy.bone == 0, sampling=gm)[at]
+    root = anatomy.aortic_root_mm
+    if np.isfinite(root).all() and _sure(anatomy, "root"):
+        cols[:, 4] = pts[:, 0] - root[0]
+        cols[:, 6:9] = (pts - root) @ anatomy.frame.T
+    if _sure(anatomy, "diaphragm"):
+        cols[:, 5] = pts[:, 0] - anatomy.diaphragm_mm[idx[:, 1], idx[:, 2]]
+    return cols
+
+
+RULE_NAMES = ("outside the pericardium", "bony thorax", "aortic wall", "below the diaphragm")
+
+
+def anatomy_verdicts(cols: np.ndarray, rules: AnatomyRules = AnatomyRules()) -> np.ndarray:
+    """(n, 4) bool: which of RULE_NAMES calls each candidate non-coronary (nan columns never fire)."""
+    c = np.asarray(cols, float).reshape(-1, len(ANATOMY_NAMES))
+    peri, wall, seg, bone, above_root, above_dia = (c[:, i] for i in range(6))
+    with np.errstate(invalid="ignore"):
+        outside = peri > rules.outside_pericardium_mm
+        bony = (bone <= rules.bone_contact_mm) & (peri > 0)
+        at_root = (seg == 0) & ~(above_root > rules.root_clear_mm)
+        aortic = (np.abs(wall) <= rules.aortic_wall_mm) & (seg >= 0) & ~at_root
+        abdominal = (above_dia < -rules.below_diaphragm_mm) & (peri > 0)
+    return np.stack([outside, bony, aortic, abdominal], axis=1)
+
+
+def heart_reference(anatomy: ChestAnatomy, found: tuple[int, int, int], found_ok: bool) -> tuple[tuple[int, int, int], str]:
+    """The (z, y, x) voxel index the candidate features are measured from, and where it came from.
+
+    The heart finder's centre (``cacscore.chest.heart.locate_heart``: what the candidate models were trained with on
+    whole-chest scans) when it found one inside the pericardial mask (or within 10 mm of it); otherwise, with a
+    pericardium found, that mask's centroid (a heart-centred gated series, where the whole-chest finder misses or
+    lands on the liver); otherwise the finder's answer (the volume centre when it found nothing)."""
+    if not _sure(anatomy, "pericardium", at_least=REFERENCE_CONFIDENCE):
+        return found, "heart finder" if found_ok else "volume centre"
+    gm = anatomy.grid_mm
+    full = np.array(anatomy.spacing_mm)
+    if found_ok:
+        p = np.asarray(found, float) * full
+        d = _signed_distance(anatomy.pericardium, gm)[tuple(anatomy.coarse_index(p[None])[0])]
+        if d <= 10.0:
+            return found, "heart finder"
+    c = np.argwhere(anatomy.pericardium).mean(0) * gm / full
+    shape = np.array(anatomy.shape) - 1
+    return tuple(int(v) for v in np.clip(np.rint(c), 0, shape)), "pericardium centroid"  # type: ignore[return-value]

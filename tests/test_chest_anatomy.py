@@ -1,0 +1,127 @@
+"""cacscore.chest.anatomy.read_chest on small phantoms: the parts it reports are where the phantom drew them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cacscore.chest.anatomy import ChestAnatomy, read_chest
+from cacscore.phantom.core import make_patient
+
+
+@pytest.fixture(scope="module")
+def patient():
+    return make_patient(1, seed=5, size=128)
+
+
+@pytest.fixture(scope="module")
+def anatomy(patient) -> ChestAnatomy:
+    return read_chest(patient.hu, patient.spacing_mm)
+
+
+def _mine(patient, xyz) -> np.ndarray:
+    """Phantom (x, y, z) patient mm -> read_chest's (z, y, x) mm from voxel 0."""
+    o = patient.origin_mm
+    return np.array([xyz[2] - o[2], xyz[1] - o[1], xyz[0] - o[0]], float)
+
+
+def test_parts_found(anatomy):
+    for name in ("body", "lungs", "aorta", "root", "pericardium", "bone"):
+        assert anatomy.parts[name].found, (name, anatomy.parts[name])
+    assert not anatomy.contrast and anatomy.blood_hu[1] <= 130  # the phantom has no contrast agent
+
+
+def test_descending_aorta_on_the_drawn_one(patient, anatomy):
+    an = patient.anatomy
+    desc = anatomy.aorta.centreline_mm[anatomy.aorta.segment == 2]
+    assert len(desc) * patient.spacing_mm[0] >= 60  # followed over at least 6 cm
+    want = _mine(patient, (an.desc_c[0], an.desc_c[1], 0.0))[1:]
+    err = np.hypot(*(desc[:, 1:] - want).T)
+    assert np.median(err) < 8.0, np.median(err)
+
+
+def test_heart_inside_pericardium_spine_outside(patient, anatomy):
+    hc = np.array(patient.heart_centre_mm) - np.array(patient.origin_mm)[::-1]
+    k = anatomy.coarse_index(hc[None])[0]
+    assert anatomy.pericardium[tuple(k)]
+    an = patient.anatomy
+    spine = _mine(patient, (an.spine_c[0], an.spine_c[1], hc[0] + patient.origin_mm[2]))
+    s = anatomy.coarse_index(spine[None])[0]
+    assert not anatomy.pericardium[tuple(s)]
+    near = anatomy.bone[s[0], max(0, s[1] - 3):s[1] + 4, max(0, s[2] - 3):s[2] + 4]
+    assert (near == 1).any()  # the vertebral body is labelled spine
+
+
+def test_deterministic_and_bare_array_needs_spacing(patient, anatomy):
+    again = read_chest(patient.hu, patient.spacing_mm)
+    assert np.array_equal(again.pericardium, anatomy.pericardium)
+    assert np.allclose(again.aorta.centreline_mm, anatomy.aorta.centreline_mm)
+    with pytest.raises(ValueError, match="spacing_mm"):
+        read_chest(patient.hu)
+    with pytest.raises(ValueError, match="shape"):
+        read_chest(patient.hu[0], patient.spacing_mm)
+
+
+def test_no_lungs_is_a_reason_not_a_crash():
+    hu = np.full((20, 64, 64), 40.0, np.float32)
+    a = read_chest(hu, (2.5, 2.5, 2.5))
+    assert not a.parts["lungs"].found and a.parts["lungs"].reason
+    assert not a.parts["aorta"].found and a.parts["aorta"].reason
+
+
+def test_anatomy_rules_fire_only_where_the_part_was_found():
+    from cacscore.lesion.anatomy import ANATOMY_NAMES, RULE_NAMES, anatomy_verdicts
+
+    nan = np.nan
+    cols = np.array([
+        # pericardium, wall, segment, bone, above root, above diaphragm, frame x3
+        [-5, 30, 2, 20, 0, 40, nan, nan, nan],   # inside the sac: coronary territory, no rule
+        [20, 30, 2, 20, 0, 40, nan, nan, nan],   # 20 mm outside the sac
+        [2, 30, 2, 0, 0, 40, nan, nan, nan],     # on the bony thorax, outside the sac
+        [-2, 1, 2, 30, 0, 40, nan, nan, nan],    # in the descending aortic wall
+        [-2, 1, 0, 30, 5, 40, nan, nan, nan],    # in the ascending wall at the root (ostia): no rule
+        [-2, 1, 0, 30, 40, 40, nan, nan, nan],   # ascending wall 40 mm above the root
+        [5, 30, 2, 30, -80, -30, nan, nan, nan],  # below the diaphragm, outside the sac
+        [nan, nan, nan, nan, nan, nan, nan, nan, nan],  # nothing found: nothing fires
+    ], float)
+    assert cols.shape[1] == len(ANATOMY_NAMES)
+    v = anatomy_verdicts(cols)
+    fired = [[r for r, f in zip(RULE_NAMES, row) if f] for row in v]
+    assert fired == [[], ["outside the pericardium"], ["bony thorax"], ["aortic wall"], [], ["aortic wall"],
+                     ["below the diaphragm"], []]
+
+
+def test_true_coronary_calcium_is_never_overruled_and_far_calcium_is():
+    from cacscore import lesion as L
+    from cacscore.lesion.anatomy import anatomy_verdicts
+
+    # 12 coronary candidates (1,386 AU); a 168 AU LAD plaque of it was once called bony thorax
+    patient = make_patient(14, seed=100, size=128)
+    hu = patient.hu.copy()
+    # a bright 'costal cartilage' lump in the anterior chest wall, 3 slices
+    hz = int(round(patient.heart_centre_index[0]))
+    hx = int(round(patient.heart_centre_index[2]))
+    skin = int(np.argmax(hu[hz, :, hx] > -400))
+    hu[hz - 1:hz + 2, skin + 2:skin + 4, hx + 6:hx + 8] = 500
+    cand = L.find_candidates(hu, patient.spacing_mm, anatomy=read_chest(hu, patient.spacing_mm))
+    v = anatomy_verdicts(cand.anatomy_columns).any(1)
+    truth = L.candidate_targets(cand.ids, patient.labels)
+    assert (truth > 0).sum() >= 3 and not v[truth > 0].any()
+    wall = np.unique(cand.ids[hz - 1:hz + 2, skin + 2:skin + 4, hx + 6:hx + 8])
+    assert v[wall[wall > 0] - 1].all()
+
+
+def test_lesion_report_draws_the_anatomy(tmp_path, patient, anatomy):
+    from matplotlib.image import imread
+
+    from cacscore.lesion.report import ANATOMY_COLOURS, render_lesion_report
+    from matplotlib.colors import to_rgb
+
+    labels = np.zeros(patient.hu.shape, np.uint8)
+    out = {}
+    for name, a in (("with", anatomy), ("without", None)):
+        out[name] = imread(render_lesion_report(patient.hu, patient.spacing_mm, labels, {}, tmp_path / f"{name}.png",
+                                                title="t", anatomy=a))[..., :3]
+    cyan = np.array(to_rgb(ANATOMY_COLOURS["pericardium"]))
+    near = lambda im: (np.abs(im - cyan).max(-1) < 0.12).sum()  # noqa: E731
+    assert near(out["with"]) > 50 * max(1, near(out["without"]))
