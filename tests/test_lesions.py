@@ -324,5 +324,8 @@ def test_context_only_near_the_heart_changes_no_near_feature_and_no_class(patien
     assert len(ctx) == 10 and (part.features[~near][:, ctx] == 0).all()
     assert (full.features[~near][:, ctx] != 0).any()
     model = trained[0]
-    _, classes = L.classify_volume(p.hu, p.spacing_mm, model)  # the scoring path (reach = max_distance + 1)
-    np.testing.assert_array_equal(classes, model.classify(full.features, full.outside_thorax_mm))
+    cand, classes = L.classify_volume(p.hu, p.spacing_mm, model)  # the scoring path (reach = max_distance + 1)
+    every = L.find_candidates(p.hu, p.spacing_mm, heart_index=cand.heart_index, anatomy=cand.anatomy)  # all context
+    assert (every.features[:, ctx] != cand.features[:, ctx]).any()
+    np.testing.assert_array_equal(classes, model.classify(every.features, every.outside_thorax_mm,
+                                                          every.anatomy_columns))
