@@ -156,7 +156,7 @@ class Bench:
     def case06(self):
         out = self.root / "existing.csv"
         out.write_text("id,total\nold,1\n")
-        rc, _, _ = cli("predict", self.model, self.root / "nonexistent", "--out", out)
+        rc, _, _ = cli("predict", "--model", self.model, self.root / "nonexistent", "--out", out)
         rc2, _, _ = cli("lesion-score", self.model, self.root / "nonexistent", "--out", out, "--no-progress")
         kept = out.read_text() == "id,total\nold,1\n"
         return (kept and rc != 0 and rc2 != 0, f"predict exit {rc}, lesion-score exit {rc2}; earlier table "
@@ -164,7 +164,7 @@ class Bench:
 
     def case07(self):
         t0 = time.perf_counter()
-        rc, _, err = cli("predict", self.model, self.series(), "--out", "/sys/cacscore_out.csv")
+        rc, _, err = cli("predict", "--model", self.model, self.series(), "--out", "/sys/cacscore_out.csv")
         dt = time.perf_counter() - t0
         return (rc == 2 and "/sys/cacscore_out.csv" in err and ".tmp" not in err,
                        f"exit {rc} after {dt:.2f} s: {err.strip()[:110]}")
@@ -174,7 +174,7 @@ class Bench:
 
         out = self.root / "locked.csv"
         with FileLock(str(self.root / ".locked.csv.lock")):
-            rc, _, err = cli("predict", self.model, self.series(), "--out", out)
+            rc, _, err = cli("predict", "--model", self.model, self.series(), "--out", out)
         return (rc == 2 and "another cacscore run" in err and not out.exists(),
                        f"second run: exit {rc}: {err.strip()[:100]}")
 
