@@ -472,7 +472,6 @@ def find_bone(g: np.ndarray, body: np.ndarray, keep_out: np.ndarray, grid_mm: np
     xs = np.arange(g.shape[2])
     near_mid = np.abs(xs - midline_x) * grid_mm[2] < 15
     # spine: of the structures holding midline pixels in the posterior third, the largest
-    ny = g.shape[1]
     post = np.zeros(g.shape, bool)
     ys_body = np.nonzero(body.any((0, 2)))[0]
     y_front, y_back = ys_body.min(), ys_body.max()

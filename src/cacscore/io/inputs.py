@@ -23,15 +23,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from cacscore.core.errors import one_line
 from cacscore.core.vessels import VESSELS
 from cacscore.io.coca import NONGATED, read_coca_release
 from cacscore.io.ct import is_nifti, strip_nifti
 
 log = logging.getLogger(__name__)
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())
 
 
 # the first bytes of a DICOM file: "DICM" after the 128-byte preamble, or (no preamble, ACR-NEMA style) a group
@@ -85,7 +82,7 @@ def cohort_from_source(source: str | Path) -> list[dict]:
         try:
             df = pd.read_csv(src, dtype=str, keep_default_na=False)
         except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-            raise ValueError(f"{src}: cannot read as CSV ({type(exc).__name__}: {_one_line(exc)})") from None
+            raise ValueError(f"{src}: cannot read as CSV ({type(exc).__name__}: {one_line(exc)})") from None
         df.columns = [str(c).strip() for c in df.columns]
         if not {"id", "path"} <= set(df.columns):
             raise ValueError(f"{src}: CSV needs columns id, path[, LCA, LAD, LCX, RCA]; found {list(df.columns)}")

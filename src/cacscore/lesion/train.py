@@ -30,6 +30,7 @@ import pandas as pd
 from scipy import ndimage
 
 from cacscore import lesion as L
+from cacscore.core.errors import one_line
 from cacscore.chest.hull import thorax_hull
 from cacscore.core.fileio import atomic_write_text, make_output_folder
 from cacscore.core.parallel import map_jobs
@@ -176,11 +177,6 @@ def training_pairs(source: str | Path, *, kind: str | None = None) -> list[Case]
 
 
 # ------------------------------------------------------------------ training
-def _one_line(exc: BaseException) -> str:
-    msg = " ".join(str(exc).split())
-    return msg if isinstance(exc, (ValueError, OSError)) else f"{type(exc).__name__}: {msg}"
-
-
 def gated_volume_labels(case: Case) -> tuple[np.ndarray, tuple[float, float, float], np.ndarray, str]:
     """(hu, spacing_mm, labels, series folder name) of a gated case, each series folder read once.
 
@@ -283,7 +279,7 @@ def _extract(case: Case, threshold_hu: float, min_area_mm2: float, noise_copies:
                                                sd_hu=noise_sd_hu, rng=rng, threshold_hu=threshold_hu,
                                                min_area_mm2=min_area_mm2, hull=cand.thorax_hull)
     except Exception as exc:  # noqa: BLE001 - a cohort job reports the bad case and goes on
-        return {"id": case.id, "error": _one_line(exc)}
+        return {"id": case.id, "error": one_line(exc, name_unexpected=True)}
     out = {"id": case.id, "kind": case.kind, "features": cand.features, "targets": targets,
            "seconds": time.perf_counter() - t0}
     if noisy is not None:

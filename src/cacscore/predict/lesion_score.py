@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from cacscore import lesion as L
+from cacscore.core.errors import one_line
 from cacscore.core.categories import CATEGORY4_LABELS, risk_category4
 from cacscore.core.fileio import atomic_path, make_output_folder, safe_name, write_table
 from cacscore.core.parallel import map_jobs
@@ -45,11 +46,6 @@ def _predictor_for(model_dir: str) -> LesionPredictor:
     if model_dir not in _WORKER_PREDICTOR:
         _WORKER_PREDICTOR[model_dir] = LesionPredictor(Path(model_dir))
     return _WORKER_PREDICTOR[model_dir]
-
-
-def _one_line(exc: BaseException) -> str:
-    msg = " ".join(str(exc).split())
-    return msg if isinstance(exc, (ValueError, OSError)) else f"{type(exc).__name__}: {msg}"
 
 
 def _empty_row(cid: str, error: str = "") -> dict:
@@ -89,7 +85,7 @@ def _score_one(job: tuple[str, str, str, str | None, str | None, ReadOptions | N
         row["category"] = CATEGORY4_LABELS[row["cat4"]]
         row["warnings"] = "; ".join(res.warnings)
     except Exception as exc:  # noqa: BLE001 - a cohort job reports the bad input and goes on
-        row["error"] = _one_line(exc)
+        row["error"] = one_line(exc, name_unexpected=True)
     row["seconds"] = time.perf_counter() - t0
     return row
 

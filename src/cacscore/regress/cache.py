@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from cacscore.core.errors import one_line
 from cacscore.core.fileio import atomic_path, atomic_write_text, output_lock, remove_stale_temps
 from cacscore.core.parallel import stopping_pool, watch_parent
 from cacscore.io.dicom import read_series
@@ -56,7 +57,7 @@ def _read_cache_config(path: Path) -> dict:
     try:
         cfg = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{path}: not valid JSON ({_one_line(exc)}); a damaged cache: "
+        raise ValueError(f"{path}: not valid JSON ({one_line(exc)}); a damaged cache: "
                          "use a new cache folder") from None
     if not isinstance(cfg, dict) or not isinstance(cfg.get("preprocess"), dict):
         raise ValueError(f"{path}: not a cohort cache config (no 'preprocess' settings); use a new cache folder")
@@ -69,7 +70,7 @@ def _read_manifest(path: Path) -> pd.DataFrame:
         df = pd.read_csv(path, dtype={"id": str, "source": str, "source_files": str}, keep_default_na=False,
                          na_values=[""])
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{path}: cannot read the cache manifest ({type(exc).__name__}: {_one_line(exc)}); "
+        raise ValueError(f"{path}: cannot read the cache manifest ({type(exc).__name__}: {one_line(exc)}); "
                          "delete it to redo every scan, or use a new cache folder") from None
     missing = [c for c in ("id", "status") if c not in df.columns]
     if missing:
@@ -105,10 +106,6 @@ def write_scan(path: Path, block: np.ndarray, pad_before: int, pad_after: int) -
     with atomic_path(path) as tmp, open(tmp, "wb") as fh:
         np.lib.format.write_array_header_1_0(fh, header)
         fh.writelines([air.data] * pad_before + [block.data] + [air.data] * pad_after)
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 def source_fingerprint(source: str | Path | None) -> str:
@@ -208,7 +205,7 @@ def _process(job: dict, scans_dir: str, config_dict: dict) -> dict:
                    contrast=vol.contrast, corrections=";".join(vol.meta.get("corrections", [])),
                    heart_index=info.get("centre_index"))
     except Exception as exc:  # one bad scan never stops the cohort: its row carries the reason
-        msg = _one_line(exc)
+        msg = one_line(exc)
         if job.get("source") and str(job["source"]) not in msg:
             msg = f"{job['source']}: {msg}"
         row.update(status="error", error=msg, shape="", spacing="")
@@ -312,7 +309,7 @@ def _ingest(source: str | Path, cache: Path, jobs: list[dict], config: Preproces
                     rows[j["id"]] = fut.result()
                 except Exception as exc:  # a worker that died (e.g. out of memory)
                     rows[j["id"]] = {**{k: j.get(k) for k in ("id", "source", *VESSELS, "total", "coca_total", "flags")},
-                                     "status": "error", "error": f"{j['source']}: worker failed: {_one_line(exc)}"}
+                                     "status": "error", "error": f"{j['source']}: worker failed: {one_line(exc)}"}
                 bar.update()
                 done += 1
                 if done % 10 == 0:

@@ -258,7 +258,7 @@ def fit(model: nn.Module, train_ds: Dataset, val_ds: Dataset | None = None, *, c
             t0 = time.perf_counter()
             net.train()
             sampler.set_epoch(epoch)
-            total, count = torch.zeros(2, dtype=torch.float64), 0
+            total = torch.zeros(2, dtype=torch.float64)
             for x, y in loader:
                 x, y = x.to(device), y.to(device)
                 if x.dim() == 4:
