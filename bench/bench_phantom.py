@@ -36,7 +36,7 @@ def naive_render(pid: int, seed: int, size: int) -> np.ndarray:
     d, _ = _draws(pid, seed)
     g = chest_grid(d.anat, size)
     fine = Grid(g.x_mm, g.y_mm, np.linspace(g.z_edges_mm[0], g.z_edges_mm[-1], 5 * (len(g.z_edges_mm) - 1) + 1))
-    img, _ = render_background(d.anat, fine, kvp=d.kvp)
+    img, _, _ = render_background(d.anat, fine, kvp=d.kvp)
     return img.reshape(-1, 5, *img.shape[1:]).mean(axis=1)
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cacscore.phantom.anatomy import HU, Anatomy, heart_surface
+from cacscore.phantom.anatomy import HU, LABEL as ANATOMY_LABEL, Anatomy, heart_surface
 from cacscore.phantom.noncoronary import Blob, blob_fractions
 from cacscore.phantom.plaque_table import TABLES as PLAQUE_TABLES
 from cacscore.phantom.raster import Grid, ellipsoid_fraction, paint
@@ -36,6 +36,11 @@ P_VESSEL_GIVEN_CALCIFIED = {"LCA": 0.3, "LAD": 0.93, "LCX": 0.56, "RCA": 0.7}
 VESSEL_SHARE = {"LCA": 0.25, "LAD": 1.0, "LCX": 0.6, "RCA": 0.95}
 RADIUS_MM = {"LCA": (2.1, 2.0), "LAD": (1.8, 0.8), "LCX": (1.65, 0.9), "RCA": (1.9, 1.0)}
 FAT_SHEATH_MM = 4.0
+PERICARDIUM_OUT_MM = 5.0
+"""Epicardial fat between the myocardium and the pericardium (mm; thicker in the grooves, see render_heart)."""
+PERICARDIUM_MM = 1.5
+CALCIUM_LABEL = {"aortic_valve": "aortic_valve_calcium", "mitral_annulus": "mitral_annulus_calcium",
+                 "lymph_node": "lymph_node", "lung_granuloma": "lung_granuloma"}
 LABEL_MARGIN_MM = 3.0
 D_EDGES_MM = np.geomspace(0.5, 6.0, 13)
 """Diameter bins of the rendered-plaque calibration table (plaque_table.py)."""
@@ -275,12 +280,13 @@ class Layer:
 class _LayerPainter:
     """Paints into img inside a layer box while tracking the layer's transmittance."""
 
-    def __init__(self, name: str, img: np.ndarray, box: tuple[slice, slice, slice]):
-        self.name, self.img, self.box = name, img, box
+    def __init__(self, name: str, img: np.ndarray, box: tuple[slice, slice, slice], lab: np.ndarray | None = None):
+        self.name, self.img, self.box, self.lab = name, img, box, lab
         self.before = img[box].copy()
         self.trans = np.ones(self.before.shape, np.float32)
 
-    def paint(self, box: tuple[slice, slice, slice], frac: np.ndarray, hu: float) -> None:
+    def paint(self, box: tuple[slice, slice, slice], frac: np.ndarray, hu: float, label: str | None = None,
+              label_at: float = 0.5) -> None:
         rel, sub = [], []
         for b, lb, n in zip(box, self.box, frac.shape):
             s0, s1 = max(b.start, lb.start), min(b.stop, lb.stop)
@@ -292,6 +298,8 @@ class _LayerPainter:
         v = self.img[self.box][tuple(rel)]
         v += f * (np.float32(hu) - v)
         self.trans[tuple(rel)] *= 1 - f
+        if self.lab is not None and label is not None:
+            self.lab[self.box][tuple(rel)][f >= label_at] = ANATOMY_LABEL[label]
 
     def layer(self) -> Layer:
         return Layer(self.name, self.box, 1 - self.trans, self.img[self.box] - self.before * self.trans)
@@ -334,11 +342,15 @@ def _tube_fields(grid: Grid, ves: Vessel, radii_extra: tuple[float, ...], box: t
 
 def render_heart(anat: Anatomy, grid: Grid, img: np.ndarray, vessels: dict[str, Vessel], plaques: list[Plaque],
                  *, kvp: float, draw_lumen: bool = True, cardiac_calcium: tuple[Blob, ...] = (),
-                 bright: np.ndarray | None = None) -> tuple[list[Layer], np.ndarray, dict[str, np.ndarray]]:
+                 bright: np.ndarray | None = None,
+                 anatomy_lab: np.ndarray | None = None) -> tuple[list[Layer], np.ndarray, dict[str, np.ndarray]]:
     """Draw the heart, coronaries and plaques into ``img`` (in place: the static image).
 
     ``cardiac_calcium`` (aortic valve, mitral annulus; see noncoronary.py) is painted over the
     chambers in a second "heart" layer (it moves with the heart) and marked in ``bright``.
+
+    ``anatomy_lab`` (z, y, x) uint8, if given, gets the anatomy labels of what is painted here
+    (pericardium, epicardial fat, heart, coronary lumen, valve and annulus calcium) at the static position.
 
     Returns (layers, labels, calcium_boxes): layers = the heart and one per vessel (what moves),
     labels (z, y, x) uint8 vessel labels (lumen + LABEL_MARGIN_MM + plaque footprints),
@@ -350,12 +362,17 @@ def render_heart(anat: Anatomy, grid: Grid, img: np.ndarray, vessels: dict[str, 
     semi = anat.heart_semi
     e1, e2, e3 = anat.heart_axes
     hc = anat.heart_c
-    res = ellipsoid_fraction(grid, hc, anat.heart_axes, semi + 5.0)
+    res = ellipsoid_fraction(grid, hc, anat.heart_axes, semi + PERICARDIUM_OUT_MM + PERICARDIUM_MM)
     if res is None:
         return layers, labels, {}
     hbox, f_peri = res
-    lp = _LayerPainter("heart", img, hbox)
-    lp.paint(hbox, f_peri, HU["mediastinum"])
+    lp = _LayerPainter("heart", img, hbox, anatomy_lab)
+    # pericardium: a 1.5 mm membrane PERICARDIUM_OUT_MM outside the myocardium, with epicardial fat
+    # between (the coronaries run in it, 2.5 mm outside the myocardium)
+    lp.paint(hbox, f_peri, HU["pericardium"], "pericardium")
+    r = ellipsoid_fraction(grid, hc, anat.heart_axes, semi + PERICARDIUM_OUT_MM)
+    if r is not None:
+        lp.paint(r[0], r[1], HU["fat"], "epicardial_fat")
     chambers = [
         (hc, semi, HU["myocardium"]),
         (hc + 0.22 * semi[0] * e1 + 0.22 * semi[2] * e3, semi * np.array([0.6, 0.5, 0.5]), HU["blood"]),  # LV
@@ -372,7 +389,7 @@ def render_heart(anat: Anatomy, grid: Grid, img: np.ndarray, vessels: dict[str, 
     for c, s, hu in chambers[:1] + ring:
         r = ellipsoid_fraction(grid, c, anat.heart_axes, s)
         if r is not None:
-            lp.paint(r[0], r[1], hu)
+            lp.paint(r[0], r[1], hu, "heart" if hu != HU["fat"] else "epicardial_fat")
     # epicardial fat in the interventricular grooves (anterior along the LAD, inferior along the
     # RCA's end / PDA): flat fat wedges, 9-10 mm wide and 8 mm deep, along the long axis
     for name, idx, u0, half in (("LAD", slice(1, None), 0.15, 0.8), ("RCA", slice(-8, None), 0.05, 0.55)):
@@ -387,7 +404,7 @@ def render_heart(anat: Anatomy, grid: Grid, img: np.ndarray, vessels: dict[str, 
         c = hc + u0 * semi[0] * e1 + depth_r * s * n
         r = ellipsoid_fraction(grid, c, np.stack([e1, t, n]), np.array([half * semi[0], 5.0, 8.0]))
         if r is not None:
-            lp.paint(r[0], r[1], HU["fat"])
+            lp.paint(r[0], r[1], HU["fat"], "epicardial_fat")
     for c, s, hu in chambers[1:]:
         r = ellipsoid_fraction(grid, c, anat.heart_axes, s)
         if r is not None:
@@ -397,9 +414,9 @@ def render_heart(anat: Anatomy, grid: Grid, img: np.ndarray, vessels: dict[str, 
     if parts:
         lo = [min(b[k].start for _, b, _ in parts) for k in range(3)]
         hi = [max(b[k].stop for _, b, _ in parts) for k in range(3)]
-        cp = _LayerPainter("heart", img, tuple(slice(a, b) for a, b in zip(lo, hi)))
+        cp = _LayerPainter("heart", img, tuple(slice(a, b) for a, b in zip(lo, hi)), anatomy_lab)
         for blob, box, f in parts:
-            cp.paint(box, f, blob.hu * calc_k)
+            cp.paint(box, f, blob.hu * calc_k, CALCIUM_LABEL.get(blob.kind), label_at=0.25)
             if bright is not None:
                 bright[box] |= f > 0.001
         layers.append(cp.layer())
@@ -419,11 +436,11 @@ def render_heart(anat: Anatomy, grid: Grid, img: np.ndarray, vessels: dict[str, 
         if box is None:
             continue
         boxes[name] = box
-        lp = _LayerPainter(name, img, box)
+        lp = _LayerPainter(name, img, box, anatomy_lab)
         f_fat, f_lum, f_lab = _tube_fields(grid, ves, (FAT_SHEATH_MM, 0.0, LABEL_MARGIN_MM), box, n_sub)
-        lp.paint(box, f_fat, HU["fat"] + 10)
+        lp.paint(box, f_fat, HU["fat"] + 10, "epicardial_fat")
         if draw_lumen:
-            lp.paint(box, f_lum, HU["blood"])
+            lp.paint(box, f_lum, HU["blood"], "coronary_artery")
         lab = labels[box]
         lab[f_lab > 0.3] = LABEL_OF[name]
         layers.append(lp.layer())
