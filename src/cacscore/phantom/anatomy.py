@@ -41,7 +41,7 @@ ANATOMY_LABELS = {
     17: "vertebra", 18: "rib", 19: "costal_cartilage", 20: "sternum", 21: "scapula", 22: "liver",
     23: "abdomen", 24: "spleen", 25: "stomach", 26: "table", 27: "thoracic_inlet", 28: "breast",
     29: "coronary_artery", 30: "aortic_wall_calcium", 31: "cartilage_calcium", 32: "aortic_valve_calcium",
-    33: "mitral_annulus_calcium", 34: "lymph_node", 35: "lung_granuloma",
+    33: "mitral_annulus_calcium", 34: "lymph_node", 35: "lung_granuloma", 36: "arch_branch", 37: "brachiocephalic_vein",
 }
 """Anatomy label volume values (uint8, anatomy/<pid>.nii.gz). A voxel carries the label of the last
 structure painted over it (painter's order above) that covers at least half of it; calcium blobs
@@ -105,7 +105,8 @@ class Anatomy:
     # v2: great vessels as tubes; heart angles (literature frame) and size class
     aorta: Tube | None = None
     pulmonary: tuple[Tube, ...] = ()  # trunk, right and left pulmonary artery
-    venae: tuple[Tube, ...] = ()  # SVC, IVC
+    venae: tuple[Tube, ...] = ()  # SVC, IVC, left brachiocephalic vein
+    arch_branches: tuple[Tube, ...] = ()  # brachiocephalic trunk, left common carotid, left subclavian
     pa_bif: np.ndarray | None = None  # (x, y, z) pulmonary trunk bifurcation
     heart_angles_deg: tuple[float, float] = (0.0, 0.0)  # long axis: (azimuth from anterior toward left, below horizontal)
     cardiomegaly: bool = False
@@ -145,20 +146,27 @@ def _unit(v: np.ndarray) -> np.ndarray:
 # - diameters: aortic root (sinus) 30-37 mm, ascending aorta 27-36 mm, arch 24-31 mm, descending
 #   thoracic 20-28 mm, abdominal at the hiatus 18-24 mm; pulmonary trunk 22-29 mm (< 29 normal),
 #   right/left pulmonary arteries 16-22 mm; SVC 15-22 mm; IVC 18-26 mm.
-HEART_AZIMUTH_DEG = (33.0, 58.0)
+HEART_AZIMUTH_DEG = (27.0, 60.0)
+PERICARDIUM_REACH_MM = 6.5
+"""The pericardium's outer surface outside the myocardium ellipsoid (coronary.PERICARDIUM_OUT_MM + PERICARDIUM_MM)."""
 HEART_ELEVATION_DEG = (20.0, 45.0)
 P_CARDIOMEGALY = 0.12
 
 
 def heart_frame(az_deg: float, el_deg: float) -> np.ndarray:
-    """(3, 3) rows e1 (base -> apex), e2 (anterior, perpendicular to e1), e3 (toward the patient's left)."""
+    """(3, 3) rows: e1 long axis (base -> apex, anterior-left-inferior), e2 the short-axis direction toward
+    the top of the base (anterior-superior: where the aortic root, the left main and the LAD's origin
+    lie), e3 = e2 x e1 the horizontal short-axis direction toward the patient's left and back (the LV's
+    lateral wall, the obtuse margin). -e2 is the diaphragmatic (inferior) surface, -e3 the right
+    ventricle's acute margin (anterior-right)."""
     az, el = np.deg2rad(az_deg), np.deg2rad(el_deg)
     e1 = np.array([np.cos(el) * np.sin(az), -np.cos(el) * np.cos(az), -np.sin(el)])
-    ant = np.array([0.0, -1.0, 0.0])
-    e2 = _unit(ant - (ant @ e1) * e1)
-    e3 = np.cross(e1, e2)
+    e3 = _unit(np.array([-e1[1], e1[0], 0.0]))  # horizontal, perpendicular to e1
     if e3[0] < 0:
         e3 = -e3
+    e2 = np.cross(e3, e1)
+    if e2[2] < 0:
+        e2, e3 = -e2, e3
     return np.stack([e1, e2, e3])
 
 
@@ -184,23 +192,24 @@ def _spline_tube(ctrl: list[tuple[float, float, float]], radii: list[float], lab
 
 def _draw_heart(rng: np.random.Generator, *, body_c, cav_c, cav_ab, spine_c, spine_r, z_dome):
     """Heart centre, frame, semi-axes, angles and cardiomegaly flag."""
-    semi = np.array([rng.uniform(64, 78), rng.uniform(52, 62), rng.uniform(50, 60)])
+    semi = np.array([rng.uniform(62, 76), rng.uniform(46, 56), rng.uniform(44, 54)])
     big = bool(rng.random() < P_CARDIOMEGALY)
     if big:
         semi = semi * np.array([rng.uniform(1.08, 1.22), rng.uniform(1.12, 1.3), rng.uniform(1.1, 1.28)])
     az, el = rng.uniform(*HEART_AZIMUTH_DEG), rng.uniform(*HEART_ELEVATION_DEG)
     axes = heart_frame(az, el)
-    front = cav_c[1] - cav_ab[1]
-    # between the back of the sternum (+ 3-12 mm of retrosternal fat) and the spine (- 8 mm)
-    room = (spine_c[1] - spine_r - 8) - (front + 12)
+    # between the back of the sternum (cavity front + 9 mm) with 2-10 mm of retrosternal fat in front of
+    # the pericardium (PERICARDIUM_REACH_MM outside the myocardium), and the spine (- 8 mm)
+    front = cav_c[1] - cav_ab[1] + 9.0 + PERICARDIUM_REACH_MM + 2.0
+    room = (spine_c[1] - spine_r - 8) - front
     half_y = float(np.sqrt(((axes[:, 1] * semi) ** 2).sum()))
     if 2 * half_y > room:
         semi = semi * room / (2 * half_y)
         half_y = room / 2
-    hy = front + 12 + rng.uniform(0, min(9.0, max(room - 2 * half_y, 0))) + half_y
+    hy = front + rng.uniform(0, min(8.0, max(room - 2 * half_y, 0))) + half_y
     half_x = float(np.sqrt(((axes[:, 0] * semi) ** 2).sum()))
     # the apex reaches toward the left chest wall; most of the heart is left of the midline
-    hx = body_c[0] + float(np.clip(rng.uniform(0.15, 0.32) * half_x * 2, 12, 0.8 * cav_ab[0] - half_x + 6))
+    hx = body_c[0] + float(np.clip(rng.uniform(0.06, 0.32) * half_x * 2, 8, 0.8 * cav_ab[0] - half_x + 6))
     half_z = float(np.sqrt(((axes[:, 2] * semi) ** 2).sum()))
     hz = z_dome + half_z * rng.uniform(0.55, 0.75)  # the inferior wall rests on the diaphragm
     return np.array([hx, hy, hz]), axes, semi, (float(az), float(el)), big
@@ -210,15 +219,20 @@ def _draw_great_vessels(rng: np.random.Generator, *, root, heart_c, heart_semi, 
                         z_dome, t_arch, z_bottom, z_top):
     """Aorta (one tube, labelled by segment), pulmonary trunk and arteries, SVC and IVC."""
     r_root, r_asc = rng.uniform(15, 18.5), rng.uniform(13.5, 18)
-    r_arch, r_desc, r_abd = r_asc * rng.uniform(0.82, 0.92), rng.uniform(10.5, 14), rng.uniform(9, 12)
+    r_arch, r_desc, r_abd = r_asc * rng.uniform(0.82, 0.92), rng.uniform(10, 14.5), rng.uniform(9, 12)
     sx, sy = spine_c
     front_spine = sy - spine_r
     arch_z = z_dome + t_arch
-    asc_top = np.array([root[0] - rng.uniform(4, 14), root[1] - rng.uniform(0, 12), arch_z - rng.uniform(18, 26)])
+    # the ascending aorta rises to the right of the midline (its right border is the upper right heart border)
+    # and leans back: its top is 45-65 mm in front of the vertebral bodies (the arch runs obliquely
+    # from front-right to back-left, left of the trachea)
+    asc_top = np.array([min(cav_c[0] - rng.uniform(8, 24), root[0] - 4), front_spine - rng.uniform(45, 65),
+                        arch_z - rng.uniform(18, 26)])
     desc_top = np.array([sx + spine_r * 0.65 + r_desc * 0.6, front_spine + rng.uniform(-2, 4), arch_z - rng.uniform(14, 22)])
     apex = np.array([0.5 * (asc_top[0] + desc_top[0]) + rng.uniform(-4, 4), 0.45 * asc_top[1] + 0.55 * desc_top[1],
                      arch_z])
-    desc_mid = np.array([sx + spine_r * 0.7 + r_desc * 0.55, front_spine + rng.uniform(-6, 2), heart_c[2]])
+    desc_mid = np.array([sx + spine_r * 0.9 + r_desc * 0.8 + rng.uniform(-3, 6), front_spine + rng.uniform(-17, 0),
+                         heart_c[2]])
     hiatus = np.array([sx + rng.uniform(0, 6), front_spine - r_abd + rng.uniform(-1, 3), z_dome - rng.uniform(25, 40)])
     low = min(z_bottom - 10, hiatus[2] - 20)
     ctrl = [root, root + np.array([0, 0, 12]), 0.5 * (root + asc_top) + np.array([-2, -2, 0]), asc_top,
@@ -266,7 +280,24 @@ def _draw_great_vessels(rng: np.random.Generator, *, root, heart_c, heart_semi, 
     ra = heart_c - 0.55 * heart_semi[0] * np.array([0, 0, 1.0]) + np.array([-0.45 * heart_semi[2], 6, 0])
     ivc = _spline_tube([(ivc_x, ivc_y, z_bottom - 10), (ivc_x, ivc_y, z_dome - 20), (ra[0], ra[1], z_dome + 12)],
                        [r_ivc] * 3, [L["ivc"]] * 3)
-    return aorta, (trunk, rpa, lpa), (svc, ivc), bif
+    # arch branches (brachiocephalic trunk, left common carotid, left subclavian) up to the top of the
+    # scan, and the left brachiocephalic vein crossing in front of them into the SVC
+    i_apex = int(np.argmax(aorta.points[:, 2]))
+    arch_idx = np.nonzero(aorta.label == L["aorta_arch"])[0]
+    tr_y = front_spine - 14
+    branches = []
+    for frac, dx, dy, r in ((0.2, -rng.uniform(8, 16), -rng.uniform(12, 20), rng.uniform(5, 7)),
+                            (0.45, rng.uniform(6, 12), -rng.uniform(10, 16), rng.uniform(3.5, 4.5)),
+                            (0.7, rng.uniform(22, 32), -rng.uniform(0, 8), rng.uniform(4, 6))):
+        p0 = aorta.points[arch_idx[int(frac * (len(arch_idx) - 1))]] if len(arch_idx) else aorta.points[i_apex]
+        top = (cx + dx, tr_y + dy, z_top + 10)
+        mid = (0.5 * (p0[0] + top[0]), 0.5 * (p0[1] + top[1]), p0[2] + 30)
+        branches.append(_spline_tube([p0, mid, top], [r, r, r], [L["arch_branch"]] * 3))
+    r_bcv = rng.uniform(5, 7.5)
+    bcv_z = arch_z + rng.uniform(12, 25)
+    lbcv = _spline_tube([(cx + 0.35 * ca, asc_top[1] - 8, bcv_z + 25), (cx + 10, asc_top[1] - 14, bcv_z),
+                         (svc_x, svc_y, bcv_z - 8)], [r_bcv] * 3, [L["brachiocephalic_vein"]] * 3)
+    return aorta, (trunk, rpa, lpa), (svc, ivc, lbcv), tuple(branches), bif
 
 
 def _draw_wall_calcium(rng: np.random.Generator, aorta: Tube, root: np.ndarray) -> list:
@@ -309,9 +340,9 @@ def _draw_cartilage_calcium(rng: np.random.Generator, *, cav_c, cav_ab, z_dome, 
 
 def draw_anatomy(rng: np.random.Generator) -> Anatomy:
     """Draw one patient's anatomy (all randomness from ``rng``)."""
-    a = rng.uniform(135, 190)
+    a = rng.uniform(135, 200)
     b = a * rng.uniform(0.66, 0.78)
-    fov = float(np.clip(round(2 * (a + rng.uniform(12, 45))), 317, 461))
+    fov = float(np.clip(round(2 * (a + rng.uniform(12, 45))), 317, 460))  # pixel spacing 0.62-0.90 mm at 512
     n_slices = int(rng.integers(59, 71))
     body_c = (rng.normal(0, 8), rng.uniform(-8, 14))  # off-centre on the table
     fat = rng.uniform(6, 28)
@@ -326,18 +357,20 @@ def draw_anatomy(rng: np.random.Generator) -> Anatomy:
     hc, axes, semi, angles, big = _draw_heart(rng, body_c=body_c, cav_c=cav_c, cav_ab=cav_ab, spine_c=spine_c,
                                               spine_r=spine_r, z_dome=z_dome)
     e1, e2, e3 = axes
-    # aortic annulus at the base, between the right atrium and the right ventricular outflow
-    root = hc - 0.62 * semi[0] * e1 + 0.3 * semi[1] * e2 - 0.25 * semi[2] * e3
+    # aortic annulus in the top of the base (between the right atrium, the left atrium and the right
+    # ventricular outflow), so that the left main runs nearly level, 10-25 mm, to the left AV groove
+    root = hc - 0.55 * semi[0] * e1 + 0.4 * semi[1] * e2 + 0.05 * semi[2] * e3
     t_arch = root[2] - z_dome + rng.uniform(62, 85)
     z_top = z_dome + t_top
     z_bottom = z_top - 5.0 * n_slices
-    aorta, pulm, venae, bif = _draw_great_vessels(
+    aorta, pulm, venae, branches, bif = _draw_great_vessels(
         rng, root=root, heart_c=hc, heart_semi=semi, cav_c=cav_c, cav_ab=cav_ab, spine_c=spine_c, spine_r=spine_r,
         z_dome=z_dome, t_arch=t_arch, z_bottom=z_bottom, z_top=z_top)
     i_desc = int(np.argmin(np.abs(aorta.points[:, 2] - hc[2]) + 1e3 * (aorta.label != LABEL["aorta_descending"])))
     desc_c = (float(aorta.points[i_desc, 0]), float(aorta.points[i_desc, 1]))
     desc_r = float(aorta.radius[i_desc])
-    aorta_r = float(aorta.radius[np.argmin(np.abs(aorta.points[:, 2] - root[2] - 30))])
+    asc = aorta.label == LABEL["aorta_ascending"]  # the radius 30 mm above the annulus (the coronary ostia sit on it)
+    aorta_r = float(aorta.radius[np.argmin(np.abs(aorta.points[:, 2] - root[2] - 30) + 1e3 * ~asc)])
     calcs = _draw_wall_calcium(rng, aorta, root)
     valve = []
     if rng.random() < 0.15:  # aortic valve annulus, below the ostia
@@ -365,19 +398,20 @@ def draw_anatomy(rng: np.random.Generator) -> Anatomy:
         spine_c=spine_c, spine_r=spine_r, vert_period=rng.uniform(24, 28), vert_phase=rng.uniform(0, 28),
         rib_period=rib_period, rib_top=rib_top, rib_drop=rib_drop,
         dome_left=-rng.uniform(8, 25), dome_depth=rng.uniform(45, 75), t_apex=t_apex,
-        med_halfwidth=rng.uniform(22, 32), heart_c=hc, heart_axes=axes, heart_semi=semi,
+        med_halfwidth=rng.uniform(16, 26), heart_c=hc, heart_axes=axes, heart_semi=semi,
         aorta_root=root, aorta_r=aorta_r, desc_c=desc_c, desc_r=desc_r, t_arch=t_arch,
         aortic_calc=tuple(calcs), cartilage_calc=tuple(cart), lung_texture_seed=tex_seed,
         breast=breast, scapula=scapula, paraspinal=paraspinal, wall=wall, valve_calc=tuple(valve),
-        aorta=aorta, pulmonary=pulm, venae=venae, pa_bif=bif, heart_angles_deg=angles, cardiomegaly=big,
+        aorta=aorta, pulmonary=pulm, venae=venae, arch_branches=branches, pa_bif=bif, heart_angles_deg=angles, cardiomegaly=big,
     )
 
 
 def heart_surface(anat: Anatomy, u: np.ndarray, phi_deg: np.ndarray, out_mm: np.ndarray) -> np.ndarray:
     """Points on the heart ellipsoid at (u, phi) pushed out along the normal by out_mm (< 0: inside). (n, 3)
 
-    The heart's own frame: u along the long axis from base -1 to apex +1, phi around it in degrees
-    (0 anterior, +90 toward the patient's left); points in patient mm (x, y, z).
+    The heart's own frame (heart_frame): u along the long axis from base -1 to apex +1, phi around it in
+    degrees (0 anterior-superior, +90 the left-posterior lateral wall, +-180 the diaphragmatic surface,
+    -90 the right ventricle's acute margin); points in patient mm (x, y, z).
     """
     a, b, c = anat.heart_semi
     e1, e2, e3 = anat.heart_axes
@@ -693,11 +727,14 @@ def _paint_mediastinum(anat: Anatomy, cv: Canvas) -> None:
     z0m, z1m = anat.aorta_root[2] - 8, anat.z_dome_mm + anat.t_apex - 25
     mb = grid.box((z0m, my - 0.86 * cb - 2 * px, mx - anat.med_halfwidth - 2 * px),
                   (z1m, my + 0.86 * cb + 2 * px, mx + anat.med_halfwidth + 2 * px))
-    if mb is not None:
-        med = ellipse_footprint(x[mb[2]], y[mb[1]], mx, my, anat.med_halfwidth, 0.86 * cb, px)
-        med *= ellipse_footprint(x[mb[2]], y[mb[1]], mx, my - 0.5 * cb, 1.6 * anat.med_halfwidth, 1.2 * cb, px)
-        fz = slab_fraction(np.float32(z0m), np.float32(z1m), grid.z_edges_mm)[mb[0]]
-        cv.paint(mb, fz[:, None, None] * med[None], HU["mediastinum"], "mediastinal_fat")
+    if mb is not None:  # narrowing upward: 1.15 x the half-width at the heart's base, 0.6 x at the inlet
+        fz = slab_fraction(np.float32(z0m), np.float32(z1m), grid.z_edges_mm)
+        back = ellipse_footprint(x[mb[2]], y[mb[1]], mx, my - 0.5 * cb, 1.6 * anat.med_halfwidth, 1.2 * cb, px)
+        for k in range(mb[0].start, mb[0].stop):
+            w = anat.med_halfwidth * float(np.interp(grid.z_mm[k], [z0m, z1m], [1.15, 0.6]))
+            med = ellipse_footprint(x[mb[2]], y[mb[1]], mx, my, w, 0.86 * cb, px) * back
+            kb = (slice(k, k + 1), mb[1], mb[2])
+            cv.paint(kb, fz[k] * med[None], HU["fat"], "mediastinal_fat")
     sx, sy, sr = anat.spine_c[0], anat.spine_c[1], anat.spine_r
     pcx, pcy = 0.5 * (sx - 8 + anat.desc_c[0] + anat.desc_r), sy - sr - 14
     pa, pb = 0.5 * (anat.desc_c[0] + anat.desc_r + 8 - sx) + 6, 20.0
@@ -728,7 +765,8 @@ def paint_tube(cv: Canvas, tube: Tube, hu: float, *, grow_mm: float = 0.0, label
 
 def _paint_great_vessels(anat: Anatomy, cv: Canvas) -> None:
     """Aorta (root to abdomen), pulmonary trunk and arteries, SVC, IVC: blood in a thin wall, in fat."""
-    tubes = ([anat.aorta] if anat.aorta is not None else []) + list(anat.pulmonary) + list(anat.venae)
+    tubes = (([anat.aorta] if anat.aorta is not None else []) + list(anat.pulmonary) + list(anat.venae)
+             + list(anat.arch_branches))
     for t in tubes:  # a fat collar, then the lumen (on non-contrast CT the wall and blood are one grey)
         paint_tube(cv, t, HU["fat"] + 15, grow_mm=2.5, label="mediastinal_fat")
     for t in tubes:

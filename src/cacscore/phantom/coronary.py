@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cacscore.phantom.anatomy import HU, LABEL as ANATOMY_LABEL, Anatomy, heart_surface
+from cacscore.phantom.anatomy import HU, LABEL as ANATOMY_LABEL, PERICARDIUM_REACH_MM, Anatomy, heart_surface
 from cacscore.phantom.noncoronary import Blob, blob_fractions
 from cacscore.phantom.plaque_table import TABLES as PLAQUE_TABLES
 from cacscore.phantom.raster import Grid, ellipsoid_fraction, paint
@@ -39,6 +39,7 @@ FAT_SHEATH_MM = 4.0
 PERICARDIUM_OUT_MM = 5.0
 """Epicardial fat between the myocardium and the pericardium (mm; thicker in the grooves, see render_heart)."""
 PERICARDIUM_MM = 1.5
+assert PERICARDIUM_OUT_MM + PERICARDIUM_MM == PERICARDIUM_REACH_MM
 CALCIUM_LABEL = {"aortic_valve": "aortic_valve_calcium", "mitral_annulus": "mitral_annulus_calcium",
                  "lymph_node": "lymph_node", "lung_granuloma": "lung_granuloma"}
 LABEL_MARGIN_MM = 3.0

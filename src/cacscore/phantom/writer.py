@@ -252,7 +252,7 @@ def preview_levels(p: PhantomPatient) -> dict[str, int]:
     if a is None:
         kc = int(round(p.heart_centre_index[0]))
         return {"arch": min(kc + 14, nz - 1), "root / left main": min(kc + 7, nz - 1), "mid-ventricle": kc}
-    return {"arch": k(a.z_dome_mm + a.t_arch), "root / left main": k(a.aorta_root[2] + 11),
+    return {"arch": k(a.z_dome_mm + a.t_arch - 8), "root / left main": k(a.aorta_root[2] + 11),
             "mid-ventricle": k(a.heart_c[2] - 0.2 * a.heart_semi[0])}
 
 
