@@ -6,7 +6,7 @@
 Phantom statistics come from the drawn anatomy (no rendering): the heart's centre as a fraction of
 the thoracic cavity's width (patient right = 0) and depth (back of the sternum = 0, front of the
 vertebral body = 1), its transverse extent over the cavity width on the axial slice through its
-centre, long-axis angles, descending aorta position beside the spine and diameter, ascending and root
+centre (pericardium included, as the eye sees a real heart's outline), long-axis angles, descending aorta position beside the spine and diameter, ascending and root
 diameters, and the gap from the back of the sternum to the pericardium's front. The real values are from
 docs/real_landmarks.json (placed by eye, +-5 mm); the picture shows them on the real slices.
 """
@@ -42,7 +42,8 @@ def phantom_row(pid: int, seed: int) -> dict:
     asc = a.aorta.radius[(seg == LABEL["aorta_ascending"]) & (a.aorta.points[:, 2] > a.aorta_root[2] + 15)]
     return {
         "heart_x_frac": (hc[0] - (cx - ca)) / (2 * ca), "heart_y_frac": (hc[1] - front) / (back - front),
-        "heart_width_over_cavity": half[0] / ca, "axis_azimuth_deg": a.heart_angles_deg[0],
+        "heart_width_over_cavity": (half[0] + PERICARDIUM_REACH_MM) / ca,  # the outline a reader sees
+        "sternum_to_vertebra_mm": back - front, "axis_azimuth_deg": a.heart_angles_deg[0],
         "axis_elevation_deg": a.heart_angles_deg[1], "sternum_to_heart_mm": (hc[1] - half_y3 - PERICARDIUM_REACH_MM) - front,
         "desc_aorta_dx_from_spine_mm": a.desc_c[0] - a.spine_c[0],
         "desc_aorta_dy_from_vertebra_front_mm": a.desc_c[1] - back, "desc_aorta_d_mm": 2 * a.desc_r,
@@ -63,6 +64,7 @@ def real_rows(landmarks: dict) -> pd.DataFrame:
         rows[name] = {
             "heart_x_frac": (hx - c["x_right"]) / width, "heart_y_frac": (hy - c["y_front"]) / (c["y_back"] - c["y_front"]),
             "heart_width_over_cavity": (h["x_max"] - h["x_min"]) / width,
+            "sternum_to_vertebra_mm": c["y_back"] - lm["sternum_back_y"],
             "axis_azimuth_deg": float(np.degrees(np.arctan2(v[0], -v[1]))), "axis_elevation_deg": np.nan,
             "sternum_to_heart_mm": h["y_min"] - lm["sternum_back_y"],
             "desc_aorta_dx_from_spine_mm": d["x"] - lm["spine_x"],

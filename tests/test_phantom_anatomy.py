@@ -67,7 +67,7 @@ def test_coronaries_leave_the_aortic_root_and_run_in_epicardial_fat(patient):
         o = d.vessels[name].points[0]
         assert np.hypot(*(o - root)[:2]) < a.aorta.radius[0] + 4 and abs(o[2] - root[2]) < 8
     lm = d.vessels["LCA"].points
-    assert 8 < np.linalg.norm(np.diff(lm, axis=0), axis=1).sum() < 40  # the left main: short
+    assert 3 < np.linalg.norm(np.diff(lm, axis=0), axis=1).sum() < 40  # the left main: short (real 2-40 mm)
     assert np.ptp(lm[:, 2]) < 15  # and nearly level
     dz, dy, dx = p.spacing_mm
     for name in VESSELS:  # the centrelines lie in the coronary lumen or epicardial fat, not in myocardium

@@ -146,6 +146,9 @@ def _unit(v: np.ndarray) -> np.ndarray:
 # - diameters: aortic root (sinus) 30-37 mm, ascending aorta 27-36 mm, arch 24-31 mm, descending
 #   thoracic 20-28 mm, abdominal at the hiatus 18-24 mm; pulmonary trunk 22-29 mm (< 29 normal),
 #   right/left pulmonary arteries 16-22 mm; SVC 15-22 mm; IVC 18-26 mm.
+SPINE_PROTRUSION_MM = (22.0, 40.0)
+"""How far the vertebral bodies stand forward of the cavity ellipse's back (real 0001-0003: the vertebral
+front at 65-69 % of the sternum-to-posterior-rib depth)."""
 HEART_AZIMUTH_DEG = (27.0, 60.0)
 PERICARDIUM_REACH_MM = 6.5
 """The pericardium's outer surface outside the myocardium ellipsoid (coronary.PERICARDIUM_OUT_MM + PERICARDIUM_MM)."""
@@ -224,12 +227,14 @@ def _draw_great_vessels(rng: np.random.Generator, *, root, heart_c, heart_semi, 
     front_spine = sy - spine_r
     arch_z = z_dome + t_arch
     # the ascending aorta rises to the right of the midline (its right border is the upper right heart border)
-    # and leans back: its top is 45-65 mm in front of the vertebral bodies (the arch runs obliquely
-    # from front-right to back-left, left of the trachea)
-    asc_top = np.array([min(cav_c[0] - rng.uniform(8, 24), root[0] - 4), front_spine - rng.uniform(45, 65),
+    # and leans back a little; the arch then runs obliquely from front-right to back-left, in front of
+    # and left of the trachea, to the descending aorta at the left back of the trachea
+    asc_top = np.array([min(cav_c[0] - rng.uniform(8, 24), root[0] - 4), root[1] + rng.uniform(0, 15),
                         arch_z - rng.uniform(18, 26)])
-    desc_top = np.array([sx + spine_r * 0.65 + r_desc * 0.6, front_spine + rng.uniform(-2, 4), arch_z - rng.uniform(14, 22)])
-    apex = np.array([0.5 * (asc_top[0] + desc_top[0]) + rng.uniform(-4, 4), 0.45 * asc_top[1] + 0.55 * desc_top[1],
+    tr_y = front_spine - 14  # the trachea's centre (anatomy._paint_airways)
+    desc_top = np.array([sx + 0.9 * spine_r + 0.8 * r_desc + rng.uniform(2, 8), front_spine + rng.uniform(-4, 4),
+                         arch_z - rng.uniform(14, 22)])
+    apex = np.array([cav_c[0] + rng.uniform(4, 14), min(0.5 * (asc_top[1] + desc_top[1]), tr_y - r_arch - 12),
                      arch_z])
     desc_mid = np.array([sx + spine_r * 0.9 + r_desc * 0.8 + rng.uniform(-3, 6), front_spine + rng.uniform(-17, 0),
                          heart_c[2]])
@@ -284,7 +289,6 @@ def _draw_great_vessels(rng: np.random.Generator, *, root, heart_c, heart_semi, 
     # scan, and the left brachiocephalic vein crossing in front of them into the SVC
     i_apex = int(np.argmax(aorta.points[:, 2]))
     arch_idx = np.nonzero(aorta.label == L["aorta_arch"])[0]
-    tr_y = front_spine - 14
     branches = []
     for frac, dx, dy, r in ((0.2, -rng.uniform(8, 16), -rng.uniform(12, 20), rng.uniform(5, 7)),
                             (0.45, rng.uniform(6, 12), -rng.uniform(10, 16), rng.uniform(3.5, 4.5)),
@@ -341,15 +345,21 @@ def _draw_cartilage_calcium(rng: np.random.Generator, *, cav_c, cav_ab, z_dome, 
 def draw_anatomy(rng: np.random.Generator) -> Anatomy:
     """Draw one patient's anatomy (all randomness from ``rng``)."""
     a = rng.uniform(135, 200)
-    b = a * rng.uniform(0.66, 0.78)
+    b = a * rng.uniform(0.64, 0.76)
     fov = float(np.clip(round(2 * (a + rng.uniform(12, 45))), 317, 460))  # pixel spacing 0.62-0.90 mm at 512
     n_slices = int(rng.integers(59, 71))
     body_c = (rng.normal(0, 8), rng.uniform(-8, 14))  # off-centre on the table
     fat = rng.uniform(6, 28)
     muscle = rng.uniform(8, 15)
-    cav_ab = (a - 2 - fat - muscle, b - 2 - 0.5 * fat - muscle - 2)
-    cav_c = (body_c[0], body_c[1] - 6)
+    # the vertebral bodies protrude SPINE_PROTRUSION_MM into the thorax (the cavity ellipse's back moves
+    # forward by it, the lungs reach as far back as before beside the spine: Wall.post_ext)
+    protrude = rng.uniform(*SPINE_PROTRUSION_MM)
     spine_r = rng.uniform(15, 20)
+    cb0 = b - 2 - 0.5 * fat - muscle - 2
+    # keep >= 105 mm from the back of the sternum to the vertebral front (real: 126-137 mm)
+    protrude = float(np.clip(min(protrude, 2 * cb0 - 1.55 * spine_r - 9 - 105), 0, None))
+    cav_ab = (a - 2 - fat - muscle, cb0 - 0.5 * protrude)
+    cav_c = (body_c[0], body_c[1] - 6 - 0.5 * protrude)
     spine_c = (body_c[0] + rng.normal(0, 2), cav_c[1] + cav_ab[1] - 0.55 * spine_r)
     t_apex = rng.uniform(185, 225)
     t_top = t_apex + rng.uniform(15, 45)
@@ -391,7 +401,7 @@ def draw_anatomy(rng: np.random.Generator) -> Anatomy:
     scapula = (float(xr.uniform(0.5, 0.75)), float(xr.uniform(60, 90)), float(t_apex - xr.uniform(90, 130)))
     paraspinal = (float(xr.uniform(18, 26)), float(xr.uniform(14, 20)))
     wall = _draw_wall(np.random.default_rng([tex_seed, 6]), body_c=body_c, b=b, fat=fat, spine_c=spine_c,
-                      spine_r=spine_r)
+                      spine_r=spine_r, protrude=protrude)
     return Anatomy(
         fov_mm=fov, n_slices=n_slices, z_dome_mm=z_dome, t_top=t_top, body_c=body_c, body_ab=(a, b),
         fat_mm=fat, muscle_mm=muscle, cav_c=cav_c, cav_ab=cav_ab, bone_scale=rng.uniform(0.7, 1.2),
@@ -429,13 +439,13 @@ SPINOUS_TIP_MM = 40.0
 
 
 def _draw_wall(xr: np.random.Generator, *, body_c: tuple[float, float], b: float, fat: float,
-               spine_c: tuple[float, float], spine_r: float) -> Wall:
+               spine_c: tuple[float, float], spine_r: float, protrude: float = 0.0) -> Wall:
     """Body-wall parameters from their own generator (so the other anatomy and calcium draws are unchanged)."""
     fat_harm = tuple(float(v) for v in xr.normal(0, 0.18, 4))
     fat_back = fat * xr.uniform(0.5, 0.9)
-    tip = spine_c[1] + spine_r + 8 + SPINOUS_TIP_MM
+    tip = spine_c[1] + spine_r + 8 + SPINOUS_TIP_MM + protrude  # the back stays where it was
     y_back = max(body_c[1] + b, tip + xr.uniform(6, 12) + fat_back)
-    post_ext = 0.45 * spine_r + xr.uniform(6, 14)
+    post_ext = 0.45 * spine_r + xr.uniform(6, 14) + protrude
     return Wall(post_ext=float(post_ext), back_exp=float(xr.uniform(3.5, 6.0)), y_back=float(y_back), fat_harm=fat_harm,  # type: ignore[arg-type]
                 pect=float(xr.uniform(8, 20)), lat=float(xr.uniform(7, 16)), trap=float(xr.uniform(6, 12)),
                 plane=float(xr.uniform(1.0, 2.5)), table_gap=float(xr.uniform(12, 35)),
@@ -567,7 +577,11 @@ def _cavity_footprint(anat: Anatomy, x: np.ndarray, y: np.ndarray, px: float) ->
     rho = np.sqrt(dx * dx + (yy / semi) ** 2)
     big = np.clip(0.5 - (rho - 1.0) * np.minimum(semi, ca) / px, 0.0, 1.0)
     sx, sy, sr = anat.spine_c[0], anat.spine_c[1], anat.spine_r
-    notch = ellipse_footprint(x, y, sx, sy + 0.6 * sr + 0.5 * ext, 1.55 * sr, 0.9 * sr + ext, px)
+    # no lung around the vertebral body's back half nor behind the rib heads (posterior elements and
+    # paraspinal muscles): the lungs wrap the protruding vertebral body into the paravertebral gutters
+    behind = ellipse_footprint(x, y, sx, sy + 1.15 * sr + 120.0, 2.6 * sr + 14.0, 120.0, px)
+    body = ellipse_footprint(x, y, sx, sy + 0.25 * sr, 1.25 * sr, 0.95 * sr, px)
+    notch = np.maximum(behind, body)
     return np.maximum(base, big * (1 - notch)).astype(np.float32)
 
 
@@ -729,7 +743,8 @@ def _paint_mediastinum(anat: Anatomy, cv: Canvas) -> None:
                   (z1m, my + 0.86 * cb + 2 * px, mx + anat.med_halfwidth + 2 * px))
     if mb is not None:  # narrowing upward: 1.15 x the half-width at the heart's base, 0.6 x at the inlet
         fz = slab_fraction(np.float32(z0m), np.float32(z1m), grid.z_edges_mm)
-        back = ellipse_footprint(x[mb[2]], y[mb[1]], mx, my - 0.5 * cb, 1.6 * anat.med_halfwidth, 1.2 * cb, px)
+        # triangular: narrow behind the sternum, wide around the vessels and trachea
+        back = ellipse_footprint(x[mb[2]], y[mb[1]], mx, my + 0.6 * cb, 1.5 * anat.med_halfwidth, 1.25 * cb, px)
         for k in range(mb[0].start, mb[0].stop):
             w = anat.med_halfwidth * float(np.interp(grid.z_mm[k], [z0m, z1m], [1.15, 0.6]))
             med = ellipse_footprint(x[mb[2]], y[mb[1]], mx, my, w, 0.86 * cb, px) * back

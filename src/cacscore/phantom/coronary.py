@@ -278,6 +278,19 @@ class Layer:
     premult: np.ndarray
 
 
+def atria(anat: Anatomy, u_av: float) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(centre (x, y, z) mm, semi-axes in the heart's frame) of the right and left atrium: on the base side
+    of the AV groove (u < u_av, where the groove's coronaries run), the right atrium toward the right
+    (-e3) and a little down, the left atrium toward the back (+e3) and down (-e2)."""
+    a, b, c = anat.heart_semi
+    e1, e2, e3 = anat.heart_axes
+    hc = anat.heart_c
+    u = u_av - 0.3
+    ra = hc + u * a * e1 - 0.7 * c * e3 - 0.2 * b * e2
+    la = hc + (u - 0.03) * a * e1 + 0.45 * c * e3 - 0.3 * b * e2
+    return [(ra, np.array([0.27 * a, 0.5 * b, 0.45 * c])), (la, np.array([0.27 * a, 0.45 * b, 0.55 * c]))]
+
+
 class _LayerPainter:
     """Paints into img inside a layer box while tracking the layer's transmittance."""
 
@@ -363,31 +376,40 @@ def render_heart(anat: Anatomy, grid: Grid, img: np.ndarray, vessels: dict[str, 
     semi = anat.heart_semi
     e1, e2, e3 = anat.heart_axes
     hc = anat.heart_c
-    res = ellipsoid_fraction(grid, hc, anat.heart_axes, semi + PERICARDIUM_OUT_MM + PERICARDIUM_MM)
-    if res is None:
+    u_av = float(np.mean((vessels["LCX"].points[1:] - hc) @ e1) / semi[0]) if "LCX" in vessels else -0.45
+    # the heart's outline: the ventricular ellipsoid (which the coronary courses follow) and the two atria
+    # bulging beyond it on the base side of the AV groove (right atrium: the right heart border; left
+    # atrium: posterior), each ending at the groove so that the RCA and LCX stay in it
+    shapes = [(hc, semi), *atria(anat, u_av)]
+    outer = [ellipsoid_fraction(grid, c, anat.heart_axes, sm + PERICARDIUM_REACH_MM) for c, sm in shapes]
+    if outer[0] is None:
         return layers, labels, {}
-    hbox, f_peri = res
+    boxes_ = [o[0] for o in outer if o is not None]
+    hbox = tuple(slice(min(b[k].start for b in boxes_), max(b[k].stop for b in boxes_)) for k in range(3))
     lp = _LayerPainter("heart", img, hbox, anatomy_lab)
     # pericardium: a 1.5 mm membrane PERICARDIUM_OUT_MM outside the myocardium, with epicardial fat
     # between (the coronaries run in it, 2.5 mm outside the myocardium)
-    lp.paint(hbox, f_peri, HU["pericardium"], "pericardium")
-    r = ellipsoid_fraction(grid, hc, anat.heart_axes, semi + PERICARDIUM_OUT_MM)
-    if r is not None:
-        lp.paint(r[0], r[1], HU["fat"], "epicardial_fat")
+    for o in outer:
+        if o is not None:
+            lp.paint(o[0], o[1], HU["pericardium"], "pericardium")
+    for grow, hu, name in ((PERICARDIUM_OUT_MM, HU["fat"], "epicardial_fat"), (0.0, HU["myocardium"], "heart")):
+        for c, sm in shapes:
+            r = ellipsoid_fraction(grid, c, anat.heart_axes, sm + grow)
+            if r is not None:
+                lp.paint(r[0], r[1], hu, name)
     chambers = [
         (hc, semi, HU["myocardium"]),
         (hc + 0.22 * semi[0] * e1 + 0.22 * semi[2] * e3, semi * np.array([0.6, 0.5, 0.5]), HU["blood"]),  # LV
         (hc - 0.05 * semi[0] * e1 + 0.45 * semi[1] * e2 - 0.25 * semi[2] * e3, semi * np.array([0.55, 0.35, 0.45]), HU["blood"]),
-        (hc - 0.55 * semi[0] * e1 - 0.1 * semi[1] * e2, semi * np.array([0.4, 0.65, 0.7]), HU["blood"]),  # atria
+        *((c, np.maximum(sm - 3.0, 2.0), HU["blood"]) for c, sm in shapes[1:]),  # atrial cavities, 3 mm walls
     ]
     # epicardial fat in the atrioventricular groove (where RCA and LCX run): a fat ring around the
     # heart at the AV plane, about 10 mm wide and 9 mm deep, under the vessels' own fat sheaths
-    u_av = float(np.mean((vessels["LCX"].points[1:] - hc) @ e1) / semi[0]) if "LCX" in vessels else -0.45
     w = float(np.sqrt(max(1 - u_av ** 2, 0.05)))
     c_av = hc + u_av * semi[0] * e1
     ring = [(c_av, np.array([5.0, semi[1] * w + 2.0, semi[2] * w + 2.0]), HU["fat"]),
             (c_av, np.array([5.5, max(semi[1] * w - 7.0, 3.0), max(semi[2] * w - 7.0, 3.0)]), HU["myocardium"])]
-    for c, s, hu in chambers[:1] + ring:
+    for c, s, hu in ring:
         r = ellipsoid_fraction(grid, c, anat.heart_axes, s)
         if r is not None:
             lp.paint(r[0], r[1], hu, "heart" if hu != HU["fat"] else "epicardial_fat")
