@@ -202,9 +202,10 @@ def _draw_heart(rng: np.random.Generator, *, body_c, cav_c, cav_ab, spine_c, spi
     az, el = rng.uniform(*HEART_AZIMUTH_DEG), rng.uniform(*HEART_ELEVATION_DEG)
     axes = heart_frame(az, el)
     # between the back of the sternum (cavity front + 9 mm) with 2-10 mm of retrosternal fat in front of
-    # the pericardium (PERICARDIUM_REACH_MM outside the myocardium), and the spine (- 8 mm)
+    # the pericardium (PERICARDIUM_REACH_MM outside the myocardium), and 15 mm in front of the vertebral
+    # bodies (the oesophagus and the descending aorta lie between the left atrium and the spine)
     front = cav_c[1] - cav_ab[1] + 9.0 + PERICARDIUM_REACH_MM + 2.0
-    room = (spine_c[1] - spine_r - 8) - front
+    room = (spine_c[1] - spine_r - 15) - front
     half_y = float(np.sqrt(((axes[:, 1] * semi) ** 2).sum()))
     if 2 * half_y > room:
         semi = semi * room / (2 * half_y)
@@ -212,14 +213,29 @@ def _draw_heart(rng: np.random.Generator, *, body_c, cav_c, cav_ab, spine_c, spi
     hy = front + rng.uniform(0, min(8.0, max(room - 2 * half_y, 0))) + half_y
     half_x = float(np.sqrt(((axes[:, 0] * semi) ** 2).sum()))
     # the apex reaches toward the left chest wall; most of the heart is left of the midline
-    hx = body_c[0] + float(np.clip(rng.uniform(0.06, 0.32) * half_x * 2, 8, 0.8 * cav_ab[0] - half_x + 6))
+    hx = body_c[0] + float(np.clip(rng.uniform(0.06, 0.36) * half_x * 2, 8, 0.8 * cav_ab[0] - half_x + 6))
     half_z = float(np.sqrt(((axes[:, 2] * semi) ** 2).sum()))
     hz = z_dome + half_z * rng.uniform(0.55, 0.75)  # the inferior wall rests on the diaphragm
     return np.array([hx, hy, hz]), axes, semi, (float(az), float(el)), big
 
 
-def _draw_great_vessels(rng: np.random.Generator, *, root, heart_c, heart_semi, cav_c, cav_ab, spine_c, spine_r,
-                        z_dome, t_arch, z_bottom, z_top):
+def _clear_of_heart(p: np.ndarray, r: float, hc: np.ndarray, axes: np.ndarray, semi: np.ndarray,
+                    spine_c: tuple[float, float], spine_r: float) -> np.ndarray:
+    """Move a descending-aorta control point left and back (around the vertebral body) until the tube of radius
+    r clears the heart's ellipsoid by its pericardium and a 5 mm fat plane (the aorta
+    lies behind the left atrium, beside the spine, never inside the heart)."""
+    margin = semi + r + PERICARDIUM_REACH_MM + 5.0
+    q = p.astype(float).copy()
+    for _ in range(25):
+        if float(((((q - hc) @ axes.T) / margin) ** 2).sum()) >= 1.0:
+            break
+        q[0] += 1.6
+        q[1] = min(q[1] + 0.8, spine_c[1] + 0.2 * spine_r)
+    return q
+
+
+def _draw_great_vessels(rng: np.random.Generator, *, root, heart_c, heart_semi, heart_axes, cav_c, cav_ab, spine_c,
+                        spine_r, z_dome, t_arch, z_bottom, z_top):
     """Aorta (one tube, labelled by segment), pulmonary trunk and arteries, SVC and IVC."""
     r_root, r_asc = rng.uniform(15, 18.5), rng.uniform(13.5, 18)
     r_arch, r_desc, r_abd = r_asc * rng.uniform(0.82, 0.92), rng.uniform(10, 14.5), rng.uniform(9, 12)
@@ -239,6 +255,8 @@ def _draw_great_vessels(rng: np.random.Generator, *, root, heart_c, heart_semi, 
     desc_mid = np.array([sx + spine_r * 0.9 + r_desc * 0.8 + rng.uniform(-3, 6), front_spine + rng.uniform(-17, 0),
                          heart_c[2]])
     hiatus = np.array([sx + rng.uniform(0, 6), front_spine - r_abd + rng.uniform(-1, 3), z_dome - rng.uniform(25, 40)])
+    desc_top = _clear_of_heart(desc_top, r_desc, heart_c, heart_axes, heart_semi, spine_c, spine_r)
+    desc_mid = _clear_of_heart(desc_mid, r_desc, heart_c, heart_axes, heart_semi, spine_c, spine_r)
     low = min(z_bottom - 10, hiatus[2] - 20)
     ctrl = [root, root + np.array([0, 0, 12]), 0.5 * (root + asc_top) + np.array([-2, -2, 0]), asc_top,
             apex, desc_top, desc_mid, hiatus, np.array([hiatus[0], hiatus[1] - 2, low])]
@@ -374,7 +392,7 @@ def draw_anatomy(rng: np.random.Generator) -> Anatomy:
     z_top = z_dome + t_top
     z_bottom = z_top - 5.0 * n_slices
     aorta, pulm, venae, branches, bif = _draw_great_vessels(
-        rng, root=root, heart_c=hc, heart_semi=semi, cav_c=cav_c, cav_ab=cav_ab, spine_c=spine_c, spine_r=spine_r,
+        rng, root=root, heart_c=hc, heart_semi=semi, heart_axes=axes, cav_c=cav_c, cav_ab=cav_ab, spine_c=spine_c, spine_r=spine_r,
         z_dome=z_dome, t_arch=t_arch, z_bottom=z_bottom, z_top=z_top)
     i_desc = int(np.argmin(np.abs(aorta.points[:, 2] - hc[2]) + 1e3 * (aorta.label != LABEL["aorta_descending"])))
     desc_c = (float(aorta.points[i_desc, 0]), float(aorta.points[i_desc, 1]))

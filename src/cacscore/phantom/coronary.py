@@ -278,6 +278,30 @@ class Layer:
     premult: np.ndarray
 
 
+def _descending_aorta_over_heart(anat: Anatomy, grid: Grid, lp: "_LayerPainter", hbox) -> None:
+    """Where the heart's ellipsoids reach the descending aorta (it runs in front of the spine, behind the left
+    atrium), the aorta stays: its fat collar and lumen are painted again inside the heart's box, before
+    the coronaries (which are painted after and so are never covered)."""
+    t = anat.aorta
+    if t is None:
+        return
+    lo = np.array([grid.z_edges_mm[hbox[0].start], grid.y_mm[hbox[1].start], grid.x_mm[hbox[2].start]])
+    hi = np.array([grid.z_edges_mm[hbox[0].stop], grid.y_mm[hbox[1].stop - 1], grid.x_mm[hbox[2].stop - 1]])
+    keep = (t.label == ANATOMY_LABEL["aorta_descending"]) & np.all(
+        (t.points[:, ::-1] > lo - t.radius[:, None] - 3) & (t.points[:, ::-1] < hi + t.radius[:, None] + 3), axis=1)
+    idx = np.nonzero(keep)[0]
+    for grow, hu, name in ((2.5, HU["fat"] + 15, "mediastinal_fat"), (0.0, HU["blood"], "aorta_descending")):
+        last = -np.inf
+        for i in idx:
+            r = float(t.radius[i] + grow)
+            if i - last < 0.35 * r / 2.0 and i != idx[-1]:  # centreline points are 2 mm apart
+                continue
+            last = i
+            res = ellipsoid_fraction(grid, t.points[i], np.eye(3), np.array([r, r, r]))
+            if res is not None:
+                lp.paint(res[0], res[1], hu, name)
+
+
 def atria(anat: Anatomy, u_av: float) -> list[tuple[np.ndarray, np.ndarray]]:
     """(centre (x, y, z) mm, semi-axes in the heart's frame) of the right and left atrium: on the base side
     of the AV groove (u < u_av, where the groove's coronaries run), the right atrium toward the right
@@ -432,6 +456,7 @@ def render_heart(anat: Anatomy, grid: Grid, img: np.ndarray, vessels: dict[str, 
         r = ellipsoid_fraction(grid, c, anat.heart_axes, s)
         if r is not None:
             lp.paint(r[0], r[1], hu)
+    _descending_aorta_over_heart(anat, grid, lp, hbox)
     layers.append(lp.layer())
     parts = blob_fractions(grid, cardiac_calcium)
     if parts:
