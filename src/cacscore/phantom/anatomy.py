@@ -342,7 +342,7 @@ def _draw_wall_calcium(rng: np.random.Generator, aorta: Tube, root: np.ndarray) 
 
 def _draw_cartilage_calcium(rng: np.random.Generator, *, cav_c, cav_ab, z_dome, rib_top, rib_period, rib_drop) -> list:
     """Calcified costal cartilage (50 % of patients, 1-8 patches) inside the cartilages of the ribs
-    (the same rib model as _paint_ribs), beside the sternum at the heart's levels."""
+    (the same rib model as _paint_ribs), beside the sternum at the heart's levels (_heart_level_rib)."""
     cart = []
     if rng.random() >= 0.5:
         return cart
@@ -350,7 +350,7 @@ def _draw_cartilage_calcium(rng: np.random.Generator, *, cav_c, cav_ab, z_dome, 
     for _ in range(int(rng.integers(1, 9))):
         side = rng.choice([-1.0, 1.0])
         th = rng.uniform(2.4, 2.78)  # 0 posterior, pi anterior: the cartilage band (2.3-2.8)
-        k = int(rng.integers(2, 8))
+        k = _heart_level_rib(int(rng.integers(2, 8)), th, rib_top=rib_top, rib_period=rib_period, rib_drop=rib_drop)
         # on the band's centre line (4.5 mm outside the cavity ellipse along its normal, approximately)
         x = cx + side * (ca + 4.5) * np.sin(th)
         y = cy + (cb + 4.5) * np.cos(th)
@@ -358,6 +358,45 @@ def _draw_cartilage_calcium(rng: np.random.Generator, *, cav_c, cav_ab, z_dome, 
         r = float(rng.uniform(1.5, 3.2))
         cart.append((float(x), float(y), float(z_dome + t + rng.uniform(-2, 2)), r, float(rng.uniform(200, 650))))
     return cart
+
+
+P_CARTILAGE_SEGMENTS = 0.4
+
+
+def _heart_level_rib(k_draw: int, th: float, *, rib_top: float, rib_period: float, rib_drop: float) -> int:
+    """The rib (0-11) of the rib model whose cartilage at angle th lies at the heart's levels (t in -10..110 mm,
+    where real cartilage calcification sits a few mm in front of the pericardium), chosen by k_draw."""
+    t = rib_top - np.arange(12) * rib_period - rib_drop * (1 - np.cos(th)) / 2
+    ok = np.nonzero((t > -10) & (t < 110))[0]
+    return int(ok[k_draw % len(ok)]) if len(ok) else int(k_draw)
+
+
+def _draw_cartilage_segments(xr: np.random.Generator, *, cav_c, cav_ab, z_dome, rib_top, rib_period,
+                             rib_drop) -> list:
+    """Long calcified costal-cartilage segments (P_CARTILAGE_SEGMENTS of patients, 1-5): in older adults the
+    calcification lines much of a cartilage (dense, lumpy, 10-40 mm long) beside the sternum, not a dot.
+    Each is a chain of spheres (radius 1.5-3 mm, a radius apart, 250-800 HU) along one cartilage's
+    centre line of the rib model (_paint_ribs), a rib whose cartilage is at the heart's levels, from the
+    sternal end outward."""
+    segs = []
+    if xr.random() >= P_CARTILAGE_SEGMENTS:
+        return segs
+    (cx, cy), (ca, cb) = cav_c, cav_ab
+    for _ in range(int(xr.integers(1, 6))):
+        side = xr.choice([-1.0, 1.0])
+        k_draw = int(xr.integers(2, 8))
+        th1 = xr.uniform(2.6, 2.78)  # sternal end
+        k = _heart_level_rib(k_draw, th1, rib_top=rib_top, rib_period=rib_period, rib_drop=rib_drop)
+        th0 = th1 - xr.uniform(0.08, 0.3)
+        r0, hu0 = xr.uniform(1.5, 3.0), xr.uniform(250, 800)
+        arc = (th1 - th0) * 0.5 * (ca + cb)
+        for th in np.linspace(th0, th1, max(int(arc / r0) + 1, 2)):
+            x = cx + side * (ca + 4.5) * np.sin(th)
+            y = cy + (cb + 4.5) * np.cos(th)
+            t = rib_top - k * rib_period - rib_drop * (1 - np.cos(th)) / 2
+            segs.append((float(x), float(y), float(z_dome + t), float(np.clip(r0 * xr.uniform(0.7, 1.2), 1.0, 3.2)),
+                         float(np.clip(hu0 * xr.uniform(0.8, 1.2), 200, 1000))))
+    return segs
 
 
 def draw_anatomy(rng: np.random.Generator) -> Anatomy:
@@ -417,6 +456,9 @@ def draw_anatomy(rng: np.random.Generator) -> Anatomy:
         breast = (float(xr.uniform(0.38, 0.52) * a), float(body_c[1] - b + xr.uniform(18, 30)),
                   float(xr.uniform(50, 70)), float(xr.uniform(20, 32)), float(xr.uniform(40, 110)))
     scapula = (float(xr.uniform(0.5, 0.75)), float(xr.uniform(60, 90)), float(t_apex - xr.uniform(90, 130)))
+    # long calcified cartilage segments from their own stream (every other draw unchanged)
+    cart += _draw_cartilage_segments(np.random.default_rng([tex_seed, 7]), cav_c=cav_c, cav_ab=cav_ab, z_dome=z_dome,
+                                     rib_top=rib_top, rib_period=rib_period, rib_drop=rib_drop)
     paraspinal = (float(xr.uniform(18, 26)), float(xr.uniform(14, 20)))
     wall = _draw_wall(np.random.default_rng([tex_seed, 6]), body_c=body_c, b=b, fat=fat, spine_c=spine_c,
                       spine_r=spine_r, protrude=protrude)
