@@ -1,9 +1,12 @@
 """Heart, coronary arteries and calcified plaques: courses, the calcium draw and rendering.
 
-Coronary courses follow the heart's surface in its own frame (u along the long axis from base -1
-to apex +1, phi around it: 0 anterior, +90 deg toward the patient's left):
+Coronary courses follow the heart's (ventricular ellipsoid's) surface in its own frame
+(anatomy.heart_frame: u along the long axis from base -1 to apex +1, phi around it: 0 toward the top
+of the base (anterior-superior), +90 deg the left-posterior lateral wall, +-180 the diaphragmatic
+surface, -90 the right ventricle's acute margin); the ostia sit on the aortic root in the top of the base:
 
-- LCA (left main): from the left aortic sinus to the bifurcation in the left AV groove;
+- LCA (left main): from the left aortic sinus, nearly level, behind the pulmonary trunk, to the
+  bifurcation in the left AV groove;
 - LAD: anterior interventricular groove from the bifurcation to the apex;
 - LCX: left atrioventricular groove, around the left side toward the back;
 - RCA: from the right sinus along the right AV groove to the crux, sometimes on as the PDA.
