@@ -4,6 +4,9 @@
     .venv/bin/python bench/bench_phantom.py --cohort 200 --sizes 512 256 128 --workers 2 --no-time
                                                             # score distribution of 200 rendered patients per size
     .venv/bin/python bench/bench_phantom.py --hu            # + HU table phantom vs ../shared/data/lidc-idri-0002
+    .venv/bin/python bench/bench_phantom.py --no-time --versus ea316b9 --pids 1 2 3 4 5
+                                                            # anatomy v2 vs the renderer at a git revision (v1),
+                                                            # same run, wall and CPU seconds per 512 px patient
 
 Baseline ("naive full-resolution render"): the same patient rendered the obvious way, with every
 slab sampled at 5 sub-slices (1 mm) and averaged, i.e. make_patient's pipeline on a 5x finer z grid;
@@ -14,7 +17,11 @@ from __future__ import annotations
 
 import argparse
 import glob
+import json
 import os
+import subprocess
+import sys
+import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -36,7 +43,7 @@ def naive_render(pid: int, seed: int, size: int) -> np.ndarray:
     d, _ = _draws(pid, seed)
     g = chest_grid(d.anat, size)
     fine = Grid(g.x_mm, g.y_mm, np.linspace(g.z_edges_mm[0], g.z_edges_mm[-1], 5 * (len(g.z_edges_mm) - 1) + 1))
-    img, _ = render_background(d.anat, fine, kvp=d.kvp)
+    img, _, _ = render_background(d.anat, fine, kvp=d.kvp)
     return img.reshape(-1, 5, *img.shape[1:]).mean(axis=1)
 
 
@@ -124,6 +131,46 @@ def hu_stats_phantom(pid: int, seed: int) -> dict[str, tuple[float, float]]:
     return _tissue_stats(p.hu, blood=[(k, dr, dc) for k in range(kc - 4, kc + 5)], bone=[(k, sr, sc) for k in ks], px_mm=px)
 
 
+_TIMER = """
+import json, sys, time
+from cacscore.phantom import make_patient
+pids, size, kw = json.loads(sys.argv[1]), int(sys.argv[2]), json.loads(sys.argv[3])
+make_patient(pids[0], seed=0, size=64, **kw)  # imports and first-call set-up out of the timing
+out = []
+for pid in pids:
+    t, c = time.perf_counter(), time.process_time()
+    make_patient(pid, seed=0, size=size, **kw)
+    out.append((time.perf_counter() - t, time.process_time() - c))
+print(json.dumps(out))
+"""
+
+
+def time_in_subprocess(src: Path, pids: list[int], size: int, kw: dict) -> np.ndarray:
+    """(n, 2) wall and CPU seconds of make_patient per pid, in a fresh process importing cacscore from ``src``."""
+    env = dict(os.environ, PYTHONPATH=str(src))
+    res = subprocess.run([sys.executable, "-c", _TIMER, json.dumps(pids), str(size), json.dumps(kw)],
+                         env=env, capture_output=True, text=True, check=True)
+    return np.array(json.loads(res.stdout.strip().splitlines()[-1]))
+
+
+def versus(rev: str, pids: list[int], size: int) -> None:
+    """Anatomy v2 (this tree, with and without the anatomy label volume) against the renderer at git ``rev``,
+    interleaved in the same run so that both see the same load on the shared cores."""
+    root = Path(__file__).resolve().parents[1]
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = subprocess.run(["git", "-C", str(root), "archive", rev, "src"], capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
+        old = time_in_subprocess(Path(tmp) / "src", pids, size, {})
+        new = time_in_subprocess(root / "src", pids, size, {})
+        new_lab = time_in_subprocess(root / "src", pids, size, {"anatomy": True})
+    print(f"size {size}, patients {pids} (seed 0), load average {os.getloadavg()[0]:.1f}:")
+    for name, t in ((f"{rev} (v1)", old), ("v2", new), ("v2 + anatomy labels", new_lab)):
+        print(f"  {name:24s} wall median {np.median(t[:, 0]):.2f} s (max {t[:, 0].max():.2f}), "
+              f"CPU median {np.median(t[:, 1]):.2f} s (max {t[:, 1].max():.2f})")
+    print(f"  v2 / v1 CPU ratio {np.median(new[:, 1]) / np.median(old[:, 1]):.2f}, "
+          f"with labels {np.median(new_lab[:, 1]) / np.median(old[:, 1]):.2f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=3)
@@ -133,7 +180,11 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0, help="cohort seed")
     ap.add_argument("--no-time", action="store_true")
     ap.add_argument("--hu", action="store_true")
+    ap.add_argument("--versus", default=None, metavar="GIT_REV", help="time against the renderer at this revision")
+    ap.add_argument("--pids", type=int, nargs="+", default=[1, 2, 3, 4, 5])
     args = ap.parse_args()
+    if args.versus:
+        versus(args.versus, args.pids, 512)
     print(f"load average {os.getloadavg()[0]:.1f} {os.getloadavg()[1]:.1f} on {os.cpu_count()} cores")
     for size in () if args.no_time else (512, 128):
         t = timeit(lambda: make_patient(3, seed=0, size=size), args.repeats)

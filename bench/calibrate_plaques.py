@@ -39,7 +39,7 @@ def simulate(*, size: int, n_patients: int, per_patient: int, seed: int = 123) -
     for pid in range(1, n_patients + 1):
         d, _ = _draws(pid, seed)
         grid = chest_grid(d.anat, size)
-        img, bright = render_background(d.anat, grid, kvp=120)
+        img, bright, _ = render_background(d.anat, grid, kvp=120)
         _, labels, _ = render_heart(d.anat, grid, img, d.vessels, [], kvp=120)
         labels[bright] = 0
         ss = 3 if grid.px_mm < 1.2 else 5

@@ -13,7 +13,7 @@ from metal_fixtures import near_coronary, plant_cylinder, shoulder
 
 @pytest.fixture(scope="module")
 def patient():
-    return make_patient(3, seed=7, size=96)
+    return make_patient(1, seed=7, size=96)  # v2 anatomy: its mid-LAD lies 50 mm from the found heart centre (the stent sits inside the 75 mm region)
 
 
 def test_stent_near_a_coronary_is_found(patient):

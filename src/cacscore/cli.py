@@ -93,7 +93,10 @@ def _add_phantom(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--size", type=int, default=512, help="in-plane matrix size (512 like COCA; 128 for tests)")
     p.add_argument("--gated", action="store_true", help="also write gated 3 mm series and calcium_xml plists")
-    p.add_argument("--preview", action="store_true", help="write a PNG mosaic per patient")
+    p.add_argument("--preview", action="store_true", help="write a PNG per patient: axial slices at the aortic arch, "
+                   "root / left main and mid-ventricle, coronal and sagittal reformats")
+    p.add_argument("--compare", type=Path, default=None, metavar="DICOM_DIR",
+                   help="with --preview: a real series whose same levels (relative to its heart centre) are shown beside")
     p.add_argument("--clean", action="store_true", help="write standard UIDs instead of COCA's quirks")
     p.add_argument("--workers", type=int, default=1, help="patients rendered in parallel processes")
     p.add_argument("--no-lookalikes", dest="lookalikes", action="store_false",
@@ -113,7 +116,7 @@ def _cmd_phantom(args: argparse.Namespace) -> int:
         raise ValueError(f"--size must be >= 16, got {args.size}")
     table = write_release(args.out, n_patients=args.patients, seed=args.seed, size=args.size, gated=args.gated,
                           preview=args.preview, clean=args.clean, workers=args.workers, lookalikes=args.lookalikes,
-                          overwrite=args.overwrite)
+                          overwrite=args.overwrite, compare=args.compare)
     zero = float((table["total"] == 0).mean())
     print(f"wrote {len(table)} patients to {args.out} (truth: {args.out / 'truth.csv'}); "
           f"total 0 in {zero:.0%}, median total {table['total'].median():.1f}")

@@ -1,10 +1,17 @@
-"""Randomised chest anatomy in patient mm and its rendering (everything except the coronaries).
+"""Randomised chest anatomy in patient mm and its rendering (everything except the heart and coronaries).
 
 All lengths in mm, HU in Hounsfield units. ``t`` is the height above the top of the right
-diaphragm dome (mm); patient z = t + z_dome_mm. Painter's order: body wall, thoracic cavity
-(lungs / abdomen / thoracic inlet), mediastinum, great vessels and airways, bones (spine, ribs,
-costal cartilage, sternum), aortic wall calcium, table; the heart is drawn last (its own
-layer, so that it can move).
+diaphragm dome (mm); patient z = t + z_dome_mm. Painter's order (render_background): body wall,
+thoracic cavity (lungs, liver, spleen, stomach, thoracic inlet), mediastinum, great vessels,
+airways, spine, ribs and costal cartilage, scapulae, sternum, aortic wall and cartilage calcium,
+table; the heart is drawn last by coronary.render_heart (its own layer, so that it can move).
+
+Anatomy v2 (issue 15): the heart is placed and oriented from literature angles (long axis
+anterior-left-inferior), its anterior surface a few mm behind the sternum; the aorta is one
+curved centreline (root, ascending, arch, descending beside the spine, through the diaphragm
+into the abdomen) and the pulmonary trunk, its branches, the SVC and IVC are tubes with literature
+diameters. Every painted structure also writes an anatomy label (ANATOMY_LABELS) where it covers
+at least half a voxel, so an anatomy finder can be measured exactly.
 """
 
 from __future__ import annotations
@@ -13,18 +20,43 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage
+from scipy.interpolate import make_interp_spline
 
 from cacscore.phantom.raster import Grid, ellipse_footprint, ellipsoid_fraction, paint, slab_fraction
 
 HU = {
     "air": -1000.0, "skin": 40.0, "fat": -100.0, "muscle": 50.0, "lung": -935.0, "mediastinum": -85.0,
     "blood": 32.0, "myocardium": 44.0, "liver": 58.0, "abdomen": 40.0, "neck": 25.0, "disc": 80.0,
-    "cartilage": 110.0, "csf": 12.0, "gland": 20.0,
+    "cartilage": 110.0, "csf": 12.0, "gland": 20.0, "pericardium": 30.0, "spleen": 48.0, "stomach": 18.0,
 }
 """Nominal tissue HU at 120 kVp (non-contrast). Blood and cancellous bone were lowered toward the
 real LIDC-IDRI-0002 series (descending aorta 13 HU, vertebral body 175 HU at 5 mm; see docs/phantom.md)."""
 CANCELLOUS_HU = 190.0
 """Vertebral cancellous bone, times the patient's bone density 0.7-1.2."""
+
+ANATOMY_LABELS = {
+    0: "outside", 1: "body_wall", 2: "lung_right", 3: "lung_left", 4: "mediastinal_fat", 5: "heart",
+    6: "epicardial_fat", 7: "pericardium", 8: "aorta_ascending", 9: "aorta_arch", 10: "aorta_descending",
+    11: "aorta_abdominal", 12: "pulmonary_artery", 13: "svc", 14: "ivc", 15: "airway", 16: "oesophagus",
+    17: "vertebra", 18: "rib", 19: "costal_cartilage", 20: "sternum", 21: "scapula", 22: "liver",
+    23: "abdomen", 24: "spleen", 25: "stomach", 26: "table", 27: "thoracic_inlet", 28: "breast",
+    29: "coronary_artery", 30: "aortic_wall_calcium", 31: "cartilage_calcium", 32: "aortic_valve_calcium",
+    33: "mitral_annulus_calcium", 34: "lymph_node", 35: "lung_granuloma", 36: "arch_branch", 37: "brachiocephalic_vein",
+}
+"""Anatomy label volume values (uint8, anatomy/<pid>.nii.gz). A voxel carries the label of the last
+structure painted over it (painter's order above) that covers at least half of it; calcium blobs
+(30-35) at a quarter. Coronary calcium is not here: it is in labels/<pid>.nii.gz."""
+LABEL = {name: k for k, name in ANATOMY_LABELS.items()}
+AORTA_SEGMENTS = ("aorta_ascending", "aorta_arch", "aorta_descending", "aorta_abdominal")
+
+
+@dataclass(frozen=True)
+class Tube:
+    """A vessel as a centreline (n, 3) patient mm (x, y, z), radius (n,) mm and label (n,) per point."""
+
+    points: np.ndarray
+    radius: np.ndarray
+    label: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -56,23 +88,28 @@ class Anatomy:
     heart_c: np.ndarray  # (x, y, z) patient mm
     heart_axes: np.ndarray  # (3, 3) rows: long (base->apex), anterior, left
     heart_semi: np.ndarray  # (3,)
-    aorta_root: np.ndarray  # (x, y, z)
-    aorta_r: float
-    desc_c: tuple[float, float]
+    aorta_root: np.ndarray  # (x, y, z): centre of the aortic annulus
+    aorta_r: float  # ascending aorta radius
+    desc_c: tuple[float, float]  # (x, y) of the descending aorta at the level of the heart
     desc_r: float
-    t_arch: float
+    t_arch: float  # height (t) of the top of the arch's centreline
     aortic_calc: tuple[tuple[float, float, float, float, float], ...]  # (x, y, z, radius, HU)
     cartilage_calc: tuple[tuple[float, float, float, float, float], ...]
     lung_texture_seed: int
-    # drawn from default_rng([lung_texture_seed, 5]) so that adding them left the other draws unchanged
     breast: tuple[float, float, float, float, float] | None = None  # (dx from midline, y, semi-x, semi-y, t_centre)
     scapula: tuple[float, float, float] = (0.0, 0.0, 0.0)  # (angle from posterior (rad), length mm, t_bottom)
     paraspinal: tuple[float, float] = (22.0, 18.0)  # semi-axes (mm) of the paraspinal muscles
-    # body wall, drawn from default_rng([lung_texture_seed, 6]) (see _draw_wall): None = plain ellipse
     wall: "Wall | None" = None
-    # aortic valve annulus calcium (x, y, z, radius, HU): drawn with the aortic wall calcium (same
-    # stream) but painted with the heart (noncoronary.py), where it moves and is not painted over
+    # aortic valve annulus calcium (x, y, z, radius, HU): painted with the heart (noncoronary.py)
     valve_calc: tuple[tuple[float, float, float, float, float], ...] = ()
+    # v2: great vessels as tubes; heart angles (literature frame) and size class
+    aorta: Tube | None = None
+    pulmonary: tuple[Tube, ...] = ()  # trunk, right and left pulmonary artery
+    venae: tuple[Tube, ...] = ()  # SVC, IVC, left brachiocephalic vein
+    arch_branches: tuple[Tube, ...] = ()  # brachiocephalic trunk, left common carotid, left subclavian
+    pa_bif: np.ndarray | None = None  # (x, y, z) pulmonary trunk bifurcation
+    heart_angles_deg: tuple[float, float] = (0.0, 0.0)  # long axis: (azimuth from anterior toward left, below horizontal)
+    cardiomegaly: bool = False
 
 
 @dataclass(frozen=True)
@@ -103,72 +140,315 @@ def _unit(v: np.ndarray) -> np.ndarray:
     return v / np.linalg.norm(v)
 
 
-def draw_anatomy(rng: np.random.Generator) -> Anatomy:
-    """Draw one patient's anatomy (all randomness from ``rng``)."""
-    a = rng.uniform(135, 190)
-    b = a * rng.uniform(0.68, 0.80)
-    fov = float(np.clip(round(2 * (a + rng.uniform(12, 45))), 317, 461))
-    n_slices = int(rng.integers(59, 71))
-    body_c = (rng.normal(0, 4), rng.uniform(-5, 12))
-    fat = rng.uniform(6, 28)
-    muscle = rng.uniform(8, 15)
-    cav_ab = (a - 2 - fat - muscle, b - 2 - 0.5 * fat - muscle - 2)
-    cav_c = (body_c[0], body_c[1] - 6)
-    spine_r = rng.uniform(15, 20)
-    spine_c = (body_c[0] + rng.normal(0, 2), cav_c[1] + cav_ab[1] - 0.55 * spine_r)
-    t_apex = rng.uniform(185, 225)
-    t_top = t_apex + rng.uniform(15, 45)
-    z_dome = rng.uniform(-260, -110)
-    # heart: centre left-anterior of the spine, long axis to anterior-left-inferior
-    semi = np.array([rng.uniform(62, 74), rng.uniform(50, 57), rng.uniform(46, 53)])
-    hx = body_c[0] + rng.uniform(10, 26)
-    front = cav_c[1] - cav_ab[1]
-    hz = z_dome + rng.uniform(42, 56)
-    e1 = _unit(np.array([0.55, -0.45, -0.6]) + rng.normal(0, 0.08, 3))
-    e2 = _unit(np.array([0.0, -1.0, 0.0]) - np.dot([0.0, -1.0, 0.0], e1) * e1)
-    e3 = np.cross(e1, e2)
+# Literature ranges used below (adults, non-contrast CT):
+# - heart long axis: ~45 deg (30-60) from the sagittal plane toward the left in the axial plane, and
+#   pointing ~20-45 deg below the horizontal (apex anterior-left-inferior);
+# - diameters: aortic root (sinus) 30-37 mm, ascending aorta 27-36 mm, arch 24-31 mm, descending
+#   thoracic 20-28 mm, abdominal at the hiatus 18-24 mm; pulmonary trunk 22-29 mm (< 29 normal),
+#   right/left pulmonary arteries 16-22 mm; SVC 15-22 mm; IVC 18-26 mm.
+SPINE_PROTRUSION_MM = (22.0, 40.0)
+"""How far the vertebral bodies stand forward of the cavity ellipse's back (real 0001-0003: the vertebral
+front at 65-69 % of the sternum-to-posterior-rib depth)."""
+HEART_AZIMUTH_DEG = (27.0, 60.0)
+PERICARDIUM_REACH_MM = 6.5
+"""The pericardium's outer surface outside the myocardium ellipsoid (coronary.PERICARDIUM_OUT_MM + PERICARDIUM_MM)."""
+HEART_ELEVATION_DEG = (20.0, 45.0)
+P_CARDIOMEGALY = 0.12
+
+
+def heart_frame(az_deg: float, el_deg: float) -> np.ndarray:
+    """(3, 3) rows: e1 long axis (base -> apex, anterior-left-inferior), e2 the short-axis direction toward
+    the top of the base (anterior-superior: where the aortic root, the left main and the LAD's origin
+    lie), e3 = e2 x e1 the horizontal short-axis direction toward the patient's left and back (the LV's
+    lateral wall, the obtuse margin). -e2 is the diaphragmatic (inferior) surface, -e3 the right
+    ventricle's acute margin (anterior-right)."""
+    az, el = np.deg2rad(az_deg), np.deg2rad(el_deg)
+    e1 = np.array([np.cos(el) * np.sin(az), -np.cos(el) * np.cos(az), -np.sin(el)])
+    e3 = _unit(np.array([-e1[1], e1[0], 0.0]))  # horizontal, perpendicular to e1
     if e3[0] < 0:
         e3 = -e3
-    axes = np.stack([e1, e2, e3])
-    # fit the heart between the sternum (front + 10 mm) and the spine (front of the vertebral body - 6 mm)
-    room = (spine_c[1] - spine_r - 6) - (front + 10)
+    e2 = np.cross(e3, e1)
+    if e2[2] < 0:
+        e2, e3 = -e2, e3
+    return np.stack([e1, e2, e3])
+
+
+def heart_angles(axes: np.ndarray) -> tuple[float, float]:
+    """(azimuth, elevation) in degrees of a long axis e1 = axes[0]: the inverse of heart_frame."""
+    e1 = axes[0]
+    return (float(np.degrees(np.arctan2(e1[0], -e1[1]))), float(np.degrees(np.arcsin(-e1[2]))))
+
+
+def _spline_tube(ctrl: list[tuple[float, float, float]], radii: list[float], labels: list[int],
+                 step_mm: float = 2.0) -> Tube:
+    """A smooth tube through control points (x, y, z): cubic spline by chord length, sampled every step_mm."""
+    c = np.asarray(ctrl, float)
+    s = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(c, axis=0), axis=1))])
+    k = min(3, len(c) - 1)
+    spl = make_interp_spline(s, c, k=k)
+    si = np.linspace(0, s[-1], max(int(s[-1] / step_mm) + 1, 2))
+    pts = spl(si)
+    rad = np.interp(si, s, radii)
+    lab = np.asarray(labels)[np.clip(np.searchsorted(s, si, side="right") - 1, 0, len(labels) - 1)]
+    return Tube(pts, rad, lab.astype(np.uint8))
+
+
+def _draw_heart(rng: np.random.Generator, *, body_c, cav_c, cav_ab, spine_c, spine_r, z_dome):
+    """Heart centre, frame, semi-axes, angles and cardiomegaly flag."""
+    semi = np.array([rng.uniform(62, 76), rng.uniform(46, 56), rng.uniform(44, 54)])
+    big = bool(rng.random() < P_CARDIOMEGALY)
+    if big:
+        semi = semi * np.array([rng.uniform(1.08, 1.22), rng.uniform(1.12, 1.3), rng.uniform(1.1, 1.28)])
+    az, el = rng.uniform(*HEART_AZIMUTH_DEG), rng.uniform(*HEART_ELEVATION_DEG)
+    axes = heart_frame(az, el)
+    # between the back of the sternum (cavity front + 9 mm) with 2-10 mm of retrosternal fat in front of
+    # the pericardium (PERICARDIUM_REACH_MM outside the myocardium), and 15 mm in front of the vertebral
+    # bodies (the oesophagus and the descending aorta lie between the left atrium and the spine)
+    front = cav_c[1] - cav_ab[1] + 9.0 + PERICARDIUM_REACH_MM + 2.0
+    room = (spine_c[1] - spine_r - 15) - front
     half_y = float(np.sqrt(((axes[:, 1] * semi) ** 2).sum()))
     if 2 * half_y > room:
         semi = semi * room / (2 * half_y)
         half_y = room / 2
-    hy = front + 10 + half_y + rng.uniform(0, max(room - 2 * half_y, 0))
-    hc = np.array([hx, hy, hz])
-    root = hc - 0.62 * semi[0] * e1 + 0.3 * semi[1] * e2 - 0.25 * semi[2] * e3
-    aorta_r = rng.uniform(13, 17)
-    desc_r = rng.uniform(10, 13)
-    desc_c = (spine_c[0] + spine_r * 0.7 + desc_r * 0.6, spine_c[1] - spine_r * 0.8)
-    t_arch = root[2] - z_dome + rng.uniform(60, 80)
-    # optional aortic wall / valve calcium (never coronary)
+    hy = front + rng.uniform(0, min(8.0, max(room - 2 * half_y, 0))) + half_y
+    half_x = float(np.sqrt(((axes[:, 0] * semi) ** 2).sum()))
+    # the apex reaches toward the left chest wall; most of the heart is left of the midline
+    hx = body_c[0] + float(np.clip(rng.uniform(0.06, 0.36) * half_x * 2, 8, 0.8 * cav_ab[0] - half_x + 6))
+    half_z = float(np.sqrt(((axes[:, 2] * semi) ** 2).sum()))
+    hz = z_dome + half_z * rng.uniform(0.55, 0.75)  # the inferior wall rests on the diaphragm
+    return np.array([hx, hy, hz]), axes, semi, (float(az), float(el)), big
+
+
+def _clear_of_heart(p: np.ndarray, r: float, hc: np.ndarray, axes: np.ndarray, semi: np.ndarray,
+                    spine_c: tuple[float, float], spine_r: float) -> np.ndarray:
+    """Move a descending-aorta control point left and back (around the vertebral body) until the tube of radius
+    r clears the heart's ellipsoid by its pericardium and a 5 mm fat plane (the aorta
+    lies behind the left atrium, beside the spine, never inside the heart)."""
+    margin = semi + r + PERICARDIUM_REACH_MM + 5.0
+    q = p.astype(float).copy()
+    for _ in range(25):
+        if float(((((q - hc) @ axes.T) / margin) ** 2).sum()) >= 1.0:
+            break
+        q[0] += 1.6
+        q[1] = min(q[1] + 0.8, spine_c[1] + 0.2 * spine_r)
+    return q
+
+
+def _draw_great_vessels(rng: np.random.Generator, *, root, heart_c, heart_semi, heart_axes, cav_c, cav_ab, spine_c,
+                        spine_r, z_dome, t_arch, z_bottom, z_top):
+    """Aorta (one tube, labelled by segment), pulmonary trunk and arteries, SVC and IVC."""
+    r_root, r_asc = rng.uniform(15, 18.5), rng.uniform(13.5, 18)
+    r_arch, r_desc, r_abd = r_asc * rng.uniform(0.82, 0.92), rng.uniform(10, 14.5), rng.uniform(9, 12)
+    sx, sy = spine_c
+    front_spine = sy - spine_r
+    arch_z = z_dome + t_arch
+    # the ascending aorta rises to the right of the midline (its right border is the upper right heart border)
+    # and leans back a little; the arch then runs obliquely from front-right to back-left, in front of
+    # and left of the trachea, to the descending aorta at the left back of the trachea
+    asc_top = np.array([min(cav_c[0] - rng.uniform(8, 24), root[0] - 4), root[1] + rng.uniform(0, 15),
+                        arch_z - rng.uniform(18, 26)])
+    tr_y = front_spine - 14  # the trachea's centre (anatomy._paint_airways)
+    desc_top = np.array([sx + 0.9 * spine_r + 0.8 * r_desc + rng.uniform(2, 8), front_spine + rng.uniform(-4, 4),
+                         arch_z - rng.uniform(14, 22)])
+    apex = np.array([cav_c[0] + rng.uniform(4, 14), min(0.5 * (asc_top[1] + desc_top[1]), tr_y - r_arch - 12),
+                     arch_z])
+    desc_mid = np.array([sx + spine_r * 0.9 + r_desc * 0.8 + rng.uniform(-3, 6), front_spine + rng.uniform(-17, 0),
+                         heart_c[2]])
+    hiatus = np.array([sx + rng.uniform(0, 6), front_spine - r_abd + rng.uniform(-1, 3), z_dome - rng.uniform(25, 40)])
+    desc_top = _clear_of_heart(desc_top, r_desc, heart_c, heart_axes, heart_semi, spine_c, spine_r)
+    desc_mid = _clear_of_heart(desc_mid, r_desc, heart_c, heart_axes, heart_semi, spine_c, spine_r)
+    low = min(z_bottom - 10, hiatus[2] - 20)
+    ctrl = [root, root + np.array([0, 0, 12]), 0.5 * (root + asc_top) + np.array([-2, -2, 0]), asc_top,
+            apex, desc_top, desc_mid, hiatus, np.array([hiatus[0], hiatus[1] - 2, low])]
+    rad = [r_root, r_root * 0.95, r_asc, r_asc, r_arch, r_desc * 1.02, r_desc, r_abd, r_abd * 0.95]
+    L = LABEL
+    lab = [L["aorta_ascending"]] * 3 + [L["aorta_arch"]] * 2 + [L["aorta_descending"]] * 2 + [L["aorta_abdominal"]] * 2
+    aorta = _spline_tube(ctrl, rad, lab)
+    # the arch ends where the centreline turns down behind the left main bronchus; the ascending aorta
+    # where it stops rising steeply; re-label by height so the segments are contiguous
+    z = aorta.points[:, 2]
+    i_apex = int(np.argmax(z))
+    seg = np.where(np.arange(len(z)) <= i_apex, L["aorta_ascending"], L["aorta_descending"])
+    seg[(z > asc_top[2]) & (np.arange(len(z)) <= i_apex)] = L["aorta_arch"]
+    seg[(z > desc_top[2]) & (np.arange(len(z)) > i_apex)] = L["aorta_arch"]
+    seg[(np.arange(len(z)) > i_apex) & (z < z_dome - 15)] = L["aorta_abdominal"]
+    aorta = Tube(aorta.points, aorta.radius, seg.astype(np.uint8))
+    # pulmonary trunk: from the right ventricular outflow, anterior-left of the aortic root, up and
+    # back to its bifurcation under the arch; the right PA passes behind the ascending aorta
+    r_pt = rng.uniform(11, 14.5)
+    r_pa = rng.uniform(8, 11)
+    e_al = _unit(np.array([0.75, -0.65, 0.0]))
+    pt0 = root + e_al * (r_root + r_pt - 4) + np.array([0, 0, rng.uniform(8, 14)])
+    bif = np.array([root[0] + rng.uniform(20, 32), root[1] + rng.uniform(8, 20), pt0[2] + rng.uniform(30, 40)])
+    bif[2] = min(bif[2], arch_z - r_arch - r_pt)
+    trunk = _spline_tube([pt0, 0.5 * (pt0 + bif) + np.array([4, -2, 2]), bif], [r_pt, r_pt, r_pt * 0.95],
+                         [L["pulmonary_artery"]] * 3)
+    (cx, cy), (ca, cb) = cav_c, cav_ab
+    rhil = np.array([cx - 0.42 * ca, cy - 0.05 * cb + 8, bif[2] - rng.uniform(6, 14)])
+    lhil = np.array([cx + 0.42 * ca, cy - 0.05 * cb + 10, bif[2] - rng.uniform(0, 6)])
+    behind_aorta = np.array([asc_top[0] + 2, asc_top[1] + r_asc + r_pa + 3, bif[2] - 4])
+    rpa = _spline_tube([bif, behind_aorta, rhil], [r_pa, r_pa, 0.65 * r_pa], [L["pulmonary_artery"]] * 3)
+    lpa = _spline_tube([bif, bif + np.array([18, 14, 4]), lhil], [r_pa, r_pa, 0.65 * r_pa], [L["pulmonary_artery"]] * 3)
+    # SVC: right of the ascending aorta from the top of the scan into the right atrium
+    r_svc = rng.uniform(7.5, 11)
+    svc_x = asc_top[0] - r_asc - r_svc - rng.uniform(1, 5)
+    svc_y = asc_top[1] + rng.uniform(2, 10)
+    svc = _spline_tube([(svc_x, svc_y, z_top + 10), (svc_x, svc_y, arch_z - 30), (svc_x + 4, svc_y + 6, root[2] - 10)],
+                       [r_svc] * 3, [L["svc"]] * 3)
+    # IVC: from the bottom of the scan up through the liver (right, anterior to the spine) into the
+    # right atrium just above the diaphragm
+    r_ivc = rng.uniform(9, 13)
+    ivc_x = sx - rng.uniform(18, 30)
+    ivc_y = front_spine - r_ivc - rng.uniform(6, 16)
+    ra = heart_c - 0.55 * heart_semi[0] * np.array([0, 0, 1.0]) + np.array([-0.45 * heart_semi[2], 6, 0])
+    ivc = _spline_tube([(ivc_x, ivc_y, z_bottom - 10), (ivc_x, ivc_y, z_dome - 20), (ra[0], ra[1], z_dome + 12)],
+                       [r_ivc] * 3, [L["ivc"]] * 3)
+    # arch branches (brachiocephalic trunk, left common carotid, left subclavian) up to the top of the
+    # scan, and the left brachiocephalic vein crossing in front of them into the SVC
+    i_apex = int(np.argmax(aorta.points[:, 2]))
+    arch_idx = np.nonzero(aorta.label == L["aorta_arch"])[0]
+    branches = []
+    for frac, dx, dy, r in ((0.2, -rng.uniform(8, 16), -rng.uniform(12, 20), rng.uniform(5, 7)),
+                            (0.45, rng.uniform(6, 12), -rng.uniform(10, 16), rng.uniform(3.5, 4.5)),
+                            (0.7, rng.uniform(22, 32), -rng.uniform(0, 8), rng.uniform(4, 6))):
+        p0 = aorta.points[arch_idx[int(frac * (len(arch_idx) - 1))]] if len(arch_idx) else aorta.points[i_apex]
+        top = (cx + dx, tr_y + dy, z_top + 10)
+        mid = (0.5 * (p0[0] + top[0]), 0.5 * (p0[1] + top[1]), p0[2] + 30)
+        branches.append(_spline_tube([p0, mid, top], [r, r, r], [L["arch_branch"]] * 3))
+    r_bcv = rng.uniform(5, 7.5)
+    bcv_z = arch_z + rng.uniform(12, 25)
+    lbcv = _spline_tube([(cx + 0.35 * ca, asc_top[1] - 8, bcv_z + 25), (cx + 10, asc_top[1] - 14, bcv_z),
+                         (svc_x, svc_y, bcv_z - 8)], [r_bcv] * 3, [L["brachiocephalic_vein"]] * 3)
+    return aorta, (trunk, rpa, lpa), (svc, ivc, lbcv), tuple(branches), bif
+
+
+def _draw_wall_calcium(rng: np.random.Generator, aorta: Tube, root: np.ndarray) -> list:
+    """Aortic wall calcium (45 % of patients, 1-8 plaques): arch, descending and abdominal wall and the
+    upper ascending aorta (>= 40 mm above the annulus, well above the coronary ostia)."""
     calcs = []
-    if rng.random() < 0.45:
-        for _ in range(int(rng.integers(1, 6))):
-            ang = rng.uniform(0, 2 * np.pi)
-            if rng.random() < 0.5:  # descending aorta wall
-                tz = rng.uniform(-20, t_arch - 10)
-                cx, cy = desc_c[0] + desc_r * np.cos(ang), desc_c[1] + desc_r * np.sin(ang)
-            else:  # arch / upper ascending wall, well above the coronary ostia
-                tz = rng.uniform(root[2] - z_dome + 40, t_arch)
-                cx, cy = root[0] + aorta_r * np.cos(ang), root[1] + aorta_r * np.sin(ang)
-            calcs.append((cx, cy, tz + z_dome, rng.uniform(1.0, 3.0), rng.uniform(250, 1100)))
+    if rng.random() >= 0.45:
+        return calcs
+    ok = np.nonzero((aorta.label != LABEL["aorta_ascending"]) | (aorta.points[:, 2] > root[2] + 40))[0]
+    for _ in range(int(rng.integers(1, 9))):
+        i = int(rng.choice(ok))
+        p, r = aorta.points[i], aorta.radius[i]
+        j = min(i + 1, len(aorta.points) - 1)
+        tan = _unit(aorta.points[j] - aorta.points[max(i - 1, 0)])
+        perp = _unit(np.cross(tan, rng.normal(size=3)))
+        c = p + perp * r * 0.97  # in the wall
+        calcs.append((float(c[0]), float(c[1]), float(c[2]), float(rng.uniform(1.0, 3.2)), float(rng.uniform(250, 1100))))
+    return calcs
+
+
+def _draw_cartilage_calcium(rng: np.random.Generator, *, cav_c, cav_ab, z_dome, rib_top, rib_period, rib_drop) -> list:
+    """Calcified costal cartilage (50 % of patients, 1-8 patches) inside the cartilages of the ribs
+    (the same rib model as _paint_ribs), beside the sternum at the heart's levels (_heart_level_rib)."""
+    cart = []
+    if rng.random() >= 0.5:
+        return cart
+    (cx, cy), (ca, cb) = cav_c, cav_ab
+    for _ in range(int(rng.integers(1, 9))):
+        side = rng.choice([-1.0, 1.0])
+        th = rng.uniform(2.4, 2.78)  # 0 posterior, pi anterior: the cartilage band (2.3-2.8)
+        k = _heart_level_rib(int(rng.integers(2, 8)), th, rib_top=rib_top, rib_period=rib_period, rib_drop=rib_drop)
+        # on the band's centre line (4.5 mm outside the cavity ellipse along its normal, approximately)
+        x = cx + side * (ca + 4.5) * np.sin(th)
+        y = cy + (cb + 4.5) * np.cos(th)
+        t = rib_top - k * rib_period - rib_drop * (1 - np.cos(th)) / 2
+        r = float(rng.uniform(1.5, 3.2))
+        cart.append((float(x), float(y), float(z_dome + t + rng.uniform(-2, 2)), r, float(rng.uniform(200, 650))))
+    return cart
+
+
+P_CARTILAGE_SEGMENTS = 0.4
+
+
+def _heart_level_rib(k_draw: int, th: float, *, rib_top: float, rib_period: float, rib_drop: float) -> int:
+    """The rib (0-11) of the rib model whose cartilage at angle th lies at the heart's levels (t in -10..110 mm,
+    where real cartilage calcification sits a few mm in front of the pericardium), chosen by k_draw."""
+    t = rib_top - np.arange(12) * rib_period - rib_drop * (1 - np.cos(th)) / 2
+    ok = np.nonzero((t > -10) & (t < 110))[0]
+    return int(ok[k_draw % len(ok)]) if len(ok) else int(k_draw)
+
+
+def _draw_cartilage_segments(xr: np.random.Generator, *, cav_c, cav_ab, z_dome, rib_top, rib_period,
+                             rib_drop) -> list:
+    """Long calcified costal-cartilage segments (P_CARTILAGE_SEGMENTS of patients, 1-5): in older adults the
+    calcification lines much of a cartilage (dense, lumpy, 10-40 mm long) beside the sternum, not a dot.
+    Each is a chain of spheres (radius 1.5-3 mm, a radius apart, 250-800 HU) along one cartilage's
+    centre line of the rib model (_paint_ribs), a rib whose cartilage is at the heart's levels, from the
+    sternal end outward."""
+    segs = []
+    if xr.random() >= P_CARTILAGE_SEGMENTS:
+        return segs
+    (cx, cy), (ca, cb) = cav_c, cav_ab
+    for _ in range(int(xr.integers(1, 6))):
+        side = xr.choice([-1.0, 1.0])
+        k_draw = int(xr.integers(2, 8))
+        th1 = xr.uniform(2.6, 2.78)  # sternal end
+        k = _heart_level_rib(k_draw, th1, rib_top=rib_top, rib_period=rib_period, rib_drop=rib_drop)
+        th0 = th1 - xr.uniform(0.08, 0.3)
+        r0, hu0 = xr.uniform(1.5, 3.0), xr.uniform(250, 800)
+        arc = (th1 - th0) * 0.5 * (ca + cb)
+        for th in np.linspace(th0, th1, max(int(arc / r0) + 1, 2)):
+            x = cx + side * (ca + 4.5) * np.sin(th)
+            y = cy + (cb + 4.5) * np.cos(th)
+            t = rib_top - k * rib_period - rib_drop * (1 - np.cos(th)) / 2
+            segs.append((float(x), float(y), float(z_dome + t), float(np.clip(r0 * xr.uniform(0.7, 1.2), 1.0, 3.2)),
+                         float(np.clip(hu0 * xr.uniform(0.8, 1.2), 200, 1000))))
+    return segs
+
+
+def draw_anatomy(rng: np.random.Generator) -> Anatomy:
+    """Draw one patient's anatomy (all randomness from ``rng``)."""
+    a = rng.uniform(135, 200)
+    b = a * rng.uniform(0.64, 0.76)
+    fov = float(np.clip(round(2 * (a + rng.uniform(12, 45))), 317, 460))  # pixel spacing 0.62-0.90 mm at 512
+    n_slices = int(rng.integers(59, 71))
+    body_c = (rng.normal(0, 8), rng.uniform(-8, 14))  # off-centre on the table
+    fat = rng.uniform(6, 28)
+    muscle = rng.uniform(8, 15)
+    # the vertebral bodies protrude SPINE_PROTRUSION_MM into the thorax (the cavity ellipse's back moves
+    # forward by it, the lungs reach as far back as before beside the spine: Wall.post_ext)
+    protrude = rng.uniform(*SPINE_PROTRUSION_MM)
+    spine_r = rng.uniform(15, 20)
+    cb0 = b - 2 - 0.5 * fat - muscle - 2
+    # keep >= 105 mm from the back of the sternum to the vertebral front (real: 126-137 mm)
+    protrude = float(np.clip(min(protrude, 2 * cb0 - 1.55 * spine_r - 9 - 105), 0, None))
+    cav_ab = (a - 2 - fat - muscle, cb0 - 0.5 * protrude)
+    cav_c = (body_c[0], body_c[1] - 6 - 0.5 * protrude)
+    spine_c = (body_c[0] + rng.normal(0, 2), cav_c[1] + cav_ab[1] - 0.55 * spine_r)
+    t_apex = rng.uniform(185, 225)
+    t_top = t_apex + rng.uniform(15, 45)
+    z_dome = rng.uniform(-260, -110)
+    hc, axes, semi, angles, big = _draw_heart(rng, body_c=body_c, cav_c=cav_c, cav_ab=cav_ab, spine_c=spine_c,
+                                              spine_r=spine_r, z_dome=z_dome)
+    e1, e2, e3 = axes
+    # aortic annulus in the top of the base (between the right atrium, the left atrium and the right
+    # ventricular outflow), so that the left main runs nearly level, 10-25 mm, to the left AV groove
+    root = hc - 0.55 * semi[0] * e1 + 0.4 * semi[1] * e2 + 0.05 * semi[2] * e3
+    t_arch = root[2] - z_dome + rng.uniform(62, 85)
+    z_top = z_dome + t_top
+    z_bottom = z_top - 5.0 * n_slices
+    aorta, pulm, venae, branches, bif = _draw_great_vessels(
+        rng, root=root, heart_c=hc, heart_semi=semi, heart_axes=axes, cav_c=cav_c, cav_ab=cav_ab, spine_c=spine_c, spine_r=spine_r,
+        z_dome=z_dome, t_arch=t_arch, z_bottom=z_bottom, z_top=z_top)
+    i_desc = int(np.argmin(np.abs(aorta.points[:, 2] - hc[2]) + 1e3 * (aorta.label != LABEL["aorta_descending"])))
+    desc_c = (float(aorta.points[i_desc, 0]), float(aorta.points[i_desc, 1]))
+    desc_r = float(aorta.radius[i_desc])
+    asc = aorta.label == LABEL["aorta_ascending"]  # the radius 30 mm above the annulus (the coronary ostia sit on it)
+    aorta_r = float(aorta.radius[np.argmin(np.abs(aorta.points[:, 2] - root[2] - 30) + 1e3 * ~asc)])
+    calcs = _draw_wall_calcium(rng, aorta, root)
     valve = []
     if rng.random() < 0.15:  # aortic valve annulus, below the ostia
         for _ in range(int(rng.integers(1, 4))):
             ang = rng.uniform(0, 2 * np.pi)
             valve.append((root[0] + 0.7 * aorta_r * np.cos(ang), root[1] + 0.7 * aorta_r * np.sin(ang),
                           root[2] - rng.uniform(10, 16), rng.uniform(1.0, 2.5), rng.uniform(300, 900)))
-    cart = []
-    if rng.random() < 0.5:  # calcified costal cartilage patches (bright, outside the heart)
-        for _ in range(int(rng.integers(1, 8))):
-            side = rng.choice([-1.0, 1.0])
-            th = rng.uniform(2.35, 2.75)
-            cx = cav_c[0] + side * cav_ab[0] * np.sin(th) * 1.03
-            cy = cav_c[1] + cav_ab[1] * np.cos(th) * 1.03
-            cart.append((cx, cy, z_dome + rng.uniform(-10, 120), rng.uniform(1.5, 3.5), rng.uniform(200, 600)))
+    rib_period, rib_top = rng.uniform(27, 33), t_apex - rng.uniform(0, 15)
+    rib_drop = rng.uniform(95, 135)
+    cart = _draw_cartilage_calcium(rng, cav_c=cav_c, cav_ab=cav_ab, z_dome=z_dome, rib_top=rib_top,
+                                   rib_period=rib_period, rib_drop=rib_drop)
     tex_seed = int(rng.integers(2**31))
     xr = np.random.default_rng([tex_seed, 5])
     breast = None
@@ -176,27 +456,32 @@ def draw_anatomy(rng: np.random.Generator) -> Anatomy:
         breast = (float(xr.uniform(0.38, 0.52) * a), float(body_c[1] - b + xr.uniform(18, 30)),
                   float(xr.uniform(50, 70)), float(xr.uniform(20, 32)), float(xr.uniform(40, 110)))
     scapula = (float(xr.uniform(0.5, 0.75)), float(xr.uniform(60, 90)), float(t_apex - xr.uniform(90, 130)))
+    # long calcified cartilage segments from their own stream (every other draw unchanged)
+    cart += _draw_cartilage_segments(np.random.default_rng([tex_seed, 7]), cav_c=cav_c, cav_ab=cav_ab, z_dome=z_dome,
+                                     rib_top=rib_top, rib_period=rib_period, rib_drop=rib_drop)
     paraspinal = (float(xr.uniform(18, 26)), float(xr.uniform(14, 20)))
     wall = _draw_wall(np.random.default_rng([tex_seed, 6]), body_c=body_c, b=b, fat=fat, spine_c=spine_c,
-                      spine_r=spine_r)
+                      spine_r=spine_r, protrude=protrude)
     return Anatomy(
         fov_mm=fov, n_slices=n_slices, z_dome_mm=z_dome, t_top=t_top, body_c=body_c, body_ab=(a, b),
         fat_mm=fat, muscle_mm=muscle, cav_c=cav_c, cav_ab=cav_ab, bone_scale=rng.uniform(0.7, 1.2),
         spine_c=spine_c, spine_r=spine_r, vert_period=rng.uniform(24, 28), vert_phase=rng.uniform(0, 28),
-        rib_period=rng.uniform(27, 33), rib_top=t_apex - rng.uniform(0, 15), rib_drop=rng.uniform(45, 75),
+        rib_period=rib_period, rib_top=rib_top, rib_drop=rib_drop,
         dome_left=-rng.uniform(8, 25), dome_depth=rng.uniform(45, 75), t_apex=t_apex,
-        med_halfwidth=rng.uniform(26, 38), heart_c=hc, heart_axes=axes, heart_semi=semi,
+        med_halfwidth=rng.uniform(16, 26), heart_c=hc, heart_axes=axes, heart_semi=semi,
         aorta_root=root, aorta_r=aorta_r, desc_c=desc_c, desc_r=desc_r, t_arch=t_arch,
         aortic_calc=tuple(calcs), cartilage_calc=tuple(cart), lung_texture_seed=tex_seed,
         breast=breast, scapula=scapula, paraspinal=paraspinal, wall=wall, valve_calc=tuple(valve),
+        aorta=aorta, pulmonary=pulm, venae=venae, arch_branches=branches, pa_bif=bif, heart_angles_deg=angles, cardiomegaly=big,
     )
 
 
 def heart_surface(anat: Anatomy, u: np.ndarray, phi_deg: np.ndarray, out_mm: np.ndarray) -> np.ndarray:
     """Points on the heart ellipsoid at (u, phi) pushed out along the normal by out_mm (< 0: inside). (n, 3)
 
-    The heart's own frame: u along the long axis from base -1 to apex +1, phi around it in degrees
-    (0 anterior, +90 toward the patient's left); points in patient mm (x, y, z).
+    The heart's own frame (heart_frame): u along the long axis from base -1 to apex +1, phi around it in
+    degrees (0 anterior-superior, +90 the left-posterior lateral wall, +-180 the diaphragmatic surface,
+    -90 the right ventricle's acute margin); points in patient mm (x, y, z).
     """
     a, b, c = anat.heart_semi
     e1, e2, e3 = anat.heart_axes
@@ -214,13 +499,13 @@ SPINOUS_TIP_MM = 40.0
 
 
 def _draw_wall(xr: np.random.Generator, *, body_c: tuple[float, float], b: float, fat: float,
-               spine_c: tuple[float, float], spine_r: float) -> Wall:
+               spine_c: tuple[float, float], spine_r: float, protrude: float = 0.0) -> Wall:
     """Body-wall parameters from their own generator (so the other anatomy and calcium draws are unchanged)."""
     fat_harm = tuple(float(v) for v in xr.normal(0, 0.18, 4))
     fat_back = fat * xr.uniform(0.5, 0.9)
-    tip = spine_c[1] + spine_r + 8 + SPINOUS_TIP_MM
+    tip = spine_c[1] + spine_r + 8 + SPINOUS_TIP_MM + protrude  # the back stays where it was
     y_back = max(body_c[1] + b, tip + xr.uniform(6, 12) + fat_back)
-    post_ext = 0.45 * spine_r + xr.uniform(6, 14)
+    post_ext = 0.45 * spine_r + xr.uniform(6, 14) + protrude
     return Wall(post_ext=float(post_ext), back_exp=float(xr.uniform(3.5, 6.0)), y_back=float(y_back), fat_harm=fat_harm,  # type: ignore[arg-type]
                 pect=float(xr.uniform(8, 20)), lat=float(xr.uniform(7, 16)), trap=float(xr.uniform(6, 12)),
                 plane=float(xr.uniform(1.0, 2.5)), table_gap=float(xr.uniform(12, 35)),
@@ -352,7 +637,11 @@ def _cavity_footprint(anat: Anatomy, x: np.ndarray, y: np.ndarray, px: float) ->
     rho = np.sqrt(dx * dx + (yy / semi) ** 2)
     big = np.clip(0.5 - (rho - 1.0) * np.minimum(semi, ca) / px, 0.0, 1.0)
     sx, sy, sr = anat.spine_c[0], anat.spine_c[1], anat.spine_r
-    notch = ellipse_footprint(x, y, sx, sy + 0.6 * sr + 0.5 * ext, 1.55 * sr, 0.9 * sr + ext, px)
+    # no lung around the vertebral body's back half nor behind the rib heads (posterior elements and
+    # paraspinal muscles): the lungs wrap the protruding vertebral body into the paravertebral gutters
+    behind = ellipse_footprint(x, y, sx, sy + 1.15 * sr + 120.0, 2.6 * sr + 14.0, 120.0, px)
+    body = ellipse_footprint(x, y, sx, sy + 0.25 * sr, 1.25 * sr, 0.95 * sr, px)
+    notch = np.maximum(behind, body)
     return np.maximum(base, big * (1 - notch)).astype(np.float32)
 
 
@@ -374,42 +663,67 @@ def _table(anat: Anatomy, x: np.ndarray, y: np.ndarray, px: float,
     return f.astype(np.float32), hu
 
 
-def render_background(anat: Anatomy, grid: Grid, *, kvp: float) -> tuple[np.ndarray, np.ndarray]:
-    """Everything but the heart: returns (hu float32 (z, y, x), bright bool (z, y, x)).
+@dataclass
+class Canvas:
+    """What render_background paints into: hu (z, y, x) float32, bright (bone / non-coronary calcium)
+    bool, and optionally the anatomy label volume lab uint8 (ANATOMY_LABELS)."""
 
-    ``bright`` marks voxels touched by bone, calcified cartilage and aortic wall calcium (never coronary).
-    Aortic valve calcium is painted with the heart (:func:`cacscore.phantom.coronary.render_heart`).
-    """
-    nz, ny, nx = grid.shape
-    px = grid.px_mm
-    x, y, zc = grid.x_mm, grid.y_mm, grid.z_mm
-    bone_k = anat.bone_scale * (1.1 if kvp < 110 else 1.0)  # bone and calcium are brighter at 100 kVp
-    img = np.full(grid.shape, HU["air"], dtype=np.float32)
-    bright = np.zeros(grid.shape, dtype=bool)
+    grid: Grid
+    img: np.ndarray
+    bright: np.ndarray
+    lab: np.ndarray | None = None
 
-    # body wall: skin, subcutaneous fat, muscles, fat planes (z-invariant), paraspinal muscles
-    bx = anat.body_c[0]
+    def paint(self, box, frac: np.ndarray, hu: float, label: str | None = None, *, is_bright: bool = False,
+              label_at: float = 0.5) -> None:
+        paint(self.img, box, frac, hu)
+        if is_bright:
+            self.bright[box] |= frac > 0.01
+        if self.lab is not None and label is not None:
+            self.lab[box][frac >= label_at] = LABEL[label]
+
+
+def _dome_low(anat: Anatomy, dxn: np.ndarray, dyn: np.ndarray) -> np.ndarray:
+    """Patient z (mm) of the diaphragm under normalised cavity coordinates (x - cx) / ca, (y - cy) / cb'."""
+    dome_top = np.where(dxn < 0, 0.0, anat.dome_left).astype(np.float32)
+    r2 = ((np.abs(dxn) - 0.45) / 0.55) ** 2 + (dyn / 0.9) ** 2
+    return dome_top - anat.dome_depth * np.minimum(r2, 1.3) - 15.0 * np.clip(dyn, 0, None) + anat.z_dome_mm
+
+
+def _paint_body(anat: Anatomy, cv: Canvas) -> np.ndarray:
+    """Body wall (skin, subcutaneous fat, muscles; z-invariant) and breasts; returns the depth below the skin (y, x)."""
+    grid, img = cv.grid, cv.img
+    x, y, px = grid.x_mm, grid.y_mm, grid.px_mm
     body2d, outside_depth = _body_wall(anat, x, y, px)
     img[:] = body2d
-    if anat.breast is not None:  # breasts: z-limited, fat with a glandular core, skin rim
-        dxb, yb, sa, sb, tcb = anat.breast
-        zb0, zb1 = anat.z_dome_mm + tcb - 55, anat.z_dome_mm + tcb + 55
-        fz = slab_fraction(np.float32(zb0), np.float32(zb1), grid.z_edges_mm)
-        for side in (-1.0, 1.0):
-            xb = bx + side * dxb
-            b = grid.box((zb0, yb - sb - 3 * px, xb - sa - 3 * px), (zb1, yb + sb + 3 * px, xb + sa + 3 * px))
-            if b is None:
-                continue
-            xs_, ys_ = x[b[2]], y[b[1]]
-            fb = fz[b[0]][:, None, None]
-            for da, hu in ((0.0, HU["skin"]), (2.0, HU["fat"]), (0.45 * sb, HU["gland"])):
-                f2 = ellipse_footprint(xs_, ys_, xb, yb + 0.3 * da, sa - da, sb - da, px)
-                v = img[b]
-                if hu == HU["skin"]:  # only the protruding part gets skin; inside the body it stays body
-                    f2 = f2 * (body2d[b[1], b[2]] <= HU["air"] + 1)
-                v += fb * f2[None] * (np.float32(hu) - v)
+    if cv.lab is not None:
+        cv.lab[:] = np.where(outside_depth >= 0, LABEL["body_wall"], 0).astype(np.uint8)[None]
+    if anat.breast is None:
+        return outside_depth
+    bx = anat.body_c[0]
+    dxb, yb, sa, sb, tcb = anat.breast  # z-limited, fat with a glandular core, skin rim
+    zb0, zb1 = anat.z_dome_mm + tcb - 55, anat.z_dome_mm + tcb + 55
+    fz = slab_fraction(np.float32(zb0), np.float32(zb1), grid.z_edges_mm)
+    for side in (-1.0, 1.0):
+        xb = bx + side * dxb
+        b = grid.box((zb0, yb - sb - 3 * px, xb - sa - 3 * px), (zb1, yb + sb + 3 * px, xb + sa + 3 * px))
+        if b is None:
+            continue
+        xs_, ys_ = x[b[2]], y[b[1]]
+        fb = fz[b[0]][:, None, None]
+        for da, hu in ((0.0, HU["skin"]), (2.0, HU["fat"]), (0.45 * sb, HU["gland"])):
+            f2 = ellipse_footprint(xs_, ys_, xb, yb + 0.3 * da, sa - da, sb - da, px)
+            if hu == HU["skin"]:  # only the protruding part gets skin; inside the body it stays body
+                f2 = f2 * (body2d[b[1], b[2]] <= HU["air"] + 1)
+            cv.paint(b, fb * f2[None], hu, "breast" if hu == HU["skin"] else None)
+    return outside_depth
 
-    # thoracic cavity: lungs between the diaphragm domes and the apices, abdomen below, neck above
+
+def _paint_cavity(anat: Anatomy, cv: Canvas) -> None:
+    """Thoracic cavity: lungs between the diaphragm domes and the apices, liver (right) and abdomen
+    below the domes, the thoracic inlet above the apices; then spleen and stomach under the left dome."""
+    grid, img = cv.grid, cv.img
+    x, y, px, zc = grid.x_mm, grid.y_mm, grid.px_mm, grid.z_mm
+    nz = grid.shape[0]
     (cx, cy), (ca, cb) = anat.cav_c, anat.cav_ab
     ext = anat.wall.post_ext if anat.wall is not None else 0.0
     cav = _cavity_footprint(anat, x, y, px)
@@ -419,9 +733,7 @@ def render_background(anat: Anatomy, grid: Grid, *, kvp: float) -> tuple[np.ndar
     dxn = ((xs - cx) / ca)[None, :].astype(np.float32)
     dyn = ((ys - cy) / np.where(ys > cy, cb + ext, cb))[:, None].astype(np.float32)
     right = dxn < 0
-    dome_top = np.where(right, 0.0, anat.dome_left).astype(np.float32)
-    r2 = ((np.abs(dxn) - 0.45) / 0.55) ** 2 + (dyn / 0.9) ** 2
-    lo = dome_top - anat.dome_depth * np.minimum(r2, 1.3) - 15.0 * np.clip(dyn, 0, None) + anat.z_dome_mm
+    lo = _dome_low(anat, dxn, dyn)
     hi = anat.t_apex - 70.0 * (dxn ** 2 + 0.6 * dyn ** 2) * 1.0 + anat.z_dome_mm
     hi = hi - 60.0 * np.clip(0.35 - np.abs(dxn), 0, None)  # apices are lateral, the neck is medial
     flung = slab_fraction(lo, hi, grid.z_edges_mm)  # (nz, nyb, nxb)
@@ -437,114 +749,180 @@ def render_background(anat: Anatomy, grid: Grid, *, kvp: float) -> tuple[np.ndar
     # vessels are dense near the hila and sparse in the periphery
     d2 = np.minimum((np.abs(dxn) - 0.4) ** 2 + (dyn + 0.05) ** 2, 1.0)
     vess = (np.float32(520.0) * (0.45 + 1.2 * np.exp(-d2 / (2 * 0.22 ** 2)))).astype(np.float32)
+    lab = cv.lab[box] if cv.lab is not None else None
+    in_cav = c2 >= 0.5
+    lung_lab = np.where(right, LABEL["lung_right"], LABEL["lung_left"]).astype(np.uint8)
+    below_lab = np.where(right, LABEL["liver"], LABEL["abdomen"]).astype(np.uint8)
     for k in range(nz):  # slab by slab (cache-friendly): abdomen below the domes / inlet above, then lung
         sk = sub[k]
-        sk += c2 * (np.where(zc[k] < lo, abd, inlet) - sk)
+        below = zc[k] < lo
+        sk += c2 * (np.where(below, abd, inlet) - sk)
         tex = pool[k % 4, offs[k, 0]:offs[k, 0] + len(ys), offs[k, 1]:offs[k, 1] + len(xs)]
         lung_hu = np.float32(HU["lung"]) + grad + vess * tex
-        sk += (flung[k] * c2) * (lung_hu - sk)
+        fl = flung[k] * c2
+        sk += fl * (lung_hu - sk)
+        if lab is not None:
+            lk = lab[k]
+            lk[in_cav] = np.where(below, below_lab, LABEL["thoracic_inlet"])[in_cav]
+            lk[fl >= 0.5] = np.broadcast_to(lung_lab, fl.shape)[fl >= 0.5]
+    _paint_upper_abdomen(anat, cv)
 
-    # mediastinum (fat with soft tissue) between sternum and spine, above the diaphragm
+
+def _paint_upper_abdomen(anat: Anatomy, cv: Canvas) -> None:
+    """Spleen (posterior-lateral) and stomach (anterior, fluid with a gas cap) under the left dome."""
+    (cx, cy), (ca, cb) = anat.cav_c, anat.cav_ab
+    for name, dx, dy, semi, hu in (("spleen", 0.68, 0.42, (0.18, 0.22, 0.0), HU["spleen"]),
+                                   ("stomach", 0.32, -0.32, (0.24, 0.26, 0.0), HU["stomach"])):
+        sx, sy = semi[0] * ca, semi[1] * cb
+        sz = 0.8 * max(sx, sy)
+        top = float(_dome_low(anat, np.float32(dx + 0.6 * semi[0]), np.float32(dy - 0.6 * semi[1] * np.sign(dy))))
+        top = min(top, float(_dome_low(anat, np.float32(dx), np.float32(dy)))) - 4.0
+        c = np.array([cx + dx * ca, cy + dy * cb, top - sz])
+        res = ellipsoid_fraction(cv.grid, c, np.eye(3), np.array([sx, sy, sz]))
+        if res is None:
+            continue
+        cv.paint(res[0], res[1], hu, name)
+        if name == "stomach":  # gas rises to the top of the fundus
+            gas = ellipsoid_fraction(cv.grid, c + np.array([0, -0.2 * sy, 0.55 * sz]), np.eye(3),
+                                     np.array([0.6 * sx, 0.6 * sy, 0.35 * sz]))
+            if gas is not None:
+                cv.paint(gas[0], gas[1], HU["air"], "stomach")
+
+
+def _paint_mediastinum(anat: Anatomy, cv: Canvas) -> None:
+    """Mediastinal fat: the superior mediastinum above the heart's base (between sternum and spine,
+    narrower behind), and the posterior mediastinum (around the descending aorta and oesophagus)
+    between the heart and the spine down to the diaphragm. At the heart's levels the lungs meet the
+    pericardium directly, as in a real chest."""
+    grid = cv.grid
+    x, y, px = grid.x_mm, grid.y_mm, grid.px_mm
+    (cx, cy), (ca, cb) = anat.cav_c, anat.cav_ab
     mx, my = cx + 4.0, cy - 0.12 * cb
-    z0m, z1m = anat.z_dome_mm - 15, anat.z_dome_mm + anat.t_apex - 25
+    z0m, z1m = anat.aorta_root[2] - 8, anat.z_dome_mm + anat.t_apex - 25
     mb = grid.box((z0m, my - 0.86 * cb - 2 * px, mx - anat.med_halfwidth - 2 * px),
                   (z1m, my + 0.86 * cb + 2 * px, mx + anat.med_halfwidth + 2 * px))
-    if mb is not None:
-        med = ellipse_footprint(x[mb[2]], y[mb[1]], mx, my, anat.med_halfwidth, 0.86 * cb, px)
-        med *= ellipse_footprint(x[mb[2]], y[mb[1]], mx, my - 0.5 * cb, 1.6 * anat.med_halfwidth, 1.2 * cb, px)  # narrower behind
-        fz = slab_fraction(np.float32(z0m), np.float32(z1m), grid.z_edges_mm)[mb[0]]
-        paint(img, mb, fz[:, None, None] * med[None], HU["mediastinum"])
+    if mb is not None:  # narrowing upward: 1.15 x the half-width at the heart's base, 0.6 x at the inlet
+        fz = slab_fraction(np.float32(z0m), np.float32(z1m), grid.z_edges_mm)
+        # triangular: narrow behind the sternum, wide around the vessels and trachea
+        back = ellipse_footprint(x[mb[2]], y[mb[1]], mx, my + 0.6 * cb, 1.5 * anat.med_halfwidth, 1.25 * cb, px)
+        for k in range(mb[0].start, mb[0].stop):
+            w = anat.med_halfwidth * float(np.interp(grid.z_mm[k], [z0m, z1m], [1.15, 0.6]))
+            med = ellipse_footprint(x[mb[2]], y[mb[1]], mx, my, w, 0.86 * cb, px) * back
+            kb = (slice(k, k + 1), mb[1], mb[2])
+            cv.paint(kb, fz[k] * med[None], HU["fat"], "mediastinal_fat")
+    sx, sy, sr = anat.spine_c[0], anat.spine_c[1], anat.spine_r
+    pcx, pcy = 0.5 * (sx - 8 + anat.desc_c[0] + anat.desc_r), sy - sr - 14
+    pa, pb = 0.5 * (anat.desc_c[0] + anat.desc_r + 8 - sx) + 6, 20.0
+    z0p, z1p = anat.z_dome_mm - 10, anat.aorta_root[2]
+    b = grid.box((z0p, pcy - pb - 2 * px, pcx - pa - 2 * px), (z1p, pcy + pb + 2 * px, pcx + pa + 2 * px))
+    if b is not None:
+        f2 = ellipse_footprint(x[b[2]], y[b[1]], pcx, pcy, pa, pb, px)
+        fz = slab_fraction(np.float32(z0p), np.float32(z1p), grid.z_edges_mm)[b[0]]
+        cv.paint(b, fz[:, None, None] * f2[None], HU["mediastinum"], "mediastinal_fat")
 
-    # great vessels and airways (z-extruded shapes)
+
+def paint_tube(cv: Canvas, tube: Tube, hu: float, *, grow_mm: float = 0.0, label: str | None = None) -> None:
+    """A tube as a union of spheres along its centreline, spaced at most 0.35 radius (surface ripple
+    under 2 % of the radius). Painting the same HU twice is a no-op, so overlaps are exact; each
+    sphere's label comes from the tube's per-point label unless ``label`` is given."""
+    r_all = tube.radius + grow_mm
+    s = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(tube.points, axis=0), axis=1))])
+    last = -np.inf
+    for i in range(len(s)):
+        if s[i] - last < 0.35 * r_all[i] and i != len(s) - 1:
+            continue
+        last = s[i]
+        r = float(r_all[i])
+        res = ellipsoid_fraction(cv.grid, tube.points[i], np.eye(3), np.array([r, r, r]))
+        if res is not None:
+            cv.paint(res[0], res[1], hu, label or ANATOMY_LABELS[int(tube.label[i])])
+
+
+def _paint_great_vessels(anat: Anatomy, cv: Canvas) -> None:
+    """Aorta (root to abdomen), pulmonary trunk and arteries, SVC, IVC: blood in a thin wall, in fat."""
+    tubes = (([anat.aorta] if anat.aorta is not None else []) + list(anat.pulmonary) + list(anat.venae)
+             + list(anat.arch_branches))
+    for t in tubes:  # a fat collar, then the lumen (on non-contrast CT the wall and blood are one grey)
+        paint_tube(cv, t, HU["fat"] + 15, grow_mm=2.5, label="mediastinal_fat")
+    for t in tubes:
+        paint_tube(cv, t, HU["blood"])
+
+
+def _paint_airways(anat: Anatomy, cv: Canvas) -> None:
+    """Trachea to the carina, main bronchi, and the oesophagus in front of the spine."""
+    grid = cv.grid
+    x, y, px = grid.x_mm, grid.y_mm, grid.px_mm
+    cx = anat.cav_c[0]
     zd = anat.z_dome_mm
-    root = anat.aorta_root
     arch_z = zd + anat.t_arch
 
-    def cyl(cx_, cy_, r, z0, z1, hu, bright_=False):
+    def cyl(cx_, cy_, r, z0, z1, hu, label):
         fzz = slab_fraction(np.float32(z0), np.float32(z1), grid.z_edges_mm)
         b = grid.box((z0, cy_ - r - 2 * px, cx_ - r - 2 * px), (z1, cy_ + r + 2 * px, cx_ + r + 2 * px))
-        if b is None:
-            return
-        f2 = ellipse_footprint(x[b[2]], y[b[1]], cx_, cy_, r, r, px)
-        fr = fzz[b[0]][:, None, None] * f2[None]
-        paint(img, b, fr, hu)
-        if bright_:
-            bright[b] |= fr > 0.01
+        if b is not None:
+            f2 = ellipse_footprint(x[b[2]], y[b[1]], cx_, cy_, r, r, px)
+            cv.paint(b, fzz[b[0]][:, None, None] * f2[None], hu, label)
 
-    cyl(root[0], root[1], anat.aorta_r, root[2] - 5, arch_z, HU["blood"])
-    cyl(anat.desc_c[0], anat.desc_c[1], anat.desc_r, grid.z_edges_mm[0] - 5, arch_z, HU["blood"])
-    cyl(root[0] - anat.aorta_r - 7, root[1] + 4, 9.0, root[2] + 5, zd + anat.t_apex, HU["blood"])  # SVC
-    cyl(root[0] + anat.aorta_r + 10, root[1] - 8, 13.0, root[2] + 8, root[2] + 45, HU["blood"])  # pulmonary trunk
-    def hseg(p0: np.ndarray, p1: np.ndarray, zc_: float, ra: float, hu: float) -> None:
-        """Horizontal tube (radius ra) from p0 to p1 (x, y) at height zc_, exact column intervals."""
-        b = grid.box((zc_ - ra, min(p0[1], p1[1]) - ra - px, min(p0[0], p1[0]) - ra - px),
-                     (zc_ + ra, max(p0[1], p1[1]) + ra + px, max(p0[0], p1[0]) + ra + px))
-        if b is None:
-            return
-        X, Y = np.meshgrid(x[b[2]], y[b[1]])
-        d = p1 - p0
-        s = np.clip(((X - p0[0]) * d[0] + (Y - p0[1]) * d[1]) / (d @ d), 0, 1)
-        dist2 = (X - p0[0] - s * d[0]) ** 2 + (Y - p0[1] - s * d[1]) ** 2
-        h = np.sqrt(np.clip(ra * ra - dist2, 0, None)).astype(np.float32)
-        h[dist2 >= ra * ra] = -1
-        paint(img, b, slab_fraction(zc_ - h, zc_ + h, grid.z_edges_mm[b[0].start:b[0].stop + 1]), hu)
-
-    # pulmonary arteries: from the top of the trunk to each hilum, tapering in two steps
-    pt = np.array([root[0] + anat.aorta_r + 10, root[1] - 8])
-    zpa = root[2] + 40
-    for hx_ in (cx - 0.42 * ca, cx + 0.42 * ca):
-        hil = np.array([hx_, cy - 0.05 * cb])
-        mid = pt + 0.6 * (hil - pt)
-        hseg(pt, mid, zpa, 10.0, HU["blood"])
-        hseg(mid, hil, zpa - 3, 6.5, HU["blood"])
-
-    # aortic arch: horizontal tube from the ascending to the descending aorta (exact column intervals)
-    p0 = np.array([root[0], root[1]])
-    p1 = np.array(anat.desc_c)
-    ra = 0.5 * (anat.aorta_r + anat.desc_r)
-    hseg(p0, p1, arch_z, ra, HU["blood"])
     tr_y = anat.spine_c[1] - anat.spine_r - 14
     carina = arch_z - 12
-    cyl(cx, tr_y, 10.0, carina, zd + anat.t_top + 10, HU["muscle"])
-    cyl(cx, tr_y, 8.0, carina, zd + anat.t_top + 10, HU["air"])
+    cyl(cx, tr_y, 10.0, carina, zd + anat.t_top + 10, HU["muscle"], "airway")
+    cyl(cx, tr_y, 8.0, carina, zd + anat.t_top + 10, HU["air"], "airway")
     for side in (-1, 1):
-        cyl(cx + side * 16, tr_y + 4, 7.0, carina - 35, carina + 2, HU["muscle"])
-        cyl(cx + side * 16, tr_y + 4, 5.0, carina - 35, carina + 2, HU["air"])
-    cyl(cx + 6, anat.spine_c[1] - anat.spine_r - 4, 6.0, grid.z_edges_mm[0], carina, HU["muscle"])  # oesophagus
+        cyl(cx + side * 16, tr_y + 4, 7.0, carina - 35, carina + 2, HU["muscle"], "airway")
+        cyl(cx + side * 16, tr_y + 4, 5.0, carina - 35, carina + 2, HU["air"], "airway")
+    cyl(cx + 6, anat.spine_c[1] - anat.spine_r - 4, 6.0, grid.z_edges_mm[0], carina, HU["muscle"], "oesophagus")
 
-    # spine: vertebral bodies (cortex + cancellous) with discs, canal, posterior elements
+
+def _paint_spine(anat: Anatomy, cv: Canvas, bone_k: float) -> None:
+    """Vertebral bodies (cortex + cancellous) with discs, canal, posterior elements."""
+    grid, img = cv.grid, cv.img
+    x, y, px, zc = grid.x_mm, grid.y_mm, grid.px_mm, grid.z_mm
+    nz = grid.shape[0]
+    zd = anat.z_dome_mm
     sx, sy, sr = anat.spine_c[0], anat.spine_c[1], anat.spine_r
     bsp = grid.box((grid.z_edges_mm[0], sy - sr - 2 * px, sx - 45), (grid.z_edges_mm[-1], sy + sr + 55, sx + 45))
-    if bsp is not None:  # a small (gated, cardiac) field of view may hold no spine at all
-        xs, ys = x[bsp[2]], y[bsp[1]]
-        k0 = np.floor((grid.z_edges_mm[0] - zd - anat.vert_phase) / anat.vert_period) - 1
-        starts = zd + anat.vert_phase + anat.vert_period * (k0 + np.arange(int(len(zc) * 5 / anat.vert_period) + 4))
-        disc = 5.5
-        fvert = np.zeros(nz, np.float32)
-        for s0 in starts:
-            fvert += slab_fraction(np.float32(s0 + disc / 2), np.float32(s0 + anat.vert_period - disc / 2), grid.z_edges_mm)
-        f_body = ellipse_footprint(xs, ys, sx, sy, sr * 1.1, sr, px)
-        f_canc = ellipse_footprint(xs, ys, sx, sy, sr * 1.1 - 2, sr - 2, px)
-        sub = img[bsp]
-        sub += f_body[None] * (np.float32(HU["disc"]) - sub)
-        vb = fvert[:, None, None]
-        sub += vb * f_body[None] * (np.float32(720 * bone_k) - sub)
-        sub += vb * f_canc[None] * (np.float32(CANCELLOUS_HU * bone_k) - sub)
-        post = np.zeros((len(ys), len(xs)), np.float32)
-        cyc = sy + sr + 8
-        ring = ellipse_footprint(xs, ys, sx, cyc, 12.5, 11.5, px)
-        spinous = ellipse_footprint(xs, ys, sx, cyc + SPINOUS_TIP_MM - 18.0, 4.0, 18.0, px)
-        trans = ellipse_footprint(xs, ys, sx, cyc - 2, 36.0, 5.0, px)
-        np.maximum(ring, spinous, out=post)
-        np.maximum(post, trans, out=post)
-        post_hu = np.float32(420 * bone_k)
-        sub += post[None] * (post_hu - sub)
-        canal = ellipse_footprint(xs, ys, sx, cyc, 7.5, 7.0, px)
-        sub += canal[None] * (np.float32(HU["csf"]) - sub)
-        bright[bsp] |= (f_body > 0.01)[None] & (vb > 0.01) | (post > 0.01)[None]
+    if bsp is None:  # a small (gated, cardiac) field of view may hold no spine at all
+        return
+    xs, ys = x[bsp[2]], y[bsp[1]]
+    k0 = np.floor((grid.z_edges_mm[0] - zd - anat.vert_phase) / anat.vert_period) - 1
+    starts = zd + anat.vert_phase + anat.vert_period * (k0 + np.arange(int(len(zc) * 5 / anat.vert_period) + 4))
+    disc = 5.5
+    fvert = np.zeros(nz, np.float32)
+    for s0 in starts:
+        fvert += slab_fraction(np.float32(s0 + disc / 2), np.float32(s0 + anat.vert_period - disc / 2), grid.z_edges_mm)
+    f_body = ellipse_footprint(xs, ys, sx, sy, sr * 1.1, sr, px)
+    f_canc = ellipse_footprint(xs, ys, sx, sy, sr * 1.1 - 2, sr - 2, px)
+    sub = img[bsp]
+    sub += f_body[None] * (np.float32(HU["disc"]) - sub)
+    vb = fvert[:, None, None]
+    sub += vb * f_body[None] * (np.float32(720 * bone_k) - sub)
+    sub += vb * f_canc[None] * (np.float32(CANCELLOUS_HU * bone_k) - sub)
+    post = np.zeros((len(ys), len(xs)), np.float32)
+    cyc = sy + sr + 8
+    ring = ellipse_footprint(xs, ys, sx, cyc, 12.5, 11.5, px)
+    spinous = ellipse_footprint(xs, ys, sx, cyc + SPINOUS_TIP_MM - 18.0, 4.0, 18.0, px)
+    trans = ellipse_footprint(xs, ys, sx, cyc - 2, 36.0, 5.0, px)
+    np.maximum(ring, spinous, out=post)
+    np.maximum(post, trans, out=post)
+    sub += post[None] * (np.float32(420 * bone_k) - sub)
+    canal = ellipse_footprint(xs, ys, sx, cyc, 7.5, 7.0, px)
+    sub += canal[None] * (np.float32(HU["csf"]) - sub)
+    cv.bright[bsp] |= (f_body > 0.01)[None] & (vb > 0.01) | (post > 0.01)[None]
+    if cv.lab is not None:  # discs count as vertebra (the column), the canal does not
+        bone = ((f_body >= 0.5) | (post >= 0.5)) & (canal < 0.5)
+        cv.lab[bsp][:, bone] = LABEL["vertebra"]
 
-    # ribs and costal cartilage: a band just outside the cavity ellipse; each rib an ellipse in
-    # (radial offset, height) whose height falls toward the front (t_rib(theta))
+
+def _paint_ribs(anat: Anatomy, cv: Canvas, bone_k: float) -> None:
+    """Ribs and costal cartilage in a band just outside the cavity ellipse; each rib an ellipse in
+    (radial offset, height) whose height falls toward the front (t_rib(theta)): 95-135 mm from the
+    back to the costochondral junction, so that an axial slice cuts each rib in a short oblique
+    segment (as in a real chest), not a ring."""
+    grid, img = cv.grid, cv.img
+    x, y, zc = grid.x_mm, grid.y_mm, grid.z_mm
+    zd = anat.z_dome_mm
+    (cx, cy), (ca, cb) = anat.cav_c, anat.cav_ab
+    ext = anat.wall.post_ext if anat.wall is not None else 0.0
     X, Y = np.meshgrid(x, y)
     cb_y = np.where(Y > cy, cb + ext, cb)
     dxr, dyr = (X - cx) / ca, (Y - cy) / cb_y
@@ -562,8 +940,9 @@ def render_background(anat: Anatomy, grid: Grid, *, kvp: float) -> tuple[np.ndar
     is_rib = (theta > 0.25) & (theta < 2.3)
     is_cart = (theta >= 2.3) & (theta < 2.8)
     col = np.where(is_rib | is_cart)[0]
-    for half_r, half_h, hu, which in ((4.5, 4.5, 650 * bone_k, is_rib), (2.6, 2.8, 200 * bone_k, is_rib),
-                                       (5.0, 6.0, HU["cartilage"], is_cart)):
+    for half_r, half_h, hu, which, name in ((4.0, 6.0, 650 * bone_k, is_rib, "rib"),
+                                            (2.2, 4.0, 200 * bone_k, is_rib, None),
+                                            (5.0, 6.0, HU["cartilage"], is_cart, "costal_cartilage")):
         hh = np.float32(half_h) * np.sqrt(np.clip(1 - (u / half_r) ** 2, 0, None)).astype(np.float32)
         hh[np.abs(u) >= half_r] = -1
         sel = col[which[col]]
@@ -575,34 +954,50 @@ def render_background(anat: Anatomy, grid: Grid, *, kvp: float) -> tuple[np.ndar
         v += f * (np.float32(hu) - v)
         img[:, iy[sel], ix[sel]] = v
         if hu > 150:
-            bright[:, iy[sel], ix[sel]] |= f > 0.01
+            cv.bright[:, iy[sel], ix[sel]] |= f > 0.01
+        if cv.lab is not None and name is not None:
+            lv = cv.lab[:, iy[sel], ix[sel]]
+            lv[f >= 0.5] = LABEL[name]
+            cv.lab[:, iy[sel], ix[sel]] = lv
 
-    # scapulae: thin plates behind the posterior-lateral ribs in the upper chest (cortex + marrow)
+
+def _paint_scapulae(anat: Anatomy, cv: Canvas, bone_k: float) -> None:
+    """Thin plates behind the posterior-lateral ribs in the upper chest (cortex + marrow)."""
+    grid = cv.grid
+    x, y, px, zc = grid.x_mm, grid.y_mm, grid.px_mm, grid.z_mm
+    zd = anat.z_dome_mm
+    (cx, cy), (ca, cb) = anat.cav_c, anat.cav_ab
+    ext = anat.wall.post_ext if anat.wall is not None else 0.0
     ang, length, t_bot = anat.scapula
     zs0, zs1 = zd + t_bot, zd + anat.t_top + 10
     fzs = slab_fraction(np.float32(zs0), np.float32(zs1), grid.z_edges_mm)
-    ks = np.nonzero(fzs > 0)[0]
-    if len(ks):
-        for side in (-1.0, 1.0):
-            # centre 16 mm outside the cavity at the posterior-lateral angle, long axis along the wall
-            ex, ey = side * np.sin(ang), np.cos(ang)
-            px_c = cx + ex * (ca + 13)
-            py_c = cy + ey * (cb + ext + 13)
-            tang = np.arctan2(-(cb + ext) * ex, ca * ey)  # ellipse tangent at the plate's centre
-            hw = 0.5 * length
-            b = grid.box((zs0, py_c - hw - 3, px_c - hw - 3), (zs1, py_c + hw + 3, px_c + hw + 3))
-            if b is None:
-                continue
-            f_o = ellipse_footprint(x[b[2]], y[b[1]], px_c, py_c, hw, 4.0, px, angle_rad=float(tang))
-            f_i = ellipse_footprint(x[b[2]], y[b[1]], px_c, py_c, hw - 3, 1.8, px, angle_rad=float(tang))
-            # the plate narrows toward its bottom (inferior angle): scale by height above t_bot
-            hgt = np.clip((zc[b[0]] - zs0) / 40.0, 0.15, 1.0).astype(np.float32)[:, None, None]
-            fb = fzs[b[0]][:, None, None] * hgt
-            paint(img, b, fb * f_o[None], 520 * bone_k)
-            paint(img, b, fb * f_i[None], 170 * bone_k)
-            bright[b] |= (fb * f_o[None]) > 0.01
+    if not np.any(fzs > 0):
+        return
+    for side in (-1.0, 1.0):
+        # centre 16 mm outside the cavity at the posterior-lateral angle, long axis along the wall
+        ex, ey = side * np.sin(ang), np.cos(ang)
+        px_c = cx + ex * (ca + 13)
+        py_c = cy + ey * (cb + ext + 13)
+        tang = np.arctan2(-(cb + ext) * ex, ca * ey)  # ellipse tangent at the plate's centre
+        hw = 0.5 * length
+        b = grid.box((zs0, py_c - hw - 3, px_c - hw - 3), (zs1, py_c + hw + 3, px_c + hw + 3))
+        if b is None:
+            continue
+        f_o = ellipse_footprint(x[b[2]], y[b[1]], px_c, py_c, hw, 4.0, px, angle_rad=float(tang))
+        f_i = ellipse_footprint(x[b[2]], y[b[1]], px_c, py_c, hw - 3, 1.8, px, angle_rad=float(tang))
+        # the plate narrows toward its bottom (inferior angle): scale by height above t_bot
+        hgt = np.clip((zc[b[0]] - zs0) / 40.0, 0.15, 1.0).astype(np.float32)[:, None, None]
+        fb = fzs[b[0]][:, None, None] * hgt
+        cv.paint(b, fb * f_o[None], 520 * bone_k, "scapula", is_bright=True)
+        cv.paint(b, fb * f_i[None], 170 * bone_k)
 
-    # sternum: manubrium (wide) above the sternal angle, body below, cortex + marrow
+
+def _paint_sternum(anat: Anatomy, cv: Canvas, bone_k: float) -> None:
+    """Manubrium (wide) above the sternal angle, body below, cortex + marrow."""
+    grid = cv.grid
+    x, y, px = grid.x_mm, grid.y_mm, grid.px_mm
+    zd = anat.z_dome_mm
+    (cx, cy), (ca, cb) = anat.cav_c, anat.cav_ab
     st_y = cy - cb + 3.0
     t_angle = anat.t_arch - 10
     for z0, z1, half_w in ((zd - 15, zd + t_angle, 14.0), (zd + t_angle, zd + anat.t_apex - 30, 23.0)):
@@ -613,24 +1008,59 @@ def render_background(anat: Anatomy, grid: Grid, *, kvp: float) -> tuple[np.ndar
         f_o = ellipse_footprint(x[b[2]], y[b[1]], cx, st_y, half_w, 6.0, px)
         f_i = ellipse_footprint(x[b[2]], y[b[1]], cx, st_y, half_w - 2.0, 4.0, px)
         fb = fzz[b[0]][:, None, None]
-        paint(img, b, fb * f_o[None], 600 * bone_k)
-        paint(img, b, fb * f_i[None], 190 * bone_k)
-        bright[b] |= (fb * f_o[None]) > 0.01
+        cv.paint(b, fb * f_o[None], 600 * bone_k, "sternum", is_bright=True)
+        cv.paint(b, fb * f_i[None], 190 * bone_k)
 
-    # aortic wall and cartilage calcium (label 0 forever)
-    for cx_, cy_, cz_, r, hu in (*anat.aortic_calc, *anat.cartilage_calc):
-        res = ellipsoid_fraction(grid, np.array([cx_, cy_, cz_]), np.eye(3), np.array([r, r, r * 1.5]), supersample=2)
-        if res is not None:
-            b, f = res
-            paint(img, b, f, hu * bone_k)
-            bright[b] |= f > 0.001
 
-    # patient table: a thin curved shell below the back, a mattress pad under the back
-    if anat.wall is not None:
-        tab_f, tab_hu = _table(anat, x, y, px, outside_depth)
-        m = tab_f > 0
-        sub = img[:, m]
-        sub += tab_f[m] * (tab_hu[m] - sub)
-        img[:, m] = sub
-        bright[:, m & (tab_hu > 130)] = True
-    return img, bright
+def _paint_wall_calcium(anat: Anatomy, cv: Canvas, bone_k: float) -> None:
+    """Aortic wall and costal cartilage calcium (never coronary: bright, label 0 in the calcium labels)."""
+    for calcs, name in ((anat.aortic_calc, "aortic_wall_calcium"), (anat.cartilage_calc, "cartilage_calcium")):
+        for cx_, cy_, cz_, r, hu in calcs:
+            res = ellipsoid_fraction(cv.grid, np.array([cx_, cy_, cz_]), np.eye(3), np.array([r, r, r * 1.5]),
+                                     supersample=2)
+            if res is not None:
+                b, f = res
+                paint(cv.img, b, f, hu * bone_k)
+                cv.bright[b] |= f > 0.001
+                if cv.lab is not None:
+                    cv.lab[b][f >= 0.25] = LABEL[name]
+
+
+def _paint_table(anat: Anatomy, cv: Canvas, outside_depth: np.ndarray) -> None:
+    """Patient table: a thin curved shell below the back, a mattress pad under the back."""
+    if anat.wall is None:
+        return
+    grid, img = cv.grid, cv.img
+    tab_f, tab_hu = _table(anat, grid.x_mm, grid.y_mm, grid.px_mm, outside_depth)
+    m = tab_f > 0
+    sub = img[:, m]
+    sub += tab_f[m] * (tab_hu[m] - sub)
+    img[:, m] = sub
+    cv.bright[:, m & (tab_hu > 130)] = True
+    if cv.lab is not None:
+        cv.lab[:, (tab_f >= 0.5) & (tab_hu > 130)] = LABEL["table"]
+
+
+def render_background(anat: Anatomy, grid: Grid, *, kvp: float,
+                      anatomy_labels: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Everything but the heart: returns (hu float32 (z, y, x), bright bool (z, y, x), labels uint8 or None).
+
+    ``bright`` marks voxels touched by bone, calcified cartilage and aortic wall calcium (never coronary).
+    Aortic valve calcium is painted with the heart (:func:`cacscore.phantom.coronary.render_heart`).
+    With ``anatomy_labels`` the third value is the anatomy label volume (ANATOMY_LABELS).
+    """
+    bone_k = anat.bone_scale * (1.1 if kvp < 110 else 1.0)  # bone and calcium are brighter at 100 kVp
+    cv = Canvas(grid, np.full(grid.shape, HU["air"], dtype=np.float32), np.zeros(grid.shape, dtype=bool),
+                np.zeros(grid.shape, np.uint8) if anatomy_labels else None)
+    outside_depth = _paint_body(anat, cv)
+    _paint_cavity(anat, cv)
+    _paint_mediastinum(anat, cv)
+    _paint_great_vessels(anat, cv)
+    _paint_airways(anat, cv)
+    _paint_spine(anat, cv, bone_k)
+    _paint_ribs(anat, cv, bone_k)
+    _paint_scapulae(anat, cv, bone_k)
+    _paint_sternum(anat, cv, bone_k)
+    _paint_wall_calcium(anat, cv, bone_k)
+    _paint_table(anat, cv, outside_depth)
+    return cv.img, cv.bright, cv.lab

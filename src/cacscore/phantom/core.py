@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy import ndimage
@@ -12,7 +12,8 @@ from cacscore.phantom.anatomy import Anatomy, chest_grid, draw_anatomy, render_b
 from cacscore.phantom.coronary import (Layer, Plaque, PlaqueSpec, Vessel, draw_calcium, place_plaques, render_heart,
                                        vessel_centrelines)
 from cacscore.phantom.motion import MotionPlan, draw_motion, move_layer
-from cacscore.phantom.noncoronary import Blob, draw_cardiac_calcium, draw_nodal_calcium, paint_blobs
+from cacscore.phantom.noncoronary import (CORONARY_CLEARANCE_MM, Blob, draw_cardiac_calcium, draw_nodal_calcium,
+                                          paint_blobs)
 from cacscore.phantom.raster import Grid
 from cacscore.scoring.agatston import agatston
 from cacscore.core.vessels import VESSELS
@@ -73,6 +74,7 @@ class PhantomPatient:
     anatomy: Anatomy | None = field(default=None, repr=False)
     plaques: list[Plaque] = field(default_factory=list, repr=False)
     lookalikes: tuple[Blob, ...] = field(default=(), repr=False)  # valve, MAC, nodes, granulomas (noncoronary.py)
+    anatomy_labels: np.ndarray | None = field(default=None, repr=False)  # (z, y, x) uint8, anatomy.ANATOMY_LABELS
 
     def n_lookalikes(self, kind: str) -> int:
         """How many calcified look-alike blobs of ``kind`` (noncoronary.KINDS) were drawn."""
@@ -189,6 +191,15 @@ class _Draws:
     nodes: tuple[Blob, ...]  # calcified lymph nodes and lung granulomas (static)
 
 
+def _clear_of(calcs: tuple, vessel_points: np.ndarray) -> tuple:
+    """The (x, y, z, radius, HU) calcium spheres at least CORONARY_CLEARANCE_MM + 1.5 radius from every coronary centreline."""
+    if not calcs:
+        return calcs
+    c = np.array([k[:3] for k in calcs])
+    d = np.sqrt(((c[:, None, :] - vessel_points[None]) ** 2).sum(axis=2)).min(axis=1)
+    return tuple(k for k, dk in zip(calcs, d) if dk >= CORONARY_CLEARANCE_MM + 1.5 * k[3])
+
+
 def _draws(pid: int, seed: int, size: int = 512, *, lookalikes: bool = True) -> tuple[_Draws, np.random.Generator]:
     rng = np.random.default_rng([seed, pid])
     anat = draw_anatomy(rng)
@@ -203,13 +214,16 @@ def _draws(pid: int, seed: int, size: int = 512, *, lookalikes: bool = True) -> 
     # non-coronary look-alikes from their own stream: every draw above is unchanged by them
     xr = np.random.default_rng([seed, pid, 4])
     vpts = np.concatenate([v.points for v in vessels.values()])
+    # aortic wall and costal cartilage calcium keep clear of the coronaries as the look-alikes do, so
+    # that clearing bright voxels from the labels never changes the per-vessel truth
+    anat = replace(anat, aortic_calc=_clear_of(anat.aortic_calc, vpts), cartilage_calc=_clear_of(anat.cartilage_calc, vpts))
     cardiac = draw_cardiac_calcium(anat, vpts, xr) if lookalikes else ()
     nodes = draw_nodal_calcium(anat, vpts, xr) if lookalikes else ()
     return _Draws(anat, kvp, sigma, vessels, specs, plaques, motion, cardiac, nodes), rng
 
 
 def make_patient(pid: int, *, seed: int, size: int = 512, gated: bool = False,
-                 with_coronary_calcium: bool = True, lookalikes: bool = True) -> PhantomPatient:
+                 with_coronary_calcium: bool = True, lookalikes: bool = True, anatomy: bool = False) -> PhantomPatient:
     """Render synthetic patient ``pid`` of cohort ``seed`` at ``size`` x ``size`` pixels (same FOV at any size).
 
     Every random draw comes from numpy.random.default_rng([seed, pid]); the anatomy, calcium targets,
@@ -217,7 +231,8 @@ def make_patient(pid: int, *, seed: int, size: int = 512, gated: bool = False,
     plaque's expected rendered score at ``size`` matches its target (see draw_calcium). ``with_coronary_calcium=False`` renders the same patient
     without plaques (used to check that nothing else is ever scored). ``lookalikes=False`` leaves out
     the non-coronary calcium of noncoronary.py (aortic valve, mitral annulus, calcified nodes and lung
-    granulomas; the per-vessel truth is the same either way), for ablations.
+    granulomas; the per-vessel truth is the same either way), for ablations. ``anatomy=True`` also
+    returns the anatomy label volume (``anatomy_labels``, anatomy.ANATOMY_LABELS) of the static image.
     """
     if size < 16:
         raise ValueError(f"size must be >= 16 pixels, got {size}")
@@ -226,13 +241,13 @@ def make_patient(pid: int, *, seed: int, size: int = 512, gated: bool = False,
     d, rng = _draws(pid, seed, size, lookalikes=lookalikes)
     plaques = d.plaques if with_coronary_calcium else []
     grid = chest_grid(d.anat, size)
-    static, bright = render_background(d.anat, grid, kvp=d.kvp)
+    static, bright, alab = render_background(d.anat, grid, kvp=d.kvp, anatomy_labels=anatomy)
     moving = static.copy()
     layers, labels, _ = render_heart(d.anat, grid, static, d.vessels, plaques, kvp=d.kvp,
-                                     cardiac_calcium=d.cardiac, bright=bright)
+                                     cardiac_calcium=d.cardiac, bright=bright, anatomy_lab=alab)
     _apply_layers(moving, layers, d.motion, grid)
     del layers
-    paint_blobs([static, moving], grid, d.nodes, kvp=d.kvp, bright=bright)
+    paint_blobs([static, moving], grid, d.nodes, kvp=d.kvp, bright=bright, anatomy_lab=alab)
     labels[bright] = 0  # bone and non-coronary calcium are never coronary
     _finish(moving, static, grid, d.anat.fov_mm, sigma=d.sigma, rng=np.random.default_rng([seed, pid, 1]))
     truth = _score(static, labels, grid)
@@ -247,7 +262,7 @@ def make_patient(pid: int, *, seed: int, size: int = 512, gated: bool = False,
         truth=truth, truth_moving=truth_moving, heart_centre_mm=(float(hc[2]), float(hc[1]), float(hc[0])),
         heart_centre_index=tuple(float(v) for v in idx), n_plaques=len(plaques),
         n_aortic_calcium=len(d.anat.aortic_calc) + len(d.anat.valve_calc), bright=bright, gated=g, anatomy=d.anat,
-        plaques=list(plaques), lookalikes=d.cardiac + d.nodes,
+        plaques=list(plaques), lookalikes=d.cardiac + d.nodes, anatomy_labels=alab,
     )
 
 
@@ -269,7 +284,7 @@ def make_gated(d: _Draws, *, size: int, seed: int, pid: int) -> GatedPatient:
     """The motion-free gated 3 mm series of a patient (labels: calcium footprints only)."""
     rng = np.random.default_rng([seed, pid, 2])
     grid = gated_grid(d.anat, size, rng)
-    img, bright = render_background(d.anat, grid, kvp=d.kvp)
+    img, bright, _ = render_background(d.anat, grid, kvp=d.kvp)
     _, _, masks = render_heart(d.anat, grid, img, d.vessels, d.plaques, kvp=d.kvp, cardiac_calcium=d.cardiac,
                                bright=bright)
     paint_blobs([img], grid, d.nodes, kvp=d.kvp, bright=bright)

@@ -1,9 +1,12 @@
 """Heart, coronary arteries and calcified plaques: courses, the calcium draw and rendering.
 
-Coronary courses follow the heart's surface in its own frame (u along the long axis from base -1
-to apex +1, phi around it: 0 anterior, +90 deg toward the patient's left):
+Coronary courses follow the heart's (ventricular ellipsoid's) surface in its own frame
+(anatomy.heart_frame: u along the long axis from base -1 to apex +1, phi around it: 0 toward the top
+of the base (anterior-superior), +90 deg the left-posterior lateral wall, +-180 the diaphragmatic
+surface, -90 the right ventricle's acute margin); the ostia sit on the aortic root in the top of the base:
 
-- LCA (left main): from the left aortic sinus to the bifurcation in the left AV groove;
+- LCA (left main): from the left aortic sinus, nearly level, behind the pulmonary trunk, to the
+  bifurcation in the left AV groove;
 - LAD: anterior interventricular groove from the bifurcation to the apex;
 - LCX: left atrioventricular groove, around the left side toward the back;
 - RCA: from the right sinus along the right AV groove to the crux, sometimes on as the PDA.
@@ -20,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cacscore.phantom.anatomy import HU, Anatomy, heart_surface
+from cacscore.phantom.anatomy import HU, LABEL as ANATOMY_LABEL, PERICARDIUM_REACH_MM, Anatomy, heart_surface
 from cacscore.phantom.noncoronary import Blob, blob_fractions
 from cacscore.phantom.plaque_table import TABLES as PLAQUE_TABLES
 from cacscore.phantom.raster import Grid, ellipsoid_fraction, paint
@@ -36,6 +39,12 @@ P_VESSEL_GIVEN_CALCIFIED = {"LCA": 0.3, "LAD": 0.93, "LCX": 0.56, "RCA": 0.7}
 VESSEL_SHARE = {"LCA": 0.25, "LAD": 1.0, "LCX": 0.6, "RCA": 0.95}
 RADIUS_MM = {"LCA": (2.1, 2.0), "LAD": (1.8, 0.8), "LCX": (1.65, 0.9), "RCA": (1.9, 1.0)}
 FAT_SHEATH_MM = 4.0
+PERICARDIUM_OUT_MM = 5.0
+"""Epicardial fat between the myocardium and the pericardium (mm; thicker in the grooves, see render_heart)."""
+PERICARDIUM_MM = 1.5
+assert PERICARDIUM_OUT_MM + PERICARDIUM_MM == PERICARDIUM_REACH_MM
+CALCIUM_LABEL = {"aortic_valve": "aortic_valve_calcium", "mitral_annulus": "mitral_annulus_calcium",
+                 "lymph_node": "lymph_node", "lung_granuloma": "lung_granuloma"}
 LABEL_MARGIN_MM = 3.0
 D_EDGES_MM = np.geomspace(0.5, 6.0, 13)
 """Diameter bins of the rendered-plaque calibration table (plaque_table.py)."""
@@ -272,15 +281,53 @@ class Layer:
     premult: np.ndarray
 
 
+def _descending_aorta_over_heart(anat: Anatomy, grid: Grid, lp: "_LayerPainter", hbox) -> None:
+    """Where the heart's ellipsoids reach the descending aorta (it runs in front of the spine, behind the left
+    atrium), the aorta stays: its fat collar and lumen are painted again inside the heart's box, before
+    the coronaries (which are painted after and so are never covered)."""
+    t = anat.aorta
+    if t is None:
+        return
+    lo = np.array([grid.z_edges_mm[hbox[0].start], grid.y_mm[hbox[1].start], grid.x_mm[hbox[2].start]])
+    hi = np.array([grid.z_edges_mm[hbox[0].stop], grid.y_mm[hbox[1].stop - 1], grid.x_mm[hbox[2].stop - 1]])
+    keep = (t.label == ANATOMY_LABEL["aorta_descending"]) & np.all(
+        (t.points[:, ::-1] > lo - t.radius[:, None] - 3) & (t.points[:, ::-1] < hi + t.radius[:, None] + 3), axis=1)
+    idx = np.nonzero(keep)[0]
+    for grow, hu, name in ((2.5, HU["fat"] + 15, "mediastinal_fat"), (0.0, HU["blood"], "aorta_descending")):
+        last = -np.inf
+        for i in idx:
+            r = float(t.radius[i] + grow)
+            if i - last < 0.35 * r / 2.0 and i != idx[-1]:  # centreline points are 2 mm apart
+                continue
+            last = i
+            res = ellipsoid_fraction(grid, t.points[i], np.eye(3), np.array([r, r, r]))
+            if res is not None:
+                lp.paint(res[0], res[1], hu, name)
+
+
+def atria(anat: Anatomy, u_av: float) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(centre (x, y, z) mm, semi-axes in the heart's frame) of the right and left atrium: on the base side
+    of the AV groove (u < u_av, where the groove's coronaries run), the right atrium toward the right
+    (-e3) and a little down, the left atrium toward the back (+e3) and down (-e2)."""
+    a, b, c = anat.heart_semi
+    e1, e2, e3 = anat.heart_axes
+    hc = anat.heart_c
+    u = u_av - 0.3
+    ra = hc + u * a * e1 - 0.7 * c * e3 - 0.2 * b * e2
+    la = hc + (u - 0.03) * a * e1 + 0.45 * c * e3 - 0.3 * b * e2
+    return [(ra, np.array([0.27 * a, 0.5 * b, 0.45 * c])), (la, np.array([0.27 * a, 0.45 * b, 0.55 * c]))]
+
+
 class _LayerPainter:
     """Paints into img inside a layer box while tracking the layer's transmittance."""
 
-    def __init__(self, name: str, img: np.ndarray, box: tuple[slice, slice, slice]):
-        self.name, self.img, self.box = name, img, box
+    def __init__(self, name: str, img: np.ndarray, box: tuple[slice, slice, slice], lab: np.ndarray | None = None):
+        self.name, self.img, self.box, self.lab = name, img, box, lab
         self.before = img[box].copy()
         self.trans = np.ones(self.before.shape, np.float32)
 
-    def paint(self, box: tuple[slice, slice, slice], frac: np.ndarray, hu: float) -> None:
+    def paint(self, box: tuple[slice, slice, slice], frac: np.ndarray, hu: float, label: str | None = None,
+              label_at: float = 0.5) -> None:
         rel, sub = [], []
         for b, lb, n in zip(box, self.box, frac.shape):
             s0, s1 = max(b.start, lb.start), min(b.stop, lb.stop)
@@ -292,6 +339,8 @@ class _LayerPainter:
         v = self.img[self.box][tuple(rel)]
         v += f * (np.float32(hu) - v)
         self.trans[tuple(rel)] *= 1 - f
+        if self.lab is not None and label is not None:
+            self.lab[self.box][tuple(rel)][f >= label_at] = ANATOMY_LABEL[label]
 
     def layer(self) -> Layer:
         return Layer(self.name, self.box, 1 - self.trans, self.img[self.box] - self.before * self.trans)
@@ -334,11 +383,15 @@ def _tube_fields(grid: Grid, ves: Vessel, radii_extra: tuple[float, ...], box: t
 
 def render_heart(anat: Anatomy, grid: Grid, img: np.ndarray, vessels: dict[str, Vessel], plaques: list[Plaque],
                  *, kvp: float, draw_lumen: bool = True, cardiac_calcium: tuple[Blob, ...] = (),
-                 bright: np.ndarray | None = None) -> tuple[list[Layer], np.ndarray, dict[str, np.ndarray]]:
+                 bright: np.ndarray | None = None,
+                 anatomy_lab: np.ndarray | None = None) -> tuple[list[Layer], np.ndarray, dict[str, np.ndarray]]:
     """Draw the heart, coronaries and plaques into ``img`` (in place: the static image).
 
     ``cardiac_calcium`` (aortic valve, mitral annulus; see noncoronary.py) is painted over the
     chambers in a second "heart" layer (it moves with the heart) and marked in ``bright``.
+
+    ``anatomy_lab`` (z, y, x) uint8, if given, gets the anatomy labels of what is painted here
+    (pericardium, epicardial fat, heart, coronary lumen, valve and annulus calcium) at the static position.
 
     Returns (layers, labels, calcium_boxes): layers = the heart and one per vessel (what moves),
     labels (z, y, x) uint8 vessel labels (lumen + LABEL_MARGIN_MM + plaque footprints),
@@ -350,29 +403,43 @@ def render_heart(anat: Anatomy, grid: Grid, img: np.ndarray, vessels: dict[str, 
     semi = anat.heart_semi
     e1, e2, e3 = anat.heart_axes
     hc = anat.heart_c
-    res = ellipsoid_fraction(grid, hc, anat.heart_axes, semi + 5.0)
-    if res is None:
+    u_av = float(np.mean((vessels["LCX"].points[1:] - hc) @ e1) / semi[0]) if "LCX" in vessels else -0.45
+    # the heart's outline: the ventricular ellipsoid (which the coronary courses follow) and the two atria
+    # bulging beyond it on the base side of the AV groove (right atrium: the right heart border; left
+    # atrium: posterior), each ending at the groove so that the RCA and LCX stay in it
+    shapes = [(hc, semi), *atria(anat, u_av)]
+    outer = [ellipsoid_fraction(grid, c, anat.heart_axes, sm + PERICARDIUM_REACH_MM) for c, sm in shapes]
+    if outer[0] is None:
         return layers, labels, {}
-    hbox, f_peri = res
-    lp = _LayerPainter("heart", img, hbox)
-    lp.paint(hbox, f_peri, HU["mediastinum"])
+    boxes_ = [o[0] for o in outer if o is not None]
+    hbox = tuple(slice(min(b[k].start for b in boxes_), max(b[k].stop for b in boxes_)) for k in range(3))
+    lp = _LayerPainter("heart", img, hbox, anatomy_lab)
+    # pericardium: a 1.5 mm membrane PERICARDIUM_OUT_MM outside the myocardium, with epicardial fat
+    # between (the coronaries run in it, 2.5 mm outside the myocardium)
+    for o in outer:
+        if o is not None:
+            lp.paint(o[0], o[1], HU["pericardium"], "pericardium")
+    for grow, hu, name in ((PERICARDIUM_OUT_MM, HU["fat"], "epicardial_fat"), (0.0, HU["myocardium"], "heart")):
+        for c, sm in shapes:
+            r = ellipsoid_fraction(grid, c, anat.heart_axes, sm + grow)
+            if r is not None:
+                lp.paint(r[0], r[1], hu, name)
     chambers = [
         (hc, semi, HU["myocardium"]),
         (hc + 0.22 * semi[0] * e1 + 0.22 * semi[2] * e3, semi * np.array([0.6, 0.5, 0.5]), HU["blood"]),  # LV
         (hc - 0.05 * semi[0] * e1 + 0.45 * semi[1] * e2 - 0.25 * semi[2] * e3, semi * np.array([0.55, 0.35, 0.45]), HU["blood"]),
-        (hc - 0.55 * semi[0] * e1 - 0.1 * semi[1] * e2, semi * np.array([0.4, 0.65, 0.7]), HU["blood"]),  # atria
+        *((c, np.maximum(sm - 3.0, 2.0), HU["blood"]) for c, sm in shapes[1:]),  # atrial cavities, 3 mm walls
     ]
     # epicardial fat in the atrioventricular groove (where RCA and LCX run): a fat ring around the
     # heart at the AV plane, about 10 mm wide and 9 mm deep, under the vessels' own fat sheaths
-    u_av = float(np.mean((vessels["LCX"].points[1:] - hc) @ e1) / semi[0]) if "LCX" in vessels else -0.45
     w = float(np.sqrt(max(1 - u_av ** 2, 0.05)))
     c_av = hc + u_av * semi[0] * e1
     ring = [(c_av, np.array([5.0, semi[1] * w + 2.0, semi[2] * w + 2.0]), HU["fat"]),
             (c_av, np.array([5.5, max(semi[1] * w - 7.0, 3.0), max(semi[2] * w - 7.0, 3.0)]), HU["myocardium"])]
-    for c, s, hu in chambers[:1] + ring:
+    for c, s, hu in ring:
         r = ellipsoid_fraction(grid, c, anat.heart_axes, s)
         if r is not None:
-            lp.paint(r[0], r[1], hu)
+            lp.paint(r[0], r[1], hu, "heart" if hu != HU["fat"] else "epicardial_fat")
     # epicardial fat in the interventricular grooves (anterior along the LAD, inferior along the
     # RCA's end / PDA): flat fat wedges, 9-10 mm wide and 8 mm deep, along the long axis
     for name, idx, u0, half in (("LAD", slice(1, None), 0.15, 0.8), ("RCA", slice(-8, None), 0.05, 0.55)):
@@ -387,19 +454,20 @@ def render_heart(anat: Anatomy, grid: Grid, img: np.ndarray, vessels: dict[str, 
         c = hc + u0 * semi[0] * e1 + depth_r * s * n
         r = ellipsoid_fraction(grid, c, np.stack([e1, t, n]), np.array([half * semi[0], 5.0, 8.0]))
         if r is not None:
-            lp.paint(r[0], r[1], HU["fat"])
+            lp.paint(r[0], r[1], HU["fat"], "epicardial_fat")
     for c, s, hu in chambers[1:]:
         r = ellipsoid_fraction(grid, c, anat.heart_axes, s)
         if r is not None:
             lp.paint(r[0], r[1], hu)
+    _descending_aorta_over_heart(anat, grid, lp, hbox)
     layers.append(lp.layer())
     parts = blob_fractions(grid, cardiac_calcium)
     if parts:
         lo = [min(b[k].start for _, b, _ in parts) for k in range(3)]
         hi = [max(b[k].stop for _, b, _ in parts) for k in range(3)]
-        cp = _LayerPainter("heart", img, tuple(slice(a, b) for a, b in zip(lo, hi)))
+        cp = _LayerPainter("heart", img, tuple(slice(a, b) for a, b in zip(lo, hi)), anatomy_lab)
         for blob, box, f in parts:
-            cp.paint(box, f, blob.hu * calc_k)
+            cp.paint(box, f, blob.hu * calc_k, CALCIUM_LABEL.get(blob.kind), label_at=0.25)
             if bright is not None:
                 bright[box] |= f > 0.001
         layers.append(cp.layer())
@@ -419,11 +487,11 @@ def render_heart(anat: Anatomy, grid: Grid, img: np.ndarray, vessels: dict[str, 
         if box is None:
             continue
         boxes[name] = box
-        lp = _LayerPainter(name, img, box)
+        lp = _LayerPainter(name, img, box, anatomy_lab)
         f_fat, f_lum, f_lab = _tube_fields(grid, ves, (FAT_SHEATH_MM, 0.0, LABEL_MARGIN_MM), box, n_sub)
-        lp.paint(box, f_fat, HU["fat"] + 10)
+        lp.paint(box, f_fat, HU["fat"] + 10, "epicardial_fat")
         if draw_lumen:
-            lp.paint(box, f_lum, HU["blood"])
+            lp.paint(box, f_lum, HU["blood"], "coronary_artery")
         lab = labels[box]
         lab[f_lab > 0.3] = LABEL_OF[name]
         layers.append(lp.layer())

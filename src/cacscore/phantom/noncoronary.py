@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cacscore.phantom.anatomy import HU, Anatomy, heart_surface
+from cacscore.phantom.anatomy import HU, LABEL, Anatomy, heart_surface
 from cacscore.phantom.raster import Grid, ellipsoid_fraction, paint
 
 P_MAC = 0.12
@@ -118,7 +118,7 @@ def draw_nodal_calcium(anat: Anatomy, vessel_points: np.ndarray, rng: np.random.
     arch_z = zd + anat.t_arch
     carina = arch_z - 12
     tr_y = anat.spine_c[1] - anat.spine_r - 14
-    zpa = root[2] + 40
+    zpa = float(anat.pa_bif[2]) if anat.pa_bif is not None else root[2] + 40
     stations = {
         "subcarinal": (cx + rng.normal(0, 3), tr_y + 6, carina - rng.uniform(12, 25)),
         "ap_window": (cx + rng.uniform(20, 28), tr_y - rng.uniform(6, 12), 0.5 * (arch_z + zpa) + rng.uniform(-4, 4)),
@@ -164,7 +164,7 @@ def blob_fractions(grid: Grid, blobs: tuple[Blob, ...] | list[Blob]):
 
 
 def paint_blobs(images: list[np.ndarray], grid: Grid, blobs: tuple[Blob, ...] | list[Blob], *, kvp: float,
-                bright: np.ndarray, only_where_lung: bool = True) -> None:
+                bright: np.ndarray, only_where_lung: bool = True, anatomy_lab: np.ndarray | None = None) -> None:
     """Paint static blobs (nodes, granulomas) into every array of ``images`` (same grid) in place.
 
     Calcium is 10 % brighter at 100 kVp. ``bright`` is set wherever calcium touches. A granuloma
@@ -184,5 +184,7 @@ def paint_blobs(images: list[np.ndarray], grid: Grid, blobs: tuple[Blob, ...] | 
         hu = b.hu * calc_k if b.calcified else b.hu
         for img in images:
             paint(img, box, f, hu)
+        if anatomy_lab is not None:
+            anatomy_lab[box][f >= (0.25 if b.calcified else 0.5)] = LABEL[b.kind]
         if b.calcified:
             bright[box] |= f > 0.001

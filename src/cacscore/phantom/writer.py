@@ -5,17 +5,20 @@ Layout (root = out)::
     deidentified_nongated/<pid>/<pid>/IM-0001-NNNN.dcm   moving, noisy 5 mm series (NNNN = 1 at the top)
     deidentified_nongated/scores.xlsx                    header "filename " (trailing space), LCA..total
     labels/<pid>.nii.gz                                   vessel labels, NIfTI (x, y, z), RAS affine
+    anatomy/<pid>.nii.gz, anatomy/labels.json             anatomy label volume (anatomy.ANATOMY_LABELS), same grid
     truth.csv                                             id, LCA..total, moving_*, kvp, noise, motion, ...
     Gated_release_final/patient/<pid>/<series (70%)>/IM-0002-NNNN.dcm   (--gated)
     Gated_release_final/calcium_xml/<pid>.xml            OsiriX ROI plists (--gated)
-    preview/<pid>.png                                     (--preview)
+    preview/<pid>.png                                     (--preview; --compare DICOM_DIR adds a real series' same levels)
 
 Every file is written to a temporary name and moved into place (os.replace).
 """
 
 from __future__ import annotations
 
+import functools
 import gzip
+import json
 import logging
 import plistlib
 import shutil
@@ -31,6 +34,7 @@ from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
 from scipy import ndimage
 
 from cacscore.core.fileio import atomic_path, atomic_savefig, atomic_write_text
+from cacscore.phantom.anatomy import ANATOMY_LABELS
 from cacscore.phantom.core import PhantomPatient, make_patient
 from cacscore.core.vessels import COCA_ARTERY_NAMES, LABEL_OF, VESSELS
 
@@ -38,6 +42,7 @@ log = logging.getLogger(__name__)
 
 NONGATED_DIR = "deidentified_nongated"
 GATED_DIR = "Gated_release_final"
+ANATOMY_DIR = "anatomy"
 SCORES_HEADER = ("filename ", *VESSELS, "total")
 MODELS = ("SOMATOM Definition Edge", "SOMATOM Definition AS+", "SOMATOM Definition Flash", "Sensation 64")
 GATED_SERIES = "Pro_Gated_CS_3.0_I30f_3_(70%)"
@@ -232,32 +237,92 @@ def gated_rois(hu: np.ndarray, labels: np.ndarray, spacing_mm, origin_mm) -> tup
 
 
 # ---------------------------------------------------------------- preview
-def write_preview(path: Path, p: PhantomPatient, *, n: int = 8) -> None:
-    """PNG mosaic of n axial slices through the heart (lung/mediastinal window) with labels overlaid."""
+WINDOW_HU = (-200.0, 300.0)
+"""Preview window (W 500 / L 50): mediastinum, bone and lung edges in one picture."""
+
+
+def preview_levels(p: PhantomPatient) -> dict[str, int]:
+    """Axial slice index of the aortic arch, the aortic root / left main, and mid-ventricle (from the anatomy)."""
+    a = p.anatomy
+    z0, dz = p.origin_mm[2], p.spacing_mm[0]
+    nz = p.hu.shape[0]
+
+    def k(z: float) -> int:
+        return int(np.clip(round((z - z0) / dz), 0, nz - 1))
+
+    if a is None:
+        kc = int(round(p.heart_centre_index[0]))
+        return {"arch": min(kc + 14, nz - 1), "root / left main": min(kc + 7, nz - 1), "mid-ventricle": kc}
+    return {"arch": k(a.z_dome_mm + a.t_arch - 8), "root / left main": k(a.aorta_root[2] + 11),
+            "mid-ventricle": k(a.heart_c[2] - 0.2 * a.heart_semi[0])}
+
+
+def _real_panels(volume, levels_rel_mm: dict[str, float]) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, str]:
+    """Axial slices of a real series at the same heights relative to its heart centre (chest.heart finder),
+    plus its coronal and sagittal reformats through that centre."""
+    from cacscore.chest.heart import locate_heart
+
+    hu, sp = volume.hu, volume.spacing_mm
+    f = locate_heart(volume)
+    kz, ky, kx = f.index
+    note = "" if f.found else f" (heart not found: {f.reason}; centre of the volume)"
+    if not f.found:
+        kz, ky, kx = (s // 2 for s in hu.shape)
+    out = {}
+    for name, dz_mm in levels_rel_mm.items():
+        k = int(np.clip(round(kz + dz_mm / sp[0]), 0, hu.shape[0] - 1))
+        lo, hi = max(k - int(round(2.5 / sp[0])), 0), k + max(int(round(2.5 / sp[0])), 1)
+        out[name] = hu[lo:hi].mean(axis=0)  # a 5 mm slab, as the phantom's
+    return out, hu[:, ky], hu[:, :, kx], note
+
+
+def write_preview(path: Path, p: PhantomPatient, *, compare=None) -> None:
+    """PNG: axial slices at the aortic arch, aortic root / left main and mid-ventricle (coronary labels
+    outlined in colour), a coronal reformat through the heart's centre and a sagittal one through the
+    aortic root. ``compare``: a real Volume whose same levels (relative to its heart centre, found by
+    chest.heart) are drawn in a second row."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib.colors import ListedColormap
 
-    kc = int(round(p.heart_centre_index[0]))
-    ks = np.clip(kc + np.arange(n) - n // 2, 0, p.hu.shape[0] - 1)
-    cols = 4
-    rows = int(np.ceil(n / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 3.2 * rows), dpi=90)
+    levels = preview_levels(p)
+    kc = p.heart_centre_index[0]
     cmap = ListedColormap([(0, 0, 0, 0), (1, 1, 0, 0.6), (1, 0, 0, 0.6), (0, 1, 0, 0.6), (0, 0.5, 1, 0.6)])
-    for ax, k in zip(axes.ravel(), ks):
-        ax.imshow(p.hu[k], cmap="gray", vmin=-160, vmax=240)
+    rows = 2 if compare is not None else 1
+    fig, axes = plt.subplots(rows, 5, figsize=(17, 3.8 * rows), dpi=90, squeeze=False)
+    vmin, vmax = WINDOW_HU
+    a = p.anatomy
+    ky = int(round(p.heart_centre_index[1]))
+    kx = int(round((a.aorta_root[0] - p.origin_mm[0]) / p.spacing_mm[2])) if a is not None else int(round(p.heart_centre_index[2]))
+    aspect = p.spacing_mm[0] / p.spacing_mm[1]
+    for ax, (name, k) in zip(axes[0], levels.items()):
+        ax.imshow(p.hu[k], cmap="gray", vmin=vmin, vmax=vmax)
         ax.imshow(p.labels[k], cmap=cmap, vmin=0, vmax=4, interpolation="nearest")
-        ax.set_title(f"slice {k} (z {p.origin_mm[2] + k * p.spacing_mm[0]:.0f} mm)", fontsize=8)
-        ax.axis("off")
-    for ax in axes.ravel()[len(ks):]:
+        ax.set_title(f"phantom {p.pid}: {name} (slice {k})", fontsize=8)
+    axes[0, 3].imshow(p.hu[:, ky], cmap="gray", vmin=vmin, vmax=vmax, origin="lower", aspect=aspect)
+    axes[0, 3].set_title("coronal through the heart centre", fontsize=8)
+    axes[0, 4].imshow(p.hu[:, :, kx], cmap="gray", vmin=vmin, vmax=vmax, origin="lower", aspect=aspect)
+    axes[0, 4].set_title("sagittal through the aortic root", fontsize=8)
+    if compare is not None:
+        rel = {n: (k - kc) * p.spacing_mm[0] for n, k in levels.items()}
+        real, cor, sag, note = _real_panels(compare, rel)
+        rasp = compare.spacing_mm[0] / compare.spacing_mm[1]
+        for ax, (name, im) in zip(axes[1], real.items()):
+            ax.imshow(im, cmap="gray", vmin=vmin, vmax=vmax)
+            ax.set_title(f"real: {name} ({rel[name]:+.0f} mm from its heart centre){note}", fontsize=8)
+        axes[1, 3].imshow(cor, cmap="gray", vmin=vmin, vmax=vmax, origin="lower", aspect=rasp)
+        axes[1, 3].set_title("real: coronal through its heart centre", fontsize=8)
+        axes[1, 4].imshow(sag, cmap="gray", vmin=vmin, vmax=vmax, origin="lower", aspect=rasp)
+        axes[1, 4].set_title("real: sagittal through its heart centre", fontsize=8)
+    for ax in axes.ravel():
         ax.axis("off")
     t = p.truth
     fig.suptitle(f"phantom {p.pid}: total {t['total']:.1f} (LCA {t['LCA']:.0f} LAD {t['LAD']:.0f} LCX {t['LCX']:.0f} "
                  f"RCA {t['RCA']:.0f}); moving {p.truth_moving['total']:.1f}; {p.kvp} kVp, noise {p.noise_sigma_hu:.0f} HU, "
-                 f"motion {p.motion_amplitude_mm:.1f} mm  [labels: LCA yellow, LAD red, LCX green, RCA blue]"
-                 + _lookalike_line(p), fontsize=8)
+                 f"motion {p.motion_amplitude_mm:.1f} mm  [labels: LCA yellow, LAD red, LCX green, RCA blue]; "
+                 f"window {vmin:.0f}..{vmax:.0f} HU" + _lookalike_line(p), fontsize=8)
     fig.tight_layout()
     try:
         atomic_savefig(fig, path, dpi=fig.dpi)
@@ -279,14 +344,15 @@ def _lookalike_line(p: PhantomPatient) -> str:
 
 # ---------------------------------------------------------------- release
 def write_patient(out: Path, pid: int, *, seed: int, size: int = 512, gated: bool = False, preview: bool = False,
-                  clean: bool = False, lookalikes: bool = True) -> dict:
-    """Render and write one patient; returns its truth-table row."""
-    p = make_patient(pid, seed=seed, size=size, gated=gated, lookalikes=lookalikes)
+                  clean: bool = False, lookalikes: bool = True, compare: Path | None = None) -> dict:
+    """Render and write one patient (series, calcium labels, anatomy labels); returns its truth-table row."""
+    p = make_patient(pid, seed=seed, size=size, gated=gated, lookalikes=lookalikes, anatomy=True)
     model = MODELS[int(np.random.default_rng([seed, pid, 3]).integers(len(MODELS)))]
     folder = out / NONGATED_DIR / str(pid) / str(pid)
     write_series(folder, p.hu, spacing_mm=p.spacing_mm, origin_mm=p.origin_mm, pid=pid, seed=seed, kvp=p.kvp,
                  series_number=1, thickness_mm=5.0, clean=clean, description="Thorax 5.0 B31f", model=model)
     save_labels(out / "labels" / f"{pid}.nii.gz", p.labels, p.spacing_mm, p.origin_mm)
+    save_labels(out / ANATOMY_DIR / f"{pid}.nii.gz", p.anatomy_labels, p.spacing_mm, p.origin_mm)
     row = p.summary()
     if gated and p.gated is not None:
         g = p.gated
@@ -299,8 +365,16 @@ def write_patient(out: Path, pid: int, *, seed: int, size: int = 512, gated: boo
         row["gated_rois_failed"] = n_failed
         save_labels(out / "labels_gated" / f"{pid}.nii.gz", g.labels, g.spacing_mm, g.origin_mm)
     if preview:
-        write_preview(out / "preview" / f"{pid}.png", p)
+        write_preview(out / "preview" / f"{pid}.png", p, compare=_compare_volume(compare) if compare else None)
     return row
+
+
+@functools.lru_cache(maxsize=1)
+def _compare_volume(path: Path):
+    """The real series of --compare, read once per process (through io.ct, the one CT reader)."""
+    from cacscore.io.ct import read_ct
+
+    return read_ct(path)
 
 
 def _write_patient_kw(args: tuple) -> dict:
@@ -343,8 +417,10 @@ def prepare_release_folder(out: Path, *, overwrite: bool) -> None:
 
 def write_release(out: Path, *, n_patients: int, seed: int, size: int = 512, gated: bool = False,
                   preview: bool = False, clean: bool = False, workers: int = 1, lookalikes: bool = True,
-                  overwrite: bool = False) -> pd.DataFrame:
+                  overwrite: bool = False, compare: Path | None = None) -> pd.DataFrame:
     """Write patients 1..n_patients as a COCA-layout release under ``out``; return the truth table.
+
+    ``compare``: a real DICOM series (folder) or NIfTI whose same anatomical levels each preview shows.
 
     ``lookalikes=False``: without the non-coronary look-alike calcium (phantom/noncoronary.py), for ablations.
     ``out`` must be new or empty; ``overwrite``: clear an earlier release there first (:func:`prepare_release_folder`).
@@ -360,7 +436,10 @@ def write_release(out: Path, *, n_patients: int, seed: int, size: int = 512, gat
     out = Path(out)
     prepare_release_folder(out, overwrite=overwrite)
     out.mkdir(parents=True, exist_ok=True)
-    kw = dict(seed=seed, size=size, gated=gated, preview=preview, clean=clean, lookalikes=lookalikes)
+    if compare is not None:
+        _compare_volume(Path(compare))  # a bad path fails here, once, naming the file
+    kw = dict(seed=seed, size=size, gated=gated, preview=preview, clean=clean, lookalikes=lookalikes,
+              compare=Path(compare) if compare is not None else None)
     jobs = [(out, pid, kw) for pid in range(1, n_patients + 1)]
     rows = []
     failed = []
@@ -377,6 +456,7 @@ def write_release(out: Path, *, n_patients: int, seed: int, size: int = 512, gat
     if not rows:
         raise ValueError(f"{out}: no patient could be written")
     table = pd.DataFrame(rows).sort_values("id").reset_index(drop=True)
+    atomic_write_text(out / ANATOMY_DIR / "labels.json", json.dumps({str(k): v for k, v in ANATOMY_LABELS.items()}, indent=1))
     write_scores_xlsx(out / NONGATED_DIR / "scores.xlsx", table)
     atomic_write_text(out / "truth.csv", table.to_csv(index=False, float_format="%.6f"))
     return table

@@ -1,0 +1,136 @@
+"""Phantom geometry against eye-placed landmarks on the three real series (docs/phantom.md, issue 15).
+
+    PYTHONPATH=src .venv/bin/python bench/phantom_geometry.py --patients 100 --seed 0 \
+        --picture docs/pictures/real_landmarks.png
+
+Phantom statistics come from the drawn anatomy (no rendering): the heart's centre as a fraction of
+the thoracic cavity's width (patient right = 0) and depth (back of the sternum = 0, front of the
+vertebral body = 1), its transverse extent over the cavity width on the axial slice through its
+centre (pericardium included, as the eye sees a real heart's outline), long-axis angles, descending aorta position beside the spine and diameter, ascending and root
+diameters, and the gap from the back of the sternum to the pericardium's front. The real values are from
+docs/real_landmarks.json (placed by eye, +-5 mm); the picture shows them on the real slices.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from cacscore.phantom.anatomy import LABEL, PERICARDIUM_REACH_MM
+from cacscore.phantom.core import _draws
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data"
+
+
+def phantom_row(pid: int, seed: int) -> dict:
+    a = _draws(pid, seed, 128)[0].anat
+    (cx, cy), (ca, cb) = a.cav_c, a.cav_ab
+    front = cy - cb + 9.0  # back of the sternum (anatomy._paint_sternum: centre cy - cb + 3, 6 mm half-thickness)
+    back = a.spine_c[1] - a.spine_r
+    hc, ax, semi = a.heart_c, a.heart_axes, a.heart_semi
+    # the heart's axial cross-section through its centre: the ellipse of the ellipsoid cut at z = hc_z
+    m = (ax.T / semi ** 2) @ ax
+    q = m[:2, :2] - np.outer(m[:2, 2], m[:2, 2]) / m[2, 2]
+    half = np.sqrt(np.diag(np.linalg.inv(q)))  # (x, y) half-extents of that ellipse
+    half_y3 = float(np.sqrt(((ax[:, 1] * semi) ** 2).sum()))
+    seg = a.aorta.label
+    asc = a.aorta.radius[(seg == LABEL["aorta_ascending"]) & (a.aorta.points[:, 2] > a.aorta_root[2] + 15)]
+    return {
+        "heart_x_frac": (hc[0] - (cx - ca)) / (2 * ca), "heart_y_frac": (hc[1] - front) / (back - front),
+        "heart_width_over_cavity": (half[0] + PERICARDIUM_REACH_MM) / ca,  # the outline a reader sees
+        "sternum_to_vertebra_mm": back - front, "axis_azimuth_deg": a.heart_angles_deg[0],
+        "axis_elevation_deg": a.heart_angles_deg[1], "sternum_to_heart_mm": (hc[1] - half_y3 - PERICARDIUM_REACH_MM) - front,
+        "desc_aorta_dx_from_spine_mm": a.desc_c[0] - a.spine_c[0],
+        "desc_aorta_dy_from_vertebra_front_mm": a.desc_c[1] - back, "desc_aorta_d_mm": 2 * a.desc_r,
+        "ascending_d_mm": 2 * float(np.median(asc)) if len(asc) else np.nan,
+        "root_d_mm": 2 * float(a.aorta.radius[0]), "cavity_width_mm": 2 * ca,
+    }
+
+
+def real_rows(landmarks: dict) -> pd.DataFrame:
+    rows = {}
+    for name, lm in landmarks.items():
+        if name == "about":
+            continue
+        c, h, d = lm["cavity"], lm["heart"], lm["desc_aorta"]
+        hx, hy = 0.5 * (h["x_min"] + h["x_max"]), 0.5 * (h["y_min"] + h["y_max"])
+        width = c["x_left"] - c["x_right"]
+        v = np.subtract(lm["axis_apex"], lm["axis_base"])
+        rows[name] = {
+            "heart_x_frac": (hx - c["x_right"]) / width, "heart_y_frac": (hy - c["y_front"]) / (c["y_back"] - c["y_front"]),
+            "heart_width_over_cavity": (h["x_max"] - h["x_min"]) / width,
+            "sternum_to_vertebra_mm": c["y_back"] - lm["sternum_back_y"],
+            "axis_azimuth_deg": float(np.degrees(np.arctan2(v[0], -v[1]))), "axis_elevation_deg": np.nan,
+            "sternum_to_heart_mm": h["y_min"] - lm["sternum_back_y"],
+            "desc_aorta_dx_from_spine_mm": d["x"] - lm["spine_x"],
+            "desc_aorta_dy_from_vertebra_front_mm": d["y"] - c["y_back"], "desc_aorta_d_mm": d["d"],
+            "ascending_d_mm": np.nan, "root_d_mm": np.nan, "cavity_width_mm": width,
+        }
+    return pd.DataFrame(rows)
+
+
+def picture(landmarks: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from cacscore.io.ct import read_ct
+
+    names = [n for n in landmarks if n != "about"]
+    fig, axes = plt.subplots(1, len(names), figsize=(6 * len(names), 6), dpi=80)
+    for ax, name in zip(axes, names):
+        lm = landmarks[name]
+        v = read_ct(DATA / name)
+        k = int(np.argmin(np.abs(v.positions_mm[:, 2] - lm["z_mm"])))
+        x0, y0 = v.positions_mm[k][:2]
+        ny, nx = v.hu.shape[1:]
+        ax.imshow(v.hu[k], cmap="gray", vmin=-200, vmax=300,
+                  extent=(x0, x0 + nx * v.spacing_mm[2], y0 + ny * v.spacing_mm[1], y0))
+        c, h, d = lm["cavity"], lm["heart"], lm["desc_aorta"]
+        ax.add_patch(plt.Rectangle((c["x_right"], c["y_front"]), c["x_left"] - c["x_right"], c["y_back"] - c["y_front"],
+                                   fill=False, ec="c", lw=1))
+        ax.add_patch(plt.Rectangle((h["x_min"], h["y_min"]), h["x_max"] - h["x_min"], h["y_max"] - h["y_min"],
+                                   fill=False, ec="r", lw=1))
+        ax.add_patch(plt.Circle((d["x"], d["y"]), d["d"] / 2, fill=False, ec="y", lw=1))
+        ax.plot(*zip(lm["axis_base"], lm["axis_apex"]), "m-", lw=1.5)
+        ax.axhline(lm["sternum_back_y"], color="g", lw=0.6)
+        ax.set_title(f"{name} z {lm['z_mm']} mm: cavity (cyan), heart (red), descending aorta (yellow),\n"
+                     "long axis in the axial plane (magenta), back of the sternum (green)", fontsize=8)
+        ax.set_xlim(x0, x0 + nx * v.spacing_mm[2])
+    fig.tight_layout()
+    fig.savefig(path)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--patients", type=int, default=100)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--picture", type=Path, default=None)
+    args = ap.parse_args()
+    landmarks = json.loads((ROOT / "docs" / "real_landmarks.json").read_text())
+    ph = pd.DataFrame([phantom_row(pid, args.seed) for pid in range(1, args.patients + 1)])
+    real = real_rows(landmarks)
+    table = pd.DataFrame({"phantom min": ph.min(), "phantom median": ph.median(), "phantom max": ph.max()})
+    table = table.join(real)
+    inside = [(ph[c].min() <= real.loc[c]).all() and (real.loc[c] <= ph[c].max()).all()
+              if real.loc[c].notna().any() else None for c in table.index]
+    table["real within phantom range"] = inside
+    print(f"{args.patients} phantom patients (seed {args.seed}) vs eye-placed landmarks")
+    t = table.round(2).astype(str)
+    print("| statistic | " + " | ".join(t.columns) + " |")
+    print("|---" * (len(t.columns) + 1) + "|")
+    for name, row in t.iterrows():
+        print(f"| {name} | " + " | ".join(str(v) for v in row) + " |")
+    if args.picture:
+        picture(landmarks, args.picture)
+        print(args.picture)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,146 @@
+"""Anatomy v2 of the phantom (issue 15): the oriented heart, great vessels, the anatomy label volume,
+non-coronary calcium where it sits, and the arch / root / mid-ventricle preview with a real series beside it."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from cacscore.core.vessels import VESSELS
+from cacscore.io.dicom import Volume
+from cacscore.phantom import load_labels, make_patient, write_release
+from cacscore.phantom.anatomy import (ANATOMY_LABELS, HEART_AZIMUTH_DEG, HEART_ELEVATION_DEG, LABEL, heart_angles,
+                                      heart_frame)
+from cacscore.phantom.core import _draws
+from cacscore.phantom.noncoronary import CORONARY_CLEARANCE_MM
+from cacscore.phantom.writer import preview_levels, write_preview
+
+SEED = 3
+
+
+@pytest.fixture(scope="module")
+def patient():
+    return make_patient(2, seed=SEED, size=96, anatomy=True)
+
+
+def _centroid_mm(p, mask: np.ndarray) -> np.ndarray:
+    """(x, y, z) patient mm of a (z, y, x) mask's centroid."""
+    k, j, i = np.argwhere(mask).mean(axis=0)
+    dz, dy, dx = p.spacing_mm
+    return np.array([p.origin_mm[0] + i * dx, p.origin_mm[1] + j * dy, p.origin_mm[2] + k * dz])
+
+
+def test_heart_frame_round_trips_and_points_anterior_left_inferior():
+    for az, el in ((30.0, 25.0), (45.0, 35.0), (58.0, 44.0)):
+        f = heart_frame(az, el)
+        assert np.allclose(f @ f.T, np.eye(3), atol=1e-12)
+        assert np.allclose(heart_angles(f), (az, el))
+        e1, e2, e3 = f
+        assert e1[0] > 0 and e1[1] < 0 and e1[2] < 0  # apex: left, anterior, inferior
+        assert e2[2] > 0 and abs(e3[2]) < 1e-12 and e3[0] > 0  # top of the base; horizontal toward the left
+
+
+def test_drawn_anatomy_stays_in_the_literature_ranges():
+    for pid in range(1, 16):
+        a = _draws(pid, SEED, 64)[0].anat
+        az, el = a.heart_angles_deg
+        assert HEART_AZIMUTH_DEG[0] <= az <= HEART_AZIMUTH_DEG[1] and HEART_ELEVATION_DEG[0] <= el <= HEART_ELEVATION_DEG[1]
+        assert a.heart_c[0] > a.body_c[0]  # most of the heart left of the midline
+        assert a.aorta_root[2] > a.heart_c[2]  # the root at the base, above the ventricles
+        seg = a.aorta.label
+        # the aorta's segments in order along its centreline: ascending, arch, descending, abdominal
+        order = [int(s) for s in seg[np.r_[True, seg[1:] != seg[:-1]]]]
+        assert order == [LABEL[n] for n in ("aorta_ascending", "aorta_arch", "aorta_descending", "aorta_abdominal")]
+        desc = a.aorta.points[seg == LABEL["aorta_descending"]]
+        assert (desc[:, 0] > a.spine_c[0]).all()  # the descending aorta runs left of the spine's centre
+        assert 9.5 <= a.desc_r <= 15 and 12.5 <= a.aorta_r <= 18.6  # literature diameters (anatomy.py)
+
+
+def test_coronaries_leave_the_aortic_root_and_run_in_epicardial_fat(patient):
+    p = patient
+    d = _draws(p.pid, p.seed, 96)[0]
+    a, lab = p.anatomy, p.anatomy_labels
+    root = a.aorta_root + np.array([0, 0, 11.0])
+    for name in ("LCA", "RCA"):  # ostia on the root's wall (radius + a few mm), at the sinus level
+        o = d.vessels[name].points[0]
+        assert np.hypot(*(o - root)[:2]) < a.aorta.radius[0] + 4 and abs(o[2] - root[2]) < 8
+    lm = d.vessels["LCA"].points
+    assert 3 < np.linalg.norm(np.diff(lm, axis=0), axis=1).sum() < 40  # the left main: short (real 2-40 mm)
+    assert np.ptp(lm[:, 2]) < 15  # and nearly level
+    dz, dy, dx = p.spacing_mm
+    for name in VESSELS:  # the centrelines lie in the coronary lumen or epicardial fat, not in myocardium
+        pts = d.vessels[name].points
+        idx = np.rint((pts[:, [2, 1, 0]] - np.array(p.origin_mm)[[2, 1, 0]]) / np.array([dz, dy, dx])).astype(int)
+        ok = np.all((idx >= 0) & (idx < np.array(lab.shape)), axis=1)
+        vals = lab[tuple(idx[ok].T)]
+        inside = np.isin(vals, [LABEL["coronary_artery"], LABEL["epicardial_fat"], LABEL["pericardium"]])
+        assert inside.mean() > 0.8, (name, np.unique(vals, return_counts=True))
+
+
+def test_anatomy_label_volume(patient):
+    p = patient
+    lab, a = p.anatomy_labels, p.anatomy
+    assert lab.shape == p.hu.shape and lab.dtype == np.uint8
+    present = set(np.unique(lab).tolist())
+    for name in ("body_wall", "lung_right", "lung_left", "heart", "epicardial_fat", "pericardium", "aorta_ascending",
+                 "aorta_arch", "aorta_descending", "pulmonary_artery", "svc", "airway", "vertebra", "rib",
+                 "costal_cartilage", "sternum", "liver", "table"):
+        assert LABEL[name] in present, name
+    assert present <= set(ANATOMY_LABELS)
+    # the heart label sits where the drawn heart is; the lungs on their sides; the liver on the right
+    assert np.linalg.norm(_centroid_mm(p, lab == LABEL["heart"]) - a.heart_c) < 12
+    assert _centroid_mm(p, lab == LABEL["lung_right"])[0] < a.cav_c[0] < _centroid_mm(p, lab == LABEL["lung_left"])[0]
+    assert _centroid_mm(p, lab == LABEL["liver"])[0] < a.cav_c[0]
+    # tissue HU under the labels (static image, 120 or 100 kVp): lungs air-like, heart soft tissue, bone bright
+    s = p.hu_static
+    assert np.median(s[lab == LABEL["lung_left"]]) < -700
+    assert 20 < np.median(s[lab == LABEL["heart"]]) < 60
+    assert np.median(s[lab == LABEL["epicardial_fat"]]) < -20
+    assert np.median(s[lab == LABEL["vertebra"]]) > 150
+    # bone labels are bright voxels; coronary labels never sit on them
+    assert p.bright[lab == LABEL["rib"]].all() and p.bright[lab == LABEL["sternum"]].all()
+    assert not (p.labels > 0)[lab == LABEL["sternum"]].any()
+    # the label volume is a by-product: the image is the same with or without it
+    q = make_patient(2, seed=SEED, size=96)
+    assert q.anatomy_labels is None and np.array_equal(q.hu, p.hu) and q.truth == p.truth
+
+
+def test_wall_and_cartilage_calcium_sit_where_they_belong_and_clear_of_the_coronaries():
+    n_aortic = n_cart = 0
+    for pid in range(1, 30):
+        d = _draws(pid, SEED, 64)[0]
+        a = d.anat
+        vpts = np.concatenate([v.points for v in d.vessels.values()])
+        for x, y, z, r, hu in a.aortic_calc + a.cartilage_calc:
+            assert np.sqrt(((vpts - (x, y, z)) ** 2).sum(axis=1)).min() >= CORONARY_CLEARANCE_MM + 1.5 * r
+        for x, y, z, r, hu in a.aortic_calc:  # on the aortic wall
+            dist = np.sqrt(((a.aorta.points - (x, y, z)) ** 2).sum(axis=1))
+            i = int(np.argmin(dist))
+            assert abs(dist[i] - a.aorta.radius[i]) < 2.5
+            n_aortic += 1
+        for x, y, z, r, hu in a.cartilage_calc:  # anterior, beside the sternum
+            assert y < a.cav_c[1] - 0.5 * a.cav_ab[1] and abs(x - a.cav_c[0]) < 0.75 * a.cav_ab[0]
+            n_cart += 1
+    assert n_aortic > 5 and n_cart > 5
+
+
+def test_release_writes_anatomy_labels_and_the_comparison_preview(tmp_path):
+    out = tmp_path / "rel"
+    write_release(out, n_patients=1, seed=SEED, size=48)
+    table = json.loads((out / "anatomy" / "labels.json").read_text())
+    assert table == {str(k): v for k, v in ANATOMY_LABELS.items()}
+    a = load_labels(out / "anatomy" / "1.nii.gz")
+    assert a.shape == load_labels(out / "labels" / "1.nii.gz").shape and a.max() > 20
+    p = make_patient(1, seed=SEED, size=64, anatomy=True)
+    lv = preview_levels(p)
+    assert lv["arch"] > lv["root / left main"] > lv["mid-ventricle"]
+    other = make_patient(2, seed=SEED, size=64)  # stands in for a real series
+    real = Volume(hu=other.hu, spacing_mm=other.spacing_mm)
+    path = tmp_path / "prev.png"
+    write_preview(path, p, compare=real)
+    from PIL import Image
+
+    w, h = Image.open(path).size
+    assert w > 1000 and h > 500  # two rows of five panels
