@@ -20,6 +20,8 @@ from torch import nn
 
 from cacscore.chest.anatomy import read_chest
 from cacscore.chest.heart import HeartFinding, locate_heart
+from cacscore.chest.hull import lungs_shareable, thorax_hull
+from cacscore.chest.lungs import lung_field
 from cacscore.core.fileio import (
     JsonFileError,
     WeightsFileError,
@@ -331,9 +333,13 @@ def classify_volume(hu: np.ndarray, spacing_mm: Sequence[float], model: LesionMo
     (0 non-coronary, 1..4 = LCA, LAD, LCX, RCA). spacing_mm: (z, y, x) mm."""
     hu, sp = check_hu(hu, spacing_mm)
     anatomy = read_chest(hu, sp) if model.config.anatomy_rules else None
-    heart = None
+    heart = hull = None
     if anatomy is not None and heart_index is None:
-        found = locate_heart(hu, sp)
+        # one lung mask for the heart finder and the chest-wall hull, as find_candidates shares it when it finds
+        # the heart itself (with heart_index given it would compute the hull's lung mask again)
+        lungs = lung_field(hu, sp)
+        found = locate_heart(hu, sp, lungs=lungs)
+        hull = thorax_hull(hu, sp, lungs=lungs if lungs_shareable(hu, lungs, sp) else None)
         heart_index, source = heart_reference(anatomy, found.index, found.found)
         heart = found if source == "heart finder" else HeartFinding(
             heart_index, source == "pericardium centroid",
@@ -341,7 +347,7 @@ def classify_volume(hu: np.ndarray, spacing_mm: Sequence[float], model: LesionMo
     # context features only where the classifier looks (1 mm beyond its max_distance_mm: the float32 feature
     # table it tests may round a distance down); identical classes, about half the context time on a chest CT
     cand = find_candidates(hu, sp, threshold_hu=model.threshold_hu, min_area_mm2=model.min_area_mm2,
-                           heart_index=heart_index, anatomy=anatomy,
+                           heart_index=heart_index, hull=hull, anatomy=anatomy,
                            context_within_mm=model.config.max_distance_mm + 1.0)
     if heart is not None:
         cand = dataclasses.replace(cand, heart=heart)
