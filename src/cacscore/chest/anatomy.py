@@ -16,7 +16,7 @@ import numpy as np
 from scipy import ndimage
 
 from cacscore.chest import aorta as tube
-from cacscore.io.dicom import Volume
+from cacscore.io.dicom import Volume, hu_and_spacing
 
 GRID_MM = 2.5
 """Target spacing (mm) of the coarse grid the anatomy is found on."""
@@ -520,12 +520,7 @@ def _heart_frame(heart: np.ndarray, root_mm: np.ndarray, grid_mm: np.ndarray) ->
 def read_chest(volume_or_hu: Volume | np.ndarray, spacing_mm: tuple[float, float, float] | None = None) -> ChestAnatomy:
     """The anatomy of a (z, y, x) HU chest CT (:class:`ChestAnatomy`): a whole-chest or a heart-centred field of
     view, with or without contrast. spacing_mm (z, y, x) is required with a bare array."""
-    if isinstance(volume_or_hu, Volume):
-        hu, spacing_mm = volume_or_hu.hu, volume_or_hu.spacing_mm
-    else:
-        hu = np.asarray(volume_or_hu)
-        if spacing_mm is None:
-            raise ValueError("read_chest: spacing_mm is required with a bare array")
+    hu, spacing_mm = hu_and_spacing(volume_or_hu, spacing_mm, who="read_chest")
     if hu.ndim != 3:
         raise ValueError(f"read_chest: hu must be (z, y, x), got shape {hu.shape}")
     sp = tuple(float(s) for s in spacing_mm)

@@ -14,7 +14,7 @@ import numpy as np
 from scipy import ndimage
 
 from cacscore.chest.lungs import LungField, heart_grid_step, lung_mask
-from cacscore.io.dicom import Volume
+from cacscore.io.dicom import Volume, hu_and_spacing
 
 log = logging.getLogger(__name__)
 
@@ -44,12 +44,7 @@ def locate_heart(volume_or_hu: Volume | np.ndarray, spacing_mm: tuple[float, flo
     lungs: the volume's :func:`lung_field`, when the caller already has it (same result, one lung mask less);
     ValueError if it was made for another grid.
     """
-    if isinstance(volume_or_hu, Volume):
-        hu, spacing_mm = volume_or_hu.hu, volume_or_hu.spacing_mm
-    else:
-        hu = np.asarray(volume_or_hu)
-        if spacing_mm is None:
-            raise ValueError("find_heart: spacing_mm is required with a bare array")
+    hu, spacing_mm = hu_and_spacing(volume_or_hu, spacing_mm, who="find_heart")
     nz, ny, nx = hu.shape
     # work at about 4 mm in-plane for speed
     step = heart_grid_step(spacing_mm)

@@ -87,6 +87,17 @@ class Volume:
     files: list[Path] = field(default_factory=list)
 
 
+def hu_and_spacing(volume_or_hu: "Volume | np.ndarray", spacing_mm: Sequence[float] | None, *,
+                   who: str) -> tuple[np.ndarray, Sequence[float]]:
+    """(hu, spacing_mm) of a Volume, or of a bare (z, y, x) array with its spacing (required: ValueError naming
+    ``who``, the caller)."""
+    if isinstance(volume_or_hu, Volume):
+        return volume_or_hu.hu, volume_or_hu.spacing_mm
+    if spacing_mm is None:
+        raise ValueError(f"{who}: spacing_mm is required with a bare array")
+    return np.asarray(volume_or_hu), spacing_mm
+
+
 class DicomError(ValueError):
     """A DICOM input that cannot be read as a CT series; the message names the file and problem."""
 

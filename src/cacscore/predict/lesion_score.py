@@ -24,7 +24,7 @@ from cacscore.core.parallel import map_jobs
 from cacscore.core.vessels import VESSELS
 from cacscore.io.ct import ReadOptions, label_affine, read_ct
 from cacscore.io.inputs import discover_inputs, input_id, unique_ids
-from cacscore.predict.predictors import LesionPredictor
+from cacscore.predict.predictors import worker_predictor
 
 log = logging.getLogger(__name__)
 
@@ -36,16 +36,6 @@ SCORE_COLUMNS: tuple[str, ...] = ("id", *VESSELS, "total", "cat4", "category", "
 
 class LesionScoreError(ValueError):
     """A scoring job that cannot be run at all (the message names the path)."""
-
-
-_WORKER_PREDICTOR: dict[str, LesionPredictor] = {}
-
-
-def _predictor_for(model_dir: str) -> LesionPredictor:
-    """The model of a pool worker, loaded once per process."""
-    if model_dir not in _WORKER_PREDICTOR:
-        _WORKER_PREDICTOR[model_dir] = LesionPredictor(Path(model_dir))
-    return _WORKER_PREDICTOR[model_dir]
 
 
 def _empty_row(cid: str, error: str = "") -> dict:
@@ -69,7 +59,7 @@ def _score_one(job: tuple[str, str, str, str | None, str | None, ReadOptions | N
     row = _empty_row(cid)
     t0 = time.perf_counter()
     try:
-        predictor = _predictor_for(model_dir)
+        predictor = worker_predictor(model_dir)  # a lesion model: score_cases checked it with L.load_model
         vol = read_ct(path, read_options)
         try:
             res = predictor.score(vol)

@@ -9,6 +9,7 @@ fold bundles) and :class:`LesionPredictor` (the candidate scorer written by ``le
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 from typing import Protocol
@@ -157,3 +158,9 @@ def is_model_folder(path: Path) -> bool:
 def load_predictor(path: Path) -> BundlePredictor | LesionPredictor:
     """The predictor of a model folder: a ``lesion-train`` folder, a bundle, or a folder of fold bundles."""
     return LesionPredictor(Path(path)) if is_lesion_model(Path(path)) else BundlePredictor(Path(path))
+
+
+@functools.cache
+def worker_predictor(path: str) -> BundlePredictor | LesionPredictor:
+    """The predictor of a model folder, loaded once per process (a pool worker scoring many scans)."""
+    return load_predictor(Path(path))

@@ -17,7 +17,7 @@ from cacscore.core.fileio import make_output_folder
 from cacscore.core.parallel import map_jobs
 from cacscore.io.ct import ReadOptions, read_ct
 from cacscore.io.inputs import ScanInput, discover_inputs
-from cacscore.predict.predictors import DEFAULT_MODEL, Predictor, load_predictor
+from cacscore.predict.predictors import DEFAULT_MODEL, Predictor, load_predictor, worker_predictor
 from cacscore.predict.results import PredictRun, ScanResult
 
 log = logging.getLogger(__name__)
@@ -63,15 +63,10 @@ def predict_scan(predictor: Predictor, scan: ScanInput, *, keep_phi: bool = Fals
     return res
 
 
-_WORKER_PREDICTORS: dict[str, Predictor] = {}
-
-
 def _predict_job(job: tuple[str, ScanInput, bool, Path | None, ReadOptions | None]) -> ScanResult:
     """One scan in a pool worker; the model is loaded once per process."""
     model_path, scan, keep_phi, report_dir, read_options = job
-    if model_path not in _WORKER_PREDICTORS:
-        _WORKER_PREDICTORS[model_path] = load_predictor(Path(model_path))
-    return predict_scan(_WORKER_PREDICTORS[model_path], scan, keep_phi=keep_phi, report_dir=report_dir,
+    return predict_scan(worker_predictor(model_path), scan, keep_phi=keep_phi, report_dir=report_dir,
                         read_options=read_options)
 
 
