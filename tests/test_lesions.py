@@ -128,6 +128,55 @@ def test_save_load_round_trip_gives_identical_predictions(trained, tmp_path):
         L.load_model(tmp_path / "m")
 
 
+def test_numpy_inference_equals_torch(trained, tmp_path):
+    """The MLP runs in numpy for scoring (no torch import); its probabilities are the torch module's up to float
+    rounding, on the model just trained (a torch CandidateMLP) and on the same model saved and loaded back."""
+    import torch
+
+    model, f, _ = trained
+    assert isinstance(model.net, L.CandidateMLP)
+    near = f[f[:, L.FEATURE_NAMES.index("dist_mm")] <= model.config.max_distance_mm][:200]
+    x = (near - model.mean) / model.std
+    with torch.no_grad():
+        ref = torch.softmax(model.net.eval()(torch.from_numpy(x)), dim=1).numpy()
+        logits_t = model.net(torch.from_numpy(x)).numpy()
+    logits_n = model.numpy_net()(x)
+    np.testing.assert_allclose(logits_n, logits_t, rtol=1e-5, atol=1e-5)
+    assert np.abs(logits_t).max() > 1.0  # a trained net: the comparison is not between near-zero outputs
+    back = L.load_model(L.save_model(model, tmp_path / "m"))
+    assert isinstance(back.net, L.classifier.NumpyMLP)
+    # a random MLP with 3 hidden layers too (the layer naming net.0, net.3, net.6, net.9)
+    torch.manual_seed(1)
+    deep = L.CandidateMLP(len(L.FEATURE_NAMES), (8, 6, 4), 0.2).eval()
+    with torch.no_grad():
+        want = deep(torch.from_numpy(x)).numpy()
+    got = L.classifier.NumpyMLP.from_state(deep.state_dict(), len(L.FEATURE_NAMES), (8, 6, 4))(x)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    for m in (model, back):
+        p = m.predict_proba(near)
+        in_z = m.in_coronary_z_range(near)
+        assert in_z.sum() > 20
+        np.testing.assert_allclose(p[in_z], ref[in_z], rtol=1e-5, atol=1e-6)
+        np.testing.assert_array_equal(p.argmax(1)[in_z], ref.argmax(1)[in_z])
+    with pytest.raises(ValueError, match="want"):
+        L.classifier.NumpyMLP.from_state(deep.state_dict(), len(L.FEATURE_NAMES), (8, 5, 4))
+
+
+def test_scoring_never_imports_torch(tmp_path):
+    """Loading a lesion model and scoring a scan with it (what cacscore predict does) imports no torch."""
+    import subprocess
+    import sys
+
+    code = ("import sys; import numpy as np; from cacscore.predict.predictors import load_predictor, DEFAULT_MODEL; "
+            "from cacscore.io.dicom import Volume; from cacscore.phantom import make_patient; "
+            "p = make_patient(33, seed=100, size=64); "
+            "r = load_predictor(DEFAULT_MODEL).score(Volume(hu=p.hu, spacing_mm=p.spacing_mm)); "
+            "assert np.isfinite(r.scores).all(); "
+            "print(sorted(m for m in sys.modules if m == 'torch' or m.startswith('torch.')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout
+
+
 def test_score_volume_is_agatston_of_the_assigned_candidates(trained, patients):
     model, _, _ = trained
     p = patients[1]

@@ -18,7 +18,6 @@ from cacscore.lesion.candidates import (
     score_assignment,
 )
 from cacscore.lesion.classifier import (
-    CandidateMLP,
     ClassifierConfig,
     LesionModel,
     classify_volume,
@@ -27,6 +26,17 @@ from cacscore.lesion.classifier import (
     score_volume,
     train_classifier,
 )
+
+
+def __getattr__(name: str):
+    # CandidateMLP is the torch module (cacscore.lesion.torch_mlp): imported on first use only, so that scoring,
+    # which runs the MLP in numpy, never imports torch
+    if name == "CandidateMLP":
+        from cacscore.lesion.torch_mlp import CandidateMLP
+
+        return CandidateMLP
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "CLASS_NAMES", "FEATURE_NAMES", "N_CLASSES", "CandidateMLP", "Candidates", "ClassifierConfig", "LesionError",

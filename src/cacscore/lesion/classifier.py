@@ -1,22 +1,22 @@
-"""The candidate classifier: a small torch MLP that calls each calcium candidate non-coronary or one of the
+"""The candidate classifier: a small MLP that calls each calcium candidate non-coronary or one of the
 four arteries, saved as safetensors + JSON (never pickle), and its use on a whole volume.
+
+It is trained in torch (:mod:`cacscore.lesion.torch_mlp`, imported only to train) and run in numpy
+(:class:`NumpyMLP`, the same layers read from the same safetensors with ``safetensors.numpy``): scoring a scan
+never imports torch, which was about a second of a cold ``cacscore predict`` of one scan.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import logging
-import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-import torch
-from safetensors.torch import save_file
-from torch import nn
 
 from cacscore.chest.anatomy import read_chest
 from cacscore.chest.heart import HeartFinding, locate_heart
@@ -102,28 +102,65 @@ class ClassifierConfig:
             raise ValueError(f"bad training settings: {self!r}")
 
 
-class CandidateMLP(nn.Module):
-    """(B, F) standardised features -> (B, 5) class logits."""
+def _layer_keys(n_hidden: int) -> list[tuple[str, str]]:
+    """state_dict names of the Linear layers of :class:`cacscore.lesion.torch_mlp.CandidateMLP` (Linear, ReLU,
+    Dropout per hidden layer: the Linear layers are net.0, net.3, ...)."""
+    return [(f"net.{3 * i}.weight", f"net.{3 * i}.bias") for i in range(n_hidden + 1)]
 
-    def __init__(self, n_features: int, hidden: Sequence[int], dropout: float) -> None:
-        super().__init__()
-        layers: list[nn.Module] = []
-        w = n_features
-        for h in hidden:
-            layers += [nn.Linear(w, int(h)), nn.ReLU(), nn.Dropout(dropout)]
-            w = int(h)
-        layers.append(nn.Linear(w, N_CLASSES))
-        self.net = nn.Sequential(*layers)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)  # (B, 5)
+@dataclass(frozen=True)
+class NumpyMLP:
+    """The classifier's forward pass in numpy (inference only: dropout is the identity there): Linear layers
+    (weight (out, in), bias (out,), float32) with ReLU between, exactly CandidateMLP's layers and weights.
+    (B, F) standardised features -> (B, 5) class logits; equal to torch's up to float rounding (test_lesions)."""
+
+    layers: tuple[tuple[np.ndarray, np.ndarray], ...]
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        h = np.asarray(x, np.float32)
+        for i, (w, b) in enumerate(self.layers):
+            h = h @ w.T + b
+            if i < len(self.layers) - 1:
+                np.maximum(h, 0.0, out=h)
+        return h
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """The weights under CandidateMLP's state_dict names (what :func:`save_model` writes)."""
+        keys = _layer_keys(len(self.layers) - 1)
+        return {k: a for (kw, kb), (w, b) in zip(keys, self.layers) for k, a in ((kw, w), (kb, b))}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any], n_features: int, hidden: Sequence[int]) -> "NumpyMLP":
+        """From a CandidateMLP state_dict (numpy arrays or torch tensors); raises ValueError when the names or
+        shapes do not fit (n_features, hidden)."""
+        keys = _layer_keys(len(hidden))
+        widths = [int(n_features), *(int(h) for h in hidden), N_CLASSES]
+        want = {k for pair in keys for k in pair}
+        if set(state) != want:
+            missing, extra = sorted(want - set(state)), sorted(set(state) - want)
+            raise ValueError(f"missing keys {missing[:4]}, unexpected keys {extra[:4]}")
+        layers = []
+        for (kw, kb), w_in, w_out in zip(keys, widths[:-1], widths[1:]):
+            w, b = (np.asarray(state[k].numpy() if hasattr(state[k], "numpy") else state[k]) for k in (kw, kb))
+            if w.shape != (w_out, w_in) or b.shape != (w_out,):
+                raise ValueError(f"{kw} of shape {tuple(w.shape)} / {kb} of shape {tuple(b.shape)}, want "
+                                 f"({w_out}, {w_in}) / ({w_out},)")
+            layers.append((np.ascontiguousarray(w, np.float32), np.ascontiguousarray(b, np.float32)))
+        return cls(tuple(layers))
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    e = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
 
 
 @dataclass
 class LesionModel:
-    """A trained candidate classifier with its feature standardisation and settings."""
+    """A trained candidate classifier with its feature standardisation and settings. net: the MLP, a
+    :class:`NumpyMLP` (loaded by :func:`load_model`) or a torch ``CandidateMLP`` (just trained); either way
+    inference runs in numpy (:meth:`numpy_net`)."""
 
-    net: CandidateMLP
+    net: Any
     mean: np.ndarray  # (F,)
     std: np.ndarray  # (F,)
     config: ClassifierConfig
@@ -143,11 +180,15 @@ class LesionModel:
         out[:, 0] = 1.0
         near = _near(f, self.config.max_distance_mm) & self.in_coronary_z_range(f)
         if near.any():
-            x = torch.from_numpy((f[near] - self.mean) / self.std)
-            self.net.eval()
-            with torch.no_grad():
-                out[near] = torch.softmax(self.net(x), dim=1).numpy()
+            out[near] = _softmax(self.numpy_net()((f[near] - self.mean) / self.std))
         return out
+
+    def numpy_net(self) -> NumpyMLP:
+        """The MLP as :class:`NumpyMLP` (a torch CandidateMLP's current weights are copied)."""
+        if isinstance(self.net, NumpyMLP):
+            return self.net
+        return NumpyMLP.from_state({k: v.detach().cpu() for k, v in self.net.state_dict().items()},
+                                   len(self.feature_names), self.config.hidden)
 
     def in_coronary_z_range(self, features: np.ndarray) -> np.ndarray:
         """(n,) bool: dz_mm within the coronary training candidates' range +- config.z_margin_mm (all True for
@@ -177,16 +218,6 @@ class LesionModel:
         return classes
 
 
-@contextlib.contextmanager
-def _torch_threads(n: int) -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def train_classifier(features: np.ndarray, targets: np.ndarray, *, config: ClassifierConfig = ClassifierConfig(),
                      sample_weight: np.ndarray | None = None, threshold_hu: float = 130.0,
                      min_area_mm2: float = 1.0) -> LesionModel:
@@ -213,40 +244,12 @@ def train_classifier(features: np.ndarray, targets: np.ndarray, *, config: Class
     mean = f.mean(0)
     std = f.std(0)
     std = np.where(std > 1e-6, std, 1.0).astype(np.float32)
-    x = torch.from_numpy((f - mean) / std)
-    yt = torch.from_numpy(y)
     counts = np.bincount(y, minlength=N_CLASSES).astype(np.float64)
     cw = np.where(counts > 0, (len(y) / np.maximum(counts, 1)) ** config.class_weight_power, 0.0)
     cw = cw / (cw[counts > 0].mean())
-    w = torch.from_numpy((cw[y] * sw).astype(np.float32))
-    # a tiny MLP: one thread is fastest, and on a busy machine torch's default (all cores) spins ~20x slower
-    # (38 s against 1.9 s measured on 2 cores); the caller's RNG and thread count are left as they were
-    with torch.random.fork_rng(devices=[]), _torch_threads(1):
-        gen = torch.Generator().manual_seed(config.seed)
-        torch.manual_seed(config.seed)  # weight init; only the module's own parameters use it
-        net = CandidateMLP(f.shape[1], config.hidden, config.dropout)
-        opt = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-        steps = config.epochs * math.ceil(len(y) / config.batch_size)
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(steps, 1))
-        loss_fn = nn.CrossEntropyLoss(reduction="none")
-        net.train()
-        last = float("nan")
-        for epoch in range(config.epochs):
-            perm = torch.randperm(len(y), generator=gen)
-            tot, wsum = 0.0, 0.0
-            for i in range(0, len(y), config.batch_size):
-                b = perm[i:i + config.batch_size]
-                loss_v = loss_fn(net(x[b]), yt[b])
-                loss = (loss_v * w[b]).sum() / w[b].sum().clamp_min(1e-12)
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                sched.step()
-                tot += float((loss_v * w[b]).sum().detach())
-                wsum += float(w[b].sum())
-            last = tot / max(wsum, 1e-12)
-            log.debug("lesion classifier epoch %d loss %.4f", epoch + 1, last)
-    net.eval()
+    from cacscore.lesion.torch_mlp import fit_mlp
+
+    net, last = fit_mlp((f - mean) / std, y, (cw[y] * sw).astype(np.float32), config)
     cor = y > 0
     info = {"n_train": len(y), "n_far_coronary_dropped": n_far_coronary, "class_counts": counts.astype(int).tolist(),
             "final_loss": last,
@@ -260,9 +263,12 @@ def save_model(model: LesionModel, out_dir: str | Path) -> Path:
     Agatston settings) into ``out_dir`` atomically; returns out_dir."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    tensors = {f"net.{k}": v.detach().contiguous().clone() for k, v in model.net.state_dict().items()}
-    tensors["feature_mean"] = torch.from_numpy(np.ascontiguousarray(model.mean, np.float32))
-    tensors["feature_std"] = torch.from_numpy(np.ascontiguousarray(model.std, np.float32))
+    from safetensors.numpy import save_file
+
+    # written from numpy (no torch needed): the same names, dtypes and values as safetensors.torch wrote
+    tensors = {f"net.{k}": np.ascontiguousarray(v) for k, v in model.numpy_net().state_dict().items()}
+    tensors["feature_mean"] = np.ascontiguousarray(model.mean, np.float32)
+    tensors["feature_std"] = np.ascontiguousarray(model.std, np.float32)
     with atomic_path(out / "model.safetensors") as tmp:
         save_file(tensors, str(tmp))
     cfg = {"kind": "cacscore.lesions.CandidateMLP", "version": 1, "config": asdict(model.config),
@@ -307,23 +313,21 @@ def load_model(model_dir: str | Path) -> LesionModel:
     except (TypeError, ValueError) as e:
         raise LesionError(f"{jpath}: broken lesion classifier config ({' '.join(str(e).split())})") from None
     try:
-        tensors = load_safetensors(wpath)  # names the file: garbage, truncated, NaN/inf weights
+        tensors = load_safetensors(wpath, numpy=True)  # names the file: garbage, truncated, NaN/inf weights
     except WeightsFileError as e:
         raise LesionError(str(e)) from None
     for key in ("feature_mean", "feature_std"):
         if key not in tensors:
             raise LesionError(f"{wpath}: no tensor {key!r} (not weights written by lesion-train)")
-    net = CandidateMLP(len(names), config.hidden, config.dropout)
     state = {k[len("net."):]: v for k, v in tensors.items() if k.startswith("net.")}
     try:
-        net.load_state_dict(state)
-    except RuntimeError as e:
+        net = NumpyMLP.from_state(state, len(names), config.hidden)
+    except ValueError as e:
         raise LesionError(f"{wpath}: weights do not fit the config ({' '.join(str(e).split())[:300]})") from None
-    mean, std = tensors["feature_mean"].numpy(), tensors["feature_std"].numpy()
+    mean, std = tensors["feature_mean"], tensors["feature_std"]
     if mean.shape != (len(names),) or std.shape != (len(names),):
         raise LesionError(f"{wpath}: weights do not fit the config (feature_mean / feature_std of shape "
                           f"{tuple(mean.shape)} / {tuple(std.shape)}, want ({len(names)},))")
-    net.eval()
     return LesionModel(net, mean, std, config, names, threshold_hu, min_area_mm2, info)
 
 

@@ -23,9 +23,11 @@ from cacscore.core.vessels import VESSELS
 from cacscore.io.dicom import Volume
 from cacscore.predict.checks import is_unreliable, model_warnings, scan_warnings, training_ranges
 from cacscore.predict.results import ScanResult
-from cacscore.regress.bundle import CONFIG, TEST_EVALUATION, load_bundle
-from cacscore.regress.inference import members, predict_hu
-from cacscore.regress.preprocess import depth_window_slices, preprocess_volume
+
+# the bundle side (cacscore.regress: torch) is imported inside BundlePredictor only: a lesion model's predict never
+# imports torch (about a second of a cold start)
+CONFIG = "config.json"
+"""A reproduce bundle's config file name (``cacscore.regress.bundle.CONFIG``; test_predict checks they agree)."""
 
 DEFAULT_MODEL = Path(__file__).with_name("default_model")
 """The candidate scorer shipped as package data (``cacscore predict`` without ``--model``): trained on synthetic
@@ -64,12 +66,18 @@ class BundlePredictor:
     about = None
 
     def __init__(self, path: Path) -> None:
+        from cacscore.regress.bundle import TEST_EVALUATION, load_bundle
+        from cacscore.regress.inference import members
+
         self.path = Path(path)
         self.model = load_bundle(self.path)
         self.ranges = training_ranges([getattr(m, "config", {}) for m in members(self.model)])
         self.notes = model_warnings(self.path / TEST_EVALUATION)
 
     def score(self, volume: Volume) -> ScanResult:
+        from cacscore.regress.inference import predict_hu
+        from cacscore.regress.preprocess import depth_window_slices, preprocess_volume
+
         cfg = self.model.preprocess
         info: dict = {}
         hu = preprocess_volume(volume, cfg, info=info)
