@@ -28,7 +28,7 @@ from scipy import ndimage
 from cacscore.chest.anatomy import ChestAnatomy
 from cacscore.chest.heart import HeartFinding, locate_heart
 from cacscore.chest.hull import lungs_shareable, outside_thorax_mm, thorax_hull
-from cacscore.chest.lungs import lung_field
+from cacscore.chest.lungs import LungField, lung_field
 from cacscore.scoring.agatston import agatston, agatston_weight
 from cacscore.core.vessels import VESSELS
 from cacscore.lesion.anatomy import anatomy_columns
@@ -85,6 +85,8 @@ class Candidates:
     caller gave heart_index).
     anatomy: the chest anatomy the candidates were placed in (None: not read); anatomy_columns: (n,
     len(cacscore.lesion.anatomy.ANATOMY_NAMES)) each candidate's anatomical position (None without anatomy).
+    lungs: the lung field (``cacscore.chest.lungs.lung_field``) the heart finder and hull used, when computed (the
+    scan's checks reuse it: ``cacscore.predict.checks.anatomy_warnings``); None when not.
     """
 
     ids: np.ndarray
@@ -99,6 +101,7 @@ class Candidates:
     heart: HeartFinding | None = None
     anatomy: ChestAnatomy | None = None
     anatomy_columns: np.ndarray | None = None
+    lungs: LungField | None = None
 
     @property
     def n(self) -> int:
@@ -147,16 +150,29 @@ def _box_fractions(s: np.ndarray, cz: np.ndarray, cy: np.ndarray, cx: np.ndarray
 
 def _components(hu: np.ndarray, px_area: float, threshold_hu: float, min_area_mm2: float) -> np.ndarray:
     """(z, y, x) int32 candidate ids: every 8-connected component of ``hu >= threshold_hu`` in one axial slice of
-    area >= min_area_mm2 (exactly that area kept), numbered 1.. in label order."""
-    st2 = np.zeros((3, 3, 3), bool)
-    st2[1] = True
-    lab, n = ndimage.label(hu >= threshold_hu, structure=st2)
-    counts = np.bincount(lab.ravel(), minlength=n + 1)[1:]
+    area >= min_area_mm2 (exactly that area kept), numbered 1.. in label order.
+
+    Labelled slice by slice and numbered on (scipy numbers a component at its first pixel in raster order, so
+    slice k's components follow slice k - 1's: the same ids as one 3-D label with an in-plane structure), and
+    counted and renumbered at the above-threshold pixels only: on a 261-slice 512 x 512 chest CT 0.45 s instead
+    of 1.9 s (the 3-D call and a bincount over every voxel)."""
+    above = hu >= threshold_hu
+    ids = np.zeros(above.shape, np.int32)
+    st8 = np.ones((3, 3), bool)
+    per_slice = np.array([ndimage.label(above[k], structure=st8, output=ids[k]) for k in range(above.shape[0])],
+                         np.int64)
+    n = int(per_slice.sum())
+    flat = ids.reshape(-1)  # a view: ids is C-contiguous
+    at = np.flatnonzero(flat)
+    offset = np.concatenate([[0], np.cumsum(per_slice)[:-1]]).astype(np.int32)
+    lab = flat[at] + offset[at // (above.shape[1] * above.shape[2])]
+    counts = np.bincount(lab, minlength=n + 1)[1:]
     area = counts * px_area
     keep = (area >= min_area_mm2) | np.isclose(area, min_area_mm2, rtol=1e-9, atol=0.0)
     remap = np.zeros(n + 1, np.int32)
     remap[1:][keep] = np.arange(1, int(keep.sum()) + 1, dtype=np.int32)
-    return remap[lab]
+    flat[at] = remap[lab]
+    return ids
 
 
 def _slice_stats(hu: np.ndarray, ids: np.ndarray, m: int, sp: tuple[float, float, float],
@@ -164,8 +180,9 @@ def _slice_stats(hu: np.ndarray, ids: np.ndarray, m: int, sp: tuple[float, float
     """Per candidate (m of them): centroid (cz, cy, cx voxel), peak and mean HU, in-plane extents, area, Agatston
     contribution, plus the voxel coordinates and ids (coords, cid) the later steps reuse."""
     dz, py, px = sp
-    coords = np.nonzero(ids)
-    cid = ids[coords]
+    at = np.flatnonzero(ids)  # with unravel_index: np.nonzero's coordinates, in its order, 4x faster
+    coords = np.unravel_index(at, ids.shape)
+    cid = ids.reshape(-1)[at]
     vals = hu[coords].astype(np.float64)
     cnt = np.bincount(cid, minlength=m + 1)[1:].astype(np.float64)
     st = {"coords": coords, "cid": cid, "cnt": cnt}
@@ -243,7 +260,8 @@ def _tissue_context(hu: np.ndarray, st: dict[str, np.ndarray], sp: tuple[float, 
 def find_candidates(hu: np.ndarray, spacing_mm: Sequence[float], *, threshold_hu: float = 130.0,
                     min_area_mm2: float = 1.0, heart_index: Sequence[float] | None = None,
                     hull: np.ndarray | None = None, anatomy: ChestAnatomy | None = None,
-                    context_within_mm: float | None = None) -> Candidates:
+                    context_within_mm: float | None = None, lungs: LungField | None = None,
+                    pericardium_mm: np.ndarray | None = None) -> Candidates:
     """Calcium candidates of a (z, y, x) HU volume and their feature table.
 
     A candidate is a connected component (8-connectivity, one axial slice) of ``hu >= threshold_hu``
@@ -259,13 +277,16 @@ def find_candidates(hu: np.ndarray, spacing_mm: Sequence[float], *, threshold_hu
     centre (the others get 0 there); for scoring, where candidates beyond the classifier's max_distance_mm are
     non-coronary by rule whatever their features. The features of the nearer ones are unchanged (exactly).
     None: every candidate (training).
+    lungs: the volume's ``cacscore.chest.lungs.lung_field`` when already computed (for the heart finder and the
+    hull; kept in ``Candidates.lungs`` for the scan's other users). pericardium_mm: the anatomy's
+    ``cacscore.lesion.anatomy.pericardium_distance`` when already computed.
     Raises LesionError for a non-3-D array, NaN/inf HU or a bad spacing.
     """
     hu, sp = check_hu(hu, spacing_mm)
     dz, py, px = sp
-    lungs = heart = None
+    heart = None
     if heart_index is None:
-        lungs = lung_field(hu, sp)
+        lungs = lung_field(hu, sp) if lungs is None else lungs
         heart = locate_heart(hu, sp, lungs=lungs)
         heart_index = heart.index
     hz, hy, hx = (float(v) for v in heart_index)
@@ -275,7 +296,8 @@ def find_candidates(hu: np.ndarray, spacing_mm: Sequence[float], *, threshold_hu
     centre = (round(hz), round(hy), round(hx))
     if m == 0:
         return Candidates(ids, feats, centre, sp, float(threshold_hu), float(min_area_mm2), np.zeros(0), np.zeros(0),
-                          hull, heart, anatomy, None if anatomy is None else anatomy_columns(anatomy, np.zeros((0, 3))))
+                          hull, heart, anatomy, None if anatomy is None else anatomy_columns(anatomy, np.zeros((0, 3))),
+                          lungs)
     st = _slice_stats(hu, ids, m, sp, threshold_hu)
     cz, cy, cx = st["cz"], st["cy"], st["cx"]
     dzm, dym, dxm = (cz - hz) * dz, (cy - hy) * py, (cx - hx) * px
@@ -299,8 +321,9 @@ def find_candidates(hu: np.ndarray, spacing_mm: Sequence[float], *, threshold_hu
     for j, name in enumerate(FEATURE_NAMES):
         feats[:, j] = cols[name]
     assert np.isfinite(feats).all(), "candidate features must be finite"
+    cols_anatomy = None if anatomy is None else anatomy_columns(anatomy, centroids_mm, pericardium_mm=pericardium_mm)
     return Candidates(ids, feats, centre, sp, float(threshold_hu), float(min_area_mm2), st["score"], outside, hull,
-                      heart, anatomy, None if anatomy is None else anatomy_columns(anatomy, centroids_mm))
+                      heart, anatomy, cols_anatomy, lungs)
 
 
 def candidate_targets(candidate_ids: np.ndarray, labels: np.ndarray, *, min_fraction: float = 0.5) -> np.ndarray:

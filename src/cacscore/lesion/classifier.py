@@ -30,7 +30,7 @@ from cacscore.core.fileio import (
     load_safetensors,
     read_json_object,
 )
-from cacscore.lesion.anatomy import anatomy_verdicts, heart_reference
+from cacscore.lesion.anatomy import anatomy_verdicts, heart_reference, pericardium_distance
 from cacscore.lesion.candidates import (
     CLASS_NAMES,
     FEATURE_NAMES,
@@ -337,14 +337,15 @@ def classify_volume(hu: np.ndarray, spacing_mm: Sequence[float], model: LesionMo
     (0 non-coronary, 1..4 = LCA, LAD, LCX, RCA). spacing_mm: (z, y, x) mm."""
     hu, sp = check_hu(hu, spacing_mm)
     anatomy = read_chest(hu, sp) if model.config.anatomy_rules else None
-    heart = hull = None
+    heart = hull = lungs = None
+    peri = None if anatomy is None else pericardium_distance(anatomy)  # heart_reference and the columns share it
     if anatomy is not None and heart_index is None:
         # one lung mask for the heart finder and the chest-wall hull, as find_candidates shares it when it finds
         # the heart itself (with heart_index given it would compute the hull's lung mask again)
         lungs = lung_field(hu, sp)
         found = locate_heart(hu, sp, lungs=lungs)
         hull = thorax_hull(hu, sp, lungs=lungs if lungs_shareable(hu, lungs, sp) else None)
-        heart_index, source = heart_reference(anatomy, found.index, found.found)
+        heart_index, source = heart_reference(anatomy, found.index, found.found, pericardium_mm=peri)
         heart = found if source == "heart finder" else HeartFinding(
             heart_index, source == "pericardium centroid",
             "" if source == "pericardium centroid" else found.reason)
@@ -352,7 +353,7 @@ def classify_volume(hu: np.ndarray, spacing_mm: Sequence[float], model: LesionMo
     # table it tests may round a distance down); identical classes, about half the context time on a chest CT
     cand = find_candidates(hu, sp, threshold_hu=model.threshold_hu, min_area_mm2=model.min_area_mm2,
                            heart_index=heart_index, hull=hull, anatomy=anatomy,
-                           context_within_mm=model.config.max_distance_mm + 1.0)
+                           context_within_mm=model.config.max_distance_mm + 1.0, lungs=lungs, pericardium_mm=peri)
     if heart is not None:
         cand = dataclasses.replace(cand, heart=heart)
     return cand, model.classify(cand.features, cand.outside_thorax_mm, cand.anatomy_columns)

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from cacscore.chest.heart import HeartFinding
-from cacscore.chest.lungs import heart_grid_step, lung_field
+from cacscore.chest.lungs import LungField, heart_grid_step, lung_field
 from cacscore.chest.metal import metal_warnings as _metal_warnings
 from cacscore.io.dicom import Volume
 
@@ -117,15 +117,17 @@ def acquisition_warnings(volume: Volume, ranges: dict[str, tuple[float, float]])
     return w
 
 
-def anatomy_warnings(volume: Volume) -> list[str]:
+def anatomy_warnings(volume: Volume, *, lungs: LungField | None = None) -> list[str]:
     """Warnings when the scan is probably not a chest CT or not a whole one: too little lung (a head or an abdomen
     scan), too short along z to hold the heart, or a field of view narrower than a chest. Scores of such scans
-    look as confident as any other; these say they are not."""
+    look as confident as any other; these say they are not.
+    lungs: the volume's ``lung_field`` when the scorer already computed it (used only when on this grid)."""
     dz, dy, dx = (abs(float(v)) for v in volume.spacing_mm)
     nz, ny, nx = volume.hu.shape
     w = []
-    lungs = lung_field(volume.hu, (dz, dy, dx))
     step = heart_grid_step((dz, dy, dx))
+    if lungs is None or lungs.step != step or lungs.mask.shape[0] != nz:
+        lungs = lung_field(volume.hu, (dz, dy, dx))
     lung_ml = float(lungs.mask.sum()) * (step * dy) * (step * dx) * dz / 1000.0
     if lung_ml < MIN_LUNG_ML:
         w.append(f"not a chest CT? only {lung_ml:.0f} ml of lung found (a chest CT holds litres; a head or abdomen "
@@ -162,9 +164,10 @@ def heart_warnings(volume: Volume, heart: HeartFinding, *, window: tuple[float, 
 
 
 def scan_warnings(volume: Volume, heart: HeartFinding, *, ranges: dict[str, tuple[float, float]],
-                  window: tuple[float, float] | None = None) -> list[str]:
+                  window: tuple[float, float] | None = None, lungs: LungField | None = None) -> list[str]:
     """Every per-scan warning, in the order the CSV shows them: the reader's (other series in the folder, slice
-    files skipped), anatomy, acquisition, heart, metal near the heart."""
-    return [*volume.meta.get("warnings", []), *anatomy_warnings(volume),
+    files skipped), anatomy, acquisition, heart, metal near the heart. lungs: the volume's lung field when the
+    scorer computed it (:func:`anatomy_warnings`)."""
+    return [*volume.meta.get("warnings", []), *anatomy_warnings(volume, lungs=lungs),
             *acquisition_warnings(volume, ranges), *heart_warnings(volume, heart, window=window),
             *_metal_warnings(volume.hu, tuple(abs(float(v)) for v in volume.spacing_mm), heart.index)]

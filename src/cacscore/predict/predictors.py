@@ -113,7 +113,8 @@ class LesionPredictor:
         scores = L.score_assignment(volume.hu, cand, classes)
         heart = cand.heart  # find_candidates located it on this volume
         return ScanResult(scores=np.array([scores[v] for v in VESSELS], dtype=np.float64),
-                          warnings=[*self.notes, *scan_warnings(volume, heart, ranges=self.ranges)], heart=heart,
+                          warnings=[*self.notes, *scan_warnings(volume, heart, ranges=self.ranges, lungs=cand.lungs)],
+                          heart=heart,
                           labels=L.assign_labels(cand.ids, classes), candidates=cand.ids > 0, anatomy=cand.anatomy)
 
     def picture(self, result: ScanResult, volume: Volume, out_dir: Path) -> Path:
