@@ -373,8 +373,13 @@ def test_context_only_near_the_heart_changes_no_near_feature_and_no_class(patien
     assert len(ctx) == 10 and (part.features[~near][:, ctx] == 0).all()
     assert (full.features[~near][:, ctx] != 0).any()
     model = trained[0]
-    cand, classes = L.classify_volume(p.hu, p.spacing_mm, model)  # the scoring path (reach = max_distance + 1)
+    cand, classes = L.classify_volume(p.hu, p.spacing_mm, model)  # the scoring path (context_where=may_be_coronary)
     every = L.find_candidates(p.hu, p.spacing_mm, heart_index=cand.heart_index, anatomy=cand.anatomy)  # all context
     assert (every.features[:, ctx] != cand.features[:, ctx]).any()
     np.testing.assert_array_equal(classes, model.classify(every.features, every.outside_thorax_mm,
                                                           every.anatomy_columns))
+    # the scoring path computed context exactly where no rule calls the candidate non-coronary
+    maybe = model.may_be_coronary(every.features, every.outside_thorax_mm, every.anatomy_columns)
+    assert 0 < maybe.sum() < len(maybe)
+    np.testing.assert_array_equal(cand.features[maybe], every.features[maybe])
+    assert (cand.features[~maybe][:, ctx] == 0).all()

@@ -19,7 +19,7 @@ superior, x = patient left, y = patient posterior (``cacscore.io.dicom`` convent
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -261,7 +261,9 @@ def find_candidates(hu: np.ndarray, spacing_mm: Sequence[float], *, threshold_hu
                     min_area_mm2: float = 1.0, heart_index: Sequence[float] | None = None,
                     hull: np.ndarray | None = None, anatomy: ChestAnatomy | None = None,
                     context_within_mm: float | None = None, lungs: LungField | None = None,
-                    pericardium_mm: np.ndarray | None = None) -> Candidates:
+                    pericardium_mm: np.ndarray | None = None,
+                    context_where: Callable[[np.ndarray, np.ndarray, np.ndarray | None], np.ndarray] | None = None,
+                    ) -> Candidates:
     """Calcium candidates of a (z, y, x) HU volume and their feature table.
 
     A candidate is a connected component (8-connectivity, one axial slice) of ``hu >= threshold_hu``
@@ -277,6 +279,9 @@ def find_candidates(hu: np.ndarray, spacing_mm: Sequence[float], *, threshold_hu
     centre (the others get 0 there); for scoring, where candidates beyond the classifier's max_distance_mm are
     non-coronary by rule whatever their features. The features of the nearer ones are unchanged (exactly).
     None: every candidate (training).
+    context_where: a function of (features with the context columns 0, outside_thorax_mm, anatomy_columns) giving
+    the (n,) bool candidates whose tissue context is computed (and'ed with context_within_mm); for scoring,
+    ``LesionModel.may_be_coronary``: the context of a candidate the rules call non-coronary cannot change a class.
     lungs: the volume's ``cacscore.chest.lungs.lung_field`` when already computed (for the heart finder and the
     hull; kept in ``Candidates.lungs`` for the scan's other users). pericardium_mm: the anatomy's
     ``cacscore.lesion.anatomy.pericardium_distance`` when already computed.
@@ -317,11 +322,17 @@ def find_candidates(hu: np.ndarray, spacing_mm: Sequence[float], *, threshold_hu
         **_structure3d(ids, st, m, sp),
     }
     near = None if context_within_mm is None else cols["dist_mm"] <= context_within_mm
+    cols_anatomy = None if anatomy is None else anatomy_columns(anatomy, centroids_mm, pericardium_mm=pericardium_mm)
+    if context_where is not None:
+        ctx = {c[0] for c in _CONTEXT}
+        for j, name in enumerate(FEATURE_NAMES):
+            feats[:, j] = 0.0 if name in ctx else cols[name]
+        where = np.asarray(context_where(feats, outside, cols_anatomy), bool)
+        near = where if near is None else near & where
     cols.update(_tissue_context(hu, st, sp, near))
     for j, name in enumerate(FEATURE_NAMES):
         feats[:, j] = cols[name]
     assert np.isfinite(feats).all(), "candidate features must be finite"
-    cols_anatomy = None if anatomy is None else anatomy_columns(anatomy, centroids_mm, pericardium_mm=pericardium_mm)
     return Candidates(ids, feats, centre, sp, float(threshold_hu), float(min_area_mm2), st["score"], outside, hull,
                       heart, anatomy, cols_anatomy, lungs)
 
@@ -366,12 +377,19 @@ def assign_labels(candidate_ids: np.ndarray, classes: np.ndarray) -> np.ndarray:
         raise LesionError(f"classes must be 0..{N_CLASSES - 1}")
     lut = np.zeros(n + 1, np.uint8)
     lut[1:] = classes
-    return lut[ids]
+    if not ids.flags.c_contiguous:
+        return lut[ids]
+    out = np.zeros(ids.shape, np.uint8)  # written at the candidates' voxels only: 3x faster than lut[ids]
+    at = np.flatnonzero(ids)
+    out.reshape(-1)[at] = lut[ids.reshape(-1)[at]]
+    return out
 
 
-def score_assignment(hu: np.ndarray, candidates: Candidates, classes: np.ndarray) -> dict[str, float]:
-    """Per-vessel + total Agatston (cacscore.scoring.agatston.agatston) of the candidates assigned to vessels."""
-    labels = assign_labels(candidates.ids, classes)
+def score_assignment(hu: np.ndarray, candidates: Candidates, classes: np.ndarray, *,
+                     labels: np.ndarray | None = None) -> dict[str, float]:
+    """Per-vessel + total Agatston (cacscore.scoring.agatston.agatston) of the candidates assigned to vessels.
+    labels: ``assign_labels(candidates.ids, classes)`` when the caller already made it."""
+    labels = assign_labels(candidates.ids, classes) if labels is None else labels
     dz, py, px = candidates.spacing_mm
     res = agatston(hu, labels, pixel_spacing_mm=(py, px), slice_spacing_mm=dz,
                    threshold_hu=candidates.threshold_hu, min_area_mm2=candidates.min_area_mm2)

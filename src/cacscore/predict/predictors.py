@@ -110,12 +110,13 @@ class LesionPredictor:
     def score(self, volume: Volume) -> ScanResult:
         spacing = _abs_spacing(volume)
         cand, classes = L.classify_volume(volume.hu, spacing, self.model)
-        scores = L.score_assignment(volume.hu, cand, classes)
+        labels = L.assign_labels(cand.ids, classes)
+        scores = L.score_assignment(volume.hu, cand, classes, labels=labels)
         heart = cand.heart  # find_candidates located it on this volume
         return ScanResult(scores=np.array([scores[v] for v in VESSELS], dtype=np.float64),
                           warnings=[*self.notes, *scan_warnings(volume, heart, ranges=self.ranges, lungs=cand.lungs)],
                           heart=heart,
-                          labels=L.assign_labels(cand.ids, classes), candidates=cand.ids > 0, anatomy=cand.anatomy)
+                          labels=labels, candidates=cand.ids > 0, anatomy=cand.anatomy)
 
     def picture(self, result: ScanResult, volume: Volume, out_dir: Path) -> Path:
         from cacscore.lesion.report import render_lesion_report
