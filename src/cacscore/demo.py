@@ -7,7 +7,13 @@ OUT/lesion/   the candidate-classification scorer (cacscore.lesion.candidates) t
               from the release (CT + voxel labels) and scored on the same test patients: model/,
               test_predictions.csv, table.csv/.md (Table 1's metrics and constant-mean baseline),
               scatter/bland_altman/confusion4.png, labels/<id>.nii.gz       (cacscore.lesion.train)
-OUT/demo_config.json  what was run (cohort, grid, epochs) and how long each stage took
+OUT/demo_config.json  what was run (cohort, grid, epochs), how long each stage took, and what was pruned
+
+When every stage has finished, what only the pipeline needed is deleted (:func:`prune_outputs`; ``keep_all``
+keeps it): reproduce's training checkpoints (runs/, unless ``keep_checkpoints``) and per-fold bundles (their
+results are in Table 1 and test_predictions.csv), the cache's scans (manifest.csv, with the reference scores,
+stays), and the release's training patients (the test patients' CT stay, beside OUT/lesion/labels). That is
+about 800 MB of the 850 MB a 128 px demo writes. A pruned demo run again in the same OUT starts afresh.
 
 The demo grid is one grid point and few epochs (``cv.GRIDS["demo"]``) so that 5 folds x 3 models fit the
 time budget; ``cacscore reproduce`` with ``--grid small`` or ``paper`` is the full search.
@@ -19,6 +25,7 @@ import json
 import logging
 import time
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -32,11 +39,14 @@ log = logging.getLogger(__name__)
 
 def run_demo(out: Path, *, n_patients: int = 80, size: int = 128, seed: int = 0, workers: int = 2,
              models: tuple[str, ...] = ("cnn", "se_cnn", "vit"), grid: dict | None = None,
-             device: str = "auto", progress: bool = True, keep_checkpoints: bool = False) -> dict[str, Path]:
-    """Run the demo into ``out`` (reusing finished stages of an earlier run there); returns artefact paths.
+             device: str = "auto", progress: bool = True, keep_checkpoints: bool = False,
+             keep_all: bool = False) -> dict[str, Path]:
+    """Run the demo into ``out`` (reusing finished stages of an earlier, unfinished run there); returns artefact
+    paths.
 
     keep_checkpoints: keep every training run's full checkpoint (default: the best weights only, a quarter of
-    the size; reproduce's keep_checkpoints)."""
+    the size; reproduce's keep_checkpoints), and keep them after the demo (default: deleted at the end).
+    keep_all: delete nothing at the end (:func:`prune_outputs`)."""
     from cacscore.regress.cache import ingest
     from cacscore.phantom import write_release
     from cacscore.regress.preprocess import PreprocessConfig
@@ -58,6 +68,9 @@ def run_demo(out: Path, *, n_patients: int = 80, size: int = 128, seed: int = 0,
     write_settings()
     release = out / "release"
     t = time.perf_counter()
+    if (out / PRUNED).is_file():  # a finished, pruned demo: start afresh (its release lacks the training patients)
+        (release / "truth.csv").unlink(missing_ok=True)
+        (out / PRUNED).unlink()
     if not (release / "truth.csv").is_file():  # truth.csv is written last: its presence marks a finished release
         log.info("demo: writing %d synthetic patients (%d x %d) to %s", n_patients, size, size, release)
         write_release(release, n_patients=n_patients, seed=seed, size=size, workers=workers, overwrite=True)  # an unfinished one
@@ -74,11 +87,58 @@ def run_demo(out: Path, *, n_patients: int = 80, size: int = 128, seed: int = 0,
     t = time.perf_counter()
     lesion_paths = run_lesion_stage(out, seed=seed, workers=workers, progress=progress)
     timings["lesion"] = time.perf_counter() - t
+    if not keep_all:
+        _, test_ids = _split_ids(out)
+        settings["pruned_mb"] = {k: round(v / 2**20, 1) for k, v in
+                                 prune_outputs(out, keep_ids=test_ids, keep_checkpoints=keep_checkpoints).items()}
     write_settings()
     log.info("demo: phantom %.0f s, ingest %.0f s, reproduce %.0f s, lesion %.0f s", timings["phantom"],
              timings["ingest"], timings["reproduce"], timings["lesion"])
     return {"demo_config.json": out / "demo_config.json", "release": release, "cache": out / "cache", **paths,
             **lesion_paths}
+
+
+PRUNED = "PRUNED.txt"
+"""Written into OUT by :func:`prune_outputs`: what was deleted (a later demo in OUT then starts afresh)."""
+
+
+def _tree_bytes(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file() and not f.is_symlink())
+
+
+def prune_outputs(out: Path, *, keep_ids: Sequence[str], keep_checkpoints: bool = False) -> dict[str, int]:
+    """Delete, from a finished demo in ``out``, what only its pipeline needed: reproduce/runs/ (training
+    checkpoints; kept with keep_checkpoints), reproduce/models/*_folds/ (the ensemble's fold bundles: Table 1 and
+    test_predictions.csv hold their results; the retrained bundles in models/<name>/ stay), cache/scans/ (the
+    73-slab inputs; cache/manifest.csv with the reference scores stays) and the release's patients not in
+    ``keep_ids`` (the test patients' CT stay, with truth.csv and labels/). Returns the bytes freed per item and
+    writes OUT/PRUNED.txt saying what went."""
+    import shutil
+
+    out = Path(out)
+    ng = out / "release" / "deidentified_nongated"
+    keep = {str(i) for i in keep_ids}
+    items = [out / "cache" / "scans", *sorted((out / "reproduce" / "models").glob("*_folds"))]
+    if not keep_checkpoints:
+        items.append(out / "reproduce" / "runs")
+    items += sorted(p for p in ng.iterdir() if p.is_dir() and p.name not in keep) if ng.is_dir() else []
+    freed: dict[str, int] = {}
+    for path in items:
+        if path.is_dir():
+            freed[path.relative_to(out).as_posix()] = _tree_bytes(path)
+            shutil.rmtree(path)
+    n_patients = sum(1 for k in freed if k.startswith("release/"))
+    summary = {k: v for k, v in freed.items() if not k.startswith("release/")}
+    if n_patients:
+        summary[f"release/deidentified_nongated/ ({n_patients} training patients)"] = sum(
+            v for k, v in freed.items() if k.startswith("release/"))
+    atomic_write_text(out / PRUNED, "Deleted when the demo finished (cacscore demo --keep-all keeps them); a demo "
+                      "run again in this folder starts afresh:\n" +
+                      "".join(f"{k} ({v / 2**20:.1f} MB)\n" for k, v in summary.items()))
+    log.info("demo: deleted %.0f MB the pipeline no longer needs (%s)", sum(freed.values()) / 2**20, out / PRUNED)
+    return summary
 
 
 def _split_ids(out: Path) -> tuple[list[str], list[str]]:
