@@ -386,3 +386,24 @@ def test_context_only_near_the_heart_changes_no_near_feature_and_no_class(patien
     assert 0 < maybe.sum() < len(maybe)
     np.testing.assert_array_equal(cand.features[maybe], every.features[maybe])
     assert (cand.features[~maybe][:, ctx] == 0).all()
+
+
+def test_surface_distance_at_points_equals_the_edt():
+    """The anatomy columns measure distances at the candidates only (k-d tree of the mask's surface): the same values
+    as scipy's EDT of the whole coarse grid, signed (pericardium) and unsigned (bone), on anisotropic grids."""
+    from scipy import ndimage
+
+    from cacscore.lesion.anatomy import SurfaceDistance, _Nearest, _signed_distance
+
+    rng = np.random.default_rng(4)
+    for shape, grid in (((20, 30, 25), (2.5, 2.7265625, 2.7265625)), ((9, 40, 40), (5.0, 1.5, 1.5))):
+        blob = ndimage.gaussian_filter(rng.random(shape), 2.0)
+        for mask in (blob > np.quantile(blob, 0.8), blob > np.quantile(blob, 0.3), np.zeros(shape, bool),
+                     np.ones(shape, bool)):
+            idx = np.argwhere(np.ones(shape, bool))[rng.choice(np.prod(shape), 400, replace=False)]
+            at = tuple(idx.T)
+            got, want = SurfaceDistance(mask, np.array(grid)).at(idx), _signed_distance(mask, np.array(grid))[at]
+            np.testing.assert_array_equal(got, want)
+            if mask.any():
+                np.testing.assert_array_equal(_Nearest(mask, np.array(grid)).at(idx),
+                                              ndimage.distance_transform_edt(~mask, sampling=grid)[at])

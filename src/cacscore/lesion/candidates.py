@@ -31,7 +31,7 @@ from cacscore.chest.hull import lungs_shareable, outside_thorax_mm, thorax_hull
 from cacscore.chest.lungs import LungField, lung_field
 from cacscore.scoring.agatston import agatston, agatston_weight
 from cacscore.core.vessels import VESSELS
-from cacscore.lesion.anatomy import anatomy_columns
+from cacscore.lesion.anatomy import SurfaceDistance, anatomy_columns
 
 log = logging.getLogger(__name__)
 
@@ -261,7 +261,7 @@ def find_candidates(hu: np.ndarray, spacing_mm: Sequence[float], *, threshold_hu
                     min_area_mm2: float = 1.0, heart_index: Sequence[float] | None = None,
                     hull: np.ndarray | None = None, anatomy: ChestAnatomy | None = None,
                     context_within_mm: float | None = None, lungs: LungField | None = None,
-                    pericardium_mm: np.ndarray | None = None,
+                    pericardium: SurfaceDistance | None = None,
                     context_where: Callable[[np.ndarray, np.ndarray, np.ndarray | None], np.ndarray] | None = None,
                     ) -> Candidates:
     """Calcium candidates of a (z, y, x) HU volume and their feature table.
@@ -283,8 +283,8 @@ def find_candidates(hu: np.ndarray, spacing_mm: Sequence[float], *, threshold_hu
     the (n,) bool candidates whose tissue context is computed (and'ed with context_within_mm); for scoring,
     ``LesionModel.may_be_coronary``: the context of a candidate the rules call non-coronary cannot change a class.
     lungs: the volume's ``cacscore.chest.lungs.lung_field`` when already computed (for the heart finder and the
-    hull; kept in ``Candidates.lungs`` for the scan's other users). pericardium_mm: the anatomy's
-    ``cacscore.lesion.anatomy.pericardium_distance`` when already computed.
+    hull; kept in ``Candidates.lungs`` for the scan's other users). pericardium: the anatomy's
+    ``cacscore.lesion.anatomy.pericardium_distance`` when already made.
     Raises LesionError for a non-3-D array, NaN/inf HU or a bad spacing.
     """
     hu, sp = check_hu(hu, spacing_mm)
@@ -322,7 +322,7 @@ def find_candidates(hu: np.ndarray, spacing_mm: Sequence[float], *, threshold_hu
         **_structure3d(ids, st, m, sp),
     }
     near = None if context_within_mm is None else cols["dist_mm"] <= context_within_mm
-    cols_anatomy = None if anatomy is None else anatomy_columns(anatomy, centroids_mm, pericardium_mm=pericardium_mm)
+    cols_anatomy = None if anatomy is None else anatomy_columns(anatomy, centroids_mm, pericardium=pericardium)
     if context_where is not None:
         ctx = {c[0] for c in _CONTEXT}
         for j, name in enumerate(FEATURE_NAMES):

@@ -355,7 +355,7 @@ def classify_volume(hu: np.ndarray, spacing_mm: Sequence[float], model: LesionMo
         lungs = lung_field(hu, sp)
         found = locate_heart(hu, sp, lungs=lungs)
         hull = thorax_hull(hu, sp, lungs=lungs if lungs_shareable(hu, lungs, sp) else None)
-        heart_index, source = heart_reference(anatomy, found.index, found.found, pericardium_mm=peri)
+        heart_index, source = heart_reference(anatomy, found.index, found.found, pericardium=peri)
         heart = found if source == "heart finder" else HeartFinding(
             heart_index, source == "pericardium centroid",
             "" if source == "pericardium centroid" else found.reason)
@@ -363,7 +363,7 @@ def classify_volume(hu: np.ndarray, spacing_mm: Sequence[float], model: LesionMo
     # range, inside the chest wall, not ruled out by anatomy): identical classes; on LIDC-IDRI-0002 the context of
     # 190 of its 10,199 candidates instead of the 1,715 within max_distance_mm
     cand = find_candidates(hu, sp, threshold_hu=model.threshold_hu, min_area_mm2=model.min_area_mm2,
-                           heart_index=heart_index, hull=hull, anatomy=anatomy, lungs=lungs, pericardium_mm=peri,
+                           heart_index=heart_index, hull=hull, anatomy=anatomy, lungs=lungs, pericardium=peri,
                            context_where=model.may_be_coronary)
     if heart is not None:
         cand = dataclasses.replace(cand, heart=heart)
