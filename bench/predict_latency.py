@@ -1,151 +1,121 @@
-"""End-to-end `predict` latency on full-size phantom DICOM series (512 x 512, COCA-like), CNN, 2 CPU threads.
+"""`cacscore predict` with the shipped model on real chest CT: cold single-scan time and folder throughput, each
+beside a raw read (``cacscore.io.ct.read_ct``) of the same files in the same run.
 
-Measures, per scan: decode (DICOM -> Volume), preprocess (-> int16 (73, 512, 512)), model (paper CNN,
-untrained weights: latency does not depend on their values), checks (warnings incl. heart finder),
-write (atomic CSV of the result row). Baseline, measured in the same run on the same files: a raw
-pydicom read (dcmread + pixel_array of every file, stacked), the least any reader must do.
-Target: <= 1.0 s per scan end to end. Then scans/s of `predict_inputs` on a folder of N scans.
+Issue 17's targets on 2 cores: one scan <= 5 s end to end, cold start included (a fresh ``cacscore predict``
+process: imports, model load, read, score, table); a folder of 20 scans >= 1 scan/s with ``--workers 2``.
 
-    .venv/bin/python bench/predict_latency.py [--scans 20] [--repeats 3] [--workdir DIR]
+1. cold: ``cacscore predict SCAN`` as a new process, ``--repeats`` times (median wall and CPU = user + sys of the
+   child); baseline: a new process that imports ``read_ct`` and reads the same series.
+2. folder: ``--folder-scans`` scan folders made of hard links to the files of the given series in turn (each
+   folder is a distinct scan to ``discover_inputs``, which counts a symlinked folder that resolves to the same
+   series once), scored by ``cacscore predict FOLDER --workers 1`` and ``--workers 2``; baseline: ``read_ct`` of
+   every folder in one process and in two. Every copy must get its series' total (checked).
+
+    PYTHONPATH=src .venv/bin/python bench/predict_latency.py [--scans DIR ...] [--folder-scans 20] [--repeats 3]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import resource
+import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-import pydicom
-import torch
+import pandas as pd
 
-from cacscore.regress.bundle import save_bundle
-from cacscore.regress.models import build_model
-from cacscore.phantom.writer import write_release
-from cacscore.core.fileio import atomic_write_text
-from cacscore.io.inputs import ScanInput
-from cacscore.predict.predictors import load_predictor
-from cacscore.predict.run import predict_inputs, predict_scan
-from cacscore.regress.bundle import load_bundle
-from cacscore.regress.preprocess import PreprocessConfig
-from cacscore.evaluation.targets import TargetScaler
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_SCANS = [ROOT.parent / "shared" / "data" / f"lidc-idri-000{i}" for i in (1, 2, 3)]
+CLI = [sys.executable, "-m", "cacscore.cli"]
+READ = ("import sys; from concurrent.futures import ProcessPoolExecutor; from cacscore.io.ct import read_ct\n"
+        "paths, workers = sys.argv[2:], int(sys.argv[1])\n"
+        "if workers == 1:\n    [read_ct(p).hu.shape for p in paths]\n"
+        "else:\n    with ProcessPoolExecutor(workers) as ex: list(ex.map(read_ct, paths))\n")
 
 
-def raw_pydicom_read(folder: Path) -> np.ndarray:
-    """Baseline: read every file with pydicom and stack the stored pixels (no sorting, no HU, no checks)."""
-    files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
-    return np.stack([pydicom.dcmread(f).pixel_array for f in files])
+def timed(cmd: list[str]) -> tuple[float, float, str]:
+    """(wall s, CPU s of the child: user + sys, stdout) of one fresh process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t = time.perf_counter()
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
+    wall = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), out.stdout
+
+
+def median_of(cmd: list[str], repeats: int) -> tuple[float, float, str]:
+    runs = [timed(cmd) for _ in range(repeats)]
+    return statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs), runs[-1][2]
+
+
+def link_folder(series: list[Path], n: int, work: Path) -> tuple[Path, dict[str, Path]]:
+    """work/folder/scan_<k>/: hard links (a copy where links are refused) to the files of series[k % len]."""
+    folder = work / "folder"
+    shutil.rmtree(folder, ignore_errors=True)
+    source = {}
+    for k in range(n):
+        src = series[k % len(series)]
+        dst = folder / f"scan_{k:02d}"
+        dst.mkdir(parents=True)
+        for f in src.iterdir():
+            if f.is_file():
+                try:
+                    os.link(f, dst / f.name)
+                except OSError:
+                    shutil.copy2(f, dst / f.name)
+        source[dst.name] = src
+    return folder, source
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--scans", type=int, default=20)
+    ap.add_argument("--scans", type=Path, nargs="+", default=DEFAULT_SCANS, help="DICOM series (default: LIDC 1-3)")
+    ap.add_argument("--folder-scans", type=int, default=20)
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--workdir", type=Path, default=None, help="reuse/keep the phantom release and bundle here")
+    ap.add_argument("--workdir", type=Path, default=None)
     args = ap.parse_args()
-    torch.set_num_threads(2)  # the issue's budget: 2 CPU cores
+    cold_scan = args.scans[1] if len(args.scans) > 1 else args.scans[0]  # LIDC-IDRI-0002: 261 slices, no contrast
+    n_files = sum(1 for f in cold_scan.iterdir() if f.is_file())
+    print(f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start (other jobs inflate wall times; "
+          f"CPU times much less)")
 
-    tmp = None
-    if args.workdir is None:
-        tmp = tempfile.TemporaryDirectory(prefix="cacscore-bench-")
-        work = Path(tmp.name)
-    else:
-        work = args.workdir
-    release = work / "phantom512"
-    if not (release / "deidentified_nongated").is_dir():
-        t = time.perf_counter()
-        write_release(release, n_patients=args.scans, seed=args.seed, size=512)
-        print(f"wrote {args.scans} phantom scans (512 x 512) in {time.perf_counter() - t:.1f} s")
-    bundle_dir = work / "cnn_bundle"
-    if not (bundle_dir / "config.json").is_file():
-        torch.manual_seed(0)
-        model = build_model("cnn", in_channels=73, image_size=512)  # the paper's CNN: 32/64/128 filters
-        save_bundle(bundle_dir, model, {"model": "cnn", "preprocess": PreprocessConfig().to_dict(),
-                                        "target_scaling": TargetScaler("log", (6.0, 8.0, 7.5, 8.0)).to_dict(),
-                                        "training": {"thickness_mm": [5.0, 5.0], "kvp": [100.0, 120.0]}})
-    predictor = load_predictor(bundle_dir)
-    model = predictor.model
-    ng = release / "deidentified_nongated"
-    folder = ng / "1" / "1"
-    n_files = len([p for p in folder.iterdir() if p.is_file()])
-    import os
+    w, c, out = median_of([*CLI, "predict", str(cold_scan)], args.repeats)
+    rw, rc, _ = median_of([sys.executable, "-c", READ, "1", str(cold_scan)], args.repeats)
+    print(f"\ncold single scan ({cold_scan.name}, {n_files} files; median of {args.repeats} fresh processes):")
+    print(f"  cacscore predict   wall {w:6.2f} s   CPU {c:6.2f} s   target <= 5 s: {'MET' if w <= 5 else 'NOT MET'}")
+    print(f"  read_ct baseline   wall {rw:6.2f} s   CPU {rc:6.2f} s   predict / read: wall {w / rw:.1f}x, CPU {c / rc:.1f}x")
+    print("  " + out.strip().splitlines()[1][:100])
 
-    print(f"scan: {folder} ({n_files} slices); torch threads: {torch.get_num_threads()}; device: cpu; "
-          f"load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (others' jobs inflate every time)")
-
-    # warm-up (imports, allocator, first conv)
-    predict_scan(predictor, ScanInput("1", folder, "dicom"))
-    rows = []
-    base = []
-    cpu = []  # process CPU seconds (all threads): insensitive to other jobs' load, unlike wall time
-    for _ in range(args.repeats):
-        t = time.perf_counter()
-        raw_pydicom_read(folder)
-        base.append(time.perf_counter() - t)
-        c0 = time.process_time()
-        res = predict_scan(predictor, ScanInput("1", folder, "dicom"))
-        cpu.append(time.process_time() - c0)
-        assert res.ok, res.error
-        t = time.perf_counter()
-        import pandas as pd
-        atomic_write_text(work / "one.csv", pd.DataFrame([res.row()]).to_csv(index=False))
-        res.timings_s["write"] = time.perf_counter() - t
-        rows.append(res.timings_s)
-    med = {k: statistics.median(r[k] for r in rows) for k in rows[0]}
-    total = sum(med.values())
-    b = statistics.median(base)
-    print("\nper-scan latency (median of %d):" % args.repeats)
-    for k, v in med.items():
-        print(f"  {k:<11s} {v:7.3f} s")
-    print(f"  {'total':<11s} {total:7.3f} s   target <= 1.0 s: {'MET' if total <= 1.0 else 'NOT MET'}")
-    print(f"  CPU time of predict_scan (all threads): {statistics.median(cpu):.3f} s "
-          f"(a quiet 2-core machine needs at least CPU/2 = {statistics.median(cpu) / 2:.3f} s wall)")
-    print(f"baseline (raw pydicom read of the same {n_files} files): {b:.3f} s; "
-          f"end-to-end / baseline = {total / b:.2f}x; decode / baseline = {med['decode'] / b:.2f}x")
-
-    # the model step alone: predict's channels_last forward vs cacscore.regress.bundle.Bundle.predict_scaled (NCHW)
-    from cacscore.io.dicom import read_series
-    from cacscore.regress.inference import _forward_scaled
-    from cacscore.regress.preprocess import preprocess_volume
-
-    hu = preprocess_volume(read_series(folder), model.preprocess)[None]
-    fresh = load_bundle(bundle_dir)  # never converted to channels_last
-    fresh.predict_scaled(hu)
-    t_nchw, t_cl, c_nchw, c_cl = [], [], [], []
-    for _ in range(args.repeats):
-        t, c0 = time.perf_counter(), time.process_time()
-        fresh.predict_scaled(hu)
-        t_nchw.append(time.perf_counter() - t)
-        c_nchw.append(time.process_time() - c0)
-        t, c0 = time.perf_counter(), time.process_time()
-        _forward_scaled(model, hu)
-        t_cl.append(time.perf_counter() - t)
-        c_cl.append(time.process_time() - c0)
-    a, c = statistics.median(t_nchw), statistics.median(t_cl)
-    print(f"model step: Bundle.predict_scaled (NCHW) {a:.3f} s wall / {statistics.median(c_nchw):.3f} s CPU, "
-          f"predict's channels_last forward {c:.3f} s wall / {statistics.median(c_cl):.3f} s CPU "
-          f"-> {a / c:.2f}x wall, {statistics.median(c_nchw) / statistics.median(c_cl):.2f}x CPU")
-
-    t = time.perf_counter()
-    run = predict_inputs(bundle_dir, [release], progress=False)
-    dt = time.perf_counter() - t
-    atomic_write_text(work / "results.csv", run.table().to_csv(index=False))
-    dt_w = time.perf_counter() - t
-    n = len(run.ok)
-    print(f"\nfolder of {len(run.results)} scans: {n} ok, {len(run.failed)} failed; "
-          f"{dt_w:.1f} s incl. model load and CSV -> {n / dt_w:.2f} scans/s ({dt_w / max(n, 1):.3f} s/scan)")
-    base_all = 0.0
-    t = time.perf_counter()
-    for r in run.results:
-        raw_pydicom_read(r.path)
-    base_all = time.perf_counter() - t
-    print(f"baseline raw pydicom read of the folder: {base_all:.1f} s -> {len(run.results) / base_all:.2f} scans/s; "
-          f"predict / baseline time = {dt_w / base_all:.2f}x")
-    if tmp is not None:
+    tmp = tempfile.TemporaryDirectory(prefix="cacscore-latency-") if args.workdir is None else None
+    work = Path(tmp.name) if tmp else args.workdir
+    work.mkdir(parents=True, exist_ok=True)
+    folder, source = link_folder(list(args.scans), args.folder_scans, work)
+    paths = [str(p) for p in sorted(folder.iterdir())]
+    n = len(paths)
+    print(f"\nfolder of {n} scans ({folder}; hard links to {', '.join(s.name for s in args.scans)} in turn):")
+    rows = {}
+    for workers in (1, 2):
+        csv = work / f"w{workers}.csv"
+        pw, pc, _ = timed([*CLI, "predict", str(folder), "--workers", str(workers), "--out", str(csv)])
+        bw, bc, _ = timed([sys.executable, "-c", READ, str(workers), *paths])
+        rows[workers] = pd.read_csv(csv, dtype={"id": str})
+        print(f"  workers {workers}: predict {pw:6.1f} s = {n / pw:.2f} scans/s (CPU {pc:.1f} s)   read_ct "
+              f"{bw:6.1f} s = {n / bw:.2f} scans/s (CPU {bc:.1f} s)   predict / read: {pw / bw:.1f}x"
+              + ("   target >= 1 scan/s: " + ("MET" if n / pw >= 1 else "NOT MET") if workers == 2 else ""))
+    for workers, table in rows.items():
+        assert len(table) == n, f"workers {workers}: {len(table)} rows for {n} scans"
+        totals = table.groupby(table["id"].map(lambda i: source[i].name))["total"].nunique()
+        assert (totals == 1).all(), f"copies of one series scored differently: {totals}"
+    both = rows[1].set_index("id")["total"].sort_index(), rows[2].set_index("id")["total"].sort_index()
+    assert both[0].equals(both[1]), "workers 1 and 2 gave different totals"
+    print("  every copy got its series' total, the same with 1 and 2 workers: "
+          + ", ".join(f"{s.name} {rows[1].set_index('id')['total'][k]:.1f}" for k, s in list(source.items())[:len(args.scans)]))
+    if tmp:
         tmp.cleanup()
     return 0
 

@@ -65,11 +65,16 @@ def stopping_pool(pool: ProcessPoolExecutor) -> Iterator[None]:
 
 def one_torch_thread() -> None:
     """Pool worker start (the pool's own processes only): one torch thread, since the workers already split the
-    cores and the candidate MLP is tiny (with 2 threads on 2 busy cores it ran ~20x slower)."""
-    import torch
+    cores (with 2 threads on 2 busy cores a tiny model ran ~20x slower). torch is not imported for it: a worker
+    that never needs torch (the candidate scorer runs in numpy) saves its import, about a second of CPU; one that
+    imports it later starts with OMP_NUM_THREADS=1, which torch reads at import."""
+    import sys
 
     watch_parent()
-    torch.set_num_threads(1)
+    if "torch" in sys.modules:  # inherited from the parent (fork): set it now
+        sys.modules["torch"].set_num_threads(1)
+    else:
+        os.environ["OMP_NUM_THREADS"] = "1"
 
 
 def map_jobs(fn: Callable[[Any], Any], jobs: list, workers: int, desc: str, progress: bool) -> list:
