@@ -11,7 +11,8 @@ process: imports, model load, read, score, table); a folder of 20 scans >= 1 sca
    series once), scored by ``cacscore predict FOLDER --workers 1`` and ``--workers 2``; baseline: ``read_ct`` of
    every folder in one process and in two. Every copy must get its series' total (checked).
 
-    PYTHONPATH=src .venv/bin/python bench/predict_latency.py [--scans DIR ...] [--folder-scans 20] [--repeats 3]
+    PYTHONPATH=src .venv/bin/python bench/predict_latency.py [--cold DIR] [--scans DIR ...] [--folder-scans 20]
+        [--repeats 3]
 """
 
 from __future__ import annotations
@@ -74,12 +75,14 @@ def link_folder(series: list[Path], n: int, work: Path) -> tuple[Path, dict[str,
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--scans", type=Path, nargs="+", default=DEFAULT_SCANS, help="DICOM series (default: LIDC 1-3)")
+    ap.add_argument("--scans", type=Path, nargs="+", default=DEFAULT_SCANS,
+                    help="DICOM series the folder is made of, in turn (default: LIDC-IDRI-0001..3)")
+    ap.add_argument("--cold", type=Path, default=DEFAULT_SCANS[1], help="the cold single scan (default LIDC-IDRI-0002)")
     ap.add_argument("--folder-scans", type=int, default=20)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--workdir", type=Path, default=None)
     args = ap.parse_args()
-    cold_scan = args.scans[1] if len(args.scans) > 1 else args.scans[0]  # LIDC-IDRI-0002: 261 slices, no contrast
+    cold_scan = args.cold
     n_files = sum(1 for f in cold_scan.iterdir() if f.is_file())
     print(f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start (other jobs inflate wall times; "
           f"CPU times much less)")
