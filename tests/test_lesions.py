@@ -407,3 +407,35 @@ def test_surface_distance_at_points_equals_the_edt():
             if mask.any():
                 np.testing.assert_array_equal(_Nearest(mask, np.array(grid)).at(idx),
                                               ndimage.distance_transform_edt(~mask, sampling=grid)[at])
+
+
+def test_3d_structures_equal_a_26_connected_label(patients):
+    """_structure3d joins the candidates touching across slices as a graph: the same structures (volume, slices,
+    largest area) as labelling ids > 0 with 26-connectivity, as it was computed before."""
+    from scipy import ndimage
+
+    from cacscore.lesion import candidates as C
+
+    rng = np.random.default_rng(2)
+    vols = [(p.hu, p.spacing_mm) for p in patients[:2]]
+    vols.append((np.where(rng.random((12, 40, 50)) < 0.25, 400.0, -50.0).astype(np.float32), (2.0, 0.8, 0.8)))
+    for hu, sp in vols:
+        ids = C._components(hu, sp[1] * sp[2], 130.0, 0.5)
+        m = int(ids.max())
+        st = C._slice_stats(hu, ids, m, sp, 130.0)
+        got = C._structure3d(ids, st, m, sp)
+        coords, cid = st["coords"], st["cid"]
+        lab3, n3 = ndimage.label(ids > 0, structure=np.ones((3, 3, 3), bool))
+        c3 = lab3[coords]
+        vox3 = np.bincount(c3, minlength=n3 + 1)
+        per3 = np.zeros(n3 + 1)
+        np.maximum.at(per3, c3, st["area"][cid - 1])
+        zmin3, zmax3 = np.full(n3 + 1, 10**9), np.full(n3 + 1, -1)
+        np.minimum.at(zmin3, c3, coords[0])
+        np.maximum.at(zmax3, c3, coords[0])
+        first = np.zeros(m, np.int64)
+        first[cid - 1] = c3
+        assert len(np.unique(first)) < m  # some candidates do share a structure
+        np.testing.assert_array_equal(got["log_vol3d_mm3"], np.log1p(vox3[first] * sp[1] * sp[2] * sp[0]))
+        np.testing.assert_array_equal(got["n_slices3d"], (zmax3[first] - zmin3[first] + 1).astype(float))
+        np.testing.assert_array_equal(got["log_area3d_max_mm2"], np.log1p(per3[first]))

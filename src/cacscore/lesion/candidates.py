@@ -206,23 +206,53 @@ def _slice_stats(hu: np.ndarray, ids: np.ndarray, m: int, sp: tuple[float, float
 def _structure3d(ids: np.ndarray, st: dict[str, np.ndarray], m: int, sp: tuple[float, float, float]
                  ) -> dict[str, np.ndarray]:
     """The 3-D structure (26-connected candidates) each candidate belongs to: its volume, slices spanned and
-    largest slice area (bone and aortic calcium are long and large)."""
+    largest slice area (bone and aortic calcium are long and large).
+
+    A candidate is already 8-connected in its slice, so a 3-D structure is the candidates joined by touching
+    voxels in the next slice (the 9 voxels above each one): those pairs, found at the candidates' voxels only, are
+    the edges of a graph whose connected components (scipy.sparse.csgraph) are the structures. The same structures
+    as a 26-connected ndimage.label of ids > 0, which passes over every voxel (0.5-1 s on a 261-slice CT; this
+    0.3 s); test_lesions compares the two."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
     coords, cid, area = st["coords"], st["cid"], st["area"]
-    lab3, n3 = ndimage.label(ids > 0, structure=np.ones((3, 3, 3), bool))
-    c3 = lab3[coords]
-    del lab3
-    vox3 = np.bincount(c3, minlength=n3 + 1)
-    per3 = np.zeros(n3 + 1)
-    np.maximum.at(per3, c3, area[cid - 1])
-    zmin3 = np.full(n3 + 1, np.iinfo(np.int64).max)
-    zmax3 = np.full(n3 + 1, -1)
-    np.minimum.at(zmin3, c3, coords[0])
-    np.maximum.at(zmax3, c3, coords[0])
-    first = np.zeros(m, np.int64)  # 3-D id of each candidate (a 2-D component lies in one 3-D one)
-    first[cid - 1] = c3
-    return {"log_vol3d_mm3": np.log1p(vox3[first] * sp[1] * sp[2] * sp[0]),
-            "n_slices3d": (zmax3[first] - zmin3[first] + 1).astype(float),
-            "log_area3d_max_mm2": np.log1p(per3[first])}
+    nz, ny, nx = ids.shape
+    z, y, x = coords
+    low = z + 1 < nz
+    above = np.ravel_multi_index((z[low] + 1, y[low], x[low]), ids.shape)  # the voxel straight above
+    a_all, y_low, x_low = cid[low], y[low], x[low]
+    inside_y = {-1: y_low > 0, 0: None, 1: y_low < ny - 1}
+    inside_x = {-1: x_low > 0, 0: None, 1: x_low < nx - 1}
+    flat = ids.reshape(-1)
+    rows, cols = [np.zeros(0, np.int32)], [np.zeros(0, np.int32)]
+    for dy in (-1, 0, 1):
+        for dx in (-1, 0, 1):
+            masks = [mk for mk in (inside_y[dy], inside_x[dx]) if mk is not None]
+            ok = np.logical_and.reduce(masks) if masks else slice(None)
+            b = flat[above[ok] + dy * nx + dx]
+            hit = b > 0
+            a, b = a_all[ok][hit], b[hit]
+            if len(a):  # consecutive voxels mostly repeat a pair: keep the first of each run (fewer edges)
+                new = np.ones(len(a), bool)
+                new[1:] = (a[1:] != a[:-1]) | (b[1:] != b[:-1])
+                rows.append(a[new])
+                cols.append(b[new])
+    r, c = np.concatenate(rows), np.concatenate(cols)
+    n3, comp = connected_components(coo_matrix((np.ones(len(r), np.int8), (r, c)), shape=(m + 1, m + 1)),
+                                    directed=False)
+    c3 = comp[1:]  # the structure of each candidate
+    vox3 = np.bincount(c3, weights=st["cnt"], minlength=n3)
+    per3 = np.zeros(n3)
+    np.maximum.at(per3, c3, area)
+    zc = np.rint(st["cz"]).astype(np.int64)  # a candidate lies in one slice: its centroid's z is that slice
+    zmin3 = np.full(n3, np.iinfo(np.int64).max)
+    zmax3 = np.full(n3, -1)
+    np.minimum.at(zmin3, c3, zc)
+    np.maximum.at(zmax3, c3, zc)
+    return {"log_vol3d_mm3": np.log1p(vox3[c3] * sp[1] * sp[2] * sp[0]),
+            "n_slices3d": (zmax3[c3] - zmin3[c3] + 1).astype(float),
+            "log_area3d_max_mm2": np.log1p(per3[c3])}
 
 
 def _tissue_context(hu: np.ndarray, st: dict[str, np.ndarray], sp: tuple[float, float, float],
