@@ -163,7 +163,7 @@ def _components(hu: np.ndarray, px_area: float, threshold_hu: float, min_area_mm
                          np.int64)
     n = int(per_slice.sum())
     flat = ids.reshape(-1)  # a view: ids is C-contiguous
-    at = np.flatnonzero(flat)
+    at = np.flatnonzero(above.reshape(-1))  # the labelled pixels (nonzero of a bool array: 10x an int32 one's speed)
     offset = np.concatenate([[0], np.cumsum(per_slice)[:-1]]).astype(np.int32)
     lab = flat[at] + offset[at // (above.shape[1] * above.shape[2])]
     counts = np.bincount(lab, minlength=n + 1)[1:]
@@ -180,7 +180,7 @@ def _slice_stats(hu: np.ndarray, ids: np.ndarray, m: int, sp: tuple[float, float
     """Per candidate (m of them): centroid (cz, cy, cx voxel), peak and mean HU, in-plane extents, area, Agatston
     contribution, plus the voxel coordinates and ids (coords, cid) the later steps reuse."""
     dz, py, px = sp
-    at = np.flatnonzero(ids)  # with unravel_index: np.nonzero's coordinates, in its order, 4x faster
+    at = np.flatnonzero(ids.reshape(-1) != 0)  # with unravel_index: np.nonzero's coordinates, in order, 4x faster
     coords = np.unravel_index(at, ids.shape)
     cid = ids.reshape(-1)[at]
     vals = hu[coords].astype(np.float64)
@@ -410,7 +410,7 @@ def assign_labels(candidate_ids: np.ndarray, classes: np.ndarray) -> np.ndarray:
     if not ids.flags.c_contiguous:
         return lut[ids]
     out = np.zeros(ids.shape, np.uint8)  # written at the candidates' voxels only: 3x faster than lut[ids]
-    at = np.flatnonzero(ids)
+    at = np.flatnonzero(ids.reshape(-1) != 0)
     out.reshape(-1)[at] = lut[ids.reshape(-1)[at]]
     return out
 
