@@ -34,9 +34,10 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SCANS = [ROOT.parent / "shared" / "data" / f"lidc-idri-000{i}" for i in (1, 2, 3)]
 CLI = [sys.executable, "-m", "cacscore.cli"]
 READ = ("import sys; from concurrent.futures import ProcessPoolExecutor; from cacscore.io.ct import read_ct\n"
+        "def read(p):\n    return read_ct(p).hu.shape  # not the volume: predict's workers send back scores only\n"
         "paths, workers = sys.argv[2:], int(sys.argv[1])\n"
-        "if workers == 1:\n    [read_ct(p).hu.shape for p in paths]\n"
-        "else:\n    with ProcessPoolExecutor(workers) as ex: list(ex.map(read_ct, paths))\n")
+        "if workers == 1:\n    [read(p) for p in paths]\n"
+        "else:\n    with ProcessPoolExecutor(workers) as ex: list(ex.map(read, paths))\n")
 
 
 def timed(cmd: list[str]) -> tuple[float, float, str]:
