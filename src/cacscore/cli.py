@@ -338,7 +338,8 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         run = predict_inputs(model, inputs, keep_phi=args.keep_phi, report_dir=args.report, workers=args.workers,
                              read_options=_read_options(args))
         failures = [f"{r.id}: {r.error}" for r in run.failed] + [f"{i}: {e}" for i, e in run.problems]
-        csv_text = run.table().to_csv(index=False, float_format="%.6g")
+        # the CSV only where it goes somewhere (pandas, 0.2-0.4 s of a cold start, is imported for it)
+        csv_text = run.table().to_csv(index=False, float_format="%.6g") if out is not None or to_stdout else ""
         if not run.ok:  # nothing scored: one clear line and exit 2, as lesion-score does; the table kept
             if out is not None and args.force:  # ... unless --force asks for the empty one
                 write_table(out, csv_text, rows=0, attempted=len(run.results), force=True)

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from cacscore.core.fileio import natural_key
 from cacscore.core.vessels import VESSELS
+
+if TYPE_CHECKING:  # pandas is imported where a table is made: a plain `cacscore predict` needs none (0.2-0.4 s)
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +53,8 @@ def read_coca_scores(xlsx_path: str | Path) -> pd.DataFrame:
     total_mismatch, missing_vessel, missing_total, duplicate_row). Non-numeric cells become NaN
     and are flagged ``bad_cell``.
     """
+    import pandas as pd
+
     path = Path(xlsx_path)
     if not path.is_file():
         raise CocaFormatError(f"{path}: no such file")
@@ -128,6 +133,8 @@ def read_coca_release(root: str | Path) -> pd.DataFrame:
     ``no_folder`` for a row without a folder). Rows: the union of folders and score rows, ids in
     natural order. ``df.attrs`` holds ``folders_without_row`` and ``rows_without_folder`` lists.
     """
+    import pandas as pd
+
     root = Path(root)
     ng = _nongated_dir(root)
     xlsx = ng / "scores.xlsx"

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from cacscore.core.errors import one_line
 from cacscore.core.vessels import VESSELS
@@ -79,6 +78,8 @@ def cohort_from_source(source: str | Path) -> list[dict]:
     if src.is_file():
         if src.suffix.lower() != ".csv":
             raise ValueError(f"{src}: SOURCE must be a COCA root, a folder of patient folders or a .csv")
+        import pandas as pd
+
         try:
             df = pd.read_csv(src, dtype=str, keep_default_na=False)
         except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
