@@ -241,7 +241,7 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
                         "only, deleted when the demo has finished)")
     p.add_argument("--keep-all", action="store_true",
                    help="keep everything the pipeline wrote (default: when it has finished, the checkpoints, fold "
-                        "bundles, cache scans and the training patients' CT are deleted: ~800 of ~850 MB)")
+                        "bundles, cache scans and the training patients' CT are deleted: 769 of 847 MB by default)")
     p.set_defaults(func=_cmd_demo)
 
 

@@ -13,7 +13,7 @@ When every stage has finished, what only the pipeline needed is deleted (:func:`
 keeps it): reproduce's training checkpoints (runs/, unless ``keep_checkpoints``) and per-fold bundles (their
 results are in Table 1 and test_predictions.csv), the cache's scans (manifest.csv, with the reference scores,
 stays), and the release's training patients (the test patients' CT stay, beside OUT/lesion/labels). That is
-about 800 MB of the 850 MB a 128 px demo writes. A pruned demo run again in the same OUT starts afresh.
+769 of the 847 MB a default demo (80 patients at 128 px) writes. A pruned demo run again in the same OUT starts afresh.
 
 The demo grid is one grid point and few epochs (``cv.GRIDS["demo"]``) so that 5 folds x 3 models fit the
 time budget; ``cacscore reproduce`` with ``--grid small`` or ``paper`` is the full search.
