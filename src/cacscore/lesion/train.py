@@ -210,7 +210,7 @@ def gated_heart_index(hu: np.ndarray, spacing_mm) -> tuple[int, int, int]:
     heart-centred field of view (200-260 mm) whose lungs touch the image edge; the finder reads it as such
     (``cacscore.chest.lungs.heart_only_view``). Phantom, 10 gated series of seed 31 at 512 px: its centre lies a
     median 3.0 mm (max 14.7) from the finder's centre on the same patients' non-gated scans, the field of view's
-    centre (used before) 13.8 mm (max 18.6; bench/lesion_gated_predict.py, docs/lesion_scorer.md). The volume
+    centre (used before) 13.8 mm (max 18.6; bench/gated_heart_frame.py, docs/lesion_scorer.md). The volume
     centre when the finder finds nothing. ``find_candidates`` without a heart index uses the same point."""
     return locate_heart(hu, spacing_mm).index
 
