@@ -121,7 +121,7 @@ def _spine_x(sl: np.ndarray) -> float:
     of bone (> 200 HU) in the posterior 30 % of the rows and the middle 60 % of the columns; the image centre when
     none is there (the field of view cut the spine off)."""
     ny, nx = sl.shape
-    ys, xs = np.nonzero(sl[int(0.7 * ny):, int(0.2 * nx):int(0.8 * nx) + 1] > 200)
+    _, xs = np.nonzero(sl[int(0.7 * ny):, int(0.2 * nx):int(0.8 * nx) + 1] > 200)
     return float(np.median(xs) + int(0.2 * nx)) if len(xs) >= 3 else (nx - 1) / 2.0
 
 
