@@ -55,3 +55,13 @@ def test_fov_lungs_leave_out_the_air_in_front_of_the_chest():
     hu[:, 20:50, 2:16] = -850  # a lung at the image's side
     m = fov_lung_mask(hu)
     assert m[:, 30, 8].all() and not m[:, 2, 32].any()
+
+
+def test_a_whole_chest_touching_the_image_edge_is_not_heart_only():
+    """Arms or flanks on the border of a whole-chest scan (300 mm along z) do not make it heart-only; the same
+    border on a 120 mm scan does."""
+    hu = np.full((60, 100, 100), -1000.0, np.float32)
+    hu[:, 10:90, 0:100] = 40.0  # tissue across the whole width: 40 % of the border
+    assert heart_only_view(hu, (5.0, 3.5, 3.5)) == ""
+    assert "cuts through the body" in heart_only_view(hu[:24], (5.0, 3.5, 3.5))
+    assert "heart-centred" in heart_only_view(hu, (5.0, 2.0, 2.0))  # 200 mm across

@@ -43,14 +43,22 @@ CUT_BODY_BORDER = 0.06
 ``cacscore.chest.anatomy.find_body``): LIDC 0.6-2.7 %, gated phantoms 8.7-46 %."""
 
 
+HEART_ONLY_Z_MM = 200.0
+"""A scan covering less than this along z holds the heart but not the whole chest (gated COCA series: median 47
+slices of 3 mm; whole-chest COCA and LIDC series 300-350 mm)."""
+
+
 def heart_only_view(hu: np.ndarray, spacing_mm: tuple[float, float, float]) -> str:
     """Why a (z, y, x) HU volume (any in-plane subsampling, with its own spacing) is a heart-centred field of view,
-    "" when it is a whole chest: an in-plane field of view under HEART_ONLY_FOV_MM, or one that cuts through the
-    body (CUT_BODY_BORDER)."""
+    "" when it is a whole chest: an in-plane field of view under HEART_ONLY_FOV_MM, or a short scan
+    (HEART_ONLY_Z_MM) whose field of view cuts through the body (CUT_BODY_BORDER). A whole chest whose arms or
+    flanks touch the image edge is not one."""
     hu = np.asarray(hu)
     fov = min(hu.shape[1] * float(spacing_mm[1]), hu.shape[2] * float(spacing_mm[2]))
     if fov < HEART_ONLY_FOV_MM:
         return f"heart-centred field of view ({fov:.0f} mm across)"
+    if hu.shape[0] * abs(float(spacing_mm[0])) >= HEART_ONLY_Z_MM:
+        return ""
     border = np.concatenate([hu[:, 0].ravel(), hu[:, -1].ravel(), hu[:, :, 0].ravel(), hu[:, :, -1].ravel()]) > -400
     if border.mean() > CUT_BODY_BORDER:
         return f"the field of view cuts through the body ({border.mean():.0%} of its border is tissue)"
