@@ -329,7 +329,7 @@ def test_train_on_gated_rois_skips_bad_patients_and_scores_nongated(coca_like, g
     n_cand = rep["candidates"]["total"]
     n_noise = rep["gated_noise"]["n_rows"]  # the default 2 noisy copies per gated scan
     assert rep["gated_noise"]["copies"] == 2 and n_noise > 0
-    assert rep["gated_heart_jitter"] == {"sd_mm": 8.0, "copies": 4, "n_gated_cases": 4,
+    assert rep["gated_heart_jitter"] == {"sd_mm": 4.0, "copies": 4, "n_gated_cases": 4,
                                          "n_training_rows": 4 * n_cand + n_noise}
     reasons = {s["id"]: s["reason"] for s in rep["skipped"]}
     assert sorted(reasons) == ["5", "6", "7", "8"]
