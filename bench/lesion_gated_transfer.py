@@ -27,7 +27,10 @@ noise-free image, scores.xlsx); rows differ only in what the classifier was trai
   (b6) b1+heart_jitter    (b1) with the same jitter: no feature change, so what lesion-train can ship as it is
   (b7) b6+noise           (b6) plus --noise-copies noisy copies of each gated training scan (noise sd drawn from
                         --noise-sd, cacscore.lesion.train.noise_augmented_candidates), each with one heart-
-                        reference shift: what lesion-train --gated-noise-copies does
+                        reference shift: what lesion-train --gated-noise-copies did before issue 16
+  (b8) b7 in the heart finder's frame: (b7) with the heart finder's centre on the gated series as the reference
+                        (cacscore.chest.heart.locate_heart reads a heart-centred field of view since issue 16, in
+                        the frame it gives on whole-chest scans): what lesion-train does now
 
 Metrics as in bench/lesion_scorer.py (same _summary): MSE on targets divided by the training maxima per vessel
 averaged over the four vessels; constant = the test set's per-vessel mean; ratio = constant MSE / row MSE;
@@ -305,6 +308,15 @@ def main(argv: list[str] | None = None) -> int:
         half = len(tr_gn["targets"])
         rows_def[f"b7_b6+noise{a.noise_copies}x{NOISE_SD_HU[0]:g}-{NOISE_SD_HU[1]:g}HU"] = (
             np.concatenate([ftr6, fn[half:]]), np.concatenate([ytr6, yn[half:]]), te["features"])
+        # (b8) b7 in the heart finder's frame (issue 16: the finder reads a heart-centred field of view in the
+        # frame it gives on whole-chest scans): what lesion-train does since; the noisy copies' candidates were
+        # extracted with the clean scan's finder centre, so "features" is that frame for both
+        ftr8, ytr8 = jittered(tr_g, tr_g["features"], copies=a.jitter_copies, sd_mm=a.jitter_sd_mm,
+                              rng=np.random.default_rng(a.seed))
+        fn8, yn8 = jittered(tr_gn, tr_gn["features"], copies=2, sd_mm=a.jitter_sd_mm,
+                            rng=np.random.default_rng(a.seed + 1))
+        rows_def["b8_b7_in_heart_finder_frame"] = (np.concatenate([ftr8, fn8[half:]]), np.concatenate([ytr8, yn8[half:]]),
+                                                    te["features"])
     if a.only:
         rows_def = {k: v for k, v in rows_def.items() if any(k.startswith(o) for o in a.only)}
     T = truth.loc[test_ids, list(VESSELS)].to_numpy(float)

@@ -307,9 +307,10 @@ def test_gated_source_detection_and_labels_match_score_gated_patient(gated_relea
         assert L.score_assignment(hu, cand, tg)["total"] == pytest.approx(ref.scores["total"], rel=1e-6, abs=1e-6)
         n_roi_vox += int((lab > 0).sum())
     assert n_roi_vox > 0
-    assert LC.gated_heart_index((43, 96, 96)) == (21.0, 47.5, 47.5)  # the heart-centred FOV's centre
+    # the heart finder's centre, as find_candidates finds it itself (one frame with non-gated scans)
+    assert LC.gated_heart_index(hu, sp) == cand.heart_index
     # the training jitter's re-referencing equals find_candidates with the moved heart index
-    h0, h1 = LC.gated_heart_index(hu.shape), (12.0, 40.0, 61.0)
+    h0, h1 = LC.gated_heart_index(hu, sp), (12.0, 40.0, 61.0)
     f0 = L.find_candidates(hu, sp, heart_index=h0).features
     f1 = L.find_candidates(hu, sp, heart_index=h1).features
     shifted = LC.shift_heart_reference(f0, (np.asarray(h1) - h0) * np.asarray(sp))
@@ -324,11 +325,11 @@ def test_train_on_gated_rois_skips_bad_patients_and_scores_nongated(coca_like, g
     out = tmp_path / "model"
     rep = LC.train_lesion_model(LC.training_pairs(coca_like), out, config=CONFIG, progress=False)
     assert rep["source_kinds"] == ["gated"] and rep["cases_used"] == ["1", "2", "3", "4"]
-    assert rep["heart_reference"] == {"gated": "volume centre (gated_heart_index)"}
+    assert rep["heart_reference"] == {"gated": "cacscore.chest.heart.find_heart"}
     n_cand = rep["candidates"]["total"]
     n_noise = rep["gated_noise"]["n_rows"]  # the default 2 noisy copies per gated scan
     assert rep["gated_noise"]["copies"] == 2 and n_noise > 0
-    assert rep["gated_heart_jitter"] == {"sd_mm": 8.0, "copies": 4, "n_gated_cases": 4,
+    assert rep["gated_heart_jitter"] == {"sd_mm": 4.0, "copies": 4, "n_gated_cases": 4,
                                          "n_training_rows": 4 * n_cand + n_noise}
     reasons = {s["id"]: s["reason"] for s in rep["skipped"]}
     assert sorted(reasons) == ["5", "6", "7", "8"]
@@ -343,7 +344,7 @@ def test_train_on_gated_rois_skips_bad_patients_and_scores_nongated(coca_like, g
     hits = total = 0
     for c in LC.training_pairs(coca_like)[:4]:
         hu, sp, lab, _ = LC.gated_volume_labels(c)
-        cand = L.find_candidates(hu, sp, heart_index=LC.gated_heart_index(hu.shape))  # as training does
+        cand = L.find_candidates(hu, sp, heart_index=LC.gated_heart_index(hu, sp))  # as training does
         tg = L.candidate_targets(cand.ids, lab)
         pred = model.predict(cand.features)
         hits += int((pred[tg > 0] > 0).sum())
@@ -377,7 +378,7 @@ def test_gated_noise_augmentation(gated_release, tmp_path, capsys):
     noisy = LC.noisy_copy(hu, sp, 30.0, np.random.default_rng(0))
     assert np.std(noisy - hu) == pytest.approx(30.0, rel=0.02)
     assert np.array_equal(noisy, LC.noisy_copy(hu, sp, 30.0, np.random.default_rng(0)))
-    h = LC.gated_heart_index(hu.shape)
+    h = LC.gated_heart_index(hu, sp)
     clean = L.find_candidates(hu, sp, heart_index=h)
     t_clean = L.candidate_targets(clean.ids, lab)
     f, t = LC.noise_augmented_candidates(hu, sp, lab, h, copies=2, sd_hu=(30.0, 30.0), rng=np.random.default_rng(1))
@@ -405,7 +406,7 @@ def test_noise_copies_reuse_the_clean_lung_hull(gated_release, monkeypatch):
     hull), with the same random draws."""
     case = LC.training_pairs(gated_release, kind="gated")[0]
     hu, sp, lab, _ = LC.gated_volume_labels(case)
-    h = LC.gated_heart_index(hu.shape)
+    h = LC.gated_heart_index(hu, sp)
     rng = np.random.default_rng(5)
     old_f, old_t = [], []
     for _ in range(3):  # the old loop, verbatim: a hull per copy

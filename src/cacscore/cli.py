@@ -423,7 +423,7 @@ def _add_lesion_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--source", dest="source_kind", choices=("auto", "gated", "labels", "csv"), default="auto",
                    help="how to read SOURCE (auto: csv for a file, labels for a root with labels/, gated for a "
                    "root with Gated_release_final/calcium_xml and no labels/)")
-    p.add_argument("--gated-heart-jitter-mm", type=float, default=8.0, metavar="MM",
+    p.add_argument("--gated-heart-jitter-mm", type=float, default=4.0, metavar="MM",
                    help="gated source: sd of the random heart-reference shift of the extra copies (0: none)")
     p.add_argument("--gated-copies", type=int, default=4, metavar="N",
                    help="gated source: copies of each gated scan's candidates (the first unshifted)")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from cacscore.chest.lungs import LungField, heart_grid_step, lung_mask
+from cacscore.chest.lungs import LungField, heart_grid_step, lung_field
 from cacscore.io.dicom import Volume, hu_and_spacing
 
 log = logging.getLogger(__name__)
@@ -22,11 +22,13 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class HeartFinding:
     """index: (z, y, x) voxel index of the heart centre (the volume centre when not found); found: False when
-    no lungs or no mediastinum were seen; reason: why not ("" when found)."""
+    no lungs or no mediastinum were seen; reason: why not ("" when found); heart_only: why the scan was read as a
+    heart-centred field of view ("" for a whole chest)."""
 
     index: tuple[int, int, int]
     found: bool = True
     reason: str = ""
+    heart_only: str = ""
 
 
 HEART_FRACTION = 0.6
@@ -43,6 +45,11 @@ def locate_heart(volume_or_hu: Volume | np.ndarray, spacing_mm: tuple[float, flo
     mediastinal soft tissue. hu (z, y, x), z ascending = inferior -> superior.
     lungs: the volume's :func:`lung_field`, when the caller already has it (same result, one lung mask less);
     ValueError if it was made for another grid.
+
+    A heart-centred field of view (a gated calcium-scoring series, ``cacscore.chest.lungs.heart_only_view``) is
+    read the same way, in the same frame: its lungs are the air inside the image disc not reaching its anterior
+    rim (they touch the image edge there), and every slice with lung on both sides counts, since the scan covers
+    only the heart and the great vessels above it (a whole chest's upper third, left out, holds the arch).
     """
     hu, spacing_mm = hu_and_spacing(volume_or_hu, spacing_mm, who="find_heart")
     nz, ny, nx = hu.shape
@@ -51,24 +58,29 @@ def locate_heart(volume_or_hu: Volume | np.ndarray, spacing_mm: tuple[float, flo
     small = np.asarray(hu[:, ::step, ::step], np.float32)
     body = small > -400
     if lungs is None:
-        lung = lung_mask(small)
+        lungs = lung_field(hu, spacing_mm)
     elif lungs.step != step or lungs.mask.shape != small.shape:
         raise ValueError(f"find_heart: lungs were found on another grid (step {lungs.step}, shape {lungs.mask.shape}; "
                          f"this volume needs step {step}, shape {small.shape})")
-    else:
-        lung = lungs.mask
+    lung, view = lungs.mask, lungs.heart_only
     area = lung.sum((1, 2)).astype(float)
     if area.max() <= 0:
-        return HeartFinding((nz // 2, ny // 2, nx // 2), False, "no lungs found; using the volume centre")
+        return HeartFinding((nz // 2, ny // 2, nx // 2), False, "no lungs found; using the volume centre", view)
     soft = (small > -20) & (small < 150)  # blood and myocardium; mediastinal fat (-100 HU) excluded
     mass = np.zeros(nz)
     cy = np.full(nz, np.nan)
     cx = np.full(nz, np.nan)
-    field = np.flatnonzero(area > 0.4 * area.max())  # the lung field without domes and apices
-    upper = field.min() + 0.67 * (field.max() - field.min())
+    if view:  # heart-only: the lungs are cut by the image edge, their area says nothing of domes and apices
+        field = np.flatnonzero(area > 0)
+        upper = field.max()
+    else:
+        field = np.flatnonzero(area > 0.4 * area.max())  # the lung field without domes and apices
+        upper = field.min() + 0.67 * (field.max() - field.min())
     for k in field[field <= upper]:  # the heart is never in the upper third (arch, great vessels)
         ys, xs = np.nonzero(lung[k])
-        xmid = np.nonzero(body[k])[1].mean()  # body midline (the lungs differ in size: not their median)
+        # body midline (the lungs differ in size: not their median); a heart-centred field of view shows no body
+        # outline, so there the vertebral body, which lies on the midline, stands for it
+        xmid = _spine_x(small[k]) if view else np.nonzero(body[k])[1].mean()
         left, right = xs[xs < xmid], xs[xs >= xmid]
         if len(left) == 0 or len(right) == 0:
             continue
@@ -89,7 +101,7 @@ def locate_heart(volume_or_hu: Volume | np.ndarray, spacing_mm: tuple[float, flo
         yy, xx = np.nonzero(m)
         cy[k], cx[k] = yy.mean() + y0, xx.mean() + int(x0)
     if mass.max() <= 0:
-        return HeartFinding((nz // 2, ny // 2, nx // 2), False, "no mediastinum found; using the volume centre")
+        return HeartFinding((nz // 2, ny // 2, nx // 2), False, "no mediastinum found; using the volume centre", view)
     # the heart is where the mediastinum is widest: the run of slices around the (smoothed) maximum
     # of mediastinal soft tissue that stays above HEART_FRACTION of it
     sm = ndimage.uniform_filter1d(mass, size=max(1, int(round(15.0 / float(spacing_mm[0])))), mode="constant")
@@ -101,7 +113,16 @@ def locate_heart(volume_or_hu: Volume | np.ndarray, spacing_mm: tuple[float, flo
     sel = w > 0
     y = float(np.nansum(cy[sel] * w[sel]) / w[sel].sum()) * step
     x = float(np.nansum(cx[sel] * w[sel]) / w[sel].sum()) * step
-    return HeartFinding((int(round(z)), int(min(round(y), ny - 1)), int(min(round(x), nx - 1))))
+    return HeartFinding((int(round(z)), int(min(round(y), ny - 1)), int(min(round(x), nx - 1))), heart_only=view)
+
+
+def _spine_x(sl: np.ndarray) -> float:
+    """x (grid pixels) of the vertebral body in one axial slice of a heart-centred field of view: the median column
+    of bone (> 200 HU) in the posterior 30 % of the rows and the middle 60 % of the columns; the image centre when
+    none is there (the field of view cut the spine off)."""
+    ny, nx = sl.shape
+    _, xs = np.nonzero(sl[int(0.7 * ny):, int(0.2 * nx):int(0.8 * nx) + 1] > 200)
+    return float(np.median(xs) + int(0.2 * nx)) if len(xs) >= 3 else (nx - 1) / 2.0
 
 
 def find_heart(volume_or_hu: Volume | np.ndarray, spacing_mm: tuple[float, float, float] | None = None, *,

@@ -1,0 +1,346 @@
+"""Hybrid cases (issue 16, item 5): synthetic calcified plaques inserted into a REAL chest CT, along coronary
+courses laid in the grooves of the heart that :func:`cacscore.chest.anatomy.read_chest` finds there, with exact
+per-vessel truth. Every native calcium deposit of the real scan (costal cartilage, aorta, spine, valves) stays
+as it was: a real negative.
+
+The courses are found in the heart frame (origin at the aortic root, long axis root -> apex):
+- LAD: down the anterior interventricular groove (anterior-left of the long axis, from the base to near the apex);
+- LCX: round the left atrioventricular groove (the base ring, from anterior-left to posterior);
+- RCA: round the right atrioventricular groove (the base ring, from anterior-right to posterior, descending);
+- LCA (left main): from the aortic root's left wall to where the LAD and LCX part.
+At each point of a course a ray leaves the long axis in the course's direction; the vessel lies where the ray
+first leaves the heart's tissue for fat (the epicardial fat of the groove), one vessel radius into that fat. Points
+whose ray finds no fat (the heart against the lung or the chest wall) are left out.
+
+The plaques are the phantom's (:func:`cacscore.phantom.coronary.draw_calcium` sizes and densities,
+:func:`cacscore.phantom.coronary.place_plaques` positions in the vessel wall, :func:`cacscore.phantom.raster.
+ellipsoid_fraction` partial volume over each slice's slab) and keep the scan's own noise: a voxel covered by a
+fraction f of plaque becomes ``hu + f * (plaque HU - local mean)``, so the plaque's core carries the real noise
+around the local mean. A plaque is kept only where the original image is fat at its centre, no native calcium
+(>= 130 HU) lies within 4 mm of it, and it lies within PERICARDIAL_BAND_MM of the pericardial mask. The truth is
+``cacscore.scoring.agatston.agatston`` of the written (integer) image with the plaques' footprints as labels.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import ndimage
+
+from cacscore.chest.anatomy import ChestAnatomy
+from cacscore.core.vessels import LABEL_OF, VESSELS
+from cacscore.phantom.coronary import Plaque, PlaqueSpec, Vessel, draw_calcium, place_plaques
+from cacscore.phantom.raster import Grid, ellipsoid_fraction
+from cacscore.scoring.agatston import agatston
+
+FAT_HU = (-200.0, -30.0)
+"""Fat (epicardial fat of the grooves) on the smoothed image."""
+
+NATIVE_CLEARANCE_MM = 2.0
+"""No native voxel >= 130 HU within this distance of an inserted plaque's extent: the plaque stays its own
+candidate (2 mm is 3 pixels at 0.7 mm), and what the scorer calls coronary outside the plaques is native calcium,
+contrast or noise. 4 mm dropped 22 of 25 plaques on the contrast series LIDC-IDRI-0001, whose blood (200-450 HU)
+lies a few mm from the epicardial fat everywhere."""
+
+PERICARDIAL_BAND_MM = (-40.0, 10.0)
+"""A plaque centre's signed distance to the pericardial mask's surface (mm, > 0 outside) must lie in this band:
+inside the sac or just outside its found edge (the mask's front edge is a straight line between the lungs' tips
+and cuts off some epicardial fat; docs/chest_anatomy.md)."""
+
+# the courses in the heart frame: (t along root -> apex, angle in degrees from anterior towards the patient's left)
+COURSES: dict[str, tuple[tuple[float, float], tuple[float, float]]] = {
+    "LAD": ((0.18, 0.92), (35.0, 25.0)),
+    "LCX": ((0.22, 0.3), (75.0, 140.0)),
+    "RCA": ((0.14, 0.3), (-35.0, -150.0)),
+}
+PLACEMENT_TRIES = 8
+"""Places along its course a drawn plaque is tried at before it is dropped (the first is the drawn one)."""
+BIFURCATION = (0.15, 50.0)
+"""Where the left main ends (t, angle): between the LAD's start and the LCX's."""
+LUMEN_RADIUS_MM = {"LCA": 2.0, "LAD": 1.6, "LCX": 1.5, "RCA": 1.8}
+
+
+@dataclass(frozen=True)
+class HeartAxes:
+    """The heart frame of a found anatomy (mm, (z, y, x) from voxel 0): origin at the aortic root, unit long axis
+    (root -> apex), anterior and patient-left directions perpendicular to it; length_mm from root to apex."""
+
+    root: np.ndarray
+    long: np.ndarray
+    anterior: np.ndarray
+    left: np.ndarray
+    length_mm: float
+
+    def point(self, t: float) -> np.ndarray:
+        return self.root + t * self.length_mm * self.long
+
+    def direction(self, angle_deg: float) -> np.ndarray:
+        a = np.deg2rad(angle_deg)
+        return np.cos(a) * self.anterior + np.sin(a) * self.left
+
+
+@dataclass
+class HybridCase:
+    """One hybrid: hu (z, y, x) float32 integer-valued HU (the real scan with plaques), labels (z, y, x) uint8
+    (the plaques' footprints, 1 LCA .. 4 RCA), truth (agatston(hu, labels).as_row(): LCA..RCA, total), plaques
+    (x, y, z mm from voxel 0, as :class:`cacscore.phantom.coronary.Plaque`), courses (name -> (n, 3) (z, y, x) mm)
+    and the plaques dropped by the placement rules (with the reason)."""
+
+    hu: np.ndarray
+    labels: np.ndarray
+    truth: dict[str, float]
+    plaques: list[Plaque]
+    courses: dict[str, np.ndarray]
+    dropped: list[tuple[str, str]] = field(default_factory=list)
+
+
+class HybridError(ValueError):
+    """The anatomy needed for coronary courses was not found (message says which part)."""
+
+
+def heart_axes(anatomy: ChestAnatomy) -> HeartAxes:
+    """The heart frame from the found aortic root and apex; HybridError when either is missing."""
+    root, apex = np.asarray(anatomy.aortic_root_mm, float), np.asarray(anatomy.apex_mm, float)
+    if not (np.isfinite(root).all() and np.isfinite(apex).all()):
+        raise HybridError(f"no aortic root or apex found (root: {anatomy.parts['root'].reason or 'ok'}; "
+                          f"pericardium: {anatomy.parts['pericardium'].reason or 'ok'})")
+    v = apex - root
+    length = float(np.linalg.norm(v))
+    if length < 40:
+        raise HybridError(f"aortic root and apex only {length:.0f} mm apart")
+    long = v / length
+    ant = np.array([0.0, -1.0, 0.0])  # anterior = -y
+    ant = ant - (ant @ long) * long
+    ant /= np.linalg.norm(ant)
+    left = np.array([0.0, 0.0, 1.0])
+    left = left - (left @ long) * long - (left @ ant) * ant
+    left /= np.linalg.norm(left)
+    return HeartAxes(root, long, ant, left, length)
+
+
+def _sampler(hu: np.ndarray, spacing_mm: tuple[float, float, float], smooth_mm: float = 1.0,
+             offset_mm: np.ndarray | None = None):
+    """A function (n, 3) mm -> (n,) HU of the image smoothed by a Gaussian of smooth_mm (linear interpolation);
+    offset_mm: the mm position of hu's voxel 0 (a crop of a larger volume)."""
+    sp = np.asarray(spacing_mm, float)
+    off = np.zeros(3) if offset_mm is None else np.asarray(offset_mm, float)
+    sm = ndimage.gaussian_filter(np.asarray(hu, np.float32), sigma=smooth_mm / sp)
+
+    def sample(points_mm: np.ndarray) -> np.ndarray:
+        idx = ((np.asarray(points_mm, float) - off) / sp).T
+        return ndimage.map_coordinates(sm, idx, order=1, mode="nearest")
+
+    return sample
+
+
+def heart_box(anatomy: ChestAnatomy, margin_mm: float = 40.0) -> tuple[slice, slice, slice]:
+    """The full-volume index box of the pericardial mask grown by margin_mm (where courses and plaques can lie):
+    smoothing and distances on this box instead of the whole scan (a 512 x 512 x 261 series took 90-110 s)."""
+    idx = np.argwhere(anatomy.pericardium)
+    if len(idx) == 0:
+        raise HybridError(f"no pericardial mask ({anatomy.parts['pericardium'].reason})")
+    lo_mm = idx.min(0) * anatomy.grid_mm - margin_mm
+    hi_mm = idx.max(0) * anatomy.grid_mm + margin_mm
+    sp = np.asarray(anatomy.spacing_mm, float)
+    shape = np.asarray(anatomy.shape)
+    lo = np.clip(np.floor(lo_mm / sp).astype(int), 0, shape)
+    hi = np.clip(np.ceil(hi_mm / sp).astype(int) + 1, 0, shape)
+    return tuple(slice(int(a), int(b)) for a, b in zip(lo, hi))  # type: ignore[return-value]
+
+
+SURFACE_BAND_MM = (-15.0, 5.0)
+"""A course point's signed distance to the pericardial mask's surface (mm, > 0 outside): near the heart's outer
+surface. Deeper, the ray's fat is between chambers or great vessels (the transverse sinus by the aortic root);
+farther out, it has left the heart (LIDC-IDRI-0002: the LAD's rays reached subcutaneous fat in front of the chest
+wall and the RCA's the fat by the spine before this band)."""
+
+
+def groove_point(sample, origin: np.ndarray, direction: np.ndarray, radius_mm: float, surface=None, *,
+                 max_mm: float = 80.0, step_mm: float = 0.5) -> np.ndarray | None:
+    """The vessel centre on a ray from ``origin``: where the ray leaves heart tissue (> -10 HU) for fat (FAT_HU,
+    for at least 2 mm), radius_mm + 0.5 mm into the fat; None when it never does, crosses lung (< -400 HU) first,
+    or (with ``surface``, a function (n, 3) mm -> signed distance to the pericardial surface) only does so
+    outside SURFACE_BAND_MM. Transitions deeper than the band are passed over."""
+    r = np.arange(0.0, max_mm, step_mm)
+    pts = origin[None] + r[:, None] * direction[None]
+    v = sample(pts)
+    tissue = v > -10
+    fat = (v >= FAT_HU[0]) & (v <= FAT_HU[1])
+    need = int(round(2.0 / step_mm))
+    seen = np.cumsum(tissue) > 0
+    lung = np.convolve(v < -400, np.ones(need), mode="full")[:len(v)] >= need  # 2 mm of lung ending here
+    first_lung = int(np.argmax(lung)) if lung.any() else len(v)
+    for i in np.flatnonzero(fat & seen):
+        if i >= first_lung:
+            return None
+        if i + need > len(v) or not fat[i:i + need].all():
+            continue
+        p = origin + (r[i] + radius_mm + 0.5) * direction
+        if surface is None:
+            return p
+        d = float(surface(p[None])[0])
+        if d > SURFACE_BAND_MM[1]:
+            return None
+        if d >= SURFACE_BAND_MM[0]:
+            return p
+    return None
+
+
+def coronary_courses(hu: np.ndarray, spacing_mm: tuple[float, float, float], anatomy: ChestAnatomy,
+                     rng: np.random.Generator, *, step_mm: float = 2.0, sample=None) -> dict[str, np.ndarray]:
+    """Centrelines (name -> (n, 3) (z, y, x) mm from voxel 0) of LCA, LAD, LCX, RCA in the grooves of the found
+    heart (module docstring); each course's angles are jittered by up to 8 degrees (rng). A course with fewer
+    than 3 points is left out. sample: the smoothed-image sampler (:func:`_sampler`) when the caller has it."""
+    ax = heart_axes(anatomy)
+    if sample is None:
+        box = heart_box(anatomy)
+        sample = _sampler(hu[box], spacing_mm, offset_mm=np.array([b.start for b in box]) * np.asarray(spacing_mm))
+    sd = _pericardium_distance(anatomy)
+
+    def surface(points_mm: np.ndarray) -> np.ndarray:
+        return sd[tuple(anatomy.coarse_index(points_mm).T)]
+
+    out: dict[str, np.ndarray] = {}
+    for name, ((t0, t1), (a0, a1)) in COURSES.items():
+        jit = rng.uniform(-8, 8)
+        n = max(3, int(np.ceil(ax.length_mm * abs(t1 - t0) / step_mm + abs(a1 - a0) / 8.0)))
+        pts = []
+        for t, a in zip(np.linspace(t0, t1, n), np.linspace(a0, a1, n) + jit):
+            p = groove_point(sample, ax.point(t), ax.direction(a), LUMEN_RADIUS_MM[name], surface)
+            if p is not None:
+                pts.append(p)
+        if len(pts) >= 3:
+            out[name] = _smooth(np.array(pts))
+    bif = groove_point(sample, ax.point(BIFURCATION[0]), ax.direction(BIFURCATION[1]), LUMEN_RADIUS_MM["LCA"],
+                       surface)
+    if bif is not None:
+        # the left main: from the root, one aortic radius towards the bifurcation, to the bifurcation
+        r0 = 12.0
+        d = bif - ax.root
+        start = ax.root + r0 * d / max(np.linalg.norm(d), 1e-6)
+        if np.linalg.norm(bif - start) > 3:
+            out["LCA"] = np.linspace(start, bif, max(3, int(np.linalg.norm(bif - start) / step_mm) + 1))
+    return {v: out[v] for v in VESSELS if v in out}
+
+
+def _smooth(points: np.ndarray) -> np.ndarray:
+    """A course without single-point jumps (a ray that slipped into another groove): each coordinate median-filtered
+    over 5 points."""
+    if len(points) < 5:
+        return points
+    return np.stack([ndimage.median_filter(points[:, k], size=5, mode="nearest") for k in range(3)], axis=1)
+
+
+def _grid(box: tuple[slice, slice, slice], spacing_mm: tuple[float, float, float]) -> Grid:
+    """The phantom raster grid of a box of a real volume: x, y pixel centres and z slab edges in mm from the
+    volume's voxel 0 (slabs as thick as the slice spacing)."""
+    dz, dy, dx = spacing_mm
+    if abs(dy - dx) > 1e-6:
+        raise HybridError(f"square pixels needed, got {dy} x {dx} mm")
+    z, y, x = (np.arange(b.start, b.stop) for b in box)
+    return Grid(x_mm=x * dx, y_mm=y * dy, z_edges_mm=(np.append(z, z[-1] + 1) - 0.5) * dz)
+
+
+def draw_specs(rng: np.random.Generator, vessels: list[str], *, min_plaques: int = 2) -> list[PlaqueSpec]:
+    """Plaque sizes and densities from the phantom's score-first model (draw_calcium), redrawn until at least
+    min_plaques fall on the found courses (a test bed needs calcium; a patient without any is drawn 39 % of the
+    time there)."""
+    for _ in range(200):
+        specs = [s for s in draw_calcium(rng) if s.vessel in vessels]
+        if len(specs) >= min_plaques:
+            return specs
+    return []
+
+
+def insert_plaques(hu: np.ndarray, spacing_mm: tuple[float, float, float], anatomy: ChestAnatomy, seed: int, *,
+                   threshold_hu: float = 130.0) -> HybridCase:
+    """A hybrid of a real (z, y, x) HU volume: courses in its grooves (:func:`coronary_courses`), plaques drawn by
+    the phantom's model along them (module docstring); deterministic for (volume, seed)."""
+    rng = np.random.default_rng([seed, 16])
+    sp = tuple(float(s) for s in spacing_mm)
+    box = heart_box(anatomy)
+    off = np.array([b.start for b in box]) * np.asarray(sp)
+    sub = np.asarray(hu[box], np.float32)
+    sample = _sampler(sub, sp, offset_mm=off)  # type: ignore[arg-type]
+    courses = coronary_courses(hu, sp, anatomy, rng, sample=sample)  # type: ignore[arg-type]
+    if not courses:
+        raise HybridError("no coronary course found in fat beside the heart")
+    vessels = {n: Vessel(n, c[:, ::-1].copy(), np.full(len(c), LUMEN_RADIUS_MM[n])) for n, c in courses.items()}
+    specs = draw_specs(rng, list(courses))
+    grid = _grid(box, sp)  # type: ignore[arg-type]
+    new = sub.copy()
+    bg = ndimage.gaussian_filter(sub, sigma=1.5 / np.asarray(sp))
+    near_native = ndimage.distance_transform_edt(sub < threshold_hu, sampling=sp)
+    peri_sd = _pericardium_distance(anatomy)
+    lab = np.zeros(sub.shape, np.uint8)
+    kept, dropped = [], []
+    ss = 3 if sp[1] < 1.2 else 5
+
+    def why_not(p: Plaque):
+        """(reason, None) when the plaque may not go there, else ("", (box, partial-volume fraction))."""
+        zyx = p.centre[::-1]
+        idx = tuple(np.clip(np.rint((zyx - off) / np.asarray(sp)).astype(int), 0, np.array(sub.shape) - 1))
+        v = float(sample(zyx[None])[0])
+        if not FAT_HU[0] - 40 <= v <= FAT_HU[1] + 40:
+            return f"centre not in fat ({v:.0f} HU)", None
+        if near_native[idx] < NATIVE_CLEARANCE_MM + float(p.semi.max()):
+            return f"native calcium {near_native[idx]:.1f} mm away", None
+        d_peri = float(peri_sd[tuple(anatomy.coarse_index(zyx[None])[0])])
+        if not PERICARDIAL_BAND_MM[0] <= d_peri <= PERICARDIAL_BAND_MM[1]:
+            return f"{d_peri:.0f} mm from the pericardial surface", None
+        r = ellipsoid_fraction(grid, p.centre, p.axes, p.semi, supersample=ss)
+        if r is None:
+            return "outside the volume", None
+        under = lab[r[0]][r[1] > 0.005]
+        if ((under > 0) & (under != LABEL_OF[p.vessel])).any():
+            return "touches another vessel's plaque", None
+        return "", r
+
+    for spec in specs:
+        # a place on the course where the rules allow it: the drawn one, then up to PLACEMENT_TRIES - 1 others
+        for k in range(PLACEMENT_TRIES):
+            if k:
+                spec = dataclasses.replace(spec, s_frac=float(rng.uniform(0.02, 0.97)))
+            p = place_plaques([spec], vessels, rng)[0]
+            reason, r = why_not(p)
+            if not reason:
+                break
+        if reason:
+            dropped.append((p.vessel, reason))
+            continue
+        pbox, f = r
+        o = new[pbox]
+        o += f * (np.float32(p.hu) - bg[pbox])
+        lab[pbox][f > 0.005] = LABEL_OF[p.vessel]
+        kept.append(p)
+    out = np.asarray(hu, np.float32).copy()
+    out[box] = new
+    labels = np.zeros(hu.shape, np.uint8)
+    labels[box] = lab
+    np.rint(out, out=out)
+    np.clip(out, -1024, 3071, out=out)
+    truth = agatston(out, labels, pixel_spacing_mm=(sp[1], sp[2]), slice_spacing_mm=sp[0],
+                     threshold_hu=threshold_hu).as_row()
+    return HybridCase(out, labels, truth, kept, courses, dropped)
+
+
+def _pericardium_distance(anatomy: ChestAnatomy) -> np.ndarray:
+    """Signed distance (mm, > 0 outside) to the pericardial mask's surface on the anatomy's coarse grid."""
+    m = anatomy.pericardium
+    gm = anatomy.grid_mm
+    if not m.any():
+        return np.full(m.shape, np.inf, np.float32)
+    return (ndimage.distance_transform_edt(~m, sampling=gm) - ndimage.distance_transform_edt(m, sampling=gm)).astype(np.float32)
+
+
+def plaque_mask(case: HybridCase, dilate_px: int = 1) -> np.ndarray:
+    """(z, y, x) bool: the inserted plaques' footprints grown by dilate_px in-plane (what counts as 'inside an
+    inserted plaque' when splitting a scorer's coronary AU into plaque and native)."""
+    m = case.labels > 0
+    if dilate_px:
+        st = np.zeros((3, 3, 3), bool)
+        st[1] = True
+        m = ndimage.binary_dilation(m, st, iterations=dilate_px)
+    return m
