@@ -85,21 +85,24 @@ def test_anatomy_rules_fire_only_where_the_part_was_found():
 
     nan = np.nan
     cols = np.array([
-        # pericardium, wall, segment, bone, above root, above diaphragm, frame x3
-        [-5, 30, 2, 20, 0, 40, nan, nan, nan],   # inside the sac: coronary territory, no rule
-        [35, 30, 2, 20, 0, 40, nan, nan, nan],   # 35 mm outside the sac
-        [2, 30, 2, 0, 0, 40, nan, nan, nan],     # on the bony thorax, outside the sac
-        [-2, 1, 2, 30, 0, 40, nan, nan, nan],    # in the descending aortic wall
-        [-2, 1, 0, 30, 5, 40, nan, nan, nan],    # in the ascending wall at the root (ostia): no rule
-        [-2, 1, 0, 30, 40, 40, nan, nan, nan],   # ascending wall 40 mm above the root
-        [5, 30, 2, 30, -80, -30, nan, nan, nan],  # below the diaphragm, outside the sac
-        [nan, nan, nan, nan, nan, nan, nan, nan, nan],  # nothing found: nothing fires
+        # pericardium, wall, segment, bone, above root, above diaphragm, frame x3, in front of the chest wall
+        [-5, 30, 2, 20, 0, 40, nan, nan, nan, -20],   # inside the sac: coronary territory, no rule
+        [35, 30, 2, 20, 0, 40, nan, nan, nan, -20],   # 35 mm outside the sac
+        [2, 30, 2, 0, 0, 40, nan, nan, nan, -20],     # on the bony thorax, outside the sac
+        [-2, 1, 2, 30, 0, 40, nan, nan, nan, -20],    # in the descending aortic wall
+        [-2, 1, 0, 30, 5, 40, nan, nan, nan, -20],    # in the ascending wall at the root (ostia): no rule
+        [-2, 1, 0, 30, 40, 40, nan, nan, nan, -20],   # ascending wall 40 mm above the root
+        [5, 30, 2, 30, -80, -30, nan, nan, nan, -20],  # below the diaphragm, outside the sac
+        [6, 60, 0, 24, -20, 10, nan, nan, nan, 8],    # costal cartilage 8 mm in the chest wall (LIDC-IDRI-0001)
+        [-1, 60, 0, 24, -20, 10, nan, nan, nan, 8],   # in front of the wall's surface but inside the sac: no rule
+        [6, 60, 0, 24, -20, 10, nan, nan, nan, 2],    # 2 mm in front: within the margin, no rule
+        [nan, nan, nan, nan, nan, nan, nan, nan, nan, nan],  # nothing found: nothing fires
     ], float)
     assert cols.shape[1] == len(ANATOMY_NAMES)
     v = anatomy_verdicts(cols)
     fired = [[r for r, f in zip(RULE_NAMES, row) if f] for row in v]
     assert fired == [[], ["outside the pericardium"], ["bony thorax"], ["aortic wall"], [], ["aortic wall"],
-                     ["below the diaphragm"], []]
+                     ["below the diaphragm"], ["chest wall"], [], [], []]
 
 
 def test_true_coronary_calcium_is_never_overruled_and_far_calcium_is():
