@@ -554,7 +554,7 @@ def read_chest(volume_or_hu: Volume | np.ndarray, spacing_mm: tuple[float, float
     keep_out = ndimage.binary_dilation(heart, _INPLANE, iterations=1) | _tube_mask(aorta, g.shape, grid_mm, 4.0)
     bone, parts["bone"] = find_bone(g, body, keep_out, grid_mm, midline_x, hull, contrast)
     apex, frame = _heart_frame(heart, root, grid_mm)
-    surface, *wall_part = chest_wall.find_chest_wall(lungs, hull, heart, body, truncated=bool(parts["body"].reason),
+    surface, *wall_part = chest_wall.find_chest_wall(lungs, hull, heart, body, float(grid_mm[1]), truncated=bool(parts["body"].reason),
                                                      lungs_sure=parts["lungs"].found and parts["lungs"].confidence >= 0.5)
     parts["chest_wall"] = Part(*wall_part)
     if parts["body"].reason:  # a field of view through the body: the lungs, the arch and the diaphragm are cut off

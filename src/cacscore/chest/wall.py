@@ -18,32 +18,38 @@ from __future__ import annotations
 import numpy as np
 
 
-def inner_surface(lungs: np.ndarray, hull: np.ndarray, pericardium: np.ndarray, body: np.ndarray) -> np.ndarray:
+MAX_WALL_MM = 60.0
+"""The thickest anterior chest wall (skin to the lungs' or mediastinum's front) the surface is trusted at. Below the
+heart the lungs' front is the posterior lung bases, and the liver and the heart's inferior wall lie in front of it
+(LIDC-IDRI-0003 at the level of the dome: 105 mm from the skin; a 28 AU candidate on the heart's inferior surface
+was called 'chest wall' before this limit). The walls of the three LIDC series are 20-35 mm at the heart's levels;
+60 mm leaves room for the subcutaneous fat of obese patients, and a column beyond it gets no surface (no rule)."""
+
+
+def inner_surface(lungs: np.ndarray, hull: np.ndarray, pericardium: np.ndarray, body: np.ndarray,
+                  pixel_mm: float) -> np.ndarray:
     """(z, x) float: per slice and column, the first row (coarse y index, from the front) of lung, mediastinum
-    (``hull``) or pericardium; nan where the column holds none of them or lies behind the body's mid-depth."""
+    (``hull``) or pericardium; nan where the column holds none of them, or where that row lies more than
+    MAX_WALL_MM behind the skin (the first body row of the column)."""
     inside = lungs | hull | pericardium
     has = inside.any(1)
     first = np.where(has, np.argmax(inside, axis=1), -1).astype(float)
-    first[~has] = np.nan
-    ys = np.nonzero(body.any((0, 2)))[0]
-    if len(ys):
-        # only the anterior wall: a column whose first lung row lies behind the body's middle is the back
-        mid = 0.5 * (ys.min() + ys.max())
-        first[first > mid] = np.nan
+    skin = np.argmax(body, axis=1).astype(float)
+    first[~has | ((first - skin) * pixel_mm > MAX_WALL_MM)] = np.nan
     return first
 
 
-def find_chest_wall(lungs: np.ndarray, hull: np.ndarray, pericardium: np.ndarray, body: np.ndarray, *,
+def find_chest_wall(lungs: np.ndarray, hull: np.ndarray, pericardium: np.ndarray, body: np.ndarray, pixel_mm: float, *,
                     lungs_sure: bool, truncated: bool) -> tuple[np.ndarray, bool, float, str]:
     """The anterior chest wall's inner surface (:func:`inner_surface`), found, confidence and the reason (the
     caller makes it a ``cacscore.chest.anatomy.Part``). Not found without the lungs (lungs_sure False); low
     confidence in a field of view that cuts through the body (truncated: a heart-centred gated series has little
     chest wall in it, and its 'lungs' are slivers)."""
-    surf = inner_surface(lungs, hull, pericardium, body)
+    surf = inner_surface(lungs, hull, pericardium, body, pixel_mm)
     if not lungs_sure:
         return surf, False, 0.0, "no lungs to find the chest wall's inner surface by"
     if not np.isfinite(surf).any():
-        return surf, False, 0.0, "no lung or mediastinum in the front half of the body"
+        return surf, False, 0.0, f"no lung or mediastinum within {MAX_WALL_MM:.0f} mm of the skin"
     if truncated:
         return surf, True, 0.3, "the field of view cuts through the body: the chest wall may be outside it"
     return surf, True, 1.0, ""
