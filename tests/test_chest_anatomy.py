@@ -141,3 +141,39 @@ def test_lesion_report_draws_the_anatomy(tmp_path, patient, anatomy):
     cyan = np.array(to_rgb(ANATOMY_COLOURS["pericardium"]))
     near = lambda im: (np.abs(im - cyan).max(-1) < 0.12).sum()  # noqa: E731
     assert near(out["with"]) > 50 * max(1, near(out["without"]))
+
+
+def test_chest_wall_holds_the_costal_cartilage_not_the_heart(patient, anatomy):
+    """cacscore.chest.wall: the phantom's costal cartilage lies in front of the wall's inner surface, the heart and
+    its coronary arteries behind it (the rule 'chest wall' fires 3 mm in front of it)."""
+    from cacscore.chest.wall import depth_in_wall_mm
+
+    assert anatomy.parts["chest_wall"].found and anatomy.parts["chest_wall"].confidence == 1.0
+    assert anatomy.wall_surface.shape == (anatomy.body.shape[0], anatomy.body.shape[2])
+    sp = np.array(patient.spacing_mm)
+
+    def depth(label: str) -> np.ndarray:
+        pts = np.argwhere(patient.anatomy_labels == LABEL[label])[::7] * sp
+        return depth_in_wall_mm(anatomy.wall_surface, anatomy.body, anatomy.grid_mm, pts)
+
+    cart, heart, cor = depth("costal_cartilage"), depth("heart"), depth("coronary_artery")
+    # the cartilage at the heart's levels (in front of the lungs); below them the surface is not trusted (nan)
+    assert np.nanmedian(cart) > 3.0 and np.isfinite(cart).mean() > 0.3
+    assert np.nanmax(cor) < -3.0 and np.nanpercentile(heart, 99) < 0.0
+
+
+def test_chest_wall_not_found_without_lungs():
+    from cacscore.chest.wall import find_chest_wall
+
+    z = np.zeros((4, 10, 10), bool)
+    body = np.ones_like(z)
+    surf, found, conf, reason = find_chest_wall(z, z, z, body, 2.5, lungs_sure=False, truncated=False)
+    assert not found and conf == 0 and "no lungs" in reason and np.isnan(surf).all()
+    lungs = z.copy()
+    lungs[:, 8:, :] = True  # the lungs' front 20 mm behind the skin at row 0: a surface at row 8
+    surf, found, conf, _ = find_chest_wall(lungs, z, z, body, 2.5, lungs_sure=True, truncated=False)
+    assert found and conf == 1.0 and (surf == 8).all()
+    surf, *_ = find_chest_wall(lungs, z, z, body, 10.0, lungs_sure=True, truncated=False)  # 80 mm: not trusted
+    assert np.isnan(surf).all()
+    *_, conf, reason = find_chest_wall(lungs, z, z, body, 2.5, lungs_sure=True, truncated=True)
+    assert conf < 0.5 and "field of view" in reason
