@@ -133,6 +133,7 @@ def main() -> None:
     ap.add_argument("--test", default="121-160")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--extract-only", action="store_true")
+    ap.add_argument("--only", nargs="*", help="feature sets to run (name prefixes)")
     a = ap.parse_args()
     rng = lambda s: list(range(int(s.split("-")[0]), int(s.split("-")[1]) + 1))  # noqa: E731
     te = cohort(rng(a.test), a.seed, a.size, a.out, a.workers)
@@ -143,13 +144,15 @@ def main() -> None:
     cost = {name: round(float(te["agatston"][(t > 0) & verd[:, i]].sum()), 1) for i, name in enumerate(RULE_NAMES)}
     hit = {name: {k: round(float(te["agatston"][(t == 0) & verd[:, i] & (te["kind"] == j)].sum()), 1)
                   for j, k in enumerate(KINDS)} for i, name in enumerate(RULE_NAMES)}
-    print(json.dumps({"true_coronary_au_overruled": cost, "noncoronary_au_caught": hit}, indent=1))
+    print(json.dumps({"true_coronary_au_overruled": cost, "noncoronary_au_caught": hit}, indent=1), flush=True)
     if tr is None:
         return
     from cacscore.lesion.classifier import feature_table  # noqa: PLC0415 - the product's feature assembly
     nb = np.maximum(tr["truth"].max(0), 1.0)
-    results = {}
+    results = json.loads((a.out / "results.json").read_text()) if (a.out / "results.json").is_file() else {}
     for name, extra in FEATURE_SETS.items():
+        if a.only and not any(name.startswith(o) for o in a.only):
+            continue
         drop, add = extra
         names = tuple(n for n in L.FEATURE_NAMES if n not in drop) + add
         cfg = L.ClassifierConfig(seed=0, features=names)
@@ -160,14 +163,16 @@ def main() -> None:
             pred = mm.classify(feature_table(te["features"], te["anatomy"], names), te["outside_mm"], te["anatomy"])
             results[f"{name} | rules {'on' if rules else 'off'}"] = summary(te, pred, nb)
             print(name, "rules", rules, json.dumps(results[f"{name} | rules {'on' if rules else 'off'}"]), flush=True)
-    (a.out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
+        (a.out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
 
 
-POSITION = ("dz_mm", "dy_mm", "dx_mm", "r_inplane_mm", "cos_inplane", "sin_inplane")
+POSITION = ("dy_mm", "dx_mm", "r_inplane_mm", "cos_inplane", "sin_inplane")  # dz_mm, dist_mm: the rules read them
 FEATURE_SETS = {
     "old features": ((), ()),
     "old + anatomy": ((), ANATOMY_NAMES),
     "anatomy-heavy (no heart-centre position)": (POSITION, ANATOMY_NAMES),
+    "old + anatomy distances (no frame, no heights)": ((), ("pericardium_mm", "aortic_wall_mm", "aorta_segment",
+                                                            "bone_mm", "chest_wall_mm")),
 }
 
 if __name__ == "__main__":
