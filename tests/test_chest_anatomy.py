@@ -95,14 +95,15 @@ def test_anatomy_rules_fire_only_where_the_part_was_found():
         [5, 30, 2, 30, -80, -30, nan, nan, nan, -20],  # below the diaphragm, outside the sac
         [6, 60, 0, 24, -20, 10, nan, nan, nan, 8],    # costal cartilage 8 mm in the chest wall (LIDC-IDRI-0001)
         [-1, 60, 0, 24, -20, 10, nan, nan, nan, 8],   # in front of the wall's surface but inside the sac: no rule
-        [6, 60, 0, 24, -20, 10, nan, nan, nan, 2],    # 2 mm in front: within the margin, no rule
+        [6, 60, 0, 24, -20, 10, nan, nan, nan, -2],   # 2 mm behind the surface (internal thoracic vessels)
+        [6, 60, 0, 24, -20, 10, nan, nan, nan, -5],   # 5 mm behind it: no rule
         [nan, nan, nan, nan, nan, nan, nan, nan, nan, nan],  # nothing found: nothing fires
     ], float)
     assert cols.shape[1] == len(ANATOMY_NAMES)
     v = anatomy_verdicts(cols)
     fired = [[r for r, f in zip(RULE_NAMES, row) if f] for row in v]
     assert fired == [[], ["outside the pericardium"], ["bony thorax"], ["aortic wall"], [], ["aortic wall"],
-                     ["below the diaphragm"], ["chest wall"], [], [], []]
+                     ["below the diaphragm"], ["chest wall"], [], ["chest wall"], [], []]
 
 
 def test_true_coronary_calcium_is_never_overruled_and_far_calcium_is():
@@ -145,7 +146,7 @@ def test_lesion_report_draws_the_anatomy(tmp_path, patient, anatomy):
 
 def test_chest_wall_holds_the_costal_cartilage_not_the_heart(patient, anatomy):
     """cacscore.chest.wall: the phantom's costal cartilage lies in front of the wall's inner surface, the heart and
-    its coronary arteries behind it (the rule 'chest wall' fires 3 mm in front of it)."""
+    its coronary arteries well behind it (the rule 'chest wall' fires from 3 mm behind it)."""
     from cacscore.chest.wall import depth_in_wall_mm
 
     assert anatomy.parts["chest_wall"].found and anatomy.parts["chest_wall"].confidence == 1.0
