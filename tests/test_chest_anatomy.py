@@ -97,13 +97,14 @@ def test_anatomy_rules_fire_only_where_the_part_was_found():
         [-1, 60, 0, 24, -20, 10, nan, nan, nan, 8],   # in front of the wall's surface but inside the sac: no rule
         [6, 60, 0, 24, -20, 10, nan, nan, nan, -2],   # 2 mm behind the surface (internal thoracic vessels)
         [6, 60, 0, 24, -20, 10, nan, nan, nan, -5],   # 5 mm behind it: no rule
+        [nan, 60, 0, 24, -20, 10, nan, nan, nan, 4],  # in the wall, no pericardium found: the wall alone decides
         [nan, nan, nan, nan, nan, nan, nan, nan, nan, nan],  # nothing found: nothing fires
     ], float)
     assert cols.shape[1] == len(ANATOMY_NAMES)
     v = anatomy_verdicts(cols)
     fired = [[r for r, f in zip(RULE_NAMES, row) if f] for row in v]
     assert fired == [[], ["outside the pericardium"], ["bony thorax"], ["aortic wall"], [], ["aortic wall"],
-                     ["below the diaphragm"], ["chest wall"], [], ["chest wall"], [], []]
+                     ["below the diaphragm"], ["chest wall"], [], ["chest wall"], [], ["chest wall"], []]
 
 
 def test_true_coronary_calcium_is_never_overruled_and_far_calcium_is():
