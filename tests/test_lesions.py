@@ -338,9 +338,10 @@ def test_anatomy_features_train_save_load_and_score(patients, tmp_path):
     this version does not know fails to load with a one-line error naming the file."""
     from cacscore.chest.anatomy import read_chest
     from cacscore.lesion.anatomy import ANATOMY_NAMES
-    from cacscore.lesion.classifier import DEFAULT_FEATURES, feature_table
+    from cacscore.lesion.classifier import DEFAULT_FEATURES, FEATURE_SETS, feature_table
 
-    names = DEFAULT_FEATURES
+    assert DEFAULT_FEATURES == L.FEATURE_NAMES  # the shipped model's; anatomy columns are a choice
+    names = FEATURE_SETS["anatomy"]
     assert names[:len(L.FEATURE_NAMES)] == L.FEATURE_NAMES and set(ANATOMY_NAMES) <= set(names)
     fs, ts, cs = [], [], []
     for p in patients[:2]:
