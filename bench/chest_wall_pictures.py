@@ -1,7 +1,27 @@
-import sys, numpy as np, matplotlib; matplotlib.use("Agg"); import matplotlib.pyplot as plt
-from cacscore.chest.anatomy import read_chest
-s = sys.argv[1]; ks = [int(k) for k in sys.argv[2].split(",")]
-hu = np.load(f"/tmp/w16/{s}_hu.npy"); sp = tuple(np.load(f"/tmp/w16/{s}_sp.npy"))
+"""Axial slices of a real series with the chest anatomy drawn on them, the chest wall's inner surface in green
+(issue 16, cacscore.chest.wall); optional candidates ringed in orange. What docs/pictures/chest_wall_*.png are:
+
+    PYTHONPATH=src python bench/chest_wall_pictures.py /work/shared/data/lidc-idri-0001 50,59,75 OUT.png "59,136,328;60,136,321"
+
+(slices and ring positions as (z, y, x) voxel indices; the view is the fixed window y 60-330, x 110-420 of a 512 px
+image).
+"""
+import sys
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from cacscore.chest.anatomy import read_chest  # noqa: E402
+from cacscore.io.ct import read_ct  # noqa: E402
+
+v = read_ct(sys.argv[1])
+s = Path(sys.argv[1]).name
+ks = [int(k) for k in sys.argv[2].split(",")]
+hu, sp = v.hu, tuple(abs(float(x)) for x in v.spacing_mm)
 a = read_chest(hu, sp)
 fig, axs = plt.subplots(1, len(ks), figsize=(7*len(ks), 7))
 for ax, k in zip(np.atleast_1d(axs), ks):
