@@ -4,6 +4,8 @@ and what the same margins leave called coronary on real series.
 For each scan: the classifier's classes without the anatomy rules, then with each margin of the "outside the
 pericardium" rule (the other rules as they are); true coronary AU scored 0 and non-coronary AU called coronary,
 summed over the phantom patients (``labels/<pid>.nii.gz``), and the AU called coronary on each real series.
+Then, per rule (the default margins), the true coronary AU that rule alone calls non-coronary (whatever the
+classifier said: the rule's cost) and the AU the classifier called coronary that the rule takes away.
 
     .venv/bin/python bench/anatomy_rules_overrule.py OUT/release OUT/model --ids 121-160 \\
         --real ../shared/data/lidc-idri-0001 ../shared/data/lidc-idri-0002 ../shared/data/lidc-idri-0003
@@ -23,7 +25,7 @@ import numpy as np
 
 from cacscore import lesion as L
 from cacscore.io.ct import read_ct, read_labels
-from cacscore.lesion.anatomy import AnatomyRules, anatomy_verdicts
+from cacscore.lesion.anatomy import RULE_NAMES, AnatomyRules, anatomy_verdicts
 
 MARGINS = (12.0, 20.0, 30.0, 40.0)
 
@@ -45,6 +47,9 @@ def one(job: tuple[str, str | None, str]) -> tuple[str, dict[float, tuple[float,
         verd = anatomy_verdicts(cand.anatomy_columns, AnatomyRules(outside_pericardium_mm=mg)).any(1)
         c = np.where(verd, 0, base)
         out[mg] = (float(cand.agatston[(t > 0) & (c == 0)].sum()), float(cand.agatston[(t == 0) & (c > 0)].sum()))
+    verd = anatomy_verdicts(cand.anatomy_columns, AnatomyRules())
+    for i, name in enumerate(RULE_NAMES):
+        out[name] = (float(cand.agatston[(t > 0) & verd[:, i]].sum()), float(cand.agatston[(base > 0) & verd[:, i]].sum()))
     return Path(path).name, out
 
 
@@ -69,6 +74,12 @@ def main() -> None:
         real = {k: round(o[mg][1], 1) for k, o in res[n:]}
         print(f"margin {mg:4.0f} mm: phantom coronary AU missed (all causes) {fn:7.1f}, false-positive AU {fp:6.1f}; "
               f"real series called coronary AU {real}")
+    for name in RULE_NAMES:
+        cost = sum(o[name][0] for _, o in res[:n])
+        taken = sum(o[name][1] for _, o in res[:n])
+        real = {k: round(o[name][1], 1) for k, o in res[n:]}
+        print(f"rule {name!r}: true coronary AU it overrules {cost:7.1f}; AU called coronary it takes away: phantom "
+              f"{taken:7.1f}, real {real}")
 
 
 if __name__ == "__main__":

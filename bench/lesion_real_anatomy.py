@@ -1,6 +1,6 @@
 """Every calcium candidate the candidate scorer calls coronary on the real LIDC-IDRI series, before and after the
 anatomy rules (issue 16), each drawn on its slice with the anatomy it was judged in: pericardium (red), aorta
-(green circles), bony thorax (yellow); the candidate in its vessel's colour (a cross when the rules overruled it).
+(green circles), bony thorax (yellow), the chest wall's inner surface (blue dashes); the candidate in its vessel's colour (a cross when the rules overruled it).
 
     PYTHONPATH=src python bench/lesion_real_anatomy.py MODEL /work/shared/data docs/pictures
 """
@@ -42,6 +42,8 @@ def panel(ax, hu, cand, j, before, after, verdict) -> None:
         ax.contour(xx, yy, a.pericardium[kc], [0.5], colors="r", linewidths=1)
     if (a.bone[kc] > 0).any():
         ax.contour(xx, yy, a.bone[kc] > 0, [0.5], colors="y", linewidths=0.7)
+    if a.wall_surface is not None and np.isfinite(a.wall_surface[kc]).any():  # the chest wall's inner surface
+        ax.plot(xx, a.wall_surface[kc] * a.step_xy, "--", color="deepskyblue", lw=1)
     cl = a.aorta.centreline_mm
     for p, r in zip(cl[np.abs(cl[:, 0] - cz * sp[0]) <= a.grid_mm[0] / 2], a.aorta.radius_mm[np.abs(cl[:, 0] - cz * sp[0]) <= a.grid_mm[0] / 2]):
         ax.add_patch(plt.Circle((p[2] / sp[2], p[1] / sp[1]), r / sp[1], fill=False, color="lime", lw=1))
@@ -65,7 +67,7 @@ def main(model_dir: Path, data: Path, out: Path) -> None:
         vol = read_ct(data / name)
         hu, sp = vol.hu, tuple(abs(float(s)) for s in vol.spacing_mm)
         cand, after = classify_volume(hu, sp, model)
-        before = model.predict(cand.features)
+        before = model.predict(model.table(cand.features, cand.anatomy_columns))
         before[cand.outside_thorax_mm > model.config.thorax_margin_mm] = 0
         verdict = anatomy_verdicts(cand.anatomy_columns)
         called = np.flatnonzero(before > 0)
@@ -83,7 +85,7 @@ def main(model_dir: Path, data: Path, out: Path) -> None:
             ax.axis("on")
             panel(ax, hu, cand, j, before[j], after[j], verdict[j])
         fig.suptitle(f"{name}: candidates the phantom-trained model calls coronary; red pericardium, green aorta, "
-                     f"yellow bony thorax; cyan x = overruled by the anatomy rules", fontsize=10)
+                     f"yellow bony thorax, blue dashes chest wall; cyan x = overruled by the anatomy rules", fontsize=10)
         plt.tight_layout()
         fig.savefig(out / f"real_coronary_calls_{name}.png", dpi=70)
         plt.close(fig)

@@ -85,21 +85,26 @@ def test_anatomy_rules_fire_only_where_the_part_was_found():
 
     nan = np.nan
     cols = np.array([
-        # pericardium, wall, segment, bone, above root, above diaphragm, frame x3
-        [-5, 30, 2, 20, 0, 40, nan, nan, nan],   # inside the sac: coronary territory, no rule
-        [35, 30, 2, 20, 0, 40, nan, nan, nan],   # 35 mm outside the sac
-        [2, 30, 2, 0, 0, 40, nan, nan, nan],     # on the bony thorax, outside the sac
-        [-2, 1, 2, 30, 0, 40, nan, nan, nan],    # in the descending aortic wall
-        [-2, 1, 0, 30, 5, 40, nan, nan, nan],    # in the ascending wall at the root (ostia): no rule
-        [-2, 1, 0, 30, 40, 40, nan, nan, nan],   # ascending wall 40 mm above the root
-        [5, 30, 2, 30, -80, -30, nan, nan, nan],  # below the diaphragm, outside the sac
-        [nan, nan, nan, nan, nan, nan, nan, nan, nan],  # nothing found: nothing fires
+        # pericardium, wall, segment, bone, above root, above diaphragm, frame x3, in front of the chest wall
+        [-5, 30, 2, 20, 0, 40, nan, nan, nan, -20],   # inside the sac: coronary territory, no rule
+        [35, 30, 2, 20, 0, 40, nan, nan, nan, -20],   # 35 mm outside the sac
+        [2, 30, 2, 0, 0, 40, nan, nan, nan, -20],     # on the bony thorax, outside the sac
+        [-2, 1, 2, 30, 0, 40, nan, nan, nan, -20],    # in the descending aortic wall
+        [-2, 1, 0, 30, 5, 40, nan, nan, nan, -20],    # in the ascending wall at the root (ostia): no rule
+        [-2, 1, 0, 30, 40, 40, nan, nan, nan, -20],   # ascending wall 40 mm above the root
+        [5, 30, 2, 30, -80, -30, nan, nan, nan, -20],  # below the diaphragm, outside the sac
+        [6, 60, 0, 24, -20, 10, nan, nan, nan, 8],    # costal cartilage 8 mm in the chest wall (LIDC-IDRI-0001)
+        [-1, 60, 0, 24, -20, 10, nan, nan, nan, 8],   # in front of the wall's surface but inside the sac: no rule
+        [6, 60, 0, 24, -20, 10, nan, nan, nan, -2],   # 2 mm behind the surface (internal thoracic vessels)
+        [6, 60, 0, 24, -20, 10, nan, nan, nan, -5],   # 5 mm behind it: no rule
+        [nan, 60, 0, 24, -20, 10, nan, nan, nan, 4],  # in the wall, no pericardium found: the wall alone decides
+        [nan, nan, nan, nan, nan, nan, nan, nan, nan, nan],  # nothing found: nothing fires
     ], float)
     assert cols.shape[1] == len(ANATOMY_NAMES)
     v = anatomy_verdicts(cols)
     fired = [[r for r, f in zip(RULE_NAMES, row) if f] for row in v]
     assert fired == [[], ["outside the pericardium"], ["bony thorax"], ["aortic wall"], [], ["aortic wall"],
-                     ["below the diaphragm"], []]
+                     ["below the diaphragm"], ["chest wall"], [], ["chest wall"], [], ["chest wall"], []]
 
 
 def test_true_coronary_calcium_is_never_overruled_and_far_calcium_is():
@@ -138,3 +143,39 @@ def test_lesion_report_draws_the_anatomy(tmp_path, patient, anatomy):
     cyan = np.array(to_rgb(ANATOMY_COLOURS["pericardium"]))
     near = lambda im: (np.abs(im - cyan).max(-1) < 0.12).sum()  # noqa: E731
     assert near(out["with"]) > 50 * max(1, near(out["without"]))
+
+
+def test_chest_wall_holds_the_costal_cartilage_not_the_heart(patient, anatomy):
+    """cacscore.chest.wall: the phantom's costal cartilage lies in front of the wall's inner surface, the heart and
+    its coronary arteries well behind it (the rule 'chest wall' fires from 3 mm behind it)."""
+    from cacscore.chest.wall import depth_in_wall_mm
+
+    assert anatomy.parts["chest_wall"].found and anatomy.parts["chest_wall"].confidence == 1.0
+    assert anatomy.wall_surface.shape == (anatomy.body.shape[0], anatomy.body.shape[2])
+    sp = np.array(patient.spacing_mm)
+
+    def depth(label: str) -> np.ndarray:
+        pts = np.argwhere(patient.anatomy_labels == LABEL[label])[::7] * sp
+        return depth_in_wall_mm(anatomy.wall_surface, anatomy.body, anatomy.grid_mm, pts)
+
+    cart, heart, cor = depth("costal_cartilage"), depth("heart"), depth("coronary_artery")
+    # the cartilage at the heart's levels (in front of the lungs); below them the surface is not trusted (nan)
+    assert np.nanmedian(cart) > 3.0 and np.isfinite(cart).mean() > 0.3
+    assert np.nanmax(cor) < -3.0 and np.nanpercentile(heart, 99) < 0.0
+
+
+def test_chest_wall_not_found_without_lungs():
+    from cacscore.chest.wall import find_chest_wall
+
+    z = np.zeros((4, 10, 10), bool)
+    body = np.ones_like(z)
+    surf, found, conf, reason = find_chest_wall(z, z, z, body, 2.5, lungs_sure=False, truncated=False)
+    assert not found and conf == 0 and "no lungs" in reason and np.isnan(surf).all()
+    lungs = z.copy()
+    lungs[:, 8:, :] = True  # the lungs' front 20 mm behind the skin at row 0: a surface at row 8
+    surf, found, conf, _ = find_chest_wall(lungs, z, z, body, 2.5, lungs_sure=True, truncated=False)
+    assert found and conf == 1.0 and (surf == 8).all()
+    surf, *_ = find_chest_wall(lungs, z, z, body, 10.0, lungs_sure=True, truncated=False)  # 80 mm: not trusted
+    assert np.isnan(surf).all()
+    *_, conf, reason = find_chest_wall(lungs, z, z, body, 2.5, lungs_sure=True, truncated=True)
+    assert conf < 0.5 and "field of view" in reason

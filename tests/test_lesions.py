@@ -443,3 +443,48 @@ def test_3d_structures_equal_a_26_connected_label(patients):
         np.testing.assert_array_equal(got["log_vol3d_mm3"], np.log1p(vox3[first] * sp[1] * sp[2] * sp[0]))
         np.testing.assert_array_equal(got["n_slices3d"], (zmax3[first] - zmin3[first] + 1).astype(float))
         np.testing.assert_array_equal(got["log_area3d_max_mm2"], np.log1p(per3[first]))
+
+
+
+
+def test_anatomy_features_train_save_load_and_score(patients, tmp_path):
+    """A model that reads anatomy columns (ClassifierConfig.features): trained on feature_table of the candidate
+    features and their anatomy columns (nan where a part was not found), saved with its feature names, loaded
+    back with the same predictions, and scoring a volume builds the same table itself. A model naming a column
+    this version does not know fails to load with a one-line error naming the file."""
+    from cacscore.chest.anatomy import read_chest
+    from cacscore.lesion.anatomy import ANATOMY_NAMES
+    from cacscore.lesion.classifier import DEFAULT_FEATURES, FEATURE_SETS, feature_table
+
+    assert DEFAULT_FEATURES == L.FEATURE_NAMES  # the shipped model's; anatomy columns are a choice
+    names = FEATURE_SETS["anatomy"]
+    assert names[:len(L.FEATURE_NAMES)] == L.FEATURE_NAMES and set(ANATOMY_NAMES) <= set(names)
+    fs, ts, cs = [], [], []
+    for p in patients[:2]:
+        c = L.find_candidates(p.hu, p.spacing_mm, anatomy=read_chest(p.hu, p.spacing_mm))
+        fs.append(c.features), ts.append(L.candidate_targets(c.ids, p.labels)), cs.append(c.anatomy_columns)
+    f, t, a = np.concatenate(fs), np.concatenate(ts), np.concatenate(cs)
+    a[::5, 0] = np.nan  # a part not found on some scans
+    x = feature_table(f, a, names)
+    assert x.shape == (len(f), len(names)) and np.array_equal(x[:, :len(L.FEATURE_NAMES)], f)
+    cfg = L.ClassifierConfig(hidden=(16,), epochs=3, features=names, seed=1)
+    model = L.train_classifier(x, t, config=cfg)
+    assert model.feature_names == names and np.isfinite(model.mean).all()
+    assert np.array_equal(model.classify(f, None, a), model.classify(x, None, a))  # candidate features or the table
+    with pytest.raises(ValueError, match="need features"):
+        L.train_classifier(f, t, config=cfg)  # the candidate features alone do not fit
+    L.save_model(model, tmp_path / "m")
+    back = L.load_model(tmp_path / "m")
+    assert back.config == model.config and back.feature_names == names
+    np.testing.assert_array_equal(back.predict_proba(x), model.predict_proba(x))
+    cand, classes = L.classify_volume(patients[0].hu, patients[0].spacing_mm, back)
+    assert cand.anatomy_columns is not None and classes.shape == (cand.n,)
+    cfg_json = json.loads((tmp_path / "m" / "model.json").read_text())
+    cfg_json["feature_names"][-1] = "sternum_distance_v9"
+    cfg_json["config"]["features"][-1] = "sternum_distance_v9"
+    (tmp_path / "m" / "model.json").write_text(json.dumps(cfg_json))
+    with pytest.raises(ValueError, match=r"model\.json: feature\(s\) sternum_distance_v9 unknown") as e:
+        L.load_model(tmp_path / "m")
+    assert "\n" not in str(e.value)
+    with pytest.raises(ValueError, match="unknown to this version"):
+        L.ClassifierConfig(features=("dz_mm", "dist_mm", "nonsense"))

@@ -437,6 +437,11 @@ def _add_lesion_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-distance-mm", type=float, default=110.0, metavar="MM",
                    help="candidates farther than MM from the found heart centre are non-coronary by rule")
     p.add_argument("--seed", type=int, default=0, help="seed of the initialisation, shuffling and augmentation")
+    p.add_argument("--features", choices=("candidate", "anatomy", "distances"), default="candidate",
+                   help="what the classifier reads: candidate = the candidate features (position from the heart, "
+                        "size, HU, context; the shipped model), anatomy = those and every chest-anatomy column, "
+                        "distances = those and the distances to pericardium, aortic wall, bone and chest wall "
+                        "(both run read_chest on every training scan; docs/lesion_scorer.md)")
     p.add_argument("--workers", type=int, default=1, help="scans read in parallel processes")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_lesion_train)
@@ -445,10 +450,12 @@ def _add_lesion_train(sub: argparse._SubParsersAction) -> None:
 def _cmd_lesion_train(args: argparse.Namespace) -> int:
     from cacscore.lesion.train import train_lesion_model, training_pairs
     from cacscore.lesion import ClassifierConfig
+    from cacscore.lesion.classifier import FEATURE_SETS
 
     if args.workers < 1:
         raise ValueError(f"--workers must be >= 1, got {args.workers}")
-    config = ClassifierConfig(epochs=args.epochs, max_distance_mm=args.max_distance_mm, seed=args.seed)
+    config = ClassifierConfig(epochs=args.epochs, max_distance_mm=args.max_distance_mm, seed=args.seed,
+                              features=None if args.features == "candidate" else FEATURE_SETS[args.features])
     kind = None if args.source_kind == "auto" else args.source_kind
     rep = train_lesion_model(training_pairs(args.source, kind=kind), args.model_dir, config=config,
                              workers=args.workers, gated_heart_jitter_mm=args.gated_heart_jitter_mm,

@@ -16,6 +16,7 @@ import numpy as np
 from scipy import ndimage
 
 from cacscore.chest import aorta as tube
+from cacscore.chest import wall as chest_wall
 from cacscore.io.dicom import Volume, hu_and_spacing
 
 GRID_MM = 2.5
@@ -71,7 +72,9 @@ class ChestAnatomy:
     aorta: the tube. aortic_root_mm, apex_mm: (3,) points (nan when not found). valve_normal: (3,) unit vector
     along the ascending aorta at the root. frame: (3, 3) rows = heart axes (long axis root -> apex, then the
     anterior direction and their cross product), origin at the aortic root.
-    parts: name -> :class:`Part` for body, lungs, bone, diaphragm, aorta, root, pericardium.
+    parts: name -> :class:`Part` for body, lungs, bone, diaphragm, aorta, root, pericardium, chest_wall.
+    wall_surface: (z, x) coarse map, the first row (coarse y) of lung, mediastinum or pericardium per slice and
+    column: the anterior chest wall's inner surface (:mod:`cacscore.chest.wall`; nan where none).
     contrast: intravascular contrast seen in the image (:func:`blood_range`); blood_hu: the HU range of blood
     (partial volume included) the aorta was searched with.
     """
@@ -94,6 +97,7 @@ class ChestAnatomy:
     parts: dict[str, Part] = field(default_factory=dict)
     contrast: bool = False
     blood_hu: tuple[float, float] = (-60.0, 130.0)
+    wall_surface: np.ndarray | None = None
 
     @property
     def grid_mm(self) -> np.ndarray:
@@ -553,13 +557,16 @@ def read_chest(volume_or_hu: Volume | np.ndarray, spacing_mm: tuple[float, float
     keep_out = ndimage.binary_dilation(heart, _INPLANE, iterations=1) | _tube_mask(aorta, g.shape, grid_mm, 4.0)
     bone, parts["bone"] = find_bone(g, body, keep_out, grid_mm, midline_x, hull, contrast)
     apex, frame = _heart_frame(heart, root, grid_mm)
+    surface, *wall_part = chest_wall.find_chest_wall(lungs, hull, heart, body, float(grid_mm[1]), truncated=bool(parts["body"].reason),
+                                                     lungs_sure=parts["lungs"].found and parts["lungs"].confidence >= 0.5)
+    parts["chest_wall"] = Part(*wall_part)
     if parts["body"].reason:  # a field of view through the body: the lungs, the arch and the diaphragm are cut off
         for name in ("aorta", "root", "pericardium"):
             p = parts[name]
             parts[name] = Part(p.found, min(p.confidence, TRUNCATED_CONFIDENCE),
                                p.reason or "the field of view cuts through the body: found without the whole chest")
     return ChestAnatomy(sp, tuple(hu.shape), sz, sxy, body, lungs, bone, heart, diaphragm,  # type: ignore[arg-type]
-                        dome, aorta, root, apex, normal, frame, parts, contrast, blood)
+                        dome, aorta, root, apex, normal, frame, parts, contrast, blood, surface)
 
 
 def _tube_mask(aorta: AortaTube, shape: tuple[int, ...], grid_mm: np.ndarray, margin_mm: float) -> np.ndarray:

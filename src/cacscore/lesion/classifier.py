@@ -11,7 +11,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-from collections.abc import Sequence
+import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,7 @@ from cacscore.core.fileio import (
     load_safetensors,
     read_json_object,
 )
-from cacscore.lesion.anatomy import anatomy_verdicts, heart_reference, pericardium_distance
+from cacscore.lesion.anatomy import ANATOMY_NAMES, anatomy_verdicts, heart_reference, pericardium_distance
 from cacscore.lesion.candidates import (
     CLASS_NAMES,
     FEATURE_NAMES,
@@ -46,14 +47,48 @@ log = logging.getLogger(__name__)
 
 
 # ------------------------------------------------------------------ classifier
-_DIST = FEATURE_NAMES.index("dist_mm")
+KNOWN_FEATURES: tuple[str, ...] = (*FEATURE_NAMES, *ANATOMY_NAMES)
+"""Every column a model may be trained on: the candidate features (``Candidates.features``) and the anatomical
+columns (``Candidates.anatomy_columns``, cacscore.lesion.anatomy)."""
+
+FEATURE_SETS: dict[str, tuple[str, ...]] = {
+    "candidate": FEATURE_NAMES,
+    "anatomy": (*FEATURE_NAMES, *ANATOMY_NAMES),
+    "distances": (*FEATURE_NAMES, "pericardium_mm", "aortic_wall_mm", "aorta_segment", "bone_mm", "chest_wall_mm"),
+}
+"""``cacscore lesion-train --features``' choices. "candidate" (the default) is what the shipped model reads: with all
+anatomy columns the 512 px held-out MSE ratio fell from 11.4 to 4.5 at the same kappa4 (0.942), and
+LIDC-IDRI-0001 (contrast) got more false calls (docs/lesion_scorer.md, issue 16 ablation); the anatomy enters
+through the rules (cacscore.lesion.anatomy.AnatomyRules) instead."""
+
+DEFAULT_FEATURES: tuple[str, ...] = FEATURE_SETS["candidate"]
+
+_REQUIRED = ("dist_mm", "dz_mm")  # the distance and height rules read them
 
 
-def _near(features: np.ndarray, max_distance_mm: float) -> np.ndarray:
-    return features[:, _DIST] <= max_distance_mm
+def check_feature_names(names: Sequence[str], where: str = "features") -> tuple[str, ...]:
+    """``names`` as a tuple when every one is a known column (KNOWN_FEATURES), none twice, dist_mm and dz_mm among
+    them; else LesionError naming ``where``."""
+    names = tuple(str(n) for n in names)
+    unknown = [n for n in names if n not in KNOWN_FEATURES]
+    if unknown:
+        raise LesionError(f"{where}: feature(s) {', '.join(unknown[:4])} unknown to this version of cacscore "
+                          f"(a model trained by another version: retrain it with lesion-train)")
+    if len(set(names)) != len(names) or any(r not in names for r in _REQUIRED):
+        raise LesionError(f"{where}: feature names must be distinct and include {' and '.join(_REQUIRED)}")
+    return names
 
 
-_DZ = FEATURE_NAMES.index("dz_mm")
+def feature_table(features: np.ndarray, anatomy_columns: np.ndarray | None, names: Sequence[str]) -> np.ndarray:
+    """(n, len(names)) float32 model input: the named columns of the (n, len(FEATURE_NAMES)) candidate features
+    and of the (n, len(ANATOMY_NAMES)) anatomy columns (all nan when None: no anatomy read). nan stays nan: the
+    model reads a part not found as the training mean (:meth:`LesionModel.predict_proba`)."""
+    f = np.asarray(features, np.float32)
+    n = f.shape[0]
+    a = np.full((n, len(ANATOMY_NAMES)), np.nan, np.float32) if anatomy_columns is None else \
+        np.asarray(anatomy_columns, np.float32).reshape(n, len(ANATOMY_NAMES))
+    cols = [f[:, FEATURE_NAMES.index(k)] if k in FEATURE_NAMES else a[:, ANATOMY_NAMES.index(k)] for k in names]
+    return np.stack(cols, 1) if cols else np.zeros((n, 0), np.float32)
 
 
 @dataclass(frozen=True)
@@ -85,7 +120,14 @@ class ClassifierConfig:
     # aortic wall, below the diaphragm or far outside the pericardium are non-coronary by rule
     # (cacscore.lesion.anatomy.AnatomyRules); models saved before it load with the rules on
     anatomy_rules: bool = True
+    # the columns the MLP reads (of KNOWN_FEATURES; None: FEATURE_NAMES, the candidate features alone); a model
+    # records them as feature_names; lesion-train --features picks one of FEATURE_SETS
+    features: tuple[str, ...] | None = None
     seed: int = 0
+
+    @property
+    def feature_names(self) -> tuple[str, ...]:
+        return FEATURE_NAMES if self.features is None else tuple(self.features)
 
     def __post_init__(self) -> None:
         if not self.hidden or any(int(h) < 1 for h in self.hidden):
@@ -100,6 +142,8 @@ class ClassifierConfig:
             raise ValueError(f"max_distance_mm must be > 0, got {self.max_distance_mm!r}")
         if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0 or self.weight_decay < 0:
             raise ValueError(f"bad training settings: {self!r}")
+        if self.features is not None:
+            object.__setattr__(self, "features", check_feature_names(self.features, "ClassifierConfig.features"))
 
 
 def _layer_keys(n_hidden: int) -> list[tuple[str, str]]:
@@ -178,9 +222,10 @@ class LesionModel:
             return np.zeros((0, N_CLASSES), np.float32)
         out = np.zeros((f.shape[0], N_CLASSES), np.float32)
         out[:, 0] = 1.0
-        near = _near(f, self.config.max_distance_mm) & self.in_coronary_z_range(f)
+        near = self.reachable(f)
         if near.any():
-            out[near] = _softmax(self.numpy_net()((f[near] - self.mean) / self.std))
+            # an anatomical part not found (nan) reads as the training mean
+            out[near] = _softmax(self.numpy_net()(np.nan_to_num((f[near] - self.mean) / self.std, nan=0.0)))
         return out
 
     def numpy_net(self) -> NumpyMLP:
@@ -190,6 +235,12 @@ class LesionModel:
         return NumpyMLP.from_state({k: v.detach().cpu() for k, v in self.net.state_dict().items()},
                                    len(self.feature_names), self.config.hidden)
 
+    def reachable(self, table: np.ndarray) -> np.ndarray:
+        """(n,) bool: rows of this model's input table within max_distance_mm of the heart centre and in the
+        coronary z range (the only candidates the MLP is asked about)."""
+        t = np.asarray(table, np.float32)
+        return (t[:, self.feature_names.index("dist_mm")] <= self.config.max_distance_mm) & self.in_coronary_z_range(t)
+
     def in_coronary_z_range(self, features: np.ndarray) -> np.ndarray:
         """(n,) bool: dz_mm within the coronary training candidates' range +- config.z_margin_mm (all True for
         a model saved without that range, or with z_margin_mm None)."""
@@ -197,29 +248,41 @@ class LesionModel:
         zr, m = self.info.get("coronary_dz_mm"), self.config.z_margin_mm
         if zr is None or m is None:
             return np.ones(f.shape[0], bool)
-        return (f[:, _DZ] >= float(zr[0]) - m) & (f[:, _DZ] <= float(zr[1]) + m)
+        dz = f[:, self.feature_names.index("dz_mm")]
+        return (dz >= float(zr[0]) - m) & (dz <= float(zr[1]) + m)
 
     def predict(self, features: np.ndarray) -> np.ndarray:
         """(n, F) features -> (n,) classes 0..4."""
         return np.argmax(self.predict_proba(features), axis=1).astype(np.int64)
+
+    def table(self, features: np.ndarray, anatomy_columns: np.ndarray | None = None) -> np.ndarray:
+        """This model's (n, F) input from a candidate feature table: ``features`` itself when it already has the
+        model's columns, else :func:`feature_table` of the (n, len(FEATURE_NAMES)) candidate features and their
+        anatomy columns."""
+        f = np.asarray(features, np.float32)
+        if self.feature_names == FEATURE_NAMES or f.ndim != 2 or f.shape[1] != len(FEATURE_NAMES):
+            return f
+        return feature_table(f, anatomy_columns, self.feature_names)
 
     def classify(self, features: np.ndarray, outside_thorax_mm: np.ndarray | None,
                  anatomy_columns: np.ndarray | None = None) -> np.ndarray:
         """(n,) classes 0..4 of candidates as the product assigns them: :meth:`predict`, then the chest-wall rule
         (config.thorax_margin_mm) on their ``Candidates.outside_thorax_mm``, then the anatomy rules
         (config.anatomy_rules, :func:`cacscore.lesion.anatomy.anatomy_verdicts`) on their
-        ``Candidates.anatomy_columns``; None: no such rule."""
-        classes = self.predict(features)
-        classes[~self.may_be_coronary(features, outside_thorax_mm, anatomy_columns)] = 0
+        ``Candidates.anatomy_columns``; None: no such rule. ``features``: the candidate features
+        (``Candidates.features``) or this model's input table (:meth:`table`)."""
+        table = self.table(features, anatomy_columns)
+        classes = self.predict(table)
+        classes[~self.may_be_coronary(table, outside_thorax_mm, anatomy_columns)] = 0
         return classes
 
     def may_be_coronary(self, features: np.ndarray, outside_thorax_mm: np.ndarray | None,
                         anatomy_columns: np.ndarray | None = None) -> np.ndarray:
         """(n,) bool: candidates no rule calls non-coronary (near the heart centre, in the coronary z range, not
         beyond the chest-wall margin, no anatomy verdict); only these can get a class other than 0 from
-        :meth:`classify`. Reads no tissue-context column (find_candidates' ``context_where`` relies on that)."""
-        f = np.asarray(features, np.float32)
-        ok = _near(f, self.config.max_distance_mm) & self.in_coronary_z_range(f)
+        :meth:`classify`. Reads no tissue-context column (find_candidates' ``context_where`` relies on that).
+        ``features``: the candidate features or this model's input table, as for :meth:`classify`."""
+        ok = self.reachable(self.table(features, anatomy_columns))
         margin = self.config.thorax_margin_mm
         if margin is not None and outside_thorax_mm is not None:
             ok &= ~(np.asarray(outside_thorax_mm) > margin)  # nan (no lungs found) compares False: no rule
@@ -231,18 +294,22 @@ class LesionModel:
 def train_classifier(features: np.ndarray, targets: np.ndarray, *, config: ClassifierConfig = ClassifierConfig(),
                      sample_weight: np.ndarray | None = None, threshold_hu: float = 130.0,
                      min_area_mm2: float = 1.0) -> LesionModel:
-    """Train the MLP on (n, F) candidate features and (n,) classes 0..4 (cross-entropy with class
-    weights, AdamW, cosine learning rate). sample_weight: optional (n,) extra per-candidate weight."""
+    """Train the MLP on (n, F) features - the columns config.feature_names, in order (:func:`feature_table`) -
+    and (n,) classes 0..4 (cross-entropy with class weights, AdamW, cosine learning rate). Anatomy columns may be
+    nan (a part not found); the candidate features must be finite. sample_weight: optional (n,) extra
+    per-candidate weight."""
+    names = config.feature_names
     f = np.asarray(features, np.float32)
     y = np.asarray(targets, np.int64)
-    if f.ndim != 2 or f.shape[1] != len(FEATURE_NAMES) or y.shape != (f.shape[0],):
-        raise LesionError(f"need features (n, {len(FEATURE_NAMES)}) and targets (n,), got {f.shape} and {y.shape}")
-    if f.shape[0] == 0 or not np.isfinite(f).all():
+    if f.ndim != 2 or f.shape[1] != len(names) or y.shape != (f.shape[0],):
+        raise LesionError(f"need features (n, {len(names)}) and targets (n,), got {f.shape} and {y.shape}")
+    plain = [j for j, n in enumerate(names) if n in FEATURE_NAMES]
+    if f.shape[0] == 0 or not np.isfinite(f[:, plain]).all() or np.isinf(f).any():
         raise LesionError("training features are empty or hold NaN/inf")
     if y.min() < 0 or y.max() >= N_CLASSES:
         raise LesionError(f"targets must be 0..{N_CLASSES - 1}")
     sw = np.ones(len(y), np.float32) if sample_weight is None else np.asarray(sample_weight, np.float32)
-    near = _near(f, config.max_distance_mm)
+    near = f[:, names.index("dist_mm")] <= config.max_distance_mm
     n_far_coronary = int((y[~near] > 0).sum())
     if n_far_coronary:
         log.warning("%d coronary training candidates lie more than %g mm from the found heart centre and are dropped "
@@ -251,20 +318,26 @@ def train_classifier(features: np.ndarray, targets: np.ndarray, *, config: Class
     if len(y) == 0:
         raise LesionError(f"no training candidate within {config.max_distance_mm:g} mm of the found heart centre "
                           f"(lesion-train --max-distance-mm)")
-    mean = f.mean(0)
-    std = f.std(0)
+    if np.isnan(f).any():
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a column all nan (a part never found): mean 0, std 1
+            mean = np.nan_to_num(np.nanmean(f, 0)).astype(np.float32)
+            std = np.nan_to_num(np.nanstd(f, 0))
+    else:  # the candidate features alone: exactly as before anatomy columns existed (the same model, bit for bit)
+        mean, std = f.mean(0), f.std(0)
     std = np.where(std > 1e-6, std, 1.0).astype(np.float32)
     counts = np.bincount(y, minlength=N_CLASSES).astype(np.float64)
     cw = np.where(counts > 0, (len(y) / np.maximum(counts, 1)) ** config.class_weight_power, 0.0)
     cw = cw / (cw[counts > 0].mean())
     from cacscore.lesion.torch_mlp import fit_mlp
 
-    net, last = fit_mlp((f - mean) / std, y, (cw[y] * sw).astype(np.float32), config)
+    net, last = fit_mlp(np.nan_to_num((f - mean) / std, nan=0.0), y, (cw[y] * sw).astype(np.float32), config)
     cor = y > 0
     info = {"n_train": len(y), "n_far_coronary_dropped": n_far_coronary, "class_counts": counts.astype(int).tolist(),
             "final_loss": last,
-            "coronary_dz_mm": [float(f[cor, _DZ].min()), float(f[cor, _DZ].max())] if cor.any() else None}
-    return LesionModel(net, mean.astype(np.float32), std, config, FEATURE_NAMES, float(threshold_hu),
+            "coronary_dz_mm": [float(f[cor, names.index("dz_mm")].min()), float(f[cor, names.index("dz_mm")].max())]
+            if cor.any() else None}
+    return LesionModel(net, mean.astype(np.float32), std, config, names, float(threshold_hu),
                        float(min_area_mm2), info)
 
 
@@ -307,12 +380,13 @@ def load_model(model_dir: str | Path) -> LesionModel:
     if cfg.get("kind") != "cacscore.lesions.CandidateMLP":
         raise LesionError(f"{jpath}: not a lesion classifier (kind {cfg.get('kind')!r})")
     try:
-        names = tuple(cfg["feature_names"])
-        if names != FEATURE_NAMES:
-            raise LesionError(f"{jpath}: feature names differ from this version's "
-                              f"({len(names)} vs {len(FEATURE_NAMES)})")
+        names = check_feature_names(cfg["feature_names"], str(jpath))
         c = dict(cfg["config"])
         c["hidden"] = tuple(c["hidden"])
+        # models saved before the feature list was a setting hold FEATURE_NAMES and no "features"
+        c["features"] = tuple(c["features"]) if c.get("features") else (None if names == FEATURE_NAMES else names)
+        if (tuple(c["features"]) if c["features"] else FEATURE_NAMES) != names:
+            raise LesionError(f"{jpath}: config features and feature_names differ")
         config = ClassifierConfig(**c)
         threshold_hu, min_area_mm2 = float(cfg["threshold_hu"]), float(cfg["min_area_mm2"])
         info = dict(cfg.get("info") or {})
@@ -341,15 +415,19 @@ def load_model(model_dir: str | Path) -> LesionModel:
     return LesionModel(net, mean, std, config, names, threshold_hu, min_area_mm2, info)
 
 
-def classify_volume(hu: np.ndarray, spacing_mm: Sequence[float], model: LesionModel, *,
-                    heart_index: Sequence[float] | None = None) -> tuple[Candidates, np.ndarray]:
-    """The candidates of a (z, y, x) HU volume (with the model's Agatston settings) and each one's class
-    (0 non-coronary, 1..4 = LCA, LAD, LCX, RCA). spacing_mm: (z, y, x) mm."""
+def anatomical_candidates(hu: np.ndarray, spacing_mm: Sequence[float], *, threshold_hu: float = 130.0,
+                          min_area_mm2: float = 1.0, heart_index: Sequence[float] | None = None,
+                          context_within_mm: float | None = None,
+                          context_where: Callable[[np.ndarray, np.ndarray, np.ndarray | None], np.ndarray] | None = None,
+                          ) -> Candidates:
+    """The candidates of a (z, y, x) HU volume placed in its chest anatomy (``read_chest``): anatomy columns, and,
+    unless heart_index is given, the heart reference of :func:`cacscore.lesion.anatomy.heart_reference`. The same
+    for training (lesion-train, when the model reads anatomy columns) and scoring (:func:`classify_volume`)."""
     hu, sp = check_hu(hu, spacing_mm)
-    anatomy = read_chest(hu, sp) if model.config.anatomy_rules else None
+    anatomy = read_chest(hu, sp)
     heart = hull = lungs = None
-    peri = None if anatomy is None else pericardium_distance(anatomy)  # heart_reference and the columns share it
-    if anatomy is not None and heart_index is None:
+    peri = pericardium_distance(anatomy)  # heart_reference and the columns share it
+    if heart_index is None:
         # one lung mask for the heart finder and the chest-wall hull, as find_candidates shares it when it finds
         # the heart itself (with heart_index given it would compute the hull's lung mask again)
         lungs = lung_field(hu, sp)
@@ -359,14 +437,26 @@ def classify_volume(hu: np.ndarray, spacing_mm: Sequence[float], model: LesionMo
         heart = found if source == "heart finder" else HeartFinding(
             heart_index, source == "pericardium centroid",
             "" if source == "pericardium centroid" else found.reason)
+    cand = find_candidates(hu, sp, threshold_hu=threshold_hu, min_area_mm2=min_area_mm2, heart_index=heart_index,
+                           hull=hull, anatomy=anatomy, lungs=lungs, pericardium=peri,
+                           context_within_mm=context_within_mm, context_where=context_where)
+    return cand if heart is None else dataclasses.replace(cand, heart=heart)
+
+
+def classify_volume(hu: np.ndarray, spacing_mm: Sequence[float], model: LesionModel, *,
+                    heart_index: Sequence[float] | None = None) -> tuple[Candidates, np.ndarray]:
+    """The candidates of a (z, y, x) HU volume (with the model's Agatston settings) and each one's class
+    (0 non-coronary, 1..4 = LCA, LAD, LCX, RCA). spacing_mm: (z, y, x) mm."""
+    hu, sp = check_hu(hu, spacing_mm)
     # context features only where the classifier's answer counts (model.may_be_coronary: near the heart, in its z
     # range, inside the chest wall, not ruled out by anatomy): identical classes; on LIDC-IDRI-0002 the context of
     # 190 of its 10,199 candidates instead of the 1,715 within max_distance_mm
-    cand = find_candidates(hu, sp, threshold_hu=model.threshold_hu, min_area_mm2=model.min_area_mm2,
-                           heart_index=heart_index, hull=hull, anatomy=anatomy, lungs=lungs, pericardium=peri,
-                           context_where=model.may_be_coronary)
-    if heart is not None:
-        cand = dataclasses.replace(cand, heart=heart)
+    if model.config.anatomy_rules or any(n in ANATOMY_NAMES for n in model.feature_names):
+        cand = anatomical_candidates(hu, sp, threshold_hu=model.threshold_hu, min_area_mm2=model.min_area_mm2,
+                                     heart_index=heart_index, context_where=model.may_be_coronary)
+    else:
+        cand = find_candidates(hu, sp, threshold_hu=model.threshold_hu, min_area_mm2=model.min_area_mm2,
+                               heart_index=heart_index, context_where=model.may_be_coronary)
     return cand, model.classify(cand.features, cand.outside_thorax_mm, cand.anatomy_columns)
 
 

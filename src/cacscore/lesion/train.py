@@ -38,6 +38,8 @@ from cacscore.core.parallel import map_jobs
 from cacscore.io.ct import NIFTI_SUFFIXES, ScanFileError, read_ct, read_labels, strip_nifti
 from cacscore.core.fileio import natural_key
 from cacscore.io.inputs import input_id
+from cacscore.lesion.anatomy import ANATOMY_NAMES
+from cacscore.lesion.classifier import anatomical_candidates, feature_table
 
 log = logging.getLogger(__name__)
 
@@ -228,32 +230,43 @@ def noisy_copy(hu: np.ndarray, spacing_mm, sd_hu: float, rng: np.random.Generato
 
 def noise_augmented_candidates(hu: np.ndarray, spacing_mm, labels: np.ndarray, heart_index, *, copies: int,
                                sd_hu: tuple[float, float], rng: np.random.Generator, threshold_hu: float = 130.0,
-                               min_area_mm2: float = 1.0, hull: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+                               min_area_mm2: float = 1.0, hull: np.ndarray | None = None,
+                               anatomy=None) -> tuple[np.ndarray, np.ndarray] | tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Candidate features and targets of ``copies`` noisy copies of one labelled volume (:func:`noisy_copy`,
     each with an extra noise sd drawn uniformly from ``sd_hu``), all referenced to ``heart_index``.
 
     hull: the clean volume's lung hull (``Candidates.thorax_hull`` / :func:`cacscore.chest.hull.thorax_hull`); default:
     computed once here from ``hu``. The copies share it: the noise (sd 10-35 HU) leaves the lung field (< -400 HU,
     lungs ~ -850) as it was, and the hull distance is not a training feature (it is a rule applied at scoring), so
-    features and targets are the same as with a hull per copy (tested)."""
-    fs, ts = [], []
+    features and targets are the same as with a hull per copy (tested). anatomy: the clean volume's
+    ``read_chest``; when given, the copies' anatomy columns are returned as a third array (the anatomy is the
+    clean scan's: noise of 10-35 HU does not move the lungs, the aorta or the pericardium)."""
+    fs, ts, cs = [], [], []
     if copies > 0 and hull is None:
         hull = thorax_hull(hu, spacing_mm)
     for _ in range(copies):
         noisy = noisy_copy(hu, spacing_mm, float(rng.uniform(*sd_hu)), rng)
         c = L.find_candidates(noisy, spacing_mm, threshold_hu=threshold_hu, min_area_mm2=min_area_mm2,
-                              heart_index=heart_index, hull=hull)
+                              heart_index=heart_index, hull=hull, anatomy=anatomy)
         fs.append(c.features)
         ts.append(L.candidate_targets(c.ids, labels))
+        if anatomy is not None:
+            cs.append(c.anatomy_columns)
     if not fs:
-        return np.zeros((0, len(L.FEATURE_NAMES)), np.float32), np.zeros(0, np.int64)
-    return np.concatenate(fs), np.concatenate(ts)
+        fs, ts = [np.zeros((0, len(L.FEATURE_NAMES)), np.float32)], [np.zeros(0, np.int64)]
+        cs = [np.zeros((0, len(ANATOMY_NAMES)))]
+    if anatomy is None:
+        return np.concatenate(fs), np.concatenate(ts)
+    return np.concatenate(fs), np.concatenate(ts), np.concatenate(cs)
 
 
 def _extract(case: Case, threshold_hu: float, min_area_mm2: float, noise_copies: int = 0,
-             noise_sd_hu: tuple[float, float] = (10.0, 35.0), seed: int = 0) -> dict:
+             noise_sd_hu: tuple[float, float] = (10.0, 35.0), seed: int = 0, anatomy: bool = False) -> dict:
     """Candidates + targets of one case, or {"id", "error"}: never raises for bad data. Gated cases also get
-    ``noise_copies`` noise-augmented copies (:func:`noise_augmented_candidates`, seeded by seed and case id)."""
+    ``noise_copies`` noise-augmented copies (:func:`noise_augmented_candidates`, seeded by seed and case id).
+    anatomy: also the candidates' anatomy columns ("anatomy"), placed as scoring places them
+    (``cacscore.lesion.classifier.anatomical_candidates``: the heart reference of a non-gated scan is then
+    the one scoring uses)."""
     t0 = time.perf_counter()
     try:
         if case.kind == "gated":
@@ -267,7 +280,10 @@ def _extract(case: Case, threshold_hu: float, min_area_mm2: float, noise_copies:
             hu, spacing = ct.hu, (abs(ct.spacing_mm[0]), *ct.spacing_mm[1:])
         try:
             # gated or not, the heart finder's centre (gated_heart_index): one anatomical frame
-            cand = L.find_candidates(hu, spacing, threshold_hu=threshold_hu, min_area_mm2=min_area_mm2)
+            if anatomy:
+                cand = anatomical_candidates(hu, spacing, threshold_hu=threshold_hu, min_area_mm2=min_area_mm2)
+            else:
+                cand = L.find_candidates(hu, spacing, threshold_hu=threshold_hu, min_area_mm2=min_area_mm2)
         except L.LesionError as exc:
             raise ScanFileError(f"{case.ct}: {exc}") from None
         try:
@@ -279,13 +295,18 @@ def _extract(case: Case, threshold_hu: float, min_area_mm2: float, noise_copies:
             rng = np.random.default_rng([seed, zlib.crc32(case.id.encode("utf-8")), 13])
             noisy = noise_augmented_candidates(hu, spacing, labels, cand.heart_index, copies=noise_copies,
                                                sd_hu=noise_sd_hu, rng=rng, threshold_hu=threshold_hu,
-                                               min_area_mm2=min_area_mm2, hull=cand.thorax_hull)
+                                               min_area_mm2=min_area_mm2, hull=cand.thorax_hull,
+                                               anatomy=cand.anatomy)
     except Exception as exc:  # noqa: BLE001 - a cohort job reports the bad case and goes on
         return {"id": case.id, "error": one_line(exc, name_unexpected=True)}
     out = {"id": case.id, "kind": case.kind, "features": cand.features, "targets": targets,
            "seconds": time.perf_counter() - t0}
+    if anatomy:
+        out["anatomy"] = cand.anatomy_columns
     if noisy is not None:
-        out["noise_features"], out["noise_targets"] = noisy
+        out["noise_features"], out["noise_targets"] = noisy[:2]
+        if anatomy:
+            out["noise_anatomy"] = noisy[2]
     return out
 
 
@@ -348,7 +369,9 @@ def train_lesion_model(cases: list[Case], out_dir: str | Path, *, config: L.Clas
     if gated_noise_copies < 0 or not 0 <= gated_noise_sd_hu[0] <= gated_noise_sd_hu[1]:
         raise ValueError(f"gated_noise_copies must be >= 0 and gated_noise_sd_hu (low, high) with 0 <= low <= high, "
                          f"got {gated_noise_copies}, {gated_noise_sd_hu}")
-    jobs = [(c, threshold_hu, min_area_mm2, gated_noise_copies, tuple(gated_noise_sd_hu), config.seed) for c in cases]
+    use_anatomy = any(n in ANATOMY_NAMES for n in config.feature_names)
+    jobs = [(c, threshold_hu, min_area_mm2, gated_noise_copies, tuple(gated_noise_sd_hu), config.seed, use_anatomy)
+            for c in cases]
     res = map_jobs(_extract_job, jobs, workers, "lesion candidates", progress)
     t_extract = time.perf_counter() - t0
     ok = [r for r in res if "error" not in r]
@@ -360,25 +383,29 @@ def train_lesion_model(cases: list[Case], out_dir: str | Path, *, config: L.Clas
                                 f"{skipped[0]['id']}: {skipped[0]['reason']})")
     feats = np.concatenate([r["features"] for r in ok]).astype(np.float32)
     targets = np.concatenate([r["targets"] for r in ok]).astype(np.int64)
+    names = config.feature_names
+    # the model's input: the chosen candidate features and anatomy columns (the anatomy does not move with the
+    # heart-reference shifts below, which re-reference only the position columns)
+    table = lambda f, r, key="anatomy": feature_table(f, r.get(key), names)  # noqa: E731
     if len(targets) == 0:
         raise LesionCohortError(f"the {len(ok)} usable case(s) have no calcium candidate (>= {threshold_hu:g} HU)")
     if gated_copies < 1 or not gated_heart_jitter_mm >= 0:
         raise ValueError(f"gated_copies must be >= 1 and gated_heart_jitter_mm >= 0, got {gated_copies}, "
                          f"{gated_heart_jitter_mm}")
-    train_f, train_y = [feats], [targets]
+    train_f, train_y = [table(r["features"], r) for r in ok], [r["targets"] for r in ok]
     gated = [r for r in ok if r.get("kind") == "gated"]
     if gated and gated_copies > 1 and gated_heart_jitter_mm > 0:
         rng = np.random.default_rng([config.seed, 8])
         for _ in range(gated_copies - 1):
             for r in gated:
-                train_f.append(shift_heart_reference(r["features"], rng.normal(0.0, gated_heart_jitter_mm, 3)))
+                train_f.append(table(shift_heart_reference(r["features"], rng.normal(0.0, gated_heart_jitter_mm, 3)), r))
                 train_y.append(r["targets"])
     noisy = [r for r in gated if "noise_features" in r]
     if noisy:
         rng_n = np.random.default_rng([config.seed, 9])
         for r in noisy:
             shift = rng_n.normal(0.0, gated_heart_jitter_mm, 3) if gated_heart_jitter_mm > 0 else np.zeros(3)
-            train_f.append(shift_heart_reference(r["noise_features"], shift))
+            train_f.append(table(shift_heart_reference(r["noise_features"], shift), r, "noise_anatomy"))
             train_y.append(r["noise_targets"])
     train_f_all, train_y_all = np.concatenate(train_f).astype(np.float32), np.concatenate(train_y).astype(np.int64)
     t1 = time.perf_counter()
@@ -392,7 +419,9 @@ def train_lesion_model(cases: list[Case], out_dir: str | Path, *, config: L.Clas
     report = {
         "model_dir": str(out),
         "source_kinds": sorted({c.kind for c in cases}),
-        "heart_reference": {k: "cacscore.chest.heart.find_heart" for k in sorted({c.kind for c in cases})},
+        "feature_names": list(names),
+        "heart_reference": {k: "cacscore.lesion.anatomy.heart_reference" if use_anatomy else
+                            "cacscore.chest.heart.find_heart" for k in sorted({c.kind for c in cases})},
         "gated_heart_jitter": {"sd_mm": gated_heart_jitter_mm, "copies": gated_copies, "n_gated_cases": len(gated),
                                "n_training_rows": len(train_y_all)},
         "gated_noise": {"copies": gated_noise_copies, "sd_hu": list(gated_noise_sd_hu),
