@@ -22,7 +22,7 @@ import numpy as np
 from scipy import ndimage
 from scipy.interpolate import make_interp_spline
 
-from cacscore.phantom.raster import Grid, ellipse_footprint, ellipsoid_fraction, paint, slab_fraction
+from cacscore.phantom.raster import Grid, ellipse_footprint, ellipsoid_columns, ellipsoid_fraction, paint, slab_fraction
 
 HU = {
     "air": -1000.0, "skin": 40.0, "fat": -100.0, "muscle": 50.0, "lung": -935.0, "mediastinum": -85.0,
@@ -110,6 +110,7 @@ class Anatomy:
     pa_bif: np.ndarray | None = None  # (x, y, z) pulmonary trunk bifurcation
     heart_angles_deg: tuple[float, float] = (0.0, 0.0)  # long axis: (azimuth from anterior toward left, below horizontal)
     cardiomegaly: bool = False
+    heart_floor_z: float = -1e9  # patient z of the heart's flat diaphragmatic surface (ventricle_shapes are cut there)
 
 
 @dataclass(frozen=True)
@@ -193,9 +194,33 @@ def _spline_tube(ctrl: list[tuple[float, float, float]], radii: list[float], lab
     return Tube(pts, rad, lab.astype(np.uint8))
 
 
+HEART_FLOOR_BELOW_DOME_MM = (2.0, 15.0)
+"""The heart's flat diaphragmatic surface (the central tendon) below the top of the right dome."""
+HEART_FLOOR_CUT = (0.08, 0.2)
+"""Fraction of the ventricles' height that the diaphragm flattens (the part of the drawn shape below the floor)."""
+
+
+def ventricle_shapes(centre: np.ndarray, axes: np.ndarray, semi: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The ventricles as the union of two ellipsoids in the heart's frame (rows of ``axes``): a wide basal one and
+    a narrower apical one, so the ventricular mass is widest near the AV groove and tapers to the apex like a
+    rounded cone (v2's single ellipsoid was widest at mid-ventricle and looked like a ball in coronal and
+    sagittal reformats). ``semi`` keeps its v2 meaning (long, e2, e3 semi-axes of the envelope); the union
+    spans -1.02 .. +1.0 x semi[0] along the long axis. Returns [(centre (x, y, z), semi (3,))]."""
+    a, e1 = float(semi[0]), axes[0]
+    return [(centre - 0.3 * a * e1, semi * np.array([0.72, 1.0, 1.0])),
+            (centre + 0.33 * a * e1, semi * np.array([0.67, 0.72, 0.72]))]
+
+
+def _shapes_extent(shapes: list[tuple[np.ndarray, np.ndarray]], axes: np.ndarray, k: int) -> tuple[float, float]:
+    """(min, max) along patient axis k (0 x, 1 y, 2 z) of a union of ellipsoids in the frame ``axes``."""
+    lo = min(float(c[k] - np.sqrt(((axes[:, k] * s) ** 2).sum())) for c, s in shapes)
+    hi = max(float(c[k] + np.sqrt(((axes[:, k] * s) ** 2).sum())) for c, s in shapes)
+    return lo, hi
+
+
 def _draw_heart(rng: np.random.Generator, *, body_c, cav_c, cav_ab, spine_c, spine_r, z_dome):
-    """Heart centre, frame, semi-axes, angles and cardiomegaly flag."""
-    semi = np.array([rng.uniform(62, 76), rng.uniform(46, 56), rng.uniform(44, 54)])
+    """Heart centre, frame, semi-axes, angles, cardiomegaly flag and the diaphragm's height under it (its floor)."""
+    semi = np.array([rng.uniform(60, 72), rng.uniform(48, 58), rng.uniform(46, 56)])
     big = bool(rng.random() < P_CARDIOMEGALY)
     if big:
         semi = semi * np.array([rng.uniform(1.08, 1.22), rng.uniform(1.12, 1.3), rng.uniform(1.1, 1.28)])
@@ -206,17 +231,20 @@ def _draw_heart(rng: np.random.Generator, *, body_c, cav_c, cav_ab, spine_c, spi
     # bodies (the oesophagus and the descending aorta lie between the left atrium and the spine)
     front = cav_c[1] - cav_ab[1] + 9.0 + PERICARDIUM_REACH_MM + 2.0
     room = (spine_c[1] - spine_r - 15) - front
-    half_y = float(np.sqrt(((axes[:, 1] * semi) ** 2).sum()))
-    if 2 * half_y > room:
-        semi = semi * room / (2 * half_y)
-        half_y = room / 2
-    hy = front + rng.uniform(0, min(8.0, max(room - 2 * half_y, 0))) + half_y
+    ylo, yhi = _shapes_extent(ventricle_shapes(np.zeros(3), axes, semi), axes, 1)
+    if yhi - ylo > room:
+        semi = semi * room / (yhi - ylo)
+        ylo, yhi = _shapes_extent(ventricle_shapes(np.zeros(3), axes, semi), axes, 1)
+    hy = front + rng.uniform(0, min(8.0, max(room - (yhi - ylo), 0))) - ylo
     half_x = float(np.sqrt(((axes[:, 0] * semi) ** 2).sum()))
     # the apex reaches toward the left chest wall; most of the heart is left of the midline
     hx = body_c[0] + float(np.clip(rng.uniform(0.06, 0.36) * half_x * 2, 8, 0.8 * cav_ab[0] - half_x + 6))
-    half_z = float(np.sqrt(((axes[:, 2] * semi) ** 2).sum()))
-    hz = z_dome + half_z * rng.uniform(0.55, 0.75)  # the inferior wall rests on the diaphragm
-    return np.array([hx, hy, hz]), axes, semi, (float(az), float(el)), big
+    # the inferior wall rests on the diaphragm: a flat floor a little below the right dome's top, the
+    # drawn shape's lowest HEART_FLOOR_CUT of its height cut off there (render_heart clips at the floor)
+    zlo, zhi = _shapes_extent(ventricle_shapes(np.zeros(3), axes, semi), axes, 2)
+    floor = z_dome - rng.uniform(*HEART_FLOOR_BELOW_DOME_MM)
+    hz = floor - rng.uniform(*HEART_FLOOR_CUT) * (zhi - zlo) - zlo
+    return np.array([hx, hy, hz]), axes, semi, (float(az), float(el)), big, float(floor)
 
 
 def _clear_of_heart(p: np.ndarray, r: float, hc: np.ndarray, axes: np.ndarray, semi: np.ndarray,
@@ -421,7 +449,7 @@ def draw_anatomy(rng: np.random.Generator) -> Anatomy:
     t_apex = rng.uniform(185, 225)
     t_top = t_apex + rng.uniform(15, 45)
     z_dome = rng.uniform(-260, -110)
-    hc, axes, semi, angles, big = _draw_heart(rng, body_c=body_c, cav_c=cav_c, cav_ab=cav_ab, spine_c=spine_c,
+    hc, axes, semi, angles, big, floor = _draw_heart(rng, body_c=body_c, cav_c=cav_c, cav_ab=cav_ab, spine_c=spine_c,
                                               spine_r=spine_r, z_dome=z_dome)
     e1, e2, e3 = axes
     # aortic annulus in the top of the base (between the right atrium, the left atrium and the right
@@ -473,25 +501,42 @@ def draw_anatomy(rng: np.random.Generator) -> Anatomy:
         aortic_calc=tuple(calcs), cartilage_calc=tuple(cart), lung_texture_seed=tex_seed,
         breast=breast, scapula=scapula, paraspinal=paraspinal, wall=wall, valve_calc=tuple(valve),
         aorta=aorta, pulmonary=pulm, venae=venae, arch_branches=branches, pa_bif=bif, heart_angles_deg=angles, cardiomegaly=big,
+        heart_floor_z=floor,
     )
 
 
 def heart_surface(anat: Anatomy, u: np.ndarray, phi_deg: np.ndarray, out_mm: np.ndarray) -> np.ndarray:
-    """Points on the heart ellipsoid at (u, phi) pushed out along the normal by out_mm (< 0: inside). (n, 3)
+    """Points on the ventricles' surface (ventricle_shapes, flattened at the floor) at (u, phi), pushed out
+    along the normal by out_mm (< 0: inside). (n, 3)
 
-    The heart's own frame (heart_frame): u along the long axis from base -1 to apex +1, phi around it in
-    degrees (0 anterior-superior, +90 the left-posterior lateral wall, +-180 the diaphragmatic surface,
-    -90 the right ventricle's acute margin); points in patient mm (x, y, z).
+    The heart's own frame (heart_frame): u along the long axis from base -1 to apex +1 (times semi[0]), phi
+    around it in degrees (0 anterior-superior, +90 the left-posterior lateral wall, +-180 the diaphragmatic
+    surface, -90 the right ventricle's acute margin); points in patient mm (x, y, z). At each (u, phi) the
+    outer of the two ellipsoids is the surface; below the floor the surface is the floor (normal straight down).
     """
-    a, b, c = anat.heart_semi
-    e1, e2, e3 = anat.heart_axes
-    ph = np.deg2rad(phi_deg)
-    s = np.sqrt(np.clip(1 - u ** 2, 0.02, None))
-    local = np.stack([a * u, b * s * np.cos(ph), c * s * np.sin(ph)], axis=1)
-    normal = local / np.array([a, b, c]) ** 2
-    normal /= np.linalg.norm(normal, axis=1, keepdims=True)
-    local = local + normal * out_mm[:, None]
-    return anat.heart_c + local @ np.stack([e1, e2, e3])
+    e = anat.heart_axes
+    u, ph = np.asarray(u, float), np.deg2rad(np.asarray(phi_deg, float))
+    out_mm = np.asarray(out_mm, float)
+    l = u * anat.heart_semi[0]
+    cp, sp = np.cos(ph), np.sin(ph)
+    best_r = np.full(len(u), -1.0)
+    best_n = np.zeros((len(u), 3))
+    for c, s in ventricle_shapes(anat.heart_c, e, anat.heart_semi):
+        li = float((c - anat.heart_c) @ e[0])
+        t = np.sqrt(np.clip(1 - ((l - li) / s[0]) ** 2, 0.02, None))
+        r = t / np.sqrt((cp / s[1]) ** 2 + (sp / s[2]) ** 2)
+        n = np.stack([(l - li) / s[0] ** 2, r * cp / s[1] ** 2, r * sp / s[2] ** 2], axis=1)
+        take = r > best_r
+        best_r = np.where(take, r, best_r)
+        best_n[take] = n[take]
+    local = np.stack([l, best_r * cp, best_r * sp], axis=1)
+    normal = best_n / np.linalg.norm(best_n, axis=1, keepdims=True)
+    on = anat.heart_c + local @ e
+    pts = anat.heart_c + (local + normal * out_mm[:, None]) @ e
+    flat = on[:, 2] < anat.heart_floor_z
+    pts[flat, 0], pts[flat, 1] = on[flat, 0], on[flat, 1]
+    pts[:, 2] = np.maximum(pts[:, 2], anat.heart_floor_z - out_mm)  # never below the flat floor's own offset
+    return pts
 
 
 SPINOUS_TIP_MM = 40.0
@@ -734,6 +779,7 @@ def _paint_cavity(anat: Anatomy, cv: Canvas) -> None:
     dyn = ((ys - cy) / np.where(ys > cy, cb + ext, cb))[:, None].astype(np.float32)
     right = dxn < 0
     lo = _dome_low(anat, dxn, dyn)
+    lo = _raise_under_heart(anat, xs, ys, lo)
     hi = anat.t_apex - 70.0 * (dxn ** 2 + 0.6 * dyn ** 2) * 1.0 + anat.z_dome_mm
     hi = hi - 60.0 * np.clip(0.35 - np.abs(dxn), 0, None)  # apices are lateral, the neck is medial
     flung = slab_fraction(lo, hi, grid.z_edges_mm)  # (nz, nyb, nxb)
@@ -766,6 +812,26 @@ def _paint_cavity(anat: Anatomy, cv: Canvas) -> None:
             lk[in_cav] = np.where(below, below_lab, LABEL["thoracic_inlet"])[in_cav]
             lk[fl >= 0.5] = np.broadcast_to(lung_lab, fl.shape)[fl >= 0.5]
     _paint_upper_abdomen(anat, cv)
+
+
+def _raise_under_heart(anat: Anatomy, xs: np.ndarray, ys: np.ndarray, lo: np.ndarray) -> np.ndarray:
+    """The diaphragm under the heart is the heart's flat floor (its central tendon): where the pericardium
+    would reach below the floor, the lungs stop and the liver / upper abdomen reach up to it, so the heart
+    rests on the diaphragm and no lung lies beneath it."""
+    if anat.heart_floor_z < -1e8:
+        return lo
+    z_floor = np.float32(anat.heart_floor_z - PERICARDIUM_REACH_MM)
+    foot = np.zeros((len(ys), len(xs)), bool)
+    for c, s in ventricle_shapes(anat.heart_c, anat.heart_axes, anat.heart_semi):
+        clo, chi = ellipsoid_columns(xs, ys, c, anat.heart_axes, s + PERICARDIUM_REACH_MM + 1.0)
+        foot |= (chi > clo) & (clo < z_floor)
+    if not foot.any():
+        return lo
+    # around the footprint the diaphragm falls away smoothly (slope 0.8) to the domes and the saddle between
+    # them, instead of a pedestal with vertical walls
+    px = float(abs(xs[1] - xs[0])) if len(xs) > 1 else 1.0
+    d_out = ndimage.distance_transform_edt(~foot).astype(np.float32) * np.float32(px)
+    return np.maximum(lo, z_floor - np.float32(0.8) * d_out)
 
 
 def _paint_upper_abdomen(anat: Anatomy, cv: Canvas) -> None:

@@ -23,7 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cacscore.phantom.anatomy import HU, LABEL as ANATOMY_LABEL, PERICARDIUM_REACH_MM, Anatomy, heart_surface
+from cacscore.phantom.anatomy import (HU, LABEL as ANATOMY_LABEL, PERICARDIUM_REACH_MM, Anatomy, heart_surface,
+                                     ventricle_shapes)
 from cacscore.phantom.noncoronary import Blob, blob_fractions
 from cacscore.phantom.plaque_table import TABLES as PLAQUE_TABLES
 from cacscore.phantom.raster import Grid, ellipsoid_fraction, paint
@@ -313,9 +314,11 @@ def atria(anat: Anatomy, u_av: float) -> list[tuple[np.ndarray, np.ndarray]]:
     e1, e2, e3 = anat.heart_axes
     hc = anat.heart_c
     u = u_av - 0.3
-    ra = hc + u * a * e1 - 0.7 * c * e3 - 0.2 * b * e2
+    # the right atrium is the right heart border from the SVC down to the diaphragm: long along e2 (up-down
+    # on the base), reaching right of the ventricles
+    ra = hc + u * a * e1 - 0.78 * c * e3 - 0.15 * b * e2
     la = hc + (u - 0.03) * a * e1 + 0.45 * c * e3 - 0.3 * b * e2
-    return [(ra, np.array([0.27 * a, 0.5 * b, 0.45 * c])), (la, np.array([0.27 * a, 0.45 * b, 0.55 * c]))]
+    return [(ra, np.array([0.3 * a, 0.62 * b, 0.5 * c])), (la, np.array([0.27 * a, 0.45 * b, 0.55 * c]))]
 
 
 class _LayerPainter:
@@ -407,8 +410,10 @@ def render_heart(anat: Anatomy, grid: Grid, img: np.ndarray, vessels: dict[str, 
     # the heart's outline: the ventricular ellipsoid (which the coronary courses follow) and the two atria
     # bulging beyond it on the base side of the AV groove (right atrium: the right heart border; left
     # atrium: posterior), each ending at the groove so that the RCA and LCX stay in it
-    shapes = [(hc, semi), *atria(anat, u_av)]
-    outer = [ellipsoid_fraction(grid, c, anat.heart_axes, sm + PERICARDIUM_REACH_MM) for c, sm in shapes]
+    shapes = [*ventricle_shapes(hc, anat.heart_axes, semi), *atria(anat, u_av)]
+    floor = anat.heart_floor_z  # the diaphragmatic surface is flat: every layer is cut at its own offset below it
+    outer = [ellipsoid_fraction(grid, c, anat.heart_axes, sm + PERICARDIUM_REACH_MM, z_min_mm=floor - PERICARDIUM_REACH_MM)
+             for c, sm in shapes]
     if outer[0] is None:
         return layers, labels, {}
     boxes_ = [o[0] for o in outer if o is not None]
@@ -421,12 +426,12 @@ def render_heart(anat: Anatomy, grid: Grid, img: np.ndarray, vessels: dict[str, 
             lp.paint(o[0], o[1], HU["pericardium"], "pericardium")
     for grow, hu, name in ((PERICARDIUM_OUT_MM, HU["fat"], "epicardial_fat"), (0.0, HU["myocardium"], "heart")):
         for c, sm in shapes:
-            r = ellipsoid_fraction(grid, c, anat.heart_axes, sm + grow)
+            r = ellipsoid_fraction(grid, c, anat.heart_axes, sm + grow, z_min_mm=floor - grow)
             if r is not None:
                 lp.paint(r[0], r[1], hu, name)
     chambers = [
         (hc, semi, HU["myocardium"]),
-        (hc + 0.22 * semi[0] * e1 + 0.22 * semi[2] * e3, semi * np.array([0.6, 0.5, 0.5]), HU["blood"]),  # LV
+        (hc + 0.15 * semi[0] * e1 + 0.2 * semi[2] * e3, semi * np.array([0.55, 0.42, 0.42]), HU["blood"]),  # LV
         (hc - 0.05 * semi[0] * e1 + 0.45 * semi[1] * e2 - 0.25 * semi[2] * e3, semi * np.array([0.55, 0.35, 0.45]), HU["blood"]),
         *((c, np.maximum(sm - 3.0, 2.0), HU["blood"]) for c, sm in shapes[1:]),  # atrial cavities, 3 mm walls
     ]
@@ -437,7 +442,7 @@ def render_heart(anat: Anatomy, grid: Grid, img: np.ndarray, vessels: dict[str, 
     ring = [(c_av, np.array([5.0, semi[1] * w + 2.0, semi[2] * w + 2.0]), HU["fat"]),
             (c_av, np.array([5.5, max(semi[1] * w - 7.0, 3.0), max(semi[2] * w - 7.0, 3.0)]), HU["myocardium"])]
     for c, s, hu in ring:
-        r = ellipsoid_fraction(grid, c, anat.heart_axes, s)
+        r = ellipsoid_fraction(grid, c, anat.heart_axes, s, z_min_mm=floor - (PERICARDIUM_OUT_MM if hu == HU["fat"] else 0))
         if r is not None:
             lp.paint(r[0], r[1], hu, "heart" if hu != HU["fat"] else "epicardial_fat")
     # epicardial fat in the interventricular grooves (anterior along the LAD, inferior along the
@@ -452,11 +457,12 @@ def render_heart(anat: Anatomy, grid: Grid, img: np.ndarray, vessels: dict[str, 
         depth_r = float(1.0 / np.sqrt((np.cos(phi) / semi[1]) ** 2 + (np.sin(phi) / semi[2]) ** 2))
         s = np.sqrt(max(1 - u0 ** 2, 0.1))
         c = hc + u0 * semi[0] * e1 + depth_r * s * n
-        r = ellipsoid_fraction(grid, c, np.stack([e1, t, n]), np.array([half * semi[0], 5.0, 8.0]))
+        r = ellipsoid_fraction(grid, c, np.stack([e1, t, n]), np.array([half * semi[0], 5.0, 8.0]),
+                               z_min_mm=floor - PERICARDIUM_OUT_MM)
         if r is not None:
             lp.paint(r[0], r[1], HU["fat"], "epicardial_fat")
     for c, s, hu in chambers[1:]:
-        r = ellipsoid_fraction(grid, c, anat.heart_axes, s)
+        r = ellipsoid_fraction(grid, c, anat.heart_axes, s, z_min_mm=floor + 4.0)
         if r is not None:
             lp.paint(r[0], r[1], hu)
     _descending_aorta_over_heart(anat, grid, lp, hbox)
