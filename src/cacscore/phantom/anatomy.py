@@ -220,7 +220,7 @@ def _shapes_extent(shapes: list[tuple[np.ndarray, np.ndarray]], axes: np.ndarray
 
 def _draw_heart(rng: np.random.Generator, *, body_c, cav_c, cav_ab, spine_c, spine_r, z_dome):
     """Heart centre, frame, semi-axes, angles, cardiomegaly flag and the diaphragm's height under it (its floor)."""
-    semi = np.array([rng.uniform(60, 72), rng.uniform(48, 58), rng.uniform(46, 56)])
+    semi = np.array([rng.uniform(60, 72), rng.uniform(50, 62), rng.uniform(48, 61)])
     big = bool(rng.random() < P_CARDIOMEGALY)
     if big:
         semi = semi * np.array([rng.uniform(1.08, 1.22), rng.uniform(1.12, 1.3), rng.uniform(1.1, 1.28)])
@@ -230,7 +230,7 @@ def _draw_heart(rng: np.random.Generator, *, body_c, cav_c, cav_ab, spine_c, spi
     # the pericardium (PERICARDIUM_REACH_MM outside the myocardium), and 15 mm in front of the vertebral
     # bodies (the oesophagus and the descending aorta lie between the left atrium and the spine)
     front = cav_c[1] - cav_ab[1] + 9.0 + PERICARDIUM_REACH_MM + 2.0
-    room = (spine_c[1] - spine_r - 15) - front
+    room = (spine_c[1] - spine_r - 13) - front
     ylo, yhi = _shapes_extent(ventricle_shapes(np.zeros(3), axes, semi), axes, 1)
     if yhi - ylo > room:
         semi = semi * room / (yhi - ylo)
@@ -248,22 +248,46 @@ def _draw_heart(rng: np.random.Generator, *, body_c, cav_c, cav_ab, spine_c, spi
 
 
 def _clear_of_heart(p: np.ndarray, r: float, hc: np.ndarray, axes: np.ndarray, semi: np.ndarray,
-                    spine_c: tuple[float, float], spine_r: float) -> np.ndarray:
-    """Move a descending-aorta control point left and back (around the vertebral body) until the tube of radius
-    r clears the heart's ellipsoid by its pericardium and a 5 mm fat plane (the aorta
-    lies behind the left atrium, beside the spine, never inside the heart)."""
-    margin = semi + r + PERICARDIUM_REACH_MM + 5.0
+                    spine_c: tuple[float, float], spine_r: float, floor: float = -1e9) -> np.ndarray:
+    """Move a descending-aorta control point back and left along the vertebral body's flank until the tube of
+    radius r stays out of the ventricles' core (their outer 14 mm may be overlapped: render_heart paints the
+    descending aorta again over the heart, as the aorta indents the back of a real heart's pericardial sac)
+    and r + 9 mm from the left AV groove, where the LCX runs (so no coronary passes through the aorta).
+    Keeping clear of the whole ventricular envelope instead pushed it 33 mm left and behind the vertebral
+    front (the real series: 22-30 mm left, 3-15 mm in front)."""
     q = p.astype(float).copy()
-    for _ in range(25):
-        if float(((((q - hc) @ axes.T) / margin) ** 2).sum()) >= 1.0:
+    shapes = ventricle_shapes(hc, axes, semi)
+    groove = heart_surface(_HeartOnly(hc, axes, semi, floor), np.full(40, -0.44), np.linspace(20, 200, 40),
+                           np.full(40, 2.5))
+
+    def inside(q: np.ndarray) -> bool:
+        core = any(float(((((q - c) @ axes.T) / (s + r + PERICARDIUM_REACH_MM - 1.0)) ** 2).sum()) < 1.0
+                   for c, s in shapes)
+        return core or float(np.sqrt(((groove - q) ** 2).sum(axis=1)).min()) < r + 7.0
+
+    y_back = spine_c[1] - 0.35 * spine_r  # as far back as the vertebral body's left flank allows
+    for _ in range(60):
+        if not inside(q):
             break
-        q[0] += 1.6
-        q[1] = min(q[1] + 0.8, spine_c[1] + 0.2 * spine_r)
+        if q[1] < y_back:  # back along the vertebral body's left flank, then left
+            q[1] = min(q[1] + 1.0, y_back)
+        else:
+            q[0] += 1.0
     return q
 
 
+@dataclass(frozen=True)
+class _HeartOnly:
+    """The heart's fields of Anatomy, for heart_surface before the Anatomy exists."""
+
+    heart_c: np.ndarray
+    heart_axes: np.ndarray
+    heart_semi: np.ndarray
+    heart_floor_z: float
+
+
 def _draw_great_vessels(rng: np.random.Generator, *, root, heart_c, heart_semi, heart_axes, cav_c, cav_ab, spine_c,
-                        spine_r, z_dome, t_arch, z_bottom, z_top):
+                        spine_r, z_dome, t_arch, z_bottom, z_top, heart_floor=-1e9):
     """Aorta (one tube, labelled by segment), pulmonary trunk and arteries, SVC and IVC."""
     r_root, r_asc = rng.uniform(15, 18.5), rng.uniform(13.5, 18)
     r_arch, r_desc, r_abd = r_asc * rng.uniform(0.82, 0.92), rng.uniform(10, 14.5), rng.uniform(9, 12)
@@ -276,15 +300,16 @@ def _draw_great_vessels(rng: np.random.Generator, *, root, heart_c, heart_semi, 
     asc_top = np.array([min(cav_c[0] - rng.uniform(8, 24), root[0] - 4), root[1] + rng.uniform(0, 15),
                         arch_z - rng.uniform(18, 26)])
     tr_y = front_spine - 14  # the trachea's centre (anatomy._paint_airways)
-    desc_top = np.array([sx + 0.9 * spine_r + 0.8 * r_desc + rng.uniform(2, 8), front_spine + rng.uniform(-4, 4),
-                         arch_z - rng.uniform(14, 22)])
+    desc_top = np.array([sx + max(rng.uniform(19, 30), 0.55 * spine_r + r_desc) + rng.uniform(0, 6),
+                         front_spine - rng.uniform(0, 10), arch_z - rng.uniform(14, 22)])
     apex = np.array([cav_c[0] + rng.uniform(4, 14), min(0.5 * (asc_top[1] + desc_top[1]), tr_y - r_arch - 12),
                      arch_z])
-    desc_mid = np.array([sx + spine_r * 0.9 + r_desc * 0.8 + rng.uniform(-3, 6), front_spine + rng.uniform(-17, 0),
+    # real (docs/phantom.md): centre 22-30 mm left of the vertebral centre, 3-15 mm in front of its front
+    desc_mid = np.array([sx + max(rng.uniform(20, 32), 0.55 * spine_r + r_desc), front_spine - rng.uniform(4, 20),
                          heart_c[2]])
     hiatus = np.array([sx + rng.uniform(0, 6), front_spine - r_abd + rng.uniform(-1, 3), z_dome - rng.uniform(25, 40)])
-    desc_top = _clear_of_heart(desc_top, r_desc, heart_c, heart_axes, heart_semi, spine_c, spine_r)
-    desc_mid = _clear_of_heart(desc_mid, r_desc, heart_c, heart_axes, heart_semi, spine_c, spine_r)
+    desc_top = _clear_of_heart(desc_top, r_desc, heart_c, heart_axes, heart_semi, spine_c, spine_r, heart_floor)
+    desc_mid = _clear_of_heart(desc_mid, r_desc, heart_c, heart_axes, heart_semi, spine_c, spine_r, heart_floor)
     low = min(z_bottom - 10, hiatus[2] - 20)
     ctrl = [root, root + np.array([0, 0, 12]), 0.5 * (root + asc_top) + np.array([-2, -2, 0]), asc_top,
             apex, desc_top, desc_mid, hiatus, np.array([hiatus[0], hiatus[1] - 2, low])]
@@ -460,7 +485,7 @@ def draw_anatomy(rng: np.random.Generator) -> Anatomy:
     z_bottom = z_top - 5.0 * n_slices
     aorta, pulm, venae, branches, bif = _draw_great_vessels(
         rng, root=root, heart_c=hc, heart_semi=semi, heart_axes=axes, cav_c=cav_c, cav_ab=cav_ab, spine_c=spine_c, spine_r=spine_r,
-        z_dome=z_dome, t_arch=t_arch, z_bottom=z_bottom, z_top=z_top)
+        z_dome=z_dome, t_arch=t_arch, z_bottom=z_bottom, z_top=z_top, heart_floor=floor)
     i_desc = int(np.argmin(np.abs(aorta.points[:, 2] - hc[2]) + 1e3 * (aorta.label != LABEL["aorta_descending"])))
     desc_c = (float(aorta.points[i_desc, 0]), float(aorta.points[i_desc, 1]))
     desc_r = float(aorta.radius[i_desc])
