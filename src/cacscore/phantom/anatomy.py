@@ -25,7 +25,7 @@ from scipy.interpolate import make_interp_spline
 from cacscore.phantom.raster import Grid, ellipse_footprint, ellipsoid_columns, ellipsoid_fraction, paint, slab_fraction
 
 HU = {
-    "air": -1000.0, "skin": 40.0, "fat": -100.0, "muscle": 50.0, "lung": -935.0, "mediastinum": -85.0,
+    "air": -1000.0, "skin": 40.0, "fat": -100.0, "muscle": 50.0, "lung": -905.0, "mediastinum": -85.0,
     "blood": 32.0, "myocardium": 44.0, "liver": 58.0, "abdomen": 40.0, "neck": 25.0, "disc": 80.0,
     "cartilage": 110.0, "csf": 12.0, "gland": 20.0, "pericardium": 30.0, "spleen": 48.0, "stomach": 18.0,
 }
@@ -42,6 +42,7 @@ ANATOMY_LABELS = {
     23: "abdomen", 24: "spleen", 25: "stomach", 26: "table", 27: "thoracic_inlet", 28: "breast",
     29: "coronary_artery", 30: "aortic_wall_calcium", 31: "cartilage_calcium", 32: "aortic_valve_calcium",
     33: "mitral_annulus_calcium", 34: "lymph_node", 35: "lung_granuloma", 36: "arch_branch", 37: "brachiocephalic_vein",
+    38: "clavicle", 39: "humerus", 40: "arm",
 }
 """Anatomy label volume values (uint8, anatomy/<pid>.nii.gz). A voxel carries the label of the last
 structure painted over it (painter's order above) that covers at least half of it; calcium blobs
@@ -111,6 +112,10 @@ class Anatomy:
     heart_angles_deg: tuple[float, float] = (0.0, 0.0)  # long axis: (azimuth from anterior toward left, below horizontal)
     cardiomegaly: bool = False
     heart_floor_z: float = -1e9  # patient z of the heart's flat diaphragmatic surface (ventricle_shapes are cut there)
+    slice_mm: float = 5.0  # reconstructed slice thickness = spacing (acquisition draw)
+    arms: tuple[float, ...] | None = None  # arms down: (gap, semi-x, semi-y, dy, humerus radius, fat, t_shoulder)
+    clavicles: tuple[Tube, ...] = ()
+    lung_vessels: np.ndarray | None = None  # (n, 7): x0, y0, z0, x1, y1, z1, radius (mm) of pulmonary vessel segments
 
 
 @dataclass(frozen=True)
@@ -452,12 +457,63 @@ def _draw_cartilage_segments(xr: np.random.Generator, *, cav_c, cav_ab, z_dome, 
     return segs
 
 
+FOV_MM = (300.0, 500.0)
+"""Reconstructed field of view of the non-gated series (issue 15: 300-500 mm)."""
+SLICE_MM = (5.0, 3.0, 2.5, 1.25)
+SLICE_P = (0.55, 0.15, 0.15, 0.15)
+"""Slice thickness (= spacing) of the non-gated series and its probabilities: COCA's 5 mm most often, thinner
+reconstructions as routine chest CT has them (1.25-3 mm)."""
+P_ARMS_DOWN = 0.35
+"""Arms beside the chest (patients who cannot raise them); otherwise above the head, outside the scan."""
+
+
+def _draw_clavicles(acq: np.random.Generator, *, cav_c, cav_ab, z_apex: float) -> tuple[Tube, ...]:
+    """Two clavicles: from the top of the manubrium laterally, back and a little up to the acromion, S-curved
+    (forward medially, back laterally), 6-8 mm radius, at the level of the lung apices."""
+    (cx, cy), (ca, cb) = cav_c, cav_ab
+    r = float(acq.uniform(6, 8))
+    z0 = z_apex - acq.uniform(30, 45)
+    out = []
+    for side in (-1.0, 1.0):
+        ctrl = [(cx + side * 14, cy - cb - 4, z0), (cx + side * 0.45 * ca, cy - cb - 10, z0 + 6),
+                (cx + side * 0.85 * ca, cy - 0.75 * cb, z0 + 14), (cx + side * (ca + 18), cy - 0.35 * cb, z0 + 20)]
+        out.append(_spline_tube(ctrl, [r * 1.1, r, r * 0.9, r * 1.2], [LABEL["clavicle"]] * 4))
+    return tuple(out)
+
+
+def _draw_lung_vessels(xr: np.random.Generator, pulmonary: tuple, *, cav_c, cav_ab) -> np.ndarray:
+    """Pulmonary vessel trees: from each hilum (the end of the right / left pulmonary artery) three lobar trunks
+    (upper, middle/lingula, lower) branching dichotomously 6 times (radius x 0.8, length x 0.8, 20-40 deg),
+    as the branching tubes a real lung shows (v2 had only a thresholded noise texture). (n, 7) segments."""
+    segs: list[tuple] = []
+
+    def grow(p: np.ndarray, d: np.ndarray, r: float, length: float, gen: int) -> None:
+        q = p + d * length
+        segs.append((*p, *q, r))
+        if gen >= 6:
+            return
+        for sgn in (-1.0, 1.0):
+            perp = _unit(np.cross(d, xr.normal(size=3)))
+            ang = np.deg2rad(xr.uniform(20, 40))
+            nd = _unit(d * np.cos(ang) + sgn * perp * np.sin(ang))
+            grow(q, nd, r * 0.8, length * xr.uniform(0.7, 0.9), gen + 1)
+
+    for k, side in ((1, -1.0), (2, 1.0)):
+        if len(pulmonary) <= k:
+            continue
+        hil = pulmonary[k].points[-1]
+        for lobe in ((side * 0.5, 0.15, 0.85), (side * 0.8, -0.55, -0.25), (side * 0.45, 0.55, -0.75)):
+            d = _unit(np.asarray(lobe) + xr.normal(0, 0.12, 3))
+            grow(hil, d, float(xr.uniform(4.8, 6.0)), float(xr.uniform(28, 38)), 0)
+    return np.asarray(segs, float).reshape(-1, 7)
+
+
 def draw_anatomy(rng: np.random.Generator) -> Anatomy:
     """Draw one patient's anatomy (all randomness from ``rng``)."""
     a = rng.uniform(135, 200)
     b = a * rng.uniform(0.64, 0.76)
-    fov = float(np.clip(round(2 * (a + rng.uniform(12, 45))), 317, 460))  # pixel spacing 0.62-0.90 mm at 512
-    n_slices = int(rng.integers(59, 71))
+    fov = float(np.clip(round(2 * (a + rng.uniform(12, 45))), FOV_MM[0], FOV_MM[1]))  # pixel spacing 0.59-0.98 mm at 512
+    n_slices = int(rng.integers(59, 71))  # scan length in 5 mm units (the slice thickness is drawn below)
     body_c = (rng.normal(0, 8), rng.uniform(-8, 14))  # off-centre on the table
     fat = rng.uniform(6, 28)
     muscle = rng.uniform(8, 15)
@@ -482,7 +538,7 @@ def draw_anatomy(rng: np.random.Generator) -> Anatomy:
     root = hc - 0.55 * semi[0] * e1 + 0.4 * semi[1] * e2 + 0.05 * semi[2] * e3
     t_arch = root[2] - z_dome + rng.uniform(62, 85)
     z_top = z_dome + t_top
-    z_bottom = z_top - 5.0 * n_slices
+    z_bottom = z_top - 5.0 * n_slices  # the scan range (5 mm units; thinner slices cover the same range)
     aorta, pulm, venae, branches, bif = _draw_great_vessels(
         rng, root=root, heart_c=hc, heart_semi=semi, heart_axes=axes, cav_c=cav_c, cav_ab=cav_ab, spine_c=spine_c, spine_r=spine_r,
         z_dome=z_dome, t_arch=t_arch, z_bottom=z_bottom, z_top=z_top, heart_floor=floor)
@@ -513,10 +569,22 @@ def draw_anatomy(rng: np.random.Generator) -> Anatomy:
     cart += _draw_cartilage_segments(np.random.default_rng([tex_seed, 7]), cav_c=cav_c, cav_ab=cav_ab, z_dome=z_dome,
                                      rib_top=rib_top, rib_period=rib_period, rib_drop=rib_drop)
     paraspinal = (float(xr.uniform(18, 26)), float(xr.uniform(14, 20)))
+    # acquisition and thorax v3 (issue 15) from their own streams: every draw above is unchanged by them
+    acq = np.random.default_rng([tex_seed, 9])
+    slice_mm = float(acq.choice(SLICE_MM, p=SLICE_P))
+    arms = None
+    if acq.random() < P_ARMS_DOWN:  # arms down beside the chest (gap, semi-x, semi-y, dy, humerus r, fat, shoulder)
+        arms = (float(acq.uniform(0, 14)), float(acq.uniform(36, 50)), float(acq.uniform(42, 58)),
+                float(acq.uniform(-10, 20)), float(acq.uniform(10, 13)), float(acq.uniform(4, 16)),
+                float(t_apex - acq.uniform(0, 25)))
+        need = 2 * (a + arms[0] + 2 * arms[1]) + acq.uniform(-30, 30)  # the arms' outer skin, or a little cut off
+        fov = float(np.clip(round(max(fov, need)), FOV_MM[0], FOV_MM[1]))
+    clavicles = _draw_clavicles(acq, cav_c=cav_c, cav_ab=cav_ab, z_apex=z_dome + t_apex)
+    lung_vessels = _draw_lung_vessels(np.random.default_rng([tex_seed, 8]), pulm, cav_c=cav_c, cav_ab=cav_ab)
     wall = _draw_wall(np.random.default_rng([tex_seed, 6]), body_c=body_c, b=b, fat=fat, spine_c=spine_c,
                       spine_r=spine_r, protrude=protrude)
     return Anatomy(
-        fov_mm=fov, n_slices=n_slices, z_dome_mm=z_dome, t_top=t_top, body_c=body_c, body_ab=(a, b),
+        fov_mm=fov, n_slices=int(round(5.0 * n_slices / slice_mm)), z_dome_mm=z_dome, t_top=t_top, body_c=body_c, body_ab=(a, b),
         fat_mm=fat, muscle_mm=muscle, cav_c=cav_c, cav_ab=cav_ab, bone_scale=rng.uniform(0.7, 1.2),
         spine_c=spine_c, spine_r=spine_r, vert_period=rng.uniform(24, 28), vert_phase=rng.uniform(0, 28),
         rib_period=rib_period, rib_top=rib_top, rib_drop=rib_drop,
@@ -526,7 +594,7 @@ def draw_anatomy(rng: np.random.Generator) -> Anatomy:
         aortic_calc=tuple(calcs), cartilage_calc=tuple(cart), lung_texture_seed=tex_seed,
         breast=breast, scapula=scapula, paraspinal=paraspinal, wall=wall, valve_calc=tuple(valve),
         aorta=aorta, pulmonary=pulm, venae=venae, arch_branches=branches, pa_bif=bif, heart_angles_deg=angles, cardiomegaly=big,
-        heart_floor_z=floor,
+        heart_floor_z=floor, slice_mm=slice_mm, arms=arms, clavicles=clavicles, lung_vessels=lung_vessels,
     )
 
 
@@ -583,12 +651,13 @@ def _draw_wall(xr: np.random.Generator, *, body_c: tuple[float, float], b: float
 
 
 def chest_grid(anat: Anatomy, size: int) -> Grid:
-    """The non-gated grid: size x size pixels over the FOV, n_slices 5 mm slabs (z ascending)."""
+    """The non-gated grid: size x size pixels over the FOV, n_slices slabs of anat.slice_mm (z ascending)."""
     px = anat.fov_mm / size
     x = (np.arange(size) - (size - 1) / 2) * px
     y = (np.arange(size) - (size - 1) / 2) * px
     z_top = anat.z_dome_mm + anat.t_top
-    edges = z_top - 5.0 * anat.n_slices + 5.0 * np.arange(anat.n_slices + 1)
+    dz = anat.slice_mm
+    edges = z_top - dz * anat.n_slices + dz * np.arange(anat.n_slices + 1)
     return Grid(x_mm=x, y_mm=y, z_edges_mm=edges)
 
 
@@ -819,7 +888,7 @@ def _paint_cavity(anat: Anatomy, cv: Canvas) -> None:
     grad = np.float32(55.0) * (dyn + 1.0)  # dependent lung is denser
     # vessels are dense near the hila and sparse in the periphery
     d2 = np.minimum((np.abs(dxn) - 0.4) ** 2 + (dyn + 0.05) ** 2, 1.0)
-    vess = (np.float32(520.0) * (0.45 + 1.2 * np.exp(-d2 / (2 * 0.22 ** 2)))).astype(np.float32)
+    vess = (np.float32(300.0) * (0.45 + 1.2 * np.exp(-d2 / (2 * 0.22 ** 2)))).astype(np.float32)
     lab = cv.lab[box] if cv.lab is not None else None
     in_cav = c2 >= 0.5
     lung_lab = np.where(right, LABEL["lung_right"], LABEL["lung_left"]).astype(np.uint8)
@@ -857,6 +926,90 @@ def _raise_under_heart(anat: Anatomy, xs: np.ndarray, ys: np.ndarray, lo: np.nda
     px = float(abs(xs[1] - xs[0])) if len(xs) > 1 else 1.0
     d_out = ndimage.distance_transform_edt(~foot).astype(np.float32) * np.float32(px)
     return np.maximum(lo, z_floor - np.float32(0.8) * d_out)
+
+
+def _segment_fraction(grid: Grid, seg: np.ndarray, n_sub: int):
+    """Anti-aliased coverage of a capsule (segment x0..x1 of radius r, seg = (x0, y0, z0, x1, y1, z1, r)) inside its
+    box, on n_sub sub-slices per slab averaged to slabs; vectorised over the box's voxels. (box, frac) or None."""
+    a, b, r = seg[:3], seg[3:6], float(seg[6])
+    px = grid.px_mm
+    lo, hi = np.minimum(a, b) - r - 2 * px, np.maximum(a, b) + r + 2 * px
+    box = grid.box((lo[2], lo[1], lo[0]), (hi[2], hi[1], hi[0]))
+    if box is None:
+        return None
+    xs, ys = grid.x_mm[box[2]].astype(np.float32), grid.y_mm[box[1]].astype(np.float32)
+    e = grid.z_edges_mm[box[0].start:box[0].stop + 1]
+    dzs = grid.dz_mm / n_sub
+    zs = (e[0] + (np.arange((len(e) - 1) * n_sub) + 0.5) * dzs).astype(np.float32)
+    d = (b - a).astype(np.float32)
+    l2 = float(d @ d) + 1e-6
+    pz, py, pxx = zs[:, None, None] - a[2], ys[None, :, None] - a[1], xs[None, None, :] - a[0]
+    t = np.clip((pxx * d[0] + py * d[1] + pz * d[2]) / np.float32(l2), 0, 1)
+    dist = np.sqrt((pxx - t * d[0]) ** 2 + (py - t * d[1]) ** 2 + (pz - t * d[2]) ** 2)
+    f = np.clip((np.float32(r) - dist) / np.float32(max(px, dzs)) + 0.5, 0, 1)
+    return box, f.reshape(len(e) - 1, n_sub, len(ys), len(xs)).mean(axis=1)
+
+
+LUNG_VESSEL_HU = 40.0
+
+
+def _paint_lung_vessels(anat: Anatomy, cv: Canvas) -> None:
+    """The pulmonary vessel trees, painted only over lung (so the mediastinum, heart and chest wall painted
+    later, or already there, are never covered): thin tubes of blood that partial volume greys in a thick slab."""
+    if anat.lung_vessels is None or not len(anat.lung_vessels):
+        return
+    n_sub = max(1, int(round(cv.grid.dz_mm / 1.25)))
+    for seg in anat.lung_vessels:
+        res = _segment_fraction(cv.grid, seg, n_sub)
+        if res is None:
+            continue
+        box, f = res
+        v = cv.img[box]
+        f *= (v > -990) & (v < -500)  # lung only: not outside air, airways, gas, nor soft tissue
+        paint(cv.img, box, f, LUNG_VESSEL_HU)
+
+
+def _paint_arms(anat: Anatomy, cv: Canvas, bone_k: float) -> None:
+    """Arms down beside the chest: skin, subcutaneous fat, muscle and the humerus (cortex + marrow), from the
+    bottom of the scan to the shoulder, where the humeral head is and the deltoid bridges to the chest wall."""
+    if anat.arms is None:
+        return
+    gap, rx, ry, dy, r_hum, fat, t_sh = anat.arms
+    grid = cv.grid
+    x, y, px = grid.x_mm, grid.y_mm, grid.px_mm
+    (bx, by), (ba, _) = anat.body_c, anat.body_ab
+    zd = anat.z_dome_mm
+    z0, z1 = grid.z_edges_mm[0] - 10, grid.z_edges_mm[-1] + 10
+    fz_arm = slab_fraction(np.float32(z0), np.float32(z1), grid.z_edges_mm)
+    fz_sh = slab_fraction(np.float32(zd + t_sh - 35), np.float32(z1), grid.z_edges_mm)
+    for side in (-1.0, 1.0):
+        ax_, ay_ = bx + side * (ba + gap + rx), by + dy
+        b = grid.box((z0, ay_ - ry - 40, ax_ - rx - 40), (z1, ay_ + ry + 40, ax_ + rx + 40))
+        if b is None:
+            continue
+        xs, ys = x[b[2]], y[b[1]]
+        hx = ax_ - side * 0.15 * rx
+        layers = ((ellipse_footprint(xs, ys, ax_, ay_, rx, ry, px), HU["skin"], "arm", fz_arm),
+                  (ellipse_footprint(xs, ys, ax_, ay_, rx - 2, ry - 2, px), HU["fat"], "arm", fz_arm),
+                  (ellipse_footprint(xs, ys, ax_, ay_, rx - 2 - fat * 0.5, ry - 2 - fat * 0.6, px), HU["muscle"], "arm",
+                   fz_arm),
+                  # the shoulder: deltoid and axillary soft tissue join the arm to the chest wall
+                  (ellipse_footprint(xs, ys, bx + side * (ba + 0.5 * gap), ay_, gap + 0.6 * rx, 0.7 * ry, px),
+                   HU["muscle"], "arm", fz_sh),
+                  (ellipse_footprint(xs, ys, hx, ay_, r_hum, r_hum, px), 620 * bone_k, "humerus", fz_arm),
+                  (ellipse_footprint(xs, ys, hx, ay_, r_hum - 2.5, r_hum - 2.5, px), 200 * bone_k, None, fz_arm))
+        for f2, hu, name, fz in layers:
+            cv.paint(b, fz[b[0]][:, None, None] * f2[None], hu, name, is_bright=hu > 150)
+        head = ellipsoid_fraction(grid, np.array([hx, ay_, zd + t_sh - 10]), np.eye(3), np.array([r_hum + 12] * 3))
+        if head is not None:  # the humeral head at the top of the arm
+            cv.paint(head[0], head[1], 520 * bone_k, "humerus", is_bright=True)
+
+
+def _paint_clavicles(anat: Anatomy, cv: Canvas, bone_k: float) -> None:
+    """Clavicles: cortex and marrow tubes (bright, never coronary)."""
+    for t in anat.clavicles:
+        paint_tube(cv, t, 600 * bone_k, is_bright=True)
+        paint_tube(cv, Tube(t.points, np.maximum(t.radius - 2.2, 1.0), t.label), 230 * bone_k, label="clavicle")
 
 
 def _paint_upper_abdomen(anat: Anatomy, cv: Canvas) -> None:
@@ -912,7 +1065,8 @@ def _paint_mediastinum(anat: Anatomy, cv: Canvas) -> None:
         cv.paint(b, fz[:, None, None] * f2[None], HU["mediastinum"], "mediastinal_fat")
 
 
-def paint_tube(cv: Canvas, tube: Tube, hu: float, *, grow_mm: float = 0.0, label: str | None = None) -> None:
+def paint_tube(cv: Canvas, tube: Tube, hu: float, *, grow_mm: float = 0.0, label: str | None = None,
+               is_bright: bool = False) -> None:
     """A tube as a union of spheres along its centreline, spaced at most 0.35 radius (surface ripple
     under 2 % of the radius). Painting the same HU twice is a no-op, so overlaps are exact; each
     sphere's label comes from the tube's per-point label unless ``label`` is given."""
@@ -926,7 +1080,7 @@ def paint_tube(cv: Canvas, tube: Tube, hu: float, *, grow_mm: float = 0.0, label
         r = float(r_all[i])
         res = ellipsoid_fraction(cv.grid, tube.points[i], np.eye(3), np.array([r, r, r]))
         if res is not None:
-            cv.paint(res[0], res[1], hu, label or ANATOMY_LABELS[int(tube.label[i])])
+            cv.paint(res[0], res[1], hu, label or ANATOMY_LABELS[int(tube.label[i])], is_bright=is_bright)
 
 
 def _paint_great_vessels(anat: Anatomy, cv: Canvas) -> None:
@@ -1132,6 +1286,12 @@ def _paint_table(anat: Anatomy, cv: Canvas, outside_depth: np.ndarray) -> None:
         cv.lab[:, (tab_f >= 0.5) & (tab_hu > 130)] = LABEL["table"]
 
 
+def kvp_calcium_factor(kvp: float) -> float:
+    """Calcium and bone HU relative to 120 kVp: x 1.1 at 100 kVp, x 0.92 at 140 kVp (the photoelectric part of
+    calcium's attenuation falls with tube voltage; soft tissue barely changes). The Agatston threshold stays 130."""
+    return 1.1 if kvp < 110 else (0.92 if kvp > 130 else 1.0)
+
+
 def render_background(anat: Anatomy, grid: Grid, *, kvp: float,
                       anatomy_labels: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Everything but the heart: returns (hu float32 (z, y, x), bright bool (z, y, x), labels uint8 or None).
@@ -1140,17 +1300,20 @@ def render_background(anat: Anatomy, grid: Grid, *, kvp: float,
     Aortic valve calcium is painted with the heart (:func:`cacscore.phantom.coronary.render_heart`).
     With ``anatomy_labels`` the third value is the anatomy label volume (ANATOMY_LABELS).
     """
-    bone_k = anat.bone_scale * (1.1 if kvp < 110 else 1.0)  # bone and calcium are brighter at 100 kVp
+    bone_k = anat.bone_scale * kvp_calcium_factor(kvp)  # bone and calcium are brighter at low kVp
     cv = Canvas(grid, np.full(grid.shape, HU["air"], dtype=np.float32), np.zeros(grid.shape, dtype=bool),
                 np.zeros(grid.shape, np.uint8) if anatomy_labels else None)
     outside_depth = _paint_body(anat, cv)
+    _paint_arms(anat, cv, bone_k)
     _paint_cavity(anat, cv)
+    _paint_lung_vessels(anat, cv)
     _paint_mediastinum(anat, cv)
     _paint_great_vessels(anat, cv)
     _paint_airways(anat, cv)
     _paint_spine(anat, cv, bone_k)
     _paint_ribs(anat, cv, bone_k)
     _paint_scapulae(anat, cv, bone_k)
+    _paint_clavicles(anat, cv, bone_k)
     _paint_sternum(anat, cv, bone_k)
     _paint_wall_calcium(anat, cv, bone_k)
     _paint_table(anat, cv, outside_depth)

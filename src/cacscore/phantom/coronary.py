@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cacscore.phantom.anatomy import (HU, LABEL as ANATOMY_LABEL, PERICARDIUM_REACH_MM, Anatomy, heart_surface,
-                                     ventricle_shapes)
+                                     kvp_calcium_factor, ventricle_shapes)
 from cacscore.phantom.noncoronary import Blob, blob_fractions
 from cacscore.phantom.plaque_table import TABLES as PLAQUE_TABLES
 from cacscore.phantom.raster import Grid, ellipsoid_fraction, paint
@@ -400,7 +400,7 @@ def render_heart(anat: Anatomy, grid: Grid, img: np.ndarray, vessels: dict[str, 
     labels (z, y, x) uint8 vessel labels (lumen + LABEL_MARGIN_MM + plaque footprints),
     plaque_mask per vessel name -> bool (z, y, x) of voxels touched by that vessel's plaques.
     """
-    calc_k = 1.1 if kvp < 110 else 1.0
+    calc_k = kvp_calcium_factor(kvp)
     layers: list[Layer] = []
     labels = np.zeros(grid.shape, np.uint8)
     semi = anat.heart_semi
