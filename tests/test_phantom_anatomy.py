@@ -144,3 +144,60 @@ def test_release_writes_anatomy_labels_and_the_comparison_preview(tmp_path):
 
     w, h = Image.open(path).size
     assert w > 1000 and h > 500  # two rows of five panels
+
+
+def test_acquisition_draws_cover_their_ranges_and_scale_calcium_with_kvp():
+    """Slice thickness, kernel, kVp and FOV are drawn per patient within the recorded ranges (issue 15), and
+    calcium HU scales with kVp while the 130 HU threshold stays."""
+    from cacscore.phantom.anatomy import FOV_MM, SLICE_MM, kvp_calcium_factor
+    from cacscore.phantom.core import KERNELS
+
+    seen = {"slice": set(), "kernel": set(), "kvp": set()}
+    fovs = []
+    for pid in range(1, 61):
+        d = _draws(pid, SEED, 64)[0]
+        a = d.anat
+        assert a.slice_mm in SLICE_MM and d.kernel in KERNELS and d.kvp in (100, 120, 140)
+        assert FOV_MM[0] <= a.fov_mm <= FOV_MM[1]
+        assert 290 <= a.n_slices * a.slice_mm <= 355  # the same scan range at any thickness
+        seen["slice"].add(a.slice_mm), seen["kernel"].add(d.kernel), seen["kvp"].add(d.kvp)
+        fovs.append(a.fov_mm)
+    assert seen["slice"] == set(SLICE_MM) and seen["kernel"] == set(KERNELS) and seen["kvp"] == {100, 120, 140}
+    assert max(fovs) - min(fovs) > 100
+    assert kvp_calcium_factor(100) > kvp_calcium_factor(120) == 1.0 > kvp_calcium_factor(140)
+
+
+def test_heart_rests_on_a_flat_floor_and_tapers_to_the_apex():
+    from cacscore.phantom.anatomy import heart_surface
+
+    for pid in range(1, 8):
+        a = _draws(pid, SEED, 64)[0].anat
+        phi = np.linspace(-180, 180, 73)
+        for u in (-0.3, 0.0, 0.4, 0.8):
+            pts = heart_surface(a, np.full(73, u), phi, np.zeros(73))
+            assert pts[:, 2].min() >= a.heart_floor_z - 1e-6  # nothing of the ventricles below the diaphragm
+        # the cross-section near the base is wider than toward the apex (a tapering cone, not a ball)
+        w = [np.linalg.norm(heart_surface(a, np.full(2, u), np.array([-90.0, 90.0]), np.zeros(2))[1]
+                            - heart_surface(a, np.full(2, u), np.array([-90.0, 90.0]), np.zeros(2))[0]) for u in (-0.3, 0.5)]
+        assert w[0] > 1.15 * w[1]
+        assert a.heart_floor_z < a.z_dome_mm  # the central tendon a little below the right dome's top
+
+
+def test_arms_clavicles_and_lung_vessels_are_drawn_and_labelled():
+    arms = [pid for pid in range(1, 40) if _draws(pid, SEED, 64)[0].anat.arms is not None]
+    assert 4 <= len(arms) <= 25  # P_ARMS_DOWN = 0.35 of 39
+    p = make_patient(arms[0], seed=SEED, size=96, anatomy=True)
+    lab, s = p.anatomy_labels, p.hu_static
+    for name in ("clavicle", "humerus", "arm", "scapula"):
+        assert (lab == LABEL[name]).sum() > 5, name
+    assert p.bright[lab == LABEL["humerus"]].mean() > 0.9 and p.bright[lab == LABEL["clavicle"]].mean() > 0.9
+    assert not (p.labels > 0)[np.isin(lab, [LABEL["clavicle"], LABEL["humerus"], LABEL["arm"]])].any()
+    a = p.anatomy
+    for side in (-1, 1):  # an arm on each side, outside the body's outline
+        m = lab == LABEL["arm"]
+        xs = np.nonzero(m.any(axis=(0, 1)))[0] * p.spacing_mm[2] + p.origin_mm[0]
+        assert ((side * (xs - a.body_c[0])) > a.body_ab[0]).any()
+    # the vessel trees make the lungs' soft-tissue share rise toward the hila
+    assert len(a.lung_vessels) > 300
+    lung = np.isin(lab, [LABEL["lung_right"], LABEL["lung_left"]])
+    assert (s[lung] > -500).mean() > 0.003
