@@ -115,6 +115,7 @@ class Anatomy:
     slice_mm: float = 5.0  # reconstructed slice thickness = spacing (acquisition draw)
     arms: tuple[float, ...] | None = None  # arms down: (gap, semi-x, semi-y, dy, humerus radius, fat, t_shoulder)
     clavicles: tuple[Tube, ...] = ()
+    shoulders: tuple[float, float, float] | None = None  # (widening at the top mm, dy, t where it starts)
     lung_vessels: np.ndarray | None = None  # (n, 7): x0, y0, z0, x1, y1, z1, radius (mm) of pulmonary vessel segments
 
 
@@ -558,6 +559,8 @@ def draw_anatomy(rng: np.random.Generator) -> Anatomy:
     rib_drop = rng.uniform(95, 135)
     cart = _draw_cartilage_calcium(rng, cav_c=cav_c, cav_ab=cav_ab, z_dome=z_dome, rib_top=rib_top,
                                    rib_period=rib_period, rib_drop=rib_drop)
+    # the cartilages of the tapering upper thorax lie nearer the midline (cavity_x_scale)
+    cart = [(cav_c[0] + (x - cav_c[0]) * float(_x_scale(t_apex, z - z_dome)), y, z, r, hu) for x, y, z, r, hu in cart]
     tex_seed = int(rng.integers(2**31))
     xr = np.random.default_rng([tex_seed, 5])
     breast = None
@@ -566,8 +569,9 @@ def draw_anatomy(rng: np.random.Generator) -> Anatomy:
                   float(xr.uniform(50, 70)), float(xr.uniform(20, 32)), float(xr.uniform(40, 110)))
     scapula = (float(xr.uniform(0.5, 0.75)), float(xr.uniform(60, 90)), float(t_apex - xr.uniform(90, 130)))
     # long calcified cartilage segments from their own stream (every other draw unchanged)
-    cart += _draw_cartilage_segments(np.random.default_rng([tex_seed, 7]), cav_c=cav_c, cav_ab=cav_ab, z_dome=z_dome,
-                                     rib_top=rib_top, rib_period=rib_period, rib_drop=rib_drop)
+    segs = _draw_cartilage_segments(np.random.default_rng([tex_seed, 7]), cav_c=cav_c, cav_ab=cav_ab, z_dome=z_dome,
+                                    rib_top=rib_top, rib_period=rib_period, rib_drop=rib_drop)
+    cart += [(cav_c[0] + (x - cav_c[0]) * float(_x_scale(t_apex, z - z_dome)), y, z, r, hu) for x, y, z, r, hu in segs]
     paraspinal = (float(xr.uniform(18, 26)), float(xr.uniform(14, 20)))
     # acquisition and thorax v3 (issue 15) from their own streams: every draw above is unchanged by them
     acq = np.random.default_rng([tex_seed, 9])
@@ -580,6 +584,8 @@ def draw_anatomy(rng: np.random.Generator) -> Anatomy:
         need = 2 * (a + arms[0] + 2 * arms[1]) + acq.uniform(-30, 30)  # the arms' outer skin, or a little cut off
         fov = float(np.clip(round(max(fov, need)), FOV_MM[0], FOV_MM[1]))
     clavicles = _draw_clavicles(acq, cav_c=cav_c, cav_ab=cav_ab, z_apex=z_dome + t_apex)
+    # shoulder girdle (deltoid, trapezius, the axillary folds) widening the body above the lung apices
+    shoulders = (float(acq.uniform(30, 60)), float(acq.uniform(-5, 20)), float(t_apex - acq.uniform(40, 70)))
     lung_vessels = _draw_lung_vessels(np.random.default_rng([tex_seed, 8]), pulm, cav_c=cav_c, cav_ab=cav_ab)
     wall = _draw_wall(np.random.default_rng([tex_seed, 6]), body_c=body_c, b=b, fat=fat, spine_c=spine_c,
                       spine_r=spine_r, protrude=protrude)
@@ -595,6 +601,7 @@ def draw_anatomy(rng: np.random.Generator) -> Anatomy:
         breast=breast, scapula=scapula, paraspinal=paraspinal, wall=wall, valve_calc=tuple(valve),
         aorta=aorta, pulmonary=pulm, venae=venae, arch_branches=branches, pa_bif=bif, heart_angles_deg=angles, cardiomegaly=big,
         heart_floor_z=floor, slice_mm=slice_mm, arms=arms, clavicles=clavicles, lung_vessels=lung_vessels,
+        shoulders=shoulders,
     )
 
 
@@ -762,10 +769,27 @@ def _body_wall(anat: Anatomy, x: np.ndarray, y: np.ndarray, px: float) -> tuple[
     return body2d, depth
 
 
-def _cavity_footprint(anat: Anatomy, x: np.ndarray, y: np.ndarray, px: float) -> np.ndarray:
+CAVITY_TAPER = (130.0, 0.35)
+"""The upper thorax narrows (a barrel, not a cylinder): from CAVITY_TAPER[0] mm below the lung apices up, the
+cavity's width shrinks by up to CAVITY_TAPER[1] (x 0.65 at the apices); below, it is unchanged. Costal
+cartilage calcium drawn in that range moves with its cartilage (draw_anatomy)."""
+
+
+def cavity_x_scale(anat: Anatomy, z_mm: np.ndarray) -> np.ndarray:
+    """Width factor of the thoracic cavity at patient heights z_mm (1 below the taper, 0.65 at the apices)."""
+    return _x_scale(anat.t_apex, np.asarray(z_mm, float) - anat.z_dome_mm)
+
+
+def _x_scale(t_apex: float, t: np.ndarray) -> np.ndarray:
+    h = np.clip((t - (t_apex - CAVITY_TAPER[0])) / CAVITY_TAPER[0], 0.0, 1.0)
+    return 1.0 - CAVITY_TAPER[1] * h ** 1.3
+
+
+def _cavity_footprint(anat: Anatomy, x: np.ndarray, y: np.ndarray, px: float, x_scale: float = 1.0) -> np.ndarray:
     """Thoracic cavity coverage (ny, nx): the cavity ellipse, its back half deepened by ``wall.post_ext``
-    beside the spine (paravertebral gutters), not behind the vertebral body."""
+    beside the spine (paravertebral gutters), not behind the vertebral body; ``x_scale`` narrows it (upper thorax)."""
     (cx, cy), (ca, cb) = anat.cav_c, anat.cav_ab
+    ca = ca * x_scale
     base = ellipse_footprint(x, y, cx, cy, ca, cb, px)
     if anat.wall is None or anat.wall.post_ext <= 0:
         return base
@@ -878,7 +902,7 @@ def _paint_cavity(anat: Anatomy, cv: Canvas) -> None:
     hi = hi - 60.0 * np.clip(0.35 - np.abs(dxn), 0, None)  # apices are lateral, the neck is medial
     flung = slab_fraction(lo, hi, grid.z_edges_mm)  # (nz, nyb, nxb)
     sub = img[box]
-    c2 = cav[box[1], box[2]]
+    c2_full = cav[box[1], box[2]]
     abd = np.broadcast_to(np.where(right, HU["liver"], HU["abdomen"]).astype(np.float32), lo.shape)
     pool = _texture_pool(anat.lung_texture_seed, (len(ys), len(xs)), 4, px, pad=32)
     # above the apices: fat of the thoracic inlet with muscle and vessels (texture), not a uniform block
@@ -890,12 +914,16 @@ def _paint_cavity(anat: Anatomy, cv: Canvas) -> None:
     d2 = np.minimum((np.abs(dxn) - 0.4) ** 2 + (dyn + 0.05) ** 2, 1.0)
     vess = (np.float32(300.0) * (0.45 + 1.2 * np.exp(-d2 / (2 * 0.22 ** 2)))).astype(np.float32)
     lab = cv.lab[box] if cv.lab is not None else None
-    in_cav = c2 >= 0.5
     lung_lab = np.where(right, LABEL["lung_right"], LABEL["lung_left"]).astype(np.uint8)
     below_lab = np.where(right, LABEL["liver"], LABEL["abdomen"]).astype(np.uint8)
+    taper = cavity_x_scale(anat, zc)
     for k in range(nz):  # slab by slab (cache-friendly): abdomen below the domes / inlet above, then lung
         sk = sub[k]
         below = zc[k] < lo
+        c2 = c2_full
+        if taper[k] < 0.999:  # upper thorax: narrower; the axillae (fat) fill what the cavity gives up
+            c2 = _cavity_footprint(anat, xs, ys, px, x_scale=float(taper[k]))
+            sk += np.clip(c2_full - c2, 0, 1) * (np.float32(HU["fat"] + 15) - sk)
         sk += c2 * (np.where(below, abd, inlet) - sk)
         tex = pool[k % 4, offs[k, 0]:offs[k, 0] + len(ys), offs[k, 1]:offs[k, 1] + len(xs)]
         lung_hu = np.float32(HU["lung"]) + grad + vess * tex
@@ -903,6 +931,7 @@ def _paint_cavity(anat: Anatomy, cv: Canvas) -> None:
         sk += fl * (lung_hu - sk)
         if lab is not None:
             lk = lab[k]
+            in_cav = c2 >= 0.5
             lk[in_cav] = np.where(below, below_lab, LABEL["thoracic_inlet"])[in_cav]
             lk[fl >= 0.5] = np.broadcast_to(lung_lab, fl.shape)[fl >= 0.5]
     _paint_upper_abdomen(anat, cv)
@@ -1003,6 +1032,46 @@ def _paint_arms(anat: Anatomy, cv: Canvas, bone_k: float) -> None:
         head = ellipsoid_fraction(grid, np.array([hx, ay_, zd + t_sh - 10]), np.eye(3), np.array([r_hum + 12] * 3))
         if head is not None:  # the humeral head at the top of the arm
             cv.paint(head[0], head[1], 520 * bone_k, "humerus", is_bright=True)
+
+
+def _paint_shoulders(anat: Anatomy, cv: Canvas, bone_k: float) -> None:
+    """The shoulders: from t_start up to the top of the scan the body widens on both sides (muscle under fat
+    and skin, growing as sqrt of the height), with the humeral heads near the top lateral to the scapulae,
+    so the coronal reformat is no longer a straight-walled tube."""
+    if anat.shoulders is None:
+        return
+    w_top, dy, t0 = anat.shoulders
+    grid = cv.grid
+    x, y, px, zc = grid.x_mm, grid.y_mm, grid.px_mm, grid.z_mm
+    (bx, by), (ba, bb) = anat.body_c, anat.body_ab
+    z0, z_top = anat.z_dome_mm + t0, anat.z_dome_mm + anat.t_top
+    ks = np.nonzero(grid.z_edges_mm[1:] > z0)[0]
+    if not len(ks):
+        return
+    for side in (-1.0, 1.0):
+        xc = bx + side * (ba - 10)
+        b = grid.box((z0, by + dy - 0.75 * bb - 5, xc - w_top - 30), (z_top + 10, by + dy + 0.75 * bb + 5, xc + w_top + 30))
+        if b is None:
+            continue
+        xs, ys = x[b[2]], y[b[1]]
+        for k in ks:
+            if not (b[0].start <= k < b[0].stop):
+                continue
+            h = float(np.clip((zc[k] - z0) / max(z_top - z0, 1.0), 0, 1))
+            w = 10 + (w_top + 10) * np.sqrt(h)
+            ex, ey = xc + side * 0.5 * w, by + dy
+            sa, sb = 10 + 0.5 * w, 0.55 * bb
+            kb = (slice(k, k + 1), b[1], b[2])
+            for grow, hu in ((0.0, HU["skin"]), (2.0, HU["fat"]), (2.0 + 0.4 * anat.fat_mm, HU["muscle"])):
+                f2 = ellipse_footprint(xs, ys, ex, ey, max(sa - grow, 1.0), max(sb - grow, 1.0), px)
+                if hu == HU["skin"]:  # skin only where the shoulder stands out of the body
+                    f2 = f2 * (cv.img[k, b[1], b[2]] <= HU["air"] + 1)
+                cv.paint(kb, f2[None], hu, "body_wall")
+        if anat.arms is None:  # arms up: the humeral head at the top of the shoulder (arms down: _paint_arms)
+            head = ellipsoid_fraction(grid, np.array([xc + side * (0.5 * w_top + 5), by + dy + 10, z_top - 5]), np.eye(3),
+                                      np.array([22.0, 22.0, 22.0]))
+            if head is not None:
+                cv.paint(head[0], head[1], 480 * bone_k, "humerus", is_bright=True)
 
 
 def _paint_clavicles(anat: Anatomy, cv: Canvas, bone_k: float) -> None:
@@ -1159,14 +1228,26 @@ def _paint_spine(anat: Anatomy, cv: Canvas, bone_k: float) -> None:
 
 
 def _paint_ribs(anat: Anatomy, cv: Canvas, bone_k: float) -> None:
+    """Ribs following the cavity: one pass over the slabs at full width, one per width step of the tapering
+    upper thorax (cavity_x_scale, quantised to 0.03 so there are few passes)."""
+    scale = np.round(cavity_x_scale(anat, cv.grid.z_mm) / 0.03) * 0.03
+    scale[scale > 0.995] = 1.0
+    for v in np.unique(scale):
+        ks = np.nonzero(scale == v)[0]
+        _paint_ribs_range(anat, cv, bone_k, slice(int(ks[0]), int(ks[-1]) + 1), float(v))
+
+
+def _paint_ribs_range(anat: Anatomy, cv: Canvas, bone_k: float, ks: slice, x_scale: float) -> None:
     """Ribs and costal cartilage in a band just outside the cavity ellipse; each rib an ellipse in
     (radial offset, height) whose height falls toward the front (t_rib(theta)): 95-135 mm from the
     back to the costochondral junction, so that an axial slice cuts each rib in a short oblique
     segment (as in a real chest), not a ring."""
     grid, img = cv.grid, cv.img
-    x, y, zc = grid.x_mm, grid.y_mm, grid.z_mm
+    x, y, zc = grid.x_mm, grid.y_mm, grid.z_mm[ks]
+    edges = grid.z_edges_mm[ks.start:ks.stop + 1]
     zd = anat.z_dome_mm
     (cx, cy), (ca, cb) = anat.cav_c, anat.cav_ab
+    ca = ca * x_scale
     ext = anat.wall.post_ext if anat.wall is not None else 0.0
     X, Y = np.meshgrid(x, y)
     cb_y = np.where(Y > cy, cb + ext, cb)
@@ -1193,17 +1274,17 @@ def _paint_ribs(anat: Anatomy, cv: Canvas, bone_k: float) -> None:
         sel = col[which[col]]
         lo_ = t_c[:, sel] - hh[sel][None]
         hi_ = t_c[:, sel] + hh[sel][None]
-        f = np.clip(np.minimum(hi_, grid.z_edges_mm[1:, None].astype(np.float32))
-                    - np.maximum(lo_, grid.z_edges_mm[:-1, None].astype(np.float32)), 0, None) / np.float32(grid.dz_mm)
-        v = img[:, iy[sel], ix[sel]]
+        f = np.clip(np.minimum(hi_, edges[1:, None].astype(np.float32))
+                    - np.maximum(lo_, edges[:-1, None].astype(np.float32)), 0, None) / np.float32(grid.dz_mm)
+        v = img[ks, iy[sel], ix[sel]]
         v += f * (np.float32(hu) - v)
-        img[:, iy[sel], ix[sel]] = v
+        img[ks, iy[sel], ix[sel]] = v
         if hu > 150:
-            cv.bright[:, iy[sel], ix[sel]] |= f > 0.01
+            cv.bright[ks, iy[sel], ix[sel]] |= f > 0.01
         if cv.lab is not None and name is not None:
-            lv = cv.lab[:, iy[sel], ix[sel]]
+            lv = cv.lab[ks, iy[sel], ix[sel]]
             lv[f >= 0.5] = LABEL[name]
-            cv.lab[:, iy[sel], ix[sel]] = lv
+            cv.lab[ks, iy[sel], ix[sel]] = lv
 
 
 def _paint_scapulae(anat: Anatomy, cv: Canvas, bone_k: float) -> None:
@@ -1305,6 +1386,7 @@ def render_background(anat: Anatomy, grid: Grid, *, kvp: float,
                 np.zeros(grid.shape, np.uint8) if anatomy_labels else None)
     outside_depth = _paint_body(anat, cv)
     _paint_arms(anat, cv, bone_k)
+    _paint_shoulders(anat, cv, bone_k)
     _paint_cavity(anat, cv)
     _paint_lung_vessels(anat, cv)
     _paint_mediastinum(anat, cv)

@@ -234,7 +234,7 @@ def _draws(pid: int, seed: int, size: int = 512, *, lookalikes: bool = True) -> 
     kernel = draw_acquisition(seed, pid)
     sigma = float(min(sigma5 * np.sqrt(5.0 / anat.slice_mm) * KERNELS[kernel][1], NOISE_SIGMA_MAX_HU))
     vessels = vessel_centrelines(anat, rng)
-    specs = draw_calcium(rng, size=size)
+    specs = draw_calcium(rng, size=size, slice_mm=anat.slice_mm)
     plaques = place_plaques(specs, vessels, rng)
     motion = draw_motion(rng, anat.n_slices)
     # non-coronary look-alikes from their own stream: every draw above is unchanged by them

@@ -116,10 +116,19 @@ _D_CENTRES = np.sqrt(D_EDGES_MM[:-1] * D_EDGES_MM[1:])
 _HU_CENTRES = 0.5 * (HU_EDGES[:-1] + HU_EDGES[1:])
 
 
-def _calibration(size: int) -> dict:
-    """The rendered-plaque table of the calibrated size nearest to ``size`` (in pixel spacing)."""
-    best = min(PLAQUE_TABLES, key=lambda s: abs(np.log(s / size)))
-    return PLAQUE_TABLES[best]
+def _table_key(k) -> tuple[int, float]:
+    """plaque_table keys: (size, slice mm); a bare size is a 5 mm table (as calibrated before issue 15's v3)."""
+    return (int(k[0]), float(k[1])) if isinstance(k, tuple) else (int(k), 5.0)
+
+
+def _calibration(size: int, slice_mm: float = 5.0) -> dict:
+    """The rendered-plaque table calibrated nearest to ``size`` (pixel spacing) and ``slice_mm`` (both in log):
+    thin slices lose less of a small plaque to partial volume, so they need their own table."""
+    def dist(k) -> float:
+        s, t = _table_key(k)
+        return abs(np.log(s / size)) + abs(np.log(t / slice_mm))
+
+    return PLAQUE_TABLES[min(PLAQUE_TABLES, key=dist)]
 
 
 def _interp_table(table: list, diameter_mm: np.ndarray, hu: np.ndarray) -> np.ndarray:
@@ -135,8 +144,8 @@ def _interp_table(table: list, diameter_mm: np.ndarray, hu: np.ndarray) -> np.nd
 
 
 def estimate_plaque_score(diameter_mm: np.ndarray, length_mm: np.ndarray, hu: np.ndarray,
-                          *, size: int = 512) -> np.ndarray:
-    """Expected rendered Agatston score of one plaque (5 mm slabs, output ``size`` pixels over the chest FOV).
+                          *, size: int = 512, slice_mm: float = 5.0) -> np.ndarray:
+    """Expected rendered Agatston score of one plaque (``slice_mm`` slabs, ``size`` pixels over the chest FOV).
 
     diameter_mm, length_mm, hu: broadcastable arrays (plaque diameter and length along the vessel in
     mm, material HU at 120 kVp). The mean rendered score per unit elongation (length / diameter) is
@@ -144,16 +153,16 @@ def estimate_plaque_score(diameter_mm: np.ndarray, length_mm: np.ndarray, hu: np
     bench/calibrate_plaques.py (plaque_table.py), times the elongation.
     """
     d = np.clip(np.asarray(diameter_mm, float), 0.05, None)
-    per = _interp_table(_calibration(size)["mean_score_per_elongation"], d, hu)
+    per = _interp_table(_calibration(size, slice_mm)["mean_score_per_elongation"], d, hu)
     return np.maximum(per, 0.0) * np.asarray(length_mm, float) / d
 
 
-def plaque_visibility(diameter_mm: np.ndarray, hu: np.ndarray, *, size: int = 512) -> np.ndarray:
+def plaque_visibility(diameter_mm: np.ndarray, hu: np.ndarray, *, size: int = 512, slice_mm: float = 5.0) -> np.ndarray:
     """Probability (0..1) that a rendered plaque scores > 0 at all (same table source as estimate_plaque_score)."""
-    return _interp_table(_calibration(size)["p_visible"], np.clip(np.asarray(diameter_mm, float), 0.05, None), hu)
+    return _interp_table(_calibration(size, slice_mm)["p_visible"], np.clip(np.asarray(diameter_mm, float), 0.05, None), hu)
 
 
-def draw_calcium(rng: np.random.Generator, *, size: int = 512) -> list[PlaqueSpec]:
+def draw_calcium(rng: np.random.Generator, *, size: int = 512, slice_mm: float = 5.0) -> list[PlaqueSpec]:
     """Draw one patient's coronary plaques, score-first (the score-distribution model; no rendering).
 
     A patient is calcified with probability P_CALCIFIED; its total target is log-normal; vessels
@@ -188,9 +197,9 @@ def draw_calcium(rng: np.random.Generator, *, size: int = 512) -> list[PlaqueSpe
             hu = float(rng.uniform(350, 1500) if i == 0 else rng.uniform(130, 1500))
             elong = rng.uniform(1.0, 2.5)
             ls = np.clip(ds * elong, 0.5, None)
-            est = estimate_plaque_score(ds, ls, np.full_like(ds, hu), size=size)
+            est = estimate_plaque_score(ds, ls, np.full_like(ds, hu), size=size, slice_mm=slice_mm)
             if i == 0:  # the anchor plaque is visible
-                ok = plaque_visibility(ds, np.full_like(ds, hu), size=size) >= P_ANCHOR_VISIBLE
+                ok = plaque_visibility(ds, np.full_like(ds, hu), size=size, slice_mm=slice_mm) >= P_ANCHOR_VISIBLE
                 est = np.where(ok | (ds == ds[-1]), est, np.inf)
             if s > est[-1] and est[-1] > 0:  # big share: a long calcified segment
                 length = float(min(ls[-1] * s / est[-1], 25.0))
@@ -200,7 +209,8 @@ def draw_calcium(rng: np.random.Generator, *, size: int = 512) -> list[PlaqueSpe
                 d, length = float(ds[j]), float(ls[j])
             specs.append(PlaqueSpec(vessel=v, s_frac=float(np.clip(rng.beta(1.3, 2.2), 0.02, 0.97)),
                                     diameter_mm=d, length_mm=length, hu=hu,
-                                    est_score=float(estimate_plaque_score(d, length, hu, size=size))))
+                                    est_score=float(estimate_plaque_score(d, length, hu, size=size,
+                                                                          slice_mm=slice_mm))))
     return specs
 
 
