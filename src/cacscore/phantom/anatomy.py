@@ -267,9 +267,9 @@ def _clear_of_heart(p: np.ndarray, r: float, hc: np.ndarray, axes: np.ndarray, s
                            np.full(40, 2.5))
 
     def inside(q: np.ndarray) -> bool:
-        core = any(float(((((q - c) @ axes.T) / (s + r + PERICARDIUM_REACH_MM - 1.0)) ** 2).sum()) < 1.0
+        core = any(float(((((q - c) @ axes.T) / (s + r + PERICARDIUM_REACH_MM - 2.5)) ** 2).sum()) < 1.0
                    for c, s in shapes)
-        return core or float(np.sqrt(((groove - q) ** 2).sum(axis=1)).min()) < r + 7.0
+        return core or float(np.sqrt(((groove - q) ** 2).sum(axis=1)).min()) < r + 5.0
 
     y_back = spine_c[1] - 0.35 * spine_r  # as far back as the vertebral body's left flank allows
     for _ in range(60):
@@ -280,6 +280,29 @@ def _clear_of_heart(p: np.ndarray, r: float, hc: np.ndarray, axes: np.ndarray, s
         else:
             q[0] += 1.0
     return q
+
+
+def _clear_of_groove(t: Tube, *, i_from: int, hc, axes, semi, floor, spine_c, spine_r, gap_mm: float = 7.0) -> Tube:
+    """Keep the descending aorta (centreline points after i_from) radius + gap_mm from the left AV groove band
+    (u -0.52..-0.36, where the LCX runs): offending points move back and left along the vertebral body's flank,
+    the displacement smoothed along the centreline, so no coronary runs against or inside the aorta."""
+    h = _HeartOnly(hc, axes, semi, floor)
+    u = np.repeat([-0.52, -0.44, -0.36], 46)
+    groove = heart_surface(h, u, np.tile(np.linspace(15, 215, 46), 3), np.full(len(u), 2.5))
+    pts = t.points.copy()
+    disp = np.zeros_like(pts)
+    y_back = spine_c[1] - 0.35 * spine_r
+    for _ in range(40):
+        q = pts + disp
+        d = np.sqrt(((q[:, None, :] - groove[None]) ** 2).sum(axis=2)).min(axis=1) - t.radius
+        bad = (d < gap_mm) & (np.arange(len(q)) > i_from)
+        if not bad.any():
+            break
+        step = np.zeros_like(pts)
+        step[bad, 0] = 1.0
+        step[bad, 1] = np.where(q[bad, 1] < y_back, 1.0, 0.0)
+        disp += ndimage.gaussian_filter1d(step, sigma=3.0, axis=0, mode="nearest") * 2.5
+    return Tube(pts + disp, t.radius, t.label)
 
 
 @dataclass(frozen=True)
@@ -323,6 +346,9 @@ def _draw_great_vessels(rng: np.random.Generator, *, root, heart_c, heart_semi, 
     L = LABEL
     lab = [L["aorta_ascending"]] * 3 + [L["aorta_arch"]] * 2 + [L["aorta_descending"]] * 2 + [L["aorta_abdominal"]] * 2
     aorta = _spline_tube(ctrl, rad, lab)
+    aorta = _clear_of_groove(aorta, i_from=int(np.argmax(aorta.points[:, 2])),
+                             hc=heart_c, axes=heart_axes, semi=heart_semi, floor=heart_floor, spine_c=spine_c,
+                             spine_r=spine_r)
     # the arch ends where the centreline turns down behind the left main bronchus; the ascending aorta
     # where it stops rising steeply; re-label by height so the segments are contiguous
     z = aorta.points[:, 2]
