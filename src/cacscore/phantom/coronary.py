@@ -326,9 +326,9 @@ def atria(anat: Anatomy, u_av: float) -> list[tuple[np.ndarray, np.ndarray]]:
     u = u_av - 0.3
     # the right atrium is the right heart border from the SVC down to the diaphragm: long along e2 (up-down
     # on the base), reaching right of the ventricles
-    ra = hc + u * a * e1 - 0.78 * c * e3 - 0.15 * b * e2
-    la = hc + (u - 0.03) * a * e1 + 0.45 * c * e3 - 0.3 * b * e2
-    return [(ra, np.array([0.3 * a, 0.62 * b, 0.5 * c])), (la, np.array([0.27 * a, 0.45 * b, 0.55 * c]))]
+    ra = hc + u * a * e1 - 0.8 * c * e3 - 0.05 * b * e2
+    la = hc + (u - 0.03) * a * e1 + 0.45 * c * e3 - 0.2 * b * e2
+    return [(ra, np.array([0.3 * a, 0.75 * b, 0.55 * c])), (la, np.array([0.3 * a, 0.5 * b, 0.6 * c]))]
 
 
 class _LayerPainter:
