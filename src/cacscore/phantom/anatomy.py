@@ -779,7 +779,10 @@ def _body_wall(anat: Anatomy, x: np.ndarray, y: np.ndarray, px: float) -> tuple[
 
     body2d = np.full(depth.shape, HU["air"], np.float32)
     skin = np.float32(1.8)
-    has_plane = np.clip(m_t - 1.0, 0.0, 1.0)
+    # the fat plane under the superficial muscles is not a closed ring: it comes and goes around the body
+    # (segments over the pectorals, the latissimus, the trapezius), its phase from the patient's fat wobble
+    seg = np.clip(0.4 + 1.2 * np.cos(2.0 * psi_t + 6.0 * a1 + 3.0 * b2), 0.0, 1.0).astype(np.float32)[i]
+    has_plane = np.clip(m_t - 1.0, 0.0, 1.0) * seg
     for t, hu in ((0.0, HU["skin"]), (skin, HU["fat"]), (skin + f_t, HU["muscle"] + 5),
                   (skin + f_t + m_t, HU["fat"] + 10), (skin + f_t + m_t + w.plane * has_plane, HU["muscle"] - 5)):
         body2d += deeper(t) * (np.float32(hu) - body2d)
