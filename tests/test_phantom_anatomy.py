@@ -201,3 +201,26 @@ def test_arms_clavicles_and_lung_vessels_are_drawn_and_labelled():
     assert len(a.lung_vessels) > 300
     lung = np.isin(lab, [LABEL["lung_right"], LABEL["lung_left"]])
     assert (s[lung] > -500).mean() > 0.003
+
+
+def test_upper_thorax_tapers_and_shoulders_widen_the_top(patient):
+    """A barrel, not a cylinder: the cavity narrows toward the apices (1 at the heart's levels), and the body is
+    wider at the top of the scan (shoulders) than at the heart."""
+    from cacscore.phantom.anatomy import cavity_x_scale
+
+    p, a = patient, patient.anatomy
+    zd = a.z_dome_mm
+    s = cavity_x_scale(a, np.array([a.heart_c[2], a.aorta_root[2], zd + a.t_apex]))
+    assert s[0] == 1.0 and s[1] == 1.0 and s[2] == pytest.approx(0.65)
+    lab = p.anatomy_labels
+    lung = np.isin(lab, [LABEL["lung_right"], LABEL["lung_left"]])
+    k_heart = int(round(p.heart_centre_index[0]))
+    k_high = int(np.clip(round((zd + a.t_apex - 40 - p.origin_mm[2]) / p.spacing_mm[0]), 0, lab.shape[0] - 1))
+
+    def width(mask2d):
+        cols = np.nonzero(mask2d.any(axis=0))[0]
+        return cols[-1] - cols[0] if len(cols) else 0
+
+    assert width(lung[k_high]) < width(lung[k_heart])  # the lungs narrow toward the apices
+    body = lab > 0
+    assert width(body[-1] & (lab[-1] != LABEL["table"])) >= width(body[k_heart] & (lab[k_heart] != LABEL["table"]))
