@@ -34,7 +34,7 @@ def phantom_row(pid: int, seed: int) -> dict:
     front = cy - cb + 9.0  # back of the sternum (anatomy._paint_sternum: centre cy - cb + 3, 6 mm half-thickness)
     back = a.spine_c[1] - a.spine_r
     hc, ax, semi = a.heart_c, a.heart_axes, a.heart_semi
-    # the heart's axial cross-section through its centre: the ventricles (a union of two ellipsoids) cut at
+    # the heart's axial cross-section through its centre: the ventricles (a union of three ellipsoids) cut at
     # z = hc_z, on a 0.5 mm grid
     xs, ys = hc[0] + np.arange(-150, 150, 0.5), hc[1] + np.arange(-150, 150, 0.5)
     cut = np.zeros((len(ys), len(xs)), bool)
