@@ -32,7 +32,8 @@ from cacscore.core.vessels import LABEL_OF, VESSELS
 
 # COCA: 43% of scans total 0; vessel non-zero shares LCA 17%, LAD 53%, LCX 29%, RCA 37%.
 # Fitted on RENDERED truth at 512 (bench/bench_phantom.py --cohort 200): a few calcified patients
-# render to 0 (their marginal anchor plaque vanishes at 5 mm), hence P_CALCIFIED above 0.57.
+# render to 0 (their marginal anchor plaque vanishes), hence P_CALCIFIED above 0.57. Refit on v3 (issue 15:
+# per-thickness plaque table, seed 150): 6.9 % of the drawn-calcified render to 0, so 0.57 / 0.931 = 0.612.
 P_CALCIFIED = 0.61
 LOG_MEDIAN_TOTAL = float(np.log(75.0))  # non-zero targets: log-normal, median 75, log-sd 2.3
 LOG_SD_TOTAL = 2.3
