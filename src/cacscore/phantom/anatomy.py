@@ -1053,8 +1053,8 @@ def _paint_arms(anat: Anatomy, cv: Canvas, bone_k: float) -> None:
     (bx, by), (ba, _) = anat.body_c, anat.body_ab
     zd = anat.z_dome_mm
     z0, z1 = grid.z_edges_mm[0] - 10, grid.z_edges_mm[-1] + 10
-    fz_arm = slab_fraction(np.float32(z0), np.float32(z1), grid.z_edges_mm)
     fz_sh = slab_fraction(np.float32(zd + t_sh - 35), np.float32(z1), grid.z_edges_mm)
+    ks_sh = np.nonzero(fz_sh > 0)[0]
     for side in (-1.0, 1.0):
         ax_, ay_ = bx + side * (ba + gap + rx), by + dy
         b = grid.box((z0, ay_ - ry - 40, ax_ - rx - 40), (z1, ay_ + ry + 40, ax_ + rx + 40))
@@ -1062,17 +1062,29 @@ def _paint_arms(anat: Anatomy, cv: Canvas, bone_k: float) -> None:
             continue
         xs, ys = x[b[2]], y[b[1]]
         hx = ax_ - side * 0.15 * rx
-        layers = ((ellipse_footprint(xs, ys, ax_, ay_, rx, ry, px), HU["skin"], "arm", fz_arm),
-                  (ellipse_footprint(xs, ys, ax_, ay_, rx - 2, ry - 2, px), HU["fat"], "arm", fz_arm),
-                  (ellipse_footprint(xs, ys, ax_, ay_, rx - 2 - fat * 0.5, ry - 2 - fat * 0.6, px), HU["muscle"], "arm",
-                   fz_arm),
-                  # the shoulder: deltoid and axillary soft tissue join the arm to the chest wall
-                  (ellipse_footprint(xs, ys, bx + side * (ba + 0.5 * gap), ay_, gap + 0.6 * rx, 0.7 * ry, px),
-                   HU["muscle"], "arm", fz_sh),
-                  (ellipse_footprint(xs, ys, hx, ay_, r_hum, r_hum, px), 620 * bone_k, "humerus", fz_arm),
-                  (ellipse_footprint(xs, ys, hx, ay_, r_hum - 2.5, r_hum - 2.5, px), 200 * bone_k, None, fz_arm))
-        for f2, hu, name, fz in layers:
-            cv.paint(b, fz[b[0]][:, None, None] * f2[None], hu, name, is_bright=hu > 150)
+        f_hum = ellipse_footprint(xs, ys, hx, ay_, r_hum, r_hum, px)
+        layers = ((ellipse_footprint(xs, ys, ax_, ay_, rx, ry, px), HU["skin"], "arm"),
+                  (ellipse_footprint(xs, ys, ax_, ay_, rx - 2, ry - 2, px), HU["fat"], "arm"),
+                  (ellipse_footprint(xs, ys, ax_, ay_, rx - 2 - fat * 0.5, ry - 2 - fat * 0.6, px), HU["muscle"], "arm"),
+                  (f_hum, 620 * bone_k, "humerus"),
+                  (ellipse_footprint(xs, ys, hx, ay_, r_hum - 2.5, r_hum - 2.5, px), 200 * bone_k, None))
+        # the arm spans the whole scan and what lies under it (air, the body's z-invariant wall) is the same in
+        # every slab: paint one slab and copy it (painting the (z, y, x) box layer by layer cost 0.6 s at 1.25 mm)
+        k0 = b[0].start
+        one = Canvas(grid, cv.img[k0:k0 + 1, b[1], b[2]].copy(), cv.bright[k0:k0 + 1, b[1], b[2]].copy(),
+                     None if cv.lab is None else cv.lab[k0:k0 + 1, b[1], b[2]].copy())
+        box1 = (slice(0, 1), slice(None), slice(None))
+        for f2, hu, name in layers:
+            one.paint(box1, f2[None], hu, name, is_bright=hu > 150)
+        m = (layers[0][0] > 0)[None]  # only under the arm's outline: the body's own content elsewhere in the box
+        cv.img[b] = np.where(m, one.img, cv.img[b])
+        cv.bright[b] = np.where(m, one.bright, cv.bright[b])
+        if cv.lab is not None:
+            cv.lab[b] = np.where(m, one.lab, cv.lab[b])
+        if len(ks_sh):  # the shoulder: deltoid and axillary soft tissue join the arm to the chest wall
+            f_br = ellipse_footprint(xs, ys, bx + side * (ba + 0.5 * gap), ay_, gap + 0.6 * rx, 0.7 * ry, px) * (1 - f_hum)
+            bs = (slice(int(ks_sh[0]), int(ks_sh[-1]) + 1), b[1], b[2])
+            cv.paint(bs, fz_sh[bs[0]][:, None, None] * f_br[None], HU["muscle"], "arm")
         head = ellipsoid_fraction(grid, np.array([hx, ay_, zd + t_sh - 10]), np.eye(3), np.array([r_hum + 12] * 3))
         if head is not None:  # the humeral head at the top of the arm
             cv.paint(head[0], head[1], 520 * bone_k, "humerus", is_bright=True)
