@@ -2,9 +2,10 @@
 
 All lengths in mm, HU in Hounsfield units. ``t`` is the height above the top of the right
 diaphragm dome (mm); patient z = t + z_dome_mm. Painter's order (render_background): body wall,
-thoracic cavity (lungs, liver, spleen, stomach, thoracic inlet), mediastinum, great vessels,
-airways, spine, ribs and costal cartilage, scapulae, sternum, aortic wall and cartilage calcium,
-table; the heart is drawn last by coronary.render_heart (its own layer, so that it can move).
+arms, shoulders, thoracic cavity (lungs, liver, spleen, stomach, thoracic inlet), lung vessel trees,
+mediastinum, great vessels, airways, spine, ribs and costal cartilage, scapulae, clavicles, sternum,
+aortic wall and cartilage calcium, table; the heart is drawn last by coronary.render_heart (its own
+layer, so that it can move).
 
 Anatomy v2 (issue 15): the heart is placed and oriented from literature angles (long axis
 anterior-left-inferior), its anterior surface a few mm behind the sternum; the aorta is one
@@ -12,6 +13,11 @@ curved centreline (root, ascending, arch, descending beside the spine, through t
 into the abdomen) and the pulmonary trunk, its branches, the SVC and IVC are tubes with literature
 diameters. Every painted structure also writes an anatomy label (ANATOMY_LABELS) where it covers
 at least half a voxel, so an anatomy finder can be measured exactly.
+
+v3 (issue 15, second pass): the ventricles taper (ventricle_shapes) and rest on a flat diaphragmatic
+floor; the descending aorta sits beside the spine clear of the LCX groove; the upper thorax tapers and
+the shoulders widen the top; arms (down in some patients), clavicles and pulmonary vessel trees; and
+the acquisition is drawn per patient (slice thickness, FOV; kernel and kVp in core.py).
 """
 
 from __future__ import annotations
