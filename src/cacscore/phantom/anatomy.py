@@ -895,7 +895,10 @@ def _dome_low(anat: Anatomy, dxn: np.ndarray, dyn: np.ndarray) -> np.ndarray:
     """Patient z (mm) of the diaphragm under normalised cavity coordinates (x - cx) / ca, (y - cy) / cb'."""
     dome_top = np.where(dxn < 0, 0.0, anat.dome_left).astype(np.float32)
     r2 = ((np.abs(dxn) - 0.45) / 0.55) ** 2 + (dyn / 0.9) ** 2
-    return dome_top - anat.dome_depth * np.minimum(r2, 1.3) - 15.0 * np.clip(dyn, 0, None) + anat.z_dome_mm
+    # a broad dome with steep edges (r2 squared): 2 cm below its top the lungs are a peripheral rim, as in a
+    # real chest (v2's paraboloid left 60 % of the cavity's area as lung there, and the heart finder took the
+    # liver between the lungs for the heart)
+    return dome_top - anat.dome_depth * np.minimum(r2 * r2, 1.3) - 15.0 * np.clip(dyn, 0, None) + anat.z_dome_mm
 
 
 def _paint_body(anat: Anatomy, cv: Canvas) -> np.ndarray:
