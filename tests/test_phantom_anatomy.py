@@ -224,3 +224,13 @@ def test_upper_thorax_tapers_and_shoulders_widen_the_top(patient):
     assert width(lung[k_high]) < width(lung[k_heart])  # the lungs narrow toward the apices
     body = lab > 0
     assert width(body[-1] & (lab[-1] != LABEL["table"])) >= width(body[k_heart] & (lab[k_heart] != LABEL["table"]))
+
+
+def test_heart_finder_on_a_sparse_gated_field_of_view():
+    """A heart-centred gated series holds little lung; the finder's slice run once fell between the slices with
+    mediastinal tissue and divided by zero (patient 6 of seed 5 at 64 px, found with v3)."""
+    from cacscore.chest.heart import locate_heart
+
+    g = make_patient(6, seed=5, size=64, gated=True).gated
+    f = locate_heart(Volume(hu=g.hu, spacing_mm=g.spacing_mm))
+    assert all(0 <= i < n for i, n in zip(f.index, g.hu.shape))
