@@ -173,7 +173,12 @@ def _apply_layers(out: np.ndarray, layers: list[Layer], plan: MotionPlan, grid: 
 
 
 def _score(hu: np.ndarray, labels: np.ndarray, grid: Grid) -> dict[str, float]:
-    res = agatston(hu, labels, pixel_spacing_mm=(grid.px_mm, grid.px_mm), slice_spacing_mm=grid.dz_mm,
+    # lesions are components of (hu >= threshold) & (labels > 0): scoring the labels' bounding box gives the same
+    # result, and at 1.25 mm the whole volume cost 0.2 s per call
+    box = tuple(slice(int(i[0]), int(i[-1]) + 1) if len(i) else slice(0, 1)
+                for i in (np.flatnonzero(labels.any(axis=(1, 2))), np.flatnonzero(labels.any(axis=(0, 2))),
+                          np.flatnonzero(labels.any(axis=(0, 1)))))
+    res = agatston(hu[box], labels[box], pixel_spacing_mm=(grid.px_mm, grid.px_mm), slice_spacing_mm=grid.dz_mm,
                    slice_thickness_mm=grid.dz_mm)
     return res.as_row()
 
