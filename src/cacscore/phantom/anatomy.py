@@ -1085,11 +1085,10 @@ def _paint_arms(anat: Anatomy, cv: Canvas, bone_k: float) -> None:
         box1 = (slice(0, 1), slice(None), slice(None))
         for f2, hu, name in layers:
             one.paint(box1, f2[None], hu, name, is_bright=hu > 150)
-        m = (layers[0][0] > 0)[None]  # only under the arm's outline: the body's own content elsewhere in the box
-        cv.img[b] = np.where(m, one.img, cv.img[b])
-        cv.bright[b] = np.where(m, one.bright, cv.bright[b])
-        if cv.lab is not None:
-            cv.lab[b] = np.where(m, one.lab, cv.lab[b])
+        m = layers[0][0] > 0  # only under the arm's outline: the body's own content elsewhere in the box
+        for dst, src in ((cv.img, one.img), (cv.bright, one.bright), (cv.lab, one.lab)):
+            if dst is not None:
+                dst[b][:, m] = src[0][m]  # a view of the box: the slab's columns, copied to every slab
         if len(ks_sh):  # the shoulder: deltoid and axillary soft tissue join the arm to the chest wall
             f_br = ellipse_footprint(xs, ys, bx + side * (ba + 0.5 * gap), ay_, gap + 0.6 * rx, 0.7 * ry, px) * (1 - f_hum)
             bs = (slice(int(ks_sh[0]), int(ks_sh[-1]) + 1), b[1], b[2])
