@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cacscore.phantom.anatomy import LABEL, PERICARDIUM_REACH_MM
+from cacscore.phantom.anatomy import LABEL, PERICARDIUM_REACH_MM, ventricle_shapes
+from cacscore.phantom.raster import ellipsoid_columns
 from cacscore.phantom.core import _draws
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,18 +34,24 @@ def phantom_row(pid: int, seed: int) -> dict:
     front = cy - cb + 9.0  # back of the sternum (anatomy._paint_sternum: centre cy - cb + 3, 6 mm half-thickness)
     back = a.spine_c[1] - a.spine_r
     hc, ax, semi = a.heart_c, a.heart_axes, a.heart_semi
-    # the heart's axial cross-section through its centre: the ellipse of the ellipsoid cut at z = hc_z
-    m = (ax.T / semi ** 2) @ ax
-    q = m[:2, :2] - np.outer(m[:2, 2], m[:2, 2]) / m[2, 2]
-    half = np.sqrt(np.diag(np.linalg.inv(q)))  # (x, y) half-extents of that ellipse
-    half_y3 = float(np.sqrt(((ax[:, 1] * semi) ** 2).sum()))
+    # the heart's axial cross-section through its centre: the ventricles (a union of three ellipsoids) cut at
+    # z = hc_z, on a 0.5 mm grid
+    xs, ys = hc[0] + np.arange(-150, 150, 0.5), hc[1] + np.arange(-150, 150, 0.5)
+    cut = np.zeros((len(ys), len(xs)), bool)
+    shapes = ventricle_shapes(hc, ax, semi)
+    for c, s in shapes:
+        lo, hi = ellipsoid_columns(xs, ys, c, ax, s)
+        cut |= (lo <= hc[2]) & (hi >= hc[2])
+    cols = np.nonzero(cut.any(axis=0))[0]
+    half = np.array([0.5 * (xs[cols[-1]] - xs[cols[0]]), 0.0])
+    y_front = min(float(c[1] - np.sqrt(((ax[:, 1] * s) ** 2).sum())) for c, s in shapes)
     seg = a.aorta.label
     asc = a.aorta.radius[(seg == LABEL["aorta_ascending"]) & (a.aorta.points[:, 2] > a.aorta_root[2] + 15)]
     return {
         "heart_x_frac": (hc[0] - (cx - ca)) / (2 * ca), "heart_y_frac": (hc[1] - front) / (back - front),
         "heart_width_over_cavity": (half[0] + PERICARDIUM_REACH_MM) / ca,  # the outline a reader sees
         "sternum_to_vertebra_mm": back - front, "axis_azimuth_deg": a.heart_angles_deg[0],
-        "axis_elevation_deg": a.heart_angles_deg[1], "sternum_to_heart_mm": (hc[1] - half_y3 - PERICARDIUM_REACH_MM) - front,
+        "axis_elevation_deg": a.heart_angles_deg[1], "sternum_to_heart_mm": (y_front - PERICARDIUM_REACH_MM) - front,
         "desc_aorta_dx_from_spine_mm": a.desc_c[0] - a.spine_c[0],
         "desc_aorta_dy_from_vertebra_front_mm": a.desc_c[1] - back, "desc_aorta_d_mm": 2 * a.desc_r,
         "ascending_d_mm": 2 * float(np.median(asc)) if len(asc) else np.nan,

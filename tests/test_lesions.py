@@ -15,7 +15,7 @@ from cacscore.scoring.agatston import agatston
 from cacscore.core.vessels import VESSELS
 
 SEED = 100
-PIDS = (33, 42, 54, 62)  # anatomy v2: calcified in 3-4 vessels at 128 px (checked: 12-21 static lesions each)
+PIDS = (45, 69, 112, 129)  # anatomy v3: 5 mm slices, calcified in 3-4 vessels (6-21 plaques each; v2 used 33, 42, 54, 62)
 
 
 @pytest.fixture(scope="module")

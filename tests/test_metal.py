@@ -50,9 +50,10 @@ def test_small_specks_and_bad_arguments(patient):
     p = patient
     heart = find_heart(p.hu, p.spacing_mm)
     hu = np.array(p.hu, copy=True)
-    hu[tuple(heart)] = 3071.0  # one voxel (94 mm^3 at 96 px) counts; a smaller minimum volume says so
+    hu[tuple(heart)] = 3071.0  # one voxel (94-135 mm^3 at 96 px, FOV 300-500 mm) counts; a larger minimum volume says so
     assert metal_in_heart_region(hu, p.spacing_mm, heart).n_components == 1
-    assert not metal_in_heart_region(hu, p.spacing_mm, heart, min_volume_mm3=100.0).found
+    one_voxel_mm3 = float(np.prod(p.spacing_mm))
+    assert not metal_in_heart_region(hu, p.spacing_mm, heart, min_volume_mm3=1.5 * one_voxel_mm3).found
     assert not metal_in_heart_region(hu, p.spacing_mm, heart, threshold_hu=3100.0).found
     with pytest.raises(ValueError, match="3-D"):
         metal_in_heart_region(hu[0], p.spacing_mm, heart)

@@ -13,6 +13,8 @@ import pydicom
 import pytest
 
 from cacscore.phantom import draw_calcium, load_labels, make_patient, write_release
+from cacscore.phantom.anatomy import FOV_MM, SLICE_MM
+from cacscore.phantom.core import KERNELS
 from cacscore.scoring.agatston import agatston
 from cacscore.core.vessels import VESSELS
 
@@ -64,19 +66,25 @@ def test_written_tree_reads_back_and_reproduces_truth(release):
         assert files[: len(names)] == names[: len(files)] and files[0] == "IM-0001-0001.dcm"
         hu, dss = _read_series(folder)
         d0 = dss[0]
-        assert 59 <= len(dss) <= 70 and d0.file_meta.TransferSyntaxUID == pydicom.uid.ExplicitVRLittleEndian
+        row = truth[truth["id"] == pid].iloc[0]
+        thick = float(d0.SliceThickness)  # the acquisition draws are in the headers and truth.csv (issue 15)
+        assert thick in SLICE_MM and thick == pytest.approx(row["slice_thickness_mm"])
+        assert 295 <= len(dss) * thick <= 350 and d0.file_meta.TransferSyntaxUID == pydicom.uid.ExplicitVRLittleEndian
+        assert float(d0.SpacingBetweenSlices) == thick
+        assert d0.ConvolutionKernel in KERNELS and d0.ConvolutionKernel == row["kernel"]
+        assert FOV_MM[0] <= float(d0.ReconstructionDiameter) <= FOV_MM[1]
         assert "SeriesInstanceUID" not in d0 and "StudyInstanceUID" not in d0
-        assert d0.Manufacturer == "SIEMENS" and d0.Modality == "CT" and float(d0.SliceThickness) == 5.0
-        assert d0.PixelRepresentation == 0 and float(d0.RescaleIntercept) == -1024 and d0.KVP in (100, 120)
+        assert d0.Manufacturer == "SIEMENS" and d0.Modality == "CT"
+        assert d0.PixelRepresentation == 0 and float(d0.RescaleIntercept) == -1024 and d0.KVP in (100, 120, 140)
+        assert int(d0.KVP) == int(row["kvp"])
         for d in dss:
             assert float(d.SliceLocation) == pytest.approx(-float(d.ImagePositionPatient[2]))
         assert int(dss[-1].InstanceNumber) == 1  # instance 1 is the top slice
         ps = float(d0.PixelSpacing[0])
-        assert 0.62 * 8 <= ps <= 0.90 * 8 + 1e-6  # same FOV as 512 px: spacing x 512 / 64
+        assert ps * 64 == pytest.approx(float(d0.ReconstructionDiameter), abs=0.05)  # same FOV as 512 px
         labels = load_labels(out / "labels" / f"{pid}.nii.gz")
         assert labels.shape == hu.shape
-        res = agatston(hu, labels, pixel_spacing_mm=(ps, ps), slice_spacing_mm=5.0).as_row()
-        row = truth[truth["id"] == pid].iloc[0]
+        res = agatston(hu, labels, pixel_spacing_mm=(ps, ps), slice_spacing_mm=thick).as_row()
         for c in (*VESSELS, "total"):
             assert res[c] == pytest.approx(row[f"moving_{c}"], abs=1e-3)
             assert xl[c][pid - 1] == pytest.approx(row[c], abs=1e-3)
@@ -84,7 +92,7 @@ def test_written_tree_reads_back_and_reproduces_truth(release):
 
 def test_static_truth_is_agatston_of_static_image():
     p = make_patient(9, seed=0, size=96)
-    res = agatston(p.hu_static, p.labels, pixel_spacing_mm=p.spacing_mm[1:], slice_spacing_mm=5.0).as_row()
+    res = agatston(p.hu_static, p.labels, pixel_spacing_mm=p.spacing_mm[1:], slice_spacing_mm=p.spacing_mm[0]).as_row()
     assert res == pytest.approx(p.truth)
     assert p.hu.dtype == np.float32 and p.labels.dtype == np.uint8 and p.hu.shape == p.labels.shape
     assert np.all(p.hu == np.rint(p.hu)) and p.hu.min() >= -1024 and p.hu.max() <= 3071

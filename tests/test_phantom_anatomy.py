@@ -144,3 +144,93 @@ def test_release_writes_anatomy_labels_and_the_comparison_preview(tmp_path):
 
     w, h = Image.open(path).size
     assert w > 1000 and h > 500  # two rows of five panels
+
+
+def test_acquisition_draws_cover_their_ranges_and_scale_calcium_with_kvp():
+    """Slice thickness, kernel, kVp and FOV are drawn per patient within the recorded ranges (issue 15), and
+    calcium HU scales with kVp while the 130 HU threshold stays."""
+    from cacscore.phantom.anatomy import FOV_MM, SLICE_MM, kvp_calcium_factor
+    from cacscore.phantom.core import KERNELS
+
+    seen = {"slice": set(), "kernel": set(), "kvp": set()}
+    fovs = []
+    for pid in range(1, 61):
+        d = _draws(pid, SEED, 64)[0]
+        a = d.anat
+        assert a.slice_mm in SLICE_MM and d.kernel in KERNELS and d.kvp in (100, 120, 140)
+        assert FOV_MM[0] <= a.fov_mm <= FOV_MM[1]
+        assert 290 <= a.n_slices * a.slice_mm <= 355  # the same scan range at any thickness
+        seen["slice"].add(a.slice_mm), seen["kernel"].add(d.kernel), seen["kvp"].add(d.kvp)
+        fovs.append(a.fov_mm)
+    assert seen["slice"] == set(SLICE_MM) and seen["kernel"] == set(KERNELS) and seen["kvp"] == {100, 120, 140}
+    assert max(fovs) - min(fovs) > 100
+    assert kvp_calcium_factor(100) > kvp_calcium_factor(120) == 1.0 > kvp_calcium_factor(140)
+
+
+def test_heart_rests_on_a_flat_floor_and_tapers_to_the_apex():
+    from cacscore.phantom.anatomy import heart_surface
+
+    for pid in range(1, 8):
+        a = _draws(pid, SEED, 64)[0].anat
+        phi = np.linspace(-180, 180, 73)
+        for u in (-0.3, 0.0, 0.4, 0.8):
+            pts = heart_surface(a, np.full(73, u), phi, np.zeros(73))
+            assert pts[:, 2].min() >= a.heart_floor_z - 1e-6  # nothing of the ventricles below the diaphragm
+        # the cross-section near the base is wider than toward the apex (a tapering cone, not a ball)
+        w = [np.linalg.norm(heart_surface(a, np.full(2, u), np.array([-90.0, 90.0]), np.zeros(2))[1]
+                            - heart_surface(a, np.full(2, u), np.array([-90.0, 90.0]), np.zeros(2))[0]) for u in (-0.3, 0.5)]
+        assert w[0] > 1.15 * w[1]
+        assert a.heart_floor_z < a.z_dome_mm  # the central tendon a little below the right dome's top
+
+
+def test_arms_clavicles_and_lung_vessels_are_drawn_and_labelled():
+    arms = [pid for pid in range(1, 40) if _draws(pid, SEED, 64)[0].anat.arms is not None]
+    assert 4 <= len(arms) <= 25  # P_ARMS_DOWN = 0.35 of 39
+    p = make_patient(arms[0], seed=SEED, size=96, anatomy=True)
+    lab, s = p.anatomy_labels, p.hu_static
+    for name in ("clavicle", "humerus", "arm", "scapula"):
+        assert (lab == LABEL[name]).sum() > 5, name
+    assert p.bright[lab == LABEL["humerus"]].mean() > 0.9 and p.bright[lab == LABEL["clavicle"]].mean() > 0.9
+    assert not (p.labels > 0)[np.isin(lab, [LABEL["clavicle"], LABEL["humerus"], LABEL["arm"]])].any()
+    a = p.anatomy
+    for side in (-1, 1):  # an arm on each side, outside the body's outline
+        m = lab == LABEL["arm"]
+        xs = np.nonzero(m.any(axis=(0, 1)))[0] * p.spacing_mm[2] + p.origin_mm[0]
+        assert ((side * (xs - a.body_c[0])) > a.body_ab[0]).any()
+    # the vessel trees make the lungs' soft-tissue share rise toward the hila
+    assert len(a.lung_vessels) > 300
+    lung = np.isin(lab, [LABEL["lung_right"], LABEL["lung_left"]])
+    assert (s[lung] > -500).mean() > 0.003
+
+
+def test_upper_thorax_tapers_and_shoulders_widen_the_top(patient):
+    """A barrel, not a cylinder: the cavity narrows toward the apices (1 at the heart's levels), and the body is
+    wider at the top of the scan (shoulders) than at the heart."""
+    from cacscore.phantom.anatomy import cavity_x_scale
+
+    p, a = patient, patient.anatomy
+    zd = a.z_dome_mm
+    s = cavity_x_scale(a, np.array([a.heart_c[2], a.aorta_root[2], zd + a.t_apex]))
+    assert s[0] == 1.0 and s[1] == 1.0 and s[2] == pytest.approx(0.65)
+    lab = p.anatomy_labels
+    lung = np.isin(lab, [LABEL["lung_right"], LABEL["lung_left"]])
+    k_heart = int(round(p.heart_centre_index[0]))
+    k_high = int(np.clip(round((zd + a.t_apex - 40 - p.origin_mm[2]) / p.spacing_mm[0]), 0, lab.shape[0] - 1))
+
+    def width(mask2d):
+        cols = np.nonzero(mask2d.any(axis=0))[0]
+        return cols[-1] - cols[0] if len(cols) else 0
+
+    assert width(lung[k_high]) < width(lung[k_heart])  # the lungs narrow toward the apices
+    body = lab > 0
+    assert width(body[-1] & (lab[-1] != LABEL["table"])) >= width(body[k_heart] & (lab[k_heart] != LABEL["table"]))
+
+
+def test_heart_finder_on_a_sparse_gated_field_of_view():
+    """A heart-centred gated series holds little lung; the finder's slice run once fell between the slices with
+    mediastinal tissue and divided by zero (patient 6 of seed 5 at 64 px, found with v3)."""
+    from cacscore.chest.heart import locate_heart
+
+    g = make_patient(6, seed=5, size=64, gated=True).gated
+    f = locate_heart(Volume(hu=g.hu, spacing_mm=g.spacing_mm))
+    assert all(0 <= i < n for i, n in zip(f.index, g.hu.shape))

@@ -104,11 +104,15 @@ def locate_heart(volume_or_hu: Volume | np.ndarray, spacing_mm: tuple[float, flo
         return HeartFinding((nz // 2, ny // 2, nx // 2), False, "no mediastinum found; using the volume centre", view)
     # the heart is where the mediastinum is widest: the run of slices around the (smoothed) maximum
     # of mediastinal soft tissue that stays above HEART_FRACTION of it
-    sm = ndimage.uniform_filter1d(mass, size=max(1, int(round(15.0 / float(spacing_mm[0])))), mode="constant")
+    size = max(1, int(round(15.0 / float(spacing_mm[0]))))
+    sm = ndimage.uniform_filter1d(mass, size=size, mode="constant")
     peak = int(np.argmax(sm))
     run = sm >= HEART_FRACTION * sm[peak]
     lab, _ = ndimage.label(run)
     w = np.where(lab == lab[peak], mass, 0.0)
+    if w.sum() <= 0:  # sparse mediastinum (e.g. a heart-centred gated field of view): the run can fall between
+        # the slices that hold tissue; the smoothing window around the peak holds some by construction
+        w = np.where(np.abs(np.arange(nz) - peak) <= size // 2 + 1, mass, 0.0)
     z = float((w * np.arange(nz)).sum() / w.sum())
     sel = w > 0
     y = float(np.nansum(cy[sel] * w[sel]) / w[sel].sum()) * step

@@ -44,7 +44,7 @@ class PhantomPatient:
     """One synthetic non-gated chest CT with its truth.
 
     hu: (z, y, x) float32, what the scanner gives: moving, noisy, integer-valued HU in [-1024, 3071],
-    z ascending (index 0 = most inferior, 5 mm slabs). hu_static: the same acquisition without motion
+    z ascending (index 0 = most inferior, slabs of slice_thickness_mm: 1.25-5 mm). hu_static: the same acquisition without motion
     and without noise (integer HU). labels: (z, y, x) uint8 0..4 (cacscore.core.vessels.LABEL_OF) covering
     each vessel's lumen + 3 mm and its calcium, never bone or aortic calcium.
     spacing_mm: (z, y, x). origin_mm: (x, y, z) patient mm of voxel (0, 0, 0).
@@ -75,6 +75,10 @@ class PhantomPatient:
     plaques: list[Plaque] = field(default_factory=list, repr=False)
     lookalikes: tuple[Blob, ...] = field(default=(), repr=False)  # valve, MAC, nodes, granulomas (noncoronary.py)
     anatomy_labels: np.ndarray | None = field(default=None, repr=False)  # (z, y, x) uint8, anatomy.ANATOMY_LABELS
+    slice_thickness_mm: float = 5.0  # acquisition draws (issue 15): slice thickness = spacing, kernel, FOV
+    kernel: str = "B31f"
+    fov_mm: float = 0.0
+    arms_down: bool = False
 
     def n_lookalikes(self, kind: str) -> int:
         """How many calcified look-alike blobs of ``kind`` (noncoronary.KINDS) were drawn."""
@@ -86,7 +90,9 @@ class PhantomPatient:
         row.update({c: self.truth[c] for c in (*VESSELS, "total")})
         row.update({f"moving_{c}": self.truth_moving[c] for c in (*VESSELS, "total")})
         row.update(kvp=self.kvp, noise_sigma_hu=self.noise_sigma_hu, motion_amplitude_mm=self.motion_amplitude_mm,
-                   n_slices=self.hu.shape[0], pixel_spacing_mm=self.spacing_mm[1], n_plaques=self.n_plaques,
+                   n_slices=self.hu.shape[0], pixel_spacing_mm=self.spacing_mm[1],
+                   slice_thickness_mm=self.slice_thickness_mm, kernel=self.kernel, fov_mm=self.fov_mm,
+                   arms_down=int(self.arms_down), n_plaques=self.n_plaques,
                    n_aortic_calcium=self.n_aortic_calcium, mac=int(self.n_lookalikes("mitral_annulus") > 0),
                    n_nodal_calcium=self.n_lookalikes("lymph_node"),
                    n_lung_granulomas=self.n_lookalikes("lung_granuloma"), heart_z_mm=self.heart_centre_mm[0],
@@ -96,8 +102,23 @@ class PhantomPatient:
         return row
 
 
+KERNELS = {"B31f": (0.5, 1.0), "B45f": (0.35, 1.3), "B60f": (0.25, 1.8)}
+"""Reconstruction kernel -> (noise grain sigma mm, noise sd multiplier): soft, medium and sharp. A sharper
+kernel passes higher frequencies: finer grain and more noise at the same dose."""
+KERNEL_P = (0.55, 0.25, 0.2)
+KVP_P = {100: 0.2, 120: 0.65, 140: 0.15}
+"""Tube voltage; calcium and bone HU scale with it (anatomy.kvp_calcium_factor), the threshold stays 130 HU."""
+NOISE_SIGMA_MAX_HU = 60.0
+
+
+def draw_acquisition(seed: int, pid: int) -> str:
+    """The patient's reconstruction kernel, from its own stream [seed, pid, 5] (every other draw unchanged)."""
+    r = np.random.default_rng([seed, pid, 5])
+    return str(r.choice(list(KERNELS), p=KERNEL_P))
+
+
 def noise_pool(rng: np.random.Generator, shape_yx: tuple[int, int], px_mm: float, *, n_fields: int = 6,
-               pad: int = 48) -> np.ndarray:
+               pad: int = 48, grain_mm: float = 0.5) -> np.ndarray:
     """Correlated CT noise fields (n, ny+pad, nx+pad) float32 with unit sd.
 
     White noise Gaussian-filtered in-plane (sigma 0.5 mm) minus 0.6 x its 1.25 mm blur (band-pass,
@@ -106,7 +127,7 @@ def noise_pool(rng: np.random.Generator, shape_yx: tuple[int, int], px_mm: float
     patient would cost half a second, this costs a tenth of it and no two slices share a pattern.
     """
     white = rng.standard_normal((n_fields, shape_yx[0] + pad, shape_yx[1] + pad), dtype=np.float32)
-    s = 0.5 / px_mm
+    s = grain_mm / px_mm
     if s >= 0.3:
         fine = ndimage.gaussian_filter(white, sigma=(0, s, s), truncate=3.0, mode="wrap")
         # band-pass (filtered back-projection's noise power peaks at mid frequencies): remove part of
@@ -152,18 +173,23 @@ def _apply_layers(out: np.ndarray, layers: list[Layer], plan: MotionPlan, grid: 
 
 
 def _score(hu: np.ndarray, labels: np.ndarray, grid: Grid) -> dict[str, float]:
-    res = agatston(hu, labels, pixel_spacing_mm=(grid.px_mm, grid.px_mm), slice_spacing_mm=grid.dz_mm,
+    # lesions are components of (hu >= threshold) & (labels > 0): scoring the labels' bounding box gives the same
+    # result, and at 1.25 mm the whole volume cost 0.2 s per call
+    box = tuple(slice(int(i[0]), int(i[-1]) + 1) if len(i) else slice(0, 1)
+                for i in (np.flatnonzero(labels.any(axis=(1, 2))), np.flatnonzero(labels.any(axis=(0, 2))),
+                          np.flatnonzero(labels.any(axis=(0, 1)))))
+    res = agatston(hu[box], labels[box], pixel_spacing_mm=(grid.px_mm, grid.px_mm), slice_spacing_mm=grid.dz_mm,
                    slice_thickness_mm=grid.dz_mm)
     return res.as_row()
 
 
 def _finish(moving: np.ndarray, static: np.ndarray | None, grid: Grid, fov_mm: float, *, sigma: float,
-            rng: np.random.Generator) -> None:
+            rng: np.random.Generator, grain_mm: float = 0.5) -> None:
     """Slice by slice (cache-friendly): add noise to ``moving``, set the outside of the
     reconstruction circle to -1024 HU, round to integer HU and clip to the storable range."""
     nz, ny, nx = grid.shape
     pad = 48
-    pool = noise_pool(rng, (ny, nx), grid.px_mm, pad=pad)
+    pool = noise_pool(rng, (ny, nx), grid.px_mm, pad=pad, grain_mm=grain_mm)
     picks = _noise_picks(rng, nz, len(pool), pad)
     outside = (grid.y_mm[:, None] ** 2 + grid.x_mm[None, :] ** 2) > (fov_mm / 2) ** 2
     sig = np.float32(sigma)
@@ -183,6 +209,7 @@ class _Draws:
     anat: Anatomy
     kvp: int
     sigma: float
+    kernel: str
     vessels: dict[str, Vessel]
     specs: list[PlaqueSpec]
     plaques: list[Plaque]
@@ -203,12 +230,16 @@ def _clear_of(calcs: tuple, vessel_points: np.ndarray) -> tuple:
 def _draws(pid: int, seed: int, size: int = 512, *, lookalikes: bool = True) -> tuple[_Draws, np.random.Generator]:
     rng = np.random.default_rng([seed, pid])
     anat = draw_anatomy(rng)
-    kvp = 100 if rng.random() < 0.2 else 120
-    # one uniform draw (the random stream is unchanged), mapped to 10 + 30 u^2 HU: median 17.5 HU,
-    # most patients 10-25 HU (the real LIDC-IDRI-0002 5 mm slabs: about 8 HU), a tail to 40
-    sigma = float(10.0 + 30.0 * ((rng.uniform(10, 40) - 10.0) / 30.0) ** 2)
+    u_kvp = rng.random()  # one draw: 100 kVp below 0.2, 140 above 0.85, else 120 (KVP_P)
+    kvp = 100 if u_kvp < KVP_P[100] else (140 if u_kvp > 1 - KVP_P[140] else 120)
+    # one uniform draw (the random stream is unchanged), mapped to 10 + 30 u^2 HU at 5 mm with the soft
+    # kernel: median 17.5 HU, most patients 10-25 HU (the real LIDC-IDRI-0002 5 mm slabs: about 8 HU), a tail
+    # to 40; thinner slices have more noise (x sqrt(5 mm / thickness)), sharper kernels too (KERNELS)
+    sigma5 = float(10.0 + 30.0 * ((rng.uniform(10, 40) - 10.0) / 30.0) ** 2)
+    kernel = draw_acquisition(seed, pid)
+    sigma = float(min(sigma5 * np.sqrt(5.0 / anat.slice_mm) * KERNELS[kernel][1], NOISE_SIGMA_MAX_HU))
     vessels = vessel_centrelines(anat, rng)
-    specs = draw_calcium(rng, size=size)
+    specs = draw_calcium(rng, size=size, slice_mm=anat.slice_mm)
     plaques = place_plaques(specs, vessels, rng)
     motion = draw_motion(rng, anat.n_slices)
     # non-coronary look-alikes from their own stream: every draw above is unchanged by them
@@ -219,7 +250,7 @@ def _draws(pid: int, seed: int, size: int = 512, *, lookalikes: bool = True) -> 
     anat = replace(anat, aortic_calc=_clear_of(anat.aortic_calc, vpts), cartilage_calc=_clear_of(anat.cartilage_calc, vpts))
     cardiac = draw_cardiac_calcium(anat, vpts, xr) if lookalikes else ()
     nodes = draw_nodal_calcium(anat, vpts, xr) if lookalikes else ()
-    return _Draws(anat, kvp, sigma, vessels, specs, plaques, motion, cardiac, nodes), rng
+    return _Draws(anat, kvp, sigma, kernel, vessels, specs, plaques, motion, cardiac, nodes), rng
 
 
 def make_patient(pid: int, *, seed: int, size: int = 512, gated: bool = False,
@@ -249,7 +280,8 @@ def make_patient(pid: int, *, seed: int, size: int = 512, gated: bool = False,
     del layers
     paint_blobs([static, moving], grid, d.nodes, kvp=d.kvp, bright=bright, anatomy_lab=alab)
     labels[bright] = 0  # bone and non-coronary calcium are never coronary
-    _finish(moving, static, grid, d.anat.fov_mm, sigma=d.sigma, rng=np.random.default_rng([seed, pid, 1]))
+    _finish(moving, static, grid, d.anat.fov_mm, sigma=d.sigma, rng=np.random.default_rng([seed, pid, 1]),
+            grain_mm=KERNELS[d.kernel][0])
     truth = _score(static, labels, grid)
     truth_moving = _score(moving, labels, grid)
     hc = d.anat.heart_c
@@ -263,6 +295,7 @@ def make_patient(pid: int, *, seed: int, size: int = 512, gated: bool = False,
         heart_centre_index=tuple(float(v) for v in idx), n_plaques=len(plaques),
         n_aortic_calcium=len(d.anat.aortic_calc) + len(d.anat.valve_calc), bright=bright, gated=g, anatomy=d.anat,
         plaques=list(plaques), lookalikes=d.cardiac + d.nodes, anatomy_labels=alab,
+        slice_thickness_mm=d.anat.slice_mm, kernel=d.kernel, fov_mm=d.anat.fov_mm, arms_down=d.anat.arms is not None,
     )
 
 

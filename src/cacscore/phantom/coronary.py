@@ -23,7 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cacscore.phantom.anatomy import HU, LABEL as ANATOMY_LABEL, PERICARDIUM_REACH_MM, Anatomy, heart_surface
+from cacscore.phantom.anatomy import (HU, LABEL as ANATOMY_LABEL, PERICARDIUM_REACH_MM, Anatomy, heart_surface,
+                                     kvp_calcium_factor, ventricle_shapes)
 from cacscore.phantom.noncoronary import Blob, blob_fractions
 from cacscore.phantom.plaque_table import TABLES as PLAQUE_TABLES
 from cacscore.phantom.raster import Grid, ellipsoid_fraction, paint
@@ -31,7 +32,8 @@ from cacscore.core.vessels import LABEL_OF, VESSELS
 
 # COCA: 43% of scans total 0; vessel non-zero shares LCA 17%, LAD 53%, LCX 29%, RCA 37%.
 # Fitted on RENDERED truth at 512 (bench/bench_phantom.py --cohort 200): a few calcified patients
-# render to 0 (their marginal anchor plaque vanishes at 5 mm), hence P_CALCIFIED above 0.57.
+# render to 0 (their marginal anchor plaque vanishes), hence P_CALCIFIED above 0.57. Refit on v3 (issue 15:
+# per-thickness plaque table, seed 150): 6.9 % of the drawn-calcified render to 0, so 0.57 / 0.931 = 0.612.
 P_CALCIFIED = 0.61
 LOG_MEDIAN_TOTAL = float(np.log(75.0))  # non-zero targets: log-normal, median 75, log-sd 2.3
 LOG_SD_TOTAL = 2.3
@@ -115,10 +117,19 @@ _D_CENTRES = np.sqrt(D_EDGES_MM[:-1] * D_EDGES_MM[1:])
 _HU_CENTRES = 0.5 * (HU_EDGES[:-1] + HU_EDGES[1:])
 
 
-def _calibration(size: int) -> dict:
-    """The rendered-plaque table of the calibrated size nearest to ``size`` (in pixel spacing)."""
-    best = min(PLAQUE_TABLES, key=lambda s: abs(np.log(s / size)))
-    return PLAQUE_TABLES[best]
+def _table_key(k) -> tuple[int, float]:
+    """plaque_table keys: (size, slice mm); a bare size is a 5 mm table (as calibrated before issue 15's v3)."""
+    return (int(k[0]), float(k[1])) if isinstance(k, tuple) else (int(k), 5.0)
+
+
+def _calibration(size: int, slice_mm: float = 5.0) -> dict:
+    """The rendered-plaque table calibrated nearest to ``size`` (pixel spacing) and ``slice_mm`` (both in log):
+    thin slices lose less of a small plaque to partial volume, so they need their own table."""
+    def dist(k) -> float:
+        s, t = _table_key(k)
+        return abs(np.log(s / size)) + abs(np.log(t / slice_mm))
+
+    return PLAQUE_TABLES[min(PLAQUE_TABLES, key=dist)]
 
 
 def _interp_table(table: list, diameter_mm: np.ndarray, hu: np.ndarray) -> np.ndarray:
@@ -134,8 +145,8 @@ def _interp_table(table: list, diameter_mm: np.ndarray, hu: np.ndarray) -> np.nd
 
 
 def estimate_plaque_score(diameter_mm: np.ndarray, length_mm: np.ndarray, hu: np.ndarray,
-                          *, size: int = 512) -> np.ndarray:
-    """Expected rendered Agatston score of one plaque (5 mm slabs, output ``size`` pixels over the chest FOV).
+                          *, size: int = 512, slice_mm: float = 5.0) -> np.ndarray:
+    """Expected rendered Agatston score of one plaque (``slice_mm`` slabs, ``size`` pixels over the chest FOV).
 
     diameter_mm, length_mm, hu: broadcastable arrays (plaque diameter and length along the vessel in
     mm, material HU at 120 kVp). The mean rendered score per unit elongation (length / diameter) is
@@ -143,16 +154,16 @@ def estimate_plaque_score(diameter_mm: np.ndarray, length_mm: np.ndarray, hu: np
     bench/calibrate_plaques.py (plaque_table.py), times the elongation.
     """
     d = np.clip(np.asarray(diameter_mm, float), 0.05, None)
-    per = _interp_table(_calibration(size)["mean_score_per_elongation"], d, hu)
+    per = _interp_table(_calibration(size, slice_mm)["mean_score_per_elongation"], d, hu)
     return np.maximum(per, 0.0) * np.asarray(length_mm, float) / d
 
 
-def plaque_visibility(diameter_mm: np.ndarray, hu: np.ndarray, *, size: int = 512) -> np.ndarray:
+def plaque_visibility(diameter_mm: np.ndarray, hu: np.ndarray, *, size: int = 512, slice_mm: float = 5.0) -> np.ndarray:
     """Probability (0..1) that a rendered plaque scores > 0 at all (same table source as estimate_plaque_score)."""
-    return _interp_table(_calibration(size)["p_visible"], np.clip(np.asarray(diameter_mm, float), 0.05, None), hu)
+    return _interp_table(_calibration(size, slice_mm)["p_visible"], np.clip(np.asarray(diameter_mm, float), 0.05, None), hu)
 
 
-def draw_calcium(rng: np.random.Generator, *, size: int = 512) -> list[PlaqueSpec]:
+def draw_calcium(rng: np.random.Generator, *, size: int = 512, slice_mm: float = 5.0) -> list[PlaqueSpec]:
     """Draw one patient's coronary plaques, score-first (the score-distribution model; no rendering).
 
     A patient is calcified with probability P_CALCIFIED; its total target is log-normal; vessels
@@ -187,9 +198,9 @@ def draw_calcium(rng: np.random.Generator, *, size: int = 512) -> list[PlaqueSpe
             hu = float(rng.uniform(350, 1500) if i == 0 else rng.uniform(130, 1500))
             elong = rng.uniform(1.0, 2.5)
             ls = np.clip(ds * elong, 0.5, None)
-            est = estimate_plaque_score(ds, ls, np.full_like(ds, hu), size=size)
+            est = estimate_plaque_score(ds, ls, np.full_like(ds, hu), size=size, slice_mm=slice_mm)
             if i == 0:  # the anchor plaque is visible
-                ok = plaque_visibility(ds, np.full_like(ds, hu), size=size) >= P_ANCHOR_VISIBLE
+                ok = plaque_visibility(ds, np.full_like(ds, hu), size=size, slice_mm=slice_mm) >= P_ANCHOR_VISIBLE
                 est = np.where(ok | (ds == ds[-1]), est, np.inf)
             if s > est[-1] and est[-1] > 0:  # big share: a long calcified segment
                 length = float(min(ls[-1] * s / est[-1], 25.0))
@@ -199,7 +210,8 @@ def draw_calcium(rng: np.random.Generator, *, size: int = 512) -> list[PlaqueSpe
                 d, length = float(ds[j]), float(ls[j])
             specs.append(PlaqueSpec(vessel=v, s_frac=float(np.clip(rng.beta(1.3, 2.2), 0.02, 0.97)),
                                     diameter_mm=d, length_mm=length, hu=hu,
-                                    est_score=float(estimate_plaque_score(d, length, hu, size=size))))
+                                    est_score=float(estimate_plaque_score(d, length, hu, size=size,
+                                                                          slice_mm=slice_mm))))
     return specs
 
 
@@ -313,9 +325,11 @@ def atria(anat: Anatomy, u_av: float) -> list[tuple[np.ndarray, np.ndarray]]:
     e1, e2, e3 = anat.heart_axes
     hc = anat.heart_c
     u = u_av - 0.3
-    ra = hc + u * a * e1 - 0.7 * c * e3 - 0.2 * b * e2
-    la = hc + (u - 0.03) * a * e1 + 0.45 * c * e3 - 0.3 * b * e2
-    return [(ra, np.array([0.27 * a, 0.5 * b, 0.45 * c])), (la, np.array([0.27 * a, 0.45 * b, 0.55 * c]))]
+    # the right atrium is the right heart border from the SVC down to the diaphragm: long along e2 (up-down
+    # on the base), reaching right of the ventricles
+    ra = hc + u * a * e1 - 0.8 * c * e3 - 0.05 * b * e2
+    la = hc + (u - 0.03) * a * e1 + 0.45 * c * e3 - 0.2 * b * e2
+    return [(ra, np.array([0.3 * a, 0.75 * b, 0.55 * c])), (la, np.array([0.3 * a, 0.5 * b, 0.6 * c]))]
 
 
 class _LayerPainter:
@@ -397,7 +411,7 @@ def render_heart(anat: Anatomy, grid: Grid, img: np.ndarray, vessels: dict[str, 
     labels (z, y, x) uint8 vessel labels (lumen + LABEL_MARGIN_MM + plaque footprints),
     plaque_mask per vessel name -> bool (z, y, x) of voxels touched by that vessel's plaques.
     """
-    calc_k = 1.1 if kvp < 110 else 1.0
+    calc_k = kvp_calcium_factor(kvp)
     layers: list[Layer] = []
     labels = np.zeros(grid.shape, np.uint8)
     semi = anat.heart_semi
@@ -407,8 +421,10 @@ def render_heart(anat: Anatomy, grid: Grid, img: np.ndarray, vessels: dict[str, 
     # the heart's outline: the ventricular ellipsoid (which the coronary courses follow) and the two atria
     # bulging beyond it on the base side of the AV groove (right atrium: the right heart border; left
     # atrium: posterior), each ending at the groove so that the RCA and LCX stay in it
-    shapes = [(hc, semi), *atria(anat, u_av)]
-    outer = [ellipsoid_fraction(grid, c, anat.heart_axes, sm + PERICARDIUM_REACH_MM) for c, sm in shapes]
+    shapes = [*ventricle_shapes(hc, anat.heart_axes, semi), *atria(anat, u_av)]
+    floor = anat.heart_floor_z  # the diaphragmatic surface is flat: every layer is cut at its own offset below it
+    outer = [ellipsoid_fraction(grid, c, anat.heart_axes, sm + PERICARDIUM_REACH_MM, z_min_mm=floor - PERICARDIUM_REACH_MM)
+             for c, sm in shapes]
     if outer[0] is None:
         return layers, labels, {}
     boxes_ = [o[0] for o in outer if o is not None]
@@ -421,12 +437,12 @@ def render_heart(anat: Anatomy, grid: Grid, img: np.ndarray, vessels: dict[str, 
             lp.paint(o[0], o[1], HU["pericardium"], "pericardium")
     for grow, hu, name in ((PERICARDIUM_OUT_MM, HU["fat"], "epicardial_fat"), (0.0, HU["myocardium"], "heart")):
         for c, sm in shapes:
-            r = ellipsoid_fraction(grid, c, anat.heart_axes, sm + grow)
+            r = ellipsoid_fraction(grid, c, anat.heart_axes, sm + grow, z_min_mm=floor - grow)
             if r is not None:
                 lp.paint(r[0], r[1], hu, name)
     chambers = [
         (hc, semi, HU["myocardium"]),
-        (hc + 0.22 * semi[0] * e1 + 0.22 * semi[2] * e3, semi * np.array([0.6, 0.5, 0.5]), HU["blood"]),  # LV
+        (hc + 0.15 * semi[0] * e1 + 0.2 * semi[2] * e3, semi * np.array([0.55, 0.42, 0.42]), HU["blood"]),  # LV
         (hc - 0.05 * semi[0] * e1 + 0.45 * semi[1] * e2 - 0.25 * semi[2] * e3, semi * np.array([0.55, 0.35, 0.45]), HU["blood"]),
         *((c, np.maximum(sm - 3.0, 2.0), HU["blood"]) for c, sm in shapes[1:]),  # atrial cavities, 3 mm walls
     ]
@@ -437,7 +453,7 @@ def render_heart(anat: Anatomy, grid: Grid, img: np.ndarray, vessels: dict[str, 
     ring = [(c_av, np.array([5.0, semi[1] * w + 2.0, semi[2] * w + 2.0]), HU["fat"]),
             (c_av, np.array([5.5, max(semi[1] * w - 7.0, 3.0), max(semi[2] * w - 7.0, 3.0)]), HU["myocardium"])]
     for c, s, hu in ring:
-        r = ellipsoid_fraction(grid, c, anat.heart_axes, s)
+        r = ellipsoid_fraction(grid, c, anat.heart_axes, s, z_min_mm=floor - (PERICARDIUM_OUT_MM if hu == HU["fat"] else 0))
         if r is not None:
             lp.paint(r[0], r[1], hu, "heart" if hu != HU["fat"] else "epicardial_fat")
     # epicardial fat in the interventricular grooves (anterior along the LAD, inferior along the
@@ -452,11 +468,12 @@ def render_heart(anat: Anatomy, grid: Grid, img: np.ndarray, vessels: dict[str, 
         depth_r = float(1.0 / np.sqrt((np.cos(phi) / semi[1]) ** 2 + (np.sin(phi) / semi[2]) ** 2))
         s = np.sqrt(max(1 - u0 ** 2, 0.1))
         c = hc + u0 * semi[0] * e1 + depth_r * s * n
-        r = ellipsoid_fraction(grid, c, np.stack([e1, t, n]), np.array([half * semi[0], 5.0, 8.0]))
+        r = ellipsoid_fraction(grid, c, np.stack([e1, t, n]), np.array([half * semi[0], 5.0, 8.0]),
+                               z_min_mm=floor - PERICARDIUM_OUT_MM)
         if r is not None:
             lp.paint(r[0], r[1], HU["fat"], "epicardial_fat")
     for c, s, hu in chambers[1:]:
-        r = ellipsoid_fraction(grid, c, anat.heart_axes, s)
+        r = ellipsoid_fraction(grid, c, anat.heart_axes, s, z_min_mm=floor + 4.0)
         if r is not None:
             lp.paint(r[0], r[1], hu)
     _descending_aorta_over_heart(anat, grid, lp, hbox)

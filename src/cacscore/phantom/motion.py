@@ -41,19 +41,30 @@ def draw_motion(rng: np.random.Generator, n_slices: int) -> MotionPlan:
     return MotionPlan(amp, dirs, rng.uniform(0, 1, n_slices), float(rng.uniform(0.25, 0.45)))
 
 
-def _shift2d_add(out: np.ndarray, a: np.ndarray, dy: float, dx: float, w: float) -> None:
-    """out += w * a shifted by (dy, dx) pixels (bilinear, zero fill). Hand-written because
+def _bilinear_weights(shifts: list[tuple[float, float]], w: float) -> dict[tuple[int, int], float]:
+    """The integer-offset weights of the mean of bilinear shifts (each weighted w): sub-phases of one slab share
+    most offsets, so adding each offset once is 2-4x fewer passes over the slab than one shift per sub-phase."""
+    acc: dict[tuple[int, int], float] = {}
+    for dy, dx in shifts:
+        iy, ix = int(np.floor(dy)), int(np.floor(dx))
+        fy, fx = dy - iy, dx - ix
+        for oy, ox, ww in ((iy, ix, (1 - fy) * (1 - fx)), (iy + 1, ix, fy * (1 - fx)),
+                           (iy, ix + 1, (1 - fy) * fx), (iy + 1, ix + 1, fy * fx)):
+            if ww:
+                acc[(oy, ox)] = acc.get((oy, ox), 0.0) + w * ww
+    return acc
+
+
+def _shift2d_add(out: np.ndarray, a: np.ndarray, weights: dict[tuple[int, int], float]) -> None:
+    """out += sum over integer offsets (oy, ox) of weight * a shifted by them (zero fill). Hand-written because
     scipy.ndimage.shift per slice and sub-phase costs ~20x more for these small boxes."""
-    iy, ix = int(np.floor(dy)), int(np.floor(dx))
-    fy, fx = dy - iy, dx - ix
     ny, nx = a.shape
-    for oy, ox, ww in ((iy, ix, (1 - fy) * (1 - fx)), (iy + 1, ix, fy * (1 - fx)),
-                       (iy, ix + 1, (1 - fy) * fx), (iy + 1, ix + 1, fy * fx)):
-        if ww == 0 or abs(oy) >= ny or abs(ox) >= nx:
+    for (oy, ox), ww in weights.items():
+        if abs(oy) >= ny or abs(ox) >= nx:
             continue
         src = a[max(0, -oy):ny - max(0, oy), max(0, -ox):nx - max(0, ox)]
         dst = out[max(0, oy):ny - max(0, -oy), max(0, ox):nx - max(0, -ox)]
-        dst += np.float32(w * ww) * src
+        dst += np.float32(ww) * src
 
 
 def move_layer(diff: np.ndarray, z0: int, plan: MotionPlan, name: str, px_mm: float) -> np.ndarray:
@@ -67,6 +78,5 @@ def move_layer(diff: np.ndarray, z0: int, plan: MotionPlan, name: str, px_mm: fl
     for z in range(diff.shape[0]):
         phases = plan.phase[z0 + z] + plan.window * (k + 0.5) / plan.n_sub
         disp = 0.5 * amp * np.cos(2 * np.pi * phases) / px_mm
-        for s in disp:
-            _shift2d_add(out[z], diff[z], s * dy, s * dx, 1.0 / plan.n_sub)
+        _shift2d_add(out[z], diff[z], _bilinear_weights([(d * dy, d * dx) for d in disp], 1.0 / plan.n_sub))
     return out

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cacscore.phantom.anatomy import HU, LABEL, Anatomy, heart_surface
+from cacscore.phantom.anatomy import HU, LABEL, Anatomy, heart_surface, kvp_calcium_factor
 from cacscore.phantom.raster import Grid, ellipsoid_fraction, paint
 
 P_MAC = 0.12
@@ -171,7 +171,7 @@ def paint_blobs(images: list[np.ndarray], grid: Grid, blobs: tuple[Blob, ...] | 
     whose centre voxel (in ``images[0]``) is not lung (< -500 HU) is not painted when
     ``only_where_lung`` (the drawn position fell on a vessel, the heart or the chest wall).
     """
-    calc_k = 1.1 if kvp < 110 else 1.0
+    calc_k = kvp_calcium_factor(kvp)
     y0, x0 = grid.y_mm[0], grid.x_mm[0]
     for b, box, f in blob_fractions(grid, blobs):
         if only_where_lung and b.kind == "lung_granuloma":

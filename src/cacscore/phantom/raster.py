@@ -98,12 +98,13 @@ def ellipsoid_columns(x_mm: np.ndarray, y_mm: np.ndarray, centre_mm: np.ndarray,
 
 
 def ellipsoid_fraction(grid: Grid, centre_mm: np.ndarray, axes: np.ndarray, semi_mm: np.ndarray, *,
-                       supersample: int = 1, margin_mm: float = 0.0):
+                       supersample: int = 1, margin_mm: float = 0.0, z_min_mm: float | None = None):
     """Partial-volume fraction of a rotated ellipsoid on ``grid`` inside its bounding box.
 
     Returns (box, frac) with box a (z, y, x) slice tuple and frac (nz_b, ny_b, nx_b) float32, or
     None if the ellipsoid misses the grid. ``supersample`` > 1 averages s x s in-plane sub-columns
-    per pixel (in-plane anti-aliasing for small objects).
+    per pixel (in-plane anti-aliasing for small objects). ``z_min_mm``: the part below this height is cut
+    off (a flat floor, e.g. the heart resting on the diaphragm); the cut stays exact in z.
     """
     axes = np.asarray(axes, float)
     semi = np.asarray(semi_mm, float)
@@ -118,12 +119,16 @@ def ellipsoid_fraction(grid: Grid, centre_mm: np.ndarray, axes: np.ndarray, semi
     edges = grid.z_edges_mm[box[0].start:box[0].stop + 1]
     if supersample <= 1:
         lo, hi = ellipsoid_columns(xs, ys, c, axes, semi)
+        if z_min_mm is not None:
+            np.maximum(lo, np.float32(z_min_mm), out=lo)
         return box, slab_fraction(lo, hi, edges)
     s = supersample
     off = (np.arange(s) - (s - 1) / 2) * (px / s)
     xs2 = (xs[:, None] + off[None, :]).ravel()
     ys2 = (ys[:, None] + off[None, :]).ravel()
     lo, hi = ellipsoid_columns(xs2, ys2, c, axes, semi)
+    if z_min_mm is not None:
+        np.maximum(lo, np.float32(z_min_mm), out=lo)
     f = slab_fraction(lo, hi, edges)  # (nz, ny*s, nx*s)
     f = f.reshape(f.shape[0], len(ys), s, len(xs), s).mean(axis=(2, 4))
     return box, f.astype(np.float32)

@@ -61,7 +61,8 @@ def _uid(*parts: object) -> str:
 
 def write_series(folder: Path, hu: np.ndarray, *, spacing_mm: tuple[float, float, float],
                  origin_mm: tuple[float, float, float], pid: int, seed: int, kvp: int, series_number: int,
-                 thickness_mm: float, clean: bool, description: str, model: str) -> list[Path]:
+                 thickness_mm: float, clean: bool, description: str, model: str, kernel: str = "B31f",
+                 fov_mm: float | None = None) -> list[Path]:
     """Write hu (z ascending) as one DICOM file per slice, IM-<series 4>-<instance 4>.dcm.
 
     Instance 1 is the top slice (highest z). Stored uint16 = HU + 1024 (intercept -1024, slope 1).
@@ -101,7 +102,9 @@ def write_series(folder: Path, hu: np.ndarray, *, spacing_mm: tuple[float, float
         ds.KVP = kvp
         ds.SliceThickness = thickness_mm
         ds.SpacingBetweenSlices = dz
-        ds.ConvolutionKernel = "B31f"
+        ds.ConvolutionKernel = kernel
+        if fov_mm is not None:
+            ds.ReconstructionDiameter = round(float(fov_mm), 2)
         ds.ImagePositionPatient = [round(origin_mm[0], 4), round(origin_mm[1], 4), round(z, 4)]
         ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
         ds.SliceLocation = round(-z, 4)
@@ -350,7 +353,9 @@ def write_patient(out: Path, pid: int, *, seed: int, size: int = 512, gated: boo
     model = MODELS[int(np.random.default_rng([seed, pid, 3]).integers(len(MODELS)))]
     folder = out / NONGATED_DIR / str(pid) / str(pid)
     write_series(folder, p.hu, spacing_mm=p.spacing_mm, origin_mm=p.origin_mm, pid=pid, seed=seed, kvp=p.kvp,
-                 series_number=1, thickness_mm=5.0, clean=clean, description="Thorax 5.0 B31f", model=model)
+                 series_number=1, thickness_mm=p.slice_thickness_mm, clean=clean,
+                 description=f"Thorax {p.slice_thickness_mm:g} {p.kernel}", model=model, kernel=p.kernel,
+                 fov_mm=p.fov_mm)
     save_labels(out / "labels" / f"{pid}.nii.gz", p.labels, p.spacing_mm, p.origin_mm)
     save_labels(out / ANATOMY_DIR / f"{pid}.nii.gz", p.anatomy_labels, p.spacing_mm, p.origin_mm)
     row = p.summary()
@@ -358,7 +363,8 @@ def write_patient(out: Path, pid: int, *, seed: int, size: int = 512, gated: boo
         g = p.gated
         gfolder = out / GATED_DIR / "patient" / str(pid) / GATED_SERIES
         write_series(gfolder, g.hu, spacing_mm=g.spacing_mm, origin_mm=g.origin_mm, pid=pid, seed=seed, kvp=p.kvp,
-                     series_number=2, thickness_mm=3.0, clean=True, description="CaScore 3.0 I30f 70%", model=model)
+                     series_number=2, thickness_mm=3.0, clean=True, description="CaScore 3.0 I30f 70%", model=model,
+                     kernel="I30f")
         images, n_failed = gated_rois(g.hu, g.labels, g.spacing_mm, g.origin_mm)
         _atomic_write_bytes(out / GATED_DIR / "calcium_xml" / f"{pid}.xml",
                             plistlib.dumps({"Images": images}, fmt=plistlib.FMT_XML, sort_keys=True))
