@@ -179,3 +179,33 @@ def test_chest_wall_not_found_without_lungs():
     assert np.isnan(surf).all()
     *_, conf, reason = find_chest_wall(lungs, z, z, body, 2.5, lungs_sure=True, truncated=True)
     assert conf < 0.5 and "field of view" in reason
+
+
+def test_heart_reference_takes_the_higher_of_finder_and_mask(patient, anatomy):
+    """When the finder's point lies outside the pericardial mask, the higher of the two is the heart (both fail
+    towards the liver dome): a mask below the finder is dropped (its rule off, its column nan); a finder below the
+    mask gives way to the mask's centroid."""
+    from cacscore.lesion.anatomy import (
+        ANATOMY_NAMES,
+        FINDER_ABOVE_MASK,
+        anatomy_columns,
+        heart_reference,
+        without_pericardium,
+    )
+
+    sp = np.array(anatomy.spacing_mm)
+    zs = np.nonzero(anatomy.pericardium.any(axis=(1, 2)))[0]
+    centroid = np.argwhere(anatomy.pericardium).mean(0) * anatomy.grid_mm / sp
+    top = int(round((zs.max() * anatomy.grid_mm[0] + 20.0) / sp[0]))  # 20 mm above the mask
+    bottom = int(round(max(zs.min() * anatomy.grid_mm[0] - 20.0, 0.0) / sp[0]))
+    yx = (int(centroid[1]), int(centroid[2]))
+    assert top < anatomy.shape[0]
+    ref, source = heart_reference(anatomy, (top, *yx), True)
+    assert source == FINDER_ABOVE_MASK and ref == (top, *yx)
+    ref, source = heart_reference(anatomy, (bottom, *yx), True)
+    assert source == "pericardium centroid" and abs(ref[0] - centroid[0]) <= 1
+    dropped = without_pericardium(anatomy, source)
+    assert not dropped.parts["pericardium"].found and dropped.pericardium is anatomy.pericardium
+    pts = np.array([centroid * sp])
+    assert np.isfinite(anatomy_columns(anatomy, pts)[0, ANATOMY_NAMES.index("pericardium_mm")])
+    assert np.isnan(anatomy_columns(dropped, pts)[0, ANATOMY_NAMES.index("pericardium_mm")])

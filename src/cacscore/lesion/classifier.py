@@ -31,7 +31,14 @@ from cacscore.core.fileio import (
     load_safetensors,
     read_json_object,
 )
-from cacscore.lesion.anatomy import ANATOMY_NAMES, anatomy_verdicts, heart_reference, pericardium_distance
+from cacscore.lesion.anatomy import (
+    ANATOMY_NAMES,
+    FINDER_ABOVE_MASK,
+    anatomy_verdicts,
+    heart_reference,
+    pericardium_distance,
+    without_pericardium,
+)
 from cacscore.lesion.candidates import (
     CLASS_NAMES,
     FEATURE_NAMES,
@@ -434,6 +441,8 @@ def anatomical_candidates(hu: np.ndarray, spacing_mm: Sequence[float], *, thresh
         found = locate_heart(hu, sp, lungs=lungs)
         hull = thorax_hull(hu, sp, lungs=lungs if lungs_shareable(hu, lungs, sp) else None)
         heart_index, source = heart_reference(anatomy, found.index, found.found, pericardium=peri)
+        if source == FINDER_ABOVE_MASK:
+            anatomy, source = without_pericardium(anatomy, source), "heart finder"
         heart = found if source == "heart finder" else HeartFinding(
             heart_index, source == "pericardium centroid",
             "" if source == "pericardium centroid" else found.reason)
