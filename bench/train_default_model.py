@@ -106,6 +106,7 @@ def main() -> int:
     ap.add_argument("--train", type=int, default=120, help="patients 1..N train, the rest test")
     ap.add_argument("--seed", type=int, default=41, help="phantom seed (the data)")
     ap.add_argument("--model-seed", type=int, default=0, help="lesion-train --seed")
+    ap.add_argument("--class-weight-power", type=float, default=None, help="lesion-train --class-weight-power")
     ap.add_argument("--size", type=int, default=512)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--install", action="store_true", help=f"copy the model into {SHIPPED}")
@@ -118,7 +119,8 @@ def main() -> int:
     train_csv, test_cts, test_truth = split_tables(release, out, a.train)
     if not (model / "model.json").exists():  # the code that trains is the version to record
         (out / "code_version.txt").write_text(git_commit() + "\n")
-    step(cacscore("lesion-train", train_csv, model, "--seed", a.model_seed, "--workers", a.workers,
+    cwp = () if a.class_weight_power is None else ("--class-weight-power", a.class_weight_power)
+    step(cacscore("lesion-train", train_csv, model, "--seed", a.model_seed, *cwp, "--workers", a.workers,
                   "--no-progress"), log, model / "model.json")
     pred = out / "test_predictions.csv"
     first, last = a.train + 1, a.patients
@@ -132,7 +134,9 @@ def main() -> int:
     train_report = json.loads((model / "training_report.json").read_text())
     cfg.setdefault("info", {})["provenance"] = {
         "reproduce": f"python bench/train_default_model.py OUT --patients {a.patients} --train {a.train} "
-                     f"--seed {a.seed} --model-seed {a.model_seed} --size {a.size} --install",
+                     f"--seed {a.seed} --model-seed {a.model_seed} --size {a.size}"
+                     + ("" if a.class_weight_power is None else f" --class-weight-power {a.class_weight_power:g}")
+                     + " --install",
         "commands": [s["command"].replace(str(out), "OUT") for s in log],
         "code_version": (out / "code_version.txt").read_text().strip() if (out / "code_version.txt").exists()
                         else git_commit(),

@@ -437,6 +437,9 @@ def _add_lesion_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-distance-mm", type=float, default=110.0, metavar="MM",
                    help="candidates farther than MM from the found heart centre are non-coronary by rule")
     p.add_argument("--seed", type=int, default=0, help="seed of the initialisation, shuffling and augmentation")
+    p.add_argument("--class-weight-power", type=float, default=0.5, metavar="P",
+                   help="class weights (n / count) ** P: 0 none, 1 inverse frequency (the rare left main gets the "
+                        "largest weight; docs/lesion_scorer.md)")
     p.add_argument("--features", choices=("candidate", "anatomy", "distances"), default="candidate",
                    help="what the classifier reads: candidate = the candidate features (position from the heart, "
                         "size, HU, context; the shipped model), anatomy = those and every chest-anatomy column, "
@@ -455,6 +458,7 @@ def _cmd_lesion_train(args: argparse.Namespace) -> int:
     if args.workers < 1:
         raise ValueError(f"--workers must be >= 1, got {args.workers}")
     config = ClassifierConfig(epochs=args.epochs, max_distance_mm=args.max_distance_mm, seed=args.seed,
+                              class_weight_power=args.class_weight_power,
                               features=None if args.features == "candidate" else FEATURE_SETS[args.features])
     kind = None if args.source_kind == "auto" else args.source_kind
     rep = train_lesion_model(training_pairs(args.source, kind=kind), args.model_dir, config=config,
