@@ -50,7 +50,7 @@ def test_prune_keeps_what_a_user_looks_at(tmp_path, release, keep_checkpoints):
     assert (out / "reproduce" / "runs").exists() == keep_checkpoints
     assert freed["cache/scans"] == 4000 and freed["reproduce/models/vit_folds"] == 2000
     assert ("reproduce/runs" in freed) != keep_checkpoints
-    assert freed["release/deidentified_nongated/ (2 training patients)"] > 0
+    assert freed["release/deidentified_nongated/ (2 patients not kept as examples)"] > 0
     assert "cache/scans (0.0 MB)" in (out / PRUNED).read_text()
 
 
