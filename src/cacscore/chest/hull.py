@@ -12,7 +12,7 @@ import numpy as np
 from scipy import ndimage
 from scipy.spatial import ConvexHull, QhullError
 
-from cacscore.chest.lungs import LungField, fov_lung_mask, heart_only_view, lung_mask
+from cacscore.chest.lungs import LungField, lungs_of
 
 
 def _thorax_steps(spacing_mm: Sequence[float], step_mm: float) -> tuple[int, int]:
@@ -31,15 +31,13 @@ def thorax_hull(hu: np.ndarray, spacing_mm: Sequence[float], *, step_mm: float =
     zs, st = _thorax_steps(sp, step_mm)
     none = np.zeros((0, 4))
     if lungs is None:
-        small = hu[::zs, ::st, ::st]
         # a heart-centred field of view: the lungs touch the image edge (the same rule as the heart finder's field)
-        view = heart_only_view(small, (sp[0] * zs, sp[1] * st, sp[2] * st))
-        lung = fov_lung_mask(small) if view else lung_mask(small)
+        lung, _ = lungs_of(hu[::zs, ::st, ::st], (sp[0] * zs, sp[1] * st, sp[2] * st))
     elif lungs.step != st or lungs.mask.shape[0] != np.shape(hu)[0]:
         raise ValueError(f"thorax_hull: lungs were found on another grid (step {lungs.step}, {lungs.mask.shape[0]} "
                          f"slices; need step {st}, {np.shape(hu)[0]} slices)")
     else:
-        lung = lungs.mask[::zs]  # lung_mask works slice by slice: the same as computing it on hu[::zs, ::st, ::st]
+        lung = lungs.mask[::zs]  # the masks work slice by slice: the same as computing it on hu[::zs, ::st, ::st]
     lab, n = ndimage.label(lung)
     if n == 0:
         return none

@@ -112,5 +112,13 @@ def lung_field(hu: np.ndarray, spacing_mm: tuple[float, float, float]) -> LungFi
     ``cacscore.chest.hull.thorax_hull``, instead of recomputing it)."""
     step = heart_grid_step(spacing_mm)
     small = np.asarray(hu[:, ::step, ::step], np.float32)
-    view = heart_only_view(small, (float(spacing_mm[0]), float(spacing_mm[1]) * step, float(spacing_mm[2]) * step))
-    return LungField(fov_lung_mask(small) if view else lung_mask(small), step, view)
+    mask, view = lungs_of(small, (float(spacing_mm[0]), float(spacing_mm[1]) * step, float(spacing_mm[2]) * step))
+    return LungField(mask, step, view)
+
+
+def lungs_of(hu: np.ndarray, spacing_mm: tuple[float, float, float]) -> tuple[np.ndarray, str]:
+    """The lung mask of a (z, y, x) HU volume on its own grid (spacing_mm: that grid's), and why it is a
+    heart-centred field of view ("" for a whole chest): :func:`fov_lung_mask` there, :func:`lung_mask` otherwise.
+    The one choice for :func:`lung_field` and ``cacscore.chest.hull.thorax_hull``'s own grid."""
+    view = heart_only_view(hu, spacing_mm)
+    return (fov_lung_mask(hu) if view else lung_mask(hu)), view
