@@ -364,14 +364,16 @@ def test_one_lung_mask_per_scan_gives_the_old_candidates(dtype):
 
 
 def test_context_only_near_the_heart_changes_no_near_feature_and_no_class(patients, trained):
-    """Scoring computes the tissue-context features only within the classifier's reach (context_within_mm):
-    the features of nearer candidates are bit-identical, the farther ones get 0 context, and no class changes."""
+    """Scoring computes the tissue-context features only where asked (context_where, e.g. within the classifier's
+    reach): the features of nearer candidates are bit-identical, the farther ones get 0 context, and no class
+    changes."""
     p = patients[0]
     full = L.find_candidates(p.hu, p.spacing_mm)
     d = full.features[:, L.FEATURE_NAMES.index("dist_mm")]
     ds = np.unique(d)
     reach = float(ds[len(ds) // 2 - 1] + ds[len(ds) // 2]) / 2  # between two candidates (float32 table vs float64)
-    part = L.find_candidates(p.hu, p.spacing_mm, context_within_mm=reach)
+    dist = L.FEATURE_NAMES.index("dist_mm")
+    part = L.find_candidates(p.hu, p.spacing_mm, context_where=lambda f, outside, anatomy: f[:, dist] <= reach)
     near = d <= reach
     assert 0 < near.sum() < len(near)
     np.testing.assert_array_equal(part.features[near], full.features[near])

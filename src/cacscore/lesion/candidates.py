@@ -290,7 +290,7 @@ def _tissue_context(hu: np.ndarray, st: dict[str, np.ndarray], sp: tuple[float, 
 def find_candidates(hu: np.ndarray, spacing_mm: Sequence[float], *, threshold_hu: float = 130.0,
                     min_area_mm2: float = 1.0, heart_index: Sequence[float] | None = None,
                     hull: np.ndarray | None = None, anatomy: ChestAnatomy | None = None,
-                    context_within_mm: float | None = None, lungs: LungField | None = None,
+                    lungs: LungField | None = None,
                     pericardium: SurfaceDistance | None = None,
                     context_where: Callable[[np.ndarray, np.ndarray, np.ndarray | None], np.ndarray] | None = None,
                     ) -> Candidates:
@@ -305,13 +305,11 @@ def find_candidates(hu: np.ndarray, spacing_mm: Sequence[float], *, threshold_hu
     same scan before noise was added; default: computed here.
     anatomy: the scan's ``cacscore.chest.anatomy.read_chest``; when given, ``Candidates.anatomy_columns`` holds each
     candidate's anatomical position (``cacscore.lesion.anatomy.anatomy_columns``).
-    context_within_mm: compute the tissue-context features only for candidates at most this far from the heart
-    centre (the others get 0 there); for scoring, where candidates beyond the classifier's max_distance_mm are
-    non-coronary by rule whatever their features. The features of the nearer ones are unchanged (exactly).
-    None: every candidate (training).
     context_where: a function of (features with the context columns 0, outside_thorax_mm, anatomy_columns) giving
-    the (n,) bool candidates whose tissue context is computed (and'ed with context_within_mm); for scoring,
-    ``LesionModel.may_be_coronary``: the context of a candidate the rules call non-coronary cannot change a class.
+    the (n,) bool candidates whose tissue context is computed (the others get 0 there; the features of the chosen
+    ones are unchanged, exactly); for scoring, ``LesionModel.may_be_coronary``: the context of a candidate the rules
+    call non-coronary (too far from the heart, outside the chest wall, ruled out by anatomy) cannot change a class.
+    None: every candidate (training).
     lungs: the volume's ``cacscore.chest.lungs.lung_field`` when already computed (for the heart finder and the
     hull; kept in ``Candidates.lungs`` for the scan's other users). pericardium: the anatomy's
     ``cacscore.lesion.anatomy.pericardium_distance`` when already made.
@@ -351,15 +349,14 @@ def find_candidates(hu: np.ndarray, spacing_mm: Sequence[float], *, threshold_hu
         "extent_y_mm": st["ext_y"] * py, "extent_x_mm": st["ext_x"] * px, "fill": st["cnt"] / (st["ext_y"] * st["ext_x"]),
         **_structure3d(ids, st, m, sp),
     }
-    near = None if context_within_mm is None else cols["dist_mm"] <= context_within_mm
+    context_for = None  # every candidate
     cols_anatomy = None if anatomy is None else anatomy_columns(anatomy, centroids_mm, pericardium=pericardium)
     if context_where is not None:
         ctx = {c[0] for c in _CONTEXT}
         for j, name in enumerate(FEATURE_NAMES):
             feats[:, j] = 0.0 if name in ctx else cols[name]
-        where = np.asarray(context_where(feats, outside, cols_anatomy), bool)
-        near = where if near is None else near & where
-    cols.update(_tissue_context(hu, st, sp, near))
+        context_for = np.asarray(context_where(feats, outside, cols_anatomy), bool)
+    cols.update(_tissue_context(hu, st, sp, context_for))
     for j, name in enumerate(FEATURE_NAMES):
         feats[:, j] = cols[name]
     assert np.isfinite(feats).all(), "candidate features must be finite"

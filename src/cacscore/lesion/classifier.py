@@ -424,7 +424,6 @@ def load_model(model_dir: str | Path) -> LesionModel:
 
 def anatomical_candidates(hu: np.ndarray, spacing_mm: Sequence[float], *, threshold_hu: float = 130.0,
                           min_area_mm2: float = 1.0, heart_index: Sequence[float] | None = None,
-                          context_within_mm: float | None = None,
                           context_where: Callable[[np.ndarray, np.ndarray, np.ndarray | None], np.ndarray] | None = None,
                           ) -> Candidates:
     """The candidates of a (z, y, x) HU volume placed in its chest anatomy (``read_chest``): anatomy columns, and,
@@ -448,7 +447,7 @@ def anatomical_candidates(hu: np.ndarray, spacing_mm: Sequence[float], *, thresh
             "" if source == "pericardium centroid" else found.reason)
     cand = find_candidates(hu, sp, threshold_hu=threshold_hu, min_area_mm2=min_area_mm2, heart_index=heart_index,
                            hull=hull, anatomy=anatomy, lungs=lungs, pericardium=peri,
-                           context_within_mm=context_within_mm, context_where=context_where)
+                           context_where=context_where)
     return cand if heart is None else dataclasses.replace(cand, heart=heart)
 
 
