@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from cacscore import cli
+from cacscore.chest.heart import locate_heart
 from cacscore.lesion import train as LC
 from cacscore import lesion as L
 from cacscore.phantom import write_release
@@ -308,9 +309,9 @@ def test_gated_source_detection_and_labels_match_score_gated_patient(gated_relea
         n_roi_vox += int((lab > 0).sum())
     assert n_roi_vox > 0
     # the heart finder's centre, as find_candidates finds it itself (one frame with non-gated scans)
-    assert LC.gated_heart_index(hu, sp) == cand.heart_index
+    assert locate_heart(hu, sp).index == cand.heart_index
     # the training jitter's re-referencing equals find_candidates with the moved heart index
-    h0, h1 = LC.gated_heart_index(hu, sp), (12.0, 40.0, 61.0)
+    h0, h1 = locate_heart(hu, sp).index, (12.0, 40.0, 61.0)
     f0 = L.find_candidates(hu, sp, heart_index=h0).features
     f1 = L.find_candidates(hu, sp, heart_index=h1).features
     shifted = LC.shift_heart_reference(f0, (np.asarray(h1) - h0) * np.asarray(sp))
@@ -344,7 +345,7 @@ def test_train_on_gated_rois_skips_bad_patients_and_scores_nongated(coca_like, g
     hits = total = 0
     for c in LC.training_pairs(coca_like)[:4]:
         hu, sp, lab, _ = LC.gated_volume_labels(c)
-        cand = L.find_candidates(hu, sp, heart_index=LC.gated_heart_index(hu, sp))  # as training does
+        cand = L.find_candidates(hu, sp, heart_index=locate_heart(hu, sp).index)  # as training does
         tg = L.candidate_targets(cand.ids, lab)
         pred = model.predict(cand.features)
         hits += int((pred[tg > 0] > 0).sum())
@@ -378,7 +379,7 @@ def test_gated_noise_augmentation(gated_release, tmp_path, capsys):
     noisy = LC.noisy_copy(hu, sp, 30.0, np.random.default_rng(0))
     assert np.std(noisy - hu) == pytest.approx(30.0, rel=0.02)
     assert np.array_equal(noisy, LC.noisy_copy(hu, sp, 30.0, np.random.default_rng(0)))
-    h = LC.gated_heart_index(hu, sp)
+    h = locate_heart(hu, sp).index
     clean = L.find_candidates(hu, sp, heart_index=h)
     t_clean = L.candidate_targets(clean.ids, lab)
     f, t = LC.noise_augmented_candidates(hu, sp, lab, h, copies=2, sd_hu=(30.0, 30.0), rng=np.random.default_rng(1))
@@ -406,7 +407,7 @@ def test_noise_copies_reuse_the_clean_lung_hull(gated_release, monkeypatch):
     hull), with the same random draws."""
     case = LC.training_pairs(gated_release, kind="gated")[0]
     hu, sp, lab, _ = LC.gated_volume_labels(case)
-    h = LC.gated_heart_index(hu, sp)
+    h = locate_heart(hu, sp).index
     rng = np.random.default_rng(5)
     old_f, old_t = [], []
     for _ in range(3):  # the old loop, verbatim: a hull per copy

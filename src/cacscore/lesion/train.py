@@ -31,7 +31,6 @@ from scipy import ndimage
 
 from cacscore import lesion as L
 from cacscore.core.errors import one_line
-from cacscore.chest.heart import locate_heart
 from cacscore.chest.hull import thorax_hull
 from cacscore.core.fileio import atomic_write_text, make_output_folder
 from cacscore.core.parallel import map_jobs
@@ -205,18 +204,6 @@ def gated_volume_labels(case: Case) -> tuple[np.ndarray, tuple[float, float, flo
     return vol.hu, (abs(dz), py, px), labels, folder.name
 
 
-def gated_heart_index(hu: np.ndarray, spacing_mm) -> tuple[int, int, int]:
-    """Heart reference (z, y, x voxel index) of a gated series: the heart finder's centre
-    (:func:`cacscore.chest.heart.locate_heart`), the same point it gives on a whole-chest scan, so gated training
-    and non-gated scoring measure positions in one frame (issue 16). A calcium-scoring series is reconstructed on a
-    heart-centred field of view (200-260 mm) whose lungs touch the image edge; the finder reads it as such
-    (``cacscore.chest.lungs.heart_only_view``). Phantom, 10 gated series of seed 31 at 512 px: its centre lies a
-    median 3.0 mm (max 14.7) from the finder's centre on the same patients' non-gated scans, the field of view's
-    centre (used before) 13.8 mm (max 18.6; bench/gated_heart_frame.py, docs/lesion_scorer.md). The volume
-    centre when the finder finds nothing. ``find_candidates`` without a heart index uses the same point."""
-    return locate_heart(hu, spacing_mm).index
-
-
 def noisy_copy(hu: np.ndarray, spacing_mm, sd_hu: float, rng: np.random.Generator) -> np.ndarray:
     """``hu`` plus correlated Gaussian noise of standard deviation ``sd_hu`` (white noise blurred in-plane with
     a 0.5 mm Gaussian, then rescaled): a low-noise gated series made to look like a noisier non-gated one, whose
@@ -279,7 +266,12 @@ def _extract(case: Case, threshold_hu: float, min_area_mm2: float, noise_copies:
                                     f"the CT's shape {ct.hu.shape} from {case.ct}")
             hu, spacing = ct.hu, (abs(ct.spacing_mm[0]), *ct.spacing_mm[1:])
         try:
-            # gated or not, the heart finder's centre (gated_heart_index): one anatomical frame
+            # gated or not, positions are measured from the heart finder's centre (find_candidates' own,
+            # cacscore.chest.heart.locate_heart), which reads a heart-centred gated field of view too
+            # (cacscore.chest.lungs.heart_only_view): one frame for gated training and non-gated scoring (issue 16).
+            # Phantom, 10 gated series of seed 31 at 512 px: the gated centre lies a median 3.0 mm (max 14.7) from
+            # the finder's centre on the same patients' non-gated scans; the field of view's centre, used before,
+            # 13.8 mm (max 18.6; bench/gated_heart_frame.py, docs/lesion_scorer.md)
             if anatomy:
                 cand = anatomical_candidates(hu, spacing, threshold_hu=threshold_hu, min_area_mm2=min_area_mm2)
             else:
@@ -340,7 +332,7 @@ def train_lesion_model(cases: list[Case], out_dir: str | Path, *, config: L.Clas
     """Extract candidates + targets of every case, train the classifier, save it into ``out_dir``.
 
     Gated cases (COCA's calcium ROIs) are referenced to the heart finder's centre, as non-gated ones
-    (:func:`gated_heart_index`; before issue 16 their field of view's centre), and trained on ``gated_copies``
+    (``cacscore.chest.heart.locate_heart``; before issue 16 their field of view's centre), and trained on ``gated_copies``
     copies of their candidates, copies after the first with the heart reference
     moved by a random (z, y, x) shift ~ N(0, gated_heart_jitter_mm) per axis (seed: config.seed), so the model
     tolerates the error of find_heart on the non-gated scans it scores (phantom: kappa4 total 0.763 -> 0.916
