@@ -1173,7 +1173,7 @@ def _paint_mediastinum(anat: Anatomy, cv: Canvas) -> None:
     pericardium directly, as in a real chest."""
     grid = cv.grid
     x, y, px = grid.x_mm, grid.y_mm, grid.px_mm
-    (cx, cy), (ca, cb) = anat.cav_c, anat.cav_ab
+    (cx, cy), (_, cb) = anat.cav_c, anat.cav_ab
     mx, my = cx + 4.0, cy - 0.12 * cb
     z0m, z1m = anat.aorta_root[2] - 8, anat.z_dome_mm + anat.t_apex - 25
     mb = grid.box((z0m, my - 0.86 * cb - 2 * px, mx - anat.med_halfwidth - 2 * px),
@@ -1387,7 +1387,7 @@ def _paint_sternum(anat: Anatomy, cv: Canvas, bone_k: float) -> None:
     grid = cv.grid
     x, y, px = grid.x_mm, grid.y_mm, grid.px_mm
     zd = anat.z_dome_mm
-    (cx, cy), (ca, cb) = anat.cav_c, anat.cav_ab
+    (cx, cy), (_, cb) = anat.cav_c, anat.cav_ab
     st_y = cy - cb + 3.0
     t_angle = anat.t_arch - 10
     for z0, z1, half_w in ((zd - 15, zd + t_angle, 14.0), (zd + t_angle, zd + anat.t_apex - 30, 23.0)):

@@ -27,7 +27,7 @@ from cacscore.phantom.anatomy import (HU, LABEL as ANATOMY_LABEL, PERICARDIUM_RE
                                      kvp_calcium_factor, ventricle_shapes)
 from cacscore.phantom.noncoronary import Blob, blob_fractions
 from cacscore.phantom.plaque_table import TABLES as PLAQUE_TABLES
-from cacscore.phantom.raster import Grid, ellipsoid_fraction, paint
+from cacscore.phantom.raster import Grid, ellipsoid_fraction
 from cacscore.core.vessels import LABEL_OF, VESSELS
 
 # COCA: 43% of scans total 0; vessel non-zero shares LCA 17%, LAD 53%, LCX 29%, RCA 37%.
