@@ -233,3 +233,23 @@ def test_heart_crop_bundle_crops_at_prediction(tmp_path):
     whole = model.predict(preprocess_volume(vol, PreprocessConfig(size=SIZE, slices=SLICES, centre="heart"))[None])[0]
     np.testing.assert_allclose(got, expect, rtol=1e-4, atol=0.51)  # the CSV holds whole Agatston units
     assert not np.allclose(expect, whole)  # the crop changed the input the model saw
+
+
+def test_bundle_dirs_finds_a_bundle_or_its_folds_and_nothing_else(tmp_path):
+    from cacscore.core.bundle_layout import CONFIG, bundle_dirs
+    from cacscore.predict.predictors import is_model_folder
+    one = tmp_path / "one"
+    one.mkdir()
+    (one / CONFIG).write_text("{}")
+    folds = tmp_path / "folds"
+    for k in (1, 0):
+        (folds / f"fold{k}").mkdir(parents=True)
+        (folds / f"fold{k}" / CONFIG).write_text("{}")
+    (folds / "fold9").mkdir()  # a fold folder without a config is not a bundle
+    dicom = tmp_path / "scan"
+    dicom.mkdir()
+    (dicom / "1.dcm").write_bytes(b"")
+    assert bundle_dirs(one) == [one]
+    assert bundle_dirs(folds) == [folds / "fold0", folds / "fold1"]
+    assert bundle_dirs(dicom) == [] and bundle_dirs(tmp_path / "missing") == []
+    assert is_model_folder(one) and is_model_folder(folds) and not is_model_folder(dicom)

@@ -18,6 +18,7 @@ import numpy as np
 
 from cacscore import lesion as L
 from cacscore.chest.heart import locate_heart
+from cacscore.core.bundle_layout import bundle_dirs
 from cacscore.core.fileio import safe_name
 from cacscore.core.vessels import VESSELS
 from cacscore.io.dicom import Volume
@@ -26,8 +27,6 @@ from cacscore.predict.results import ScanResult
 
 # the bundle side (cacscore.regress: torch) is imported inside BundlePredictor only: a lesion model's predict never
 # imports torch (about a second of a cold start)
-CONFIG = "config.json"
-"""A reproduce bundle's config file name (``cacscore.regress.bundle.CONFIG``; test_predict checks they agree)."""
 
 DEFAULT_MODEL = Path(__file__).with_name("default_model")
 """The candidate scorer shipped as package data (``cacscore predict`` without ``--model``): trained on synthetic
@@ -149,7 +148,7 @@ def is_lesion_model(path: Path) -> bool:
             return True
         problem = (f"not a lesion classifier (kind {cfg.get('kind')!r})" if isinstance(cfg, dict) else
                    f"not a lesion classifier (a JSON {type(cfg).__name__}, not an object)")
-    if (Path(path) / CONFIG).is_file() or any((f / CONFIG).is_file() for f in Path(path).glob("fold*")):
+    if bundle_dirs(Path(path)):
         return False  # a bundle (or fold-bundle) folder that happens to hold a model.json too
     raise L.LesionError(f"{j}: {problem}")
 
@@ -161,8 +160,7 @@ def is_model_folder(path: Path) -> bool:
     p = Path(path)
     if not p.is_dir():
         return False
-    return ((p / "model.json").is_file() or (p / CONFIG).is_file()
-            or any((f / CONFIG).is_file() for f in p.glob("fold*")))
+    return (p / "model.json").is_file() or bool(bundle_dirs(p))
 
 
 def load_predictor(path: Path) -> BundlePredictor | LesionPredictor:

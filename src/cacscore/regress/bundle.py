@@ -23,6 +23,7 @@ import torch
 from safetensors.torch import save_file
 from torch import nn
 
+from cacscore.core.bundle_layout import CONFIG, FORMAT, WEIGHTS, bundle_dirs
 from cacscore.core.fileio import (
     JsonFileError,
     WeightsFileError,
@@ -35,9 +36,6 @@ from cacscore.regress.models import build_model, model_config
 from cacscore.regress.preprocess import PreprocessConfig, normalise
 from cacscore.evaluation.targets import TargetScaler
 
-FORMAT = "cacscore-bundle/1"
-WEIGHTS = "model.safetensors"
-CONFIG = "config.json"
 TEST_EVALUATION = "test_evaluation.json"  # written by reproduce beside a bundle: held-out test MSE vs the constant mean
 
 
@@ -148,9 +146,9 @@ def _load_one(directory: Path) -> Bundle:
 def load_bundle(directory: Path) -> Bundle | Ensemble:
     """Load a bundle folder, or a folder of ``fold*/`` bundles as an :class:`Ensemble`."""
     directory = Path(directory)
-    if (directory / CONFIG).is_file():
+    folds = bundle_dirs(directory)
+    if folds == [directory]:
         return _load_one(directory)
-    folds = sorted(p for p in directory.glob("fold*") if (p / CONFIG).is_file()) if directory.is_dir() else []
     if not folds:
         raise BundleError(f"{directory}: not a model bundle (no {CONFIG}) nor a folder of fold*/ bundles")
     members = [_load_one(p) for p in folds]
