@@ -279,8 +279,9 @@ class LesionModel:
         ``Candidates.anatomy_columns``; None: no such rule. ``features``: the candidate features
         (``Candidates.features``) or this model's input table (:meth:`table`)."""
         table = self.table(features, anatomy_columns)
-        classes = self.predict(table)
-        classes[~self.may_be_coronary(table, outside_thorax_mm, anatomy_columns)] = 0
+        ok = self.may_be_coronary(table, outside_thorax_mm, anatomy_columns)
+        classes = np.zeros(table.shape[0], np.int64)
+        classes[ok] = self.predict(table[ok])  # the MLP is asked only about candidates no rule has decided
         return classes
 
     def may_be_coronary(self, features: np.ndarray, outside_thorax_mm: np.ndarray | None,
