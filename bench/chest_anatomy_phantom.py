@@ -13,8 +13,33 @@ import time
 import numpy as np
 from scipy import ndimage
 
-from cacscore.chest.anatomy import read_chest
+from cacscore.chest.anatomy import ChestAnatomy, read_chest
+from cacscore.phantom.anatomy import LABEL
 from cacscore.phantom.core import make_patient
+
+SAC_LABELS = tuple(LABEL[n] for n in ("heart", "epicardial_fat", "pericardium", "coronary_artery",
+                                      "aortic_valve_calcium", "mitral_annulus_calcium"))
+"""The phantom's anatomy labels inside the pericardial sac (the heart, its fat, the sac's wall, the coronaries and the
+heart's own calcium)."""
+ABDOMEN_LABELS = tuple(LABEL[n] for n in ("liver", "abdomen", "spleen", "stomach", "aorta_abdominal"))
+"""Below the diaphragm: what a pericardial mask must not hold."""
+
+
+def sac_metrics(a: ChestAnatomy, alab: np.ndarray) -> dict:
+    """The pericardial mask of ``a`` against the phantom's anatomy labels (full grid, read on the mask's coarse
+    grid): Dice with the sac, the share of the mask on abdominal labels (below the true diaphragm), and how far
+    (mm) the mask's lowest and its centroid's height lie from the true sac's."""
+    lab = alab[::a.step_z, ::a.step_xy, ::a.step_xy][:a.pericardium.shape[0], :a.pericardium.shape[1],
+                                                     :a.pericardium.shape[2]]
+    true = np.isin(lab, SAC_LABELS)
+    m = a.pericardium
+    dice = 2 * float((m & true).sum()) / max(1, int(m.sum() + true.sum()))
+    below = float(np.isin(lab[m], ABDOMEN_LABELS).mean()) if m.any() else np.nan
+    kz = lambda x: np.argwhere(x)[:, 0] * a.grid_mm[0]  # noqa: E731
+    low = float(kz(m).min() - kz(true).min()) if m.any() and true.any() else np.nan
+    cz = float(kz(m).mean() - kz(true).mean()) if m.any() and true.any() else np.nan
+    return {"dice": dice, "below_diaphragm": below, "lowest_mm": low, "centroid_z_mm": cz,
+            "ml": float(m.sum() * np.prod(a.grid_mm) / 1000.0)}
 
 
 def main(n: int, seed: int, size: int) -> None:
