@@ -35,7 +35,7 @@ def sac_metrics(a: ChestAnatomy, alab: np.ndarray) -> dict:
     m = a.pericardium
     dice = 2 * float((m & true).sum()) / max(1, int(m.sum() + true.sum()))
     below = float(np.isin(lab[m], ABDOMEN_LABELS).mean()) if m.any() else np.nan
-    kz = lambda x: np.argwhere(x)[:, 0] * a.grid_mm[0]  # noqa: E731
+    kz = lambda x: np.argwhere(x)[:, 0] * a.grid_mm[0]
     low = float(kz(m).min() - kz(true).min()) if m.any() and true.any() else np.nan
     cz = float(kz(m).mean() - kz(true).mean()) if m.any() and true.any() else np.nan
     return {"dice": dice, "below_diaphragm": below, "lowest_mm": low, "centroid_z_mm": cz,

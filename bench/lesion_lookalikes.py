@@ -210,7 +210,7 @@ def _score_shipped(job: tuple[int, int, int, str, str]) -> str:
     if path.is_file():
         return str(path)
     torch.set_num_threads(1)
-    from chest_anatomy_phantom import sac_metrics  # noqa: PLC0415 - a sibling bench script (bench/ is on sys.path)
+    from chest_anatomy_phantom import sac_metrics  # a sibling bench script (bench/ is on sys.path)
     from cacscore.lesion.anatomy import FINDER_ABOVE_MASK
 
     model = L.load_model(Path(model_path))
@@ -250,9 +250,9 @@ def _shipped_table(rows: list[dict]) -> dict:
     for j, k in enumerate(SHIPPED_KINDS):
         on = kind == j
         called = on & (pred > 0)
-        table[k] = {"patients": int(len(np.unique(pat[on]))), "candidates": int(on.sum()), "au": float(au[on].sum()),
+        table[k] = {"patients": len(np.unique(pat[on])), "candidates": int(on.sum()), "au": float(au[on].sum()),
                     "called_coronary": int(called.sum()), "au_called_coronary": float(au[called].sum()),
-                    "patients_called": int(len(np.unique(pat[called]))),
+                    "patients_called": len(np.unique(pat[called])),
                     "called_as": {VESSELS[v - 1]: int((called & (pred == v)).sum()) for v in range(1, 5)}}
     cor = kind == -1
     table["coronary (truth)"] = {"candidates": int(cor.sum()), "au": float(au[cor].sum()),

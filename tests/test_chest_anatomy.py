@@ -209,3 +209,37 @@ def test_heart_reference_takes_the_higher_of_finder_and_mask(patient, anatomy):
     pts = np.array([centroid * sp])
     assert np.isfinite(anatomy_columns(anatomy, pts)[0, ANATOMY_NAMES.index("pericardium_mm")])
     assert np.isnan(anatomy_columns(dropped, pts)[0, ANATOMY_NAMES.index("pericardium_mm")])
+
+
+def _floor_case(fat_cols: slice = slice(10, 30)):
+    """A 20 x 20 column mask (25 cm^2 on a 2.5 mm grid) standing on its floor (z = 4): liver z 4-7 (60 HU), a fat
+    sheet z 8 (-100 HU) under fat_cols, heart above (40 HU)."""
+    g = np.full((30, 40, 40), 40.0, np.float32)
+    g[4:8, 10:30, 10:30] = 60.0
+    g[8, fat_cols, fat_cols] = -100.0
+    heart = np.zeros(g.shape, bool)
+    heart[4:26, 10:30, 10:30] = True
+    return g, heart, np.full((40, 40), 10.0), np.array([2.5, 2.5, 2.5])
+
+
+def test_fat_floor_cuts_the_liver_under_the_heart():
+    from cacscore.chest.anatomy import _above_fat_floor
+
+    g, heart, floor, gm = _floor_case()
+    out = _above_fat_floor(heart, g, np.zeros_like(heart), gm, floor)
+    assert not out[4:8].any() and out[8:26, 10:30, 10:30].all()  # the fat stays, the liver under it goes
+    # a patch of fat of 0.6 cm^2 is a groove, not the floor; a column standing on lung is not the floor either
+    g_small, *_ = _floor_case(slice(18, 21))
+    assert np.array_equal(_above_fat_floor(heart, g_small, np.zeros_like(heart), gm, floor), heart)
+    lungs = np.zeros_like(heart)
+    lungs[:4] = True
+    assert np.array_equal(_above_fat_floor(heart, g, lungs, gm, floor), heart)
+
+
+def test_pericardium_holds_little_of_the_abdomen(patient, anatomy):
+    """Phantom v3 rests its heart on a sheet of fat over the liver's dome: the mask stops there (this patient: 6.9 %
+    of the mask on abdominal labels before the fat floor, 4.8 % after; 40 patients of seed 41: median 10.5 -> 3.1 %,
+    docs/chest_anatomy.md)."""
+    lab = patient.anatomy_labels[::anatomy.step_z, ::anatomy.step_xy, ::anatomy.step_xy]
+    abdomen = np.isin(lab, [LABEL[n] for n in ("liver", "abdomen", "spleen", "stomach", "aorta_abdominal")])
+    assert (abdomen & anatomy.pericardium).sum() < 0.06 * anatomy.pericardium.sum()
