@@ -145,6 +145,27 @@ def test_lesion_report_draws_the_anatomy(tmp_path, patient, anatomy):
     assert near(out["with"]) > 50 * max(1, near(out["without"]))
 
 
+def test_lesion_report_draws_a_pericardium_not_used_dashed_grey(tmp_path, patient, anatomy):
+    """A mask heart_reference dropped (or found unsure) is not drawn in the cyan of a mask the scorer used."""
+    from matplotlib.colors import to_rgb
+    from matplotlib.image import imread
+
+    from cacscore.lesion.anatomy import FINDER_ABOVE_MASK, without_pericardium
+    from cacscore.lesion.report import ANATOMY_COLOURS, anatomy_not_used, render_lesion_report
+
+    assert anatomy_not_used(anatomy) == {}
+    dropped = without_pericardium(anatomy, FINDER_ABOVE_MASK)
+    assert anatomy_not_used(dropped) == {"pericardium": FINDER_ABOVE_MASK}
+    labels = np.zeros(patient.hu.shape, np.uint8)
+    cyan = np.array(to_rgb(ANATOMY_COLOURS["pericardium"]))
+    near = {}
+    for name, a in (("used", anatomy), ("dropped", dropped)):
+        im = imread(render_lesion_report(patient.hu, patient.spacing_mm, labels, {}, tmp_path / f"{name}.png",
+                                         title="t", anatomy=a))[..., :3]
+        near[name] = (np.abs(im[: int(0.85 * im.shape[0])] - cyan).max(-1) < 0.12).sum()  # panels, not legend
+    assert near["used"] > 50 and near["dropped"] < 0.02 * near["used"], near
+
+
 def test_chest_wall_holds_the_costal_cartilage_not_the_heart(patient, anatomy):
     """cacscore.chest.wall: the phantom's costal cartilage lies in front of the wall's inner surface, the heart and
     its coronary arteries well behind it (the rule 'chest wall' fires from 3 mm behind it)."""
