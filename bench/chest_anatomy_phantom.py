@@ -3,12 +3,18 @@ centre (median in-plane mm over its tracked slices), heart centre inside the per
 labelled spine, and the share of coronary calcium voxels inside the pericardial mask (+ 5 mm).
 
     PYTHONPATH=src python bench/chest_anatomy_phantom.py N SEED SIZE
+    PYTHONPATH=src python bench/chest_anatomy_phantom.py --pericardium SEED FIRST-LAST SIZE [CACHE]
+
+``--pericardium``: the pericardial mask against the phantom's anatomy labels (:func:`sac_metrics`: Dice, share of the
+mask below the diaphragm) and the heart reference ``lesion.anatomy.heart_reference`` takes with ``locate_heart``
+(how often it drops the mask), per patient and summed up; CACHE (a folder) keeps the rendered phantoms for reruns.
 """
 
 from __future__ import annotations
 
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 from scipy import ndimage
@@ -72,5 +78,49 @@ def main(n: int, seed: int, size: int) -> None:
           f"(min {np.nanmin(r[:, 3]):.2f}) | CPU {np.median(r[:, 4]):.2f} s |")
 
 
+def _phantom(pid: int, seed: int, size: int, cache: Path | None) -> tuple[np.ndarray, np.ndarray, tuple]:
+    f = cache / f"{seed}_{size}_{pid}.npz" if cache is not None else None
+    if f is not None and f.is_file():
+        with np.load(f) as z:
+            return z["hu"].astype(np.float32), z["alab"], tuple(float(v) for v in z["sp"])
+    p = make_patient(pid, seed=seed, size=size, anatomy=True)
+    if f is not None:
+        f.parent.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(f, hu=p.hu.astype(np.int16), alab=p.anatomy_labels, sp=np.array(p.spacing_mm))
+    return p.hu, p.anatomy_labels, tuple(float(v) for v in p.spacing_mm)
+
+
+def pericardium(seed: int, pids: list[int], size: int, cache: Path | None) -> None:
+    from cacscore.chest.heart import locate_heart
+    from cacscore.lesion.anatomy import FINDER_ABOVE_MASK, heart_reference
+
+    rows = []
+    for pid in pids:
+        hu, alab, sp = _phantom(pid, seed, size, cache)
+        t = time.process_time()
+        a = read_chest(hu, sp)
+        cpu = time.process_time() - t
+        m = sac_metrics(a, alab)
+        found = locate_heart(hu, sp)
+        _, src = heart_reference(a, found.index, found.found)
+        m.update(pid=pid, source="dropped" if src == FINDER_ABOVE_MASK else src, cpu=cpu)
+        rows.append(m)
+        print(f"{pid} Dice {m['dice']:.3f}, below the diaphragm {m['below_diaphragm']:.3f}, {m['ml']:.0f} ml "
+              f"(confidence {a.parts['pericardium'].confidence:.1f}), reference: {m['source']}, cpu {cpu:.2f} s",
+              flush=True)
+    d = np.array([r["dice"] for r in rows])
+    b = np.array([r["below_diaphragm"] for r in rows])
+    src = [r["source"] for r in rows]
+    print(f"| seed {seed}, {len(rows)} patients, {size} px | {np.median(d):.3f} ({np.percentile(d, 10):.3f}, "
+          f"{d.min():.3f}) | {100 * np.median(b):.1f} % ({100 * np.percentile(b, 90):.1f} %, {100 * b.max():.1f} %) "
+          f"| {src.count('dropped')} | {src.count('pericardium centroid')} | "
+          f"{np.median([r['cpu'] for r in rows]):.2f} s |")
+
+
 if __name__ == "__main__":
-    main(int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]))
+    if sys.argv[1] == "--pericardium":
+        first, last = (int(v) for v in sys.argv[3].split("-"))
+        pericardium(int(sys.argv[2]), list(range(first, last + 1)), int(sys.argv[4]),
+                    Path(sys.argv[5]) if len(sys.argv) > 5 else None)
+    else:
+        main(int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]))
