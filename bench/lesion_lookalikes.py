@@ -267,18 +267,22 @@ def _shipped_pictures(a: argparse.Namespace, rows: list[dict], pids: list[int]) 
 
     model = L.load_model(a.model)
     for j, kind in enumerate(SHIPPED_KINDS):
+        if kind == "bone":
+            continue
         hits = [(pid, r) for pid, r in zip(pids, rows) if ((r["kind"] == j) & (r["pred"] > 0)).any()]
         for pid, r in hits[:a.pictures]:
             p = make_patient(pid, seed=a.seed, size=a.size)
             cand, classes = L.classify_volume(p.hu, p.spacing_mm, model)
             res = L.score_assignment(p.hu, cand, classes)
             bad = np.flatnonzero((r["kind"] == j) & (r["pred"] > 0))
-            c = r["centroid"][bad[np.argmax(r["agatston"][bad])]]
+            worst = bad[np.argmax(r["agatston"][bad])]
+            c = r["centroid"][worst]
             truth = ", ".join(f"{v} {p.truth[v]:.0f}" for v in VESSELS)
             render_lesion_report(p.hu, p.spacing_mm, L.assign_labels(cand.ids, classes), res,
-                                 a.out / "pictures" / f"{kind}_{pid}.png", n_slices=1, heart_index=c,
-                                 title=f"phantom {a.seed}/{pid}: {kind} called "
-                                       f"{VESSELS[int(r['pred'][bad[0]]) - 1]} (truth: {truth})",
+                                 a.out / "pictures" / f"{kind}_{pid}.png", heart_index=c,
+                                 slices=[int(round(c[0]))],
+                                 title=f"phantom {a.seed}/{pid}: {kind} ({r['agatston'][worst]:.0f} AU, at the "
+                                       f"crop's centre) called {VESSELS[int(r['pred'][worst]) - 1]} (truth: {truth})",
                                  candidates=cand.ids > 0, threshold_hu=model.threshold_hu, anatomy=cand.anatomy)
 
 

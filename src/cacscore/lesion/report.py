@@ -148,7 +148,8 @@ def render_lesion_report(hu: np.ndarray, spacing_mm: Sequence[float], labels: np
                          candidates: np.ndarray | None = None, threshold_hu: float = 130.0,
                          heart_index: Sequence[float] | None = None, n_slices: int = 3,
                          crop_mm: float = 160.0, found_heart_index: Sequence[float] | None = None,
-                         warnings: Sequence[str] = (), anatomy: ChestAnatomy | None = None) -> Path:
+                         warnings: Sequence[str] = (), anatomy: ChestAnatomy | None = None,
+                         slices: Sequence[int] | None = None) -> Path:
     """Write the report PNG for one scan and return its path.
 
     hu: (z, y, x) HU; spacing_mm: (z, y, x); labels: (z, y, x) uint8 vessel labels the scorer assigned
@@ -161,7 +162,8 @@ def render_lesion_report(hu: np.ndarray, spacing_mm: Sequence[float], labels: np
     search. warnings: lines shown in red under the title (e.g. metal in the heart region). anatomy: the chest
     anatomy the scorer judged the candidates in, drawn under the lesions (pericardium cyan, aorta pink, bony thorax
     yellow) so a reader sees when it was wrong; a part it did not use (not found, unsure, or dropped, as a
-    pericardial mask below the heart finder's point) dashed grey, with the reason in the legend.
+    pericardial mask below the heart finder's point) dashed grey, with the reason in the legend. slices: the
+    (0-based) axial slices to show instead of those with the most coronary calcium (e.g. a false call's).
     """
     import matplotlib
 
@@ -180,6 +182,8 @@ def render_lesion_report(hu: np.ndarray, spacing_mm: Sequence[float], labels: np
     cand = (hu >= threshold_hu) if candidates is None else np.asarray(candidates, dtype=bool)
     coronary = labels > 0
     centre, shown = _view(hu, (dz, dy, dx), coronary, heart_index, n_slices, found_heart_index)
+    if slices is not None:
+        shown = sorted({int(np.clip(k, 0, nz - 1)) for k in slices})
     ys, xs = _crop_box((ny, nx), centre[1:], (int(crop_mm / dy / 2), int(crop_mm / dx / 2)))
     # the heart slab for the projection: the shown slices' span +- 15 mm, never the whole chest
     pad = int(round(15.0 / dz))
