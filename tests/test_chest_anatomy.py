@@ -264,3 +264,25 @@ def test_pericardium_holds_little_of_the_abdomen(patient, anatomy):
     lab = patient.anatomy_labels[::anatomy.step_z, ::anatomy.step_xy, ::anatomy.step_xy]
     abdomen = np.isin(lab, [LABEL[n] for n in ("liver", "abdomen", "spleen", "stomach", "aorta_abdominal")])
     assert (abdomen & anatomy.pericardium).sum() < 0.06 * anatomy.pericardium.sum()
+
+
+def test_liver_dome_taken_out_of_the_mask_without_contrast():
+    """Liver (65 HU) rising from under the right hemidiaphragm into the mask beside a heart of 40 HU: the part of
+    the mask on it goes, the heart stays; nothing goes when the bright tissue is not connected to the liver below
+    the floor."""
+    from cacscore.chest.anatomy import _without_liver
+
+    gm = np.array([2.5, 2.5, 2.5])
+    g = np.full((40, 40, 40), -800.0, np.float32)
+    body = np.ones(g.shape, bool)
+    g[:, 5:35, 5:35] = 40.0  # heart and abdomen
+    g[:14, 5:35, 5:20] = 65.0  # the liver (right = low x), its dome up to z = 13 (32.5 mm)
+    heart = np.zeros(g.shape, bool)
+    heart[8:35, 8:32, 8:32] = True  # the mask's floor at z = 8 (20 mm) takes in the dome
+    floor = np.full((40, 40), 20.0)
+    out = _without_liver(heart, g, body, gm, floor, right_dome_mm=35.0, midline_x=20.0)
+    assert not out[8:12, 10:30, 8:18].any()  # the dome's core (the 12.5 mm smoothing blurs its edges)
+    assert out[16:35, 10:30, 10:30].all() and out[8:12, 10:30, 24:30].all()  # the heart, and the floor on the left
+    g_apart = g.copy()
+    g_apart[:8] = 40.0  # no liver under the floor: the bright block is not the liver's dome
+    assert np.array_equal(_without_liver(heart, g_apart, body, gm, floor, 35.0, 20.0), heart)
