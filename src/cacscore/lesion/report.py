@@ -83,7 +83,7 @@ ANATOMY_COLOURS = {"pericardium": "#17becf", "aorta": "#f781bf", "bony thorax": 
 NOT_USED_COLOUR = "#9a9a9a"
 """A part the scorer did not judge the candidates by (not found, or found with too little confidence for its rules,
 or dropped, e.g. a pericardial mask that :func:`cacscore.lesion.anatomy.heart_reference` found on the liver's
-dome) is drawn dashed in this grey, its reason in the legend: in cyan it read as a mask the scorer had used."""
+dome) is drawn dashed in this grey, its reason under the title: in cyan it read as a mask the scorer had used."""
 _PART_OF = {"pericardium": "pericardium", "aorta": "aorta", "bony thorax": "bone"}
 
 
@@ -128,16 +128,15 @@ def _draw_anatomy(ax, anatomy: ChestAnatomy, k: int, spacing_mm: tuple[float, fl
 
 
 def _anatomy_handles(anatomy: ChestAnatomy) -> list:
-    """Legend entries of the drawn anatomy: a used part in its colour, one not used dashed grey with its reason."""
+    """Legend entries of the drawn anatomy: a used part in its colour, one not used dashed grey."""
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
     unused = anatomy_not_used(anatomy)
     out = []
     for name, colour in ANATOMY_COLOURS.items():
-        if name in unused:
-            why = textwrap.shorten(unused[name], width=60, placeholder="...")
-            out.append(Line2D([], [], color=NOT_USED_COLOUR, linestyle="--", label=f"{name} (not used: {why})"))
+        if name in unused:  # the reason is written under the title
+            out.append(Line2D([], [], color=NOT_USED_COLOUR, linestyle="--", label=f"{name} (not used)"))
         else:
             out.append(Patch(facecolor="none", edgecolor=colour, label=name))
     return out
@@ -162,7 +161,8 @@ def render_lesion_report(hu: np.ndarray, spacing_mm: Sequence[float], labels: np
     search. warnings: lines shown in red under the title (e.g. metal in the heart region). anatomy: the chest
     anatomy the scorer judged the candidates in, drawn under the lesions (pericardium cyan, aorta pink, bony thorax
     yellow) so a reader sees when it was wrong; a part it did not use (not found, unsure, or dropped, as a
-    pericardial mask below the heart finder's point) dashed grey, with the reason in the legend. slices: the
+    pericardial mask below the heart finder's point) dashed grey, "(not used)" in the legend and the reason under
+    the title. slices: the
     (0-based) axial slices to show instead of those with the most coronary calcium (e.g. a false call's).
     """
     import matplotlib
@@ -231,6 +231,12 @@ def render_lesion_report(hu: np.ndarray, spacing_mm: Sequence[float], labels: np
         fig.text(0.5, top - 0.015, "\n".join(f"warning: {w}" for w in warnings), ha="center", va="top", fontsize=8.5,
                  color="#c00000")
         top -= 0.045 * n_w
+    if anatomy is not None and (unused := anatomy_not_used(anatomy)):
+        # the reasons under the title, wrapped to the figure (in the legend they ran off a one-slice picture)
+        lines = textwrap.wrap("anatomy not used (dashed grey): " + "; ".join(f"{n}: {w}" for n, w in unused.items()),
+                              width=int(fig.get_figwidth() * 14))
+        fig.text(0.5, top - 0.015, "\n".join(lines), ha="center", va="top", fontsize=8.5, color="#555555")
+        top -= 0.045 * len(lines)
     fig.tight_layout(rect=(0, 0.07, 1, top))
     path = Path(path)
     atomic_savefig(fig, path, dpi=110)
