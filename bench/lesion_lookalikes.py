@@ -211,6 +211,7 @@ def _score_shipped(job: tuple[int, int, int, str, str]) -> str:
         return str(path)
     torch.set_num_threads(1)
     from chest_anatomy_phantom import sac_metrics  # a sibling bench script (bench/ is on sys.path)
+
     from cacscore.lesion.anatomy import FINDER_ABOVE_MASK
 
     model = L.load_model(Path(model_path))
