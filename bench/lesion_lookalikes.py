@@ -2,6 +2,8 @@
 
     .venv/bin/python bench/lesion_lookalikes.py OUT [--train 150] [--test 100] [--seed 23] [--size 512]
         [--workers 2] [--epochs 40] [--reuse] [--pictures N]
+    .venv/bin/python bench/lesion_lookalikes.py OUT --model src/cacscore/predict/default_model [--train 150]
+        [--test 100] [--seed 23] [--size 512] [--workers 2] [--pictures N]
 
 Test patients TRAIN+1..TRAIN+TEST of phantom cohort SEED are rendered WITH the look-alikes of
 cacscore.phantom.noncoronary (aortic valve calcium, mitral annular calcification, calcified lymph
@@ -19,6 +21,15 @@ the product: the MLP, then lesions.classify_volume's chest-wall rule). Writes OU
 OUT/model_{without,with}/ and OUT/features_*.npz (reused with --reuse). --pictures N: the lesion
 report picture (cacscore.lesion.report) of the N test patients with the most mitral-annulus
 candidates, scored by each model (OUT/pictures/<pid>_<model>.png).
+
+``--model PATH`` trains nothing: the test patients are scored with that saved model the way ``cacscore predict``
+scores a scan (``lesion.classify_volume``: read_chest, the heart reference, the anatomy rules, the chest-wall rule),
+and every candidate is tagged by the phantom's anatomy labels under it (costal cartilage, aortic wall, abdominal:
+the abdominal organs or aortic-wall calcium on the abdominal aorta, aortic valve, mitral annulus, node, granuloma,
+bone, other). Prints the table by kind (candidates, called coronary, AU called coronary, as which vessel) and the
+heart reference each patient got (how often the pericardial mask was dropped). Per-patient results are cached in
+OUT/shipped/<seed>_<size>_<pid>.npz (a rerun resumes); --pictures N: the lesion report picture of up to N patients
+per kind with a false coronary call (OUT/pictures/<kind>_<pid>.png).
 """
 
 from __future__ import annotations
@@ -152,6 +163,160 @@ def _pictures(a: argparse.Namespace, te: dict, models: dict[str, L.LesionModel])
                                  found_heart_index=cand.heart_index)
 
 
+# ------------------------------------------------------------------ --model: a saved model, the product's path
+SHIPPED_KINDS = ("costal_cartilage", "aortic_wall", "abdominal", "aortic_valve", "mitral_annulus", "lymph_node",
+                 "lung_granuloma", "bone", "other")
+"""What a non-coronary candidate lies on, by the phantom's anatomy labels (index into this; -1 = true coronary)."""
+
+
+def _label_kinds(p, ids: np.ndarray) -> np.ndarray:
+    """(n,) index into SHIPPED_KINDS of each candidate of ``ids`` (1..n): the calcium label covering at least a
+    quarter of its voxels (the phantom paints calcium blobs at quarter coverage), else its majority label; aortic
+    wall calcium whose nearest aortic centreline point is abdominal aorta counts as abdominal."""
+    from cacscore.phantom.anatomy import LABEL
+
+    n = int(ids.max())
+    sel = ids > 0
+    alab = p.anatomy_labels
+    tab = np.bincount(ids[sel].astype(np.int64) * 256 + alab[sel], minlength=(n + 1) * 256).reshape(n + 1, 256)[1:]
+    calcium = np.arange(LABEL["aortic_wall_calcium"], LABEL["lung_granuloma"] + 1)
+    cal = calcium[tab[:, calcium].argmax(1)]
+    lab = np.where(tab[:, calcium].max(1) >= 0.25 * tab.sum(1), cal, tab.argmax(1))
+    groups = {"costal_cartilage": ("cartilage_calcium", "costal_cartilage"), "aortic_wall": ("aortic_wall_calcium",),
+              "abdominal": ("liver", "abdomen", "spleen", "stomach", "aorta_abdominal", "ivc"),
+              "aortic_valve": ("aortic_valve_calcium",), "mitral_annulus": ("mitral_annulus_calcium",),
+              "lymph_node": ("lymph_node",), "lung_granuloma": ("lung_granuloma",),
+              "bone": ("vertebra", "rib", "sternum", "scapula", "clavicle", "humerus")}
+    out = np.full(n, SHIPPED_KINDS.index("other"))
+    for kind, names in groups.items():
+        out[np.isin(lab, [LABEL[x] for x in names])] = SHIPPED_KINDS.index(kind)
+    wall = np.flatnonzero(out == SHIPPED_KINDS.index("aortic_wall"))
+    tube = p.anatomy.aorta
+    if len(wall) and tube is not None:
+        z, y, x = (np.bincount(ids[sel], weights=w, minlength=n + 1)[1:][wall] / np.maximum(
+            np.bincount(ids[sel], minlength=n + 1)[1:][wall], 1) for w in np.nonzero(sel))
+        dz, dy, dx = p.spacing_mm
+        ox, oy, oz = p.origin_mm
+        pts = np.stack([ox + x * dx, oy + y * dy, oz + z * dz], 1)
+        j = ((pts[:, None] - tube.points[None]) ** 2).sum(-1).argmin(1)
+        out[wall[tube.label[j] == LABEL["aorta_abdominal"]]] = SHIPPED_KINDS.index("abdominal")
+    return out
+
+
+def _score_shipped(job: tuple[int, int, int, str, str]) -> str:
+    """Score one test patient with the saved model (cached in OUT/shipped)."""
+    pid, seed, size, model_path, cache = job
+    path = Path(cache) / f"{seed}_{size}_{pid}.npz"
+    if path.is_file():
+        return str(path)
+    torch.set_num_threads(1)
+    from chest_anatomy_phantom import sac_metrics  # a sibling bench script (bench/ is on sys.path)
+
+    from cacscore.lesion.anatomy import FINDER_ABOVE_MASK
+
+    model = L.load_model(Path(model_path))
+    p = make_patient(pid, seed=seed, size=size, anatomy=True)
+    cand, classes = L.classify_volume(p.hu, p.spacing_mm, model)
+    a = cand.anatomy
+    peri = a.parts["pericardium"]
+    if peri.reason == FINDER_ABOVE_MASK:
+        source = "dropped"
+    elif a.pericardium.any() and np.array_equal(
+            np.asarray(cand.heart_index), np.clip(np.rint(np.argwhere(a.pericardium).mean(0) * a.grid_mm
+                                                          / np.array(a.spacing_mm)), 0, np.array(a.shape) - 1)):
+        source = "centroid"
+    else:
+        source = "finder"
+    sac = sac_metrics(a, p.anatomy_labels)
+    targets = L.candidate_targets(cand.ids, p.labels)
+    kind = np.where(targets > 0, -1, _label_kinds(p, cand.ids)) if cand.n else np.zeros(0, np.int64)
+    zyx = np.argwhere(cand.ids > 0)
+    cid = cand.ids[cand.ids > 0]
+    cent = np.stack([np.bincount(cid, weights=zyx[:, i], minlength=cand.n + 1)[1:] for i in range(3)], 1) / \
+        np.maximum(np.bincount(cid, minlength=cand.n + 1)[1:], 1)[:, None]
+    with atomic_path(path, suffix=".npz") as tmp:
+        np.savez(tmp, pred=classes, targets=targets, kind=kind, agatston=cand.agatston.astype(np.float32),
+                 centroid=cent.astype(np.float32), truth=np.array([p.truth[v] for v in VESSELS]),
+                 source=np.array(source), peri_found=np.array(peri.found), peri_conf=np.array(peri.confidence),
+                 **{f"sac_{k}": np.array(v) for k, v in sac.items()})
+    return str(path)
+
+
+def _shipped_table(rows: list[dict]) -> dict:
+    pred = np.concatenate([r["pred"] for r in rows])
+    kind = np.concatenate([r["kind"] for r in rows])
+    au = np.concatenate([r["agatston"] for r in rows]).astype(float)
+    pat = np.concatenate([np.full(len(r["pred"]), i) for i, r in enumerate(rows)])
+    table = {}
+    for j, k in enumerate(SHIPPED_KINDS):
+        on = kind == j
+        called = on & (pred > 0)
+        table[k] = {"patients": len(np.unique(pat[on])), "candidates": int(on.sum()), "au": float(au[on].sum()),
+                    "called_coronary": int(called.sum()), "au_called_coronary": float(au[called].sum()),
+                    "patients_called": len(np.unique(pat[called])),
+                    "called_as": {VESSELS[v - 1]: int((called & (pred == v)).sum()) for v in range(1, 5)}}
+    cor = kind == -1
+    table["coronary (truth)"] = {"candidates": int(cor.sum()), "au": float(au[cor].sum()),
+                                 "called_coronary": int((cor & (pred > 0)).sum()),
+                                 "au_called_coronary": float(au[cor & (pred > 0)].sum())}
+    return table
+
+
+def _shipped_pictures(a: argparse.Namespace, rows: list[dict], pids: list[int]) -> None:
+    """The lesion report picture of up to a.pictures patients per kind with a false coronary call."""
+    from cacscore.lesion.report import render_lesion_report
+
+    model = L.load_model(a.model)
+    for j, kind in enumerate(SHIPPED_KINDS):
+        if kind == "bone":
+            continue
+        hits = [(pid, r) for pid, r in zip(pids, rows) if ((r["kind"] == j) & (r["pred"] > 0)).any()]
+        for pid, r in hits[:a.pictures]:
+            p = make_patient(pid, seed=a.seed, size=a.size)
+            cand, classes = L.classify_volume(p.hu, p.spacing_mm, model)
+            res = L.score_assignment(p.hu, cand, classes)
+            bad = np.flatnonzero((r["kind"] == j) & (r["pred"] > 0))
+            worst = bad[np.argmax(r["agatston"][bad])]
+            c = r["centroid"][worst]
+            truth = ", ".join(f"{v} {p.truth[v]:.0f}" for v in VESSELS)
+            render_lesion_report(p.hu, p.spacing_mm, L.assign_labels(cand.ids, classes), res,
+                                 a.out / "pictures" / f"{kind}_{pid}.png", heart_index=c,
+                                 slices=[int(round(c[0]))],
+                                 title=f"phantom {a.seed}/{pid}: {kind} ({r['agatston'][worst]:.0f} AU, at the "
+                                       f"crop's centre) called {VESSELS[int(r['pred'][worst]) - 1]} (truth: {truth})",
+                                 candidates=cand.ids > 0, threshold_hu=model.threshold_hu, anatomy=cand.anatomy)
+
+
+def main_shipped(a: argparse.Namespace) -> int:
+    cache = a.out / "shipped"
+    cache.mkdir(parents=True, exist_ok=True)
+    pids = list(range(a.train + 1, a.train + a.test + 1))
+    jobs = [(pid, a.seed, a.size, str(a.model), str(cache)) for pid in pids]
+    with mp.get_context("fork").Pool(a.workers) as pool:
+        paths = list(tqdm(pool.imap(_score_shipped, jobs), total=len(jobs), desc="shipped"))
+    rows = [dict(np.load(q)) for q in paths]
+    table = _shipped_table(rows)
+    sources = [str(r["source"]) for r in rows]
+    sac = {k: [float(r[f"sac_{k}"]) for r in rows] for k in ("dice", "below_diaphragm", "lowest_mm", "centroid_z_mm")}
+    res = {"table": table, "heart_reference": {s: sources.count(s) for s in sorted(set(sources))},
+           "pericardium": {k: {"median": float(np.nanmedian(v)), "p10": float(np.nanpercentile(v, 10)),
+                               "p90": float(np.nanpercentile(v, 90))} for k, v in sac.items()},
+           "meta": {"model": str(a.model), "seed": a.seed, "size": a.size, "pids": [pids[0], pids[-1]]}}
+    atomic_write_text(a.out / "shipped_results.json", json.dumps(res, indent=2) + "\n")
+    print(f"{a.test} test phantom patients (seed {a.seed}, {pids[0]}-{pids[-1]}, {a.size} px, with look-alikes), "
+          f"model {a.model}")
+    print("| kind | patients | candidates | AU | called coronary | AU called coronary | called as |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | --- |")
+    for k, v in table.items():
+        as_ = ", ".join(f"{n} {c}" for n, c in v.get("called_as", {}).items() if c) or "-"
+        print(f"| {k} | {v.get('patients', '')} | {v['candidates']} | {v['au']:,.0f} | {v['called_coronary']} "
+              f"| {v['au_called_coronary']:,.0f} | {as_} |")
+    print("heart reference:", res["heart_reference"], "pericardium:", json.dumps(res["pericardium"]))
+    if a.pictures:
+        _shipped_pictures(a, rows, pids)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("out", type=Path)
@@ -164,10 +329,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--reuse", action="store_true")
     ap.add_argument("--pictures", type=int, default=0)
+    ap.add_argument("--model", type=Path, help="score the test patients with this saved model; train nothing")
     a = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     torch.set_num_threads(a.threads)
     a.out.mkdir(parents=True, exist_ok=True)
+    if a.model is not None:
+        return main_shipped(a)
     t0 = time.perf_counter()
     train_ids = list(range(1, a.train + 1))
     test_ids = list(range(a.train + 1, a.train + a.test + 1))

@@ -189,3 +189,18 @@ def test_metal_warning_from_predict_and_lesion_score(trained, tmp_path):
     warn_red = "#c00000"
     assert _has_colour(imread(tmp_path / "rep2" / "stent.png"), warn_red, tol=0.15)
     assert not _has_colour(imread(tmp_path / "rep2" / "plain.png"), warn_red, tol=0.15)
+
+
+def test_slices_choose_what_is_shown(tmp_path):
+    """slices= shows those slices (e.g. a false call's) instead of the ones with the most coronary calcium."""
+    from unittest import mock
+
+    import matplotlib.axes
+
+    hu, labels = _volume()
+    titles = []
+    real = matplotlib.axes.Axes.set_title
+    with mock.patch.object(matplotlib.axes.Axes, "set_title",
+                           lambda self, t, *a, **k: (titles.append(t), real(self, t, *a, **k))[1]):
+        render_lesion_report(hu, (3.0, 0.7, 0.7), labels, {}, tmp_path / "s.png", title="t", slices=[2])
+    assert titles[0] == "slice 3 of 12 (from the feet)" and len(titles) == 2  # one slice and the projection

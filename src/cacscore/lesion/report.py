@@ -22,6 +22,7 @@ from cacscore.chest.anatomy import ChestAnatomy
 from cacscore.chest.heart import find_heart
 from cacscore.core.categories import CATEGORY4_LABELS, risk_category4
 from cacscore.core.vessels import VESSELS
+from cacscore.lesion.anatomy import MIN_CONFIDENCE
 
 log = logging.getLogger(__name__)
 
@@ -79,28 +80,66 @@ def _view(hu: np.ndarray, spacing_mm: tuple[float, float, float], coronary: np.n
 
 # outlines in colours the vessels, the non-coronary purple and the red warnings do not use
 ANATOMY_COLOURS = {"pericardium": "#17becf", "aorta": "#f781bf", "bony thorax": "#e6c700"}
+NOT_USED_COLOUR = "#9a9a9a"
+"""A part the scorer did not judge the candidates by (not found, or found with too little confidence for its rules,
+or dropped, e.g. a pericardial mask that :func:`cacscore.lesion.anatomy.heart_reference` found on the liver's
+dome) is drawn dashed in this grey, its reason under the title: in cyan it read as a mask the scorer had used."""
+_PART_OF = {"pericardium": "pericardium", "aorta": "aorta", "bony thorax": "bone"}
+
+
+def anatomy_not_used(anatomy: ChestAnatomy) -> dict[str, str]:
+    """Drawn part name -> why the scorer did not use it, for the parts it did not use (the rules read a part found
+    with confidence >= cacscore.lesion.anatomy.MIN_CONFIDENCE; anatomy_columns gives nan for the others)."""
+    out = {}
+    for name, key in _PART_OF.items():
+        part = anatomy.parts.get(key)
+        if part is None or not part.found or part.confidence < MIN_CONFIDENCE:
+            why = (part.reason if part is not None and part.reason else
+                   "not found" if part is None or not part.found else f"confidence {part.confidence:.2f}")
+            out[name] = why
+    return out
 
 
 def _draw_anatomy(ax, anatomy: ChestAnatomy, k: int, spacing_mm: tuple[float, float, float], ys: slice,
                   xs: slice) -> None:
     """The pericardial outline, the aortic tube's circles and the bony thorax's outline of full slice k, in the
-    crop (ys, xs) of the picture (the anatomy lives on its ~2.5 mm grid; contours are placed in crop pixels)."""
+    crop (ys, xs) of the picture (the anatomy lives on its ~2.5 mm grid; contours are placed in crop pixels); a part
+    the scorer did not use dashed grey (:func:`anatomy_not_used`)."""
     gm = anatomy.grid_mm
+    unused = anatomy_not_used(anatomy)
+    style = {n: ((NOT_USED_COLOUR, "--") if n in unused else (c, "-")) for n, c in ANATOMY_COLOURS.items()}
     kc = int(np.clip(round(k * spacing_mm[0] / gm[0]), 0, anatomy.pericardium.shape[0] - 1))
     yy = np.arange(anatomy.pericardium.shape[1]) * anatomy.step_xy - ys.start
     xx = np.arange(anatomy.pericardium.shape[2]) * anatomy.step_xy - xs.start
-    for mask, colour in ((anatomy.pericardium[kc], ANATOMY_COLOURS["pericardium"]),
-                         (anatomy.bone[kc] > 0, ANATOMY_COLOURS["bony thorax"])):
+    for mask, name in ((anatomy.pericardium[kc], "pericardium"), (anatomy.bone[kc] > 0, "bony thorax")):
         if mask.any() and not mask.all():
-            ax.contour(xx, yy, mask.astype(np.float32), levels=[0.5], colors=colour, linewidths=0.7)
+            colour, ls = style[name]
+            ax.contour(xx, yy, mask.astype(np.float32), levels=[0.5], colors=colour, linewidths=0.7,
+                       linestyles=ls)
     from matplotlib.patches import Circle
 
     near = np.abs(anatomy.aorta.centreline_mm[:, 0] - k * spacing_mm[0]) <= gm[0] / 2
+    colour, ls = style["aorta"]
     for p, r in zip(anatomy.aorta.centreline_mm[near], anatomy.aorta.radius_mm[near]):
         ax.add_patch(Circle((p[2] / spacing_mm[2] - xs.start, p[1] / spacing_mm[1] - ys.start), r / spacing_mm[1],
-                            fill=False, color=ANATOMY_COLOURS["aorta"], linewidth=0.8))
+                            fill=False, color=colour, linewidth=0.8, linestyle=ls))
     ax.set_xlim(-0.5, xs.stop - xs.start - 0.5)
     ax.set_ylim(ys.stop - ys.start - 0.5, -0.5)
+
+
+def _anatomy_handles(anatomy: ChestAnatomy) -> list:
+    """Legend entries of the drawn anatomy: a used part in its colour, one not used dashed grey."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    unused = anatomy_not_used(anatomy)
+    out = []
+    for name, colour in ANATOMY_COLOURS.items():
+        if name in unused:  # the reason is written under the title
+            out.append(Line2D([], [], color=NOT_USED_COLOUR, linestyle="--", label=f"{name} (not used)"))
+        else:
+            out.append(Patch(facecolor="none", edgecolor=colour, label=name))
+    return out
 
 
 def render_lesion_report(hu: np.ndarray, spacing_mm: Sequence[float], labels: np.ndarray,
@@ -108,7 +147,8 @@ def render_lesion_report(hu: np.ndarray, spacing_mm: Sequence[float], labels: np
                          candidates: np.ndarray | None = None, threshold_hu: float = 130.0,
                          heart_index: Sequence[float] | None = None, n_slices: int = 3,
                          crop_mm: float = 160.0, found_heart_index: Sequence[float] | None = None,
-                         warnings: Sequence[str] = (), anatomy: ChestAnatomy | None = None) -> Path:
+                         warnings: Sequence[str] = (), anatomy: ChestAnatomy | None = None,
+                         slices: Sequence[int] | None = None) -> Path:
     """Write the report PNG for one scan and return its path.
 
     hu: (z, y, x) HU; spacing_mm: (z, y, x); labels: (z, y, x) uint8 vessel labels the scorer assigned
@@ -120,7 +160,10 @@ def render_lesion_report(hu: np.ndarray, spacing_mm: Sequence[float], labels: np
     where find_heart would be (no coronary calcium, no heart_index), so the picture is the same without a second
     search. warnings: lines shown in red under the title (e.g. metal in the heart region). anatomy: the chest
     anatomy the scorer judged the candidates in, drawn under the lesions (pericardium cyan, aorta pink, bony thorax
-    yellow) so a reader sees when it was wrong.
+    yellow) so a reader sees when it was wrong; a part it did not use (not found, unsure, or dropped, as a
+    pericardial mask below the heart finder's point) dashed grey, "(not used)" in the legend and the reason under
+    the title. slices: the
+    (0-based) axial slices to show instead of those with the most coronary calcium (e.g. a false call's).
     """
     import matplotlib
 
@@ -139,6 +182,8 @@ def render_lesion_report(hu: np.ndarray, spacing_mm: Sequence[float], labels: np
     cand = (hu >= threshold_hu) if candidates is None else np.asarray(candidates, dtype=bool)
     coronary = labels > 0
     centre, shown = _view(hu, (dz, dy, dx), coronary, heart_index, n_slices, found_heart_index)
+    if slices is not None:
+        shown = sorted({int(np.clip(k, 0, nz - 1)) for k in slices})
     ys, xs = _crop_box((ny, nx), centre[1:], (int(crop_mm / dy / 2), int(crop_mm / dx / 2)))
     # the heart slab for the projection: the shown slices' span +- 15 mm, never the whole chest
     pad = int(round(15.0 / dz))
@@ -173,7 +218,7 @@ def render_lesion_report(hu: np.ndarray, spacing_mm: Sequence[float], labels: np
     handles = [Patch(color=VESSEL_COLOURS[v], label=f"{v} {float(scores.get(v, 0.0)):.0f}") for v in VESSELS]
     handles.append(Patch(facecolor="none", edgecolor=NON_CORONARY_COLOUR, label="calcium judged non-coronary"))
     if anatomy is not None:
-        handles += [Patch(facecolor="none", edgecolor=c, label=n) for n, c in ANATOMY_COLOURS.items()]
+        handles += _anatomy_handles(anatomy)
     fig.legend(handles=handles, loc="lower center", ncol=5 if anatomy is None else 4, fontsize=9, frameon=False)
     # wrapped to the figure's width (~13 characters per inch at 10 pt): with one slice shown the figure is
     # 7 inches wide and a long title ran off both edges
@@ -186,6 +231,12 @@ def render_lesion_report(hu: np.ndarray, spacing_mm: Sequence[float], labels: np
         fig.text(0.5, top - 0.015, "\n".join(f"warning: {w}" for w in warnings), ha="center", va="top", fontsize=8.5,
                  color="#c00000")
         top -= 0.045 * n_w
+    if anatomy is not None and (unused := anatomy_not_used(anatomy)):
+        # the reasons under the title, wrapped to the figure (in the legend they ran off a one-slice picture)
+        lines = textwrap.wrap("anatomy not used (dashed grey): " + "; ".join(f"{n}: {w}" for n, w in unused.items()),
+                              width=int(fig.get_figwidth() * 14))
+        fig.text(0.5, top - 0.015, "\n".join(lines), ha="center", va="top", fontsize=8.5, color="#555555")
+        top -= 0.045 * len(lines)
     fig.tight_layout(rect=(0, 0.07, 1, top))
     path = Path(path)
     atomic_savefig(fig, path, dpi=110)
