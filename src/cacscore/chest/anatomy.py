@@ -313,7 +313,6 @@ def find_aorta(g: np.ndarray, lungs: np.ndarray, body: np.ndarray, grid_mm: np.n
                     allowed=allowed)
     down = tube.track(score, radius, k0, y0, x0, direction=-1, k_stop=0, max_step_px=step, min_score=min_s,
                       allowed=allowed, max_gap=5)
-    up = _below_branches(up)
     desc = tube.smooth_track(tube.join(down, up))
     aorta_part = Part(True, float(np.clip(s0 / 120.0, 0.3, 1.0)))
     if desc.n * grid_mm[0] < 40:
@@ -326,7 +325,7 @@ def find_aorta(g: np.ndarray, lungs: np.ndarray, body: np.ndarray, grid_mm: np.n
     seeds = []
     for k in range(max(0, top - int(45 / grid_mm[0])), max(1, top - int(15 / grid_mm[0]) + 1)):
         region = (body[k] & (yy < dy_desc - 25 / pmm) & (xx < midline_x + 15 / pmm) & (xx > dx_desc - 90 / pmm)
-                  & (radius[k] * pmm >= ASCENDING_SEED_RADIUS_MM))
+                  & (radius[k] * pmm >= 10.5))
         y, x, s = tube._best_in(score[k], region)
         if np.isfinite(s):
             seeds.append((s, k, y, x))
@@ -347,30 +346,6 @@ def find_aorta(g: np.ndarray, lungs: np.ndarray, body: np.ndarray, grid_mm: np.n
     if asc.n * grid_mm[0] < 20:
         root_part = Part(True, 0.3, f"ascending aorta followed over only {asc.n * grid_mm[0]:.0f} mm")
     return desc, asc, aorta_part, root_part
-
-
-ASCENDING_SEED_RADIUS_MM = 12.5
-"""The ascending aorta's seed is a circle of at least this radius (of cacscore.chest.aorta.RADII_MM: 14 or 17 mm): the
-ascending aorta is 14-19 mm in radius, the superior vena cava beside it on the right 7.5-11 mm (phantom) and about
-10 mm (real). At 10.5 mm the seed fell on the vena cava on phantom v3 and the track followed it into the right atrium
-(aortic root 20-70 mm to the right of the annulus); with this and :func:`_below_branches`, the root's median error on
-phantom v3 went from 42 to 34 mm (seed 9101, 40 patients) and from 40 to 33 mm (seed 41, 20 patients), not found 7 ->
-2 and 8 -> 2, and the three LIDC series' roots did not move (13 / 21 / 18 mm from the eye-placed landmarks;
-bench/aortic_root_error.py, docs/chest_anatomy.md)."""
-
-
-def _below_branches(up: tube.TubeTrack) -> tube.TubeTrack:
-    """The upward descending track cut at the top of the arch: where its radius falls under 0.85 of the seed's for
-    two slices running, it has left the aorta for an arch branch (the left subclavian artery rising to the top of
-    the scan; phantom v3, seed 9101: 60-115 mm above the arch on 4 of 7 patients looked at)."""
-    r0 = float(up.radius_px[0])
-    small = up.radius_px < 0.85 * r0
-    run = small[:-1] & small[1:]
-    if not run.any():
-        return up
-    j = int(np.argmax(run))
-    sel = slice(0, max(j, 1))
-    return tube.TubeTrack(up.k[sel], up.y[sel], up.x[sel], up.radius_px[sel], up.score[sel])
 
 
 HEART_SECTION_MM2 = 6500.0
