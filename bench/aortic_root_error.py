@@ -17,7 +17,7 @@ from cacscore.chest.anatomy import read_chest
 from cacscore.io.ct import read_ct
 
 sys.path.insert(0, str(Path(__file__).parent))
-from vessel_tree_eval import true_tree  # noqa: E402
+from vessel_tree_eval import true_tree
 
 LANDMARKS = Path(__file__).resolve().parents[1] / "tests" / "data" / "landmarks_lidc.json"
 

@@ -29,7 +29,7 @@ def true_tree(seed: int, pid: int, size: int = 512) -> dict[str, np.ndarray]:
     d, _ = _draws(pid, seed, size)
     g = chest_grid(d.anat, size)
     o = np.array([g.z_mm[0], g.y_mm[0], g.x_mm[0]])
-    to = lambda p: np.asarray(p, float)[::-1] - o  # noqa: E731  (x, y, z) patient -> (z, y, x) volume mm
+    to = lambda p: np.asarray(p, float)[::-1] - o  # (x, y, z) patient -> (z, y, x) volume mm
     lm = d.vessels["LCA"].points
     return {"root": to(d.anat.aorta_root), "ostium_l": to(lm[0]), "bif": to(lm[-1]),
             "ostium_r": to(d.vessels["RCA"].points[0]), "lm_len": np.array(np.linalg.norm(lm[-1] - lm[0]))}
@@ -80,7 +80,7 @@ def found_ostium(d: dict) -> np.ndarray:
 
 
 def main() -> None:
-    from cacscore.lesion.tree import vote_by_structure  # noqa: PLC0415
+    from cacscore.lesion.tree import vote_by_structure
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("cache", type=Path)
