@@ -87,8 +87,8 @@ class Candidates:
     len(cacscore.lesion.anatomy.ANATOMY_NAMES)) each candidate's anatomical position (None without anatomy).
     lungs: the lung field (``cacscore.chest.lungs.lung_field``) the heart finder and hull used, when computed (the
     scan's checks reuse it: ``cacscore.predict.checks.anatomy_warnings``); None when not.
-    structure: (n,) int64, the 3-D structure (26-connected candidate voxels) each candidate belongs to, numbered
-    0.. (equal number = one structure; ``cacscore.lesion.tree.vote_by_structure`` reads it); None when not known.
+    structure: (n,) int64, the 3-D structure (26-connected candidate voxels) each candidate belongs to, as a number
+    (equal number = one structure; ``cacscore.lesion.tree.vote_by_structure`` reads it); None when not known.
     """
 
     ids: np.ndarray
