@@ -49,7 +49,7 @@ from cacscore.lesion.candidates import (
     find_candidates,
     score_assignment,
 )
-from cacscore.lesion.tree import vote_by_structure
+from cacscore.lesion.tree import join_structure, vote_by_structure
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +136,9 @@ class ClassifierConfig:
     # models saved before it get it on load. On unseen phantom v3 (seed 9101, 60 patients) the 4-vessel MSE ratio
     # went from 20.6 to 28.6 with the shipped model (docs/lesion_scorer.md, "Vessel assignment along the tree")
     structure_vote: bool = True
+    # with the vote: the members of such a structure that the MLP alone called non-coronary (and no rule did) join it
+    # when the structure is more likely coronary than not (cacscore.lesion.tree.join_structure)
+    structure_join: bool = True
     seed: int = 0
 
     @property
@@ -289,9 +292,12 @@ class LesionModel:
         table = self.table(features, anatomy_columns)
         proba = self.predict_proba(table)
         classes = np.argmax(proba, axis=1).astype(np.int64)
-        classes[~self.may_be_coronary(table, outside_thorax_mm, anatomy_columns)] = 0
+        may = self.may_be_coronary(table, outside_thorax_mm, anatomy_columns)
+        classes[~may] = 0
         if structure is not None and self.config.structure_vote:
             classes = vote_by_structure(classes, proba, structure)
+            if self.config.structure_join:
+                classes = join_structure(classes, proba, structure, may)
         return classes
 
     def may_be_coronary(self, features: np.ndarray, outside_thorax_mm: np.ndarray | None,
