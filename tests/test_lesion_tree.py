@@ -1,5 +1,6 @@
 """Vessel assignment along the coronary tree (cacscore.lesion.tree): the coronary candidates of one 3-D structure share
-one vessel, which candidates are coronary never changes."""
+one vessel; a structure's members the MLP alone called non-coronary join it when the structure is more likely coronary
+than not; the rules stay final."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 from scipy import ndimage
 
 from cacscore import lesion as L
-from cacscore.lesion.tree import vote_by_structure
+from cacscore.lesion.tree import join_structure, vote_by_structure
 from cacscore.phantom import make_patient
 
 
@@ -38,6 +39,26 @@ def test_vote_gives_a_structure_its_most_probable_vessel():
         vote_by_structure(classes, proba[:, :4], structure)
 
 
+def test_join_pulls_a_structures_non_coronary_slices_in_only_when_it_is_mostly_coronary():
+    proba = np.array([
+        [0.1, 0.0, 0.9, 0.0, 0.0],  # structure 1: LAD, sure
+        [0.6, 0.0, 0.4, 0.0, 0.0],  # structure 1: the MLP says non-coronary (0.6): 0.9 + 0.4 > 0.1 + 0.6 -> joins, LAD
+        [0.3, 0.0, 0.7, 0.0, 0.0],  # structure 1: a rule called it non-coronary (not eligible): stays 0
+        [0.4, 0.0, 0.0, 0.6, 0.0],  # structure 2: LCX, unsure
+        [0.9, 0.0, 0.0, 0.1, 0.0],  # structure 2: 0.6 + 0.1 < 0.4 + 0.9 -> the structure is mostly not coronary: stays 0
+        [0.9, 0.0, 0.0, 0.0, 0.1],  # structure 3: nothing coronary in it: stays 0
+    ])
+    classes = np.array([2, 0, 0, 3, 0, 0])
+    structure = np.array([1, 1, 1, 2, 2, 3])
+    eligible = np.array([True, True, False, True, True, True])
+    out = join_structure(classes, proba, structure, eligible)
+    np.testing.assert_array_equal(out, [2, 2, 0, 3, 0, 0])
+    # with every member eligible the rule-excluded one joins too (0.9 + 0.4 + 0.7 > 0.1 + 0.6 + 0.3)
+    np.testing.assert_array_equal(join_structure(classes, proba, structure, np.ones(6, bool)), [2, 2, 2, 3, 0, 0])
+    with pytest.raises(ValueError, match="disagree"):
+        join_structure(classes, proba, structure, eligible[:3])
+
+
 @pytest.fixture(scope="module")
 def scored():
     p = make_patient(45, seed=100, size=128)  # anatomy v3, calcified in 3-4 vessels
@@ -45,12 +66,12 @@ def scored():
     cand, classes = L.classify_volume(p.hu, p.spacing_mm, model)
     off = dataclasses.replace(model, config=dataclasses.replace(model.config, structure_vote=False))
     plain = off.classify(cand.features, cand.outside_thorax_mm, cand.anatomy_columns, cand.structure)
-    return p, cand, classes, plain
+    return p, cand, classes, plain, model
 
 
 def test_candidates_know_their_3d_structure(scored):
     """Candidates.structure is the partition of a 26-connected label of the candidate voxels."""
-    _, cand, _, _ = scored
+    _, cand, _, _, _ = scored
     lab3, _ = ndimage.label(cand.ids > 0, structure=np.ones((3, 3, 3), bool))
     at = np.flatnonzero(cand.ids.reshape(-1))
     cid = cand.ids.reshape(-1)[at] - 1
@@ -63,22 +84,22 @@ def test_candidates_know_their_3d_structure(scored):
     assert len(pairs) == len(np.unique(cand.structure)) == len(np.unique(ref))
 
 
-def test_classify_volume_votes_per_structure_and_keeps_totals(scored):
-    p, cand, classes, plain = scored
+def test_classify_volume_votes_per_structure_and_the_rules_stay_final(scored):
+    p, cand, classes, plain, model = scored
     cor = classes > 0
-    assert cor.sum() >= 2
-    np.testing.assert_array_equal(cor, plain > 0)  # which candidates are coronary: unchanged
+    assert (plain > 0).sum() >= 2
+    assert not (cor & ~(plain > 0) & ~np.isin(cand.structure, cand.structure[plain > 0])).any()  # joins only a structure
+    may = model.may_be_coronary(cand.features, cand.outside_thorax_mm, cand.anatomy_columns)
+    assert not (cor & ~may).any()  # no rule overruled
+    assert (cor >= (plain > 0)).all()  # nothing coronary lost
     for s in np.unique(cand.structure[cor]):
         assert len(np.unique(classes[cor & (cand.structure == s)])) == 1
-    np.testing.assert_array_equal(classes, vote_by_structure(plain, cand_proba(cand), cand.structure))
-    with_vote = L.score_assignment(p.hu, cand, classes)
-    without = L.score_assignment(p.hu, cand, plain)
-    assert with_vote["total"] == pytest.approx(without["total"], abs=1e-6)
-
-
-def cand_proba(cand):
-    model = L.load_model(Path(__file__).parent / "data" / "lesion_model_phantom300")
-    return model.predict_proba(model.table(cand.features, cand.anatomy_columns))
+    proba = model.predict_proba(model.table(cand.features, cand.anatomy_columns))
+    voted = vote_by_structure(plain, proba, cand.structure)
+    np.testing.assert_array_equal(classes, join_structure(voted, proba, cand.structure, may))
+    # the vote alone moves calcium between the arteries only: the same total
+    assert L.score_assignment(p.hu, cand, voted)["total"] == pytest.approx(
+        L.score_assignment(p.hu, cand, plain)["total"], abs=1e-6)
 
 
 def test_an_old_model_json_gets_the_vote(tmp_path):
@@ -92,4 +113,7 @@ def test_an_old_model_json_gets_the_vote(tmp_path):
     cfg = json.loads((dst / "model.json").read_text())
     cfg["config"].pop("structure_vote", None)
     (dst / "model.json").write_text(json.dumps(cfg))
-    assert L.load_model(dst).config.structure_vote is True
+    cfg["config"].pop("structure_join", None)
+    (dst / "model.json").write_text(json.dumps(cfg))
+    loaded = L.load_model(dst).config
+    assert loaded.structure_vote is True and loaded.structure_join is True
