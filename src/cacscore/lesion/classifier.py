@@ -137,7 +137,8 @@ class ClassifierConfig:
     # went from 20.6 to 28.6 with the shipped model (docs/lesion_scorer.md, "Vessel assignment along the tree")
     structure_vote: bool = True
     # with the vote: the members of such a structure that the MLP alone called non-coronary (and no rule did) join it
-    # when the structure is more likely coronary than not (cacscore.lesion.tree.join_structure)
+    # when the structure is more likely coronary than not (cacscore.lesion.tree.join_structure); seed 9101: 28.6 ->
+    # 32.1, hybrids: inserted AU found 1,250 -> 1,444 of 2,022, no new false call on them or the LIDC series
     structure_join: bool = True
     seed: int = 0
 

@@ -7,8 +7,9 @@ touch from one slice to the next, and they lie on one artery. This step gives ev
 structure (26-connected candidate voxels, ``Candidates.structure``) the vessel the classifier finds most probable
 for the structure as a whole: the sum over its coronary candidates of their vessel probabilities (each candidate
 counted once, whatever its size: weighting by Agatston lets the one largest slice decide alone, and measured worse,
-docs/lesion_scorer.md "Vessel assignment along the tree"). Which candidates are coronary is not changed: the step
-only moves calcium between the four arteries, so totals and total categories are the classifier's.
+docs/lesion_scorer.md "Vessel assignment along the tree"). The vote only moves calcium between the four arteries.
+Then the members of such a structure that the MLP alone called non-coronary join it when the structure as a whole is
+more likely coronary than not (:func:`join_structure`); what a rule called non-coronary stays non-coronary.
 
 The left main is only the first 5-20 mm from the left ostium: a rule on the distance from the ostium was measured
 with the phantom's true ostium (it helps) and with the found aortic root (``cacscore.chest.anatomy``: median 43 mm
