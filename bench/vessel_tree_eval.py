@@ -80,7 +80,7 @@ def found_ostium(d: dict) -> np.ndarray:
 
 
 def main() -> None:
-    from cacscore.lesion.tree import vote_by_structure
+    from cacscore.lesion.tree import join_structure, vote_by_structure
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("cache", type=Path)
@@ -100,7 +100,8 @@ def main() -> None:
           f"{np.nanmedian(oerr):.0f} mm")
     before = {i: d["classes"] for i, d in cache.items()}
     vote = {i: vote_by_structure(d["classes"], d["proba"], d["struct"]) for i, d in cache.items()}
-    runs = {"product (no vote)": before, "structure vote (shipped)": vote,
+    join = {i: join_structure(vote[i], d["proba"], d["struct"], d["may"]) for i, d in cache.items()}
+    runs = {"product (no vote)": before, "structure vote": vote, "vote + join (shipped)": join,
             "vote by Agatston weight": {i: _weighted_vote(d) for i, d in cache.items()},
             "true vessel of every candidate called coronary": {i: np.where(d["classes"] > 0, d["targets"], 0)
                                                                for i, d in cache.items()}}
@@ -111,7 +112,7 @@ def main() -> None:
             i: left_main_rule(d, found_ostium(d), near, far, vote[i]) for i, d in cache.items()}
     for name, cl in runs.items():
         print(f"| {name} | {ratio(cache, cl, truth)[0]:.2f} |")
-    after = vote
+    after = join
     rows = []
     for i, d in cache.items():
         tr = trees[i]
@@ -121,7 +122,7 @@ def main() -> None:
                          np.linalg.norm(c - tr["ostium_l"]), np.linalg.norm(c - tr["bif"]), float(tr["lm_len"]),
                          np.round(d["proba"][j], 2)))
     rows.sort(key=lambda r: -r[0])
-    print("| AU | patient | candidate | true | MLP + rules | + vote | mm to left ostium | mm to bifurcation | LM length | proba |")
+    print("| AU | patient | candidate | true | MLP + rules | + vote + join | mm to left ostium | mm to bifurcation | LM length | proba |")
     for r in rows[:a.top]:
         print(f"| {r[0]:.0f} | {r[1]} | {r[2]} | {r[3]} | {r[4]} | {r[5]} | {r[6]:.0f} | {r[7]:.0f} | {r[8]:.0f} | {r[9]} |")
 
