@@ -227,7 +227,8 @@ def test_chest_wall_calcium_is_non_coronary_by_rule(trained, patients, monkeypat
     hz, hy, hx = L.find_candidates(hu, p.spacing_mm).heart_index
     skin = int(np.argmax(hu[hz, :, hx] > -400))  # first body row above the heart, in its column
     hu[hz - 1:hz + 2, skin + 2:skin + 4, hx + 6:hx + 8] = 500  # a 3-slice plaque ~6 mm under the skin
-    monkeypatch.setattr(L.LesionModel, "predict", lambda self, f: np.full(len(f), 2, np.int64))  # all "LAD"
+    # all "LAD" (classify reads the probabilities: the structure vote sums them)
+    monkeypatch.setattr(L.LesionModel, "predict_proba", lambda self, f: np.tile(np.eye(5)[2], (len(f), 1)))
     cand, classes = L.classify_volume(hu, p.spacing_mm, model)
     wall = np.unique(cand.ids[hz - 1:hz + 2, skin + 2:skin + 4, hx + 6:hx + 8])
     wall = wall[wall > 0] - 1

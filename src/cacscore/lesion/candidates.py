@@ -87,6 +87,8 @@ class Candidates:
     len(cacscore.lesion.anatomy.ANATOMY_NAMES)) each candidate's anatomical position (None without anatomy).
     lungs: the lung field (``cacscore.chest.lungs.lung_field``) the heart finder and hull used, when computed (the
     scan's checks reuse it: ``cacscore.predict.checks.anatomy_warnings``); None when not.
+    structure: (n,) int64, the 3-D structure (26-connected candidate voxels) each candidate belongs to, as a number
+    (equal number = one structure; ``cacscore.lesion.tree.vote_by_structure`` reads it); None when not known.
     """
 
     ids: np.ndarray
@@ -102,6 +104,7 @@ class Candidates:
     anatomy: ChestAnatomy | None = None
     anatomy_columns: np.ndarray | None = None
     lungs: LungField | None = None
+    structure: np.ndarray | None = None
 
     @property
     def n(self) -> int:
@@ -250,7 +253,7 @@ def _structure3d(ids: np.ndarray, st: dict[str, np.ndarray], m: int, sp: tuple[f
     zmax3 = np.full(n3, -1)
     np.minimum.at(zmin3, c3, zc)
     np.maximum.at(zmax3, c3, zc)
-    return {"log_vol3d_mm3": np.log1p(vox3[c3] * sp[1] * sp[2] * sp[0]),
+    return {"structure": c3.astype(np.int64), "log_vol3d_mm3": np.log1p(vox3[c3] * sp[1] * sp[2] * sp[0]),
             "n_slices3d": (zmax3[c3] - zmin3[c3] + 1).astype(float),
             "log_area3d_max_mm2": np.log1p(per3[c3])}
 
@@ -330,7 +333,7 @@ def find_candidates(hu: np.ndarray, spacing_mm: Sequence[float], *, threshold_hu
     if m == 0:
         return Candidates(ids, feats, centre, sp, float(threshold_hu), float(min_area_mm2), np.zeros(0), np.zeros(0),
                           hull, heart, anatomy, None if anatomy is None else anatomy_columns(anatomy, np.zeros((0, 3))),
-                          lungs)
+                          lungs, np.zeros(0, np.int64))
     st = _slice_stats(hu, ids, m, sp, threshold_hu)
     cz, cy, cx = st["cz"], st["cy"], st["cx"]
     dzm, dym, dxm = (cz - hz) * dz, (cy - hy) * py, (cx - hx) * px
@@ -361,7 +364,7 @@ def find_candidates(hu: np.ndarray, spacing_mm: Sequence[float], *, threshold_hu
         feats[:, j] = cols[name]
     assert np.isfinite(feats).all(), "candidate features must be finite"
     return Candidates(ids, feats, centre, sp, float(threshold_hu), float(min_area_mm2), st["score"], outside, hull,
-                      heart, anatomy, cols_anatomy, lungs)
+                      heart, anatomy, cols_anatomy, lungs, cols["structure"])
 
 
 def candidate_targets(candidate_ids: np.ndarray, labels: np.ndarray, *, min_fraction: float = 0.5) -> np.ndarray:

@@ -1,0 +1,73 @@
+"""Vessel assignment along the coronary tree, after the classifier's coronary / non-coronary decision (issue 16).
+
+The MLP (:mod:`cacscore.lesion.classifier`) calls each candidate (one lesion in one axial slice) on its own, from
+its position relative to a heart centre: near the left-main bifurcation the slices of one plaque may go to
+different branches (docs/model_card.md, "Measured again in session 7"). A plaque is one 3-D structure: its slices
+touch from one slice to the next, and they lie on one artery. This step gives every coronary candidate of one 3-D
+structure (26-connected candidate voxels, ``Candidates.structure``) the vessel the classifier finds most probable
+for the structure as a whole: the sum over its coronary candidates of their vessel probabilities (each candidate
+counted once, whatever its size: weighting by Agatston lets the one largest slice decide alone, and measured worse,
+docs/lesion_scorer.md "Vessel assignment along the tree"). The vote only moves calcium between the four arteries.
+Then the members of such a structure that the MLP alone called non-coronary join it when the structure as a whole is
+more likely coronary than not (:func:`join_structure`); what a rule called non-coronary stays non-coronary.
+
+The left main is only the first 5-20 mm from the left ostium: a rule on the distance from the ostium was measured
+with the phantom's true ostium (it helps) and with the found aortic root (``cacscore.chest.anatomy``: median 43 mm
+off on phantom v3; it does not), so it is not applied (docs/lesion_scorer.md).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def vote_by_structure(classes: np.ndarray, proba: np.ndarray, structure: np.ndarray) -> np.ndarray:
+    """(n,) classes with every coronary candidate (class 1..4) of one 3-D structure given the structure's most
+    probable vessel: argmax over the four vessels of the summed ``proba[:, 1:5]`` of its coronary candidates.
+    Non-coronary candidates (class 0) keep 0; a structure's non-coronary members do not vote.
+
+    classes: (n,) 0..4 (the product's classes: MLP then rules); proba: (n, 5) the MLP's probabilities;
+    structure: (n,) int, the 3-D structure of each candidate (any labels; equal = one structure)."""
+    cl = np.asarray(classes, np.int64).copy()
+    p = np.asarray(proba, np.float64)
+    s = np.asarray(structure)
+    if cl.shape != s.shape or p.shape != (len(cl), 5):
+        raise ValueError(f"vote_by_structure: classes {cl.shape}, proba {p.shape} and structure {s.shape} disagree")
+    cor = np.flatnonzero(cl > 0)
+    if len(cor) == 0:
+        return cl
+    _, group = np.unique(s[cor], return_inverse=True)
+    summed = np.zeros((int(group.max()) + 1, 4))
+    np.add.at(summed, group, p[cor, 1:5])
+    cl[cor] = 1 + np.argmax(summed[group], axis=1)
+    return cl
+
+
+def join_structure(classes: np.ndarray, proba: np.ndarray, structure: np.ndarray, eligible: np.ndarray) -> np.ndarray:
+    """(n,) classes where the non-coronary members of a 3-D structure that holds coronary candidates join it, when the
+    structure as a whole is more likely coronary than not: the summed coronary probability (1 - proba[:, 0]) of its
+    eligible members exceeds their summed non-coronary probability. They take the structure's vessel (call
+    :func:`vote_by_structure` first, so that a structure has one). Only ``eligible`` members (no rule called them
+    non-coronary: ``LesionModel.may_be_coronary``) join or count; the rules stay final.
+
+    Why: a plaque's slice at its edge, small and far from the heart centre, can look non-coronary to the MLP alone
+    (phantom v3 seed 9101, patient 17: a 146 AU slice of a distal LAD plaque whose neighbour slice was called
+    coronary). classes: after the vote; proba: (n, 5) the MLP's probabilities; structure: (n,) as for the vote."""
+    cl = np.asarray(classes, np.int64).copy()
+    p = np.asarray(proba, np.float64)
+    s = np.asarray(structure)
+    ok = np.asarray(eligible, bool)
+    if cl.shape != s.shape or ok.shape != cl.shape or p.shape != (len(cl), 5):
+        raise ValueError(f"join_structure: classes {cl.shape}, proba {p.shape}, structure {s.shape} and eligible "
+                         f"{ok.shape} disagree")
+    cor = np.flatnonzero(cl > 0)
+    if len(cor) == 0:
+        return cl
+    vessel = dict(zip(s[cor].tolist(), cl[cor].tolist()))  # one vessel per structure after the vote
+    members = np.flatnonzero(ok & np.isin(s, s[cor]))
+    _, group = np.unique(s[members], return_inverse=True)
+    coronary = np.bincount(group, weights=1.0 - p[members, 0])
+    non = np.bincount(group, weights=p[members, 0])
+    join = members[(coronary > non)[group] & (cl[members] == 0)]
+    cl[join] = [vessel[v] for v in s[join].tolist()]
+    return cl
