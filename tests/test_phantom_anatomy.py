@@ -90,7 +90,8 @@ def test_anatomy_label_volume(patient):
         assert LABEL[name] in present, name
     assert present <= set(ANATOMY_LABELS)
     # the heart label sits where the drawn heart is; the lungs on their sides; the liver on the right
-    assert np.linalg.norm(_centroid_mm(p, lab == LABEL["heart"]) - a.heart_c) < 12
+    # (15 mm: the right atrium reaches right of the ventricles' centre, the right heart border, since v4)
+    assert np.linalg.norm(_centroid_mm(p, lab == LABEL["heart"]) - a.heart_c) < 15
     assert _centroid_mm(p, lab == LABEL["lung_right"])[0] < a.cav_c[0] < _centroid_mm(p, lab == LABEL["lung_left"])[0]
     assert _centroid_mm(p, lab == LABEL["liver"])[0] < a.cav_c[0]
     # tissue HU under the labels (static image, 120 or 100 kVp): lungs air-like, heart soft tissue, bone bright
