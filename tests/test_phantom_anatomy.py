@@ -205,14 +205,17 @@ def test_arms_clavicles_and_lung_vessels_are_drawn_and_labelled():
 
 
 def test_upper_thorax_tapers_and_shoulders_widen_the_top(patient):
-    """A barrel, not a cylinder: the cavity narrows toward the apices (1 at the heart's levels), and the body is
-    wider at the top of the scan (shoulders) than at the heart."""
-    from cacscore.phantom.anatomy import cavity_x_scale
+    """A bell, not a box (v4): the cavity widens from the apices all the way down to the lower ribs (1 there,
+    1 - taper at the apices), and the body is wider at the top of the scan (shoulders) than at the heart."""
+    from cacscore.phantom.anatomy import THORAX_TAPER, cavity_x_scale
 
     p, a = patient, patient.anatomy
     zd = a.z_dome_mm
-    s = cavity_x_scale(a, np.array([a.heart_c[2], a.aorta_root[2], zd + a.t_apex]))
-    assert s[0] == 1.0 and s[1] == 1.0 and s[2] == pytest.approx(0.65)
+    z = zd + np.linspace(a.t_apex, a.t_widest - 30, 40)  # from the apices down past the widest level
+    s = cavity_x_scale(a, z)
+    assert THORAX_TAPER[0] <= a.taper <= THORAX_TAPER[1] and s[0] == pytest.approx(1 - a.taper)
+    assert (np.diff(s) >= 0).all() and s[-1] == 1.0  # never narrower lower down
+    assert cavity_x_scale(a, np.array([a.heart_c[2]]))[0] < cavity_x_scale(a, np.array([zd + a.t_widest]))[0]
     lab = p.anatomy_labels
     lung = np.isin(lab, [LABEL["lung_right"], LABEL["lung_left"]])
     k_heart = int(round(p.heart_centre_index[0]))

@@ -1026,6 +1026,9 @@ def _paint_cavity(anat: Anatomy, cv: Canvas) -> None:
     lung_lab = np.where(right, LABEL["lung_right"], LABEL["lung_left"]).astype(np.uint8)
     below_lab = np.where(right, LABEL["liver"], LABEL["abdomen"]).astype(np.uint8)
     taper = _quantised_scale(anat, zc)
+    lung_base = (np.float32(HU["lung"]) + grad).astype(np.float32)
+    lo_min, hi_max = float(lo32.min()), float(hi32.max())
+    b1, b2, fl = (np.empty(lo32.shape, np.float32) for _ in range(3))
     feet: dict[float, tuple[np.ndarray, np.ndarray]] = {}  # one footprint per width step (the bell has ~40)
     for k in range(nz):  # slab by slab (cache-friendly): abdomen below the domes / inlet above, then lung
         sk = sub[k]
@@ -1042,13 +1045,26 @@ def _paint_cavity(anat: Anatomy, cv: Canvas) -> None:
             fill = np.float32(HU["muscle"] - 5 + (HU["fat"] + 15 - HU["muscle"] + 5) * np.clip((0.93 - v) / 0.2, 0, 1))
             vals = sk[idx]
             sk[idx] = vals + gap * (fill - vals)
-        sk += c2 * (np.where(below, abd, inlet) - sk)
-        tex = pool[k % 4, offs[k, 0]:offs[k, 0] + len(ys), offs[k, 1]:offs[k, 1] + len(xs)]
-        lung_hu = np.float32(HU["lung"]) + grad + vess * tex
-        # the lung's share of this slab, per slab (a (nz, y, x) array of it cost more than the painting)
-        fl = np.clip(np.minimum(hi32, ez[k + 1]) - np.maximum(lo32, ez[k]), 0.0, None) * inv_dz
-        fl *= c2
-        sk += fl * (lung_hu - sk)
+        np.subtract(np.where(below, abd, inlet), sk, out=b1)
+        b1 *= c2
+        sk += b1
+        has_lung = ez[k + 1] > lo_min and ez[k] < hi_max
+        if has_lung:  # (in-place temporaries: this loop runs once per slab, 280 times at 1.25 mm)
+            tex = pool[k % 4, offs[k, 0]:offs[k, 0] + len(ys), offs[k, 1]:offs[k, 1] + len(xs)]
+            np.multiply(vess, tex, out=b2)
+            b2 += lung_base  # the lung's HU
+            # the lung's share of this slab, per slab (a (nz, y, x) array of it cost more than the painting)
+            np.minimum(hi32, ez[k + 1], out=fl)
+            np.maximum(lo32, ez[k], out=b1)
+            fl -= b1
+            np.maximum(fl, 0.0, out=fl)
+            fl *= inv_dz
+            fl *= c2
+            b2 -= sk
+            b2 *= fl
+            sk += b2
+        else:
+            fl[:] = 0.0
         if lab is not None:
             lk = lab[k]
             in_cav = c2 >= 0.5

@@ -191,7 +191,8 @@ def _finish(moving: np.ndarray, static: np.ndarray | None, grid: Grid, fov_mm: f
     pad = 48
     pool = noise_pool(rng, (ny, nx), grid.px_mm, pad=pad, grain_mm=grain_mm)
     picks = _noise_picks(rng, nz, len(pool), pad)
-    outside = (grid.y_mm[:, None] ** 2 + grid.x_mm[None, :] ** 2) > (fov_mm / 2) ** 2
+    # the corners outside the reconstruction circle, as flat indices (a boolean mask scans every pixel)
+    outside = np.flatnonzero((grid.y_mm[:, None] ** 2 + grid.x_mm[None, :] ** 2) > (fov_mm / 2) ** 2)
     sig = np.float32(sigma)
     for k in range(nz):
         m = moving[k]
@@ -199,7 +200,7 @@ def _finish(moving: np.ndarray, static: np.ndarray | None, grid: Grid, fov_mm: f
         for a in (m, None if static is None else static[k]):
             if a is None:
                 continue
-            a[outside] = HU_MIN
+            a.reshape(-1)[outside] = HU_MIN  # a slab of a C-contiguous volume: reshape is a view
             np.rint(a, out=a)
             np.clip(a, HU_MIN, HU_MAX, out=a)
 
