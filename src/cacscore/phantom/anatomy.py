@@ -125,6 +125,8 @@ class Anatomy:
     lung_vessels: np.ndarray | None = None  # (n, 7): x0, y0, z0, x1, y1, z1, radius (mm) of pulmonary vessel segments
     taper: float = 0.0  # v4: the cavity's width at the apices is (1 - taper) x its widest (THORAX_TAPER)
     t_widest: float = 0.0  # v4: height (t) of the cavity's widest level (lower ribs)
+    taper_exp: float = 1.8  # v4: how fast the cavity widens below the apices (THORAX_TAPER_EXP)
+    apex_k: float = 70.0  # v4: how steeply the lung apices fall off laterally (mm per unit of (x / cavity half-width)^2)
 
 
 @dataclass(frozen=True)
@@ -164,7 +166,7 @@ def _unit(v: np.ndarray) -> np.ndarray:
 SPINE_PROTRUSION_MM = (22.0, 40.0)
 """How far the vertebral bodies stand forward of the cavity ellipse's back (real 0001-0003: the vertebral
 front at 65-69 % of the sternum-to-posterior-rib depth)."""
-MIN_STERNUM_TO_VERTEBRA_MM = 126.0
+MIN_STERNUM_TO_VERTEBRA_MM = (118.0, 140.0)
 HEART_AZIMUTH_DEG = (27.0, 60.0)
 PERICARDIUM_REACH_MM = 6.5
 """The pericardium's outer surface outside the myocardium ellipsoid (coronary.PERICARDIUM_OUT_MM + PERICARDIUM_MM)."""
@@ -601,24 +603,29 @@ def draw_anatomy(rng: np.random.Generator) -> Anatomy:
     protrude = rng.uniform(*SPINE_PROTRUSION_MM)
     spine_r = rng.uniform(15, 20)
     cb0 = b - 2 - 0.5 * fat - muscle - 2
-    # keep >= MIN_STERNUM_TO_VERTEBRA_MM from the back of the sternum to the vertebral front (real: 126-137 mm): a
-    # deeper chest where the drawn one is too shallow (v3 went down to 88 mm and squeezed the heart against the aorta)
-    need = 0.5 * (MIN_STERNUM_TO_VERTEBRA_MM + 1.55 * spine_r + 9)
+    # keep a drawn minimum (MIN_STERNUM_TO_VERTEBRA_MM) from the back of the sternum to the vertebral front (real:
+    # 126-137 mm): a deeper chest where the drawn one is too shallow (v3 went down to 88 mm and squeezed the heart
+    # against the aorta)
+    min_depth = rng.uniform(*MIN_STERNUM_TO_VERTEBRA_MM)  # drawn, so the deepened chests do not pile up at one value
+    need = 0.5 * (min_depth + 1.55 * spine_r + 9)
     if cb0 < need:
         b, cb0 = b + need - cb0, need
-    protrude = float(np.clip(min(protrude, 2 * cb0 - 1.55 * spine_r - 9 - MIN_STERNUM_TO_VERTEBRA_MM), 0, None))
+    protrude = float(np.clip(min(protrude, 2 * cb0 - 1.55 * spine_r - 9 - min_depth), 0, None))
     cav_ab = (a - 2 - fat - muscle, cb0 - 0.5 * protrude)
     cav_c = (body_c[0], body_c[1] - 6 - 0.5 * protrude)
     spine_c = (body_c[0] + rng.normal(0, 2), cav_c[1] + cav_ab[1] - 0.55 * spine_r)
     t_apex = rng.uniform(185, 225)
     t_top = t_apex + rng.uniform(15, 45)
     z_dome = rng.uniform(-260, -110)
-    taper, t_widest = rng.uniform(*THORAX_TAPER), -rng.uniform(0, 40)  # the bell-shaped thorax (v4)
-    heart_scale = float(_x_scale(t_apex, np.array(40.0), taper, t_widest))  # cavity width factor at the heart
+    # the bell-shaped thorax (v4): how much narrower at the apices, where it is widest, how fast it widens, how
+    # pointed the lung apices are
+    taper, t_widest = rng.uniform(*THORAX_TAPER), -rng.uniform(20, 70)
+    taper_exp, apex_k = rng.uniform(*THORAX_TAPER_EXP), rng.uniform(60, 140)
+    heart_scale = float(_x_scale(t_apex, np.array(40.0), taper, t_widest, taper_exp))  # width factor at the heart
     # the descending aorta's place at the heart's level first (real: centre 22-30 mm left of the vertebral
     # centre, 3-15 mm in front of its front; docs/phantom.md), so that the heart can keep clear of it
     r_desc = rng.uniform(10, 14.5)
-    desc = (r_desc, max(rng.uniform(20, 32), 0.55 * spine_r + r_desc), rng.uniform(3, 15))
+    desc = (r_desc, max(rng.uniform(20, 32), 0.55 * spine_r + r_desc), rng.uniform(2, 17))
     hc, axes, semi, angles, big, floor = _draw_heart(
         rng, body_c=body_c, cav_c=cav_c, cav_ab=(cav_ab[0] * heart_scale, cav_ab[1]), spine_c=spine_c, spine_r=spine_r, z_dome=z_dome,
         aorta_xy=(spine_c[0] + desc[1], spine_c[1] - spine_r - desc[2]), aorta_r=r_desc)
@@ -650,7 +657,7 @@ def draw_anatomy(rng: np.random.Generator) -> Anatomy:
     cart = _draw_cartilage_calcium(rng, cav_c=cav_c, cav_ab=cav_ab, z_dome=z_dome, rib_top=rib_top,
                                    rib_period=rib_period, rib_drop=rib_drop)
     # the cartilages of the tapering upper thorax lie nearer the midline (cavity_x_scale)
-    cart = [(cav_c[0] + (x - cav_c[0]) * float(_x_scale(t_apex, z - z_dome, taper, t_widest)), y, z, r, hu) for x, y, z, r, hu in cart]
+    cart = [(cav_c[0] + (x - cav_c[0]) * float(_x_scale(t_apex, z - z_dome, taper, t_widest, taper_exp)), y, z, r, hu) for x, y, z, r, hu in cart]
     tex_seed = int(rng.integers(2**31))
     xr = np.random.default_rng([tex_seed, 5])
     breast = None
@@ -661,7 +668,7 @@ def draw_anatomy(rng: np.random.Generator) -> Anatomy:
     # long calcified cartilage segments from their own stream (every other draw unchanged)
     segs = _draw_cartilage_segments(np.random.default_rng([tex_seed, 7]), cav_c=cav_c, cav_ab=cav_ab, z_dome=z_dome,
                                     rib_top=rib_top, rib_period=rib_period, rib_drop=rib_drop)
-    cart += [(cav_c[0] + (x - cav_c[0]) * float(_x_scale(t_apex, z - z_dome, taper, t_widest)), y, z, r, hu) for x, y, z, r, hu in segs]
+    cart += [(cav_c[0] + (x - cav_c[0]) * float(_x_scale(t_apex, z - z_dome, taper, t_widest, taper_exp)), y, z, r, hu) for x, y, z, r, hu in segs]
     paraspinal = (float(xr.uniform(18, 26)), float(xr.uniform(14, 20)))
     # acquisition and thorax v3 (issue 15) from their own streams: every draw above is unchanged by them
     acq = np.random.default_rng([tex_seed, 9])
@@ -691,7 +698,8 @@ def draw_anatomy(rng: np.random.Generator) -> Anatomy:
         breast=breast, scapula=scapula, paraspinal=paraspinal, wall=wall, valve_calc=tuple(valve),
         aorta=aorta, pulmonary=pulm, venae=venae, arch_branches=branches, pa_bif=bif, heart_angles_deg=angles, cardiomegaly=big,
         heart_floor_z=floor, slice_mm=slice_mm, arms=arms, clavicles=clavicles, lung_vessels=lung_vessels,
-        shoulders=shoulders, taper=float(taper), t_widest=float(t_widest),
+        shoulders=shoulders, taper=float(taper), t_widest=float(t_widest), taper_exp=float(taper_exp),
+        apex_k=float(apex_k),
     )
 
 
@@ -862,25 +870,26 @@ def _body_wall(anat: Anatomy, x: np.ndarray, y: np.ndarray, px: float) -> tuple[
     return body2d, depth
 
 
-THORAX_TAPER = (0.36, 0.48)
+THORAX_TAPER = (0.36, 0.55)
 """The thoracic cavity is a bell (v4): its width grows from the lung apices all the way down to the lower ribs,
-x (1 - A (1 - h) ** THORAX_TAPER_EXP) with h the depth below the apex over the apex-to-widest distance and A drawn
-here. Measured on the three real series (lung width below the apex over the widest, bench/phantom_geometry.py):
+x (1 - A (1 - h) ** p) with h the depth below the apex over the apex-to-widest distance, A drawn from here and p
+from THORAX_TAPER_EXP. Measured on the three real series (lung width below the apex over the widest, bench/phantom_geometry.py):
 20 mm 0.25-0.64, 60 mm 0.67-0.84, 100 mm 0.78-0.90, 140 mm 0.87-0.92, widest 200-260 mm below the apex. v3 was a
 box below the top 130 mm."""
-THORAX_TAPER_EXP = 1.8
+THORAX_TAPER_EXP = (1.4, 2.8)
+"""Per-patient exponent of the bell's profile (higher: wide soon below the apices, then nearly straight)."""
 SCALE_STEP = 0.01
 """Cavity width factors are painted quantised to this step (ribs and cavity share a footprint per step)."""
 
 
 def cavity_x_scale(anat: Anatomy, z_mm: np.ndarray) -> np.ndarray:
     """Width factor of the thoracic cavity at patient heights z_mm (1 at its widest, 1 - taper at the apices)."""
-    return _x_scale(anat.t_apex, np.asarray(z_mm, float) - anat.z_dome_mm, anat.taper, anat.t_widest)
+    return _x_scale(anat.t_apex, np.asarray(z_mm, float) - anat.z_dome_mm, anat.taper, anat.t_widest, anat.taper_exp)
 
 
-def _x_scale(t_apex: float, t: np.ndarray, amp: float, t_widest: float) -> np.ndarray:
+def _x_scale(t_apex: float, t: np.ndarray, amp: float, t_widest: float, exp: float) -> np.ndarray:
     h = np.clip((t_apex - np.asarray(t, float)) / max(t_apex - t_widest, 1.0), 0.0, 1.0)
-    return 1.0 - amp * (1.0 - h) ** THORAX_TAPER_EXP
+    return 1.0 - amp * (1.0 - h) ** exp
 
 
 def _quantised_scale(anat: Anatomy, z_mm: np.ndarray) -> np.ndarray:
@@ -1005,7 +1014,7 @@ def _paint_cavity(anat: Anatomy, cv: Canvas) -> None:
     right = dxn < 0
     lo = _dome_low(anat, dxn, dyn)
     lo = _raise_under_heart(anat, xs, ys, lo)
-    hi = anat.t_apex - 70.0 * (dxn ** 2 + 0.6 * dyn ** 2) * 1.0 + anat.z_dome_mm
+    hi = anat.t_apex - anat.apex_k * (dxn ** 2 + 0.6 * dyn ** 2) + anat.z_dome_mm
     hi = hi - 60.0 * np.clip(0.35 - np.abs(dxn), 0, None)  # apices are lateral, the neck is medial
     lo32, hi32 = lo.astype(np.float32), np.broadcast_to(hi, lo.shape).astype(np.float32)
     ez = grid.z_edges_mm.astype(np.float32)
@@ -1365,13 +1374,23 @@ def _paint_spine(anat: Anatomy, cv: Canvas, bone_k: float) -> None:
     trans = ellipse_footprint(xs, ys, sx, cyc - 2, 36.0, 5.0, px)
     np.maximum(ring, spinous, out=post)
     np.maximum(post, trans, out=post)
-    sub += post[None] * (np.float32(420 * bone_k) - sub)
+    # the posterior elements of each vertebra (arch, transverse and spinous processes) are separate too: 70 % of
+    # the period, a third of a period lower than the body (the processes slope down), so a sagittal reformat
+    # shows a row of spinous processes, not one continuous bar (v3)
+    fpost = np.zeros(nz, np.float32)
+    for s0 in starts - anat.vert_period / 3:
+        fpost += slab_fraction(np.float32(s0 + 0.15 * anat.vert_period), np.float32(s0 + 0.85 * anat.vert_period),
+                               grid.z_edges_mm)
+    vp = fpost[:, None, None]
+    sub += vp * post[None] * (np.float32(420 * bone_k) - sub)
     canal = ellipse_footprint(xs, ys, sx, cyc, 7.5, 7.0, px)
     sub += canal[None] * (np.float32(HU["csf"]) - sub)
-    cv.bright[bsp] |= (f_body > 0.01)[None] & (vb > 0.01) | (post > 0.01)[None]
+    cv.bright[bsp] |= (f_body > 0.01)[None] & (vb > 0.01) | (post > 0.01)[None] & (vp > 0.01)
     if cv.lab is not None:  # discs count as vertebra (the column), the canal does not
-        bone = ((f_body >= 0.5) | (post >= 0.5)) & (canal < 0.5)
-        cv.lab[bsp][:, bone] = LABEL["vertebra"]
+        bone = (f_body >= 0.5)[None] | ((post >= 0.5)[None] & (vp >= 0.5))
+        bone &= (canal < 0.5)[None]
+        lv = cv.lab[bsp]
+        lv[bone] = LABEL["vertebra"]
 
 
 def _paint_ribs(anat: Anatomy, cv: Canvas, bone_k: float) -> None:
