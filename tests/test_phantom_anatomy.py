@@ -213,7 +213,7 @@ def test_upper_thorax_tapers_and_shoulders_widen_the_top(patient):
     zd = a.z_dome_mm
     z = zd + np.linspace(a.t_apex, a.t_widest - 30, 40)  # from the apices down past the widest level
     s = cavity_x_scale(a, z)
-    assert THORAX_TAPER[0] <= a.taper <= THORAX_TAPER[1] and s[0] == pytest.approx(1 - a.taper)
+    assert THORAX_TAPER[0] <= a.taper <= THORAX_TAPER[1] and s[0] == pytest.approx(1 - a.taper - a.taper_lin)
     assert (np.diff(s) >= 0).all() and s[-1] == 1.0  # never narrower lower down
     assert cavity_x_scale(a, np.array([a.heart_c[2]]))[0] < cavity_x_scale(a, np.array([zd + a.t_widest]))[0]
     lab = p.anatomy_labels

@@ -18,6 +18,13 @@ v3 (issue 15, second pass): the ventricles taper (ventricle_shapes) and rest on 
 floor; the descending aorta sits beside the spine clear of the LCX groove; the upper thorax tapers and
 the shoulders widen the top; arms (down in some patients), clavicles and pulmonary vessel trees; and
 the acquisition is drawn per patient (slice thickness, FOV; kernel and kVp in core.py).
+
+v4 (issue 15, round 2; measured against the three real series in docs/phantom.md): the thorax is a bell
+(cavity_x_scale: narrow at the apices, widening down to the lower ribs; v3 was a box below its top 130 mm); ribs
+every 21-25 mm; vertebrae with separate posterior elements; the chest is at least 118-140 mm deep from sternum to
+spine; the descending aorta is drawn 2-17 mm in front of the vertebral front and the heart, sized with the chest,
+keeps its LCX groove clear of it (smaller and nearer the midline if needed) instead of the aorta being pushed behind
+the spine; the right atrium lies to the right (coronary.atria), so the heart is wider than deep.
 """
 
 from __future__ import annotations
@@ -126,6 +133,7 @@ class Anatomy:
     taper: float = 0.0  # v4: the cavity's width at the apices is (1 - taper) x its widest (THORAX_TAPER)
     t_widest: float = 0.0  # v4: height (t) of the cavity's widest level (lower ribs)
     taper_exp: float = 1.8  # v4: how fast the cavity widens below the apices (THORAX_TAPER_EXP)
+    taper_lin: float = 0.0  # v4: the bell's slow linear part (THORAX_TAPER_LINEAR)
     apex_k: float = 70.0  # v4: how steeply the lung apices fall off laterally (mm per unit of (x / cavity half-width)^2)
 
 
@@ -614,14 +622,15 @@ def draw_anatomy(rng: np.random.Generator) -> Anatomy:
     cav_ab = (a - 2 - fat - muscle, cb0 - 0.5 * protrude)
     cav_c = (body_c[0], body_c[1] - 6 - 0.5 * protrude)
     spine_c = (body_c[0] + rng.normal(0, 2), cav_c[1] + cav_ab[1] - 0.55 * spine_r)
-    t_apex = rng.uniform(185, 225)
+    t_apex = rng.uniform(190, 250)  # v4 (v3: 185-225): real lungs reach their widest 190-260 mm below the apex
     t_top = t_apex + rng.uniform(15, 45)
     z_dome = rng.uniform(-260, -110)
     # the bell-shaped thorax (v4): how much narrower at the apices, where it is widest, how fast it widens, how
     # pointed the lung apices are
-    taper, t_widest = rng.uniform(*THORAX_TAPER), -rng.uniform(20, 70)
-    taper_exp, apex_k = rng.uniform(*THORAX_TAPER_EXP), rng.uniform(60, 140)
-    heart_scale = float(_x_scale(t_apex, np.array(40.0), taper, t_widest, taper_exp))  # width factor at the heart
+    taper, t_widest = rng.uniform(*THORAX_TAPER), -rng.uniform(0, 30)
+    taper_exp, apex_k = rng.uniform(*THORAX_TAPER_EXP), rng.uniform(60, 200)
+    bell = (taper, t_widest, taper_exp, rng.uniform(*THORAX_TAPER_LINEAR))
+    heart_scale = float(_x_scale(t_apex, np.array(40.0), *bell))  # cavity width factor at the heart
     # the descending aorta's place at the heart's level first (real: centre 22-30 mm left of the vertebral
     # centre, 3-15 mm in front of its front; docs/phantom.md), so that the heart can keep clear of it
     r_desc = rng.uniform(10, 14.5)
@@ -657,7 +666,7 @@ def draw_anatomy(rng: np.random.Generator) -> Anatomy:
     cart = _draw_cartilage_calcium(rng, cav_c=cav_c, cav_ab=cav_ab, z_dome=z_dome, rib_top=rib_top,
                                    rib_period=rib_period, rib_drop=rib_drop)
     # the cartilages of the tapering upper thorax lie nearer the midline (cavity_x_scale)
-    cart = [(cav_c[0] + (x - cav_c[0]) * float(_x_scale(t_apex, z - z_dome, taper, t_widest, taper_exp)), y, z, r, hu) for x, y, z, r, hu in cart]
+    cart = [(cav_c[0] + (x - cav_c[0]) * float(_x_scale(t_apex, z - z_dome, *bell)), y, z, r, hu) for x, y, z, r, hu in cart]
     tex_seed = int(rng.integers(2**31))
     xr = np.random.default_rng([tex_seed, 5])
     breast = None
@@ -668,7 +677,7 @@ def draw_anatomy(rng: np.random.Generator) -> Anatomy:
     # long calcified cartilage segments from their own stream (every other draw unchanged)
     segs = _draw_cartilage_segments(np.random.default_rng([tex_seed, 7]), cav_c=cav_c, cav_ab=cav_ab, z_dome=z_dome,
                                     rib_top=rib_top, rib_period=rib_period, rib_drop=rib_drop)
-    cart += [(cav_c[0] + (x - cav_c[0]) * float(_x_scale(t_apex, z - z_dome, taper, t_widest, taper_exp)), y, z, r, hu) for x, y, z, r, hu in segs]
+    cart += [(cav_c[0] + (x - cav_c[0]) * float(_x_scale(t_apex, z - z_dome, *bell)), y, z, r, hu) for x, y, z, r, hu in segs]
     paraspinal = (float(xr.uniform(18, 26)), float(xr.uniform(14, 20)))
     # acquisition and thorax v3 (issue 15) from their own streams: every draw above is unchanged by them
     acq = np.random.default_rng([tex_seed, 9])
@@ -699,7 +708,7 @@ def draw_anatomy(rng: np.random.Generator) -> Anatomy:
         aorta=aorta, pulmonary=pulm, venae=venae, arch_branches=branches, pa_bif=bif, heart_angles_deg=angles, cardiomegaly=big,
         heart_floor_z=floor, slice_mm=slice_mm, arms=arms, clavicles=clavicles, lung_vessels=lung_vessels,
         shoulders=shoulders, taper=float(taper), t_widest=float(t_widest), taper_exp=float(taper_exp),
-        apex_k=float(apex_k),
+        taper_lin=float(bell[3]), apex_k=float(apex_k),
     )
 
 
@@ -870,26 +879,31 @@ def _body_wall(anat: Anatomy, x: np.ndarray, y: np.ndarray, px: float) -> tuple[
     return body2d, depth
 
 
-THORAX_TAPER = (0.36, 0.55)
+THORAX_TAPER = (0.25, 0.6)
 """The thoracic cavity is a bell (v4): its width grows from the lung apices all the way down to the lower ribs,
-x (1 - A (1 - h) ** p) with h the depth below the apex over the apex-to-widest distance, A drawn from here and p
-from THORAX_TAPER_EXP. Measured on the three real series (lung width below the apex over the widest, bench/phantom_geometry.py):
+x (1 - A (1 - h) ** p - B (1 - h)) with h the depth below the apex over the apex-to-widest distance, A drawn
+from here, p from THORAX_TAPER_EXP, B from THORAX_TAPER_LINEAR. Measured on the three real series (lung width below the apex over the widest, bench/phantom_geometry.py):
 20 mm 0.25-0.64, 60 mm 0.67-0.84, 100 mm 0.78-0.90, 140 mm 0.87-0.92, widest 200-260 mm below the apex. v3 was a
 box below the top 130 mm."""
-THORAX_TAPER_EXP = (1.4, 2.8)
-"""Per-patient exponent of the bell's profile (higher: wide soon below the apices, then nearly straight)."""
+THORAX_TAPER_EXP = (5.0, 10.0)
+"""Per-patient exponent of the bell's fast part (the narrowing just below the apices)."""
+THORAX_TAPER_LINEAR = (0.12, 0.32)
+"""The bell's slow part: the cavity keeps widening linearly by this much from the apices to its widest level (real:
+0.91-0.92 of the widest 140 mm below the apex in two series, 0.87 in the third)."""
 SCALE_STEP = 0.01
 """Cavity width factors are painted quantised to this step (ribs and cavity share a footprint per step)."""
 
 
 def cavity_x_scale(anat: Anatomy, z_mm: np.ndarray) -> np.ndarray:
-    """Width factor of the thoracic cavity at patient heights z_mm (1 at its widest, 1 - taper at the apices)."""
-    return _x_scale(anat.t_apex, np.asarray(z_mm, float) - anat.z_dome_mm, anat.taper, anat.t_widest, anat.taper_exp)
+    """Width factor of the thoracic cavity at patient heights z_mm (1 at its widest, 1 - taper - taper_lin at the
+    apices)."""
+    return _x_scale(anat.t_apex, np.asarray(z_mm, float) - anat.z_dome_mm, anat.taper, anat.t_widest, anat.taper_exp,
+                    anat.taper_lin)
 
 
-def _x_scale(t_apex: float, t: np.ndarray, amp: float, t_widest: float, exp: float) -> np.ndarray:
+def _x_scale(t_apex: float, t: np.ndarray, amp: float, t_widest: float, exp: float, lin: float = 0.0) -> np.ndarray:
     h = np.clip((t_apex - np.asarray(t, float)) / max(t_apex - t_widest, 1.0), 0.0, 1.0)
-    return 1.0 - amp * (1.0 - h) ** exp
+    return 1.0 - amp * (1.0 - h) ** exp - lin * (1.0 - h)
 
 
 def _quantised_scale(anat: Anatomy, z_mm: np.ndarray) -> np.ndarray:
