@@ -879,15 +879,15 @@ def _body_wall(anat: Anatomy, x: np.ndarray, y: np.ndarray, px: float) -> tuple[
     return body2d, depth
 
 
-THORAX_TAPER = (0.25, 0.6)
+THORAX_TAPER = (0.22, 0.55)
 """The thoracic cavity is a bell (v4): its width grows from the lung apices all the way down to the lower ribs,
 x (1 - A (1 - h) ** p - B (1 - h)) with h the depth below the apex over the apex-to-widest distance, A drawn
 from here, p from THORAX_TAPER_EXP, B from THORAX_TAPER_LINEAR. Measured on the three real series (lung width below the apex over the widest, bench/phantom_geometry.py):
 20 mm 0.25-0.64, 60 mm 0.67-0.84, 100 mm 0.78-0.90, 140 mm 0.87-0.92, widest 200-260 mm below the apex. v3 was a
 box below the top 130 mm."""
-THORAX_TAPER_EXP = (5.0, 10.0)
+THORAX_TAPER_EXP = (3.5, 7.0)
 """Per-patient exponent of the bell's fast part (the narrowing just below the apices)."""
-THORAX_TAPER_LINEAR = (0.12, 0.32)
+THORAX_TAPER_LINEAR = (0.14, 0.3)
 """The bell's slow part: the cavity keeps widening linearly by this much from the apices to its widest level (real:
 0.91-0.92 of the widest 140 mm below the apex in two series, 0.87 in the third)."""
 SCALE_STEP = 0.01
