@@ -975,7 +975,10 @@ class Canvas:
 def _dome_low(anat: Anatomy, dxn: np.ndarray, dyn: np.ndarray) -> np.ndarray:
     """Patient z (mm) of the diaphragm under normalised cavity coordinates (x - cx) / ca, (y - cy) / cb'."""
     dome_top = np.where(dxn < 0, 0.0, anat.dome_left).astype(np.float32)
-    r2 = ((np.abs(dxn) - 0.45) / 0.55) ** 2 + (dyn / 0.9) ** 2
+    # v4: shallower in front (the diaphragm's anterior attachment, xiphoid and costal margin, is high): below the
+    # dome's top the lungs are a posterior-lateral crescent, not a ring round the liver (which the heart finder
+    # then took for the mediastinum in 3 of 20 patients)
+    r2 = ((np.abs(dxn) - 0.45) / 0.55) ** 2 + (dyn / np.where(dyn > 0, 0.9, 1.4)) ** 2
     # a broad dome with steep edges (r2 squared): 2 cm below its top the lungs are a peripheral rim, as in a
     # real chest (v2's paraboloid left 60 % of the cavity's area as lung there, and the heart finder took the
     # liver between the lungs for the heart)

@@ -308,7 +308,11 @@ def gated_grid(anat: Anatomy, size: int, rng: np.random.Generator) -> Grid:
     x = hc[0] + (np.arange(size) - (size - 1) / 2) * px
     y = hc[1] + (np.arange(size) - (size - 1) / 2) * px
     top = anat.aorta_root[2] + rng.uniform(30, 45)
-    bottom = hc[2] - anat.heart_semi[0] - rng.uniform(5, 20)
+    # to 5-20 mm below the heart's inferior wall, as a calcium-scoring protocol ends (v4: below its flat
+    # diaphragmatic floor; hc - semi[0] reached 15-50 mm into the liver once the heart rested on the diaphragm, and
+    # the liver between the lung rims then outweighed the heart for the gated heart finder)
+    low = anat.heart_floor_z if anat.heart_floor_z > -1e8 else hc[2] - anat.heart_semi[0]
+    bottom = low - rng.uniform(5, 20)
     n = int(np.ceil((top - bottom) / 3.0))
     edges = bottom + 3.0 * np.arange(n + 1)
     return Grid(x_mm=np.round(x, 4), y_mm=np.round(y, 4), z_edges_mm=edges)
