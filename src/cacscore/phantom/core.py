@@ -139,11 +139,14 @@ def noise_pool(rng: np.random.Generator, shape_yx: tuple[int, int], px_mm: float
     return white
 
 
-def _slice_noise(pool: np.ndarray, pick: np.ndarray, shape_yx: tuple[int, int]) -> np.ndarray:
-    """One slice of unit-sd noise from two pool fields: pick = (i, j, oy1, ox1, oy2, ox2)."""
+def _slice_noise(pool: np.ndarray, pick: np.ndarray, shape_yx: tuple[int, int], sd: float = 1.0) -> np.ndarray:
+    """One slice of noise with standard deviation ``sd`` from two unit-sd pool fields: pick = (i, j, oy1, ox1, oy2,
+    ox2)."""
     i, j, a, b, c, d = (int(v) for v in pick)
     ny, nx = shape_yx
-    return (pool[i, a:a + ny, b:b + nx] + pool[j, c:c + ny, d:d + nx]) * np.float32(np.sqrt(0.5))
+    out = pool[i, a:a + ny, b:b + nx] + pool[j, c:c + ny, d:d + nx]
+    out *= np.float32(sd * np.sqrt(0.5))
+    return out
 
 
 def _noise_picks(rng: np.random.Generator, n_slices: int, n_fields: int, pad: int) -> np.ndarray:
@@ -196,7 +199,7 @@ def _finish(moving: np.ndarray, static: np.ndarray | None, grid: Grid, fov_mm: f
     sig = np.float32(sigma)
     for k in range(nz):
         m = moving[k]
-        m += sig * _slice_noise(pool, picks[k], (ny, nx))
+        m += _slice_noise(pool, picks[k], (ny, nx), float(sig))
         for a in (m, None if static is None else static[k]):
             if a is None:
                 continue
