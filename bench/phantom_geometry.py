@@ -173,7 +173,7 @@ def picture(landmarks: dict, path: Path) -> None:
 
     names = [n for n in landmarks if n != "about"]
     fig, grid = plt.subplots(2, len(names), figsize=(6 * len(names), 12), dpi=80)
-    for ax, name in zip(grid[1], names):  # the cardiothoracic ratio's slice: heart borders (red), lung extent (cyan)
+    for ax, name in zip(grid[1], names):  # the cardiothoracic ratio's slice: heart borders (red), lung extent in the title
         c = landmarks[name].get("ctr")
         if c is None:
             ax.axis("off")
