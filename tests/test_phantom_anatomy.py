@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 import pytest
+from scipy import ndimage
 
 from cacscore.core.vessels import VESSELS
 from cacscore.io.dicom import Volume
@@ -238,3 +239,46 @@ def test_heart_finder_on_a_sparse_gated_field_of_view():
     g = make_patient(6, seed=5, size=64, gated=True).gated
     f = locate_heart(Volume(hu=g.hu, spacing_mm=g.spacing_mm))
     assert all(0 <= i < n for i, n in zip(f.index, g.hu.shape))
+
+
+def test_descending_aorta_lies_in_front_of_the_spine_and_the_chest_is_deep_enough():
+    """v4: the descending aorta at the heart's level is in front of the vertebral body's front and left of its
+    centre (real: 3-15 mm in front, 22-30 mm left), still clear of the coronaries; the chest is >= 118 mm deep."""
+    from cacscore.phantom.anatomy import MIN_STERNUM_TO_VERTEBRA_MM
+
+    for pid in range(1, 13):
+        d = _draws(pid, SEED, 64)[0]
+        a = d.anat
+        front = a.spine_c[1] - a.spine_r
+        assert 0 < front - a.desc_c[1] < 20 and 18 < a.desc_c[0] - a.spine_c[0] < 38
+        assert front - (a.cav_c[1] - a.cav_ab[1] + 9.0) >= MIN_STERNUM_TO_VERTEBRA_MM[0] - 1e-6
+        desc = a.aorta.points[a.aorta.label == LABEL["aorta_descending"]]
+        r = a.aorta.radius[a.aorta.label == LABEL["aorta_descending"]]
+        vpts = np.concatenate([v.points for v in d.vessels.values()])
+        wall = np.sqrt(((vpts[:, None] - desc[None]) ** 2).sum(-1)) - r[None]
+        assert wall.min() > 6.0  # no coronary runs against the aortic wall
+
+
+def test_ribs_show_every_two_centimetres_on_the_lateral_wall(patient):
+    """v4: a coronal reformat through the heart cuts a rib every 21-25 mm along each lateral chest wall."""
+    p, a = patient, patient.anatomy
+    rib = p.anatomy_labels == LABEL["rib"]
+    ky = int(round(p.heart_centre_index[1]))
+    dz = p.spacing_mm[0]
+    for half in (slice(0, rib.shape[2] // 2), slice(rib.shape[2] // 2, None)):
+        col = rib[:, ky, half].any(axis=1)  # slices holding a rib on this side of the coronal plane
+        lab, n = ndimage.label(col)
+        starts = np.array([np.flatnonzero(lab == i)[0] for i in range(1, n + 1)]) * dz
+        assert n >= 6
+        gaps = np.diff(starts)
+        assert 14 <= np.median(gaps) <= 27, gaps  # v3's ribs: every 27-33 mm
+
+
+def test_gated_series_ends_just_below_the_heart():
+    """The gated grid ends 5-20 mm below the heart's flat floor (not in the liver)."""
+    from cacscore.phantom.core import gated_grid
+
+    for pid in (1, 2, 3):
+        a = _draws(pid, SEED, 64)[0].anat
+        g = gated_grid(a, 64, np.random.default_rng(0))
+        assert 5 - 1e-6 <= a.heart_floor_z - g.z_edges_mm[0] <= 20 + 1e-6
