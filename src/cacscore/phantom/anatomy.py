@@ -1055,47 +1055,53 @@ def _paint_cavity(anat: Anatomy, cv: Canvas) -> None:
     lung_base = (np.float32(HU["lung"]) + grad).astype(np.float32)
     lo_min, hi_max = float(lo32.min()), float(hi32.max())
     b1, b2, fl = (np.empty(lo32.shape, np.float32) for _ in range(3))
-    feet: dict[float, tuple[np.ndarray, np.ndarray]] = {}  # one footprint per width step (the bell has ~40)
+    feet: dict[float, tuple] = {}  # one footprint per width step (the bell has ~40)
+    full = slice(0, len(xs))
     for k in range(nz):  # slab by slab (cache-friendly): abdomen below the domes / inlet above, then lung
         sk = sub[k]
-        below = zc[k] < lo
-        c2 = c2_full
+        c2, cs = c2_full, full
         if taper[k] < 1.0:  # narrower than at the lower ribs: the chest wall fills what the cavity gives up,
             # muscle (intercostals, serratus) low down, fat and muscle of the axillae near the apices
             v = float(taper[k])
             if v not in feet:
                 c2v = _cavity_footprint(anat, xs, ys, px, x_scale=v)
                 idx = np.nonzero(c2_full - c2v > 0)  # the lateral bands only
-                feet[v] = (c2v, idx, (c2_full[idx] - c2v[idx]).astype(np.float32))
-            c2, idx, gap = feet[v]
+                cols = np.flatnonzero(c2v.any(axis=0))  # the narrower cavity's columns: nothing changes outside
+                win = slice(int(cols[0]), int(cols[-1]) + 1) if len(cols) else slice(0, 0)
+                feet[v] = (c2v, idx, (c2_full[idx] - c2v[idx]).astype(np.float32), win)
+            c2, idx, gap, cs = feet[v]
             fill = np.float32(HU["muscle"] - 5 + (HU["fat"] + 15 - HU["muscle"] + 5) * np.clip((0.93 - v) / 0.2, 0, 1))
             vals = sk[idx]
             sk[idx] = vals + gap * (fill - vals)
-        np.subtract(np.where(below, abd, inlet), sk, out=b1)
-        b1 *= c2
-        sk += b1
+        # the rest only inside the cavity's columns on this slab (views; exact: c2 is 0 outside them)
+        sk, c2, lo_, hi_ = sk[:, cs], c2[:, cs], lo32[:, cs], hi32[:, cs]
+        w1, w2, wf = b1[:, cs], b2[:, cs], fl[:, cs]
+        below = zc[k] < lo_
+        np.subtract(np.where(below, abd[:, cs], inlet[:, cs]), sk, out=w1)
+        w1 *= c2
+        sk += w1
         has_lung = ez[k + 1] > lo_min and ez[k] < hi_max
         if has_lung:  # (in-place temporaries: this loop runs once per slab, 280 times at 1.25 mm)
             tex = pool[k % 4, offs[k, 0]:offs[k, 0] + len(ys), offs[k, 1]:offs[k, 1] + len(xs)]
-            np.multiply(vess, tex, out=b2)
-            b2 += lung_base  # the lung's HU
+            np.multiply(vess[:, cs], tex[:, cs], out=w2)
+            w2 += lung_base  # the lung's HU
             # the lung's share of this slab, per slab (a (nz, y, x) array of it cost more than the painting)
-            np.minimum(hi32, ez[k + 1], out=fl)
-            np.maximum(lo32, ez[k], out=b1)
-            fl -= b1
-            np.maximum(fl, 0.0, out=fl)
-            fl *= inv_dz
-            fl *= c2
-            b2 -= sk
-            b2 *= fl
-            sk += b2
+            np.minimum(hi_, ez[k + 1], out=wf)
+            np.maximum(lo_, ez[k], out=w1)
+            wf -= w1
+            np.maximum(wf, 0.0, out=wf)
+            wf *= inv_dz
+            wf *= c2
+            w2 -= sk
+            w2 *= wf
+            sk += w2
         else:
-            fl[:] = 0.0
+            wf[:] = 0.0
         if lab is not None:
-            lk = lab[k]
+            lk = lab[k][:, cs]
             in_cav = c2 >= 0.5
-            lk[in_cav] = np.where(below, below_lab, LABEL["thoracic_inlet"])[in_cav]
-            lk[fl >= 0.5] = np.broadcast_to(lung_lab, fl.shape)[fl >= 0.5]
+            lk[in_cav] = np.where(below, below_lab[:, cs], LABEL["thoracic_inlet"])[in_cav]
+            lk[wf >= 0.5] = np.broadcast_to(lung_lab[:, cs], wf.shape)[wf >= 0.5]
     _paint_upper_abdomen(anat, cv)
 
 
