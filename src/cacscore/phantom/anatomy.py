@@ -1385,11 +1385,6 @@ def _paint_spine(anat: Anatomy, cv: Canvas, bone_k: float) -> None:
         fvert += slab_fraction(np.float32(s0 + disc / 2), np.float32(s0 + anat.vert_period - disc / 2), grid.z_edges_mm)
     f_body = ellipse_footprint(xs, ys, sx, sy, sr * 1.1, sr, px)
     f_canc = ellipse_footprint(xs, ys, sx, sy, sr * 1.1 - 2, sr - 2, px)
-    sub = img[bsp]
-    sub += f_body[None] * (np.float32(HU["disc"]) - sub)
-    vb = fvert[:, None, None]
-    sub += vb * f_body[None] * (np.float32(720 * bone_k) - sub)
-    sub += vb * f_canc[None] * (np.float32(CANCELLOUS_HU * bone_k) - sub)
     post = np.zeros((len(ys), len(xs)), np.float32)
     cyc = sy + sr + 8
     ring = ellipse_footprint(xs, ys, sx, cyc, 12.5, 11.5, px)
@@ -1397,6 +1392,7 @@ def _paint_spine(anat: Anatomy, cv: Canvas, bone_k: float) -> None:
     trans = ellipse_footprint(xs, ys, sx, cyc - 2, 36.0, 5.0, px)
     np.maximum(ring, spinous, out=post)
     np.maximum(post, trans, out=post)
+    canal = ellipse_footprint(xs, ys, sx, cyc, 7.5, 7.0, px)
     # the posterior elements of each vertebra (arch, transverse and spinous processes) are separate too: 70 % of
     # the period, a third of a period lower than the body (the processes slope down), so a sagittal reformat
     # shows a row of spinous processes, not one continuous bar (v3)
@@ -1404,16 +1400,26 @@ def _paint_spine(anat: Anatomy, cv: Canvas, bone_k: float) -> None:
     for s0 in starts - anat.vert_period / 3:
         fpost += slab_fraction(np.float32(s0 + 0.15 * anat.vert_period), np.float32(s0 + 0.85 * anat.vert_period),
                                grid.z_edges_mm)
-    vp = fpost[:, None, None]
-    sub += vp * post[None] * (np.float32(420 * bone_k) - sub)
-    canal = ellipse_footprint(xs, ys, sx, cyc, 7.5, 7.0, px)
-    sub += canal[None] * (np.float32(HU["csf"]) - sub)
-    cv.bright[bsp] |= (f_body > 0.01)[None] & (vb > 0.01) | (post > 0.01)[None] & (vp > 0.01)
+    # painted on the columns the bone covers only, gathered once (the box is mostly muscle the spine leaves alone)
+    iy, ix = np.nonzero((f_body > 0) | (f_canc > 0) | (post > 0) | (canal > 0))
+    fb, fc, po, ca = f_body[iy, ix], f_canc[iy, ix], post[iy, ix], canal[iy, ix]
+    vb, vp = fvert[:, None], fpost[:, None]
+    sub = img[bsp]
+    g = sub[:, iy, ix]
+    g += fb * (np.float32(HU["disc"]) - g)
+    g += vb * fb * (np.float32(720 * bone_k) - g)
+    g += vb * fc * (np.float32(CANCELLOUS_HU * bone_k) - g)
+    g += vp * po * (np.float32(420 * bone_k) - g)
+    g += ca * (np.float32(HU["csf"]) - g)
+    sub[:, iy, ix] = g
+    br = cv.bright[bsp]
+    br[:, iy, ix] |= (fb > 0.01) & (vb > 0.01) | (po > 0.01) & (vp > 0.01)
     if cv.lab is not None:  # discs count as vertebra (the column), the canal does not
-        bone = (f_body >= 0.5)[None] | ((post >= 0.5)[None] & (vp >= 0.5))
-        bone &= (canal < 0.5)[None]
+        bone = ((fb >= 0.5) | (po >= 0.5) & (vp >= 0.5)) & (ca < 0.5)
         lv = cv.lab[bsp]
-        lv[bone] = LABEL["vertebra"]
+        lg = lv[:, iy, ix]
+        lg[bone] = LABEL["vertebra"]
+        lv[:, iy, ix] = lg
 
 
 def _paint_ribs(anat: Anatomy, cv: Canvas, bone_k: float) -> None:
