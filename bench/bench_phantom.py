@@ -4,9 +4,10 @@
     .venv/bin/python bench/bench_phantom.py --cohort 200 --sizes 512 256 128 --workers 2 --no-time
                                                             # score distribution of 200 rendered patients per size
     .venv/bin/python bench/bench_phantom.py --hu            # + HU table phantom vs ../shared/data/lidc-idri-0002
-    .venv/bin/python bench/bench_phantom.py --no-time --versus ea316b9 --pids 1 2 3 4 5
-                                                            # anatomy v2 vs the renderer at a git revision (v1),
-                                                            # same run, wall and CPU seconds per 512 px patient
+    .venv/bin/python bench/bench_phantom.py --no-time --versus 114da3a --thickness 1.25 --pids 1 2 3 --rounds 2
+                                                            # this tree vs the renderer at a git revision, same
+                                                            # run (interleaved), wall and CPU s per 512 px patient,
+                                                            # every patient at 1.25 mm slices (the slowest case)
 
 Baseline ("naive full-resolution render"): the same patient rendered the obvious way, with every
 slab sampled at 5 sub-slices (1 mm) and averaged, i.e. make_patient's pipeline on a 5x finer z grid;
@@ -134,7 +135,11 @@ def hu_stats_phantom(pid: int, seed: int) -> dict[str, tuple[float, float]]:
 _TIMER = """
 import json, sys, time
 from cacscore.phantom import make_patient
+import cacscore.phantom.anatomy as A
 pids, size, kw = json.loads(sys.argv[1]), int(sys.argv[2]), json.loads(sys.argv[3])
+thick = float(sys.argv[4])
+if thick > 0:  # every patient reconstructed at this thickness (both renderers draw it from SLICE_MM / SLICE_P)
+    A.SLICE_P = tuple(1.0 if m == thick else 0.0 for m in A.SLICE_MM)
 make_patient(pids[0], seed=0, size=64, **kw)  # imports and first-call set-up out of the timing
 out = []
 for pid in pids:
@@ -145,30 +150,41 @@ print(json.dumps(out))
 """
 
 
-def time_in_subprocess(src: Path, pids: list[int], size: int, kw: dict) -> np.ndarray:
-    """(n, 2) wall and CPU seconds of make_patient per pid, in a fresh process importing cacscore from ``src``."""
+def time_in_subprocess(src: Path, pids: list[int], size: int, kw: dict, thickness: float = 0.0) -> np.ndarray:
+    """(n, 2) wall and CPU seconds of make_patient per pid, in a fresh process importing cacscore from ``src``;
+    ``thickness`` > 0 forces that slice thickness (mm) on every patient."""
     env = dict(os.environ, PYTHONPATH=str(src))
-    res = subprocess.run([sys.executable, "-c", _TIMER, json.dumps(pids), str(size), json.dumps(kw)],
+    res = subprocess.run([sys.executable, "-c", _TIMER, json.dumps(pids), str(size), json.dumps(kw), str(thickness)],
                          env=env, capture_output=True, text=True, check=True)
     return np.array(json.loads(res.stdout.strip().splitlines()[-1]))
 
 
-def versus(rev: str, pids: list[int], size: int) -> None:
-    """Anatomy v2 (this tree, with and without the anatomy label volume) against the renderer at git ``rev``,
-    interleaved in the same run so that both see the same load on the shared cores."""
+def versus(rev: str, pids: list[int], size: int, thickness: float = 0.0, rounds: int = 1) -> None:
+    """This tree's renderer (with and without the anatomy label volume) against the renderer at git ``rev``,
+    interleaved round by round in the same run so that both see the same load on the shared cores."""
     root = Path(__file__).resolve().parents[1]
+    old, new, new_lab = [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         archive = subprocess.run(["git", "-C", str(root), "archive", rev, "src"], capture_output=True, check=True).stdout
         subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
-        old = time_in_subprocess(Path(tmp) / "src", pids, size, {})
-        new = time_in_subprocess(root / "src", pids, size, {})
-        new_lab = time_in_subprocess(root / "src", pids, size, {"anatomy": True})
-    print(f"size {size}, patients {pids} (seed 0), load average {os.getloadavg()[0]:.1f}:")
-    for name, t in ((f"{rev} (v1)", old), ("v2", new), ("v2 + anatomy labels", new_lab)):
-        print(f"  {name:24s} wall median {np.median(t[:, 0]):.2f} s (max {t[:, 0].max():.2f}), "
+        for _ in range(rounds):
+            old.append(time_in_subprocess(Path(tmp) / "src", pids, size, {}, thickness))
+            new.append(time_in_subprocess(root / "src", pids, size, {}, thickness))
+            new_lab.append(time_in_subprocess(root / "src", pids, size, {"anatomy": True}, thickness))
+    old, new, new_lab = np.concatenate(old), np.concatenate(new), np.concatenate(new_lab)
+    th = f"{thickness:g} mm slices" if thickness > 0 else "drawn slice thickness"
+    print(f"size {size}, {th}, patients {pids} (seed 0) x {rounds} rounds, load average {os.getloadavg()[0]:.1f}:")
+    for name, t in ((f"{rev}", old), ("this tree", new), ("this tree + anatomy labels", new_lab)):
+        print(f"  {name:28s} wall median {np.median(t[:, 0]):.2f} s (max {t[:, 0].max():.2f}), "
               f"CPU median {np.median(t[:, 1]):.2f} s (max {t[:, 1].max():.2f})")
-    print(f"  v2 / v1 CPU ratio {np.median(new[:, 1]) / np.median(old[:, 1]):.2f}, "
+    print(f"  this tree / {rev} CPU ratio {np.median(new[:, 1]) / np.median(old[:, 1]):.2f}, "
           f"with labels {np.median(new_lab[:, 1]) / np.median(old[:, 1]):.2f}")
+    # the least-disturbed run of each patient (the shared cores inflate CPU seconds too, by cache and SMT contention)
+    best = {name: t[:, 1].reshape(rounds, len(pids)).min(axis=0) for name, t in (("old", old), ("new", new),
+                                                                                    ("lab", new_lab))}
+    print(f"  fastest of {rounds} rounds per patient, CPU s: {rev} {np.round(best['old'], 2).tolist()}, this tree "
+          f"{np.round(best['new'], 2).tolist()}, + labels {np.round(best['lab'], 2).tolist()}; ratio of sums "
+          f"{best['new'].sum() / best['old'].sum():.2f}, with labels {best['lab'].sum() / best['old'].sum():.2f}")
 
 
 def main() -> None:
@@ -182,9 +198,11 @@ def main() -> None:
     ap.add_argument("--hu", action="store_true")
     ap.add_argument("--versus", default=None, metavar="GIT_REV", help="time against the renderer at this revision")
     ap.add_argument("--pids", type=int, nargs="+", default=[1, 2, 3, 4, 5])
+    ap.add_argument("--thickness", type=float, default=0.0, help="with --versus: force this slice thickness (mm)")
+    ap.add_argument("--rounds", type=int, default=1, help="with --versus: interleaved rounds")
     args = ap.parse_args()
     if args.versus:
-        versus(args.versus, args.pids, 512)
+        versus(args.versus, args.pids, 512, args.thickness, args.rounds)
     print(f"load average {os.getloadavg()[0]:.1f} {os.getloadavg()[1]:.1f} on {os.cpu_count()} cores")
     for size in () if args.no_time else (512, 128):
         t = timeit(lambda: make_patient(3, seed=0, size=size), args.repeats)

@@ -1,7 +1,13 @@
 """Phantom geometry against eye-placed landmarks on the three real series (docs/phantom.md, issue 15).
 
     PYTHONPATH=src .venv/bin/python bench/phantom_geometry.py --patients 100 --seed 0 \
-        --picture docs/pictures/real_landmarks.png
+        --picture docs/pictures/real_landmarks.png [--rendered 40]
+
+--rendered N (v4) also renders the first N phantom patients (256 px, with the anatomy label volume) and measures,
+with the same code as on the real series, the thorax's width by level (lung extent on each axial slice, as a
+fraction of its widest, at fixed depths below the lung apex) and the cardiothoracic ratio (the heart's widest
+transverse extent, pericardium included, over the lung extent on that slice, and over the widest lung extent);
+the real hearts' extents are eye-placed (docs/real_landmarks.json, "ctr").
 
 Phantom statistics come from the drawn anatomy (no rendering): the heart's centre as a fraction of
 the thoracic cavity's width (patient right = 0) and depth (back of the sternum = 0, front of the
@@ -20,6 +26,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from scipy import ndimage
+
+from cacscore.phantom import make_patient
 from cacscore.phantom.anatomy import LABEL, PERICARDIUM_REACH_MM, ventricle_shapes
 from cacscore.phantom.raster import ellipsoid_columns
 from cacscore.phantom.core import _draws
@@ -59,6 +68,79 @@ def phantom_row(pid: int, seed: int) -> dict:
     }
 
 
+DEPTHS_MM = (20, 60, 100, 140, 200)
+"""Levels below the lung apex at which the thorax's width is compared (fraction of its widest)."""
+HEART_LABELS = ("heart", "epicardial_fat", "pericardium", "coronary_artery")
+
+
+def lung_extent_mm(sl: np.ndarray, px_mm: float) -> float:
+    """Left-right extent (mm) of the lungs on one axial slice: HU < -500 inside the body (the largest > -400 HU
+    component, holes filled), opened, components under 200 mm^2 dropped (airways, stomach gas), columns with
+    >= 2 lung pixels. The inner surface of the ribs, on real and phantom slices alike."""
+    body = ndimage.binary_fill_holes(ndimage.binary_opening(sl > -400, iterations=2))
+    lab, n = ndimage.label(body)
+    if n == 0:
+        return 0.0
+    body = lab == (np.argmax(np.bincount(lab.ravel())[1:]) + 1)
+    lung = ndimage.binary_opening(body & (sl < -500), iterations=2)
+    lab2, n2 = ndimage.label(lung)
+    if n2 == 0:
+        return 0.0
+    sizes = np.bincount(lab2.ravel())
+    sizes[0] = 0
+    lung = np.isin(lab2, np.nonzero(sizes * px_mm ** 2 > 200)[0])
+    cols = np.nonzero(lung.sum(axis=0) >= 2)[0]
+    return float((cols[-1] - cols[0] + 1) * px_mm) if len(cols) else 0.0
+
+
+def thorax_profile(hu: np.ndarray, z_mm: np.ndarray, px_mm: float) -> dict:
+    """Lung width at DEPTHS_MM below the apex (the highest slice with >= 20 mm of lung) over its widest, the
+    widest (mm) and its depth below the apex. ``hu`` (z, y, x) with z_mm per slice (any order)."""
+    order = np.argsort(-np.asarray(z_mm))
+    z = np.asarray(z_mm)[order]
+    w = np.array([lung_extent_mm(hu[k], px_mm) for k in order])
+    top = z[np.argmax(w > 20)]
+    i_max = int(np.argmax(w))
+    out = {f"lung_width_{d}mm_below_apex_over_widest": float(w[np.argmin(np.abs(top - z - d))] / w[i_max])
+           for d in DEPTHS_MM}
+    out["widest_lung_mm"] = float(w[i_max])
+    out["widest_depth_below_apex_mm"] = float(top - z[i_max])
+    return out
+
+
+def rendered_row(pid: int, seed: int, size: int = 256) -> dict:
+    """Cardiothoracic ratio and thorax profile of one rendered phantom patient (static image, labels)."""
+    p = make_patient(pid, seed=seed, size=size, anatomy=True)
+    lab, px = p.anatomy_labels, p.spacing_mm[1]
+    z = p.origin_mm[2] + p.spacing_mm[0] * np.arange(lab.shape[0])
+    heart = np.isin(lab, [LABEL[n] for n in HEART_LABELS]).any(axis=1)  # (z, x): columns holding heart
+    widths = np.array([(np.ptp(np.nonzero(h)[0]) + 1) * px if h.any() else 0.0 for h in heart])
+    k = int(np.argmax(widths))
+    prof = thorax_profile(p.hu_static, z, px)
+    return {"ctr_on_its_slice": widths[k] / lung_extent_mm(p.hu_static[k], px),
+            "ctr_over_widest_lung": widths[k] / prof["widest_lung_mm"], "heart_width_mm": widths[k], **prof}
+
+
+def real_rendered_rows(landmarks: dict) -> pd.DataFrame:
+    """The same statistics on the real series: thorax profile from 5 mm-spaced slices; heart extent eye-placed."""
+    from cacscore.io.ct import read_ct
+
+    rows = {}
+    for name, lm in landmarks.items():
+        if name == "about" or "ctr" not in lm:
+            continue
+        v = read_ct(DATA / name)
+        step = max(1, int(round(5.0 / v.spacing_mm[0])))
+        z = v.positions_mm[::step, 2]
+        prof = thorax_profile(v.hu[::step], z, v.spacing_mm[1])
+        c = lm["ctr"]
+        k = int(np.argmin(np.abs(v.positions_mm[:, 2] - c["z_mm"])))
+        w = c["heart_x"][1] - c["heart_x"][0]
+        rows[name] = {"ctr_on_its_slice": w / lung_extent_mm(v.hu[k], v.spacing_mm[1]),
+                      "ctr_over_widest_lung": w / prof["widest_lung_mm"], "heart_width_mm": float(w), **prof}
+    return pd.DataFrame(rows)
+
+
 def real_rows(landmarks: dict) -> pd.DataFrame:
     rows = {}
     for name, lm in landmarks.items():
@@ -90,7 +172,24 @@ def picture(landmarks: dict, path: Path) -> None:
     from cacscore.io.ct import read_ct
 
     names = [n for n in landmarks if n != "about"]
-    fig, axes = plt.subplots(1, len(names), figsize=(6 * len(names), 6), dpi=80)
+    fig, grid = plt.subplots(2, len(names), figsize=(6 * len(names), 12), dpi=80)
+    for ax, name in zip(grid[1], names):  # the cardiothoracic ratio's slice: heart borders (red), lung extent in the title
+        c = landmarks[name].get("ctr")
+        if c is None:
+            ax.axis("off")
+            continue
+        v = read_ct(DATA / name)
+        k = int(np.argmin(np.abs(v.positions_mm[:, 2] - c["z_mm"])))
+        x0, y0 = v.positions_mm[k][:2]
+        ny, nx = v.hu.shape[1:]
+        ax.imshow(v.hu[k], cmap="gray", vmin=-200, vmax=300,
+                  extent=(x0, x0 + nx * v.spacing_mm[2], y0 + ny * v.spacing_mm[1], y0))
+        for xv in c["heart_x"]:
+            ax.axvline(xv, color="r", lw=0.8)
+        w = lung_extent_mm(v.hu[k], v.spacing_mm[1])
+        ax.set_title(f"{name} z {c['z_mm']} mm: heart's widest extent (red) {c['heart_x'][1] - c['heart_x'][0]} mm;\n"
+                     f"lung extent (threshold) {w:.0f} mm: ratio {(c['heart_x'][1] - c['heart_x'][0]) / w:.2f}", fontsize=8)
+    axes = grid[0]
     for ax, name in zip(axes, names):
         lm = landmarks[name]
         v = read_ct(DATA / name)
@@ -119,16 +218,21 @@ def main() -> None:
     ap.add_argument("--patients", type=int, default=100)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--picture", type=Path, default=None)
+    ap.add_argument("--rendered", type=int, default=0, help="render this many patients for the CTR / thorax rows")
     args = ap.parse_args()
     landmarks = json.loads((ROOT / "docs" / "real_landmarks.json").read_text())
     ph = pd.DataFrame([phantom_row(pid, args.seed) for pid in range(1, args.patients + 1)])
     real = real_rows(landmarks)
+    if args.rendered:
+        rend = pd.DataFrame([rendered_row(pid, args.seed) for pid in range(1, args.rendered + 1)])
+        ph = pd.concat([ph, rend], axis=1)
+        real = pd.concat([real, real_rendered_rows(landmarks)])
     table = pd.DataFrame({"phantom min": ph.min(), "phantom median": ph.median(), "phantom max": ph.max()})
     table = table.join(real)
     inside = [(ph[c].min() <= real.loc[c]).all() and (real.loc[c] <= ph[c].max()).all()
               if real.loc[c].notna().any() else None for c in table.index]
     table["real within phantom range"] = inside
-    print(f"{args.patients} phantom patients (seed {args.seed}) vs eye-placed landmarks")
+    print(f"{args.patients} phantom patients (seed {args.seed}; rendered rows: the first {args.rendered}) vs the real series")
     t = table.round(2).astype(str)
     print("| statistic | " + " | ".join(t.columns) + " |")
     print("|---" * (len(t.columns) + 1) + "|")

@@ -1,6 +1,9 @@
 """Side-by-side picture of phantom slabs and real 5 mm slabs (LIDC-IDRI-0002) at the same window.
 
     .venv/bin/python bench/preview_compare.py --out /tmp/compare.png [--pid 1 --seed 0]
+    .venv/bin/python bench/preview_compare.py --pid 2 --compare ../shared/data/lidc-idri-0001 \
+        --out docs/pictures/phantom_v2_vs_lidc-idri-0001.png
+        # the `cacscore phantom --preview --compare` picture of one patient, without writing its release
 
 Rows: phantom (static + noise as written) at 4 heights (upper chest, carina, heart, dome) and the
 real series averaged 4 by 4 into 5 mm slabs at comparable heights. Window -160..240 HU
@@ -41,8 +44,15 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--size", type=int, default=512)
     ap.add_argument("--wide", action="store_true", help="lung window (W 1500 / L -600)")
+    ap.add_argument("--compare", type=Path, default=None, help="a real series: write the phantom --preview picture")
     args = ap.parse_args()
     p = make_patient(args.pid, seed=args.seed, size=args.size)
+    if args.compare is not None:
+        from cacscore.phantom.writer import _compare_volume, write_preview
+
+        write_preview(args.out, p, compare=_compare_volume(args.compare))
+        print(args.out)
+        return
     real = real_slabs()
     kc = int(round(p.heart_centre_index[0]))
     nz = p.hu.shape[0]

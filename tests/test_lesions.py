@@ -15,7 +15,7 @@ from cacscore.scoring.agatston import agatston
 from cacscore.core.vessels import VESSELS
 
 SEED = 100
-PIDS = (45, 69, 112, 129)  # anatomy v3: 5 mm slices, calcified in 3-4 vessels (6-21 plaques each; v2 used 33, 42, 54, 62)
+PIDS = (38, 65, 70, 107)  # anatomy v4: 5 mm slices, calcified in 3-4 vessels (6-21 plaques each; v3 used 45, 69, 112, 129)
 
 
 @pytest.fixture(scope="module")

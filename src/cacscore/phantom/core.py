@@ -139,11 +139,14 @@ def noise_pool(rng: np.random.Generator, shape_yx: tuple[int, int], px_mm: float
     return white
 
 
-def _slice_noise(pool: np.ndarray, pick: np.ndarray, shape_yx: tuple[int, int]) -> np.ndarray:
-    """One slice of unit-sd noise from two pool fields: pick = (i, j, oy1, ox1, oy2, ox2)."""
+def _slice_noise(pool: np.ndarray, pick: np.ndarray, shape_yx: tuple[int, int], sd: float = 1.0) -> np.ndarray:
+    """One slice of noise with standard deviation ``sd`` from two unit-sd pool fields: pick = (i, j, oy1, ox1, oy2,
+    ox2)."""
     i, j, a, b, c, d = (int(v) for v in pick)
     ny, nx = shape_yx
-    return (pool[i, a:a + ny, b:b + nx] + pool[j, c:c + ny, d:d + nx]) * np.float32(np.sqrt(0.5))
+    out = pool[i, a:a + ny, b:b + nx] + pool[j, c:c + ny, d:d + nx]
+    out *= np.float32(sd * np.sqrt(0.5))
+    return out
 
 
 def _noise_picks(rng: np.random.Generator, n_slices: int, n_fields: int, pad: int) -> np.ndarray:
@@ -191,15 +194,16 @@ def _finish(moving: np.ndarray, static: np.ndarray | None, grid: Grid, fov_mm: f
     pad = 48
     pool = noise_pool(rng, (ny, nx), grid.px_mm, pad=pad, grain_mm=grain_mm)
     picks = _noise_picks(rng, nz, len(pool), pad)
-    outside = (grid.y_mm[:, None] ** 2 + grid.x_mm[None, :] ** 2) > (fov_mm / 2) ** 2
+    # the corners outside the reconstruction circle, as flat indices (a boolean mask scans every pixel)
+    outside = np.flatnonzero((grid.y_mm[:, None] ** 2 + grid.x_mm[None, :] ** 2) > (fov_mm / 2) ** 2)
     sig = np.float32(sigma)
     for k in range(nz):
         m = moving[k]
-        m += sig * _slice_noise(pool, picks[k], (ny, nx))
+        m += _slice_noise(pool, picks[k], (ny, nx), float(sig))
         for a in (m, None if static is None else static[k]):
             if a is None:
                 continue
-            a[outside] = HU_MIN
+            a.reshape(-1)[outside] = HU_MIN  # a slab of a C-contiguous volume: reshape is a view
             np.rint(a, out=a)
             np.clip(a, HU_MIN, HU_MAX, out=a)
 
@@ -307,7 +311,11 @@ def gated_grid(anat: Anatomy, size: int, rng: np.random.Generator) -> Grid:
     x = hc[0] + (np.arange(size) - (size - 1) / 2) * px
     y = hc[1] + (np.arange(size) - (size - 1) / 2) * px
     top = anat.aorta_root[2] + rng.uniform(30, 45)
-    bottom = hc[2] - anat.heart_semi[0] - rng.uniform(5, 20)
+    # to 5-20 mm below the heart's inferior wall, as a calcium-scoring protocol ends (v4: below its flat
+    # diaphragmatic floor; hc - semi[0] reached 15-50 mm into the liver once the heart rested on the diaphragm, and
+    # the liver between the lung rims then outweighed the heart for the gated heart finder)
+    low = anat.heart_floor_z if anat.heart_floor_z > -1e8 else hc[2] - anat.heart_semi[0]
+    bottom = low - rng.uniform(5, 20)
     n = int(np.ceil((top - bottom) / 3.0))
     edges = bottom + 3.0 * np.arange(n + 1)
     return Grid(x_mm=np.round(x, 4), y_mm=np.round(y, 4), z_edges_mm=edges)

@@ -262,7 +262,7 @@ def preview_levels(p: PhantomPatient) -> dict[str, int]:
 
 def _real_panels(volume, levels_rel_mm: dict[str, float]) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, str]:
     """Axial slices of a real series at the same heights relative to its heart centre (chest.heart finder),
-    plus its coronal and sagittal reformats through that centre."""
+    plus its coronal reformat through that centre and its sagittal one through the spine (_midline_column)."""
     from cacscore.chest.heart import locate_heart
 
     hu, sp = volume.hu, volume.spacing_mm
@@ -276,13 +276,23 @@ def _real_panels(volume, levels_rel_mm: dict[str, float]) -> tuple[dict[str, np.
         k = int(np.clip(round(kz + dz_mm / sp[0]), 0, hu.shape[0] - 1))
         lo, hi = max(k - int(round(2.5 / sp[0])), 0), k + max(int(round(2.5 / sp[0])), 1)
         out[name] = hu[lo:hi].mean(axis=0)  # a 5 mm slab, as the phantom's
-    return out, hu[:, ky], hu[:, :, kx], note
+    return out, hu[:, ky], hu[:, :, _midline_column(hu[kz], ky, sp[2])], note
+
+
+def _midline_column(sl: np.ndarray, row: int, px_mm: float) -> int:
+    """Column of the spine on an axial slice: the median column of bone (> 250 HU) behind ``row`` within 60 mm of the
+    body's centre column (the sagittal reformat goes through the spine and sternum, as the phantom's does)."""
+    body = np.nonzero((sl > -400).any(axis=0))[0]
+    c0 = 0.5 * (body[0] + body[-1]) if len(body) else sl.shape[1] / 2
+    r, c = np.nonzero(sl[row:] > 250)
+    near = np.abs(c - c0) < 60.0 / px_mm
+    return int(np.median(c[near])) if near.any() else int(round(c0))
 
 
 def write_preview(path: Path, p: PhantomPatient, *, compare=None) -> None:
     """PNG: axial slices at the aortic arch, aortic root / left main and mid-ventricle (coronary labels
     outlined in colour), a coronal reformat through the heart's centre and a sagittal one through the
-    aortic root. ``compare``: a real Volume whose same levels (relative to its heart centre, found by
+    spine (the midline: vertebrae, discs, sternum). ``compare``: a real Volume whose same levels (relative to its heart centre, found by
     chest.heart) are drawn in a second row."""
     import matplotlib
 
@@ -298,7 +308,8 @@ def write_preview(path: Path, p: PhantomPatient, *, compare=None) -> None:
     vmin, vmax = WINDOW_HU
     a = p.anatomy
     ky = int(round(p.heart_centre_index[1]))
-    kx = int(round((a.aorta_root[0] - p.origin_mm[0]) / p.spacing_mm[2])) if a is not None else int(round(p.heart_centre_index[2]))
+    # sagittal through the spine and sternum (the midline), where the vertebrae, discs and sternum show
+    kx = int(round((a.spine_c[0] - p.origin_mm[0]) / p.spacing_mm[2])) if a is not None else int(round(p.heart_centre_index[2]))
     aspect = p.spacing_mm[0] / p.spacing_mm[1]
     for ax, (name, k) in zip(axes[0], levels.items()):
         ax.imshow(p.hu[k], cmap="gray", vmin=vmin, vmax=vmax)
@@ -307,7 +318,7 @@ def write_preview(path: Path, p: PhantomPatient, *, compare=None) -> None:
     axes[0, 3].imshow(p.hu[:, ky], cmap="gray", vmin=vmin, vmax=vmax, origin="lower", aspect=aspect)
     axes[0, 3].set_title("coronal through the heart centre", fontsize=8)
     axes[0, 4].imshow(p.hu[:, :, kx], cmap="gray", vmin=vmin, vmax=vmax, origin="lower", aspect=aspect)
-    axes[0, 4].set_title("sagittal through the aortic root", fontsize=8)
+    axes[0, 4].set_title("sagittal through the spine (midline)", fontsize=8)
     if compare is not None:
         rel = {n: (k - kc) * p.spacing_mm[0] for n, k in levels.items()}
         real, cor, sag, note = _real_panels(compare, rel)
@@ -318,7 +329,7 @@ def write_preview(path: Path, p: PhantomPatient, *, compare=None) -> None:
         axes[1, 3].imshow(cor, cmap="gray", vmin=vmin, vmax=vmax, origin="lower", aspect=rasp)
         axes[1, 3].set_title("real: coronal through its heart centre", fontsize=8)
         axes[1, 4].imshow(sag, cmap="gray", vmin=vmin, vmax=vmax, origin="lower", aspect=rasp)
-        axes[1, 4].set_title("real: sagittal through its heart centre", fontsize=8)
+        axes[1, 4].set_title("real: sagittal through its spine (midline)", fontsize=8)
     for ax in axes.ravel():
         ax.axis("off")
     t = p.truth
