@@ -52,9 +52,21 @@ and cuts off some epicardial fat; docs/chest_anatomy.md)."""
 # the courses in the heart frame: (t along root -> apex, angle in degrees from anterior towards the patient's left)
 COURSES: dict[str, tuple[tuple[float, float], tuple[float, float]]] = {
     "LAD": ((0.18, 0.92), (35.0, 25.0)),
-    "LCX": ((0.22, 0.3), (75.0, 140.0)),
-    "RCA": ((0.14, 0.3), (-35.0, -150.0)),
+    "LCX": ((0.3, 0.42), (85.0, 160.0)),
+    "RCA": ((0.14, 0.45), (-35.0, -115.0)),
 }
+"""Read by eye on the three LIDC series (docs/pictures/hybrid_courses_*.png). The LCX was (0.22-0.3, 75-140 deg):
+its upper points reached the pulmonary trunk and the left atrial appendage. The RCA was (0.14-0.3, -35 to -150
+deg): its posterior rays, leaving the base towards the crux, found the fat by the IVC and oesophagus behind the
+heart; it now ends at the acute margin (the right border, descending) and the crux segment is left out."""
+MAX_GAP_MM = 12.0
+"""A course is cut where two successive found points lie farther apart than this and its first piece of at least 3
+points (the proximal one) is kept: a jump means the rays found another fat (below the heart by the IVC, 18-40 mm
+away on LIDC-IDRI-0002 and -0003; there the longest piece was that wrong one on 0003)."""
+ABOVE_ROOT_MM = 10.0
+"""LAD and LCX points higher than the aortic root + this (mm) are dropped: both leave the left main downwards; on
+LIDC-IDRI-0003 the LAD's first points lay in front of the pulmonary trunk 10 mm above the root, and on -0001 the
+LCX's by the left atrial appendage."""
 PLACEMENT_TRIES = 8
 """Places along its course a drawn plaque is tried at before it is dropped (the first is the drawn one)."""
 BIFURCATION = (0.15, 50.0)
@@ -209,8 +221,9 @@ def coronary_courses(hu: np.ndarray, spacing_mm: tuple[float, float, float], ana
         pts = []
         for t, a in zip(np.linspace(t0, t1, n), np.linspace(a0, a1, n) + jit):
             p = groove_point(sample, ax.point(t), ax.direction(a), LUMEN_RADIUS_MM[name], surface)
-            if p is not None:
+            if p is not None and not (name != "RCA" and p[0] > ax.root[0] + ABOVE_ROOT_MM):
                 pts.append(p)
+        pts = _proximal_run(pts)
         if len(pts) >= 3:
             out[name] = _smooth(np.array(pts))
     bif = groove_point(sample, ax.point(BIFURCATION[0]), ax.direction(BIFURCATION[1]), LUMEN_RADIUS_MM["LCA"],
@@ -223,6 +236,19 @@ def coronary_courses(hu: np.ndarray, spacing_mm: tuple[float, float, float], ana
         if np.linalg.norm(bif - start) > 3:
             out["LCA"] = np.linspace(start, bif, max(3, int(np.linalg.norm(bif - start) / step_mm) + 1))
     return {v: out[v] for v in VESSELS if v in out}
+
+
+def _proximal_run(points: list[np.ndarray], max_gap_mm: float = MAX_GAP_MM) -> list[np.ndarray]:
+    """The first piece of at least 3 points of a course whose successive points lie at most max_gap_mm apart
+    (MAX_GAP_MM); [] when there is none."""
+    if len(points) < 2:
+        return points
+    gaps = np.linalg.norm(np.diff(np.array(points), axis=0), axis=1) > max_gap_mm
+    cuts = np.concatenate([[0], np.flatnonzero(gaps) + 1, [len(points)]])
+    for a, b in zip(cuts[:-1], cuts[1:]):
+        if b - a >= 3:
+            return points[a:b]
+    return []
 
 
 def _smooth(points: np.ndarray) -> np.ndarray:
