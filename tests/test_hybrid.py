@@ -72,3 +72,23 @@ def test_no_anatomy_no_hybrid():
     anatomy = read_chest(hu, (5.0, 5.0, 5.0))
     with pytest.raises(H.HybridError):
         H.insert_plaques(hu, (5.0, 5.0, 5.0), anatomy, seed=0)
+
+
+def test_proximal_run_cuts_a_course_at_its_first_jump():
+    pts = [np.array([0.0, 0.0, 2.0 * i]) for i in range(4)] + [np.array([0.0, 40.0, 2.0 * i]) for i in range(6)]
+    run = H._proximal_run(pts)
+    assert len(run) == 4 and run[-1][1] == 0.0  # the proximal piece, though the far one is longer
+    # a first piece shorter than 3 points is passed over; no piece of 3: nothing
+    assert len(H._proximal_run(pts[2:])) == 6
+    assert H._proximal_run([pts[0], pts[5]]) == []
+
+
+def test_courses_have_no_jumps_and_leave_the_left_main_downwards(scan, case):
+    _, _, anatomy = scan
+    root = H.heart_axes(anatomy).root
+    for name, c in case.courses.items():
+        if name == "LCA":
+            continue
+        assert (np.linalg.norm(np.diff(c, axis=0), axis=1) <= H.MAX_GAP_MM + 1e-6).all()
+        if name in ("LAD", "LCX"):
+            assert (c[:, 0] <= root[0] + H.ABOVE_ROOT_MM + 1e-6).all()
