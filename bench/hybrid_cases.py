@@ -115,7 +115,7 @@ def rule_state(model: LesionModel, cand: Candidates, rows: np.ndarray) -> pd.Dat
     p = _softmax(model.numpy_net()(np.nan_to_num((t - model.mean) / model.std, nan=0.0)))
     for j, n in enumerate(("non-coronary", *VESSELS)):
         out[f"p_{n}"] = p[:, j]
-    for n in ("fat_8mm", "soft_8mm", "bright_8mm", "air_8mm", "fat_24mm", "bright_24mm", "air_24mm", "dy_mm", "dx_mm"):
+    for n in ("mean_hu", "peak_hu", "log_area_mm2", "fat_8mm", "soft_8mm", "bright_8mm", "air_8mm", "fat_24mm", "bright_24mm", "air_24mm", "dy_mm", "dx_mm"):
         if n in names:
             out[n] = t[:, names.index(n)]
     return out
@@ -446,7 +446,7 @@ def report(h: pd.DataFrame, pl: pd.DataFrame, fp: pd.DataFrame, models: list[str
             print(f"| {m} | {ser} | " + " | ".join(
                 f"{nat.loc[nat['kind'] == k, 'au'].sum():.1f} ({hy[f'fp_{k}'].mean():.1f})" for k in KINDS) + " |")
     print("\nInserted-plaque candidates not called coronary, by the rule that decided (AU; count):\n")
-    print("| model | truth vessel | candidates | AU | missed AU | distance | z range | chest wall | "
+    print("| model | truth vessel | candidates | AU | missed AU | distance reach | z range | thorax margin | "
           + " | ".join(RULE_NAMES) + " | MLP said non-coronary (no rule) |")
     print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |" + " ---: |" * (len(RULE_NAMES) + 1))
     for m in models:

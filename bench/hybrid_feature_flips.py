@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     vol = read_ct(a.data / a.series)
     sp = tuple(abs(float(s)) for s in vol.spacing_mm)
     anatomy = read_chest(vol.hu, sp)
-    missed, right = [], []
+    missed, right, every = [], [], []
     for seed in a.seeds:
         case = insert_plaques(vol.hu, sp, anatomy, seed)
         cand, classes = classify_volume(case.hu, sp, model)
@@ -56,12 +56,21 @@ def main(argv: list[str] | None = None) -> int:
         on = case.labels == LABEL_OF[a.vessel]
         rows = np.unique(cand.ids[on & (cand.ids > 0)]) - 1
         for r in rows:
+            every.append((table[r, names.index("mean_hu")], classes[r] == 0 and ok[r], classes[r] == LABEL_OF[a.vessel],
+                          cand.agatston[r]))
             if classes[r] == LABEL_OF[a.vessel]:
                 right.append(table[r])
             elif classes[r] == 0 and ok[r]:
                 missed.append(table[r])
         print(f"seed {seed}: {len(rows)} {a.vessel} plaque candidates, {int((classes[rows] == 0).sum())} called "
               f"non-coronary ({int(((classes[rows] == 0) & ~ok[rows]).sum())} by a rule)", flush=True)
+    ev = pd.DataFrame(every, columns=["mean_hu", "mlp_missed", "right", "au"])
+    ev["bin"] = pd.cut(ev["mean_hu"], [130, 400, 600, 800, 5000])
+    print(f"\n{a.vessel} plaque candidates by mean HU: count, called non-coronary by the MLP, called {a.vessel} (AU)")
+    print(ev.groupby("bin", observed=False).agg(n=("au", "size"), au=("au", "sum"),
+                                                missed_au=("au", lambda x: x[ev.loc[x.index, "mlp_missed"]].sum()),
+                                                right_au=("au", lambda x: x[ev.loc[x.index, "right"]].sum())).round(1)
+          .to_string())
     if not missed or not right:
         print("nothing to compare")
         return 0
