@@ -92,3 +92,15 @@ def test_courses_have_no_jumps_and_leave_the_left_main_downwards(scan, case):
         assert (np.linalg.norm(np.diff(c, axis=0), axis=1) <= H.MAX_GAP_MM + 1e-6).all()
         if name in ("LAD", "LCX"):
             assert (c[:, 0] <= root[0] + H.ABOVE_ROOT_MM + 1e-6).all()
+
+
+def test_motion_smears_the_same_plaques(scan, case):
+    hu, sp, anatomy = scan
+    still = H.insert_plaques(hu, sp, anatomy, seed=0, motion=False)
+    assert still.motion_mm == 0.0 and case.motion_mm > 0.5
+    assert [p.centre.tolist() for p in still.plaques] == [p.centre.tolist() for p in case.plaques]
+    # smeared: the footprint grows and the brightest plaque voxel dims; the truth stays the Agatston of the image
+    assert (case.labels > 0).sum() > (still.labels > 0).sum()
+    assert case.hu[case.labels > 0].max() < still.hu[still.labels > 0].max()
+    assert still.truth == _score(still.hu, still.labels, sp) and case.truth == _score(case.hu, case.labels, sp)
+    assert _score(hu, still.labels, sp)["total"] == 0.0

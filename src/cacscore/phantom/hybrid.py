@@ -32,6 +32,7 @@ from scipy import ndimage
 from cacscore.chest.anatomy import ChestAnatomy
 from cacscore.core.vessels import LABEL_OF, VESSELS
 from cacscore.phantom.coronary import Plaque, PlaqueSpec, Vessel, draw_calcium, place_plaques
+from cacscore.phantom.motion import MotionPlan, draw_motion, move_layer
 from cacscore.phantom.raster import Grid, ellipsoid_fraction
 from cacscore.scoring.agatston import agatston
 
@@ -98,7 +99,7 @@ class HybridCase:
     """One hybrid: hu (z, y, x) float32 integer-valued HU (the real scan with plaques), labels (z, y, x) uint8
     (the plaques' footprints, 1 LCA .. 4 RCA), truth (agatston(hu, labels).as_row(): LCA..RCA, total), plaques
     (x, y, z mm from voxel 0, as :class:`cacscore.phantom.coronary.Plaque`), courses (name -> (n, 3) (z, y, x) mm)
-    and the plaques dropped by the placement rules (with the reason)."""
+    the plaques dropped by the placement rules (with the reason) and the motion amplitude (mm)."""
 
     hu: np.ndarray
     labels: np.ndarray
@@ -106,6 +107,8 @@ class HybridCase:
     plaques: list[Plaque]
     courses: dict[str, np.ndarray]
     dropped: list[tuple[str, str]] = field(default_factory=list)
+    motion_mm: float = 0.0
+    """The patient motion amplitude the plaques were smeared with (0: static plaques)."""
 
 
 class HybridError(ValueError):
@@ -281,9 +284,15 @@ def draw_specs(rng: np.random.Generator, vessels: list[str], *, min_plaques: int
 
 
 def insert_plaques(hu: np.ndarray, spacing_mm: tuple[float, float, float], anatomy: ChestAnatomy, seed: int, *,
-                   threshold_hu: float = 130.0) -> HybridCase:
+                   threshold_hu: float = 130.0, motion: bool = True) -> HybridCase:
     """A hybrid of a real (z, y, x) HU volume: courses in its grooves (:func:`coronary_courses`), plaques drawn by
-    the phantom's model along them (module docstring); deterministic for (volume, seed)."""
+    the phantom's model along them (module docstring); deterministic for (volume, seed).
+
+    motion: smear each vessel's plaques with the phantom's non-gated cardiac motion (:mod:`cacscore.phantom.motion`,
+    its own stream [seed, 16, 1], so the plaques drawn are the same either way). The real scans are non-gated:
+    their coronary calcium is smeared, and the phantom the models learn from smears its coronaries the same way;
+    static inserted plaques were sharper and denser than either (mean HU > 800 on 42 of 150 RCA plaque candidates of
+    LIDC-IDRI-0002, seeds 0-9, and the shipped model called every one of them non-coronary)."""
     rng = np.random.default_rng([seed, 16])
     sp = tuple(float(s) for s in spacing_mm)
     box = heart_box(anatomy)
@@ -302,6 +311,7 @@ def insert_plaques(hu: np.ndarray, spacing_mm: tuple[float, float, float], anato
     peri_sd = _pericardium_distance(anatomy)
     lab = np.zeros(sub.shape, np.uint8)
     kept, dropped = [], []
+    layers: dict[str, list] = {}  # vessel -> (box, plaque fraction, HU added) of its kept plaques
     ss = 3 if sp[1] < 1.2 else 5
 
     def why_not(p: Plaque):
@@ -337,10 +347,18 @@ def insert_plaques(hu: np.ndarray, spacing_mm: tuple[float, float, float], anato
             dropped.append((p.vessel, reason))
             continue
         pbox, f = r
-        o = new[pbox]
-        o += f * (np.float32(p.hu) - bg[pbox])
+        layers.setdefault(p.vessel, []).append((pbox, f, f * (np.float32(p.hu) - bg[pbox])))
         lab[pbox][f > 0.005] = LABEL_OF[p.vessel]
         kept.append(p)
+    plan = draw_motion(np.random.default_rng([seed, 16, 1]), sub.shape[0]) if motion else None
+    lab[:] = 0
+    cover = np.zeros(sub.shape, np.float32)  # the largest plaque fraction of any vessel so far: who labels a voxel
+    for v, entries in layers.items():
+        vbox, diff, frac = _vessel_layer(entries, sub.shape, plan, v, sp[1])
+        new[vbox] += diff
+        mine = (frac > 0.005) & (frac > cover[vbox])
+        lab[vbox][mine] = LABEL_OF[v]
+        cover[vbox] = np.maximum(cover[vbox], frac)
     out = np.asarray(hu, np.float32).copy()
     out[box] = new
     labels = np.zeros(hu.shape, np.uint8)
@@ -349,7 +367,29 @@ def insert_plaques(hu: np.ndarray, spacing_mm: tuple[float, float, float], anato
     np.clip(out, -1024, 3071, out=out)
     truth = agatston(out, labels, pixel_spacing_mm=(sp[1], sp[2]), slice_spacing_mm=sp[0],
                      threshold_hu=threshold_hu).as_row()
-    return HybridCase(out, labels, truth, kept, courses, dropped)
+    return HybridCase(out, labels, truth, kept, courses, dropped, plan.amplitude_mm if plan else 0.0)
+
+
+def _vessel_layer(entries: list, shape: tuple[int, ...], plan: MotionPlan | None, vessel: str, px_mm: float):
+    """One vessel's plaques as one layer: (box in the heart box, HU added, plaque fraction), moved by the motion
+    plan (:func:`cacscore.phantom.motion.move_layer`, the phantom's smear and ghosting) when there is one; the box
+    is the plaques' own grown by the largest displacement in-plane."""
+    lo = np.min([[s.start for s in b] for b, _, _ in entries], axis=0)
+    hi = np.max([[s.stop for s in b] for b, _, _ in entries], axis=0)
+    if plan is not None:
+        m = int(np.ceil(0.5 * plan.amplitude_mm / px_mm)) + 2
+        lo[1:], hi[1:] = np.maximum(lo[1:] - m, 0), np.minimum(hi[1:] + m, np.array(shape[1:]))
+    box = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi))
+    diff = np.zeros(tuple(hi - lo), np.float32)
+    frac = np.zeros_like(diff)
+    for b, f, d in entries:
+        local = tuple(slice(s.start - a, s.stop - a) for s, a in zip(b, lo))
+        diff[local] += d
+        frac[local] += f
+    if plan is not None:
+        diff = move_layer(diff, int(lo[0]), plan, vessel, px_mm)
+        frac = move_layer(frac, int(lo[0]), plan, vessel, px_mm)
+    return box, diff, frac
 
 
 def _pericardium_distance(anatomy: ChestAnatomy) -> np.ndarray:
