@@ -249,7 +249,7 @@ def picture(cases: list[tuple[str, int, HybridCase, tuple, ChestAnatomy]], path:
             ax.axis("off")
         for j in range(min(len(case.plaques), per_case), per_case):
             axes[row, j].axis("off")
-    fig.suptitle("Hybrid cases: synthetic plaques (yellow outline) on coronary courses (dots) in the grooves of real "
+    fig.suptitle("Hybrid cases: synthetic plaques (yellow outline) on coronary courses (dots)\nin the grooves of real "
                  "CT; red: found pericardial mask; 80 mm crops, W 700 / L 100", fontsize=9)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -338,15 +338,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--picture", type=Path, default=None)
     ap.add_argument("--courses-picture", default=None, help="PREFIX: writes PREFIX_<series>.png per series")
     ap.add_argument("--boot", type=int, default=2000)
-    ap.add_argument("--courses-only", action="store_true", help="only the courses pictures (seed 0), no scoring")
+    ap.add_argument("--pictures-only", action="store_true", help="only the pictures (seed 0 hybrids), no scoring")
     a = ap.parse_args(argv)
-    if a.courses_only:
+    if a.pictures_only:
+        cases = []
         for name in a.series:
             vol = read_ct(a.data / name)
             sp = tuple(abs(float(s)) for s in vol.spacing_mm)
             anatomy = read_chest(vol.hu, sp)
             case = insert_plaques(vol.hu, sp, anatomy, 0)
-            course_picture(name, vol.hu, sp, anatomy, case.courses, Path(f"{a.courses_picture}_{name}.png"))
+            cases.append((name, 0, case, sp, anatomy))
+            if a.courses_picture:
+                course_picture(name, vol.hu, sp, anatomy, case.courses, Path(f"{a.courses_picture}_{name}.png"))
+        if a.picture:
+            picture(cases, a.picture)
         return 0
     models = {n: load_model(p) for n, p in _models(a.model).items()}
     tmp = tempfile.TemporaryDirectory(prefix="hybrids_")
