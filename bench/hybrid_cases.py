@@ -32,7 +32,7 @@ import pandas as pd
 
 from cacscore.chest.anatomy import ChestAnatomy, read_chest
 from cacscore.core.categories import risk_category4
-from cacscore.core.vessels import LABEL_OF, VESSELS
+from cacscore.core.vessels import VESSELS
 from cacscore.evaluation.metrics import weighted_kappa
 from cacscore.io.ct import label_affine, read_ct
 from cacscore.lesion.anatomy import ANATOMY_NAMES, RULE_NAMES, anatomy_verdicts
@@ -195,8 +195,7 @@ def course_picture(name: str, hu: np.ndarray, sp, anatomy: ChestAnatomy, courses
     ext_z = (box[0].start * sp[0], box[0].stop * sp[0])
     bx, by = (box[2].start, box[2].stop), (box[1].start, box[1].stop)
     for ax, img, horiz, j, lab in ((axes[n_slices], sub.mean(1), bx, 2, "frontal: x (patient left ->), z"),
-                                   (axes[n_slices + 1], sub.mean(2), by, 1, "lateral: y (anterior ->"
-                                                                                  " posterior), z")):
+                                   (axes[n_slices + 1], sub.mean(2), by, 1, "lateral: y (anterior -> posterior), z")):
         ax.imshow(img[::-1], cmap="gray", aspect="auto",
                   extent=(horiz[0] * sp[j], horiz[1] * sp[j], *ext_z))
         for v, c in courses.items():

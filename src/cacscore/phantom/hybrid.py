@@ -24,6 +24,7 @@ around the local mean. A plaque is kept only where the original image is fat at 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -248,7 +249,7 @@ def _proximal_run(points: list[np.ndarray], max_gap_mm: float = MAX_GAP_MM) -> l
         return points
     gaps = np.linalg.norm(np.diff(np.array(points), axis=0), axis=1) > max_gap_mm
     cuts = np.concatenate([[0], np.flatnonzero(gaps) + 1, [len(points)]])
-    for a, b in zip(cuts[:-1], cuts[1:]):
+    for a, b in itertools.pairwise(cuts):
         if b - a >= 3:
             return points[a:b]
     return []
