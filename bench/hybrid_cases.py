@@ -127,7 +127,8 @@ def score_case(model: LesionModel, hu: np.ndarray, sp, case: HybridCase | None, 
     labels = assign_labels(cand.ids, classes)
     pred = score_assignment(hu, cand, classes, labels=labels)
     inside = plaque_mask(case) if case is not None else np.zeros(hu.shape, bool)
-    hit = np.unique(cand.ids[inside & (cand.ids > 0)]) - 1  # candidates overlapping an inserted plaque
+    footprint = case.labels > 0 if case is not None else inside
+    hit = np.unique(cand.ids[footprint & (cand.ids > 0)]) - 1  # candidates overlapping an inserted plaque
     res = {"pred": pred}
     if case is not None:
         found = _au(hu, np.where(inside, labels, 0), sp)
