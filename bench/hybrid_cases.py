@@ -2,7 +2,7 @@
 
     PYTHONPATH=src python bench/hybrid_cases.py [--data /work/shared/data] [--series lidc-idri-0002 ...]
         [--seeds 5] [--model [NAME=]DIR ...] [--out DIR] [--picture PNG] [--courses-picture PREFIX]
-        [--boot 2000]
+        [--boot 2000] [--static] [--pictures-only]
 
 For every real series: its anatomy (cacscore.chest.anatomy.read_chest), then per seed a hybrid
 (cacscore.phantom.hybrid.insert_plaques: courses in the found grooves, the phantom's plaques, exact truth by
@@ -338,6 +338,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--picture", type=Path, default=None)
     ap.add_argument("--courses-picture", default=None, help="PREFIX: writes PREFIX_<series>.png per series")
     ap.add_argument("--boot", type=int, default=2000)
+    ap.add_argument("--static", action="store_true", help="plaques without the motion smear (insert_plaques motion=False)")
     ap.add_argument("--pictures-only", action="store_true", help="only the pictures (seed 0 hybrids), no scoring")
     a = ap.parse_args(argv)
     if a.pictures_only:
@@ -346,7 +347,7 @@ def main(argv: list[str] | None = None) -> int:
             vol = read_ct(a.data / name)
             sp = tuple(abs(float(s)) for s in vol.spacing_mm)
             anatomy = read_chest(vol.hu, sp)
-            case = insert_plaques(vol.hu, sp, anatomy, 0)
+            case = insert_plaques(vol.hu, sp, anatomy, 0, motion=not a.static)
             cases.append((name, 0, case, sp, anatomy))
             if a.courses_picture:
                 course_picture(name, vol.hu, sp, anatomy, case.courses, Path(f"{a.courses_picture}_{name}.png"))
@@ -366,7 +367,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name} [{m}] un-modified: AU called coronary " + ", ".join(
                 f"{k} {nat['fp'].loc[nat['fp']['kind'] == k, 'au'].sum():.1f}" for k in KINDS), flush=True)
         for seed in range(a.seeds):
-            case = insert_plaques(vol.hu, sp, anatomy, seed)
+            case = insert_plaques(vol.hu, sp, anatomy, seed, motion=not a.static)
             if seed == 0 and a.courses_picture:
                 course_picture(name, vol.hu, sp, anatomy, case.courses, Path(f"{a.courses_picture}_{name}.png"))
             f = Path(tmp.name) / f"{name}_hybrid{seed}.nii.gz"

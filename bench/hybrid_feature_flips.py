@@ -1,7 +1,7 @@
 """Which features make a lesion model call inserted hybrid plaques non-coronary (issue 16 item 5, the RCA misses).
 
     PYTHONPATH=src python bench/hybrid_feature_flips.py [--series lidc-idri-0002] [--seeds 0 1 2]
-        [--vessel RCA] [--model DIR] [--out CSV]
+        [--vessel RCA] [--model DIR] [--out CSV] [--static]
 
 For each hybrid (cacscore.phantom.hybrid.insert_plaques) the model classifies every candidate
 (cacscore.lesion.classifier.classify_volume). Among the candidates of inserted plaques of --vessel, the ones called
@@ -41,6 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--vessel", default="RCA", choices=VESSELS)
     ap.add_argument("--model", type=Path, default=DEFAULT_MODEL)
     ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--static", action="store_true", help="plaques without the motion smear (insert_plaques motion=False)")
     a = ap.parse_args(argv)
     model = load_model(a.model)
     names = list(model.feature_names)
@@ -49,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     anatomy = read_chest(vol.hu, sp)
     missed, right, every = [], [], []
     for seed in a.seeds:
-        case = insert_plaques(vol.hu, sp, anatomy, seed)
+        case = insert_plaques(vol.hu, sp, anatomy, seed, motion=not a.static)
         cand, classes = classify_volume(case.hu, sp, model)
         table = model.table(cand.features, cand.anatomy_columns)
         ok = model.may_be_coronary(cand.features, cand.outside_thorax_mm, cand.anatomy_columns)
