@@ -273,12 +273,15 @@ def _grid(box: tuple[slice, slice, slice], spacing_mm: tuple[float, float, float
     return Grid(x_mm=x * dx, y_mm=y * dy, z_edges_mm=(np.append(z, z[-1] + 1) - 0.5) * dz)
 
 
-def draw_specs(rng: np.random.Generator, vessels: list[str], *, min_plaques: int = 2) -> list[PlaqueSpec]:
-    """Plaque sizes and densities from the phantom's score-first model (draw_calcium), redrawn until at least
-    min_plaques fall on the found courses (a test bed needs calcium; a patient without any is drawn 39 % of the
-    time there)."""
+def draw_specs(rng: np.random.Generator, vessels: list[str], *, min_plaques: int = 2, size: int = 512,
+               slice_mm: float = 5.0) -> list[PlaqueSpec]:
+    """Plaque sizes and densities from the phantom's score-first model (draw_calcium) for the scan's matrix size
+    and slice thickness, as the phantom draws them for its own patients, redrawn until at least min_plaques fall on
+    the found courses (a test bed needs calcium; a patient without any is drawn 39 % of the time there).
+    The sizes depend on the slice thickness: drawn for 5 mm slabs (as before), the plaques put into LIDC-IDRI-0002's
+    1.25 mm slices were larger than the phantom's for such slices."""
     for _ in range(200):
-        specs = [s for s in draw_calcium(rng) if s.vessel in vessels]
+        specs = [s for s in draw_calcium(rng, size=size, slice_mm=slice_mm) if s.vessel in vessels]
         if len(specs) >= min_plaques:
             return specs
     return []
@@ -305,7 +308,7 @@ def insert_plaques(hu: np.ndarray, spacing_mm: tuple[float, float, float], anato
     if not courses:
         raise HybridError("no coronary course found in fat beside the heart")
     vessels = {n: Vessel(n, c[:, ::-1].copy(), np.full(len(c), LUMEN_RADIUS_MM[n])) for n, c in courses.items()}
-    specs = draw_specs(rng, list(courses))
+    specs = draw_specs(rng, list(courses), size=int(hu.shape[-1]), slice_mm=sp[0])
     grid = _grid(box, sp)  # type: ignore[arg-type]
     new = sub.copy()
     bg = ndimage.gaussian_filter(sub, sigma=1.5 / np.asarray(sp))
