@@ -1,47 +1,58 @@
-"""Hybrid cases (issue 16, item 5): synthetic plaques in the grooves of REAL chest CT, scored with a model.
+"""Hybrid cases (issue 16, item 5): synthetic plaques in the grooves of REAL chest CT, scored with one or more models.
 
     PYTHONPATH=src python bench/hybrid_cases.py [--data /work/shared/data] [--series lidc-idri-0002 ...]
-        [--seeds 3] [--model DIR] [--out DIR] [--picture PNG]
+        [--seeds 5] [--model [NAME=]DIR ...] [--out DIR] [--picture PNG] [--courses-picture PREFIX]
+        [--boot 2000] [--static] [--pictures-only]
 
 For every real series: its anatomy (cacscore.chest.anatomy.read_chest), then per seed a hybrid
 (cacscore.phantom.hybrid.insert_plaques: courses in the found grooves, the phantom's plaques, exact truth by
-cacscore.scoring.agatston). Each hybrid is written as NIfTI (int16) to a temporary folder, read back through
-cacscore.io.ct.read_ct and scored by the model's predictor (cacscore.predict.predictors.load_predictor; default: the
-shipped model). The un-modified series is scored too: everything it calls coronary is native calcium (or noise)
-called coronary, a false positive. On a hybrid, the AU called coronary outside the inserted plaques (their
-footprints + 1 pixel) is its false positive; per-vessel errors are the whole-scan prediction against the truth.
-Never trains on hybrids.
+cacscore.scoring.agatston). Each hybrid is written as NIfTI (int16), read back through cacscore.io.ct.read_ct
+(checked equal) and classified by each lesion model (cacscore.lesion.classifier.classify_volume, what
+LesionPredictor.score does). The un-modified series is classified too.
+
+Per hybrid and model: per-vessel truth and prediction, inserted AU found (per vessel, in any vessel), and the
+false positives: AU called coronary on candidates outside the inserted plaques (their footprints + 1 pixel), by
+kind of native calcium (kind_of). Per candidate that overlaps an inserted plaque: which rule decided it (the
+distance reach, the coronary z range, the chest-wall rule, each anatomy verdict) and the MLP's probabilities, so a
+missed plaque names its cause. With --out the tables are written there as CSV (hybrids.csv, plaques.csv, fp.csv)
+and the summary as summary.json. Metrics carry a bootstrap interval over hybrids (and the paired difference of
+two models on the same resamples). Never trains on hybrids.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import tempfile
 from pathlib import Path
 
 import nibabel as nib
 import numpy as np
+import pandas as pd
 
-from cacscore.chest.anatomy import read_chest
+from cacscore.chest.anatomy import ChestAnatomy, read_chest
 from cacscore.core.categories import risk_category4
 from cacscore.core.vessels import VESSELS
+from cacscore.evaluation.metrics import weighted_kappa
 from cacscore.io.ct import label_affine, read_ct
+from cacscore.lesion.anatomy import ANATOMY_NAMES, RULE_NAMES, anatomy_verdicts
+from cacscore.lesion.candidates import Candidates, assign_labels, score_assignment
+from cacscore.lesion.classifier import LesionModel, classify_volume, load_model
 from cacscore.phantom.hybrid import HybridCase, insert_plaques, plaque_mask
-from cacscore.predict.predictors import DEFAULT_MODEL, load_predictor
+from cacscore.predict.predictors import DEFAULT_MODEL
 from cacscore.scoring.agatston import agatston
+
+KINDS = ("costal cartilage / sternum", "spine", "aortic wall", "aortic root / valve", "other")
+BONE_REACH_MM = 5.0
+"""A candidate within this of the found bony thorax is bone calcium (label 1 spine, 2 sternum, 3 ribs / costal
+cartilage)."""
+ROOT_REACH_MM = 20.0
+"""A candidate within this of the found aortic root (and not in the aortic wall) is called root / valve (aortic valve,
+annulus; the mitral annulus lies farther and counts as other)."""
 
 
 def _au(hu: np.ndarray, labels: np.ndarray, sp) -> dict[str, float]:
     return agatston(hu, labels, pixel_spacing_mm=(sp[1], sp[2]), slice_spacing_mm=sp[0]).as_row()
-
-
-def _kappa4(t, p) -> float:
-    from sklearn.metrics import cohen_kappa_score
-
-    a, b = [risk_category4(v) for v in t], [risk_category4(v) for v in p]
-    if len(set(a) | set(b)) < 2:
-        return float("nan")
-    return float(cohen_kappa_score(a, b, weights="linear", labels=[0, 1, 2, 3]))
 
 
 def _write_nifti(path: Path, hu: np.ndarray, volume) -> None:
@@ -50,30 +61,173 @@ def _write_nifti(path: Path, hu: np.ndarray, volume) -> None:
     nib.save(img, str(path))
 
 
-def picture(cases: list[tuple[str, int, np.ndarray, tuple, HybridCase, object]], path: Path, per_case: int = 3) -> None:
+def kind_of(cand: Candidates, anatomy: ChestAnatomy, rows: np.ndarray) -> list[str]:
+    """The kind (KINDS) of native calcium of candidate rows (0-based), from where it lies in the found anatomy:
+    bone within BONE_REACH_MM (spine, or sternum / ribs / costal cartilage), the aortic wall (anatomy verdict's
+    distance, within 4 mm of the tube's wall), the aortic root within ROOT_REACH_MM, else other."""
+    sp = np.asarray(cand.spacing_mm, float)
+    bone = anatomy.bone
+    from scipy import ndimage
+
+    dist, near = ndimage.distance_transform_edt(bone == 0, sampling=anatomy.grid_mm, return_indices=True)
+    cols = cand.anatomy_columns
+    out = []
+    for r in rows:
+        zyx = np.argwhere(cand.ids == r + 1).mean(0) * sp
+        k = tuple(anatomy.coarse_index(zyx[None])[0])
+        if dist[k] <= BONE_REACH_MM:
+            lab = bone[tuple(n[k] for n in near)]
+            out.append("spine" if lab == 1 else "costal cartilage / sternum")
+            continue
+        c = cols[r] if cols is not None else np.full(len(ANATOMY_NAMES), np.nan)
+        wall, seg = c[ANATOMY_NAMES.index("aortic_wall_mm")], c[ANATOMY_NAMES.index("aorta_segment")]
+        if np.isfinite(wall) and abs(wall) <= 4.0 and seg >= 0:
+            out.append("aortic wall")
+        elif np.isfinite(anatomy.aortic_root_mm).all() and np.linalg.norm(zyx - anatomy.aortic_root_mm) <= ROOT_REACH_MM:
+            out.append("aortic root / valve")
+        else:
+            out.append("other")
+    return out
+
+
+def rule_state(model: LesionModel, cand: Candidates, rows: np.ndarray) -> pd.DataFrame:
+    """Per candidate row: the rules of LesionModel.may_be_coronary one by one (True = the rule calls it
+    non-coronary), the MLP's probabilities (what it would say with no rule) and the features that place it."""
+    t = model.table(cand.features, cand.anatomy_columns)[rows]
+    names = model.feature_names
+    out = pd.DataFrame({
+        "dist_mm": t[:, names.index("dist_mm")], "dz_mm": t[:, names.index("dz_mm")],
+        "rule_distance": t[:, names.index("dist_mm")] > model.config.max_distance_mm,
+        "rule_z_range": ~model.in_coronary_z_range(t)})
+    otm = cand.outside_thorax_mm
+    out["outside_thorax_mm"] = otm[rows] if otm is not None else np.nan
+    m = model.config.thorax_margin_mm
+    out["rule_chest_wall"] = (out["outside_thorax_mm"] > m) if m is not None else False
+    if cand.anatomy_columns is not None:
+        for j, n in enumerate(ANATOMY_NAMES):
+            out[n] = cand.anatomy_columns[rows, j]
+        v = anatomy_verdicts(cand.anatomy_columns[rows]) if model.config.anatomy_rules else np.zeros((len(rows), len(RULE_NAMES)), bool)
+        for j, n in enumerate(RULE_NAMES):
+            out[f"verdict_{n.replace(' ', '_')}"] = v[:, j]
+    # the MLP on its own, as if every rule let it through
+    from cacscore.lesion.classifier import _softmax
+
+    p = _softmax(model.numpy_net()(np.nan_to_num((t - model.mean) / model.std, nan=0.0)))
+    for j, n in enumerate(("non-coronary", *VESSELS)):
+        out[f"p_{n}"] = p[:, j]
+    for n in ("mean_hu", "peak_hu", "log_area_mm2", "fat_8mm", "soft_8mm", "bright_8mm", "air_8mm", "fat_24mm", "bright_24mm", "air_24mm", "dy_mm", "dx_mm"):
+        if n in names:
+            out[n] = t[:, names.index(n)]
+    return out
+
+
+def score_case(model: LesionModel, hu: np.ndarray, sp, case: HybridCase | None, anatomy: ChestAnatomy):
+    """One model on one image: per-vessel prediction, and with case: the inserted-plaque and false-positive rows."""
+    cand, classes = classify_volume(hu, sp, model)
+    labels = assign_labels(cand.ids, classes)
+    pred = score_assignment(hu, cand, classes, labels=labels)
+    inside = plaque_mask(case) if case is not None else np.zeros(hu.shape, bool)
+    footprint = case.labels > 0 if case is not None else inside
+    hit = np.unique(cand.ids[footprint & (cand.ids > 0)]) - 1  # candidates overlapping an inserted plaque
+    res = {"pred": pred}
+    if case is not None:
+        found = _au(hu, np.where(inside, labels, 0), sp)
+        found_any = _au(hu, np.where(inside & (labels > 0), case.labels, 0), sp)
+        res["found_right_vessel"] = {v: _au(hu, np.where(inside & (labels == case.labels), labels, 0), sp)[v]
+                                     for v in VESSELS}
+        res["found_any_vessel"] = {v: found_any[v] for v in VESSELS}
+        res["found_total"] = found["total"]
+        pl = rule_state(model, cand, hit)
+        truth_v = [np.bincount(case.labels[cand.ids == r + 1], minlength=5)[1:].argmax() for r in hit]
+        pl["truth_vessel"] = [VESSELS[k] for k in truth_v]
+        pl["au"] = cand.agatston[hit]
+        pl["class"] = [("non-coronary", *VESSELS)[c] for c in classes[hit]]
+        res["plaques"] = pl
+    fp_rows = np.setdiff1d(np.flatnonzero(classes > 0), hit)
+    fp = pd.DataFrame({"au": cand.agatston[fp_rows], "class": [VESSELS[c - 1] for c in classes[fp_rows]],
+                       "kind": kind_of(cand, anatomy, fp_rows)})
+    if len(fp_rows):  # where they lie, to read them on the image
+        zyx = np.array([np.argwhere(cand.ids == r + 1).mean(0) for r in fp_rows]) * np.asarray(sp)
+        fp[["z_mm", "y_mm", "x_mm"]] = zyx
+        cand_names = list(model.feature_names)
+        t = model.table(cand.features, cand.anatomy_columns)[fp_rows]
+        for n in ("peak_hu", "mean_hu", "log_area_mm2"):
+            fp[n] = t[:, cand_names.index(n)]
+        if cand.anatomy_columns is not None:
+            fp["pericardium_mm"] = cand.anatomy_columns[fp_rows, ANATOMY_NAMES.index("pericardium_mm")]
+    res["fp"] = fp
+    return res
+
+
+def course_picture(name: str, hu: np.ndarray, sp, anatomy: ChestAnatomy, courses: dict[str, np.ndarray],
+                   path: Path, n_slices: int = 10) -> None:
+    """The courses of one series: n_slices axial slices through the heart (course points within 1.5 slices drawn as
+    rings) and frontal / lateral mean projections of the heart's box with all points, root (+) and apex (x)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from cacscore.phantom.hybrid import heart_box
+
+    colours = {"LCA": "magenta", "LAD": "orange", "LCX": "lime", "RCA": "cyan"}
+    sp = np.asarray(sp, float)
+    box = heart_box(anatomy, 0.0)
+    allp = np.concatenate(list(courses.values()))
+    # the axial crops: the courses' extent + 25 mm, so a course point and the real vessel beside it can be told apart
+    lo = np.maximum(np.floor((allp.min(0) - 25.0) / sp).astype(int), 0)
+    hi = np.minimum(np.ceil((allp.max(0) + 25.0) / sp).astype(int), np.array(hu.shape))
+    y0, y1, x0, x1 = lo[1], hi[1], lo[2], hi[2]
+    zs = np.linspace(allp[:, 0].max(), allp[:, 0].min(), n_slices)
+    ncol = 4
+    nrow = int(np.ceil((n_slices + 2) / ncol))
+    fig, axes = plt.subplots(nrow, ncol, figsize=(5.0 * ncol, 4.4 * nrow), squeeze=False)
+    axes = axes.ravel()
+    for j, z in enumerate(zs):
+        k = int(round(z / sp[0]))
+        ax = axes[j]
+        ax.imshow(hu[k, y0:y1, x0:x1], cmap="gray", vmin=-200, vmax=400)
+        for v, c in courses.items():
+            m = np.abs(c[:, 0] - k * sp[0]) <= 1.5 * sp[0]
+            ax.plot(c[m, 2] / sp[2] - x0, c[m, 1] / sp[1] - y0, "o", ms=4, mfc="none", color=colours[v], mew=0.9)
+        ax.set_title(f"z {k * sp[0]:.0f} mm", fontsize=8)
+        ax.axis("off")
+    sub = np.clip(hu[box], -200, 400)
+    ext_z = (box[0].start * sp[0], box[0].stop * sp[0])
+    bx, by = (box[2].start, box[2].stop), (box[1].start, box[1].stop)
+    for ax, img, horiz, j, lab in ((axes[n_slices], sub.mean(1), bx, 2, "frontal: x (patient left ->), z"),
+                                   (axes[n_slices + 1], sub.mean(2), by, 1, "lateral: y (anterior -> posterior), z")):
+        ax.imshow(img[::-1], cmap="gray", aspect="auto",
+                  extent=(horiz[0] * sp[j], horiz[1] * sp[j], *ext_z))
+        for v, c in courses.items():
+            ax.plot(c[:, j], c[:, 0], ".", ms=3, color=colours[v], label=v)
+        ax.plot(anatomy.aortic_root_mm[j], anatomy.aortic_root_mm[0], "r+", ms=10)
+        ax.plot(anatomy.apex_mm[j], anatomy.apex_mm[0], "rx", ms=8)
+        ax.set_title(lab, fontsize=8)
+        ax.legend(fontsize=6, loc="lower left")
+    for ax in axes[n_slices + 2:]:
+        ax.axis("off")
+    fig.suptitle(f"{name}: hybrid coronary courses (seed 0; LCA magenta, LAD orange, LCX green, RCA cyan); "
+                 "axial crops: the courses + 25 mm, W 600 / L 100; projections: mean HU of the pericardial box",
+                 fontsize=9)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=70)
+    plt.close(fig)
+
+
+def picture(cases: list[tuple[str, int, HybridCase, tuple, ChestAnatomy]], path: Path, per_case: int = 3) -> None:
     """Each row one hybrid: axial crops (80 mm) through its largest plaques, with the pericardial mask (red),
-    the coronary courses near that slice (coloured dots) and the plaque footprints (yellow)."""
+    the coronary course near that slice (dots) and the plaque footprints (yellow)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     colours = {"LCA": "tab:purple", "LAD": "tab:orange", "LCX": "tab:green", "RCA": "tab:cyan"}
-    fig, axes = plt.subplots(len(cases), per_case + 1, figsize=(3.2 * (per_case + 1), 3.3 * len(cases)), squeeze=False)
-    for row, (name, seed, _, sp, case, anatomy) in enumerate(cases):
+    fig, axes = plt.subplots(len(cases), per_case, figsize=(3.2 * per_case, 3.3 * len(cases)), squeeze=False)
+    for row, (name, seed, case, sp, anatomy) in enumerate(cases):
         sp = np.asarray(sp)
-        # an overview: the axial slice through the bifurcation / base of the heart, whole chest
-        kb = int(round(np.mean([c[0, 0] for c in case.courses.values()]) / sp[0]))
-        ax = axes[row, 0]
-        ax.imshow(case.hu[kb], cmap="gray", vmin=-250, vmax=450)
-        pk = int(round(kb * sp[0] / anatomy.grid_mm[0]))
-        pm = np.kron(anatomy.pericardium[min(pk, anatomy.pericardium.shape[0] - 1)],
-                     np.ones((anatomy.step_xy, anatomy.step_xy)))[:case.hu.shape[1], :case.hu.shape[2]]
-        ax.contour(pm, [0.5], colors="r", linewidths=0.6)
-        for v, c in case.courses.items():
-            ax.plot(c[:, 2] / sp[2], c[:, 1] / sp[1], ".", ms=1.5, color=colours[v])
-        ax.set_title(f"{name} seed {seed}: courses (all z)", fontsize=8)
-        ax.axis("off")
         sizes = [np.prod(p.semi) for p in case.plaques]
         for j, i in enumerate(np.argsort(sizes)[::-1][:per_case]):
             p = case.plaques[i]
@@ -81,21 +235,21 @@ def picture(cases: list[tuple[str, int, np.ndarray, tuple, HybridCase, object]],
             k, yi, xi = int(round(z)), int(round(y)), int(round(x))
             h = int(40 / sp[1])
             y0, x0 = max(0, yi - h), max(0, xi - h)
-            ax = axes[row, j + 1]
+            ax = axes[row, j]
             ax.imshow(case.hu[k, y0:yi + h, x0:xi + h], cmap="gray", vmin=-250, vmax=450)
             ax.contour(case.labels[k, y0:yi + h, x0:xi + h] > 0, [0.5], colors="y", linewidths=0.7)
-            pk = int(round(k * sp[0] / anatomy.grid_mm[0]))
-            pm = np.kron(anatomy.pericardium[min(pk, anatomy.pericardium.shape[0] - 1)],
-                         np.ones((anatomy.step_xy, anatomy.step_xy)))[:case.hu.shape[1], :case.hu.shape[2]]
+            pk = min(int(round(k * sp[0] / anatomy.grid_mm[0])), anatomy.pericardium.shape[0] - 1)
+            pm = np.kron(anatomy.pericardium[pk], np.ones((anatomy.step_xy, anatomy.step_xy)))
+            pm = pm[:case.hu.shape[1], :case.hu.shape[2]]
             ax.contour(pm[y0:yi + h, x0:xi + h], [0.5], colors="r", linewidths=0.6)
             c = case.courses[p.vessel]
             near = np.abs(c[:, 0] - p.centre[2]) < 6
             ax.plot(c[near, 2] / sp[2] - x0, c[near, 1] / sp[1] - y0, ".", ms=3, color=colours[p.vessel])
-            ax.set_title(f"{p.vessel} plaque, z {p.centre[2]:.0f} mm, {p.hu:.0f} HU", fontsize=8)
+            ax.set_title(f"{name[-4:]} seed {seed}: {p.vessel}, z {p.centre[2]:.0f} mm, {p.hu:.0f} HU", fontsize=8)
             ax.axis("off")
-        for j in range(len(case.plaques), per_case):
-            axes[row, j + 1].axis("off")
-    fig.suptitle("Hybrid cases: synthetic plaques (yellow outline) on coronary courses (dots) in the grooves of real "
+        for j in range(min(len(case.plaques), per_case), per_case):
+            axes[row, j].axis("off")
+    fig.suptitle("Hybrid cases: synthetic plaques (yellow outline) on coronary courses (dots)\nin the grooves of real "
                  "CT; red: found pericardial mask; 80 mm crops, W 700 / L 100", fontsize=9)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -103,81 +257,227 @@ def picture(cases: list[tuple[str, int, np.ndarray, tuple, HybridCase, object]],
     plt.close(fig)
 
 
+# ------------------------------------------------------------------ metrics
+def ratio(t: np.ndarray, p: np.ndarray) -> float:
+    """Constant-mean MSE / model MSE (the project's ratio) of one vessel's (n,) AU; for (n, 4), each vessel divided
+    by its truth maximum and the four averaged (as evaluation's all4 mse_norm)."""
+    if t.ndim == 2:
+        s = np.maximum(t.max(0), 1.0)
+        t, p = t / s, p / s
+    mse = float(np.mean((p - t) ** 2))
+    const = float(np.mean((t - t.mean(0)) ** 2))
+    return const / mse if mse > 0 else float("inf")
+
+
+def kappa4(t: np.ndarray, p: np.ndarray) -> float:
+    a, b = risk_category4(t), risk_category4(p)
+    if len(t) < 2 or len(np.unique(np.concatenate([a, b]))) < 2:
+        return float("nan")
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return weighted_kappa(t, p)
+
+
+def metrics(h: pd.DataFrame) -> dict[str, float]:
+    """The bench's numbers for a set of hybrid rows of one model (hybrids.csv columns)."""
+    t = h[[f"truth_{v}" for v in VESSELS]].to_numpy(float)
+    p = h[[f"pred_{v}" for v in VESSELS]].to_numpy(float)
+    out = {"n": len(h), "agreement_total": float(np.mean(risk_category4(t.sum(1)) == risk_category4(p.sum(1)))),
+           "kappa4_total": kappa4(t.sum(1), p.sum(1)), "ratio_all4": ratio(t, p),
+           "found_frac_total": float(h["found_total"].sum() / max(t.sum(), 1e-9)),
+           "fp_au_mean": float(h["fp_total"].mean())}
+    for j, v in enumerate(VESSELS):
+        out[f"kappa4_{v}"] = kappa4(t[:, j], p[:, j])
+        out[f"ratio_{v}"] = ratio(t[:, j], p[:, j])
+        out[f"agreement_{v}"] = float(np.mean(risk_category4(t[:, j]) == risk_category4(p[:, j])))
+        out[f"found_frac_{v}"] = float(h[f"found_right_{v}"].sum() / max(t[:, j].sum(), 1e-9))
+    return out
+
+
+def bootstrap(h: pd.DataFrame, models: list[str], n_boot: int, seed: int = 0) -> dict:
+    """2.5 / 97.5 % bootstrap intervals of each model's metrics, resampling hybrids (series x seed) with
+    replacement, the same resamples for every model (so the paired difference to the first model is given too)."""
+    keys = sorted(set(zip(h["series"], h["seed"])))
+    rng = np.random.default_rng(seed)
+    per = {m: h[h["model"] == m].set_index(["series", "seed"]).loc[keys].reset_index() for m in models}
+    draws = {m: [] for m in models}
+    for _ in range(n_boot):
+        idx = rng.integers(0, len(keys), len(keys))
+        for m in models:
+            draws[m].append(metrics(per[m].iloc[idx]))
+    out = {}
+    for m in models:
+        d = pd.DataFrame(draws[m])
+        out[m] = {k: [float(np.nanpercentile(d[k], 2.5)), float(np.nanpercentile(d[k], 97.5))] for k in d.columns if k != "n"}
+        if m != models[0]:
+            d0 = pd.DataFrame(draws[models[0]])
+            diff = d - d0
+            out[f"{m} - {models[0]}"] = {k: [float(np.nanpercentile(diff[k], 2.5)), float(np.nanpercentile(diff[k], 97.5))]
+                                         for k in d.columns if k != "n"}
+    return out
+
+
+# ------------------------------------------------------------------ run
+def _models(specs: list[str]) -> dict[str, Path]:
+    out = {}
+    for s in specs:
+        name, _, path = s.rpartition("=")
+        out[name or Path(path).name] = Path(path)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", type=Path, default=Path("/work/shared/data"))
     ap.add_argument("--series", nargs="+", default=["lidc-idri-0001", "lidc-idri-0002", "lidc-idri-0003"])
-    ap.add_argument("--seeds", type=int, default=3)
-    ap.add_argument("--model", type=Path, default=DEFAULT_MODEL)
-    ap.add_argument("--out", type=Path, default=None, help="folder for the NIfTI hybrids (default: a temporary one)")
+    ap.add_argument("--seeds", type=int, default=5)
+    ap.add_argument("--model", nargs="+", default=[f"shipped={DEFAULT_MODEL}"], help="[NAME=]DIR of lesion models")
+    ap.add_argument("--out", type=Path, default=None, help="folder for the CSV tables and summary.json")
     ap.add_argument("--picture", type=Path, default=None)
-    ap.add_argument("--picture-rows", type=int, default=3)
+    ap.add_argument("--courses-picture", default=None, help="PREFIX: writes PREFIX_<series>.png per series")
+    ap.add_argument("--boot", type=int, default=2000)
+    ap.add_argument("--static", action="store_true", help="plaques without the motion smear (insert_plaques motion=False)")
+    ap.add_argument("--pictures-only", action="store_true", help="only the pictures (seed 0 hybrids), no scoring")
     a = ap.parse_args(argv)
-    pred = load_predictor(a.model)
-    tmp = tempfile.TemporaryDirectory(prefix="hybrids_") if a.out is None else None
-    out = Path(tmp.name) if tmp else a.out
-    out.mkdir(parents=True, exist_ok=True)
-    rows, native_rows, for_picture = [], [], []
+    if a.pictures_only:
+        cases = []
+        for name in a.series:
+            vol = read_ct(a.data / name)
+            sp = tuple(abs(float(s)) for s in vol.spacing_mm)
+            anatomy = read_chest(vol.hu, sp)
+            case = insert_plaques(vol.hu, sp, anatomy, 0, motion=not a.static)
+            cases.append((name, 0, case, sp, anatomy))
+            if a.courses_picture:
+                course_picture(name, vol.hu, sp, anatomy, case.courses, Path(f"{a.courses_picture}_{name}.png"))
+        if a.picture:
+            picture(cases, a.picture)
+        return 0
+    models = {n: load_model(p) for n, p in _models(a.model).items()}
+    tmp = tempfile.TemporaryDirectory(prefix="hybrids_")
+    rows, plaques, fps, for_picture = [], [], [], []
     for name in a.series:
         vol = read_ct(a.data / name)
         sp = tuple(abs(float(s)) for s in vol.spacing_mm)
         anatomy = read_chest(vol.hu, sp)
-        native = pred.score(vol)
-        nat = dict(zip(VESSELS, native.scores))
-        native_rows.append((name, nat))
-        print(f"{name}: native (un-modified) AU called coronary: " + ", ".join(f"{v} {nat[v]:.1f}" for v in VESSELS),
-              flush=True)
+        for m, model in models.items():
+            nat = score_case(model, vol.hu, sp, None, anatomy)
+            fps.append(nat["fp"].assign(model=m, series=name, seed=-1))
+            print(f"{name} [{m}] un-modified: AU called coronary " + ", ".join(
+                f"{k} {nat['fp'].loc[nat['fp']['kind'] == k, 'au'].sum():.1f}" for k in KINDS), flush=True)
         for seed in range(a.seeds):
-            case = insert_plaques(vol.hu, sp, anatomy, seed)
-            f = out / f"{name}_hybrid{seed}.nii.gz"
+            case = insert_plaques(vol.hu, sp, anatomy, seed, motion=not a.static)
+            if seed == 0 and a.courses_picture:
+                course_picture(name, vol.hu, sp, anatomy, case.courses, Path(f"{a.courses_picture}_{name}.png"))
+            f = Path(tmp.name) / f"{name}_hybrid{seed}.nii.gz"
             _write_nifti(f, case.hu, vol)
             back = read_ct(f)
-            assert np.array_equal(back.hu, case.hu), f"{f}: NIfTI round trip changed the image"
-            res = pred.score(back)
-            p = dict(zip(VESSELS, res.scores))
-            inside = plaque_mask(case)
-            fp = _au(case.hu, np.where(inside, 0, res.labels), sp)["total"]
-            caught = _au(case.hu, np.where(inside, res.labels, 0), sp)["total"]
-            rows.append({"series": name, "seed": seed, "truth": case.truth, "pred": p, "fp_outside": fp,
-                         "plaque_au_called_coronary": caught, "n_plaques": len(case.plaques),
-                         "n_dropped": len(case.dropped)})
-            print(f"  seed {seed}: {len(case.plaques)} plaques ({len(case.dropped)} dropped); truth "
-                  + ", ".join(f"{v} {case.truth[v]:.0f}" for v in (*VESSELS, "total"))
-                  + "; predicted " + ", ".join(f"{v} {p[v]:.0f}" for v in VESSELS)
-                  + f"; AU outside the plaques {fp:.1f}; plaque AU called coronary {caught:.0f}", flush=True)
-            if len(for_picture) < a.picture_rows and (not for_picture or for_picture[-1][0] != name):
-                for_picture.append((name, seed, vol.hu, sp, case, anatomy))
+            if not np.array_equal(back.hu, case.hu):
+                raise SystemExit(f"{f}: NIfTI round trip changed the image")
+            for m, model in models.items():
+                r = score_case(model, back.hu, sp, case, anatomy)
+                row = {"model": m, "series": name, "seed": seed, "n_plaques": len(case.plaques),
+                       "n_dropped": len(case.dropped), "found_total": r["found_total"], "fp_total": r["fp"]["au"].sum()}
+                row.update({f"truth_{v}": case.truth[v] for v in VESSELS})
+                row.update({f"pred_{v}": r["pred"][v] for v in VESSELS})
+                row.update({f"found_right_{v}": r["found_right_vessel"][v] for v in VESSELS})
+                row.update({f"found_any_{v}": r["found_any_vessel"][v] for v in VESSELS})
+                row.update({f"fp_{k}": r["fp"].loc[r["fp"]["kind"] == k, "au"].sum() for k in KINDS})
+                rows.append(row)
+                plaques.append(r["plaques"].assign(model=m, series=name, seed=seed))
+                fps.append(r["fp"].assign(model=m, series=name, seed=seed))
+                print(f"  seed {seed} [{m}]: {len(case.plaques)} plaques; truth "
+                      + ", ".join(f"{v} {case.truth[v]:.0f}" for v in VESSELS)
+                      + "; predicted " + ", ".join(f"{v} {r['pred'][v]:.0f}" for v in VESSELS)
+                      + f"; inserted AU found {r['found_total']:.0f}; FP {row['fp_total']:.1f}", flush=True)
+            if len(for_picture) < len(a.series) and (not for_picture or for_picture[-1][0] != name):
+                for_picture.append((name, seed, case, sp, anatomy))
+    tmp.cleanup()
     if a.picture:
         picture(for_picture, a.picture)
         print(f"picture: {a.picture}")
-    _table(rows, native_rows)
-    if tmp:
-        tmp.cleanup()
+    h, pl, fp = pd.DataFrame(rows), pd.concat(plaques, ignore_index=True), pd.concat(fps, ignore_index=True)
+    summary = report(h, pl, fp, list(models), a.boot)
+    if a.out:
+        a.out.mkdir(parents=True, exist_ok=True)
+        h.to_csv(a.out / "hybrids.csv", index=False)
+        pl.to_csv(a.out / "plaques.csv", index=False)
+        fp.to_csv(a.out / "fp.csv", index=False)
+        (a.out / "summary.json").write_text(json.dumps(summary, indent=1))
     return 0
 
 
-def _table(rows: list[dict], native_rows: list) -> None:
-    print("\n| series | hybrids | truth total AU (range) | total category agreement | total abs error AU (median) | "
-          "native AU called coronary (un-modified series) | AU outside inserted plaques (mean per hybrid) |")
-    print("| --- | ---: | --- | ---: | ---: | ---: | ---: |")
-    for name, nat in native_rows:
-        r = [x for x in rows if x["series"] == name]
-        t = np.array([x["truth"]["total"] for x in r])
-        p = np.array([sum(x["pred"].values()) for x in r])
-        agree = np.mean([risk_category4(a) == risk_category4(b) for a, b in zip(t, p)])
-        print(f"| {name} | {len(r)} | {t.min():.0f}-{t.max():.0f} | {agree:.2f} | {np.median(np.abs(p - t)):.1f} | "
-              f"{sum(nat.values()):.1f} | {np.mean([x['fp_outside'] for x in r]):.1f} |")
-    print("\n| vessel | mean truth AU | mean predicted AU | mean abs error AU | kappa4 (4 categories, all hybrids) |")
-    print("| --- | ---: | ---: | ---: | ---: |")
-    for v in (*VESSELS, "total"):
-        t = np.array([x["truth"][v] for x in rows])
-        p = np.array([x["pred"][v] if v != "total" else sum(x["pred"].values()) for x in rows])
-        print(f"| {v} | {t.mean():.1f} | {p.mean():.1f} | {np.abs(p - t).mean():.1f} | {_kappa4(t, p):.2f} |")
-    t = np.array([x["truth"]["total"] for x in rows])
-    p = np.array([sum(x["pred"].values()) for x in rows])
-    agree = np.mean([risk_category4(a) == risk_category4(b) for a, b in zip(t, p)])
-    print(f"\nall {len(rows)} hybrids: total category agreement {agree:.2f}; inserted-plaque AU called coronary "
-          f"{sum(x['plaque_au_called_coronary'] for x in rows):.0f} of {t.sum():.0f} AU of truth")
+def _ci(summary: dict, m: str, k: str) -> str:
+    lo, hi = summary["bootstrap"][m][k]
+    return f"{summary['all'][m][k]:.2f} [{lo:.2f}, {hi:.2f}]"
+
+
+def report(h: pd.DataFrame, pl: pd.DataFrame, fp: pd.DataFrame, models: list[str], n_boot: int) -> dict:
+    """Prints the markdown tables and returns the summary (all hybrids, per series, bootstrap)."""
+    s = {"all": {m: metrics(h[h["model"] == m]) for m in models},
+         "per_series": {m: {ser: metrics(g) for ser, g in h[h["model"] == m].groupby("series")} for m in models},
+         "bootstrap": bootstrap(h, models, n_boot)}
+    print(f"\n{h['seed'].nunique()} seeds x {h['series'].nunique()} series; [2.5, 97.5] % bootstrap over hybrids\n")
+    print("| model | total category agreement | kappa4 total | ratio all4 | inserted AU found (right vessel) | "
+          "kappa4 LCA / LAD / LCX / RCA | ratio LCA / LAD / LCX / RCA |")
+    print("| --- | ---: | ---: | ---: | ---: | --- | --- |")
+    for m in models:
+        a = s["all"][m]
+        print(f"| {m} | {_ci(s, m, 'agreement_total')} | {_ci(s, m, 'kappa4_total')} | {_ci(s, m, 'ratio_all4')} | "
+              f"{_ci(s, m, 'found_frac_total')} | " + " / ".join(f"{a[f'kappa4_{v}']:.2f}" for v in VESSELS) + " | "
+              + " / ".join(f"{a[f'ratio_{v}']:.2f}" for v in VESSELS) + " |")
+    for m in models[1:]:
+        d = s["bootstrap"][f"{m} - {models[0]}"]
+        print(f"\npaired difference {m} - {models[0]}: " + ", ".join(
+            f"{k} [{d[k][0]:.2f}, {d[k][1]:.2f}]" for k in ("agreement_total", "kappa4_total", "ratio_all4",
+                                                               "found_frac_total")))
+    print("\n| model | series | hybrids | truth total AU (range) | agreement | kappa4 total | inserted AU found "
+          "LCA / LAD / LCX / RCA (of truth) | FP AU per hybrid |")
+    print("| --- | --- | ---: | --- | ---: | ---: | --- | ---: |")
+    for m in models:
+        for ser, g in h[h["model"] == m].groupby("series"):
+            t = g[[f"truth_{v}" for v in VESSELS]].sum(axis=1)
+            found = " / ".join(f"{g[f'found_right_{v}'].sum():.0f} of {g[f'truth_{v}'].sum():.0f}" for v in VESSELS)
+            ps = s["per_series"][m][ser]
+            print(f"| {m} | {ser} | {len(g)} | {t.min():.0f}-{t.max():.0f} | {ps['agreement_total']:.2f} | "
+                  f"{ps['kappa4_total']:.2f} | {found} | {g['fp_total'].mean():.1f} |")
+    print("\nFalse-positive AU by kind of native calcium (un-modified series; mean per hybrid in brackets):\n")
+    print("| model | series | " + " | ".join(KINDS) + " |")
+    print("| --- | --- |" + " ---: |" * len(KINDS))
+    for m in models:
+        for ser in sorted(h["series"].unique()):
+            nat = fp[(fp["model"] == m) & (fp["series"] == ser) & (fp["seed"] == -1)]
+            hy = h[(h["model"] == m) & (h["series"] == ser)]
+            print(f"| {m} | {ser} | " + " | ".join(
+                f"{nat.loc[nat['kind'] == k, 'au'].sum():.1f} ({hy[f'fp_{k}'].mean():.1f})" for k in KINDS) + " |")
+    print("\nInserted-plaque candidates not called coronary, by the rule that decided (AU; count):\n")
+    print("| model | truth vessel | candidates | AU | missed AU | distance reach | z range | thorax margin | "
+          + " | ".join(RULE_NAMES) + " | MLP said non-coronary (no rule) |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |" + " ---: |" * (len(RULE_NAMES) + 1))
+    for m in models:
+        for v in VESSELS:
+            g = pl[(pl["model"] == m) & (pl["truth_vessel"] == v)]
+            miss = g[g["class"] == "non-coronary"]
+            ruled = [miss["rule_distance"], miss["rule_z_range"], miss["rule_chest_wall"]] + [
+                miss.get(f"verdict_{n.replace(' ', '_')}", pd.Series(False, index=miss.index)) for n in RULE_NAMES]
+            any_rule = np.zeros(len(miss), bool)
+            cells = []
+            for r in ruled:
+                r = r.astype(bool).to_numpy()
+                cells.append(f"{miss['au'][r].sum():.0f}; {r.sum()}")
+                any_rule |= r
+            cells.append(f"{miss['au'][~any_rule].sum():.0f}; {(~any_rule).sum()}")
+            print(f"| {m} | {v} | {len(g)} | {g['au'].sum():.0f} | {miss['au'].sum():.0f} | " + " | ".join(cells) + " |")
+    print("\nInserted-plaque candidates: AU by truth vessel (rows) and the class given (columns):\n")
+    classes = ("non-coronary", *VESSELS)
+    print("| model | truth | " + " | ".join(classes) + " |")
+    print("| --- | --- |" + " ---: |" * len(classes))
+    for m in models:
+        for v in VESSELS:
+            g = pl[(pl["model"] == m) & (pl["truth_vessel"] == v)]
+            print(f"| {m} | {v} | " + " | ".join(f"{g.loc[g['class'] == c, 'au'].sum():.0f}" for c in classes) + " |")
+    return s
 
 
 if __name__ == "__main__":
