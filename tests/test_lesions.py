@@ -128,6 +128,30 @@ def test_save_load_round_trip_gives_identical_predictions(trained, tmp_path):
         L.load_model(tmp_path / "m")
 
 
+def test_density_cap_reads_denser_candidates_as_the_cap_and_survives_save_load(trained, tmp_path):
+    """config.density_cap_hu clips mean_hu / peak_hu before the MLP: a candidate denser than the cap gets exactly the
+    probabilities of the same candidate at the cap; below it nothing changes; the cap is saved and loaded back."""
+    model, f, _ = trained
+    capped = dataclasses.replace(model, config=dataclasses.replace(model.config, density_cap_hu=(500.0, 930.0)))
+    im, ip = L.FEATURE_NAMES.index("mean_hu"), L.FEATURE_NAMES.index("peak_hu")
+    near = f[model.reachable(f)][:20]  # candidates the MLP is asked about (the others are 0 by rule)
+    assert len(near) >= 5
+    dense, at_cap, light = near.copy(), near.copy(), near.copy()
+    dense[:, im], dense[:, ip] = 1400.0, 2500.0
+    at_cap[:, im], at_cap[:, ip] = 500.0, 930.0
+    light[:, im], light[:, ip] = 300.0, 600.0
+    np.testing.assert_array_equal(capped.predict_proba(dense), capped.predict_proba(at_cap))
+    np.testing.assert_array_equal(capped.predict_proba(light), model.predict_proba(light))
+    assert not np.array_equal(model.predict_proba(dense), model.predict_proba(at_cap))  # the uncapped model differs
+    assert dense[0, im] == 1400.0  # the caller's table is not clipped in place
+    L.save_model(capped, tmp_path / "c")
+    back = L.load_model(tmp_path / "c")
+    assert back.config.density_cap_hu == (500.0, 930.0) and back.config == capped.config
+    np.testing.assert_array_equal(back.predict_proba(dense), capped.predict_proba(at_cap))
+    with pytest.raises(ValueError, match="density_cap_hu"):
+        L.ClassifierConfig(density_cap_hu=(500.0, float("nan")))
+
+
 def test_numpy_inference_equals_torch(trained, tmp_path):
     """The MLP runs in numpy for scoring (no torch import); its probabilities are the torch module's up to float
     rounding, on the model just trained (a torch CandidateMLP) and on the same model saved and loaded back."""

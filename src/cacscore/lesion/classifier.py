@@ -140,6 +140,12 @@ class ClassifierConfig:
     # when the structure is more likely coronary than not (cacscore.lesion.tree.join_structure); seed 9101: 28.6 ->
     # 32.1, hybrids: inserted AU found 1,250 -> 1,444 of 2,022, no new false call on them or the LIDC series
     structure_join: bool = True
+    # (mean, peak) HU: candidates denser than this read as this dense to the MLP (None: no cap). The phantom's
+    # coronary plaques are rarely dense (seeds 41 + 9101: 90th percentile of coronary candidates' mean / peak HU
+    # 501 / 927), so the MLP learned "very dense = not coronary" from bone and extrapolated it to dense real-size
+    # plaques: on 30 hybrids of the LIDC series it missed every inserted RCA slice above 800 mean HU
+    # (docs/lesion_scorer.md, "Dense plaques"). Applied at classification only.
+    density_cap_hu: tuple[float, float] | None = None
     seed: int = 0
 
     @property
@@ -151,6 +157,9 @@ class ClassifierConfig:
             raise ValueError(f"hidden must be positive widths, got {self.hidden!r}")
         if not 0 <= self.dropout < 1:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
+        if self.density_cap_hu is not None and (len(self.density_cap_hu) != 2
+                                                 or not all(np.isfinite(v) for v in self.density_cap_hu)):
+            raise ValueError(f"density_cap_hu must be (mean, peak) finite HU or None, got {self.density_cap_hu!r}")
         for name in ("thorax_margin_mm", "z_margin_mm"):
             v = getattr(self, name)
             if v is not None and not np.isfinite(v):
@@ -240,10 +249,23 @@ class LesionModel:
         out = np.zeros((f.shape[0], N_CLASSES), np.float32)
         out[:, 0] = 1.0
         near = self.reachable(f)
+        f = self._capped(f)
         if near.any():
             # an anatomical part not found (nan) reads as the training mean
             out[near] = _softmax(self.numpy_net()(np.nan_to_num((f[near] - self.mean) / self.std, nan=0.0)))
         return out
+
+    def _capped(self, f: np.ndarray) -> np.ndarray:
+        """``f`` with mean_hu / peak_hu clipped at config.density_cap_hu (a copy; ``f`` itself when no cap)."""
+        cap = self.config.density_cap_hu
+        if cap is None:
+            return f
+        f = f.copy()
+        for name, top in zip(("mean_hu", "peak_hu"), cap):
+            if name in self.feature_names:
+                j = self.feature_names.index(name)
+                f[:, j] = np.minimum(f[:, j], top)
+        return f
 
     def numpy_net(self) -> NumpyMLP:
         """The MLP as :class:`NumpyMLP` (a torch CandidateMLP's current weights are copied)."""
@@ -409,6 +431,8 @@ def load_model(model_dir: str | Path) -> LesionModel:
         names = check_feature_names(cfg["feature_names"], str(jpath))
         c = dict(cfg["config"])
         c["hidden"] = tuple(c["hidden"])
+        if c.get("density_cap_hu") is not None:
+            c["density_cap_hu"] = tuple(float(v) for v in c["density_cap_hu"])
         # models saved before the feature list was a setting hold FEATURE_NAMES and no "features"
         c["features"] = tuple(c["features"]) if c.get("features") else (None if names == FEATURE_NAMES else names)
         if (tuple(c["features"]) if c["features"] else FEATURE_NAMES) != names:
