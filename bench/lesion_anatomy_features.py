@@ -26,7 +26,7 @@ import numpy as np
 
 from cacscore import lesion as L
 from cacscore.chest.anatomy import read_chest
-from cacscore.chest.heart import HeartFinding, locate_heart
+from cacscore.chest.heart import locate_heart
 from cacscore.chest.hull import lungs_shareable, thorax_hull
 from cacscore.chest.lungs import lung_field
 from cacscore.core.vessels import VESSELS

@@ -132,7 +132,6 @@ def main() -> int:
 
     t = time.perf_counter()
     run = predict_inputs(bundle_dir, [release], progress=False)
-    dt = time.perf_counter() - t
     atomic_write_text(work / "results.csv", run.table().to_csv(index=False))
     dt_w = time.perf_counter() - t
     n = len(run.ok)

@@ -261,7 +261,7 @@ def test_descending_aorta_lies_in_front_of_the_spine_and_the_chest_is_deep_enoug
 
 def test_ribs_show_every_two_centimetres_on_the_lateral_wall(patient):
     """v4: a coronal reformat through the heart cuts a rib every 21-25 mm along each lateral chest wall."""
-    p, a = patient, patient.anatomy
+    p = patient
     rib = p.anatomy_labels == LABEL["rib"]
     ky = int(round(p.heart_centre_index[1]))
     dz = p.spacing_mm[0]

@@ -9,7 +9,6 @@ from scipy import ndimage
 from cacscore.io.dicom import Volume
 from cacscore.regress.preprocess import PAD_HU, _crop_yx, PreprocessConfig, area_resample, depth_window, normalise, preprocess_volume, resample_z, resize_inplane
 from cacscore.chest.heart import find_heart
-from ingest_fixtures import chest_slice
 
 
 def test_config_roundtrip_and_validation():
