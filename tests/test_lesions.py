@@ -424,7 +424,8 @@ def test_surface_distance_at_points_equals_the_edt():
     as scipy's EDT of the whole coarse grid, signed (pericardium) and unsigned (bone), on anisotropic grids."""
     from scipy import ndimage
 
-    from cacscore.lesion.anatomy import SurfaceDistance, _Nearest, _signed_distance
+    from cacscore.chest.anatomy import signed_distance
+    from cacscore.lesion.anatomy import SurfaceDistance, _Nearest
 
     rng = np.random.default_rng(4)
     for shape, grid in (((20, 30, 25), (2.5, 2.7265625, 2.7265625)), ((9, 40, 40), (5.0, 1.5, 1.5))):
@@ -433,7 +434,7 @@ def test_surface_distance_at_points_equals_the_edt():
                      np.ones(shape, bool)):
             idx = np.argwhere(np.ones(shape, bool))[rng.choice(np.prod(shape), 400, replace=False)]
             at = tuple(idx.T)
-            got, want = SurfaceDistance(mask, np.array(grid)).at(idx), _signed_distance(mask, np.array(grid))[at]
+            got, want = SurfaceDistance(mask, np.array(grid)).at(idx), signed_distance(mask, np.array(grid))[at]
             np.testing.assert_array_equal(got, want)
             if mask.any():
                 np.testing.assert_array_equal(_Nearest(mask, np.array(grid)).at(idx),

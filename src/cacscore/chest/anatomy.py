@@ -145,6 +145,16 @@ calcium 20-90 mm outside it (bench/lesion_gated_anatomy.py). Under ``cacscore.le
 centroid replaced the finder's centre on 2 of 8 gated phantoms of seed 41, once 87 mm below it on the liver."""
 
 
+def signed_distance(mask: np.ndarray, grid_mm: np.ndarray) -> np.ndarray:
+    """(z, y, x) mm to the mask's surface, > 0 outside, < 0 inside (scipy's exact EDT on the mask's grid); all nan
+    for an empty mask."""
+    if not mask.any():
+        return np.full(mask.shape, np.nan, np.float32)
+    out = ndimage.distance_transform_edt(~mask, sampling=grid_mm)
+    inside = ndimage.distance_transform_edt(mask, sampling=grid_mm)
+    return (out - inside).astype(np.float32)
+
+
 def find_body(g: np.ndarray) -> tuple[np.ndarray, Part]:
     """The patient: the largest 3-D body of > -400 HU, holes filled slice by slice (the table, a thin plate apart
     from the patient, is a smaller component). When the field of view cuts through the body (heart-centred gated

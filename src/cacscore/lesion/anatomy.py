@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from cacscore.chest.anatomy import ChestAnatomy
+from cacscore.chest.anatomy import ChestAnatomy, signed_distance
 from cacscore.chest.wall import depth_in_wall_mm
 
 ANATOMY_NAMES: tuple[str, ...] = (
@@ -63,15 +63,6 @@ class AnatomyRules:
     chest_wall_mm: float = -3.0
 
 
-def _signed_distance(mask: np.ndarray, grid_mm: np.ndarray) -> np.ndarray:
-    """(z, y, x) mm to the mask's surface, > 0 outside, < 0 inside (scipy's exact EDT on the coarse grid)."""
-    if not mask.any():
-        return np.full(mask.shape, np.nan, np.float32)
-    out = ndimage.distance_transform_edt(~mask, sampling=grid_mm)
-    inside = ndimage.distance_transform_edt(mask, sampling=grid_mm)
-    return (out - inside).astype(np.float32)
-
-
 class _Nearest:
     """Distance (mm) from coarse voxels to the nearest voxel of ``targets``, exactly as
     ``distance_transform_edt(~targets, sampling=grid_mm)`` gives it there, for a few thousand voxels instead of
@@ -103,7 +94,7 @@ class _Nearest:
 
 class SurfaceDistance:
     """The signed distance (mm, > 0 outside, < 0 inside) of coarse voxels to a mask's surface, float32, equal to
-    ``_signed_distance(mask, grid_mm)[idx]`` (up to float rounding where two surface voxels tie; test_lesions) but
+    ``signed_distance(mask, grid_mm)[idx]`` (up to float rounding where two surface voxels tie; test_lesions) but
     computed at the voxels asked for only (its k-d trees are built on the first call)."""
 
     def __init__(self, mask: np.ndarray, grid_mm: np.ndarray) -> None:
@@ -116,7 +107,7 @@ class SurfaceDistance:
         if not self.mask.any():
             return np.full(len(idx), np.nan, np.float32)
         if self.mask.all():  # no surface to measure from: what scipy's EDT gives
-            return _signed_distance(self.mask, self.grid_mm)[idx[:, 0], idx[:, 1], idx[:, 2]]
+            return signed_distance(self.mask, self.grid_mm)[idx[:, 0], idx[:, 1], idx[:, 2]]
         if self._parts is None:
             self._parts = (_Nearest(self.mask, self.grid_mm), _Nearest(~self.mask, self.grid_mm))
         outside, inside = self._parts

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import ndimage
 
-from cacscore.chest.anatomy import ChestAnatomy
+from cacscore.chest.anatomy import ChestAnatomy, signed_distance
 from cacscore.core.vessels import LABEL_OF, VESSELS
 from cacscore.phantom.coronary import Plaque, PlaqueSpec, Vessel, draw_calcium, place_plaques
 from cacscore.phantom.motion import AMPLITUDE_SHARE, MotionPlan, draw_motion, move_layer
@@ -402,11 +402,9 @@ def _vessel_layer(entries: list, shape: tuple[int, ...], plan: MotionPlan | None
 
 def _pericardium_distance(anatomy: ChestAnatomy) -> np.ndarray:
     """Signed distance (mm, > 0 outside) to the pericardial mask's surface on the anatomy's coarse grid."""
-    m = anatomy.pericardium
-    gm = anatomy.grid_mm
-    if not m.any():
-        return np.full(m.shape, np.inf, np.float32)
-    return (ndimage.distance_transform_edt(~m, sampling=gm) - ndimage.distance_transform_edt(m, sampling=gm)).astype(np.float32)
+    if not anatomy.pericardium.any():
+        return np.full(anatomy.pericardium.shape, np.inf, np.float32)  # no sac: every point lies far outside it
+    return signed_distance(anatomy.pericardium, anatomy.grid_mm)
 
 
 def plaque_mask(case: HybridCase, dilate_px: int = 1) -> np.ndarray:
