@@ -251,8 +251,15 @@ def test_chest_wall_calcium_is_non_coronary_by_rule(trained, patients, monkeypat
     hz, hy, hx = L.find_candidates(hu, p.spacing_mm).heart_index
     skin = int(np.argmax(hu[hz, :, hx] > -400))  # first body row above the heart, in its column
     hu[hz - 1:hz + 2, skin + 2:skin + 4, hx + 6:hx + 8] = 500  # a 3-slice plaque ~6 mm under the skin
-    # all "LAD" (classify reads the probabilities: the structure vote sums them)
-    monkeypatch.setattr(L.LesionModel, "predict_proba", lambda self, f: np.tile(np.eye(5)[2], (len(f), 1)))
+    # the MLP says "LAD" for every candidate it is asked about (classify reads the probabilities: the structure vote
+    # sums them; it asks only about the rows `where` names, the others read non-coronary)
+    def all_lad(self, f, where=None):
+        out = np.tile(np.eye(5)[2], (len(f), 1))
+        if where is not None:
+            out[~np.asarray(where, bool)] = np.eye(5)[0]
+        return out
+
+    monkeypatch.setattr(L.LesionModel, "predict_proba", all_lad)
     cand, classes = L.classify_volume(hu, p.spacing_mm, model)
     wall = np.unique(cand.ids[hz - 1:hz + 2, skin + 2:skin + 4, hx + 6:hx + 8])
     wall = wall[wall > 0] - 1

@@ -157,9 +157,11 @@ class ClassifierConfig:
             raise ValueError(f"hidden must be positive widths, got {self.hidden!r}")
         if not 0 <= self.dropout < 1:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
-        if self.density_cap_hu is not None and (len(self.density_cap_hu) != 2
-                                                 or not all(np.isfinite(v) for v in self.density_cap_hu)):
-            raise ValueError(f"density_cap_hu must be (mean, peak) finite HU or None, got {self.density_cap_hu!r}")
+        if self.density_cap_hu is not None:
+            cap = tuple(float(v) for v in self.density_cap_hu)  # a JSON list (model.json) becomes the tuple
+            if len(cap) != 2 or not all(np.isfinite(v) for v in cap):
+                raise ValueError(f"density_cap_hu must be (mean, peak) finite HU or None, got {self.density_cap_hu!r}")
+            object.__setattr__(self, "density_cap_hu", cap)
         for name in ("thorax_margin_mm", "z_margin_mm"):
             v = getattr(self, name)
             if v is not None and not np.isfinite(v):
@@ -239,8 +241,9 @@ class LesionModel:
     min_area_mm2: float = 1.0
     info: dict = field(default_factory=dict)
 
-    def predict_proba(self, features: np.ndarray) -> np.ndarray:
-        """(n, F) features -> (n, 5) class probabilities (float32)."""
+    def predict_proba(self, features: np.ndarray, where: np.ndarray | None = None) -> np.ndarray:
+        """(n, F) features -> (n, 5) class probabilities (float32). The MLP is asked only about the rows within
+        reach (:meth:`reachable`) and, when given, ``where`` ((n,) bool); the others read non-coronary (1, 0, ...)."""
         f = np.asarray(features, np.float32)
         if f.ndim != 2 or f.shape[1] != len(self.feature_names):
             raise LesionError(f"features must be (n, {len(self.feature_names)}), got shape {f.shape}")
@@ -249,10 +252,12 @@ class LesionModel:
         out = np.zeros((f.shape[0], N_CLASSES), np.float32)
         out[:, 0] = 1.0
         near = self.reachable(f)
-        f = self._capped(f)
+        if where is not None:
+            near &= np.asarray(where, bool)
         if near.any():
             # an anatomical part not found (nan) reads as the training mean
-            out[near] = _softmax(self.numpy_net()(np.nan_to_num((f[near] - self.mean) / self.std, nan=0.0)))
+            x = self._capped(f[near])
+            out[near] = _softmax(self.numpy_net()(np.nan_to_num((x - self.mean) / self.std, nan=0.0)))
         return out
 
     def _capped(self, f: np.ndarray) -> np.ndarray:
@@ -314,9 +319,7 @@ class LesionModel:
         (``Candidates.features``) or this model's input table (:meth:`table`)."""
         table = self.table(features, anatomy_columns)
         may = self.may_be_coronary(table, outside_thorax_mm, anatomy_columns)
-        proba = np.zeros((table.shape[0], N_CLASSES), np.float32)
-        proba[:, 0] = 1.0
-        proba[may] = self.predict_proba(table[may])  # the MLP is asked only about candidates no rule has decided
+        proba = self.predict_proba(table, where=may)  # the MLP is asked only about candidates no rule has decided
         classes = np.argmax(proba, axis=1).astype(np.int64)
         if structure is not None and self.config.structure_vote:
             classes = vote_by_structure(classes, proba, structure)  # reads coronary (hence may) rows only
@@ -431,13 +434,11 @@ def load_model(model_dir: str | Path) -> LesionModel:
         names = check_feature_names(cfg["feature_names"], str(jpath))
         c = dict(cfg["config"])
         c["hidden"] = tuple(c["hidden"])
-        if c.get("density_cap_hu") is not None:
-            c["density_cap_hu"] = tuple(float(v) for v in c["density_cap_hu"])
         # models saved before the feature list was a setting hold FEATURE_NAMES and no "features"
-        c["features"] = tuple(c["features"]) if c.get("features") else (None if names == FEATURE_NAMES else names)
-        if (tuple(c["features"]) if c["features"] else FEATURE_NAMES) != names:
-            raise LesionError(f"{jpath}: config features and feature_names differ")
+        c["features"] = c.get("features") or (None if names == FEATURE_NAMES else names)
         config = ClassifierConfig(**c)
+        if config.feature_names != names:
+            raise LesionError(f"{jpath}: config features and feature_names differ")
         threshold_hu, min_area_mm2 = float(cfg["threshold_hu"]), float(cfg["min_area_mm2"])
         info = dict(cfg.get("info") or {})
     except LesionError:
