@@ -36,6 +36,10 @@ class Part:
     confidence: float
     reason: str = ""
 
+    def sure(self, at_least: float) -> bool:
+        """Found, with at least this confidence (what a user of the part may rely on)."""
+        return self.found and self.confidence >= at_least
+
 
 @dataclass(frozen=True)
 class AortaTube:
@@ -684,7 +688,7 @@ def read_chest(volume_or_hu: Volume | np.ndarray, spacing_mm: tuple[float, float
     bone, parts["bone"] = find_bone(g, body, keep_out, grid_mm, midline_x, hull, contrast)
     apex, frame = _heart_frame(heart, root, grid_mm)
     surface, *wall_part = chest_wall.find_chest_wall(lungs, hull, heart, body, float(grid_mm[1]), truncated=bool(parts["body"].reason),
-                                                     lungs_sure=parts["lungs"].found and parts["lungs"].confidence >= 0.5)
+                                                     lungs_sure=parts["lungs"].sure(0.5))
     parts["chest_wall"] = Part(*wall_part)
     if parts["body"].reason:  # a field of view through the body: the lungs, the arch and the diaphragm are cut off
         for name in ("aorta", "root", "pericardium"):

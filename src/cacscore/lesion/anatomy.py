@@ -120,7 +120,7 @@ phantoms a pericardium of confidence 0.2 (a 100 ml sliver) called real coronary 
 
 
 def _sure(anatomy: ChestAnatomy, *names: str, at_least: float = MIN_CONFIDENCE) -> bool:
-    return all(anatomy.parts[n].found and anatomy.parts[n].confidence >= at_least for n in names)
+    return all(anatomy.parts[n].sure(at_least) for n in names)
 
 
 REFERENCE_CONFIDENCE = 0.3

@@ -93,7 +93,7 @@ def anatomy_not_used(anatomy: ChestAnatomy) -> dict[str, str]:
     out = {}
     for name, key in _PART_OF.items():
         part = anatomy.parts.get(key)
-        if part is None or not part.found or part.confidence < MIN_CONFIDENCE:
+        if part is None or not part.sure(MIN_CONFIDENCE):
             why = (part.reason if part is not None and part.reason else
                    "not found" if part is None or not part.found else f"confidence {part.confidence:.2f}")
             out[name] = why
