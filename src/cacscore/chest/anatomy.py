@@ -27,6 +27,12 @@ BONE_HU = 180.0
 Agatston terms; 180 keeps marrow-poor vertebral bodies while dropping noise of soft tissue)."""
 
 
+MIN_CONFIDENCE = 0.5
+"""A part found with less confidence than this is not relied on, by the chest (its lungs for the chest wall) or by
+the scorer (nan feature columns, so no rule fires on it): on heart-centred gated phantoms a pericardium of
+confidence 0.2 (a 100 ml sliver) called real coronary calcium 'outside the pericardium'."""
+
+
 @dataclass(frozen=True)
 class Part:
     """Whether one anatomical part was found: confidence in [0, 1] and the reason when it was not ("" when it
@@ -36,7 +42,7 @@ class Part:
     confidence: float
     reason: str = ""
 
-    def sure(self, at_least: float) -> bool:
+    def sure(self, at_least: float = MIN_CONFIDENCE) -> bool:
         """Found, with at least this confidence (what a user of the part may rely on)."""
         return self.found and self.confidence >= at_least
 
@@ -691,7 +697,7 @@ def read_chest(volume_or_hu: Volume | np.ndarray, spacing_mm: tuple[float, float
     bone, parts["bone"] = find_bone(g, body, keep_out, grid_mm, midline_x, hull, contrast)
     apex, frame = _heart_frame(heart, root, grid_mm)
     surface, *wall_part = chest_wall.find_chest_wall(lungs, hull, heart, body, float(grid_mm[1]), truncated=bool(parts["body"].reason),
-                                                     lungs_sure=parts["lungs"].sure(0.5))
+                                                     lungs_sure=parts["lungs"].sure())
     parts["chest_wall"] = Part(*wall_part)
     if parts["body"].reason:  # a field of view through the body: the lungs, the arch and the diaphragm are cut off
         for name in ("aorta", "root", "pericardium"):

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from cacscore.chest.anatomy import ChestAnatomy, signed_distance
+from cacscore.chest.anatomy import MIN_CONFIDENCE, ChestAnatomy, signed_distance
 from cacscore.chest.wall import depth_in_wall_mm
 
 ANATOMY_NAMES: tuple[str, ...] = (
@@ -112,11 +112,6 @@ class SurfaceDistance:
             self._parts = (_Nearest(self.mask, self.grid_mm), _Nearest(~self.mask, self.grid_mm))
         outside, inside = self._parts
         return (outside.at(idx) - inside.at(idx)).astype(np.float32)
-
-
-MIN_CONFIDENCE = 0.5
-"""A part found with less confidence than this gives nan columns (so no rule fires on it): on heart-centred gated
-phantoms a pericardium of confidence 0.2 (a 100 ml sliver) called real coronary calcium 'outside the pericardium'."""
 
 
 def _sure(anatomy: ChestAnatomy, *names: str, at_least: float = MIN_CONFIDENCE) -> bool:

@@ -18,11 +18,10 @@ from pathlib import Path
 import numpy as np
 
 from cacscore.core.fileio import atomic_savefig
-from cacscore.chest.anatomy import ChestAnatomy
+from cacscore.chest.anatomy import MIN_CONFIDENCE, ChestAnatomy
 from cacscore.chest.heart import find_heart
 from cacscore.core.categories import CATEGORY4_LABELS, risk_category4
 from cacscore.core.vessels import VESSELS
-from cacscore.lesion.anatomy import MIN_CONFIDENCE
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +88,7 @@ _PART_OF = {"pericardium": "pericardium", "aorta": "aorta", "bony thorax": "bone
 
 def anatomy_not_used(anatomy: ChestAnatomy) -> dict[str, str]:
     """Drawn part name -> why the scorer did not use it, for the parts it did not use (the rules read a part found
-    with confidence >= cacscore.lesion.anatomy.MIN_CONFIDENCE; anatomy_columns gives nan for the others)."""
+    with confidence >= cacscore.chest.anatomy.MIN_CONFIDENCE; anatomy_columns gives nan for the others)."""
     out = {}
     for name, key in _PART_OF.items():
         part = anatomy.parts.get(key)
