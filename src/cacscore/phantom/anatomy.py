@@ -37,6 +37,10 @@ from scipy.interpolate import make_interp_spline
 
 from cacscore.phantom.raster import Grid, ellipse_footprint, ellipsoid_columns, ellipsoid_fraction, paint, slab_fraction
 
+ANATOMY_VERSION = "v5"
+"""The phantom's anatomy version (docs/phantom.md): v5 = rounded diaphragm domes, uneven epicardial fat, the left
+atrium's body behind the aortic root. Written to truth.csv (anatomy_version) so a cohort says what drew it."""
+
 HU = {
     "air": -1000.0, "skin": 40.0, "fat": -100.0, "muscle": 50.0, "lung": -905.0, "mediastinum": -85.0,
     "blood": 32.0, "myocardium": 44.0, "liver": 58.0, "abdomen": 40.0, "neck": 25.0, "disc": 80.0,
@@ -135,6 +139,10 @@ class Anatomy:
     taper_exp: float = 1.8  # v4: how fast the cavity widens below the apices (THORAX_TAPER_EXP)
     taper_lin: float = 0.0  # v4: the bell's slow linear part (THORAX_TAPER_LINEAR)
     apex_k: float = 70.0  # v4: how steeply the lung apices fall off laterally (mm per unit of (x / cavity half-width)^2)
+    dome_top_x: float = 0.45  # v5: the domes' tops, as a fraction of the cavity's half-width from its centre
+    dome_round: float = 2.0  # v5: the domes' shape exponent (2 = v4's flat-topped domes; 0.9-1.25 rounded caps)
+    epi_fat_lateral_mm: float = 5.0  # v5: epicardial fat over the LV's lateral wall (v4: 5 mm all round)
+    la_body: bool = False  # v5: the left atrium's body behind the aortic root, in front of the oesophagus
 
 
 @dataclass(frozen=True)
@@ -708,8 +716,14 @@ def draw_anatomy(rng: np.random.Generator) -> Anatomy:
         aorta=aorta, pulmonary=pulm, venae=venae, arch_branches=branches, pa_bif=bif, heart_angles_deg=angles, cardiomegaly=big,
         heart_floor_z=floor, slice_mm=slice_mm, arms=arms, clavicles=clavicles, lung_vessels=lung_vessels,
         shoulders=shoulders, taper=float(taper), t_widest=float(t_widest), taper_exp=float(taper_exp),
-        taper_lin=float(bell[3]), apex_k=float(apex_k),
+        taper_lin=float(bell[3]), apex_k=float(apex_k), **_draw_v5(np.random.default_rng([tex_seed, 10])),
     )
+
+
+def _draw_v5(xr: np.random.Generator) -> dict:
+    """Anatomy v5's draws, from their own stream (every v4 draw, and so every calcium and vessel draw, is unchanged)."""
+    return {"dome_top_x": float(xr.uniform(0.43, 0.5)), "dome_round": float(xr.uniform(1.55, 1.85)),
+            "epi_fat_lateral_mm": float(xr.uniform(0.5, 2.5)), "la_body": True}
 
 
 def heart_surface(anat: Anatomy, u: np.ndarray, phi_deg: np.ndarray, out_mm: np.ndarray) -> np.ndarray:
@@ -972,17 +986,25 @@ class Canvas:
             self.lab[box][frac >= label_at] = LABEL[label]
 
 
+DOME_MEDIAL_W = 0.55
+"""How far (fraction of the cavity's half-width) the domes fall from their tops toward the midline (v4: 0.55)."""
+
+
 def _dome_low(anat: Anatomy, dxn: np.ndarray, dyn: np.ndarray) -> np.ndarray:
     """Patient z (mm) of the diaphragm under normalised cavity coordinates (x - cx) / ca, (y - cy) / cb'."""
     dome_top = np.where(dxn < 0, 0.0, anat.dome_left).astype(np.float32)
     # v4: shallower in front (the diaphragm's anterior attachment, xiphoid and costal margin, is high): below the
     # dome's top the lungs are a posterior-lateral crescent, not a ring round the liver (which the heart finder
     # then took for the mediastinum in 3 of 20 patients)
-    r2 = ((np.abs(dxn) - 0.45) / 0.55) ** 2 + (dyn / np.where(dyn > 0, 0.9, 1.4)) ** 2
-    # a broad dome with steep edges (r2 squared): 2 cm below its top the lungs are a peripheral rim, as in a
-    # real chest (v2's paraboloid left 60 % of the cavity's area as lung there, and the heart finder took the
-    # liver between the lungs for the heart)
-    return dome_top - anat.dome_depth * np.minimum(r2 * r2, 1.3) - 15.0 * np.clip(dyn, 0, None) + anat.z_dome_mm
+    c = np.float32(anat.dome_top_x)
+    adx = np.abs(dxn)
+    # v5: each dome a rounded cap (r2 ** dome_round, 0.9-1.25) whose top lies dome_top_x of the half-width from the
+    # midline, falling to the costophrenic angle laterally and less steeply toward the mediastinum; v4's r2 ** 2 kept
+    # the middle 50 % of each side within 4 mm of the top, which a coronal reformat showed as a flat shelf
+    w = np.where(adx > c, np.float32(1.0) - c, np.float32(DOME_MEDIAL_W))
+    r2 = ((adx - c) / w) ** 2 + (dyn / np.where(dyn > 0, 0.9, 1.4)) ** 2
+    shape = np.minimum(r2 ** np.float32(anat.dome_round), 1.3)
+    return dome_top - anat.dome_depth * shape - 15.0 * np.clip(dyn, 0, None) + anat.z_dome_mm
 
 
 def _paint_body(anat: Anatomy, cv: Canvas) -> np.ndarray:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from scipy import ndimage
 
-from cacscore.phantom.anatomy import Anatomy, chest_grid, draw_anatomy, render_background
+from cacscore.phantom.anatomy import ANATOMY_VERSION, Anatomy, chest_grid, draw_anatomy, render_background
 from cacscore.phantom.coronary import (Layer, Plaque, PlaqueSpec, Vessel, draw_calcium, place_plaques, render_heart,
                                        vessel_centrelines)
 from cacscore.phantom.motion import MotionPlan, draw_motion, move_layer
@@ -96,7 +96,8 @@ class PhantomPatient:
                    n_aortic_calcium=self.n_aortic_calcium, mac=int(self.n_lookalikes("mitral_annulus") > 0),
                    n_nodal_calcium=self.n_lookalikes("lymph_node"),
                    n_lung_granulomas=self.n_lookalikes("lung_granuloma"), heart_z_mm=self.heart_centre_mm[0],
-                   heart_y_mm=self.heart_centre_mm[1], heart_x_mm=self.heart_centre_mm[2])
+                   heart_y_mm=self.heart_centre_mm[1], heart_x_mm=self.heart_centre_mm[2],
+                   anatomy_version=ANATOMY_VERSION)
         if self.gated is not None:
             row.update({f"gated_{c}": self.gated.truth[c] for c in (*VESSELS, "total")})
         return row
