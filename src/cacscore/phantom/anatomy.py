@@ -926,9 +926,11 @@ def _quantised_scale(anat: Anatomy, z_mm: np.ndarray) -> np.ndarray:
     return q
 
 
-def _cavity_footprint(anat: Anatomy, x: np.ndarray, y: np.ndarray, px: float, x_scale: float = 1.0) -> np.ndarray:
+def _cavity_footprint(anat: Anatomy, x: np.ndarray, y: np.ndarray, px: float, x_scale: float = 1.0,
+                      notch: np.ndarray | None = None) -> np.ndarray:
     """Thoracic cavity coverage (ny, nx): the cavity ellipse, its back half deepened by ``wall.post_ext``
-    beside the spine (paravertebral gutters), not behind the vertebral body; ``x_scale`` narrows it (upper thorax)."""
+    beside the spine (paravertebral gutters), not behind the vertebral body; ``x_scale`` narrows it (upper thorax).
+    ``notch``: :func:`_spine_notch` on the same x, y, when the caller already has it (it does not depend on x_scale)."""
     (cx, cy), (ca, cb) = anat.cav_c, anat.cav_ab
     ca = ca * x_scale
     base = ellipse_footprint(x, y, cx, cy, ca, cb, px)
@@ -940,13 +942,19 @@ def _cavity_footprint(anat: Anatomy, x: np.ndarray, y: np.ndarray, px: float, x_
     semi = np.where(yy > 0, np.float32(cb + ext), np.float32(cb))
     rho = np.sqrt(dx * dx + (yy / semi) ** 2)
     big = np.clip(0.5 - (rho - 1.0) * np.minimum(semi, ca) / px, 0.0, 1.0)
+    if notch is None:
+        notch = _spine_notch(anat, x, y, px)
+    return np.maximum(base, big * (1 - notch)).astype(np.float32)
+
+
+def _spine_notch(anat: Anatomy, x: np.ndarray, y: np.ndarray, px: float) -> np.ndarray:
+    """Where the cavity's deepened back half holds no lung: around the vertebral body's back half and behind the
+    rib heads (posterior elements and paraspinal muscles); the lungs wrap the protruding vertebral body into the
+    paravertebral gutters."""
     sx, sy, sr = anat.spine_c[0], anat.spine_c[1], anat.spine_r
-    # no lung around the vertebral body's back half nor behind the rib heads (posterior elements and
-    # paraspinal muscles): the lungs wrap the protruding vertebral body into the paravertebral gutters
     behind = ellipse_footprint(x, y, sx, sy + 1.15 * sr + 120.0, 2.6 * sr + 14.0, 120.0, px)
     body = ellipse_footprint(x, y, sx, sy + 0.25 * sr, 1.25 * sr, 0.95 * sr, px)
-    notch = np.maximum(behind, body)
-    return np.maximum(base, big * (1 - notch)).astype(np.float32)
+    return np.maximum(behind, body)
 
 
 def _table(anat: Anatomy, x: np.ndarray, y: np.ndarray, px: float,
@@ -1078,6 +1086,7 @@ def _paint_cavity(anat: Anatomy, cv: Canvas) -> None:
     lo_min, hi_max = float(lo32.min()), float(hi32.max())
     b1, b2, fl = (np.empty(lo32.shape, np.float32) for _ in range(3))
     feet: dict[float, tuple] = {}  # one footprint per width step (the bell has ~40)
+    notch = _spine_notch(anat, xs, ys, px) if anat.wall is not None and anat.wall.post_ext > 0 else None
     full = slice(0, len(xs))
     for k in range(nz):  # slab by slab (cache-friendly): abdomen below the domes / inlet above, then lung
         sk = sub[k]
@@ -1086,7 +1095,7 @@ def _paint_cavity(anat: Anatomy, cv: Canvas) -> None:
             # muscle (intercostals, serratus) low down, fat and muscle of the axillae near the apices
             v = float(taper[k])
             if v not in feet:
-                c2v = _cavity_footprint(anat, xs, ys, px, x_scale=v)
+                c2v = _cavity_footprint(anat, xs, ys, px, x_scale=v, notch=notch)
                 idx = np.nonzero(c2_full - c2v > 0)  # the lateral bands only
                 cols = np.flatnonzero(c2v.any(axis=0))  # the narrower cavity's columns: nothing changes outside
                 win = slice(int(cols[0]), int(cols[-1]) + 1) if len(cols) else slice(0, 0)
@@ -1622,7 +1631,8 @@ def render_background(anat: Anatomy, grid: Grid, *, kvp: float,
     With ``anatomy_labels`` the third value is the anatomy label volume (ANATOMY_LABELS).
     """
     bone_k = anat.bone_scale * kvp_calcium_factor(kvp)  # bone and calcium are brighter at low kVp
-    cv = Canvas(grid, np.full(grid.shape, HU["air"], dtype=np.float32), np.zeros(grid.shape, dtype=bool),
+    # np.empty: _paint_body writes every voxel first (img[:] = the body wall), so filling with air was a wasted pass
+    cv = Canvas(grid, np.empty(grid.shape, dtype=np.float32), np.zeros(grid.shape, dtype=bool),
                 np.zeros(grid.shape, np.uint8) if anatomy_labels else None)
     outside_depth = _paint_body(anat, cv)
     _paint_arms(anat, cv, bone_k)
