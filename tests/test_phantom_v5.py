@@ -113,3 +113,13 @@ def test_v5_structures_leave_the_truth_and_labels_unchanged(monkeypatch):
         assert p5.truth == p4.truth and p5.truth_moving == p4.truth_moving
         assert np.array_equal(p5.labels, p4.labels)
         assert not np.array_equal(p5.hu_static, p4.hu_static)  # v5 did draw something
+
+
+def test_oesophagus_runs_on_above_the_carina(patient):
+    a = patient.anatomy
+    carina = a.z_dome_mm + a.t_arch - 12
+    lab, hu = patient.anatomy_labels, patient.hu_static
+    for dz in (20.0, 60.0):
+        k, j, i = _index(patient, (a.cav_c[0] + 12, a.spine_c[1] - a.spine_r - 5, carina + dz))
+        assert lab[k, j, i] == A.LABEL["oesophagus"]
+        assert 20 <= hu[k, j, i] <= 80  # muscle wall, not the trachea's air beside it

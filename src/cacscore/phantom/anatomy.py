@@ -1395,6 +1395,9 @@ def _paint_airways(anat: Anatomy, cv: Canvas) -> None:
         cyl(cx + side * 16, tr_y + 4, 7.0, carina - 35, carina + 2, HU["muscle"], "airway")
         cyl(cx + side * 16, tr_y + 4, 5.0, carina - 35, carina + 2, HU["air"], "airway")
     cyl(cx + 6, anat.spine_c[1] - anat.spine_r - 4, 6.0, grid.z_edges_mm[0], carina, HU["muscle"], "oesophagus")
+    if anat.la_body:  # v5: on up to the top, left-posterior of the trachea, on the vertebral bodies (v4 stopped it at
+        # the carina, and the sagittal reformat showed the superior mediastinum as one block of fat)
+        cyl(cx + 12, anat.spine_c[1] - anat.spine_r - 5, 6.0, carina, zd + anat.t_top + 10, HU["muscle"], "oesophagus")
 
 
 def _paint_spine(anat: Anatomy, cv: Canvas, bone_k: float) -> None:
