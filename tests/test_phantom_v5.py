@@ -40,6 +40,7 @@ def test_domes_are_rounded_caps_right_higher():
         lo = A._dome_low(a, dx, np.zeros_like(dx)) - a.z_dome_mm
         lo4 = A._dome_low(v4, np.array([-0.45, -0.45 - 0.5 * 0.55], np.float32), np.zeros(2, np.float32)) - a.z_dome_mm
         assert lo[0] == pytest.approx(0.0, abs=1e-3) and lo[3] == pytest.approx(a.dome_left, abs=1e-3)  # right higher
+        assert -A.DOME_LEFT_BELOW_MM[1] <= a.dome_left <= -A.DOME_LEFT_BELOW_MM[0]  # by 4-16 mm (real: 5-7.5)
         # half way to the wall the dome has fallen further than v4's flat-topped one (r2 ** 1.55-1.85, not ** 2)
         assert lo[0] - lo[1] > 1.15 * (lo4[0] - lo4[1]) > 0
         assert lo[2] < -0.8 * a.dome_depth and lo[4] < a.dome_left - 0.8 * a.dome_depth  # deep costophrenic angles

@@ -187,6 +187,10 @@ HEART_AZIMUTH_DEG = (27.0, 60.0)
 PERICARDIUM_REACH_MM = 6.5
 """The pericardium's outer surface outside the myocardium ellipsoid (coronary.PERICARDIUM_OUT_MM + PERICARDIUM_MM)."""
 HEART_ELEVATION_DEG = (20.0, 45.0)
+DOME_LEFT_BELOW_MM = (4.0, 16.0)
+"""How far the left dome's top lies below the right one's (v5; v4: 8-25 mm, the same draw mapped onto this range so
+that no later draw changes). Measured on the three real series (bench/phantom_geometry.py, coronal through the lungs'
+mid-depth): 5, 5 and 7.5 mm; v4's phantoms 10-20 mm."""
 P_CARDIOMEGALY = 0.12
 HEART_CHEST_EXPONENT = 0.5
 """Heart size x (cavity width / 290 mm) ** this: larger chests hold larger hearts, less than in proportion (the
@@ -708,7 +712,7 @@ def draw_anatomy(rng: np.random.Generator) -> Anatomy:
         fat_mm=fat, muscle_mm=muscle, cav_c=cav_c, cav_ab=cav_ab, bone_scale=rng.uniform(0.7, 1.2),
         spine_c=spine_c, spine_r=spine_r, vert_period=rng.uniform(24, 28), vert_phase=rng.uniform(0, 28),
         rib_period=rib_period, rib_top=rib_top, rib_drop=rib_drop,
-        dome_left=-rng.uniform(8, 25), dome_depth=rng.uniform(45, 75), t_apex=t_apex,
+        dome_left=-float(np.interp(rng.uniform(8, 25), (8, 25), DOME_LEFT_BELOW_MM)), dome_depth=rng.uniform(45, 75), t_apex=t_apex,
         med_halfwidth=rng.uniform(16, 26), heart_c=hc, heart_axes=axes, heart_semi=semi,
         aorta_root=root, aorta_r=aorta_r, desc_c=desc_c, desc_r=desc_r, t_arch=t_arch,
         aortic_calc=tuple(calcs), cartilage_calc=tuple(cart), lung_texture_seed=tex_seed,
