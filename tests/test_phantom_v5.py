@@ -111,7 +111,9 @@ def test_v5_structures_leave_the_truth_and_labels_unchanged(monkeypatch):
         with monkeypatch.context() as m:
             _as_v4(m)
             p4 = make_patient(pid, seed=SEED, size=96)
-        assert p5.truth == p4.truth and p5.truth_moving == p4.truth_moving
+        # the expert truth (static) and the labels; truth_moving, the naive score of the written noisy moving image,
+        # may change where the moved heart layer shows at a sheath's edge (4 of 30 patients at 128 px, docs)
+        assert p5.truth == p4.truth
         assert np.array_equal(p5.labels, p4.labels)
         assert not np.array_equal(p5.hu_static, p4.hu_static)  # v5 did draw something
 
