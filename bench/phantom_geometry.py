@@ -73,24 +73,59 @@ DEPTHS_MM = (20, 60, 100, 140, 200)
 HEART_LABELS = ("heart", "epicardial_fat", "pericardium", "coronary_artery")
 
 
-def lung_extent_mm(sl: np.ndarray, px_mm: float) -> float:
-    """Left-right extent (mm) of the lungs on one axial slice: HU < -500 inside the body (the largest > -400 HU
-    component, holes filled), opened, components under 200 mm^2 dropped (airways, stomach gas), columns with
-    >= 2 lung pixels. The inner surface of the ribs, on real and phantom slices alike."""
+def lung_mask(sl: np.ndarray, px_mm: float) -> np.ndarray:
+    """Lungs on one axial slice: HU < -500 inside the body (the largest > -400 HU component, holes filled), opened,
+    components under 200 mm^2 dropped (airways, stomach gas)."""
     body = ndimage.binary_fill_holes(ndimage.binary_opening(sl > -400, iterations=2))
     lab, n = ndimage.label(body)
     if n == 0:
-        return 0.0
+        return np.zeros(sl.shape, bool)
     body = lab == (np.argmax(np.bincount(lab.ravel())[1:]) + 1)
     lung = ndimage.binary_opening(body & (sl < -500), iterations=2)
     lab2, n2 = ndimage.label(lung)
     if n2 == 0:
-        return 0.0
+        return lung
     sizes = np.bincount(lab2.ravel())
     sizes[0] = 0
-    lung = np.isin(lab2, np.nonzero(sizes * px_mm ** 2 > 200)[0])
-    cols = np.nonzero(lung.sum(axis=0) >= 2)[0]
+    return np.isin(lab2, np.nonzero(sizes * px_mm ** 2 > 200)[0])
+
+
+def lung_extent_mm(sl: np.ndarray, px_mm: float) -> float:
+    """Left-right extent (mm) of the lungs (lung_mask) on one axial slice, columns with >= 2 lung pixels. The
+    inner surface of the ribs, on real and phantom slices alike."""
+    cols = np.nonzero(lung_mask(sl, px_mm).sum(axis=0) >= 2)[0]
     return float((cols[-1] - cols[0] + 1) * px_mm) if len(cols) else 0.0
+
+
+def dome_profile(hu: np.ndarray, z_mm: np.ndarray, px_mm: float) -> dict:
+    """The right diaphragm dome on the coronal plane through the lungs' mid-depth (v5): the lung base (lowest
+    lung z, lung_mask, within +-5 mm of the plane) per column of the right lung (image left); its top over the
+    lateral 15-65 % of the right lung's width (clear of the right atrium); how far the base falls from the top half way to the lateral wall and
+    at the lateral 10 %; and the right dome's top above the left one's (left: its lateral 20-60 %, clear of the
+    heart). ``hu`` (z, y, x), z_mm per slice (any order); the same code on real and phantom volumes."""
+    masks = np.stack([lung_mask(sl, px_mm) for sl in hu])
+    widest = int(np.argmax(masks.sum(axis=(1, 2))))
+    yc = int(round(np.nonzero(masks[widest])[0].mean()))
+    r = max(1, int(round(5.0 / px_mm)))
+    plane = masks[:, max(yc - r, 0):yc + r + 1].any(axis=1)  # (z, x)
+    cols = np.nonzero(plane.any(axis=0))[0]
+    mid = 0.5 * (cols[0] + cols[-1])
+    z = np.asarray(z_mm, float)
+    base = np.array([z[plane[:, i]].min() if plane[:, i].any() else np.nan for i in range(plane.shape[1])])
+
+    def side(lo: int, hi: int, f0: float, f1: float) -> np.ndarray:  # fractions from the lateral edge inward
+        n = hi - lo
+        return np.arange(lo + int(f0 * n), lo + int(f1 * n) + 1)
+
+    right = (int(cols[0]), int(mid))  # image left = patient right; lateral edge first
+    mid_r = side(*right, 0.15, 0.65)  # lateral of the right heart border (above the right atrium the base is the heart's top)
+    i_top = mid_r[np.nanargmax(base[mid_r])]
+    top = base[i_top]
+    half = int(round(0.5 * (i_top + right[0])))
+    lateral = np.nanmin(base[side(*right, 0.0, 0.1)])
+    left = np.arange(int(cols[-1] - 0.6 * (cols[-1] - mid)), int(cols[-1] - 0.2 * (cols[-1] - mid)) + 1)
+    return {"right_dome_fall_halfway_mm": float(top - base[half]), "right_dome_top_over_lateral_mm": float(top - lateral),
+            "right_dome_over_left_mm": float(top - np.nanmax(base[left]))}
 
 
 def thorax_profile(hu: np.ndarray, z_mm: np.ndarray, px_mm: float) -> dict:
@@ -117,8 +152,10 @@ def rendered_row(pid: int, seed: int, size: int = 256) -> dict:
     widths = np.array([(np.ptp(np.nonzero(h)[0]) + 1) * px if h.any() else 0.0 for h in heart])
     k = int(np.argmax(widths))
     prof = thorax_profile(p.hu_static, z, px)
+    step = max(1, int(round(2.5 / p.spacing_mm[0])))
     return {"ctr_on_its_slice": widths[k] / lung_extent_mm(p.hu_static[k], px),
-            "ctr_over_widest_lung": widths[k] / prof["widest_lung_mm"], "heart_width_mm": widths[k], **prof}
+            "ctr_over_widest_lung": widths[k] / prof["widest_lung_mm"], "heart_width_mm": widths[k], **prof,
+            **dome_profile(p.hu_static[::step], z[::step], px)}
 
 
 def real_rendered_rows(landmarks: dict) -> pd.DataFrame:
@@ -136,8 +173,10 @@ def real_rendered_rows(landmarks: dict) -> pd.DataFrame:
         c = lm["ctr"]
         k = int(np.argmin(np.abs(v.positions_mm[:, 2] - c["z_mm"])))
         w = c["heart_x"][1] - c["heart_x"][0]
+        s2 = max(1, int(round(2.5 / v.spacing_mm[0])))
         rows[name] = {"ctr_on_its_slice": w / lung_extent_mm(v.hu[k], v.spacing_mm[1]),
-                      "ctr_over_widest_lung": w / prof["widest_lung_mm"], "heart_width_mm": float(w), **prof}
+                      "ctr_over_widest_lung": w / prof["widest_lung_mm"], "heart_width_mm": float(w), **prof,
+                      **dome_profile(v.hu[::s2], v.positions_mm[::s2, 2], v.spacing_mm[1])}
     return pd.DataFrame(rows)
 
 

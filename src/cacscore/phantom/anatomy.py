@@ -37,6 +37,10 @@ from scipy.interpolate import make_interp_spline
 
 from cacscore.phantom.raster import Grid, ellipse_footprint, ellipsoid_columns, ellipsoid_fraction, paint, slab_fraction
 
+ANATOMY_VERSION = "v5"
+"""The phantom's anatomy version (docs/phantom.md): v5 = rounded diaphragm domes, uneven epicardial fat, the left
+atrium's body behind the aortic root. Written to truth.csv (anatomy_version) so a cohort says what drew it."""
+
 HU = {
     "air": -1000.0, "skin": 40.0, "fat": -100.0, "muscle": 50.0, "lung": -905.0, "mediastinum": -85.0,
     "blood": 32.0, "myocardium": 44.0, "liver": 58.0, "abdomen": 40.0, "neck": 25.0, "disc": 80.0,
@@ -135,6 +139,10 @@ class Anatomy:
     taper_exp: float = 1.8  # v4: how fast the cavity widens below the apices (THORAX_TAPER_EXP)
     taper_lin: float = 0.0  # v4: the bell's slow linear part (THORAX_TAPER_LINEAR)
     apex_k: float = 70.0  # v4: how steeply the lung apices fall off laterally (mm per unit of (x / cavity half-width)^2)
+    dome_top_x: float = 0.45  # v5: the domes' tops, as a fraction of the cavity's half-width from its centre
+    dome_round: float = 2.0  # v5: the domes' shape exponent (2 = v4's flat-topped domes; 0.9-1.25 rounded caps)
+    epi_fat_lateral_mm: float = 5.0  # v5: epicardial fat over the LV's lateral wall (v4: 5 mm all round)
+    la_body: bool = False  # v5: the left atrium's body behind the aortic root, in front of the oesophagus
 
 
 @dataclass(frozen=True)
@@ -179,6 +187,10 @@ HEART_AZIMUTH_DEG = (27.0, 60.0)
 PERICARDIUM_REACH_MM = 6.5
 """The pericardium's outer surface outside the myocardium ellipsoid (coronary.PERICARDIUM_OUT_MM + PERICARDIUM_MM)."""
 HEART_ELEVATION_DEG = (20.0, 45.0)
+DOME_LEFT_BELOW_MM = (4.0, 16.0)
+"""How far the left dome's top lies below the right one's (v5; v4: 8-25 mm, the same draw mapped onto this range so
+that no later draw changes). Measured on the three real series (bench/phantom_geometry.py, coronal through the lungs'
+mid-depth): 5, 5 and 7.5 mm; v4's phantoms 10-20 mm."""
 P_CARDIOMEGALY = 0.12
 HEART_CHEST_EXPONENT = 0.5
 """Heart size x (cavity width / 290 mm) ** this: larger chests hold larger hearts, less than in proportion (the
@@ -700,7 +712,7 @@ def draw_anatomy(rng: np.random.Generator) -> Anatomy:
         fat_mm=fat, muscle_mm=muscle, cav_c=cav_c, cav_ab=cav_ab, bone_scale=rng.uniform(0.7, 1.2),
         spine_c=spine_c, spine_r=spine_r, vert_period=rng.uniform(24, 28), vert_phase=rng.uniform(0, 28),
         rib_period=rib_period, rib_top=rib_top, rib_drop=rib_drop,
-        dome_left=-rng.uniform(8, 25), dome_depth=rng.uniform(45, 75), t_apex=t_apex,
+        dome_left=-float(np.interp(rng.uniform(8, 25), (8, 25), DOME_LEFT_BELOW_MM)), dome_depth=rng.uniform(45, 75), t_apex=t_apex,
         med_halfwidth=rng.uniform(16, 26), heart_c=hc, heart_axes=axes, heart_semi=semi,
         aorta_root=root, aorta_r=aorta_r, desc_c=desc_c, desc_r=desc_r, t_arch=t_arch,
         aortic_calc=tuple(calcs), cartilage_calc=tuple(cart), lung_texture_seed=tex_seed,
@@ -708,8 +720,14 @@ def draw_anatomy(rng: np.random.Generator) -> Anatomy:
         aorta=aorta, pulmonary=pulm, venae=venae, arch_branches=branches, pa_bif=bif, heart_angles_deg=angles, cardiomegaly=big,
         heart_floor_z=floor, slice_mm=slice_mm, arms=arms, clavicles=clavicles, lung_vessels=lung_vessels,
         shoulders=shoulders, taper=float(taper), t_widest=float(t_widest), taper_exp=float(taper_exp),
-        taper_lin=float(bell[3]), apex_k=float(apex_k),
+        taper_lin=float(bell[3]), apex_k=float(apex_k), **_draw_v5(np.random.default_rng([tex_seed, 10])),
     )
+
+
+def _draw_v5(xr: np.random.Generator) -> dict:
+    """Anatomy v5's draws, from their own stream (every v4 draw, and so every calcium and vessel draw, is unchanged)."""
+    return {"dome_top_x": float(xr.uniform(0.43, 0.5)), "dome_round": float(xr.uniform(1.55, 1.85)),
+            "epi_fat_lateral_mm": float(xr.uniform(0.5, 2.5)), "la_body": True}
 
 
 def heart_surface(anat: Anatomy, u: np.ndarray, phi_deg: np.ndarray, out_mm: np.ndarray) -> np.ndarray:
@@ -912,9 +930,11 @@ def _quantised_scale(anat: Anatomy, z_mm: np.ndarray) -> np.ndarray:
     return q
 
 
-def _cavity_footprint(anat: Anatomy, x: np.ndarray, y: np.ndarray, px: float, x_scale: float = 1.0) -> np.ndarray:
+def _cavity_footprint(anat: Anatomy, x: np.ndarray, y: np.ndarray, px: float, x_scale: float = 1.0,
+                      notch: np.ndarray | None = None) -> np.ndarray:
     """Thoracic cavity coverage (ny, nx): the cavity ellipse, its back half deepened by ``wall.post_ext``
-    beside the spine (paravertebral gutters), not behind the vertebral body; ``x_scale`` narrows it (upper thorax)."""
+    beside the spine (paravertebral gutters), not behind the vertebral body; ``x_scale`` narrows it (upper thorax).
+    ``notch``: :func:`_spine_notch` on the same x, y, when the caller already has it (it does not depend on x_scale)."""
     (cx, cy), (ca, cb) = anat.cav_c, anat.cav_ab
     ca = ca * x_scale
     base = ellipse_footprint(x, y, cx, cy, ca, cb, px)
@@ -926,13 +946,19 @@ def _cavity_footprint(anat: Anatomy, x: np.ndarray, y: np.ndarray, px: float, x_
     semi = np.where(yy > 0, np.float32(cb + ext), np.float32(cb))
     rho = np.sqrt(dx * dx + (yy / semi) ** 2)
     big = np.clip(0.5 - (rho - 1.0) * np.minimum(semi, ca) / px, 0.0, 1.0)
+    if notch is None:
+        notch = _spine_notch(anat, x, y, px)
+    return np.maximum(base, big * (1 - notch)).astype(np.float32)
+
+
+def _spine_notch(anat: Anatomy, x: np.ndarray, y: np.ndarray, px: float) -> np.ndarray:
+    """Where the cavity's deepened back half holds no lung: around the vertebral body's back half and behind the
+    rib heads (posterior elements and paraspinal muscles); the lungs wrap the protruding vertebral body into the
+    paravertebral gutters."""
     sx, sy, sr = anat.spine_c[0], anat.spine_c[1], anat.spine_r
-    # no lung around the vertebral body's back half nor behind the rib heads (posterior elements and
-    # paraspinal muscles): the lungs wrap the protruding vertebral body into the paravertebral gutters
     behind = ellipse_footprint(x, y, sx, sy + 1.15 * sr + 120.0, 2.6 * sr + 14.0, 120.0, px)
     body = ellipse_footprint(x, y, sx, sy + 0.25 * sr, 1.25 * sr, 0.95 * sr, px)
-    notch = np.maximum(behind, body)
-    return np.maximum(base, big * (1 - notch)).astype(np.float32)
+    return np.maximum(behind, body)
 
 
 def _table(anat: Anatomy, x: np.ndarray, y: np.ndarray, px: float,
@@ -972,17 +998,25 @@ class Canvas:
             self.lab[box][frac >= label_at] = LABEL[label]
 
 
+DOME_MEDIAL_W = 0.55
+"""How far (fraction of the cavity's half-width) the domes fall from their tops toward the midline (v4: 0.55)."""
+
+
 def _dome_low(anat: Anatomy, dxn: np.ndarray, dyn: np.ndarray) -> np.ndarray:
     """Patient z (mm) of the diaphragm under normalised cavity coordinates (x - cx) / ca, (y - cy) / cb'."""
     dome_top = np.where(dxn < 0, 0.0, anat.dome_left).astype(np.float32)
     # v4: shallower in front (the diaphragm's anterior attachment, xiphoid and costal margin, is high): below the
     # dome's top the lungs are a posterior-lateral crescent, not a ring round the liver (which the heart finder
     # then took for the mediastinum in 3 of 20 patients)
-    r2 = ((np.abs(dxn) - 0.45) / 0.55) ** 2 + (dyn / np.where(dyn > 0, 0.9, 1.4)) ** 2
-    # a broad dome with steep edges (r2 squared): 2 cm below its top the lungs are a peripheral rim, as in a
-    # real chest (v2's paraboloid left 60 % of the cavity's area as lung there, and the heart finder took the
-    # liver between the lungs for the heart)
-    return dome_top - anat.dome_depth * np.minimum(r2 * r2, 1.3) - 15.0 * np.clip(dyn, 0, None) + anat.z_dome_mm
+    c = np.float32(anat.dome_top_x)
+    adx = np.abs(dxn)
+    # v5: each dome a rounded cap (r2 ** dome_round, 0.9-1.25) whose top lies dome_top_x of the half-width from the
+    # midline, falling to the costophrenic angle laterally and less steeply toward the mediastinum; v4's r2 ** 2 kept
+    # the middle 50 % of each side within 4 mm of the top, which a coronal reformat showed as a flat shelf
+    w = np.where(adx > c, np.float32(1.0) - c, np.float32(DOME_MEDIAL_W))
+    r2 = ((adx - c) / w) ** 2 + (dyn / np.where(dyn > 0, 0.9, 1.4)) ** 2
+    shape = np.minimum(r2 ** np.float32(anat.dome_round), 1.3)
+    return dome_top - anat.dome_depth * shape - 15.0 * np.clip(dyn, 0, None) + anat.z_dome_mm
 
 
 def _paint_body(anat: Anatomy, cv: Canvas) -> np.ndarray:
@@ -1056,6 +1090,7 @@ def _paint_cavity(anat: Anatomy, cv: Canvas) -> None:
     lo_min, hi_max = float(lo32.min()), float(hi32.max())
     b1, b2, fl = (np.empty(lo32.shape, np.float32) for _ in range(3))
     feet: dict[float, tuple] = {}  # one footprint per width step (the bell has ~40)
+    notch = _spine_notch(anat, xs, ys, px) if anat.wall is not None and anat.wall.post_ext > 0 else None
     full = slice(0, len(xs))
     for k in range(nz):  # slab by slab (cache-friendly): abdomen below the domes / inlet above, then lung
         sk = sub[k]
@@ -1064,7 +1099,7 @@ def _paint_cavity(anat: Anatomy, cv: Canvas) -> None:
             # muscle (intercostals, serratus) low down, fat and muscle of the axillae near the apices
             v = float(taper[k])
             if v not in feet:
-                c2v = _cavity_footprint(anat, xs, ys, px, x_scale=v)
+                c2v = _cavity_footprint(anat, xs, ys, px, x_scale=v, notch=notch)
                 idx = np.nonzero(c2_full - c2v > 0)  # the lateral bands only
                 cols = np.flatnonzero(c2v.any(axis=0))  # the narrower cavity's columns: nothing changes outside
                 win = slice(int(cols[0]), int(cols[-1]) + 1) if len(cols) else slice(0, 0)
@@ -1364,6 +1399,9 @@ def _paint_airways(anat: Anatomy, cv: Canvas) -> None:
         cyl(cx + side * 16, tr_y + 4, 7.0, carina - 35, carina + 2, HU["muscle"], "airway")
         cyl(cx + side * 16, tr_y + 4, 5.0, carina - 35, carina + 2, HU["air"], "airway")
     cyl(cx + 6, anat.spine_c[1] - anat.spine_r - 4, 6.0, grid.z_edges_mm[0], carina, HU["muscle"], "oesophagus")
+    if anat.la_body:  # v5: on up to the top, left-posterior of the trachea, on the vertebral bodies (v4 stopped it at
+        # the carina, and the sagittal reformat showed the superior mediastinum as one block of fat)
+        cyl(cx + 12, anat.spine_c[1] - anat.spine_r - 5, 6.0, carina, zd + anat.t_top + 10, HU["muscle"], "oesophagus")
 
 
 def _paint_spine(anat: Anatomy, cv: Canvas, bone_k: float) -> None:
@@ -1600,7 +1638,8 @@ def render_background(anat: Anatomy, grid: Grid, *, kvp: float,
     With ``anatomy_labels`` the third value is the anatomy label volume (ANATOMY_LABELS).
     """
     bone_k = anat.bone_scale * kvp_calcium_factor(kvp)  # bone and calcium are brighter at low kVp
-    cv = Canvas(grid, np.full(grid.shape, HU["air"], dtype=np.float32), np.zeros(grid.shape, dtype=bool),
+    # np.empty: _paint_body writes every voxel first (img[:] = the body wall), so filling with air was a wasted pass
+    cv = Canvas(grid, np.empty(grid.shape, dtype=np.float32), np.zeros(grid.shape, dtype=bool),
                 np.zeros(grid.shape, np.uint8) if anatomy_labels else None)
     outside_depth = _paint_body(anat, cv)
     _paint_arms(anat, cv, bone_k)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy import ndimage
 
-from cacscore.phantom.anatomy import Anatomy, chest_grid, draw_anatomy, render_background
+from cacscore.phantom.anatomy import ANATOMY_VERSION, Anatomy, chest_grid, draw_anatomy, render_background
 from cacscore.phantom.coronary import (Layer, Plaque, PlaqueSpec, Vessel, draw_calcium, place_plaques, render_heart,
                                        vessel_centrelines)
 from cacscore.phantom.motion import MotionPlan, draw_motion, move_layer
@@ -96,7 +97,8 @@ class PhantomPatient:
                    n_aortic_calcium=self.n_aortic_calcium, mac=int(self.n_lookalikes("mitral_annulus") > 0),
                    n_nodal_calcium=self.n_lookalikes("lymph_node"),
                    n_lung_granulomas=self.n_lookalikes("lung_granuloma"), heart_z_mm=self.heart_centre_mm[0],
-                   heart_y_mm=self.heart_centre_mm[1], heart_x_mm=self.heart_centre_mm[2])
+                   heart_y_mm=self.heart_centre_mm[1], heart_x_mm=self.heart_centre_mm[2],
+                   anatomy_version=ANATOMY_VERSION)
         if self.gated is not None:
             row.update({f"gated_{c}": self.gated.truth[c] for c in (*VESSELS, "total")})
         return row
@@ -109,6 +111,9 @@ KERNEL_P = (0.55, 0.25, 0.2)
 KVP_P = {100: 0.2, 120: 0.65, 140: 0.15}
 """Tube voltage; calcium and bone HU scale with it (anatomy.kvp_calcium_factor), the threshold stays 130 HU."""
 NOISE_SIGMA_MAX_HU = 60.0
+THREADS = 2
+"""Threads for the per-slice finishing (noise, rounding) and the layers' motion: the speed budget is one full-size
+patient in 2 s on 2 cores (docs/phantom.md). 1 = the single-threaded renderer (the same image either way)."""
 
 
 def draw_acquisition(seed: int, pid: int) -> str:
@@ -165,11 +170,12 @@ def _apply_layers(out: np.ndarray, layers: list[Layer], plan: MotionPlan, grid: 
         y0, y1 = max(by.start - pad, 0), min(by.stop + pad, ny)
         x0, x1 = max(bx.start - pad, 0), min(bx.stop + pad, nx)
         inner = (slice(None), slice(by.start - y0, by.stop - y0), slice(bx.start - x0, bx.stop - x0))
-        moved = []
-        for arr in (layer.alpha, layer.premult):
+        def moved_one(arr: np.ndarray) -> np.ndarray:
             big = np.zeros((bz.stop - bz.start, y1 - y0, x1 - x0), np.float32)
             big[inner] = arr
-            moved.append(move_layer(big, bz.start, plan, layer.name, grid.px_mm))
+            return move_layer(big, bz.start, plan, layer.name, grid.px_mm)
+
+        moved = _in_threads(moved_one, [layer.alpha, layer.premult])  # alpha and premult move alike, independently
         v = out[bz, y0:y1, x0:x1]
         v *= 1 - moved[0]
         v += moved[1]
@@ -197,15 +203,29 @@ def _finish(moving: np.ndarray, static: np.ndarray | None, grid: Grid, fov_mm: f
     # the corners outside the reconstruction circle, as flat indices (a boolean mask scans every pixel)
     outside = np.flatnonzero((grid.y_mm[:, None] ** 2 + grid.x_mm[None, :] ** 2) > (fov_mm / 2) ** 2)
     sig = np.float32(sigma)
-    for k in range(nz):
-        m = moving[k]
-        m += _slice_noise(pool, picks[k], (ny, nx), float(sig))
-        for a in (m, None if static is None else static[k]):
-            if a is None:
-                continue
-            a.reshape(-1)[outside] = HU_MIN  # a slab of a C-contiguous volume: reshape is a view
-            np.rint(a, out=a)
-            np.clip(a, HU_MIN, HU_MAX, out=a)
+
+    def finish(ks: range) -> None:
+        for k in ks:
+            m = moving[k]
+            m += _slice_noise(pool, picks[k], (ny, nx), float(sig))
+            for a in (m, None if static is None else static[k]):
+                if a is None:
+                    continue
+                a.reshape(-1)[outside] = HU_MIN  # a slab of a C-contiguous volume: reshape is a view
+                np.rint(a, out=a)
+                np.clip(a, HU_MIN, HU_MAX, out=a)
+
+    # two threads, each on its own contiguous half of the slices (numpy releases the GIL in these loops; every
+    # slice's noise was picked above, so the result is the same as one thread's)
+    _in_threads(finish, [range(0, nz // 2), range(nz // 2, nz)])
+
+
+def _in_threads(fn, parts: list) -> list:
+    """fn over parts in THREADS threads (the budget is per patient on 2 cores); parts must not share output."""
+    if THREADS <= 1 or len(parts) <= 1:
+        return [fn(p) for p in parts]
+    with ThreadPoolExecutor(min(THREADS, len(parts))) as ex:
+        return list(ex.map(fn, parts))
 
 
 @dataclass(frozen=True)

@@ -338,6 +338,30 @@ def atria(anat: Anatomy, u_av: float) -> list[tuple[np.ndarray, np.ndarray]]:
     return [(ra, np.array([0.3 * a, 0.75 * b, 0.62 * c])), (la, np.array([0.3 * a, 0.5 * b, 0.6 * c]))]
 
 
+LA_BEHIND_ROOT = 0.6
+"""The left atrium's body reaches forward to LA_BEHIND_ROOT x the aortic radius behind the root's centre."""
+
+
+def left_atrial_body(anat: Anatomy) -> tuple[np.ndarray, np.ndarray] | None:
+    """(centre, semi-axes in the heart's frame) of the left atrium's body (v5): the heart's most posterior chamber,
+    behind the aortic root, under the carina and in front of the oesophagus, 60-80 mm wide, from 25 mm below to
+    25 mm above the annulus. v4's atria ended at the AV groove on the left, and at the level of the root and left
+    main a dark column of mediastinal fat reached from the root back to the spine, where a real chest shows the
+    left atrium (and the pulmonary veins entering it). An axis-aligned ellipsoid, expressed in the heart's frame
+    (its semi-axes along the frame's rows are what ellipsoid_fraction takes), so None when the chest has no room."""
+    if not anat.la_body:
+        return None
+    root, r = anat.aorta_root, anat.aorta_r
+    sx, sy, sr = anat.spine_c[0], anat.spine_c[1], anat.spine_r
+    back = sy - sr - 12.0 - PERICARDIUM_OUT_MM - PERICARDIUM_MM  # the oesophagus' front, 2 mm of fat, the sac
+    front = root[1] + LA_BEHIND_ROOT * r
+    half = 0.5 * (back - front)
+    if half < 8.0:
+        return None
+    centre = np.array([0.5 * (root[0] + sx) + 8.0, front + half, root[2] + 2.0])
+    return centre, np.array([min(34.0, 0.22 * anat.cav_ab[0] + 6.0), half, 22.0])
+
+
 class _LayerPainter:
     """Paints into img inside a layer box while tracking the layer's transmittance."""
 
@@ -357,8 +381,15 @@ class _LayerPainter:
             sub.append(slice(s0 - b.start, s1 - b.start))
         f = frac[tuple(sub)]
         v = self.img[self.box][tuple(rel)]
-        v += f * (np.float32(hu) - v)
-        self.trans[tuple(rel)] *= 1 - f
+        if f.dtype != np.float32:  # (float64: the product stays float64 until the add, as it always did)
+            v += f * (np.float32(hu) - v)
+            self.trans[tuple(rel)] *= 1 - f
+        else:
+            t = np.subtract(np.float32(hu), v)  # v += f * (hu - v) and trans *= 1 - f with one temporary
+            t *= f
+            v += t
+            np.subtract(np.float32(1.0), f, out=t)
+            self.trans[tuple(rel)] *= t
         if self.lab is not None and label is not None:
             self.lab[self.box][tuple(rel)][f >= label_at] = ANATOMY_LABEL[label]
 
@@ -408,6 +439,32 @@ def _tube_fields(grid: Grid, ves: Vessel, radii_extra: tuple[float, ...], box: t
     return [f.reshape(nzb, n_sub, len(ys), len(xs)).mean(axis=1) for f in fields]
 
 
+def _paint_outline(lp: "_LayerPainter", grid: Grid, shapes: list, outer: list, floor: float, fat_lateral_mm: float) -> None:
+    """The heart's layers for every shape (centre, semi-axes, frame rows): the pericardium, a 1.5 mm membrane
+    PERICARDIUM_OUT_MM outside the myocardium, epicardial fat between (the coronaries run in it, 2.5 mm
+    outside the myocardium), the myocardium. v5: the fat is uneven, as in a real heart: the ventricles'
+    myocardium is painted again, grown toward the LV's lateral wall (+e3, the third frame row), so the fat there is
+    fat_lateral_mm thin while the RV's free wall (-e3) keeps PERICARDIUM_OUT_MM; the AV and interventricular
+    groove fat is painted over this afterwards (render_heart), and every coronary keeps its own fat sheath."""
+    for o in outer:  # (the shapes' pericardial ellipsoids, computed by the caller for the layer's box)
+        if o is not None:
+            lp.paint(o[0], o[1], HU["pericardium"], "pericardium")
+    for grow, hu, name in ((PERICARDIUM_OUT_MM, HU["fat"], "epicardial_fat"), (0.0, HU["myocardium"], "heart")):
+        for c, sm, a_ in shapes:
+            r = ellipsoid_fraction(grid, c, a_, sm + grow, z_min_mm=floor - grow)
+            if r is not None:
+                lp.paint(r[0], r[1], hu, name)
+    d = 0.5 * max(PERICARDIUM_OUT_MM - fat_lateral_mm, 0.0)
+    if d <= 0:
+        return
+    # the basal ventricular shape only (ventricle_shapes' first: the widest, the lateral wall from the AV groove to
+    # mid-ventricle); the apex keeps its thicker fat, as a real one. Each of these big ellipsoids costs ~0.1 s at 1.25 mm
+    c, sm, a_ = shapes[0]
+    r = ellipsoid_fraction(grid, c + d * a_[2], a_, sm + np.array([0.0, d, d]), z_min_mm=floor)
+    if r is not None:
+        lp.paint(r[0], r[1], HU["myocardium"], "heart")
+
+
 def render_heart(anat: Anatomy, grid: Grid, img: np.ndarray, vessels: dict[str, Vessel], plaques: list[Plaque],
                  *, kvp: float, draw_lumen: bool = True, cardiac_calcium: tuple[Blob, ...] = (),
                  bright: np.ndarray | None = None,
@@ -434,30 +491,26 @@ def render_heart(anat: Anatomy, grid: Grid, img: np.ndarray, vessels: dict[str, 
     # the heart's outline: the ventricular ellipsoid (which the coronary courses follow) and the two atria
     # bulging beyond it on the base side of the AV groove (right atrium: the right heart border; left
     # atrium: posterior), each ending at the groove so that the RCA and LCX stay in it
-    shapes = [*ventricle_shapes(hc, anat.heart_axes, semi), *atria(anat, u_av)]
+    ax = anat.heart_axes
+    shapes = [(c, sm, ax) for c, sm in (*ventricle_shapes(hc, ax, semi), *atria(anat, u_av))]
+    body = left_atrial_body(anat)
+    if body is not None:  # v5: the left atrium's body, behind the root (in the patient's axes)
+        shapes.append((body[0], body[1], np.eye(3)))
     floor = anat.heart_floor_z  # the diaphragmatic surface is flat: every layer is cut at its own offset below it
-    outer = [ellipsoid_fraction(grid, c, anat.heart_axes, sm + PERICARDIUM_REACH_MM, z_min_mm=floor - PERICARDIUM_REACH_MM)
-             for c, sm in shapes]
+    outer = [ellipsoid_fraction(grid, c, a_, sm + PERICARDIUM_REACH_MM, z_min_mm=floor - PERICARDIUM_REACH_MM)
+             for c, sm, a_ in shapes]
     if outer[0] is None:
         return layers, labels, {}
     boxes_ = [o[0] for o in outer if o is not None]
     hbox = tuple(slice(min(b[k].start for b in boxes_), max(b[k].stop for b in boxes_)) for k in range(3))
     lp = _LayerPainter("heart", img, hbox, anatomy_lab)
-    # pericardium: a 1.5 mm membrane PERICARDIUM_OUT_MM outside the myocardium, with epicardial fat
-    # between (the coronaries run in it, 2.5 mm outside the myocardium)
-    for o in outer:
-        if o is not None:
-            lp.paint(o[0], o[1], HU["pericardium"], "pericardium")
-    for grow, hu, name in ((PERICARDIUM_OUT_MM, HU["fat"], "epicardial_fat"), (0.0, HU["myocardium"], "heart")):
-        for c, sm in shapes:
-            r = ellipsoid_fraction(grid, c, anat.heart_axes, sm + grow, z_min_mm=floor - grow)
-            if r is not None:
-                lp.paint(r[0], r[1], hu, name)
+    _paint_outline(lp, grid, shapes, outer, floor, anat.epi_fat_lateral_mm)
     chambers = [
-        (hc, semi, HU["myocardium"]),
-        (hc + 0.15 * semi[0] * e1 + 0.2 * semi[2] * e3, semi * np.array([0.55, 0.42, 0.42]), HU["blood"]),  # LV
-        (hc - 0.05 * semi[0] * e1 + 0.45 * semi[1] * e2 - 0.25 * semi[2] * e3, semi * np.array([0.55, 0.35, 0.45]), HU["blood"]),
-        *((c, np.maximum(sm - 3.0, 2.0), HU["blood"]) for c, sm in shapes[1:]),  # atrial cavities, 3 mm walls
+        (hc, semi, HU["myocardium"], ax),
+        (hc + 0.15 * semi[0] * e1 + 0.2 * semi[2] * e3, semi * np.array([0.55, 0.42, 0.42]), HU["blood"], ax),  # LV
+        (hc - 0.05 * semi[0] * e1 + 0.45 * semi[1] * e2 - 0.25 * semi[2] * e3, semi * np.array([0.55, 0.35, 0.45]),
+         HU["blood"], ax),
+        *((c, np.maximum(sm - 3.0, 2.0), HU["blood"], a_) for c, sm, a_ in shapes[1:]),  # atrial cavities, 3 mm walls
     ]
     # epicardial fat in the atrioventricular groove (where RCA and LCX run): a fat ring around the
     # heart at the AV plane, about 10 mm wide and 9 mm deep, under the vessels' own fat sheaths
@@ -485,8 +538,8 @@ def render_heart(anat: Anatomy, grid: Grid, img: np.ndarray, vessels: dict[str, 
                                z_min_mm=floor - PERICARDIUM_OUT_MM)
         if r is not None:
             lp.paint(r[0], r[1], HU["fat"], "epicardial_fat")
-    for c, s, hu in chambers[1:]:
-        r = ellipsoid_fraction(grid, c, anat.heart_axes, s, z_min_mm=floor + 4.0)
+    for c, s, hu, a_ in chambers[1:]:
+        r = ellipsoid_fraction(grid, c, a_, s, z_min_mm=floor + 4.0)
         if r is not None:
             lp.paint(r[0], r[1], hu)
     _descending_aorta_over_heart(anat, grid, lp, hbox)

@@ -70,7 +70,12 @@ def slab_fraction(lo_mm: np.ndarray, hi_mm: np.ndarray, z_edges_mm: np.ndarray) 
     """
     z0 = z_edges_mm[:-1].astype(np.float32).reshape((-1,) + (1,) * np.ndim(lo_mm))
     z1 = z_edges_mm[1:].astype(np.float32).reshape(z0.shape)
-    f = np.minimum(hi_mm, z1) - np.maximum(lo_mm, z0)
+    f = np.minimum(hi_mm, z1)
+    low = np.maximum(lo_mm, z0)
+    if f.shape == low.shape:  # in place: one box-sized temporary less (these boxes are the renderer's bulk)
+        f -= low
+    else:
+        f = f - low
     np.clip(f, 0.0, None, out=f)
     f /= (z1 - z0)
     return f
@@ -151,4 +156,9 @@ def ellipse_footprint(x_mm: np.ndarray, y_mm: np.ndarray, cx: float, cy: float, 
 def paint(img: np.ndarray, box: tuple[slice, ...], frac: np.ndarray, hu: float | np.ndarray) -> None:
     """Painter's algorithm with partial volume: img[box] += frac * (hu - img[box]) (in place)."""
     v = img[box]
-    v += frac * (np.float32(hu) - v) if np.isscalar(hu) else frac * (hu - v)
+    t = np.subtract(np.float32(hu) if np.isscalar(hu) else hu, v)
+    if t.shape != v.shape or np.shape(frac) != v.shape or np.asarray(frac).dtype != np.float32:
+        v += frac * t  # (a float64 frac: the product stays float64 until the add, as it always did)
+        return
+    t *= frac  # in place: the same arithmetic as v += frac * (hu - v), one temporary less
+    v += t
