@@ -87,6 +87,11 @@ def code_key() -> str:
     return _digest(sorted(SRC.rglob("*.py")))
 
 
+def phantom_key() -> str:
+    """Hash of the phantom's code (cacscore.phantom): a cached release drawn by other phantom code is stale."""
+    return _digest(sorted((SRC / "phantom").rglob("*.py")))
+
+
 def model_key(path: Path, code: str) -> str:
     """Cache key of a model's results: its files and the code that runs it."""
     return f"{_digest([path / 'model.json', path / 'model.safetensors'])}_{code}"
@@ -161,7 +166,11 @@ def heldout(a: argparse.Namespace, models: dict[str, Path], keys: dict[str, str]
         wall["phantom"] = run(cacscore("phantom", rel, "--patients", a.heldout_patients, "--seed", a.heldout_seed,
                                        "--size", a.size, "--workers", a.workers, "--overwrite"),
                               a.cache / f"{rel.name}.log")
-        atomic_write_text(rel / "compare_code_key.txt", code_key() + "\n")
+        atomic_write_text(rel / "phantom_code_key.txt", phantom_key() + "\n")
+    stamp = rel / "phantom_code_key.txt"
+    if not stamp.is_file() or stamp.read_text().strip() != phantom_key():
+        print(f"[heldout] WARNING: {rel} was drawn by other phantom code than this tree's (delete it to draw it "
+              f"again)", flush=True)
     truth_df = read_truth(rel / "truth.csv")
     ids = sorted(truth_df["id"], key=int)
     preds: dict[str, np.ndarray] = {}
