@@ -323,7 +323,8 @@ def print_lookalikes(r: dict, names: list[str]) -> None:
                              f"{v['au']:,.0f} AU found")
             else:
                 as_ = ", ".join(f"{x} {c}" for x, c in v["called_as"].items() if c)
-                cells.append(f"{v['called_coronary']} / {v['au_called_coronary']:,.0f} AU"
+                vs = "" if m == names[0] else f" {_vs(v['au_called_coronary'], r['models'][names[0]][k]['au_called_coronary'])}"
+                cells.append(f"{v['called_coronary']} / {v['au_called_coronary']:,.0f} AU{vs}"
                              + (f" ({as_}; {v['patients_called']} patients)" if as_ else ""))
         print(f"| {k} | " + " | ".join(cells) + " |")
 
@@ -336,7 +337,9 @@ def print_lidc(r: dict, names: list[str]) -> None:
         cells = []
         for m in names:
             v = r["models"][m].get(s)
-            cells.append("-" if v is None else " / ".join(f"{v[x]:.1f}" for x in VESSELS) + f" = **{v['total']:.1f}**")
+            b = r["models"][names[0]].get(s)
+            vs = "" if m == names[0] or v is None or b is None else f" ({_vs(v['total'], b['total'])})"
+            cells.append("-" if v is None else " / ".join(f"{v[x]:.1f}" for x in VESSELS) + f" = **{v['total']:.1f}**{vs}")
         print(f"| {s} | " + " | ".join(cells) + " |")
 
 
@@ -370,6 +373,11 @@ def main(argv: list[str] | None = None) -> int:
     keys = {m: model_key(p, code) for m, p in models.items()}
     summary: dict = {"models": {m: {"path": str(p), "cache_key": keys[m]} for m, p in models.items()},
                      "code_key": code, "wall_s": {}}
+    old = out / "summary.json"
+    if old.is_file():  # parts not run now stay as an earlier run of the same models and code measured them
+        prev = json.loads(old.read_text())
+        if prev.get("models") == summary["models"]:
+            summary = prev | {"wall_s": {}}
     t0 = time.perf_counter()
     for part in a.parts:
         t1 = time.perf_counter()
