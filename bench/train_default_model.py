@@ -9,9 +9,10 @@ commands, the data seed, the code version (git commit) and the held-out metrics.
     nice -n 10 .venv/bin/python bench/train_default_model.py /work/runs/default_model
     nice -n 10 .venv/bin/python bench/train_default_model.py /work/runs/default_model --install   # copy it in
 
-Defaults: 160 patients, seed 41, 512 px; patients 1-120 train, 121-160 test; about 6-7 min wall on 2 shared cores
-(measured: phantom under 3 min with 2 processes, lesion-train 146 s, 40 test scans predicted 72 s, evaluate with
-1000 bootstrap resamples well under a minute). Each step is skipped when its output exists (delete the folder to
+Defaults: 160 patients, seed 41, 512 px; patients 1-120 train, 121-160 test; lesion-train's density cap (500 / 930
+HU, recorded with the training coronary candidates' 90th percentiles). Phantom v2: about 6-7 min wall on 2 shared
+cores (phantom under 3 min with 2 processes, lesion-train 146 s, 40 test scans predicted 72 s, evaluate with 1000
+bootstrap resamples well under a minute); phantom v4 takes longer (docs/model_card.md gives the measured times). Each step is skipped when its output exists (delete the folder to
 start again); the evaluation and the JSON are redone every time.
 """
 
@@ -107,6 +108,10 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=41, help="phantom seed (the data)")
     ap.add_argument("--model-seed", type=int, default=0, help="lesion-train --seed")
     ap.add_argument("--class-weight-power", type=float, default=None, help="lesion-train --class-weight-power")
+    ap.add_argument("--density-cap-hu", nargs="+", default=None, metavar="CAP",
+                    help="lesion-train --density-cap-hu (MEAN PEAK, pNN or none; default lesion-train's 500 930)")
+    ap.add_argument("--anatomy", default="v4", help="the phantom anatomy version the code draws (docs/phantom.md), "
+                    "recorded in the provenance")
     ap.add_argument("--size", type=int, default=512)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--install", action="store_true", help=f"copy the model into {SHIPPED}")
@@ -120,7 +125,8 @@ def main() -> int:
     if not (model / "model.json").exists():  # the code that trains is the version to record
         (out / "code_version.txt").write_text(git_commit() + "\n")
     cwp = () if a.class_weight_power is None else ("--class-weight-power", a.class_weight_power)
-    step(cacscore("lesion-train", train_csv, model, "--seed", a.model_seed, *cwp, "--workers", a.workers,
+    cap = () if a.density_cap_hu is None else ("--density-cap-hu", *a.density_cap_hu)
+    step(cacscore("lesion-train", train_csv, model, "--seed", a.model_seed, *cwp, *cap, "--workers", a.workers,
                   "--no-progress"), log, model / "model.json")
     pred = out / "test_predictions.csv"
     first, last = a.train + 1, a.patients
@@ -136,14 +142,18 @@ def main() -> int:
         "reproduce": f"python bench/train_default_model.py OUT --patients {a.patients} --train {a.train} "
                      f"--seed {a.seed} --model-seed {a.model_seed} --size {a.size}"
                      + ("" if a.class_weight_power is None else f" --class-weight-power {a.class_weight_power:g}")
+                     + ("" if a.density_cap_hu is None else f" --density-cap-hu {' '.join(a.density_cap_hu)}")
                      + " --install",
         "commands": [s["command"].replace(str(out), "OUT") for s in log],
         "code_version": (out / "code_version.txt").read_text().strip() if (out / "code_version.txt").exists()
                         else git_commit(),
         "data": {"kind": "synthetic phantom (cacscore phantom, non-coronary look-alikes on)",
-                 "phantom_seed": a.seed, "patients": a.patients, "size_px": a.size,
+                 "phantom_anatomy": a.anatomy, "phantom_seed": a.seed, "patients": a.patients, "size_px": a.size,
                  "train_ids": f"1-{a.train}", "test_ids": f"{a.train + 1}-{a.patients}",
                  "train_candidates_per_class": train_report["candidates"]["per_class"]},
+        "density_cap_hu": {"cap": cfg["config"].get("density_cap_hu"),
+                           "from": train_report.get("density_cap_from", "setting"),
+                           "coronary_training_candidates": cfg["info"].get("coronary_density_hu")},
         "held_out_metrics": {"what": "cacscore evaluate on the test patients against the phantom truth: "
                                      "[value, 95% bootstrap CI low, high, constant-mean baseline]",
                              "n_test": a.patients - a.train, **held_out_metrics(out / "evaluation")},

@@ -178,6 +178,36 @@ def test_score_cases_good_and_bad_inputs_and_label_round_trip(release, model_dir
     np.testing.assert_allclose(img.header.get_zooms(), ct1.spacing_mm[::-1], rtol=1e-5)
 
 
+def test_cli_lesion_train_density_cap(release, tmp_path, capsys):
+    """lesion-train's --density-cap-hu: by default the shipped (500, 930), recorded in model.json's config with the
+    coronary training candidates' 90th percentiles in info; p90 takes the cap from those; none: no cap; a bad value
+    is one error line."""
+    def train(*cap: str) -> dict:
+        out = tmp_path / f"m_{'_'.join(cap) or 'default'}"
+        rc = cli.main(["lesion-train", str(release), str(out), "--epochs", "1", "--no-progress",
+                       *(["--density-cap-hu", *cap] if cap else [])])
+        assert rc == 0
+        return json.loads((out / "model.json").read_text())
+
+    default = train()
+    d = default["info"]["coronary_density_hu"]
+    assert default["config"]["density_cap_hu"] == [500.0, 930.0]
+    assert d["percentile"] == 90 and d["n"] > 0 and 130 <= d["mean_hu"] <= d["peak_hu"] <= d["max"][1]
+    assert "density cap 500/930 HU (coronary p90 " in capsys.readouterr().out
+    p90 = train("p90")
+    assert p90["config"]["density_cap_hu"] == [d["mean_hu"], d["peak_hu"]]
+    assert p90["info"]["coronary_density_hu"] == d
+    report = json.loads((tmp_path / "m_p90" / LC.TRAINING_REPORT).read_text())
+    assert report["density_cap_hu"] == [d["mean_hu"], d["peak_hu"]] and "percentile 90" in report["density_cap_from"]
+    assert train("none")["config"]["density_cap_hu"] is None
+    assert train("600", "1000")["config"]["density_cap_hu"] == [600.0, 1000.0]
+    capsys.readouterr()
+    for bad in (["p0"], ["600"], ["a", "b"], ["1", "2", "3"]):
+        rc = cli.main(["lesion-train", str(release), str(tmp_path / "bad"), "--density-cap-hu", *bad, "--no-progress"])
+        err = capsys.readouterr().err.strip().splitlines()
+        assert rc == 2 and "--density-cap-hu wants" in err[-1], (bad, err)
+
+
 def test_cli_lesion_train_and_score(release, tmp_path, capsys):
     model = tmp_path / "cli_model"
     rc = cli.main(["lesion-train", str(release), str(model), "--epochs", "4", "--max-distance-mm", "120",

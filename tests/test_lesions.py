@@ -10,6 +10,7 @@ import pytest
 
 from cacscore import lesion as L
 from cacscore.chest.hull import outside_thorax_mm, thorax_hull
+from cacscore.lesion.classifier import cap_density
 from cacscore.phantom import make_patient
 from cacscore.scoring.agatston import agatston
 from cacscore.core.vessels import VESSELS
@@ -150,6 +151,36 @@ def test_density_cap_reads_denser_candidates_as_the_cap_and_survives_save_load(t
     np.testing.assert_array_equal(back.predict_proba(dense), capped.predict_proba(at_cap))
     with pytest.raises(ValueError, match="density_cap_hu"):
         L.ClassifierConfig(density_cap_hu=(500.0, float("nan")))
+
+
+def test_training_with_a_density_cap_trains_on_the_capped_columns(trained):
+    """train_classifier clips mean_hu / peak_hu at config.density_cap_hu before the standardisation and the MLP, as
+    predict_proba does: the same model (weights, mean, std) as training uncapped on the clipped table; the coronary
+    rows' 90th percentiles (before the cap) are recorded in info; a cap below the data changes the model."""
+    _, f, t = trained
+    cfg = L.ClassifierConfig(hidden=(8,), epochs=3, batch_size=256, seed=3)
+    cap = (300.0, 450.0)
+    im, ip = L.FEATURE_NAMES.index("mean_hu"), L.FEATURE_NAMES.index("peak_hu")
+    assert (f[:, im] > cap[0]).any() and (f[:, ip] > cap[1]).any()  # the cap clips something
+    capped = L.train_classifier(f, t, config=dataclasses.replace(cfg, density_cap_hu=cap))
+    by_hand = L.train_classifier(cap_density(f, L.FEATURE_NAMES, cap), t, config=cfg)
+    plain = L.train_classifier(f, t, config=cfg)
+    np.testing.assert_array_equal(capped.mean, by_hand.mean)
+    np.testing.assert_array_equal(capped.std, by_hand.std)
+    for k, v in capped.numpy_net().state_dict().items():
+        np.testing.assert_array_equal(v, by_hand.numpy_net().state_dict()[k])
+    assert capped.mean[im] <= cap[0] and not np.array_equal(capped.mean, plain.mean)
+    near = f[:, L.FEATURE_NAMES.index("dist_mm")] <= cfg.max_distance_mm
+    cor = f[near & (t > 0)]
+    d = capped.info["coronary_density_hu"]
+    assert d == plain.info["coronary_density_hu"] and d["n"] == len(cor) and d["percentile"] == 90
+    assert d["mean_hu"] == pytest.approx(np.percentile(cor[:, im], 90), abs=0.05)
+    assert d["peak_hu"] == pytest.approx(np.percentile(cor[:, ip], 90), abs=0.05)
+    assert d["max"][1] == pytest.approx(cor[:, ip].max(), abs=0.05)
+    f_before = f.copy()
+    cap_density(f, L.FEATURE_NAMES, cap)
+    np.testing.assert_array_equal(f, f_before)  # the caller's table is not clipped in place
+    assert cap_density(f, L.FEATURE_NAMES, None) is f
 
 
 def test_numpy_inference_equals_torch(trained, tmp_path):

@@ -445,9 +445,34 @@ def _add_lesion_train(sub: argparse._SubParsersAction) -> None:
                         "size, HU, context; the shipped model), anatomy = those and every chest-anatomy column, "
                         "distances = those and the distances to pericardium, aortic wall, bone and chest wall "
                         "(both run read_chest on every training scan; docs/lesion_scorer.md)")
+    p.add_argument("--density-cap-hu", nargs="+", default=["500", "930"], metavar="CAP",
+                   help="MEAN PEAK: candidates denser than this read as this dense to the classifier, in training "
+                        "and in scoring (default 500 930, the shipped model's; docs/lesion_scorer.md, 'Dense "
+                        "plaques'); pNN: that percentile of the coronary training candidates' mean / peak HU "
+                        "(e.g. p90); none: no cap")
     p.add_argument("--workers", type=int, default=1, help="scans read in parallel processes")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_lesion_train)
+
+
+def _density_cap(words: list[str]) -> tuple[tuple[float, float] | None, float | None]:
+    """lesion-train --density-cap-hu: (cap, None) for 'MEAN PEAK' or 'none', (None, percentile) for 'pNN'."""
+    if len(words) == 1 and words[0].lower() == "none":
+        return None, None
+    if len(words) == 1 and words[0][:1].lower() == "p":
+        try:
+            q = float(words[0][1:])
+        except ValueError:
+            q = -1.0
+        if 0 < q <= 100:
+            return None, q
+    elif len(words) == 2:
+        try:
+            return (float(words[0]), float(words[1])), None
+        except ValueError:
+            pass
+    raise ValueError(f"--density-cap-hu wants MEAN PEAK (HU), pNN (a percentile, 0 < NN <= 100) or none, "
+                     f"got {' '.join(words)!r}")
 
 
 def _cmd_lesion_train(args: argparse.Namespace) -> int:
@@ -457,22 +482,34 @@ def _cmd_lesion_train(args: argparse.Namespace) -> int:
 
     if args.workers < 1:
         raise ValueError(f"--workers must be >= 1, got {args.workers}")
+    cap, cap_percentile = _density_cap(args.density_cap_hu)
     config = ClassifierConfig(epochs=args.epochs, max_distance_mm=args.max_distance_mm, seed=args.seed,
-                              class_weight_power=args.class_weight_power,
+                              class_weight_power=args.class_weight_power, density_cap_hu=cap,
                               features=None if args.features == "candidate" else FEATURE_SETS[args.features])
     kind = None if args.source_kind == "auto" else args.source_kind
     rep = train_lesion_model(training_pairs(args.source, kind=kind), args.model_dir, config=config,
                              workers=args.workers, gated_heart_jitter_mm=args.gated_heart_jitter_mm,
                              gated_copies=args.gated_copies, gated_noise_copies=args.gated_noise_copies,
-                             gated_noise_sd_hu=tuple(args.gated_noise_sd), progress=not args.no_progress)
+                             gated_noise_sd_hu=tuple(args.gated_noise_sd), progress=not args.no_progress,
+                             density_cap_percentile=cap_percentile)
     for s in rep["skipped"]:
         print(f"cacscore lesion-train: skipped: {s['id']}: {s['reason']}", file=sys.stderr)
     per = ", ".join(f"{k} {v}" for k, v in rep["candidates"]["per_class"].items())
     print(f"{args.model_dir}: trained on {rep['n_used']} scan(s), {rep['n_skipped']} skipped "
           f"(source: {'/'.join(rep['source_kinds'])}); "
-          f"{rep['candidates']['total']} candidates ({per}); {rep['seconds']['total']:.1f} s; "
+          f"{rep['candidates']['total']} candidates ({per}); density cap {_cap_words(rep)}; "
+          f"{rep['seconds']['total']:.1f} s; "
           f"report {args.model_dir / 'training_report.json'}")
     return 1 if rep["n_skipped"] else 0
+
+
+def _cap_words(rep: dict) -> str:
+    """'500/930 HU (coronary p90 480/901)' for lesion-train's summary line."""
+    cap, d = rep.get("density_cap_hu"), rep.get("coronary_density_hu")
+    words = "none" if cap is None else f"{cap[0]:g}/{cap[1]:g} HU"
+    if d:
+        words += f" (coronary p{d['percentile']:g} {d['mean_hu']:g}/{d['peak_hu']:g})"
+    return words
 
 
 def _add_lesion_score(sub: argparse._SubParsersAction) -> None:

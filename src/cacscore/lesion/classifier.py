@@ -144,7 +144,9 @@ class ClassifierConfig:
     # coronary plaques are rarely dense (seeds 41 + 9101: 90th percentile of coronary candidates' mean / peak HU
     # 501 / 927), so the MLP learned "very dense = not coronary" from bone and extrapolated it to dense real-size
     # plaques: on 30 hybrids of the LIDC series it missed every inserted RCA slice above 800 mean HU
-    # (docs/lesion_scorer.md, "Dense plaques"). Applied at classification only.
+    # (docs/lesion_scorer.md, "Dense plaques"). Applied in training (train_classifier: the MLP and its standardisation
+    # see capped columns) and classification alike (cap_density); lesion-train's default is (500, 930), and the
+    # training coronary candidates' 90th percentiles are recorded in info["coronary_density_hu"].
     density_cap_hu: tuple[float, float] | None = None
     seed: int = 0
 
@@ -172,6 +174,38 @@ class ClassifierConfig:
             raise ValueError(f"bad training settings: {self!r}")
         if self.features is not None:
             object.__setattr__(self, "features", check_feature_names(self.features, "ClassifierConfig.features"))
+
+
+DENSITY_NAMES = ("mean_hu", "peak_hu")
+"""The two columns ClassifierConfig.density_cap_hu clips, in its order."""
+
+
+def cap_density(table: np.ndarray, names: Sequence[str], cap: Sequence[float] | None) -> np.ndarray:
+    """``table`` ((n, F), columns ``names``) with mean_hu / peak_hu clipped at ``cap`` = (mean, peak) HU: a copy,
+    or ``table`` itself when ``cap`` is None. The one clip training (:func:`train_classifier`) and prediction
+    (:meth:`LesionModel.predict_proba`) apply, so the MLP is trained on what it is later asked about."""
+    if cap is None:
+        return table
+    out = np.array(table, copy=True)
+    for name, top in zip(DENSITY_NAMES, cap):
+        if name in names:
+            j = list(names).index(name)
+            out[:, j] = np.minimum(out[:, j], top)
+    return out
+
+
+def coronary_density_hu(table: np.ndarray, targets: np.ndarray, names: Sequence[str],
+                        percentile: float = 90.0) -> dict | None:
+    """How dense the coronary rows (targets > 0) of a training table are: {"percentile", "mean_hu", "peak_hu" (that
+    percentile of each, before any cap), "max": [mean, peak], "n"}; None without coronary rows. Recorded in a model's
+    info (coronary_density_hu) and the source of ``lesion-train --density-cap-hu p90``."""
+    cor = np.asarray(targets) > 0
+    if not cor.any() or not all(n in names for n in DENSITY_NAMES):
+        return None
+    cols = [np.asarray(table)[cor, list(names).index(n)].astype(np.float64) for n in DENSITY_NAMES]
+    p = [round(float(np.percentile(c, percentile)), 1) for c in cols]
+    return {"percentile": float(percentile), "mean_hu": p[0], "peak_hu": p[1],
+            "max": [round(float(c.max()), 1) for c in cols], "n": int(cor.sum())}
 
 
 def _layer_keys(n_hidden: int) -> list[tuple[str, str]]:
@@ -262,15 +296,7 @@ class LesionModel:
 
     def _capped(self, f: np.ndarray) -> np.ndarray:
         """``f`` with mean_hu / peak_hu clipped at config.density_cap_hu (a copy; ``f`` itself when no cap)."""
-        cap = self.config.density_cap_hu
-        if cap is None:
-            return f
-        f = f.copy()
-        for name, top in zip(("mean_hu", "peak_hu"), cap):
-            if name in self.feature_names:
-                j = self.feature_names.index(name)
-                f[:, j] = np.minimum(f[:, j], top)
-        return f
+        return cap_density(f, self.feature_names, self.config.density_cap_hu)
 
     def numpy_net(self) -> NumpyMLP:
         """The MLP as :class:`NumpyMLP` (a torch CandidateMLP's current weights are copied)."""
@@ -369,6 +395,8 @@ def train_classifier(features: np.ndarray, targets: np.ndarray, *, config: Class
     if len(y) == 0:
         raise LesionError(f"no training candidate within {config.max_distance_mm:g} mm of the found heart centre "
                           f"(lesion-train --max-distance-mm)")
+    density = coronary_density_hu(f, y, names)  # measured before the cap: what the training data holds
+    f = cap_density(f, names, config.density_cap_hu)  # trained on what predict_proba will ask about
     if np.isnan(f).any():
         with np.errstate(invalid="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # a column all nan (a part never found): mean 0, std 1
@@ -387,7 +415,7 @@ def train_classifier(features: np.ndarray, targets: np.ndarray, *, config: Class
     info = {"n_train": len(y), "n_far_coronary_dropped": n_far_coronary, "class_counts": counts.astype(int).tolist(),
             "final_loss": last,
             "coronary_dz_mm": [float(f[cor, names.index("dz_mm")].min()), float(f[cor, names.index("dz_mm")].max())]
-            if cor.any() else None}
+            if cor.any() else None, "coronary_density_hu": density}
     return LesionModel(net, mean.astype(np.float32), std, config, names, float(threshold_hu),
                        float(min_area_mm2), info)
 

@@ -22,6 +22,7 @@ import json
 import logging
 import time
 import zlib
+import dataclasses
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -38,7 +39,7 @@ from cacscore.io.ct import NIFTI_SUFFIXES, ScanFileError, read_ct, read_labels, 
 from cacscore.core.fileio import natural_key
 from cacscore.io.inputs import input_id
 from cacscore.lesion.anatomy import ANATOMY_NAMES
-from cacscore.lesion.classifier import anatomical_candidates, feature_table
+from cacscore.lesion.classifier import anatomical_candidates, coronary_density_hu, feature_table
 
 log = logging.getLogger(__name__)
 
@@ -321,6 +322,19 @@ def shift_heart_reference(features: np.ndarray, shift_mm) -> np.ndarray:
     return f
 
 
+def _cap_from_data(config: L.ClassifierConfig, table: np.ndarray, targets: np.ndarray,
+                   percentile: float) -> L.ClassifierConfig:
+    """config with density_cap_hu = the percentile of the mean / peak HU of the coronary rows within reach of the
+    MLP (dist_mm <= max_distance_mm, the rows train_classifier trains on)."""
+    names = config.feature_names
+    near = table[:, names.index("dist_mm")] <= config.max_distance_mm
+    d = coronary_density_hu(table[near], targets[near], names, percentile)
+    if d is None:
+        raise LesionCohortError(f"no coronary training candidate to take the density cap's percentile "
+                                f"{percentile:g} from (lesion-train --density-cap-hu)")
+    return dataclasses.replace(config, density_cap_hu=(d["mean_hu"], d["peak_hu"]))
+
+
 def _extract_job(job: tuple) -> dict:
     return _extract(*job)
 
@@ -328,7 +342,8 @@ def _extract_job(job: tuple) -> dict:
 def train_lesion_model(cases: list[Case], out_dir: str | Path, *, config: L.ClassifierConfig = L.ClassifierConfig(),  # noqa: B008 - frozen
                        workers: int = 1, progress: bool = True, threshold_hu: float = 130.0,
                        min_area_mm2: float = 1.0, gated_heart_jitter_mm: float = 4.0, gated_copies: int = 4,
-                       gated_noise_copies: int = 2, gated_noise_sd_hu: tuple[float, float] = (10.0, 35.0)) -> dict:
+                       gated_noise_copies: int = 2, gated_noise_sd_hu: tuple[float, float] = (10.0, 35.0),
+                       density_cap_percentile: float | None = None) -> dict:
     """Extract candidates + targets of every case, train the classifier, save it into ``out_dir``.
 
     Gated cases (COCA's calcium ROIs) are referenced to the heart finder's centre, as non-gated ones
@@ -344,7 +359,9 @@ def train_lesion_model(cases: list[Case], out_dir: str | Path, *, config: L.Clas
     correlated noise of sd drawn from gated_noise_sd_hu added (:func:`noisy_copy`), their candidates trained on
     too, each copy with one random heart-reference shift. Default 2: on two phantom cohorts (gated -> non-gated,
     bench/lesion_gated_transfer.py row b7) kappa4 total 0.755 -> 0.865 and 0.916 -> 0.916, false-positive
-    candidates 116 -> 5 and 2 -> 1 (docs/lesion_scorer.md). 0: no noisy copies.
+    candidates 116 -> 5 and 2 -> 1 (docs/lesion_scorer.md). 0: no noisy copies. density_cap_percentile: set
+    config.density_cap_hu to that percentile of the mean / peak HU of the coronary training rows (within
+    max_distance_mm) instead of config's own cap (``lesion-train --density-cap-hu p90``).
 
     Writes out_dir/model.safetensors + model.json (cacscore.lesion.candidates.save_model) and out_dir/training_report.json;
     returns the report: cases used, cases skipped with their reasons, candidate counts per class (all
@@ -400,6 +417,8 @@ def train_lesion_model(cases: list[Case], out_dir: str | Path, *, config: L.Clas
             train_f.append(table(shift_heart_reference(r["noise_features"], shift), r, "noise_anatomy"))
             train_y.append(r["noise_targets"])
     train_f_all, train_y_all = np.concatenate(train_f).astype(np.float32), np.concatenate(train_y).astype(np.int64)
+    if density_cap_percentile is not None:
+        config = _cap_from_data(config, train_f_all, train_y_all, density_cap_percentile)
     t1 = time.perf_counter()
     model = L.train_classifier(train_f_all, train_y_all, config=config, threshold_hu=threshold_hu,
                                min_area_mm2=min_area_mm2)
@@ -428,6 +447,10 @@ def train_lesion_model(cases: list[Case], out_dir: str | Path, *, config: L.Clas
         "config": asdict(config) | {"hidden": list(config.hidden)},
         "threshold_hu": threshold_hu, "min_area_mm2": min_area_mm2,
         "final_loss": model.info.get("final_loss"),
+        "density_cap_hu": None if config.density_cap_hu is None else list(config.density_cap_hu),
+        "density_cap_from": "setting" if density_cap_percentile is None else
+                            f"percentile {density_cap_percentile:g} of the coronary training candidates",
+        "coronary_density_hu": model.info.get("coronary_density_hu"),
         "workers": workers,
         "seconds": {"candidates": t_extract, "train": t_train, "total": time.perf_counter() - t0},
     }
