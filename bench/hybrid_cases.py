@@ -2,13 +2,15 @@
 
     PYTHONPATH=src python bench/hybrid_cases.py [--data /work/shared/data] [--series lidc-idri-0002 ...]
         [--seeds 5] [--model [NAME=]DIR ...] [--out DIR] [--picture PNG] [--courses-picture PREFIX]
-        [--boot 2000] [--static] [--pictures-only]
+        [--boot 2000] [--static] [--pictures-only] [--landmarks docs/hybrid_landmarks.json | --no-landmarks]
 
 For every real series: its anatomy (cacscore.chest.anatomy.read_chest), then per seed a hybrid
 (cacscore.phantom.hybrid.insert_plaques: courses in the found grooves, the phantom's plaques, exact truth by
 cacscore.scoring.agatston). Each hybrid is written as NIfTI (int16), read back through cacscore.io.ct.read_ct
 (checked equal) and classified by each lesion model (cacscore.lesion.classifier.classify_volume, what
-LesionPredictor.score does). The un-modified series is classified too.
+LesionPredictor.score does). The un-modified series is classified too. The courses follow the eye-placed anchors of --landmarks where the file
+has the series (docs/hybrid_landmarks.json: the three LIDC series); --no-landmarks finds them all by rays (the
+courses before session 9).
 
 Per hybrid and model: per-vessel truth and prediction, inserted AU found (per vessel, in any vessel), and the
 false positives: AU called coronary on candidates outside the inserted plaques (their footprints + 1 pixel), by
@@ -320,6 +322,15 @@ def bootstrap(h: pd.DataFrame, models: list[str], n_boot: int, seed: int = 0) ->
 
 
 # ------------------------------------------------------------------ run
+def series_landmarks(path: Path | None, name: str) -> dict | None:
+    """The course anchors of one series from a landmarks JSON (docs/hybrid_landmarks.json), None when the file or
+    the series is absent (its courses are then found by rays)."""
+    if path is None or not path.is_file():
+        return None
+    entry = json.loads(path.read_text()).get(name)
+    return entry["courses"] if entry else None
+
+
 def _models(specs: list[str]) -> dict[str, Path]:
     out = {}
     for s in specs:
@@ -340,14 +351,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--boot", type=int, default=2000)
     ap.add_argument("--static", action="store_true", help="plaques without the motion smear (insert_plaques motion=False)")
     ap.add_argument("--pictures-only", action="store_true", help="only the pictures (seed 0 hybrids), no scoring")
+    ap.add_argument("--landmarks", type=Path, default=Path(__file__).resolve().parents[1] / "docs" / "hybrid_landmarks.json",
+                    help="course anchors per series (JSON); series not in it get ray courses")
+    ap.add_argument("--no-landmarks", action="store_true", help="every course found by rays (the pre-session-9 courses)")
     a = ap.parse_args(argv)
+    if a.no_landmarks:
+        a.landmarks = None
     if a.pictures_only:
         cases = []
         for name in a.series:
             vol = read_ct(a.data / name)
             sp = tuple(abs(float(s)) for s in vol.spacing_mm)
             anatomy = read_chest(vol.hu, sp)
-            case = insert_plaques(vol.hu, sp, anatomy, 0, motion=not a.static)
+            case = insert_plaques(vol.hu, sp, anatomy, 0, motion=not a.static,
+                                  landmarks=series_landmarks(a.landmarks, name))
             cases.append((name, 0, case, sp, anatomy))
             if a.courses_picture:
                 course_picture(name, vol.hu, sp, anatomy, case.courses, Path(f"{a.courses_picture}_{name}.png"))
@@ -367,7 +384,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name} [{m}] un-modified: AU called coronary " + ", ".join(
                 f"{k} {nat['fp'].loc[nat['fp']['kind'] == k, 'au'].sum():.1f}" for k in KINDS), flush=True)
         for seed in range(a.seeds):
-            case = insert_plaques(vol.hu, sp, anatomy, seed, motion=not a.static)
+            case = insert_plaques(vol.hu, sp, anatomy, seed, motion=not a.static,
+                                  landmarks=series_landmarks(a.landmarks, name))
             if seed == 0 and a.courses_picture:
                 course_picture(name, vol.hu, sp, anatomy, case.courses, Path(f"{a.courses_picture}_{name}.png"))
             f = Path(tmp.name) / f"{name}_hybrid{seed}.nii.gz"
