@@ -3,12 +3,20 @@ courses laid in the grooves of the heart that :func:`cacscore.chest.anatomy.read
 per-vessel truth. Every native calcium deposit of the real scan (costal cartilage, aorta, spine, valves) stays
 as it was: a real negative.
 
-The courses are found in the heart frame (origin at the aortic root, long axis root -> apex):
+The courses follow eye-placed anchors where they are given (``landmarks``; the three LIDC series' are in
+docs/hybrid_landmarks.json): each vessel's anchors, from its ostium, resampled every 2 mm and snapped to the
+nearest groove fat (preferring fat clear of contrast-filled vessels). Real anatomy: the left main leaves the left
+coronary sinus (left-posterior of the aortic root), passes behind the pulmonary trunk and divides after 5-15 mm
+into the LAD (anterior interventricular groove, towards the apex) and the LCX (left atrioventricular groove, round
+the left side to the back); the RCA leaves the right coronary sinus (anterior-right), runs down the right
+atrioventricular groove, round the acute margin to the crux, then on as the posterior descending artery (PDA) in
+the posterior interventricular groove. Without anchors the courses are found in the heart frame (origin at the
+aortic root, long axis root -> apex):
 - LAD: down the anterior interventricular groove (anterior-left of the long axis, from the base to near the apex);
 - LCX: round the left atrioventricular groove (the base ring, from anterior-left to posterior);
-- RCA: round the right atrioventricular groove (the base ring, from anterior-right to posterior, descending);
-- LCA (left main): from the aortic root's left wall to where the LAD and LCX part.
-At each point of a course a ray leaves the long axis in the course's direction; the vessel lies where the ray
+- RCA: round the right atrioventricular groove (the base ring, from anterior-right to the acute margin; no crux);
+- LCA (left main): from the found root's left-posterior wall, LEFT_MAIN_MM to the patient's left.
+At each point of a ray course a ray leaves the long axis in the course's direction; the vessel lies where the ray
 first leaves the heart's tissue for fat (the epicardial fat of the groove), one vessel radius into that fat. Points
 whose ray finds no fat (the heart against the lung or the chest wall) are left out.
 
@@ -17,7 +25,7 @@ The plaques are the phantom's (:func:`cacscore.phantom.coronary.draw_calcium` si
 ellipsoid_fraction` partial volume over each slice's slab) and keep the scan's own noise: a voxel covered by a
 fraction f of plaque becomes ``hu + f * (plaque HU - local mean)``, so the plaque's core carries the real noise
 around the local mean. A plaque is kept only where the original image is fat at its centre, no native calcium
-(>= 130 HU) lies within 4 mm of it, and it lies within PERICARDIAL_BAND_MM of the pericardial mask. The truth is
+(>= 130 HU) lies within NATIVE_CLEARANCE_MM of it, and it lies within PERICARDIAL_BAND_MM of the pericardial mask. The truth is
 ``cacscore.scoring.agatston.agatston`` of the written (integer) image with the plaques' footprints as labels.
 """
 
