@@ -31,6 +31,7 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 import pandas as pd
+from scipy import ndimage
 
 from cacscore.chest.anatomy import ChestAnatomy, read_chest
 from cacscore.core.categories import risk_category4
@@ -69,7 +70,6 @@ def kind_of(cand: Candidates, anatomy: ChestAnatomy, rows: np.ndarray) -> list[s
     distance, within 4 mm of the tube's wall), the aortic root within ROOT_REACH_MM, else other."""
     sp = np.asarray(cand.spacing_mm, float)
     bone = anatomy.bone
-    from scipy import ndimage
 
     dist, near = ndimage.distance_transform_edt(bone == 0, sampling=anatomy.grid_mm, return_indices=True)
     cols = cand.anatomy_columns
@@ -123,6 +123,12 @@ def rule_state(model: LesionModel, cand: Candidates, rows: np.ndarray) -> pd.Dat
     return out
 
 
+def course_position(course: np.ndarray, point_mm: np.ndarray) -> tuple[float, float]:
+    """(arc length from the course's first point to its point nearest point_mm, the course's length), mm."""
+    arc = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(course, axis=0), axis=1))])
+    return float(arc[np.argmin(np.linalg.norm(course - point_mm, axis=1))]), float(arc[-1])
+
+
 def score_case(model: LesionModel, hu: np.ndarray, sp, case: HybridCase | None, anatomy: ChestAnatomy):
     """One model on one image: per-vessel prediction, and with case: the inserted-plaque and false-positive rows."""
     cand, classes = classify_volume(hu, sp, model)
@@ -142,6 +148,13 @@ def score_case(model: LesionModel, hu: np.ndarray, sp, case: HybridCase | None, 
         pl = rule_state(model, cand, hit)
         truth_v = [np.bincount(case.labels[cand.ids == r + 1], minlength=5)[1:].argmax() for r in hit]
         pl["truth_vessel"] = [VESSELS[k] for k in truth_v]
+        # where along its course each plaque candidate lies (mm from the ostium), to read the misses by segment
+        # (e.g. the RCA past the crux); and where it lies in the image
+        zyx = np.atleast_2d(np.array(ndimage.center_of_mass(cand.ids > 0, cand.ids, hit + 1))) * np.asarray(sp)
+        pl[["z_mm", "y_mm", "x_mm"]] = zyx.reshape(-1, 3)
+        pl["course_mm"], pl["course_len_mm"] = zip(*[course_position(case.courses[v], z)
+                                                     for v, z in zip(pl["truth_vessel"], zyx.reshape(-1, 3))]) \
+            if len(hit) else ([], [])
         pl["au"] = cand.agatston[hit]
         pl["class"] = [("non-coronary", *VESSELS)[c] for c in classes[hit]]
         res["plaques"] = pl
