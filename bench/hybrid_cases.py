@@ -150,11 +150,11 @@ def score_case(model: LesionModel, hu: np.ndarray, sp, case: HybridCase | None, 
         pl["truth_vessel"] = [VESSELS[k] for k in truth_v]
         # where along its course each plaque candidate lies (mm from the ostium), to read the misses by segment
         # (e.g. the RCA past the crux); and where it lies in the image
-        zyx = np.atleast_2d(np.array(ndimage.center_of_mass(cand.ids > 0, cand.ids, hit + 1))) * np.asarray(sp)
-        pl[["z_mm", "y_mm", "x_mm"]] = zyx.reshape(-1, 3)
-        pl["course_mm"], pl["course_len_mm"] = zip(*[course_position(case.courses[v], z)
-                                                     for v, z in zip(pl["truth_vessel"], zyx.reshape(-1, 3))]) \
-            if len(hit) else ([], [])
+        zyx = np.array(ndimage.center_of_mass(cand.ids > 0, cand.ids, hit + 1), float).reshape(-1, 3) * np.asarray(sp)
+        pl[["z_mm", "y_mm", "x_mm"]] = zyx
+        at = [course_position(case.courses[v], z) for v, z in zip(pl["truth_vessel"], zyx)]
+        pl["course_mm"] = [a[0] for a in at]
+        pl["course_len_mm"] = [a[1] for a in at]
         pl["au"] = cand.agatston[hit]
         pl["class"] = [("non-coronary", *VESSELS)[c] for c in classes[hit]]
         res["plaques"] = pl
