@@ -167,7 +167,9 @@ LIDC = Path("/work/shared/data")
 def test_lidc_courses_follow_real_anatomy(name):
     """The three LIDC series' courses from docs/hybrid_landmarks.json: all four vessels; the left main leaves the
     aortic root's left-posterior wall (eye-placed root centre; 8-25 mm from it, the root's radius +- 5 mm) and is
-    5-15 mm long; the RCA reaches the crux and goes on as the PDA (at least 15 mm past it, towards the apex)."""
+    5-15 mm long; the RCA reaches the crux and goes on as the PDA (at least 15 mm past it, towards the apex); LAD and
+    LCX leave the left main's end; the LAD passes within 6 mm of the eye-placed anterior interventricular groove
+    points (0003, where the session-8 ray LAD ran lateral of the groove)."""
     if not (LIDC / name).is_dir():
         pytest.skip(f"{LIDC / name} not here")
     from cacscore.io.ct import read_ct
@@ -190,3 +192,5 @@ def test_lidc_courses_follow_real_anatomy(name):
     assert rca[-1][2] > crux[2]  # the PDA runs to the patient's left of the crux, towards the apex
     for v in ("LAD", "LCX"):  # both start at the left main's end
         assert np.linalg.norm(c[v][0] - lm[-1]) <= 2 * H.SNAP_MM
+    for p in entry.get("anterior_interventricular_groove", []):  # the LAD runs in the groove, not lateral of it
+        assert np.linalg.norm(c["LAD"] - np.asarray(p, float), axis=1).min() <= 6.0
