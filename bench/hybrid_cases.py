@@ -1,7 +1,7 @@
 """Hybrid cases (issue 16, item 5): synthetic plaques in the grooves of REAL chest CT, scored with one or more models.
 
     PYTHONPATH=src python bench/hybrid_cases.py [--data /work/shared/data] [--series lidc-idri-0002 ...]
-        [--seeds 5] [--model [NAME=]DIR ...] [--out DIR] [--picture PNG] [--courses-picture PREFIX]
+        [--seeds 5] [--first-seed 0] [--model [NAME=]DIR ...] [--out DIR] [--picture PNG] [--courses-picture PREFIX]
         [--boot 2000] [--static] [--pictures-only] [--landmarks docs/hybrid_landmarks.json | --no-landmarks]
 
 For every real series: its anatomy (cacscore.chest.anatomy.read_chest), then per seed a hybrid
@@ -357,6 +357,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", type=Path, default=Path("/work/shared/data"))
     ap.add_argument("--series", nargs="+", default=["lidc-idri-0001", "lidc-idri-0002", "lidc-idri-0003"])
     ap.add_argument("--seeds", type=int, default=5)
+    ap.add_argument("--first-seed", type=int, default=0, help="seeds first-seed .. first-seed + seeds - 1 (a run split in parts)")
     ap.add_argument("--model", nargs="+", default=[f"shipped={DEFAULT_MODEL}"], help="[NAME=]DIR of lesion models")
     ap.add_argument("--out", type=Path, default=None, help="folder for the CSV tables and summary.json")
     ap.add_argument("--picture", type=Path, default=None)
@@ -396,10 +397,10 @@ def main(argv: list[str] | None = None) -> int:
             fps.append(nat["fp"].assign(model=m, series=name, seed=-1))
             print(f"{name} [{m}] un-modified: AU called coronary " + ", ".join(
                 f"{k} {nat['fp'].loc[nat['fp']['kind'] == k, 'au'].sum():.1f}" for k in KINDS), flush=True)
-        for seed in range(a.seeds):
+        for seed in range(a.first_seed, a.first_seed + a.seeds):
             case = insert_plaques(vol.hu, sp, anatomy, seed, motion=not a.static,
                                   landmarks=series_landmarks(a.landmarks, name))
-            if seed == 0 and a.courses_picture:
+            if seed == a.first_seed and a.courses_picture:
                 course_picture(name, vol.hu, sp, anatomy, case.courses, Path(f"{a.courses_picture}_{name}.png"))
             f = Path(tmp.name) / f"{name}_hybrid{seed}.nii.gz"
             _write_nifti(f, case.hu, vol)
