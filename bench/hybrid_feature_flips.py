@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
 # bench/ is the script's folder: the same course anchors as bench/hybrid_cases.py
 from hybrid_cases import series_landmarks
 
