@@ -1,14 +1,16 @@
 """Hybrid cases (issue 16, item 5): synthetic plaques in the grooves of REAL chest CT, scored with one or more models.
 
     PYTHONPATH=src python bench/hybrid_cases.py [--data /work/shared/data] [--series lidc-idri-0002 ...]
-        [--seeds 5] [--model [NAME=]DIR ...] [--out DIR] [--picture PNG] [--courses-picture PREFIX]
-        [--boot 2000] [--static] [--pictures-only]
+        [--seeds 5] [--first-seed 0] [--model [NAME=]DIR ...] [--out DIR] [--picture PNG] [--courses-picture PREFIX]
+        [--boot 2000] [--static] [--pictures-only] [--landmarks docs/hybrid_landmarks.json | --no-landmarks]
 
 For every real series: its anatomy (cacscore.chest.anatomy.read_chest), then per seed a hybrid
 (cacscore.phantom.hybrid.insert_plaques: courses in the found grooves, the phantom's plaques, exact truth by
 cacscore.scoring.agatston). Each hybrid is written as NIfTI (int16), read back through cacscore.io.ct.read_ct
 (checked equal) and classified by each lesion model (cacscore.lesion.classifier.classify_volume, what
-LesionPredictor.score does). The un-modified series is classified too.
+LesionPredictor.score does). The un-modified series is classified too. The courses follow the eye-placed anchors of --landmarks where the file
+has the series (docs/hybrid_landmarks.json: the three LIDC series); --no-landmarks finds them all by rays (the
+courses before session 9).
 
 Per hybrid and model: per-vessel truth and prediction, inserted AU found (per vessel, in any vessel), and the
 false positives: AU called coronary on candidates outside the inserted plaques (their footprints + 1 pixel), by
@@ -29,6 +31,7 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 import pandas as pd
+from scipy import ndimage
 
 from cacscore.chest.anatomy import ChestAnatomy, read_chest
 from cacscore.core.categories import risk_category4
@@ -67,7 +70,6 @@ def kind_of(cand: Candidates, anatomy: ChestAnatomy, rows: np.ndarray) -> list[s
     distance, within 4 mm of the tube's wall), the aortic root within ROOT_REACH_MM, else other."""
     sp = np.asarray(cand.spacing_mm, float)
     bone = anatomy.bone
-    from scipy import ndimage
 
     dist, near = ndimage.distance_transform_edt(bone == 0, sampling=anatomy.grid_mm, return_indices=True)
     cols = cand.anatomy_columns
@@ -121,6 +123,12 @@ def rule_state(model: LesionModel, cand: Candidates, rows: np.ndarray) -> pd.Dat
     return out
 
 
+def course_position(course: np.ndarray, point_mm: np.ndarray) -> tuple[float, float]:
+    """(arc length from the course's first point to its point nearest point_mm, the course's length), mm."""
+    arc = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(course, axis=0), axis=1))])
+    return float(arc[np.argmin(np.linalg.norm(course - point_mm, axis=1))]), float(arc[-1])
+
+
 def score_case(model: LesionModel, hu: np.ndarray, sp, case: HybridCase | None, anatomy: ChestAnatomy):
     """One model on one image: per-vessel prediction, and with case: the inserted-plaque and false-positive rows."""
     cand, classes = classify_volume(hu, sp, model)
@@ -140,6 +148,13 @@ def score_case(model: LesionModel, hu: np.ndarray, sp, case: HybridCase | None, 
         pl = rule_state(model, cand, hit)
         truth_v = [np.bincount(case.labels[cand.ids == r + 1], minlength=5)[1:].argmax() for r in hit]
         pl["truth_vessel"] = [VESSELS[k] for k in truth_v]
+        # where along its course each plaque candidate lies (mm from the ostium), to read the misses by segment
+        # (e.g. the RCA past the crux); and where it lies in the image
+        zyx = np.array(ndimage.center_of_mass(cand.ids > 0, cand.ids, hit + 1), float).reshape(-1, 3) * np.asarray(sp)
+        pl[["z_mm", "y_mm", "x_mm"]] = zyx
+        at = [course_position(case.courses[v], z) for v, z in zip(pl["truth_vessel"], zyx)]
+        pl["course_mm"] = [a[0] for a in at]
+        pl["course_len_mm"] = [a[1] for a in at]
         pl["au"] = cand.agatston[hit]
         pl["class"] = [("non-coronary", *VESSELS)[c] for c in classes[hit]]
         res["plaques"] = pl
@@ -320,6 +335,15 @@ def bootstrap(h: pd.DataFrame, models: list[str], n_boot: int, seed: int = 0) ->
 
 
 # ------------------------------------------------------------------ run
+def series_landmarks(path: Path | None, name: str) -> dict | None:
+    """The course anchors of one series from a landmarks JSON (docs/hybrid_landmarks.json), None when the file or
+    the series is absent (its courses are then found by rays)."""
+    if path is None or not path.is_file():
+        return None
+    entry = json.loads(path.read_text()).get(name)
+    return entry["courses"] if entry else None
+
+
 def _models(specs: list[str]) -> dict[str, Path]:
     out = {}
     for s in specs:
@@ -333,6 +357,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", type=Path, default=Path("/work/shared/data"))
     ap.add_argument("--series", nargs="+", default=["lidc-idri-0001", "lidc-idri-0002", "lidc-idri-0003"])
     ap.add_argument("--seeds", type=int, default=5)
+    ap.add_argument("--first-seed", type=int, default=0, help="seeds first-seed .. first-seed + seeds - 1 (a run split in parts)")
     ap.add_argument("--model", nargs="+", default=[f"shipped={DEFAULT_MODEL}"], help="[NAME=]DIR of lesion models")
     ap.add_argument("--out", type=Path, default=None, help="folder for the CSV tables and summary.json")
     ap.add_argument("--picture", type=Path, default=None)
@@ -340,14 +365,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--boot", type=int, default=2000)
     ap.add_argument("--static", action="store_true", help="plaques without the motion smear (insert_plaques motion=False)")
     ap.add_argument("--pictures-only", action="store_true", help="only the pictures (seed 0 hybrids), no scoring")
+    ap.add_argument("--landmarks", type=Path, default=Path(__file__).resolve().parents[1] / "docs" / "hybrid_landmarks.json",
+                    help="course anchors per series (JSON); series not in it get ray courses")
+    ap.add_argument("--no-landmarks", action="store_true", help="every course found by rays (the pre-session-9 courses)")
     a = ap.parse_args(argv)
+    if a.no_landmarks:
+        a.landmarks = None
     if a.pictures_only:
         cases = []
         for name in a.series:
             vol = read_ct(a.data / name)
             sp = tuple(abs(float(s)) for s in vol.spacing_mm)
             anatomy = read_chest(vol.hu, sp)
-            case = insert_plaques(vol.hu, sp, anatomy, 0, motion=not a.static)
+            case = insert_plaques(vol.hu, sp, anatomy, 0, motion=not a.static,
+                                  landmarks=series_landmarks(a.landmarks, name))
             cases.append((name, 0, case, sp, anatomy))
             if a.courses_picture:
                 course_picture(name, vol.hu, sp, anatomy, case.courses, Path(f"{a.courses_picture}_{name}.png"))
@@ -366,9 +397,10 @@ def main(argv: list[str] | None = None) -> int:
             fps.append(nat["fp"].assign(model=m, series=name, seed=-1))
             print(f"{name} [{m}] un-modified: AU called coronary " + ", ".join(
                 f"{k} {nat['fp'].loc[nat['fp']['kind'] == k, 'au'].sum():.1f}" for k in KINDS), flush=True)
-        for seed in range(a.seeds):
-            case = insert_plaques(vol.hu, sp, anatomy, seed, motion=not a.static)
-            if seed == 0 and a.courses_picture:
+        for seed in range(a.first_seed, a.first_seed + a.seeds):
+            case = insert_plaques(vol.hu, sp, anatomy, seed, motion=not a.static,
+                                  landmarks=series_landmarks(a.landmarks, name))
+            if seed == a.first_seed and a.courses_picture:
                 course_picture(name, vol.hu, sp, anatomy, case.courses, Path(f"{a.courses_picture}_{name}.png"))
             f = Path(tmp.name) / f"{name}_hybrid{seed}.nii.gz"
             _write_nifti(f, case.hu, vol)

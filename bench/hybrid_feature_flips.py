@@ -20,6 +20,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+# bench/ is the script's folder: the same course anchors as bench/hybrid_cases.py
+from hybrid_cases import series_landmarks
+
 from cacscore.chest.anatomy import read_chest
 from cacscore.core.vessels import LABEL_OF, VESSELS
 from cacscore.io.ct import read_ct
@@ -42,7 +45,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", type=Path, default=DEFAULT_MODEL)
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--static", action="store_true", help="plaques without the motion smear (insert_plaques motion=False)")
+    ap.add_argument("--landmarks", type=Path, default=Path(__file__).resolve().parents[1] / "docs" / "hybrid_landmarks.json",
+                    help="course anchors per series (JSON), as bench/hybrid_cases.py")
+    ap.add_argument("--no-landmarks", action="store_true", help="every course found by rays (the pre-session-9 courses)")
     a = ap.parse_args(argv)
+    landmarks = None if a.no_landmarks else series_landmarks(a.landmarks, a.series)
     model = load_model(a.model)
     names = list(model.feature_names)
     vol = read_ct(a.data / a.series)
@@ -50,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     anatomy = read_chest(vol.hu, sp)
     missed, right, every = [], [], []
     for seed in a.seeds:
-        case = insert_plaques(vol.hu, sp, anatomy, seed, motion=not a.static)
+        case = insert_plaques(vol.hu, sp, anatomy, seed, motion=not a.static, landmarks=landmarks)
         cand, classes = classify_volume(case.hu, sp, model)
         table = model.table(cand.features, cand.anatomy_columns)
         ok = model.may_be_coronary(cand.features, cand.outside_thorax_mm, cand.anatomy_columns)

@@ -3,12 +3,20 @@ courses laid in the grooves of the heart that :func:`cacscore.chest.anatomy.read
 per-vessel truth. Every native calcium deposit of the real scan (costal cartilage, aorta, spine, valves) stays
 as it was: a real negative.
 
-The courses are found in the heart frame (origin at the aortic root, long axis root -> apex):
+The courses follow eye-placed anchors where they are given (``landmarks``; the three LIDC series' are in
+docs/hybrid_landmarks.json): each vessel's anchors, from its ostium, resampled every 2 mm and snapped to the
+nearest groove fat (preferring fat clear of contrast-filled vessels). Real anatomy: the left main leaves the left
+coronary sinus (left-posterior of the aortic root), passes behind the pulmonary trunk and divides after 5-15 mm
+into the LAD (anterior interventricular groove, towards the apex) and the LCX (left atrioventricular groove, round
+the left side to the back); the RCA leaves the right coronary sinus (anterior-right), runs down the right
+atrioventricular groove, round the acute margin to the crux, then on as the posterior descending artery (PDA) in
+the posterior interventricular groove. Without anchors the courses are found in the heart frame (origin at the
+aortic root, long axis root -> apex):
 - LAD: down the anterior interventricular groove (anterior-left of the long axis, from the base to near the apex);
 - LCX: round the left atrioventricular groove (the base ring, from anterior-left to posterior);
-- RCA: round the right atrioventricular groove (the base ring, from anterior-right to posterior, descending);
-- LCA (left main): from the aortic root's left wall to where the LAD and LCX part.
-At each point of a course a ray leaves the long axis in the course's direction; the vessel lies where the ray
+- RCA: round the right atrioventricular groove (the base ring, from anterior-right to the acute margin; no crux);
+- LCA (left main): from the found root's left-posterior wall, LEFT_MAIN_MM to the patient's left.
+At each point of a ray course a ray leaves the long axis in the course's direction; the vessel lies where the ray
 first leaves the heart's tissue for fat (the epicardial fat of the groove), one vessel radius into that fat. Points
 whose ray finds no fat (the heart against the lung or the chest wall) are left out.
 
@@ -17,7 +25,7 @@ The plaques are the phantom's (:func:`cacscore.phantom.coronary.draw_calcium` si
 ellipsoid_fraction` partial volume over each slice's slab) and keep the scan's own noise: a voxel covered by a
 fraction f of plaque becomes ``hu + f * (plaque HU - local mean)``, so the plaque's core carries the real noise
 around the local mean. A plaque is kept only where the original image is fat at its centre, no native calcium
-(>= 130 HU) lies within 4 mm of it, and it lies within PERICARDIAL_BAND_MM of the pericardial mask. The truth is
+(>= 130 HU) lies within NATIVE_CLEARANCE_MM of it, and it lies within PERICARDIAL_BAND_MM of the pericardial mask. The truth is
 ``cacscore.scoring.agatston.agatston`` of the written (integer) image with the plaques' footprints as labels.
 """
 
@@ -71,8 +79,6 @@ LIDC-IDRI-0003 the LAD's first points lay in front of the pulmonary trunk 10 mm 
 LCX's by the left atrial appendage."""
 PLACEMENT_TRIES = 8
 """Places along its course a drawn plaque is tried at before it is dropped (the first is the drawn one)."""
-BIFURCATION = (0.15, 50.0)
-"""Where the left main ends (t, angle): between the LAD's start and the LCX's."""
 LUMEN_RADIUS_MM = {"LCA": 2.0, "LAD": 1.6, "LCX": 1.5, "RCA": 1.8}
 
 
@@ -151,6 +157,20 @@ def _sampler(hu: np.ndarray, spacing_mm: tuple[float, float, float], smooth_mm: 
     return sample
 
 
+def _clearance(hu: np.ndarray, spacing_mm, offset_mm: np.ndarray, threshold_hu: float = 130.0, near=None):
+    """A function (n, 3) mm -> distance (mm) to the nearest voxel >= threshold_hu of hu (a crop whose voxel 0 lies at
+    offset_mm; near: that distance map when the caller has it), nearest voxel, clipped to the crop."""
+    if near is None:
+        near = ndimage.distance_transform_edt(np.asarray(hu) < threshold_hu, sampling=spacing_mm)
+    sp, shape = np.asarray(spacing_mm, float), np.array(near.shape) - 1
+
+    def clear(points_mm: np.ndarray) -> np.ndarray:
+        idx = np.clip(np.rint((np.asarray(points_mm, float) - offset_mm) / sp).astype(int), 0, shape)
+        return near[tuple(idx.T)]
+
+    return clear
+
+
 def heart_box(anatomy: ChestAnatomy, margin_mm: float = 40.0) -> tuple[slice, slice, slice]:
     """The full-volume index box of the pericardial mask grown by margin_mm (where courses and plaques can lie):
     smoothing and distances on this box instead of the whole scan (a 512 x 512 x 261 series took 90-110 s)."""
@@ -204,15 +224,105 @@ def groove_point(sample, origin: np.ndarray, direction: np.ndarray, radius_mm: f
     return None
 
 
+LEFT_MAIN_MM = 10.0
+"""The left main's length from its ostium to the bifurcation (real: 5-15 mm)."""
+LEFT_OSTIUM = (0.5, 1.0)
+"""Where the left main leaves the aortic root, as (posterior, left) weights of an axial direction from the root's
+centre: the left coronary sinus lies left-posterior (27 degrees behind pure left)."""
+LEFT_MAIN_DIRECTION = (-0.3, -0.25, 1.0)
+"""(z, y, x) direction of the left main from its ostium: to the patient's left, a little down and forward, behind
+the pulmonary trunk. Until this round the left main ran from the root towards a bifurcation found by a ray at 50
+degrees (anterior-left), which put it in front of the aortic root on LIDC-IDRI-0002."""
+SNAP_MM = 5.0
+"""An anchored course point (from eye landmarks) is moved to the nearest fat within this distance (the anchors are
+placed to +-5 mm; the fat of the groove decides the last millimetres)."""
+SNAP_CLEAR_MM = 4.0
+"""Fat at least this far from any native voxel >= 130 HU is preferred when snapping: on the contrast series the real,
+contrast-filled coronary runs in the same groove fat, and a course on it loses every plaque to the native-calcium
+clearance (on LIDC-IDRI-0001 the RCA's plaques were all dropped so); the synthetic vessel then runs beside the real
+one, in the same groove."""
+
+
+def root_radius_mm(anatomy: ChestAnatomy) -> float:
+    """The found aorta's radius nearest the aortic root (12 mm when the tube is empty)."""
+    tube = anatomy.aorta
+    d, j = tube.distance_mm(np.asarray(anatomy.aortic_root_mm, float)[None])
+    return float(tube.radius_mm[j[0]]) if j[0] >= 0 and np.isfinite(d[0]) else 12.0
+
+
+def left_main(anatomy: ChestAnatomy, sample, step_mm: float = 2.0) -> np.ndarray:
+    """The left main when no landmarks are given: from the root's left-posterior wall (LEFT_OSTIUM, one found
+    aortic radius from the root's centre) LEFT_MAIN_MM along LEFT_MAIN_DIRECTION, its end snapped to fat."""
+    root = np.asarray(anatomy.aortic_root_mm, float)
+    axial = np.array([0.0, LEFT_OSTIUM[0], LEFT_OSTIUM[1]])
+    ostium = root + root_radius_mm(anatomy) * axial / np.linalg.norm(axial)
+    d = np.asarray(LEFT_MAIN_DIRECTION, float)
+    bif = snap_to_fat(sample, (ostium + LEFT_MAIN_MM * d / np.linalg.norm(d))[None])[0]
+    return _resample(np.array([ostium, bif]), step_mm)
+
+
+def _resample(anchors: np.ndarray, step_mm: float) -> np.ndarray:
+    """The polyline through anchors (n, 3) mm, a point every step_mm or less (the anchors kept)."""
+    out = [anchors[0]]
+    for a, b in itertools.pairwise(anchors):
+        n = max(1, int(np.ceil(np.linalg.norm(b - a) / step_mm)))
+        out.extend(a + (b - a) * k / n for k in range(1, n + 1))
+    return np.array(out)
+
+
+def snap_to_fat(sample, points_mm: np.ndarray, reach_mm: float = SNAP_MM, grid_mm: float = 1.0,
+                clear=None) -> np.ndarray:
+    """Each (n, 3) point moved to the nearest place within reach_mm where the smoothed image is fat (FAT_HU),
+    sampled every grid_mm, preferring fat at least SNAP_CLEAR_MM from native voxels >= 130 HU (clear: a function
+    (n, 3) mm -> that distance); a point with no fat in reach stays where it is (its plaques are then dropped by the
+    placement rules, not forced into tissue)."""
+    k = int(reach_mm // grid_mm)
+    off = np.stack(np.meshgrid(*[np.arange(-k, k + 1) * grid_mm] * 3, indexing="ij"), -1).reshape(-1, 3)
+    off = off[np.linalg.norm(off, axis=1) <= reach_mm]
+    off = off[np.argsort(np.linalg.norm(off, axis=1), kind="stable")]  # nearest first
+    out = np.asarray(points_mm, float).copy()
+    for i, p in enumerate(out):
+        v = sample(p[None] + off)
+        ok = (v >= FAT_HU[0]) & (v <= FAT_HU[1])
+        if clear is not None and (ok & (clear(p[None] + off) >= SNAP_CLEAR_MM)).any():
+            ok &= clear(p[None] + off) >= SNAP_CLEAR_MM
+        fat = np.flatnonzero(ok)
+        if len(fat):
+            out[i] = p + off[fat[0]]
+    return out
+
+
+def anchored_course(sample, anchors, step_mm: float = 2.0, clear=None) -> np.ndarray:
+    """A course through eye-placed anchors ((n, 3) (z, y, x) mm from voxel 0, in order from the ostium): the
+    polyline resampled every step_mm, each point snapped to the nearest groove fat (snap_to_fat), median-smoothed
+    (_smooth), and the first and last anchors' own snapped places kept (the ostium stays at the root)."""
+    a = np.asarray(anchors, float).reshape(-1, 3)
+    if len(a) < 2:
+        raise HybridError(f"a course needs at least 2 anchors, got {len(a)}")
+    pts = snap_to_fat(sample, _resample(a, step_mm), clear=clear)
+    ends = pts[[0, -1]].copy()
+    pts = _smooth(pts)
+    pts[[0, -1]] = ends
+    return pts
+
+
 def coronary_courses(hu: np.ndarray, spacing_mm: tuple[float, float, float], anatomy: ChestAnatomy,
-                     rng: np.random.Generator, *, step_mm: float = 2.0, sample=None) -> dict[str, np.ndarray]:
-    """Centrelines (name -> (n, 3) (z, y, x) mm from voxel 0) of LCA, LAD, LCX, RCA in the grooves of the found
-    heart (module docstring); each course's angles are jittered by up to 8 degrees (rng). A course with fewer
-    than 3 points is left out. sample: the smoothed-image sampler (:func:`_sampler`) when the caller has it."""
+                     rng: np.random.Generator, *, step_mm: float = 2.0, sample=None,
+                     landmarks: dict | None = None, clear=None) -> dict[str, np.ndarray]:
+    """Centrelines (name -> (n, 3) (z, y, x) mm from voxel 0) of LCA, LAD, LCX, RCA.
+
+    landmarks: vessel -> anchors ((n, 3) (z, y, x) mm from voxel 0, eye-placed; docs/hybrid_landmarks.json) for
+    the vessels whose course is to follow them (:func:`anchored_course`); the other vessels are found by rays in
+    the grooves of the found heart (module docstring; each course's angles jittered by up to 8 degrees, rng) and the
+    left main by :func:`left_main`. A ray course with fewer than 3 points is left out. sample, clear: the
+    smoothed-image sampler and the native-clearance sampler (:func:`_clearance`) when the caller has them."""
     ax = heart_axes(anatomy)
-    if sample is None:
+    landmarks = landmarks or {}
+    if sample is None or (landmarks and clear is None):
         box = heart_box(anatomy)
-        sample = _sampler(hu[box], spacing_mm, offset_mm=np.array([b.start for b in box]) * np.asarray(spacing_mm))
+        off = np.array([b.start for b in box]) * np.asarray(spacing_mm)
+        sample = _sampler(hu[box], spacing_mm, offset_mm=off) if sample is None else sample
+        clear = _clearance(hu[box], spacing_mm, off) if clear is None else clear
     sd = _pericardium_distance(anatomy)
 
     def surface(points_mm: np.ndarray) -> np.ndarray:
@@ -220,7 +330,10 @@ def coronary_courses(hu: np.ndarray, spacing_mm: tuple[float, float, float], ana
 
     out: dict[str, np.ndarray] = {}
     for name, ((t0, t1), (a0, a1)) in COURSES.items():
-        jit = rng.uniform(-8, 8)
+        jit = rng.uniform(-8, 8)  # drawn for anchored courses too: the plaques' stream does not depend on them
+        if name in landmarks:
+            out[name] = anchored_course(sample, landmarks[name], step_mm, clear)
+            continue
         n = max(3, int(np.ceil(ax.length_mm * abs(t1 - t0) / step_mm + abs(a1 - a0) / 8.0)))
         pts = []
         for t, a in zip(np.linspace(t0, t1, n), np.linspace(a0, a1, n) + jit):
@@ -230,15 +343,8 @@ def coronary_courses(hu: np.ndarray, spacing_mm: tuple[float, float, float], ana
         pts = _proximal_run(pts)
         if len(pts) >= 3:
             out[name] = _smooth(np.array(pts))
-    bif = groove_point(sample, ax.point(BIFURCATION[0]), ax.direction(BIFURCATION[1]), LUMEN_RADIUS_MM["LCA"],
-                       surface)
-    if bif is not None:
-        # the left main: from the root, one aortic radius towards the bifurcation, to the bifurcation
-        r0 = 12.0
-        d = bif - ax.root
-        start = ax.root + r0 * d / max(np.linalg.norm(d), 1e-6)
-        if np.linalg.norm(bif - start) > 3:
-            out["LCA"] = np.linspace(start, bif, max(3, int(np.linalg.norm(bif - start) / step_mm) + 1))
+    out["LCA"] = (anchored_course(sample, landmarks["LCA"], step_mm, clear) if "LCA" in landmarks
+                  else left_main(anatomy, sample, step_mm))
     return {v: out[v] for v in VESSELS if v in out}
 
 
@@ -288,9 +394,12 @@ def draw_specs(rng: np.random.Generator, vessels: list[str], *, min_plaques: int
 
 
 def insert_plaques(hu: np.ndarray, spacing_mm: tuple[float, float, float], anatomy: ChestAnatomy, seed: int, *,
-                   threshold_hu: float = 130.0, motion: bool = True) -> HybridCase:
+                   threshold_hu: float = 130.0, motion: bool = True, landmarks: dict | None = None) -> HybridCase:
     """A hybrid of a real (z, y, x) HU volume: courses in its grooves (:func:`coronary_courses`), plaques drawn by
-    the phantom's model along them (module docstring); deterministic for (volume, seed).
+    the phantom's model along them (module docstring); deterministic for (volume, seed, landmarks).
+
+    landmarks: vessel -> eye-placed anchors of its course (:func:`coronary_courses`; the three LIDC series' are in
+    docs/hybrid_landmarks.json); without them every course is found by rays from the heart's long axis.
 
     motion: smear each vessel's plaques with the phantom's non-gated cardiac motion (:mod:`cacscore.phantom.motion`,
     its own stream [seed, 16, 1], so the plaques drawn are the same either way; the native-calcium clearance grows
@@ -304,7 +413,9 @@ def insert_plaques(hu: np.ndarray, spacing_mm: tuple[float, float, float], anato
     off = np.array([b.start for b in box]) * np.asarray(sp)
     sub = np.asarray(hu[box], np.float32)
     sample = _sampler(sub, sp, offset_mm=off)  # type: ignore[arg-type]
-    courses = coronary_courses(hu, sp, anatomy, rng, sample=sample)  # type: ignore[arg-type]
+    near_native = ndimage.distance_transform_edt(sub < threshold_hu, sampling=sp)
+    courses = coronary_courses(hu, sp, anatomy, rng, sample=sample, landmarks=landmarks,  # type: ignore[arg-type]
+                               clear=_clearance(sub, sp, off, threshold_hu, near_native))
     if not courses:
         raise HybridError("no coronary course found in fat beside the heart")
     vessels = {n: Vessel(n, c[:, ::-1].copy(), np.full(len(c), LUMEN_RADIUS_MM[n])) for n, c in courses.items()}
@@ -312,7 +423,6 @@ def insert_plaques(hu: np.ndarray, spacing_mm: tuple[float, float, float], anato
     grid = _grid(box, sp)  # type: ignore[arg-type]
     new = sub.copy()
     bg = ndimage.gaussian_filter(sub, sigma=1.5 / np.asarray(sp))
-    near_native = ndimage.distance_transform_edt(sub < threshold_hu, sampling=sp)
     peri_sd = _pericardium_distance(anatomy)
     lab = np.zeros(sub.shape, np.uint8)
     kept, dropped = [], []
