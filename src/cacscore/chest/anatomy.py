@@ -340,7 +340,7 @@ def _below_branch(up: tube.TubeTrack) -> tube.TubeTrack:
     run = np.flatnonzero(low[1:] & low[:-1])
     if len(run) == 0:
         return up
-    sel = slice(0, max(1, int(run[0]) + 1))
+    sel = slice(0, max(1, int(run[0])))
     return tube.TubeTrack(up.k[sel], up.y[sel], up.x[sel], up.radius_px[sel], up.score[sel])
 
 
@@ -425,7 +425,7 @@ def find_aorta(g: np.ndarray, lungs: np.ndarray, body: np.ndarray, grid_mm: np.n
         # the best single circle can be another round section (the right atrium, the inferior vena cava, the
         # pulmonary trunk): of the best distinct seeds, the one whose track rises highest (to the arch) is the
         # aorta; the most score gathered breaks ties
-        best = (int(asc.k[-1]), float(np.nansum(asc.score)))
+        best = (int(asc.k[-1]) if asc.n else -1, float(np.nansum(asc.score)))
         for s, k, y, x in _distinct(sorted(seeds, reverse=True), 10.0 / pmm, 4)[1:]:
             t = follow(s, k, y, x)
             if t.n and (int(t.k[-1]), float(np.nansum(t.score))) > best:
