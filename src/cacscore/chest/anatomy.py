@@ -400,6 +400,8 @@ def find_aorta(g: np.ndarray, lungs: np.ndarray, body: np.ndarray, grid_mm: np.n
     for k in range(max(0, k_from), max(1, top - int(15 / grid_mm[0]) + 1)):
         region = (body[k] & (yy < dy_desc - 25 / pmm) & (xx < midline_x + 15 / pmm) & (xx > dx_desc - 90 / pmm)
                   & (radius[k] * pmm >= opts.seed_radius_mm))
+        if opts.seed_by_track:  # between the lungs: the sternum's marrow is a tall round tube too (v4 seed 9101 #18)
+            region &= hull[k]
         y, x, s = tube._best_in(score[k], region)
         if np.isfinite(s):
             seeds.append((s, k, y, x))
