@@ -70,7 +70,7 @@ class ChestAnatomy:
     grid (voxel (k, j, i) of a mask is full voxel (k * step_z, j * step_xy, i * step_xy)).
     Masks on the coarse grid, bool (z, y, x): body, lungs, bone (the bony thorax: labels 1 spine, 2 sternum,
     3 ribs and costal cartilage, 0 none, uint8), pericardium (the heart inside its sac, epicardial fat
-    included, up to the aortic root + 15 mm).
+    included, up to the lowest tracked circle of the ascending aorta + 15 mm, i.e. the aortic root + 30 mm).
     diaphragm_mm: (y, x) coarse map, height (mm) of the diaphragm surface under each column (lung floor, filled
     in under the heart from the columns around). dome_mm: height of the right and left hemidiaphragm domes.
     aorta: the tube. aortic_root_mm, apex_mm: (3,) points (nan when not found). valve_normal: (3,) unit vector
