@@ -3,11 +3,11 @@
 with the release's anatomy labels, the pericardial mask's Dice against the sac (bench/chest_anatomy_phantom.py's
 ``sac_metrics``).
 
-    PYTHONPATH=src nice -n 10 python bench/aortic_root_error.py RELEASE SEED FIRST LAST [--size 512] [--before]
-        [--real /work/shared/data]
+    PYTHONPATH=src nice -n 10 python bench/aortic_root_error.py RELEASE SEED FIRST LAST [--size 512]
+        [--before | --seed-search] [--real /work/shared/data]
 
-``--before``: the finder as it was before issue 17 (``RootOptions.before_issue17()``), for the before/after table of
-docs/chest_anatomy.md.
+``--before``: the finder as it was before issue 17 (``RootOptions.before_issue17()``); ``--seed-search``:
+``RootOptions.with_seed_search()``; for the table of docs/chest_anatomy.md.
 """
 
 from __future__ import annotations
@@ -44,9 +44,11 @@ def main() -> None:
     ap.add_argument("last", type=int)
     ap.add_argument("--size", type=int, default=512, help="the release's --size (the truth is drawn at it)")
     ap.add_argument("--before", action="store_true", help="the finder before issue 17")
+    ap.add_argument("--seed-search", action="store_true", help="RootOptions.with_seed_search() (measured, off by default)")
     ap.add_argument("--real", type=Path, default=None)
     a = ap.parse_args()
-    opts = RootOptions.before_issue17() if a.before else RootOptions()
+    opts = (RootOptions.before_issue17() if a.before else RootOptions.with_seed_search() if a.seed_search
+            else RootOptions())
     errs, dice = [], []
     for i in range(a.first, a.last + 1):
         vol = read_ct(a.release / "deidentified_nongated" / str(i) / str(i))
