@@ -12,7 +12,8 @@ and the project's environment does not carry scikit-image.
 
 The descending aorta is seeded beside the spine above the diaphragm and followed up and down; the ascending
 aorta is seeded in front of and to the right of it, 20-40 mm under the arch, and followed down until it merges
-with the heart: its lowest tracked point is the aortic root.
+with the heart: its lowest tracked point is the sinotubular junction, and the aortic root is placed under it
+(:class:`cacscore.chest.anatomy.RootOptions`).
 """
 
 from __future__ import annotations
