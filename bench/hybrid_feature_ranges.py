@@ -138,8 +138,9 @@ def report(names: list[str], base_tr: dict, new_tr: dict, hyb: dict, base: Lesio
     au = np.expm1(f[:, names.index("log_agatston")])
     for cols in ((), *GROUPS):
         p = p_noncoronary(new, set_to_median(f, t, new_tr, [names.index(c) for c in cols]) if cols else f)
-        print(f"new MLP, {', '.join(cols) or 'as measured'} set to its coronary median: {(p > 0.5).sum()} of {len(f)} "
-              f"plaque candidates ({au[p > 0.5].sum():.0f} of {au.sum():.0f} AU) non-coronary")
+        what = f"{', '.join(cols)} set to its coronary median" if cols else "features as measured"
+        print(f"new MLP, {what}: {(p > 0.5).sum()} of {len(f)} plaque candidates ({au[p > 0.5].sum():.0f} of "
+              f"{au.sum():.0f} AU) non-coronary")
 
 
 def main(argv: list[str] | None = None) -> int:
