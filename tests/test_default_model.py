@@ -68,6 +68,27 @@ def test_predict_real_ct_with_no_model_argument(capsys):
     assert "1 scan(s) predicted, 0 failed" in err and "deprecated" not in err
     # the shipped model records its training acquisition, so a thin-slice scan is warned about
     assert "slice thickness 1.25 mm unlike the training data (5 mm only)" in out
+    assert "contrast" not in out  # a non-contrast scan: neither the header nor the image warns
+
+
+def test_contrast_seen_in_the_image_is_warned_about_when_the_header_is_silent():
+    """LIDC-IDRI-0001 is contrast-enhanced and says so in its header; read as if its header did not (a NIfTI or a
+    stripped header), the shipped scorer still warns, from the contrast-filled blood its chest anatomy sees."""
+    import dataclasses
+
+    from cacscore.io.ct import read_ct
+    from cacscore.predict.checks import acquisition_warnings
+
+    lidc = SHARED_LIDC.parent / "lidc-idri-0001"
+    assert lidc.is_dir(), f"missing the shared real series {lidc}"
+    vol = read_ct(lidc)
+    assert vol.contrast  # the header records it ...
+    assert acquisition_warnings(vol, {}, image_contrast=True) == [
+        "contrast agent in the header: calcium scores on contrast CT are unreliable"]  # ... and one warning says so
+    silent = dataclasses.replace(vol, contrast=False)
+    warnings = LesionPredictor(DEFAULT_MODEL).score(silent).warnings
+    assert any(w.startswith("contrast-filled blood in the image (no agent in the header)") for w in warnings)
+    assert not any(w.startswith("contrast agent in the header") for w in warnings)
 
 
 @pytest.fixture(scope="module")

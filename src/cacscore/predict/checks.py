@@ -98,11 +98,20 @@ def _outside(lo: float, hi: float, unit: str) -> str:
     return f"outside the training range {lo:g}-{hi:g} {unit}"
 
 
-def acquisition_warnings(volume: Volume, ranges: dict[str, tuple[float, float]]) -> list[str]:
-    """Warnings about the scan's acquisition: contrast agent, slice thickness / kVp outside training."""
+def acquisition_warnings(volume: Volume, ranges: dict[str, tuple[float, float]], *,
+                         image_contrast: bool = False) -> list[str]:
+    """Warnings about the scan's acquisition: contrast agent, slice thickness / kVp outside training.
+    image_contrast: the scorer saw contrast-filled blood in the image (:func:`cacscore.chest.anatomy.blood_range`);
+    warned about when the header records no agent (a NIfTI, a stripped header)."""
     w = []
     if getattr(volume, "contrast", False):
         w.append("contrast agent in the header: calcium scores on contrast CT are unreliable")
+    elif image_contrast:
+        # the scorer's own features read contrast blood as calcium's surroundings: on the hybrids of the two
+        # contrast LIDC series the bright fraction in 60 mm around a plaque (median 0.17-0.31) lay beyond every
+        # phantom coronary's (max 0.13; docs/lesion_scorer.md, session 9 follow-up)
+        w.append("contrast-filled blood in the image (no agent in the header): calcium scores on contrast CT "
+                 "are unreliable")
     thick = volume.slice_thickness_mm if volume.slice_thickness_mm else None
     if "slice_thickness_mm" in ranges and thick is not None:
         lo, hi = ranges["slice_thickness_mm"]
@@ -164,10 +173,12 @@ def heart_warnings(volume: Volume, heart: HeartFinding, *, window: tuple[float, 
 
 
 def scan_warnings(volume: Volume, heart: HeartFinding, *, ranges: dict[str, tuple[float, float]],
-                  window: tuple[float, float] | None = None, lungs: LungField | None = None) -> list[str]:
+                  window: tuple[float, float] | None = None, lungs: LungField | None = None,
+                  image_contrast: bool = False) -> list[str]:
     """Every per-scan warning, in the order the CSV shows them: the reader's (other series in the folder, slice
     files skipped), anatomy, acquisition, heart, metal near the heart. lungs: the volume's lung field when the
-    scorer computed it (:func:`anatomy_warnings`)."""
+    scorer computed it (:func:`anatomy_warnings`); image_contrast: the scorer saw contrast in the image
+    (:func:`acquisition_warnings`)."""
     return [*volume.meta.get("warnings", []), *anatomy_warnings(volume, lungs=lungs),
-            *acquisition_warnings(volume, ranges), *heart_warnings(volume, heart, window=window),
+            *acquisition_warnings(volume, ranges, image_contrast=image_contrast), *heart_warnings(volume, heart, window=window),
             *_metal_warnings(volume.hu, tuple(abs(float(v)) for v in volume.spacing_mm), heart.index)]

@@ -17,6 +17,7 @@ from typing import Protocol
 import numpy as np
 
 from cacscore import lesion as L
+from cacscore.chest.anatomy import ChestAnatomy
 from cacscore.chest.heart import locate_heart
 from cacscore.core.bundle_layout import bundle_dirs
 from cacscore.core.fileio import safe_name
@@ -113,7 +114,8 @@ class LesionPredictor:
         scores = L.score_assignment(volume.hu, cand, classes, labels=labels)
         heart = cand.heart  # find_candidates located it on this volume
         return ScanResult(scores=np.array([scores[v] for v in VESSELS], dtype=np.float64),
-                          warnings=[*self.notes, *scan_warnings(volume, heart, ranges=self.ranges, lungs=cand.lungs)],
+                          warnings=[*self.notes, *scan_warnings(volume, heart, ranges=self.ranges, lungs=cand.lungs,
+                                                                image_contrast=_sees_contrast(cand.anatomy))],
                           heart=heart,
                           labels=labels, candidates=cand.ids > 0, anatomy=cand.anatomy)
 
@@ -125,6 +127,11 @@ class LesionPredictor:
                                     candidates=result.candidates, threshold_hu=self.model.threshold_hu,
                                     found_heart_index=result.heart.index, warnings=result.warnings,
                                     anatomy=result.anatomy)
+
+
+def _sees_contrast(anatomy: ChestAnatomy | None) -> bool:
+    """Whether the chest's anatomy (when the scorer read it) found contrast-filled blood in the image."""
+    return anatomy is not None and bool(anatomy.contrast)
 
 
 def is_lesion_model(path: Path) -> bool:
