@@ -6,7 +6,7 @@ with the release's anatomy labels, the pericardial mask's Dice against the sac (
     PYTHONPATH=src nice -n 10 python bench/aortic_root_error.py RELEASE SEED FIRST LAST [--size 512]
         [--before | --seed-search] [--real /work/shared/data]
 
-``--before``: the finder as it was before issue 17 (``RootOptions.before_issue17()``); ``--seed-search``:
+``--before``: the finder as it was before session 9 (``RootOptions.before_session9()``); ``--seed-search``:
 ``RootOptions.with_seed_search()``; for the table of docs/chest_anatomy.md.
 """
 
@@ -43,11 +43,11 @@ def main() -> None:
     ap.add_argument("first", type=int)
     ap.add_argument("last", type=int)
     ap.add_argument("--size", type=int, default=512, help="the release's --size (the truth is drawn at it)")
-    ap.add_argument("--before", action="store_true", help="the finder before issue 17")
+    ap.add_argument("--before", action="store_true", help="the finder before session 9")
     ap.add_argument("--seed-search", action="store_true", help="RootOptions.with_seed_search() (measured, off by default)")
     ap.add_argument("--real", type=Path, default=None)
     a = ap.parse_args()
-    opts = (RootOptions.before_issue17() if a.before else RootOptions.with_seed_search() if a.seed_search
+    opts = (RootOptions.before_session9() if a.before else RootOptions.with_seed_search() if a.seed_search
             else RootOptions())
     errs, dice = [], []
     for i in range(a.first, a.last + 1):

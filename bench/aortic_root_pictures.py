@@ -1,6 +1,6 @@
 """The aortic root found on a LIDC series against the eye-placed one (tests/data/landmarks_lidc.json): axial slices
 at the landmark and at the found root, coronal and sagittal reformats through the landmark. Green + eye-placed,
-red x found (shipped RootOptions: the 15 mm drop), yellow o found before issue 17; cyan dots: the ascending track.
+red x found (shipped RootOptions: the 15 mm drop), yellow o found before session 9; cyan dots: the ascending track.
 
     PYTHONPATH=src python bench/aortic_root_pictures.py lidc-idri-0001 docs/pictures/aortic_root_lidc-idri-0001.png [DATA]
 """
@@ -12,7 +12,7 @@ name, out = sys.argv[1], sys.argv[2]
 lm = np.array(json.loads((Path(__file__).resolve().parents[1] / "tests" / "data" / "landmarks_lidc.json").read_text())[name]["aortic_root"], float)
 vol = read_ct(Path(sys.argv[3] if len(sys.argv) > 3 else "/work/shared/data") / name)
 hu = vol.hu; sp = np.array([abs(float(s)) for s in vol.spacing_mm])
-new = read_chest(vol); old = read_chest(vol, root_options=RootOptions.before_issue17())
+new = read_chest(vol); old = read_chest(vol, root_options=RootOptions.before_session9())
 fig, ax = plt.subplots(1, 4, figsize=(22, 6))
 k = int(round(lm[0] / sp[0])); j = int(round(lm[1] / sp[1])); i = int(round(lm[2] / sp[2]))
 kn = int(round(new.aortic_root_mm[0] / sp[0]))

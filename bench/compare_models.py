@@ -1,4 +1,4 @@
-"""Compare two or more candidate-scorer models on the SAME data, with one command (issue 17).
+"""Compare two or more candidate-scorer models on the SAME data, with one command (issue 16, session 9).
 
     PYTHONPATH=src nice -n 10 /work/main/.venv/bin/python bench/compare_models.py shipped v4=/work/runs/wt17b/dm_v4/model \
         [--cache /work/runs/wt17b/compare_cache] [--out OUT] [--workers 2] [--boot 1000]

@@ -1,7 +1,7 @@
 """The left-main rule, measured offline on a per-candidate cache (bench/vessel_tree_cache.py) of a phantom release: an
 LCA call farther than D mm from the left ostium goes to the likelier of LAD / LCX. Ostium: the phantom's true one or
 the one from the found root (vessel_tree_eval.found_ostium). Prints the 4-vessel ratio (constant / model normalised
-MSE) and kappa4 per variant (issue 17, docs/chest_anatomy.md; not shipped).
+MSE) and kappa4 per variant (issue 16, session 9, docs/chest_anatomy.md; not shipped).
 
     PYTHONPATH=src python bench/left_main_rule.py CACHE TRUTH_CSV SEED
 """

@@ -265,7 +265,7 @@ def test_fat_floor_cuts_the_liver_under_the_heart():
 def test_pericardium_holds_little_of_the_abdomen(patient, anatomy):
     """Phantom v3 rests its heart on a sheet of fat over the liver's dome: the mask stops there (this patient: 6.9 %
     of the mask on abdominal labels before the fat floor, 4.8 % after; 40 patients of seed 41: median 10.5 -> 3.1 %,
-    docs/chest_anatomy.md). With issue 17's seed search (off by default) the root is found on the aorta instead of
+    docs/chest_anatomy.md). With session 9's seed search (off by default) the root is found on the aorta instead of
     89 mm up a neck vessel, the mask's top comes down to the heart's (Dice 0.74 -> 0.87), and the same 3,446
     abdominal voxels are 6.6 % of it."""
     lab = patient.anatomy_labels[::anatomy.step_z, ::anatomy.step_xy, ::anatomy.step_xy]
@@ -298,8 +298,8 @@ def test_liver_dome_taken_out_of_the_mask_without_contrast():
 
 
 def test_seed_search_finds_the_annulus_not_the_top_of_an_arch_branch(patient, anatomy):
-    """Issue 17: this patient's descending track climbs onto an arch branch and the finder seeds the ascending aorta
-    under that false top (root 99 mm off before issue 17, 85 mm with the shipped 15 mm drop). RootOptions'
+    """Issue 16 (session 9): this patient's descending track climbs onto an arch branch and the finder seeds the ascending aorta
+    under that false top (root 99 mm off before session 9, 85 mm with the shipped 15 mm drop). RootOptions'
     seed search (measured, off by default) puts the root within 15 mm of the drawn annulus."""
     true = _mine(patient, patient.anatomy.aorta_root)
     assert np.linalg.norm(anatomy.aortic_root_mm - true) > 40.0
@@ -314,7 +314,7 @@ def test_root_lies_under_the_tracked_aorta_and_the_sac_top_does_not_follow_it(pa
     # the annulus straight under the lowest tracked circle (the sinotubular junction)
     assert np.allclose(anatomy.aortic_root_mm, asc[0] - np.array([below, 0.0, 0.0]))
     # the pericardial mask is the one the old finder made: its top stays 15 mm above the tracked aorta
-    old = read_chest(patient.hu, patient.spacing_mm, root_options=RootOptions.before_issue17())
+    old = read_chest(patient.hu, patient.spacing_mm, root_options=RootOptions.before_session9())
     assert np.array_equal(old.pericardium, anatomy.pericardium)
     assert np.allclose(old.aortic_root_mm, asc[0])
     top_mm = np.nonzero(anatomy.pericardium.any((1, 2)))[0].max() * anatomy.grid_mm[0]

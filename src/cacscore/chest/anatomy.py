@@ -299,7 +299,7 @@ def _scores_in(g: np.ndarray, lungs: np.ndarray, hull: np.ndarray, pixel_mm: flo
 
 @dataclass(frozen=True)
 class RootOptions:
-    """How the ascending aorta and the aortic root are found (issue 17, docs/chest_anatomy.md "Aortic root on
+    """How the ascending aorta and the aortic root are found (issue 16, session 9, docs/chest_anatomy.md "Aortic root on
     phantom v4").
 
     below_track_mm (on, 15): the annulus placed this far straight down from the lowest tracked circle (the track
@@ -321,7 +321,7 @@ class RootOptions:
     seed_by_track: bool = False
 
     @classmethod
-    def before_issue17(cls) -> "RootOptions":
+    def before_session9(cls) -> "RootOptions":
         """The finder as it was before these options (the root at the lowest tracked circle)."""
         return cls(below_track_mm=0.0)
 
