@@ -16,6 +16,7 @@ from cacscore.phantom.anatomy import (ANATOMY_LABELS, HEART_AZIMUTH_DEG, HEART_E
                                       heart_frame)
 from cacscore.phantom.core import _draws
 from cacscore.phantom.noncoronary import CORONARY_CLEARANCE_MM
+from cacscore.phantom.coronary import COLLAR_BELOW_MM, sheath_profile
 from cacscore.phantom.writer import preview_levels, write_preview
 
 SEED = 3
@@ -71,8 +72,12 @@ def test_coronaries_leave_the_aortic_root_and_run_in_epicardial_fat(patient):
     assert 3 < np.linalg.norm(np.diff(lm, axis=0), axis=1).sum() < 40  # the left main: short (real 2-40 mm)
     assert np.ptp(lm[:, 2]) < 15  # and nearly level
     dz, dy, dx = p.spacing_mm
-    for name in VESSELS:  # the centrelines lie in the coronary lumen or epicardial fat, not in myocardium
+    for name in VESSELS:  # the centrelines lie in the coronary lumen or epicardial fat, not in myocardium, except
+        # where anatomy v6 thins the sheath and lays the vessel on the muscle (checked in test_phantom_v6.py)
         pts = d.vessels[name].points
+        pts = pts[sheath_profile(d.anat, name, len(pts)) >= COLLAR_BELOW_MM]
+        if len(pts) < 10:
+            continue
         idx = np.rint((pts[:, [2, 1, 0]] - np.array(p.origin_mm)[[2, 1, 0]]) / np.array([dz, dy, dx])).astype(int)
         ok = np.all((idx >= 0) & (idx < np.array(lab.shape)), axis=1)
         vals = lab[tuple(idx[ok].T)]

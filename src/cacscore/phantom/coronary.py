@@ -41,6 +41,15 @@ P_VESSEL_GIVEN_CALCIFIED = {"LCA": 0.3, "LAD": 0.93, "LCX": 0.56, "RCA": 0.7}
 VESSEL_SHARE = {"LCA": 0.25, "LAD": 1.0, "LCX": 0.6, "RCA": 0.95}
 RADIUS_MM = {"LCA": (2.1, 2.0), "LAD": (1.8, 0.8), "LCX": (1.65, 0.9), "RCA": (1.9, 1.0)}
 FAT_SHEATH_MM = 4.0
+"""v5's fat sheath round every coronary (mm); v6 draws it per patient and varies it along the vessel (sheath_profile)."""
+SHEATH_ONSET = {"LCA": (2.0, 3.0), "LAD": (0.2, 1.6), "LCX": (0.12, 0.45), "RCA": (0.45, 0.72)}
+"""Where (fraction of the vessel's length) the sheath starts thinning from the proximal groove's thickness and where it
+reaches the thin one (beyond 1: never). The LAD only reaches half way by its end (the anterior groove keeps some fat);
+the LCX thins on the lateral wall, the RCA toward the crux and stays thin along the PDA."""
+COLLAR_MM = 3.0
+"""Myocardium painted against the vessel's heart side where its sheath is thin (below COLLAR_BELOW_MM): the vessel then
+lies on the muscle, as on real CT, instead of floating in the 5 mm epicardial fat layer and the groove rings."""
+COLLAR_BELOW_MM = 2.0
 PERICARDIUM_OUT_MM = 5.0
 """Epicardial fat between the myocardium and the pericardium (mm; thicker in the grooves, see render_heart)."""
 PERICARDIUM_MM = 1.5
@@ -404,9 +413,37 @@ class _LayerPainter:
         return Layer(self.name, self.box, trans, before)
 
 
-def _tube_fields(grid: Grid, ves: Vessel, radii_extra: tuple[float, ...], box: tuple[slice, slice, slice],
+def sheath_profile(anat: Anatomy, name: str, n: int) -> np.ndarray:
+    """The fat sheath (mm) at each of a vessel's n centreline points: the proximal thickness, thinning between
+    SHEATH_ONSET's two fractions to the thin one, with a slow waviness (a quarter of the difference). v5's anatomy
+    (both 4 mm) gives FAT_SHEATH_MM everywhere."""
+    s = np.linspace(0.0, 1.0, n)
+    a, b = SHEATH_ONSET[name]
+    t = np.clip((s - a) / (b - a), 0.0, 1.0)
+    if name == "LAD":
+        t = 0.5 * t
+    prox, thin = anat.sheath_prox_mm, anat.sheath_thin_mm
+    wave = 0.25 * (prox - thin) * np.sin(2 * np.pi * (2.5 * s + anat.sheath_phase + 0.25 * VESSELS.index(name)))
+    return np.clip(prox + (thin - prox) * t + wave, 0.0, None)
+
+
+def _collar(anat: Anatomy, ves: Vessel, sheath: np.ndarray) -> tuple[Vessel, np.ndarray]:
+    """The myocardium against a thinly sheathed vessel: a tube whose points lie COLLAR_MM x w toward the heart's long
+    axis, radius r + sheath + COLLAR_MM x w, w = how far the sheath is below COLLAR_BELOW_MM (0-1). Returns the
+    tube and w (all 0: no collar)."""
+    w = np.clip((COLLAR_BELOW_MM - sheath) / COLLAR_BELOW_MM, 0.0, 1.0)
+    e1 = anat.heart_axes[0]
+    v = anat.heart_c - ves.points
+    v -= np.outer(v @ e1, e1)
+    v /= np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-6)
+    c = COLLAR_MM * w
+    return Vessel(ves.name, ves.points + v * c[:, None], np.where(w > 0, ves.radius + sheath + c, -10.0)), w
+
+
+def _tube_fields(grid: Grid, ves: Vessel, radii_extra: tuple, box: tuple[slice, slice, slice],
                  n_sub: int) -> list[np.ndarray]:
-    """Anti-aliased union-of-spheres coverage of the tube with radius r + extra, per extra.
+    """Anti-aliased union-of-spheres coverage of the tube with radius r + extra, per extra (a number, or one per
+    centreline point).
 
     Rendered on n_sub sub-slices per slab inside box, then averaged to slabs. Each returned array
     is (nz_b, ny_b, nx_b) float32. Loops over centreline points (hundreds), never over voxels.
@@ -418,9 +455,10 @@ def _tube_fields(grid: Grid, ves: Vessel, radii_extra: tuple[float, ...], box: t
     zs = (e[0] + (np.arange((len(e) - 1) * n_sub) + 0.5) * dz).astype(np.float32)
     fields = [np.zeros((len(zs), len(ys), len(xs)), np.float32) for _ in radii_extra]
     soft = max(px, dz)
-    rmax = float(ves.radius.max()) + max(radii_extra) + soft
+    radii = np.stack([ves.radius + np.broadcast_to(np.asarray(e, float), ves.radius.shape) for e in radii_extra], axis=1)
+    rmax = float(radii.max()) + soft
     x0, y0, z0 = xs[0], ys[0], zs[0]
-    for p, r in zip(ves.points, ves.radius):
+    for p, rs in zip(ves.points, radii):
         i0 = max(int(np.floor((p[0] - rmax - x0) / px)), 0)
         i1 = min(int(np.ceil((p[0] + rmax - x0) / px)) + 1, len(xs))
         j0 = max(int(np.floor((p[1] - rmax - y0) / px)), 0)
@@ -431,8 +469,10 @@ def _tube_fields(grid: Grid, ves: Vessel, radii_extra: tuple[float, ...], box: t
             continue
         d = np.sqrt((zs[k0:k1, None, None] - p[2]) ** 2 + (ys[None, j0:j1, None] - p[1]) ** 2
                     + (xs[None, None, i0:i1] - p[0]) ** 2).astype(np.float32)
-        for f, extra in zip(fields, radii_extra):
-            v = np.clip((np.float32(r + extra) - d) / np.float32(soft) + 0.5, 0, 1)
+        for f, re_ in zip(fields, rs):
+            if re_ <= 0:
+                continue
+            v = np.clip((np.float32(re_) - d) / np.float32(soft) + 0.5, 0, 1)
             loc = f[k0:k1, j0:j1, i0:i1]
             np.maximum(loc, v, out=loc)
     nzb = len(e) - 1
@@ -559,7 +599,9 @@ def render_heart(anat: Anatomy, grid: Grid, img: np.ndarray, vessels: dict[str, 
     boxes: dict[str, tuple[slice, slice, slice]] = {}
     for name in VESSELS:  # fat sheath and lumen of every vessel first ...
         ves = vessels[name]
-        m = FAT_SHEATH_MM + LABEL_MARGIN_MM + float(ves.radius.max()) + 2 * grid.px_mm
+        sheath = sheath_profile(anat, name, len(ves.points))
+        collar, w = _collar(anat, ves, sheath)
+        m = max(float(sheath.max()), 2 * COLLAR_MM * float(w.max())) + LABEL_MARGIN_MM + float(ves.radius.max()) + 2 * grid.px_mm
         lo = ves.points.min(axis=0) - m
         hi = ves.points.max(axis=0) + m
         for p in plaques:
@@ -571,7 +613,9 @@ def render_heart(anat: Anatomy, grid: Grid, img: np.ndarray, vessels: dict[str, 
             continue
         boxes[name] = box
         lp = _LayerPainter(name, img, box, anatomy_lab)
-        f_fat, f_lum, f_lab = _tube_fields(grid, ves, (FAT_SHEATH_MM, 0.0, LABEL_MARGIN_MM), box, n_sub)
+        if w.max() > 0:  # v6: the vessel on the myocardium where its sheath is thin
+            lp.paint(box, _tube_fields(grid, collar, (0.0,), box, n_sub)[0], HU["myocardium"], "heart")
+        f_fat, f_lum, f_lab = _tube_fields(grid, ves, (sheath, 0.0, LABEL_MARGIN_MM), box, n_sub)
         lp.paint(box, f_fat, HU["fat"] + 10, "epicardial_fat")
         if draw_lumen:
             lp.paint(box, f_lum, HU["blood"], "coronary_artery")
