@@ -202,6 +202,16 @@ def real_rows(landmarks: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _show_axial(ax, v, z_mm: float) -> int:
+    """Draw the axial slice of volume ``v`` nearest ``z_mm`` in patient mm (grey, -200..300 HU); its index."""
+    k = int(np.argmin(np.abs(v.positions_mm[:, 2] - z_mm)))
+    x0, y0 = v.positions_mm[k][:2]
+    ny, nx = v.hu.shape[1:]
+    ax.imshow(v.hu[k], cmap="gray", vmin=-200, vmax=300,
+              extent=(x0, x0 + nx * v.spacing_mm[2], y0 + ny * v.spacing_mm[1], y0))
+    return k
+
+
 def picture(landmarks: dict, path: Path) -> None:
     import matplotlib
 
@@ -211,18 +221,15 @@ def picture(landmarks: dict, path: Path) -> None:
     from cacscore.io.ct import read_ct
 
     names = [n for n in landmarks if n != "about"]
+    series = {name: read_ct(DATA / name) for name in names}  # each series read once for both rows
     fig, grid = plt.subplots(2, len(names), figsize=(6 * len(names), 12), dpi=80)
     for ax, name in zip(grid[1], names):  # the cardiothoracic ratio's slice: heart borders (red), lung extent in the title
         c = landmarks[name].get("ctr")
         if c is None:
             ax.axis("off")
             continue
-        v = read_ct(DATA / name)
-        k = int(np.argmin(np.abs(v.positions_mm[:, 2] - c["z_mm"])))
-        x0, y0 = v.positions_mm[k][:2]
-        ny, nx = v.hu.shape[1:]
-        ax.imshow(v.hu[k], cmap="gray", vmin=-200, vmax=300,
-                  extent=(x0, x0 + nx * v.spacing_mm[2], y0 + ny * v.spacing_mm[1], y0))
+        v = series[name]
+        k = _show_axial(ax, v, c["z_mm"])
         for xv in c["heart_x"]:
             ax.axvline(xv, color="r", lw=0.8)
         w = lung_extent_mm(v.hu[k], v.spacing_mm[1])
@@ -231,12 +238,9 @@ def picture(landmarks: dict, path: Path) -> None:
     axes = grid[0]
     for ax, name in zip(axes, names):
         lm = landmarks[name]
-        v = read_ct(DATA / name)
-        k = int(np.argmin(np.abs(v.positions_mm[:, 2] - lm["z_mm"])))
-        x0, y0 = v.positions_mm[k][:2]
-        ny, nx = v.hu.shape[1:]
-        ax.imshow(v.hu[k], cmap="gray", vmin=-200, vmax=300,
-                  extent=(x0, x0 + nx * v.spacing_mm[2], y0 + ny * v.spacing_mm[1], y0))
+        v = series[name]
+        k = _show_axial(ax, v, lm["z_mm"])
+        x0, nx = v.positions_mm[k][0], v.hu.shape[2]
         c, h, d = lm["cavity"], lm["heart"], lm["desc_aorta"]
         ax.add_patch(plt.Rectangle((c["x_right"], c["y_front"]), c["x_left"] - c["x_right"], c["y_back"] - c["y_front"],
                                    fill=False, ec="c", lw=1))
