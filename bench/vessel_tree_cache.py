@@ -63,7 +63,12 @@ def one(release: Path, pid: str, model: L.LesionModel) -> dict[str, np.ndarray]:
     anat = read_labels(release / "anatomy" / f"{pid}.nii.gz")
     root_t = true_root_mm(anat, spa)
     a = cand.anatomy
-    return {"centroid_mm": cen * spa, "agatston": cand.agatston, "proba": proba, "classes": classes, "targets": t,
+    # the voxels of every candidate that is, or might be, coronary (for per-voxel / per-extent assignment offline)
+    keep = np.flatnonzero(may | (classes > 0) | (t > 0)) + 1
+    vsel = np.isin(cid, keep)
+    vox = {"vox_zyx": np.stack([c[vsel] for c in coords], 1).astype(np.int16), "vox_cid": cid[vsel].astype(np.int32),
+           "vox_hu": hu.reshape(-1)[at[vsel]].astype(np.int16), "vox_label": labels.reshape(-1)[at[vsel]].astype(np.int8)}
+    return vox | {"centroid_mm": cen * spa, "agatston": cand.agatston, "proba": proba, "classes": classes, "targets": t,
             "may": may, "struct": struct[1:], "features": cand.features,
             "anatomy_columns": cand.anatomy_columns if cand.anatomy_columns is not None else np.zeros((cand.n, 0)),
             "spacing": spa, "shape": np.array(hu.shape), "heart_index": np.array(cand.heart_index),

@@ -12,7 +12,7 @@ import pytest
 from scipy import ndimage
 
 from cacscore import lesion as L
-from cacscore.lesion.tree import join_structure, vote_by_structure
+from cacscore.lesion.tree import guard_left_main, join_structure, vote_by_structure
 from cacscore.phantom import make_patient
 
 
@@ -59,13 +59,56 @@ def test_join_pulls_a_structures_non_coronary_slices_in_only_when_it_is_mostly_c
         join_structure(classes, proba, structure, eligible[:3])
 
 
+def test_guard_left_main_keeps_a_long_branch_plaque_out_of_the_left_main():
+    # seed 9101 v4 patient 26's pattern: one structure, a 470 AU slice the MLP calls LAD (0.67) and a 105 AU slice it
+    # calls LCA (0.92); the count vote gives both LCA (1.23 against 0.75)
+    proba = np.array([[0.0, 0.31, 0.67, 0.01, 0.01],
+                      [0.0, 0.92, 0.08, 0.00, 0.00]])
+    before = np.array([2, 1])
+    structure = np.array([5, 5])
+    au = np.array([470.0, 105.0])
+    voted = vote_by_structure(before, proba, structure)
+    np.testing.assert_array_equal(voted, [1, 1])
+    # the LAD slice keeps LAD; then most of the structure's AU is LAD (470 x 0.69 + 105 x 0.08 against
+    # 470 x 0.31 + 105 x 0.92), so the LCA slice goes to LAD too
+    np.testing.assert_array_equal(guard_left_main(before, voted, proba, structure, au), [2, 2])
+    # with the AU the other way round (the LCA slice holds most of the calcium) the LCA slice stays LCA and the LAD
+    # slice keeps its own call: the structure straddles the bifurcation
+    np.testing.assert_array_equal(guard_left_main(before, voted, proba, structure, au[::-1]), [2, 1])
+
+
+def test_guard_left_main_lets_the_vote_move_calcium_out_of_the_left_main_and_leaves_the_rest():
+    proba = np.array([
+        [0.0, 0.60, 0.00, 0.40, 0.0],  # structure 1: a slice called LCA ...
+        [0.0, 0.10, 0.00, 0.90, 0.0],  # ... in an LCX plaque: the vote gives it LCX, and the guard keeps that
+        [0.0, 0.00, 0.10, 0.00, 0.90],  # structure 2: RCA, no LCA involved
+        [0.0, 0.00, 0.60, 0.00, 0.40],  # structure 2: LAD called, voted RCA: as the vote
+        [0.2, 0.75, 0.05, 0.00, 0.00],  # structure 3: LCA alone stays LCA
+        [0.9, 0.10, 0.00, 0.00, 0.00],  # structure 3: non-coronary stays non-coronary
+    ])
+    before = np.array([1, 3, 4, 2, 1, 0])
+    structure = np.array([1, 1, 2, 2, 3, 3])
+    au = np.array([50.0, 10.0, 30.0, 30.0, 20.0, 5.0])
+    voted = vote_by_structure(before, proba, structure)
+    np.testing.assert_array_equal(voted, [3, 3, 4, 4, 1, 0])
+    out = guard_left_main(before, voted, proba, structure, au)
+    np.testing.assert_array_equal(out, voted)
+    np.testing.assert_array_equal(voted, [3, 3, 4, 4, 1, 0])  # the input is not changed
+    # the calcium's total is what it was: only the artery moves
+    assert au[out > 0].sum() == au[before > 0].sum()
+    assert guard_left_main(np.zeros(0, int), np.zeros(0, int), np.zeros((0, 5)), np.zeros(0, int),
+                           np.zeros(0)).shape == (0,)
+    with pytest.raises(ValueError, match="disagree"):
+        guard_left_main(before, voted, proba, structure, au[:3])
+
+
 @pytest.fixture(scope="module")
 def scored():
     p = make_patient(45, seed=100, size=128)  # anatomy v3, calcified in 3-4 vessels
     model = L.load_model(Path(__file__).parent / "data" / "lesion_model_phantom300")
     cand, classes = L.classify_volume(p.hu, p.spacing_mm, model)
     off = dataclasses.replace(model, config=dataclasses.replace(model.config, structure_vote=False))
-    plain = off.classify(cand.features, cand.outside_thorax_mm, cand.anatomy_columns, cand.structure)
+    plain = off.classify(cand.features, cand.outside_thorax_mm, cand.anatomy_columns, cand.structure, cand.agatston)
     return p, cand, classes, plain, model
 
 
@@ -92,11 +135,17 @@ def test_classify_volume_votes_per_structure_and_the_rules_stay_final(scored):
     may = model.may_be_coronary(cand.features, cand.outside_thorax_mm, cand.anatomy_columns)
     assert not (cor & ~may).any()  # no rule overruled
     assert (cor >= (plain > 0)).all()  # nothing coronary lost
-    for s in np.unique(cand.structure[cor]):
-        assert len(np.unique(classes[cor & (cand.structure == s)])) == 1
+    for s in np.unique(cand.structure[cor]):  # one artery per structure, besides the left main (guard_left_main)
+        assert len(np.unique(classes[cor & (cand.structure == s) & (classes != 1)])) <= 1
     proba = model.predict_proba(model.table(cand.features, cand.anatomy_columns))
-    voted = vote_by_structure(plain, proba, cand.structure)
+    voted = guard_left_main(plain, vote_by_structure(plain, proba, cand.structure), proba, cand.structure,
+                            cand.agatston)
     np.testing.assert_array_equal(classes, join_structure(voted, proba, cand.structure, may))
+    # nothing became LCA through the vote that the MLP called another artery
+    assert not ((classes == 1) & (plain > 1)).any()
+    # without agatston the classifier reads it from the log_agatston column: the same classes
+    np.testing.assert_array_equal(classes, model.classify(cand.features, cand.outside_thorax_mm,
+                                                          cand.anatomy_columns, cand.structure))
     # the vote alone moves calcium between the arteries only: the same total
     assert L.score_assignment(p.hu, cand, voted)["total"] == pytest.approx(
         L.score_assignment(p.hu, cand, plain)["total"], abs=1e-6)
@@ -114,6 +163,7 @@ def test_an_old_model_json_gets_the_vote(tmp_path):
     cfg["config"].pop("structure_vote", None)
     (dst / "model.json").write_text(json.dumps(cfg))
     cfg["config"].pop("structure_join", None)
+    cfg["config"].pop("structure_left_main", None)
     (dst / "model.json").write_text(json.dumps(cfg))
     loaded = L.load_model(dst).config
-    assert loaded.structure_vote is True and loaded.structure_join is True
+    assert loaded.structure_vote is True and loaded.structure_join is True and loaded.structure_left_main is True
