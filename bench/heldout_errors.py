@@ -10,12 +10,13 @@ more than one vessel label (a plaque across the bifurcation). A picture per erro
 candidate, OUT/error_<rank>_<pid>_<vessel>.png: left the product's call of each candidate (fill), right the phantom's
 voxel labels of the calcium (the reference), both on the same 60 mm crop. A markdown table goes to stdout.
 
-    PYTHONPATH=src python bench/heldout_errors.py RELEASE PRED.csv MODEL OUT [--n 10] [--ids 1-60] [--by norm|au]
+    PYTHONPATH=src python bench/heldout_errors.py RELEASE PRED.csv MODEL OUT [--n 10] [--ids 1-60] [--by norm|au] [--no-left-main-guard]
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -34,8 +35,10 @@ from cacscore import lesion as L  # noqa: E402
 from cacscore.core.vessels import VESSELS  # noqa: E402
 from cacscore.io.ct import read_ct, read_labels  # noqa: E402
 from cacscore.lesion.report import NON_CORONARY_COLOUR, VESSEL_COLOURS  # noqa: E402
+from cacscore.phantom.anatomy import ANATOMY_LABELS  # noqa: E402
 
 NAMES = ("non-coronary", *VESSELS)
+CALCIUM_KINDS = [k for k, v in ANATOMY_LABELS.items() if v.endswith("calcium") or v in ("lymph_node", "lung_granuloma")]
 CMAP = ListedColormap(["none", NON_CORONARY_COLOUR, *VESSEL_COLOURS.values()])  # 0 nothing, 1 non-coronary, 2.. LCA..
 
 
@@ -72,16 +75,22 @@ class Scan:
         self.cand, self.classes = L.classify_volume(self.hu, tuple(self.sp), model)
         self.labels = read_labels(release / "labels" / f"{pid}.nii.gz")
         self.t = L.candidate_targets(self.cand.ids, self.labels)
-        anat = read_labels(release / "anatomy" / f"{pid}.nii.gz")
-        self.ostium = ostium_mm(self.labels, 1, true_root_mm(anat, self.sp), self.sp)
+        self.anat = read_labels(release / "anatomy" / f"{pid}.nii.gz")
+        self.ostium = ostium_mm(self.labels, 1, true_root_mm(self.anat, self.sp), self.sp)
 
     def describe(self, j: int) -> dict:
         vox = np.argwhere(self.cand.ids == j + 1)
         lab = np.bincount(self.labels[tuple(vox.T)], minlength=5)[1:]
         cen = vox.mean(0) * self.sp
         ext = (vox.max(0) - vox.min(0) + 1) * self.sp
+        what = kind(int(self.t[j]), int(self.classes[j]))
+        if self.t[j] == 0:  # what the phantom drew there: a calcium kind, else noise in the tissue's label
+            a = np.bincount(self.anat[tuple(vox.T)], minlength=max(ANATOMY_LABELS) + 1)
+            calc = [k for k in CALCIUM_KINDS if a[k]]
+            what += (f" ({ANATOMY_LABELS[max(calc, key=lambda k: a[k])]})" if calc
+                     else f" (noise in {ANATOMY_LABELS[int(np.argmax(a))]})")
         return {"au": float(self.cand.agatston[j]), "true": int(self.t[j]), "called": int(self.classes[j]),
-                "kind": kind(int(self.t[j]), int(self.classes[j])), "n_vox": len(vox),
+                "kind": what, "n_vox": len(vox),
                 "extent_mm": ext, "slice": int(round(vox[:, 0].mean())),
                 "to_ostium_mm": float(np.linalg.norm(cen - self.ostium)),
                 "labels": ", ".join(f"{VESSELS[k]} {lab[k]}" for k in np.flatnonzero(lab)) or "none"}
@@ -123,6 +132,8 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=5)
     ap.add_argument("--by", choices=("norm", "au"), default="norm",
                     help="rank by the normalised error (what the ratio reads; default) or by AU")
+    ap.add_argument("--no-left-main-guard", action="store_true",
+                    help="score with config.structure_left_main off (the product before guard_left_main)")
     ap.add_argument("--ids", default=None, help="first-last patient ids (default: all of the CSV)")
     a = ap.parse_args()
     a.out.mkdir(parents=True, exist_ok=True)
@@ -131,6 +142,8 @@ def main() -> None:
         lo, hi = (int(v) for v in a.ids.split("-"))
         ids = {str(i) for i in range(lo, hi + 1)}
     model = L.load_model(a.model)
+    if a.no_left_main_guard:
+        model = dataclasses.replace(model, config=dataclasses.replace(model.config, structure_left_main=False))
     top = largest(pd.read_csv(a.pred), pd.read_csv(a.release / "truth.csv"), a.n, ids, a.by)
     scans: dict[str, Scan] = {}
     print("| rank | patient | vessel | true AU | predicted AU | share of the MSE | largest wrong candidates: AU, kind, voxel labels, "

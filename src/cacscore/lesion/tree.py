@@ -13,7 +13,9 @@ more likely coronary than not (:func:`join_structure`); what a rule called non-c
 
 The left main is only the first 5-20 mm from the left ostium: a rule on the distance from the ostium was measured
 with the phantom's true ostium (it helps) and with the found aortic root (``cacscore.chest.anatomy``: median 43 mm
-off on phantom v3; it does not), so it is not applied (docs/lesion_scorer.md).
+off on phantom v3; it does not), so it is not applied (docs/lesion_scorer.md). What is applied needs no root: the
+vote moves no candidate into the left main, and a structure across the bifurcation sends its left-main slices to
+the branch when most of its calcium is the branch's (:func:`guard_left_main`).
 """
 
 from __future__ import annotations
