@@ -5,7 +5,8 @@ product's path (``cacscore.lesion.classify_volume`` with a model) and stores, pe
 voxel 0), Agatston contribution, the MLP's probabilities, the product's class, the reference class, the 3-D structure
 (26-connected candidates) it belongs to; per scan: the found aortic root, aorta centreline, heart reference, and the
 phantom's true aortic root (lowest 5 mm of the ``aorta_ascending`` anatomy label) and true ostia (the LCA / RCA label
-voxel nearest that root). One ``OUT/<id>.npz`` per patient, so the assignment step can be iterated in seconds.
+voxel nearest that root); and the voxels (z y x index, HU, reference label, candidate) of every candidate that
+is or may be coronary (bench/left_main_guard.py's per-voxel ceiling and piece probe). One ``OUT/<id>.npz`` per patient, so the assignment step can be iterated in seconds.
 
     PYTHONPATH=src nice -n 10 python bench/vessel_tree_cache.py RELEASE MODEL OUT [--ids 1-60]
 """
