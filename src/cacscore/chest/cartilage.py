@@ -63,6 +63,9 @@ anterior lungs the surface is the posterior lung bases and the liver lies in fro
 55 mm deep liver without this); the walls are 20-35 mm at the heart's levels on the three LIDC series."""
 
 
+_INPLANE_CROSS = np.zeros((3, 3, 3), bool)
+_INPLANE_CROSS[1] = ndimage.generate_binary_structure(2, 1)
+
 DEEP_BLOOD_MM = 15.0
 """With contrast, bright (blood-range) voxels whose bright structure reaches this far behind the band are the heart's
 or a great vessel's blood, and seed the heart's side: LIDC-IDRI-0001's right ventricle bulges in front of the line
@@ -106,9 +109,14 @@ def find_cartilage(g: np.ndarray, body: np.ndarray, lungs: np.ndarray, hull: np.
     heart_seed = tissue & (ndimage.binary_erosion(sac, iterations=n_in) if sac.any() else sac)
     if blood_hu is not None:
         heart_seed |= tissue & _deep_blood(gb >= blood_hu, depth_mm, hull[box] | sac)
+    grown = ndimage.binary_propagation(wall_seed & ~heart_seed,
+                                       mask=tissue & _nearer_wall(tissue, wall_seed, heart_seed, grid_mm))
+    # behind the surface only bodies, not strands: a contrast-filled vessel running from the wall down beside the
+    # heart (LIDC-IDRI-0001, one coarse voxel wide, 14 mm long into the found sac) joined the mask without this;
+    # the cartilage and the sternum are 3 or more coarse voxels across
+    thick = ndimage.binary_opening(grown, structure=_INPLANE_CROSS)
     out = empty.copy()
-    out[box] = ndimage.binary_propagation(wall_seed & ~heart_seed, mask=tissue & _nearer_wall(tissue, wall_seed,
-                                                                                                heart_seed, grid_mm))
+    out[box] = ndimage.binary_propagation(wall_seed & grown, mask=grown & ((depth_mm >= 0) | thick))
     return out, True, 1.0, ""
 
 
