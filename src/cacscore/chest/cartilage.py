@@ -14,7 +14,7 @@ mask left out: its front edge runs through the cartilage on 0001), the tissue at
 muscle, its calcium and bone; fat and lung are below it) whose 3-D component (6-connected, so a plaque in fat does not
 join through a diagonal) reaches into the wall in front of that surface. The band reaches BACK_MM behind the surface
 (between the lungs' front tips the surface is a straight line that runs through the cartilage and the sternum) and
-FRONT_MM in front of it (the cartilage's depth; the pectoral muscles in front are left out). Its part of the mask
+FRONT_MM in front of it. Its part of the mask
 within MIDLINE_MM of the body's midline holds the sternum and the cartilage (the bony ribs continue laterally).
 
 With contrast, the heart's blood and muscle are tissue too; where the right ventricle touches the chest wall with
@@ -35,9 +35,11 @@ SOFT_HU = 40.0
 unmineralised costal cartilage read 75-100 HU on LIDC-IDRI-0001 (median of 7 x 7 px patches), pectoral muscle
 40-100 HU; the cartilage's calcium and bone are far above it."""
 
-FRONT_MM = 15.0
+FRONT_MM = 25.0
 """How far in front of the chest wall's inner surface the mask reaches: the costal cartilage's thickness (about
-10 mm) plus a coarse voxel; the pectoral muscles lie in front of it."""
+10 mm) plus where the lungs' front tips lie deeper (LIDC-IDRI-0001 at the heart's lower levels: calcified cartilage
+16-22 mm in front of the surface, 330 AU; at 15 mm it was left out). The pectoral muscles in front of the cartilage
+are partly in the mask (harmless for the rule: the chest-wall rule already calls that depth non-coronary)."""
 
 BACK_MM = 6.0
 """How far behind the surface (drawn from the lungs and mediastinum) the mask may reach: between the lungs' front
@@ -56,6 +58,11 @@ within about 60-100 mm of it (the 7th-10th cartilages run further laterally and 
 SAC_SEED_MM = 7.5
 """Tissue this deep inside the pericardial mask is the heart's (three coarse voxels): the mask's front edge overlaps
 the cartilage by 2.5 mm on LIDC-IDRI-0001, so a shallower seed would hand the cartilage to the heart."""
+
+SPLIT_MM = 10.0
+"""How much deeper than the mask (BACK_MM behind the surface) the tissue is split between the wall and the heart:
+the heart's seeds lie SAC_SEED_MM inside the sac, so a heart touching the wall behind the surface has seeds within
+BACK_MM + SPLIT_MM of it."""
 
 WALL_MAX_MM = 45.0
 """Columns whose chest wall (skin to the lungs' or mediastinum's front) is thicker than this get no band: below the
@@ -101,7 +108,10 @@ def find_cartilage(g: np.ndarray, body: np.ndarray, lungs: np.ndarray, hull: np.
     sb = surf[:, x0:x1 + 1].astype(np.float32)
     depth_mm = (np.where(np.isfinite(sb), sb, -np.inf)[:, None, :]
                 - np.arange(y0, deep, dtype=np.float32)[None, :, None]) * np.float32(grid_mm[1])
-    tissue = (body[box] & ~lungs[box] & (gb >= SOFT_HU) & (depth_mm <= FRONT_MM) & (depth_mm >= -BACK_MM))
+    # the tissue is split between the wall and the heart in a band SPLIT_MM deeper than the mask's, so that the
+    # heart's seeds (SAC_SEED_MM inside the sac) lie in it where the heart touches the wall behind the surface
+    tissue = (body[box] & ~lungs[box] & (gb >= SOFT_HU) & (depth_mm <= FRONT_MM)
+              & (depth_mm >= -(BACK_MM + SPLIT_MM)))
     wall_seed = tissue & (depth_mm >= REACH_MM) & ~sac
     if not wall_seed.any():
         return empty, False, 0.0, f"no tissue >= {SOFT_HU:.0f} HU in the chest wall's inner layer"
@@ -111,6 +121,7 @@ def find_cartilage(g: np.ndarray, body: np.ndarray, lungs: np.ndarray, hull: np.
         heart_seed |= tissue & _deep_blood(gb >= blood_hu, depth_mm, hull[box] | sac)
     grown = ndimage.binary_propagation(wall_seed & ~heart_seed,
                                        mask=tissue & _nearer_wall(tissue, wall_seed, heart_seed, grid_mm))
+    grown &= depth_mm >= -BACK_MM
     # behind the surface only bodies, not strands: a contrast-filled vessel running from the wall down beside the
     # heart (LIDC-IDRI-0001, one coarse voxel wide, 14 mm long into the found sac) joined the mask without this;
     # the cartilage and the sternum are 3 or more coarse voxels across
