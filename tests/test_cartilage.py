@@ -16,7 +16,7 @@ GRID = np.array([2.5, 2.5, 2.5])
 
 
 def _chest(touching: bool = False):
-    """A coarse (z, y, x) chest: skin at row 2, lungs from row 12 (two, either side), so the wall's inner surface
+    """A coarse (z, y, x) chest: skin at row 0, lungs from row 12 (two, either side), so the wall's inner surface
     is row 12; a cartilage bar (110 HU) in rows 8-11 with a calcified rim (300 HU) in rows 11-13, its back row
     2.5 mm behind the surface and inside the found sac (as on LIDC-IDRI-0001); the pericardium from row 13 between the lungs, epicardial fat rows 13-15, heart muscle from row 16; a plaque
     (400 HU) free in the fat at row 14. touching: the heart's muscle reaches the bar (no fat between) at
@@ -24,9 +24,9 @@ def _chest(touching: bool = False):
     nz, ny, nx = 8, 40, 40
     g = np.full((nz, ny, nx), -1000.0, np.float32)
     body = np.zeros(g.shape, bool)
-    body[:, 2:39, 1:39] = True
+    body[:, 0:39, 1:39] = True
     g[body] = -100.0
-    g[:, 2:4, 1:39] = 50.0  # skin and the pectoral muscle
+    g[:, 0:2, 1:39] = 50.0  # skin and the pectoral muscle, 27.5-30 mm in front of the surface
     lungs = np.zeros(g.shape, bool)
     lungs[:, 12:34, 3:13] = lungs[:, 12:34, 27:37] = True
     g[lungs] = -850.0
@@ -49,7 +49,7 @@ def test_mask_holds_the_cartilage_bar_and_its_calcium_not_the_heart_nor_a_plaque
     assert mask[:, 11:13, 13:18].all() and mask[:, 13, 14:17].all()  # its calcified rim, in the sac too
     assert not mask[:, 16:, :].any()  # the heart
     assert not mask[3:5, 14, 19].any()  # the plaque in the fat
-    assert not mask[:, 2:4].any()  # the pectoral muscle, more than FRONT_MM in front of the surface
+    assert not mask[:, 0:2].any()  # the pectoral muscle, more than FRONT_MM in front of the surface
     assert not mask[lungs].any()
 
 
