@@ -59,12 +59,17 @@ SAC_SEED_MM = 7.5
 """Tissue this deep inside the pericardial mask is the heart's (three coarse voxels): the mask's front edge overlaps
 the cartilage by 2.5 mm on LIDC-IDRI-0001, so a shallower seed would hand the cartilage to the heart."""
 
+SEED_GAP_MM = 5.0
+"""Tissue this near the heart's seeds does not seed the wall (two coarse voxels): the heart's muscle and sac in front
+of its blood are thinner than that; the cartilage lies behind fat, 5-10 mm in front of the heart's blood on
+LIDC-IDRI-0001."""
+
 SPLIT_MM = 10.0
 """How much deeper than the mask (BACK_MM behind the surface) the tissue is split between the wall and the heart:
 the heart's seeds lie SAC_SEED_MM inside the sac, so a heart touching the wall behind the surface has seeds within
 BACK_MM + SPLIT_MM of it."""
 
-WALL_MAX_MM = 45.0
+WALL_MAX_MM = 60.0
 """Columns whose chest wall (skin to the lungs' or mediastinum's front) is thicker than this get no band: below the
 anterior lungs the surface is the posterior lung bases and the liver lies in front of it (LIDC-IDRI-0002 took in
 55 mm deep liver without this); the walls are 20-35 mm at the heart's levels on the three LIDC series."""
@@ -119,7 +124,12 @@ def find_cartilage(g: np.ndarray, body: np.ndarray, lungs: np.ndarray, hull: np.
     heart_seed = tissue & (ndimage.binary_erosion(sac, iterations=n_in) if sac.any() else sac)
     if blood_hu is not None:
         heart_seed |= tissue & _deep_blood(gb >= blood_hu, depth_mm, hull[box] | sac)
-    grown = ndimage.binary_propagation(wall_seed & ~heart_seed,
+    # no wall seed within SEED_GAP_MM of the heart's: the heart's front can bulge in front of the lungs' tips above a
+    # sac whose flat top missed it (LIDC-IDRI-0003), and its muscle there would seed the wall (it reached the mask)
+    gap = int(round(SEED_GAP_MM / float(np.min(grid_mm))))
+    if heart_seed.any() and gap > 0:
+        wall_seed &= ~ndimage.binary_dilation(heart_seed, iterations=gap)
+    grown = ndimage.binary_propagation(wall_seed,
                                        mask=tissue & _nearer_wall(tissue, wall_seed, heart_seed, grid_mm))
     grown &= depth_mm >= -BACK_MM
     # behind the surface only bodies, not strands: a contrast-filled vessel running from the wall down beside the
