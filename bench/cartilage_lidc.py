@@ -7,8 +7,8 @@ grouped by 3-D structure, with the share of its voxels in the mask, for reading 
 "In front of the pericardium": the candidate's coarse column holds the found sac, the candidate lies no more than
 2 coarse rows (5 mm) behind the sac's front edge there, and no farther than 20 mm outside the sac. Writes
 costal_cartilage_<series>.png (levels: green the mask, cyan dashed the sac, orange >= 130 HU) and
-costal_cartilage_candidates_<series>.png (a 40 mm crop per structure, numbered as in the printed table), and prints
-the time of read_chest and of the mask's own step.
+costal_cartilage_candidates_<series>.png (a 40 mm crop per group, numbered as in the printed table), and prints
+the CPU time of read_chest and of the mask's own step (the least of 3 runs).
 """
 
 from __future__ import annotations
@@ -134,17 +134,20 @@ def main(data: Path, out: Path, series: list[str]) -> None:
     for name in series:
         vol = read_ct(data / name)
         sp = np.asarray(vol.spacing_mm)
-        t = time.perf_counter()
+        t = time.process_time()
         a = read_chest(vol)
-        t_chest = time.perf_counter() - t
+        t_chest = time.process_time() - t
         g = np.asarray(vol.hu[::a.step_z, ::a.step_xy, ::a.step_xy], np.float32)
         mid = float(np.median(np.nonzero(a.body)[2]))
         hull = _lung_hull(a.lungs)
-        t = time.perf_counter()
-        costal.find_cartilage(g, a.body, a.lungs, hull, a.pericardium, a.grid_mm, mid, lungs_sure=True,
-                              blood_hu=a.blood_hu[0] if a.contrast else None)
-        t_cart = time.perf_counter() - t
-        print(f"{name}: read_chest {t_chest:.2f} s (the mask inside it), the mask's step alone {t_cart:.2f} s "
+        cpu = []
+        for _ in range(3):  # CPU time, the least of 3: the machine is shared
+            t = time.process_time()
+            costal.find_cartilage(g, a.body, a.lungs, hull, a.pericardium, a.grid_mm, mid, lungs_sure=True,
+                                  blood_hu=a.blood_hu[0] if a.contrast else None)
+            cpu.append(time.process_time() - t)
+        t_cart = min(cpu)
+        print(f"{name}: read_chest {t_chest:.2f} s CPU (the mask inside it), the mask's step alone {t_cart:.2f} s CPU "
               f"({t_cart / t_chest:.0%}); mask {a.cartilage.sum() * np.prod(a.grid_mm) / 1000:.0f} ml, "
               f"{a.parts['cartilage']}")
         levels_picture(vol.hu, a, name, out / f"costal_cartilage_{name}.png")
