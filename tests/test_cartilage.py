@@ -4,6 +4,8 @@ the heart; the 'costal cartilage' rule takes the phantom's calcified cartilage a
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -104,3 +106,33 @@ def test_rule_takes_calcified_cartilage_and_no_coronary_calcium(phantom):
     assert not fires[L.candidate_targets(cand.ids, p.labels) > 0].any()
     frac = cand.anatomy_columns[:, ANATOMY_NAMES.index("cartilage_fraction")]
     assert np.all((frac >= 0) & (frac <= 1))
+
+
+LIDC_0001 = Path("/work/shared/data/lidc-idri-0001")
+
+
+def test_real_cartilage_is_taken_and_a_plaque_in_the_fat_beside_it_is_spared():
+    """LIDC-IDRI-0001 (contrast): the two calcified cartilage rims a v4-trained model called 'RCA' (slice 61, 7.4 AU;
+    slice 63, 39.6 AU; 2.5 mm inside the found sac, at the wall's surface) fall to the rule; a 48 AU plaque put in
+    the fat 7 mm behind them, in front of the heart (where a hybrid RCA plaque lay in docs/lesion_scorer.md, and no
+    distance told the two apart), has no voxel in the mask and no rule fires on it."""
+    from cacscore import lesion as L
+    from cacscore.io.ct import read_ct
+    from cacscore.lesion.anatomy import ANATOMY_NAMES, RULE_NAMES, anatomy_verdicts
+
+    if not LIDC_0001.is_dir():
+        pytest.skip(f"{LIDC_0001} not here")
+    vol = read_ct(LIDC_0001)
+    hu = vol.hu.copy()
+    yy, xx = np.mgrid[0:hu.shape[1], 0:hu.shape[2]]
+    disc = (yy - 152) ** 2 + (xx - 248) ** 2 <= 9  # fat (-110 to -160 HU) on slices 61-62
+    hu[61][disc] = hu[62][disc] = 450.0
+    cand = L.find_candidates(hu, vol.spacing_mm, anatomy=read_chest(hu, vol.spacing_mm))
+    frac = cand.anatomy_columns[:, ANATOMY_NAMES.index("cartilage_fraction")]
+    verdicts = anatomy_verdicts(cand.anatomy_columns)
+    for k in (61, 62):
+        i = cand.ids[k, 152, 248] - 1
+        assert i >= 0 and frac[i] == 0.0 and not verdicts[i].any()
+    for k, y, x in ((61, 142, 254), (63, 146, 254)):  # on the two rims
+        i = cand.ids[k, y, x] - 1
+        assert i >= 0 and frac[i] >= 0.5 and verdicts[i, RULE_NAMES.index("costal cartilage")]
