@@ -99,7 +99,8 @@ def test_anatomy_rules_fire_only_where_the_part_was_found():
         [-1, 60, 0, 24, -20, 10, nan, nan, nan, 8, 0],   # in front of the wall's surface but inside the sac: no rule
         # a hybrid RCA plaque inserted in LIDC-IDRI-0003's found groove (seed 2, 47 AU) lies where v4's costal-cartilage
         # "RCA" of LIDC-IDRI-0001 lies (2.5 mm inside the sac, -0.4 to 1.2 mm from the wall): these columns cannot
-        # tell them apart, so the sac keeps sparing it (docs/lesion_scorer.md, "Costal cartilage inside the sac")
+        # tell them apart, so the sac keeps sparing it (docs/lesion_scorer.md, "Costal cartilage inside the sac"); the
+        # cartilage mask does (a plaque in fat has no voxel in it: test_cartilage), so it carries 0 here
         [-2.46, 60, 0, 15.3, -45, 7.5, nan, nan, nan, -0.55, 0],
         [6, 60, 0, 24, -20, 10, nan, nan, nan, -2, 0],   # 2 mm behind the surface (internal thoracic vessels)
         [6, 60, 0, 24, -20, 10, nan, nan, nan, -5, 0],   # 5 mm behind it: no rule
