@@ -23,7 +23,6 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from cacscore import lesion as L  # noqa: E402
 from cacscore.chest import cartilage as costal  # noqa: E402
 from cacscore.chest.anatomy import _lung_hull, read_chest  # noqa: E402
 from cacscore.io.ct import read_ct  # noqa: E402
@@ -100,7 +99,7 @@ def candidates_picture(hu, a, cand, cls, sel, cen, title: str, out: Path) -> lis
         rows.append({"members": members, "big": int(big), "au": float(au.sum()),
                      "frac": float((frac[members] * au).sum() / max(au.sum(), 1e-9)),
                      "slices": (int(cen[members, 0].min().round()), int(cen[members, 0].max().round())),
-                     "zyx": cen[big].round().astype(int), "classes": sorted(set(int(c) for c in cls[members]))})
+                     "zyx": cen[big].round().astype(int), "classes": sorted({int(c) for c in cls[members]})})
     rows.sort(key=lambda r: (r["zyx"][0], r["zyx"][2]))
     n = len(rows)
     cols = 8

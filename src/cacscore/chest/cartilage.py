@@ -120,13 +120,15 @@ def find_cartilage(g: np.ndarray, body: np.ndarray, lungs: np.ndarray, hull: np.
     wall_seed = tissue & (depth_mm >= REACH_MM) & ~sac
     if not wall_seed.any():
         return empty, False, 0.0, f"no tissue >= {SOFT_HU:.0f} HU in the chest wall's inner layer"
-    n_in = int(round(SAC_SEED_MM / float(np.min(grid_mm))))
-    heart_seed = tissue & (ndimage.binary_erosion(sac, iterations=n_in) if sac.any() else sac)
+    n_in = round(SAC_SEED_MM / float(np.min(grid_mm)))
+    # border_value 1: the sac goes on below the box (and past the scan's ends, for all this function knows), so its
+    # voxels at the box's edge are not nearer its surface than they are
+    heart_seed = tissue & (ndimage.binary_erosion(sac, iterations=n_in, border_value=1) if sac.any() else sac)
     if blood_hu is not None:
         heart_seed |= tissue & _deep_blood(gb >= blood_hu, depth_mm, hull[box] | sac)
     # no wall seed within SEED_GAP_MM of the heart's: the heart's front can bulge in front of the lungs' tips above a
     # sac whose flat top missed it (LIDC-IDRI-0003), and its muscle there would seed the wall (it reached the mask)
-    gap = int(round(SEED_GAP_MM / float(np.min(grid_mm))))
+    gap = round(SEED_GAP_MM / float(np.min(grid_mm)))
     if heart_seed.any() and gap > 0:
         wall_seed &= ~ndimage.binary_dilation(heart_seed, iterations=gap)
     grown = ndimage.binary_propagation(wall_seed,
