@@ -14,13 +14,12 @@ mask left out: its front edge runs through the cartilage on 0001), the tissue at
 muscle, its calcium and bone; fat and lung are below it) whose 3-D component (6-connected, so a plaque in fat does not
 join through a diagonal) reaches into the wall in front of that surface. The band reaches BACK_MM behind the surface
 (between the lungs' front tips the surface is a straight line that runs through the cartilage and the sternum) and
-FRONT_MM in front of it. Its part of the mask
-within MIDLINE_MM of the body's midline holds the sternum and the cartilage (the bony ribs continue laterally).
+FRONT_MM in front of it, within MIDLINE_MM of the body's midline (the sternum, the cartilage and the rib ends).
 
-With contrast, the heart's blood and muscle are tissue too; where the right ventricle touches the chest wall with
-no fat between, the band's back part takes in BACK_MM of the heart's front. The pericardial mask is therefore
-left out of the back part (behind the surface) unless the voxel is within SAC_EDGE_MM of the sac's front: that is
-where the found sac overlaps the cartilage on 0001. What is measured: docs/chest_anatomy.md, "Costal cartilage".
+The heart's tissue and, with contrast, its blood and the great veins' are tissue too, and touch the wall where no fat
+lies between; so the heart has seeds of its own (deep in the sac; the blood pools reaching behind the band) and each
+contested voxel goes to the nearer seed. Behind the surface only thick bodies are kept. What is measured:
+docs/chest_anatomy.md, "The costal-cartilage mask and its rule".
 """
 
 from __future__ import annotations
@@ -70,19 +69,20 @@ the heart's seeds lie SAC_SEED_MM inside the sac, so a heart touching the wall b
 BACK_MM + SPLIT_MM of it."""
 
 WALL_MAX_MM = 60.0
-"""Columns whose chest wall (skin to the lungs' or mediastinum's front) is thicker than this get no band: below the
-anterior lungs the surface is the posterior lung bases and the liver lies in front of it (LIDC-IDRI-0002 took in
-55 mm deep liver without this); the walls are 20-35 mm at the heart's levels on the three LIDC series."""
+"""Columns whose chest wall (skin to the lungs' or mediastinum's front) is thicker than this get no band (as
+``wall.MAX_WALL_MM``): below the anterior lungs the surface is the posterior lung bases. At 45 mm the lower cartilage of
+LIDC-IDRI-0003 (walls of 49-57 mm in front of the heart) was left out; at 60 mm some liver in front of 0002's lung
+bases (walls of about 55 mm, below the heart) is in the mask."""
 
 
 _INPLANE_CROSS = np.zeros((3, 3, 3), bool)
 _INPLANE_CROSS[1] = ndimage.generate_binary_structure(2, 1)
 
 DEEP_BLOOD_MM = 15.0
-"""With contrast, bright (blood-range) voxels whose bright structure reaches this far behind the band are the heart's
-or a great vessel's blood, and seed the heart's side: LIDC-IDRI-0001's right ventricle bulges in front of the line
-joining the lungs' tips above a pericardial mask that missed its front, and was taken into the mask without this.
-Calcified cartilage is a rim a few mm deep."""
+"""With contrast, bright (blood-range) voxels whose pool reaches this far behind the band, inside the mediastinum or
+the sac, seed the heart's side: without them the heart's front above the sac's flat top (LIDC-IDRI-0003, slices 38-43;
+0001, 54-56) and the contrast-filled great veins behind the upper sternum (0001, slices 112-117) joined the mask
+(277 and 377 coarse voxels). Calcified cartilage is a rim a few mm deep."""
 
 
 def find_cartilage(g: np.ndarray, body: np.ndarray, lungs: np.ndarray, hull: np.ndarray, pericardium: np.ndarray,
@@ -101,9 +101,8 @@ def find_cartilage(g: np.ndarray, body: np.ndarray, lungs: np.ndarray, hull: np.
     surf[((surf - skin) * grid_mm[1] > WALL_MAX_MM) | ~cols[None, :]] = np.nan
     if not np.isfinite(surf).any():
         return empty, False, 0.0, f"no chest wall thinner than {WALL_MAX_MM:.0f} mm in front of the lungs"
-    # everything is read in the band's box: its columns, and its rows from the highest skin down to the deepest
-    # surface + BACK_MM, with room below for the heart's seeds (the same answer as on the whole grid, at a fraction
-    # of the cost)
+    # everything is read in the band's box only (its columns, and its rows from the highest skin down to the deepest
+    # surface + BACK_MM, with room below for the heart's seeds): a tenth of read_chest's time instead of a half
     x0, x1 = np.flatnonzero(np.isfinite(surf).any(0))[[0, -1]]
     y0 = int(np.nanmin(np.where(np.isfinite(surf), skin, np.nan)))
     ny = int(min(g.shape[1], np.nanmax(surf) + np.ceil(BACK_MM / grid_mm[1]) + 1))
