@@ -102,7 +102,8 @@ def find_cartilage(g: np.ndarray, body: np.ndarray, lungs: np.ndarray, hull: np.
     if not np.isfinite(surf).any():
         return empty, False, 0.0, f"no chest wall thinner than {WALL_MAX_MM:.0f} mm in front of the lungs"
     # everything is read in the band's box only (its columns, and its rows from the highest skin down to the deepest
-    # surface + BACK_MM, with room below for the heart's seeds): a tenth of read_chest's time instead of a half
+    # surface + BACK_MM, with room below for the heart's seeds): on LIDC-IDRI-0003 0.26 s instead of 1.5 s on the whole
+    # grid (read_chest 5 s, same run, loaded machine)
     x0, x1 = np.flatnonzero(np.isfinite(surf).any(0))[[0, -1]]
     y0 = int(np.nanmin(np.where(np.isfinite(surf), skin, np.nan)))
     ny = int(min(g.shape[1], np.nanmax(surf) + np.ceil(BACK_MM / grid_mm[1]) + 1))
