@@ -86,30 +86,38 @@ def test_anatomy_rules_fire_only_where_the_part_was_found():
 
     nan = np.nan
     cols = np.array([
-        # pericardium, wall, segment, bone, above root, above diaphragm, frame x3, in front of the chest wall
-        [-5, 30, 2, 20, 0, 40, nan, nan, nan, -20],   # inside the sac: coronary territory, no rule
-        [35, 30, 2, 20, 0, 40, nan, nan, nan, -20],   # 35 mm outside the sac
-        [2, 30, 2, 0, 0, 40, nan, nan, nan, -20],     # on the bony thorax, outside the sac
-        [-2, 1, 2, 30, 0, 40, nan, nan, nan, -20],    # in the descending aortic wall
-        [-2, 1, 0, 30, 5, 40, nan, nan, nan, -20],    # in the ascending wall at the root (ostia): no rule
-        [-2, 1, 0, 30, 40, 40, nan, nan, nan, -20],   # ascending wall 40 mm above the root
-        [5, 30, 2, 30, -80, -30, nan, nan, nan, -20],  # below the diaphragm, outside the sac
-        [6, 60, 0, 24, -20, 10, nan, nan, nan, 8],    # costal cartilage 8 mm in the chest wall (LIDC-IDRI-0001)
-        [-1, 60, 0, 24, -20, 10, nan, nan, nan, 8],   # in front of the wall's surface but inside the sac: no rule
+        # pericardium, wall, segment, bone, above root, above diaphragm, frame x3, in front of the chest wall,
+        # share of the voxels in the costal-cartilage mask
+        [-5, 30, 2, 20, 0, 40, nan, nan, nan, -20, 0],   # inside the sac: coronary territory, no rule
+        [35, 30, 2, 20, 0, 40, nan, nan, nan, -20, 0],   # 35 mm outside the sac
+        [2, 30, 2, 0, 0, 40, nan, nan, nan, -20, 0],     # on the bony thorax, outside the sac
+        [-2, 1, 2, 30, 0, 40, nan, nan, nan, -20, 0],    # in the descending aortic wall
+        [-2, 1, 0, 30, 5, 40, nan, nan, nan, -20, 0],    # in the ascending wall at the root (ostia): no rule
+        [-2, 1, 0, 30, 40, 40, nan, nan, nan, -20, 0],   # ascending wall 40 mm above the root
+        [5, 30, 2, 30, -80, -30, nan, nan, nan, -20, 0],  # below the diaphragm, outside the sac
+        [6, 60, 0, 24, -20, 10, nan, nan, nan, 8, 0],    # costal cartilage 8 mm in the chest wall (LIDC-IDRI-0001)
+        [-1, 60, 0, 24, -20, 10, nan, nan, nan, 8, 0],   # in front of the wall's surface but inside the sac: no rule
         # a hybrid RCA plaque inserted in LIDC-IDRI-0003's found groove (seed 2, 47 AU) lies where v4's costal-cartilage
         # "RCA" of LIDC-IDRI-0001 lies (2.5 mm inside the sac, -0.4 to 1.2 mm from the wall): these columns cannot
-        # tell them apart, so the sac keeps sparing it (docs/lesion_scorer.md, "Costal cartilage inside the sac")
-        [-2.46, 60, 0, 15.3, -45, 7.5, nan, nan, nan, -0.55],
-        [6, 60, 0, 24, -20, 10, nan, nan, nan, -2],   # 2 mm behind the surface (internal thoracic vessels)
-        [6, 60, 0, 24, -20, 10, nan, nan, nan, -5],   # 5 mm behind it: no rule
-        [nan, 60, 0, 24, -20, 10, nan, nan, nan, 4],  # in the wall, no pericardium found: the wall alone decides
-        [nan, nan, nan, nan, nan, nan, nan, nan, nan, nan],  # nothing found: nothing fires
+        # tell them apart, so the sac keeps sparing it (docs/lesion_scorer.md, "Costal cartilage inside the sac"); the
+        # cartilage mask does (a plaque in fat has no voxel in it: test_cartilage), so it carries 0 here
+        [-2.46, 60, 0, 15.3, -45, 7.5, nan, nan, nan, -0.55, 0],
+        [6, 60, 0, 24, -20, 10, nan, nan, nan, -2, 0],   # 2 mm behind the surface (internal thoracic vessels)
+        [6, 60, 0, 24, -20, 10, nan, nan, nan, -5, 0],   # 5 mm behind it: no rule
+        [nan, 60, 0, 24, -20, 10, nan, nan, nan, 4, 0],  # in the wall, no pericardium found: the wall alone decides
+        [nan, nan, nan, nan, nan, nan, nan, nan, nan, nan, nan],  # nothing found: nothing fires
+        # the calcified costal cartilage a phantom-trained model called LCX on LIDC-IDRI-0001 (slice 61, 7.4 AU; its
+        # columns as measured): inside the sac, at the wall's surface; 78 % of its voxels in the cartilage mask
+        [-2.5, 41.5, 0, 26.9, -2.5, 1.0, 16.6, 43.2, -2.7, 1.25, 0.78],
+        [-2.5, 41.5, 0, 26.9, -2.5, 1.0, 16.6, 43.2, -2.7, 1.25, 0.4],  # less than half in the mask: no rule
+        [-2.5, 41.5, 0, 26.9, -2.5, 1.0, 16.6, 43.2, -2.7, 1.25, nan],  # no mask found: no rule
     ], float)
     assert cols.shape[1] == len(ANATOMY_NAMES)
     v = anatomy_verdicts(cols)
     fired = [[r for r, f in zip(RULE_NAMES, row) if f] for row in v]
     assert fired == [[], ["outside the pericardium"], ["bony thorax"], ["aortic wall"], [], ["aortic wall"],
-                     ["below the diaphragm"], ["chest wall"], [], [], ["chest wall"], [], ["chest wall"], []]
+                     ["below the diaphragm"], ["chest wall"], [], [], ["chest wall"], [], ["chest wall"], [],
+                     ["costal cartilage"], [], []]
 
 
 def test_true_coronary_calcium_is_never_overruled_and_far_calcium_is():

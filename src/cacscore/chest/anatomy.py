@@ -16,6 +16,7 @@ import numpy as np
 from scipy import ndimage
 
 from cacscore.chest import aorta as tube
+from cacscore.chest import cartilage as costal
 from cacscore.chest import wall as chest_wall
 from cacscore.io.dicom import Volume, hu_and_spacing
 
@@ -82,9 +83,11 @@ class ChestAnatomy:
     aorta: the tube. aortic_root_mm, apex_mm: (3,) points (nan when not found). valve_normal: (3,) unit vector
     along the ascending aorta at the root. frame: (3, 3) rows = heart axes (long axis root -> apex, then the
     anterior direction and their cross product), origin at the aortic root.
-    parts: name -> :class:`Part` for body, lungs, bone, diaphragm, aorta, root, pericardium, chest_wall.
+    parts: name -> :class:`Part` for body, lungs, bone, diaphragm, aorta, root, pericardium, chest_wall, cartilage.
     wall_surface: (z, x) coarse map, the first row (coarse y) of lung, mediastinum or pericardium per slice and
     column: the anterior chest wall's inner surface (:mod:`cacscore.chest.wall`; nan where none).
+    cartilage: coarse bool mask of the costal cartilage and the sternum in the chest wall's inner layer, their
+    calcium included (:mod:`cacscore.chest.cartilage`; None: not read, as in anatomies made before it).
     contrast: intravascular contrast seen in the image (:func:`blood_range`); blood_hu: the HU range of blood
     (partial volume included) the aorta was searched with.
     """
@@ -108,6 +111,7 @@ class ChestAnatomy:
     contrast: bool = False
     blood_hu: tuple[float, float] = (-60.0, 130.0)
     wall_surface: np.ndarray | None = None
+    cartilage: np.ndarray | None = None
 
     @property
     def grid_mm(self) -> np.ndarray:
@@ -793,13 +797,17 @@ def read_chest(volume_or_hu: Volume | np.ndarray, spacing_mm: tuple[float, float
     surface, *wall_part = chest_wall.find_chest_wall(lungs, hull, heart, body, float(grid_mm[1]), truncated=bool(parts["body"].reason),
                                                      lungs_sure=parts["lungs"].sure())
     parts["chest_wall"] = Part(*wall_part)
+    cartilage, *cart_part = costal.find_cartilage(g, body, lungs, hull, heart, grid_mm, midline_x,
+                                                  lungs_sure=parts["lungs"].sure(),
+                                                  blood_hu=blood[0] if contrast else None)
+    parts["cartilage"] = Part(*cart_part)
     if parts["body"].reason:  # a field of view through the body: the lungs, the arch and the diaphragm are cut off
-        for name in ("aorta", "root", "pericardium"):
+        for name in ("aorta", "root", "pericardium", "cartilage"):
             p = parts[name]
             parts[name] = Part(p.found, min(p.confidence, TRUNCATED_CONFIDENCE),
                                p.reason or "the field of view cuts through the body: found without the whole chest")
     return ChestAnatomy(sp, tuple(hu.shape), sz, sxy, body, lungs, bone, heart, diaphragm,  # type: ignore[arg-type]
-                        dome, aorta, root, apex, normal, frame, parts, contrast, blood, surface)
+                        dome, aorta, root, apex, normal, frame, parts, contrast, blood, surface, cartilage)
 
 
 def _tube_mask(aorta: AortaTube, shape: tuple[int, ...], grid_mm: np.ndarray, margin_mm: float) -> np.ndarray:

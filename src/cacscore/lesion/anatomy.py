@@ -19,14 +19,15 @@ from cacscore.chest.wall import depth_in_wall_mm
 
 ANATOMY_NAMES: tuple[str, ...] = (
     "pericardium_mm", "aortic_wall_mm", "aorta_segment", "bone_mm", "above_root_mm", "above_diaphragm_mm",
-    "frame_long_mm", "frame_anterior_mm", "frame_side_mm", "chest_wall_mm",
+    "frame_long_mm", "frame_anterior_mm", "frame_side_mm", "chest_wall_mm", "cartilage_fraction",
 )
 """Columns of :func:`anatomy_columns`: signed distance to the pericardial surface (> 0 outside), distance to the
 aortic wall (centreline distance - radius; < 0 in the lumen), the nearest aortic segment (0 ascending, 1 arch,
 2 descending, -1 none), distance to the bony thorax, height above the aortic root and above the diaphragm surface
 under the candidate, the position in the heart frame (origin at the root; long axis, anterior, third axis), and how
-far the candidate lies in front of the anterior chest wall's inner surface (> 0: in the wall; cacscore.chest.wall).
-nan where the part was not found."""
+far the candidate lies in front of the anterior chest wall's inner surface (> 0: in the wall; cacscore.chest.wall),
+and the fraction of the candidate's voxels in the costal-cartilage mask (cacscore.chest.cartilage; of its centroid,
+0 or 1, when its voxels are not given). nan where the part was not found."""
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,10 @@ class AnatomyRules:
     v2 patients (seed 41, 256 px; bench/lesion_anatomy_features.py) no true coronary candidate lies within 16.7 mm
     behind the surface (380 candidates), and 3 mm takes 81 % of the cartilage's AU. With no pericardium found
     (nan) it fires on the wall alone.
+    cartilage_fraction: at least this fraction of the candidate's voxels in the costal-cartilage mask
+    (cacscore.chest.cartilage), inside the found sac or not: calcified cartilage beside the sternum, which the
+    pericardial mask's front edge overlaps on LIDC-IDRI-0001 and no distance separates from a plaque in the fat in
+    front of the heart (docs/chest_anatomy.md, "Costal cartilage").
     """
 
     outside_pericardium_mm: float = 30.0
@@ -61,6 +66,7 @@ class AnatomyRules:
     root_clear_mm: float = 20.0
     below_diaphragm_mm: float = 15.0
     chest_wall_mm: float = -3.0
+    cartilage_fraction: float = 0.5
 
 
 class _Nearest:
@@ -130,10 +136,13 @@ def pericardium_distance(anatomy: ChestAnatomy) -> SurfaceDistance:
 
 
 def anatomy_columns(anatomy: ChestAnatomy, points_mm: np.ndarray, *,
-                    pericardium: SurfaceDistance | None = None) -> np.ndarray:
+                    pericardium: SurfaceDistance | None = None, ids: np.ndarray | None = None,
+                    counts: np.ndarray | None = None) -> np.ndarray:
     """(n, len(ANATOMY_NAMES)) float64 anatomical columns of (n, 3) candidate centroids in mm (z, y, x) from
     voxel 0 of the volume ``anatomy`` was read from; nan for parts found with confidence < MIN_CONFIDENCE.
-    pericardium: :func:`pericardium_distance` of ``anatomy`` when already made."""
+    pericardium: :func:`pericardium_distance` of ``anatomy`` when already made. ids, counts: the candidates'
+    full-resolution label volume (candidate i is ids == i + 1) and (n,) voxel counts, for the cartilage fraction
+    of their voxels (:func:`cartilage_fraction`); without them, of their centroids."""
     pts = np.asarray(points_mm, float).reshape(-1, 3)
     n = len(pts)
     cols = np.full((n, len(ANATOMY_NAMES)), np.nan)
@@ -158,10 +167,40 @@ def anatomy_columns(anatomy: ChestAnatomy, points_mm: np.ndarray, *,
         cols[:, 5] = pts[:, 0] - anatomy.diaphragm_mm[idx[:, 1], idx[:, 2]]
     if anatomy.wall_surface is not None and _sure(anatomy, "chest_wall"):
         cols[:, 9] = depth_in_wall_mm(anatomy.wall_surface, anatomy.body, gm, pts)
+    if anatomy.cartilage is not None and _sure(anatomy, "cartilage"):
+        if ids is not None and counts is not None:
+            cols[:, 10] = cartilage_fraction(anatomy, ids, counts)
+        else:
+            cols[:, 10] = anatomy.cartilage[idx[:, 0], idx[:, 1], idx[:, 2]]
     return cols
 
 
-RULE_NAMES = ("outside the pericardium", "bony thorax", "aortic wall", "below the diaphragm", "chest wall")
+def cartilage_fraction(anatomy: ChestAnatomy, ids: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """(n,) fraction of each candidate's voxels (ids == i + 1, full resolution; counts: (n,) their numbers) whose
+    nearest coarse voxel is in ``anatomy.cartilage``. Only the mask's box is read (a few % of the volume): the
+    voxels outside it are outside the mask."""
+    n = len(counts)
+    mask = anatomy.cartilage
+    if mask is None or not mask.any() or n == 0:
+        return np.zeros(n)
+    step = np.array([anatomy.step_z, anatomy.step_xy, anatomy.step_xy])
+    lo, hi = np.argwhere(mask).min(0), np.argwhere(mask).max(0)
+    # full voxel v is nearest coarse voxel rint(v / step) (coarse voxel k is full voxel k * step)
+    start = np.maximum(0, lo * step - step // 2)
+    stop = np.minimum(np.array(ids.shape), hi * step + step // 2 + 1)
+    sub = ids[start[0]:stop[0], start[1]:stop[1], start[2]:stop[2]]
+    vox = np.nonzero(sub)
+    if len(vox[0]) == 0:
+        return np.zeros(n)
+    coarse = [np.clip(np.rint((v + s0) / st).astype(np.int64), 0, sh - 1)
+              for v, s0, st, sh in zip(vox, start, step, mask.shape)]
+    hit = mask[coarse[0], coarse[1], coarse[2]]
+    inside = np.bincount(sub[vox][hit].astype(np.int64), minlength=n + 1)[1:n + 1]
+    return inside / np.maximum(np.asarray(counts, float), 1.0)
+
+
+RULE_NAMES = ("outside the pericardium", "bony thorax", "aortic wall", "below the diaphragm", "chest wall",
+              "costal cartilage")
 
 
 def anatomy_verdicts(cols: np.ndarray, rules: AnatomyRules = AnatomyRules()) -> np.ndarray:
@@ -178,7 +217,9 @@ def anatomy_verdicts(cols: np.ndarray, rules: AnatomyRules = AnatomyRules()) -> 
         # not inside the sac; a sac not found (nan) does not stop it: the surface stands on the lungs alone, and a
         # 262 mm^2 bright ellipse at the wall (phantom v2, patient 124 of seed 41, 1,746 AU) was called RCA there
         in_wall = (c[:, ANATOMY_NAMES.index("chest_wall_mm")] > rules.chest_wall_mm) & ~(peri <= 0)
-    return np.stack([outside, bony, aortic, abdominal, in_wall], axis=1)
+        # inside the found sac too: its front edge overlaps the cartilage (LIDC-IDRI-0001, 2.5 mm)
+        cartilage = c[:, ANATOMY_NAMES.index("cartilage_fraction")] >= rules.cartilage_fraction
+    return np.stack([outside, bony, aortic, abdominal, in_wall, cartilage], axis=1)
 
 
 def heart_reference(anatomy: ChestAnatomy, found: tuple[int, int, int], found_ok: bool, *,

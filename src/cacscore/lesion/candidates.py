@@ -353,7 +353,8 @@ def find_candidates(hu: np.ndarray, spacing_mm: Sequence[float], *, threshold_hu
         **_structure3d(ids, st, m, sp),
     }
     context_for = None  # every candidate
-    cols_anatomy = None if anatomy is None else anatomy_columns(anatomy, centroids_mm, pericardium=pericardium)
+    cols_anatomy = None if anatomy is None else anatomy_columns(anatomy, centroids_mm, pericardium=pericardium,
+                                                                ids=ids, counts=st["cnt"])
     if context_where is not None:
         ctx = {c[0] for c in _CONTEXT}
         for j, name in enumerate(FEATURE_NAMES):

@@ -78,12 +78,13 @@ def _view(hu: np.ndarray, spacing_mm: tuple[float, float, float], coronary: np.n
 
 
 # outlines in colours the vessels, the non-coronary purple and the red warnings do not use
-ANATOMY_COLOURS = {"pericardium": "#17becf", "aorta": "#f781bf", "bony thorax": "#e6c700"}
+ANATOMY_COLOURS = {"pericardium": "#17becf", "aorta": "#f781bf", "bony thorax": "#e6c700",
+                   "costal cartilage": "#a65628"}
 NOT_USED_COLOUR = "#9a9a9a"
 """A part the scorer did not judge the candidates by (not found, or found with too little confidence for its rules,
 or dropped, e.g. a pericardial mask that :func:`cacscore.lesion.anatomy.heart_reference` found on the liver's
 dome) is drawn dashed in this grey, its reason under the title: in cyan it read as a mask the scorer had used."""
-_PART_OF = {"pericardium": "pericardium", "aorta": "aorta", "bony thorax": "bone"}
+_PART_OF = {"pericardium": "pericardium", "aorta": "aorta", "bony thorax": "bone", "costal cartilage": "cartilage"}
 
 
 def anatomy_not_used(anatomy: ChestAnatomy) -> dict[str, str]:
@@ -101,16 +102,19 @@ def anatomy_not_used(anatomy: ChestAnatomy) -> dict[str, str]:
 
 def _draw_anatomy(ax, anatomy: ChestAnatomy, k: int, spacing_mm: tuple[float, float, float], ys: slice,
                   xs: slice) -> None:
-    """The pericardial outline, the aortic tube's circles and the bony thorax's outline of full slice k, in the
-    crop (ys, xs) of the picture (the anatomy lives on its ~2.5 mm grid; contours are placed in crop pixels); a part
-    the scorer did not use dashed grey (:func:`anatomy_not_used`)."""
+    """The pericardial outline, the aortic tube's circles, the bony thorax's and the costal cartilage's outlines of
+    full slice k, in the crop (ys, xs) of the picture (the anatomy lives on its ~2.5 mm grid; contours are placed in
+    crop pixels); a part the scorer did not use dashed grey (:func:`anatomy_not_used`)."""
     gm = anatomy.grid_mm
     unused = anatomy_not_used(anatomy)
     style = {n: ((NOT_USED_COLOUR, "--") if n in unused else (c, "-")) for n, c in ANATOMY_COLOURS.items()}
     kc = int(np.clip(round(k * spacing_mm[0] / gm[0]), 0, anatomy.pericardium.shape[0] - 1))
     yy = np.arange(anatomy.pericardium.shape[1]) * anatomy.step_xy - ys.start
     xx = np.arange(anatomy.pericardium.shape[2]) * anatomy.step_xy - xs.start
-    for mask, name in ((anatomy.pericardium[kc], "pericardium"), (anatomy.bone[kc] > 0, "bony thorax")):
+    masks = [(anatomy.pericardium[kc], "pericardium"), (anatomy.bone[kc] > 0, "bony thorax")]
+    if anatomy.cartilage is not None:  # anatomies read before the mask (issue 16, wt16j) have none
+        masks.append((anatomy.cartilage[kc], "costal cartilage"))
+    for mask, name in masks:
         if mask.any() and not mask.all():
             colour, ls = style[name]
             ax.contour(xx, yy, mask.astype(np.float32), levels=[0.5], colors=colour, linewidths=0.7,
@@ -218,7 +222,8 @@ def render_lesion_report(hu: np.ndarray, spacing_mm: Sequence[float], labels: np
     handles.append(Patch(facecolor="none", edgecolor=NON_CORONARY_COLOUR, label="calcium judged non-coronary"))
     if anatomy is not None:
         handles += _anatomy_handles(anatomy)
-    fig.legend(handles=handles, loc="lower center", ncol=5 if anatomy is None else 4, fontsize=9, frameon=False)
+    # two rows: the vessels and the non-coronary outline, then the anatomy (four parts, the costal cartilage since wt16j)
+    fig.legend(handles=handles, loc="lower center", ncol=5, fontsize=9, frameon=False)
     # wrapped to the figure's width (~13 characters per inch at 10 pt): with one slice shown the figure is
     # 7 inches wide and a long title ran off both edges
     head = textwrap.wrap(f"{title}: Agatston total {total:.0f} (category {cat}); {crop_mm:.0f} mm around the heart",
