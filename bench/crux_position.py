@@ -55,7 +55,8 @@ def one(pid: int, seed: int, size: int, phis: list[float]) -> dict:
     name, i = crux_point(d.vessels)
     pts = d.vessels[name].points
     dz, dy, dx = rel(pts[i])
-    row = {"pid": pid, "crux_vessel": name, "dz": dz, "dy": dy, "dx": dx,
+    row = {"pid": pid, "crux_vessel": name, "bed_mm": d.anat.crux_bed_mm, "crux_fat_mm": d.anat.crux_fat_mm,
+           "dz": dz, "dy": dy, "dx": dx,
            "floor_dz": d.anat.heart_floor_z - (org[0] + ref[0]),
            "fat_crux": box_fat(p.hu_static, p, pts[max(i - 8, 0):i + 9]),
            "fat_pda": box_fat(p.hu_static, p, pts[i + 10::4]) if i + 10 < len(pts) else np.nan}

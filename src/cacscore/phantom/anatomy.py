@@ -764,9 +764,9 @@ def _draw_v7(xr: np.random.Generator) -> dict:
     """Anatomy v7's draws (the crux's place, the PDA's course, the crux bed), from their own stream: every earlier
     draw, and so every calcium draw, is v6's (the vessel courses use them differently: coronary.vessel_centrelines)."""
     crux = float(xr.uniform(*CRUX_PHI_DEG))
-    drift = float(xr.uniform(0.0, 20.0))
+    drift = float(xr.uniform(25.0, 50.0))
     bed = float(xr.uniform(3.0, 6.0)) if xr.random() < P_CRUX_BED else 0.0
-    return {"crux_phi_deg": crux, "pda_drift_deg": drift, "crux_bed_mm": bed, "bed_out_mm": float(xr.uniform(0.0, 1.5)),
+    return {"crux_phi_deg": crux, "pda_drift_deg": drift, "crux_bed_mm": bed, "bed_out_mm": float(xr.uniform(1.5, 4.0)),
             "crux_fat_mm": float(xr.uniform(0.0, 1.0) ** 1.5 * 1.2), "crux_du": float(xr.uniform(0.0, 0.15))}
 
 

@@ -57,6 +57,8 @@ BED_LCX_FROM = 0.6
 PERICARDIUM_OUT_MM = 5.0
 """Epicardial fat between the myocardium and the pericardium (mm; thicker in the grooves, see render_heart)."""
 PERICARDIUM_MM = 1.5
+VESSEL_OUT_MM = 2.5
+"""The coronaries' centrelines run this far outside the myocardium (vessel_centrelines)."""
 assert PERICARDIUM_OUT_MM + PERICARDIUM_MM == PERICARDIUM_REACH_MM
 CALCIUM_LABEL = {"aortic_valve": "aortic_valve_calcium", "mitral_annulus": "mitral_annulus_calcium",
                  "lymph_node": "lymph_node", "lung_granuloma": "lung_granuloma"}
@@ -249,7 +251,7 @@ def vessel_centrelines(anat: Anatomy, rng: np.random.Generator, *, step_mm: floa
     PDA from the RCA, 20 %) has the LCX reach the crux and the RCA end on the inferior wall short of it."""
     u_av = rng.uniform(-0.5, -0.38)
     phi_b = rng.uniform(30, 50)
-    out = 2.5
+    out = VESSEL_OUT_MM
     n = 80
     bif = heart_surface(anat, np.array([u_av]), np.array([phi_b]), np.array([out]))[0]
     root = anat.aorta_root + np.array([0, 0, rng.uniform(8, 14)])  # ostia above the annulus
@@ -492,7 +494,7 @@ def _collar(anat: Anatomy, ves: Vessel, sheath: np.ndarray) -> tuple[Vessel, np.
 
     v7, at the crux, along the PDA and the distal LCX (``bed_profile`` b > 0): the tube is the vessel's bed whatever
     the sheath: shifted c = max(COLLAR_MM w, crux_bed_mm b) toward the axis with radius r + sheath + c +
-    bed_out_mm b, so that soft tissue reaches bed_out_mm beyond the sheath on the outer side too (the pericardium,
+    min(bed_out_mm, the pericardium's outer face) b, so that soft tissue reaches beyond the sheath on the outer side too (the pericardium,
     the diaphragm, the coronary sinus, which a real crux touches through 0-1 mm of fat) and r + sheath + 2 c inward
     (the myocardium, the atria). v6's collar left the groove's fat round the vessel's outer half: fat_8mm >= 0.1."""
     w = np.clip((COLLAR_BELOW_MM - sheath) / COLLAR_BELOW_MM, 0.0, 1.0)
@@ -503,7 +505,9 @@ def _collar(anat: Anatomy, ves: Vessel, sheath: np.ndarray) -> tuple[Vessel, np.
     v /= np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-6)
     c = np.maximum(COLLAR_MM * w, anat.crux_bed_mm * b)
     w = np.maximum(w, b)
-    rad = np.where(w > 0, ves.radius + sheath + c + anat.bed_out_mm * b, -10.0)
+    # outward no further than the pericardium's outer face (the vessel runs 2.5 mm outside the myocardium)
+    t = np.clip(PERICARDIUM_OUT_MM + PERICARDIUM_MM - VESSEL_OUT_MM - ves.radius - sheath, 0.0, anat.bed_out_mm) * b
+    rad = np.where(w > 0, ves.radius + sheath + c + t, -10.0)
     return Vessel(ves.name, ves.points + v * c[:, None], rad), w
 
 
