@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, required=True)
     a = ap.parse_args(argv)
     landmarks = json.loads((ROOT / "docs" / "hybrid_landmarks.json").read_text())
-    rows = max(len(a.pids), int(np.ceil(len(a.series) / 1)))
+    rows = max(len(a.pids), len(a.series))
     fig, axes = plt.subplots(rows, 3, figsize=(12, 4.1 * rows), dpi=90, squeeze=False)
     for r in range(rows):
         if r < len(a.pids):

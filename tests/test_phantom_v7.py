@@ -132,7 +132,7 @@ def test_same_patient_same_image_and_truth():
 def test_mitral_annulus_stays_visible_and_non_coronary_by_the_crux(seed):
     """The MAC shares the crux's tissue (it lies in the AV plane a few mm inside the heart): v7's bed, painted with the
     heart before the cardiac calcium, never covers it; the per-vessel truth is the same with and without it."""
-    for pid in range(0, 60):
+    for pid in range(60):
         d = _draws(pid, seed, 96)[0]
         mac = [b for b in d.cardiac if b.kind == "mitral_annulus" and b.calcified and b.radius_mm >= 1.8 and b.hu >= 500]
         if mac and d.anat.crux_bed_mm > 0:
