@@ -1,6 +1,6 @@
 """Where the phantom's crux lies relative to the heart reference the candidate scorer uses (issue 15, anatomy v7).
 
-    PYTHONPATH=src nice -n 10 python bench/crux_position.py --patients 20 --seed 9101 --size 256 [--phis 120 140 160 180]
+    PYTHONPATH=src nice -n 10 python bench/crux_position.py --patients 20 --seed 9101 --size 512 [--v6] [--phis 120 140]
 
 For each patient: the crux (the RCA's end of the AV groove where the PDA starts; ``coronary.crux_point``) minus the
 heart reference (``cacscore.chest.heart.locate_heart`` on the written, moving and noisy image: the point that
@@ -55,7 +55,7 @@ def one(pid: int, seed: int, size: int, phis: list[float]) -> dict:
     name, i = crux_point(d.vessels)
     pts = d.vessels[name].points
     dz, dy, dx = rel(pts[i])
-    row = {"pid": pid, "crux_vessel": name, "bed_mm": d.anat.crux_bed_mm, "crux_fat_mm": d.anat.crux_fat_mm,
+    row = {"pid": pid, "crux_vessel": name, "bed_mm": d.anat.crux_bed_mm, "crux_fat_mm": d.anat.crux_fat_mm or np.nan,
            "dz": dz, "dy": dy, "dx": dx,
            "floor_dz": d.anat.heart_floor_z - (org[0] + ref[0]),
            "fat_crux": box_fat(p.hu_static, p, pts[max(i - 8, 0):i + 9]),
@@ -78,7 +78,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=9101)
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--phis", type=float, nargs="*", default=[])
+    ap.add_argument("--v6", action="store_true", help="v6's courses and no crux bed (anatomy v7's draws off)")
     a = ap.parse_args(argv)
+    if a.v6:
+        import cacscore.phantom.anatomy as A
+
+        A._draw_v7 = lambda xr: {"crux_phi_deg": None, "pda_drift_deg": 0.0, "crux_bed_mm": 0.0, "bed_out_mm": 0.0,
+                                 "crux_fat_mm": None, "crux_du": 0.0}
     df = pd.DataFrame([one(pid, a.seed, a.size, a.phis) for pid in range(a.first, a.first + a.patients)])
     pd.set_option("display.width", 250)
     print(df.round(2).to_string(index=False))
