@@ -52,15 +52,40 @@ def centroids_mm(ids: np.ndarray, n: int, spacing: np.ndarray) -> np.ndarray:
                      for c in np.unravel_index(at, ids.shape)], 1) * spacing
 
 
-def phantom_rows(release: Path, pid: str, model) -> dict:
+def phantom_segments(pid: int, seed: int, size: int, vessel: np.ndarray, cen: np.ndarray) -> np.ndarray:
+    """Each phantom candidate's segment, as the hybrids' (``segment``), from the patient's drawn courses (the code
+    that runs must be the one that drew the release: v7's courses; crux = ``coronary.crux_point``). cen: (n, 3)
+    (z, y, x) mm from voxel 0."""
+    from cacscore.phantom.anatomy import chest_grid
+    from cacscore.phantom.core import _draws
+    from cacscore.phantom.coronary import crux_point
+
+    d = _draws(pid, seed, size)[0]
+    g = chest_grid(d.anat, size)
+    at = cen + np.array([g.z_mm[0], g.y_mm[0], g.x_mm[0]])
+    name, i = crux_point(d.vessels)
+    crux = d.vessels[name].points[i][[2, 1, 0]]
+    out = []
+    for v, c in zip(vessel, at):
+        v = VESSELS[int(v) - 1]
+        course = d.vessels[v].points[:, [2, 1, 0]]
+        out.append(segment(v, course, c, crux) if v != "LCA" else "LCA")
+    return np.array(out)
+
+
+def phantom_rows(release: Path, pid: str, model, seed: int | None = None) -> dict:
     vol = read_ct(release / "deidentified_nongated" / pid / pid)
     sp = tuple(abs(float(s)) for s in vol.spacing_mm)
     cand, classes = classify_volume(vol.hu, sp, model)
     t = candidate_targets(cand.ids, read_labels(release / "labels" / f"{pid}.nii.gz"))
     m = t > 0
-    return {"table": model.table(cand.features, cand.anatomy_columns)[m], "anat": cand.anatomy_columns[m],
-            "vessel": t[m], "classes": classes[m], "agatston": cand.agatston[m],
-            "may": model.may_be_coronary(cand.features, cand.outside_thorax_mm, cand.anatomy_columns)[m]}
+    cen = centroids_mm(cand.ids, cand.n, np.array(sp))[m]
+    out = {"table": model.table(cand.features, cand.anatomy_columns)[m], "anat": cand.anatomy_columns[m],
+           "vessel": t[m], "classes": classes[m], "agatston": cand.agatston[m], "centroid": cen,
+           "may": model.may_be_coronary(cand.features, cand.outside_thorax_mm, cand.anatomy_columns)[m]}
+    if seed is not None and m.any():
+        out["seg"] = phantom_segments(int(pid), seed, vol.hu.shape[-1], t[m], cen)
+    return out
 
 
 def segment(vessel: str, course: np.ndarray, centre: np.ndarray, crux: np.ndarray) -> str:
@@ -163,11 +188,36 @@ def report(model, P: pd.DataFrame, H: pd.DataFrame) -> None:
                         for a, b in itertools.combinations(names, 2)), reverse=True)
         print("  best pairs:", ", ".join(f"{a}+{b} {n}" for n, a, b in pairs[:8]),
               f"| pairs flipping >= half: {sum(n >= len(x) / 2 for n, _, _ in pairs)} of {len(pairs)}")
+    position_report(P, H)
     for tag, D in (("hybrid plaque candidates", H), ("phantom coronary candidates", P)):
         g = D.assign(bin=pd.cut(D.fat_8mm, [0, .1, .2, .3, .5, 1.01], right=False)).groupby("bin", observed=False)
         print(f"\n{tag} by fat_8mm:")
         print(pd.DataFrame({"n": g.size(), "au": g.au.sum().round(0),
                             "found_share": g.apply(lambda s: s.au[s.right].sum() / max(s.au.sum(), 1e-9)).round(2)}).to_string())
+
+
+def position_report(P: pd.DataFrame, H: pd.DataFrame) -> None:
+    """Candidates' position relative to the heart reference (dz / dy / dx mm, q10 / median / q90) and fat_8mm bins of
+    the lower RCA (within 15 mm above the crux), the PDA and the distal LCX, phantom beside hybrid."""
+    def q(s):
+        return f"{s.quantile(.1):6.0f} {s.median():6.0f} {s.quantile(.9):6.0f}" if len(s) else "-"
+
+    print("\nposition relative to the heart reference (q10 / median / q90 mm) and fat_8mm, by segment:")
+    print(f"{'segment':24s} {'n':>5s} {'dz':>20s} {'dy (back)':>20s} {'dx (left)':>20s} {'fat<0.1':>8s} {'<0.3':>6s}"
+          f" {'fat median':>10s}")
+    segs = [("RCA lower + PDA", ("RCA_inf", "PDA")), ("RCA_inf", ("RCA_inf",)), ("PDA", ("PDA",)),
+            ("LCX distal third", ("LCX_dist",)), ("RCA all", None)]
+    for tag, D in (("phantom", P), ("hybrid", H)):
+        for name, sg in segs:
+            if sg is None:
+                d = D[D.vessel == "RCA"]
+            elif "seg" in D:
+                d = D[D.seg.isin(sg)]
+            else:
+                continue
+            print(f"{tag + ' ' + name:24s} {len(d):5d} {q(d.dz_mm):>20s} {q(d.dy_mm):>20s} {q(d.dx_mm):>20s} "
+                  f"{(d.fat_8mm < 0.1).mean() if len(d) else float('nan'):8.2f} "
+                  f"{(d.fat_8mm < 0.3).mean() if len(d) else float('nan'):6.2f} {d.fat_8mm.median():10.2f}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -178,6 +228,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--series", nargs="+", default=["lidc-idri-0001", "lidc-idri-0002", "lidc-idri-0003"])
     ap.add_argument("--seeds", type=int, nargs="+", default=list(range(10)))
     ap.add_argument("--model", type=Path, default=DEFAULT_MODEL)
+    ap.add_argument("--phantom-seed", type=int, default=None,
+                    help="the release's seed: the phantom candidates then get their segment from the drawn courses "
+                         "(only with the anatomy version that drew the release)")
     ap.add_argument("--cache", type=Path, required=True, help="folder of per-patient / per-hybrid .npz")
     a = ap.parse_args(argv)
     model = load_model(a.model)
@@ -185,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     (a.cache / "phantom").mkdir(parents=True, exist_ok=True)
     (a.cache / "hybrid").mkdir(parents=True, exist_ok=True)
     lo, hi = (int(v) for v in a.ids.split("-"))
-    P = pd.concat([frame(cached(a.cache / "phantom" / f"{pid}.npz", lambda pid=pid: phantom_rows(a.release, pid, model)), names)
+    P = pd.concat([frame(cached(a.cache / "phantom" / f"{pid}.npz", lambda pid=pid: phantom_rows(a.release, pid, model, a.phantom_seed)), names)
                    for pid in map(str, range(lo, hi + 1))], ignore_index=True)
     landmarks = json.loads(LANDMARKS.read_text())
     H = []

@@ -56,3 +56,19 @@ def test_rca_segments_split_at_the_crux(B):
     assert B.segment("RCA", course, np.array([100.0, 160, 180]), crux) == "PDA"
     assert B.segment("LCX", course, course[-1], crux) == "LCX_dist"
     assert B.segment("LAD", course, course[0], crux) == "LAD_prox"
+
+
+def test_phantom_segments_split_the_rca_at_the_drawn_crux(B):
+    """A phantom candidate on the PDA (past the crux of the drawn v7 course) is PDA, one at the RCA's origin RCA_up,
+    one on the distal LCX LCX_dist."""
+    from cacscore.phantom.anatomy import chest_grid
+    from cacscore.phantom.core import _draws
+
+    d = _draws(2, 5, 64)[0]
+    rca, lcx = d.vessels["RCA"], d.vessels["LCX"]
+    assert rca.crux > 0
+    g = chest_grid(d.anat, 64)
+    org = np.array([g.z_mm[0], g.y_mm[0], g.x_mm[0]])
+    pts = np.array([rca.points[-3], rca.points[5], lcx.points[-5]])[:, [2, 1, 0]] - org
+    seg = B.phantom_segments(2, 5, 64, np.array([4, 4, 3]), pts)
+    assert seg.tolist() == ["PDA", "RCA_up", "LCX_dist"]

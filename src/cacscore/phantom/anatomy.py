@@ -37,10 +37,12 @@ from scipy.interpolate import make_interp_spline
 
 from cacscore.phantom.raster import Grid, ellipse_footprint, ellipsoid_columns, ellipsoid_fraction, paint, slab_fraction
 
-ANATOMY_VERSION = "v6"
+ANATOMY_VERSION = "v7"
 """The phantom's anatomy version (docs/phantom.md): v5 = rounded diaphragm domes, uneven epicardial fat, the left
 atrium's body behind the aortic root; v6 = each coronary's fat sheath varies per patient and along the vessel (thin
-where the vessel lies on the myocardium: crux, PDA, lateral LCX). Written to truth.csv (anatomy_version) so a cohort says what drew it."""
+where the vessel lies on the myocardium: crux, PDA, lateral LCX); v7 = the crux posterior-inferior, behind and a little
+left of the heart's centre, the PDA down the inferior wall from it, and a soft-tissue bed under the vessel at the crux,
+along the PDA and the distal LCX (0-1 mm of fat in some patients). Written to truth.csv (anatomy_version) so a cohort says what drew it."""
 
 HU = {
     "air": -1000.0, "skin": 40.0, "fat": -100.0, "muscle": 50.0, "lung": -905.0, "mediastinum": -85.0,
@@ -147,6 +149,12 @@ class Anatomy:
     sheath_prox_mm: float = 4.0  # v6: a coronary's fat sheath in the proximal grooves (v5: 4 mm everywhere)
     sheath_thin_mm: float = 4.0  # v6: its fat sheath where it lies on the myocardium (crux, PDA, lateral LCX)
     sheath_phase: float = 0.0  # v6: phase (0-1) of the sheath's slow waviness along each vessel
+    crux_phi_deg: float | None = None  # v7: the crux's angle round the long axis (coronary.vessel_centrelines; None: v6's)
+    pda_drift_deg: float = 0.0  # v7: how far (deg) the PDA turns toward the diaphragmatic surface's middle on its way down
+    crux_bed_mm: float = 0.0  # v7: the soft-tissue bed's shift toward the heart at the crux / PDA / distal LCX (0: none)
+    bed_out_mm: float = 0.0  # v7: soft tissue beyond the vessel's thin fat on its outer side there
+    crux_fat_mm: float | None = None  # v7: the fat sheath on the bed (None: the sheath_profile's everywhere)
+    crux_du: float = 0.0  # v7: how far (x the long semi-axis) the inferior AV groove dips toward the apex at the crux
 
 
 @dataclass(frozen=True)
@@ -725,7 +733,7 @@ def draw_anatomy(rng: np.random.Generator) -> Anatomy:
         heart_floor_z=floor, slice_mm=slice_mm, arms=arms, clavicles=clavicles, lung_vessels=lung_vessels,
         shoulders=shoulders, taper=float(taper), t_widest=float(t_widest), taper_exp=float(taper_exp),
         taper_lin=float(bell[3]), apex_k=float(apex_k), **_draw_v5(np.random.default_rng([tex_seed, 10])),
-        **_draw_v6(np.random.default_rng([tex_seed, 11])),
+        **_draw_v6(np.random.default_rng([tex_seed, 11])), **_draw_v7(np.random.default_rng([tex_seed, 12])),
     )
 
 
@@ -742,6 +750,24 @@ def _draw_v6(xr: np.random.Generator) -> dict:
     myocardium (fat fraction in an 8 mm box 0.07 at 0002's crux, 0.26-0.39 at 0003's)."""
     return {"sheath_prox_mm": float(xr.uniform(2.0, 4.5)), "sheath_thin_mm": float(xr.uniform(0.0, 1.0)),
             "sheath_phase": float(xr.uniform(0.0, 1.0))}
+
+
+CRUX_PHI_DEG = (118.0, 142.0)
+"""v7: the crux's angle round the long axis (heart_frame; 180 = -e2, the diaphragmatic surface's middle, +90 the LV's
+lateral wall), tuned with bench/crux_position.py so that the crux lies behind and slightly left of the heart reference
+the scorer uses, as on the real series (docs/phantom.md, "Anatomy v7")."""
+P_CRUX_BED = 0.75
+"""v7: share of patients whose crux / PDA / distal LCX lies on a soft-tissue bed (the others keep v6's groove fat)."""
+
+
+def _draw_v7(xr: np.random.Generator) -> dict:
+    """Anatomy v7's draws (the crux's place, the PDA's course, the crux bed), from their own stream: every earlier
+    draw, and so every calcium draw, is v6's (the vessel courses use them differently: coronary.vessel_centrelines)."""
+    crux = float(xr.uniform(*CRUX_PHI_DEG))
+    drift = float(xr.uniform(25.0, 50.0))
+    bed = float(xr.uniform(3.0, 6.0)) if xr.random() < P_CRUX_BED else 0.0
+    return {"crux_phi_deg": crux, "pda_drift_deg": drift, "crux_bed_mm": bed, "bed_out_mm": float(xr.uniform(1.5, 4.0)),
+            "crux_fat_mm": float(xr.uniform(0.0, 1.0) ** 1.5 * 1.2), "crux_du": float(xr.uniform(0.0, 0.15))}
 
 
 def heart_surface(anat: Anatomy, u: np.ndarray, phi_deg: np.ndarray, out_mm: np.ndarray) -> np.ndarray:

@@ -264,7 +264,7 @@ def _draws(pid: int, seed: int, size: int = 512, *, lookalikes: bool = True) -> 
     sigma = float(min(sigma5 * np.sqrt(5.0 / anat.slice_mm) * KERNELS[kernel][1], NOISE_SIGMA_MAX_HU))
     vessels = vessel_centrelines(anat, rng)
     specs = draw_calcium(rng, size=size, slice_mm=anat.slice_mm)
-    plaques = place_plaques(specs, vessels, rng)
+    plaques = place_plaques(specs, vessels, rng, distal=anat.crux_phi_deg is not None)
     motion = draw_motion(rng, anat.n_slices)
     # non-coronary look-alikes from their own stream: every draw above is unchanged by them
     xr = np.random.default_rng([seed, pid, 4])

@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import stats
 
 from cacscore.phantom.anatomy import (HU, LABEL as ANATOMY_LABEL, PERICARDIUM_REACH_MM, Anatomy, heart_surface,
                                      kvp_calcium_factor, ventricle_shapes)
@@ -50,9 +51,15 @@ COLLAR_MM = 3.0
 """Myocardium painted against the vessel's heart side where its sheath is thin (below COLLAR_BELOW_MM): the vessel then
 lies on the muscle, as on real CT, instead of floating in the 5 mm epicardial fat layer and the groove rings."""
 COLLAR_BELOW_MM = 2.0
+BED_BEFORE_CRUX_MM = 25.0
+"""v7: the crux bed (bed_profile) starts this far (arc length) before the crux, on the lower RCA's inferior AV groove."""
+BED_LCX_FROM = 0.6
+"""v7: ... and on the LCX from this fraction of its length (the posterior AV groove, beside the coronary sinus)."""
 PERICARDIUM_OUT_MM = 5.0
 """Epicardial fat between the myocardium and the pericardium (mm; thicker in the grooves, see render_heart)."""
 PERICARDIUM_MM = 1.5
+VESSEL_OUT_MM = 2.5
+"""The coronaries' centrelines run this far outside the myocardium (vessel_centrelines)."""
 assert PERICARDIUM_OUT_MM + PERICARDIUM_MM == PERICARDIUM_REACH_MM
 CALCIUM_LABEL = {"aortic_valve": "aortic_valve_calcium", "mitral_annulus": "mitral_annulus_calcium",
                  "lymph_node": "lymph_node", "lung_granuloma": "lung_granuloma"}
@@ -70,6 +77,8 @@ class Vessel:
     name: str
     points: np.ndarray
     radius: np.ndarray
+    crux: int = -1
+    """Index of the crux on this centreline (-1: the vessel does not reach it)."""
 
 
 @dataclass(frozen=True)
@@ -233,10 +242,17 @@ def _resample(points: np.ndarray, step_mm: float) -> np.ndarray:
 
 
 def vessel_centrelines(anat: Anatomy, rng: np.random.Generator, *, step_mm: float = 0.6) -> dict[str, Vessel]:
-    """Centrelines of LCA, LAD, LCX, RCA (dict in VESSELS order)."""
+    """Centrelines of LCA, LAD, LCX, RCA (dict in VESSELS order); the vessel that reaches the crux records its index.
+
+    The random stream is the same in every anatomy version (the same draws in the same order), so the calcium draws
+    after it are too. v7 (``anat.crux_phi_deg`` set): the RCA goes on round the diaphragmatic surface to a crux at
+    crux_phi_deg (anatomy.CRUX_PHI_DEG, 118..142: posterior-inferior, past the frame's -e2 toward the LV; v6 stopped it at -165..-185,
+    right of the heart's reference), the PDA runs from there down the inferior wall toward the apex, and the LCX of a
+    right-dominant heart ends before the crux (v6's ended 120-190 deg, where v7's crux is); a left-dominant one (no
+    PDA from the RCA, 20 %) has the LCX reach the crux and the RCA end on the inferior wall short of it."""
     u_av = rng.uniform(-0.5, -0.38)
     phi_b = rng.uniform(30, 50)
-    out = 2.5
+    out = VESSEL_OUT_MM
     n = 80
     bif = heart_surface(anat, np.array([u_av]), np.array([phi_b]), np.array([out]))[0]
     root = anat.aorta_root + np.array([0, 0, rng.uniform(8, 14)])  # ostia above the annulus
@@ -247,34 +263,77 @@ def vessel_centrelines(anat: Anatomy, rng: np.random.Generator, *, step_mm: floa
     u = np.linspace(u_av, rng.uniform(0.85, 0.97), n)
     lad_phi = phi_b - 15 + rng.uniform(-6, 6) * np.sin(np.linspace(0, np.pi, n))
     lad = np.concatenate([[bif], heart_surface(anat, u, lad_phi, np.full(n, out))])
-    phis = np.linspace(phi_b, phi_b + rng.uniform(90, 140), n)
+    lcx_span = rng.uniform(90, 140)
+    rca_end = -rng.uniform(165, 185)
+    dominant = bool(rng.random() < 0.8)  # right dominant: the RCA gives the posterior descending branch
+    pda_u = rng.uniform(0.2, 0.5) if dominant else None
+    v7 = anat.crux_phi_deg is not None
+    crux_phi = float(anat.crux_phi_deg) - 360.0 if v7 else rca_end  # (v7: reached going round from the right)
+    lcx_end = phi_b + lcx_span
+    if v7:  # right dominant: the LCX ends on the lateral / posterior wall, before the crux; left dominant: at it
+        lcx_end = min(lcx_end, crux_phi + 360.0 - 25.0) if dominant else crux_phi + 360.0
+    phis = np.linspace(phi_b, lcx_end, n)
     lcx = np.concatenate([[bif], heart_surface(anat, np.full(n, u_av), phis, np.full(n, out))])
     rca_start = heart_surface(anat, np.array([u_av]), np.array([-35.0]), np.array([out]))[0]
     dr = rca_start - root
     dr[2] = 0
     ostium_r = root + anat.aorta_r * dr / (np.linalg.norm(dr) + 1e-9)
-    phis = np.linspace(-35, -rng.uniform(165, 185), n)
-    rca = heart_surface(anat, np.full(n, u_av), phis, np.full(n, out))
+    rca_stop = crux_phi if (dominant or not v7) else max(crux_phi + 40.0, rca_end)
+    phis = np.linspace(-35, rca_stop, n)
+    # v7: the inferior AV groove dips toward the apex on its way to the crux (the tricuspid annulus lies more apical
+    # than the mitral one), out of the groove's fat ring, from the acute margin (-90) on
+    dip = anat.crux_du * np.clip((-90.0 - phis) / max(-90.0 - crux_phi, 1.0), 0.0, 1.0) ** 2 if v7 else np.zeros(n)
+    rca = heart_surface(anat, u_av + dip, phis, np.full(n, out))
     parts = [np.linspace(ostium_r, rca_start, 12), rca]
-    if rng.random() < 0.8:  # right dominant: posterior descending branch
-        up = np.linspace(u_av, rng.uniform(0.2, 0.5), 40)
-        parts.append(heart_surface(anat, up, np.full(40, phis[-1]), np.full(40, out)))
+    crux = {"RCA": rca[-1]} if (dominant or not v7) else {"LCX": lcx[-1]}
+    if dominant:
+        up = np.linspace(u_av + dip[-1], pda_u, 40)
+        # v7: the posterior interventricular groove, on the diaphragmatic surface, drifting toward its middle (-e2)
+        pda_phi = np.full(40, phis[-1]) if not v7 else phis[-1] + anat.pda_drift_deg * np.linspace(0, 1, 40) ** 1.5
+        parts.append(heart_surface(anat, up, pda_phi, np.full(40, out)))
     rca = np.concatenate(parts)
     vessels = {}
     for name, pts in (("LCA", lm), ("LAD", lad), ("LCX", lcx), ("RCA", rca)):
         p = _resample(pts, step_mm)
         r0, r1 = RADIUS_MM[name]
         scale = rng.uniform(0.9, 1.1)
-        vessels[name] = Vessel(name, p, (np.linspace(r0, r1, len(p)) * scale).astype(float))
+        ci = int(np.argmin(np.linalg.norm(p - crux[name], axis=1))) if name in crux else -1
+        vessels[name] = Vessel(name, p, (np.linspace(r0, r1, len(p)) * scale).astype(float), ci)
     return vessels
 
 
-def place_plaques(specs: list[PlaqueSpec], vessels: dict[str, Vessel], rng: np.random.Generator) -> list[Plaque]:
-    """Put each plaque in its vessel's wall at its position along the vessel."""
+def crux_point(vessels: dict[str, Vessel]) -> tuple[str, int]:
+    """(vessel, centreline index) of the crux: where the AV groove meets the posterior interventricular groove."""
+    for name in ("RCA", "LCX"):
+        if name in vessels and vessels[name].crux >= 0:
+            return name, vessels[name].crux
+    raise ValueError("no vessel reaches the crux")
+
+
+DISTAL_BETA = (1.2, 1.2)
+"""v7: the RCA's and LCX's plaque positions along the vessel follow beta(1.2, 1.2) instead of draw_calcium's beta(1.3,
+2.2) (mapped quantile to quantile: the same draw, the same order along the vessel). With v7's longer RCA the old law put
+5 % of the RCA plaques at the crux or on the PDA and 2 % of the LCX's on its distal 40 %, where the LIDC hybrids' missed
+plaques lie; now 23 % of the RCA's lie past the crux and 31 % of the LCX's on its distal 40 % (120 patients of seed
+77). Measured cost (docs/phantom.md, "Anatomy v7"): fewer training plaques on the upper RCA and the proximal LCX."""
+
+
+def plaque_position(sp: PlaqueSpec, distal: bool = False) -> float:
+    """Where (0..1 of the vessel's length) a plaque sits: its drawn s_frac, or with ``distal`` (v7) for the RCA and LCX
+    that draw's quantile of DISTAL_BETA."""
+    if not distal or sp.vessel not in ("RCA", "LCX"):
+        return sp.s_frac
+    q = stats.beta.cdf(sp.s_frac, 1.3, 2.2)
+    return float(np.clip(stats.beta.ppf(q, *DISTAL_BETA), 0.02, 0.97))
+
+
+def place_plaques(specs: list[PlaqueSpec], vessels: dict[str, Vessel], rng: np.random.Generator, *,
+                  distal: bool = False) -> list[Plaque]:
+    """Put each plaque in its vessel's wall at its position along the vessel (``plaque_position``)."""
     out = []
     for sp in specs:
         ves = vessels[sp.vessel]
-        i = int(round(sp.s_frac * (len(ves.points) - 1)))
+        i = int(round(plaque_position(sp, distal) * (len(ves.points) - 1)))
         i = min(max(i, 1), len(ves.points) - 2)
         tan = ves.points[i + 1] - ves.points[i - 1]
         tan /= np.linalg.norm(tan)
@@ -413,10 +472,11 @@ class _LayerPainter:
         return Layer(self.name, self.box, trans, before)
 
 
-def sheath_profile(anat: Anatomy, name: str, n: int) -> np.ndarray:
+def sheath_profile(anat: Anatomy, name: str, n: int, bed: np.ndarray | None = None) -> np.ndarray:
     """The fat sheath (mm) at each of a vessel's n centreline points: the proximal thickness, thinning between
     SHEATH_ONSET's two fractions to the thin one, with a slow waviness (a quarter of the difference). v5's anatomy
-    (both 4 mm) gives FAT_SHEATH_MM everywhere."""
+    (both 4 mm) gives FAT_SHEATH_MM everywhere. v7: where the vessel lies on its crux bed (``bed``, bed_profile) the
+    sheath is at most the patient's crux_fat_mm (a real crux, PDA and distal LCX: fat_8mm < 0.1 on the LIDC hybrids)."""
     s = np.linspace(0.0, 1.0, n)
     a, b = SHEATH_ONSET[name]
     t = np.clip((s - a) / (b - a), 0.0, 1.0)
@@ -424,20 +484,50 @@ def sheath_profile(anat: Anatomy, name: str, n: int) -> np.ndarray:
         t = 0.5 * t
     prox, thin = anat.sheath_prox_mm, anat.sheath_thin_mm
     wave = 0.25 * (prox - thin) * np.sin(2 * np.pi * (2.5 * s + anat.sheath_phase + 0.25 * VESSELS.index(name)))
-    return np.clip(prox + (thin - prox) * t + wave, 0.0, None)
+    out = np.clip(prox + (thin - prox) * t + wave, 0.0, None)
+    if bed is not None and anat.crux_fat_mm is not None:  # v7: on the crux bed, the patient's crux fat (0-1.2 mm)
+        out = out * (1 - bed) + np.minimum(out, anat.crux_fat_mm) * bed
+    return out
+
+
+def bed_profile(anat: Anatomy, ves: Vessel) -> np.ndarray:
+    """0..1 at each centreline point: where v7's crux bed lies under the vessel (``_collar``). On the vessel that
+    reaches the crux, from BED_BEFORE_CRUX_MM before it (rising over 15 mm) to its end (the PDA); on the LCX also from
+    BED_LCX_FROM of its length on (the posterior AV groove, by the coronary sinus). All 0 before v7 (crux_bed_mm 0)."""
+    n = len(ves.points)
+    b = np.zeros(n)
+    if anat.crux_bed_mm <= 0:
+        return b
+    if ves.crux >= 0:
+        arc = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(ves.points, axis=0), axis=1))])
+        b = np.clip((arc - arc[ves.crux] + BED_BEFORE_CRUX_MM) / 15.0, 0.0, 1.0)
+    if ves.name == "LCX":
+        b = np.maximum(b, np.clip((np.linspace(0.0, 1.0, n) - BED_LCX_FROM) / 0.2, 0.0, 1.0))
+    return b
 
 
 def _collar(anat: Anatomy, ves: Vessel, sheath: np.ndarray) -> tuple[Vessel, np.ndarray]:
     """The myocardium against a thinly sheathed vessel: a tube whose points lie COLLAR_MM x w toward the heart's long
     axis, radius r + sheath + COLLAR_MM x w, w = how far the sheath is below COLLAR_BELOW_MM (0-1). Returns the
-    tube and w (all 0: no collar)."""
+    tube and w (all 0: no collar).
+
+    v7, at the crux, along the PDA and the distal LCX (``bed_profile`` b > 0): the tube is the vessel's bed whatever
+    the sheath: shifted c = max(COLLAR_MM w, crux_bed_mm b) toward the axis with radius r + sheath + c +
+    min(bed_out_mm, the pericardium's outer face) b, so that soft tissue reaches beyond the sheath on the outer side too (the pericardium,
+    the diaphragm, the coronary sinus, which a real crux touches through 0-1 mm of fat) and r + sheath + 2 c inward
+    (the myocardium, the atria). v6's collar left the groove's fat round the vessel's outer half: fat_8mm >= 0.1."""
     w = np.clip((COLLAR_BELOW_MM - sheath) / COLLAR_BELOW_MM, 0.0, 1.0)
+    b = bed_profile(anat, ves)
     e1 = anat.heart_axes[0]
     v = anat.heart_c - ves.points
     v -= np.outer(v @ e1, e1)
     v /= np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-6)
-    c = COLLAR_MM * w
-    return Vessel(ves.name, ves.points + v * c[:, None], np.where(w > 0, ves.radius + sheath + c, -10.0)), w
+    c = np.maximum(COLLAR_MM * w, anat.crux_bed_mm * b)
+    w = np.maximum(w, b)
+    # outward no further than the pericardium's outer face (the vessel runs 2.5 mm outside the myocardium)
+    t = np.clip(PERICARDIUM_OUT_MM + PERICARDIUM_MM - VESSEL_OUT_MM - ves.radius - sheath, 0.0, anat.bed_out_mm) * b
+    rad = np.where(w > 0, ves.radius + sheath + c + t, -10.0)
+    return Vessel(ves.name, ves.points + v * c[:, None], rad), w
 
 
 def _tube_fields(grid: Grid, ves: Vessel, radii_extra: tuple, box: tuple[slice, slice, slice],
@@ -582,6 +672,18 @@ def render_heart(anat: Anatomy, grid: Grid, img: np.ndarray, vessels: dict[str, 
         r = ellipsoid_fraction(grid, c, a_, s, z_min_mm=floor + 4.0)
         if r is not None:
             lp.paint(r[0], r[1], hu)
+    n_sub = max(1, int(round(grid.dz_mm / 1.0)))
+    sheaths = {name: sheath_profile(anat, name, len(vessels[name].points), bed_profile(anat, vessels[name]))
+               for name in VESSELS}
+    for name in VESSELS:  # v6: the vessel on the myocardium where its sheath is thin; v7: its bed at the crux
+        collar, w = _collar(anat, vessels[name], sheaths[name])
+        if w.max() > 0:
+            live = collar.radius > 0
+            m = float(collar.radius[live].max()) + 2 * grid.px_mm
+            lo, hi = collar.points[live].min(axis=0) - m, collar.points[live].max(axis=0) + m
+            cbox = grid.box((lo[2], lo[1], lo[0]), (hi[2], hi[1], hi[0]))
+            if cbox is not None:  # painted with the heart (it is the heart's tissue), so before the valve and MAC
+                lp.paint(cbox, _tube_fields(grid, collar, (0.0,), cbox, n_sub)[0], HU["myocardium"], "heart")
     _descending_aorta_over_heart(anat, grid, lp, hbox)
     layers.append(lp.layer())
     parts = blob_fractions(grid, cardiac_calcium)
@@ -595,13 +697,11 @@ def render_heart(anat: Anatomy, grid: Grid, img: np.ndarray, vessels: dict[str, 
                 bright[box] |= f > 0.001
         layers.append(cp.layer())
 
-    n_sub = max(1, int(round(grid.dz_mm / 1.0)))
     boxes: dict[str, tuple[slice, slice, slice]] = {}
     for name in VESSELS:  # fat sheath and lumen of every vessel first ...
         ves = vessels[name]
-        sheath = sheath_profile(anat, name, len(ves.points))
-        collar, w = _collar(anat, ves, sheath)
-        m = max(float(sheath.max()), 2 * COLLAR_MM * float(w.max())) + LABEL_MARGIN_MM + float(ves.radius.max()) + 2 * grid.px_mm
+        sheath = sheaths[name]
+        m = float(sheath.max()) + LABEL_MARGIN_MM + float(ves.radius.max()) + 2 * grid.px_mm
         lo = ves.points.min(axis=0) - m
         hi = ves.points.max(axis=0) + m
         for p in plaques:
@@ -613,8 +713,6 @@ def render_heart(anat: Anatomy, grid: Grid, img: np.ndarray, vessels: dict[str, 
             continue
         boxes[name] = box
         lp = _LayerPainter(name, img, box, anatomy_lab)
-        if w.max() > 0:  # v6: the vessel on the myocardium where its sheath is thin
-            lp.paint(box, _tube_fields(grid, collar, (0.0,), box, n_sub)[0], HU["myocardium"], "heart")
         f_fat, f_lum, f_lab = _tube_fields(grid, ves, (sheath, 0.0, LABEL_MARGIN_MM), box, n_sub)
         lp.paint(box, f_fat, HU["fat"] + 10, "epicardial_fat")
         if draw_lumen:
