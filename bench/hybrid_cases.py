@@ -136,7 +136,7 @@ def classify_many(hu: np.ndarray, sp, models: dict[str, LesionModel]) -> tuple[C
     there (LesionModel.may_be_coronary), so its classes are unchanged. Models whose candidate settings differ
     (threshold, minimum area, anatomy placement) are each searched alone."""
     ms = list(models.values())
-    key = lambda m: (m.threshold_hu, m.min_area_mm2,  # noqa: E731
+    key = lambda m: (m.threshold_hu, m.min_area_mm2,
                      bool(m.config.anatomy_rules or any(n in ANATOMY_NAMES for n in m.feature_names)))
     if len(ms) == 1 or len({key(m) for m in ms}) > 1 or not key(ms[0])[2]:
         out = {n: classify_volume(hu, sp, m) for n, m in models.items()}

@@ -45,17 +45,17 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from hybrid_cases import _models, _write_nifti, classify_many, series_landmarks  # noqa: E402
+from hybrid_cases import _models, _write_nifti, classify_many, series_landmarks
 
-from cacscore import lesion as L  # noqa: E402
-from cacscore.chest.anatomy import read_chest  # noqa: E402
-from cacscore.core.vessels import VESSELS  # noqa: E402
-from cacscore.io.ct import label_affine, read_ct, read_labels  # noqa: E402
-from cacscore.lesion.candidates import assign_labels, score_assignment  # noqa: E402
-from cacscore.lesion.classifier import feature_table, load_model  # noqa: E402
-from cacscore.lesion.train import Case, LesionCohortError, _extract, training_pairs  # noqa: E402
-from cacscore.phantom.hybrid import HybridError, insert_plaques  # noqa: E402
-from cacscore.scoring.agatston import agatston  # noqa: E402
+from cacscore import lesion as L
+from cacscore.chest.anatomy import read_chest
+from cacscore.core.vessels import VESSELS
+from cacscore.io.ct import label_affine, read_ct, read_labels
+from cacscore.lesion.candidates import assign_labels, score_assignment
+from cacscore.lesion.classifier import feature_table, load_model
+from cacscore.lesion.train import Case, LesionCohortError, _extract, training_pairs
+from cacscore.phantom.hybrid import HybridError, insert_plaques
+from cacscore.scoring.agatston import agatston
 
 REPO = Path(__file__).resolve().parents[1]
 LANDMARKS = REPO / "docs" / "hybrid_landmarks.json"

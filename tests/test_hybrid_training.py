@@ -15,17 +15,17 @@ import pytest
 from safetensors.numpy import load_file
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-import hybrid_cases as HC  # noqa: E402
-import hybrid_training as HT  # noqa: E402
+import hybrid_cases as HC
+import hybrid_training as HT
 
-from cacscore.core.vessels import VESSELS  # noqa: E402
-from cacscore.io.ct import read_ct, read_labels  # noqa: E402
-from cacscore.io.dicom import Volume  # noqa: E402
-from cacscore.lesion.classifier import classify_volume, load_model  # noqa: E402
-from cacscore.lesion.train import train_lesion_model, training_pairs  # noqa: E402
-from cacscore.phantom.core import make_patient  # noqa: E402
-from cacscore.predict.predictors import DEFAULT_MODEL  # noqa: E402
-from cacscore.scoring.agatston import agatston  # noqa: E402
+from cacscore.core.vessels import VESSELS
+from cacscore.io.ct import read_ct, read_labels
+from cacscore.io.dicom import Volume
+from cacscore.lesion.classifier import classify_volume, load_model
+from cacscore.lesion.train import train_lesion_model, training_pairs
+from cacscore.phantom.core import make_patient
+from cacscore.predict.predictors import DEFAULT_MODEL
+from cacscore.scoring.agatston import agatston
 
 
 @pytest.fixture(scope="module")
