@@ -7,6 +7,7 @@
     PYTHONPATH=src python bench/hybrid_training.py train OUT/tables/NAME.csv OUT/models/NAME --cache OUT/cache
     PYTHONPATH=src python bench/hybrid_training.py phantom-eval OUT/phantom_eval --release HELD_OUT [--n 30]
         --model NAME=DIR ...
+    PYTHONPATH=src python bench/hybrid_training.py report OUT/eval_0001 OUT/eval_0002 OUT/eval_0003 [--boot 2000]
 
 hybrids: per real series and seed (100+ for training: bench/hybrid_cases.py evaluates seeds 0-9) a hybrid
 (cacscore.phantom.hybrid.insert_plaques with the series' eye-placed anchors), written as NIfTI CT (int16) and NIfTI
@@ -28,7 +29,9 @@ phantom-eval: the first --n patients of a held-out phantom release scored by eac
 scan for all models: bench/hybrid_cases.classify_many; per-vessel Agatston as LesionPredictor.score gives), written
 as predict-style CSVs and evaluated with ``cacscore evaluate`` (bootstrap CIs, constant-mean baseline, kappa4).
 
-The held-out LIDC hybrids are scored with bench/hybrid_cases.py (--series S --seeds 10 --first-seed 0 --model ...).
+The held-out LIDC hybrids are scored with bench/hybrid_cases.py (--series S --seeds 10 --first-seed 0 --model ...);
+report pools those folders (bench/hybrid_cases.report: per series, pooled, paired bootstrap) and splits the inserted
+AU by segment of the anchored course (RCA above / at / past the crux, the other vessels in thirds).
 """
 
 from __future__ import annotations
@@ -228,6 +231,70 @@ def phantom_eval(release: Path, n: int, models: dict[str, Path], out: Path) -> N
               flush=True)
 
 
+# ------------------------------------------------------------------ report
+def crux_arcs(data: Path, series: list[str], landmarks: Path | None) -> dict[str, tuple[float, float]]:
+    """Per series: (arc length of the crux along the seed-0 hybrid's RCA course, the crux's z), mm. The anchored
+    courses do not depend on the seed (checked here on seed 1)."""
+    from hybrid_cases import course_position
+
+    out = {}
+    for name in series:
+        anchors = series_landmarks(landmarks, name)
+        if not anchors:
+            continue
+        vol = read_ct(data / name)
+        sp = tuple(abs(float(s)) for s in vol.spacing_mm)
+        anatomy = read_chest(vol.hu, sp)
+        rca = insert_plaques(vol.hu, sp, anatomy, 0, landmarks=anchors).courses["RCA"]
+        if not np.allclose(rca, insert_plaques(vol.hu, sp, anatomy, 1, landmarks=anchors).courses["RCA"]):
+            raise SystemExit(f"{data / name}: the anchored RCA course differs between seeds 0 and 1")
+        crux = np.asarray(json.loads(landmarks.read_text())[name]["crux"], float)
+        out[name] = (course_position(rca, crux)[0], float(crux[0]))
+    return out
+
+
+def segment(r, crux: dict[str, tuple[float, float]]) -> str:
+    """The segment of the anchored course a plaque candidate lies on (the split of docs/lesion_scorer.md's
+    segment table: RCA at the crux and 15 mm above it, the other vessels in thirds)."""
+    if r.truth_vessel == "RCA" and r.series in crux:
+        arc, z = crux[r.series]
+        if r.course_mm > arc + 2:
+            return "RCA past the crux (PDA)"
+        return "RCA inferior, <= 15 mm above the crux" if r.z_mm - z <= 15 else "RCA right AV groove, > 15 mm above the crux"
+    f = r.course_mm / max(r.course_len_mm, 1e-6)
+    return f"{r.truth_vessel} {'proximal' if f < 1 / 3 else 'middle' if f < 2 / 3 else 'distal'} third"
+
+
+def segment_table(pl: pd.DataFrame, crux: dict) -> pd.DataFrame:
+    """Per model, segment, series: inserted AU, found in the right vessel, called non-coronary, other vessel."""
+    pl = pl.assign(segment=[segment(r, crux) for r in pl.itertuples()])
+    right, nc = pl["class"] == pl["truth_vessel"], pl["class"] == "non-coronary"
+    pl = pl.assign(found=pl["au"].where(right, 0.0), non_coronary=pl["au"].where(nc, 0.0),
+                   other=pl["au"].where(~right & ~nc, 0.0))
+    return pl.groupby(["model", "segment", "series"])[["au", "found", "non_coronary", "other"]].sum().reset_index()
+
+
+def report(evals: list[Path], data: Path, landmarks: Path | None, boot: int) -> None:
+    """The held-out series' bench/hybrid_cases.py outputs pooled: its report (per series, pooled, paired bootstrap
+    against its first model) and the segment table."""
+    import hybrid_cases as HC
+
+    h = pd.concat([pd.read_csv(e / "hybrids.csv") for e in evals], ignore_index=True)
+    pl = pd.concat([pd.read_csv(e / "plaques.csv") for e in evals], ignore_index=True)
+    fp = pd.concat([pd.read_csv(e / "fp.csv") for e in evals], ignore_index=True)
+    models = list(dict.fromkeys(h["model"]))
+    HC.report(h, pl, fp, models, boot)
+    seg = segment_table(pl, crux_arcs(data, sorted(h["series"].unique()), landmarks))
+    print("\nInserted AU by course segment: found in the right vessel / called non-coronary / other vessel (of AU)\n")
+    print("| segment | series | " + " | ".join(models) + " |")
+    print("| --- | --- |" + " --- |" * len(models))
+    for (sg, ser), g in seg.groupby(["segment", "series"]):
+        g = g.set_index("model")
+        print(f"| {sg} | {ser[-4:]} | " + " | ".join(
+            f"{g.loc[m, 'found']:.0f} / {g.loc[m, 'non_coronary']:.0f} / {g.loc[m, 'other']:.0f} of {g.loc[m, 'au']:.0f}"
+            for m in models) + " |")
+
+
 # ------------------------------------------------------------------ command line
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -254,8 +321,15 @@ def main(argv: list[str] | None = None) -> int:
     e.add_argument("--release", type=Path, required=True)
     e.add_argument("--n", type=int, default=30)
     e.add_argument("--model", nargs="+", required=True, help="NAME=DIR")
+    p = sub.add_parser("report")
+    p.add_argument("evals", type=Path, nargs="+", help="bench/hybrid_cases.py --out folders (one per held-out series)")
+    p.add_argument("--data", type=Path, default=Path("/work/shared/data"))
+    p.add_argument("--landmarks", type=Path, default=LANDMARKS)
+    p.add_argument("--boot", type=int, default=2000)
     a = ap.parse_args(argv)
-    if a.cmd == "hybrids":
+    if a.cmd == "report":
+        report(a.evals, a.data, a.landmarks, a.boot)
+    elif a.cmd == "hybrids":
         write_hybrids(a.data, a.series, range(a.first_seed, a.first_seed + a.seeds), a.out, a.landmarks)
     elif a.cmd == "tables":
         a.out.mkdir(parents=True, exist_ok=True)
