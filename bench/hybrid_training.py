@@ -95,8 +95,10 @@ def write_hybrid(case, volume, sp, ct_path: Path, labels_path: Path) -> None:
         raise SystemExit(f"{labels_path}: the read-back hybrid does not score its truth")
 
 
-def write_hybrids(data: Path, series: list[str], seeds: range, out: Path, landmarks: Path | None) -> pd.DataFrame:
-    """Hybrids of every series x seed written under out (skipped when out/hybrids.csv lists them already);
+def write_hybrids(data: Path, series: list[str], seeds: range, out: Path, landmarks: Path | None,
+                  min_plaques: int = 2) -> pd.DataFrame:
+    """Hybrids of every series x seed (insert_plaques with min_plaques) written under out (skipped when
+    out/hybrids.csv lists them already);
     returns and writes out/hybrids.csv (id, ct, labels absolute; series, seed, truth_<vessel>, truth_total)."""
     out.mkdir(parents=True, exist_ok=True)
     table = out / "hybrids.csv"
@@ -116,7 +118,7 @@ def write_hybrids(data: Path, series: list[str], seeds: range, out: Path, landma
             t0 = time.perf_counter()
             cid = f"{sname}_s{seed}"
             try:
-                case = insert_plaques(vol.hu, sp, anatomy, seed, landmarks=anchors)
+                case = insert_plaques(vol.hu, sp, anatomy, seed, landmarks=anchors, min_plaques=min_plaques)
             except HybridError as exc:
                 print(f"{name} seed {seed}: no hybrid ({exc})", flush=True)
                 continue
@@ -306,6 +308,8 @@ def main(argv: list[str] | None = None) -> int:
     h.add_argument("--seeds", type=int, default=10)
     h.add_argument("--first-seed", type=int, default=100)
     h.add_argument("--landmarks", type=Path, default=LANDMARKS)
+    h.add_argument("--min-plaques", type=int, default=8, help="insert_plaques min_plaques: the phantom's calcium "
+                   "redrawn until this many plaques fall on the courses (more plaque examples per written scan)")
     t = sub.add_parser("tables")
     t.add_argument("out", type=Path)
     t.add_argument("--phantom", type=Path, required=True, help="phantom release (truth.csv, labels/)")
@@ -330,7 +334,8 @@ def main(argv: list[str] | None = None) -> int:
     if a.cmd == "report":
         report(a.evals, a.data, a.landmarks, a.boot)
     elif a.cmd == "hybrids":
-        write_hybrids(a.data, a.series, range(a.first_seed, a.first_seed + a.seeds), a.out, a.landmarks)
+        write_hybrids(a.data, a.series, range(a.first_seed, a.first_seed + a.seeds), a.out, a.landmarks,
+                      a.min_plaques)
     elif a.cmd == "tables":
         a.out.mkdir(parents=True, exist_ok=True)
         hy = pd.read_csv(a.hybrids, dtype={"id": str})
