@@ -90,3 +90,16 @@ def test_cached_training_is_lesion_train_and_classify_many_is_classify_volume(wr
         c1, k1 = classify_volume(vol.hu, sp, m)
         np.testing.assert_array_equal(c1.ids, cand.ids)
         np.testing.assert_array_equal(k1, classes[name])
+
+
+def test_min_plaques_draws_more_plaques_for_training():
+    from cacscore.chest.anatomy import read_chest
+    from cacscore.phantom.hybrid import insert_plaques
+
+    p = make_patient(3, seed=5, size=128, with_coronary_calcium=False)
+    anatomy = read_chest(p.hu, p.spacing_mm)
+    base = insert_plaques(p.hu, p.spacing_mm, anatomy, seed=3)
+    assert np.array_equal(base.hu, insert_plaques(p.hu, p.spacing_mm, anatomy, seed=3, min_plaques=2).hu)
+    many = insert_plaques(p.hu, p.spacing_mm, anatomy, seed=3, min_plaques=10)
+    assert len(many.plaques) + len(many.dropped) >= 10
+    assert many.truth["total"] > 0
