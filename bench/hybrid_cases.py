@@ -18,7 +18,8 @@ kind of native calcium (kind_of). Per candidate that overlaps an inserted plaque
 distance reach, the coronary z range, the chest-wall rule, each anatomy verdict) and the MLP's probabilities, so a
 missed plaque names its cause. With --out the tables are written there as CSV (hybrids.csv, plaques.csv, fp.csv)
 and the summary as summary.json. Metrics carry a bootstrap interval over hybrids (and the paired difference of
-two models on the same resamples). Never trains on hybrids.
+two models on the same resamples). Never trains on hybrids (bench/hybrid_training.py does, leave-one-series-out,
+on seeds 100+).
 """
 
 from __future__ import annotations
