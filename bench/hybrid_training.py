@@ -1,7 +1,8 @@
 """Training the candidate scorer on phantom patients PLUS hybrid cases, measured leave-one-series-out (issue 16, item 5).
 
     PYTHONPATH=src python bench/hybrid_training.py hybrids OUT/hybrids [--data /work/shared/data]
-        [--series lidc-idri-0001 ...] [--seeds 10] [--first-seed 100] [--landmarks docs/hybrid_landmarks.json]
+        [--series lidc-idri-0001 ...] [--seeds 10] [--first-seed 100] [--min-plaques 8]
+        [--landmarks docs/hybrid_landmarks.json]
     PYTHONPATH=src python bench/hybrid_training.py tables OUT/tables --phantom RELEASE [--n-train N]
         --hybrids OUT/hybrids/hybrids.csv
     PYTHONPATH=src python bench/hybrid_training.py train OUT/tables/NAME.csv OUT/models/NAME --cache OUT/cache
@@ -10,7 +11,8 @@
     PYTHONPATH=src python bench/hybrid_training.py report OUT/eval_0001 OUT/eval_0002 OUT/eval_0003 [--boot 2000]
 
 hybrids: per real series and seed (100+ for training: bench/hybrid_cases.py evaluates seeds 0-9) a hybrid
-(cacscore.phantom.hybrid.insert_plaques with the series' eye-placed anchors), written as NIfTI CT (int16) and NIfTI
+(cacscore.phantom.hybrid.insert_plaques with the series' eye-placed anchors and min_plaques: the phantom's calcium
+redrawn until that many plaques fall on the courses, more examples per written scan), written as NIfTI CT (int16) and NIfTI
 label volume (uint8, case.labels), both read back through cacscore.io (checked equal, and the Agatston of the
 read-back pair checked equal to the case's truth), listed in OUT/hybrids/hybrids.csv (id,ct,labels + series, seed,
 truth per vessel): a CSV ``cacscore lesion-train`` reads (source kind csv).
@@ -23,7 +25,8 @@ train: what ``cacscore lesion-train CSV DIR`` does with its default settings for
 features, 40 epochs, class-weight power 0.5, density cap 500/930 HU, seed 0; one copy of each case), but each case's
 candidates (cacscore.lesion.train._extract, the function lesion-train runs) are kept in --cache, so the four
 training sets (sharing the same phantom patients) search each scan once. tests/test_hybrid_training.py checks the
-weights equal lesion-train's on the same CSV. ``--lesion-train`` runs the command itself instead.
+weights equal lesion-train's on the same CSV (and the phantom-only set of docs/lesion_scorer.md gave weights
+bit-identical to `cacscore lesion-train` on the same 120 patients). ``--lesion-train`` runs the command itself.
 
 phantom-eval: the first --n patients of a held-out phantom release scored by each model (one candidate search per
 scan for all models: bench/hybrid_cases.classify_many; per-vessel Agatston as LesionPredictor.score gives), written
