@@ -18,7 +18,8 @@ kind of native calcium (kind_of). Per candidate that overlaps an inserted plaque
 distance reach, the coronary z range, the chest-wall rule, each anatomy verdict) and the MLP's probabilities, so a
 missed plaque names its cause. With --out the tables are written there as CSV (hybrids.csv, plaques.csv, fp.csv)
 and the summary as summary.json. Metrics carry a bootstrap interval over hybrids (and the paired difference of
-two models on the same resamples). Never trains on hybrids.
+two models on the same resamples). Never trains on hybrids (bench/hybrid_training.py does, leave-one-series-out,
+on seeds 100+).
 """
 
 from __future__ import annotations
@@ -129,9 +130,37 @@ def course_position(course: np.ndarray, point_mm: np.ndarray) -> tuple[float, fl
     return float(arc[np.argmin(np.linalg.norm(course - point_mm, axis=1))]), float(arc[-1])
 
 
-def score_case(model: LesionModel, hu: np.ndarray, sp, case: HybridCase | None, anatomy: ChestAnatomy):
-    """One model on one image: per-vessel prediction, and with case: the inserted-plaque and false-positive rows."""
-    cand, classes = classify_volume(hu, sp, model)
+def classify_many(hu: np.ndarray, sp, models: dict[str, LesionModel]) -> tuple[Candidates, dict[str, np.ndarray]]:
+    """The candidates of one image, found once, and each model's classes: what classify_volume gives each model
+    alone (tests/test_hybrid_training.py checks it), at the cost of one candidate search instead of one per model.
+    The tissue context is computed where any model's rules let a candidate through; a model reads context only
+    there (LesionModel.may_be_coronary), so its classes are unchanged. Models whose candidate settings differ
+    (threshold, minimum area, anatomy placement) are each searched alone."""
+    ms = list(models.values())
+    key = lambda m: (m.threshold_hu, m.min_area_mm2,
+                     bool(m.config.anatomy_rules or any(n in ANATOMY_NAMES for n in m.feature_names)))
+    if len(ms) == 1 or len({key(m) for m in ms}) > 1 or not key(ms[0])[2]:
+        out = {n: classify_volume(hu, sp, m) for n, m in models.items()}
+        return next(iter(out.values()))[0], {n: c for n, (_, c) in out.items()}
+    from cacscore.lesion.candidates import check_hu
+    from cacscore.lesion.classifier import anatomical_candidates
+
+    hu, sp = check_hu(hu, sp)
+
+    def any_model(f, o, a):
+        return np.logical_or.reduce([m.may_be_coronary(f, o, a) for m in ms])
+
+    cand = anatomical_candidates(hu, sp, threshold_hu=ms[0].threshold_hu,
+                                 min_area_mm2=ms[0].min_area_mm2, context_where=any_model)
+    return cand, {n: m.classify(cand.features, cand.outside_thorax_mm, cand.anatomy_columns, cand.structure)
+                  for n, m in models.items()}
+
+
+def score_case(model: LesionModel, hu: np.ndarray, sp, case: HybridCase | None, anatomy: ChestAnatomy,
+               classified: tuple[Candidates, np.ndarray] | None = None):
+    """One model on one image: per-vessel prediction, and with case: the inserted-plaque and false-positive rows.
+    classified: the image's (candidates, this model's classes) when already found (classify_many)."""
+    cand, classes = classified if classified is not None else classify_volume(hu, sp, model)
     labels = assign_labels(cand.ids, classes)
     pred = score_assignment(hu, cand, classes, labels=labels)
     inside = plaque_mask(case) if case is not None else np.zeros(hu.shape, bool)
@@ -392,8 +421,9 @@ def main(argv: list[str] | None = None) -> int:
         vol = read_ct(a.data / name)
         sp = tuple(abs(float(s)) for s in vol.spacing_mm)
         anatomy = read_chest(vol.hu, sp)
+        cand, classes = classify_many(vol.hu, sp, models)
         for m, model in models.items():
-            nat = score_case(model, vol.hu, sp, None, anatomy)
+            nat = score_case(model, vol.hu, sp, None, anatomy, (cand, classes[m]))
             fps.append(nat["fp"].assign(model=m, series=name, seed=-1))
             print(f"{name} [{m}] un-modified: AU called coronary " + ", ".join(
                 f"{k} {nat['fp'].loc[nat['fp']['kind'] == k, 'au'].sum():.1f}" for k in KINDS), flush=True)
@@ -407,8 +437,9 @@ def main(argv: list[str] | None = None) -> int:
             back = read_ct(f)
             if not np.array_equal(back.hu, case.hu):
                 raise SystemExit(f"{f}: NIfTI round trip changed the image")
+            cand, classes = classify_many(back.hu, sp, models)
             for m, model in models.items():
-                r = score_case(model, back.hu, sp, case, anatomy)
+                r = score_case(model, back.hu, sp, case, anatomy, (cand, classes[m]))
                 row = {"model": m, "series": name, "seed": seed, "n_plaques": len(case.plaques),
                        "n_dropped": len(case.dropped), "found_total": r["found_total"], "fp_total": r["fp"]["au"].sum()}
                 row.update({f"truth_{v}": case.truth[v] for v in VESSELS})

@@ -1,0 +1,360 @@
+"""Training the candidate scorer on phantom patients PLUS hybrid cases, measured leave-one-series-out (issue 16, item 5).
+
+    PYTHONPATH=src python bench/hybrid_training.py hybrids OUT/hybrids [--data /work/shared/data]
+        [--series lidc-idri-0001 ...] [--seeds 10] [--first-seed 100] [--min-plaques 8]
+        [--landmarks docs/hybrid_landmarks.json]
+    PYTHONPATH=src python bench/hybrid_training.py tables OUT/tables --phantom RELEASE [--n-train N]
+        --hybrids OUT/hybrids/hybrids.csv
+    PYTHONPATH=src python bench/hybrid_training.py train OUT/tables/NAME.csv OUT/models/NAME --cache OUT/cache
+    PYTHONPATH=src python bench/hybrid_training.py phantom-eval OUT/phantom_eval --release HELD_OUT [--n 30]
+        --model NAME=DIR ...
+    PYTHONPATH=src python bench/hybrid_training.py report OUT/eval_0001 OUT/eval_0002 OUT/eval_0003 [--boot 2000]
+
+hybrids: per real series and seed (100+ for training: bench/hybrid_cases.py evaluates seeds 0-9) a hybrid
+(cacscore.phantom.hybrid.insert_plaques with the series' eye-placed anchors and min_plaques: the phantom's calcium
+redrawn until that many plaques fall on the courses, more examples per written scan), written as NIfTI CT (int16) and NIfTI
+label volume (uint8, case.labels), both read back through cacscore.io (checked equal, and the Agatston of the
+read-back pair checked equal to the case's truth), listed in OUT/hybrids/hybrids.csv (id,ct,labels + series, seed,
+truth per vessel): a CSV ``cacscore lesion-train`` reads (source kind csv).
+
+tables: the training CSVs (id,ct,labels) of the comparison: phantom.csv (the phantom release's patients 1..n-train,
+as bench/train_default_model.py's split_tables lists them), loso_<series>.csv (phantom + the hybrids of every OTHER
+series: the model scored on <series>), all3.csv (phantom + every hybrid). Each is a valid lesion-train source.
+
+train: what ``cacscore lesion-train CSV DIR`` does with its default settings for non-gated cases (candidate
+features, 40 epochs, class-weight power 0.5, density cap 500/930 HU, seed 0; one copy of each case), but each case's
+candidates (cacscore.lesion.train._extract, the function lesion-train runs) are kept in --cache, so the four
+training sets (sharing the same phantom patients) search each scan once. tests/test_hybrid_training.py checks the
+weights equal lesion-train's on the same CSV (and the phantom-only set of docs/lesion_scorer.md gave weights
+bit-identical to `cacscore lesion-train` on the same 120 patients). ``--lesion-train`` runs the command itself.
+
+phantom-eval: the first --n patients of a held-out phantom release scored by each model (one candidate search per
+scan for all models: bench/hybrid_cases.classify_many; per-vessel Agatston as LesionPredictor.score gives), written
+as predict-style CSVs and evaluated with ``cacscore evaluate`` (bootstrap CIs, constant-mean baseline, kappa4).
+
+The held-out LIDC hybrids are scored with bench/hybrid_cases.py (--series S --seeds 10 --first-seed 0 --model ...);
+report pools those folders (bench/hybrid_cases.report: per series, pooled, paired bootstrap) and splits the inserted
+AU by segment of the anchored course (RCA above / at / past the crux, the other vessels in thirds).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from hybrid_cases import _models, _write_nifti, classify_many, series_landmarks
+
+from cacscore import lesion as L
+from cacscore.chest.anatomy import read_chest
+from cacscore.core.vessels import VESSELS
+from cacscore.io.ct import label_affine, read_ct, read_labels
+from cacscore.lesion.candidates import assign_labels, score_assignment
+from cacscore.lesion.classifier import feature_table, load_model
+from cacscore.lesion.train import Case, LesionCohortError, _extract, training_pairs
+from cacscore.phantom.hybrid import HybridError, insert_plaques
+from cacscore.scoring.agatston import agatston
+
+REPO = Path(__file__).resolve().parents[1]
+LANDMARKS = REPO / "docs" / "hybrid_landmarks.json"
+SERIES = ("lidc-idri-0001", "lidc-idri-0002", "lidc-idri-0003")
+LESION_TRAIN_DEFAULTS = L.ClassifierConfig(epochs=40, max_distance_mm=110.0, seed=0, class_weight_power=0.5,
+                                           density_cap_hu=(500.0, 930.0), features=None)
+"""The ClassifierConfig ``cacscore lesion-train`` builds from its default options (cli._cmd_lesion_train)."""
+
+
+# ------------------------------------------------------------------ hybrids
+def write_labels_nifti(path: Path, labels: np.ndarray, volume) -> None:
+    """A (z, y, x) label volume as uint8 NIfTI on the CT's grid (stored (x, y, z), as the phantom's labels/)."""
+    img = nib.Nifti1Image(np.ascontiguousarray(np.asarray(labels, np.uint8).transpose(2, 1, 0)), label_affine(volume))
+    img.header.set_xyzt_units("mm")
+    nib.save(img, str(path))
+
+
+def _au(hu: np.ndarray, labels: np.ndarray, sp) -> dict[str, float]:
+    return agatston(hu, labels, pixel_spacing_mm=(sp[1], sp[2]), slice_spacing_mm=sp[0]).as_row()
+
+
+def write_hybrid(case, volume, sp, ct_path: Path, labels_path: Path) -> None:
+    """Writes one hybrid's CT and labels and reads both back: one-line error naming the file if the round trip
+    changed either, or if the read-back pair does not score the case's truth."""
+    _write_nifti(ct_path, case.hu, volume)
+    write_labels_nifti(labels_path, case.labels, volume)
+    back = read_ct(ct_path)
+    if not np.array_equal(back.hu, case.hu):
+        raise SystemExit(f"{ct_path}: NIfTI round trip changed the image")
+    lab = read_labels(labels_path)
+    if not np.array_equal(lab, case.labels):
+        raise SystemExit(f"{labels_path}: NIfTI round trip changed the labels")
+    if _au(back.hu, lab, sp) != case.truth:
+        raise SystemExit(f"{labels_path}: the read-back hybrid does not score its truth")
+
+
+def write_hybrids(data: Path, series: list[str], seeds: range, out: Path, landmarks: Path | None,
+                  min_plaques: int = 2) -> pd.DataFrame:
+    """Hybrids of every series x seed (insert_plaques with min_plaques) written under out (skipped when
+    out/hybrids.csv lists them already);
+    returns and writes out/hybrids.csv (id, ct, labels absolute; series, seed, truth_<vessel>, truth_total)."""
+    out.mkdir(parents=True, exist_ok=True)
+    table = out / "hybrids.csv"
+    old = pd.read_csv(table, dtype={"id": str}) if table.is_file() else pd.DataFrame(columns=["id"])
+    rows = old.to_dict("records")
+    have = set(old["id"])
+    for name in series:
+        todo = [s for s in seeds if f"{Path(name).name.removesuffix('.nii.gz')}_s{s}" not in have]
+        if not todo:
+            continue
+        vol = read_ct(data / name) if (data / name).exists() else read_ct(Path(name))
+        sp = tuple(abs(float(s)) for s in vol.spacing_mm)
+        anatomy = read_chest(vol.hu, sp)
+        anchors = series_landmarks(landmarks, Path(name).name)
+        sname = Path(name).name.removesuffix(".nii.gz")
+        for seed in todo:
+            t0 = time.perf_counter()
+            cid = f"{sname}_s{seed}"
+            try:
+                case = insert_plaques(vol.hu, sp, anatomy, seed, landmarks=anchors, min_plaques=min_plaques)
+            except HybridError as exc:
+                print(f"{name} seed {seed}: no hybrid ({exc})", flush=True)
+                continue
+            ct, lab = out / f"{cid}_ct.nii.gz", out / f"{cid}_labels.nii.gz"
+            write_hybrid(case, vol, sp, ct, lab)
+            rows.append({"id": cid, "ct": str(ct.resolve()), "labels": str(lab.resolve()), "series": sname,
+                         "seed": seed, "n_plaques": len(case.plaques),
+                         **{f"truth_{k}": v for k, v in case.truth.items()}})
+            pd.DataFrame(rows).to_csv(table, index=False)  # after each hybrid: a stopped run keeps what it wrote
+            print(f"{cid}: {len(case.plaques)} plaques, truth " + ", ".join(f"{v} {case.truth[v]:.0f}" for v in VESSELS)
+                  + f" ({time.perf_counter() - t0:.0f} s)", flush=True)
+    return pd.DataFrame(rows)
+
+
+# ------------------------------------------------------------------ tables
+def phantom_rows(release: Path, n_train: int | None) -> pd.DataFrame:
+    """The release's patients 1..n_train (all by default) as bench/train_default_model.py's split_tables lists
+    them, ids prefixed with the release folder's name so they never collide with a hybrid's."""
+    truth = pd.read_csv(release / "truth.csv", dtype={"id": str})
+    ids = sorted(truth["id"], key=int)[:n_train]
+    return pd.DataFrame({"id": [f"{release.name}_{i}" for i in ids],
+                         "ct": [str((release / "deidentified_nongated" / i / i).resolve()) for i in ids],
+                         "labels": [str((release / "labels" / f"{i}.nii.gz").resolve()) for i in ids]})
+
+
+def fold_tables(phantom: pd.DataFrame, hybrids: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """name -> training table (id, ct, labels): phantom, loso_<series> (phantom + the other series' hybrids), all3."""
+    cols = ["id", "ct", "labels"]
+    out = {"phantom": phantom[cols]}
+    for s in sorted(hybrids["series"].unique()):
+        out[f"loso_{s}"] = pd.concat([phantom[cols], hybrids.loc[hybrids["series"] != s, cols]], ignore_index=True)
+    out["all3"] = pd.concat([phantom[cols], hybrids[cols]], ignore_index=True)
+    return out
+
+
+# ------------------------------------------------------------------ training
+def cached_extract(case: Case, cache: Path) -> dict:
+    """lesion-train's candidates + targets of one case (_extract, non-gated, candidate features), stored in
+    cache/<id>.npz so another training set with the same case does not search it again."""
+    f = cache / f"{case.id}.npz"
+    if f.is_file():
+        z = np.load(f, allow_pickle=False)
+        return {"id": case.id, "kind": case.kind, "features": z["features"], "targets": z["targets"]}
+    r = _extract(case, 130.0, 1.0)
+    if "error" not in r:
+        cache.mkdir(parents=True, exist_ok=True)
+        tmp = cache / f"{case.id}.tmp.npz"
+        np.savez(tmp, features=r["features"], targets=r["targets"])
+        tmp.replace(f)
+    return r
+
+
+def train_cached(csv: Path, out_dir: Path, cache: Path, config: L.ClassifierConfig = LESION_TRAIN_DEFAULTS) -> dict:
+    """lesion-train's training (train_lesion_model's path for non-gated cases: one copy of each case's candidates,
+    the model's feature table, train_classifier, save_model) from cached candidates. Returns a short report, also
+    written as out_dir/training_report.json."""
+    t0 = time.perf_counter()
+    cases = training_pairs(csv, kind="csv")
+    res = [cached_extract(c, cache) for c in cases]
+    bad = [r for r in res if "error" in r]
+    if bad:
+        raise LesionCohortError(f"{csv}: {len(bad)} case(s) unusable; first {bad[0]['id']}: {bad[0]['error']}")
+    names = config.feature_names
+    table = np.concatenate([feature_table(r["features"], None, names) for r in res]).astype(np.float32)
+    targets = np.concatenate([r["targets"] for r in res]).astype(np.int64)
+    t1 = time.perf_counter()
+    model = L.train_classifier(table, targets, config=config, threshold_hu=130.0, min_area_mm2=1.0)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    L.save_model(model, out_dir)
+    counts = np.bincount(targets, minlength=L.N_CLASSES)
+    rep = {"source": str(csv), "n_cases": len(res), "cases_used": [r["id"] for r in res],
+           "candidates": {n: int(c) for n, c in zip(L.CLASS_NAMES, counts)},
+           "config": "cacscore lesion-train defaults (LESION_TRAIN_DEFAULTS)",
+           "seconds": {"candidates": t1 - t0, "train": time.perf_counter() - t1}}
+    (out_dir / "training_report.json").write_text(json.dumps(rep, indent=1) + "\n")
+    print(f"{out_dir}: {len(res)} cases, candidates " + ", ".join(f"{k} {v}" for k, v in rep["candidates"].items())
+          + f"; {rep['seconds']['candidates']:.0f} s candidates, {rep['seconds']['train']:.0f} s train", flush=True)
+    return rep
+
+
+# ------------------------------------------------------------------ phantom evaluation
+def phantom_predictions(release: Path, n: int, models: dict[str, Path]) -> dict[str, pd.DataFrame]:
+    """Per model, a predict-style table (id, LCA..RCA, total) of the release's first n patients."""
+    loaded = {k: load_model(p) for k, p in models.items()}
+    ids = sorted(pd.read_csv(release / "truth.csv", dtype={"id": str})["id"], key=int)[:n]
+    rows: dict[str, list] = {k: [] for k in models}
+    for i in ids:
+        vol = read_ct(release / "deidentified_nongated" / i / i)
+        sp = tuple(abs(float(s)) for s in vol.spacing_mm)
+        cand, classes = classify_many(vol.hu, sp, loaded)
+        for k, c in classes.items():
+            s = score_assignment(vol.hu, cand, c, labels=assign_labels(cand.ids, c))
+            rows[k].append({"id": i, **{v: s[v] for v in VESSELS}, "total": sum(s[v] for v in VESSELS)})
+        print(f"phantom {i}: " + "; ".join(f"{k} {rows[k][-1]['total']:.0f}" for k in models), flush=True)
+    return {k: pd.DataFrame(r) for k, r in rows.items()}
+
+
+def phantom_eval(release: Path, n: int, models: dict[str, Path], out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    truth = pd.read_csv(release / "truth.csv", dtype={"id": str})
+    preds = phantom_predictions(release, n, models)
+    truth[truth["id"].isin(preds[next(iter(preds))]["id"])].to_csv(out / "truth.csv", index=False)
+    for k, p in preds.items():
+        p.to_csv(out / f"pred_{k}.csv", index=False)
+        subprocess.run([sys.executable, "-m", "cacscore.cli", "evaluate", str(out / f"pred_{k}.csv"),
+                        str(out / "truth.csv"), "--out", str(out / f"eval_{k}"), "--bootstrap", "1000", "--seed", "0"],
+                       check=True, stdout=subprocess.DEVNULL)
+        m = pd.read_csv(out / f"eval_{k}" / "metrics.csv")
+        tot = m[m["vessel"] == "total"].set_index("metric")
+        print(f"{k}: " + ", ".join(f"{q} {tot.loc[q, 'value']:.3f} [{tot.loc[q, 'ci_low']:.3f}, "
+                                   f"{tot.loc[q, 'ci_high']:.3f}]" for q in ("mse_norm", "kappa4") if q in tot.index),
+              flush=True)
+
+
+# ------------------------------------------------------------------ report
+def crux_arcs(data: Path, series: list[str], landmarks: Path | None) -> dict[str, tuple[float, float]]:
+    """Per series: (arc length of the crux along the seed-0 hybrid's RCA course, the crux's z), mm. The anchored
+    courses do not depend on the seed (checked here on seed 1)."""
+    from hybrid_cases import course_position
+
+    out = {}
+    for name in series:
+        anchors = series_landmarks(landmarks, name)
+        if not anchors:
+            continue
+        vol = read_ct(data / name)
+        sp = tuple(abs(float(s)) for s in vol.spacing_mm)
+        anatomy = read_chest(vol.hu, sp)
+        rca = insert_plaques(vol.hu, sp, anatomy, 0, landmarks=anchors).courses["RCA"]
+        if not np.allclose(rca, insert_plaques(vol.hu, sp, anatomy, 1, landmarks=anchors).courses["RCA"]):
+            raise SystemExit(f"{data / name}: the anchored RCA course differs between seeds 0 and 1")
+        crux = np.asarray(json.loads(landmarks.read_text())[name]["crux"], float)
+        out[name] = (course_position(rca, crux)[0], float(crux[0]))
+    return out
+
+
+def segment(r, crux: dict[str, tuple[float, float]]) -> str:
+    """The segment of the anchored course a plaque candidate lies on (the split of docs/lesion_scorer.md's
+    segment table: RCA at the crux and 15 mm above it, the other vessels in thirds)."""
+    if r.truth_vessel == "RCA" and r.series in crux:
+        arc, z = crux[r.series]
+        if r.course_mm > arc + 2:
+            return "RCA past the crux (PDA)"
+        return "RCA inferior, <= 15 mm above the crux" if r.z_mm - z <= 15 else "RCA right AV groove, > 15 mm above the crux"
+    f = r.course_mm / max(r.course_len_mm, 1e-6)
+    return f"{r.truth_vessel} {'proximal' if f < 1 / 3 else 'middle' if f < 2 / 3 else 'distal'} third"
+
+
+def segment_table(pl: pd.DataFrame, crux: dict) -> pd.DataFrame:
+    """Per model, segment, series: inserted AU, found in the right vessel, called non-coronary, other vessel."""
+    pl = pl.assign(segment=[segment(r, crux) for r in pl.itertuples()])
+    right, nc = pl["class"] == pl["truth_vessel"], pl["class"] == "non-coronary"
+    pl = pl.assign(found=pl["au"].where(right, 0.0), non_coronary=pl["au"].where(nc, 0.0),
+                   other=pl["au"].where(~right & ~nc, 0.0))
+    return pl.groupby(["model", "segment", "series"])[["au", "found", "non_coronary", "other"]].sum().reset_index()
+
+
+def report(evals: list[Path], data: Path, landmarks: Path | None, boot: int) -> None:
+    """The held-out series' bench/hybrid_cases.py outputs pooled: its report (per series, pooled, paired bootstrap
+    against its first model) and the segment table."""
+    import hybrid_cases as HC
+
+    h = pd.concat([pd.read_csv(e / "hybrids.csv") for e in evals], ignore_index=True)
+    pl = pd.concat([pd.read_csv(e / "plaques.csv") for e in evals], ignore_index=True)
+    fp = pd.concat([pd.read_csv(e / "fp.csv") for e in evals], ignore_index=True)
+    models = list(dict.fromkeys(h["model"]))
+    HC.report(h, pl, fp, models, boot)
+    seg = segment_table(pl, crux_arcs(data, sorted(h["series"].unique()), landmarks))
+    print("\nInserted AU by course segment: found in the right vessel / called non-coronary / other vessel (of AU)\n")
+    print("| segment | series | " + " | ".join(models) + " |")
+    print("| --- | --- |" + " --- |" * len(models))
+    for (sg, ser), g in seg.groupby(["segment", "series"]):
+        g = g.set_index("model")
+        print(f"| {sg} | {ser[-4:]} | " + " | ".join(
+            f"{g.loc[m, 'found']:.0f} / {g.loc[m, 'non_coronary']:.0f} / {g.loc[m, 'other']:.0f} of {g.loc[m, 'au']:.0f}"
+            for m in models) + " |")
+
+
+# ------------------------------------------------------------------ command line
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    h = sub.add_parser("hybrids")
+    h.add_argument("out", type=Path)
+    h.add_argument("--data", type=Path, default=Path("/work/shared/data"))
+    h.add_argument("--series", nargs="+", default=list(SERIES))
+    h.add_argument("--seeds", type=int, default=10)
+    h.add_argument("--first-seed", type=int, default=100)
+    h.add_argument("--landmarks", type=Path, default=LANDMARKS)
+    h.add_argument("--min-plaques", type=int, default=8, help="insert_plaques min_plaques: the phantom's calcium "
+                   "redrawn until this many plaques fall on the courses (more plaque examples per written scan)")
+    t = sub.add_parser("tables")
+    t.add_argument("out", type=Path)
+    t.add_argument("--phantom", type=Path, required=True, help="phantom release (truth.csv, labels/)")
+    t.add_argument("--n-train", type=int, default=None, help="patients 1..N (default all)")
+    t.add_argument("--hybrids", type=Path, required=True, help="hybrids.csv written by the hybrids step")
+    r = sub.add_parser("train")
+    r.add_argument("csv", type=Path)
+    r.add_argument("out", type=Path)
+    r.add_argument("--cache", type=Path, required=True)
+    r.add_argument("--lesion-train", action="store_true", help="run cacscore lesion-train itself (no cache)")
+    e = sub.add_parser("phantom-eval")
+    e.add_argument("out", type=Path)
+    e.add_argument("--release", type=Path, required=True)
+    e.add_argument("--n", type=int, default=30)
+    e.add_argument("--model", nargs="+", required=True, help="NAME=DIR")
+    p = sub.add_parser("report")
+    p.add_argument("evals", type=Path, nargs="+", help="bench/hybrid_cases.py --out folders (one per held-out series)")
+    p.add_argument("--data", type=Path, default=Path("/work/shared/data"))
+    p.add_argument("--landmarks", type=Path, default=LANDMARKS)
+    p.add_argument("--boot", type=int, default=2000)
+    a = ap.parse_args(argv)
+    if a.cmd == "report":
+        report(a.evals, a.data, a.landmarks, a.boot)
+    elif a.cmd == "hybrids":
+        write_hybrids(a.data, a.series, range(a.first_seed, a.first_seed + a.seeds), a.out, a.landmarks,
+                      a.min_plaques)
+    elif a.cmd == "tables":
+        a.out.mkdir(parents=True, exist_ok=True)
+        hy = pd.read_csv(a.hybrids, dtype={"id": str})
+        for name, df in fold_tables(phantom_rows(a.phantom, a.n_train), hy).items():
+            df.to_csv(a.out / f"{name}.csv", index=False)
+            print(f"{a.out / name}.csv: {len(df)} rows", flush=True)
+    elif a.cmd == "train":
+        if a.lesion_train:
+            subprocess.run([sys.executable, "-m", "cacscore.cli", "lesion-train", str(a.csv), str(a.out),
+                            "--source", "csv", "--no-progress"], check=True)
+        else:
+            train_cached(a.csv, a.out, a.cache)
+    else:
+        phantom_eval(a.release, a.n, _models(a.model), a.out)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

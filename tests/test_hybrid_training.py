@@ -1,0 +1,105 @@
+"""bench/hybrid_training.py: hybrid cases written as a lesion-train CSV (read back by training_pairs, labels scoring
+the case's truth), the leave-one-series-out tables, the cached training equal to lesion-train's, and
+bench/hybrid_cases.classify_many equal to classify_volume per model. The 'real' scan is a small phantom rendered
+without coronary calcium (as tests/test_hybrid.py)."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from safetensors.numpy import load_file
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+import hybrid_cases as HC
+import hybrid_training as HT
+
+from cacscore.core.vessels import VESSELS
+from cacscore.io.ct import read_ct, read_labels
+from cacscore.io.dicom import Volume
+from cacscore.lesion.classifier import classify_volume, load_model
+from cacscore.lesion.train import train_lesion_model, training_pairs
+from cacscore.phantom.core import make_patient
+from cacscore.predict.predictors import DEFAULT_MODEL
+from cacscore.scoring.agatston import agatston
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory):
+    root = tmp_path_factory.mktemp("hyb")
+    p = make_patient(3, seed=5, size=128, with_coronary_calcium=False)
+    real = root / "real.nii.gz"
+    HC._write_nifti(real, p.hu, Volume(hu=p.hu, spacing_mm=tuple(p.spacing_mm)))
+    table = HT.write_hybrids(root, [str(real)], range(100, 102), root / "hybrids", None)
+    return root, table
+
+
+def test_written_hybrids_are_a_lesion_train_csv_whose_labels_score_the_truth(written):
+    root, table = written
+    csv = root / "hybrids" / "hybrids.csv"
+    cases = training_pairs(csv)
+    assert [c.id for c in cases] == ["real_s100", "real_s101"] == list(table["id"])
+    for c, row in zip(cases, table.itertuples()):
+        vol, lab = read_ct(c.ct), read_labels(c.labels)
+        sp = tuple(abs(float(s)) for s in vol.spacing_mm)
+        got = agatston(vol.hu, lab, pixel_spacing_mm=(sp[1], sp[2]), slice_spacing_mm=sp[0]).as_row()
+        assert got["total"] > 0
+        for v in (*VESSELS, "total"):
+            assert got[v] == pytest.approx(getattr(row, f"truth_{v}"))
+    # a second call finds them listed and writes nothing new
+    again = HT.write_hybrids(root, [str(root / "real.nii.gz")], range(100, 102), root / "hybrids", None)
+    assert list(again["id"]) == list(table["id"])
+
+
+def test_leave_one_series_out_tables_never_hold_the_held_out_series():
+    ph = pd.DataFrame({"id": ["ph_1", "ph_2"], "ct": ["a", "b"], "labels": ["la", "lb"]})
+    hy = pd.DataFrame({"id": [f"s{k}_h{j}" for k in (1, 2, 3) for j in (0, 1)],
+                       "ct": list("cdefgh"), "labels": list("CDEFGH"), "series": [f"s{k}" for k in (1, 2, 3) for _ in (0, 1)]})
+    t = HT.fold_tables(ph, hy)
+    assert sorted(t) == ["all3", "loso_s1", "loso_s2", "loso_s3", "phantom"]
+    assert list(t["phantom"]["id"]) == ["ph_1", "ph_2"]
+    for s in ("s1", "s2", "s3"):
+        ids = list(t[f"loso_{s}"]["id"])
+        assert ids[:2] == ["ph_1", "ph_2"] and len(ids) == 6 and not any(i.startswith(s + "_") for i in ids)
+    assert len(t["all3"]) == 8 and t["all3"]["id"].is_unique
+
+
+def test_cached_training_is_lesion_train_and_classify_many_is_classify_volume(written, tmp_path):
+    root, _ = written
+    csv = root / "hybrids" / "hybrids.csv"
+    cfg = dataclasses.replace(HT.LESION_TRAIN_DEFAULTS, epochs=3)
+    train_lesion_model(training_pairs(csv), tmp_path / "ref", config=cfg, progress=False)
+    HT.train_cached(csv, tmp_path / "cached", tmp_path / "cache", config=cfg)
+    assert sorted((tmp_path / "cache").glob("*.npz"))  # the candidates were kept
+    HT.train_cached(csv, tmp_path / "again", tmp_path / "cache", config=cfg)  # from the cache this time
+    ref = load_file(tmp_path / "ref" / "model.safetensors")
+    for d in ("cached", "again"):
+        got = load_file(tmp_path / d / "model.safetensors")
+        assert sorted(got) == sorted(ref)
+        for k in ref:
+            np.testing.assert_array_equal(got[k], ref[k])
+    models = {"shipped": load_model(DEFAULT_MODEL), "small": load_model(tmp_path / "ref")}
+    vol = read_ct(root / "hybrids" / "real_s100_ct.nii.gz")
+    sp = tuple(abs(float(s)) for s in vol.spacing_mm)
+    cand, classes = HC.classify_many(vol.hu, sp, models)
+    for name, m in models.items():
+        c1, k1 = classify_volume(vol.hu, sp, m)
+        np.testing.assert_array_equal(c1.ids, cand.ids)
+        np.testing.assert_array_equal(k1, classes[name])
+
+
+def test_min_plaques_draws_more_plaques_for_training():
+    from cacscore.chest.anatomy import read_chest
+    from cacscore.phantom.hybrid import insert_plaques
+
+    p = make_patient(3, seed=5, size=128, with_coronary_calcium=False)
+    anatomy = read_chest(p.hu, p.spacing_mm)
+    base = insert_plaques(p.hu, p.spacing_mm, anatomy, seed=3)
+    assert np.array_equal(base.hu, insert_plaques(p.hu, p.spacing_mm, anatomy, seed=3, min_plaques=2).hu)
+    many = insert_plaques(p.hu, p.spacing_mm, anatomy, seed=3, min_plaques=10)
+    assert len(many.plaques) + len(many.dropped) >= 10
+    assert many.truth["total"] > 0
