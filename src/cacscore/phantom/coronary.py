@@ -314,7 +314,7 @@ DISTAL_BETA = (1.2, 1.6)
 """v7: the RCA's and LCX's plaque positions along the vessel follow beta(1.2, 1.6) instead of draw_calcium's beta(1.3,
 2.2) (mapped quantile to quantile: the same draw, the same order along the vessel). With v7's longer RCA the old law put
 9 of 195 RCA plaques past the crux and 12 of 126 LCX plaques on its distal 40 % (70 on its proximal third), where the
-LIDC hybrids' missed plaques lie (120 patients of seed 77, /work/runs/wt15g/scratch/plaque_shares.py). v7's first law,
+LIDC hybrids' missed plaques lie (120 patients of seed 77, bench/distal_plaque_shares.py). v7's first law,
 beta(1.2, 1.2), moved 45 RCA plaques past the crux and 39 LCX plaques onto the distal 40 % (51 proximal), and a model
 trained on it lost the upper RCA and the proximal LCX on the hybrids; this milder one, proximal-heavy like real
 calcium, puts 24 past the crux and 28 on the LCX's distal 40 % (60 proximal). Measured on the hybrids:
