@@ -43,7 +43,8 @@ def merge(out: Path, sources: list[tuple[Path, dict[str, str]]]) -> dict[str, pd
             missing = set(names) - set(df["model"])
             if t == "hybrids.csv" and missing:
                 raise SystemExit(f"{folder / t}: no model {', '.join(sorted(missing))}")
-            df = df[df["model"].isin(names)].assign(model=lambda d: d["model"].map(names))
+            df = df[df["model"].isin(names)]
+            df = df.assign(model=df["model"].map(names))
             merged[t].append(df)
     tables = {t: pd.concat(v, ignore_index=True) for t, v in merged.items()}
     h = tables["hybrids.csv"]
