@@ -4,7 +4,7 @@
         [--series lidc-idri-0001 ...] [--seeds 10] [--first-seed 100] [--min-plaques 8]
         [--landmarks docs/hybrid_landmarks.json]
     PYTHONPATH=src python bench/hybrid_training.py tables OUT/tables --phantom RELEASE [--n-train N]
-        --hybrids OUT/hybrids/hybrids.csv
+        --hybrids OUT/hybrids/hybrids.csv [--per-series K]
     PYTHONPATH=src python bench/hybrid_training.py train OUT/tables/NAME.csv OUT/models/NAME --cache OUT/cache
     PYTHONPATH=src python bench/hybrid_training.py phantom-eval OUT/phantom_eval --release HELD_OUT [--n 30]
         --model NAME=DIR ...
@@ -20,6 +20,7 @@ truth per vessel): a CSV ``cacscore lesion-train`` reads (source kind csv).
 tables: the training CSVs (id,ct,labels) of the comparison: phantom.csv (the phantom release's patients 1..n-train,
 as bench/train_default_model.py's split_tables lists them), loso_<series>.csv (phantom + the hybrids of every OTHER
 series: the model scored on <series>), all3.csv (phantom + every hybrid). Each is a valid lesion-train source.
+--per-series K keeps only the K lowest-seed hybrids of each series (the hybrid weight sweep).
 
 train: what ``cacscore lesion-train CSV DIR`` does with its default settings for non-gated cases (candidate
 features, 40 epochs, class-weight power 0.5, density cap 500/930 HU, seed 0; one copy of each case), but each case's
@@ -147,9 +148,23 @@ def phantom_rows(release: Path, n_train: int | None) -> pd.DataFrame:
                          "labels": [str((release / "labels" / f"{i}.nii.gz").resolve()) for i in ids]})
 
 
-def fold_tables(phantom: pd.DataFrame, hybrids: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """name -> training table (id, ct, labels): phantom, loso_<series> (phantom + the other series' hybrids), all3."""
+def first_per_series(hybrids: pd.DataFrame, k: int | None) -> pd.DataFrame:
+    """The k lowest-seed hybrids of each series (all when k is None): the weight sweep takes seeds 100..100+k-1,
+    fixed before looking at any result, so no hybrid is picked for how it scores. One-line error when a series has
+    fewer than k."""
+    if k is None:
+        return hybrids
+    short = hybrids.groupby("series")["id"].count().loc[lambda c: c < k]
+    if len(short):
+        raise SystemExit(f"hybrids.csv: series {', '.join(short.index)} has fewer than {k} hybrids")
+    return hybrids.sort_values(["series", "seed"]).groupby("series", sort=True).head(k).reset_index(drop=True)
+
+
+def fold_tables(phantom: pd.DataFrame, hybrids: pd.DataFrame, per_series: int | None = None) -> dict[str, pd.DataFrame]:
+    """name -> training table (id, ct, labels): phantom, loso_<series> (phantom + the other series' hybrids), all3;
+    per_series: only the first (lowest-seed) per_series hybrids of each series."""
     cols = ["id", "ct", "labels"]
+    hybrids = first_per_series(hybrids, per_series)
     out = {"phantom": phantom[cols]}
     for s in sorted(hybrids["series"].unique()):
         out[f"loso_{s}"] = pd.concat([phantom[cols], hybrids.loc[hybrids["series"] != s, cols]], ignore_index=True)
@@ -318,6 +333,8 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--phantom", type=Path, required=True, help="phantom release (truth.csv, labels/)")
     t.add_argument("--n-train", type=int, default=None, help="patients 1..N (default all)")
     t.add_argument("--hybrids", type=Path, required=True, help="hybrids.csv written by the hybrids step")
+    t.add_argument("--per-series", type=int, default=None, help="only the K lowest-seed hybrids of each series "
+                   "(the hybrid weight sweep; default all)")
     r = sub.add_parser("train")
     r.add_argument("csv", type=Path)
     r.add_argument("out", type=Path)
@@ -342,7 +359,7 @@ def main(argv: list[str] | None = None) -> int:
     elif a.cmd == "tables":
         a.out.mkdir(parents=True, exist_ok=True)
         hy = pd.read_csv(a.hybrids, dtype={"id": str})
-        for name, df in fold_tables(phantom_rows(a.phantom, a.n_train), hy).items():
+        for name, df in fold_tables(phantom_rows(a.phantom, a.n_train), hy, a.per_series).items():
             df.to_csv(a.out / f"{name}.csv", index=False)
             print(f"{a.out / name}.csv: {len(df)} rows", flush=True)
     elif a.cmd == "train":

@@ -68,6 +68,20 @@ def test_leave_one_series_out_tables_never_hold_the_held_out_series():
     assert len(t["all3"]) == 8 and t["all3"]["id"].is_unique
 
 
+def test_per_series_keeps_the_lowest_seeds_of_every_series():
+    ph = pd.DataFrame({"id": ["ph_1"], "ct": ["a"], "labels": ["la"]})
+    # rows out of seed order, so taking the first k rows would differ from taking the k lowest seeds
+    seeds = [(s, j) for s in ("s1", "s2", "s3") for j in (102, 100, 101)]
+    hy = pd.DataFrame({"id": [f"{s}_h{j}" for s, j in seeds], "ct": "c", "labels": "l",
+                       "series": [s for s, _ in seeds], "seed": [j for _, j in seeds]})
+    t = HT.fold_tables(ph, hy, per_series=2)
+    assert sorted(t["loso_s1"]["id"]) == ["ph_1", "s2_h100", "s2_h101", "s3_h100", "s3_h101"]
+    assert len(t["all3"]) == 7 and not t["all3"]["id"].str.endswith("h102").any()
+    assert len(HT.fold_tables(ph, hy)["all3"]) == 10  # default: every hybrid
+    with pytest.raises(SystemExit, match="fewer than 4"):
+        HT.fold_tables(ph, hy, per_series=4)
+
+
 def test_cached_training_is_lesion_train_and_classify_many_is_classify_volume(written, tmp_path):
     root, _ = written
     csv = root / "hybrids" / "hybrids.csv"
