@@ -7,7 +7,9 @@ One row per phantom patient: v6's course (coronary.vessel_centrelines with anato
 (moving, noisy) image on the slice through each one's crux (red +: the crux; cyan: the RCA's centreline within 3 mm of
 the slice, magenta: the LCX's); then one real series per row at its crux (docs/hybrid_landmarks.json, placed by eye;
 the RCA's anchored course in cyan). Each panel is 100 x 100 mm centred on the heart reference the scorer uses
-(``cacscore.chest.heart.locate_heart``: white x), at W 400 / L 40.
+(white x: ``anatomical_candidates(...).heart_index``, the reference the shipped model's features are measured from;
+on LIDC-IDRI-0001 that is the pericardial mask's centroid, 40 mm above ``locate_heart``'s point, which lies on the
+liver dome: ``cacscore.lesion.anatomy.heart_reference``), at W 400 / L 40.
 """
 
 from __future__ import annotations
@@ -23,8 +25,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 import cacscore.phantom.anatomy as A  # noqa: E402
-from cacscore.chest.heart import locate_heart  # noqa: E402
 from cacscore.io.ct import read_ct  # noqa: E402
+from cacscore.lesion.classifier import anatomical_candidates  # noqa: E402
 from cacscore.phantom import make_patient  # noqa: E402
 from cacscore.phantom.core import _draws  # noqa: E402
 from cacscore.phantom.coronary import crux_point  # noqa: E402
@@ -33,6 +35,12 @@ ROOT = Path(__file__).resolve().parents[1]
 V6 = {"crux_phi_deg": None, "pda_drift_deg": 0.0, "crux_bed_mm": 0.0, "bed_out_mm": 0.0, "crux_fat_mm": None,
       "crux_du": 0.0}
 HALF_MM = 50.0
+
+
+def scoring_reference(hu: np.ndarray, sp) -> np.ndarray:
+    """(z, y, x) voxel index the shipped scorer measures candidate positions from (heart finder, or the pericardial
+    mask's centroid where the finder lies below it)."""
+    return np.array(anatomical_candidates(hu, tuple(float(v) for v in sp)).heart_index, float)
 
 
 def _panel(ax, hu, sp, k, ref_zyx, title, marks=(), courses=()) -> None:
@@ -73,7 +81,7 @@ def phantom_row(axes, pid: int, seed: int, size: int) -> None:
                 A._draw_v7 = keep
         sp = np.array(p.spacing_mm)
         org = np.array(p.origin_mm)[[2, 1, 0]]
-        ref = np.array(locate_heart(p.hu, p.spacing_mm).index, float)
+        ref = scoring_reference(p.hu, p.spacing_mm)
         name, i = crux_point(d.vessels)
         crux = d.vessels[name].points[i][[2, 1, 0]] - org
         k = int(round(crux[0] / sp[0]))
@@ -86,7 +94,7 @@ def phantom_row(axes, pid: int, seed: int, size: int) -> None:
 def real_row(ax, name: str, data: Path, landmarks: dict) -> None:
     vol = read_ct(data / name)
     sp = np.array([abs(float(s)) for s in vol.spacing_mm])
-    ref = np.array(locate_heart(vol.hu, tuple(sp)).index, float)
+    ref = scoring_reference(vol.hu, sp)
     lm = landmarks[name]
     crux = np.asarray(lm["crux"], float)
     k = int(round(crux[0] / sp[0]))

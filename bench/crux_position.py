@@ -9,7 +9,7 @@ and the fat fraction (-200..-30 HU, the scorer's fat_8mm window) of the static i
 centreline at the crux, along the PDA and on the distal LCX. --phis also prints where the AV groove at those phis
 (the heart's frame, ``anatomy.heart_surface``) lies relative to the reference: what a crux drawn there would give.
 The real crux (docs/hybrid_landmarks.json, by eye) minus today's reference on the original series
-(bench/crux_compare.py): dz +8 / -23 / +5, dy +36 / +26 / +31, dx +25 / +8 / +10 mm on LIDC-IDRI-0001 / 0002 / 0003
+(bench/crux_compare.py, scoring reference): dz -32 / -23 / +5, dy +25 / +26 / +31, dx +0 / +8 / +10 mm on LIDC-IDRI-0001 / 0002 / 0003
 (docs/lesion_scorer.md gave 0001 as -32 / +25 / +0).
 """
 
