@@ -22,16 +22,15 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+from hybrid_cases import course_position
 
-from hybrid_cases import course_position  # noqa: E402  (bench/ is the script's folder)
-
-from cacscore.chest.anatomy import read_chest  # noqa: E402
-from cacscore.core.vessels import LABEL_OF, VESSELS  # noqa: E402
-from cacscore.io.ct import read_ct  # noqa: E402
-from cacscore.lesion.classifier import classify_volume, load_model  # noqa: E402
-from cacscore.phantom.hybrid import insert_plaques  # noqa: E402
+from cacscore.chest.anatomy import read_chest
+from cacscore.core.vessels import LABEL_OF, VESSELS
+from cacscore.io.ct import read_ct
+from cacscore.lesion.classifier import classify_volume, load_model
+from cacscore.phantom.hybrid import insert_plaques
 
 LANDMARKS = Path(__file__).resolve().parents[1] / "docs" / "hybrid_landmarks.json"
 

@@ -15,13 +15,13 @@ docs/lesion_scorer.md, "Why 0002's proximal LCX is called LAD".
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
-
-import numpy as np
-import pandas as pd
 
 # bench/ is the script's folder
 import hybrid_vs_phantom_features as B
+import numpy as np
+import pandas as pd
 
 from cacscore.lesion.candidates import FEATURE_NAMES
 from cacscore.lesion.classifier import load_model
@@ -46,13 +46,31 @@ def load(paths) -> pd.DataFrame:
     return d.assign(angle_deg=np.degrees(np.arctan2(d.dy_mm, d.dx_mm)))
 
 
+def anchors(plaques: Path, series: str) -> None:
+    """The LCA / LAD / LCX anchors of docs/hybrid_landmarks.json relative to the heart reference (centroid minus the
+    candidates' dz / dy / dx in the scored table: one point per series), with the in-plane angle atan2(dy, dx)."""
+    d = pd.read_csv(plaques)
+    d = d[d.series == series]
+    ref = np.array([(d[f"{c}_mm"] - d[f"d{c}_mm"]).median() for c in "zyx"])
+    print(f"{series} heart reference (z, y, x) mm {np.round(ref, 1).tolist()}")
+    courses = json.loads(B.LANDMARKS.read_text())[series]["courses"]
+    for v in ("LCA", "LAD", "LCX"):
+        rel = np.asarray(courses[v], float) - ref
+        print(f"  {v} (dz, dy, dx | angle): " + "  ".join(
+            f"({p[0]:+.0f}, {p[1]:+.0f}, {p[2]:+.0f} | {np.degrees(np.arctan2(p[1], p[2])):+.0f})" for p in rel))
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--cache", type=Path, required=True)
     ap.add_argument("--series", default="lidc-idri-0002")
     ap.add_argument("--seeds", type=int, nargs="+", default=list(range(10)))
     ap.add_argument("--model", type=Path, nargs="+", required=True)
+    ap.add_argument("--plaques", type=Path, default=None,
+                    help="a bench/hybrid_cases.py plaques.csv: prints the anchors relative to the series' heart reference")
     a = ap.parse_args(argv)
+    if a.plaques is not None:
+        anchors(a.plaques, a.series)
     P = load(sorted((a.cache / "phantom").glob("*.npz")))
     H = load([a.cache / "hybrid" / f"{a.series}_{s}.npz" for s in a.seeds])
 
