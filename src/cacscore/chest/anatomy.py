@@ -561,6 +561,7 @@ def find_pericardium(g: np.ndarray, lungs: np.ndarray, body: np.ndarray, diaphra
         heart = _above_fat_floor(heart, g, lungs, grid_mm, floor)
         if not contrast and np.isfinite(right_dome_mm):
             heart = _without_liver(heart, g, body, grid_mm, floor, right_dome_mm, midline_x)
+    heart = _without_tail_at_aorta(heart, desc, grid_mm)
     ml = float(heart.sum() * np.prod(grid_mm) / 1000.0)
     if ml < 150:
         return heart, Part(bool(heart.any()), 0.2, f"pericardial mask of only {ml:.0f} ml")
@@ -568,6 +569,35 @@ def find_pericardium(g: np.ndarray, lungs: np.ndarray, body: np.ndarray, diaphra
         return heart, Part(True, 0.4, f"pericardial mask of {ml:.0f} ml (leaked beyond the heart?)")
     conf = 1.0 if np.isfinite(root_k) else 0.5
     return heart, Part(True, conf, "" if conf == 1 else "no aortic root: the sac's top is not bounded")
+
+
+
+TAIL_AREA_CM2 = 15.0
+"""A lowest slice of the pericardial mask with less than this area, centred within TAIL_AORTA_MM of the
+descending aorta's centre, is the column in front of the aorta (oesophagus, the aorta's front half), not the
+heart: on LIDC-IDRI-0003 its lowest 7 slices (6-14 cm2, z 58-73 mm) were that column and the heart's lowest
+slice above them had 42 cm2 (docs/pictures/pericardium_low_lidc-idri-0003.png); the apex cap lies far in front
+and to the left of the aorta."""
+TAIL_AORTA_MM = 40.0
+
+
+def _without_tail_at_aorta(heart: np.ndarray, desc: tube.TubeTrack | None, grid_mm: np.ndarray) -> np.ndarray:
+    """The pericardial mask without its lowest slices while they are a small section next to the descending
+    aorta (:data:`TAIL_AREA_CM2`): the tracked circle can sit off the lumen (LIDC-IDRI-0003, by about a radius),
+    so the cut in front of it leaves the aorta's front half and the oesophagus in the mask below the heart."""
+    if desc is None or not desc.n:
+        return heart
+    ks = np.nonzero(heart.any(axis=(1, 2)))[0]
+    out = heart.copy()
+    for k in ks:
+        ys, xs = np.nonzero(heart[k])
+        area_cm2 = len(ys) * grid_mm[1] * grid_mm[2] / 100.0
+        ay, ax = np.interp(k, desc.k, desc.y), np.interp(k, desc.k, desc.x)
+        near = np.hypot((ys.mean() - ay) * grid_mm[1], (xs.mean() - ax) * grid_mm[2]) <= TAIL_AORTA_MM
+        if area_cm2 >= TAIL_AREA_CM2 or not near:
+            break
+        out[k] = False
+    return out
 
 
 FAT_FLOOR_HU = -20.0
