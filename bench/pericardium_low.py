@@ -39,7 +39,7 @@ def main(series: str, out: str, n: int = 6) -> None:
         ax.axis("off")
     dk = desc[:, 0] / gm[0] if len(desc) else np.array([np.nan])
     fig.suptitle(f"{series.rstrip('/').split('/')[-1]}: pericardium (cyan), descending aorta track (magenta, k {np.nanmin(dk):.0f}-{np.nanmax(dk):.0f}); "
-                 f"dome {a.dome_mm}", fontsize=9)
+                 "diaphragm domes (right, left) " + " / ".join(f"{float(v):.1f}" for v in a.dome_mm) + " mm", fontsize=9)
     fig.tight_layout()
     fig.savefig(out, dpi=90)
 
