@@ -571,7 +571,6 @@ def find_pericardium(g: np.ndarray, lungs: np.ndarray, body: np.ndarray, diaphra
     return heart, Part(True, conf, "" if conf == 1 else "no aortic root: the sac's top is not bounded")
 
 
-
 TAIL_AREA_CM2 = 15.0
 """A lowest slice of the pericardial mask with less than this area, centred within TAIL_AORTA_MM of the
 descending aorta's centre, is the column in front of the aorta (oesophagus, the aorta's front half), not the
