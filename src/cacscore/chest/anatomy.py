@@ -449,11 +449,14 @@ def find_aorta(g: np.ndarray, lungs: np.ndarray, body: np.ndarray, grid_mm: np.n
         # the best single circle can be another round section (the right atrium, the inferior vena cava, the
         # pulmonary trunk): of the best distinct seeds, the one whose track rises highest (to the arch) is the
         # aorta; the most score gathered breaks ties
-        best = (int(asc.k[-1]) if asc.n else -1, float(np.nansum(asc.score)))
+        def rise(t: tube.TubeTrack) -> tuple[int, float]:
+            return (int(t.k[-1]) if t.n else -1, float(np.nansum(t.score)))
+
+        best = rise(asc)
         for s, k, y, x in _distinct(sorted(seeds, reverse=True), 10.0 / pmm, 4)[1:]:
             t = follow(s, k, y, x)
-            if t.n and (int(t.k[-1]), float(np.nansum(t.score))) > best:
-                best, asc, (s1, k1, y1, x1) = (int(t.k[-1]), float(np.nansum(t.score))), t, (s, k, y, x)
+            if t.n and rise(t) > best:
+                best, asc, (s1, k1, y1, x1) = rise(t), t, (s, k, y, x)
     root_part = Part(True, float(np.clip(s1 / 120.0, 0.3, 1.0)))
     if asc.n * grid_mm[0] < 20:
         root_part = Part(True, 0.3, f"ascending aorta followed over only {asc.n * grid_mm[0]:.0f} mm")

@@ -184,7 +184,8 @@ def cartilage_fraction(anatomy: ChestAnatomy, ids: np.ndarray, counts: np.ndarra
     if mask is None or not mask.any() or n == 0:
         return np.zeros(n)
     step = np.array([anatomy.step_z, anatomy.step_xy, anatomy.step_xy])
-    lo, hi = np.argwhere(mask).min(0), np.argwhere(mask).max(0)
+    where = np.argwhere(mask)
+    lo, hi = where.min(0), where.max(0)
     # full voxel v is nearest coarse voxel rint(v / step) (coarse voxel k is full voxel k * step)
     start = np.maximum(0, lo * step - step // 2)
     stop = np.minimum(np.array(ids.shape), hi * step + step // 2 + 1)

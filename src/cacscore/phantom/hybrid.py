@@ -284,8 +284,10 @@ def snap_to_fat(sample, points_mm: np.ndarray, reach_mm: float = SNAP_MM, grid_m
     for i, p in enumerate(out):
         v = sample(p[None] + off)
         ok = (v >= FAT_HU[0]) & (v <= FAT_HU[1])
-        if clear is not None and (ok & (clear(p[None] + off) >= SNAP_CLEAR_MM)).any():
-            ok &= clear(p[None] + off) >= SNAP_CLEAR_MM
+        if clear is not None:
+            clear_ok = ok & (clear(p[None] + off) >= SNAP_CLEAR_MM)
+            if clear_ok.any():
+                ok = clear_ok
         fat = np.flatnonzero(ok)
         if len(fat):
             out[i] = p + off[fat[0]]
