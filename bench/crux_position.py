@@ -3,8 +3,8 @@
     PYTHONPATH=src nice -n 10 python bench/crux_position.py --patients 20 --seed 9101 --size 512 [--v6] [--phis 120 140]
 
 For each patient: the crux (the RCA's end of the AV groove where the PDA starts; ``coronary.crux_point``) minus the
-heart reference (``cacscore.chest.heart.locate_heart`` on the written, moving and noisy image: the point that
-``cacscore.lesion`` find_candidates' dz / dy / dx are measured from), in mm (dz up, dy back, dx to the patient's left),
+heart reference on the written, moving and noisy image (``crux_compare.scoring_reference``: the point the shipped
+scorer's dz / dy / dx are measured from, the same function the real series are measured with), in mm (dz up, dy back, dx to the patient's left),
 and the fat fraction (-200..-30 HU, the scorer's fat_8mm window) of the static image in an 8 mm box round the
 centreline at the crux, along the PDA and on the distal LCX. --phis also prints where the AV groove at those phis
 (the heart's frame, ``anatomy.heart_surface``) lies relative to the reference: what a crux drawn there would give.
@@ -20,13 +20,13 @@ import argparse
 import numpy as np
 import pandas as pd
 
-from cacscore.chest.heart import locate_heart
 from cacscore.phantom import make_patient
 from cacscore.phantom.anatomy import heart_surface
 from cacscore.phantom.core import _draws
 from cacscore.phantom.coronary import crux_point
+from crux_compare import scoring_reference  # bench/ is on sys.path when run as a script
 
-REAL = {"lidc-idri-0001": (8, 36, 25), "lidc-idri-0002": (-23, 26, 8), "lidc-idri-0003": (5, 31, 10)}
+REAL = {"lidc-idri-0001": (-32, 25, 0), "lidc-idri-0002": (-23, 26, 8), "lidc-idri-0003": (5, 31, 10)}
 
 
 def box_fat(hu: np.ndarray, p, pts_xyz: np.ndarray, half_mm: float = 4.0) -> float:
@@ -47,7 +47,7 @@ def box_fat(hu: np.ndarray, p, pts_xyz: np.ndarray, half_mm: float = 4.0) -> flo
 def one(pid: int, seed: int, size: int, phis: list[float]) -> dict:
     d = _draws(pid, seed, size)[0]
     p = make_patient(pid, seed=seed, size=size)
-    ref = np.array(locate_heart(p.hu, p.spacing_mm).index, float) * np.array(p.spacing_mm)  # (z, y, x) mm from voxel 0
+    ref = scoring_reference(p.hu, p.spacing_mm) * np.array(p.spacing_mm)  # (z, y, x) mm from voxel 0
     org = np.array(p.origin_mm)[[2, 1, 0]]
 
     def rel(q_xyz):
