@@ -238,6 +238,12 @@ def test_heart_reference_takes_the_higher_of_finder_and_mask(patient, anatomy):
     assert source == FINDER_ABOVE_MASK and ref == (top, *yx)
     ref, source = heart_reference(anatomy, (bottom, *yx), True)
     assert source == "pericardium centroid" and abs(ref[0] - centroid[0]) <= 1
+    # 5 mm under the mask's lowest slice, under one of its voxels: near the mask but under the heart's floor, on the
+    # liver (LIDC-IDRI-0001 once the mask held the low right heart, session 11): the centroid, not the finder
+    low_yx = np.argwhere(anatomy.pericardium[zs.min()])[0] * anatomy.grid_mm[1:] / sp[1:]
+    under = (int(round((zs.min() * anatomy.grid_mm[0] - 5.0) / sp[0])), *(int(v) for v in low_yx))
+    ref, source = heart_reference(anatomy, under, True)
+    assert source == "pericardium centroid"
     dropped = without_pericardium(anatomy, source)
     assert not dropped.parts["pericardium"].found and dropped.pericardium is anatomy.pericardium
     pts = np.array([centroid * sp])
