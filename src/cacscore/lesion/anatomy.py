@@ -229,9 +229,8 @@ def heart_reference(anatomy: ChestAnatomy, found: tuple[int, int, int], found_ok
 
     The heart finder's centre (``cacscore.chest.heart.locate_heart``: what the candidate models were trained with on
     whole-chest scans) when it found one inside the pericardial mask (or within 10 mm of it, but not under its lowest
-    slice); otherwise, with a
-    pericardium found, that mask's centroid (a heart-centred gated series, where the whole-chest finder misses or
-    lands on the liver), unless the finder's point lies above it: then the finder's point, as FINDER_ABOVE_MASK (the
+    slice); otherwise, with a pericardium found, that mask's centroid (a heart-centred gated series, where the
+    whole-chest finder misses or lands on the liver), unless the finder's point lies above it: then the finder's point, as FINDER_ABOVE_MASK (the
     mask holds the liver dome; the caller drops it, :func:`without_pericardium`); otherwise the finder's answer
     (the volume centre when it found nothing).
     pericardium: :func:`pericardium_distance` of ``anatomy`` when already made."""
