@@ -528,7 +528,9 @@ def find_pericardium(g: np.ndarray, lungs: np.ndarray, body: np.ndarray, diaphra
     front of the descending aorta's anterior edge, above the diaphragm and at most 15 mm above the aortic root,
     opened with a 5 mm disc (which cuts the thin bridges of fat behind the sternum) and kept as its largest
     connected part. Epicardial fat and the grooves (where the coronaries run) are inside it; the chest wall, the
-    spine, the descending aorta and the abdomen are not."""
+    spine, the descending aorta and the abdomen are not. With contrast (blood_lo: the scan's blood threshold) the
+    blood pools of the low heart take it under the floor and out of the lungs' hull (:func:`_blood_under_floor`);
+    the liver is cut by its own HU band (:func:`_without_liver`)."""
     nz, ny, nx = g.shape
     midline_x = nx / 2 if midline_x is None else midline_x
     lung_grown = ndimage.binary_dilation(lungs, _INPLANE)
