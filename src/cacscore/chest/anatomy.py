@@ -587,7 +587,7 @@ def _without_tail_at_aorta(heart: np.ndarray, desc: tube.TubeTrack | None, grid_
     ks = np.nonzero(heart.any(axis=(1, 2)))[0]
     out = heart.copy()
     for k in ks:
-        lab, n = ndimage.label(heart[k])
+        lab = ndimage.label(heart[k])[0]
         ay, ax = np.interp(k, desc.k, desc.y), np.interp(k, desc.k, desc.x)
         cut = False
         for i, piece in enumerate(ndimage.find_objects(lab), 1):
