@@ -238,6 +238,12 @@ def test_heart_reference_takes_the_higher_of_finder_and_mask(patient, anatomy):
     assert source == FINDER_ABOVE_MASK and ref == (top, *yx)
     ref, source = heart_reference(anatomy, (bottom, *yx), True)
     assert source == "pericardium centroid" and abs(ref[0] - centroid[0]) <= 1
+    # 5 mm under the mask's lowest slice, under one of its voxels: near the mask but under the heart's floor, on the
+    # liver (LIDC-IDRI-0001 once the mask held the low right heart, session 11): the centroid, not the finder
+    low_yx = np.argwhere(anatomy.pericardium[zs.min()])[0] * anatomy.grid_mm[1:] / sp[1:]
+    under = (int(round((zs.min() * anatomy.grid_mm[0] - 5.0) / sp[0])), *(int(v) for v in low_yx))
+    ref, source = heart_reference(anatomy, under, True)
+    assert source == "pericardium centroid"
     dropped = without_pericardium(anatomy, source)
     assert not dropped.parts["pericardium"].found and dropped.pericardium is anatomy.pericardium
     pts = np.array([centroid * sp])
@@ -290,19 +296,20 @@ def test_liver_dome_taken_out_of_the_mask_without_contrast():
     from cacscore.chest.anatomy import _without_liver
 
     gm = np.array([2.5, 2.5, 2.5])
-    g = np.full((40, 40, 40), -800.0, np.float32)
+    g = np.full((40, 40, 60), -800.0, np.float32)
     body = np.ones(g.shape, bool)
-    g[:, 5:35, 5:35] = 40.0  # heart and abdomen
-    g[:14, 5:35, 5:20] = 65.0  # the liver (right = low x), its dome up to z = 13 (32.5 mm)
+    g[:, 5:35, 3:57] = 40.0  # heart and abdomen
+    g[:14, 5:35, 3:30] = 65.0  # the liver (right = low x), its dome up to z = 13 (32.5 mm)
     heart = np.zeros(g.shape, bool)
-    heart[8:35, 8:32, 8:32] = True  # the mask's floor at z = 8 (20 mm) takes in the dome
-    floor = np.full((40, 40), 20.0)
-    out = _without_liver(heart, g, body, gm, floor, right_dome_mm=35.0, midline_x=20.0)
-    assert not out[8:12, 10:30, 8:18].any()  # the dome's core (the 12.5 mm smoothing blurs its edges)
-    assert out[16:35, 10:30, 10:30].all() and out[8:12, 10:30, 24:30].all()  # the heart, and the floor on the left
+    heart[8:35, 8:32, 18:42] = True  # the mask's floor at z = 8 (20 mm) takes in the dome
+    dia = np.full((40, 60), 20.0)
+    lungs = np.zeros(g.shape, bool)
+    out = _without_liver(heart, g, body, lungs, gm, dia, right_dome_mm=35.0, midline_x=30.0)
+    assert not out[8:12, 10:30, 18:28].any()  # the dome's core
+    assert out[16:35, 10:30, 20:40].all() and out[8:12, 10:30, 34:40].all()  # the heart, and the floor on the left
     g_apart = g.copy()
     g_apart[:8] = 40.0  # no liver under the floor: the bright block is not the liver's dome
-    assert np.array_equal(_without_liver(heart, g_apart, body, gm, floor, 35.0, 20.0), heart)
+    assert np.array_equal(_without_liver(heart, g_apart, body, lungs, gm, dia, 35.0, 30.0), heart)
 
 
 def test_seed_search_finds_the_annulus_not_the_top_of_an_arch_branch(patient, anatomy):

@@ -228,9 +228,9 @@ def heart_reference(anatomy: ChestAnatomy, found: tuple[int, int, int], found_ok
     """The (z, y, x) voxel index the candidate features are measured from, and where it came from.
 
     The heart finder's centre (``cacscore.chest.heart.locate_heart``: what the candidate models were trained with on
-    whole-chest scans) when it found one inside the pericardial mask (or within 10 mm of it); otherwise, with a
-    pericardium found, that mask's centroid (a heart-centred gated series, where the whole-chest finder misses or
-    lands on the liver), unless the finder's point lies above it: then the finder's point, as FINDER_ABOVE_MASK (the
+    whole-chest scans) when it found one inside the pericardial mask (or within 10 mm of it, but not under its lowest
+    slice); otherwise, with a pericardium found, that mask's centroid (a heart-centred gated series, where the
+    whole-chest finder misses or lands on the liver), unless the finder's point lies above it: then the finder's point, as FINDER_ABOVE_MASK (the
     mask holds the liver dome; the caller drops it, :func:`without_pericardium`); otherwise the finder's answer
     (the volume centre when it found nothing).
     pericardium: :func:`pericardium_distance` of ``anatomy`` when already made."""
@@ -242,7 +242,10 @@ def heart_reference(anatomy: ChestAnatomy, found: tuple[int, int, int], found_ok
         p = np.asarray(found, float) * full
         dist = pericardium_distance(anatomy) if pericardium is None else pericardium
         d = dist.at(anatomy.coarse_index(p[None]))[0]
-        if d <= 10.0:
+        # near the mask, but not under its lowest slice: a heart centre under the heart's floor is on the liver
+        # (LIDC-IDRI-0001: the finder's point 5 mm under the mask's floor once the mask held the low right heart)
+        below = p[0] < np.flatnonzero(anatomy.pericardium.any((1, 2)))[0] * gm[0]
+        if d <= 0.0 or (d <= 10.0 and not below):
             return found, "heart finder"
     c = np.argwhere(anatomy.pericardium).mean(0) * gm / full
     if found_ok and found[0] > c[0]:
