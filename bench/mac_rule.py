@@ -43,9 +43,13 @@ MODELS = {"shipped": str(DEFAULT_MODEL), "phantom": "/work/runs/wt18a/models/pha
 KIND_NAMES = ("coronary", "mitral_annulus", "aortic_valve", "lymph_node", "other")
 
 
+ON = dataclasses.replace(A.AnatomyRules(), mitral_annulus=True)
+"""The default anatomy rules with the mitral-annulus rule on (it is off by default)."""
+
+
 def rule_set(on: bool) -> A.AnatomyRules:
-    """The anatomy rules with the mitral-annulus rule on (the default) or off."""
-    return A.AnatomyRules() if on else dataclasses.replace(A.AnatomyRules(), mitral_annulus=False)
+    """The default anatomy rules with the mitral-annulus rule on or off."""
+    return dataclasses.replace(A.AnatomyRules(), mitral_annulus=on)
 
 
 @contextlib.contextmanager
@@ -156,7 +160,7 @@ def phantom_table(cache: Path, models: dict[str, C.LesionModel]) -> pd.DataFrame
         df["kind"] = [KIND_NAMES[k] for k in d["kinds"]]
         df["vessel"] = [("-", *VESSELS)[k] for k in d["targets"]]
         df["au"] = d["agatston"]
-        df["fires"] = A.mitral_annulus_verdict(d["anatomy"])
+        df["fires"] = A.mitral_annulus_verdict(d["anatomy"], ON)
         for n, m in models.items():
             df[f"before_{n}"], df[f"after_{n}"] = classes_of(m, d, False), classes_of(m, d, True)
         called = df[[f"before_{n}" for n in models]].max(axis=1) > 0
@@ -165,8 +169,8 @@ def phantom_table(cache: Path, models: dict[str, C.LesionModel]) -> pd.DataFrame
 
 
 def phantom_report(t: pd.DataFrame, models: list[str], split: int) -> None:
-    for part, sel in (("development: ph41 (all) + heldout_9101 ids <= split", (t["release"] != "heldout_9101_512_60")
-                       | (t["pid"] <= split)),
+    for part, sel in (("development: ph41 (all) + heldout_9101 ids <= split", (t["release"] == "ph41")
+                       | ((t["release"] == "heldout_9101_512_60") & (t["pid"] <= split))),
                       ("confirmation: heldout_9101 ids > split", (t["release"] == "heldout_9101_512_60")
                        & (t["pid"] > split)),
                       ("confirmation: other releases", ~t["release"].isin(["ph41", "heldout_9101_512_60"]))):
@@ -213,7 +217,7 @@ def hybrid_report(evals: list[Path], data: Path) -> None:
     for j, k in enumerate(A.ANATOMY_NAMES):
         if k in pl:
             cols[:, j] = pl[k].to_numpy(float)
-    pl["fires"] = A.mitral_annulus_verdict(cols)
+    pl["fires"] = A.mitral_annulus_verdict(cols, ON)
     pl["right"] = pl["class"] == pl["truth_vessel"]
     crux = HT.crux_arcs(data, sorted(pl["series"].unique()), HT.LANDMARKS)
     pl["segment"] = [HT.segment(r, crux) for r in pl.itertuples()]
@@ -235,20 +239,24 @@ def hybrid_report(evals: list[Path], data: Path) -> None:
 
 
 def lidc_report(data: Path, models: dict[str, C.LesionModel]) -> None:
-    print("\n### LIDC (cacscore predict's path: classify_volume), total AU: rule off -> on\n")
+    """Total AU each model calls coronary on the three un-modified LIDC series, rule off -> on: the candidates found
+    once (bench/hybrid_cases.py's classify_many, rule off: context wherever a model lets one through), then each
+    model's classes both ways."""
+    from hybrid_cases import classify_many
+
+    print("\n### LIDC, total AU called coronary (rule off -> on)\n")
     for s in ("lidc-idri-0001", "lidc-idri-0002", "lidc-idri-0003"):
         vol = read_ct(data / s)
         sp = tuple(abs(float(v)) for v in vol.spacing_mm)
-        out = []
-        for n, m in models.items():
-            tot = []
-            for on in (False, True):
-                with mac_rule(on):
-                    cand, cls = C.classify_volume(vol.hu, sp, m)
-                tot.append(float(cand.agatston[cls > 0].sum()))
-            fired = A.mitral_annulus_verdict(cand.anatomy_columns)
-            out.append(f"{n} {tot[0]:.1f} -> {tot[1]:.1f} (rule fires on {fired.sum()} candidates)")
-        print(f"- {s}: " + "; ".join(out), flush=True)
+        with mac_rule(False):
+            cand, _ = classify_many(vol.hu, sp, models)
+        d = {"features": cand.features, "outside": cand.outside_thorax_mm, "anatomy": cand.anatomy_columns,
+             "structure": cand.structure}
+        fired = A.mitral_annulus_verdict(cand.anatomy_columns, ON)
+        out = [f"{n} {cand.agatston[classes_of(m, d, False) > 0].sum():.1f} -> "
+               f"{cand.agatston[classes_of(m, d, True) > 0].sum():.1f}" for n, m in models.items()]
+        print(f"- {s}: " + "; ".join(out) + f" (the rule fires on {fired.sum()} of {cand.n} candidates, "
+              f"{cand.agatston[fired].sum():.1f} AU)", flush=True)
 
 
 # ------------------------------------------------------------------ pictures
@@ -261,7 +269,7 @@ def rule_region(anatomy) -> np.ndarray:
     cols = np.full((len(grid), len(A.ANATOMY_NAMES)), np.nan)
     cols[:, 0] = signed_distance(anatomy.pericardium, gm).ravel()
     cols[:, 11:14] = grid - A.sac_centroid_mm(anatomy)
-    return A.mitral_annulus_verdict(cols).reshape(anatomy.pericardium.shape)
+    return A.mitral_annulus_verdict(cols, ON).reshape(anatomy.pericardium.shape)
 
 
 def _slice_panel(ax, hu, sp, anatomy, region, z_mm, title, centre_yx=None, half_mm=85.0) -> None:
@@ -300,7 +308,7 @@ def phantom_picture(release: Path, pid: str, z_list: list[float], cache: Path, o
     anatomy = read_chest(vol.hu, sp)
     region = rule_region(anatomy)
     d = load_cache(cache, release.name)[f"{release.name}_{pid}"]
-    fires = A.mitral_annulus_verdict(d["anatomy"])
+    fires = A.mitral_annulus_verdict(d["anatomy"], ON)
     colour = {"mitral_annulus": "red", 1: "magenta", 2: "cyan", 3: "blue", 4: "green"}
     fig, axes = plt.subplots(1, len(z_list), figsize=(5.5 * len(z_list), 5.8))
     for ax, z in zip(np.atleast_1d(axes), z_list):
@@ -368,7 +376,7 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--cache", type=Path, required=True)
     c.add_argument("--model", nargs="+")
     r = sub.add_parser("report")
-    r.add_argument("--cache", type=Path, required=True)
+    r.add_argument("--cache", type=Path, required=True, help="collect's folder (may be empty: no phantom tables)")
     r.add_argument("--split", type=int, default=30, help="heldout_9101 ids <= this are development data")
     r.add_argument("--model", nargs="+")
     r.add_argument("--hybrids", type=Path, nargs="*", default=[])
@@ -391,7 +399,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if a.cmd == "report":
         models = _models(a.model)
-        phantom_report(phantom_table(a.cache, models), list(models), a.split)
+        if load_cache(a.cache):
+            phantom_report(phantom_table(a.cache, models), list(models), a.split)
         if a.hybrids:
             hybrid_report(a.hybrids, a.data)
         if a.lidc:

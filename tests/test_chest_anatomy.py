@@ -124,29 +124,30 @@ def test_anatomy_rules_fire_only_where_the_part_was_found():
         [nan, 30, 2, 40, nan, 30, nan, nan, nan, -90, 0, nan, nan, nan],  # no pericardium found: no rule
     ], float)
     assert cols.shape[1] == len(ANATOMY_NAMES)
-    v = anatomy_verdicts(cols)
+    v = anatomy_verdicts(cols, AnatomyRules(mitral_annulus=True))
     fired = [[r for r, f in zip(RULE_NAMES, row) if f] for row in v]
     assert fired == [[], ["outside the pericardium"], ["bony thorax"], ["aortic wall"], [], ["aortic wall"],
                      ["below the diaphragm"], ["chest wall"], [], [], ["chest wall"], [], ["chest wall"], [],
                      ["costal cartilage"], [], [], ["mitral annulus"], [], [], [], [], [], []]
-    off = anatomy_verdicts(cols, AnatomyRules(mitral_annulus=False))
+    off = anatomy_verdicts(cols)  # the mitral-annulus rule is off by default (AnatomyRules: it costs LCX calcium)
     assert not off[:, RULE_NAMES.index("mitral annulus")].any()
     assert np.array_equal(np.delete(off, RULE_NAMES.index("mitral annulus"), 1),
                           np.delete(v, RULE_NAMES.index("mitral annulus"), 1))
 
 
 def test_mitral_annulus_rule_on_the_phantom_heart(patient, anatomy):
-    """Points the phantom draws its mitral annular calcification at (cacscore.phantom.noncoronary: the left half of
-    the AV plane, inside the heart's surface) are called non-coronary where they lie deep in the found sac's
-    posterior-left-lower quarter; the LCX's course in the AV groove (2.5 mm outside the surface) never is."""
-    from cacscore.lesion.anatomy import ANATOMY_NAMES, RULE_NAMES, anatomy_columns, anatomy_verdicts
+    """Switched on, the rule calls the points the phantom draws its mitral annular calcification at
+    (cacscore.phantom.noncoronary: the left half of the AV plane, inside the heart's surface) non-coronary where they
+    lie deep in the found sac's posterior-left-lower quarter; the LCX's course in the AV groove of this (v6-like)
+    heart, 2.5 mm outside its surface, never."""
+    from cacscore.lesion.anatomy import ANATOMY_NAMES, RULE_NAMES, AnatomyRules, anatomy_columns, anatomy_verdicts
     from cacscore.phantom.anatomy import heart_surface
 
     phis = np.linspace(60, 190, 27)
     def verdict(out_mm: float) -> tuple[np.ndarray, np.ndarray]:
         xyz = heart_surface(patient.anatomy, np.full(len(phis), -0.45), phis, np.full(len(phis), out_mm))
         cols = anatomy_columns(anatomy, np.array([_mine(patient, p) for p in xyz]))
-        return anatomy_verdicts(cols)[:, RULE_NAMES.index("mitral annulus")], cols
+        return anatomy_verdicts(cols, AnatomyRules(mitral_annulus=True))[:, RULE_NAMES.index("mitral annulus")], cols
 
     groove, cols = verdict(2.5)
     assert not groove.any() and np.isfinite(cols[:, ANATOMY_NAMES.index("sac_left_mm")]).all()
