@@ -4,6 +4,8 @@ coronary calcium of the left AV groove (LCX) and the crux (RCA).
     PYTHONPATH=src python bench/mac_rule.py collect RELEASE --ids 1-60 --cache DIR [--model NAME=DIR ...]
     PYTHONPATH=src python bench/mac_rule.py report --cache DIR [--split 30] [--model NAME=DIR ...]
         [--hybrids /work/runs/wt18a/eval_0001 ...] [--lidc]
+    PYTHONPATH=src python bench/mac_rule.py picture OUT.png --cache DIR --panel RELEASE PID Z [--panel ...]
+    PYTHONPATH=src python bench/mac_rule.py picture OUT.png --series lidc-idri-0002 --z 96 104 120 140
 
 ``collect`` finds each phantom patient's candidates once (as ``cacscore predict`` does, the anatomy rules WITHOUT the
 mitral-annulus rule, so that every model's "before" is what it said before the rule), and caches per patient: the
@@ -293,9 +295,10 @@ def _slice_panel(ax, hu, sp, anatomy, region, z_mm, title, centre_yx=None, half_
     ax.set_xticks([]), ax.set_yticks([])
 
 
-def phantom_picture(release: Path, pid: str, z_list: list[float], cache: Path, out: Path) -> None:
-    """Slices of one phantom patient: the pericardial mask (green), the rule's region (orange), the sac centroid
-    (yellow +), candidates: MAC (red), LCX (blue), RCA (green), LCA (magenta), LAD (cyan); a ring where the rule fires."""
+def phantom_picture(panels: list[tuple[Path, str, float]], cache: Path, out: Path) -> None:
+    """Axial slices (release, patient, z mm) of phantom patients: the pericardial mask (green), the rule's region
+    (orange), the sac centroid (yellow +), candidates within half a slice: MAC (red), LCX (blue), RCA (green), LCA
+    (magenta), LAD (cyan); a white ring where the rule (switched on) fires."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -303,16 +306,19 @@ def phantom_picture(release: Path, pid: str, z_list: list[float], cache: Path, o
 
     from cacscore.chest.anatomy import read_chest
 
-    vol = read_ct(release / "deidentified_nongated" / pid / pid)
-    sp = (abs(float(vol.spacing_mm[0])), *(float(s) for s in vol.spacing_mm[1:]))
-    anatomy = read_chest(vol.hu, sp)
-    region = rule_region(anatomy)
-    d = load_cache(cache, release.name)[f"{release.name}_{pid}"]
-    fires = A.mitral_annulus_verdict(d["anatomy"], ON)
     colour = {"mitral_annulus": "red", 1: "magenta", 2: "cyan", 3: "blue", 4: "green"}
-    fig, axes = plt.subplots(1, len(z_list), figsize=(5.5 * len(z_list), 5.8))
-    for ax, z in zip(np.atleast_1d(axes), z_list):
-        _slice_panel(ax, vol.hu, sp, anatomy, region, z, f"{release.name} patient {pid}, z {z:.0f} mm")
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 5.8))
+    read: dict[tuple[Path, str], tuple] = {}
+    for ax, (release, pid, z) in zip(np.atleast_1d(axes), panels):
+        if (release, pid) not in read:
+            vol = read_ct(release / "deidentified_nongated" / pid / pid)
+            sp = (abs(float(vol.spacing_mm[0])), *(float(s) for s in vol.spacing_mm[1:]))
+            anatomy = read_chest(vol.hu, sp)
+            read[release, pid] = (vol.hu, sp, anatomy, rule_region(anatomy),
+                                  load_cache(cache, release.name)[f"{release.name}_{pid}"])
+        hu, sp, anatomy, region, d = read[release, pid]
+        fires = A.mitral_annulus_verdict(d["anatomy"], ON)
+        _slice_panel(ax, hu, sp, anatomy, region, z, f"{release.name} patient {pid}, z {z:.0f} mm")
         near = np.abs(d["centroid_mm"][:, 0] - z) <= sp[0] / 2 + 1e-6
         for i in np.flatnonzero(near):
             kind = KIND_NAMES[d["kinds"][i]]
@@ -323,8 +329,8 @@ def phantom_picture(release: Path, pid: str, z_list: list[float], cache: Path, o
             ax.plot(x, y, "o", ms=4, color=col)
             if fires[i]:
                 ax.plot(x, y, "o", ms=11, mfc="none", mec="white", mew=1.2)
-    fig.suptitle("mitral-annulus rule: pericardial mask (green), rule region (orange), sac centroid (+); MAC red, "
-                 "LCX blue, RCA green, LCA magenta, LAD cyan; white ring = rule fires", fontsize=9)
+    fig.suptitle("mitral-annulus rule (switched on): pericardial mask (green), rule region (orange), sac centroid (+); "
+                 "MAC red, LCX blue, RCA green, LCA magenta, LAD cyan; white ring = rule fires", fontsize=9)
     fig.tight_layout()
     fig.savefig(out, dpi=80)
     print(f"picture: {out}")
@@ -360,8 +366,8 @@ def lidc_picture(data: Path, series: str, z_list: list[float], out: Path) -> Non
         cz, cy, cx = marks["crux"]
         if abs(cz - z) <= 6:
             ax.plot(cx, cy, "wx", ms=10, mew=2)
-    fig.suptitle(f"{series}: pericardial mask (green), mitral-annulus rule region (orange), sac centroid (+), eye-placed "
-                 "coronary courses (LCX blue, RCA green, LCA magenta, LAD cyan), crux (white x)", fontsize=9)
+    fig.suptitle(f"{series}: pericardial mask (green), region of the mitral-annulus rule if switched on (orange), "
+                 "sac centroid (+), eye-placed coronary courses (LCX blue, RCA green, LCA magenta, LAD cyan), crux (white x)", fontsize=9)
     fig.tight_layout()
     fig.savefig(out, dpi=80)
     print(f"picture: {out}")
@@ -384,9 +390,9 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--lidc", action="store_true")
     pp = sub.add_parser("picture")
     pp.add_argument("out", type=Path)
-    pp.add_argument("--z", type=float, nargs="+", required=True, help="slice heights (mm from voxel 0)")
-    pp.add_argument("--release", type=Path, help="a phantom release (with --pid and --cache)")
-    pp.add_argument("--pid")
+    pp.add_argument("--z", type=float, nargs="+", help="a real series' slice heights (mm from voxel 0)")
+    pp.add_argument("--panel", nargs=3, action="append", metavar=("RELEASE", "PID", "Z"),
+                    help="a phantom panel: release folder, patient, slice height (mm); repeat (needs --cache)")
     pp.add_argument("--cache", type=Path)
     pp.add_argument("--series", help="a real series under --data instead")
     pp.add_argument("--data", type=Path, default=Path("/work/shared/data"))
@@ -395,7 +401,7 @@ def main(argv: list[str] | None = None) -> int:
         if a.series:
             lidc_picture(a.data, a.series, a.z, a.out)
         else:
-            phantom_picture(a.release, a.pid, a.z, a.cache, a.out)
+            phantom_picture([(Path(r), p, float(z)) for r, p, z in a.panel], a.cache, a.out)
         return 0
     if a.cmd == "report":
         models = _models(a.model)
