@@ -1,11 +1,12 @@
-"""The mitral-annulus rule (session 11): mitral annular calcification (MAC) is never called coronary, at no cost to the
-coronary calcium of the left AV groove (LCX) and the crux (RCA).
+"""The mitral-annulus rule (session 11): can an anatomical rule keep mitral annular calcification (MAC) from being called
+coronary, at no cost to the coronary calcium of the left AV groove (LCX) and the crux (RCA)? (No: docs/lesion_scorer.md.)
 
     PYTHONPATH=src python bench/mac_rule.py collect RELEASE --ids 1-60 --cache DIR [--model NAME=DIR ...]
     PYTHONPATH=src python bench/mac_rule.py report --cache DIR [--split 30] [--model NAME=DIR ...]
         [--hybrids /work/runs/wt18a/eval_0001 ...] [--lidc]
     PYTHONPATH=src python bench/mac_rule.py picture OUT.png --cache DIR --panel RELEASE PID Z [--panel ...]
     PYTHONPATH=src python bench/mac_rule.py picture OUT.png --series lidc-idri-0002 --z 96 104 120 140
+    PYTHONPATH=src python bench/mac_rule.py mlp OUT --cache DIR [--train ph41]
 
 ``collect`` finds each phantom patient's candidates once (as ``cacscore predict`` does, the anatomy rules WITHOUT the
 mitral-annulus rule, so that every model's "before" is what it said before the rule), and caches per patient: the
@@ -18,7 +19,9 @@ bench/lesion_lookalikes.py tags them).
 vessel loses to the rule on the phantom patients (development ids <= --split, confirmation ids > --split), the hybrid
 cases' inserted AU found per vessel before / after (from bench/hybrid_cases.py's plaques.csv: the rule's verdict on the
 columns it stored; the class of a candidate the rule does not fire on is unchanged), and with --lidc the LIDC totals
-of ``cacscore predict`` (shipped model) with the rule off / on.
+of every model with the rule off / on. ``picture``: axial slices with the pericardial mask and the rule's region.
+``mlp``: two MLPs trained on one cached release, with and without the depth + sector columns, scored on the others.
+The rule is off by default (cacscore.lesion.anatomy.AnatomyRules); everything here switches it on.
 """
 
 from __future__ import annotations
@@ -261,6 +264,54 @@ def lidc_report(data: Path, models: dict[str, C.LesionModel]) -> None:
               f"{cand.agatston[fired].sum():.1f} AU)", flush=True)
 
 
+# ------------------------------------------------------------------ the columns as MLP inputs
+SAC_INPUTS = ("pericardium_mm", "sac_above_mm", "sac_behind_mm", "sac_left_mm")
+
+
+def mlp_columns(cache: Path, train_release: str, models: dict[str, C.LesionModel], out: Path) -> None:
+    """Does the MLP learn MAC from depth + sector? Two MLPs with lesion-train's default settings on the cached
+    candidates of ``train_release`` (the rows with tissue context: some model's rules, the MAC rule off, let them
+    through), the candidate features alone and + SAC_INPUTS; each scores every other cached release (MAC rule off).
+    Prints per release: MAC AU called coronary, coronary AU found in the right vessel, other AU called coronary."""
+    from hybrid_training import LESION_TRAIN_DEFAULTS
+
+    from cacscore.lesion.classifier import (
+        FEATURE_NAMES,
+        feature_table,
+        save_model,
+        train_classifier,
+    )
+
+    data = load_cache(cache)
+    for name, extra in (("candidate", ()), ("candidate+sac", SAC_INPUTS)):
+        cfg = dataclasses.replace(LESION_TRAIN_DEFAULTS, features=(*FEATURE_NAMES, *extra))
+        xs, ys = [], []
+        for key, d in data.items():
+            if key.rsplit("_", 1)[0] != train_release:
+                continue
+            with mac_rule(False):
+                r = np.logical_or.reduce([m.may_be_coronary(d["features"], d["outside"], d["anatomy"])
+                                          for m in models.values()])
+            xs.append(feature_table(d["features"][r], d["anatomy"][r], cfg.feature_names))
+            ys.append(d["targets"][r])
+        model = train_classifier(np.concatenate(xs).astype(np.float32), np.concatenate(ys), config=cfg,
+                                 threshold_hu=130.0, min_area_mm2=1.0)
+        save_model(model, out / name.replace("+", "_"))
+        rows = []
+        for key, d in data.items():
+            rel = key.rsplit("_", 1)[0]
+            if rel == train_release:
+                continue
+            c = classes_of(model, d, False)
+            mac, cor = d["kinds"] == KIND_NAMES.index("mitral_annulus"), d["targets"] > 0
+            rows.append({"release": rel, "MAC called": d["agatston"][mac & (c > 0)].sum(),
+                         **{f"right {v}": d["agatston"][cor & (c == d["targets"]) & (d["targets"] == i + 1)].sum()
+                            for i, v in enumerate(VESSELS)},
+                         "other called": d["agatston"][~cor & ~mac & (c > 0)].sum()})
+        print(f"\n{name} ({len(cfg.feature_names)} inputs, trained on {train_release}):\n"
+              + pd.DataFrame(rows).groupby("release").sum().round(0).to_string(), flush=True)
+
+
 # ------------------------------------------------------------------ pictures
 def rule_region(anatomy) -> np.ndarray:
     """Coarse bool mask: where the mitral-annulus rule fires on the found anatomy (a candidate there is non-coronary)."""
@@ -396,7 +447,15 @@ def main(argv: list[str] | None = None) -> int:
     pp.add_argument("--cache", type=Path)
     pp.add_argument("--series", help="a real series under --data instead")
     pp.add_argument("--data", type=Path, default=Path("/work/shared/data"))
+    ml = sub.add_parser("mlp")
+    ml.add_argument("out", type=Path)
+    ml.add_argument("--cache", type=Path, required=True)
+    ml.add_argument("--train", default="ph41", help="the cached release to train on")
+    ml.add_argument("--model", nargs="+", help="models whose rules pick the rows with tissue context")
     a = ap.parse_args(argv)
+    if a.cmd == "mlp":
+        mlp_columns(a.cache, a.train, _models(a.model), a.out)
+        return 0
     if a.cmd == "picture":
         if a.series:
             lidc_picture(a.data, a.series, a.z, a.out)
