@@ -257,11 +257,13 @@ def anatomy_verdicts(cols: np.ndarray, rules: AnatomyRules = AnatomyRules()) -> 
 
 def mitral_annulus_verdict(cols: np.ndarray, rules: AnatomyRules = AnatomyRules()) -> np.ndarray:
     """(n,) bool: deep inside the pericardial mask in its posterior, lower, left quarter, where the mitral annulus lies
-    and no coronary artery does (the LCX runs in the AV groove's fat at the heart's surface, the RCA reaches the crux
-    right of the mask's centroid, the left main lies above it at the root). See AnatomyRules."""
+    (and the left main, above, and the RCA at the crux, right of the mask's centroid, do not); all False unless
+    rules.mitral_annulus. Off by default because the LCX at the bottom of a deep left AV groove, which the mask
+    bridges, can lie there too (AnatomyRules)."""
+    c = np.asarray(cols, float).reshape(-1, len(ANATOMY_NAMES))
     if not rules.mitral_annulus:
-        return np.zeros(len(cols), bool)
-    peri, above, behind, left = (cols[:, ANATOMY_NAMES.index(k)]
+        return np.zeros(len(c), bool)
+    peri, above, behind, left = (c[:, ANATOMY_NAMES.index(k)]
                                  for k in ("pericardium_mm", "sac_above_mm", "sac_behind_mm", "sac_left_mm"))
     with np.errstate(invalid="ignore"):
         lo, hi = rules.mitral_behind_mm
