@@ -262,7 +262,7 @@ def main() -> None:
     ap.add_argument("--no-labels", action="store_true", help="with --versus: leave out the anatomy-label timing")
     ap.add_argument("--pids", type=int, nargs="+", default=[1, 2, 3, 4, 5])
     ap.add_argument("--thickness", type=float, default=0.0, help="with --versus: force this slice thickness (mm)")
-    ap.add_argument("--rounds", type=int, default=1, help="with --versus: interleaved rounds")
+    ap.add_argument("--rounds", type=int, default=1, help="with --versus: interleaved rounds (0: --identical only)")
     args = ap.parse_args()
     if args.versus or args.baseline_src:
         with tempfile.TemporaryDirectory() as tmp:
@@ -273,7 +273,8 @@ def main() -> None:
                 ok = identical(old_src, Path(__file__).resolve().parents[1] / "src",
                                [(pid, sz) for sz in sizes for pid in args.pids], args.thickness)
                 print("  all identical" if ok else "  OUTPUT DIFFERS")
-            versus(old_src, name, args.pids, 512, args.thickness, args.rounds, labels=not args.no_labels)
+            if args.rounds > 0:  # (--rounds 0: the identity check only)
+                versus(old_src, name, args.pids, 512, args.thickness, args.rounds, labels=not args.no_labels)
     print(f"load average {os.getloadavg()[0]:.1f} {os.getloadavg()[1]:.1f} on {os.cpu_count()} cores")
     for size in () if args.no_time else (512, 128):
         t = timeit(lambda: make_patient(3, seed=0, size=size), args.repeats)

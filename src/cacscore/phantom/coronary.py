@@ -28,7 +28,7 @@ from cacscore.phantom.anatomy import (HU, LABEL as ANATOMY_LABEL, PERICARDIUM_RE
                                      kvp_calcium_factor, ventricle_shapes)
 from cacscore.phantom.noncoronary import Blob, blob_fractions
 from cacscore.phantom.plaque_table import TABLES as PLAQUE_TABLES
-from cacscore.phantom.raster import Grid, ellipsoid_fraction
+from cacscore.phantom.raster import Grid, ellipsoid_fraction, paint
 from cacscore.core.vessels import LABEL_OF, VESSELS
 
 # COCA: 43% of scans total 0; vessel non-zero shares LCA 17%, LAD 53%, LCX 29%, RCA 37%.
@@ -450,19 +450,10 @@ class _LayerPainter:
                 return
             rel.append(slice(s0 - lb.start, s1 - lb.start))
             sub.append(slice(s0 - b.start, s1 - b.start))
-        f = frac[tuple(sub)]
-        v = self.img[self.box][tuple(rel)]
-        if f.dtype != np.float32:  # (float64: the product stays float64 until the add, as it always did)
-            v += f * (np.float32(hu) - v)
-            self.trans[tuple(rel)] *= 1 - f
-        else:
-            t = np.subtract(np.float32(hu), v)  # v += f * (hu - v) and trans *= 1 - f with one temporary
-            t *= f
-            v += t
-            np.subtract(np.float32(1.0), f, out=t)
-            self.trans[tuple(rel)] *= t
+        f, at = frac[tuple(sub)], tuple(rel)
+        paint(self.img[self.box], at, f, hu, trans=self.trans[at])  # the one painter, tracking the transmittance
         if self.lab is not None and label is not None:
-            self.lab[self.box][tuple(rel)][f >= label_at] = ANATOMY_LABEL[label]
+            self.lab[self.box][at][f >= label_at] = ANATOMY_LABEL[label]
 
     def layer(self) -> Layer:
         """The layer (called once, at the end: it reuses the painter's buffers, in place, to save two box-sized

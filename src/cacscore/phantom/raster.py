@@ -153,12 +153,22 @@ def ellipse_footprint(x_mm: np.ndarray, y_mm: np.ndarray, cx: float, cy: float, 
     return np.clip(0.5 - d / px_mm, 0.0, 1.0).astype(np.float32)
 
 
-def paint(img: np.ndarray, box: tuple[slice, ...], frac: np.ndarray, hu: float | np.ndarray) -> None:
-    """Painter's algorithm with partial volume: img[box] += frac * (hu - img[box]) (in place)."""
+def paint(img: np.ndarray, box: tuple[slice, ...], frac: np.ndarray, hu: float | np.ndarray, *,
+          trans: np.ndarray | None = None) -> None:
+    """Painter's algorithm with partial volume: img[box] += frac * (hu - img[box]) (in place).
+
+    ``trans`` (the shape of img[box], float32), if given, is a layer's transmittance: trans *= 1 - frac, computed in
+    the same temporary as the paint (coronary._LayerPainter tracks what a moving layer covers this way).
+    """
     v = img[box]
     t = np.subtract(np.float32(hu) if np.isscalar(hu) else hu, v)
     if t.shape != v.shape or np.shape(frac) != v.shape or np.asarray(frac).dtype != np.float32:
         v += frac * t  # (a float64 frac: the product stays float64 until the add, as it always did)
+        if trans is not None:
+            trans *= 1 - frac
         return
     t *= frac  # in place: the same arithmetic as v += frac * (hu - v), one temporary less
     v += t
+    if trans is not None:
+        np.subtract(np.float32(1.0), frac, out=t)  # 1 - frac in the same temporary: no allocation on the hot path
+        trans *= t
