@@ -169,15 +169,13 @@ def _apply_layers(out: np.ndarray, layers: list[Layer], plan: MotionPlan, grid: 
         bz, by, bx = layer.box
         y0, y1 = max(by.start - pad, 0), min(by.stop + pad, ny)
         x0, x1 = max(bx.start - pad, 0), min(bx.stop + pad, nx)
-        inner = (slice(None), slice(by.start - y0, by.stop - y0), slice(bx.start - x0, bx.stop - x0))
-        def moved_one(arr: np.ndarray) -> np.ndarray:
-            big = np.zeros((bz.stop - bz.start, y1 - y0, x1 - x0), np.float32)
-            big[inner] = arr
-            return move_layer(big, bz.start, plan, layer.name, grid.px_mm)
+        def moved_one(arr: np.ndarray) -> np.ndarray:  # moved into the padded box
+            return move_layer(arr, bz.start, plan, layer.name, grid.px_mm, shape=(y1 - y0, x1 - x0),
+                              at=(by.start - y0, bx.start - x0))
 
         moved = _in_threads(moved_one, [layer.alpha, layer.premult])  # alpha and premult move alike, independently
         v = out[bz, y0:y1, x0:x1]
-        v *= 1 - moved[0]
+        v *= np.subtract(1, moved[0], out=moved[0])  # (in place: v *= 1 - alpha, v += premult)
         v += moved[1]
 
 
