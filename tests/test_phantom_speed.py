@@ -161,6 +161,7 @@ def _use_reference(monkeypatch) -> None:
     monkeypatch.setattr(Grid, "box", ref_box)
     monkeypatch.setattr(C, "_apply_layers", ref_apply_layers)
     monkeypatch.setattr(C, "_score", ref_score)
+    monkeypatch.setattr(R, "SLAB_LOOP_MIN", (10**12, 10**12))  # slab_fraction in one pass, as before
 
 
 def _bits(a: np.ndarray) -> np.ndarray:
@@ -176,10 +177,12 @@ def _same(p, q) -> None:
 
 
 # ------------------------------------------------------------------ whole patients
-@pytest.mark.parametrize("thick", [0.0, 1.25])
-def test_patients_bit_identical_to_the_replaced_code(monkeypatch, thick):
+@pytest.mark.parametrize("thick, slab_loop", [(0.0, False), (1.25, False), (0.0, True)])
+def test_patients_bit_identical_to_the_replaced_code(monkeypatch, thick, slab_loop):
     if thick:
         monkeypatch.setattr(A, "SLICE_P", tuple(1.0 if m == thick else 0.0 for m in A.SLICE_MM))
+    if slab_loop:  # every painted box slab by slab (at 64 px no box reaches the size that does it at 512)
+        monkeypatch.setattr(R, "SLAB_LOOP_MIN", (1, 1))
     pids = (1, 2, 3)
     new = [C.make_patient(pid, seed=11, size=64, anatomy=True, gated=pid == 1) for pid in pids]
     assert sum(p.n_plaques for p in new) > 0 and max(p.motion_amplitude_mm for p in new) > 1.0  # the paths ran
@@ -215,6 +218,25 @@ def test_paint_trans_is_the_layer_painters_old_arithmetic():
         ref_paint(c, box, frac, 130.0)  # without trans: as before
         R.paint(img, box, frac, 130.0)
         assert np.array_equal(_bits(c), _bits(img))
+
+
+def test_slab_by_slab_fraction_and_paint_are_the_one_pass_arithmetic(monkeypatch):
+    rng = np.random.default_rng(6)
+    lo = rng.uniform(-20, 10, (50, 60)).astype(np.float32)
+    hi = (lo + rng.uniform(-5, 40, lo.shape)).astype(np.float32)
+    edges = np.cumsum(rng.uniform(1.2, 1.3, 41)) - 30
+    img = rng.uniform(-1000, 1000, (42, 60, 60)).astype(np.float32)
+    box = (slice(1, 41), slice(5, 55), slice(0, 60))
+    outs = []
+    for loop in ((1, 1), (10**9, 10**9)):
+        monkeypatch.setattr(R, "SLAB_LOOP_MIN", loop)
+        f = R.slab_fraction(lo, hi, edges)
+        a, trans = img.copy(), np.ones(f.shape, np.float32)
+        R.paint(a, box, f, 350.0, trans=trans)
+        outs.append((f, a, trans))
+    for x, y in zip(*outs):
+        assert np.array_equal(_bits(x), _bits(y))
+    assert 0 < outs[0][0].mean() < 1
 
 
 def test_tube_fields_match_the_point_by_point_code():

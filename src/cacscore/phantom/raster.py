@@ -76,6 +76,8 @@ def slab_fraction(lo_mm: np.ndarray, hi_mm: np.ndarray, z_edges_mm: np.ndarray) 
 
     lo_mm, hi_mm: (...) arrays (float32); z_edges_mm: (nz+1,). Returns (nz, ...) float32 in [0, 1].
     """
+    if _slab_by_slab(lo_mm, hi_mm, len(z_edges_mm) - 1):
+        return _slab_fraction_per_slab(lo_mm, hi_mm, z_edges_mm)
     z0 = z_edges_mm[:-1].astype(np.float32).reshape((-1,) + (1,) * np.ndim(lo_mm))
     z1 = z_edges_mm[1:].astype(np.float32).reshape(z0.shape)
     f = np.minimum(hi_mm, z1)
@@ -87,6 +89,33 @@ def slab_fraction(lo_mm: np.ndarray, hi_mm: np.ndarray, z_edges_mm: np.ndarray) 
     np.clip(f, 0.0, None, out=f)
     f /= (z1 - z0)
     return f
+
+
+SLAB_LOOP_MIN = (2048, 200_000)
+"""Work slab by slab once a slab holds this many voxels and the box this many: the same float32 arithmetic on
+slab-sized temporaries that stay in the cache, instead of box-sized ones (2x faster on the heart's big ellipsoids;
+smaller boxes keep the one-pass form, where numpy's per-call cost would dominate)."""
+
+
+def _slab_by_slab(a: np.ndarray, b, nz: int) -> bool:
+    return (isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.dtype == np.float32 and b.dtype == np.float32
+            and a.shape == b.shape and a.ndim >= 1 and a.size >= SLAB_LOOP_MIN[0] and a.size * nz >= SLAB_LOOP_MIN[1])
+
+
+def _slab_fraction_per_slab(lo_mm: np.ndarray, hi_mm: np.ndarray, z_edges_mm: np.ndarray) -> np.ndarray:
+    """slab_fraction's arithmetic, one slab at a time (float32 lo, hi of one shape)."""
+    e = z_edges_mm.astype(np.float32)
+    dz = e[1:] - e[:-1]
+    out = np.empty((len(e) - 1, *lo_mm.shape), np.float32)
+    low = np.empty(lo_mm.shape, np.float32)
+    for k in range(len(e) - 1):
+        f = out[k]
+        np.minimum(hi_mm, e[k + 1], out=f)
+        np.maximum(lo_mm, e[k], out=low)
+        f -= low
+        np.clip(f, 0.0, None, out=f)
+        f /= dz[k]
+    return out
 
 
 def ellipsoid_columns(x_mm: np.ndarray, y_mm: np.ndarray, centre_mm: np.ndarray, axes: np.ndarray,
@@ -169,6 +198,10 @@ def paint(img: np.ndarray, box: tuple[slice, ...], frac: np.ndarray, hu: float |
     the same temporary as the paint (coronary._LayerPainter tracks what a moving layer covers this way).
     """
     v = img[box]
+    if (np.isscalar(hu) and isinstance(frac, np.ndarray) and frac.dtype == np.float32 and frac.ndim >= 2
+            and frac.shape == v.shape and len(frac) and _slab_by_slab(frac[0], frac[0], len(frac))):
+        _paint_per_slab(v, frac, np.float32(hu), trans)
+        return
     t = np.subtract(np.float32(hu) if np.isscalar(hu) else hu, v)
     if t.shape != v.shape or np.shape(frac) != v.shape or np.asarray(frac).dtype != np.float32:
         v += frac * t  # (a float64 frac: the product stays float64 until the add, as it always did)
@@ -180,3 +213,16 @@ def paint(img: np.ndarray, box: tuple[slice, ...], frac: np.ndarray, hu: float |
     if trans is not None:
         np.subtract(np.float32(1.0), frac, out=t)  # 1 - frac in the same temporary: no allocation on the hot path
         trans *= t
+
+
+def _paint_per_slab(v: np.ndarray, frac: np.ndarray, hu: np.float32, trans: np.ndarray | None) -> None:
+    """paint's float32 arithmetic slab by slab, in one slab-sized temporary (see SLAB_LOOP_MIN)."""
+    t = np.empty(v.shape[1:], np.float32)
+    for k in range(v.shape[0]):
+        vk, fk = v[k], frac[k]
+        np.subtract(hu, vk, out=t)
+        t *= fk
+        vk += t
+        if trans is not None:
+            np.subtract(np.float32(1.0), fk, out=t)
+            trans[k] *= t
