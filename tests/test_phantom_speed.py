@@ -83,6 +83,17 @@ def ref_tube_fields(grid, ves, radii_extra, box, n_sub):
     return [f.reshape(nzb, n_sub, len(ys), len(xs)).mean(axis=1) for f in fields]
 
 
+def ref_ellipse_footprint(x_mm, y_mm, cx, cy, ax, ay, px_mm, angle_rad=0.0):
+    dx = (x_mm - cx)[None, :].astype(np.float32)
+    dy = (y_mm - cy)[:, None].astype(np.float32)
+    if angle_rad:
+        ca, sa = np.float32(np.cos(angle_rad)), np.float32(np.sin(angle_rad))
+        dx, dy = ca * dx + sa * dy, -sa * dx + ca * dy
+    rho = np.sqrt((dx / ax) ** 2 + (dy / ay) ** 2)
+    d = (rho - 1.0) * np.float32(min(ax, ay) + 0.5 * abs(ax - ay) * 0.5)
+    return np.clip(0.5 - d / px_mm, 0.0, 1.0).astype(np.float32)
+
+
 def ref_box(self, lo_mm, hi_mm):
     out = []
     for centres, lo, hi, edge in ((None, lo_mm[0], hi_mm[0], True), (self.y_mm, lo_mm[1], hi_mm[1], False),
@@ -156,6 +167,7 @@ def ref_score(hu, labels, grid, box=None):
 def _use_reference(monkeypatch) -> None:
     for mod in (R, A, N, Cn):
         monkeypatch.setattr(mod, "paint", ref_paint)
+    monkeypatch.setattr(A, "ellipse_footprint", ref_ellipse_footprint)
     monkeypatch.setattr(Cn._LayerPainter, "paint", ref_layer_paint)
     monkeypatch.setattr(Cn, "_tube_fields", ref_tube_fields)
     monkeypatch.setattr(Grid, "box", ref_box)
@@ -258,6 +270,27 @@ def test_tube_fields_match_the_point_by_point_code():
                 for a, b in zip(Cn._tube_fields(grid, v, extra, box, n_sub), ref_tube_fields(grid, v, extra, box, n_sub)):
                     assert np.array_equal(_bits(a), _bits(b)), (name, thick)
                     assert a.max() > 0.5
+
+
+def test_ellipse_footprint_in_its_window_is_the_whole_plane_formula():
+    rng = np.random.default_rng(8)
+    x, y = np.round(np.arange(128) * 0.7 - 45, 4), np.round(np.arange(100) * 0.7 - 35, 4)
+    inside = 0
+    for i in range(400):
+        cx, cy = rng.uniform(-70, 70, 2)
+        ax, ay = rng.uniform(0.2, 60, 2)
+        if i % 4 == 0:
+            ax, ay = np.float64(ax), np.float64(ay)  # (float64 semi-axes compute in float64, as before)
+        ang = rng.uniform(-3, 3) if i % 2 else 0.0
+        px = (0.7, np.float64(0.7), 0.35)[i % 3]
+        a = R.ellipse_footprint(x, y, cx, cy, ax, ay, px, ang)
+        b = ref_ellipse_footprint(x, y, cx, cy, ax, ay, px, ang)
+        assert a.dtype == b.dtype == np.float32 and np.array_equal(_bits(a), _bits(b)), i
+        inside += a.max() > 0
+    assert inside > 100
+    with np.errstate(divide="ignore"):  # degenerate (a zero semi-axis): the whole-plane formula, as before
+        flat = R.ellipse_footprint(x, y, 0.0, 0.0, 0.0, 5.0, 0.7)
+        assert np.array_equal(_bits(flat), _bits(ref_ellipse_footprint(x, y, 0.0, 0.0, 0.0, 5.0, 0.7)))
 
 
 def test_grid_box_matches_searchsorted():

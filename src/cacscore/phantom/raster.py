@@ -179,6 +179,25 @@ def ellipsoid_fraction(grid: Grid, centre_mm: np.ndarray, axes: np.ndarray, semi
 def ellipse_footprint(x_mm: np.ndarray, y_mm: np.ndarray, cx: float, cy: float, ax: float, ay: float,
                       px_mm: float, angle_rad: float = 0.0) -> np.ndarray:
     """Anti-aliased in-plane coverage (ny, nx) float32 of an ellipse (semi-axes ax, ay mm, rotated)."""
+    reff = min(ax, ay) + 0.5 * abs(ax - ay) * 0.5
+    if not (min(ax, ay) > 0 and reff > 0 and px_mm > 0 and np.isfinite([cx, cy, ax, ay, px_mm, angle_rad]).all()):
+        return _ellipse_coverage(x_mm, y_mm, cx, cy, ax, ay, px_mm, angle_rad)
+    # computed only in the bounding box of the ellipse grown by 1.5 px of (rho - 1) x reff: beyond 0.5 px the
+    # coverage is exactly 0 (the margin is orders of magnitude above float32 rounding); a big plane's empty
+    # part is most of it
+    s = 1.0 + 1.5 * px_mm / reff
+    ca, sa = np.cos(angle_rad), np.sin(angle_rad)
+    hx, hy = s * np.hypot(ax * ca, ay * sa) + px_mm, s * np.hypot(ax * sa, ay * ca) + px_mm
+    cols = np.flatnonzero(np.abs(np.asarray(x_mm, float) - cx) <= hx)
+    rows = np.flatnonzero(np.abs(np.asarray(y_mm, float) - cy) <= hy)
+    out = np.zeros((len(y_mm), len(x_mm)), np.float32)
+    if len(cols) and len(rows):
+        ws, wr = slice(int(cols[0]), int(cols[-1]) + 1), slice(int(rows[0]), int(rows[-1]) + 1)
+        out[wr, ws] = _ellipse_coverage(x_mm[ws], y_mm[wr], cx, cy, ax, ay, px_mm, angle_rad)
+    return out
+
+
+def _ellipse_coverage(x_mm, y_mm, cx, cy, ax, ay, px_mm, angle_rad) -> np.ndarray:
     dx = (x_mm - cx)[None, :].astype(np.float32)
     dy = (y_mm - cy)[:, None].astype(np.float32)
     if angle_rad:
