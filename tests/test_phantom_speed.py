@@ -205,6 +205,31 @@ def test_patients_bit_identical_to_the_replaced_code(monkeypatch, thick, slab_lo
         _same(p, q)
 
 
+def ref_images(pid: int, seed: int, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """make_patient's images as rendered before session 11: the moving image a copy of the whole background."""
+    d, _ = _draws(pid, seed, size)
+    grid = A.chest_grid(d.anat, size)
+    static, bright, alab = A.render_background(d.anat, grid, kvp=d.kvp)
+    moving = static.copy()
+    layers, labels, _ = Cn.render_heart(d.anat, grid, static, d.vessels, d.plaques, kvp=d.kvp,
+                                        cardiac_calcium=d.cardiac, bright=bright, anatomy_lab=alab)
+    C._apply_layers(moving, layers, d.motion, grid)
+    N.paint_blobs([static, moving], grid, d.nodes, kvp=d.kvp, bright=bright, anatomy_lab=alab)
+    C._finish(moving, static, grid, d.anat.fov_mm, sigma=d.sigma, rng=np.random.default_rng([seed, pid, 1]),
+              grain_mm=C.KERNELS[d.kernel][0])
+    return moving, static
+
+
+def test_moving_image_without_the_whole_volume_copy():
+    n_blobs = 0
+    for pid in (1, 2, 3, 4):
+        p = C.make_patient(pid, seed=11, size=48)
+        moving, static = ref_images(pid, 11, 48)
+        assert np.array_equal(_bits(p.hu), _bits(moving)) and np.array_equal(_bits(p.hu_static), _bits(static))
+        n_blobs += len(p.lookalikes)
+    assert n_blobs > 10  # (seed 11: valve, annulus, nodes and granulomas painted into both images)
+
+
 # ------------------------------------------------------------------ single functions
 def test_paint_trans_is_the_layer_painters_old_arithmetic():
     rng = np.random.default_rng(0)

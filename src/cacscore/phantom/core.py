@@ -13,8 +13,8 @@ from cacscore.phantom.anatomy import ANATOMY_VERSION, Anatomy, chest_grid, draw_
 from cacscore.phantom.coronary import (Layer, Plaque, PlaqueSpec, Vessel, draw_calcium, place_plaques, render_heart,
                                        vessel_centrelines)
 from cacscore.phantom.motion import MotionPlan, draw_motion, move_layer
-from cacscore.phantom.noncoronary import (CORONARY_CLEARANCE_MM, Blob, draw_cardiac_calcium, draw_nodal_calcium,
-                                          paint_blobs)
+from cacscore.phantom.noncoronary import (CORONARY_CLEARANCE_MM, Blob, blob_fractions, draw_cardiac_calcium,
+                                          draw_nodal_calcium, paint_blobs)
 from cacscore.phantom.raster import Grid
 from cacscore.scoring.agatston import agatston
 from cacscore.core.vessels import VESSELS
@@ -200,9 +200,10 @@ def _score(hu: np.ndarray, labels: np.ndarray, grid: Grid, box: tuple[slice, sli
 
 
 def _finish(moving: np.ndarray, static: np.ndarray | None, grid: Grid, fov_mm: float, *, sigma: float,
-            rng: np.random.Generator, grain_mm: float = 0.5) -> None:
+            rng: np.random.Generator, grain_mm: float = 0.5, fresh: np.ndarray | None = None) -> None:
     """Slice by slice (cache-friendly): add noise to ``moving``, set the outside of the
-    reconstruction circle to -1024 HU, round to integer HU and clip to the storable range."""
+    reconstruction circle to -1024 HU, round to integer HU and clip to the storable range. ``fresh`` (nz,) bool:
+    slices of ``moving`` not written yet, which are the static slice plus noise."""
     nz, ny, nx = grid.shape
     pad = 48
     pool = noise_pool(rng, (ny, nx), grid.px_mm, pad=pad, grain_mm=grain_mm)
@@ -214,7 +215,10 @@ def _finish(moving: np.ndarray, static: np.ndarray | None, grid: Grid, fov_mm: f
     def finish(ks: range) -> None:
         for k in ks:
             m = moving[k]
-            m += _slice_noise(pool, picks[k], (ny, nx), float(sig))
+            if fresh is not None and fresh[k]:
+                np.add(static[k], _slice_noise(pool, picks[k], (ny, nx), float(sig)), out=m)
+            else:
+                m += _slice_noise(pool, picks[k], (ny, nx), float(sig))
             for a in (m, None if static is None else static[k]):
                 if a is None:
                     continue
@@ -304,16 +308,29 @@ def make_patient(pid: int, *, seed: int, size: int = 512, gated: bool = False,
     plaques = d.plaques if with_coronary_calcium else []
     grid = chest_grid(d.anat, size)
     static, bright, alab = render_background(d.anat, grid, kvp=d.kvp, anatomy_labels=anatomy)
-    moving = static.copy()
-    layers, labels, _ = render_heart(d.anat, grid, static, d.vessels, plaques, kvp=d.kvp,
-                                     cardiac_calcium=d.cardiac, bright=bright, anatomy_lab=alab)
+    # the moving image is the background with the layers moved in: only the slabs that a layer (or a static blob)
+    # paints are copied from the background before that happens; every other slab of it is the static slab plus
+    # noise, written by _finish (a whole-volume copy was up to a quarter of the patient's time on a loaded machine)
+    moving = np.empty_like(static)
+    copied = np.zeros(grid.shape[0], bool)
+
+    def keep_background(box: tuple[slice, ...]) -> None:
+        ks = np.arange(box[0].start, box[0].stop)
+        for k in ks[~copied[ks]]:
+            moving[k] = static[k]
+        copied[ks] = True
+
+    layers, labels, _ = render_heart(d.anat, grid, static, d.vessels, plaques, kvp=d.kvp, cardiac_calcium=d.cardiac,
+                                     bright=bright, anatomy_lab=alab, before_paint=keep_background)
     _apply_layers(moving, layers, d.motion, grid)
     del layers
+    for _b, box, _f in blob_fractions(grid, d.nodes):  # (the static blobs go into both images, as painted there)
+        keep_background(box)
     paint_blobs([static, moving], grid, d.nodes, kvp=d.kvp, bright=bright, anatomy_lab=alab)
     lbox = _nonzero_box(labels)  # the labels' box: clearing and scoring there touches a few percent of the volume
     labels[lbox][bright[lbox]] = 0  # bone and non-coronary calcium are never coronary
     _finish(moving, static, grid, d.anat.fov_mm, sigma=d.sigma, rng=np.random.default_rng([seed, pid, 1]),
-            grain_mm=KERNELS[d.kernel][0])
+            grain_mm=KERNELS[d.kernel][0], fresh=~copied)
     truth = _score(static, labels, grid, lbox)
     truth_moving = _score(moving, labels, grid, lbox)
     hc = d.anat.heart_c

@@ -436,8 +436,11 @@ def left_atrial_body(anat: Anatomy) -> tuple[np.ndarray, np.ndarray] | None:
 class _LayerPainter:
     """Paints into img inside a layer box while tracking the layer's transmittance."""
 
-    def __init__(self, name: str, img: np.ndarray, box: tuple[slice, slice, slice], lab: np.ndarray | None = None):
+    def __init__(self, name: str, img: np.ndarray, box: tuple[slice, slice, slice], lab: np.ndarray | None = None,
+                 before_paint=None):
         self.name, self.img, self.box, self.lab = name, img, box, lab
+        if before_paint is not None:  # told before anything is painted in the box (render_heart's before_paint)
+            before_paint(box)
         self.before = img[box].copy()
         self.trans = np.ones(self.before.shape, np.float32)
 
@@ -610,8 +613,8 @@ def _paint_outline(lp: "_LayerPainter", grid: Grid, shapes: list, outer: list, f
 
 def render_heart(anat: Anatomy, grid: Grid, img: np.ndarray, vessels: dict[str, Vessel], plaques: list[Plaque],
                  *, kvp: float, draw_lumen: bool = True, cardiac_calcium: tuple[Blob, ...] = (),
-                 bright: np.ndarray | None = None,
-                 anatomy_lab: np.ndarray | None = None) -> tuple[list[Layer], np.ndarray, dict[str, np.ndarray]]:
+                 bright: np.ndarray | None = None, anatomy_lab: np.ndarray | None = None,
+                 before_paint=None) -> tuple[list[Layer], np.ndarray, dict[str, np.ndarray]]:
     """Draw the heart, coronaries and plaques into ``img`` (in place: the static image).
 
     ``cardiac_calcium`` (aortic valve, mitral annulus; see noncoronary.py) is painted over the
@@ -619,6 +622,9 @@ def render_heart(anat: Anatomy, grid: Grid, img: np.ndarray, vessels: dict[str, 
 
     ``anatomy_lab`` (z, y, x) uint8, if given, gets the anatomy labels of what is painted here
     (pericardium, epicardial fat, heart, coronary lumen, valve and annulus calcium) at the static position.
+
+    ``before_paint(box)``, if given, is called with each layer's box before anything is painted in it (nothing is
+    painted in ``img`` outside these boxes): make_patient keeps the background of those slabs for the moving image.
 
     Returns (layers, labels, calcium_boxes): layers = the heart and one per vessel (what moves),
     labels (z, y, x) uint8 vessel labels (lumen + LABEL_MARGIN_MM + plaque footprints),
@@ -646,7 +652,7 @@ def render_heart(anat: Anatomy, grid: Grid, img: np.ndarray, vessels: dict[str, 
         return layers, labels, {}
     boxes_ = [o[0] for o in outer if o is not None]
     hbox = tuple(slice(min(b[k].start for b in boxes_), max(b[k].stop for b in boxes_)) for k in range(3))
-    lp = _LayerPainter("heart", img, hbox, anatomy_lab)
+    lp = _LayerPainter("heart", img, hbox, anatomy_lab, before_paint)
     _paint_outline(lp, grid, shapes, outer, floor, anat.epi_fat_lateral_mm)
     chambers = [
         (hc, semi, HU["myocardium"], ax),
@@ -703,7 +709,7 @@ def render_heart(anat: Anatomy, grid: Grid, img: np.ndarray, vessels: dict[str, 
     if parts:
         lo = [min(b[k].start for _, b, _ in parts) for k in range(3)]
         hi = [max(b[k].stop for _, b, _ in parts) for k in range(3)]
-        cp = _LayerPainter("heart", img, tuple(slice(a, b) for a, b in zip(lo, hi)), anatomy_lab)
+        cp = _LayerPainter("heart", img, tuple(slice(a, b) for a, b in zip(lo, hi)), anatomy_lab, before_paint)
         for blob, box, f in parts:
             cp.paint(box, f, blob.hu * calc_k, CALCIUM_LABEL.get(blob.kind), label_at=0.25)
             if bright is not None:
@@ -725,7 +731,7 @@ def render_heart(anat: Anatomy, grid: Grid, img: np.ndarray, vessels: dict[str, 
         if box is None:
             continue
         boxes[name] = box
-        lp = _LayerPainter(name, img, box, anatomy_lab)
+        lp = _LayerPainter(name, img, box, anatomy_lab, before_paint)
         f_fat, f_lum, f_lab = _tube_fields(grid, ves, (sheath, 0.0, LABEL_MARGIN_MM), box, n_sub)
         lp.paint(box, f_fat, HU["fat"] + 10, "epicardial_fat")
         if draw_lumen:
@@ -739,7 +745,7 @@ def render_heart(anat: Anatomy, grid: Grid, img: np.ndarray, vessels: dict[str, 
         pl = [p for p in plaques if p.vessel == name]
         if not pl or name not in boxes:
             continue
-        lp = _LayerPainter(name, img, boxes[name])
+        lp = _LayerPainter(name, img, boxes[name], before_paint=before_paint)
         parts = []
         for p in pl:
             r = ellipsoid_fraction(grid, p.centre, p.axes, p.semi, supersample=ss)
