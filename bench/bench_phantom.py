@@ -218,15 +218,14 @@ def versus(old_src: Path, name: str, pids: list[int], size: int, thickness: floa
     """This tree's renderer (with and without the anatomy label volume) against the renderer in ``old_src``,
     interleaved round by round in the same run so that both see the same load on the shared cores."""
     root = Path(__file__).resolve().parents[1]
-    runs: dict[str, list] = {name: [], "this tree": []}
-    if labels:
-        runs["this tree + anatomy labels"] = []
+    trees = [(name, old_src, {}), ("this tree", root / "src", {})]
+    if labels:  # (a release renders every patient with its anatomy label volume)
+        trees += [(f"{name} + anatomy labels", old_src, {"anatomy": True}),
+                  ("this tree + anatomy labels", root / "src", {"anatomy": True})]
+    runs: dict[str, list] = {k: [] for k, _, _ in trees}
     for _ in range(rounds):
-        runs[name].append(time_in_subprocess(old_src, pids, size, {}, thickness))
-        runs["this tree"].append(time_in_subprocess(root / "src", pids, size, {}, thickness))
-        if labels:
-            runs["this tree + anatomy labels"].append(time_in_subprocess(root / "src", pids, size, {"anatomy": True},
-                                                                         thickness))
+        for k, src, kw in trees:
+            runs[k].append(time_in_subprocess(src, pids, size, kw, thickness))
     t = {k: np.stack(v) for k, v in runs.items()}  # (rounds, pids, 2): wall, CPU
     th = f"{thickness:g} mm slices" if thickness > 0 else "drawn slice thickness"
     print(f"size {size}, {th}, patients {pids} (seed 0) x {rounds} rounds, load average {os.getloadavg()[0]:.1f}:")
@@ -238,10 +237,13 @@ def versus(old_src: Path, name: str, pids: list[int], size: int, thickness: floa
     for i, what in ((1, "CPU"), (0, "wall")):
         print(f"  fastest of {rounds} rounds per patient, {what} s: " + "; ".join(
             f"{k} {np.round(b[:, i], 2).tolist()}" for k, b in best.items()))
-        ratios = ", ".join(f"{k} {b[:, i].sum() / best[name][:, i].sum():.2f}" for k, b in best.items() if k != name)
-        print(f"    {what} ratio of sums against {name}: {ratios}; mean per patient: " + ", ".join(
+        pairs = [("this tree", name)] + ([("this tree + anatomy labels", f"{name} + anatomy labels")] if labels else [])
+        ratios = ", ".join(f"{a} / {b} {best[a][:, i].sum() / best[b][:, i].sum():.2f}" for a, b in pairs)
+        print(f"    {what} ratio of sums: {ratios}; mean per patient: " + ", ".join(
             f"{k} {b[:, i].mean():.2f} s" for k, b in best.items()))
-    print(f"  this tree / {name} CPU ratio of medians {np.median(t['this tree'][..., 1]) / np.median(t[name][..., 1]):.2f}")
+    print(f"  this tree / {name} CPU ratio of medians {np.median(t['this tree'][..., 1]) / np.median(t[name][..., 1]):.2f}"
+          + (f", with labels {np.median(t['this tree + anatomy labels'][..., 1]) / np.median(t[f'{name} + anatomy labels'][..., 1]):.2f}"
+             if labels else ""))
 
 
 def main() -> None:
@@ -262,7 +264,8 @@ def main() -> None:
     ap.add_argument("--no-labels", action="store_true", help="with --versus: leave out the anatomy-label timing")
     ap.add_argument("--pids", type=int, nargs="+", default=[1, 2, 3, 4, 5])
     ap.add_argument("--thickness", type=float, default=0.0, help="with --versus: force this slice thickness (mm)")
-    ap.add_argument("--rounds", type=int, default=1, help="with --versus: interleaved rounds (0: --identical only)")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="with --versus / --baseline-src: interleaved rounds, the fastest per patient compared (0: --identical only)")
     args = ap.parse_args()
     if args.versus or args.baseline_src:
         with tempfile.TemporaryDirectory() as tmp:
