@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import bisect
 import functools
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -55,8 +56,8 @@ class Grid:
         """Index box (z, y, x slices) covering the patient-mm box [lo, hi] (z, y, x order); None if empty."""
         e, ys, xs = self._axes_lists
         lo_, hi_ = [float(v) for v in lo_mm], [float(v) for v in hi_mm]  # (float64 comparisons, as searchsorted's)
-        if any(v != v for v in (*lo_, *hi_)):  # NaN: numpy sorts it last, bisect would not
-            lo_, hi_ = [np.inf if v != v else v for v in lo_], [np.inf if v != v else v for v in hi_]
+        if any(math.isnan(v) for v in (*lo_, *hi_)):  # NaN: numpy sorts it last, bisect would not
+            lo_, hi_ = [np.inf if math.isnan(v) else v for v in lo_], [np.inf if math.isnan(v) else v for v in hi_]
         # z: the slabs whose [edge, edge) meets [lo, hi]; y, x: the centres inside [lo, hi] (as numpy's searchsorted
         # with side="right" - 1 / "left", and "left" / "right")
         i0, i1 = max(bisect.bisect_right(e, lo_[0]) - 1, 0), min(bisect.bisect_left(e, hi_[0]), len(e) - 1)
