@@ -8,6 +8,8 @@
                                                             # this tree vs the renderer at a git revision, same
                                                             # run (interleaved), wall and CPU s per 512 px patient,
                                                             # every patient at 1.25 mm slices (the slowest case)
+    .venv/bin/python bench/bench_phantom.py --no-time --baseline-src /work/main/src --identical --thickness 1.25 \
+        --pids 1 2 3 4 --rounds 3               # against another checkout's src; first checks bit-identical output
 
 Baseline ("naive full-resolution render"): the same patient rendered the obvious way, with every
 slab sampled at 5 sub-slices (1 mm) and averaged, i.e. make_patient's pipeline on a 5x finer z grid;
@@ -150,6 +152,48 @@ print(json.dumps(out))
 """
 
 
+_HASHER = """
+import hashlib, json, sys
+import numpy as np
+from cacscore.phantom import make_patient
+import cacscore.phantom.anatomy as A
+jobs, thick = json.loads(sys.argv[1]), float(sys.argv[2])
+if thick > 0:
+    A.SLICE_P = tuple(1.0 if m == thick else 0.0 for m in A.SLICE_MM)
+out = {}
+for pid, size in jobs:
+    p = make_patient(pid, seed=0, size=size, anatomy=True, gated=size <= 128)
+    arrays = {"hu": p.hu, "hu_static": p.hu_static, "labels": p.labels, "bright": p.bright,
+              "anatomy_labels": p.anatomy_labels}
+    if p.gated is not None:
+        arrays.update(gated_hu=p.gated.hu, gated_labels=p.gated.labels)
+    row = {k: hashlib.sha256(np.ascontiguousarray(v).tobytes()).hexdigest()[:16] for k, v in arrays.items()}
+    row.update(truth=p.truth, truth_moving=p.truth_moving)
+    out[f"{pid}@{size}"] = row
+print(json.dumps(out))
+"""
+
+
+def hashes_in_subprocess(src: Path, jobs: list[tuple[int, int]], thickness: float = 0.0) -> dict:
+    """sha256 (first 16 hex) of every output volume and the truth of make_patient(pid, seed=0, size) per job, in a
+    fresh process importing cacscore from ``src`` (volumes with anatomy labels; gated series up to 128 px)."""
+    env = dict(os.environ, PYTHONPATH=str(src))
+    res = subprocess.run([sys.executable, "-c", _HASHER, json.dumps(jobs), str(thickness)], env=env,
+                         capture_output=True, text=True, check=True)
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def identical(old_src: Path, new_src: Path, jobs: list[tuple[int, int]], thickness: float = 0.0) -> bool:
+    """Print whether both renderers give bit-identical volumes and the same truth for every (pid, size) job."""
+    old, new = hashes_in_subprocess(old_src, jobs, thickness), hashes_in_subprocess(new_src, jobs, thickness)
+    same = True
+    for key in old:
+        diff = [k for k in old[key] if old[key][k] != new[key].get(k)]
+        same &= not diff
+        print(f"  patient@size {key}: " + ("identical" if not diff else f"DIFFERENT {diff}"))
+    return same
+
+
 def time_in_subprocess(src: Path, pids: list[int], size: int, kw: dict, thickness: float = 0.0) -> np.ndarray:
     """(n, 2) wall and CPU seconds of make_patient per pid, in a fresh process importing cacscore from ``src``;
     ``thickness`` > 0 forces that slice thickness (mm) on every patient."""
@@ -159,32 +203,47 @@ def time_in_subprocess(src: Path, pids: list[int], size: int, kw: dict, thicknes
     return np.array(json.loads(res.stdout.strip().splitlines()[-1]))
 
 
-def versus(rev: str, pids: list[int], size: int, thickness: float = 0.0, rounds: int = 1) -> None:
-    """This tree's renderer (with and without the anatomy label volume) against the renderer at git ``rev``,
+def baseline_src(rev: str | None, src: str | None, tmp: str) -> tuple[Path, str]:
+    """The baseline renderer's source folder and its name: ``src`` as given, or git ``rev``'s src extracted into tmp."""
+    if src:
+        return Path(src).resolve(), src
+    root = Path(__file__).resolve().parents[1]
+    archive = subprocess.run(["git", "-C", str(root), "archive", rev, "src"], capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
+    return Path(tmp) / "src", rev
+
+
+def versus(old_src: Path, name: str, pids: list[int], size: int, thickness: float = 0.0, rounds: int = 1,
+           labels: bool = True) -> None:
+    """This tree's renderer (with and without the anatomy label volume) against the renderer in ``old_src``,
     interleaved round by round in the same run so that both see the same load on the shared cores."""
     root = Path(__file__).resolve().parents[1]
-    old, new, new_lab = [], [], []
-    with tempfile.TemporaryDirectory() as tmp:
-        archive = subprocess.run(["git", "-C", str(root), "archive", rev, "src"], capture_output=True, check=True).stdout
-        subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
-        for _ in range(rounds):
-            old.append(time_in_subprocess(Path(tmp) / "src", pids, size, {}, thickness))
-            new.append(time_in_subprocess(root / "src", pids, size, {}, thickness))
-            new_lab.append(time_in_subprocess(root / "src", pids, size, {"anatomy": True}, thickness))
-    old, new, new_lab = np.concatenate(old), np.concatenate(new), np.concatenate(new_lab)
+    trees = [(name, old_src, {}), ("this tree", root / "src", {})]
+    if labels:  # (a release renders every patient with its anatomy label volume)
+        trees += [(f"{name} + anatomy labels", old_src, {"anatomy": True}),
+                  ("this tree + anatomy labels", root / "src", {"anatomy": True})]
+    runs: dict[str, list] = {k: [] for k, _, _ in trees}
+    for _ in range(rounds):
+        for k, src, kw in trees:
+            runs[k].append(time_in_subprocess(src, pids, size, kw, thickness))
+    t = {k: np.stack(v) for k, v in runs.items()}  # (rounds, pids, 2): wall, CPU
     th = f"{thickness:g} mm slices" if thickness > 0 else "drawn slice thickness"
     print(f"size {size}, {th}, patients {pids} (seed 0) x {rounds} rounds, load average {os.getloadavg()[0]:.1f}:")
-    for name, t in ((f"{rev}", old), ("this tree", new), ("this tree + anatomy labels", new_lab)):
-        print(f"  {name:28s} wall median {np.median(t[:, 0]):.2f} s (max {t[:, 0].max():.2f}), "
-              f"CPU median {np.median(t[:, 1]):.2f} s (max {t[:, 1].max():.2f})")
-    print(f"  this tree / {rev} CPU ratio {np.median(new[:, 1]) / np.median(old[:, 1]):.2f}, "
-          f"with labels {np.median(new_lab[:, 1]) / np.median(old[:, 1]):.2f}")
+    for k, v in t.items():
+        print(f"  {k:28s} wall median {np.median(v[..., 0]):.2f} s (max {v[..., 0].max():.2f}), "
+              f"CPU median {np.median(v[..., 1]):.2f} s (max {v[..., 1].max():.2f})")
     # the least-disturbed run of each patient (the shared cores inflate CPU seconds too, by cache and SMT contention)
-    best = {name: t[:, 1].reshape(rounds, len(pids)).min(axis=0) for name, t in (("old", old), ("new", new),
-                                                                                    ("lab", new_lab))}
-    print(f"  fastest of {rounds} rounds per patient, CPU s: {rev} {np.round(best['old'], 2).tolist()}, this tree "
-          f"{np.round(best['new'], 2).tolist()}, + labels {np.round(best['lab'], 2).tolist()}; ratio of sums "
-          f"{best['new'].sum() / best['old'].sum():.2f}, with labels {best['lab'].sum() / best['old'].sum():.2f}")
+    best = {k: v.min(axis=0) for k, v in t.items()}  # (pids, 2)
+    for i, what in ((1, "CPU"), (0, "wall")):
+        print(f"  fastest of {rounds} rounds per patient, {what} s: " + "; ".join(
+            f"{k} {np.round(b[:, i], 2).tolist()}" for k, b in best.items()))
+        pairs = [("this tree", name)] + ([("this tree + anatomy labels", f"{name} + anatomy labels")] if labels else [])
+        ratios = ", ".join(f"{a} / {b} {best[a][:, i].sum() / best[b][:, i].sum():.2f}" for a, b in pairs)
+        print(f"    {what} ratio of sums: {ratios}; mean per patient: " + ", ".join(
+            f"{k} {b[:, i].mean():.2f} s" for k, b in best.items()))
+    print(f"  this tree / {name} CPU ratio of medians {np.median(t['this tree'][..., 1]) / np.median(t[name][..., 1]):.2f}"
+          + (f", with labels {np.median(t['this tree + anatomy labels'][..., 1]) / np.median(t[f'{name} + anatomy labels'][..., 1]):.2f}"
+             if labels else ""))
 
 
 def main() -> None:
@@ -197,12 +256,28 @@ def main() -> None:
     ap.add_argument("--no-time", action="store_true")
     ap.add_argument("--hu", action="store_true")
     ap.add_argument("--versus", default=None, metavar="GIT_REV", help="time against the renderer at this revision")
+    ap.add_argument("--baseline-src", default=None, metavar="SRC",
+                    help="time against the renderer in this source folder (e.g. /work/main/src) instead of --versus")
+    ap.add_argument("--identical", type=int, nargs="*", default=None, metavar="SIZE",
+                    help="with --versus / --baseline-src: first check that both renderers give bit-identical volumes "
+                         "and truth for --pids at these sizes (default 64 128 512)")
+    ap.add_argument("--no-labels", action="store_true", help="with --versus: leave out the anatomy-label timing")
     ap.add_argument("--pids", type=int, nargs="+", default=[1, 2, 3, 4, 5])
     ap.add_argument("--thickness", type=float, default=0.0, help="with --versus: force this slice thickness (mm)")
-    ap.add_argument("--rounds", type=int, default=1, help="with --versus: interleaved rounds")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="with --versus / --baseline-src: interleaved rounds, the fastest per patient compared (0: --identical only)")
     args = ap.parse_args()
-    if args.versus:
-        versus(args.versus, args.pids, 512, args.thickness, args.rounds)
+    if args.versus or args.baseline_src:
+        with tempfile.TemporaryDirectory() as tmp:
+            old_src, name = baseline_src(args.versus, args.baseline_src, tmp)
+            if args.identical is not None:
+                sizes = args.identical or [64, 128, 512]
+                print(f"identical output ({name} against this tree, {args.thickness or 'drawn'} mm slices):")
+                ok = identical(old_src, Path(__file__).resolve().parents[1] / "src",
+                               [(pid, sz) for sz in sizes for pid in args.pids], args.thickness)
+                print("  all identical" if ok else "  OUTPUT DIFFERS")
+            if args.rounds > 0:  # (--rounds 0: the identity check only)
+                versus(old_src, name, args.pids, 512, args.thickness, args.rounds, labels=not args.no_labels)
     print(f"load average {os.getloadavg()[0]:.1f} {os.getloadavg()[1]:.1f} on {os.cpu_count()} cores")
     for size in () if args.no_time else (512, 128):
         t = timeit(lambda: make_patient(3, seed=0, size=size), args.repeats)

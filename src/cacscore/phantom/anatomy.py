@@ -1173,10 +1173,9 @@ def _paint_cavity(anat: Anatomy, cv: Canvas) -> None:
         else:
             wf[:] = 0.0
         if lab is not None:
-            lk = lab[k][:, cs]
-            in_cav = c2 >= 0.5
-            lk[in_cav] = np.where(below, below_lab[:, cs], LABEL["thoracic_inlet"])[in_cav]
-            lk[wf >= 0.5] = np.broadcast_to(lung_lab[:, cs], wf.shape)[wf >= 0.5]
+            lk = lab[k][:, cs]  # (copyto with where=: the masked assignment without gathering the values first)
+            np.copyto(lk, np.where(below, below_lab[:, cs], LABEL["thoracic_inlet"]), where=c2 >= 0.5)
+            np.copyto(lk, lung_lab[:, cs], where=wf >= 0.5)
     _paint_upper_abdomen(anat, cv)
 
 

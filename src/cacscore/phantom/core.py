@@ -13,8 +13,8 @@ from cacscore.phantom.anatomy import ANATOMY_VERSION, Anatomy, chest_grid, draw_
 from cacscore.phantom.coronary import (Layer, Plaque, PlaqueSpec, Vessel, draw_calcium, place_plaques, render_heart,
                                        vessel_centrelines)
 from cacscore.phantom.motion import MotionPlan, draw_motion, move_layer
-from cacscore.phantom.noncoronary import (CORONARY_CLEARANCE_MM, Blob, draw_cardiac_calcium, draw_nodal_calcium,
-                                          paint_blobs)
+from cacscore.phantom.noncoronary import (CORONARY_CLEARANCE_MM, Blob, blob_fractions, draw_cardiac_calcium,
+                                          draw_nodal_calcium, paint_blobs)
 from cacscore.phantom.raster import Grid
 from cacscore.scoring.agatston import agatston
 from cacscore.core.vessels import VESSELS
@@ -169,33 +169,41 @@ def _apply_layers(out: np.ndarray, layers: list[Layer], plan: MotionPlan, grid: 
         bz, by, bx = layer.box
         y0, y1 = max(by.start - pad, 0), min(by.stop + pad, ny)
         x0, x1 = max(bx.start - pad, 0), min(bx.stop + pad, nx)
-        inner = (slice(None), slice(by.start - y0, by.stop - y0), slice(bx.start - x0, bx.stop - x0))
-        def moved_one(arr: np.ndarray) -> np.ndarray:
-            big = np.zeros((bz.stop - bz.start, y1 - y0, x1 - x0), np.float32)
-            big[inner] = arr
-            return move_layer(big, bz.start, plan, layer.name, grid.px_mm)
+        def moved_one(arr: np.ndarray) -> np.ndarray:  # moved into the padded box
+            return move_layer(arr, bz.start, plan, layer.name, grid.px_mm, shape=(y1 - y0, x1 - x0),
+                              at=(by.start - y0, bx.start - x0))
 
         moved = _in_threads(moved_one, [layer.alpha, layer.premult])  # alpha and premult move alike, independently
         v = out[bz, y0:y1, x0:x1]
-        v *= 1 - moved[0]
+        v *= np.subtract(1, moved[0], out=moved[0])  # (in place: v *= 1 - alpha, v += premult)
         v += moved[1]
 
 
-def _score(hu: np.ndarray, labels: np.ndarray, grid: Grid) -> dict[str, float]:
-    # lesions are components of (hu >= threshold) & (labels > 0): scoring the labels' bounding box gives the same
-    # result, and at 1.25 mm the whole volume cost 0.2 s per call
-    box = tuple(slice(int(i[0]), int(i[-1]) + 1) if len(i) else slice(0, 1)
-                for i in (np.flatnonzero(labels.any(axis=(1, 2))), np.flatnonzero(labels.any(axis=(0, 2))),
-                          np.flatnonzero(labels.any(axis=(0, 1)))))
+def _nonzero_box(labels: np.ndarray) -> tuple[slice, slice, slice]:
+    """The bounding box of labels > 0 (a 1-voxel box at the origin when there is none); the y and x extents are
+    looked for only in the z range (the labels fill a few percent of the volume)."""
+    kz = np.flatnonzero(labels.any(axis=(1, 2)))
+    if not len(kz):
+        return (slice(0, 1), slice(0, 1), slice(0, 1))
+    sub = labels[kz[0]:kz[-1] + 1]
+    ky, kx = np.flatnonzero(sub.any(axis=(0, 2))), np.flatnonzero(sub.any(axis=(0, 1)))
+    return slice(int(kz[0]), int(kz[-1]) + 1), slice(int(ky[0]), int(ky[-1]) + 1), slice(int(kx[0]), int(kx[-1]) + 1)
+
+
+def _score(hu: np.ndarray, labels: np.ndarray, grid: Grid, box: tuple[slice, slice, slice] | None = None) -> dict[str, float]:
+    # lesions are components of (hu >= threshold) & (labels > 0): scoring any box that holds every labelled voxel
+    # gives the same result (``box``, else the labels' bounding box), and at 1.25 mm the whole volume cost 0.2 s per call
+    box = _nonzero_box(labels) if box is None else box
     res = agatston(hu[box], labels[box], pixel_spacing_mm=(grid.px_mm, grid.px_mm), slice_spacing_mm=grid.dz_mm,
                    slice_thickness_mm=grid.dz_mm)
     return res.as_row()
 
 
 def _finish(moving: np.ndarray, static: np.ndarray | None, grid: Grid, fov_mm: float, *, sigma: float,
-            rng: np.random.Generator, grain_mm: float = 0.5) -> None:
+            rng: np.random.Generator, grain_mm: float = 0.5, fresh: np.ndarray | None = None) -> None:
     """Slice by slice (cache-friendly): add noise to ``moving``, set the outside of the
-    reconstruction circle to -1024 HU, round to integer HU and clip to the storable range."""
+    reconstruction circle to -1024 HU, round to integer HU and clip to the storable range. ``fresh`` (nz,) bool:
+    slices of ``moving`` not written yet, which are the static slice plus noise."""
     nz, ny, nx = grid.shape
     pad = 48
     pool = noise_pool(rng, (ny, nx), grid.px_mm, pad=pad, grain_mm=grain_mm)
@@ -207,7 +215,10 @@ def _finish(moving: np.ndarray, static: np.ndarray | None, grid: Grid, fov_mm: f
     def finish(ks: range) -> None:
         for k in ks:
             m = moving[k]
-            m += _slice_noise(pool, picks[k], (ny, nx), float(sig))
+            if fresh is not None and fresh[k]:
+                np.add(static[k], _slice_noise(pool, picks[k], (ny, nx), float(sig)), out=m)
+            else:
+                m += _slice_noise(pool, picks[k], (ny, nx), float(sig))
             for a in (m, None if static is None else static[k]):
                 if a is None:
                     continue
@@ -297,17 +308,31 @@ def make_patient(pid: int, *, seed: int, size: int = 512, gated: bool = False,
     plaques = d.plaques if with_coronary_calcium else []
     grid = chest_grid(d.anat, size)
     static, bright, alab = render_background(d.anat, grid, kvp=d.kvp, anatomy_labels=anatomy)
-    moving = static.copy()
-    layers, labels, _ = render_heart(d.anat, grid, static, d.vessels, plaques, kvp=d.kvp,
-                                     cardiac_calcium=d.cardiac, bright=bright, anatomy_lab=alab)
+    # the moving image is the background with the layers moved in: only the slabs that a layer (or a static blob)
+    # paints are copied from the background before that happens; every other slab of it is the static slab plus
+    # noise, written by _finish (a whole-volume copy was up to a quarter of the patient's time on a loaded machine)
+    moving = np.empty_like(static)
+    copied = np.zeros(grid.shape[0], bool)
+
+    def keep_background(box: tuple[slice, ...]) -> None:
+        ks = np.arange(box[0].start, box[0].stop)
+        for k in ks[~copied[ks]]:
+            moving[k] = static[k]
+        copied[ks] = True
+
+    layers, labels, _ = render_heart(d.anat, grid, static, d.vessels, plaques, kvp=d.kvp, cardiac_calcium=d.cardiac,
+                                     bright=bright, anatomy_lab=alab, before_paint=keep_background)
     _apply_layers(moving, layers, d.motion, grid)
     del layers
+    for _b, box, _f in blob_fractions(grid, d.nodes):  # (the static blobs go into both images, as painted there)
+        keep_background(box)
     paint_blobs([static, moving], grid, d.nodes, kvp=d.kvp, bright=bright, anatomy_lab=alab)
-    labels[bright] = 0  # bone and non-coronary calcium are never coronary
+    lbox = _nonzero_box(labels)  # the labels' box: clearing and scoring there touches a few percent of the volume
+    labels[lbox][bright[lbox]] = 0  # bone and non-coronary calcium are never coronary
     _finish(moving, static, grid, d.anat.fov_mm, sigma=d.sigma, rng=np.random.default_rng([seed, pid, 1]),
-            grain_mm=KERNELS[d.kernel][0])
-    truth = _score(static, labels, grid)
-    truth_moving = _score(moving, labels, grid)
+            grain_mm=KERNELS[d.kernel][0], fresh=~copied)
+    truth = _score(static, labels, grid, lbox)
+    truth_moving = _score(moving, labels, grid, lbox)
     hc = d.anat.heart_c
     idx = ((hc[2] - grid.z_mm[0]) / grid.dz_mm, (hc[1] - grid.y_mm[0]) / grid.px_mm, (hc[0] - grid.x_mm[0]) / grid.px_mm)
     g = make_gated(d, size=size, seed=seed, pid=pid) if gated else None

@@ -55,28 +55,48 @@ def _bilinear_weights(shifts: list[tuple[float, float]], w: float) -> dict[tuple
     return acc
 
 
-def _shift2d_add(out: np.ndarray, a: np.ndarray, weights: dict[tuple[int, int], float]) -> None:
-    """out += sum over integer offsets (oy, ox) of weight * a shifted by them (zero fill). Hand-written because
-    scipy.ndimage.shift per slice and sub-phase costs ~20x more for these small boxes."""
+def _shift2d_add(out: np.ndarray, a: np.ndarray, weights: dict[tuple[int, int], float], at: tuple[int, int] = (0, 0),
+                 tmp: np.ndarray | None = None) -> None:
+    """out += sum over integer offsets (oy, ox) of weight * a shifted by them (zero fill), with a's pixel (0, 0) at
+    out's ``at`` (out may be larger: a layer's box padded by the motion's reach). Hand-written because
+    scipy.ndimage.shift per slice and sub-phase costs ~20x more for these small boxes. ``tmp``: scratch of a's
+    shape (no temporary per offset)."""
+    big_y, big_x = out.shape
     ny, nx = a.shape
     for (oy, ox), ww in weights.items():
-        if abs(oy) >= ny or abs(ox) >= nx:
+        sy, sx = at[0] + oy, at[1] + ox  # a's (i, j) lands on out's (i + sy, j + sx)
+        i0, i1, j0, j1 = max(0, -sy), min(ny, big_y - sy), max(0, -sx), min(nx, big_x - sx)
+        if i1 <= i0 or j1 <= j0:
             continue
-        src = a[max(0, -oy):ny - max(0, oy), max(0, -ox):nx - max(0, ox)]
-        dst = out[max(0, oy):ny - max(0, -oy), max(0, ox):nx - max(0, -ox)]
-        dst += np.float32(ww) * src
+        src = a[i0:i1, j0:j1]
+        w = np.float32(ww)
+        if tmp is None:
+            prod = w * src
+        else:
+            prod = np.multiply(src, w, out=tmp[:i1 - i0, :j1 - j0])
+        out[i0 + sy:i1 + sy, j0 + sx:j1 + sx] += prod
 
 
-def move_layer(diff: np.ndarray, z0: int, plan: MotionPlan, name: str, px_mm: float) -> np.ndarray:
-    """The moving version of a layer diff (nz_b, ny_b, nx_b) whose first slab is grid slab z0."""
+def move_layer(diff: np.ndarray, z0: int, plan: MotionPlan, name: str, px_mm: float, *,
+               shape: tuple[int, int] | None = None, at: tuple[int, int] = (0, 0)) -> np.ndarray:
+    """The moving version of a layer diff (nz_b, ny_b, nx_b) whose first slab is grid slab z0; ``shape``: the
+    in-plane shape of the result (default diff's), diff's pixel (0, 0) at ``at`` in it (the rest is zero before
+    moving: the same as moving a zero-padded diff, without building it)."""
     amp = plan.amplitude_mm * AMPLITUDE_SHARE[name]
+    if shape is None:
+        shape = diff.shape[1:]
     if amp < 1e-3:
-        return diff.copy()
+        if shape == diff.shape[1:]:
+            return diff.copy()
+        out = np.zeros((diff.shape[0], *shape), diff.dtype)
+        out[:, at[0]:at[0] + diff.shape[1], at[1]:at[1] + diff.shape[2]] = diff
+        return out
     dy, dx = plan.direction[name]
-    out = np.zeros_like(diff)
+    out = np.zeros((diff.shape[0], *shape), diff.dtype)
+    tmp = np.empty(diff.shape[1:], diff.dtype)
     k = np.arange(plan.n_sub)
     for z in range(diff.shape[0]):
         phases = plan.phase[z0 + z] + plan.window * (k + 0.5) / plan.n_sub
         disp = 0.5 * amp * np.cos(2 * np.pi * phases) / px_mm
-        _shift2d_add(out[z], diff[z], _bilinear_weights([(d * dy, d * dx) for d in disp], 1.0 / plan.n_sub))
+        _shift2d_add(out[z], diff[z], _bilinear_weights([(d * dy, d * dx) for d in disp], 1.0 / plan.n_sub), at, tmp)
     return out

@@ -22,6 +22,7 @@ import json
 import logging
 import plistlib
 import shutil
+from io import BytesIO
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -75,59 +76,60 @@ def write_series(folder: Path, hu: np.ndarray, *, spacing_mm: tuple[float, float
     paths = []
     study = _uid(seed, pid, "study")
     series = _uid(seed, pid, "series", series_number)
+    # one dataset for the series: the ~40 header elements are set once, and each slice replaces only its own six
+    # (building every slice's dataset anew was a third of the writing time; the files are the same bytes)
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = CTImageStorage
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    meta.ImplementationClassUID = UID_PREFIX + "1"
+    ds = Dataset()
+    ds.file_meta = meta
+    ds.SOPClassUID = CTImageStorage
+    ds.ImageType = ["ORIGINAL", "PRIMARY", "AXIAL"]
+    ds.Modality = "CT"
+    ds.Manufacturer = "SIEMENS"
+    ds.ManufacturerModelName = model
+    ds.PatientName = f"PHANTOM^{pid}"
+    ds.PatientID = f"PHANTOM{pid}"
+    ds.PatientPosition = "HFS"
+    ds.BodyPartExamined = "CHEST"
+    ds.SeriesDescription = description
+    ds.SeriesNumber = series_number
+    ds.KVP = kvp
+    ds.SliceThickness = thickness_mm
+    ds.SpacingBetweenSlices = dz
+    ds.ConvolutionKernel = kernel
+    if fov_mm is not None:
+        ds.ReconstructionDiameter = round(float(fov_mm), 2)
+    ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
+    ds.PixelSpacing = [round(dy, 6), round(dx, 6)]
+    ds.Rows, ds.Columns = ny, nx
+    ds.SamplesPerPixel = 1
+    ds.PhotometricInterpretation = "MONOCHROME2"
+    ds.BitsAllocated = 16
+    ds.BitsStored = 12
+    ds.HighBit = 11
+    ds.PixelRepresentation = 0
+    ds.RescaleIntercept = -1024
+    ds.RescaleSlope = 1
+    ds.RescaleType = "HU"
+    ds.WindowCenter = 40
+    ds.WindowWidth = 400
+    if clean:
+        ds.StudyInstanceUID = study
+        ds.SeriesInstanceUID = series
+        ds.FrameOfReferenceUID = _uid(seed, pid, "frame")
     for k in range(nz):
         inst = nz - k  # 1 = top
         z = origin_mm[2] + k * dz
         sop = _uid(seed, pid, series_number, k)
-        meta = FileMetaDataset()
-        meta.MediaStorageSOPClassUID = CTImageStorage
         meta.MediaStorageSOPInstanceUID = sop
-        meta.TransferSyntaxUID = ExplicitVRLittleEndian
-        meta.ImplementationClassUID = UID_PREFIX + "1"
-        ds = Dataset()
-        ds.file_meta = meta
-        ds.SOPClassUID = CTImageStorage
         ds.SOPInstanceUID = sop
-        ds.ImageType = ["ORIGINAL", "PRIMARY", "AXIAL"]
-        ds.Modality = "CT"
-        ds.Manufacturer = "SIEMENS"
-        ds.ManufacturerModelName = model
-        ds.PatientName = f"PHANTOM^{pid}"
-        ds.PatientID = f"PHANTOM{pid}"
-        ds.PatientPosition = "HFS"
-        ds.BodyPartExamined = "CHEST"
-        ds.SeriesDescription = description
-        ds.SeriesNumber = series_number
         ds.InstanceNumber = inst
-        ds.KVP = kvp
-        ds.SliceThickness = thickness_mm
-        ds.SpacingBetweenSlices = dz
-        ds.ConvolutionKernel = kernel
-        if fov_mm is not None:
-            ds.ReconstructionDiameter = round(float(fov_mm), 2)
         ds.ImagePositionPatient = [round(origin_mm[0], 4), round(origin_mm[1], 4), round(z, 4)]
-        ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
         ds.SliceLocation = round(-z, 4)
-        ds.PixelSpacing = [round(dy, 6), round(dx, 6)]
-        ds.Rows, ds.Columns = ny, nx
-        ds.SamplesPerPixel = 1
-        ds.PhotometricInterpretation = "MONOCHROME2"
-        ds.BitsAllocated = 16
-        ds.BitsStored = 12
-        ds.HighBit = 11
-        ds.PixelRepresentation = 0
-        ds.RescaleIntercept = -1024
-        ds.RescaleSlope = 1
-        ds.RescaleType = "HU"
-        ds.WindowCenter = 40
-        ds.WindowWidth = 400
-        if clean:
-            ds.StudyInstanceUID = study
-            ds.SeriesInstanceUID = series
-            ds.FrameOfReferenceUID = _uid(seed, pid, "frame")
         ds.PixelData = stored[k].tobytes()
         path = folder / f"IM-{series_number:04d}-{inst:04d}.dcm"
-        from io import BytesIO
         buf = BytesIO()
         pydicom.dcmwrite(buf, ds, enforce_file_format=True)
         _atomic_write_bytes(path, buf.getvalue())
