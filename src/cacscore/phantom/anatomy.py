@@ -29,12 +29,13 @@ the spine; the right atrium lies to the right (coronary.atria), so the heart is 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import ndimage
 from scipy.interpolate import make_interp_spline
 
+from cacscore.phantom.lungvessels import colonise, splat_fraction, tree_segments
 from cacscore.phantom.raster import Grid, ellipse_footprint, ellipsoid_columns, ellipsoid_fraction, paint, slab_fraction
 
 ANATOMY_VERSION = "v7"
@@ -155,6 +156,7 @@ class Anatomy:
     bed_out_mm: float = 0.0  # v7: soft tissue beyond the vessel's thin fat on its outer side there
     crux_fat_mm: float | None = None  # v7: the fat sheath on the bed (None: the sheath_profile's everywhere)
     crux_du: float = 0.0  # v7: how far (x the long semi-axis) the inferior AV groove dips toward the apex at the crux
+    chest_realism: bool = False  # session 11 (CHEST_REALISM): lung_vessels are grown trees (lungvessels.py), rib necks
 
 
 @dataclass(frozen=True)
@@ -621,6 +623,64 @@ def _draw_lung_vessels(xr: np.random.Generator, pulmonary: tuple, *, cav_c, cav_
     return np.concatenate(segs)
 
 
+CHEST_REALISM = True
+"""Session 11 (docs/phantom.md, "Chest realism"): lung vessel trees grown inside the lungs from the hila and the left
+atrium (lungvessels.py), rib necks and heads joining the ribs to the vertebrae, scapulae in their muscles. Drawn from
+their own stream after every other draw, so the heart, coronaries, calcium and truth are unchanged; False draws and
+paints v7's chest exactly."""
+
+
+def lung_contains(anat: Anatomy, pts: np.ndarray) -> np.ndarray:
+    """Whether patient points (n, 3) lie in the lungs as _paint_cavity draws them (the bell-shaped cavity between the
+    diaphragm and the apices, a few mm in), and not in the heart's core. (n,) bool."""
+    x, y, z = pts[:, 0], pts[:, 1], pts[:, 2]
+    (cx, cy), (ca, cb) = anat.cav_c, anat.cav_ab
+    ext = anat.wall.post_ext if anat.wall is not None else 0.0
+    dxu = ((x - cx) / ca).astype(np.float32)
+    dyn = ((y - cy) / np.where(y > cy, cb + ext, cb)).astype(np.float32)
+    dxn = dxu / cavity_x_scale(anat, z)
+    lo = _dome_low(anat, dxu, dyn)
+    hi = anat.t_apex - anat.apex_k * (dxu ** 2 + 0.6 * dyn ** 2) + anat.z_dome_mm - 60.0 * np.clip(0.35 - np.abs(dxu), 0, None)
+    ok = (dxn ** 2 + dyn ** 2 < 0.9) & (z > lo + 3.0) & (z < hi - 3.0)
+    local = (pts - anat.heart_c) @ anat.heart_axes.T / (0.85 * anat.heart_semi)
+    ok &= (local ** 2).sum(axis=1) > 1.0
+    # nor in the mediastinum (great vessels, trachea, oesophagus) or beside the vertebral body
+    ok &= np.abs(x - cx - 4.0) > anat.med_halfwidth + 6.0
+    sx, sy, sr = anat.spine_c[0], anat.spine_c[1], anat.spine_r
+    return ok & ~((np.abs(x - sx) < 1.3 * sr + 8.0) & (y > sy - sr - 22.0))
+
+
+LUNG_TREE_SPACING_MM = 14.0
+"""Session 11: mean spacing of the points that the vessel trees grow toward (lungvessels.colonise): each tree ends
+about one per that many mm of lung, so it sets how far out the visible vessels reach and how many there are."""
+
+
+def _draw_lung_trees(xr: np.random.Generator, anat: Anatomy) -> np.ndarray:
+    """Session 11's pulmonary vessels: an arterial tree from each hilum and a venous one from each side of the left
+    atrium (a superior and an inferior vein), each grown by space colonisation toward its own random points in the
+    lungs, so arteries and veins interleave, fill the lungs and taper from the hila out. (n, 7) segments."""
+    (cx, cy), (ca, cb) = anat.cav_c, anat.cav_ab
+    ext = anat.wall.post_ext if anat.wall is not None else 0.0
+    zd = anat.z_dome_mm
+    lo = np.array([cx - ca, cy - cb, zd - anat.dome_depth])
+    hi = np.array([cx + ca, cy + cb + ext, zd + anat.t_apex])
+    n_try = int(np.prod(hi - lo) / LUNG_TREE_SPACING_MM ** 3)
+    sx, sy, sr = anat.spine_c[0], anat.spine_c[1], anat.spine_r
+    root = anat.aorta_root
+    la = np.array([0.5 * (root[0] + sx) + 8.0, 0.5 * (root[1] + sy - sr - 16.0), root[2]])
+    arteries = [anat.pulmonary[k].points[-1] for k in (1, 2) if len(anat.pulmonary) > k]
+    veins = [la + np.array([side * 30.0, 0.0, dz_]) for side in (-1.0, 1.0) for dz_ in (12.0, -14.0)]
+    segs = []
+    for roots, r_leaf in ((arteries, 0.6), (veins, 0.65)):
+        pts = lo + xr.random((n_try, 3)) * (hi - lo)
+        pts = pts[lung_contains(anat, pts)]
+        if not roots or not len(pts):
+            continue
+        pos, parent = colonise(np.asarray(roots), pts, step=float(xr.uniform(4.5, 5.5)))
+        segs.append(tree_segments(pos, parent, r_leaf=r_leaf, exponent=1 / 3))
+    return np.concatenate(segs) if segs else np.zeros((0, 7))
+
+
 def draw_anatomy(rng: np.random.Generator) -> Anatomy:
     """Draw one patient's anatomy (all randomness from ``rng``)."""
     a = rng.uniform(135, 200)
@@ -719,7 +779,7 @@ def draw_anatomy(rng: np.random.Generator) -> Anatomy:
     lung_vessels = _draw_lung_vessels(np.random.default_rng([tex_seed, 8]), pulm, cav_c=cav_c, cav_ab=cav_ab)
     wall = _draw_wall(np.random.default_rng([tex_seed, 6]), body_c=body_c, b=b, fat=fat, spine_c=spine_c,
                       spine_r=spine_r, protrude=protrude)
-    return Anatomy(
+    anat = Anatomy(
         fov_mm=fov, n_slices=int(round(5.0 * n_slices / slice_mm)), z_dome_mm=z_dome, t_top=t_top, body_c=body_c, body_ab=(a, b),
         fat_mm=fat, muscle_mm=muscle, cav_c=cav_c, cav_ab=cav_ab, bone_scale=rng.uniform(0.7, 1.2),
         spine_c=spine_c, spine_r=spine_r, vert_period=rng.uniform(24, 28), vert_phase=rng.uniform(0, 28),
@@ -735,6 +795,11 @@ def draw_anatomy(rng: np.random.Generator) -> Anatomy:
         taper_lin=float(bell[3]), apex_k=float(apex_k), **_draw_v5(np.random.default_rng([tex_seed, 10])),
         **_draw_v6(np.random.default_rng([tex_seed, 11])), **_draw_v7(np.random.default_rng([tex_seed, 12])),
     )
+    if not CHEST_REALISM:
+        return anat
+    # session 11: from their own stream, after every other draw, so nothing else changes
+    trees = _draw_lung_trees(np.random.default_rng([tex_seed, 13]), anat)
+    return replace(anat, lung_vessels=trees, chest_realism=True)
 
 
 def _draw_v5(xr: np.random.Generator) -> dict:
@@ -1122,6 +1187,8 @@ def _paint_cavity(anat: Anatomy, cv: Canvas) -> None:
     # vessels are dense near the hila and sparse in the periphery
     d2 = np.minimum((np.abs(dxn) - 0.4) ** 2 + (dyn + 0.05) ** 2, 1.0)
     vess = (np.float32(300.0) * (0.45 + 1.2 * np.exp(-d2 / (2 * 0.22 ** 2)))).astype(np.float32)
+    if anat.chest_realism:  # session 11: the grown vessel trees are the vessels; the texture only a faint mottle
+        vess *= np.float32(LUNG_TEXTURE_REALISM)
     lab = cv.lab[box] if cv.lab is not None else None
     lung_lab = np.where(right, LABEL["lung_right"], LABEL["lung_left"]).astype(np.uint8)
     below_lab = np.where(right, LABEL["liver"], LABEL["abdomen"]).astype(np.uint8)
@@ -1223,6 +1290,11 @@ def _segment_fraction(grid: Grid, seg: np.ndarray, n_sub: int):
 
 
 LUNG_VESSEL_HU = 40.0
+LUNG_TEXTURE_REALISM = 0.35
+"""Session 11: the lung texture's amplitude (thresholded smooth noise, v2's stand-in for vessels) with grown trees."""
+CAPSULE_MIN_PX = 2.5
+"""Session 11: lung vessel segments at least this many pixels in radius are painted as exact capsules, thinner ones
+splatted (lungvessels.splat_fraction)."""
 
 
 def _paint_lung_vessels(anat: Anatomy, cv: Canvas) -> None:
@@ -1230,8 +1302,12 @@ def _paint_lung_vessels(anat: Anatomy, cv: Canvas) -> None:
     later, or already there, are never covered): thin tubes of blood that partial volume greys in a thick slab."""
     if anat.lung_vessels is None or not len(anat.lung_vessels):
         return
+    segs = anat.lung_vessels
     n_sub = max(1, int(round(cv.grid.dz_mm / 1.25)))
-    for seg in anat.lung_vessels:
+    if anat.chest_realism:
+        _paint_lung_trees(cv, segs, n_sub)
+        return
+    for seg in segs:
         res = _segment_fraction(cv.grid, seg, n_sub)
         if res is None:
             continue
@@ -1239,6 +1315,26 @@ def _paint_lung_vessels(anat: Anatomy, cv: Canvas) -> None:
         v = cv.img[box]
         f *= (v > -990) & (v < -500)  # lung only: not outside air, airways, gas, nor soft tissue
         paint(cv.img, box, f, LUNG_VESSEL_HU)
+
+
+def _paint_lung_trees(cv: Canvas, segs: np.ndarray, n_sub: int) -> None:
+    """Session 11's trees (thousands of short segments): the thick ones as exact capsules, their union taken against
+    the lung as it was before any of them (painting one over another's anti-aliased edge, which no longer reads as
+    lung, left dark seams across a vessel at every joint), then the thin ones splatted (lungvessels.splat_fraction),
+    each only over lung."""
+    hu = np.float32(LUNG_VESSEL_HU)
+    thick = segs[:, 6] >= CAPSULE_MIN_PX * cv.grid.px_mm
+    caps = [res for res in (_segment_fraction(cv.grid, seg, n_sub) for seg in segs[thick]) if res is not None]
+    before = [cv.img[box].copy() for box, _ in caps]
+    for (box, f), v0 in zip(caps, before):
+        f *= (v0 > -990) & (v0 < -500)
+        sub = cv.img[box]
+        np.maximum(sub, v0 + f * (hu - v0), out=sub)
+    idx, frac = splat_fraction(cv.grid, segs[~thick])
+    flat = cv.img.reshape(-1)
+    v = flat[idx]
+    frac *= (v > -990) & (v < -500)
+    flat[idx] = v + frac * (hu - v)
 
 
 def _paint_arms(anat: Anatomy, cv: Canvas, bone_k: float) -> None:
@@ -1524,6 +1620,48 @@ def _paint_ribs(anat: Anatomy, cv: Canvas, bone_k: float) -> None:
     for v in np.unique(scale):
         ks = np.nonzero(scale == v)[0]
         _paint_ribs_range(anat, cv, bone_k, slice(int(ks[0]), int(ks[-1]) + 1), float(v), cand)
+    if anat.chest_realism:
+        _paint_rib_necks(anat, cv, bone_k)
+
+
+RIB_THETA0 = 0.25
+"""Where the ribs' band starts (rad from posterior, _paint_ribs_range); session 11's necks join it to the spine."""
+
+
+def rib_necks(anat: Anatomy) -> np.ndarray:
+    """Session 11: each rib's head, neck and tubercle as two capsules (n, 7: x0, y0, z0, x1, y1, z1, radius): from the
+    head on the side of the vertebral body, back and out under the transverse process' tip, then to where the rib's
+    band starts (RIB_THETA0). Before, the posterior ribs ended in the paraspinal muscle a few cm from the spine."""
+    (cx, cy), (ca, cb) = anat.cav_c, anat.cav_ab
+    ext = anat.wall.post_ext if anat.wall is not None else 0.0
+    sx, sy, sr = anat.spine_c[0], anat.spine_c[1], anat.spine_r
+    cyc = sy + sr + 8.0  # the canal ring's centre (_paint_spine)
+    zd = anat.z_dome_mm
+    t0 = anat.rib_drop * (1 - np.cos(RIB_THETA0)) / 2
+    out = []
+    for k in range(12):
+        z = zd + anat.rib_top - k * anat.rib_period - t0
+        xs = float(_quantised_scale(anat, np.array([z]))[0])
+        a_k, b_k = ca * xs, cb + ext
+        rho = 1.0 + 4.5 / (0.5 * (a_k + b_k))  # the band's centre line, 4.5 mm outside the cavity
+        for side in (-1.0, 1.0):
+            band = np.array([cx + side * np.sin(RIB_THETA0) * rho * a_k, cy + np.cos(RIB_THETA0) * rho * b_k, z])
+            head = np.array([sx + side * 1.02 * sr, sy + 0.4 * sr, z + 4.0])
+            tub = np.array([sx + side * 30.0, cyc + 1.0, z + 2.0])
+            out += [np.r_[head, tub, 4.0], np.r_[tub, band, 4.5]]
+    return np.asarray(out)
+
+
+def _paint_rib_necks(anat: Anatomy, cv: Canvas, bone_k: float) -> None:
+    """Cortex then marrow of the rib necks (rib_necks), bright and labelled rib."""
+    n_sub = max(1, int(round(cv.grid.dz_mm / 1.25)))
+    for seg in rib_necks(anat):
+        for grow, hu, name in ((0.0, 650 * bone_k, "rib"), (-2.0, 200 * bone_k, None)):
+            s = seg.copy()
+            s[6] += grow
+            res = _segment_fraction(cv.grid, s, n_sub)
+            if res is not None:
+                cv.paint(res[0], res[1], hu, name, is_bright=hu > 150)
 
 
 def _paint_ribs_range(anat: Anatomy, cv: Canvas, bone_k: float, ks: slice, x_scale: float, cand) -> None:
