@@ -1750,6 +1750,29 @@ def _paint_scapulae(anat: Anatomy, cv: Canvas, bone_k: float) -> None:
         fb = fzs[b[0]][:, None, None] * hgt
         cv.paint(b, fb * f_o[None], 520 * bone_k, "scapula", is_bright=True)
         cv.paint(b, fb * f_i[None], 170 * bone_k)
+        if anat.chest_realism:  # session 11: the scapular spine, a ridge backward from the blade's upper third
+            _paint_scapular_spine(cv, bone_k, (px_c, py_c), float(tang), side, (zs0, zs1))
+
+
+def _paint_scapular_spine(cv: Canvas, bone_k: float, centre: tuple[float, float], tang: float, side: float,
+                          zs: tuple[float, float]) -> None:
+    """The spine of the scapula: on the blade's upper third, a 14 mm ridge running back (away from the ribs) and out,
+    so an axial slice there shows the blade and its spine as a T (the flat plate alone read as a line)."""
+    grid = cv.grid
+    x, y, px = grid.x_mm, grid.y_mm, grid.px_mm
+    z0 = zs[0] + 0.6 * (zs[1] - zs[0])
+    fz = slab_fraction(np.float32(z0), np.float32(zs[1]), grid.z_edges_mm)
+    # the blade's outward normal (away from the cavity): its tangent turned a quarter toward the back
+    nx_, ny_ = -np.sin(tang), np.cos(tang)
+    if ny_ < 0:
+        nx_, ny_ = -nx_, -ny_
+    cx_, cy_ = centre[0] + 7.0 * nx_ + side * 4.0, centre[1] + 7.0 * ny_
+    b = grid.box((z0, cy_ - 14, cx_ - 14), (zs[1], cy_ + 14, cx_ + 14))
+    if b is None:
+        return
+    ang = float(np.arctan2(ny_, nx_))
+    f2 = ellipse_footprint(x[b[2]], y[b[1]], cx_, cy_, 9.0, 3.2, px, angle_rad=ang)
+    cv.paint(b, fz[b[0]][:, None, None] * f2[None], 480 * bone_k, "scapula", is_bright=True)
 
 
 def _paint_sternum(anat: Anatomy, cv: Canvas, bone_k: float) -> None:
