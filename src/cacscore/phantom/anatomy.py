@@ -35,7 +35,7 @@ import numpy as np
 from scipy import ndimage
 from scipy.interpolate import make_interp_spline
 
-from cacscore.phantom.lungvessels import colonise, splat_fraction, tree_segments
+from cacscore.phantom.lungvessels import add_twigs, colonise, splat_fraction, tree_segments
 from cacscore.phantom.raster import Grid, ellipse_footprint, ellipsoid_columns, ellipsoid_fraction, paint, slab_fraction
 
 ANATOMY_VERSION = "v7"
@@ -678,6 +678,7 @@ def _draw_lung_trees(xr: np.random.Generator, anat: Anatomy) -> np.ndarray:
             continue
         pos, parent = colonise(np.asarray(roots), pts, step=float(xr.uniform(4.5, 5.5)))
         segs.append(tree_segments(pos, parent, r_leaf=r_leaf, exponent=1 / 3))
+        segs.append(add_twigs(xr, pos, parent, lambda q: lung_contains(anat, q), r_leaf=r_leaf))
     return np.concatenate(segs) if segs else np.zeros((0, 7))
 
 
