@@ -38,15 +38,15 @@ def test_realism_is_on_by_default_and_leaves_truth_and_labels_alone(pairs):
         assert on.truth == off.truth and on.truth_moving == off.truth_moving
         assert np.array_equal(on.labels, off.labels)
         assert np.allclose(on.heart_centre_mm, off.heart_centre_mm)
-        # the anatomy labels differ only where the rib necks are (label rib)
+        # the anatomy labels differ only at the rib necks (rib) and the scapular spines (scapula)
         diff = on.anatomy_labels != off.anatomy_labels
-        assert set(np.unique(on.anatomy_labels[diff])) <= {LABEL["rib"]}
+        assert set(np.unique(on.anatomy_labels[diff])) <= {LABEL["rib"], LABEL["scapula"]}
         # the image differs in the lungs (vessels; partial-volume lung voxels carry their neighbours' labels) and at
         # the rib necks, never inside the heart or under a coronary label
         changed = np.abs(on.hu_static - off.hu_static) > 0.5
         where = off.anatomy_labels[changed]
         assert np.isin(where, LUNG).mean() > 0.8
-        assert np.isin(where, LUNG + (LABEL["rib"], LABEL["body_wall"], LABEL["vertebra"])).mean() > 0.9
+        assert np.isin(where, LUNG + (LABEL["rib"], LABEL["body_wall"], LABEL["vertebra"], LABEL["scapula"])).mean() > 0.9
         # the heart layer covers the background: at most a partial-volume trace shows through at its edge
         heart = np.isin(off.anatomy_labels, (LABEL["heart"], LABEL["coronary_artery"]))
         assert np.abs(on.hu_static - off.hu_static)[heart].max() < 5
@@ -75,7 +75,7 @@ def test_trees_taper_from_the_roots_and_grow_in_the_lungs():
     near = np.min(np.linalg.norm(ends[:, None] - hila[None], axis=2), axis=1)
     r = segs[:, 6]
     assert np.median(r[near < 40]) > 1.6 * np.median(r[near > 100])
-    assert r.max() < 7.5 and r.min() >= 0.5
+    assert r.max() < 7.5 and r.min() >= 0.45
 
 
 def test_colonise_reaches_its_attractors_and_radii_follow_the_leaves():
