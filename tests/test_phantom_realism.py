@@ -41,15 +41,16 @@ def test_realism_is_on_by_default_and_leaves_truth_and_labels_alone(pairs):
         # the anatomy labels differ only at the rib necks (rib) and the scapular spines (scapula)
         diff = on.anatomy_labels != off.anatomy_labels
         assert set(np.unique(on.anatomy_labels[diff])) <= {LABEL["rib"], LABEL["scapula"]}
-        # the image differs in the lungs (vessels; partial-volume lung voxels carry their neighbours' labels) and at
-        # the rib necks, never inside the heart or under a coronary label
+        # the image differs in the lungs (vessels, no texture; partial-volume lung voxels carry their neighbours'
+        # labels), the thoracic inlet (its texture field is drawn alone) and at the rib necks and scapular spines
         changed = np.abs(on.hu_static - off.hu_static) > 0.5
         where = off.anatomy_labels[changed]
-        assert np.isin(where, LUNG).mean() > 0.8
-        assert np.isin(where, LUNG + (LABEL["rib"], LABEL["body_wall"], LABEL["vertebra"], LABEL["scapula"])).mean() > 0.9
+        assert np.isin(where, LUNG).mean() > 0.6
+        other = (LABEL["rib"], LABEL["body_wall"], LABEL["vertebra"], LABEL["scapula"], LABEL["thoracic_inlet"])
+        assert np.isin(where, LUNG + other).mean() > 0.95
         # the heart layer covers the background: at most a partial-volume trace shows through at its edge
         heart = np.isin(off.anatomy_labels, (LABEL["heart"], LABEL["coronary_artery"]))
-        assert np.abs(on.hu_static - off.hu_static)[heart].max() < 5
+        assert np.abs(on.hu_static - off.hu_static)[heart].max() < 30
         # under the calcium labels (lumen + 3 mm) a lung vessel may pass, but nothing crosses the Agatston threshold
         lab = on.labels > 0
         assert np.array_equal(on.hu_static[lab] >= 130, off.hu_static[lab] >= 130)
@@ -74,7 +75,7 @@ def test_trees_taper_from_the_roots_and_grow_in_the_lungs():
     hila = np.array([t.points[-1] for t in a.pulmonary[1:]])
     near = np.min(np.linalg.norm(ends[:, None] - hila[None], axis=2), axis=1)
     r = segs[:, 6]
-    assert np.median(r[near < 40]) > 1.6 * np.median(r[near > 100])
+    assert np.percentile(r[near < 40], 90) > 2 * np.percentile(r[near > 100], 90)
     assert r.max() < 7.5 and r.min() >= 0.45
 
 

@@ -650,7 +650,7 @@ def lung_contains(anat: Anatomy, pts: np.ndarray) -> np.ndarray:
     return ok & ~((np.abs(x - sx) < 1.3 * sr + 8.0) & (y > sy - sr - 22.0))
 
 
-LUNG_TREE_SPACING_MM = 14.0
+LUNG_TREE_SPACING_MM = 16.0
 """Session 11: mean spacing of the points that the vessel trees grow toward (lungvessels.colonise): each tree ends
 about one per that many mm of lung, so it sets how far out the visible vessels reach and how many there are."""
 
@@ -1179,7 +1179,9 @@ def _paint_cavity(anat: Anatomy, cv: Canvas) -> None:
     sub = img[box]
     c2_full = cav[box[1], box[2]]
     abd = np.broadcast_to(np.where(right, HU["liver"], HU["abdomen"]).astype(np.float32), lo.shape)
-    pool = _texture_pool(anat.lung_texture_seed, (len(ys), len(xs)), 4, px, pad=32)
+    # session 11: the grown vessel trees replace the lung's texture; the inlet's still needs one field
+    textured = not anat.chest_realism
+    pool = _texture_pool(anat.lung_texture_seed, (len(ys), len(xs)), 4 if textured else 1, px, pad=32)
     # above the apices: fat of the thoracic inlet with muscle and vessels (texture), not a uniform block
     inlet = np.float32(HU["fat"] + 20) + np.float32(150.0) * pool[0, :len(ys), :len(xs)]
     prng = np.random.default_rng(anat.lung_texture_seed + 1)
@@ -1188,8 +1190,6 @@ def _paint_cavity(anat: Anatomy, cv: Canvas) -> None:
     # vessels are dense near the hila and sparse in the periphery
     d2 = np.minimum((np.abs(dxn) - 0.4) ** 2 + (dyn + 0.05) ** 2, 1.0)
     vess = (np.float32(300.0) * (0.45 + 1.2 * np.exp(-d2 / (2 * 0.22 ** 2)))).astype(np.float32)
-    if anat.chest_realism:  # session 11: the grown vessel trees are the vessels; the texture only a faint mottle
-        vess *= np.float32(LUNG_TEXTURE_REALISM)
     lab = cv.lab[box] if cv.lab is not None else None
     lung_lab = np.where(right, LABEL["lung_right"], LABEL["lung_left"]).astype(np.uint8)
     below_lab = np.where(right, LABEL["liver"], LABEL["abdomen"]).astype(np.uint8)
@@ -1225,9 +1225,12 @@ def _paint_cavity(anat: Anatomy, cv: Canvas) -> None:
         sk += w1
         has_lung = ez[k + 1] > lo_min and ez[k] < hi_max
         if has_lung:  # (in-place temporaries: this loop runs once per slab, 280 times at 1.25 mm)
-            tex = pool[k % 4, offs[k, 0]:offs[k, 0] + len(ys), offs[k, 1]:offs[k, 1] + len(xs)]
-            np.multiply(vess[:, cs], tex[:, cs], out=w2)
-            w2 += lung_base  # the lung's HU
+            if textured:
+                tex = pool[k % 4, offs[k, 0]:offs[k, 0] + len(ys), offs[k, 1]:offs[k, 1] + len(xs)]
+                np.multiply(vess[:, cs], tex[:, cs], out=w2)
+                w2 += lung_base  # the lung's HU
+            else:
+                w2[:] = lung_base
             # the lung's share of this slab, per slab (a (nz, y, x) array of it cost more than the painting)
             np.minimum(hi_, ez[k + 1], out=wf)
             np.maximum(lo_, ez[k], out=w1)
@@ -1291,8 +1294,6 @@ def _segment_fraction(grid: Grid, seg: np.ndarray, n_sub: int):
 
 
 LUNG_VESSEL_HU = 40.0
-LUNG_TEXTURE_REALISM = 0.35
-"""Session 11: the lung texture's amplitude (thresholded smooth noise, v2's stand-in for vessels) with grown trees."""
 CAPSULE_MIN_PX = 2.5
 """Session 11: lung vessel segments at least this many pixels in radius are painted as exact capsules, thinner ones
 splatted (lungvessels.splat_fraction)."""
