@@ -676,7 +676,7 @@ def _draw_lung_trees(xr: np.random.Generator, anat: Anatomy) -> np.ndarray:
         pts = pts[lung_contains(anat, pts)]
         if not roots or not len(pts):
             continue
-        pos, parent = colonise(np.asarray(roots), pts, step=float(xr.uniform(4.5, 5.5)))
+        pos, parent = colonise(np.asarray(roots), pts, step=float(xr.uniform(5.5, 6.5)), max_iter=80)
         segs.append(tree_segments(pos, parent, r_leaf=r_leaf, exponent=1 / 3))
         segs.append(add_twigs(xr, pos, parent, lambda q: lung_contains(anat, q), r_leaf=r_leaf))
     return np.concatenate(segs) if segs else np.zeros((0, 7))
