@@ -25,6 +25,10 @@ every 21-25 mm; vertebrae with separate posterior elements; the chest is at leas
 spine; the descending aorta is drawn 2-17 mm in front of the vertebral front and the heart, sized with the chest,
 keeps its LCX groove clear of it (smaller and nearer the midline if needed) instead of the aorta being pushed behind
 the spine; the right atrium lies to the right (coronary.atria), so the heart is wider than deep.
+
+Session 11 (CHEST_REALISM, on by default; its own stream, so the heart, coronaries and truth are unchanged): lung vessel
+trees grown by space colonisation from the hila and the left atrium (lungvessels.py; thin ones splatted), rib heads and
+necks joining the ribs to the vertebrae, the scapular spine.
 """
 
 from __future__ import annotations
@@ -1656,7 +1660,7 @@ def rib_necks(anat: Anatomy) -> np.ndarray:
 
 def _paint_rib_necks(anat: Anatomy, cv: Canvas, bone_k: float) -> None:
     """Cortex then marrow of the rib necks (rib_necks), bright and labelled rib."""
-    n_sub = max(1, int(round(cv.grid.dz_mm / 1.25)))
+    n_sub = max(1, round(cv.grid.dz_mm / 1.25))
     for seg in rib_necks(anat):
         for grow, hu, name in ((0.0, 650 * bone_k, "rib"), (-2.0, 200 * bone_k, None)):
             s = seg.copy()
