@@ -38,9 +38,9 @@ def test_realism_is_on_by_default_and_leaves_truth_and_labels_alone(pairs):
         assert on.truth == off.truth and on.truth_moving == off.truth_moving
         assert np.array_equal(on.labels, off.labels)
         assert np.allclose(on.heart_centre_mm, off.heart_centre_mm)
-        # the anatomy labels differ only at the rib necks (rib) and the scapular spines (scapula)
+        # the anatomy labels differ only at the rib necks (rib), the scapular spines (scapula) and the bronchi (airway)
         diff = on.anatomy_labels != off.anatomy_labels
-        assert set(np.unique(on.anatomy_labels[diff])) <= {LABEL["rib"], LABEL["scapula"]}
+        assert set(np.unique(on.anatomy_labels[diff])) <= {LABEL["rib"], LABEL["scapula"], LABEL["airway"]}
         # the image differs in the lungs (vessels, no texture; partial-volume lung voxels carry their neighbours'
         # labels), the thoracic inlet (its texture field is drawn alone) and at the rib necks and scapular spines
         changed = np.abs(on.hu_static - off.hu_static) > 0.5
@@ -77,6 +77,20 @@ def test_trees_taper_from_the_roots_and_grow_in_the_lungs():
     r = segs[:, 6]
     assert np.percentile(r[near < 40], 90) > 2 * np.percentile(r[near > 100], 90)
     assert r.max() < 7.5 and r.min() >= 0.45
+    # bronchi beside the thick arteries, each touching its artery, and a stem from each main bronchus
+    br = a.bronchi
+    assert len(br) > 10 and (br[:-2, 6] >= 0.9 * anatomy.BRONCHUS_MIN_R - 1e-9).all()
+
+
+def test_bronchi_are_air_in_a_wall_beside_the_hilar_arteries():
+    p = make_patient(1, seed=SEED, size=256, anatomy=True)
+    a = p.anatomy
+    x = p.origin_mm[0] + np.arange(p.hu.shape[2]) * p.spacing_mm[2]
+    lateral = np.abs(x - a.cav_c[0]) > 30.0  # beyond the trachea and main bronchi (16 mm out, 7 mm radius)
+    air = (p.anatomy_labels == LABEL["airway"]) & lateral[None, None, :]
+    assert air.sum() > 50
+    assert (p.hu_static[air] < -300).mean() > 0.3  # their lumen is air (the walls share the label)
+    assert not (p.labels[air] > 0).any()
 
 
 def test_colonise_reaches_its_attractors_and_radii_follow_the_leaves():

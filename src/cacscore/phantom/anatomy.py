@@ -27,8 +27,8 @@ keeps its LCX groove clear of it (smaller and nearer the midline if needed) inst
 the spine; the right atrium lies to the right (coronary.atria), so the heart is wider than deep.
 
 Session 11 (CHEST_REALISM, on by default; its own stream, so the heart, coronaries and truth are unchanged): lung vessel
-trees grown by space colonisation from the hila and the left atrium (lungvessels.py; thin ones splatted), rib heads and
-necks joining the ribs to the vertebrae, the scapular spine.
+trees grown by space colonisation from the hila and the left atrium (lungvessels.py; thin ones splatted), bronchi beside
+the hilar arteries, rib heads and necks joining the ribs to the vertebrae, the scapular spine.
 """
 
 from __future__ import annotations
@@ -142,6 +142,7 @@ class Anatomy:
     clavicles: tuple[Tube, ...] = ()
     shoulders: tuple[float, float, float] | None = None  # (widening at the top mm, dy, t where it starts)
     lung_vessels: np.ndarray | None = None  # (n, 7): x0, y0, z0, x1, y1, z1, radius (mm) of pulmonary vessel segments
+    bronchi: np.ndarray | None = None  # session 11: (n, 7) lobar and segmental bronchi (outer radius), beside the arteries
     taper: float = 0.0  # v4: the cavity's width at the apices is (1 - taper) x its widest (THORAX_TAPER)
     t_widest: float = 0.0  # v4: height (t) of the cavity's widest level (lower ribs)
     taper_exp: float = 1.8  # v4: how fast the cavity widens below the apices (THORAX_TAPER_EXP)
@@ -629,9 +630,9 @@ def _draw_lung_vessels(xr: np.random.Generator, pulmonary: tuple, *, cav_c, cav_
 
 CHEST_REALISM = True
 """Session 11 (docs/phantom.md, "Chest realism"): lung vessel trees grown inside the lungs from the hila and the left
-atrium (lungvessels.py), rib necks and heads joining the ribs to the vertebrae, scapulae in their muscles. Drawn from
-their own stream after every other draw, so the heart, coronaries, calcium and truth are unchanged; False draws and
-paints v7's chest exactly."""
+atrium (lungvessels.py) and bronchi beside the thick arteries, rib necks and heads joining the ribs to the vertebrae, the
+scapular spine. Drawn from their own stream after every other draw, so the heart, coronaries, calcium and truth are
+unchanged; False draws and paints v7's chest exactly."""
 
 
 def lung_contains(anat: Anatomy, pts: np.ndarray) -> np.ndarray:
@@ -662,7 +663,8 @@ about one per that many mm of lung, so it sets how far out the visible vessels r
 def _draw_lung_trees(xr: np.random.Generator, anat: Anatomy) -> np.ndarray:
     """Session 11's pulmonary vessels: an arterial tree from each hilum and a venous one from each side of the left
     atrium (a superior and an inferior vein), each grown by space colonisation toward its own random points in the
-    lungs, so arteries and veins interleave, fill the lungs and taper from the hila out. (n, 7) segments."""
+    lungs, so arteries and veins interleave, fill the lungs and taper from the hila out. (vessel segments (n, 7),
+    bronchi (m, 7): _bronchi_beside the thick arteries)."""
     (cx, cy), (ca, cb) = anat.cav_c, anat.cav_ab
     ext = anat.wall.post_ext if anat.wall is not None else 0.0
     zd = anat.z_dome_mm
@@ -674,16 +676,48 @@ def _draw_lung_trees(xr: np.random.Generator, anat: Anatomy) -> np.ndarray:
     la = np.array([0.5 * (root[0] + sx) + 8.0, 0.5 * (root[1] + sy - sr - 16.0), root[2]])
     arteries = [anat.pulmonary[k].points[-1] for k in (1, 2) if len(anat.pulmonary) > k]
     veins = [la + np.array([side * 30.0, 0.0, dz_]) for side in (-1.0, 1.0) for dz_ in (12.0, -14.0)]
-    segs = []
+    segs, trunks = [], []
     for roots, r_leaf in ((arteries, 0.6), (veins, 0.65)):
         pts = lo + xr.random((n_try, 3)) * (hi - lo)
         pts = pts[lung_contains(anat, pts)]
         if not roots or not len(pts):
+            trunks.append(np.zeros((0, 7)))
             continue
         pos, parent = colonise(np.asarray(roots), pts, step=float(xr.uniform(5.5, 6.5)), max_iter=80)
-        segs.append(tree_segments(pos, parent, r_leaf=r_leaf, exponent=1 / 3))
+        trunks.append(tree_segments(pos, parent, r_leaf=r_leaf, exponent=1 / 3))
+        segs.append(trunks[-1])
         segs.append(add_twigs(xr, pos, parent, lambda q: lung_contains(anat, q), r_leaf=r_leaf))
-    return np.concatenate(segs) if segs else np.zeros((0, 7))
+    vessels = np.concatenate(segs) if segs else np.zeros((0, 7))
+    return vessels, _bronchi_beside(anat, trunks[0], arteries)
+
+
+BRONCHUS_MIN_R = 2.6
+"""Session 11: arteries at least this thick (mm) get a bronchus beside them (the lobar and segmental ones, which show
+as black rings at the hila of a 5 mm slab)."""
+
+
+def _bronchi_beside(anat: Anatomy, art: np.ndarray, hila: list) -> np.ndarray:
+    """Bronchi (n, 7: centreline segment, outer radius) beside the thick arterial segments, 0.9 x their radius, touching
+    each artery above it (in front of it where it runs steeply), plus a stem from each main bronchus' end
+    (_paint_airways) to its hilum. No random draw: the bronchi follow the arteries."""
+    thick = art[art[:, 6] >= BRONCHUS_MIN_R]
+    if not len(thick):
+        return np.zeros((0, 7))
+    a, b, r = thick[:, :3], thick[:, 3:6], thick[:, 6]
+    d = b - a
+    d /= np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-9)
+    v = np.where(np.abs(d[:, 2:3]) > 0.85, np.array([[0.0, -1.0, 0.0]]), np.array([[0.0, 0.0, 1.0]]))
+    o = v - (v * d).sum(axis=1, keepdims=True) * d
+    o /= np.maximum(np.linalg.norm(o, axis=1, keepdims=True), 1e-9)
+    rb = 0.9 * r
+    shift = o * (r + rb + 0.3)[:, None]
+    out = [np.column_stack([a + shift, b + shift, rb])]
+    carina = anat.z_dome_mm + anat.t_arch - 12
+    tr_y = anat.spine_c[1] - anat.spine_r - 14
+    for side, hil in zip((-1.0, 1.0), hila):
+        end = np.array([anat.cav_c[0] + side * 16, tr_y + 4, carina - 35])
+        out.append(np.array([np.r_[end, np.asarray(hil) + np.array([0, 0, 8.0]), 6.0]]))
+    return np.concatenate(out)
 
 
 def draw_anatomy(rng: np.random.Generator) -> Anatomy:
@@ -803,8 +837,8 @@ def draw_anatomy(rng: np.random.Generator) -> Anatomy:
     if not CHEST_REALISM:
         return anat
     # session 11: from their own stream, after every other draw, so nothing else changes
-    trees = _draw_lung_trees(np.random.default_rng([tex_seed, 13]), anat)
-    return replace(anat, lung_vessels=trees, chest_realism=True)
+    trees, bronchi = _draw_lung_trees(np.random.default_rng([tex_seed, 13]), anat)
+    return replace(anat, lung_vessels=trees, bronchi=bronchi, chest_realism=True)
 
 
 def _draw_v5(xr: np.random.Generator) -> dict:
@@ -1311,6 +1345,8 @@ def _paint_lung_vessels(anat: Anatomy, cv: Canvas) -> None:
     segs = anat.lung_vessels
     n_sub = max(1, int(round(cv.grid.dz_mm / 1.25)))
     if anat.chest_realism:
+        if anat.bronchi is not None and len(anat.bronchi):
+            _paint_bronchi(cv, anat.bronchi, n_sub)
         _paint_lung_trees(cv, segs, n_sub)
         return
     for seg in segs:
@@ -1321,6 +1357,32 @@ def _paint_lung_vessels(anat: Anatomy, cv: Canvas) -> None:
         v = cv.img[box]
         f *= (v > -990) & (v < -500)  # lung only: not outside air, airways, gas, nor soft tissue
         paint(cv.img, box, f, LUNG_VESSEL_HU)
+
+
+def _paint_bronchi(cv: Canvas, bronchi: np.ndarray, n_sub: int) -> None:
+    """Session 11: the bronchi's walls (soft tissue, the union of capsules against the lung before them) and their air,
+    each only where there was lung, labelled airway; painted before the vessels, which then keep out of them."""
+    hu_wall, hu_air = np.float32(HU["muscle"] - 10), np.float32(HU["air"])
+    walls = [(seg, res) for seg in bronchi if (res := _segment_fraction(cv.grid, seg, n_sub)) is not None]
+    before = [cv.img[box].copy() for _, (box, _) in walls]
+    for (_, (box, f)), v0 in zip(walls, before):
+        f *= (v0 > -990) & (v0 < -500)
+        sub = cv.img[box]
+        np.maximum(sub, v0 + f * (hu_wall - v0), out=sub)
+        if cv.lab is not None:
+            cv.lab[box][f >= 0.5] = LABEL["airway"]
+    for (seg, (box0, _)), v0 in zip(walls, before):
+        inner = seg.copy()
+        inner[6] -= max(0.8, 0.18 * seg[6])
+        res = _segment_fraction(cv.grid, inner, n_sub)
+        if res is None:
+            continue
+        box, f = res
+        # the lumen's box lies inside its wall's: the lung test against the wall's pristine copy
+        rel = tuple(slice(b.start - b0.start, b.stop - b0.start) for b, b0 in zip(box, box0))
+        f *= (v0[rel] > -990) & (v0[rel] < -500)
+        sub = cv.img[box]
+        np.minimum(sub, sub + f * (hu_air - sub), out=sub)
 
 
 def _paint_lung_trees(cv: Canvas, segs: np.ndarray, n_sub: int) -> None:
