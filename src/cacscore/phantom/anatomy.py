@@ -25,16 +25,21 @@ every 21-25 mm; vertebrae with separate posterior elements; the chest is at leas
 spine; the descending aorta is drawn 2-17 mm in front of the vertebral front and the heart, sized with the chest,
 keeps its LCX groove clear of it (smaller and nearer the midline if needed) instead of the aorta being pushed behind
 the spine; the right atrium lies to the right (coronary.atria), so the heart is wider than deep.
+
+Session 11 (CHEST_REALISM, on by default; its own stream, so the heart, coronaries and truth are unchanged): lung vessel
+trees grown by space colonisation from the hila and the left atrium (lungvessels.py; thin ones splatted), bronchi beside
+the hilar arteries, rib heads and necks joining the ribs to the vertebrae, the scapular spine.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import ndimage
 from scipy.interpolate import make_interp_spline
 
+from cacscore.phantom.lungvessels import add_twigs, colonise, splat_fraction, tree_segments
 from cacscore.phantom.raster import Grid, ellipse_footprint, ellipsoid_columns, ellipsoid_fraction, paint, slab_fraction
 
 ANATOMY_VERSION = "v7"
@@ -137,6 +142,7 @@ class Anatomy:
     clavicles: tuple[Tube, ...] = ()
     shoulders: tuple[float, float, float] | None = None  # (widening at the top mm, dy, t where it starts)
     lung_vessels: np.ndarray | None = None  # (n, 7): x0, y0, z0, x1, y1, z1, radius (mm) of pulmonary vessel segments
+    bronchi: np.ndarray | None = None  # session 11: (n, 7) lobar and segmental bronchi (outer radius), beside the arteries
     taper: float = 0.0  # v4: the cavity's width at the apices is (1 - taper) x its widest (THORAX_TAPER)
     t_widest: float = 0.0  # v4: height (t) of the cavity's widest level (lower ribs)
     taper_exp: float = 1.8  # v4: how fast the cavity widens below the apices (THORAX_TAPER_EXP)
@@ -155,6 +161,7 @@ class Anatomy:
     bed_out_mm: float = 0.0  # v7: soft tissue beyond the vessel's thin fat on its outer side there
     crux_fat_mm: float | None = None  # v7: the fat sheath on the bed (None: the sheath_profile's everywhere)
     crux_du: float = 0.0  # v7: how far (x the long semi-axis) the inferior AV groove dips toward the apex at the crux
+    chest_realism: bool = False  # session 11 (CHEST_REALISM): lung_vessels are grown trees (lungvessels.py), rib necks
 
 
 @dataclass(frozen=True)
@@ -621,6 +628,98 @@ def _draw_lung_vessels(xr: np.random.Generator, pulmonary: tuple, *, cav_c, cav_
     return np.concatenate(segs)
 
 
+CHEST_REALISM = True
+"""Session 11 (docs/phantom.md, "Chest realism"): lung vessel trees grown inside the lungs from the hila and the left
+atrium (lungvessels.py) and bronchi beside the thick arteries, rib necks and heads joining the ribs to the vertebrae, the
+scapular spine. Drawn from their own stream after every other draw, so the heart, coronaries, calcium and truth are
+unchanged; False draws and paints v7's chest exactly."""
+
+
+def lung_contains(anat: Anatomy, pts: np.ndarray) -> np.ndarray:
+    """Whether patient points (n, 3) lie in the lungs as _paint_cavity draws them (the bell-shaped cavity between the
+    diaphragm and the apices, a few mm in), and not in the heart's core. (n,) bool."""
+    x, y, z = pts[:, 0], pts[:, 1], pts[:, 2]
+    (cx, cy), (ca, cb) = anat.cav_c, anat.cav_ab
+    ext = anat.wall.post_ext if anat.wall is not None else 0.0
+    dxu = ((x - cx) / ca).astype(np.float32)
+    dyn = ((y - cy) / np.where(y > cy, cb + ext, cb)).astype(np.float32)
+    dxn = dxu / cavity_x_scale(anat, z)
+    lo = _dome_low(anat, dxu, dyn)
+    hi = anat.t_apex - anat.apex_k * (dxu ** 2 + 0.6 * dyn ** 2) + anat.z_dome_mm - 60.0 * np.clip(0.35 - np.abs(dxu), 0, None)
+    ok = (dxn ** 2 + dyn ** 2 < 0.9) & (z > lo + 3.0) & (z < hi - 3.0)
+    local = (pts - anat.heart_c) @ anat.heart_axes.T / (0.85 * anat.heart_semi)
+    ok &= (local ** 2).sum(axis=1) > 1.0
+    # nor in the mediastinum (great vessels, trachea, oesophagus) or beside the vertebral body
+    ok &= np.abs(x - cx - 4.0) > anat.med_halfwidth + 6.0
+    sx, sy, sr = anat.spine_c[0], anat.spine_c[1], anat.spine_r
+    return ok & ~((np.abs(x - sx) < 1.3 * sr + 8.0) & (y > sy - sr - 22.0))
+
+
+LUNG_TREE_SPACING_MM = 16.0
+"""Session 11: mean spacing of the points that the vessel trees grow toward (lungvessels.colonise): each tree ends
+about one per that many mm of lung, so it sets how far out the visible vessels reach and how many there are."""
+
+
+def _draw_lung_trees(xr: np.random.Generator, anat: Anatomy) -> np.ndarray:
+    """Session 11's pulmonary vessels: an arterial tree from each hilum and a venous one from each side of the left
+    atrium (a superior and an inferior vein), each grown by space colonisation toward its own random points in the
+    lungs, so arteries and veins interleave, fill the lungs and taper from the hila out. (vessel segments (n, 7),
+    bronchi (m, 7): _bronchi_beside the thick arteries)."""
+    (cx, cy), (ca, cb) = anat.cav_c, anat.cav_ab
+    ext = anat.wall.post_ext if anat.wall is not None else 0.0
+    zd = anat.z_dome_mm
+    lo = np.array([cx - ca, cy - cb, zd - anat.dome_depth])
+    hi = np.array([cx + ca, cy + cb + ext, zd + anat.t_apex])
+    n_try = int(np.prod(hi - lo) / LUNG_TREE_SPACING_MM ** 3)
+    sx, sy, sr = anat.spine_c[0], anat.spine_c[1], anat.spine_r
+    root = anat.aorta_root
+    la = np.array([0.5 * (root[0] + sx) + 8.0, 0.5 * (root[1] + sy - sr - 16.0), root[2]])
+    arteries = [anat.pulmonary[k].points[-1] for k in (1, 2) if len(anat.pulmonary) > k]
+    veins = [la + np.array([side * 30.0, 0.0, dz_]) for side in (-1.0, 1.0) for dz_ in (12.0, -14.0)]
+    segs, trunks = [], []
+    for roots, r_leaf in ((arteries, 0.6), (veins, 0.65)):
+        pts = lo + xr.random((n_try, 3)) * (hi - lo)
+        pts = pts[lung_contains(anat, pts)]
+        if not roots or not len(pts):
+            trunks.append(np.zeros((0, 7)))
+            continue
+        pos, parent = colonise(np.asarray(roots), pts, step=float(xr.uniform(5.5, 6.5)), max_iter=80)
+        trunks.append(tree_segments(pos, parent, r_leaf=r_leaf, exponent=1 / 3))
+        segs.append(trunks[-1])
+        segs.append(add_twigs(xr, pos, parent, lambda q: lung_contains(anat, q), r_leaf=r_leaf))
+    vessels = np.concatenate(segs) if segs else np.zeros((0, 7))
+    return vessels, _bronchi_beside(anat, trunks[0], arteries)
+
+
+BRONCHUS_MIN_R = 2.6
+"""Session 11: arteries at least this thick (mm) get a bronchus beside them (the lobar and segmental ones, which show
+as black rings at the hila of a 5 mm slab)."""
+
+
+def _bronchi_beside(anat: Anatomy, art: np.ndarray, hila: list) -> np.ndarray:
+    """Bronchi (n, 7: centreline segment, outer radius) beside the thick arterial segments, 0.9 x their radius, touching
+    each artery above it (in front of it where it runs steeply), plus a stem from each main bronchus' end
+    (_paint_airways) to its hilum. No random draw: the bronchi follow the arteries."""
+    thick = art[art[:, 6] >= BRONCHUS_MIN_R]
+    if not len(thick):
+        return np.zeros((0, 7))
+    a, b, r = thick[:, :3], thick[:, 3:6], thick[:, 6]
+    d = b - a
+    d /= np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-9)
+    v = np.where(np.abs(d[:, 2:3]) > 0.85, np.array([[0.0, -1.0, 0.0]]), np.array([[0.0, 0.0, 1.0]]))
+    o = v - (v * d).sum(axis=1, keepdims=True) * d
+    o /= np.maximum(np.linalg.norm(o, axis=1, keepdims=True), 1e-9)
+    rb = 0.9 * r
+    shift = o * (r + rb + 0.3)[:, None]
+    out = [np.column_stack([a + shift, b + shift, rb])]
+    carina = anat.z_dome_mm + anat.t_arch - 12
+    tr_y = anat.spine_c[1] - anat.spine_r - 14
+    for side, hil in zip((-1.0, 1.0), hila):
+        end = np.array([anat.cav_c[0] + side * 16, tr_y + 4, carina - 35])
+        out.append(np.array([np.r_[end, np.asarray(hil) + np.array([0, 0, 8.0]), 6.0]]))
+    return np.concatenate(out)
+
+
 def draw_anatomy(rng: np.random.Generator) -> Anatomy:
     """Draw one patient's anatomy (all randomness from ``rng``)."""
     a = rng.uniform(135, 200)
@@ -719,7 +818,7 @@ def draw_anatomy(rng: np.random.Generator) -> Anatomy:
     lung_vessels = _draw_lung_vessels(np.random.default_rng([tex_seed, 8]), pulm, cav_c=cav_c, cav_ab=cav_ab)
     wall = _draw_wall(np.random.default_rng([tex_seed, 6]), body_c=body_c, b=b, fat=fat, spine_c=spine_c,
                       spine_r=spine_r, protrude=protrude)
-    return Anatomy(
+    anat = Anatomy(
         fov_mm=fov, n_slices=int(round(5.0 * n_slices / slice_mm)), z_dome_mm=z_dome, t_top=t_top, body_c=body_c, body_ab=(a, b),
         fat_mm=fat, muscle_mm=muscle, cav_c=cav_c, cav_ab=cav_ab, bone_scale=rng.uniform(0.7, 1.2),
         spine_c=spine_c, spine_r=spine_r, vert_period=rng.uniform(24, 28), vert_phase=rng.uniform(0, 28),
@@ -735,6 +834,11 @@ def draw_anatomy(rng: np.random.Generator) -> Anatomy:
         taper_lin=float(bell[3]), apex_k=float(apex_k), **_draw_v5(np.random.default_rng([tex_seed, 10])),
         **_draw_v6(np.random.default_rng([tex_seed, 11])), **_draw_v7(np.random.default_rng([tex_seed, 12])),
     )
+    if not CHEST_REALISM:
+        return anat
+    # session 11: from their own stream, after every other draw, so nothing else changes
+    trees, bronchi = _draw_lung_trees(np.random.default_rng([tex_seed, 13]), anat)
+    return replace(anat, lung_vessels=trees, bronchi=bronchi, chest_realism=True)
 
 
 def _draw_v5(xr: np.random.Generator) -> dict:
@@ -1113,7 +1217,9 @@ def _paint_cavity(anat: Anatomy, cv: Canvas) -> None:
     sub = img[box]
     c2_full = cav[box[1], box[2]]
     abd = np.broadcast_to(np.where(right, HU["liver"], HU["abdomen"]).astype(np.float32), lo.shape)
-    pool = _texture_pool(anat.lung_texture_seed, (len(ys), len(xs)), 4, px, pad=32)
+    # session 11: the grown vessel trees replace the lung's texture; the inlet's still needs one field
+    textured = not anat.chest_realism
+    pool = _texture_pool(anat.lung_texture_seed, (len(ys), len(xs)), 4 if textured else 1, px, pad=32)
     # above the apices: fat of the thoracic inlet with muscle and vessels (texture), not a uniform block
     inlet = np.float32(HU["fat"] + 20) + np.float32(150.0) * pool[0, :len(ys), :len(xs)]
     prng = np.random.default_rng(anat.lung_texture_seed + 1)
@@ -1157,9 +1263,12 @@ def _paint_cavity(anat: Anatomy, cv: Canvas) -> None:
         sk += w1
         has_lung = ez[k + 1] > lo_min and ez[k] < hi_max
         if has_lung:  # (in-place temporaries: this loop runs once per slab, 280 times at 1.25 mm)
-            tex = pool[k % 4, offs[k, 0]:offs[k, 0] + len(ys), offs[k, 1]:offs[k, 1] + len(xs)]
-            np.multiply(vess[:, cs], tex[:, cs], out=w2)
-            w2 += lung_base  # the lung's HU
+            if textured:
+                tex = pool[k % 4, offs[k, 0]:offs[k, 0] + len(ys), offs[k, 1]:offs[k, 1] + len(xs)]
+                np.multiply(vess[:, cs], tex[:, cs], out=w2)
+                w2 += lung_base  # the lung's HU
+            else:
+                w2[:] = lung_base
             # the lung's share of this slab, per slab (a (nz, y, x) array of it cost more than the painting)
             np.minimum(hi_, ez[k + 1], out=wf)
             np.maximum(lo_, ez[k], out=w1)
@@ -1222,6 +1331,9 @@ def _segment_fraction(grid: Grid, seg: np.ndarray, n_sub: int):
 
 
 LUNG_VESSEL_HU = 40.0
+CAPSULE_MIN_PX = 2.5
+"""Session 11: lung vessel segments at least this many pixels in radius are painted as exact capsules, thinner ones
+splatted (lungvessels.splat_fraction)."""
 
 
 def _paint_lung_vessels(anat: Anatomy, cv: Canvas) -> None:
@@ -1229,8 +1341,14 @@ def _paint_lung_vessels(anat: Anatomy, cv: Canvas) -> None:
     later, or already there, are never covered): thin tubes of blood that partial volume greys in a thick slab."""
     if anat.lung_vessels is None or not len(anat.lung_vessels):
         return
+    segs = anat.lung_vessels
     n_sub = max(1, int(round(cv.grid.dz_mm / 1.25)))
-    for seg in anat.lung_vessels:
+    if anat.chest_realism:
+        if anat.bronchi is not None and len(anat.bronchi):
+            _paint_bronchi(cv, anat.bronchi, n_sub)
+        _paint_lung_trees(cv, segs, n_sub)
+        return
+    for seg in segs:
         res = _segment_fraction(cv.grid, seg, n_sub)
         if res is None:
             continue
@@ -1238,6 +1356,52 @@ def _paint_lung_vessels(anat: Anatomy, cv: Canvas) -> None:
         v = cv.img[box]
         f *= (v > -990) & (v < -500)  # lung only: not outside air, airways, gas, nor soft tissue
         paint(cv.img, box, f, LUNG_VESSEL_HU)
+
+
+def _paint_bronchi(cv: Canvas, bronchi: np.ndarray, n_sub: int) -> None:
+    """Session 11: the bronchi's walls (soft tissue, the union of capsules against the lung before them) and their air,
+    each only where there was lung, labelled airway; painted before the vessels, which then keep out of them."""
+    hu_wall, hu_air = np.float32(HU["muscle"] - 10), np.float32(HU["air"])
+    walls = [(seg, res) for seg in bronchi if (res := _segment_fraction(cv.grid, seg, n_sub)) is not None]
+    before = [cv.img[box].copy() for _, (box, _) in walls]
+    for (_, (box, f)), v0 in zip(walls, before):
+        f *= (v0 > -990) & (v0 < -500)
+        sub = cv.img[box]
+        np.maximum(sub, v0 + f * (hu_wall - v0), out=sub)
+        if cv.lab is not None:
+            cv.lab[box][f >= 0.5] = LABEL["airway"]
+    for (seg, (box0, _)), v0 in zip(walls, before):
+        inner = seg.copy()
+        inner[6] -= max(0.8, 0.18 * seg[6])
+        res = _segment_fraction(cv.grid, inner, n_sub)
+        if res is None:
+            continue
+        box, f = res
+        # the lumen's box lies inside its wall's: the lung test against the wall's pristine copy
+        rel = tuple(slice(b.start - b0.start, b.stop - b0.start) for b, b0 in zip(box, box0))
+        f *= (v0[rel] > -990) & (v0[rel] < -500)
+        sub = cv.img[box]
+        np.minimum(sub, sub + f * (hu_air - sub), out=sub)
+
+
+def _paint_lung_trees(cv: Canvas, segs: np.ndarray, n_sub: int) -> None:
+    """Session 11's trees (thousands of short segments): the thick ones as exact capsules, their union taken against
+    the lung as it was before any of them (painting one over another's anti-aliased edge, which no longer reads as
+    lung, left dark seams across a vessel at every joint), then the thin ones splatted (lungvessels.splat_fraction),
+    each only over lung."""
+    hu = np.float32(LUNG_VESSEL_HU)
+    thick = segs[:, 6] >= CAPSULE_MIN_PX * cv.grid.px_mm
+    caps = [res for res in (_segment_fraction(cv.grid, seg, n_sub) for seg in segs[thick]) if res is not None]
+    before = [cv.img[box].copy() for box, _ in caps]
+    for (box, f), v0 in zip(caps, before):
+        f *= (v0 > -990) & (v0 < -500)
+        sub = cv.img[box]
+        np.maximum(sub, v0 + f * (hu - v0), out=sub)
+    idx, frac = splat_fraction(cv.grid, segs[~thick])
+    flat = cv.img.reshape(-1)
+    v = flat[idx]
+    frac *= (v > -990) & (v < -500)
+    flat[idx] = v + frac * (hu - v)
 
 
 def _paint_arms(anat: Anatomy, cv: Canvas, bone_k: float) -> None:
@@ -1523,6 +1687,48 @@ def _paint_ribs(anat: Anatomy, cv: Canvas, bone_k: float) -> None:
     for v in np.unique(scale):
         ks = np.nonzero(scale == v)[0]
         _paint_ribs_range(anat, cv, bone_k, slice(int(ks[0]), int(ks[-1]) + 1), float(v), cand)
+    if anat.chest_realism:
+        _paint_rib_necks(anat, cv, bone_k)
+
+
+RIB_THETA0 = 0.25
+"""Where the ribs' band starts (rad from posterior, _paint_ribs_range); session 11's necks join it to the spine."""
+
+
+def rib_necks(anat: Anatomy) -> np.ndarray:
+    """Session 11: each rib's head, neck and tubercle as two capsules (n, 7: x0, y0, z0, x1, y1, z1, radius): from the
+    head on the side of the vertebral body, back and out under the transverse process' tip, then to where the rib's
+    band starts (RIB_THETA0). Before, the posterior ribs ended in the paraspinal muscle a few cm from the spine."""
+    (cx, cy), (ca, cb) = anat.cav_c, anat.cav_ab
+    ext = anat.wall.post_ext if anat.wall is not None else 0.0
+    sx, sy, sr = anat.spine_c[0], anat.spine_c[1], anat.spine_r
+    cyc = sy + sr + 8.0  # the canal ring's centre (_paint_spine)
+    zd = anat.z_dome_mm
+    t0 = anat.rib_drop * (1 - np.cos(RIB_THETA0)) / 2
+    out = []
+    for k in range(12):
+        z = zd + anat.rib_top - k * anat.rib_period - t0
+        xs = float(_quantised_scale(anat, np.array([z]))[0])
+        a_k, b_k = ca * xs, cb + ext
+        rho = 1.0 + 4.5 / (0.5 * (a_k + b_k))  # the band's centre line, 4.5 mm outside the cavity
+        for side in (-1.0, 1.0):
+            band = np.array([cx + side * np.sin(RIB_THETA0) * rho * a_k, cy + np.cos(RIB_THETA0) * rho * b_k, z])
+            head = np.array([sx + side * 1.02 * sr, sy + 0.4 * sr, z + 4.0])
+            tub = np.array([sx + side * 30.0, cyc + 1.0, z + 2.0])
+            out += [np.r_[head, tub, 4.0], np.r_[tub, band, 4.5]]
+    return np.asarray(out)
+
+
+def _paint_rib_necks(anat: Anatomy, cv: Canvas, bone_k: float) -> None:
+    """Cortex then marrow of the rib necks (rib_necks), bright and labelled rib."""
+    n_sub = max(1, round(cv.grid.dz_mm / 1.25))
+    for seg in rib_necks(anat):
+        for grow, hu, name in ((0.0, 650 * bone_k, "rib"), (-2.0, 200 * bone_k, None)):
+            s = seg.copy()
+            s[6] += grow
+            res = _segment_fraction(cv.grid, s, n_sub)
+            if res is not None:
+                cv.paint(res[0], res[1], hu, name, is_bright=hu > 150)
 
 
 def _paint_ribs_range(anat: Anatomy, cv: Canvas, bone_k: float, ks: slice, x_scale: float, cand) -> None:
@@ -1611,6 +1817,29 @@ def _paint_scapulae(anat: Anatomy, cv: Canvas, bone_k: float) -> None:
         fb = fzs[b[0]][:, None, None] * hgt
         cv.paint(b, fb * f_o[None], 520 * bone_k, "scapula", is_bright=True)
         cv.paint(b, fb * f_i[None], 170 * bone_k)
+        if anat.chest_realism:  # session 11: the scapular spine, a ridge backward from the blade's upper third
+            _paint_scapular_spine(cv, bone_k, (px_c, py_c), float(tang), side, (zs0, zs1))
+
+
+def _paint_scapular_spine(cv: Canvas, bone_k: float, centre: tuple[float, float], tang: float, side: float,
+                          zs: tuple[float, float]) -> None:
+    """The spine of the scapula: on the blade's upper third, a 14 mm ridge running back (away from the ribs) and out,
+    so an axial slice there shows the blade and its spine as a T (the flat plate alone read as a line)."""
+    grid = cv.grid
+    x, y, px = grid.x_mm, grid.y_mm, grid.px_mm
+    z0 = zs[0] + 0.6 * (zs[1] - zs[0])
+    fz = slab_fraction(np.float32(z0), np.float32(zs[1]), grid.z_edges_mm)
+    # the blade's outward normal (away from the cavity): its tangent turned a quarter toward the back
+    nx_, ny_ = -np.sin(tang), np.cos(tang)
+    if ny_ < 0:
+        nx_, ny_ = -nx_, -ny_
+    cx_, cy_ = centre[0] + 7.0 * nx_ + side * 4.0, centre[1] + 7.0 * ny_
+    b = grid.box((z0, cy_ - 14, cx_ - 14), (zs[1], cy_ + 14, cx_ + 14))
+    if b is None:
+        return
+    ang = float(np.arctan2(ny_, nx_))
+    f2 = ellipse_footprint(x[b[2]], y[b[1]], cx_, cy_, 9.0, 3.2, px, angle_rad=ang)
+    cv.paint(b, fz[b[0]][:, None, None] * f2[None], 480 * bone_k, "scapula", is_bright=True)
 
 
 def _paint_sternum(anat: Anatomy, cv: Canvas, bone_k: float) -> None:
