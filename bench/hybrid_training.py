@@ -206,7 +206,7 @@ def series_vessel_weights(series: list[str | None], targets: list[np.ndarray], n
     phantom = [i for i, s in enumerate(series) if s is None]
     if not phantom:
         raise SystemExit("series weights: the training table holds no phantom case to scale the target by")
-    count = lambda idx, v: int(sum(int(((targets[i] == v) & near[i]).sum()) for i in idx))  # noqa: E731
+    count = lambda idx, v: int(sum(int(((targets[i] == v) & near[i]).sum()) for i in idx))
     per_patient = {v: count(phantom, v) / len(phantom) for v in range(1, L.N_CLASSES)}
     weights = [np.ones(len(t), np.float64) for t in targets]
     summary: dict = {}
