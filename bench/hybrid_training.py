@@ -272,11 +272,62 @@ def train_cached(csv: Path, out_dir: Path, cache: Path, config: L.ClassifierConf
 
 
 # ------------------------------------------------------------------ phantom evaluation
-def phantom_predictions(release: Path, n: int, models: dict[str, Path]) -> dict[str, pd.DataFrame]:
-    """Per model, a predict-style table (id, LCA..RCA, total) of the release's first n patients."""
+LOOKALIKE_KINDS = {"MAC": ("mitral_annulus_calcium",), "cartilage": ("costal_cartilage", "cartilage_calcium"),
+                   "aortic": ("aortic_wall_calcium",),
+                   "abdominal": ("liver", "abdomen", "spleen", "stomach", "aorta_abdominal", "ivc"),
+                   "aortic valve": ("aortic_valve_calcium",), "lymph node": ("lymph_node",),
+                   "granuloma": ("lung_granuloma",), "bone": ("vertebra", "rib", "sternum", "scapula", "clavicle",
+                                                           "humerus")}
+"""Kinds of non-coronary candidate by the phantom's anatomy label under them (the release's anatomy/labels.json
+names); the first four are the shipping criterion's look-alikes (docs/lesion_scorer.md, pre-registered). Unlike
+bench/lesion_lookalikes.py, aortic-wall calcium on the abdominal aorta stays "aortic" (the release keeps no aorta
+tube to split it by)."""
+
+
+def lookalike_kinds(ids: np.ndarray, anatomy: np.ndarray, names: dict[int, str]) -> np.ndarray:
+    """(n,) kind of each candidate 1..n of ``ids`` (a LOOKALIKE_KINDS key, else "other"): the calcium label covering
+    at least a quarter of its voxels (the phantom paints calcium blobs at quarter coverage, as
+    bench/lesion_lookalikes.py reads them), else its majority anatomy label."""
+    n = int(ids.max()) if ids.size else 0
+    sel = ids > 0
+    tab = np.bincount(ids[sel].astype(np.int64) * 256 + anatomy[sel], minlength=(n + 1) * 256).reshape(n + 1, 256)[1:]
+    calcium = np.array([k for k, v in names.items() if v.endswith("_calcium") or v in ("lymph_node", "lung_granuloma")])
+    cal = calcium[tab[:, calcium].argmax(1)]
+    lab = np.where(tab[:, calcium].max(1) >= 0.25 * tab.sum(1), cal, tab.argmax(1))
+    out = np.full(n, "other", dtype=object)
+    for kind, labs in LOOKALIKE_KINDS.items():
+        out[np.isin(lab, [k for k, v in names.items() if v in labs])] = kind
+    return out
+
+
+def _lookalike_rows(release: Path, pid: str, cand, classes: dict[str, np.ndarray], names: dict[int, str]) -> list[dict]:
+    """Per model and kind of non-coronary candidate (true coronary candidates left out): candidates, their AU,
+    how many and how much AU the model called coronary, and as which vessel."""
+    if not cand.n:
+        return []
+    targets = L.candidate_targets(cand.ids, read_labels(release / "labels" / f"{pid}.nii.gz"))
+    kind = lookalike_kinds(cand.ids, read_labels(release / "anatomy" / f"{pid}.nii.gz"), names)
+    au = np.asarray(cand.agatston, float)
+    rows = []
+    for k in dict.fromkeys(kind[targets == 0]):
+        on = (kind == k) & (targets == 0)
+        for m, c in classes.items():
+            called = on & (c > 0)
+            rows.append({"id": pid, "model": m, "kind": k, "candidates": int(on.sum()), "au": float(au[on].sum()),
+                         "called": int(called.sum()), "au_called": float(au[called].sum()),
+                         **{f"au_{v}": float(au[called & (c == j)].sum()) for j, v in enumerate(VESSELS, 1)}})
+    return rows
+
+
+def phantom_predictions(release: Path, n: int, models: dict[str, Path]) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
+    """Per model, a predict-style table (id, LCA..RCA, total) of the release's first n patients; and, where the
+    release has anatomy/ label volumes, the look-alike table (_lookalike_rows) of every patient and model."""
     loaded = {k: load_model(p) for k, p in models.items()}
     ids = sorted(pd.read_csv(release / "truth.csv", dtype={"id": str})["id"], key=int)[:n]
+    names_file = release / "anatomy" / "labels.json"
+    names = {int(k): v for k, v in json.loads(names_file.read_text()).items()} if names_file.is_file() else None
     rows: dict[str, list] = {k: [] for k in models}
+    looks: list[dict] = []
     for i in ids:
         vol = read_ct(release / "deidentified_nongated" / i / i)
         sp = tuple(abs(float(s)) for s in vol.spacing_mm)
@@ -284,15 +335,28 @@ def phantom_predictions(release: Path, n: int, models: dict[str, Path]) -> dict[
         for k, c in classes.items():
             s = score_assignment(vol.hu, cand, c, labels=assign_labels(cand.ids, c))
             rows[k].append({"id": i, **{v: s[v] for v in VESSELS}, "total": sum(s[v] for v in VESSELS)})
+        if names is not None:
+            looks += _lookalike_rows(release, i, cand, classes, names)
         print(f"phantom {i}: " + "; ".join(f"{k} {rows[k][-1]['total']:.0f}" for k in models), flush=True)
-    return {k: pd.DataFrame(r) for k, r in rows.items()}
+    return {k: pd.DataFrame(r) for k, r in rows.items()}, pd.DataFrame(looks)
+
+
+def lookalike_table(looks: pd.DataFrame) -> pd.DataFrame:
+    """Per kind (rows) and model (columns): AU called coronary over all patients, as 'AU (candidates called)'."""
+    g = looks.groupby(["kind", "model"])[["au_called", "called"]].sum().reset_index()
+    g["cell"] = [f"{a:.0f} ({c})" for a, c in zip(g["au_called"], g["called"])]
+    return g.pivot(index="kind", columns="model", values="cell")
 
 
 def phantom_eval(release: Path, n: int, models: dict[str, Path], out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     truth = pd.read_csv(release / "truth.csv", dtype={"id": str})
-    preds = phantom_predictions(release, n, models)
+    preds, looks = phantom_predictions(release, n, models)
     truth[truth["id"].isin(preds[next(iter(preds))]["id"])].to_csv(out / "truth.csv", index=False)
+    if len(looks):
+        looks.to_csv(out / "lookalikes.csv", index=False)
+        print("\nAU called coronary (candidates) on non-coronary candidates, by kind:\n"
+              + lookalike_table(looks)[list(models)].to_string(), flush=True)
     for k, p in preds.items():
         p.to_csv(out / f"pred_{k}.csv", index=False)
         subprocess.run([sys.executable, "-m", "cacscore.cli", "evaluate", str(out / f"pred_{k}.csv"),
@@ -300,9 +364,10 @@ def phantom_eval(release: Path, n: int, models: dict[str, Path], out: Path) -> N
                        check=True, stdout=subprocess.DEVNULL)
         m = pd.read_csv(out / f"eval_{k}" / "metrics.csv")
         tot = m[m["vessel"] == "total"].set_index("metric")
+        a4 = m[(m["vessel"] == "all4") & (m["metric"] == "mse_norm")].iloc[0]
         print(f"{k}: " + ", ".join(f"{q} {tot.loc[q, 'value']:.3f} [{tot.loc[q, 'ci_low']:.3f}, "
-                                   f"{tot.loc[q, 'ci_high']:.3f}]" for q in ("mse_norm", "kappa4") if q in tot.index),
-              flush=True)
+                                   f"{tot.loc[q, 'ci_high']:.3f}]" for q in ("mse_norm", "kappa4") if q in tot.index)
+              + f", ratio all4 {a4['baseline'] / a4['value']:.2f}", flush=True)
 
 
 # ------------------------------------------------------------------ report

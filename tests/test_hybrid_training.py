@@ -167,3 +167,15 @@ def test_series_weights_reach_the_classifier(written, tmp_path, monkeypatch):
     assert set(rep["series_weights"]["per_series"]) == {"real"}
     HT.train_cached(both, tmp_path / "u", tmp_path / "cache", config=cfg)
     assert got["w"] is None  # no series map: lesion-train's unweighted training
+
+
+def test_lookalike_kinds_read_the_calcium_label_at_quarter_cover_else_the_majority():
+    names = {0: "outside", 5: "heart", 19: "costal_cartilage", 22: "liver", 33: "mitral_annulus_calcium",
+             30: "aortic_wall_calcium"}
+    ids = np.zeros((1, 4, 8), np.int32)
+    anat = np.zeros((1, 4, 8), np.uint8)
+    ids[0, 0, :4], anat[0, 0, :4] = 1, [5, 5, 5, 33]      # 1/4 MAC in the heart: MAC
+    ids[0, 1, :4], anat[0, 1, :4] = 2, [5, 5, 5, 5]       # heart only: other
+    ids[0, 2, :5], anat[0, 2, :5] = 3, [22, 22, 22, 5, 30]  # 1/5 aortic calcium: under a quarter, majority liver
+    ids[0, 3, :2], anat[0, 3, :2] = 4, [19, 19]
+    assert list(HT.lookalike_kinds(ids, anat, names)) == ["MAC", "other", "abdominal", "cartilage"]
