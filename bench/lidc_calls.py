@@ -4,7 +4,7 @@ eye-placed coronary courses of docs/hybrid_landmarks.json (the three LIDC series
     PYTHONPATH=src python bench/lidc_calls.py /work/shared/data/lidc-idri-0001 --model shipped=DIR loso=DIR ...
         --out OUT [--top 12] [--landmarks docs/hybrid_landmarks.json]
 
-Per model (classified as ``cacscore predict`` scores: lesion.classify_volume), each candidate called coronary: its
+Per model (classified as ``cacscore predict`` scores: lesion.classify_volume, through hybrid_cases.classify_many), each candidate called coronary: its
 vessel, Agatston, peak HU, centroid (z, y, x mm from voxel 0, the landmarks' frame) and its distance to the nearest
 point of the anchored courses (hybrid_cases' courses: cacscore.phantom.hybrid's smooth course through the anchors)
 of any vessel and of the vessel it was called. Written as OUT/calls.csv. OUT/<model>.png: the --top largest calls,
@@ -30,13 +30,13 @@ import pandas as pd
 from scipy import ndimage
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from hybrid_cases import _models, series_landmarks
+from hybrid_cases import _models, classify_many, series_landmarks
 
 from cacscore.chest.anatomy import read_chest
 from cacscore.core.fileio import atomic_savefig
 from cacscore.core.vessels import VESSELS
 from cacscore.io.ct import read_ct
-from cacscore.lesion.classifier import classify_volume, load_model
+from cacscore.lesion.classifier import load_model
 from cacscore.lesion.report import NON_CORONARY_COLOUR, VESSEL_COLOURS, WINDOW_HU
 from cacscore.phantom.hybrid import insert_plaques
 
@@ -146,8 +146,9 @@ def main(argv: list[str] | None = None) -> int:
     courses = anchored_courses(vol.hu, sp, a.series.name, a.landmarks)
     a.out.mkdir(parents=True, exist_ok=True)
     tables = []
-    for name, path in _models(a.model).items():
-        cand, classes = classify_volume(vol.hu, sp, load_model(path))
+    # one candidate search for all models: hybrid_cases.classify_many gives each model classify_volume's classes
+    cand, every = classify_many(vol.hu, sp, {k: load_model(p) for k, p in _models(a.model).items()})
+    for name, classes in every.items():
         calls = call_table(cand, classes, vol.hu, sp, courses)
         draw_calls(vol.hu, sp, cand, calls, courses, f"{a.series.name} / {name}", a.out / f"{name}.png", a.top)
         tables.append(calls.assign(model=name))
