@@ -82,42 +82,79 @@ def test_no_lungs_is_a_reason_not_a_crash():
 
 
 def test_anatomy_rules_fire_only_where_the_part_was_found():
-    from cacscore.lesion.anatomy import ANATOMY_NAMES, RULE_NAMES, anatomy_verdicts
+    from cacscore.lesion.anatomy import ANATOMY_NAMES, RULE_NAMES, AnatomyRules, anatomy_verdicts
 
     nan = np.nan
     cols = np.array([
         # pericardium, wall, segment, bone, above root, above diaphragm, frame x3, in front of the chest wall,
         # share of the voxels in the costal-cartilage mask
-        [-5, 30, 2, 20, 0, 40, nan, nan, nan, -20, 0],   # inside the sac: coronary territory, no rule
-        [35, 30, 2, 20, 0, 40, nan, nan, nan, -20, 0],   # 35 mm outside the sac
-        [2, 30, 2, 0, 0, 40, nan, nan, nan, -20, 0],     # on the bony thorax, outside the sac
-        [-2, 1, 2, 30, 0, 40, nan, nan, nan, -20, 0],    # in the descending aortic wall
-        [-2, 1, 0, 30, 5, 40, nan, nan, nan, -20, 0],    # in the ascending wall at the root (ostia): no rule
-        [-2, 1, 0, 30, 40, 40, nan, nan, nan, -20, 0],   # ascending wall 40 mm above the root
-        [5, 30, 2, 30, -80, -30, nan, nan, nan, -20, 0],  # below the diaphragm, outside the sac
-        [6, 60, 0, 24, -20, 10, nan, nan, nan, 8, 0],    # costal cartilage 8 mm in the chest wall (LIDC-IDRI-0001)
-        [-1, 60, 0, 24, -20, 10, nan, nan, nan, 8, 0],   # in front of the wall's surface but inside the sac: no rule
+        [-5, 30, 2, 20, 0, 40, nan, nan, nan, -20, 0, nan, nan, nan],   # inside the sac: coronary territory, no rule
+        [35, 30, 2, 20, 0, 40, nan, nan, nan, -20, 0, nan, nan, nan],   # 35 mm outside the sac
+        [2, 30, 2, 0, 0, 40, nan, nan, nan, -20, 0, nan, nan, nan],     # on the bony thorax, outside the sac
+        [-2, 1, 2, 30, 0, 40, nan, nan, nan, -20, 0, nan, nan, nan],    # in the descending aortic wall
+        [-2, 1, 0, 30, 5, 40, nan, nan, nan, -20, 0, nan, nan, nan],    # in the ascending wall at the root (ostia): no rule
+        [-2, 1, 0, 30, 40, 40, nan, nan, nan, -20, 0, nan, nan, nan],   # ascending wall 40 mm above the root
+        [5, 30, 2, 30, -80, -30, nan, nan, nan, -20, 0, nan, nan, nan],  # below the diaphragm, outside the sac
+        [6, 60, 0, 24, -20, 10, nan, nan, nan, 8, 0, nan, nan, nan],    # costal cartilage 8 mm in the chest wall (LIDC-IDRI-0001)
+        [-1, 60, 0, 24, -20, 10, nan, nan, nan, 8, 0, nan, nan, nan],   # in front of the wall's surface but inside the sac: no rule
         # a hybrid RCA plaque inserted in LIDC-IDRI-0003's found groove (seed 2, 47 AU) lies where v4's costal-cartilage
         # "RCA" of LIDC-IDRI-0001 lies (2.5 mm inside the sac, -0.4 to 1.2 mm from the wall): these columns cannot
         # tell them apart, so the sac keeps sparing it (docs/lesion_scorer.md, "Costal cartilage inside the sac"); the
         # cartilage mask does (a plaque in fat has no voxel in it: test_cartilage), so it carries 0 here
-        [-2.46, 60, 0, 15.3, -45, 7.5, nan, nan, nan, -0.55, 0],
-        [6, 60, 0, 24, -20, 10, nan, nan, nan, -2, 0],   # 2 mm behind the surface (internal thoracic vessels)
-        [6, 60, 0, 24, -20, 10, nan, nan, nan, -5, 0],   # 5 mm behind it: no rule
-        [nan, 60, 0, 24, -20, 10, nan, nan, nan, 4, 0],  # in the wall, no pericardium found: the wall alone decides
-        [nan, nan, nan, nan, nan, nan, nan, nan, nan, nan, nan],  # nothing found: nothing fires
+        [-2.46, 60, 0, 15.3, -45, 7.5, nan, nan, nan, -0.55, 0, nan, nan, nan],
+        [6, 60, 0, 24, -20, 10, nan, nan, nan, -2, 0, nan, nan, nan],   # 2 mm behind the surface (internal thoracic vessels)
+        [6, 60, 0, 24, -20, 10, nan, nan, nan, -5, 0, nan, nan, nan],   # 5 mm behind it: no rule
+        [nan, 60, 0, 24, -20, 10, nan, nan, nan, 4, 0, nan, nan, nan],  # in the wall, no pericardium found: the wall alone decides
+        [nan, nan, nan, nan, nan, nan, nan, nan, nan, nan, nan, nan, nan, nan],  # nothing found: nothing fires
         # the calcified costal cartilage a phantom-trained model called LCX on LIDC-IDRI-0001 (slice 61, 7.4 AU; its
         # columns as measured): inside the sac, at the wall's surface; 78 % of its voxels in the cartilage mask
-        [-2.5, 41.5, 0, 26.9, -2.5, 1.0, 16.6, 43.2, -2.7, 1.25, 0.78],
-        [-2.5, 41.5, 0, 26.9, -2.5, 1.0, 16.6, 43.2, -2.7, 1.25, 0.4],  # less than half in the mask: no rule
-        [-2.5, 41.5, 0, 26.9, -2.5, 1.0, 16.6, 43.2, -2.7, 1.25, nan],  # no mask found: no rule
+        [-2.5, 41.5, 0, 26.9, -2.5, 1.0, 16.6, 43.2, -2.7, 1.25, 0.78, nan, nan, nan],
+        [-2.5, 41.5, 0, 26.9, -2.5, 1.0, 16.6, 43.2, -2.7, 1.25, 0.4, nan, nan, nan],  # less than half in the mask: no rule
+        [-2.5, 41.5, 0, 26.9, -2.5, 1.0, 16.6, 43.2, -2.7, 1.25, nan, nan, nan, nan],  # no mask found: no rule
+        # the mitral annulus rule; the last three columns: mm above, behind and left of the pericardial mask's centroid
+        [-18, 30, 2, 40, nan, 30, nan, nan, nan, -90, 0, -20, 25, 10],  # deep, posterior-left-low: mitral annulus
+        [-4, 30, 2, 40, nan, 30, nan, nan, nan, -90, 0, -20, 40, 15],   # the LCX in the left AV groove: no rule
+        [-18, 60, 0, 40, nan, 70, nan, nan, nan, -60, 0, 25, 10, 15],  # as deep, above the centroid (left main): no rule
+        # as deep, right of the centroid: the RCA at the crux (a hybrid plaque in LIDC-IDRI-0003's found groove, 19.4 mm
+        # inside the sac, 1.8 mm right of its centroid): no rule
+        [-19.4, 30, 2, 40, nan, 5, nan, nan, nan, -90, 0, -36, 27, -1.8],
+        [-18, 30, 2, 40, nan, 30, nan, nan, nan, -50, 0, -20, -5, 10],  # as deep, in front of the centroid: no rule
+        # an LCX plaque 14.9 mm inside a mask that reaches behind the heart (phantom v6 seed 41 patient 86): no rule
+        [-14.9, 30, 2, 40, nan, 39, nan, nan, nan, -90, 0, -14.8, 39.2, 12.7],
+        [nan, 30, 2, 40, nan, 30, nan, nan, nan, -90, 0, nan, nan, nan],  # no pericardium found: no rule
     ], float)
     assert cols.shape[1] == len(ANATOMY_NAMES)
     v = anatomy_verdicts(cols)
     fired = [[r for r, f in zip(RULE_NAMES, row) if f] for row in v]
     assert fired == [[], ["outside the pericardium"], ["bony thorax"], ["aortic wall"], [], ["aortic wall"],
                      ["below the diaphragm"], ["chest wall"], [], [], ["chest wall"], [], ["chest wall"], [],
-                     ["costal cartilage"], [], []]
+                     ["costal cartilage"], [], [], ["mitral annulus"], [], [], [], [], [], []]
+    off = anatomy_verdicts(cols, AnatomyRules(mitral_annulus=False))
+    assert not off[:, RULE_NAMES.index("mitral annulus")].any()
+    assert np.array_equal(np.delete(off, RULE_NAMES.index("mitral annulus"), 1),
+                          np.delete(v, RULE_NAMES.index("mitral annulus"), 1))
+
+
+def test_mitral_annulus_rule_on_the_phantom_heart(patient, anatomy):
+    """Points the phantom draws its mitral annular calcification at (cacscore.phantom.noncoronary: the left half of
+    the AV plane, inside the heart's surface) are called non-coronary where they lie deep in the found sac's
+    posterior-left-lower quarter; the LCX's course in the AV groove (2.5 mm outside the surface) never is."""
+    from cacscore.lesion.anatomy import ANATOMY_NAMES, RULE_NAMES, anatomy_columns, anatomy_verdicts
+    from cacscore.phantom.anatomy import heart_surface
+
+    phis = np.linspace(60, 190, 27)
+    def verdict(out_mm: float) -> tuple[np.ndarray, np.ndarray]:
+        xyz = heart_surface(patient.anatomy, np.full(len(phis), -0.45), phis, np.full(len(phis), out_mm))
+        cols = anatomy_columns(anatomy, np.array([_mine(patient, p) for p in xyz]))
+        return anatomy_verdicts(cols)[:, RULE_NAMES.index("mitral annulus")], cols
+
+    groove, cols = verdict(2.5)
+    assert not groove.any() and np.isfinite(cols[:, ANATOMY_NAMES.index("sac_left_mm")]).all()
+    deep, cols = verdict(-15.0)
+    # the lateral and posterior-lateral annulus (left of the centroid) fires; its posterior end, right of the
+    # centroid where the RCA reaches the crux, does not
+    left = cols[:, ANATOMY_NAMES.index("sac_left_mm")] > 0
+    assert left.sum() >= 8 and deep[left].mean() >= 0.8 and not deep[~left].any()
 
 
 def test_true_coronary_calcium_is_never_overruled_and_far_calcium_is():

@@ -20,14 +20,17 @@ from cacscore.chest.wall import depth_in_wall_mm
 ANATOMY_NAMES: tuple[str, ...] = (
     "pericardium_mm", "aortic_wall_mm", "aorta_segment", "bone_mm", "above_root_mm", "above_diaphragm_mm",
     "frame_long_mm", "frame_anterior_mm", "frame_side_mm", "chest_wall_mm", "cartilage_fraction",
+    "sac_above_mm", "sac_behind_mm", "sac_left_mm",
 )
 """Columns of :func:`anatomy_columns`: signed distance to the pericardial surface (> 0 outside), distance to the
 aortic wall (centreline distance - radius; < 0 in the lumen), the nearest aortic segment (0 ascending, 1 arch,
 2 descending, -1 none), distance to the bony thorax, height above the aortic root and above the diaphragm surface
 under the candidate, the position in the heart frame (origin at the root; long axis, anterior, third axis), and how
 far the candidate lies in front of the anterior chest wall's inner surface (> 0: in the wall; cacscore.chest.wall),
-and the fraction of the candidate's voxels in the costal-cartilage mask (cacscore.chest.cartilage; of its centroid,
-0 or 1, when its voxels are not given). nan where the part was not found."""
+the fraction of the candidate's voxels in the costal-cartilage mask (cacscore.chest.cartilage; of its centroid,
+0 or 1, when its voxels are not given), and where the candidate lies from the pericardial mask's centroid (mm above it,
+behind it, to the patient's left of it: the heart's own centre, found with the mask, so it needs no aortic root, which
+the frame columns do and which is found poorly on phantoms). nan where the part was not found."""
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,11 @@ class AnatomyRules:
     below_diaphragm_mm: float = 15.0
     chest_wall_mm: float = -3.0
     cartilage_fraction: float = 0.5
+    mitral_annulus: bool = True
+    mitral_depth_mm: float = 15.0
+    mitral_behind_mm: float = 0.0
+    mitral_above_mm: float = 0.0
+    mitral_left_mm: float = 0.0
 
 
 class _Nearest:
@@ -153,6 +161,7 @@ def anatomy_columns(anatomy: ChestAnatomy, points_mm: np.ndarray, *,
     if _sure(anatomy, "pericardium"):
         dist = pericardium_distance(anatomy) if pericardium is None else pericardium
         cols[:, 0] = dist.at(idx)
+        cols[:, 11:14] = pts - sac_centroid_mm(anatomy)
     if len(anatomy.aorta.centreline_mm) and _sure(anatomy, "aorta"):
         d, j = anatomy.aorta.distance_mm(pts)
         cols[:, 1] = d - anatomy.aorta.radius_mm[j]
@@ -173,6 +182,13 @@ def anatomy_columns(anatomy: ChestAnatomy, points_mm: np.ndarray, *,
         else:
             cols[:, 10] = anatomy.cartilage[idx[:, 0], idx[:, 1], idx[:, 2]]
     return cols
+
+
+def sac_centroid_mm(anatomy: ChestAnatomy) -> np.ndarray:
+    """(3,) centroid (mm, z y x) of the pericardial mask (nan when it is empty)."""
+    if not anatomy.pericardium.any():
+        return np.full(3, np.nan)
+    return np.argwhere(anatomy.pericardium).mean(0) * anatomy.grid_mm
 
 
 def cartilage_fraction(anatomy: ChestAnatomy, ids: np.ndarray, counts: np.ndarray) -> np.ndarray:
@@ -201,7 +217,7 @@ def cartilage_fraction(anatomy: ChestAnatomy, ids: np.ndarray, counts: np.ndarra
 
 
 RULE_NAMES = ("outside the pericardium", "bony thorax", "aortic wall", "below the diaphragm", "chest wall",
-              "costal cartilage")
+              "costal cartilage", "mitral annulus")
 
 
 def anatomy_verdicts(cols: np.ndarray, rules: AnatomyRules = AnatomyRules()) -> np.ndarray:
@@ -220,7 +236,21 @@ def anatomy_verdicts(cols: np.ndarray, rules: AnatomyRules = AnatomyRules()) -> 
         in_wall = (c[:, ANATOMY_NAMES.index("chest_wall_mm")] > rules.chest_wall_mm) & ~(peri <= 0)
         # inside the found sac too: its front edge overlaps the cartilage (LIDC-IDRI-0001, 2.5 mm)
         cartilage = c[:, ANATOMY_NAMES.index("cartilage_fraction")] >= rules.cartilage_fraction
-    return np.stack([outside, bony, aortic, abdominal, in_wall, cartilage], axis=1)
+        mitral = mitral_annulus_verdict(c, rules)
+    return np.stack([outside, bony, aortic, abdominal, in_wall, cartilage, mitral], axis=1)
+
+
+def mitral_annulus_verdict(cols: np.ndarray, rules: AnatomyRules = AnatomyRules()) -> np.ndarray:
+    """(n,) bool: deep inside the pericardial mask in its posterior, lower, left quarter, where the mitral annulus lies
+    and no coronary artery does (the LCX runs in the AV groove's fat at the heart's surface, the RCA reaches the crux
+    right of the mask's centroid, the left main lies above it at the root). See AnatomyRules."""
+    if not rules.mitral_annulus:
+        return np.zeros(len(cols), bool)
+    peri, above, behind, left = (cols[:, ANATOMY_NAMES.index(k)]
+                                 for k in ("pericardium_mm", "sac_above_mm", "sac_behind_mm", "sac_left_mm"))
+    with np.errstate(invalid="ignore"):
+        return ((peri < -rules.mitral_depth_mm) & (behind > rules.mitral_behind_mm) & (above < rules.mitral_above_mm)
+                & (left > rules.mitral_left_mm))
 
 
 def heart_reference(anatomy: ChestAnatomy, found: tuple[int, int, int], found_ok: bool, *,
