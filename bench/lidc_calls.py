@@ -85,6 +85,8 @@ def _panel(ax, img: np.ndarray, box, rgba: np.ndarray, dots: list[tuple[np.ndarr
     ax.imshow(rgba[ys, xs], extent=(xs.start * sp[2], xs.stop * sp[2], ys.stop * sp[1], ys.start * sp[1]))
     for p, v in dots:
         ax.plot(p[:, 2], p[:, 1], ".", ms=3, color=VESSEL_COLOURS[v], mec="white", mew=0.4)
+    ax.set_xlim(xs.start * sp[2], xs.stop * sp[2])  # the crop, not the course dots beyond it
+    ax.set_ylim(ys.stop * sp[1], ys.start * sp[1])
     ax.set_title(title, fontsize=7)
     ax.tick_params(labelsize=5)
 
