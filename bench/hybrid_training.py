@@ -6,6 +6,7 @@
     PYTHONPATH=src python bench/hybrid_training.py tables OUT/tables --phantom RELEASE [--n-train N]
         --hybrids OUT/hybrids/hybrids.csv [--per-series K]
     PYTHONPATH=src python bench/hybrid_training.py train OUT/tables/NAME.csv OUT/models/NAME --cache OUT/cache
+        [--series-weights OUT/hybrids/hybrids.csv [--weight-cap 1]]
     PYTHONPATH=src python bench/hybrid_training.py phantom-eval OUT/phantom_eval --release HELD_OUT [--n 30]
         --model NAME=DIR ...
     PYTHONPATH=src python bench/hybrid_training.py report OUT/eval_0001 OUT/eval_0002 OUT/eval_0003 [--boot 2000]
@@ -28,6 +29,9 @@ candidates (cacscore.lesion.train._extract, the function lesion-train runs) are 
 training sets (sharing the same phantom patients) search each scan once. tests/test_hybrid_training.py checks the
 weights equal lesion-train's on the same CSV (and the phantom-only set of docs/lesion_scorer.md gave weights
 bit-identical to `cacscore lesion-train` on the same 120 patients). ``--lesion-train`` runs the command itself.
+--series-weights HYBRIDS_CSV: each hybrid series' coronary candidates weighted so that every series weighs, per
+vessel, as much as its number of hybrids x an average phantom patient (series_vessel_weights; pre-registered in
+docs/lesion_scorer.md); --weight-cap caps those weights.
 
 phantom-eval: the first --n patients of a held-out phantom release scored by each model (one candidate search per
 scan for all models: bench/hybrid_cases.classify_many; per-vessel Agatston as LesionPredictor.score gives), written
@@ -189,10 +193,49 @@ def cached_extract(case: Case, cache: Path) -> dict:
     return r
 
 
-def train_cached(csv: Path, out_dir: Path, cache: Path, config: L.ClassifierConfig = LESION_TRAIN_DEFAULTS) -> dict:
+def series_vessel_weights(series: list[str | None], targets: list[np.ndarray], near: list[np.ndarray],
+                          cap: float | None = None) -> tuple[list[np.ndarray], dict]:
+    """Per case, (n,) sample weights that give every hybrid series the same coronary weight per vessel
+    (docs/lesion_scorer.md, "Per-series, per-vessel weighting", pre-registered): a candidate of a hybrid of series s
+    whose truth is vessel v weighs T(s, v) / n(s, v), T(s, v) = h(s) x N_phantom(v) / P, where n(s, v) counts s's
+    candidates of v within reach (``near``), h(s) s's cases, N_phantom(v) the phantom's candidates of v within reach
+    and P the phantom cases (``series`` None). So each series weighs, per vessel, as much as h(s) average phantom
+    patients, however many plaques its draws happened to hold. Phantom and non-coronary candidates weigh 1.
+    cap: no weight above it (1: down-weighting only). Returns the weights and a summary per series and vessel
+    (n, target, weight). One-line error when there is no phantom case (the target has no scale)."""
+    phantom = [i for i, s in enumerate(series) if s is None]
+    if not phantom:
+        raise SystemExit("series weights: the training table holds no phantom case to scale the target by")
+    count = lambda idx, v: int(sum(int(((targets[i] == v) & near[i]).sum()) for i in idx))
+    per_patient = {v: count(phantom, v) / len(phantom) for v in range(1, L.N_CLASSES)}
+    weights = [np.ones(len(t), np.float64) for t in targets]
+    summary: dict = {}
+    for s in sorted({s for s in series if s is not None}):
+        idx = [i for i, x in enumerate(series) if x == s]
+        summary[s] = {}
+        for v in range(1, L.N_CLASSES):
+            n, target = count(idx, v), len(idx) * per_patient[v]
+            w = target / n if n else 1.0
+            w = min(w, cap) if cap is not None else w
+            for i in idx:
+                weights[i][targets[i] == v] = w
+            summary[s][L.CLASS_NAMES[v]] = {"n": n, "target": target, "weight": w}
+    return weights, summary
+
+
+def hybrid_series(hybrids_csv: Path) -> dict[str, str]:
+    """case id -> real series, from the hybrids step's hybrids.csv (cases not listed are phantom patients)."""
+    h = pd.read_csv(hybrids_csv, dtype={"id": str, "series": str})
+    return dict(zip(h["id"], h["series"]))
+
+
+def train_cached(csv: Path, out_dir: Path, cache: Path, config: L.ClassifierConfig = LESION_TRAIN_DEFAULTS,
+                 series_of: dict[str, str] | None = None, weight_cap: float | None = None) -> dict:
     """lesion-train's training (train_lesion_model's path for non-gated cases: one copy of each case's candidates,
-    the model's feature table, train_classifier, save_model) from cached candidates. Returns a short report, also
-    written as out_dir/training_report.json."""
+    the model's feature table, train_classifier, save_model) from cached candidates. series_of (case id -> real
+    series): weight the hybrids' coronary candidates per series and vessel (series_vessel_weights, capped at
+    weight_cap); None: every candidate weighs 1, as lesion-train. Returns a short report, also written as
+    out_dir/training_report.json."""
     t0 = time.perf_counter()
     cases = training_pairs(csv, kind="csv")
     res = [cached_extract(c, cache) for c in cases]
@@ -202,27 +245,89 @@ def train_cached(csv: Path, out_dir: Path, cache: Path, config: L.ClassifierConf
     names = config.feature_names
     table = np.concatenate([feature_table(r["features"], None, names) for r in res]).astype(np.float32)
     targets = np.concatenate([r["targets"] for r in res]).astype(np.int64)
+    weights, summary = None, None
+    if series_of is not None:
+        dist = L.FEATURE_NAMES.index("dist_mm")
+        w, summary = series_vessel_weights([series_of.get(r["id"]) for r in res], [r["targets"] for r in res],
+                                           [r["features"][:, dist] <= config.max_distance_mm for r in res], weight_cap)
+        weights = np.concatenate(w)
     t1 = time.perf_counter()
-    model = L.train_classifier(table, targets, config=config, threshold_hu=130.0, min_area_mm2=1.0)
+    model = L.train_classifier(table, targets, config=config, sample_weight=weights, threshold_hu=130.0,
+                               min_area_mm2=1.0)
     out_dir.mkdir(parents=True, exist_ok=True)
     L.save_model(model, out_dir)
     counts = np.bincount(targets, minlength=L.N_CLASSES)
     rep = {"source": str(csv), "n_cases": len(res), "cases_used": [r["id"] for r in res],
            "candidates": {n: int(c) for n, c in zip(L.CLASS_NAMES, counts)},
            "config": "cacscore lesion-train defaults (LESION_TRAIN_DEFAULTS)",
+           "series_weights": None if summary is None else {"cap": weight_cap, "per_series": summary},
            "seconds": {"candidates": t1 - t0, "train": time.perf_counter() - t1}}
     (out_dir / "training_report.json").write_text(json.dumps(rep, indent=1) + "\n")
     print(f"{out_dir}: {len(res)} cases, candidates " + ", ".join(f"{k} {v}" for k, v in rep["candidates"].items())
           + f"; {rep['seconds']['candidates']:.0f} s candidates, {rep['seconds']['train']:.0f} s train", flush=True)
+    if summary:
+        for s, d in summary.items():
+            print(f"  {s}: " + ", ".join(f"{v} n {x['n']} w {x['weight']:.3f}" for v, x in d.items()), flush=True)
     return rep
 
 
 # ------------------------------------------------------------------ phantom evaluation
-def phantom_predictions(release: Path, n: int, models: dict[str, Path]) -> dict[str, pd.DataFrame]:
-    """Per model, a predict-style table (id, LCA..RCA, total) of the release's first n patients."""
+LOOKALIKE_KINDS = {"MAC": ("mitral_annulus_calcium",), "cartilage": ("costal_cartilage", "cartilage_calcium"),
+                   "aortic": ("aortic_wall_calcium",),
+                   "abdominal": ("liver", "abdomen", "spleen", "stomach", "aorta_abdominal", "ivc"),
+                   "aortic valve": ("aortic_valve_calcium",), "lymph node": ("lymph_node",),
+                   "granuloma": ("lung_granuloma",), "bone": ("vertebra", "rib", "sternum", "scapula", "clavicle",
+                                                           "humerus")}
+"""Kinds of non-coronary candidate by the phantom's anatomy label under them (the release's anatomy/labels.json
+names); the first four are the shipping criterion's look-alikes (docs/lesion_scorer.md, pre-registered). Unlike
+bench/lesion_lookalikes.py, aortic-wall calcium on the abdominal aorta stays "aortic" (the release keeps no aorta
+tube to split it by)."""
+
+
+def lookalike_kinds(ids: np.ndarray, anatomy: np.ndarray, names: dict[int, str]) -> np.ndarray:
+    """(n,) kind of each candidate 1..n of ``ids`` (a LOOKALIKE_KINDS key, else "other"): the calcium label covering
+    at least a quarter of its voxels (the phantom paints calcium blobs at quarter coverage, as
+    bench/lesion_lookalikes.py reads them), else its majority anatomy label."""
+    n = int(ids.max()) if ids.size else 0
+    sel = ids > 0
+    tab = np.bincount(ids[sel].astype(np.int64) * 256 + anatomy[sel], minlength=(n + 1) * 256).reshape(n + 1, 256)[1:]
+    calcium = np.array([k for k, v in names.items() if v.endswith("_calcium") or v in ("lymph_node", "lung_granuloma")])
+    cal = calcium[tab[:, calcium].argmax(1)]
+    lab = np.where(tab[:, calcium].max(1) >= 0.25 * tab.sum(1), cal, tab.argmax(1))
+    out = np.full(n, "other", dtype=object)
+    for kind, labs in LOOKALIKE_KINDS.items():
+        out[np.isin(lab, [k for k, v in names.items() if v in labs])] = kind
+    return out
+
+
+def _lookalike_rows(release: Path, pid: str, cand, classes: dict[str, np.ndarray], names: dict[int, str]) -> list[dict]:
+    """Per model and kind of non-coronary candidate (true coronary candidates left out): candidates, their AU,
+    how many and how much AU the model called coronary, and as which vessel."""
+    if not cand.n:
+        return []
+    targets = L.candidate_targets(cand.ids, read_labels(release / "labels" / f"{pid}.nii.gz"))
+    kind = lookalike_kinds(cand.ids, read_labels(release / "anatomy" / f"{pid}.nii.gz"), names)
+    au = np.asarray(cand.agatston, float)
+    rows = []
+    for k in dict.fromkeys(kind[targets == 0]):
+        on = (kind == k) & (targets == 0)
+        for m, c in classes.items():
+            called = on & (c > 0)
+            rows.append({"id": pid, "model": m, "kind": k, "candidates": int(on.sum()), "au": float(au[on].sum()),
+                         "called": int(called.sum()), "au_called": float(au[called].sum()),
+                         **{f"au_{v}": float(au[called & (c == j)].sum()) for j, v in enumerate(VESSELS, 1)}})
+    return rows
+
+
+def phantom_predictions(release: Path, n: int, models: dict[str, Path]) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
+    """Per model, a predict-style table (id, LCA..RCA, total) of the release's first n patients; and, where the
+    release has anatomy/ label volumes, the look-alike table (_lookalike_rows) of every patient and model."""
     loaded = {k: load_model(p) for k, p in models.items()}
     ids = sorted(pd.read_csv(release / "truth.csv", dtype={"id": str})["id"], key=int)[:n]
+    names_file = release / "anatomy" / "labels.json"
+    names = {int(k): v for k, v in json.loads(names_file.read_text()).items()} if names_file.is_file() else None
     rows: dict[str, list] = {k: [] for k in models}
+    looks: list[dict] = []
     for i in ids:
         vol = read_ct(release / "deidentified_nongated" / i / i)
         sp = tuple(abs(float(s)) for s in vol.spacing_mm)
@@ -230,15 +335,28 @@ def phantom_predictions(release: Path, n: int, models: dict[str, Path]) -> dict[
         for k, c in classes.items():
             s = score_assignment(vol.hu, cand, c, labels=assign_labels(cand.ids, c))
             rows[k].append({"id": i, **{v: s[v] for v in VESSELS}, "total": sum(s[v] for v in VESSELS)})
+        if names is not None:
+            looks += _lookalike_rows(release, i, cand, classes, names)
         print(f"phantom {i}: " + "; ".join(f"{k} {rows[k][-1]['total']:.0f}" for k in models), flush=True)
-    return {k: pd.DataFrame(r) for k, r in rows.items()}
+    return {k: pd.DataFrame(r) for k, r in rows.items()}, pd.DataFrame(looks)
+
+
+def lookalike_table(looks: pd.DataFrame) -> pd.DataFrame:
+    """Per kind (rows) and model (columns): AU called coronary over all patients, as 'AU (candidates called)'."""
+    g = looks.groupby(["kind", "model"])[["au_called", "called"]].sum().reset_index()
+    g["cell"] = [f"{a:.0f} ({c})" for a, c in zip(g["au_called"], g["called"])]
+    return g.pivot(index="kind", columns="model", values="cell")
 
 
 def phantom_eval(release: Path, n: int, models: dict[str, Path], out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     truth = pd.read_csv(release / "truth.csv", dtype={"id": str})
-    preds = phantom_predictions(release, n, models)
+    preds, looks = phantom_predictions(release, n, models)
     truth[truth["id"].isin(preds[next(iter(preds))]["id"])].to_csv(out / "truth.csv", index=False)
+    if len(looks):
+        looks.to_csv(out / "lookalikes.csv", index=False)
+        print("\nAU called coronary (candidates) on non-coronary candidates, by kind:\n"
+              + lookalike_table(looks)[list(models)].to_string(), flush=True)
     for k, p in preds.items():
         p.to_csv(out / f"pred_{k}.csv", index=False)
         subprocess.run([sys.executable, "-m", "cacscore.cli", "evaluate", str(out / f"pred_{k}.csv"),
@@ -246,9 +364,10 @@ def phantom_eval(release: Path, n: int, models: dict[str, Path], out: Path) -> N
                        check=True, stdout=subprocess.DEVNULL)
         m = pd.read_csv(out / f"eval_{k}" / "metrics.csv")
         tot = m[m["vessel"] == "total"].set_index("metric")
+        a4 = m[(m["vessel"] == "all4") & (m["metric"] == "mse_norm")].iloc[0]
         print(f"{k}: " + ", ".join(f"{q} {tot.loc[q, 'value']:.3f} [{tot.loc[q, 'ci_low']:.3f}, "
-                                   f"{tot.loc[q, 'ci_high']:.3f}]" for q in ("mse_norm", "kappa4") if q in tot.index),
-              flush=True)
+                                   f"{tot.loc[q, 'ci_high']:.3f}]" for q in ("mse_norm", "kappa4") if q in tot.index)
+              + f", ratio all4 {a4['baseline'] / a4['value']:.2f}", flush=True)
 
 
 # ------------------------------------------------------------------ report
@@ -340,6 +459,10 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("out", type=Path)
     r.add_argument("--cache", type=Path, required=True)
     r.add_argument("--lesion-train", action="store_true", help="run cacscore lesion-train itself (no cache)")
+    r.add_argument("--series-weights", type=Path, default=None, metavar="HYBRIDS_CSV",
+                   help="weight the hybrids' coronary candidates so each real series (hybrids.csv's series column) "
+                        "weighs, per vessel, as its number of hybrids x an average phantom patient")
+    r.add_argument("--weight-cap", type=float, default=None, help="with --series-weights: no weight above this")
     e = sub.add_parser("phantom-eval")
     e.add_argument("out", type=Path)
     e.add_argument("--release", type=Path, required=True)
@@ -367,7 +490,8 @@ def main(argv: list[str] | None = None) -> int:
             subprocess.run([sys.executable, "-m", "cacscore.cli", "lesion-train", str(a.csv), str(a.out),
                             "--source", "csv", "--no-progress"], check=True)
         else:
-            train_cached(a.csv, a.out, a.cache)
+            train_cached(a.csv, a.out, a.cache, series_of=None if a.series_weights is None else
+                         hybrid_series(a.series_weights), weight_cap=a.weight_cap)
     else:
         phantom_eval(a.release, a.n, _models(a.model), a.out)
     return 0

@@ -117,3 +117,65 @@ def test_min_plaques_draws_more_plaques_for_training():
     many = insert_plaques(p.hu, p.spacing_mm, anatomy, seed=3, min_plaques=10)
     assert len(many.plaques) + len(many.dropped) >= 10
     assert many.truth["total"] > 0
+
+
+def test_series_vessel_weights_give_every_series_the_phantom_patients_weight_per_vessel():
+    # two phantom cases: 4 LAD + 2 RCA within reach (per patient 2 LAD, 1 RCA) and one far LAD (not counted)
+    ph = [np.array([0, 2, 2, 4, 2]), np.array([2, 4, 0, 2])]
+    ph_near = [np.array([1, 1, 1, 1, 0], bool), np.ones(4, bool)]
+    # series a: 2 hybrids, 8 LAD + 1 RCA; series b: 1 hybrid, 1 LAD, no RCA, one LCX
+    a = [np.array([2, 2, 2, 2, 0, 4]), np.array([2, 2, 2, 2, 0])]
+    b = [np.array([2, 3, 0, 0])]
+    w, summary = HT.series_vessel_weights([None, None, "a", "a", "b"], ph + a + b, ph_near + [np.ones(6, bool),
+                                          np.ones(5, bool), np.ones(4, bool)])
+    for x in w[:2]:
+        np.testing.assert_array_equal(x, 1.0)  # phantom rows untouched, the far one too
+    for i, t in enumerate(ph + a + b):
+        np.testing.assert_array_equal(w[i][t == 0], 1.0)  # non-coronary rows untouched
+    lad_a = np.concatenate([w[2][a[0] == 2], w[3][a[1] == 2]])
+    assert lad_a.sum() == pytest.approx(2 * 2.0) and np.allclose(lad_a, 0.5)  # h=2 hybrids x 2 LAD per patient
+    assert w[2][a[0] == 4].sum() == pytest.approx(2 * 1.0)  # one RCA candidate blown up to 2 patients' RCA
+    assert w[4][b[0] == 2].sum() == pytest.approx(2.0)  # h=1 x 2 LAD
+    assert summary["b"]["RCA"] == {"n": 0, "target": 1.0, "weight": 1.0}
+    # LCX: the phantom has none, so a series' LCX is weighted to 0 (the target is 0)
+    assert w[4][b[0] == 3].sum() == 0.0 and summary["b"]["LCX"]["target"] == 0.0
+    capped, _ = HT.series_vessel_weights([None, None, "a", "a", "b"], ph + a + b, ph_near + [np.ones(6, bool),
+                                         np.ones(5, bool), np.ones(4, bool)], cap=1.0)
+    assert capped[2][a[0] == 4][0] == 1.0 and np.allclose(capped[2][a[0] == 2], 0.5)  # cap: down-weighting only
+    with pytest.raises(SystemExit, match="no phantom case"):
+        HT.series_vessel_weights(["a"], a[:1], [np.ones(6, bool)])
+
+
+def test_series_weights_reach_the_classifier(written, tmp_path, monkeypatch):
+    root, table = written
+    csv = root / "hybrids" / "hybrids.csv"
+    ph = pd.DataFrame({"id": ["ph_1"], "ct": [table["ct"][0]], "labels": [table["labels"][0]]})
+    both = tmp_path / "both.csv"
+    pd.concat([ph, table[["id", "ct", "labels"]]]).to_csv(both, index=False)
+    got = {}
+    real = HT.L.train_classifier
+
+    def spy(f, t, **kw):
+        got["w"], got["t"] = kw["sample_weight"], t
+        return real(f, t, **kw)
+
+    monkeypatch.setattr(HT.L, "train_classifier", spy)
+    cfg = dataclasses.replace(HT.LESION_TRAIN_DEFAULTS, epochs=1)
+    rep = HT.train_cached(both, tmp_path / "w", tmp_path / "cache", config=cfg, series_of=HT.hybrid_series(csv))
+    w, t = got["w"], got["t"]
+    assert w.shape == t.shape and np.all(w[t == 0] == 1.0)
+    assert set(rep["series_weights"]["per_series"]) == {"real"}
+    HT.train_cached(both, tmp_path / "u", tmp_path / "cache", config=cfg)
+    assert got["w"] is None  # no series map: lesion-train's unweighted training
+
+
+def test_lookalike_kinds_read_the_calcium_label_at_quarter_cover_else_the_majority():
+    names = {0: "outside", 5: "heart", 19: "costal_cartilage", 22: "liver", 33: "mitral_annulus_calcium",
+             30: "aortic_wall_calcium"}
+    ids = np.zeros((1, 4, 8), np.int32)
+    anat = np.zeros((1, 4, 8), np.uint8)
+    ids[0, 0, :4], anat[0, 0, :4] = 1, [5, 5, 5, 33]      # 1/4 MAC in the heart: MAC
+    ids[0, 1, :4], anat[0, 1, :4] = 2, [5, 5, 5, 5]       # heart only: other
+    ids[0, 2, :5], anat[0, 2, :5] = 3, [22, 22, 22, 5, 30]  # 1/5 aortic calcium: under a quarter, majority liver
+    ids[0, 3, :2], anat[0, 3, :2] = 4, [19, 19]
+    assert list(HT.lookalike_kinds(ids, anat, names)) == ["MAC", "other", "abdominal", "cartilage"]
