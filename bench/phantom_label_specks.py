@@ -2,6 +2,7 @@
 
     cd bench; PYTHONPATH=../src:. nice -n 10 python phantom_label_specks.py --cache /work/runs/wt15f/cache --seed 9101 \
         --distal-beta 1.2,1.2 --v7
+    cd bench; PYTHONPATH=../src:. nice -n 10 python phantom_label_specks.py --cache C --seed 41 --release R --ids 1-24
 
 Reads the phantom half of a bench/hybrid_vs_phantom_features.py cache (phantom/<pid>.npz, drawn with --phantom-seed so
 that each candidate has its segment) and pairs every coronary candidate with the nearest drawn plaque of its truth vessel
@@ -28,6 +29,19 @@ from cacscore.phantom.anatomy import chest_grid
 
 SHOW = dict(n=("au", "size"), mean_hu=("mean_hu", "median"), extent_x_mm=("extent_x_mm", "median"),
             au=("au", "median"), bright_8mm=("bright_8mm", "median"), fat_8mm=("fat_8mm", "median"))
+
+
+def write_cache(cache: Path, release: Path, ids: str, seed: int) -> None:
+    """phantom/<pid>.npz for the release's patients ``ids`` (first-last) as bench/hybrid_vs_phantom_features.py writes
+    them (the shipped model's table; the features themselves do not depend on the model)."""
+    from cacscore.lesion.classifier import load_model
+    from cacscore.predict.predictors import DEFAULT_MODEL
+
+    model = load_model(DEFAULT_MODEL)
+    (cache / "phantom").mkdir(parents=True, exist_ok=True)
+    lo, hi = (int(v) for v in ids.split("-"))
+    for pid in range(lo, hi + 1):
+        B.cached(cache / "phantom" / f"{pid}.npz", lambda pid=pid: B.phantom_rows(release, str(pid), model, seed))
 
 
 def candidates(cache: Path, seed: int, near_mm: float) -> pd.DataFrame:
@@ -57,7 +71,11 @@ def main() -> None:
     ap.add_argument("--distal-beta", default=None, help="a,b: the release's coronary.DISTAL_BETA")
     ap.add_argument("--near", type=float, default=6.0, help="mm from a drawn plaque's centre: farther is a speck")
     ap.add_argument("--v7", action="store_true", help="the release was drawn before anatomy v8 (positions as drawn)")
+    ap.add_argument("--release", type=Path, default=None, help="write the cache first from this release (--ids)")
+    ap.add_argument("--ids", default="1-24")
     a = ap.parse_args()
+    if a.release is not None:
+        write_cache(a.cache, a.release, a.ids, a.seed)
     if a.v7:
         C.proximal_first = lambda specs, rng: specs
         C.straddlers = lambda *args, **kw: frozenset()
