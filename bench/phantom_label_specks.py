@@ -5,9 +5,10 @@
     cd bench; PYTHONPATH=../src:. nice -n 10 python phantom_label_specks.py --cache C --seed 41 --release R --ids 1-24
 
 Reads the phantom half of a bench/hybrid_vs_phantom_features.py cache (phantom/<pid>.npz, drawn with --phantom-seed so
-that each candidate has its segment) and pairs every coronary candidate with the nearest drawn plaque of its truth vessel
-(``core._draws`` of the code that runs: give --distal-beta of the release's DISTAL_BETA; wt15f's v7 cache was drawn
-with 1.2,1.2, and --v7 for a release drawn before anatomy v8: no ``proximal_first``, no straddling). A candidate farther than --near mm from any such plaque (or in a vessel without one) is a speck: noise
+that each candidate has its segment; --release writes it first) and pairs every coronary candidate with the nearest
+drawn plaque of its truth vessel (``core._draws`` of the code that runs: give --distal-beta of the release's
+DISTAL_BETA (wt15f's v7 cache: 1.2,1.2) and --v7 for a release drawn before anatomy v8: no ``proximal_first``, no
+straddling). A candidate farther than --near mm from every such plaque (or in a vessel without one) is a speck: noise
 above 130 HU that the labels called coronary (anatomy v7 and before labelled the whole tube round every vessel;
 docs/phantom.md, "Anatomy v8"). Prints per segment: candidates, specks, their AU, and the median features of each kind;
 and per slice thickness.

@@ -40,7 +40,7 @@ def test_v8_keeps_every_vessel_its_plaques_positions_and_the_other_draws(monkeyp
         assert all(np.array_equal(d8.vessels[v].points, d7.vessels[v].points) for v in d7.vessels)
         for v in ("LCA", "LAD", "LCX", "RCA"):
             a, b = [s for s in d8.specs if s.vessel == v], [s for s in d7.specs if s.vessel == v]
-            key = lambda s: (s.diameter_mm, s.length_mm, s.hu, s.est_score)  # noqa: E731
+            key = lambda s: (s.diameter_mm, s.length_mm, s.hu, s.est_score)
             assert sorted(map(key, a)) == sorted(map(key, b))  # the same plaques: the calibrated target
             assert Counter(s.s_frac for s in a) == Counter(s.s_frac for s in b)  # the same positions
             seen += len(a) > 2 and [s.s_frac for s in a] != [s.s_frac for s in b]
