@@ -44,7 +44,10 @@ def test_v5_sheath_is_four_mm_everywhere():
 def test_calcium_draws_and_truth_are_those_of_v5(monkeypatch, pid):
     from test_phantom_v7 import V6  # v6's courses (v7 moved the crux: tests/test_phantom_v7.py)
 
+    from test_phantom_v8 import _as_v7  # and v7's plaque positions (v8 moved larger plaques proximal)
+
     monkeypatch.setattr(A, "_draw_v7", lambda xr: dict(V6))
+    _as_v7(monkeypatch)
     p6 = make_patient(pid, seed=SEED, size=96)
     with monkeypatch.context() as m:
         m.setattr(A, "_draw_v6", lambda xr: dict(V5))

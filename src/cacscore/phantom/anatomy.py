@@ -42,12 +42,14 @@ from scipy.interpolate import make_interp_spline
 from cacscore.phantom.lungvessels import add_twigs, colonise, splat_fraction, tree_segments
 from cacscore.phantom.raster import Grid, ellipse_footprint, ellipsoid_columns, ellipsoid_fraction, paint, slab_fraction
 
-ANATOMY_VERSION = "v7"
+ANATOMY_VERSION = "v8"
 """The phantom's anatomy version (docs/phantom.md): v5 = rounded diaphragm domes, uneven epicardial fat, the left
 atrium's body behind the aortic root; v6 = each coronary's fat sheath varies per patient and along the vessel (thin
 where the vessel lies on the myocardium: crux, PDA, lateral LCX); v7 = the crux posterior-inferior, behind and a little
 left of the heart's centre, the PDA down the inferior wall from it, and a soft-tissue bed under the vessel at the crux,
-along the PDA and the distal LCX (0-1 mm of fat in some patients). Written to truth.csv (anatomy_version) so a cohort says what drew it."""
+along the PDA and the distal LCX (0-1 mm of fat in some patients); v8 = coronary labels only near plaques (no noise
+specks in the myocardium under a vessel called calcium), larger plaques proximal, some across the left main's
+bifurcation (coronary.py). Written to truth.csv (anatomy_version) so a cohort says what drew it."""
 
 HU = {
     "air": -1000.0, "skin": 40.0, "fat": -100.0, "muscle": 50.0, "lung": -905.0, "mediastinum": -85.0,

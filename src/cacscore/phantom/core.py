@@ -10,8 +10,8 @@ import numpy as np
 from scipy import ndimage
 
 from cacscore.phantom.anatomy import ANATOMY_VERSION, Anatomy, chest_grid, draw_anatomy, render_background
-from cacscore.phantom.coronary import (Layer, Plaque, PlaqueSpec, Vessel, draw_calcium, place_plaques, render_heart,
-                                       vessel_centrelines)
+from cacscore.phantom.coronary import (Layer, Plaque, PlaqueSpec, Vessel, draw_calcium, place_plaques, proximal_first,
+                                       render_heart, straddlers, vessel_centrelines)
 from cacscore.phantom.motion import MotionPlan, draw_motion, move_layer
 from cacscore.phantom.noncoronary import (CORONARY_CLEARANCE_MM, Blob, blob_fractions, draw_cardiac_calcium,
                                           draw_nodal_calcium, paint_blobs)
@@ -275,7 +275,12 @@ def _draws(pid: int, seed: int, size: int = 512, *, lookalikes: bool = True) -> 
     sigma = float(min(sigma5 * np.sqrt(5.0 / anat.slice_mm) * KERNELS[kernel][1], NOISE_SIGMA_MAX_HU))
     vessels = vessel_centrelines(anat, rng)
     specs = draw_calcium(rng, size=size, slice_mm=anat.slice_mm)
-    plaques = place_plaques(specs, vessels, rng, distal=anat.crux_phi_deg is not None)
+    # v8: larger plaques tend to lie proximal and some straddle the left main's bifurcation, from their own stream
+    # (the same plaques, each vessel's same positions: every draw of rng and each vessel's target are unchanged)
+    pr = np.random.default_rng([seed, pid, 8])
+    distal = anat.crux_phi_deg is not None
+    specs = proximal_first(specs, pr)
+    plaques = place_plaques(specs, vessels, rng, distal=distal, straddle=straddlers(specs, vessels, pr, distal=distal))
     motion = draw_motion(rng, anat.n_slices)
     # non-coronary look-alikes from their own stream: every draw above is unchanged by them
     xr = np.random.default_rng([seed, pid, 4])

@@ -19,7 +19,7 @@ plaques whose estimated score adds up to it; the truth is always what the render
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import stats
@@ -330,13 +330,67 @@ def plaque_position(sp: PlaqueSpec, distal: bool = False) -> float:
     return float(np.clip(stats.beta.ppf(q, *DISTAL_BETA), 0.02, 0.97))
 
 
+SIZE_POSITION_RHO = 0.6
+"""v8: rank correlation (Gaussian copula) between a plaque's size (its estimated score) and how proximal it lies in its
+vessel. Clinically the proximal segments (left main, proximal LAD / LCX / RCA) carry the largest, densest plaques;
+draw_calcium draws sizes and positions independently, so a vessel's largest plaque was as often distal as proximal."""
+P_STRADDLE = 0.5
+"""v8: chance that an LAD or LCX plaque drawn within STRADDLE_MM (arc) of the bifurcation straddles it: placed so that
+STRADDLE_BACK of its length lies back across the bifurcation, toward the left main and the other branch (plaques often
+run across the left main's bifurcation; before v8 every plaque lay inside its own vessel)."""
+STRADDLE_MM = 12.0
+STRADDLE_BACK = 0.3
+
+
+def proximal_first(specs: list[PlaqueSpec], rng: np.random.Generator) -> list[PlaqueSpec]:
+    """v8: each vessel's drawn positions (s_frac) dealt out again so that larger plaques tend to lie proximal
+    (SIZE_POSITION_RHO). A permutation within the vessel: every vessel keeps its plaques (sizes, materials, so its
+    calibrated score target) and its set of positions (so the position law, DISTAL_BETA's included); only which plaque
+    sits where changes. ``rng``: its own stream (the patient's other draws do not change)."""
+    out = list(specs)
+    for v in VESSELS:
+        idx = [i for i, s in enumerate(specs) if s.vessel == v]
+        noise = rng.normal(size=len(idx))
+        if len(idx) < 2:
+            continue
+        est = np.array([specs[i].est_score for i in idx])
+        z = stats.norm.ppf((stats.rankdata(est) - 0.5) / len(idx))  # the largest plaque: the highest z
+        key = -SIZE_POSITION_RHO * z + np.sqrt(1 - SIZE_POSITION_RHO ** 2) * noise  # lowest key: most proximal
+        pos = np.sort([specs[i].s_frac for i in idx])
+        for rank, k in enumerate(np.argsort(key)):
+            out[idx[k]] = replace(specs[idx[k]], s_frac=float(pos[rank]))
+    return out
+
+
+def straddlers(specs: list[PlaqueSpec], vessels: dict[str, Vessel], rng: np.random.Generator, *,
+               distal: bool = False) -> frozenset[int]:
+    """v8: indices of the LAD / LCX plaques that straddle the left main's bifurcation (P_STRADDLE of those drawn
+    within STRADDLE_MM of it); ``rng``: its own stream (one draw per plaque)."""
+    out = set()
+    for k, sp in enumerate(specs):
+        u = rng.random()
+        if sp.vessel not in ("LAD", "LCX") or u >= P_STRADDLE:
+            continue
+        pts = vessels[sp.vessel].points
+        arc = float(np.linalg.norm(np.diff(pts, axis=0), axis=1).sum())
+        if plaque_position(sp, distal) * arc <= STRADDLE_MM:
+            out.add(k)
+    return frozenset(out)
+
+
 def place_plaques(specs: list[PlaqueSpec], vessels: dict[str, Vessel], rng: np.random.Generator, *,
-                  distal: bool = False) -> list[Plaque]:
-    """Put each plaque in its vessel's wall at its position along the vessel (``plaque_position``)."""
+                  distal: bool = False, straddle: frozenset[int] = frozenset()) -> list[Plaque]:
+    """Put each plaque in its vessel's wall at its position along the vessel (``plaque_position``); the plaques
+    of ``straddle`` (indices into specs, v8: :func:`straddlers`) instead with their centre (1/2 - STRADDLE_BACK) of
+    their length past the bifurcation (the vessel's first point), so that their proximal end lies across it. The
+    random draws are the same either way."""
     out = []
-    for sp in specs:
+    for k, sp in enumerate(specs):
         ves = vessels[sp.vessel]
         i = int(round(plaque_position(sp, distal) * (len(ves.points) - 1)))
+        if k in straddle:
+            arc = np.r_[0.0, np.cumsum(np.linalg.norm(np.diff(ves.points, axis=0), axis=1))]
+            i = int(np.searchsorted(arc, (0.5 - STRADDLE_BACK) * sp.length_mm))
         i = min(max(i, 1), len(ves.points) - 2)
         tan = ves.points[i + 1] - ves.points[i - 1]
         tan /= np.linalg.norm(tan)
@@ -611,6 +665,30 @@ def _paint_outline(lp: "_LayerPainter", grid: Grid, shapes: list, outer: list, f
         lp.paint(r[0], r[1], HU["myocardium"], "heart")
 
 
+PLAQUE_LABEL_REACH_MM = LABEL_MARGIN_MM + 5.0
+"""v8: the vessel's label tube (lumen + LABEL_MARGIN_MM) is labelled only this far beyond a plaque of that vessel (its
+largest semi-axis + this): 5 mm is the largest half-amplitude of the non-gated motion (motion.py: 10 mm x the RCA's
+share 1.0 / 2), so a smeared plaque stays inside its label. Before v8 the whole tube was labelled, and with v6's
+myocardium collar and v7's bed (soft tissue inside the tube) image noise above 130 HU there became "coronary calcium":
+on 24 v7 patients (seed 9101, 512 px), 61 of the 81 LCX, 69 of the 85 PDA and 51 of the 92 lower-RCA candidates were
+such specks (mean HU ~150, 1.6 mm, < 1 AU), most in vessels without any plaque and in 1.25 / 3 mm slices (more noise),
+and the models learned "LCX / PDA = a faint speck" (docs/phantom.md, "Anatomy v8")."""
+
+
+def _near_plaques(grid: Grid, box: tuple[slice, slice, slice], plaques: list[Plaque]) -> np.ndarray:
+    """(nz_b, ny_b, nx_b) bool: voxels of ``box`` whose slab comes within PLAQUE_LABEL_REACH_MM of one of ``plaques``
+    (beyond its largest semi-axis)."""
+    xs, ys = grid.x_mm[box[2]], grid.y_mm[box[1]]
+    e = grid.z_edges_mm[box[0].start:box[0].stop + 1]
+    near = np.zeros((len(e) - 1, len(ys), len(xs)), bool)
+    for p in plaques:
+        r = float(p.semi.max()) + PLAQUE_LABEL_REACH_MM
+        dz = np.clip(np.maximum(e[:-1] - p.centre[2], p.centre[2] - e[1:]), 0, None)  # slab to centre, 0 inside
+        d2 = dz[:, None, None] ** 2 + ((ys - p.centre[1]) ** 2)[None, :, None] + ((xs - p.centre[0]) ** 2)[None, None, :]
+        near |= d2 <= r * r
+    return near
+
+
 def render_heart(anat: Anatomy, grid: Grid, img: np.ndarray, vessels: dict[str, Vessel], plaques: list[Plaque],
                  *, kvp: float, draw_lumen: bool = True, cardiac_calcium: tuple[Blob, ...] = (),
                  bright: np.ndarray | None = None, anatomy_lab: np.ndarray | None = None,
@@ -627,7 +705,8 @@ def render_heart(anat: Anatomy, grid: Grid, img: np.ndarray, vessels: dict[str, 
     painted in ``img`` outside these boxes): make_patient keeps the background of those slabs for the moving image.
 
     Returns (layers, labels, calcium_boxes): layers = the heart and one per vessel (what moves),
-    labels (z, y, x) uint8 vessel labels (lumen + LABEL_MARGIN_MM + plaque footprints),
+    labels (z, y, x) uint8 vessel labels (lumen + LABEL_MARGIN_MM within PLAQUE_LABEL_REACH_MM of the vessel's
+    plaques, v8, + plaque footprints),
     plaque_mask per vessel name -> bool (z, y, x) of voxels touched by that vessel's plaques.
     """
     calc_k = kvp_calcium_factor(kvp)
@@ -737,7 +816,7 @@ def render_heart(anat: Anatomy, grid: Grid, img: np.ndarray, vessels: dict[str, 
         if draw_lumen:
             lp.paint(box, f_lum, HU["blood"], "coronary_artery")
         lab = labels[box]
-        lab[f_lab > 0.3] = LABEL_OF[name]
+        lab[(f_lab > 0.3) & _near_plaques(grid, box, [p for p in plaques if p.vessel == name])] = LABEL_OF[name]
         layers.append(lp.layer())
     masks: dict[str, tuple] = {}
     ss = 3 if grid.px_mm < 1.2 else 5
