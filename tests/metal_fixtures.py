@@ -24,13 +24,20 @@ def plant_cylinder(hu: np.ndarray, spacing_mm, centre_index, *, radius_mm: float
     return out
 
 
-def near_coronary(labels: np.ndarray) -> tuple[int, int, int]:
-    """(z, y, x) of a labelled coronary voxel (LAD if any, else any vessel) near the middle of its vessel."""
+def near_coronary(patient) -> tuple[int, int, int]:
+    """(z, y, x) of a labelled coronary voxel (LAD if any, else any vessel) near the middle of its vessel; a phantom
+    whose vessels carry no label (anatomy v8 labels a vessel only near its plaques) gives the voxel of the middle of
+    its drawn LAD centreline instead."""
     for lab in (2, 1, 3, 4):
-        idx = np.argwhere(labels == lab)
+        idx = np.argwhere(patient.labels == lab)
         if len(idx):
             return tuple(int(v) for v in idx[len(idx) // 2])  # type: ignore[return-value]
-    raise AssertionError("the phantom has no coronary label")
+    from cacscore.phantom.core import _draws
+
+    pts = _draws(patient.pid, patient.seed, patient.hu.shape[1])[0].vessels["LAD"].points  # (n, 3) x, y, z mm
+    q = pts[len(pts) // 2][[2, 1, 0]] - np.asarray(patient.origin_mm, float)[[2, 1, 0]]
+    k = np.clip(np.rint(q / np.asarray(patient.spacing_mm, float)), 0, np.array(patient.hu.shape) - 1)
+    return tuple(int(v) for v in k)  # type: ignore[return-value]
 
 
 def shoulder(hu: np.ndarray) -> tuple[int, int, int]:
@@ -63,7 +70,7 @@ def metal_scans(folder, patient) -> dict:
     folder.mkdir(parents=True, exist_ok=True)
     p = patient
     return {"plain": write_nifti(folder / "plain.nii.gz", p.hu, p.spacing_mm),
-            "stent": write_nifti(folder / "stent.nii.gz", plant_cylinder(p.hu, p.spacing_mm, near_coronary(p.labels)),
+            "stent": write_nifti(folder / "stent.nii.gz", plant_cylinder(p.hu, p.spacing_mm, near_coronary(p)),
                                  p.spacing_mm),
             "shoulder": write_nifti(folder / "shoulder.nii.gz",
                                     plant_cylinder(p.hu, p.spacing_mm, shoulder(p.hu), length_mm=10.0), p.spacing_mm)}

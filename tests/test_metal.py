@@ -19,7 +19,7 @@ def patient():
 def test_stent_near_a_coronary_is_found(patient):
     p = patient
     heart = find_heart(p.hu, p.spacing_mm)
-    site = near_coronary(p.labels)
+    site = near_coronary(p)
     hu = plant_cylinder(p.hu, p.spacing_mm, site)
     n_vox = int((hu >= METAL_HU).sum())
     f = metal_in_heart_region(hu, p.spacing_mm, heart)
