@@ -7,6 +7,7 @@ and the scan's aortic lumen level (bench/contrast_lumen_calls.lumen_hu). Pre-reg
 """
 import argparse
 import sys
+from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from pathlib import Path
 import numpy as np, pandas as pd
