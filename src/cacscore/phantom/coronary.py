@@ -80,6 +80,10 @@ class Vessel:
     crux: int = -1
     """Index of the crux on this centreline (-1: the vessel does not reach it)."""
 
+    def arc_mm(self) -> np.ndarray:
+        """(n,) arc length (mm) from the first centreline point to each point."""
+        return np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(self.points, axis=0), axis=1))])
+
 
 @dataclass(frozen=True)
 class PlaqueSpec:
@@ -371,9 +375,7 @@ def straddlers(specs: list[PlaqueSpec], vessels: dict[str, Vessel], rng: np.rand
         u = rng.random()
         if sp.vessel not in ("LAD", "LCX") or u >= P_STRADDLE:
             continue
-        pts = vessels[sp.vessel].points
-        arc = float(np.linalg.norm(np.diff(pts, axis=0), axis=1).sum())
-        if plaque_position(sp, distal) * arc <= STRADDLE_MM:
+        if plaque_position(sp, distal) * float(vessels[sp.vessel].arc_mm()[-1]) <= STRADDLE_MM:
             out.add(k)
     return frozenset(out)
 
@@ -389,8 +391,7 @@ def place_plaques(specs: list[PlaqueSpec], vessels: dict[str, Vessel], rng: np.r
         ves = vessels[sp.vessel]
         i = int(round(plaque_position(sp, distal) * (len(ves.points) - 1)))
         if k in straddle:
-            arc = np.r_[0.0, np.cumsum(np.linalg.norm(np.diff(ves.points, axis=0), axis=1))]
-            i = int(np.searchsorted(arc, (0.5 - STRADDLE_BACK) * sp.length_mm))
+            i = int(np.searchsorted(ves.arc_mm(), (0.5 - STRADDLE_BACK) * sp.length_mm))
         i = min(max(i, 1), len(ves.points) - 2)
         tan = ves.points[i + 1] - ves.points[i - 1]
         tan /= np.linalg.norm(tan)
@@ -550,7 +551,7 @@ def bed_profile(anat: Anatomy, ves: Vessel) -> np.ndarray:
     if anat.crux_bed_mm <= 0:
         return b
     if ves.crux >= 0:
-        arc = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(ves.points, axis=0), axis=1))])
+        arc = ves.arc_mm()
         b = np.clip((arc - arc[ves.crux] + BED_BEFORE_CRUX_MM) / 15.0, 0.0, 1.0)
     if ves.name == "LCX":
         b = np.maximum(b, np.clip((np.linspace(0.0, 1.0, n) - BED_LCX_FROM) / 0.2, 0.0, 1.0))
