@@ -13,7 +13,7 @@ from cacscore.phantom.anatomy import ANATOMY_VERSION, Anatomy, chest_grid, draw_
 from cacscore.phantom.coronary import (Layer, Plaque, PlaqueSpec, Vessel, draw_calcium, place_plaques, proximal_first,
                                        render_heart, straddlers, vessel_centrelines)
 from cacscore.phantom.motion import MotionPlan, draw_motion, move_layer
-from cacscore.phantom.noncoronary import (CORONARY_CLEARANCE_MM, Blob, blob_fractions, draw_cardiac_calcium,
+from cacscore.phantom.noncoronary import (CORONARY_CLEARANCE_MM, Blob, draw_cardiac_calcium,
                                           draw_nodal_calcium, paint_blobs)
 from cacscore.phantom.raster import Grid
 from cacscore.scoring.agatston import agatston
@@ -329,9 +329,8 @@ def make_patient(pid: int, *, seed: int, size: int = 512, gated: bool = False,
                                      bright=bright, anatomy_lab=alab, before_paint=keep_background)
     _apply_layers(moving, layers, d.motion, grid)
     del layers
-    for _b, box, _f in blob_fractions(grid, d.nodes):  # (the static blobs go into both images, as painted there)
-        keep_background(box)
-    paint_blobs([static, moving], grid, d.nodes, kvp=d.kvp, bright=bright, anatomy_lab=alab)
+    # the static blobs go into both images, as painted there
+    paint_blobs([static, moving], grid, d.nodes, kvp=d.kvp, bright=bright, anatomy_lab=alab, before_paint=keep_background)
     lbox = _nonzero_box(labels)  # the labels' box: clearing and scoring there touches a few percent of the volume
     labels[lbox][bright[lbox]] = 0  # bone and non-coronary calcium are never coronary
     _finish(moving, static, grid, d.anat.fov_mm, sigma=d.sigma, rng=np.random.default_rng([seed, pid, 1]),

@@ -164,12 +164,15 @@ def blob_fractions(grid: Grid, blobs: tuple[Blob, ...] | list[Blob]):
 
 
 def paint_blobs(images: list[np.ndarray], grid: Grid, blobs: tuple[Blob, ...] | list[Blob], *, kvp: float,
-                bright: np.ndarray, only_where_lung: bool = True, anatomy_lab: np.ndarray | None = None) -> None:
+                bright: np.ndarray, only_where_lung: bool = True, anatomy_lab: np.ndarray | None = None,
+                before_paint=None) -> None:
     """Paint static blobs (nodes, granulomas) into every array of ``images`` (same grid) in place.
 
     Calcium is 10 % brighter at 100 kVp. ``bright`` is set wherever calcium touches. A granuloma
     whose centre voxel (in ``images[0]``) is not lung (< -500 HU) is not painted when
     ``only_where_lung`` (the drawn position fell on a vessel, the heart or the chest wall).
+    ``before_paint(box)``, when given, is called with each blob's box just before it is painted (as
+    coronary.render_heart's: the caller keeps a copy of what is there, without computing the fractions twice).
     """
     calc_k = kvp_calcium_factor(kvp)
     y0, x0 = grid.y_mm[0], grid.x_mm[0]
@@ -182,6 +185,8 @@ def paint_blobs(images: list[np.ndarray], grid: Grid, blobs: tuple[Blob, ...] | 
             if not (0 <= k < nz and 0 <= j < ny and 0 <= i < nx) or images[0][k, j, i] > -500:
                 continue
         hu = b.hu * calc_k if b.calcified else b.hu
+        if before_paint is not None:
+            before_paint(box)
         for img in images:
             paint(img, box, f, hu)
         if anatomy_lab is not None:
