@@ -15,8 +15,8 @@ from cacscore.lesion.anatomy import (
     CONTRAST_NAMES,
     RULE_NAMES,
     AnatomyRules,
-    aortic_lumen_hu,
     anatomy_verdicts,
+    aortic_lumen_hu,
     contrast_columns,
     sac_centroid_mm,
 )
