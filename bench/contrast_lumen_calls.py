@@ -24,30 +24,15 @@ from scipy import ndimage
 from cacscore.chest.anatomy import ChestAnatomy
 from cacscore.core.vessels import VESSELS
 from cacscore.io.ct import read_ct
-from cacscore.lesion.anatomy import ANATOMY_NAMES
+from cacscore.lesion.anatomy import ANATOMY_NAMES, aortic_lumen_hu
 from cacscore.lesion.classifier import classify_volume, load_model
 from cacscore.predict.predictors import DEFAULT_MODEL
 
 
-def lumen_hu(hu: np.ndarray, sp, anatomy: ChestAnatomy, segments=(0, 2), frac: float = 0.5) -> float:
-    """Median HU of the voxels within frac * radius of the found aorta's centreline (ascending and descending
-    segments: the arch between them is interpolated, not tracked); nan when no aorta was found."""
-    tube = anatomy.aorta
-    keep = np.isin(tube.segment, segments)
-    if not keep.any():
-        return float("nan")
-    sp = np.asarray(sp, float)
-    vals = []
-    for p, r in zip(tube.centreline_mm[keep], tube.radius_mm[keep]):
-        rr = frac * r
-        lo = np.maximum(np.floor((p - rr) / sp).astype(int), 0)
-        hi = np.minimum(np.ceil((p + rr) / sp).astype(int) + 1, hu.shape)
-        if (hi <= lo).any():
-            continue
-        g = np.stack(np.meshgrid(*[np.arange(a, b) for a, b in zip(lo, hi)], indexing="ij"), -1) * sp
-        inside = ((g - p) ** 2).sum(-1) <= rr ** 2
-        vals.append(hu[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]][inside])
-    return float(np.median(np.concatenate(vals))) if vals else float("nan")
+def lumen_hu(hu: np.ndarray, sp, anatomy: ChestAnatomy) -> float:
+    """The scan's enhanced-blood level: cacscore.lesion.anatomy.aortic_lumen_hu (moved there in session 12, when the
+    contrast-lumen rule was wired; same voxels, same numbers). sp is the anatomy's own spacing and not read."""
+    return aortic_lumen_hu(hu, anatomy)
 
 
 def call_rows(name: str, hu: np.ndarray, sp, model) -> tuple[pd.DataFrame, float]:

@@ -2,7 +2,9 @@
 candidate voxels) of each coronary call of the shipped model on the contrast LIDC series and on their hybrids, with
 its peak HU and the scan's aortic lumen level (bench/contrast_lumen_calls.lumen_hu). Pre-registered check
 (docs/lesion_scorer.md, "Contrast lumen called calcium"): rule R = lumen > 200 HU and peak <= lumen and
-structure >= 60 mm^3 (it failed on fresh seeds 3-7 and is not wired).
+structure >= 60 mm^3 (it failed on fresh seeds 3-7 and is not wired). Rule S (session 12, pre-registered before
+seeds 8-17 were run): the same with the STRUCTURE's peak (the brightest voxel of every candidate of the 3-D
+structure) in place of the call's own slice peak.
 
     PYTHONPATH=src:bench python bench/contrast_lumen_structure.py [--seeds 0 1 2] [--native] --out CSV
 """
@@ -33,11 +35,14 @@ SERIES = ("lidc-idri-0001", "lidc-idri-0003")
 
 def call_structures(hu: np.ndarray, labels: np.ndarray, sp, model, blood: float) -> list[dict]:
     """Per coronary call: AU, class, whether it overlaps an inserted plaque, its peak HU, the volume (mm^3) of its
-    3-D candidate structure and of the 26-connected >= 130 HU region that holds most of its voxels."""
+    3-D candidate structure and that structure's brightest voxel (HU), and the volume of the 26-connected >= 130 HU
+    region that holds most of its voxels."""
     cand, cls = classify_volume(hu, sp, model)
     vox = float(np.prod(sp))
     counts = np.bincount(cand.ids.ravel(), minlength=cand.n + 1)[1:]
     svol = pd.Series(counts).groupby(cand.structure).sum() * vox
+    peaks = np.atleast_1d(ndimage.maximum(hu, cand.ids, np.arange(1, cand.n + 1)))
+    speak = pd.Series(peaks).groupby(cand.structure).max()
     comp, _ = ndimage.label(hu >= 130, np.ones((3, 3, 3)))
     csize = np.bincount(comp.ravel()) * vox
     rows = []
@@ -45,6 +50,7 @@ def call_structures(hu: np.ndarray, labels: np.ndarray, sp, model, blood: float)
         m = cand.ids == k + 1
         rows.append({"au": float(cand.agatston[k]), "cls": int(cls[k]), "inserted": bool((labels[m] > 0).any()),
                      "peak": float(hu[m].max()), "blood": blood, "struct_mm3": float(svol[cand.structure[k]]),
+                     "struct_peak": float(speak[cand.structure[k]]),
                      "comp130_mm3": float(csize[np.bincount(comp[m]).argmax()])})
     return rows
 
@@ -74,11 +80,16 @@ def main(argv: list[str] | None = None) -> int:
             print(name, seed, flush=True)
     df = pd.DataFrame(rows)
     df["rule_R"] = (df["blood"] > 200) & (df["peak"] <= df["blood"]) & (df["struct_mm3"] >= 60)
+    df["rule_S"] = (df["blood"] > 200) & (df["struct_peak"] <= df["blood"]) & (df["struct_mm3"] >= 60)
     df.to_csv(a.out, index=False)
     print(df[(df["seed"] < 0) | df["inserted"]].sort_values(["series", "inserted", "au"]).round(1).to_string(index=False))
-    native, found = df[df["seed"] < 0], df[df["inserted"]]
-    print(f"rule R takes: native calls {native.loc[native['rule_R'], 'au'].sum():.1f} of {native['au'].sum():.1f} | "
-          f"inserted found {found.loc[found['rule_R'], 'au'].sum():.1f} of {found['au'].sum():.1f}")
+    native = df[df["seed"] < 0]
+    for rule in ("rule_R", "rule_S"):
+        for label, fresh in (("seeds 0-7 (development)", False), ("seeds >= 8 (fresh)", True)):
+            found = df[df["inserted"] & (df["seed"] >= 0) & ((df["seed"] >= 8) == fresh)]
+            print(f"{rule} takes: native calls {native.loc[native[rule], 'au'].sum():.1f} of "
+                  f"{native['au'].sum():.1f} | inserted found, {label}: {found.loc[found[rule], 'au'].sum():.1f} of "
+                  f"{found['au'].sum():.1f} ({int(found[rule].sum())} of {len(found)} calls)")
     return 0
 
 

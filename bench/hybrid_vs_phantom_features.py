@@ -117,7 +117,7 @@ def hybrid_rows(vol, sp, anatomy, entry: dict, seed: int, model) -> dict:
 
 def frame(d, names: list[str]) -> pd.DataFrame:
     df = pd.DataFrame(d["table"], columns=names)
-    for j, n in enumerate(ANATOMY_NAMES):
+    for j, n in enumerate(ANATOMY_NAMES[:d["anat"].shape[1]]):  # caches from before the contrast columns: fewer
         df[n] = d["anat"][:, j]
     df["vessel"] = [VESSELS[int(v) - 1] for v in d["vessel"]]
     df["right"] = d["classes"] == d["vessel"]

@@ -144,6 +144,9 @@ def load_cache(cache: Path, release: str | None = None) -> dict[str, dict]:
             sac = d["centroid_mm"] - d["peri_centroid_mm"]
             sac[np.isnan(d["anatomy"][:, 0])] = np.nan
             d["anatomy"] = np.concatenate([d["anatomy"], sac], axis=1)
+        missing = len(A.ANATOMY_NAMES) - d["anatomy"].shape[1]
+        if missing > 0:  # collected before the contrast-lumen columns (session 12): not measured, nan
+            d["anatomy"] = np.concatenate([d["anatomy"], np.full((len(d["anatomy"]), missing), np.nan)], axis=1)
         out[f.stem] = d
     return out
 

@@ -123,6 +123,7 @@ def test_anatomy_rules_fire_only_where_the_part_was_found():
         [-14.9, 30, 2, 40, nan, 39, nan, nan, nan, -90, 0, -14.8, 39.2, 12.7],
         [nan, 30, 2, 40, nan, 30, nan, nan, nan, -90, 0, nan, nan, nan],  # no pericardium found: no rule
     ], float)
+    cols = np.hstack([cols, np.full((len(cols), len(ANATOMY_NAMES) - cols.shape[1]), nan)])  # no contrast columns
     assert cols.shape[1] == len(ANATOMY_NAMES)
     v = anatomy_verdicts(cols, AnatomyRules(mitral_annulus=True))
     fired = [[r for r, f in zip(RULE_NAMES, row) if f] for row in v]

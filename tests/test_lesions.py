@@ -519,12 +519,14 @@ def test_anatomy_features_train_save_load_and_score(patients, tmp_path):
     back with the same predictions, and scoring a volume builds the same table itself. A model naming a column
     this version does not know fails to load with a one-line error naming the file."""
     from cacscore.chest.anatomy import read_chest
-    from cacscore.lesion.anatomy import ANATOMY_NAMES
+    from cacscore.lesion.anatomy import ANATOMY_NAMES, CONTRAST_NAMES, GEOMETRY_NAMES
     from cacscore.lesion.classifier import DEFAULT_FEATURES, FEATURE_SETS, feature_table
 
     assert DEFAULT_FEATURES == L.FEATURE_NAMES  # the shipped model's; anatomy columns are a choice
     names = FEATURE_SETS["anatomy"]
-    assert names[:len(L.FEATURE_NAMES)] == L.FEATURE_NAMES and set(ANATOMY_NAMES) <= set(names)
+    assert names[:len(L.FEATURE_NAMES)] == L.FEATURE_NAMES and set(GEOMETRY_NAMES) <= set(names)
+    assert not set(CONTRAST_NAMES) & set(names)  # the contrast-lumen rule's columns are no model input
+    assert ANATOMY_NAMES == (*GEOMETRY_NAMES, *CONTRAST_NAMES)
     fs, ts, cs = [], [], []
     for p in patients[:2]:
         c = L.find_candidates(p.hu, p.spacing_mm, anatomy=read_chest(p.hu, p.spacing_mm))

@@ -354,7 +354,8 @@ def find_candidates(hu: np.ndarray, spacing_mm: Sequence[float], *, threshold_hu
     }
     context_for = None  # every candidate
     cols_anatomy = None if anatomy is None else anatomy_columns(anatomy, centroids_mm, pericardium=pericardium,
-                                                                ids=ids, counts=st["cnt"])
+                                                                ids=ids, counts=st["cnt"], hu=hu,
+                                                                structure=cols["structure"], peaks=st["peak"])
     if context_where is not None:
         ctx = {c[0] for c in _CONTEXT}
         for j, name in enumerate(FEATURE_NAMES):

@@ -34,6 +34,7 @@ from cacscore.core.fileio import (
 from cacscore.lesion.anatomy import (
     ANATOMY_NAMES,
     FINDER_ABOVE_MASK,
+    GEOMETRY_NAMES,
     anatomy_verdicts,
     heart_reference,
     pericardium_distance,
@@ -61,7 +62,7 @@ columns (``Candidates.anatomy_columns``, cacscore.lesion.anatomy)."""
 
 FEATURE_SETS: dict[str, tuple[str, ...]] = {
     "candidate": FEATURE_NAMES,
-    "anatomy": (*FEATURE_NAMES, *ANATOMY_NAMES),
+    "anatomy": (*FEATURE_NAMES, *GEOMETRY_NAMES),  # the contrast-lumen columns serve a rule only
     "distances": (*FEATURE_NAMES, "pericardium_mm", "aortic_wall_mm", "aorta_segment", "bone_mm", "chest_wall_mm"),
 }
 """``cacscore lesion-train --features``' choices. "candidate" (the default) is what the shipped model reads: with all
