@@ -53,9 +53,11 @@ def test_body_realism_is_on_by_default_and_leaves_truth_and_labels_alone(pairs):
         assert np.allclose(on.heart_centre_mm, off.heart_centre_mm)
         diff = on.anatomy_labels != off.anatomy_labels
         assert diff.any()
-        # only the spine's voxels change label (vertebra on one side or the other); the fissures keep the lung's
-        spine = np.isin(on.anatomy_labels[diff], (LABEL["vertebra"], LABEL["body_wall"]))
-        assert (spine | (off.anatomy_labels[diff] == LABEL["vertebra"])).all()
+        # only the spine's voxels (vertebra on one side or the other) and the breasts' outline change label; the
+        # fissures keep the lung's
+        lon, loff = on.anatomy_labels[diff], off.anatomy_labels[diff]
+        wall = (LABEL["body_wall"], LABEL["breast"], LABEL["outside"])
+        assert (np.isin(lon, wall) & np.isin(loff, wall) | (lon == LABEL["vertebra"]) | (loff == LABEL["vertebra"])).all()
         heart = np.isin(off.anatomy_labels, (LABEL["heart"], LABEL["coronary_artery"]))
         assert np.abs(on.hu_static - off.hu_static)[heart].max() < 30
         lab = on.labels > 0

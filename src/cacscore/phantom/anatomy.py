@@ -1072,7 +1072,7 @@ def _wall_thicknesses(anat: Anatomy, psi: np.ndarray, room: np.ndarray) -> tuple
     # thin over the sternum, thicker over the flanks and the lower back (where fat gathers)
     rel = (0.7 + bd.fat_flank * np.sin(psi) ** 2 + 0.2 * bd.fat_flank * (np.cos(psi) < 0)) * np.clip(wob, 0.4, None)
     rel *= 1 - 0.5 * np.exp(-(psi / 0.22) ** 2)
-    fat = np.clip(anat.fat_mm * rel, 3.0, 45.0)
+    fat = np.clip(anat.fat_mm * rel * _ripple(bd.seed, 0, psi), 3.0, 45.0)
     fat = np.clip(np.minimum(fat, room - bd.intercostal - 8.0), 2.0, None)
     # over the spine the fat ends at the spinous tips and the erector spinae (the back's skin lies 6-12 mm + the back's
     # fat behind them: _draw_wall), blending in from the posterior-lateral angle
@@ -1087,9 +1087,20 @@ def _wall_thicknesses(anat: Anatomy, psi: np.ndarray, room: np.ndarray) -> tuple
     def bellies(ms: tuple, share: float) -> np.ndarray:
         return np.maximum.reduce([lens(psi, (1.0, c, w), bd.asym) * np.clip(share * free, t, 2.5 * t) for t, c, w in ms])
 
-    sup = np.minimum(bellies((bd.pec, bd.lat, bd.trap), bd.share), free)
-    deep = np.minimum(bellies((bd.pec_minor, bd.serratus, bd.rhomboid), 0.6 * (1 - bd.share)), free - sup)
+    sup = np.minimum(bellies((bd.pec, bd.lat, bd.trap), bd.share) * _ripple(bd.seed, 1, psi), free)
+    deep = np.minimum(bellies((bd.pec_minor, bd.serratus, bd.rhomboid), 0.6 * (1 - bd.share)) * _ripple(bd.seed, 2, psi),
+                      free - sup)
     return fat, sup, np.clip(deep, 0.0, None)
+
+
+def _ripple(seed: int, k: int, psi: np.ndarray) -> np.ndarray:
+    """A layer's irregularity round the body: 1 + harmonics 3-10 of psi (amplitudes ~0.2 / n^0.75, random phases
+    from the body's seed), so that no layer keeps one thickness for long (the rings a reader saw)."""
+    rng = np.random.default_rng([seed, 4, k])
+    n = np.arange(3, 11)
+    amp = rng.normal(0, 0.2, len(n)) / n ** 0.75
+    ph = rng.uniform(0, 2 * np.pi, len(n))
+    return np.clip(1 + (amp[:, None] * np.cos(n[:, None] * psi[None] + ph[:, None])).sum(axis=0), 0.3, 2.0)
 
 
 def _body_wall_layers(anat: Anatomy, x: np.ndarray, y: np.ndarray, px: float, psi_t: np.ndarray, r_out: np.ndarray,
@@ -1103,6 +1114,12 @@ def _body_wall_layers(anat: Anatomy, x: np.ndarray, y: np.ndarray, px: float, ps
     bx, by = anat.body_c
     room = r_out - r_cav
     fat_t, sup_t, deep_t = _wall_thicknesses(anat, psi_t, room)
+    # where the superficial muscles start (depth below the skin): on the deep muscles and ribs (what room is left is
+    # subcutaneous fat, where a fat patient's fat is), except over the back, where they lie on the erector spinae under
+    # the back's own fat
+    wb = np.clip((np.abs(psi_t) - 2.4) / 0.4, 0.0, 1.0)
+    on_ribs = room - bd.intercostal - 2 * bd.gap - deep_t - sup_t
+    top_t = np.maximum((1 - wb) * on_ribs + wb * (1.8 + fat_t), 1.8 + 2.0)
     dx = (x[None, :] - bx).astype(np.float32)
     dy = (y[:, None] - by).astype(np.float32)
     r = np.sqrt(dx * dx + dy * dy)
@@ -1110,7 +1127,7 @@ def _body_wall_layers(anat: Anatomy, x: np.ndarray, y: np.ndarray, px: float, ps
     i = np.clip(np.rint((psi + np.pi) / (2 * np.pi) * (len(psi_t) - 1)).astype(np.intp), 0, len(psi_t) - 1)
     depth = r_out.astype(np.float32)[i] - r  # radial depth below the skin (mm), < 0 outside
     hc = r - r_cav.astype(np.float32)[i]  # radial height above the cavity's edge
-    f_t, s_t, d_t = (v.astype(np.float32)[i] for v in (fat_t, sup_t, deep_t))
+    top, s_t, d_t = (v.astype(np.float32)[i] for v in (top_t, sup_t, deep_t))
     inv = np.float32(1.0 / px)
 
     def deeper(t) -> np.ndarray:  # coverage of depth > t
@@ -1125,7 +1142,6 @@ def _body_wall_layers(anat: Anatomy, x: np.ndarray, y: np.ndarray, px: float, ps
     img += deeper(skin) * (np.float32(HU["fat"]) - img)
     d0 = np.float32(bd.intercostal) + 0.5 * gap
     img += np.clip(lower(d0 + d_t) - lower(d0), 0, 1) * (d_t > 0.5) * (np.float32(HU["muscle"]) - img)
-    top = skin + f_t
     img += np.clip(deeper(top + s_t) - deeper(top + s_t + gap), 0, 1) * (s_t > 1.0) * (np.float32(HU["fat"] + 10) - img)
     img += lower(np.float32(bd.intercostal)) * (np.float32(HU["muscle"] - 5) - img)
     img += np.clip(deeper(top) - deeper(top + s_t), 0, 1) * (np.float32(HU["muscle"] + 5) - img)
@@ -1301,6 +1317,9 @@ def _paint_body(anat: Anatomy, cv: Canvas) -> np.ndarray:
         cv.lab[:] = np.where(outside_depth >= 0, LABEL["body_wall"], 0).astype(np.uint8)[None]
     if anat.breast is None:
         return outside_depth
+    if anat.body is not None:
+        _paint_breasts(anat, cv, body2d)
+        return outside_depth
     bx = anat.body_c[0]
     dxb, yb, sa, sb, tcb = anat.breast  # z-limited, fat with a glandular core, skin rim
     zb0, zb1 = anat.z_dome_mm + tcb - 55, anat.z_dome_mm + tcb + 55
@@ -1318,6 +1337,45 @@ def _paint_body(anat: Anatomy, cv: Canvas) -> np.ndarray:
                 f2 = f2 * (body2d[b[1], b[2]] <= HU["air"] + 1)
             cv.paint(b, fb * f2[None], hu, "breast" if hu == HU["skin"] else None)
     return outside_depth
+
+
+def _paint_breasts(anat: Anatomy, cv: Canvas, body2d: np.ndarray) -> None:
+    """Session 12's breasts (BODY_REALISM; the same drawn sizes, anat.breast): rounded mounds on the anterior chest
+    wall at dx from the midline, sagging a little laterally (supine), rounded in z too (each slab's outline shrinks
+    with its distance from the breast's centre height), fat with wispy fibroglandular tissue (a thresholded smooth
+    field in the inner 60 %), skin where they stand out of the body; they cover only fat and air, so the pectoral
+    muscle stays under them. v2-v11's were two flat ellipses that stuck out sideways like wings."""
+    bd = anat.body
+    assert bd is not None and anat.breast is not None
+    grid = cv.grid
+    x, y, px = grid.x_mm, grid.y_mm, grid.px_mm
+    (bx, by), (ba, bb) = anat.body_c, anat.body_ab
+    dxb, _, sa, sb, tcb = anat.breast
+    zc, hz = anat.z_dome_mm + tcb, 55.0
+    sa2, sb2 = 0.8 * sa, 1.3 * sb
+    y_front = by - bb * np.sqrt(max(1.0 - (dxb / ba) ** 2.2, 0.05))
+    yc = y_front + 0.2 * sb2
+    for j, side in enumerate((-1.0, 1.0)):
+        xb = bx + side * dxb
+        b = grid.box((zc - hz, yc - sb2 - 5, xb - sa2 - 12), (zc + hz, yc + sb2 + 5, xb + sa2 + 12))
+        if b is None:
+            continue
+        xs_, ys_ = x[b[2]], y[b[1]]
+        soft = (body2d[b[1], b[2]] < -50).astype(np.float32)  # air or fat: the muscles stay
+        outside = (body2d[b[1], b[2]] <= HU["air"] + 1).astype(np.float32)
+        wisp = np.clip(2.0 * (texture_fields(bd.seed + 2 + j, (len(ys_), len(xs_)), 1, 4.0, px)[0] - 0.2), 0.0, 1.0)
+        for k in range(b[0].start, b[0].stop):
+            sz = 1.0 - ((grid.z_mm[k] - zc) / hz) ** 2
+            if sz < 0.05:
+                continue
+            ka, kb = np.sqrt(np.sqrt(sz)), np.sqrt(sz)  # flatter toward its top and bottom, less narrow
+            kbox = (slice(k, k + 1), b[1], b[2])
+            ang = side * 0.3
+            for da, hu, m in ((0.0, HU["skin"], outside), (2.0, HU["fat"], soft)):
+                f2 = ellipse_footprint(xs_, ys_, xb, yc, sa2 * ka - da, max(sb2 * kb - da, 1.0), px, angle_rad=ang)
+                cv.paint(kbox, (f2 * m)[None], hu, "breast" if hu == HU["skin"] else None)
+            core = ellipse_footprint(xs_, ys_, xb, yc + 0.1 * sb2, 0.6 * sa2 * ka, max(0.6 * sb2 * kb, 1.0), px, angle_rad=ang)
+            cv.paint(kbox, (core * wisp * soft)[None], HU["gland"])
 
 
 def _paint_cavity(anat: Anatomy, cv: Canvas) -> None:
@@ -1442,10 +1500,9 @@ def _paint_fissures(anat: Anatomy, cv: Canvas) -> None:
         if not len(cols):
             continue
         s_z, out_ = bd.fis_slope[j], side * (x[cols] - hil[0])  # outward from the hilum (< 0: toward the midline)
-        base = hil[1] + _major_fissure_dy(bd, j, out_) - s_z * hil[2]
-        slope_x = np.abs(bd.fis_lat[j] + 2 * bd.fis_curve[j] * out_)
-        y_lo = base[None, :] + s_z * ez[:-1, None]
-        y_hi = base[None, :] + s_z * ez[1:, None]
+        slope_x = np.abs(bd.fis_lat[j] + 2 * bd.fis_curve[j] * out_) + 0.25
+        y_lo = hil[1] + _major_fissure_dy(bd, j, out_[None, :], ez[:-1, None] - hil[2])
+        y_hi = hil[1] + _major_fissure_dy(bd, j, out_[None, :], ez[1:, None] - hil[2])
         c, w = 0.5 * (y_lo + y_hi), np.abs(y_hi - y_lo) + slope_x * px
         tau = np.broadcast_to(bd.pleura * np.sqrt(1 + s_z ** 2 + slope_x ** 2), c.shape)
         rows, frac = sheet_band(c.ravel(), w.ravel(), float(y[0]), px, ny, tau.ravel())
@@ -1459,9 +1516,18 @@ def _paint_fissures(anat: Anatomy, cv: Canvas) -> None:
             _paint_minor_fissure(anat, cv, hil)
 
 
-def _major_fissure_dy(bd: Body, j: int, out_mm: np.ndarray) -> np.ndarray:
-    """How far behind the hilum (mm) major fissure j (0 right, 1 left) lies at its height, at out_mm outward from it."""
-    return bd.fis_dy[j] + bd.fis_lat[j] * out_mm + bd.fis_curve[j] * out_mm ** 2
+FISSURE_WAVE_MM = (4.0, 55.0)
+"""Session 12: the major fissures undulate by up to this many mm over this wavelength (a real fissure is a gently
+warped sheet; a plane showed as a ruler-straight line in every slice)."""
+
+
+def _major_fissure_dy(bd: Body, j: int, out_mm: np.ndarray, dz_mm: np.ndarray) -> np.ndarray:
+    """How far behind the hilum (mm) major fissure j (0 right, 1 left) lies at out_mm outward from the hilum and dz_mm
+    above it: a tilted, curved sheet (Body.fis_*) with a gentle warp (FISSURE_WAVE_MM) whose phase comes from Body.seed."""
+    ph = np.random.default_rng([bd.seed, 3, j]).uniform(0, 2 * np.pi, 2)
+    amp, lam = FISSURE_WAVE_MM
+    wave = amp * np.sin(2 * np.pi * out_mm / lam + ph[0]) * np.cos(2 * np.pi * dz_mm / (1.7 * lam) + ph[1])
+    return bd.fis_dy[j] + bd.fis_lat[j] * out_mm + bd.fis_curve[j] * out_mm ** 2 + bd.fis_slope[j] * dz_mm + wave
 
 
 def _paint_minor_fissure(anat: Anatomy, cv: Canvas, hil: np.ndarray) -> None:
@@ -1482,7 +1548,7 @@ def _paint_minor_fissure(anat: Anatomy, cv: Canvas, hil: np.ndarray) -> None:
     wz = np.maximum(grad * px, 0.3)
     tau = bd.pleura * np.sqrt(1 + grad ** 2)
     # in front of the right major fissure at this height
-    y_major = hil[1] + _major_fissure_dy(bd, 0, -ddx) + bd.fis_slope[0] * (z0 - hil[2])
+    y_major = hil[1] + _major_fissure_dy(bd, 0, -ddx, np.float64(z0 - hil[2]))
     front = (ys[:, None] < y_major).astype(np.float32)
     hu = np.float32(FISSURE_HU)
     for k in range(b[0].start, b[0].stop):
@@ -1967,12 +2033,14 @@ def _paint_vertebrae(anat: Anatomy, cv: Canvas, bone_k: float) -> None:
     g += g2["rim"] * (np.float32(HU["disc"]) - g)
     hot = np.zeros(g.shape, np.float32)  # bone coverage, for the bright mask
     cortex, marrow = np.float32(650 * bone_k), np.float32(210 * bone_k)
-    for name in ("rim", "waist"):
-        f = z[name] * g2[name]
-        g += f * (cortex - g)
-        np.maximum(hot, f, out=hot)
-        g += z[name] * g2[name + "_in"] * (canc - g)
-    g += z["end"] * g2["rim_in"] * (np.float32(450 * bone_k) - g)
+    g0, delta = g.copy(), np.zeros(g.shape, np.float32)
+    for name in ("rim", "waist"):  # heights that do not overlap: each its column's cortex round cancellous, mixed by z
+        col = g0 + g2[name] * (cortex - g0)
+        col += g2[name + "_in"] * (canc - col)
+        delta += z[name] * (col - g0)
+        np.maximum(hot, z[name] * g2[name], out=hot)
+    g = g0 + delta
+    g += z["end"] * g2["rim_in"] * (np.float32(380 * bone_k) - g)
     g += z["body"] * g2["vein"] * (np.float32(110.0) - g)
     for name in VERTEBRA_Z:
         f = z[name] * g2[name]
