@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy import ndimage
 
 from cacscore.phantom import anatomy, make_patient
 from cacscore.phantom.anatomy import LABEL, _body_wall, _wall_thicknesses, chest_grid, render_background
@@ -72,8 +73,10 @@ def test_new_bright_voxels_are_labelled_bone(backgrounds):
     near = ((np.abs(g.x_mm - a.spine_c[0]) < 45)[None, None, :]
             & ((g.y_mm > a.spine_c[1] - a.spine_r - 2) & (g.y_mm < a.spine_c[1] + a.spine_r + 55))[None, :, None])
     assert np.isin(lab1[new & near], BONE).all()  # round the spine, the new bone is labelled bone
-    # elsewhere only a rib's partial-volume edge over a different wall tissue (a few HU) crosses the threshold
-    assert (hu0[new & ~near] > 120).all() and (new & ~near).sum() < 0.01 * new.sum() + 10
+    # elsewhere only the partial-volume edge of an existing bone over a different wall tissue (muscle where there was
+    # fat) crosses the threshold: every such voxel lies within two voxels of one labelled bone
+    bone = ndimage.binary_dilation(np.isin(lab1, BONE + (LABEL["costal_cartilage"],)), structure=np.ones((1, 5, 5), bool))
+    assert bone[new & ~near].all()
     # nothing in the body wall's soft tissue (fat septa, muscle texture) reaches the threshold
     wall = lab1 == LABEL["body_wall"]
     assert (hu1[wall & ~br1] < 130).all()
