@@ -1141,10 +1141,12 @@ def _body_wall_layers(anat: Anatomy, x: np.ndarray, y: np.ndarray, px: float, ps
     img += deeper(0.0) * (np.float32(HU["skin"]) - img)
     img += deeper(skin) * (np.float32(HU["fat"]) - img)
     d0 = np.float32(bd.intercostal) + 0.5 * gap
-    img += np.clip(lower(d0 + d_t) - lower(d0), 0, 1) * (d_t > 0.5) * (np.float32(HU["muscle"]) - img)
+    # muscle 42-50 HU (real non-contrast body-wall muscle 50 +- 17 with noise, docs/phantom.md "Measured"; the old wall's
+    # 55 HU superficial layer over this much more muscle made noise specks >= 130 HU three times as often)
+    img += np.clip(lower(d0 + d_t) - lower(d0), 0, 1) * (d_t > 0.5) * (np.float32(HU["muscle"] - 4) - img)
     img += np.clip(deeper(top + s_t) - deeper(top + s_t + gap), 0, 1) * (s_t > 1.0) * (np.float32(HU["fat"] + 10) - img)
-    img += lower(np.float32(bd.intercostal)) * (np.float32(HU["muscle"] - 5) - img)
-    img += np.clip(deeper(top) - deeper(top + s_t), 0, 1) * (np.float32(HU["muscle"] + 5) - img)
+    img += lower(np.float32(bd.intercostal)) * (np.float32(HU["muscle"] - 8) - img)
+    img += np.clip(deeper(top) - deeper(top + s_t), 0, 1) * (np.float32(HU["muscle"]) - img)
     # erector spinae beside the spinous processes, from the transverse processes back to the trapezius and its fat
     # plane (the back's subcutaneous fat and trapezius at psi = pi), in a fat rim
     cyc_ = anat.spine_c[1] + anat.spine_r + 8
@@ -1155,7 +1157,7 @@ def _body_wall_layers(anat: Anatomy, x: np.ndarray, y: np.ndarray, px: float, ps
     pa, pb = anat.paraspinal[0] * 1.25, max(0.5 * (y1 - y0), 0.6 * anat.paraspinal[1])
     for side in (-1.0, 1.0):  # a rounded D: the main belly and its wider back half (iliocostalis, longissimus)
         ex = anat.spine_c[0] + side * (pa + 5)
-        for grow, hu in ((1.5, HU["fat"] + 10), (0.0, HU["muscle"])):
+        for grow, hu in ((1.5, HU["fat"] + 10), (0.0, HU["muscle"] - 2)):
             f = np.maximum(ellipse_footprint(x, y, ex, y0 + pb, pa + grow, pb + grow, px),
                            ellipse_footprint(x, y, ex + side * 0.15 * pa, y0 + 1.4 * pb, 1.15 * pa + grow, 0.6 * pb + grow, px))
             img += f * inner * (np.float32(hu) - img)
