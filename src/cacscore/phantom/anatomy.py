@@ -1119,7 +1119,14 @@ def _body_wall_layers(anat: Anatomy, x: np.ndarray, y: np.ndarray, px: float, ps
     # the back's own fat
     wb = np.clip((np.abs(psi_t) - 2.4) / 0.4, 0.0, 1.0)
     on_ribs = room - bd.intercostal - 2 * bd.gap - deep_t - sup_t
-    top_t = np.maximum((1 - wb) * on_ribs + wb * (1.8 + fat_t), 1.8 + 2.0)
+    # the erector spinae: from the transverse processes back at most 1.9 x its drawn half-depth (real: 25-45 mm), the
+    # trapezius on it, the rest of a deep back subcutaneous fat
+    cyc_ = anat.spine_c[1] + anat.spine_r + 8
+    k_back = int(np.argmin(np.abs(np.abs(psi_t) - np.pi)))
+    y0 = cyc_ - 6.0
+    y1 = min(anat.wall.y_back - 1.8 - fat_t[k_back] - sup_t[k_back] - 2 * bd.gap, y0 + 2.6 * anat.paraspinal[1])
+    on_erector = anat.wall.y_back - y1 - bd.gap - sup_t
+    top_t = np.maximum((1 - wb) * on_ribs + wb * np.maximum(1.8 + fat_t, on_erector), 1.8 + 2.0)
     dx = (x[None, :] - bx).astype(np.float32)
     dy = (y[:, None] - by).astype(np.float32)
     r = np.sqrt(dx * dx + dy * dy)
@@ -1149,11 +1156,7 @@ def _body_wall_layers(anat: Anatomy, x: np.ndarray, y: np.ndarray, px: float, ps
     img += np.clip(deeper(top) - deeper(top + s_t), 0, 1) * (np.float32(HU["muscle"]) - img)
     # erector spinae beside the spinous processes, from the transverse processes back to the trapezius and its fat
     # plane (the back's subcutaneous fat and trapezius at psi = pi), in a fat rim
-    cyc_ = anat.spine_c[1] + anat.spine_r + 8
     inner = deeper(top + s_t + gap)
-    k_back = int(np.argmin(np.abs(np.abs(psi_t) - np.pi)))
-    y1 = anat.wall.y_back - skin - fat_t[k_back] - sup_t[k_back] - 2 * gap
-    y0 = cyc_ - 6.0
     pa, pb = anat.paraspinal[0] * 1.25, max(0.5 * (y1 - y0), 0.6 * anat.paraspinal[1])
     for side in (-1.0, 1.0):  # a rounded D: the main belly and its wider back half (iliocostalis, longissimus)
         ex = anat.spine_c[0] + side * (pa + 5)
@@ -1166,7 +1169,7 @@ def _body_wall_layers(anat: Anatomy, x: np.ndarray, y: np.ndarray, px: float, ps
 
 def _wall_textures(anat: Anatomy, body2d: np.ndarray, depth: np.ndarray, px: float, n: int = 3) -> np.ndarray:
     """Session 12: n variants (n, ny, nx) of the body cross-section with texture: fibrous septa (thin curving lines,
-    +55 HU) and a faint mottle in the fat, a fainter one in muscle. The painter uses a different one every 9 mm of
+    +60 HU) and a faint mottle in the fat, a fainter mottle and thin fat streaks (-30 HU) in muscle. The painter uses a different one every 9 mm of
     height, so the septa do not run the scan's length as sheets."""
     bd = anat.body
     assert bd is not None
@@ -1178,12 +1181,13 @@ def _wall_textures(anat: Anatomy, body2d: np.ndarray, depth: np.ndarray, px: flo
     lines, mottle = np.float32(60.0) * septa(f[0], 0.07), f[1]
     fat = np.clip((body2d - HU["muscle"]) / (HU["fat"] - HU["muscle"]), 0.0, 1.0) * (depth > 2.5)
     soft = ((body2d > HU["fat"] - 30) & (body2d < HU["muscle"] + 30) & (depth > 0)).astype(np.float32)
-    lean = np.clip(soft - fat, 0.0, 1.0) * np.float32(3.0)
+    lean = np.clip(soft - fat, 0.0, 1.0)
     out = np.empty((n, ny, nx), np.float32)
     for j in range(n):
         oy, ox = (j * 29) % pad, (j * 17 + 7) % pad
         m = mottle[oy:oy + ny, ox:ox + nx]
-        out[j] = body2d + fat * (lines[pad - oy:pad - oy + ny, pad - ox:pad - ox + nx] + np.float32(5.0) * m) + lean * m
+        out[j] = body2d + fat * (lines[pad - oy:pad - oy + ny, pad - ox:pad - ox + nx] + np.float32(5.0) * m) \
+            + lean * (np.float32(3.0) * m - np.float32(0.5) * lines[oy:oy + ny, pad - ox:pad - ox + nx])  # fat streaks
     return out
 
 
@@ -1970,16 +1974,17 @@ def _vertebra_footprints(anat: Anatomy, xs: np.ndarray, ys: np.ndarray, px: floa
         return np.maximum(*(capsule_footprint(xs, ys, (sx + s * a[0], a[1]), (sx + s * b[0], b[1]), r, px)
                             for s in (-1.0, 1.0)))
 
-    parts = {"pedicle": ((0.6 * sr, sy + 0.72 * sr), (9.5, cyc - 1.5), 4.0),
-             "transverse": ((10.0, cyc), (27.0, cyc + bd.tp_back), 4.5),
-             "lamina": ((10.5, cyc + 2.5), (2.5, cyc + 11.0), 3.2)}
+    # thoracic sizes: pedicles 6-7 mm thick, laminae ~5 mm, the spinous process 5-6 mm tapering (cortex ~1.2 mm)
+    parts = {"pedicle": ((0.6 * sr, sy + 0.72 * sr), (9.5, cyc - 1.5), 3.3),
+             "transverse": ((10.0, cyc), (27.0, cyc + bd.tp_back), 4.0),
+             "lamina": ((10.0, cyc + 2.5), (2.5, cyc + 10.0), 2.6)}
     for name, (a, b, r) in parts.items():
         out[name] = pair(a, b, r)
-        out[name + "_in"] = pair(a, b, r - 1.7)
+        out[name + "_in"] = pair(a, b, r - 1.2)
     tip = cyc + SPINOUS_TIP_MM
-    for name, (a0, a1, r) in (("spinous", (cyc + 10.0, cyc + 25.0, 3.6)), ("spinous_tip", (cyc + 22.0, tip - 3.5, 3.4))):
+    for name, (a0, a1, r) in (("spinous", (cyc + 9.0, cyc + 25.0, 2.9)), ("spinous_tip", (cyc + 22.0, tip - 3.0, 2.6))):
         out[name] = capsule_footprint(xs, ys, (sx, a0), (sx, a1), r, px)
-        out[name + "_in"] = capsule_footprint(xs, ys, (sx, a0), (sx, a1), r - 1.7, px)
+        out[name + "_in"] = capsule_footprint(xs, ys, (sx, a0), (sx, a1), r - 1.2, px)
     out["canal"] = ellipse_footprint(xs, ys, sx, cyc, 7.5, 7.0, px)
     return out
 
