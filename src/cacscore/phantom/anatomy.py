@@ -29,6 +29,11 @@ the spine; the right atrium lies to the right (coronary.atria), so the heart is 
 Session 11 (CHEST_REALISM, on by default; its own stream, so the heart, coronaries and truth are unchanged): lung vessel
 trees grown by space colonisation from the hila and the left atrium (lungvessels.py; thin ones splatted), bronchi beside
 the hilar arteries, rib heads and necks joining the ribs to the vertebrae, the scapular spine.
+
+Session 12 (BODY_REALISM, on by default; its own stream [lung_texture_seed, 16], chestwall.Body): the body wall as
+skin, subcutaneous fat with septa and muscle bellies lying on the ribs with fat planes between them (not concentric
+rings), the erector spinae under the trapezius, rounded breasts; vertebrae as a body (cortex, mottled cancellous bone,
+endplates, waist) with pedicles, laminae, transverse and spinous processes; the interlobar fissures.
 """
 
 from __future__ import annotations
