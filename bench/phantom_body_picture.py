@@ -19,11 +19,11 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from cacscore.phantom import anatomy, make_patient  # noqa: E402
-from cacscore.phantom.writer import _compare_volume, _real_panels, preview_levels  # noqa: E402
+from cacscore.phantom import anatomy, make_patient
+from cacscore.phantom.writer import _compare_volume, _real_panels, preview_levels
 
 WINDOWS = {"soft tissue": (-160.0, 240.0), "lung": (-1350.0, 150.0)}
 
@@ -69,7 +69,7 @@ def main() -> None:
 
 
 def _crop(img, centre_rc, half_px):
-    r, c = (int(round(v)) for v in centre_rc)
+    r, c = (round(v) for v in centre_rc)
     return img[max(r - half_px, 0):r + half_px, max(c - half_px, 0):c + half_px]
 
 

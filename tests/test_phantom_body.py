@@ -9,7 +9,13 @@ import pytest
 from scipy import ndimage
 
 from cacscore.phantom import anatomy, make_patient
-from cacscore.phantom.anatomy import LABEL, _body_wall, _wall_thicknesses, chest_grid, render_background
+from cacscore.phantom.anatomy import (
+    LABEL,
+    _body_wall,
+    _wall_thicknesses,
+    chest_grid,
+    render_background,
+)
 from cacscore.phantom.chestwall import capsule_footprint, sheet_band
 from cacscore.phantom.core import _draws
 
@@ -31,8 +37,10 @@ def _with(realism: bool, fn):
 @pytest.fixture(scope="module")
 def pairs():
     """(without, with) the body realism, the same patients at 96 px with anatomy labels."""
-    return [tuple(_with(r, lambda: make_patient(pid, seed=SEED, size=96, anatomy=True)) for r in (False, True))
-            for pid in PIDS]
+    def one(pid: int, r: bool):
+        return _with(r, lambda: make_patient(pid, seed=SEED, size=96, anatomy=True))
+
+    return [(one(pid, False), one(pid, True)) for pid in PIDS]
 
 
 @pytest.fixture(scope="module")
@@ -87,10 +95,10 @@ def test_new_bright_voxels_are_labelled_bone(backgrounds):
 def test_body_wall_has_muscle_bellies_with_fat_between_them():
     a = _with(True, lambda: _draws(1, 0, 128))[0].anat  # a patient with a thick wall (patient 2 of seed 5 is lean)
     g = chest_grid(a, 256)
-    img, depth = _body_wall(a, g.x_mm, g.y_mm, g.px_mm)
+    img, _ = _body_wall(a, g.x_mm, g.y_mm, g.px_mm)
     psi = np.linspace(-np.pi, np.pi, 1441)
     r_out = anatomy._polar_outline(a, psi)
-    fat, sup, deep = _wall_thicknesses(a, psi, r_out - 40.0)
+    fat, sup, _ = _wall_thicknesses(a, psi, r_out - 40.0)
     assert fat.max() > 1.5 * fat.min()  # the subcutaneous fat varies round the body (thin over the sternum)
     ant = np.abs(psi) < 2.0
     assert sup[ant].max() > 5.0 and sup[ant].min() < 0.5  # bellies that taper to nothing (the axilla, the sternum)
@@ -110,13 +118,13 @@ def test_body_wall_has_muscle_bellies_with_fat_between_them():
 
 
 def test_vertebrae_have_posterior_parts_and_a_mottled_body(backgrounds):
-    a, hu, _, lab = backgrounds[1]
+    a, _, _, lab = backgrounds[1]
     g = chest_grid(a, 128)
     sx, sy, sr = a.spine_c[0], a.spine_c[1], a.spine_r
     cyc = sy + sr + 8.0
 
     def at(x, y):
-        return int(round((y - g.y_mm[0]) / g.px_mm)), int(round((x - g.x_mm[0]) / g.px_mm))
+        return round((y - g.y_mm[0]) / g.px_mm), round((x - g.x_mm[0]) / g.px_mm)
 
     vert = lab == LABEL["vertebra"]
     for x, y in ((sx - 22, cyc + 5.5), (sx + 22, cyc + 5.5), (sx, cyc + 28)):  # transverse and spinous processes
@@ -145,7 +153,7 @@ def test_sheet_band_conserves_the_sheet():
     rng = np.random.default_rng(0)
     c, w = rng.uniform(10, 30, 50), rng.uniform(0, 8, 50)
     tau = rng.uniform(0.2, 0.8, 50)
-    rows, frac = sheet_band(c, w, 0.0, 0.7, 64, tau)
+    _, frac = sheet_band(c, w, 0.0, 0.7, 64, tau)
     assert np.allclose(frac.sum(axis=1) * 0.7, tau, rtol=1e-4)
     assert frac.max() <= 0.8 / 0.7 + 1e-6
 
