@@ -2377,4 +2377,6 @@ def _label_spine_bone(anat: Anatomy, cv: Canvas) -> None:
         return
     soft = (LABEL["body_wall"], LABEL["lung_right"], LABEL["lung_left"], LABEL["thoracic_inlet"], LABEL["outside"])
     lab = cv.lab[b]
-    lab[cv.bright[b] & (cv.img[b] >= 130.0) & np.isin(lab, soft)] = LABEL["vertebra"]
+    idx = np.nonzero(cv.bright[b] & (cv.img[b] >= 130.0))  # few: test their labels only
+    keep = np.isin(lab[idx], soft)
+    lab[tuple(i[keep] for i in idx)] = LABEL["vertebra"]
