@@ -44,29 +44,9 @@ import numpy as np
 from scipy import ndimage
 from scipy.interpolate import make_interp_spline
 
-from cacscore.phantom.chestwall import (
-    Body,
-    capsule_footprint,
-    draw_body,
-    lens,
-    septa,
-    sheet_band,
-    texture_fields,
-)
-from cacscore.phantom.lungvessels import (
-    add_twigs,
-    colonise,
-    splat_fraction,
-    tree_segments,
-)
-from cacscore.phantom.raster import (
-    Grid,
-    ellipse_footprint,
-    ellipsoid_columns,
-    ellipsoid_fraction,
-    paint,
-    slab_fraction,
-)
+from cacscore.phantom.chestwall import Body, capsule_footprint, draw_body, lens, septa, sheet_band, texture_fields
+from cacscore.phantom.lungvessels import add_twigs, colonise, splat_fraction, tree_segments
+from cacscore.phantom.raster import Grid, ellipse_footprint, ellipsoid_columns, ellipsoid_fraction, paint, slab_fraction
 
 ANATOMY_VERSION = "v8"
 """The phantom's anatomy version (docs/phantom.md): v5 = rounded diaphragm domes, uneven epicardial fat, the left
