@@ -162,3 +162,14 @@ def test_capsule_footprint_area():
     xs = ys = np.arange(-20, 20, 0.25)
     f = capsule_footprint(xs, ys, (-5.0, 0.0), (5.0, 0.0), 3.0, 0.25)
     assert np.isclose(f.sum() * 0.0625, 10 * 6 + np.pi * 9, rtol=0.01)
+
+
+def test_body_realism_is_deterministic_per_seed():
+    d1, _ = _draws(4, SEED, 64)
+    d2, _ = _draws(4, SEED, 64)
+    assert d1.anat.body == d2.anat.body
+    g = chest_grid(d1.anat, 64)
+    a = render_background(d1.anat, g, kvp=120.0, anatomy_labels=True)
+    b = render_background(d2.anat, g, kvp=120.0, anatomy_labels=True)
+    assert all(np.array_equal(u, v) for u, v in zip(a, b))
+    assert _draws(5, SEED, 64)[0].anat.body != d1.anat.body  # each patient draws its own
