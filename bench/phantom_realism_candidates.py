@@ -1,6 +1,8 @@
-"""Calcium candidates that the chest realism of session 11 (anatomy.CHEST_REALISM) adds to phantom patients.
+"""Calcium candidates that the chest realism of session 11 (anatomy.CHEST_REALISM), or session 12's body realism
+(anatomy.BODY_REALISM, --switch BODY_REALISM), adds to phantom patients.
 
     PYTHONPATH=src .venv/bin/python bench/phantom_realism_candidates.py [--seed 9101 --patients 10 --size 512]
+        [--switch BODY_REALISM]
 
 Each patient is rendered with and without the realism (the noise is the same draw either way); a candidate is the
 scorer's lesion (lesion.candidates: >= 130 HU, 8-connected in one slice, >= 1 mm^2) on the written (noisy, moving)
@@ -22,13 +24,13 @@ from cacscore.phantom.anatomy import ANATOMY_LABELS
 NEAR_HEART = ("heart", "epicardial_fat", "pericardium", "coronary_artery", "mediastinal_fat")
 
 
-def _render(pid: int, seed: int, size: int, realism: bool):
-    keep = anatomy.CHEST_REALISM
-    anatomy.CHEST_REALISM = realism
+def _render(pid: int, seed: int, size: int, realism: bool, switch: str = "CHEST_REALISM"):
+    keep = getattr(anatomy, switch)
+    setattr(anatomy, switch, realism)
     try:
         return make_patient(pid, seed=seed, size=size, anatomy=True)
     finally:
-        anatomy.CHEST_REALISM = keep
+        setattr(anatomy, switch, keep)
 
 
 def main() -> None:
@@ -36,11 +38,12 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=9101)
     ap.add_argument("--patients", type=int, default=10)
     ap.add_argument("--size", type=int, default=512)
+    ap.add_argument("--switch", choices=("CHEST_REALISM", "BODY_REALISM"), default="CHEST_REALISM")
     args = ap.parse_args()
     new_by_label: collections.Counter = collections.Counter()
     n_on = n_off = 0
     for pid in range(1, args.patients + 1):
-        off, on = _render(pid, args.seed, args.size, False), _render(pid, args.seed, args.size, True)
+        off, on = (_render(pid, args.seed, args.size, r, args.switch) for r in (False, True))
         sp = on.spacing_mm
         c_on = _components(on.hu, sp[1] * sp[2], 130.0, 1.0)
         c_off = _components(off.hu, sp[1] * sp[2], 130.0, 1.0)

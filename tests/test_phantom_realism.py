@@ -40,7 +40,11 @@ def test_realism_is_on_by_default_and_leaves_truth_and_labels_alone(pairs):
         assert np.allclose(on.heart_centre_mm, off.heart_centre_mm)
         # the anatomy labels differ only at the rib necks (rib), the scapular spines (scapula) and the bronchi (airway)
         diff = on.anatomy_labels != off.anatomy_labels
-        assert set(np.unique(on.anatomy_labels[diff])) <= {LABEL["rib"], LABEL["scapula"], LABEL["airway"]}
+        # (session 12's body realism labels bone-touched voxels >= 130 HU beside the spine vertebra, so a rib neck's
+        # partial volume there moves voxels between vertebra and body wall)
+        lon, loff = on.anatomy_labels[diff], off.anatomy_labels[diff]
+        spine = (lon == LABEL["vertebra"]) | (lon == LABEL["body_wall"]) & (loff == LABEL["vertebra"])
+        assert set(np.unique(lon[~spine])) <= {LABEL["rib"], LABEL["scapula"], LABEL["airway"]}
         # the image differs in the lungs (vessels, no texture; partial-volume lung voxels carry their neighbours'
         # labels), the thoracic inlet (its texture field is drawn alone) and at the rib necks and scapular spines
         changed = np.abs(on.hu_static - off.hu_static) > 0.5

@@ -1,0 +1,134 @@
+"""Session 12 (issue 15, anatomy.BODY_REALISM): the chest's background as a reader sees it at the heart's levels.
+
+Parameters of the body wall's muscle bellies, the vertebrae's parts and the lung fissures (:class:`Body`, drawn by
+:func:`draw_body` from its own random stream), and the geometry helpers anatomy.py paints them with: an anti-aliased
+2-D capsule (pedicles, laminae, processes), fat-septa and trabecular texture fields, and the exact partial volume of a
+thin sheet (a fissure's pleura) in a slab. Nothing here imports anatomy.py: it takes plain numbers and arrays.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+
+@dataclass(frozen=True)
+class Body:
+    """One patient's body-realism parameters (mm, rad; psi = angle round the body from anterior, + patient left).
+
+    Body wall: ``fat_harm`` (a1, b1, a2, b2, a3, b3) Fourier wobble of the subcutaneous fat's relative thickness,
+    ``fat_flank`` the extra fat over the flanks and back; superficial muscles under the fat (pectoralis major,
+    latissimus dorsi, trapezius), deep ones on the ribs (pectoralis minor, serratus anterior, rhomboids), each
+    (max thickness, centre psi, half-width psi); ``intercostal`` the soft tissue round the rib band outside the
+    cavity; ``gap`` the fat plane between muscle layers; ``share`` how much of the room under the subcutaneous fat the
+    superficial muscles take (the deep ones 60 % of what is left; fat the rest); ``asym`` left / right thickness ratio - 1.
+    Spine: ``cortex`` of the vertebral body, ``waist`` its mid-height narrowing, ``tp_back`` how far back (mm) the
+    transverse processes' tips lie behind the canal's centre. Fissures: per side (right, left) the major fissure's
+    dy/dz and dy/dx outward from the hilum (y posterior, z up), its offset (mm) at the hilum and its curvature
+    (dy/dx^2, 1/mm); ``minor_dz`` the right minor fissure's
+    height above the right hilum, ``pleura`` the fissures' thickness (mm of soft tissue). ``seed``: texture fields.
+    """
+
+    fat_harm: tuple[float, ...]
+    fat_flank: float
+    pec: tuple[float, float, float]
+    lat: tuple[float, float, float]
+    trap: tuple[float, float, float]
+    pec_minor: tuple[float, float, float]
+    serratus: tuple[float, float, float]
+    rhomboid: tuple[float, float, float]
+    intercostal: float
+    gap: float
+    asym: float
+    cortex: float
+    waist: float
+    tp_back: float
+    fis_slope: tuple[float, float]
+    fis_lat: tuple[float, float]
+    fis_dy: tuple[float, float]
+    fis_curve: tuple[float, float]
+    minor_dz: float
+    pleura: float
+    seed: int
+    share: float = 0.55
+
+
+def draw_body(xr: np.random.Generator) -> Body:
+    """Draw a patient's :class:`Body` from its own generator (every other anatomy draw stays as it was).
+
+    Ranges (adult chest CT at the heart's levels): pectoralis major 6-18 mm thick over the upper anterior chest,
+    latissimus 5-13 mm posterolaterally, trapezius 3-8 mm over the paraspinal muscles, serratus anterior and
+    pectoralis minor 3-9 mm on the ribs; major fissures 40-60 deg from the horizontal (dy/dz 0.7-1.3), running
+    back as they go laterally from the hilum; the minor fissure near the fourth anterior rib, 0-25 mm above the
+    right hilum."""
+    def muscle(t: tuple[float, float], c: tuple[float, float], w: tuple[float, float]) -> tuple[float, float, float]:
+        return float(xr.uniform(*t)), float(xr.uniform(*c)), float(xr.uniform(*w))
+
+    return Body(
+        fat_harm=tuple(float(v) for v in xr.normal(0, 0.15, 6)), fat_flank=float(xr.uniform(0.2, 0.7)),
+        pec=muscle((6, 18), (0.5, 0.75), (0.5, 0.65)), lat=muscle((5, 13), (1.85, 2.1), (0.4, 0.55)),
+        trap=muscle((3, 8), (3.0, 3.14), (0.5, 0.7)), pec_minor=muscle((3, 8), (0.75, 0.95), (0.22, 0.32)),
+        serratus=muscle((3, 9), (1.45, 1.75), (0.55, 0.8)), rhomboid=muscle((3, 7), (2.55, 2.75), (0.3, 0.45)),
+        intercostal=float(xr.uniform(8.5, 11.0)), gap=float(xr.uniform(1.2, 3.0)), asym=float(xr.normal(0, 0.08)),
+        cortex=float(xr.uniform(1.2, 1.8)), waist=float(xr.uniform(0.9, 0.95)), tp_back=float(xr.uniform(5.0, 10.0)),
+        fis_slope=(float(xr.uniform(0.7, 1.3)), float(xr.uniform(0.7, 1.3))),
+        fis_lat=(float(xr.uniform(0.2, 0.6)), float(xr.uniform(0.2, 0.6))),
+        fis_dy=(float(xr.uniform(-8, 8)), float(xr.uniform(-8, 8))), minor_dz=float(xr.uniform(0, 25)),
+        pleura=float(xr.uniform(0.25, 0.5)), seed=int(xr.integers(2**31)), share=float(xr.uniform(0.45, 0.65)),
+        fis_curve=(float(xr.uniform(-0.002, 0.005)), float(xr.uniform(-0.002, 0.005))))
+
+
+def lens(psi: np.ndarray, m: tuple[float, float, float], asym: float = 0.0) -> np.ndarray:
+    """A muscle belly's thickness round the body (mm): (1 - u^2)^0.6 of its max for u = (|psi| - centre) / half-width,
+    on both sides (the patient's left x (1 + asym)): thick in the middle, tapering to nothing at both ends."""
+    t, c, w = m
+    u = (np.abs(psi) - c) / w
+    side = np.where(psi > 0, 1.0 + asym, 1.0 - asym)
+    return t * side * np.clip(1.0 - u * u, 0.0, None) ** 0.6
+
+
+def capsule_footprint(xs: np.ndarray, ys: np.ndarray, a: tuple[float, float], b: tuple[float, float], r: float,
+                      px: float) -> np.ndarray:
+    """Anti-aliased in-plane coverage (ny, nx) float32 of a 2-D capsule (segment a-b, radius r, mm)."""
+    ax_, ay_ = a
+    dx, dy = b[0] - ax_, b[1] - ay_
+    l2 = dx * dx + dy * dy + 1e-9
+    px_ = (xs - ax_)[None, :].astype(np.float32)
+    py_ = (ys - ay_)[:, None].astype(np.float32)
+    t = np.clip((px_ * np.float32(dx) + py_ * np.float32(dy)) / np.float32(l2), 0.0, 1.0)
+    d = np.sqrt((px_ - t * np.float32(dx)) ** 2 + (py_ - t * np.float32(dy)) ** 2)
+    return np.clip((np.float32(r) - d) / np.float32(px) + 0.5, 0.0, 1.0).astype(np.float32)
+
+
+def texture_fields(seed: int, shape: tuple[int, int], n: int, sigma_mm: float, px: float) -> np.ndarray:
+    """n smooth Gaussian fields (n, ny, nx) float32 of unit standard deviation, correlated over sigma_mm."""
+    rng = np.random.default_rng(seed)
+    white = rng.standard_normal((n, *shape), dtype=np.float32)
+    sm = ndimage.gaussian_filter(white, sigma=(0, sigma_mm / px, sigma_mm / px), mode="wrap")
+    return sm / (sm.std(axis=(1, 2), keepdims=True) + 1e-6)
+
+
+def septa(field: np.ndarray, width: float = 0.12) -> np.ndarray:
+    """Thin curving lines in [0, 1]: the zero set of a smooth field (the fibrous septa of fat, a trabecular mesh)."""
+    return np.exp(-(field / np.float32(width)) ** 2).astype(np.float32)
+
+
+def sheet_band(c: np.ndarray, w: np.ndarray, y0: float, px: float, ny: int, tau: np.ndarray,
+               max_rows: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    """Partial volume of a thin sheet crossing pixel columns: in each column the sheet sweeps [c - w/2, c + w/2]
+    (mm, along the column's axis) over the slab and is ``tau`` mm thick along it, so a pixel [y - px/2, y + px/2]
+    holds tau x overlap / (px x w) of it (its volume divided by the voxel's; exact for a plane, and it conserves
+    the sheet's volume). c, w, tau: (ncol,); y0: the first pixel centre; returns (rows (ncol, k) int, fraction
+    (ncol, k) float32), rows outside [0, ny) with fraction 0."""
+    w = np.maximum(w, px)
+    lo, hi = c - 0.5 * w, c + 0.5 * w
+    r0 = np.floor((lo - y0) / px + 0.5).astype(np.int64)
+    k = int(min(max(np.ceil(w.max() / px) + 2, 1), max_rows)) if len(w) else 1
+    rows = r0[:, None] + np.arange(k)[None, :]
+    yc = y0 + rows * px
+    ov = np.clip(np.minimum(yc + 0.5 * px, hi[:, None]) - np.maximum(yc - 0.5 * px, lo[:, None]), 0.0, None)
+    frac = (tau / (px * w))[:, None] * ov
+    frac[(rows < 0) | (rows >= ny)] = 0.0
+    return np.clip(rows, 0, ny - 1), frac.astype(np.float32)
