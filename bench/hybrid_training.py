@@ -2,7 +2,7 @@
 
     PYTHONPATH=src python bench/hybrid_training.py hybrids OUT/hybrids [--data /work/shared/data]
         [--series lidc-idri-0001 ...] [--seeds 10] [--first-seed 100] [--min-plaques 8]
-        [--landmarks docs/hybrid_landmarks.json]
+        [--landmarks docs/hybrid_landmarks.json] [--mac none|odd|all]
     PYTHONPATH=src python bench/hybrid_training.py tables OUT/tables --phantom RELEASE [--n-train N]
         --hybrids OUT/hybrids/hybrids.csv [--per-series K]
     PYTHONPATH=src python bench/hybrid_training.py train OUT/tables/NAME.csv OUT/models/NAME --cache OUT/cache
@@ -104,9 +104,10 @@ def write_hybrid(case, volume, sp, ct_path: Path, labels_path: Path) -> None:
 
 
 def write_hybrids(data: Path, series: list[str], seeds: range, out: Path, landmarks: Path | None,
-                  min_plaques: int = 2) -> pd.DataFrame:
+                  min_plaques: int = 2, mac: str = "none") -> pd.DataFrame:
     """Hybrids of every series x seed (insert_plaques with min_plaques) written under out (skipped when
-    out/hybrids.csv lists them already);
+    out/hybrids.csv lists them already); mac: which of them also get mitral annular calcification (insert_plaques
+    mac=True, non-coronary: label 0, a negative for training): "none", "odd" (odd seeds) or "all";
     returns and writes out/hybrids.csv (id, ct, labels absolute; series, seed, truth_<vessel>, truth_total)."""
     out.mkdir(parents=True, exist_ok=True)
     table = out / "hybrids.csv"
@@ -126,7 +127,8 @@ def write_hybrids(data: Path, series: list[str], seeds: range, out: Path, landma
             t0 = time.perf_counter()
             cid = f"{sname}_s{seed}"
             try:
-                case = insert_plaques(vol.hu, sp, anatomy, seed, landmarks=anchors, min_plaques=min_plaques)
+                case = insert_plaques(vol.hu, sp, anatomy, seed, landmarks=anchors, min_plaques=min_plaques,
+                                      mac=mac == "all" or (mac == "odd" and seed % 2 == 1))
             except HybridError as exc:
                 print(f"{name} seed {seed}: no hybrid ({exc})", flush=True)
                 continue
@@ -134,9 +136,12 @@ def write_hybrids(data: Path, series: list[str], seeds: range, out: Path, landma
             write_hybrid(case, vol, sp, ct, lab)
             rows.append({"id": cid, "ct": str(ct.resolve()), "labels": str(lab.resolve()), "series": sname,
                          "seed": seed, "n_plaques": len(case.plaques),
-                         **{f"truth_{k}": v for k, v in case.truth.items()}})
+                         **{f"truth_{k}": v for k, v in case.truth.items()},
+                         "mac_spheres": len(case.mac_blobs),
+                         "mac_au": _au(case.hu, case.mac.astype(np.uint8), sp)["total"] if case.mac is not None else 0.0})
             pd.DataFrame(rows).to_csv(table, index=False)  # after each hybrid: a stopped run keeps what it wrote
             print(f"{cid}: {len(case.plaques)} plaques, truth " + ", ".join(f"{v} {case.truth[v]:.0f}" for v in VESSELS)
+                  + (f"; MAC {case.mac_note}" if case.mac is not None else "")
                   + f" ({time.perf_counter() - t0:.0f} s)", flush=True)
     return pd.DataFrame(rows)
 
@@ -447,6 +452,8 @@ def main(argv: list[str] | None = None) -> int:
     h.add_argument("--landmarks", type=Path, default=LANDMARKS)
     h.add_argument("--min-plaques", type=int, default=8, help="insert_plaques min_plaques: the phantom's calcium "
                    "redrawn until this many plaques fall on the courses (more plaque examples per written scan)")
+    h.add_argument("--mac", choices=("none", "odd", "all"), default="none", help="which hybrids also get "
+                   "mitral annular calcification (non-coronary negatives on the real annulus): none, odd seeds, all")
     t = sub.add_parser("tables")
     t.add_argument("out", type=Path)
     t.add_argument("--phantom", type=Path, required=True, help="phantom release (truth.csv, labels/)")
@@ -478,7 +485,7 @@ def main(argv: list[str] | None = None) -> int:
         report(a.evals, a.data, a.landmarks, a.boot)
     elif a.cmd == "hybrids":
         write_hybrids(a.data, a.series, range(a.first_seed, a.first_seed + a.seeds), a.out, a.landmarks,
-                      a.min_plaques)
+                      a.min_plaques, a.mac)
     elif a.cmd == "tables":
         a.out.mkdir(parents=True, exist_ok=True)
         hy = pd.read_csv(a.hybrids, dtype={"id": str})
