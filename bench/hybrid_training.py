@@ -3,6 +3,8 @@
     PYTHONPATH=src python bench/hybrid_training.py hybrids OUT/hybrids [--data /work/shared/data]
         [--series lidc-idri-0001 ...] [--seeds 10] [--first-seed 100] [--min-plaques 8]
         [--landmarks docs/hybrid_landmarks.json] [--mac none|odd|all]
+    PYTHONPATH=src python bench/hybrid_training.py mac-hybrids OUT/mac_hybrids --from OUT/hybrids/hybrids.csv
+        [--series lidc-idri-0001 ...] [--mac odd|all]
     PYTHONPATH=src python bench/hybrid_training.py tables OUT/tables --phantom RELEASE [--n-train N]
         --hybrids OUT/hybrids/hybrids.csv [--per-series K]
     PYTHONPATH=src python bench/hybrid_training.py train OUT/tables/NAME.csv OUT/models/NAME --cache OUT/cache
@@ -144,6 +146,46 @@ def write_hybrids(data: Path, series: list[str], seeds: range, out: Path, landma
                   + (f"; MAC {case.mac_note}" if case.mac is not None else "")
                   + f" ({time.perf_counter() - t0:.0f} s)", flush=True)
     return pd.DataFrame(rows)
+
+
+def mac_hybrids(source: Path, out: Path, data: Path, series: list[str], landmarks: Path | None,
+                mac: str = "odd") -> pd.DataFrame:
+    """The hybrids listed in source (a hybrids.csv) of the given series, the chosen seeds ("odd" / "all") with
+    mitral annular calcification added (cacscore.phantom.hybrid.add_mac: the written plaques, labels and truth
+    unchanged; checked) and written under out as <id>_mac (new CT, the source's label file), the others listed as
+    they are; returns and writes out/hybrids.csv (the source's columns + mac_spheres, mac_au). A training set from it
+    differs from one from source by the MAC alone."""
+    from cacscore.phantom.hybrid import add_mac
+
+    out.mkdir(parents=True, exist_ok=True)
+    src = pd.read_csv(source, dtype={"id": str, "series": str})
+    rows = []
+    for name in series:
+        vol = read_ct(data / name)
+        sp = tuple(abs(float(s)) for s in vol.spacing_mm)
+        anatomy = read_chest(vol.hu, sp)
+        anchors = series_landmarks(landmarks, name)
+        for r in src[src["series"] == name].sort_values("seed").to_dict("records"):
+            if not (mac == "all" or (mac == "odd" and int(r["seed"]) % 2 == 1)):
+                rows.append({**r, "mac_spheres": 0, "mac_au": 0.0})
+                continue
+            t0 = time.perf_counter()
+            hyb = read_ct(Path(r["ct"]))
+            case = add_mac(hyb.hu, read_labels(Path(r["labels"])), sp, anatomy, int(r["seed"]), landmarks=anchors)
+            if any(abs(case.truth[v] - float(r[f"truth_{v}"])) > 1e-6 for v in (*VESSELS, "total")):
+                raise SystemExit(f"{r['ct']}: adding MAC changed the hybrid's truth")
+            cid = f"{r['id']}_mac"
+            ct = out / f"{cid}_ct.nii.gz"
+            _write_nifti(ct, case.hu, vol)
+            if not np.array_equal(read_ct(ct).hu, case.hu):
+                raise SystemExit(f"{ct}: NIfTI round trip changed the image")
+            mac_au = _au(case.hu, case.mac.astype(np.uint8), sp)["total"]
+            rows.append({**r, "id": cid, "ct": str(ct.resolve()), "mac_spheres": len(case.mac_blobs), "mac_au": mac_au})
+            pd.DataFrame(rows).to_csv(out / "hybrids.csv", index=False)
+            print(f"{cid}: MAC {case.mac_note}, {mac_au:.0f} AU ({time.perf_counter() - t0:.0f} s)", flush=True)
+    table = pd.DataFrame(rows)
+    table.to_csv(out / "hybrids.csv", index=False)
+    return table
 
 
 # ------------------------------------------------------------------ tables
@@ -454,6 +496,13 @@ def main(argv: list[str] | None = None) -> int:
                    "redrawn until this many plaques fall on the courses (more plaque examples per written scan)")
     h.add_argument("--mac", choices=("none", "odd", "all"), default="none", help="which hybrids also get "
                    "mitral annular calcification (non-coronary negatives on the real annulus): none, odd seeds, all")
+    mh = sub.add_parser("mac-hybrids")
+    mh.add_argument("out", type=Path)
+    mh.add_argument("--from", dest="source", type=Path, required=True, help="hybrids.csv of written hybrids")
+    mh.add_argument("--data", type=Path, default=Path("/work/shared/data"))
+    mh.add_argument("--series", nargs="+", default=list(SERIES))
+    mh.add_argument("--landmarks", type=Path, default=LANDMARKS)
+    mh.add_argument("--mac", choices=("odd", "all"), default="odd")
     t = sub.add_parser("tables")
     t.add_argument("out", type=Path)
     t.add_argument("--phantom", type=Path, required=True, help="phantom release (truth.csv, labels/)")
@@ -486,6 +535,8 @@ def main(argv: list[str] | None = None) -> int:
     elif a.cmd == "hybrids":
         write_hybrids(a.data, a.series, range(a.first_seed, a.first_seed + a.seeds), a.out, a.landmarks,
                       a.min_plaques, a.mac)
+    elif a.cmd == "mac-hybrids":
+        mac_hybrids(a.source, a.out, a.data, a.series, a.landmarks, a.mac)
     elif a.cmd == "tables":
         a.out.mkdir(parents=True, exist_ok=True)
         hy = pd.read_csv(a.hybrids, dtype={"id": str})

@@ -500,14 +500,7 @@ def insert_plaques(hu: np.ndarray, spacing_mm: tuple[float, float, float], anato
         cover[vbox] = np.maximum(cover[vbox], frac)
     mac_mask, blobs, note = None, [], ""
     if mac:
-        blobs, note = mitral_annulus_blobs(courses, heart_axes(anatomy), sample, np.random.default_rng([seed, 16, 2]),
-                                           plaque_points=np.argwhere(lab > 0) * np.asarray(sp) + off,
-                                           reach_mm=0.5 * plan.amplitude_mm * AMPLITUDE_SHARE["heart"] if plan else 0.0)
-        mac_mask = np.zeros(hu.shape, bool)
-        if blobs:
-            mbox, diff, frac = _mac_layer(blobs, grid, bg, sub.shape, plan, sp, ss)
-            new[mbox] += diff
-            mac_mask[box][mbox] = frac > 0.005
+        mac_mask, blobs, note = _insert_mac(new, box, hu.shape, lab, courses, anatomy, sample, seed, plan, bg, sp)
     out = np.asarray(hu, np.float32).copy()
     out[box] = new
     labels = np.zeros(hu.shape, np.uint8)
@@ -621,6 +614,50 @@ def mitral_annulus_blobs(courses: dict[str, np.ndarray], ax: HeartAxes, sample, 
         blobs.append(Blob((float(p[2]), float(p[1]), float(p[0])), float(r), float(h), "mitral_annulus"))
     note = f"{len(blobs)} of {len(radii)} spheres" + "".join(f"; {n} {k}" for k, n in why.items())
     return blobs, note
+
+
+def _insert_mac(new: np.ndarray, box: tuple[slice, ...], shape: tuple[int, ...], lab: np.ndarray,
+                courses: dict[str, np.ndarray], anatomy: ChestAnatomy, sample, seed: int, plan: MotionPlan | None,
+                bg: np.ndarray, sp: tuple[float, float, float]) -> tuple[np.ndarray, list[Blob], str]:
+    """MAC added in place to new (the heart box of the image, plaque footprints lab on it, bg its smoothed
+    original): its blobs (mitral_annulus_blobs, stream [seed, 16, 2]) painted as one heart-motion layer; returns the
+    full-volume (shape) MAC footprint, the blobs and the note."""
+    off = np.array([b.start for b in box]) * np.asarray(sp)
+    blobs, note = mitral_annulus_blobs(courses, heart_axes(anatomy), sample, np.random.default_rng([seed, 16, 2]),
+                                       plaque_points=np.argwhere(lab > 0) * np.asarray(sp) + off,
+                                       reach_mm=0.5 * plan.amplitude_mm * AMPLITUDE_SHARE["heart"] if plan else 0.0)
+    mac_mask = np.zeros(shape, bool)
+    if blobs:
+        mbox, diff, frac = _mac_layer(blobs, _grid(box, sp), bg, new.shape, plan, sp, 3 if sp[1] < 1.2 else 5)
+        new[mbox] += diff
+        mac_mask[box][mbox] = frac > 0.005
+    return mac_mask, blobs, note
+
+
+def add_mac(hu: np.ndarray, labels: np.ndarray, spacing_mm: tuple[float, float, float], anatomy: ChestAnatomy,
+            seed: int, *, landmarks: dict | None = None, motion: bool = True) -> HybridCase:
+    """MAC added to a hybrid written before (hu: its image with the plaques, labels: their footprints; seed and
+    landmarks: the ones it was drawn with): what insert_plaques(mac=True) adds, placed from the courses this code
+    finds and kept clear of the written footprints, so the labels and truth stay those of the written hybrid (a
+    training set can then differ from an earlier one by the MAC alone). The case's plaques list is empty (the
+    written hybrid's are not known here); truth is the Agatston of (hu with MAC, labels)."""
+    sp = tuple(float(s) for s in spacing_mm)
+    box = heart_box(anatomy)
+    off = np.array([b.start for b in box]) * np.asarray(sp)
+    sub = np.asarray(hu[box], np.float32)
+    sample = _sampler(sub, sp, offset_mm=off)  # type: ignore[arg-type]
+    courses = coronary_courses(hu, sp, anatomy, np.random.default_rng([seed, 16]), sample=sample,  # type: ignore[arg-type]
+                               landmarks=landmarks, clear=_clearance(sub, sp, off))  # type: ignore[arg-type]
+    plan = draw_motion(np.random.default_rng([seed, 16, 1]), sub.shape[0]) if motion else None
+    new = sub.copy()
+    bg = ndimage.gaussian_filter(sub, sigma=1.5 / np.asarray(sp))
+    mac_mask, blobs, note = _insert_mac(new, box, hu.shape, np.asarray(labels)[box], courses, anatomy, sample, seed,
+                                        plan, bg, sp)  # type: ignore[arg-type]
+    out = np.asarray(hu, np.float32).copy()
+    out[box] = np.clip(np.rint(new), -1024, 3071)
+    truth = agatston(out, labels, pixel_spacing_mm=(sp[1], sp[2]), slice_spacing_mm=sp[0]).as_row()
+    return HybridCase(out, np.asarray(labels, np.uint8), truth, [], courses, [], plan.amplitude_mm if plan else 0.0,
+                      mac_mask, blobs, note)
 
 
 def _mac_layer(blobs: list[Blob], grid: Grid, bg: np.ndarray, shape: tuple[int, ...], plan: MotionPlan | None,
