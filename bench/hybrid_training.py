@@ -270,6 +270,40 @@ def series_vessel_weights(series: list[str | None], targets: list[np.ndarray], n
     return weights, summary
 
 
+def mac_flags(res: list[dict], plain_cache: Path) -> list[np.ndarray]:
+    """Per case, (n,) bool: the candidates a MAC hybrid (id <id>_mac, written by mac-hybrids) has and its plain
+    version <id> (cached in plain_cache) has not: its MAC (and any native candidate the MAC touched). All False for
+    other cases. One-line error when a MAC hybrid's plain version is not cached there."""
+    out = []
+    for r in res:
+        if not r["id"].endswith("_mac"):
+            out.append(np.zeros(len(r["targets"]), bool))
+            continue
+        f = plain_cache / f"{r['id'].removesuffix('_mac')}.npz"
+        if not f.is_file():
+            raise SystemExit(f"{f}: the plain version of {r['id']} is not cached (mac weights need it)")
+        seen = {row.tobytes() for row in np.load(f, allow_pickle=False)["features"]}
+        out.append(np.array([row.tobytes() not in seen for row in r["features"]], bool) & (r["targets"] == 0))
+    return out
+
+
+def mac_like_lcx_weights(weights: np.ndarray, targets: np.ndarray, near: np.ndarray, flags: np.ndarray,
+                         series: np.ndarray, summary: dict, power: float) -> tuple[np.ndarray, dict]:
+    """weights with each hybrid MAC candidate (flags) of series s weighing as one LCX candidate of s in the loss:
+    its series' LCX weight x the class-weight ratio LCX / non-coronary that train_classifier applies
+    ((count non-coronary / count LCX) ** class_weight_power over the candidates within reach). Pre-registered in
+    docs/lesion_scorer.md (session 12, wt20a, variant 2)."""
+    counts = np.bincount(targets[near], minlength=L.N_CLASSES).astype(float)
+    ratio = (counts[0] / max(counts[3], 1.0)) ** power
+    w = weights.copy()
+    info = {"class_weight_ratio_lcx_to_noncoronary": ratio}
+    for s in summary:
+        on = flags & (series == s)
+        w[on] = ratio * summary[s]["LCX"]["weight"]
+        info[s] = {"mac_candidates": int(on.sum()), "weight": float(ratio * summary[s]["LCX"]["weight"])}
+    return w, info
+
+
 def hybrid_series(hybrids_csv: Path) -> dict[str, str]:
     """case id -> real series, from the hybrids step's hybrids.csv (cases not listed are phantom patients)."""
     h = pd.read_csv(hybrids_csv, dtype={"id": str, "series": str})
@@ -277,7 +311,8 @@ def hybrid_series(hybrids_csv: Path) -> dict[str, str]:
 
 
 def train_cached(csv: Path, out_dir: Path, cache: Path, config: L.ClassifierConfig = LESION_TRAIN_DEFAULTS,
-                 series_of: dict[str, str] | None = None, weight_cap: float | None = None) -> dict:
+                 series_of: dict[str, str] | None = None, weight_cap: float | None = None,
+                 mac_plain_cache: Path | None = None) -> dict:
     """lesion-train's training (train_lesion_model's path for non-gated cases: one copy of each case's candidates,
     the model's feature table, train_classifier, save_model) from cached candidates. series_of (case id -> real
     series): weight the hybrids' coronary candidates per series and vessel (series_vessel_weights, capped at
@@ -298,6 +333,16 @@ def train_cached(csv: Path, out_dir: Path, cache: Path, config: L.ClassifierConf
         w, summary = series_vessel_weights([series_of.get(r["id"]) for r in res], [r["targets"] for r in res],
                                            [r["features"][:, dist] <= config.max_distance_mm for r in res], weight_cap)
         weights = np.concatenate(w)
+    mac_info = None
+    if mac_plain_cache is not None:
+        if weights is None:
+            raise SystemExit("--mac-weight-like-lcx needs --series-weights (the LCX weight of each series)")
+        dist = L.FEATURE_NAMES.index("dist_mm")
+        near = np.concatenate([r["features"][:, dist] <= config.max_distance_mm for r in res])
+        series = np.concatenate([np.full(len(r["targets"]), series_of.get(r["id"]) or "", object) for r in res])
+        weights, mac_info = mac_like_lcx_weights(weights, targets, near, np.concatenate(mac_flags(res, mac_plain_cache)),
+                                                 series, summary, config.class_weight_power)
+        print(f"  MAC weights: {mac_info}", flush=True)
     t1 = time.perf_counter()
     model = L.train_classifier(table, targets, config=config, sample_weight=weights, threshold_hu=130.0,
                                min_area_mm2=1.0)
@@ -308,6 +353,7 @@ def train_cached(csv: Path, out_dir: Path, cache: Path, config: L.ClassifierConf
            "candidates": {n: int(c) for n, c in zip(L.CLASS_NAMES, counts)},
            "config": "cacscore lesion-train defaults (LESION_TRAIN_DEFAULTS)",
            "series_weights": None if summary is None else {"cap": weight_cap, "per_series": summary},
+           "mac_weights": mac_info,
            "seconds": {"candidates": t1 - t0, "train": time.perf_counter() - t1}}
     (out_dir / "training_report.json").write_text(json.dumps(rep, indent=1) + "\n")
     print(f"{out_dir}: {len(res)} cases, candidates " + ", ".join(f"{k} {v}" for k, v in rep["candidates"].items())
@@ -519,6 +565,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="weight the hybrids' coronary candidates so each real series (hybrids.csv's series column) "
                         "weighs, per vessel, as its number of hybrids x an average phantom patient")
     r.add_argument("--weight-cap", type=float, default=None, help="with --series-weights: no weight above this")
+    r.add_argument("--mac-weight-like-lcx", type=Path, default=None, metavar="PLAIN_CACHE",
+                   help="with --series-weights: each MAC hybrid's MAC candidates (those its plain version, cached in "
+                        "PLAIN_CACHE, has not) weigh as one LCX candidate of its series in the loss")
     e = sub.add_parser("phantom-eval")
     e.add_argument("out", type=Path)
     e.add_argument("--release", type=Path, required=True)
@@ -549,7 +598,8 @@ def main(argv: list[str] | None = None) -> int:
                             "--source", "csv", "--no-progress"], check=True)
         else:
             train_cached(a.csv, a.out, a.cache, series_of=None if a.series_weights is None else
-                         hybrid_series(a.series_weights), weight_cap=a.weight_cap)
+                         hybrid_series(a.series_weights), weight_cap=a.weight_cap,
+                         mac_plain_cache=a.mac_weight_like_lcx)
     else:
         phantom_eval(a.release, a.n, _models(a.model), a.out)
     return 0
