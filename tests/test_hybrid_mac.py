@@ -19,7 +19,7 @@ from cacscore.phantom import noncoronary as N
 from cacscore.phantom.core import make_patient
 from cacscore.scoring.agatston import agatston
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))  # hybrid_cases, hybrid_training
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +64,7 @@ def test_mac_is_non_coronary_dense_and_deterministic(scan, pairs):
 
 
 def test_mac_keeps_clear_of_plaques_and_lies_just_inside_the_lcx(scan, pairs):
-    hu, sp, anatomy = scan
+    _, sp, _ = scan
     for plain, mac in pairs.values():
         # no MAC voxel joins a plaque's footprint: the nearest pair of voxels lies >= 2 mm apart
         d = ndimage.distance_transform_edt(plain.labels == 0, sampling=sp)
@@ -116,7 +116,7 @@ def test_score_case_counts_mac_apart_from_native_false_positives(scan, pairs):
 
 
 def test_add_mac_to_a_written_hybrid_keeps_its_labels_and_truth(scan, pairs):
-    hu, sp, anatomy = scan
+    _, sp, anatomy = scan
     plain, _ = pairs[1]
     added = H.add_mac(plain.hu, plain.labels, sp, anatomy, 1)
     assert added.mac.any(), added.mac_note
@@ -126,3 +126,24 @@ def test_add_mac_to_a_written_hybrid_keeps_its_labels_and_truth(scan, pairs):
     assert np.array_equal(added.hu[~near], plain.hu[~near])
     d = ndimage.distance_transform_edt(plain.labels == 0, sampling=sp)
     assert d[added.mac].min() >= 2.0
+
+
+def test_mac_flags_and_weights_pick_the_new_candidates_and_weigh_them_as_lcx(tmp_path):
+    import hybrid_training as HT
+
+    plain = np.arange(12, dtype=np.float32).reshape(4, 3)
+    np.savez(tmp_path / "s_1.npz", features=plain, targets=np.zeros(4, np.int64))
+    mac_feats = np.concatenate([plain[:3], np.full((2, 3), 99, np.float32)])  # one plain candidate merged away, two new
+    res = [{"id": "s_1_mac", "features": mac_feats, "targets": np.array([0, 3, 0, 0, 0])},
+           {"id": "ph_1", "features": plain, "targets": np.array([0, 3, 0, 0])}]
+    flags = HT.mac_flags(res, tmp_path)
+    assert flags[0].tolist() == [False, False, False, True, True] and not flags[1].any()
+    with pytest.raises(SystemExit, match="s_2.npz"):
+        HT.mac_flags([{"id": "s_2_mac", "features": plain, "targets": np.zeros(4)}], tmp_path)
+    targets = np.concatenate([r["targets"] for r in res])
+    series = np.array(["A"] * 5 + [""] * 4, object)
+    summary = {"A": {"LCX": {"weight": 2.0}}}
+    w, info = HT.mac_like_lcx_weights(np.ones(9), targets, np.ones(9, bool), np.concatenate(flags), series, summary, 0.5)
+    ratio = (7 / 2) ** 0.5  # 7 non-coronary, 2 LCX candidates within reach
+    assert info["class_weight_ratio_lcx_to_noncoronary"] == pytest.approx(ratio)
+    assert w[[3, 4]] == pytest.approx([2.0 * ratio] * 2) and (np.delete(w, [3, 4]) == 1).all()
