@@ -152,8 +152,9 @@ def mac_hybrids(source: Path, out: Path, data: Path, series: list[str], landmark
                 mac: str = "odd") -> pd.DataFrame:
     """The hybrids listed in source (a hybrids.csv) of the given series, the chosen seeds ("odd" / "all") with
     mitral annular calcification added (cacscore.phantom.hybrid.add_mac: the written plaques, labels and truth
-    unchanged; checked) and written under out as <id>_mac (new CT, the source's label file), the others listed as
-    they are; returns and writes out/hybrids.csv (the source's columns + mac_spheres, mac_au). A training set from it
+    unchanged; checked) and written under out as <id>_mac (new CT, the source's label file, the MAC's footprint as
+    <id>_mac_macmask.nii.gz), the others listed as they are; returns and writes out/hybrids.csv (the source's columns +
+    mac_spheres, mac_au, mac_mask). A training set from it
     differs from one from source by the MAC alone."""
     from cacscore.phantom.hybrid import add_mac
 
@@ -179,8 +180,11 @@ def mac_hybrids(source: Path, out: Path, data: Path, series: list[str], landmark
             _write_nifti(ct, case.hu, vol)
             if not np.array_equal(read_ct(ct).hu, case.hu):
                 raise SystemExit(f"{ct}: NIfTI round trip changed the image")
+            mask = out / f"{cid}_macmask.nii.gz"
+            write_labels_nifti(mask, case.mac, vol)
             mac_au = _au(case.hu, case.mac.astype(np.uint8), sp)["total"]
-            rows.append({**r, "id": cid, "ct": str(ct.resolve()), "mac_spheres": len(case.mac_blobs), "mac_au": mac_au})
+            rows.append({**r, "id": cid, "ct": str(ct.resolve()), "mac_spheres": len(case.mac_blobs), "mac_au": mac_au,
+                         "mac_mask": str(mask.resolve())})
             pd.DataFrame(rows).to_csv(out / "hybrids.csv", index=False)
             print(f"{cid}: MAC {case.mac_note}, {mac_au:.0f} AU ({time.perf_counter() - t0:.0f} s)", flush=True)
     table = pd.DataFrame(rows)
@@ -270,20 +274,24 @@ def series_vessel_weights(series: list[str | None], targets: list[np.ndarray], n
     return weights, summary
 
 
-def mac_flags(res: list[dict], plain_cache: Path) -> list[np.ndarray]:
-    """Per case, (n,) bool: the candidates a MAC hybrid (id <id>_mac, written by mac-hybrids) has and its plain
-    version <id> (cached in plain_cache) has not: its MAC (and any native candidate the MAC touched). All False for
-    other cases. One-line error when a MAC hybrid's plain version is not cached there."""
+def mac_flags(res: list[dict], masks: dict[str, str], cts: dict[str, str]) -> list[np.ndarray]:
+    """Per case, (n,) bool: the non-coronary candidates of a MAC hybrid (masks: case id -> its MAC footprint NIfTI,
+    written by mac-hybrids; cts: case id -> CT) most of whose voxels are MAC. The candidates are searched again as
+    lesion-train's _extract searches them (find_candidates, 130 HU, 1 mm2) and checked equal to the cached ones (a
+    MAC moves the found heart centre, so every candidate's position features change: comparing cached rows with the
+    plain hybrid's cannot find the MAC). All False for cases without a mask."""
     out = []
     for r in res:
-        if not r["id"].endswith("_mac"):
+        if r["id"] not in masks or not isinstance(masks[r["id"]], str):
             out.append(np.zeros(len(r["targets"]), bool))
             continue
-        f = plain_cache / f"{r['id'].removesuffix('_mac')}.npz"
-        if not f.is_file():
-            raise SystemExit(f"{f}: the plain version of {r['id']} is not cached (mac weights need it)")
-        seen = {row.tobytes() for row in np.load(f, allow_pickle=False)["features"]}
-        out.append(np.array([row.tobytes() not in seen for row in r["features"]], bool) & (r["targets"] == 0))
+        vol = read_ct(Path(cts[r["id"]]))
+        sp = (abs(float(vol.spacing_mm[0])), *vol.spacing_mm[1:])
+        cand = L.find_candidates(vol.hu, sp, threshold_hu=130.0, min_area_mm2=1.0)
+        if not np.array_equal(cand.features, r["features"]):
+            raise SystemExit(f"{cts[r['id']]}: the candidates found again differ from the cached ones")
+        mac = L.candidate_targets(cand.ids, read_labels(Path(masks[r["id"]])).astype(np.uint8)) > 0
+        out.append(mac & (r["targets"] == 0))
     return out
 
 
@@ -304,6 +312,15 @@ def mac_like_lcx_weights(weights: np.ndarray, targets: np.ndarray, near: np.ndar
     return w, info
 
 
+def mac_masks(hybrids_csv: Path) -> tuple[dict[str, str], dict[str, str]]:
+    """(case id -> MAC mask NIfTI, case id -> CT) of the hybrids.csv rows that have a mac_mask."""
+    h = pd.read_csv(hybrids_csv, dtype={"id": str})
+    if "mac_mask" not in h.columns:
+        raise SystemExit(f"{hybrids_csv}: no mac_mask column (written by bench/hybrid_training.py mac-hybrids)")
+    h = h[h["mac_mask"].notna()]
+    return dict(zip(h["id"], h["mac_mask"])), dict(zip(h["id"], h["ct"]))
+
+
 def hybrid_series(hybrids_csv: Path) -> dict[str, str]:
     """case id -> real series, from the hybrids step's hybrids.csv (cases not listed are phantom patients)."""
     h = pd.read_csv(hybrids_csv, dtype={"id": str, "series": str})
@@ -312,7 +329,7 @@ def hybrid_series(hybrids_csv: Path) -> dict[str, str]:
 
 def train_cached(csv: Path, out_dir: Path, cache: Path, config: L.ClassifierConfig = LESION_TRAIN_DEFAULTS,
                  series_of: dict[str, str] | None = None, weight_cap: float | None = None,
-                 mac_plain_cache: Path | None = None) -> dict:
+                 mac_weights: tuple[dict, dict] | None = None) -> dict:
     """lesion-train's training (train_lesion_model's path for non-gated cases: one copy of each case's candidates,
     the model's feature table, train_classifier, save_model) from cached candidates. series_of (case id -> real
     series): weight the hybrids' coronary candidates per series and vessel (series_vessel_weights, capped at
@@ -334,14 +351,15 @@ def train_cached(csv: Path, out_dir: Path, cache: Path, config: L.ClassifierConf
                                            [r["features"][:, dist] <= config.max_distance_mm for r in res], weight_cap)
         weights = np.concatenate(w)
     mac_info = None
-    if mac_plain_cache is not None:
+    if mac_weights:
         if weights is None:
             raise SystemExit("--mac-weight-like-lcx needs --series-weights (the LCX weight of each series)")
         dist = L.FEATURE_NAMES.index("dist_mm")
         near = np.concatenate([r["features"][:, dist] <= config.max_distance_mm for r in res])
         series = np.concatenate([np.full(len(r["targets"]), series_of.get(r["id"]) or "", object) for r in res])
-        weights, mac_info = mac_like_lcx_weights(weights, targets, near, np.concatenate(mac_flags(res, mac_plain_cache)),
-                                                 series, summary, config.class_weight_power)
+        flags = np.concatenate(mac_flags(res, mac_weights[0], mac_weights[1]))
+        weights, mac_info = mac_like_lcx_weights(weights, targets, near, flags, series, summary,
+                                                 config.class_weight_power)
         print(f"  MAC weights: {mac_info}", flush=True)
     t1 = time.perf_counter()
     model = L.train_classifier(table, targets, config=config, sample_weight=weights, threshold_hu=130.0,
@@ -565,9 +583,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="weight the hybrids' coronary candidates so each real series (hybrids.csv's series column) "
                         "weighs, per vessel, as its number of hybrids x an average phantom patient")
     r.add_argument("--weight-cap", type=float, default=None, help="with --series-weights: no weight above this")
-    r.add_argument("--mac-weight-like-lcx", type=Path, default=None, metavar="PLAIN_CACHE",
-                   help="with --series-weights: each MAC hybrid's MAC candidates (those its plain version, cached in "
-                        "PLAIN_CACHE, has not) weigh as one LCX candidate of its series in the loss")
+    r.add_argument("--mac-weight-like-lcx", action="store_true",
+                   help="with --series-weights: each MAC hybrid's MAC candidates (hybrids.csv's mac_mask, written by "
+                        "mac-hybrids) weigh as one LCX candidate of its series in the loss")
     e = sub.add_parser("phantom-eval")
     e.add_argument("out", type=Path)
     e.add_argument("--release", type=Path, required=True)
@@ -599,7 +617,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             train_cached(a.csv, a.out, a.cache, series_of=None if a.series_weights is None else
                          hybrid_series(a.series_weights), weight_cap=a.weight_cap,
-                         mac_plain_cache=a.mac_weight_like_lcx)
+                         mac_weights=mac_masks(a.series_weights) if a.mac_weight_like_lcx else None)
     else:
         phantom_eval(a.release, a.n, _models(a.model), a.out)
     return 0

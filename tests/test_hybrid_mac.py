@@ -128,22 +128,36 @@ def test_add_mac_to_a_written_hybrid_keeps_its_labels_and_truth(scan, pairs):
     assert d[added.mac].min() >= 2.0
 
 
-def test_mac_flags_and_weights_pick_the_new_candidates_and_weigh_them_as_lcx(tmp_path):
+def test_mac_flags_and_weights_pick_the_mac_candidates_and_weigh_them_as_lcx(scan, pairs, tmp_path):
+    import hybrid_cases as HC
     import hybrid_training as HT
 
-    plain = np.arange(12, dtype=np.float32).reshape(4, 3)
-    np.savez(tmp_path / "s_1.npz", features=plain, targets=np.zeros(4, np.int64))
-    mac_feats = np.concatenate([plain[:3], np.full((2, 3), 99, np.float32)])  # one plain candidate merged away, two new
-    res = [{"id": "s_1_mac", "features": mac_feats, "targets": np.array([0, 3, 0, 0, 0])},
-           {"id": "ph_1", "features": plain, "targets": np.array([0, 3, 0, 0])}]
-    flags = HT.mac_flags(res, tmp_path)
-    assert flags[0].tolist() == [False, False, False, True, True] and not flags[1].any()
-    with pytest.raises(SystemExit, match="s_2.npz"):
-        HT.mac_flags([{"id": "s_2_mac", "features": plain, "targets": np.zeros(4)}], tmp_path)
-    targets = np.concatenate([r["targets"] for r in res])
-    series = np.array(["A"] * 5 + [""] * 4, object)
-    summary = {"A": {"LCX": {"weight": 2.0}}}
-    w, info = HT.mac_like_lcx_weights(np.ones(9), targets, np.ones(9, bool), np.concatenate(flags), series, summary, 0.5)
-    ratio = (7 / 2) ** 0.5  # 7 non-coronary, 2 LCX candidates within reach
+    from cacscore import lesion as L
+    from cacscore.io.dicom import Volume
+
+    _, sp, _ = scan
+    _, mac = pairs[0]
+    vol = Volume(hu=mac.hu, spacing_mm=tuple(sp))
+    ct, mask = tmp_path / "h_mac_ct.nii.gz", tmp_path / "h_mac_macmask.nii.gz"
+    HC._write_nifti(ct, mac.hu, vol)
+    HT.write_labels_nifti(mask, mac.mac, vol)
+    cand = L.find_candidates(mac.hu, sp, threshold_hu=130.0, min_area_mm2=1.0)
+    targets = L.candidate_targets(cand.ids, mac.labels)
+    res = [{"id": "h_mac", "features": cand.features, "targets": targets},
+           {"id": "ph_1", "features": cand.features, "targets": targets}]
+    flags = HT.mac_flags(res, {"h_mac": str(mask)}, {"h_mac": str(ct)})
+    assert flags[0].any() and not flags[1].any() and not (flags[0] & (targets > 0)).any()
+    on_mac = np.unique(cand.ids[mac.mac & (cand.ids > 0)]) - 1
+    assert set(np.flatnonzero(flags[0])) <= set(on_mac)
+    with pytest.raises(SystemExit, match="differ from the cached"):
+        HT.mac_flags([{**res[0], "features": cand.features + 1}], {"h_mac": str(mask)}, {"h_mac": str(ct)})
+    n = len(targets)
+    series = np.array(["A"] * n + [""] * n, object)
+    all_t = np.concatenate([targets, targets])
+    w, info = HT.mac_like_lcx_weights(np.ones(2 * n), all_t, np.ones(2 * n, bool), np.concatenate(flags), series,
+                                      {"A": {"LCX": {"weight": 2.0}}}, 0.5)
+    counts = np.bincount(all_t, minlength=5)
+    ratio = (counts[0] / max(counts[3], 1)) ** 0.5
     assert info["class_weight_ratio_lcx_to_noncoronary"] == pytest.approx(ratio)
-    assert w[[3, 4]] == pytest.approx([2.0 * ratio] * 2) and (np.delete(w, [3, 4]) == 1).all()
+    f = np.concatenate(flags)
+    assert np.allclose(w[f], 2.0 * ratio) and (w[~f] == 1).all()
