@@ -1,11 +1,11 @@
 """Where mitral annular calcification (MAC) lies in the candidate scorer's feature space (issue 16, session 12, wt20a):
 the phantom's MAC candidates (a held-out release, found by its anatomy labels), the MAC inserted into real hybrids
-(bench/hybrid_training.py mac-hybrids: the candidates of <id>_mac that the plain <id> has not), and the LCX plaque
+(bench/hybrid_training.py mac-hybrids: the candidates most of whose voxels are in its MAC footprint), and the LCX plaque
 candidates of the hybrids and of the phantom training release (cached targets). A model can only learn "MAC is not
 LCX" from the hybrid MAC if that MAC lies where the phantom's does.
 
     PYTHONPATH=src python bench/hybrid_mac_features.py --release HELD_OUT --ids 6 8 ... --cache CACHE
-        --plain-cache PLAIN_CACHE --hybrids OUT/hybrids/hybrids.csv --model DIR [--phantom-prefix ph]
+        --hybrids OUT/hybrids/hybrids.csv --model DIR [--phantom-prefix ph]
 
 Prints per group the median (5th, 95th percentile) of the position, density and context features, and for each
 phantom MAC candidate the standardised (model mean / std) distance to the nearest candidate of each other group.
@@ -50,15 +50,14 @@ def phantom_mac(release: Path, ids: list[str], model) -> tuple[np.ndarray, np.nd
     return np.concatenate(feats), np.concatenate(called)
 
 
-def hybrid_mac(hybrids: pd.DataFrame, cache: Path, plain_cache: Path) -> np.ndarray:
-    """Features of the candidates a MAC hybrid (<id>_mac) has and its plain version (<id>) has not."""
-    out = []
-    for cid in hybrids.loc[hybrids["id"].str.endswith("_mac"), "id"]:
-        mac = np.load(cache / f"{cid}.npz")["features"]
-        plain = np.load(plain_cache / f"{cid.removesuffix('_mac')}.npz")["features"]
-        seen = {r.tobytes() for r in plain}
-        out.append(mac[[r.tobytes() not in seen for r in mac]])
-    return np.concatenate(out)
+def hybrid_mac(hybrids: pd.DataFrame, cache: Path) -> np.ndarray:
+    """Features of the MAC candidates of the MAC hybrids (hybrid_training.mac_flags: by their MAC footprint)."""
+    import hybrid_training as HT
+
+    h = hybrids[hybrids["mac_mask"].notna()]
+    res = [{"id": i, **{k: v for k, v in np.load(cache / f"{i}.npz").items()}} for i in h["id"]]
+    flags = HT.mac_flags(res, dict(zip(h["id"], h["mac_mask"])), dict(zip(h["id"], h["ct"])))
+    return np.concatenate([r["features"][f] for r, f in zip(res, flags)])
 
 
 def lcx(cache: Path, pattern: str) -> np.ndarray:
@@ -70,7 +69,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--release", type=Path, required=True)
     ap.add_argument("--ids", nargs="+", required=True)
     ap.add_argument("--cache", type=Path, required=True, help="training cache holding the <id>_mac hybrids and ph_*")
-    ap.add_argument("--plain-cache", type=Path, required=True, help="cache holding the plain hybrids <id>")
     ap.add_argument("--hybrids", type=Path, required=True)
     ap.add_argument("--model", type=Path, required=True)
     ap.add_argument("--phantom-prefix", default="ph")
@@ -79,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     hyb = pd.read_csv(a.hybrids, dtype={"id": str})
     pm, called = phantom_mac(a.release, a.ids, model)
     groups = {"phantom MAC (held out)": pm, "phantom MAC called coronary": pm[called],
-              "hybrid MAC (training)": hybrid_mac(hyb, a.cache, a.plain_cache),
+              "hybrid MAC (training)": hybrid_mac(hyb, a.cache),
               "hybrid LCX (training)": lcx(a.cache, "lidc-idri-000[13]_s*[02468].npz"),
               "phantom LCX (training)": lcx(a.cache, f"{a.phantom_prefix}_*.npz")}
     idx = [L.FEATURE_NAMES.index(n) for n in SHOW]
