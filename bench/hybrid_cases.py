@@ -17,7 +17,9 @@ false positives: AU called coronary on candidates outside the inserted plaques (
 kind of native calcium (kind_of). Per candidate that overlaps an inserted plaque: which rule decided it (the
 distance reach, the coronary z range, the chest-wall rule, each anatomy verdict) and the MLP's probabilities, so a
 missed plaque names its cause. With --out the tables are written there as CSV (hybrids.csv, plaques.csv, fp.csv)
-and the summary as summary.json. Metrics carry a bootstrap interval over hybrids (and the paired difference of
+and the summary as summary.json. --mac inserts mitral annular calcification into every hybrid (the same plaques and
+truth; insert_plaques mac=True) and reports, per model, the MAC AU called coronary (its candidates are kept out of the
+false positives). Metrics carry a bootstrap interval over hybrids (and the paired difference of
 two models on the same resamples). Never trains on hybrids (bench/hybrid_training.py does, leave-one-series-out,
 on seeds 100+).
 """
@@ -167,6 +169,16 @@ def score_case(model: LesionModel, hu: np.ndarray, sp, case: HybridCase | None, 
     footprint = case.labels > 0 if case is not None else inside
     hit = np.unique(cand.ids[footprint & (cand.ids > 0)]) - 1  # candidates overlapping an inserted plaque
     res = {"pred": pred}
+    mac_rows = np.zeros(0, int)
+    if case is not None and case.mac is not None:
+        # candidates overlapping the inserted MAC (never a plaque's: insert_plaques keeps them apart): non-coronary
+        # truth, counted apart from the native false positives
+        mac_rows = np.setdiff1d(np.unique(cand.ids[case.mac & (cand.ids > 0)]) - 1, hit)
+        called = mac_rows[classes[mac_rows] > 0]
+        res["mac"] = {"mac_au": float(cand.agatston[mac_rows].sum()), "mac_candidates": len(mac_rows),
+                      "mac_called_au": float(cand.agatston[called].sum()), "mac_called_n": len(called),
+                      **{f"mac_called_{v}": float(cand.agatston[called[classes[called] == j]].sum())
+                         for j, v in enumerate(VESSELS, 1)}}
     if case is not None:
         found = _au(hu, np.where(inside, labels, 0), sp)
         found_any = _au(hu, np.where(inside & (labels > 0), case.labels, 0), sp)
@@ -187,7 +199,7 @@ def score_case(model: LesionModel, hu: np.ndarray, sp, case: HybridCase | None, 
         pl["au"] = cand.agatston[hit]
         pl["class"] = [("non-coronary", *VESSELS)[c] for c in classes[hit]]
         res["plaques"] = pl
-    fp_rows = np.setdiff1d(np.flatnonzero(classes > 0), hit)
+    fp_rows = np.setdiff1d(np.setdiff1d(np.flatnonzero(classes > 0), hit), mac_rows)
     fp = pd.DataFrame({"au": cand.agatston[fp_rows], "class": [VESSELS[c - 1] for c in classes[fp_rows]],
                        "kind": kind_of(cand, anatomy, fp_rows)})
     if len(fp_rows):  # where they lie, to read them on the image
@@ -301,6 +313,58 @@ def picture(cases: list[tuple[str, int, HybridCase, tuple, ChestAnatomy]], path:
     plt.close(fig)
 
 
+def mac_picture(cases: list[tuple[str, int, HybridCase, tuple, ChestAnatomy]], path: Path) -> None:
+    """Each row one hybrid with mitral annular calcification (insert_plaques mac=True): an axial and a sagittal slice
+    (100 mm crops) through the MAC's middle sphere, the MAC footprint (yellow), the LCX course points within 1.5
+    slices (axial) or 3 mm (sagittal) of the slice (green) and the other courses' (cyan): does the MAC sit on the
+    annulus, between the left atrium and the left ventricle, just inside the LCX?"""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(len(cases), 2, figsize=(8.0, 4.0 * len(cases)), squeeze=False)
+    for row, (name, seed, case, sp, _) in enumerate(cases):
+        sp = np.asarray(sp, float)
+        if not case.mac_blobs:
+            axes[row, 0].set_title(f"{name[-4:]} seed {seed}: no MAC ({case.mac_note})", fontsize=8)
+            for a in axes[row]:
+                a.axis("off")
+            continue
+        x, y, z = case.mac_blobs[len(case.mac_blobs) // 2].centre_mm
+        k, j, i = (int(np.rint(q / d)) for q, d in zip((z, y, x), sp))
+        h = int(50 / sp[1])
+        hz = int(50 / sp[0])
+        y0, x0, z0 = max(0, j - h), max(0, i - h), max(0, k - hz)
+        au = _au(case.hu, case.mac.astype(np.uint8), sp)["total"]
+        for col, (img, mac, horiz, vert, lo_h, lo_v, near, tag) in enumerate((
+                (case.hu[k, y0:j + h, x0:i + h], case.mac[k, y0:j + h, x0:i + h], 2, 1, x0, y0,
+                 (0, z, 1.5 * sp[0]), "axial"),
+                (case.hu[z0:k + hz, y0:j + h, i], case.mac[z0:k + hz, y0:j + h, i], 1, 0, y0, z0,
+                 (2, x, 3.0), "sagittal (anterior left)"))):
+            ax = axes[row, col]
+            # sagittal: z (mm from voxel 0) grows upwards, head up
+            ax.imshow(img, cmap="gray", vmin=-250, vmax=450, aspect=sp[vert] / sp[horiz],
+                      origin="lower" if col else "upper")
+            if mac.any():
+                ax.contour(mac, [0.5], colors="y", linewidths=0.8)
+            for v, c in case.courses.items():
+                m = np.abs(c[:, near[0]] - near[1]) <= near[2]
+                ax.plot(c[m, horiz] / sp[horiz] - lo_h, c[m, vert] / sp[vert] - lo_v, "o", ms=3, mfc="none",
+                        color="lime" if v == "LCX" else "cyan", mew=0.8)
+            ax.set_xlim(-0.5, img.shape[1] - 0.5)
+            ax.set_ylim((-0.5, img.shape[0] - 0.5) if col else (img.shape[0] - 0.5, -0.5))
+            ax.set_title(f"{name[-4:]} seed {seed} {tag}: z {z:.0f} mm; MAC {len(case.mac_blobs)} spheres, "
+                         f"{au:.0f} AU", fontsize=7)
+            ax.axis("off")
+    fig.suptitle("Hybrid MAC (yellow) on the real annulus; LCX course green, other courses cyan; 100 mm crops, "
+                 "W 700 / L 100", fontsize=9)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+
+
 # ------------------------------------------------------------------ metrics
 def ratio(t: np.ndarray, p: np.ndarray) -> float:
     """Constant-mean MSE / model MSE (the project's ratio) of one vessel's (n,) AU; for (n, 4), each vessel divided
@@ -394,6 +458,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--boot", type=int, default=2000)
     ap.add_argument("--static", action="store_true", help="plaques without the motion smear (insert_plaques motion=False)")
     ap.add_argument("--pictures-only", action="store_true", help="only the pictures (seed 0 hybrids), no scoring")
+    ap.add_argument("--mac", action="store_true", help="insert mitral annular calcification into every hybrid "
+                    "(insert_plaques mac=True: the same plaques and truth, plus non-coronary MAC on the annulus); "
+                    "reports the MAC AU each model calls coronary")
+    ap.add_argument("--mac-picture", type=Path, default=None, help="with --pictures-only --mac: PNG of 3 hybrids "
+                    "(seeds first-seed..+2) per series with their MAC (mac_picture)")
     ap.add_argument("--landmarks", type=Path, default=Path(__file__).resolve().parents[1] / "docs" / "hybrid_landmarks.json",
                     help="course anchors per series (JSON); series not in it get ray courses")
     ap.add_argument("--no-landmarks", action="store_true", help="every course found by rays (the pre-session-9 courses)")
@@ -406,6 +475,12 @@ def main(argv: list[str] | None = None) -> int:
             vol = read_ct(a.data / name)
             sp = tuple(abs(float(s)) for s in vol.spacing_mm)
             anatomy = read_chest(vol.hu, sp)
+            if a.mac_picture:
+                macs = [(name, sd, insert_plaques(vol.hu, sp, anatomy, sd, motion=not a.static, mac=True,
+                                                  landmarks=series_landmarks(a.landmarks, name)), sp, anatomy)
+                        for sd in range(a.first_seed, a.first_seed + 3)]
+                mac_picture(macs, a.mac_picture.with_name(f"{a.mac_picture.stem}_{name}.png"))
+                continue
             case = insert_plaques(vol.hu, sp, anatomy, 0, motion=not a.static,
                                   landmarks=series_landmarks(a.landmarks, name))
             cases.append((name, 0, case, sp, anatomy))
@@ -428,7 +503,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name} [{m}] un-modified: AU called coronary " + ", ".join(
                 f"{k} {nat['fp'].loc[nat['fp']['kind'] == k, 'au'].sum():.1f}" for k in KINDS), flush=True)
         for seed in range(a.first_seed, a.first_seed + a.seeds):
-            case = insert_plaques(vol.hu, sp, anatomy, seed, motion=not a.static,
+            case = insert_plaques(vol.hu, sp, anatomy, seed, motion=not a.static, mac=a.mac,
                                   landmarks=series_landmarks(a.landmarks, name))
             if seed == a.first_seed and a.courses_picture:
                 course_picture(name, vol.hu, sp, anatomy, case.courses, Path(f"{a.courses_picture}_{name}.png"))
@@ -447,13 +522,16 @@ def main(argv: list[str] | None = None) -> int:
                 row.update({f"found_right_{v}": r["found_right_vessel"][v] for v in VESSELS})
                 row.update({f"found_any_{v}": r["found_any_vessel"][v] for v in VESSELS})
                 row.update({f"fp_{k}": r["fp"].loc[r["fp"]["kind"] == k, "au"].sum() for k in KINDS})
+                row.update(r.get("mac", {}))
                 rows.append(row)
                 plaques.append(r["plaques"].assign(model=m, series=name, seed=seed))
                 fps.append(r["fp"].assign(model=m, series=name, seed=seed))
                 print(f"  seed {seed} [{m}]: {len(case.plaques)} plaques; truth "
                       + ", ".join(f"{v} {case.truth[v]:.0f}" for v in VESSELS)
                       + "; predicted " + ", ".join(f"{v} {r['pred'][v]:.0f}" for v in VESSELS)
-                      + f"; inserted AU found {r['found_total']:.0f}; FP {row['fp_total']:.1f}", flush=True)
+                      + f"; inserted AU found {r['found_total']:.0f}; FP {row['fp_total']:.1f}"
+                      + (f"; MAC {row['mac_au']:.0f} AU, called coronary {row['mac_called_au']:.0f}"
+                         if "mac_au" in row else ""), flush=True)
             if len(for_picture) < len(a.series) and (not for_picture or for_picture[-1][0] != name):
                 for_picture.append((name, seed, case, sp, anatomy))
     tmp.cleanup()
@@ -505,6 +583,16 @@ def report(h: pd.DataFrame, pl: pd.DataFrame, fp: pd.DataFrame, models: list[str
             ps = s["per_series"][m][ser]
             print(f"| {m} | {ser} | {len(g)} | {t.min():.0f}-{t.max():.0f} | {ps['agreement_total']:.2f} | "
                   f"{ps['kappa4_total']:.2f} | {found} | {g['fp_total'].mean():.1f} |")
+    if "mac_au" in h.columns:
+        print("\nInserted mitral annular calcification (non-coronary) called coronary:\n")
+        print("| model | series | hybrids with MAC | MAC AU | MAC candidates | called coronary AU (candidates) | "
+              "as LCA / LAD / LCX / RCA |")
+        print("| --- | --- | ---: | ---: | ---: | ---: | --- |")
+        for m in models:
+            for ser, g in h[h["model"] == m].groupby("series"):
+                print(f"| {m} | {ser} | {int((g['mac_candidates'] > 0).sum())} | {g['mac_au'].sum():.0f} | "
+                      f"{int(g['mac_candidates'].sum())} | {g['mac_called_au'].sum():.0f} ({int(g['mac_called_n'].sum())}) | "
+                      + " / ".join(f"{g[f'mac_called_{v}'].sum():.0f}" for v in VESSELS) + " |")
     print("\nFalse-positive AU by kind of native calcium (un-modified series; mean per hybrid in brackets):\n")
     print("| model | series | " + " | ".join(KINDS) + " |")
     print("| --- | --- |" + " ---: |" * len(KINDS))

@@ -2,7 +2,9 @@
 
     PYTHONPATH=src python bench/hybrid_training.py hybrids OUT/hybrids [--data /work/shared/data]
         [--series lidc-idri-0001 ...] [--seeds 10] [--first-seed 100] [--min-plaques 8]
-        [--landmarks docs/hybrid_landmarks.json]
+        [--landmarks docs/hybrid_landmarks.json] [--mac none|odd|all]
+    PYTHONPATH=src python bench/hybrid_training.py mac-hybrids OUT/mac_hybrids --from OUT/hybrids/hybrids.csv
+        [--series lidc-idri-0001 ...] [--mac odd|all]
     PYTHONPATH=src python bench/hybrid_training.py tables OUT/tables --phantom RELEASE [--n-train N]
         --hybrids OUT/hybrids/hybrids.csv [--per-series K]
     PYTHONPATH=src python bench/hybrid_training.py train OUT/tables/NAME.csv OUT/models/NAME --cache OUT/cache
@@ -104,9 +106,10 @@ def write_hybrid(case, volume, sp, ct_path: Path, labels_path: Path) -> None:
 
 
 def write_hybrids(data: Path, series: list[str], seeds: range, out: Path, landmarks: Path | None,
-                  min_plaques: int = 2) -> pd.DataFrame:
+                  min_plaques: int = 2, mac: str = "none") -> pd.DataFrame:
     """Hybrids of every series x seed (insert_plaques with min_plaques) written under out (skipped when
-    out/hybrids.csv lists them already);
+    out/hybrids.csv lists them already); mac: which of them also get mitral annular calcification (insert_plaques
+    mac=True, non-coronary: label 0, a negative for training): "none", "odd" (odd seeds) or "all";
     returns and writes out/hybrids.csv (id, ct, labels absolute; series, seed, truth_<vessel>, truth_total)."""
     out.mkdir(parents=True, exist_ok=True)
     table = out / "hybrids.csv"
@@ -126,7 +129,8 @@ def write_hybrids(data: Path, series: list[str], seeds: range, out: Path, landma
             t0 = time.perf_counter()
             cid = f"{sname}_s{seed}"
             try:
-                case = insert_plaques(vol.hu, sp, anatomy, seed, landmarks=anchors, min_plaques=min_plaques)
+                case = insert_plaques(vol.hu, sp, anatomy, seed, landmarks=anchors, min_plaques=min_plaques,
+                                      mac=mac == "all" or (mac == "odd" and seed % 2 == 1))
             except HybridError as exc:
                 print(f"{name} seed {seed}: no hybrid ({exc})", flush=True)
                 continue
@@ -134,11 +138,58 @@ def write_hybrids(data: Path, series: list[str], seeds: range, out: Path, landma
             write_hybrid(case, vol, sp, ct, lab)
             rows.append({"id": cid, "ct": str(ct.resolve()), "labels": str(lab.resolve()), "series": sname,
                          "seed": seed, "n_plaques": len(case.plaques),
-                         **{f"truth_{k}": v for k, v in case.truth.items()}})
+                         **{f"truth_{k}": v for k, v in case.truth.items()},
+                         "mac_spheres": len(case.mac_blobs),
+                         "mac_au": _au(case.hu, case.mac.astype(np.uint8), sp)["total"] if case.mac is not None else 0.0})
             pd.DataFrame(rows).to_csv(table, index=False)  # after each hybrid: a stopped run keeps what it wrote
             print(f"{cid}: {len(case.plaques)} plaques, truth " + ", ".join(f"{v} {case.truth[v]:.0f}" for v in VESSELS)
+                  + (f"; MAC {case.mac_note}" if case.mac is not None else "")
                   + f" ({time.perf_counter() - t0:.0f} s)", flush=True)
     return pd.DataFrame(rows)
+
+
+def mac_hybrids(source: Path, out: Path, data: Path, series: list[str], landmarks: Path | None,
+                mac: str = "odd") -> pd.DataFrame:
+    """The hybrids listed in source (a hybrids.csv) of the given series, the chosen seeds ("odd" / "all") with
+    mitral annular calcification added (cacscore.phantom.hybrid.add_mac: the written plaques, labels and truth
+    unchanged; checked) and written under out as <id>_mac (new CT, the source's label file, the MAC's footprint as
+    <id>_mac_macmask.nii.gz), the others listed as they are; returns and writes out/hybrids.csv (the source's columns +
+    mac_spheres, mac_au, mac_mask). A training set from it
+    differs from one from source by the MAC alone."""
+    from cacscore.phantom.hybrid import add_mac
+
+    out.mkdir(parents=True, exist_ok=True)
+    src = pd.read_csv(source, dtype={"id": str, "series": str})
+    rows = []
+    for name in series:
+        vol = read_ct(data / name)
+        sp = tuple(abs(float(s)) for s in vol.spacing_mm)
+        anatomy = read_chest(vol.hu, sp)
+        anchors = series_landmarks(landmarks, name)
+        for r in src[src["series"] == name].sort_values("seed").to_dict("records"):
+            if not (mac == "all" or (mac == "odd" and int(r["seed"]) % 2 == 1)):
+                rows.append({**r, "mac_spheres": 0, "mac_au": 0.0})
+                continue
+            t0 = time.perf_counter()
+            hyb = read_ct(Path(r["ct"]))
+            case = add_mac(hyb.hu, read_labels(Path(r["labels"])), sp, anatomy, int(r["seed"]), landmarks=anchors)
+            if any(abs(case.truth[v] - float(r[f"truth_{v}"])) > 1e-6 for v in (*VESSELS, "total")):
+                raise SystemExit(f"{r['ct']}: adding MAC changed the hybrid's truth")
+            cid = f"{r['id']}_mac"
+            ct = out / f"{cid}_ct.nii.gz"
+            _write_nifti(ct, case.hu, vol)
+            if not np.array_equal(read_ct(ct).hu, case.hu):
+                raise SystemExit(f"{ct}: NIfTI round trip changed the image")
+            mask = out / f"{cid}_macmask.nii.gz"
+            write_labels_nifti(mask, case.mac, vol)
+            mac_au = _au(case.hu, case.mac.astype(np.uint8), sp)["total"]
+            rows.append({**r, "id": cid, "ct": str(ct.resolve()), "mac_spheres": len(case.mac_blobs), "mac_au": mac_au,
+                         "mac_mask": str(mask.resolve())})
+            pd.DataFrame(rows).to_csv(out / "hybrids.csv", index=False)
+            print(f"{cid}: MAC {case.mac_note}, {mac_au:.0f} AU ({time.perf_counter() - t0:.0f} s)", flush=True)
+    table = pd.DataFrame(rows)
+    table.to_csv(out / "hybrids.csv", index=False)
+    return table
 
 
 # ------------------------------------------------------------------ tables
@@ -223,6 +274,53 @@ def series_vessel_weights(series: list[str | None], targets: list[np.ndarray], n
     return weights, summary
 
 
+def mac_flags(res: list[dict], masks: dict[str, str], cts: dict[str, str]) -> list[np.ndarray]:
+    """Per case, (n,) bool: the non-coronary candidates of a MAC hybrid (masks: case id -> its MAC footprint NIfTI,
+    written by mac-hybrids; cts: case id -> CT) most of whose voxels are MAC. The candidates are searched again as
+    lesion-train's _extract searches them (find_candidates, 130 HU, 1 mm2) and checked equal to the cached ones (a
+    MAC moves the found heart centre, so every candidate's position features change: comparing cached rows with the
+    plain hybrid's cannot find the MAC). All False for cases without a mask."""
+    out = []
+    for r in res:
+        if r["id"] not in masks or not isinstance(masks[r["id"]], str):
+            out.append(np.zeros(len(r["targets"]), bool))
+            continue
+        vol = read_ct(Path(cts[r["id"]]))
+        sp = (abs(float(vol.spacing_mm[0])), *vol.spacing_mm[1:])
+        cand = L.find_candidates(vol.hu, sp, threshold_hu=130.0, min_area_mm2=1.0)
+        if not np.array_equal(cand.features, r["features"]):
+            raise SystemExit(f"{cts[r['id']]}: the candidates found again differ from the cached ones")
+        mac = L.candidate_targets(cand.ids, read_labels(Path(masks[r["id"]])).astype(np.uint8)) > 0
+        out.append(mac & (r["targets"] == 0))
+    return out
+
+
+def mac_like_lcx_weights(weights: np.ndarray, targets: np.ndarray, near: np.ndarray, flags: np.ndarray,
+                         series: np.ndarray, summary: dict, power: float) -> tuple[np.ndarray, dict]:
+    """weights with each hybrid MAC candidate (flags) of series s weighing as one LCX candidate of s in the loss:
+    its series' LCX weight x the class-weight ratio LCX / non-coronary that train_classifier applies
+    ((count non-coronary / count LCX) ** class_weight_power over the candidates within reach). Pre-registered in
+    docs/lesion_scorer.md (session 12, wt20a, variant 2)."""
+    counts = np.bincount(targets[near], minlength=L.N_CLASSES).astype(float)
+    ratio = (counts[0] / max(counts[3], 1.0)) ** power
+    w = weights.copy()
+    info = {"class_weight_ratio_lcx_to_noncoronary": ratio}
+    for s in summary:
+        on = flags & (series == s)
+        w[on] = ratio * summary[s]["LCX"]["weight"]
+        info[s] = {"mac_candidates": int(on.sum()), "weight": float(ratio * summary[s]["LCX"]["weight"])}
+    return w, info
+
+
+def mac_masks(hybrids_csv: Path) -> tuple[dict[str, str], dict[str, str]]:
+    """(case id -> MAC mask NIfTI, case id -> CT) of the hybrids.csv rows that have a mac_mask."""
+    h = pd.read_csv(hybrids_csv, dtype={"id": str})
+    if "mac_mask" not in h.columns:
+        raise SystemExit(f"{hybrids_csv}: no mac_mask column (written by bench/hybrid_training.py mac-hybrids)")
+    h = h[h["mac_mask"].notna()]
+    return dict(zip(h["id"], h["mac_mask"])), dict(zip(h["id"], h["ct"]))
+
+
 def hybrid_series(hybrids_csv: Path) -> dict[str, str]:
     """case id -> real series, from the hybrids step's hybrids.csv (cases not listed are phantom patients)."""
     h = pd.read_csv(hybrids_csv, dtype={"id": str, "series": str})
@@ -230,7 +328,8 @@ def hybrid_series(hybrids_csv: Path) -> dict[str, str]:
 
 
 def train_cached(csv: Path, out_dir: Path, cache: Path, config: L.ClassifierConfig = LESION_TRAIN_DEFAULTS,
-                 series_of: dict[str, str] | None = None, weight_cap: float | None = None) -> dict:
+                 series_of: dict[str, str] | None = None, weight_cap: float | None = None,
+                 mac_weights: tuple[dict, dict] | None = None) -> dict:
     """lesion-train's training (train_lesion_model's path for non-gated cases: one copy of each case's candidates,
     the model's feature table, train_classifier, save_model) from cached candidates. series_of (case id -> real
     series): weight the hybrids' coronary candidates per series and vessel (series_vessel_weights, capped at
@@ -251,6 +350,17 @@ def train_cached(csv: Path, out_dir: Path, cache: Path, config: L.ClassifierConf
         w, summary = series_vessel_weights([series_of.get(r["id"]) for r in res], [r["targets"] for r in res],
                                            [r["features"][:, dist] <= config.max_distance_mm for r in res], weight_cap)
         weights = np.concatenate(w)
+    mac_info = None
+    if mac_weights:
+        if weights is None:
+            raise SystemExit("--mac-weight-like-lcx needs --series-weights (the LCX weight of each series)")
+        dist = L.FEATURE_NAMES.index("dist_mm")
+        near = np.concatenate([r["features"][:, dist] <= config.max_distance_mm for r in res])
+        series = np.concatenate([np.full(len(r["targets"]), series_of.get(r["id"]) or "", object) for r in res])
+        flags = np.concatenate(mac_flags(res, mac_weights[0], mac_weights[1]))
+        weights, mac_info = mac_like_lcx_weights(weights, targets, near, flags, series, summary,
+                                                 config.class_weight_power)
+        print(f"  MAC weights: {mac_info}", flush=True)
     t1 = time.perf_counter()
     model = L.train_classifier(table, targets, config=config, sample_weight=weights, threshold_hu=130.0,
                                min_area_mm2=1.0)
@@ -261,6 +371,7 @@ def train_cached(csv: Path, out_dir: Path, cache: Path, config: L.ClassifierConf
            "candidates": {n: int(c) for n, c in zip(L.CLASS_NAMES, counts)},
            "config": "cacscore lesion-train defaults (LESION_TRAIN_DEFAULTS)",
            "series_weights": None if summary is None else {"cap": weight_cap, "per_series": summary},
+           "mac_weights": mac_info,
            "seconds": {"candidates": t1 - t0, "train": time.perf_counter() - t1}}
     (out_dir / "training_report.json").write_text(json.dumps(rep, indent=1) + "\n")
     print(f"{out_dir}: {len(res)} cases, candidates " + ", ".join(f"{k} {v}" for k, v in rep["candidates"].items())
@@ -447,6 +558,15 @@ def main(argv: list[str] | None = None) -> int:
     h.add_argument("--landmarks", type=Path, default=LANDMARKS)
     h.add_argument("--min-plaques", type=int, default=8, help="insert_plaques min_plaques: the phantom's calcium "
                    "redrawn until this many plaques fall on the courses (more plaque examples per written scan)")
+    h.add_argument("--mac", choices=("none", "odd", "all"), default="none", help="which hybrids also get "
+                   "mitral annular calcification (non-coronary negatives on the real annulus): none, odd seeds, all")
+    mh = sub.add_parser("mac-hybrids")
+    mh.add_argument("out", type=Path)
+    mh.add_argument("--from", dest="source", type=Path, required=True, help="hybrids.csv of written hybrids")
+    mh.add_argument("--data", type=Path, default=Path("/work/shared/data"))
+    mh.add_argument("--series", nargs="+", default=list(SERIES))
+    mh.add_argument("--landmarks", type=Path, default=LANDMARKS)
+    mh.add_argument("--mac", choices=("odd", "all"), default="odd")
     t = sub.add_parser("tables")
     t.add_argument("out", type=Path)
     t.add_argument("--phantom", type=Path, required=True, help="phantom release (truth.csv, labels/)")
@@ -463,6 +583,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="weight the hybrids' coronary candidates so each real series (hybrids.csv's series column) "
                         "weighs, per vessel, as its number of hybrids x an average phantom patient")
     r.add_argument("--weight-cap", type=float, default=None, help="with --series-weights: no weight above this")
+    r.add_argument("--mac-weight-like-lcx", action="store_true",
+                   help="with --series-weights: each MAC hybrid's MAC candidates (hybrids.csv's mac_mask, written by "
+                        "mac-hybrids) weigh as one LCX candidate of its series in the loss")
     e = sub.add_parser("phantom-eval")
     e.add_argument("out", type=Path)
     e.add_argument("--release", type=Path, required=True)
@@ -478,7 +601,9 @@ def main(argv: list[str] | None = None) -> int:
         report(a.evals, a.data, a.landmarks, a.boot)
     elif a.cmd == "hybrids":
         write_hybrids(a.data, a.series, range(a.first_seed, a.first_seed + a.seeds), a.out, a.landmarks,
-                      a.min_plaques)
+                      a.min_plaques, a.mac)
+    elif a.cmd == "mac-hybrids":
+        mac_hybrids(a.source, a.out, a.data, a.series, a.landmarks, a.mac)
     elif a.cmd == "tables":
         a.out.mkdir(parents=True, exist_ok=True)
         hy = pd.read_csv(a.hybrids, dtype={"id": str})
@@ -491,7 +616,8 @@ def main(argv: list[str] | None = None) -> int:
                             "--source", "csv", "--no-progress"], check=True)
         else:
             train_cached(a.csv, a.out, a.cache, series_of=None if a.series_weights is None else
-                         hybrid_series(a.series_weights), weight_cap=a.weight_cap)
+                         hybrid_series(a.series_weights), weight_cap=a.weight_cap,
+                         mac_weights=mac_masks(a.series_weights) if a.mac_weight_like_lcx else None)
     else:
         phantom_eval(a.release, a.n, _models(a.model), a.out)
     return 0

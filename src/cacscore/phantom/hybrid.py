@@ -37,11 +37,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import ndimage
+from scipy.spatial import cKDTree
 
 from cacscore.chest.anatomy import ChestAnatomy, signed_distance
 from cacscore.core.vessels import LABEL_OF, VESSELS
 from cacscore.phantom.coronary import Plaque, PlaqueSpec, Vessel, draw_calcium, place_plaques
 from cacscore.phantom.motion import AMPLITUDE_SHARE, MotionPlan, draw_motion, move_layer
+from cacscore.phantom.noncoronary import MAC_HU, MAC_THICK_MM, Blob, mac_lumps
 from cacscore.phantom.raster import Grid, ellipsoid_fraction
 from cacscore.scoring.agatston import agatston
 
@@ -116,6 +118,13 @@ class HybridCase:
     dropped: list[tuple[str, str]] = field(default_factory=list)
     motion_mm: float = 0.0
     """The patient motion amplitude the plaques were smeared with (0: static plaques)."""
+    mac: np.ndarray | None = None
+    """(z, y, x) bool: the footprint of the inserted mitral annular calcification (insert_plaques mac=True; None
+    without). Not in labels: MAC is non-coronary (label 0), a negative for training."""
+    mac_blobs: list[Blob] = field(default_factory=list)
+    """The MAC's spheres (centre (x, y, z) mm from voxel 0, radius, HU; :class:`cacscore.phantom.noncoronary.Blob`)."""
+    mac_note: str = ""
+    """Why no MAC was inserted (or how many of its spheres were dropped), for the log."""
 
 
 class HybridError(ValueError):
@@ -397,7 +406,7 @@ def draw_specs(rng: np.random.Generator, vessels: list[str], *, min_plaques: int
 
 def insert_plaques(hu: np.ndarray, spacing_mm: tuple[float, float, float], anatomy: ChestAnatomy, seed: int, *,
                    threshold_hu: float = 130.0, motion: bool = True, landmarks: dict | None = None,
-                   min_plaques: int = 2) -> HybridCase:
+                   min_plaques: int = 2, mac: bool = False) -> HybridCase:
     """A hybrid of a real (z, y, x) HU volume: courses in its grooves (:func:`coronary_courses`), plaques drawn by
     the phantom's model along them (module docstring); deterministic for (volume, seed, landmarks).
 
@@ -413,7 +422,12 @@ def insert_plaques(hu: np.ndarray, spacing_mm: tuple[float, float, float], anato
 
     min_plaques: the phantom's calcium is redrawn until at least this many plaques fall on the courses
     (:func:`draw_specs`); the evaluation hybrids use the default 2, training hybrids (bench/hybrid_training.py) more,
-    so that each written real scan carries more plaque examples (the placement rules still drop some)."""
+    so that each written real scan carries more plaque examples (the placement rules still drop some).
+
+    mac: also insert mitral annular calcification on the real annulus (:func:`mitral_annulus_blobs`, from the LCX
+    course), non-coronary (case.mac, not in labels), drawn from its own stream [seed, 16, 2] after the plaques are
+    placed and kept MAC_PLAQUE_CLEARANCE_MM clear of them: the plaques, labels and truth are the same with or
+    without it."""
     rng = np.random.default_rng([seed, 16])
     sp = tuple(float(s) for s in spacing_mm)
     box = heart_box(anatomy)
@@ -484,6 +498,9 @@ def insert_plaques(hu: np.ndarray, spacing_mm: tuple[float, float, float], anato
         mine = (frac > 0.005) & (frac > cover[vbox])
         lab[vbox][mine] = LABEL_OF[v]
         cover[vbox] = np.maximum(cover[vbox], frac)
+    mac_mask, blobs, note = None, [], ""
+    if mac:
+        mac_mask, blobs, note = _insert_mac(new, box, hu.shape, lab, courses, anatomy, sample, seed, plan, bg, sp)
     out = np.asarray(hu, np.float32).copy()
     out[box] = new
     labels = np.zeros(hu.shape, np.uint8)
@@ -492,7 +509,178 @@ def insert_plaques(hu: np.ndarray, spacing_mm: tuple[float, float, float], anato
     np.clip(out, -1024, 3071, out=out)
     truth = agatston(out, labels, pixel_spacing_mm=(sp[1], sp[2]), slice_spacing_mm=sp[0],
                      threshold_hu=threshold_hu).as_row()
-    return HybridCase(out, labels, truth, kept, courses, dropped, plan.amplitude_mm if plan else 0.0)
+    return HybridCase(out, labels, truth, kept, courses, dropped, plan.amplitude_mm if plan else 0.0,
+                      mac_mask, blobs, note)
+
+
+# ------------------------------------------------------------------ mitral annular calcification (MAC) on real anatomy
+MAC_GAP_MM = (2.0, 9.0)
+"""Gap (mm) from the LCX's lumen wall to the MAC's surface, drawn per case. The LCX runs in the left AV groove
+right beside the posterior mitral annulus: on 3-D CT of 122 mitral-regurgitation patients the minimum LCX-annulus
+distance had median 4.2 mm (range 0.9-11.4; Computed tomography to identify risk factors for left circumflex artery
+injury during mitral surgery, Eur J Cardiothorac Surg 2021, doi 10.1093/ejcts/ezab409), closest on the lateral part
+of the posterior annulus (areas A8-A10 in 52 MDCT patients, 17 % under 2 mm: Miura et al., How far is the left
+circumflex coronary artery from the mitral annulus?, Gen Thorac Cardiovasc Surg 2020; 4.9 +- 2.1 mm by TEE near the
+anterolateral commissure, Kuroda et al., ICVTS 2026, doi 10.1093/icvts/ivag022). The 2 mm floor keeps the MAC out
+of the groove's own fat and vessel wall."""
+MAC_PHI_DEG = ((100.0, 160.0), (40.0, 150.0), (45.0, 195.0))
+"""The phantom's arc (noncoronary.draw_cardiac_calcium): centre angle, span and the limits, degrees from anterior
+towards the patient's left about the heart's long axis (90 left, 180 posterior): the posterolateral annulus, the
+posterior mitral leaflet's (P1-P3) side, where MAC forms. The annulus is a saddle-shaped ellipse of about 30 x 35 mm
+(anteroposterior x intercommissural; radiologykey / clinicalgate 'Normal mitral valve anatomy and measurements':
+30.8 +- 4.4 and 35.1 +- 4.9 mm), so a 40-150 degree arc is 10-45 mm of band; its saddle (5-7 mm high) is not drawn."""
+MAC_MIN_ARC_DEG = 20.0
+"""Less LCX course than this (degrees about the long axis) inside the drawn arc: no MAC (no annulus to follow)."""
+MAC_SKIP_PROXIMAL_MM = 20.0
+"""The first mm of the LCX course (from the left main's bifurcation) are not followed: there the LCX runs under the
+left atrial appendage towards the groove, above the annulus's anterolateral end; inwards of it lies the left
+ventricular outflow and the aortic root, not the annulus (on LIDC-IDRI-0001, whose root -> apex axis runs almost
+left-right, a band following the whole course crossed the outflow tract: /work/runs/wt20a/pictures, first try)."""
+MAC_PLAQUE_CLEARANCE_MM = 3.0
+"""Minimum distance from a MAC sphere's surface (grown by half the heart layer's motion amplitude) to any inserted
+plaque's footprint voxel (after motion): no MAC voxel ever joins a plaque's lesion, so the coronary truth is exact.
+The phantom's CORONARY_CLEARANCE_MM (8.5 mm to the centreline) covers a label margin and a motion shift it does not
+know per voxel; here the footprints after motion are known, so the clearance is measured to them."""
+MAC_TISSUE_HU = -30.0
+"""A MAC sphere's centre must lie where the smoothed image is above this (myocardium, annulus, blood): not in the
+groove's fat or the lung. A centre in fat is moved up to MAC_PUSH_MM further inwards first."""
+MAC_PUSH_MM = 6.0
+
+
+def course_angles(points: np.ndarray, ax: HeartAxes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per (n, 3) (z, y, x) mm point: t (mm along the long axis from the root), rho (mm from the axis) and the angle
+    (degrees from anterior towards the patient's left, unwrapped along the course so a course past 180 stays
+    increasing)."""
+    rel = np.asarray(points, float) - ax.root
+    t = rel @ ax.long
+    radial = rel - t[:, None] * ax.long
+    phi = np.unwrap(np.arctan2(radial @ ax.left, radial @ ax.anterior))
+    return t, np.linalg.norm(radial, axis=1), np.rad2deg(phi)
+
+
+def mitral_annulus_blobs(courses: dict[str, np.ndarray], ax: HeartAxes, sample, rng: np.random.Generator, *,
+                         plaque_points: np.ndarray, reach_mm: float = 0.0) -> tuple[list[Blob], str]:
+    """MAC spheres on a real scan: the phantom's lumpy band (noncoronary.mac_lumps, its MAC_THICK_MM / MAC_HU /
+    MAC_PHI_DEG draws) laid along the posterolateral annulus, which lies just inside the LCX in the left AV groove:
+    each sphere at the LCX course's height (t along the long axis) and angle, moved towards the long axis by the
+    LCX lumen radius + a gap drawn from MAC_GAP_MM (literature) + its radius, further (up to MAC_PUSH_MM) while its
+    centre is in fat. Spheres whose centre finds no tissue, that come within lumen radius + 1 mm of any course point,
+    or within MAC_PLAQUE_CLEARANCE_MM + reach_mm of a plaque footprint voxel (plaque_points, (m, 3) (z, y, x) mm) are
+    dropped. Returns the blobs (centre (x, y, z) mm from voxel 0) and a note (why none, or what was dropped)."""
+    (c_lo, c_hi), (s_lo, s_hi), (lim_lo, lim_hi) = MAC_PHI_DEG
+    phi_c, span = float(rng.uniform(c_lo, c_hi)), float(rng.uniform(s_lo, s_hi))
+    thick, hu = float(rng.uniform(*MAC_THICK_MM)), float(rng.uniform(*MAC_HU))
+    gap = float(rng.uniform(*MAC_GAP_MM))
+    lcx = courses.get("LCX")
+    if lcx is None or len(lcx) < 2:
+        return [], "no LCX course"
+    arc = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(lcx, axis=0), axis=1))])
+    lcx = lcx[arc >= MAC_SKIP_PROXIMAL_MM]
+    if len(lcx) < 3:
+        return [], f"LCX course shorter than {MAC_SKIP_PROXIMAL_MM:.0f} mm + 3 points"
+    t, rho, phi = course_angles(lcx, ax)
+    order = np.argsort(phi, kind="stable")
+    t, rho, phi = t[order], rho[order], phi[order]
+    lo = max(phi_c - span / 2, lim_lo, float(phi[0]))
+    hi = min(phi_c + span / 2, lim_hi, float(phi[-1]))
+    if hi - lo < MAC_MIN_ARC_DEG:
+        return [], f"LCX course covers {max(hi - lo, 0):.0f} degrees of the drawn arc"
+    r_lcx = LUMEN_RADIUS_MM["LCX"]
+    arc_mm = float(np.deg2rad(hi - lo) * max(np.mean(rho) - r_lcx - gap - thick, 5.0))
+    radii, hus = mac_lumps(rng, arc_mm, thick, hu)
+    phis = np.linspace(lo, hi, len(radii))
+    tt, rr = np.interp(phis, phi, t), np.interp(phis, phi, rho)
+    course_tree = cKDTree(np.concatenate(list(courses.values())))
+    plaque_tree = cKDTree(plaque_points) if len(plaque_points) else None
+    blobs, why = [], {}
+    for a, t_i, rho_i, r, h in zip(np.deg2rad(phis), tt, rr, radii, hus):
+        direction = np.cos(a) * ax.anterior + np.sin(a) * ax.left
+        at = ax.root + t_i * ax.long
+        p = None
+        for push in np.arange(0.0, MAC_PUSH_MM + 0.5, 1.0):
+            q = at + max(rho_i - r_lcx - gap - r - push, 0.0) * direction
+            if float(sample(q[None])[0]) > MAC_TISSUE_HU:
+                p = q
+                break
+        if p is None:
+            why["no tissue"] = why.get("no tissue", 0) + 1
+            continue
+        if course_tree.query(p)[0] < r + max(LUMEN_RADIUS_MM.values()) + 1.0:
+            why["on a course"] = why.get("on a course", 0) + 1
+            continue
+        if plaque_tree is not None and plaque_tree.query(p)[0] < r + MAC_PLAQUE_CLEARANCE_MM + reach_mm:
+            why["near a plaque"] = why.get("near a plaque", 0) + 1
+            continue
+        blobs.append(Blob((float(p[2]), float(p[1]), float(p[0])), float(r), float(h), "mitral_annulus"))
+    note = f"{len(blobs)} of {len(radii)} spheres" + "".join(f"; {n} {k}" for k, n in why.items())
+    return blobs, note
+
+
+def _insert_mac(new: np.ndarray, box: tuple[slice, ...], shape: tuple[int, ...], lab: np.ndarray,
+                courses: dict[str, np.ndarray], anatomy: ChestAnatomy, sample, seed: int, plan: MotionPlan | None,
+                bg: np.ndarray, sp: tuple[float, float, float]) -> tuple[np.ndarray, list[Blob], str]:
+    """MAC added in place to new (the heart box of the image, plaque footprints lab on it, bg its smoothed
+    original): its blobs (mitral_annulus_blobs, stream [seed, 16, 2]) painted as one heart-motion layer; returns the
+    full-volume (shape) MAC footprint, the blobs and the note."""
+    off = np.array([b.start for b in box]) * np.asarray(sp)
+    blobs, note = mitral_annulus_blobs(courses, heart_axes(anatomy), sample, np.random.default_rng([seed, 16, 2]),
+                                       plaque_points=np.argwhere(lab > 0) * np.asarray(sp) + off,
+                                       reach_mm=0.5 * plan.amplitude_mm * AMPLITUDE_SHARE["heart"] if plan else 0.0)
+    mac_mask = np.zeros(shape, bool)
+    if blobs:
+        mbox, diff, frac = _mac_layer(blobs, _grid(box, sp), bg, new.shape, plan, sp, 3 if sp[1] < 1.2 else 5)
+        new[mbox] += diff
+        mac_mask[box][mbox] = frac > 0.005
+    return mac_mask, blobs, note
+
+
+def add_mac(hu: np.ndarray, labels: np.ndarray, spacing_mm: tuple[float, float, float], anatomy: ChestAnatomy,
+            seed: int, *, landmarks: dict | None = None, motion: bool = True) -> HybridCase:
+    """MAC added to a hybrid written before (hu: its image with the plaques, labels: their footprints; seed and
+    landmarks: the ones it was drawn with): what insert_plaques(mac=True) adds, placed from the courses this code
+    finds and kept clear of the written footprints, so the labels and truth stay those of the written hybrid (a
+    training set can then differ from an earlier one by the MAC alone). The case's plaques list is empty (the
+    written hybrid's are not known here); truth is the Agatston of (hu with MAC, labels)."""
+    sp = tuple(float(s) for s in spacing_mm)
+    box = heart_box(anatomy)
+    off = np.array([b.start for b in box]) * np.asarray(sp)
+    sub = np.asarray(hu[box], np.float32)
+    sample = _sampler(sub, sp, offset_mm=off)  # type: ignore[arg-type]
+    courses = coronary_courses(hu, sp, anatomy, np.random.default_rng([seed, 16]), sample=sample,  # type: ignore[arg-type]
+                               landmarks=landmarks, clear=_clearance(sub, sp, off))  # type: ignore[arg-type]
+    plan = draw_motion(np.random.default_rng([seed, 16, 1]), sub.shape[0]) if motion else None
+    new = sub.copy()
+    bg = ndimage.gaussian_filter(sub, sigma=1.5 / np.asarray(sp))
+    mac_mask, blobs, note = _insert_mac(new, box, hu.shape, np.asarray(labels)[box], courses, anatomy, sample, seed,
+                                        plan, bg, sp)  # type: ignore[arg-type]
+    out = np.asarray(hu, np.float32).copy()
+    out[box] = np.clip(np.rint(new), -1024, 3071)
+    truth = agatston(out, labels, pixel_spacing_mm=(sp[1], sp[2]), slice_spacing_mm=sp[0]).as_row()
+    return HybridCase(out, np.asarray(labels, np.uint8), truth, [], courses, [], plan.amplitude_mm if plan else 0.0,
+                      mac_mask, blobs, note)
+
+
+def _mac_layer(blobs: list[Blob], grid: Grid, bg: np.ndarray, shape: tuple[int, ...], plan: MotionPlan | None,
+               sp: tuple[float, float, float], ss: int):
+    """The MAC as one layer of the heart box (box, HU added, fraction), as a plaque layer (_vessel_layer) but with
+    the heart's motion share: overlapping spheres take the largest fraction (and that sphere's HU), as the phantom's
+    painter does, instead of adding up."""
+    parts = [(b, ellipsoid_fraction(grid, np.array(b.centre_mm), np.eye(3), np.full(3, b.radius_mm), supersample=ss))
+             for b in blobs]
+    parts = [(b, r) for b, r in parts if r is not None]
+    if not parts:
+        return tuple(slice(0, 0) for _ in shape), np.zeros((0, 0, 0), np.float32), np.zeros((0, 0, 0), np.float32)
+    lo = np.min([[s.start for s in r[0]] for _, r in parts], axis=0)
+    hi = np.max([[s.stop for s in r[0]] for _, r in parts], axis=0)
+    ubox = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi))
+    frac = np.zeros(tuple(hi - lo), np.float32)
+    target = np.zeros_like(frac)
+    for b, (pbox, f) in parts:
+        local = tuple(slice(s.start - a, s.stop - a) for s, a in zip(pbox, lo))
+        more = f > frac[local]
+        frac[local] = np.where(more, f, frac[local])
+        target[local] = np.where(more, np.float32(b.hu), target[local])
+    return _vessel_layer([(ubox, frac, frac * (target - bg[ubox]))], shape, plan, "heart", sp[1])
 
 
 def _vessel_layer(entries: list, shape: tuple[int, ...], plan: MotionPlan | None, vessel: str, px_mm: float):

@@ -38,6 +38,10 @@ CORONARY_CLEARANCE_MM = 8.5
 """Minimum distance from a blob's surface to any coronary centreline point: the largest lumen radius
 (2.4 mm) + the label margin (3 mm) + the heart layer's largest motion shift (1.75 mm) + 1.35 mm."""
 KINDS = ("aortic_valve", "mitral_annulus", "lymph_node", "lung_granuloma")
+MAC_THICK_MM = (1.2, 3.2)
+"""The MAC band's sphere radius (mm), drawn per patient (each sphere 0.6-1.25 x it: mac_lumps)."""
+MAC_HU = (300.0, 1100.0)
+"""The MAC band's density (HU at 120 kVp), drawn per patient (each sphere 0.75-1.2 x it: mac_lumps)."""
 
 
 @dataclass(frozen=True)
@@ -89,19 +93,27 @@ def draw_cardiac_calcium(anat: Anatomy, vessel_points: np.ndarray, rng: np.rando
         phi_c, span = float(rng.uniform(100, 160)), float(rng.uniform(40, 150))
         phi_lo, phi_hi = max(phi_c - span / 2, 45.0), min(phi_c + span / 2, 195.0)
         depth = float(rng.uniform(9, 15))
-        thick = float(rng.uniform(1.2, 3.2))
-        hu = float(rng.uniform(300, 1100))
-        # spheres a radius apart along the arc (the annulus circumference is ~ 2 pi x 45 mm x sqrt(1 - u^2))
+        thick = float(rng.uniform(*MAC_THICK_MM))
+        hu = float(rng.uniform(*MAC_HU))
+        # the annulus circumference is ~ 2 pi x 45 mm x sqrt(1 - u^2)
         arc_mm = np.deg2rad(phi_hi - phi_lo) * float(np.mean(anat.heart_semi[1:])) * np.sqrt(1 - u * u)
-        n = max(int(arc_mm / thick) + 1, 2)
+        radii, hus = mac_lumps(rng, arc_mm, thick, hu)
+        n = len(radii)
         phis = np.linspace(phi_lo, phi_hi, n)
-        # a lumpy band: thickness and density vary along it
-        radii = np.clip(thick * rng.uniform(0.6, 1.25, n), 0.8, 4.0)
-        hus = np.clip(hu * rng.uniform(0.75, 1.2, n), 200, 1400)
         pts = heart_surface(anat, np.full(n, u), phis, np.full(n, -depth))
         blobs += [Blob(tuple(float(v) for v in p), float(r), float(h), "mitral_annulus")
                   for p, r, h in zip(pts, radii, hus)]
     return tuple(_keep_clear(blobs, vessel_points))
+
+
+def mac_lumps(rng: np.random.Generator, arc_mm: float, thick_mm: float, hu: float) -> tuple[np.ndarray, np.ndarray]:
+    """The MAC band along an arc of arc_mm: (n,) sphere radii (mm) and (n,) HU of spheres a radius (thick_mm) apart,
+    a lumpy band whose thickness and density vary along it. Shared by the phantom (draw_cardiac_calcium) and the
+    hybrid cases' MAC on real anatomy (cacscore.phantom.hybrid.mitral_annulus_blobs)."""
+    n = max(int(arc_mm / thick_mm) + 1, 2)
+    radii = np.clip(thick_mm * rng.uniform(0.6, 1.25, n), 0.8, 4.0)
+    hus = np.clip(hu * rng.uniform(0.75, 1.2, n), 200, 1400)
+    return radii, hus
 
 
 def draw_nodal_calcium(anat: Anatomy, vessel_points: np.ndarray, rng: np.random.Generator) -> tuple[Blob, ...]:
