@@ -1,0 +1,508 @@
+"""The largest per-vessel errors on held-out phantom patients, what kind of mistake makes the ratio, and the PDA
+(issue 16).
+
+    PYTHONPATH=src python bench/largest_errors.py scan RELEASE OUT --seed SEED --model NAME=DIR ... [--ids 1-60]
+    PYTHONPATH=src python bench/largest_errors.py report OUT [--n 5] [--rule lm_branch]
+    PYTHONPATH=src python bench/largest_errors.py pictures OUT RELEASE --model NAME=DIR ... [--n 5] --pictures DIR
+
+scan: every patient's candidates found once and classified by each model (bench/hybrid_cases.classify_many: what
+classify_volume gives each model alone), written per candidate to OUT/candidates.csv (those within 130 mm of the
+heart reference, or carrying a coronary label, or called coronary by any model): Agatston (the moving image the
+scorer sees), centroid voxel, position in the scorer's frame (dz / dy / dx mm from the found heart reference: the
+features), its 3-D structure, the reference class (``candidate_targets``: the majority coronary label), the voxels of
+each coronary label, the phantom's kind when it is not coronary (``hybrid_training.lookalike_kinds``: MAC, aortic,
+...), the segment of the coronary it lies on (from the release's draws, ``phantom.core._draws(pid, seed)``: nearest
+centreline point of its own vessel; the RCA past the crux is the PDA), the anatomy rules that fire, and per model the
+class, whether any rule let it through (``may_be_coronary``) and the MLP's five probabilities. OUT/pred_NAME.csv are
+the per-vessel predictions (``score_assignment``, as ``cacscore predict`` scores). Seed: the release's; the script
+checks that the drawn plaque centres fall on their vessel's labels (a wrong seed fails there).
+
+report: per model, the (patient, vessel) errors ranked by their share of the four-vessel normalised MSE (``cacscore
+evaluate``'s all4: error / the vessel's largest reference score over the patients, squared, averaged; the ratio is
+the constant-mean predictor's over the model's), each with the candidates the AU went to; then the squared error
+split by kind of mistake. Each cell's error e = predicted - reference is the exact sum of:
+  - wrong artery T->W: a candidate whose reference is coronary T called coronary W (+AU in W, -AU in T);
+  - look-alike K called W: a candidate with no coronary majority called W (+AU in W), K the phantom's kind;
+  - missed T (why): a coronary candidate called non-coronary (-AU in T), by a rule (reach, z range, chest wall,
+    an anatomy rule) or by the MLP;
+  - motion: the phantom's moving-image truth minus its static truth (the reference is the static image);
+  - label split: the candidates of reference T, summed, minus the moving-image truth (a candidate holding two
+    arteries' voxels, labelled calcium in no candidate).
+A kind's share of the squared error is sum(e x its part) / sum(e^2) over the cells (the shares add to 1; a kind
+that offsets another can be negative), and "ratio without it" removes that part from every cell.
+--rule lm_branch: the pre-registered assignment rule of docs/lesion_scorer.md, applied offline to the stored calls.
+
+pictures: the largest wrong candidate of each of the n largest errors per model, scored again: the slice with a wide
+view (the found heart reference projected as a cross), the model's calls (fill), and the reference (coronary labels
+and the phantom's calcium kinds), OUT/../DIR/<model>_<rank>_<patient>_<vessel>.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.colors import ListedColormap  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from hybrid_cases import _models, classify_many  # noqa: E402
+from hybrid_training import lookalike_kinds  # noqa: E402
+
+from cacscore import lesion as L  # noqa: E402
+from cacscore.core.vessels import VESSELS  # noqa: E402
+from cacscore.io.ct import read_ct, read_labels  # noqa: E402
+from cacscore.lesion.anatomy import ANATOMY_NAMES, RULE_NAMES, anatomy_verdicts  # noqa: E402
+from cacscore.lesion.candidates import assign_labels, score_assignment  # noqa: E402
+from cacscore.lesion.classifier import load_model  # noqa: E402
+from cacscore.lesion.report import NON_CORONARY_COLOUR, VESSEL_COLOURS  # noqa: E402
+from cacscore.phantom.anatomy import chest_grid  # noqa: E402
+from cacscore.phantom.core import _draws  # noqa: E402 (the patient's draws without rendering: the only door)
+
+NAMES = ("non-coronary", *VESSELS)
+V = list(VESSELS)
+KEEP_MM = 120.0  # candidates kept: within this of the heart reference (the models' reach is 110 mm)
+F = {n: i for i, n in enumerate(L.FEATURE_NAMES)}
+
+
+# ------------------------------------------------------------------ scan
+def parse_ids(spec: str | None, release: Path) -> list[str]:
+    ids = sorted(pd.read_csv(release / "truth.csv", dtype={"id": str})["id"], key=int)
+    if not spec:
+        return ids
+    want: set[str] = set()
+    for part in spec.split(","):
+        lo, _, hi = part.partition("-")
+        want |= {str(i) for i in range(int(lo), int(hi or lo) + 1)}
+    return [i for i in ids if i in want]
+
+
+def segments(pid: int, seed: int, shape: tuple[int, ...], labels: np.ndarray) -> tuple[dict, np.ndarray, np.ndarray]:
+    """The release's draws of one patient: its centrelines (x, y, z mm) and, to map voxels to those mm, the grid's
+    voxel centres. Checks that the plaque centres lie on their vessel's labels (the seed is the release's)."""
+    d, _ = _draws(pid, seed, shape[1])
+    g = chest_grid(d.anat, shape[1])
+    zc = (g.z_edges_mm[:-1] + g.z_edges_mm[1:]) / 2
+    if len(zc) != shape[0]:
+        raise SystemExit(f"patient {pid}: the draws of seed {seed} give {len(zc)} slices, the scan has {shape[0]}")
+    hit = [labels[np.argmin(abs(zc - p.centre[2])), np.argmin(abs(g.y_mm - p.centre[1])),
+                  np.argmin(abs(g.x_mm - p.centre[0]))] == 1 + VESSELS.index(p.vessel) for p in d.plaques]
+    if hit and np.mean(hit) < 0.5:
+        raise SystemExit(f"patient {pid}: {np.mean(hit):.0%} of the drawn plaque centres lie on their labels: "
+                         f"is {seed} the release's seed?")
+    return d.vessels, zc, np.stack([g.y_mm, g.x_mm])
+
+
+def segment_of(vessel: str, xyz: np.ndarray, vessels: dict) -> tuple[str, float, float]:
+    """(segment name, fraction of the vessel's length, mm above the crux) of a point on ``vessel``: the RCA past
+    its crux is the PDA, the RCA within 15 mm of the crux's height its inferior end, the others in thirds."""
+    v = vessels[vessel]
+    i = int(np.argmin(np.linalg.norm(v.points - xyz, axis=1)))
+    arc = v.arc_mm()
+    frac = float(arc[i] / max(arc[-1], 1e-6))
+    crux = vessels["RCA"].crux if vessels["RCA"].crux >= 0 else vessels["LCX"].crux
+    crux_pts = vessels["RCA"].points if vessels["RCA"].crux >= 0 else vessels["LCX"].points
+    above = float(xyz[2] - crux_pts[crux][2]) if crux >= 0 else np.nan
+    if vessel == "RCA" and v.crux >= 0 and i > v.crux:
+        return "RCA past the crux (PDA)", frac, above
+    if vessel == "RCA" and above <= 15:
+        return "RCA inferior, <= 15 mm above the crux", frac, above
+    if vessel == "RCA":
+        return "RCA right AV groove", frac, above
+    return f"{vessel} {'proximal' if frac < 1 / 3 else 'middle' if frac < 2 / 3 else 'distal'} third", frac, above
+
+
+def scan_patient(release: Path, pid: str, seed: int, models: dict[str, L.LesionModel], names: dict[int, str]
+                 ) -> tuple[pd.DataFrame, dict[str, dict]]:
+    vol = read_ct(release / "deidentified_nongated" / pid / pid)
+    sp = tuple(abs(float(s)) for s in vol.spacing_mm)
+    cand, classes = classify_many(vol.hu, sp, models)
+    preds = {}
+    for k, c in classes.items():
+        s = score_assignment(vol.hu, cand, c, labels=assign_labels(cand.ids, c))
+        preds[k] = {"id": pid, **{v: s[v] for v in VESSELS}, "total": sum(s[v] for v in VESSELS)}
+    if not cand.n:
+        return pd.DataFrame(), preds
+    labels = read_labels(release / "labels" / f"{pid}.nii.gz")
+    anatomy = read_labels(release / "anatomy" / f"{pid}.nii.gz")
+    n = cand.n
+    sel = cand.ids > 0
+    flat = cand.ids[sel].astype(np.int64) - 1
+    zz, yy, xx = np.nonzero(sel)
+    cnt = np.bincount(flat, minlength=n)
+    cen = np.stack([np.bincount(flat, w, minlength=n) / cnt for w in (zz, yy, xx)], 1)
+    lab = np.bincount(flat * 5 + labels[sel], minlength=n * 5).reshape(n, 5)
+    f = cand.features
+    keep = (f[:, F["dist_mm"]] <= KEEP_MM) | (lab[:, 1:].sum(1) > 0) | np.logical_or.reduce(
+        [c > 0 for c in classes.values()])
+    idx = np.flatnonzero(keep)
+    target = L.candidate_targets(cand.ids, labels)
+    kind = lookalike_kinds(cand.ids, anatomy, names)
+    vessels, zc, yx = segments(int(pid), seed, cand.ids.shape, labels)
+    cols = cand.anatomy_columns if cand.anatomy_columns is not None else np.full((n, len(ANATOMY_NAMES)), np.nan)
+    verd = anatomy_verdicts(cols)
+    rows = pd.DataFrame({"id": pid, "c": idx + 1, "au": np.asarray(cand.agatston, float)[idx], "n_vox": cnt[idx],
+                         "k": cen[idx, 0], "j": cen[idx, 1], "i": cen[idx, 2],
+                         "structure": (cand.structure[idx] if cand.structure is not None else -1),
+                         "target": target[idx], **{f"lab_{v}": lab[idx, 1 + q] for q, v in enumerate(VESSELS)},
+                         "kind": kind[idx], "outside_thorax_mm": (cand.outside_thorax_mm[idx]
+                                                                  if cand.outside_thorax_mm is not None else np.nan),
+                         "rules": [";".join(r for r, on in zip(RULE_NAMES, verd[j]) if on) for j in idx],
+                         "heart_k": cand.heart_index[0], "heart_j": cand.heart_index[1], "heart_i": cand.heart_index[2]})
+    seg = []
+    for j in idx:
+        labs = lab[j, 1:]
+        if labs.sum() == 0:
+            seg.append(("", np.nan, np.nan))
+            continue
+        v = VESSELS[int(np.argmax(labs))]
+        z = np.interp(cen[j, 0], np.arange(len(zc)), zc)
+        y = np.interp(cen[j, 1], np.arange(yx.shape[1]), yx[0])
+        x = np.interp(cen[j, 2], np.arange(yx.shape[1]), yx[1])
+        seg.append(segment_of(v, np.array([x, y, z]), vessels))
+    rows["segment"], rows["seg_frac"], rows["above_crux_mm"] = zip(*seg)
+    for name in L.FEATURE_NAMES:
+        rows[f"f_{name}"] = f[idx, F[name]]
+    for q, name in enumerate(ANATOMY_NAMES):
+        rows[f"a_{name}"] = cols[idx, q]
+    for k, m in models.items():
+        table = m.table(f, cand.anatomy_columns)
+        rows[f"cls_{k}"] = classes[k][idx]
+        rows[f"may_{k}"] = m.may_be_coronary(f, cand.outside_thorax_mm, cand.anatomy_columns)[idx]
+        rows[f"reach_{k}"] = m.reachable(table)[idx]
+        sub = np.zeros((n, 1), bool)
+        sub[idx] = True
+        p = m.predict_proba(table, where=sub[:, 0])  # the MLP alone, rules ignored (reach only)
+        for q in range(L.N_CLASSES):
+            rows[f"p{q}_{k}"] = p[idx, q]
+    return rows, preds
+
+
+def scan(release: Path, out: Path, seed: int, model_dirs: dict[str, Path], ids: list[str]) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    models = {k: load_model(p) for k, p in model_dirs.items()}
+    names = {int(k): v for k, v in json.loads((release / "anatomy" / "labels.json").read_text()).items()}
+    rows, preds = [], {k: [] for k in models}
+    for pid in ids:
+        r, p = scan_patient(release, pid, seed, models, names)
+        rows.append(r)
+        for k in models:
+            preds[k].append(p[k])
+        print(f"patient {pid}: {len(r)} candidates kept; " + "; ".join(f"{k} {p[k]['total']:.0f}" for k in models),
+              flush=True)
+    pd.concat(rows, ignore_index=True).to_csv(out / "candidates.csv", index=False)
+    for k in models:
+        pd.DataFrame(preds[k]).to_csv(out / f"pred_{k}.csv", index=False)
+    t = pd.read_csv(release / "truth.csv", dtype={"id": str})
+    t[t["id"].isin(ids)].to_csv(out / "truth.csv", index=False)
+    (out / "scan.json").write_text(json.dumps({"release": str(release), "seed": seed,
+                                               "models": {k: str(p) for k, p in model_dirs.items()}}, indent=1) + "\n")
+
+
+# ------------------------------------------------------------------ the decomposition
+def missed_reason(r, m: str) -> str:
+    if not r[f"reach_{m}"]:
+        return "reach / z range"
+    if not r[f"may_{m}"]:
+        return f"rule: {r['rules']}" if isinstance(r["rules"], str) and r["rules"] else "rule: chest wall"
+    return "MLP"
+
+
+def parts(cand: pd.DataFrame, truth: pd.DataFrame, pred: pd.DataFrame, m: str, cls: str | None = None
+          ) -> pd.DataFrame:
+    """Per (patient, vessel, kind): the kind's part of the cell's error (AU; sums exactly to predicted - reference
+    up to the check below). cls: the class column to read (default cls_<m>)."""
+    cls = cls or f"cls_{m}"
+    out = []
+    for r in cand.itertuples(index=False):
+        t, w, a = int(r.target), int(getattr(r, cls)), float(r.au)
+        if t == w:
+            continue
+        if t and w:
+            k = f"wrong artery {VESSELS[t - 1]}->{VESSELS[w - 1]}"
+            out += [(r.id, VESSELS[w - 1], k, a, r.c), (r.id, VESSELS[t - 1], k, -a, r.c)]
+        elif w:
+            out.append((r.id, VESSELS[w - 1], f"look-alike {r.kind} called coronary", a, r.c))
+        else:
+            out.append((r.id, VESSELS[t - 1], f"missed {VESSELS[t - 1]} ({missed_reason(r._asdict(), m)})", -a, r.c))
+    df = pd.DataFrame(out, columns=["id", "vessel", "kind", "au", "c"])
+    matched = {(i, VESSELS[t - 1]): a for (i, t), a in cand[cand.target > 0].groupby(["id", "target"])["au"].sum().items()}
+    t = truth.set_index("id")
+    p = pred.set_index("id")
+    extra = []
+    for i in t.index:
+        for v in VESSELS:
+            mov, sta = float(t.loc[i, f"moving_{v}"]), float(t.loc[i, v])
+            extra += [(i, v, "motion (moving-image truth - static truth)", mov - sta, 0),
+                      (i, v, "label split (candidates of the vessel - moving truth)", matched.get((i, v), 0.0) - mov, 0)]
+            if cls == f"cls_{m}":  # the stored calls: the parts must add up to the product's prediction
+                got = df[(df.id == i) & (df.vessel == v)].au.sum() + matched.get((i, v), 0.0) - sta
+                want = float(p.loc[i, v]) - sta
+                if abs(got - want) > 0.01 + 1e-3 * abs(want):
+                    raise SystemExit(f"{m} patient {i} {v}: parts add to {got:.2f} AU, the prediction's error is "
+                                     f"{want:.2f}")
+    return pd.concat([df, pd.DataFrame(extra, columns=df.columns)], ignore_index=True)
+
+
+def coarse(kind: str) -> str:
+    for key in ("wrong artery", "look-alike", "missed", "motion", "label split"):
+        if kind.startswith(key):
+            return key
+    return kind
+
+
+def shares(pt: pd.DataFrame, truth: pd.DataFrame, scale: pd.Series, by) -> pd.DataFrame:
+    """Per kind: its share of the squared normalised error, and the ratio with that part removed."""
+    pt = pt.assign(group=pt["kind"].map(by), z=pt["au"] / pt["vessel"].map(scale))
+    cell = pt.groupby(["id", "vessel"])["z"].sum()
+    base = baseline_mse(truth, scale)
+    n_cells = len(truth) * len(VESSELS)
+    e2 = float((cell ** 2).sum())
+    rows = []
+    for g, q in pt.groupby("group"):
+        part = q.groupby(["id", "vessel"])["z"].sum().reindex(cell.index, fill_value=0.0)
+        rows.append({"kind": g, "AU moved": q["au"].abs().sum() if not g.startswith(("motion", "label")) else
+                     q["au"].sum(), "share": float((cell * part).sum() / e2),
+                     "ratio without it": base / (float(((cell - part) ** 2).sum()) / n_cells)})
+    return pd.DataFrame(rows).sort_values("share", ascending=False)
+
+
+def baseline_mse(truth: pd.DataFrame, scale: pd.Series) -> float:
+    z = truth[V] / scale[V]
+    return float(((z - z.mean()) ** 2).to_numpy().mean())
+
+
+def ratio(truth: pd.DataFrame, pred: pd.DataFrame, scale: pd.Series) -> float:
+    t = truth.set_index("id")[V]
+    p = pred.set_index("id").loc[t.index, VESSELS]
+    return baseline_mse(truth, scale) / float((((p - t) / scale[V]) ** 2).to_numpy().mean())
+
+
+def load(out: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, pd.DataFrame], pd.Series]:
+    cand = pd.read_csv(out / "candidates.csv", dtype={"id": str, "rules": str, "segment": str},
+                       keep_default_na=False, na_values={"k": [""]})
+    for c in cand.columns:  # the string columns keep "" for none; the numeric ones read as numbers
+        if c not in ("id", "rules", "segment", "kind"):
+            cand[c] = pd.to_numeric(cand[c], errors="coerce")
+    truth = pd.read_csv(out / "truth.csv", dtype={"id": str})
+    models = json.loads((out / "scan.json").read_text())["models"]
+    preds = {m: pd.read_csv(out / f"pred_{m}.csv", dtype={"id": str}) for m in models}
+    scale = truth[V].max().clip(lower=1.0)  # cacscore evaluate's normalise_by: the reference's per-vessel max
+    return cand, truth, preds, scale
+
+
+def pos(r) -> str:
+    return f"dz {r.f_dz_mm:+.0f} / dy {r.f_dy_mm:+.0f} / dx {r.f_dx_mm:+.0f} mm"
+
+
+def what(r, m: str, cls: str | None = None) -> str:
+    w = int(getattr(r, cls or f"cls_{m}"))
+    true = VESSELS[r.target - 1] if r.target else f"{r.kind} (no coronary label)"
+    seg = f", {r.segment}" if r.segment else ""
+    mixed = [f"{v} {int(getattr(r, f'lab_{v}'))}" for v in VESSELS if getattr(r, f"lab_{v}") > 0]
+    mix = f", voxels {'/'.join(mixed)}" if len(mixed) > 1 else ""
+    why = f" ({missed_reason(r._asdict(), m)})" if w == 0 and r.target else ""
+    return (f"c{r.c} {r.au:.0f} AU true {true}{seg}{mix} -> called {NAMES[w]}{why}, p(LAD/LCX) "
+            f"{getattr(r, f'p2_{m}'):.2f}/{getattr(r, f'p3_{m}'):.2f}, {pos(r)}, structure {r.structure}")
+
+
+def largest(truth: pd.DataFrame, pred: pd.DataFrame, scale: pd.Series, n: int) -> list[tuple]:
+    t = truth.set_index("id")[V]
+    p = pred.set_index("id").loc[t.index, VESSELS]
+    sq = (((p - t) / scale[V]) ** 2).stack()
+    tot = float(sq.sum())
+    return [(i, v, float(t.loc[i, v]), float(p.loc[i, v]), float(x / tot)) for (i, v), x in
+            sq.sort_values(ascending=False).head(n).items()]
+
+
+def wrong_in(cand: pd.DataFrame, pid: str, vessel: str, m: str, cls: str | None = None) -> pd.DataFrame:
+    """The candidates whose AU went wrong in this cell: called this vessel but not its, or its but called not."""
+    cls = cls or f"cls_{m}"
+    vk = 1 + VESSELS.index(vessel)
+    c = cand[cand.id == pid]
+    bad = c[((c.target == vk) | (c[cls] == vk)) & (c.target != c[cls])]
+    return bad.sort_values("au", ascending=False)
+
+
+def report(out: Path, n: int, rule: str | None) -> None:
+    cand, truth, preds, scale = load(out)
+    if rule:
+        cand, preds = apply_rule(cand, preds, rule)
+    base = baseline_mse(truth, scale)
+    print(f"patients {len(truth)}; scale (reference max) " + ", ".join(f"{v} {scale[v]:.0f}" for v in VESSELS)
+          + f"; constant-mean normalised MSE {base:.5f}\n")
+    for m, pred in preds.items():
+        pt = parts(cand, truth, pred, m)
+        print(f"## {m}: ratio {ratio(truth, pred, scale):.2f}\n")
+        print("| rank | patient | vessel | true AU | predicted AU | share of the MSE | where the AU went (largest 3) |")
+        print("| ---: | ---: | --- | ---: | ---: | ---: | --- |")
+        for rank, (i, v, t, p, s) in enumerate(largest(truth, pred, scale, n), 1):
+            bad = wrong_in(cand, i, v, m)
+            rest = pt[(pt.id == i) & (pt.vessel == v) & pt.kind.str.startswith(("motion", "label"))]
+            txt = "; ".join(what(r, m) for r in bad.head(3).itertuples()) or "no candidate wrong"
+            txt += "; " + ", ".join(f"{k.split(' (')[0]} {a:+.0f}" for k, a in zip(rest.kind, rest.au) if abs(a) >= 1)
+            print(f"| {rank} | {i} | {v} | {t:.0f} | {p:.0f} | {s:.2f} | {txt.rstrip('; ')} |")
+        print()
+        for by, title in ((coarse, "coarse"), (lambda k: k, "fine")):
+            sh = shares(pt, truth, scale, by)
+            if title == "fine":
+                sh = sh[(sh["share"].abs() >= 0.005) | (sh["AU moved"] >= 100)]
+            print(f"Squared error by kind ({title}; AU moved: summed |AU| of the candidates):\n")
+            print("| kind | AU moved | share of the squared error | ratio without it |")
+            print("| --- | ---: | ---: | ---: |")
+            for r in sh.itertuples():
+                print(f"| {r.kind} | {getattr(r, '_2'):.0f} | {r.share:.3f} | {getattr(r, '_4'):.2f} |")
+            print()
+        ceiling = pred.copy().set_index("id")
+        t = truth.set_index("id")
+        for v in VESSELS:  # every candidate given its reference class: what remains is motion + label split
+            ceiling[v] = [cand[(cand.id == i) & (cand.target == 1 + VESSELS.index(v))].au.sum() for i in ceiling.index]
+        print(f"Ceiling (every candidate its reference class): ratio {ratio(truth, ceiling.reset_index(), scale):.2f};"
+              f" with the moving-image truth as reference: {ceiling_moving(t, ceiling, scale):.2f}\n")
+    pda(cand, list(preds))
+
+
+def ceiling_moving(t: pd.DataFrame, ceiling: pd.DataFrame, scale: pd.Series) -> float:
+    mov = t[[f"moving_{v}" for v in VESSELS]].set_axis(VESSELS, axis=1).reset_index()
+    return ratio(mov, ceiling.reset_index(), scale)
+
+
+def pda(cand: pd.DataFrame, models: list[str]) -> None:
+    """The coronary candidates by segment: AU, where each model put it, and the position in the scorer's frame."""
+    c = cand[cand.target > 0]
+    c = c[c.segment != ""]
+    print("Coronary candidates by segment: AU; per model AU right / other artery / non-coronary (why: MLP, rule)\n")
+    print("| segment | candidates (patients) | AU | dz / dy / dx median mm | " + " | ".join(models) + " |")
+    print("| --- | ---: | ---: | --- |" + " --- |" * len(models))
+    for s, g in c.groupby("segment"):
+        cells = []
+        for m in models:
+            cl = g[f"cls_{m}"]
+            right, nc = g.au[cl == g.target].sum(), g.au[cl == 0].sum()
+            mlp = g.au[(cl == 0) & g[f"may_{m}"].astype(bool)].sum()
+            cells.append(f"{right:.0f} / {g.au.sum() - right - nc:.0f} / {nc:.0f} (MLP {mlp:.0f}, rule {nc - mlp:.0f})")
+        med = g[["f_dz_mm", "f_dy_mm", "f_dx_mm"]].median()
+        print(f"| {s} | {len(g)} ({g.id.nunique()}) | {g.au.sum():.0f} | {med.f_dz_mm:+.0f} / {med.f_dy_mm:+.0f} / "
+              f"{med.f_dx_mm:+.0f} | " + " | ".join(cells) + " |")
+    print()
+
+
+# ------------------------------------------------------------------ the pre-registered rule (offline)
+def apply_rule(cand: pd.DataFrame, preds: dict[str, pd.DataFrame], rule: str
+               ) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+    raise SystemExit(f"unknown rule {rule!r}")
+
+
+# ------------------------------------------------------------------ pictures
+CMAP = ListedColormap([NON_CORONARY_COLOUR, *VESSEL_COLOURS.values()])
+KIND_COLOURS = {"MAC": "#a65628", "aortic": "#f781bf", "aortic valve": "#999999"}
+
+
+def picture(out_png: Path, hu: np.ndarray, sp, cand, classes: np.ndarray, labels: np.ndarray, kinds: np.ndarray,
+            j: int, title: str) -> None:
+    """Three views of the slice through candidate j (0-based): wide (120 mm) with the found heart reference's
+    in-plane position (+; its slice offset in the legend), the model's calls, the reference."""
+    vox = np.argwhere(cand.ids == j + 1)
+    k, cy, cx = (int(round(v)) for v in vox.mean(0))
+    ids = cand.ids[k]
+    called = np.where(ids > 0, np.concatenate([[0], classes])[ids], -1)
+    ref = np.where((hu[k] >= cand.threshold_hu) & (labels[k] > 0), labels[k], -1)
+    kind_k = np.concatenate([[""], kinds])[ids]
+    fig, axes = plt.subplots(1, 3, figsize=(13, 4.8))
+    hk, hj, hi = cand.heart_index
+    for ax, half_mm, over, name in ((axes[0], 60, None, "wide: + = the found heart reference"),
+                                    (axes[1], 25, called, "the model's calls"),
+                                    (axes[2], 25, ref, "reference: coronary labels; look-alike kinds")):
+        h = int(round(half_mm / sp[1]))
+        y0, x0 = max(0, cy - h), max(0, cx - h)
+        win = (slice(y0, y0 + 2 * h), slice(x0, x0 + 2 * h))
+        ax.imshow(hu[k][win], cmap="gray", vmin=-160, vmax=440)
+        if over is not None:
+            o = over[win]
+            ax.imshow(np.ma.masked_less(o, 0), cmap=CMAP, vmin=-0.5, vmax=4.5, alpha=0.7, interpolation="nearest")
+        if over is ref:
+            for kn, col in KIND_COLOURS.items():
+                msk = (kind_k[win] == kn) & (ref[win] < 0)
+                if msk.any():
+                    ax.contourf(msk, levels=[0.5, 1.5], colors=[col], alpha=0.8)
+        ax.contour(ids[win] == j + 1, levels=[0.5], colors="white", linewidths=1.0)
+        if over is None and y0 <= hj < y0 + 2 * h and x0 <= hi < x0 + 2 * h:
+            ax.plot(hi - x0, hj - y0, "+", color="yellow", ms=14, mew=2)
+        ax.set_title(name, fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle(title + f"\nslice {k} (heart reference slice {hk}); white outline: the candidate. Colours: "
+                 + ", ".join(f"{v} {c}" for v, c in VESSEL_COLOURS.items()) + f", non-coronary {NON_CORONARY_COLOUR}, "
+                 + ", ".join(f"{kn} {c}" for kn, c in KIND_COLOURS.items()), fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out_png, dpi=80)
+    plt.close(fig)
+
+
+def pictures(out: Path, release: Path, model_dirs: dict[str, Path], n: int, dest: Path) -> None:
+    cand, truth, preds, scale = load(out)
+    models = {k: load_model(p) for k, p in model_dirs.items()}
+    names = {int(k): v for k, v in json.loads((release / "anatomy" / "labels.json").read_text()).items()}
+    dest.mkdir(parents=True, exist_ok=True)
+    want: dict[str, list] = {}
+    for m in models:
+        for rank, (i, v, t, p, s) in enumerate(largest(truth, preds[m], scale, n), 1):
+            bad = wrong_in(cand, i, v, m)
+            if len(bad):
+                want.setdefault(i, []).append((m, rank, v, t, p, bad.iloc[0]))
+    for i, jobs in want.items():
+        vol = read_ct(release / "deidentified_nongated" / i / i)
+        sp = tuple(abs(float(s)) for s in vol.spacing_mm)
+        cd, classes = classify_many(vol.hu, sp, models)
+        labels = read_labels(release / "labels" / f"{i}.nii.gz")
+        kinds = lookalike_kinds(cd.ids, read_labels(release / "anatomy" / f"{i}.nii.gz"), names)
+        for m, rank, v, t, p, r in jobs:
+            if int(classes[m][int(r.c) - 1]) != int(r[f"cls_{m}"]):
+                raise SystemExit(f"patient {i}: candidate {r.c} scored again differs from candidates.csv")
+            png = dest / f"{m}_{rank}_{i}_{v}.png"
+            true = VESSELS[int(r.target) - 1] if r.target else f"{r.kind} (no coronary label)"
+            picture(png, vol.hu, sp, cd, classes[m], labels, kinds, int(r.c) - 1,
+                    f"{m} #{rank}: patient {i} {v} true {t:.0f} AU, predicted {p:.0f}. Candidate {r.c}: {r.au:.0f} AU, "
+                    f"true {true} {r.segment}, called {NAMES[int(r[f'cls_{m}'])]}; "
+                    f"dz {r.f_dz_mm:+.0f} dy {r.f_dy_mm:+.0f} dx {r.f_dx_mm:+.0f} mm")
+            print(png, flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    s = sub.add_parser("scan")
+    s.add_argument("release", type=Path)
+    s.add_argument("out", type=Path)
+    s.add_argument("--seed", type=int, required=True, help="the release's phantom seed (for the segments)")
+    s.add_argument("--model", nargs="+", required=True, help="NAME=DIR")
+    s.add_argument("--ids", default=None, help="e.g. 1-60 or 3,7,10-12 (default: all of truth.csv)")
+    r = sub.add_parser("report")
+    r.add_argument("out", type=Path)
+    r.add_argument("--n", type=int, default=5)
+    r.add_argument("--rule", default=None, help="apply a pre-registered rule offline (docs/lesion_scorer.md)")
+    p = sub.add_parser("pictures")
+    p.add_argument("out", type=Path)
+    p.add_argument("release", type=Path)
+    p.add_argument("--model", nargs="+", required=True, help="NAME=DIR (as scanned)")
+    p.add_argument("--n", type=int, default=5)
+    p.add_argument("--pictures", type=Path, required=True)
+    a = ap.parse_args(argv)
+    if a.cmd == "scan":
+        scan(a.release, a.out, a.seed, _models(a.model), parse_ids(a.ids, a.release))
+    elif a.cmd == "report":
+        report(a.out, a.n, a.rule)
+    else:
+        pictures(a.out, a.release, _models(a.model), a.n, a.pictures)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
