@@ -119,6 +119,42 @@ def segment_of(vessel: str, xyz: np.ndarray, vessels: dict) -> tuple[str, float,
     return f"{vessel} {'proximal' if frac < 1 / 3 else 'middle' if frac < 2 / 3 else 'distal'} third", frac, above
 
 
+def candidate_links(ids: np.ndarray) -> np.ndarray:
+    """(e, 2) the pairs (a, b) of candidates (1-based ids) where a voxel of a in slice k touches (26-connected) a
+    voxel of b in slice k + 1: the edges of Candidates.structure's graph (candidates._structure3d finds the same
+    pairs; written again here because that one keeps no pair list)."""
+    z, y, x = np.nonzero(ids[:-1] > 0)
+    a_all = ids[z, y, x]
+    pairs = []
+    for dy in (-1, 0, 1):
+        for dx in (-1, 0, 1):
+            yy, xx = y + dy, x + dx
+            ok = (yy >= 0) & (yy < ids.shape[1]) & (xx >= 0) & (xx < ids.shape[2])
+            b = ids[z[ok] + 1, yy[ok], xx[ok]]
+            hit = b > 0
+            pairs.append(np.stack([a_all[ok][hit], b[hit]], 1))
+    return np.unique(np.concatenate(pairs), axis=0) if pairs else np.zeros((0, 2), np.int64)
+
+
+def branches(ids: np.ndarray, n: int) -> np.ndarray:
+    """(n,) the branch of each candidate: a 3-D structure cut where it forks. Two candidates of neighbouring slices
+    stay linked only when each is the other's one touching candidate in that direction (a touches only b above it,
+    b touches only a below it); the branches are the connected components of the links kept. A structure that is
+    one chain of slices (one candidate per slice) is one branch; one that holds two candidates in a slice, joined
+    through another slice (a plaque across the left main's bifurcation into both the LAD and the LCX), is cut
+    there into its arms."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    e = candidate_links(ids)
+    up = np.bincount(e[:, 0], minlength=n + 1)  # partners above each candidate
+    down = np.bincount(e[:, 1], minlength=n + 1)  # partners below
+    keep = e[(up[e[:, 0]] == 1) & (down[e[:, 1]] == 1)]
+    _, comp = connected_components(coo_matrix((np.ones(len(keep), np.int8), (keep[:, 0], keep[:, 1])),
+                                              shape=(n + 1, n + 1)), directed=False)
+    return comp[1:].astype(np.int64)
+
+
 def scan_patient(release: Path, pid: str, seed: int, models: dict[str, L.LesionModel], names: dict[int, str]
                  ) -> tuple[pd.DataFrame, dict[str, dict]]:
     vol = read_ct(release / "deidentified_nongated" / pid / pid)
@@ -151,6 +187,7 @@ def scan_patient(release: Path, pid: str, seed: int, models: dict[str, L.LesionM
     rows = pd.DataFrame({"id": pid, "c": idx + 1, "au": np.asarray(cand.agatston, float)[idx], "n_vox": cnt[idx],
                          "k": cen[idx, 0], "j": cen[idx, 1], "i": cen[idx, 2],
                          "structure": (cand.structure[idx] if cand.structure is not None else -1),
+                         "branch": branches(cand.ids, n)[idx],
                          "target": target[idx], **{f"lab_{v}": lab[idx, 1 + q] for q, v in enumerate(VESSELS)},
                          "kind": kind[idx], "outside_thorax_mm": (cand.outside_thorax_mm[idx]
                                                                   if cand.outside_thorax_mm is not None else np.nan),
@@ -395,9 +432,131 @@ def pda(cand: pd.DataFrame, models: list[str]) -> None:
 
 
 # ------------------------------------------------------------------ the pre-registered rule (offline)
+def product_classes(g: pd.DataFrame, m: str, group: str, stage: str = "join") -> np.ndarray:
+    """One patient's classes as LesionModel.classify makes them, from the stored MLP probabilities and rules: the
+    MLP where a rule lets a candidate through, then the vote, the left-main guard and the join over ``group``
+    ("structure": the product; "branch": the pre-registered branch rule). stage: stop after "mlp", "vote", "guard"
+    or "join". Exact for the stored candidates: every candidate a rule lets through lies within 110 mm, all kept."""
+    from cacscore.lesion.tree import guard_left_main, join_structure, vote_by_structure
+
+    p = g[[f"p{q}_{m}" for q in range(L.N_CLASSES)]].to_numpy(np.float64, copy=True)
+    may = g[f"may_{m}"].astype(bool).to_numpy()
+    p[~may] = np.eye(L.N_CLASSES)[0]  # predict_proba(where=may): the others read non-coronary
+    s, au = g[group].to_numpy(), g["au"].to_numpy()
+    cl = np.argmax(p, axis=1)
+    if stage == "mlp":
+        return cl
+    voted = vote_by_structure(cl, p, s)
+    if stage == "vote":
+        return voted
+    voted = guard_left_main(cl, voted, p, s, au)
+    return voted if stage == "guard" else join_structure(voted, p, s, may)
+
+
 def apply_rule(cand: pd.DataFrame, preds: dict[str, pd.DataFrame], rule: str
                ) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
-    raise SystemExit(f"unknown rule {rule!r}")
+    """The stored candidates classified again with ``rule`` (offline), and the per-vessel predictions they give
+    (the sum of the AU called each vessel: what score_assignment gives, parts() checks it on the stored calls)."""
+    if rule != "branch_vote":
+        raise SystemExit(f"unknown rule {rule!r} (known: branch_vote)")
+    cand = cand.copy()
+    out = {}
+    for m, pred in preds.items():
+        new = cand[f"cls_{m}"].copy()
+        for _, g in cand.groupby("id"):
+            if (product_classes(g, m, "structure") != g[f"cls_{m}"].to_numpy()).any():
+                raise SystemExit(f"{m} patient {g.id.iloc[0]}: the stored classes are not reproduced offline")
+            new.loc[g.index] = product_classes(g, m, "branch")
+        cand[f"cls_{m}"] = new
+        p = pred.set_index("id").copy()
+        for q, v in enumerate(VESSELS, 1):
+            p[v] = cand[cand[f"cls_{m}"] == q].groupby("id")["au"].sum().reindex(p.index, fill_value=0.0)
+        p["total"] = p[V].sum(axis=1)
+        out[m] = p.reset_index()
+    return cand, out
+
+
+# ------------------------------------------------------------------ the PDA: phantom vs hybrids
+PROBE = {"position": ("dz_mm", "dy_mm", "dx_mm"), "fat / soft / air 8 mm": ("fat_8mm", "soft_8mm", "air_8mm"),
+         "tissue 8 + 24 mm": ("fat_8mm", "soft_8mm", "bright_8mm", "air_8mm", "fat_24mm", "bright_24mm", "air_24mm")}
+"""Feature groups the PDA probe sets to the hybrids' PDA median (the columns bench/hybrid_cases.py's plaques.csv
+keeps; r_inplane, dist, cos and sin follow dy / dx)."""
+
+
+def hybrid_pda(plaques: list[Path]) -> pd.DataFrame:
+    """The inserted-plaque candidates of bench/hybrid_cases.py plaques.csv tables with their course segment
+    (hybrid_training.segment, the crux from docs/hybrid_landmarks.json: the cut of docs/lesion_scorer.md's
+    segment tables)."""
+    from hybrid_training import LANDMARKS, crux_arcs, segment
+
+    pl = pd.concat([pd.read_csv(q) for q in plaques], ignore_index=True)
+    crux = crux_arcs(Path("/work/shared/data"), sorted(pl.series.unique()), LANDMARKS)
+    return pl.assign(segment=[segment(r, crux) for r in pl.itertuples()])
+
+
+def pda_report(outs: list[Path], plaques: list[Path], probe_model: str | None) -> None:
+    """Lower RCA and PDA candidates: on phantom releases (scan OUTs: where each model puts them, their position in
+    the scorer's frame and fat) and on hybrids (plaques.csv), side by side; then the probe: the phantom's PDA
+    candidates with groups of features set to the hybrids' PDA median, as ``probe_model`` calls them."""
+    segs = ("RCA past the crux (PDA)", "RCA inferior, <= 15 mm above the crux")
+    cols = ["f_dz_mm", "f_dy_mm", "f_dx_mm", "f_fat_8mm", "f_soft_8mm", "f_air_8mm"]
+    print("| source | segment | model | candidates (patients / hybrids) | AU | right vessel | other artery | "
+          "non-coronary | dz / dy / dx median mm | fat / soft / air 8 mm median | p(RCA) median |")
+    print("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: |")
+    phantom = []
+    for o in outs:
+        cand, *_ = load(o)
+        models = json.loads((o / "scan.json").read_text())["models"]
+        for sg in segs:
+            g = cand[(cand.segment == sg) & (cand.target == 4)]
+            phantom.append(g.assign(release=o.name))
+            for m in models:
+                cl = g[f"cls_{m}"]
+                q = g[cols].median()
+                print(f"| phantom {o.name} | {sg} | {m} | {len(g)} ({g.id.nunique()}) | {g.au.sum():.0f} | "
+                      f"{g.au[cl == 4].sum():.0f} | {g.au[(cl > 0) & (cl != 4)].sum():.0f} | {g.au[cl == 0].sum():.0f} "
+                      f"| {q.f_dz_mm:+.0f} / {q.f_dy_mm:+.0f} / {q.f_dx_mm:+.0f} | {q.f_fat_8mm:.2f} / "
+                      f"{q.f_soft_8mm:.2f} / {q.f_air_8mm:.2f} | {g[f'p4_{m}'].median():.2f} |")
+    hyb = hybrid_pda(plaques) if plaques else pd.DataFrame()
+    for (sg, m, ser), g in (hyb[hyb.segment.isin(segs)].groupby(["segment", "model", "series"]) if len(hyb) else []):
+        cl = g["class"]
+        print(f"| hybrid {ser[-4:]} | {sg} | {m} | {len(g)} ({g.seed.nunique()}) | {g.au.sum():.0f} | "
+              f"{g.au[cl == 'RCA'].sum():.0f} | {g.au[(cl != 'RCA') & (cl != 'non-coronary')].sum():.0f} | "
+              f"{g.au[cl == 'non-coronary'].sum():.0f} | {g.dz_mm.median():+.0f} / {g.dy_mm.median():+.0f} / "
+              f"{g.dx_mm.median():+.0f} | {g.fat_8mm.median():.2f} / {g.soft_8mm.median():.2f} / "
+              f"{g.air_8mm.median():.2f} | {g.p_RCA.median():.2f} |")
+    print()
+    if probe_model and len(hyb) and phantom:
+        probe(pd.concat(phantom), hyb, probe_model)
+
+
+def probe(phantom: pd.DataFrame, hyb: pd.DataFrame, model_dir: str) -> None:
+    """The phantom's PDA candidates (every release scanned) called by one model as they are, then with each
+    feature group set to the hybrids' PDA median (the MLP alone, rules as stored: a candidate no rule let through
+    stays non-coronary)."""
+    m = load_model(Path(model_dir))
+    ph = phantom[phantom.segment == "RCA past the crux (PDA)"]
+    target = hyb[hyb.segment == "RCA past the crux (PDA)"].drop_duplicates(["series", "seed", "z_mm", "y_mm", "x_mm"])
+    med = target[[c for g in PROBE.values() for c in g]].median()
+    may = ph[[c for c in ph.columns if c.startswith("may_")][0]].astype(bool).to_numpy()
+    print(f"Probe ({model_dir}): the phantom's {len(ph)} PDA candidates ({ph.au.sum():.0f} AU) with feature groups "
+          f"set to the median of {len(target)} hybrid PDA candidates (all series)\n")
+    print("| set to the hybrids' PDA median | AU called RCA | other artery | non-coronary |")
+    print("| --- | ---: | ---: | ---: |")
+    for name, group in (("nothing", ()), *PROBE.items(), ("position + tissue 8 + 24 mm",
+                                                          PROBE["position"] + PROBE["tissue 8 + 24 mm"])):
+        f = ph[[f"f_{n}" for n in L.FEATURE_NAMES]].to_numpy(np.float32, copy=True)
+        for c in group:
+            f[:, F[c]] = med[c]
+        if "dy_mm" in group:  # the in-plane angle and distances follow the moved position
+            dz, dy, dx = f[:, F["dz_mm"]], f[:, F["dy_mm"]], f[:, F["dx_mm"]]
+            r = np.hypot(dy, dx)
+            f[:, F["r_inplane_mm"]], f[:, F["dist_mm"]] = r, np.sqrt(r ** 2 + dz ** 2)
+            f[:, F["cos_inplane"]], f[:, F["sin_inplane"]] = dx / np.maximum(r, 1e-9), dy / np.maximum(r, 1e-9)
+        cl = np.argmax(m.predict_proba(m.table(f, None), where=may), axis=1)
+        au = ph.au.to_numpy()
+        print(f"| {name} | {au[cl == 4].sum():.0f} | {au[(cl > 0) & (cl != 4)].sum():.0f} | {au[cl == 0].sum():.0f} |")
+    print()
 
 
 # ------------------------------------------------------------------ pictures
@@ -494,9 +653,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model", nargs="+", required=True, help="NAME=DIR (as scanned)")
     p.add_argument("--n", type=int, default=5)
     p.add_argument("--pictures", type=Path, required=True)
+    q = sub.add_parser("pda")
+    q.add_argument("outs", type=Path, nargs="+", help="scan OUT folders (phantom releases)")
+    q.add_argument("--plaques", type=Path, nargs="*", default=[], help="bench/hybrid_cases.py plaques.csv tables")
+    q.add_argument("--probe-model", default=None, help="model DIR for the feature probe of the phantom's PDA")
     a = ap.parse_args(argv)
     if a.cmd == "scan":
         scan(a.release, a.out, a.seed, _models(a.model), parse_ids(a.ids, a.release))
+    elif a.cmd == "pda":
+        pda_report(a.outs, a.plaques, a.probe_model)
     elif a.cmd == "report":
         report(a.out, a.n, a.rule)
     else:
