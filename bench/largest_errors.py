@@ -2,11 +2,13 @@
 (issue 16).
 
     PYTHONPATH=src python bench/largest_errors.py scan RELEASE OUT --seed SEED --model NAME=DIR ... [--ids 1-60]
-    PYTHONPATH=src python bench/largest_errors.py report OUT [--n 5] [--rule lm_branch]
+    PYTHONPATH=src python bench/largest_errors.py report OUT [--n 5] [--rule branch_vote]
     PYTHONPATH=src python bench/largest_errors.py pictures OUT RELEASE --model NAME=DIR ... [--n 5] --pictures DIR
+    PYTHONPATH=src python bench/largest_errors.py pda OUT ... [--plaques PLAQUES.csv ...] [--probe-model DIR]
+    PYTHONPATH=src python bench/largest_errors.py unlabelled SCAN ... --model NAME=DIR ...
 
 scan: every patient's candidates found once and classified by each model (bench/hybrid_cases.classify_many: what
-classify_volume gives each model alone), written per candidate to OUT/candidates.csv (those within 130 mm of the
+classify_volume gives each model alone), written per candidate to OUT/candidates.csv (those within 120 mm of the
 heart reference, or carrying a coronary label, or called coronary by any model): Agatston (the moving image the
 scorer sees), centroid voxel, position in the scorer's frame (dz / dy / dx mm from the found heart reference: the
 features), its 3-D structure, the reference class (``candidate_targets``: the majority coronary label), the voxels of
@@ -32,6 +34,17 @@ A kind's share of the squared error is sum(e x its part) / sum(e^2) over the cel
 that offsets another can be negative), and "ratio without it" removes that part from every cell.
 --rule lm_branch: the pre-registered assignment rule of docs/lesion_scorer.md, applied offline to the stored calls.
 
+--rule branch_vote: the pre-registered rule of docs/lesion_scorer.md (the vote, left-main guard and join over the
+structure's branches, cut where it forks: ``branches``), applied offline to the stored MLP probabilities (checked
+against the product's classes, and against LesionModel.classify with the branches, stored by scan as clsbr_<model>);
+its predictions go to OUT/pred_<model>_branch_vote.csv for ``cacscore evaluate``.
+
+pda: the lower RCA and the PDA: per scanned phantom release and model, and per hybrid plaques.csv
+(bench/hybrid_cases.py), the AU found right / other artery / non-coronary, the position in the scorer's frame and the
+tissue around; --probe-model: the phantom's PDA candidates with feature groups set to the hybrids' PDA median.
+
+unlabelled: per-vessel AU of scans without a reference (the LIDC series) by each model, with and without the rule.
+
 pictures: the largest wrong candidate of each of the n largest errors per model, scored again: the slice with a wide
 view (the found heart reference projected as a cross), the model's calls (fill), and the reference (coronary labels
 and the phantom's calcium kinds), OUT/../DIR/<model>_<rank>_<patient>_<vessel>.png.
@@ -47,24 +60,24 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.colors import ListedColormap  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.colors import ListedColormap
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from hybrid_cases import _models, classify_many  # noqa: E402
-from hybrid_training import lookalike_kinds  # noqa: E402
+from hybrid_cases import _models, classify_many
+from hybrid_training import lookalike_kinds
 
-from cacscore import lesion as L  # noqa: E402
-from cacscore.core.vessels import VESSELS  # noqa: E402
-from cacscore.io.ct import read_ct, read_labels  # noqa: E402
-from cacscore.lesion.anatomy import ANATOMY_NAMES, RULE_NAMES, anatomy_verdicts  # noqa: E402
-from cacscore.lesion.candidates import assign_labels, score_assignment  # noqa: E402
-from cacscore.lesion.classifier import load_model  # noqa: E402
-from cacscore.lesion.report import NON_CORONARY_COLOUR, VESSEL_COLOURS  # noqa: E402
-from cacscore.phantom.anatomy import chest_grid  # noqa: E402
-from cacscore.phantom.core import _draws  # noqa: E402 (the patient's draws without rendering: the only door)
+from cacscore import lesion as L
+from cacscore.core.vessels import VESSELS
+from cacscore.io.ct import read_ct, read_labels
+from cacscore.lesion.anatomy import ANATOMY_NAMES, RULE_NAMES, anatomy_verdicts
+from cacscore.lesion.candidates import assign_labels, score_assignment
+from cacscore.lesion.classifier import load_model
+from cacscore.lesion.report import NON_CORONARY_COLOUR, VESSEL_COLOURS
+from cacscore.phantom.anatomy import chest_grid
+from cacscore.phantom.core import _draws
 
 NAMES = ("non-coronary", *VESSELS)
 V = list(VESSELS)
@@ -176,6 +189,7 @@ def scan_patient(release: Path, pid: str, seed: int, models: dict[str, L.LesionM
     cen = np.stack([np.bincount(flat, w, minlength=n) / cnt for w in (zz, yy, xx)], 1)
     lab = np.bincount(flat * 5 + labels[sel], minlength=n * 5).reshape(n, 5)
     f = cand.features
+    br = branches(cand.ids, n)
     keep = (f[:, F["dist_mm"]] <= KEEP_MM) | (lab[:, 1:].sum(1) > 0) | np.logical_or.reduce(
         [c > 0 for c in classes.values()])
     idx = np.flatnonzero(keep)
@@ -187,7 +201,7 @@ def scan_patient(release: Path, pid: str, seed: int, models: dict[str, L.LesionM
     rows = pd.DataFrame({"id": pid, "c": idx + 1, "au": np.asarray(cand.agatston, float)[idx], "n_vox": cnt[idx],
                          "k": cen[idx, 0], "j": cen[idx, 1], "i": cen[idx, 2],
                          "structure": (cand.structure[idx] if cand.structure is not None else -1),
-                         "branch": branches(cand.ids, n)[idx],
+                         "branch": br[idx],
                          "target": target[idx], **{f"lab_{v}": lab[idx, 1 + q] for q, v in enumerate(VESSELS)},
                          "kind": kind[idx], "outside_thorax_mm": (cand.outside_thorax_mm[idx]
                                                                   if cand.outside_thorax_mm is not None else np.nan),
@@ -212,6 +226,7 @@ def scan_patient(release: Path, pid: str, seed: int, models: dict[str, L.LesionM
     for k, m in models.items():
         table = m.table(f, cand.anatomy_columns)
         rows[f"cls_{k}"] = classes[k][idx]
+        rows[f"clsbr_{k}"] = m.classify(f, cand.outside_thorax_mm, cand.anatomy_columns, br, cand.agatston)[idx]
         rows[f"may_{k}"] = m.may_be_coronary(f, cand.outside_thorax_mm, cand.anatomy_columns)[idx]
         rows[f"reach_{k}"] = m.reachable(table)[idx]
         sub = np.zeros((n, 1), bool)
@@ -305,9 +320,9 @@ def shares(pt: pd.DataFrame, truth: pd.DataFrame, scale: pd.Series, by) -> pd.Da
     rows = []
     for g, q in pt.groupby("group"):
         part = q.groupby(["id", "vessel"])["z"].sum().reindex(cell.index, fill_value=0.0)
-        rows.append({"kind": g, "AU moved": q["au"].abs().sum() if not g.startswith(("motion", "label")) else
+        rows.append({"kind": g, "au_moved": q["au"].abs().sum() if not g.startswith(("motion", "label")) else
                      q["au"].sum(), "share": float((cell * part).sum() / e2),
-                     "ratio without it": base / (float(((cell - part) ** 2).sum()) / n_cells)})
+                     "ratio_without": base / (float(((cell - part) ** 2).sum()) / n_cells)})
     return pd.DataFrame(rows).sort_values("share", ascending=False)
 
 
@@ -372,6 +387,8 @@ def report(out: Path, n: int, rule: str | None) -> None:
     cand, truth, preds, scale = load(out)
     if rule:
         cand, preds = apply_rule(cand, preds, rule)
+        for m, pr in preds.items():  # for cacscore evaluate (kappa4 and its intervals)
+            pr.to_csv(out / f"pred_{m}_{rule}.csv", index=False)
     base = baseline_mse(truth, scale)
     print(f"patients {len(truth)}; scale (reference max) " + ", ".join(f"{v} {scale[v]:.0f}" for v in VESSELS)
           + f"; constant-mean normalised MSE {base:.5f}\n")
@@ -390,12 +407,12 @@ def report(out: Path, n: int, rule: str | None) -> None:
         for by, title in ((coarse, "coarse"), (lambda k: k, "fine")):
             sh = shares(pt, truth, scale, by)
             if title == "fine":
-                sh = sh[(sh["share"].abs() >= 0.005) | (sh["AU moved"] >= 100)]
+                sh = sh[(sh["share"].abs() >= 0.005) | (sh["au_moved"] >= 100)]
             print(f"Squared error by kind ({title}; AU moved: summed |AU| of the candidates):\n")
             print("| kind | AU moved | share of the squared error | ratio without it |")
             print("| --- | ---: | ---: | ---: |")
             for r in sh.itertuples():
-                print(f"| {r.kind} | {getattr(r, '_2'):.0f} | {r.share:.3f} | {getattr(r, '_4'):.2f} |")
+                print(f"| {r.kind} | {r.au_moved:.0f} | {r.share:.3f} | {r.ratio_without:.2f} |")
             print()
         ceiling = pred.copy().set_index("id")
         t = truth.set_index("id")
@@ -467,6 +484,8 @@ def apply_rule(cand: pd.DataFrame, preds: dict[str, pd.DataFrame], rule: str
             if (product_classes(g, m, "structure") != g[f"cls_{m}"].to_numpy()).any():
                 raise SystemExit(f"{m} patient {g.id.iloc[0]}: the stored classes are not reproduced offline")
             new.loc[g.index] = product_classes(g, m, "branch")
+            if f"clsbr_{m}" in g and (new.loc[g.index] != g[f"clsbr_{m}"]).any():
+                raise SystemExit(f"{m} patient {g.id.iloc[0]}: the offline branch rule differs from classify's")
         cand[f"cls_{m}"] = new
         p = pred.set_index("id").copy()
         for q, v in enumerate(VESSELS, 1):
@@ -474,6 +493,24 @@ def apply_rule(cand: pd.DataFrame, preds: dict[str, pd.DataFrame], rule: str
         p["total"] = p[V].sum(axis=1)
         out[m] = p.reset_index()
     return cand, out
+
+
+def unlabelled(scans: list[Path], model_dirs: dict[str, Path]) -> None:
+    """Scans without a reference (the LIDC series): per model, the per-vessel AU as the product scores them and with
+    the branch rule (LesionModel.classify with the branches in place of the structures)."""
+    models = {k: load_model(p) for k, p in model_dirs.items()}
+    print("| scan | model | LCA / LAD / LCX / RCA (product) | with branch_vote |")
+    print("| --- | --- | --- | --- |")
+    for path in scans:
+        vol = read_ct(path)
+        sp = tuple(abs(float(s)) for s in vol.spacing_mm)
+        cand, classes = classify_many(vol.hu, sp, models)
+        br = branches(cand.ids, cand.n) if cand.n else np.zeros(0, np.int64)
+        for k, m in models.items():
+            alt = m.classify(cand.features, cand.outside_thorax_mm, cand.anatomy_columns, br, cand.agatston)
+            a, b = (score_assignment(vol.hu, cand, c) for c in (classes[k], alt))
+            print(f"| {path.name} | {k} | " + " / ".join(f"{a[v]:.1f}" for v in VESSELS) + " | "
+                  + " / ".join(f"{b[v]:.1f}" for v in VESSELS) + " |", flush=True)
 
 
 # ------------------------------------------------------------------ the PDA: phantom vs hybrids
@@ -538,7 +575,7 @@ def probe(phantom: pd.DataFrame, hyb: pd.DataFrame, model_dir: str) -> None:
     ph = phantom[phantom.segment == "RCA past the crux (PDA)"]
     target = hyb[hyb.segment == "RCA past the crux (PDA)"].drop_duplicates(["series", "seed", "z_mm", "y_mm", "x_mm"])
     med = target[[c for g in PROBE.values() for c in g]].median()
-    may = ph[[c for c in ph.columns if c.startswith("may_")][0]].astype(bool).to_numpy()
+    may = ph[next(c for c in ph.columns if c.startswith("may_"))].astype(bool).to_numpy()
     print(f"Probe ({model_dir}): the phantom's {len(ph)} PDA candidates ({ph.au.sum():.0f} AU) with feature groups "
           f"set to the median of {len(target)} hybrid PDA candidates (all series)\n")
     print("| set to the hybrids' PDA median | AU called RCA | other artery | non-coronary |")
@@ -569,7 +606,7 @@ def picture(out_png: Path, hu: np.ndarray, sp, cand, classes: np.ndarray, labels
     """Three views of the slice through candidate j (0-based): wide (120 mm) with the found heart reference's
     in-plane position (+; its slice offset in the legend), the model's calls, the reference."""
     vox = np.argwhere(cand.ids == j + 1)
-    k, cy, cx = (int(round(v)) for v in vox.mean(0))
+    k, cy, cx = (round(v) for v in vox.mean(0))
     ids = cand.ids[k]
     called = np.where(ids > 0, np.concatenate([[0], classes])[ids], -1)
     ref = np.where((hu[k] >= cand.threshold_hu) & (labels[k] > 0), labels[k], -1)
@@ -579,7 +616,7 @@ def picture(out_png: Path, hu: np.ndarray, sp, cand, classes: np.ndarray, labels
     for ax, half_mm, over, name in ((axes[0], 60, None, "wide: + = the found heart reference"),
                                     (axes[1], 25, called, "the model's calls"),
                                     (axes[2], 25, ref, "reference: coronary labels; look-alike kinds")):
-        h = int(round(half_mm / sp[1]))
+        h = round(half_mm / sp[1])
         y0, x0 = max(0, cy - h), max(0, cx - h)
         win = (slice(y0, y0 + 2 * h), slice(x0, x0 + 2 * h))
         ax.imshow(hu[k][win], cmap="gray", vmin=-160, vmax=440)
@@ -612,10 +649,12 @@ def pictures(out: Path, release: Path, model_dirs: dict[str, Path], n: int, dest
     dest.mkdir(parents=True, exist_ok=True)
     want: dict[str, list] = {}
     for m in models:
-        for rank, (i, v, t, p, s) in enumerate(largest(truth, preds[m], scale, n), 1):
-            bad = wrong_in(cand, i, v, m)
-            if len(bad):
-                want.setdefault(i, []).append((m, rank, v, t, p, bad.iloc[0]))
+        shown: set[tuple[str, int]] = set()  # an error of the same candidate in two vessels: show the next one
+        for rank, (i, v, t, p, _) in enumerate(largest(truth, preds[m], scale, n), 1):
+            bad = [r for _, r in wrong_in(cand, i, v, m).iterrows() if (i, int(r.c)) not in shown]
+            if bad:
+                shown.add((i, int(bad[0].c)))
+                want.setdefault(i, []).append((m, rank, v, t, p, bad[0]))
     for i, jobs in want.items():
         vol = read_ct(release / "deidentified_nongated" / i / i)
         sp = tuple(abs(float(s)) for s in vol.spacing_mm)
@@ -657,9 +696,14 @@ def main(argv: list[str] | None = None) -> int:
     q.add_argument("outs", type=Path, nargs="+", help="scan OUT folders (phantom releases)")
     q.add_argument("--plaques", type=Path, nargs="*", default=[], help="bench/hybrid_cases.py plaques.csv tables")
     q.add_argument("--probe-model", default=None, help="model DIR for the feature probe of the phantom's PDA")
+    u = sub.add_parser("unlabelled")
+    u.add_argument("scans", type=Path, nargs="+")
+    u.add_argument("--model", nargs="+", required=True, help="NAME=DIR")
     a = ap.parse_args(argv)
     if a.cmd == "scan":
         scan(a.release, a.out, a.seed, _models(a.model), parse_ids(a.ids, a.release))
+    elif a.cmd == "unlabelled":
+        unlabelled(a.scans, _models(a.model))
     elif a.cmd == "pda":
         pda_report(a.outs, a.plaques, a.probe_model)
     elif a.cmd == "report":
