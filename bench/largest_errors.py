@@ -6,6 +6,7 @@
     PYTHONPATH=src python bench/largest_errors.py pictures OUT RELEASE --model NAME=DIR ... [--n 5] --pictures DIR
     PYTHONPATH=src python bench/largest_errors.py pda OUT ... [--plaques PLAQUES.csv ...] [--probe-model DIR]
     PYTHONPATH=src python bench/largest_errors.py unlabelled SCAN ... --model NAME=DIR ...
+    PYTHONPATH=src python bench/largest_errors.py merge NEW OLD OUT
 
 scan: every patient's candidates found once and classified by each model (bench/hybrid_cases.classify_many: what
 classify_volume gives each model alone), written per candidate to OUT/candidates.csv (those within 120 mm of the
@@ -42,6 +43,8 @@ its predictions go to OUT/pred_<model>_branch_vote.csv for ``cacscore evaluate``
 pda: the lower RCA and the PDA: per scanned phantom release and model, and per hybrid plaques.csv
 (bench/hybrid_cases.py), the AU found right / other artery / non-coronary, the position in the scorer's frame and the
 tissue around; --probe-model: the phantom's PDA candidates with feature groups set to the hybrids' PDA median.
+
+merge NEW OLD OUT: a rescan of some patients (NEW) with the other patients of OLD, which must have no coronary call.
 
 unlabelled: per-vessel AU of scans without a reference (the LIDC series) by each model, with and without the rule.
 
@@ -258,6 +261,30 @@ def scan(release: Path, out: Path, seed: int, model_dirs: dict[str, Path], ids: 
                                                "models": {k: str(p) for k, p in model_dirs.items()}}, indent=1) + "\n")
 
 
+def merge(new: Path, old: Path, out: Path) -> None:
+    """OUT = scan NEW (some patients) + scan OLD's other patients, which must have no coronary call under any model
+    (then no vote, guard or join can change them, so the branch rule leaves them as they are: their branch is
+    their structure). For a rescan of only the patients the rule can touch."""
+    cn, co = (pd.read_csv(d / "candidates.csv", dtype={"id": str}, low_memory=False) for d in (new, old))
+    models = json.loads((old / "scan.json").read_text())["models"]
+    rest = co[~co.id.isin(set(cn.id))].copy()
+    called = rest[[f"cls_{m}" for m in models]].to_numpy().any(axis=1)
+    if called.any():
+        raise SystemExit(f"{old}: patients {sorted(set(rest.id[called]))} have coronary calls: scan them again")
+    rest["branch"] = rest["structure"]
+    for m in models:
+        rest[f"clsbr_{m}"] = rest[f"cls_{m}"]
+    out.mkdir(parents=True, exist_ok=True)
+    pd.concat([cn, rest[cn.columns]], ignore_index=True).to_csv(out / "candidates.csv", index=False)
+    for m in models:
+        pn, po = (pd.read_csv(d / f"pred_{m}.csv", dtype={"id": str}).set_index("id") for d in (new, old))
+        if not np.allclose(pn.to_numpy(), po.loc[pn.index].to_numpy()):
+            raise SystemExit(f"{m}: the rescan's predictions differ from {old}'s")
+        po.reset_index().to_csv(out / f"pred_{m}.csv", index=False)
+    for f in ("truth.csv", "scan.json"):
+        (out / f).write_text((old / f).read_text())
+
+
 # ------------------------------------------------------------------ the decomposition
 def missed_reason(r, m: str) -> str:
     if not r[f"reach_{m}"]:
@@ -338,11 +365,9 @@ def ratio(truth: pd.DataFrame, pred: pd.DataFrame, scale: pd.Series) -> float:
 
 
 def load(out: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, pd.DataFrame], pd.Series]:
-    cand = pd.read_csv(out / "candidates.csv", dtype={"id": str, "rules": str, "segment": str},
-                       keep_default_na=False, na_values={"k": [""]})
-    for c in cand.columns:  # the string columns keep "" for none; the numeric ones read as numbers
-        if c not in ("id", "rules", "segment", "kind"):
-            cand[c] = pd.to_numeric(cand[c], errors="coerce")
+    text = {"id": str, "rules": str, "segment": str, "kind": str}
+    cand = pd.read_csv(out / "candidates.csv", dtype=text, low_memory=False)
+    cand[["rules", "segment", "kind"]] = cand[["rules", "segment", "kind"]].fillna("")  # "": no rule / segment
     truth = pd.read_csv(out / "truth.csv", dtype={"id": str})
     models = json.loads((out / "scan.json").read_text())["models"]
     preds = {m: pd.read_csv(out / f"pred_{m}.csv", dtype={"id": str}) for m in models}
@@ -421,6 +446,31 @@ def report(out: Path, n: int, rule: str | None) -> None:
         print(f"Ceiling (every candidate its reference class): ratio {ratio(truth, ceiling.reset_index(), scale):.2f};"
               f" with the moving-image truth as reference: {ceiling_moving(t, ceiling, scale):.2f}\n")
     pda(cand, list(preds))
+    if not rule:
+        stages(cand, list(preds))
+
+
+def stages(cand: pd.DataFrame, models: list[str]) -> None:
+    """Where in the product's steps each kind of AU appears: the MLP alone (rules applied), then the structure vote,
+    the left-main guard and the join (offline from the stored probabilities, as product_classes)."""
+    steps = ("mlp", "vote", "guard", "join")
+    print("AU by kind after each step of the product (MLP + rules, structure vote, left-main guard, join)\n")
+    print("| model | kind | " + " | ".join(steps) + " |")
+    print("| --- | --- |" + " ---: |" * len(steps))
+    for m in models:
+        cl = {st: np.zeros(len(cand), np.int64) for st in steps}
+        for _, g in cand.groupby("id"):
+            for st in steps:
+                cl[st][cand.index.get_indexer(g.index)] = product_classes(g, m, "structure", stage=st)
+        t, au = cand.target.to_numpy(), cand.au.to_numpy()
+        kinds = {f"{VESSELS[a - 1]}->{VESSELS[b - 1]}": (a, b) for a in range(1, 5) for b in range(1, 5) if a != b}
+        kinds |= {"look-alike called coronary": (0, -1), "coronary called non-coronary": (-1, 0)}
+        for name, (a, b) in kinds.items():  # -1: any coronary vessel
+            true = (t > 0) if a < 0 else (t == a)
+            row = [au[true & ((cl[st] > 0) if b < 0 else (cl[st] == b))].sum() for st in steps]
+            if max(row) >= 50:
+                print(f"| {m} | {name} | " + " | ".join(f"{x:.0f}" for x in row) + " |")
+    print()
 
 
 def ceiling_moving(t: pd.DataFrame, ceiling: pd.DataFrame, scale: pd.Series) -> float:
@@ -526,7 +576,9 @@ def hybrid_pda(plaques: list[Path]) -> pd.DataFrame:
     segment tables)."""
     from hybrid_training import LANDMARKS, crux_arcs, segment
 
-    pl = pd.concat([pd.read_csv(q) for q in plaques], ignore_index=True)
+    # the model named with its run's folder: one model scored in two runs (the scorer changed between) stays apart
+    pl = pd.concat([pd.read_csv(q).assign(model=lambda d, q=q: d.model + f" ({q.parent.name})") for q in plaques],
+                   ignore_index=True)
     crux = crux_arcs(Path("/work/shared/data"), sorted(pl.series.unique()), LANDMARKS)
     return pl.assign(segment=[segment(r, crux) for r in pl.itertuples()])
 
@@ -574,7 +626,7 @@ def probe(phantom: pd.DataFrame, hyb: pd.DataFrame, model_dir: str) -> None:
     m = load_model(Path(model_dir))
     ph = phantom[phantom.segment == "RCA past the crux (PDA)"]
     target = hyb[hyb.segment == "RCA past the crux (PDA)"].drop_duplicates(["series", "seed", "z_mm", "y_mm", "x_mm"])
-    med = target[[c for g in PROBE.values() for c in g]].median()
+    med = target[list(dict.fromkeys(c for g in PROBE.values() for c in g))].median()
     may = ph[next(c for c in ph.columns if c.startswith("may_"))].astype(bool).to_numpy()
     print(f"Probe ({model_dir}): the phantom's {len(ph)} PDA candidates ({ph.au.sum():.0f} AU) with feature groups "
           f"set to the median of {len(target)} hybrid PDA candidates (all series)\n")
@@ -592,7 +644,9 @@ def probe(phantom: pd.DataFrame, hyb: pd.DataFrame, model_dir: str) -> None:
             f[:, F["cos_inplane"]], f[:, F["sin_inplane"]] = dx / np.maximum(r, 1e-9), dy / np.maximum(r, 1e-9)
         cl = np.argmax(m.predict_proba(m.table(f, None), where=may), axis=1)
         au = ph.au.to_numpy()
-        print(f"| {name} | {au[cl == 4].sum():.0f} | {au[(cl > 0) & (cl != 4)].sum():.0f} | {au[cl == 0].sum():.0f} |")
+        other = ", ".join(f"{VESSELS[q - 1]} {au[cl == q].sum():.0f}" for q in (1, 2, 3) if au[cl == q].sum() > 0)
+        print(f"| {name} | {au[cl == 4].sum():.0f} | {au[(cl > 0) & (cl != 4)].sum():.0f} {other} | "
+              f"{au[cl == 0].sum():.0f} |")
     print()
 
 
@@ -609,7 +663,7 @@ def picture(out_png: Path, hu: np.ndarray, sp, cand, classes: np.ndarray, labels
     k, cy, cx = (round(v) for v in vox.mean(0))
     ids = cand.ids[k]
     called = np.where(ids > 0, np.concatenate([[0], classes])[ids], -1)
-    ref = np.where((hu[k] >= cand.threshold_hu) & (labels[k] > 0), labels[k], -1)
+    ref = np.where((hu[k] >= cand.threshold_hu) & (labels[k] > 0), labels[k].astype(np.int16), -1)  # uint8 cannot hold -1
     kind_k = np.concatenate([[""], kinds])[ids]
     fig, axes = plt.subplots(1, 3, figsize=(13, 4.8))
     hk, hj, hi = cand.heart_index
@@ -696,12 +750,18 @@ def main(argv: list[str] | None = None) -> int:
     q.add_argument("outs", type=Path, nargs="+", help="scan OUT folders (phantom releases)")
     q.add_argument("--plaques", type=Path, nargs="*", default=[], help="bench/hybrid_cases.py plaques.csv tables")
     q.add_argument("--probe-model", default=None, help="model DIR for the feature probe of the phantom's PDA")
+    g = sub.add_parser("merge")
+    g.add_argument("new", type=Path)
+    g.add_argument("old", type=Path)
+    g.add_argument("out", type=Path)
     u = sub.add_parser("unlabelled")
     u.add_argument("scans", type=Path, nargs="+")
     u.add_argument("--model", nargs="+", required=True, help="NAME=DIR")
     a = ap.parse_args(argv)
     if a.cmd == "scan":
         scan(a.release, a.out, a.seed, _models(a.model), parse_ids(a.ids, a.release))
+    elif a.cmd == "merge":
+        merge(a.new, a.old, a.out)
     elif a.cmd == "unlabelled":
         unlabelled(a.scans, _models(a.model))
     elif a.cmd == "pda":
