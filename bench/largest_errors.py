@@ -347,8 +347,9 @@ def shares(pt: pd.DataFrame, truth: pd.DataFrame, scale: pd.Series, by) -> pd.Da
     rows = []
     for g, q in pt.groupby("group"):
         part = q.groupby(["id", "vessel"])["z"].sum().reindex(cell.index, fill_value=0.0)
-        rows.append({"kind": g, "au_moved": q["au"].abs().sum() if not g.startswith(("motion", "label")) else
-                     q["au"].sum(), "share": float((cell * part).sum() / e2),
+        # a wrong-artery candidate is two parts (+AU in W, -AU in T): its AU counts once
+        moved = q["au"].sum() if g.startswith(("motion", "label")) else q[q.c > 0].drop_duplicates(["id", "c"])["au"].abs().sum()
+        rows.append({"kind": g, "au_moved": moved, "share": float((cell * part).sum() / e2),
                      "ratio_without": base / (float(((cell - part) ** 2).sum()) / n_cells)})
     return pd.DataFrame(rows).sort_values("share", ascending=False)
 
