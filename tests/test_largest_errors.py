@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-import largest_errors as LE  # noqa: E402
+import largest_errors as LE
 
-from cacscore.lesion.tree import guard_left_main, join_structure, vote_by_structure  # noqa: E402
+from cacscore.lesion.tree import guard_left_main, join_structure, vote_by_structure
 
 
 def _ids(blobs: list[tuple[int, int, int]], shape=(5, 20, 20)) -> np.ndarray:
@@ -43,7 +43,7 @@ def _patient(p: np.ndarray, structure, au, may=None, target=None) -> pd.DataFram
     n = len(p)
     g = pd.DataFrame({f"p{q}_m": p[:, q] for q in range(5)})
     return g.assign(id="1", c=np.arange(1, n + 1), structure=structure, branch=structure, au=au,
-                    **{"may_m": np.ones(n, bool) if may is None else may},
+                    may_m=np.ones(n, bool) if may is None else may,
                     target=np.zeros(n, int) if target is None else target)
 
 
