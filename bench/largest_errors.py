@@ -35,6 +35,7 @@ A kind's share of the squared error is sum(e x its part) / sum(e^2) over the cel
 that offsets another can be negative), and "ratio without it" removes that part from every cell.
 --rule lm_branch: the pre-registered assignment rule of docs/lesion_scorer.md, applied offline to the stored calls.
 
+--rule no_tree (exploratory, not pre-registered): the MLP and the rules only, no vote, guard or join.
 --rule branch_vote: the pre-registered rule of docs/lesion_scorer.md (the vote, left-main guard and join over the
 structure's branches, cut where it forks: ``branches``), applied offline to the stored MLP probabilities (checked
 against the product's classes, and against LesionModel.classify with the branches, stored by scan as clsbr_<model>);
@@ -525,8 +526,8 @@ def apply_rule(cand: pd.DataFrame, preds: dict[str, pd.DataFrame], rule: str
                ) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
     """The stored candidates classified again with ``rule`` (offline), and the per-vessel predictions they give
     (the sum of the AU called each vessel: what score_assignment gives, parts() checks it on the stored calls)."""
-    if rule != "branch_vote":
-        raise SystemExit(f"unknown rule {rule!r} (known: branch_vote)")
+    if rule not in ("branch_vote", "no_tree"):
+        raise SystemExit(f"unknown rule {rule!r} (known: branch_vote, no_tree)")
     cand = cand.copy()
     out = {}
     for m, pred in preds.items():
@@ -534,8 +535,9 @@ def apply_rule(cand: pd.DataFrame, preds: dict[str, pd.DataFrame], rule: str
         for _, g in cand.groupby("id"):
             if (product_classes(g, m, "structure") != g[f"cls_{m}"].to_numpy()).any():
                 raise SystemExit(f"{m} patient {g.id.iloc[0]}: the stored classes are not reproduced offline")
-            new.loc[g.index] = product_classes(g, m, "branch")
-            if f"clsbr_{m}" in g and (new.loc[g.index] != g[f"clsbr_{m}"]).any():
+            new.loc[g.index] = (product_classes(g, m, "branch") if rule == "branch_vote"
+                                else product_classes(g, m, "structure", stage="mlp"))
+            if rule == "branch_vote" and f"clsbr_{m}" in g and (new.loc[g.index] != g[f"clsbr_{m}"]).any():
                 raise SystemExit(f"{m} patient {g.id.iloc[0]}: the offline branch rule differs from classify's")
         cand[f"cls_{m}"] = new
         p = pred.set_index("id").copy()
