@@ -586,10 +586,11 @@ def hybrid_pda(plaques: list[Path]) -> pd.DataFrame:
     return pl.assign(segment=[segment(r, crux) for r in pl.itertuples()])
 
 
-def pda_report(outs: list[Path], plaques: list[Path], probe_model: str | None) -> None:
+def pda_report(outs: list[Path], plaques: list[Path], probe_models: list[str]) -> None:
     """Lower RCA and PDA candidates: on phantom releases (scan OUTs: where each model puts them, their position in
     the scorer's frame and fat) and on hybrids (plaques.csv), side by side; then the probe: the phantom's PDA
-    candidates with groups of features set to the hybrids' PDA median, as ``probe_model`` calls them."""
+    candidates with groups of features set to the hybrids' PDA median and to the phantom's right-AV-groove RCA
+    median, as each of ``probe_models`` calls them."""
     segs = ("RCA past the crux (PDA)", "RCA inferior, <= 15 mm above the crux")
     cols = ["f_dz_mm", "f_dy_mm", "f_dx_mm", "f_fat_8mm", "f_soft_8mm", "f_air_8mm"]
     print("| source | segment | model | candidates (patients / hybrids) | AU | right vessel | other artery | "
@@ -599,9 +600,9 @@ def pda_report(outs: list[Path], plaques: list[Path], probe_model: str | None) -
     for o in outs:
         cand, *_ = load(o)
         models = json.loads((o / "scan.json").read_text())["models"]
+        phantom.append(cand[cand.target == 4].assign(release=o.name))
         for sg in segs:
             g = cand[(cand.segment == sg) & (cand.target == 4)]
-            phantom.append(g.assign(release=o.name))
             for m in models:
                 cl = g[f"cls_{m}"]
                 q = g[cols].median()
@@ -618,22 +619,30 @@ def pda_report(outs: list[Path], plaques: list[Path], probe_model: str | None) -
               f"{g.dx_mm.median():+.0f} | {g.fat_8mm.median():.2f} / {g.soft_8mm.median():.2f} / "
               f"{g.air_8mm.median():.2f} | {g.p_RCA.median():.2f} |")
     print()
-    if probe_model and len(hyb) and phantom:
-        probe(pd.concat(phantom), hyb, probe_model)
+    for pm in probe_models if phantom else []:
+        for h in ([hyb] if len(hyb) else []) + [None]:
+            probe(pd.concat(phantom), h, pm)
 
 
-def probe(phantom: pd.DataFrame, hyb: pd.DataFrame, model_dir: str) -> None:
+def probe(phantom: pd.DataFrame, hyb: pd.DataFrame | None, model_dir: str) -> None:
     """The phantom's PDA candidates (every release scanned) called by one model as they are, then with each
-    feature group set to the hybrids' PDA median (the MLP alone, rules as stored: a candidate no rule let through
-    stays non-coronary)."""
+    feature group set to a median (the MLP alone, rules as stored: a candidate no rule let through stays
+    non-coronary): the hybrids' PDA candidates' (hyb given), else the phantom's own RCA candidates of the right AV
+    groove (where every model finds the RCA: which group keeps the PDA from being called RCA)."""
     m = load_model(Path(model_dir))
     ph = phantom[phantom.segment == "RCA past the crux (PDA)"]
-    target = hyb[hyb.segment == "RCA past the crux (PDA)"].drop_duplicates(["series", "seed", "z_mm", "y_mm", "x_mm"])
-    med = target[list(dict.fromkeys(c for g in PROBE.values() for c in g))].median()
+    cols = list(dict.fromkeys(c for g in PROBE.values() for c in g))
+    if hyb is not None:
+        target = hyb[hyb.segment == "RCA past the crux (PDA)"].drop_duplicates(["series", "seed", "z_mm", "y_mm", "x_mm"])
+        med, what = target[cols].median(), f"{len(target)} hybrid PDA candidates (all series)"
+    else:
+        target = phantom[phantom.segment == "RCA right AV groove"]
+        med = target[[f"f_{c}" for c in cols]].median().set_axis(cols)
+        what = f"the phantom's {len(target)} right-AV-groove RCA candidates"
     may = ph[next(c for c in ph.columns if c.startswith("may_"))].astype(bool).to_numpy()
     print(f"Probe ({model_dir}): the phantom's {len(ph)} PDA candidates ({ph.au.sum():.0f} AU) with feature groups "
-          f"set to the median of {len(target)} hybrid PDA candidates (all series)\n")
-    print("| set to the hybrids' PDA median | AU called RCA | other artery | non-coronary |")
+          f"set to the median of {what}\n")
+    print("| set to that median | AU called RCA | other artery | non-coronary |")
     print("| --- | ---: | ---: | ---: |")
     for name, group in (("nothing", ()), *PROBE.items(), ("position + tissue 8 + 24 mm",
                                                           PROBE["position"] + PROBE["tissue 8 + 24 mm"])):
@@ -752,7 +761,7 @@ def main(argv: list[str] | None = None) -> int:
     q = sub.add_parser("pda")
     q.add_argument("outs", type=Path, nargs="+", help="scan OUT folders (phantom releases)")
     q.add_argument("--plaques", type=Path, nargs="*", default=[], help="bench/hybrid_cases.py plaques.csv tables")
-    q.add_argument("--probe-model", default=None, help="model DIR for the feature probe of the phantom's PDA")
+    q.add_argument("--probe-model", nargs="*", default=[], help="model DIRs for the feature probe of the phantom's PDA")
     g = sub.add_parser("merge")
     g.add_argument("new", type=Path)
     g.add_argument("old", type=Path)
