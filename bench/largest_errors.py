@@ -2,9 +2,9 @@
 (issue 16).
 
     PYTHONPATH=src python bench/largest_errors.py scan RELEASE OUT --seed SEED --model NAME=DIR ... [--ids 1-60]
-    PYTHONPATH=src python bench/largest_errors.py report OUT [--n 5] [--rule branch_vote]
+    PYTHONPATH=src python bench/largest_errors.py report OUT [--n 5] [--rule branch_vote|no_tree]
     PYTHONPATH=src python bench/largest_errors.py pictures OUT RELEASE --model NAME=DIR ... [--n 5] --pictures DIR
-    PYTHONPATH=src python bench/largest_errors.py pda OUT ... [--plaques PLAQUES.csv ...] [--probe-model DIR]
+    PYTHONPATH=src python bench/largest_errors.py pda OUT ... [--plaques PLAQUES.csv ...] [--probe-model DIR ...]
     PYTHONPATH=src python bench/largest_errors.py unlabelled SCAN ... --model NAME=DIR ...
     PYTHONPATH=src python bench/largest_errors.py merge NEW OLD OUT
 
@@ -33,8 +33,6 @@ split by kind of mistake. Each cell's error e = predicted - reference is the exa
     arteries' voxels, labelled calcium in no candidate).
 A kind's share of the squared error is sum(e x its part) / sum(e^2) over the cells (the shares add to 1; a kind
 that offsets another can be negative), and "ratio without it" removes that part from every cell.
---rule lm_branch: the pre-registered assignment rule of docs/lesion_scorer.md, applied offline to the stored calls.
-
 --rule no_tree (exploratory, not pre-registered): the MLP and the rules only, no vote, guard or join.
 --rule branch_vote: the pre-registered rule of docs/lesion_scorer.md (the vote, left-main guard and join over the
 structure's branches, cut where it forks: ``branches``), applied offline to the stored MLP probabilities (checked
@@ -43,7 +41,8 @@ its predictions go to OUT/pred_<model>_branch_vote.csv for ``cacscore evaluate``
 
 pda: the lower RCA and the PDA: per scanned phantom release and model, and per hybrid plaques.csv
 (bench/hybrid_cases.py), the AU found right / other artery / non-coronary, the position in the scorer's frame and the
-tissue around; --probe-model: the phantom's PDA candidates with feature groups set to the hybrids' PDA median.
+tissue around; --probe-model: the phantom's PDA candidates with feature groups set to the hybrids' PDA median
+and to the phantom's right-AV-groove RCA median, called by each model.
 
 merge NEW OLD OUT: a rescan of some patients (NEW) with the other patients of OLD, which must have no coronary call.
 
@@ -51,7 +50,7 @@ unlabelled: per-vessel AU of scans without a reference (the LIDC series) by each
 
 pictures: the largest wrong candidate of each of the n largest errors per model, scored again: the slice with a wide
 view (the found heart reference projected as a cross), the model's calls (fill), and the reference (coronary labels
-and the phantom's calcium kinds), OUT/../DIR/<model>_<rank>_<patient>_<vessel>.png.
+and the phantom's calcium kinds), DIR/<model>_<rank>_<patient>_<vessel>.png.
 """
 
 from __future__ import annotations
