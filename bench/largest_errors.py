@@ -44,6 +44,8 @@ pda: the lower RCA and the PDA: per scanned phantom release and model, and per h
 tissue around; --probe-model: the phantom's PDA candidates with feature groups set to the hybrids' PDA median
 and to the phantom's right-AV-groove RCA median, called by each model.
 
+hybrids-branch ARGS: bench/hybrid_cases.py ARGS with the branch rule (the structures replaced by their branches).
+
 merge NEW OLD OUT: a rescan of some patients (NEW) with the other patients of OLD, which must have no coronary call.
 
 unlabelled: per-vessel AU of scans without a reference (the LIDC series) by each model, with and without the rule.
@@ -565,6 +567,26 @@ def unlabelled(scans: list[Path], model_dirs: dict[str, Path]) -> None:
                   + " / ".join(f"{b[v]:.1f}" for v in VESSELS) + " |", flush=True)
 
 
+def hybrids_branch(argv: list[str]) -> int:
+    """bench/hybrid_cases.py with the branch rule: every candidate search returns its branches in place of its
+    structures (Candidates.structure, which the vote, guard and join read; the features are computed before, from
+    the structures, and do not change). For the rule's effect on the hybrids (real CT), every model given."""
+    import dataclasses
+
+    import hybrid_cases
+
+    from cacscore.lesion import classifier
+
+    found = classifier.anatomical_candidates
+
+    def with_branches(*args, **kwargs):
+        cand = found(*args, **kwargs)
+        return dataclasses.replace(cand, structure=branches(cand.ids, cand.n)) if cand.n else cand
+
+    classifier.anatomical_candidates = with_branches  # classify_volume and classify_many look it up at call time
+    return hybrid_cases.main(argv)
+
+
 # ------------------------------------------------------------------ the PDA: phantom vs hybrids
 PROBE = {"position": ("dz_mm", "dy_mm", "dx_mm"), "fat / soft / air 8 mm": ("fat_8mm", "soft_8mm", "air_8mm"),
          "tissue 8 + 24 mm": ("fat_8mm", "soft_8mm", "bright_8mm", "air_8mm", "fat_24mm", "bright_24mm", "air_24mm")}
@@ -768,6 +790,8 @@ def main(argv: list[str] | None = None) -> int:
     u = sub.add_parser("unlabelled")
     u.add_argument("scans", type=Path, nargs="+")
     u.add_argument("--model", nargs="+", required=True, help="NAME=DIR")
+    if argv is None and len(sys.argv) > 1 and sys.argv[1] == "hybrids-branch":  # the rest is hybrid_cases.py's
+        return hybrids_branch(sys.argv[2:])
     a = ap.parse_args(argv)
     if a.cmd == "scan":
         scan(a.release, a.out, a.seed, _models(a.model), parse_ids(a.ids, a.release))
