@@ -186,7 +186,7 @@ def picture(data: Path, out: Path) -> None:
         hu, sp = vols[s]
         g = lm[lm.series == s]
         c = g[["y_mm", "x_mm"]].to_numpy(float).mean(0)
-        img = hu[int(round(z / sp[0]))]
+        img = hu[round(z / sp[0])]
         lo, hi = (-175, 175) if s.endswith("0002") else (-250, 650)
         ax.imshow(img, cmap="gray", vmin=lo, vmax=hi, extent=[0, img.shape[1] * sp[2], img.shape[0] * sp[1], 0])
         ax.set_xlim(c[1] - 45, c[1] + 45)
