@@ -204,6 +204,54 @@ def picture(data: Path, out: Path) -> None:
     fig.savefig(out)
 
 
+def height_picture(data: Path, pid: int, seed: int, size: int, out: Path) -> None:
+    """Sagittal slices (x through the MAC / the posterior annulus) with the found pericardial sac's centroid height
+    (cyan line) and the reference the features are measured from (white x): phantom patient ``pid`` drawn as v8
+    and as v9 (MAC voxels in red, anatomy label 33), and LIDC-IDRI-0001 / -0003 with their eye-placed annulus points."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from cacscore.phantom import make_patient
+    from cacscore.phantom.anatomy import LABEL
+
+    panels = []
+    for version in ("v8", "v9"):
+        p = make_patient(pid, seed=seed, size=size, anatomy=True, version=version)
+        sp = np.array(p.spacing_mm, float)
+        anatomy, ref = scorer_frame(p.hu, sp)
+        mac = np.argwhere(p.anatomy_labels == LABEL["mitral_annulus_calcium"]) * sp
+        panels.append((f"phantom {version} seed {seed} pid {pid}", p.hu, sp, sac_centroid_mm(anatomy), ref, mac, "r."))
+    lm = pd.read_csv(LANDMARKS)
+    for name in ("lidc-idri-0001", "lidc-idri-0003"):
+        vol = read_ct(data / name)
+        sp = np.array([abs(float(t)) for t in vol.spacing_mm])
+        anatomy, ref = scorer_frame(vol.hu, sp)
+        g = lm[(lm.series == name) & lm.landmark.str.startswith("mitral_annulus")]
+        panels.append((name, np.asarray(vol.hu), sp, sac_centroid_mm(anatomy), ref,
+                       g[["z_mm", "y_mm", "x_mm"]].to_numpy(float), "r+"))
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 4.6), dpi=80)
+    for ax, (title, hu, sp, sac, ref, pts, style) in zip(axes, panels):
+        x = float(np.median(pts[:, 2])) if len(pts) else sac[2]
+        img = hu[:, :, min(round(x / sp[2]), hu.shape[2] - 1)]
+        ax.imshow(img, cmap="gray", vmin=-250, vmax=450, origin="lower", aspect="auto",
+                  extent=[0, img.shape[1] * sp[1], 0, img.shape[0] * sp[0]])
+        near = pts[np.abs(pts[:, 2] - x) <= 4.0] if style == "r." else pts
+        ax.plot(near[:, 1], near[:, 0], style, ms=3 if style == "r." else 10, mew=2)
+        ax.axhline(sac[0], color="c", lw=1)
+        ax.plot([ref[1]], [ref[0]], "wx", ms=8)
+        ax.set_xlim(sac[1] - 70, sac[1] + 70)
+        ax.set_ylim(sac[0] - 70, sac[0] + 70)
+        ax.set_title(f"{title}\nsagittal x {x:.0f} mm; cyan: sac centroid height", fontsize=8)
+        ax.set_xlabel("y mm (posterior ->)", fontsize=7)
+        ax.set_ylabel("z mm (up)", fontsize=7)
+        ax.tick_params(labelsize=6)
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out)
+
+
 def _pids(text: str) -> list[int]:
     out: list[int] = []
     for part in text.split(","):
@@ -222,6 +270,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--anatomy", default="v8", help="phantom anatomy version to draw (cacscore phantom --anatomy)")
     ap.add_argument("--picture", type=Path, default=None)
+    ap.add_argument("--height-picture", type=Path, default=None, metavar="PNG",
+                    help="sagittal slices: phantom patient --pids[0] as v8 and v9 beside LIDC-IDRI-0001 / -0003")
     a = ap.parse_args(argv)
     a.out.mkdir(parents=True, exist_ok=True)
     frames = []
@@ -233,6 +283,9 @@ def main(argv: list[str] | None = None) -> int:
         frames[-1].to_csv(a.out / "phantom.csv", index=False)
     if a.picture:
         picture(a.data, a.picture)
+    if a.height_picture:
+        height_picture(a.data, a.pids[0], a.seed, a.size, a.height_picture)
+        return 0
     if frames:
         s = summary(pd.concat(frames, ignore_index=True))
         s.to_csv(a.out / "summary.csv", index=False)
