@@ -104,6 +104,11 @@ def _add_phantom(sub: argparse._SubParsersAction) -> None:
                         "nodes, lung granulomas); the per-vessel truth is the same")
     p.add_argument("--overwrite", action="store_true",
                    help="OUT holds an earlier phantom release: clear it first (a non-empty OUT is refused otherwise)")
+    p.add_argument("--anatomy", default="v8", choices=("v8", "v9"),
+                   help="anatomy version to draw (v9: the mitral annulus calcium where the real annulus lies; "
+                        "docs/phantom.md); written to truth.csv")
+    p.add_argument("--p-mac", type=float, default=None, metavar="P",
+                   help="share of patients with mitral annulus calcium (default 0.12; a training knob)")
     p.set_defaults(func=_cmd_phantom)
 
 
@@ -114,9 +119,11 @@ def _cmd_phantom(args: argparse.Namespace) -> int:
         raise ValueError(f"--patients must be >= 1, got {args.patients}")
     if args.size < 16:
         raise ValueError(f"--size must be >= 16, got {args.size}")
+    if args.p_mac is not None and not 0.0 <= args.p_mac <= 1.0:
+        raise ValueError(f"--p-mac must be in [0, 1], got {args.p_mac}")
     table = write_release(args.out, n_patients=args.patients, seed=args.seed, size=args.size, gated=args.gated,
                           preview=args.preview, clean=args.clean, workers=args.workers, lookalikes=args.lookalikes,
-                          overwrite=args.overwrite, compare=args.compare)
+                          overwrite=args.overwrite, compare=args.compare, version=args.anatomy, p_mac=args.p_mac)
     zero = float((table["total"] == 0).mean())
     print(f"wrote {len(table)} patients to {args.out} (truth: {args.out / 'truth.csv'}); "
           f"total 0 in {zero:.0%}, median total {table['total'].median():.1f}")

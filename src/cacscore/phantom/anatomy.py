@@ -55,7 +55,19 @@ where the vessel lies on the myocardium: crux, PDA, lateral LCX); v7 = the crux 
 left of the heart's centre, the PDA down the inferior wall from it, and a soft-tissue bed under the vessel at the crux,
 along the PDA and the distal LCX (0-1 mm of fat in some patients); v8 = coronary labels only near plaques (no noise
 specks in the myocardium under a vessel called calcium), larger plaques proximal, some across the left main's
-bifurcation (coronary.py). Written to truth.csv (anatomy_version) so a cohort says what drew it."""
+bifurcation (coronary.py); v9 (opt-in: ``cacscore phantom --anatomy v9``) = v8 with the mitral annulus calcium where
+the real annulus lies in the scorer's frame (noncoronary.MAC_GEOMETRY; docs/phantom.md, "Where the mitral annulus lies").
+v8 stays the default; a release's truth.csv (anatomy_version) says what drew it."""
+ANATOMY_VERSIONS = ("v8", "v9")
+"""The versions make_patient can draw (earlier ones only through the tests' monkeypatches)."""
+
+
+def check_version(version: str) -> str:
+    """``version`` when it is one of ANATOMY_VERSIONS, else a one-line ValueError."""
+    if version not in ANATOMY_VERSIONS:
+        raise ValueError(f"anatomy version {version!r} unknown; drawn: {', '.join(ANATOMY_VERSIONS)}")
+    return version
+
 
 HU = {
     "air": -1000.0, "skin": 40.0, "fat": -100.0, "muscle": 50.0, "lung": -905.0, "mediastinum": -85.0,

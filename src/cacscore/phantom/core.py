@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from scipy import ndimage
 
-from cacscore.phantom.anatomy import ANATOMY_VERSION, Anatomy, chest_grid, draw_anatomy, render_background
+from cacscore.phantom.anatomy import ANATOMY_VERSION, Anatomy, check_version, chest_grid, draw_anatomy, render_background
 from cacscore.phantom.coronary import (Layer, Plaque, PlaqueSpec, Vessel, draw_calcium, place_plaques, proximal_first,
                                        render_heart, straddlers, vessel_centrelines)
 from cacscore.phantom.motion import MotionPlan, draw_motion, move_layer
@@ -80,6 +80,7 @@ class PhantomPatient:
     kernel: str = "B31f"
     fov_mm: float = 0.0
     arms_down: bool = False
+    anatomy_version: str = ANATOMY_VERSION  # what drew it (anatomy.ANATOMY_VERSIONS; truth.csv anatomy_version)
 
     def n_lookalikes(self, kind: str) -> int:
         """How many calcified look-alike blobs of ``kind`` (noncoronary.KINDS) were drawn."""
@@ -98,7 +99,7 @@ class PhantomPatient:
                    n_nodal_calcium=self.n_lookalikes("lymph_node"),
                    n_lung_granulomas=self.n_lookalikes("lung_granuloma"), heart_z_mm=self.heart_centre_mm[0],
                    heart_y_mm=self.heart_centre_mm[1], heart_x_mm=self.heart_centre_mm[2],
-                   anatomy_version=ANATOMY_VERSION)
+                   anatomy_version=self.anatomy_version)
         if self.gated is not None:
             row.update({f"gated_{c}": self.gated.truth[c] for c in (*VESSELS, "total")})
         return row
@@ -262,7 +263,9 @@ def _clear_of(calcs: tuple, vessel_points: np.ndarray) -> tuple:
     return tuple(k for k, dk in zip(calcs, d) if dk >= CORONARY_CLEARANCE_MM + 1.5 * k[3])
 
 
-def _draws(pid: int, seed: int, size: int = 512, *, lookalikes: bool = True) -> tuple[_Draws, np.random.Generator]:
+def _draws(pid: int, seed: int, size: int = 512, *, lookalikes: bool = True, version: str = ANATOMY_VERSION,
+           p_mac: float | None = None) -> tuple[_Draws, np.random.Generator]:
+    check_version(version)
     rng = np.random.default_rng([seed, pid])
     anat = draw_anatomy(rng)
     u_kvp = rng.random()  # one draw: 100 kVp below 0.2, 140 above 0.85, else 120 (KVP_P)
@@ -288,13 +291,14 @@ def _draws(pid: int, seed: int, size: int = 512, *, lookalikes: bool = True) -> 
     # aortic wall and costal cartilage calcium keep clear of the coronaries as the look-alikes do, so
     # that clearing bright voxels from the labels never changes the per-vessel truth
     anat = replace(anat, aortic_calc=_clear_of(anat.aortic_calc, vpts), cartilage_calc=_clear_of(anat.cartilage_calc, vpts))
-    cardiac = draw_cardiac_calcium(anat, vpts, xr) if lookalikes else ()
+    cardiac = draw_cardiac_calcium(anat, vpts, xr, version=version, p_mac=p_mac) if lookalikes else ()
     nodes = draw_nodal_calcium(anat, vpts, xr) if lookalikes else ()
     return _Draws(anat, kvp, sigma, kernel, vessels, specs, plaques, motion, cardiac, nodes), rng
 
 
 def make_patient(pid: int, *, seed: int, size: int = 512, gated: bool = False,
-                 with_coronary_calcium: bool = True, lookalikes: bool = True, anatomy: bool = False) -> PhantomPatient:
+                 with_coronary_calcium: bool = True, lookalikes: bool = True, anatomy: bool = False,
+                 version: str = ANATOMY_VERSION, p_mac: float | None = None) -> PhantomPatient:
     """Render synthetic patient ``pid`` of cohort ``seed`` at ``size`` x ``size`` pixels (same FOV at any size).
 
     Every random draw comes from numpy.random.default_rng([seed, pid]); the anatomy, calcium targets,
@@ -304,12 +308,14 @@ def make_patient(pid: int, *, seed: int, size: int = 512, gated: bool = False,
     the non-coronary calcium of noncoronary.py (aortic valve, mitral annulus, calcified nodes and lung
     granulomas; the per-vessel truth is the same either way), for ablations. ``anatomy=True`` also
     returns the anatomy label volume (``anatomy_labels``, anatomy.ANATOMY_LABELS) of the static image.
+    ``version``: the anatomy version to draw (anatomy.ANATOMY_VERSIONS; v9 moves only the mitral annulus calcium,
+    noncoronary.MAC_GEOMETRY). ``p_mac``: the share of patients with MAC (default noncoronary.P_MAC; a training knob).
     """
     if size < 16:
         raise ValueError(f"size must be >= 16 pixels, got {size}")
     if pid < 0:
         raise ValueError(f"pid must be >= 0, got {pid}")
-    d, rng = _draws(pid, seed, size, lookalikes=lookalikes)
+    d, rng = _draws(pid, seed, size, lookalikes=lookalikes, version=version, p_mac=p_mac)
     plaques = d.plaques if with_coronary_calcium else []
     grid = chest_grid(d.anat, size)
     static, bright, alab = render_background(d.anat, grid, kvp=d.kvp, anatomy_labels=anatomy)
@@ -349,6 +355,7 @@ def make_patient(pid: int, *, seed: int, size: int = 512, gated: bool = False,
         n_aortic_calcium=len(d.anat.aortic_calc) + len(d.anat.valve_calc), bright=bright, gated=g, anatomy=d.anat,
         plaques=list(plaques), lookalikes=d.cardiac + d.nodes, anatomy_labels=alab,
         slice_thickness_mm=d.anat.slice_mm, kernel=d.kernel, fov_mm=d.anat.fov_mm, arms_down=d.anat.arms is not None,
+        anatomy_version=version,
     )
 
 

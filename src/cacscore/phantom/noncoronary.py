@@ -74,36 +74,76 @@ def _keep_clear(blobs: list[Blob], vessel_points: np.ndarray) -> list[Blob]:
     return [b for b, k in zip(blobs, ok) if k]
 
 
-def draw_cardiac_calcium(anat: Anatomy, vessel_points: np.ndarray, rng: np.random.Generator) -> tuple[Blob, ...]:
-    """Aortic valve calcium (from the anatomy) and, in P_MAC of patients, mitral annular calcification.
+@dataclass(frozen=True)
+class MacGeometry:
+    """Where draw_cardiac_calcium puts the MAC band in the heart's frame (heart_surface): long-axis position u,
+    the arc's centre and span round the long axis (deg; clipped to phi_limits), depth under the ventricles' surface
+    (mm), each drawn uniformly from its range."""
+
+    u: tuple[float, float]
+    phi_c: tuple[float, float]
+    span: tuple[float, float]
+    phi_limits: tuple[float, float]
+    depth_mm: tuple[float, float]
+
+
+MAC_GEOMETRY = {
+    "v8": MacGeometry(u=(-0.52, -0.40), phi_c=(100.0, 160.0), span=(40.0, 150.0), phi_limits=(45.0, 195.0),
+                      depth_mm=(9.0, 15.0)),
+    # v9: where the real posterior and lateral annulus lie in the scorer's frame (LIDC-IDRI-0001 / -0003, eye-placed:
+    # docs/landmarks/mitral_annulus.csv; bench/mitral_geometry.py): about level with the found pericardial sac's
+    # centroid (posterior -9..+1 mm, lateral -1..+13 mm above it), not v8's 14-30 mm below it. On the phantom heart
+    # that is above the LCX's groove height (u more basal), round the lateral / posterolateral wall, shallower
+    "v9": MacGeometry(u=(-0.66, -0.54), phi_c=(70.0, 110.0), span=(40.0, 120.0), phi_limits=(50.0, 140.0),
+                      depth_mm=(3.0, 8.0)),
+}
+"""Per anatomy version (cacscore phantom --anatomy). v8 and before: the LCX's AV-groove height a little toward the
+base, laterally to posteriorly, 9-15 mm deep. v9: see docs/phantom.md, "Where the mitral annulus lies (v9)"."""
+
+
+def draw_cardiac_calcium(anat: Anatomy, vessel_points: np.ndarray, rng: np.random.Generator, *,
+                         version: str = "v8", p_mac: float | None = None) -> tuple[Blob, ...]:
+    """Aortic valve calcium (from the anatomy) and, in P_MAC of patients (``p_mac``, a training knob), mitral
+    annular calcification.
 
     ``vessel_points``: (n, 3) all coronary centreline points (x, y, z) mm. The MAC is a chain of
-    spheres (radius 1.2-3.2 mm, 300-1100 HU) along an arc of up to 150 degrees of the left AV plane
-    (within 45-195 degrees from anterior toward the patient's left), centred laterally to posteriorly,
-    9-15 mm inside the heart's surface (the LCX runs 2.5 mm outside it).
+    spheres (radius 1.2-3.2 mm, 300-1100 HU) along an arc of the left AV plane (MAC_GEOMETRY[version]; v8: up to
+    150 degrees within 45-195 degrees from anterior toward the patient's left, centred laterally to posteriorly,
+    9-15 mm inside the heart's surface, the LCX running 2.5 mm outside it).
+
+    v8's draws are made from ``rng`` for every version, so what is drawn after (nodes, granulomas) is the same; a
+    later version redraws the band's place from a stream spawned from ``rng`` (which leaves ``rng`` as it is) and
+    keeps v8's thickness and density. p_mac changes which patients have MAC and so, for those, the draws after it.
     """
     blobs = [Blob((float(x), float(y), float(z)), float(r), float(hu), "aortic_valve")
              for x, y, z, r, hu in anat.valve_calc]
-    if rng.random() < P_MAC:
-        # the LCX's AV-groove height u (coronary.py draws u_av in [-0.5, -0.38]); the annulus is
-        # a little toward the base of it
-        u = float(rng.uniform(-0.52, -0.40))
-        # the mitral annulus is the LEFT half of the AV plane (phi 0 = anterior, 90 = patient left,
-        # 180 = posterior; the right half, phi < 0 or > 200, is the tricuspid annulus where the RCA runs)
-        phi_c, span = float(rng.uniform(100, 160)), float(rng.uniform(40, 150))
-        phi_lo, phi_hi = max(phi_c - span / 2, 45.0), min(phi_c + span / 2, 195.0)
-        depth = float(rng.uniform(9, 15))
-        thick = float(rng.uniform(*MAC_THICK_MM))
-        hu = float(rng.uniform(*MAC_HU))
-        # the annulus circumference is ~ 2 pi x 45 mm x sqrt(1 - u^2)
-        arc_mm = np.deg2rad(phi_hi - phi_lo) * float(np.mean(anat.heart_semi[1:])) * np.sqrt(1 - u * u)
-        radii, hus = mac_lumps(rng, arc_mm, thick, hu)
-        n = len(radii)
-        phis = np.linspace(phi_lo, phi_hi, n)
-        pts = heart_surface(anat, np.full(n, u), phis, np.full(n, -depth))
-        blobs += [Blob(tuple(float(v) for v in p), float(r), float(h), "mitral_annulus")
-                  for p, r, h in zip(pts, radii, hus)]
+    if rng.random() < (P_MAC if p_mac is None else p_mac):
+        band, thick, hu = _mac_band(anat, MAC_GEOMETRY["v8"], rng)
+        if version != "v8":
+            band, _, _ = _mac_band(anat, MAC_GEOMETRY[version], rng.spawn(1)[0], thick_hu=(thick, hu))
+        blobs += band
     return tuple(_keep_clear(blobs, vessel_points))
+
+
+def _mac_band(anat: Anatomy, g: MacGeometry, rng: np.random.Generator,
+              thick_hu: tuple[float, float] | None = None) -> tuple[list[Blob], float, float]:
+    """The MAC's spheres at geometry g, their thickness and HU (drawn in v8's order: u, arc centre, span, depth,
+    thickness, HU, then per sphere; thick_hu given: those two not drawn)."""
+    u = float(rng.uniform(*g.u))
+    # the mitral annulus is the LEFT half of the AV plane (phi 0 = anterior, 90 = patient left,
+    # 180 = posterior; the right half, phi < 0 or > 200, is the tricuspid annulus where the RCA runs)
+    phi_c, span = float(rng.uniform(*g.phi_c)), float(rng.uniform(*g.span))
+    phi_lo, phi_hi = max(phi_c - span / 2, g.phi_limits[0]), min(phi_c + span / 2, g.phi_limits[1])
+    depth = float(rng.uniform(*g.depth_mm))
+    thick, hu = thick_hu if thick_hu is not None else (float(rng.uniform(*MAC_THICK_MM)), float(rng.uniform(*MAC_HU)))
+    # the annulus circumference is ~ 2 pi x 45 mm x sqrt(1 - u^2)
+    arc_mm = np.deg2rad(phi_hi - phi_lo) * float(np.mean(anat.heart_semi[1:])) * np.sqrt(1 - u * u)
+    radii, hus = mac_lumps(rng, arc_mm, thick, hu)
+    n = len(radii)
+    phis = np.linspace(phi_lo, phi_hi, n)
+    pts = heart_surface(anat, np.full(n, u), phis, np.full(n, -depth))
+    return [Blob(tuple(float(v) for v in p), float(r), float(h), "mitral_annulus")
+            for p, r, h in zip(pts, radii, hus)], thick, hu
 
 
 def mac_lumps(rng: np.random.Generator, arc_mm: float, thick_mm: float, hu: float) -> tuple[np.ndarray, np.ndarray]:
