@@ -1001,6 +1001,19 @@ def _polar_outline(anat: Anatomy, psi: np.ndarray) -> np.ndarray:
     return lo
 
 
+def _wall_polar(x: np.ndarray, y: np.ndarray, centre: tuple[float, float], n_angles: int,
+                r_out: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per pixel of the (ny, nx) plane: the radius (mm) from the body's centre, the index into a table of n_angles
+    angles round the body (psi from anterior, -pi..pi) and the radial depth below the skin (mm, < 0 outside), where
+    r_out is the outline's radius per angle. Float32, as the wall is painted."""
+    dx = (x[None, :] - centre[0]).astype(np.float32)
+    dy = (y[:, None] - centre[1]).astype(np.float32)
+    r = np.sqrt(dx * dx + dy * dy)
+    psi = np.arctan2(dx, -dy)
+    i = np.clip(np.rint((psi + np.pi) / (2 * np.pi) * (n_angles - 1)).astype(np.intp), 0, n_angles - 1)
+    return r, i, r_out.astype(np.float32)[i] - r
+
+
 def _body_wall(anat: Anatomy, x: np.ndarray, y: np.ndarray, px: float) -> tuple[np.ndarray, np.ndarray]:
     """The z-invariant body cross-section (ny, nx) float32 HU and the signed radial depth below the skin (mm).
 
@@ -1042,12 +1055,7 @@ def _body_wall(anat: Anatomy, x: np.ndarray, y: np.ndarray, px: float) -> tuple[
     mus_t = np.interp(ap, [0, 0.12, 0.3, 0.8, 1.15, 1.5, 2.0, 2.5, np.pi],
                       [0.0, 1.0, w.pect, 0.9 * w.pect, 0.6 * w.lat + 0.4 * w.pect, w.lat, w.lat, w.trap, w.trap])
     mus_t = np.clip(np.minimum(mus_t, room - fat_t - w.plane), 0.0, None)
-    dx = (x[None, :] - bx).astype(np.float32)
-    dy = (y[:, None] - by).astype(np.float32)
-    r = np.sqrt(dx * dx + dy * dy)
-    psi = np.arctan2(dx, -dy)
-    i = np.clip(np.rint((psi + np.pi) / (2 * np.pi) * (len(psi_t) - 1)).astype(np.intp), 0, len(psi_t) - 1)
-    depth = r_out.astype(np.float32)[i] - r  # radial depth below the skin (mm), < 0 outside
+    r, i, depth = _wall_polar(x, y, (bx, by), len(psi_t), r_out)
     f_t, m_t = fat_t.astype(np.float32)[i], mus_t.astype(np.float32)[i]
     inv = np.float32(1.0 / px)
 
@@ -1143,12 +1151,7 @@ def _body_wall_layers(anat: Anatomy, x: np.ndarray, y: np.ndarray, px: float, ps
     y1 = min(anat.wall.y_back - 1.8 - fat_t[k_back] - sup_t[k_back] - 2 * bd.gap, y0 + 2.6 * anat.paraspinal[1])
     on_erector = anat.wall.y_back - y1 - bd.gap - sup_t
     top_t = np.maximum((1 - wb) * on_ribs + wb * np.maximum(1.8 + fat_t, on_erector), 1.8 + 2.0)
-    dx = (x[None, :] - bx).astype(np.float32)
-    dy = (y[:, None] - by).astype(np.float32)
-    r = np.sqrt(dx * dx + dy * dy)
-    psi = np.arctan2(dx, -dy)
-    i = np.clip(np.rint((psi + np.pi) / (2 * np.pi) * (len(psi_t) - 1)).astype(np.intp), 0, len(psi_t) - 1)
-    depth = r_out.astype(np.float32)[i] - r  # radial depth below the skin (mm), < 0 outside
+    r, i, depth = _wall_polar(x, y, (bx, by), len(psi_t), r_out)
     hc = r - r_cav.astype(np.float32)[i]  # radial height above the cavity's edge
     top, s_t, d_t = (v.astype(np.float32)[i] for v in (top_t, sup_t, deep_t))
     inv = np.float32(1.0 / px)
