@@ -43,7 +43,7 @@ from cacscore.evaluation.metrics import weighted_kappa
 from cacscore.io.ct import label_affine, read_ct
 from cacscore.lesion.anatomy import ANATOMY_NAMES, RULE_NAMES, anatomy_verdicts
 from cacscore.lesion.candidates import Candidates, assign_labels, score_assignment
-from cacscore.lesion.classifier import LesionModel, classify_volume, load_model
+from cacscore.lesion.classifier import LesionModel, classify_volume, load_model, needs_anatomy
 from cacscore.phantom.hybrid import HybridCase, insert_plaques, plaque_mask
 from cacscore.predict.predictors import DEFAULT_MODEL
 from cacscore.scoring.agatston import agatston
@@ -139,9 +139,14 @@ def classify_many(hu: np.ndarray, sp, models: dict[str, LesionModel]) -> tuple[C
     there (LesionModel.may_be_coronary), so its classes are unchanged. Models whose candidate settings differ
     (threshold, minimum area, anatomy placement) are each searched alone."""
     ms = list(models.values())
-    key = lambda m: (m.threshold_hu, m.min_area_mm2,
-                     bool(m.config.anatomy_rules or any(n in ANATOMY_NAMES for n in m.feature_names)))
-    if len(ms) == 1 or len({key(m) for m in ms}) > 1 or not key(ms[0])[2]:
+    key = lambda m: (m.threshold_hu, m.min_area_mm2, needs_anatomy(m), m.config.reference)  # noqa: E731
+    groups: dict[tuple, dict[str, LesionModel]] = {}
+    for n, m in models.items():
+        groups.setdefault(key(m), {})[n] = m
+    if len(groups) > 1:  # one search per candidate setting and position frame (candidate ids are the same)
+        parts = [classify_many(hu, sp, g) for g in groups.values()]
+        return parts[0][0], {n: c for _, cls in parts for n, c in cls.items()}
+    if len(ms) == 1 or not key(ms[0])[2]:
         out = {n: classify_volume(hu, sp, m) for n, m in models.items()}
         return next(iter(out.values()))[0], {n: c for n, (_, c) in out.items()}
     from cacscore.lesion.candidates import check_hu
@@ -152,8 +157,8 @@ def classify_many(hu: np.ndarray, sp, models: dict[str, LesionModel]) -> tuple[C
     def any_model(f, o, a):
         return np.logical_or.reduce([m.may_be_coronary(f, o, a) for m in ms])
 
-    cand = anatomical_candidates(hu, sp, threshold_hu=ms[0].threshold_hu,
-                                 min_area_mm2=ms[0].min_area_mm2, context_where=any_model)
+    cand = anatomical_candidates(hu, sp, threshold_hu=ms[0].threshold_hu, min_area_mm2=ms[0].min_area_mm2,
+                                 context_where=any_model, reference=ms[0].config.reference)
     return cand, {n: m.classify(cand.features, cand.outside_thorax_mm, cand.anatomy_columns, cand.structure)
                   for n, m in models.items()}
 

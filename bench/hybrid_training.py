@@ -8,7 +8,7 @@
     PYTHONPATH=src python bench/hybrid_training.py tables OUT/tables --phantom RELEASE [--n-train N]
         --hybrids OUT/hybrids/hybrids.csv [--per-series K]
     PYTHONPATH=src python bench/hybrid_training.py train OUT/tables/NAME.csv OUT/models/NAME --cache OUT/cache
-        [--series-weights OUT/hybrids/hybrids.csv [--weight-cap 1]]
+        [--series-weights OUT/hybrids/hybrids.csv [--weight-cap 1]] [--reference finder|sac]
     PYTHONPATH=src python bench/hybrid_training.py phantom-eval OUT/phantom_eval --release HELD_OUT [--n 30]
         --model NAME=DIR ...
     PYTHONPATH=src python bench/hybrid_training.py report OUT/eval_0001 OUT/eval_0002 OUT/eval_0003 [--boot 2000]
@@ -47,6 +47,7 @@ AU by segment of the anchored course (RCA above / at / past the crux, the other 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import subprocess
 import sys
@@ -62,6 +63,7 @@ from hybrid_cases import _models, _write_nifti, classify_many, series_landmarks
 
 from cacscore import lesion as L
 from cacscore.chest.anatomy import read_chest
+from cacscore.lesion.anatomy import REFERENCES
 from cacscore.core.vessels import VESSELS
 from cacscore.io.ct import label_affine, read_ct, read_labels
 from cacscore.lesion.candidates import assign_labels, score_assignment
@@ -228,18 +230,24 @@ def fold_tables(phantom: pd.DataFrame, hybrids: pd.DataFrame, per_series: int | 
 
 
 # ------------------------------------------------------------------ training
-def cached_extract(case: Case, cache: Path) -> dict:
-    """lesion-train's candidates + targets of one case (_extract, non-gated, candidate features), stored in
-    cache/<id>.npz so another training set with the same case does not search it again."""
-    f = cache / f"{case.id}.npz"
+def cached_extract(case: Case, cache: Path, reference: str = "finder") -> dict:
+    """lesion-train's candidates + targets of one case (_extract, non-gated, candidate features, positions in the
+    frame ``reference``, ClassifierConfig.reference), stored in cache/<id>.npz ("finder") or
+    cache/reference-<reference>/<id>.npz, so another training set with the same case does not search it again and
+    features of two frames never mix (each file records its frame; a file of another frame is an error)."""
+    folder = cache if reference == "finder" else cache / f"reference-{reference}"
+    f = folder / f"{case.id}.npz"
     if f.is_file():
         z = np.load(f, allow_pickle=False)
+        stored = str(z["reference"]) if "reference" in z.files else "finder"  # caches written before the switch
+        if stored != reference:
+            raise LesionCohortError(f"{f}: features measured from the {stored} reference, not {reference}")
         return {"id": case.id, "kind": case.kind, "features": z["features"], "targets": z["targets"]}
-    r = _extract(case, 130.0, 1.0)
+    r = _extract(case, 130.0, 1.0, reference=reference)
     if "error" not in r:
-        cache.mkdir(parents=True, exist_ok=True)
-        tmp = cache / f"{case.id}.tmp.npz"
-        np.savez(tmp, features=r["features"], targets=r["targets"])
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / f"{case.id}.tmp.npz"
+        np.savez(tmp, features=r["features"], targets=r["targets"], reference=np.array(reference))
         tmp.replace(f)
     return r
 
@@ -337,7 +345,7 @@ def train_cached(csv: Path, out_dir: Path, cache: Path, config: L.ClassifierConf
     out_dir/training_report.json."""
     t0 = time.perf_counter()
     cases = training_pairs(csv, kind="csv")
-    res = [cached_extract(c, cache) for c in cases]
+    res = [cached_extract(c, cache, config.reference) for c in cases]
     bad = [r for r in res if "error" in r]
     if bad:
         raise LesionCohortError(f"{csv}: {len(bad)} case(s) unusable; first {bad[0]['id']}: {bad[0]['error']}")
@@ -369,7 +377,7 @@ def train_cached(csv: Path, out_dir: Path, cache: Path, config: L.ClassifierConf
     counts = np.bincount(targets, minlength=L.N_CLASSES)
     rep = {"source": str(csv), "n_cases": len(res), "cases_used": [r["id"] for r in res],
            "candidates": {n: int(c) for n, c in zip(L.CLASS_NAMES, counts)},
-           "config": "cacscore lesion-train defaults (LESION_TRAIN_DEFAULTS)",
+           "config": "cacscore lesion-train defaults (LESION_TRAIN_DEFAULTS)", "reference": config.reference,
            "series_weights": None if summary is None else {"cap": weight_cap, "per_series": summary},
            "mac_weights": mac_info,
            "seconds": {"candidates": t1 - t0, "train": time.perf_counter() - t1}}
@@ -586,6 +594,8 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--mac-weight-like-lcx", action="store_true",
                    help="with --series-weights: each MAC hybrid's MAC candidates (hybrids.csv's mac_mask, written by "
                         "mac-hybrids) weigh as one LCX candidate of its series in the loss")
+    r.add_argument("--reference", choices=REFERENCES, default="finder", help="the frame of the position features "
+                   "(ClassifierConfig.reference; its cached candidates in CACHE/reference-NAME unless finder)")
     e = sub.add_parser("phantom-eval")
     e.add_argument("out", type=Path)
     e.add_argument("--release", type=Path, required=True)
@@ -615,8 +625,9 @@ def main(argv: list[str] | None = None) -> int:
             subprocess.run([sys.executable, "-m", "cacscore.cli", "lesion-train", str(a.csv), str(a.out),
                             "--source", "csv", "--no-progress"], check=True)
         else:
-            train_cached(a.csv, a.out, a.cache, series_of=None if a.series_weights is None else
-                         hybrid_series(a.series_weights), weight_cap=a.weight_cap,
+            train_cached(a.csv, a.out, a.cache, dataclasses.replace(LESION_TRAIN_DEFAULTS, reference=a.reference),
+                         series_of=None if a.series_weights is None else hybrid_series(a.series_weights),
+                         weight_cap=a.weight_cap,
                          mac_weights=mac_masks(a.series_weights) if a.mac_weight_like_lcx else None)
     else:
         phantom_eval(a.release, a.n, _models(a.model), a.out)

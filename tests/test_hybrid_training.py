@@ -179,3 +179,31 @@ def test_lookalike_kinds_read_the_calcium_label_at_quarter_cover_else_the_majori
     ids[0, 2, :5], anat[0, 2, :5] = 3, [22, 22, 22, 5, 30]  # 1/5 aortic calcium: under a quarter, majority liver
     ids[0, 3, :2], anat[0, 3, :2] = 4, [19, 19]
     assert list(HT.lookalike_kinds(ids, anat, names)) == ["MAC", "other", "abdominal", "cartilage"]
+
+
+def test_sac_reference_trains_and_scores_in_its_own_frame_and_cache(written, tmp_path):
+    """ClassifierConfig.reference "sac": the cached training equals lesion-train's, its candidates live in their own
+    cache folder (a file of another frame is refused), and classify_many gives the sac model what classify_volume
+    gives it next to a finder model."""
+    root, _ = written
+    csv = root / "hybrids" / "hybrids.csv"
+    cfg = dataclasses.replace(HT.LESION_TRAIN_DEFAULTS, epochs=3, reference="sac")
+    train_lesion_model(training_pairs(csv), tmp_path / "ref", config=cfg, progress=False)
+    HT.train_cached(csv, tmp_path / "cached", tmp_path / "cache", config=cfg)
+    assert not list((tmp_path / "cache").glob("*.npz")) and list((tmp_path / "cache" / "reference-sac").glob("*.npz"))
+    ref, got = (load_file(tmp_path / d / "model.safetensors") for d in ("ref", "cached"))
+    for k in ref:
+        np.testing.assert_array_equal(got[k], ref[k])
+    assert load_model(tmp_path / "cached").config.reference == "sac"
+    stray = next((tmp_path / "cache" / "reference-sac").glob("*.npz"))
+    stray.rename(tmp_path / "cache" / stray.name)  # a sac file where the finder's are kept
+    with pytest.raises(HT.LesionCohortError, match="sac reference"):
+        HT.train_cached(csv, tmp_path / "mixed", tmp_path / "cache", config=HT.LESION_TRAIN_DEFAULTS)
+    models = {"shipped": load_model(DEFAULT_MODEL), "sac": load_model(tmp_path / "ref")}
+    vol = read_ct(root / "hybrids" / "real_s100_ct.nii.gz")
+    sp = tuple(abs(float(s)) for s in vol.spacing_mm)
+    cand, classes = HC.classify_many(vol.hu, sp, models)
+    for name, m in models.items():
+        c1, k1 = classify_volume(vol.hu, sp, m)
+        np.testing.assert_array_equal(c1.ids, cand.ids)
+        np.testing.assert_array_equal(k1, classes[name])

@@ -347,9 +347,22 @@ def mitral_annulus_verdict(cols: np.ndarray, rules: AnatomyRules = AnatomyRules(
                 & (left > rules.mitral_left_mm))
 
 
+REFERENCES = ("finder", "sac")
+"""The frames the candidate position features may be measured in (``ClassifierConfig.reference``,
+:func:`heart_reference`): "finder", the heart finder's point (what every model before session 12 learned);
+"sac", the centroid of the found pericardial mask, the frame of the sac_above / behind / left_mm columns."""
+
+
 def heart_reference(anatomy: ChestAnatomy, found: tuple[int, int, int], found_ok: bool, *,
-                    pericardium: SurfaceDistance | None = None) -> tuple[tuple[int, int, int], str]:
+                    pericardium: SurfaceDistance | None = None,
+                    reference: str = "finder") -> tuple[tuple[int, int, int], str]:
     """The (z, y, x) voxel index the candidate features are measured from, and where it came from.
+
+    reference "sac": the pericardial mask's centroid whenever the pericardium is found with MIN_CONFIDENCE (the
+    frame of the anatomy columns' sac_above / behind / left_mm), unless the finder's point lies outside the mask
+    above it (FINDER_ABOVE_MASK: the mask holds the liver dome); otherwise, and with reference "finder", as follows.
+    The heart finder's point sits far from the sac centroid on real contrast scans (LIDC-IDRI-0001 / 0003: 36-50 mm
+    below it) and close to it on the phantom, so a model learns positions in a frame that differs between the two.
 
     The heart finder's centre (``cacscore.chest.heart.locate_heart``: what the candidate models were trained with on
     whole-chest scans) when it found one inside the pericardial mask (or within 10 mm of it, but not under its lowest
@@ -358,10 +371,13 @@ def heart_reference(anatomy: ChestAnatomy, found: tuple[int, int, int], found_ok
     mask holds the liver dome; the caller drops it, :func:`without_pericardium`); otherwise the finder's answer
     (the volume centre when it found nothing).
     pericardium: :func:`pericardium_distance` of ``anatomy`` when already made."""
+    if reference not in REFERENCES:
+        raise ValueError(f"reference must be one of {REFERENCES}, got {reference!r}")
     if not _sure(anatomy, "pericardium", at_least=REFERENCE_CONFIDENCE):
         return found, "heart finder" if found_ok else "volume centre"
     gm = anatomy.grid_mm
     full = np.array(anatomy.spacing_mm)
+    inside = False
     if found_ok:
         p = np.asarray(found, float) * full
         dist = pericardium_distance(anatomy) if pericardium is None else pericardium
@@ -369,10 +385,11 @@ def heart_reference(anatomy: ChestAnatomy, found: tuple[int, int, int], found_ok
         # near the mask, but not under its lowest slice: a heart centre under the heart's floor is on the liver
         # (LIDC-IDRI-0001: the finder's point 5 mm under the mask's floor once the mask held the low right heart)
         below = p[0] < np.flatnonzero(anatomy.pericardium.any((1, 2)))[0] * gm[0]
-        if d <= 0.0 or (d <= 10.0 and not below):
+        inside = d <= 0.0 or (d <= 10.0 and not below)
+        if inside and not (reference == "sac" and _sure(anatomy, "pericardium")):
             return found, "heart finder"
-    c = np.argwhere(anatomy.pericardium).mean(0) * gm / full
-    if found_ok and found[0] > c[0]:
+    c = sac_centroid_mm(anatomy) / full
+    if found_ok and not inside and found[0] > c[0]:
         # The two disagree and the mask lies below the finder's point. Both fail the same way, towards the liver
         # dome under the heart: on LIDC-IDRI-0001 the finder's point lies 41 mm below the mask's centroid (the mask
         # is right); on phantom v3 patient 132 of seed 41 the mask's centroid lies 45 mm below the finder's point

@@ -35,6 +35,7 @@ from cacscore.lesion.anatomy import (
     ANATOMY_NAMES,
     FINDER_ABOVE_MASK,
     GEOMETRY_NAMES,
+    REFERENCES,
     anatomy_verdicts,
     heart_reference,
     pericardium_distance,
@@ -155,6 +156,11 @@ class ClassifierConfig:
     # training coronary candidates' 90th percentiles are recorded in info["coronary_density_hu"].
     density_cap_hu: tuple[float, float] | None = None
     seed: int = 0
+    # the frame of the position features (dz_mm ... sin_inplane), cacscore.lesion.anatomy.REFERENCES: "finder" (the
+    # heart finder's point, every model before session 12; models saved without the field load with it) or "sac"
+    # (the found pericardial mask's centroid: cacscore.lesion.anatomy.heart_reference). Obeyed by training
+    # (cacscore.lesion.train._extract) and scoring (classify_volume) alike
+    reference: str = "finder"
 
     @property
     def feature_names(self) -> tuple[str, ...]:
@@ -180,6 +186,8 @@ class ClassifierConfig:
             raise ValueError(f"bad training settings: {self!r}")
         if self.features is not None:
             object.__setattr__(self, "features", check_feature_names(self.features, "ClassifierConfig.features"))
+        if self.reference not in REFERENCES:
+            raise ValueError(f"reference must be one of {REFERENCES}, got {self.reference!r}")
 
 
 DENSITY_NAMES = ("mean_hu", "peak_hu")
@@ -516,10 +524,11 @@ def load_model(model_dir: str | Path) -> LesionModel:
 def anatomical_candidates(hu: np.ndarray, spacing_mm: Sequence[float], *, threshold_hu: float = 130.0,
                           min_area_mm2: float = 1.0, heart_index: Sequence[float] | None = None,
                           context_where: Callable[[np.ndarray, np.ndarray, np.ndarray | None], np.ndarray] | None = None,
-                          ) -> Candidates:
+                          reference: str = "finder") -> Candidates:
     """The candidates of a (z, y, x) HU volume placed in its chest anatomy (``read_chest``): anatomy columns, and,
     unless heart_index is given, the heart reference of :func:`cacscore.lesion.anatomy.heart_reference`. The same
-    for training (lesion-train, when the model reads anatomy columns) and scoring (:func:`classify_volume`)."""
+    for training (lesion-train, when the model reads anatomy columns or is referenced to the sac) and scoring
+    (:func:`classify_volume`). reference: ClassifierConfig.reference, passed to heart_reference."""
     hu, sp = check_hu(hu, spacing_mm)
     anatomy = read_chest(hu, sp)
     heart = hull = lungs = None
@@ -530,7 +539,7 @@ def anatomical_candidates(hu: np.ndarray, spacing_mm: Sequence[float], *, thresh
         lungs = lung_field(hu, sp)
         found = locate_heart(hu, sp, lungs=lungs)
         hull = thorax_hull(hu, sp, lungs=lungs if lungs_shareable(hu, lungs, sp) else None)
-        heart_index, source = heart_reference(anatomy, found.index, found.found, pericardium=peri)
+        heart_index, source = heart_reference(anatomy, found.index, found.found, pericardium=peri, reference=reference)
         if source == FINDER_ABOVE_MASK:
             anatomy, source = without_pericardium(anatomy, source), "heart finder"
         heart = found if source == "heart finder" else HeartFinding(
@@ -542,6 +551,13 @@ def anatomical_candidates(hu: np.ndarray, spacing_mm: Sequence[float], *, thresh
     return cand if heart is None else dataclasses.replace(cand, heart=heart)
 
 
+def needs_anatomy(model: LesionModel) -> bool:
+    """Whether ``model``'s candidates are placed in the chest anatomy (:func:`anatomical_candidates`): it has the
+    anatomy rules, reads anatomy columns, or measures positions from the pericardial sac."""
+    return bool(model.config.anatomy_rules or model.config.reference != "finder"
+                or any(n in ANATOMY_NAMES for n in model.feature_names))
+
+
 def classify_volume(hu: np.ndarray, spacing_mm: Sequence[float], model: LesionModel, *,
                     heart_index: Sequence[float] | None = None) -> tuple[Candidates, np.ndarray]:
     """The candidates of a (z, y, x) HU volume (with the model's Agatston settings) and each one's class
@@ -550,9 +566,10 @@ def classify_volume(hu: np.ndarray, spacing_mm: Sequence[float], model: LesionMo
     # context features only where the classifier's answer counts (model.may_be_coronary: near the heart, in its z
     # range, inside the chest wall, not ruled out by anatomy): identical classes; on LIDC-IDRI-0002 the context of
     # 190 of its 10,199 candidates instead of the 1,715 within max_distance_mm
-    if model.config.anatomy_rules or any(n in ANATOMY_NAMES for n in model.feature_names):
+    if needs_anatomy(model):
         cand = anatomical_candidates(hu, sp, threshold_hu=model.threshold_hu, min_area_mm2=model.min_area_mm2,
-                                     heart_index=heart_index, context_where=model.may_be_coronary)
+                                     heart_index=heart_index, context_where=model.may_be_coronary,
+                                     reference=model.config.reference)
     else:
         cand = find_candidates(hu, sp, threshold_hu=model.threshold_hu, min_area_mm2=model.min_area_mm2,
                                heart_index=heart_index, context_where=model.may_be_coronary)

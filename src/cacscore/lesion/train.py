@@ -249,12 +249,14 @@ def noise_augmented_candidates(hu: np.ndarray, spacing_mm, labels: np.ndarray, h
 
 
 def _extract(case: Case, threshold_hu: float, min_area_mm2: float, noise_copies: int = 0,
-             noise_sd_hu: tuple[float, float] = (10.0, 35.0), seed: int = 0, anatomy: bool = False) -> dict:
+             noise_sd_hu: tuple[float, float] = (10.0, 35.0), seed: int = 0, anatomy: bool = False,
+             reference: str = "finder") -> dict:
     """Candidates + targets of one case, or {"id", "error"}: never raises for bad data. Gated cases also get
     ``noise_copies`` noise-augmented copies (:func:`noise_augmented_candidates`, seeded by seed and case id).
     anatomy: also the candidates' anatomy columns ("anatomy"), placed as scoring places them
     (``cacscore.lesion.classifier.anatomical_candidates``: the heart reference of a non-gated scan is then
-    the one scoring uses)."""
+    the one scoring uses). reference: ClassifierConfig.reference; "sac" places the candidates that way too (the
+    positions measured from the pericardial mask's centroid, cacscore.lesion.anatomy.heart_reference)."""
     t0 = time.perf_counter()
     try:
         if case.kind == "gated":
@@ -273,8 +275,9 @@ def _extract(case: Case, threshold_hu: float, min_area_mm2: float, noise_copies:
             # Phantom, 10 gated series of seed 31 at 512 px: the gated centre lies a median 3.0 mm (max 14.7) from
             # the finder's centre on the same patients' non-gated scans; the field of view's centre, used before,
             # 13.8 mm (max 18.6; bench/gated_heart_frame.py, docs/lesion_scorer.md)
-            if anatomy:
-                cand = anatomical_candidates(hu, spacing, threshold_hu=threshold_hu, min_area_mm2=min_area_mm2)
+            if anatomy or reference != "finder":
+                cand = anatomical_candidates(hu, spacing, threshold_hu=threshold_hu, min_area_mm2=min_area_mm2,
+                                             reference=reference)
             else:
                 cand = L.find_candidates(hu, spacing, threshold_hu=threshold_hu, min_area_mm2=min_area_mm2)
         except L.LesionError as exc:
@@ -379,8 +382,8 @@ def train_lesion_model(cases: list[Case], out_dir: str | Path, *, config: L.Clas
         raise ValueError(f"gated_noise_copies must be >= 0 and gated_noise_sd_hu (low, high) with 0 <= low <= high, "
                          f"got {gated_noise_copies}, {gated_noise_sd_hu}")
     use_anatomy = any(n in ANATOMY_NAMES for n in config.feature_names)
-    jobs = [(c, threshold_hu, min_area_mm2, gated_noise_copies, tuple(gated_noise_sd_hu), config.seed, use_anatomy)
-            for c in cases]
+    jobs = [(c, threshold_hu, min_area_mm2, gated_noise_copies, tuple(gated_noise_sd_hu), config.seed, use_anatomy,
+             config.reference) for c in cases]
     res = map_jobs(_extract_job, jobs, workers, "lesion candidates", progress)
     t_extract = time.perf_counter() - t0
     ok = [r for r in res if "error" not in r]
@@ -431,8 +434,9 @@ def train_lesion_model(cases: list[Case], out_dir: str | Path, *, config: L.Clas
         "model_dir": str(out),
         "source_kinds": sorted({c.kind for c in cases}),
         "feature_names": list(names),
-        "heart_reference": {k: "cacscore.lesion.anatomy.heart_reference" if use_anatomy else
-                            "cacscore.chest.heart.find_heart" for k in sorted({c.kind for c in cases})},
+        "heart_reference": {k: "cacscore.lesion.anatomy.heart_reference" if use_anatomy or config.reference != "finder"
+                            else "cacscore.chest.heart.find_heart" for k in sorted({c.kind for c in cases})},
+        "reference": config.reference,
         "gated_heart_jitter": {"sd_mm": gated_heart_jitter_mm, "copies": gated_copies, "n_gated_cases": len(gated),
                                "n_training_rows": len(train_y_all)},
         "gated_noise": {"copies": gated_noise_copies, "sd_hu": list(gated_noise_sd_hu),
