@@ -43,7 +43,7 @@ from cacscore.chest.anatomy import ChestAnatomy, signed_distance
 from cacscore.core.vessels import LABEL_OF, VESSELS
 from cacscore.phantom.coronary import Plaque, PlaqueSpec, Vessel, draw_calcium, place_plaques
 from cacscore.phantom.motion import AMPLITUDE_SHARE, MotionPlan, draw_motion, move_layer
-from cacscore.phantom.noncoronary import MAC_HU, MAC_THICK_MM, Blob, mac_lumps
+from cacscore.phantom.noncoronary import MAC_GEOMETRY, MAC_HU, MAC_THICK_MM, Blob, mac_lumps
 from cacscore.phantom.raster import Grid, ellipsoid_fraction
 from cacscore.scoring.agatston import agatston
 
@@ -404,6 +404,22 @@ def draw_specs(rng: np.random.Generator, vessels: list[str], *, min_plaques: int
     return []
 
 
+def _heart_scene(hu: np.ndarray, spacing_mm, anatomy: ChestAnatomy, rng: np.random.Generator,
+                 landmarks: dict | None, threshold_hu: float = 130.0):
+    """What insert_plaques and add_mac both start from: spacing (z, y, x) mm, the heart box, its offset (mm), the
+    box's HU (float32), its smoothed sampler, the distance (mm) to native calcium >= threshold_hu in it, and the
+    coronary courses found with rng (the case's stream [seed, 16], so both find the same courses)."""
+    sp = tuple(float(s) for s in spacing_mm)
+    box = heart_box(anatomy)
+    off = np.array([b.start for b in box]) * np.asarray(sp)
+    sub = np.asarray(hu[box], np.float32)
+    sample = _sampler(sub, sp, offset_mm=off)  # type: ignore[arg-type]
+    near_native = ndimage.distance_transform_edt(sub < threshold_hu, sampling=sp)
+    courses = coronary_courses(hu, sp, anatomy, rng, sample=sample, landmarks=landmarks,  # type: ignore[arg-type]
+                               clear=_clearance(sub, sp, off, threshold_hu, near_native))
+    return sp, box, off, sub, sample, near_native, courses
+
+
 def insert_plaques(hu: np.ndarray, spacing_mm: tuple[float, float, float], anatomy: ChestAnatomy, seed: int, *,
                    threshold_hu: float = 130.0, motion: bool = True, landmarks: dict | None = None,
                    min_plaques: int = 2, mac: bool = False) -> HybridCase:
@@ -429,14 +445,7 @@ def insert_plaques(hu: np.ndarray, spacing_mm: tuple[float, float, float], anato
     placed and kept MAC_PLAQUE_CLEARANCE_MM clear of them: the plaques, labels and truth are the same with or
     without it."""
     rng = np.random.default_rng([seed, 16])
-    sp = tuple(float(s) for s in spacing_mm)
-    box = heart_box(anatomy)
-    off = np.array([b.start for b in box]) * np.asarray(sp)
-    sub = np.asarray(hu[box], np.float32)
-    sample = _sampler(sub, sp, offset_mm=off)  # type: ignore[arg-type]
-    near_native = ndimage.distance_transform_edt(sub < threshold_hu, sampling=sp)
-    courses = coronary_courses(hu, sp, anatomy, rng, sample=sample, landmarks=landmarks,  # type: ignore[arg-type]
-                               clear=_clearance(sub, sp, off, threshold_hu, near_native))
+    sp, box, off, sub, sample, near_native, courses = _heart_scene(hu, spacing_mm, anatomy, rng, landmarks, threshold_hu)
     if not courses:
         raise HybridError("no coronary course found in fat beside the heart")
     vessels = {n: Vessel(n, c[:, ::-1].copy(), np.full(len(c), LUMEN_RADIUS_MM[n])) for n, c in courses.items()}
@@ -523,8 +532,9 @@ of the posterior annulus (areas A8-A10 in 52 MDCT patients, 17 % under 2 mm: Miu
 circumflex coronary artery from the mitral annulus?, Gen Thorac Cardiovasc Surg 2020; 4.9 +- 2.1 mm by TEE near the
 anterolateral commissure, Kuroda et al., ICVTS 2026, doi 10.1093/icvts/ivag022). The 2 mm floor keeps the MAC out
 of the groove's own fat and vessel wall."""
-MAC_PHI_DEG = ((100.0, 160.0), (40.0, 150.0), (45.0, 195.0))
-"""The phantom's arc (noncoronary.draw_cardiac_calcium): centre angle, span and the limits, degrees from anterior
+MAC_PHI_DEG = (MAC_GEOMETRY["v8"].phi_c, MAC_GEOMETRY["v8"].span, MAC_GEOMETRY["v8"].phi_limits)
+"""The phantom's arc (noncoronary.MAC_GEOMETRY, v8's: the hybrid MAC follows the LCX course, so only the angles are
+taken, not v8's height or depth): centre angle, span and the limits, degrees from anterior
 towards the patient's left about the heart's long axis (90 left, 180 posterior): the posterolateral annulus, the
 posterior mitral leaflet's (P1-P3) side, where MAC forms. The annulus is a saddle-shaped ellipse of about 30 x 35 mm
 (anteroposterior x intercommissural; radiologykey / clinicalgate 'Normal mitral valve anatomy and measurements':
@@ -641,13 +651,8 @@ def add_mac(hu: np.ndarray, labels: np.ndarray, spacing_mm: tuple[float, float, 
     finds and kept clear of the written footprints, so the labels and truth stay those of the written hybrid (a
     training set can then differ from an earlier one by the MAC alone). The case's plaques list is empty (the
     written hybrid's are not known here); truth is the Agatston of (hu with MAC, labels)."""
-    sp = tuple(float(s) for s in spacing_mm)
-    box = heart_box(anatomy)
-    off = np.array([b.start for b in box]) * np.asarray(sp)
-    sub = np.asarray(hu[box], np.float32)
-    sample = _sampler(sub, sp, offset_mm=off)  # type: ignore[arg-type]
-    courses = coronary_courses(hu, sp, anatomy, np.random.default_rng([seed, 16]), sample=sample,  # type: ignore[arg-type]
-                               landmarks=landmarks, clear=_clearance(sub, sp, off))  # type: ignore[arg-type]
+    sp, box, _, sub, sample, _, courses = _heart_scene(hu, spacing_mm, anatomy, np.random.default_rng([seed, 16]),
+                                                       landmarks)
     plan = draw_motion(np.random.default_rng([seed, 16, 1]), sub.shape[0]) if motion else None
     new = sub.copy()
     bg = ndimage.gaussian_filter(sub, sigma=1.5 / np.asarray(sp))
