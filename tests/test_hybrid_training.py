@@ -38,6 +38,18 @@ def written(tmp_path_factory):
     return root, table
 
 
+def _classify_many_matches_classify_volume(ct_path, models: dict) -> None:
+    """bench/hybrid_cases.classify_many (one candidate search shared by the models) gives every model the candidates
+    and classes classify_volume gives it alone."""
+    vol = read_ct(ct_path)
+    sp = tuple(abs(float(s)) for s in vol.spacing_mm)
+    cand, classes = HC.classify_many(vol.hu, sp, models)
+    for name, m in models.items():
+        c1, k1 = classify_volume(vol.hu, sp, m)
+        np.testing.assert_array_equal(c1.ids, cand.ids)
+        np.testing.assert_array_equal(k1, classes[name])
+
+
 def test_written_hybrids_are_a_lesion_train_csv_whose_labels_score_the_truth(written):
     root, table = written
     csv = root / "hybrids" / "hybrids.csv"
@@ -97,13 +109,7 @@ def test_cached_training_is_lesion_train_and_classify_many_is_classify_volume(wr
         for k in ref:
             np.testing.assert_array_equal(got[k], ref[k])
     models = {"shipped": load_model(DEFAULT_MODEL), "small": load_model(tmp_path / "ref")}
-    vol = read_ct(root / "hybrids" / "real_s100_ct.nii.gz")
-    sp = tuple(abs(float(s)) for s in vol.spacing_mm)
-    cand, classes = HC.classify_many(vol.hu, sp, models)
-    for name, m in models.items():
-        c1, k1 = classify_volume(vol.hu, sp, m)
-        np.testing.assert_array_equal(c1.ids, cand.ids)
-        np.testing.assert_array_equal(k1, classes[name])
+    _classify_many_matches_classify_volume(root / "hybrids" / "real_s100_ct.nii.gz", models)
 
 
 def test_min_plaques_draws_more_plaques_for_training():
@@ -200,10 +206,4 @@ def test_sac_reference_trains_and_scores_in_its_own_frame_and_cache(written, tmp
     with pytest.raises(HT.LesionCohortError, match="sac reference"):
         HT.train_cached(csv, tmp_path / "mixed", tmp_path / "cache", config=HT.LESION_TRAIN_DEFAULTS)
     models = {"shipped": load_model(DEFAULT_MODEL), "sac": load_model(tmp_path / "ref")}
-    vol = read_ct(root / "hybrids" / "real_s100_ct.nii.gz")
-    sp = tuple(abs(float(s)) for s in vol.spacing_mm)
-    cand, classes = HC.classify_many(vol.hu, sp, models)
-    for name, m in models.items():
-        c1, k1 = classify_volume(vol.hu, sp, m)
-        np.testing.assert_array_equal(c1.ids, cand.ids)
-        np.testing.assert_array_equal(k1, classes[name])
+    _classify_many_matches_classify_volume(root / "hybrids" / "real_s100_ct.nii.gz", models)
