@@ -81,6 +81,31 @@ def _resample(course: np.ndarray, step: float = 1.0) -> np.ndarray:
     return np.stack([np.interp(t, s, course[:, k]) for k in range(3)], axis=1)
 
 
+MID_FRACS = {"lcx_mid": (0.4, 0.5, 0.6, 0.7, 0.8), "rca_mid": (0.3, 0.4, 0.5, 0.6, 0.7)}
+"""Points along a course (fractions of its arc length) that stand for its middle: the LCX's 40-80 % (the lateral and
+posterolateral left AV groove), the RCA's 30-70 % from its ostium to the crux (the right AV groove)."""
+
+
+def course_points(course: np.ndarray, fracs: tuple[float, ...]) -> np.ndarray:
+    """Points at these fractions of a course's arc length (linear between its points)."""
+    seg = np.linalg.norm(np.diff(course, axis=0), axis=1)
+    s = np.r_[0, np.cumsum(seg)]
+    t = np.asarray(fracs, float) * s[-1]
+    return np.stack([np.interp(t, s, course[:, k]) for k in range(3)], axis=1)
+
+
+def mid_points(lcx: np.ndarray, rca_to_crux: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """(points, names) of the LCX's and the RCA's middles (MID_FRACS); the RCA up to the crux."""
+    pts = [course_points(lcx, MID_FRACS["lcx_mid"]), course_points(rca_to_crux, MID_FRACS["rca_mid"])]
+    names = ["lcx_mid"] * len(MID_FRACS["lcx_mid"]) + ["rca_mid"] * len(MID_FRACS["rca_mid"])
+    return np.vstack(pts), names
+
+
+def _to_crux(course: np.ndarray, crux: np.ndarray) -> np.ndarray:
+    """The course from its start to its point nearest the crux."""
+    return course[: int(np.argmin(np.linalg.norm(course - crux, axis=1))) + 1]
+
+
 def real_rows(data: Path, series: list[str]) -> list[dict]:
     lm = pd.read_csv(LANDMARKS)
     hyb = json.loads(HYBRID.read_text())
@@ -98,6 +123,9 @@ def real_rows(data: Path, series: list[str]) -> list[dict]:
             pts, names = np.vstack([pts, pts[ann].mean(0)]), names + ["mitral_annulus_centre"]
         # the eye-placed LCX course's lowest point (its distal end in the posterior groove)
         pts, names = np.vstack([pts, lcx[np.argmin(lcx[:, 0])]]), names + ["lcx_distal"]
+        rca = _resample(np.asarray(hyb[name]["courses"]["RCA"], float))
+        mids, mid_names = mid_points(lcx, _to_crux(rca, np.asarray(hyb[name]["crux"], float)))
+        pts, names = np.vstack([pts, mids]), names + mid_names
         tilt = plane_tilt_deg(fitted_normal(pts[:len(sub)][ann])) if ann.sum() >= 3 else np.nan
         rows += landmark_rows(anatomy, ref, pts, names, lcx, source="real", case=name, tilt_deg=tilt,
                               root_z_mm=float(anatomy.aortic_root_mm[0]), sac_z_mm=float(sac_centroid_mm(anatomy)[0]))
@@ -110,12 +138,12 @@ def phantom_points(d, org_zyx: np.ndarray, version: str) -> tuple[np.ndarray, li
     is the middle of the version's MAC arc (noncoronary.MAC_GEOMETRY, the middle of each range)."""
     from cacscore.phantom.anatomy import heart_surface
     from cacscore.phantom.coronary import crux_point
-    from cacscore.phantom.noncoronary import MAC_GEOMETRY
+    from cacscore.phantom.noncoronary import mac_geometry
 
     anat = d.anat
     phis = np.array(list(PHANTOM_SITES.values()))
     site = heart_surface(anat, np.full(len(phis), MAC_U), phis, np.full(len(phis), -MAC_DEPTH_MM))
-    g = MAC_GEOMETRY[version]
+    g = mac_geometry(version)
     half = 0.5 * float(np.mean(g.span))
     arc = np.linspace(max(np.mean(g.phi_c) - half, g.phi_limits[0]), min(np.mean(g.phi_c) + half, g.phi_limits[1]), 16)
     ring = heart_surface(anat, np.full(16, np.mean(g.u)), arc, np.full(16, -float(np.mean(g.depth_mm))))
@@ -126,6 +154,10 @@ def phantom_points(d, org_zyx: np.ndarray, version: str) -> tuple[np.ndarray, li
     lcx = d.vessels["LCX"].points
     xyz = np.vstack([xyz, lcx[np.argmin(lcx[:, 2])][None]])
     names.append("lcx_distal")
+    rv = d.vessels["RCA"]
+    rca = rv.points[: rv.crux + 1] if rv.crux >= 0 else rv.points  # left dominant: the RCA ends short of the crux
+    mids, mid_names = mid_points(lcx, rca)
+    xyz, names = np.vstack([xyz, mids]), names + mid_names
     e1 = np.asarray(anat.heart_axes[0], float)
     return xyz[:, [2, 1, 0]] - org_zyx, names, lcx[:, [2, 1, 0]] - org_zyx, plane_tilt_deg(e1[[2, 1, 0]])
 

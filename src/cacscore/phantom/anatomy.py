@@ -56,9 +56,11 @@ left of the heart's centre, the PDA down the inferior wall from it, and a soft-t
 along the PDA and the distal LCX (0-1 mm of fat in some patients); v8 = coronary labels only near plaques (no noise
 specks in the myocardium under a vessel called calcium), larger plaques proximal, some across the left main's
 bifurcation (coronary.py); v9 (opt-in: ``cacscore phantom --anatomy v9``) = v8 with the mitral annulus calcium where
-the real annulus lies in the scorer's frame (noncoronary.MAC_GEOMETRY; docs/phantom.md, "Where the mitral annulus lies").
+the real annulus lies in the scorer's frame (noncoronary.MAC_GEOMETRY; docs/phantom.md, "Where the mitral annulus lies");
+v10 (opt-in) = v9 with the AV plane raised: the LCX and the RCA run in a groove nearer the base (the atria end there),
+the crux, the left main and the LAD where v9 has them (coronary.V10_GROOVE; docs/phantom.md, "Anatomy v10").
 v8 stays the default; a release's truth.csv (anatomy_version) says what drew it."""
-ANATOMY_VERSIONS = ("v8", "v9")
+ANATOMY_VERSIONS = ("v8", "v9", "v10")
 """The versions make_patient can draw (earlier ones only through the tests' monkeypatches)."""
 
 

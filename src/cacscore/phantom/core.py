@@ -276,7 +276,7 @@ def _draws(pid: int, seed: int, size: int = 512, *, lookalikes: bool = True, ver
     sigma5 = float(10.0 + 30.0 * ((rng.uniform(10, 40) - 10.0) / 30.0) ** 2)
     kernel = draw_acquisition(seed, pid)
     sigma = float(min(sigma5 * np.sqrt(5.0 / anat.slice_mm) * KERNELS[kernel][1], NOISE_SIGMA_MAX_HU))
-    vessels = vessel_centrelines(anat, rng)
+    vessels = vessel_centrelines(anat, rng, version=version)
     specs = draw_calcium(rng, size=size, slice_mm=anat.slice_mm)
     # v8: larger plaques tend to lie proximal and some straddle the left main's bifurcation, from their own stream
     # (the same plaques, each vessel's same positions: every draw of rng and each vessel's target are unchanged)

@@ -245,7 +245,40 @@ def _resample(points: np.ndarray, step_mm: float) -> np.ndarray:
     return np.stack([np.interp(si, s, points[:, k]) for k in range(3)], axis=1)
 
 
-def vessel_centrelines(anat: Anatomy, rng: np.random.Generator, *, step_mm: float = 0.6) -> dict[str, Vessel]:
+V10_GROOVE = {"u": (-0.82, -0.68), "rise_deg": (20.0, 35.0), "lcx_end_deg": (75.0, 95.0), "fall_deg": (35.0, 55.0)}
+"""v10: the AV groove's height (u, the long axis from base -1 to apex +1) on the lateral / posterior left and the right
+side, reached this far (deg round the long axis) from the left main's bifurcation / the RCA's start and left this far
+before the crux (so the crux, the left main's bifurcation and the LAD stay v8's), and where a right-dominant LCX ends
+(deg). v8's groove (u -0.50..-0.38 all round) put the LCX's middle at the found pericardial sac centroid's height
+(median over 24 patients of seed 9101: 0 mm) where the real one lies 4..34 mm above it (median 22); v10: 17. Tuned with
+bench/mitral_geometry.py (docs/phantom.md, "Anatomy v10")."""
+V10_STREAM = 21
+"""The v10 draws' own stream (numpy default_rng([anat.lung_texture_seed, V10_STREAM])): every other draw is unchanged."""
+
+
+def _smooth(t: np.ndarray) -> np.ndarray:
+    t = np.clip(t, 0.0, 1.0)
+    return t * t * (3.0 - 2.0 * t)
+
+
+def v10_groove(anat: Anatomy) -> dict[str, float]:
+    """One patient's v10 groove (V10_GROOVE), from its own stream."""
+    xr = np.random.default_rng([anat.lung_texture_seed, V10_STREAM])
+    return {k: float(xr.uniform(*V10_GROOVE[k])) for k in ("u", "rise_deg", "lcx_end_deg", "fall_deg")}
+
+
+def _groove_u(phis: np.ndarray, start: float, end: float, u_edge: float, g: dict[str, float], *,
+              down_at_end: bool) -> np.ndarray:
+    """v10: the groove's u at each phi of a course from ``start`` to ``end``: u_edge (v8's height) at the start,
+    rising (toward the base) to g["u"] within g["rise_deg"], back down to u_edge over the last g["fall_deg"] when the
+    course ends at the crux (``down_at_end``)."""
+    up = _smooth(np.abs(phis - start) / g["rise_deg"])
+    down = _smooth(np.abs(end - phis) / g["fall_deg"]) if down_at_end else np.ones_like(phis)
+    return u_edge + (g["u"] - u_edge) * up * down
+
+
+def vessel_centrelines(anat: Anatomy, rng: np.random.Generator, *, step_mm: float = 0.6,
+                       version: str = "v8") -> dict[str, Vessel]:
     """Centrelines of LCA, LAD, LCX, RCA (dict in VESSELS order); the vessel that reaches the crux records its index.
 
     The random stream is the same in every anatomy version (the same draws in the same order), so the calcium draws
@@ -253,7 +286,10 @@ def vessel_centrelines(anat: Anatomy, rng: np.random.Generator, *, step_mm: floa
     crux_phi_deg (anatomy.CRUX_PHI_DEG, 118..142: posterior-inferior, past the frame's -e2 toward the LV; v6 stopped it at -165..-185,
     right of the heart's reference), the PDA runs from there down the inferior wall toward the apex, and the LCX of a
     right-dominant heart ends before the crux (v6's ended 120-190 deg, where v7's crux is); a left-dominant one (no
-    PDA from the RCA, 20 %) has the LCX reach the crux and the RCA end on the inferior wall short of it."""
+    PDA from the RCA, 20 %) has the LCX reach the crux and the RCA end on the inferior wall short of it.
+    v10 (``version``): the LCX and the RCA leave v8's groove height toward the base (V10_GROOVE, from their own stream)
+    and come back to it at the crux; a right-dominant LCX ends on the lateral wall; the left main and the LAD, the
+    crux, the PDA and every draw of ``rng`` are v8's."""
     u_av = rng.uniform(-0.5, -0.38)
     phi_b = rng.uniform(30, 50)
     out = VESSEL_OUT_MM
@@ -276,8 +312,12 @@ def vessel_centrelines(anat: Anatomy, rng: np.random.Generator, *, step_mm: floa
     lcx_end = phi_b + lcx_span
     if v7:  # right dominant: the LCX ends on the lateral / posterior wall, before the crux; left dominant: at it
         lcx_end = min(lcx_end, crux_phi + 360.0 - 25.0) if dominant else crux_phi + 360.0
+    g = v10_groove(anat) if version == "v10" else None
+    if g is not None and dominant:
+        lcx_end = min(lcx_end, g["lcx_end_deg"])
     phis = np.linspace(phi_b, lcx_end, n)
-    lcx = np.concatenate([[bif], heart_surface(anat, np.full(n, u_av), phis, np.full(n, out))])
+    u_lcx = np.full(n, u_av) if g is None else _groove_u(phis, phi_b, lcx_end, u_av, g, down_at_end=v7 and not dominant)
+    lcx = np.concatenate([[bif], heart_surface(anat, u_lcx, phis, np.full(n, out))])
     rca_start = heart_surface(anat, np.array([u_av]), np.array([-35.0]), np.array([out]))[0]
     dr = rca_start - root
     dr[2] = 0
@@ -287,7 +327,8 @@ def vessel_centrelines(anat: Anatomy, rng: np.random.Generator, *, step_mm: floa
     # v7: the inferior AV groove dips toward the apex on its way to the crux (the tricuspid annulus lies more apical
     # than the mitral one), out of the groove's fat ring, from the acute margin (-90) on
     dip = anat.crux_du * np.clip((-90.0 - phis) / max(-90.0 - crux_phi, 1.0), 0.0, 1.0) ** 2 if v7 else np.zeros(n)
-    rca = heart_surface(anat, u_av + dip, phis, np.full(n, out))
+    u_rca = u_av if g is None else _groove_u(phis, -35.0, rca_stop, u_av, g, down_at_end=dominant or not v7)
+    rca = heart_surface(anat, u_rca + dip, phis, np.full(n, out))
     parts = [np.linspace(ostium_r, rca_start, 12), rca]
     crux = {"RCA": rca[-1]} if (dominant or not v7) else {"LCX": lcx[-1]}
     if dominant:

@@ -101,6 +101,15 @@ MAC_GEOMETRY = {
 base, laterally to posteriorly, 9-15 mm deep. v9: see docs/phantom.md, "Where the mitral annulus lies (v9)"."""
 
 
+MAC_OF_VERSION = {"v10": "v9"}
+"""Versions that draw another version's MAC (MAC_GEOMETRY): v10 moves the coronary courses, its MAC is v9's."""
+
+
+def mac_geometry(version: str) -> MacGeometry:
+    """The MAC geometry anatomy ``version`` draws."""
+    return MAC_GEOMETRY[MAC_OF_VERSION.get(version, version)]
+
+
 def draw_cardiac_calcium(anat: Anatomy, vessel_points: np.ndarray, rng: np.random.Generator, *,
                          version: str = "v8", p_mac: float | None = None) -> tuple[Blob, ...]:
     """Aortic valve calcium (from the anatomy) and, in P_MAC of patients (``p_mac``, a training knob), mitral
@@ -120,7 +129,7 @@ def draw_cardiac_calcium(anat: Anatomy, vessel_points: np.ndarray, rng: np.rando
     if rng.random() < (P_MAC if p_mac is None else p_mac):
         band, thick, hu = _mac_band(anat, MAC_GEOMETRY["v8"], rng)
         if version != "v8":
-            band, _, _ = _mac_band(anat, MAC_GEOMETRY[version], rng.spawn(1)[0], thick_hu=(thick, hu))
+            band, _, _ = _mac_band(anat, mac_geometry(version), rng.spawn(1)[0], thick_hu=(thick, hu))
         blobs += band
     return tuple(_keep_clear(blobs, vessel_points))
 
