@@ -284,6 +284,70 @@ def height_picture(data: Path, pid: int, seed: int, size: int, out: Path) -> Non
     fig.savefig(out)
 
 
+GROOVE_LEVELS_MM = (25.0, 12.0, 0.0, -12.0, -25.0)
+"""Heights above the found pericardial sac's centroid of the --groove-picture's axial slices."""
+
+
+def _course_panel(hu: np.ndarray, sp: np.ndarray, anatomy, courses: dict[str, np.ndarray]) -> tuple:
+    """(title-less panel data): the image, spacing, the found sac's centroid (z, y, x mm) and the courses (z, y, x mm)
+    resampled every 1 mm (so each slice shows where a course crosses it)."""
+    return hu, sp, sac_centroid_mm(anatomy), {k: _resample(np.asarray(v, float)) for k, v in courses.items() if len(v) > 1}
+
+
+def groove_picture(data: Path, pid: int, seed: int, size: int, out: Path, versions=("v8", "v10"),
+                   series=("lidc-idri-0002", "lidc-idri-0001")) -> None:
+    """Axial slices at GROOVE_LEVELS_MM above the found sac's centroid (the frame the scorer measures in): phantom
+    patient ``pid`` drawn as each of ``versions`` (its LCX red, RCA yellow, LAD / left main green: the drawn
+    centrelines within 2.5 mm of the slice) beside real series at the same levels with their eye-placed courses
+    (docs/hybrid_landmarks.json, +-5 mm). 120 x 120 mm round the sac's centroid, W 400 / L 40."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from cacscore.phantom import make_patient
+    from cacscore.phantom.core import _draws
+
+    rows = []
+    for version in versions:
+        p = make_patient(pid, seed=seed, size=size, version=version)
+        sp = np.array(p.spacing_mm, float)
+        org = np.array(p.origin_mm, float)[[2, 1, 0]]
+        vessels = _draws(pid, seed, size, version=version)[0].vessels
+        courses = {v: ves.points[:, [2, 1, 0]] - org for v, ves in vessels.items()}
+        rows.append((f"phantom {version} {seed}/{pid}", *_course_panel(p.hu, sp, read_chest(p.hu, tuple(sp)), courses)))
+    hyb = json.loads(HYBRID.read_text())
+    for name in series:
+        vol = read_ct(data / name)
+        sp = np.array([abs(float(t)) for t in vol.spacing_mm])
+        hu = np.asarray(vol.hu)
+        rows.append((name, *_course_panel(hu, sp, read_chest(hu, tuple(sp)), hyb[name]["courses"])))
+    colour = {"LCX": "r", "RCA": "y", "LAD": "lime", "LCA": "lime"}
+    fig, axes = plt.subplots(len(rows), len(GROOVE_LEVELS_MM), figsize=(3.3 * len(GROOVE_LEVELS_MM), 3.4 * len(rows)),
+                             dpi=80, squeeze=False)
+    for r, (title, hu, sp, sac, courses) in enumerate(rows):
+        for c, dz in enumerate(GROOVE_LEVELS_MM):
+            ax = axes[r, c]
+            z = sac[0] + dz
+            k = int(np.clip(round(z / sp[0]), 0, hu.shape[0] - 1))
+            img = hu[k]
+            ax.imshow(img, cmap="gray", vmin=-160, vmax=240, extent=[0, img.shape[1] * sp[2], img.shape[0] * sp[1], 0])
+            for v, pts in courses.items():
+                near = pts[np.abs(pts[:, 0] - k * sp[0]) <= max(2.5, sp[0] / 2)]
+                ax.plot(near[:, 2], near[:, 1], ".", color=colour.get(v, "w"), ms=3)
+            ax.plot([sac[2]], [sac[1]], "c+", ms=10, mew=2)
+            ax.set_xlim(sac[2] - 60, sac[2] + 60)
+            ax.set_ylim(sac[1] + 60, sac[1] - 60)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.set_title(f"{title}\n{dz:+.0f} mm from the sac centroid", fontsize=8)
+    fig.suptitle("AV groove: LCX red, RCA yellow, LM / LAD green (phantom: drawn; real: eye-placed); cyan +: the found "
+                 "sac's centroid; patient's left on the image's right", fontsize=9)
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out)
+
+
 def _pids(text: str) -> list[int]:
     out: list[int] = []
     for part in text.split(","):
@@ -304,17 +368,23 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--picture", type=Path, default=None)
     ap.add_argument("--height-picture", type=Path, default=None, metavar="PNG",
                     help="sagittal slices: phantom patient --pids[0] as v8 and v9 beside LIDC-IDRI-0001 / -0003")
+    ap.add_argument("--groove-picture", type=Path, default=None, metavar="PNG",
+                    help="axial slices round the sac centroid: phantom patient --pids[0] as v8 and v10 beside "
+                         "LIDC-IDRI-0002 / -0001 with the courses marked")
     a = ap.parse_args(argv)
     a.out.mkdir(parents=True, exist_ok=True)
     frames = []
     if a.series:
         frames.append(pd.DataFrame(real_rows(a.data, a.series)))
         frames[-1].to_csv(a.out / "real.csv", index=False, quoting=csv.QUOTE_MINIMAL)
-    if a.pids:
+    if a.pids and not (a.groove_picture or a.height_picture):  # a picture alone draws only its patient
         frames.append(pd.DataFrame(phantom_rows(a.seed, a.pids, a.size, a.anatomy)))
         frames[-1].to_csv(a.out / "phantom.csv", index=False)
     if a.picture:
         picture(a.data, a.picture)
+    if a.groove_picture:
+        groove_picture(a.data, a.pids[0], a.seed, a.size, a.groove_picture)
+        return 0
     if a.height_picture:
         height_picture(a.data, a.pids[0], a.seed, a.size, a.height_picture)
         return 0

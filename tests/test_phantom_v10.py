@@ -1,0 +1,99 @@
+"""Anatomy v10 of the phantom (issue 15, the AV plane; opt-in: make_patient(version="v10"), cacscore phantom --anatomy
+v10): the LCX and the RCA run in a groove nearer the base (coronary.V10_GROOVE, drawn from its own stream), the crux,
+the left main and the LAD stay where v8 / v9 have them, the MAC is v9's. v8 stays the default and v8 / v9 draw as
+before (their own tests, tests/test_phantom_v8.py and tests/test_phantom_v9.py, pin that)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cacscore.cli import build_parser
+from cacscore.phantom import make_patient
+from cacscore.phantom.anatomy import ANATOMY_VERSION, ANATOMY_VERSIONS
+from cacscore.phantom.core import _draws, _score
+from cacscore.phantom.coronary import V10_GROOVE, crux_point
+from cacscore.phantom.noncoronary import mac_geometry, MAC_GEOMETRY
+
+SEED = 5
+PIDS = range(1, 25)
+
+
+def _u(d, pts: np.ndarray) -> np.ndarray:
+    """Long-axis position (base -1, apex +1) of points (x, y, z) in the patient's heart frame."""
+    return (pts - d.anat.heart_c) @ d.anat.heart_axes[0] / d.anat.heart_semi[0]
+
+
+def _blobs(blobs, kind=None) -> list[tuple]:
+    return [(b.centre_mm, b.radius_mm, b.hu, b.kind) for b in blobs if kind is None or b.kind == kind]
+
+
+def test_v10_is_opt_in_and_keeps_every_other_draw():
+    assert ANATOMY_VERSION == "v8" and "v10" in ANATOMY_VERSIONS
+    moved = 0
+    for pid in PIDS:
+        d8, d9, d10 = (_draws(pid, SEED, 64, version=v)[0] for v in ("v8", "v9", "v10"))
+        # the left main and the LAD, the plaques drawn (the calibrated sizes, HU, estimates, vessels, positions along
+        # the vessel), the motion (drawn after them from the main stream) and the nodes are v8's
+        for v in ("LCA", "LAD"):
+            assert np.array_equal(d10.vessels[v].points, d8.vessels[v].points)
+        assert [(s.vessel, s.s_frac, s.diameter_mm, s.length_mm, s.hu, s.est_score) for s in d10.specs] == \
+               [(s.vessel, s.s_frac, s.diameter_mm, s.length_mm, s.hu, s.est_score) for s in d8.specs]
+        assert [p.vessel for p in d10.plaques] == [p.vessel for p in d8.plaques]
+        assert d10.motion.amplitude_mm == d8.motion.amplitude_mm and _blobs(d10.nodes) == _blobs(d8.nodes)
+        assert _blobs(d10.cardiac, "aortic_valve") == _blobs(d8.cardiac, "aortic_valve")
+        # the MAC is v9's, less any sphere the moved courses now come too close to
+        assert set(_blobs(d10.cardiac, "mitral_annulus")) <= set(_blobs(d9.cardiac, "mitral_annulus"))
+        moved += not np.array_equal(d10.vessels["LCX"].points, d8.vessels["LCX"].points)
+    assert moved == len(PIDS)
+    assert mac_geometry("v10") == MAC_GEOMETRY["v9"] and mac_geometry("v8") == MAC_GEOMETRY["v8"]
+
+
+def test_v10_groove_is_nearer_the_base_and_higher_with_the_crux_kept():
+    for pid in PIDS:
+        d8, d10 = (_draws(pid, SEED, 64, version=v)[0] for v in ("v8", "v10"))
+        for v in ("LCX", "RCA"):
+            a, b = d8.vessels[v], d10.vessels[v]
+            n = len(b.points)
+            mid = slice(n // 3, 2 * n // 3)  # the course's middle third (the RCA's PDA counted in: still inside)
+            assert _u(d10, b.points[mid]).mean() < _u(d8, a.points[mid]).mean() - 0.05
+        lcx8, lcx10 = d8.vessels["LCX"].points, d10.vessels["LCX"].points
+        assert np.median(lcx10[:, 2]) > np.median(lcx8[:, 2])  # the LCX runs higher in the patient
+        # the groove's most basal point is V10_GROOVE's height (u, plus the 2.5 mm the vessels run outside the wall)
+        assert _u(d10, lcx10).min() > V10_GROOVE["u"][0] - 0.1
+        # the crux and the bifurcation are where v8 has them (within the resampling step)
+        c8, c10 = crux_point(d8.vessels), crux_point(d10.vessels)
+        assert c8[0] == c10[0]
+        assert np.linalg.norm(d8.vessels[c8[0]].points[c8[1]] - d10.vessels[c10[0]].points[c10[1]]) < 1.0
+        assert np.array_equal(lcx10[0], lcx8[0])
+
+
+def test_v10_truth_exact_deterministic_and_labelled_on_its_own_vessels():
+    for pid in range(1, 40):  # a patient with LCX and RCA plaques
+        d = _draws(pid, SEED, 96, version="v10")[0]
+        if {"LCX", "RCA"} <= {p.vessel for p in d.plaques}:
+            break
+    else:
+        pytest.fail("no such patient")
+    p = make_patient(pid, seed=SEED, size=96, version="v10")
+    again = make_patient(pid, seed=SEED, size=96, version="v10")
+    assert np.array_equal(p.hu, again.hu) and np.array_equal(p.labels, again.labels) and p.truth == again.truth
+    assert p.summary()["anatomy_version"] == "v10"
+    # the truth is what the static image with its labels scores (recomputed here over the whole volume)
+    from cacscore.phantom.anatomy import chest_grid
+    grid = chest_grid(p.anatomy, 96)
+    assert _score(p.hu_static, p.labels, grid, tuple(slice(0, n) for n in p.labels.shape)) == p.truth
+    assert p.truth["LCX"] > 0 and p.truth["RCA"] > 0
+    # each plaque's centre voxel carries its own vessel's label
+    org = np.array(p.origin_mm)
+    sp = np.array(p.spacing_mm)
+    for pl in p.plaques:
+        k = np.rint((pl.centre[[2, 1, 0]] - org[[2, 1, 0]]) / sp).astype(int)
+        assert p.labels[tuple(k)] == ("LCA", "LAD", "LCX", "RCA").index(pl.vessel) + 1
+
+
+def test_cli_offers_every_version():
+    parser = build_parser()
+    action = next(a for sub in parser._subparsers._group_actions for name, sp in sub.choices.items()
+                  if name == "phantom" for a in sp._actions if "--anatomy" in a.option_strings)
+    assert tuple(action.choices) == ANATOMY_VERSIONS
