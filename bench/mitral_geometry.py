@@ -185,12 +185,14 @@ SUMMARY_COLS = ("sac_above_mm", "sac_behind_mm", "sac_left_mm", "dz_mm", "above_
 
 
 def summary(df: pd.DataFrame) -> pd.DataFrame:
-    """Median [min, max] per source, landmark and quantity."""
+    """Median [min, max] over cases of each case's median, per source, landmark and quantity (a landmark with several
+    points per case, MAC spheres or a course's middle, counts once per case)."""
     out = []
     for (src, lmk), g in df.groupby(["source", "landmark"]):
         r = {"source": src, "landmark": lmk, "n": g["case"].nunique()}
+        per_case = g.groupby("case")[list(SUMMARY_COLS)].median()
         for c in SUMMARY_COLS:
-            v = g[c].dropna()
+            v = per_case[c].dropna()
             r[c] = f"{v.median():+.0f} [{v.min():+.0f}, {v.max():+.0f}]" if len(v) else ""
         out.append(r)
     return pd.DataFrame(out)
