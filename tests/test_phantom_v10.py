@@ -13,7 +13,7 @@ from cacscore.phantom import make_patient
 from cacscore.phantom.anatomy import ANATOMY_VERSION, ANATOMY_VERSIONS
 from cacscore.phantom.core import _draws, _score
 from cacscore.phantom.coronary import V10_GROOVE, crux_point
-from cacscore.phantom.noncoronary import mac_geometry, MAC_GEOMETRY
+from cacscore.phantom.noncoronary import MAC_GEOMETRY, mac_geometry
 
 SEED = 5
 PIDS = range(1, 25)
