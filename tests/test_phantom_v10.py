@@ -97,3 +97,17 @@ def test_cli_offers_every_version():
     action = next(a for sub in parser._subparsers._group_actions for name, sp in sub.choices.items()
                   if name == "phantom" for a in sp._actions if "--anatomy" in a.option_strings)
     assert tuple(action.choices) == ANATOMY_VERSIONS
+
+
+def test_mitral_geometry_course_middles():
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    from mitral_geometry import MID_FRACS, course_points, mid_points
+
+    course = np.array([[0.0, 0, 0], [10, 0, 0], [10, 30, 0]])  # 40 mm long, a right-angle turn at 10 mm
+    assert np.allclose(course_points(course, (0.0, 0.25, 0.5, 1.0)), [[0, 0, 0], [10, 0, 0], [10, 10, 0], [10, 30, 0]])
+    pts, names = mid_points(course, course[::-1])
+    assert names.count("lcx_mid") == len(MID_FRACS["lcx_mid"]) and names.count("rca_mid") == len(MID_FRACS["rca_mid"])
+    assert np.allclose(pts[0], [10, 6, 0])  # 40 % of 40 mm: 6 mm past the turn
