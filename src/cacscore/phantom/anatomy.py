@@ -44,7 +44,8 @@ import numpy as np
 from scipy import ndimage
 from scipy.interpolate import make_interp_spline
 
-from cacscore.phantom.chestwall import Body, capsule_footprint, draw_body, lens, septa, sheet_band, texture_fields
+from cacscore.phantom.chestwall import (AP_C_MAX, Body, Thorax, ap_source_rows, capsule_footprint, draw_body, draw_thorax, lens, septa,
+                                        sheet_band, texture_fields)
 from cacscore.phantom.lungvessels import add_twigs, colonise, splat_fraction, tree_segments
 from cacscore.phantom.raster import Grid, ellipse_footprint, ellipsoid_columns, ellipsoid_fraction, paint, slab_fraction
 
@@ -183,6 +184,7 @@ class Anatomy:
     crux_du: float = 0.0  # v7: how far (x the long semi-axis) the inferior AV groove dips toward the apex at the crux
     chest_realism: bool = False  # session 11 (CHEST_REALISM): lung_vessels are grown trees (lungvessels.py), rib necks
     body: Body | None = None  # session 12 (BODY_REALISM): body-wall muscle bellies, vertebral parts, lung fissures
+    thorax: Thorax | None = None  # session 13 (THORAX_REALISM): the upper chest's slope, mediastinal nodes, denser trees
 
 
 @dataclass(frozen=True)
@@ -665,6 +667,20 @@ spinous processes; the interlobar fissures. Drawn from their own stream after ev
 so the heart, coronaries, calcium and truth are unchanged; False paints session 11's chest exactly."""
 
 
+THORAX_REALISM = True
+"""Session 13 (docs/phantom.md, "Thorax realism"): the chest's shape changes with height (the anterior chest slopes back
+toward the apices, so the upper slices are shallower; the shoulders widen gradually instead of in one step), denser lung
+vessel trees (bench/phantom_body_metrics.py: the lungs' share above -500 HU was half the real series'), lymph nodes in
+the mediastinal fat, slimmer rib necks. Drawn from their own streams ([lung_texture_seed, 17] and 18, the trees) after
+every other draw, and painted only above the heart's top, so the heart, coronaries, calcium and truth are unchanged;
+False paints session 12's chest exactly."""
+LUNG_TREE_SPACING_V13_MM = 11.0
+"""Session 13 (THORAX_REALISM): the trees' attractor spacing (session 11: LUNG_TREE_SPACING_MM): more, longer
+branches, so the lungs hold about as many vessels per slab as the real series'."""
+LUNG_LEAF_R_V13 = (0.75, 0.8)
+"""Session 13: the trees' leaf radii (arteries, veins; session 11: 0.6, 0.65 mm)."""
+
+
 def lung_contains(anat: Anatomy, pts: np.ndarray) -> np.ndarray:
     """Whether patient points (n, 3) lie in the lungs as _paint_cavity draws them (the bell-shaped cavity between the
     diaphragm and the apices, a few mm in), and not in the heart's core. (n,) bool."""
@@ -690,7 +706,8 @@ LUNG_TREE_SPACING_MM = 16.0
 about one per that many mm of lung, so it sets how far out the visible vessels reach and how many there are."""
 
 
-def _draw_lung_trees(xr: np.random.Generator, anat: Anatomy) -> np.ndarray:
+def _draw_lung_trees(xr: np.random.Generator, anat: Anatomy, spacing: float = LUNG_TREE_SPACING_MM,
+                     leaf_r: tuple[float, float] = (0.6, 0.65)) -> np.ndarray:
     """Session 11's pulmonary vessels: an arterial tree from each hilum and a venous one from each side of the left
     atrium (a superior and an inferior vein), each grown by space colonisation toward its own random points in the
     lungs, so arteries and veins interleave, fill the lungs and taper from the hila out. (vessel segments (n, 7),
@@ -700,14 +717,14 @@ def _draw_lung_trees(xr: np.random.Generator, anat: Anatomy) -> np.ndarray:
     zd = anat.z_dome_mm
     lo = np.array([cx - ca, cy - cb, zd - anat.dome_depth])
     hi = np.array([cx + ca, cy + cb + ext, zd + anat.t_apex])
-    n_try = int(np.prod(hi - lo) / LUNG_TREE_SPACING_MM ** 3)
+    n_try = int(np.prod(hi - lo) / spacing ** 3)
     sx, sy, sr = anat.spine_c[0], anat.spine_c[1], anat.spine_r
     root = anat.aorta_root
     la = np.array([0.5 * (root[0] + sx) + 8.0, 0.5 * (root[1] + sy - sr - 16.0), root[2]])
     arteries = [anat.pulmonary[k].points[-1] for k in (1, 2) if len(anat.pulmonary) > k]
     veins = [la + np.array([side * 30.0, 0.0, dz_]) for side in (-1.0, 1.0) for dz_ in (12.0, -14.0)]
     segs, trunks = [], []
-    for roots, r_leaf in ((arteries, 0.6), (veins, 0.65)):
+    for roots, r_leaf in ((arteries, leaf_r[0]), (veins, leaf_r[1])):
         pts = lo + xr.random((n_try, 3)) * (hi - lo)
         pts = pts[lung_contains(anat, pts)]
         if not roots or not len(pts):
@@ -865,11 +882,18 @@ def draw_anatomy(rng: np.random.Generator) -> Anatomy:
         **_draw_v6(np.random.default_rng([tex_seed, 11])), **_draw_v7(np.random.default_rng([tex_seed, 12])),
     )
     if CHEST_REALISM:
-        # session 11: from their own stream, after every other draw, so nothing else changes
-        trees, bronchi = _draw_lung_trees(np.random.default_rng([tex_seed, 13]), anat)
+        # session 11: from their own stream, after every other draw, so nothing else changes; session 13
+        # (THORAX_REALISM): denser trees from a stream of their own (18; 13 is then not drawn from)
+        if THORAX_REALISM:
+            trees, bronchi = _draw_lung_trees(np.random.default_rng([tex_seed, 18]), anat, LUNG_TREE_SPACING_V13_MM,
+                                              LUNG_LEAF_R_V13)
+        else:
+            trees, bronchi = _draw_lung_trees(np.random.default_rng([tex_seed, 13]), anat)
         anat = replace(anat, lung_vessels=trees, bronchi=bronchi, chest_realism=True)
     if BODY_REALISM:  # session 12: its own stream too (16: clear of the numbers other features may take next)
         anat = replace(anat, body=draw_body(np.random.default_rng([tex_seed, 16])))
+    if THORAX_REALISM:  # session 13: its own stream (17)
+        anat = replace(anat, thorax=draw_thorax(np.random.default_rng([tex_seed, 17])))
     return anat
 
 
@@ -1777,7 +1801,10 @@ def _paint_shoulders(anat: Anatomy, cv: Canvas, bone_k: float) -> None:
         xs, ys = x[b[2]], y[b[1]]
         kin = ks[(ks >= b[0].start) & (ks < b[0].stop)]
         h = np.clip((zc[kin] - z0) / max(z_top - z0, 1.0), 0, 1)
-        w_all = np.round(10 + (w_top + 10) * np.sqrt(h))  # 1 mm steps: one footprint per step, not per slab
+        if anat.thorax is None:
+            w_all = np.round(10 + (w_top + 10) * np.sqrt(h))  # 1 mm steps: one footprint per step, not per slab
+        else:  # session 13: from nothing, linearly (sqrt's 10 mm start widened the body in one slab)
+            w_all = np.round((w_top + 10) * h)
         for w in np.unique(w_all):
             kk = kin[w_all == w]
             ex, ey = xc + side * 0.5 * w, by + dy
@@ -1844,6 +1871,8 @@ def _paint_mediastinum(anat: Anatomy, cv: Canvas) -> None:
             med = ellipse_footprint(x[mb[2]], y[mb[1]], mx, my, w, 0.86 * cb, px) * back
             kb = (slice(k, k + 1), mb[1], mb[2])
             cv.paint(kb, fz[k] * med[None], HU["fat"], "mediastinal_fat")
+        if anat.thorax is not None:
+            _paint_prevascular(anat, cv, mx, z1m)
     sx, sy, sr = anat.spine_c[0], anat.spine_c[1], anat.spine_r
     pcx, pcy = 0.5 * (sx - 8 + anat.desc_c[0] + anat.desc_r), sy - sr - 14
     pa, pb = 0.5 * (anat.desc_c[0] + anat.desc_r + 8 - sx) + 6, 20.0
@@ -1853,6 +1882,26 @@ def _paint_mediastinum(anat: Anatomy, cv: Canvas) -> None:
         f2 = ellipse_footprint(x[b[2]], y[b[1]], pcx, pcy, pa, pb, px)
         fz = slab_fraction(np.float32(z0p), np.float32(z1p), grid.z_edges_mm)[b[0]]
         cv.paint(b, fz[:, None, None] * f2[None], HU["mediastinum"], "mediastinal_fat")
+
+
+def _paint_prevascular(anat: Anatomy, cv: Canvas, mx: float, z_top: float) -> None:
+    """Session 13: the prevascular (anterior) mediastinum above the heart: fat from behind the sternum back to the
+    great vessels, a wedge 10-16 mm wide at the sternum, inside the cavity (before the great vessels and airways are
+painted, so they lie in it). Before, a midline sagittal showed lung
+    (black) between the sternum and the aorta above the heart, where a real chest has the thymic fat. Only above
+    upper_chest_z - 10 mm, so the heart's surroundings are as before."""
+    grid = cv.grid
+    (_, cy), (_, cb) = anat.cav_c, anat.cav_ab
+    z0 = upper_chest_z(anat) - 10.0
+    half = 10.0 + 0.25 * anat.med_halfwidth
+    b = grid.box((z0, cy - cb - 2 * grid.px_mm, mx - half - 2 * grid.px_mm),
+                 (z_top, cy - 0.2 * cb, mx + half + 2 * grid.px_mm))
+    if b is None:
+        return
+    f2 = ellipse_footprint(grid.x_mm[b[2]], grid.y_mm[b[1]], mx, cy - 0.6 * cb, half, 0.45 * cb, grid.px_mm)
+    fz = slab_fraction(np.float32(z0), np.float32(z_top), grid.z_edges_mm)[b[0]]
+    inside = _cavity_footprint(anat, grid.x_mm[b[2]], grid.y_mm[b[1]], grid.px_mm)  # not over the wall
+    cv.paint(b, fz[:, None, None] * (f2 * inside)[None], HU["mediastinum"], "mediastinal_fat")
 
 
 def paint_tube(cv: Canvas, tube: Tube, hu: float, *, grow_mm: float = 0.0, label: str | None = None,
@@ -2135,6 +2184,7 @@ def rib_necks(anat: Anatomy) -> np.ndarray:
     cyc = sy + sr + 8.0  # the canal ring's centre (_paint_spine)
     zd = anat.z_dome_mm
     t0 = anat.rib_drop * (1 - np.cos(RIB_THETA0)) / 2
+    r_neck = RIB_NECK_R if anat.thorax is None else RIB_NECK_R_V13
     out = []
     for k in range(12):
         z = zd + anat.rib_top - k * anat.rib_period - t0
@@ -2145,15 +2195,23 @@ def rib_necks(anat: Anatomy) -> np.ndarray:
             band = np.array([cx + side * np.sin(RIB_THETA0) * rho * a_k, cy + np.cos(RIB_THETA0) * rho * b_k, z])
             head = np.array([sx + side * 1.02 * sr, sy + 0.4 * sr, z + 4.0])
             tub = np.array([sx + side * 30.0, cyc + 1.0, z + 2.0])
-            out += [np.r_[head, tub, 4.0], np.r_[tub, band, 4.5]]
+            out += [np.r_[head, tub, r_neck[0]], np.r_[tub, band, r_neck[1]]]
     return np.asarray(out)
+
+
+RIB_NECK_R = (4.0, 4.5)
+"""Session 11: the rib necks' radii (head to tubercle, tubercle to the band), cortex 2 mm."""
+RIB_NECK_R_V13 = (3.0, 3.4)
+"""Session 13 (THORAX_REALISM): slimmer necks with a 1.2 mm cortex (session 11's read as thick white bars at 5 mm; a
+real neck is about 6 mm thick, a thin cortex round marrow)."""
 
 
 def _paint_rib_necks(anat: Anatomy, cv: Canvas, bone_k: float) -> None:
     """Cortex then marrow of the rib necks (rib_necks), bright and labelled rib."""
     n_sub = max(1, round(cv.grid.dz_mm / 1.25))
+    cortex = 2.0 if anat.thorax is None else 1.2
     for seg in rib_necks(anat):
-        for grow, hu, name in ((0.0, 650 * bone_k, "rib"), (-2.0, 200 * bone_k, None)):
+        for grow, hu, name in ((0.0, 650 * bone_k, "rib"), (-cortex, 200 * bone_k, None)):
             s = seg.copy()
             s[6] += grow
             res = _segment_fraction(cv.grid, s, n_sub)
@@ -2354,10 +2412,96 @@ def render_background(anat: Anatomy, grid: Grid, *, kvp: float,
     _paint_clavicles(anat, cv, bone_k)
     _paint_sternum(anat, cv, bone_k)
     _paint_wall_calcium(anat, cv, bone_k)
+    if anat.thorax is not None:
+        _paint_nodes(anat, cv)
+        _slope_upper_chest(anat, cv)
     _paint_table(anat, cv, outside_depth)
     if anat.body is not None:
         _label_spine_bone(anat, cv)
     return cv.img, cv.bright, cv.lab
+
+
+def upper_chest_z(anat: Anatomy) -> float:
+    """Session 13: patient z above which the upper chest slopes back (THORAX_REALISM): 10 mm above the heart's
+    ellipsoid (x 1.3, for the atria on its base) and at least 40 mm above the aortic annulus, so that nothing the
+    heart's painter (coronary.render_heart) covers is moved."""
+    ez = anat.heart_semi * anat.heart_axes[:, 2]
+    top = float(anat.heart_c[2] + 1.3 * np.sqrt(np.sum(ez * ez)))
+    return max(top + 10.0, float(anat.aorta_root[2]) + 40.0)
+
+
+def ap_compression(anat: Anatomy, z_mm: np.ndarray) -> np.ndarray:
+    """Session 13: the share of the anterior depth the upper chest loses at patient heights z_mm (0 up to
+    upper_chest_z; Thorax.ap_c 100 mm above it, growing as height ** ap_exp; at most chestwall.AP_C_MAX)."""
+    th = anat.thorax
+    if th is None:
+        return np.zeros(np.shape(z_mm))
+    h = np.clip((np.asarray(z_mm, float) - upper_chest_z(anat)) / 100.0, 0.0, None)
+    return np.minimum(th.ap_c * h ** th.ap_exp, AP_C_MAX)
+
+
+def _slope_upper_chest(anat: Anatomy, cv: Canvas) -> None:
+    """Session 13: above the heart's top, move everything in front of the spine's centre back toward it by a share
+    growing with height (chestwall.ap_source_rows: the body's front by ap_compression x its depth, tissue near the
+    spine barely), so the upper chest is shallower than at the heart, as a real chest's anterior wall slopes back
+    toward the apices (before: the same outline at every height). Resampled per slab along y (linear for the image,
+    either source row for the bright mask, the nearest for the labels); one row map per slab, so it costs two row gathers per slab."""
+    grid = cv.grid
+    c = ap_compression(anat, grid.z_mm)
+    ks = np.flatnonzero(c > 1e-3)
+    if not len(ks):
+        return
+    y, px = grid.y_mm, grid.px_mm
+    y_fix = float(anat.spine_c[1])
+    depth = y_fix - (anat.body_c[1] - anat.body_ab[1])
+    for k in ks:
+        src = (ap_source_rows(y, y_fix, depth, float(c[k])) - y[0]) / px
+        src = np.clip(src, 0.0, len(y) - 1.0)
+        i0 = np.floor(src).astype(np.intp)
+        i1 = np.minimum(i0 + 1, len(y) - 1)
+        w = (src - i0).astype(np.float32)[:, None]
+        moved = np.flatnonzero(np.abs(src - np.arange(len(y))) > 1e-4)  # rows in front of the spine
+        if not len(moved):
+            continue
+        r0, r1 = int(moved[0]), int(moved[-1]) + 1
+        img = cv.img[k]
+        img[r0:r1] = img[i0[r0:r1]] * (1 - w[r0:r1]) + img[i1[r0:r1]] * w[r0:r1]
+        near = np.rint(src).astype(np.intp)
+        br = cv.bright[k]  # bone-touched if either source row is (the image mixes both)
+        cv.bright[k, r0:r1] = br[i0[r0:r1]] | (br[i1[r0:r1]] & (w[r0:r1] > 0))
+        if cv.lab is not None:
+            cv.lab[k, r0:r1] = cv.lab[k][near[r0:r1]]
+
+
+NODE_HU = 35.0
+"""Session 13: mediastinal lymph nodes (soft tissue, non-contrast)."""
+
+
+def _paint_nodes(anat: Anatomy, cv: Canvas) -> None:
+    """Session 13: lymph nodes (Thorax.nodes) as small flattened ellipsoids of soft tissue, only where they fall in
+    mediastinal fat (never over a vessel, the airway or the heart's space), labelled mediastinal_fat (they are part
+    of the mediastinum's soft tissue, not a structure any finder looks for). Before, the mediastinum's fat round the
+    great vessels was empty. Only above upper_chest_z - 10 mm (nothing the heart's painter covers changes)."""
+    th = anat.thorax
+    assert th is not None
+    cx = anat.cav_c[0]
+    tr_y = anat.spine_c[1] - anat.spine_r - 14
+    carina = anat.z_dome_mm + anat.t_arch - 12
+    rng = np.random.default_rng(th.seed)
+    fat_hu, z_low = HU["fat"], upper_chest_z(anat) - 10.0
+    for dx, dy, dz, r in th.nodes:
+        c = np.array([cx + dx, tr_y + dy, carina + dz])
+        ang, ka, kz = rng.uniform(0, np.pi), rng.uniform(1.2, 1.8), rng.uniform(1.2, 2.0)  # drawn for every node
+        if c[2] - r * kz < z_low:
+            continue
+        ax = np.array([[np.cos(ang), np.sin(ang), 0.0], [-np.sin(ang), np.cos(ang), 0.0], [0.0, 0.0, 1.0]])
+        res = ellipsoid_fraction(cv.grid, c, ax, np.array([r * ka, r, r * kz]))
+        if res is None:
+            continue
+        box, f = res
+        sub = cv.img[box]
+        f = f * (np.abs(sub - fat_hu) < 30.0)  # only in fat (the collar and fat of the mediastinum)
+        sub += f * (np.float32(NODE_HU) - sub)
 
 
 def _label_spine_bone(anat: Anatomy, cv: Canvas) -> None:
