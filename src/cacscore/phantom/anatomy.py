@@ -674,11 +674,12 @@ vessel trees (bench/phantom_body_metrics.py: the lungs' share above -500 HU was 
 the mediastinal fat, slimmer rib necks. Drawn from their own streams ([lung_texture_seed, 17] and 18, the trees) after
 every other draw, and painted only above the heart's top, so the heart, coronaries, calcium and truth are unchanged;
 False paints session 12's chest exactly."""
-LUNG_TREE_SPACING_V13_MM = 11.0
-"""Session 13 (THORAX_REALISM): the trees' attractor spacing (session 11: LUNG_TREE_SPACING_MM): more, longer
-branches, so the lungs hold about as many vessels per slab as the real series'."""
-LUNG_LEAF_R_V13 = (0.75, 0.8)
-"""Session 13: the trees' leaf radii (arteries, veins; session 11: 0.6, 0.65 mm)."""
+LUNG_TREE_SPACING_V13_MM = 13.0
+"""Session 13 (THORAX_REALISM): the trees' attractor spacing (session 11: LUNG_TREE_SPACING_MM = 16): more, longer
+branches; with LUNG_LEAF_R_V13 the lungs' share above -500 HU at 512 px is 0.022-0.032 on patients 1-6 of seed 0
+(session 12: 0.016-0.024; the three real series 0.023-0.031; bench/phantom_body_metrics.py)."""
+LUNG_LEAF_R_V13 = (0.65, 0.7)
+"""Session 13: the trees' leaf radii in mm (arteries, veins; session 11: 0.6, 0.65)."""
 
 
 def lung_contains(anat: Anatomy, pts: np.ndarray) -> np.ndarray:
@@ -1662,6 +1663,9 @@ LUNG_VESSEL_HU = 40.0
 CAPSULE_MIN_PX = 2.5
 """Session 11: lung vessel segments at least this many pixels in radius are painted as exact capsules, thinner ones
 splatted (lungvessels.splat_fraction)."""
+CAPSULE_MIN_PX_V13 = 3.5
+"""Session 13 (THORAX_REALISM): the denser trees have more thick segments; splatting the 2.5-3.5 px ones too keeps
+their cost near session 12's (their edge is slightly ragged)."""
 
 
 def _paint_lung_vessels(anat: Anatomy, cv: Canvas) -> None:
@@ -1674,7 +1678,7 @@ def _paint_lung_vessels(anat: Anatomy, cv: Canvas) -> None:
     if anat.chest_realism:
         if anat.bronchi is not None and len(anat.bronchi):
             _paint_bronchi(cv, anat.bronchi, n_sub)
-        _paint_lung_trees(cv, segs, n_sub)
+        _paint_lung_trees(cv, segs, n_sub, CAPSULE_MIN_PX if anat.thorax is None else CAPSULE_MIN_PX_V13)
         return
     for seg in segs:
         res = _segment_fraction(cv.grid, seg, n_sub)
@@ -1712,13 +1716,13 @@ def _paint_bronchi(cv: Canvas, bronchi: np.ndarray, n_sub: int) -> None:
         np.minimum(sub, sub + f * (hu_air - sub), out=sub)
 
 
-def _paint_lung_trees(cv: Canvas, segs: np.ndarray, n_sub: int) -> None:
+def _paint_lung_trees(cv: Canvas, segs: np.ndarray, n_sub: int, capsule_min_px: float = CAPSULE_MIN_PX) -> None:
     """Session 11's trees (thousands of short segments): the thick ones as exact capsules, their union taken against
     the lung as it was before any of them (painting one over another's anti-aliased edge, which no longer reads as
     lung, left dark seams across a vessel at every joint), then the thin ones splatted (lungvessels.splat_fraction),
     each only over lung."""
     hu = np.float32(LUNG_VESSEL_HU)
-    thick = segs[:, 6] >= CAPSULE_MIN_PX * cv.grid.px_mm
+    thick = segs[:, 6] >= capsule_min_px * cv.grid.px_mm
     caps = [res for res in (_segment_fraction(cv.grid, seg, n_sub) for seg in segs[thick]) if res is not None]
     before = [cv.img[box].copy() for box, _ in caps]
     for (box, f), v0 in zip(caps, before):

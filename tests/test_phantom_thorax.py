@@ -1,0 +1,135 @@
+"""Thorax realism of session 13 (anatomy.THORAX_REALISM): the upper chest slopes back above the heart, the shoulders
+widen gradually, denser lung vessel trees, mediastinal nodes and prevascular fat, slimmer rib necks. They change the
+background only; the heart, coronaries, calcium and truth are those of the same patients without them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cacscore.phantom import anatomy, make_patient
+from cacscore.phantom.anatomy import LABEL, ap_compression, chest_grid, render_background, upper_chest_z
+from cacscore.phantom.chestwall import ap_source_rows
+from cacscore.phantom.core import _draws
+
+SEED = 5
+PIDS = (1, 2, 3)
+
+
+def _with(on: bool, fn):
+    keep = anatomy.THORAX_REALISM
+    anatomy.THORAX_REALISM = on
+    try:
+        return fn()
+    finally:
+        anatomy.THORAX_REALISM = keep
+
+
+@pytest.fixture(scope="module")
+def pairs():
+    """(without, with) the thorax realism, the same patients at 96 px with anatomy labels."""
+    return [tuple(_with(on, lambda: make_patient(pid, seed=SEED, size=96, anatomy=True)) for on in (False, True))
+            for pid in PIDS]
+
+
+def test_thorax_realism_is_on_by_default_and_leaves_truth_and_labels_alone(pairs):
+    assert anatomy.THORAX_REALISM
+    for off, on in pairs:
+        assert on.anatomy.thorax is not None and off.anatomy.thorax is None
+        assert on.truth == off.truth and on.truth_moving == off.truth_moving
+        assert np.array_equal(on.labels, off.labels)
+        assert np.allclose(on.heart_centre_mm, off.heart_centre_mm)
+        # every draw but the trees is the same; the heart's draws exactly
+        for f in ("heart_c", "heart_axes", "heart_semi", "aorta_root", "body_ab", "cav_ab", "aortic_calc", "body"):
+            assert np.array_equal(np.asarray(getattr(on.anatomy, f), dtype=object),
+                                  np.asarray(getattr(off.anatomy, f), dtype=object)), f
+        heart = np.isin(off.anatomy_labels, (LABEL["heart"], LABEL["coronary_artery"]))
+        assert np.abs(on.hu_static - off.hu_static)[heart].max() < 30  # the trees' partial volume at its edge
+        lab = on.labels > 0
+        assert np.array_equal(on.hu_static[lab] >= 130, off.hu_static[lab] >= 130)
+        # nothing the heart's painter covers lies in the sloped part
+        z_vessel = on.origin_mm[2] + on.spacing_mm[0] * np.nonzero(lab)[0] if lab.any() else np.array([-1e9])
+        assert z_vessel.max() < upper_chest_z(on.anatomy) - 10
+
+
+def test_upper_chest_is_shallower_than_at_the_heart(pairs):
+    for off, on in pairs:
+        def depth(p, k):
+            body = (p.hu_static[k] > -300) & (p.anatomy_labels[k] != LABEL["table"])
+            rows = np.flatnonzero(body.any(axis=1))
+            return (rows[-1] - rows[0]) * p.spacing_mm[1]
+        z = on.origin_mm[2] + on.spacing_mm[0] * np.arange(on.hu.shape[0])
+        top = len(z) - 2
+        kc = int(round(on.heart_centre_index[0]))
+        assert ap_compression(on.anatomy, z[top]) > 0.1
+        assert depth(on, top) < 0.95 * depth(off, top)  # shallower at the top than without
+        assert abs(depth(on, kc) - depth(off, kc)) <= on.spacing_mm[1]  # the same at the heart
+        # below the sloped part, the image differs only in the lungs (the denser trees) and the slimmer rib necks
+        below = z < upper_chest_z(on.anatomy) - 12
+        d = np.abs(on.hu_static[below] - off.hu_static[below]) > 1
+        lab = off.anatomy_labels[below][d]
+        ok = np.isin(lab, (LABEL["lung_right"], LABEL["lung_left"], LABEL["rib"], LABEL["vertebra"], LABEL["body_wall"],
+                           LABEL["heart"], LABEL["pericardium"], LABEL["epicardial_fat"], LABEL["airway"],
+                           LABEL["mediastinal_fat"], LABEL["aorta_descending"], LABEL["pulmonary_artery"],
+                           LABEL["thoracic_inlet"]))
+        assert ok.mean() > 0.99
+
+
+def test_denser_lung_trees_fill_more_of_the_lungs(pairs):
+    def volume(segs):
+        return float((np.pi * segs[:, 6] ** 2 * np.linalg.norm(segs[:, 3:6] - segs[:, :3], axis=1)).sum())
+
+    for off, on in pairs:
+        assert volume(on.anatomy.lung_vessels) > 1.5 * volume(off.anatomy.lung_vessels)
+        mean = [p.hu_static[np.isin(p.anatomy_labels, (LABEL["lung_right"], LABEL["lung_left"]))].mean() for p in (off, on)]
+        assert mean[1] > mean[0] + 5  # (96 px: the splatted vessels show as a denser lung, not as voxels > -500 HU)
+
+
+def test_mediastinum_above_the_heart_holds_prevascular_fat_and_nodes():
+    for pid in (1, 2):
+        res = []
+        for on in (False, True):
+            d, _ = _with(on, lambda: _draws(pid, SEED, 128))
+            g = chest_grid(d.anat, 128)
+            res.append((d.anat, g, *render_background(d.anat, g, kvp=d.kvp, anatomy_labels=True)))
+        (a0, g, hu0, _, lab0), (a1, _, hu1, _, lab1) = res
+        # a midline column behind the sternum, 20-40 mm above the sloping line: lung before, fat now
+        k = int(np.searchsorted(g.z_mm, upper_chest_z(a1) + 25))
+        ix = int(np.argmin(np.abs(g.x_mm - a1.cav_c[0] - 4)))
+        col0, col1 = lab0[k, :, ix], lab1[k, :, ix]
+        assert (col1 == LABEL["mediastinal_fat"]).sum() > (col0 == LABEL["mediastinal_fat"]).sum()
+        # nodes: soft tissue (> -40 HU) where the mediastinal fat was, in some slab above the heart
+        med = (lab0 == LABEL["mediastinal_fat"]) & (lab1 == LABEL["mediastinal_fat"]) & (hu0 < -60)
+        assert ((hu1 > -40) & med).sum() > 0
+
+
+def test_ap_source_rows_compress_in_front_and_keep_the_back():
+    y = np.linspace(-250, 250, 1001)
+    y_fix, depth, c = 80.0, 250.0, 0.4
+    src = ap_source_rows(y, y_fix, depth, c)
+    assert np.allclose(src[y >= y_fix], y[y >= y_fix])
+    assert np.all(np.diff(src) > 0)  # monotonic: nothing folds
+    # the body's front (depth in front of the spine) comes from c x depth further forward
+    front_out = y_fix - depth * (1 - c)
+    assert np.interp(front_out, y, src) == pytest.approx(y_fix - depth, abs=0.5)
+    assert np.allclose(ap_source_rows(y, y_fix, depth, 0.0), y)
+
+
+def test_shoulders_widen_gradually(pairs):
+    for off, on in pairs:
+        def widths(p):
+            w = []
+            for k in range(p.hu.shape[0]):
+                cols = np.flatnonzero(((p.hu_static[k] > -300) & (p.anatomy_labels[k] != LABEL["table"])).any(axis=0))
+                w.append((cols[-1] - cols[0]) * p.spacing_mm[2] if len(cols) else 0.0)
+            return np.array(w)
+        step = [np.max(np.abs(np.diff(widths(p)))) / p.spacing_mm[0] for p in (off, on)]
+        assert step[1] <= step[0] + 1e-6  # no larger jump per mm of height than before
+
+
+def test_thorax_realism_is_deterministic_per_seed():
+    a = _draws(2, SEED, 64)[0].anat
+    b = _draws(2, SEED, 64)[0].anat
+    assert a.thorax == b.thorax and np.array_equal(a.lung_vessels, b.lung_vessels)
+    c = _draws(2, SEED + 1, 64)[0].anat
+    assert c.thorax != a.thorax
