@@ -4,13 +4,17 @@ background only; the heart, coronaries, calcium and truth are those of the same 
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
 from cacscore.phantom import anatomy, make_patient
-from cacscore.phantom.anatomy import LABEL, ap_compression, chest_grid, render_background, upper_chest_z
+from cacscore.phantom.anatomy import (LABEL, ap_compression, chest_grid, painted_points, render_background,
+                                     upper_chest_z)
 from cacscore.phantom.chestwall import ap_source_rows
 from cacscore.phantom.core import _draws
+from cacscore.phantom.writer import write_release
 
 SEED = 5
 PIDS = (1, 2, 3)
@@ -130,3 +134,25 @@ def test_thorax_realism_is_deterministic_per_seed():
     assert a.thorax == b.thorax and np.array_equal(a.lung_vessels, b.lung_vessels)
     c = _draws(2, SEED + 1, 64)[0].anat
     assert c.thorax != a.thorax
+
+
+def test_painted_points_follow_the_slope():
+    y = np.linspace(-250, 250, 501)
+    a = _draws(3, SEED, 64)[0].anat
+    z = np.full_like(y, upper_chest_z(a) + 90)
+    pts = np.column_stack([np.zeros_like(y), y, z])
+    moved = painted_points(a, pts)[:, 1]
+    src = ap_source_rows(moved, float(a.spine_c[1]), float(a.spine_c[1] - a.body_c[1] + a.body_ab[1]),
+                         float(ap_compression(a, z[:1])[0]))
+    assert np.allclose(src, y, atol=1e-6)  # the forward map inverts the resampling's
+    low = pts.copy()
+    low[:, 2] = upper_chest_z(a) - 5
+    assert np.allclose(painted_points(a, low), low, atol=1e-9)
+
+
+def test_release_records_its_realism_switches(tmp_path):
+    out = tmp_path / "rel"
+    write_release(out, n_patients=1, seed=SEED, size=48)
+    rec = json.loads((out / "anatomy" / "realism.json").read_text())
+    assert rec == {"anatomy_version": anatomy.ANATOMY_VERSION, "CHEST_REALISM": True, "BODY_REALISM": True,
+                   "THORAX_REALISM": True}

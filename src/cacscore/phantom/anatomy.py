@@ -682,6 +682,13 @@ LUNG_LEAF_R_V13 = (0.65, 0.7)
 """Session 13: the trees' leaf radii in mm (arteries, veins; session 11: 0.6, 0.65)."""
 
 
+def realism_switches() -> dict[str, bool]:
+    """The realism switches this process draws with (a release records them beside its anatomy version, so a release
+    can be matched to the chest it was drawn with)."""
+    return {"CHEST_REALISM": bool(CHEST_REALISM), "BODY_REALISM": bool(BODY_REALISM),
+            "THORAX_REALISM": bool(THORAX_REALISM)}
+
+
 def lung_contains(anat: Anatomy, pts: np.ndarray) -> np.ndarray:
     """Whether patient points (n, 3) lie in the lungs as _paint_cavity draws them (the bell-shaped cavity between the
     diaphragm and the apices, a few mm in), and not in the heart's core. (n,) bool."""
@@ -2442,6 +2449,22 @@ def ap_compression(anat: Anatomy, z_mm: np.ndarray) -> np.ndarray:
         return np.zeros(np.shape(z_mm))
     h = np.clip((np.asarray(z_mm, float) - upper_chest_z(anat)) / 100.0, 0.0, None)
     return np.minimum(th.ap_c * h ** th.ap_exp, AP_C_MAX)
+
+
+def painted_points(anat: Anatomy, pts: np.ndarray) -> np.ndarray:
+    """Session 13: where patient points (n, 3) of the drawn anatomy (the aorta's arch, its branches, the trachea) are
+    painted once the upper chest slopes back (_slope_upper_chest; unchanged without THORAX_REALISM or below
+    upper_chest_z). A point d mm in front of the spine's centre moves to d (1 - c d / depth)."""
+    pts = np.array(pts, float, copy=True)
+    c = ap_compression(anat, pts[:, 2])
+    y_fix = float(anat.spine_c[1])
+    depth = y_fix - (anat.body_c[1] - anat.body_ab[1])
+    d = y_fix - pts[:, 1]
+    front = d > 0
+    inside = np.minimum(d, depth)
+    moved = inside * (1 - c * inside / depth) + (1 - 2 * c) * (d - inside)
+    pts[front, 1] = y_fix - moved[front]
+    return pts
 
 
 def _slope_upper_chest(anat: Anatomy, cv: Canvas) -> None:
