@@ -68,14 +68,16 @@ def test_upper_chest_is_shallower_than_at_the_heart(pairs):
         assert ap_compression(on.anatomy, z[top]) > 0.1
         assert depth(on, top) < 0.95 * depth(off, top)  # shallower at the top than without
         assert abs(depth(on, kc) - depth(off, kc)) <= on.spacing_mm[1]  # the same at the heart
-        # below the sloped part, the image differs only in the lungs (the denser trees) and the slimmer rib necks
+        # below the sloped part, the image differs only in the lungs (the denser trees), the slimmer rib necks and the
+        # curved costal cartilages
         below = z < upper_chest_z(on.anatomy) - 12
         d = np.abs(on.hu_static[below] - off.hu_static[below]) > 1
         lab = off.anatomy_labels[below][d]
         ok = np.isin(lab, (LABEL["lung_right"], LABEL["lung_left"], LABEL["rib"], LABEL["vertebra"], LABEL["body_wall"],
                            LABEL["heart"], LABEL["pericardium"], LABEL["epicardial_fat"], LABEL["airway"],
                            LABEL["mediastinal_fat"], LABEL["aorta_descending"], LABEL["pulmonary_artery"],
-                           LABEL["thoracic_inlet"]))
+                           LABEL["thoracic_inlet"], LABEL["costal_cartilage"], LABEL["cartilage_calcium"],
+                           LABEL["sternum"]))
         assert ok.mean() > 0.99
 
 

@@ -44,7 +44,8 @@ import numpy as np
 from scipy import ndimage
 from scipy.interpolate import make_interp_spline
 
-from cacscore.phantom.chestwall import (AP_C_MAX, Body, Thorax, ap_source_rows, capsule_footprint, draw_body, draw_thorax, lens, septa,
+from cacscore.phantom.chestwall import (AP_C_MAX, CART_THETA, Body, Thorax, ap_source_rows, capsule_footprint, cartilage_lift, draw_body,
+                                        draw_thorax, lens, septa,
                                         sheet_band, texture_fields)
 from cacscore.phantom.lungvessels import add_twigs, colonise, splat_fraction, tree_segments
 from cacscore.phantom.raster import Grid, ellipse_footprint, ellipsoid_columns, ellipsoid_fraction, paint, slab_fraction
@@ -2250,10 +2251,16 @@ def _paint_ribs_range(anat: Anatomy, cv: Canvas, bone_k: float, ks: slice, x_sca
     u = rad0[band] - 4.5  # radial offset from the rib centre line
     theta = np.arccos(np.clip(dyr / np.maximum(rho, 1e-6), -1, 1))  # 0 posterior, pi anterior
     t_rel = anat.rib_drop * (1 - np.cos(theta)) / 2
+    period = np.float64(anat.rib_period)
+    if anat.thorax is not None:  # session 13: past the costochondral junction the cartilage stops falling and rib k's
+        # rises a + b k toward the sternum (cart_z_shift)
+        g = cartilage_lift(theta)
+        t_rel = np.minimum(t_rel, anat.rib_drop * (1 - np.cos(CART_THETA[0])) / 2) - anat.thorax.cart_rise[0] * g
+        period = anat.rib_period - anat.thorax.cart_rise[1] * g
     zc_t = (zc - zd)[:, None]
-    kk = np.round((anat.rib_top - t_rel[None] - zc_t) / anat.rib_period)
+    kk = np.round((anat.rib_top - t_rel[None] - zc_t) / period)
     kk = np.clip(kk, 0, 11)
-    t_c = (anat.rib_top - kk * anat.rib_period - t_rel[None] + zd).astype(np.float32)  # (nz, nb)
+    t_c = (anat.rib_top - kk * period - t_rel[None] + zd).astype(np.float32)  # (nz, nb)
     is_rib = (theta > 0.25) & (theta < 2.3)
     is_cart = (theta >= 2.3) & (theta < 2.8)
     col = np.where(is_rib | is_cart)[0]
@@ -2365,6 +2372,8 @@ def _paint_wall_calcium(anat: Anatomy, cv: Canvas, bone_k: float) -> None:
     """Aortic wall and costal cartilage calcium (never coronary: bright, label 0 in the calcium labels)."""
     for calcs, name in ((anat.aortic_calc, "aortic_wall_calcium"), (anat.cartilage_calc, "cartilage_calcium")):
         for cx_, cy_, cz_, r, hu in calcs:
+            if name == "cartilage_calcium":
+                cz_ = cz_ + cart_z_shift(anat, cx_, cy_, cz_)
             res = ellipsoid_fraction(cv.grid, np.array([cx_, cy_, cz_]), np.eye(3), np.array([r, r, r * 1.5]),
                                      supersample=2)
             if res is not None:
@@ -2373,6 +2382,23 @@ def _paint_wall_calcium(anat: Anatomy, cv: Canvas, bone_k: float) -> None:
                 cv.bright[b] |= f > 0.001
                 if cv.lab is not None:
                     cv.lab[b][f >= 0.25] = LABEL[name]
+
+
+def cart_z_shift(anat: Anatomy, x: float, y: float, z: float) -> float:
+    """Session 13: how far up (mm) a point drawn on a costal cartilage of the straight band (cartilage calcium) moves
+    with its cartilage's rise toward the sternum (THORAX_REALISM; 0 without). The rib is the one whose uncurved band
+    passes nearest to z at the point's angle."""
+    if anat.thorax is None:
+        return 0.0
+    (cx, cy), (ca, cb) = anat.cav_c, anat.cav_ab
+    s = float(_quantised_scale(anat, np.array([z]))[0])
+    dxr, dyr = (x - cx) / (ca * s), (y - cy) / cb
+    theta = float(np.arccos(np.clip(dyr / max(np.hypot(dxr, dyr), 1e-6), -1, 1)))
+    t_rel = anat.rib_drop * (1 - np.cos(theta)) / 2
+    k = float(np.clip(np.round((anat.rib_top - t_rel - (z - anat.z_dome_mm)) / anat.rib_period), 0, 11))
+    a, b = anat.thorax.cart_rise
+    stop = max(t_rel - anat.rib_drop * (1 - np.cos(CART_THETA[0])) / 2, 0.0)  # the fall it no longer makes
+    return float(stop + (a + b * k) * cartilage_lift(theta))
 
 
 def _paint_table(anat: Anatomy, cv: Canvas, outside_depth: np.ndarray) -> None:

@@ -140,12 +140,15 @@ class Thorax:
     mediastinum's fat. ``ap_c`` the share of the anterior depth (spine to front) the upper chest loses 100 mm above the
     heart's top, ``ap_exp`` how that share grows with height (real series: the body's depth falls by 2-10 % 100 mm above
     the heart's centre and by 16-31 % 160 mm above it, bench/phantom_body_metrics.py); ``nodes`` mediastinal lymph
-    nodes (n, 4: dx, dy from the trachea's centre, z above the carina, radius mm); ``seed`` for the nodes' shapes."""
+    nodes (n, 4: dx, dy from the trachea's centre, z above the carina, radius mm); ``seed`` for the nodes' shapes;
+    ``cart_rise`` (a, b): rib k's costal cartilage rises a + b k mm from the costochondral junction to the sternum
+    (real: the upper cartilages run nearly level, the 5th-7th curve up steeply to the sternum)."""
 
     ap_c: float
     ap_exp: float
     nodes: tuple[tuple[float, float, float, float], ...]
     seed: int
+    cart_rise: tuple[float, float] = (0.0, 0.0)  # the costal cartilages' rise to the sternum: a + b x rib index (mm)
 
 
 def draw_thorax(xr: np.random.Generator) -> Thorax:
@@ -162,7 +165,18 @@ def draw_thorax(xr: np.random.Generator) -> Thorax:
     nodes = tuple((float(dx + xr.normal(0, 3)), float(dy + xr.normal(0, 3)), float(z + xr.normal(0, 6)),
                    float(xr.uniform(1.5, 4.0))) for dx, dy, z in stations[pick])
     return Thorax(ap_c=float(xr.uniform(0.25, 0.42)), ap_exp=float(xr.uniform(0.9, 1.4)), nodes=nodes,
-                  seed=int(xr.integers(2**31)))
+                  seed=int(xr.integers(2**31)), cart_rise=(float(xr.uniform(0.0, 8.0)), float(xr.uniform(2.5, 5.0))))
+
+
+CART_THETA = (2.3, 2.8)
+"""The costal cartilages' band (rad from posterior; anatomy._paint_ribs_range), the sternum beyond it."""
+
+
+def cartilage_lift(theta: np.ndarray) -> np.ndarray:
+    """How far (0-1) along its cartilage toward the sternum a point of the band at angle theta lies (0 at the
+    costochondral junction and laterally), rising faster near the sternum."""
+    g = np.clip((np.asarray(theta) - CART_THETA[0]) / (CART_THETA[1] - CART_THETA[0]), 0.0, 1.0)
+    return g ** 1.5
 
 
 AP_C_MAX = 0.45
