@@ -77,7 +77,7 @@ def test_upper_chest_is_shallower_than_at_the_heart(pairs):
                            LABEL["heart"], LABEL["pericardium"], LABEL["epicardial_fat"], LABEL["airway"],
                            LABEL["mediastinal_fat"], LABEL["aorta_descending"], LABEL["pulmonary_artery"],
                            LABEL["thoracic_inlet"], LABEL["costal_cartilage"], LABEL["cartilage_calcium"],
-                           LABEL["sternum"]))
+                           LABEL["sternum"], LABEL["arm"], LABEL["humerus"], LABEL["outside"]))
         assert ok.mean() > 0.99
 
 
@@ -184,3 +184,34 @@ def test_costal_cartilages_rise_to_the_sternum_and_carry_their_calcium():
             on_cart.append((lab[k, i - 1:i + 2, j - 1:j + 2] == LABEL["costal_cartilage"]).any())
         # the calcium moved with its cartilage (unmoved, 3 / 7, 7 / 11, 5 / 14 of them were beside one)
         assert len(on_cart) and all(on_cart)
+
+
+def test_wobbly_ellipse_keeps_its_area_and_is_not_an_ellipse():
+    from cacscore.phantom.chestwall import wobbly_ellipse_footprint
+    from cacscore.phantom.raster import ellipse_footprint
+
+    xs = ys = np.arange(-80, 80, 0.5)
+    harm = (0.04, 0.3, 0.03, 1.0, 0.02, 2.0)
+    w = wobbly_ellipse_footprint(xs, ys, 0.0, 0.0, 45.0, 55.0, 0.5, harm)
+    e = ellipse_footprint(xs, ys, 0.0, 0.0, 45.0, 55.0, 0.5)
+    assert w.sum() == pytest.approx(e.sum(), rel=0.01)  # (1 + sum a^2 / 2: < 0.2 % here)
+    assert (np.abs(w - e) > 0.99).sum() > 100  # whole pixels in one and not the other: a lobulated outline
+    assert np.array_equal(wobbly_ellipse_footprint(xs, ys, 0.0, 0.0, 45.0, 55.0, 0.5, ()) > 0.5, e > 0.5)
+
+
+def test_arms_have_a_septum_and_a_lobulated_outline():
+    for pid in (3, 7):  # arms down at seed 0
+        fat_on_row = []
+        for on in (False, True):
+            d, _ = _with(on, lambda: _draws(pid, 0, 128))
+            a = d.anat
+            assert a.arms is not None
+            g = chest_grid(a, 128)
+            hu, _, lab = render_background(a, g, kvp=d.kvp, anatomy_labels=True)
+            k = int(np.searchsorted(g.z_mm, a.heart_c[2]))
+            fat_in_arm = (lab[k] == LABEL["arm"]) & (hu[k] < -50)
+            iy = int(np.argmin(np.abs(g.y_mm - a.body_c[1] - a.arms[3])))
+            fat_on_row.append(int(fat_in_arm[iy].sum()))
+        # fat on the arm's row between the humerus and the chest (the septum), not only under the skin (1 and 5 px
+        # before, 8 and 9 with it)
+        assert fat_on_row[1] >= fat_on_row[0] + 3

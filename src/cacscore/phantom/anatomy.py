@@ -45,7 +45,7 @@ from scipy import ndimage
 from scipy.interpolate import make_interp_spline
 
 from cacscore.phantom.chestwall import (AP_C_MAX, CART_THETA, Body, Thorax, ap_source_rows, capsule_footprint, cartilage_lift, draw_body,
-                                        draw_thorax, lens, septa,
+                                        draw_thorax, lens, septa, wobbly_ellipse_footprint,
                                         sheet_band, texture_fields)
 from cacscore.phantom.lungvessels import add_twigs, colonise, splat_fraction, tree_segments
 from cacscore.phantom.raster import Grid, ellipse_footprint, ellipsoid_columns, ellipsoid_fraction, paint, slab_fraction
@@ -1765,11 +1765,14 @@ def _paint_arms(anat: Anatomy, cv: Canvas, bone_k: float) -> None:
         xs, ys = x[b[2]], y[b[1]]
         hx = ax_ - side * 0.15 * rx
         f_hum = ellipse_footprint(xs, ys, hx, ay_, r_hum, r_hum, px)
-        layers = ((ellipse_footprint(xs, ys, ax_, ay_, rx, ry, px), HU["skin"], "arm"),
-                  (ellipse_footprint(xs, ys, ax_, ay_, rx - 2, ry - 2, px), HU["fat"], "arm"),
-                  (ellipse_footprint(xs, ys, ax_, ay_, rx - 2 - fat * 0.5, ry - 2 - fat * 0.6, px), HU["muscle"], "arm"),
-                  (f_hum, 620 * bone_k, "humerus"),
-                  (ellipse_footprint(xs, ys, hx, ay_, r_hum - 2.5, r_hum - 2.5, px), 200 * bone_k, None))
+        if anat.thorax is None:
+            layers = ((ellipse_footprint(xs, ys, ax_, ay_, rx, ry, px), HU["skin"], "arm"),
+                      (ellipse_footprint(xs, ys, ax_, ay_, rx - 2, ry - 2, px), HU["fat"], "arm"),
+                      (ellipse_footprint(xs, ys, ax_, ay_, rx - 2 - fat * 0.5, ry - 2 - fat * 0.6, px), HU["muscle"], "arm"),
+                      (f_hum, 620 * bone_k, "humerus"),
+                      (ellipse_footprint(xs, ys, hx, ay_, r_hum - 2.5, r_hum - 2.5, px), 200 * bone_k, None))
+        else:
+            layers = _arm_layers_v13(anat, xs, ys, px, (ax_, ay_, hx), side, f_hum, bone_k)
         # the arm spans the whole scan and what lies under it (air, the body's z-invariant wall) is the same in
         # every slab: paint one slab and copy it (painting the (z, y, x) box layer by layer cost 0.6 s at 1.25 mm)
         k0 = b[0].start
@@ -1789,6 +1792,35 @@ def _paint_arms(anat: Anatomy, cv: Canvas, bone_k: float) -> None:
         head = ellipsoid_fraction(grid, np.array([hx, ay_, zd + t_sh - 10]), np.eye(3), np.array([r_hum + 12] * 3))
         if head is not None:  # the humeral head at the top of the arm
             cv.paint(head[0], head[1], 520 * bone_k, "humerus", is_bright=True)
+
+
+def _arm_layers_v13(anat: Anatomy, xs: np.ndarray, ys: np.ndarray, px: float, centre: tuple[float, float, float],
+                    side: float, f_hum: np.ndarray, bone_k: float) -> tuple:
+    """Session 13 (THORAX_REALISM): an arm's cross-section as (footprint, HU, label) layers painted in order: a lobulated
+    outline (Thorax.arm_harm), subcutaneous fat, the flexors in front and the extensors behind the humerus with a fat
+    plane between them that widens toward the chest (the medial intermuscular septum), and in it the neurovascular
+    bundle (brachial artery, two veins, nerve: soft-tissue dots in fat), then the humerus' cortex and marrow. Before:
+    three concentric ellipses."""
+    th = anat.thorax
+    assert th is not None and anat.arms is not None
+    ax_, ay_, hx = centre
+    _, rx, ry, _, r_hum, fat, _ = anat.arms
+    harm = th.arm_harm[:6] if side < 0 else th.arm_harm[6:12]
+    skin = wobbly_ellipse_footprint(xs, ys, ax_, ay_, rx, ry, px, harm)
+    sub = wobbly_ellipse_footprint(xs, ys, ax_, ay_, rx - 2, ry - 2, px, harm)
+    mus = wobbly_ellipse_footprint(xs, ys, ax_, ay_, rx - 2 - fat * 0.5, ry - 2 - fat * 0.6, px, harm)
+    # the septum: a fat band at the humerus' height, from the bone toward the chest (medial: -side), widening there
+    t = np.clip(-side * (xs - hx) / max(rx, 1.0), 0.0, 1.0)[None, :].astype(np.float32)
+    half = np.float32(0.5 * th.arm_septum) * (1.0 + 2.0 * t)
+    dy = np.abs((ys - ay_)[:, None].astype(np.float32))
+    sep = np.clip((half - dy) / np.float32(px) + 0.5, 0.0, 1.0) * (t > 0) * mus
+    bundle = np.zeros_like(mus)
+    bx0 = hx - side * (r_hum + 0.45 * (rx - r_hum))
+    for ddx, ddy, r in ((0.0, 0.0, 2.6), (-3.5, 3.0, 2.2), (3.5, -3.0, 2.0), (2.0, 4.0, 1.5)):
+        bundle = np.maximum(bundle, ellipse_footprint(xs, ys, bx0 + side * ddx, ay_ + ddy, r, r, px))
+    return ((skin, HU["skin"], "arm"), (sub, HU["fat"], "arm"), (mus, HU["muscle"], "arm"), (sep, HU["fat"] + 10, "arm"),
+            (bundle * mus, HU["muscle"] - 10, "arm"), (f_hum, 620 * bone_k, "humerus"),
+            (ellipse_footprint(xs, ys, hx, ay_, r_hum - 2.0, r_hum - 2.0, px), 200 * bone_k, None))
 
 
 def _paint_shoulders(anat: Anatomy, cv: Canvas, bone_k: float) -> None:

@@ -149,6 +149,8 @@ class Thorax:
     nodes: tuple[tuple[float, float, float, float], ...]
     seed: int
     cart_rise: tuple[float, float] = (0.0, 0.0)  # the costal cartilages' rise to the sternum: a + b x rib index (mm)
+    arm_harm: tuple[float, ...] = ()  # per arm (right, left) 3 x (amplitude, phase) of harmonics 2-4 of its outline
+    arm_septum: float = 3.0  # the fat plane (mm) between the arm's flexors and extensors
 
 
 def draw_thorax(xr: np.random.Generator) -> Thorax:
@@ -165,7 +167,25 @@ def draw_thorax(xr: np.random.Generator) -> Thorax:
     nodes = tuple((float(dx + xr.normal(0, 3)), float(dy + xr.normal(0, 3)), float(z + xr.normal(0, 6)),
                    float(xr.uniform(1.5, 4.0))) for dx, dy, z in stations[pick])
     return Thorax(ap_c=float(xr.uniform(0.25, 0.42)), ap_exp=float(xr.uniform(0.9, 1.4)), nodes=nodes,
-                  seed=int(xr.integers(2**31)), cart_rise=(float(xr.uniform(0.0, 8.0)), float(xr.uniform(2.5, 5.0))))
+                  seed=int(xr.integers(2**31)), cart_rise=(float(xr.uniform(0.0, 8.0)), float(xr.uniform(2.5, 5.0))),
+                  arm_harm=tuple(float(v) for v in np.column_stack([xr.uniform(0.015, 0.05, 6),
+                                                                    xr.uniform(0, 2 * np.pi, 6)]).ravel()),
+                  arm_septum=float(xr.uniform(2.0, 4.5)))
+
+
+def wobbly_ellipse_footprint(xs: np.ndarray, ys: np.ndarray, cx: float, cy: float, ax: float, ay: float, px: float,
+                             harm: tuple[float, ...]) -> np.ndarray:
+    """Anti-aliased coverage (ny, nx) float32 of an ellipse whose radius at polar angle phi is scaled by
+    1 + sum a_k cos((k + 2) phi + p_k) for harm = (a_0, p_0, a_1, p_1, ...): a lobulated outline (a limb's muscles
+    under the skin), not a perfect ellipse. The edge is anti-aliased along the radius (exact enough for a few %)."""
+    dx = (xs - cx)[None, :].astype(np.float32)
+    dy = (ys - cy)[:, None].astype(np.float32)
+    phi = np.arctan2(dy * np.float32(ax / ay), dx)
+    scale = np.ones_like(phi)
+    for k in range(len(harm) // 2):
+        scale += np.float32(harm[2 * k]) * np.cos((k + 2) * phi + np.float32(harm[2 * k + 1]))
+    rho = np.sqrt((dx / np.float32(ax)) ** 2 + (dy / np.float32(ay)) ** 2) / scale
+    return np.clip((1.0 - rho) * np.float32(min(ax, ay)) / np.float32(px) + 0.5, 0.0, 1.0).astype(np.float32)
 
 
 CART_THETA = (2.3, 2.8)
