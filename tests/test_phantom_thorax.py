@@ -83,7 +83,6 @@ def test_upper_chest_is_shallower_than_at_the_heart(pairs):
 
 def test_denser_lung_trees_fill_more_of_the_lungs(pairs):
     for off, on in pairs:
-        assert len(on.anatomy.lung_vessels) > len(off.anatomy.lung_vessels)  # more, thinner branches
         mean = [p.hu_static[np.isin(p.anatomy_labels, (LABEL["lung_right"], LABEL["lung_left"]))].mean() for p in (off, on)]
         assert mean[1] > mean[0]  # (96 px: the splatted vessels show as a denser lung, not as voxels > -500 HU)
 

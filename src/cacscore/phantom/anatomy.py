@@ -679,8 +679,11 @@ LUNG_TREE_SPACING_V13_MM = 13.0
 """Session 13 (THORAX_REALISM): the trees' attractor spacing (session 11: LUNG_TREE_SPACING_MM = 16): more, longer
 branches; with LUNG_LEAF_R_V13 the lungs' share above -500 HU at 512 px is 0.022-0.032 on patients 1-6 of seed 0
 (session 12: 0.016-0.024; the three real series 0.023-0.031; bench/phantom_body_metrics.py)."""
-LUNG_LEAF_R_V13 = (0.65, 0.7)
+LUNG_LEAF_R_V13 = (0.7, 0.75)
 """Session 13: the trees' leaf radii in mm (arteries, veins; session 11: 0.6, 0.65)."""
+LUNG_TREE_INERTIA_V13 = 1.0
+"""Session 13: each growth step keeps this much of the node's own direction (lungvessels.colonise), so the segmental
+branches run straight, as a real lung's do, instead of wandering step by step."""
 
 
 def realism_switches() -> dict[str, bool]:
@@ -716,7 +719,7 @@ about one per that many mm of lung, so it sets how far out the visible vessels r
 
 
 def _draw_lung_trees(xr: np.random.Generator, anat: Anatomy, spacing: float = LUNG_TREE_SPACING_MM,
-                     leaf_r: tuple[float, float] = (0.6, 0.65)) -> np.ndarray:
+                     leaf_r: tuple[float, float] = (0.6, 0.65), inertia: float = 0.0) -> np.ndarray:
     """Session 11's pulmonary vessels: an arterial tree from each hilum and a venous one from each side of the left
     atrium (a superior and an inferior vein), each grown by space colonisation toward its own random points in the
     lungs, so arteries and veins interleave, fill the lungs and taper from the hila out. (vessel segments (n, 7),
@@ -739,7 +742,7 @@ def _draw_lung_trees(xr: np.random.Generator, anat: Anatomy, spacing: float = LU
         if not roots or not len(pts):
             trunks.append(np.zeros((0, 7)))
             continue
-        pos, parent = colonise(np.asarray(roots), pts, step=float(xr.uniform(5.5, 6.5)), max_iter=80)
+        pos, parent = colonise(np.asarray(roots), pts, step=float(xr.uniform(5.5, 6.5)), max_iter=80, inertia=inertia)
         trunks.append(tree_segments(pos, parent, r_leaf=r_leaf, exponent=1 / 3))
         segs.append(trunks[-1])
         segs.append(add_twigs(xr, pos, parent, lambda q: lung_contains(anat, q), r_leaf=r_leaf))
@@ -895,7 +898,7 @@ def draw_anatomy(rng: np.random.Generator) -> Anatomy:
         # (THORAX_REALISM): denser trees from a stream of their own (18; 13 is then not drawn from)
         if THORAX_REALISM:
             trees, bronchi = _draw_lung_trees(np.random.default_rng([tex_seed, 18]), anat, LUNG_TREE_SPACING_V13_MM,
-                                              LUNG_LEAF_R_V13)
+                                              LUNG_LEAF_R_V13, LUNG_TREE_INERTIA_V13)
         else:
             trees, bronchi = _draw_lung_trees(np.random.default_rng([tex_seed, 13]), anat)
         anat = replace(anat, lung_vessels=trees, bronchi=bronchi, chest_realism=True)
@@ -1910,10 +1913,22 @@ def _paint_mediastinum(anat: Anatomy, cv: Canvas) -> None:
         fz = slab_fraction(np.float32(z0m), np.float32(z1m), grid.z_edges_mm)
         # triangular: narrow behind the sternum, wide around the vessels and trachea
         back = ellipse_footprint(x[mb[2]], y[mb[1]], mx, my + 0.6 * cb, 1.5 * anat.med_halfwidth, 1.25 * cb, px)
+        # session 13: 80 % wider above the heart (the real series' mediastinum is 65-113 mm wide 100 mm above their
+        # heart centres, session 12's phantoms 47-96 mm; bench/phantom_body_metrics.py heart_share), in a wider box;
+        # the slabs below keep session 12's box and footprint exactly
+        z_wide = upper_chest_z(anat) - 10.0 if anat.thorax is not None else np.inf
+        hw = 1.15 * (1.0 + MEDIASTINUM_WIDEN_V13) * anat.med_halfwidth
+        mw = grid.box((z0m, my - 0.86 * cb - 2 * px, mx - hw - 2 * px), (z1m, my + 0.86 * cb + 2 * px, mx + hw + 2 * px))
         for k in range(mb[0].start, mb[0].stop):
             w = anat.med_halfwidth * float(np.interp(grid.z_mm[k], [z0m, z1m], [1.15, 0.6]))
-            med = ellipse_footprint(x[mb[2]], y[mb[1]], mx, my, w, 0.86 * cb, px) * back
-            kb = (slice(k, k + 1), mb[1], mb[2])
+            wide = 1.0 + MEDIASTINUM_WIDEN_V13 * float(np.clip((grid.z_mm[k] - z_wide) / 20.0, 0.0, 1.0))
+            if wide == 1.0:
+                bx_, bk = mb, back
+            else:
+                bx_ = mw
+                bk = ellipse_footprint(x[mw[2]], y[mw[1]], mx, my + 0.6 * cb, 1.5 * anat.med_halfwidth * wide, 1.25 * cb, px)
+            med = ellipse_footprint(x[bx_[2]], y[bx_[1]], mx, my, w * wide, 0.86 * cb, px) * bk
+            kb = (slice(k, k + 1), bx_[1], bx_[2])
             cv.paint(kb, fz[k] * med[None], HU["fat"], "mediastinal_fat")
         if anat.thorax is not None:
             _paint_prevascular(anat, cv, mx, z1m)
@@ -1926,6 +1941,10 @@ def _paint_mediastinum(anat: Anatomy, cv: Canvas) -> None:
         f2 = ellipse_footprint(x[b[2]], y[b[1]], pcx, pcy, pa, pb, px)
         fz = slab_fraction(np.float32(z0p), np.float32(z1p), grid.z_edges_mm)[b[0]]
         cv.paint(b, fz[:, None, None] * f2[None], HU["mediastinum"], "mediastinal_fat")
+
+
+MEDIASTINUM_WIDEN_V13 = 0.8
+"""Session 13 (THORAX_REALISM): how much wider the superior mediastinum's fat is drawn above the heart's top."""
 
 
 def _paint_prevascular(anat: Anatomy, cv: Canvas, mx: float, z_top: float) -> None:
@@ -2563,29 +2582,45 @@ NODE_HU = 35.0
 
 
 def _paint_nodes(anat: Anatomy, cv: Canvas) -> None:
-    """Session 13: lymph nodes (Thorax.nodes) as small flattened ellipsoids of soft tissue, only where they fall in
-    mediastinal fat (never over a vessel, the airway or the heart's space), labelled mediastinal_fat (they are part
-    of the mediastinum's soft tissue, not a structure any finder looks for). Before, the mediastinum's fat round the
-    great vessels was empty. Only above upper_chest_z - 10 mm (nothing the heart's painter covers changes)."""
+    """Session 13: lymph nodes (Thorax.nodes) as small flattened ellipsoids of soft tissue in the mediastinal fat: each
+    goes to the fat voxel of its slab nearest to its station (dx, dy from the trachea) that has at least 0.7 x its
+    radius of fat round it (found on the painted image, so it never covers a vessel, the airway or the lung), and is
+    painted only over fat; labelled as the fat round it (they are part of the mediastinum's soft tissue, not a
+    structure any finder looks for). Before, the mediastinum's fat round the great vessels was empty. Only above
+    upper_chest_z - 10 mm (nothing the heart's painter covers changes)."""
     th = anat.thorax
     assert th is not None
+    grid = cv.grid
     cx = anat.cav_c[0]
     tr_y = anat.spine_c[1] - anat.spine_r - 14
     carina = anat.z_dome_mm + anat.t_arch - 12
     rng = np.random.default_rng(th.seed)
-    fat_hu, z_low = HU["fat"], upper_chest_z(anat) - 10.0
+    fat_hu, z_low, px = HU["fat"], upper_chest_z(anat) - 10.0, grid.px_mm
+    crop = grid.box((grid.z_edges_mm[0], tr_y - 75.0, cx - 45.0), (grid.z_edges_mm[-1], tr_y + 15.0, cx + 45.0))
+    if crop is None:
+        return
+    xs, ys = grid.x_mm[crop[2]], grid.y_mm[crop[1]]
     for dx, dy, dz, r in th.nodes:
-        c = np.array([cx + dx, tr_y + dy, carina + dz])
+        zc = carina + dz
         ang, ka, kz = rng.uniform(0, np.pi), rng.uniform(1.2, 1.8), rng.uniform(1.2, 2.0)  # drawn for every node
-        if c[2] - r * kz < z_low:
+        k = int(np.searchsorted(grid.z_edges_mm, zc)) - 1
+        if zc - r * kz < z_low or not 0 <= k < grid.shape[0]:
             continue
+        fat = np.abs(cv.img[k][crop[1], crop[2]] - fat_hu) < 30.0
+        room = ndimage.distance_transform_edt(fat) * px
+        ok = room >= max(0.7 * r, px)
+        if not ok.any():
+            continue
+        d2 = (xs[None, :] - cx - dx) ** 2 + (ys[:, None] - tr_y - dy) ** 2
+        iy, ix = np.unravel_index(np.argmin(np.where(ok, d2, np.inf)), ok.shape)
+        c = np.array([xs[ix], ys[iy], zc])
         ax = np.array([[np.cos(ang), np.sin(ang), 0.0], [-np.sin(ang), np.cos(ang), 0.0], [0.0, 0.0, 1.0]])
-        res = ellipsoid_fraction(cv.grid, c, ax, np.array([r * ka, r, r * kz]))
+        res = ellipsoid_fraction(grid, c, ax, np.array([r * ka, r, r * kz]))
         if res is None:
             continue
         box, f = res
         sub = cv.img[box]
-        f = f * (np.abs(sub - fat_hu) < 30.0)  # only in fat (the collar and fat of the mediastinum)
+        f = f * (np.abs(sub - fat_hu) < 30.0)  # only in fat
         sub += f * (np.float32(NODE_HU) - sub)
 
 
