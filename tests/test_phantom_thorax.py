@@ -100,6 +100,12 @@ def test_mediastinum_above_the_heart_holds_prevascular_fat_and_nodes():
         ix = int(np.argmin(np.abs(g.x_mm - a1.cav_c[0] - 4)))
         col0, col1 = lab0[k, :, ix], lab1[k, :, ix]
         assert (col1 == LABEL["mediastinal_fat"]).sum() > (col0 == LABEL["mediastinal_fat"]).sum()
+        # the superior mediastinum is wider above the heart (MEDIASTINUM_WIDEN_V13), the same below
+        up = g.z_mm > upper_chest_z(a1) + 15
+        low = g.z_mm < upper_chest_z(a1) - 12
+        med0, med1 = lab0 == LABEL["mediastinal_fat"], lab1 == LABEL["mediastinal_fat"]
+        assert med1[up].sum() > 1.2 * med0[up].sum()
+        assert np.array_equal(med1[low], med0[low])
         # nodes: soft tissue (> -40 HU) where the mediastinal fat was, in some slab above the heart
         med = (lab0 == LABEL["mediastinal_fat"]) & (lab1 == LABEL["mediastinal_fat"]) & (hu0 < -60)
         assert ((hu1 > -40) & med).sum() > 0
