@@ -1919,14 +1919,18 @@ def _paint_mediastinum(anat: Anatomy, cv: Canvas) -> None:
         z_wide = upper_chest_z(anat) - 10.0 if anat.thorax is not None else np.inf
         hw = 1.15 * (1.0 + MEDIASTINUM_WIDEN_V13) * anat.med_halfwidth
         mw = grid.box((z0m, my - 0.86 * cb - 2 * px, mx - hw - 2 * px), (z1m, my + 0.86 * cb + 2 * px, mx + hw + 2 * px))
+        backs: dict[float, np.ndarray] = {}
         for k in range(mb[0].start, mb[0].stop):
             w = anat.med_halfwidth * float(np.interp(grid.z_mm[k], [z0m, z1m], [1.15, 0.6]))
             wide = 1.0 + MEDIASTINUM_WIDEN_V13 * float(np.clip((grid.z_mm[k] - z_wide) / 20.0, 0.0, 1.0))
             if wide == 1.0:
                 bx_, bk = mb, back
-            else:
+            else:  # (one footprint per width: most slabs have the full one)
                 bx_ = mw
-                bk = ellipse_footprint(x[mw[2]], y[mw[1]], mx, my + 0.6 * cb, 1.5 * anat.med_halfwidth * wide, 1.25 * cb, px)
+                if wide not in backs:
+                    backs[wide] = ellipse_footprint(x[mw[2]], y[mw[1]], mx, my + 0.6 * cb,
+                                                    1.5 * anat.med_halfwidth * wide, 1.25 * cb, px)
+                bk = backs[wide]
             med = ellipse_footprint(x[bx_[2]], y[bx_[1]], mx, my, w * wide, 0.86 * cb, px) * bk
             kb = (slice(k, k + 1), bx_[1], bx_[2])
             cv.paint(kb, fz[k] * med[None], HU["fat"], "mediastinal_fat")
