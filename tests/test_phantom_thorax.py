@@ -100,12 +100,9 @@ def test_mediastinum_above_the_heart_holds_prevascular_fat_and_nodes():
         ix = int(np.argmin(np.abs(g.x_mm - a1.cav_c[0] - 4)))
         col0, col1 = lab0[k, :, ix], lab1[k, :, ix]
         assert (col1 == LABEL["mediastinal_fat"]).sum() > (col0 == LABEL["mediastinal_fat"]).sum()
-        # the superior mediastinum is wider above the heart (MEDIASTINUM_WIDEN_V13), the same below
-        up = g.z_mm > upper_chest_z(a1) + 15
+        # the mediastinal fat below the sloped part is session 12's
         low = g.z_mm < upper_chest_z(a1) - 12
-        med0, med1 = lab0 == LABEL["mediastinal_fat"], lab1 == LABEL["mediastinal_fat"]
-        assert med1[up].sum() > 1.2 * med0[up].sum()
-        assert np.array_equal(med1[low], med0[low])
+        assert np.array_equal(lab1[low] == LABEL["mediastinal_fat"], lab0[low] == LABEL["mediastinal_fat"])
         # nodes: soft tissue (> -40 HU) where the mediastinal fat was, in some slab above the heart
         med = (lab0 == LABEL["mediastinal_fat"]) & (lab1 == LABEL["mediastinal_fat"]) & (hu0 < -60)
         assert ((hu1 > -40) & med).sum() > 0
@@ -220,3 +217,17 @@ def test_arms_have_a_septum_and_a_lobulated_outline():
         # fat on the arm's row between the humerus and the chest (the septum), not only under the skin (1 and 5 px
         # before, 8 and 9 with it)
         assert fat_on_row[1] >= fat_on_row[0] + 3
+
+
+def test_anatomy_rules_overrule_no_true_calcium_of_the_thorax_realism_phantom():
+    """Phantom 38 of seed 100 (tests/test_chest_anatomy.py's, there drawn with session 12's chest): with the thorax
+    realism as shipped no true coronary candidate is overruled (with MEDIASTINUM_WIDEN_V13 = 0.8, 7 of 10 were)."""
+    from cacscore import lesion as L
+    from cacscore.chest.anatomy import read_chest
+    from cacscore.lesion.anatomy import anatomy_verdicts
+
+    p = make_patient(38, seed=100, size=256)
+    cand = L.find_candidates(p.hu, p.spacing_mm, anatomy=read_chest(p.hu, p.spacing_mm))
+    v = anatomy_verdicts(cand.anatomy_columns).any(1)
+    truth = L.candidate_targets(cand.ids, p.labels)
+    assert (truth > 0).sum() >= 3 and not v[truth > 0].any()
