@@ -34,6 +34,11 @@ Session 12 (BODY_REALISM, on by default; its own stream [lung_texture_seed, 16],
 skin, subcutaneous fat with septa and muscle bellies lying on the ribs with fat planes between them (not concentric
 rings), the erector spinae under the trapezius, rounded breasts; vertebrae as a body (cortex, mottled cancellous bone,
 endplates, waist) with pedicles, laminae, transverse and spinous processes; the interlobar fissures.
+
+Session 13 (THORAX_REALISM, on by default; its own streams [lung_texture_seed, 17] (chestwall.Thorax) and 18 (the
+trees)): the upper chest slopes back above the heart's top (_slope_upper_chest), the shoulders widen gradually, arms
+with a lobulated outline and an intermuscular fat plane, denser and straighter lung trees, prevascular fat and lymph
+nodes in the mediastinum above the heart, slimmer rib necks, costal cartilages rising to the sternum.
 """
 
 from __future__ import annotations
