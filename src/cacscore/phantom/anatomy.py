@@ -34,6 +34,11 @@ Session 12 (BODY_REALISM, on by default; its own stream [lung_texture_seed, 16],
 skin, subcutaneous fat with septa and muscle bellies lying on the ribs with fat planes between them (not concentric
 rings), the erector spinae under the trapezius, rounded breasts; vertebrae as a body (cortex, mottled cancellous bone,
 endplates, waist) with pedicles, laminae, transverse and spinous processes; the interlobar fissures.
+
+Session 13 (THORAX_REALISM, on by default; its own streams [lung_texture_seed, 17] (chestwall.Thorax) and 18 (the
+trees)): the upper chest slopes back above the heart's top (_slope_upper_chest), the shoulders widen gradually, arms
+with a lobulated outline and an intermuscular fat plane, denser and straighter lung trees, prevascular fat and lymph
+nodes in the mediastinum above the heart, slimmer rib necks, costal cartilages rising to the sternum.
 """
 
 from __future__ import annotations
@@ -44,7 +49,9 @@ import numpy as np
 from scipy import ndimage
 from scipy.interpolate import make_interp_spline
 
-from cacscore.phantom.chestwall import Body, capsule_footprint, draw_body, lens, septa, sheet_band, texture_fields
+from cacscore.phantom.chestwall import (AP_C_MAX, CART_THETA, Body, Thorax, ap_source_rows, capsule_footprint, cartilage_lift, draw_body,
+                                        draw_thorax, lens, septa, wobbly_ellipse_footprint,
+                                        sheet_band, texture_fields)
 from cacscore.phantom.lungvessels import add_twigs, colonise, splat_fraction, tree_segments
 from cacscore.phantom.raster import Grid, ellipse_footprint, ellipsoid_columns, ellipsoid_fraction, paint, slab_fraction
 
@@ -185,6 +192,7 @@ class Anatomy:
     crux_du: float = 0.0  # v7: how far (x the long semi-axis) the inferior AV groove dips toward the apex at the crux
     chest_realism: bool = False  # session 11 (CHEST_REALISM): lung_vessels are grown trees (lungvessels.py), rib necks
     body: Body | None = None  # session 12 (BODY_REALISM): body-wall muscle bellies, vertebral parts, lung fissures
+    thorax: Thorax | None = None  # session 13 (THORAX_REALISM): the upper chest's slope, mediastinal nodes, denser trees
 
 
 @dataclass(frozen=True)
@@ -667,6 +675,31 @@ spinous processes; the interlobar fissures. Drawn from their own stream after ev
 so the heart, coronaries, calcium and truth are unchanged; False paints session 11's chest exactly."""
 
 
+THORAX_REALISM = True
+"""Session 13 (docs/phantom.md, "Thorax realism"): the chest's shape changes with height (the anterior chest slopes back
+toward the apices, so the upper slices are shallower; the shoulders widen gradually instead of in one step), denser lung
+vessel trees (bench/phantom_body_metrics.py: the lungs' share above -500 HU was half the real series'), lymph nodes in
+the mediastinal fat, slimmer rib necks. Drawn from their own streams ([lung_texture_seed, 17] and 18, the trees) after
+every other draw, and painted only above the heart's top, so the heart, coronaries, calcium and truth are unchanged;
+False paints session 12's chest exactly."""
+LUNG_TREE_SPACING_V13_MM = 13.0
+"""Session 13 (THORAX_REALISM): the trees' attractor spacing (session 11: LUNG_TREE_SPACING_MM = 16): more, longer
+branches; with LUNG_LEAF_R_V13 the lungs' share above -500 HU at 512 px is 0.022-0.032 on patients 1-6 of seed 0
+(session 12: 0.016-0.024; the three real series 0.023-0.031; bench/phantom_body_metrics.py)."""
+LUNG_LEAF_R_V13 = (0.7, 0.75)
+"""Session 13: the trees' leaf radii in mm (arteries, veins; session 11: 0.6, 0.65)."""
+LUNG_TREE_INERTIA_V13 = 1.0
+"""Session 13: each growth step keeps this much of the node's own direction (lungvessels.colonise), so the segmental
+branches run straight, as a real lung's do, instead of wandering step by step."""
+
+
+def realism_switches() -> dict[str, bool]:
+    """The realism switches this process draws with (a release records them beside its anatomy version, so a release
+    can be matched to the chest it was drawn with)."""
+    return {"CHEST_REALISM": bool(CHEST_REALISM), "BODY_REALISM": bool(BODY_REALISM),
+            "THORAX_REALISM": bool(THORAX_REALISM)}
+
+
 def lung_contains(anat: Anatomy, pts: np.ndarray) -> np.ndarray:
     """Whether patient points (n, 3) lie in the lungs as _paint_cavity draws them (the bell-shaped cavity between the
     diaphragm and the apices, a few mm in), and not in the heart's core. (n,) bool."""
@@ -692,7 +725,8 @@ LUNG_TREE_SPACING_MM = 16.0
 about one per that many mm of lung, so it sets how far out the visible vessels reach and how many there are."""
 
 
-def _draw_lung_trees(xr: np.random.Generator, anat: Anatomy) -> np.ndarray:
+def _draw_lung_trees(xr: np.random.Generator, anat: Anatomy, spacing: float = LUNG_TREE_SPACING_MM,
+                     leaf_r: tuple[float, float] = (0.6, 0.65), inertia: float = 0.0) -> np.ndarray:
     """Session 11's pulmonary vessels: an arterial tree from each hilum and a venous one from each side of the left
     atrium (a superior and an inferior vein), each grown by space colonisation toward its own random points in the
     lungs, so arteries and veins interleave, fill the lungs and taper from the hila out. (vessel segments (n, 7),
@@ -702,20 +736,20 @@ def _draw_lung_trees(xr: np.random.Generator, anat: Anatomy) -> np.ndarray:
     zd = anat.z_dome_mm
     lo = np.array([cx - ca, cy - cb, zd - anat.dome_depth])
     hi = np.array([cx + ca, cy + cb + ext, zd + anat.t_apex])
-    n_try = int(np.prod(hi - lo) / LUNG_TREE_SPACING_MM ** 3)
+    n_try = int(np.prod(hi - lo) / spacing ** 3)
     sx, sy, sr = anat.spine_c[0], anat.spine_c[1], anat.spine_r
     root = anat.aorta_root
     la = np.array([0.5 * (root[0] + sx) + 8.0, 0.5 * (root[1] + sy - sr - 16.0), root[2]])
     arteries = [anat.pulmonary[k].points[-1] for k in (1, 2) if len(anat.pulmonary) > k]
     veins = [la + np.array([side * 30.0, 0.0, dz_]) for side in (-1.0, 1.0) for dz_ in (12.0, -14.0)]
     segs, trunks = [], []
-    for roots, r_leaf in ((arteries, 0.6), (veins, 0.65)):
+    for roots, r_leaf in ((arteries, leaf_r[0]), (veins, leaf_r[1])):
         pts = lo + xr.random((n_try, 3)) * (hi - lo)
         pts = pts[lung_contains(anat, pts)]
         if not roots or not len(pts):
             trunks.append(np.zeros((0, 7)))
             continue
-        pos, parent = colonise(np.asarray(roots), pts, step=float(xr.uniform(5.5, 6.5)), max_iter=80)
+        pos, parent = colonise(np.asarray(roots), pts, step=float(xr.uniform(5.5, 6.5)), max_iter=80, inertia=inertia)
         trunks.append(tree_segments(pos, parent, r_leaf=r_leaf, exponent=1 / 3))
         segs.append(trunks[-1])
         segs.append(add_twigs(xr, pos, parent, lambda q: lung_contains(anat, q), r_leaf=r_leaf))
@@ -867,11 +901,18 @@ def draw_anatomy(rng: np.random.Generator) -> Anatomy:
         **_draw_v6(np.random.default_rng([tex_seed, 11])), **_draw_v7(np.random.default_rng([tex_seed, 12])),
     )
     if CHEST_REALISM:
-        # session 11: from their own stream, after every other draw, so nothing else changes
-        trees, bronchi = _draw_lung_trees(np.random.default_rng([tex_seed, 13]), anat)
+        # session 11: from their own stream, after every other draw, so nothing else changes; session 13
+        # (THORAX_REALISM): denser trees from a stream of their own (18; 13 is then not drawn from)
+        if THORAX_REALISM:
+            trees, bronchi = _draw_lung_trees(np.random.default_rng([tex_seed, 18]), anat, LUNG_TREE_SPACING_V13_MM,
+                                              LUNG_LEAF_R_V13, LUNG_TREE_INERTIA_V13)
+        else:
+            trees, bronchi = _draw_lung_trees(np.random.default_rng([tex_seed, 13]), anat)
         anat = replace(anat, lung_vessels=trees, bronchi=bronchi, chest_realism=True)
     if BODY_REALISM:  # session 12: its own stream too (16: clear of the numbers other features may take next)
         anat = replace(anat, body=draw_body(np.random.default_rng([tex_seed, 16])))
+    if THORAX_REALISM:  # session 13: its own stream (17)
+        anat = replace(anat, thorax=draw_thorax(np.random.default_rng([tex_seed, 17])))
     return anat
 
 
@@ -1640,6 +1681,9 @@ LUNG_VESSEL_HU = 40.0
 CAPSULE_MIN_PX = 2.5
 """Session 11: lung vessel segments at least this many pixels in radius are painted as exact capsules, thinner ones
 splatted (lungvessels.splat_fraction)."""
+CAPSULE_MIN_PX_V13 = 3.5
+"""Session 13 (THORAX_REALISM): the denser trees have more thick segments; splatting the 2.5-3.5 px ones too keeps
+their cost near session 12's (their edge is slightly ragged)."""
 
 
 def _paint_lung_vessels(anat: Anatomy, cv: Canvas) -> None:
@@ -1652,7 +1696,7 @@ def _paint_lung_vessels(anat: Anatomy, cv: Canvas) -> None:
     if anat.chest_realism:
         if anat.bronchi is not None and len(anat.bronchi):
             _paint_bronchi(cv, anat.bronchi, n_sub)
-        _paint_lung_trees(cv, segs, n_sub)
+        _paint_lung_trees(cv, segs, n_sub, CAPSULE_MIN_PX if anat.thorax is None else CAPSULE_MIN_PX_V13)
         return
     for seg in segs:
         res = _segment_fraction(cv.grid, seg, n_sub)
@@ -1690,13 +1734,13 @@ def _paint_bronchi(cv: Canvas, bronchi: np.ndarray, n_sub: int) -> None:
         np.minimum(sub, sub + f * (hu_air - sub), out=sub)
 
 
-def _paint_lung_trees(cv: Canvas, segs: np.ndarray, n_sub: int) -> None:
+def _paint_lung_trees(cv: Canvas, segs: np.ndarray, n_sub: int, capsule_min_px: float = CAPSULE_MIN_PX) -> None:
     """Session 11's trees (thousands of short segments): the thick ones as exact capsules, their union taken against
     the lung as it was before any of them (painting one over another's anti-aliased edge, which no longer reads as
     lung, left dark seams across a vessel at every joint), then the thin ones splatted (lungvessels.splat_fraction),
     each only over lung."""
     hu = np.float32(LUNG_VESSEL_HU)
-    thick = segs[:, 6] >= CAPSULE_MIN_PX * cv.grid.px_mm
+    thick = segs[:, 6] >= capsule_min_px * cv.grid.px_mm
     caps = [res for res in (_segment_fraction(cv.grid, seg, n_sub) for seg in segs[thick]) if res is not None]
     before = [cv.img[box].copy() for box, _ in caps]
     for (box, f), v0 in zip(caps, before):
@@ -1731,11 +1775,14 @@ def _paint_arms(anat: Anatomy, cv: Canvas, bone_k: float) -> None:
         xs, ys = x[b[2]], y[b[1]]
         hx = ax_ - side * 0.15 * rx
         f_hum = ellipse_footprint(xs, ys, hx, ay_, r_hum, r_hum, px)
-        layers = ((ellipse_footprint(xs, ys, ax_, ay_, rx, ry, px), HU["skin"], "arm"),
-                  (ellipse_footprint(xs, ys, ax_, ay_, rx - 2, ry - 2, px), HU["fat"], "arm"),
-                  (ellipse_footprint(xs, ys, ax_, ay_, rx - 2 - fat * 0.5, ry - 2 - fat * 0.6, px), HU["muscle"], "arm"),
-                  (f_hum, 620 * bone_k, "humerus"),
-                  (ellipse_footprint(xs, ys, hx, ay_, r_hum - 2.5, r_hum - 2.5, px), 200 * bone_k, None))
+        if anat.thorax is None:
+            layers = ((ellipse_footprint(xs, ys, ax_, ay_, rx, ry, px), HU["skin"], "arm"),
+                      (ellipse_footprint(xs, ys, ax_, ay_, rx - 2, ry - 2, px), HU["fat"], "arm"),
+                      (ellipse_footprint(xs, ys, ax_, ay_, rx - 2 - fat * 0.5, ry - 2 - fat * 0.6, px), HU["muscle"], "arm"),
+                      (f_hum, 620 * bone_k, "humerus"),
+                      (ellipse_footprint(xs, ys, hx, ay_, r_hum - 2.5, r_hum - 2.5, px), 200 * bone_k, None))
+        else:
+            layers = _arm_layers_v13(anat, xs, ys, px, (ax_, ay_, hx), side, f_hum, bone_k)
         # the arm spans the whole scan and what lies under it (air, the body's z-invariant wall) is the same in
         # every slab: paint one slab and copy it (painting the (z, y, x) box layer by layer cost 0.6 s at 1.25 mm)
         k0 = b[0].start
@@ -1755,6 +1802,35 @@ def _paint_arms(anat: Anatomy, cv: Canvas, bone_k: float) -> None:
         head = ellipsoid_fraction(grid, np.array([hx, ay_, zd + t_sh - 10]), np.eye(3), np.array([r_hum + 12] * 3))
         if head is not None:  # the humeral head at the top of the arm
             cv.paint(head[0], head[1], 520 * bone_k, "humerus", is_bright=True)
+
+
+def _arm_layers_v13(anat: Anatomy, xs: np.ndarray, ys: np.ndarray, px: float, centre: tuple[float, float, float],
+                    side: float, f_hum: np.ndarray, bone_k: float) -> tuple:
+    """Session 13 (THORAX_REALISM): an arm's cross-section as (footprint, HU, label) layers painted in order: a lobulated
+    outline (Thorax.arm_harm), subcutaneous fat, the flexors in front and the extensors behind the humerus with a fat
+    plane between them that widens toward the chest (the medial intermuscular septum), and in it the neurovascular
+    bundle (brachial artery, two veins, nerve: soft-tissue dots in fat), then the humerus' cortex and marrow. Before:
+    three concentric ellipses."""
+    th = anat.thorax
+    assert th is not None and anat.arms is not None
+    ax_, ay_, hx = centre
+    _, rx, ry, _, r_hum, fat, _ = anat.arms
+    harm = th.arm_harm[:6] if side < 0 else th.arm_harm[6:12]
+    skin = wobbly_ellipse_footprint(xs, ys, ax_, ay_, rx, ry, px, harm)
+    sub = wobbly_ellipse_footprint(xs, ys, ax_, ay_, rx - 2, ry - 2, px, harm)
+    mus = wobbly_ellipse_footprint(xs, ys, ax_, ay_, rx - 2 - fat * 0.5, ry - 2 - fat * 0.6, px, harm)
+    # the septum: a fat band at the humerus' height, from the bone toward the chest (medial: -side), widening there
+    t = np.clip(-side * (xs - hx) / max(rx, 1.0), 0.0, 1.0)[None, :].astype(np.float32)
+    half = np.float32(0.5 * th.arm_septum) * (1.0 + 2.0 * t)
+    dy = np.abs((ys - ay_)[:, None].astype(np.float32))
+    sep = np.clip((half - dy) / np.float32(px) + 0.5, 0.0, 1.0) * (t > 0) * mus
+    bundle = np.zeros_like(mus)
+    bx0 = hx - side * (r_hum + 0.45 * (rx - r_hum))
+    for ddx, ddy, r in ((0.0, 0.0, 2.6), (-3.5, 3.0, 2.2), (3.5, -3.0, 2.0), (2.0, 4.0, 1.5)):
+        bundle = np.maximum(bundle, ellipse_footprint(xs, ys, bx0 + side * ddx, ay_ + ddy, r, r, px))
+    return ((skin, HU["skin"], "arm"), (sub, HU["fat"], "arm"), (mus, HU["muscle"], "arm"), (sep, HU["fat"] + 10, "arm"),
+            (bundle * mus, HU["muscle"] - 10, "arm"), (f_hum, 620 * bone_k, "humerus"),
+            (ellipse_footprint(xs, ys, hx, ay_, r_hum - 2.0, r_hum - 2.0, px), 200 * bone_k, None))
 
 
 def _paint_shoulders(anat: Anatomy, cv: Canvas, bone_k: float) -> None:
@@ -1779,7 +1855,10 @@ def _paint_shoulders(anat: Anatomy, cv: Canvas, bone_k: float) -> None:
         xs, ys = x[b[2]], y[b[1]]
         kin = ks[(ks >= b[0].start) & (ks < b[0].stop)]
         h = np.clip((zc[kin] - z0) / max(z_top - z0, 1.0), 0, 1)
-        w_all = np.round(10 + (w_top + 10) * np.sqrt(h))  # 1 mm steps: one footprint per step, not per slab
+        if anat.thorax is None:
+            w_all = np.round(10 + (w_top + 10) * np.sqrt(h))  # 1 mm steps: one footprint per step, not per slab
+        else:  # session 13: from nothing, linearly (sqrt's 10 mm start widened the body in one slab)
+            w_all = np.round((w_top + 10) * h)
         for w in np.unique(w_all):
             kk = kin[w_all == w]
             ex, ey = xc + side * 0.5 * w, by + dy
@@ -1841,11 +1920,29 @@ def _paint_mediastinum(anat: Anatomy, cv: Canvas) -> None:
         fz = slab_fraction(np.float32(z0m), np.float32(z1m), grid.z_edges_mm)
         # triangular: narrow behind the sternum, wide around the vessels and trachea
         back = ellipse_footprint(x[mb[2]], y[mb[1]], mx, my + 0.6 * cb, 1.5 * anat.med_halfwidth, 1.25 * cb, px)
+        # session 13: 80 % wider above the heart (the real series' mediastinum is 65-113 mm wide 100 mm above their
+        # heart centres, session 12's phantoms 47-96 mm; bench/phantom_body_metrics.py heart_share), in a wider box;
+        # the slabs below keep session 12's box and footprint exactly
+        z_wide = upper_chest_z(anat) - 10.0 if anat.thorax is not None else np.inf
+        hw = 1.15 * (1.0 + MEDIASTINUM_WIDEN_V13) * anat.med_halfwidth
+        mw = grid.box((z0m, my - 0.86 * cb - 2 * px, mx - hw - 2 * px), (z1m, my + 0.86 * cb + 2 * px, mx + hw + 2 * px))
+        backs: dict[float, np.ndarray] = {}
         for k in range(mb[0].start, mb[0].stop):
             w = anat.med_halfwidth * float(np.interp(grid.z_mm[k], [z0m, z1m], [1.15, 0.6]))
-            med = ellipse_footprint(x[mb[2]], y[mb[1]], mx, my, w, 0.86 * cb, px) * back
-            kb = (slice(k, k + 1), mb[1], mb[2])
+            wide = 1.0 + MEDIASTINUM_WIDEN_V13 * float(np.clip((grid.z_mm[k] - z_wide) / 20.0, 0.0, 1.0))
+            if wide == 1.0:
+                bx_, bk = mb, back
+            else:  # (one footprint per width: most slabs have the full one)
+                bx_ = mw
+                if wide not in backs:
+                    backs[wide] = ellipse_footprint(x[mw[2]], y[mw[1]], mx, my + 0.6 * cb,
+                                                    1.5 * anat.med_halfwidth * wide, 1.25 * cb, px)
+                bk = backs[wide]
+            med = ellipse_footprint(x[bx_[2]], y[bx_[1]], mx, my, w * wide, 0.86 * cb, px) * bk
+            kb = (slice(k, k + 1), bx_[1], bx_[2])
             cv.paint(kb, fz[k] * med[None], HU["fat"], "mediastinal_fat")
+        if anat.thorax is not None:
+            _paint_prevascular(anat, cv, mx, z1m)
     sx, sy, sr = anat.spine_c[0], anat.spine_c[1], anat.spine_r
     pcx, pcy = 0.5 * (sx - 8 + anat.desc_c[0] + anat.desc_r), sy - sr - 14
     pa, pb = 0.5 * (anat.desc_c[0] + anat.desc_r + 8 - sx) + 6, 20.0
@@ -1855,6 +1952,34 @@ def _paint_mediastinum(anat: Anatomy, cv: Canvas) -> None:
         f2 = ellipse_footprint(x[b[2]], y[b[1]], pcx, pcy, pa, pb, px)
         fz = slab_fraction(np.float32(z0p), np.float32(z1p), grid.z_edges_mm)[b[0]]
         cv.paint(b, fz[:, None, None] * f2[None], HU["mediastinum"], "mediastinal_fat")
+
+
+MEDIASTINUM_WIDEN_V13 = 0.0
+"""Session 13 (THORAX_REALISM): how much wider the superior mediastinum's fat is drawn above the heart's top. 0.8
+brings the mediastinum's width 100-120 mm above the heart to the real series' (docs/phantom.md), but together with the
+slope and the prevascular fat it moves chest.anatomy.read_chest's pericardial sac enough that the anatomy rules overrule
+7 of 10 true coronary candidates of phantom 38 (seed 100, 256 px; none without it, none on patients 31-37): off until
+the finder is made robust to it."""
+
+
+def _paint_prevascular(anat: Anatomy, cv: Canvas, mx: float, z_top: float) -> None:
+    """Session 13: the prevascular (anterior) mediastinum above the heart: fat from behind the sternum back to the
+    great vessels, a wedge 10-16 mm wide at the sternum, inside the cavity (before the great vessels and airways are
+painted, so they lie in it). Before, a midline sagittal showed lung
+    (black) between the sternum and the aorta above the heart, where a real chest has the thymic fat. Only above
+    upper_chest_z - 10 mm, so the heart's surroundings are as before."""
+    grid = cv.grid
+    (_, cy), (_, cb) = anat.cav_c, anat.cav_ab
+    z0 = upper_chest_z(anat) - 10.0
+    half = 10.0 + 0.25 * anat.med_halfwidth
+    b = grid.box((z0, cy - cb - 2 * grid.px_mm, mx - half - 2 * grid.px_mm),
+                 (z_top, cy - 0.2 * cb, mx + half + 2 * grid.px_mm))
+    if b is None:
+        return
+    f2 = ellipse_footprint(grid.x_mm[b[2]], grid.y_mm[b[1]], mx, cy - 0.6 * cb, half, 0.45 * cb, grid.px_mm)
+    fz = slab_fraction(np.float32(z0), np.float32(z_top), grid.z_edges_mm)[b[0]]
+    inside = _cavity_footprint(anat, grid.x_mm[b[2]], grid.y_mm[b[1]], grid.px_mm)  # not over the wall
+    cv.paint(b, fz[:, None, None] * (f2 * inside)[None], HU["mediastinum"], "mediastinal_fat")
 
 
 def paint_tube(cv: Canvas, tube: Tube, hu: float, *, grow_mm: float = 0.0, label: str | None = None,
@@ -2137,6 +2262,7 @@ def rib_necks(anat: Anatomy) -> np.ndarray:
     cyc = sy + sr + 8.0  # the canal ring's centre (_paint_spine)
     zd = anat.z_dome_mm
     t0 = anat.rib_drop * (1 - np.cos(RIB_THETA0)) / 2
+    r_neck = RIB_NECK_R if anat.thorax is None else RIB_NECK_R_V13
     out = []
     for k in range(12):
         z = zd + anat.rib_top - k * anat.rib_period - t0
@@ -2147,15 +2273,23 @@ def rib_necks(anat: Anatomy) -> np.ndarray:
             band = np.array([cx + side * np.sin(RIB_THETA0) * rho * a_k, cy + np.cos(RIB_THETA0) * rho * b_k, z])
             head = np.array([sx + side * 1.02 * sr, sy + 0.4 * sr, z + 4.0])
             tub = np.array([sx + side * 30.0, cyc + 1.0, z + 2.0])
-            out += [np.r_[head, tub, 4.0], np.r_[tub, band, 4.5]]
+            out += [np.r_[head, tub, r_neck[0]], np.r_[tub, band, r_neck[1]]]
     return np.asarray(out)
+
+
+RIB_NECK_R = (4.0, 4.5)
+"""Session 11: the rib necks' radii (head to tubercle, tubercle to the band), cortex 2 mm."""
+RIB_NECK_R_V13 = (3.0, 3.4)
+"""Session 13 (THORAX_REALISM): slimmer necks with a 1.2 mm cortex (session 11's read as thick white bars at 5 mm; a
+real neck is about 6 mm thick, a thin cortex round marrow)."""
 
 
 def _paint_rib_necks(anat: Anatomy, cv: Canvas, bone_k: float) -> None:
     """Cortex then marrow of the rib necks (rib_necks), bright and labelled rib."""
     n_sub = max(1, round(cv.grid.dz_mm / 1.25))
+    cortex = 2.0 if anat.thorax is None else 1.2
     for seg in rib_necks(anat):
-        for grow, hu, name in ((0.0, 650 * bone_k, "rib"), (-2.0, 200 * bone_k, None)):
+        for grow, hu, name in ((0.0, 650 * bone_k, "rib"), (-cortex, 200 * bone_k, None)):
             s = seg.copy()
             s[6] += grow
             res = _segment_fraction(cv.grid, s, n_sub)
@@ -2183,10 +2317,16 @@ def _paint_ribs_range(anat: Anatomy, cv: Canvas, bone_k: float, ks: slice, x_sca
     u = rad0[band] - 4.5  # radial offset from the rib centre line
     theta = np.arccos(np.clip(dyr / np.maximum(rho, 1e-6), -1, 1))  # 0 posterior, pi anterior
     t_rel = anat.rib_drop * (1 - np.cos(theta)) / 2
+    period = np.float64(anat.rib_period)
+    if anat.thorax is not None:  # session 13: past the costochondral junction the cartilage stops falling and rib k's
+        # rises a + b k toward the sternum (cart_z_shift)
+        g = cartilage_lift(theta)
+        t_rel = np.minimum(t_rel, anat.rib_drop * (1 - np.cos(CART_THETA[0])) / 2) - anat.thorax.cart_rise[0] * g
+        period = anat.rib_period - anat.thorax.cart_rise[1] * g
     zc_t = (zc - zd)[:, None]
-    kk = np.round((anat.rib_top - t_rel[None] - zc_t) / anat.rib_period)
+    kk = np.round((anat.rib_top - t_rel[None] - zc_t) / period)
     kk = np.clip(kk, 0, 11)
-    t_c = (anat.rib_top - kk * anat.rib_period - t_rel[None] + zd).astype(np.float32)  # (nz, nb)
+    t_c = (anat.rib_top - kk * period - t_rel[None] + zd).astype(np.float32)  # (nz, nb)
     is_rib = (theta > 0.25) & (theta < 2.3)
     is_cart = (theta >= 2.3) & (theta < 2.8)
     col = np.where(is_rib | is_cart)[0]
@@ -2298,6 +2438,8 @@ def _paint_wall_calcium(anat: Anatomy, cv: Canvas, bone_k: float) -> None:
     """Aortic wall and costal cartilage calcium (never coronary: bright, label 0 in the calcium labels)."""
     for calcs, name in ((anat.aortic_calc, "aortic_wall_calcium"), (anat.cartilage_calc, "cartilage_calcium")):
         for cx_, cy_, cz_, r, hu in calcs:
+            if name == "cartilage_calcium":
+                cz_ = cz_ + cart_z_shift(anat, cx_, cy_, cz_)
             res = ellipsoid_fraction(cv.grid, np.array([cx_, cy_, cz_]), np.eye(3), np.array([r, r, r * 1.5]),
                                      supersample=2)
             if res is not None:
@@ -2306,6 +2448,23 @@ def _paint_wall_calcium(anat: Anatomy, cv: Canvas, bone_k: float) -> None:
                 cv.bright[b] |= f > 0.001
                 if cv.lab is not None:
                     cv.lab[b][f >= 0.25] = LABEL[name]
+
+
+def cart_z_shift(anat: Anatomy, x: float, y: float, z: float) -> float:
+    """Session 13: how far up (mm) a point drawn on a costal cartilage of the straight band (cartilage calcium) moves
+    with its cartilage's rise toward the sternum (THORAX_REALISM; 0 without). The rib is the one whose uncurved band
+    passes nearest to z at the point's angle."""
+    if anat.thorax is None:
+        return 0.0
+    (cx, cy), (ca, cb) = anat.cav_c, anat.cav_ab
+    s = float(_quantised_scale(anat, np.array([z]))[0])
+    dxr, dyr = (x - cx) / (ca * s), (y - cy) / cb
+    theta = float(np.arccos(np.clip(dyr / max(np.hypot(dxr, dyr), 1e-6), -1, 1)))
+    t_rel = anat.rib_drop * (1 - np.cos(theta)) / 2
+    k = float(np.clip(np.round((anat.rib_top - t_rel - (z - anat.z_dome_mm)) / anat.rib_period), 0, 11))
+    a, b = anat.thorax.cart_rise
+    stop = max(t_rel - anat.rib_drop * (1 - np.cos(CART_THETA[0])) / 2, 0.0)  # the fall it no longer makes
+    return float(stop + (a + b * k) * cartilage_lift(theta))
 
 
 def _paint_table(anat: Anatomy, cv: Canvas, outside_depth: np.ndarray) -> None:
@@ -2356,10 +2515,128 @@ def render_background(anat: Anatomy, grid: Grid, *, kvp: float,
     _paint_clavicles(anat, cv, bone_k)
     _paint_sternum(anat, cv, bone_k)
     _paint_wall_calcium(anat, cv, bone_k)
+    if anat.thorax is not None:
+        _paint_nodes(anat, cv)
+        _slope_upper_chest(anat, cv)
     _paint_table(anat, cv, outside_depth)
     if anat.body is not None:
         _label_spine_bone(anat, cv)
     return cv.img, cv.bright, cv.lab
+
+
+def upper_chest_z(anat: Anatomy) -> float:
+    """Session 13: patient z above which the upper chest slopes back (THORAX_REALISM): 10 mm above the heart's
+    ellipsoid (x 1.3, for the atria on its base) and at least 40 mm above the aortic annulus, so that nothing the
+    heart's painter (coronary.render_heart) covers is moved."""
+    ez = anat.heart_semi * anat.heart_axes[:, 2]
+    top = float(anat.heart_c[2] + 1.3 * np.sqrt(np.sum(ez * ez)))
+    return max(top + 10.0, float(anat.aorta_root[2]) + 40.0)
+
+
+def ap_compression(anat: Anatomy, z_mm: np.ndarray) -> np.ndarray:
+    """Session 13: the share of the anterior depth the upper chest loses at patient heights z_mm (0 up to
+    upper_chest_z; Thorax.ap_c 100 mm above it, growing as height ** ap_exp; at most chestwall.AP_C_MAX)."""
+    th = anat.thorax
+    if th is None:
+        return np.zeros(np.shape(z_mm))
+    h = np.clip((np.asarray(z_mm, float) - upper_chest_z(anat)) / 100.0, 0.0, None)
+    return np.minimum(th.ap_c * h ** th.ap_exp, AP_C_MAX)
+
+
+def painted_points(anat: Anatomy, pts: np.ndarray) -> np.ndarray:
+    """Session 13: where patient points (n, 3) of the drawn anatomy (the aorta's arch, its branches, the trachea) are
+    painted once the upper chest slopes back (_slope_upper_chest; unchanged without THORAX_REALISM or below
+    upper_chest_z). A point d mm in front of the spine's centre moves to d (1 - c d / depth)."""
+    pts = np.array(pts, float, copy=True)
+    c = ap_compression(anat, pts[:, 2])
+    y_fix = float(anat.spine_c[1])
+    depth = y_fix - (anat.body_c[1] - anat.body_ab[1])
+    d = y_fix - pts[:, 1]
+    front = d > 0
+    inside = np.minimum(d, depth)
+    moved = inside * (1 - c * inside / depth) + (1 - 2 * c) * (d - inside)
+    pts[front, 1] = y_fix - moved[front]
+    return pts
+
+
+def _slope_upper_chest(anat: Anatomy, cv: Canvas) -> None:
+    """Session 13: above the heart's top, move everything in front of the spine's centre back toward it by a share
+    growing with height (chestwall.ap_source_rows: the body's front by ap_compression x its depth, tissue near the
+    spine barely), so the upper chest is shallower than at the heart, as a real chest's anterior wall slopes back
+    toward the apices (before: the same outline at every height). Resampled per slab along y (linear for the image,
+    either source row for the bright mask, the nearest for the labels); one row map per slab, so it costs two row gathers per slab."""
+    grid = cv.grid
+    c = ap_compression(anat, grid.z_mm)
+    ks = np.flatnonzero(c > 1e-3)
+    if not len(ks):
+        return
+    y, px = grid.y_mm, grid.px_mm
+    y_fix = float(anat.spine_c[1])
+    depth = y_fix - (anat.body_c[1] - anat.body_ab[1])
+    for k in ks:
+        src = (ap_source_rows(y, y_fix, depth, float(c[k])) - y[0]) / px
+        src = np.clip(src, 0.0, len(y) - 1.0)
+        i0 = np.floor(src).astype(np.intp)
+        i1 = np.minimum(i0 + 1, len(y) - 1)
+        w = (src - i0).astype(np.float32)[:, None]
+        moved = np.flatnonzero(np.abs(src - np.arange(len(y))) > 1e-4)  # rows in front of the spine
+        if not len(moved):
+            continue
+        r0, r1 = int(moved[0]), int(moved[-1]) + 1
+        img = cv.img[k]
+        img[r0:r1] = img[i0[r0:r1]] * (1 - w[r0:r1]) + img[i1[r0:r1]] * w[r0:r1]
+        near = np.rint(src).astype(np.intp)
+        br = cv.bright[k]  # bone-touched if either source row is (the image mixes both)
+        cv.bright[k, r0:r1] = br[i0[r0:r1]] | (br[i1[r0:r1]] & (w[r0:r1] > 0))
+        if cv.lab is not None:
+            cv.lab[k, r0:r1] = cv.lab[k][near[r0:r1]]
+
+
+NODE_HU = 35.0
+"""Session 13: mediastinal lymph nodes (soft tissue, non-contrast)."""
+
+
+def _paint_nodes(anat: Anatomy, cv: Canvas) -> None:
+    """Session 13: lymph nodes (Thorax.nodes) as small flattened ellipsoids of soft tissue in the mediastinal fat: each
+    goes to the fat voxel of its slab nearest to its station (dx, dy from the trachea) that has at least 0.7 x its
+    radius of fat round it (found on the painted image, so it never covers a vessel, the airway or the lung), and is
+    painted only over fat; labelled as the fat round it (they are part of the mediastinum's soft tissue, not a
+    structure any finder looks for). Before, the mediastinum's fat round the great vessels was empty. Only above
+    upper_chest_z - 10 mm (nothing the heart's painter covers changes)."""
+    th = anat.thorax
+    assert th is not None
+    grid = cv.grid
+    cx = anat.cav_c[0]
+    tr_y = anat.spine_c[1] - anat.spine_r - 14
+    carina = anat.z_dome_mm + anat.t_arch - 12
+    rng = np.random.default_rng(th.seed)
+    fat_hu, z_low, px = HU["fat"], upper_chest_z(anat) - 10.0, grid.px_mm
+    crop = grid.box((grid.z_edges_mm[0], tr_y - 75.0, cx - 45.0), (grid.z_edges_mm[-1], tr_y + 15.0, cx + 45.0))
+    if crop is None:
+        return
+    xs, ys = grid.x_mm[crop[2]], grid.y_mm[crop[1]]
+    for dx, dy, dz, r in th.nodes:
+        zc = carina + dz
+        ang, ka, kz = rng.uniform(0, np.pi), rng.uniform(1.2, 1.8), rng.uniform(1.2, 2.0)  # drawn for every node
+        k = int(np.searchsorted(grid.z_edges_mm, zc)) - 1
+        if zc - r * kz < z_low or not 0 <= k < grid.shape[0]:
+            continue
+        fat = np.abs(cv.img[k][crop[1], crop[2]] - fat_hu) < 30.0
+        room = ndimage.distance_transform_edt(fat) * px
+        ok = room >= max(0.7 * r, px)
+        if not ok.any():
+            continue
+        d2 = (xs[None, :] - cx - dx) ** 2 + (ys[:, None] - tr_y - dy) ** 2
+        iy, ix = np.unravel_index(np.argmin(np.where(ok, d2, np.inf)), ok.shape)
+        c = np.array([xs[ix], ys[iy], zc])
+        ax = np.array([[np.cos(ang), np.sin(ang), 0.0], [-np.sin(ang), np.cos(ang), 0.0], [0.0, 0.0, 1.0]])
+        res = ellipsoid_fraction(grid, c, ax, np.array([r * ka, r, r * kz]))
+        if res is None:
+            continue
+        box, f = res
+        sub = cv.img[box]
+        f = f * (np.abs(sub - fat_hu) < 30.0)  # only in fat
+        sub += f * (np.float32(NODE_HU) - sub)
 
 
 def _label_spine_bone(anat: Anatomy, cv: Canvas) -> None:

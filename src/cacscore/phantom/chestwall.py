@@ -132,3 +132,89 @@ def sheet_band(c: np.ndarray, w: np.ndarray, y0: float, px: float, ny: int, tau:
     frac = (tau / (px * w))[:, None] * ov
     frac[(rows < 0) | (rows >= ny)] = 0.0
     return np.clip(rows, 0, ny - 1), frac.astype(np.float32)
+
+
+@dataclass(frozen=True)
+class Thorax:
+    """Session 13 (issue 15, anatomy.THORAX_REALISM): how the chest's shape changes with height, and what fills the
+    mediastinum's fat. ``ap_c`` the share of the anterior depth (spine to front) the upper chest loses 100 mm above the
+    heart's top, ``ap_exp`` how that share grows with height (real series: the body's depth falls by 2-10 % 100 mm above
+    the heart's centre and by 16-31 % 160 mm above it, bench/phantom_body_metrics.py); ``nodes`` mediastinal lymph
+    nodes (n, 4: dx, dy from the trachea's centre, z above the carina, radius mm); ``seed`` for the nodes' shapes;
+    ``cart_rise`` (a, b): rib k's costal cartilage rises a + b k mm from the costochondral junction to the sternum
+    (real: the upper cartilages run nearly level, the 5th-7th curve up steeply to the sternum)."""
+
+    ap_c: float
+    ap_exp: float
+    nodes: tuple[tuple[float, float, float, float], ...]
+    seed: int
+    cart_rise: tuple[float, float] = (0.0, 0.0)  # the costal cartilages' rise to the sternum: a + b x rib index (mm)
+    arm_harm: tuple[float, ...] = ()  # per arm (right, left) 3 x (amplitude, phase) of harmonics 2-4 of its outline
+    arm_septum: float = 3.0  # the fat plane (mm) between the arm's flexors and extensors
+
+
+def draw_thorax(xr: np.random.Generator) -> Thorax:
+    """Draw a patient's :class:`Thorax` from its own generator (every other anatomy draw stays as it was).
+
+    Lymph nodes: 4-9 in the mediastinal fat (short axis 3-8 mm; a normal node is < 10 mm), in the stations a CT
+    reader sees at the arch and the carina: lower paratracheal beside the trachea, prevascular in front of the
+    great vessels, subcarinal under the carina, aortopulmonary window to the left."""
+    stations = np.array([(-18.0, -4.0, 25.0), (14.0, -6.0, 20.0), (0.0, -38.0, 40.0), (-10.0, -30.0, 55.0),
+                         (0.0, 10.0, -18.0), (22.0, -14.0, -2.0), (-20.0, 4.0, -6.0), (10.0, -45.0, 15.0),
+                         (-12.0, -10.0, 60.0)])
+    n = int(xr.integers(4, 10))
+    pick = xr.choice(len(stations), n, replace=False)
+    nodes = tuple((float(dx + xr.normal(0, 3)), float(dy + xr.normal(0, 3)), float(z + xr.normal(0, 6)),
+                   float(xr.uniform(1.5, 4.0))) for dx, dy, z in stations[pick])
+    return Thorax(ap_c=float(xr.uniform(0.25, 0.42)), ap_exp=float(xr.uniform(0.9, 1.4)), nodes=nodes,
+                  seed=int(xr.integers(2**31)), cart_rise=(float(xr.uniform(0.0, 8.0)), float(xr.uniform(2.5, 5.0))),
+                  arm_harm=tuple(float(v) for v in np.column_stack([xr.uniform(0.015, 0.05, 6),
+                                                                    xr.uniform(0, 2 * np.pi, 6)]).ravel()),
+                  arm_septum=float(xr.uniform(2.0, 4.5)))
+
+
+def wobbly_ellipse_footprint(xs: np.ndarray, ys: np.ndarray, cx: float, cy: float, ax: float, ay: float, px: float,
+                             harm: tuple[float, ...]) -> np.ndarray:
+    """Anti-aliased coverage (ny, nx) float32 of an ellipse whose radius at polar angle phi is scaled by
+    1 + sum a_k cos((k + 2) phi + p_k) for harm = (a_0, p_0, a_1, p_1, ...): a lobulated outline (a limb's muscles
+    under the skin), not a perfect ellipse. The edge is anti-aliased along the radius (exact enough for a few %)."""
+    dx = (xs - cx)[None, :].astype(np.float32)
+    dy = (ys - cy)[:, None].astype(np.float32)
+    phi = np.arctan2(dy * np.float32(ax / ay), dx)
+    scale = np.ones_like(phi)
+    for k in range(len(harm) // 2):
+        scale += np.float32(harm[2 * k]) * np.cos((k + 2) * phi + np.float32(harm[2 * k + 1]))
+    rho = np.sqrt((dx / np.float32(ax)) ** 2 + (dy / np.float32(ay)) ** 2) / scale
+    return np.clip((1.0 - rho) * np.float32(min(ax, ay)) / np.float32(px) + 0.5, 0.0, 1.0).astype(np.float32)
+
+
+CART_THETA = (2.3, 2.8)
+"""The costal cartilages' band (rad from posterior; anatomy._paint_ribs_range), the sternum beyond it."""
+
+
+def cartilage_lift(theta: np.ndarray) -> np.ndarray:
+    """How far (0-1) along its cartilage toward the sternum a point of the band at angle theta lies (0 at the
+    costochondral junction and laterally), rising faster near the sternum."""
+    g = np.clip((np.asarray(theta) - CART_THETA[0]) / (CART_THETA[1] - CART_THETA[0]), 0.0, 1.0)
+    return g ** 1.5
+
+
+AP_C_MAX = 0.45
+"""The anterior compression never passes this share (the map d -> d (1 - c d / D) must stay monotonic: c < 0.5)."""
+
+
+def ap_source_rows(y: np.ndarray, y_fix: float, depth: float, c: float) -> np.ndarray:
+    """Where (patient y, mm) each output row ``y`` of an upper-chest slab takes its content from, when the part in
+    front of ``y_fix`` (the spine) is compressed toward it: a point ``d`` mm in front goes to d (1 - c d / depth)
+    (so the body's front, ``depth`` mm in front, moves back by c x depth, and tissue near the spine barely moves,
+    as a real chest narrows toward its apices by its anterior wall sloping back), linear beyond the front; rows behind
+    ``y_fix`` are unchanged. Returns the source y per output row (the inverse map, for resampling)."""
+    y = np.asarray(y, float)
+    dp = y_fix - y  # output distance in front of the fixed line
+    if c <= 0:
+        return y.copy()
+    front = depth * (1.0 - c)
+    inside = (depth - np.sqrt(np.clip(depth * depth - 4.0 * c * depth * np.clip(dp, 0, None), 0, None))) / (2.0 * c)
+    beyond = depth + (dp - front) / (1.0 - 2.0 * c)
+    d = np.where(dp <= 0, dp, np.where(dp <= front, inside, beyond))
+    return y_fix - d

@@ -46,12 +46,15 @@ def _unit_rows(v: np.ndarray) -> np.ndarray:
 
 
 def colonise(roots: np.ndarray, attractors: np.ndarray, *, step: float = 5.0, influence: float = 35.0,
-             kill: float = 9.0, max_iter: int = 120, max_nodes: int = MAX_SEGMENTS) -> tuple[np.ndarray, np.ndarray]:
+             kill: float = 9.0, max_iter: int = 120, max_nodes: int = MAX_SEGMENTS,
+             inertia: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Space colonisation (Runions et al. 2007): from the root nodes (k, 3), each node that is the nearest node of some
     attractor within ``influence`` mm grows ``step`` mm toward the mean direction of its attractors; attractors within
     ``kill`` mm of a node are consumed. Trees so grown fill the space the attractors sample (here the lungs) without
     leaving it, branch where attractors pull apart, and end where none are left. (positions (n, 3), parent index (n,),
-    -1 for a root); parents always precede their children."""
+    -1 for a root); parents always precede their children. ``inertia`` (session 13): each step's direction is the
+    attractors' mean direction plus ``inertia`` x the direction the node itself grew in, so branches run straighter
+    (0: plain space colonisation, whose branches wander from step to step)."""
     from scipy.spatial import cKDTree
 
     pos = [np.asarray(roots, float)]
@@ -84,7 +87,12 @@ def colonise(roots: np.ndarray, attractors: np.ndarray, *, step: float = 5.0, in
         if not ok.any():
             break
         grow = grow[ok]
-        new_pos = all_pos[grow] + step * acc[ok] / norm[ok, None]
+        d = acc[ok] / norm[ok, None]
+        if inertia > 0:
+            par = np.concatenate(parent)[grow]
+            own = np.where((par >= 0)[:, None], _unit_rows(all_pos[grow] - all_pos[np.maximum(par, 0)]), 0.0)
+            d = _unit_rows(d + inertia * own)
+        new_pos = all_pos[grow] + step * d
         new_first = n
         pos.append(new_pos)
         parent.append(grow)

@@ -35,7 +35,7 @@ from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
 from scipy import ndimage
 
 from cacscore.core.fileio import atomic_path, atomic_savefig, atomic_write_text
-from cacscore.phantom.anatomy import ANATOMY_LABELS, ANATOMY_VERSION, check_version
+from cacscore.phantom.anatomy import ANATOMY_LABELS, ANATOMY_VERSION, check_version, realism_switches
 from cacscore.phantom.core import PhantomPatient, make_patient
 from cacscore.core.vessels import COCA_ARTERY_NAMES, LABEL_OF, VESSELS
 
@@ -483,6 +483,8 @@ def write_release(out: Path, *, n_patients: int, seed: int, size: int = 512, gat
         raise ValueError(f"{out}: no patient could be written")
     table = pd.DataFrame(rows).sort_values("id").reset_index(drop=True)
     atomic_write_text(out / ANATOMY_DIR / "labels.json", json.dumps({str(k): v for k, v in ANATOMY_LABELS.items()}, indent=1))
+    atomic_write_text(out / ANATOMY_DIR / "realism.json",  # session 13: which chest the release was drawn with
+                      json.dumps({"anatomy_version": version, **realism_switches()}, indent=1))
     write_scores_xlsx(out / NONGATED_DIR / "scores.xlsx", table)
     atomic_write_text(out / "truth.csv", table.to_csv(index=False, float_format="%.6f"))
     return table
