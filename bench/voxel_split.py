@@ -1,7 +1,8 @@
 """Voxel-level vessel split at the left-main bifurcation (issue 16; docs/lesion_scorer.md "Voxel-level vessel split").
 
-    PYTHONPATH=src python bench/voxel_split.py dev SCAN OUT [--split MIN,PIECE ...] [--n 60]
+    PYTHONPATH=src python bench/voxel_split.py dev SCAN OUT [--split MIN,PIECE[,MINP] ...] [--guard P ...] [--n 60]
     PYTHONPATH=src python bench/voxel_split.py eval RELEASE OUT --model NAME=DIR ... [--n 60] [--split MIN,PIECE]
+    PYTHONPATH=src python bench/voxel_split.py hybrids HYBRID_CASES_ARGS ... (--model NAME=DIR+split:MIN,PIECE[,MINP])
 
 dev (offline, development seeds only): SCAN is a ``bench/largest_errors.py scan`` folder (candidates.csv with each
 candidate's features, heart reference and each model's final class, of the release named in its scan.json). Per
@@ -10,6 +11,9 @@ then scored per vessel with ``agatston`` on label volumes:
   - ``plain``: each candidate its model's class (checked against the scan's pred_<model>.csv);
   - ``split MIN,PIECE``: ``cacscore.lesion.split.split_labels`` (candidates called LCA/LAD/LCX of at least MIN mm2
     cut into pieces of about PIECE mm2, each piece asked to the model);
+  - ``guardP_plain`` / ``guardP_split...``: the classes replayed from the stored MLP probabilities with
+    ``tree.keep_confident(min_p=P)`` after the structure vote (a candidate the MLP called a vessel with p >= P keeps
+    it), then plain or split;
   - ``oracle_candidate``: each candidate its reference class (``candidate_targets``: the majority coronary label);
   - ``oracle_voxel``: each candidate voxel its true vessel label (the release's labels on the candidates' voxels).
 and the 4-vessel MSE ratio vs the constant mean (``cacscore evaluate``'s all4 mse_norm: error / the vessel's
@@ -25,6 +29,7 @@ kappa4 with their intervals, printed and in OUT/eval.csv.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import subprocess
 import sys
@@ -40,7 +45,7 @@ from cacscore.core.vessels import VESSELS
 from cacscore.evaluation.metrics import weighted_kappa
 from cacscore.io.ct import read_ct, read_labels
 from cacscore.lesion.candidates import _components, assign_labels
-from cacscore.lesion.classifier import load_model
+from cacscore.lesion.classifier import load_model, vessel_labels
 from cacscore.lesion.split import SplitSettings, split_labels
 from cacscore.scoring.agatston import agatston
 
@@ -64,11 +69,28 @@ def metrics(truth: pd.DataFrame, pred: pd.DataFrame) -> tuple[float, float]:
 
 
 def parse_split(s: str) -> SplitSettings:
-    a, b = (float(x) for x in s.split(","))
-    return SplitSettings(min_area_mm2=a, piece_mm2=b)
+    v = [float(x) for x in s.split(",")]
+    return SplitSettings(min_area_mm2=v[0], piece_mm2=v[1], min_left_p=v[2] if len(v) > 2 else 0.0)
 
 
-def dev(scan: Path, out: Path, splits: list[str], n: int) -> None:
+def replay(g: pd.DataFrame, m: str, guard: float | None) -> np.ndarray:
+    """One patient's stored candidates classified again from their stored MLP probabilities and rules, as
+    LesionModel.classify does (bench/largest_errors.py product_classes), with ``tree.keep_confident(min_p=guard)``
+    after the vote when guard is given."""
+    from cacscore.lesion.tree import guard_left_main, join_structure, keep_confident, vote_by_structure
+
+    p = g[[f"p{q}_{m}" for q in range(L.N_CLASSES)]].to_numpy(np.float64, copy=True)
+    may = g[f"may_{m}"].astype(bool).to_numpy()
+    p[~may] = np.eye(L.N_CLASSES)[0]
+    s, au = g["structure"].to_numpy(), g["au"].to_numpy()
+    cl = np.argmax(p, axis=1)
+    voted = vote_by_structure(cl, p, s)
+    if guard is not None:
+        voted = keep_confident(cl, voted, p, guard)
+    return join_structure(guard_left_main(cl, voted, p, s, au), p, s, may)
+
+
+def dev(scan: Path, out: Path, splits: list[str], n: int, guards: list[float]) -> None:
     out.mkdir(parents=True, exist_ok=True)
     meta = json.loads((scan / "scan.json").read_text())
     release = Path(meta["release"])
@@ -96,16 +118,22 @@ def dev(scan: Path, out: Path, splits: list[str], n: int) -> None:
         res = {("oracle", "voxel"): score(hu, np.where(cids > 0, lab, 0).astype(np.uint8), sp),
                ("oracle", "candidate"): score(hu, assign_labels(cids, L.candidate_targets(cids, lab)), sp)}
         for k, m in models.items():
-            cl = np.zeros(nc, np.int64)
-            cl[idx] = g[f"cls_{k}"].to_numpy()
-            res[(k, "plain")] = score(hu, assign_labels(cids, cl), sp) if cl.any() else dict.fromkeys(V, 0.0)
-            for s in splits:
-                if not np.isin(cl, (1, 2, 3)).any():
-                    res[(k, f"split{s}")] = res[(k, "plain")]
-                    continue
-                lbl = split_labels(cids, hu, cl, feats, heart, sp, m.threshold_hu,
-                                   lambda f, m=m: m.predict_proba(m.table(f)), parse_split(s))
-                res[(k, f"split{s}")] = score(hu, lbl, sp)
+            sets = {"": g[f"cls_{k}"].to_numpy()}
+            for q in guards:
+                sets[f"guard{q}_"] = replay(g, k, q)
+            if len(g) and (replay(g, k, None) != sets[""]).any():
+                raise SystemExit(f"{k} patient {pid}: the stored classes are not reproduced offline")
+            for pre, stored in sets.items():
+                cl = np.zeros(nc, np.int64)
+                cl[idx] = stored
+                res[(k, pre + "plain")] = score(hu, assign_labels(cids, cl), sp) if cl.any() else dict.fromkeys(V, 0.0)
+                for s in splits:
+                    if not np.isin(cl, (1, 2, 3)).any():
+                        res[(k, f"{pre}split{s}")] = res[(k, pre + "plain")]
+                        continue
+                    lbl = split_labels(cids, hu, cl, feats, heart, sp, m.threshold_hu,
+                                       lambda f, _, m=m: m.predict_proba(m.table(f)), parse_split(s))
+                    res[(k, f"{pre}split{s}")] = score(hu, lbl, sp)
         for key, r in res.items():
             rows.setdefault(key, []).append({"id": pid, **r, "total": sum(r.values())})
         print(f"{pid}: " + "; ".join(f"{a}/{b} " + "/".join(f"{r[v]:.0f}" for v in V) for (a, b), r in res.items()
@@ -114,7 +142,7 @@ def dev(scan: Path, out: Path, splits: list[str], n: int) -> None:
     for (a, b), r in rows.items():
         pred = pd.DataFrame(r)
         pred.to_csv(out / f"pred_{a}_{b}.csv", index=False)
-        if b == "plain":  # the scan's own predictions: the same candidates and classes give the same scores
+        if b == "plain" and a != "oracle":  # the scan's own predictions: the same candidates and classes give the same scores
             old = pd.read_csv(scan / f"pred_{a}.csv", dtype={"id": str}).set_index("id").loc[pred["id"], V]
             diff = float(np.abs(old.to_numpy() - pred[V].to_numpy()).max())
             if diff > 0.05:
@@ -145,9 +173,11 @@ def evaluate(release: Path, out: Path, model_dirs: dict[str, Path], n: int, spli
         cand, classes = classify_many(vol.hu, sp, models)
         for k, m in models.items():
             c = classes[k]
-            lbl = {"plain": assign_labels(cand.ids, c),
-                   "split": split_labels(cand.ids, vol.hu, c, cand.features, cand.heart_index, sp, m.threshold_hu,
-                                         lambda f, m=m: m.predict_proba(m.table(f, None)), settings)}
+            on = dataclasses.replace(m, config=dataclasses.replace(
+                m.config, voxel_split=True, split_min_area_mm2=settings.min_area_mm2,
+                split_piece_mm2=settings.piece_mm2, split_min_left_p=settings.min_left_p))
+            off = dataclasses.replace(m, config=dataclasses.replace(m.config, voxel_split=False))
+            lbl = {"plain": vessel_labels(vol.hu, cand, c, off), "split": vessel_labels(vol.hu, cand, c, on)}
             for var, lab in lbl.items():
                 r = score(vol.hu, lab, sp)
                 rows.setdefault(f"{k}_{var}", []).append({"id": pid, **r, "total": sum(r.values())})
@@ -171,7 +201,29 @@ def evaluate(release: Path, out: Path, model_dirs: dict[str, Path], n: int, spli
     print(t.to_string(index=False))
 
 
+def hybrids(argv: list[str]) -> int:
+    """bench/hybrid_cases.py with its arguments; a model given as NAME=DIR+split:MIN,PIECE[,MINP] is DIR's model with
+    the voxel split on (ClassifierConfig.voxel_split with that setting), so the same hybrids (one candidate search
+    per image) are scored with and without it."""
+    import hybrid_cases
+
+    def load(path):
+        base, _, spec = str(path).partition("+split:")
+        m = load_model(base)
+        if not spec:
+            return m
+        st = parse_split(spec)
+        return dataclasses.replace(m, config=dataclasses.replace(
+            m.config, voxel_split=True, split_min_area_mm2=st.min_area_mm2, split_piece_mm2=st.piece_mm2,
+            split_min_left_p=st.min_left_p))
+
+    hybrid_cases.load_model = load
+    return hybrid_cases.main(argv)
+
+
 def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "hybrids":
+        raise SystemExit(hybrids(sys.argv[2:]))
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
     d = sub.add_parser("dev")
@@ -179,6 +231,7 @@ def main() -> None:
     d.add_argument("out", type=Path)
     d.add_argument("--split", nargs="+", default=["10,5"])
     d.add_argument("--n", type=int, default=60)
+    d.add_argument("--guard", nargs="*", type=float, default=[])
     e = sub.add_parser("eval")
     e.add_argument("release", type=Path)
     e.add_argument("out", type=Path)
@@ -187,7 +240,7 @@ def main() -> None:
     e.add_argument("--split", default="10,5")
     a = ap.parse_args()
     if a.cmd == "dev":
-        dev(a.scan, a.out, a.split, a.n)
+        dev(a.scan, a.out, a.split, a.n, a.guard)
     else:
         evaluate(a.release, a.out, {k: Path(p) for k, p in (s.split("=", 1) for s in a.model)}, a.n, a.split)
 

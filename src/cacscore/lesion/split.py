@@ -39,11 +39,14 @@ LEFT = (1, 2, 3)
 @dataclass(frozen=True)
 class SplitSettings:
     """min_area_mm2: candidates called LCA / LAD / LCX at least this large are cut; piece_mm2: the target area of one
-    piece (pieces = round(area / piece_mm2), at least 2, at most max_pieces)."""
+    piece (pieces = round(area / piece_mm2), at least 2, at most max_pieces); min_left_p: below."""
 
     min_area_mm2: float = 10.0
     piece_mm2: float = 5.0
     max_pieces: int = 8
+    # a piece whose summed LCA + LAD + LCX probability is below this keeps the candidate's class: the MLP does not
+    # read it as left coronary, so its argmax among the three is noise
+    min_left_p: float = 0.0
 
     def __post_init__(self) -> None:
         if not (self.min_area_mm2 > 0 and self.piece_mm2 > 0 and self.max_pieces >= 2):
@@ -91,11 +94,12 @@ def cut(yx_mm: np.ndarray, k: int) -> np.ndarray:
 
 def split_labels(ids: np.ndarray, hu: np.ndarray, classes: np.ndarray, features: np.ndarray,
                  heart_index: Sequence[float], spacing_mm: Sequence[float], threshold_hu: float,
-                 proba: Callable[[np.ndarray], np.ndarray], settings: SplitSettings = SplitSettings()) -> np.ndarray:
+                 proba: Callable[[np.ndarray, np.ndarray], np.ndarray], settings: SplitSettings = SplitSettings()) -> np.ndarray:
     """(z, y, x) uint8 label volume: ``assign_labels(ids, classes)`` with every large left-coronary candidate's voxels
-    relabelled piece by piece (module doc). proba: (m, len(FEATURE_NAMES)) candidate features -> (m, 5) class
-    probabilities (the model's ``predict_proba`` of its table). A piece keeps the candidate's class when the MLP
-    gives it no left-coronary probability (out of the model's reach)."""
+    relabelled piece by piece (module doc). proba: ((m, len(FEATURE_NAMES)) candidate features of m pieces, (m,) the
+    0-based candidate each piece comes from) -> (m, 5) class probabilities (the model's ``predict_proba`` of its
+    table; the parent index lets a model that reads anatomy columns use the parent's). A piece keeps the candidate's class when the MLP
+    gives it no left-coronary probability (out of the model's reach) or less than ``settings.min_left_p``."""
     ids = np.asarray(ids)
     cl = np.asarray(classes, np.int64)
     f = np.asarray(features, np.float32)
@@ -120,7 +124,8 @@ def split_labels(ids: np.ndarray, hu: np.ndarray, classes: np.ndarray, features:
         names = np.unique(piece)
         rows = np.stack([piece_features(f[c], zyx[piece == q], vals[piece == q], heart_index, spacing_mm,
                                         threshold_hu) for q in names])
-        p = np.asarray(proba(rows), np.float64)[:, list(LEFT)]
-        vessel = np.where(p.sum(1) > 0, np.array(LEFT)[np.argmax(p, 1)], cl[c])
+        p = np.asarray(proba(rows, np.full(len(rows), c)), np.float64)[:, list(LEFT)]
+        left = p.sum(1)
+        vessel = np.where((left > 0) & (left >= settings.min_left_p), np.array(LEFT)[np.argmax(p, 1)], cl[c])
         labels[zyx[:, 0], zyx[:, 1], zyx[:, 2]] = vessel[np.searchsorted(names, piece)].astype(np.uint8)
     return labels
