@@ -69,8 +69,11 @@ def metrics(truth: pd.DataFrame, pred: pd.DataFrame) -> tuple[float, float]:
 
 
 def parse_split(s: str) -> SplitSettings:
-    v = [float(x) for x in s.split(",")]
-    return SplitSettings(min_area_mm2=v[0], piece_mm2=v[1], min_left_p=v[2] if len(v) > 2 else 0.0)
+    """MIN,PIECE[,MINP[,pos]]: pos = only the pieces' position columns are their own (SplitSettings.piece_columns)."""
+    v = s.split(",")
+    return SplitSettings(min_area_mm2=float(v[0]), piece_mm2=float(v[1]),
+                         min_left_p=float(v[2]) if len(v) > 2 else 0.0,
+                         piece_columns="position" if len(v) > 3 and v[3] == "pos" else "all")
 
 
 def replay(g: pd.DataFrame, m: str, guard: float | None) -> np.ndarray:
@@ -175,7 +178,8 @@ def evaluate(release: Path, out: Path, model_dirs: dict[str, Path], n: int, spli
             c = classes[k]
             on = dataclasses.replace(m, config=dataclasses.replace(
                 m.config, voxel_split=True, split_min_area_mm2=settings.min_area_mm2,
-                split_piece_mm2=settings.piece_mm2, split_min_left_p=settings.min_left_p))
+                split_piece_mm2=settings.piece_mm2, split_min_left_p=settings.min_left_p,
+                split_piece_columns=settings.piece_columns))
             off = dataclasses.replace(m, config=dataclasses.replace(m.config, voxel_split=False))
             lbl = {"plain": vessel_labels(vol.hu, cand, c, off), "split": vessel_labels(vol.hu, cand, c, on)}
             for var, lab in lbl.items():
@@ -215,7 +219,7 @@ def hybrids(argv: list[str]) -> int:
         st = parse_split(spec)
         return dataclasses.replace(m, config=dataclasses.replace(
             m.config, voxel_split=True, split_min_area_mm2=st.min_area_mm2, split_piece_mm2=st.piece_mm2,
-            split_min_left_p=st.min_left_p))
+            split_min_left_p=st.min_left_p, split_piece_columns=st.piece_columns))
 
     hybrid_cases.load_model = load
     return hybrid_cases.main(argv)

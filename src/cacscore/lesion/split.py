@@ -32,6 +32,8 @@ from cacscore.lesion.candidates import FEATURE_NAMES, LesionError, assign_labels
 from cacscore.scoring.agatston import agatston_weight
 
 _F = {n: i for i, n in enumerate(FEATURE_NAMES)}
+POSITION = ("dz_mm", "dy_mm", "dx_mm", "r_inplane_mm", "dist_mm", "cos_inplane", "sin_inplane")
+PIECE_COLUMNS = ("all", "position")
 LEFT = (1, 2, 3)
 """The left-coronary classes (LCA, LAD, LCX): the arteries that meet at the left-main bifurcation."""
 
@@ -47,9 +49,13 @@ class SplitSettings:
     # a piece whose summed LCA + LAD + LCX probability is below this keeps the candidate's class: the MLP does not
     # read it as left coronary, so its argmax among the three is noise
     min_left_p: float = 0.0
+    # "all": a piece's position and size columns are its own; "position": only its position columns (area, HU,
+    # Agatston, extents, fill stay the whole candidate's, so the MLP sees the lesion it called, moved to the piece)
+    piece_columns: str = "all"
 
     def __post_init__(self) -> None:
-        if not (self.min_area_mm2 > 0 and self.piece_mm2 > 0 and self.max_pieces >= 2):
+        if not (self.min_area_mm2 > 0 and self.piece_mm2 > 0 and self.max_pieces >= 2) or \
+                self.piece_columns not in PIECE_COLUMNS:
             raise ValueError(f"bad split settings: {self!r}")
 
     def n_pieces(self, area_mm2: float) -> int:
@@ -57,11 +63,12 @@ class SplitSettings:
 
 
 def piece_features(parent: np.ndarray, zyx: np.ndarray, hu: np.ndarray, heart_index: Sequence[float],
-                   spacing_mm: Sequence[float], threshold_hu: float) -> np.ndarray:
+                   spacing_mm: Sequence[float], threshold_hu: float, columns: str = "all") -> np.ndarray:
     """(len(FEATURE_NAMES),) float32: the candidate features of a piece of one candidate, ``zyx`` ((k, 3) int voxel
     indices, one slice) with HU ``hu`` ((k,)): the position and size columns computed as
     ``cacscore.lesion.candidates.find_candidates`` computes them for a candidate of these voxels; the 3-D structure
-    and tissue-context columns are the parent's (``parent``: its feature row)."""
+    and tissue-context columns are the parent's (``parent``: its feature row); columns "position": only the position
+    columns are the piece's."""
     dz, py, px = (float(s) for s in spacing_mm)
     hz, hy, hx = (float(v) for v in heart_index)
     row = np.array(parent, np.float64, copy=True)
@@ -79,7 +86,8 @@ def piece_features(parent: np.ndarray, zyx: np.ndarray, hu: np.ndarray, heart_in
             "log_agatston": np.log1p(score), "extent_y_mm": ext_y * py, "extent_x_mm": ext_x * px,
             "fill": len(zyx) / (ext_y * ext_x)}
     for k, v in vals.items():
-        row[_F[k]] = v
+        if columns == "all" or k in POSITION:
+            row[_F[k]] = v
     return row.astype(np.float32)
 
 
@@ -123,7 +131,7 @@ def split_labels(ids: np.ndarray, hu: np.ndarray, classes: np.ndarray, features:
         piece = cut(zyx[:, 1:] * np.array([py, px]), settings.n_pieces(len(zyx) * py * px))
         names = np.unique(piece)
         rows = np.stack([piece_features(f[c], zyx[piece == q], vals[piece == q], heart_index, spacing_mm,
-                                        threshold_hu) for q in names])
+                                        threshold_hu, settings.piece_columns) for q in names])
         p = np.asarray(proba(rows, np.full(len(rows), c)), np.float64)[:, list(LEFT)]
         left = p.sum(1)
         vessel = np.where((left > 0) & (left >= settings.min_left_p), np.array(LEFT)[np.argmax(p, 1)], cl[c])
