@@ -144,3 +144,20 @@ def test_vessel_labels_follows_the_config_and_the_setting_survives_save_and_load
     L.save_model(on, tmp_path / "m")
     back = L.load_model(tmp_path / "m").config
     assert back.voxel_split is True and back.split_piece_mm2 == 4.0
+
+
+def test_position_pieces_keep_the_candidates_size_columns():
+    hu = _volume()
+    cand = _candidates(hu)
+    c = int(cand.ids[1, 21, 30]) - 1
+    zyx = np.argwhere(cand.ids == c + 1)
+    half = zyx[zyx[:, 2] < 20]  # the left quarter of the bar
+    own = piece_features(cand.features[c], half, hu[tuple(half.T)], cand.heart_index, SP, 130.0)
+    pos = piece_features(cand.features[c], half, hu[tuple(half.T)], cand.heart_index, SP, 130.0, "position")
+    j = {k: L.FEATURE_NAMES.index(k) for k in ("dx_mm", "log_area_mm2", "peak_hu", "extent_x_mm")}
+    assert own[j["dx_mm"]] == pos[j["dx_mm"]] < cand.features[c, j["dx_mm"]]  # both moved to the piece
+    assert own[j["log_area_mm2"]] < cand.features[c, j["log_area_mm2"]]  # its own, smaller area
+    for k in ("log_area_mm2", "peak_hu", "extent_x_mm"):
+        assert pos[j[k]] == cand.features[c, j[k]]  # the whole candidate's
+    with pytest.raises(ValueError, match="bad split"):
+        SplitSettings(piece_columns="size")
