@@ -69,11 +69,13 @@ def metrics(truth: pd.DataFrame, pred: pd.DataFrame) -> tuple[float, float]:
 
 
 def parse_split(s: str) -> SplitSettings:
-    """MIN,PIECE[,MINP[,pos]]: pos = only the pieces' position columns are their own (SplitSettings.piece_columns)."""
+    """MIN,PIECE[,MINP[,pos|all[,MAXP]]]: pos = only the pieces' position columns are their own
+    (SplitSettings.piece_columns); MAXP: SplitSettings.max_parent_p."""
     v = s.split(",")
     return SplitSettings(min_area_mm2=float(v[0]), piece_mm2=float(v[1]),
                          min_left_p=float(v[2]) if len(v) > 2 else 0.0,
-                         piece_columns="position" if len(v) > 3 and v[3] == "pos" else "all")
+                         piece_columns="position" if len(v) > 3 and v[3] == "pos" else "all",
+                         max_parent_p=float(v[4]) if len(v) > 4 else 1.0)
 
 
 def replay(g: pd.DataFrame, m: str, guard: float | None) -> np.ndarray:
@@ -179,7 +181,7 @@ def evaluate(release: Path, out: Path, model_dirs: dict[str, Path], n: int, spli
             on = dataclasses.replace(m, config=dataclasses.replace(
                 m.config, voxel_split=True, split_min_area_mm2=settings.min_area_mm2,
                 split_piece_mm2=settings.piece_mm2, split_min_left_p=settings.min_left_p,
-                split_piece_columns=settings.piece_columns))
+                split_piece_columns=settings.piece_columns, split_max_parent_p=settings.max_parent_p))
             off = dataclasses.replace(m, config=dataclasses.replace(m.config, voxel_split=False))
             lbl = {"plain": vessel_labels(vol.hu, cand, c, off), "split": vessel_labels(vol.hu, cand, c, on)}
             for var, lab in lbl.items():
@@ -219,7 +221,7 @@ def hybrids(argv: list[str]) -> int:
         st = parse_split(spec)
         return dataclasses.replace(m, config=dataclasses.replace(
             m.config, voxel_split=True, split_min_area_mm2=st.min_area_mm2, split_piece_mm2=st.piece_mm2,
-            split_min_left_p=st.min_left_p, split_piece_columns=st.piece_columns))
+            split_min_left_p=st.min_left_p, split_piece_columns=st.piece_columns, split_max_parent_p=st.max_parent_p))
 
     hybrid_cases.load_model = load
     return hybrid_cases.main(argv)

@@ -173,6 +173,7 @@ class ClassifierConfig:
     split_piece_mm2: float = 5.0
     split_min_left_p: float = 0.0
     split_piece_columns: str = "all"  # cacscore.lesion.split.SplitSettings.piece_columns
+    split_max_parent_p: float = 1.0  # cacscore.lesion.split.SplitSettings.max_parent_p
 
     @property
     def feature_names(self) -> tuple[str, ...]:
@@ -597,7 +598,8 @@ def vessel_labels(hu: np.ndarray, cand: Candidates, classes: np.ndarray, model: 
     if not c.voxel_split:
         return assign_labels(cand.ids, classes)
     settings = SplitSettings(min_area_mm2=c.split_min_area_mm2, piece_mm2=c.split_piece_mm2,
-                             min_left_p=c.split_min_left_p, piece_columns=c.split_piece_columns)
+                             min_left_p=c.split_min_left_p, piece_columns=c.split_piece_columns,
+                             max_parent_p=c.split_max_parent_p)
     return split_labels(cand.ids, hu, classes, cand.features, cand.heart_index, cand.spacing_mm, model.threshold_hu,
                         lambda f, parent: model.predict_proba(model.table(
                             f, None if cand.anatomy_columns is None else cand.anatomy_columns[parent])), settings)

@@ -52,6 +52,10 @@ class SplitSettings:
     # "all": a piece's position and size columns are its own; "position": only its position columns (area, HU,
     # Agatston, extents, fill stay the whole candidate's, so the MLP sees the lesion it called, moved to the piece)
     piece_columns: str = "all"
+    # >= 1: every large left candidate is cut. Below 1: only those the MLP is unsure of as a whole (its largest vessel
+    # probability, renormalised over the four vessels, below this) or whose class the vote / guard / join changed
+    # from the MLP's own call: a lesion across a fork should look mixed to the MLP, a plaque on one artery should not
+    max_parent_p: float = 1.0
 
     def __post_init__(self) -> None:
         if not (self.min_area_mm2 > 0 and self.piece_mm2 > 0 and self.max_pieces >= 2) or \
@@ -125,7 +129,15 @@ def split_labels(ids: np.ndarray, hu: np.ndarray, classes: np.ndarray, features:
     order = np.argsort(cid_all, kind="stable")
     zyx_all, cid_all = zyx_all[order], cid_all[order]
     bounds = np.searchsorted(cid_all, np.append(todo, np.iinfo(np.int64).max))
+    if settings.max_parent_p < 1:
+        own = np.asarray(proba(f[todo], todo), np.float64)[:, 1:5]
+        share = own.max(1) / np.maximum(own.sum(1), 1e-12)
+        unsure = (share < settings.max_parent_p) | (1 + np.argmax(own, 1) != cl[todo])
+    else:
+        unsure = np.ones(len(todo), bool)
     for j, c in enumerate(todo):
+        if not unsure[j]:
+            continue
         zyx = zyx_all[bounds[j]:bounds[j + 1]]
         vals = hu[zyx[:, 0], zyx[:, 1], zyx[:, 2]].astype(np.float64)
         piece = cut(zyx[:, 1:] * np.array([py, px]), settings.n_pieces(len(zyx) * py * px))
