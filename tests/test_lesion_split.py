@@ -161,3 +161,29 @@ def test_position_pieces_keep_the_candidates_size_columns():
         assert pos[j[k]] == cand.features[c, j[k]]  # the whole candidate's
     with pytest.raises(ValueError, match="bad split"):
         SplitSettings(piece_columns="size")
+
+
+def test_the_gate_cuts_only_what_the_mlp_is_unsure_of_or_the_vote_moved():
+    hu = _volume()
+    cand = _candidates(hu)
+    bar = int(cand.ids[1, 21, 30]) - 1
+    gate = SplitSettings(max_parent_p=0.9)
+    # the whole bar's centroid lies left of the heart reference: _by_side calls it LAD alone (share 1.0)
+    lad = np.where(np.arange(cand.n) == bar, 2, 0)
+    np.testing.assert_array_equal(split_labels(cand.ids, hu, lad, cand.features, cand.heart_index, SP, 130.0, _by_side,
+                                               gate), L.assign_labels(cand.ids, lad))
+    # the same bar given the LCX by a vote: not the MLP's own call, so it is cut
+    lcx = np.where(np.arange(cand.n) == bar, 3, 0)
+    cut_lab = split_labels(cand.ids, hu, lcx, cand.features, cand.heart_index, SP, 130.0, _by_side, gate)
+    assert set(np.unique(cut_lab[1, 20:24, 10:50])) == {2, 3}
+
+    def mixed(rows, parent):  # the whole candidate reads 0.6 LAD / 0.4 LCX: unsure at 0.9, sure at 0.5
+        p = _by_side(rows, parent)
+        if len(rows) == 1:
+            p[:, 2:4] = [0.54, 0.36]
+        return p
+
+    for top, split in ((0.9, True), (0.5, False)):
+        lab = split_labels(cand.ids, hu, lad, cand.features, cand.heart_index, SP, 130.0, mixed,
+                           SplitSettings(max_parent_p=top))
+        assert (len(np.unique(lab[1, 20:24, 10:50])) == 2) is split
