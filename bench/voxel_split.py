@@ -82,7 +82,12 @@ def replay(g: pd.DataFrame, m: str, guard: float | None) -> np.ndarray:
     """One patient's stored candidates classified again from their stored MLP probabilities and rules, as
     LesionModel.classify does (bench/largest_errors.py product_classes), with ``tree.keep_confident(min_p=guard)``
     after the vote when guard is given."""
-    from cacscore.lesion.tree import guard_left_main, join_structure, keep_confident, vote_by_structure
+    from cacscore.lesion.tree import (
+        guard_left_main,
+        join_structure,
+        keep_confident,
+        vote_by_structure,
+    )
 
     p = g[[f"p{q}_{m}" for q in range(L.N_CLASSES)]].to_numpy(np.float64, copy=True)
     may = g[f"may_{m}"].astype(bool).to_numpy()
@@ -199,7 +204,7 @@ def evaluate(release: Path, out: Path, model_dirs: dict[str, Path], n: int, spli
         mt = pd.read_csv(out / f"eval_{k}" / "metrics.csv")
         a4 = mt[(mt["vessel"] == "all4") & (mt["metric"] == "mse_norm")].iloc[0]
         kp = mt[(mt["vessel"] == "total") & (mt["metric"] == "kappa4")].iloc[0]
-        ratio, k4 = metrics(truth, pred)
+        ratio, _ = metrics(truth, pred)
         table.append({"run": k, "ratio4": round(a4["baseline"] / a4["value"], 3), "ratio4_check": round(ratio, 3),
                       "kappa4": round(kp["value"], 4), "kappa4_ci": f"[{kp['ci_low']:.3f}, {kp['ci_high']:.3f}]"})
     t = pd.DataFrame(table)
