@@ -187,3 +187,11 @@ def test_the_gate_cuts_only_what_the_mlp_is_unsure_of_or_the_vote_moved():
         lab = split_labels(cand.ids, hu, lad, cand.features, cand.heart_index, SP, 130.0, mixed,
                            SplitSettings(max_parent_p=top))
         assert (len(np.unique(lab[1, 20:24, 10:50])) == 2) is split
+
+
+def test_bad_split_settings_fail_in_the_config():
+    with pytest.raises(ValueError, match="bad split"):
+        L.ClassifierConfig(split_piece_columns="size")
+    with pytest.raises(ValueError, match="bad split"):
+        L.ClassifierConfig(split_piece_mm2=0.0)
+    assert L.ClassifierConfig().voxel_split is False  # off by default (docs/lesion_scorer.md)

@@ -167,7 +167,8 @@ class ClassifierConfig:
     # least split_min_area_mm2 is cut into pieces of about split_piece_mm2, each piece asked to the MLP and its voxels
     # labelled with the piece's left-coronary vessel (a piece below split_min_left_p keeps the candidate's class), so
     # agatston counts a lesion across the left-main bifurcation once per vessel as the reference does
-    # (docs/lesion_scorer.md, "Voxel-level vessel split"). Applied by vessel_labels at scoring only
+    # (docs/lesion_scorer.md, "Voxel-level vessel split"). Applied by vessel_labels at scoring only. Off: it raised the
+    # 4-vessel ratio on phantom seeds 9101 / 9401 but moved w8_0002's left-main AU to the LCX on the 0002 hybrids
     voxel_split: bool = False
     split_min_area_mm2: float = 10.0
     split_piece_mm2: float = 5.0
@@ -199,6 +200,9 @@ class ClassifierConfig:
             raise ValueError(f"bad training settings: {self!r}")
         if self.features is not None:
             object.__setattr__(self, "features", check_feature_names(self.features, "ClassifierConfig.features"))
+        SplitSettings(min_area_mm2=self.split_min_area_mm2, piece_mm2=self.split_piece_mm2,  # raises on bad ones
+                      min_left_p=self.split_min_left_p, piece_columns=self.split_piece_columns,
+                      max_parent_p=self.split_max_parent_p)
         if self.reference not in REFERENCES:
             raise ValueError(f"reference must be one of {REFERENCES}, got {self.reference!r}")
 
