@@ -42,8 +42,8 @@ from cacscore.core.vessels import VESSELS
 from cacscore.evaluation.metrics import weighted_kappa
 from cacscore.io.ct import label_affine, read_ct
 from cacscore.lesion.anatomy import ANATOMY_NAMES, RULE_NAMES, anatomy_verdicts
-from cacscore.lesion.candidates import Candidates, assign_labels, score_assignment
-from cacscore.lesion.classifier import LesionModel, classify_volume, load_model, needs_anatomy
+from cacscore.lesion.candidates import Candidates, score_assignment
+from cacscore.lesion.classifier import LesionModel, classify_volume, load_model, needs_anatomy, vessel_labels
 from cacscore.phantom.hybrid import HybridCase, insert_plaques, plaque_mask
 from cacscore.predict.predictors import DEFAULT_MODEL
 from cacscore.scoring.agatston import agatston
@@ -168,7 +168,7 @@ def score_case(model: LesionModel, hu: np.ndarray, sp, case: HybridCase | None, 
     """One model on one image: per-vessel prediction, and with case: the inserted-plaque and false-positive rows.
     classified: the image's (candidates, this model's classes) when already found (classify_many)."""
     cand, classes = classified if classified is not None else classify_volume(hu, sp, model)
-    labels = assign_labels(cand.ids, classes)
+    labels = vessel_labels(hu, cand, classes, model)  # what LesionPredictor.score scores (a voxel split, if on)
     pred = score_assignment(hu, cand, classes, labels=labels)
     inside = plaque_mask(case) if case is not None else np.zeros(hu.shape, bool)
     footprint = case.labels > 0 if case is not None else inside

@@ -25,6 +25,7 @@ from cacscore.lesion.classifier import (
     save_model,
     score_volume,
     train_classifier,
+    vessel_labels,
 )
 
 
@@ -41,5 +42,5 @@ def __getattr__(name: str):
 __all__ = [
     "CLASS_NAMES", "FEATURE_NAMES", "N_CLASSES", "CandidateMLP", "Candidates", "ClassifierConfig", "LesionError",
     "LesionModel", "assign_labels", "candidate_targets", "classify_volume", "find_candidates", "load_model",
-    "save_model", "score_assignment", "score_volume", "train_classifier",
+    "save_model", "score_assignment", "score_volume", "train_classifier", "vessel_labels",
 ]

@@ -116,3 +116,22 @@ def guard_left_main(before: np.ndarray, voted: np.ndarray, proba: np.ndarray, st
             lca = m[cl[m] == 1]
             cl[lca] = 2 + int(np.argmax(p[m, 2:5].sum(0)))
     return cl
+
+
+def keep_confident(before: np.ndarray, voted: np.ndarray, proba: np.ndarray, min_p: float) -> np.ndarray:
+    """(n,) classes after the vote where a coronary candidate the MLP itself called a vessel with probability >=
+    ``min_p`` keeps that call (the vote still decides the candidates the MLP was unsure of).
+
+    Why: the vote reads a 3-D structure as one plaque on one artery, but a plaque at the left-main bifurcation is one
+    structure over the left main, the LAD and the LCX; there the vote moved slices the MLP had called right with
+    p >= 0.98 to the structure's majority artery (phantom v8 seed 9401, patient 58: LAD and LCA slices called LCX;
+    docs/lesion_scorer.md, "Voxel-level vessel split"). before: (n,) classes before the vote (the MLP then the
+    rules); voted: after :func:`vote_by_structure`; proba: (n, 5) the MLP's probabilities."""
+    b = np.asarray(before, np.int64)
+    cl = np.asarray(voted, np.int64).copy()
+    p = np.asarray(proba, np.float64)
+    if b.shape != cl.shape or p.shape != (len(cl), 5):
+        raise ValueError(f"keep_confident: before {b.shape}, voted {cl.shape} and proba {p.shape} disagree")
+    sure = (b > 0) & (cl > 0) & (p[np.arange(len(b)), b] >= min_p)
+    cl[sure] = b[sure]
+    return cl

@@ -110,7 +110,7 @@ class LesionPredictor:
     def score(self, volume: Volume) -> ScanResult:
         spacing = _abs_spacing(volume)
         cand, classes = L.classify_volume(volume.hu, spacing, self.model)
-        labels = L.assign_labels(cand.ids, classes)
+        labels = L.vessel_labels(volume.hu, cand, classes, self.model)
         scores = L.score_assignment(volume.hu, cand, classes, labels=labels)
         heart = cand.heart  # find_candidates located it on this volume
         return ScanResult(scores=np.array([scores[v] for v in VESSELS], dtype=np.float64),

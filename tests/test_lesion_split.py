@@ -1,0 +1,197 @@
+"""Voxel-level vessel split (cacscore.lesion.split) and the vote's confident-call guard (tree.keep_confident): a large
+left-coronary candidate is cut into pieces, each asked to the model, and agatston counts one lesion per vessel."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cacscore import lesion as L
+from cacscore.lesion.split import SplitSettings, piece_features, split_labels
+from cacscore.lesion.tree import keep_confident
+from cacscore.scoring.agatston import agatston
+
+SP = (3.0, 0.5, 0.5)
+HEART = (2.0, 32.0, 32.0)
+
+
+def _volume() -> np.ndarray:
+    """(4, 64, 64) HU: slice 1 holds a 4 x 40 px bar (40 mm2, x 10..49) of 300-500 HU rising along x, a 3 x 3 px
+    speck (2.25 mm2) and a 4 x 24 px bar (24 mm2) at y 50; slice 2 one 6 x 6 px square (9 mm2)."""
+    hu = np.full((4, 64, 64), -50.0)
+    hu[1, 20:24, 10:50] = np.linspace(300, 500, 40)[None, :]
+    hu[1, 40:43, 40:43] = 400.0
+    hu[1, 50:54, 20:44] = 600.0
+    hu[2, 10:16, 10:16] = 250.0
+    return hu
+
+
+def _candidates(hu):
+    return L.find_candidates(hu, SP, heart_index=HEART)
+
+
+def _by_side(rows, parent):
+    """LAD for a piece left of the heart reference's x (dx_mm < 0), LCX right of it; nothing else."""
+    p = np.zeros((len(rows), 5))
+    left = rows[:, L.FEATURE_NAMES.index("dx_mm")] < 0
+    p[left, 2], p[~left, 3] = 0.9, 0.9
+    p[:, 0] = 0.1
+    return p
+
+
+def test_piece_features_of_a_whole_candidate_are_find_candidates_row():
+    hu = _volume()
+    cand = _candidates(hu)
+    moved = ("dz_mm", "dy_mm", "dx_mm", "r_inplane_mm", "dist_mm", "cos_inplane", "sin_inplane", "log_area_mm2",
+             "peak_hu", "mean_hu", "log_agatston", "extent_y_mm", "extent_x_mm", "fill")
+    for c in range(cand.n):
+        zyx = np.argwhere(cand.ids == c + 1)
+        parent = cand.features[c].copy()
+        garbled = parent.copy()
+        for k in moved:
+            garbled[L.FEATURE_NAMES.index(k)] = -7.0  # recomputed, so the parent's value must not survive
+        row = piece_features(garbled, zyx, hu[tuple(zyx.T)], cand.heart_index, SP, 130.0)
+        np.testing.assert_allclose(row, parent, rtol=1e-5, atol=1e-4)
+
+
+def test_a_large_left_candidate_is_split_by_its_pieces_calls_and_agatston_counts_each_vessel():
+    hu = _volume()
+    cand = _candidates(hu)
+    bar = int(cand.ids[1, 21, 30]) - 1
+    speck = int(cand.ids[1, 41, 41]) - 1
+    rca = int(cand.ids[1, 51, 30]) - 1
+    square = int(cand.ids[2, 12, 12]) - 1
+    classes = np.zeros(cand.n, np.int64)
+    classes[[bar, speck, rca, square]] = [2, 2, 4, 1]
+    lab = split_labels(cand.ids, hu, classes, cand.features, cand.heart_index, SP, 130.0, _by_side,
+                       SplitSettings(min_area_mm2=10.0, piece_mm2=5.0))
+    plain = L.assign_labels(cand.ids, classes)
+    vals = lab[1, 20:24, 10:50]
+    # the bar (x 10..49 px, heart at x 32): its left pieces LAD, its right ones LCX, cut at a piece boundary near 32
+    assert set(np.unique(vals)) == {2, 3}
+    assert (vals[:, :18] == 2).all() and (vals[:, 26:] == 3).all()
+    # the small candidates and the RCA one keep their class
+    np.testing.assert_array_equal(lab[1, 40:43, 40:43], plain[1, 40:43, 40:43])
+    np.testing.assert_array_equal(lab[1, 50:54, 20:44], 4)
+    np.testing.assert_array_equal(lab[2], plain[2])
+    res = agatston(hu, lab, pixel_spacing_mm=SP[1:], slice_spacing_mm=SP[0])
+    before = agatston(hu, plain, pixel_spacing_mm=SP[1:], slice_spacing_mm=SP[0])
+    assert res.per_vessel["LCX"] > 0 and res.per_vessel["LAD"] < before.per_vessel["LAD"]
+    assert res.lesion_count["LAD"] == before.lesion_count["LAD"] and res.lesion_count["LCX"] == 1
+    # the union of voxels is unchanged; only the per-vessel peaks differ: the LAD piece peaks lower
+    assert sum(res.per_vessel.values()) <= sum(before.per_vessel.values()) + 1e-9
+    assert res.total == pytest.approx(before.total)
+
+
+def test_pieces_below_the_left_probability_keep_the_candidates_class():
+    hu = _volume()
+    cand = _candidates(hu)
+    bar = int(cand.ids[1, 21, 30]) - 1
+    classes = np.zeros(cand.n, np.int64)
+    classes[bar] = 1
+
+    def weak(rows, parent):
+        p = _by_side(rows, parent)
+        p[:, 2:4] *= 0.3  # 0.27 left-coronary: below 0.5
+        return p
+
+    lab = split_labels(cand.ids, hu, classes, cand.features, cand.heart_index, SP, 130.0, weak,
+                       SplitSettings(min_left_p=0.5))
+    np.testing.assert_array_equal(lab, L.assign_labels(cand.ids, classes))
+    lab = split_labels(cand.ids, hu, classes, cand.features, cand.heart_index, SP, 130.0, weak, SplitSettings())
+    assert set(np.unique(lab[1, 20:24, 10:50])) == {2, 3}
+
+
+def test_the_cut_is_deterministic_and_bad_input_fails():
+    hu = _volume()
+    cand = _candidates(hu)
+    classes = np.where(np.arange(cand.n) == int(cand.ids[1, 21, 30]) - 1, 3, 0)
+    a = split_labels(cand.ids, hu, classes, cand.features, cand.heart_index, SP, 130.0, _by_side)
+    b = split_labels(cand.ids, hu, classes, cand.features, cand.heart_index, SP, 130.0, _by_side)
+    np.testing.assert_array_equal(a, b)
+    with pytest.raises(L.LesionError, match="do not fit"):
+        split_labels(cand.ids, hu, classes, cand.features[:-1], cand.heart_index, SP, 130.0, _by_side)
+    with pytest.raises(ValueError, match="bad split"):
+        SplitSettings(max_pieces=1)
+    assert SplitSettings().n_pieces(3.0) == 2 and SplitSettings().n_pieces(1000.0) == 8
+
+
+def test_keep_confident_keeps_the_mlps_sure_calls_after_the_vote():
+    before = np.array([2, 3, 3, 0, 1])
+    voted = np.array([3, 3, 3, 0, 3])
+    proba = np.array([[0.0, 0.0, 0.99, 0.01, 0.0], [0.1, 0.0, 0.2, 0.7, 0.0], [0.0, 0.0, 0.0, 1.0, 0.0],
+                      [1.0, 0.0, 0.0, 0.0, 0.0], [0.3, 0.6, 0.05, 0.05, 0.0]])
+    np.testing.assert_array_equal(keep_confident(before, voted, proba, 0.9), [2, 3, 3, 0, 3])
+    np.testing.assert_array_equal(keep_confident(before, voted, proba, 0.5), [2, 3, 3, 0, 1])
+    with pytest.raises(ValueError, match="disagree"):
+        keep_confident(before, voted[:3], proba, 0.9)
+
+
+def test_vessel_labels_follows_the_config_and_the_setting_survives_save_and_load(tmp_path):
+    model = L.load_model(Path(__file__).parent / "data" / "lesion_model_phantom300")
+    hu = _volume()
+    cand = _candidates(hu)
+    classes = np.where(np.arange(cand.n) == int(cand.ids[1, 21, 30]) - 1, 2, 0)
+    off = dataclasses.replace(model, config=dataclasses.replace(model.config, voxel_split=False))
+    np.testing.assert_array_equal(L.vessel_labels(hu, cand, classes, off), L.assign_labels(cand.ids, classes))
+    on = dataclasses.replace(model, config=dataclasses.replace(model.config, voxel_split=True, split_piece_mm2=4.0))
+    want = split_labels(cand.ids, hu, classes, cand.features, cand.heart_index, SP, model.threshold_hu,
+                        lambda f, _: model.predict_proba(model.table(f)), SplitSettings(piece_mm2=4.0))
+    np.testing.assert_array_equal(L.vessel_labels(hu, cand, classes, on), want)
+    L.save_model(on, tmp_path / "m")
+    back = L.load_model(tmp_path / "m").config
+    assert back.voxel_split is True and back.split_piece_mm2 == 4.0
+
+
+def test_position_pieces_keep_the_candidates_size_columns():
+    hu = _volume()
+    cand = _candidates(hu)
+    c = int(cand.ids[1, 21, 30]) - 1
+    zyx = np.argwhere(cand.ids == c + 1)
+    half = zyx[zyx[:, 2] < 20]  # the left quarter of the bar
+    own = piece_features(cand.features[c], half, hu[tuple(half.T)], cand.heart_index, SP, 130.0)
+    pos = piece_features(cand.features[c], half, hu[tuple(half.T)], cand.heart_index, SP, 130.0, "position")
+    j = {k: L.FEATURE_NAMES.index(k) for k in ("dx_mm", "log_area_mm2", "peak_hu", "extent_x_mm")}
+    assert own[j["dx_mm"]] == pos[j["dx_mm"]] < cand.features[c, j["dx_mm"]]  # both moved to the piece
+    assert own[j["log_area_mm2"]] < cand.features[c, j["log_area_mm2"]]  # its own, smaller area
+    for k in ("log_area_mm2", "peak_hu", "extent_x_mm"):
+        assert pos[j[k]] == cand.features[c, j[k]]  # the whole candidate's
+    with pytest.raises(ValueError, match="bad split"):
+        SplitSettings(piece_columns="size")
+
+
+def test_the_gate_cuts_only_what_the_mlp_is_unsure_of_or_the_vote_moved():
+    hu = _volume()
+    cand = _candidates(hu)
+    bar = int(cand.ids[1, 21, 30]) - 1
+    gate = SplitSettings(max_parent_p=0.9)
+    # the whole bar's centroid lies left of the heart reference: _by_side calls it LAD alone (share 1.0)
+    lad = np.where(np.arange(cand.n) == bar, 2, 0)
+    np.testing.assert_array_equal(split_labels(cand.ids, hu, lad, cand.features, cand.heart_index, SP, 130.0, _by_side,
+                                               gate), L.assign_labels(cand.ids, lad))
+    # the same bar given the LCX by a vote: not the MLP's own call, so it is cut
+    lcx = np.where(np.arange(cand.n) == bar, 3, 0)
+    cut_lab = split_labels(cand.ids, hu, lcx, cand.features, cand.heart_index, SP, 130.0, _by_side, gate)
+    assert set(np.unique(cut_lab[1, 20:24, 10:50])) == {2, 3}
+
+    def mixed(rows, parent):  # the whole candidate reads 0.6 LAD / 0.4 LCX: unsure at 0.9, sure at 0.5
+        p = _by_side(rows, parent)
+        if len(rows) == 1:
+            p[:, 2:4] = [0.54, 0.36]
+        return p
+
+    for top, split in ((0.9, True), (0.5, False)):
+        lab = split_labels(cand.ids, hu, lad, cand.features, cand.heart_index, SP, 130.0, mixed,
+                           SplitSettings(max_parent_p=top))
+        assert (len(np.unique(lab[1, 20:24, 10:50])) == 2) is split
+
+
+def test_bad_split_settings_fail_in_the_config():
+    with pytest.raises(ValueError, match="bad split"):
+        L.ClassifierConfig(split_piece_columns="size")
+    with pytest.raises(ValueError, match="bad split"):
+        L.ClassifierConfig(split_piece_mm2=0.0)
+    assert L.ClassifierConfig().voxel_split is False  # off by default (docs/lesion_scorer.md)
