@@ -77,6 +77,7 @@ def shift(old_cache: Path, new_cache: Path, table: Path | None) -> pd.DataFrame:
         rows.append({"id": i, "candidates": len(n["targets"]), "coronary": int((n["targets"] > 0).sum()),
                      "same_candidates_and_targets": same,
                      "non_position_identical": same and np.array_equal(o["features"][:, other], n["features"][:, other]),
+                     "all_identical": same and np.array_equal(o["features"], n["features"]),
                      "origin_moved_mm": _origin_move(o["features"], n["features"]) if same else float("nan")})
     df = pd.DataFrame(rows)
     return df
@@ -104,7 +105,8 @@ def main(argv: list[str] | None = None) -> int:
         print(df.to_string(index=False, float_format=lambda v: f"{v:.1f}"))
         moved = df["origin_moved_mm"]
         print(f"\n{len(df)} cases; candidates and targets identical in {int(df['same_candidates_and_targets'].sum())}, "
-              f"non-position columns identical in {int(df['non_position_identical'].sum())}; origin moved > 0.5 mm in "
+              f"non-position columns identical in {int(df['non_position_identical'].sum())}, every column in "
+              f"{int(df['all_identical'].sum())}; origin moved > 0.5 mm in "
               f"{int((moved > 0.5).sum())}: " + ", ".join(f"{r.id} {r.origin_moved_mm:.1f}" for r in
                                                        df[moved > 0.5].itertuples()))
     return 0
