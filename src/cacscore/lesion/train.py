@@ -347,8 +347,10 @@ def train_lesion_model(cases: list[Case], out_dir: str | Path, *, config: L.Clas
                        density_cap_percentile: float | None = None) -> dict:
     """Extract candidates + targets of every case, train the classifier, save it into ``out_dir``.
 
-    Gated cases (COCA's calcium ROIs) are referenced to the heart finder's centre, as non-gated ones
-    (``cacscore.chest.heart.locate_heart``; before issue 16 their field of view's centre), and trained on ``gated_copies``
+    Every case's candidates are found as scoring finds them (``cacscore.lesion.classifier.framed_candidates`` with
+    ``config``: the frame ``config.frame``, recorded in the report as heart_reference). Gated cases (COCA's calcium
+    ROIs) are thus referenced as non-gated ones (the heart finder's centre, ``cacscore.chest.heart.locate_heart``,
+    unless heart_reference's pericardium rules replace it; before issue 16 their field of view's centre), and trained on ``gated_copies``
     copies of their candidates, copies after the first with the heart reference
     moved by a random (z, y, x) shift ~ N(0, gated_heart_jitter_mm) per axis (seed: config.seed), so the model
     tolerates the error of find_heart on the non-gated scans it scores (phantom: kappa4 total 0.763 -> 0.916
