@@ -43,7 +43,7 @@ def low_finder(monkeypatch):
 
     def low(hu, sp=None, **kw):
         f = real(hu, sp, **kw)
-        z = max(0, int(round(f.index[0] - DROP_MM / float(sp[0]))))
+        z = max(0, round(f.index[0] - DROP_MM / float(sp[0])))
         return dataclasses.replace(f, index=(z, *f.index[1:]))
 
     monkeypatch.setattr(LC_, "locate_heart", low)
