@@ -67,7 +67,7 @@ from cacscore.lesion.anatomy import REFERENCES
 from cacscore.core.vessels import VESSELS
 from cacscore.io.ct import label_affine, read_ct, read_labels
 from cacscore.lesion.candidates import assign_labels, score_assignment
-from cacscore.lesion.classifier import feature_table, load_model
+from cacscore.lesion.classifier import feature_table, framed_candidates, load_model
 from cacscore.lesion.train import Case, LesionCohortError, _extract, training_pairs
 from cacscore.phantom.hybrid import HybridError, insert_plaques
 from cacscore.scoring.agatston import agatston
@@ -230,24 +230,36 @@ def fold_tables(phantom: pd.DataFrame, hybrids: pd.DataFrame, per_series: int | 
 
 
 # ------------------------------------------------------------------ training
-def cached_extract(case: Case, cache: Path, reference: str = "finder") -> dict:
-    """lesion-train's candidates + targets of one case (_extract, non-gated, candidate features, positions in the
-    frame ``reference``, ClassifierConfig.reference), stored in cache/<id>.npz ("finder") or
-    cache/reference-<reference>/<id>.npz, so another training set with the same case does not search it again and
-    features of two frames never mix (each file records its frame; a file of another frame is an error)."""
-    folder = cache if reference == "finder" else cache / f"reference-{reference}"
+CACHE_VERSION = 2
+"""Version of what a cached case holds, bumped whenever _extract computes other rows for the same case: 2 (session
+13): candidates found through the scoring door (cacscore.lesion.classifier.framed_candidates, positions from
+heart_reference for every model with the anatomy rules) instead of find_candidates' own heart finder. Files of
+another version live in other folders (version 1: CACHE/<id>.npz and CACHE/reference-sac/) and are never read."""
+
+
+def cache_folder(cache: Path, config: L.ClassifierConfig) -> Path:
+    """Where the cached candidates of config's frame live: CACHE/v<CACHE_VERSION>-<frame> (ClassifierConfig.frame)."""
+    return cache / f"v{CACHE_VERSION}-{config.frame.replace(':', '-')}"
+
+
+def cached_extract(case: Case, cache: Path, config: L.ClassifierConfig = LESION_TRAIN_DEFAULTS) -> dict:
+    """lesion-train's candidates + targets of one case (_extract with ``config``: non-gated, candidate features,
+    positions in config's frame), stored in cache_folder(cache, config)/<id>.npz, so another training set with the
+    same case does not search it again, and features of two frames or two cache versions never mix: each file
+    records its version and frame, and a file without them or of another one is an error."""
+    folder, frame = cache_folder(cache, config), f"v{CACHE_VERSION} {config.frame}"
     f = folder / f"{case.id}.npz"
     if f.is_file():
         z = np.load(f, allow_pickle=False)
-        stored = str(z["reference"]) if "reference" in z.files else "finder"  # caches written before the switch
-        if stored != reference:
-            raise LesionCohortError(f"{f}: features measured from the {stored} reference, not {reference}")
+        stored = str(z["frame"]) if "frame" in z.files else "no frame recorded"
+        if stored != frame:
+            raise LesionCohortError(f"{f}: candidates cached as {stored!r}, not {frame!r} (delete the file)")
         return {"id": case.id, "kind": case.kind, "features": z["features"], "targets": z["targets"]}
-    r = _extract(case, 130.0, 1.0, reference=reference)
+    r = _extract(case, 130.0, 1.0, config=config)
     if "error" not in r:
         folder.mkdir(parents=True, exist_ok=True)
         tmp = folder / f"{case.id}.tmp.npz"
-        np.savez(tmp, features=r["features"], targets=r["targets"], reference=np.array(reference))
+        np.savez(tmp, features=r["features"], targets=r["targets"], frame=np.array(frame))
         tmp.replace(f)
     return r
 
@@ -282,12 +294,13 @@ def series_vessel_weights(series: list[str | None], targets: list[np.ndarray], n
     return weights, summary
 
 
-def mac_flags(res: list[dict], masks: dict[str, str], cts: dict[str, str]) -> list[np.ndarray]:
+def mac_flags(res: list[dict], masks: dict[str, str], cts: dict[str, str],
+              config: L.ClassifierConfig = LESION_TRAIN_DEFAULTS) -> list[np.ndarray]:
     """Per case, (n,) bool: the non-coronary candidates of a MAC hybrid (masks: case id -> its MAC footprint NIfTI,
     written by mac-hybrids; cts: case id -> CT) most of whose voxels are MAC. The candidates are searched again as
-    lesion-train's _extract searches them (find_candidates, 130 HU, 1 mm2) and checked equal to the cached ones (a
-    MAC moves the found heart centre, so every candidate's position features change: comparing cached rows with the
-    plain hybrid's cannot find the MAC). All False for cases without a mask."""
+    lesion-train's _extract searches them (framed_candidates with config, 130 HU, 1 mm2) and checked equal to the
+    cached ones (a MAC moves the found heart centre, so every candidate's position features change: comparing cached
+    rows with the plain hybrid's cannot find the MAC). All False for cases without a mask."""
     out = []
     for r in res:
         if r["id"] not in masks or not isinstance(masks[r["id"]], str):
@@ -295,7 +308,7 @@ def mac_flags(res: list[dict], masks: dict[str, str], cts: dict[str, str]) -> li
             continue
         vol = read_ct(Path(cts[r["id"]]))
         sp = (abs(float(vol.spacing_mm[0])), *vol.spacing_mm[1:])
-        cand = L.find_candidates(vol.hu, sp, threshold_hu=130.0, min_area_mm2=1.0)
+        cand = framed_candidates(vol.hu, sp, config, threshold_hu=130.0, min_area_mm2=1.0)
         if not np.array_equal(cand.features, r["features"]):
             raise SystemExit(f"{cts[r['id']]}: the candidates found again differ from the cached ones")
         mac = L.candidate_targets(cand.ids, read_labels(Path(masks[r["id"]])).astype(np.uint8)) > 0
@@ -345,7 +358,7 @@ def train_cached(csv: Path, out_dir: Path, cache: Path, config: L.ClassifierConf
     out_dir/training_report.json."""
     t0 = time.perf_counter()
     cases = training_pairs(csv, kind="csv")
-    res = [cached_extract(c, cache, config.reference) for c in cases]
+    res = [cached_extract(c, cache, config) for c in cases]
     bad = [r for r in res if "error" in r]
     if bad:
         raise LesionCohortError(f"{csv}: {len(bad)} case(s) unusable; first {bad[0]['id']}: {bad[0]['error']}")
@@ -365,7 +378,7 @@ def train_cached(csv: Path, out_dir: Path, cache: Path, config: L.ClassifierConf
         dist = L.FEATURE_NAMES.index("dist_mm")
         near = np.concatenate([r["features"][:, dist] <= config.max_distance_mm for r in res])
         series = np.concatenate([np.full(len(r["targets"]), series_of.get(r["id"]) or "", object) for r in res])
-        flags = np.concatenate(mac_flags(res, mac_weights[0], mac_weights[1]))
+        flags = np.concatenate(mac_flags(res, mac_weights[0], mac_weights[1], config))
         weights, mac_info = mac_like_lcx_weights(weights, targets, near, flags, series, summary,
                                                  config.class_weight_power)
         print(f"  MAC weights: {mac_info}", flush=True)
@@ -378,6 +391,7 @@ def train_cached(csv: Path, out_dir: Path, cache: Path, config: L.ClassifierConf
     rep = {"source": str(csv), "n_cases": len(res), "cases_used": [r["id"] for r in res],
            "candidates": {n: int(c) for n, c in zip(L.CLASS_NAMES, counts)},
            "config": "cacscore lesion-train defaults (LESION_TRAIN_DEFAULTS)", "reference": config.reference,
+           "frame": config.frame, "cache_version": CACHE_VERSION,
            "series_weights": None if summary is None else {"cap": weight_cap, "per_series": summary},
            "mac_weights": mac_info,
            "seconds": {"candidates": t1 - t0, "train": time.perf_counter() - t1}}
@@ -595,7 +609,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="with --series-weights: each MAC hybrid's MAC candidates (hybrids.csv's mac_mask, written by "
                         "mac-hybrids) weigh as one LCX candidate of its series in the loss")
     r.add_argument("--reference", choices=REFERENCES, default="finder", help="the frame of the position features "
-                   "(ClassifierConfig.reference; its cached candidates in CACHE/reference-NAME unless finder)")
+                   "(ClassifierConfig.reference; its cached candidates in CACHE/v2-heart_reference-NAME, cache_folder)")
     e = sub.add_parser("phantom-eval")
     e.add_argument("out", type=Path)
     e.add_argument("--release", type=Path, required=True)

@@ -100,7 +100,7 @@ def test_cached_training_is_lesion_train_and_classify_many_is_classify_volume(wr
     cfg = dataclasses.replace(HT.LESION_TRAIN_DEFAULTS, epochs=3)
     train_lesion_model(training_pairs(csv), tmp_path / "ref", config=cfg, progress=False)
     HT.train_cached(csv, tmp_path / "cached", tmp_path / "cache", config=cfg)
-    assert sorted((tmp_path / "cache").glob("*.npz"))  # the candidates were kept
+    assert sorted(HT.cache_folder(tmp_path / "cache", cfg).glob("*.npz"))  # the candidates were kept
     HT.train_cached(csv, tmp_path / "again", tmp_path / "cache", config=cfg)  # from the cache this time
     ref = load_file(tmp_path / "ref" / "model.safetensors")
     for d in ("cached", "again"):
@@ -196,14 +196,34 @@ def test_sac_reference_trains_and_scores_in_its_own_frame_and_cache(written, tmp
     cfg = dataclasses.replace(HT.LESION_TRAIN_DEFAULTS, epochs=3, reference="sac")
     train_lesion_model(training_pairs(csv), tmp_path / "ref", config=cfg, progress=False)
     HT.train_cached(csv, tmp_path / "cached", tmp_path / "cache", config=cfg)
-    assert not list((tmp_path / "cache").glob("*.npz")) and list((tmp_path / "cache" / "reference-sac").glob("*.npz"))
+    sac_dir, finder_dir = (HT.cache_folder(tmp_path / "cache", c) for c in (cfg, HT.LESION_TRAIN_DEFAULTS))
+    assert sac_dir == tmp_path / "cache" / "v2-heart_reference-sac"
+    assert not list((tmp_path / "cache").glob("*.npz")) and list(sac_dir.glob("*.npz"))
     ref, got = (load_file(tmp_path / d / "model.safetensors") for d in ("ref", "cached"))
     for k in ref:
         np.testing.assert_array_equal(got[k], ref[k])
     assert load_model(tmp_path / "cached").config.reference == "sac"
-    stray = next((tmp_path / "cache" / "reference-sac").glob("*.npz"))
-    stray.rename(tmp_path / "cache" / stray.name)  # a sac file where the finder's are kept
-    with pytest.raises(HT.LesionCohortError, match="sac reference"):
+    stray = next(sac_dir.glob("*.npz"))
+    finder_dir.mkdir()
+    stray.rename(finder_dir / stray.name)  # a sac file where the finder's are kept
+    with pytest.raises(HT.LesionCohortError, match="heart_reference:sac"):
         HT.train_cached(csv, tmp_path / "mixed", tmp_path / "cache", config=HT.LESION_TRAIN_DEFAULTS)
     models = {"shipped": load_model(DEFAULT_MODEL), "sac": load_model(tmp_path / "ref")}
     _classify_many_matches_classify_volume(root / "hybrids" / "real_s100_ct.nii.gz", models)
+
+
+def test_cache_of_an_older_version_is_never_read(tmp_path):
+    """Candidates cached before session 13 (version 1: CACHE/<id>.npz, placed by find_candidates' own heart finder)
+    are not read by version 2, and a file without its frame in a version-2 folder is refused: old-frame and
+    new-frame rows never mix silently."""
+    case = HT.Case("x", tmp_path / "no_ct", tmp_path / "no_labels.nii.gz")
+    rows = {"features": np.zeros((1, 3), np.float32), "targets": np.zeros(1, np.int64)}
+    np.savez(tmp_path / "x.npz", **rows)  # the version-1 place
+    r = HT.cached_extract(case, tmp_path)
+    assert "error" in r and "no_ct" in r["error"]  # searched again (and the missing CT reported), not read
+    folder = HT.cache_folder(tmp_path, HT.LESION_TRAIN_DEFAULTS)
+    assert folder.name == "v2-heart_reference-finder"
+    folder.mkdir()
+    np.savez(folder / "x.npz", **rows)
+    with pytest.raises(HT.LesionCohortError, match="no frame recorded"):
+        HT.cached_extract(case, tmp_path)

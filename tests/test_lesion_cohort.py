@@ -15,6 +15,7 @@ import pytest
 from cacscore import cli
 from cacscore.chest.heart import locate_heart
 from cacscore.lesion import train as LC
+from cacscore.lesion.classifier import framed_candidates
 from cacscore import lesion as L
 from cacscore.phantom import write_release
 from cacscore.io.ct import read_ct as load_ct
@@ -356,7 +357,7 @@ def test_train_on_gated_rois_skips_bad_patients_and_scores_nongated(coca_like, g
     out = tmp_path / "model"
     rep = LC.train_lesion_model(LC.training_pairs(coca_like), out, config=CONFIG, progress=False)
     assert rep["source_kinds"] == ["gated"] and rep["cases_used"] == ["1", "2", "3", "4"]
-    assert rep["heart_reference"] == {"gated": "cacscore.chest.heart.find_heart"}
+    assert rep["heart_reference"] == {"gated": "heart_reference:finder"}  # the frame scoring measures from
     n_cand = rep["candidates"]["total"]
     n_noise = rep["gated_noise"]["n_rows"]  # the default 2 noisy copies per gated scan
     assert rep["gated_noise"]["copies"] == 2 and n_noise > 0
@@ -375,7 +376,7 @@ def test_train_on_gated_rois_skips_bad_patients_and_scores_nongated(coca_like, g
     hits = total = 0
     for c in LC.training_pairs(coca_like)[:4]:
         hu, sp, lab, _ = LC.gated_volume_labels(c)
-        cand = L.find_candidates(hu, sp, heart_index=locate_heart(hu, sp).index)  # as training does
+        cand = framed_candidates(hu, sp, model.config)  # as training does
         tg = L.candidate_targets(cand.ids, lab)
         pred = model.predict(cand.features)
         hits += int((pred[tg > 0] > 0).sum())

@@ -159,9 +159,10 @@ class ClassifierConfig:
     density_cap_hu: tuple[float, float] | None = None
     seed: int = 0
     # the frame of the position features (dz_mm ... sin_inplane), cacscore.lesion.anatomy.REFERENCES: "finder" (the
-    # heart finder's point, every model before session 12; models saved without the field load with it) or "sac"
-    # (the found pericardial mask's centroid: cacscore.lesion.anatomy.heart_reference). Obeyed by training
-    # (cacscore.lesion.train._extract) and scoring (classify_volume) alike
+    # heart finder's point unless heart_reference's sac rules replace it; every model before session 12; models saved
+    # without the field load with it) or "sac" (the found pericardial mask's centroid: cacscore.lesion.anatomy.
+    # heart_reference). Obeyed by training (cacscore.lesion.train._extract) and scoring (classify_volume) alike,
+    # through framed_candidates (the frame: ClassifierConfig.frame)
     reference: str = "finder"
     # voxel-level vessel split (cacscore.lesion.split.split_labels, issue 16): a candidate called LCA / LAD / LCX of at
     # least split_min_area_mm2 is cut into pieces of about split_piece_mm2, each piece asked to the MLP and its voxels
@@ -179,6 +180,27 @@ class ClassifierConfig:
     @property
     def feature_names(self) -> tuple[str, ...]:
         return FEATURE_NAMES if self.features is None else tuple(self.features)
+
+    @property
+    def reads_anatomy_columns(self) -> bool:
+        """Whether the MLP reads an anatomy column (``Candidates.anatomy_columns``, cacscore.lesion.anatomy)."""
+        return any(n in ANATOMY_NAMES for n in self.feature_names)
+
+    @property
+    def needs_anatomy(self) -> bool:
+        """Whether this model's candidates are placed in the chest anatomy (:func:`anatomical_candidates`:
+        ``read_chest``, positions from :func:`cacscore.lesion.anatomy.heart_reference`): it has the anatomy rules,
+        reads anatomy columns, or measures positions from the pericardial sac. The one answer that training
+        (:func:`cacscore.lesion.train._extract`) and scoring (:func:`classify_volume`) both obey, through
+        :func:`framed_candidates` (issue 16: one frame)."""
+        return bool(self.anatomy_rules or self.reference != "finder" or self.reads_anatomy_columns)
+
+    @property
+    def frame(self) -> str:
+        """Where the position features are measured from, as training reports it and feature caches key on it:
+        "heart_reference:finder" / "heart_reference:sac" (:func:`cacscore.lesion.anatomy.heart_reference`, when
+        :attr:`needs_anatomy`) or "locate_heart" (the heart finder's point alone, ``find_candidates``' own)."""
+        return f"heart_reference:{self.reference}" if self.needs_anatomy else "locate_heart"
 
     def __post_init__(self) -> None:
         if not self.hidden or any(int(h) < 1 for h in self.hidden):
@@ -544,8 +566,8 @@ def anatomical_candidates(hu: np.ndarray, spacing_mm: Sequence[float], *, thresh
                           reference: str = "finder") -> Candidates:
     """The candidates of a (z, y, x) HU volume placed in its chest anatomy (``read_chest``): anatomy columns, and,
     unless heart_index is given, the heart reference of :func:`cacscore.lesion.anatomy.heart_reference`. The same
-    for training (lesion-train, when the model reads anatomy columns or is referenced to the sac) and scoring
-    (:func:`classify_volume`). reference: ClassifierConfig.reference, passed to heart_reference."""
+    for training (lesion-train) and scoring (:func:`classify_volume`) of every model whose config
+    ``needs_anatomy`` (:func:`framed_candidates`). reference: ClassifierConfig.reference, passed to heart_reference."""
     hu, sp = check_hu(hu, spacing_mm)
     anatomy = read_chest(hu, sp)
     heart = hull = lungs = None
@@ -569,10 +591,27 @@ def anatomical_candidates(hu: np.ndarray, spacing_mm: Sequence[float], *, thresh
 
 
 def needs_anatomy(model: LesionModel) -> bool:
-    """Whether ``model``'s candidates are placed in the chest anatomy (:func:`anatomical_candidates`): it has the
-    anatomy rules, reads anatomy columns, or measures positions from the pericardial sac."""
-    return bool(model.config.anatomy_rules or model.config.reference != "finder"
-                or any(n in ANATOMY_NAMES for n in model.feature_names))
+    """``model.config.needs_anatomy`` (:attr:`ClassifierConfig.needs_anatomy`)."""
+    return model.config.needs_anatomy
+
+
+def framed_candidates(hu: np.ndarray, spacing_mm: Sequence[float], config: ClassifierConfig, *,
+                      threshold_hu: float = 130.0, min_area_mm2: float = 1.0,
+                      heart_index: Sequence[float] | None = None,
+                      context_where: Callable[[np.ndarray, np.ndarray, np.ndarray | None], np.ndarray] | None = None,
+                      ) -> Candidates:
+    """The candidates of a (z, y, x) HU volume as a model of ``config`` reads them: placed in the chest anatomy
+    (:func:`anatomical_candidates`) when ``config.needs_anatomy``, else ``find_candidates`` alone. The one door for
+    training (:func:`cacscore.lesion.train._extract`) and scoring (:func:`classify_volume`), so a model is trained
+    on features measured exactly as it is later asked about (issue 16; before session 13 training placed them with
+    ``find_candidates``' own heart finder while scoring used ``heart_reference``: 37.5 mm apart on LIDC-IDRI-0001).
+    context_where: None in training (every candidate's tissue context), ``LesionModel.may_be_coronary`` in scoring
+    (the other candidates' context columns 0; their class cannot change)."""
+    if config.needs_anatomy:
+        return anatomical_candidates(hu, spacing_mm, threshold_hu=threshold_hu, min_area_mm2=min_area_mm2,
+                                     heart_index=heart_index, context_where=context_where, reference=config.reference)
+    return find_candidates(hu, spacing_mm, threshold_hu=threshold_hu, min_area_mm2=min_area_mm2,
+                           heart_index=heart_index, context_where=context_where)
 
 
 def classify_volume(hu: np.ndarray, spacing_mm: Sequence[float], model: LesionModel, *,
@@ -583,13 +622,8 @@ def classify_volume(hu: np.ndarray, spacing_mm: Sequence[float], model: LesionMo
     # context features only where the classifier's answer counts (model.may_be_coronary: near the heart, in its z
     # range, inside the chest wall, not ruled out by anatomy): identical classes; on LIDC-IDRI-0002 the context of
     # 190 of its 10,199 candidates instead of the 1,715 within max_distance_mm
-    if needs_anatomy(model):
-        cand = anatomical_candidates(hu, sp, threshold_hu=model.threshold_hu, min_area_mm2=model.min_area_mm2,
-                                     heart_index=heart_index, context_where=model.may_be_coronary,
-                                     reference=model.config.reference)
-    else:
-        cand = find_candidates(hu, sp, threshold_hu=model.threshold_hu, min_area_mm2=model.min_area_mm2,
-                               heart_index=heart_index, context_where=model.may_be_coronary)
+    cand = framed_candidates(hu, sp, model.config, threshold_hu=model.threshold_hu, min_area_mm2=model.min_area_mm2,
+                             heart_index=heart_index, context_where=model.may_be_coronary)
     return cand, model.classify(cand.features, cand.outside_thorax_mm, cand.anatomy_columns, cand.structure,
                                 cand.agatston)
 

@@ -39,7 +39,7 @@ from cacscore.io.ct import NIFTI_SUFFIXES, ScanFileError, read_ct, read_labels, 
 from cacscore.core.fileio import natural_key
 from cacscore.io.inputs import input_id
 from cacscore.lesion.anatomy import ANATOMY_NAMES
-from cacscore.lesion.classifier import anatomical_candidates, coronary_density_hu, feature_table
+from cacscore.lesion.classifier import coronary_density_hu, feature_table, framed_candidates
 
 log = logging.getLogger(__name__)
 
@@ -249,14 +249,16 @@ def noise_augmented_candidates(hu: np.ndarray, spacing_mm, labels: np.ndarray, h
 
 
 def _extract(case: Case, threshold_hu: float, min_area_mm2: float, noise_copies: int = 0,
-             noise_sd_hu: tuple[float, float] = (10.0, 35.0), seed: int = 0, anatomy: bool = False,
-             reference: str = "finder") -> dict:
+             noise_sd_hu: tuple[float, float] = (10.0, 35.0), seed: int = 0,
+             config: L.ClassifierConfig | None = None) -> dict:
     """Candidates + targets of one case, or {"id", "error"}: never raises for bad data. Gated cases also get
     ``noise_copies`` noise-augmented copies (:func:`noise_augmented_candidates`, seeded by seed and case id).
-    anatomy: also the candidates' anatomy columns ("anatomy"), placed as scoring places them
-    (``cacscore.lesion.classifier.anatomical_candidates``: the heart reference of a non-gated scan is then
-    the one scoring uses). reference: ClassifierConfig.reference; "sac" places the candidates that way too (the
-    positions measured from the pericardial mask's centroid, cacscore.lesion.anatomy.heart_reference)."""
+    config (default ``ClassifierConfig()``): the model's settings; its candidates are found through the door scoring
+    uses (:func:`cacscore.lesion.classifier.framed_candidates`: the chest anatomy and
+    :func:`cacscore.lesion.anatomy.heart_reference` when ``config.needs_anatomy``), so every feature is computed as
+    ``classify_volume`` computes it (tests/test_training_frame.py); with ``config.reads_anatomy_columns`` the
+    anatomy columns are returned too ("anatomy")."""
+    config = L.ClassifierConfig() if config is None else config
     t0 = time.perf_counter()
     try:
         if case.kind == "gated":
@@ -269,17 +271,13 @@ def _extract(case: Case, threshold_hu: float, min_area_mm2: float, noise_copies:
                                     f"the CT's shape {ct.hu.shape} from {case.ct}")
             hu, spacing = ct.hu, (abs(ct.spacing_mm[0]), *ct.spacing_mm[1:])
         try:
-            # gated or not, positions are measured from the heart finder's centre (find_candidates' own,
-            # cacscore.chest.heart.locate_heart), which reads a heart-centred gated field of view too
-            # (cacscore.chest.lungs.heart_only_view): one frame for gated training and non-gated scoring (issue 16).
-            # Phantom, 10 gated series of seed 31 at 512 px: the gated centre lies a median 3.0 mm (max 14.7) from
-            # the finder's centre on the same patients' non-gated scans; the field of view's centre, used before,
+            # gated or not, the reference is the one scoring takes on a non-gated scan (issue 16): heart_reference
+            # (the heart finder's point, cacscore.chest.heart.locate_heart, unless the found pericardium overrules
+            # it), which reads a heart-centred gated field of view too (cacscore.chest.lungs.heart_only_view).
+            # Phantom, 10 gated series of seed 31 at 512 px: the finder's gated centre lies a median 3.0 mm (max
+            # 14.7) from its centre on the same patients' non-gated scans; the field of view's centre, used before,
             # 13.8 mm (max 18.6; bench/gated_heart_frame.py, docs/lesion_scorer.md)
-            if anatomy or reference != "finder":
-                cand = anatomical_candidates(hu, spacing, threshold_hu=threshold_hu, min_area_mm2=min_area_mm2,
-                                             reference=reference)
-            else:
-                cand = L.find_candidates(hu, spacing, threshold_hu=threshold_hu, min_area_mm2=min_area_mm2)
+            cand = framed_candidates(hu, spacing, config, threshold_hu=threshold_hu, min_area_mm2=min_area_mm2)
         except L.LesionError as exc:
             raise ScanFileError(f"{case.ct}: {exc}") from None
         try:
@@ -292,16 +290,16 @@ def _extract(case: Case, threshold_hu: float, min_area_mm2: float, noise_copies:
             noisy = noise_augmented_candidates(hu, spacing, labels, cand.heart_index, copies=noise_copies,
                                                sd_hu=noise_sd_hu, rng=rng, threshold_hu=threshold_hu,
                                                min_area_mm2=min_area_mm2, hull=cand.thorax_hull,
-                                               anatomy=cand.anatomy)
+                                               anatomy=cand.anatomy if config.reads_anatomy_columns else None)
     except Exception as exc:  # noqa: BLE001 - a cohort job reports the bad case and goes on
         return {"id": case.id, "error": one_line(exc, name_unexpected=True)}
     out = {"id": case.id, "kind": case.kind, "features": cand.features, "targets": targets,
            "seconds": time.perf_counter() - t0}
-    if anatomy:
+    if config.reads_anatomy_columns:
         out["anatomy"] = cand.anatomy_columns
     if noisy is not None:
         out["noise_features"], out["noise_targets"] = noisy[:2]
-        if anatomy:
+        if config.reads_anatomy_columns:
             out["noise_anatomy"] = noisy[2]
     return out
 
@@ -349,8 +347,10 @@ def train_lesion_model(cases: list[Case], out_dir: str | Path, *, config: L.Clas
                        density_cap_percentile: float | None = None) -> dict:
     """Extract candidates + targets of every case, train the classifier, save it into ``out_dir``.
 
-    Gated cases (COCA's calcium ROIs) are referenced to the heart finder's centre, as non-gated ones
-    (``cacscore.chest.heart.locate_heart``; before issue 16 their field of view's centre), and trained on ``gated_copies``
+    Every case's candidates are found as scoring finds them (``cacscore.lesion.classifier.framed_candidates`` with
+    ``config``: the frame ``config.frame``, recorded in the report as heart_reference). Gated cases (COCA's calcium
+    ROIs) are thus referenced as non-gated ones (the heart finder's centre, ``cacscore.chest.heart.locate_heart``,
+    unless heart_reference's pericardium rules replace it; before issue 16 their field of view's centre), and trained on ``gated_copies``
     copies of their candidates, copies after the first with the heart reference
     moved by a random (z, y, x) shift ~ N(0, gated_heart_jitter_mm) per axis (seed: config.seed), so the model
     tolerates the error of find_heart on the non-gated scans it scores (phantom: kappa4 total 0.763 -> 0.916
@@ -381,9 +381,8 @@ def train_lesion_model(cases: list[Case], out_dir: str | Path, *, config: L.Clas
     if gated_noise_copies < 0 or not 0 <= gated_noise_sd_hu[0] <= gated_noise_sd_hu[1]:
         raise ValueError(f"gated_noise_copies must be >= 0 and gated_noise_sd_hu (low, high) with 0 <= low <= high, "
                          f"got {gated_noise_copies}, {gated_noise_sd_hu}")
-    use_anatomy = any(n in ANATOMY_NAMES for n in config.feature_names)
-    jobs = [(c, threshold_hu, min_area_mm2, gated_noise_copies, tuple(gated_noise_sd_hu), config.seed, use_anatomy,
-             config.reference) for c in cases]
+    jobs = [(c, threshold_hu, min_area_mm2, gated_noise_copies, tuple(gated_noise_sd_hu), config.seed, config)
+            for c in cases]
     res = map_jobs(_extract_job, jobs, workers, "lesion candidates", progress)
     t_extract = time.perf_counter() - t0
     ok = [r for r in res if "error" not in r]
@@ -434,8 +433,7 @@ def train_lesion_model(cases: list[Case], out_dir: str | Path, *, config: L.Clas
         "model_dir": str(out),
         "source_kinds": sorted({c.kind for c in cases}),
         "feature_names": list(names),
-        "heart_reference": {k: "cacscore.lesion.anatomy.heart_reference" if use_anatomy or config.reference != "finder"
-                            else "cacscore.chest.heart.find_heart" for k in sorted({c.kind for c in cases})},
+        "heart_reference": {k: config.frame for k in sorted({c.kind for c in cases})},
         "reference": config.reference,
         "gated_heart_jitter": {"sd_mm": gated_heart_jitter_mm, "copies": gated_copies, "n_gated_cases": len(gated),
                                "n_training_rows": len(train_y_all)},
