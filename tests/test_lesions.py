@@ -116,7 +116,7 @@ def test_save_load_round_trip_gives_identical_predictions(trained, tmp_path):
     L.save_model(model, tmp_path / "m")
     assert sorted(x.name for x in (tmp_path / "m").iterdir()) == ["model.json", "model.safetensors"]
     cfg = json.loads((tmp_path / "m" / "model.json").read_text())
-    assert cfg["feature_names"] == list(L.FEATURE_NAMES)
+    assert cfg["feature_names"] == list(L.BASE_FEATURE_NAMES)  # the default set: the columns before session 13
     back = L.load_model(tmp_path / "m")
     np.testing.assert_array_equal(back.predict_proba(f), model.predict_proba(f))
     assert back.config == model.config
@@ -522,9 +522,11 @@ def test_anatomy_features_train_save_load_and_score(patients, tmp_path):
     from cacscore.lesion.anatomy import ANATOMY_NAMES, CONTRAST_NAMES, GEOMETRY_NAMES
     from cacscore.lesion.classifier import DEFAULT_FEATURES, FEATURE_SETS, feature_table
 
-    assert DEFAULT_FEATURES == L.FEATURE_NAMES  # the shipped model's; anatomy columns are a choice
+    assert DEFAULT_FEATURES == L.BASE_FEATURE_NAMES  # the shipped model's; anatomy and shape columns are a choice
+    assert FEATURE_SETS["shape"] == L.FEATURE_NAMES
     names = FEATURE_SETS["anatomy"]
-    assert names[:len(L.FEATURE_NAMES)] == L.FEATURE_NAMES and set(GEOMETRY_NAMES) <= set(names)
+    base = len(L.BASE_FEATURE_NAMES)
+    assert names[:base] == L.BASE_FEATURE_NAMES and set(GEOMETRY_NAMES) <= set(names)
     assert not set(CONTRAST_NAMES) & set(names)  # the contrast-lumen rule's columns are no model input
     assert ANATOMY_NAMES == (*GEOMETRY_NAMES, *CONTRAST_NAMES)
     fs, ts, cs = [], [], []
@@ -534,7 +536,7 @@ def test_anatomy_features_train_save_load_and_score(patients, tmp_path):
     f, t, a = np.concatenate(fs), np.concatenate(ts), np.concatenate(cs)
     a[::5, 0] = np.nan  # a part not found on some scans
     x = feature_table(f, a, names)
-    assert x.shape == (len(f), len(names)) and np.array_equal(x[:, :len(L.FEATURE_NAMES)], f)
+    assert x.shape == (len(f), len(names)) and np.array_equal(x[:, :base], f[:, :base])
     cfg = L.ClassifierConfig(hidden=(16,), epochs=3, features=names, seed=1)
     model = L.train_classifier(x, t, config=cfg)
     assert model.feature_names == names and np.isfinite(model.mean).all()
