@@ -67,8 +67,11 @@ FEATURE_SETS: dict[str, tuple[str, ...]] = {
     "anatomy": (*BASE_FEATURE_NAMES, *GEOMETRY_NAMES),  # the contrast-lumen columns serve a rule only
     "distances": (*BASE_FEATURE_NAMES, "pericardium_mm", "aortic_wall_mm", "aorta_segment", "bone_mm",
                   "chest_wall_mm"),
-    # session 13 (issue 16, MAC called LCX): plus the ring tissue and 3-D structure axes (cacscore.lesion.context)
+    # session 13 (issue 16, MAC called LCX): plus the ring tissue and 3-D structure axes (cacscore.lesion.context);
+    # "ring": only the three ring columns that told MAC from LCX plaque the same way on phantom and hybrids
+    # (bench/mac_shape_features.py, docs/lesion_scorer.md "Shape and side tissue")
     "shape": FEATURE_NAMES,
+    "ring": (*BASE_FEATURE_NAMES, "ring_fat", "ring_soft", "outer_fat"),
 }
 """``cacscore lesion-train --features``' choices. "candidate" (the default) is what the shipped model reads: with all
 anatomy columns the 512 px held-out MSE ratio fell from 11.4 to 4.5 at the same kappa4 (0.942), and
