@@ -190,7 +190,7 @@ def test_numpy_inference_equals_torch(trained, tmp_path):
 
     model, f, _ = trained
     assert isinstance(model.net, L.CandidateMLP)
-    near = f[f[:, L.FEATURE_NAMES.index("dist_mm")] <= model.config.max_distance_mm][:200]
+    near = model.table(f[f[:, L.FEATURE_NAMES.index("dist_mm")] <= model.config.max_distance_mm][:200])  # its columns
     x = (near - model.mean) / model.std
     with torch.no_grad():
         ref = torch.softmax(model.net.eval()(torch.from_numpy(x)), dim=1).numpy()
@@ -202,10 +202,10 @@ def test_numpy_inference_equals_torch(trained, tmp_path):
     assert isinstance(back.net, L.classifier.NumpyMLP)
     # a random MLP with 3 hidden layers too (the layer naming net.0, net.3, net.6, net.9)
     torch.manual_seed(1)
-    deep = L.CandidateMLP(len(L.FEATURE_NAMES), (8, 6, 4), 0.2).eval()
+    deep = L.CandidateMLP(x.shape[1], (8, 6, 4), 0.2).eval()
     with torch.no_grad():
         want = deep(torch.from_numpy(x)).numpy()
-    got = L.classifier.NumpyMLP.from_state(deep.state_dict(), len(L.FEATURE_NAMES), (8, 6, 4))(x)
+    got = L.classifier.NumpyMLP.from_state(deep.state_dict(), x.shape[1], (8, 6, 4))(x)
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
     for m in (model, back):
         p = m.predict_proba(near)

@@ -113,6 +113,16 @@ def feature_table(features: np.ndarray, anatomy_columns: np.ndarray | None, name
     return np.stack(cols, 1) if cols else np.zeros((n, 0), np.float32)
 
 
+def own_columns(features: np.ndarray, names: Sequence[str]) -> np.ndarray:
+    """``features`` as float32; a full candidate table ((n, len(FEATURE_NAMES)) with names other than FEATURE_NAMES
+    and of another length) narrowed to ``names`` (:func:`feature_table`): a model of the base columns is asked about,
+    or trained on, find_candidates' table as before the shape columns were appended."""
+    f = np.asarray(features, np.float32)
+    if f.ndim == 2 and f.shape[1] == len(FEATURE_NAMES) and len(names) != len(FEATURE_NAMES) \
+            and all(k in FEATURE_NAMES for k in names):
+        return feature_table(f, None, names)
+    return f
+
 @dataclass(frozen=True)
 class ClassifierConfig:
     """MLP and training settings. hidden: widths of the hidden layers; class_weight_power: class
@@ -361,16 +371,6 @@ class LesionModel:
             return f
         return feature_table(f, anatomy_columns, self.feature_names)
 
-
-def own_columns(features: np.ndarray, names: Sequence[str]) -> np.ndarray:
-    """``features`` as float32; a full candidate table ((n, len(FEATURE_NAMES)) with names other than FEATURE_NAMES
-    and of another length) narrowed to ``names`` (:func:`feature_table`): a model of the base columns is asked about,
-    or trained on, find_candidates' table as before the shape columns were appended."""
-    f = np.asarray(features, np.float32)
-    if f.ndim == 2 and f.shape[1] == len(FEATURE_NAMES) and len(names) != len(FEATURE_NAMES) \
-            and all(k in FEATURE_NAMES for k in names):
-        return feature_table(f, None, names)
-    return f
 
     def classify(self, features: np.ndarray, outside_thorax_mm: np.ndarray | None,
                  anatomy_columns: np.ndarray | None = None, structure: np.ndarray | None = None,
