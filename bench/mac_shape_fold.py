@@ -29,14 +29,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--hybrids", type=Path, required=True, help="hybrids.csv (series of each hybrid: the weights)")
     ap.add_argument("--sets", nargs="+", default=["candidate", "shape"], choices=sorted(FEATURE_SETS))
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    ap.add_argument("--mac-weight-like-lcx", action="store_true", help="each MAC hybrid's MAC candidates weigh as one "
+                    "LCX candidate of its series (hybrid_training train --mac-weight-like-lcx); models <set>_mw_s<seed>")
     a = ap.parse_args(argv)
     for seed in a.seeds:
         for name in a.sets:
-            out = a.out / f"{name}_s{seed}"
+            out = a.out / f"{name}{'_mw' if a.mac_weight_like_lcx else ''}_s{seed}"
             if (out / "model.json").is_file():
                 continue
             cfg = dataclasses.replace(HT.LESION_TRAIN_DEFAULTS, features=FEATURE_SETS[name], seed=seed)
-            HT.train_cached(a.table, out, a.cache, cfg, series_of=HT.hybrid_series(a.hybrids))
+            HT.train_cached(a.table, out, a.cache, cfg, series_of=HT.hybrid_series(a.hybrids),
+                            mac_weights=HT.mac_masks(a.hybrids) if a.mac_weight_like_lcx else None)
     return 0
 
 
