@@ -4,7 +4,10 @@ MAC candidates and the LCX plaque candidates, their columns, and how well each c
 candidate level, and AU-weighted).
 
     PYTHONPATH=src python bench/mac_shape_features.py OUT.csv --release NAME=DIR[:ID,ID,...] ...
-        --hybrids NAME=HYBRIDS.csv ...
+        --hybrids NAME=HYBRIDS.csv ... [--models DIR ...]
+
+--models: each model's MLP alone (no rule, no structure vote) on the stored rows: MAC AU it calls coronary and LCX AU
+it calls LCX, per data set (a quick look, not the product's calls: bench/hybrid_cases.py and phantom-eval give those).
 
 Phantom MAC: candidates whose majority anatomy label is mitral_annulus_calcium (bench/hybrid_training.py
 lookalike_kinds) and no coronary target; hybrid MAC: candidates with most voxels in the case's MAC footprint
@@ -104,11 +107,27 @@ def summary(df: pd.DataFrame) -> None:
             print(f"| {c} | {q(mac[c])} | {q(lcx[c])} | {a:.2f} | {aw:.2f} |")
 
 
+def mlp_calls(df: pd.DataFrame, models: list[Path]) -> None:
+    print("\n| model | " + " | ".join(f"{ds}: MAC AU called coronary / LCX AU called LCX"
+                                     for ds in df["dataset"].unique()) + " |")
+    print("| --- |" + " ---: |" * df["dataset"].nunique())
+    for m in models:
+        model = L.load_model(m)
+        cells = []
+        for _, d in df.groupby("dataset", sort=False):
+            c = model.predict(model.table(d[list(L.FEATURE_NAMES)].to_numpy(np.float32)))
+            au, mac, lcx = d["agatston"].to_numpy(), (d["group"] == "MAC").to_numpy(), (d["group"] == "LCX").to_numpy()
+            cells.append(f"{au[mac & (c > 0)].sum():.0f} of {au[mac].sum():.0f} / {au[lcx & (c == LCX)].sum():.0f} of "
+                         f"{au[lcx].sum():.0f}")
+        print(f"| {m.name} | " + " | ".join(cells) + " |")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("out", type=Path)
     ap.add_argument("--release", nargs="*", default=[], help="NAME=DIR:ID,ID,... (phantom release and patients)")
     ap.add_argument("--hybrids", nargs="*", default=[], help="NAME=hybrids.csv (rows with a mac_mask are read)")
+    ap.add_argument("--models", nargs="*", type=Path, default=[])
     a = ap.parse_args(argv)
     t0 = time.perf_counter()
     if a.out.is_file():
@@ -126,6 +145,8 @@ def main(argv: list[str] | None = None) -> int:
         a.out.parent.mkdir(parents=True, exist_ok=True)
         df.to_csv(a.out, index=False)
     summary(df)
+    if a.models:
+        mlp_calls(df, a.models)
     print(f"\n{time.perf_counter() - t0:.0f} s")
     return 0
 
