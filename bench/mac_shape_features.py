@@ -30,8 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from hybrid_training import lookalike_kinds
 
 from cacscore import lesion as L
-from cacscore.io.ct import read_ct
-from cacscore.io.ct import read_labels
+from cacscore.io.ct import read_ct, read_labels
 from cacscore.lesion.context import SHAPE_NAMES
 
 LCX = 3
@@ -101,7 +100,7 @@ def summary(df: pd.DataFrame) -> None:
         print("| column | MAC median (5, 95 %) | LCX median (5, 95 %) | AUC MAC > LCX | AU-weighted |")
         print("| --- | --- | --- | ---: | ---: |")
         for c in SHOW:
-            q = lambda x: "%.2f (%.2f, %.2f)" % tuple(np.percentile(x, [50, 5, 95])) if len(x) else "-"
+            q = lambda x: "{:.2f} ({:.2f}, {:.2f})".format(*np.percentile(x, [50, 5, 95])) if len(x) else "-"
             a = auc(mac[c].to_numpy(), lcx[c].to_numpy())
             aw = auc(mac[c].to_numpy(), lcx[c].to_numpy(), mac["agatston"].to_numpy(), lcx["agatston"].to_numpy())
             print(f"| {c} | {q(mac[c])} | {q(lcx[c])} | {a:.2f} | {aw:.2f} |")

@@ -53,7 +53,7 @@ def _case(kind: str, spec: str):
 
 
 def _panel(ax, hu, sp, cand, k: int, title: str) -> None:
-    z, y, x = (int(round(v)) for v in np.argwhere(cand.ids == k + 1).mean(0))
+    z, y, x = (round(v) for v in np.argwhere(cand.ids == k + 1).mean(0))
     hy, hx = (cand.heart_index[1] - y) * sp[1], (cand.heart_index[2] - x) * sp[2]
     h = int(HALF_MM / sp[1])
     y0, x0 = max(0, y - h), max(0, x - h)

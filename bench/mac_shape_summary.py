@@ -28,7 +28,7 @@ def phantom_rows(d: Path) -> pd.DataFrame:
         tot = met[met["vessel"] == "total"].set_index("metric")
         a4 = met[(met["vessel"] == "all4") & (met["metric"] == "mse_norm")].iloc[0]
         kind = g.groupby("kind")[["au_called", "called"]].sum()
-        get = lambda k, c: float(kind.loc[k, c]) if k in kind.index else 0.0  # noqa: E731
+        get = lambda k, c, kind=kind: float(kind.loc[k, c]) if k in kind.index else 0.0
         rows.append({"model": m, "ph_mac_au": get("MAC", "au_called"), "ph_mac_n": get("MAC", "called"),
                      "ph_mac_lcx_au": float(g.loc[g["kind"] == "MAC", "au_LCX"].sum()),
                      "ph_aortic_au": get("aortic", "au_called"), "ph_cartilage_au": get("cartilage", "au_called"),

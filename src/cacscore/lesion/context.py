@@ -72,7 +72,7 @@ def ring_tissue(hu: np.ndarray, ids: np.ndarray, st: dict[str, np.ndarray], sp: 
     if not which.any():
         return out
     py, px = sp[1], sp[2]
-    cz, cy, cx = st["cz"], st["cy"], st["cx"]
+    cy, cx = st["cy"], st["cx"]
     coords, cid = st["coords"], st["cid"]
     on = which[cid - 1]  # voxels of selected candidates
     zsel, ysel, xsel = coords[0][on], coords[1][on], coords[2][on]
