@@ -343,8 +343,10 @@ def test_gated_source_detection_and_labels_match_score_gated_patient(gated_relea
     assert locate_heart(hu, sp).index == cand.heart_index
     # the training jitter's re-referencing equals find_candidates with the moved heart index
     h0, h1 = locate_heart(hu, sp).index, (12.0, 40.0, 61.0)
-    f0 = L.find_candidates(hu, sp, heart_index=h0).features
-    f1 = L.find_candidates(hu, sp, heart_index=h1).features
+    # the base columns: the shape columns (cacscore.lesion.context) are measured from the heart centre as a whole
+    # (which side faces it, the 115 mm reach) and shift_heart_reference moves only the position columns
+    f0 = L.find_candidates(hu, sp, heart_index=h0).features[:, :len(L.BASE_FEATURE_NAMES)]
+    f1 = L.find_candidates(hu, sp, heart_index=h1).features[:, :len(L.BASE_FEATURE_NAMES)]
     shifted = LC.shift_heart_reference(f0, (np.asarray(h1) - h0) * np.asarray(sp))
     assert len(f0) > 0 and np.allclose(shifted, f1, atol=1e-3) and not np.allclose(f0, f1, atol=1e-3)
     with pytest.raises(ValueError, match="kind must be one of"):

@@ -116,7 +116,7 @@ def test_save_load_round_trip_gives_identical_predictions(trained, tmp_path):
     L.save_model(model, tmp_path / "m")
     assert sorted(x.name for x in (tmp_path / "m").iterdir()) == ["model.json", "model.safetensors"]
     cfg = json.loads((tmp_path / "m" / "model.json").read_text())
-    assert cfg["feature_names"] == list(L.FEATURE_NAMES)
+    assert cfg["feature_names"] == list(L.BASE_FEATURE_NAMES)  # the default set: the columns before session 13
     back = L.load_model(tmp_path / "m")
     np.testing.assert_array_equal(back.predict_proba(f), model.predict_proba(f))
     assert back.config == model.config
@@ -190,7 +190,7 @@ def test_numpy_inference_equals_torch(trained, tmp_path):
 
     model, f, _ = trained
     assert isinstance(model.net, L.CandidateMLP)
-    near = f[f[:, L.FEATURE_NAMES.index("dist_mm")] <= model.config.max_distance_mm][:200]
+    near = model.table(f[f[:, L.FEATURE_NAMES.index("dist_mm")] <= model.config.max_distance_mm][:200])  # its columns
     x = (near - model.mean) / model.std
     with torch.no_grad():
         ref = torch.softmax(model.net.eval()(torch.from_numpy(x)), dim=1).numpy()
@@ -202,10 +202,10 @@ def test_numpy_inference_equals_torch(trained, tmp_path):
     assert isinstance(back.net, L.classifier.NumpyMLP)
     # a random MLP with 3 hidden layers too (the layer naming net.0, net.3, net.6, net.9)
     torch.manual_seed(1)
-    deep = L.CandidateMLP(len(L.FEATURE_NAMES), (8, 6, 4), 0.2).eval()
+    deep = L.CandidateMLP(x.shape[1], (8, 6, 4), 0.2).eval()
     with torch.no_grad():
         want = deep(torch.from_numpy(x)).numpy()
-    got = L.classifier.NumpyMLP.from_state(deep.state_dict(), len(L.FEATURE_NAMES), (8, 6, 4))(x)
+    got = L.classifier.NumpyMLP.from_state(deep.state_dict(), x.shape[1], (8, 6, 4))(x)
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
     for m in (model, back):
         p = m.predict_proba(near)
@@ -522,9 +522,11 @@ def test_anatomy_features_train_save_load_and_score(patients, tmp_path):
     from cacscore.lesion.anatomy import ANATOMY_NAMES, CONTRAST_NAMES, GEOMETRY_NAMES
     from cacscore.lesion.classifier import DEFAULT_FEATURES, FEATURE_SETS, feature_table
 
-    assert DEFAULT_FEATURES == L.FEATURE_NAMES  # the shipped model's; anatomy columns are a choice
+    assert DEFAULT_FEATURES == L.BASE_FEATURE_NAMES  # the shipped model's; anatomy and shape columns are a choice
+    assert FEATURE_SETS["shape"] == L.FEATURE_NAMES
     names = FEATURE_SETS["anatomy"]
-    assert names[:len(L.FEATURE_NAMES)] == L.FEATURE_NAMES and set(GEOMETRY_NAMES) <= set(names)
+    base = len(L.BASE_FEATURE_NAMES)
+    assert names[:base] == L.BASE_FEATURE_NAMES and set(GEOMETRY_NAMES) <= set(names)
     assert not set(CONTRAST_NAMES) & set(names)  # the contrast-lumen rule's columns are no model input
     assert ANATOMY_NAMES == (*GEOMETRY_NAMES, *CONTRAST_NAMES)
     fs, ts, cs = [], [], []
@@ -534,7 +536,7 @@ def test_anatomy_features_train_save_load_and_score(patients, tmp_path):
     f, t, a = np.concatenate(fs), np.concatenate(ts), np.concatenate(cs)
     a[::5, 0] = np.nan  # a part not found on some scans
     x = feature_table(f, a, names)
-    assert x.shape == (len(f), len(names)) and np.array_equal(x[:, :len(L.FEATURE_NAMES)], f)
+    assert x.shape == (len(f), len(names)) and np.array_equal(x[:, :base], f[:, :base])
     cfg = L.ClassifierConfig(hidden=(16,), epochs=3, features=names, seed=1)
     model = L.train_classifier(x, t, config=cfg)
     assert model.feature_names == names and np.isfinite(model.mean).all()

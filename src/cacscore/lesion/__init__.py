@@ -7,6 +7,7 @@ The names below are the package's public API (``from cacscore import lesion as L
 """
 
 from cacscore.lesion.candidates import (
+    BASE_FEATURE_NAMES,
     CLASS_NAMES,
     FEATURE_NAMES,
     N_CLASSES,
@@ -40,7 +41,7 @@ def __getattr__(name: str):
 
 
 __all__ = [
-    "CLASS_NAMES", "FEATURE_NAMES", "N_CLASSES", "CandidateMLP", "Candidates", "ClassifierConfig", "LesionError",
+    "BASE_FEATURE_NAMES", "CLASS_NAMES", "FEATURE_NAMES", "N_CLASSES", "CandidateMLP", "Candidates", "ClassifierConfig", "LesionError",
     "LesionModel", "assign_labels", "candidate_targets", "classify_volume", "find_candidates", "load_model",
     "save_model", "score_assignment", "score_volume", "train_classifier", "vessel_labels",
 ]

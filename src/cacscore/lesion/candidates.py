@@ -32,6 +32,7 @@ from cacscore.chest.lungs import LungField, lung_field
 from cacscore.scoring.agatston import agatston, agatston_weight
 from cacscore.core.vessels import VESSELS
 from cacscore.lesion.anatomy import SurfaceDistance, anatomy_columns
+from cacscore.lesion.context import SHAPE_NAMES, shape_columns
 
 log = logging.getLogger(__name__)
 
@@ -54,14 +55,19 @@ _CONTEXT: tuple[tuple[str, float, float, float], ...] = (
     ("air_60mm", 60.0, -np.inf, -400.0),
 )
 
-FEATURE_NAMES: tuple[str, ...] = (
+BASE_FEATURE_NAMES: tuple[str, ...] = (
     "dz_mm", "dy_mm", "dx_mm", "r_inplane_mm", "dist_mm", "cos_inplane", "sin_inplane",
     "log_area_mm2", "peak_hu", "mean_hu", "log_agatston", "extent_y_mm", "extent_x_mm", "fill",
     "log_vol3d_mm3", "n_slices3d", "log_area3d_max_mm2",
     *(c[0] for c in _CONTEXT),
 )
+"""The candidate columns of every model before session 13 (and of lesion-train's default feature set)."""
+
+FEATURE_NAMES: tuple[str, ...] = (*BASE_FEATURE_NAMES, *SHAPE_NAMES)
 """Columns of :attr:`Candidates.features`, in order. Positions are mm from the found heart centre
-(dz superior, dy posterior, dx patient left); ``log_*`` are log1p; context features are fractions."""
+(dz superior, dy posterior, dx patient left); ``log_*`` are log1p; context features are fractions; then the
+shape and side-tissue columns of cacscore.lesion.context (SHAPE_NAMES, appended: the base columns keep their
+places, so tables cached before they existed still serve the base feature set)."""
 
 
 class LesionError(ValueError):
@@ -357,11 +363,12 @@ def find_candidates(hu: np.ndarray, spacing_mm: Sequence[float], *, threshold_hu
                                                                 ids=ids, counts=st["cnt"], hu=hu,
                                                                 structure=cols["structure"], peaks=st["peak"])
     if context_where is not None:
-        ctx = {c[0] for c in _CONTEXT}
+        ctx = {c[0] for c in _CONTEXT} | set(SHAPE_NAMES)
         for j, name in enumerate(FEATURE_NAMES):
             feats[:, j] = 0.0 if name in ctx else cols[name]
         context_for = np.asarray(context_where(feats, outside, cols_anatomy), bool)
     cols.update(_tissue_context(hu, st, sp, context_for))
+    cols.update(shape_columns(hu, ids, st, sp, (hz, hy, hx), cols["structure"], context_for))
     for j, name in enumerate(FEATURE_NAMES):
         feats[:, j] = cols[name]
     assert np.isfinite(feats).all(), "candidate features must be finite"

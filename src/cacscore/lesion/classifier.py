@@ -42,6 +42,7 @@ from cacscore.lesion.anatomy import (
     without_pericardium,
 )
 from cacscore.lesion.candidates import (
+    BASE_FEATURE_NAMES,
     CLASS_NAMES,
     FEATURE_NAMES,
     N_CLASSES,
@@ -64,9 +65,15 @@ KNOWN_FEATURES: tuple[str, ...] = (*FEATURE_NAMES, *ANATOMY_NAMES)
 columns (``Candidates.anatomy_columns``, cacscore.lesion.anatomy)."""
 
 FEATURE_SETS: dict[str, tuple[str, ...]] = {
-    "candidate": FEATURE_NAMES,
-    "anatomy": (*FEATURE_NAMES, *GEOMETRY_NAMES),  # the contrast-lumen columns serve a rule only
-    "distances": (*FEATURE_NAMES, "pericardium_mm", "aortic_wall_mm", "aorta_segment", "bone_mm", "chest_wall_mm"),
+    "candidate": BASE_FEATURE_NAMES,
+    "anatomy": (*BASE_FEATURE_NAMES, *GEOMETRY_NAMES),  # the contrast-lumen columns serve a rule only
+    "distances": (*BASE_FEATURE_NAMES, "pericardium_mm", "aortic_wall_mm", "aorta_segment", "bone_mm",
+                  "chest_wall_mm"),
+    # session 13 (issue 16, MAC called LCX): plus the ring tissue and 3-D structure axes (cacscore.lesion.context);
+    # "ring": only the three ring columns that told MAC from LCX plaque the same way on phantom and hybrids
+    # (bench/mac_shape_features.py, docs/lesion_scorer.md "Shape and side tissue")
+    "shape": FEATURE_NAMES,
+    "ring": (*BASE_FEATURE_NAMES, "ring_fat", "ring_soft", "outer_fat"),
 }
 """``cacscore lesion-train --features``' choices. "candidate" (the default) is what the shipped model reads: with all
 anatomy columns the 512 px held-out MSE ratio fell from 11.4 to 4.5 at the same kappa4 (0.942), and
@@ -94,14 +101,29 @@ def check_feature_names(names: Sequence[str], where: str = "features") -> tuple[
 def feature_table(features: np.ndarray, anatomy_columns: np.ndarray | None, names: Sequence[str]) -> np.ndarray:
     """(n, len(names)) float32 model input: the named columns of the (n, len(FEATURE_NAMES)) candidate features
     and of the (n, len(ANATOMY_NAMES)) anatomy columns (all nan when None: no anatomy read). nan stays nan: the
-    model reads a part not found as the training mean (:meth:`LesionModel.predict_proba`)."""
+    model reads a part not found as the training mean (:meth:`LesionModel.predict_proba`). A candidate table of an
+    older version (the first len(BASE_FEATURE_NAMES) columns only, e.g. a training cache) serves names among those."""
     f = np.asarray(features, np.float32)
     n = f.shape[0]
+    short = [k for k in names if k in FEATURE_NAMES and FEATURE_NAMES.index(k) >= f.shape[1]]
+    if short:
+        raise LesionError(f"candidate features of {f.shape[1]} columns lack {', '.join(short[:3])} (a table of an "
+                          f"older cacscore: extract the candidates again)")
     a = np.full((n, len(ANATOMY_NAMES)), np.nan, np.float32) if anatomy_columns is None else \
         np.asarray(anatomy_columns, np.float32).reshape(n, len(ANATOMY_NAMES))
     cols = [f[:, FEATURE_NAMES.index(k)] if k in FEATURE_NAMES else a[:, ANATOMY_NAMES.index(k)] for k in names]
     return np.stack(cols, 1) if cols else np.zeros((n, 0), np.float32)
 
+
+def own_columns(features: np.ndarray, names: Sequence[str]) -> np.ndarray:
+    """``features`` as float32; a full candidate table ((n, len(FEATURE_NAMES)) with names other than FEATURE_NAMES
+    and of another length) narrowed to ``names`` (:func:`feature_table`): a model of the base columns is asked about,
+    or trained on, find_candidates' table as before the shape columns were appended."""
+    f = np.asarray(features, np.float32)
+    if f.ndim == 2 and f.shape[1] == len(FEATURE_NAMES) and len(names) != len(FEATURE_NAMES) \
+            and all(k in FEATURE_NAMES for k in names):
+        return feature_table(f, None, names)
+    return f
 
 @dataclass(frozen=True)
 class ClassifierConfig:
@@ -132,7 +154,8 @@ class ClassifierConfig:
     # aortic wall, below the diaphragm or far outside the pericardium are non-coronary by rule
     # (cacscore.lesion.anatomy.AnatomyRules); models saved before it load with the rules on
     anatomy_rules: bool = True
-    # the columns the MLP reads (of KNOWN_FEATURES; None: FEATURE_NAMES, the candidate features alone); a model
+    # the columns the MLP reads (of KNOWN_FEATURES; None: BASE_FEATURE_NAMES, the candidate features before
+    # session 13's shape columns); a model
     # records them as feature_names; lesion-train --features picks one of FEATURE_SETS
     features: tuple[str, ...] | None = None
     # the coronary candidates of one 3-D structure (one plaque over several slices) share the vessel the MLP finds
@@ -179,7 +202,7 @@ class ClassifierConfig:
 
     @property
     def feature_names(self) -> tuple[str, ...]:
-        return FEATURE_NAMES if self.features is None else tuple(self.features)
+        return BASE_FEATURE_NAMES if self.features is None else tuple(self.features)
 
     @property
     def reads_anatomy_columns(self) -> bool:
@@ -323,7 +346,7 @@ class LesionModel:
     mean: np.ndarray  # (F,)
     std: np.ndarray  # (F,)
     config: ClassifierConfig
-    feature_names: tuple[str, ...] = FEATURE_NAMES
+    feature_names: tuple[str, ...] = BASE_FEATURE_NAMES
     threshold_hu: float = 130.0
     min_area_mm2: float = 1.0
     info: dict = field(default_factory=dict)
@@ -331,7 +354,7 @@ class LesionModel:
     def predict_proba(self, features: np.ndarray, where: np.ndarray | None = None) -> np.ndarray:
         """(n, F) features -> (n, 5) class probabilities (float32). The MLP is asked only about the rows within
         reach (:meth:`reachable`) and, when given, ``where`` ((n,) bool); the others read non-coronary (1, 0, ...)."""
-        f = np.asarray(features, np.float32)
+        f = own_columns(features, self.feature_names)
         if f.ndim != 2 or f.shape[1] != len(self.feature_names):
             raise LesionError(f"features must be (n, {len(self.feature_names)}), got shape {f.shape}")
         if f.shape[0] == 0:
@@ -386,6 +409,7 @@ class LesionModel:
         if self.feature_names == FEATURE_NAMES or f.ndim != 2 or f.shape[1] != len(FEATURE_NAMES):
             return f
         return feature_table(f, anatomy_columns, self.feature_names)
+
 
     def classify(self, features: np.ndarray, outside_thorax_mm: np.ndarray | None,
                  anatomy_columns: np.ndarray | None = None, structure: np.ndarray | None = None,
@@ -442,7 +466,7 @@ def train_classifier(features: np.ndarray, targets: np.ndarray, *, config: Class
     nan (a part not found); the candidate features must be finite. sample_weight: optional (n,) extra
     per-candidate weight."""
     names = config.feature_names
-    f = np.asarray(features, np.float32)
+    f = own_columns(features, names)
     y = np.asarray(targets, np.int64)
     if f.ndim != 2 or f.shape[1] != len(names) or y.shape != (f.shape[0],):
         raise LesionError(f"need features (n, {len(names)}) and targets (n,), got {f.shape} and {y.shape}")
@@ -529,7 +553,7 @@ def load_model(model_dir: str | Path) -> LesionModel:
         c = dict(cfg["config"])
         c["hidden"] = tuple(c["hidden"])
         # models saved before the feature list was a setting hold FEATURE_NAMES and no "features"
-        c["features"] = c.get("features") or (None if names == FEATURE_NAMES else names)
+        c["features"] = c.get("features") or (None if names == BASE_FEATURE_NAMES else names)
         config = ClassifierConfig(**c)
         if config.feature_names != names:
             raise LesionError(f"{jpath}: config features and feature_names differ")
