@@ -19,10 +19,13 @@ from cacscore.lesion import candidates as LC_
 from cacscore.lesion import classifier as C
 from cacscore.lesion import train as T
 from cacscore.lesion.candidates import FEATURE_NAMES, candidate_targets
+from cacscore.lesion.context import SHAPE_NAMES
 from cacscore.phantom import write_release
 
 SEED, SIZE = 37, 96  # tests/test_lesion_cohort.py: patients 1 and 2 of this release carry calcium in the image
-CONTEXT = {c[0] for c in LC_._CONTEXT}  # tissue-context columns: scoring computes them only where they can count
+# tissue-context and shape columns: scoring computes them only where they can count (candidates.find_candidates
+# context_where)
+CONTEXT = {c[0] for c in LC_._CONTEXT} | set(SHAPE_NAMES)
 NON_CONTEXT = [j for j, n in enumerate(FEATURE_NAMES) if n not in CONTEXT]
 DROP_MM = 60.0
 
