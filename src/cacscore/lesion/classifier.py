@@ -125,6 +125,7 @@ def own_columns(features: np.ndarray, names: Sequence[str]) -> np.ndarray:
         return feature_table(f, None, names)
     return f
 
+
 @dataclass(frozen=True)
 class ClassifierConfig:
     """MLP and training settings. hidden: widths of the hidden layers; class_weight_power: class
@@ -409,7 +410,6 @@ class LesionModel:
         if self.feature_names == FEATURE_NAMES or f.ndim != 2 or f.shape[1] != len(FEATURE_NAMES):
             return f
         return feature_table(f, anatomy_columns, self.feature_names)
-
 
     def classify(self, features: np.ndarray, outside_thorax_mm: np.ndarray | None,
                  anatomy_columns: np.ndarray | None = None, structure: np.ndarray | None = None,
