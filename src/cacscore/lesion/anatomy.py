@@ -16,6 +16,7 @@ from scipy import ndimage
 
 from cacscore.chest.anatomy import MIN_CONFIDENCE, ChestAnatomy, signed_distance
 from cacscore.chest.wall import depth_in_wall_mm
+from cacscore.core.vessels import VESSELS
 
 GEOMETRY_NAMES: tuple[str, ...] = (
     "pericardium_mm", "aortic_wall_mm", "aorta_segment", "bone_mm", "above_root_mm", "above_diaphragm_mm",
@@ -90,6 +91,14 @@ class AnatomyRules:
     382 HU, lumen 412 HU; 89.8 of the 105.9 AU the shipped model called there). Thresholds from hybrid seeds 0-7
     of LIDC-IDRI-0001 and -0003; pre-registered and confirmed on fresh seeds 8-17: 0.0 of 1,082.3 AU of found
     inserted plaque taken (docs/lesion_scorer.md, "Third look: the STRUCTURE's peak"). Two contrast scans only.
+    mac_ring_soft (None: off, the default), mac_ring_vessels: MAC by the tissue around it. A candidate the classifier
+    calls one of mac_ring_vessels whose ring_soft column (cacscore.lesion.context: soft-tissue fraction of the
+    in-plane ring 1-4 mm around it) exceeds mac_ring_soft is non-coronary. MAC sits in the fibrous annulus with
+    myocardium and blood around it; an LCX plaque in the fat of the AV groove. LCX only: every model calls MAC LCX
+    (98-100 % of its AU), and the LAD / RCA / left main are left alone because plaques on the myocardium there
+    have soft tissue around them too. Applied after the classifier (LesionModel.classify), to its final call, since
+    it reads a tissue-context column that may_be_coronary must not. Threshold and scope chosen on phantoms and
+    0001 / 0003 hybrids only, pre-registered (docs/lesion_scorer.md, "ring_soft rule for MAC").
     """
 
     outside_pericardium_mm: float = 30.0
@@ -108,6 +117,8 @@ class AnatomyRules:
     lumen_min_hu: float = 200.0
     lumen_margin_hu: float = 0.0
     lumen_structure_mm3: float = 60.0
+    mac_ring_soft: float | None = None
+    mac_ring_vessels: tuple[str, ...] = ("LCX",)
 
 
 class _Nearest:
@@ -345,6 +356,21 @@ def mitral_annulus_verdict(cols: np.ndarray, rules: AnatomyRules = AnatomyRules(
         lo, hi = rules.mitral_behind_mm
         return ((peri < -rules.mitral_depth_mm) & (behind > lo) & (behind < hi) & (above < rules.mitral_above_mm)
                 & (left > rules.mitral_left_mm))
+
+
+def mac_ring_verdict(classes: np.ndarray, ring_soft: np.ndarray, rules: AnatomyRules = AnatomyRules()) -> np.ndarray:
+    """(n,) bool: candidates called one of rules.mac_ring_vessels (classes 0..4 = non-coronary, LCA, LAD, LCX, RCA)
+    whose ring_soft exceeds rules.mac_ring_soft (AnatomyRules: MAC by its side tissue); all False when it is None.
+    nan never fires; a candidate the ring was not measured for reads 0 and never fires either."""
+    c = np.asarray(classes, np.int64)
+    if rules.mac_ring_soft is None:
+        return np.zeros(c.shape, bool)
+    unknown = set(rules.mac_ring_vessels) - set(VESSELS)
+    if unknown:
+        raise ValueError(f"AnatomyRules.mac_ring_vessels: not a vessel {sorted(unknown)}")
+    scope = np.isin(c, [1 + VESSELS.index(v) for v in rules.mac_ring_vessels])
+    with np.errstate(invalid="ignore"):
+        return scope & (np.asarray(ring_soft, float) > rules.mac_ring_soft)
 
 
 REFERENCES = ("finder", "sac")

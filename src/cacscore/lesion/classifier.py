@@ -36,8 +36,10 @@ from cacscore.lesion.anatomy import (
     FINDER_ABOVE_MASK,
     GEOMETRY_NAMES,
     REFERENCES,
+    AnatomyRules,
     anatomy_verdicts,
     heart_reference,
+    mac_ring_verdict,
     pericardium_distance,
     without_pericardium,
 )
@@ -434,7 +436,21 @@ class LesionModel:
             classes = voted
             if self.config.structure_join:
                 classes = join_structure(classes, proba, structure, may)
-        return classes
+        return self._mac_ring(classes, features)
+
+    def _mac_ring(self, classes: np.ndarray, features: np.ndarray) -> np.ndarray:
+        """AnatomyRules.mac_ring_soft on the final classes (off by default): it reads ring_soft from the full
+        candidate table; a table without it (a model's own narrower input) leaves the classes as they are."""
+        rules = AnatomyRules()
+        f = np.asarray(features)
+        if rules.mac_ring_soft is None or not self.config.anatomy_rules or f.ndim != 2:
+            return classes
+        names = FEATURE_NAMES if f.shape[1] == len(FEATURE_NAMES) else self.feature_names
+        if "ring_soft" not in names or f.shape[1] != len(names):
+            return classes
+        out = classes.copy()
+        out[mac_ring_verdict(classes, f[:, names.index("ring_soft")], rules)] = 0
+        return out
 
     def _agatston(self, table: np.ndarray, agatston: np.ndarray | None) -> np.ndarray:
         if agatston is not None:
