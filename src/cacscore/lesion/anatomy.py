@@ -94,11 +94,14 @@ class AnatomyRules:
     mac_ring_soft (None: off, the default), mac_ring_vessels: MAC by the tissue around it. A candidate the classifier
     calls one of mac_ring_vessels whose ring_soft column (cacscore.lesion.context: soft-tissue fraction of the
     in-plane ring 1-4 mm around it) exceeds mac_ring_soft is non-coronary. MAC sits in the fibrous annulus with
-    myocardium and blood around it; an LCX plaque in the fat of the AV groove. LCX only: every model calls MAC LCX
-    (98-100 % of its AU), and the LAD / RCA / left main are left alone because plaques on the myocardium there
-    have soft tissue around them too. Applied after the classifier (LesionModel.classify), to its final call, since
-    it reads a tissue-context column that may_be_coronary must not. Threshold and scope chosen on phantoms and
-    0001 / 0003 hybrids only, pre-registered (docs/lesion_scorer.md, "ring_soft rule for MAC").
+    myocardium and blood around it; an LCX plaque in the fat of the AV groove. LCX only: the hybrid-trained models
+    call MAC LCX (98-100 % of its AU), and the LAD / RCA / left main are left alone because plaques on the myocardium
+    there have soft tissue around them too. Applied after the classifier (LesionModel.classify), to its final call,
+    since it reads a tissue-context column that may_be_coronary must not. Threshold and scope chosen on phantoms and
+    0001 / 0003 hybrids only, pre-registered (docs/lesion_scorer.md, "ring_soft rule for MAC"). It FAILED its test:
+    for w8_0002 it took 7.5 % of true coronary AU on 60 held-out phantoms (22 % of the phantom's true LCX AU lies in
+    soft tissue, real 0002 LCX plaque never: ring_soft max 0.64); the shipped model calls its few MAC LAD, out of
+    scope. Hence off.
     """
 
     outside_pericardium_mm: float = 30.0
