@@ -31,7 +31,7 @@ from cacscore.phantom.anatomy import LABEL
 import sys
 
 sys.path.insert(0, str(Path(__file__).parent))
-from chest_anatomy_phantom import sac_metrics  # noqa: E402
+from chest_anatomy_phantom import SAC_LABELS, sac_metrics  # noqa: E402
 
 
 def phantom(pid: int, seed: int, size: int, cache: Path, widen: float) -> dict:
@@ -82,14 +82,16 @@ def main() -> None:
     ap.add_argument("pids")
     ap.add_argument("size", type=int)
     ap.add_argument("cache", type=Path)
-    ap.add_argument("--seed-search", action="store_true")
+    ap.add_argument("--seed-search", action="store_true", help="RootOptions.with_seed_search()")
+    ap.add_argument("--before14", action="store_true", help="RootOptions.before_session14(): the finder of sessions 9-13")
     ap.add_argument("--widen", type=float, default=0.0)
     ap.add_argument("--tag", default="")
     ap.add_argument("--opts", default="", help="RootOptions fields, e.g. branch_guard=0,seed_by_track=1 (over the "
                                               "default or --seed-search)")
     a = ap.parse_args()
     first, last = (int(v) for v in a.pids.split("-"))
-    opts = RootOptions.with_seed_search() if a.seed_search else RootOptions()
+    opts = (RootOptions.with_seed_search() if a.seed_search else RootOptions.before_session14() if a.before14
+            else RootOptions())
     if a.opts:
         kw = {k: type(getattr(opts, k))(float(v)) for k, v in (kv.split("=") for kv in a.opts.split(","))}
         opts = replace(opts, **kw)
@@ -104,14 +106,17 @@ def main() -> None:
         root = float(np.linalg.norm(an.aortic_root_mm - d["root"]))
         asc, desc = aorta_distance(an, d["alab"], np.array(sp))
         m = sac_metrics(an, d["alab"])
+        true_sac = np.isin(d["alab"][::an.step_z, ::an.step_xy, ::an.step_xy], SAC_LABELS)
+        top = (np.flatnonzero(an.pericardium.any((1, 2))).max() - np.flatnonzero(true_sac.any((1, 2))).max()) \
+            * an.grid_mm[0] if an.pericardium.any() else np.nan
         grown = ndimage.binary_dilation(an.pericardium, iterations=2)  # ~5 mm
         cal = np.argwhere(d["cor"]) * np.array(sp)
         idx = an.coarse_index(cal)
         inside = float(grown[idx[:, 0], idx[:, 1], idx[:, 2]].mean()) if len(idx) else np.nan
-        rows.append((root, asc, desc, m["dice"], m["below_diaphragm"], inside, cpu))
+        rows.append((root, asc, desc, m["dice"], m["below_diaphragm"], inside, cpu, top))
         signed = np.round(an.aortic_root_mm - d["root"]).astype(int) if np.isfinite(root) else "-"
         print(f"{pid} root {root:.1f} mm {signed} ({an.parts['root'].confidence:.2f}) | aorta asc {asc:.1f} desc {desc:.1f} mm "
-              f"| Dice {m['dice']:.3f} abdomen {m['below_diaphragm']:.3f} {m['ml']:.0f} ml "
+              f"| Dice {m['dice']:.3f} top {top:+.0f} mm abdomen {m['below_diaphragm']:.3f} {m['ml']:.0f} ml "
               f"({an.parts['pericardium'].confidence:.1f}) | coronary calcium in sac+5mm {inside:.2f} | cpu {cpu:.2f} s",
               flush=True)
     r = np.array(rows, float)
@@ -121,6 +126,7 @@ def main() -> None:
           f"> 20 mm {(rt > 20).sum()}, none {int(np.isnan(r[:, 0]).sum())} "
           f"| asc found (<= 10 mm) {(r[:, 1] <= 10).sum()} of {len(r)}, median {np.nanmedian(r[:, 1]):.1f} (max {np.nanmax(r[:, 1]):.1f}) / desc {np.nanmedian(r[:, 2]):.1f} "
           f"(max {np.nanmax(r[:, 2]):.1f}) mm | Dice {np.median(r[:, 3]):.3f} (min {r[:, 3].min():.3f}) "
+          f"| sac top over the true one > 20 mm {(r[:, 7] > 20).sum()} (max {np.nanmax(r[:, 7]):.0f} mm) "
           f"| abdomen {100 * np.median(r[:, 4]):.1f} % (max {100 * r[:, 4].max():.1f} %) "
           f"| calcium in sac {np.nanmean(r[:, 5]):.3f} (min {np.nanmin(r[:, 5]):.2f}) | CPU {np.median(r[:, 6]):.2f} s |")
 
