@@ -122,7 +122,7 @@ def main() -> None:
     r = np.array(rows, float)
     rt = np.where(np.isfinite(r[:, 0]), r[:, 0], np.inf)
     print(f"| {a.tag} | seed {a.seed} {first}-{last}, {a.size} px{', widen ' + str(a.widen) if a.widen else ''} "
-          f"| root median {np.median(rt):.1f} / p90 {np.percentile(rt, 90):.1f} / max {rt.max():.0f} mm, "
+          f"| root median {np.median(rt):.1f} / p90 {np.percentile(rt, 90, method='nearest'):.1f} / max {rt.max():.0f} mm, "
           f"> 20 mm {(rt > 20).sum()}, none {int(np.isnan(r[:, 0]).sum())} "
           f"| asc found (<= 10 mm) {(r[:, 1] <= 10).sum()} of {len(r)}, median {np.nanmedian(r[:, 1]):.1f} (max {np.nanmax(r[:, 1]):.1f}) / desc {np.nanmedian(r[:, 2]):.1f} "
           f"(max {np.nanmax(r[:, 2]):.1f}) mm | Dice {np.median(r[:, 3]):.3f} (min {r[:, 3].min():.3f}) "

@@ -348,6 +348,9 @@ class RootOptions:
 
 ROOT = RootOptions()
 BRANCH_RADIUS_DROP = 0.85
+ASC_SHORT_MM = 25.0
+"""An ascending track over fewer mm than this loses the choice among seeds (RootOptions.seed_by_track) to any longer
+one: the ascending aorta runs 40-80 mm from the sinotubular junction to the arch."""
 DESC_SHORT_MM = 60.0
 """A descending track over fewer mm than this (slices with a circle of their own) is not trusted to be the aorta
 (RootOptions.desc_by_track): the aorta runs 150-250 mm from the hiatus to the arch on the three LIDC series and the
@@ -494,9 +497,11 @@ def find_aorta(g: np.ndarray, lungs: np.ndarray, body: np.ndarray, grid_mm: np.n
     if opts.seed_by_track:
         # the best single circle can be another round section (the right atrium, the inferior vena cava, the
         # pulmonary trunk): of the best distinct seeds, the one whose track rises highest (to the arch) is the
-        # aorta; the most score gathered breaks ties
-        def rise(t: tube.TubeTrack) -> tuple[int, float]:
-            return (int(t.k[-1]) if t.n else -1, float(np.nansum(t.score)))
+        # aorta; the most score gathered breaks ties. A track shorter than ASC_SHORT_MM counts only where no longer
+        # one was found: a seed on the arch itself rises higher still, over a few slices (seed 10503 patient 3: 21 mm
+        # of arch and branch, 105 mm from the ascending aorta, whose own track reached 12 mm lower)
+        def rise(t: tube.TubeTrack) -> tuple[bool, int, float]:
+            return (t.n * grid_mm[0] >= ASC_SHORT_MM, int(t.k[-1]) if t.n else -1, float(np.nansum(t.score)))
 
         best = rise(asc)
         for s, k, y, x in _distinct(sorted(seeds, reverse=True), 10.0 / pmm, 4)[1:]:
