@@ -312,11 +312,12 @@ class RootOptions:
     seed_by_track (on since session 14): the seed window reaches down to 40 mm above the dome, inside the lung hull,
     and of the 4 best distinct seeds the one whose track rises highest wins; seed_radius_mm (12.5 since session 14):
     the least radius of the ascending seed's circle (10.5 let the superior vena cava, 7.5-11 mm in radius, seed the
-    track). desc_by_track (on since session 14): the descending aorta's seed likewise, of the 4 best distinct circles
-    (two per slice) beside the spine, the one whose track is the longest. Before session 14 (:meth:`before_session14`) the seed was the best circle of a window 15-45 mm under the
-    descending track's top, anywhere in the body: on session 13's realistic thorax that top climbs an arch branch and
-    the window then holds a neck vessel or the sternum (seed 10501, 256 px: the ascending aorta 65-90 mm off on 7 of
-    20 phantoms; with the search 1 of 20, whose scan starts above the diaphragm).
+    track); a track under ASC_SHORT_MM loses to any longer one. desc_by_track (on since session 14): when the best
+    descending seed's track is under DESC_SHORT_MM, of the 4 best distinct circles (two per slice) beside the spine,
+    the one whose track is the longest. Before session 14 (:meth:`before_session14`) the ascending seed was the best
+    circle of a window 15-45 mm under the descending track's top, anywhere in the body: on session 13's realistic
+    thorax that top climbs an arch branch and the window then holds a neck vessel or the sternum (seed 10501, 256 px:
+    the ascending aorta 65-90 mm off on 7 of 20 phantoms; now 1 of 20, whose scan starts above the diaphragm).
 
     branch_guard (off; on in :meth:`with_seed_search`): the descending track's upward end is cut where its radius falls
     under BRANCH_RADIUS_DROP of its own first stretch for two slices running (it had climbed past the arch onto a

@@ -11,7 +11,8 @@ the spine, and the ascending aorta its lower edge with the heart, so an edge Hou
 and the project's environment does not carry scikit-image.
 
 The descending aorta is seeded beside the spine above the diaphragm and followed up and down; the ascending
-aorta is seeded in front of and to the right of it, 20-40 mm under the arch, and followed down until it merges
+aorta is seeded in front of and to the right of it, between 40 mm above the dome and 15 mm under the top of the
+descending track, the seed whose track rises highest winning (session 14), and followed down until it merges
 with the heart: its lowest tracked point is the sinotubular junction, and the aortic root is placed under it
 (:class:`cacscore.chest.anatomy.RootOptions`).
 """
