@@ -1,0 +1,25 @@
+"""How many candidates the anatomy rules overrule (lesion.anatomy.anatomy_verdicts) with the shipped chest finder and
+with RootOptions.before_session14() (the finder of sessions 9-13), on phantoms of the current default anatomy at
+256 px: true coronary candidates (truth labels, lesion.candidate_targets) and the others. Session 14
+(docs/chest_anatomy.md, "Robust on the realistic thorax").
+
+    PYTHONPATH=src nice -n 10 python bench/chest_anatomy_overrule.py SEED FIRST-LAST
+"""
+import sys, numpy as np
+from cacscore import lesion as L
+from cacscore.lesion.anatomy import anatomy_verdicts
+from cacscore.chest.anatomy import read_chest, RootOptions
+from cacscore.phantom.core import make_patient
+seed = int(sys.argv[1]); a, b = (int(v) for v in sys.argv[2].split("-"))
+tot = {"new": [0, 0, 0, 0], "before14": [0, 0, 0, 0]}
+for pid in range(a, b + 1):
+    p = make_patient(pid, seed=seed, size=256)
+    for name, opts in (("new", RootOptions()), ("before14", RootOptions.before_session14())):
+        an = read_chest(p.hu, p.spacing_mm, root_options=opts)
+        cand = L.find_candidates(p.hu, p.spacing_mm, anatomy=an)
+        v = anatomy_verdicts(cand.anatomy_columns).any(1)
+        truth = L.candidate_targets(cand.ids, p.labels)
+        t = tot[name]; t[0] += int((truth > 0).sum()); t[1] += int(v[truth > 0].sum()); t[2] += int((truth == 0).sum()); t[3] += int(v[truth == 0].sum())
+        print(f"{pid} {name}: true {(truth>0).sum()} overruled {v[truth>0].sum()} | other {(truth==0).sum()} overruled {v[truth==0].sum()}", flush=True)
+for name, t in tot.items():
+    print(f"TOTAL {name}: true coronary candidates {t[0]}, overruled {t[1]}; other candidates {t[2]}, overruled {t[3]}")
