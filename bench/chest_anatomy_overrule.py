@@ -5,7 +5,10 @@ with RootOptions.before_session14() (the finder of sessions 9-13), on phantoms o
 
     PYTHONPATH=src nice -n 10 python bench/chest_anatomy_overrule.py SEED FIRST-LAST
 """
-import sys, numpy as np
+from __future__ import annotations
+
+import sys
+
 from cacscore import lesion as L
 from cacscore.lesion.anatomy import anatomy_verdicts
 from cacscore.chest.anatomy import read_chest, RootOptions
