@@ -28,8 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.cluster.vq import kmeans2
 
-from cacscore.lesion.candidates import FEATURE_NAMES, LesionError, assign_labels
-from cacscore.scoring.agatston import agatston_weight
+from cacscore.lesion.candidates import FEATURE_NAMES, LesionError, assign_labels, voxel_group_columns
 
 _F = {n: i for i, n in enumerate(FEATURE_NAMES)}
 POSITION = ("dz_mm", "dy_mm", "dx_mm", "r_inplane_mm", "dist_mm", "cos_inplane", "sin_inplane")
@@ -73,26 +72,21 @@ def piece_features(parent: np.ndarray, zyx: np.ndarray, hu: np.ndarray, heart_in
     ``cacscore.lesion.candidates.find_candidates`` computes them for a candidate of these voxels; the 3-D structure
     and tissue-context columns are the parent's (``parent``: its feature row); columns "position": only the position
     columns are the piece's."""
-    dz, py, px = (float(s) for s in spacing_mm)
-    hz, hy, hx = (float(v) for v in heart_index)
-    row = np.array(parent, np.float64, copy=True)
-    c = zyx.mean(0)
-    dzm, dym, dxm = (c[0] - hz) * dz, (c[1] - hy) * py, (c[2] - hx) * px
-    r = np.hypot(dym, dxm)
-    area = len(zyx) * py * px
-    peak = float(hu.max())
-    ext_y = float(zyx[:, 1].max() - zyx[:, 1].min() + 1)
-    ext_x = float(zyx[:, 2].max() - zyx[:, 2].min() + 1)
-    score = area * float(agatston_weight(peak, threshold_hu=threshold_hu)) * dz / 3.0
-    vals = {"dz_mm": dzm, "dy_mm": dym, "dx_mm": dxm, "r_inplane_mm": r, "dist_mm": np.sqrt(r ** 2 + dzm ** 2),
-            "cos_inplane": dxm / r if r > 0 else 0.0, "sin_inplane": dym / r if r > 0 else 0.0,
-            "log_area_mm2": np.log1p(area), "peak_hu": peak, "mean_hu": float(hu.mean()),
-            "log_agatston": np.log1p(score), "extent_y_mm": ext_y * py, "extent_x_mm": ext_x * px,
-            "fill": len(zyx) / (ext_y * ext_x)}
-    for k, v in vals.items():
+    return pieces_features(parent, zyx, hu, np.zeros(len(zyx), np.int64), 1, heart_index, spacing_mm, threshold_hu,
+                           columns)[0]
+
+
+def pieces_features(parent: np.ndarray, zyx: np.ndarray, hu: np.ndarray, piece: np.ndarray, n: int,
+                    heart_index: Sequence[float], spacing_mm: Sequence[float], threshold_hu: float,
+                    columns: str = "all") -> np.ndarray:
+    """(n, len(FEATURE_NAMES)) float32: :func:`piece_features` of the n pieces ``piece`` ((k,) 0..n-1) of one
+    candidate's voxels at once (``cacscore.lesion.candidates.voxel_group_columns``, find_candidates' own columns)."""
+    own = voxel_group_columns(zyx, hu, piece, n, heart_index, spacing_mm, threshold_hu)
+    rows = np.repeat(np.asarray(parent, np.float64)[None, :], n, axis=0)
+    for k, v in own.items():
         if columns == "all" or k in POSITION:
-            row[_F[k]] = v
-    return row.astype(np.float32)
+            rows[:, _F[k]] = v
+    return rows.astype(np.float32)
 
 
 def cut(yx_mm: np.ndarray, k: int) -> np.ndarray:
@@ -141,11 +135,11 @@ def split_labels(ids: np.ndarray, hu: np.ndarray, classes: np.ndarray, features:
         zyx = zyx_all[bounds[j]:bounds[j + 1]]
         vals = hu[zyx[:, 0], zyx[:, 1], zyx[:, 2]].astype(np.float64)
         piece = cut(zyx[:, 1:] * np.array([py, px]), settings.n_pieces(len(zyx) * py * px))
-        names = np.unique(piece)
-        rows = np.stack([piece_features(f[c], zyx[piece == q], vals[piece == q], heart_index, spacing_mm,
-                                        threshold_hu, settings.piece_columns) for q in names])
+        names, piece = np.unique(piece, return_inverse=True)
+        rows = pieces_features(f[c], zyx, vals, piece, len(names), heart_index, spacing_mm, threshold_hu,
+                               settings.piece_columns)
         p = np.asarray(proba(rows, np.full(len(rows), c)), np.float64)[:, list(LEFT)]
         left = p.sum(1)
         vessel = np.where((left > 0) & (left >= settings.min_left_p), np.array(LEFT)[np.argmax(p, 1)], cl[c])
-        labels[zyx[:, 0], zyx[:, 1], zyx[:, 2]] = vessel[np.searchsorted(names, piece)].astype(np.uint8)
+        labels[zyx[:, 0], zyx[:, 1], zyx[:, 2]] = vessel[piece].astype(np.uint8)
     return labels
