@@ -441,7 +441,7 @@ class LesionModel:
     def _mac_ring(self, classes: np.ndarray, features: np.ndarray) -> np.ndarray:
         """AnatomyRules.mac_ring_soft on the final classes (off by default): it reads ring_soft from the full
         candidate table; a table without it (a model's own narrower input) leaves the classes as they are."""
-        rules = AnatomyRules()
+        rules = self.rules
         f = np.asarray(features)
         if rules.mac_ring_soft is None or not self.config.anatomy_rules or f.ndim != 2:
             return classes
@@ -451,6 +451,13 @@ class LesionModel:
         out = classes.copy()
         out[mac_ring_verdict(classes, f[:, names.index("ring_soft")], rules)] = 0
         return out
+
+    @property
+    def rules(self) -> AnatomyRules:
+        """The anatomy rules this model applies (with config.anatomy_rules): the defaults, AnatomyRules(); a model
+        records no rule settings of its own. The one place both :meth:`may_be_coronary` (the verdicts) and the
+        final MAC-ring step read them, so the two cannot drift apart."""
+        return AnatomyRules()
 
     def _agatston(self, table: np.ndarray, agatston: np.ndarray | None) -> np.ndarray:
         if agatston is not None:
@@ -470,7 +477,7 @@ class LesionModel:
         if margin is not None and outside_thorax_mm is not None:
             ok &= ~(np.asarray(outside_thorax_mm) > margin)  # nan (no lungs found) compares False: no rule
         if self.config.anatomy_rules and anatomy_columns is not None:
-            ok &= ~anatomy_verdicts(anatomy_columns).any(axis=1)
+            ok &= ~anatomy_verdicts(anatomy_columns, self.rules).any(axis=1)
         return ok
 
 
