@@ -69,13 +69,21 @@ def metrics(truth: pd.DataFrame, pred: pd.DataFrame) -> tuple[float, float]:
 
 
 def parse_split(s: str) -> SplitSettings:
-    """MIN,PIECE[,MINP[,pos|all[,MAXP]]]: pos = only the pieces' position columns are their own
-    (SplitSettings.piece_columns); MAXP: SplitSettings.max_parent_p."""
-    v = s.split(",")
+    """MIN,PIECE[,MINP[,pos|all[,MAXP]]][,KEY=VALUE ...]: pos = only the pieces' position columns are their own
+    (SplitSettings.piece_columns); MAXP: SplitSettings.max_parent_p; KEY=VALUE (session 14): part=MIN_PART_MM2,
+    own=0|1 (SplitSettings.own_part), method=kmeans|axis, pieces=MAX_PIECES."""
+    tok = s.split(",")
+    v = [t for t in tok if "=" not in t]
+    kw = dict(t.split("=", 1) for t in tok if "=" in t)
+    unknown = set(kw) - {"part", "own", "method", "pieces"}
+    if unknown:
+        raise SystemExit(f"--split {s}: unknown {sorted(unknown)}")
     return SplitSettings(min_area_mm2=float(v[0]), piece_mm2=float(v[1]),
                          min_left_p=float(v[2]) if len(v) > 2 else 0.0,
                          piece_columns="position" if len(v) > 3 and v[3] == "pos" else "all",
-                         max_parent_p=float(v[4]) if len(v) > 4 else 1.0)
+                         max_parent_p=float(v[4]) if len(v) > 4 else 1.0,
+                         min_part_mm2=float(kw.get("part", 0.0)), own_part=kw.get("own", "0") == "1",
+                         method=kw.get("method", "kmeans"), max_pieces=int(kw.get("pieces", 8)))
 
 
 def replay(g: pd.DataFrame, m: str, guard: float | None) -> np.ndarray:
@@ -183,11 +191,8 @@ def evaluate(release: Path, out: Path, model_dirs: dict[str, Path], n: int, spli
         cand, classes = classify_many(vol.hu, sp, models)
         for k, m in models.items():
             c = classes[k]
-            on = dataclasses.replace(m, config=dataclasses.replace(
-                m.config, voxel_split=True, split_min_area_mm2=settings.min_area_mm2,
-                split_piece_mm2=settings.piece_mm2, split_min_left_p=settings.min_left_p,
-                split_piece_columns=settings.piece_columns, split_max_parent_p=settings.max_parent_p))
-            off = dataclasses.replace(m, config=dataclasses.replace(m.config, voxel_split=False))
+            on = dataclasses.replace(m, config=m.config.with_split(settings))
+            off = dataclasses.replace(m, config=m.config.with_split(None))
             lbl = {"plain": vessel_labels(vol.hu, cand, c, off), "split": vessel_labels(vol.hu, cand, c, on)}
             for var, lab in lbl.items():
                 r = score(vol.hu, lab, sp)
@@ -223,10 +228,7 @@ def hybrids(argv: list[str]) -> int:
         m = load_model(base)
         if not spec:
             return m
-        st = parse_split(spec)
-        return dataclasses.replace(m, config=dataclasses.replace(
-            m.config, voxel_split=True, split_min_area_mm2=st.min_area_mm2, split_piece_mm2=st.piece_mm2,
-            split_min_left_p=st.min_left_p, split_piece_columns=st.piece_columns, split_max_parent_p=st.max_parent_p))
+        return dataclasses.replace(m, config=m.config.with_split(parse_split(spec)))
 
     hybrid_cases.load_model = load
     return hybrid_cases.main(argv)

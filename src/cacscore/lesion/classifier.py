@@ -202,6 +202,31 @@ class ClassifierConfig:
     split_min_left_p: float = 0.0
     split_piece_columns: str = "all"  # cacscore.lesion.split.SplitSettings.piece_columns
     split_max_parent_p: float = 1.0  # cacscore.lesion.split.SplitSettings.max_parent_p
+    # session 14 (wt22d): the guard that keeps a left-main plaque whole (SplitSettings.min_part_mm2 / own_part) and the
+    # cut (SplitSettings.method, max_pieces); docs/lesion_scorer.md "(session 14, wt22d)"
+    split_min_part_mm2: float = 0.0
+    split_own_part: bool = False
+    split_method: str = "kmeans"
+    split_max_pieces: int = 8
+
+    @property
+    def split_settings(self) -> SplitSettings:
+        """The voxel split's settings (cacscore.lesion.split.SplitSettings) of the split_* fields."""
+        return SplitSettings(min_area_mm2=self.split_min_area_mm2, piece_mm2=self.split_piece_mm2,
+                             max_pieces=int(self.split_max_pieces), min_left_p=self.split_min_left_p,
+                             piece_columns=self.split_piece_columns, max_parent_p=self.split_max_parent_p,
+                             min_part_mm2=self.split_min_part_mm2, own_part=bool(self.split_own_part),
+                             method=self.split_method)
+
+    def with_split(self, settings: SplitSettings | None) -> "ClassifierConfig":
+        """This config with the voxel split on with ``settings`` (None: off), the inverse of :attr:`split_settings`."""
+        if settings is None:
+            return dataclasses.replace(self, voxel_split=False)
+        return dataclasses.replace(
+            self, voxel_split=True, split_min_area_mm2=settings.min_area_mm2, split_piece_mm2=settings.piece_mm2,
+            split_max_pieces=settings.max_pieces, split_min_left_p=settings.min_left_p,
+            split_piece_columns=settings.piece_columns, split_max_parent_p=settings.max_parent_p,
+            split_min_part_mm2=settings.min_part_mm2, split_own_part=settings.own_part, split_method=settings.method)
 
     @property
     def feature_names(self) -> tuple[str, ...]:
@@ -248,9 +273,7 @@ class ClassifierConfig:
             raise ValueError(f"bad training settings: {self!r}")
         if self.features is not None:
             object.__setattr__(self, "features", check_feature_names(self.features, "ClassifierConfig.features"))
-        SplitSettings(min_area_mm2=self.split_min_area_mm2, piece_mm2=self.split_piece_mm2,  # raises on bad ones
-                      min_left_p=self.split_min_left_p, piece_columns=self.split_piece_columns,
-                      max_parent_p=self.split_max_parent_p)
+        self.split_settings  # raises on bad split settings
         if self.reference not in REFERENCES:
             raise ValueError(f"reference must be one of {REFERENCES}, got {self.reference!r}")
 
@@ -682,9 +705,7 @@ def vessel_labels(hu: np.ndarray, cand: Candidates, classes: np.ndarray, model: 
     c = model.config
     if not c.voxel_split:
         return assign_labels(cand.ids, classes)
-    settings = SplitSettings(min_area_mm2=c.split_min_area_mm2, piece_mm2=c.split_piece_mm2,
-                             min_left_p=c.split_min_left_p, piece_columns=c.split_piece_columns,
-                             max_parent_p=c.split_max_parent_p)
+    settings = c.split_settings
     return split_labels(cand.ids, hu, classes, cand.features, cand.heart_index, cand.spacing_mm, model.threshold_hu,
                         lambda f, parent: model.predict_proba(model.table(
                             f, None if cand.anatomy_columns is None else cand.anatomy_columns[parent])), settings)

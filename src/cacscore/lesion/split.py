@@ -33,6 +33,7 @@ from cacscore.lesion.candidates import FEATURE_NAMES, LesionError, assign_labels
 _F = {n: i for i, n in enumerate(FEATURE_NAMES)}
 POSITION = ("dz_mm", "dy_mm", "dx_mm", "r_inplane_mm", "dist_mm", "cos_inplane", "sin_inplane")
 PIECE_COLUMNS = ("all", "position")
+METHODS = ("kmeans", "axis")
 LEFT = (1, 2, 3)
 """The left-coronary classes (LCA, LAD, LCX): the arteries that meet at the left-main bifurcation."""
 
@@ -55,11 +56,26 @@ class SplitSettings:
     # probability, renormalised over the four vessels, below this) or whose class the vote / guard / join changed
     # from the MLP's own call: a lesion across a fork should look mixed to the MLP, a plaque on one artery should not
     max_parent_p: float = 1.0
+    # session 14 (wt22d), the guard that keeps a left-main plaque whole: after the pieces' calls, the pieces of one
+    # vessel form one part; a part of less than min_part_mm2 takes the candidate's own class; then the candidate is
+    # kept whole (its own class) unless at least two vessels remain AND (own_part) one of them is its own class. A
+    # plaque on one artery whose small pieces all read as another artery (LIDC-IDRI-0002 hybrid seed 7: an 872 AU left-
+    # main plaque cut into 8 mm2 pieces each called LCX) is not split; a plaque across the fork keeps its own call
+    # on one side and gives the other side's part the branch. 0 / False: no guard (session 13's split)
+    min_part_mm2: float = 0.0
+    own_part: bool = False
+    # the cut: "kmeans" (compact pieces, session 13) or "axis" (slabs across the candidate's principal in-plane axis,
+    # equal lengths: a lesion across a fork is elongated along the arteries it spans)
+    method: str = "kmeans"
 
     def __post_init__(self) -> None:
-        if not (self.min_area_mm2 > 0 and self.piece_mm2 > 0 and self.max_pieces >= 2) or \
-                self.piece_columns not in PIECE_COLUMNS:
+        if not (self.min_area_mm2 > 0 and self.piece_mm2 > 0 and self.max_pieces >= 2 and self.min_part_mm2 >= 0) or \
+                self.piece_columns not in PIECE_COLUMNS or self.method not in METHODS:
             raise ValueError(f"bad split settings: {self!r}")
+
+    @property
+    def guarded(self) -> bool:
+        return self.min_part_mm2 > 0 or self.own_part
 
     def n_pieces(self, area_mm2: float) -> int:
         return int(np.clip(round(area_mm2 / self.piece_mm2), 2, self.max_pieces))
@@ -98,6 +114,35 @@ def cut(yx_mm: np.ndarray, k: int) -> np.ndarray:
     return lab
 
 
+def cut_axis(yx_mm: np.ndarray, k: int) -> np.ndarray:
+    """(n,) piece index 0..k-1 of each in-plane point ((n, 2) mm): k slabs of equal length across the points' principal
+    axis (the first right singular vector of the centred points; a round blob gets an arbitrary but fixed axis)."""
+    p = np.asarray(yx_mm, np.float64)
+    if len(p) <= k:
+        return np.arange(len(p))
+    c = p - p.mean(0)
+    axis = np.linalg.svd(c, full_matrices=False)[2][0]
+    t = c @ axis
+    edges = np.linspace(t.min(), t.max(), k + 1)[1:-1]
+    return np.searchsorted(edges, t, side="right")
+
+
+def guard_parts(vessel_of_voxel: np.ndarray, own: int, px_area_mm2: float, settings: SplitSettings) -> np.ndarray:
+    """(k,) the vessels of one candidate's voxels after the guard (SplitSettings.min_part_mm2 / own_part): parts (the
+    voxels of one vessel) below min_part_mm2 take ``own`` (the candidate's class); then all voxels take ``own`` unless
+    two or more vessels remain and, with own_part, ``own`` is one of them."""
+    v = np.asarray(vessel_of_voxel, np.int64).copy()
+    if not settings.guarded:
+        return v
+    names, counts = np.unique(v, return_counts=True)
+    small = names[(counts * px_area_mm2 < settings.min_part_mm2 * (1 - 1e-9)) & (names != own)]
+    v[np.isin(v, small)] = own
+    left = np.unique(v)
+    if len(left) < 2 or (settings.own_part and own not in left):
+        v[:] = own
+    return v
+
+
 def split_labels(ids: np.ndarray, hu: np.ndarray, classes: np.ndarray, features: np.ndarray,
                  heart_index: Sequence[float], spacing_mm: Sequence[float], threshold_hu: float,
                  proba: Callable[[np.ndarray, np.ndarray], np.ndarray], settings: SplitSettings = SplitSettings()) -> np.ndarray:
@@ -134,12 +179,14 @@ def split_labels(ids: np.ndarray, hu: np.ndarray, classes: np.ndarray, features:
             continue
         zyx = zyx_all[bounds[j]:bounds[j + 1]]
         vals = hu[zyx[:, 0], zyx[:, 1], zyx[:, 2]].astype(np.float64)
-        piece = cut(zyx[:, 1:] * np.array([py, px]), settings.n_pieces(len(zyx) * py * px))
+        cutter = cut_axis if settings.method == "axis" else cut
+        piece = cutter(zyx[:, 1:] * np.array([py, px]), settings.n_pieces(len(zyx) * py * px))
         names, piece = np.unique(piece, return_inverse=True)
         rows = pieces_features(f[c], zyx, vals, piece, len(names), heart_index, spacing_mm, threshold_hu,
                                settings.piece_columns)
         p = np.asarray(proba(rows, np.full(len(rows), c)), np.float64)[:, list(LEFT)]
         left = p.sum(1)
         vessel = np.where((left > 0) & (left >= settings.min_left_p), np.array(LEFT)[np.argmax(p, 1)], cl[c])
-        labels[zyx[:, 0], zyx[:, 1], zyx[:, 2]] = vessel[piece].astype(np.uint8)
+        voxel_vessel = guard_parts(vessel[piece], int(cl[c]), py * px, settings)
+        labels[zyx[:, 0], zyx[:, 1], zyx[:, 2]] = voxel_vessel.astype(np.uint8)
     return labels

@@ -1,0 +1,226 @@
+"""Developing a voxel split that keeps the left main whole (issue 16; docs/lesion_scorer.md, session 14 wt22d).
+
+    PYTHONPATH=src python bench/split_rule.py cache-phantom RELEASE CACHE [--n 60] [--model DIR]
+    PYTHONPATH=src python bench/split_rule.py cache-hybrids CACHE [--series lidc-idri-0002] [--seeds 10]
+        [--first-seed 0] [--min-plaques 2] [--model DIR]
+    PYTHONPATH=src python bench/split_rule.py sweep CACHE [--split SPEC ...] [--out CSV] [--largest 5]
+
+cache-*: each case (a phantom patient of RELEASE, or a hybrid of a real series made as bench/hybrid_cases.py makes
+them: cacscore.phantom.hybrid.insert_plaques with the series' eye-placed anchors) is classified once by the model
+(bench/hybrid_cases.classify_many: what classify_volume gives it) and its coronary-called candidates are kept in
+CACHE/<case>.npz, cropped to their bounding box (ids renumbered 1..k, HU, features, classes, the MLP's
+probabilities, 3-D structure, heart reference in the crop), with the case's per-vessel truth (phantom: the release's
+truth.csv, the static image as `cacscore evaluate` scores it; hybrid: HybridCase.truth) and the plain prediction
+scored on the full volume (``score_assignment``), which ``sweep`` checks it reproduces from the crop.
+
+sweep: per split SPEC (``bench/voxel_split.parse_split``; "plain" = no split) every case's label volume is made with
+``cacscore.lesion.split.split_labels`` on the cached candidates (the function ``vessel_labels`` runs when
+ClassifierConfig.voxel_split is on) and scored with ``agatston``; per SPEC: the 4-vessel MSE ratio vs the constant mean
+(error / the vessel's largest truth, as ``cacscore evaluate``'s all4), kappa4 on the total and per vessel (with a
+1000-resample bootstrap interval over cases, seed 0), the per-vessel ratio, and the five largest (case, vessel) errors.
+Only candidates called coronary are cached: a split moves calcium among the left-coronary arteries only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from cacscore.core.vessels import VESSELS
+from cacscore.lesion.candidates import assign_labels, score_assignment
+from cacscore.lesion.classifier import load_model
+from cacscore.lesion.split import split_labels
+from cacscore.predict.predictors import DEFAULT_MODEL
+from cacscore.scoring.agatston import agatston
+
+V = list(VESSELS)
+LANDMARKS = Path(__file__).resolve().parents[1] / "docs" / "hybrid_landmarks.json"
+
+
+def _keep(path: Path, hu, sp, cand, classes, model, truth: dict[str, float]) -> None:
+    """The coronary-called candidates of one classified image, cropped, to ``path`` (module doc)."""
+    cor = np.flatnonzero(classes > 0)
+    pred = score_assignment(hu, cand, classes)
+    lut = np.zeros(cand.n + 1, np.int32)
+    lut[cor + 1] = np.arange(1, len(cor) + 1)
+    if len(cor):
+        at = np.flatnonzero(np.isin(cand.ids.reshape(-1), cor + 1))
+        zyx = np.stack(np.unravel_index(at, cand.ids.shape), 1)
+        lo, hi = zyx.min(0), zyx.max(0) + 1
+    else:
+        lo = hi = np.zeros(3, np.int64)
+    box = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi))
+    ids = lut[cand.ids[box]]
+    table = model.table(cand.features, cand.anatomy_columns)
+    may = model.may_be_coronary(table, cand.outside_thorax_mm, cand.anatomy_columns)
+    proba = model.predict_proba(table, where=may)
+    np.savez_compressed(
+        path, ids=ids, hu=np.where(ids > 0, hu[box], 0).astype(np.float32), features=cand.features[cor],
+        classes=classes[cor], proba=proba[cor], structure=cand.structure[cor], agatston=cand.agatston[cor],
+        heart_index=np.asarray(cand.heart_index, float) - lo, spacing=np.asarray(cand.spacing_mm, float),
+        origin=lo, truth=np.array([truth[v] for v in V]), pred=np.array([pred[v] for v in V]),
+        threshold_hu=model.threshold_hu)
+
+
+def cache_phantom(release: Path, cache: Path, n: int, model_dir: Path) -> None:
+    from hybrid_cases import classify_many
+
+    from cacscore.io.ct import read_ct
+
+    cache.mkdir(parents=True, exist_ok=True)
+    model = load_model(model_dir)
+    truth = pd.read_csv(release / "truth.csv", dtype={"id": str}).set_index("id")
+    for pid in sorted(truth.index, key=int)[:n]:
+        out = cache / f"p{int(pid):03d}.npz"
+        if out.exists():
+            continue
+        vol = read_ct(release / "deidentified_nongated" / pid / pid)
+        sp = tuple(abs(float(s)) for s in vol.spacing_mm)
+        cand, classes = classify_many(vol.hu, sp, {"m": model})
+        _keep(out, vol.hu, sp, cand, classes["m"], model, truth.loc[pid, V].astype(float).to_dict())
+        print(f"{pid}: {int((classes['m'] > 0).sum())} coronary candidates", flush=True)
+
+
+def cache_hybrids(cache: Path, data: Path, series: list[str], seeds: int, first: int, min_plaques: int,
+                  model_dir: Path) -> None:
+    from hybrid_cases import classify_many, series_landmarks
+
+    from cacscore.chest.anatomy import read_chest
+    from cacscore.io.ct import read_ct
+    from cacscore.phantom.hybrid import insert_plaques
+
+    cache.mkdir(parents=True, exist_ok=True)
+    model = load_model(model_dir)
+    for name in series:
+        vol = read_ct(data / name)
+        sp = tuple(abs(float(s)) for s in vol.spacing_mm)
+        anatomy = read_chest(vol.hu, sp)
+        for seed in range(first, first + seeds):
+            out = cache / f"{name}_s{seed:03d}_m{min_plaques}.npz"
+            if out.exists():
+                continue
+            case = insert_plaques(vol.hu, sp, anatomy, seed, landmarks=series_landmarks(LANDMARKS, name),
+                                  min_plaques=min_plaques)
+            cand, classes = classify_many(case.hu, sp, {"m": model})
+            _keep(out, case.hu, sp, cand, classes["m"], model, case.truth)
+            print(f"{name} seed {seed}: truth " + "/".join(f"{case.truth[v]:.0f}" for v in V), flush=True)
+
+
+def case_labels(z, model, spec: str) -> np.ndarray:
+    from voxel_split import parse_split
+
+    ids, cl = z["ids"], z["classes"].astype(np.int64)
+    if spec == "plain" or not len(cl):
+        return assign_labels(ids, cl)
+    return split_labels(ids, z["hu"], cl, z["features"], z["heart_index"], z["spacing"], float(z["threshold_hu"]),
+                        lambda f, _: model.predict_proba(model.table(f)), parse_split(spec))
+
+
+def score(z, labels) -> np.ndarray:
+    sp = z["spacing"]
+    if not labels.size or not labels.any():
+        return np.zeros(4)
+    r = agatston(z["hu"], labels, pixel_spacing_mm=(sp[1], sp[2]), slice_spacing_mm=sp[0],
+                 threshold_hu=float(z["threshold_hu"]))
+    return np.array([r.per_vessel[v] for v in V])
+
+
+def summarise(t: np.ndarray, p: np.ndarray, names: list[str], n_boot: int = 1000, largest: int = 5) -> dict:
+    from hybrid_cases import kappa4, ratio
+
+    out = {"ratio4": ratio(t, p), "kappa4": kappa4(t.sum(1), p.sum(1))}
+    rng = np.random.default_rng(0)
+    boots = {"ratio4": [], "kappa4": [], **{f"kappa4_{v}": [] for v in V}}
+    for _ in range(n_boot):
+        i = rng.integers(0, len(t), len(t))
+        boots["ratio4"].append(ratio(t[i], p[i]))
+        boots["kappa4"].append(kappa4(t[i].sum(1), p[i].sum(1)))
+        for j, v in enumerate(V):
+            boots[f"kappa4_{v}"].append(kappa4(t[i, j], p[i, j]))
+    for j, v in enumerate(V):
+        out[f"kappa4_{v}"] = kappa4(t[:, j], p[:, j])
+        out[f"ratio_{v}"] = ratio(t[:, j], p[:, j])
+    for k, b in boots.items():
+        b = np.asarray(b, float)
+        out[f"{k}_ci"] = f"[{np.nanpercentile(b, 2.5):.3f}, {np.nanpercentile(b, 97.5):.3f}]"
+    s = np.maximum(t.max(0), 1.0)
+    err = ((p - t) / s) ** 2
+    top = np.argsort(err.reshape(-1))[::-1][:largest]
+    out["largest"] = "; ".join(f"{names[k // 4]} {V[k % 4]} {p.reshape(-1)[k]:.0f} vs {t.reshape(-1)[k]:.0f}"
+                               for k in top)
+    return out
+
+
+def sweep(caches: list[Path], specs: list[str], out: Path | None, largest: int, model_dir: Path) -> pd.DataFrame:
+    model = load_model(model_dir)
+    files = sorted(f for c in caches for f in c.glob("*.npz"))
+    names = [f.stem for f in files]
+    t = np.zeros((len(files), 4))
+    preds = {s: np.zeros((len(files), 4)) for s in specs}
+    for i, f in enumerate(files):
+        z = np.load(f)
+        t[i] = z["truth"]
+        for s in specs:
+            preds[s][i] = score(z, case_labels(z, model, s))
+        plain = score(z, case_labels(z, model, "plain"))
+        if np.abs(plain - z["pred"]).max() > 0.05:
+            raise SystemExit(f"{f}: the crop does not reproduce the plain prediction ({plain} vs {z['pred']})")
+    rows = []
+    for s in specs:
+        r = summarise(t, preds[s], names, largest=largest)
+        rows.append({"split": s, **{k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items()}})
+        changed = [f"{names[i]} " + "/".join(f"{a:.0f}" for a in preds[s][i]) for i in range(len(files))
+                   if np.abs(preds[s][i] - preds[specs[0]][i]).max() > 0.5]
+        print(f"== {s}: ratio4 {r['ratio4']:.3f} {r['ratio4_ci']}, kappa4 {r['kappa4']:.3f} {r['kappa4_ci']}; "
+              + ", ".join(f"{v} k4 {r[f'kappa4_{v}']:.3f} {r[f'kappa4_{v}_ci']} ratio {r[f'ratio_{v}']:.2f}" for v in V)
+              + f"\n   largest: {r['largest']}\n   changed vs {specs[0]} ({len(changed)}): {'; '.join(changed[:12])}",
+              flush=True)
+    table = pd.DataFrame(rows)
+    if out is not None:
+        table.to_csv(out, index=False)
+        pd.DataFrame({"case": names, **{f"truth_{v}": t[:, j] for j, v in enumerate(V)},
+                      **{f"{s}_{v}": preds[s][:, j] for s in specs for j, v in enumerate(V)}}
+                     ).to_csv(out.with_name(out.stem + "_cases.csv"), index=False)
+    return table
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("cache-phantom")
+    p.add_argument("release", type=Path)
+    p.add_argument("cache", type=Path)
+    p.add_argument("--n", type=int, default=60)
+    p.add_argument("--model", type=Path, default=Path(DEFAULT_MODEL))
+    h = sub.add_parser("cache-hybrids")
+    h.add_argument("cache", type=Path)
+    h.add_argument("--data", type=Path, default=Path("/work/shared/data"))
+    h.add_argument("--series", nargs="+", default=["lidc-idri-0002"])
+    h.add_argument("--seeds", type=int, default=10)
+    h.add_argument("--first-seed", type=int, default=0)
+    h.add_argument("--min-plaques", type=int, default=2)
+    h.add_argument("--model", type=Path, default=Path(DEFAULT_MODEL))
+    s = sub.add_parser("sweep")
+    s.add_argument("cache", type=Path, nargs="+")
+    s.add_argument("--split", nargs="+", default=["plain", "10,5"])
+    s.add_argument("--out", type=Path, default=None)
+    s.add_argument("--largest", type=int, default=5)
+    s.add_argument("--model", type=Path, default=Path(DEFAULT_MODEL))
+    a = ap.parse_args(argv)
+    if a.cmd == "cache-phantom":
+        cache_phantom(a.release, a.cache, a.n, a.model)
+    elif a.cmd == "cache-hybrids":
+        cache_hybrids(a.cache, a.data, a.series, a.seeds, a.first_seed, a.min_plaques, a.model)
+    else:
+        sweep(a.cache, a.split, a.out, a.largest, a.model)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
