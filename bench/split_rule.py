@@ -33,7 +33,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from cacscore.core.vessels import VESSELS
-from cacscore.lesion.candidates import assign_labels, score_assignment
+from cacscore.lesion.candidates import assign_labels, candidate_targets, score_assignment
 from cacscore.lesion.classifier import load_model
 from cacscore.lesion.split import split_labels
 from cacscore.predict.predictors import DEFAULT_MODEL
@@ -43,9 +43,12 @@ V = list(VESSELS)
 LANDMARKS = Path(__file__).resolve().parents[1] / "docs" / "hybrid_landmarks.json"
 
 
-def _keep(path: Path, hu, sp, cand, classes, model, truth: dict[str, float]) -> None:
-    """The coronary-called candidates of one classified image, cropped, to ``path`` (module doc)."""
-    cor = np.flatnonzero(classes > 0)
+def _keep(path: Path, hu, sp, cand, classes, model, truth: dict[str, float], labels: np.ndarray) -> None:
+    """The coronary-called candidates of one classified image and those holding a coronary label (``labels``, the
+    truth), cropped, to ``path`` (module doc), with each one's reference class (``candidate_targets``) and the truth
+    label of each of its voxels."""
+    target = candidate_targets(cand.ids, labels)
+    cor = np.flatnonzero((classes > 0) | (target > 0))
     pred = score_assignment(hu, cand, classes)
     lut = np.zeros(cand.n + 1, np.int32)
     lut[cor + 1] = np.arange(1, len(cor) + 1)
@@ -62,7 +65,8 @@ def _keep(path: Path, hu, sp, cand, classes, model, truth: dict[str, float]) -> 
     proba = model.predict_proba(table, where=may)
     np.savez_compressed(
         path, ids=ids, hu=np.where(ids > 0, hu[box], 0).astype(np.float32), features=cand.features[cor],
-        classes=classes[cor], proba=proba[cor], structure=cand.structure[cor], agatston=cand.agatston[cor],
+        classes=classes[cor], target=target[cor], truth_labels=np.where(ids > 0, labels[box], 0).astype(np.uint8),
+        proba=proba[cor], structure=cand.structure[cor], agatston=cand.agatston[cor],
         heart_index=np.asarray(cand.heart_index, float) - lo, spacing=np.asarray(cand.spacing_mm, float),
         origin=lo, truth=np.array([truth[v] for v in V]), pred=np.array([pred[v] for v in V]),
         threshold_hu=model.threshold_hu)
@@ -71,7 +75,7 @@ def _keep(path: Path, hu, sp, cand, classes, model, truth: dict[str, float]) -> 
 def cache_phantom(release: Path, cache: Path, n: int, model_dir: Path) -> None:
     from hybrid_cases import classify_many
 
-    from cacscore.io.ct import read_ct
+    from cacscore.io.ct import read_ct, read_labels
 
     cache.mkdir(parents=True, exist_ok=True)
     model = load_model(model_dir)
@@ -83,7 +87,8 @@ def cache_phantom(release: Path, cache: Path, n: int, model_dir: Path) -> None:
         vol = read_ct(release / "deidentified_nongated" / pid / pid)
         sp = tuple(abs(float(s)) for s in vol.spacing_mm)
         cand, classes = classify_many(vol.hu, sp, {"m": model})
-        _keep(out, vol.hu, sp, cand, classes["m"], model, truth.loc[pid, V].astype(float).to_dict())
+        _keep(out, vol.hu, sp, cand, classes["m"], model, truth.loc[pid, V].astype(float).to_dict(),
+              read_labels(release / "labels" / f"{pid}.nii.gz"))
         print(f"{pid}: {int((classes['m'] > 0).sum())} coronary candidates", flush=True)
 
 
@@ -108,14 +113,33 @@ def cache_hybrids(cache: Path, data: Path, series: list[str], seeds: int, first:
             case = insert_plaques(vol.hu, sp, anatomy, seed, landmarks=series_landmarks(LANDMARKS, name),
                                   min_plaques=min_plaques)
             cand, classes = classify_many(case.hu, sp, {"m": model})
-            _keep(out, case.hu, sp, cand, classes["m"], model, case.truth)
+            _keep(out, case.hu, sp, cand, classes["m"], model, case.truth, case.labels)
             print(f"{name} seed {seed}: truth " + "/".join(f"{case.truth[v]:.0f}" for v in V), flush=True)
 
 
+def keep_replay(z, min_p: float) -> np.ndarray:
+    """The cached classes with ``tree.keep_confident(min_p)``: a candidate the MLP itself called a vessel with p >=
+    min_p keeps that call after the vote and guard (the candidates the join added, MLP call 0, keep theirs)."""
+    from cacscore.lesion.tree import keep_confident
+
+    p = z["proba"].astype(np.float64)
+    return keep_confident(np.argmax(p, 1), z["classes"].astype(np.int64), p, min_p)
+
+
 def case_labels(z, model, spec: str) -> np.ndarray:
+    """The label volume of one cached case for SPEC: "plain" / a split spec (the model's classes), "oracle:..." (each
+    candidate its reference class, then plain or the split: what the split does to a whole-candidate call that is
+    right, as a hybrid-trained model's left-main call was in session 13), "oracle_voxel" (each voxel its truth)."""
     from voxel_split import parse_split
 
     ids, cl = z["ids"], z["classes"].astype(np.int64)
+    if spec.startswith("keep"):  # keepP:SPEC: tree.keep_confident(min_p=P) on the cached classes first (replay)
+        head, spec = spec.split(":", 1)
+        cl = keep_replay(z, float(head[4:]))
+    if spec == "oracle_voxel":
+        return z["truth_labels"]
+    if spec.startswith("oracle:"):
+        cl, spec = z["target"].astype(np.int64), spec.split(":", 1)[1]
     if spec == "plain" or not len(cl):
         return assign_labels(ids, cl)
     return split_labels(ids, z["hu"], cl, z["features"], z["heart_index"], z["spacing"], float(z["threshold_hu"]),
@@ -190,6 +214,49 @@ def sweep(caches: list[Path], specs: list[str], out: Path | None, largest: int, 
     return table
 
 
+def analyse(caches: list[Path], spec: str, source: str, model_dir: Path, out: Path | None) -> pd.DataFrame:
+    """Per cut candidate (a left-coronary call of at least the SPEC's minimum area): its truth (voxel shares of each
+    vessel), the whole call, the MLP's own share, its shape, and the voxels right before and after the split."""
+    from voxel_split import parse_split
+
+    from cacscore.lesion.split import LEFT, cut, cut_axis
+
+    model = load_model(model_dir)
+    st = parse_split(spec)
+    rows = []
+    for f in sorted(x for c in caches for x in c.glob("*.npz")):
+        z = np.load(f)
+        cl = (z["target"] if source == "oracle" else z["classes"]).astype(np.int64)
+        if not len(cl):
+            continue
+        lab = case_labels(z, model, spec if source != "oracle" else "oracle:" + spec)
+        ids, tl, sp = z["ids"], z["truth_labels"], z["spacing"]
+        area = np.bincount(ids.reshape(-1), minlength=len(cl) + 1)[1:] * sp[1] * sp[2]
+        for c in np.flatnonzero(np.isin(cl, LEFT) & (area >= st.min_area_mm2 * (1 - 1e-6))):
+            m = ids == c + 1
+            t, after = tl[m], lab[m]
+            zyx = np.argwhere(m)
+            yx = zyx[:, 1:] * sp[1:]
+            ev = np.linalg.eigvalsh(np.cov((yx - yx.mean(0)).T)) if len(yx) > 2 else np.array([1.0, 1.0])
+            share = np.bincount(t, minlength=5)[1:] / len(t)
+            p = z["proba"][c, 1:5]
+            piece = (cut_axis if st.method == "axis" else cut)(yx, st.n_pieces(len(yx) * sp[1] * sp[2]))
+            rows.append({"case": f.stem, "c": int(c), "area": round(float(area[c]), 1),
+                         "au": round(float(z["agatston"][c]), 1), "elong": round(float(np.sqrt(ev[1] / max(ev[0], 1e-9))), 2),
+                         "whole": int(cl[c]), "target": int(z["target"][c]),
+                         "mlp_share": round(float(p.max() / max(p.sum(), 1e-9)), 3), "mlp_call": int(1 + p.argmax()),
+                         "truth_mix": "/".join(f"{x:.2f}" for x in share), "n_true": int((share > 0.1).sum()),
+                         "right_before": round(float(np.mean(t == cl[c])), 3), "right_after": round(float(np.mean(t == after)), 3),
+                         "after": "/".join(f"{np.mean(after == v):.2f}" for v in (1, 2, 3, 4)),
+                         "pieces": len(np.unique(piece))})
+    d = pd.DataFrame(rows)
+    if out is not None:
+        d.to_csv(out, index=False)
+    with pd.option_context("display.width", 250, "display.max_rows", 500):
+        print(d.to_string(index=False))
+    return d
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -212,11 +279,19 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--out", type=Path, default=None)
     s.add_argument("--largest", type=int, default=5)
     s.add_argument("--model", type=Path, default=Path(DEFAULT_MODEL))
+    n = sub.add_parser("analyse")
+    n.add_argument("cache", type=Path, nargs="+")
+    n.add_argument("--split", default="10,5")
+    n.add_argument("--source", choices=("model", "oracle"), default="model")
+    n.add_argument("--out", type=Path, default=None)
+    n.add_argument("--model", type=Path, default=Path(DEFAULT_MODEL))
     a = ap.parse_args(argv)
     if a.cmd == "cache-phantom":
         cache_phantom(a.release, a.cache, a.n, a.model)
     elif a.cmd == "cache-hybrids":
         cache_hybrids(a.cache, a.data, a.series, a.seeds, a.first_seed, a.min_plaques, a.model)
+    elif a.cmd == "analyse":
+        analyse(a.cache, a.split, a.source, a.model, a.out)
     else:
         sweep(a.cache, a.split, a.out, a.largest, a.model)
     return 0

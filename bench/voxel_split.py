@@ -2,7 +2,8 @@
 
     PYTHONPATH=src python bench/voxel_split.py dev SCAN OUT [--split MIN,PIECE[,MINP] ...] [--guard P ...] [--n 60]
     PYTHONPATH=src python bench/voxel_split.py eval RELEASE OUT --model NAME=DIR ... [--n 60] [--split MIN,PIECE]
-    PYTHONPATH=src python bench/voxel_split.py hybrids HYBRID_CASES_ARGS ... (--model NAME=DIR+split:MIN,PIECE[,MINP])
+        [--keep P]
+    PYTHONPATH=src python bench/voxel_split.py hybrids HYBRID_CASES_ARGS ... (--model NAME=DIR+split:SPEC[+keep:P])
 
 dev (offline, development seeds only): SCAN is a ``bench/largest_errors.py scan`` folder (candidates.csv with each
 candidate's features, heart reference and each model's final class, of the release named in its scan.json). Per
@@ -23,7 +24,9 @@ OUT/dev.csv, with the predictions in OUT/pred_<model>_<variant>.csv.
 eval (the product's path, for the pre-registered confirmation): per patient ``bench/hybrid_cases.classify_many``
 (what classify_volume gives each model), then per model the plain labels and ``split_labels`` with the given
 setting; OUT/pred_<model>_{plain,split}.csv, and ``cacscore evaluate`` on each (bootstrap 1000, seed 0): ratio all4,
-kappa4 with their intervals, printed and in OUT/eval.csv.
+kappa4 with their intervals, printed and in OUT/eval.csv. --keep P: each model is also run as <model>_keepP with
+ClassifierConfig.keep_confident_p = P (session 14's rule: <model>_keepP_split with --split 10,5,0,all,0,own=1).
+SPEC (parse_split): MIN,PIECE[,MINP[,pos|all[,MAXP]]][,part=MM2][,own=0|1][,method=kmeans|axis][,pieces=K].
 """
 
 from __future__ import annotations
@@ -172,11 +175,15 @@ def dev(scan: Path, out: Path, splits: list[str], n: int, guards: list[float]) -
     print(t.to_string(index=False))
 
 
-def evaluate(release: Path, out: Path, model_dirs: dict[str, Path], n: int, split: str) -> None:
+def evaluate(release: Path, out: Path, model_dirs: dict[str, Path], n: int, split: str, keep: float | None = None
+             ) -> None:
     from hybrid_cases import classify_many
 
     out.mkdir(parents=True, exist_ok=True)
     models = {k: load_model(p) for k, p in model_dirs.items()}
+    if keep is not None:  # each model also with ClassifierConfig.keep_confident_p (the same candidate search)
+        models.update({f"{k}_keep{keep:g}": dataclasses.replace(m, config=dataclasses.replace(
+            m.config, keep_confident_p=keep)) for k, m in list(models.items())})
     truth = pd.read_csv(release / "truth.csv", dtype={"id": str})
     ids = sorted(truth["id"], key=int)[:n]
     if len(ids) < n:
@@ -224,8 +231,11 @@ def hybrids(argv: list[str]) -> int:
     import hybrid_cases
 
     def load(path):
-        base, _, spec = str(path).partition("+split:")
+        base, _, keep = str(path).partition("+keep:")
+        base, _, spec = base.partition("+split:")
         m = load_model(base)
+        if keep:
+            m = dataclasses.replace(m, config=dataclasses.replace(m.config, keep_confident_p=float(keep)))
         if not spec:
             return m
         return dataclasses.replace(m, config=m.config.with_split(parse_split(spec)))
@@ -251,11 +261,12 @@ def main() -> None:
     e.add_argument("--model", nargs="+", required=True)
     e.add_argument("--n", type=int, default=60)
     e.add_argument("--split", default="10,5")
+    e.add_argument("--keep", type=float, default=None, help="also each model with ClassifierConfig.keep_confident_p")
     a = ap.parse_args()
     if a.cmd == "dev":
         dev(a.scan, a.out, a.split, a.n, a.guard)
     else:
-        evaluate(a.release, a.out, {k: Path(p) for k, p in (s.split("=", 1) for s in a.model)}, a.n, a.split)
+        evaluate(a.release, a.out, {k: Path(p) for k, p in (s.split("=", 1) for s in a.model)}, a.n, a.split, a.keep)
 
 
 if __name__ == "__main__":

@@ -275,3 +275,39 @@ def test_the_split_settings_survive_the_config_and_save_and_load(tmp_path):
     assert not c.with_split(None).voxel_split
     with pytest.raises(ValueError, match="bad split"):
         L.ClassifierConfig(split_method="skeleton")
+
+
+def test_keep_confident_p_restores_the_mlps_sure_call_after_the_vote(monkeypatch):
+    model = L.load_model(Path(__file__).parent / "data" / "lesion_model_phantom300")
+    proba = np.array([[0.0, 0.0, 0.95, 0.05, 0.0], [0.0, 0.0, 0.2, 0.8, 0.0], [0.0, 0.0, 0.2, 0.8, 0.0]])
+    f = np.zeros((3, len(L.FEATURE_NAMES)), np.float32)
+    structure = np.zeros(3, np.int64)  # one plaque: the vote gives all three the LCX (LAD 1.35 < LCX 1.65)
+    for p, want in ((None, [3, 3, 3]), (0.9, [2, 3, 3]), (0.99, [3, 3, 3])):
+        m = dataclasses.replace(model, config=dataclasses.replace(model.config, keep_confident_p=p))
+        monkeypatch.setattr(m, "predict_proba", lambda t, where=None: proba.astype(np.float32))
+        monkeypatch.setattr(m, "may_be_coronary", lambda *a, **k: np.ones(3, bool))
+        np.testing.assert_array_equal(m.classify(f, None, None, structure, np.ones(3)), want)
+    with pytest.raises(ValueError, match="keep_confident_p"):
+        L.ClassifierConfig(keep_confident_p=0.0)
+
+
+def test_gate_zero_cuts_only_what_the_vote_moved():
+    """max_parent_p 0 (session 14's rule): a candidate whose class is its MLP's own call stays whole however unsure
+    the MLP is and however its pieces read; one the vote moved is cut."""
+    hu = _volume()
+    cand = _candidates(hu)
+    bar = int(cand.ids[1, 21, 30]) - 1
+    rule = dataclasses.replace(GUARD, max_parent_p=0.0)
+
+    def mixed(rows, parent):  # the whole bar reads 0.51 LAD / 0.49 LCX; its pieces LAD left, LCX right
+        p = _by_side(rows, parent)
+        if len(rows) == 1:
+            p[:, 2:4] = [0.46, 0.44]
+        return p
+
+    lad = np.where(np.arange(cand.n) == bar, 2, 0)
+    np.testing.assert_array_equal(split_labels(cand.ids, hu, lad, cand.features, cand.heart_index, SP, 130.0, mixed,
+                                               rule), L.assign_labels(cand.ids, lad))
+    lcx = np.where(np.arange(cand.n) == bar, 3, 0)  # the vote's LCX, not the MLP's own LAD: cut, the LCX part kept
+    lab = split_labels(cand.ids, hu, lcx, cand.features, cand.heart_index, SP, 130.0, mixed, rule)
+    assert set(np.unique(lab[1, 20:24, 10:50])) == {2, 3}

@@ -56,7 +56,7 @@ from cacscore.lesion.candidates import (
     score_assignment,
 )
 from cacscore.lesion.split import SplitSettings, split_labels
-from cacscore.lesion.tree import guard_left_main, join_structure, vote_by_structure
+from cacscore.lesion.tree import guard_left_main, join_structure, keep_confident, vote_by_structure
 
 log = logging.getLogger(__name__)
 
@@ -208,6 +208,10 @@ class ClassifierConfig:
     split_own_part: bool = False
     split_method: str = "kmeans"
     split_max_pieces: int = 8
+    # after the vote, guard and join: a coronary candidate the MLP itself called a vessel with probability >= this keeps
+    # that call (cacscore.lesion.tree.keep_confident); None: off. Phantom v8 seed 9101 (60 patients, shipped model):
+    # 4-vessel ratio 1.81 -> 2.31 at 0.9 (docs/lesion_scorer.md "(session 14, wt22d)")
+    keep_confident_p: float | None = None
 
     @property
     def split_settings(self) -> SplitSettings:
@@ -274,6 +278,8 @@ class ClassifierConfig:
         if self.features is not None:
             object.__setattr__(self, "features", check_feature_names(self.features, "ClassifierConfig.features"))
         self.split_settings  # raises on bad split settings
+        if self.keep_confident_p is not None and not 0 < float(self.keep_confident_p) <= 1:
+            raise ValueError(f"keep_confident_p must be in (0, 1] or None, got {self.keep_confident_p!r}")
         if self.reference not in REFERENCES:
             raise ValueError(f"reference must be one of {REFERENCES}, got {self.reference!r}")
 
@@ -446,7 +452,8 @@ class LesionModel:
         config.structure_vote, the vessel vote of each 3-D structure (:func:`cacscore.lesion.tree.vote_by_structure`:
         moves calcium between the arteries only) and, with config.structure_left_main, the left-main guard
         (:func:`cacscore.lesion.tree.guard_left_main`, weighted by ``agatston``, ``Candidates.agatston``; None: read
-        from the log_agatston column when the model has it, else each candidate counts once). ``features``: the
+        from the log_agatston column when the model has it, else each candidate counts once), the join, and with
+        config.keep_confident_p the MLP's own sure calls restored (:func:`cacscore.lesion.tree.keep_confident`). ``features``: the
         candidate features (``Candidates.features``) or this model's input table (:meth:`table`)."""
         table = self.table(features, anatomy_columns)
         may = self.may_be_coronary(table, outside_thorax_mm, anatomy_columns)
@@ -459,6 +466,8 @@ class LesionModel:
             classes = voted
             if self.config.structure_join:
                 classes = join_structure(classes, proba, structure, may)
+            if self.config.keep_confident_p is not None:
+                classes = keep_confident(np.argmax(proba, axis=1), classes, proba, float(self.config.keep_confident_p))
         return self._mac_ring(classes, features)
 
     def _mac_ring(self, classes: np.ndarray, features: np.ndarray) -> np.ndarray:
