@@ -4,6 +4,8 @@
     PYTHONPATH=src python bench/split_rule.py cache-hybrids CACHE [--series lidc-idri-0002] [--seeds 10]
         [--first-seed 0] [--min-plaques 2] [--model DIR]
     PYTHONPATH=src python bench/split_rule.py sweep CACHE [--split SPEC ...] [--out CSV] [--largest 5]
+    PYTHONPATH=src python bench/split_rule.py analyse CACHE [--split SPEC] [--source model|oracle]
+    PYTHONPATH=src python bench/split_rule.py pieces CACHE [--split SPEC] [--out CSV]
 
 cache-*: each case (a phantom patient of RELEASE, or a hybrid of a real series made as bench/hybrid_cases.py makes
 them: cacscore.phantom.hybrid.insert_plaques with the series' eye-placed anchors) is classified once by the model
@@ -18,7 +20,14 @@ sweep: per split SPEC (``bench/voxel_split.parse_split``; "plain" = no split) ev
 ClassifierConfig.voxel_split is on) and scored with ``agatston``; per SPEC: the 4-vessel MSE ratio vs the constant mean
 (error / the vessel's largest truth, as ``cacscore evaluate``'s all4), kappa4 on the total and per vessel (with a
 1000-resample bootstrap interval over cases, seed 0), the per-vessel ratio, and the five largest (case, vessel) errors.
-Only candidates called coronary are cached: a split moves calcium among the left-coronary arteries only.
+Only candidates called coronary or holding a coronary label are cached: a split moves calcium among the left-coronary
+arteries only. SPEC prefixes: "keepP:" replays ``tree.keep_confident(min_p=P)`` on the cached classes first (as
+ClassifierConfig.keep_confident_p does after the join); "oracle:" gives each candidate its reference class first (what
+the split does to right whole-candidate calls); "oracle_voxel" labels each voxel with its truth.
+
+analyse: per cut candidate, its truth mix, shape, the MLP's own share and the voxels right before / after the split.
+pieces: per piece, its MLP call and share and whether it or its candidate's class is right (docs: "What the pieces can
+be trusted with").
 """
 
 from __future__ import annotations
@@ -257,6 +266,53 @@ def analyse(caches: list[Path], spec: str, source: str, model_dir: Path, out: Pa
     return d
 
 
+def pieces(caches: list[Path], spec: str, model_dir: Path, out: Path | None) -> pd.DataFrame:
+    """Piece-level reliability: every piece of every cut candidate (a left-coronary class of at least SPEC's minimum
+    area; classes: the model's with keep_confident 0.9, and the reference classes), its MLP call and share (renormalised
+    over LCA / LAD / LCX), and the fraction of its voxels the piece's call and the candidate's class get right."""
+    from voxel_split import parse_split
+
+    from cacscore.lesion.split import LEFT, cut, cut_axis, pieces_features
+
+    model = load_model(model_dir)
+    st = parse_split(spec)
+    rows = []
+    for f in sorted(x for c in caches for x in c.glob("*.npz")):
+        z = np.load(f)
+        if not len(z["classes"]):
+            continue
+        ids, tl, sp, hu = z["ids"], z["truth_labels"], z["spacing"], z["hu"]
+        for source, cl in (("model_keep0.9", keep_replay(z, 0.9)), ("oracle", z["target"].astype(np.int64))):
+            area = np.bincount(ids.reshape(-1), minlength=len(cl) + 1)[1:] * sp[1] * sp[2]
+            for c in np.flatnonzero(np.isin(cl, LEFT) & (area >= st.min_area_mm2 * (1 - 1e-6))):
+                zyx = np.argwhere(ids == c + 1)
+                yx = zyx[:, 1:] * sp[1:]
+                piece = (cut_axis if st.method == "axis" else cut)(yx, st.n_pieces(len(yx) * sp[1] * sp[2]))
+                names, piece = np.unique(piece, return_inverse=True)
+                r = pieces_features(z["features"][c], zyx, hu[tuple(zyx.T)], piece, len(names), z["heart_index"], sp,
+                                    float(z["threshold_hu"]))
+                p = model.predict_proba(model.table(r)).astype(float)[:, 1:4]
+                t = tl[tuple(zyx.T)]
+                for q in range(len(names)):
+                    tq = t[piece == q]
+                    rows.append({"case": f.stem, "source": source, "c": int(c), "whole": int(cl[c]), "n": len(tq),
+                                 "call": int(1 + p[q].argmax()), "share": float(p[q].max() / max(p[q].sum(), 1e-9)),
+                                 "piece_right": float(np.mean(tq == 1 + p[q].argmax())),
+                                 "whole_right": float(np.mean(tq == cl[c]))})
+    d = pd.DataFrame(rows)
+    if out is not None:
+        d.to_csv(out, index=False)
+    for src, g in d.groupby("source"):
+        g = g[g["call"] != g["whole"]]
+        for lo in (0.0, 0.8, 0.9, 0.98):
+            h = g[g["share"] >= lo]
+            w = h["n"] if len(h) else None
+            print(f"{src}: pieces whose call differs from the candidate's, share >= {lo}: {len(h)}; voxels right: piece "
+                  f"{np.average(h['piece_right'], weights=w) if len(h) else float('nan'):.3f}, candidate "
+                  f"{np.average(h['whole_right'], weights=w) if len(h) else float('nan'):.3f}")
+    return d
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -285,11 +341,18 @@ def main(argv: list[str] | None = None) -> int:
     n.add_argument("--source", choices=("model", "oracle"), default="model")
     n.add_argument("--out", type=Path, default=None)
     n.add_argument("--model", type=Path, default=Path(DEFAULT_MODEL))
+    q = sub.add_parser("pieces")
+    q.add_argument("cache", type=Path, nargs="+")
+    q.add_argument("--split", default="10,5")
+    q.add_argument("--out", type=Path, default=None)
+    q.add_argument("--model", type=Path, default=Path(DEFAULT_MODEL))
     a = ap.parse_args(argv)
     if a.cmd == "cache-phantom":
         cache_phantom(a.release, a.cache, a.n, a.model)
     elif a.cmd == "cache-hybrids":
         cache_hybrids(a.cache, a.data, a.series, a.seeds, a.first_seed, a.min_plaques, a.model)
+    elif a.cmd == "pieces":
+        pieces(a.cache, a.split, a.model, a.out)
     elif a.cmd == "analyse":
         analyse(a.cache, a.split, a.source, a.model, a.out)
     else:
