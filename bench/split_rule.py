@@ -6,6 +6,7 @@
     PYTHONPATH=src python bench/split_rule.py sweep CACHE [--split SPEC ...] [--out CSV] [--largest 5]
     PYTHONPATH=src python bench/split_rule.py analyse CACHE [--split SPEC] [--source model|oracle]
     PYTHONPATH=src python bench/split_rule.py pieces CACHE [--split SPEC] [--out CSV]
+    PYTHONPATH=src python bench/split_rule.py pictures CACHE RELEASE PNG [--split SPEC] [--n 5]
 
 cache-*: each case (a phantom patient of RELEASE, or a hybrid of a real series made as bench/hybrid_cases.py makes
 them: cacscore.phantom.hybrid.insert_plaques with the series' eye-placed anchors) is classified once by the model
@@ -313,6 +314,59 @@ def pieces(caches: list[Path], spec: str, model_dir: Path, out: Path | None) -> 
     return d
 
 
+def pictures(cache: Path, release: Path, out_png: Path, spec: str, n: int, model_dir: Path) -> None:
+    """The n largest per-vessel errors of the plain prediction on a phantom cache: per error one row, the slice where
+    that vessel's voxels disagree most, cropped around the candidates: the CT, then the truth, the plain classes and
+    SPEC's labels as colours (LCA red, LAD green, LCX blue, RCA yellow), with the cell's AU in the titles."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from cacscore.io.ct import read_ct
+
+    model = load_model(model_dir)
+    files = sorted(cache.glob("*.npz"))
+    t = np.array([np.load(f)["truth"] for f in files])
+    plain = np.array([score(np.load(f), case_labels(np.load(f), model, "plain")) for f in files])
+    s = np.maximum(t.max(0), 1.0)
+    order = np.argsort((((plain - t) / s) ** 2).reshape(-1))[::-1][:n]
+    colours = np.array([[0, 0, 0, 0], [1, 0.1, 0.1, 0.8], [0.1, 0.9, 0.1, 0.8], [0.2, 0.4, 1, 0.8], [1, 0.9, 0, 0.8]])
+    fig, axes = plt.subplots(len(order), 4, figsize=(12, 3 * len(order)), squeeze=False)
+    for row, k in enumerate(order):
+        i, j = divmod(int(k), 4)
+        z = np.load(files[i])
+        labs = {"truth": z["truth_labels"], "plain": case_labels(z, model, "plain"), spec: case_labels(z, model, spec)}
+        v = j + 1
+        wrong = (labs["truth"] == v) != (labs["plain"] == v)
+        sl = int(np.argmax(wrong.sum((1, 2))))
+        yy, xx = np.nonzero(wrong[sl] | (labs["truth"][sl] > 0) | (labs["plain"][sl] > 0))
+        oz, oy, ox = (int(a) for a in z["origin"])
+        pid = str(int(files[i].stem[1:]))
+        hu = read_ct(release / "deidentified_nongated" / pid / pid).hu[oz + sl]
+        y0, y1 = max(0, oy + yy.min() - 30), min(hu.shape[0], oy + yy.max() + 31)
+        x0, x1 = max(0, ox + xx.min() - 30), min(hu.shape[1], ox + xx.max() + 31)
+        crop = hu[y0:y1, x0:x1]
+        axes[row, 0].imshow(crop, cmap="gray", vmin=-200, vmax=600)
+        axes[row, 0].set_title(f"p{pid} slice {oz + sl}: {V[j]} error", fontsize=9)
+        for col, (name, lab) in enumerate(labs.items(), 1):
+            full = np.zeros(hu.shape, np.uint8)
+            full[oy:oy + lab.shape[1], ox:ox + lab.shape[2]] = lab[sl]
+            au = {"truth": t[i, j], "plain": plain[i, j]}.get(name)
+            if au is None:
+                au = score(z, lab)[j]
+            axes[row, col].imshow(crop, cmap="gray", vmin=-200, vmax=600)
+            axes[row, col].imshow(colours[full[y0:y1, x0:x1]], interpolation="nearest")
+            axes[row, col].set_title(f"{name if len(name) < 20 else 'rule'}: {V[j]} {au:.0f} AU", fontsize=9)
+        for a in axes[row]:
+            a.set_xticks([])
+            a.set_yticks([])
+    fig.suptitle("largest per-vessel errors (shipped model): LCA red, LAD green, LCX blue, RCA yellow", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(out_png, dpi=80)
+    print(f"picture: {out_png}")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -346,11 +400,20 @@ def main(argv: list[str] | None = None) -> int:
     q.add_argument("--split", default="10,5")
     q.add_argument("--out", type=Path, default=None)
     q.add_argument("--model", type=Path, default=Path(DEFAULT_MODEL))
+    g = sub.add_parser("pictures")
+    g.add_argument("cache", type=Path)
+    g.add_argument("release", type=Path)
+    g.add_argument("png", type=Path)
+    g.add_argument("--split", default="keep0.9:10,5,0,all,0,own=1")
+    g.add_argument("--n", type=int, default=5)
+    g.add_argument("--model", type=Path, default=Path(DEFAULT_MODEL))
     a = ap.parse_args(argv)
     if a.cmd == "cache-phantom":
         cache_phantom(a.release, a.cache, a.n, a.model)
     elif a.cmd == "cache-hybrids":
         cache_hybrids(a.cache, a.data, a.series, a.seeds, a.first_seed, a.min_plaques, a.model)
+    elif a.cmd == "pictures":
+        pictures(a.cache, a.release, a.png, a.split, a.n, a.model)
     elif a.cmd == "pieces":
         pieces(a.cache, a.split, a.model, a.out)
     elif a.cmd == "analyse":
