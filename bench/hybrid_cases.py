@@ -445,7 +445,9 @@ def series_landmarks(path: Path | None, name: str) -> dict | None:
 def _models(specs: list[str]) -> dict[str, Path]:
     out = {}
     for s in specs:
-        name, _, path = s.rpartition("=")
+        name, eq, path = s.partition("=")  # the first "=": a model spec may hold more (bench/voxel_split.py own=1)
+        if not eq or "/" in name:
+            name, path = "", s
         out[name or Path(path).name] = Path(path)
     return out
 

@@ -2,7 +2,8 @@
 
     PYTHONPATH=src python bench/voxel_split.py dev SCAN OUT [--split MIN,PIECE[,MINP] ...] [--guard P ...] [--n 60]
     PYTHONPATH=src python bench/voxel_split.py eval RELEASE OUT --model NAME=DIR ... [--n 60] [--split MIN,PIECE]
-    PYTHONPATH=src python bench/voxel_split.py hybrids HYBRID_CASES_ARGS ... (--model NAME=DIR+split:MIN,PIECE[,MINP])
+        [--keep P]
+    PYTHONPATH=src python bench/voxel_split.py hybrids HYBRID_CASES_ARGS ... (--model NAME=DIR+split:SPEC[+keep:P])
 
 dev (offline, development seeds only): SCAN is a ``bench/largest_errors.py scan`` folder (candidates.csv with each
 candidate's features, heart reference and each model's final class, of the release named in its scan.json). Per
@@ -23,7 +24,9 @@ OUT/dev.csv, with the predictions in OUT/pred_<model>_<variant>.csv.
 eval (the product's path, for the pre-registered confirmation): per patient ``bench/hybrid_cases.classify_many``
 (what classify_volume gives each model), then per model the plain labels and ``split_labels`` with the given
 setting; OUT/pred_<model>_{plain,split}.csv, and ``cacscore evaluate`` on each (bootstrap 1000, seed 0): ratio all4,
-kappa4 with their intervals, printed and in OUT/eval.csv.
+kappa4 with their intervals, printed and in OUT/eval.csv. --keep P: each model is also run as <model>_keepP with
+ClassifierConfig.keep_confident_p = P (session 14's rule: <model>_keepP_split with --split 10,5,0,all,0,own=1).
+SPEC (parse_split): MIN,PIECE[,MINP[,pos|all[,MAXP]]][,part=MM2][,own=0|1][,method=kmeans|axis][,pieces=K].
 """
 
 from __future__ import annotations
@@ -69,13 +72,21 @@ def metrics(truth: pd.DataFrame, pred: pd.DataFrame) -> tuple[float, float]:
 
 
 def parse_split(s: str) -> SplitSettings:
-    """MIN,PIECE[,MINP[,pos|all[,MAXP]]]: pos = only the pieces' position columns are their own
-    (SplitSettings.piece_columns); MAXP: SplitSettings.max_parent_p."""
-    v = s.split(",")
+    """MIN,PIECE[,MINP[,pos|all[,MAXP]]][,KEY=VALUE ...]: pos = only the pieces' position columns are their own
+    (SplitSettings.piece_columns); MAXP: SplitSettings.max_parent_p; KEY=VALUE (session 14): part=MIN_PART_MM2,
+    own=0|1 (SplitSettings.own_part), method=kmeans|axis, pieces=MAX_PIECES."""
+    tok = s.split(",")
+    v = [t for t in tok if "=" not in t]
+    kw = dict(t.split("=", 1) for t in tok if "=" in t)
+    unknown = set(kw) - {"part", "own", "method", "pieces"}
+    if unknown:
+        raise SystemExit(f"--split {s}: unknown {sorted(unknown)}")
     return SplitSettings(min_area_mm2=float(v[0]), piece_mm2=float(v[1]),
                          min_left_p=float(v[2]) if len(v) > 2 else 0.0,
                          piece_columns="position" if len(v) > 3 and v[3] == "pos" else "all",
-                         max_parent_p=float(v[4]) if len(v) > 4 else 1.0)
+                         max_parent_p=float(v[4]) if len(v) > 4 else 1.0,
+                         min_part_mm2=float(kw.get("part", 0.0)), own_part=kw.get("own", "0") == "1",
+                         method=kw.get("method", "kmeans"), max_pieces=int(kw.get("pieces", 8)))
 
 
 def replay(g: pd.DataFrame, m: str, guard: float | None) -> np.ndarray:
@@ -164,11 +175,15 @@ def dev(scan: Path, out: Path, splits: list[str], n: int, guards: list[float]) -
     print(t.to_string(index=False))
 
 
-def evaluate(release: Path, out: Path, model_dirs: dict[str, Path], n: int, split: str) -> None:
+def evaluate(release: Path, out: Path, model_dirs: dict[str, Path], n: int, split: str, keep: float | None = None
+             ) -> None:
     from hybrid_cases import classify_many
 
     out.mkdir(parents=True, exist_ok=True)
     models = {k: load_model(p) for k, p in model_dirs.items()}
+    if keep is not None:  # each model also with ClassifierConfig.keep_confident_p (the same candidate search)
+        models.update({f"{k}_keep{keep:g}": dataclasses.replace(m, config=dataclasses.replace(
+            m.config, keep_confident_p=keep)) for k, m in list(models.items())})
     truth = pd.read_csv(release / "truth.csv", dtype={"id": str})
     ids = sorted(truth["id"], key=int)[:n]
     if len(ids) < n:
@@ -183,11 +198,8 @@ def evaluate(release: Path, out: Path, model_dirs: dict[str, Path], n: int, spli
         cand, classes = classify_many(vol.hu, sp, models)
         for k, m in models.items():
             c = classes[k]
-            on = dataclasses.replace(m, config=dataclasses.replace(
-                m.config, voxel_split=True, split_min_area_mm2=settings.min_area_mm2,
-                split_piece_mm2=settings.piece_mm2, split_min_left_p=settings.min_left_p,
-                split_piece_columns=settings.piece_columns, split_max_parent_p=settings.max_parent_p))
-            off = dataclasses.replace(m, config=dataclasses.replace(m.config, voxel_split=False))
+            on = dataclasses.replace(m, config=m.config.with_split(settings))
+            off = dataclasses.replace(m, config=m.config.with_split(None))
             lbl = {"plain": vessel_labels(vol.hu, cand, c, off), "split": vessel_labels(vol.hu, cand, c, on)}
             for var, lab in lbl.items():
                 r = score(vol.hu, lab, sp)
@@ -219,14 +231,14 @@ def hybrids(argv: list[str]) -> int:
     import hybrid_cases
 
     def load(path):
-        base, _, spec = str(path).partition("+split:")
+        base, _, keep = str(path).partition("+keep:")
+        base, _, spec = base.partition("+split:")
         m = load_model(base)
+        if keep:
+            m = dataclasses.replace(m, config=dataclasses.replace(m.config, keep_confident_p=float(keep)))
         if not spec:
             return m
-        st = parse_split(spec)
-        return dataclasses.replace(m, config=dataclasses.replace(
-            m.config, voxel_split=True, split_min_area_mm2=st.min_area_mm2, split_piece_mm2=st.piece_mm2,
-            split_min_left_p=st.min_left_p, split_piece_columns=st.piece_columns, split_max_parent_p=st.max_parent_p))
+        return dataclasses.replace(m, config=m.config.with_split(parse_split(spec)))
 
     hybrid_cases.load_model = load
     return hybrid_cases.main(argv)
@@ -249,11 +261,12 @@ def main() -> None:
     e.add_argument("--model", nargs="+", required=True)
     e.add_argument("--n", type=int, default=60)
     e.add_argument("--split", default="10,5")
+    e.add_argument("--keep", type=float, default=None, help="also each model with ClassifierConfig.keep_confident_p")
     a = ap.parse_args()
     if a.cmd == "dev":
         dev(a.scan, a.out, a.split, a.n, a.guard)
     else:
-        evaluate(a.release, a.out, {k: Path(p) for k, p in (s.split("=", 1) for s in a.model)}, a.n, a.split)
+        evaluate(a.release, a.out, {k: Path(p) for k, p in (s.split("=", 1) for s in a.model)}, a.n, a.split, a.keep)
 
 
 if __name__ == "__main__":

@@ -195,3 +195,119 @@ def test_bad_split_settings_fail_in_the_config():
     with pytest.raises(ValueError, match="bad split"):
         L.ClassifierConfig(split_piece_mm2=0.0)
     assert L.ClassifierConfig().voxel_split is False  # off by default (docs/lesion_scorer.md)
+
+
+def _fork() -> np.ndarray:
+    """(3, 64, 64) HU: slice 1 holds one candidate shaped as a fork, a 4 px wide stem (y 30..33, x 28..35) and two
+    arms from its ends, up-left (x 12..27) and up-right (x 36..51), 4 px thick, 300-450 HU: 96 + 2 x 64 px."""
+    hu = np.full((3, 64, 64), -50.0)
+    hu[1, 30:34, 28:36] = 400.0
+    for i, x in enumerate(range(27, 11, -1)):  # the left arm rises 1 px per 2 px leftwards
+        hu[1, 30 - i // 2:34 - i // 2, x] = 300.0
+    for i, x in enumerate(range(36, 52)):
+        hu[1, 30 - i // 2:34 - i // 2, x] = 450.0
+    return hu
+
+
+GUARD = SplitSettings(min_area_mm2=10.0, piece_mm2=5.0, min_part_mm2=4.0, own_part=True)
+
+
+def test_the_guard_keeps_a_left_main_plaque_whole_when_every_piece_reads_another_artery():
+    """LIDC-IDRI-0002 hybrid seed 7 (session 13): an LCA plaque's small pieces all called LCX. With the guard the
+    candidate keeps its class; without it (session 13's split) every voxel went to the LCX."""
+    hu = _volume()
+    cand = _candidates(hu)
+    bar = int(cand.ids[1, 21, 30]) - 1
+    lca = np.where(np.arange(cand.n) == bar, 1, 0)
+
+    def all_lcx(rows, parent):
+        p = np.zeros((len(rows), 5))
+        p[:, 3], p[:, 1] = 0.8, 0.2
+        return p
+
+    old = split_labels(cand.ids, hu, lca, cand.features, cand.heart_index, SP, 130.0, all_lcx, SplitSettings())
+    assert set(np.unique(old[1, 20:24, 10:50])) == {3}
+    for s in (GUARD, dataclasses.replace(GUARD, min_part_mm2=0.0), dataclasses.replace(GUARD, own_part=False),
+              dataclasses.replace(GUARD, method="axis")):
+        lab = split_labels(cand.ids, hu, lca, cand.features, cand.heart_index, SP, 130.0, all_lcx, s)
+        np.testing.assert_array_equal(lab, L.assign_labels(cand.ids, lca))
+
+
+def test_a_two_armed_fork_is_split_into_its_two_vessels_and_a_small_part_rejoins():
+    hu = _fork()
+    cand = L.find_candidates(hu, SP, heart_index=(1.0, 20.0, 32.0))
+    assert cand.n == 1
+    lad = np.array([2])
+    for method in ("kmeans", "axis"):
+        s = dataclasses.replace(GUARD, method=method)
+        lab = split_labels(cand.ids, hu, lad, cand.features, cand.heart_index, SP, 130.0, _by_side, s)
+        assert (lab[1][:, :24][hu[1][:, :24] > 130] == 2).all()  # the left arm: LAD, the candidate's own class
+        assert (lab[1][:, 40:][hu[1][:, 40:] > 130] == 3).all()  # the right arm: LCX
+        res = agatston(hu, lab, pixel_spacing_mm=SP[1:], slice_spacing_mm=SP[0])
+        assert res.lesion_count["LAD"] == 1 and res.lesion_count["LCX"] == 1
+    # the same fork called LCA: the pieces read LAD / LCX only, so no part keeps the candidate's own class: whole
+    lca = split_labels(cand.ids, hu, np.array([1]), cand.features, cand.heart_index, SP, 130.0, _by_side, GUARD)
+    np.testing.assert_array_equal(lca, L.assign_labels(cand.ids, np.array([1])))
+    # a part below min_part_mm2 takes the candidate's class: at 40 mm2 the LCX arm (about 16-20 mm2) rejoins the LAD
+    big = split_labels(cand.ids, hu, lad, cand.features, cand.heart_index, SP, 130.0, _by_side,
+                       dataclasses.replace(GUARD, min_part_mm2=40.0))
+    np.testing.assert_array_equal(big, L.assign_labels(cand.ids, lad))
+
+
+def test_cut_axis_cuts_across_the_long_axis():
+    from cacscore.lesion.split import cut_axis
+
+    yx = np.stack(np.meshgrid(np.arange(4.0), np.arange(40.0), indexing="ij"), -1).reshape(-1, 2)  # 4 x 40 bar
+    piece = cut_axis(yx, 4)
+    assert len(np.unique(piece)) == 4
+    for q in range(4):  # each slab spans the bar's full width and a quarter of its length
+        x = yx[piece == q, 1]
+        assert x.max() - x.min() == 9 and len(np.unique(yx[piece == q, 0])) == 4
+
+
+def test_the_split_settings_survive_the_config_and_save_and_load(tmp_path):
+    s = SplitSettings(min_area_mm2=12.0, piece_mm2=6.0, min_part_mm2=8.0, own_part=True, method="axis", max_pieces=4)
+    c = L.ClassifierConfig().with_split(s)
+    assert c.voxel_split and c.split_settings == s
+    model = L.load_model(Path(__file__).parent / "data" / "lesion_model_phantom300")
+    L.save_model(dataclasses.replace(model, config=model.config.with_split(s)), tmp_path / "m")
+    assert L.load_model(tmp_path / "m").config.split_settings == s
+    assert not c.with_split(None).voxel_split
+    with pytest.raises(ValueError, match="bad split"):
+        L.ClassifierConfig(split_method="skeleton")
+
+
+def test_keep_confident_p_restores_the_mlps_sure_call_after_the_vote(monkeypatch):
+    model = L.load_model(Path(__file__).parent / "data" / "lesion_model_phantom300")
+    proba = np.array([[0.0, 0.0, 0.95, 0.05, 0.0], [0.0, 0.0, 0.2, 0.8, 0.0], [0.0, 0.0, 0.2, 0.8, 0.0]])
+    f = np.zeros((3, len(L.FEATURE_NAMES)), np.float32)
+    structure = np.zeros(3, np.int64)  # one plaque: the vote gives all three the LCX (LAD 1.35 < LCX 1.65)
+    for p, want in ((None, [3, 3, 3]), (0.9, [2, 3, 3]), (0.99, [3, 3, 3])):
+        m = dataclasses.replace(model, config=dataclasses.replace(model.config, keep_confident_p=p))
+        monkeypatch.setattr(m, "predict_proba", lambda t, where=None: proba.astype(np.float32))
+        monkeypatch.setattr(m, "may_be_coronary", lambda *a, **k: np.ones(3, bool))
+        np.testing.assert_array_equal(m.classify(f, None, None, structure, np.ones(3)), want)
+    with pytest.raises(ValueError, match="keep_confident_p"):
+        L.ClassifierConfig(keep_confident_p=0.0)
+
+
+def test_gate_zero_cuts_only_what_the_vote_moved():
+    """max_parent_p 0 (session 14's rule): a candidate whose class is its MLP's own call stays whole however unsure
+    the MLP is and however its pieces read; one the vote moved is cut."""
+    hu = _volume()
+    cand = _candidates(hu)
+    bar = int(cand.ids[1, 21, 30]) - 1
+    rule = dataclasses.replace(GUARD, max_parent_p=0.0)
+
+    def mixed(rows, parent):  # the whole bar reads 0.51 LAD / 0.49 LCX; its pieces LAD left, LCX right
+        p = _by_side(rows, parent)
+        if len(rows) == 1:
+            p[:, 2:4] = [0.46, 0.44]
+        return p
+
+    lad = np.where(np.arange(cand.n) == bar, 2, 0)
+    np.testing.assert_array_equal(split_labels(cand.ids, hu, lad, cand.features, cand.heart_index, SP, 130.0, mixed,
+                                               rule), L.assign_labels(cand.ids, lad))
+    lcx = np.where(np.arange(cand.n) == bar, 3, 0)  # the vote's LCX, not the MLP's own LAD: cut, the LCX part kept
+    lab = split_labels(cand.ids, hu, lcx, cand.features, cand.heart_index, SP, 130.0, mixed, rule)
+    assert set(np.unique(lab[1, 20:24, 10:50])) == {2, 3}

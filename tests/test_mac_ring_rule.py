@@ -66,3 +66,21 @@ def test_classify_applies_the_rule_to_the_final_call_only_when_switched_on(monke
     assert out[i_soft] == 0 and out[i_fat] == LCX
     # a table without ring_soft (a base model's own input) is left as it is
     assert (model._mac_ring(lcx, model.table(cand.features)) == LCX).all()
+
+
+def test_the_verdicts_and_the_mac_ring_read_the_models_one_rule_set(monkeypatch):
+    """LesionModel.rules is the one rule set of a model: the anatomy verdicts (may_be_coronary) and the final MAC-ring
+    step both read it (before session 14 the verdicts used anatomy_verdicts' own default argument)."""
+    model = C.load_model(DEFAULT_MODEL)
+    monkeypatch.setattr(C, "AnatomyRules", lambda: ON)
+    seen = []
+
+    def verdicts(cols, rules=AnatomyRules()):
+        seen.append(rules)
+        return np.zeros((len(cols), 1), bool)
+
+    monkeypatch.setattr(C, "anatomy_verdicts", verdicts)
+    f = np.zeros((2, len(L.FEATURE_NAMES)), np.float32)
+    from cacscore.lesion.anatomy import ANATOMY_NAMES
+    model.may_be_coronary(f, None, np.zeros((2, len(ANATOMY_NAMES)), np.float32))
+    assert seen == [ON] and model.rules == ON

@@ -188,11 +188,17 @@ def _slice_stats(hu: np.ndarray, ids: np.ndarray, m: int, sp: tuple[float, float
                  threshold_hu: float) -> dict[str, np.ndarray]:
     """Per candidate (m of them): centroid (cz, cy, cx voxel), peak and mean HU, in-plane extents, area, Agatston
     contribution, plus the voxel coordinates and ids (coords, cid) the later steps reuse."""
-    dz, py, px = sp
     at = np.flatnonzero(ids.reshape(-1) != 0)  # with unravel_index: np.nonzero's coordinates, in order, 4x faster
     coords = np.unravel_index(at, ids.shape)
     cid = ids.reshape(-1)[at]
-    vals = hu[coords].astype(np.float64)
+    return _group_stats(coords, cid, hu[coords].astype(np.float64), m, sp, threshold_hu)
+
+
+def _group_stats(coords: tuple[np.ndarray, ...], cid: np.ndarray, vals: np.ndarray, m: int,
+                 sp: tuple[float, float, float], threshold_hu: float) -> dict[str, np.ndarray]:
+    """:func:`_slice_stats` of m groups of voxels: coords (z, y, x) index arrays, cid (1..m) the group of each voxel,
+    vals their HU (float64). Each group is taken to lie in one axial slice, as a candidate does."""
+    dz, py, px = sp
     cnt = np.bincount(cid, minlength=m + 1)[1:].astype(np.float64)
     st = {"coords": coords, "cid": cid, "cnt": cnt}
     for name, axis in (("cz", 0), ("cy", 1), ("cx", 2)):
@@ -210,6 +216,44 @@ def _slice_stats(hu: np.ndarray, ids: np.ndarray, m: int, sp: tuple[float, float
     st["area"] = cnt * py * px
     st["score"] = st["area"] * np.asarray(agatston_weight(st["peak"], threshold_hu=threshold_hu), dtype=float) * dz / 3.0
     return st
+
+
+SLICE_COLUMNS: tuple[str, ...] = (
+    "dz_mm", "dy_mm", "dx_mm", "r_inplane_mm", "dist_mm", "cos_inplane", "sin_inplane",
+    "log_area_mm2", "peak_hu", "mean_hu", "log_agatston", "extent_y_mm", "extent_x_mm", "fill")
+"""The columns a candidate's own voxels in its slice decide (position from the heart reference, size, HU, Agatston,
+extents, fill): :func:`slice_columns`. The others (3-D structure, tissue context, shape) need the whole volume."""
+
+
+def slice_columns(st: dict[str, np.ndarray], heart_index: Sequence[float], spacing_mm: Sequence[float]
+                  ) -> dict[str, np.ndarray]:
+    """The :data:`SLICE_COLUMNS` of each candidate from its :func:`_slice_stats` (or :func:`_group_stats`), positions in
+    mm from ``heart_index`` ((z, y, x) voxel). The one place these columns are computed: :func:`find_candidates` for
+    candidates and :func:`voxel_group_columns` for any group of voxels (the pieces of ``cacscore.lesion.split``)."""
+    dz, py, px = (float(s) for s in spacing_mm)
+    hz, hy, hx = (float(v) for v in heart_index)
+    dzm, dym, dxm = (st["cz"] - hz) * dz, (st["cy"] - hy) * py, (st["cx"] - hx) * px
+    r = np.hypot(dym, dxm)
+    return {
+        "dz_mm": dzm, "dy_mm": dym, "dx_mm": dxm, "r_inplane_mm": r,
+        "dist_mm": np.sqrt(r ** 2 + dzm ** 2),
+        "cos_inplane": np.where(r > 0, dxm / np.maximum(r, 1e-9), 0.0),
+        "sin_inplane": np.where(r > 0, dym / np.maximum(r, 1e-9), 0.0),
+        "log_area_mm2": np.log1p(st["area"]), "peak_hu": st["peak"], "mean_hu": st["mean_hu"],
+        "log_agatston": np.log1p(st["score"]),
+        "extent_y_mm": st["ext_y"] * py, "extent_x_mm": st["ext_x"] * px, "fill": st["cnt"] / (st["ext_y"] * st["ext_x"]),
+    }
+
+
+def voxel_group_columns(zyx: np.ndarray, hu: np.ndarray, group: np.ndarray, n: int, heart_index: Sequence[float],
+                        spacing_mm: Sequence[float], threshold_hu: float) -> dict[str, np.ndarray]:
+    """:data:`SLICE_COLUMNS` ((n,) each) of n groups of voxels, exactly as :func:`find_candidates` computes them for a
+    candidate of each group's voxels: zyx (k, 3) int voxel indices (a group lies in one slice), hu (k,) their HU,
+    group (k,) 0..n-1."""
+    zyx = np.asarray(zyx, np.int64).reshape(-1, 3)
+    st = _group_stats(tuple(zyx.T), np.asarray(group, np.int64) + 1, np.asarray(hu, np.float64), int(n),
+                      tuple(float(s) for s in spacing_mm), threshold_hu)  # type: ignore[arg-type]
+    return slice_columns(st, heart_index, spacing_mm)
 
 
 def _structure3d(ids: np.ndarray, st: dict[str, np.ndarray], m: int, sp: tuple[float, float, float]
@@ -342,22 +386,11 @@ def find_candidates(hu: np.ndarray, spacing_mm: Sequence[float], *, threshold_hu
                           lungs, np.zeros(0, np.int64))
     st = _slice_stats(hu, ids, m, sp, threshold_hu)
     cz, cy, cx = st["cz"], st["cy"], st["cx"]
-    dzm, dym, dxm = (cz - hz) * dz, (cy - hy) * py, (cx - hx) * px
     if hull is None:
         hull = thorax_hull(hu, sp, lungs=lungs if lungs_shareable(hu, lungs, sp) else None)
     centroids_mm = np.stack([cz * dz, cy * py, cx * px], axis=1)
     outside = outside_thorax_mm(hu, sp, centroids_mm, hull=hull)
-    r = np.hypot(dym, dxm)
-    cols: dict[str, np.ndarray] = {
-        "dz_mm": dzm, "dy_mm": dym, "dx_mm": dxm, "r_inplane_mm": r,
-        "dist_mm": np.sqrt(r ** 2 + dzm ** 2),
-        "cos_inplane": np.where(r > 0, dxm / np.maximum(r, 1e-9), 0.0),
-        "sin_inplane": np.where(r > 0, dym / np.maximum(r, 1e-9), 0.0),
-        "log_area_mm2": np.log1p(st["area"]), "peak_hu": st["peak"], "mean_hu": st["mean_hu"],
-        "log_agatston": np.log1p(st["score"]),
-        "extent_y_mm": st["ext_y"] * py, "extent_x_mm": st["ext_x"] * px, "fill": st["cnt"] / (st["ext_y"] * st["ext_x"]),
-        **_structure3d(ids, st, m, sp),
-    }
+    cols: dict[str, np.ndarray] = {**slice_columns(st, (hz, hy, hx), sp), **_structure3d(ids, st, m, sp)}
     context_for = None  # every candidate
     cols_anatomy = None if anatomy is None else anatomy_columns(anatomy, centroids_mm, pericardium=pericardium,
                                                                 ids=ids, counts=st["cnt"], hu=hu,

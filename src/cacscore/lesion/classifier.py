@@ -56,7 +56,7 @@ from cacscore.lesion.candidates import (
     score_assignment,
 )
 from cacscore.lesion.split import SplitSettings, split_labels
-from cacscore.lesion.tree import guard_left_main, join_structure, vote_by_structure
+from cacscore.lesion.tree import guard_left_main, join_structure, keep_confident, vote_by_structure
 
 log = logging.getLogger(__name__)
 
@@ -202,6 +202,35 @@ class ClassifierConfig:
     split_min_left_p: float = 0.0
     split_piece_columns: str = "all"  # cacscore.lesion.split.SplitSettings.piece_columns
     split_max_parent_p: float = 1.0  # cacscore.lesion.split.SplitSettings.max_parent_p
+    # session 14 (wt22d): the guard that keeps a left-main plaque whole (SplitSettings.min_part_mm2 / own_part) and the
+    # cut (SplitSettings.method, max_pieces); docs/lesion_scorer.md "(session 14, wt22d)"
+    split_min_part_mm2: float = 0.0
+    split_own_part: bool = False
+    split_method: str = "kmeans"
+    split_max_pieces: int = 8
+    # after the vote, guard and join: a coronary candidate the MLP itself called a vessel with probability >= this keeps
+    # that call (cacscore.lesion.tree.keep_confident); None: off. Phantom v8 seed 9101 (60 patients, shipped model):
+    # 4-vessel ratio 1.81 -> 2.31 at 0.9 (docs/lesion_scorer.md "(session 14, wt22d)")
+    keep_confident_p: float | None = None
+
+    @property
+    def split_settings(self) -> SplitSettings:
+        """The voxel split's settings (cacscore.lesion.split.SplitSettings) of the split_* fields."""
+        return SplitSettings(min_area_mm2=self.split_min_area_mm2, piece_mm2=self.split_piece_mm2,
+                             max_pieces=int(self.split_max_pieces), min_left_p=self.split_min_left_p,
+                             piece_columns=self.split_piece_columns, max_parent_p=self.split_max_parent_p,
+                             min_part_mm2=self.split_min_part_mm2, own_part=bool(self.split_own_part),
+                             method=self.split_method)
+
+    def with_split(self, settings: SplitSettings | None) -> "ClassifierConfig":
+        """This config with the voxel split on with ``settings`` (None: off), the inverse of :attr:`split_settings`."""
+        if settings is None:
+            return dataclasses.replace(self, voxel_split=False)
+        return dataclasses.replace(
+            self, voxel_split=True, split_min_area_mm2=settings.min_area_mm2, split_piece_mm2=settings.piece_mm2,
+            split_max_pieces=settings.max_pieces, split_min_left_p=settings.min_left_p,
+            split_piece_columns=settings.piece_columns, split_max_parent_p=settings.max_parent_p,
+            split_min_part_mm2=settings.min_part_mm2, split_own_part=settings.own_part, split_method=settings.method)
 
     @property
     def feature_names(self) -> tuple[str, ...]:
@@ -248,9 +277,9 @@ class ClassifierConfig:
             raise ValueError(f"bad training settings: {self!r}")
         if self.features is not None:
             object.__setattr__(self, "features", check_feature_names(self.features, "ClassifierConfig.features"))
-        SplitSettings(min_area_mm2=self.split_min_area_mm2, piece_mm2=self.split_piece_mm2,  # raises on bad ones
-                      min_left_p=self.split_min_left_p, piece_columns=self.split_piece_columns,
-                      max_parent_p=self.split_max_parent_p)
+        self.split_settings  # raises on bad split settings
+        if self.keep_confident_p is not None and not 0 < float(self.keep_confident_p) <= 1:
+            raise ValueError(f"keep_confident_p must be in (0, 1] or None, got {self.keep_confident_p!r}")
         if self.reference not in REFERENCES:
             raise ValueError(f"reference must be one of {REFERENCES}, got {self.reference!r}")
 
@@ -423,7 +452,8 @@ class LesionModel:
         config.structure_vote, the vessel vote of each 3-D structure (:func:`cacscore.lesion.tree.vote_by_structure`:
         moves calcium between the arteries only) and, with config.structure_left_main, the left-main guard
         (:func:`cacscore.lesion.tree.guard_left_main`, weighted by ``agatston``, ``Candidates.agatston``; None: read
-        from the log_agatston column when the model has it, else each candidate counts once). ``features``: the
+        from the log_agatston column when the model has it, else each candidate counts once), the join, and with
+        config.keep_confident_p the MLP's own sure calls restored (:func:`cacscore.lesion.tree.keep_confident`). ``features``: the
         candidate features (``Candidates.features``) or this model's input table (:meth:`table`)."""
         table = self.table(features, anatomy_columns)
         may = self.may_be_coronary(table, outside_thorax_mm, anatomy_columns)
@@ -436,12 +466,14 @@ class LesionModel:
             classes = voted
             if self.config.structure_join:
                 classes = join_structure(classes, proba, structure, may)
+            if self.config.keep_confident_p is not None:
+                classes = keep_confident(np.argmax(proba, axis=1), classes, proba, float(self.config.keep_confident_p))
         return self._mac_ring(classes, features)
 
     def _mac_ring(self, classes: np.ndarray, features: np.ndarray) -> np.ndarray:
         """AnatomyRules.mac_ring_soft on the final classes (off by default): it reads ring_soft from the full
         candidate table; a table without it (a model's own narrower input) leaves the classes as they are."""
-        rules = AnatomyRules()
+        rules = self.rules
         f = np.asarray(features)
         if rules.mac_ring_soft is None or not self.config.anatomy_rules or f.ndim != 2:
             return classes
@@ -451,6 +483,13 @@ class LesionModel:
         out = classes.copy()
         out[mac_ring_verdict(classes, f[:, names.index("ring_soft")], rules)] = 0
         return out
+
+    @property
+    def rules(self) -> AnatomyRules:
+        """The anatomy rules this model applies (with config.anatomy_rules): the defaults, AnatomyRules(); a model
+        records no rule settings of its own. The one place both :meth:`may_be_coronary` (the verdicts) and the
+        final MAC-ring step read them, so the two cannot drift apart."""
+        return AnatomyRules()
 
     def _agatston(self, table: np.ndarray, agatston: np.ndarray | None) -> np.ndarray:
         if agatston is not None:
@@ -470,7 +509,7 @@ class LesionModel:
         if margin is not None and outside_thorax_mm is not None:
             ok &= ~(np.asarray(outside_thorax_mm) > margin)  # nan (no lungs found) compares False: no rule
         if self.config.anatomy_rules and anatomy_columns is not None:
-            ok &= ~anatomy_verdicts(anatomy_columns).any(axis=1)
+            ok &= ~anatomy_verdicts(anatomy_columns, self.rules).any(axis=1)
         return ok
 
 
@@ -675,9 +714,7 @@ def vessel_labels(hu: np.ndarray, cand: Candidates, classes: np.ndarray, model: 
     c = model.config
     if not c.voxel_split:
         return assign_labels(cand.ids, classes)
-    settings = SplitSettings(min_area_mm2=c.split_min_area_mm2, piece_mm2=c.split_piece_mm2,
-                             min_left_p=c.split_min_left_p, piece_columns=c.split_piece_columns,
-                             max_parent_p=c.split_max_parent_p)
+    settings = c.split_settings
     return split_labels(cand.ids, hu, classes, cand.features, cand.heart_index, cand.spacing_mm, model.threshold_hu,
                         lambda f, parent: model.predict_proba(model.table(
                             f, None if cand.anatomy_columns is None else cand.anatomy_columns[parent])), settings)

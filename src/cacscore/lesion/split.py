@@ -28,12 +28,12 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.cluster.vq import kmeans2
 
-from cacscore.lesion.candidates import FEATURE_NAMES, LesionError, assign_labels
-from cacscore.scoring.agatston import agatston_weight
+from cacscore.lesion.candidates import FEATURE_NAMES, LesionError, assign_labels, voxel_group_columns
 
 _F = {n: i for i, n in enumerate(FEATURE_NAMES)}
 POSITION = ("dz_mm", "dy_mm", "dx_mm", "r_inplane_mm", "dist_mm", "cos_inplane", "sin_inplane")
 PIECE_COLUMNS = ("all", "position")
+METHODS = ("kmeans", "axis")
 LEFT = (1, 2, 3)
 """The left-coronary classes (LCA, LAD, LCX): the arteries that meet at the left-main bifurcation."""
 
@@ -56,11 +56,26 @@ class SplitSettings:
     # probability, renormalised over the four vessels, below this) or whose class the vote / guard / join changed
     # from the MLP's own call: a lesion across a fork should look mixed to the MLP, a plaque on one artery should not
     max_parent_p: float = 1.0
+    # session 14 (wt22d), the guard that keeps a left-main plaque whole: after the pieces' calls, the pieces of one
+    # vessel form one part; a part of less than min_part_mm2 takes the candidate's own class; then the candidate is
+    # kept whole (its own class) unless at least two vessels remain AND (own_part) one of them is its own class. A
+    # plaque on one artery whose small pieces all read as another artery (LIDC-IDRI-0002 hybrid seed 7: an 872 AU left-
+    # main plaque cut into 8 mm2 pieces each called LCX) is not split; a plaque across the fork keeps its own call
+    # on one side and gives the other side's part the branch. 0 / False: no guard (session 13's split)
+    min_part_mm2: float = 0.0
+    own_part: bool = False
+    # the cut: "kmeans" (compact pieces, session 13) or "axis" (slabs across the candidate's principal in-plane axis,
+    # equal lengths: a lesion across a fork is elongated along the arteries it spans)
+    method: str = "kmeans"
 
     def __post_init__(self) -> None:
-        if not (self.min_area_mm2 > 0 and self.piece_mm2 > 0 and self.max_pieces >= 2) or \
-                self.piece_columns not in PIECE_COLUMNS:
+        if not (self.min_area_mm2 > 0 and self.piece_mm2 > 0 and self.max_pieces >= 2 and self.min_part_mm2 >= 0) or \
+                self.piece_columns not in PIECE_COLUMNS or self.method not in METHODS:
             raise ValueError(f"bad split settings: {self!r}")
+
+    @property
+    def guarded(self) -> bool:
+        return self.min_part_mm2 > 0 or self.own_part
 
     def n_pieces(self, area_mm2: float) -> int:
         return int(np.clip(round(area_mm2 / self.piece_mm2), 2, self.max_pieces))
@@ -73,26 +88,21 @@ def piece_features(parent: np.ndarray, zyx: np.ndarray, hu: np.ndarray, heart_in
     ``cacscore.lesion.candidates.find_candidates`` computes them for a candidate of these voxels; the 3-D structure
     and tissue-context columns are the parent's (``parent``: its feature row); columns "position": only the position
     columns are the piece's."""
-    dz, py, px = (float(s) for s in spacing_mm)
-    hz, hy, hx = (float(v) for v in heart_index)
-    row = np.array(parent, np.float64, copy=True)
-    c = zyx.mean(0)
-    dzm, dym, dxm = (c[0] - hz) * dz, (c[1] - hy) * py, (c[2] - hx) * px
-    r = np.hypot(dym, dxm)
-    area = len(zyx) * py * px
-    peak = float(hu.max())
-    ext_y = float(zyx[:, 1].max() - zyx[:, 1].min() + 1)
-    ext_x = float(zyx[:, 2].max() - zyx[:, 2].min() + 1)
-    score = area * float(agatston_weight(peak, threshold_hu=threshold_hu)) * dz / 3.0
-    vals = {"dz_mm": dzm, "dy_mm": dym, "dx_mm": dxm, "r_inplane_mm": r, "dist_mm": np.sqrt(r ** 2 + dzm ** 2),
-            "cos_inplane": dxm / r if r > 0 else 0.0, "sin_inplane": dym / r if r > 0 else 0.0,
-            "log_area_mm2": np.log1p(area), "peak_hu": peak, "mean_hu": float(hu.mean()),
-            "log_agatston": np.log1p(score), "extent_y_mm": ext_y * py, "extent_x_mm": ext_x * px,
-            "fill": len(zyx) / (ext_y * ext_x)}
-    for k, v in vals.items():
+    return pieces_features(parent, zyx, hu, np.zeros(len(zyx), np.int64), 1, heart_index, spacing_mm, threshold_hu,
+                           columns)[0]
+
+
+def pieces_features(parent: np.ndarray, zyx: np.ndarray, hu: np.ndarray, piece: np.ndarray, n: int,
+                    heart_index: Sequence[float], spacing_mm: Sequence[float], threshold_hu: float,
+                    columns: str = "all") -> np.ndarray:
+    """(n, len(FEATURE_NAMES)) float32: :func:`piece_features` of the n pieces ``piece`` ((k,) 0..n-1) of one
+    candidate's voxels at once (``cacscore.lesion.candidates.voxel_group_columns``, find_candidates' own columns)."""
+    own = voxel_group_columns(zyx, hu, piece, n, heart_index, spacing_mm, threshold_hu)
+    rows = np.repeat(np.asarray(parent, np.float64)[None, :], n, axis=0)
+    for k, v in own.items():
         if columns == "all" or k in POSITION:
-            row[_F[k]] = v
-    return row.astype(np.float32)
+            rows[:, _F[k]] = v
+    return rows.astype(np.float32)
 
 
 def cut(yx_mm: np.ndarray, k: int) -> np.ndarray:
@@ -102,6 +112,35 @@ def cut(yx_mm: np.ndarray, k: int) -> np.ndarray:
         return np.arange(len(yx_mm))
     _, lab = kmeans2(np.asarray(yx_mm, np.float64), k, minit="++", seed=np.random.default_rng(0))
     return lab
+
+
+def cut_axis(yx_mm: np.ndarray, k: int) -> np.ndarray:
+    """(n,) piece index 0..k-1 of each in-plane point ((n, 2) mm): k slabs of equal length across the points' principal
+    axis (the first right singular vector of the centred points; a round blob gets an arbitrary but fixed axis)."""
+    p = np.asarray(yx_mm, np.float64)
+    if len(p) <= k:
+        return np.arange(len(p))
+    c = p - p.mean(0)
+    axis = np.linalg.svd(c, full_matrices=False)[2][0]
+    t = c @ axis
+    edges = np.linspace(t.min(), t.max(), k + 1)[1:-1]
+    return np.searchsorted(edges, t, side="right")
+
+
+def guard_parts(vessel_of_voxel: np.ndarray, own: int, px_area_mm2: float, settings: SplitSettings) -> np.ndarray:
+    """(k,) the vessels of one candidate's voxels after the guard (SplitSettings.min_part_mm2 / own_part): parts (the
+    voxels of one vessel) below min_part_mm2 take ``own`` (the candidate's class); then all voxels take ``own`` unless
+    two or more vessels remain and, with own_part, ``own`` is one of them."""
+    v = np.asarray(vessel_of_voxel, np.int64).copy()
+    if not settings.guarded:
+        return v
+    names, counts = np.unique(v, return_counts=True)
+    small = names[(counts * px_area_mm2 < settings.min_part_mm2 * (1 - 1e-9)) & (names != own)]
+    v[np.isin(v, small)] = own
+    left = np.unique(v)
+    if len(left) < 2 or (settings.own_part and own not in left):
+        v[:] = own
+    return v
 
 
 def split_labels(ids: np.ndarray, hu: np.ndarray, classes: np.ndarray, features: np.ndarray,
@@ -140,12 +179,14 @@ def split_labels(ids: np.ndarray, hu: np.ndarray, classes: np.ndarray, features:
             continue
         zyx = zyx_all[bounds[j]:bounds[j + 1]]
         vals = hu[zyx[:, 0], zyx[:, 1], zyx[:, 2]].astype(np.float64)
-        piece = cut(zyx[:, 1:] * np.array([py, px]), settings.n_pieces(len(zyx) * py * px))
-        names = np.unique(piece)
-        rows = np.stack([piece_features(f[c], zyx[piece == q], vals[piece == q], heart_index, spacing_mm,
-                                        threshold_hu, settings.piece_columns) for q in names])
+        cutter = cut_axis if settings.method == "axis" else cut
+        piece = cutter(zyx[:, 1:] * np.array([py, px]), settings.n_pieces(len(zyx) * py * px))
+        names, piece = np.unique(piece, return_inverse=True)
+        rows = pieces_features(f[c], zyx, vals, piece, len(names), heart_index, spacing_mm, threshold_hu,
+                               settings.piece_columns)
         p = np.asarray(proba(rows, np.full(len(rows), c)), np.float64)[:, list(LEFT)]
         left = p.sum(1)
         vessel = np.where((left > 0) & (left >= settings.min_left_p), np.array(LEFT)[np.argmax(p, 1)], cl[c])
-        labels[zyx[:, 0], zyx[:, 1], zyx[:, 2]] = vessel[np.searchsorted(names, piece)].astype(np.uint8)
+        voxel_vessel = guard_parts(vessel[piece], int(cl[c]), py * px, settings)
+        labels[zyx[:, 0], zyx[:, 1], zyx[:, 2]] = voxel_vessel.astype(np.uint8)
     return labels
