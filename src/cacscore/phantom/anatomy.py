@@ -67,8 +67,8 @@ the real annulus lies in the scorer's frame (noncoronary.MAC_GEOMETRY; docs/phan
 v10 (opt-in) = v9 with the AV plane raised: the LCX and the RCA run in a groove nearer the base (the atria end there),
 the crux, the left main and the LAD where v9 has them (coronary.V10_GROOVE; docs/phantom.md, "Anatomy v10");
 v11 (opt-in) = v9 with the LCX in epicardial fat along its whole course, as the real LCX lies in the left AV groove
-(no thinning of its sheath on the lateral wall, no myocardium collar, no crux bed under its distal part; coronary.V11_LCX;
-docs/phantom.md, "Anatomy v11"). v8 stays the default; a release's truth.csv (anatomy_version) says what drew it."""
+(no thinning of its sheath on the lateral wall, no myocardium collar, no crux bed under its distal part;
+coronary.V11_LCX_SHEATH_MM; docs/phantom.md, "Anatomy v11"). v8 stays the default; a release's truth.csv (anatomy_version) says what drew it."""
 ANATOMY_VERSIONS = ("v8", "v9", "v10", "v11")
 """The versions make_patient can draw (earlier ones only through the tests' monkeypatches)."""
 

@@ -258,8 +258,8 @@ V10_STREAM = 21
 
 V11_LCX_SHEATH_MM = (2.5, 4.0)
 """v11: the LCX's fat sheath (mm beyond the lumen), one per patient, held along the whole vessel (with a slow waviness,
-V11_WAVE_MM; where v9's own sheath is thicker, proximally, v9's): the real LCX runs in the fat of the left AV groove next to the great cardiac vein /
-coronary sinus, and the 1-4 mm ring round its plaques is mostly fat on real series (docs/phantom.md, "Anatomy v11":
+V11_WAVE_MM; where v9's own sheath is thicker, proximally, v9's): the real LCX runs in the fat of the left AV groove
+next to the great cardiac vein / coronary sinus, and the 1-4 mm ring round its plaques is mostly fat on real series (docs/phantom.md, "Anatomy v11":
 bench/lcx_groove_tissue.py), where v6-v10 thin its sheath to 0-1 mm from 12-45 % of its length on, lay it on a
 myocardium collar and, from 60 % on, on the crux bed (soft tissue on the outer side too)."""
 V11_WAVE_MM = 0.5
