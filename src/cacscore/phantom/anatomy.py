@@ -65,9 +65,11 @@ specks in the myocardium under a vessel called calcium), larger plaques proximal
 bifurcation (coronary.py); v9 (opt-in: ``cacscore phantom --anatomy v9``) = v8 with the mitral annulus calcium where
 the real annulus lies in the scorer's frame (noncoronary.MAC_GEOMETRY; docs/phantom.md, "Where the mitral annulus lies");
 v10 (opt-in) = v9 with the AV plane raised: the LCX and the RCA run in a groove nearer the base (the atria end there),
-the crux, the left main and the LAD where v9 has them (coronary.V10_GROOVE; docs/phantom.md, "Anatomy v10").
-v8 stays the default; a release's truth.csv (anatomy_version) says what drew it."""
-ANATOMY_VERSIONS = ("v8", "v9", "v10")
+the crux, the left main and the LAD where v9 has them (coronary.V10_GROOVE; docs/phantom.md, "Anatomy v10");
+v11 (opt-in) = v9 with the LCX in epicardial fat along its whole course, as the real LCX lies in the left AV groove
+(no thinning of its sheath on the lateral wall, no myocardium collar, no crux bed under its distal part;
+coronary.V11_LCX_SHEATH_MM; docs/phantom.md, "Anatomy v11"). v8 stays the default; a release's truth.csv (anatomy_version) says what drew it."""
+ANATOMY_VERSIONS = ("v8", "v9", "v10", "v11")
 """The versions make_patient can draw (earlier ones only through the tests' monkeypatches)."""
 
 
@@ -193,6 +195,7 @@ class Anatomy:
     chest_realism: bool = False  # session 11 (CHEST_REALISM): lung_vessels are grown trees (lungvessels.py), rib necks
     body: Body | None = None  # session 12 (BODY_REALISM): body-wall muscle bellies, vertebral parts, lung fissures
     thorax: Thorax | None = None  # session 13 (THORAX_REALISM): the upper chest's slope, mediastinal nodes, denser trees
+    lcx_sheath_mm: float | None = None  # v11: the LCX's fat sheath all along it (None: coronary.sheath_profile's)
 
 
 @dataclass(frozen=True)

@@ -256,6 +256,23 @@ V10_STREAM = 21
 """The v10 draws' own stream (numpy default_rng([anat.lung_texture_seed, V10_STREAM])): every other draw is unchanged."""
 
 
+V11_LCX_SHEATH_MM = (2.5, 4.0)
+"""v11: the LCX's fat sheath (mm beyond the lumen), one per patient, held along the whole vessel (with a slow waviness,
+V11_WAVE_MM; where v9's own sheath is thicker, proximally, v9's): the real LCX runs in the fat of the left AV groove
+next to the great cardiac vein / coronary sinus, and the 1-4 mm ring round its plaques is mostly fat on real series (docs/phantom.md, "Anatomy v11":
+bench/lcx_groove_tissue.py), where v6-v10 thin its sheath to 0-1 mm from 12-45 % of its length on, lay it on a
+myocardium collar and, from 60 % on, on the crux bed (soft tissue on the outer side too)."""
+V11_WAVE_MM = 0.5
+"""v11: the half-amplitude of the LCX sheath's waviness along the vessel (mm)."""
+V11_STREAM = 22
+"""The v11 draws' own stream (numpy default_rng([anat.lung_texture_seed, V11_STREAM])): every other draw is unchanged."""
+
+
+def v11_lcx_sheath(anat: Anatomy) -> float:
+    """One patient's v11 LCX fat sheath (mm; V11_LCX_SHEATH_MM), from its own stream."""
+    return float(np.random.default_rng([anat.lung_texture_seed, V11_STREAM]).uniform(*V11_LCX_SHEATH_MM))
+
+
 def _smooth(t: np.ndarray) -> np.ndarray:
     t = np.clip(t, 0.0, 1.0)
     return t * t * (3.0 - 2.0 * t)
@@ -569,7 +586,9 @@ def sheath_profile(anat: Anatomy, name: str, n: int, bed: np.ndarray | None = No
     """The fat sheath (mm) at each of a vessel's n centreline points: the proximal thickness, thinning between
     SHEATH_ONSET's two fractions to the thin one, with a slow waviness (a quarter of the difference). v5's anatomy
     (both 4 mm) gives FAT_SHEATH_MM everywhere. v7: where the vessel lies on its crux bed (``bed``, bed_profile) the
-    sheath is at most the patient's crux_fat_mm (a real crux, PDA and distal LCX: fat_8mm < 0.1 on the LIDC hybrids)."""
+    sheath is at most the patient's crux_fat_mm (a real crux, PDA and distal LCX: fat_8mm < 0.1 on the LIDC hybrids).
+    v11 (``anat.lcx_sheath_mm`` set): the LCX's sheath is at least that thickness all along it, with a V11_WAVE_MM
+    waviness (the crux bed still applies where a left-dominant LCX reaches the crux)."""
     s = np.linspace(0.0, 1.0, n)
     a, b = SHEATH_ONSET[name]
     t = np.clip((s - a) / (b - a), 0.0, 1.0)
@@ -578,6 +597,9 @@ def sheath_profile(anat: Anatomy, name: str, n: int, bed: np.ndarray | None = No
     prox, thin = anat.sheath_prox_mm, anat.sheath_thin_mm
     wave = 0.25 * (prox - thin) * np.sin(2 * np.pi * (2.5 * s + anat.sheath_phase + 0.25 * VESSELS.index(name)))
     out = np.clip(prox + (thin - prox) * t + wave, 0.0, None)
+    if name == "LCX" and anat.lcx_sheath_mm is not None:  # v11: never thinner than the patient's LCX sheath
+        lcx = anat.lcx_sheath_mm + V11_WAVE_MM * np.sin(2 * np.pi * (2.5 * s + anat.sheath_phase + 0.5))
+        out = np.maximum(out, lcx)
     if bed is not None and anat.crux_fat_mm is not None:  # v7: on the crux bed, the patient's crux fat (0-1.2 mm)
         out = out * (1 - bed) + np.minimum(out, anat.crux_fat_mm) * bed
     return out
@@ -586,7 +608,8 @@ def sheath_profile(anat: Anatomy, name: str, n: int, bed: np.ndarray | None = No
 def bed_profile(anat: Anatomy, ves: Vessel) -> np.ndarray:
     """0..1 at each centreline point: where v7's crux bed lies under the vessel (``_collar``). On the vessel that
     reaches the crux, from BED_BEFORE_CRUX_MM before it (rising over 15 mm) to its end (the PDA); on the LCX also from
-    BED_LCX_FROM of its length on (the posterior AV groove, by the coronary sinus). All 0 before v7 (crux_bed_mm 0)."""
+    BED_LCX_FROM of its length on (the posterior AV groove, by the coronary sinus), except in v11 (``anat.lcx_sheath_mm``
+    set: the LCX stays in the groove's fat). All 0 before v7 (crux_bed_mm 0)."""
     n = len(ves.points)
     b = np.zeros(n)
     if anat.crux_bed_mm <= 0:
@@ -594,7 +617,7 @@ def bed_profile(anat: Anatomy, ves: Vessel) -> np.ndarray:
     if ves.crux >= 0:
         arc = ves.arc_mm()
         b = np.clip((arc - arc[ves.crux] + BED_BEFORE_CRUX_MM) / 15.0, 0.0, 1.0)
-    if ves.name == "LCX":
+    if ves.name == "LCX" and anat.lcx_sheath_mm is None:
         b = np.maximum(b, np.clip((np.linspace(0.0, 1.0, n) - BED_LCX_FROM) / 0.2, 0.0, 1.0))
     return b
 
