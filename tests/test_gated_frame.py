@@ -67,3 +67,26 @@ def test_a_whole_chest_touching_the_image_edge_is_not_heart_only():
     assert heart_only_view(hu, (5.0, 3.5, 3.5)) == ""
     assert "cuts through the body" in heart_only_view(hu[:24], (5.0, 3.5, 3.5))
     assert "heart-centred" in heart_only_view(hu, (5.0, 2.0, 2.0))  # 200 mm across
+
+
+def test_one_frame_on_a_gated_series_is_the_heart_finders_point(patients):
+    """Session 13 (wt21b) made training place every candidate through framed_candidates (the chest anatomy and
+    heart_reference). On a heart-only series the pericardium is capped at TRUNCATED_CONFIDENCE, under
+    REFERENCE_CONFIDENCE, so the finder's point stays the reference and the gated training rows are find_candidates'
+    own: the gated -> non-gated transfer is unchanged by the frame fix (session 14, wt22c: 120 gated phantoms of
+    seed 31 at 256 px, training rows bit-identical before and after; docs/lesion_scorer.md)."""
+    from cacscore.chest.anatomy import TRUNCATED_CONFIDENCE
+    from cacscore.lesion import BASE_FEATURE_NAMES, ClassifierConfig, find_candidates
+    from cacscore.lesion.anatomy import REFERENCE_CONFIDENCE
+    from cacscore.lesion.classifier import framed_candidates
+
+    assert TRUNCATED_CONFIDENCE < REFERENCE_CONFIDENCE
+    config = ClassifierConfig()
+    assert config.needs_anatomy  # the default model goes through the anatomy door
+    nb = len(BASE_FEATURE_NAMES)
+    for p in patients:
+        g = p.gated
+        framed, own = framed_candidates(g.hu, g.spacing_mm, config), find_candidates(g.hu, g.spacing_mm)
+        assert framed.anatomy.parts["pericardium"].confidence <= TRUNCATED_CONFIDENCE
+        assert framed.heart_index == own.heart_index  # find_candidates' own: the heart finder's point
+        assert framed.n == own.n and np.array_equal(framed.features[:, :nb], own.features[:, :nb])
