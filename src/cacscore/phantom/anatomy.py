@@ -822,7 +822,7 @@ def _draw_mediastinum_v14(xr: np.random.Generator, anat: Anatomy) -> dict:
     L = LABEL
     old = anat.aorta
     zd = anat.z_dome_mm
-    (cx, cy), (ca, cb) = anat.cav_c, anat.cav_ab
+    (cx, cy), cb = anat.cav_c, anat.cav_ab[1]
     sx, sy, sr = anat.spine_c[0], anat.spine_c[1], anat.spine_r
     front_spine = sy - sr
     tx, ty = cx, front_spine - 14.0  # the trachea's centre (_paint_airways)
@@ -932,12 +932,18 @@ def _draw_mediastinum_v14(xr: np.random.Generator, anat: Anatomy) -> dict:
     st_y = cy - cb + 3.0 + 5.0  # the session-13 bar's posterior surface
     z_angle = carina + xr.uniform(-8, 8)
     sternum = Sternum(z_notch=float(z_angle + xr.uniform(45, 55)), z_angle=float(z_angle), z_xiphoid=float(zd - 15.0),
-                      hw_notch=float(xr.uniform(24, 30)), hw_angle_m=float(xr.uniform(14, 17)),
+                      hw_notch=float(xr.uniform(26, 32)), hw_angle_m=float(xr.uniform(15, 19)),
                       hw_angle_b=float(xr.uniform(11, 14)), hw_body=float(xr.uniform(14, 19)),
-                      t_man=float(xr.uniform(12, 16)), t_body=float(xr.uniform(9, 12)), y_back=float(st_y),
+                      t_man=float(xr.uniform(12, 17)), t_body=float(xr.uniform(9.5, 13.5)), y_back=float(st_y),
                       angle_mm=float(xr.uniform(2, 6)), lean_mm=float(xr.uniform(3, 10)), bow_mm=float(xr.uniform(2, 5)),
                       cortex=float(xr.uniform(1.2, 1.8)))
-    return {"aorta": aorta, "aortic_calc": tuple(calcs), "arch_branches": tuple(branches),
+    # the left brachiocephalic vein crosses 12-25 mm above the arch's top (_draw_great_vessels): it rises with the arch
+    venae = anat.venae
+    lift = arch_z - (zd + anat.t_arch)
+    if len(venae) > 2 and lift > 0:
+        v = venae[2]
+        venae = venae[:2] + (Tube(v.points + np.array([0.0, 0.0, lift]), v.radius, v.label),) + venae[3:]
+    return {"aorta": aorta, "aortic_calc": tuple(calcs), "arch_branches": tuple(branches), "venae": venae,
             "t_arch": float(arch_z - zd), "carina_below_mm": float(arch_z - carina),
             "pulmonary": (trunk, rpa, lpa) + tuple(anat.pulmonary[3:]), "hilar": tuple(hilar),
             "hilar_roots": (np.asarray(art_roots), np.asarray(vein_roots)), "sternum": sternum}
@@ -2265,7 +2271,6 @@ def _paint_airways(anat: Anatomy, cv: Canvas) -> None:
     x, y, px = grid.x_mm, grid.y_mm, grid.px_mm
     cx = anat.cav_c[0]
     zd = anat.z_dome_mm
-    arch_z = zd + anat.t_arch
 
     def cyl(cx_, cy_, r, z0, z1, hu, label):
         fzz = slab_fraction(np.float32(z0), np.float32(z1), grid.z_edges_mm)
