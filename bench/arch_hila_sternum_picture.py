@@ -4,7 +4,7 @@
         --compare ../shared/data/lidc-idri-0002 --out docs/pictures/phantom_arch_hila_vs_lidc-idri-0002.png
 
 Rows: the real series (its eye-placed landmarks of docs/real_landmarks.json "great_vessels_v14" drawn as crosses),
-the phantom with MEDIASTINUM_REALISM off (session 13) and on. Columns: axial 8 mm under the arch's top, axial at the
+the phantom with MEDIASTINUM_REALISM off (session 13) and on. Columns: axial 12 mm under the arch lumen's top (about its centreline), axial at the
 pulmonary bifurcation (mediastinal window W 400 / L 40), axial 12 mm under the bifurcation in a lung window (the
 hila), a sagittal reformat through the trachea (the sternum and the arch over it) and a coronal one through the
 trachea. Phantom levels come from its anatomy, real ones from the landmarks; all panels are 240 mm wide, centred
@@ -60,7 +60,7 @@ def _row(axs, v, name: str) -> None:
     ny, nx = hu.shape[1:]
     ext = [v["x0"], v["x0"] + nx * v["dx"], v["y0"] + ny * v["dy"], v["y0"]]
     tx, ty = v["tx"], v["ty"]
-    for ax, (lab, z, win) in zip(axs[:3], (("arch top - 8 mm", v["arch_top"] - 8, (-160, 240)),
+    for ax, (lab, z, win) in zip(axs[:3], (("arch top - 12 mm", v["arch_top"] - 12, (-160, 240)),
                                            ("PA bifurcation", v["bif"], (-160, 240)),
                                            ("hila, bif - 12 mm", v["bif"] - 12, (-1100, 200)))):
         k = int(np.argmin(np.abs(zs - z)))

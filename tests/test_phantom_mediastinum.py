@@ -91,6 +91,11 @@ def test_hilar_vessels_in_the_labels_and_truth_unchanged(monkeypatch):
     for side in (-1, 1):
         cols = side * (x - a.cav_c[0]) > 35
         assert pa[:, :, cols].sum() > 5
+    # costal cartilage touches the sternum (session 13's band stopped 15-30 mm short of it)
+    from scipy import ndimage
+
+    near = ndimage.binary_dilation(lab == an.LABEL["sternum"], iterations=1)
+    assert (near & (lab == an.LABEL["costal_cartilage"])).sum() > 4
     # the lung trees grow from the lobar arteries' and the veins' ends
     assert len(a.hilar_roots[0]) == 6 and len(a.hilar_roots[1]) == 4 and len(a.hilar) == 8
 

@@ -937,10 +937,12 @@ def _draw_mediastinum_v14(xr: np.random.Generator, anat: Anatomy) -> dict:
                       t_man=float(xr.uniform(12, 17)), t_body=float(xr.uniform(9.5, 13.5)), y_back=float(st_y),
                       angle_mm=float(xr.uniform(2, 6)), lean_mm=float(xr.uniform(3, 10)), bow_mm=float(xr.uniform(2, 5)),
                       cortex=float(xr.uniform(1.2, 1.8)))
-    # the left brachiocephalic vein crosses 12-25 mm above the arch's top (_draw_great_vessels): it rises with the arch
+    # the left brachiocephalic vein crosses in front of the arch's branches 1-2 cm above the arch (real 0002: its top
+    # slice -88, the vein -80..-85); session 13's crossed at the lumen's top (4-17 mm above the centreline): it rises
+    # with the arch and 8-14 mm more
     venae = anat.venae
-    lift = arch_z - (zd + anat.t_arch)
-    if len(venae) > 2 and lift > 0:
+    lift = max(arch_z - (zd + anat.t_arch), 0.0) + xr.uniform(8, 14)
+    if len(venae) > 2:
         v = venae[2]
         venae = venae[:2] + (Tube(v.points + np.array([0.0, 0.0, lift]), v.radius, v.label),) + venae[3:]
     return {"aorta": aorta, "aortic_calc": tuple(calcs), "arch_branches": tuple(branches), "venae": venae,
@@ -2691,12 +2693,49 @@ def _paint_sternum(anat: Anatomy, cv: Canvas, bone_k: float) -> None:
         cv.paint(b, fb * f_i[None], 190 * bone_k)
 
 
+def sternal_cartilages(anat: Anatomy) -> list[Tube]:
+    """Session 14 (MEDIASTINUM_REALISM): the costal cartilages of the ribs that reach the sternum, from the end of
+    _paint_ribs_range's cartilage band (CART_THETA[1] from posterior, 30-45 mm from the midline; session 13 stopped
+    there, 15-30 mm short of the sternum's edge) to the sternum's lateral edge at the cartilage's height (held inside
+    the manubrium and body): one 5 mm tube per rib and side."""
+    st = anat.sternum
+    if st is None:
+        return []
+    (cx, cy), (ca, cb) = anat.cav_c, anat.cav_ab
+    th0, th1 = CART_THETA
+    if anat.thorax is not None:  # session 13's cartilages rise a + b k toward the sternum (_paint_ribs_range)
+        t_rel = anat.rib_drop * (1 - np.cos(th0)) / 2 - anat.thorax.cart_rise[0]
+        period = anat.rib_period - anat.thorax.cart_rise[1]
+    else:
+        t_rel, period = anat.rib_drop * (1 - np.cos(th1)) / 2, anat.rib_period
+    theta = th1 - 0.05  # a little inside the band, so the two join
+    out = []
+    for k in range(12):
+        z = anat.rib_top - k * period - t_rel + anat.z_dome_mm
+        if not st.z_xiphoid - 8.0 < z < st.z_notch:
+            continue
+        zs = float(np.clip(z, st.z_xiphoid + 3.0, st.z_notch - 6.0))
+        hw, th, yb = (float(v[0]) for v in st.at(np.array([zs])))
+        s = float(cavity_x_scale(anat, np.array(z)))
+        rho = 1 + 4.5 / (0.5 * (ca * s + cb))
+        for side in (-1.0, 1.0):
+            a = np.array([cx + side * ca * s * rho * np.sin(theta), cy + cb * rho * np.cos(theta), z])
+            b = np.array([cx + side * (hw - 3.0), yb - 0.5 * th, zs])
+            if side * (a[0] - b[0]) <= 2.0:
+                continue
+            m = 0.5 * (a + b) + np.array([0.0, -1.0, 0.3 * (zs - z)])
+            out.append(_spline_tube([tuple(a), tuple(m), tuple(b)], [5.0, 5.0, 4.5], [LABEL["costal_cartilage"]] * 3))
+    return out
+
+
 def _paint_sternum_v14(anat: Anatomy, cv: Canvas, bone_k: float) -> None:
     """Session 14 (MEDIASTINUM_REALISM): the sternum slab by slab (sternum_footprint at each slab's centre): cortex
     (600 HU x bone density) round marrow (190), the manubrium wide and thick, the body narrower, the sternal angle."""
     st, grid = anat.sternum, cv.grid
     x, y, px = grid.x_mm, grid.y_mm, grid.px_mm
     cx = anat.cav_c[0]
+    for t in sternal_cartilages(anat):  # the costal cartilages' last 20-30 mm, to the sternum's edge
+        paint_tube(cv, t, HU["cartilage"], label="costal_cartilage")
     ze = grid.z_edges_mm
     fz = slab_fraction(np.float32(st.z_xiphoid), np.float32(st.z_notch), ze)
     yb_all = st.at(np.array([st.z_xiphoid + 1.0, st.z_angle, st.z_notch - 1.0]))[2]
