@@ -745,6 +745,7 @@ class Sternum:
     lean_mm: float
     bow_mm: float
     cortex: float
+    marrow_hu: float = 190.0
 
     def at(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(half-width, thickness, posterior-surface y) at patient heights z (nan outside notch..xiphoid)."""
@@ -911,7 +912,7 @@ def _draw_mediastinum_v14(xr: np.random.Generator, anat: Anatomy) -> dict:
     # pulmonary veins (superior: in front of and below the artery, down into the left atrium's upper corners;
     # inferior: from behind, nearly level, into its lower corners); real hilar vessels 8-16 mm across
     la = np.array([0.5 * (root[0] + sx) + 8.0, 0.5 * (root[1] + sy - sr - 16.0), root[2]])
-    hilar, art_roots, vein_roots = [], [rhil, lhil], []
+    hilar, art_roots, vein_roots = [], [rhil, lhil], []  # the trees also grow from each hilum itself
     for side, hil in ((-1.0, rhil), (1.0, lhil)):
         up = hil + np.array([side * xr.uniform(8, 16), -xr.uniform(6, 14), xr.uniform(20, 30)])
         down_mid = hil + np.array([side * xr.uniform(4, 9), xr.uniform(4, 9), -xr.uniform(20, 28)])
@@ -920,7 +921,19 @@ def _draw_mediastinum_v14(xr: np.random.Generator, anat: Anatomy) -> dict:
         hilar.append(_tube_between([hil, 0.5 * (hil + up) + np.array([0, 0, 3.0]), up], [r_up, r_up, 0.7 * r_up],
                                    "pulmonary_artery"))
         hilar.append(_tube_between([hil, down_mid, down], [r_down, 0.85 * r_down, 0.6 * r_down], "pulmonary_artery"))
-        art_roots += [up, down]
+        # two segmental branches from each lobar artery's end, 25-40 deg either side of its course, so the hilum
+        # branches instead of ending in two pipes (the lung trees grow on from their ends)
+        for lobar in hilar[-2:]:
+            end, r_end = lobar.points[-1], float(lobar.radius[-1])
+            d = _unit(lobar.points[-1] - lobar.points[-3])
+            perp = _unit(np.cross(d, xr.normal(size=3)))
+            for sgn in (-1.0, 1.0):
+                ang = np.deg2rad(xr.uniform(25, 40))
+                nd = d * np.cos(ang) + sgn * perp * np.sin(ang)
+                tip = end + nd * xr.uniform(18, 28)
+                hilar.append(_tube_between([end, 0.5 * (end + tip), tip], [0.75 * r_end, 0.65 * r_end, 0.55 * r_end],
+                                           "pulmonary_artery"))
+                art_roots.append(tip)
         for dz_la, hil_end in ((12.0, hil + np.array([side * xr.uniform(0, 8), -xr.uniform(14, 22), -xr.uniform(12, 20)])),
                                (-14.0, hil + np.array([side * xr.uniform(6, 14), xr.uniform(6, 16), -xr.uniform(38, 50)]))):
             start = la + np.array([side * 30.0, 0.0, dz_la])
@@ -936,7 +949,7 @@ def _draw_mediastinum_v14(xr: np.random.Generator, anat: Anatomy) -> dict:
                       hw_angle_b=float(xr.uniform(11, 14)), hw_body=float(xr.uniform(14, 19)),
                       t_man=float(xr.uniform(12, 17)), t_body=float(xr.uniform(9.5, 13.5)), y_back=float(st_y),
                       angle_mm=float(xr.uniform(2, 6)), lean_mm=float(xr.uniform(3, 10)), bow_mm=float(xr.uniform(2, 5)),
-                      cortex=float(xr.uniform(1.2, 1.8)))
+                      cortex=float(xr.uniform(1.2, 1.8)), marrow_hu=float(xr.uniform(70, 150)))
     # the left brachiocephalic vein crosses in front of the arch's branches 1-2 cm above the arch (real 0002: its top
     # slice -88, the vein -80..-85); session 13's crossed at the lumen's top (4-17 mm above the centreline): it rises
     # with the arch and 8-14 mm more
@@ -2730,7 +2743,9 @@ def sternal_cartilages(anat: Anatomy) -> list[Tube]:
 
 def _paint_sternum_v14(anat: Anatomy, cv: Canvas, bone_k: float) -> None:
     """Session 14 (MEDIASTINUM_REALISM): the sternum slab by slab (sternum_footprint at each slab's centre): cortex
-    (600 HU x bone density) round marrow (190), the manubrium wide and thick, the body narrower, the sternal angle."""
+    (600 HU x bone density) round marrow (Sternum.marrow_hu, 70-150: the real sternums' interiors are grey inside a
+    white cortex in a W 400 / L 40 window; a crude mask on LIDC-IDRI-0002's body gives a median of 90 HU; session 13
+    painted 190 x bone density, white), the manubrium wide and thick, the body narrower, the sternal angle."""
     st, grid = anat.sternum, cv.grid
     x, y, px = grid.x_mm, grid.y_mm, grid.px_mm
     cx = anat.cav_c[0]
@@ -2751,7 +2766,7 @@ def _paint_sternum_v14(anat: Anatomy, cv: Canvas, bone_k: float) -> None:
         f_o = sternum_footprint(st, zc, xs, ys, cx, px)
         f_i = sternum_footprint(st, zc, xs, ys, cx, px, grow=-st.cortex)
         cv.paint(b, fz[k] * f_o[None], 600 * bone_k, "sternum", is_bright=True)
-        cv.paint(b, fz[k] * f_i[None], 190 * bone_k)
+        cv.paint(b, fz[k] * f_i[None], st.marrow_hu)
 
 
 def _paint_wall_calcium(anat: Anatomy, cv: Canvas, bone_k: float) -> None:
