@@ -69,7 +69,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seed", type=int, default=10201)
     ap.add_argument("--pids", default="1-20")
-    ap.add_argument("--on", action="store_true", help="MEDIASTINUM_REALISM on")
+    ap.add_argument("--on", action="store_true", help="MEDIASTINUM_REALISM on (without: off, session 13's chest)")
     args = ap.parse_args()
     lo, hi = (int(v) for v in args.pids.split("-"))
     an.MEDIASTINUM_REALISM = args.on

@@ -41,11 +41,11 @@ def _real(path: Path):
 
 
 def _phantom(pid: int, seed: int, on: bool):
-    an.MEDIASTINUM_REALISM = on
+    keep, an.MEDIASTINUM_REALISM = an.MEDIASTINUM_REALISM, on
     try:
         p = make_patient(pid, seed=seed, size=512)
     finally:
-        an.MEDIASTINUM_REALISM = False
+        an.MEDIASTINUM_REALISM = keep
     a = p.anatomy
     ox, oy, oz = p.origin_mm
     dz, dy, dx = p.spacing_mm

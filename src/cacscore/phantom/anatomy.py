@@ -39,6 +39,12 @@ Session 13 (THORAX_REALISM, on by default; its own streams [lung_texture_seed, 1
 trees)): the upper chest slopes back above the heart's top (_slope_upper_chest), the shoulders widen gradually, arms
 with a lobulated outline and an intermuscular fat plane, denser and straighter lung trees, prevascular fat and lymph
 nodes in the mediastinum above the heart, slimmer rib necks, costal cartilages rising to the sternum.
+
+Session 14 (MEDIASTINUM_REALISM, on by default; its own stream [lung_texture_seed, 19], drawn before the lung trees):
+the aortic arch as a candy cane round the trachea's left front over the left pulmonary artery, the carina above the
+pulmonary bifurcation, the pulmonary arteries to the hila with lobar and segmental branches and the four pulmonary
+veins (label pulmonary_vein), the sternum as manubrium and body with lens-shaped sections and a sternal angle, the
+costal cartilages reaching it (_draw_mediastinum_v14, Sternum, sternal_cartilages).
 """
 
 from __future__ import annotations
@@ -710,7 +716,7 @@ def carina_z(anat: Anatomy) -> float:
     return float(anat.z_dome_mm + anat.t_arch - anat.carina_below_mm)
 
 
-MEDIASTINUM_REALISM = False
+MEDIASTINUM_REALISM = True
 """Session 14 (docs/phantom.md, "Arch, hila and sternum"): the aortic arch as a candy cane (the ascending aorta
 rising in front of and right of the trachea, the arch curving round the trachea's left front over the left main
 bronchus, the descending aorta starting left-behind it, beside the spine) instead of a bar from front-right to
@@ -720,7 +726,8 @@ aorta, the left one over the left main bronchus, lobar arteries and the four pul
 trees grow from their ends); the sternum as a manubrium (wide, thick) and a body (narrower, thinner) with rounded
 lens-shaped sections, a sternal angle and an anterior bow. Drawn from its own stream ([lung_texture_seed, 19]) after
 every other draw; the aorta below upper_chest_z - 5 mm, the pulmonary trunk and its bifurcation are kept as drawn, so
-nothing inside the heart painter's reach moves. False draws and paints session 13's chest exactly."""
+nothing inside the heart painter's reach moves. On by default since session 14 (docs/phantom.md: the pre-registered
+tests, chest-finder and speed checks); False draws and paints session 13's chest exactly."""
 
 
 @dataclass(frozen=True)
@@ -921,8 +928,11 @@ def _draw_mediastinum_v14(xr: np.random.Generator, anat: Anatomy) -> dict:
         hilar.append(_tube_between([hil, 0.5 * (hil + up) + np.array([0, 0, 3.0]), up], [r_up, r_up, 0.7 * r_up],
                                    "pulmonary_artery"))
         hilar.append(_tube_between([hil, down_mid, down], [r_down, 0.85 * r_down, 0.6 * r_down], "pulmonary_artery"))
+        art_roots += [up, down]
         # two segmental branches from each lobar artery's end, 25-40 deg either side of its course, so the hilum
-        # branches instead of ending in two pipes (the lung trees grow on from their ends)
+        # branches instead of ending in two pipes. The trees grow from the lobar ends, not from these tips: ten roots
+        # made each tree smaller and its stems thinner (the 90th-percentile radius within 40 mm of the hila 1.8 mm
+        # against 1.1 mm beyond 100 mm, under tests/test_phantom_realism.py's 2x taper; six roots pass it)
         for lobar in hilar[-2:]:
             end, r_end = lobar.points[-1], float(lobar.radius[-1])
             d = _unit(lobar.points[-1] - lobar.points[-3])
@@ -933,7 +943,6 @@ def _draw_mediastinum_v14(xr: np.random.Generator, anat: Anatomy) -> dict:
                 tip = end + nd * xr.uniform(18, 28)
                 hilar.append(_tube_between([end, 0.5 * (end + tip), tip], [0.75 * r_end, 0.65 * r_end, 0.55 * r_end],
                                            "pulmonary_artery"))
-                art_roots.append(tip)
         for dz_la, hil_end in ((12.0, hil + np.array([side * xr.uniform(0, 8), -xr.uniform(14, 22), -xr.uniform(12, 20)])),
                                (-14.0, hil + np.array([side * xr.uniform(6, 14), xr.uniform(6, 16), -xr.uniform(38, 50)]))):
             start = la + np.array([side * 30.0, 0.0, dz_la])
