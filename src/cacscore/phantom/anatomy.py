@@ -1029,7 +1029,12 @@ def _draw_lung_trees(xr: np.random.Generator, anat: Anatomy, spacing: float = LU
         segs.append(trunks[-1])
         segs.append(add_twigs(xr, pos, parent, lambda q: lung_contains(anat, q), r_leaf=r_leaf))
     vessels = np.concatenate(segs) if segs else np.zeros((0, 7))
-    return vessels, _bronchi_beside(anat, trunks[0], arteries)
+    art = trunks[0]
+    if anat.hilar:  # session 14: the lobar and segmental bronchi beside the hilar arteries too (black rings at the hila)
+        hil = [np.column_stack([t.points[:-1], t.points[1:], t.radius[:-1]]) for t in anat.hilar
+               if int(t.label[0]) == LABEL["pulmonary_artery"]]
+        art = np.concatenate([art] + hil) if hil else art
+    return vessels, _bronchi_beside(anat, art, arteries)
 
 
 BRONCHUS_MIN_R = 2.6
