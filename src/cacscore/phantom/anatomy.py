@@ -39,6 +39,12 @@ Session 13 (THORAX_REALISM, on by default; its own streams [lung_texture_seed, 1
 trees)): the upper chest slopes back above the heart's top (_slope_upper_chest), the shoulders widen gradually, arms
 with a lobulated outline and an intermuscular fat plane, denser and straighter lung trees, prevascular fat and lymph
 nodes in the mediastinum above the heart, slimmer rib necks, costal cartilages rising to the sternum.
+
+Session 14 (MEDIASTINUM_REALISM, on by default; its own stream [lung_texture_seed, 19], drawn before the lung trees):
+the aortic arch as a candy cane round the trachea's left front over the left pulmonary artery, the carina above the
+pulmonary bifurcation, the pulmonary arteries to the hila with lobar and segmental branches and the four pulmonary
+veins (label pulmonary_vein), the sternum as manubrium and body with lens-shaped sections and a sternal angle, the
+costal cartilages reaching it (_draw_mediastinum_v14, Sternum, sternal_cartilages).
 """
 
 from __future__ import annotations
@@ -98,7 +104,7 @@ ANATOMY_LABELS = {
     23: "abdomen", 24: "spleen", 25: "stomach", 26: "table", 27: "thoracic_inlet", 28: "breast",
     29: "coronary_artery", 30: "aortic_wall_calcium", 31: "cartilage_calcium", 32: "aortic_valve_calcium",
     33: "mitral_annulus_calcium", 34: "lymph_node", 35: "lung_granuloma", 36: "arch_branch", 37: "brachiocephalic_vein",
-    38: "clavicle", 39: "humerus", 40: "arm",
+    38: "clavicle", 39: "humerus", 40: "arm", 41: "pulmonary_vein",
 }
 """Anatomy label volume values (uint8, anatomy/<pid>.nii.gz). A voxel carries the label of the last
 structure painted over it (painter's order above) that covers at least half of it; calcium blobs
@@ -196,6 +202,10 @@ class Anatomy:
     body: Body | None = None  # session 12 (BODY_REALISM): body-wall muscle bellies, vertebral parts, lung fissures
     thorax: Thorax | None = None  # session 13 (THORAX_REALISM): the upper chest's slope, mediastinal nodes, denser trees
     lcx_sheath_mm: float | None = None  # v11: the LCX's fat sheath all along it (None: coronary.sheath_profile's)
+    carina_below_mm: float = 12.0  # session 14: the carina this far below the arch's centreline top (MEDIASTINUM_REALISM)
+    hilar: tuple[Tube, ...] = ()  # session 14 (MEDIASTINUM_REALISM): lobar pulmonary arteries and the pulmonary veins
+    hilar_roots: tuple[np.ndarray, np.ndarray] | None = None  # session 14: (arterial, venous) roots of the lung trees
+    sternum: "Sternum | None" = None  # session 14 (MEDIASTINUM_REALISM): manubrium and body, sternal angle
 
 
 @dataclass(frozen=True)
@@ -700,7 +710,270 @@ def realism_switches() -> dict[str, bool]:
     """The realism switches this process draws with (a release records them beside its anatomy version, so a release
     can be matched to the chest it was drawn with)."""
     return {"CHEST_REALISM": bool(CHEST_REALISM), "BODY_REALISM": bool(BODY_REALISM),
-            "THORAX_REALISM": bool(THORAX_REALISM)}
+            "THORAX_REALISM": bool(THORAX_REALISM), "MEDIASTINUM_REALISM": bool(MEDIASTINUM_REALISM)}
+
+
+def carina_z(anat: Anatomy) -> float:
+    """Patient z of the carina (the trachea's division; _paint_airways): carina_below_mm under the arch's centreline
+    top (12 mm before session 14; MEDIASTINUM_REALISM draws it from the pulmonary bifurcation)."""
+    return float(anat.z_dome_mm + anat.t_arch - anat.carina_below_mm)
+
+
+MEDIASTINUM_REALISM = True
+"""Session 14 (docs/phantom.md, "Arch, hila and sternum"): the aortic arch as a candy cane (the ascending aorta
+rising in front of and right of the trachea, the arch curving round the trachea's left front over the left main
+bronchus, the descending aorta starting left-behind it, beside the spine) instead of a bar from front-right to
+back-left in front of the trachea; the carina 8-16 mm above the pulmonary bifurcation (real 9-18; before: 12 mm under
+the arch's top, which put it near the bifurcation's level or above); the right pulmonary artery behind the ascending
+aorta, the left one over the left main bronchus, lobar arteries and the four pulmonary veins at the hila (the lung
+trees grow from their ends); the sternum as a manubrium (wide, thick) and a body (narrower, thinner) with rounded
+lens-shaped sections, a sternal angle and an anterior bow. Drawn from its own stream ([lung_texture_seed, 19]) after
+every other draw; the aorta below upper_chest_z - 5 mm, the pulmonary trunk and its bifurcation are kept as drawn, so
+nothing inside the heart painter's reach moves. On by default since session 14 (docs/phantom.md: the pre-registered
+tests, chest-finder and speed checks); False draws and paints session 13's chest exactly."""
+
+
+@dataclass(frozen=True)
+class Sternum:
+    """Session 14 (MEDIASTINUM_REALISM): the sternum's shape (mm). z_notch / z_angle / z_xiphoid: patient z of the jugular
+    notch, the sternal angle and the body's lower end; hw_*: half-widths at the notch, just above and below the
+    angle and at the widest body (lower third); t_man / t_body: AP thickness; y_back: patient y of the posterior
+    surface at the angle; angle_mm: the angle's forward step; lean_mm: how far back the notch lies behind the angle's
+    line (the manubrium leans back); bow_mm: the body's anterior bow; cortex: cortical thickness."""
+
+    z_notch: float
+    z_angle: float
+    z_xiphoid: float
+    hw_notch: float
+    hw_angle_m: float
+    hw_angle_b: float
+    hw_body: float
+    t_man: float
+    t_body: float
+    y_back: float
+    angle_mm: float
+    lean_mm: float
+    bow_mm: float
+    cortex: float
+    marrow_hu: float = 190.0
+
+    def at(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(half-width, thickness, posterior-surface y) at patient heights z (nan outside notch..xiphoid)."""
+        z = np.asarray(z, float)
+        man = z >= self.z_angle
+        um = np.clip((z - self.z_angle) / max(self.z_notch - self.z_angle, 1.0), 0, 1)  # 0 angle .. 1 notch
+        ub = np.clip((self.z_angle - z) / max(self.z_angle - self.z_xiphoid, 1.0), 0, 1)  # 0 angle .. 1 xiphoid
+        # the body widens to its lower third, then narrows to the xiphoid
+        body_w = np.interp(ub, (0.0, 0.65, 0.88, 1.0), (self.hw_angle_b, self.hw_body, 0.8 * self.hw_body, 0.45 * self.hw_body))
+        hw = np.where(man, self.hw_angle_m + (self.hw_notch - self.hw_angle_m) * um ** 0.7, body_w)
+        th = np.where(man, self.t_man * (0.85 + 0.15 * um), self.t_body * np.interp(ub, (0.0, 0.85, 1.0), (1.0, 0.9, 0.6)))
+        y = np.where(man, self.y_back + self.lean_mm * um - self.angle_mm,
+                     self.y_back - self.bow_mm * np.sin(np.pi * np.clip(ub, 0, 1)) * 0.5 - self.angle_mm * (1 - ub) ** 4)
+        out = (z > self.z_notch) | (z < self.z_xiphoid)
+        return np.where(out, np.nan, hw), np.where(out, np.nan, th), np.where(out, np.nan, y)
+
+
+def sternum_footprint(st: Sternum, z: float, x: np.ndarray, y: np.ndarray, cx: float, px: float,
+                      grow: float = 0.0) -> np.ndarray:
+    """Session 14: the sternum's section at height z as a coverage fraction (len(y), len(x)): a rounded lens, widest a
+    little behind its middle, the anterior surface convex (a superellipse of exponent 2.6 in x across the thickness,
+    so not the session-13 flat bar). ``grow`` < 0: the marrow inside the cortex."""
+    hw, th, yb = (float(v[0]) for v in st.at(np.array([z])))
+    if not np.isfinite(hw):
+        return np.zeros((len(y), len(x)), np.float32)
+    hw, th = hw + grow, th + 2 * grow
+    if hw <= 0.5 or th <= 0.5:
+        return np.zeros((len(y), len(x)), np.float32)
+    yb = yb - (-grow)  # the posterior surface moves forward by the cortex
+    v = (yb - y[:, None]) / th  # 0 posterior surface .. 1 anterior
+    half = np.where(v < 0.42, 0.42, 0.58)
+    q = np.clip(np.abs(v - 0.42) / half, 0, 1)
+    w = hw * (1 - q ** 2.6) ** (1 / 2.6)
+    fx = np.clip((w - np.abs(x[None, :] - cx)) / px + 0.5, 0, 1)
+    fy = np.clip(np.minimum(v, 1 - v) * th / px + 0.5, 0, 1)
+    return (fx * fy).astype(np.float32)
+
+
+def _tube_between(ctrl: list, radii: list, label: str) -> Tube:
+    return _spline_tube([tuple(float(c) for c in p) for p in ctrl], list(radii), [LABEL[label]] * len(ctrl))
+
+
+def _remap_wall_calcium(calcs, old: Tube, new: Tube, changed_old: np.ndarray, changed_new: np.ndarray) -> list:
+    """Session 14: aortic wall calcium drawn on the old arch moves to the same arc-length share of the new arch, on its
+    wall (the same 0.97 x radius; the offset's direction kept as far as it is perpendicular to the new centreline)."""
+    out = []
+    so = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(old.points, axis=0), axis=1))])
+    sn = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(new.points, axis=0), axis=1))])
+    io, inew = np.nonzero(changed_old)[0], np.nonzero(changed_new)[0]
+    for c in calcs:
+        p = np.array(c[:3])
+        i = int(np.argmin(np.linalg.norm(old.points - p, axis=1)))
+        if not changed_old[i] or not len(inew):
+            out.append(c)
+            continue
+        u = (so[i] - so[io[0]]) / max(so[io[-1]] - so[io[0]], 1e-6)
+        s_t = sn[inew[0]] + u * (sn[inew[-1]] - sn[inew[0]])
+        j = int(inew[np.argmin(np.abs(sn[inew] - s_t))])
+        jn, jp = min(j + 1, len(new.points) - 1), max(j - 1, 0)
+        tan = _unit(new.points[jn] - new.points[jp])
+        off = p - old.points[i]
+        off = off - (off @ tan) * tan
+        if np.linalg.norm(off) < 1e-6:
+            off = np.cross(tan, [0.0, 0.0, 1.0])
+        q = new.points[j] + _unit(off) * new.radius[j] * 0.97
+        out.append((float(q[0]), float(q[1]), float(q[2]), c[3], c[4]))
+    return out
+
+
+def _draw_mediastinum_v14(xr: np.random.Generator, anat: Anatomy) -> dict:
+    """Session 14 (MEDIASTINUM_REALISM): the aorta above upper_chest_z - 5 mm redrawn as a candy cane round the
+    trachea, its branches re-rooted on it, the wall calcium there moved with it; the carina above the pulmonary
+    bifurcation; the right and left pulmonary arteries to the hila with their lobar branches and the pulmonary veins;
+    the sternum. Replacement fields for dataclasses.replace (every draw from ``xr``)."""
+    L = LABEL
+    old = anat.aorta
+    zd = anat.z_dome_mm
+    (cx, cy), cb = anat.cav_c, anat.cav_ab[1]
+    sx, sy, sr = anat.spine_c[0], anat.spine_c[1], anat.spine_r
+    front_spine = sy - sr
+    tx, ty = cx, front_spine - 14.0  # the trachea's centre (_paint_airways)
+    bif = np.asarray(anat.pa_bif, float)
+    root = np.asarray(anat.aorta_root, float)
+    zk = upper_chest_z(anat) - 5.0  # below: the aorta as drawn (the heart painter reaches up to here)
+    z, n = old.points[:, 2], len(old.points)
+    i_apex = int(np.argmax(z))
+    idx = np.arange(n)
+    asc_hi = np.nonzero((idx < i_apex) & (z >= zk))[0]
+    desc_hi = np.nonzero((idx > i_apex) & (z >= zk))[0]
+    i_a = int(asc_hi[0]) if len(asc_hi) else i_apex  # first replaced point of the ascending aorta
+    j_d = int(desc_hi[-1]) if len(desc_hi) else i_apex  # last replaced point of the descending aorta
+    i_a, j_d = max(i_a, 2), min(j_d, n - 3)
+    r_asc = float(old.radius[i_a])
+    r_arch = float(old.radius[i_apex])
+    r_desc = float(old.radius[j_d])
+    # the arch's centreline top 34-50 mm above the bifurcation (real outer top - bifurcation 49-63 mm, radius 12-14)
+    arch_z = max(float(bif[2]) + xr.uniform(34, 50), zk + 20.0)
+    rho_p = 10.0 + xr.uniform(2, 5) + r_arch  # beside the trachea (radius 10) with a few mm of fat
+    rho_a = max(xr.uniform(30, 42), r_asc + 14.0)
+    asc_x = tx - xr.uniform(0, 12)
+    arch_pts = [(asc_x, ty - rho_a, arch_z - xr.uniform(12, 20))]
+    for th_deg, dz in ((15.0, -3.0), (50.0, 0.0), (88.0, -4.0), (125.0, -xr.uniform(12, 20))):
+        th = np.deg2rad(th_deg + xr.uniform(-5, 5))
+        rho = float(np.interp(th_deg, (15.0, 88.0), (0.85 * rho_a, rho_p)))
+        arch_pts.append((tx + rho * np.sin(th), ty - rho * np.cos(th), arch_z + dz))
+    desc_top = np.array([sx + max(xr.uniform(18, 28), 0.55 * sr + r_desc), front_spine - xr.uniform(-2, 8),
+                         arch_z - xr.uniform(38, 48)])
+    ctrl = [old.points[i_a - 2], old.points[i_a - 1]] + [np.array(p) for p in arch_pts]
+    if desc_top[2] > old.points[j_d + 1, 2] + 15:
+        ctrl.append(desc_top)
+    ctrl += [old.points[j_d + 1], old.points[j_d + 2]]
+    c = np.asarray(ctrl, float)
+    s = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(c, axis=0), axis=1))])
+    spl = make_interp_spline(s, c, k=3)
+    si = np.linspace(s[1], s[-2], max(int((s[-2] - s[1]) / 2.0) + 1, 3))[1:-1]
+    mid = spl(si)
+    s_a0, s_a1 = s[2], s[2 + len(arch_pts) - 1]
+    rad_mid = np.interp(si, (s[1], s_a0, 0.5 * (s_a0 + s_a1), s_a1, s[-2]),
+                        (float(old.radius[i_a - 1]), r_asc, r_arch, 0.5 * (r_arch + r_desc), float(old.radius[j_d + 1])))
+    pts = np.concatenate([old.points[:i_a], mid, old.points[j_d + 1:]])
+    rad = np.concatenate([old.radius[:i_a], rad_mid, old.radius[j_d + 1:]])
+    changed = np.zeros(len(pts), bool)
+    changed[i_a:i_a + len(mid)] = True
+    lab = np.asarray(old.label).copy()
+    seg = np.concatenate([lab[:i_a], np.zeros(len(mid), np.uint8), lab[j_d + 1:]])
+    k_mid = np.arange(len(mid))
+    arch_band = (si >= s_a0) & (si <= s_a1)
+    seg_mid = np.where(si < s_a0, L["aorta_ascending"], np.where(arch_band, L["aorta_arch"], L["aorta_descending"]))
+    seg[i_a:i_a + len(mid)] = seg_mid[k_mid]
+    # the kept part: what was labelled arch below zk becomes ascending / descending by side
+    kept_arch = (~changed) & (seg == L["aorta_arch"])
+    seg[kept_arch & (np.arange(len(seg)) < i_a)] = L["aorta_ascending"]
+    seg[kept_arch & (np.arange(len(seg)) >= i_a)] = L["aorta_descending"]
+    aorta = Tube(pts, rad, seg.astype(np.uint8))
+    changed_old = np.zeros(n, bool)
+    changed_old[i_a:j_d + 1] = True
+    calcs = _remap_wall_calcium(anat.aortic_calc, old, aorta, changed_old, changed)
+    # arch branches re-rooted on the new arch at the same shares (brachiocephalic, left carotid, left subclavian)
+    arch_idx = np.nonzero(aorta.label == L["aorta_arch"])[0]
+    branches = []
+    for frac, b in zip((0.15, 0.4, 0.65), anat.arch_branches):
+        p0 = aorta.points[arch_idx[int(frac * (len(arch_idx) - 1))]] if len(arch_idx) else aorta.points[i_apex]
+        top = b.points[-1]
+        midp = (0.5 * (p0[0] + top[0]), 0.5 * (p0[1] + top[1]), p0[2] + 30)
+        branches.append(_spline_tube([tuple(p0), midp, tuple(top)], [float(b.radius[0])] * 3, [L["arch_branch"]] * 3))
+    # the carina 8-16 mm above the bifurcation (real 9-18 mm), at least 16 mm under the arch's centreline top
+    carina = min(float(bif[2]) + xr.uniform(8, 16), arch_z - 16.0)
+    # right pulmonary artery: behind the ascending aorta, in front of the right main bronchus, to the right hilum;
+    # left: back over the left main bronchus, then down behind it (real: the arch over it, the AP window between)
+    trunk = anat.pulmonary[0]
+    r_pa = float(anat.pulmonary[1].radius[0]) if len(anat.pulmonary) > 1 else 9.0
+    asc_ok = np.nonzero(aorta.label == L["aorta_ascending"])[0]
+    ia = int(asc_ok[np.argmin(np.abs(aorta.points[asc_ok, 2] - (bif[2] - 4)))])
+    ap, ar = aorta.points[ia], float(aorta.radius[ia])
+    rhil = np.array([tx - xr.uniform(42, 55), ty - xr.uniform(2, 14), bif[2] - xr.uniform(6, 14)])
+    lhil = np.array([tx + xr.uniform(42, 55), ty + xr.uniform(0, 12), bif[2] - xr.uniform(2, 10)])
+    behind = np.array([min(ap[0], tx - 8.0), ap[1] + ar + r_pa + 2.0, bif[2] - 4.0])
+    rpa = _tube_between([bif, behind, 0.5 * (behind + rhil) + np.array([0, 0, 1.0]), rhil],
+                        [r_pa, r_pa, 0.9 * r_pa, 0.8 * r_pa], "pulmonary_artery")
+    over = np.array([tx + xr.uniform(24, 32), ty - xr.uniform(0, 8), max(bif[2], carina - 6.0) + xr.uniform(0, 4)])
+    lpa = _tube_between([bif, 0.5 * (bif + over) + np.array([0, 0, 2.0]), over, lhil],
+                        [r_pa, r_pa, 0.9 * r_pa, 0.8 * r_pa], "pulmonary_artery")
+    # lobar arteries (the truncus anterior / left upper branches up, the interlobar arteries down and back) and the
+    # pulmonary veins (superior: in front of and below the artery, down into the left atrium's upper corners;
+    # inferior: from behind, nearly level, into its lower corners); real hilar vessels 8-16 mm across
+    la = np.array([0.5 * (root[0] + sx) + 8.0, 0.5 * (root[1] + sy - sr - 16.0), root[2]])
+    hilar, art_roots, vein_roots = [], [rhil, lhil], []  # the trees also grow from each hilum itself
+    for side, hil in ((-1.0, rhil), (1.0, lhil)):
+        up = hil + np.array([side * xr.uniform(8, 16), -xr.uniform(6, 14), xr.uniform(20, 30)])
+        down_mid = hil + np.array([side * xr.uniform(4, 9), xr.uniform(4, 9), -xr.uniform(20, 28)])
+        down = hil + np.array([side * xr.uniform(10, 18), xr.uniform(12, 22), -xr.uniform(45, 60)])
+        r_up, r_down = xr.uniform(4.5, 6.0), 0.8 * r_pa
+        hilar.append(_tube_between([hil, 0.5 * (hil + up) + np.array([0, 0, 3.0]), up], [r_up, r_up, 0.7 * r_up],
+                                   "pulmonary_artery"))
+        hilar.append(_tube_between([hil, down_mid, down], [r_down, 0.85 * r_down, 0.6 * r_down], "pulmonary_artery"))
+        art_roots += [up, down]
+        # two segmental branches from each lobar artery's end, 25-40 deg either side of its course, so the hilum
+        # branches instead of ending in two pipes. The trees grow from the lobar ends, not from these tips: ten roots
+        # made each tree smaller and its stems thinner (the 90th-percentile radius within 40 mm of the hila 1.8 mm
+        # against 1.1 mm beyond 100 mm, under tests/test_phantom_realism.py's 2x taper; six roots pass it)
+        for lobar in hilar[-2:]:
+            end, r_end = lobar.points[-1], float(lobar.radius[-1])
+            d = _unit(lobar.points[-1] - lobar.points[-3])
+            perp = _unit(np.cross(d, xr.normal(size=3)))
+            for sgn in (-1.0, 1.0):
+                ang = np.deg2rad(xr.uniform(25, 40))
+                nd = d * np.cos(ang) + sgn * perp * np.sin(ang)
+                tip = end + nd * xr.uniform(18, 28)
+                hilar.append(_tube_between([end, 0.5 * (end + tip), tip], [0.75 * r_end, 0.65 * r_end, 0.55 * r_end],
+                                           "pulmonary_artery"))
+        for dz_la, hil_end in ((12.0, hil + np.array([side * xr.uniform(0, 8), -xr.uniform(14, 22), -xr.uniform(12, 20)])),
+                               (-14.0, hil + np.array([side * xr.uniform(6, 14), xr.uniform(6, 16), -xr.uniform(38, 50)]))):
+            start = la + np.array([side * 30.0, 0.0, dz_la])
+            r_v = xr.uniform(5.5, 7.5)
+            midv = 0.5 * (start + hil_end) + np.array([0, 0, 2.0])
+            hilar.append(_tube_between([start, midv, hil_end], [r_v, 0.9 * r_v, 0.7 * r_v], "pulmonary_vein"))
+            vein_roots.append(hil_end)
+    # the sternum: manubrium 45-55 mm long down to the sternal angle (about the carina's level), the body below
+    st_y = cy - cb + 3.0 + 5.0  # the session-13 bar's posterior surface
+    z_angle = carina + xr.uniform(-8, 8)
+    sternum = Sternum(z_notch=float(z_angle + xr.uniform(45, 55)), z_angle=float(z_angle), z_xiphoid=float(zd - 15.0),
+                      hw_notch=float(xr.uniform(26, 32)), hw_angle_m=float(xr.uniform(15, 19)),
+                      hw_angle_b=float(xr.uniform(11, 14)), hw_body=float(xr.uniform(14, 19)),
+                      t_man=float(xr.uniform(12, 17)), t_body=float(xr.uniform(9.5, 13.5)), y_back=float(st_y),
+                      angle_mm=float(xr.uniform(2, 6)), lean_mm=float(xr.uniform(3, 10)), bow_mm=float(xr.uniform(2, 5)),
+                      cortex=float(xr.uniform(1.2, 1.8)), marrow_hu=float(xr.uniform(70, 150)))
+    # the left brachiocephalic vein crosses in front of the arch's branches 1-2 cm above the arch (real 0002: its top
+    # slice -88, the vein -80..-85); session 13's crossed at the lumen's top (4-17 mm above the centreline): it rises
+    # with the arch and 8-14 mm more
+    venae = anat.venae
+    lift = max(arch_z - (zd + anat.t_arch), 0.0) + xr.uniform(8, 14)
+    if len(venae) > 2:
+        v = venae[2]
+        venae = venae[:2] + (Tube(v.points + np.array([0.0, 0.0, lift]), v.radius, v.label),) + venae[3:]
+    return {"aorta": aorta, "aortic_calc": tuple(calcs), "arch_branches": tuple(branches), "venae": venae,
+            "t_arch": float(arch_z - zd), "carina_below_mm": float(arch_z - carina),
+            "pulmonary": (trunk, rpa, lpa) + tuple(anat.pulmonary[3:]), "hilar": tuple(hilar),
+            "hilar_roots": (np.asarray(art_roots), np.asarray(vein_roots)), "sternum": sternum}
 
 
 def lung_contains(anat: Anatomy, pts: np.ndarray) -> np.ndarray:
@@ -745,6 +1018,8 @@ def _draw_lung_trees(xr: np.random.Generator, anat: Anatomy, spacing: float = LU
     la = np.array([0.5 * (root[0] + sx) + 8.0, 0.5 * (root[1] + sy - sr - 16.0), root[2]])
     arteries = [anat.pulmonary[k].points[-1] for k in (1, 2) if len(anat.pulmonary) > k]
     veins = [la + np.array([side * 30.0, 0.0, dz_]) for side in (-1.0, 1.0) for dz_ in (12.0, -14.0)]
+    if anat.hilar_roots is not None:  # session 14: the trees grow from the lobar arteries' and the veins' ends
+        arteries, veins = list(anat.hilar_roots[0]), list(anat.hilar_roots[1])
     segs, trunks = [], []
     for roots, r_leaf in ((arteries, leaf_r[0]), (veins, leaf_r[1])):
         pts = lo + xr.random((n_try, 3)) * (hi - lo)
@@ -757,7 +1032,12 @@ def _draw_lung_trees(xr: np.random.Generator, anat: Anatomy, spacing: float = LU
         segs.append(trunks[-1])
         segs.append(add_twigs(xr, pos, parent, lambda q: lung_contains(anat, q), r_leaf=r_leaf))
     vessels = np.concatenate(segs) if segs else np.zeros((0, 7))
-    return vessels, _bronchi_beside(anat, trunks[0], arteries)
+    art = trunks[0]
+    if anat.hilar:  # session 14: the lobar and segmental bronchi beside the hilar arteries too (black rings at the hila)
+        hil = [np.column_stack([t.points[:-1], t.points[1:], t.radius[:-1]]) for t in anat.hilar
+               if int(t.label[0]) == LABEL["pulmonary_artery"]]
+        art = np.concatenate([art] + hil) if hil else art
+    return vessels, _bronchi_beside(anat, art, arteries)
 
 
 BRONCHUS_MIN_R = 2.6
@@ -781,7 +1061,7 @@ def _bronchi_beside(anat: Anatomy, art: np.ndarray, hila: list) -> np.ndarray:
     rb = 0.9 * r
     shift = o * (r + rb + 0.3)[:, None]
     out = [np.column_stack([a + shift, b + shift, rb])]
-    carina = anat.z_dome_mm + anat.t_arch - 12
+    carina = carina_z(anat)
     tr_y = anat.spine_c[1] - anat.spine_r - 14
     for side, hil in zip((-1.0, 1.0), hila):
         end = np.array([anat.cav_c[0] + side * 16, tr_y + 4, carina - 35])
@@ -903,6 +1183,8 @@ def draw_anatomy(rng: np.random.Generator) -> Anatomy:
         taper_lin=float(bell[3]), apex_k=float(apex_k), **_draw_v5(np.random.default_rng([tex_seed, 10])),
         **_draw_v6(np.random.default_rng([tex_seed, 11])), **_draw_v7(np.random.default_rng([tex_seed, 12])),
     )
+    if MEDIASTINUM_REALISM:  # session 14: its own stream (19); before the trees, which grow from its hila
+        anat = replace(anat, **_draw_mediastinum_v14(np.random.default_rng([tex_seed, 19]), anat))
     if CHEST_REALISM:
         # session 11: from their own stream, after every other draw, so nothing else changes; session 13
         # (THORAX_REALISM): denser trees from a stream of their own (18; 13 is then not drawn from)
@@ -2011,6 +2293,8 @@ def _paint_great_vessels(anat: Anatomy, cv: Canvas) -> None:
         paint_tube(cv, t, HU["fat"] + 15, grow_mm=2.5, label="mediastinal_fat")
     for t in tubes:
         paint_tube(cv, t, HU["blood"])
+    for t in anat.hilar:  # session 14: in the lung at the hila, so no fat collar (a real hilar vessel meets the lung)
+        paint_tube(cv, t, HU["blood"])
 
 
 def _paint_airways(anat: Anatomy, cv: Canvas) -> None:
@@ -2019,7 +2303,6 @@ def _paint_airways(anat: Anatomy, cv: Canvas) -> None:
     x, y, px = grid.x_mm, grid.y_mm, grid.px_mm
     cx = anat.cav_c[0]
     zd = anat.z_dome_mm
-    arch_z = zd + anat.t_arch
 
     def cyl(cx_, cy_, r, z0, z1, hu, label):
         fzz = slab_fraction(np.float32(z0), np.float32(z1), grid.z_edges_mm)
@@ -2029,7 +2312,7 @@ def _paint_airways(anat: Anatomy, cv: Canvas) -> None:
             cv.paint(b, fzz[b[0]][:, None, None] * f2[None], hu, label)
 
     tr_y = anat.spine_c[1] - anat.spine_r - 14
-    carina = arch_z - 12
+    carina = carina_z(anat)
     cyl(cx, tr_y, 10.0, carina, zd + anat.t_top + 10, HU["muscle"], "airway")
     cyl(cx, tr_y, 8.0, carina, zd + anat.t_top + 10, HU["air"], "airway")
     for side in (-1, 1):
@@ -2419,6 +2702,9 @@ def _paint_scapular_spine(cv: Canvas, bone_k: float, centre: tuple[float, float]
 
 def _paint_sternum(anat: Anatomy, cv: Canvas, bone_k: float) -> None:
     """Manubrium (wide) above the sternal angle, body below, cortex + marrow."""
+    if anat.sternum is not None:
+        _paint_sternum_v14(anat, cv, bone_k)
+        return
     grid = cv.grid
     x, y, px = grid.x_mm, grid.y_mm, grid.px_mm
     zd = anat.z_dome_mm
@@ -2435,6 +2721,69 @@ def _paint_sternum(anat: Anatomy, cv: Canvas, bone_k: float) -> None:
         fb = fzz[b[0]][:, None, None]
         cv.paint(b, fb * f_o[None], 600 * bone_k, "sternum", is_bright=True)
         cv.paint(b, fb * f_i[None], 190 * bone_k)
+
+
+def sternal_cartilages(anat: Anatomy) -> list[Tube]:
+    """Session 14 (MEDIASTINUM_REALISM): the costal cartilages of the ribs that reach the sternum, from the end of
+    _paint_ribs_range's cartilage band (CART_THETA[1] from posterior, 30-45 mm from the midline; session 13 stopped
+    there, 15-30 mm short of the sternum's edge) to the sternum's lateral edge at the cartilage's height (held inside
+    the manubrium and body): one 5 mm tube per rib and side."""
+    st = anat.sternum
+    if st is None:
+        return []
+    (cx, cy), (ca, cb) = anat.cav_c, anat.cav_ab
+    th0, th1 = CART_THETA
+    if anat.thorax is not None:  # session 13's cartilages rise a + b k toward the sternum (_paint_ribs_range)
+        t_rel = anat.rib_drop * (1 - np.cos(th0)) / 2 - anat.thorax.cart_rise[0]
+        period = anat.rib_period - anat.thorax.cart_rise[1]
+    else:
+        t_rel, period = anat.rib_drop * (1 - np.cos(th1)) / 2, anat.rib_period
+    theta = th1 - 0.05  # a little inside the band, so the two join
+    out = []
+    for k in range(12):
+        z = anat.rib_top - k * period - t_rel + anat.z_dome_mm
+        if not st.z_xiphoid - 8.0 < z < st.z_notch:
+            continue
+        zs = float(np.clip(z, st.z_xiphoid + 3.0, st.z_notch - 6.0))
+        hw, th, yb = (float(v[0]) for v in st.at(np.array([zs])))
+        s = float(cavity_x_scale(anat, np.array(z)))
+        rho = 1 + 4.5 / (0.5 * (ca * s + cb))
+        for side in (-1.0, 1.0):
+            a = np.array([cx + side * ca * s * rho * np.sin(theta), cy + cb * rho * np.cos(theta), z])
+            b = np.array([cx + side * (hw - 3.0), yb - 0.5 * th, zs])
+            if side * (a[0] - b[0]) <= 2.0:
+                continue
+            m = 0.5 * (a + b) + np.array([0.0, -1.0, 0.3 * (zs - z)])
+            out.append(_spline_tube([tuple(a), tuple(m), tuple(b)], [5.0, 5.0, 4.5], [LABEL["costal_cartilage"]] * 3))
+    return out
+
+
+def _paint_sternum_v14(anat: Anatomy, cv: Canvas, bone_k: float) -> None:
+    """Session 14 (MEDIASTINUM_REALISM): the sternum slab by slab (sternum_footprint at each slab's centre): cortex
+    (600 HU x bone density) round marrow (Sternum.marrow_hu, 70-150: the real sternums' interiors are grey inside a
+    white cortex in a W 400 / L 40 window; a crude mask on LIDC-IDRI-0002's body gives a median of 90 HU; session 13
+    painted 190 x bone density, white), the manubrium wide and thick, the body narrower, the sternal angle."""
+    st, grid = anat.sternum, cv.grid
+    x, y, px = grid.x_mm, grid.y_mm, grid.px_mm
+    cx = anat.cav_c[0]
+    for t in sternal_cartilages(anat):  # the costal cartilages' last 20-30 mm, to the sternum's edge
+        paint_tube(cv, t, HU["cartilage"], label="costal_cartilage")
+    ze = grid.z_edges_mm
+    fz = slab_fraction(np.float32(st.z_xiphoid), np.float32(st.z_notch), ze)
+    yb_all = st.at(np.array([st.z_xiphoid + 1.0, st.z_angle, st.z_notch - 1.0]))[2]
+    y0, y1 = float(np.nanmin(yb_all)) - 25.0, float(np.nanmax(yb_all)) + 3.0
+    w = max(st.hw_notch, st.hw_body) + 3.0
+    for k in np.nonzero(fz > 0)[0]:
+        zc = float(np.clip(0.5 * (ze[k] + ze[k + 1]), st.z_xiphoid + 0.5, st.z_notch - 0.5))
+        b = grid.box((ze[k] + 0.01, y0, cx - w), (ze[k + 1] - 0.01, y1, cx + w))
+        if b is None:
+            continue
+        b = (slice(k, k + 1), b[1], b[2])
+        xs, ys = x[b[2]], y[b[1]]
+        f_o = sternum_footprint(st, zc, xs, ys, cx, px)
+        f_i = sternum_footprint(st, zc, xs, ys, cx, px, grow=-st.cortex)
+        cv.paint(b, fz[k] * f_o[None], 600 * bone_k, "sternum", is_bright=True)
+        cv.paint(b, fz[k] * f_i[None], st.marrow_hu)
 
 
 def _paint_wall_calcium(anat: Anatomy, cv: Canvas, bone_k: float) -> None:
@@ -2611,7 +2960,7 @@ def _paint_nodes(anat: Anatomy, cv: Canvas) -> None:
     grid = cv.grid
     cx = anat.cav_c[0]
     tr_y = anat.spine_c[1] - anat.spine_r - 14
-    carina = anat.z_dome_mm + anat.t_arch - 12
+    carina = carina_z(anat)
     rng = np.random.default_rng(th.seed)
     fat_hu, z_low, px = HU["fat"], upper_chest_z(anat) - 10.0, grid.px_mm
     crop = grid.box((grid.z_edges_mm[0], tr_y - 75.0, cx - 45.0), (grid.z_edges_mm[-1], tr_y + 15.0, cx + 45.0))

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cacscore.phantom.anatomy import HU, LABEL, Anatomy, heart_surface, kvp_calcium_factor
+from cacscore.phantom.anatomy import HU, LABEL, Anatomy, carina_z, heart_surface, kvp_calcium_factor
 from cacscore.phantom.raster import Grid, ellipsoid_fraction, paint
 
 P_MAC = 0.12
@@ -178,7 +178,7 @@ def draw_nodal_calcium(anat: Anatomy, vessel_points: np.ndarray, rng: np.random.
     zd = anat.z_dome_mm
     root = anat.aorta_root
     arch_z = zd + anat.t_arch
-    carina = arch_z - 12
+    carina = carina_z(anat)
     tr_y = anat.spine_c[1] - anat.spine_r - 14
     zpa = float(anat.pa_bif[2]) if anat.pa_bif is not None else root[2] + 40
     stations = {
