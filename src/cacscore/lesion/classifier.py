@@ -215,22 +215,17 @@ class ClassifierConfig:
 
     @property
     def split_settings(self) -> SplitSettings:
-        """The voxel split's settings (cacscore.lesion.split.SplitSettings) of the split_* fields."""
-        return SplitSettings(min_area_mm2=self.split_min_area_mm2, piece_mm2=self.split_piece_mm2,
-                             max_pieces=int(self.split_max_pieces), min_left_p=self.split_min_left_p,
-                             piece_columns=self.split_piece_columns, max_parent_p=self.split_max_parent_p,
-                             min_part_mm2=self.split_min_part_mm2, own_part=bool(self.split_own_part),
-                             method=self.split_method)
+        """The voxel split's settings (cacscore.lesion.split.SplitSettings) of the split_* fields: each SplitSettings
+        field f is this config's ``split_<f>`` (flat here, as model.json stores the config)."""
+        kw = {f.name: getattr(self, f"split_{f.name}") for f in dataclasses.fields(SplitSettings)}
+        return SplitSettings(**{**kw, "max_pieces": int(kw["max_pieces"]), "own_part": bool(kw["own_part"])})
 
     def with_split(self, settings: SplitSettings | None) -> "ClassifierConfig":
         """This config with the voxel split on with ``settings`` (None: off), the inverse of :attr:`split_settings`."""
         if settings is None:
             return dataclasses.replace(self, voxel_split=False)
-        return dataclasses.replace(
-            self, voxel_split=True, split_min_area_mm2=settings.min_area_mm2, split_piece_mm2=settings.piece_mm2,
-            split_max_pieces=settings.max_pieces, split_min_left_p=settings.min_left_p,
-            split_piece_columns=settings.piece_columns, split_max_parent_p=settings.max_parent_p,
-            split_min_part_mm2=settings.min_part_mm2, split_own_part=settings.own_part, split_method=settings.method)
+        return dataclasses.replace(self, voxel_split=True, **{f"split_{f.name}": getattr(settings, f.name)
+                                                              for f in dataclasses.fields(SplitSettings)})
 
     @property
     def feature_names(self) -> tuple[str, ...]:
