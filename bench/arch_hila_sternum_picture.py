@@ -40,12 +40,17 @@ def _real(path: Path):
             "arch_top": lm["arch_top_z"], "bif": lm["pa_bif_z"], "tx": lm["trachea"]["x"], "ty": lm["trachea"]["y"]}
 
 
-def _phantom(pid: int, seed: int, on: bool):
+def drawn(pid: int, seed: int, on: bool):
+    """Phantom patient pid of seed at 512 px drawn with MEDIASTINUM_REALISM ``on`` (the switch restored after)."""
     keep, an.MEDIASTINUM_REALISM = an.MEDIASTINUM_REALISM, on
     try:
-        p = make_patient(pid, seed=seed, size=512)
+        return make_patient(pid, seed=seed, size=512)
     finally:
         an.MEDIASTINUM_REALISM = keep
+
+
+def _phantom(pid: int, seed: int, on: bool):
+    p = drawn(pid, seed, on)
     a = p.anatomy
     ox, oy, oz = p.origin_mm
     dz, dy, dx = p.spacing_mm

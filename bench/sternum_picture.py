@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import matplotlib
@@ -21,8 +22,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from cacscore.phantom import anatomy as an  # noqa: E402
-from cacscore.phantom import make_patient  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from arch_hila_sternum_picture import drawn  # noqa: E402
 
 LANDMARKS = Path(__file__).resolve().parents[1] / "docs" / "real_landmarks.json"
 WIN = (-250, 750)
@@ -40,11 +41,7 @@ def _real(path: Path) -> dict:
 
 
 def _phantom(pid: int, seed: int, on: bool) -> dict:
-    keep, an.MEDIASTINUM_REALISM = an.MEDIASTINUM_REALISM, on
-    try:
-        p = make_patient(pid, seed=seed, size=512)
-    finally:
-        an.MEDIASTINUM_REALISM = keep
+    p = drawn(pid, seed, on)
     a = p.anatomy
     ox, oy, oz = p.origin_mm
     st = a.sternum
