@@ -7,7 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cacscore.chest.anatomy import ChestAnatomy, RootOptions, _below_branch, _distinct, read_chest
+from cacscore.chest.anatomy import (DESC_SHORT_MM, ChestAnatomy, RootOptions, _below_branch, _distinct, _highest_asc,
+                                    _longest_desc, read_chest)
 from cacscore.chest.aorta import TubeTrack
 from cacscore.phantom.anatomy import LABEL
 from cacscore.phantom.core import make_patient
@@ -467,3 +468,46 @@ def test_descending_track_cut_where_it_narrows_onto_a_branch():
 def test_distinct_seeds_keep_the_best_of_each_place():
     seeds = [(90, 10, 20, 20), (85, 11, 20, 21), (60, 10, 40, 20), (55, 30, 20, 20), (50, 10, 41, 20)]
     assert _distinct(seeds, 4.0, 3) == [(90, 10, 20, 20), (60, 10, 40, 20), (55, 30, 20, 20)]
+
+
+def _run(n_slices: int, top: int = 0, score: float = 50.0) -> TubeTrack:
+    """A straight track of n_slices (slices top - n + 1 .. top), every slice with a circle of its own."""
+    k = np.arange(top - n_slices + 1, top + 1, dtype=float)
+    return TubeTrack(k, k * 0, k * 0, k * 0 + 4, k * 0 + score)
+
+
+def test_descending_seed_choice_by_track_length():
+    """_longest_desc (RootOptions.desc_by_track, split out of find_aorta in session 15 with the whole read_chest result
+    unchanged on 8 scans x 4 RootOptions, docs/chest_anatomy.md): the best seed's track stands when it is long; a short
+    one gives way to the longest track of a distinct seed of at least half its score."""
+    seeds = [(100.0, 10, 0, 0), (80.0, 10, 20, 0), (40.0, 10, 40, 0)]  # 20 px apart: three distinct places
+    slice_mm = 2.5
+    def follow_with(lengths: dict):
+        asked = []
+        def follow(k, y, x):
+            asked.append(y)
+            t = _run(lengths[y])
+            return t, _run(1)  # (up, down), the seed's slice shared
+        return follow, asked
+
+    long_best = int(DESC_SHORT_MM / slice_mm) + 1
+    follow, asked = follow_with({0: long_best, 20: 80, 40: 90})
+    (up, _), s = _longest_desc(seeds, follow, 4.0, slice_mm)
+    assert up.n == long_best and s == 100.0 and asked == [0]  # long enough: no other seed tracked
+    follow, asked = follow_with({0: 12, 20: 40, 40: 90})
+    (up, _), s = _longest_desc(seeds, follow, 4.0, slice_mm)
+    assert up.n == 40 and s == 80.0 and asked == [0, 20]  # the 40-score seed is under half the best's: not tried
+    follow, asked = follow_with({0: 12, 20: 40, 40: 90})
+    (up, _), s = _longest_desc(seeds, follow, 4.0, slice_mm, search=False)
+    assert up.n == 12 and s == 100.0 and asked == [0]
+
+
+def test_ascending_seed_choice_by_rise():
+    """_highest_asc (RootOptions.seed_by_track): of the 4 best distinct seeds the track that rises highest wins; one
+    under ASC_SHORT_MM only where no longer one rises; an empty track never."""
+    seeds = [(100.0, 10, 0, 0), (90.0, 10, 20, 0), (80.0, 10, 40, 0), (70.0, 10, 60, 0), (60.0, 10, 80, 0)]
+    tracks = {0: _run(20, top=30), 20: _run(20, top=40), 40: _run(5, top=60), 60: _run(0), 80: _run(30, top=90)}
+    asc, s = _highest_asc(seeds, lambda s, k, y, x: tracks[y], 4.0, 2.5)
+    assert s == 90.0 and asc.k[-1] == 40  # the short arch piece (top 60) and the fifth seed (top 90) lose
+    asc, s = _highest_asc(seeds, lambda s, k, y, x: tracks[y], 4.0, 2.5, search=False)
+    assert s == 100.0 and asc.k[-1] == 30

@@ -10,6 +10,7 @@ z ascending = inferior -> superior, y = patient posterior, x = patient left (``c
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -385,6 +386,93 @@ def _below_branch(up: tube.TubeTrack) -> tube.TubeTrack:
     return tube.TubeTrack(up.k[sel], up.y[sel], up.x[sel], up.radius_px[sel], up.score[sel])
 
 
+def _track_length(t: tuple[tube.TubeTrack, tube.TubeTrack]) -> tuple[int, float]:
+    """How long an (up, down) descending track is: the slices with a circle of their own (bridged gaps do not count),
+    then the score gathered (the tie-break)."""
+    j = tube.join(t[1], t[0])
+    return int(np.isfinite(j.score).sum()), float(np.nansum(j.score))
+
+
+def _longest_desc(seeds: list, follow: Callable[[int, int, int], tuple[tube.TubeTrack, tube.TubeTrack]],
+                  apart_px: float, slice_mm: float,
+                  search: bool = True) -> tuple[tuple[tube.TubeTrack, tube.TubeTrack], float]:
+    """The descending aorta's (up, down) tracks and its seed's score, of (score, k, y, x) seeds beside the spine;
+    follow(k, y, x) tracks one seed. The best seed's track, unless (search: RootOptions.desc_by_track) it is shorter
+    than DESC_SHORT_MM: the best circle can be a left pulmonary artery at the hilum (seed 10502 patient 1 of the
+    realistic thorax: a 30 mm track, the sac then cut in front of it). Then, of the 4 best distinct seeds (apart_px) of
+    at least half its score, the one whose track holds the most slices with a circle of their own is the descending
+    aorta (it runs from the diaphragm to the arch), the most score gathered breaking ties (:func:`_track_length`).
+    Not otherwise: the side of the vertebral body is a long tube too, and a weaker seed there ran 200 mm (seed 10501
+    patients 1 and 20, where the best seed's track was the aorta)."""
+    s_best, k0, y0, x0 = max(seeds)
+    chosen, s_chosen = follow(k0, y0, x0), s_best
+    if not search:
+        return chosen, s_chosen
+    best = _track_length(chosen)
+    if best[0] * slice_mm < DESC_SHORT_MM:
+        for s, k, y, x in _distinct(sorted(seeds, reverse=True), apart_px, 4)[1:]:
+            if s < 0.5 * s_best:
+                break
+            t = follow(k, y, x)
+            if _track_length(t) > best:
+                best, chosen, s_chosen = _track_length(t), t, s
+    return chosen, s_chosen
+
+
+def _highest_asc(seeds: list, follow: Callable[[float, int, int, int], tube.TubeTrack], apart_px: float,
+                 slice_mm: float, search: bool = True) -> tuple[tube.TubeTrack, float]:
+    """The ascending aorta's track and its seed's score, of (score, k, y, x) seeds in front of the arch;
+    follow(s, k, y, x) tracks one seed. The best seed's track, unless (search: RootOptions.seed_by_track) another of
+    the 4 best distinct seeds (apart_px) rises higher: the best single circle can be another round section (the
+    right atrium, the inferior vena cava, the pulmonary trunk), and the track that rises highest (to the arch) is the
+    aorta's; the most score gathered breaks ties. A track shorter than ASC_SHORT_MM counts only where no longer one was
+    found: a seed on the arch itself rises higher still, over a few slices (seed 10503 patient 3: 21 mm of arch and
+    branch, 105 mm from the ascending aorta, whose own track reached 12 mm lower). An empty track never wins."""
+    def rise(t: tube.TubeTrack) -> tuple[bool, int, float]:
+        return (t.n * slice_mm >= ASC_SHORT_MM, int(t.k[-1]) if t.n else -1, float(np.nansum(t.score)))
+
+    s1, k1, y1, x1 = max(seeds)
+    asc = follow(s1, k1, y1, x1)
+    if not search:
+        return asc, s1
+    best = rise(asc)
+    for s, k, y, x in _distinct(sorted(seeds, reverse=True), apart_px, 4)[1:]:
+        t = follow(s, k, y, x)
+        if t.n and rise(t) > best:
+            best, asc, s1 = rise(t), t, s
+    return asc, s1
+
+
+def _desc_seeds(score: np.ndarray, radius: np.ndarray, hull: np.ndarray, ks: range, y_mid: float, midline_x: float,
+                pmm: float, two_per_slice: bool) -> list:
+    """(score, k, y, x) seeds of the descending aorta in slices ks: in the posterior half (y > y_mid), 10-50 mm left of
+    the midline (the vertebral body, as round and bright, is on it), inside the lung hull, of radius <= 15.5 mm; per
+    slice the best circle and (two_per_slice: RootOptions.desc_by_track) the best 10 mm from it."""
+    yy, xx = np.mgrid[0:score.shape[1], 0:score.shape[2]]
+    apart = 10.0 / pmm
+    seeds = []
+    for k in ks:
+        region = (hull[k] & (yy > y_mid) & ((xx - midline_x) * pmm > 10) & ((xx - midline_x) * pmm < 50)
+                  & (radius[k] * pmm <= 15.5))
+        for _ in range(2 if two_per_slice else 1):
+            y, x, s = tube._best_in(score[k], region)
+            if not np.isfinite(s):
+                break
+            seeds.append((s, k, y, x))
+            region = region & ((yy - y) ** 2 + (xx - x) ** 2 >= apart ** 2)
+    return seeds
+
+
+def _asc_seeds(score: np.ndarray, radius: np.ndarray, region_of: Callable[[int], np.ndarray], ks: range) -> list:
+    """(score, k, y, x): the best circle of each slice in ks inside region_of(k) (slices with none give no seed)."""
+    seeds = []
+    for k in ks:
+        y, x, s = tube._best_in(score[k], region_of(k))
+        if np.isfinite(s):
+            seeds.append((s, k, y, x))
+    return seeds
+
+
 def find_aorta(g: np.ndarray, lungs: np.ndarray, body: np.ndarray, grid_mm: np.ndarray, midline_x: float,
                dome_k: float, blood_hu: tuple[float, float],
                opts: RootOptions | None = None) -> tuple[tube.TubeTrack | None, tube.TubeTrack | None, Part, Part]:
@@ -401,19 +489,10 @@ def find_aorta(g: np.ndarray, lungs: np.ndarray, body: np.ndarray, grid_mm: np.n
     y_mid = 0.5 * (lung_y.min() + lung_y.max())
     yy, xx = np.mgrid[0:ny, 0:nx]
     k_lo = int(max(0, np.nan_to_num(dome_k, nan=0)))
-    # the descending aorta: 40-100 mm above the diaphragm, in the posterior half, 10-50 mm left of the midline
-    # (the vertebral body, as round and bright, is on it), inside the lung hull; a right-sided arch is missed
-    seeds = []
-    apart = 10.0 / pmm
-    for k in range(min(nz - 1, k_lo + int(40 / grid_mm[0])), min(nz, k_lo + int(100 / grid_mm[0]) + 1)):
-        region = (hull[k] & (yy > y_mid) & ((xx - midline_x) * pmm > 10) & ((xx - midline_x) * pmm < 50)
-                  & (radius[k] * pmm <= 15.5))
-        for _ in range(2 if opts.desc_by_track else 1):  # the best circle of the slice, and the best 10 mm from it
-            y, x, s = tube._best_in(score[k], region)
-            if not np.isfinite(s):
-                break
-            seeds.append((s, k, y, x))
-            region = region & ((yy - y) ** 2 + (xx - x) ** 2 >= apart ** 2)
+    # the descending aorta: 40-100 mm above the diaphragm, beside the spine; a right-sided arch is missed
+    seeds = _desc_seeds(score, radius, hull, range(min(nz - 1, k_lo + int(40 / grid_mm[0])),
+                                                   min(nz, k_lo + int(100 / grid_mm[0]) + 1)),
+                        y_mid, midline_x, pmm, opts.desc_by_track)
     if not seeds:
         return None, None, Part(False, 0.0, "no round blood section beside the spine"), Part(False, 0.0, "no aorta")
     step = max(4.0, 6.0 * grid_mm[0] / 2.5) / pmm  # mm an aortic centre may move from one slice to the next
@@ -421,9 +500,7 @@ def find_aorta(g: np.ndarray, lungs: np.ndarray, body: np.ndarray, grid_mm: np.n
     # non-contrast aorta) lies: on LIDC-IDRI-0002 the track slid onto it; at the hiatus the aorta reaches the
     # midline and the track ends there
     allowed = ((yy > y_mid - 10 / pmm) & ((xx - midline_x) * pmm > 12))[None] & body
-
-    s_best = max(seeds)[0]
-    min_s = max(0.25 * s_best, 15.0)  # behind the left atrium the aorta's score falls to a fifth of its seed's
+    min_s = max(0.25 * max(seeds)[0], 15.0)  # behind the left atrium the aorta's score falls to a fifth of its seed's
 
     def follow_desc(k0: int, y0: int, x0: int) -> tuple[tube.TubeTrack, tube.TubeTrack]:
         up = tube.track(score, radius, k0, y0, x0, direction=1, k_stop=nz - 1, max_step_px=step, min_score=min_s,
@@ -432,28 +509,7 @@ def find_aorta(g: np.ndarray, lungs: np.ndarray, body: np.ndarray, grid_mm: np.n
                           allowed=allowed, max_gap=5)
         return up, down
 
-    s0, k0, y0, x0 = max(seeds)
-    up, down = follow_desc(k0, y0, x0)
-    if opts.desc_by_track:
-        # the best circle can be a left pulmonary artery at the hilum (seed 10502 patient 1 of the realistic thorax:
-        # a 30 mm track, the sac then cut in front of it). When the best seed's track is shorter than DESC_SHORT_MM,
-        # of the 4 best distinct seeds of at least half its score, the one whose track holds the most slices with a
-        # circle of their own (bridged gaps do not count) is the descending aorta (it runs from the diaphragm to the
-        # arch), the most score gathered breaking ties; each is followed with the best seed's threshold. Not
-        # otherwise: the side of the vertebral body is a long tube too, and a weaker seed there ran 200 mm (seed
-        # 10501 patients 1 and 20, where the best seed's track was the aorta)
-        def length(t: tuple[tube.TubeTrack, tube.TubeTrack]) -> tuple[int, float]:
-            j = tube.join(t[1], t[0])
-            return int(np.isfinite(j.score).sum()), float(np.nansum(j.score))
-
-        best = length((up, down))
-        if best[0] * grid_mm[0] < DESC_SHORT_MM:
-            for s, k, y, x in _distinct(sorted(seeds, reverse=True), apart, 4)[1:]:
-                if s < 0.5 * s_best:
-                    break
-                t = follow_desc(k, y, x)
-                if length(t) > best:
-                    best, (up, down), s0 = length(t), t, s
+    (up, down), s0 = _longest_desc(seeds, follow_desc, 10.0 / pmm, float(grid_mm[0]), search=opts.desc_by_track)
     if opts.branch_guard:
         up = _below_branch(up)
     desc = tube.smooth_track(tube.join(down, up))
@@ -468,15 +524,15 @@ def find_aorta(g: np.ndarray, lungs: np.ndarray, body: np.ndarray, grid_mm: np.n
     k_from = top - int(45 / grid_mm[0])
     if opts.seed_by_track:  # from 40 mm above the dome (the IVC and the atria lie lower): the window under a wrong top missed the aorta
         k_from = min(k_from, k_lo + int(40 / grid_mm[0]))
-    seeds = []
-    for k in range(max(0, k_from), max(1, top - int(15 / grid_mm[0]) + 1)):
+
+    def asc_region(k: int) -> np.ndarray:
         region = (body[k] & (yy < dy_desc - 25 / pmm) & (xx < midline_x + 15 / pmm) & (xx > dx_desc - 90 / pmm)
                   & (radius[k] * pmm >= opts.seed_radius_mm))
         if opts.seed_by_track:  # between the lungs: the sternum's marrow is a tall round tube too (v4 seed 9101 #18)
             region &= hull[k]
-        y, x, s = tube._best_in(score[k], region)
-        if np.isfinite(s):
-            seeds.append((s, k, y, x))
+        return region
+
+    seeds = _asc_seeds(score, radius, asc_region, range(max(0, k_from), max(1, top - int(15 / grid_mm[0]) + 1)))
     if not seeds:
         return desc, None, aorta_part, Part(False, 0.0, "no ascending aorta in front of the arch")
     # the ascending aorta runs down and to the left to the root; the superior vena cava beside it on the right
@@ -493,22 +549,7 @@ def find_aorta(g: np.ndarray, lungs: np.ndarray, body: np.ndarray, grid_mm: np.n
             asc = _above_heart(asc, k1, g, blood_hu, grid_mm)
         return asc
 
-    s1, k1, y1, x1 = max(seeds)
-    asc = follow(s1, k1, y1, x1)
-    if opts.seed_by_track:
-        # the best single circle can be another round section (the right atrium, the inferior vena cava, the
-        # pulmonary trunk): of the best distinct seeds, the one whose track rises highest (to the arch) is the
-        # aorta; the most score gathered breaks ties. A track shorter than ASC_SHORT_MM counts only where no longer
-        # one was found: a seed on the arch itself rises higher still, over a few slices (seed 10503 patient 3: 21 mm
-        # of arch and branch, 105 mm from the ascending aorta, whose own track reached 12 mm lower)
-        def rise(t: tube.TubeTrack) -> tuple[bool, int, float]:
-            return (t.n * grid_mm[0] >= ASC_SHORT_MM, int(t.k[-1]) if t.n else -1, float(np.nansum(t.score)))
-
-        best = rise(asc)
-        for s, k, y, x in _distinct(sorted(seeds, reverse=True), 10.0 / pmm, 4)[1:]:
-            t = follow(s, k, y, x)
-            if t.n and rise(t) > best:
-                best, asc, (s1, k1, y1, x1) = rise(t), t, (s, k, y, x)
+    asc, s1 = _highest_asc(seeds, follow, 10.0 / pmm, float(grid_mm[0]), search=opts.seed_by_track)
     root_part = Part(True, float(np.clip(s1 / 120.0, 0.3, 1.0)))
     if not asc.n:  # every seed's track was cut at the heart (seed 5 patient 1 with the guard): no root, not a 0 mm one
         return desc, None, aorta_part, Part(False, 0.0, "no ascending aorta above the heart")
