@@ -137,13 +137,13 @@ def test_vessel_labels_follows_the_config_and_the_setting_survives_save_and_load
     classes = np.where(np.arange(cand.n) == int(cand.ids[1, 21, 30]) - 1, 2, 0)
     off = dataclasses.replace(model, config=dataclasses.replace(model.config, voxel_split=False))
     np.testing.assert_array_equal(L.vessel_labels(hu, cand, classes, off), L.assign_labels(cand.ids, classes))
-    on = dataclasses.replace(model, config=dataclasses.replace(model.config, voxel_split=True, split_piece_mm2=4.0))
+    on = dataclasses.replace(model, config=model.config.with_split(SplitSettings(piece_mm2=4.0)))
     want = split_labels(cand.ids, hu, classes, cand.features, cand.heart_index, SP, model.threshold_hu,
                         lambda f, _: model.predict_proba(model.table(f)), SplitSettings(piece_mm2=4.0))
     np.testing.assert_array_equal(L.vessel_labels(hu, cand, classes, on), want)
     L.save_model(on, tmp_path / "m")
     back = L.load_model(tmp_path / "m").config
-    assert back.voxel_split is True and back.split_piece_mm2 == 4.0
+    assert back.voxel_split is True and back.split.piece_mm2 == 4.0
 
 
 def test_position_pieces_keep_the_candidates_size_columns():
@@ -191,9 +191,9 @@ def test_the_gate_cuts_only_what_the_mlp_is_unsure_of_or_the_vote_moved():
 
 def test_bad_split_settings_fail_in_the_config():
     with pytest.raises(ValueError, match="bad split"):
-        L.ClassifierConfig(split_piece_columns="size")
+        L.ClassifierConfig.from_dict({"split_piece_columns": "size"})  # as a model.json saved before session 15
     with pytest.raises(ValueError, match="bad split"):
-        L.ClassifierConfig(split_piece_mm2=0.0)
+        L.ClassifierConfig.from_dict({"split": {"piece_mm2": 0.0}})
     assert L.ClassifierConfig().voxel_split is False  # off by default (docs/lesion_scorer.md)
 
 
@@ -268,13 +268,13 @@ def test_cut_axis_cuts_across_the_long_axis():
 def test_the_split_settings_survive_the_config_and_save_and_load(tmp_path):
     s = SplitSettings(min_area_mm2=12.0, piece_mm2=6.0, min_part_mm2=8.0, own_part=True, method="axis", max_pieces=4)
     c = L.ClassifierConfig().with_split(s)
-    assert c.voxel_split and c.split_settings == s
+    assert c.voxel_split and c.split == s and c.split_settings is c.split
     model = L.load_model(Path(__file__).parent / "data" / "lesion_model_phantom300")
     L.save_model(dataclasses.replace(model, config=model.config.with_split(s)), tmp_path / "m")
-    assert L.load_model(tmp_path / "m").config.split_settings == s
+    assert L.load_model(tmp_path / "m").config.split == s
     assert not c.with_split(None).voxel_split
     with pytest.raises(ValueError, match="bad split"):
-        L.ClassifierConfig(split_method="skeleton")
+        L.ClassifierConfig.from_dict({"split_method": "skeleton"})
 
 
 def test_keep_confident_p_restores_the_mlps_sure_call_after_the_vote(monkeypatch):
@@ -311,3 +311,45 @@ def test_gate_zero_cuts_only_what_the_vote_moved():
     lcx = np.where(np.arange(cand.n) == bar, 3, 0)  # the vote's LCX, not the MLP's own LAD: cut, the LCX part kept
     lab = split_labels(cand.ids, hu, lcx, cand.features, cand.heart_index, SP, 130.0, mixed, rule)
     assert set(np.unique(lab[1, 20:24, 10:50])) == {2, 3}
+
+
+def test_old_flat_split_configs_load_as_the_nested_split(tmp_path):
+    """Session 15: ClassifierConfig holds the split's settings as one SplitSettings (``split``); model.json files saved
+    before hold them flat (split_<field>, any subset: wt22a's v11 models have the first five) and load to the same
+    settings; the shipped model (no split keys at all) loads with the defaults and scores as before."""
+    import json
+
+    from cacscore.predict.predictors import DEFAULT_MODEL
+
+    shipped = L.load_model(DEFAULT_MODEL)
+    assert shipped.config.split == SplitSettings() and shipped.config.voxel_split is False
+    cfg = json.loads((DEFAULT_MODEL / "model.json").read_text())["config"]
+    assert not any(k.startswith("split") for k in cfg)  # the shipped file is untouched
+    flat = {"voxel_split": True, "split_min_area_mm2": 12.0, "split_piece_mm2": 4.0, "split_min_left_p": 0.0,
+            "split_piece_columns": "position", "split_max_parent_p": 0.9, "split_max_pieces": 4.0,
+            "split_own_part": 1}
+    want = SplitSettings(min_area_mm2=12.0, piece_mm2=4.0, piece_columns="position", max_parent_p=0.9, max_pieces=4,
+                         own_part=True)
+    old = L.ClassifierConfig.from_dict(flat)
+    assert old.split == want and old.voxel_split and isinstance(old.split.max_pieces, int)
+    assert old == L.ClassifierConfig().with_split(want)
+    assert L.ClassifierConfig.from_dict({"split": dataclasses.asdict(want), "voxel_split": True}) == old
+    # an old model folder: the test model rewritten with flat fields loads and classifies as the nested one
+    src = Path(__file__).parent / "data" / "lesion_model_phantom300"
+    model = L.load_model(src)
+    L.save_model(dataclasses.replace(model, config=model.config.with_split(want)), tmp_path / "new")
+    saved = json.loads((tmp_path / "new" / "model.json").read_text())
+    assert saved["config"]["split"]["piece_mm2"] == 4.0 and not any(k.startswith("split_") for k in saved["config"])
+    saved["config"].pop("split")
+    saved["config"].update({k: v for k, v in flat.items() if k != "voxel_split"})
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "model.json").write_text(json.dumps(saved))
+    (tmp_path / "old" / "model.safetensors").write_bytes((tmp_path / "new" / "model.safetensors").read_bytes())
+    back = L.load_model(tmp_path / "old")
+    assert back.config == L.load_model(tmp_path / "new").config
+    f = np.random.default_rng(11301).normal(size=(50, len(model.feature_names)))
+    np.testing.assert_array_equal(back.predict_proba(f), model.predict_proba(f))
+    saved["config"]["split"] = dataclasses.asdict(want)  # both forms at once: refused, naming the file
+    (tmp_path / "old" / "model.json").write_text(json.dumps(saved))
+    with pytest.raises(L.LesionError, match="both nested and flat"):
+        L.load_model(tmp_path / "old")

@@ -191,23 +191,16 @@ class ClassifierConfig:
     # through framed_candidates (the frame: ClassifierConfig.frame)
     reference: str = "finder"
     # voxel-level vessel split (cacscore.lesion.split.split_labels, issue 16): a candidate called LCA / LAD / LCX of at
-    # least split_min_area_mm2 is cut into pieces of about split_piece_mm2, each piece asked to the MLP and its voxels
-    # labelled with the piece's left-coronary vessel (a piece below split_min_left_p keeps the candidate's class), so
+    # least split.min_area_mm2 is cut into pieces of about split.piece_mm2, each piece asked to the MLP and its voxels
+    # labelled with the piece's left-coronary vessel (a piece below split.min_left_p keeps the candidate's class), so
     # agatston counts a lesion across the left-main bifurcation once per vessel as the reference does
     # (docs/lesion_scorer.md, "Voxel-level vessel split"). Applied by vessel_labels at scoring only. Off: it raised the
     # 4-vessel ratio on phantom seeds 9101 / 9401 but moved w8_0002's left-main AU to the LCX on the 0002 hybrids
     voxel_split: bool = False
-    split_min_area_mm2: float = 10.0
-    split_piece_mm2: float = 5.0
-    split_min_left_p: float = 0.0
-    split_piece_columns: str = "all"  # cacscore.lesion.split.SplitSettings.piece_columns
-    split_max_parent_p: float = 1.0  # cacscore.lesion.split.SplitSettings.max_parent_p
-    # session 14 (wt22d): the guard that keeps a left-main plaque whole (SplitSettings.min_part_mm2 / own_part) and the
-    # cut (SplitSettings.method, max_pieces); docs/lesion_scorer.md "(session 14, wt22d)"
-    split_min_part_mm2: float = 0.0
-    split_own_part: bool = False
-    split_method: str = "kmeans"
-    split_max_pieces: int = 8
+    # the split's settings (session 14's guard and cut included: min_part_mm2, own_part, method, max_pieces,
+    # docs/lesion_scorer.md "(session 14, wt22d)"). model.json stores them nested under "split"; models saved before
+    # session 15 hold them flat as split_<field> and load through from_dict (docs/lesion_scorer.md "(session 15, wt23d)")
+    split: SplitSettings = field(default_factory=SplitSettings)
     # after the vote, guard and join: a coronary candidate the MLP itself called a vessel with probability >= this keeps
     # that call (cacscore.lesion.tree.keep_confident); None: off. Phantom v8 seed 9101 (60 patients, shipped model):
     # 4-vessel ratio 1.81 -> 2.31 at 0.9 (docs/lesion_scorer.md "(session 14, wt22d)")
@@ -215,17 +208,35 @@ class ClassifierConfig:
 
     @property
     def split_settings(self) -> SplitSettings:
-        """The voxel split's settings (cacscore.lesion.split.SplitSettings) of the split_* fields: each SplitSettings
-        field f is this config's ``split_<f>`` (flat here, as model.json stores the config)."""
-        kw = {f.name: getattr(self, f"split_{f.name}") for f in dataclasses.fields(SplitSettings)}
-        return SplitSettings(**{**kw, "max_pieces": int(kw["max_pieces"]), "own_part": bool(kw["own_part"])})
+        """The voxel split's settings (:attr:`split`; the name callers used while they were flat split_* fields)."""
+        return self.split
 
     def with_split(self, settings: SplitSettings | None) -> "ClassifierConfig":
-        """This config with the voxel split on with ``settings`` (None: off), the inverse of :attr:`split_settings`."""
+        """This config with the voxel split on with ``settings`` (None: off; the settings kept)."""
         if settings is None:
             return dataclasses.replace(self, voxel_split=False)
-        return dataclasses.replace(self, voxel_split=True, **{f"split_{f.name}": getattr(settings, f.name)
-                                                              for f in dataclasses.fields(SplitSettings)})
+        return dataclasses.replace(self, voxel_split=True, split=settings)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "ClassifierConfig":
+        """The config of a model.json "config" object: the split's settings nested under "split" (as save_model writes
+        them since session 15) or flat as ``split_<field>`` (models saved before: any subset of SplitSettings'
+        fields, the rest at their defaults; not both). Other keys are the fields' own."""
+        d = dict(d)
+        flat = {f.name: d.pop(f"split_{f.name}") for f in dataclasses.fields(SplitSettings) if f"split_{f.name}" in d}
+        split = d.get("split")
+        if flat and split is not None:
+            raise ValueError(f"split settings both nested and flat: {sorted(flat)} and 'split'")
+        if flat:
+            split = flat
+        if isinstance(split, dict):
+            split = dict(split)
+            if "max_pieces" in split:  # (JSON numbers: as the flat fields were read before session 15)
+                split["max_pieces"] = int(split["max_pieces"])
+            if "own_part" in split:
+                split["own_part"] = bool(split["own_part"])
+            d["split"] = SplitSettings(**split)
+        return cls(**d)
 
     @property
     def feature_names(self) -> tuple[str, ...]:
@@ -272,7 +283,8 @@ class ClassifierConfig:
             raise ValueError(f"bad training settings: {self!r}")
         if self.features is not None:
             object.__setattr__(self, "features", check_feature_names(self.features, "ClassifierConfig.features"))
-        self.split_settings  # raises on bad split settings
+        if not isinstance(self.split, SplitSettings):
+            raise ValueError(f"split must be a SplitSettings, got {self.split!r}")
         if self.keep_confident_p is not None and not 0 < float(self.keep_confident_p) <= 1:
             raise ValueError(f"keep_confident_p must be in (0, 1] or None, got {self.keep_confident_p!r}")
         if self.reference not in REFERENCES:
@@ -604,7 +616,7 @@ def load_model(model_dir: str | Path) -> LesionModel:
         c["hidden"] = tuple(c["hidden"])
         # models saved before the feature list was a setting hold FEATURE_NAMES and no "features"
         c["features"] = c.get("features") or (None if names == BASE_FEATURE_NAMES else names)
-        config = ClassifierConfig(**c)
+        config = ClassifierConfig.from_dict(c)
         if config.feature_names != names:
             raise LesionError(f"{jpath}: config features and feature_names differ")
         threshold_hu, min_area_mm2 = float(cfg["threshold_hu"]), float(cfg["min_area_mm2"])
@@ -709,7 +721,7 @@ def vessel_labels(hu: np.ndarray, cand: Candidates, classes: np.ndarray, model: 
     c = model.config
     if not c.voxel_split:
         return assign_labels(cand.ids, classes)
-    settings = c.split_settings
+    settings = c.split
     return split_labels(cand.ids, hu, classes, cand.features, cand.heart_index, cand.spacing_mm, model.threshold_hu,
                         lambda f, parent: model.predict_proba(model.table(
                             f, None if cand.anatomy_columns is None else cand.anatomy_columns[parent])), settings)
