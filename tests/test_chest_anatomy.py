@@ -162,7 +162,10 @@ def test_mitral_annulus_rule_on_the_phantom_heart(patient, anatomy):
     # the lateral and posterior-lateral annulus (left of the centroid) fires; its posterior end, right of the
     # centroid where the RCA reaches the crux, does not
     left = cols[:, ANATOMY_NAMES.index("sac_left_mm")] > 0
-    assert left.sum() >= 8 and deep[left].sum() >= 2 and not deep[~left].any()
+    # >= 3: this patient's measured count, exactly (session 15, bench/anatomy_snapshot.py bounds). It is a weak patient
+    # for the rule: on seed 11301 #1-10 (256 px) 0-16 of 12-20 deep left points fire, median 8 of 13 (61 %), and 0 on
+    # two (#7: every point above the sac's low centroid; #8: half above, half > 28 mm behind): docs/chest_anatomy.md
+    assert left.sum() >= 8 and deep[left].sum() >= 3 and not deep[~left].any()
 
 
 def test_true_coronary_calcium_is_never_overruled_and_far_calcium_is(monkeypatch):
@@ -337,7 +340,9 @@ def test_pericardium_holds_little_of_the_abdomen(patient, anatomy):
     there, 5.1 %."""
     lab = patient.anatomy_labels[::anatomy.step_z, ::anatomy.step_xy, ::anatomy.step_xy]
     abdomen = np.isin(lab, [LABEL[n] for n in ("liver", "abdomen", "spleen", "stomach", "aorta_abdominal")])
-    assert (abdomen & anatomy.pericardium).sum() < 0.07 * anatomy.pericardium.sum()
+    # < 6.5 %: this patient's measured 6.40 % rounded up to the next 0.5 % (session 15). Seed 11301 #1-10 (256 px):
+    # 0.0-7.3 %, median 4.4 %, so this patient is among the worst; one of ten (#7, 7.3 %) would fail this bound
+    assert (abdomen & anatomy.pericardium).sum() < 0.065 * anatomy.pericardium.sum()
     searched = read_chest(patient.hu, patient.spacing_mm, root_options=RootOptions.with_seed_search()).pericardium
     assert (abdomen & searched).sum() < 0.08 * searched.sum()
 
