@@ -77,34 +77,55 @@ def locate_heart(volume_or_hu: Volume | np.ndarray, spacing_mm: tuple[float, flo
         field = np.flatnonzero(area > 0.4 * area.max())  # the lung field without domes and apices
         upper = field.min() + 0.67 * (field.max() - field.min())
     for k in field[field <= upper]:  # the heart is never in the upper third (arch, great vessels)
-        ys, xs = np.nonzero(lung[k])
-        # body midline (the lungs differ in size: not their median); a heart-centred field of view shows no body
-        # outline, so there the vertebral body, which lies on the midline, stands for it
-        xmid = _spine_x(small[k]) if view else np.nonzero(body[k])[1].mean()
-        left, right = xs[xs < xmid], xs[xs >= xmid]
-        if len(left) == 0 or len(right) == 0:
-            continue
-        x0, x1 = np.percentile(left, 90), np.percentile(right, 10)  # inner edges of the two lungs
-        if x1 <= x0:
-            continue
-        y0, y1 = ys.min(), ys.max()
-        m = soft[k, y0:y1 + 1, int(x0):int(x1) + 1].copy()
-        # drop what lies behind the front of the spine (vertebral marrow, paraspinal muscle, the
-        # descending aorta beside it): without this the centroid sat 10-25 mm posterior of the heart
-        bone = small[k, y0:y1 + 1, int(x0):int(x1) + 1] > 200
-        by = np.nonzero(bone[(y1 - y0) // 2:])[0]
-        if len(by):
-            m[(y1 - y0) // 2 + int(np.percentile(by, 5)):] = False
-        if m.sum() == 0:
-            continue
-        mass[k] = m.sum()
-        yy, xx = np.nonzero(m)
-        cy[k], cx[k] = yy.mean() + y0, xx.mean() + int(x0)
+        found = _mediastinum_in(small[k], lung[k], body[k], soft[k], view)
+        if found is not None:
+            mass[k], cy[k], cx[k] = found
     if mass.max() <= 0:
         return HeartFinding((nz // 2, ny // 2, nx // 2), False, "no mediastinum found; using the volume centre", view)
-    # the heart is where the mediastinum is widest: the run of slices around the (smoothed) maximum
-    # of mediastinal soft tissue that stays above HEART_FRACTION of it
-    size = max(1, int(round(15.0 / float(spacing_mm[0]))))
+    w = _heart_weights(mass, float(spacing_mm[0]))
+    z = float((w * np.arange(nz)).sum() / w.sum())
+    sel = w > 0
+    y = float(np.nansum(cy[sel] * w[sel]) / w[sel].sum()) * step
+    x = float(np.nansum(cx[sel] * w[sel]) / w[sel].sum()) * step
+    return HeartFinding((int(round(z)), int(min(round(y), ny - 1)), int(min(round(x), nx - 1))), heart_only=view)
+
+
+def _mediastinum_in(sl: np.ndarray, lung: np.ndarray, body: np.ndarray, soft: np.ndarray,
+                    view: str) -> tuple[int, float, float] | None:
+    """The mediastinal soft tissue of one axial slice of the grid: its pixel count and centroid (y, x, grid pixels),
+    or None where there is none. sl: HU; lung, body, soft: the slice's lung, body and soft-tissue masks; view: the
+    scan's heart_only reason ("" for a whole chest). The tissue between the inner edges of the two lungs, in their
+    rows, in front of the spine."""
+    ys, xs = np.nonzero(lung)
+    # body midline (the lungs differ in size: not their median); a heart-centred field of view shows no body
+    # outline, so there the vertebral body, which lies on the midline, stands for it
+    xmid = _spine_x(sl) if view else np.nonzero(body)[1].mean()
+    left, right = xs[xs < xmid], xs[xs >= xmid]
+    if len(left) == 0 or len(right) == 0:
+        return None
+    x0, x1 = np.percentile(left, 90), np.percentile(right, 10)  # inner edges of the two lungs
+    if x1 <= x0:
+        return None
+    y0, y1 = ys.min(), ys.max()
+    m = soft[y0:y1 + 1, int(x0):int(x1) + 1].copy()
+    # drop what lies behind the front of the spine (vertebral marrow, paraspinal muscle, the
+    # descending aorta beside it): without this the centroid sat 10-25 mm posterior of the heart
+    bone = sl[y0:y1 + 1, int(x0):int(x1) + 1] > 200
+    by = np.nonzero(bone[(y1 - y0) // 2:])[0]
+    if len(by):
+        m[(y1 - y0) // 2 + int(np.percentile(by, 5)):] = False
+    if m.sum() == 0:
+        return None
+    yy, xx = np.nonzero(m)
+    return int(m.sum()), yy.mean() + y0, xx.mean() + int(x0)
+
+
+def _heart_weights(mass: np.ndarray, slice_mm: float) -> np.ndarray:
+    """(nz,) weight of each slice in the heart's centre, of the mediastinal mass per slice (not all zero): the heart is
+    where the mediastinum is widest, the run of slices around the (15 mm smoothed) maximum that stays above
+    HEART_FRACTION of it, each weighted by its mass."""
+    nz = len(mass)
+    size = max(1, int(round(15.0 / slice_mm)))
     sm = ndimage.uniform_filter1d(mass, size=size, mode="constant")
     peak = int(np.argmax(sm))
     run = sm >= HEART_FRACTION * sm[peak]
@@ -113,11 +134,7 @@ def locate_heart(volume_or_hu: Volume | np.ndarray, spacing_mm: tuple[float, flo
     if w.sum() <= 0:  # sparse mediastinum (e.g. a heart-centred gated field of view): the run can fall between
         # the slices that hold tissue; the smoothing window around the peak holds some by construction
         w = np.where(np.abs(np.arange(nz) - peak) <= size // 2 + 1, mass, 0.0)
-    z = float((w * np.arange(nz)).sum() / w.sum())
-    sel = w > 0
-    y = float(np.nansum(cy[sel] * w[sel]) / w[sel].sum()) * step
-    x = float(np.nansum(cx[sel] * w[sel]) / w[sel].sum()) * step
-    return HeartFinding((int(round(z)), int(min(round(y), ny - 1)), int(min(round(x), nx - 1))), heart_only=view)
+    return w
 
 
 def _spine_x(sl: np.ndarray) -> float:
