@@ -340,6 +340,35 @@ def _extract_job(job: tuple) -> dict:
     return _extract(*job)
 
 
+def _training_rows(ok: list[dict], names: tuple[str, ...], seed: int, gated_copies: int,
+                   gated_heart_jitter_mm: float) -> tuple[np.ndarray, np.ndarray, list[dict], list[dict]]:
+    """The MLP's training rows (float32 (n, len(names)) table, int64 targets) of the extracted cases ``ok``
+    (:func:`_extract_job` results), with the gated cases' copies: every case's rows once; then gated_copies - 1 times
+    every gated case's rows with the heart reference shifted by N(0, gated_heart_jitter_mm) per axis (rng
+    [seed, 8]); then each gated case's noisy copy (its "noise_features") with one such shift (rng [seed, 9]; none when
+    the jitter is 0). Also returns the gated and the noisy cases. The table holds the chosen candidate features and
+    anatomy columns (the anatomy does not move with the shifts, which re-reference only the position columns)."""
+    def table(f: np.ndarray, r: dict, key: str = "anatomy") -> np.ndarray:
+        return feature_table(f, r.get(key), names)
+
+    train_f, train_y = [table(r["features"], r) for r in ok], [r["targets"] for r in ok]
+    gated = [r for r in ok if r.get("kind") == "gated"]
+    if gated and gated_copies > 1 and gated_heart_jitter_mm > 0:
+        rng = np.random.default_rng([seed, 8])
+        for _ in range(gated_copies - 1):
+            for r in gated:
+                train_f.append(table(shift_heart_reference(r["features"], rng.normal(0.0, gated_heart_jitter_mm, 3)), r))
+                train_y.append(r["targets"])
+    noisy = [r for r in gated if "noise_features" in r]
+    if noisy:
+        rng_n = np.random.default_rng([seed, 9])
+        for r in noisy:
+            shift = rng_n.normal(0.0, gated_heart_jitter_mm, 3) if gated_heart_jitter_mm > 0 else np.zeros(3)
+            train_f.append(table(shift_heart_reference(r["noise_features"], shift), r, "noise_anatomy"))
+            train_y.append(r["noise_targets"])
+    return np.concatenate(train_f).astype(np.float32), np.concatenate(train_y).astype(np.int64), gated, noisy
+
+
 def train_lesion_model(cases: list[Case], out_dir: str | Path, *, config: L.ClassifierConfig = L.ClassifierConfig(),  # noqa: B008 - frozen
                        workers: int = 1, progress: bool = True, threshold_hu: float = 130.0,
                        min_area_mm2: float = 1.0, gated_heart_jitter_mm: float = 4.0, gated_copies: int = 4,
@@ -395,30 +424,12 @@ def train_lesion_model(cases: list[Case], out_dir: str | Path, *, config: L.Clas
     feats = np.concatenate([r["features"] for r in ok]).astype(np.float32)
     targets = np.concatenate([r["targets"] for r in ok]).astype(np.int64)
     names = config.feature_names
-    # the model's input: the chosen candidate features and anatomy columns (the anatomy does not move with the
-    # heart-reference shifts below, which re-reference only the position columns)
-    table = lambda f, r, key="anatomy": feature_table(f, r.get(key), names)  # noqa: E731
     if len(targets) == 0:
         raise LesionCohortError(f"the {len(ok)} usable case(s) have no calcium candidate (>= {threshold_hu:g} HU)")
     if gated_copies < 1 or not gated_heart_jitter_mm >= 0:
         raise ValueError(f"gated_copies must be >= 1 and gated_heart_jitter_mm >= 0, got {gated_copies}, "
                          f"{gated_heart_jitter_mm}")
-    train_f, train_y = [table(r["features"], r) for r in ok], [r["targets"] for r in ok]
-    gated = [r for r in ok if r.get("kind") == "gated"]
-    if gated and gated_copies > 1 and gated_heart_jitter_mm > 0:
-        rng = np.random.default_rng([config.seed, 8])
-        for _ in range(gated_copies - 1):
-            for r in gated:
-                train_f.append(table(shift_heart_reference(r["features"], rng.normal(0.0, gated_heart_jitter_mm, 3)), r))
-                train_y.append(r["targets"])
-    noisy = [r for r in gated if "noise_features" in r]
-    if noisy:
-        rng_n = np.random.default_rng([config.seed, 9])
-        for r in noisy:
-            shift = rng_n.normal(0.0, gated_heart_jitter_mm, 3) if gated_heart_jitter_mm > 0 else np.zeros(3)
-            train_f.append(table(shift_heart_reference(r["noise_features"], shift), r, "noise_anatomy"))
-            train_y.append(r["noise_targets"])
-    train_f_all, train_y_all = np.concatenate(train_f).astype(np.float32), np.concatenate(train_y).astype(np.int64)
+    train_f_all, train_y_all, gated, noisy = _training_rows(ok, names, config.seed, gated_copies, gated_heart_jitter_mm)
     if density_cap_percentile is not None:
         config = _cap_from_data(config, train_f_all, train_y_all, density_cap_percentile)
     t1 = time.perf_counter()
