@@ -3,7 +3,7 @@ with RootOptions.before_session14() (the finder of sessions 9-13), on phantoms o
 256 px: true coronary candidates (truth labels, lesion.candidate_targets) and the others. Session 14
 (docs/chest_anatomy.md, "Robust on the realistic thorax").
 
-    PYTHONPATH=src nice -n 10 python bench/chest_anatomy_overrule.py SEED FIRST-LAST [--mediastinum 0|1] [--new-only]
+    PYTHONPATH=src nice -n 10 python bench/chest_anatomy_overrule.py SEED FIRST-LAST [--mediastinum 0|1] [--widen W] [--new-only]
 
 --mediastinum sets phantom.anatomy.MEDIASTINUM_REALISM for the renders (session 15); --new-only skips the old finder.
 """
@@ -18,11 +18,13 @@ from cacscore.phantom.core import make_patient
 from cacscore.phantom import anatomy as pa
 
 seed = int(sys.argv[1]); a, b = (int(v) for v in sys.argv[2].split("-"))
+if "--widen" in sys.argv:  # phantom.anatomy.MEDIASTINUM_WIDEN_V13 for the renders
+    pa.MEDIASTINUM_WIDEN_V13 = float(sys.argv[sys.argv.index("--widen") + 1])
 if "--mediastinum" in sys.argv:
     pa.MEDIASTINUM_REALISM = bool(int(sys.argv[sys.argv.index("--mediastinum") + 1]))
 finders = (("new", RootOptions()),) if "--new-only" in sys.argv else \
     (("new", RootOptions()), ("before14", RootOptions.before_session14()))
-print(f"MEDIASTINUM_REALISM {pa.MEDIASTINUM_REALISM}", flush=True)
+print(f"MEDIASTINUM_REALISM {pa.MEDIASTINUM_REALISM} MEDIASTINUM_WIDEN_V13 {pa.MEDIASTINUM_WIDEN_V13}", flush=True)
 tot = {name: [0, 0, 0, 0] for name, _ in finders}
 for pid in range(a, b + 1):
     p = make_patient(pid, seed=seed, size=256)
