@@ -3,7 +3,9 @@ with RootOptions.before_session14() (the finder of sessions 9-13), on phantoms o
 256 px: true coronary candidates (truth labels, lesion.candidate_targets) and the others. Session 14
 (docs/chest_anatomy.md, "Robust on the realistic thorax").
 
-    PYTHONPATH=src nice -n 10 python bench/chest_anatomy_overrule.py SEED FIRST-LAST
+    PYTHONPATH=src nice -n 10 python bench/chest_anatomy_overrule.py SEED FIRST-LAST [--mediastinum 0|1] [--widen W] [--new-only]
+
+--mediastinum sets phantom.anatomy.MEDIASTINUM_REALISM for the renders (session 15); --new-only skips the old finder.
 """
 from __future__ import annotations
 
@@ -13,11 +15,20 @@ from cacscore import lesion as L
 from cacscore.lesion.anatomy import anatomy_verdicts
 from cacscore.chest.anatomy import read_chest, RootOptions
 from cacscore.phantom.core import make_patient
+from cacscore.phantom import anatomy as pa
+
 seed = int(sys.argv[1]); a, b = (int(v) for v in sys.argv[2].split("-"))
-tot = {"new": [0, 0, 0, 0], "before14": [0, 0, 0, 0]}
+if "--widen" in sys.argv:  # phantom.anatomy.MEDIASTINUM_WIDEN_V13 for the renders
+    pa.MEDIASTINUM_WIDEN_V13 = float(sys.argv[sys.argv.index("--widen") + 1])
+if "--mediastinum" in sys.argv:
+    pa.MEDIASTINUM_REALISM = bool(int(sys.argv[sys.argv.index("--mediastinum") + 1]))
+finders = (("new", RootOptions()),) if "--new-only" in sys.argv else \
+    (("new", RootOptions()), ("before14", RootOptions.before_session14()))
+print(f"MEDIASTINUM_REALISM {pa.MEDIASTINUM_REALISM} MEDIASTINUM_WIDEN_V13 {pa.MEDIASTINUM_WIDEN_V13}", flush=True)
+tot = {name: [0, 0, 0, 0] for name, _ in finders}
 for pid in range(a, b + 1):
     p = make_patient(pid, seed=seed, size=256)
-    for name, opts in (("new", RootOptions()), ("before14", RootOptions.before_session14())):
+    for name, opts in finders:
         an = read_chest(p.hu, p.spacing_mm, root_options=opts)
         cand = L.find_candidates(p.hu, p.spacing_mm, anatomy=an)
         v = anatomy_verdicts(cand.anatomy_columns).any(1)

@@ -8,7 +8,7 @@ inside the mask grown by 5 mm, and read_chest's CPU time. Issue 16, session 14 (
 realistic thorax").
 
     PYTHONPATH=src nice -n 10 python bench/chest_anatomy_robust.py SEED FIRST-LAST SIZE CACHE [--seed-search]
-        [--widen W] [--tag NAME]
+        [--widen W] [--tag NAME] [--mediastinum 0|1]
 
 CACHE (a folder) keeps the rendered phantoms (hu, anatomy labels, coronary labels, truth root) for reruns on other
 finder code. ``--widen W`` renders with ``phantom.anatomy.MEDIASTINUM_WIDEN_V13 = W`` (session 13 left it at 0: the
@@ -34,20 +34,24 @@ sys.path.insert(0, str(Path(__file__).parent))
 from chest_anatomy_phantom import SAC_LABELS, sac_metrics  # noqa: E402
 
 
-def phantom(pid: int, seed: int, size: int, cache: Path, widen: float) -> dict:
-    f = cache / f"{seed}_{size}_{pid}_w{widen:g}.npz"
+def phantom(pid: int, seed: int, size: int, cache: Path, widen: float, mediastinum: int | None = None) -> dict:
+    """mediastinum: phantom.anatomy.MEDIASTINUM_REALISM for this render (None: the default; 0 / 1 cached apart)."""
+    tag = "" if mediastinum is None else f"_m{int(mediastinum)}"
+    f = cache / f"{seed}_{size}_{pid}_w{widen:g}{tag}.npz"
     if f.is_file():
         with np.load(f) as z:
             return {k: z[k] for k in z.files}
     from cacscore.phantom import anatomy as pa
     from cacscore.phantom.core import make_patient
 
-    keep = pa.MEDIASTINUM_WIDEN_V13
+    keep, keep_m = pa.MEDIASTINUM_WIDEN_V13, pa.MEDIASTINUM_REALISM
     pa.MEDIASTINUM_WIDEN_V13 = widen
+    if mediastinum is not None:
+        pa.MEDIASTINUM_REALISM = bool(mediastinum)
     try:
         p = make_patient(pid, seed=seed, size=size, anatomy=True)
     finally:
-        pa.MEDIASTINUM_WIDEN_V13 = keep
+        pa.MEDIASTINUM_WIDEN_V13, pa.MEDIASTINUM_REALISM = keep, keep_m
     o = np.array(p.origin_mm, float)  # (x, y, z) of voxel 0
     r = np.asarray(p.anatomy.aorta_root, float)
     d = {"hu": p.hu.astype(np.int16), "alab": p.anatomy_labels, "cor": (p.labels > 0) & (p.hu >= 130),
@@ -86,6 +90,8 @@ def main() -> None:
     ap.add_argument("--before14", action="store_true", help="RootOptions.before_session14(): the finder of sessions 9-13")
     ap.add_argument("--widen", type=float, default=0.0)
     ap.add_argument("--tag", default="")
+    ap.add_argument("--mediastinum", type=int, choices=(0, 1), default=None,
+                    help="phantom.anatomy.MEDIASTINUM_REALISM for the renders (default: the phantom's default)")
     ap.add_argument("--opts", default="", help="RootOptions fields, e.g. branch_guard=0,seed_by_track=1 (over the "
                                               "default or --seed-search)")
     a = ap.parse_args()
@@ -97,7 +103,7 @@ def main() -> None:
         opts = replace(opts, **kw)
     rows = []
     for pid in range(first, last + 1):
-        d = phantom(pid, a.seed, a.size, a.cache, a.widen)
+        d = phantom(pid, a.seed, a.size, a.cache, a.widen, a.mediastinum)
         hu = d["hu"].astype(np.float32)
         sp = tuple(float(v) for v in d["sp"])
         t = time.process_time()

@@ -4,6 +4,8 @@ confidence only (bench/chest_anatomy_v2.py), which then switches the anatomy rul
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -139,21 +141,25 @@ def test_anatomy_rules_fire_only_where_the_part_was_found():
                           np.delete(v, RULE_NAMES.index("mitral annulus"), 1))
 
 
-def test_mitral_annulus_rule_on_the_phantom_heart(patient, anatomy):
+def test_mitral_annulus_rule_on_the_phantom_heart():
     """Switched on, the rule calls the points the phantom draws its mitral annular calcification at
     (cacscore.phantom.noncoronary: the left half of the AV plane, inside the heart's surface) non-coronary where they
-    lie deep in the found sac's posterior-left-lower quarter; the LCX's course in the AV groove of this (v6-like)
-    heart, 2.5 mm outside its surface, never. On session 12's chest 11 of the 13 deep points left of the centroid
-    fired; the sac then leaked 15 slabs up the superior mediastinum (Dice 0.755), its centroid higher. On the realistic
-    thorax the sac stops 15 mm over the true top (Dice 0.839) and this heart's annulus lies 28-29 mm behind its
-    centroid, at the edge of the rule's 0-28 mm box: 3 of 13 fire (the rule is off by default: it costs LCX calcium)."""
+    lie deep in the found sac's posterior-left-lower quarter; the LCX's course in the AV groove of this heart, 2.5 mm
+    outside its surface, never. Seed 11101 patient 2 (256 px; session 15, wt23b): 16 of the 19 deep points left of
+    the sac's centroid fire with MEDIASTINUM_REALISM off, 15 with it on. Until session 15 this test read seed 5
+    patient 1, whose annulus lies 28-30 mm behind the found sac's centroid, at the edge of the rule's 0-28 mm box: 11 of
+    13 fired on session 12's chest (the sac leaked up, its centroid higher), 3 on session 13's (sac top +15 mm), 1 with
+    MEDIASTINUM_REALISM (the sac stops 5 mm over the heart's top, Dice 0.867 against 0.839, its centroid 4 mm lower):
+    the finder got better and the patient's annulus left the box, so the patient was replaced, not the bound."""
+    p = make_patient(2, seed=11101, size=256, anatomy=True)
+    anatomy = read_chest(p.hu, p.spacing_mm)
     from cacscore.lesion.anatomy import ANATOMY_NAMES, RULE_NAMES, AnatomyRules, anatomy_columns, anatomy_verdicts
     from cacscore.phantom.anatomy import heart_surface
 
     phis = np.linspace(60, 190, 27)
     def verdict(out_mm: float) -> tuple[np.ndarray, np.ndarray]:
-        xyz = heart_surface(patient.anatomy, np.full(len(phis), -0.45), phis, np.full(len(phis), out_mm))
-        cols = anatomy_columns(anatomy, np.array([_mine(patient, p) for p in xyz]))
+        xyz = heart_surface(p.anatomy, np.full(len(phis), -0.45), phis, np.full(len(phis), out_mm))
+        cols = anatomy_columns(anatomy, np.array([_mine(p, q) for q in xyz]))
         return anatomy_verdicts(cols, AnatomyRules(mitral_annulus=True))[:, RULE_NAMES.index("mitral annulus")], cols
 
     groove, cols = verdict(2.5)
@@ -162,10 +168,10 @@ def test_mitral_annulus_rule_on_the_phantom_heart(patient, anatomy):
     # the lateral and posterior-lateral annulus (left of the centroid) fires; its posterior end, right of the
     # centroid where the RCA reaches the crux, does not
     left = cols[:, ANATOMY_NAMES.index("sac_left_mm")] > 0
-    # >= 3: this patient's measured count, exactly (session 15, bench/anatomy_snapshot.py bounds). It is a weak patient
-    # for the rule: on seed 11301 #1-10 (256 px) 0-16 of 12-20 deep left points fire, median 8 of 13 (61 %), and 0 on
-    # two (#7: every point above the sac's low centroid; #8: half above, half > 28 mm behind): docs/chest_anatomy.md
-    assert left.sum() >= 8 and deep[left].sum() >= 3 and not deep[~left].any()
+    # >= half of the deep left points (session 15, wt23b: seed 11101 p2 fires 16 of 19 with MEDIASTINUM_REALISM off,
+    # 15 with it on; wt23d measured the rule on seed 11301 #1-10: median 8 of 13 fire, 0 on two patients whose sac
+    # centroid sits low, docs/chest_anatomy.md)
+    assert left.sum() >= 8 and deep[left].sum() >= left.sum() // 2 and not deep[~left].any()
 
 
 def test_true_coronary_calcium_is_never_overruled_and_far_calcium_is(monkeypatch):
@@ -340,9 +346,10 @@ def test_pericardium_holds_little_of_the_abdomen(patient, anatomy):
     there, 5.1 %."""
     lab = patient.anatomy_labels[::anatomy.step_z, ::anatomy.step_xy, ::anatomy.step_xy]
     abdomen = np.isin(lab, [LABEL[n] for n in ("liver", "abdomen", "spleen", "stomach", "aorta_abdominal")])
-    # < 6.5 %: this patient's measured 6.40 % rounded up to the next 0.5 % (session 15). Seed 11301 #1-10 (256 px):
-    # 0.0-7.3 %, median 4.4 %, so this patient is among the worst; one of ten (#7, 7.3 %) would fail this bound
-    assert (abdomen & anatomy.pericardium).sum() < 0.065 * anatomy.pericardium.sum()
+    # < 7 %: this patient's measured share rounded up to the next 0.5 % (session 15): 6.40 % with MEDIASTINUM_REALISM
+    # off (wt23d), 6.81 % with it on (the default since session 15). Seed 11301 #1-10 (256 px, realism off): 0.0-7.3 %,
+    # median 4.4 %, so this patient is among the worst; one of ten (#7, 7.3 %) would fail this bound
+    assert (abdomen & anatomy.pericardium).sum() < 0.07 * anatomy.pericardium.sum()
     searched = read_chest(patient.hu, patient.spacing_mm, root_options=RootOptions.with_seed_search()).pericardium
     assert (abdomen & searched).sum() < 0.08 * searched.sum()
 
@@ -390,19 +397,34 @@ def _sac_top_over_truth_mm(a: ChestAnatomy, labels: np.ndarray) -> float:
     return float((top(a.pericardium) - top(true)) * a.grid_mm[0])
 
 
-def test_branch_guard_takes_a_radius_flip_for_a_branch(patient, anatomy):
-    """Issue 16, session 9: on session 12's chest this patient's descending track climbed an arch branch, the
-    ascending seed landed on a neck vessel (root 85 mm off) and the arch-branch guard of RootOptions.with_seed_search()
-    put it within 15 mm. On the realistic thorax (session 13) the shipped finder's root is 21 mm off and the guard
-    cuts the descending track 50 mm under the arch, where the circle score's radius flips one of its 3 mm levels:
-    every ascending seed then lies in the heart and no root is found, which read_chest now says (it reported a root
-    found over '0 mm' with a nan position before session 14)."""
-    true = _mine(patient, patient.anatomy.aorta_root)
-    assert np.linalg.norm(anatomy.aortic_root_mm - true) < 25.0
-    assert _aorta_off_mm(anatomy, patient.anatomy_labels, "aorta_ascending") < 10.0
-    guarded = read_chest(patient.hu, patient.spacing_mm, root_options=RootOptions.with_seed_search())
-    assert not guarded.parts["root"].found and np.isnan(guarded.aortic_root_mm).all()
-    assert guarded.parts["pericardium"].confidence < 1.0  # its top not bounded by a root
+@pytest.mark.parametrize("mediastinum", [False, True])
+def test_branch_guard_takes_a_radius_flip_for_a_branch(monkeypatch, mediastinum):
+    """Issue 16, session 9: on session 12's chest seed 5 patient 1's descending track climbed an arch branch and the
+    arch-branch guard of RootOptions.with_seed_search() helped. On the realistic thorax the guard cuts the descending
+    track where the circle score's radius flips one of its 3 mm levels (11 -> 8 mm over two or more slices): every
+    ascending seed then lies in the heart. Seed 11101 patient 5 (256 px; session 15, wt23b), drawn with
+    MEDIASTINUM_REALISM off and on: the shipped finder's root 3.4 mm off both ways, the guarded descending track 85 / 95
+    mm long (the shipped one 155 / 180 mm), no ascending aorta; off, read_chest says so (no root; it reported a root
+    found over '0 mm' at nan before session 14); on, it reports a root 55 mm off on a short non-aortic track. Until
+    session 15 this test read seed 5 patient 1, whose radius flip is gone with MEDIASTINUM_REALISM (the guarded track
+    runs 155 mm and finds the root 11 mm off), so the patient was replaced."""
+    from cacscore.phantom import anatomy as phantom_anatomy
+
+    monkeypatch.setattr(phantom_anatomy, "MEDIASTINUM_REALISM", mediastinum)
+    p = make_patient(5, seed=11101, size=256, anatomy=True)
+    anatomy = read_chest(p.hu, p.spacing_mm)
+    true = _mine(p, p.anatomy.aorta_root)
+    assert np.linalg.norm(anatomy.aortic_root_mm - true) < 10.0
+    assert _aorta_off_mm(anatomy, p.anatomy_labels, "aorta_ascending") < 10.0
+    guarded = read_chest(p.hu, p.spacing_mm, root_options=RootOptions.with_seed_search())
+    desc_mm = lambda a: (a.aorta.segment == 2).sum() * a.grid_mm[0]  # noqa: E731
+    assert desc_mm(anatomy) >= 150.0 and desc_mm(guarded) <= 100.0
+    assert _aorta_off_mm(guarded, p.anatomy_labels, "aorta_ascending") > 30.0  # no tracked ascending aorta
+    if not mediastinum:
+        assert not guarded.parts["root"].found and np.isnan(guarded.aortic_root_mm).all()
+        assert guarded.parts["pericardium"].confidence < 1.0  # its top not bounded by a root
+    else:
+        assert np.linalg.norm(guarded.aortic_root_mm - true) > 40.0
 
 
 def test_ascending_aorta_found_when_the_descending_track_climbs_a_branch():
@@ -421,11 +443,20 @@ def test_ascending_aorta_found_when_the_descending_track_climbs_a_branch():
     assert _sac_top_over_truth_mm(old, p.anatomy_labels) > 60.0
 
 
-def test_descending_seed_on_a_hilar_artery_gives_way_to_the_longest_track():
-    """Seed 10502 patient 1 (256 px): the best circle beside the spine is the left pulmonary artery at the hilum. The
-    finder of sessions 9-13 followed it over 30 mm, cut the sac in front of it and left 65 % of the coronary calcium
-    outside the mask; the descending seed is now, when the best one's track is short (RootOptions.desc_by_track,
-    DESC_SHORT_MM), the one of the 4 best distinct whose track is the longest: the descending aorta."""
+@pytest.mark.parametrize("mediastinum", [False, True])
+def test_descending_seed_on_a_hilar_artery_gives_way_to_the_longest_track(monkeypatch, mediastinum):
+    """Seed 10502 patient 1 (256 px) drawn with MEDIASTINUM_REALISM off (session 13's hila): the best circle beside the
+    spine is the left pulmonary artery at the hilum. The finder of sessions 9-13 followed it over 30 mm, cut the sac in
+    front of it and left 65 % of the coronary calcium outside the mask; the descending seed is now, when the best one's
+    track is short (RootOptions.desc_by_track, DESC_SHORT_MM), the one of the 4 best distinct whose track is the
+    longest: the descending aorta. With MEDIASTINUM_REALISM on (session 15, wt23b) the left pulmonary artery runs over
+    the left main bronchus to a hilum further out and the old finder's descending track is the aorta too (31 slices),
+    so only the shipped finder's half is asserted there; none of seed 11101's patients 1-20 shows this premise with the
+    switch on (the old finder's descending track >= 60 mm on all, bench/results/mediastinum_s15), so the patient was
+    kept and drawn both ways rather than replaced."""
+    from cacscore.phantom import anatomy as phantom_anatomy
+
+    monkeypatch.setattr(phantom_anatomy, "MEDIASTINUM_REALISM", mediastinum)
     p = make_patient(1, seed=10502, size=256, anatomy=True)
     cal = np.argwhere((p.labels > 0) & (p.hu >= 130)) * np.array(p.spacing_mm)
     assert len(cal) >= 20
@@ -441,8 +472,9 @@ def test_descending_seed_on_a_hilar_artery_gives_way_to_the_longest_track():
     assert len(desc) * new.grid_mm[0] >= 100.0
     assert _aorta_off_mm(new, p.anatomy_labels, "aorta_descending") < 8.0
     assert calcium_in_sac(new) > 0.95
-    old = read_chest(p.hu, p.spacing_mm, root_options=RootOptions.before_session14())
-    assert (old.aorta.segment == 2).sum() * old.grid_mm[0] < 60.0 and calcium_in_sac(old) < 0.6
+    if not mediastinum:
+        old = read_chest(p.hu, p.spacing_mm, root_options=RootOptions.before_session14())
+        assert (old.aorta.segment == 2).sum() * old.grid_mm[0] < 60.0 and calcium_in_sac(old) < 0.6
 
 
 def test_root_lies_under_the_tracked_aorta_and_the_sac_top_does_not_follow_it(patient, anatomy):
@@ -451,8 +483,12 @@ def test_root_lies_under_the_tracked_aorta_and_the_sac_top_does_not_follow_it(pa
     assert below > 0
     # the annulus straight under the lowest tracked circle (the sinotubular junction)
     assert np.allclose(anatomy.aortic_root_mm, asc[0] - np.array([below, 0.0, 0.0]))
-    # the pericardial mask is the one the old finder made: its top stays 15 mm above the tracked aorta
-    old = read_chest(patient.hu, patient.spacing_mm, root_options=RootOptions.before_session9())
+    # the pericardial mask is the one the finder makes with the annulus at the lowest tracked circle: its top stays
+    # 15 mm above the tracked aorta. Compared with below_track_mm = 0 alone (session 15, wt23b): before_session9()
+    # also drops session 14's seed_by_track / seed_radius_mm, and with MEDIASTINUM_REALISM it seeds this patient's
+    # ascending track on a different circle (lowest circle 10 mm higher, sac top +15 mm over the heart's against +5),
+    # so it no longer isolates what this test is about; with the realism off both comparisons give the same mask
+    old = read_chest(patient.hu, patient.spacing_mm, root_options=replace(RootOptions(), below_track_mm=0.0))
     assert np.array_equal(old.pericardium, anatomy.pericardium)
     assert np.allclose(old.aortic_root_mm, asc[0])
     top_mm = np.nonzero(anatomy.pericardium.any((1, 2)))[0].max() * anatomy.grid_mm[0]

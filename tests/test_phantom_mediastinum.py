@@ -1,4 +1,4 @@
-"""Session 14 (MEDIASTINUM_REALISM, opt-in): the candy-cane arch, the hila, the sternum (docs/phantom.md)."""
+"""Session 14 (MEDIASTINUM_REALISM; opt-in after the session 14 merge, on again since session 15): the candy-cane arch, the hila, the sternum (docs/phantom.md)."""
 
 from __future__ import annotations
 

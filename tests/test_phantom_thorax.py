@@ -159,7 +159,7 @@ def test_release_records_its_realism_switches(tmp_path):
     write_release(out, n_patients=1, seed=SEED, size=48)
     rec = json.loads((out / "anatomy" / "realism.json").read_text())
     assert rec == {"anatomy_version": anatomy.ANATOMY_VERSION, "CHEST_REALISM": True, "BODY_REALISM": True,
-                   "THORAX_REALISM": True, "MEDIASTINUM_REALISM": False}
+                   "THORAX_REALISM": True, "MEDIASTINUM_REALISM": True}
 
 
 def test_costal_cartilages_rise_to_the_sternum_and_carry_their_calcium():
