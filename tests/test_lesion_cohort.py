@@ -477,3 +477,40 @@ def test_lesion_score_on_a_coca_root_scores_each_patient(release, model_dir, tmp
     df2 = LS.score_cases(model_dir, [tmp_path / "nope", release / "deidentified_nongated"], progress=False)
     assert len(df2) == N + 1 and (df2["error"] != "").sum() == 1
     assert "nope" in df2[df2["error"] != ""]["error"].iloc[0]
+
+
+def test_gated_extraction_skips_an_unused_chest_reading(gated_release, monkeypatch):
+    """On a gated series (a field of view through the body) a model that reads no anatomy column gets the same
+    training rows - features, targets, noise copies - without read_chest as with it (session 15, wt23c: read_chest
+    cost +38 % of gated extraction and changed no row); read_chest runs where its output is trained on (anatomy
+    columns) and on a whole-chest scan."""
+    from cacscore.chest import anatomy as A
+    from cacscore.lesion import classifier as C
+
+    calls = []
+    real = C.read_chest
+    monkeypatch.setattr(C, "read_chest", lambda *a, **k: calls.append(1) or real(*a, **k))
+    config = L.ClassifierConfig()
+    assert config.needs_anatomy and not config.reads_anatomy_columns
+    for case in LC.training_pairs(gated_release, kind="gated")[:2]:
+        hu, sp, _, _ = LC.gated_volume_labels(case)
+        assert A.cuts_through_body(hu, sp) and real(hu, sp).parts["body"].reason  # the rule read_chest applies
+        calls.clear()
+        fast = LC._extract(case, 130.0, 1.0, 2, (10.0, 60.0), 0, config, skip_unused_chest=True)
+        assert not calls and fast["chest_read"] is False
+        slow = LC._extract(case, 130.0, 1.0, 2, (10.0, 60.0), 0, config, skip_unused_chest=False)
+        assert len(calls) == 1 and slow["chest_read"] is True
+        assert len(fast["targets"]) > 0 and (fast["targets"] > 0).any()
+        for key in ("features", "targets", "noise_features", "noise_targets"):
+            assert np.array_equal(fast[key], slow[key]), key
+    cols = L.ClassifierConfig(features=C.FEATURE_SETS["distances"])  # reads anatomy columns: read_chest needed
+    assert cols.reads_anatomy_columns
+    calls.clear()
+    r = LC._extract(LC.training_pairs(gated_release, kind="gated")[0], 130.0, 1.0, 0, (10.0, 35.0), 0, cols)
+    assert len(calls) == 1 and r["chest_read"] is True and "anatomy" in r
+    whole = next(c for c in LC.training_pairs(gated_release) if c.kind == "labels")  # its whole-chest scan
+    calls.clear()
+    r = LC._extract(whole, 130.0, 1.0, 0, (10.0, 35.0), 0, config)
+    assert len(calls) == 1 and r["chest_read"] is True
+    ct = load_ct(whole.ct)
+    assert not A.cuts_through_body(ct.hu, (abs(ct.spacing_mm[0]), *ct.spacing_mm[1:]))

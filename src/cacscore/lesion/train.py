@@ -32,6 +32,7 @@ from scipy import ndimage
 
 from cacscore import lesion as L
 from cacscore.core.errors import one_line
+from cacscore.chest.anatomy import cuts_through_body
 from cacscore.chest.hull import thorax_hull
 from cacscore.core.fileio import atomic_write_text, make_output_folder
 from cacscore.core.parallel import map_jobs
@@ -39,6 +40,7 @@ from cacscore.io.ct import NIFTI_SUFFIXES, ScanFileError, read_ct, read_labels, 
 from cacscore.core.fileio import natural_key
 from cacscore.io.inputs import input_id
 from cacscore.lesion.anatomy import ANATOMY_NAMES
+from cacscore.lesion.candidates import check_hu
 from cacscore.lesion.classifier import coronary_density_hu, feature_table, framed_candidates
 
 log = logging.getLogger(__name__)
@@ -248,9 +250,29 @@ def noise_augmented_candidates(hu: np.ndarray, spacing_mm, labels: np.ndarray, h
     return np.concatenate(fs), np.concatenate(ts), np.concatenate(cs)
 
 
+def training_candidates(hu: np.ndarray, spacing_mm, config: L.ClassifierConfig, *, threshold_hu: float = 130.0,
+                        min_area_mm2: float = 1.0, skip_unused_chest: bool = True) -> tuple[L.Candidates, bool]:
+    """The candidates of one training volume as :func:`cacscore.lesion.classifier.framed_candidates` finds them for
+    ``config``, and whether ``read_chest`` ran.
+
+    skip_unused_chest: when the model reads no anatomy column (``config.reads_anatomy_columns`` False) and the field
+    of view cuts through the body (:func:`cacscore.chest.anatomy.cuts_through_body`: every gated, heart-centred
+    series of the phantom), the chest anatomy cannot change a training row: read_chest caps the pericardium's
+    confidence at TRUNCATED_CONFIDENCE, under heart_reference's REFERENCE_CONFIDENCE, so the reference is the heart
+    finder's point (``find_candidates``' own), and the anatomy's only other output, the anatomy columns, is not
+    trained on (the anatomy rules act at scoring). So it is not read: the same features and targets
+    (tests/test_gated_frame.py), wt22c measured read_chest at +38 % of gated extraction (284 s vs 205 s, 120 gated
+    scans at 256 px; bench/lesion_gated_extraction.py times both in one run)."""
+    hu, sp = check_hu(hu, spacing_mm)  # a bad volume raises LesionError here, as framed_candidates would
+    if skip_unused_chest and config.needs_anatomy and not config.reads_anatomy_columns and cuts_through_body(hu, sp):
+        return L.find_candidates(hu, sp, threshold_hu=threshold_hu, min_area_mm2=min_area_mm2), False
+    cand = framed_candidates(hu, sp, config, threshold_hu=threshold_hu, min_area_mm2=min_area_mm2)
+    return cand, config.needs_anatomy
+
+
 def _extract(case: Case, threshold_hu: float, min_area_mm2: float, noise_copies: int = 0,
              noise_sd_hu: tuple[float, float] = (10.0, 35.0), seed: int = 0,
-             config: L.ClassifierConfig | None = None) -> dict:
+             config: L.ClassifierConfig | None = None, skip_unused_chest: bool = True) -> dict:
     """Candidates + targets of one case, or {"id", "error"}: never raises for bad data. Gated cases also get
     ``noise_copies`` noise-augmented copies (:func:`noise_augmented_candidates`, seeded by seed and case id).
     config (default ``ClassifierConfig()``): the model's settings; its candidates are found through the door scoring
@@ -277,7 +299,9 @@ def _extract(case: Case, threshold_hu: float, min_area_mm2: float, noise_copies:
             # Phantom, 10 gated series of seed 31 at 512 px: the finder's gated centre lies a median 3.0 mm (max
             # 14.7) from its centre on the same patients' non-gated scans; the field of view's centre, used before,
             # 13.8 mm (max 18.6; bench/gated_heart_frame.py, docs/lesion_scorer.md)
-            cand = framed_candidates(hu, spacing, config, threshold_hu=threshold_hu, min_area_mm2=min_area_mm2)
+            # (without read_chest where it cannot change a row: training_candidates)
+            cand, chest_read = training_candidates(hu, spacing, config, threshold_hu=threshold_hu,
+                                                   min_area_mm2=min_area_mm2, skip_unused_chest=skip_unused_chest)
         except L.LesionError as exc:
             raise ScanFileError(f"{case.ct}: {exc}") from None
         try:
@@ -294,7 +318,7 @@ def _extract(case: Case, threshold_hu: float, min_area_mm2: float, noise_copies:
     except Exception as exc:  # noqa: BLE001 - a cohort job reports the bad case and goes on
         return {"id": case.id, "error": one_line(exc, name_unexpected=True)}
     out = {"id": case.id, "kind": case.kind, "features": cand.features, "targets": targets,
-           "seconds": time.perf_counter() - t0}
+           "seconds": time.perf_counter() - t0, "chest_read": chest_read}
     if config.reads_anatomy_columns:
         out["anatomy"] = cand.anatomy_columns
     if noisy is not None:
@@ -440,6 +464,7 @@ def train_lesion_model(cases: list[Case], out_dir: str | Path, *, config: L.Clas
         "gated_noise": {"copies": gated_noise_copies, "sd_hu": list(gated_noise_sd_hu),
                         "n_rows": int(sum(len(r["noise_targets"]) for r in noisy))},
         "n_cases": len(cases), "n_used": len(ok), "n_skipped": len(skipped),
+        "n_chest_read": int(sum(bool(r.get("chest_read")) for r in ok)),  # read_chest skipped where unused
         "cases_used": [r["id"] for r in ok],
         "skipped": skipped,
         "candidates": {"total": len(targets),
