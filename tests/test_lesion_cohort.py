@@ -431,7 +431,10 @@ def test_gated_noise_augmentation(gated_release, tmp_path, capsys):
         LC.train_lesion_model(cases, tmp_path / "m3", config=CONFIG, progress=False, gated_noise_sd_hu=(30.0, 20.0))
     rc = cli.main(["lesion-train", str(gated_release), str(tmp_path / "m4"), "--source", "gated", "--epochs", "3",
                    "--gated-noise-copies", "1", "--no-progress"])
-    assert rc == 0 and json.loads((tmp_path / "m4" / LC.TRAINING_REPORT).read_text())["gated_noise"]["copies"] == 1
+    rep4 = json.loads((tmp_path / "m4" / LC.TRAINING_REPORT).read_text())["gated_noise"]
+    assert rc == 0 and rep4["copies"] == 1
+    # the CLI's default range is the library's: 10-60 HU since session 15 (wt23c, docs/lesion_scorer.md)
+    assert rep4["sd_hu"] == list(LC.GATED_NOISE_SD_HU) == [10.0, 60.0]
 
 
 def test_noise_copies_reuse_the_clean_lung_hull(gated_release, monkeypatch):
@@ -444,7 +447,7 @@ def test_noise_copies_reuse_the_clean_lung_hull(gated_release, monkeypatch):
     rng = np.random.default_rng(5)
     old_f, old_t = [], []
     for _ in range(3):  # the old loop, verbatim: a hull per copy
-        noisy = LC.noisy_copy(hu, sp, float(rng.uniform(10.0, 35.0)), rng)
+        noisy = LC.noisy_copy(hu, sp, float(rng.uniform(10.0, 60.0)), rng)
         c = L.find_candidates(noisy, sp, heart_index=h)
         old_f.append(c.features)
         old_t.append(L.candidate_targets(c.ids, lab))
@@ -454,12 +457,12 @@ def test_noise_copies_reuse_the_clean_lung_hull(gated_release, monkeypatch):
     real = LCand.thorax_hull
     for mod in (LC, LCand):  # the noisy copies' caller, and find_candidates's own
         monkeypatch.setattr(mod, "thorax_hull", lambda *a, **k: calls.append(1) or real(*a, **k))
-    f, t = LC.noise_augmented_candidates(hu, sp, lab, h, copies=3, sd_hu=(10.0, 35.0), rng=np.random.default_rng(5))
+    f, t = LC.noise_augmented_candidates(hu, sp, lab, h, copies=3, sd_hu=LC.GATED_NOISE_SD_HU, rng=np.random.default_rng(5))
     assert len(calls) == 1  # once for the scan, not once per copy
     assert np.array_equal(f, np.concatenate(old_f)) and np.array_equal(t, np.concatenate(old_t))
     clean = L.find_candidates(hu, sp, heart_index=h)
     assert clean.thorax_hull is not None and len(calls) == 2
-    f2, t2 = LC.noise_augmented_candidates(hu, sp, lab, h, copies=3, sd_hu=(10.0, 35.0), rng=np.random.default_rng(5),
+    f2, t2 = LC.noise_augmented_candidates(hu, sp, lab, h, copies=3, sd_hu=LC.GATED_NOISE_SD_HU, rng=np.random.default_rng(5),
                                            hull=clean.thorax_hull)
     assert len(calls) == 2 and np.array_equal(f2, f) and np.array_equal(t2, t)
 

@@ -47,6 +47,13 @@ log = logging.getLogger(__name__)
 
 
 NONGATED_DIR = "deidentified_nongated"
+GATED_NOISE_SD_HU: tuple[float, float] = (10.0, 60.0)
+"""Default range of the noise sd added to gated training copies (``lesion-train --gated-noise-sd``). 10-60 HU since
+session 15 (was 10-35, chosen when the non-gated phantom had 10-40 HU; since ca38b2b it reaches
+``NOISE_SIGMA_MAX_HU`` = 60 HU with thin slices and sharp kernels). Gated -> non-gated on the phantom, 120 gated
+training / 60 non-gated test patients at 256 px: seed 31 ratio / kappa4 total 0.76 / 0.630 -> 12.3 / 0.812 (wt22c,
+exploratory), seed 11201 1.15 / 0.567 -> 1.22 / 0.658 (wt23c, pre-registered; docs/lesion_scorer.md; its
+cost there: one 5,352 AU patient under-called by 2,712 AU)."""
 TRAINING_REPORT = "training_report.json"
 SOURCE_KINDS: tuple[str, ...] = ("labels", "csv", "gated")
 """Training source kinds: a release root with labels/, a CSV with ct,labels, COCA's gated ROIs."""
@@ -226,11 +233,11 @@ def noise_augmented_candidates(hu: np.ndarray, spacing_mm, labels: np.ndarray, h
     each with an extra noise sd drawn uniformly from ``sd_hu``), all referenced to ``heart_index``.
 
     hull: the clean volume's lung hull (``Candidates.thorax_hull`` / :func:`cacscore.chest.hull.thorax_hull`); default:
-    computed once here from ``hu``. The copies share it: the noise (sd 10-35 HU) leaves the lung field (< -400 HU,
-    lungs ~ -850) as it was, and the hull distance is not a training feature (it is a rule applied at scoring), so
+    computed once here from ``hu``. The copies share it: the noise (sd up to 60 HU, the default
+    GATED_NOISE_SD_HU) leaves the lung field (< -400 HU, lungs ~ -850: 7 sd of 60 HU below it) as it was, and the hull distance is not a training feature (it is a rule applied at scoring), so
     features and targets are the same as with a hull per copy (tested). anatomy: the clean volume's
     ``read_chest``; when given, the copies' anatomy columns are returned as a third array (the anatomy is the
-    clean scan's: noise of 10-35 HU does not move the lungs, the aorta or the pericardium)."""
+    clean scan's: noise of 10-60 HU does not move the lungs, the aorta or the pericardium)."""
     fs, ts, cs = [], [], []
     if copies > 0 and hull is None:
         hull = thorax_hull(hu, spacing_mm)
@@ -271,7 +278,7 @@ def training_candidates(hu: np.ndarray, spacing_mm, config: L.ClassifierConfig, 
 
 
 def _extract(case: Case, threshold_hu: float, min_area_mm2: float, noise_copies: int = 0,
-             noise_sd_hu: tuple[float, float] = (10.0, 35.0), seed: int = 0,
+             noise_sd_hu: tuple[float, float] = GATED_NOISE_SD_HU, seed: int = 0,
              config: L.ClassifierConfig | None = None, skip_unused_chest: bool = True) -> dict:
     """Candidates + targets of one case, or {"id", "error"}: never raises for bad data. Gated cases also get
     ``noise_copies`` noise-augmented copies (:func:`noise_augmented_candidates`, seeded by seed and case id).
@@ -367,7 +374,7 @@ def _extract_job(job: tuple) -> dict:
 def train_lesion_model(cases: list[Case], out_dir: str | Path, *, config: L.ClassifierConfig = L.ClassifierConfig(),  # noqa: B008 - frozen
                        workers: int = 1, progress: bool = True, threshold_hu: float = 130.0,
                        min_area_mm2: float = 1.0, gated_heart_jitter_mm: float = 4.0, gated_copies: int = 4,
-                       gated_noise_copies: int = 2, gated_noise_sd_hu: tuple[float, float] = (10.0, 35.0),
+                       gated_noise_copies: int = 2, gated_noise_sd_hu: tuple[float, float] = GATED_NOISE_SD_HU,
                        density_cap_percentile: float | None = None) -> dict:
     """Extract candidates + targets of every case, train the classifier, save it into ``out_dir``.
 
@@ -386,7 +393,8 @@ def train_lesion_model(cases: list[Case], out_dir: str | Path, *, config: L.Clas
     correlated noise of sd drawn from gated_noise_sd_hu added (:func:`noisy_copy`), their candidates trained on
     too, each copy with one random heart-reference shift. Default 2: on two phantom cohorts (gated -> non-gated,
     bench/lesion_gated_transfer.py row b7) kappa4 total 0.755 -> 0.865 and 0.916 -> 0.916, false-positive
-    candidates 116 -> 5 and 2 -> 1 (docs/lesion_scorer.md). 0: no noisy copies. density_cap_percentile: set
+    candidates 116 -> 5 and 2 -> 1 (docs/lesion_scorer.md). 0: no noisy copies. gated_noise_sd_hu: default
+    :data:`GATED_NOISE_SD_HU` (10-60 HU since session 15; 10-35 before). density_cap_percentile: set
     config.density_cap_hu to that percentile of the mean / peak HU of the coronary training rows (within
     max_distance_mm) instead of config's own cap (``lesion-train --density-cap-hu p90``).
 
