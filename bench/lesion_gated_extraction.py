@@ -1,12 +1,13 @@
 """Gated training extraction with and without the unused read_chest (cacscore.lesion.train.training_candidates).
 
-    python bench/lesion_gated_extraction.py RELEASE [--patients 1-12] [--noise-copies 2] [--noise-sd 10 35]
+    python bench/lesion_gated_extraction.py RELEASE [--patients 1-12] [--noise-copies 2] [--noise-sd 10 60]
 
 For each gated patient of a phantom (or COCA) release, ``cacscore.lesion.train._extract`` - the per-scan job of
 ``lesion-train --source gated`` with the default model config - runs twice, with ``skip_unused_chest`` on and off,
 in alternating order (on, off / off, on) so that a shared machine's load falls on both alike. Prints per-patient and
 total seconds, their ratio, and whether the training rows (features, targets, noise-copy features and targets)
-are identical. Seconds include reading the gated series and its XML (both runs alike).
+are identical. Seconds include reading the gated series and its XML (both runs alike). Default noise range:
+lesion-train's (cacscore.lesion.train.GATED_NOISE_SD_HU).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("release", type=Path, help="a root with Gated_release_final/ (phantom --gated or COCA)")
     ap.add_argument("--patients", default="1-12", help="e.g. 1-12 or 1,5,9")
     ap.add_argument("--noise-copies", type=int, default=2)
-    ap.add_argument("--noise-sd", type=float, nargs=2, default=(10.0, 35.0))
+    ap.add_argument("--noise-sd", type=float, nargs=2, default=LC.GATED_NOISE_SD_HU)
     a = ap.parse_args(argv)
     cases = {c.id: c for c in LC.training_pairs(a.release, kind="gated")}
     config = L.ClassifierConfig()
