@@ -431,7 +431,10 @@ def test_gated_noise_augmentation(gated_release, tmp_path, capsys):
         LC.train_lesion_model(cases, tmp_path / "m3", config=CONFIG, progress=False, gated_noise_sd_hu=(30.0, 20.0))
     rc = cli.main(["lesion-train", str(gated_release), str(tmp_path / "m4"), "--source", "gated", "--epochs", "3",
                    "--gated-noise-copies", "1", "--no-progress"])
-    assert rc == 0 and json.loads((tmp_path / "m4" / LC.TRAINING_REPORT).read_text())["gated_noise"]["copies"] == 1
+    rep4 = json.loads((tmp_path / "m4" / LC.TRAINING_REPORT).read_text())["gated_noise"]
+    assert rc == 0 and rep4["copies"] == 1
+    # the CLI's default range is the library's: 10-60 HU since session 15 (wt23c, docs/lesion_scorer.md)
+    assert rep4["sd_hu"] == list(LC.GATED_NOISE_SD_HU) == [10.0, 60.0]
 
 
 def test_noise_copies_reuse_the_clean_lung_hull(gated_release, monkeypatch):
@@ -444,7 +447,7 @@ def test_noise_copies_reuse_the_clean_lung_hull(gated_release, monkeypatch):
     rng = np.random.default_rng(5)
     old_f, old_t = [], []
     for _ in range(3):  # the old loop, verbatim: a hull per copy
-        noisy = LC.noisy_copy(hu, sp, float(rng.uniform(10.0, 35.0)), rng)
+        noisy = LC.noisy_copy(hu, sp, float(rng.uniform(10.0, 60.0)), rng)
         c = L.find_candidates(noisy, sp, heart_index=h)
         old_f.append(c.features)
         old_t.append(L.candidate_targets(c.ids, lab))
@@ -454,12 +457,12 @@ def test_noise_copies_reuse_the_clean_lung_hull(gated_release, monkeypatch):
     real = LCand.thorax_hull
     for mod in (LC, LCand):  # the noisy copies' caller, and find_candidates's own
         monkeypatch.setattr(mod, "thorax_hull", lambda *a, **k: calls.append(1) or real(*a, **k))
-    f, t = LC.noise_augmented_candidates(hu, sp, lab, h, copies=3, sd_hu=(10.0, 35.0), rng=np.random.default_rng(5))
+    f, t = LC.noise_augmented_candidates(hu, sp, lab, h, copies=3, sd_hu=LC.GATED_NOISE_SD_HU, rng=np.random.default_rng(5))
     assert len(calls) == 1  # once for the scan, not once per copy
     assert np.array_equal(f, np.concatenate(old_f)) and np.array_equal(t, np.concatenate(old_t))
     clean = L.find_candidates(hu, sp, heart_index=h)
     assert clean.thorax_hull is not None and len(calls) == 2
-    f2, t2 = LC.noise_augmented_candidates(hu, sp, lab, h, copies=3, sd_hu=(10.0, 35.0), rng=np.random.default_rng(5),
+    f2, t2 = LC.noise_augmented_candidates(hu, sp, lab, h, copies=3, sd_hu=LC.GATED_NOISE_SD_HU, rng=np.random.default_rng(5),
                                            hull=clean.thorax_hull)
     assert len(calls) == 2 and np.array_equal(f2, f) and np.array_equal(t2, t)
 
@@ -477,3 +480,40 @@ def test_lesion_score_on_a_coca_root_scores_each_patient(release, model_dir, tmp
     df2 = LS.score_cases(model_dir, [tmp_path / "nope", release / "deidentified_nongated"], progress=False)
     assert len(df2) == N + 1 and (df2["error"] != "").sum() == 1
     assert "nope" in df2[df2["error"] != ""]["error"].iloc[0]
+
+
+def test_gated_extraction_skips_an_unused_chest_reading(gated_release, monkeypatch):
+    """On a gated series (a field of view through the body) a model that reads no anatomy column gets the same
+    training rows - features, targets, noise copies - without read_chest as with it (session 15, wt23c: read_chest
+    cost +38 % of gated extraction and changed no row); read_chest runs where its output is trained on (anatomy
+    columns) and on a whole-chest scan."""
+    from cacscore.chest import anatomy as A
+    from cacscore.lesion import classifier as C
+
+    calls = []
+    real = C.read_chest
+    monkeypatch.setattr(C, "read_chest", lambda *a, **k: calls.append(1) or real(*a, **k))
+    config = L.ClassifierConfig()
+    assert config.needs_anatomy and not config.reads_anatomy_columns
+    for case in LC.training_pairs(gated_release, kind="gated")[:2]:
+        hu, sp, _, _ = LC.gated_volume_labels(case)
+        assert A.cuts_through_body(hu, sp) and real(hu, sp).parts["body"].reason  # the rule read_chest applies
+        calls.clear()
+        fast = LC._extract(case, 130.0, 1.0, 2, (10.0, 60.0), 0, config, skip_unused_chest=True)
+        assert not calls and fast["chest_read"] is False
+        slow = LC._extract(case, 130.0, 1.0, 2, (10.0, 60.0), 0, config, skip_unused_chest=False)
+        assert len(calls) == 1 and slow["chest_read"] is True
+        assert len(fast["targets"]) > 0 and (fast["targets"] > 0).any()
+        for key in ("features", "targets", "noise_features", "noise_targets"):
+            assert np.array_equal(fast[key], slow[key]), key
+    cols = L.ClassifierConfig(features=C.FEATURE_SETS["distances"])  # reads anatomy columns: read_chest needed
+    assert cols.reads_anatomy_columns
+    calls.clear()
+    r = LC._extract(LC.training_pairs(gated_release, kind="gated")[0], 130.0, 1.0, 0, (10.0, 35.0), 0, cols)
+    assert len(calls) == 1 and r["chest_read"] is True and "anatomy" in r
+    whole = next(c for c in LC.training_pairs(gated_release) if c.kind == "labels")  # its whole-chest scan
+    calls.clear()
+    r = LC._extract(whole, 130.0, 1.0, 0, (10.0, 35.0), 0, config)
+    assert len(calls) == 1 and r["chest_read"] is True
+    ct = load_ct(whole.ct)
+    assert not A.cuts_through_body(ct.hu, (abs(ct.spacing_mm[0]), *ct.spacing_mm[1:]))

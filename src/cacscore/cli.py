@@ -438,8 +438,9 @@ def _add_lesion_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--gated-noise-copies", type=int, default=2, metavar="N",
                    help="gated source: N extra copies of each gated scan with noise added (non-gated scans are "
                         "noisier), their candidates trained on too (0: none)")
-    p.add_argument("--gated-noise-sd", type=float, nargs=2, default=(10.0, 35.0), metavar=("LOW_HU", "HIGH_HU"),
-                   help="gated source: range of the added noise sd")
+    p.add_argument("--gated-noise-sd", type=float, nargs=2, default=None, metavar=("LOW_HU", "HIGH_HU"),
+                   help="gated source: range of the added noise sd (default 10 60: "
+                        "cacscore.lesion.train.GATED_NOISE_SD_HU)")
     p.add_argument("model_dir", type=Path, help="output folder: model.safetensors, model.json, training_report.json")
     p.add_argument("--epochs", type=int, default=40, help="training epochs of the candidate classifier (MLP)")
     p.add_argument("--max-distance-mm", type=float, default=110.0, metavar="MM",
@@ -484,7 +485,7 @@ def _density_cap(words: list[str]) -> tuple[tuple[float, float] | None, float | 
 
 
 def _cmd_lesion_train(args: argparse.Namespace) -> int:
-    from cacscore.lesion.train import train_lesion_model, training_pairs
+    from cacscore.lesion.train import GATED_NOISE_SD_HU, train_lesion_model, training_pairs
     from cacscore.lesion import ClassifierConfig
     from cacscore.lesion.classifier import FEATURE_SETS
 
@@ -498,7 +499,8 @@ def _cmd_lesion_train(args: argparse.Namespace) -> int:
     rep = train_lesion_model(training_pairs(args.source, kind=kind), args.model_dir, config=config,
                              workers=args.workers, gated_heart_jitter_mm=args.gated_heart_jitter_mm,
                              gated_copies=args.gated_copies, gated_noise_copies=args.gated_noise_copies,
-                             gated_noise_sd_hu=tuple(args.gated_noise_sd), progress=not args.no_progress,
+                             gated_noise_sd_hu=(GATED_NOISE_SD_HU if args.gated_noise_sd is None
+                                                else tuple(args.gated_noise_sd)), progress=not args.no_progress,
                              density_cap_percentile=cap_percentile)
     for s in rep["skipped"]:
         print(f"cacscore lesion-train: skipped: {s['id']}: {s['reason']}", file=sys.stderr)

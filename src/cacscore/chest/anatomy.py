@@ -170,16 +170,33 @@ def signed_distance(mask: np.ndarray, grid_mm: np.ndarray) -> np.ndarray:
     return (out - inside).astype(np.float32)
 
 
+def _border_tissue(g: np.ndarray) -> float:
+    """Fraction of the (z, y, x) grid's in-plane border pixels that are tissue (> -400 HU)."""
+    tissue = g > -400
+    border = np.concatenate([tissue[:, 0].ravel(), tissue[:, -1].ravel(), tissue[:, :, 0].ravel(),
+                             tissue[:, :, -1].ravel()])
+    return float(border.mean())
+
+
+def cuts_through_body(volume_or_hu: Volume | np.ndarray, spacing_mm: tuple[float, float, float] | None = None) -> bool:
+    """Whether :func:`read_chest` would read this (z, y, x) HU volume as a field of view through the body (its
+    ``parts["body"].reason`` set, by :func:`find_body`'s rule on read_chest's own grid): then the aorta, the root,
+    the pericardium and the cartilage get at most TRUNCATED_CONFIDENCE, so ``cacscore.lesion.anatomy.heart_reference``
+    keeps the heart finder's point. Costs one subsampled border test (no anatomy is read)."""
+    hu, spacing_mm = hu_and_spacing(volume_or_hu, spacing_mm, who="cuts_through_body")
+    sz, sxy = _grid(tuple(float(s) for s in spacing_mm))  # type: ignore[arg-type]
+    return _border_tissue(np.asarray(hu[::sz, ::sxy, ::sxy], np.float32)) > TRUNCATED_BORDER
+
+
 def find_body(g: np.ndarray) -> tuple[np.ndarray, Part]:
     """The patient: the largest 3-D body of > -400 HU, holes filled slice by slice (the table, a thin plate apart
     from the patient, is a smaller component). When the field of view cuts through the body (heart-centred gated
     series), there is no outside air to tell the body by: every pixel of the reconstructed disc (> -1500 HU,
     the padding outside it is lower) is body."""
     tissue = g > -400
-    border = np.concatenate([tissue[:, 0].ravel(), tissue[:, -1].ravel(), tissue[:, :, 0].ravel(),
-                             tissue[:, :, -1].ravel()])
-    if border.mean() > TRUNCATED_BORDER:
-        return g > -1500, Part(True, 0.7, f"the field of view cuts through the body ({border.mean():.0%} of its "
+    frac = _border_tissue(g)
+    if frac > TRUNCATED_BORDER:
+        return g > -1500, Part(True, 0.7, f"the field of view cuts through the body ({frac:.0%} of its "
                                           "border is tissue): a heart-centred series?")
     body = ndimage.binary_fill_holes(_largest(ndimage.binary_opening(tissue, _INPLANE)), _INPLANE)
     frac = float(body.mean())

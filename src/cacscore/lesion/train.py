@@ -32,6 +32,7 @@ from scipy import ndimage
 
 from cacscore import lesion as L
 from cacscore.core.errors import one_line
+from cacscore.chest.anatomy import cuts_through_body
 from cacscore.chest.hull import thorax_hull
 from cacscore.core.fileio import atomic_write_text, make_output_folder
 from cacscore.core.parallel import map_jobs
@@ -39,12 +40,20 @@ from cacscore.io.ct import NIFTI_SUFFIXES, ScanFileError, read_ct, read_labels, 
 from cacscore.core.fileio import natural_key
 from cacscore.io.inputs import input_id
 from cacscore.lesion.anatomy import ANATOMY_NAMES
+from cacscore.lesion.candidates import check_hu
 from cacscore.lesion.classifier import coronary_density_hu, feature_table, framed_candidates
 
 log = logging.getLogger(__name__)
 
 
 NONGATED_DIR = "deidentified_nongated"
+GATED_NOISE_SD_HU: tuple[float, float] = (10.0, 60.0)
+"""Default range of the noise sd added to gated training copies (``lesion-train --gated-noise-sd``). 10-60 HU since
+session 15 (was 10-35, chosen when the non-gated phantom had 10-40 HU; since ca38b2b it reaches
+``NOISE_SIGMA_MAX_HU`` = 60 HU with thin slices and sharp kernels). Gated -> non-gated on the phantom, 120 gated
+training / 60 non-gated test patients at 256 px: seed 31 ratio / kappa4 total 0.76 / 0.630 -> 12.3 / 0.812 (wt22c,
+exploratory), seed 11201 1.15 / 0.567 -> 1.22 / 0.658 (wt23c, pre-registered; docs/lesion_scorer.md; its
+cost there: one 5,352 AU patient under-called by 2,712 AU)."""
 TRAINING_REPORT = "training_report.json"
 SOURCE_KINDS: tuple[str, ...] = ("labels", "csv", "gated")
 """Training source kinds: a release root with labels/, a CSV with ct,labels, COCA's gated ROIs."""
@@ -224,11 +233,11 @@ def noise_augmented_candidates(hu: np.ndarray, spacing_mm, labels: np.ndarray, h
     each with an extra noise sd drawn uniformly from ``sd_hu``), all referenced to ``heart_index``.
 
     hull: the clean volume's lung hull (``Candidates.thorax_hull`` / :func:`cacscore.chest.hull.thorax_hull`); default:
-    computed once here from ``hu``. The copies share it: the noise (sd 10-35 HU) leaves the lung field (< -400 HU,
-    lungs ~ -850) as it was, and the hull distance is not a training feature (it is a rule applied at scoring), so
+    computed once here from ``hu``. The copies share it: the noise (sd up to 60 HU, the default
+    GATED_NOISE_SD_HU) leaves the lung field (< -400 HU, lungs ~ -850: 7 sd of 60 HU below it) as it was, and the hull distance is not a training feature (it is a rule applied at scoring), so
     features and targets are the same as with a hull per copy (tested). anatomy: the clean volume's
     ``read_chest``; when given, the copies' anatomy columns are returned as a third array (the anatomy is the
-    clean scan's: noise of 10-35 HU does not move the lungs, the aorta or the pericardium)."""
+    clean scan's: noise of 10-60 HU does not move the lungs, the aorta or the pericardium)."""
     fs, ts, cs = [], [], []
     if copies > 0 and hull is None:
         hull = thorax_hull(hu, spacing_mm)
@@ -248,9 +257,29 @@ def noise_augmented_candidates(hu: np.ndarray, spacing_mm, labels: np.ndarray, h
     return np.concatenate(fs), np.concatenate(ts), np.concatenate(cs)
 
 
+def training_candidates(hu: np.ndarray, spacing_mm, config: L.ClassifierConfig, *, threshold_hu: float = 130.0,
+                        min_area_mm2: float = 1.0, skip_unused_chest: bool = True) -> tuple[L.Candidates, bool]:
+    """The candidates of one training volume as :func:`cacscore.lesion.classifier.framed_candidates` finds them for
+    ``config``, and whether ``read_chest`` ran.
+
+    skip_unused_chest: when the model reads no anatomy column (``config.reads_anatomy_columns`` False) and the field
+    of view cuts through the body (:func:`cacscore.chest.anatomy.cuts_through_body`: every gated, heart-centred
+    series of the phantom), the chest anatomy cannot change a training row: read_chest caps the pericardium's
+    confidence at TRUNCATED_CONFIDENCE, under heart_reference's REFERENCE_CONFIDENCE, so the reference is the heart
+    finder's point (``find_candidates``' own), and the anatomy's only other output, the anatomy columns, is not
+    trained on (the anatomy rules act at scoring). So it is not read: the same features and targets
+    (tests/test_gated_frame.py), wt22c measured read_chest at +38 % of gated extraction (284 s vs 205 s, 120 gated
+    scans at 256 px; bench/lesion_gated_extraction.py times both in one run)."""
+    hu, sp = check_hu(hu, spacing_mm)  # a bad volume raises LesionError here, as framed_candidates would
+    if skip_unused_chest and config.needs_anatomy and not config.reads_anatomy_columns and cuts_through_body(hu, sp):
+        return L.find_candidates(hu, sp, threshold_hu=threshold_hu, min_area_mm2=min_area_mm2), False
+    cand = framed_candidates(hu, sp, config, threshold_hu=threshold_hu, min_area_mm2=min_area_mm2)
+    return cand, config.needs_anatomy
+
+
 def _extract(case: Case, threshold_hu: float, min_area_mm2: float, noise_copies: int = 0,
-             noise_sd_hu: tuple[float, float] = (10.0, 35.0), seed: int = 0,
-             config: L.ClassifierConfig | None = None) -> dict:
+             noise_sd_hu: tuple[float, float] = GATED_NOISE_SD_HU, seed: int = 0,
+             config: L.ClassifierConfig | None = None, skip_unused_chest: bool = True) -> dict:
     """Candidates + targets of one case, or {"id", "error"}: never raises for bad data. Gated cases also get
     ``noise_copies`` noise-augmented copies (:func:`noise_augmented_candidates`, seeded by seed and case id).
     config (default ``ClassifierConfig()``): the model's settings; its candidates are found through the door scoring
@@ -277,7 +306,9 @@ def _extract(case: Case, threshold_hu: float, min_area_mm2: float, noise_copies:
             # Phantom, 10 gated series of seed 31 at 512 px: the finder's gated centre lies a median 3.0 mm (max
             # 14.7) from its centre on the same patients' non-gated scans; the field of view's centre, used before,
             # 13.8 mm (max 18.6; bench/gated_heart_frame.py, docs/lesion_scorer.md)
-            cand = framed_candidates(hu, spacing, config, threshold_hu=threshold_hu, min_area_mm2=min_area_mm2)
+            # (without read_chest where it cannot change a row: training_candidates)
+            cand, chest_read = training_candidates(hu, spacing, config, threshold_hu=threshold_hu,
+                                                   min_area_mm2=min_area_mm2, skip_unused_chest=skip_unused_chest)
         except L.LesionError as exc:
             raise ScanFileError(f"{case.ct}: {exc}") from None
         try:
@@ -294,7 +325,7 @@ def _extract(case: Case, threshold_hu: float, min_area_mm2: float, noise_copies:
     except Exception as exc:  # noqa: BLE001 - a cohort job reports the bad case and goes on
         return {"id": case.id, "error": one_line(exc, name_unexpected=True)}
     out = {"id": case.id, "kind": case.kind, "features": cand.features, "targets": targets,
-           "seconds": time.perf_counter() - t0}
+           "seconds": time.perf_counter() - t0, "chest_read": chest_read}
     if config.reads_anatomy_columns:
         out["anatomy"] = cand.anatomy_columns
     if noisy is not None:
@@ -372,7 +403,7 @@ def _training_rows(ok: list[dict], names: tuple[str, ...], seed: int, gated_copi
 def train_lesion_model(cases: list[Case], out_dir: str | Path, *, config: L.ClassifierConfig = L.ClassifierConfig(),  # noqa: B008 - frozen
                        workers: int = 1, progress: bool = True, threshold_hu: float = 130.0,
                        min_area_mm2: float = 1.0, gated_heart_jitter_mm: float = 4.0, gated_copies: int = 4,
-                       gated_noise_copies: int = 2, gated_noise_sd_hu: tuple[float, float] = (10.0, 35.0),
+                       gated_noise_copies: int = 2, gated_noise_sd_hu: tuple[float, float] = GATED_NOISE_SD_HU,
                        density_cap_percentile: float | None = None) -> dict:
     """Extract candidates + targets of every case, train the classifier, save it into ``out_dir``.
 
@@ -391,7 +422,8 @@ def train_lesion_model(cases: list[Case], out_dir: str | Path, *, config: L.Clas
     correlated noise of sd drawn from gated_noise_sd_hu added (:func:`noisy_copy`), their candidates trained on
     too, each copy with one random heart-reference shift. Default 2: on two phantom cohorts (gated -> non-gated,
     bench/lesion_gated_transfer.py row b7) kappa4 total 0.755 -> 0.865 and 0.916 -> 0.916, false-positive
-    candidates 116 -> 5 and 2 -> 1 (docs/lesion_scorer.md). 0: no noisy copies. density_cap_percentile: set
+    candidates 116 -> 5 and 2 -> 1 (docs/lesion_scorer.md). 0: no noisy copies. gated_noise_sd_hu: default
+    :data:`GATED_NOISE_SD_HU` (10-60 HU since session 15; 10-35 before). density_cap_percentile: set
     config.density_cap_hu to that percentile of the mean / peak HU of the coronary training rows (within
     max_distance_mm) instead of config's own cap (``lesion-train --density-cap-hu p90``).
 
@@ -451,6 +483,7 @@ def train_lesion_model(cases: list[Case], out_dir: str | Path, *, config: L.Clas
         "gated_noise": {"copies": gated_noise_copies, "sd_hu": list(gated_noise_sd_hu),
                         "n_rows": int(sum(len(r["noise_targets"]) for r in noisy))},
         "n_cases": len(cases), "n_used": len(ok), "n_skipped": len(skipped),
+        "n_chest_read": int(sum(bool(r.get("chest_read")) for r in ok)),  # read_chest skipped where unused
         "cases_used": [r["id"] for r in ok],
         "skipped": skipped,
         "candidates": {"total": len(targets),
