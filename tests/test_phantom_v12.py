@@ -24,7 +24,7 @@ def _frac(x: float, lo_hi: tuple[float, float]) -> float:
 def test_v12_is_opt_in_and_draws_the_azimuth_on_its_range_from_the_same_draw():
     assert ANATOMY_VERSION == "v8" and "v12" in ANATOMY_VERSIONS
     assert mac_geometry("v12") == mac_geometry("v9")
-    for pid in range(1, 13):
+    for pid in range(1, 7):
         d11, d12 = (_draws(pid, SEED, 64, version=v)[0] for v in ("v11", "v12"))
         az11, el11 = d11.anat.heart_angles_deg
         az12, el12 = d12.anat.heart_angles_deg
@@ -47,11 +47,11 @@ def _proximal_lcx_from_left_main(d) -> np.ndarray:
 
 
 def test_v12_proximal_lcx_runs_more_left_and_higher_from_the_left_main_than_v11():
-    v11 = np.array([_proximal_lcx_from_left_main(_draws(pid, SEED, 64, version="v11")[0]) for pid in range(1, 11)])
-    v12 = np.array([_proximal_lcx_from_left_main(_draws(pid, SEED, 64, version="v12")[0]) for pid in range(1, 11)])
+    v11 = np.array([_proximal_lcx_from_left_main(_draws(pid, SEED, 64, version="v11")[0]) for pid in range(1, 9)])
+    v12 = np.array([_proximal_lcx_from_left_main(_draws(pid, SEED, 64, version="v12")[0]) for pid in range(1, 9)])
     assert np.median(v12[:, 0]) > np.median(v11[:, 0]) + 2.0  # more to the patient's left
     assert np.median(v12[:, 2]) > np.median(v11[:, 2]) + 4.0  # drops less below the left main
-    assert (v12[:, 2] > v11[:, 2]).sum() >= 8
+    assert (v12[:, 2] > v11[:, 2]).sum() >= 6
 
 
 def test_v12_truth_exact_deterministic_and_unchanged_by_lookalikes():
