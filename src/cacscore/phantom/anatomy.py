@@ -74,8 +74,10 @@ v10 (opt-in) = v9 with the AV plane raised: the LCX and the RCA run in a groove 
 the crux, the left main and the LAD where v9 has them (coronary.V10_GROOVE; docs/phantom.md, "Anatomy v10");
 v11 (opt-in) = v9 with the LCX in epicardial fat along its whole course, as the real LCX lies in the left AV groove
 (no thinning of its sheath on the lateral wall, no myocardium collar, no crux bed under its distal part;
-coronary.V11_LCX_SHEATH_MM; docs/phantom.md, "Anatomy v11"). v8 stays the default; a release's truth.csv (anatomy_version) says what drew it."""
-ANATOMY_VERSIONS = ("v8", "v9", "v10", "v11")
+coronary.V11_LCX_SHEATH_MM; docs/phantom.md, "Anatomy v11"); v12 (opt-in) = v11 with the heart turned and the left main's
+bifurcation moved round the AV groove so that the proximal LCX runs to the patient's left, high, as the real one does
+(V12_HEART, coronary.V12_PHI_B; docs/phantom.md, "Anatomy v12"). v8 stays the default; a release's truth.csv (anatomy_version) says what drew it."""
+ANATOMY_VERSIONS = ("v8", "v9", "v10", "v11", "v12")
 """The versions make_patient can draw (earlier ones only through the tests' monkeypatches)."""
 
 
@@ -260,6 +262,19 @@ HEART_CHEST_EXPONENT = 0.5
 three real series: cardiothoracic ratio 0.37 in the widest chest, 0.43-0.45 in the others)."""
 
 
+V12_HEART = {"azimuth_deg": (20.0, 55.0), "elevation_deg": (20.0, 45.0)}
+"""v12: the heart's long-axis azimuth and elevation ranges (degrees). The same uniform draws as HEART_AZIMUTH_DEG /
+HEART_ELEVATION_DEG, mapped onto these ranges, so every later draw of the patient's stream is unchanged (only what
+depends on the heart's pose moves). Chosen with bench/heart_rotation_sweep.py (docs/phantom.md, "Anatomy v12")."""
+
+
+def heart_ranges(version: str) -> tuple[tuple[float, float], tuple[float, float]]:
+    """(azimuth, elevation) ranges (deg) the heart's pose is drawn from in anatomy ``version``."""
+    if version == "v12":
+        return V12_HEART["azimuth_deg"], V12_HEART["elevation_deg"]
+    return HEART_AZIMUTH_DEG, HEART_ELEVATION_DEG
+
+
 def heart_frame(az_deg: float, el_deg: float) -> np.ndarray:
     """(3, 3) rows: e1 long axis (base -> apex, anterior-left-inferior), e2 the short-axis direction toward
     the top of the base (anterior-superior: where the aortic root, the left main and the LAD's origin
@@ -336,7 +351,8 @@ def _groove_gap(hc: np.ndarray, axes: np.ndarray, semi: np.ndarray, floor: float
     return float(np.hypot(g[:, 0] - xy[0], g[:, 1] - xy[1]).min() - r)
 
 
-def _draw_heart(rng: np.random.Generator, *, body_c, cav_c, cav_ab, spine_c, spine_r, z_dome, aorta_xy=None, aorta_r=12.0):
+def _draw_heart(rng: np.random.Generator, *, body_c, cav_c, cav_ab, spine_c, spine_r, z_dome, aorta_xy=None, aorta_r=12.0,
+                version: str = ANATOMY_VERSION):
     """Heart centre, frame, semi-axes, angles, cardiomegaly flag and the diaphragm's height under it (its floor).
 
     v4: the size scales with the thoracic cavity's width (a real heart is about 0.37-0.5 of it: docs/phantom.md),
@@ -348,7 +364,8 @@ def _draw_heart(rng: np.random.Generator, *, body_c, cav_c, cav_ab, spine_c, spi
     if big:
         semi0 = semi0 * np.array([rng.uniform(1.08, 1.22), rng.uniform(1.12, 1.3), rng.uniform(1.1, 1.28)])
     semi0 = semi0 * float(np.clip(2 * cav_ab[0] / 290.0, 0.8, 1.2)) ** HEART_CHEST_EXPONENT
-    az, el = rng.uniform(*HEART_AZIMUTH_DEG), rng.uniform(*HEART_ELEVATION_DEG)
+    az_range, el_range = heart_ranges(version)  # v12: the same two uniform draws on other ranges
+    az, el = rng.uniform(*az_range), rng.uniform(*el_range)
     u_gap, u_x = rng.random(), rng.uniform(0.06, 0.36)
     floor = z_dome - rng.uniform(*HEART_FLOOR_BELOW_DOME_MM)
     cut = rng.uniform(*HEART_FLOOR_CUT)
@@ -1074,8 +1091,9 @@ def _bronchi_beside(anat: Anatomy, art: np.ndarray, hila: list) -> np.ndarray:
     return np.concatenate(out)
 
 
-def draw_anatomy(rng: np.random.Generator) -> Anatomy:
-    """Draw one patient's anatomy (all randomness from ``rng``)."""
+def draw_anatomy(rng: np.random.Generator, *, version: str = ANATOMY_VERSION) -> Anatomy:
+    """Draw one patient's anatomy (all randomness from ``rng``); ``version`` changes only the heart's pose ranges
+    (heart_ranges: v12)."""
     a = rng.uniform(135, 200)
     b = a * rng.uniform(0.64, 0.76)
     fov = float(np.clip(round(2 * (a + rng.uniform(12, 45))), FOV_MM[0], FOV_MM[1]))  # pixel spacing 0.59-0.98 mm at 512
@@ -1114,7 +1132,7 @@ def draw_anatomy(rng: np.random.Generator) -> Anatomy:
     desc = (r_desc, max(rng.uniform(20, 32), 0.55 * spine_r + r_desc), rng.uniform(2, 17))
     hc, axes, semi, angles, big, floor = _draw_heart(
         rng, body_c=body_c, cav_c=cav_c, cav_ab=(cav_ab[0] * heart_scale, cav_ab[1]), spine_c=spine_c, spine_r=spine_r, z_dome=z_dome,
-        aorta_xy=(spine_c[0] + desc[1], spine_c[1] - spine_r - desc[2]), aorta_r=r_desc)
+        aorta_xy=(spine_c[0] + desc[1], spine_c[1] - spine_r - desc[2]), aorta_r=r_desc, version=version)
     e1, e2, e3 = axes
     # aortic annulus in the top of the base (between the right atrium, the left atrium and the right
     # ventricular outflow), so that the left main runs nearly level, 10-25 mm, to the left AV groove

@@ -267,7 +267,7 @@ def _draws(pid: int, seed: int, size: int = 512, *, lookalikes: bool = True, ver
            p_mac: float | None = None) -> tuple[_Draws, np.random.Generator]:
     check_version(version)
     rng = np.random.default_rng([seed, pid])
-    anat = draw_anatomy(rng)
+    anat = draw_anatomy(rng, version=version)
     u_kvp = rng.random()  # one draw: 100 kVp below 0.2, 140 above 0.85, else 120 (KVP_P)
     kvp = 100 if u_kvp < KVP_P[100] else (140 if u_kvp > 1 - KVP_P[140] else 120)
     # one uniform draw (the random stream is unchanged), mapped to 10 + 30 u^2 HU at 5 mm with the soft
@@ -277,7 +277,7 @@ def _draws(pid: int, seed: int, size: int = 512, *, lookalikes: bool = True, ver
     kernel = draw_acquisition(seed, pid)
     sigma = float(min(sigma5 * np.sqrt(5.0 / anat.slice_mm) * KERNELS[kernel][1], NOISE_SIGMA_MAX_HU))
     vessels = vessel_centrelines(anat, rng, version=version)
-    if version == "v11":  # the LCX's fat sheath, from its own stream (set after every draw of rng: all unchanged)
+    if version in ("v11", "v12"):  # the LCX's fat sheath, from its own stream (set after every draw of rng: all unchanged)
         anat = replace(anat, lcx_sheath_mm=v11_lcx_sheath(anat))
     specs = draw_calcium(rng, size=size, slice_mm=anat.slice_mm)
     # v8: larger plaques tend to lie proximal and some straddle the left main's bifurcation, from their own stream

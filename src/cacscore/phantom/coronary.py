@@ -284,6 +284,12 @@ def v10_groove(anat: Anatomy) -> dict[str, float]:
     return {k: float(xr.uniform(*V10_GROOVE[k])) for k in ("u", "rise_deg", "lcx_end_deg", "fall_deg")}
 
 
+V12_PHI_B = (5.0, 25.0)
+"""v12: the range (deg round the long axis from e2 toward e3) of the left main's bifurcation on the AV groove (v8-v11:
+30-50); the same uniform draw mapped onto it (every later draw unchanged). The LAD leaves 15 deg before it, the LCX
+runs on from it (docs/phantom.md, "Anatomy v12")."""
+
+
 def _groove_u(phis: np.ndarray, start: float, end: float, u_edge: float, g: dict[str, float], *,
               down_at_end: bool) -> np.ndarray:
     """v10: the groove's u at each phi of a course from ``start`` to ``end``: u_edge (v8's height) at the start,
@@ -308,7 +314,7 @@ def vessel_centrelines(anat: Anatomy, rng: np.random.Generator, *, step_mm: floa
     and come back to it at the crux; a right-dominant LCX ends on the lateral wall; the left main and the LAD, the
     crux, the PDA and every draw of ``rng`` are v8's."""
     u_av = rng.uniform(-0.5, -0.38)
-    phi_b = rng.uniform(30, 50)
+    phi_b = rng.uniform(*(V12_PHI_B if version == "v12" else (30.0, 50.0)))  # v12: the same draw, mapped
     out = VESSEL_OUT_MM
     n = 80
     bif = heart_surface(anat, np.array([u_av]), np.array([phi_b]), np.array([out]))[0]
