@@ -4,6 +4,7 @@ candidate columns say about it.
     PYTHONPATH=src python bench/left_main_features.py geometry --seed 9901 --n 60 [--anatomy v8]
     PYTHONPATH=src python bench/left_main_features.py columns CANDIDATES.csv [--model shipped]
     PYTHONPATH=src python bench/left_main_features.py cache CACHE_DIR
+    PYTHONPATH=src python bench/left_main_features.py summary EVAL_DIR [--baseline candidate]
 
 geometry: per patient of the release's draws (``phantom.core._draws(pid, seed)``, no rendering) the left main's
 length (ostium on the aortic root's wall to the bifurcation), the ostium's height above the annulus centre, and where
@@ -12,6 +13,9 @@ own arc); summed over patients.
 columns: largest_errors.py scan's candidates.csv: the LCA candidates against the proximal-third LAD ones (and all
 LAD), per feature / anatomy column (median, IQR, AUC of the column alone), and each LCA candidate with its call.
 cache: bench/hybrid_training.cached_extract's files (base + shape columns and targets): LCA against LAD per column.
+summary: a hybrid_training.py phantom-eval folder: per model the 4-vessel ratio, kappa4 (total) and each vessel's
+normalised-MSE ratio; per arm (the model name less _s<seed>) the means, and docs/lesion_scorer.md's pre-registered
+criterion (session 15, wt23e) against --baseline: mean ratio >= 1.25 x, better in >= 2 of 3 seeds, kappa4 >= - 0.03.
 """
 
 from __future__ import annotations
@@ -74,15 +78,51 @@ def compare(lca: pd.DataFrame, lad: pd.DataFrame, cols: list[str], name_b: str) 
                           "AUC": round(_auc(lca[c], lad[c]), 2)} for c in cols])
 
 
+def summary(folder: Path, baseline: str) -> None:
+    rows = []
+    for m in sorted(folder.glob("eval_*/metrics.csv")):
+        t = pd.read_csv(m).set_index(["vessel", "metric"])
+        name = m.parent.name[len("eval_"):]
+        arm, _, seed = name.rpartition("_s")
+        if not arm or not seed.isdigit():
+            arm, seed = name, ""
+        r = {"model": name, "arm": arm, "seed": seed,
+             "ratio4": t.loc[("all4", "mse_norm"), "baseline"] / t.loc[("all4", "mse_norm"), "value"],
+             "kappa4": t.loc[("total", "kappa4"), "value"]}
+        for v in ("LCA", "LAD", "LCX", "RCA"):
+            r[f"ratio_{v}"] = t.loc[(v, "mse_norm"), "baseline"] / max(t.loc[(v, "mse_norm"), "value"], 1e-12)
+            r[f"mse_{v}"] = t.loc[(v, "mse_norm"), "value"]
+        rows.append(r)
+    d = pd.DataFrame(rows)
+    print(d.round(3).to_string(index=False))
+    g = d.groupby("arm")[["ratio4", "kappa4", "mse_LCA", "mse_LAD", "ratio_LCA", "ratio_LAD"]].mean()
+    print("\nmean over seeds:\n" + g.round(4).to_string())
+    if baseline in g.index:
+        b = d[d.arm == baseline].set_index("seed")
+        for arm in g.index:
+            if arm == baseline or not (d.arm == arm).any():
+                continue
+            x = d[d.arm == arm].set_index("seed")
+            common = x.index.intersection(b.index)
+            wins = int((x.loc[common, "ratio4"] > b.loc[common, "ratio4"]).sum())
+            ok = (g.loc[arm, "ratio4"] >= 1.25 * g.loc[baseline, "ratio4"] and wins >= 2
+                  and g.loc[arm, "kappa4"] >= g.loc[baseline, "kappa4"] - 0.03)
+            print(f"{arm} vs {baseline}: mean ratio4 {g.loc[arm, 'ratio4']:.2f} vs {g.loc[baseline, 'ratio4']:.2f} "
+                  f"(x{g.loc[arm, 'ratio4'] / g.loc[baseline, 'ratio4']:.2f}), better in {wins} of {len(common)} "
+                  f"seeds, kappa4 {g.loc[arm, 'kappa4']:.3f} vs {g.loc[baseline, 'kappa4']:.3f}: "
+                  f"{'PASSES' if ok else 'fails'}")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("what", choices=("geometry", "columns", "cache"))
+    ap.add_argument("what", choices=("geometry", "columns", "cache", "summary"))
     ap.add_argument("src", nargs="?")
     ap.add_argument("--seed", type=int)
     ap.add_argument("--n", type=int, default=60)
     ap.add_argument("--anatomy", default="v8")
     ap.add_argument("--model", default="shipped")
     ap.add_argument("--out", type=Path)
+    ap.add_argument("--baseline", default="candidate")
     a = ap.parse_args(argv)
     pd.set_option("display.width", 250)
     if a.what == "geometry":
@@ -114,6 +154,8 @@ def main(argv: list[str] | None = None) -> int:
                 "a_frame_anterior_mm", "a_frame_side_mm", "a_sac_above_mm", "a_sac_behind_mm", "a_sac_left_mm"]
         print("\n## LCA candidates\n")
         print(lca[[c for c in show if c in d.columns]].round(2).to_string(index=False))
+    elif a.what == "summary":
+        summary(Path(a.src), a.baseline)
     else:
         from cacscore.lesion.candidates import FEATURE_NAMES
         F, T = [], []
