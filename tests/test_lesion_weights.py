@@ -49,3 +49,18 @@ def test_training_weights_are_the_sample_weights_and_survive_save_and_load(tmp_p
     back = L.load_model(tmp_path / "m")
     assert back.config.au_weight_power == 0.5 and back.config.lca_weight == 1.0
     np.testing.assert_array_equal(back.predict_proba(f), au.predict_proba(f))
+
+
+def test_the_no8mm_set_drops_only_the_8mm_box_and_trains(tmp_path):
+    from cacscore.lesion.classifier import FEATURE_SETS
+
+    names = FEATURE_SETS["no8mm"]
+    assert set(BASE_FEATURE_NAMES) - set(names) == {"fat_8mm", "soft_8mm", "bright_8mm", "air_8mm"}
+    assert [n for n in BASE_FEATURE_NAMES if n in names] == list(names)  # order kept
+    f, t = _table()
+    f = f[:, [BASE_FEATURE_NAMES.index(n) for n in names]]  # the model's own columns (feature_table)
+    m = L.train_classifier(f, t, config=L.ClassifierConfig(hidden=(8,), epochs=2, seed=1, features=names))
+    L.save_model(m, tmp_path / "m")
+    back = L.load_model(tmp_path / "m")
+    assert back.feature_names == names
+    np.testing.assert_array_equal(back.predict_proba(f), m.predict_proba(f))

@@ -76,6 +76,10 @@ FEATURE_SETS: dict[str, tuple[str, ...]] = {
     # (bench/mac_shape_features.py, docs/lesion_scorer.md "Shape and side tissue")
     "shape": FEATURE_NAMES,
     "ring": (*BASE_FEATURE_NAMES, "ring_fat", "ring_soft", "outer_fat"),
+    # session 15 (wt23e): the shipped columns less the 8 mm tissue box, which round a large left-main plaque holds
+    # mostly the plaque's own calcium (seed 9901 patient 43: bright_8mm 0.64-0.85, fat_8mm 0.09-0.22, against the
+    # training left mains' 0.05 / 0.65) and reads LAD to the MLP (docs/lesion_scorer.md "(session 15, wt23e)")
+    "no8mm": tuple(n for n in BASE_FEATURE_NAMES if not n.endswith("_8mm")),
 }
 """``cacscore lesion-train --features``' choices. "candidate" (the default) is what the shipped model reads: with all
 anatomy columns the 512 px held-out MSE ratio fell from 11.4 to 4.5 at the same kappa4 (0.942), and
