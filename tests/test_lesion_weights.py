@@ -64,3 +64,12 @@ def test_the_no8mm_set_drops_only_the_8mm_box_and_trains(tmp_path):
     back = L.load_model(tmp_path / "m")
     assert back.feature_names == names
     np.testing.assert_array_equal(back.predict_proba(f), m.predict_proba(f))
+
+
+def test_keep_left_main_undoes_only_the_votes_moves_out_of_the_left_main():
+    from cacscore.lesion.tree import keep_left_main
+
+    before = np.array([1, 1, 2, 0, 3, 1])
+    voted = np.array([2, 1, 2, 0, 2, 1])
+    np.testing.assert_array_equal(keep_left_main(before, voted), [1, 1, 2, 0, 2, 1])
+    assert L.ClassifierConfig().left_main_keep is False

@@ -56,7 +56,8 @@ from cacscore.lesion.candidates import (
     score_assignment,
 )
 from cacscore.lesion.split import SplitSettings, split_labels
-from cacscore.lesion.tree import guard_left_main, join_structure, keep_confident, vote_by_structure
+from cacscore.lesion.tree import (guard_left_main, join_structure, keep_confident, keep_left_main,
+                                  vote_by_structure)
 
 log = logging.getLogger(__name__)
 
@@ -224,6 +225,9 @@ class ClassifierConfig:
     # on 40 patients of seed 10101). docs/lesion_scorer.md "(session 15, wt23e)"
     au_weight_power: float = 0.0
     lca_weight: float = 1.0
+    # session 15 (wt23e): with the vote, the candidates the MLP called LCA stay LCA through it, before the left-main
+    # guard (cacscore.lesion.tree.keep_left_main); classification only, off by default
+    left_main_keep: bool = False
 
     @property
     def split_settings(self) -> SplitSettings:
@@ -468,6 +472,8 @@ class LesionModel:
         classes = np.argmax(proba, axis=1).astype(np.int64)
         if structure is not None and self.config.structure_vote:
             voted = vote_by_structure(classes, proba, structure)  # reads coronary (hence may) rows only
+            if self.config.left_main_keep:
+                voted = keep_left_main(classes, voted)
             if self.config.structure_left_main:
                 voted = guard_left_main(classes, voted, proba, structure, self._agatston(table, agatston))
             classes = voted
