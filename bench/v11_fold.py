@@ -7,6 +7,7 @@ No hybrids, no series weights: every candidate weighs 1, as `cacscore lesion-tra
     PYTHONPATH=src python bench/v11_fold.py table RELEASE OUT.csv [--n-train N]      # train.csv of patients 1..N
     PYTHONPATH=src python bench/v11_fold.py extract OUT.csv --cache CACHE            # the candidate search only
     PYTHONPATH=src python bench/v11_fold.py train OUT.csv MODELS --cache CACHE [--sets ring] [--seeds 0 1]
+        [--au-power P] [--lca-weight W --tag NAME]       # session 15 (wt23e): opt-in training weights
 
 Models are written to MODELS/<set>_s<seed>; a model already there is kept. Two releases with the same patient ids
 (v9 and v11 of one seed) need two caches (the cache is keyed by case id).
@@ -27,8 +28,8 @@ from cacscore.lesion.classifier import FEATURE_SETS  # noqa: E402
 from cacscore.lesion.train import training_pairs  # noqa: E402
 
 
-def config(name: str, seed: int):
-    return dataclasses.replace(HT.LESION_TRAIN_DEFAULTS, features=FEATURE_SETS[name], seed=seed)
+def config(name: str, seed: int, **extra):
+    return dataclasses.replace(HT.LESION_TRAIN_DEFAULTS, features=FEATURE_SETS[name], seed=seed, **extra)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,6 +41,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cache", type=Path)
     ap.add_argument("--sets", nargs="+", default=["ring"], choices=sorted(FEATURE_SETS))
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
+    # session 15 (wt23e): opt-in training weights (ClassifierConfig.au_weight_power, lca_weight); models are then
+    # written to MODELS/<set><tag>_s<seed>
+    ap.add_argument("--au-power", type=float, default=0.0)
+    ap.add_argument("--lca-weight", type=float, default=1.0)
+    ap.add_argument("--tag", default="")
     a = ap.parse_args(argv)
     if a.what == "table":
         a.out.parent.mkdir(parents=True, exist_ok=True)
@@ -55,9 +61,10 @@ def main(argv: list[str] | None = None) -> int:
     else:
         for seed in a.seeds:
             for name in a.sets:
-                out = a.out / f"{name}_s{seed}"
+                out = a.out / f"{name}{a.tag}_s{seed}"
                 if not (out / "model.json").is_file():
-                    HT.train_cached(a.src, out, a.cache, config(name, seed))
+                    HT.train_cached(a.src, out, a.cache, config(name, seed, au_weight_power=a.au_power,
+                                                                lca_weight=a.lca_weight))
     return 0
 
 

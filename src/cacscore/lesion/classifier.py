@@ -56,7 +56,8 @@ from cacscore.lesion.candidates import (
     score_assignment,
 )
 from cacscore.lesion.split import SplitSettings, split_labels
-from cacscore.lesion.tree import guard_left_main, join_structure, keep_confident, vote_by_structure
+from cacscore.lesion.tree import (guard_left_main, join_structure, keep_confident, keep_left_main,
+                                  vote_by_structure)
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,10 @@ FEATURE_SETS: dict[str, tuple[str, ...]] = {
     # (bench/mac_shape_features.py, docs/lesion_scorer.md "Shape and side tissue")
     "shape": FEATURE_NAMES,
     "ring": (*BASE_FEATURE_NAMES, "ring_fat", "ring_soft", "outer_fat"),
+    # session 15 (wt23e): the shipped columns less the 8 mm tissue box, which round a large left-main plaque holds
+    # mostly the plaque's own calcium (seed 9901 patient 43: bright_8mm 0.64-0.85, fat_8mm 0.09-0.22, against the
+    # training left mains' 0.05 / 0.65) and reads LAD to the MLP (docs/lesion_scorer.md "(session 15, wt23e)")
+    "no8mm": tuple(n for n in BASE_FEATURE_NAMES if not n.endswith("_8mm")),
 }
 """``cacscore lesion-train --features``' choices. "candidate" (the default) is what the shipped model reads: with all
 anatomy columns the 512 px held-out MSE ratio fell from 11.4 to 4.5 at the same kappa4 (0.942), and
@@ -205,6 +210,17 @@ class ClassifierConfig:
     # that call (cacscore.lesion.tree.keep_confident); None: off. Phantom v8 seed 9101 (60 patients, shipped model):
     # 4-vessel ratio 1.81 -> 2.31 at 0.9 (docs/lesion_scorer.md "(session 14, wt22d)")
     keep_confident_p: float | None = None
+    # session 15 (wt23e, issue 16: the left main called LAD rules the 4-vessel ratio): training weights only, both off by
+    # default (the shipped model's training unchanged). au_weight_power: within each coronary class, a candidate weighs
+    # (1 + Agatston) ** power, normalised to mean 1 over the class (the class totals, so the class balance, unchanged):
+    # the MSE ratio is ruled by the large plaques while the count loss weighs a 2 AU speck as a 400 AU plaque
+    # (au_class_weights). lca_weight: the left main's class weight times this (16 LCA training candidates of 507,224
+    # on 40 patients of seed 10101). docs/lesion_scorer.md "(session 15, wt23e)"
+    au_weight_power: float = 0.0
+    lca_weight: float = 1.0
+    # session 15 (wt23e): with the vote, the candidates the MLP called LCA stay LCA through it, before the left-main
+    # guard (cacscore.lesion.tree.keep_left_main); classification only, off by default
+    left_main_keep: bool = False
 
     @property
     def split_settings(self) -> SplitSettings:
@@ -468,6 +484,8 @@ class LesionModel:
         classes = np.argmax(proba, axis=1).astype(np.int64)
         if structure is not None and self.config.structure_vote:
             voted = vote_by_structure(classes, proba, structure)  # reads coronary (hence may) rows only
+            if self.config.left_main_keep:
+                voted = keep_left_main(classes, voted)
             if self.config.structure_left_main:
                 voted = guard_left_main(classes, voted, proba, structure, self._agatston(table, agatston))
             classes = voted
@@ -520,6 +538,20 @@ class LesionModel:
         return ok
 
 
+def au_class_weights(targets: np.ndarray, log_agatston: np.ndarray, power: float) -> np.ndarray:
+    """(n,) float32 per-candidate training weights: 1 for non-coronary candidates (class 0); within each coronary
+    class, (1 + Agatston) ** power (Agatston = expm1(log_agatston), the candidate feature) divided by its mean over
+    the class, so each class keeps its total weight and only the plaques within it are weighed by size."""
+    y = np.asarray(targets, np.int64)
+    a = np.expm1(np.clip(np.asarray(log_agatston, np.float64), 0.0, None))
+    w = np.ones(len(y), np.float64)
+    for k in np.unique(y[y > 0]):
+        m = y == k
+        v = (1.0 + a[m]) ** float(power)
+        w[m] = v / v.mean()
+    return w.astype(np.float32)
+
+
 def train_classifier(features: np.ndarray, targets: np.ndarray, *, config: ClassifierConfig = ClassifierConfig(),
                      sample_weight: np.ndarray | None = None, threshold_hu: float = 130.0,
                      min_area_mm2: float = 1.0) -> LesionModel:
@@ -560,6 +592,11 @@ def train_classifier(features: np.ndarray, targets: np.ndarray, *, config: Class
     counts = np.bincount(y, minlength=N_CLASSES).astype(np.float64)
     cw = np.where(counts > 0, (len(y) / np.maximum(counts, 1)) ** config.class_weight_power, 0.0)
     cw = cw / (cw[counts > 0].mean())
+    cw[1] *= config.lca_weight
+    if config.au_weight_power:
+        if "log_agatston" not in names:
+            raise LesionError("au_weight_power needs the log_agatston column among the features")
+        sw = sw * au_class_weights(y, f[:, names.index("log_agatston")], config.au_weight_power)
     from cacscore.lesion.torch_mlp import fit_mlp
 
     net, last = fit_mlp(np.nan_to_num((f - mean) / std, nan=0.0), y, (cw[y] * sw).astype(np.float32), config)

@@ -118,6 +118,23 @@ def guard_left_main(before: np.ndarray, voted: np.ndarray, proba: np.ndarray, st
     return cl
 
 
+def keep_left_main(before: np.ndarray, voted: np.ndarray) -> np.ndarray:
+    """(n,) classes after the vote with the candidates the MLP itself called the left main (``before`` == 1) kept LCA
+    where the vote moved them to another artery: the mirror of :func:`guard_left_main`'s first rule (the vote moves
+    nothing into the left main), applied before it, so that its second rule (the structure's Agatston-weighted LCA
+    against other-artery probability) decides a structure across the bifurcation. Off by default
+    (ClassifierConfig.left_main_keep). Why: the vote sums probabilities per candidate, so a structure's many LAD
+    slices outvote its few left-main ones whatever their calcium (seed 9901 patient 43: three candidates, 1,023 AU
+    of left main, called LCA by the 40-patient models' MLP at 0.68-0.97, voted LAD with 680 AU of LAD slices;
+    docs/lesion_scorer.md "(session 15, wt23e)")."""
+    b = np.asarray(before, np.int64)
+    cl = np.asarray(voted, np.int64).copy()
+    if b.shape != cl.shape:
+        raise ValueError(f"keep_left_main: before {b.shape} and voted {cl.shape} disagree")
+    cl[(b == 1) & (cl > 1)] = 1
+    return cl
+
+
 def keep_confident(before: np.ndarray, voted: np.ndarray, proba: np.ndarray, min_p: float) -> np.ndarray:
     """(n,) classes after the vote where a coronary candidate the MLP itself called a vessel with probability >=
     ``min_p`` keeps that call (the vote still decides the candidates the MLP was unsure of).
