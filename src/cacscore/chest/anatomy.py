@@ -480,7 +480,7 @@ def _desc_seeds(score: np.ndarray, radius: np.ndarray, hull: np.ndarray, ks: ran
     return seeds
 
 
-def _asc_seeds(score: np.ndarray, radius: np.ndarray, region_of: Callable[[int], np.ndarray], ks: range) -> list:
+def _asc_seeds(score: np.ndarray, region_of: Callable[[int], np.ndarray], ks: range) -> list:
     """(score, k, y, x): the best circle of each slice in ks inside region_of(k) (slices with none give no seed)."""
     seeds = []
     for k in ks:
@@ -549,7 +549,7 @@ def find_aorta(g: np.ndarray, lungs: np.ndarray, body: np.ndarray, grid_mm: np.n
             region &= hull[k]
         return region
 
-    seeds = _asc_seeds(score, radius, asc_region, range(max(0, k_from), max(1, top - int(15 / grid_mm[0]) + 1)))
+    seeds = _asc_seeds(score, asc_region, range(max(0, k_from), max(1, top - int(15 / grid_mm[0]) + 1)))
     if not seeds:
         return desc, None, aorta_part, Part(False, 0.0, "no ascending aorta in front of the arch")
     # the ascending aorta runs down and to the left to the root; the superior vena cava beside it on the right
