@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from cacscore.chest.anatomy import ChestAnatomy, read_chest
+from id_ranges import id_range  # noqa: E402 - bench/ is on sys.path (run as a script, or the tests put it there)
 
 LIDC = [Path(f"/work/shared/data/lidc-idri-000{i}") for i in (1, 2, 3)]
 ABDOMEN = ("liver", "abdomen", "spleen", "stomach", "aorta_abdominal")
@@ -70,18 +71,13 @@ def _phantom_hu(pid: int, seed: int, size: int, cache: Path) -> tuple[np.ndarray
     return p.hu, tuple(float(s) for s in p.spacing_mm)
 
 
-def _pids(spec: str) -> list[int]:
-    a, _, b = spec.partition("-")
-    return list(range(int(a), int(b or a) + 1))
-
-
 def snap(args: argparse.Namespace) -> None:
     from cacscore.chest.anatomy import RootOptions
 
     options = {name: (RootOptions() if name == "default" else getattr(RootOptions, name)()) for name in args.options}
     inputs = [(f"phantom_{args.seed}_{args.size}_{pid}", lambda pid=pid: _phantom_hu(pid, args.seed, args.size,
                                                                                     Path(args.cache)))
-              for pid in _pids(args.pids)]
+              for pid in id_range(args.pids)]
     if args.lidc:
         from cacscore.io.ct import read_ct
 
@@ -155,7 +151,7 @@ def mitral_and_abdomen(p, a: ChestAnatomy) -> dict:
 
 def bounds(args: argparse.Namespace) -> None:
     rows = {}
-    todo = [(args.seed, pid) for pid in _pids(args.pids)] + [tuple(int(v) for v in e.split(":")) for e in args.extra]
+    todo = [(args.seed, pid) for pid in id_range(args.pids)] + [tuple(int(v) for v in e.split(":")) for e in args.extra]
     for seed, pid in todo:
         p = _patient(pid, seed, args.size)
         a = read_chest(p.hu, p.spacing_mm)

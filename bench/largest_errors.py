@@ -73,6 +73,7 @@ from matplotlib.colors import ListedColormap
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from hybrid_cases import _models, classify_many
 from hybrid_training import lookalike_kinds
+from id_ranges import id_range
 
 from cacscore import lesion as L
 from cacscore.core.vessels import VESSELS
@@ -95,10 +96,7 @@ def parse_ids(spec: str | None, release: Path) -> list[str]:
     ids = sorted(pd.read_csv(release / "truth.csv", dtype={"id": str})["id"], key=int)
     if not spec:
         return ids
-    want: set[str] = set()
-    for part in spec.split(","):
-        lo, _, hi = part.partition("-")
-        want |= {str(i) for i in range(int(lo), int(hi or lo) + 1)}
+    want = {str(i) for i in id_range(spec)}
     return [i for i in ids if i in want]
 
 

@@ -20,14 +20,7 @@ import numpy as np
 
 from cacscore import lesion as L
 from cacscore.lesion import train as LC
-
-
-def _ids(spec: str) -> list[str]:
-    out = []
-    for part in spec.split(","):
-        lo, _, hi = part.partition("-")
-        out += [str(i) for i in range(int(lo), int(hi or lo) + 1)]
-    return out
+from id_ranges import id_range  # noqa: E402 - bench/ is on sys.path (run as a script, or the tests put it there)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     same_all = True
     print("| patient | with read_chest s | without s | chest read (with / without) | rows | identical |")
     print("| --- | ---: | ---: | --- | ---: | --- |")
-    for k, pid in enumerate(_ids(a.patients)):
+    for k, pid in enumerate(map(str, id_range(a.patients))):
         got, secs = {}, {}
         for skip in ((True, False) if k % 2 == 0 else (False, True)):
             t = time.perf_counter()

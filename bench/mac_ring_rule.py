@@ -28,14 +28,7 @@ from cacscore.io.ct import read_ct, read_labels
 from cacscore.lesion import classifier as C
 from cacscore.lesion.anatomy import AnatomyRules, mac_ring_verdict
 from cacscore.lesion.candidates import FEATURE_NAMES, candidate_targets
-
-
-def _ids(spec: str) -> list[str]:
-    out = []
-    for part in spec.split(","):
-        a, _, b = part.partition("-")
-        out += [str(i) for i in range(int(a), int(b or a) + 1)]
-    return out
+from id_ranges import id_range  # noqa: E402 - bench/ is on sys.path (run as a script, or the tests put it there)
 
 
 def _mac_flag(ids: np.ndarray, mac: np.ndarray, n: int) -> np.ndarray:
@@ -69,7 +62,7 @@ def cases(args) -> list[tuple[str, str, callable]]:
         rel, _, ids = spec.partition(":")
         rel = Path(rel)
         truth = pd.read_csv(rel / "truth.csv").set_index("id")
-        for pid in _ids(ids):
+        for pid in map(str, id_range(ids)):
             if args.mac_only and not int(truth.loc[int(pid), "mac"]):
                 continue
 

@@ -42,6 +42,7 @@ from cacscore.lesion import anatomy as A
 from cacscore.lesion import classifier as C
 from cacscore.lesion.candidates import candidate_targets
 from cacscore.predict.predictors import DEFAULT_MODEL
+from id_ranges import id_range  # noqa: E402 - bench/ is on sys.path (run as a script, or the tests put it there)
 
 MODELS = {"shipped": str(DEFAULT_MODEL), "phantom": "/work/runs/wt18a/models/phantom",
           "loso_0002": "/work/runs/wt18a/models/loso_lidc-idri-0002", "all3": "/work/runs/wt18a/all3_model"}
@@ -67,14 +68,6 @@ def mac_rule(on: bool):
         yield
     finally:
         C.anatomy_verdicts = orig
-
-
-def _ids(spec: str) -> list[str]:
-    out = []
-    for part in spec.split(","):
-        lo, _, hi = part.partition("-")
-        out += [str(i) for i in range(int(lo), int(hi or lo) + 1)]
-    return out
 
 
 def _models(specs: list[str] | None) -> dict[str, C.LesionModel]:
@@ -476,7 +469,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if a.cmd == "collect":
         models = _models(a.model)
-        for pid in _ids(a.ids):
+        for pid in map(str, id_range(a.ids)):
             collect_one(a.release, pid, models, a.cache)
             print(f"{a.release.name} {pid}", flush=True)
     return 0

@@ -35,6 +35,7 @@ from cacscore.chest.anatomy import read_chest
 from cacscore.io.ct import read_ct
 from cacscore.lesion.anatomy import ANATOMY_NAMES, anatomy_columns, sac_centroid_mm
 from cacscore.lesion.classifier import anatomical_candidates
+from id_ranges import id_range  # noqa: E402 - bench/ is on sys.path (run as a script, or the tests put it there)
 
 ROOT = Path(__file__).resolve().parents[1]
 LANDMARKS = ROOT / "docs" / "landmarks" / "mitral_annulus.csv"
@@ -350,21 +351,13 @@ def groove_picture(data: Path, pid: int, seed: int, size: int, out: Path, versio
     fig.savefig(out)
 
 
-def _pids(text: str) -> list[int]:
-    out: list[int] = []
-    for part in text.split(","):
-        a, _, b = part.partition("-")
-        out += list(range(int(a), int(b or a) + 1))
-    return out
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--data", type=Path, default=Path("/work/shared/data"))
     ap.add_argument("--series", nargs="*", default=["lidc-idri-0001", "lidc-idri-0002", "lidc-idri-0003"])
     ap.add_argument("--seed", type=int, default=9101)
-    ap.add_argument("--pids", type=_pids, default=[])
+    ap.add_argument("--pids", type=id_range, default=[])
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--anatomy", default="v8", help="phantom anatomy version to draw (cacscore phantom --anatomy)")
     ap.add_argument("--picture", type=Path, default=None)
