@@ -99,22 +99,29 @@ def _row(axs, v, name: str) -> None:
         ax.tick_params(labelsize=6)
 
 
-def main() -> None:
+def compare_picture(real, phantom, row, *, ncols: int, figsize: tuple[float, float], out: Path) -> None:
+    """The command line both mediastinum pictures share (this one and bench/sternum_picture.py): a real series
+    (--compare) and phantom --pid of --seed drawn with MEDIASTINUM_REALISM off and on, one row each, drawn by
+    row(axes, view, name) from real(path) / phantom(pid, seed, on) views; saved to --out (default ``out``)."""
     ap = argparse.ArgumentParser()
     ap.add_argument("--pid", type=int, default=1)
     ap.add_argument("--seed", type=int, default=10201)
     ap.add_argument("--compare", type=Path, required=True)
-    ap.add_argument("--out", type=Path, default=Path("/tmp/arch_hila.png"))
+    ap.add_argument("--out", type=Path, default=out)
     args = ap.parse_args()
-    rows = [(_real(args.compare), args.compare.name),
-            (_phantom(args.pid, args.seed, False), f"phantom {args.pid} off"),
-            (_phantom(args.pid, args.seed, True), f"phantom {args.pid} on")]
-    fig, axs = plt.subplots(3, 5, figsize=(20, 12.5))
-    for row, (v, name) in zip(axs, rows):
-        _row(row, v, name)
+    rows = [(real(args.compare), args.compare.name),
+            (phantom(args.pid, args.seed, False), f"phantom {args.pid} off"),
+            (phantom(args.pid, args.seed, True), f"phantom {args.pid} on")]
+    fig, axs = plt.subplots(3, ncols, figsize=figsize)
+    for axes, (v, name) in zip(axs, rows):
+        row(axes, v, name)
     fig.tight_layout()
     fig.savefig(args.out, dpi=70)
     print(args.out)
+
+
+def main() -> None:
+    compare_picture(_real, _phantom, _row, ncols=5, figsize=(20, 12.5), out=Path("/tmp/arch_hila.png"))
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ chest wall (the costal cartilages meeting the sternum). Window W 1000 / L 250 (b
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -19,11 +18,10 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from arch_hila_sternum_picture import drawn  # noqa: E402
+from arch_hila_sternum_picture import compare_picture, drawn  # noqa: E402
 
 LANDMARKS = Path(__file__).resolve().parents[1] / "docs" / "real_landmarks.json"
 WIN = (-250, 750)
@@ -79,20 +77,7 @@ def _row(axs, v: dict, name: str) -> None:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--pid", type=int, default=1)
-    ap.add_argument("--seed", type=int, default=10201)
-    ap.add_argument("--compare", type=Path, required=True)
-    ap.add_argument("--out", type=Path, default=Path("/tmp/sternum.png"))
-    args = ap.parse_args()
-    rows = [(_real(args.compare), args.compare.name), (_phantom(args.pid, args.seed, False), f"phantom {args.pid} off"),
-            (_phantom(args.pid, args.seed, True), f"phantom {args.pid} on")]
-    fig, axs = plt.subplots(3, 4, figsize=(16, 12))
-    for row, (v, name) in zip(axs, rows):
-        _row(row, v, name)
-    fig.tight_layout()
-    fig.savefig(args.out, dpi=70)
-    print(args.out)
+    compare_picture(_real, _phantom, _row, ncols=4, figsize=(16, 12), out=Path("/tmp/sternum.png"))
 
 
 if __name__ == "__main__":
