@@ -6,14 +6,13 @@ before (their own tests, tests/test_phantom_v8.py and tests/test_phantom_v9.py, 
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from cacscore.cli import build_parser
-from cacscore.phantom import make_patient
 from cacscore.phantom.anatomy import ANATOMY_VERSION, ANATOMY_VERSIONS
-from cacscore.phantom.core import _draws, _score
+from cacscore.phantom.core import _draws
 from cacscore.phantom.coronary import V10_GROOVE, crux_point
 from cacscore.phantom.noncoronary import MAC_GEOMETRY, mac_geometry
+from version_fixtures import exact_version_patient
 
 SEED = 5
 PIDS = range(1, 25)
@@ -69,27 +68,8 @@ def test_v10_groove_is_nearer_the_base_and_higher_with_the_crux_kept():
 
 
 def test_v10_truth_exact_deterministic_and_labelled_on_its_own_vessels():
-    for pid in range(1, 40):  # a patient with LCX and RCA plaques
-        d = _draws(pid, SEED, 96, version="v10")[0]
-        if {"LCX", "RCA"} <= {p.vessel for p in d.plaques}:
-            break
-    else:
-        pytest.fail("no such patient")
-    p = make_patient(pid, seed=SEED, size=96, version="v10")
-    again = make_patient(pid, seed=SEED, size=96, version="v10")
-    assert np.array_equal(p.hu, again.hu) and np.array_equal(p.labels, again.labels) and p.truth == again.truth
-    assert p.summary()["anatomy_version"] == "v10"
-    # the truth is what the static image with its labels scores (recomputed here over the whole volume)
-    from cacscore.phantom.anatomy import chest_grid
-    grid = chest_grid(p.anatomy, 96)
-    assert _score(p.hu_static, p.labels, grid, tuple(slice(0, n) for n in p.labels.shape)) == p.truth
-    assert p.truth["LCX"] > 0 and p.truth["RCA"] > 0
-    # each plaque's centre voxel carries its own vessel's label
-    org = np.array(p.origin_mm)
-    sp = np.array(p.spacing_mm)
-    for pl in p.plaques:
-        k = np.rint((pl.centre[[2, 1, 0]] - org[[2, 1, 0]]) / sp).astype(int)
-        assert p.labels[tuple(k)] == ("LCA", "LAD", "LCX", "RCA").index(pl.vessel) + 1
+    exact_version_patient("v10", {"LCX", "RCA"}, seed=SEED)  # a patient with LCX and RCA plaques
+
 
 
 def test_cli_offers_every_version():

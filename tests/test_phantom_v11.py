@@ -9,15 +9,15 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from cacscore.phantom import make_patient
 from cacscore.phantom.anatomy import ANATOMY_VERSION, ANATOMY_VERSIONS, chest_grid
-from cacscore.phantom.core import _draws, _score
+from cacscore.phantom.core import _draws
 from cacscore.phantom.coronary import V11_LCX_SHEATH_MM, V11_WAVE_MM, bed_profile, sheath_profile
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 from lcx_groove_tissue import ring_shares  # noqa: E402
+from version_fixtures import exact_version_patient
 
 SEED = 5
 
@@ -87,23 +87,7 @@ def test_v11_lcx_ring_has_less_soft_tissue_and_more_fat_than_v9():
 
 
 def test_v11_truth_exact_deterministic_and_labelled_on_its_own_vessels():
-    for pid in range(1, 40):  # a patient with LCX plaques
-        d = _draws(pid, SEED, 96, version="v11")[0]
-        if "LCX" in {p.vessel for p in d.plaques}:
-            break
-    else:
-        pytest.fail("no such patient")
-    p = make_patient(pid, seed=SEED, size=96, version="v11")
-    again = make_patient(pid, seed=SEED, size=96, version="v11")
-    assert np.array_equal(p.hu, again.hu) and np.array_equal(p.labels, again.labels) and p.truth == again.truth
-    assert p.summary()["anatomy_version"] == "v11"
-    grid = chest_grid(p.anatomy, 96)
-    assert _score(p.hu_static, p.labels, grid, tuple(slice(0, n) for n in p.labels.shape)) == p.truth
-    assert p.truth["LCX"] > 0
-    org, sp = np.array(p.origin_mm), np.array(p.spacing_mm)
-    for pl in p.plaques:
-        k = np.rint((pl.centre[[2, 1, 0]] - org[[2, 1, 0]]) / sp).astype(int)
-        assert p.labels[tuple(k)] == ("LCA", "LAD", "LCX", "RCA").index(pl.vessel) + 1
+    pid, p = exact_version_patient("v11", {"LCX"}, seed=SEED)  # a patient with LCX plaques
     # the image differs from v9's only round the LCX (its sheath and bed): the other vessels' labels are v9's
     p9 = make_patient(pid, seed=SEED, size=96, version="v9")
     for lab in (1, 2, 4):

@@ -9,10 +9,11 @@ from __future__ import annotations
 import numpy as np
 
 from cacscore.phantom import make_patient
-from cacscore.phantom.anatomy import ANATOMY_VERSION, ANATOMY_VERSIONS, HEART_AZIMUTH_DEG, V12_HEART, chest_grid
-from cacscore.phantom.core import _draws, _score
+from cacscore.phantom.anatomy import ANATOMY_VERSION, ANATOMY_VERSIONS, HEART_AZIMUTH_DEG, V12_HEART
+from cacscore.phantom.core import _draws
 from cacscore.phantom.coronary import V11_LCX_SHEATH_MM
 from cacscore.phantom.noncoronary import mac_geometry
+from version_fixtures import exact_version_patient
 
 SEED = 5
 
@@ -55,20 +56,6 @@ def test_v12_proximal_lcx_runs_more_left_and_higher_from_the_left_main_than_v11(
 
 
 def test_v12_truth_exact_deterministic_and_unchanged_by_lookalikes():
-    for pid in range(1, 40):  # a patient with LCX plaques
-        d = _draws(pid, SEED, 96, version="v12")[0]
-        if "LCX" in {p.vessel for p in d.plaques}:
-            break
-    p = make_patient(pid, seed=SEED, size=96, version="v12")
-    again = make_patient(pid, seed=SEED, size=96, version="v12")
+    pid, p = exact_version_patient("v12", {"LCX"}, seed=SEED)  # a patient with LCX plaques
     bare = make_patient(pid, seed=SEED, size=96, version="v12", lookalikes=False)
-    assert np.array_equal(p.hu, again.hu) and p.truth == again.truth
-    assert p.summary()["anatomy_version"] == "v12"
-    assert p.truth["LCX"] > 0 and bare.truth == p.truth
-    assert np.array_equal(bare.labels, p.labels)
-    grid = chest_grid(p.anatomy, 96)
-    assert _score(p.hu_static, p.labels, grid, tuple(slice(0, n) for n in p.labels.shape)) == p.truth
-    org, sp = np.array(p.origin_mm), np.array(p.spacing_mm)
-    for pl in p.plaques:
-        k = np.rint((pl.centre[[2, 1, 0]] - org[[2, 1, 0]]) / sp).astype(int)
-        assert p.labels[tuple(k)] == ("LCA", "LAD", "LCX", "RCA").index(pl.vessel) + 1
+    assert bare.truth == p.truth and np.array_equal(bare.labels, p.labels)

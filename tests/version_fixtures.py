@@ -1,0 +1,35 @@
+"""The checks every opt-in phantom anatomy version passes (tests/test_phantom_v10.py, v11, v12): its truth is exact,
+deterministic and labelled on its own vessels."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cacscore.phantom import make_patient
+from cacscore.phantom.anatomy import chest_grid
+from cacscore.phantom.core import _draws, _score
+
+
+def exact_version_patient(version: str, vessels: set[str], *, seed: int = 5, size: int = 96):
+    """(pid, patient): the first patient of ``seed`` (1-39) whose ``version`` draw holds plaques on every vessel of
+    ``vessels``, checked: drawn twice alike (image, labels, truth), its summary naming the version, its truth what the
+    static image with its labels scores over the whole volume (> 0 on each of ``vessels``), and each plaque's centre
+    voxel carrying its own vessel's label."""
+    for pid in range(1, 40):
+        if vessels <= {p.vessel for p in _draws(pid, seed, size, version=version)[0].plaques}:
+            break
+    else:
+        pytest.fail(f"no {version} patient of seed {seed} with plaques on {sorted(vessels)}")
+    p = make_patient(pid, seed=seed, size=size, version=version)
+    again = make_patient(pid, seed=seed, size=size, version=version)
+    assert np.array_equal(p.hu, again.hu) and np.array_equal(p.labels, again.labels) and p.truth == again.truth
+    assert p.summary()["anatomy_version"] == version
+    grid = chest_grid(p.anatomy, size)
+    assert _score(p.hu_static, p.labels, grid, tuple(slice(0, n) for n in p.labels.shape)) == p.truth
+    assert all(p.truth[v] > 0 for v in vessels)
+    org, sp = np.array(p.origin_mm), np.array(p.spacing_mm)
+    for pl in p.plaques:
+        k = np.rint((pl.centre[[2, 1, 0]] - org[[2, 1, 0]]) / sp).astype(int)
+        assert p.labels[tuple(k)] == ("LCA", "LAD", "LCX", "RCA").index(pl.vessel) + 1
+    return pid, p
