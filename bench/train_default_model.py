@@ -110,8 +110,8 @@ def main() -> int:
     ap.add_argument("--class-weight-power", type=float, default=None, help="lesion-train --class-weight-power")
     ap.add_argument("--density-cap-hu", nargs="+", default=None, metavar="CAP",
                     help="lesion-train --density-cap-hu (MEAN PEAK, pNN or none; default lesion-train's 500 930)")
-    ap.add_argument("--anatomy", default="v4", help="the phantom anatomy version the code draws (docs/phantom.md), "
-                    "recorded in the provenance")
+    ap.add_argument("--anatomy", default=None, help="cacscore phantom --anatomy (docs/phantom.md; default: the "
+                    "phantom's default version), recorded in the provenance")
     ap.add_argument("--size", type=int, default=512)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--install", action="store_true", help=f"copy the model into {SHIPPED}")
@@ -119,8 +119,10 @@ def main() -> int:
     out = a.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
     release, model, log = out / "release", out / "model", []
+    anatomy = () if a.anatomy is None else ("--anatomy", a.anatomy)
     step(cacscore("phantom", release, "--patients", a.patients, "--seed", a.seed, "--size", a.size,
-                  "--workers", a.workers), log, release / "truth.csv")
+                  "--workers", a.workers, *anatomy), log, release / "truth.csv")
+    a.anatomy = a.anatomy or str(pd.read_csv(release / "truth.csv")["anatomy_version"].iloc[0])
     train_csv, test_cts, test_truth = split_tables(release, out, a.train)
     if not (model / "model.json").exists():  # the code that trains is the version to record
         (out / "code_version.txt").write_text(git_commit() + "\n")
