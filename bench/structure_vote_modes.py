@@ -42,7 +42,8 @@ MODES: dict[str, dict] = {
     "split70": {"structure_split_p": 0.7},
     "split80": {"structure_split_p": 0.8},
     "split90": {"structure_split_p": 0.9},
-    "agatston_split80": {"vote_weight": "agatston", "structure_split_p": 0.8},
+    "split95": {"structure_split_p": 0.95},
+    "agatston_split90": {"vote_weight": "agatston", "structure_split_p": 0.9},
     "novote": {"structure_vote": False},  # reference: the MLP and the rules alone
 }
 ORACLE = "true_vessel"  # reference: the count vote's coronary calls with their true vessel (the vessel ceiling)
@@ -108,8 +109,9 @@ def metrics_row(out: Path, mode: str) -> dict:
     m = pd.read_csv(out / f"eval_{mode}" / "metrics.csv")
     nm = m[m["metric"] == "mse_norm"].set_index("vessel")
     row = {"mode": mode, "ratio4": nm.loc["all4", "baseline"] / nm.loc["all4", "value"]}
-    for v in VESSELS:
-        row[f"ratio_{v}"] = nm.loc[v, "baseline"] / nm.loc[v, "value"]
+    with np.errstate(divide="ignore", invalid="ignore"):  # a vessel with no calcium in truth or prediction: nan
+        for v in VESSELS:
+            row[f"ratio_{v}"] = np.float64(nm.loc[v, "baseline"]) / np.float64(nm.loc[v, "value"])
     k = m[(m["vessel"] == "total") & (m["metric"] == "kappa4")].iloc[0]
     row["kappa4"] = k["value"]
     row["kappa4_ci"] = f"[{k['ci_low']:.3f}, {k['ci_high']:.3f}]"

@@ -226,6 +226,27 @@ def test_split_structures_cuts_only_a_structure_with_two_sure_vessels():
         split_structures(_CLASSES, _PROBA, _STRUCTURE, 0.0)
 
 
+def test_split_structures_sends_unsure_members_to_the_nearest_sure_candidate():
+    # a run along z: sure LCX at z 0, sure LAD at z 10 and 20; slice at z 15 is an unsure LCA call (0.6) that puts LCX
+    # (0.25) above LAD (0.15): by probability it goes to the LCX part, by position to the LAD part (nearest: z 10, 20)
+    proba = np.array([
+        [0.0, 0.00, 0.02, 0.98, 0.0],
+        [0.0, 0.00, 0.95, 0.05, 0.0],
+        [0.0, 0.00, 0.97, 0.03, 0.0],
+        [0.0, 0.60, 0.15, 0.25, 0.0],
+    ])
+    classes, structure = np.array([3, 2, 2, 1]), np.zeros(4, int)
+    z = np.array([[0.0, 0, 0], [10, 0, 0], [20, 0, 0], [15, 0, 0]])
+    by_p = split_structures(classes, proba, structure, 0.9)
+    assert by_p[3] == by_p[0] != by_p[1]
+    by_xyz = split_structures(classes, proba, structure, 0.9, z)
+    assert by_xyz[3] == by_xyz[1] == by_xyz[2] != by_xyz[0]
+    # the vote on the parts: the LCA call follows the LAD run (guard-free vote: LAD 0.95 + 0.97 + 0.15 > LCA 0.6)
+    np.testing.assert_array_equal(vote_by_structure(classes, proba, by_xyz), [3, 2, 2, 2])
+    with pytest.raises(ValueError, match="positions"):
+        split_structures(classes, proba, structure, 0.9, z[:3])
+
+
 def _stub_model(monkeypatch, proba, **config):
     model = L.load_model(Path(__file__).parent / "data" / "lesion_model_phantom300")
     m = dataclasses.replace(model, config=dataclasses.replace(model.config, **config))
@@ -238,6 +259,7 @@ def test_classify_reads_vote_weight_and_structure_split_p(monkeypatch):
     """Through LesionModel.classify (guard and join on): default = count vote; the weighted vote keeps the left main
     whose large slices the MLP calls LCA; the split keeps each sure slice's vessel and the per-vessel AU exact."""
     f = np.zeros((6, len(L.FEATURE_NAMES)), np.float32)
+    f[:, L.FEATURE_NAMES.index("dz_mm")] = [0, 5, 10, 15, 20, 25]  # a run: left main below, LAD above
     proba = np.vstack([_PROBA[:5], [0.0, 0.1, 0.9, 0.0, 0.0]])  # a sixth, small LAD slice in the same structure
     structure = np.full(6, 5)
     au = np.append(_AU[:5], 5.0)

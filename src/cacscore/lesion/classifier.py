@@ -498,7 +498,8 @@ class LesionModel:
         classes = np.argmax(proba, axis=1).astype(np.int64)
         if structure is not None and self.config.structure_vote:
             if self.config.structure_split_p is not None:  # parts per sure vessel; vote, guard and join read them
-                structure = split_structures(classes, proba, structure, float(self.config.structure_split_p))
+                structure = split_structures(classes, proba, structure, float(self.config.structure_split_p),
+                                             self._positions(table))
             weights = self._agatston(table, agatston) if self.config.vote_weight == "agatston" else None
             voted = vote_by_structure(classes, proba, structure, weights)  # reads coronary (hence may) rows only
             if self.config.left_main_keep:
@@ -532,6 +533,15 @@ class LesionModel:
         records no rule settings of its own. The one place both :meth:`may_be_coronary` (the verdicts) and the
         final MAC-ring step read them, so the two cannot drift apart."""
         return AnatomyRules()
+
+    def _positions(self, table: np.ndarray) -> np.ndarray | None:
+        """(n, 3) mm position of each candidate relative to the heart reference (dz, dy, dx columns), or None when
+        the model's input lacks one of them (split_structures then reads the probabilities alone)."""
+        names = ("dz_mm", "dy_mm", "dx_mm")
+        if not all(n in self.feature_names for n in names):
+            return None
+        t = np.asarray(table, np.float64)
+        return t[:, [self.feature_names.index(n) for n in names]]
 
     def _agatston(self, table: np.ndarray, agatston: np.ndarray | None) -> np.ndarray:
         if agatston is not None:
