@@ -153,8 +153,9 @@ def summary(out: Path, modes: list[str]) -> None:
 
 
 def picture(release: Path, out: Path, pid: str, mode: str, model_dir: Path) -> Path:
-    """OUT/change_<pid>_<mode>.png: the slice (and its neighbours above / below) of the largest candidate whose class
-    differs between the count vote and MODE: rows = slices; columns = count vote, MODE, the phantom's voxel labels."""
+    """OUT/change_<pid>_<mode>.png: the 3-D structure of the largest candidate whose class differs between the count
+    vote and MODE, slice by slice (at most six, spread over it, that candidate's among them): columns = count vote,
+    MODE, the phantom's voxel labels at the candidates' voxels."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -178,6 +179,9 @@ def picture(release: Path, out: Path, pid: str, mode: str, model_dir: Path) -> P
     st = all_c[all_c["structure"] == top["structure"]]
     at = np.argwhere(np.isin(cand.ids, st["cand"].to_numpy() + 1))
     zs = sorted(set(at[:, 0].tolist()))
+    if len(zs) > 6:  # six slices spread over the structure, the changed candidate's own slice among them
+        pick = {zs[int(i)] for i in np.linspace(0, len(zs) - 1, 5).round()} | {int(top["z"])}
+        zs = sorted(pick)
     cy, cx = at[:, 1].mean(), at[:, 2].mean()
     half = int(round(30.0 / sp[1]))
     y0, x0 = max(int(cy) - half, 0), max(int(cx) - half, 0)
