@@ -12,7 +12,7 @@ import pytest
 from scipy import ndimage
 
 from cacscore import lesion as L
-from cacscore.lesion.tree import guard_left_main, join_structure, vote_by_structure
+from cacscore.lesion.tree import guard_left_main, join_structure, split_structures, vote_by_structure
 from cacscore.phantom import make_patient
 
 
@@ -167,3 +167,141 @@ def test_an_old_model_json_gets_the_vote(tmp_path):
     (dst / "model.json").write_text(json.dumps(cfg))
     loaded = L.load_model(dst).config
     assert loaded.structure_vote is True and loaded.structure_join is True and loaded.structure_left_main is True
+
+
+# ---- session 16 (wt24a): the Agatston-weighted vote and the split at the bifurcation, both opt-in
+
+# one structure across the bifurcation: two large left-main slices the MLP calls LCA (0.9, 0.7) and three small LAD
+# slices (0.95, 0.6, 0.55); a lone RCA slice in structure 2
+_PROBA = np.array([
+    [0.0, 0.90, 0.10, 0.00, 0.0],
+    [0.0, 0.70, 0.30, 0.00, 0.0],
+    [0.0, 0.05, 0.95, 0.00, 0.0],
+    [0.0, 0.40, 0.60, 0.00, 0.0],
+    [0.0, 0.45, 0.55, 0.00, 0.0],
+    [0.0, 0.00, 0.00, 0.10, 0.9],
+])
+_CLASSES = np.array([1, 1, 2, 2, 2, 4])
+_STRUCTURE = np.array([5, 5, 5, 5, 5, 2])
+_AU = np.array([400.0, 300.0, 20.0, 10.0, 10.0, 50.0])
+
+
+def test_weighted_vote_lets_the_large_slices_decide():
+    # a fourth small LAD slice in structure 5: count vote LCA 2.6 < LAD 3.4 -> LAD for all
+    proba = np.vstack([_PROBA, [0.0, 0.1, 0.9, 0.0, 0.0]])
+    classes, structure, au = np.append(_CLASSES, 2), np.append(_STRUCTURE, 5), np.append(_AU, 5.0)
+    np.testing.assert_array_equal(vote_by_structure(classes, proba, structure), [2, 2, 2, 2, 2, 4, 2])
+    # weighted: LCA 400*0.9 + 300*0.7 + ... = 580 against LAD 165 -> LCA for the structure
+    np.testing.assert_array_equal(vote_by_structure(classes, proba, structure, au), [1, 1, 1, 1, 1, 4, 1])
+    # weights of 1 are the count vote; all-zero weights in a structure vote as the count vote (not a tie to LCA)
+    np.testing.assert_array_equal(vote_by_structure(classes, proba, structure, np.ones(7)),
+                                  vote_by_structure(classes, proba, structure))
+    zero = np.where(structure == 5, 0.0, 1.0)
+    np.testing.assert_array_equal(vote_by_structure(classes, proba, structure, zero), [2, 2, 2, 2, 2, 4, 2])
+    with pytest.raises(ValueError, match="weights"):
+        vote_by_structure(classes, proba, structure, -au)
+
+
+def test_split_structures_cuts_only_a_structure_with_two_sure_vessels():
+    parts = split_structures(_CLASSES, _PROBA, _STRUCTURE, 0.8)
+    # sure calls: slice 0 (LCA 0.9) and slice 2 (LAD 0.95): structure 5 is cut; the unsure slices go to the sure
+    # vessel they find more probable (slice 1: LCA 0.7 > LAD 0.3; slices 3, 4: LAD)
+    assert parts[0] == parts[1] != parts[2] == parts[3] == parts[4]
+    assert len(np.unique(parts)) == 3 and parts[5] not in parts[:5]
+    # at 0.96 no slice of structure 5 is sure: one part
+    p96 = split_structures(_CLASSES, _PROBA, _STRUCTURE, 0.96)
+    assert len(np.unique(p96[:5])) == 1 and p96[5] != p96[0]
+    # the vote on the parts keeps each part's vessel; on the whole structure (count) one vessel for all
+    np.testing.assert_array_equal(vote_by_structure(_CLASSES, _PROBA, parts), _CLASSES)
+    assert len(np.unique(vote_by_structure(_CLASSES, _PROBA, _STRUCTURE)[:5])) == 1
+    # a structure with one sure vessel (slice 2's LAD made unsure) is not cut, however unsure its other slices
+    q = _PROBA.copy()
+    q[2] = [0.0, 0.3, 0.7, 0.0, 0.0]
+    assert len(np.unique(split_structures(_CLASSES, q, _STRUCTURE, 0.8)[:5])) == 1
+    # non-coronary members do not make a structure split
+    c0 = _CLASSES.copy()
+    c0[2] = 0
+    assert len(np.unique(split_structures(c0, _PROBA, _STRUCTURE, 0.8)[:5])) == 1
+    with pytest.raises(ValueError, match="min_p"):
+        split_structures(_CLASSES, _PROBA, _STRUCTURE, 0.0)
+
+
+def test_split_structures_sends_unsure_members_to_the_nearest_sure_candidate():
+    # a run along z: sure LCX at z 0, sure LAD at z 10 and 20; slice at z 15 is an unsure LCA call (0.6) that puts LCX
+    # (0.25) above LAD (0.15): by probability it goes to the LCX part, by position to the LAD part (nearest: z 10, 20)
+    proba = np.array([
+        [0.0, 0.00, 0.02, 0.98, 0.0],
+        [0.0, 0.00, 0.95, 0.05, 0.0],
+        [0.0, 0.00, 0.97, 0.03, 0.0],
+        [0.0, 0.60, 0.15, 0.25, 0.0],
+    ])
+    classes, structure = np.array([3, 2, 2, 1]), np.zeros(4, int)
+    z = np.array([[0.0, 0, 0], [10, 0, 0], [20, 0, 0], [15, 0, 0]])
+    by_p = split_structures(classes, proba, structure, 0.9)
+    assert by_p[3] == by_p[0] != by_p[1]
+    by_xyz = split_structures(classes, proba, structure, 0.9, z)
+    assert by_xyz[3] == by_xyz[1] == by_xyz[2] != by_xyz[0]
+    # the vote on the parts: the LCA call follows the LAD run (guard-free vote: LAD 0.95 + 0.97 + 0.15 > LCA 0.6)
+    np.testing.assert_array_equal(vote_by_structure(classes, proba, by_xyz), [3, 2, 2, 2])
+    with pytest.raises(ValueError, match="positions"):
+        split_structures(classes, proba, structure, 0.9, z[:3])
+
+
+def _stub_model(monkeypatch, proba, **config):
+    model = L.load_model(Path(__file__).parent / "data" / "lesion_model_phantom300")
+    m = dataclasses.replace(model, config=dataclasses.replace(model.config, **config))
+    monkeypatch.setattr(m, "predict_proba", lambda t, where=None: proba.astype(np.float32))
+    monkeypatch.setattr(m, "may_be_coronary", lambda *a, **k: np.ones(len(proba), bool))
+    return m
+
+
+def test_classify_reads_vote_weight_and_structure_split_p(monkeypatch):
+    """Through LesionModel.classify (guard and join on): default = count vote; the weighted vote keeps the left main
+    whose large slices the MLP calls LCA; the split keeps each sure slice's vessel and the per-vessel AU exact."""
+    f = np.zeros((6, len(L.FEATURE_NAMES)), np.float32)
+    f[:, L.FEATURE_NAMES.index("dz_mm")] = [0, 5, 10, 15, 20, 25]  # a run: left main below, LAD above
+    proba = np.vstack([_PROBA[:5], [0.0, 0.1, 0.9, 0.0, 0.0]])  # a sixth, small LAD slice in the same structure
+    structure = np.full(6, 5)
+    au = np.append(_AU[:5], 5.0)
+    base = _stub_model(monkeypatch, proba).classify(f, None, None, structure, au)
+    np.testing.assert_array_equal(base, [2] * 6)  # the count vote: the LAD slices outvote the left main
+    w = _stub_model(monkeypatch, proba, vote_weight="agatston").classify(f, None, None, structure, au)
+    # the weighted vote says LCA; the guard's first rule keeps the LAD calls out of the left main, and its AU
+    # comparison (LCA 580 > other 165) keeps the left-main slices LCA
+    np.testing.assert_array_equal(w, [1, 1, 2, 2, 2, 2])
+    w_noguard = _stub_model(monkeypatch, proba, vote_weight="agatston", structure_left_main=False)
+    np.testing.assert_array_equal(w_noguard.classify(f, None, None, structure, au), [1] * 6)
+    s = _stub_model(monkeypatch, proba, structure_split_p=0.8).classify(f, None, None, structure, au)
+    np.testing.assert_array_equal(s, [1, 1, 2, 2, 2, 2])
+    # per-vessel AU: the candidates' AU summed by class (each candidate's voxels carry its class: exact)
+    assert au[s == 1].sum() == 700.0 and au[s == 2].sum() == 45.0
+    with pytest.raises(ValueError, match="vote_weight"):
+        L.ClassifierConfig(vote_weight="size")
+    with pytest.raises(ValueError, match="structure_split_p"):
+        L.ClassifierConfig(structure_split_p=1.5)
+
+
+def test_split_and_weighted_vote_score_exact_agatston_on_a_phantom(scored):
+    """On a phantom patient: every setting moves calcium between the arteries only (the same total), and the
+    per-vessel Agatston equals the sum of each candidate's own Agatston by its class (scoring.agatston on the labels)."""
+    p, cand, classes, _, model = scored
+    for cfg in ({"vote_weight": "agatston"}, {"structure_split_p": 0.5}, {"vote_weight": "agatston",
+                                                                          "structure_split_p": 0.5}):
+        m = dataclasses.replace(model, config=dataclasses.replace(model.config, **cfg))
+        c = m.classify(cand.features, cand.outside_thorax_mm, cand.anatomy_columns, cand.structure, cand.agatston)
+        s = L.score_assignment(p.hu, cand, c)
+        assert s["total"] == pytest.approx(L.score_assignment(p.hu, cand, classes)["total"], abs=1e-6)
+        for k, v in enumerate(("LCA", "LAD", "LCX", "RCA"), 1):
+            assert s[v] == pytest.approx(float(np.asarray(cand.agatston)[c == k].sum()), abs=1e-6)
+
+
+def test_new_vote_settings_survive_save_and_load_and_old_json_loads(tmp_path):
+    import json
+
+    model = L.load_model(Path(__file__).parent / "data" / "lesion_model_phantom300")
+    assert model.config.vote_weight == "count" and model.config.structure_split_p is None  # saved before: defaults
+    cfg = dataclasses.replace(model.config, vote_weight="agatston", structure_split_p=0.8)
+    L.save_model(dataclasses.replace(model, config=cfg), tmp_path / "m")
+    loaded = L.load_model(tmp_path / "m").config
+    assert loaded.vote_weight == "agatston" and loaded.structure_split_p == 0.8
+    assert json.loads((tmp_path / "m" / "model.json").read_text())["config"]["structure_split_p"] == 0.8

@@ -57,7 +57,7 @@ from cacscore.lesion.candidates import (
 )
 from cacscore.lesion.split import SplitSettings, split_labels
 from cacscore.lesion.tree import (guard_left_main, join_structure, keep_confident, keep_left_main,
-                                  vote_by_structure)
+                                  split_structures, vote_by_structure)
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +131,10 @@ def own_columns(features: np.ndarray, names: Sequence[str]) -> np.ndarray:
             and all(k in FEATURE_NAMES for k in names):
         return feature_table(f, None, names)
     return f
+
+
+VOTE_WEIGHTS = ("count", "agatston")
+"""ClassifierConfig.vote_weight's choices: each coronary candidate of a structure votes once, or by its Agatston."""
 
 
 @dataclass(frozen=True)
@@ -221,11 +225,15 @@ class ClassifierConfig:
     # session 15 (wt23e): with the vote, the candidates the MLP called LCA stay LCA through it, before the left-main
     # guard (cacscore.lesion.tree.keep_left_main); classification only, off by default
     left_main_keep: bool = False
-
-    @property
-    def split_settings(self) -> SplitSettings:
-        """The voxel split's settings (:attr:`split`; the name callers used while they were flat split_* fields)."""
-        return self.split
+    # session 16 (wt24a): how the structure vote weighs each coronary candidate's probabilities: "count" (each once:
+    # the default, every model before) or "agatston" (times its Agatston contribution: the largest, densest slice
+    # decides; cacscore.lesion.tree.vote_by_structure's weights). Classification only; docs/lesion_scorer.md
+    # "(session 16, wt24a)"
+    vote_weight: str = "count"
+    # session 16 (wt24a): before the vote, a structure whose coronary candidates the MLP calls two or more vessels
+    # each with probability >= this is cut into one part per vessel, and the vote, guard and join decide each part
+    # (cacscore.lesion.tree.split_structures); None: off (the default). Classification only
+    structure_split_p: float | None = None
 
     def with_split(self, settings: SplitSettings | None) -> "ClassifierConfig":
         """This config with the voxel split on with ``settings`` (None: off; the settings kept)."""
@@ -303,6 +311,10 @@ class ClassifierConfig:
             raise ValueError(f"split must be a SplitSettings, got {self.split!r}")
         if self.keep_confident_p is not None and not 0 < float(self.keep_confident_p) <= 1:
             raise ValueError(f"keep_confident_p must be in (0, 1] or None, got {self.keep_confident_p!r}")
+        if self.vote_weight not in VOTE_WEIGHTS:
+            raise ValueError(f"vote_weight must be one of {VOTE_WEIGHTS}, got {self.vote_weight!r}")
+        if self.structure_split_p is not None and not 0 < float(self.structure_split_p) <= 1:
+            raise ValueError(f"structure_split_p must be in (0, 1] or None, got {self.structure_split_p!r}")
         if self.reference not in REFERENCES:
             raise ValueError(f"reference must be one of {REFERENCES}, got {self.reference!r}")
 
@@ -473,7 +485,9 @@ class LesionModel:
         (config.anatomy_rules, :func:`cacscore.lesion.anatomy.anatomy_verdicts`) on their
         ``Candidates.anatomy_columns``; None: no such rule; then, with ``structure`` (``Candidates.structure``) and
         config.structure_vote, the vessel vote of each 3-D structure (:func:`cacscore.lesion.tree.vote_by_structure`:
-        moves calcium between the arteries only) and, with config.structure_left_main, the left-main guard
+        moves calcium between the arteries only; config.vote_weight "agatston" weighs each candidate by its Agatston,
+        config.structure_split_p first cuts a structure the MLP surely calls two vessels into one part per vessel,
+        :func:`cacscore.lesion.tree.split_structures`, and the vote, guard and join read the parts) and, with config.structure_left_main, the left-main guard
         (:func:`cacscore.lesion.tree.guard_left_main`, weighted by ``agatston``, ``Candidates.agatston``; None: read
         from the log_agatston column when the model has it, else each candidate counts once), the join, and with
         config.keep_confident_p the MLP's own sure calls restored (:func:`cacscore.lesion.tree.keep_confident`). ``features``: the
@@ -483,7 +497,11 @@ class LesionModel:
         proba = self.predict_proba(table, where=may)  # the MLP is asked only about candidates no rule has decided
         classes = np.argmax(proba, axis=1).astype(np.int64)
         if structure is not None and self.config.structure_vote:
-            voted = vote_by_structure(classes, proba, structure)  # reads coronary (hence may) rows only
+            if self.config.structure_split_p is not None:  # parts per sure vessel; vote, guard and join read them
+                structure = split_structures(classes, proba, structure, float(self.config.structure_split_p),
+                                             self._positions(table))
+            weights = self._agatston(table, agatston) if self.config.vote_weight == "agatston" else None
+            voted = vote_by_structure(classes, proba, structure, weights)  # reads coronary (hence may) rows only
             if self.config.left_main_keep:
                 voted = keep_left_main(classes, voted)
             if self.config.structure_left_main:
@@ -515,6 +533,15 @@ class LesionModel:
         records no rule settings of its own. The one place both :meth:`may_be_coronary` (the verdicts) and the
         final MAC-ring step read them, so the two cannot drift apart."""
         return AnatomyRules()
+
+    def _positions(self, table: np.ndarray) -> np.ndarray | None:
+        """(n, 3) mm position of each candidate relative to the heart reference (dz, dy, dx columns), or None when
+        the model's input lacks one of them (split_structures then reads the probabilities alone)."""
+        names = ("dz_mm", "dy_mm", "dx_mm")
+        if not all(n in self.feature_names for n in names):
+            return None
+        t = np.asarray(table, np.float64)
+        return t[:, [self.feature_names.index(n) for n in names]]
 
     def _agatston(self, table: np.ndarray, agatston: np.ndarray | None) -> np.ndarray:
         if agatston is not None:
