@@ -225,22 +225,28 @@ def real_row(series: str, data: Path, lm: dict, hyb: dict) -> dict:
     return row
 
 
-def summary(frames: list[pd.DataFrame]) -> str:
+def summary(frames: list[pd.DataFrame], cols: list[str] | None = None) -> str:
+    """A markdown table per set: the value (one row) or p10 / p50 / p90 of each column; shares to 2 decimals."""
     d = pd.concat(frames, ignore_index=True)
+    if "midline_x" in d:
+        d["cen_from_mid_mm"] = d["cen_x"] - d["midline_x"]
     for c in ("found", "ref", "mask", "box"):
         d[f"{c}_err_mm"] = np.sqrt(sum((d[f"{c}_{k}"] - d[f"cen_{k}"]) ** 2 for k in "zyx"))
         for k in "zyx":
             d[f"{c}_d{k}"] = d[f"{c}_{k}"] - d[f"cen_{k}"]
-    cols = ["trans_mm", "ap_mm", "long_mm", "vol_ml", "mask_ml", "lcx_r_ref", "lcx_r_cen", "lcx_d3_ref", "lcx_d3_cen",
+    cols = cols or ["trans_mm", "ap_mm", "long_mm", "vol_ml", "mask_ml", "lcx_r_ref", "lcx_r_cen", "lcx_d3_ref", "lcx_d3_cen",
             *(f"lcx_r{lo:.0f}_{hi:.0f}_ref" for lo, hi in ARC_BINS),
             "lcx_r_mask", "lcx_dz_ref", "lcx_dy_ref", "lcx_dx_ref", "lad_r_ref", "lad_r_cen", "win_right", "win_left", "left_share", "box_from_mid_mm", "ref_err_mm", "ref_dz", "ref_dy", "ref_dx", "mask_err_mm", "box_dz", "box_dy",
             "box_dx"]
     lines = ["| set | n | " + " | ".join(cols) + " |", "| --- | ---: |" + " ---: |" * len(cols)]
+    def fmt(v: float, c: str) -> str:
+        return f"{v:.2f}" if c in ("win_right", "win_left", "left_share") else f"{v:.0f}"
+
     for s, g in d.groupby("set", sort=True):
         if len(g) == 1:
-            cells = [f"{g[c].iloc[0]:.0f}" for c in cols]
+            cells = [fmt(g[c].iloc[0], c) for c in cols]
         else:
-            cells = [" / ".join(f"{q:.0f}" for q in np.nanpercentile(g[c], [10, 50, 90])) for c in cols]
+            cells = [" / ".join(fmt(q, c) for q in np.nanpercentile(g[c], [10, 50, 90])) for c in cols]
         lines.append(f"| {s} | {len(g)} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -259,9 +265,10 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--data", type=Path, default=Path("/work/shared/data"))
     s = sub.add_parser("summary")
     s.add_argument("csv", nargs="+", type=Path)
+    s.add_argument("--cols", default="", help="comma-separated columns (default: a fixed list)")
     a = ap.parse_args(argv)
     if a.cmd == "summary":
-        print(summary([pd.read_csv(f) for f in a.csv]))
+        print(summary([pd.read_csv(f) for f in a.csv], a.cols.split(",") if a.cols else None))
         return 0
     rows = []
     if a.cmd == "phantom":
