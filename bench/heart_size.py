@@ -251,6 +251,38 @@ def summary(frames: list[pd.DataFrame], cols: list[str] | None = None) -> str:
     return "\n".join(lines)
 
 
+def check(real: pd.DataFrame, v11: pd.DataFrame, v13: pd.DataFrame) -> tuple[bool, list[str]]:
+    """The pre-registered criteria of docs/phantom.md, "Heart size and placement (session 16, wt24c)": (pass, lines)."""
+    out, ok = [], True
+    for d in (real, v11, v13):
+        d["cen_from_mid_mm"] = d["cen_x"] - d["midline_x"]
+        d["ref_dx"] = d["ref_x"] - d["cen_x"]
+    r = real.set_index(real["set"].str[-4:])
+    for c in ("left_share", "cen_from_mid_mm"):
+        lo, med, hi = np.percentile(v13[c], [10, 50, 90])
+        cover = all(lo <= r.loc[s, c] <= hi for s in ("0002", "0003"))
+        inside = r[c].min() <= med <= r[c].max()
+        ok &= cover and inside
+        out.append(f"1. {c}: v13 p10/p50/p90 {lo:.2f} / {med:.2f} / {hi:.2f}; real 0001/0002/0003 "
+                   f"{' / '.join(f'{r.loc[s, c]:.2f}' for s in ('0001', '0002', '0003'))}; covers 0002 and 0003: {cover};"
+                   f" median inside the real range: {inside}")
+    m11, m13 = v11["ref_dx"].median(), v13["ref_dx"].median()
+    ok &= m13 <= 2.0
+    out.append(f"2a. median ref_x - cen_x: v11 {m11:+.1f} mm, v13 {m13:+.1f} mm (<= +2: {m13 <= 2.0})")
+    j = v11.merge(v13, on="pid", suffixes=("_11", "_13"))
+    for c, need in (("lcx_r_ref", 4.0), ("lcx_dx_ref", 5.0)):
+        diff = float((j[f"{c}_13"] - j[f"{c}_11"]).median())
+        ok &= diff >= need
+        out.append(f"2b. {c}: paired median v13 - v11 {diff:+.1f} mm over {len(j)} ids (>= +{need:.0f}: {diff >= need});"
+                   f" v11 median {v11[c].median():.1f}, v13 {v13[c].median():.1f}")
+    for c in ("trans_mm", "ap_mm"):
+        a, b = v11[c].median(), v13[c].median()
+        ok &= b <= a
+        out.append(f"3. {c}: median v11 {a:.1f}, v13 {b:.1f} (not above: {b <= a})")
+    out.append("PASS" if ok else "FAIL")
+    return ok, out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -266,7 +298,13 @@ def main(argv: list[str] | None = None) -> int:
     s = sub.add_parser("summary")
     s.add_argument("csv", nargs="+", type=Path)
     s.add_argument("--cols", default="", help="comma-separated columns (default: a fixed list)")
+    c = sub.add_parser("check", help="the pre-registered v13 check: REAL.csv V11.csv V13.csv")
+    c.add_argument("csv", nargs=3, type=Path)
     a = ap.parse_args(argv)
+    if a.cmd == "check":
+        ok, lines = check(*(pd.read_csv(f) for f in a.csv))
+        print("\n".join(lines))
+        return 0 if ok else 1
     if a.cmd == "summary":
         print(summary([pd.read_csv(f) for f in a.csv], a.cols.split(",") if a.cols else None))
         return 0
