@@ -104,10 +104,11 @@ def _add_phantom(sub: argparse._SubParsersAction) -> None:
                         "nodes, lung granulomas); the per-vessel truth is the same")
     p.add_argument("--overwrite", action="store_true",
                    help="OUT holds an earlier phantom release: clear it first (a non-empty OUT is refused otherwise)")
-    p.add_argument("--anatomy", default="v8", choices=("v8", "v9", "v10", "v11", "v12"),  # anatomy.ANATOMY_VERSIONS (lazy import)
+    p.add_argument("--anatomy", default="v8", choices=("v8", "v9", "v10", "v11", "v12", "v13"),  # anatomy.ANATOMY_VERSIONS (lazy import)
                    help="anatomy version to draw (v9: the mitral annulus calcium where the real annulus lies; v10: "
                         "v9 with the AV groove, LCX and RCA raised; v11: v9 with the LCX in epicardial fat all along; "
-                        "v12: v11 with the left main's bifurcation up the AV groove and the heart turned; "
+                        "v12: v11 with the left main's bifurcation up the AV groove and the heart turned; v13: v11 "
+                        "with the heart placed further left of the midline, as real hearts lie; "
                         "docs/phantom.md); written to truth.csv")
     p.add_argument("--p-mac", type=float, default=None, metavar="P",
                    help="share of patients with mitral annulus calcium (default 0.12; a training knob)")

@@ -277,7 +277,7 @@ def _draws(pid: int, seed: int, size: int = 512, *, lookalikes: bool = True, ver
     kernel = draw_acquisition(seed, pid)
     sigma = float(min(sigma5 * np.sqrt(5.0 / anat.slice_mm) * KERNELS[kernel][1], NOISE_SIGMA_MAX_HU))
     vessels = vessel_centrelines(anat, rng, version=version)
-    if version in ("v11", "v12"):  # the LCX's fat sheath, from its own stream (set after every draw of rng: all unchanged)
+    if version in ("v11", "v12", "v13"):  # the LCX's fat sheath, from its own stream (set after every draw of rng: all unchanged)
         anat = replace(anat, lcx_sheath_mm=v11_lcx_sheath(anat))
     specs = draw_calcium(rng, size=size, slice_mm=anat.slice_mm)
     # v8: larger plaques tend to lie proximal and some straddle the left main's bifurcation, from their own stream

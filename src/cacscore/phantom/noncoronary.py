@@ -101,7 +101,7 @@ MAC_GEOMETRY = {
 base, laterally to posteriorly, 9-15 mm deep. v9: see docs/phantom.md, "Where the mitral annulus lies (v9)"."""
 
 
-MAC_OF_VERSION = {"v10": "v9", "v11": "v9", "v12": "v9"}
+MAC_OF_VERSION = {"v10": "v9", "v11": "v9", "v12": "v9", "v13": "v9"}
 """Versions that draw another version's MAC (MAC_GEOMETRY): v10 moves the coronary courses, v11 the tissue round the
 LCX; their MAC is v9's."""
 
