@@ -453,13 +453,17 @@ def test_descending_seed_on_a_hilar_artery_gives_way_to_the_longest_track(monkey
     the left main bronchus to a hilum further out and the old finder's descending track is the aorta too (31 slices),
     so only the shipped finder's half is asserted there; none of seed 11101's patients 1-20 shows this premise with the
     switch on (the old finder's descending track >= 60 mm on all, bench/results/mediastinum_s15), so the patient was
-    kept and drawn both ways rather than replaced."""
+    kept and drawn both ways rather than replaced. Anatomy v11 (the default since session 16, wt24b): the LCX's plaque
+    lies in fat, so at 256 px it keeps 6 of v8's 10 voxels >= 130 HU (16 coronary calcium voxels in all, v8 20; LCX
+    truth 166 -> 154 AU); the finders' numbers are v8's (shipped: descending track 155 mm, calcium in the sac 1.0 both
+    ways; old, switch off: 30 mm, calcium in the sac 0.35 on v8, 0.44 on v11), so the premise guard below asks for 15
+    voxels (was 20: the whole of v8's), and every assertion about the finders is kept."""
     from cacscore.phantom import anatomy as phantom_anatomy
 
     monkeypatch.setattr(phantom_anatomy, "MEDIASTINUM_REALISM", mediastinum)
     p = make_patient(1, seed=10502, size=256, anatomy=True)
     cal = np.argwhere((p.labels > 0) & (p.hu >= 130)) * np.array(p.spacing_mm)
-    assert len(cal) >= 20
+    assert len(cal) >= 15  # enough calcium for a share (16 on v11, 20 on v8)
 
     def calcium_in_sac(a: ChestAnatomy) -> float:
         from scipy import ndimage
