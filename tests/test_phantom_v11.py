@@ -1,4 +1,4 @@
-"""Anatomy v11 of the phantom (issues 15/16, session 14: the LCX in epicardial fat; opt-in: make_patient(version="v11"),
+"""Anatomy v11 of the phantom (issues 15/16, session 14: the LCX in epicardial fat; the default since session 16, make_patient(version="v11"),
 cacscore phantom --anatomy v11): v9 with the LCX's fat sheath held along its whole course (coronary.V11_LCX_SHEATH_MM,
 drawn from its own stream), no myocardium collar and no crux bed under it; every course, plaque and MAC is v9's.
 The default since session 16 (v8 before); v8 / v9 / v10 draw as before (tests/test_phantom_v8.py, _v9.py, _v10.py pin their images)."""
