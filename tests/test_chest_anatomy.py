@@ -561,13 +561,14 @@ def test_ascending_seed_choice_by_rise():
 def test_descending_track_bridges_the_left_pulmonary_artery_with_desc_up_gap():
     """Seed 11101 patient 10 (256 px, the realistic mediastinum on, anatomy v11; session 16, wt24b): where the left
     pulmonary artery arches against the descending aorta its circle score stays under the track's floor for 4 slices,
-    the shipped upward bridge (3 slices) ends the track 30 mm under the arch, and the ascending seed window under that
-    top misses the ascending aorta (82 mm off). RootOptions(desc_up_gap=5), opt-in, bridges it: the descending track
-    reaches higher and the ascending aorta is found (7.6 mm). The first half pins the shipped failure (docs/
-    chest_anatomy.md, "The descending track's bridge going up")."""
+    session 15's upward bridge (3 slices) ended the track 30 mm under the arch, and the ascending seed window under
+    that top missed the ascending aorta (82 mm off). The shipped RootOptions (desc_up_gap = 5 since session 16) bridge
+    it: the descending track reaches higher and the ascending aorta is found (7.6 mm). The first half pins the old
+    failure (docs/chest_anatomy.md, "The descending track's bridge going up")."""
     p = make_patient(10, seed=11101, size=256, anatomy=True)
-    shipped = read_chest(p.hu, p.spacing_mm)
-    bridged = read_chest(p.hu, p.spacing_mm, root_options=replace(RootOptions(), desc_up_gap=5))
+    shipped = read_chest(p.hu, p.spacing_mm, root_options=replace(RootOptions(), desc_up_gap=3))  # (session 15's)
+    bridged = read_chest(p.hu, p.spacing_mm)
+    assert RootOptions().desc_up_gap == 5
     top = lambda a: a.aorta.centreline_mm[a.aorta.segment == 2][:, 0].max()  # noqa: E731
     assert _aorta_off_mm(shipped, p.anatomy_labels, "aorta_ascending") > 50.0
     assert _aorta_off_mm(bridged, p.anatomy_labels, "aorta_ascending") < 10.0
