@@ -8,11 +8,12 @@ inside the mask grown by 5 mm, and read_chest's CPU time. Issue 16, session 14 (
 realistic thorax").
 
     PYTHONPATH=src nice -n 10 python bench/chest_anatomy_robust.py SEED FIRST-LAST SIZE CACHE [--seed-search]
-        [--widen W] [--tag NAME] [--mediastinum 0|1]
+        [--widen W] [--tag NAME] [--mediastinum 0|1] [--anatomy VERSION]
 
 CACHE (a folder) keeps the rendered phantoms (hu, anatomy labels, coronary labels, truth root) for reruns on other
 finder code. ``--widen W`` renders with ``phantom.anatomy.MEDIASTINUM_WIDEN_V13 = W`` (session 13 left it at 0: the
-sac finder broke on a real-width mediastinum) and caches those apart.
+sac finder broke on a real-width mediastinum) and caches those apart. ``--anatomy VERSION`` draws that anatomy version
+(phantom.anatomy.ANATOMY_VERSIONS; default: the phantom's default); renders are cached per version (session 16).
 """
 
 from __future__ import annotations
@@ -34,14 +35,19 @@ sys.path.insert(0, str(Path(__file__).parent))
 from chest_anatomy_phantom import SAC_LABELS, sac_metrics  # noqa: E402
 
 
-def phantom(pid: int, seed: int, size: int, cache: Path, widen: float, mediastinum: int | None = None) -> dict:
-    """mediastinum: phantom.anatomy.MEDIASTINUM_REALISM for this render (None: the default; 0 / 1 cached apart)."""
-    tag = "" if mediastinum is None else f"_m{int(mediastinum)}"
+def phantom(pid: int, seed: int, size: int, cache: Path, widen: float, mediastinum: int | None = None,
+            version: str | None = None) -> dict:
+    """mediastinum: phantom.anatomy.MEDIASTINUM_REALISM for this render (None: the default; 0 / 1 cached apart);
+    version: the anatomy version drawn (None: the phantom's default, ANATOMY_VERSION), part of the cache's file name
+    (caches written before session 16 have no version in their names: they are not read, as the default moved)."""
+    from cacscore.phantom import anatomy as pa
+
+    version = pa.check_version(version or pa.ANATOMY_VERSION)
+    tag = ("" if mediastinum is None else f"_m{int(mediastinum)}") + f"_{version}"
     f = cache / f"{seed}_{size}_{pid}_w{widen:g}{tag}.npz"
     if f.is_file():
         with np.load(f) as z:
             return {k: z[k] for k in z.files}
-    from cacscore.phantom import anatomy as pa
     from cacscore.phantom.core import make_patient
 
     keep, keep_m = pa.MEDIASTINUM_WIDEN_V13, pa.MEDIASTINUM_REALISM
@@ -49,7 +55,7 @@ def phantom(pid: int, seed: int, size: int, cache: Path, widen: float, mediastin
     if mediastinum is not None:
         pa.MEDIASTINUM_REALISM = bool(mediastinum)
     try:
-        p = make_patient(pid, seed=seed, size=size, anatomy=True)
+        p = make_patient(pid, seed=seed, size=size, anatomy=True, version=version)
     finally:
         pa.MEDIASTINUM_WIDEN_V13, pa.MEDIASTINUM_REALISM = keep, keep_m
     o = np.array(p.origin_mm, float)  # (x, y, z) of voxel 0
@@ -92,6 +98,7 @@ def main() -> None:
     ap.add_argument("--tag", default="")
     ap.add_argument("--mediastinum", type=int, choices=(0, 1), default=None,
                     help="phantom.anatomy.MEDIASTINUM_REALISM for the renders (default: the phantom's default)")
+    ap.add_argument("--anatomy", default=None, help="phantom anatomy version drawn (default: the phantom's default)")
     ap.add_argument("--opts", default="", help="RootOptions fields, e.g. branch_guard=0,seed_by_track=1 (over the "
                                               "default or --seed-search)")
     a = ap.parse_args()
@@ -103,7 +110,7 @@ def main() -> None:
         opts = replace(opts, **kw)
     rows = []
     for pid in range(first, last + 1):
-        d = phantom(pid, a.seed, a.size, a.cache, a.widen, a.mediastinum)
+        d = phantom(pid, a.seed, a.size, a.cache, a.widen, a.mediastinum, a.anatomy)
         hu = d["hu"].astype(np.float32)
         sp = tuple(float(v) for v in d["sp"])
         t = time.process_time()

@@ -1,6 +1,6 @@
 """Anatomy v10 of the phantom (issue 15, the AV plane; opt-in: make_patient(version="v10"), cacscore phantom --anatomy
 v10): the LCX and the RCA run in a groove nearer the base (coronary.V10_GROOVE, drawn from its own stream), the crux,
-the left main and the LAD stay where v8 / v9 have them, the MAC is v9's. v8 stays the default and v8 / v9 draw as
+the left main and the LAD stay where v8 / v9 have them, the MAC is v9's. v11 is the default since session 16 and v8 / v9 draw as
 before (their own tests, tests/test_phantom_v8.py and tests/test_phantom_v9.py, pin that)."""
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ def _blobs(blobs, kind=None) -> list[tuple]:
 
 
 def test_v10_is_opt_in_and_keeps_every_other_draw():
-    assert ANATOMY_VERSION == "v8" and "v10" in ANATOMY_VERSIONS
+    assert ANATOMY_VERSION == "v11" and "v10" in ANATOMY_VERSIONS
     moved = 0
     for pid in PIDS:
         d8, d9, d10 = (_draws(pid, SEED, 64, version=v)[0] for v in ("v8", "v9", "v10"))
@@ -77,6 +77,20 @@ def test_cli_offers_every_version():
     action = next(a for sub in parser._subparsers._group_actions for name, sp in sub.choices.items()
                   if name == "phantom" for a in sp._actions if "--anatomy" in a.option_strings)
     assert tuple(action.choices) == ANATOMY_VERSIONS
+    assert "v8" in action.choices and "v7" not in action.choices and action.default is None  # None: the phantom's
+
+
+def test_cli_parser_leaves_the_phantom_unimported():
+    """The --anatomy choices come from anatomy.ANATOMY_VERSIONS only when asked (session 16): building the parser and
+    parsing another subcommand do not import the renderer (a fresh interpreter: this one has it imported)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from cacscore.cli import build_parser; p = build_parser(); p.parse_args(['score', 'x', "
+            "'--labels', 'y']); assert 'cacscore.phantom.anatomy' not in sys.modules; "
+            "a = p.parse_args(['phantom', 'o', '--anatomy', 'v9']); assert a.anatomy == 'v9'; "
+            "assert 'cacscore.phantom.anatomy' in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_mitral_geometry_course_middles():

@@ -1,7 +1,7 @@
-"""Anatomy v11 of the phantom (issues 15/16, session 14: the LCX in epicardial fat; opt-in: make_patient(version="v11"),
+"""Anatomy v11 of the phantom (issues 15/16, session 14: the LCX in epicardial fat; the default since session 16, make_patient(version="v11"),
 cacscore phantom --anatomy v11): v9 with the LCX's fat sheath held along its whole course (coronary.V11_LCX_SHEATH_MM,
 drawn from its own stream), no myocardium collar and no crux bed under it; every course, plaque and MAC is v9's.
-v8 stays the default and v8 / v9 / v10 draw as before (tests/test_phantom_v8.py, _v9.py, _v10.py pin their images)."""
+The default since session 16 (v8 before); v8 / v9 / v10 draw as before (tests/test_phantom_v8.py, _v9.py, _v10.py pin their images)."""
 
 from __future__ import annotations
 
@@ -26,8 +26,8 @@ def _blobs(blobs, kind=None) -> list[tuple]:
     return [(b.centre_mm, b.radius_mm, b.hu, b.kind) for b in blobs if kind is None or b.kind == kind]
 
 
-def test_v11_is_opt_in_and_keeps_every_v9_draw():
-    assert ANATOMY_VERSION == "v8" and "v11" in ANATOMY_VERSIONS
+def test_v11_is_the_default_and_keeps_every_v9_draw():
+    assert ANATOMY_VERSION == "v11" and "v11" in ANATOMY_VERSIONS
     for pid in range(1, 13):
         d9, d11 = (_draws(pid, SEED, 64, version=v)[0] for v in ("v9", "v11"))
         for v in ("LCA", "LAD", "LCX", "RCA"):
@@ -42,6 +42,25 @@ def test_v11_is_opt_in_and_keeps_every_v9_draw():
         assert V11_LCX_SHEATH_MM[0] <= d11.anat.lcx_sheath_mm <= V11_LCX_SHEATH_MM[1]
         for v in ("v8", "v10"):
             assert _draws(pid, SEED, 64, version=v)[0].anat.lcx_sheath_mm is None
+
+
+def test_version_features_table_is_the_one_place():
+    """anatomy.VERSION_FEATURES (session 16) says which version draws which feature; every other module asks it."""
+    from cacscore.phantom.anatomy import VERSION_FEATURES, features
+    from cacscore.phantom.noncoronary import MAC_GEOMETRY, mac_geometry
+
+    assert ANATOMY_VERSIONS == tuple(VERSION_FEATURES) and ANATOMY_VERSION in VERSION_FEATURES
+    assert {v for v in ANATOMY_VERSIONS if features(v).lcx_in_fat} == {"v11", "v12", "v13"}
+    assert {v for v in ANATOMY_VERSIONS if features(v).raised_groove} == {"v10"}
+    assert {v for v in ANATOMY_VERSIONS if features(v).turned_heart} == {"v12"}
+    assert {v for v in ANATOMY_VERSIONS if features(v).left_heart} == {"v13"}
+    assert all(mac_geometry(v) is MAC_GEOMETRY[features(v).mac] for v in ANATOMY_VERSIONS)
+    assert [v for v in ANATOMY_VERSIONS if features(v).mac == "v8"] == ["v8"]
+    try:
+        features("v7")
+        raise AssertionError("v7 is not drawn")
+    except ValueError as e:
+        assert "v7" in str(e)
 
 
 def test_v11_lcx_sheath_is_thick_all_along_and_off_the_bed():

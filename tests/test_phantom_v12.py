@@ -2,7 +2,7 @@
 cacscore phantom --anatomy v12): v11 with the heart's long-axis azimuth drawn on anatomy.V12_HEART's range and the left
 main's bifurcation at coronary.V12_PHI_B round the AV groove, each the same uniform draw as v11's mapped onto the new
 range, so that the proximal LCX leaves the left main toward the patient's left and stays high, as the real LIDC hybrids'
-LCX does (bench/lcx_frame_position.py). v8 stays the default; v11 draws as before."""
+LCX does (bench/lcx_frame_position.py). v11 is the default (since session 16) and draws as before."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def _frac(x: float, lo_hi: tuple[float, float]) -> float:
 
 
 def test_v12_is_opt_in_and_draws_the_azimuth_on_its_range_from_the_same_draw():
-    assert ANATOMY_VERSION == "v8" and "v12" in ANATOMY_VERSIONS
+    assert ANATOMY_VERSION == "v11" and "v12" in ANATOMY_VERSIONS
     assert mac_geometry("v12") == mac_geometry("v9")
     for pid in range(1, 7):
         d11, d12 = (_draws(pid, SEED, 64, version=v)[0] for v in ("v11", "v12"))

@@ -2,7 +2,7 @@
 v11 with the heart tried further left of the midline, and a little smaller, before v4-v12's tries toward the midline
 (anatomy.V13_SHRINKS, V13_LEFT_SHIFTS_MM, heart_tries), because in v11 the left AV groove's keep-off from the
 descending aorta left most hearts centred on the midline while real hearts lie mostly left of it (docs/phantom.md,
-"Heart size and placement"). v8 stays the default; v11 draws as before."""
+"Heart size and placement"). v11 (the default since session 16) draws as before."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ SEED = 5
 
 
 def test_v13_is_opt_in_and_tries_left_before_v11s_tries():
-    assert ANATOMY_VERSION == "v8" and "v13" in ANATOMY_VERSIONS
+    assert ANATOMY_VERSION == "v11" and "v13" in ANATOMY_VERSIONS
     assert mac_geometry("v13") == mac_geometry("v9")
     assert heart_tries("v11") == heart_tries("v12") == tuple((s, m, 0.0) for s, m in HEART_TRIES)
     t13 = heart_tries("v13")

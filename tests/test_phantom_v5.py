@@ -27,7 +27,7 @@ def test_v5_draws_are_their_own_stream_and_recorded():
         assert 0.43 <= a.dome_top_x <= 0.5 and 1.55 <= a.dome_round <= 1.85
         assert 0.5 <= a.epi_fat_lateral_mm <= 2.5 and a.la_body
     row = make_patient(1, seed=SEED, size=32).summary()
-    assert row["anatomy_version"] == A.ANATOMY_VERSION == "v8"
+    assert row["anatomy_version"] == A.ANATOMY_VERSION == "v11"  # the default since session 16
 
 
 def test_domes_are_rounded_caps_right_higher():

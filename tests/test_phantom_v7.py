@@ -54,7 +54,7 @@ def test_v7_draws_their_own_stream_and_keep_the_calcium_draws(monkeypatch):
             d6 = _draws(pid, SEED, 64)[0]
         assert d6.specs == d7.specs  # same random stream: the calcium targets, sizes and positions along the vessel
         assert np.allclose(d6.vessels["LAD"].points, d7.vessels["LAD"].points)
-    assert make_patient(1, seed=SEED, size=32).summary()["anatomy_version"] == "v8"  # v8 keeps v7's courses and tissue
+    assert make_patient(1, seed=SEED, size=32, version="v8").summary()["anatomy_version"] == "v8"  # v8 keeps v7's courses and tissue
 
 
 def test_crux_lies_behind_and_left_of_the_heart_centre(monkeypatch):

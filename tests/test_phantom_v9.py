@@ -1,6 +1,6 @@
 """Anatomy v9 of the phantom (issues 15/16, the MAC blocker; opt-in: make_patient(version="v9"), cacscore phantom
 --anatomy v9): the mitral annulus calcium moved to where the real annulus lies in the scorer's frame (higher, round
-the lateral / posterolateral wall, shallower; docs/phantom.md). Everything else is v8's, and v8 stays the default."""
+the lateral / posterolateral wall, shallower; docs/phantom.md). Everything else is v8's. v11 (v9's MAC) is the default since session 16."""
 
 from __future__ import annotations
 
@@ -25,14 +25,16 @@ def _blobs(blobs, kind=None) -> list[tuple]:
     return [(b.centre_mm, b.radius_mm, b.hu, b.kind) for b in blobs if kind is None or b.kind == kind]
 
 
-def test_v8_is_the_default_and_v9_moves_only_the_mac():
-    assert ANATOMY_VERSION == "v8"
+def test_v11_is_the_default_and_v9_moves_only_the_mac():
+    assert ANATOMY_VERSION == "v11"  # since session 16 (v8 before; docs/phantom.md, "v11 the default anatomy")
     with_mac = set()
     for pid in range(1, 40):
         d0 = _draws(pid, SEED, 64)[0]
         d8 = _draws(pid, SEED, 64, version="v8")[0]
         d9 = _draws(pid, SEED, 64, version="v9")[0]
-        assert _blobs(d0.cardiac) == _blobs(d8.cardiac) and _blobs(d0.nodes) == _blobs(d8.nodes)
+        d11 = _draws(pid, SEED, 64, version="v11")[0]
+        assert _blobs(d0.cardiac) == _blobs(d11.cardiac) and _blobs(d0.nodes) == _blobs(d11.nodes)
+        assert d0.anat.lcx_sheath_mm == d11.anat.lcx_sheath_mm is not None
         # the nodes and granulomas drawn after the MAC, the valve calcium, the courses and the plaques are v8's
         assert _blobs(d9.nodes) == _blobs(d8.nodes)
         assert _blobs(d9.cardiac, "aortic_valve") == _blobs(d8.cardiac, "aortic_valve")
@@ -49,7 +51,7 @@ def test_v8_is_the_default_and_v9_moves_only_the_mac():
 
 def test_v9_mac_lies_higher_more_basal_and_clear_of_the_coronaries():
     for pid in MAC_PIDS:
-        d8, d9 = _draws(pid, SEED, 64)[0], _draws(pid, SEED, 64, version="v9")[0]
+        d8, d9 = _draws(pid, SEED, 64, version="v8")[0], _draws(pid, SEED, 64, version="v9")[0]
         m8, m9 = _mac(d8), _mac(d9)
         e1, hc = d9.anat.heart_axes[0], d9.anat.heart_c
         # toward the base along the long axis (u -0.66..-0.54 against v8's -0.52..-0.40), its lowest sphere higher
@@ -65,7 +67,7 @@ def test_v9_mac_lies_higher_more_basal_and_clear_of_the_coronaries():
 
 @pytest.mark.parametrize("pid", [18])
 def test_v9_keeps_the_per_vessel_truth_exact_and_deterministic(pid):
-    p8 = make_patient(pid, seed=SEED, size=64, anatomy=True)
+    p8 = make_patient(pid, seed=SEED, size=64, anatomy=True, version="v8")
     p9 = make_patient(pid, seed=SEED, size=64, anatomy=True, version="v9")
     again = make_patient(pid, seed=SEED, size=64, anatomy=True, version="v9")
     assert p9.truth == p8.truth and p9.truth_moving == p8.truth_moving

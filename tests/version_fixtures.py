@@ -1,4 +1,4 @@
-"""The checks every opt-in phantom anatomy version passes (tests/test_phantom_v10.py, v11, v12): its truth is exact,
+"""The checks every later phantom anatomy version passes (opt-in v10, v12; v11, the default since session 16) (tests/test_phantom_v10.py, v11, v12): its truth is exact,
 deterministic and labelled on its own vessels."""
 
 from __future__ import annotations

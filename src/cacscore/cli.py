@@ -17,6 +17,24 @@ from cacscore.core.fileio import atomic_write_text
 log = logging.getLogger("cacscore")
 
 
+class _AnatomyVersions:
+    """phantom.anatomy.ANATOMY_VERSIONS as argparse choices, imported only when ``phantom --anatomy`` is checked or
+    listed (importing the phantom package loads the renderer and scipy, which no other subcommand's start should pay).
+    The one list of versions is anatomy.VERSION_FEATURES's keys; nothing here copies it."""
+
+    @staticmethod
+    def _versions() -> tuple[str, ...]:
+        from cacscore.phantom.anatomy import ANATOMY_VERSIONS
+
+        return ANATOMY_VERSIONS
+
+    def __contains__(self, version: object) -> bool:
+        return version in self._versions()
+
+    def __iter__(self):
+        return iter(self._versions())
+
+
 # ---------------------------------------------------------------- score
 def _add_score(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("score", help="classical Agatston score of a CT with a vessel label volume")
@@ -104,12 +122,15 @@ def _add_phantom(sub: argparse._SubParsersAction) -> None:
                         "nodes, lung granulomas); the per-vessel truth is the same")
     p.add_argument("--overwrite", action="store_true",
                    help="OUT holds an earlier phantom release: clear it first (a non-empty OUT is refused otherwise)")
-    p.add_argument("--anatomy", default="v8", choices=("v8", "v9", "v10", "v11", "v12", "v13"),  # anatomy.ANATOMY_VERSIONS (lazy import)
-                   help="anatomy version to draw (v9: the mitral annulus calcium where the real annulus lies; v10: "
-                        "v9 with the AV groove, LCX and RCA raised; v11: v9 with the LCX in epicardial fat all along; "
-                        "v12: v11 with the left main's bifurcation up the AV groove and the heart turned; v13: v11 "
-                        "with the heart placed further left of the midline, as real hearts lie; "
-                        "docs/phantom.md); written to truth.csv")
+    p.add_argument("--anatomy", default=None, choices=_AnatomyVersions(), metavar="VERSION",  # (a metavar: argparse
+                   # then lists the choices only for help or an error, so the phantom package is imported only then)
+                   help="anatomy version to draw, one of %(choices)s (default: the phantom's, v11 since session 16; "
+                        "v8: sessions 11-15's "
+                        "default; v9: the mitral annulus calcium where the real annulus lies; v10: v9 with the AV "
+                        "groove, LCX and RCA raised; v11: v9 with the LCX in epicardial fat all along; v12: v11 with "
+                        "the left main's bifurcation up the AV groove and the heart turned; v13: v11 with the heart placed "
+                        "further left of the midline, as real hearts lie; docs/phantom.md); written "
+                        "to truth.csv")
     p.add_argument("--p-mac", type=float, default=None, metavar="P",
                    help="share of patients with mitral annulus calcium (default 0.12; a training knob)")
     p.set_defaults(func=_cmd_phantom)
@@ -117,6 +138,7 @@ def _add_phantom(sub: argparse._SubParsersAction) -> None:
 
 def _cmd_phantom(args: argparse.Namespace) -> int:
     from cacscore.phantom import write_release
+    from cacscore.phantom.anatomy import ANATOMY_VERSION
 
     if args.patients < 1:
         raise ValueError(f"--patients must be >= 1, got {args.patients}")
@@ -126,7 +148,8 @@ def _cmd_phantom(args: argparse.Namespace) -> int:
         raise ValueError(f"--p-mac must be in [0, 1], got {args.p_mac}")
     table = write_release(args.out, n_patients=args.patients, seed=args.seed, size=args.size, gated=args.gated,
                           preview=args.preview, clean=args.clean, workers=args.workers, lookalikes=args.lookalikes,
-                          overwrite=args.overwrite, compare=args.compare, version=args.anatomy, p_mac=args.p_mac)
+                          overwrite=args.overwrite, compare=args.compare, version=args.anatomy or ANATOMY_VERSION,
+                          p_mac=args.p_mac)
     zero = float((table["total"] == 0).mean())
     print(f"wrote {len(table)} patients to {args.out} (truth: {args.out / 'truth.csv'}); "
           f"total 0 in {zero:.0%}, median total {table['total'].median():.1f}")

@@ -61,24 +61,57 @@ from cacscore.phantom.chestwall import (AP_C_MAX, CART_THETA, Body, Thorax, ap_s
 from cacscore.phantom.lungvessels import add_twigs, colonise, splat_fraction, tree_segments
 from cacscore.phantom.raster import Grid, ellipse_footprint, ellipsoid_columns, ellipsoid_fraction, paint, slab_fraction
 
-ANATOMY_VERSION = "v8"
-"""The phantom's anatomy version (docs/phantom.md): v5 = rounded diaphragm domes, uneven epicardial fat, the left
-atrium's body behind the aortic root; v6 = each coronary's fat sheath varies per patient and along the vessel (thin
-where the vessel lies on the myocardium: crux, PDA, lateral LCX); v7 = the crux posterior-inferior, behind and a little
-left of the heart's centre, the PDA down the inferior wall from it, and a soft-tissue bed under the vessel at the crux,
-along the PDA and the distal LCX (0-1 mm of fat in some patients); v8 = coronary labels only near plaques (no noise
-specks in the myocardium under a vessel called calcium), larger plaques proximal, some across the left main's
-bifurcation (coronary.py); v9 (opt-in: ``cacscore phantom --anatomy v9``) = v8 with the mitral annulus calcium where
-the real annulus lies in the scorer's frame (noncoronary.MAC_GEOMETRY; docs/phantom.md, "Where the mitral annulus lies");
-v10 (opt-in) = v9 with the AV plane raised: the LCX and the RCA run in a groove nearer the base (the atria end there),
-the crux, the left main and the LAD where v9 has them (coronary.V10_GROOVE; docs/phantom.md, "Anatomy v10");
-v11 (opt-in) = v9 with the LCX in epicardial fat along its whole course, as the real LCX lies in the left AV groove
-(no thinning of its sheath on the lateral wall, no myocardium collar, no crux bed under its distal part;
-coronary.V11_LCX_SHEATH_MM; docs/phantom.md, "Anatomy v11"); v12 (opt-in) = v11 with the heart turned and the left main's
-bifurcation moved round the AV groove so that the proximal LCX runs to the patient's left, high, as the real one does
-(V12_HEART, coronary.V12_PHI_B; docs/phantom.md, "Anatomy v12"). v8 stays the default; a release's truth.csv (anatomy_version) says what drew it."""
-ANATOMY_VERSIONS = ("v8", "v9", "v10", "v11", "v12", "v13")
-"""The versions make_patient can draw (earlier ones only through the tests' monkeypatches)."""
+ANATOMY_VERSION = "v11"
+"""The phantom's default anatomy version (docs/phantom.md): v5 = rounded diaphragm domes, uneven epicardial fat, the
+left atrium's body behind the aortic root; v6 = each coronary's fat sheath varies per patient and along the vessel
+(thin where the vessel lies on the myocardium: crux, PDA, lateral LCX); v7 = the crux posterior-inferior, behind and a
+little left of the heart's centre, the PDA down the inferior wall from it, and a soft-tissue bed under the vessel at the
+crux, along the PDA and the distal LCX (0-1 mm of fat in some patients); v8 (the default of sessions 11-15) = coronary
+labels only near plaques (no noise specks in the myocardium under a vessel called calcium), larger plaques proximal,
+some across the left main's bifurcation (coronary.py); v9 (opt-in: ``cacscore phantom --anatomy v9``) = v8 with the
+mitral annulus calcium where the real annulus lies in the scorer's frame (noncoronary.MAC_GEOMETRY; docs/phantom.md,
+"Where the mitral annulus lies"); v10 (opt-in) = v9 with the AV plane raised: the LCX and the RCA run in a groove
+nearer the base (the atria end there), the crux, the left main and the LAD where v9 has them (coronary.V10_GROOVE;
+docs/phantom.md, "Anatomy v10"); **v11 (the default since session 16)** = v9 with the LCX in epicardial fat along
+its whole course, as the real LCX lies in the left AV groove (no thinning of its sheath on the lateral wall, no
+myocardium collar, no crux bed under its distal part; coronary.V11_LCX_SHEATH_MM; docs/phantom.md, "Anatomy v11" and
+"v11 the default anatomy"); v12 (opt-in) = v11 with the heart turned and the left main's bifurcation moved round the
+AV groove so that the proximal LCX runs to the patient's left, high, as the real one does (V12_HEART,
+coronary.V12_PHI_B; docs/phantom.md, "Anatomy v12"); v13 (opt-in, session 16) = v11 with the heart placed further
+left of the midline, as real hearts lie (V13_LEFT_SHIFTS_MM; docs/phantom.md, "Heart size and placement"). Which version has which feature: VERSION_FEATURES. A release's
+truth.csv (anatomy_version) says what drew it."""
+
+
+@dataclass(frozen=True)
+class VersionFeatures:
+    """What one anatomy version draws differently from v8 (every version draws the same random stream; each feature
+    below takes its own draws from a stream of its own or maps one of v8's draws onto another range)."""
+
+    mac: str = "v8"  # the mitral annulus calcium's place: a key of noncoronary.MAC_GEOMETRY
+    raised_groove: bool = False  # v10: the LCX and the RCA in an AV groove nearer the base (coronary.V10_GROOVE)
+    lcx_in_fat: bool = False  # v11: the LCX's own fat sheath along its whole course (coronary.V11_LCX_SHEATH_MM)
+    turned_heart: bool = False  # v12: the heart's pose drawn from V12_HEART, the bifurcation from coronary.V12_PHI_B
+    left_heart: bool = False  # v13: the heart tried further left of the midline first (V13_LEFT_SHIFTS_MM, heart_tries)
+
+
+VERSION_FEATURES = {
+    "v8": VersionFeatures(),
+    "v9": VersionFeatures(mac="v9"),
+    "v10": VersionFeatures(mac="v9", raised_groove=True),
+    "v11": VersionFeatures(mac="v9", lcx_in_fat=True),
+    "v12": VersionFeatures(mac="v9", lcx_in_fat=True, turned_heart=True),
+    "v13": VersionFeatures(mac="v9", lcx_in_fat=True, left_heart=True),
+}
+"""The one place that says which anatomy version has which feature (session 16; the modules ask features(version)
+instead of comparing version names)."""
+ANATOMY_VERSIONS = tuple(VERSION_FEATURES)
+"""The versions make_patient can draw (earlier ones only through the tests' monkeypatches); the CLI's --anatomy
+choices."""
+
+
+def features(version: str) -> VersionFeatures:
+    """VERSION_FEATURES of ``version`` (a one-line ValueError when it is not one of ANATOMY_VERSIONS)."""
+    return VERSION_FEATURES[check_version(version)]
 
 
 def check_version(version: str) -> str:
@@ -289,12 +322,12 @@ def heart_tries(version: str) -> tuple[tuple[float, float, float], ...]:
     """(size factor, share of the drawn offset kept, extra leftward shift mm) in the order _draw_heart tries them."""
     v11 = tuple((s, m, 0.0) for s, m in HEART_TRIES)
     v13 = tuple((f, 1.0, d) for f in V13_SHRINKS for d in V13_LEFT_SHIFTS_MM)
-    return v13 + v11 if version == "v13" else v11
+    return v13 + v11 if features(version).left_heart else v11
 
 
 def heart_ranges(version: str) -> tuple[tuple[float, float], tuple[float, float]]:
     """(azimuth, elevation) ranges (deg) the heart's pose is drawn from in anatomy ``version``."""
-    if version == "v12":
+    if features(version).turned_heart:
         return V12_HEART["azimuth_deg"], V12_HEART["elevation_deg"]
     return HEART_AZIMUTH_DEG, HEART_ELEVATION_DEG
 

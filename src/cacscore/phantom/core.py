@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from scipy import ndimage
 
-from cacscore.phantom.anatomy import ANATOMY_VERSION, Anatomy, check_version, chest_grid, draw_anatomy, render_background
+from cacscore.phantom.anatomy import ANATOMY_VERSION, Anatomy, check_version, chest_grid, draw_anatomy, features, render_background
 from cacscore.phantom.coronary import (Layer, Plaque, PlaqueSpec, Vessel, draw_calcium, place_plaques, proximal_first,
                                        render_heart, straddlers, v11_lcx_sheath, vessel_centrelines)
 from cacscore.phantom.motion import MotionPlan, draw_motion, move_layer
@@ -277,7 +277,7 @@ def _draws(pid: int, seed: int, size: int = 512, *, lookalikes: bool = True, ver
     kernel = draw_acquisition(seed, pid)
     sigma = float(min(sigma5 * np.sqrt(5.0 / anat.slice_mm) * KERNELS[kernel][1], NOISE_SIGMA_MAX_HU))
     vessels = vessel_centrelines(anat, rng, version=version)
-    if version in ("v11", "v12", "v13"):  # the LCX's fat sheath, from its own stream (set after every draw of rng: all unchanged)
+    if features(version).lcx_in_fat:  # the LCX's fat sheath, from its own stream (set after every draw of rng: all unchanged)
         anat = replace(anat, lcx_sheath_mm=v11_lcx_sheath(anat))
     specs = draw_calcium(rng, size=size, slice_mm=anat.slice_mm)
     # v8: larger plaques tend to lie proximal and some straddle the left main's bifurcation, from their own stream

@@ -24,7 +24,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 from scipy import stats
 
-from cacscore.phantom.anatomy import (HU, LABEL as ANATOMY_LABEL, PERICARDIUM_REACH_MM, Anatomy, heart_surface,
+from cacscore.phantom.anatomy import (ANATOMY_VERSION, HU, LABEL as ANATOMY_LABEL, PERICARDIUM_REACH_MM, Anatomy, features,
+                                     heart_surface,
                                      kvp_calcium_factor, ventricle_shapes)
 from cacscore.phantom.noncoronary import Blob, blob_fractions
 from cacscore.phantom.plaque_table import TABLES as PLAQUE_TABLES
@@ -301,7 +302,7 @@ def _groove_u(phis: np.ndarray, start: float, end: float, u_edge: float, g: dict
 
 
 def vessel_centrelines(anat: Anatomy, rng: np.random.Generator, *, step_mm: float = 0.6,
-                       version: str = "v8") -> dict[str, Vessel]:
+                       version: str = ANATOMY_VERSION) -> dict[str, Vessel]:
     """Centrelines of LCA, LAD, LCX, RCA (dict in VESSELS order); the vessel that reaches the crux records its index.
 
     The random stream is the same in every anatomy version (the same draws in the same order), so the calcium draws
@@ -314,7 +315,8 @@ def vessel_centrelines(anat: Anatomy, rng: np.random.Generator, *, step_mm: floa
     and come back to it at the crux; a right-dominant LCX ends on the lateral wall; the left main and the LAD, the
     crux, the PDA and every draw of ``rng`` are v8's."""
     u_av = rng.uniform(-0.5, -0.38)
-    phi_b = rng.uniform(*(V12_PHI_B if version == "v12" else (30.0, 50.0)))  # v12: the same draw, mapped
+    feats = features(version)
+    phi_b = rng.uniform(*(V12_PHI_B if feats.turned_heart else (30.0, 50.0)))  # v12: the same draw, mapped
     out = VESSEL_OUT_MM
     n = 80
     bif = heart_surface(anat, np.array([u_av]), np.array([phi_b]), np.array([out]))[0]
@@ -335,7 +337,7 @@ def vessel_centrelines(anat: Anatomy, rng: np.random.Generator, *, step_mm: floa
     lcx_end = phi_b + lcx_span
     if v7:  # right dominant: the LCX ends on the lateral / posterior wall, before the crux; left dominant: at it
         lcx_end = min(lcx_end, crux_phi + 360.0 - 25.0) if dominant else crux_phi + 360.0
-    g = v10_groove(anat) if version == "v10" else None
+    g = v10_groove(anat) if feats.raised_groove else None
     if g is not None and dominant:
         lcx_end = min(lcx_end, g["lcx_end_deg"])
     phis = np.linspace(phi_b, lcx_end, n)

@@ -534,7 +534,11 @@ anterolateral commissure, Kuroda et al., ICVTS 2026, doi 10.1093/icvts/ivag022).
 of the groove's own fat and vessel wall."""
 MAC_PHI_DEG = (MAC_GEOMETRY["v8"].phi_c, MAC_GEOMETRY["v8"].span, MAC_GEOMETRY["v8"].phi_limits)
 """The phantom's arc (noncoronary.MAC_GEOMETRY, v8's: the hybrid MAC follows the LCX course, so only the angles are
-taken, not v8's height or depth): centre angle, span and the limits, degrees from anterior
+taken, not v8's height or depth). Kept at v8's whatever anatomy.ANATOMY_VERSION is (v11 since session 16): the hybrid
+inserts into a real scan, whose heart, LCX and annulus are real, so the phantom's anatomy version does not apply; v9's
+arc (50-140 deg) was fitted to move the phantom's MAC in the phantom's frame, and on real anatomy the band already
+lies at the annulus beside the real LCX (MAC_GAP_MM). Changing it would redraw every hybrid case (a separate,
+measured decision). Centre angle, span and the limits, degrees from anterior
 towards the patient's left about the heart's long axis (90 left, 180 posterior): the posterolateral annulus, the
 posterior mitral leaflet's (P1-P3) side, where MAC forms. The annulus is a saddle-shaped ellipse of about 30 x 35 mm
 (anteroposterior x intercommissural; radiologykey / clinicalgate 'Normal mitral valve anatomy and measurements':

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cacscore.phantom.anatomy import HU, LABEL, Anatomy, carina_z, heart_surface, kvp_calcium_factor
+from cacscore.phantom.anatomy import ANATOMY_VERSION, HU, LABEL, Anatomy, carina_z, features, heart_surface, kvp_calcium_factor
 from cacscore.phantom.raster import Grid, ellipsoid_fraction, paint
 
 P_MAC = 0.12
@@ -101,23 +101,18 @@ MAC_GEOMETRY = {
 base, laterally to posteriorly, 9-15 mm deep. v9: see docs/phantom.md, "Where the mitral annulus lies (v9)"."""
 
 
-MAC_OF_VERSION = {"v10": "v9", "v11": "v9", "v12": "v9", "v13": "v9"}
-"""Versions that draw another version's MAC (MAC_GEOMETRY): v10 moves the coronary courses, v11 the tissue round the
-LCX; their MAC is v9's."""
-
-
 def mac_geometry(version: str) -> MacGeometry:
-    """The MAC geometry anatomy ``version`` draws."""
-    return MAC_GEOMETRY[MAC_OF_VERSION.get(version, version)]
+    """The MAC geometry anatomy ``version`` draws (anatomy.VERSION_FEATURES: v10-v12 draw v9's)."""
+    return MAC_GEOMETRY[features(version).mac]
 
 
 def draw_cardiac_calcium(anat: Anatomy, vessel_points: np.ndarray, rng: np.random.Generator, *,
-                         version: str = "v8", p_mac: float | None = None) -> tuple[Blob, ...]:
+                         version: str = ANATOMY_VERSION, p_mac: float | None = None) -> tuple[Blob, ...]:
     """Aortic valve calcium (from the anatomy) and, in P_MAC of patients (``p_mac``, a training knob), mitral
     annular calcification.
 
     ``vessel_points``: (n, 3) all coronary centreline points (x, y, z) mm. The MAC is a chain of
-    spheres (radius 1.2-3.2 mm, 300-1100 HU) along an arc of the left AV plane (MAC_GEOMETRY[version]; v8: up to
+    spheres (radius 1.2-3.2 mm, 300-1100 HU) along an arc of the left AV plane (mac_geometry(version); v8: up to
     150 degrees within 45-195 degrees from anterior toward the patient's left, centred laterally to posteriorly,
     9-15 mm inside the heart's surface, the LCX running 2.5 mm outside it).
 
@@ -129,7 +124,7 @@ def draw_cardiac_calcium(anat: Anatomy, vessel_points: np.ndarray, rng: np.rando
              for x, y, z, r, hu in anat.valve_calc]
     if rng.random() < (P_MAC if p_mac is None else p_mac):
         band, thick, hu = _mac_band(anat, MAC_GEOMETRY["v8"], rng)
-        if version != "v8":
+        if features(version).mac != "v8":
             band, _, _ = _mac_band(anat, mac_geometry(version), rng.spawn(1)[0], thick_hu=(thick, hu))
         blobs += band
     return tuple(_keep_clear(blobs, vessel_points))
