@@ -142,7 +142,7 @@ def main() -> int:
     train_report = json.loads((model / "training_report.json").read_text())
     cfg.setdefault("info", {})["provenance"] = {
         "reproduce": f"python bench/train_default_model.py OUT --patients {a.patients} --train {a.train} "
-                     f"--seed {a.seed} --model-seed {a.model_seed} --size {a.size}"
+                     f"--seed {a.seed} --model-seed {a.model_seed} --size {a.size} --anatomy {a.anatomy}"
                      + ("" if a.class_weight_power is None else f" --class-weight-power {a.class_weight_power:g}")
                      + ("" if a.density_cap_hu is None else f" --density-cap-hu {' '.join(a.density_cap_hu)}")
                      + " --install",
