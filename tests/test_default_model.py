@@ -29,10 +29,12 @@ def test_default_model_ships_as_package_data_with_its_provenance():
     assert shipped == set(files)
     predictor = load_predictor(DEFAULT_MODEL)
     assert isinstance(predictor, LesionPredictor)
-    assert predictor.ranges == {"slice_thickness_mm": (5.0, 5.0), "kvp": (100.0, 120.0)}
+    # session 16: trained on anatomy v11 phantoms, which draw 1.25-5 mm slices and 100-140 kVp (docs/model_card.md)
+    assert predictor.ranges == {"slice_thickness_mm": (1.25, 5.0), "kvp": (100.0, 140.0)}
     prov = json.loads((DEFAULT_MODEL / "model.json").read_text())["info"]["provenance"]
     assert re.fullmatch(r"[0-9a-f]{40}(\+dirty)?", prov["code_version"])
-    assert prov["data"]["phantom_seed"] == 41 and "look-alikes on" in prov["data"]["kind"]
+    assert prov["data"]["phantom_seed"] == 13001 and "look-alikes on" in prov["data"]["kind"]
+    assert prov["data"]["phantom_anatomy"] == "v11" and "--anatomy v11" in prov["reproduce"]
     assert any(c.startswith("cacscore lesion-train ") for c in prov["commands"])
     total = prov["held_out_metrics"]["total"]
     value, low, high, baseline = total["kappa4"]
@@ -66,8 +68,8 @@ def test_predict_real_ct_with_no_model_argument(capsys):
     assert row[0] == "lidc-idri-0002" and all(re.fullmatch(r"\d+\.\d", v) for v in row[1:6])
     assert abs(sum(float(v) for v in row[1:5]) - float(row[5])) < 0.3  # the total is the vessel sum
     assert "1 scan(s) predicted, 0 failed" in err and "deprecated" not in err
-    # the shipped model records its training acquisition, so a thin-slice scan is warned about
-    assert "slice thickness 1.25 mm unlike the training data (5 mm only)" in out
+    # the shipped model records its training acquisition (1.25-5 mm since session 16): 0002's 1.25 mm is inside it
+    assert "slice thickness" not in out
     assert "contrast" not in out  # a non-contrast scan: neither the header nor the image warns
 
 
