@@ -195,19 +195,47 @@ def _predictor(model_dir: Path, rule: str | None):
 
 
 def score_patient(release: Path, pid: str, predictor) -> dict[str, np.ndarray]:
+    """One release patient scored as ``predictor.score`` (LesionPredictor.score) scores it: the same calls
+    (classify_volume, vessel_labels, score_assignment; tested equal), kept apart so that each candidate's parent
+    (the scorer's own candidate under most of its voxels), its MLP probabilities, anatomy columns and rule verdicts
+    can be recorded too (``parent_*``)."""
+    from cacscore.lesion.anatomy import anatomy_verdicts
     from cacscore.lesion.train import NONGATED_DIR  # the release layout's series folder
 
     vol = read_ct(release / NONGATED_DIR / pid / pid)
-    res = predictor.score(vol)
+    sp = tuple(abs(float(v)) for v in vol.spacing_mm)
+    m = predictor.model
+    cand, classes = L.classify_volume(vol.hu, sp, m)
+    labels = L.vessel_labels(vol.hu, cand, classes, m)
+    scores = L.score_assignment(vol.hu, cand, classes, labels=labels)
     coronary = read_labels(release / "labels" / f"{pid}.nii.gz")
     anatomy = read_labels(release / "anatomy" / f"{pid}.nii.gz")
     if coronary.shape != vol.hu.shape or anatomy.shape != vol.hu.shape:
         raise ValueError(f"{pid}: label shapes {coronary.shape} / {anatomy.shape} do not match the series "
                          f"{vol.hu.shape}")
-    sp = tuple(abs(float(v)) for v in vol.spacing_mm)
-    m = predictor.model
-    rows = patient_rows(vol.hu, sp, res.candidates, res.labels, coronary, anatomy, m.threshold_hu, m.min_area_mm2)
-    rows["scores"] = np.asarray(res.scores, float)
+    rows = patient_rows(vol.hu, sp, cand.ids > 0, labels, coronary, anatomy, m.threshold_hu, m.min_area_mm2)
+    rows["scores"] = np.array([scores[v] for v in VESSELS], float)
+    comp, n = ndimage.label(cand.ids > 0, structure=np.ones((3, 3, 3), bool))
+    sel = comp > 0
+    pair = np.unique(comp[sel].astype(np.int64) * (cand.n + 1) + cand.ids[sel], return_counts=True)
+    parent = np.zeros(n, np.int64)
+    best = np.zeros(n, np.int64)
+    for key, c in zip(*pair):
+        k, par = divmod(int(key), cand.n + 1)
+        if c > best[k - 1]:
+            best[k - 1], parent[k - 1] = c, par - 1
+    table_ = m.table(cand.features, cand.anatomy_columns)
+    proba = m.predict_proba(table_)
+    rows["parent_class"] = classes[parent] if n else np.zeros(0, np.int64)
+    rows["parent_proba"] = proba[parent] if n else np.zeros((0, 5), np.float32)
+    rows["parent_may"] = m.may_be_coronary(table_, cand.outside_thorax_mm, cand.anatomy_columns)[parent] \
+        if n else np.zeros(0, bool)
+    if cand.anatomy_columns is not None and n:
+        rows["parent_anatomy"] = cand.anatomy_columns[parent].astype(np.float32)
+        rows["parent_verdicts"] = anatomy_verdicts(cand.anatomy_columns, m.rules)[parent]
+    rows["parent_features"] = cand.features[parent].astype(np.float32) if n else np.zeros((0, cand.features.shape[1]))
+    zyx = ndimage.center_of_mass(sel, comp, np.arange(1, n + 1)) if n else []
+    rows["centroid"] = np.array(zyx, np.float32).reshape(-1, 3)
     return rows
 
 

@@ -63,13 +63,22 @@ def test_candidate_kinds_by_label_with_motion_slack():
                      "abdominal organs", "heart, no calcium label", "aortic wall: root/ascending"]
 
 
-def test_patient_rows_on_a_tiny_release(tmp_path):
+@pytest.fixture(scope="module")
+def release(tmp_path_factory):
+    """One 128 px v11 patient with MAC (seed 5, patient 4: MAC, coronary and aortic-wall calcium above 130 HU)."""
+    from cacscore.phantom.writer import write_patient
+
+    out = tmp_path_factory.mktemp("release")
+    write_patient(out, 4, seed=5, size=128, version="v11", p_mac=1.0)
+    return out
+
+
+def test_patient_rows_on_a_tiny_release(release):
     """A 128 px v11 patient with MAC written in the release layout: the candidates on the MAC label are MAC, those on
     the coronary labels coronary, and the called AU per vessel sums to the scorer's agatston of the labels."""
     from cacscore.io.ct import read_ct, read_labels
-    from cacscore.phantom.writer import write_patient
 
-    write_patient(tmp_path, 4, seed=5, size=128, version="v11", p_mac=1.0)
+    tmp_path = release
     vol = read_ct(tmp_path / "deidentified_nongated" / "4" / "4")
     cor = read_labels(tmp_path / "labels" / "4.nii.gz")
     anat = read_labels(tmp_path / "anatomy" / "4.nii.gz")
@@ -91,3 +100,19 @@ def test_patient_rows_on_a_tiny_release(tmp_path):
     assert rows["called_au"].sum(0) == pytest.approx([res.per_vessel[v] for v in ("LCA", "LAD", "LCX", "RCA")])
     t = B.table({"4": {**rows, "scores": rows["called_au"].sum(0)}})
     assert t["mitral annulus (MAC)"]["au_called_as"]["LCX"] > 0 and t["_max_au_check"] == pytest.approx(0)
+
+
+def test_score_patient_is_the_public_path(release):
+    """score_patient's scores are LesionPredictor.score's (the shipped model) on a written 128 px patient, and its
+    table sums to them."""
+    from cacscore.io.ct import read_ct
+    from cacscore.predict.predictors import DEFAULT_MODEL, LesionPredictor
+
+    tmp_path = release
+    pred = LesionPredictor(DEFAULT_MODEL)
+    rows = B.score_patient(tmp_path, "4", pred)
+    res = pred.score(read_ct(tmp_path / "deidentified_nongated" / "4" / "4"))
+    assert rows["scores"] == pytest.approx(res.scores)
+    assert B.check_au(rows) == pytest.approx(0, abs=1e-6)
+    n = len(rows["kind"])
+    assert rows["parent_proba"].shape == (n, 5) and rows["centroid"].shape == (n, 3)
