@@ -188,9 +188,9 @@ def _predictor(model_dir: Path, rule: str | None):
     from cacscore.predict.predictors import LesionPredictor
 
     pred = LesionPredictor(model_dir)
-    if rule:
-        m = pred.model
-        m.rules = dataclasses.replace(m.rules, **RULES[rule])
+    if rule:  # LesionModel.rules is a class property (the defaults): this one model reads the switched ones
+        rules = dataclasses.replace(pred.model.rules, **RULES[rule])
+        pred.model.__class__ = type("RuledLesionModel", (type(pred.model),), {"rules": property(lambda _: rules)})
     return pred
 
 
@@ -315,6 +315,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", type=Path, default=DEFAULT_MODEL)
     ap.add_argument("--ids", help="e.g. 1-100 (default: every patient of labels/)")
     ap.add_argument("--rule", choices=sorted(RULES), help="switch on an opt-in rule (RULES)")
+    ap.add_argument("--why", choices=KINDS, help="also list this kind's coronary calls (OUT/why.md)")
+    ap.add_argument("--pictures", type=int, default=0, help="with --why: the report picture of the N largest calls")
     a = ap.parse_args(argv)
     cache = a.out / "cache"
     cache.mkdir(parents=True, exist_ok=True)
@@ -344,8 +346,80 @@ def main(argv: list[str] | None = None) -> int:
     md = markdown(t)
     atomic_write_text(a.out / "table.md", md + "\n")
     print(md)
+    if a.why:
+        w = why(per, a.why, predictor.model.rules)
+        atomic_write_text(a.out / "why.md", w + "\n")
+        print(w)
+        if a.pictures:
+            pictures(a.release, a.out / "pictures", per, a.why, predictor, a.pictures)
     return 0
+
+
+def pictures(release: Path, out: Path, per_patient: dict[str, dict[str, np.ndarray]], kind: str, predictor,
+             n: int) -> list[Path]:
+    """The lesion report picture (cacscore.lesion.report) of the n largest candidates of ``kind`` called coronary,
+    centred on it, at its own slice, with the anatomy the scorer used (out/<kind>_<pid>_<i>.png)."""
+    from cacscore.lesion.report import render_lesion_report
+    from cacscore.lesion.train import NONGATED_DIR
+
+    j = K[kind]
+    hits = [(float(r["called_au"][i].sum()), pid, int(i)) for pid, r in per_patient.items()
+            for i in np.flatnonzero((r["kind"] == j) & (r["called_au"].sum(1) > 0))]
+    paths = []
+    for au, pid, i in sorted(hits, reverse=True)[:n]:
+        vol = read_ct(release / NONGATED_DIR / pid / pid)
+        res = predictor.score(vol)
+        c = per_patient[pid]["centroid"][i]
+        p = per_patient[pid]["parent_proba"][i]
+        name = "".join(ch if ch.isalnum() else "_" for ch in kind)
+        paths.append(render_lesion_report(
+            vol.hu, tuple(abs(float(v)) for v in vol.spacing_mm), res.labels, res.vessel_scores(),
+            out / f"{name}_{pid}_{i}.png", heart_index=c, slices=[int(round(c[0]))],
+            title=f"patient {pid}: {kind} candidate {i} ({au:.0f} AU) at the crop's centre, p(non/LCA/LAD/LCX/RCA) "
+                  + "/".join(f"{x:.2f}" for x in p),
+            candidates=res.candidates, threshold_hu=predictor.model.threshold_hu, anatomy=res.anatomy))
+    return paths
 
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+# ------------------------------------------------------------------ why: a kind's coronary calls against the true ones
+def why(per_patient: dict[str, dict[str, np.ndarray]], kind: str, rules=None) -> str:
+    """Each candidate of ``kind`` called coronary (patient, AU, vessel, the MLP's probabilities, which anatomy rule
+    would fire with ``rules``, its anatomy columns), then the columns' quartiles for them and for the true coronary
+    candidates called coronary."""
+    from cacscore.lesion.anatomy import ANATOMY_NAMES, RULE_NAMES, AnatomyRules, anatomy_verdicts
+
+    rules = rules or AnatomyRules()
+    j = K[kind]
+    out, mine, cor = [], [], []
+    cols = ("pericardium_mm", "sac_above_mm", "sac_behind_mm", "sac_left_mm", "above_root_mm", "frame_long_mm",
+            "frame_anterior_mm", "frame_side_mm", "aortic_wall_mm", "bone_mm")
+    ci = [ANATOMY_NAMES.index(c) for c in cols]
+    out.append("| patient | AU | called | p(non, LCA, LAD, LCX, RCA) | rules firing | " + " | ".join(cols) + " |")
+    out.append("| --- " * (5 + len(cols)) + "|")
+    for pid, r in per_patient.items():
+        if "parent_anatomy" not in r:
+            continue
+        called = r["called_au"].sum(1) > 0
+        v = anatomy_verdicts(r["parent_anatomy"], rules)
+        for i in np.flatnonzero((r["kind"] == j) & called):
+            fire = ", ".join(RULE_NAMES[q] for q in np.flatnonzero(v[i])) or "-"
+            vessel = "/".join(VESSELS[q] for q in np.flatnonzero(r["called_au"][i] > 0))
+            p = " ".join(f"{x:.2f}" for x in r["parent_proba"][i])
+            out.append(f"| {pid} | {r['called_au'][i].sum():.0f} | {vessel} | {p} | {fire} | "
+                       + " | ".join(f"{r['parent_anatomy'][i, q]:.1f}" for q in ci) + " |")
+            mine.append(r["parent_anatomy"][i, ci])
+        for i in np.flatnonzero((r["kind"] == K["coronary"]) & called):
+            cor.append(np.r_[r["parent_anatomy"][i, ci], r["called_au"][i].sum(), np.argmax(r["called_au"][i])])
+    out.append("")
+    for name, rows in ((kind, mine), ("coronary called coronary", cor)):
+        if not rows:
+            continue
+        a = np.array(rows)[:, :len(cols)]
+        q = np.nanpercentile(a, [0, 25, 50, 75, 100], axis=0)
+        out.append(f"{name} ({len(a)} candidates): " + "; ".join(
+            f"{c} {q[0, k]:.0f}/{q[1, k]:.0f}/{q[2, k]:.0f}/{q[3, k]:.0f}/{q[4, k]:.0f}" for k, c in enumerate(cols)))
+    return "\n".join(out)
