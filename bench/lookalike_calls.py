@@ -381,9 +381,6 @@ def pictures(release: Path, out: Path, per_patient: dict[str, dict[str, np.ndarr
     return paths
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
-
 
 # ------------------------------------------------------------------ why: a kind's coronary calls against the true ones
 def why(per_patient: dict[str, dict[str, np.ndarray]], kind: str, rules=None) -> str:
@@ -423,3 +420,7 @@ def why(per_patient: dict[str, dict[str, np.ndarray]], kind: str, rules=None) ->
         out.append(f"{name} ({len(a)} candidates): " + "; ".join(
             f"{c} {q[0, k]:.0f}/{q[1, k]:.0f}/{q[2, k]:.0f}/{q[3, k]:.0f}/{q[4, k]:.0f}" for k, c in enumerate(cols)))
     return "\n".join(out)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
