@@ -180,7 +180,7 @@ def patient_rows(hu: np.ndarray, spacing_mm, candidates: np.ndarray, vessel_labe
 
 
 # ------------------------------------------------------------------ opt-in rules compared on a release
-RULES: dict[str, dict] = {}
+RULES: dict[str, dict] = {"above_root_25": {"above_root_outside_mm": 25.0}}
 """name -> AnatomyRules fields switched for ``--rule`` (filled in as rules are pre-registered)."""
 
 

@@ -116,3 +116,14 @@ def test_score_patient_is_the_public_path(release):
     assert B.check_au(rows) == pytest.approx(0, abs=1e-6)
     n = len(rows["kind"])
     assert rows["parent_proba"].shape == (n, 5) and rows["centroid"].shape == (n, 3)
+
+
+def test_rule_switch_reaches_the_model():
+    from cacscore.lesion.anatomy import AnatomyRules
+    from cacscore.predict.predictors import DEFAULT_MODEL
+
+    name = next(iter(B.RULES))
+    pred = B._predictor(DEFAULT_MODEL, name)
+    for k, v in B.RULES[name].items():
+        assert getattr(pred.model.rules, k) == v
+    assert B._predictor(DEFAULT_MODEL, None).model.rules == AnatomyRules()
