@@ -102,6 +102,12 @@ class AnatomyRules:
     for w8_0002 it took 7.5 % of true coronary AU on 60 held-out phantoms (22 % of the phantom's true LCX AU lies in
     soft tissue, real 0002 LCX plaque never: ring_soft max 0.64); the shipped model calls its few MAC LAD, out of
     scope. Hence off.
+    above_root_outside_mm (None: off, the default): more than this above the found aortic root and outside the
+    pericardial mask: the ascending aortic wall, the arch and its branches, the great vessels; no coronary artery rises
+    above its ostia in the root's sinuses. The aortic-wall rule misses wall calcium the found tube's circle does not
+    reach (phantom v11 seed 12301 patient 40: 4.7 mm from the found wall, 40 mm above the root, 10 mm outside the
+    mask, 199 AU called RCA; docs/lesion_scorer.md, "Look-alike calls by kind (session 16, wt24d)"). Opt-in, under a
+    pre-registered test there.
     """
 
     outside_pericardium_mm: float = 30.0
@@ -122,6 +128,7 @@ class AnatomyRules:
     lumen_structure_mm3: float = 60.0
     mac_ring_soft: float | None = None
     mac_ring_vessels: tuple[str, ...] = ("LCX",)
+    above_root_outside_mm: float | None = None
 
 
 class _Nearest:
@@ -309,7 +316,7 @@ def cartilage_fraction(anatomy: ChestAnatomy, ids: np.ndarray, counts: np.ndarra
 
 
 RULE_NAMES = ("outside the pericardium", "bony thorax", "aortic wall", "below the diaphragm", "chest wall",
-              "costal cartilage", "mitral annulus", "contrast lumen")
+              "costal cartilage", "mitral annulus", "contrast lumen", "above the root")
 
 
 def anatomy_verdicts(cols: np.ndarray, rules: AnatomyRules = AnatomyRules()) -> np.ndarray:
@@ -330,7 +337,9 @@ def anatomy_verdicts(cols: np.ndarray, rules: AnatomyRules = AnatomyRules()) -> 
         cartilage = c[:, ANATOMY_NAMES.index("cartilage_fraction")] >= rules.cartilage_fraction
         mitral = mitral_annulus_verdict(c, rules)
         lumen = contrast_lumen_verdict(c, rules)
-    return np.stack([outside, bony, aortic, abdominal, in_wall, cartilage, mitral, lumen], axis=1)
+        high = (np.zeros(len(c), bool) if rules.above_root_outside_mm is None
+                else (above_root > rules.above_root_outside_mm) & (peri > 0))
+    return np.stack([outside, bony, aortic, abdominal, in_wall, cartilage, mitral, lumen, high], axis=1)
 
 
 def contrast_lumen_verdict(cols: np.ndarray, rules: AnatomyRules = AnatomyRules()) -> np.ndarray:
