@@ -12,7 +12,7 @@ import pytest
 from scipy import ndimage
 
 from cacscore import lesion as L
-from cacscore.lesion.tree import guard_left_main, join_structure, split_structures, vote_by_structure
+from cacscore.lesion.tree import guard_left_main, join_structure, split_structures, veto_structure, vote_by_structure
 from cacscore.phantom import make_patient
 
 
@@ -305,3 +305,38 @@ def test_new_vote_settings_survive_save_and_load_and_old_json_loads(tmp_path):
     loaded = L.load_model(tmp_path / "m").config
     assert loaded.vote_weight == "agatston" and loaded.structure_split_p == 0.8
     assert json.loads((tmp_path / "m" / "model.json").read_text())["config"]["structure_split_p"] == 0.8
+
+
+def test_veto_clears_a_structure_whose_heavy_slices_are_non_coronary():
+    """Session 16: a mitral-annulus-like ring (structure 5): its 3,000 AU slice is non-coronary (p 1.0), its two small
+    slices (40, 30 AU) called LCX: Agatston-weighted it is non-coronary, so the LCX calls go. A plaque (structure 8)
+    whose slices are all called LAD keeps them, even with a small non-coronary edge slice; a structure whose weights
+    are all 0 is left alone (structure 9)."""
+    proba = np.array([
+        [1.00, 0.0, 0.00, 0.00, 0.0],  # 5: the heavy slice, non-coronary (a rule or the MLP)
+        [0.05, 0.0, 0.05, 0.90, 0.0],  # 5: LCX
+        [0.20, 0.0, 0.00, 0.80, 0.0],  # 5: LCX
+        [0.10, 0.0, 0.90, 0.00, 0.0],  # 8: LAD
+        [0.05, 0.0, 0.95, 0.00, 0.0],  # 8: LAD
+        [0.90, 0.0, 0.10, 0.00, 0.0],  # 8: non-coronary edge slice
+        [0.60, 0.0, 0.00, 0.00, 0.4],  # 9: RCA by the vote, weight 0
+    ])
+    classes = np.array([0, 3, 3, 2, 2, 0, 4])
+    structure = np.array([5, 5, 5, 8, 8, 8, 9])
+    au = np.array([3000.0, 40.0, 30.0, 200.0, 150.0, 10.0, 0.0])
+    out = veto_structure(classes, proba, structure, au)
+    np.testing.assert_array_equal(out, [0, 0, 0, 2, 2, 0, 4])
+    # counted once each: the ring stays (1.25 non-coronary against 1.75), structure 9 (0.6 against 0.4) goes
+    np.testing.assert_array_equal(veto_structure(classes, proba, structure, np.ones(7)), [0, 3, 3, 2, 2, 0, 0])
+    # counted once each the ring is 1.25 non-coronary against 1.75 coronary, and so with a light heavy slice
+    au_small = au.copy()
+    au_small[0] = 20.0
+    np.testing.assert_array_equal(veto_structure(classes, proba, structure, au_small), classes)
+    with pytest.raises(ValueError):
+        veto_structure(classes, proba, structure, -au)
+
+
+def test_structure_veto_is_opt_in_and_round_trips():
+    assert L.ClassifierConfig().structure_veto is False
+    cfg = L.ClassifierConfig.from_dict({**dataclasses.asdict(L.ClassifierConfig()), "structure_veto": True})
+    assert cfg.structure_veto is True

@@ -57,7 +57,7 @@ from cacscore.lesion.candidates import (
 )
 from cacscore.lesion.split import SplitSettings, split_labels
 from cacscore.lesion.tree import (guard_left_main, join_structure, keep_confident, keep_left_main,
-                                  split_structures, vote_by_structure)
+                                  split_structures, veto_structure, vote_by_structure)
 
 log = logging.getLogger(__name__)
 
@@ -234,6 +234,11 @@ class ClassifierConfig:
     # each with probability >= this is cut into one part per vessel, and the vote, guard and join decide each part
     # (cacscore.lesion.tree.split_structures); None: off (the default). Classification only
     structure_split_p: float | None = None
+    # session 16 (lead): after the join, a structure more likely non-coronary than coronary by its members' Agatston-
+    # weighted MLP probabilities (rule-decided members counting as non-coronary) loses its coronary calls
+    # (cacscore.lesion.tree.veto_structure: a mitral annulus ring whose small slices the MLP calls LCX). Off by
+    # default; docs/lesion_scorer.md "(session 16, lead)"
+    structure_veto: bool = False
 
     def with_split(self, settings: SplitSettings | None) -> "ClassifierConfig":
         """This config with the voxel split on with ``settings`` (None: off; the settings kept)."""
@@ -509,6 +514,8 @@ class LesionModel:
             classes = voted
             if self.config.structure_join:
                 classes = join_structure(classes, proba, structure, may)
+            if self.config.structure_veto:
+                classes = veto_structure(classes, proba, structure, self._agatston(table, agatston))
             if self.config.keep_confident_p is not None:
                 classes = keep_confident(np.argmax(proba, axis=1), classes, proba, float(self.config.keep_confident_p))
         return self._mac_ring(classes, features)

@@ -84,6 +84,36 @@ def join_structure(classes: np.ndarray, proba: np.ndarray, structure: np.ndarray
     return cl
 
 
+def veto_structure(classes: np.ndarray, proba: np.ndarray, structure: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """(n,) classes where every coronary member of a 3-D structure becomes non-coronary (0) when the structure as a
+    whole, each member weighted by ``weights`` (its Agatston), is more likely non-coronary than coronary: the weighted
+    sum of proba[:, 0] over ALL its members (those a rule decided read (1, 0, ...), as predict_proba gives them)
+    exceeds that of 1 - proba[:, 0]. The mirror of :func:`join_structure`, weighted so that the large dense slices
+    decide. A structure whose weights are all 0 is left as it is.
+
+    Why (session 16): the v11-trained model calls the small slices of a mitral annulus ring LCX while its largest
+    slice reads non-coronary with p 1.0 (bench/lookalike_calls.py, seed 12301 patient 5: a 3,808 AU ring, 1,615 AU of
+    it called LCX); a coronary plaque's slices are called coronary throughout. ClassifierConfig.structure_veto."""
+    cl = np.asarray(classes, np.int64).copy()
+    p = np.asarray(proba, np.float64)
+    s = np.asarray(structure)
+    w = np.asarray(weights, np.float64)
+    if cl.shape != s.shape or w.shape != cl.shape or p.shape != (len(cl), 5):
+        raise ValueError(f"veto_structure: classes {cl.shape}, proba {p.shape}, structure {s.shape} and weights "
+                         f"{w.shape} disagree")
+    if not np.all(np.isfinite(w)) or (w < 0).any():
+        raise ValueError("veto_structure: weights must be finite and >= 0")
+    cor = np.flatnonzero(cl > 0)
+    if len(cor) == 0:
+        return cl
+    members = np.flatnonzero(np.isin(s, s[cor]))
+    _, group = np.unique(s[members], return_inverse=True)
+    non = np.bincount(group, weights=w[members] * p[members, 0])
+    coronary = np.bincount(group, weights=w[members] * (1.0 - p[members, 0]))
+    cl[members[(non > coronary)[group]]] = 0
+    return cl
+
+
 def guard_left_main(before: np.ndarray, voted: np.ndarray, proba: np.ndarray, structure: np.ndarray,
                     agatston: np.ndarray) -> np.ndarray:
     """(n,) classes after the vote with the left main (class 1, LCA) kept to what the candidates themselves say:
