@@ -316,13 +316,13 @@ def test_gate_zero_cuts_only_what_the_vote_moved():
 def test_old_flat_split_configs_load_as_the_nested_split(tmp_path):
     """Session 15: ClassifierConfig holds the split's settings as one SplitSettings (``split``); model.json files saved
     before hold them flat (split_<field>, any subset: wt22a's v11 models have the first five) and load to the same
-    settings; the shipped model (saved nested since session 16, the split off) loads with the defaults."""
+    settings; the shipped model (saved nested since session 16, the split on at its default settings) loads."""
     import json
 
     from cacscore.predict.predictors import DEFAULT_MODEL
 
     shipped = L.load_model(DEFAULT_MODEL)
-    assert shipped.config.split == SplitSettings() and shipped.config.voxel_split is False
+    assert shipped.config.split == SplitSettings() and shipped.config.voxel_split is True  # on since session 16
     cfg = json.loads((DEFAULT_MODEL / "model.json").read_text())["config"]
     assert not any(k.startswith("split_") for k in cfg) and cfg["split"] == dataclasses.asdict(SplitSettings())
     flat = {"voxel_split": True, "split_min_area_mm2": 12.0, "split_piece_mm2": 4.0, "split_min_left_p": 0.0,
