@@ -29,6 +29,8 @@ def test_default_model_ships_as_package_data_with_its_provenance():
     assert shipped == set(files)
     predictor = load_predictor(DEFAULT_MODEL)
     assert isinstance(predictor, LesionPredictor)
+    # session 16: the voxel split and the structure veto are on in the shipped model (pre-registered, model card)
+    assert predictor.model.config.voxel_split and predictor.model.config.structure_veto
     # session 16: trained on anatomy v11 phantoms, which draw 1.25-5 mm slices and 100-140 kVp (docs/model_card.md)
     assert predictor.ranges == {"slice_thickness_mm": (1.25, 5.0), "kvp": (100.0, 140.0)}
     prov = json.loads((DEFAULT_MODEL / "model.json").read_text())["info"]["provenance"]
