@@ -494,7 +494,8 @@ class LesionModel:
         config.structure_split_p first cuts a structure the MLP surely calls two vessels into one part per vessel,
         :func:`cacscore.lesion.tree.split_structures`, and the vote, guard and join read the parts) and, with config.structure_left_main, the left-main guard
         (:func:`cacscore.lesion.tree.guard_left_main`, weighted by ``agatston``, ``Candidates.agatston``; None: read
-        from the log_agatston column when the model has it, else each candidate counts once), the join, and with
+        from the log_agatston column when the model has it, else each candidate counts once), the join, with
+        config.structure_veto the Agatston-weighted veto (:func:`cacscore.lesion.tree.veto_structure`), and with
         config.keep_confident_p the MLP's own sure calls restored (:func:`cacscore.lesion.tree.keep_confident`). ``features``: the
         candidate features (``Candidates.features``) or this model's input table (:meth:`table`)."""
         table = self.table(features, anatomy_columns)
@@ -505,17 +506,17 @@ class LesionModel:
             if self.config.structure_split_p is not None:  # parts per sure vessel; vote, guard and join read them
                 structure = split_structures(classes, proba, structure, float(self.config.structure_split_p),
                                              self._positions(table))
-            weights = self._agatston(table, agatston) if self.config.vote_weight == "agatston" else None
-            voted = vote_by_structure(classes, proba, structure, weights)  # reads coronary (hence may) rows only
+            au = self._agatston(table, agatston)  # the weights of the Agatston vote, the guard and the veto
+            voted = vote_by_structure(classes, proba, structure, au if self.config.vote_weight == "agatston" else None)
             if self.config.left_main_keep:
                 voted = keep_left_main(classes, voted)
             if self.config.structure_left_main:
-                voted = guard_left_main(classes, voted, proba, structure, self._agatston(table, agatston))
+                voted = guard_left_main(classes, voted, proba, structure, au)
             classes = voted
             if self.config.structure_join:
                 classes = join_structure(classes, proba, structure, may)
             if self.config.structure_veto:
-                classes = veto_structure(classes, proba, structure, self._agatston(table, agatston))
+                classes = veto_structure(classes, proba, structure, au)
             if self.config.keep_confident_p is not None:
                 classes = keep_confident(np.argmax(proba, axis=1), classes, proba, float(self.config.keep_confident_p))
         return self._mac_ring(classes, features)

@@ -39,9 +39,7 @@ def vote_by_structure(classes: np.ndarray, proba: np.ndarray, structure: np.ndar
     s = np.asarray(structure)
     if cl.shape != s.shape or p.shape != (len(cl), 5):
         raise ValueError(f"vote_by_structure: classes {cl.shape}, proba {p.shape} and structure {s.shape} disagree")
-    w = np.ones(len(cl)) if weights is None else np.asarray(weights, np.float64)
-    if w.shape != cl.shape or not np.all(np.isfinite(w)) or (w < 0).any():
-        raise ValueError(f"vote_by_structure: weights must be (n,) finite and >= 0, got shape {w.shape}")
+    w = np.ones(len(cl)) if weights is None else _checked_weights(weights, len(cl), "vote_by_structure")
     cor = np.flatnonzero(cl > 0)
     if len(cor) == 0:
         return cl
@@ -75,11 +73,8 @@ def join_structure(classes: np.ndarray, proba: np.ndarray, structure: np.ndarray
     if len(cor) == 0:
         return cl
     vessel = dict(zip(s[cor].tolist(), cl[cor].tolist()))  # one vessel per structure after the vote
-    members = np.flatnonzero(ok & np.isin(s, s[cor]))
-    _, group = np.unique(s[members], return_inverse=True)
-    coronary = np.bincount(group, weights=1.0 - p[members, 0])
-    non = np.bincount(group, weights=p[members, 0])
-    join = members[(coronary > non)[group] & (cl[members] == 0)]
+    members, non, coronary = _structure_balance(s, cor, ok, p[:, 0], np.ones(len(cl)))
+    join = members[(coronary > non) & (cl[members] == 0)]
     cl[join] = [vessel[v] for v in s[join].tolist()]
     return cl
 
@@ -97,21 +92,36 @@ def veto_structure(classes: np.ndarray, proba: np.ndarray, structure: np.ndarray
     cl = np.asarray(classes, np.int64).copy()
     p = np.asarray(proba, np.float64)
     s = np.asarray(structure)
-    w = np.asarray(weights, np.float64)
-    if cl.shape != s.shape or w.shape != cl.shape or p.shape != (len(cl), 5):
-        raise ValueError(f"veto_structure: classes {cl.shape}, proba {p.shape}, structure {s.shape} and weights "
-                         f"{w.shape} disagree")
-    if not np.all(np.isfinite(w)) or (w < 0).any():
-        raise ValueError("veto_structure: weights must be finite and >= 0")
+    if cl.shape != s.shape or p.shape != (len(cl), 5):
+        raise ValueError(f"veto_structure: classes {cl.shape}, proba {p.shape} and structure {s.shape} disagree")
+    w = _checked_weights(weights, len(cl), "veto_structure")
     cor = np.flatnonzero(cl > 0)
     if len(cor) == 0:
         return cl
-    members = np.flatnonzero(np.isin(s, s[cor]))
-    _, group = np.unique(s[members], return_inverse=True)
-    non = np.bincount(group, weights=w[members] * p[members, 0])
-    coronary = np.bincount(group, weights=w[members] * (1.0 - p[members, 0]))
-    cl[members[(non > coronary)[group]]] = 0
+    members, non, coronary = _structure_balance(s, cor, np.ones(len(cl), bool), p[:, 0], w)
+    cl[members[non > coronary]] = 0
     return cl
+
+
+def _checked_weights(weights: np.ndarray, n: int, name: str) -> np.ndarray:
+    """``weights`` as (n,) float64, or a one-line ValueError naming ``name`` when not (n,), finite and >= 0."""
+    w = np.asarray(weights, np.float64)
+    if w.shape != (n,) or not np.all(np.isfinite(w)) or (w < 0).any():
+        raise ValueError(f"{name}: weights must be (n,) = ({n},) finite and >= 0, got shape {w.shape}")
+    return w
+
+
+def _structure_balance(s: np.ndarray, cor: np.ndarray, counted: np.ndarray, p_non: np.ndarray, w: np.ndarray
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The members of the structures that hold the coronary candidates ``cor`` (among the ``counted`` ones) and, per
+    member, its structure's ``w``-weighted sums of the non-coronary probability ``p_non`` and of 1 - p_non over
+    those members: what :func:`join_structure` (unweighted, eligible members) and :func:`veto_structure`
+    (Agatston-weighted, all members) compare."""
+    members = np.flatnonzero(counted & np.isin(s, s[cor]))
+    _, group = np.unique(s[members], return_inverse=True)
+    non = np.bincount(group, weights=w[members] * p_non[members])
+    coronary = np.bincount(group, weights=w[members] * (1.0 - p_non[members]))
+    return members, non[group], coronary[group]
 
 
 def guard_left_main(before: np.ndarray, voted: np.ndarray, proba: np.ndarray, structure: np.ndarray,

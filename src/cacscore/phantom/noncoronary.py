@@ -102,7 +102,7 @@ base, laterally to posteriorly, 9-15 mm deep. v9: see docs/phantom.md, "Where th
 
 
 def mac_geometry(version: str) -> MacGeometry:
-    """The MAC geometry anatomy ``version`` draws (anatomy.VERSION_FEATURES: v10-v12 draw v9's)."""
+    """The MAC geometry anatomy ``version`` draws (anatomy.VERSION_FEATURES' mac: v10-v13 draw v9's)."""
     return MAC_GEOMETRY[features(version).mac]
 
 
