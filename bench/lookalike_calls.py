@@ -38,6 +38,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -45,7 +46,10 @@ import numpy as np
 import pandas as pd
 from scipy import ndimage
 
-from cacscore import lesion as L
+sys.path.insert(0, str(Path(__file__).parent))
+from id_ranges import id_range  # noqa: E402
+
+from cacscore import lesion as L  # noqa: E402
 from cacscore.core.fileio import atomic_path, atomic_write_text
 from cacscore.core.vessels import VESSELS
 from cacscore.io.ct import read_ct, read_labels
@@ -297,13 +301,10 @@ def markdown(t: dict) -> str:
 
 
 def parse_ids(s: str | None, available: list[str]) -> list[str]:
+    """The release's patients named by ``s`` (bench/id_ranges.py's "1-30,42"; None: all ``available``)."""
     if not s:
         return available
-    out = []
-    for part in s.split(","):
-        a, _, b = part.partition("-")
-        out += [str(i) for i in range(int(a), int(b or a) + 1)]
-    return [p for p in out if p in available]
+    return [p for p in map(str, id_range(s)) if p in available]
 
 
 def main(argv: list[str] | None = None) -> int:
