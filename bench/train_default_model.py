@@ -112,6 +112,9 @@ def main() -> int:
                     help="lesion-train --density-cap-hu (MEAN PEAK, pNN or none; default lesion-train's 500 930)")
     ap.add_argument("--anatomy", default=None, help="cacscore phantom --anatomy (docs/phantom.md; default: the "
                     "phantom's default version), recorded in the provenance")
+    ap.add_argument("--p-calcified", type=float, default=None, help="cacscore phantom --p-calcified (a training "
+                    "knob: more coronary examples; the test patients of OUT are drawn with it too)")
+    ap.add_argument("--p-vessel-floor", type=float, default=None, help="cacscore phantom --p-vessel-floor")
     ap.add_argument("--size", type=int, default=512)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--install", action="store_true", help=f"copy the model into {SHIPPED}")
@@ -120,8 +123,10 @@ def main() -> int:
     out.mkdir(parents=True, exist_ok=True)
     release, model, log = out / "release", out / "model", []
     anatomy = () if a.anatomy is None else ("--anatomy", a.anatomy)
+    knobs = [(f, v) for f, v in (("--p-calcified", a.p_calcified), ("--p-vessel-floor", a.p_vessel_floor))
+             if v is not None]
     step(cacscore("phantom", release, "--patients", a.patients, "--seed", a.seed, "--size", a.size,
-                  "--workers", a.workers, *anatomy), log, release / "truth.csv")
+                  "--workers", a.workers, *anatomy, *(x for k in knobs for x in k)), log, release / "truth.csv")
     a.anatomy = a.anatomy or str(pd.read_csv(release / "truth.csv")["anatomy_version"].iloc[0])
     train_csv, test_cts, test_truth = split_tables(release, out, a.train)
     if not (model / "model.json").exists():  # the code that trains is the version to record
@@ -145,12 +150,13 @@ def main() -> int:
                      f"--seed {a.seed} --model-seed {a.model_seed} --size {a.size} --anatomy {a.anatomy}"
                      + ("" if a.class_weight_power is None else f" --class-weight-power {a.class_weight_power:g}")
                      + ("" if a.density_cap_hu is None else f" --density-cap-hu {' '.join(a.density_cap_hu)}")
-                     + " --install",
+                     + "".join(f" {k} {v:g}" for k, v in knobs) + " --install",
         "commands": [s["command"].replace(str(out), "OUT") for s in log],
         "code_version": (out / "code_version.txt").read_text().strip() if (out / "code_version.txt").exists()
                         else git_commit(),
         "data": {"kind": "synthetic phantom (cacscore phantom, non-coronary look-alikes on)",
                  "phantom_anatomy": a.anatomy, "phantom_seed": a.seed, "patients": a.patients, "size_px": a.size,
+                 "coronary_prevalence": {k.lstrip("-"): v for k, v in knobs} or "calibrated (defaults)",
                  "train_ids": f"1-{a.train}", "test_ids": f"{a.train + 1}-{a.patients}",
                  "train_candidates_per_class": train_report["candidates"]["per_class"]},
         "density_cap_hu": {"cap": cfg["config"].get("density_cap_hu"),

@@ -133,7 +133,21 @@ def _add_phantom(sub: argparse._SubParsersAction) -> None:
                         "to truth.csv")
     p.add_argument("--p-mac", type=float, default=None, metavar="P",
                    help="share of patients with mitral annulus calcium (default 0.12; a training knob)")
+    p.add_argument("--p-calcified", type=float, default=None, metavar="P",
+                   help="share of patients with coronary calcium (default 0.61, COCA-calibrated; a training knob: "
+                        "more coronary examples for the candidate scorer, never for a test release)")
+    p.add_argument("--p-vessel-floor", type=float, default=None, metavar="P",
+                   help="each artery of a calcified patient holds calcium at least this often (default 0: the "
+                        "calibrated 0.3 LCA / 0.93 LAD / 0.56 LCX / 0.7 RCA, rising with the burden; a training knob)")
     p.set_defaults(func=_cmd_phantom)
+
+
+def _prevalence(args: argparse.Namespace):
+    """--p-calcified / --p-vessel-floor as a coronary.Prevalence (its defaults where not given; it checks the range)."""
+    from cacscore.phantom.coronary import P_CALCIFIED, Prevalence
+
+    return Prevalence(p_calcified=P_CALCIFIED if args.p_calcified is None else args.p_calcified,
+                      p_vessel_floor=args.p_vessel_floor or 0.0)
 
 
 def _cmd_phantom(args: argparse.Namespace) -> int:
@@ -149,7 +163,7 @@ def _cmd_phantom(args: argparse.Namespace) -> int:
     table = write_release(args.out, n_patients=args.patients, seed=args.seed, size=args.size, gated=args.gated,
                           preview=args.preview, clean=args.clean, workers=args.workers, lookalikes=args.lookalikes,
                           overwrite=args.overwrite, compare=args.compare, version=args.anatomy or ANATOMY_VERSION,
-                          p_mac=args.p_mac)
+                          p_mac=args.p_mac, prevalence=_prevalence(args))
     zero = float((table["total"] == 0).mean())
     print(f"wrote {len(table)} patients to {args.out} (truth: {args.out / 'truth.csv'}); "
           f"total 0 in {zero:.0%}, median total {table['total'].median():.1f}")

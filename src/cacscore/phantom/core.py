@@ -10,8 +10,8 @@ import numpy as np
 from scipy import ndimage
 
 from cacscore.phantom.anatomy import ANATOMY_VERSION, Anatomy, check_version, chest_grid, draw_anatomy, features, render_background
-from cacscore.phantom.coronary import (Layer, Plaque, PlaqueSpec, Vessel, draw_calcium, place_plaques, proximal_first,
-                                       render_heart, straddlers, v11_lcx_sheath, vessel_centrelines)
+from cacscore.phantom.coronary import (Layer, Plaque, PlaqueSpec, Prevalence, Vessel, draw_calcium, place_plaques,
+                                       proximal_first, render_heart, straddlers, v11_lcx_sheath, vessel_centrelines)
 from cacscore.phantom.motion import MotionPlan, draw_motion, move_layer
 from cacscore.phantom.noncoronary import (CORONARY_CLEARANCE_MM, Blob, draw_cardiac_calcium,
                                           draw_nodal_calcium, paint_blobs)
@@ -264,7 +264,8 @@ def _clear_of(calcs: tuple, vessel_points: np.ndarray) -> tuple:
 
 
 def _draws(pid: int, seed: int, size: int = 512, *, lookalikes: bool = True, version: str = ANATOMY_VERSION,
-           p_mac: float | None = None) -> tuple[_Draws, np.random.Generator]:
+           p_mac: float | None = None, prevalence: Prevalence = Prevalence()  # noqa: B008 - frozen
+           ) -> tuple[_Draws, np.random.Generator]:
     check_version(version)
     rng = np.random.default_rng([seed, pid])
     anat = draw_anatomy(rng, version=version)
@@ -279,7 +280,7 @@ def _draws(pid: int, seed: int, size: int = 512, *, lookalikes: bool = True, ver
     vessels = vessel_centrelines(anat, rng, version=version)
     if features(version).lcx_in_fat:  # the LCX's fat sheath, from its own stream (set after every draw of rng: all unchanged)
         anat = replace(anat, lcx_sheath_mm=v11_lcx_sheath(anat))
-    specs = draw_calcium(rng, size=size, slice_mm=anat.slice_mm)
+    specs = draw_calcium(rng, size=size, slice_mm=anat.slice_mm, prevalence=prevalence)
     # v8: larger plaques tend to lie proximal and some straddle the left main's bifurcation, from their own stream
     # (the same plaques, each vessel's same positions: every draw of rng and each vessel's target are unchanged)
     pr = np.random.default_rng([seed, pid, 8])
@@ -300,7 +301,8 @@ def _draws(pid: int, seed: int, size: int = 512, *, lookalikes: bool = True, ver
 
 def make_patient(pid: int, *, seed: int, size: int = 512, gated: bool = False,
                  with_coronary_calcium: bool = True, lookalikes: bool = True, anatomy: bool = False,
-                 version: str = ANATOMY_VERSION, p_mac: float | None = None) -> PhantomPatient:
+                 version: str = ANATOMY_VERSION, p_mac: float | None = None,
+                 prevalence: Prevalence = Prevalence()) -> PhantomPatient:  # noqa: B008 - frozen
     """Render synthetic patient ``pid`` of cohort ``seed`` at ``size`` x ``size`` pixels (same FOV at any size).
 
     Every random draw comes from numpy.random.default_rng([seed, pid]); the anatomy, calcium targets,
@@ -311,13 +313,14 @@ def make_patient(pid: int, *, seed: int, size: int = 512, gated: bool = False,
     granulomas; the per-vessel truth is the same either way), for ablations. ``anatomy=True`` also
     returns the anatomy label volume (``anatomy_labels``, anatomy.ANATOMY_LABELS) of the static image.
     ``version``: the anatomy version to draw (anatomy.ANATOMY_VERSIONS; v9 moves only the mitral annulus calcium,
-    noncoronary.MAC_GEOMETRY). ``p_mac``: the share of patients with MAC (default noncoronary.P_MAC; a training knob).
+    noncoronary.MAC_GEOMETRY). ``p_mac``: the share of patients with MAC (default noncoronary.P_MAC; a training knob);
+    ``prevalence``: how often coronary calcium is drawn (coronary.Prevalence; a training knob).
     """
     if size < 16:
         raise ValueError(f"size must be >= 16 pixels, got {size}")
     if pid < 0:
         raise ValueError(f"pid must be >= 0, got {pid}")
-    d, rng = _draws(pid, seed, size, lookalikes=lookalikes, version=version, p_mac=p_mac)
+    d, rng = _draws(pid, seed, size, lookalikes=lookalikes, version=version, p_mac=p_mac, prevalence=prevalence)
     plaques = d.plaques if with_coronary_calcium else []
     grid = chest_grid(d.anat, size)
     static, bright, alab = render_background(d.anat, grid, kvp=d.kvp, anatomy_labels=anatomy)

@@ -37,6 +37,7 @@ from scipy import ndimage
 from cacscore.core.fileio import atomic_path, atomic_savefig, atomic_write_text
 from cacscore.phantom.anatomy import ANATOMY_LABELS, ANATOMY_VERSION, check_version, realism_switches
 from cacscore.phantom.core import PhantomPatient, make_patient
+from cacscore.phantom.coronary import Prevalence
 from cacscore.core.vessels import COCA_ARTERY_NAMES, LABEL_OF, VESSELS
 
 log = logging.getLogger(__name__)
@@ -361,11 +362,13 @@ def _lookalike_line(p: PhantomPatient) -> str:
 # ---------------------------------------------------------------- release
 def write_patient(out: Path, pid: int, *, seed: int, size: int = 512, gated: bool = False, preview: bool = False,
                   clean: bool = False, lookalikes: bool = True, compare: Path | None = None,
-                  version: str = ANATOMY_VERSION, p_mac: float | None = None) -> dict:
+                  version: str = ANATOMY_VERSION, p_mac: float | None = None,
+                  prevalence: Prevalence = Prevalence()) -> dict:  # noqa: B008 - frozen
     """Render and write one patient (series, calcium labels, anatomy labels); returns its truth-table row.
-    version, p_mac: make_patient's (the anatomy version, the share of patients with MAC)."""
+    version, p_mac, prevalence: make_patient's (the anatomy version, the share of patients with MAC, how often
+    coronary calcium is drawn)."""
     p = make_patient(pid, seed=seed, size=size, gated=gated, lookalikes=lookalikes, anatomy=True, version=version,
-                     p_mac=p_mac)
+                     p_mac=p_mac, prevalence=prevalence)
     model = MODELS[int(np.random.default_rng([seed, pid, 3]).integers(len(MODELS)))]
     folder = out / NONGATED_DIR / str(pid) / str(pid)
     write_series(folder, p.hu, spacing_mm=p.spacing_mm, origin_mm=p.origin_mm, pid=pid, seed=seed, kvp=p.kvp,
@@ -440,14 +443,16 @@ def prepare_release_folder(out: Path, *, overwrite: bool) -> None:
 def write_release(out: Path, *, n_patients: int, seed: int, size: int = 512, gated: bool = False,
                   preview: bool = False, clean: bool = False, workers: int = 1, lookalikes: bool = True,
                   overwrite: bool = False, compare: Path | None = None, version: str = ANATOMY_VERSION,
-                  p_mac: float | None = None) -> pd.DataFrame:
+                  p_mac: float | None = None, prevalence: Prevalence = Prevalence()  # noqa: B008 - frozen
+                  ) -> pd.DataFrame:
     """Write patients 1..n_patients as a COCA-layout release under ``out``; return the truth table.
 
     ``compare``: a real DICOM series (folder) or NIfTI whose same anatomical levels each preview shows.
 
     ``lookalikes=False``: without the non-coronary look-alike calcium (phantom/noncoronary.py), for ablations.
     ``version``: the anatomy version drawn (anatomy.ANATOMY_VERSIONS); ``p_mac``: the share of patients with mitral
-    annulus calcium (default noncoronary.P_MAC; a training knob).
+    annulus calcium (default noncoronary.P_MAC; a training knob); ``prevalence``: how often coronary calcium is drawn
+    (coronary.Prevalence; a training knob: a test release keeps its defaults, the COCA-calibrated draw).
     ``out`` must be new or empty; ``overwrite``: clear an earlier release there first (:func:`prepare_release_folder`).
 
     A patient that fails is logged and skipped (its row is absent); the rest are written.
@@ -465,7 +470,7 @@ def write_release(out: Path, *, n_patients: int, seed: int, size: int = 512, gat
         _compare_volume(Path(compare))  # a bad path fails here, once, naming the file
     check_version(version)
     kw = dict(seed=seed, size=size, gated=gated, preview=preview, clean=clean, lookalikes=lookalikes, version=version,
-              p_mac=p_mac, compare=Path(compare) if compare is not None else None)
+              p_mac=p_mac, prevalence=prevalence, compare=Path(compare) if compare is not None else None)
     jobs = [(out, pid, kw) for pid in range(1, n_patients + 1)]
     rows = []
     failed = []
