@@ -381,8 +381,8 @@ HEART_FLOOR_CUT = (0.08, 0.2)
 V14_RIGHT_DOME_RAISE_MM = (0.0, 25.0)
 """v14 (session 17, wt25d; opt-in): how far the right dome's top (the liver) rises above v11's (z_dome_mm), drawn
 uniformly from a stream of its own ([texture seed, 20]); the heart, its floor and the left dome stay where v11 draws
-them. Toward the midline the raise falls off linearly to none (_dome_low), so the two domes still meet under the
-heart. Measured on the three real series (docs/dome_landmarks.json, eye-placed): the right dome's top 34 / 19 / 30 mm
+them. Toward the midline the raise falls off smoothly to none (_dome_low, a smoothstep), so the two domes still meet
+under the heart. Measured on the three real series (docs/dome_landmarks.json, eye-placed): the right dome's top 34 / 19 / 30 mm
 above the heart's lowest point and 30 / 14 / 26 mm above the left dome's top (0001 / 0002 / 0003); v11 (seed 14606, 60
 patients): 10-20 and 5-15 mm (p10-p90). Chosen on seed 14606 only (docs/phantom.md, "The diaphragm domes against the heart")."""
 
@@ -1741,8 +1741,10 @@ DOME_MEDIAL_W = 0.55
 def _dome_low(anat: Anatomy, dxn: np.ndarray, dyn: np.ndarray) -> np.ndarray:
     """Patient z (mm) of the diaphragm under normalised cavity coordinates (x - cx) / ca, (y - cy) / cb'."""
     c = np.float32(anat.dome_top_x)
-    if anat.right_dome_raise_mm:  # v14: the right dome raised, falling off linearly toward the midline
-        rise = np.float32(anat.right_dome_raise_mm) * np.minimum(np.abs(dxn) / c, np.float32(1.0))
+    if anat.right_dome_raise_mm:  # v14: the right dome raised, falling off smoothly toward the midline (smoothstep:
+        # level at the dome's top; d856318's linear ramp left a ridge there that cut the liver's cap to a point in front)
+        t = np.minimum(np.abs(dxn) / c, np.float32(1.0))
+        rise = np.float32(anat.right_dome_raise_mm) * t * t * (np.float32(3.0) - np.float32(2.0) * t)
         dome_top = np.where(dxn < 0, rise, np.float32(anat.dome_left)).astype(np.float32)
     else:
         dome_top = np.where(dxn < 0, 0.0, anat.dome_left).astype(np.float32)
