@@ -4,6 +4,7 @@
     .venv/bin/python bench/preview_compare.py --pid 2 --compare ../shared/data/lidc-idri-0001 \
         --out docs/pictures/phantom_v2_vs_lidc-idri-0001.png
         # the `cacscore phantom --preview --compare` picture of one patient, without writing its release
+        # (--anatomy v14: another anatomy version; default the default anatomy)
 
 Rows: phantom (static + noise as written) at 4 heights (upper chest, carina, heart, dome) and the
 real series averaged 4 by 4 into 5 mm slabs at comparable heights. Window -160..240 HU
@@ -23,6 +24,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from cacscore.phantom import make_patient  # noqa: E402
+from cacscore.phantom.anatomy import ANATOMY_VERSION, ANATOMY_VERSIONS  # noqa: E402
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "lidc-idri-0002"
 
@@ -45,8 +47,10 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=512)
     ap.add_argument("--wide", action="store_true", help="lung window (W 1500 / L -600)")
     ap.add_argument("--compare", type=Path, default=None, help="a real series: write the phantom --preview picture")
+    ap.add_argument("--anatomy", default=ANATOMY_VERSION, choices=ANATOMY_VERSIONS,
+                    help="the phantom's anatomy version (default: the default anatomy)")
     args = ap.parse_args()
-    p = make_patient(args.pid, seed=args.seed, size=args.size)
+    p = make_patient(args.pid, seed=args.seed, size=args.size, version=args.anatomy)
     if args.compare is not None:
         from cacscore.phantom.writer import _compare_volume, write_preview
 

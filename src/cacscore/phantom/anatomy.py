@@ -78,7 +78,9 @@ myocardium collar, no crux bed under its distal part; coronary.V11_LCX_SHEATH_MM
 "v11 the default anatomy"); v12 (opt-in) = v11 with the heart turned and the left main's bifurcation moved round the
 AV groove so that the proximal LCX runs to the patient's left, high, as the real one does (V12_HEART,
 coronary.V12_PHI_B; docs/phantom.md, "Anatomy v12"); v13 (opt-in, session 16) = v11 with the heart placed further
-left of the midline, as real hearts lie (V13_LEFT_SHIFTS_MM; docs/phantom.md, "Heart size and placement"). Which version has which feature: VERSION_FEATURES. A release's
+left of the midline, as real hearts lie (V13_LEFT_SHIFTS_MM; docs/phantom.md, "Heart size and placement"); v14 (opt-in,
+session 17) = v11 with the right diaphragm dome (the liver) raised beside the heart, as on the real series
+(V14_RIGHT_DOME_RAISE_MM; docs/phantom.md, "The diaphragm domes against the heart"). Which version has which feature: VERSION_FEATURES. A release's
 truth.csv (anatomy_version) says what drew it."""
 
 
@@ -92,6 +94,7 @@ class VersionFeatures:
     lcx_in_fat: bool = False  # v11: the LCX's own fat sheath along its whole course (coronary.V11_LCX_SHEATH_MM)
     turned_heart: bool = False  # v12: the heart's pose drawn from V12_HEART, the bifurcation from coronary.V12_PHI_B
     left_heart: bool = False  # v13: the heart tried further left of the midline first (V13_LEFT_SHIFTS_MM, heart_tries)
+    high_right_dome: bool = False  # v14: the right dome raised beside the heart (V14_RIGHT_DOME_RAISE_MM)
 
 
 VERSION_FEATURES = {
@@ -101,6 +104,7 @@ VERSION_FEATURES = {
     "v11": VersionFeatures(mac="v9", lcx_in_fat=True),
     "v12": VersionFeatures(mac="v9", lcx_in_fat=True, turned_heart=True),
     "v13": VersionFeatures(mac="v9", lcx_in_fat=True, left_heart=True),
+    "v14": VersionFeatures(mac="v9", lcx_in_fat=True, high_right_dome=True),
 }
 """The one place that says which anatomy version has which feature (session 16; the modules ask features(version)
 instead of comparing version names)."""
@@ -241,6 +245,7 @@ class Anatomy:
     hilar: tuple[Tube, ...] = ()  # session 14 (MEDIASTINUM_REALISM): lobar pulmonary arteries and the pulmonary veins
     hilar_roots: tuple[np.ndarray, np.ndarray] | None = None  # session 14: (arterial, venous) roots of the lung trees
     sternum: "Sternum | None" = None  # session 14 (MEDIASTINUM_REALISM): manubrium and body, sternal angle
+    right_dome_raise_mm: float = 0.0  # v14: the right dome's top this far above z_dome_mm (the heart's floor stays)
 
 
 @dataclass(frozen=True)
@@ -373,6 +378,13 @@ HEART_FLOOR_BELOW_DOME_MM = (2.0, 15.0)
 """The heart's flat diaphragmatic surface (the central tendon) below the top of the right dome."""
 HEART_FLOOR_CUT = (0.08, 0.2)
 """Fraction of the ventricles' height that the diaphragm flattens (the part of the drawn shape below the floor)."""
+V14_RIGHT_DOME_RAISE_MM = (0.0, 25.0)
+"""v14 (session 17, wt25d; opt-in): how far the right dome's top (the liver) rises above v11's (z_dome_mm), drawn
+uniformly from a stream of its own ([texture seed, 20]); the heart, its floor and the left dome stay where v11 draws
+them. Toward the midline the raise falls off smoothly to none (_dome_low, a smoothstep), so the two domes still meet
+under the heart. Measured on the three real series (docs/dome_landmarks.json, eye-placed): the right dome's top 34 / 19 / 30 mm
+above the heart's lowest point and 30 / 14 / 26 mm above the left dome's top (0001 / 0002 / 0003); v11 (seed 14606, 60
+patients): 10-20 and 5-15 mm (p10-p90). Chosen on seed 14606 only (docs/phantom.md, "The diaphragm domes against the heart")."""
 
 
 def ventricle_shapes(centre: np.ndarray, axes: np.ndarray, semi: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -1149,8 +1161,8 @@ def _bronchi_beside(anat: Anatomy, art: np.ndarray, hila: list) -> np.ndarray:
 
 
 def draw_anatomy(rng: np.random.Generator, *, version: str = ANATOMY_VERSION) -> Anatomy:
-    """Draw one patient's anatomy (all randomness from ``rng``); ``version`` changes only the heart's pose ranges
-    (heart_ranges: v12)."""
+    """Draw one patient's anatomy (all randomness from ``rng``); ``version`` changes the heart's pose ranges
+    (heart_ranges: v12), its placement (heart_tries: v13) and the right dome's height (right_dome_raise_mm: v14)."""
     a = rng.uniform(135, 200)
     b = a * rng.uniform(0.64, 0.76)
     fov = float(np.clip(round(2 * (a + rng.uniform(12, 45))), FOV_MM[0], FOV_MM[1]))  # pixel spacing 0.59-0.98 mm at 512
@@ -1263,6 +1275,9 @@ def draw_anatomy(rng: np.random.Generator, *, version: str = ANATOMY_VERSION) ->
         taper_lin=float(bell[3]), apex_k=float(apex_k), **_draw_v5(np.random.default_rng([tex_seed, 10])),
         **_draw_v6(np.random.default_rng([tex_seed, 11])), **_draw_v7(np.random.default_rng([tex_seed, 12])),
     )
+    if features(version).high_right_dome:  # v14: its own stream (20); before the trees, which fill the lungs
+        anat = replace(anat, right_dome_raise_mm=float(np.random.default_rng([tex_seed, 20]).uniform(
+            *V14_RIGHT_DOME_RAISE_MM)))
     if MEDIASTINUM_REALISM:  # session 14: its own stream (19); before the trees, which grow from its hila
         anat = replace(anat, **_draw_mediastinum_v14(np.random.default_rng([tex_seed, 19]), anat))
     if CHEST_REALISM:
@@ -1725,11 +1740,17 @@ DOME_MEDIAL_W = 0.55
 
 def _dome_low(anat: Anatomy, dxn: np.ndarray, dyn: np.ndarray) -> np.ndarray:
     """Patient z (mm) of the diaphragm under normalised cavity coordinates (x - cx) / ca, (y - cy) / cb'."""
-    dome_top = np.where(dxn < 0, 0.0, anat.dome_left).astype(np.float32)
+    c = np.float32(anat.dome_top_x)
+    if anat.right_dome_raise_mm:  # v14: the right dome raised, falling off smoothly toward the midline (smoothstep:
+        # level at the dome's top; d856318's linear ramp left a ridge there that cut the liver's cap to a point in front)
+        t = np.minimum(np.abs(dxn) / c, np.float32(1.0))
+        rise = np.float32(anat.right_dome_raise_mm) * t * t * (np.float32(3.0) - np.float32(2.0) * t)
+        dome_top = np.where(dxn < 0, rise, np.float32(anat.dome_left)).astype(np.float32)
+    else:
+        dome_top = np.where(dxn < 0, 0.0, anat.dome_left).astype(np.float32)
     # v4: shallower in front (the diaphragm's anterior attachment, xiphoid and costal margin, is high): below the
     # dome's top the lungs are a posterior-lateral crescent, not a ring round the liver (which the heart finder
     # then took for the mediastinum in 3 of 20 patients)
-    c = np.float32(anat.dome_top_x)
     adx = np.abs(dxn)
     # v5: each dome a rounded cap (r2 ** dome_round, 0.9-1.25) whose top lies dome_top_x of the half-width from the
     # midline, falling to the costophrenic angle laterally and less steeply toward the mediastinum; v4's r2 ** 2 kept
