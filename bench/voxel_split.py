@@ -26,7 +26,8 @@ eval (the product's path, for the pre-registered confirmation): per patient ``be
 setting; OUT/pred_<model>_{plain,split}.csv, and ``cacscore evaluate`` on each (bootstrap 1000, seed 0): ratio all4,
 kappa4 with their intervals, printed and in OUT/eval.csv. --keep P: each model is also run as <model>_keepP with
 ClassifierConfig.keep_confident_p = P (session 14's rule: <model>_keepP_split with --split 10,5,0,all,0,own=1).
-SPEC (parse_split): MIN,PIECE[,MINP[,pos|all[,MAXP]]][,part=MM2][,own=0|1][,method=kmeans|axis][,pieces=K].
+SPEC (parse_split): MIN,PIECE[,MINP[,pos|all[,MAXP]]][,part=MM2][,own=0|1][,method=kmeans|axis][,pieces=K]
+[,anchor=P][,reach=MM].
 """
 
 from __future__ import annotations
@@ -74,11 +75,12 @@ def metrics(truth: pd.DataFrame, pred: pd.DataFrame) -> tuple[float, float]:
 def parse_split(s: str) -> SplitSettings:
     """MIN,PIECE[,MINP[,pos|all[,MAXP]]][,KEY=VALUE ...]: pos = only the pieces' position columns are their own
     (SplitSettings.piece_columns); MAXP: SplitSettings.max_parent_p; KEY=VALUE (session 14): part=MIN_PART_MM2,
-    own=0|1 (SplitSettings.own_part), method=kmeans|axis, pieces=MAX_PIECES."""
+    own=0|1 (SplitSettings.own_part), method=kmeans|axis, pieces=MAX_PIECES; (session 17) anchor=P
+    (SplitSettings.anchor_p), reach=MM (SplitSettings.anchor_mm), self=0|1 (SplitSettings.anchor_self)."""
     tok = s.split(",")
     v = [t for t in tok if "=" not in t]
     kw = dict(t.split("=", 1) for t in tok if "=" in t)
-    unknown = set(kw) - {"part", "own", "method", "pieces"}
+    unknown = set(kw) - {"part", "own", "method", "pieces", "anchor", "reach", "self"}
     if unknown:
         raise SystemExit(f"--split {s}: unknown {sorted(unknown)}")
     return SplitSettings(min_area_mm2=float(v[0]), piece_mm2=float(v[1]),
@@ -86,7 +88,9 @@ def parse_split(s: str) -> SplitSettings:
                          piece_columns="position" if len(v) > 3 and v[3] == "pos" else "all",
                          max_parent_p=float(v[4]) if len(v) > 4 else 1.0,
                          min_part_mm2=float(kw.get("part", 0.0)), own_part=kw.get("own", "0") == "1",
-                         method=kw.get("method", "kmeans"), max_pieces=int(kw.get("pieces", 8)))
+                         method=kw.get("method", "kmeans"), max_pieces=int(kw.get("pieces", 8)),
+                         anchor_p=float(kw["anchor"]) if "anchor" in kw else None,
+                         anchor_mm=float(kw.get("reach", 20.0)), anchor_self=kw.get("self", "0") == "1")
 
 
 def replay(g: pd.DataFrame, m: str, guard: float | None) -> np.ndarray:
