@@ -327,7 +327,7 @@ def test_old_flat_split_configs_load_as_the_nested_split(tmp_path):
     # nested; session 17's anchor fields (saved since) are absent from it and load at their defaults (off)
     default = dataclasses.asdict(SplitSettings())
     assert not any(k.startswith("split_") for k in cfg) and cfg["split"] == {k: default[k] for k in cfg["split"]}
-    assert set(default) - set(cfg["split"]) <= {"anchor_p", "anchor_mm", "anchor_self"}
+    assert set(default) - set(cfg["split"]) <= {"anchor_p", "anchor_mm", "anchor_self", "anchor_self_p"}
     flat = {"voxel_split": True, "split_min_area_mm2": 12.0, "split_piece_mm2": 4.0, "split_min_left_p": 0.0,
             "split_piece_columns": "position", "split_max_parent_p": 0.9, "split_max_pieces": 4.0,
             "split_own_part": 1}
@@ -415,14 +415,19 @@ def test_a_sure_cut_candidate_is_its_own_anchor_with_anchor_self():
     assert set(np.unique(lab[1, 20:24, 10:50])) == {2}
     others = split_labels(*args, dataclasses.replace(rule, anchor_self=False))
     assert set(np.unique(others[1, 20:24, 10:50])) == {3}
+    # an unsure bar (LAD 0.6) anchors itself only with anchor_self_p at or below 0.6
+    args = (*args[:7], _anchor_calls({bar: (2, 0.6), speck: (3, 0.97)}, cand.n))
+    assert set(np.unique(split_labels(*args, rule)[1, 20:24, 10:50])) == {3}
+    lab = split_labels(*args, dataclasses.replace(rule, anchor_self_p=0.0))
+    assert set(np.unique(lab[1, 20:24, 10:50])) == {2}
 
 
 def test_the_anchor_settings_survive_save_and_load_and_bad_ones_fail(tmp_path):
-    s = SplitSettings(anchor_p=0.95, anchor_mm=15.0, anchor_self=True)
+    s = SplitSettings(anchor_p=0.95, anchor_mm=15.0, anchor_self=True, anchor_self_p=0.5)
     model = L.load_model(Path(__file__).parent / "data" / "lesion_model_phantom300")
     L.save_model(dataclasses.replace(model, config=model.config.with_split(s)), tmp_path / "m")
     assert L.load_model(tmp_path / "m").config.split == s
     assert SplitSettings().anchor_p is None  # off by default
-    for bad in ({"anchor_p": 0.0}, {"anchor_p": 1.5}, {"anchor_mm": 0.0}):
+    for bad in ({"anchor_p": 0.0}, {"anchor_p": 1.5}, {"anchor_mm": 0.0}, {"anchor_self_p": -0.1}):
         with pytest.raises(ValueError, match="bad split"):
             SplitSettings(**bad)

@@ -81,11 +81,15 @@ class SplitSettings:
     # the cut candidate itself an anchor too (at its centroid) when its own MLP call is sure: its pieces then leave its
     # call only where another sure call lies nearer (a left main alone in its slice keeps its call)
     anchor_self: bool = False
+    # with anchor_self: the least probability of its own call (LCA / LAD / LCX) at which the cut candidate anchors its
+    # own pieces; None: anchor_p (only a sure call, as any other anchor); 0: whatever its own call's probability
+    anchor_self_p: float | None = None
 
     def __post_init__(self) -> None:
         if not (self.min_area_mm2 > 0 and self.piece_mm2 > 0 and self.max_pieces >= 2 and self.min_part_mm2 >= 0) or \
                 self.piece_columns not in PIECE_COLUMNS or self.method not in METHODS or \
-                not (self.anchor_p is None or 0 < float(self.anchor_p) <= 1) or not self.anchor_mm > 0:
+                not (self.anchor_p is None or 0 < float(self.anchor_p) <= 1) or not self.anchor_mm > 0 or \
+                not (self.anchor_self_p is None or 0 <= float(self.anchor_self_p) <= 1):
             raise ValueError(f"bad split settings: {self!r}")
 
     @property
@@ -214,9 +218,12 @@ def split_labels(ids: np.ndarray, hu: np.ndarray, classes: np.ndarray, features:
     bounds = np.searchsorted(cid_all, np.append(todo, np.iinfo(np.int64).max))
     anchors = anchor_positions = anchor_vessel = None
     if settings.anchor_p is not None:
-        anchors, anchor_vessel = sure_left_calls(np.asarray(proba(f, np.arange(len(cl))), np.float64), cl,
-                                                 float(settings.anchor_p))
+        every = np.asarray(proba(f, np.arange(len(cl))), np.float64)
+        anchors, anchor_vessel = sure_left_calls(every, cl, float(settings.anchor_p))
         anchor_positions = f[anchors][:, [_F[k] for k in ANCHOR_COLUMNS]].astype(np.float64)
+        self_p = settings.anchor_p if settings.anchor_self_p is None else settings.anchor_self_p
+        own_call = 1 + np.argmax(every[:, 1:5], axis=1)
+        own_sure = np.isin(own_call, LEFT) & (every[np.arange(len(cl)), own_call] >= float(self_p))
     if settings.max_parent_p < 1:
         own = np.asarray(proba(f[todo], todo), np.float64)[:, 1:5]
         share = own.max(1) / np.maximum(own.sum(1), 1e-12)
@@ -237,9 +244,13 @@ def split_labels(ids: np.ndarray, hu: np.ndarray, classes: np.ndarray, features:
         left = p.sum(1)
         vessel = np.where((left > 0) & (left >= settings.min_left_p), np.array(LEFT)[np.argmax(p, 1)], cl[c])
         if anchors is not None:
-            others = np.ones(len(anchors), bool) if settings.anchor_self else anchors != c
-            vessel = nearest_anchor(rows[:, [_F[k] for k in ANCHOR_COLUMNS]].astype(np.float64),
-                                    anchor_positions[others], anchor_vessel[others], vessel, settings.anchor_mm)
+            others = anchors != c
+            pts, ves = anchor_positions[others], anchor_vessel[others]
+            if settings.anchor_self and own_sure[c]:  # the candidate itself, at its centroid, with its own call
+                pts = np.vstack([pts, f[c, [_F[k] for k in ANCHOR_COLUMNS]].astype(np.float64)[None]])
+                ves = np.append(ves, own_call[c])
+            vessel = nearest_anchor(rows[:, [_F[k] for k in ANCHOR_COLUMNS]].astype(np.float64), pts, ves, vessel,
+                                    settings.anchor_mm)
         voxel_vessel = guard_parts(vessel[piece], int(cl[c]), py * px, settings)
         labels[zyx[:, 0], zyx[:, 1], zyx[:, 2]] = voxel_vessel.astype(np.uint8)
     return labels
