@@ -4,6 +4,7 @@
     PYTHONPATH=src python bench/bifurcation_calls.py replay CACHE [CACHE ...] --variant NAME=KEY:VAL;... [...]
     PYTHONPATH=src python bench/bifurcation_calls.py picture CACHE RELEASE PNG --case p032 --slices 29 30 \
         [--variant NAME=...] [...]
+    PYTHONPATH=src python bench/bifurcation_calls.py candidates CACHE --case p020 [--variant NAME=...]
 
 A CACHE is ``bench/split_rule.py cache-phantom``'s: per patient the coronary-called candidates (and those holding a
 coronary label) of the shipped model, with their features, MLP probabilities, 3-D structure, Agatston and the truth
@@ -16,6 +17,10 @@ cases that changed against the first variant. VARIANT: NAME=key:val;key:val;spli
 ``bench/voxel_split.parse_split`` reads it (default 10,5: the shipped split), e.g. "rule=split:10,5,anchor=0.95,self=1".
 Candidates the model called non-coronary that hold no coronary label are not in the cache: a variant that would let
 them join a structure is replayed without them.
+
+``candidates``: per cached candidate of one case (called coronary or holding a coronary label), by 3-D structure:
+its slice, position (dz / dy / dx, r mm from the heart reference), Agatston, area, class, reference class, the MLP's
+five probabilities, its voxels per true vessel and per vessel in the variant's split labels (LCA/LAD/LCX/RCA).
 
 ``picture``: per slice one row: the CT crop round the case's cached candidates, the phantom's voxel labels (the
 reference), then each variant's labels (LCA red, LAD green, LCX blue, RCA yellow), each with its per-vessel AU.
@@ -101,6 +106,28 @@ def replay(caches: list[Path], specs: list[str], model_dir: Path, n_boot: int = 
     return pred
 
 
+def candidates(cache: Path, case: str, spec: str, model_dir: Path) -> None:
+    from cacscore.lesion.candidates import FEATURE_NAMES
+
+    col = {n: FEATURE_NAMES.index(n) for n in ("dz_mm", "dy_mm", "dx_mm", "r_inplane_mm", "log_area_mm2")}
+    z = np.load(cache / f"{case}.npz")
+    name, m, split = variant(load_model(model_dir), spec)
+    lab = labels(z, m, split)
+    f, ids, tl = z["features"], z["ids"], z["truth_labels"]
+    print(f"{case}: truth {np.round(z['truth']).tolist()}, {name} {np.round(S.score(z, lab)).tolist()} (LCA/LAD/LCX/RCA)")
+    for c in np.argsort(z["structure"], kind="stable"):
+        if z["classes"][c] == 0 and z["target"][c] == 0:
+            continue
+        mask = ids == c + 1
+        sl = np.argwhere(mask)[:, 0].mean() + z["origin"][0]
+        t = np.bincount(tl[mask], minlength=5)[1:].tolist()
+        v = np.bincount(lab[mask], minlength=5)[1:].tolist()
+        print(f"c{c} structure {z['structure'][c]} slice {sl:.0f} dz/dy/dx/r " + "/".join(
+            f"{f[c, col[k]]:.1f}" for k in ("dz_mm", "dy_mm", "dx_mm", "r_inplane_mm"))
+            + f" AU {z['agatston'][c]:.1f} area {np.expm1(f[c, col['log_area_mm2']]):.1f} class {z['classes'][c]} "
+            f"ref {z['target'][c]} p [{' '.join(f'{x:.2f}' for x in z['proba'][c])}] voxels truth {t} {name} {v}")
+
+
 def picture(cache: Path, release: Path, png: Path, case: str, slices: list[int], specs: list[str],
             model_dir: Path) -> None:
     import matplotlib
@@ -162,9 +189,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--slices", type=int, nargs="+", required=True)
     p.add_argument("--variant", nargs="+", default=["shipped=", "rule=split:10,5,anchor=0.95,self=1"])
     p.add_argument("--model", type=Path, default=Path(DEFAULT_MODEL))
+    c = sub.add_parser("candidates")
+    c.add_argument("cache", type=Path)
+    c.add_argument("--case", required=True)
+    c.add_argument("--variant", default="shipped=")
+    c.add_argument("--model", type=Path, default=Path(DEFAULT_MODEL))
     a = ap.parse_args(argv)
     if a.cmd == "replay":
         replay(a.cache, a.variant, a.model)
+    elif a.cmd == "candidates":
+        candidates(a.cache, a.case, a.variant, a.model)
     else:
         picture(a.cache, a.release, a.png, a.case, a.slices, a.variant, a.model)
     return 0
