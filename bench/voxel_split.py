@@ -2,7 +2,7 @@
 
     PYTHONPATH=src python bench/voxel_split.py dev SCAN OUT [--split MIN,PIECE[,MINP] ...] [--guard P ...] [--n 60]
     PYTHONPATH=src python bench/voxel_split.py eval RELEASE OUT --model NAME=DIR ... [--n 60] [--split MIN,PIECE]
-        [--keep P]
+        [--keep P] [--variant NAME=SPEC ...]
     PYTHONPATH=src python bench/voxel_split.py hybrids HYBRID_CASES_ARGS ... (--model NAME=DIR+split:SPEC[+keep:P])
 
 dev (offline, development seeds only): SCAN is a ``bench/largest_errors.py scan`` folder (candidates.csv with each
@@ -26,7 +26,8 @@ eval (the product's path, for the pre-registered confirmation): per patient ``be
 setting; OUT/pred_<model>_{plain,split}.csv, and ``cacscore evaluate`` on each (bootstrap 1000, seed 0): ratio all4,
 kappa4 with their intervals, printed and in OUT/eval.csv. --keep P: each model is also run as <model>_keepP with
 ClassifierConfig.keep_confident_p = P (session 14's rule: <model>_keepP_split with --split 10,5,0,all,0,own=1).
-SPEC (parse_split): MIN,PIECE[,MINP[,pos|all[,MAXP]]][,part=MM2][,own=0|1][,method=kmeans|axis][,pieces=K].
+SPEC (parse_split): MIN,PIECE[,MINP[,pos|all[,MAXP]]][,part=MM2][,own=0|1][,method=kmeans|axis][,pieces=K]
+[,anchor=P][,reach=MM].
 """
 
 from __future__ import annotations
@@ -74,11 +75,13 @@ def metrics(truth: pd.DataFrame, pred: pd.DataFrame) -> tuple[float, float]:
 def parse_split(s: str) -> SplitSettings:
     """MIN,PIECE[,MINP[,pos|all[,MAXP]]][,KEY=VALUE ...]: pos = only the pieces' position columns are their own
     (SplitSettings.piece_columns); MAXP: SplitSettings.max_parent_p; KEY=VALUE (session 14): part=MIN_PART_MM2,
-    own=0|1 (SplitSettings.own_part), method=kmeans|axis, pieces=MAX_PIECES."""
+    own=0|1 (SplitSettings.own_part), method=kmeans|axis, pieces=MAX_PIECES; (session 17) anchor=P
+    (SplitSettings.anchor_p), reach=MM (SplitSettings.anchor_mm), self=0|1 (SplitSettings.anchor_self), selfp=P
+    (SplitSettings.anchor_self_p)."""
     tok = s.split(",")
     v = [t for t in tok if "=" not in t]
     kw = dict(t.split("=", 1) for t in tok if "=" in t)
-    unknown = set(kw) - {"part", "own", "method", "pieces"}
+    unknown = set(kw) - {"part", "own", "method", "pieces", "anchor", "reach", "self", "selfp"}
     if unknown:
         raise SystemExit(f"--split {s}: unknown {sorted(unknown)}")
     return SplitSettings(min_area_mm2=float(v[0]), piece_mm2=float(v[1]),
@@ -86,7 +89,10 @@ def parse_split(s: str) -> SplitSettings:
                          piece_columns="position" if len(v) > 3 and v[3] == "pos" else "all",
                          max_parent_p=float(v[4]) if len(v) > 4 else 1.0,
                          min_part_mm2=float(kw.get("part", 0.0)), own_part=kw.get("own", "0") == "1",
-                         method=kw.get("method", "kmeans"), max_pieces=int(kw.get("pieces", 8)))
+                         method=kw.get("method", "kmeans"), max_pieces=int(kw.get("pieces", 8)),
+                         anchor_p=float(kw["anchor"]) if "anchor" in kw else None,
+                         anchor_mm=float(kw.get("reach", 20.0)), anchor_self=kw.get("self", "0") == "1",
+                         anchor_self_p=float(kw["selfp"]) if "selfp" in kw else None)
 
 
 def replay(g: pd.DataFrame, m: str, guard: float | None) -> np.ndarray:
@@ -175,8 +181,8 @@ def dev(scan: Path, out: Path, splits: list[str], n: int, guards: list[float]) -
     print(t.to_string(index=False))
 
 
-def evaluate(release: Path, out: Path, model_dirs: dict[str, Path], n: int, split: str, keep: float | None = None
-             ) -> None:
+def evaluate(release: Path, out: Path, model_dirs: dict[str, Path], n: int, split: str, keep: float | None = None,
+             variants: dict[str, str] | None = None) -> None:
     from hybrid_cases import classify_many
 
     out.mkdir(parents=True, exist_ok=True)
@@ -191,6 +197,7 @@ def evaluate(release: Path, out: Path, model_dirs: dict[str, Path], n: int, spli
     truth = truth[truth["id"].isin(ids)]
     truth.to_csv(out / "truth.csv", index=False)
     settings = parse_split(split)
+    more = {name: parse_split(spec) for name, spec in (variants or {}).items()}  # session 17: <model>_<NAME> rows
     rows: dict[str, list] = {}
     for pid in ids:
         vol = read_ct(release / "deidentified_nongated" / pid / pid)
@@ -201,6 +208,8 @@ def evaluate(release: Path, out: Path, model_dirs: dict[str, Path], n: int, spli
             on = dataclasses.replace(m, config=m.config.with_split(settings))
             off = dataclasses.replace(m, config=m.config.with_split(None))
             lbl = {"plain": vessel_labels(vol.hu, cand, c, off), "split": vessel_labels(vol.hu, cand, c, on)}
+            for name, st in more.items():
+                lbl[name] = vessel_labels(vol.hu, cand, c, dataclasses.replace(m, config=m.config.with_split(st)))
             for var, lab in lbl.items():
                 r = score(vol.hu, lab, sp)
                 rows.setdefault(f"{k}_{var}", []).append({"id": pid, **r, "total": sum(r.values())})
@@ -262,11 +271,14 @@ def main() -> None:
     e.add_argument("--n", type=int, default=60)
     e.add_argument("--split", default="10,5")
     e.add_argument("--keep", type=float, default=None, help="also each model with ClassifierConfig.keep_confident_p")
+    e.add_argument("--variant", nargs="*", default=[], help="NAME=SPEC: also each model's labels with that split "
+                   "(rows <model>_NAME), e.g. anchor=10,5,anchor=0.95,self=1 (session 17)")
     a = ap.parse_args()
     if a.cmd == "dev":
         dev(a.scan, a.out, a.split, a.n, a.guard)
     else:
-        evaluate(a.release, a.out, {k: Path(p) for k, p in (s.split("=", 1) for s in a.model)}, a.n, a.split, a.keep)
+        evaluate(a.release, a.out, {k: Path(p) for k, p in (s.split("=", 1) for s in a.model)}, a.n, a.split, a.keep,
+                 dict(v.split("=", 1) for v in a.variant))
 
 
 if __name__ == "__main__":

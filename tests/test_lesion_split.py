@@ -324,7 +324,10 @@ def test_old_flat_split_configs_load_as_the_nested_split(tmp_path):
     shipped = L.load_model(DEFAULT_MODEL)
     assert shipped.config.split == SplitSettings() and shipped.config.voxel_split is True  # on since session 16
     cfg = json.loads((DEFAULT_MODEL / "model.json").read_text())["config"]
-    assert not any(k.startswith("split_") for k in cfg) and cfg["split"] == dataclasses.asdict(SplitSettings())
+    # nested; session 17's anchor fields (saved since) are absent from it and load at their defaults (off)
+    default = dataclasses.asdict(SplitSettings())
+    assert not any(k.startswith("split_") for k in cfg) and cfg["split"] == {k: default[k] for k in cfg["split"]}
+    assert set(default) - set(cfg["split"]) <= {"anchor_p", "anchor_mm", "anchor_self", "anchor_self_p"}
     flat = {"voxel_split": True, "split_min_area_mm2": 12.0, "split_piece_mm2": 4.0, "split_min_left_p": 0.0,
             "split_piece_columns": "position", "split_max_parent_p": 0.9, "split_max_pieces": 4.0,
             "split_own_part": 1}
@@ -353,3 +356,78 @@ def test_old_flat_split_configs_load_as_the_nested_split(tmp_path):
     (tmp_path / "old" / "model.json").write_text(json.dumps(saved))
     with pytest.raises(L.LesionError, match="both nested and flat"):
         L.load_model(tmp_path / "old")
+
+
+def _anchor_calls(whole: dict[int, tuple[int, float]], n: int):
+    """A proba callable for the anchor rule: asked about all n candidates at once (parents 0..n-1) each candidate ``c``
+    in ``whole`` reads vessel whole[c][0] with probability whole[c][1] (the rest non-coronary; others LAD 0.6); asked
+    about pieces, the OPPOSITE of _by_side (LCX left of the heart reference, LAD right of it)."""
+
+    def calls(rows, parent):
+        if len(rows) == n and np.array_equal(parent, np.arange(n)):
+            p = np.zeros((n, 5))
+            p[:, 2], p[:, 0] = 0.6, 0.4
+            for c, (v, q) in whole.items():
+                p[c] = 0.0
+                p[c, v], p[c, 0] = q, 1.0 - q
+            return p
+        return _by_side(rows, parent)[:, [0, 1, 3, 2, 4]]
+
+    return calls
+
+
+def test_the_anchor_rule_gives_each_piece_the_vessel_of_the_nearest_sure_call():
+    """SplitSettings.anchor_p (session 17): the bar's pieces read LCX on its left and LAD on its right, but the sure
+    calls nearest them are the square's LAD (left, one slice up) and the speck's LCX (right, same slice): the anchors
+    decide. Off, or with no anchor within anchor_mm, the pieces' own calls decide, as before."""
+    hu = _volume()
+    cand = _candidates(hu)
+    bar, speck, square = (int(cand.ids[1, 21, 30]) - 1, int(cand.ids[1, 41, 41]) - 1, int(cand.ids[2, 12, 12]) - 1)
+    classes = np.zeros(cand.n, np.int64)
+    classes[[bar, speck, square]] = [2, 3, 2]
+    calls = _anchor_calls({bar: (2, 0.6), speck: (3, 0.97), square: (2, 0.97)}, cand.n)
+    args = (cand.ids, hu, classes, cand.features, cand.heart_index, SP, 130.0, calls)
+    own = split_labels(*args, SplitSettings(min_area_mm2=10.0, piece_mm2=5.0))
+    assert own[1, 21, 12] == 3 and own[1, 21, 47] == 2  # the pieces' own (opposite) calls
+    rule = SplitSettings(min_area_mm2=10.0, piece_mm2=5.0, anchor_p=0.95)
+    lab = split_labels(*args, rule)
+    assert lab[1, 21, 12] == 2 and lab[1, 21, 47] == 3
+    assert lab[1, 41, 41] == 3 and lab[2, 12, 12] == 2  # the anchors themselves (small: not cut) keep their class
+    far = split_labels(*args, dataclasses.replace(rule, anchor_mm=1.0))
+    np.testing.assert_array_equal(far, own)
+    unsure = split_labels(*args, dataclasses.replace(rule, anchor_p=0.99))  # no call that sure: no anchor
+    np.testing.assert_array_equal(unsure, own)
+
+
+def test_a_sure_cut_candidate_is_its_own_anchor_with_anchor_self():
+    """anchor_self: the bar's own sure LAD call anchors its pieces at its centroid; the speck's LCX lies farther
+    from every piece than the bar's centroid, so the bar stays LAD whole, although its right pieces read LAD and its
+    left pieces LCX. Without anchor_self the bar is no anchor of its own pieces and they go to the speck."""
+    hu = _volume()
+    cand = _candidates(hu)
+    bar, speck = int(cand.ids[1, 21, 30]) - 1, int(cand.ids[1, 41, 41]) - 1
+    classes = np.zeros(cand.n, np.int64)
+    classes[[bar, speck]] = [2, 3]
+    calls = _anchor_calls({bar: (2, 0.99), speck: (3, 0.97)}, cand.n)
+    args = (cand.ids, hu, classes, cand.features, cand.heart_index, SP, 130.0, calls)
+    rule = SplitSettings(min_area_mm2=10.0, piece_mm2=5.0, anchor_p=0.95, anchor_self=True)
+    lab = split_labels(*args, rule)
+    assert set(np.unique(lab[1, 20:24, 10:50])) == {2}
+    others = split_labels(*args, dataclasses.replace(rule, anchor_self=False))
+    assert set(np.unique(others[1, 20:24, 10:50])) == {3}
+    # an unsure bar (LAD 0.6) anchors itself only with anchor_self_p at or below 0.6
+    args = (*args[:7], _anchor_calls({bar: (2, 0.6), speck: (3, 0.97)}, cand.n))
+    assert set(np.unique(split_labels(*args, rule)[1, 20:24, 10:50])) == {3}
+    lab = split_labels(*args, dataclasses.replace(rule, anchor_self_p=0.0))
+    assert set(np.unique(lab[1, 20:24, 10:50])) == {2}
+
+
+def test_the_anchor_settings_survive_save_and_load_and_bad_ones_fail(tmp_path):
+    s = SplitSettings(anchor_p=0.95, anchor_mm=15.0, anchor_self=True, anchor_self_p=0.5)
+    model = L.load_model(Path(__file__).parent / "data" / "lesion_model_phantom300")
+    L.save_model(dataclasses.replace(model, config=model.config.with_split(s)), tmp_path / "m")
+    assert L.load_model(tmp_path / "m").config.split == s
+    assert SplitSettings().anchor_p is None  # off by default
+    for bad in ({"anchor_p": 0.0}, {"anchor_p": 1.5}, {"anchor_mm": 0.0}, {"anchor_self_p": -0.1}):
+        with pytest.raises(ValueError, match="bad split"):
+            SplitSettings(**bad)

@@ -503,23 +503,35 @@ class LesionModel:
         proba = self.predict_proba(table, where=may)  # the MLP is asked only about candidates no rule has decided
         classes = np.argmax(proba, axis=1).astype(np.int64)
         if structure is not None and self.config.structure_vote:
-            if self.config.structure_split_p is not None:  # parts per sure vessel; vote, guard and join read them
-                structure = split_structures(classes, proba, structure, float(self.config.structure_split_p),
-                                             self._positions(table))
-            au = self._agatston(table, agatston)  # the weights of the Agatston vote, the guard and the veto
-            voted = vote_by_structure(classes, proba, structure, au if self.config.vote_weight == "agatston" else None)
-            if self.config.left_main_keep:
-                voted = keep_left_main(classes, voted)
-            if self.config.structure_left_main:
-                voted = guard_left_main(classes, voted, proba, structure, au)
-            classes = voted
-            if self.config.structure_join:
-                classes = join_structure(classes, proba, structure, may)
-            if self.config.structure_veto:
-                classes = veto_structure(classes, proba, structure, au)
-            if self.config.keep_confident_p is not None:
-                classes = keep_confident(np.argmax(proba, axis=1), classes, proba, float(self.config.keep_confident_p))
+            classes = self.assign_vessels(proba, may, structure, self._agatston(table, agatston), table)
         return self._mac_ring(classes, features)
+
+    def assign_vessels(self, proba: np.ndarray, may: np.ndarray, structure: np.ndarray, agatston: np.ndarray,
+                       table: np.ndarray) -> np.ndarray:
+        """(n,) classes from the MLP's (n, 5) ``proba`` along the 3-D structures: what :meth:`classify` does after
+        the MLP and the rules when config.structure_vote is on (the structure split, vote, left-main keep and guard,
+        join, veto, keep_confident, in that order). may: (n,) :meth:`may_be_coronary`; agatston: (n,) each
+        candidate's Agatston (the weights of the Agatston vote, the guard and the veto); table: this model's (n, F)
+        input (:meth:`table`; the structure split reads its positions). One door, so that a bench can replay it
+        from stored probabilities (bench/bifurcation_calls.py)."""
+        classes = np.argmax(proba, axis=1).astype(np.int64)
+        au = np.asarray(agatston, np.float64)
+        if self.config.structure_split_p is not None:  # parts per sure vessel; vote, guard and join read them
+            structure = split_structures(classes, proba, structure, float(self.config.structure_split_p),
+                                         self._positions(table))
+        voted = vote_by_structure(classes, proba, structure, au if self.config.vote_weight == "agatston" else None)
+        if self.config.left_main_keep:
+            voted = keep_left_main(classes, voted)
+        if self.config.structure_left_main:
+            voted = guard_left_main(classes, voted, proba, structure, au)
+        out = voted
+        if self.config.structure_join:
+            out = join_structure(out, proba, structure, may)
+        if self.config.structure_veto:
+            out = veto_structure(out, proba, structure, au)
+        if self.config.keep_confident_p is not None:
+            out = keep_confident(classes, out, proba, float(self.config.keep_confident_p))
+        return out
 
     def _mac_ring(self, classes: np.ndarray, features: np.ndarray) -> np.ndarray:
         """AnatomyRules.mac_ring_soft on the final classes (off by default): it reads ring_soft from the full

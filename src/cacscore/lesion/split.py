@@ -67,10 +67,29 @@ class SplitSettings:
     # the cut: "kmeans" (compact pieces, session 13) or "axis" (slabs across the candidate's principal in-plane axis,
     # equal lengths: a lesion across a fork is elongated along the arteries it spans)
     method: str = "kmeans"
+    # session 17 (wt25b), opt-in: a piece takes the left-coronary vessel of the nearest "anchor" instead of its own
+    # MLP call: another candidate called coronary whose own MLP call is LCA / LAD / LCX with probability >= anchor_p
+    # (3-D distance of the dz / dy / dx columns, piece centroid to candidate centroid; the cut candidate itself is no
+    # anchor). None: off (the pieces' own calls, as before). Why: a piece is read by the MLP as a small candidate at
+    # that place, and at the bifurcation the pieces of a large LAD slice were called LCX wholesale (phantom v11 seed
+    # 13901 patient 32: 572 + 388 AU LAD slices cut into LCX pieces; seed 14001 patient 20: 286 AU), while the
+    # confident calls of the neighbouring slices, one 5 mm slice up or down the same artery, are right
+    # (docs/lesion_scorer.md "(session 17, wt25b)")
+    anchor_p: float | None = None
+    # the anchors farther than this from a piece do not count (mm); no anchor within reach: the piece's own call
+    anchor_mm: float = 20.0
+    # the cut candidate itself an anchor too (at its centroid) when its own MLP call is sure: its pieces then leave its
+    # call only where another sure call lies nearer (a left main alone in its slice keeps its call)
+    anchor_self: bool = False
+    # with anchor_self: the least probability of its own call (LCA / LAD / LCX) at which the cut candidate anchors its
+    # own pieces; None: anchor_p (only a sure call, as any other anchor); 0: whatever its own call's probability
+    anchor_self_p: float | None = None
 
     def __post_init__(self) -> None:
         if not (self.min_area_mm2 > 0 and self.piece_mm2 > 0 and self.max_pieces >= 2 and self.min_part_mm2 >= 0) or \
-                self.piece_columns not in PIECE_COLUMNS or self.method not in METHODS:
+                self.piece_columns not in PIECE_COLUMNS or self.method not in METHODS or \
+                not (self.anchor_p is None or 0 < float(self.anchor_p) <= 1) or not self.anchor_mm > 0 or \
+                not (self.anchor_self_p is None or 0 <= float(self.anchor_self_p) <= 1):
             raise ValueError(f"bad split settings: {self!r}")
 
     @property
@@ -143,6 +162,35 @@ def guard_parts(vessel_of_voxel: np.ndarray, own: int, px_area_mm2: float, setti
     return v
 
 
+ANCHOR_COLUMNS = ("dz_mm", "dy_mm", "dx_mm")
+"""The position columns the anchor rule measures distances in (mm from the heart reference)."""
+
+
+def sure_left_calls(proba: np.ndarray, classes: np.ndarray, min_p: float) -> tuple[np.ndarray, np.ndarray]:
+    """(indices, vessels) of the candidates called coronary (``classes`` > 0) whose own MLP call (argmax of
+    ``proba[:, 1:5]``) is a left-coronary vessel (LCA / LAD / LCX) with probability >= min_p: the anchors of
+    :class:`SplitSettings.anchor_p`. proba: (n, 5); classes: (n,) after the vote."""
+    p = np.asarray(proba, np.float64)
+    call = 1 + np.argmax(p[:, 1:5], axis=1)
+    sure = (np.asarray(classes) > 0) & np.isin(call, LEFT) & (p[np.arange(len(p)), call] >= float(min_p))
+    idx = np.flatnonzero(sure)
+    return idx, call[idx]
+
+
+def nearest_anchor(points: np.ndarray, anchor_points: np.ndarray, anchor_vessels: np.ndarray, fallback: np.ndarray,
+                   reach_mm: float) -> np.ndarray:
+    """(k,) the vessel of the anchor nearest each of k points ((k, 3) mm; anchors (m, 3) with (m,) vessels), or the
+    point's ``fallback`` vessel where no anchor lies within ``reach_mm``."""
+    out = np.asarray(fallback, np.int64).copy()
+    if len(anchor_points) == 0 or len(points) == 0:
+        return out
+    d = np.linalg.norm(np.asarray(points, np.float64)[:, None, :] - np.asarray(anchor_points)[None, :, :], axis=2)
+    j = np.argmin(d, axis=1)
+    near = d[np.arange(len(out)), j] <= reach_mm
+    out[near] = np.asarray(anchor_vessels)[j[near]]
+    return out
+
+
 def split_labels(ids: np.ndarray, hu: np.ndarray, classes: np.ndarray, features: np.ndarray,
                  heart_index: Sequence[float], spacing_mm: Sequence[float], threshold_hu: float,
                  proba: Callable[[np.ndarray, np.ndarray], np.ndarray], settings: SplitSettings = SplitSettings()) -> np.ndarray:
@@ -168,6 +216,14 @@ def split_labels(ids: np.ndarray, hu: np.ndarray, classes: np.ndarray, features:
     order = np.argsort(cid_all, kind="stable")
     zyx_all, cid_all = zyx_all[order], cid_all[order]
     bounds = np.searchsorted(cid_all, np.append(todo, np.iinfo(np.int64).max))
+    anchors = anchor_positions = anchor_vessel = None
+    if settings.anchor_p is not None:
+        every = np.asarray(proba(f, np.arange(len(cl))), np.float64)
+        anchors, anchor_vessel = sure_left_calls(every, cl, float(settings.anchor_p))
+        anchor_positions = f[anchors][:, [_F[k] for k in ANCHOR_COLUMNS]].astype(np.float64)
+        self_p = settings.anchor_p if settings.anchor_self_p is None else settings.anchor_self_p
+        own_call = 1 + np.argmax(every[:, 1:5], axis=1)
+        own_sure = np.isin(own_call, LEFT) & (every[np.arange(len(cl)), own_call] >= float(self_p))
     if settings.max_parent_p < 1:
         own = np.asarray(proba(f[todo], todo), np.float64)[:, 1:5]
         share = own.max(1) / np.maximum(own.sum(1), 1e-12)
@@ -187,6 +243,14 @@ def split_labels(ids: np.ndarray, hu: np.ndarray, classes: np.ndarray, features:
         p = np.asarray(proba(rows, np.full(len(rows), c)), np.float64)[:, list(LEFT)]
         left = p.sum(1)
         vessel = np.where((left > 0) & (left >= settings.min_left_p), np.array(LEFT)[np.argmax(p, 1)], cl[c])
+        if anchors is not None:
+            others = anchors != c
+            pts, ves = anchor_positions[others], anchor_vessel[others]
+            if settings.anchor_self and own_sure[c]:  # the candidate itself, at its centroid, with its own call
+                pts = np.vstack([pts, f[c, [_F[k] for k in ANCHOR_COLUMNS]].astype(np.float64)[None]])
+                ves = np.append(ves, own_call[c])
+            vessel = nearest_anchor(rows[:, [_F[k] for k in ANCHOR_COLUMNS]].astype(np.float64), pts, ves, vessel,
+                                    settings.anchor_mm)
         voxel_vessel = guard_parts(vessel[piece], int(cl[c]), py * px, settings)
         labels[zyx[:, 0], zyx[:, 1], zyx[:, 2]] = voxel_vessel.astype(np.uint8)
     return labels

@@ -1,0 +1,208 @@
+"""Left-main bifurcation calls: replay the post-MLP vessel assignment and the voxel split under config variants on
+``bench/split_rule.py`` caches, and draw chosen slices (docs/lesion_scorer.md "(session 17, wt25b)").
+
+    PYTHONPATH=src python bench/bifurcation_calls.py replay CACHE [CACHE ...] --variant NAME=KEY:VAL;... [...]
+    PYTHONPATH=src python bench/bifurcation_calls.py picture CACHE RELEASE PNG --case p032 --slices 29 30 \
+        [--variant NAME=...] [...]
+    PYTHONPATH=src python bench/bifurcation_calls.py candidates CACHE --case p020 [--variant NAME=...]
+
+A CACHE is ``bench/split_rule.py cache-phantom``'s: per patient the coronary-called candidates (and those holding a
+coronary label) of the shipped model, with their features, MLP probabilities, 3-D structure, Agatston and the truth
+label of every voxel. ``replay`` classifies each case again from the stored probabilities with
+``LesionModel.assign_vessels`` (the product's vote / guard / join / veto; the first variant must reproduce the cached
+classes, which is checked and printed) under each variant's ClassifierConfig fields, labels the voxels with the
+variant's split (``cacscore.lesion.split.split_labels``; split:plain = none) and scores them with ``agatston``: the
+4-vessel MSE ratio vs the constant mean (``cacscore evaluate``'s all4), kappa4 on the total and per vessel, and the
+cases that changed against the first variant. VARIANT: NAME=key:val;key:val;split:SPEC with SPEC as
+``bench/voxel_split.parse_split`` reads it (default 10,5: the shipped split), e.g. "rule=split:10,5,anchor=0.95,self=1".
+Candidates the model called non-coronary that hold no coronary label are not in the cache: a variant that would let
+them join a structure is replayed without them.
+
+``candidates``: per cached candidate of one case (called coronary or holding a coronary label), by 3-D structure:
+its slice, position (dz / dy / dx, r mm from the heart reference), Agatston, area, class, reference class, the MLP's
+five probabilities, its voxels per true vessel and per vessel in the variant's split labels (LCA/LAD/LCX/RCA).
+
+``picture``: per slice one row: the CT crop round the case's cached candidates, the phantom's voxel labels (the
+reference), then each variant's labels (LCA red, LAD green, LCX blue, RCA yellow), each with its per-vessel AU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import split_rule as S  # noqa: E402
+from voxel_split import parse_split  # noqa: E402
+
+from cacscore.lesion.candidates import assign_labels  # noqa: E402
+from cacscore.lesion.classifier import LesionModel, load_model  # noqa: E402
+from cacscore.lesion.split import split_labels  # noqa: E402
+from cacscore.predict.predictors import DEFAULT_MODEL  # noqa: E402
+
+COLOURS = np.array([[0, 0, 0, 0], [1, 0.1, 0.1, 0.8], [0.1, 0.9, 0.1, 0.8], [0.2, 0.4, 1, 0.8], [1, 0.9, 0, 0.8]])
+
+
+def variant(base: LesionModel, spec: str) -> tuple[str, LesionModel, str]:
+    """(name, the model with the variant's config fields, its split SPEC) of NAME=key:val;...;split:SPEC."""
+    name, _, rest = spec.partition("=")
+    kw, split = {}, "10,5"
+    for part in filter(None, rest.split(";")):
+        k, v = part.split(":", 1)
+        if k == "split":
+            split = v
+            continue
+        kw[k] = None if v == "None" else v == "True" if v in ("True", "False") else \
+            float(v) if v.replace(".", "", 1).isdigit() else v
+    return name, dataclasses.replace(base, config=dataclasses.replace(base.config, **kw)), split
+
+
+def reclassify(z, model: LesionModel) -> np.ndarray:
+    """The cached case's classes again from its stored MLP probabilities (rule-decided rows read (1, 0, 0, 0, 0))."""
+    p = z["proba"].astype(np.float64)
+    if not len(p):
+        return np.zeros(0, np.int64)
+    may = ~((p[:, 0] == 1.0) & (p[:, 1:].sum(1) == 0))
+    return model.assign_vessels(p, may, z["structure"], z["agatston"].astype(np.float64), model.table(z["features"]))
+
+
+def labels(z, model: LesionModel, split: str) -> np.ndarray:
+    cl = reclassify(z, model)
+    if split == "plain" or not len(cl):
+        return assign_labels(z["ids"], cl)
+    return split_labels(z["ids"], z["hu"], cl, z["features"], z["heart_index"], z["spacing"], float(z["threshold_hu"]),
+                        lambda f, _: model.predict_proba(model.table(f)), parse_split(split))
+
+
+def replay(caches: list[Path], specs: list[str], model_dir: Path, n_boot: int = 1000) -> dict[str, np.ndarray]:
+    base = load_model(model_dir)
+    files = sorted(f for c in caches for f in c.glob("*.npz"))
+    names = [f.stem for f in files]
+    vs = [variant(base, s) for s in specs]
+    t = np.zeros((len(files), 4))
+    pred = {n: np.zeros((len(files), 4)) for n, _, _ in vs}
+    differs = []
+    for i, f in enumerate(files):
+        z = np.load(f)
+        t[i] = z["truth"]
+        for k, (n, m, split) in enumerate(vs):
+            if k == 0 and len(z["classes"]) and (reclassify(z, m) != z["classes"]).any():
+                differs.append(f.stem)
+            pred[n][i] = S.score(z, labels(z, m, split))
+    print(f"{len(files)} cases; the first variant's classes differ from the cache's in {len(differs)}: {differs[:8]}")
+    ref = vs[0][0]
+    for n, _, split in vs:
+        r = S.summarise(t, pred[n], names, n_boot=n_boot)
+        ch = [f"{names[i]} " + "/".join(f"{a:.0f}" for a in pred[n][i]) + " (truth " + "/".join(f"{a:.0f}" for a in t[i])
+              + ")" for i in range(len(files)) if np.abs(pred[n][i] - pred[ref][i]).max() > 0.5]
+        print(f"== {n} (split {split}): ratio4 {r['ratio4']:.2f} {r['ratio4_ci']}, kappa4 {r['kappa4']:.3f}; "
+              + ", ".join(f"{v} kappa4 {r[f'kappa4_{v}']:.3f} ratio {r[f'ratio_{v}']:.1f}" for v in S.V)
+              + f"\n   largest: {r['largest']}\n   changed vs {ref} ({len(ch)}): {'; '.join(ch)}", flush=True)
+    return pred
+
+
+def candidates(cache: Path, case: str, spec: str, model_dir: Path) -> None:
+    from cacscore.lesion.candidates import FEATURE_NAMES
+
+    col = {n: FEATURE_NAMES.index(n) for n in ("dz_mm", "dy_mm", "dx_mm", "r_inplane_mm", "log_area_mm2")}
+    z = np.load(cache / f"{case}.npz")
+    name, m, split = variant(load_model(model_dir), spec)
+    lab = labels(z, m, split)
+    f, ids, tl = z["features"], z["ids"], z["truth_labels"]
+    print(f"{case}: truth {np.round(z['truth']).tolist()}, {name} {np.round(S.score(z, lab)).tolist()} (LCA/LAD/LCX/RCA)")
+    for c in np.argsort(z["structure"], kind="stable"):
+        if z["classes"][c] == 0 and z["target"][c] == 0:
+            continue
+        mask = ids == c + 1
+        sl = np.argwhere(mask)[:, 0].mean() + z["origin"][0]
+        t = np.bincount(tl[mask], minlength=5)[1:].tolist()
+        v = np.bincount(lab[mask], minlength=5)[1:].tolist()
+        print(f"c{c} structure {z['structure'][c]} slice {sl:.0f} dz/dy/dx/r " + "/".join(
+            f"{f[c, col[k]]:.1f}" for k in ("dz_mm", "dy_mm", "dx_mm", "r_inplane_mm"))
+            + f" AU {z['agatston'][c]:.1f} area {np.expm1(f[c, col['log_area_mm2']]):.1f} class {z['classes'][c]} "
+            f"ref {z['target'][c]} p [{' '.join(f'{x:.2f}' for x in z['proba'][c])}] voxels truth {t} {name} {v}")
+
+
+def picture(cache: Path, release: Path, png: Path, case: str, slices: list[int], specs: list[str],
+            model_dir: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from cacscore.io.ct import read_ct
+
+    base = load_model(model_dir)
+    z = np.load(cache / f"{case}.npz")
+    labs = {"truth (voxel labels)": z["truth_labels"]}
+    for s in specs:
+        n, m, split = variant(base, s)
+        labs[n] = labels(z, m, split)
+    au = {n: S.score(z, lab) for n, lab in labs.items()}
+    oz, oy, ox = (int(a) for a in z["origin"])
+    pid = str(int(case[1:]))
+    vol = read_ct(release / "deidentified_nongated" / pid / pid).hu
+    yy, xx = np.nonzero((z["ids"] > 0).any(0))
+    fig, axes = plt.subplots(len(slices), len(labs) + 1, figsize=(3.2 * (len(labs) + 1), 3.3 * len(slices)),
+                             squeeze=False)
+    for row, sl in enumerate(slices):
+        k = sl - oz
+        hu = vol[sl]
+        y0, y1 = max(0, oy + yy.min() - 15), min(hu.shape[0], oy + yy.max() + 16)
+        x0, x1 = max(0, ox + xx.min() - 15), min(hu.shape[1], ox + xx.max() + 16)
+        crop = hu[y0:y1, x0:x1]
+        axes[row, 0].imshow(crop, cmap="gray", vmin=-200, vmax=600)
+        axes[row, 0].set_title(f"{case} slice {sl} (CT)", fontsize=9)
+        for col, (n, lab) in enumerate(labs.items(), 1):
+            full = np.zeros(hu.shape, np.uint8)
+            if 0 <= k < lab.shape[0]:
+                full[oy:oy + lab.shape[1], ox:ox + lab.shape[2]] = lab[k]
+            axes[row, col].imshow(crop, cmap="gray", vmin=-200, vmax=600)
+            axes[row, col].imshow(COLOURS[full[y0:y1, x0:x1]], interpolation="nearest")
+            axes[row, col].set_title(f"{n}\n" + "/".join(f"{a:.0f}" for a in au[n]) + " AU", fontsize=8)
+        for a in axes[row]:
+            a.set_xticks([])
+            a.set_yticks([])
+    fig.suptitle(f"{case}: LCA red, LAD green, LCX blue, RCA yellow; AU = LCA/LAD/LCX/RCA of the whole case", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(png, dpi=80)
+    print(f"picture: {png}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("replay")
+    r.add_argument("cache", type=Path, nargs="+")
+    r.add_argument("--variant", nargs="+", default=["shipped=", "rule=split:10,5,anchor=0.95,self=1"])
+    r.add_argument("--model", type=Path, default=Path(DEFAULT_MODEL))
+    p = sub.add_parser("picture")
+    p.add_argument("cache", type=Path)
+    p.add_argument("release", type=Path)
+    p.add_argument("png", type=Path)
+    p.add_argument("--case", required=True)
+    p.add_argument("--slices", type=int, nargs="+", required=True)
+    p.add_argument("--variant", nargs="+", default=["shipped=", "rule=split:10,5,anchor=0.95,self=1"])
+    p.add_argument("--model", type=Path, default=Path(DEFAULT_MODEL))
+    c = sub.add_parser("candidates")
+    c.add_argument("cache", type=Path)
+    c.add_argument("--case", required=True)
+    c.add_argument("--variant", default="shipped=")
+    c.add_argument("--model", type=Path, default=Path(DEFAULT_MODEL))
+    a = ap.parse_args(argv)
+    if a.cmd == "replay":
+        replay(a.cache, a.variant, a.model)
+    elif a.cmd == "candidates":
+        candidates(a.cache, a.case, a.variant, a.model)
+    else:
+        picture(a.cache, a.release, a.png, a.case, a.slices, a.variant, a.model)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
