@@ -57,7 +57,7 @@ from cacscore.lesion.candidates import (
 )
 from cacscore.lesion.split import SplitSettings, split_labels
 from cacscore.lesion.tree import (guard_left_main, join_structure, keep_confident, keep_left_main,
-                                  split_structures, veto_structure, vote_by_structure)
+                                  soft_veto_structure, split_structures, veto_structure, vote_by_structure)
 
 log = logging.getLogger(__name__)
 
@@ -239,6 +239,13 @@ class ClassifierConfig:
     # (cacscore.lesion.tree.veto_structure: a mitral annulus ring whose small slices the MLP calls LCX). Off by
     # default; docs/lesion_scorer.md "(session 16, lead)"
     structure_veto: bool = False
+    # session 17 (wt25a): (min_ring_soft, min_above_diaphragm_mm) or None (off, the default). After every other step, a
+    # 3-D structure whose coronary calls are, Agatston-weighted, wrapped in soft tissue (mean ring_soft above the first)
+    # and lie above the diaphragmatic surface (mean above_diaphragm_mm above the second) loses its coronary calls
+    # (cacscore.lesion.tree.soft_veto_structure: mitral annulus calcium the MLP itself calls LCX / RCA with p 0.9+, out
+    # of the structure veto's reach). Needs the full candidate table (ring_soft) and the anatomy columns; classification
+    # only. docs/lesion_scorer.md "(session 17, wt25a)"
+    structure_ring_veto: tuple[float, float] | None = None
 
     def with_split(self, settings: SplitSettings | None) -> "ClassifierConfig":
         """This config with the voxel split on with ``settings`` (None: off; the settings kept)."""
@@ -322,6 +329,12 @@ class ClassifierConfig:
             raise ValueError(f"structure_split_p must be in (0, 1] or None, got {self.structure_split_p!r}")
         if self.reference not in REFERENCES:
             raise ValueError(f"reference must be one of {REFERENCES}, got {self.reference!r}")
+        if self.structure_ring_veto is not None:
+            rv = tuple(float(v) for v in self.structure_ring_veto)  # a JSON list (model.json) becomes the tuple
+            if len(rv) != 2 or not all(np.isfinite(v) for v in rv):
+                raise ValueError("structure_ring_veto must be (min_ring_soft, min_above_diaphragm_mm) finite or None, "
+                                 f"got {self.structure_ring_veto!r}")
+            object.__setattr__(self, "structure_ring_veto", rv)
 
 
 DENSITY_NAMES = ("mean_hu", "peak_hu")
@@ -499,11 +512,14 @@ class LesionModel:
         config.keep_confident_p the MLP's own sure calls restored (:func:`cacscore.lesion.tree.keep_confident`). ``features``: the
         candidate features (``Candidates.features``) or this model's input table (:meth:`table`)."""
         table = self.table(features, anatomy_columns)
+        whole = structure  # the 3-D structures as found (structure_split_p may cut them for the vote)
         may = self.may_be_coronary(table, outside_thorax_mm, anatomy_columns)
         proba = self.predict_proba(table, where=may)  # the MLP is asked only about candidates no rule has decided
         classes = np.argmax(proba, axis=1).astype(np.int64)
         if structure is not None and self.config.structure_vote:
             classes = self.assign_vessels(proba, may, structure, self._agatston(table, agatston), table)
+        if self.config.structure_ring_veto is not None:
+            classes = self._ring_veto(classes, features, anatomy_columns, whole, self._agatston(table, agatston))
         return self._mac_ring(classes, features)
 
     def assign_vessels(self, proba: np.ndarray, may: np.ndarray, structure: np.ndarray, agatston: np.ndarray,
@@ -532,6 +548,22 @@ class LesionModel:
         if self.config.keep_confident_p is not None:
             out = keep_confident(classes, out, proba, float(self.config.keep_confident_p))
         return out
+
+    def _ring_veto(self, classes: np.ndarray, features: np.ndarray, anatomy_columns: np.ndarray | None,
+                   structure: np.ndarray | None, au: np.ndarray) -> np.ndarray:
+        """config.structure_ring_veto on the final classes (:func:`cacscore.lesion.tree.soft_veto_structure`). It
+        reads ring_soft from the full candidate table (``Candidates.features``) and above_diaphragm_mm from the anatomy
+        columns; without either it raises (switched on, it must not silently do nothing). No structure: each candidate
+        is its own."""
+        f = np.asarray(features)
+        if f.ndim != 2 or f.shape[1] != len(FEATURE_NAMES) or anatomy_columns is None:
+            raise LesionError("structure_ring_veto needs the full candidate table (Candidates.features) and the "
+                              "anatomy columns (Candidates.anatomy_columns)")
+        a = np.asarray(anatomy_columns, np.float64).reshape(len(f), len(ANATOMY_NAMES))
+        s = np.arange(len(f)) if structure is None else structure
+        t_ring, t_dia = self.config.structure_ring_veto
+        return soft_veto_structure(classes, s, f[:, FEATURE_NAMES.index("ring_soft")],
+                                   a[:, ANATOMY_NAMES.index("above_diaphragm_mm")], au, t_ring, t_dia)
 
     def _mac_ring(self, classes: np.ndarray, features: np.ndarray) -> np.ndarray:
         """AnatomyRules.mac_ring_soft on the final classes (off by default): it reads ring_soft from the full

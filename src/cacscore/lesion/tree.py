@@ -103,6 +103,52 @@ def veto_structure(classes: np.ndarray, proba: np.ndarray, structure: np.ndarray
     return cl
 
 
+def soft_veto_structure(classes: np.ndarray, structure: np.ndarray, ring_soft: np.ndarray,
+                        above_diaphragm_mm: np.ndarray, weights: np.ndarray, min_ring_soft: float,
+                        min_above_diaphragm_mm: float) -> np.ndarray:
+    """(n,) classes where every coronary member of a 3-D structure becomes non-coronary (0) when its coronary members,
+    each weighted by ``weights`` (its Agatston; all 0: each once), are wrapped in soft tissue and lie above the heart's
+    diaphragmatic surface: the weighted mean of ``ring_soft`` exceeds ``min_ring_soft`` AND the weighted mean of
+    ``above_diaphragm_mm`` exceeds ``min_above_diaphragm_mm``. A member whose ring_soft or above_diaphragm_mm is nan
+    does not count in that mean; a structure with no finite value of either is left as it is.
+
+    Why (session 17, wt25a; docs/lesion_scorer.md "(session 17, wt25a)"): mitral annulus calcium (MAC) the MLP itself
+    calls coronary with p 0.9+ on its heavy slices (seed 13903 patient 3, 882 AU LCX; seed 14001 patient 46, 388 AU
+    LCX) is out of :func:`veto_structure`'s reach, which asks the MLP again. MAC sits in the fibrous annulus between
+    atrium and ventricle, soft tissue all round (ring_soft: the soft-tissue share of the in-plane ring 1-4 mm around a
+    slice, cacscore.lesion.context; AU-weighted 0.69-0.88 on the five MAC structures of dev seed 14601, 13903 patient 3
+    and 14001 patient 46); a coronary plaque sits in epicardial fat (at most 0.63 on dev seed 14601's LAD, LCX and
+    LCA plaques) except on the inferior wall, where the RCA / PDA lie against the diaphragm and liver (ring_soft up to
+    1.0, but above_diaphragm_mm -15 to +14 there; the MAC structures 17 to 48 mm). The means are over the structure,
+    not per slice, so a noisy slice (thin slices: ring_soft 0.63-0.87 over one ring) does not decide alone.
+    ClassifierConfig.structure_ring_veto."""
+    cl = np.asarray(classes, np.int64).copy()
+    s = np.asarray(structure)
+    rs = np.asarray(ring_soft, np.float64)
+    dia = np.asarray(above_diaphragm_mm, np.float64)
+    if not (cl.shape == s.shape == rs.shape == dia.shape):
+        raise ValueError(f"soft_veto_structure: classes {cl.shape}, structure {s.shape}, ring_soft {rs.shape} and "
+                         f"above_diaphragm_mm {dia.shape} disagree")
+    w = _checked_weights(weights, len(cl), "soft_veto_structure")
+    cor = np.flatnonzero(cl > 0)
+    if len(cor) == 0:
+        return cl
+    _, group = np.unique(s[cor], return_inverse=True)
+    total = np.bincount(group, weights=w[cor])
+    wc = np.where(total[group] > 0, w[cor], 1.0)  # all-zero weights: each member once
+
+    def mean(v: np.ndarray) -> np.ndarray:
+        ok = np.isfinite(v[cor])
+        num = np.bincount(group, weights=np.where(ok, wc * np.nan_to_num(v[cor]), 0.0))
+        den = np.bincount(group, weights=np.where(ok, wc, 0.0))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(den > 0, num / den, np.nan)
+
+    fire = (mean(rs) > min_ring_soft) & (mean(dia) > min_above_diaphragm_mm)  # nan compares False
+    cl[cor[fire[group]]] = 0
+    return cl
+
+
 def _checked_weights(weights: np.ndarray, n: int, name: str) -> np.ndarray:
     """``weights`` as (n,) float64, or a one-line ValueError naming ``name`` when not (n,), finite and >= 0."""
     w = np.asarray(weights, np.float64)
