@@ -120,9 +120,9 @@ def reason(r: pd.Series) -> str:
     fpk = {k[3:]: v for k, v in r.items() if str(k).startswith("fp:") and v > 0}
     speck = sum(v for k, v in fpk.items() if k in SPECK_KINDS)
     other = sum(v for k, v in fpk.items() if k not in SPECK_KINDS)
-    if P > T and speck > 0 and cat(max(r["P"] - speck, 0.0)) < P:
+    if P > T and speck > 0 and cat(round(max(r["P"] - speck, 0.0), 2)) < P:  # rounded: a sum minus its parts is not exactly 0
         return "speck"
-    if P > T and other > 0 and cat(max(r["P"] - other, 0.0)) < P:
+    if P > T and other > 0 and cat(round(max(r["P"] - other, 0.0), 2)) < P:
         return "non-coronary calcium"
     if M == P:
         return "motion"

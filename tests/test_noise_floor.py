@@ -39,11 +39,14 @@ def test_noise_floor_drops_only_small_faint_coronary_structures():
     classes = np.array([4, 4, 2, 3, 0, 2, 0])
     peak = np.array([190.0, 200.0, 400.0, 200.0, 180.0, 190.0, 200.0])
     area = np.array([2.0, 1.5, 3.0, 9.0, 2.0, 2.0, 12.0])
-    out = noise_floor(classes, structure, peak, area, 40.0, k=2.0, max_area_mm2=5.0)  # floor 130 + 80 = 210 HU
+    out = noise_floor(classes, structure, peak, area, 40.0, k=2.0, max_area_mm2=5.0, base_hu=130.0)  # floor 210 HU
     np.testing.assert_array_equal(out, [0, 0, 2, 3, 0, 2, 0])
     np.testing.assert_array_equal(classes, [4, 4, 2, 3, 0, 2, 0])  # the input is not changed
+    # the default base, 40 HU: k = 4 at sd 45 is a 220 HU floor
+    np.testing.assert_array_equal(noise_floor(classes, structure, peak, area, 45.0, k=4.0, max_area_mm2=5.0), out)
     # a quiet scan (sd 20: floor 170 HU) keeps the speck; an unknown noise (nan) changes nothing
-    np.testing.assert_array_equal(noise_floor(classes, structure, peak, area, 20.0, k=2.0, max_area_mm2=5.0), classes)
+    np.testing.assert_array_equal(noise_floor(classes, structure, peak, area, 20.0, k=2.0, max_area_mm2=5.0,
+                                              base_hu=130.0), classes)
     np.testing.assert_array_equal(noise_floor(classes, structure, peak, area, np.nan, k=2.0, max_area_mm2=5.0),
                                   classes)
     with pytest.raises(ValueError, match="disagree"):
@@ -52,16 +55,17 @@ def test_noise_floor_drops_only_small_faint_coronary_structures():
 
 def test_noise_floor_is_opt_in_validated_and_round_trips(tmp_path):
     assert L.ClassifierConfig().noise_floor_k is None
-    for bad in ({"noise_floor_k": -1.0}, {"noise_floor_k": float("nan")}, {"noise_floor_area_mm2": -2.0}):
+    for bad in ({"noise_floor_k": -1.0}, {"noise_floor_k": float("nan")}, {"noise_floor_area_mm2": -2.0},
+                {"noise_floor_base_hu": float("inf")}):
         with pytest.raises(ValueError):
             L.ClassifierConfig(**bad)
     model = L.load_model(MODEL)
     assert model.config.noise_floor_k is None  # a model saved before the switch loads with it off
-    cfg = dataclasses.replace(model.config, noise_floor_k=2.5, noise_floor_area_mm2=4.0)
+    cfg = dataclasses.replace(model.config, noise_floor_k=2.5, noise_floor_area_mm2=4.0, noise_floor_base_hu=50.0)
     L.save_model(dataclasses.replace(model, config=cfg), tmp_path / "m")
     assert json.loads((tmp_path / "m" / "model.json").read_text())["config"]["noise_floor_k"] == 2.5
     loaded = L.load_model(tmp_path / "m").config
-    assert (loaded.noise_floor_k, loaded.noise_floor_area_mm2) == (2.5, 4.0)
+    assert (loaded.noise_floor_k, loaded.noise_floor_area_mm2, loaded.noise_floor_base_hu) == (2.5, 4.0, 50.0)
 
 
 def test_classify_volume_applies_the_noise_floor_only_when_on():
@@ -69,8 +73,9 @@ def test_classify_volume_applies_the_noise_floor_only_when_on():
     model = L.load_model(MODEL)
     cand, off = L.classify_volume(p.hu, p.spacing_mm, model)
     assert (off > 0).sum() >= 2
-    # k = 0: the floor is the Agatston threshold itself, which every candidate reaches: nothing changes
-    zero = dataclasses.replace(model, config=dataclasses.replace(model.config, noise_floor_k=0.0))
+    # k = 0 from a 130 HU base: the floor is the Agatston threshold itself, which every candidate reaches
+    zero = dataclasses.replace(model, config=dataclasses.replace(model.config, noise_floor_k=0.0,
+                                                                 noise_floor_base_hu=130.0))
     np.testing.assert_array_equal(L.classify_volume(p.hu, p.spacing_mm, zero)[1], off)
     # an absurd floor over every size drops every coronary call, and only those
     huge = dataclasses.replace(model, config=dataclasses.replace(model.config, noise_floor_k=1e6,

@@ -243,11 +243,12 @@ class ClassifierConfig:
     # session 17 (wt25c): a noise-aware minimum for small candidates. With k set, classify_volume estimates the scan's
     # noise sd from the image itself (cacscore.lesion.noise.image_noise_hu) and, after every other step, the coronary
     # calls of a 3-D structure none of whose slices covers more than noise_floor_area_mm2 and whose peak stays below
-    # threshold_hu + k x noise sd are dropped (cacscore.lesion.noise.noise_floor): the noise specks that 8 of 19
+    # noise_floor_base_hu + k x noise sd are dropped (cacscore.lesion.noise.noise_floor): the noise specks that 8 of 19
     # category errors on seeds 14001 + 13901 came from (docs/lesion_scorer.md "(session 17, wt25c)"). None: off
     # (the default; every model before). Classification only
     noise_floor_k: float | None = None
     noise_floor_area_mm2: float = 5.0
+    noise_floor_base_hu: float = 40.0
 
     def with_split(self, settings: SplitSettings | None) -> "ClassifierConfig":
         """This config with the voxel split on with ``settings`` (None: off; the settings kept)."""
@@ -333,6 +334,8 @@ class ClassifierConfig:
             raise ValueError(f"reference must be one of {REFERENCES}, got {self.reference!r}")
         if self.noise_floor_k is not None and not (np.isfinite(self.noise_floor_k) and self.noise_floor_k >= 0):
             raise ValueError(f"noise_floor_k must be a finite number >= 0 or None, got {self.noise_floor_k!r}")
+        if not np.isfinite(self.noise_floor_base_hu):
+            raise ValueError(f"noise_floor_base_hu must be a finite number, got {self.noise_floor_base_hu!r}")
         if not (np.isfinite(self.noise_floor_area_mm2) and self.noise_floor_area_mm2 >= 0):
             raise ValueError(f"noise_floor_area_mm2 must be a finite number >= 0, got {self.noise_floor_area_mm2!r}")
 
@@ -539,7 +542,7 @@ class LesionModel:
             classes = noise_floor(classes, structure, self._column(features, table, "peak_hu"),
                                   np.expm1(self._column(features, table, "log_area_mm2")), float(noise_sd),
                                   k=float(self.config.noise_floor_k), max_area_mm2=self.config.noise_floor_area_mm2,
-                                  threshold_hu=self.threshold_hu)
+                                  base_hu=self.config.noise_floor_base_hu)
         return classes
 
     def _column(self, features: np.ndarray, table: np.ndarray, name: str) -> np.ndarray:

@@ -43,14 +43,16 @@ def image_noise_hu(hu: np.ndarray, spacing_mm: Sequence[float], *, window_mm: fl
 
 
 def noise_floor(classes: np.ndarray, structure: np.ndarray, peak_hu: np.ndarray, area_mm2: np.ndarray,
-                noise_sd: float, *, k: float, max_area_mm2: float, threshold_hu: float = 130.0) -> np.ndarray:
+                noise_sd: float, *, k: float, max_area_mm2: float, base_hu: float = 40.0) -> np.ndarray:
     """(n,) classes where the coronary members of every small, faint 3-D structure become non-coronary (0): a
     structure (``structure``: equal number = one 26-connected structure, ``Candidates.structure``) none of whose
     members (all of them, whatever their class) covers more than ``max_area_mm2`` on its slice and whose brightest
-    voxel (``peak_hu``) stays below ``threshold_hu + k * noise_sd``. What a noise speck is: at a noise sd of 60 HU the
-    blood pool throws 1-5 mm^2 excursions above 130 HU with peaks up to about 290 HU, and the MLP calls some of them
-    coronary (docs/lesion_scorer.md "(session 17, wt25c)"). ``noise_sd``: the scan's noise sd in HU
-    (:func:`image_noise_hu`); nan leaves the classes as they are. ClassifierConfig.noise_floor_k."""
+    voxel (``peak_hu``) stays below ``base_hu + k * noise_sd``: within k noise sds of the blood and soft tissue it
+    lies in (base_hu, about 40 HU on a scan without contrast). What a noise speck is: at a noise sd of 60 HU the blood
+    pool throws 1-5 mm^2 excursions above 130 HU with peaks up to about 290 HU (4 sds above 40 HU), and the MLP calls
+    some of them coronary, while at 25 HU a 160 HU peak is 5 sds up and, on seeds 14001 + 13901, a small plaque
+    (docs/lesion_scorer.md "(session 17, wt25c)"). ``noise_sd``: the scan's noise sd in HU (:func:`image_noise_hu`);
+    nan leaves the classes as they are. ClassifierConfig.noise_floor_k."""
     cl = np.asarray(classes, np.int64).copy()
     s = np.asarray(structure)
     peak, area = np.asarray(peak_hu, np.float64), np.asarray(area_mm2, np.float64)
@@ -65,6 +67,6 @@ def noise_floor(classes: np.ndarray, structure: np.ndarray, peak_hu: np.ndarray,
     np.logical_or.at(big, inv, area > max_area_mm2)
     top = np.full(n, -np.inf)
     np.maximum.at(top, inv, peak)
-    faint = ~big & (top < threshold_hu + k * float(noise_sd))
+    faint = ~big & (top < base_hu + k * float(noise_sd))
     cl[faint[inv] & (cl > 0)] = 0
     return cl
