@@ -2,6 +2,7 @@
 
     PYTHONPATH=src python bench/noise_floor_sweep.py x          # the grid: base 130 HU (k 1-4) and base 40 HU (k 3-5)
     PYTHONPATH=src python bench/noise_floor_sweep.py K AREA     # per patient: the category before and after (base 130)
+    MOVING=1 PYTHONPATH=src python bench/noise_floor_sweep.py x  # against the motion-blurred truth (moving_*)
 
 Reads the candidate tables that ``bench/category_errors.py scan`` wrote to /work/runs/wt25c/diag14001 and diag13901
 (seeds 14001 / 13901 with the shipped model) and drops the coronary calls of each small faint 3-D structure as
@@ -29,6 +30,9 @@ for s,rel in sets.items():
 P=pd.concat(pats,ignore_index=True); C=pd.concat(cands,ignore_index=True); T=pd.concat(truths,ignore_index=True)
 P["key"]=P.set+":"+P.pid; T["key"]=T.set+":"+T["id"]; C["key"]=C.set+":"+C.pid
 T=T[T.key.isin(P.key)].set_index("key")
+if __import__("os").environ.get("MOVING"):  # MOVING=1: score against truth.csv's moving_* (the motion-blurred truth)
+    for v in V:
+        T[v]=T[f"moving_{v}"]
 sig=P.set_index("key").noise_est
 C["sig"]=C.key.map(sig)
 g=C.groupby(["key","structure"])
