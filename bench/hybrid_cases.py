@@ -151,6 +151,7 @@ def classify_many(hu: np.ndarray, sp, models: dict[str, LesionModel]) -> tuple[C
         return next(iter(out.values()))[0], {n: c for n, (_, c) in out.items()}
     from cacscore.lesion.candidates import check_hu
     from cacscore.lesion.classifier import anatomical_candidates
+    from cacscore.lesion.noise import image_noise_hu
 
     hu, sp = check_hu(hu, sp)
 
@@ -159,8 +160,10 @@ def classify_many(hu: np.ndarray, sp, models: dict[str, LesionModel]) -> tuple[C
 
     cand = anatomical_candidates(hu, sp, threshold_hu=ms[0].threshold_hu, min_area_mm2=ms[0].min_area_mm2,
                                  context_where=any_model, reference=ms[0].config.reference)
-    return cand, {n: m.classify(cand.features, cand.outside_thorax_mm, cand.anatomy_columns, cand.structure)
-                  for n, m in models.items()}
+    # session 17 (wt25c): the noise floor's noise sd, estimated once from the image as classify_volume does
+    noise = image_noise_hu(hu, sp) if any(m.config.noise_floor_k is not None for m in ms) else None
+    return cand, {n: m.classify(cand.features, cand.outside_thorax_mm, cand.anatomy_columns, cand.structure,
+                                noise_sd=noise) for n, m in models.items()}
 
 
 def score_case(model: LesionModel, hu: np.ndarray, sp, case: HybridCase | None, anatomy: ChestAnatomy,

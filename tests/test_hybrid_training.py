@@ -109,6 +109,9 @@ def test_cached_training_is_lesion_train_and_classify_many_is_classify_volume(wr
         for k in ref:
             np.testing.assert_array_equal(got[k], ref[k])
     models = {"shipped": load_model(DEFAULT_MODEL), "small": load_model(tmp_path / "ref")}
+    # session 17: a model with the noise floor on (its noise estimated once for all) gets what it gets alone too
+    shipped = models["shipped"]
+    models["floor"] = dataclasses.replace(shipped, config=dataclasses.replace(shipped.config, noise_floor_k=3.0))
     _classify_many_matches_classify_volume(root / "hybrids" / "real_s100_ct.nii.gz", models)
 
 

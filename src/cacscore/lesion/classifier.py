@@ -55,6 +55,7 @@ from cacscore.lesion.candidates import (
     find_candidates,
     score_assignment,
 )
+from cacscore.lesion.noise import image_noise_hu, noise_floor
 from cacscore.lesion.split import SplitSettings, split_labels
 from cacscore.lesion.tree import (guard_left_main, join_structure, keep_confident, keep_left_main,
                                   soft_veto_structure, split_structures, veto_structure, vote_by_structure)
@@ -246,6 +247,15 @@ class ClassifierConfig:
     # of the structure veto's reach). Needs the full candidate table (ring_soft) and the anatomy columns; classification
     # only. docs/lesion_scorer.md "(session 17, wt25a)"
     structure_ring_veto: tuple[float, float] | None = None
+    # session 17 (wt25c): a noise-aware minimum for small candidates. With k set, classify_volume estimates the scan's
+    # noise sd from the image itself (cacscore.lesion.noise.image_noise_hu) and, after every other step, the coronary
+    # calls of a 3-D structure none of whose slices covers more than noise_floor_area_mm2 and whose peak stays below
+    # noise_floor_base_hu + k x noise sd are dropped (cacscore.lesion.noise.noise_floor): the noise specks that 8 of 19
+    # category errors on seeds 14001 + 13901 came from (docs/lesion_scorer.md "(session 17, wt25c)"). None: off
+    # (the default; every model before). Classification only
+    noise_floor_k: float | None = None
+    noise_floor_area_mm2: float = 5.0
+    noise_floor_base_hu: float = 40.0
 
     def with_split(self, settings: SplitSettings | None) -> "ClassifierConfig":
         """This config with the voxel split on with ``settings`` (None: off; the settings kept)."""
@@ -335,6 +345,12 @@ class ClassifierConfig:
                 raise ValueError("structure_ring_veto must be (min_ring_soft, min_above_diaphragm_mm) finite or None, "
                                  f"got {self.structure_ring_veto!r}")
             object.__setattr__(self, "structure_ring_veto", rv)
+        if self.noise_floor_k is not None and not (np.isfinite(self.noise_floor_k) and self.noise_floor_k >= 0):
+            raise ValueError(f"noise_floor_k must be a finite number >= 0 or None, got {self.noise_floor_k!r}")
+        if not np.isfinite(self.noise_floor_base_hu):
+            raise ValueError(f"noise_floor_base_hu must be a finite number, got {self.noise_floor_base_hu!r}")
+        if not (np.isfinite(self.noise_floor_area_mm2) and self.noise_floor_area_mm2 >= 0):
+            raise ValueError(f"noise_floor_area_mm2 must be a finite number >= 0, got {self.noise_floor_area_mm2!r}")
 
 
 DENSITY_NAMES = ("mean_hu", "peak_hu")
@@ -497,7 +513,7 @@ class LesionModel:
 
     def classify(self, features: np.ndarray, outside_thorax_mm: np.ndarray | None,
                  anatomy_columns: np.ndarray | None = None, structure: np.ndarray | None = None,
-                 agatston: np.ndarray | None = None) -> np.ndarray:
+                 agatston: np.ndarray | None = None, noise_sd: float | None = None) -> np.ndarray:
         """(n,) classes 0..4 of candidates as the product assigns them: :meth:`predict`, then the chest-wall rule
         (config.thorax_margin_mm) on their ``Candidates.outside_thorax_mm``, then the anatomy rules
         (config.anatomy_rules, :func:`cacscore.lesion.anatomy.anatomy_verdicts`) on their
@@ -509,7 +525,9 @@ class LesionModel:
         (:func:`cacscore.lesion.tree.guard_left_main`, weighted by ``agatston``, ``Candidates.agatston``; None: read
         from the log_agatston column when the model has it, else each candidate counts once), the join, with
         config.structure_veto the Agatston-weighted veto (:func:`cacscore.lesion.tree.veto_structure`), and with
-        config.keep_confident_p the MLP's own sure calls restored (:func:`cacscore.lesion.tree.keep_confident`). ``features``: the
+        config.keep_confident_p the MLP's own sure calls restored (:func:`cacscore.lesion.tree.keep_confident`); last, with
+        config.noise_floor_k, ``structure`` and ``noise_sd`` (the scan's noise sd, HU; :func:`classify_volume` estimates
+        it), the noise floor (:func:`cacscore.lesion.noise.noise_floor`). ``features``: the
         candidate features (``Candidates.features``) or this model's input table (:meth:`table`)."""
         table = self.table(features, anatomy_columns)
         whole = structure  # the 3-D structures as found (structure_split_p may cut them for the vote)
@@ -520,7 +538,23 @@ class LesionModel:
             classes = self.assign_vessels(proba, may, structure, self._agatston(table, agatston), table)
         if self.config.structure_ring_veto is not None:
             classes = self._ring_veto(classes, features, anatomy_columns, whole, self._agatston(table, agatston))
-        return self._mac_ring(classes, features)
+        classes = self._mac_ring(classes, features)
+        if self.config.noise_floor_k is not None and structure is not None and noise_sd is not None:
+            classes = noise_floor(classes, structure, self._column(features, table, "peak_hu"),
+                                  np.expm1(self._column(features, table, "log_area_mm2")), float(noise_sd),
+                                  k=float(self.config.noise_floor_k), max_area_mm2=self.config.noise_floor_area_mm2,
+                                  base_hu=self.config.noise_floor_base_hu)
+        return classes
+
+    def _column(self, features: np.ndarray, table: np.ndarray, name: str) -> np.ndarray:
+        """Column ``name`` of the candidates: from the full candidate table (FEATURE_NAMES) when ``features`` is one,
+        else from this model's input table; LesionError when neither holds it."""
+        f = np.asarray(features)
+        if f.ndim == 2 and f.shape[1] == len(FEATURE_NAMES):
+            return f[:, FEATURE_NAMES.index(name)].astype(np.float64)
+        if name in self.feature_names:
+            return np.asarray(table, np.float64)[:, self.feature_names.index(name)]
+        raise LesionError(f"the noise floor needs the {name} column, which this model's input lacks")
 
     def assign_vessels(self, proba: np.ndarray, may: np.ndarray, structure: np.ndarray, agatston: np.ndarray,
                        table: np.ndarray) -> np.ndarray:
@@ -826,8 +860,10 @@ def classify_volume(hu: np.ndarray, spacing_mm: Sequence[float], model: LesionMo
     # 190 of its 10,199 candidates instead of the 1,715 within max_distance_mm
     cand = framed_candidates(hu, sp, model.config, threshold_hu=model.threshold_hu, min_area_mm2=model.min_area_mm2,
                              heart_index=heart_index, context_where=model.may_be_coronary)
+    # the noise floor's noise sd, from the image itself (ClassifierConfig.noise_floor_k; about 0.3 s at 512 px)
+    noise = image_noise_hu(hu, sp) if model.config.noise_floor_k is not None else None
     return cand, model.classify(cand.features, cand.outside_thorax_mm, cand.anatomy_columns, cand.structure,
-                                cand.agatston)
+                                cand.agatston, noise_sd=noise)
 
 
 def vessel_labels(hu: np.ndarray, cand: Candidates, classes: np.ndarray, model: LesionModel) -> np.ndarray:

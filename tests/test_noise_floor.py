@@ -1,0 +1,92 @@
+"""Session 17 (wt25c): the image noise estimate and the opt-in noise floor for small faint structures."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cacscore import lesion as L
+from cacscore.lesion.noise import image_noise_hu, noise_floor
+from cacscore.phantom import make_patient
+
+MODEL = Path(__file__).parent / "data" / "lesion_model_phantom300"
+
+
+def _volume(sd: float, seed: int = 0) -> np.ndarray:
+    """A 16 x 96 x 96 chest-like volume: soft tissue (40 HU) with a lung (-800 HU) and a bone (700 HU) block,
+    plus white noise of sd ``sd``."""
+    v = np.full((16, 96, 96), 40.0)
+    v[:, 10:50, 10:40] = -800.0
+    v[:, 60:80, 60:90] = 700.0
+    return v + np.random.default_rng(seed).normal(0.0, sd, v.shape)
+
+
+@pytest.mark.parametrize("sd", [10.0, 30.0, 60.0])
+def test_image_noise_reads_the_noise_sd_of_the_soft_tissue(sd):
+    est = image_noise_hu(_volume(sd), (2.5, 0.8, 0.8))
+    assert 0.85 * sd < est < 1.15 * sd  # the lung and bone edges do not move the median
+    assert np.isnan(image_noise_hu(np.full((8, 32, 32), -1000.0), (2.5, 0.8, 0.8)))  # no soft tissue: unknown
+
+
+def test_noise_floor_drops_only_small_faint_coronary_structures():
+    # structures: 1 a faint 2 mm^2 speck (two slices), 2 a bright small plaque, 3 a faint but large one,
+    # 4 a faint speck already non-coronary, 5 a faint speck whose other slice is large (kept whole)
+    structure = np.array([1, 1, 2, 3, 4, 5, 5])
+    classes = np.array([4, 4, 2, 3, 0, 2, 0])
+    peak = np.array([190.0, 200.0, 400.0, 200.0, 180.0, 190.0, 200.0])
+    area = np.array([2.0, 1.5, 3.0, 9.0, 2.0, 2.0, 12.0])
+    out = noise_floor(classes, structure, peak, area, 40.0, k=2.0, max_area_mm2=5.0, base_hu=130.0)  # floor 210 HU
+    np.testing.assert_array_equal(out, [0, 0, 2, 3, 0, 2, 0])
+    np.testing.assert_array_equal(classes, [4, 4, 2, 3, 0, 2, 0])  # the input is not changed
+    # the default base, 40 HU: k = 4 at sd 45 is a 220 HU floor
+    np.testing.assert_array_equal(noise_floor(classes, structure, peak, area, 45.0, k=4.0, max_area_mm2=5.0), out)
+    # a quiet scan (sd 20: floor 170 HU) keeps the speck; an unknown noise (nan) changes nothing
+    np.testing.assert_array_equal(noise_floor(classes, structure, peak, area, 20.0, k=2.0, max_area_mm2=5.0,
+                                              base_hu=130.0), classes)
+    np.testing.assert_array_equal(noise_floor(classes, structure, peak, area, np.nan, k=2.0, max_area_mm2=5.0),
+                                  classes)
+    with pytest.raises(ValueError, match="disagree"):
+        noise_floor(classes, structure, peak[:3], area, 40.0, k=2.0, max_area_mm2=5.0)
+
+
+def test_noise_floor_is_opt_in_validated_and_round_trips(tmp_path):
+    assert L.ClassifierConfig().noise_floor_k is None
+    for bad in ({"noise_floor_k": -1.0}, {"noise_floor_k": float("nan")}, {"noise_floor_area_mm2": -2.0},
+                {"noise_floor_base_hu": float("inf")}):
+        with pytest.raises(ValueError):
+            L.ClassifierConfig(**bad)
+    model = L.load_model(MODEL)
+    assert model.config.noise_floor_k is None  # a model saved before the switch loads with it off
+    cfg = dataclasses.replace(model.config, noise_floor_k=2.5, noise_floor_area_mm2=4.0, noise_floor_base_hu=50.0)
+    L.save_model(dataclasses.replace(model, config=cfg), tmp_path / "m")
+    assert json.loads((tmp_path / "m" / "model.json").read_text())["config"]["noise_floor_k"] == 2.5
+    loaded = L.load_model(tmp_path / "m").config
+    assert (loaded.noise_floor_k, loaded.noise_floor_area_mm2, loaded.noise_floor_base_hu) == (2.5, 4.0, 50.0)
+
+
+def test_classify_volume_applies_the_noise_floor_only_when_on():
+    p = make_patient(45, seed=100, size=128)  # calcified in 3-4 vessels
+    model = L.load_model(MODEL)
+    cand, off = L.classify_volume(p.hu, p.spacing_mm, model)
+    assert (off > 0).sum() >= 2
+    # k = 0 from a 130 HU base: the floor is the Agatston threshold itself, which every candidate reaches
+    zero = dataclasses.replace(model, config=dataclasses.replace(model.config, noise_floor_k=0.0,
+                                                                 noise_floor_base_hu=130.0))
+    np.testing.assert_array_equal(L.classify_volume(p.hu, p.spacing_mm, zero)[1], off)
+    # an absurd floor over every size drops every coronary call, and only those
+    huge = dataclasses.replace(model, config=dataclasses.replace(model.config, noise_floor_k=1e6,
+                                                                 noise_floor_area_mm2=1e6))
+    _, on = L.classify_volume(p.hu, p.spacing_mm, huge)
+    assert not (on > 0).any()
+    # a middle floor drops some small calls and changes no call's vessel
+    mid = dataclasses.replace(model, config=dataclasses.replace(model.config, noise_floor_k=1e6))
+    _, some = L.classify_volume(p.hu, p.spacing_mm, mid)
+    assert ((some == off) | (some == 0)).all()
+    area = np.expm1(cand.features[:, L.FEATURE_NAMES.index("log_area_mm2")])
+    big_structures = np.unique(cand.structure[area > model.config.noise_floor_area_mm2])
+    keep = np.isin(cand.structure, big_structures)
+    np.testing.assert_array_equal(some[keep], off[keep])
