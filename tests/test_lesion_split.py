@@ -322,12 +322,11 @@ def test_old_flat_split_configs_load_as_the_nested_split(tmp_path):
     from cacscore.predict.predictors import DEFAULT_MODEL
 
     shipped = L.load_model(DEFAULT_MODEL)
-    assert shipped.config.split == SplitSettings() and shipped.config.voxel_split is True  # on since session 16
+    # the split on since session 16 at its default settings, with session 17's anchor rule (docs/model_card.md)
+    anchored = SplitSettings(anchor_p=0.95, anchor_mm=20.0, anchor_self=True)
+    assert shipped.config.split == anchored and shipped.config.voxel_split is True
     cfg = json.loads((DEFAULT_MODEL / "model.json").read_text())["config"]
-    # nested; session 17's anchor fields (saved since) are absent from it and load at their defaults (off)
-    default = dataclasses.asdict(SplitSettings())
-    assert not any(k.startswith("split_") for k in cfg) and cfg["split"] == {k: default[k] for k in cfg["split"]}
-    assert set(default) - set(cfg["split"]) <= {"anchor_p", "anchor_mm", "anchor_self", "anchor_self_p"}
+    assert not any(k.startswith("split_") for k in cfg) and cfg["split"] == dataclasses.asdict(anchored)  # nested
     flat = {"voxel_split": True, "split_min_area_mm2": 12.0, "split_piece_mm2": 4.0, "split_min_left_p": 0.0,
             "split_piece_columns": "position", "split_max_parent_p": 0.9, "split_max_pieces": 4.0,
             "split_own_part": 1}
