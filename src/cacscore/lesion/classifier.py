@@ -530,14 +530,16 @@ class LesionModel:
         it), the noise floor (:func:`cacscore.lesion.noise.noise_floor`). ``features``: the
         candidate features (``Candidates.features``) or this model's input table (:meth:`table`)."""
         table = self.table(features, anatomy_columns)
-        whole = structure  # the 3-D structures as found (structure_split_p may cut them for the vote)
         may = self.may_be_coronary(table, outside_thorax_mm, anatomy_columns)
         proba = self.predict_proba(table, where=may)  # the MLP is asked only about candidates no rule has decided
         classes = np.argmax(proba, axis=1).astype(np.int64)
-        if structure is not None and self.config.structure_vote:
-            classes = self.assign_vessels(proba, may, structure, self._agatston(table, agatston), table)
+        vote = structure is not None and self.config.structure_vote
+        # the weights of the Agatston vote, the guard, the veto and the ring veto: computed once, where one of them runs
+        au = self._agatston(table, agatston) if vote or self.config.structure_ring_veto is not None else None
+        if vote:  # (assign_vessels cuts its own copy of the structures with structure_split_p; later steps read them whole)
+            classes = self.assign_vessels(proba, may, structure, au, table)
         if self.config.structure_ring_veto is not None:
-            classes = self._ring_veto(classes, features, anatomy_columns, whole, self._agatston(table, agatston))
+            classes = self._ring_veto(classes, features, anatomy_columns, structure, au)
         classes = self._mac_ring(classes, features)
         if self.config.noise_floor_k is not None and structure is not None and noise_sd is not None:
             classes = noise_floor(classes, structure, self._column(features, table, "peak_hu"),

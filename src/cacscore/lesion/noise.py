@@ -2,7 +2,7 @@
 
 Session 17 (wt25c): the noise specks that the candidate scorer calls coronary on zero-calcium phantom patients come
 from the noisiest scans (docs/lesion_scorer.md "(session 17, wt25c)"); a noise-aware minimum for small candidates
-(``ClassifierConfig.noise_min_sd``) needs the scan's noise sd, which this estimates.
+(``ClassifierConfig.noise_floor_k``, :func:`noise_floor`) needs the scan's noise sd, which this estimates.
 """
 
 from __future__ import annotations

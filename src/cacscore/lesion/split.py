@@ -166,14 +166,20 @@ ANCHOR_COLUMNS = ("dz_mm", "dy_mm", "dx_mm")
 """The position columns the anchor rule measures distances in (mm from the heart reference)."""
 
 
-def sure_left_calls(proba: np.ndarray, classes: np.ndarray, min_p: float) -> tuple[np.ndarray, np.ndarray]:
-    """(indices, vessels) of the candidates called coronary (``classes`` > 0) whose own MLP call (argmax of
-    ``proba[:, 1:5]``) is a left-coronary vessel (LCA / LAD / LCX) with probability >= min_p: the anchors of
-    :class:`SplitSettings.anchor_p`. proba: (n, 5); classes: (n,) after the vote."""
+def left_calls(proba: np.ndarray, min_p: float) -> tuple[np.ndarray, np.ndarray]:
+    """(call, sure): each candidate's own MLP call (argmax of ``proba[:, 1:5]``, 1..4) and whether it is a
+    left-coronary vessel (LCA / LAD / LCX) with probability >= min_p. proba: (n, 5)."""
     p = np.asarray(proba, np.float64)
     call = 1 + np.argmax(p[:, 1:5], axis=1)
-    sure = (np.asarray(classes) > 0) & np.isin(call, LEFT) & (p[np.arange(len(p)), call] >= float(min_p))
-    idx = np.flatnonzero(sure)
+    return call, np.isin(call, LEFT) & (p[np.arange(len(p)), call] >= float(min_p))
+
+
+def sure_left_calls(proba: np.ndarray, classes: np.ndarray, min_p: float) -> tuple[np.ndarray, np.ndarray]:
+    """(indices, vessels) of the candidates called coronary (``classes`` > 0) whose own MLP call is a sure
+    left-coronary one (:func:`left_calls`): the anchors of :class:`SplitSettings.anchor_p`. proba: (n, 5); classes:
+    (n,) after the vote."""
+    call, sure = left_calls(proba, min_p)
+    idx = np.flatnonzero(sure & (np.asarray(classes) > 0))
     return idx, call[idx]
 
 
@@ -217,13 +223,13 @@ def split_labels(ids: np.ndarray, hu: np.ndarray, classes: np.ndarray, features:
     zyx_all, cid_all = zyx_all[order], cid_all[order]
     bounds = np.searchsorted(cid_all, np.append(todo, np.iinfo(np.int64).max))
     anchors = anchor_positions = anchor_vessel = None
+    at = [_F[k] for k in ANCHOR_COLUMNS]  # the anchor rule's position columns
     if settings.anchor_p is not None:
         every = np.asarray(proba(f, np.arange(len(cl))), np.float64)
         anchors, anchor_vessel = sure_left_calls(every, cl, float(settings.anchor_p))
-        anchor_positions = f[anchors][:, [_F[k] for k in ANCHOR_COLUMNS]].astype(np.float64)
+        anchor_positions = f[anchors][:, at].astype(np.float64)
         self_p = settings.anchor_p if settings.anchor_self_p is None else settings.anchor_self_p
-        own_call = 1 + np.argmax(every[:, 1:5], axis=1)
-        own_sure = np.isin(own_call, LEFT) & (every[np.arange(len(cl)), own_call] >= float(self_p))
+        own_call, own_sure = left_calls(every, float(self_p))
     if settings.max_parent_p < 1:
         own = np.asarray(proba(f[todo], todo), np.float64)[:, 1:5]
         share = own.max(1) / np.maximum(own.sum(1), 1e-12)
@@ -247,10 +253,9 @@ def split_labels(ids: np.ndarray, hu: np.ndarray, classes: np.ndarray, features:
             others = anchors != c
             pts, ves = anchor_positions[others], anchor_vessel[others]
             if settings.anchor_self and own_sure[c]:  # the candidate itself, at its centroid, with its own call
-                pts = np.vstack([pts, f[c, [_F[k] for k in ANCHOR_COLUMNS]].astype(np.float64)[None]])
+                pts = np.vstack([pts, f[c, at].astype(np.float64)[None]])
                 ves = np.append(ves, own_call[c])
-            vessel = nearest_anchor(rows[:, [_F[k] for k in ANCHOR_COLUMNS]].astype(np.float64), pts, ves, vessel,
-                                    settings.anchor_mm)
+            vessel = nearest_anchor(rows[:, at].astype(np.float64), pts, ves, vessel, settings.anchor_mm)
         voxel_vessel = guard_parts(vessel[piece], int(cl[c]), py * px, settings)
         labels[zyx[:, 0], zyx[:, 1], zyx[:, 2]] = voxel_vessel.astype(np.uint8)
     return labels

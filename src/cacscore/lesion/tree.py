@@ -43,9 +43,7 @@ def vote_by_structure(classes: np.ndarray, proba: np.ndarray, structure: np.ndar
     cor = np.flatnonzero(cl > 0)
     if len(cor) == 0:
         return cl
-    _, group = np.unique(s[cor], return_inverse=True)
-    total = np.bincount(group, weights=w[cor])
-    w_cor = np.where(total[group] > 0, w[cor], 1.0)  # all-zero weights: each counts once (no tie broken to LCA)
+    group, w_cor = _grouped_weights(s, cor, w)  # (all-zero weights: each counts once, no tie broken to LCA)
     summed = np.zeros((int(group.max()) + 1, 4))
     np.add.at(summed, group, p[cor, 1:5] * w_cor[:, None])
     cl[cor] = 1 + np.argmax(summed[group], axis=1)
@@ -133,9 +131,7 @@ def soft_veto_structure(classes: np.ndarray, structure: np.ndarray, ring_soft: n
     cor = np.flatnonzero(cl > 0)
     if len(cor) == 0:
         return cl
-    _, group = np.unique(s[cor], return_inverse=True)
-    total = np.bincount(group, weights=w[cor])
-    wc = np.where(total[group] > 0, w[cor], 1.0)  # all-zero weights: each member once
+    group, wc = _grouped_weights(s, cor, w)
 
     def mean(v: np.ndarray) -> np.ndarray:
         ok = np.isfinite(v[cor])
@@ -147,6 +143,15 @@ def soft_veto_structure(classes: np.ndarray, structure: np.ndarray, ring_soft: n
     fire = (mean(rs) > min_ring_soft) & (mean(dia) > min_above_diaphragm_mm)  # nan compares False
     cl[cor[fire[group]]] = 0
     return cl
+
+
+def _grouped_weights(s: np.ndarray, cor: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(group, weights) of the candidates ``cor``: each one's structure as 0..g-1 (of ``s``) and its weight ``w``,
+    with every candidate of a structure whose weights are all 0 counting once: the one rule of
+    :func:`vote_by_structure` and :func:`soft_veto_structure` for such structures."""
+    _, group = np.unique(s[cor], return_inverse=True)
+    total = np.bincount(group, weights=w[cor])
+    return group, np.where(total[group] > 0, w[cor], 1.0)
 
 
 def _checked_weights(weights: np.ndarray, n: int, name: str) -> np.ndarray:
