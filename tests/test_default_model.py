@@ -73,6 +73,31 @@ def test_predict_real_ct_with_no_model_argument(capsys):
     # the shipped model records its training acquisition (1.25-5 mm since session 16): 0002's 1.25 mm is inside it
     assert "slice thickness" not in out
     assert "contrast" not in out  # a non-contrast scan: neither the header nor the image warns
+    assert "noisy image" not in out  # its image noise reads about 26 HU, under checks.NOISY_IMAGE_HU
+
+
+def test_noise_warning_threshold():
+    from cacscore.predict.checks import NOISY_IMAGE_HU, noise_warnings
+
+    assert noise_warnings(None) == [] and noise_warnings(float("nan")) == [] and noise_warnings(NOISY_IMAGE_HU) == []
+    (w,) = noise_warnings(NOISY_IMAGE_HU + 5)
+    assert w.startswith("noisy image (noise about 45 HU, above 40)")
+
+
+def test_a_noisy_real_scan_is_warned_about():
+    """LIDC-IDRI-0002 with Gaussian noise of sd 50 HU added (image noise then about 56 HU): the shipped scorer's
+    output carries the noisy-image warning (noise specks get scored as calcium on such scans)."""
+    import dataclasses
+
+    import numpy as np
+
+    from cacscore.io.ct import read_ct
+
+    vol = read_ct(SHARED_LIDC)
+    rng = np.random.default_rng(0)
+    noisy = dataclasses.replace(vol, hu=(vol.hu + rng.normal(0, 50, vol.hu.shape)).astype(vol.hu.dtype))
+    warnings = LesionPredictor(DEFAULT_MODEL).score(noisy).warnings
+    assert any(w.startswith("noisy image (noise about ") for w in warnings), warnings
 
 
 def test_contrast_seen_in_the_image_is_warned_about_when_the_header_is_silent():

@@ -29,6 +29,13 @@ mm wide; a cardiac-gated reconstruction about 200-250 mm)."""
 HEART_MARGIN_MM = 40.0
 """A heart centre closer than this to the first or last slice means the heart is probably cut off."""
 
+NOISY_IMAGE_HU = 40.0
+"""An image noise sd (HU, estimated from the image: ``cacscore.lesion.noise.image_noise_hu``) above this and the
+candidate scorer's small scores are not to be trusted: noise specks above 130 HU inside the heart get scored as
+calcium. On 180 held-out phantom patients (seeds 14501, 14502, 14603; docs/model_card.md, session 18) 15 of the 22
+zero-calcium scans above 40 HU were scored above 0 (median 10.1, max 96.6 AU), 2 of the 43 below it; 39 % of the
+scans above it had the wrong risk category, 7 % below. The three real LIDC series read 26-33 HU."""
+
 MIN_RATIO_TO_CONSTANT = 2.0
 """A model whose held-out test MSE is not at least this many times lower than the constant-mean
 predictor's is flagged on every scan it scores."""
@@ -126,6 +133,15 @@ def acquisition_warnings(volume: Volume, ranges: dict[str, tuple[float, float]],
     return w
 
 
+def noise_warnings(noise_hu: float | None) -> list[str]:
+    """A warning when the image is noisier than the candidate scorer was validated for (:data:`NOISY_IMAGE_HU`);
+    noise_hu: the image's noise sd estimate (None or nan: not measured, no warning)."""
+    if noise_hu is None or not noise_hu > NOISY_IMAGE_HU:
+        return []
+    return [f"noisy image (noise about {noise_hu:.0f} HU, above {NOISY_IMAGE_HU:.0f}): noise specks may be scored as "
+            "calcium; a score below about 100 AU may be noise alone"]
+
+
 def anatomy_warnings(volume: Volume, *, lungs: LungField | None = None) -> list[str]:
     """Warnings when the scan is probably not a chest CT or not a whole one: too little lung (a head or an abdomen
     scan), too short along z to hold the heart, or a field of view narrower than a chest. Scores of such scans
@@ -174,11 +190,12 @@ def heart_warnings(volume: Volume, heart: HeartFinding, *, window: tuple[float, 
 
 def scan_warnings(volume: Volume, heart: HeartFinding, *, ranges: dict[str, tuple[float, float]],
                   window: tuple[float, float] | None = None, lungs: LungField | None = None,
-                  image_contrast: bool = False) -> list[str]:
+                  image_contrast: bool = False, noise_hu: float | None = None) -> list[str]:
     """Every per-scan warning, in the order the CSV shows them: the reader's (other series in the folder, slice
     files skipped), anatomy, acquisition, heart, metal near the heart. lungs: the volume's lung field when the
     scorer computed it (:func:`anatomy_warnings`); image_contrast: the scorer saw contrast in the image
-    (:func:`acquisition_warnings`)."""
+    (:func:`acquisition_warnings`); noise_hu: the image's noise sd when the scorer measured it (:func:`noise_warnings`)."""
     return [*volume.meta.get("warnings", []), *anatomy_warnings(volume, lungs=lungs),
-            *acquisition_warnings(volume, ranges, image_contrast=image_contrast), *heart_warnings(volume, heart, window=window),
+            *acquisition_warnings(volume, ranges, image_contrast=image_contrast), *noise_warnings(noise_hu),
+            *heart_warnings(volume, heart, window=window),
             *_metal_warnings(volume.hu, tuple(abs(float(v)) for v in volume.spacing_mm), heart.index)]

@@ -23,6 +23,7 @@ from cacscore.core.bundle_layout import bundle_dirs
 from cacscore.core.fileio import safe_name
 from cacscore.core.vessels import VESSELS
 from cacscore.io.dicom import Volume
+from cacscore.lesion.noise import image_noise_hu
 from cacscore.predict.checks import is_unreliable, model_warnings, scan_warnings, training_ranges
 from cacscore.predict.results import ScanResult
 
@@ -115,7 +116,8 @@ class LesionPredictor:
         heart = cand.heart  # find_candidates located it on this volume
         return ScanResult(scores=np.array([scores[v] for v in VESSELS], dtype=np.float64),
                           warnings=[*self.notes, *scan_warnings(volume, heart, ranges=self.ranges, lungs=cand.lungs,
-                                                                image_contrast=_sees_contrast(cand.anatomy))],
+                                                                image_contrast=_sees_contrast(cand.anatomy),
+                                                                noise_hu=image_noise_hu(volume.hu, spacing))],
                           heart=heart,
                           labels=labels, candidates=cand.ids > 0, anatomy=cand.anatomy)
 
