@@ -481,12 +481,32 @@ def test_lca_len_keeps_the_left_main_to_its_length_from_the_patient_right_most_l
 
 
 def test_the_left_main_settings_survive_save_and_load_and_bad_ones_fail(tmp_path):
-    s = SplitSettings(anchor_p=0.95, anchor_self=True, lca_reach_mm=7.0, lca_agree=True, lca_len_mm=15.0)
+    s = SplitSettings(anchor_p=0.95, anchor_self=True, lca_reach_mm=7.0, lca_agree=True, lca_len_mm=15.0, lca_denied="class")
     model = L.load_model(Path(__file__).parent / "data" / "lesion_model_phantom300")
     L.save_model(dataclasses.replace(model, config=model.config.with_split(s)), tmp_path / "m")
     assert L.load_model(tmp_path / "m").config.split == s
     d = SplitSettings()
     assert d.lca_reach_mm is None and d.lca_agree is False and d.lca_len_mm is None  # off by default
-    for bad in ({"lca_reach_mm": 0.0}, {"lca_len_mm": -1.0}):
+    for bad in ({"lca_reach_mm": 0.0}, {"lca_len_mm": -1.0}, {"lca_denied": "nearest"}):
         with pytest.raises(ValueError, match="bad split"):
             SplitSettings(**bad)
+
+
+def test_a_piece_an_lca_anchor_may_not_claim_takes_the_next_anchor_or_its_candidates_class():
+    """split_labels with lca_reach_mm / lca_agree / lca_denied (session 18): the square one slice up (LCA, sure) is the
+    anchor nearest the bar's left pieces (about 5 mm), which read LCX themselves; the bar's class (after the vote) is
+    LAD. As shipped they take the LCA; an LCA reach of 2 mm or lca_agree denies it: they keep their own LCX
+    (lca_denied "anchor", no other anchor in reach) or take the bar's LAD (lca_denied "class")."""
+    hu = _volume()
+    cand = _candidates(hu)
+    bar, square = int(cand.ids[1, 21, 30]) - 1, int(cand.ids[2, 12, 12]) - 1
+    classes = np.zeros(cand.n, np.int64)
+    classes[[bar, square]] = [2, 1]
+    calls = _anchor_calls({bar: (2, 0.6), square: (1, 0.97)}, cand.n)
+    args = (cand.ids, hu, classes, cand.features, cand.heart_index, SP, 130.0, calls)
+    rule = SplitSettings(min_area_mm2=10.0, piece_mm2=5.0, anchor_p=0.95)
+    assert split_labels(*args, rule)[1, 21, 12] == 1
+    for denied in (dataclasses.replace(rule, lca_reach_mm=2.0), dataclasses.replace(rule, lca_agree=True)):
+        assert split_labels(*args, denied)[1, 21, 12] == 3
+        assert split_labels(*args, dataclasses.replace(denied, lca_denied="class"))[1, 21, 12] == 2
+    assert split_labels(*args, dataclasses.replace(rule, lca_reach_mm=20.0))[1, 21, 12] == 1  # in reach: as shipped

@@ -93,6 +93,10 @@ class SplitSettings:
     # other anchor within anchor_mm, else its own call (docs/lesion_scorer.md "(session 18, wt26c)")
     lca_reach_mm: float | None = None
     lca_agree: bool = False
+    # what a piece that lca_reach_mm / lca_agree keeps from an LCA anchor takes: "anchor" (the nearest other anchor within
+    # anchor_mm, else its own call) or "class" (its candidate's class when that is LAD / LCX: the structure vote's reading
+    # of the whole 3-D plaque; else as "anchor")
+    lca_denied: str = "anchor"
     # session 18 (wt26c), opt-in: the length of the left main (mm). A piece called LCA (by its own call or an anchor)
     # farther than this (3-D) from the left main's origin, the patient-right-most LCA call, is beyond the fork and takes
     # its candidate's class if LAD / LCX, else its more probable branch (:func:`left_main_length`). None: off
@@ -104,7 +108,8 @@ class SplitSettings:
                 not (self.anchor_p is None or 0 < float(self.anchor_p) <= 1) or not self.anchor_mm > 0 or \
                 not (self.anchor_self_p is None or 0 <= float(self.anchor_self_p) <= 1) or \
                 not (self.lca_reach_mm is None or float(self.lca_reach_mm) > 0) or \
-                not (self.lca_len_mm is None or float(self.lca_len_mm) > 0):
+                not (self.lca_len_mm is None or float(self.lca_len_mm) > 0) or \
+                self.lca_denied not in ("anchor", "class"):
             raise ValueError(f"bad split settings: {self!r}")
 
     @property
@@ -279,8 +284,12 @@ def split_labels(ids: np.ndarray, hu: np.ndarray, classes: np.ndarray, features:
             if settings.anchor_self and own_sure[c]:  # the candidate itself, at its centroid, with its own call
                 pts = np.vstack([pts, f[c, at].astype(np.float64)[None]])
                 ves = np.append(ves, own_call[c])
-            vessel = nearest_anchor(rows[:, at].astype(np.float64), pts, ves, vessel, settings.anchor_mm,
-                                    settings.lca_reach_mm, (own_piece == 1) if settings.lca_agree else None)
+            limited = nearest_anchor(rows[:, at].astype(np.float64), pts, ves, vessel, settings.anchor_mm,
+                                     settings.lca_reach_mm, (own_piece == 1) if settings.lca_agree else None)
+            if settings.lca_denied == "class" and int(cl[c]) in (2, 3):  # the pieces an LCA anchor was denied
+                free = nearest_anchor(rows[:, at].astype(np.float64), pts, ves, vessel, settings.anchor_mm)
+                limited = np.where((free == 1) & (limited != 1), int(cl[c]), limited)
+            vessel = limited
         done.append((c, zyx, piece, rows[:, at].astype(np.float64), p, vessel))
     if settings.lca_len_mm is not None and done:
         whole = np.flatnonzero(cl == 1)
