@@ -510,3 +510,30 @@ def test_a_piece_an_lca_anchor_may_not_claim_takes_the_next_anchor_or_its_candid
         assert split_labels(*args, denied)[1, 21, 12] == 3
         assert split_labels(*args, dataclasses.replace(denied, lca_denied="class"))[1, 21, 12] == 2
     assert split_labels(*args, dataclasses.replace(rule, lca_reach_mm=20.0))[1, 21, 12] == 1  # in reach: as shipped
+
+
+def test_lca_len_takes_the_origin_only_from_sure_whole_lca_calls():
+    """A speck right of the bar (x 2..4, the least dx) of class LCA that the MLP calls LCA at only 0.8 is no origin of
+    the left main: the bar's piece near x 22 (about 5 mm from the bar's own right-most LCA piece, 10 mm from the speck)
+    stays LCA with lca_len_mm 8; a sure (0.97) speck is the origin and the piece goes to the bar's class (LAD)."""
+    hu = _volume()
+    hu[1, 30:33, 2:5] = 400.0
+    cand = _candidates(hu)
+    bar, speck = int(cand.ids[1, 21, 30]) - 1, int(cand.ids[1, 31, 3]) - 1
+    classes = np.zeros(cand.n, np.int64)
+    classes[[bar, speck]] = [2, 1]
+
+    def calls(q):
+        def f(rows, parent):
+            p = np.zeros((len(rows), 5))
+            p[:, 1], p[:, 3], p[:, 2], p[:, 0] = 0.8, 0.1, 0.05, 0.05
+            if len(rows) == cand.n and np.array_equal(parent, np.arange(cand.n)):
+                p[speck] = [1 - q, q, 0, 0, 0]
+            return p
+        return f
+
+    rule = SplitSettings(min_area_mm2=10.0, piece_mm2=5.0, lca_len_mm=8.0)
+    unsure = split_labels(cand.ids, hu, classes, cand.features, cand.heart_index, SP, 130.0, calls(0.8), rule)
+    assert unsure[1, 21, 22] == 1 and unsure[1, 21, 48] == 2
+    sure = split_labels(cand.ids, hu, classes, cand.features, cand.heart_index, SP, 130.0, calls(0.97), rule)
+    assert sure[1, 21, 22] == 2 and sure[1, 21, 11] == 1

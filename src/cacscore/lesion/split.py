@@ -249,7 +249,7 @@ def split_labels(ids: np.ndarray, hu: np.ndarray, classes: np.ndarray, features:
     order = np.argsort(cid_all, kind="stable")
     zyx_all, cid_all = zyx_all[order], cid_all[order]
     bounds = np.searchsorted(cid_all, np.append(todo, np.iinfo(np.int64).max))
-    anchors = anchor_positions = anchor_vessel = None
+    anchors = anchor_positions = anchor_vessel = every = None
     at = [_F[k] for k in ANCHOR_COLUMNS]  # the anchor rule's position columns
     if settings.anchor_p is not None:
         every = np.asarray(proba(f, np.arange(len(cl))), np.float64)
@@ -292,7 +292,14 @@ def split_labels(ids: np.ndarray, hu: np.ndarray, classes: np.ndarray, features:
             vessel = limited
         done.append((c, zyx, piece, rows[:, at].astype(np.float64), p, vessel))
     if settings.lca_len_mm is not None and done:
-        whole = np.flatnonzero(cl == 1)
+        # the whole (uncut) candidates of class LCA that may mark the origin: only the MLP's sure LCA calls (as the
+        # anchors: own call LCA with p >= anchor_p, 0.95 without the anchor rule), so that a sub-AU noise speck called
+        # LCA at p 0.58 does not become the origin (phantom v11 seed 14822 patient 30, 9 mm right of the left main)
+        sure_p = 0.95 if settings.anchor_p is None else float(settings.anchor_p)
+        if every is None:
+            every = np.asarray(proba(f, np.arange(len(cl))), np.float64)
+        call, sure = left_calls(every, sure_p)
+        whole = np.flatnonzero((cl == 1) & (call == 1) & sure)
         whole = whole[~np.isin(whole, [d[0] for d in done])]
         done = left_main_length(done, f[whole][:, at].astype(np.float64), cl, settings.lca_len_mm)
     for c, zyx, piece, _, _, vessel in done:
@@ -305,8 +312,8 @@ def left_main_length(done: list, whole_lca_mm: np.ndarray, classes: np.ndarray, 
     """SplitSettings.lca_len_mm on the cut candidates' pieces: ``done`` holds per cut candidate (index, voxels, piece
     of each voxel, (k, 3) piece positions in mm (dz, dy, dx), (k, 3) the pieces' LCA / LAD / LCX probabilities, (k,)
     their vessels so far). The left main's origin is taken as the LCA-called point (a piece called LCA, or a whole
-    candidate of class 1 that was not cut: ``whole_lca_mm``, (m, 3)) farthest to the patient's right (least dx): the
-    left main leaves the aorta's left sinus towards the patient's left, and the fork and both branches lie to the left
+    candidate of class 1 that was not cut and that the MLP surely calls LCA: ``whole_lca_mm``, (m, 3)) farthest to
+    the patient's right (least dx): the left main leaves the aorta's left sinus towards the patient's left, and the fork and both branches lie to the left
     of it. A piece called LCA farther than ``length_mm`` (3-D) from that origin is beyond the fork: it takes its
     candidate's class when that is LAD or LCX (the structure vote's reading of the whole 3-D plaque), else its own
     more probable of LAD / LCX. Returns ``done`` with the vessels changed."""
