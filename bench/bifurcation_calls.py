@@ -103,6 +103,10 @@ def replay(caches: list[Path], specs: list[str], model_dir: Path, n_boot: int = 
         print(f"== {n} (split {split}): ratio4 {r['ratio4']:.2f} {r['ratio4_ci']}, kappa4 {r['kappa4']:.3f}; "
               + ", ".join(f"{v} kappa4 {r[f'kappa4_{v}']:.3f} ratio {r[f'ratio_{v}']:.1f}" for v in S.V)
               + f"\n   largest: {r['largest']}\n   changed vs {ref} ({len(ch)}): {'; '.join(ch)}", flush=True)
+        e, e0 = np.abs(pred[n] - t), np.abs(pred[ref] - t)  # session 18: per vessel, summed |error| and who moved
+        print("   |error| AU summed: " + ", ".join(
+            f"{v} {e[:, k].sum():.0f} (better in {(e[:, k] < e0[:, k] - 0.5).sum()}, worse in "
+            f"{(e[:, k] > e0[:, k] + 0.5).sum()})" for k, v in enumerate(S.V)), flush=True)
     return pred
 
 

@@ -77,11 +77,13 @@ def parse_split(s: str) -> SplitSettings:
     (SplitSettings.piece_columns); MAXP: SplitSettings.max_parent_p; KEY=VALUE (session 14): part=MIN_PART_MM2,
     own=0|1 (SplitSettings.own_part), method=kmeans|axis, pieces=MAX_PIECES; (session 17) anchor=P
     (SplitSettings.anchor_p), reach=MM (SplitSettings.anchor_mm), self=0|1 (SplitSettings.anchor_self), selfp=P
-    (SplitSettings.anchor_self_p)."""
+    (SplitSettings.anchor_self_p); (session 18) lcareach=MM (SplitSettings.lca_reach_mm), lcaagree=0|1
+    (SplitSettings.lca_agree), lcalen=MM (SplitSettings.lca_len_mm),
+    lcadenied=anchor|class (SplitSettings.lca_denied)."""
     tok = s.split(",")
     v = [t for t in tok if "=" not in t]
     kw = dict(t.split("=", 1) for t in tok if "=" in t)
-    unknown = set(kw) - {"part", "own", "method", "pieces", "anchor", "reach", "self", "selfp"}
+    unknown = set(kw) - {"part", "own", "method", "pieces", "anchor", "reach", "self", "selfp", "lcareach", "lcaagree", "lcalen", "lcadenied"}
     if unknown:
         raise SystemExit(f"--split {s}: unknown {sorted(unknown)}")
     return SplitSettings(min_area_mm2=float(v[0]), piece_mm2=float(v[1]),
@@ -92,7 +94,11 @@ def parse_split(s: str) -> SplitSettings:
                          method=kw.get("method", "kmeans"), max_pieces=int(kw.get("pieces", 8)),
                          anchor_p=float(kw["anchor"]) if "anchor" in kw else None,
                          anchor_mm=float(kw.get("reach", 20.0)), anchor_self=kw.get("self", "0") == "1",
-                         anchor_self_p=float(kw["selfp"]) if "selfp" in kw else None)
+                         anchor_self_p=float(kw["selfp"]) if "selfp" in kw else None,
+                         lca_reach_mm=float(kw["lcareach"]) if "lcareach" in kw else None,
+                         lca_agree=kw.get("lcaagree", "0") == "1",
+                         lca_len_mm=float(kw["lcalen"]) if "lcalen" in kw else None,
+                         lca_denied=kw.get("lcadenied", "anchor"))
 
 
 def replay(g: pd.DataFrame, m: str, guard: float | None) -> np.ndarray:

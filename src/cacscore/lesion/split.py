@@ -84,12 +84,32 @@ class SplitSettings:
     # with anchor_self: the least probability of its own call (LCA / LAD / LCX) at which the cut candidate anchors its
     # own pieces; None: anchor_p (only a sure call, as any other anchor); 0: whatever its own call's probability
     anchor_self_p: float | None = None
+    # session 18 (wt26c), opt-in: the left main is short (5-15 mm from the left sinus to the fork; beyond the fork
+    # nothing is left main), but an LCA anchor reaches anchor_mm (20 mm) and claims the first centimetre of both
+    # branches (phantom v11 seed 14502 patient 33: a 603 AU proximal-LAD slice 5 mm above a sure left-main call went to
+    # the LCA; patient 30: a 116 AU LAD slice 9 mm from one). lca_reach_mm: an LCA anchor (another candidate's or the
+    # cut candidate's own) claims only pieces within this (mm); None: anchor_mm (as before). lca_agree: a piece takes
+    # LCA from an anchor only when its own MLP call is LCA too. A piece an LCA anchor may not claim takes the nearest
+    # other anchor within anchor_mm, else its own call (docs/lesion_scorer.md "(session 18, wt26c)")
+    lca_reach_mm: float | None = None
+    lca_agree: bool = False
+    # what a piece that lca_reach_mm / lca_agree keeps from an LCA anchor takes: "anchor" (the nearest other anchor within
+    # anchor_mm, else its own call) or "class" (its candidate's class when that is LAD / LCX: the structure vote's reading
+    # of the whole 3-D plaque; else as "anchor")
+    lca_denied: str = "anchor"
+    # session 18 (wt26c), opt-in: the length of the left main (mm). A piece called LCA (by its own call or an anchor)
+    # farther than this (3-D) from the left main's origin, the patient-right-most LCA call, is beyond the fork and takes
+    # its candidate's class if LAD / LCX, else its more probable branch (:func:`left_main_length`). None: off
+    lca_len_mm: float | None = None
 
     def __post_init__(self) -> None:
         if not (self.min_area_mm2 > 0 and self.piece_mm2 > 0 and self.max_pieces >= 2 and self.min_part_mm2 >= 0) or \
                 self.piece_columns not in PIECE_COLUMNS or self.method not in METHODS or \
                 not (self.anchor_p is None or 0 < float(self.anchor_p) <= 1) or not self.anchor_mm > 0 or \
-                not (self.anchor_self_p is None or 0 <= float(self.anchor_self_p) <= 1):
+                not (self.anchor_self_p is None or 0 <= float(self.anchor_self_p) <= 1) or \
+                not (self.lca_reach_mm is None or float(self.lca_reach_mm) > 0) or \
+                not (self.lca_len_mm is None or float(self.lca_len_mm) > 0) or \
+                self.lca_denied not in ("anchor", "class"):
             raise ValueError(f"bad split settings: {self!r}")
 
     @property
@@ -184,13 +204,20 @@ def sure_left_calls(proba: np.ndarray, classes: np.ndarray, min_p: float) -> tup
 
 
 def nearest_anchor(points: np.ndarray, anchor_points: np.ndarray, anchor_vessels: np.ndarray, fallback: np.ndarray,
-                   reach_mm: float) -> np.ndarray:
+                   reach_mm: float, lca_reach_mm: float | None = None, lca_ok: np.ndarray | None = None) -> np.ndarray:
     """(k,) the vessel of the anchor nearest each of k points ((k, 3) mm; anchors (m, 3) with (m,) vessels), or the
-    point's ``fallback`` vessel where no anchor lies within ``reach_mm``."""
+    point's ``fallback`` vessel where no anchor lies within ``reach_mm``. Among the anchors a point may take (session
+    18, SplitSettings.lca_reach_mm / lca_agree): an LCA anchor (vessel 1) counts only within ``lca_reach_mm`` (None:
+    reach_mm) and only for the points where ``lca_ok`` ((k,) bool; None: all) holds; the nearest of the others then."""
     out = np.asarray(fallback, np.int64).copy()
     if len(anchor_points) == 0 or len(points) == 0:
         return out
     d = np.linalg.norm(np.asarray(points, np.float64)[:, None, :] - np.asarray(anchor_points)[None, :, :], axis=2)
+    lca = np.asarray(anchor_vessels) == 1
+    if lca_reach_mm is not None:
+        d[:, lca] = np.where(d[:, lca] <= lca_reach_mm, d[:, lca], np.inf)
+    if lca_ok is not None:
+        d[np.ix_(~np.asarray(lca_ok, bool), lca)] = np.inf
     j = np.argmin(d, axis=1)
     near = d[np.arange(len(out)), j] <= reach_mm
     out[near] = np.asarray(anchor_vessels)[j[near]]
@@ -222,7 +249,7 @@ def split_labels(ids: np.ndarray, hu: np.ndarray, classes: np.ndarray, features:
     order = np.argsort(cid_all, kind="stable")
     zyx_all, cid_all = zyx_all[order], cid_all[order]
     bounds = np.searchsorted(cid_all, np.append(todo, np.iinfo(np.int64).max))
-    anchors = anchor_positions = anchor_vessel = None
+    anchors = anchor_positions = anchor_vessel = every = None
     at = [_F[k] for k in ANCHOR_COLUMNS]  # the anchor rule's position columns
     if settings.anchor_p is not None:
         every = np.asarray(proba(f, np.arange(len(cl))), np.float64)
@@ -236,6 +263,7 @@ def split_labels(ids: np.ndarray, hu: np.ndarray, classes: np.ndarray, features:
         unsure = (share < settings.max_parent_p) | (1 + np.argmax(own, 1) != cl[todo])
     else:
         unsure = np.ones(len(todo), bool)
+    done = []  # per cut candidate: (index, voxels, piece of each voxel, piece positions, piece probabilities, vessels)
     for j, c in enumerate(todo):
         if not unsure[j]:
             continue
@@ -248,14 +276,58 @@ def split_labels(ids: np.ndarray, hu: np.ndarray, classes: np.ndarray, features:
                                settings.piece_columns)
         p = np.asarray(proba(rows, np.full(len(rows), c)), np.float64)[:, list(LEFT)]
         left = p.sum(1)
-        vessel = np.where((left > 0) & (left >= settings.min_left_p), np.array(LEFT)[np.argmax(p, 1)], cl[c])
+        own_piece = np.array(LEFT)[np.argmax(p, 1)]  # each piece's own MLP call among LCA / LAD / LCX
+        vessel = np.where((left > 0) & (left >= settings.min_left_p), own_piece, cl[c])
         if anchors is not None:
             others = anchors != c
             pts, ves = anchor_positions[others], anchor_vessel[others]
             if settings.anchor_self and own_sure[c]:  # the candidate itself, at its centroid, with its own call
                 pts = np.vstack([pts, f[c, at].astype(np.float64)[None]])
                 ves = np.append(ves, own_call[c])
-            vessel = nearest_anchor(rows[:, at].astype(np.float64), pts, ves, vessel, settings.anchor_mm)
+            limited = nearest_anchor(rows[:, at].astype(np.float64), pts, ves, vessel, settings.anchor_mm,
+                                     settings.lca_reach_mm, (own_piece == 1) if settings.lca_agree else None)
+            if settings.lca_denied == "class" and int(cl[c]) in (2, 3):  # the pieces an LCA anchor was denied
+                free = nearest_anchor(rows[:, at].astype(np.float64), pts, ves, vessel, settings.anchor_mm)
+                limited = np.where((free == 1) & (limited != 1), int(cl[c]), limited)
+            vessel = limited
+        done.append((c, zyx, piece, rows[:, at].astype(np.float64), p, vessel))
+    if settings.lca_len_mm is not None and done:
+        # the whole (uncut) candidates of class LCA that may mark the origin: only the MLP's sure LCA calls (as the
+        # anchors: own call LCA with p >= anchor_p, 0.95 without the anchor rule), so that a sub-AU noise speck called
+        # LCA at p 0.58 does not become the origin (phantom v11 seed 14822 patient 30, 9 mm right of the left main)
+        sure_p = 0.95 if settings.anchor_p is None else float(settings.anchor_p)
+        if every is None:
+            every = np.asarray(proba(f, np.arange(len(cl))), np.float64)
+        call, sure = left_calls(every, sure_p)
+        whole = np.flatnonzero((cl == 1) & (call == 1) & sure)
+        whole = whole[~np.isin(whole, [d[0] for d in done])]
+        done = left_main_length(done, f[whole][:, at].astype(np.float64), cl, settings.lca_len_mm)
+    for c, zyx, piece, _, _, vessel in done:
         voxel_vessel = guard_parts(vessel[piece], int(cl[c]), py * px, settings)
         labels[zyx[:, 0], zyx[:, 1], zyx[:, 2]] = voxel_vessel.astype(np.uint8)
     return labels
+
+
+def left_main_length(done: list, whole_lca_mm: np.ndarray, classes: np.ndarray, length_mm: float) -> list:
+    """SplitSettings.lca_len_mm on the cut candidates' pieces: ``done`` holds per cut candidate (index, voxels, piece
+    of each voxel, (k, 3) piece positions in mm (dz, dy, dx), (k, 3) the pieces' LCA / LAD / LCX probabilities, (k,)
+    their vessels so far). The left main's origin is taken as the LCA-called point (a piece called LCA, or a whole
+    candidate of class 1 that was not cut and that the MLP surely calls LCA: ``whole_lca_mm``, (m, 3)) farthest to
+    the patient's right (least dx): the left main leaves the aorta's left sinus towards the patient's left, and the fork and both branches lie to the left
+    of it. A piece called LCA farther than ``length_mm`` (3-D) from that origin is beyond the fork: it takes its
+    candidate's class when that is LAD or LCX (the structure vote's reading of the whole 3-D plaque), else its own
+    more probable of LAD / LCX. Returns ``done`` with the vessels changed."""
+    pts = [d[3][d[5] == 1] for d in done] + [np.asarray(whole_lca_mm, np.float64).reshape(-1, 3)]
+    pts = np.vstack(pts)
+    if len(pts) == 0:
+        return done
+    origin = pts[np.argmin(pts[:, 2])]
+    out = []
+    for c, zyx, piece, pos, p, vessel in done:
+        far = (vessel == 1) & (np.linalg.norm(pos - origin, axis=1) > length_mm)
+        if far.any():
+            vessel = vessel.copy()
+            branch = np.where(p[:, 1] >= p[:, 2], 2, 3)
+            vessel[far] = int(classes[c]) if int(classes[c]) in (2, 3) else branch[far]
+        out.append((c, zyx, piece, pos, p, vessel))
+    return out
