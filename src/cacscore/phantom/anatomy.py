@@ -392,7 +392,7 @@ under the heart. Measured on the three real series (docs/dome_landmarks.json, ey
 above the heart's lowest point and 30 / 14 / 26 mm above the left dome's top (0001 / 0002 / 0003); v11 (seed 14606, 60
 patients): 10-20 and 5-15 mm (p10-p90). Chosen on seed 14606 only (docs/phantom.md, "The diaphragm domes against the heart")."""
 
-V15_KYPHOSIS = {"apex_h_mm": (-50.0, 15.0), "severity": (0.05, 1.2), "k_above_per_mm": 1 / 110.0,
+V15_KYPHOSIS = {"apex_h_mm": (-50.0, 15.0), "severity": (0.05, 1.7), "k_above_per_mm": 1 / 110.0,
                 "k_below_per_mm": 1 / 130.0, "above_jitter": (0.8, 1.2), "below_jitter": (0.2, 1.3),
                 "back_share": (-0.1, 0.7)}
 """v15 (session 18, wt26b; opt-in): the thoracic spine's sagittal curve. The column's most posterior point (the apex)
@@ -423,6 +423,9 @@ V15_VERT_PERIOD_MM = (20.5, 26.0)
 """v15: a vertebra's height with its disc (v4-v14: 24-28 mm). Real, from the discs' spacing along the column over the
 carina -100..+60 mm (bench/spine_curve.py disc_period, the autocorrelation of the HU profile 8 mm behind the column's
 front): 21.7 / 21.2 / 25.1 mm (0001 / 0002 / 0003; 0002's discs placed by eye: 21.1)."""
+V15_HEART_DAMP = 0.45
+"""v15: at the heart's levels the column follows this share of its curve (the aorta and the oesophagus in front of it
+are drawn against the straight column; the whole curve squeezed the aorta into the vertebral body on dev patients)."""
 V15_NARROW_BEND_MM = 35.0
 """v15: at the heart's levels (from its floor - 10 mm to upper_chest_z) only the rows from this far in front of the
 vertebral bodies' front backwards are moved (stretched or squeezed to meet the moved column: the descending aorta, the
@@ -3143,7 +3146,17 @@ def kyphosis_shift_mm(anat: Anatomy, z_mm: np.ndarray) -> np.ndarray:
     if anat.kyphosis is None:
         return np.zeros(z.shape)
     lo, hi = _heart_levels(anat)
-    return _kyphosis_curve(anat, z) - float(_kyphosis_curve(anat, np.array([0.5 * (lo + hi)]))[0])
+    g = _kyphosis_curve(anat, z) - float(_kyphosis_curve(anat, np.array([0.5 * (lo + hi)]))[0])
+    # damped at the heart's levels: the descending aorta and the oesophagus are drawn against the straight column, and
+    # the undamped curve squeezed the aorta into the vertebral body 40 mm below the heart's centre (dev 14812/5: +24 mm)
+    return g * (V15_HEART_DAMP + (1.0 - V15_HEART_DAMP) * _off_heart_levels(anat, z))
+
+
+def _off_heart_levels(anat: Anatomy, z: np.ndarray) -> np.ndarray:
+    """v15: 0 at the heart's levels (_heart_levels), 1 from 30 mm beyond them (a smoothstep between)."""
+    lo, hi = _heart_levels(anat)
+    out = np.clip(np.maximum(z - hi, lo - z) / 30.0, 0.0, 1.0)
+    return out * out * (3.0 - 2.0 * out)
 
 
 def _kyphosis_curve(anat: Anatomy, z: np.ndarray) -> np.ndarray:
@@ -3158,7 +3171,7 @@ def _kyphosis_curve(anat: Anatomy, z: np.ndarray) -> np.ndarray:
 def kyphosis_slope(anat: Anatomy, z_mm: np.ndarray) -> np.ndarray:
     """v15: d kyphosis_shift_mm / dz at z_mm (the column's forward lean per mm of height; > 0 above the apex)."""
     z = np.asarray(z_mm, float)
-    return (_kyphosis_curve(anat, z + 0.5) - _kyphosis_curve(anat, z - 0.5)) / 1.0
+    return (kyphosis_shift_mm(anat, z + 0.5) - kyphosis_shift_mm(anat, z - 0.5)) / 1.0
 
 
 def _heart_levels(anat: Anatomy) -> tuple[float, float]:
@@ -3172,10 +3185,7 @@ def _bend_band(anat: Anatomy, z_mm: np.ndarray) -> tuple[float, np.ndarray]:
     V15_NARROW_BEND_MM at the heart's levels, elsewhere the depth to 15 mm behind the body's front, blended over 30 mm."""
     y_rigid = float(anat.spine_c[1] - anat.spine_r - 2.0)
     wide = max(y_rigid - (anat.body_c[1] - anat.body_ab[1] + 15.0), V15_NARROW_BEND_MM)
-    z = np.asarray(z_mm, float)
-    lo, hi = _heart_levels(anat)
-    out = np.clip(np.maximum(z - hi, lo - z) / 30.0, 0.0, 1.0)  # 0 at the heart's levels, 1 from 30 mm beyond
-    t = out * out * (3.0 - 2.0 * out)
+    t = _off_heart_levels(anat, np.asarray(z_mm, float))
     return y_rigid, V15_NARROW_BEND_MM + t * (wide - V15_NARROW_BEND_MM)
 
 
