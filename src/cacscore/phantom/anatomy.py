@@ -395,15 +395,16 @@ patients): 10-20 and 5-15 mm (p10-p90). Chosen on seed 14606 only (docs/phantom.
 V15_KYPHOSIS = {"apex_h_mm": (-50.0, 15.0), "severity": (0.05, 1.7), "k_above_per_mm": 1 / 110.0,
                 "k_below_per_mm": 1 / 130.0, "above_jitter": (0.8, 1.2), "below_jitter": (0.2, 1.3),
                 "back_share": (-0.1, 0.7)}
-"""v15 (session 18, wt26b; opt-in): the thoracic spine's sagittal curve. The column's most posterior point (the apex)
-lies apex_h mm above the carina (uniform); above it the spine comes forward along a circular arc of radius r_above
-(uniform), below it of radius r_below (log-uniform: from a curved lower thoracic spine to a nearly straight one). Drawn
-from a stream of its own ([texture seed, 21]); only painted (kyphosis_shift_mm, _bend_spine): the spine, the posterior
-chest wall and the back move forward with it, nothing drawn moves. Real (docs/spine_landmarks.json, eye-checked): the
-apex 18 / 37 mm below the carina on 0002 / 0001 (0003: straight from 115 mm below the carina to 10 mm above it); the
-front 13-19 mm forward 100 mm below the apex on 0001 / 0002 (radius about 150-180 mm), 12-34 mm forward 50-100 mm
-above it (radius about 100-280 mm). Chosen on the real series and dev seed 14812 only (docs/phantom.md, "The spine's
-curve and the back (session 18, wt26b)")."""
+"""v15 (session 18, wt26b; opt-in): the thoracic spine's sagittal curve (_draw_kyphosis). The column's most posterior
+point (the apex) lies apex_h mm above the carina (uniform); above and below it the column comes forward along a
+parabola (a circular arc's d^2 / 2r) of curvature severity x k_above (x above_jitter) and severity x k_below (x
+below_jitter), one uniform severity for both; the back's skin follows by back_share (uniform, clipped at 0: one back
+in eight does not follow). Drawn from a stream of its own ([texture seed, 21]); only painted (kyphosis_shift_mm,
+_bend_spine), nothing drawn moves. Real (docs/spine_landmarks.json, eye-checked): the apex 18 / 37 mm below the carina
+on 0002 / 0001 (0003: straight from 115 mm below the carina to 10 mm above it); the front 13-19 mm forward 100 mm below
+the apex on 0001 / 0002 (radius about 150-180 mm), 12-34 mm forward 50-100 mm above it (radius about 100-280 mm); the
+back's sagitta 0.44-0.61 of the front's. Chosen on the real series and dev seed 14812 only (docs/phantom.md, "The
+spine's curve and the back (session 18, wt26b)")."""
 
 
 def _draw_kyphosis(ky: np.random.Generator) -> tuple[float, float, float, float]:
@@ -2616,15 +2617,12 @@ def _vertebra_z(anat: Anatomy, grid: Grid, starts: np.ndarray, disc: float,
             out[k] = np.clip(slab_fraction(lo, hi, e).sum(axis=1), 0.0, 1.0)
         return out
     lean = kyphosis_slope(anat, np.asarray(starts, float) + 0.5 * p)  # per vertebra
-    for k, iv in spans.items():
+    dys = np.asarray(dy_rows, float)[None, :]
+    for k, iv in spans.items():  # every (span, row) interval at once: (nz, spans, rows) summed over the spans
         lo, hi = np.asarray(iv, float).T
-        sh = lean[np.asarray(owner[k])]
-        cols = []
-        for dy in dy_rows:
-            d = sh * float(dy)
-            cols.append(np.clip(slab_fraction((lo + d).astype(np.float32), (hi + d).astype(np.float32), e).sum(axis=1),
-                                0.0, 1.0))
-        out[k] = np.stack(cols, axis=1).astype(np.float32)
+        d = lean[np.asarray(owner[k])][:, None] * dys
+        fr = slab_fraction((lo[:, None] + d).astype(np.float32), (hi[:, None] + d).astype(np.float32), e)
+        out[k] = np.minimum(fr.sum(axis=1), np.float32(1.0)).astype(np.float32)
     return out
 
 
