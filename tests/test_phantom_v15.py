@@ -112,3 +112,22 @@ def test_v15_spine_curves_and_heart_stays():
 
 def test_v15_truth_exact_and_deterministic():
     exact_version_patient("v15", {"LAD"}, seed=SEED)
+
+
+def test_v15_spinous_process_slopes_down_behind():
+    """VERTEBRA_Z_V15 + V15_SPINOUS_DROP: 20 mm further behind its base the spinous blade lies 15 mm lower than the
+    column's tilt alone puts it (the laminae, which do not drop, give the tilt's share)."""
+    from cacscore.phantom.anatomy import V15_SPINOUS_DROP, _vertebra_z, chest_grid
+
+    a = _draws(1, SEED, 64, version="v15")[0].anat
+    grid = chest_grid(a, 512)
+    starts = np.array([float(np.median(grid.z_mm))])  # one vertebra, well inside the grid: the same lean for both parts
+    base = a.spine_r + 17.0
+    fz = _vertebra_z(a, grid, starts, 5.5, dy_rows=np.array([base, base + 20.0]))
+
+    def rise(name: str) -> float:  # the centroid's height at base + 20 mm minus at the base
+        w = fz[name]
+        zc = [(grid.z_mm * w[:, j]).sum() / w[:, j].sum() for j in range(2)]
+        return zc[1] - zc[0]
+
+    assert abs((rise("lamina") - rise("spinous")) - V15_SPINOUS_DROP * 20.0) < 3.0

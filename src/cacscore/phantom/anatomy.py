@@ -2580,11 +2580,15 @@ endplate): pedicles and transverse processes at the body's upper half, the lamin
 down so that its tip lies beside the next vertebra's body (a sagittal reformat shows the row of overlapping processes)."""
 
 
-VERTEBRA_Z_V15 = {"pedicle": (0.45, 0.93), "transverse": (0.5, 0.9), "lamina": (0.05, 0.6), "spinous": (-0.1, 0.35),
-                  "spinous_tip": (-0.5, -0.1)}
-"""v15: the laminae and the spinous process thinner in height, so that on a midline sagittal reformat they are
-separate shingles with soft tissue between them, as on the real series (VERTEBRA_Z's overlapped into one white bar
-behind the canal: docs/pictures/phantom_v11_vs_lidc-idri-000*.png)."""
+VERTEBRA_Z_V15 = {"pedicle": (0.45, 0.93), "transverse": (0.5, 0.9), "lamina": (0.05, 0.6), "spinous": (0.0, 0.38),
+                  "spinous_tip": (0.0, 0.38)}
+"""v15: the laminae thinner in height and the spinous process one blade (its base and tip at the same heights where
+it leaves the lamina) sloping down V15_SPINOUS_DROP mm per mm behind that, so that on a midline sagittal reformat the
+processes are separate oblique shingles with soft tissue between them, as on the real series (VERTEBRA_Z's overlapped
+into one white bar behind the canal: docs/pictures/phantom_v11_vs_lidc-idri-000*.png)."""
+V15_SPINOUS_DROP = 0.75
+"""v15: how far (mm) the spinous process's blade falls per mm behind its base (about 37 degrees below the horizontal:
+the mid-thoracic processes overlap the vertebra below, docs/pictures/spine_landmarks_lidc-idri-0002.png)."""
 
 
 def _vertebra_z(anat: Anatomy, grid: Grid, starts: np.ndarray, disc: float,
@@ -2618,9 +2622,12 @@ def _vertebra_z(anat: Anatomy, grid: Grid, starts: np.ndarray, disc: float,
         return out
     lean = kyphosis_slope(anat, np.asarray(starts, float) + 0.5 * p)  # per vertebra
     dys = np.asarray(dy_rows, float)[None, :]
+    base = anat.spine_r + 8.0 + 9.0  # the spinous process leaves the laminae here (behind the spine's centre)
     for k, iv in spans.items():  # every (span, row) interval at once: (nz, spans, rows) summed over the spans
         lo, hi = np.asarray(iv, float).T
         d = lean[np.asarray(owner[k])][:, None] * dys
+        if k in ("spinous", "spinous_tip"):  # the blade falls behind its base
+            d = d - V15_SPINOUS_DROP * np.clip(dys - base, 0.0, None)
         fr = slab_fraction((lo[:, None] + d).astype(np.float32), (hi[:, None] + d).astype(np.float32), e)
         out[k] = np.minimum(fr.sum(axis=1), np.float32(1.0)).astype(np.float32)
     return out
