@@ -3194,12 +3194,14 @@ def _bend_band(anat: Anatomy, z_mm: np.ndarray) -> tuple[float, np.ndarray]:
     return y_rigid, V15_NARROW_BEND_MM + t * (wide - V15_NARROW_BEND_MM)
 
 
-def bend_source_rows(anat: Anatomy, y: np.ndarray, g: float, band: float) -> np.ndarray:
+def bend_source_rows(anat: Anatomy, y: np.ndarray, g: float, band: float, y_rigid: float | None = None) -> np.ndarray:
     """v15: for destination rows y (mm), the source rows of _bend_spine's map at one height (shift g, band): in front
     of the band unchanged; the band's source rows [y_rigid - band, y_rigid] spread over [y_rigid - band, y_rigid - g];
     behind that every row moves by g up to the posterior elements' tips, then by a share fading to back_share x g
-    at the back's skin (the back follows the spine by about half: docs/phantom.md, session 18)."""
-    y_rigid = float(anat.spine_c[1] - anat.spine_r - 2.0)
+    at the back's skin (the back follows the spine by about half: docs/phantom.md, session 18). ``y_rigid``: where the
+    rigid part starts (default 2 mm in front of the vertebral front; _bend_spine's aorta columns: in front of the aorta)."""
+    if y_rigid is None:
+        y_rigid = float(anat.spine_c[1] - anat.spine_r - 2.0)
     g = float(min(g, band - 4.0))  # the band keeps >= 4 mm
     y_a = y_rigid - band
     y = np.asarray(y, float)
@@ -3227,7 +3229,9 @@ def _bend_spine(anat: Anatomy, cv: Canvas) -> None:
     grid = cv.grid
     f = kyphosis_shift_mm(anat, grid.z_mm)
     _, band = _bend_band(anat, grid.z_mm)
-    y, px = grid.y_mm, grid.px_mm
+    at_heart = 1.0 - _off_heart_levels(anat, grid.z_mm)
+    aorta = _descending_aorta_at(anat, grid.z_mm)
+    y, x, px = grid.y_mm, grid.x_mm, grid.px_mm
     ny = len(y)
     air = np.float32(HU["air"])
     for k in np.flatnonzero(np.abs(f) > 0.02 * px):
@@ -3236,25 +3240,73 @@ def _bend_spine(anat: Anatomy, cv: Canvas) -> None:
         if not len(moved):
             continue
         r0 = int(moved[0])
-        s = src[r0:]
-        out = s > ny - 1
-        s = np.minimum(s, ny - 1.0)
-        i0 = np.floor(s).astype(np.intp)
-        i1 = np.minimum(i0 + 1, ny - 1)
-        wt = (s - i0).astype(np.float32)[:, None]
-        img = cv.img[k]
+        ax, ay, ar = aorta[k]
+        y_ra = ay - ar - 3.0
+        cols = np.zeros(0, np.intp)
+        if at_heart[k] > 0 and np.isfinite(ax) and y_ra < float(anat.spine_c[1] - anat.spine_r - 2.0):
+            # at the heart's levels the descending aorta moves with the column (a real one lies against it): in its
+            # columns the rigid part starts 3 mm in front of it, blended into the other columns over 6 mm
+            alpha = at_heart[k] * np.clip((ar + 8.0 - np.abs(x - ax)) / 6.0, 0.0, 1.0)
+            cols = np.flatnonzero(alpha > 0)
+        if len(cols):
+            src_a = (bend_source_rows(anat, y, float(f[k]), float(band[k]), y_rigid=y_ra) - y[0]) / px
+            ra = min(r0, int(np.flatnonzero(np.abs(src_a - np.arange(ny)) > 1e-4)[0]))
+            s2 = src[ra:, None] + alpha[cols][None, :] * (src_a[ra:, None] - src[ra:, None])
+            orig = (cv.img[k][:, cols].copy(), cv.bright[k][:, cols].copy(),
+                    None if cv.lab is None else cv.lab[k][:, cols].copy())
+        _gather_rows(cv, k, (cv.img[k], cv.bright[k], None if cv.lab is None else cv.lab[k]),
+                     np.broadcast_to(src[r0:, None], (ny - r0, 1)), r0, slice(None), air)
+        if len(cols):
+            _gather_rows(cv, k, orig, s2, ra, cols, air)
+
+
+def _gather_rows(cv: Canvas, k: int, source: tuple, s: np.ndarray, r0: int, cols, air: np.float32) -> None:
+    """v15: write rows r0.. of slab k's columns ``cols`` of the canvas from ``source`` (image, bright, labels of those
+    columns, read before any write) at fractional source rows ``s`` ((rows, 1) for every column alike, or (rows,
+    len(cols))): linear for the image, either row for the bright mask, the nearest for the labels; beyond the grid air."""
+    img, br, lab = source
+    ny = img.shape[0]
+    out = s > ny - 1
+    s = np.minimum(s, ny - 1.0)
+    i0 = np.floor(s).astype(np.intp)
+    i1 = np.minimum(i0 + 1, ny - 1)
+    wt = (s - i0).astype(np.float32)
+    near = np.rint(s).astype(np.intp)
+    if s.shape[1] == 1:  # one row map for the whole slab: whole-row gathers
+        i0, i1, near, out, wt = i0[:, 0], i1[:, 0], near[:, 0], out[:, 0], wt
         new = img[i0] * (1 - wt) + img[i1] * wt
-        new[out] = air
-        br = cv.bright[k]
         nbr = br[i0] | (br[i1] & (wt > 0))
-        nbr[out] = False
-        if cv.lab is not None:
-            lab = cv.lab[k]
-            nl = lab[np.rint(s).astype(np.intp)]
-            nl[out] = 0
-            cv.lab[k, r0:] = nl
-        img[r0:] = new
-        cv.bright[k, r0:] = nbr
+        nl = None if lab is None else lab[near]
+    else:
+        j = np.arange(s.shape[1])[None, :]
+        new = img[i0, j] * (1 - wt) + img[i1, j] * wt
+        nbr = br[i0, j] | (br[i1, j] & (wt > 0))
+        nl = None if lab is None else lab[near, j]
+    new[out] = air
+    nbr[out] = False
+    rows = slice(r0, r0 + s.shape[0])
+    cv.img[k, rows][:, cols] = new  # (the slab's row block first: an int, a slice and an index array would transpose)
+    cv.bright[k, rows][:, cols] = nbr
+    if nl is not None:
+        nl[out] = 0
+        cv.lab[k, rows][:, cols] = nl
+
+
+def _descending_aorta_at(anat: Anatomy, z_mm: np.ndarray) -> np.ndarray:
+    """v15: (nz, 3) x, y, radius (mm) of the descending / abdominal aorta's centreline at heights z_mm (NaN outside it)."""
+    out = np.full((len(z_mm), 3), np.nan)
+    t = anat.aorta
+    if t is None:
+        return out
+    m = np.isin(t.label, (LABEL["aorta_descending"], LABEL["aorta_abdominal"]))
+    if m.sum() < 2:
+        return out
+    p, r = t.points[m], t.radius[m]
+    o = np.argsort(p[:, 2])
+    p, r = p[o], r[o]
+    for i, v in enumerate((p[:, 0], p[:, 1], r)):
+        out[:, i] = np.interp(z_mm, p[:, 2], v, left=np.nan, right=np.nan)
+    return out
 
 
 NODE_HU = 35.0
