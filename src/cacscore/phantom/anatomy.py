@@ -3274,7 +3274,11 @@ def _gather_rows(cv: Canvas, k: int, source: tuple, s: np.ndarray, r0: int, cols
     near = np.rint(s).astype(np.intp)
     if s.shape[1] == 1:  # one row map for the whole slab: whole-row gathers
         i0, i1, near, out, wt = i0[:, 0], i1[:, 0], near[:, 0], out[:, 0], wt
-        new = img[i0] * (1 - wt) + img[i1] * wt
+        new = img.take(i0, axis=0)  # a + (b - a) wt in place: two row gathers and no other slab-sized temporary
+        b = img.take(i1, axis=0)
+        b -= new
+        b *= wt
+        new += b
         nbr = br[i0] | (br[i1] & (wt > 0))
         nl = None if lab is None else lab[near]
     else:
