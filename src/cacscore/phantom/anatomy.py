@@ -80,7 +80,10 @@ AV groove so that the proximal LCX runs to the patient's left, high, as the real
 coronary.V12_PHI_B; docs/phantom.md, "Anatomy v12"); v13 (opt-in, session 16) = v11 with the heart placed further
 left of the midline, as real hearts lie (V13_LEFT_SHIFTS_MM; docs/phantom.md, "Heart size and placement"); v14 (opt-in,
 session 17) = v11 with the right diaphragm dome (the liver) raised beside the heart, as on the real series
-(V14_RIGHT_DOME_RAISE_MM; docs/phantom.md, "The diaphragm domes against the heart"). Which version has which feature: VERSION_FEATURES. A release's
+(V14_RIGHT_DOME_RAISE_MM; docs/phantom.md, "The diaphragm domes against the heart"); v15 (opt-in, session 18) = v14
+with the thoracic spine and the back curved (a kyphosis painted by _bend_spine, V15_KYPHOSIS), the vertebrae tilted
+across the curve, the spinous processes as separate shingles and shorter vertebrae (V15_VERT_PERIOD_MM; docs/phantom.md,
+"The spine's curve and the back (session 18, wt26b)"). Which version has which feature: VERSION_FEATURES. A release's
 truth.csv (anatomy_version) says what drew it."""
 
 
@@ -95,6 +98,7 @@ class VersionFeatures:
     turned_heart: bool = False  # v12: the heart's pose drawn from V12_HEART, the bifurcation from coronary.V12_PHI_B
     left_heart: bool = False  # v13: the heart tried further left of the midline first (V13_LEFT_SHIFTS_MM, heart_tries)
     high_right_dome: bool = False  # v14: the right dome raised beside the heart (V14_RIGHT_DOME_RAISE_MM)
+    kyphosis: bool = False  # v15: the spine and the back curved (thoracic kyphosis), shorter vertebrae (V15_KYPHOSIS)
 
 
 VERSION_FEATURES = {
@@ -105,6 +109,7 @@ VERSION_FEATURES = {
     "v12": VersionFeatures(mac="v9", lcx_in_fat=True, turned_heart=True),
     "v13": VersionFeatures(mac="v9", lcx_in_fat=True, left_heart=True),
     "v14": VersionFeatures(mac="v9", lcx_in_fat=True, high_right_dome=True),
+    "v15": VersionFeatures(mac="v9", lcx_in_fat=True, high_right_dome=True, kyphosis=True),
 }
 """The one place that says which anatomy version has which feature (session 16; the modules ask features(version)
 instead of comparing version names)."""
@@ -246,6 +251,7 @@ class Anatomy:
     hilar_roots: tuple[np.ndarray, np.ndarray] | None = None  # session 14: (arterial, venous) roots of the lung trees
     sternum: "Sternum | None" = None  # session 14 (MEDIASTINUM_REALISM): manubrium and body, sternal angle
     right_dome_raise_mm: float = 0.0  # v14: the right dome's top this far above z_dome_mm (the heart's floor stays)
+    kyphosis: "tuple[float, float, float, float] | None" = None  # v15: (apex above the carina, radius above, below, back share)
 
 
 @dataclass(frozen=True)
@@ -385,6 +391,48 @@ them. Toward the midline the raise falls off smoothly to none (_dome_low, a smoo
 under the heart. Measured on the three real series (docs/dome_landmarks.json, eye-placed): the right dome's top 34 / 19 / 30 mm
 above the heart's lowest point and 30 / 14 / 26 mm above the left dome's top (0001 / 0002 / 0003); v11 (seed 14606, 60
 patients): 10-20 and 5-15 mm (p10-p90). Chosen on seed 14606 only (docs/phantom.md, "The diaphragm domes against the heart")."""
+
+V15_KYPHOSIS = {"apex_h_mm": (-50.0, 15.0), "severity": (0.05, 1.7), "k_above_per_mm": 1 / 110.0,
+                "k_below_per_mm": 1 / 130.0, "above_jitter": (0.8, 1.2), "below_jitter": (0.2, 1.3),
+                "back_share": (-0.1, 0.7)}
+"""v15 (session 18, wt26b; opt-in): the thoracic spine's sagittal curve (_draw_kyphosis). The column's most posterior
+point (the apex) lies apex_h mm above the carina (uniform); above and below it the column comes forward along a
+parabola (a circular arc's d^2 / 2r) of curvature severity x k_above (x above_jitter) and severity x k_below (x
+below_jitter), one uniform severity for both; the back's skin follows by back_share (uniform, clipped at 0: one back
+in eight does not follow). Drawn from a stream of its own ([texture seed, 21]); only painted (kyphosis_shift_mm,
+_bend_spine), nothing drawn moves. Real (docs/spine_landmarks.json, eye-checked): the apex 18 / 37 mm below the carina
+on 0002 / 0001 (0003: straight from 115 mm below the carina to 10 mm above it); the front 13-19 mm forward 100 mm below
+the apex on 0001 / 0002 (radius about 150-180 mm), 12-34 mm forward 50-100 mm above it (radius about 100-280 mm); the
+back's sagitta 0.44-0.61 of the front's. Chosen on the real series and dev seed 14812 only (docs/phantom.md, "The
+spine's curve and the back (session 18, wt26b)")."""
+
+
+def _draw_kyphosis(ky: np.random.Generator) -> tuple[float, float, float, float]:
+    """v15: (apex height above the carina, radius above, radius below, the back's share of the shift) from V15_KYPHOSIS:
+    one severity s scales both curvatures (a kyphotic spine is curved above and below its apex), each jittered."""
+    k = V15_KYPHOSIS
+    apex = float(ky.uniform(*k["apex_h_mm"]))
+    sev = float(ky.uniform(*k["severity"]))
+    r_up = 1.0 / (sev * k["k_above_per_mm"] * float(ky.uniform(*k["above_jitter"])))
+    r_low = 1.0 / (sev * k["k_below_per_mm"] * float(ky.uniform(*k["below_jitter"])))
+    return apex, r_up, r_low, max(float(ky.uniform(*k["back_share"])), 0.0)  # 1 in 8 backs do not follow
+
+
+V15_KYPHOSIS_MAX_MM = 45.0
+"""v15: the forward shift saturates toward this (F tanh(f / F); the neck's lordosis starts above the scanned thorax)."""
+V15_VERT_PERIOD_MM = (20.5, 26.0)
+"""v15: a vertebra's height with its disc (v4-v14: 24-28 mm). Real, from the discs' spacing along the column over the
+carina -100..+60 mm (bench/spine_curve.py disc_period, the autocorrelation of the HU profile 8 mm behind the column's
+front): 21.7 / 21.2 / 25.1 mm (0001 / 0002 / 0003; 0002's discs placed by eye: 21.1)."""
+V15_HEART_DAMP = 0.45
+"""v15: at the heart's levels the column follows this share of its curve (the aorta and the oesophagus in front of it
+are drawn against the straight column; the whole curve squeezed the aorta into the vertebral body on dev patients)."""
+V15_NARROW_BEND_MM = 35.0
+"""v15: at the heart's levels (from its floor - 10 mm to upper_chest_z) only the rows from this far in front of the
+vertebral bodies' front backwards are moved (stretched or squeezed to meet the moved column: the descending aorta, the
+oesophagus, the back of the pericardial sac); the heart's painter paints over the background afterwards, its coronary
+calcium inside the epicardial fat, so the truth does not change (tests/test_phantom_v15.py; the check's 30 patients);
+elsewhere the band reaches to 15 mm behind the body's front."""
 
 
 def ventricle_shapes(centre: np.ndarray, axes: np.ndarray, semi: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -1278,6 +1326,9 @@ def draw_anatomy(rng: np.random.Generator, *, version: str = ANATOMY_VERSION) ->
     if features(version).high_right_dome:  # v14: its own stream (20); before the trees, which fill the lungs
         anat = replace(anat, right_dome_raise_mm=float(np.random.default_rng([tex_seed, 20]).uniform(
             *V14_RIGHT_DOME_RAISE_MM)))
+    if features(version).kyphosis:  # v15: its own stream (21); the curve is painted, nothing drawn moves
+        ky = np.random.default_rng([tex_seed, 21])
+        anat = replace(anat, vert_period=float(ky.uniform(*V15_VERT_PERIOD_MM)), kyphosis=_draw_kyphosis(ky))
     if MEDIASTINUM_REALISM:  # session 14: its own stream (19); before the trees, which grow from its hila
         anat = replace(anat, **_draw_mediastinum_v14(np.random.default_rng([tex_seed, 19]), anat))
     if CHEST_REALISM:
@@ -2529,23 +2580,56 @@ endplate): pedicles and transverse processes at the body's upper half, the lamin
 down so that its tip lies beside the next vertebra's body (a sagittal reformat shows the row of overlapping processes)."""
 
 
-def _vertebra_z(anat: Anatomy, grid: Grid, starts: np.ndarray, disc: float) -> dict[str, np.ndarray]:
+VERTEBRA_Z_V15 = {"pedicle": (0.45, 0.93), "transverse": (0.5, 0.9), "lamina": (0.05, 0.6), "spinous": (0.0, 0.38),
+                  "spinous_tip": (0.0, 0.38)}
+"""v15: the laminae thinner in height and the spinous process one blade (its base and tip at the same heights where
+it leaves the lamina) sloping down V15_SPINOUS_DROP mm per mm behind that, so that on a midline sagittal reformat the
+processes are separate oblique shingles with soft tissue between them, as on the real series (VERTEBRA_Z's overlapped
+into one white bar behind the canal: docs/pictures/phantom_v11_vs_lidc-idri-000*.png)."""
+V15_SPINOUS_DROP = 0.75
+"""v15: how far (mm) the spinous process's blade falls per mm behind its base (about 37 degrees below the horizontal:
+the mid-thoracic processes overlap the vertebra below, docs/pictures/spine_landmarks_lidc-idri-0002.png)."""
+
+
+def _vertebra_z(anat: Anatomy, grid: Grid, starts: np.ndarray, disc: float,
+                dy_rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Per slab (nz,), the fraction covered by each vertebral part's heights (VERTEBRA_Z; the body's rim 22 % of the
-    period at each endplate, its waist between, 0.6 mm endplates)."""
+    period at each endplate, its waist between, 0.6 mm endplates). v15 (``dy_rows``, the rows' y - the spine's centre,
+    mm): per slab and row (nz, len(dy_rows)), each vertebra tilted by the column's lean at its middle
+    (kyphosis_slope), so that once _bend_spine has bent the column its endplates and processes lie across it."""
     p = anat.vert_period
     e = grid.z_edges_mm
+    vz = VERTEBRA_Z if anat.kyphosis is None else VERTEBRA_Z_V15
     spans = {"rim": [], "waist": [], "end": []}
-    spans.update({k: [] for k in VERTEBRA_Z})
-    for s0 in starts:
+    spans.update({k: [] for k in vz})
+    owner = {k: [] for k in spans}  # the vertebra each span belongs to
+    for i, s0 in enumerate(starts):
         b0, b1 = s0 + disc / 2, s0 + p - disc / 2
         spans["rim"] += [(b0, b0 + 0.22 * p), (b1 - 0.22 * p, b1)]
         spans["waist"].append((b0 + 0.22 * p, b1 - 0.22 * p))
         spans["end"] += [(b0, b0 + 0.6), (b1 - 0.6, b1)]
-        spans.update({k: spans[k] + [(s0 + f0 * p, s0 + f1 * p)] for k, (f0, f1) in VERTEBRA_Z.items()})
+        owner["rim"] += [i, i]
+        owner["waist"].append(i)
+        owner["end"] += [i, i]
+        for k, (f0, f1) in vz.items():
+            spans[k].append((s0 + f0 * p, s0 + f1 * p))
+            owner[k].append(i)
     out = {}
-    for k, iv in spans.items():
-        lo, hi = np.asarray(iv, np.float32).T
-        out[k] = np.clip(slab_fraction(lo, hi, e).sum(axis=1), 0.0, 1.0)
+    if dy_rows is None:
+        for k, iv in spans.items():
+            lo, hi = np.asarray(iv, np.float32).T
+            out[k] = np.clip(slab_fraction(lo, hi, e).sum(axis=1), 0.0, 1.0)
+        return out
+    lean = kyphosis_slope(anat, np.asarray(starts, float) + 0.5 * p)  # per vertebra
+    dys = np.asarray(dy_rows, float)[None, :]
+    base = anat.spine_r + 8.0 + 9.0  # the spinous process leaves the laminae here (behind the spine's centre)
+    for k, iv in spans.items():  # every (span, row) interval at once: (nz, spans, rows) summed over the spans
+        lo, hi = np.asarray(iv, float).T
+        d = lean[np.asarray(owner[k])][:, None] * dys
+        if k in ("spinous", "spinous_tip"):  # the blade falls behind its base
+            d = d - V15_SPINOUS_DROP * np.clip(dys - base, 0.0, None)
+        fr = slab_fraction((lo[:, None] + d).astype(np.float32), (hi[:, None] + d).astype(np.float32), e)
+        out[k] = np.minimum(fr.sum(axis=1), np.float32(1.0)).astype(np.float32)
     return out
 
 
@@ -2566,11 +2650,17 @@ def _paint_vertebrae(anat: Anatomy, cv: Canvas, bone_k: float) -> None:
     starts = zd + anat.vert_phase + anat.vert_period * (k0 + np.arange(int(grid.shape[0] * grid.dz_mm / anat.vert_period) + 4))
     disc = 5.5
     fp = _vertebra_footprints(anat, xs, ys, px)
-    fz = _vertebra_z(anat, grid, starts, disc)
-    fz["body"] = np.clip(fz["rim"] + fz["waist"], 0.0, 1.0)
     iy, ix = np.nonzero(np.maximum.reduce([v for v in fp.values()]) > 0)
     g2 = {k: v[iy, ix] for k, v in fp.items()}
-    z = {k: v[:, None] for k, v in fz.items()}
+    if anat.kyphosis is None:
+        fz = _vertebra_z(anat, grid, starts, disc)
+        fz["body"] = np.clip(fz["rim"] + fz["waist"], 0.0, 1.0)
+        z = {k: v[:, None] for k, v in fz.items()}
+    else:  # v15: per row, each vertebra tilted across the column that _bend_spine bends
+        rows, inv = np.unique(iy, return_inverse=True)
+        fz = _vertebra_z(anat, grid, starts, disc, dy_rows=ys[rows] - sy)
+        fz["body"] = np.clip(fz["rim"] + fz["waist"], 0.0, 1.0)
+        z = {k: v[:, inv] for k, v in fz.items()}
     # cancellous bone: the patient's density, mottled (+-18 %) with a trabecular mesh, a field per 9 mm of height
     tex = texture_fields(anat.body.seed + 1, (len(ys), len(xs)), 6, 0.9, px)[:, iy, ix]
     canc = np.float32(CANCELLOUS_HU * bone_k) * (1 + np.float32(0.18) * tex[0::2] + np.float32(0.35) * septa(tex[1::2]))
@@ -2588,7 +2678,7 @@ def _paint_vertebrae(anat: Anatomy, cv: Canvas, bone_k: float) -> None:
     g = g0 + delta
     g += z["end"] * g2["rim_in"] * (np.float32(380 * bone_k) - g)
     g += z["body"] * g2["vein"] * (np.float32(110.0) - g)
-    for name in VERTEBRA_Z:
+    for name in (VERTEBRA_Z if anat.kyphosis is None else VERTEBRA_Z_V15):
         f = z[name] * g2[name]
         g += f * (np.float32(520 * bone_k) - g)
         np.maximum(hot, f, out=hot)
@@ -2971,6 +3061,12 @@ def render_background(anat: Anatomy, grid: Grid, *, kvp: float,
     if anat.thorax is not None:
         _paint_nodes(anat, cv)
         _slope_upper_chest(anat, cv)
+    if anat.kyphosis is not None:  # v15: label the spine's bone where it is drawn, then bend it (the table stays)
+        if anat.body is not None:
+            _label_spine_bone(anat, cv)
+        _bend_spine(anat, cv)
+        _paint_table(anat, cv, outside_depth)
+        return cv.img, cv.bright, cv.lab
     _paint_table(anat, cv, outside_depth)
     if anat.body is not None:
         _label_spine_bone(anat, cv)
@@ -3043,6 +3139,178 @@ def _slope_upper_chest(anat: Anatomy, cv: Canvas) -> None:
         cv.bright[k, r0:r1] = br[i0[r0:r1]] | (br[i1[r0:r1]] & (w[r0:r1] > 0))
         if cv.lab is not None:
             cv.lab[k, r0:r1] = cv.lab[k][near[r0:r1]]
+
+
+def kyphosis_shift_mm(anat: Anatomy, z_mm: np.ndarray) -> np.ndarray:
+    """v15: how far (mm) the vertebral column is painted forward of its drawn place at patient heights z_mm (< 0:
+    backward): the kyphosis curve f (0 at the apex, a parabola of radius r_above / r_below above / below it,
+    V15_KYPHOSIS, saturating toward V15_KYPHOSIS_MAX_MM) less its value at the middle of the heart's levels
+    (_heart_levels), so that the column stays where it was drawn, on average, behind the heart (which is drawn against
+    the straight column); zeros without anat.kyphosis."""
+    z = np.asarray(z_mm, float)
+    if anat.kyphosis is None:
+        return np.zeros(z.shape)
+    lo, hi = _heart_levels(anat)
+    g = _kyphosis_curve(anat, z) - float(_kyphosis_curve(anat, np.array([0.5 * (lo + hi)]))[0])
+    # damped at the heart's levels: the descending aorta and the oesophagus are drawn against the straight column, and
+    # the undamped curve squeezed the aorta into the vertebral body 40 mm below the heart's centre (dev 14812/5: +24 mm)
+    return g * (V15_HEART_DAMP + (1.0 - V15_HEART_DAMP) * _off_heart_levels(anat, z))
+
+
+def _off_heart_levels(anat: Anatomy, z: np.ndarray) -> np.ndarray:
+    """v15: 0 at the heart's levels (_heart_levels), 1 from 30 mm beyond them (a smoothstep between)."""
+    lo, hi = _heart_levels(anat)
+    out = np.clip(np.maximum(z - hi, lo - z) / 30.0, 0.0, 1.0)
+    return out * out * (3.0 - 2.0 * out)
+
+
+def _kyphosis_curve(anat: Anatomy, z: np.ndarray) -> np.ndarray:
+    apex_h, r_up, r_low, _ = anat.kyphosis
+    d = z - (carina_z(anat) + apex_h)
+    # a parabola (the circular arc's d^2 / 2r, within 1 mm of it up to d = 0.5 r), softly capped (tanh: a hard cap
+    # left a kink in the column on dev patient 14812/3)
+    f = d * d / (2.0 * np.where(d > 0, r_up, r_low))
+    return V15_KYPHOSIS_MAX_MM * np.tanh(f / V15_KYPHOSIS_MAX_MM)
+
+
+def kyphosis_slope(anat: Anatomy, z_mm: np.ndarray) -> np.ndarray:
+    """v15: d kyphosis_shift_mm / dz at z_mm (the column's forward lean per mm of height; > 0 above the apex)."""
+    z = np.asarray(z_mm, float)
+    return (kyphosis_shift_mm(anat, z + 0.5) - kyphosis_shift_mm(anat, z - 0.5)) / 1.0
+
+
+def _heart_levels(anat: Anatomy) -> tuple[float, float]:
+    """v15: the patient heights of the heart's painter (its floor - 10 mm up to upper_chest_z)."""
+    return float(anat.heart_floor_z - 10.0), upper_chest_z(anat)
+
+
+def _bend_band(anat: Anatomy, z_mm: np.ndarray) -> tuple[float, np.ndarray]:
+    """v15: (y_rigid, band (nz,)): the rows that start at or behind y_rigid (2 mm in front of the vertebral front)
+    move by the whole shift; the band of rows in front of it (source rows, mm) is stretched or squeezed to meet them:
+    V15_NARROW_BEND_MM at the heart's levels, elsewhere the depth to 15 mm behind the body's front, blended over 30 mm."""
+    y_rigid = float(anat.spine_c[1] - anat.spine_r - 2.0)
+    wide = max(y_rigid - (anat.body_c[1] - anat.body_ab[1] + 15.0), V15_NARROW_BEND_MM)
+    t = _off_heart_levels(anat, np.asarray(z_mm, float))
+    return y_rigid, V15_NARROW_BEND_MM + t * (wide - V15_NARROW_BEND_MM)
+
+
+def bend_source_rows(anat: Anatomy, y: np.ndarray, g: float, band: float, y_rigid: float | None = None) -> np.ndarray:
+    """v15: for destination rows y (mm), the source rows of _bend_spine's map at one height (shift g, band): in front
+    of the band unchanged; the band's source rows [y_rigid - band, y_rigid] spread over [y_rigid - band, y_rigid - g];
+    behind that every row moves by g up to the posterior elements' tips, then by a share fading to back_share x g
+    at the back's skin (the back follows the spine by about half: docs/phantom.md, session 18). ``y_rigid``: where the
+    rigid part starts (default 2 mm in front of the vertebral front; _bend_spine's aorta columns: in front of the aorta)."""
+    if y_rigid is None:
+        y_rigid = float(anat.spine_c[1] - anat.spine_r - 2.0)
+    g = float(min(g, band - 4.0))  # the band keeps >= 4 mm
+    y_a = y_rigid - band
+    y = np.asarray(y, float)
+    src = y.copy()
+    ramp = (y >= y_a) & (y < y_rigid - g)
+    src[ramp] = y_a + (y[ramp] - y_a) * band / (band - g)
+    y_tip = float(anat.spine_c[1] + anat.spine_r + 8.0 + SPINOUS_TIP_MM)
+    y_skin = float(anat.wall.y_back) if anat.wall is not None else y_tip + 40.0
+    share = anat.kyphosis[3]
+    behind = y >= y_rigid - g
+    # the fade runs over at least 1.5 x what it takes off, so the map stays monotonic (no fold in the back)
+    span = max(y_skin - y_tip, 1.5 * abs(g) * (1.0 - share), 10.0)
+    t = np.clip((y[behind] + g - (y_skin - span)) / span, 0.0, 1.0)  # by where the row comes from
+    src[behind] = y[behind] + g * (1.0 - (1.0 - share) * t)
+    return src
+
+
+def _bend_spine(anat: Anatomy, cv: Canvas) -> None:
+    """v15: the thoracic kyphosis, painted: per slab, the vertebral column and the posterior chest wall move forward
+    (or back) by kyphosis_shift_mm, the back's skin by a share of it, the rows in front of the column stretched or
+    squeezed over _bend_band to meet them (bend_source_rows); what comes from beyond the grid is air (label 0). One row
+    map per slab, resampled as _slope_upper_chest does (linear for the image, either source row for the bright mask,
+    the nearest for the labels). The patient table is painted afterwards, so the back lifts off it above and below the
+    apex as on the real series."""
+    grid = cv.grid
+    f = kyphosis_shift_mm(anat, grid.z_mm)
+    _, band = _bend_band(anat, grid.z_mm)
+    at_heart = 1.0 - _off_heart_levels(anat, grid.z_mm)
+    aorta = _descending_aorta_at(anat, grid.z_mm)
+    y, x, px = grid.y_mm, grid.x_mm, grid.px_mm
+    ny = len(y)
+    air = np.float32(HU["air"])
+    for k in np.flatnonzero(np.abs(f) > 0.02 * px):
+        src = (bend_source_rows(anat, y, float(f[k]), float(band[k])) - y[0]) / px
+        moved = np.flatnonzero(np.abs(src - np.arange(ny)) > 1e-4)
+        if not len(moved):
+            continue
+        r0 = int(moved[0])
+        ax, ay, ar = aorta[k]
+        y_ra = ay - ar - 3.0
+        cols = np.zeros(0, np.intp)
+        if at_heart[k] > 0 and np.isfinite(ax) and y_ra < float(anat.spine_c[1] - anat.spine_r - 2.0):
+            # at the heart's levels the descending aorta moves with the column (a real one lies against it): in its
+            # columns the rigid part starts 3 mm in front of it, blended into the other columns over 6 mm
+            alpha = at_heart[k] * np.clip((ar + 8.0 - np.abs(x - ax)) / 6.0, 0.0, 1.0)
+            cols = np.flatnonzero(alpha > 0)
+        if len(cols):
+            src_a = (bend_source_rows(anat, y, float(f[k]), float(band[k]), y_rigid=y_ra) - y[0]) / px
+            ra = min(r0, int(np.flatnonzero(np.abs(src_a - np.arange(ny)) > 1e-4)[0]))
+            s2 = src[ra:, None] + alpha[cols][None, :] * (src_a[ra:, None] - src[ra:, None])
+            orig = (cv.img[k][:, cols].copy(), cv.bright[k][:, cols].copy(),
+                    None if cv.lab is None else cv.lab[k][:, cols].copy())
+        _gather_rows(cv, k, (cv.img[k], cv.bright[k], None if cv.lab is None else cv.lab[k]),
+                     np.broadcast_to(src[r0:, None], (ny - r0, 1)), r0, slice(None), air)
+        if len(cols):
+            _gather_rows(cv, k, orig, s2, ra, cols, air)
+
+
+def _gather_rows(cv: Canvas, k: int, source: tuple, s: np.ndarray, r0: int, cols, air: np.float32) -> None:
+    """v15: write rows r0.. of slab k's columns ``cols`` of the canvas from ``source`` (image, bright, labels of those
+    columns, read before any write) at fractional source rows ``s`` ((rows, 1) for every column alike, or (rows,
+    len(cols))): linear for the image, either row for the bright mask, the nearest for the labels; beyond the grid air."""
+    img, br, lab = source
+    ny = img.shape[0]
+    out = s > ny - 1
+    s = np.minimum(s, ny - 1.0)
+    i0 = np.floor(s).astype(np.intp)
+    i1 = np.minimum(i0 + 1, ny - 1)
+    wt = (s - i0).astype(np.float32)
+    near = np.rint(s).astype(np.intp)
+    if s.shape[1] == 1:  # one row map for the whole slab: whole-row gathers
+        i0, i1, near, out, wt = i0[:, 0], i1[:, 0], near[:, 0], out[:, 0], wt
+        new = img.take(i0, axis=0)  # a + (b - a) wt in place: two row gathers and no other slab-sized temporary
+        b = img.take(i1, axis=0)
+        b -= new
+        b *= wt
+        new += b
+        nbr = br[i0] | (br[i1] & (wt > 0))
+        nl = None if lab is None else lab[near]
+    else:
+        j = np.arange(s.shape[1])[None, :]
+        new = img[i0, j] * (1 - wt) + img[i1, j] * wt
+        nbr = br[i0, j] | (br[i1, j] & (wt > 0))
+        nl = None if lab is None else lab[near, j]
+    new[out] = air
+    nbr[out] = False
+    rows = slice(r0, r0 + s.shape[0])
+    cv.img[k, rows][:, cols] = new  # (the slab's row block first: an int, a slice and an index array would transpose)
+    cv.bright[k, rows][:, cols] = nbr
+    if nl is not None:
+        nl[out] = 0
+        cv.lab[k, rows][:, cols] = nl
+
+
+def _descending_aorta_at(anat: Anatomy, z_mm: np.ndarray) -> np.ndarray:
+    """v15: (nz, 3) x, y, radius (mm) of the descending / abdominal aorta's centreline at heights z_mm (NaN outside it)."""
+    out = np.full((len(z_mm), 3), np.nan)
+    t = anat.aorta
+    if t is None:
+        return out
+    m = np.isin(t.label, (LABEL["aorta_descending"], LABEL["aorta_abdominal"]))
+    if m.sum() < 2:
+        return out
+    p, r = t.points[m], t.radius[m]
+    o = np.argsort(p[:, 2])
+    p, r = p[o], r[o]
+    for i, v in enumerate((p[:, 0], p[:, 1], r)):
+        out[:, i] = np.interp(z_mm, p[:, 2], v, left=np.nan, right=np.nan)
+    return out
 
 
 NODE_HU = 35.0
