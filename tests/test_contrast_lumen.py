@@ -147,3 +147,21 @@ def test_with_rules_switches_one_model(tmp_path):
     assert ruled.may_be_coronary(feats, None, cols).tolist() == [False]
     assert ruled.rules.lumen_structure_mm3 == 35.0 and plain.rules.lumen_structure_mm3 == 60.0
     assert with_rules(plain, None) is plain and type(plain).__name__ == "LesionModel"
+
+
+def test_voxel_split_model_spec_with_rules():
+    """bench/voxel_split.py's model spec DIR+rules:NAME+split:SPEC+keep:P: the rule switched, the split set and
+    keep_confident_p set on one model; a bare DIR is the model as saved."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    from voxel_split import load_spec
+
+    from cacscore.predict.predictors import DEFAULT_MODEL
+
+    m = load_spec(f"{DEFAULT_MODEL}+rules:lumen_35+split:10,4+keep:0.9")
+    assert m.rules.lumen_structure_mm3 == 35.0
+    assert m.config.voxel_split and m.config.split.piece_mm2 == 4.0 and m.config.keep_confident_p == 0.9
+    plain = load_spec(str(DEFAULT_MODEL))
+    assert plain.rules == AnatomyRules() and type(plain).__name__ == "LesionModel"
