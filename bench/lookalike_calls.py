@@ -185,8 +185,9 @@ def patient_rows(hu: np.ndarray, spacing_mm, candidates: np.ndarray, vessel_labe
 
 # ------------------------------------------------------------------ opt-in rules compared on a release
 RULES: dict[str, dict] = {"above_root_25": {"above_root_outside_mm": 25.0},
-                          # session 18 (wt26a): the contrast-lumen rule's structure floor 60 -> 35 mm^3
-                          # (docs/lesion_scorer.md, "Small contrast-filled structures ... (session 18, wt26a)")
+                          # session 18 (wt26a): the contrast-lumen rule's structure floor 60 -> 35 mm^3; FAILED its
+                          # pre-registered test (an inserted 42 mm^3 RCA plaque under the lumen on 0001; docs/
+                          # lesion_scorer.md, "The coronary calls left on the contrast series (session 18, wt26a)")
                           "lumen_35": {"lumen_structure_mm3": 35.0}}
 """name -> AnatomyRules fields switched for ``--rule`` (filled in as rules are pre-registered)."""
 
