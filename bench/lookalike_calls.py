@@ -184,17 +184,30 @@ def patient_rows(hu: np.ndarray, spacing_mm, candidates: np.ndarray, vessel_labe
 
 
 # ------------------------------------------------------------------ opt-in rules compared on a release
-RULES: dict[str, dict] = {"above_root_25": {"above_root_outside_mm": 25.0}}
+RULES: dict[str, dict] = {"above_root_25": {"above_root_outside_mm": 25.0},
+                          # session 18 (wt26a): the contrast-lumen rule's structure floor 60 -> 35 mm^3; FAILED its
+                          # pre-registered test (an inserted 42 mm^3 RCA plaque under the lumen on 0001; docs/
+                          # lesion_scorer.md, "The coronary calls left on the contrast series (session 18, wt26a)")
+                          "lumen_35": {"lumen_structure_mm3": 35.0}}
 """name -> AnatomyRules fields switched for ``--rule`` (filled in as rules are pre-registered)."""
+
+
+def with_rules(model, rule: str | None):
+    """``model`` (a LesionModel) reading the default AnatomyRules with RULES[rule]'s fields switched (None: the
+    model itself). LesionModel.rules is a class property (the defaults; a model records no rule settings): this
+    one model object gets a subclass whose property returns the switched ones, so may_be_coronary (the verdicts)
+    and the MAC-ring step both read them. In place; returns the model."""
+    if rule:
+        rules = dataclasses.replace(model.rules, **RULES[rule])
+        model.__class__ = type("RuledLesionModel", (type(model),), {"rules": property(lambda _: rules)})
+    return model
 
 
 def _predictor(model_dir: Path, rule: str | None):
     from cacscore.predict.predictors import LesionPredictor
 
     pred = LesionPredictor(model_dir)
-    if rule:  # LesionModel.rules is a class property (the defaults): this one model reads the switched ones
-        rules = dataclasses.replace(pred.model.rules, **RULES[rule])
-        pred.model.__class__ = type("RuledLesionModel", (type(pred.model),), {"rules": property(lambda _: rules)})
+    with_rules(pred.model, rule)
     return pred
 
 

@@ -1,9 +1,9 @@
 """Voxel-level vessel split at the left-main bifurcation (issue 16; docs/lesion_scorer.md "Voxel-level vessel split").
 
     PYTHONPATH=src python bench/voxel_split.py dev SCAN OUT [--split MIN,PIECE[,MINP] ...] [--guard P ...] [--n 60]
-    PYTHONPATH=src python bench/voxel_split.py eval RELEASE OUT --model NAME=DIR ... [--n 60] [--split MIN,PIECE]
+    PYTHONPATH=src python bench/voxel_split.py eval RELEASE OUT --model NAME=DIR[+rules:NAME] ... [--n 60] [--split MIN,PIECE]
         [--keep P] [--variant NAME=SPEC ...]
-    PYTHONPATH=src python bench/voxel_split.py hybrids HYBRID_CASES_ARGS ... (--model NAME=DIR+split:SPEC[+keep:P])
+    PYTHONPATH=src python bench/voxel_split.py hybrids HYBRID_CASES_ARGS ... (--model NAME=DIR[+rules:NAME]+split:SPEC[+keep:P])
 
 dev (offline, development seeds only): SCAN is a ``bench/largest_errors.py scan`` folder (candidates.csv with each
 candidate's features, heart reference and each model's final class, of the release named in its scan.json). Per
@@ -192,7 +192,7 @@ def evaluate(release: Path, out: Path, model_dirs: dict[str, Path], n: int, spli
     from hybrid_cases import classify_many
 
     out.mkdir(parents=True, exist_ok=True)
-    models = {k: load_model(p) for k, p in model_dirs.items()}
+    models = {k: load_spec(p) for k, p in model_dirs.items()}
     if keep is not None:  # each model also with ClassifierConfig.keep_confident_p (the same candidate search)
         models.update({f"{k}_keep{keep:g}": dataclasses.replace(m, config=dataclasses.replace(
             m.config, keep_confident_p=keep)) for k, m in list(models.items())})
@@ -239,23 +239,30 @@ def evaluate(release: Path, out: Path, model_dirs: dict[str, Path], n: int, spli
     print(t.to_string(index=False))
 
 
+def load_spec(path) -> "L.LesionModel":
+    """A model given as DIR[+rules:NAME][+split:SPEC][+keep:P] (suffixes in that order): DIR's model with an opt-in
+    anatomy rule of bench/lookalike_calls.RULES switched on (session 18), the voxel split with that setting,
+    ClassifierConfig.keep_confident_p = P."""
+    from lookalike_calls import with_rules
+
+    base, _, keep = str(path).partition("+keep:")
+    base, _, spec = base.partition("+split:")
+    base, _, rule = base.partition("+rules:")
+    m = load_model(base)
+    if keep:
+        m = dataclasses.replace(m, config=dataclasses.replace(m.config, keep_confident_p=float(keep)))
+    if spec:
+        m = dataclasses.replace(m, config=m.config.with_split(parse_split(spec)))
+    return with_rules(m, rule or None)
+
+
 def hybrids(argv: list[str]) -> int:
     """bench/hybrid_cases.py with its arguments; a model given as NAME=DIR+split:MIN,PIECE[,MINP] is DIR's model with
     the voxel split on (ClassifierConfig.voxel_split with that setting), so the same hybrids (one candidate search
     per image) are scored with and without it."""
     import hybrid_cases
 
-    def load(path):
-        base, _, keep = str(path).partition("+keep:")
-        base, _, spec = base.partition("+split:")
-        m = load_model(base)
-        if keep:
-            m = dataclasses.replace(m, config=dataclasses.replace(m.config, keep_confident_p=float(keep)))
-        if not spec:
-            return m
-        return dataclasses.replace(m, config=m.config.with_split(parse_split(spec)))
-
-    hybrid_cases.load_model = load
+    hybrid_cases.load_model = load_spec
     return hybrid_cases.main(argv)
 
 

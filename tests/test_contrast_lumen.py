@@ -106,3 +106,62 @@ def test_lumen_taken_and_calcium_kept_only_with_contrast(chest):
         assert vol >= AnatomyRules().lumen_structure_mm3
         found.append((fires[cand.structure == cand.structure[a]].all(), fires[cand.structure == cand.structure[b]].any()))
     assert found == [(True, False), (False, False)]
+
+
+def test_lower_structure_floor_opt_in():
+    """Session 18 (wt26a): the structure floor lowered 60 -> 35 mm^3, opt-in (bench/lookalike_calls.RULES
+    "lumen_35"; the default stays 60). LIDC-IDRI-0003's 28.0 AU "RCA" streak (42 mm^3, brightest voxel 218 HU under
+    a 257 HU lumen) is lumen with it, not by default; a structure under the lowered floor (the 28 mm^3 of the largest
+    found hybrid plaque whose structure peaked at or below the lumen, session 12), one brighter than the blood and
+    any scan without contrast are kept either way."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    from lookalike_calls import RULES
+
+    low = AnatomyRules(**RULES["lumen_35"])
+    assert AnatomyRules().lumen_structure_mm3 == 60.0 and low.lumen_structure_mm3 == 35.0
+    cols = _rows([(257.0, 218.0, 42.1), (257.0, 250.0, 28.0), (257.0, 283.0, 42.1), (np.nan, 100.0, 42.1),
+                  (412.0, 382.0, 111.2)])
+    assert anatomy_verdicts(cols)[:, LUMEN].tolist() == [False, False, False, False, True]
+    assert anatomy_verdicts(cols, low)[:, LUMEN].tolist() == [True, False, False, False, True]
+
+
+def test_with_rules_switches_one_model(tmp_path):
+    """bench/lookalike_calls.with_rules: the model it is given reads the switched rules in may_be_coronary (the
+    streak above is ruled out), another model of the same folder keeps the defaults (it is let through)."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    from lookalike_calls import with_rules
+
+    from cacscore.lesion.classifier import load_model
+    from cacscore.predict.predictors import DEFAULT_MODEL
+
+    plain, ruled = load_model(DEFAULT_MODEL), with_rules(load_model(DEFAULT_MODEL), "lumen_35")
+    cols = _rows([(257.0, 218.0, 42.1)])
+    feats = np.zeros((1, len(plain.feature_names)), np.float32)  # dist_mm 0, dz 0: reachable, in the z range
+    assert plain.may_be_coronary(feats, None, cols).tolist() == [True]
+    assert ruled.may_be_coronary(feats, None, cols).tolist() == [False]
+    assert ruled.rules.lumen_structure_mm3 == 35.0 and plain.rules.lumen_structure_mm3 == 60.0
+    assert with_rules(plain, None) is plain and type(plain).__name__ == "LesionModel"
+
+
+def test_voxel_split_model_spec_with_rules():
+    """bench/voxel_split.py's model spec DIR+rules:NAME+split:SPEC+keep:P: the rule switched, the split set and
+    keep_confident_p set on one model; a bare DIR is the model as saved."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    from voxel_split import load_spec
+
+    from cacscore.predict.predictors import DEFAULT_MODEL
+
+    m = load_spec(f"{DEFAULT_MODEL}+rules:lumen_35+split:10,4+keep:0.9")
+    assert m.rules.lumen_structure_mm3 == 35.0
+    assert m.config.voxel_split and m.config.split.piece_mm2 == 4.0 and m.config.keep_confident_p == 0.9
+    plain = load_spec(str(DEFAULT_MODEL))
+    assert plain.rules == AnatomyRules() and type(plain).__name__ == "LesionModel"
