@@ -13,7 +13,8 @@ label of every voxel. ``replay`` classifies each case again from the stored prob
 classes, which is checked and printed) under each variant's ClassifierConfig fields, labels the voxels with the
 variant's split (``cacscore.lesion.split.split_labels``; split:plain = none) and scores them with ``agatston``: the
 4-vessel MSE ratio vs the constant mean (``cacscore evaluate``'s all4), kappa4 on the total and per vessel, and the
-cases that changed against the first variant. VARIANT: NAME=key:val;key:val;split:SPEC with SPEC as
+cases that changed against the first variant, and (session 18) per vessel the summed |error| in AU and in how many cases
+it got better / worse than in the first variant. VARIANT: NAME=key:val;key:val;split:SPEC with SPEC as
 ``bench/voxel_split.parse_split`` reads it (default 10,5: the shipped split), e.g. "rule=split:10,5,anchor=0.95,self=1".
 Candidates the model called non-coronary that hold no coronary label are not in the cache: a variant that would let
 them join a structure is replayed without them.
