@@ -5,6 +5,7 @@
     PYTHONPATH=src python bench/bifurcation_calls.py picture CACHE RELEASE PNG --case p032 --slices 29 30 \
         [--variant NAME=...] [...]
     PYTHONPATH=src python bench/bifurcation_calls.py candidates CACHE --case p020 [--variant NAME=...]
+    PYTHONPATH=src python bench/bifurcation_calls.py pieces CACHE --case p033 [--variant NAME=...]
 
 A CACHE is ``bench/split_rule.py cache-phantom``'s: per patient the coronary-called candidates (and those holding a
 coronary label) of the shipped model, with their features, MLP probabilities, 3-D structure, Agatston and the truth
@@ -13,7 +14,8 @@ label of every voxel. ``replay`` classifies each case again from the stored prob
 classes, which is checked and printed) under each variant's ClassifierConfig fields, labels the voxels with the
 variant's split (``cacscore.lesion.split.split_labels``; split:plain = none) and scores them with ``agatston``: the
 4-vessel MSE ratio vs the constant mean (``cacscore evaluate``'s all4), kappa4 on the total and per vessel, and the
-cases that changed against the first variant. VARIANT: NAME=key:val;key:val;split:SPEC with SPEC as
+cases that changed against the first variant, and (session 18) per vessel the summed |error| in AU and in how many cases
+it got better / worse than in the first variant. VARIANT: NAME=key:val;key:val;split:SPEC with SPEC as
 ``bench/voxel_split.parse_split`` reads it (default 10,5: the shipped split), e.g. "rule=split:10,5,anchor=0.95,self=1".
 Candidates the model called non-coronary that hold no coronary label are not in the cache: a variant that would let
 them join a structure is replayed without them.
@@ -132,6 +134,45 @@ def candidates(cache: Path, case: str, spec: str, model_dir: Path) -> None:
             f"ref {z['target'][c]} p [{' '.join(f'{x:.2f}' for x in z['proba'][c])}] voxels truth {t} {name} {v}")
 
 
+def pieces(cache: Path, case: str, spec: str, model_dir: Path) -> None:
+    """Per cut candidate of one case (session 18): each piece's position (dz / dy / dx mm), its own MLP LCA / LAD / LCX
+    probabilities, its voxels per true vessel and per vessel in the variant's labels, and the nearest sure anchor of
+    each left vessel (the variant's anchor_p; candidate and distance in mm)."""
+    from cacscore.lesion import split as SP
+
+    z = np.load(cache / f"{case}.npz")
+    _, m, split = variant(load_model(model_dir), spec)
+    st = parse_split(split)
+    cl = reclassify(z, m)
+    f = z["features"].astype(np.float32)
+    every = np.asarray(m.predict_proba(m.table(f)), np.float64)
+    anc, av = SP.sure_left_calls(every, cl, 0.95 if st.anchor_p is None else st.anchor_p)
+    at = [SP._F[k] for k in SP.ANCHOR_COLUMNS]
+    lab = labels(z, m, split)
+    area = np.expm1(f[:, SP._F["log_area_mm2"]])
+    sp = z["spacing"]
+    for c in np.flatnonzero(np.isin(cl, SP.LEFT) & (area >= st.min_area_mm2 * (1 - 1e-6))):
+        zyx = np.argwhere(z["ids"] == c + 1)
+        vals = z["hu"][zyx[:, 0], zyx[:, 1], zyx[:, 2]].astype(float)
+        cutter = SP.cut_axis if st.method == "axis" else SP.cut
+        piece = cutter(zyx[:, 1:] * sp[1:], st.n_pieces(len(zyx) * sp[1] * sp[2]))
+        names, piece = np.unique(piece, return_inverse=True)
+        rows = SP.pieces_features(f[c], zyx, vals, piece, len(names), z["heart_index"], sp, float(z["threshold_hu"]),
+                                  st.piece_columns)
+        p = np.asarray(m.predict_proba(m.table(rows)))
+        print(f"c{c} class {cl[c]} AU {z['agatston'][c]:.0f} own p LCA/LAD/LCX/RCA {np.round(every[c, 1:5], 2)} "
+              f"pos {np.round(f[c, at], 1)}")
+        for k in range(len(names)):
+            mk = piece == k
+            tv = np.bincount(z["truth_labels"][zyx[mk, 0], zyx[mk, 1], zyx[mk, 2]], minlength=5)[1:]
+            vv = np.bincount(lab[zyx[mk, 0], zyx[mk, 1], zyx[mk, 2]], minlength=5)[1:]
+            d = np.linalg.norm(f[anc][:, at] - rows[k, at], axis=1)
+            near = " ".join(f"{n} " + (f"c{anc[av == v][np.argmin(d[av == v])]}@{d[av == v].min():.1f}"
+                                        if (av == v).any() else "-") for v, n in ((1, "LCA"), (2, "LAD"), (3, "LCX")))
+            print(f"   piece {k} pos {np.round(rows[k, at], 1)} n {mk.sum()} p LCA/LAD/LCX {np.round(p[k, 1:4], 2)} "
+                  f"truth {tv.tolist()} -> {vv.tolist()}; nearest sure {near}")
+
+
 def picture(cache: Path, release: Path, png: Path, case: str, slices: list[int], specs: list[str],
             model_dir: Path) -> None:
     import matplotlib
@@ -198,11 +239,18 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--case", required=True)
     c.add_argument("--variant", default="shipped=")
     c.add_argument("--model", type=Path, default=Path(DEFAULT_MODEL))
+    q = sub.add_parser("pieces")
+    q.add_argument("cache", type=Path)
+    q.add_argument("--case", required=True)
+    q.add_argument("--variant", default="shipped=split:10,5,anchor=0.95,self=1")
+    q.add_argument("--model", type=Path, default=Path(DEFAULT_MODEL))
     a = ap.parse_args(argv)
     if a.cmd == "replay":
         replay(a.cache, a.variant, a.model)
     elif a.cmd == "candidates":
         candidates(a.cache, a.case, a.variant, a.model)
+    elif a.cmd == "pieces":
+        pieces(a.cache, a.case, a.variant, a.model)
     else:
         picture(a.cache, a.release, a.png, a.case, a.slices, a.variant, a.model)
     return 0

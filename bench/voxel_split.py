@@ -83,7 +83,8 @@ def parse_split(s: str) -> SplitSettings:
     tok = s.split(",")
     v = [t for t in tok if "=" not in t]
     kw = dict(t.split("=", 1) for t in tok if "=" in t)
-    unknown = set(kw) - {"part", "own", "method", "pieces", "anchor", "reach", "self", "selfp", "lcareach", "lcaagree", "lcalen", "lcadenied"}
+    unknown = set(kw) - {"part", "own", "method", "pieces", "anchor", "reach", "self", "selfp",
+                         "lcareach", "lcaagree", "lcalen", "lcadenied"}
     if unknown:
         raise SystemExit(f"--split {s}: unknown {sorted(unknown)}")
     return SplitSettings(min_area_mm2=float(v[0]), piece_mm2=float(v[1]),

@@ -454,7 +454,8 @@ def test_lca_reach_and_lca_agree_limit_what_a_left_main_anchor_claims():
 def test_lca_len_keeps_the_left_main_to_its_length_from_the_patient_right_most_lca_call():
     """SplitSettings.lca_len_mm (session 18): every piece of the 20 mm bar (x 10..49 at 0.5 mm; class LAD after the
     vote) reads LCA; with lca_len_mm 8 the pieces more than 8 mm from the patient-right-most LCA piece (the least dx:
-    the bar's x = 10 end) are beyond the fork and take the bar's class (LAD); its right-hand end stays LCA. Off: all LCA.
+    the bar's x = 10 end) are beyond the fork and take the bar's class (LAD); its right-hand end stays LCA. Off: all
+    LCA.
     A bar of class LCA gives its far pieces their more probable branch (here LCX)."""
     hu = _volume()
     cand = _candidates(hu)
@@ -481,7 +482,8 @@ def test_lca_len_keeps_the_left_main_to_its_length_from_the_patient_right_most_l
 
 
 def test_the_left_main_settings_survive_save_and_load_and_bad_ones_fail(tmp_path):
-    s = SplitSettings(anchor_p=0.95, anchor_self=True, lca_reach_mm=7.0, lca_agree=True, lca_len_mm=15.0, lca_denied="class")
+    s = SplitSettings(anchor_p=0.95, anchor_self=True, lca_reach_mm=7.0, lca_agree=True, lca_len_mm=15.0,
+                      lca_denied="class")
     model = L.load_model(Path(__file__).parent / "data" / "lesion_model_phantom300")
     L.save_model(dataclasses.replace(model, config=model.config.with_split(s)), tmp_path / "m")
     assert L.load_model(tmp_path / "m").config.split == s

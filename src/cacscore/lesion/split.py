@@ -84,22 +84,24 @@ class SplitSettings:
     # with anchor_self: the least probability of its own call (LCA / LAD / LCX) at which the cut candidate anchors its
     # own pieces; None: anchor_p (only a sure call, as any other anchor); 0: whatever its own call's probability
     anchor_self_p: float | None = None
-    # session 18 (wt26c), opt-in: the left main is short (5-15 mm from the left sinus to the fork; beyond the fork
-    # nothing is left main), but an LCA anchor reaches anchor_mm (20 mm) and claims the first centimetre of both
-    # branches (phantom v11 seed 14502 patient 33: a 603 AU proximal-LAD slice 5 mm above a sure left-main call went to
-    # the LCA; patient 30: a 116 AU LAD slice 9 mm from one). lca_reach_mm: an LCA anchor (another candidate's or the
-    # cut candidate's own) claims only pieces within this (mm); None: anchor_mm (as before). lca_agree: a piece takes
-    # LCA from an anchor only when its own MLP call is LCA too. A piece an LCA anchor may not claim takes the nearest
-    # other anchor within anchor_mm, else its own call (docs/lesion_scorer.md "(session 18, wt26c)")
+    # session 18 (wt26c), opt-in, with the anchor rule: the left main is short (5-15 mm in the anatomy texts; the v11
+    # phantom's median 16, p90 24 mm) and beyond the fork nothing is left main, but a sure LCA call anchors every piece
+    # within anchor_mm (20 mm) and claims the first 5-9 mm of the branches, whose pieces read LAD / LCX themselves
+    # (phantom v11 seed 14821 patient 22: a 187 AU LAD candidate claimed whole by a 66 AU LCA call in the same slice;
+    # seed 14502 patient 33: a 603 AU LAD slice 5 mm above a sure LCA call). lca_reach_mm: an LCA anchor (another
+    # candidate's or the cut candidate's own) claims only pieces within this (mm); None: anchor_mm (as before).
+    # lca_agree: a piece takes LCA from an anchor only when its own MLP call (argmax of LCA / LAD / LCX) is LCA too.
+    # A piece an LCA anchor may not claim takes what lca_denied says (docs/lesion_scorer.md "(session 18, wt26c)")
     lca_reach_mm: float | None = None
     lca_agree: bool = False
-    # what a piece that lca_reach_mm / lca_agree keeps from an LCA anchor takes: "anchor" (the nearest other anchor within
-    # anchor_mm, else its own call) or "class" (its candidate's class when that is LAD / LCX: the structure vote's reading
-    # of the whole 3-D plaque; else as "anchor")
+    # what a piece that lca_reach_mm / lca_agree keeps from an LCA anchor takes: "anchor" (the nearest other anchor
+    # within anchor_mm, else its own call) or "class" (its candidate's class when that is LAD / LCX: the structure
+    # vote's reading of the whole 3-D plaque; else as "anchor")
     lca_denied: str = "anchor"
     # session 18 (wt26c), opt-in: the length of the left main (mm). A piece called LCA (by its own call or an anchor)
-    # farther than this (3-D) from the left main's origin, the patient-right-most LCA call, is beyond the fork and takes
-    # its candidate's class if LAD / LCX, else its more probable branch (:func:`left_main_length`). None: off
+    # farther than this (3-D) from the left main's origin (the patient-right-most LCA piece or sure whole-LCA call) is
+    # beyond the fork and takes its candidate's class if LAD / LCX, else its more probable branch
+    # (:func:`left_main_length`). None: off
     lca_len_mm: float | None = None
 
     def __post_init__(self) -> None:
@@ -309,14 +311,14 @@ def split_labels(ids: np.ndarray, hu: np.ndarray, classes: np.ndarray, features:
 
 
 def left_main_length(done: list, whole_lca_mm: np.ndarray, classes: np.ndarray, length_mm: float) -> list:
-    """SplitSettings.lca_len_mm on the cut candidates' pieces: ``done`` holds per cut candidate (index, voxels, piece
-    of each voxel, (k, 3) piece positions in mm (dz, dy, dx), (k, 3) the pieces' LCA / LAD / LCX probabilities, (k,)
-    their vessels so far). The left main's origin is taken as the LCA-called point (a piece called LCA, or a whole
-    candidate of class 1 that was not cut and that the MLP surely calls LCA: ``whole_lca_mm``, (m, 3)) farthest to
-    the patient's right (least dx): the left main leaves the aorta's left sinus towards the patient's left, and the fork and both branches lie to the left
-    of it. A piece called LCA farther than ``length_mm`` (3-D) from that origin is beyond the fork: it takes its
-    candidate's class when that is LAD or LCX (the structure vote's reading of the whole 3-D plaque), else its own
-    more probable of LAD / LCX. Returns ``done`` with the vessels changed."""
+    """SplitSettings.lca_len_mm on the cut candidates' pieces: ``done`` holds per cut candidate (index, voxels, piece of
+    each voxel, (k, 3) piece positions in mm (dz, dy, dx), (k, 3) the pieces' LCA / LAD / LCX probabilities, (k,) their
+    vessels so far). The left main's origin is taken as the LCA-called point (a piece called LCA, or a whole candidate
+    of class 1 that was not cut and that the MLP surely calls LCA: ``whole_lca_mm``, (m, 3)) farthest to the patient's
+    right (least dx): the left main leaves the aorta's left sinus towards the patient's left, and the fork and both
+    branches lie to the left of it. A piece called LCA farther than ``length_mm`` (3-D) from that origin is beyond the
+    fork: it takes its candidate's class when that is LAD or LCX (the structure vote's reading of the whole 3-D plaque),
+    else its own more probable of LAD / LCX. Returns ``done`` with the vessels changed."""
     pts = [d[3][d[5] == 1] for d in done] + [np.asarray(whole_lca_mm, np.float64).reshape(-1, 3)]
     pts = np.vstack(pts)
     if len(pts) == 0:
