@@ -141,7 +141,7 @@ def noise_warnings(noise_hu: float | None) -> list[str]:
     if noise_hu is None or not noise_hu > NOISY_IMAGE_HU:
         return []
     return [f"noisy image (noise about {noise_hu:.0f} HU, above {NOISY_IMAGE_HU:.0f}): noise specks may be scored as "
-            "calcium; a score below about 100 AU may be noise alone"]
+            "calcium, and a score below about 100 AU may be noise alone"]  # no ';': the warnings column joins with it
 
 
 def anatomy_warnings(volume: Volume, *, lungs: LungField | None = None) -> list[str]:
