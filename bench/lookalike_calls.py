@@ -188,7 +188,10 @@ RULES: dict[str, dict] = {"above_root_25": {"above_root_outside_mm": 25.0},
                           # session 18 (wt26a): the contrast-lumen rule's structure floor 60 -> 35 mm^3; FAILED its
                           # pre-registered test (an inserted 42 mm^3 RCA plaque under the lumen on 0001; docs/
                           # lesion_scorer.md, "The coronary calls left on the contrast series (session 18, wt26a)")
-                          "lumen_35": {"lumen_structure_mm3": 35.0}}
+                          "lumen_35": {"lumen_structure_mm3": 35.0},
+                          # session 18 (lead): session 11's mitral-annulus rule (AnatomyRules.mitral_annulus, off by
+                          # default) measured again with the v11 model and anatomy
+                          "mitral": {"mitral_annulus": True}}
 """name -> AnatomyRules fields switched for ``--rule`` (filled in as rules are pre-registered)."""
 
 
