@@ -280,19 +280,20 @@ def split_labels(ids: np.ndarray, hu: np.ndarray, classes: np.ndarray, features:
         left = p.sum(1)
         own_piece = np.array(LEFT)[np.argmax(p, 1)]  # each piece's own MLP call among LCA / LAD / LCX
         vessel = np.where((left > 0) & (left >= settings.min_left_p), own_piece, cl[c])
+        pos = rows[:, at].astype(np.float64)  # the pieces' anchor-rule positions (dz / dy / dx mm)
         if anchors is not None:
             others = anchors != c
             pts, ves = anchor_positions[others], anchor_vessel[others]
             if settings.anchor_self and own_sure[c]:  # the candidate itself, at its centroid, with its own call
                 pts = np.vstack([pts, f[c, at].astype(np.float64)[None]])
                 ves = np.append(ves, own_call[c])
-            limited = nearest_anchor(rows[:, at].astype(np.float64), pts, ves, vessel, settings.anchor_mm,
+            limited = nearest_anchor(pos, pts, ves, vessel, settings.anchor_mm,
                                      settings.lca_reach_mm, (own_piece == 1) if settings.lca_agree else None)
             if settings.lca_denied == "class" and int(cl[c]) in (2, 3):  # the pieces an LCA anchor was denied
-                free = nearest_anchor(rows[:, at].astype(np.float64), pts, ves, vessel, settings.anchor_mm)
+                free = nearest_anchor(pos, pts, ves, vessel, settings.anchor_mm)
                 limited = np.where((free == 1) & (limited != 1), int(cl[c]), limited)
             vessel = limited
-        done.append((c, zyx, piece, rows[:, at].astype(np.float64), p, vessel))
+        done.append((c, zyx, piece, pos, p, vessel))
     if settings.lca_len_mm is not None and done:
         # the whole (uncut) candidates of class LCA that may mark the origin: only the MLP's sure LCA calls (as the
         # anchors: own call LCA with p >= anchor_p, 0.95 without the anchor rule), so that a sub-AU noise speck called
