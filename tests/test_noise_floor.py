@@ -90,3 +90,16 @@ def test_classify_volume_applies_the_noise_floor_only_when_on():
     big_structures = np.unique(cand.structure[area > model.config.noise_floor_area_mm2])
     keep = np.isin(cand.structure, big_structures)
     np.testing.assert_array_equal(some[keep], off[keep])
+
+
+def test_classify_volume_uses_the_callers_noise_sd():
+    # predict estimates the image noise once (for its warning) and hands it on: the floor must read that value
+    p = make_patient(45, seed=100, size=128)
+    model = L.load_model(MODEL)
+    _, off = L.classify_volume(p.hu, p.spacing_mm, model)
+    cfg = dataclasses.replace(model.config, noise_floor_k=1.0, noise_floor_area_mm2=1e6, noise_floor_base_hu=0.0)
+    floored = dataclasses.replace(model, config=cfg)
+    _, quiet = L.classify_volume(p.hu, p.spacing_mm, floored, noise_sd=0.0)  # floor 0 HU: nothing dropped
+    np.testing.assert_array_equal(quiet, off)
+    _, loud = L.classify_volume(p.hu, p.spacing_mm, floored, noise_sd=1e6)  # floor far above every peak
+    assert (off > 0).any() and not (loud > 0).any()

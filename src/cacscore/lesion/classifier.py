@@ -853,9 +853,11 @@ def framed_candidates(hu: np.ndarray, spacing_mm: Sequence[float], config: Class
 
 
 def classify_volume(hu: np.ndarray, spacing_mm: Sequence[float], model: LesionModel, *,
-                    heart_index: Sequence[float] | None = None) -> tuple[Candidates, np.ndarray]:
+                    heart_index: Sequence[float] | None = None,
+                    noise_sd: float | None = None) -> tuple[Candidates, np.ndarray]:
     """The candidates of a (z, y, x) HU volume (with the model's Agatston settings) and each one's class
-    (0 non-coronary, 1..4 = LCA, LAD, LCX, RCA). spacing_mm: (z, y, x) mm."""
+    (0 non-coronary, 1..4 = LCA, LAD, LCX, RCA). spacing_mm: (z, y, x) mm. noise_sd: the image's noise sd (HU) when
+    the caller has it (:func:`cacscore.lesion.noise.image_noise_hu`), else estimated here if the model needs it."""
     hu, sp = check_hu(hu, spacing_mm)
     # context features only where the classifier's answer counts (model.may_be_coronary: near the heart, in its z
     # range, inside the chest wall, not ruled out by anatomy): identical classes; on LIDC-IDRI-0002 the context of
@@ -863,7 +865,9 @@ def classify_volume(hu: np.ndarray, spacing_mm: Sequence[float], model: LesionMo
     cand = framed_candidates(hu, sp, model.config, threshold_hu=model.threshold_hu, min_area_mm2=model.min_area_mm2,
                              heart_index=heart_index, context_where=model.may_be_coronary)
     # the noise floor's noise sd, from the image itself (ClassifierConfig.noise_floor_k; about 0.3 s at 512 px)
-    noise = image_noise_hu(hu, sp) if model.config.noise_floor_k is not None else None
+    noise = None
+    if model.config.noise_floor_k is not None:
+        noise = image_noise_hu(hu, sp) if noise_sd is None else float(noise_sd)
     return cand, model.classify(cand.features, cand.outside_thorax_mm, cand.anatomy_columns, cand.structure,
                                 cand.agatston, noise_sd=noise)
 

@@ -110,14 +110,15 @@ class LesionPredictor:
 
     def score(self, volume: Volume) -> ScanResult:
         spacing = _abs_spacing(volume)
-        cand, classes = L.classify_volume(volume.hu, spacing, self.model)
+        noise_hu = image_noise_hu(volume.hu, spacing)  # once: the noisy-image warning and the model's noise floor
+        cand, classes = L.classify_volume(volume.hu, spacing, self.model, noise_sd=noise_hu)
         labels = L.vessel_labels(volume.hu, cand, classes, self.model)
         scores = L.score_assignment(volume.hu, cand, classes, labels=labels)
         heart = cand.heart  # find_candidates located it on this volume
         return ScanResult(scores=np.array([scores[v] for v in VESSELS], dtype=np.float64),
                           warnings=[*self.notes, *scan_warnings(volume, heart, ranges=self.ranges, lungs=cand.lungs,
                                                                 image_contrast=_sees_contrast(cand.anatomy),
-                                                                noise_hu=image_noise_hu(volume.hu, spacing))],
+                                                                noise_hu=noise_hu)],
                           heart=heart,
                           labels=labels, candidates=cand.ids > 0, anatomy=cand.anatomy)
 
