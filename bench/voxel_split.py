@@ -104,9 +104,11 @@ def parse_split(s: str) -> SplitSettings:
                          lca_len_mm=float(kw["lcalen"]) if "lcalen" in kw else None,
                          lca_denied=kw.get("lcadenied", "anchor"),
                          branch_mm=float(kw["branch"]) if "branch" in kw else None,
-                         branch_gap_mm=float(kw.get("bgap", 12.0)), branch_gap_cost=float(kw.get("bcost", 2.0)),
-                         branch_margin_mm=float(kw.get("bmargin", 2.0)), branch_lca=kw.get("blca", "0") == "1",
-                         branch_min_mm=float(kw.get("bmin", 0.0)))
+                         branch_gap_mm=float(kw.get("bgap", SplitSettings.branch_gap_mm)),
+                         branch_gap_cost=float(kw.get("bcost", SplitSettings.branch_gap_cost)),
+                         branch_margin_mm=float(kw.get("bmargin", SplitSettings.branch_margin_mm)),
+                         branch_lca=kw.get("blca", "0") == "1",
+                         branch_min_mm=float(kw.get("bmin", SplitSettings.branch_min_mm)))
 
 
 def replay(g: pd.DataFrame, m: str, guard: float | None) -> np.ndarray:

@@ -583,7 +583,7 @@ def test_branch_paths_give_a_piece_the_branch_whose_course_it_lies_on():
     from cacscore.lesion.split import branch_paths
 
     ids, classes, pos, done = _fork_case()
-    s = SplitSettings(branch_mm=12.0, branch_gap_mm=20.0, branch_gap_cost=4.0, branch_margin_mm=2.0)
+    s = SplitSettings(branch_mm=12.0, branch_gap_mm=20.0, branch_gap_cost=4.0, branch_margin_mm=2.0, branch_min_mm=0.0)
     out = {int(c): v for c, _, _, _, _, v in branch_paths(done, ids, classes, pos, s)}
     # z 14 lies on the LAD's path from its course (z >= 22) down to the left main, ~7 mm off the LCX's: LAD; the LCX's
     # first piece lies on the LCX's path: it stays LCX

@@ -105,23 +105,24 @@ class SplitSettings:
     lca_len_mm: float | None = None
     # session 19 (wt27d), opt-in: the branch paths. Near the fork the pieces' own calls and the anchors read position
     # only, and the LAD's first millimetres lie where the LCX's do (phantom v11 seed 14504 patient 14: a 10-slice
-    # column of 1.25 mm slices above the fork, LAD in the reference, called LCX / LCA; 14501 p45, 14502 p28). Here a
-    # piece of a cut candidate called LAD / LCX within branch_mm (3-D) of the left main (the LCA-labelled candidates
-    # and pieces) takes the branch whose course it lies on: per branch, the path through the calcium from that
-    # branch's calls farther than branch_mm from the left main to the left main, the shortest over a graph of the
-    # pieces and uncut left candidates (touching ones joined at their centroid distance, others within branch_gap_mm
-    # at branch_gap_cost times it); the piece takes the branch whose path it lies nearer (the detour d_B + d_LM -
-    # D_B, mm) when the other's is longer by more than branch_margin_mm (:func:`branch_paths`). None: off
+    # column of 1.25 mm slices above the fork, LAD in the reference, called LCX / LCA). Here a piece of a cut
+    # candidate called LAD / LCX within branch_mm (3-D) of the left main (the pieces called LCA of the candidates the
+    # MLP surely calls LCA as a whole, p >= anchor_p or 0.95) takes the branch whose course it lies on: per branch,
+    # the shortest path from that branch's calls farther than branch_mm from the left main to the left main, over a
+    # graph of the pieces and uncut left candidates (touching ones joined at their centroid distance, others within
+    # branch_gap_mm at branch_gap_cost times it: calcium has gaps); the piece takes the branch whose path it lies
+    # nearer (the detour d_B + d_LM - D_B, mm) when the other's is longer by more than branch_margin_mm
+    # (:func:`branch_paths`; docs/lesion_scorer.md "(session 19, wt27d)"). None: off
     branch_mm: float | None = None
-    branch_gap_mm: float = 12.0
-    branch_gap_cost: float = 2.0
+    branch_gap_mm: float = 20.0
+    branch_gap_cost: float = 4.0
     branch_margin_mm: float = 2.0
     # with branch_mm: a piece called LCA whose candidate is neither classed LCA nor surely called LCA as a whole (so no
     # part of the left main) is decided by the branch paths too (both detours within the margin: it stays LCA)
     branch_lca: bool = False
     # with branch_mm: pieces nearer the left main than this along the graph (d_LM, mm) are left as they are: at the
     # fork itself both paths pass within a few mm and the detours do not tell the branches apart (14502 p33)
-    branch_min_mm: float = 0.0
+    branch_min_mm: float = 10.0
 
     def __post_init__(self) -> None:
         if not (self.min_area_mm2 > 0 and self.piece_mm2 > 0 and self.max_pieces >= 2 and self.min_part_mm2 >= 0) or \
@@ -374,13 +375,15 @@ def branch_paths(done: list, ids: np.ndarray, classes: np.ndarray, positions_mm:
     """SplitSettings.branch_mm on the cut candidates' pieces (``done`` as :func:`left_main_length` reads it; ids: the
     candidate id volume, 1-based; classes: (n,) the candidates' classes; positions_mm: (n, 3) their dz / dy / dx
     centroids). The units: every piece of a cut candidate (its vessel so far) and every uncut candidate of class LCA /
-    LAD / LCX (its class). The left main: the LCA units; none: nothing changes. A unit farther than branch_mm from
+    LAD / LCX (its class). The left main: the LCA-labelled units of the candidates ``lca`` ((n,) bool; None: those
+    classed LCA) marks; none: nothing changes. A unit farther than branch_mm from
     every LCA unit is a branch's course (its vessel, LAD or LCX). Graph: two units that touch (26-neighbourhood of
     their voxels) are joined at their centroid distance, two within branch_gap_mm at branch_gap_cost times it (calcium
     has gaps between plaques). d_B: the shortest distance from branch B's course units, d_LM from the LCA units, D_B
     = min(d_B + d_LM) the length of B's path to the left main. A piece called LAD / LCX within branch_mm of the left
-    main takes the branch B of the smaller detour d_B + d_LM - D_B when the other branch's detour is larger by more
-    than branch_margin_mm; a branch with no course units or no path keeps its pieces as they are."""
+    main and at least branch_min_mm from it along the graph (d_LM) takes the branch B of the smaller detour d_B + d_LM
+    - D_B when the other branch's detour is larger by more than branch_margin_mm (with branch_lca also a piece called
+    LCA outside the left main); a branch with no course units or no path: nothing changes."""
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import dijkstra
 
