@@ -6,6 +6,8 @@
         [--variant NAME=...] [...]
     PYTHONPATH=src python bench/bifurcation_calls.py candidates CACHE --case p020 [--variant NAME=...]
     PYTHONPATH=src python bench/bifurcation_calls.py pieces CACHE --case p033 [--variant NAME=...]
+    PYTHONPATH=src python bench/bifurcation_calls.py zoom CACHE PNG --case p014 --cands 40 43 [--variant NAME=... ...]
+    PYTHONPATH=src python bench/bifurcation_calls.py branches CACHE --case p014 [--variant NAME=...]
 
 A CACHE is ``bench/split_rule.py cache-phantom``'s: per patient the coronary-called candidates (and those holding a
 coronary label) of the shipped model, with their features, MLP probabilities, 3-D structure, Agatston and the truth
@@ -219,6 +221,70 @@ def picture(cache: Path, release: Path, png: Path, case: str, slices: list[int],
     print(f"picture: {png}")
 
 
+def zoom(cache: Path, case: str, png: Path, cands: list[int], specs: list[str], model_dir: Path) -> None:
+    """(session 19) A tight crop round the cached candidates ``cands`` (0-based, as ``candidates`` lists them), one row
+    per slice they cover: the CT (from the cache), the phantom's voxel labels, then each variant's labels, with every
+    candidate's outline in white; titles carry the case's per-vessel AU (LCA/LAD/LCX/RCA)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    base = load_model(model_dir)
+    z = np.load(cache / f"{case}.npz")
+    labs = {"truth": z["truth_labels"]}
+    for s in specs:
+        n, m, split = variant(base, s)
+        labs[n] = labels(z, m, split)
+    au = {n: S.score(z, lab) for n, lab in labs.items()}
+    ids = z["ids"]
+    zz, yy, xx = np.nonzero(np.isin(ids, np.asarray(cands) + 1))
+    y0, y1, x0, x1 = max(0, yy.min() - 6), yy.max() + 7, max(0, xx.min() - 6), xx.max() + 7
+    sl = sorted(set(zz.tolist()))
+    fig, ax = plt.subplots(len(sl), len(labs) + 1, figsize=(2.2 * (len(labs) + 1), 2.2 * len(sl)), squeeze=False)
+    for r, k in enumerate(sl):
+        crop = z["hu"][k, y0:y1, x0:x1]
+        ax[r, 0].imshow(crop, cmap="gray", vmin=-200, vmax=800)
+        ax[r, 0].set_title(f"{case} slice {k + int(z['origin'][0])}", fontsize=7)
+        for c, (n, lab) in enumerate(labs.items(), 1):
+            ax[r, c].imshow(crop, cmap="gray", vmin=-200, vmax=800)
+            ax[r, c].imshow(COLOURS[lab[k, y0:y1, x0:x1]], interpolation="nearest")
+            ax[r, c].contour(ids[k, y0:y1, x0:x1] > 0, levels=[0.5], colors="w", linewidths=0.4)
+            ax[r, c].set_title(f"{n} " + "/".join(f"{a:.0f}" for a in au[n]), fontsize=6)
+        for a in ax[r]:
+            a.set_xticks([])
+            a.set_yticks([])
+    fig.suptitle(f"{case}: LCA red, LAD green, LCX blue, RCA yellow; up = anterior", fontsize=7)
+    fig.tight_layout()
+    fig.savefig(png, dpi=70)
+    print(f"zoom: {png} (slices {sl[0] + int(z['origin'][0])}-{sl[-1] + int(z['origin'][0])})")
+
+
+def branches(cache: Path, case: str, spec: str, model_dir: Path) -> None:
+    """(session 19) SplitSettings.branch_mm's units of one case (``cacscore.lesion.split._DEBUG``): per unit (a piece
+    or an uncut left candidate) its vessel before the rule, position (dz / dy / dx mm), whether it is in the left main,
+    within branch_mm of it, its graph distance d_LM, its LAD and LCX detours (mm), its true voxels and its final
+    labels (LCA / LAD / LCX)."""
+    from cacscore.lesion import split as SP
+
+    z = np.load(cache / f"{case}.npz")
+    _, m, split = variant(load_model(model_dir), spec)
+    SP._DEBUG = []
+    try:
+        lab = labels(z, m, split)
+        runs = list(SP._DEBUG)
+    finally:
+        SP._DEBUG = None
+    for d in runs:
+        u, tl = d["unit"], z["truth_labels"]
+        for i in np.argsort(d["pts"][:, 0], kind="stable"):
+            mk = u == i + 1
+            print(f"u{i} {'LM' if d['lm'][i] else '  '} vessel {d['v'][i]} pos {np.round(d['pts'][i], 1)} near "
+                  f"{int(d['near'][i])} dLM {d['d_lm'][i]:.1f} detour LAD {d['detour'][2][i]:.1f} LCX "
+                  f"{d['detour'][3][i]:.1f} truth {np.bincount(tl[mk], minlength=5)[1:4].tolist()} -> "
+                  f"{np.bincount(lab[mk], minlength=5)[1:4].tolist()}")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -244,6 +310,19 @@ def main(argv: list[str] | None = None) -> int:
     q.add_argument("--case", required=True)
     q.add_argument("--variant", default="shipped=split:10,5,anchor=0.95,self=1")
     q.add_argument("--model", type=Path, default=Path(DEFAULT_MODEL))
+    zz = sub.add_parser("zoom")
+    zz.add_argument("cache", type=Path)
+    zz.add_argument("png", type=Path)
+    zz.add_argument("--case", required=True)
+    zz.add_argument("--cands", type=int, nargs="+", required=True)
+    zz.add_argument("--variant", nargs="+", default=["shipped="])
+    zz.add_argument("--model", type=Path, default=Path(DEFAULT_MODEL))
+    b = sub.add_parser("branches")
+    b.add_argument("cache", type=Path)
+    b.add_argument("--case", required=True)
+    b.add_argument("--variant", default="branch=split:10,5,anchor=0.95,self=1,lcalen=15,lcaagree=1,lcadenied=class,"
+                                        "branch=20,blca=1")
+    b.add_argument("--model", type=Path, default=Path(DEFAULT_MODEL))
     a = ap.parse_args(argv)
     if a.cmd == "replay":
         replay(a.cache, a.variant, a.model)
@@ -251,6 +330,10 @@ def main(argv: list[str] | None = None) -> int:
         candidates(a.cache, a.case, a.variant, a.model)
     elif a.cmd == "pieces":
         pieces(a.cache, a.case, a.variant, a.model)
+    elif a.cmd == "zoom":
+        zoom(a.cache, a.case, a.png, a.cands, a.variant, a.model)
+    elif a.cmd == "branches":
+        branches(a.cache, a.case, a.variant, a.model)
     else:
         picture(a.cache, a.release, a.png, a.case, a.slices, a.variant, a.model)
     return 0

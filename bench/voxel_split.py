@@ -79,12 +79,15 @@ def parse_split(s: str) -> SplitSettings:
     (SplitSettings.anchor_p), reach=MM (SplitSettings.anchor_mm), self=0|1 (SplitSettings.anchor_self), selfp=P
     (SplitSettings.anchor_self_p); (session 18) lcareach=MM (SplitSettings.lca_reach_mm), lcaagree=0|1
     (SplitSettings.lca_agree), lcalen=MM (SplitSettings.lca_len_mm),
-    lcadenied=anchor|class (SplitSettings.lca_denied)."""
+    lcadenied=anchor|class (SplitSettings.lca_denied); (session 19) branch=MM (SplitSettings.branch_mm), bgap=MM
+    (branch_gap_mm), bcost=X (branch_gap_cost), bmargin=MM (branch_margin_mm), blca=0|1 (branch_lca), bmin=MM
+    (branch_min_mm)."""
     tok = s.split(",")
     v = [t for t in tok if "=" not in t]
     kw = dict(t.split("=", 1) for t in tok if "=" in t)
     unknown = set(kw) - {"part", "own", "method", "pieces", "anchor", "reach", "self", "selfp",
-                         "lcareach", "lcaagree", "lcalen", "lcadenied"}
+                         "lcareach", "lcaagree", "lcalen", "lcadenied",
+                         "branch", "bgap", "bcost", "bmargin", "blca", "bmin"}
     if unknown:
         raise SystemExit(f"--split {s}: unknown {sorted(unknown)}")
     return SplitSettings(min_area_mm2=float(v[0]), piece_mm2=float(v[1]),
@@ -99,7 +102,13 @@ def parse_split(s: str) -> SplitSettings:
                          lca_reach_mm=float(kw["lcareach"]) if "lcareach" in kw else None,
                          lca_agree=kw.get("lcaagree", "0") == "1",
                          lca_len_mm=float(kw["lcalen"]) if "lcalen" in kw else None,
-                         lca_denied=kw.get("lcadenied", "anchor"))
+                         lca_denied=kw.get("lcadenied", "anchor"),
+                         branch_mm=float(kw["branch"]) if "branch" in kw else None,
+                         branch_gap_mm=float(kw.get("bgap", SplitSettings.branch_gap_mm)),
+                         branch_gap_cost=float(kw.get("bcost", SplitSettings.branch_gap_cost)),
+                         branch_margin_mm=float(kw.get("bmargin", SplitSettings.branch_margin_mm)),
+                         branch_lca=kw.get("blca", "0") == "1",
+                         branch_min_mm=float(kw.get("bmin", SplitSettings.branch_min_mm)))
 
 
 def replay(g: pd.DataFrame, m: str, guard: float | None) -> np.ndarray:

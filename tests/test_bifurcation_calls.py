@@ -48,3 +48,16 @@ def test_the_replay_from_stored_probabilities_is_classify():
         assert len(np.unique(want[want > 0])) >= 2 and (want != np.argmax(p, 1)).any()  # the steps moved calls
         z = {"proba": p, "structure": structure, "agatston": au, "features": f}
         np.testing.assert_array_equal(B.reclassify(z, m), want)
+
+
+def test_the_split_spec_reads_the_branch_keys():
+    """Session 19 (wt27d): parse_split's branch keys set SplitSettings.branch_*; unset ones keep the dataclass's
+    defaults; a spec without them leaves the rule off."""
+    from voxel_split import parse_split
+
+    from cacscore.lesion.split import SplitSettings
+
+    s = parse_split("10,5,anchor=0.95,self=1,branch=20,blca=1,bmin=6,bcost=3")
+    assert (s.branch_mm, s.branch_lca, s.branch_min_mm, s.branch_gap_cost) == (20.0, True, 6.0, 3.0)
+    assert (s.branch_gap_mm, s.branch_margin_mm) == (SplitSettings.branch_gap_mm, SplitSettings.branch_margin_mm)
+    assert parse_split("10,5").branch_mm is None

@@ -541,3 +541,60 @@ def test_lca_len_takes_the_origin_only_from_sure_whole_lca_calls():
     assert unsure[1, 21, 22] == 1 and unsure[1, 21, 48] == 2
     sure = split_labels(cand.ids, hu, classes, cand.features, cand.heart_index, SP, 130.0, calls(0.97), rule)
     assert sure[1, 21, 22] == 2 and sure[1, 21, 11] == 1
+
+
+def _fork_case():
+    """Session 19 (SplitSettings.branch_mm): a 1 mm grid. The left main (an uncut candidate classed LCA) runs along
+    x at z 10, y 10, x 0..4; the LAD rises as a column at y 10, x 5..6 from z 11 to z 40 (one uncut LAD candidate per
+    slice, except z 14: a cut candidate whose one piece the split called LCX); the LCX runs along y at z 10, x 5..6,
+    y 11..40 (a cut candidate of y 11..13, its piece LCX, and an uncut LCX candidate of y 14..40)."""
+    ids = np.zeros((42, 42, 8), np.int64)
+    classes, pos = [], []
+
+    def add(cls, mask):
+        ids[mask] = len(classes) + 1
+        zz, yy, xx = np.nonzero(mask)
+        classes.append(cls)
+        pos.append((zz.mean(), yy.mean(), xx.mean()))
+
+    m = np.zeros(ids.shape, bool)
+    m[10, 10, 0:5] = True
+    add(1, m)
+    for z in range(11, 41):
+        m = np.zeros(ids.shape, bool)
+        m[z, 10, 5:7] = True
+        add(3 if z == 14 else 2, m)
+    m = np.zeros(ids.shape, bool)
+    m[10, 11:14, 5:7] = True
+    add(3, m)
+    m = np.zeros(ids.shape, bool)
+    m[10, 14:41, 5:7] = True
+    add(3, m)
+    classes, pos = np.array(classes), np.array(pos, np.float64)
+    done = []
+    for c in (4, 31):  # the cut candidates (0-based): z 14 in the LAD column, and the LCX's first 3 mm
+        zyx = np.argwhere(ids == c + 1)
+        done.append((c, zyx, np.zeros(len(zyx), np.int64), pos[c][None], np.array([[0.0, 0.2, 0.8]]),
+                     np.array([3])))
+    return ids, classes, pos, done
+
+
+def test_branch_paths_give_a_piece_the_branch_whose_course_it_lies_on():
+    from cacscore.lesion.split import branch_paths
+
+    ids, classes, pos, done = _fork_case()
+    s = SplitSettings(branch_mm=12.0, branch_gap_mm=20.0, branch_gap_cost=4.0, branch_margin_mm=2.0, branch_min_mm=0.0)
+    out = {int(c): v for c, _, _, _, _, v in branch_paths(done, ids, classes, pos, s)}
+    # z 14 lies on the LAD's path from its course (z >= 22) down to the left main, ~7 mm off the LCX's: LAD; the LCX's
+    # first piece lies on the LCX's path: it stays LCX
+    assert out[4].tolist() == [2] and out[31].tolist() == [3]
+    # a piece nearer the left main than branch_min_mm along the graph (z 14: 3.6 + 3 mm) is left as it is
+    near = branch_paths(done, ids, classes, pos, dataclasses.replace(s, branch_min_mm=8.0))
+    assert [int(d[5][0]) for d in near] == [3, 3]
+    # no left main (nothing LCA-labelled): nothing changes
+    none = branch_paths(done, ids, classes, pos, s, lca=np.zeros(len(classes), bool))
+    assert [int(d[5][0]) for d in none] == [3, 3]
+    # off by default; bad values fail
+    assert SplitSettings().branch_mm is None
+    with pytest.raises(ValueError):
+        SplitSettings(branch_mm=10.0, branch_gap_cost=0.5)

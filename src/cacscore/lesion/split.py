@@ -103,6 +103,26 @@ class SplitSettings:
     # beyond the fork and takes its candidate's class if LAD / LCX, else its more probable branch
     # (:func:`left_main_length`). None: off
     lca_len_mm: float | None = None
+    # session 19 (wt27d), opt-in: the branch paths. Near the fork the pieces' own calls and the anchors read position
+    # only, and the LAD's first millimetres lie where the LCX's do (phantom v11 seed 14504 patient 14: a 10-slice
+    # column of 1.25 mm slices above the fork, LAD in the reference, called LCX / LCA). Here a piece of a cut
+    # candidate called LAD / LCX within branch_mm (3-D) of the left main (the pieces called LCA of the candidates the
+    # MLP surely calls LCA as a whole, p >= anchor_p or 0.95) takes the branch whose course it lies on: per branch,
+    # the shortest path from that branch's calls farther than branch_mm from the left main to the left main, over a
+    # graph of the pieces and uncut left candidates (touching ones joined at their centroid distance, others within
+    # branch_gap_mm at branch_gap_cost times it: calcium has gaps); the piece takes the branch whose path it lies
+    # nearer (the detour d_B + d_LM - D_B, mm) when the other's is longer by more than branch_margin_mm
+    # (:func:`branch_paths`; docs/lesion_scorer.md "(session 19, wt27d)"). None: off
+    branch_mm: float | None = None
+    branch_gap_mm: float = 20.0
+    branch_gap_cost: float = 4.0
+    branch_margin_mm: float = 2.0
+    # with branch_mm: a piece called LCA whose candidate is neither classed LCA nor surely called LCA as a whole (so no
+    # part of the left main) is decided by the branch paths too (both detours within the margin: it stays LCA)
+    branch_lca: bool = False
+    # with branch_mm: pieces nearer the left main than this along the graph (d_LM, mm) are left as they are: at the
+    # fork itself both paths pass within a few mm and the detours do not tell the branches apart (14502 p33)
+    branch_min_mm: float = 10.0
 
     def __post_init__(self) -> None:
         if not (self.min_area_mm2 > 0 and self.piece_mm2 > 0 and self.max_pieces >= 2 and self.min_part_mm2 >= 0) or \
@@ -111,7 +131,9 @@ class SplitSettings:
                 not (self.anchor_self_p is None or 0 <= float(self.anchor_self_p) <= 1) or \
                 not (self.lca_reach_mm is None or float(self.lca_reach_mm) > 0) or \
                 not (self.lca_len_mm is None or float(self.lca_len_mm) > 0) or \
-                self.lca_denied not in ("anchor", "class"):
+                self.lca_denied not in ("anchor", "class") or \
+                not (self.branch_mm is None or float(self.branch_mm) > 0) or not self.branch_gap_mm >= 0 or \
+                not self.branch_gap_cost >= 1 or not self.branch_margin_mm >= 0 or not self.branch_min_mm >= 0:
             raise ValueError(f"bad split settings: {self!r}")
 
     @property
@@ -305,6 +327,11 @@ def split_labels(ids: np.ndarray, hu: np.ndarray, classes: np.ndarray, features:
         whole = np.flatnonzero((cl == 1) & (call == 1) & sure)
         whole = whole[~np.isin(whole, [d[0] for d in done])]
         done = left_main_length(done, f[whole][:, at].astype(np.float64), cl, settings.lca_len_mm)
+    if settings.branch_mm is not None and done:
+        if every is None:
+            every = np.asarray(proba(f, np.arange(len(cl))), np.float64)
+        call, sure = left_calls(every, 0.95 if settings.anchor_p is None else float(settings.anchor_p))
+        done = branch_paths(done, ids, cl, f[:, at].astype(np.float64), settings, lca=(call == 1) & sure)
     for c, zyx, piece, _, _, vessel in done:
         voxel_vessel = guard_parts(vessel[piece], int(cl[c]), py * px, settings)
         labels[zyx[:, 0], zyx[:, 1], zyx[:, 2]] = voxel_vessel.astype(np.uint8)
@@ -333,4 +360,106 @@ def left_main_length(done: list, whole_lca_mm: np.ndarray, classes: np.ndarray, 
             branch = np.where(p[:, 1] >= p[:, 2], 2, 3)
             vessel[far] = int(classes[c]) if int(classes[c]) in (2, 3) else branch[far]
         out.append((c, zyx, piece, pos, p, vessel))
+    return out
+
+
+_DEBUG: list | None = None  # bench/diagnosis hook: branch_paths appends its units and detours when a list
+
+_TOUCH = [(dz, dy, dx) for dz in (0, 1) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if (dz, dy, dx) > (0, 0, 0)]
+"""The half 26-neighbourhood: two units touch when a voxel of one lies at one of these offsets from a voxel of the
+other (same slice: 8-neighbours; the next slice: the 9 voxels over it)."""
+
+
+def branch_paths(done: list, ids: np.ndarray, classes: np.ndarray, positions_mm: np.ndarray, settings: SplitSettings,
+                 lca: np.ndarray | None = None) -> list:
+    """SplitSettings.branch_mm on the cut candidates' pieces (``done`` as :func:`left_main_length` reads it; ids: the
+    candidate id volume, 1-based; classes: (n,) the candidates' classes; positions_mm: (n, 3) their dz / dy / dx
+    centroids). The units: every piece of a cut candidate (its vessel so far) and every uncut candidate of class LCA /
+    LAD / LCX (its class). The left main: the LCA-labelled units of the candidates ``lca`` ((n,) bool; None: those
+    classed LCA) marks; none: nothing changes. A unit farther than branch_mm from
+    every LCA unit is a branch's course (its vessel, LAD or LCX). Graph: two units that touch (26-neighbourhood of
+    their voxels) are joined at their centroid distance, two within branch_gap_mm at branch_gap_cost times it (calcium
+    has gaps between plaques). d_B: the shortest distance from branch B's course units, d_LM from the LCA units, D_B
+    = min(d_B + d_LM) the length of B's path to the left main. A piece called LAD / LCX within branch_mm of the left
+    main and at least branch_min_mm from it along the graph (d_LM) takes the branch B of the smaller detour d_B + d_LM
+    - D_B when the other branch's detour is larger by more than branch_margin_mm (with branch_lca also a piece called
+    LCA outside the left main); a branch with no course units or no path: nothing changes."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import dijkstra
+
+    cut = {int(d[0]) for d in done}
+    lca_ok = np.asarray(classes) == 1 if lca is None else np.asarray(lca, bool)
+    units_vessel, units_pos, units_class = [], [], []
+    unit = np.zeros(ids.shape, np.int64)  # unit id + 1 per voxel
+    for c, zyx, piece, pos, _, vessel in done:
+        first = len(units_vessel)
+        unit[zyx[:, 0], zyx[:, 1], zyx[:, 2]] = first + 1 + piece
+        units_vessel.extend(int(v) for v in vessel)
+        units_pos.extend(pos)
+        units_class.extend([int(lca_ok[c])] * len(vessel))
+    whole = [i for i in np.flatnonzero(np.isin(classes, LEFT)) if int(i) not in cut]
+    if whole:
+        at = np.isin(ids, np.asarray(whole) + 1)
+        lut = np.zeros(len(classes) + 1, np.int64)
+        lut[np.asarray(whole) + 1] = len(units_vessel) + 1 + np.arange(len(whole))
+        unit[at] = lut[ids[at]]
+        units_vessel.extend(int(classes[i]) for i in whole)
+        units_pos.extend(positions_mm[whole])
+        units_class.extend(int(lca_ok[i]) for i in whole)
+    v = np.asarray(units_vessel, np.int64)
+    pts = np.asarray(units_pos, np.float64).reshape(-1, 3)
+    n = len(v)
+    # the left main: the LCA-labelled units of the candidates ``lca`` marks (split_labels: those the MLP surely calls
+    # LCA as a whole; default: those classed LCA). A piece called LCA in a candidate read as LAD / LCX is no evidence
+    # of where the left main runs (14504 p14's LAD column above the fork: pieces called LCA in candidates the MLP calls
+    # LAD 1.00), nor is a speck classed LCA that the MLP calls LAD 0.62 beside the fork (the same patient)
+    lm_unit = (v == 1) & (np.asarray(units_class) == 1)
+    lm = np.flatnonzero(lm_unit)
+    if len(lm) == 0 or n < 3:
+        return done
+    d_lm_direct = np.linalg.norm(pts[:, None, :] - pts[lm][None, :, :], axis=2).min(1)
+    near = d_lm_direct <= float(settings.branch_mm)
+    # the graph: touching units at their centroid distance, others within the gap at gap_cost times it
+    pair = np.linalg.norm(pts[:, None, :] - pts[None, :, :], axis=2)
+    w = np.where(pair <= settings.branch_gap_mm, pair * settings.branch_gap_cost, np.inf)
+    zmax, ymax, xmax = unit.shape
+    for dz, dy, dx in _TOUCH:
+        a = unit[0:zmax - dz, max(0, -dy):ymax - max(0, dy), max(0, -dx):xmax - max(0, dx)]
+        b = unit[dz:, max(0, dy):ymax - max(0, -dy), max(0, dx):xmax - max(0, -dx)]
+        m = (a > 0) & (b > 0) & (a != b)
+        if m.any():
+            i, j = a[m] - 1, b[m] - 1
+            w[i, j] = pair[i, j]
+            w[j, i] = pair[j, i]
+    np.fill_diagonal(w, np.inf)
+    ii, jj = np.nonzero(np.isfinite(w))
+    graph = coo_matrix((np.maximum(w[ii, jj], 1e-6), (ii, jj)), shape=(n, n)).tocsr()
+    d_lm = dijkstra(graph, directed=False, indices=lm, min_only=True)
+    detour = {}
+    for b in (2, 3):
+        course = np.flatnonzero((v == b) & ~near)
+        if len(course) == 0:
+            return done
+        d_b = dijkstra(graph, directed=False, indices=course, min_only=True)
+        total = d_b + d_lm
+        if not np.isfinite(total).any():
+            return done
+        detour[b] = total - total[np.isfinite(total)].min()
+    if _DEBUG is not None:
+        _DEBUG.append(dict(v=v, pts=pts, near=near, detour=detour, d_lm=d_lm, graph=graph, unit=unit, lm=lm_unit))
+    lad_better = detour[2] + settings.branch_margin_mm < detour[3]
+    lcx_better = detour[3] + settings.branch_margin_mm < detour[2]
+    out, k = [], 0
+    for c, zyx, piece, pos, p, vessel in done:
+        m = len(vessel)
+        sl = slice(k, k + m)
+        k += m
+        zone = near[sl] & (d_lm[sl] >= settings.branch_min_mm)
+        free = zone & np.isin(vessel, (2, 3))
+        if settings.branch_lca:  # pieces called LCA in a candidate neither classed nor surely called LCA
+            free |= zone & (vessel == 1) & ~lm_unit[sl]
+        new = vessel.copy()
+        new[free & lad_better[sl]] = 2
+        new[free & lcx_better[sl]] = 3
+        out.append((c, zyx, piece, pos, p, new))
     return out
