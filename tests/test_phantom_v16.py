@@ -50,7 +50,7 @@ def test_v16_draws_keep_v15s_heart_domes_calcium_and_slices():
         assert (a15.z_dome_mm, a15.dome_left, a15.right_dome_raise_mm) == (a16.z_dome_mm, a16.dome_left,
                                                                            a16.right_dome_raise_mm)
         assert V16_DOME_ROUND[0] <= a16.dome_round <= V16_DOME_ROUND[1] < a15.dome_round
-        assert a15.kyphosis[0] == a16.kyphosis[0] and a15.kyphosis[3] == a16.kyphosis[3]  # apex, back share
+        assert a15.kyphosis[0] == a16.kyphosis[0]  # the apex (severity and back share: the same draws, wider ranges)
         assert [(s.vessel, s.s_frac, s.diameter_mm, s.hu) for s in d15.specs] == \
                [(s.vessel, s.s_frac, s.diameter_mm, s.hu) for s in d16.specs]
         assert [tuple(p.centre) for p in d15.plaques] == [tuple(p.centre) for p in d16.plaques]

@@ -414,16 +414,20 @@ back's sagitta 0.44-0.61 of the front's. Chosen on the real series and dev seed 
 spine's curve and the back (session 18, wt26b)")."""
 
 
-def _draw_kyphosis(ky: np.random.Generator, severity: tuple[float, float] | None = None
+def _draw_kyphosis(ky: np.random.Generator, severity: tuple[float, float, float] | None = None
                    ) -> tuple[float, float, float, float]:
     """v15: (apex height above the carina, radius above, radius below, the back's share of the shift) from V15_KYPHOSIS:
     one severity s scales both curvatures (a kyphotic spine is curved above and below its apex), each jittered."""
     k = V15_KYPHOSIS
     apex = float(ky.uniform(*k["apex_h_mm"]))
-    sev = float(ky.uniform(*(severity or k["severity"])))  # v16: V16_SEVERITY (the same draw, a wider range)
+    if severity is None:
+        sev = float(ky.uniform(*k["severity"]))
+    else:  # v16: the same uniform draw mapped onto V16_SEVERITY (lo, hi, power): a longer tail of kyphotic spines
+        sev = float(severity[0] + (severity[1] - severity[0]) * ky.uniform() ** severity[2])
     r_up = 1.0 / (sev * k["k_above_per_mm"] * float(ky.uniform(*k["above_jitter"])))
     r_low = 1.0 / (sev * k["k_below_per_mm"] * float(ky.uniform(*k["below_jitter"])))
-    return apex, r_up, r_low, max(float(ky.uniform(*k["back_share"])), 0.0)  # 1 in 8 backs do not follow
+    share = k["back_share"] if severity is None else V16_BACK_SHARE  # v16: the same draw, a wider range
+    return apex, r_up, r_low, max(float(ky.uniform(*share)), 0.0)  # 1 in 8 (v16: 9) backs do not follow
 
 
 V15_KYPHOSIS_MAX_MM = 45.0
@@ -443,9 +447,18 @@ calcium inside the epicardial fat, so the truth does not change (tests/test_phan
 elsewhere the band reaches to 15 mm behind the body's front."""
 
 
-V16_SEVERITY = (0.05, 2.2)
-"""v16: the kyphosis severity's range (v15: V15_KYPHOSIS["severity"] 0.05-1.7, the same draw): v15's second check left
-real 0001's front angle (41.8 degrees) above all 28 measured patients (max 39.3); chosen on dev seed 14838."""
+V16_SEVERITY = (0.05, 2.6, 1.5)
+"""v16: the kyphosis severity = lo + (hi - lo) u ** power of v15's uniform draw u (v15: V15_KYPHOSIS["severity"] 0.05-1.7,
+linear): v15's second check left real 0001's front angle (41.8 degrees) above all 28 measured patients (max 39.3). On
+dev seed 14838 (ids 1-20, 256 px) 0.05-2.2 linear with V16_HEART_DAMP 0.6 reached a front angle of 42.3 and a back
+angle of 20.8 (0001: 21.2) at most; the power keeps the straight spines (0003) and lengthens the kyphotic tail."""
+V16_BACK_SHARE = (-0.1, 0.8)
+"""v16: the back's share of the column's shift (v15: V15_KYPHOSIS["back_share"] -0.1-0.7, the same draw): on dev seed
+14838 the back's sagitta and angle reached 0001's (10.6 mm, 21.2 degrees) only in one patient with v15's range."""
+V16_HEART_DAMP = 0.6
+"""v16: the share of the curve the column follows at the heart's levels (v15: V15_HEART_DAMP 0.45, set before the
+descending aorta moved with the column, 3755d27); with V16_SEVERITY alone dev seed 14838's front angle stayed <= 38.3
+degrees on 18 patients (the lower line of the angle lies at the heart's levels)."""
 V16_DOME_ROUND = (1.0, 1.3)
 """v16: the domes' shape exponent (v5-v15: 1.55-1.85, flat-topped caps with a shelf on a coronal reformat); v16 maps
 the same draw onto this range: rounder caps, the lung's floor falling from each top laterally and medially."""
@@ -3338,7 +3351,8 @@ def kyphosis_shift_mm(anat: Anatomy, z_mm: np.ndarray) -> np.ndarray:
     g = _kyphosis_curve(anat, z) - float(_kyphosis_curve(anat, np.array([0.5 * (lo + hi)]))[0])
     # damped at the heart's levels: the descending aorta and the oesophagus are drawn against the straight column, and
     # the undamped curve squeezed the aorta into the vertebral body 40 mm below the heart's centre (dev 14812/5: +24 mm)
-    return g * (V15_HEART_DAMP + (1.0 - V15_HEART_DAMP) * _off_heart_levels(anat, z))
+    damp = V16_HEART_DAMP if anat.abdomen is not None else V15_HEART_DAMP
+    return g * (damp + (1.0 - damp) * _off_heart_levels(anat, z))
 
 
 def _off_heart_levels(anat: Anatomy, z: np.ndarray) -> np.ndarray:
