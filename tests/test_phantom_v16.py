@@ -77,6 +77,8 @@ def test_v16_truth_equals_v15_and_organs_drawn():
     p = make_patient(1, seed=SEED, size=64, version="v16", anatomy=True)
     st = p.anatomy_labels == LABEL["stomach"]
     assert (p.hu_static[st] < -500).any() and (np.abs(p.hu_static[st] - 12) < 20).any()
+    # the abdominal aorta and the IVC reach the lower scan's bottom slice (drawn to v15's; continued by v16)
+    assert (p.anatomy_labels[0] == LABEL["aorta_abdominal"]).any() and (p.anatomy_labels[0] == LABEL["ivc"]).any()
 
 
 def test_v16_truth_exact_and_deterministic():

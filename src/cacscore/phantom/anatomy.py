@@ -481,6 +481,7 @@ class Abdomen:
     gallbladder: tuple[float, ...] | None  # (dx, dy, depth below the right dome's top, semi-x, semi-y, half-height)
     fat_plane_mm: float  # the fat between the liver and the organs beside / below it
     bowel_seed: int
+    vessels: tuple = ()  # straight continuations of the abdominal aorta and the IVC down to the lower scan's bottom
 
 
 def _draw_abdomen_v16(ab: np.random.Generator, anat: "Anatomy") -> "Anatomy":
@@ -502,6 +503,21 @@ def _draw_abdomen_v16(ab: np.random.Generator, anat: "Anatomy") -> "Anatomy":
                      if ab.random() < 0.6 else None),
         fat_plane_mm=float(ab.uniform(2, 5)), bowel_seed=int(ab.integers(2**31)))
     extra = int(round(float(ab.uniform(*V16_EXTRA_BELOW_MM)) / anat.slice_mm))
+    # the abdominal aorta and the IVC were drawn to 10 mm below v15's scan: continue them straight down (separate
+    # tubes painted with the abdomen, so the drawn ones and everything sampled along them stay v15's)
+    z_low = anat.z_dome_mm + anat.t_top - anat.slice_mm * (anat.n_slices + extra) - 10.0
+    ext = []
+    for t in (anat.aorta, anat.venae[1] if len(anat.venae) > 1 else None):
+        if t is None:
+            continue
+        i = int(np.argmin(t.points[:, 2]))
+        p0 = t.points[i]
+        if p0[2] <= z_low:
+            continue
+        zs = np.linspace(p0[2], z_low, max(int(np.ceil((p0[2] - z_low) / 2.0)), 2))
+        pts = np.column_stack([np.full_like(zs, p0[0]), np.full_like(zs, p0[1]), zs])
+        ext.append(Tube(pts, np.full(len(zs), float(t.radius[i])), np.full(len(zs), int(t.label[i]))))
+    abd = replace(abd, vessels=tuple(ext))
     return replace(anat, abdomen=abd, dome_round=float(rnd), n_slices=anat.n_slices + extra, extra_below_slices=extra)
 
 
@@ -2180,6 +2196,9 @@ def _paint_abdomen_v16(anat: Anatomy, cv: Canvas, box: tuple, lo: np.ndarray, ta
         sk += w * (val - sk)
         if lab is not None:
             np.copyto(lab[k, r], labv, where=w >= 0.5)
+    for t in ab.vessels:  # the aorta and the IVC below v15's scan (_paint_great_vessels paints the drawn ones)
+        paint_tube(cv, t, HU["fat"] + 15, grow_mm=2.5, label="abdominal_fat")
+        paint_tube(cv, t, HU["blood"])
 
 
 FISSURE_HU = 40.0
