@@ -490,12 +490,12 @@ def _draw_abdomen_v16(ab: np.random.Generator, anat: "Anatomy") -> "Anatomy":
     lo, hi = 1.55, 1.85  # _draw_v5's range of dome_round
     rnd = V16_DOME_ROUND[0] + (anat.dome_round - lo) / (hi - lo) * (V16_DOME_ROUND[1] - V16_DOME_ROUND[0])
     abd = Abdomen(
-        liver_left=float(ab.uniform(0.1, 0.5)), liver_low_mm=float(ab.uniform(120, 190)),
-        stomach=(float(ab.uniform(0.25, 0.42)), float(ab.uniform(-0.35, -0.1)), float(ab.uniform(0.18, 0.27)),
-                 float(ab.uniform(0.22, 0.34)), float(ab.uniform(35, 60)), float(ab.uniform(0.05, 0.6)),
+        liver_left=float(ab.uniform(0.3, 0.65)), liver_low_mm=float(ab.uniform(120, 190)),
+        stomach=(float(ab.uniform(0.2, 0.4)), float(ab.uniform(-0.4, -0.15)), float(ab.uniform(0.22, 0.32)),
+                 float(ab.uniform(0.3, 0.42)), float(ab.uniform(45, 75)), float(ab.uniform(0.05, 0.6)),
                  float(ab.uniform(3, 5))),
-        spleen=(float(ab.uniform(0.6, 0.74)), float(ab.uniform(0.25, 0.5)), float(ab.uniform(0.13, 0.2)),
-                float(ab.uniform(0.22, 0.34)), float(ab.uniform(35, 55))),
+        spleen=(float(ab.uniform(0.58, 0.72)), float(ab.uniform(0.05, 0.35)), float(ab.uniform(0.16, 0.22)),
+                float(ab.uniform(0.28, 0.4)), float(ab.uniform(45, 65))),
         kidneys=(float(ab.uniform(60, 95)), float(ab.uniform(50, 85)), float(ab.uniform(48, 60)),
                  float(ab.uniform(24, 30)), float(ab.uniform(20, 26)), float(ab.uniform(5, 16))),
         gallbladder=((float(ab.uniform(-0.4, -0.2)), float(ab.uniform(-0.5, -0.3)), float(ab.uniform(55, 90)),
@@ -2120,7 +2120,7 @@ def _paint_abdomen_v16(anat: Anatomy, cv: Canvas, box: tuple, lo: np.ndarray, ta
     st_s = (ssx * ca, ssy * cb, shz)
     gas_y = st_c[1] - st_s[1] + 2 * gas * st_s[1]  # the air-fluid level (y): gas in front of it
     pdx, pdy, psx, psy, phz = ab.spleen
-    sp_c = (cx + pdx * ca, cy + pdy * cb, z_ltop - 8.0 - phz)
+    sp_c = (cx + pdx * ca, cy + pdy * cb, z_ltop - 15.0 - phz)
     sp_s = (psx * ca, psy * cb, phz)
     kr, kl, klen, ksx, ksy, krim = ab.kidneys
     kid = [((anat.spine_c[0] + side * (anat.spine_r + 8 + ksx), anat.spine_c[1] - 0.2 * anat.spine_r,
@@ -2154,7 +2154,7 @@ def _paint_abdomen_v16(anat: Anatomy, cv: Canvas, box: tuple, lo: np.ndarray, ta
         val[bub], labv[bub] = HU["air"], L["abdomen"]
         # the liver
         # a curved medial edge (behind it the IVC, the spine and the right kidney; in front the left lobe)
-        x_edge = -0.05 - 0.35 * dy * dy + (ab.liver_left + 0.05) * ant[r] * np.clip(1.0 - d / 80.0, 0.0, 1.0)
+        x_edge = 0.05 - 0.35 * dy * dy + (ab.liver_left - 0.05) * ant[r] * np.clip(1.0 - d / 110.0, 0.0, 1.0)
         lf = liver_floor[r]
         liver = (dx < x_edge) & (z > lf)
         plane = (dx < x_edge + fp / ca) & (z > lf - fp) & ~liver
@@ -2168,11 +2168,6 @@ def _paint_abdomen_v16(anat: Anatomy, cv: Canvas, box: tuple, lo: np.ndarray, ta
             gdx, gdy, gdep, gsx, gsy, ghz = ab.gallbladder
             g = _ell(xs, ys_r, z, (cx + gdx * ca, cy + gdy * cb, z_rtop - gdep), (gsx, gsy, ghz)) & liver
             val[g], labv[g] = V16_HU["fluid"], L["gallbladder"]
-        for c_, s_, hu, name in ((sp_c, sp_s, HU["spleen"], "spleen"),):
-            rim = _ell(xs, ys_r, z, c_, s_, fp)
-            val[rim], labv[rim] = V16_HU["abd_fat"], L["abdominal_fat"]
-            org = _ell(xs, ys_r, z, c_, s_)
-            val[org], labv[org] = hu, L[name]
         rim = _ell(xs, ys_r, z, st_c, st_s, fp)
         if rim.any():
             val[rim], labv[rim] = V16_HU["abd_fat"], L["abdominal_fat"]
@@ -2182,6 +2177,11 @@ def _paint_abdomen_v16(anat: Anatomy, cv: Canvas, box: tuple, lo: np.ndarray, ta
             air = lum & (ys_r[:, None] < gas_y)
             val[lum] = np.where(air[lum], np.float32(HU["air"]), np.float32(V16_HU["fluid"]))
             labv[lum] = L["stomach"]
+        for c_, s_, hu, name in ((sp_c, sp_s, HU["spleen"], "spleen"),):
+            rim = _ell(xs, ys_r, z, c_, s_, fp)
+            val[rim], labv[rim] = V16_HU["abd_fat"], L["abdominal_fat"]
+            org = _ell(xs, ys_r, z, c_, s_)
+            val[org], labv[org] = hu, L[name]
         for c_, s_ in kid:
             rim = _ell(xs, ys_r, z, c_, s_, krim)
             if not rim.any():
