@@ -2148,8 +2148,11 @@ def _paint_abdomen_v16(anat: Anatomy, cv: Canvas, box: tuple, lo: np.ndarray, ta
         dx, dy = np.broadcast_to(dxn, w.shape), dyn[r]
         ph = 2.0 * np.pi * z / 60.0
         f = (np.cos(ph) * fields[0][r] + np.sin(ph) * fields[1][r] + 0.5 * fields[2][r]) / 1.2
-        val = np.where(f > 0.25, np.float32(V16_HU["bowel"]), np.float32(V16_HU["abd_fat"])).astype(np.float32)
-        labv = np.where(f > 0.25, L["abdomen"], L["abdominal_fat"]).astype(np.uint8)
+        # mostly soft tissue (bowel, vessels, pancreas) with fat between near the diaphragm, more fat lower down (the
+        # first version's 0.25 left a dark fatty left upper quadrant; real 0001-0003 show little fat there)
+        loop = f > np.float32(-0.5) + np.float32(0.5) * np.clip(d / np.float32(100.0), 0.0, 1.0)
+        val = np.where(loop, np.float32(V16_HU["bowel"]), np.float32(V16_HU["abd_fat"])).astype(np.float32)
+        labv = np.where(loop, L["abdomen"], L["abdominal_fat"]).astype(np.uint8)
         bub = (f > 0.6) & (gas_f[r] > 1.7)
         val[bub], labv[bub] = HU["air"], L["abdomen"]
         # the liver
