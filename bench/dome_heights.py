@@ -41,7 +41,7 @@ from id_ranges import id_range  # noqa: E402
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 REAL = ("lidc-idri-0001", "lidc-idri-0002", "lidc-idri-0003")
 SAC_LABELS = (5, 6, 7, 29, 32, 33)
-BELOW_DOME = (22, 23, 24, 25)  # liver, abdomen, spleen, stomach
+BELOW_DOME = (22, 23, 24, 25, 42, 43, 44)  # liver, abdomen, spleen, stomach; v16: kidney, abdominal fat, gallbladder
 LUNGS = {"r": 2, "l": 3}
 COLS = ("rdome_cen", "ldome_cen", "hlow_cen", "apex_cen", "rdome_ost", "ldome_ost", "hlow_ost", "apex_ost", "cen_ost",
         "rdome_hlow", "ldome_hlow", "rdome_ldome")

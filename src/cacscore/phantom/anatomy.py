@@ -83,7 +83,10 @@ session 17) = v11 with the right diaphragm dome (the liver) raised beside the he
 (V14_RIGHT_DOME_RAISE_MM; docs/phantom.md, "The diaphragm domes against the heart"); v15 (opt-in, session 18) = v14
 with the thoracic spine and the back curved (a kyphosis painted by _bend_spine, V15_KYPHOSIS), the vertebrae tilted
 across the curve, the spinous processes as separate shingles and shorter vertebrae (V15_VERT_PERIOD_MM; docs/phantom.md,
-"The spine's curve and the back (session 18, wt26b)"). Which version has which feature: VERSION_FEATURES. A release's
+"The spine's curve and the back (session 18, wt26b)"); v16 (opt-in, session 19) = v15 with rounded diaphragm domes,
+the upper abdomen's organs (liver with a left lobe, stomach with an air-fluid level, spleen, kidneys in perirenal fat,
+gallbladder, bowel in mesenteric fat) separated by fat planes, the scan reaching 20-90 mm lower, and a wider kyphosis
+severity (V16_*; docs/phantom.md, "(session 19, wt27c)"). Which version has which feature: VERSION_FEATURES. A release's
 truth.csv (anatomy_version) says what drew it."""
 
 
@@ -99,6 +102,7 @@ class VersionFeatures:
     left_heart: bool = False  # v13: the heart tried further left of the midline first (V13_LEFT_SHIFTS_MM, heart_tries)
     high_right_dome: bool = False  # v14: the right dome raised beside the heart (V14_RIGHT_DOME_RAISE_MM)
     kyphosis: bool = False  # v15: the spine and the back curved (thoracic kyphosis), shorter vertebrae (V15_KYPHOSIS)
+    abdomen: bool = False  # v16: rounded domes, the upper abdomen's organs with fat planes, the scan lower (V16_*)
 
 
 VERSION_FEATURES = {
@@ -110,6 +114,7 @@ VERSION_FEATURES = {
     "v13": VersionFeatures(mac="v9", lcx_in_fat=True, left_heart=True),
     "v14": VersionFeatures(mac="v9", lcx_in_fat=True, high_right_dome=True),
     "v15": VersionFeatures(mac="v9", lcx_in_fat=True, high_right_dome=True, kyphosis=True),
+    "v16": VersionFeatures(mac="v9", lcx_in_fat=True, high_right_dome=True, kyphosis=True, abdomen=True),
 }
 """The one place that says which anatomy version has which feature (session 16; the modules ask features(version)
 instead of comparing version names)."""
@@ -148,7 +153,7 @@ ANATOMY_LABELS = {
     23: "abdomen", 24: "spleen", 25: "stomach", 26: "table", 27: "thoracic_inlet", 28: "breast",
     29: "coronary_artery", 30: "aortic_wall_calcium", 31: "cartilage_calcium", 32: "aortic_valve_calcium",
     33: "mitral_annulus_calcium", 34: "lymph_node", 35: "lung_granuloma", 36: "arch_branch", 37: "brachiocephalic_vein",
-    38: "clavicle", 39: "humerus", 40: "arm", 41: "pulmonary_vein",
+    38: "clavicle", 39: "humerus", 40: "arm", 41: "pulmonary_vein", 42: "kidney", 43: "abdominal_fat", 44: "gallbladder",
 }
 """Anatomy label volume values (uint8, anatomy/<pid>.nii.gz). A voxel carries the label of the last
 structure painted over it (painter's order above) that covers at least half of it; calcium blobs
@@ -252,6 +257,8 @@ class Anatomy:
     sternum: "Sternum | None" = None  # session 14 (MEDIASTINUM_REALISM): manubrium and body, sternal angle
     right_dome_raise_mm: float = 0.0  # v14: the right dome's top this far above z_dome_mm (the heart's floor stays)
     kyphosis: "tuple[float, float, float, float] | None" = None  # v15: (apex above the carina, radius above, below, back share)
+    abdomen: "Abdomen | None" = None  # v16: the upper abdomen's organs (_paint_abdomen_v16)
+    extra_below_slices: int = 0  # v16: slices added below v15's scan (n_slices includes them; the motion keeps v15's)
 
 
 @dataclass(frozen=True)
@@ -407,15 +414,20 @@ back's sagitta 0.44-0.61 of the front's. Chosen on the real series and dev seed 
 spine's curve and the back (session 18, wt26b)")."""
 
 
-def _draw_kyphosis(ky: np.random.Generator) -> tuple[float, float, float, float]:
+def _draw_kyphosis(ky: np.random.Generator, severity: tuple[float, float, float] | None = None
+                   ) -> tuple[float, float, float, float]:
     """v15: (apex height above the carina, radius above, radius below, the back's share of the shift) from V15_KYPHOSIS:
     one severity s scales both curvatures (a kyphotic spine is curved above and below its apex), each jittered."""
     k = V15_KYPHOSIS
     apex = float(ky.uniform(*k["apex_h_mm"]))
-    sev = float(ky.uniform(*k["severity"]))
+    if severity is None:
+        sev = float(ky.uniform(*k["severity"]))
+    else:  # v16: the same uniform draw mapped onto V16_SEVERITY (lo, hi, power): a longer tail of kyphotic spines
+        sev = float(severity[0] + (severity[1] - severity[0]) * ky.uniform() ** severity[2])
     r_up = 1.0 / (sev * k["k_above_per_mm"] * float(ky.uniform(*k["above_jitter"])))
     r_low = 1.0 / (sev * k["k_below_per_mm"] * float(ky.uniform(*k["below_jitter"])))
-    return apex, r_up, r_low, max(float(ky.uniform(*k["back_share"])), 0.0)  # 1 in 8 backs do not follow
+    share = k["back_share"] if severity is None else V16_BACK_SHARE  # v16: the same draw, a wider range
+    return apex, r_up, r_low, max(float(ky.uniform(*share)), 0.0)  # 1 in 8 (v16: 9) backs do not follow
 
 
 V15_KYPHOSIS_MAX_MM = 45.0
@@ -433,6 +445,80 @@ vertebral bodies' front backwards are moved (stretched or squeezed to meet the m
 oesophagus, the back of the pericardial sac); the heart's painter paints over the background afterwards, its coronary
 calcium inside the epicardial fat, so the truth does not change (tests/test_phantom_v15.py; the check's 30 patients);
 elsewhere the band reaches to 15 mm behind the body's front."""
+
+
+V16_SEVERITY = (0.05, 2.6, 1.5)
+"""v16: the kyphosis severity = lo + (hi - lo) u ** power of v15's uniform draw u (v15: V15_KYPHOSIS["severity"] 0.05-1.7,
+linear): v15's second check left real 0001's front angle (41.8 degrees) above all 28 measured patients (max 39.3). On
+dev seed 14838 (ids 1-20, 256 px) 0.05-2.2 linear with V16_HEART_DAMP 0.6 reached a front angle of 42.3 and a back
+angle of 20.8 (0001: 21.2) at most; the power keeps the straight spines (0003) and lengthens the kyphotic tail."""
+V16_BACK_SHARE = (-0.1, 0.8)
+"""v16: the back's share of the column's shift (v15: V15_KYPHOSIS["back_share"] -0.1-0.7, the same draw): on dev seed
+14838 the back's sagitta and angle reached 0001's (10.6 mm, 21.2 degrees) only in one patient with v15's range."""
+V16_HEART_DAMP = 0.6
+"""v16: the share of the curve the column follows at the heart's levels (v15: V15_HEART_DAMP 0.45, set before the
+descending aorta moved with the column, 3755d27); with V16_SEVERITY alone dev seed 14838's front angle stayed <= 38.3
+degrees on 18 patients (the lower line of the angle lies at the heart's levels)."""
+V16_DOME_ROUND = (1.0, 1.3)
+"""v16: the domes' shape exponent (v5-v15: 1.55-1.85, flat-topped caps with a shelf on a coronal reformat); v16 maps
+the same draw onto this range: rounder caps, the lung's floor falling from each top laterally and medially."""
+V16_EXTRA_BELOW_MM = (20.0, 90.0)
+"""v16: the scan reaches this much lower than v15's (slices added below; v15's slices keep their place), so that the
+upper abdomen (the liver's lower part, the stomach, the spleen, the kidneys' upper poles) shows as on real chest CT."""
+V16_HU = {"kidney": 32.0, "bowel": 35.0, "fluid": 12.0, "abd_fat": -95.0, "gastric_wall": 45.0}
+"""v16: non-contrast HU of the organs v15 lacked (kidney 30-35, bile and gastric fluid 0-20, fat -90..-100)."""
+
+
+@dataclass(frozen=True)
+class Abdomen:
+    """v16's upper-abdominal organs (mm, fractions of the cavity's semi-axes: dx = (x - cx) / ca, dy = (y - cy) / cb)."""
+
+    liver_left: float  # how far (dx) the liver's left lobe reaches across the midline at its top, in front
+    liver_low_mm: float  # the right lobe's lowest point below the right dome's top
+    stomach: tuple[float, ...]  # (dx, dy, semi-x frac, semi-y frac, half-height mm, gas share of its depth, wall mm)
+    spleen: tuple[float, ...]  # (dx, dy, semi-x frac, semi-y frac, half-height mm)
+    kidneys: tuple[float, ...]  # (right pole below z_dome, left pole below z_dome, length mm, semi-x, semi-y, fat rim mm)
+    gallbladder: tuple[float, ...] | None  # (dx, dy, depth below the right dome's top, semi-x, semi-y, half-height)
+    fat_plane_mm: float  # the fat between the liver and the organs beside / below it
+    bowel_seed: int
+    vessels: tuple = ()  # straight continuations of the abdominal aorta and the IVC down to the lower scan's bottom
+
+
+def _draw_abdomen_v16(ab: np.random.Generator, anat: "Anatomy") -> "Anatomy":
+    """v16's draws from their own stream ([texture seed, 22]): the organs, the rounder domes (V16_DOME_ROUND, the same
+    draw mapped), the scan's extension below (V16_EXTRA_BELOW_MM). Nothing drawn before moves."""
+    lo, hi = 1.55, 1.85  # _draw_v5's range of dome_round
+    rnd = V16_DOME_ROUND[0] + (anat.dome_round - lo) / (hi - lo) * (V16_DOME_ROUND[1] - V16_DOME_ROUND[0])
+    abd = Abdomen(
+        liver_left=float(ab.uniform(0.3, 0.65)), liver_low_mm=float(ab.uniform(120, 190)),
+        stomach=(float(ab.uniform(0.2, 0.4)), float(ab.uniform(-0.4, -0.15)), float(ab.uniform(0.22, 0.32)),
+                 float(ab.uniform(0.3, 0.42)), float(ab.uniform(45, 75)), float(ab.uniform(0.05, 0.6)),
+                 float(ab.uniform(3, 5))),
+        spleen=(float(ab.uniform(0.58, 0.72)), float(ab.uniform(0.05, 0.35)), float(ab.uniform(0.16, 0.22)),
+                float(ab.uniform(0.28, 0.4)), float(ab.uniform(45, 65))),
+        kidneys=(float(ab.uniform(60, 95)), float(ab.uniform(50, 85)), float(ab.uniform(48, 60)),
+                 float(ab.uniform(24, 30)), float(ab.uniform(20, 26)), float(ab.uniform(5, 16))),
+        gallbladder=((float(ab.uniform(-0.4, -0.2)), float(ab.uniform(-0.5, -0.3)), float(ab.uniform(55, 90)),
+                      float(ab.uniform(12, 18)), float(ab.uniform(12, 18)), float(ab.uniform(25, 40)))
+                     if ab.random() < 0.6 else None),
+        fat_plane_mm=float(ab.uniform(2, 5)), bowel_seed=int(ab.integers(2**31)))
+    extra = int(round(float(ab.uniform(*V16_EXTRA_BELOW_MM)) / anat.slice_mm))
+    # the abdominal aorta and the IVC were drawn to 10 mm below v15's scan: continue them straight down (separate
+    # tubes painted with the abdomen, so the drawn ones and everything sampled along them stay v15's)
+    z_low = anat.z_dome_mm + anat.t_top - anat.slice_mm * (anat.n_slices + extra) - 10.0
+    ext = []
+    for t in (anat.aorta, anat.venae[1] if len(anat.venae) > 1 else None):
+        if t is None:
+            continue
+        i = int(np.argmin(t.points[:, 2]))
+        p0 = t.points[i]
+        if p0[2] <= z_low:
+            continue
+        zs = np.linspace(p0[2], z_low, max(int(np.ceil((p0[2] - z_low) / 2.0)), 2))
+        pts = np.column_stack([np.full_like(zs, p0[0]), np.full_like(zs, p0[1]), zs])
+        ext.append(Tube(pts, np.full(len(zs), float(t.radius[i])), np.full(len(zs), int(t.label[i]))))
+    abd = replace(abd, vessels=tuple(ext))
+    return replace(anat, abdomen=abd, dome_round=float(rnd), n_slices=anat.n_slices + extra, extra_below_slices=extra)
 
 
 def ventricle_shapes(centre: np.ndarray, axes: np.ndarray, semi: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -1328,7 +1414,10 @@ def draw_anatomy(rng: np.random.Generator, *, version: str = ANATOMY_VERSION) ->
             *V14_RIGHT_DOME_RAISE_MM)))
     if features(version).kyphosis:  # v15: its own stream (21); the curve is painted, nothing drawn moves
         ky = np.random.default_rng([tex_seed, 21])
-        anat = replace(anat, vert_period=float(ky.uniform(*V15_VERT_PERIOD_MM)), kyphosis=_draw_kyphosis(ky))
+        anat = replace(anat, vert_period=float(ky.uniform(*V15_VERT_PERIOD_MM)),
+                       kyphosis=_draw_kyphosis(ky, V16_SEVERITY if features(version).abdomen else None))
+    if features(version).abdomen:  # v16: its own stream (22); painted below the diaphragm only
+        anat = _draw_abdomen_v16(np.random.default_rng([tex_seed, 22]), anat)
     if MEDIASTINUM_REALISM:  # session 14: its own stream (19); before the trees, which grow from its hila
         anat = replace(anat, **_draw_mediastinum_v14(np.random.default_rng([tex_seed, 19]), anat))
     if CHEST_REALISM:
@@ -1982,7 +2071,137 @@ def _paint_cavity(anat: Anatomy, cv: Canvas) -> None:
             lk = lab[k][:, cs]  # (copyto with where=: the masked assignment without gathering the values first)
             np.copyto(lk, np.where(below, below_lab[:, cs], LABEL["thoracic_inlet"]), where=c2 >= 0.5)
             np.copyto(lk, lung_lab[:, cs], where=wf >= 0.5)
+    if anat.abdomen is not None:  # v16: the organs below the diaphragm (replaces v15's liver / abdomen halves)
+        _paint_abdomen_v16(anat, cv, box, lo32, taper, notch)
+        return
     _paint_upper_abdomen(anat, cv)
+
+
+def _ell(x: np.ndarray, y: np.ndarray, z: float, c: tuple[float, float, float], semi: tuple[float, float, float],
+         grow: float = 0.0) -> np.ndarray:
+    """(ny, nx) bool: inside the axis-aligned ellipsoid (centre c, semi-axes semi + grow mm) on the slab at height z."""
+    tz = 1.0 - ((z - c[2]) / (semi[2] + grow)) ** 2
+    if tz <= 0:
+        return np.zeros((len(y), len(x)), bool)
+    return (((x[None, :] - c[0]) / (semi[0] + grow)) ** 2 + ((y[:, None] - c[1]) / (semi[1] + grow)) ** 2) < tz
+
+
+def _paint_abdomen_v16(anat: Anatomy, cv: Canvas, box: tuple, lo: np.ndarray, taper: np.ndarray,
+                       notch: np.ndarray | None) -> None:
+    """v16: below the diaphragm (the column's floor ``lo`` from _paint_cavity), inside the cavity's footprint, slab by
+    slab: mesenteric fat with bowel loops (a thresholded smooth field, a few gas bubbles), the liver (right lobe down to
+    liver_low_mm below the right dome's top, the left lobe across the midline in front, in its upper part), the
+    gallbladder in it, the spleen (posterior-lateral left), the stomach (anterior left under the left dome: wall, fluid,
+    gas in front of a level plane: supine, the gas rises anteriorly), the kidneys in perirenal fat beside the spine;
+    each organ apart from its neighbours by a fat plane. The great vessels and the spine are painted later, over it."""
+    ab = anat.abdomen
+    assert ab is not None
+    grid = cv.grid
+    (cx, cy), (ca, cb) = anat.cav_c, anat.cav_ab
+    xs, ys, px = grid.x_mm[box[2]], grid.y_mm[box[1]], grid.px_mm
+    zc = grid.z_mm
+    dxn = ((xs - cx) / ca)[None, :].astype(np.float32)
+    dyn = ((ys - cy) / cb)[:, None].astype(np.float32)
+    z_rtop = anat.z_dome_mm + anat.right_dome_raise_mm
+    z_ltop = anat.z_dome_mm + anat.dome_left
+    # the bowel's field: three smooth fields blended along z (loops are not straight tubes)
+    fields = texture_fields(ab.bowel_seed, (len(ys), len(xs)), 3, 7.0, px)
+    gas_f = texture_fields(ab.bowel_seed + 1, (len(ys), len(xs)), 1, 4.0, px)[0]
+    hep = texture_fields(ab.bowel_seed + 2, (len(ys), len(xs)), 1, 6.0, px)[0]  # the liver's slow mottle (+-3 HU)
+    fp = np.float32(ab.fat_plane_mm)
+    # the liver's left edge (dx) in front is further left than behind; only its upper part (the left lobe) crosses
+    ant = np.clip((0.35 - dyn) / 0.9, 0.0, 1.0)
+    # its lowest point: the right lobe laterally, rising toward the midline and the left lobe
+    x_low = np.clip((0.15 - dxn - 0.3 * dyn * dyn + 0.1 * dyn) / 0.9, 0.0, 1.0)  # a rounded lower edge
+    liver_floor = z_rtop - ab.liver_low_mm * (0.35 + 0.65 * x_low)
+    # organs (patient mm)
+    sdx, sdy, ssx, ssy, shz, gas, wall = ab.stomach
+    st_c = (cx + sdx * ca, cy + sdy * cb, z_ltop - 6.0 - shz)
+    st_s = (ssx * ca, ssy * cb, shz)
+    gas_y = st_c[1] - st_s[1] + 2 * gas * st_s[1]  # the air-fluid level (y): gas in front of it
+    pdx, pdy, psx, psy, phz = ab.spleen
+    sp_c = (cx + pdx * ca, cy + pdy * cb, z_ltop - 15.0 - phz)
+    sp_s = (psx * ca, psy * cb, phz)
+    kr, kl, klen, ksx, ksy, krim = ab.kidneys
+    kid = [((anat.spine_c[0] + side * (anat.spine_r + 8 + ksx), anat.spine_c[1] - 0.2 * anat.spine_r,
+             anat.z_dome_mm - pole - klen), (ksx, ksy, klen)) for side, pole in ((-1.0, kr), (1.0, kl))]
+    L = LABEL
+    lab = cv.lab[box] if cv.lab is not None else None
+    sub = cv.img[box]
+    feet: dict[float, np.ndarray] = {}
+    full = _cavity_footprint(anat, xs, ys, px, notch=notch)
+    top = float(lo.max())
+    for k in range(grid.shape[0]):
+        z = float(zc[k])
+        if z >= top:
+            continue
+        v = float(taper[k])
+        if v not in feet:
+            feet[v] = full if v >= 1.0 else _cavity_footprint(anat, xs, ys, px, x_scale=v, notch=notch)
+        w = feet[v] * (z < lo)
+        rows = np.flatnonzero(w.any(axis=1))
+        if not len(rows):
+            continue
+        r = slice(int(rows[0]), int(rows[-1]) + 1)
+        w = w[r]
+        d = lo[r] - np.float32(z)  # depth below the diaphragm (mm)
+        dx, dy = np.broadcast_to(dxn, w.shape), dyn[r]
+        ph = 2.0 * np.pi * z / 60.0
+        f = (np.cos(ph) * fields[0][r] + np.sin(ph) * fields[1][r] + 0.5 * fields[2][r]) / 1.2
+        # mostly soft tissue (bowel, vessels, pancreas) with fat between near the diaphragm, more fat lower down (the
+        # first version's 0.25 left a dark fatty left upper quadrant; real 0001-0003 show little fat there)
+        loop = f > np.float32(-0.5) + np.float32(0.5) * np.clip(d / np.float32(100.0), 0.0, 1.0)
+        val = np.where(loop, np.float32(V16_HU["bowel"]), np.float32(V16_HU["abd_fat"])).astype(np.float32)
+        labv = np.where(loop, L["abdomen"], L["abdominal_fat"]).astype(np.uint8)
+        bub = (f > 0.6) & (gas_f[r] > 1.7)
+        val[bub], labv[bub] = HU["air"], L["abdomen"]
+        # the liver
+        # a curved medial edge (behind it the IVC, the spine and the right kidney; in front the left lobe)
+        x_edge = 0.05 - 0.35 * dy * dy + (ab.liver_left - 0.05) * ant[r] * np.clip(1.0 - d / 110.0, 0.0, 1.0)
+        lf = liver_floor[r]
+        liver = (dx < x_edge) & (z > lf)
+        plane = (dx < x_edge + fp / ca) & (z > lf - fp) & ~liver
+        val[plane], labv[plane] = V16_HU["abd_fat"], L["abdominal_fat"]
+        val[liver], labv[liver] = HU["liver"] + 3.0 * hep[r][liver], L["liver"]
+        # the diaphragm's muscle under the lungs where fat or bowel lies beneath it
+        mus = (d < 4.0) & ~liver
+        val[mus], labv[mus] = HU["muscle"], L["abdomen"]
+        ys_r = ys[r]
+        if ab.gallbladder is not None:
+            gdx, gdy, gdep, gsx, gsy, ghz = ab.gallbladder
+            g = _ell(xs, ys_r, z, (cx + gdx * ca, cy + gdy * cb, z_rtop - gdep), (gsx, gsy, ghz)) & liver
+            val[g], labv[g] = V16_HU["fluid"], L["gallbladder"]
+        rim = _ell(xs, ys_r, z, st_c, st_s, fp)
+        if rim.any():
+            val[rim], labv[rim] = V16_HU["abd_fat"], L["abdominal_fat"]
+            org = _ell(xs, ys_r, z, st_c, st_s)
+            val[org], labv[org] = V16_HU["gastric_wall"], L["stomach"]
+            lum = _ell(xs, ys_r, z, st_c, st_s, -wall)
+            air = lum & (ys_r[:, None] < gas_y)
+            val[lum] = np.where(air[lum], np.float32(HU["air"]), np.float32(V16_HU["fluid"]))
+            labv[lum] = L["stomach"]
+        for c_, s_, hu, name in ((sp_c, sp_s, HU["spleen"], "spleen"),):
+            rim = _ell(xs, ys_r, z, c_, s_, fp)
+            val[rim], labv[rim] = V16_HU["abd_fat"], L["abdominal_fat"]
+            org = _ell(xs, ys_r, z, c_, s_)
+            val[org], labv[org] = hu, L[name]
+        for c_, s_ in kid:
+            rim = _ell(xs, ys_r, z, c_, s_, krim)
+            if not rim.any():
+                continue
+            val[rim], labv[rim] = V16_HU["abd_fat"], L["abdominal_fat"]
+            org = _ell(xs, ys_r, z, c_, s_)
+            val[org], labv[org] = V16_HU["kidney"], L["kidney"]
+            sinus = _ell(xs, ys_r, z, (c_[0] - np.sign(c_[0] - anat.spine_c[0]) * 0.45 * s_[0], c_[1], c_[2]),
+                         (0.4 * s_[0], 0.35 * s_[1], 0.6 * s_[2]))
+            val[sinus], labv[sinus] = V16_HU["abd_fat"], L["abdominal_fat"]
+        sk = sub[k, r]
+        sk += w * (val - sk)
+        if lab is not None:
+            np.copyto(lab[k, r], labv, where=w >= 0.5)
+    for t in ab.vessels:  # the aorta and the IVC below v15's scan (_paint_great_vessels paints the drawn ones)
+        paint_tube(cv, t, HU["fat"] + 15, grow_mm=2.5, label="abdominal_fat")
+        paint_tube(cv, t, HU["blood"])
 
 
 FISSURE_HU = 40.0
@@ -3154,7 +3373,8 @@ def kyphosis_shift_mm(anat: Anatomy, z_mm: np.ndarray) -> np.ndarray:
     g = _kyphosis_curve(anat, z) - float(_kyphosis_curve(anat, np.array([0.5 * (lo + hi)]))[0])
     # damped at the heart's levels: the descending aorta and the oesophagus are drawn against the straight column, and
     # the undamped curve squeezed the aorta into the vertebral body 40 mm below the heart's centre (dev 14812/5: +24 mm)
-    return g * (V15_HEART_DAMP + (1.0 - V15_HEART_DAMP) * _off_heart_levels(anat, z))
+    damp = V16_HEART_DAMP if anat.abdomen is not None else V15_HEART_DAMP
+    return g * (damp + (1.0 - damp) * _off_heart_levels(anat, z))
 
 
 def _off_heart_levels(anat: Anatomy, z: np.ndarray) -> np.ndarray:

@@ -287,7 +287,10 @@ def _draws(pid: int, seed: int, size: int = 512, *, lookalikes: bool = True, ver
     distal = anat.crux_phi_deg is not None
     specs = proximal_first(specs, pr)
     plaques = place_plaques(specs, vessels, rng, distal=distal, straddle=straddlers(specs, vessels, pr, distal=distal))
-    motion = draw_motion(rng, anat.n_slices)
+    motion = draw_motion(rng, anat.n_slices - anat.extra_below_slices)
+    if anat.extra_below_slices:  # v16: the slices added below keep every other slice's motion phase (own stream)
+        pre = np.random.default_rng([seed, pid, 22]).uniform(0, 1, anat.extra_below_slices)
+        motion = replace(motion, phase=np.concatenate([pre, motion.phase]))
     # non-coronary look-alikes from their own stream: every draw above is unchanged by them
     xr = np.random.default_rng([seed, pid, 4])
     vpts = np.concatenate([v.points for v in vessels.values()])
