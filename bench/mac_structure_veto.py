@@ -52,7 +52,8 @@ def patient(release: Path, pid: str, off, on) -> dict[str, np.ndarray]:
     vol = read_ct(release / NONGATED_DIR / pid / pid)
     sp = tuple(abs(float(v)) for v in vol.spacing_mm)
     cand, c_off = L.classify_volume(vol.hu, sp, off)
-    c_on = on.classify(cand.features, cand.outside_thorax_mm, cand.anatomy_columns, cand.structure, cand.agatston)
+    c_on = on.classify(cand.features, cand.outside_thorax_mm, cand.anatomy_columns, cand.structure, cand.agatston,
+                       ring_hu=L.classifier.ring_hu_column(vol.hu, cand, on))  # session 19: structure_ring_veto_hu
     coronary = read_labels(release / "labels" / f"{pid}.nii.gz")
     anatomy = read_labels(release / "anatomy" / f"{pid}.nii.gz")
     out: dict[str, np.ndarray] = {}

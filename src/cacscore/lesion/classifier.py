@@ -55,6 +55,7 @@ from cacscore.lesion.candidates import (
     find_candidates,
     score_assignment,
 )
+from cacscore.lesion.context import ring_soft_hu
 from cacscore.lesion.noise import image_noise_hu, noise_floor
 from cacscore.lesion.split import SplitSettings, split_labels
 from cacscore.lesion.tree import (guard_left_main, join_structure, keep_confident, keep_left_main,
@@ -247,6 +248,14 @@ class ClassifierConfig:
     # of the structure veto's reach). Needs the full candidate table (ring_soft) and the anatomy columns; classification
     # only. docs/lesion_scorer.md "(session 17, wt25a)"
     structure_ring_veto: tuple[float, float] | None = None
+    # session 19 (wt27a): with structure_ring_veto, a structure loses its coronary calls only when also the
+    # Agatston-weighted mean of its coronary members' ring_soft_hu (cacscore.lesion.context.ring_soft_hu: the mean HU
+    # of the soft pixels 1-4 mm round the calcium, slice smoothed 1 mm) exceeds this (HU); None: off (the default).
+    # MAC sits in the annulus's myocardium (32-35 HU on dev), a plaque in a wide coronary lumen in blood and its fat
+    # sheath (3-18 HU on the soft-wrapped LCX / LCA plaques the ring veto took or risked on dev). classify_volume
+    # computes the column from the image; LesionModel.classify needs it (ring_hu) when this is set.
+    # docs/lesion_scorer.md "(session 19, wt27a)"
+    structure_ring_veto_hu: float | None = None
     # session 17 (wt25c): a noise-aware minimum for small candidates. With k set, classify_volume estimates the scan's
     # noise sd from the image itself (cacscore.lesion.noise.image_noise_hu) and, after every other step, the coronary
     # calls of a 3-D structure none of whose slices covers more than noise_floor_area_mm2 and whose peak stays below
@@ -345,6 +354,11 @@ class ClassifierConfig:
                 raise ValueError("structure_ring_veto must be (min_ring_soft, min_above_diaphragm_mm) finite or None, "
                                  f"got {self.structure_ring_veto!r}")
             object.__setattr__(self, "structure_ring_veto", rv)
+        if self.structure_ring_veto_hu is not None:
+            if self.structure_ring_veto is None or not np.isfinite(float(self.structure_ring_veto_hu)):
+                raise ValueError("structure_ring_veto_hu must be a finite HU, and needs structure_ring_veto on; got "
+                                 f"{self.structure_ring_veto_hu!r} with structure_ring_veto {self.structure_ring_veto!r}")
+            object.__setattr__(self, "structure_ring_veto_hu", float(self.structure_ring_veto_hu))
         if self.noise_floor_k is not None and not (np.isfinite(self.noise_floor_k) and self.noise_floor_k >= 0):
             raise ValueError(f"noise_floor_k must be a finite number >= 0 or None, got {self.noise_floor_k!r}")
         if not np.isfinite(self.noise_floor_base_hu):
@@ -513,7 +527,8 @@ class LesionModel:
 
     def classify(self, features: np.ndarray, outside_thorax_mm: np.ndarray | None,
                  anatomy_columns: np.ndarray | None = None, structure: np.ndarray | None = None,
-                 agatston: np.ndarray | None = None, noise_sd: float | None = None) -> np.ndarray:
+                 agatston: np.ndarray | None = None, noise_sd: float | None = None,
+                 ring_hu: np.ndarray | None = None) -> np.ndarray:
         """(n,) classes 0..4 of candidates as the product assigns them: :meth:`predict`, then the chest-wall rule
         (config.thorax_margin_mm) on their ``Candidates.outside_thorax_mm``, then the anatomy rules
         (config.anatomy_rules, :func:`cacscore.lesion.anatomy.anatomy_verdicts`) on their
@@ -528,7 +543,9 @@ class LesionModel:
         config.keep_confident_p the MLP's own sure calls restored (:func:`cacscore.lesion.tree.keep_confident`); last, with
         config.noise_floor_k, ``structure`` and ``noise_sd`` (the scan's noise sd, HU; :func:`classify_volume` estimates
         it), the noise floor (:func:`cacscore.lesion.noise.noise_floor`). ``features``: the
-        candidate features (``Candidates.features``) or this model's input table (:meth:`table`)."""
+        candidate features (``Candidates.features``) or this model's input table (:meth:`table`). ``ring_hu``: (n,)
+        :func:`cacscore.lesion.context.ring_soft_hu` of the candidates (:func:`ring_hu_column`), which the ring veto
+        reads with config.structure_ring_veto_hu (required then)."""
         table = self.table(features, anatomy_columns)
         may = self.may_be_coronary(table, outside_thorax_mm, anatomy_columns)
         proba = self.predict_proba(table, where=may)  # the MLP is asked only about candidates no rule has decided
@@ -539,7 +556,7 @@ class LesionModel:
         if vote:  # (assign_vessels cuts its own copy of the structures with structure_split_p; later steps read them whole)
             classes = self.assign_vessels(proba, may, structure, au, table)
         if self.config.structure_ring_veto is not None:
-            classes = self._ring_veto(classes, features, anatomy_columns, structure, au)
+            classes = self._ring_veto(classes, features, anatomy_columns, structure, au, ring_hu)
         classes = self._mac_ring(classes, features)
         if self.config.noise_floor_k is not None and structure is not None and noise_sd is not None:
             classes = noise_floor(classes, structure, self._column(features, table, "peak_hu"),
@@ -586,7 +603,7 @@ class LesionModel:
         return out
 
     def _ring_veto(self, classes: np.ndarray, features: np.ndarray, anatomy_columns: np.ndarray | None,
-                   structure: np.ndarray | None, au: np.ndarray) -> np.ndarray:
+                   structure: np.ndarray | None, au: np.ndarray, ring_hu: np.ndarray | None = None) -> np.ndarray:
         """config.structure_ring_veto on the final classes (:func:`cacscore.lesion.tree.soft_veto_structure`). It
         reads ring_soft from the full candidate table (``Candidates.features``) and above_diaphragm_mm from the anatomy
         columns; without either it raises (switched on, it must not silently do nothing). No structure: each candidate
@@ -598,8 +615,13 @@ class LesionModel:
         a = np.asarray(anatomy_columns, np.float64).reshape(len(f), len(ANATOMY_NAMES))
         s = np.arange(len(f)) if structure is None else structure
         t_ring, t_dia = self.config.structure_ring_veto
+        t_hu = self.config.structure_ring_veto_hu
+        if t_hu is not None and (ring_hu is None or np.shape(ring_hu) != (len(f),)):
+            raise LesionError("structure_ring_veto_hu needs ring_hu, (n,) ring_soft_hu of the candidates "
+                              "(classify_volume computes it: ring_hu_column)")
         return soft_veto_structure(classes, s, f[:, FEATURE_NAMES.index("ring_soft")],
-                                   a[:, ANATOMY_NAMES.index("above_diaphragm_mm")], au, t_ring, t_dia)
+                                   a[:, ANATOMY_NAMES.index("above_diaphragm_mm")], au, t_ring, t_dia,
+                                   ring_hu=ring_hu if t_hu is not None else None, min_ring_hu=t_hu)
 
     def _mac_ring(self, classes: np.ndarray, features: np.ndarray) -> np.ndarray:
         """AnatomyRules.mac_ring_soft on the final classes (off by default): it reads ring_soft from the full
@@ -869,7 +891,18 @@ def classify_volume(hu: np.ndarray, spacing_mm: Sequence[float], model: LesionMo
     if model.config.noise_floor_k is not None:
         noise = image_noise_hu(hu, sp) if noise_sd is None else float(noise_sd)
     return cand, model.classify(cand.features, cand.outside_thorax_mm, cand.anatomy_columns, cand.structure,
-                                cand.agatston, noise_sd=noise)
+                                cand.agatston, noise_sd=noise, ring_hu=ring_hu_column(hu, cand, model))
+
+
+def ring_hu_column(hu: np.ndarray, cand: Candidates, model: LesionModel) -> np.ndarray | None:
+    """(n,) :func:`cacscore.lesion.context.ring_soft_hu` of the candidates the MLP is asked about
+    (``model.may_be_coronary``; the others nan), what the ring veto reads with config.structure_ring_veto_hu; None
+    when that is off (nothing computed)."""
+    if model.config.structure_ring_veto_hu is None:
+        return None
+    table = model.table(cand.features, cand.anatomy_columns)
+    may = model.may_be_coronary(table, cand.outside_thorax_mm, cand.anatomy_columns)
+    return ring_soft_hu(hu, cand.ids, cand.spacing_mm, may)
 
 
 def vessel_labels(hu: np.ndarray, cand: Candidates, classes: np.ndarray, model: LesionModel) -> np.ndarray:

@@ -103,7 +103,8 @@ def veto_structure(classes: np.ndarray, proba: np.ndarray, structure: np.ndarray
 
 def soft_veto_structure(classes: np.ndarray, structure: np.ndarray, ring_soft: np.ndarray,
                         above_diaphragm_mm: np.ndarray, weights: np.ndarray, min_ring_soft: float,
-                        min_above_diaphragm_mm: float) -> np.ndarray:
+                        min_above_diaphragm_mm: float, ring_hu: np.ndarray | None = None,
+                        min_ring_hu: float | None = None) -> np.ndarray:
     """(n,) classes where every coronary member of a 3-D structure becomes non-coronary (0) when its coronary members,
     each weighted by ``weights`` (its Agatston; all 0: each once), are wrapped in soft tissue and lie above the heart's
     diaphragmatic surface: the weighted mean of ``ring_soft`` exceeds ``min_ring_soft`` AND the weighted mean of
@@ -119,7 +120,14 @@ def soft_veto_structure(classes: np.ndarray, structure: np.ndarray, ring_soft: n
     LCA plaques) except on the inferior wall, where the RCA / PDA lie against the diaphragm and liver (ring_soft up to
     1.0, but above_diaphragm_mm -15 to +14 there; the MAC structures 17 to 48 mm). The means are over the structure,
     not per slice, so a noisy slice (thin slices: ring_soft 0.63-0.87 over one ring) does not decide alone.
-    ClassifierConfig.structure_ring_veto."""
+    ClassifierConfig.structure_ring_veto.
+
+    ``ring_hu`` / ``min_ring_hu`` (session 19, wt27a; ClassifierConfig.structure_ring_veto_hu; both or neither): a
+    third condition, the weighted mean of ``ring_hu`` (cacscore.lesion.context.ring_soft_hu, the mean HU of the soft
+    tissue round the calcium) above ``min_ring_hu``: the annulus's myocardium (MAC) rather than a coronary lumen's
+    blood and fat sheath. A structure with no finite ring_hu is left as it is."""
+    if (ring_hu is None) != (min_ring_hu is None):
+        raise ValueError("soft_veto_structure: ring_hu and min_ring_hu go together")
     cl = np.asarray(classes, np.int64).copy()
     s = np.asarray(structure)
     rs = np.asarray(ring_soft, np.float64)
@@ -141,6 +149,11 @@ def soft_veto_structure(classes: np.ndarray, structure: np.ndarray, ring_soft: n
             return np.where(den > 0, num / den, np.nan)
 
     fire = (mean(rs) > min_ring_soft) & (mean(dia) > min_above_diaphragm_mm)  # nan compares False
+    if ring_hu is not None:
+        rh = np.asarray(ring_hu, np.float64)
+        if rh.shape != cl.shape:
+            raise ValueError(f"soft_veto_structure: ring_hu {rh.shape} and classes {cl.shape} disagree")
+        fire &= mean(rh) > float(min_ring_hu)
     cl[cor[fire[group]]] = 0
     return cl
 
