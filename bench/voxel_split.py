@@ -241,7 +241,8 @@ def evaluate(release: Path, out: Path, model_dirs: dict[str, Path], n: int, spli
 
 
 def load_spec(path) -> "L.LesionModel":
-    """A model given as DIR[+rules:NAME][+split:SPEC][+keep:P] (suffixes in that order): DIR's model with an opt-in
+    """A model given as DIR[+sac:NAME][+rules:NAME][+split:SPEC][+keep:P] (suffixes in that order): DIR's model with
+    ClassifierConfig.chest_sac = NAME (session 19), an opt-in
     anatomy rule of bench/lookalike_calls.RULES switched on (session 18), the voxel split with that setting,
     ClassifierConfig.keep_confident_p = P."""
     from lookalike_calls import with_rules
@@ -249,7 +250,10 @@ def load_spec(path) -> "L.LesionModel":
     base, _, keep = str(path).partition("+keep:")
     base, _, spec = base.partition("+split:")
     base, _, rule = base.partition("+rules:")
+    base, _, sac = base.partition("+sac:")
     m = load_model(base)
+    if sac:  # session 19 (wt27b): the chest reader's sac settings (ClassifierConfig.chest_sac)
+        m = dataclasses.replace(m, config=dataclasses.replace(m.config, chest_sac=sac))
     if keep:
         m = dataclasses.replace(m, config=dataclasses.replace(m.config, keep_confident_p=float(keep)))
     if spec:
