@@ -28,6 +28,9 @@ from cacscore.core.fileio import atomic_savefig
 from cacscore.io.ct import read_ct
 
 LANDMARKS = Path(__file__).resolve().parents[1] / "docs" / "sac_back_landmarks.json"
+HYBRID = Path(__file__).resolve().parents[1] / "docs" / "hybrid_landmarks.json"
+"""Its crux and the RCA course's last three anchors (the posterior descending artery, session 8's eye placements) must
+stay in the mask too: they lie just in front of the oesophagus."""
 
 
 def measure(an, marks: dict) -> dict:
@@ -36,6 +39,9 @@ def measure(an, marks: dict) -> dict:
     for name in ("oesophagus", "heart_back"):
         idx = an.coarse_index(np.array(marks[name], float))
         out[name] = [float(sd[i, j, k]) for i, j, k in idx]
+    if "crux_pda" in marks:
+        idx = an.coarse_index(np.array(marks["crux_pda"], float))
+        out["crux_pda"] = [float(sd[i, j, k]) for i, j, k in idx]
     idx = an.coarse_index(np.array(marks["diaphragm"], float))
     out["diaphragm"] = [float(an.diaphragm_mm[j, k] - p[0]) for (_, j, k), p in zip(idx, marks["diaphragm"])]
     return out
@@ -102,6 +108,10 @@ def main() -> None:
     ap.add_argument("--pictures", type=Path, default=None)
     a = ap.parse_args()
     marks = json.loads(LANDMARKS.read_text())
+    hyb = json.loads(HYBRID.read_text())
+    for series in marks:
+        if series.startswith("lidc") and series in hyb:
+            marks[series]["crux_pda"] = [hyb[series]["crux"]] + hyb[series]["courses"]["RCA"][-3:]
     rows = {}
     for series in sorted(k for k in marks if k.startswith("lidc")):
         v = read_ct(a.data / series)
@@ -113,7 +123,8 @@ def main() -> None:
             ml = an.pericardium.sum() * np.prod(an.grid_mm) / 1000.0
             print(f"{series} {tag}: mask {ml:.0f} ml | oesophagus (mm to the mask, > 0 outside) "
                   f"{' '.join(f'{d:+.1f}' for d in m['oesophagus'])} | heart's back "
-                  f"{' '.join(f'{d:+.1f}' for d in m['heart_back'])} | diaphragm (found - eye, mm) "
+                  f"{' '.join(f'{d:+.1f}' for d in m['heart_back'])} | crux and PDA anchors "
+                  f"{' '.join(f'{d:+.1f}' for d in m.get('crux_pda', []))} | diaphragm (found - eye, mm) "
                   f"{' '.join(f'{d:+.1f}' for d in m['diaphragm'])}", flush=True)
         if a.pictures is not None:
             picture(series, v.hu, v.spacing_mm, a0, a1, marks[series], a.sac,
@@ -123,8 +134,10 @@ def main() -> None:
         oes = np.concatenate([m["oesophagus"] for m in ms])
         back = np.concatenate([m["heart_back"] for m in ms])
         dia = np.concatenate([m["diaphragm"] for m in ms])
+        cp = np.concatenate([m.get("crux_pda", []) for m in ms])
         print(f"| {tag} | oesophagus outside the mask {(oes > 0).sum()} of {len(oes)} (median {np.median(oes):+.1f} mm) "
               f"| heart's back inside or within 2.5 mm {(back <= 2.5).sum()} of {len(back)} (max {back.max():+.1f} mm) "
+              f"| crux and PDA anchors inside or within 2.5 mm {(cp <= 2.5).sum()} of {len(cp)} (max {cp.max():+.1f} mm) "
               f"| diaphragm |found - eye| median {np.median(np.abs(dia)):.1f} mm, max {np.abs(dia).max():.1f} mm |")
 
 
