@@ -65,6 +65,7 @@ def test_sac_versions_by_name():
     assert sac_options(None) == SacOptions() == SAC_VERSIONS["s18"]
     assert SAC_VERSIONS["s18"].oesophagus_mm == 0 and not SAC_VERSIONS["s18"].diaphragm_from_sac
     assert sac_options("s19").oesophagus_mm > 0 and sac_options("s19").diaphragm_from_sac
+    assert sac_options("s19o").oesophagus_mm == sac_options("s19").oesophagus_mm and not sac_options("s19o").diaphragm_from_sac
     with pytest.raises(ValueError, match="unknown"):
         sac_options("s99")
 
@@ -114,3 +115,36 @@ def test_s19_on_a_phantom_leaves_the_posterior_mediastinum_and_lowers_the_diaphr
     assert np.all(a19.diaphragm_mm <= a18.diaphragm_mm)
     under = a19.pericardium.any(0)
     assert (a19.diaphragm_mm[under] < a18.diaphragm_mm[under]).any()
+
+
+def test_frame_sac_reads_the_heart_reference_with_its_own_sac(monkeypatch):
+    """chest_sac "s19" with frame_sac "s18": the rules' anatomy read with s19, then a second read with s18 for the heart
+    reference (the shipped MLP's frame); frame_sac None or equal to chest_sac: one read."""
+    with pytest.raises(ValueError, match="frame_sac"):
+        C.ClassifierConfig(frame_sac="s99")
+    assert C.ClassifierConfig.from_dict({}).frame_sac is None
+    seen = []
+
+    class Stop(Exception):
+        pass
+
+    def fake(hu, sp, *, sac_options=None, **kw):
+        seen.append(sac_options)
+        if len(seen) == want:
+            raise Stop
+        return object()
+
+    monkeypatch.setattr(C, "read_chest", fake)
+    monkeypatch.setattr(C, "pericardium_distance", lambda a: None)
+    monkeypatch.setattr(C, "lung_field", lambda *a, **k: (_ for _ in ()).throw(Stop()))
+    hu = np.zeros((8, 16, 16), np.float32)
+    want = 2
+    with pytest.raises(Stop):
+        C.framed_candidates(hu, (2.5, 1.0, 1.0), C.ClassifierConfig(chest_sac="s19", frame_sac="s18"))
+    assert seen == [SAC_VERSIONS["s19"], SAC_VERSIONS["s18"]]
+    for frame in (None, "s19"):
+        seen.clear()
+        want = 99  # one read only: the heart finder (lung_field) comes next
+        with pytest.raises(Stop):
+            C.framed_candidates(hu, (2.5, 1.0, 1.0), C.ClassifierConfig(chest_sac="s19", frame_sac=frame))
+        assert seen == [SAC_VERSIONS["s19"]]
