@@ -375,6 +375,61 @@ class RootOptions:
 
 
 ROOT = RootOptions()
+
+
+@dataclass(frozen=True)
+class SacOptions:
+    """How the pericardial mask's back and the diaphragm under the heart are drawn (session 19, wt27b;
+    docs/chest_anatomy.md "(session 19, wt27b)"). The defaults are the finder of sessions 9-18
+    (``SAC_VERSIONS["s18"]``).
+
+    oesophagus_mm (0: off): the mask is also cut in a band this deep in front of the descending aorta's anterior
+    edge, from OESOPHAGUS_RIGHT_MM right of the aorta's right edge to half a radius right of its centre
+    (OESOPHAGUS_LEFT_R): the oesophagus (and the azygos beside it) lie there, in front of and right of the aorta,
+    behind the left atrium. The cut at the aorta's edge alone left them in the mask on the LIDC series
+    (LIDC-IDRI-0003: the mask wrapped the air-filled oesophagus down to the aorta, and an 11.8 AU dot beside it read
+    5 mm outside the sac; docs/pictures/s18_wt26a_0003_oesophagus_focus_mask.png). With contrast the blood pools
+    (the left atrium; not the aorta's own lumen) and OESOPHAGUS_BLOOD_KEEP_MM round them stay: on LIDC-IDRI-0003
+    the left atrium's back lies 7-12 mm in front of the aortic edge at z 110-125 mm. Without contrast the band is at
+    most OESOPHAGUS_PLAIN_MM deep.
+
+    diaphragm_from_sac (off): under the pericardial mask the diaphragm surface is the mask's floor where that lies
+    under the surface interpolated from the lateral lung floors: the heart rests on the diaphragm, and the lung floors
+    beside it (the domes, the cardiophrenic angles) lie 10-40 mm higher than its floor on LIDC-IDRI-0001 / 0003."""
+
+    oesophagus_mm: float = 0.0
+    diaphragm_from_sac: bool = False
+
+
+SAC_VERSIONS = {"s18": SacOptions(), "s19": SacOptions(oesophagus_mm=20.0, diaphragm_from_sac=True),
+                "s19o": SacOptions(oesophagus_mm=20.0)}
+"""Named settings of :class:`SacOptions` a lesion model can ask for (ClassifierConfig.chest_sac): "s18" the shipped
+finder, "s19" the oesophageal cut and the diaphragm from the sac's floor (session 19, wt27b), "s19o" the cut alone
+(the anatomy rules' below-the-diaphragm margin, 15 mm, was set against the old surface, which lies 8 mm too high
+under the heart on phantoms: the lowered surface lets one more abdominal candidate through on seed 14501, #24)."""
+OESOPHAGUS_RIGHT_MM = 25.0
+"""How far right of the descending aorta's right edge the oesophageal band reaches: the oesophagus (15-20 mm across)
+lies in front of and right of the aorta at the heart's levels (LIDC-IDRI-0003: its centre 8-15 mm right of the
+aorta's centre, docs/oesophagus_landmarks.json)."""
+OESOPHAGUS_LEFT_R = -0.5
+"""The oesophageal band's left end, in aorta radii left of the aorta's centre (negative: right of it). With +0.5 the
+band took LIDC-IDRI-0003's eye-placed posterior descending artery (docs/hybrid_landmarks.json, z 80 mm, 6 mm left of
+the tracked aorta's centre) out of the mask (5.5 mm inside -> 3.5 mm outside); with -0.5 it stays 5.5 mm inside and the
+same 12 of 14 oesophagus landmarks lie outside (bench/sac_landmarks.py)."""
+OESOPHAGUS_PLAIN_MM = 7.5
+"""Without contrast the band is at most this deep: the left atrium cannot be told from the oesophagus by density
+there, and a 20 mm band cut 10-20 mm into the heart's back on LIDC-IDRI-0002 (z 90-120 mm)."""
+OESOPHAGUS_BLOOD_KEEP_MM = 5.0
+"""With contrast, mask voxels within this of a blood pool (a chamber: POOL_MIN_CM2) stay in the oesophageal band: the
+left atrium's wall and the fat on it."""
+
+
+def sac_options(name: str | None) -> SacOptions:
+    """:data:`SAC_VERSIONS` of ``name`` (None: "s18"); a one-line ValueError for an unknown name."""
+    key = "s18" if name is None else name
+    if key not in SAC_VERSIONS:
+        raise ValueError(f"chest sac version {name!r} unknown; known: {', '.join(SAC_VERSIONS)}")
+    return SAC_VERSIONS[key]
 BRANCH_RADIUS_DROP = 0.85
 ASC_SHORT_MM = 25.0
 """An ascending track over fewer mm than this loses the choice among seeds (RootOptions.seed_by_track) to any longer
@@ -644,7 +699,7 @@ def find_pericardium(g: np.ndarray, lungs: np.ndarray, body: np.ndarray, diaphra
                      desc: tube.TubeTrack | None, root_k: float, grid_mm: np.ndarray,
                      left_dome_mm: float = np.nan, midline_x: float | None = None, *,
                      right_dome_mm: float = np.nan, contrast: bool = False,
-                     blood_lo: float | None = None) -> tuple[np.ndarray, Part]:
+                     blood_lo: float | None = None, sac: SacOptions | None = None) -> tuple[np.ndarray, Part]:
     """The heart in its pericardial sac: the mediastinum between the lungs (inside their hull, not lung), in
     front of the descending aorta's anterior edge, above the diaphragm and at most 15 mm above the aortic root,
     opened with a 5 mm disc (which cuts the thin bridges of fat behind the sternum) and kept as its largest
@@ -672,6 +727,9 @@ def find_pericardium(g: np.ndarray, lungs: np.ndarray, body: np.ndarray, diaphra
         kz = np.arange(nz)
         front = np.interp(kz, desc.k, desc.y - desc.radius_px)
         med &= yy < front[:, None, None]
+        if sac is not None and sac.oesophagus_mm > 0:
+            depth = sac.oesophagus_mm if contrast else min(sac.oesophagus_mm, OESOPHAGUS_PLAIN_MM)
+            med &= ~_oesophageal_band(g, desc, grid_mm, depth, blood_lo if contrast else None)
     med = ndimage.binary_opening(med, _sac_disc(grid_mm))
     heart = ndimage.binary_fill_holes(_largest(med), _INPLANE)
     if floor is not None:
@@ -686,6 +744,51 @@ def find_pericardium(g: np.ndarray, lungs: np.ndarray, body: np.ndarray, diaphra
         return heart, Part(True, 0.4, f"pericardial mask of {ml:.0f} ml (leaked beyond the heart?)")
     conf = 1.0 if np.isfinite(root_k) else 0.5
     return heart, Part(True, conf, "" if conf == 1 else "no aortic root: the sac's top is not bounded")
+
+
+def _oesophageal_band(g: np.ndarray, desc: tube.TubeTrack, grid_mm: np.ndarray, depth_mm: float,
+                      blood_lo: float | None) -> np.ndarray:
+    """(z, y, x) coarse bool: on each slice (the descending track's ends held beyond it), the band from depth_mm in
+    front of the aorta's anterior edge back to the edge, from OESOPHAGUS_RIGHT_MM right of its right edge to
+    OESOPHAGUS_LEFT_R radii left of its centre (x): where the oesophagus and the azygos lie (:class:`SacOptions`).
+    With blood_lo (contrast) the band leaves out what lies within OESOPHAGUS_BLOOD_KEEP_MM of a blood pool of at least
+    POOL_MIN_CM2 other than the aorta's lumen (the left atrium and its wall)."""
+    nz, ny, nx = g.shape
+    out = np.zeros(g.shape, bool)
+    # every slice, the track's ends held beyond it (as the cut at the aorta's front edge, find_pericardium)
+    ks = np.arange(nz)
+    cy, cx, r = (np.interp(ks, desc.k, v) for v in (desc.y, desc.x, desc.radius_px))
+    yy, xx = np.arange(ny)[:, None], np.arange(nx)[None, :]
+    for k, y0, x0, rr in zip(ks, cy, cx, r):
+        front = y0 - rr
+        out[k] = ((yy >= front - depth_mm / grid_mm[1]) & (yy < front + 1)
+                  & (xx >= x0 - rr - OESOPHAGUS_RIGHT_MM / grid_mm[2]) & (xx <= x0 + OESOPHAGUS_LEFT_R * rr))
+    if blood_lo is not None and out.any():
+        sl = slice(ks.min(), ks.max() + 1)
+        pool = ndimage.uniform_filter(g[sl], size=(1, 3, 3)) >= blood_lo
+        lab, n = ndimage.label(pool, _INPLANE)
+        area_cm2 = np.bincount(lab.ravel(), minlength=n + 1) * grid_mm[1] * grid_mm[2] / 100.0
+        area_cm2[0] = 0.0
+        r_px = max(1, int(round(OESOPHAGUS_BLOOD_KEEP_MM / grid_mm[1])))
+        chamber = area_cm2 >= POOL_MIN_CM2
+        # the aorta's own lumen is a pool too: it must not keep the band in front of it
+        iy = np.clip(np.rint(cy).astype(int), 0, ny - 1)
+        ix = np.clip(np.rint(cx).astype(int), 0, nx - 1)
+        chamber[lab[ks - ks.min(), iy, ix]] = False
+        chamber[0] = False
+        near = ndimage.binary_dilation(chamber[lab], _INPLANE, iterations=r_px)
+        out[sl] &= ~near
+    return out
+
+
+def diaphragm_under_sac(diaphragm_mm: np.ndarray, heart: np.ndarray, grid_mm: np.ndarray) -> np.ndarray:
+    """The (y, x) diaphragm surface (mm) with each column under the pericardial mask lowered to the mask's floor where
+    that lies under it (:class:`SacOptions` diaphragm_from_sac): the heart rests on the diaphragm."""
+    if not heart.any() or not np.isfinite(diaphragm_mm).any():
+        return diaphragm_mm
+    has = heart.any(0)
+    floor = np.argmax(heart, axis=0) * grid_mm[0]
+    return np.where(has, np.minimum(diaphragm_mm, floor), diaphragm_mm)
 
 
 TAIL_AREA_CM2 = 15.0
@@ -1026,11 +1129,14 @@ def _heart_frame(heart: np.ndarray, root_mm: np.ndarray, grid_mm: np.ndarray) ->
 
 # ------------------------------------------------------------------ the door
 def read_chest(volume_or_hu: Volume | np.ndarray, spacing_mm: tuple[float, float, float] | None = None, *,
-               root_options: RootOptions | None = None) -> ChestAnatomy:
+               root_options: RootOptions | None = None, sac_options: SacOptions | None = None) -> ChestAnatomy:
     """The anatomy of a (z, y, x) HU chest CT (:class:`ChestAnatomy`): a whole-chest or a heart-centred field of
     view, with or without contrast. spacing_mm (z, y, x) is required with a bare array. root_options:
-    :class:`RootOptions` for the ascending aorta and the root (None: the module's ROOT, the shipped finder)."""
+    :class:`RootOptions` for the ascending aorta and the root (None: the module's ROOT, the shipped finder).
+    sac_options: :class:`SacOptions` for the pericardial mask's back and the diaphragm under it (None: the shipped
+    finder, ``SAC_VERSIONS["s18"]``)."""
     opts = ROOT if root_options is None else root_options
+    sac = SAC_VERSIONS["s18"] if sac_options is None else sac_options
     hu, spacing_mm = hu_and_spacing(volume_or_hu, spacing_mm, who="read_chest")
     if hu.ndim != 3:
         raise ValueError(f"read_chest: hu must be (z, y, x), got shape {hu.shape}")
@@ -1061,10 +1167,12 @@ def read_chest(volume_or_hu: Volume | np.ndarray, spacing_mm: tuple[float, float
     # pulmonary trunk) reaches well above the annulus
     heart, parts["pericardium"] = find_pericardium(g, lungs, body, diaphragm, desc, track_end[0] / grid_mm[0], grid_mm,
                                                    dome[1], midline_x, right_dome_mm=dome[0], contrast=contrast,
-                                                   blood_lo=blood[0])
+                                                   blood_lo=blood[0], sac=sac)
     keep_out = ndimage.binary_dilation(heart, _INPLANE, iterations=1) | _tube_mask(aorta, g.shape, grid_mm, 4.0)
     bone, parts["bone"] = find_bone(g, body, keep_out, grid_mm, midline_x, hull, contrast)
     apex, frame = _heart_frame(_apex_region(heart, hull, diaphragm, dome[1], midline_x, grid_mm), root, grid_mm)
+    if sac.diaphragm_from_sac:  # after the apex: its region's floor stays the lung floors' surface
+        diaphragm = diaphragm_under_sac(diaphragm, heart, grid_mm)
     surface, *wall_part = chest_wall.find_chest_wall(lungs, hull, heart, body, float(grid_mm[1]), truncated=bool(parts["body"].reason),
                                                      lungs_sure=parts["lungs"].sure())
     parts["chest_wall"] = Part(*wall_part)

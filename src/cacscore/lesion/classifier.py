@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from cacscore.chest.anatomy import read_chest
+from cacscore.chest.anatomy import SAC_VERSIONS, read_chest, sac_options
 from cacscore.chest.heart import HeartFinding, locate_heart
 from cacscore.chest.hull import lungs_shareable, thorax_hull
 from cacscore.chest.lungs import lung_field
@@ -265,6 +265,16 @@ class ClassifierConfig:
     noise_floor_k: float | None = None
     noise_floor_area_mm2: float = 5.0
     noise_floor_base_hu: float = 40.0
+    # session 19 (wt27b): the chest reader's pericardial-sac settings, a name of cacscore.chest.anatomy.SAC_VERSIONS:
+    # "s18" (the default; every model before) or "s19" (the mask cut in front of the descending aorta where the
+    # oesophagus lies, and the diaphragm under the heart at the mask's floor; docs/chest_anatomy.md "(session 19,
+    # wt27b)"). Read by anatomical_candidates, so training and scoring alike
+    chest_sac: str = "s18"
+    # session 19 (wt27b): the sac version the heart reference (the position features' frame) is read with; None: the
+    # same read as chest_sac. "s18" with chest_sac "s19" keeps the frame the shipped MLP was trained in (the s19 mask,
+    # without its posterior band, has its centroid ~2 mm further forward: on seed 14501 #49 a 96 AU LAD lesion moved
+    # to the LCX) while the rules read the s19 anatomy; it costs a second read_chest
+    frame_sac: str | None = None
 
     def with_split(self, settings: SplitSettings | None) -> "ClassifierConfig":
         """This config with the voxel split on with ``settings`` (None: off; the settings kept)."""
@@ -348,6 +358,10 @@ class ClassifierConfig:
             raise ValueError(f"structure_split_p must be in (0, 1] or None, got {self.structure_split_p!r}")
         if self.reference not in REFERENCES:
             raise ValueError(f"reference must be one of {REFERENCES}, got {self.reference!r}")
+        if self.chest_sac not in SAC_VERSIONS:
+            raise ValueError(f"chest_sac must be one of {tuple(SAC_VERSIONS)}, got {self.chest_sac!r}")
+        if self.frame_sac is not None and self.frame_sac not in SAC_VERSIONS:
+            raise ValueError(f"frame_sac must be one of {tuple(SAC_VERSIONS)} or None, got {self.frame_sac!r}")
         if self.structure_ring_veto is not None:
             rv = tuple(float(v) for v in self.structure_ring_veto)  # a JSON list (model.json) becomes the tuple
             if len(rv) != 2 or not all(np.isfinite(v) for v in rv):
@@ -823,22 +837,30 @@ def load_model(model_dir: str | Path) -> LesionModel:
 def anatomical_candidates(hu: np.ndarray, spacing_mm: Sequence[float], *, threshold_hu: float = 130.0,
                           min_area_mm2: float = 1.0, heart_index: Sequence[float] | None = None,
                           context_where: Callable[[np.ndarray, np.ndarray, np.ndarray | None], np.ndarray] | None = None,
-                          reference: str = "finder") -> Candidates:
+                          reference: str = "finder", chest_sac: str = "s18",
+                          frame_sac: str | None = None) -> Candidates:
     """The candidates of a (z, y, x) HU volume placed in its chest anatomy (``read_chest``): anatomy columns, and,
     unless heart_index is given, the heart reference of :func:`cacscore.lesion.anatomy.heart_reference`. The same
     for training (lesion-train) and scoring (:func:`classify_volume`) of every model whose config
-    ``needs_anatomy`` (:func:`framed_candidates`). reference: ClassifierConfig.reference, passed to heart_reference."""
+    ``needs_anatomy`` (:func:`framed_candidates`). reference: ClassifierConfig.reference, passed to heart_reference.
+    chest_sac: ClassifierConfig.chest_sac, the chest reader's sac settings (cacscore.chest.anatomy.SAC_VERSIONS);
+    frame_sac: ClassifierConfig.frame_sac, those the heart reference is read with (None: the same read)."""
     hu, sp = check_hu(hu, spacing_mm)
-    anatomy = read_chest(hu, sp)
+    anatomy = read_chest(hu, sp, sac_options=sac_options(chest_sac))
     heart = hull = lungs = None
     peri = pericardium_distance(anatomy)  # heart_reference and the columns share it
+    framed, framed_peri = anatomy, peri
+    if heart_index is None and frame_sac is not None and sac_options(frame_sac) != sac_options(chest_sac):
+        framed = read_chest(hu, sp, sac_options=sac_options(frame_sac))
+        framed_peri = pericardium_distance(framed)
     if heart_index is None:
         # one lung mask for the heart finder and the chest-wall hull, as find_candidates shares it when it finds
         # the heart itself (with heart_index given it would compute the hull's lung mask again)
         lungs = lung_field(hu, sp)
         found = locate_heart(hu, sp, lungs=lungs)
         hull = thorax_hull(hu, sp, lungs=lungs if lungs_shareable(hu, lungs, sp) else None)
-        heart_index, source = heart_reference(anatomy, found.index, found.found, pericardium=peri, reference=reference)
+        heart_index, source = heart_reference(framed, found.index, found.found, pericardium=framed_peri,
+                                              reference=reference)
         if source == FINDER_ABOVE_MASK:
             anatomy, source = without_pericardium(anatomy, source), "heart finder"
         heart = found if source == "heart finder" else HeartFinding(
@@ -869,7 +891,8 @@ def framed_candidates(hu: np.ndarray, spacing_mm: Sequence[float], config: Class
     (the other candidates' context columns 0; their class cannot change)."""
     if config.needs_anatomy:
         return anatomical_candidates(hu, spacing_mm, threshold_hu=threshold_hu, min_area_mm2=min_area_mm2,
-                                     heart_index=heart_index, context_where=context_where, reference=config.reference)
+                                     heart_index=heart_index, context_where=context_where, reference=config.reference,
+                                     chest_sac=config.chest_sac, frame_sac=config.frame_sac)
     return find_candidates(hu, spacing_mm, threshold_hu=threshold_hu, min_area_mm2=min_area_mm2,
                            heart_index=heart_index, context_where=context_where)
 
