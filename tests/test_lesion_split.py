@@ -322,10 +322,10 @@ def test_old_flat_split_configs_load_as_the_nested_split(tmp_path):
     from cacscore.predict.predictors import DEFAULT_MODEL
 
     shipped = L.load_model(DEFAULT_MODEL)
-    # the split on since session 16 at its default settings, with session 17's anchor rule and session 18's left-main
-    # limits (docs/model_card.md)
+    # the split on since session 16 at its default settings, with session 17's anchor rule, session 18's left-main
+    # limits and session 19's branch paths (docs/model_card.md)
     anchored = SplitSettings(anchor_p=0.95, anchor_mm=20.0, anchor_self=True, lca_agree=True, lca_denied="class",
-                             lca_len_mm=15.0)
+                             lca_len_mm=15.0, branch_mm=20.0, branch_lca=True)
     assert shipped.config.split == anchored and shipped.config.voxel_split is True
     cfg = json.loads((DEFAULT_MODEL / "model.json").read_text())["config"]
     want = dataclasses.asdict(anchored)
