@@ -276,13 +276,13 @@ def branches(cache: Path, case: str, spec: str, model_dir: Path) -> None:
     finally:
         SP._DEBUG = None
     for d in runs:
-        u, tl = d["unit"], z["truth_labels"]
+        u, tl, box = d["unit"], z["truth_labels"][d["box"]], d["box"]
         for i in np.argsort(d["pts"][:, 0], kind="stable"):
             mk = u == i + 1
             print(f"u{i} {'LM' if d['lm'][i] else '  '} vessel {d['v'][i]} pos {np.round(d['pts'][i], 1)} near "
                   f"{int(d['near'][i])} dLM {d['d_lm'][i]:.1f} detour LAD {d['detour'][2][i]:.1f} LCX "
                   f"{d['detour'][3][i]:.1f} truth {np.bincount(tl[mk], minlength=5)[1:4].tolist()} -> "
-                  f"{np.bincount(lab[mk], minlength=5)[1:4].tolist()}")
+                  f"{np.bincount(lab[box][mk], minlength=5)[1:4].tolist()}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -26,6 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import ndimage
 from scipy.cluster.vq import kmeans2
 
 from cacscore.lesion.candidates import FEATURE_NAMES, LesionError, assign_labels, voxel_group_columns
@@ -370,6 +371,22 @@ _TOUCH = [(dz, dy, dx) for dz in (0, 1) for dy in (-1, 0, 1) for dx in (-1, 0, 1
 other (same slice: 8-neighbours; the next slice: the 9 voxels over it)."""
 
 
+def _units_box(done: list, ids: np.ndarray, whole: list) -> tuple[slice, slice, slice]:
+    """The (z, y, x) slices of the smallest box holding the voxels of the cut candidates (``done``) and of the
+    candidates ``whole`` (0-based indices into ``ids``, 1-based)."""
+    lo = np.array(ids.shape)
+    hi = np.zeros(3, np.int64)
+    for d in done:
+        lo, hi = np.minimum(lo, d[1].min(0)), np.maximum(hi, d[1].max(0) + 1)
+    if whole:
+        boxes = ndimage.find_objects(ids, max_label=int(max(whole)) + 1)
+        for i in whole:
+            if boxes[i] is not None:
+                lo = np.minimum(lo, [b.start for b in boxes[i]])
+                hi = np.maximum(hi, [b.stop for b in boxes[i]])
+    return tuple(slice(int(a), int(max(a, b))) for a, b in zip(lo, hi))
+
+
 def branch_paths(done: list, ids: np.ndarray, classes: np.ndarray, positions_mm: np.ndarray, settings: SplitSettings,
                  lca: np.ndarray | None = None) -> list:
     """SplitSettings.branch_mm on the cut candidates' pieces (``done`` as :func:`left_main_length` reads it; ids: the
@@ -389,20 +406,26 @@ def branch_paths(done: list, ids: np.ndarray, classes: np.ndarray, positions_mm:
 
     cut = {int(d[0]) for d in done}
     lca_ok = np.asarray(classes) == 1 if lca is None else np.asarray(lca, bool)
+    whole = [i for i in np.flatnonzero(np.isin(classes, LEFT)) if int(i) not in cut]
+    # every unit voxel lies in one box: the unit volume and the touch test work there, not on the whole scan (on a
+    # 272 x 512 x 512 scan, phantom v11 seed 14504 patient 14, 2.8 s per call on the whole volume, 0.25 s in the box)
+    box = _units_box(done, ids, whole)
+    origin = np.array([b.start for b in box])
     units_vessel, units_pos, units_class = [], [], []
-    unit = np.zeros(ids.shape, np.int64)  # unit id + 1 per voxel
+    unit = np.zeros(tuple(b.stop - b.start for b in box), np.int64)  # unit id + 1 per voxel of the box
     for c, zyx, piece, pos, _, vessel in done:
         first = len(units_vessel)
-        unit[zyx[:, 0], zyx[:, 1], zyx[:, 2]] = first + 1 + piece
+        at = zyx - origin
+        unit[at[:, 0], at[:, 1], at[:, 2]] = first + 1 + piece
         units_vessel.extend(int(v) for v in vessel)
         units_pos.extend(pos)
         units_class.extend([int(lca_ok[c])] * len(vessel))
-    whole = [i for i in np.flatnonzero(np.isin(classes, LEFT)) if int(i) not in cut]
     if whole:
-        at = np.isin(ids, np.asarray(whole) + 1)
+        ids_box = ids[box]
+        at = np.isin(ids_box, np.asarray(whole) + 1)
         lut = np.zeros(len(classes) + 1, np.int64)
         lut[np.asarray(whole) + 1] = len(units_vessel) + 1 + np.arange(len(whole))
-        unit[at] = lut[ids[at]]
+        unit[at] = lut[ids_box[at]]
         units_vessel.extend(int(classes[i]) for i in whole)
         units_pos.extend(positions_mm[whole])
         units_class.extend(int(lca_ok[i]) for i in whole)
@@ -446,7 +469,8 @@ def branch_paths(done: list, ids: np.ndarray, classes: np.ndarray, positions_mm:
             return done
         detour[b] = total - total[np.isfinite(total)].min()
     if _DEBUG is not None:
-        _DEBUG.append(dict(v=v, pts=pts, near=near, detour=detour, d_lm=d_lm, graph=graph, unit=unit, lm=lm_unit))
+        _DEBUG.append(dict(v=v, pts=pts, near=near, detour=detour, d_lm=d_lm, graph=graph, unit=unit, box=box,
+                           lm=lm_unit))
     lad_better = detour[2] + settings.branch_margin_mm < detour[3]
     lcx_better = detour[3] + settings.branch_margin_mm < detour[2]
     out, k = [], 0
