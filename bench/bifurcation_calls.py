@@ -175,6 +175,18 @@ def pieces(cache: Path, case: str, spec: str, model_dir: Path) -> None:
                   f"truth {tv.tolist()} -> {vv.tolist()}; nearest sure {near}")
 
 
+def case_labels(cache: Path, case: str, specs: list[str], model_dir: Path, truth_name: str) -> tuple:
+    """(the case's cache arrays, {name: label volume} with the phantom's voxel labels under ``truth_name`` first and
+    then each variant's, {name: per-vessel AU}): what picture and zoom draw."""
+    base = load_model(model_dir)
+    z = np.load(cache / f"{case}.npz")
+    labs = {truth_name: z["truth_labels"]}
+    for s in specs:
+        n, m, split = variant(base, s)
+        labs[n] = labels(z, m, split)
+    return z, labs, {n: S.score(z, lab) for n, lab in labs.items()}
+
+
 def picture(cache: Path, release: Path, png: Path, case: str, slices: list[int], specs: list[str],
             model_dir: Path) -> None:
     import matplotlib
@@ -184,13 +196,7 @@ def picture(cache: Path, release: Path, png: Path, case: str, slices: list[int],
 
     from cacscore.io.ct import read_ct
 
-    base = load_model(model_dir)
-    z = np.load(cache / f"{case}.npz")
-    labs = {"truth (voxel labels)": z["truth_labels"]}
-    for s in specs:
-        n, m, split = variant(base, s)
-        labs[n] = labels(z, m, split)
-    au = {n: S.score(z, lab) for n, lab in labs.items()}
+    z, labs, au = case_labels(cache, case, specs, model_dir, "truth (voxel labels)")
     oz, oy, ox = (int(a) for a in z["origin"])
     pid = str(int(case[1:]))
     vol = read_ct(release / "deidentified_nongated" / pid / pid).hu
@@ -230,13 +236,7 @@ def zoom(cache: Path, case: str, png: Path, cands: list[int], specs: list[str], 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    base = load_model(model_dir)
-    z = np.load(cache / f"{case}.npz")
-    labs = {"truth": z["truth_labels"]}
-    for s in specs:
-        n, m, split = variant(base, s)
-        labs[n] = labels(z, m, split)
-    au = {n: S.score(z, lab) for n, lab in labs.items()}
+    z, labs, au = case_labels(cache, case, specs, model_dir, "truth")
     ids = z["ids"]
     zz, yy, xx = np.nonzero(np.isin(ids, np.asarray(cands) + 1))
     y0, y1, x0, x1 = max(0, yy.min() - 6), yy.max() + 7, max(0, xx.min() - 6), xx.max() + 7
