@@ -118,8 +118,8 @@ def test_s19_on_a_phantom_leaves_the_posterior_mediastinum_and_lowers_the_diaphr
 
 
 def test_frame_sac_reads_the_heart_reference_with_its_own_sac(monkeypatch):
-    """chest_sac "s19" with frame_sac "s18": the rules' anatomy read with s19, then a second read with s18 for the heart
-    reference (the shipped MLP's frame); frame_sac None or equal to chest_sac: one read."""
+    """chest_sac "s19" with frame_sac "s18": one chest read with s19 that also finds the mask with s18 for the heart
+    reference (the shipped MLP's frame); frame_sac None: no frame mask asked for."""
     with pytest.raises(ValueError, match="frame_sac"):
         C.ClassifierConfig(frame_sac="s99")
     assert C.ClassifierConfig.from_dict({}).frame_sac is None
@@ -128,23 +128,31 @@ def test_frame_sac_reads_the_heart_reference_with_its_own_sac(monkeypatch):
     class Stop(Exception):
         pass
 
-    def fake(hu, sp, *, sac_options=None, **kw):
-        seen.append(sac_options)
-        if len(seen) == want:
-            raise Stop
-        return object()
+    def fake(hu, sp, *, sac_options=None, frame_sac=None, **kw):
+        seen.append((sac_options, frame_sac))
+        raise Stop
 
     monkeypatch.setattr(C, "read_chest", fake)
-    monkeypatch.setattr(C, "pericardium_distance", lambda a: None)
-    monkeypatch.setattr(C, "lung_field", lambda *a, **k: (_ for _ in ()).throw(Stop()))
     hu = np.zeros((8, 16, 16), np.float32)
-    want = 2
-    with pytest.raises(Stop):
-        C.framed_candidates(hu, (2.5, 1.0, 1.0), C.ClassifierConfig(chest_sac="s19", frame_sac="s18"))
-    assert seen == [SAC_VERSIONS["s19"], SAC_VERSIONS["s18"]]
-    for frame in (None, "s19"):
+    for frame, want in (("s18", SAC_VERSIONS["s18"]), (None, None)):
         seen.clear()
-        want = 99  # one read only: the heart finder (lung_field) comes next
         with pytest.raises(Stop):
             C.framed_candidates(hu, (2.5, 1.0, 1.0), C.ClassifierConfig(chest_sac="s19", frame_sac=frame))
-        assert seen == [SAC_VERSIONS["s19"]]
+        assert seen == [(SAC_VERSIONS["s19"], want)]
+
+
+def test_the_frame_mask_equals_a_whole_read_with_that_sac(patient):
+    """read_chest(sac s19o, frame_sac s18).framed() carries the mask and Part of a whole s18 read (what
+    heart_reference reads), the rules' anatomy keeps s19o's; a frame_sac equal to the sac adds nothing."""
+    hu, sp = patient.hu, patient.spacing_mm
+    a18 = read_chest(hu, sp)
+    both = read_chest(hu, sp, sac_options=SAC_VERSIONS["s19o"], frame_sac=SAC_VERSIONS["s18"])
+    a19o = read_chest(hu, sp, sac_options=SAC_VERSIONS["s19o"])
+    assert np.array_equal(both.pericardium, a19o.pericardium)
+    assert not np.array_equal(both.pericardium, a18.pericardium)  # else the test shows nothing
+    framed = both.framed()
+    assert np.array_equal(framed.pericardium, a18.pericardium)
+    assert framed.parts["pericardium"] == a18.parts["pericardium"]
+    assert framed.parts["aorta"] == both.parts["aorta"] and framed.frame_pericardium is None
+    assert a19o.framed() is a19o
+    assert read_chest(hu, sp, frame_sac=SAC_VERSIONS["s18"]).frame_pericardium is None

@@ -11,7 +11,7 @@ z ascending = inferior -> superior, y = patient posterior, x = patient left (``c
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy import ndimage
@@ -113,6 +113,18 @@ class ChestAnatomy:
     blood_hu: tuple[float, float] = (-60.0, 130.0)
     wall_surface: np.ndarray | None = None
     cartilage: np.ndarray | None = None
+    frame_pericardium: tuple[np.ndarray, Part] | None = None
+
+    def framed(self) -> "ChestAnatomy":
+        """This anatomy with the pericardial mask (and its Part) of the frame read (read_chest's frame_sac), for the heart
+        reference: a model's frame read with the sac it was trained with (ClassifierConfig.frame_sac). Equal, in what
+        :func:`cacscore.lesion.anatomy.heart_reference` reads (the mask, its Part, the grid), to a whole second read with
+        that sac, which costs the whole reader again (LIDC-IDRI-0003: 5.5 s, find_pericardium 1.7 s of it). Itself when
+        there is no frame read."""
+        if self.frame_pericardium is None:
+            return self
+        mask, part = self.frame_pericardium
+        return replace(self, pericardium=mask, parts={**self.parts, "pericardium": part}, frame_pericardium=None)
 
     @property
     def grid_mm(self) -> np.ndarray:
@@ -1129,12 +1141,14 @@ def _heart_frame(heart: np.ndarray, root_mm: np.ndarray, grid_mm: np.ndarray) ->
 
 # ------------------------------------------------------------------ the door
 def read_chest(volume_or_hu: Volume | np.ndarray, spacing_mm: tuple[float, float, float] | None = None, *,
-               root_options: RootOptions | None = None, sac_options: SacOptions | None = None) -> ChestAnatomy:
+               root_options: RootOptions | None = None, sac_options: SacOptions | None = None,
+               frame_sac: SacOptions | None = None) -> ChestAnatomy:
     """The anatomy of a (z, y, x) HU chest CT (:class:`ChestAnatomy`): a whole-chest or a heart-centred field of
     view, with or without contrast. spacing_mm (z, y, x) is required with a bare array. root_options:
     :class:`RootOptions` for the ascending aorta and the root (None: the module's ROOT, the shipped finder).
     sac_options: :class:`SacOptions` for the pericardial mask's back and the diaphragm under it (None: the shipped
-    finder, ``SAC_VERSIONS["s18"]``)."""
+    finder, ``SAC_VERSIONS["s18"]``). frame_sac: other :class:`SacOptions` the pericardial mask is also found with, for
+    the heart reference (:meth:`ChestAnatomy.framed`; None or equal to sac_options: none)."""
     opts = ROOT if root_options is None else root_options
     sac = SAC_VERSIONS["s18"] if sac_options is None else sac_options
     hu, spacing_mm = hu_and_spacing(volume_or_hu, spacing_mm, who="read_chest")
@@ -1165,9 +1179,12 @@ def read_chest(volume_or_hu: Volume | np.ndarray, spacing_mm: tuple[float, float
         normal = d / max(np.linalg.norm(d), 1e-6)
     # the sac's top stays bound to the tracked aorta, not to the annulus under it: the heart's top (atria,
     # pulmonary trunk) reaches well above the annulus
-    heart, parts["pericardium"] = find_pericardium(g, lungs, body, diaphragm, desc, track_end[0] / grid_mm[0], grid_mm,
-                                                   dome[1], midline_x, right_dome_mm=dome[0], contrast=contrast,
-                                                   blood_lo=blood[0], sac=sac)
+    def sac_with(options: SacOptions) -> tuple[np.ndarray, Part]:
+        return find_pericardium(g, lungs, body, diaphragm, desc, track_end[0] / grid_mm[0], grid_mm, dome[1], midline_x,
+                                right_dome_mm=dome[0], contrast=contrast, blood_lo=blood[0], sac=options)
+
+    heart, parts["pericardium"] = sac_with(sac)
+    framing = sac_with(frame_sac) if frame_sac is not None and frame_sac != sac else None
     keep_out = ndimage.binary_dilation(heart, _INPLANE, iterations=1) | _tube_mask(aorta, g.shape, grid_mm, 4.0)
     bone, parts["bone"] = find_bone(g, body, keep_out, grid_mm, midline_x, hull, contrast)
     apex, frame = _heart_frame(_apex_region(heart, hull, diaphragm, dome[1], midline_x, grid_mm), root, grid_mm)
@@ -1182,11 +1199,17 @@ def read_chest(volume_or_hu: Volume | np.ndarray, spacing_mm: tuple[float, float
     parts["cartilage"] = Part(*cart_part)
     if parts["body"].reason:  # a field of view through the body: the lungs, the arch and the diaphragm are cut off
         for name in ("aorta", "root", "pericardium", "cartilage"):
-            p = parts[name]
-            parts[name] = Part(p.found, min(p.confidence, TRUNCATED_CONFIDENCE),
-                               p.reason or "the field of view cuts through the body: found without the whole chest")
+            parts[name] = _truncated(parts[name])
+        if framing is not None:
+            framing = (framing[0], _truncated(framing[1]))
     return ChestAnatomy(sp, tuple(hu.shape), sz, sxy, body, lungs, bone, heart, diaphragm,  # type: ignore[arg-type]
-                        dome, aorta, root, apex, normal, frame, parts, contrast, blood, surface, cartilage)
+                        dome, aorta, root, apex, normal, frame, parts, contrast, blood, surface, cartilage, framing)
+
+
+def _truncated(p: Part) -> Part:
+    """A part found on a field of view that cuts through the body: its confidence capped."""
+    return Part(p.found, min(p.confidence, TRUNCATED_CONFIDENCE),
+                p.reason or "the field of view cuts through the body: found without the whole chest")
 
 
 def _tube_mask(aorta: AortaTube, shape: tuple[int, ...], grid_mm: np.ndarray, margin_mm: float) -> np.ndarray:

@@ -844,15 +844,15 @@ def anatomical_candidates(hu: np.ndarray, spacing_mm: Sequence[float], *, thresh
     for training (lesion-train) and scoring (:func:`classify_volume`) of every model whose config
     ``needs_anatomy`` (:func:`framed_candidates`). reference: ClassifierConfig.reference, passed to heart_reference.
     chest_sac: ClassifierConfig.chest_sac, the chest reader's sac settings (cacscore.chest.anatomy.SAC_VERSIONS);
-    frame_sac: ClassifierConfig.frame_sac, those the heart reference is read with (None: the same read)."""
+    frame_sac: ClassifierConfig.frame_sac, the sac the heart reference is read with (None: the same; the mask is found
+    a second time in the one read, ChestAnatomy.framed)."""
     hu, sp = check_hu(hu, spacing_mm)
-    anatomy = read_chest(hu, sp, sac_options=sac_options(chest_sac))
+    framing = sac_options(frame_sac) if heart_index is None and frame_sac is not None else None
+    anatomy = read_chest(hu, sp, sac_options=sac_options(chest_sac), frame_sac=framing)
     heart = hull = lungs = None
     peri = pericardium_distance(anatomy)  # heart_reference and the columns share it
-    framed, framed_peri = anatomy, peri
-    if heart_index is None and frame_sac is not None and sac_options(frame_sac) != sac_options(chest_sac):
-        framed = read_chest(hu, sp, sac_options=sac_options(frame_sac))
-        framed_peri = pericardium_distance(framed)
+    framed = anatomy.framed()
+    framed_peri = peri if framed is anatomy else pericardium_distance(framed)
     if heart_index is None:
         # one lung mask for the heart finder and the chest-wall hull, as find_candidates shares it when it finds
         # the heart itself (with heart_index given it would compute the hull's lung mask again)
