@@ -1,0 +1,93 @@
+"""Anatomy v17 of the phantom (session 20, wt28d; opt-in: make_patient(version="v17"), cacscore phantom --anatomy v17):
+v16 with the thoracic spine's whole curve painted at the heart's levels (no damping; at most V17_HEART_FWD_MM forward
+of the drawn column there), the back's skin referred to the table, and the kyphosis / period draws mapped onto v17's
+ranges (docs/phantom.md, "(session 20, wt28d)"). v11 (the default) and v12-v16 draw as before; v17's heart, coronary
+draws and per-vessel truth are v16's."""
+
+from __future__ import annotations
+
+import numpy as np
+from test_phantom_v15 import _h
+from test_phantom_v16 import BEFORE as BEFORE_V16
+from version_fixtures import exact_version_patient
+
+from cacscore.phantom import make_patient
+from cacscore.phantom.anatomy import (ANATOMY_VERSION, LABEL, V17_HEART_FWD_MM, V17_VERT_PERIOD_MM, _heart_levels,
+                                      _kyphosis_curve, bend_source_rows, features, kyphosis_shift_mm)
+from cacscore.phantom.core import _draws
+
+SEED = 5
+
+# sha256[:16] of (hu, hu_static, labels, anatomy_labels) of seed 5, patients 1-2, 48 px, computed on main (cc20e80)
+# before v17 existed (v16's; v11-v15's are test_phantom_v16's)
+BEFORE = dict(BEFORE_V16)
+BEFORE.update({
+    ("v16", 1): ("ecb9cb519f88dd6a", "62ca694decb25f93", "2eec60a3b5d6732e", "c81b33e93c2f490e"),
+    ("v16", 2): ("8872be49f47084ac", "9e867e93772a292d", "0ff0c069b65b9687", "1c96fe1c8f4238a6"),
+})
+
+
+def test_earlier_versions_byte_identical():
+    for (v, pid), want in BEFORE.items():
+        if v not in ("v15", "v16"):  # v11-v14: test_phantom_v15 / v16 check them (the same table)
+            continue
+        p = make_patient(pid, seed=SEED, size=48, version=v, anatomy=True)
+        assert (_h(p.hu), _h(p.hu_static), _h(p.labels), _h(p.anatomy_labels)) == want, (v, pid)
+
+
+def test_v17_is_opt_in_and_only_v17_has_the_spine():
+    assert ANATOMY_VERSION == "v11" and features("v17").spine_v17
+    assert [v for v in ("v8", "v11", "v12", "v13", "v14", "v15", "v16", "v17") if features(v).spine_v17] == ["v17"]
+    f16, f17 = features("v16"), features("v17")
+    assert (f17.mac, f17.lcx_in_fat, f17.high_right_dome, f17.kyphosis, f17.abdomen) == (
+        f16.mac, f16.lcx_in_fat, f16.high_right_dome, f16.kyphosis, f16.abdomen)
+
+
+def test_v17_draws_keep_v16s_heart_abdomen_and_calcium():
+    for pid in range(1, 6):
+        d16, d17 = (_draws(pid, SEED, 64, version=v)[0] for v in ("v16", "v17"))
+        a16, a17 = d16.anat, d17.anat
+        assert np.array_equal(a16.heart_c, a17.heart_c) and a16.spine_c == a17.spine_c
+        assert a16.abdomen.stomach == a17.abdomen.stomach and a16.n_slices == a17.n_slices
+        assert a16.kyphosis[0] == a17.kyphosis[0]  # the apex; severity, share and period: the same draws, v17's ranges
+        assert V17_VERT_PERIOD_MM[0] <= a17.vert_period <= V17_VERT_PERIOD_MM[1]
+        assert not a16.spine_v17 and a17.spine_v17
+        assert [tuple(p.centre) for p in d16.plaques] == [tuple(p.centre) for p in d17.plaques]
+
+
+def test_v17_shift_is_the_whole_curve_and_at_most_8_mm_forward_behind_the_heart():
+    for pid in range(1, 9):
+        a = _draws(pid, SEED, 64, version="v17")[0].anat
+        lo, hi = _heart_levels(a)
+        z = np.linspace(lo - 60, hi + 60, 200)
+        g = kyphosis_shift_mm(a, z)
+        # undamped: the shift differs from the curve by one constant (v16 scaled it by 0.6 at the heart's levels)
+        d = _kyphosis_curve(a, z) - g
+        assert np.ptp(d) < 1e-9, pid
+        at = (z >= lo) & (z <= hi)
+        assert g[at].max() <= V17_HEART_FWD_MM + 1e-9, pid
+
+
+def test_v17_back_skin_moves_by_g_skin_and_the_map_is_monotonic():
+    a = _draws(3, SEED, 64, version="v17")[0].anat
+    y = np.arange(-200.0, 200.0, 0.5)
+    y_skin = float(a.wall.y_back)
+    for g, g_skin in ((-20.0, 0.0), (10.0, 12.0), (-35.0, 3.0), (25.0, 0.0)):
+        src = bend_source_rows(a, y, g, 35.0, g_skin=g_skin)
+        assert np.all(np.diff(src) > 0), (g, g_skin)
+        assert abs(np.interp(y_skin, src, y) - (y_skin - g_skin)) < 0.3, (g, g_skin)  # the skin painted g_skin forward
+
+
+def test_v17_truth_labels_heart_equal_v16_and_column_moves():
+    for pid in (1, 3):
+        p16 = make_patient(pid, seed=SEED, size=64, version="v16", anatomy=True)
+        p17 = make_patient(pid, seed=SEED, size=64, version="v17", anatomy=True)
+        assert p17.truth == p16.truth, pid
+        assert np.array_equal(p17.labels, p16.labels), pid
+        heart = LABEL["heart"]
+        assert np.array_equal(p16.anatomy_labels == heart, p17.anatomy_labels == heart), pid
+        assert not np.array_equal(p16.anatomy_labels == LABEL["vertebra"], p17.anatomy_labels == LABEL["vertebra"])
+
+
+def test_v17_truth_exact_and_deterministic():
+    exact_version_patient("v17", {"LAD"}, seed=SEED)
