@@ -263,6 +263,7 @@ class Anatomy:
     abdomen: "Abdomen | None" = None  # v16: the upper abdomen's organs (_paint_abdomen_v16)
     extra_below_slices: int = 0  # v16: slices added below v15's scan (n_slices includes them; the motion keeps v15's)
     spine_v17: bool = False  # v17: kyphosis_shift_mm undamped at the heart's levels, referred to V17_HEART_FWD_MM
+    front_tilt: float = 0.0  # v17: tan of the anterior chest wall's and sternum's forward tilt below upper_chest_z
 
 
 @dataclass(frozen=True)
@@ -485,6 +486,15 @@ and the aorta's neighbours are drawn against the straight column; the descending
 the curve is referred to its most forward point there less this, or to the heart's middle as before when that is
 further forward. Where it recedes, the band in front of it (V15_NARROW_BEND_MM) is stretched, so the posterior
 mediastinum deepens toward the apex of the curve, as on the kyphotic real series 0001."""
+V17_FRONT_TILT_DEG = (6.0, 28.0)
+"""v17: the anterior chest wall and the sternum's body tilt forward going down by this angle (uniform, degrees) below
+upper_chest_z (_tilt_front_wall). Real (bench/sternum_tilt.py, the sternum's front cortex on a midline sagittal, each
+picture checked by eye): the sternum's line 10.7 / 16.6 / 18.0 degrees from the scan's axis (0001 / 0002 / 0003),
+the skin's 8.1 / 19.1 / 19.7; v16's sternum body is vertical (2.5-5 degrees over the sternum with its manubrium, dev
+seed 14864 ids 1-3), the manubrium leaning back from a kink at upper_chest_z."""
+V17_FRONT_BAND_MM = 25.0
+"""v17: the rows from 2 mm behind the sternum's back this deep are stretched to meet the tilted wall (the heart's
+painter paints the heart over them afterwards; what shows between is the tissue that lay in front of it)."""
 V16_DOME_ROUND = (1.0, 1.3)
 """v16: the domes' shape exponent (v5-v15: 1.55-1.85, flat-topped caps with a shelf on a coronal reformat); v16 maps
 the same draw onto this range: rounder caps, the lung's floor falling from each top laterally and medially."""
@@ -1450,6 +1460,9 @@ def draw_anatomy(rng: np.random.Generator, *, version: str = ANATOMY_VERSION) ->
                        spine_v17=features(version).spine_v17)
     if features(version).abdomen:  # v16: its own stream (22); painted below the diaphragm only
         anat = _draw_abdomen_v16(np.random.default_rng([tex_seed, 22]), anat)
+    if features(version).spine_v17:  # v17: its own stream (23); painted only (_tilt_front_wall)
+        anat = replace(anat, front_tilt=float(np.tan(np.radians(np.random.default_rng([tex_seed, 23]).uniform(
+            *V17_FRONT_TILT_DEG)))))
     if MEDIASTINUM_REALISM:  # session 14: its own stream (19); before the trees, which grow from its hila
         anat = replace(anat, **_draw_mediastinum_v14(np.random.default_rng([tex_seed, 19]), anat))
     if CHEST_REALISM:
@@ -3312,6 +3325,8 @@ def render_background(anat: Anatomy, grid: Grid, *, kvp: float,
     if anat.thorax is not None:
         _paint_nodes(anat, cv)
         _slope_upper_chest(anat, cv)
+    if anat.front_tilt > 0:  # v17: the anterior chest wall tilted forward below the heart's top
+        _tilt_front_wall(anat, cv)
     if anat.kyphosis is not None:  # v15: label the spine's bone where it is drawn, then bend it (the table stays)
         if anat.body is not None:
             _label_spine_bone(anat, cv)
@@ -3390,6 +3405,59 @@ def _slope_upper_chest(anat: Anatomy, cv: Canvas) -> None:
         cv.bright[k, r0:r1] = br[i0[r0:r1]] | (br[i1[r0:r1]] & (w[r0:r1] > 0))
         if cv.lab is not None:
             cv.lab[k, r0:r1] = cv.lab[k][near[r0:r1]]
+
+
+def front_tilt_shift_mm(anat: Anatomy, z_mm: np.ndarray) -> np.ndarray:
+    """v17: how far (mm) the anterior chest wall is painted forward at heights z_mm: front_tilt x the depth below
+    upper_chest_z, held at its value at the xiphoid below it (the abdominal wall continues the chest's front)."""
+    z = np.asarray(z_mm, float)
+    if anat.front_tilt <= 0 or anat.sternum is None:
+        return np.zeros(z.shape)
+    top = upper_chest_z(anat)
+    low = min(float(anat.sternum.z_xiphoid), top)
+    return anat.front_tilt * (top - np.clip(z, low, top))
+
+
+def front_tilt_weight(anat: Anatomy, x_mm: np.ndarray) -> np.ndarray:
+    """v17: the tilt's share per column: 1 within 0.5 of the cavity's half-width from its centre, a smoothstep to 0 at
+    1.1 of it (the front bulges in the middle; the lateral walls and the arms stay where they were drawn)."""
+    (cx, _), (ca, _) = anat.cav_c, anat.cav_ab
+    t = np.clip((1.1 - np.abs(np.asarray(x_mm, float) - cx) / ca) / 0.6, 0.0, 1.0)
+    return t * t * (3.0 - 2.0 * t)
+
+
+def front_source_rows(y: np.ndarray, s: np.ndarray, y_rigid: float, band: float) -> np.ndarray:
+    """v17: source rows (mm) for destination rows y (n,) of columns with shifts s (m,): (n, m). In front of
+    y_rigid - s every row comes from s further back (the wall moves forward by s); the band [y_rigid, y_rigid + band]
+    is spread over [y_rigid - s, y_rigid + band]; behind it unchanged."""
+    y = np.asarray(y, float)[:, None]
+    s = np.asarray(s, float)[None, :]
+    src = np.where(y < y_rigid - s, y + s, y)
+    ramp = (y >= y_rigid - s) & (y < y_rigid + band)
+    spread = y_rigid + (y - (y_rigid - s)) * band / (band + s)
+    return np.where(ramp, spread, src)
+
+
+def _tilt_front_wall(anat: Anatomy, cv: Canvas) -> None:
+    """v17: the anterior chest wall (skin, breasts, muscles, sternum, cartilages, the front of the ribs) painted forward
+    by front_tilt_shift_mm x front_tilt_weight, the rows behind the sternum stretched over V17_FRONT_BAND_MM to meet
+    it: the sternum's body and the wall in front of it slope forward going down as on the real series, and the step
+    at upper_chest_z becomes a bend. Per slab one gather of the columns that move (_gather_rows); the heart's
+    painter paints afterwards, so the heart, its coronaries and the truth are v16's."""
+    grid = cv.grid
+    s_z = front_tilt_shift_mm(anat, grid.z_mm)
+    w = front_tilt_weight(anat, grid.x_mm)
+    cols = np.flatnonzero(w > 0)
+    y, px = grid.y_mm, grid.px_mm
+    y_rigid = float(anat.sternum.y_back) + 2.0
+    air = np.float32(HU["air"])
+    for k in np.flatnonzero(s_z > 0.05 * px):
+        src = (front_source_rows(y, s_z[k] * w[cols], y_rigid, V17_FRONT_BAND_MM) - y[0]) / px
+        r1 = int(np.searchsorted(y, y_rigid + V17_FRONT_BAND_MM)) + 1
+        src = src[:r1]
+        orig = (cv.img[k][:, cols].copy(), cv.bright[k][:, cols].copy(),
+                None if cv.lab is None else cv.lab[k][:, cols].copy())
+        _gather_rows(cv, k, orig, src, 0, cols, air)
 
 
 def kyphosis_shift_mm(anat: Anatomy, z_mm: np.ndarray) -> np.ndarray:
