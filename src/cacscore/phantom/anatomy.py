@@ -486,12 +486,14 @@ and the aorta's neighbours are drawn against the straight column; the descending
 the curve is referred to its most forward point there less this, or to the heart's middle as before when that is
 further forward. Where it recedes, the band in front of it (V15_NARROW_BEND_MM) is stretched, so the posterior
 mediastinum deepens toward the apex of the curve, as on the kyphotic real series 0001."""
-V17_FRONT_TILT_DEG = (6.0, 28.0)
+V17_FRONT_TILT_DEG = (0.0, 28.0)
 """v17: the anterior chest wall and the sternum's body tilt forward going down by this angle (uniform, degrees) below
 upper_chest_z (_tilt_front_wall). Real (bench/sternum_tilt.py, the sternum's front cortex on a midline sagittal, each
 picture checked by eye): the sternum's line 10.7 / 16.6 / 18.0 degrees from the scan's axis (0001 / 0002 / 0003),
 the skin's 8.1 / 19.1 / 19.7; v16's sternum body is vertical (2.5-5 degrees over the sternum with its manubrium, dev
-seed 14864 ids 1-3), the manubrium leaning back from a kink at upper_chest_z."""
+seed 14864 ids 1-3), the manubrium leaning back from a kink at upper_chest_z. Dev seed 14864 (ids 1-30, 256 px):
+with 6-28 degrees the skin's tilt p10 (11.1) lay above 0001's 8.1; with 2-28 9.6; the range starts at 0 (a chest with
+v16's vertical front) to widen the low end."""
 V17_FRONT_BAND_MM = 25.0
 """v17: the rows from 2 mm behind the sternum's back this deep are stretched to meet the tilted wall (the heart's
 painter paints the heart over them afterwards; what shows between is the tissue that lay in front of it)."""
