@@ -91,3 +91,44 @@ def test_v17_truth_labels_heart_equal_v16_and_column_moves():
 
 def test_v17_truth_exact_and_deterministic():
     exact_version_patient("v17", {"LAD"}, seed=SEED)
+
+
+def test_v17_front_tilt_map_and_shift():
+    from cacscore.phantom.anatomy import front_source_rows, front_tilt_shift_mm, upper_chest_z
+
+    y = np.arange(-150.0, 150.0, 0.5)
+    src = front_source_rows(y, np.array([0.0, 10.0, 30.0]), 20.0, 25.0)
+    assert np.all(np.diff(src, axis=0) > 0)
+    assert np.allclose(src[:, 0], y)  # no shift: nothing moves
+    front = y < 20.0 - 30.0
+    assert np.allclose(src[front, 2], y[front] + 30.0)  # the wall in front moves forward by the shift
+    assert np.allclose(src[y >= 45.0], y[y >= 45.0][:, None])  # behind the band: unchanged
+    a16 = _draws(1, SEED, 64, version="v16")[0].anat
+    a = _draws(1, SEED, 64, version="v17")[0].anat
+    assert a16.front_tilt == 0.0 and a.front_tilt > 0
+    top, xi = upper_chest_z(a), a.sternum.z_xiphoid
+    s = front_tilt_shift_mm(a, np.array([top + 20.0, top, 0.5 * (top + xi), xi, xi - 50.0]))
+    assert s[0] == 0.0 and s[1] == 0.0 and 0 < s[2] < s[3] and s[3] == s[4]
+    assert abs(s[3] - a.front_tilt * (top - xi)) < 1e-9
+
+
+def test_v17_sternum_painted_forward_by_the_tilt():
+    from cacscore.phantom.anatomy import front_tilt_shift_mm
+
+    p16 = make_patient(1, seed=SEED, size=64, version="v16", anatomy=True)
+    p17 = make_patient(1, seed=SEED, size=64, version="v17", anatomy=True)
+    a = p17.anatomy
+    sp, org = p17.spacing_mm, p17.origin_mm
+    col = int(round((a.cav_c[0] - org[0]) / sp[2]))
+    st = LABEL["sternum"]
+    checked = 0
+    for k in range(p17.hu.shape[0]):
+        r16 = np.flatnonzero(p16.anatomy_labels[k, :, col] == st)
+        r17 = np.flatnonzero(p17.anatomy_labels[k, :, col] == st)
+        if not len(r16) or not len(r17):
+            continue
+        g = float(front_tilt_shift_mm(a, np.array([org[2] + k * sp[0]]))[0])
+        assert abs((r16[0] - r17[0]) * sp[1] - g) <= 1.5 * sp[1], (k, g)
+        checked += g > 2 * sp[1]
+    assert checked >= 2
+    assert np.array_equal(p16.anatomy_labels == LABEL["heart"], p17.anatomy_labels == LABEL["heart"])
