@@ -3421,10 +3421,12 @@ def front_tilt_shift_mm(anat: Anatomy, z_mm: np.ndarray) -> np.ndarray:
 
 
 def front_tilt_weight(anat: Anatomy, x_mm: np.ndarray) -> np.ndarray:
-    """v17: the tilt's share per column: 1 within 0.5 of the cavity's half-width from its centre, a smoothstep to 0 at
-    1.1 of it (the front bulges in the middle; the lateral walls and the arms stay where they were drawn)."""
+    """v17: the tilt's share per column: 1 within 0.75 of the cavity's half-width from its centre, a smoothstep to 0 at
+    1.25 of it (the lateral walls' back halves and the arms stay where they were drawn). The checked version (a42c120)
+    had 0.5 / 1.1: the front came to a keel in the middle and pulled the liver's front into a point (axial, dev seed
+    14864 patient 2); the midline, where the sternum's statistics are measured, moves alike in both."""
     (cx, _), (ca, _) = anat.cav_c, anat.cav_ab
-    t = np.clip((1.1 - np.abs(np.asarray(x_mm, float) - cx) / ca) / 0.6, 0.0, 1.0)
+    t = np.clip((1.25 - np.abs(np.asarray(x_mm, float) - cx) / ca) / 0.5, 0.0, 1.0)
     return t * t * (3.0 - 2.0 * t)
 
 
