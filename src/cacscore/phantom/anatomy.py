@@ -3455,13 +3455,18 @@ def _tilt_front_wall(anat: Anatomy, cv: Canvas) -> None:
     y, px = grid.y_mm, grid.px_mm
     y_rigid = float(anat.sternum.y_back) + 2.0
     air = np.float32(HU["air"])
+    r1 = min(int(np.searchsorted(y, y_rigid + V17_FRONT_BAND_MM)) + 1, len(y))  # rows behind the band stay
+    yr = y[:r1]
+    # the middle columns (weight 1) share one row map: whole-row gathers; the fading ones one map each
+    # (measured: one (rows, columns) map for all of them cost 0.85 s of a 5.5 s 512 px patient)
+    groups = [c for c in (cols[w[cols] >= 1.0], cols[w[cols] < 1.0]) if len(c)]
     for k in np.flatnonzero(s_z > 0.05 * px):
-        src = (front_source_rows(y, s_z[k] * w[cols], y_rigid, V17_FRONT_BAND_MM) - y[0]) / px
-        r1 = int(np.searchsorted(y, y_rigid + V17_FRONT_BAND_MM)) + 1
-        src = src[:r1]
-        orig = (cv.img[k][:, cols].copy(), cv.bright[k][:, cols].copy(),
-                None if cv.lab is None else cv.lab[k][:, cols].copy())
-        _gather_rows(cv, k, orig, src, 0, cols, air)
+        for gi, c in enumerate(groups):
+            ws = np.ones(1) if w[c[0]] >= 1.0 and gi == 0 else w[c]
+            src = (front_source_rows(yr, s_z[k] * ws, y_rigid, V17_FRONT_BAND_MM) - y[0]) / px
+            rs = slice(0, min(r1 + 2, len(y)))  # the map reads rows in front of the band's back only
+            orig = (cv.img[k][rs][:, c], cv.bright[k][rs][:, c], None if cv.lab is None else cv.lab[k][rs][:, c])
+            _gather_rows(cv, k, orig, src, 0, c, air)
 
 
 def kyphosis_shift_mm(anat: Anatomy, z_mm: np.ndarray) -> np.ndarray:
