@@ -132,3 +132,27 @@ def test_v17_sternum_painted_forward_by_the_tilt():
         checked += g > 2 * sp[1]
     assert checked >= 2
     assert np.array_equal(p16.anatomy_labels == LABEL["heart"], p17.anatomy_labels == LABEL["heart"])
+
+
+def test_v17_retrosternal_space_is_fat_not_lung():
+    """_fill_retrosternal: in the rows the tilted sternum left (between its moved back and its drawn back), on the
+    midline, no lung remains where the tilt exceeds 2 mm (v17's first pictures showed a lung wedge there)."""
+    from cacscore.phantom.anatomy import front_tilt_shift_mm
+
+    p = make_patient(1, seed=SEED, size=64, version="v17", anatomy=True)
+    a = p.anatomy
+    sp, org = p.spacing_mm, p.origin_mm
+    col = int(round((a.cav_c[0] - org[0]) / sp[2]))
+    y = org[1] + np.arange(p.hu.shape[1]) * sp[1]
+    lungs = (LABEL["lung_left"], LABEL["lung_right"])
+    checked = 0
+    for k in range(p.hu.shape[0]):
+        s = float(front_tilt_shift_mm(a, np.array([org[2] + k * sp[0]]))[0])
+        if s <= 2.0 + 2 * sp[1]:
+            continue
+        y_rigid = float(a.sternum.y_back) + 2.0
+        rows = np.flatnonzero((y >= y_rigid - s + sp[1]) & (y <= y_rigid))
+        lab = p.anatomy_labels[k, rows, col]
+        assert not np.isin(lab, lungs).any(), k
+        checked += len(rows) > 0
+    assert checked >= 1
