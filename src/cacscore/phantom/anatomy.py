@@ -103,6 +103,7 @@ class VersionFeatures:
     high_right_dome: bool = False  # v14: the right dome raised beside the heart (V14_RIGHT_DOME_RAISE_MM)
     kyphosis: bool = False  # v15: the spine and the back curved (thoracic kyphosis), shorter vertebrae (V15_KYPHOSIS)
     abdomen: bool = False  # v16: rounded domes, the upper abdomen's organs with fat planes, the scan lower (V16_*)
+    spine_v17: bool = False  # v17: the column's whole curve at the heart's levels, the heart against it (V17_*)
 
 
 VERSION_FEATURES = {
@@ -115,6 +116,8 @@ VERSION_FEATURES = {
     "v14": VersionFeatures(mac="v9", lcx_in_fat=True, high_right_dome=True),
     "v15": VersionFeatures(mac="v9", lcx_in_fat=True, high_right_dome=True, kyphosis=True),
     "v16": VersionFeatures(mac="v9", lcx_in_fat=True, high_right_dome=True, kyphosis=True, abdomen=True),
+    "v17": VersionFeatures(mac="v9", lcx_in_fat=True, high_right_dome=True, kyphosis=True, abdomen=True,
+                           spine_v17=True),
 }
 """The one place that says which anatomy version has which feature (session 16; the modules ask features(version)
 instead of comparing version names)."""
@@ -259,6 +262,8 @@ class Anatomy:
     kyphosis: "tuple[float, float, float, float] | None" = None  # v15: (apex above the carina, radius above, below, back share)
     abdomen: "Abdomen | None" = None  # v16: the upper abdomen's organs (_paint_abdomen_v16)
     extra_below_slices: int = 0  # v16: slices added below v15's scan (n_slices includes them; the motion keeps v15's)
+    spine_v17: bool = False  # v17: kyphosis_shift_mm undamped at the heart's levels, referred to V17_HEART_FWD_MM
+    front_tilt: float = 0.0  # v17: tan of the anterior chest wall's and sternum's forward tilt below upper_chest_z
 
 
 @dataclass(frozen=True)
@@ -414,8 +419,8 @@ back's sagitta 0.44-0.61 of the front's. Chosen on the real series and dev seed 
 spine's curve and the back (session 18, wt26b)")."""
 
 
-def _draw_kyphosis(ky: np.random.Generator, severity: tuple[float, float, float] | None = None
-                   ) -> tuple[float, float, float, float]:
+def _draw_kyphosis(ky: np.random.Generator, severity: tuple[float, float, float] | None = None,
+                   back_share: tuple[float, float] | None = None) -> tuple[float, float, float, float]:
     """v15: (apex height above the carina, radius above, radius below, the back's share of the shift) from V15_KYPHOSIS:
     one severity s scales both curvatures (a kyphotic spine is curved above and below its apex), each jittered."""
     k = V15_KYPHOSIS
@@ -427,6 +432,8 @@ def _draw_kyphosis(ky: np.random.Generator, severity: tuple[float, float, float]
     r_up = 1.0 / (sev * k["k_above_per_mm"] * float(ky.uniform(*k["above_jitter"])))
     r_low = 1.0 / (sev * k["k_below_per_mm"] * float(ky.uniform(*k["below_jitter"])))
     share = k["back_share"] if severity is None else V16_BACK_SHARE  # v16: the same draw, a wider range
+    if back_share is not None:  # v17: the same draw mapped onto its own range
+        share = back_share
     return apex, r_up, r_low, max(float(ky.uniform(*share)), 0.0)  # 1 in 8 (v16: 9) backs do not follow
 
 
@@ -459,6 +466,37 @@ V16_HEART_DAMP = 0.6
 """v16: the share of the curve the column follows at the heart's levels (v15: V15_HEART_DAMP 0.45, set before the
 descending aorta moved with the column, 3755d27); with V16_SEVERITY alone dev seed 14838's front angle stayed <= 38.3
 degrees on 18 patients (the lower line of the angle lies at the heart's levels)."""
+V17_SEVERITY = (0.05, 2.1, 1.6)
+"""v17 (session 20, wt28d): the kyphosis severity (lo, hi, power of v15's uniform draw; v16: 0.05-2.6, power 1.5). v16
+left real 0001's front angle (41.8 degrees) above all 33 measured check patients (max 38.9): the damping at the heart's
+levels (V16_HEART_DAMP), not the severity, held the angle down (wt27c). v17 paints the whole curve there
+(kyphosis_shift_mm) and so needs less severity: on 100 drawn curves of dev seed 14862 (no rendering,
+/work/runs/wt28d/ana2.py) this range gives front angles p10 / p90 6.8 / 51.9 degrees and back angles 0 / 18.4."""
+V17_BACK_SHARE = (-0.1, 0.8)
+"""v17: the back's share of the column's shift (v16 -0.1-0.8; with the undamped column v16's share put the back's
+sagitta's p90 at 15 mm on the drawn curves, real 0001 10.6; 0.6 with the skin referred to the scan's most backward
+shift (bend_source_rows' g_skin) left 0001's back angle 21.2 just above p90 (20.2) on dev seed 14862 ids 1-30)."""
+V17_VERT_PERIOD_MM = (19.5, 27.0)
+"""v17: the vertebral period (v15/v16: V15_VERT_PERIOD_MM 20.5-26, the same draw mapped): on dev seed 14862 (ids 1-30)
+the measured period's p10 / p90 were 20.7 / 25.2 mm against the real 21.2 (0002) and 25.1 (0003): widened so that a
+p10-p90 range covers them (20.0-27.0 on the same dev ids: p10 21.3, just above 0002's 21.2)."""
+V17_HEART_FWD_MM = 8.0
+"""v17: at the heart's levels the column comes at most this far forward of its drawn place (the heart, the oesophagus
+and the aorta's neighbours are drawn against the straight column; the descending aorta moves with it, _bend_spine):
+the curve is referred to its most forward point there less this, or to the heart's middle as before when that is
+further forward. Where it recedes, the band in front of it (V15_NARROW_BEND_MM) is stretched, so the posterior
+mediastinum deepens toward the apex of the curve, as on the kyphotic real series 0001."""
+V17_FRONT_TILT_DEG = (0.0, 28.0)
+"""v17: the anterior chest wall and the sternum's body tilt forward going down by this angle (uniform, degrees) below
+upper_chest_z (_tilt_front_wall). Real (bench/sternum_tilt.py, the sternum's front cortex on a midline sagittal, each
+picture checked by eye): the sternum's line 10.7 / 16.6 / 18.0 degrees from the scan's axis (0001 / 0002 / 0003),
+the skin's 8.1 / 19.1 / 19.7; v16's sternum body is vertical (2.5-5 degrees over the sternum with its manubrium, dev
+seed 14864 ids 1-3), the manubrium leaning back from a kink at upper_chest_z. Dev seed 14864 (ids 1-30, 256 px):
+with 6-28 degrees the skin's tilt p10 (11.1) lay above 0001's 8.1; with 2-28 9.6; the range starts at 0 (a chest with
+v16's vertical front) to widen the low end."""
+V17_FRONT_BAND_MM = 25.0
+"""v17: the rows from 2 mm behind the sternum's back this deep are stretched to meet the tilted wall (the heart's
+painter paints the heart over them afterwards; what shows between is the tissue that lay in front of it)."""
 V16_DOME_ROUND = (1.0, 1.3)
 """v16: the domes' shape exponent (v5-v15: 1.55-1.85, flat-topped caps with a shelf on a coronal reformat); v16 maps
 the same draw onto this range: rounder caps, the lung's floor falling from each top laterally and medially."""
@@ -1414,10 +1452,19 @@ def draw_anatomy(rng: np.random.Generator, *, version: str = ANATOMY_VERSION) ->
             *V14_RIGHT_DOME_RAISE_MM)))
     if features(version).kyphosis:  # v15: its own stream (21); the curve is painted, nothing drawn moves
         ky = np.random.default_rng([tex_seed, 21])
-        anat = replace(anat, vert_period=float(ky.uniform(*V15_VERT_PERIOD_MM)),
-                       kyphosis=_draw_kyphosis(ky, V16_SEVERITY if features(version).abdomen else None))
+        u_period = float(ky.uniform())  # the same draw as ky.uniform(*V15_VERT_PERIOD_MM), first as before
+        if features(version).spine_v17:  # v17: the same draws mapped onto its own ranges (V17_SEVERITY, ...)
+            curve = _draw_kyphosis(ky, V17_SEVERITY, V17_BACK_SHARE)
+        else:
+            curve = _draw_kyphosis(ky, V16_SEVERITY if features(version).abdomen else None)
+        rng_p = V17_VERT_PERIOD_MM if features(version).spine_v17 else V15_VERT_PERIOD_MM
+        anat = replace(anat, vert_period=float(rng_p[0] + (rng_p[1] - rng_p[0]) * u_period), kyphosis=curve,
+                       spine_v17=features(version).spine_v17)
     if features(version).abdomen:  # v16: its own stream (22); painted below the diaphragm only
         anat = _draw_abdomen_v16(np.random.default_rng([tex_seed, 22]), anat)
+    if features(version).spine_v17:  # v17: its own stream (23); painted only (_tilt_front_wall)
+        anat = replace(anat, front_tilt=float(np.tan(np.radians(np.random.default_rng([tex_seed, 23]).uniform(
+            *V17_FRONT_TILT_DEG)))))
     if MEDIASTINUM_REALISM:  # session 14: its own stream (19); before the trees, which grow from its hila
         anat = replace(anat, **_draw_mediastinum_v14(np.random.default_rng([tex_seed, 19]), anat))
     if CHEST_REALISM:
@@ -3280,6 +3327,8 @@ def render_background(anat: Anatomy, grid: Grid, *, kvp: float,
     if anat.thorax is not None:
         _paint_nodes(anat, cv)
         _slope_upper_chest(anat, cv)
+    if anat.front_tilt > 0:  # v17: the anterior chest wall tilted forward below the heart's top
+        _tilt_front_wall(anat, cv)
     if anat.kyphosis is not None:  # v15: label the spine's bone where it is drawn, then bend it (the table stays)
         if anat.body is not None:
             _label_spine_bone(anat, cv)
@@ -3360,6 +3409,96 @@ def _slope_upper_chest(anat: Anatomy, cv: Canvas) -> None:
             cv.lab[k, r0:r1] = cv.lab[k][near[r0:r1]]
 
 
+def front_tilt_shift_mm(anat: Anatomy, z_mm: np.ndarray) -> np.ndarray:
+    """v17: how far (mm) the anterior chest wall is painted forward at heights z_mm: front_tilt x the depth below
+    upper_chest_z, held at its value at the xiphoid below it (the abdominal wall continues the chest's front)."""
+    z = np.asarray(z_mm, float)
+    if anat.front_tilt <= 0 or anat.sternum is None:
+        return np.zeros(z.shape)
+    top = upper_chest_z(anat)
+    low = min(float(anat.sternum.z_xiphoid), top)
+    return anat.front_tilt * (top - np.clip(z, low, top))
+
+
+def front_tilt_weight(anat: Anatomy, x_mm: np.ndarray) -> np.ndarray:
+    """v17: the tilt's share per column: 1 within 0.75 of the cavity's half-width from its centre, a smoothstep to 0 at
+    1.25 of it (the lateral walls' back halves and the arms stay where they were drawn). The checked version (a42c120)
+    had 0.5 / 1.1: the front came to a keel in the middle and pulled the liver's front into a point (axial, dev seed
+    14864 patient 2); the midline, where the sternum's statistics are measured, moves alike in both."""
+    (cx, _), (ca, _) = anat.cav_c, anat.cav_ab
+    t = np.clip((1.25 - np.abs(np.asarray(x_mm, float) - cx) / ca) / 0.5, 0.0, 1.0)
+    return t * t * (3.0 - 2.0 * t)
+
+
+def front_source_rows(y: np.ndarray, s: np.ndarray, y_rigid: float, band: float) -> np.ndarray:
+    """v17: source rows (mm) for destination rows y (n,) of columns with shifts s (m,): (n, m). In front of
+    y_rigid - s every row comes from s further back (the wall moves forward by s); the band [y_rigid, y_rigid + band]
+    is spread over [y_rigid - s, y_rigid + band]; behind it unchanged."""
+    y = np.asarray(y, float)[:, None]
+    s = np.asarray(s, float)[None, :]
+    src = np.where(y < y_rigid - s, y + s, y)
+    ramp = (y >= y_rigid - s) & (y < y_rigid + band)
+    spread = y_rigid + (y - (y_rigid - s)) * band / (band + s)
+    return np.where(ramp, spread, src)
+
+
+def _tilt_front_wall(anat: Anatomy, cv: Canvas) -> None:
+    """v17: the anterior chest wall (skin, breasts, muscles, sternum, cartilages, the front of the ribs) painted forward
+    by front_tilt_shift_mm x front_tilt_weight, the rows behind the sternum stretched over V17_FRONT_BAND_MM to meet
+    it: the sternum's body and the wall in front of it slope forward going down as on the real series, and the step
+    at upper_chest_z becomes a bend. Per slab one gather of the columns that move (_gather_rows); the heart's
+    painter paints afterwards, so the heart, its coronaries and the truth are v16's."""
+    grid = cv.grid
+    s_z = front_tilt_shift_mm(anat, grid.z_mm)
+    w = front_tilt_weight(anat, grid.x_mm)
+    cols = np.flatnonzero(w > 0)
+    y, px = grid.y_mm, grid.px_mm
+    y_rigid = float(anat.sternum.y_back) + 2.0
+    air = np.float32(HU["air"])
+    r1 = min(int(np.searchsorted(y, y_rigid + V17_FRONT_BAND_MM)) + 1, len(y))  # rows behind the band stay
+    yr = y[:r1]
+    # the middle columns (weight 1) share one row map: whole-row gathers; the fading ones one map each
+    # (measured: one (rows, columns) map for all of them cost 0.85 s of a 5.5 s 512 px patient)
+    groups = [c for c in (cols[w[cols] >= 1.0], cols[w[cols] < 1.0]) if len(c)]
+    for k in np.flatnonzero(s_z > 0.05 * px):
+        for gi, c in enumerate(groups):
+            ws = np.ones(1) if w[c[0]] >= 1.0 and gi == 0 else w[c]
+            src = (front_source_rows(yr, s_z[k] * ws, y_rigid, V17_FRONT_BAND_MM) - y[0]) / px
+            rs = slice(0, min(r1 + 2, len(y)))  # the map reads rows in front of the band's back only
+            orig = (cv.img[k][rs][:, c], cv.bright[k][rs][:, c], None if cv.lab is None else cv.lab[k][rs][:, c])
+            _gather_rows(cv, k, orig, src, 0, c, air)
+        if s_z[k] > 2.0:
+            _fill_retrosternal(anat, cv, k, float(s_z[k]), y_rigid)
+
+
+V17_RETROSTERNAL_HW_MM = (35.0, 15.0)
+"""v17: the half-width (mm) of the fat wedge _fill_retrosternal paints behind the tilted sternum, at its back and at
+the band's original start (a triangle of anterior mediastinal / pericardial fat between the lungs' front edges)."""
+
+
+def _fill_retrosternal(anat: Anatomy, cv: Canvas, k: int, s: float, y_rigid: float) -> None:
+    """v17: the space the tilted sternum leaves in front of the heart (the rows between its moved back, y_rigid - s,
+    and y_rigid + 2) holds fat where the stretched band brought lung: without it the first pictures (spine check ids 1
+    and 3) showed a black lung wedge 20-40 mm deep between the lower sternum and the heart, which real hearts touch
+    with only the pericardial fat between. A triangle: V17_RETROSTERNAL_HW_MM wide at the sternum, narrowing behind.
+    The heart's painter paints afterwards."""
+    grid = cv.grid
+    y, x = grid.y_mm, grid.x_mm
+    y0, y1 = y_rigid - s - 2.0, y_rigid + 2.0
+    r = np.flatnonzero((y >= y0) & (y <= y1))
+    if not len(r):
+        return
+    hw0, hw1 = V17_RETROSTERNAL_HW_MM
+    hw = hw0 + (hw1 - hw0) * (y[r] - y0) / (y1 - y0)
+    inside = np.abs(x[None, :] - anat.cav_c[0]) <= hw[:, None]
+    blk = cv.img[k, r[0]: r[-1] + 1]
+    m = inside & (blk < -500.0)
+    blk[m] = np.float32(HU["fat"])
+    if cv.lab is not None:
+        lb = cv.lab[k, r[0]: r[-1] + 1]
+        lb[m] = LABEL["mediastinal_fat"]
+
+
 def kyphosis_shift_mm(anat: Anatomy, z_mm: np.ndarray) -> np.ndarray:
     """v15: how far (mm) the vertebral column is painted forward of its drawn place at patient heights z_mm (< 0:
     backward): the kyphosis curve f (0 at the apex, a parabola of radius r_above / r_below above / below it,
@@ -3370,7 +3509,11 @@ def kyphosis_shift_mm(anat: Anatomy, z_mm: np.ndarray) -> np.ndarray:
     if anat.kyphosis is None:
         return np.zeros(z.shape)
     lo, hi = _heart_levels(anat)
-    g = _kyphosis_curve(anat, z) - float(_kyphosis_curve(anat, np.array([0.5 * (lo + hi)]))[0])
+    ref = float(_kyphosis_curve(anat, np.array([0.5 * (lo + hi)]))[0])
+    if anat.spine_v17:  # v17: the whole curve everywhere; at the heart's levels at most V17_HEART_FWD_MM forward
+        top = float(_kyphosis_curve(anat, np.linspace(lo, hi, 121)).max())
+        return _kyphosis_curve(anat, z) - max(ref, top - V17_HEART_FWD_MM)
+    g = _kyphosis_curve(anat, z) - ref
     # damped at the heart's levels: the descending aorta and the oesophagus are drawn against the straight column, and
     # the undamped curve squeezed the aorta into the vertebral body 40 mm below the heart's centre (dev 14812/5: +24 mm)
     damp = V16_HEART_DAMP if anat.abdomen is not None else V15_HEART_DAMP
@@ -3414,12 +3557,15 @@ def _bend_band(anat: Anatomy, z_mm: np.ndarray) -> tuple[float, np.ndarray]:
     return y_rigid, V15_NARROW_BEND_MM + t * (wide - V15_NARROW_BEND_MM)
 
 
-def bend_source_rows(anat: Anatomy, y: np.ndarray, g: float, band: float, y_rigid: float | None = None) -> np.ndarray:
+def bend_source_rows(anat: Anatomy, y: np.ndarray, g: float, band: float, y_rigid: float | None = None,
+                     g_skin: float | None = None) -> np.ndarray:
     """v15: for destination rows y (mm), the source rows of _bend_spine's map at one height (shift g, band): in front
     of the band unchanged; the band's source rows [y_rigid - band, y_rigid] spread over [y_rigid - band, y_rigid - g];
     behind that every row moves by g up to the posterior elements' tips, then by a share fading to back_share x g
     at the back's skin (the back follows the spine by about half: docs/phantom.md, session 18). ``y_rigid``: where the
-    rigid part starts (default 2 mm in front of the vertebral front; _bend_spine's aorta columns: in front of the aorta)."""
+    rigid part starts (default 2 mm in front of the vertebral front; _bend_spine's aorta columns: in front of the aorta).
+    ``g_skin``: how far the back's skin moves (default back_share x g; v17: back_share x (g - the scan's least g), so
+    the skin never moves back into the table: the back lies on it at the curve's apex and lifts off above and below)."""
     if y_rigid is None:
         y_rigid = float(anat.spine_c[1] - anat.spine_r - 2.0)
     g = float(min(g, band - 4.0))  # the band keeps >= 4 mm
@@ -3433,9 +3579,18 @@ def bend_source_rows(anat: Anatomy, y: np.ndarray, g: float, band: float, y_rigi
     share = anat.kyphosis[3]
     behind = y >= y_rigid - g
     # the fade runs over at least 1.5 x what it takes off, so the map stays monotonic (no fold in the back)
-    span = max(y_skin - y_tip, 1.5 * abs(g) * (1.0 - share), 10.0)
-    t = np.clip((y[behind] + g - (y_skin - span)) / span, 0.0, 1.0)  # by where the row comes from
-    src[behind] = y[behind] + g * (1.0 - (1.0 - share) * t)
+    if g_skin is None:
+        span = max(y_skin - y_tip, 1.5 * abs(g) * (1.0 - share), 10.0)
+        t = np.clip((y[behind] + g - (y_skin - span)) / span, 0.0, 1.0)  # by where the row comes from
+        src[behind] = y[behind] + g * (1.0 - (1.0 - share) * t)
+        return src
+    # v17: the map is written source -> destination (rigid by g, fading to g_skin at the skin over span, monotonic)
+    # and inverted by interpolation, so the skin moves by g_skin exactly
+    span = max(y_skin - y_tip, 1.5 * abs(g - g_skin), 10.0)
+    step = 0.25 * float(abs(y[1] - y[0])) if len(y) > 1 else 0.25
+    s_src = np.arange(y_rigid - 1.0, float(y.max()) + abs(g) + abs(g_skin) + 2.0 * step, step)
+    t = np.clip((s_src - (y_skin - span)) / span, 0.0, 1.0)
+    src[behind] = np.interp(y[behind], s_src - g - (g_skin - g) * t, s_src)
     return src
 
 
@@ -3454,8 +3609,10 @@ def _bend_spine(anat: Anatomy, cv: Canvas) -> None:
     y, x, px = grid.y_mm, grid.x_mm, grid.px_mm
     ny = len(y)
     air = np.float32(HU["air"])
-    for k in np.flatnonzero(np.abs(f) > 0.02 * px):
-        src = (bend_source_rows(anat, y, float(f[k]), float(band[k])) - y[0]) / px
+    # v17: the back's skin referred to the scan's most backward shift (it never moves back into the table)
+    skin = anat.kyphosis[3] * (f - f.min()) if anat.spine_v17 else [None] * len(f)
+    for k in np.flatnonzero((np.abs(f) > 0.02 * px) | (np.abs(skin if anat.spine_v17 else f) > 0.02 * px)):
+        src = (bend_source_rows(anat, y, float(f[k]), float(band[k]), g_skin=skin[k]) - y[0]) / px
         moved = np.flatnonzero(np.abs(src - np.arange(ny)) > 1e-4)
         if not len(moved):
             continue
@@ -3469,7 +3626,7 @@ def _bend_spine(anat: Anatomy, cv: Canvas) -> None:
             alpha = at_heart[k] * np.clip((ar + 8.0 - np.abs(x - ax)) / 6.0, 0.0, 1.0)
             cols = np.flatnonzero(alpha > 0)
         if len(cols):
-            src_a = (bend_source_rows(anat, y, float(f[k]), float(band[k]), y_rigid=y_ra) - y[0]) / px
+            src_a = (bend_source_rows(anat, y, float(f[k]), float(band[k]), y_rigid=y_ra, g_skin=skin[k]) - y[0]) / px
             ra = min(r0, int(np.flatnonzero(np.abs(src_a - np.arange(ny)) > 1e-4)[0]))
             s2 = src[ra:, None] + alpha[cols][None, :] * (src_a[ra:, None] - src[ra:, None])
             orig = (cv.img[k][:, cols].copy(), cv.bright[k][:, cols].copy(),
