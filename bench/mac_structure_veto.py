@@ -36,6 +36,7 @@ from lookalike_calls import KINDS, K, markdown, patient_rows, table  # noqa: E40
 from cacscore import lesion as L  # noqa: E402
 from cacscore.core.vessels import VESSELS  # noqa: E402
 from cacscore.io.ct import read_ct, read_labels  # noqa: E402
+from cacscore.lesion.noise import image_noise_hu  # noqa: E402
 
 
 def parse_set(items: list[str]) -> dict:
@@ -51,8 +52,13 @@ def patient(release: Path, pid: str, off, on) -> dict[str, np.ndarray]:
 
     vol = read_ct(release / NONGATED_DIR / pid / pid)
     sp = tuple(abs(float(v)) for v in vol.spacing_mm)
-    cand, c_off = L.classify_volume(vol.hu, sp, off)
+    # session 20 (wt28a): the scan's noise sd given to both, so that a model with the noise floor (the shipped one
+    # since session 19) runs it in the "on" classes too, as classify_volume does in the "off" ones
+    noise = image_noise_hu(vol.hu, sp) if (off.config.noise_floor_k is not None
+                                          or on.config.noise_floor_k is not None) else None
+    cand, c_off = L.classify_volume(vol.hu, sp, off, noise_sd=noise)
     c_on = on.classify(cand.features, cand.outside_thorax_mm, cand.anatomy_columns, cand.structure, cand.agatston,
+                       noise_sd=noise,
                        ring_hu=L.classifier.ring_hu_column(vol.hu, cand, on))  # session 19: structure_ring_veto_hu
     coronary = read_labels(release / "labels" / f"{pid}.nii.gz")
     anatomy = read_labels(release / "anatomy" / f"{pid}.nii.gz")

@@ -256,6 +256,13 @@ class ClassifierConfig:
     # computes the column from the image; LesionModel.classify needs it (ring_hu) when this is set.
     # docs/lesion_scorer.md "(session 19, wt27a)"
     structure_ring_veto_hu: float | None = None
+    # session 20 (wt28a): (min_ring_soft, max_pericardium_mm) or None (off, the default). With structure_ring_veto, a
+    # second, lower ring limit for structures deep in the pericardial mask: a structure also counts as soft-wrapped when
+    # its weighted ring_soft exceeds min_ring_soft while its weighted pericardium_mm (signed depth, < 0 inside) is
+    # below max_pericardium_mm; the height and ring-HU conditions stay. MAC on the annulus, deep to the AV-groove fat,
+    # with ring_soft 0.59-0.60 (dev: 14508 p40 1,101 AU, 14501 p22 220 AU called LCX) escaped the 0.65 limit.
+    # docs/lesion_scorer.md "(session 20, wt28a)"
+    structure_ring_veto_deep: tuple[float, float] | None = None
     # session 17 (wt25c): a noise-aware minimum for small candidates. With k set, classify_volume estimates the scan's
     # noise sd from the image itself (cacscore.lesion.noise.image_noise_hu) and, after every other step, the coronary
     # calls of a 3-D structure none of whose slices covers more than noise_floor_area_mm2 and whose peak stays below
@@ -373,6 +380,13 @@ class ClassifierConfig:
                 raise ValueError("structure_ring_veto_hu must be a finite HU, and needs structure_ring_veto on; got "
                                  f"{self.structure_ring_veto_hu!r} with structure_ring_veto {self.structure_ring_veto!r}")
             object.__setattr__(self, "structure_ring_veto_hu", float(self.structure_ring_veto_hu))
+        if self.structure_ring_veto_deep is not None:
+            dv = tuple(float(v) for v in self.structure_ring_veto_deep)  # a JSON list (model.json) becomes the tuple
+            if self.structure_ring_veto is None or len(dv) != 2 or not all(np.isfinite(v) for v in dv):
+                raise ValueError("structure_ring_veto_deep must be (min_ring_soft, max_pericardium_mm) finite, and needs "
+                                 f"structure_ring_veto on; got {self.structure_ring_veto_deep!r} with structure_ring_veto "
+                                 f"{self.structure_ring_veto!r}")
+            object.__setattr__(self, "structure_ring_veto_deep", dv)
         if self.noise_floor_k is not None and not (np.isfinite(self.noise_floor_k) and self.noise_floor_k >= 0):
             raise ValueError(f"noise_floor_k must be a finite number >= 0 or None, got {self.noise_floor_k!r}")
         if not np.isfinite(self.noise_floor_base_hu):
@@ -633,9 +647,12 @@ class LesionModel:
         if t_hu is not None and (ring_hu is None or np.shape(ring_hu) != (len(f),)):
             raise LesionError("structure_ring_veto_hu needs ring_hu, (n,) ring_soft_hu of the candidates "
                               "(classify_volume computes it: ring_hu_column)")
+        deep = self.config.structure_ring_veto_deep
         return soft_veto_structure(classes, s, f[:, FEATURE_NAMES.index("ring_soft")],
                                    a[:, ANATOMY_NAMES.index("above_diaphragm_mm")], au, t_ring, t_dia,
-                                   ring_hu=ring_hu if t_hu is not None else None, min_ring_hu=t_hu)
+                                   ring_hu=ring_hu if t_hu is not None else None, min_ring_hu=t_hu,
+                                   depth_mm=a[:, ANATOMY_NAMES.index("pericardium_mm")] if deep is not None else None,
+                                   deep=deep)
 
     def _mac_ring(self, classes: np.ndarray, features: np.ndarray) -> np.ndarray:
         """AnatomyRules.mac_ring_soft on the final classes (off by default): it reads ring_soft from the full

@@ -104,7 +104,8 @@ def veto_structure(classes: np.ndarray, proba: np.ndarray, structure: np.ndarray
 def soft_veto_structure(classes: np.ndarray, structure: np.ndarray, ring_soft: np.ndarray,
                         above_diaphragm_mm: np.ndarray, weights: np.ndarray, min_ring_soft: float,
                         min_above_diaphragm_mm: float, ring_hu: np.ndarray | None = None,
-                        min_ring_hu: float | None = None) -> np.ndarray:
+                        min_ring_hu: float | None = None, depth_mm: np.ndarray | None = None,
+                        deep: tuple[float, float] | None = None) -> np.ndarray:
     """(n,) classes where every coronary member of a 3-D structure becomes non-coronary (0) when its coronary members,
     each weighted by ``weights`` (its Agatston; all 0: each once), are wrapped in soft tissue and lie above the heart's
     diaphragmatic surface: the weighted mean of ``ring_soft`` exceeds ``min_ring_soft`` AND the weighted mean of
@@ -125,9 +126,17 @@ def soft_veto_structure(classes: np.ndarray, structure: np.ndarray, ring_soft: n
     ``ring_hu`` / ``min_ring_hu`` (session 19, wt27a; ClassifierConfig.structure_ring_veto_hu; both or neither): a
     third condition, the weighted mean of ``ring_hu`` (cacscore.lesion.context.ring_soft_hu, the mean HU of the soft
     tissue round the calcium) above ``min_ring_hu``: the annulus's myocardium (MAC) rather than a coronary lumen's
-    blood and fat sheath. A structure with no finite ring_hu is left as it is."""
+    blood and fat sheath. A structure with no finite ring_hu is left as it is.
+
+    ``depth_mm`` / ``deep`` = (min_ring_soft, max_depth_mm) (session 20, wt28a; ClassifierConfig.structure_ring_veto_deep;
+    both or neither): the ring condition also holds when the weighted ring_soft exceeds deep[0] while the weighted
+    ``depth_mm`` (pericardium_mm: signed depth under the pericardial mask's surface, < 0 inside) is below deep[1]: MAC
+    deep on the annulus with some fat of the AV groove in its ring (dev: ring_soft 0.59 / 0.60, 11-14 mm deep). The
+    other conditions are unchanged; nan depth: the deep tier does not fire for that structure."""
     if (ring_hu is None) != (min_ring_hu is None):
         raise ValueError("soft_veto_structure: ring_hu and min_ring_hu go together")
+    if (depth_mm is None) != (deep is None):
+        raise ValueError("soft_veto_structure: depth_mm and deep go together")
     cl = np.asarray(classes, np.int64).copy()
     s = np.asarray(structure)
     rs = np.asarray(ring_soft, np.float64)
@@ -148,7 +157,13 @@ def soft_veto_structure(classes: np.ndarray, structure: np.ndarray, ring_soft: n
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(den > 0, num / den, np.nan)
 
-    fire = (mean(rs) > min_ring_soft) & (mean(dia) > min_above_diaphragm_mm)  # nan compares False
+    soft = mean(rs) > min_ring_soft  # nan compares False
+    if deep is not None:
+        dep = np.asarray(depth_mm, np.float64)
+        if dep.shape != cl.shape:
+            raise ValueError(f"soft_veto_structure: depth_mm {dep.shape} and classes {cl.shape} disagree")
+        soft |= (mean(rs) > float(deep[0])) & (mean(dep) < float(deep[1]))
+    fire = soft & (mean(dia) > min_above_diaphragm_mm)
     if ring_hu is not None:
         rh = np.asarray(ring_hu, np.float64)
         if rh.shape != cl.shape:
