@@ -15,6 +15,16 @@ classifier of these candidates would score), the AU found (t > 0, c > 0), missed
 wrongly by kind, the predicted total P, the truth's noise sd and the image's own estimate
 (``cacscore.lesion.noise.image_noise_hu``).
 
+    PYTHONPATH=src python bench/category_errors.py floor OUT [OUT ...] --mean-k K ... [--area MM2 ...] [--base HU]
+
+floor (session 20, wt28b): offline replay of the density floor (ClassifierConfig.noise_floor_mean_k,
+``cacscore.lesion.noise.noise_floor_mean``) on scanned patients, for each K and area limit: a 3-D structure with a
+coronary call, none of whose candidates covers more than MM2 and whose area-weighted mean HU is below base + K x the
+image's noise estimate, loses its calls' AU. Exact for the total as long as MM2 stays under the voxel split's 10
+mm^2 (the split relabels only larger candidates). Per setting: kappa4 of the total against the static truth, patients
+in another category, zero-truth patients called calcified, patients with calcium called 0, and the AU removed that
+the phantom labels coronary (true) or not (specks, look-alikes).
+
 table: the patients whose category differs, each with its reason, as markdown on stdout, and per reason the
 count and AU. Reasons, first that applies: "speck" (a noise speck's AU called coronary moves the category), "non-coronary
 calcium" (a look-alike's AU), "motion" (the motion-blurred truth M is already in the predicted category), "invisible"
@@ -163,6 +173,49 @@ def table(outs: list[Path]) -> None:
           f"{float(p[[c for c in fpcols if c[3:] not in SPECK_KINDS]].sum().sum()):.0f}")
 
 
+def floor_replay(outs: list[Path], ks: list[float], areas: list[float], base: float) -> None:
+    from cacscore.evaluation.metrics import weighted_kappa
+
+    P, S = [], []
+    for out in outs:
+        pat = pd.read_csv(out / "patients.csv", dtype={"pid": str})
+        for _, r in pat.iterrows():
+            P.append({"set": out.name, "pid": r["pid"], "T": r["T"], "P": r["P"], "sd": r["noise_est"]})
+            d = pd.read_csv(out / f"cand_{r['pid']}.csv")
+            d = d[d.structure.isin(d.structure[d.c > 0].unique())].copy()
+            if not len(d):
+                continue
+            d["w"] = d.area_mm2 * d.mean_hu
+            g = d.groupby("structure").agg(amax=("area_mm2", "max"), area=("area_mm2", "sum"), w=("w", "sum"))
+            g["smean"] = g.w / g.area
+            c = d[d.c > 0]
+            g = g.join(c.groupby("structure").au.sum().rename("au"), how="inner")
+            g["tau"] = c[c.t > 0].groupby("structure").au.sum().reindex(g.index).fillna(0.0)
+            g["set"], g["pid"], g["sd"] = out.name, r["pid"], r["noise_est"]
+            S.append(g.reset_index())
+    P, S = pd.DataFrame(P).set_index(["set", "pid"]), pd.concat(S, ignore_index=True)
+    rows = []
+    for area in areas:
+        for k in [None, *ks]:
+            drop = (S.amax <= area) & (S.smean < base + (k if k is not None else -np.inf) * S.sd)
+            dd = S[drop].groupby(["set", "pid"]).agg(au=("au", "sum"), tau=("tau", "sum"))
+            q = P.join(dd).fillna({"au": 0.0, "tau": 0.0})
+            new = (q.P - q.au).clip(lower=0).round(6)  # rounded: a sum minus its parts is not exactly 0
+            rows.append({"area_mm2": area, "mean_k": "off" if k is None else k,
+                         "kappa4": round(weighted_kappa(q["T"], new), 4),
+                         "wrong_category": int((risk_category4(q["T"].to_numpy()) != risk_category4(new.to_numpy())).sum()),
+                         "zero_called_calcified": int(((q["T"] == 0) & (new > 0)).sum()),
+                         "calcium_called_0": int(((q["T"] > 0) & (new <= 0)).sum()),
+                         "AU_removed_not_coronary": round(float((dd.au - dd.tau).sum()), 1),
+                         "AU_removed_true": round(float(dd.tau.sum()), 1),
+                         "patients_losing_true_AU": int((dd.tau > 0).sum())})
+    print(f"{len(P)} patients of {', '.join(o.name for o in outs)}; base {base:g} HU")
+    t = pd.DataFrame(rows)
+    print("| " + " | ".join(t.columns) + " |\n|" + " --- |" * len(t.columns))
+    for _, r in t.iterrows():
+        print("| " + " | ".join(str(v) for v in r) + " |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -174,9 +227,16 @@ def main() -> None:
     s.add_argument("--ids", default=None)
     t = sub.add_parser("table")
     t.add_argument("outs", type=Path, nargs="+")
+    f = sub.add_parser("floor")
+    f.add_argument("outs", type=Path, nargs="+")
+    f.add_argument("--mean-k", type=float, nargs="+", required=True)
+    f.add_argument("--area", type=float, nargs="+", default=[8.0])
+    f.add_argument("--base", type=float, default=40.0)
     a = ap.parse_args()
     if a.cmd == "scan":
         scan(a.release, a.pred, a.out, a.model, a.ids)
+    elif a.cmd == "floor":
+        floor_replay(a.outs, a.mean_k, a.area, a.base)
     else:
         table(a.outs)
 
