@@ -15,6 +15,16 @@ classifier of these candidates would score), the AU found (t > 0, c > 0), missed
 wrongly by kind, the predicted total P, the truth's noise sd and the image's own estimate
 (``cacscore.lesion.noise.image_noise_hu``).
 
+    PYTHONPATH=src python bench/category_errors.py floor OUT [OUT ...] --mean-k K ... [--area MM2 ...] [--base HU] [--picture PNG]
+
+floor (session 20, wt28b): offline replay of the density floor (ClassifierConfig.noise_floor_mean_k,
+``cacscore.lesion.noise.noise_floor_mean``) on scanned patients, for each K and area limit: a 3-D structure with a
+coronary call, none of whose candidates covers more than MM2 and whose area-weighted mean HU is below base + K x the
+image's noise estimate, loses its calls' AU. Exact for the total as long as MM2 stays under the voxel split's 10
+mm^2 (the split relabels only larger candidates). Per setting: kappa4 of the total against the static truth, patients
+in another category, zero-truth patients called calcified, patients with calcium called 0, and the AU removed that
+the phantom labels coronary (true) or not (specks, look-alikes).
+
 table: the patients whose category differs, each with its reason, as markdown on stdout, and per reason the
 count and AU. Reasons, first that applies: "speck" (a noise speck's AU called coronary moves the category), "non-coronary
 calcium" (a look-alike's AU), "motion" (the motion-blurred truth M is already in the predicted category), "invisible"
@@ -96,6 +106,7 @@ def scan(release: Path, pred_csv: Path, out: Path, model_dir: Path, ids: str | N
         row.update({"T": float(tr[V].sum()), "M": float(sum(tr[f"moving_{v}"] for v in V)),
                     "csv_P": float(pred.loc[pid, V].sum()), "noise_sd": float(tr["noise_sigma_hu"]),
                     "slice_mm": float(tr["slice_thickness_mm"]), "kernel": tr["kernel"],
+                    "kvp": float(tr["kvp"]) if "kvp" in tr.index else float("nan"),
                     "motion_mm": float(tr["motion_amplitude_mm"]),
                     "found": float(df.au[(df.t > 0) & (df.c > 0)].sum()),
                     "missed": float(df.au[(df.t > 0) & (df.c == 0)].sum())})
@@ -146,13 +157,13 @@ def table(outs: list[Path]) -> None:
     bad["reason"] = [reason(r) for _, r in bad.iterrows()]
     fpcols = [c for c in p.columns if c.startswith("fp:")]
     print("| set | patient | true T | motion M | oracle O | predicted P | found | missed | called coronary wrongly "
-          "(AU by kind) | noise sd (truth / image) | slice mm, kernel | reason |")
+          "(AU by kind) | noise sd (truth / image) | slice mm, kernel, kVp | reason |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | --- | --- |")
     for _, r in bad.iterrows():
         fp = ", ".join(f"{c[3:]} {r[c]:.1f}" for c in fpcols if r[c] > 0) or "none"
         print(f"| {r['set']} | {r['pid']} | {r['T']:.1f} | {r['M']:.1f} | {r['O']:.1f} | {r['P']:.1f} | "
               f"{r['found']:.1f} | {r['missed']:.1f} | {fp} | {r['noise_sd']:.0f} / {r['noise_est']:.0f} | "
-              f"{r['slice_mm']:g}, {r['kernel']} | {r['reason']} |")
+              f"{r['slice_mm']:g}, {r['kernel']}, {r.get('kvp', float('nan')):g} | {r['reason']} |")
     print()
     print("| reason | patients | AU of |P - T| |")
     print("| --- | ---: | ---: |")
@@ -161,6 +172,75 @@ def table(outs: list[Path]) -> None:
     print(f"\n{len(bad)} of {len(p)} patients in another category; all patients: speck AU called coronary "
           f"{float(p[[c for c in fpcols if c[3:] in SPECK_KINDS]].sum().sum()):.0f}, look-alike AU called coronary "
           f"{float(p[[c for c in fpcols if c[3:] not in SPECK_KINDS]].sum().sum()):.0f}")
+
+
+def floor_replay(outs: list[Path], ks: list[float], areas: list[float], base: float,
+                 picture: Path | None = None) -> None:
+    from cacscore.evaluation.metrics import weighted_kappa
+
+    P, S = [], []
+    for out in outs:
+        pat = pd.read_csv(out / "patients.csv", dtype={"pid": str})
+        for _, r in pat.iterrows():
+            P.append({"set": out.name, "pid": r["pid"], "T": r["T"], "P": r["P"], "sd": r["noise_est"]})
+            d = pd.read_csv(out / f"cand_{r['pid']}.csv")
+            d = d[d.structure.isin(d.structure[d.c > 0].unique())].copy()
+            if not len(d):
+                continue
+            d["w"] = d.area_mm2 * d.mean_hu
+            g = d.groupby("structure").agg(amax=("area_mm2", "max"), area=("area_mm2", "sum"), w=("w", "sum"))
+            g["smean"] = g.w / g.area
+            c = d[d.c > 0]
+            g = g.join(c.groupby("structure").au.sum().rename("au"), how="inner")
+            g["tau"] = c[c.t > 0].groupby("structure").au.sum().reindex(g.index).fillna(0.0)
+            g["set"], g["pid"], g["sd"] = out.name, r["pid"], r["noise_est"]
+            S.append(g.reset_index())
+    P, S = pd.DataFrame(P).set_index(["set", "pid"]), pd.concat(S, ignore_index=True)
+    rows = []
+    for area in areas:
+        for k in [None, *ks]:
+            drop = (S.amax <= area) & (S.smean < base + (k if k is not None else -np.inf) * S.sd)
+            dd = S[drop].groupby(["set", "pid"]).agg(au=("au", "sum"), tau=("tau", "sum"))
+            q = P.join(dd).fillna({"au": 0.0, "tau": 0.0})
+            new = (q.P - q.au).clip(lower=0).round(6)  # rounded: a sum minus its parts is not exactly 0
+            rows.append({"area_mm2": area, "mean_k": "off" if k is None else k,
+                         "kappa4": round(weighted_kappa(q["T"], new), 4),
+                         "wrong_category": int((risk_category4(q["T"].to_numpy()) != risk_category4(new.to_numpy())).sum()),
+                         "zero_called_calcified": int(((q["T"] == 0) & (new > 0)).sum()),
+                         "calcium_called_0": int(((q["T"] > 0) & (new <= 0)).sum()),
+                         "AU_removed_not_coronary": round(float((dd.au - dd.tau).sum()), 1),
+                         "AU_removed_true": round(float(dd.tau.sum()), 1),
+                         "patients_losing_true_AU": int((dd.tau > 0).sum())})
+    print(f"{len(P)} patients of {', '.join(o.name for o in outs)}; base {base:g} HU")
+    if picture is not None:  # each called structure under 20 mm^2: its largest slice and its mean in noise sds
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        z = (S.smean - base) / S.sd
+        true = S.tau > 0.5 * S.au
+        fig, ax = plt.subplots(figsize=(7, 5))
+        for m, lab, col in ((~true, "no coronary label (speck, look-alike)", "tab:red"),
+                            (true, "coronary (the phantom's label)", "tab:blue")):
+            sel = m & (S.amax <= 20)
+            ax.scatter(S.amax[sel], z[sel], c=col, s=12 + 2 * S.sd[sel].clip(0, 70), alpha=0.6, label=lab)
+        for k in ks:
+            ax.axhline(k, color="grey", lw=0.8, ls=":")
+        for a in areas:
+            ax.axvline(a, color="grey", lw=0.8, ls="--")
+        ax.set_xlabel("largest slice of the 3-D structure, mm^2")
+        ax.set_ylabel(f"area-weighted mean HU - {base:g}, in image noise sds")
+        ax.set_ylim(0, 12)
+        ax.set_title(f"structures called coronary by the model, {len(P)} patients (marker size: noise sd)", fontsize=9)
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(picture, dpi=110)
+        print(f"picture: {picture}")
+    t = pd.DataFrame(rows)
+    print("| " + " | ".join(t.columns) + " |\n|" + " --- |" * len(t.columns))
+    for _, r in t.iterrows():
+        print("| " + " | ".join(str(v) for v in r) + " |")
 
 
 def main() -> None:
@@ -174,9 +254,17 @@ def main() -> None:
     s.add_argument("--ids", default=None)
     t = sub.add_parser("table")
     t.add_argument("outs", type=Path, nargs="+")
+    f = sub.add_parser("floor")
+    f.add_argument("outs", type=Path, nargs="+")
+    f.add_argument("--mean-k", type=float, nargs="+", required=True)
+    f.add_argument("--area", type=float, nargs="+", default=[8.0])
+    f.add_argument("--base", type=float, default=40.0)
+    f.add_argument("--picture", type=Path, default=None, help="PNG: each called structure's area and mean")
     a = ap.parse_args()
     if a.cmd == "scan":
         scan(a.release, a.pred, a.out, a.model, a.ids)
+    elif a.cmd == "floor":
+        floor_replay(a.outs, a.mean_k, a.area, a.base, a.picture)
     else:
         table(a.outs)
 

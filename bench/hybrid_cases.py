@@ -163,7 +163,7 @@ def classify_many(hu: np.ndarray, sp, models: dict[str, LesionModel]) -> tuple[C
                                  context_where=any_model, reference=ms[0].config.reference,
                                  chest_sac=ms[0].config.chest_sac, frame_sac=ms[0].config.frame_sac)
     # session 17 (wt25c): the noise floor's noise sd, estimated once from the image as classify_volume does
-    noise = image_noise_hu(hu, sp) if any(m.config.noise_floor_k is not None for m in ms) else None
+    noise = image_noise_hu(hu, sp) if any(m.config.needs_noise for m in ms) else None
     # session 19 (wt27a): the ring veto's soft-ring HU, for each model that reads it (classify_volume's ring_hu_column)
     from cacscore.lesion.classifier import ring_hu_column
     return cand, {n: m.classify(cand.features, cand.outside_thorax_mm, cand.anatomy_columns, cand.structure,

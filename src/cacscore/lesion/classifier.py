@@ -56,7 +56,7 @@ from cacscore.lesion.candidates import (
     score_assignment,
 )
 from cacscore.lesion.context import ring_soft_hu
-from cacscore.lesion.noise import image_noise_hu, noise_floor
+from cacscore.lesion.noise import image_noise_hu, noise_floor, noise_floor_mean
 from cacscore.lesion.split import SplitSettings, split_labels
 from cacscore.lesion.tree import (guard_left_main, join_structure, keep_confident, keep_left_main,
                                   soft_veto_structure, split_structures, veto_structure, vote_by_structure)
@@ -272,6 +272,16 @@ class ClassifierConfig:
     noise_floor_k: float | None = None
     noise_floor_area_mm2: float = 5.0
     noise_floor_base_hu: float = 40.0
+    # session 20 (wt28b): a second noise floor on the structure's density, for the noise clusters over 5 mm^2 that
+    # the peak floor above lets through (6 of 8 zero-calcium patients called calcified on dev seeds 14505 + 14508 +
+    # 14506, image noise 60-67 HU). With k set, the coronary calls of a 3-D structure none of whose slices covers more
+    # than noise_floor_mean_area_mm2 and whose area-weighted mean HU (over all its slices) stays below
+    # noise_floor_base_hu + k x noise sd are dropped (cacscore.lesion.noise.noise_floor_mean): the voxels a noise
+    # excursion lifts over 130 HU average about 40 + 2 sd (the truncated normal's mean), a plaque's its own density.
+    # Independent of noise_floor_k (either, both or neither); None: off (the default; every model before).
+    # docs/lesion_scorer.md "(session 20, wt28b)"
+    noise_floor_mean_k: float | None = None
+    noise_floor_mean_area_mm2: float = 8.0
     # session 19 (wt27b): the chest reader's pericardial-sac settings, a name of cacscore.chest.anatomy.SAC_VERSIONS:
     # "s18" (the default; every model before) or "s19" (the mask cut in front of the descending aorta where the
     # oesophagus lies, and the diaphragm under the heart at the mask's floor; docs/chest_anatomy.md "(session 19,
@@ -327,6 +337,12 @@ class ClassifierConfig:
         (:func:`cacscore.lesion.train._extract`) and scoring (:func:`classify_volume`) both obey, through
         :func:`framed_candidates` (issue 16: one frame)."""
         return bool(self.anatomy_rules or self.reference != "finder" or self.reads_anatomy_columns)
+
+    @property
+    def needs_noise(self) -> bool:
+        """Whether classification reads the scan's noise sd (:func:`cacscore.lesion.noise.image_noise_hu`): a noise
+        floor (noise_floor_k or noise_floor_mean_k) is on."""
+        return self.noise_floor_k is not None or self.noise_floor_mean_k is not None
 
     @property
     def frame(self) -> str:
@@ -393,6 +409,12 @@ class ClassifierConfig:
             raise ValueError(f"noise_floor_base_hu must be a finite number, got {self.noise_floor_base_hu!r}")
         if not (np.isfinite(self.noise_floor_area_mm2) and self.noise_floor_area_mm2 >= 0):
             raise ValueError(f"noise_floor_area_mm2 must be a finite number >= 0, got {self.noise_floor_area_mm2!r}")
+        if self.noise_floor_mean_k is not None and not (np.isfinite(self.noise_floor_mean_k)
+                                                         and self.noise_floor_mean_k >= 0):
+            raise ValueError(f"noise_floor_mean_k must be a finite number >= 0 or None, got {self.noise_floor_mean_k!r}")
+        if not (np.isfinite(self.noise_floor_mean_area_mm2) and self.noise_floor_mean_area_mm2 >= 0):
+            raise ValueError("noise_floor_mean_area_mm2 must be a finite number >= 0, got "
+                             f"{self.noise_floor_mean_area_mm2!r}")
 
 
 DENSITY_NAMES = ("mean_hu", "peak_hu")
@@ -570,7 +592,8 @@ class LesionModel:
         config.structure_veto the Agatston-weighted veto (:func:`cacscore.lesion.tree.veto_structure`), and with
         config.keep_confident_p the MLP's own sure calls restored (:func:`cacscore.lesion.tree.keep_confident`); last, with
         config.noise_floor_k, ``structure`` and ``noise_sd`` (the scan's noise sd, HU; :func:`classify_volume` estimates
-        it), the noise floor (:func:`cacscore.lesion.noise.noise_floor`). ``features``: the
+        it), the noise floor (:func:`cacscore.lesion.noise.noise_floor`), then with config.noise_floor_mean_k the
+        density floor (:func:`cacscore.lesion.noise.noise_floor_mean`). ``features``: the
         candidate features (``Candidates.features``) or this model's input table (:meth:`table`). ``ring_hu``: (n,)
         :func:`cacscore.lesion.context.ring_soft_hu` of the candidates (:func:`ring_hu_column`), which the ring veto
         reads with config.structure_ring_veto_hu (required then)."""
@@ -591,6 +614,12 @@ class LesionModel:
                                   np.expm1(self._column(features, table, "log_area_mm2")), float(noise_sd),
                                   k=float(self.config.noise_floor_k), max_area_mm2=self.config.noise_floor_area_mm2,
                                   base_hu=self.config.noise_floor_base_hu)
+        if self.config.noise_floor_mean_k is not None and structure is not None and noise_sd is not None:
+            classes = noise_floor_mean(classes, structure, self._column(features, table, "mean_hu"),
+                                       np.expm1(self._column(features, table, "log_area_mm2")), float(noise_sd),
+                                       k=float(self.config.noise_floor_mean_k),
+                                       max_area_mm2=self.config.noise_floor_mean_area_mm2,
+                                       base_hu=self.config.noise_floor_base_hu)
         return classes
 
     def _column(self, features: np.ndarray, table: np.ndarray, name: str) -> np.ndarray:
@@ -928,7 +957,7 @@ def classify_volume(hu: np.ndarray, spacing_mm: Sequence[float], model: LesionMo
                              heart_index=heart_index, context_where=model.may_be_coronary)
     # the noise floor's noise sd, from the image itself (ClassifierConfig.noise_floor_k; about 0.3 s at 512 px)
     noise = None
-    if model.config.noise_floor_k is not None:
+    if model.config.needs_noise:
         noise = image_noise_hu(hu, sp) if noise_sd is None else float(noise_sd)
     return cand, model.classify(cand.features, cand.outside_thorax_mm, cand.anatomy_columns, cand.structure,
                                 cand.agatston, noise_sd=noise, ring_hu=ring_hu_column(hu, cand, model))
