@@ -83,6 +83,9 @@ def main() -> int:
     ap.add_argument("--size", type=int, default=512)
     ap.add_argument("--model-seed", type=int, default=0, help="lesion-train --seed")
     ap.add_argument("--train-only", action="store_true", help="train on the patients cached so far")
+    ap.add_argument("--config-from", type=Path, default=None, help="a model folder whose model.json config (the "
+                    "rules, split settings, density cap) replaces the trained model's, so the two differ only in "
+                    "the weights and what training learned (info: coronary_dz_mm, coronary_density_hu)")
     a = ap.parse_args()
     out = a.out.resolve()
     (out / "cand").mkdir(parents=True, exist_ok=True)
@@ -119,6 +122,18 @@ def main() -> int:
                  "phantom_anatomy": a.anatomy, "phantom_seed": a.seed, "size_px": a.size, "train_ids": a.ids,
                  "n_train": len(have), "train_candidates_per_class": rep["candidates"]["per_class"]},
     }
+    tr = pd.read_csv(truth_csv)
+    tr = tr[tr["id"].isin(have)]  # the acquisition ranges predict warns outside (train_default_model's)
+    cfg["info"]["train_ranges"] = {"slice_thickness_mm": [float(tr.slice_thickness_mm.min()),
+                                                          float(tr.slice_thickness_mm.max())],
+                                   "kvp": [float(tr.kvp.min()), float(tr.kvp.max())]}
+    if a.config_from is not None:
+        trained = cfg["config"]
+        cfg["config"] = json.loads((a.config_from / "model.json").read_text())["config"]
+        cfg["info"]["provenance"]["config_from"] = {
+            "model": str(a.config_from), "keys_changed": sorted(k for k in cfg["config"]
+                                                                if cfg["config"][k] != trained.get(k))}
+        cfg["info"]["provenance"]["reproduce"] += f" --config-from {a.config_from}"
     (model / "model.json").write_text(json.dumps(cfg, indent=2, allow_nan=False) + "\n")
     print(json.dumps(rep["candidates"], indent=1), f"seconds {rep['seconds']}", flush=True)
     return 0
