@@ -73,7 +73,8 @@ def test_sac_versions_by_name():
 def test_lesion_model_asks_the_chest_reader_for_its_sac(monkeypatch):
     assert C.ClassifierConfig().chest_sac == "s18"
     assert C.ClassifierConfig.from_dict({}).chest_sac == "s18"  # model.json files saved before session 19
-    assert C.load_model(DEFAULT_MODEL).config.chest_sac == "s18"  # the shipped model: unchanged
+    assert C.load_model(DEFAULT_MODEL).config.chest_sac == "s19o"  # the shipped model since session 20
+    assert C.load_model(DEFAULT_MODEL).config.frame_sac == "s18"  # its heart reference read as trained
     with pytest.raises(ValueError, match="chest_sac"):
         C.ClassifierConfig(chest_sac="s99")
     seen = []

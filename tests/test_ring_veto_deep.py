@@ -64,7 +64,7 @@ def test_ring_veto_deep_is_opt_in_validated_and_round_trips(tmp_path):
     assert L.load_model(tmp_path / "m").config.structure_ring_veto_deep == (0.5, -9.0)
     assert json.loads((tmp_path / "m" / "model.json").read_text())["config"]["structure_ring_veto_deep"] == [0.5, -9.0]
     shipped = json.loads((Path(L.__file__).parents[1] / "predict" / "default_model" / "model.json").read_text())
-    assert shipped["config"].get("structure_ring_veto_deep") is None  # the shipped model stays as it was
+    assert shipped["config"]["structure_ring_veto_deep"] == [0.5, -9.0]  # on in the shipped model since session 20
 
 
 def test_classify_applies_the_deep_tier(tmp_path):
