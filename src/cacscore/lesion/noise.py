@@ -53,18 +53,11 @@ def noise_floor(classes: np.ndarray, structure: np.ndarray, peak_hu: np.ndarray,
     some of them coronary, while at 25 HU a 160 HU peak is 5 sds up and, on seeds 14001 + 13901, a small plaque
     (docs/lesion_scorer.md "(session 17, wt25c)"). ``noise_sd``: the scan's noise sd in HU (:func:`image_noise_hu`);
     nan leaves the classes as they are. ClassifierConfig.noise_floor_k."""
-    cl = np.asarray(classes, np.int64).copy()
-    s = np.asarray(structure)
-    peak, area = np.asarray(peak_hu, np.float64), np.asarray(area_mm2, np.float64)
-    if not (cl.shape == s.shape == peak.shape == area.shape):
-        raise ValueError(f"noise_floor: classes {cl.shape}, structure {s.shape}, peak_hu {peak.shape} and area_mm2 "
-                         f"{area.shape} disagree")
-    if not np.isfinite(noise_sd) or not (cl > 0).any():
+    cl, inv, big, peak, area = _small_structures("noise_floor", classes, structure, peak_hu, area_mm2, max_area_mm2,
+                                                 noise_sd)
+    if inv is None:
         return cl
-    _, inv = np.unique(s, return_inverse=True)
-    n = int(inv.max()) + 1
-    big = np.zeros(n, bool)
-    np.logical_or.at(big, inv, area > max_area_mm2)
+    n = len(big)
     top = np.full(n, -np.inf)
     np.maximum.at(top, inv, peak)
     faint = ~big & (top < base_hu + k * float(noise_sd))
@@ -85,21 +78,32 @@ def noise_floor_mean(classes: np.ndarray, structure: np.ndarray, mean_hu: np.nda
     noise 60-67 HU averaged 1.6-2.4 sds above 40 HU and the true plaques at noise over 40 HU 3.0 or more
     (docs/lesion_scorer.md "(session 20, wt28b)"). ``noise_sd``: the scan's noise sd in HU (:func:`image_noise_hu`);
     nan leaves the classes as they are. ClassifierConfig.noise_floor_mean_k."""
-    cl = np.asarray(classes, np.int64).copy()
-    s = np.asarray(structure)
-    mean, area = np.asarray(mean_hu, np.float64), np.asarray(area_mm2, np.float64)
-    if not (cl.shape == s.shape == mean.shape == area.shape):
-        raise ValueError(f"noise_floor_mean: classes {cl.shape}, structure {s.shape}, mean_hu {mean.shape} and "
-                         f"area_mm2 {area.shape} disagree")
-    if not np.isfinite(noise_sd) or not (cl > 0).any():
+    cl, inv, big, mean, area = _small_structures("noise_floor_mean", classes, structure, mean_hu, area_mm2,
+                                                 max_area_mm2, noise_sd)
+    if inv is None:
         return cl
-    _, inv = np.unique(s, return_inverse=True)
-    n = int(inv.max()) + 1
-    big = np.zeros(n, bool)
-    np.logical_or.at(big, inv, area > max_area_mm2)
+    n = len(big)
     w = np.bincount(inv, weights=area * mean, minlength=n)
     a = np.bincount(inv, weights=area, minlength=n)
     smean = np.divide(w, a, out=np.full(n, np.inf), where=a > 0)
     faint = ~big & (smean < base_hu + k * float(noise_sd))
     cl[faint[inv] & (cl > 0)] = 0
     return cl
+
+
+def _small_structures(who: str, classes, structure, hu, area_mm2, max_area_mm2: float, noise_sd: float):
+    """What both floors share: (classes as a copy, each member's structure index or None when there is nothing to
+    do (noise unknown or no coronary call), per structure whether a member covers more than max_area_mm2, the HU
+    column and the areas as float arrays); a clear error when the columns disagree in length."""
+    cl = np.asarray(classes, np.int64).copy()
+    s = np.asarray(structure)
+    col, area = np.asarray(hu, np.float64), np.asarray(area_mm2, np.float64)
+    if not (cl.shape == s.shape == col.shape == area.shape):
+        raise ValueError(f"{who}: classes {cl.shape}, structure {s.shape}, HU column {col.shape} and area_mm2 "
+                         f"{area.shape} disagree")
+    if not np.isfinite(noise_sd) or not (cl > 0).any():
+        return cl, None, None, col, area
+    _, inv = np.unique(s, return_inverse=True)
+    big = np.zeros(int(inv.max()) + 1, bool)
+    np.logical_or.at(big, inv, area > max_area_mm2)
+    return cl, inv, big, col, area
