@@ -290,7 +290,8 @@ class ClassifierConfig:
     # session 19 (wt27b): the sac version the heart reference (the position features' frame) is read with; None: the
     # same read as chest_sac. "s18" with chest_sac "s19" keeps the frame the shipped MLP was trained in (the s19 mask,
     # without its posterior band, has its centroid ~2 mm further forward: on seed 14501 #49 a 96 AU LAD lesion moved
-    # to the LCX) while the rules read the s19 anatomy; it costs a second read_chest
+    # to the LCX) while the rules read the s19 anatomy; its mask is found a second time inside the same read_chest
+    # (session 20: ChestAnatomy.framed; before, a whole second read)
     frame_sac: str | None = None
 
     def with_split(self, settings: SplitSettings | None) -> "ClassifierConfig":
@@ -609,17 +610,24 @@ class LesionModel:
         if self.config.structure_ring_veto is not None:
             classes = self._ring_veto(classes, features, anatomy_columns, structure, au, ring_hu)
         classes = self._mac_ring(classes, features)
-        if self.config.noise_floor_k is not None and structure is not None and noise_sd is not None:
-            classes = noise_floor(classes, structure, self._column(features, table, "peak_hu"),
-                                  np.expm1(self._column(features, table, "log_area_mm2")), float(noise_sd),
-                                  k=float(self.config.noise_floor_k), max_area_mm2=self.config.noise_floor_area_mm2,
-                                  base_hu=self.config.noise_floor_base_hu)
-        if self.config.noise_floor_mean_k is not None and structure is not None and noise_sd is not None:
-            classes = noise_floor_mean(classes, structure, self._column(features, table, "mean_hu"),
-                                       np.expm1(self._column(features, table, "log_area_mm2")), float(noise_sd),
-                                       k=float(self.config.noise_floor_mean_k),
-                                       max_area_mm2=self.config.noise_floor_mean_area_mm2,
-                                       base_hu=self.config.noise_floor_base_hu)
+        if self.config.needs_noise and structure is not None and noise_sd is not None:
+            classes = self._noise_floors(classes, features, table, structure, float(noise_sd))
+        return classes
+
+    def _noise_floors(self, classes: np.ndarray, features: np.ndarray, table: np.ndarray, structure: np.ndarray,
+                      noise_sd: float) -> np.ndarray:
+        """The peak floor (config.noise_floor_k), then the density floor (config.noise_floor_mean_k), each when on;
+        both read the candidates' areas, taken once."""
+        cfg = self.config
+        area = np.expm1(self._column(features, table, "log_area_mm2"))
+        if cfg.noise_floor_k is not None:
+            classes = noise_floor(classes, structure, self._column(features, table, "peak_hu"), area, noise_sd,
+                                  k=float(cfg.noise_floor_k), max_area_mm2=cfg.noise_floor_area_mm2,
+                                  base_hu=cfg.noise_floor_base_hu)
+        if cfg.noise_floor_mean_k is not None:
+            classes = noise_floor_mean(classes, structure, self._column(features, table, "mean_hu"), area, noise_sd,
+                                       k=float(cfg.noise_floor_mean_k), max_area_mm2=cfg.noise_floor_mean_area_mm2,
+                                       base_hu=cfg.noise_floor_base_hu)
         return classes
 
     def _column(self, features: np.ndarray, table: np.ndarray, name: str) -> np.ndarray:

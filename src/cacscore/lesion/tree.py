@@ -157,12 +157,13 @@ def soft_veto_structure(classes: np.ndarray, structure: np.ndarray, ring_soft: n
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(den > 0, num / den, np.nan)
 
-    soft = mean(rs) > min_ring_soft  # nan compares False
+    ring = mean(rs)
+    soft = ring > min_ring_soft  # nan compares False
     if deep is not None:
         dep = np.asarray(depth_mm, np.float64)
         if dep.shape != cl.shape:
             raise ValueError(f"soft_veto_structure: depth_mm {dep.shape} and classes {cl.shape} disagree")
-        soft |= (mean(rs) > float(deep[0])) & (mean(dep) < float(deep[1]))
+        soft |= (ring > float(deep[0])) & (mean(dep) < float(deep[1]))
     fire = soft & (mean(dia) > min_above_diaphragm_mm)
     if ring_hu is not None:
         rh = np.asarray(ring_hu, np.float64)
