@@ -41,6 +41,9 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from id_ranges import id_range  # noqa: E402
+
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 SPAN = (-100.0, 60.0)
 STEP = 5.0
@@ -300,11 +303,6 @@ def cmd_realstats(a) -> int:
     return 0
 
 
-def _ids(s: str) -> list[int]:
-    lo, _, hi = s.partition("-")
-    return list(range(int(lo), int(hi or lo) + 1))
-
-
 def _seed_front(p) -> float:
     """The phantom's vertebral front (mm from voxel 0 in y) at its middle slice, as painted (v15: moved forward)."""
     from cacscore.phantom.anatomy import kyphosis_shift_mm
@@ -337,7 +335,7 @@ def cmd_phantom(a) -> int:
     import pandas as pd
 
     rows = []
-    for pid in _ids(a.ids):
+    for pid in id_range(a.ids):
         r = phantom_row(pid, a.seed, a.version, a.size)
         rows.append(r)
         print({k: (round(v, 1) if isinstance(v, float) else v) for k, v in r.items()}, flush=True)
@@ -378,7 +376,7 @@ def cmd_picture(a) -> int:
     from cacscore.phantom import make_patient
     from cacscore.phantom.anatomy import carina_z
 
-    ids = _ids(a.ids)
+    ids = id_range(a.ids)
     fig, axs = plt.subplots(1, len(ids), figsize=(4.5 * len(ids), 6), dpi=a.dpi, squeeze=False)
     for ax, pid in zip(axs[0], ids):
         p = make_patient(pid, seed=a.seed, size=a.size, version=a.version)

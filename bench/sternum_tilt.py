@@ -30,12 +30,11 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from id_ranges import id_range  # noqa: E402
+from spine_curve import sagittal  # noqa: E402  (the same 5 mm sagittal slab)
+
 COLS = ("st_len", "st_tilt", "st_bow", "skin_tilt")
-
-
-def sagittal(hu: np.ndarray, sp, col: int) -> np.ndarray:
-    h = max(int(round(2.5 / sp[2])), 0)
-    return hu[:, :, max(col - h, 0): col + h + 1].mean(axis=2)
 
 
 def sternum_column(hu: np.ndarray, sp) -> int:
@@ -165,11 +164,6 @@ def cmd_realstats(a) -> int:
     return 0
 
 
-def _ids(s: str) -> list[int]:
-    lo, _, hi = s.partition("-")
-    return list(range(int(lo), int(hi or lo) + 1))
-
-
 def _phantom(pid: int, seed: int, version: str, size: int):
     from cacscore.phantom import make_patient
 
@@ -184,7 +178,7 @@ def cmd_phantom(a) -> int:
     import pandas as pd
 
     rows = []
-    for pid in _ids(a.ids):
+    for pid in id_range(a.ids):
         p, hu, sp = _phantom(pid, a.seed, a.version, a.size)
         st = stats_of(hu, sp)[0]
         rows.append({"seed": a.seed, "id": pid, "version": a.version, **st,
@@ -201,7 +195,7 @@ def cmd_picture(a) -> int:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    ids = _ids(a.ids)
+    ids = id_range(a.ids)
     fig, axs = plt.subplots(1, len(ids), figsize=(4 * len(ids), 6), dpi=a.dpi, squeeze=False)
     for ax, pid in zip(axs[0], ids):
         p, hu, sp = _phantom(pid, a.seed, a.version, a.size)

@@ -30,12 +30,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from id_ranges import id_range  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
-
-
-def id_range(text: str) -> list[int]:
-    lo, _, hi = text.partition("-")
-    return list(range(int(lo), int(hi or lo) + 1))
 
 
 def lesion_train_config(model_seed: int):
