@@ -115,8 +115,8 @@ def main() -> None:
     rows = {}
     for series in sorted(k for k in marks if k.startswith("lidc")):
         v = read_ct(a.data / series)
-        a0 = read_chest(v, sac_options=sac_options("s18"))
-        a1 = read_chest(v, sac_options=sac_options(a.sac))
+        a0 = read_chest(v, sac=sac_options("s18"))
+        a1 = read_chest(v, sac=sac_options(a.sac))
         for tag, an in (("s18", a0), (a.sac, a1)):
             m = measure(an, marks[series])
             rows[(series, tag)] = m

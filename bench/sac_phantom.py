@@ -76,7 +76,7 @@ def main() -> None:
         d = phantom(pid, a.seed, a.size, a.cache, 0.0, None, a.anatomy)
         hu = d["hu"].astype(np.float32)
         sp = tuple(float(v) for v in d["sp"])
-        rs = {t: row(read_chest(hu, sp, sac_options=sac_options(t)), d, sp) for t in tags}
+        rs = {t: row(read_chest(hu, sp, sac=sac_options(t)), d, sp) for t in tags}
         true = rs["s18"]["true"]
         was = (rs["s18"]["mask"] & true).sum()
         lost.append(float((rs["s18"]["mask"] & ~rs[a.sac]["mask"] & true).sum() / max(1, was)))

@@ -82,8 +82,8 @@ def test_lesion_model_asks_the_chest_reader_for_its_sac(monkeypatch):
     class Stop(Exception):
         pass
 
-    def fake(hu, sp, *, sac_options=None, **kw):
-        seen.append(sac_options)
+    def fake(hu, sp, *, sac=None, **kw):
+        seen.append(sac)
         raise Stop
 
     monkeypatch.setattr(C, "read_chest", fake)
@@ -106,8 +106,8 @@ def test_s19_on_a_phantom_leaves_the_posterior_mediastinum_and_lowers_the_diaphr
     under the sac lower. The default reader is s18."""
     hu, sp = patient.hu, patient.spacing_mm
     a18 = read_chest(hu, sp)
-    a19 = read_chest(hu, sp, sac_options=sac_options("s19"))
-    assert np.array_equal(a18.pericardium, read_chest(hu, sp, sac_options=SAC_VERSIONS["s18"]).pericardium)
+    a19 = read_chest(hu, sp, sac=sac_options("s19"))
+    assert np.array_equal(a18.pericardium, read_chest(hu, sp, sac=SAC_VERSIONS["s18"]).pericardium)
     lab = patient.anatomy_labels[::a18.step_z, ::a18.step_xy, ::a18.step_xy]
     post = np.isin(lab, [LABEL["aorta_descending"], LABEL["oesophagus"]])
     assert (post & a19.pericardium).sum() <= (post & a18.pericardium).sum()
@@ -129,8 +129,8 @@ def test_frame_sac_reads_the_heart_reference_with_its_own_sac(monkeypatch):
     class Stop(Exception):
         pass
 
-    def fake(hu, sp, *, sac_options=None, frame_sac=None, **kw):
-        seen.append((sac_options, frame_sac))
+    def fake(hu, sp, *, sac=None, frame_sac=None, **kw):
+        seen.append((sac, frame_sac))
         raise Stop
 
     monkeypatch.setattr(C, "read_chest", fake)
@@ -147,8 +147,8 @@ def test_the_frame_mask_equals_a_whole_read_with_that_sac(patient):
     heart_reference reads), the rules' anatomy keeps s19o's; a frame_sac equal to the sac adds nothing."""
     hu, sp = patient.hu, patient.spacing_mm
     a18 = read_chest(hu, sp)
-    both = read_chest(hu, sp, sac_options=SAC_VERSIONS["s19o"], frame_sac=SAC_VERSIONS["s18"])
-    a19o = read_chest(hu, sp, sac_options=SAC_VERSIONS["s19o"])
+    both = read_chest(hu, sp, sac=SAC_VERSIONS["s19o"], frame_sac=SAC_VERSIONS["s18"])
+    a19o = read_chest(hu, sp, sac=SAC_VERSIONS["s19o"])
     assert np.array_equal(both.pericardium, a19o.pericardium)
     assert not np.array_equal(both.pericardium, a18.pericardium)  # else the test shows nothing
     framed = both.framed()

@@ -1141,16 +1141,17 @@ def _heart_frame(heart: np.ndarray, root_mm: np.ndarray, grid_mm: np.ndarray) ->
 
 # ------------------------------------------------------------------ the door
 def read_chest(volume_or_hu: Volume | np.ndarray, spacing_mm: tuple[float, float, float] | None = None, *,
-               root_options: RootOptions | None = None, sac_options: SacOptions | None = None,
+               root_options: RootOptions | None = None, sac: SacOptions | None = None,
                frame_sac: SacOptions | None = None) -> ChestAnatomy:
     """The anatomy of a (z, y, x) HU chest CT (:class:`ChestAnatomy`): a whole-chest or a heart-centred field of
     view, with or without contrast. spacing_mm (z, y, x) is required with a bare array. root_options:
     :class:`RootOptions` for the ascending aorta and the root (None: the module's ROOT, the shipped finder).
-    sac_options: :class:`SacOptions` for the pericardial mask's back and the diaphragm under it (None: the shipped
+    sac: :class:`SacOptions` for the pericardial mask's back and the diaphragm under it (None: the shipped
     finder, ``SAC_VERSIONS["s18"]``). frame_sac: other :class:`SacOptions` the pericardial mask is also found with, for
-    the heart reference (:meth:`ChestAnatomy.framed`; None or equal to sac_options: none)."""
+    the heart reference (:meth:`ChestAnatomy.framed`; None or equal to sac: none). (The parameter is not named after
+    :func:`sac_options`, which it would shadow inside this function.)"""
     opts = ROOT if root_options is None else root_options
-    sac = SAC_VERSIONS["s18"] if sac_options is None else sac_options
+    sac = SAC_VERSIONS["s18"] if sac is None else sac
     hu, spacing_mm = hu_and_spacing(volume_or_hu, spacing_mm, who="read_chest")
     if hu.ndim != 3:
         raise ValueError(f"read_chest: hu must be (z, y, x), got shape {hu.shape}")

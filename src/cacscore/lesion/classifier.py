@@ -902,7 +902,7 @@ def anatomical_candidates(hu: np.ndarray, spacing_mm: Sequence[float], *, thresh
     a second time in the one read, ChestAnatomy.framed)."""
     hu, sp = check_hu(hu, spacing_mm)
     framing = sac_options(frame_sac) if heart_index is None and frame_sac is not None else None
-    anatomy = read_chest(hu, sp, sac_options=sac_options(chest_sac), frame_sac=framing)
+    anatomy = read_chest(hu, sp, sac=sac_options(chest_sac), frame_sac=framing)
     heart = hull = lungs = None
     peri = pericardium_distance(anatomy)  # heart_reference and the columns share it
     framed = anatomy.framed()
