@@ -71,3 +71,5 @@ def test_the_split_spec_reads_the_anchor_keep_keys():
     assert (s.anchor_keep_p, s.anchor_keep_vessels) == (0.9, (1,))
     assert parse_split("10,5,keepp=0.95,keepv=123").anchor_keep_vessels == (1, 2, 3)
     assert parse_split("10,5").anchor_keep_p is None
+    assert parse_split("10,5,keepp=0.95,keepabs=1").anchor_keep_unanchored is True
+    assert parse_split("10,5,keepp=0.95").anchor_keep_unanchored is False

@@ -134,6 +134,12 @@ class SplitSettings:
     # None: off. The left-main limits (lca_len_mm) still apply to the pieces so kept
     anchor_keep_p: float | None = None
     anchor_keep_vessels: tuple[int, ...] = (1,)
+    # with anchor_keep_p: keep a piece's sure own call only where no anchor of that vessel lies within anchor_mm of it:
+    # where a sure LCA call lies near, the left main is among the anchors and the anchor rule (with the left-main limits)
+    # decides as before; where none does, the anchors are all branch calls and can only erase the left main. On dev
+    # (docs/lesion_scorer.md "(session 21, wt29a)") the pieces kept in spite of a near LCA anchor were the wrong ones
+    # (seed 14510 p2: an LCX piece read LCA 0.98 beside a sure LCX anchor; 14501 p45: three LAD pieces read LCA 1.0)
+    anchor_keep_unanchored: bool = False
 
     def __post_init__(self) -> None:
         if not (self.min_area_mm2 > 0 and self.piece_mm2 > 0 and self.max_pieces >= 2 and self.min_part_mm2 >= 0) or \
@@ -330,6 +336,9 @@ def split_labels(ids: np.ndarray, hu: np.ndarray, classes: np.ndarray, features:
             if settings.anchor_keep_p is not None:  # the pieces' sure own calls the anchors may not change
                 sure = p[np.arange(len(p)), own_piece - 1] >= float(settings.anchor_keep_p)
                 keep = sure & np.isin(own_piece, settings.anchor_keep_vessels) & (vessel == own_piece)
+                if settings.anchor_keep_unanchored and len(pts):  # only where no anchor of its own call is in reach
+                    d = np.linalg.norm(pos[:, None, :] - pts[None, :, :], axis=2)
+                    keep &= ~((d <= settings.anchor_mm) & (ves[None, :] == own_piece[:, None])).any(1)
                 limited = np.where(keep, own_piece, limited)
             vessel = limited
         done.append((c, zyx, piece, pos, p, vessel))
