@@ -27,7 +27,7 @@ setting; OUT/pred_<model>_{plain,split}.csv, and ``cacscore evaluate`` on each (
 kappa4 with their intervals, printed and in OUT/eval.csv. --keep P: each model is also run as <model>_keepP with
 ClassifierConfig.keep_confident_p = P (session 14's rule: <model>_keepP_split with --split 10,5,0,all,0,own=1).
 SPEC (parse_split): MIN,PIECE[,MINP[,pos|all[,MAXP]]][,part=MM2][,own=0|1][,method=kmeans|axis][,pieces=K]
-[,anchor=P][,reach=MM].
+[,anchor=P][,reach=MM] and the keys parse_split lists.
 """
 
 from __future__ import annotations
@@ -81,13 +81,14 @@ def parse_split(s: str) -> SplitSettings:
     (SplitSettings.lca_agree), lcalen=MM (SplitSettings.lca_len_mm),
     lcadenied=anchor|class (SplitSettings.lca_denied); (session 19) branch=MM (SplitSettings.branch_mm), bgap=MM
     (branch_gap_mm), bcost=X (branch_gap_cost), bmargin=MM (branch_margin_mm), blca=0|1 (branch_lca), bmin=MM
-    (branch_min_mm)."""
+    (branch_min_mm); (session 21) keepp=P (SplitSettings.anchor_keep_p), keepv=DIGITS (anchor_keep_vessels, e.g. 1
+    = LCA, 123 = any left vessel), keepabs=0|1 (anchor_keep_unanchored)."""
     tok = s.split(",")
     v = [t for t in tok if "=" not in t]
     kw = dict(t.split("=", 1) for t in tok if "=" in t)
     unknown = set(kw) - {"part", "own", "method", "pieces", "anchor", "reach", "self", "selfp",
                          "lcareach", "lcaagree", "lcalen", "lcadenied",
-                         "branch", "bgap", "bcost", "bmargin", "blca", "bmin"}
+                         "branch", "bgap", "bcost", "bmargin", "blca", "bmin", "keepp", "keepv", "keepabs"}
     if unknown:
         raise SystemExit(f"--split {s}: unknown {sorted(unknown)}")
     return SplitSettings(min_area_mm2=float(v[0]), piece_mm2=float(v[1]),
@@ -108,7 +109,10 @@ def parse_split(s: str) -> SplitSettings:
                          branch_gap_cost=float(kw.get("bcost", SplitSettings.branch_gap_cost)),
                          branch_margin_mm=float(kw.get("bmargin", SplitSettings.branch_margin_mm)),
                          branch_lca=kw.get("blca", "0") == "1",
-                         branch_min_mm=float(kw.get("bmin", SplitSettings.branch_min_mm)))
+                         branch_min_mm=float(kw.get("bmin", SplitSettings.branch_min_mm)),
+                         anchor_keep_p=float(kw["keepp"]) if "keepp" in kw else None,
+                         anchor_keep_vessels=tuple(int(c) for c in kw.get("keepv", "1")),
+                         anchor_keep_unanchored=kw.get("keepabs", "0") == "1")
 
 
 def replay(g: pd.DataFrame, m: str, guard: float | None) -> np.ndarray:

@@ -61,3 +61,15 @@ def test_the_split_spec_reads_the_branch_keys():
     assert (s.branch_mm, s.branch_lca, s.branch_min_mm, s.branch_gap_cost) == (20.0, True, 6.0, 3.0)
     assert (s.branch_gap_mm, s.branch_margin_mm) == (SplitSettings.branch_gap_mm, SplitSettings.branch_margin_mm)
     assert parse_split("10,5").branch_mm is None
+
+
+def test_the_split_spec_reads_the_anchor_keep_keys():
+    """Session 21 (wt29a): keepp / keepv set SplitSettings.anchor_keep_p / anchor_keep_vessels; without them off."""
+    from voxel_split import parse_split
+
+    s = parse_split("10,5,anchor=0.95,self=1,keepp=0.9")
+    assert (s.anchor_keep_p, s.anchor_keep_vessels) == (0.9, (1,))
+    assert parse_split("10,5,keepp=0.95,keepv=123").anchor_keep_vessels == (1, 2, 3)
+    assert parse_split("10,5").anchor_keep_p is None
+    assert parse_split("10,5,keepp=0.95,keepabs=1").anchor_keep_unanchored is True
+    assert parse_split("10,5,keepp=0.95").anchor_keep_unanchored is False

@@ -598,3 +598,75 @@ def test_branch_paths_give_a_piece_the_branch_whose_course_it_lies_on():
     assert SplitSettings().branch_mm is None
     with pytest.raises(ValueError):
         SplitSettings(branch_mm=10.0, branch_gap_cost=0.5)
+
+
+def test_anchor_keep_p_keeps_a_pieces_sure_own_left_main_call_against_the_anchors(tmp_path):
+    """SplitSettings.anchor_keep_p (session 21, wt29a): the bar (class LAD, the MLP's whole call LAD 0.99: its own anchor
+    with anchor_self) reads LCA 0.97 on its left pieces and LAD 0.9 on its right ones. The anchor rule makes it LAD whole
+    (phantom v11 seed 14509 patient 57's left main); with anchor_keep_p 0.95 the left pieces keep their sure LCA, the
+    right ones stay LAD. A level above the pieces' p (0.99), or kept vessels without LCA, changes nothing."""
+    hu = _volume()
+    cand = _candidates(hu)
+    bar = int(cand.ids[1, 21, 30]) - 1
+    classes = np.zeros(cand.n, np.int64)
+    classes[bar] = 2
+
+    def calls(rows, parent):
+        if len(rows) == cand.n and np.array_equal(parent, np.arange(cand.n)):
+            p = np.zeros((cand.n, 5))
+            p[:, 0] = 1.0
+            p[bar] = [0.01, 0.0, 0.99, 0.0, 0.0]
+            return p
+        p = np.zeros((len(rows), 5))
+        left = rows[:, L.FEATURE_NAMES.index("dx_mm")] < 0
+        p[left, 1], p[left, 0] = 0.97, 0.03
+        p[~left, 2], p[~left, 0] = 0.9, 0.1
+        return p
+
+    args = (cand.ids, hu, classes, cand.features, cand.heart_index, SP, 130.0, calls)
+    rule = SplitSettings(min_area_mm2=10.0, piece_mm2=5.0, anchor_p=0.95, anchor_self=True)
+    assert set(np.unique(split_labels(*args, rule)[1, 20:24, 10:50])) == {2}
+    lab = split_labels(*args, dataclasses.replace(rule, anchor_keep_p=0.95))
+    assert lab[1, 21, 11] == 1 and lab[1, 21, 48] == 2
+    for same in ({"anchor_keep_p": 0.99}, {"anchor_keep_p": 0.95, "anchor_keep_vessels": (2, 3)}):
+        np.testing.assert_array_equal(split_labels(*args, dataclasses.replace(rule, **same)), split_labels(*args, rule))
+    s = dataclasses.replace(rule, anchor_keep_p=0.9, anchor_keep_vessels=(1, 3))
+    model = L.load_model(Path(__file__).parent / "data" / "lesion_model_phantom300")
+    L.save_model(dataclasses.replace(model, config=model.config.with_split(s)), tmp_path / "m")
+    assert L.load_model(tmp_path / "m").config.split == s
+    assert SplitSettings().anchor_keep_p is None  # off by default
+    for bad in ({"anchor_keep_p": 0.0}, {"anchor_keep_p": 1.5}, {"anchor_keep_vessels": (4,)}):
+        with pytest.raises(ValueError, match="bad split"):
+            SplitSettings(**bad)
+
+
+def test_anchor_keep_unanchored_keeps_a_sure_lca_piece_only_where_no_lca_anchor_is_in_reach():
+    """anchor_keep_unanchored (session 21, wt29a): as above, plus a sure LCA speck about 17 mm from the bar's left
+    pieces (the bar's own LAD centroid, ~9 mm, stays their nearest anchor). With the speck in reach (anchor_mm 20) the
+    left main is among the anchors and the pieces are not kept (the anchor rule's LAD, as without the limit); with
+    anchor_mm 12 the speck is out of reach and the pieces keep their sure LCA."""
+    hu = _volume()
+    cand = _candidates(hu)
+    bar, speck = int(cand.ids[1, 21, 30]) - 1, int(cand.ids[1, 41, 41]) - 1
+    classes = np.zeros(cand.n, np.int64)
+    classes[[bar, speck]] = [2, 1]
+
+    def calls(rows, parent):
+        if len(rows) == cand.n and np.array_equal(parent, np.arange(cand.n)):
+            p = np.zeros((cand.n, 5))
+            p[:, 0] = 1.0
+            p[bar] = [0.01, 0.0, 0.99, 0.0, 0.0]
+            p[speck] = [0.03, 0.97, 0.0, 0.0, 0.0]
+            return p
+        p = np.zeros((len(rows), 5))
+        left = rows[:, L.FEATURE_NAMES.index("dx_mm")] < 0
+        p[left, 1], p[left, 0] = 0.97, 0.03
+        p[~left, 2], p[~left, 0] = 0.9, 0.1
+        return p
+
+    args = (cand.ids, hu, classes, cand.features, cand.heart_index, SP, 130.0, calls)
+    rule = SplitSettings(min_area_mm2=10.0, piece_mm2=5.0, anchor_p=0.95, anchor_self=True, anchor_keep_p=0.95)
+    assert split_labels(*args, rule)[1, 21, 11] == 1  # kept (no unanchored test)
+    limited = dataclasses.replace(rule, anchor_keep_unanchored=True)
+    assert split_labels(*args, limited)[1, 21, 11] == 2  # an LCA anchor in reach: the anchor rule decides
+    assert split_labels(*args, dataclasses.replace(limited, anchor_mm=12.0))[1, 21, 11] == 1

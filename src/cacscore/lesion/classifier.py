@@ -318,6 +318,8 @@ class ClassifierConfig:
                 split["max_pieces"] = int(split["max_pieces"])
             if "own_part" in split:
                 split["own_part"] = bool(split["own_part"])
+            if "anchor_keep_vessels" in split:  # (session 21: a JSON list back to the frozen settings' tuple)
+                split["anchor_keep_vessels"] = tuple(int(v) for v in split["anchor_keep_vessels"])
             d["split"] = SplitSettings(**split)
         return cls(**d)
 

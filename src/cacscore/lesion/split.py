@@ -124,6 +124,22 @@ class SplitSettings:
     # with branch_mm: pieces nearer the left main than this along the graph (d_LM, mm) are left as they are: at the
     # fork itself both paths pass within a few mm and the detours do not tell the branches apart (14502 p33)
     branch_min_mm: float = 10.0
+    # session 21 (wt29a), opt-in, with the anchor rule: a piece whose own MLP call (argmax of LCA / LAD / LCX) is one
+    # of anchor_keep_vessels with probability >= anchor_keep_p keeps that call against the anchors (another vessel's
+    # anchor, or its own candidate's with anchor_self). Why: the anchor rule was made for the branches beyond the fork,
+    # where the MLP reads a piece by position and the LAD's and the LCX's first millimetres lie side by side (session
+    # 17); the left main is the trunk before the fork, and a sure LCA call of a piece there is not that confusion. At a
+    # heavily calcified fork a large plaque read LAD as a whole (a sure LAD anchor, itself or its neighbour slice) took
+    # its own pieces the MLP calls LCA at p 0.91-1.0 (phantom v11 seed 14509 patient 57: 807 AU left main -> 0).
+    # None: off. The left-main limits (lca_len_mm) still apply to the pieces so kept
+    anchor_keep_p: float | None = None
+    anchor_keep_vessels: tuple[int, ...] = (1,)
+    # with anchor_keep_p: keep a piece's sure own call only where no anchor of that vessel lies within anchor_mm of it:
+    # where a sure LCA call lies near, the left main is among the anchors and the anchor rule (with the left-main limits)
+    # decides as before; where none does, the anchors are all branch calls and can only erase the left main. On dev
+    # (docs/lesion_scorer.md "(session 21, wt29a)") the pieces kept in spite of a near LCA anchor were the wrong ones
+    # (seed 14510 p2: an LCX piece read LCA 0.98 beside a sure LCX anchor; 14501 p45: three LAD pieces read LCA 1.0)
+    anchor_keep_unanchored: bool = False
 
     def __post_init__(self) -> None:
         if not (self.min_area_mm2 > 0 and self.piece_mm2 > 0 and self.max_pieces >= 2 and self.min_part_mm2 >= 0) or \
@@ -134,7 +150,9 @@ class SplitSettings:
                 not (self.lca_len_mm is None or float(self.lca_len_mm) > 0) or \
                 self.lca_denied not in ("anchor", "class") or \
                 not (self.branch_mm is None or float(self.branch_mm) > 0) or not self.branch_gap_mm >= 0 or \
-                not self.branch_gap_cost >= 1 or not self.branch_margin_mm >= 0 or not self.branch_min_mm >= 0:
+                not self.branch_gap_cost >= 1 or not self.branch_margin_mm >= 0 or not self.branch_min_mm >= 0 or \
+                not (self.anchor_keep_p is None or 0 < float(self.anchor_keep_p) <= 1) or \
+                not set(self.anchor_keep_vessels) <= set(LEFT):
             raise ValueError(f"bad split settings: {self!r}")
 
     @property
@@ -315,6 +333,13 @@ def split_labels(ids: np.ndarray, hu: np.ndarray, classes: np.ndarray, features:
             if settings.lca_denied == "class" and int(cl[c]) in (2, 3):  # the pieces an LCA anchor was denied
                 free = nearest_anchor(pos, pts, ves, vessel, settings.anchor_mm)
                 limited = np.where((free == 1) & (limited != 1), int(cl[c]), limited)
+            if settings.anchor_keep_p is not None:  # the pieces' sure own calls the anchors may not change
+                sure = p[np.arange(len(p)), own_piece - 1] >= float(settings.anchor_keep_p)
+                keep = sure & np.isin(own_piece, settings.anchor_keep_vessels) & (vessel == own_piece)
+                if settings.anchor_keep_unanchored and len(pts):  # only where no anchor of its own call is in reach
+                    d = np.linalg.norm(pos[:, None, :] - pts[None, :, :], axis=2)
+                    keep &= ~((d <= settings.anchor_mm) & (ves[None, :] == own_piece[:, None])).any(1)
+                limited = np.where(keep, own_piece, limited)
             vessel = limited
         done.append((c, zyx, piece, pos, p, vessel))
     if settings.lca_len_mm is not None and done:
