@@ -183,7 +183,7 @@ def real_rendered_rows(landmarks: dict) -> pd.DataFrame:
 def real_rows(landmarks: dict) -> pd.DataFrame:
     rows = {}
     for name, lm in landmarks.items():
-        if name == "about":
+        if not name.startswith("lidc-idri"):  # session 21: skip "about" and great_vessels_v14 (session 14 added it)
             continue
         c, h, d = lm["cavity"], lm["heart"], lm["desc_aorta"]
         hx, hy = 0.5 * (h["x_min"] + h["x_max"]), 0.5 * (h["y_min"] + h["y_max"])
@@ -220,7 +220,7 @@ def picture(landmarks: dict, path: Path) -> None:
 
     from cacscore.io.ct import read_ct
 
-    names = [n for n in landmarks if n != "about"]
+    names = [n for n in landmarks if n.startswith("lidc-idri")]
     series = {name: read_ct(DATA / name) for name in names}  # each series read once for both rows
     fig, grid = plt.subplots(2, len(names), figsize=(6 * len(names), 12), dpi=80)
     for ax, name in zip(grid[1], names):  # the cardiothoracic ratio's slice: heart borders (red), lung extent in the title
