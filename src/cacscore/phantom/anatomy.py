@@ -1932,6 +1932,14 @@ DOME_MEDIAL_W = 0.55
 """How far (fraction of the cavity's half-width) the domes fall from their tops toward the midline (v4: 0.55)."""
 
 
+V18_SULCUS_MM = 30.0
+V18_SULCUS_FROM = 0.72
+"""v18: the diaphragm falls this much further (mm) at the cavity's wall, growing as the square of the normalised
+distance (lateral, and posterior behind the cavity's centre) beyond V18_SULCUS_FROM: the lung's floor drops into a
+deep costophrenic recess, so the right dome reads as a dome on a coronal reformat (v17: the liver's top rose almost
+linearly from the lateral wall to the heart's floor, 45 mm over 66 mm on seed 0 patient 1, and read as a tilted plane)."""
+
+
 def _dome_low(anat: Anatomy, dxn: np.ndarray, dyn: np.ndarray) -> np.ndarray:
     """Patient z (mm) of the diaphragm under normalised cavity coordinates (x - cx) / ca, (y - cy) / cb'."""
     c = np.float32(anat.dome_top_x)
@@ -1952,7 +1960,13 @@ def _dome_low(anat: Anatomy, dxn: np.ndarray, dyn: np.ndarray) -> np.ndarray:
     w = np.where(adx > c, np.float32(1.0) - c, np.float32(DOME_MEDIAL_W))
     r2 = ((adx - c) / w) ** 2 + (dyn / np.where(dyn > 0, 0.9, 1.4)) ** 2
     shape = np.minimum(r2 ** np.float32(anat.dome_round), 1.3)
-    return dome_top - anat.dome_depth * shape - 15.0 * np.clip(dyn, 0, None) + anat.z_dome_mm
+    lo = dome_top - anat.dome_depth * shape - 15.0 * np.clip(dyn, 0, None) + anat.z_dome_mm
+    if anat.side_curve_mm[0] > 0:  # v18: the lateral and posterior costophrenic recesses deeper (V18_SULCUS_MM)
+        back = np.clip(dyn, 0, None)
+        t = np.clip((np.sqrt(adx * adx + back * back) - np.float32(V18_SULCUS_FROM)) / np.float32(1.0 - V18_SULCUS_FROM),
+                    0.0, 1.0)
+        lo = lo - np.float32(V18_SULCUS_MM) * t * t
+    return lo
 
 
 def _paint_body(anat: Anatomy, cv: Canvas) -> np.ndarray:
