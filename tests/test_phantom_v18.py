@@ -12,7 +12,7 @@ from test_phantom_v17 import BEFORE as BEFORE_V17
 from version_fixtures import exact_version_patient
 
 from cacscore.phantom import make_patient
-from cacscore.phantom.anatomy import (ANATOMY_VERSION, LABEL, V18_SIDE_BAND, V18_SIDE_LOW_MM, V18_SIDE_TOP_MM,
+from cacscore.phantom.anatomy import (ANATOMY_VERSION, LABEL, V18_SIDE_BAND_MM, V18_SIDE_LOW_MM, V18_SIDE_TOP_MM,
                                       _bowel_field_3d, chest_grid, features, front_tilt_shift_mm, side_shift_mm,
                                       side_source_cols)
 from cacscore.phantom.core import _draws
@@ -67,7 +67,7 @@ def test_v18_side_map_and_shift():
     s = side_shift_mm(a, np.array([zw - 200.0, zw - 60.0, zw, zw + 0.5 * (a.t_apex - a.t_widest), a.z_dome_mm + a.t_apex]))
     assert abs(s[2]) < 1e-9 and 0 < s[1] < s[0] and 0 < s[3] < s[4]
     assert abs(s[4] - a.side_curve_mm[0]) < 1e-9 and abs(s[0] - a.side_curve_mm[1]) < 1e-9
-    assert V18_SIDE_BAND[0] < V18_SIDE_BAND[1] < 1.0
+    assert V18_SIDE_BAND_MM > 0
 
 
 def test_v18_truth_labels_heart_equal_v17_and_sides_move():

@@ -1932,14 +1932,6 @@ DOME_MEDIAL_W = 0.55
 """How far (fraction of the cavity's half-width) the domes fall from their tops toward the midline (v4: 0.55)."""
 
 
-V18_SULCUS_MM = 30.0
-V18_SULCUS_FROM = 0.72
-"""v18: the diaphragm falls this much further (mm) at the cavity's wall, growing as the square of the normalised
-distance (lateral, and posterior behind the cavity's centre) beyond V18_SULCUS_FROM: the lung's floor drops into a
-deep costophrenic recess, so the right dome reads as a dome on a coronal reformat (v17: the liver's top rose almost
-linearly from the lateral wall to the heart's floor, 45 mm over 66 mm on seed 0 patient 1, and read as a tilted plane)."""
-
-
 def _dome_low(anat: Anatomy, dxn: np.ndarray, dyn: np.ndarray) -> np.ndarray:
     """Patient z (mm) of the diaphragm under normalised cavity coordinates (x - cx) / ca, (y - cy) / cb'."""
     c = np.float32(anat.dome_top_x)
@@ -1960,13 +1952,7 @@ def _dome_low(anat: Anatomy, dxn: np.ndarray, dyn: np.ndarray) -> np.ndarray:
     w = np.where(adx > c, np.float32(1.0) - c, np.float32(DOME_MEDIAL_W))
     r2 = ((adx - c) / w) ** 2 + (dyn / np.where(dyn > 0, 0.9, 1.4)) ** 2
     shape = np.minimum(r2 ** np.float32(anat.dome_round), 1.3)
-    lo = dome_top - anat.dome_depth * shape - 15.0 * np.clip(dyn, 0, None) + anat.z_dome_mm
-    if anat.side_curve_mm[0] > 0:  # v18: the lateral and posterior costophrenic recesses deeper (V18_SULCUS_MM)
-        back = np.clip(dyn, 0, None)
-        t = np.clip((np.sqrt(adx * adx + back * back) - np.float32(V18_SULCUS_FROM)) / np.float32(1.0 - V18_SULCUS_FROM),
-                    0.0, 1.0)
-        lo = lo - np.float32(V18_SULCUS_MM) * t * t
-    return lo
+    return dome_top - anat.dome_depth * shape - 15.0 * np.clip(dyn, 0, None) + anat.z_dome_mm
 
 
 def _paint_body(anat: Anatomy, cv: Canvas) -> np.ndarray:
@@ -3542,9 +3528,12 @@ height (_curve_sides); none at the cavity's widest level, growing as the square 
 V18_SIDE_LOW_MM = (3.0, 12.0)
 """v18: the same inward move V18_SIDE_LOW_SPAN_MM below the widest level (the costal margin and the upper abdomen)."""
 V18_SIDE_LOW_SPAN_MM = 120.0
-V18_SIDE_BAND = (0.6, 0.92)
-"""v18: between these fractions of the cavity's half-width from its centre the background is squeezed (lung); beyond
-the outer one everything moves in rigidly (ribs, wall, skin, arms); inside the inner one nothing moves."""
+V18_SIDE_BAND_MM = 16.0
+"""v18: _curve_sides squeezes the chest wall between this far outside the slab's cavity edge (outside the ribs; the lung
+keeps its width) and the skin's lateral edge by side_shift_mm (at most 0.6 of that wall's width); beyond the skin (the
+arms) everything moves in rigidly. The checked version (4cf3985) squeezed the lung between 0.6 and 0.92 of the
+cavity's half-width and moved the ribs in: bench/phantom_geometry.py measured the lung 60 mm below the apex at 0.71
+of its widest (median, 30 patients of seed 14887; v17 0.75; real 0.82 / 0.84 / 0.67)."""
 
 
 def _heart_columns(anat: Anatomy, grid: Grid) -> tuple[slice, slice, list, float, int]:
@@ -3634,22 +3623,29 @@ def side_source_cols(u: np.ndarray, d: float, ua: float, ub: float) -> np.ndarra
 
 
 def _curve_sides(anat: Anatomy, cv: Canvas) -> None:
-    """v18: on each slab the columns beyond V18_SIDE_BAND[0] of the cavity's half-width are resampled so that the
-    sides (skin, wall muscles, ribs, the lungs' lateral edge, arms) lie side_shift_mm further in: on a coronal
-    reformat the lateral wall curves in toward the apices and the costal margin instead of v17's vertical line
-    (docs/pictures/phantom_v17_vs_lidc-idri-0001.png). Painted before the heart, which stays as drawn."""
+    """v18: on each slab the columns outside the ribs (V18_SIDE_BAND_MM beyond the slab's cavity edge) are resampled
+    so that the skin, the outer wall and the arms lie side_shift_mm further in, the wall between the ribs and the skin
+    squeezed: on a coronal reformat the body's sides curve in toward the shoulders and the costal margin instead of
+    v17's vertical skin line (docs/pictures/phantom_v17_vs_lidc-idri-0001.png); the lungs and ribs keep v17's width.
+    Painted before the heart, which stays as drawn."""
     grid = cv.grid
     d_z = side_shift_mm(anat, grid.z_mm)
     x, px = grid.x_mm, grid.px_mm
     cx, ca = float(anat.cav_c[0]), float(anat.cav_ab[0])
-    ua, ub = V18_SIDE_BAND[0] * ca, V18_SIDE_BAND[1] * ca
+    scale = cavity_x_scale(anat, grid.z_mm)
+    ub = abs(float(anat.body_c[0]) - cx) + float(anat.body_ab[0])  # the skin's lateral edge (the wall is z-invariant)
     u = np.abs(x - cx)
-    cols = np.flatnonzero(u >= ua)
+    ua_min = float(scale.min()) * ca + V18_SIDE_BAND_MM
+    cols = np.flatnonzero(u >= ua_min)
     sgn = np.sign(x[cols] - cx)
     air = np.float32(HU["air"])
     nx = len(x)
     for k in np.flatnonzero(d_z > 0.05 * px):
-        src = (cx + sgn * side_source_cols(u[cols], float(d_z[k]), ua, ub) - x[0]) / px
+        ua = float(scale[k]) * ca + V18_SIDE_BAND_MM  # outside the ribs on this slab: the lung keeps its width
+        d = min(float(d_z[k]), 0.6 * max(ub - ua, 0.0))
+        if d <= 0.05 * px:
+            continue
+        src = (cx + sgn * side_source_cols(u[cols], d, ua, ub) - x[0]) / px
         out = (src < 0) | (src > nx - 1)
         src = np.clip(src, 0.0, nx - 1.0)
         i0 = np.floor(src).astype(np.intp)
