@@ -29,7 +29,7 @@ import pandas as pd
 from scipy import ndimage
 
 from cacscore.phantom import make_patient
-from cacscore.phantom.anatomy import LABEL, PERICARDIUM_REACH_MM, ventricle_shapes
+from cacscore.phantom.anatomy import ANATOMY_VERSION, ANATOMY_VERSIONS, LABEL, PERICARDIUM_REACH_MM, ventricle_shapes
 from cacscore.phantom.raster import ellipsoid_columns
 from cacscore.phantom.core import _draws
 
@@ -37,8 +37,8 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
 
 
-def phantom_row(pid: int, seed: int) -> dict:
-    a = _draws(pid, seed, 128)[0].anat
+def phantom_row(pid: int, seed: int, version: str = ANATOMY_VERSION) -> dict:
+    a = _draws(pid, seed, 128, version=version)[0].anat
     (cx, cy), (ca, cb) = a.cav_c, a.cav_ab
     front = cy - cb + 9.0  # back of the sternum (anatomy._paint_sternum: centre cy - cb + 3, 6 mm half-thickness)
     back = a.spine_c[1] - a.spine_r
@@ -143,9 +143,9 @@ def thorax_profile(hu: np.ndarray, z_mm: np.ndarray, px_mm: float) -> dict:
     return out
 
 
-def rendered_row(pid: int, seed: int, size: int = 256) -> dict:
+def rendered_row(pid: int, seed: int, size: int = 256, version: str = ANATOMY_VERSION) -> dict:
     """Cardiothoracic ratio and thorax profile of one rendered phantom patient (static image, labels)."""
-    p = make_patient(pid, seed=seed, size=size, anatomy=True)
+    p = make_patient(pid, seed=seed, size=size, anatomy=True, version=version)
     lab, px = p.anatomy_labels, p.spacing_mm[1]
     z = p.origin_mm[2] + p.spacing_mm[0] * np.arange(lab.shape[0])
     heart = np.isin(lab, [LABEL[n] for n in HEART_LABELS]).any(axis=1)  # (z, x): columns holding heart
@@ -183,7 +183,7 @@ def real_rendered_rows(landmarks: dict) -> pd.DataFrame:
 def real_rows(landmarks: dict) -> pd.DataFrame:
     rows = {}
     for name, lm in landmarks.items():
-        if name == "about":
+        if not name.startswith("lidc-idri"):  # session 21: skip "about" and great_vessels_v14 (session 14 added it)
             continue
         c, h, d = lm["cavity"], lm["heart"], lm["desc_aorta"]
         hx, hy = 0.5 * (h["x_min"] + h["x_max"]), 0.5 * (h["y_min"] + h["y_max"])
@@ -220,7 +220,7 @@ def picture(landmarks: dict, path: Path) -> None:
 
     from cacscore.io.ct import read_ct
 
-    names = [n for n in landmarks if n != "about"]
+    names = [n for n in landmarks if n.startswith("lidc-idri")]
     series = {name: read_ct(DATA / name) for name in names}  # each series read once for both rows
     fig, grid = plt.subplots(2, len(names), figsize=(6 * len(names), 12), dpi=80)
     for ax, name in zip(grid[1], names):  # the cardiothoracic ratio's slice: heart borders (red), lung extent in the title
@@ -262,12 +262,14 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--picture", type=Path, default=None)
     ap.add_argument("--rendered", type=int, default=0, help="render this many patients for the CTR / thorax rows")
+    ap.add_argument("--version", default=ANATOMY_VERSION, choices=ANATOMY_VERSIONS,
+                    help="the phantom's anatomy version (session 21; default: the default anatomy)")
     args = ap.parse_args()
     landmarks = json.loads((ROOT / "docs" / "real_landmarks.json").read_text())
-    ph = pd.DataFrame([phantom_row(pid, args.seed) for pid in range(1, args.patients + 1)])
+    ph = pd.DataFrame([phantom_row(pid, args.seed, args.version) for pid in range(1, args.patients + 1)])
     real = real_rows(landmarks)
     if args.rendered:
-        rend = pd.DataFrame([rendered_row(pid, args.seed) for pid in range(1, args.rendered + 1)])
+        rend = pd.DataFrame([rendered_row(pid, args.seed, version=args.version) for pid in range(1, args.rendered + 1)])
         ph = pd.concat([ph, rend], axis=1)
         real = pd.concat([real, real_rendered_rows(landmarks)])
     table = pd.DataFrame({"phantom min": ph.min(), "phantom median": ph.median(), "phantom max": ph.max()})
@@ -275,7 +277,7 @@ def main() -> None:
     inside = [(ph[c].min() <= real.loc[c]).all() and (real.loc[c] <= ph[c].max()).all()
               if real.loc[c].notna().any() else None for c in table.index]
     table["real within phantom range"] = inside
-    print(f"{args.patients} phantom patients (seed {args.seed}; rendered rows: the first {args.rendered}) vs the real series")
+    print(f"{args.patients} phantom patients ({args.version}, seed {args.seed}; rendered rows: the first {args.rendered}) vs the real series")
     t = table.round(2).astype(str)
     print("| statistic | " + " | ".join(t.columns) + " |")
     print("|---" * (len(t.columns) + 1) + "|")

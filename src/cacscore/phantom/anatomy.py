@@ -104,6 +104,7 @@ class VersionFeatures:
     kyphosis: bool = False  # v15: the spine and the back curved (thoracic kyphosis), shorter vertebrae (V15_KYPHOSIS)
     abdomen: bool = False  # v16: rounded domes, the upper abdomen's organs with fat planes, the scan lower (V16_*)
     spine_v17: bool = False  # v17: the column's whole curve at the heart's levels, the heart against it (V17_*)
+    chest_v18: bool = False  # v18: rounded retrosternal fat, a 3-D bowel field, the chest's sides curved (V18_*)
 
 
 VERSION_FEATURES = {
@@ -118,6 +119,8 @@ VERSION_FEATURES = {
     "v16": VersionFeatures(mac="v9", lcx_in_fat=True, high_right_dome=True, kyphosis=True, abdomen=True),
     "v17": VersionFeatures(mac="v9", lcx_in_fat=True, high_right_dome=True, kyphosis=True, abdomen=True,
                            spine_v17=True),
+    "v18": VersionFeatures(mac="v9", lcx_in_fat=True, high_right_dome=True, kyphosis=True, abdomen=True,
+                           spine_v17=True, chest_v18=True),
 }
 """The one place that says which anatomy version has which feature (session 16; the modules ask features(version)
 instead of comparing version names)."""
@@ -264,6 +267,7 @@ class Anatomy:
     extra_below_slices: int = 0  # v16: slices added below v15's scan (n_slices includes them; the motion keeps v15's)
     spine_v17: bool = False  # v17: kyphosis_shift_mm undamped at the heart's levels, referred to V17_HEART_FWD_MM
     front_tilt: float = 0.0  # v17: tan of the anterior chest wall's and sternum's forward tilt below upper_chest_z
+    side_curve_mm: tuple[float, float] = (0.0, 0.0)  # v18: the chest's sides moved in (mm) at the apex / the scan's bottom
 
 
 @dataclass(frozen=True)
@@ -1465,6 +1469,9 @@ def draw_anatomy(rng: np.random.Generator, *, version: str = ANATOMY_VERSION) ->
     if features(version).spine_v17:  # v17: its own stream (23); painted only (_tilt_front_wall)
         anat = replace(anat, front_tilt=float(np.tan(np.radians(np.random.default_rng([tex_seed, 23]).uniform(
             *V17_FRONT_TILT_DEG)))))
+    if features(version).chest_v18:  # v18: its own stream (24); painted only (_curve_sides, _fill_retrosternal_v18)
+        sc = np.random.default_rng([tex_seed, 24])
+        anat = replace(anat, side_curve_mm=(float(sc.uniform(*V18_SIDE_TOP_MM)), float(sc.uniform(*V18_SIDE_LOW_MM))))
     if MEDIASTINUM_REALISM:  # session 14: its own stream (19); before the trees, which grow from its hila
         anat = replace(anat, **_draw_mediastinum_v14(np.random.default_rng([tex_seed, 19]), anat))
     if CHEST_REALISM:
@@ -2178,6 +2185,7 @@ def _paint_abdomen_v16(anat: Anatomy, cv: Canvas, box: tuple, lo: np.ndarray, ta
     feet: dict[float, np.ndarray] = {}
     full = _cavity_footprint(anat, xs, ys, px, notch=notch)
     top = float(lo.max())
+    field3 = _bowel_field_3d(ab.bowel_seed, grid, box, top) if anat.side_curve_mm[0] > 0 else None  # v18
     for k in range(grid.shape[0]):
         z = float(zc[k])
         if z >= top:
@@ -2193,8 +2201,11 @@ def _paint_abdomen_v16(anat: Anatomy, cv: Canvas, box: tuple, lo: np.ndarray, ta
         w = w[r]
         d = lo[r] - np.float32(z)  # depth below the diaphragm (mm)
         dx, dy = np.broadcast_to(dxn, w.shape), dyn[r]
-        ph = 2.0 * np.pi * z / 60.0
-        f = (np.cos(ph) * fields[0][r] + np.sin(ph) * fields[1][r] + 0.5 * fields[2][r]) / 1.2
+        if field3 is not None:  # v18: one 3-D field (loops wander in every direction)
+            f = np.float32(0.93) * field3(k)[r]
+        else:
+            ph = 2.0 * np.pi * z / 60.0
+            f = (np.cos(ph) * fields[0][r] + np.sin(ph) * fields[1][r] + 0.5 * fields[2][r]) / 1.2
         # mostly soft tissue (bowel, vessels, pancreas) with fat between near the diaphragm, more fat lower down (the
         # first version's 0.25 left a dark fatty left upper quadrant; real 0001-0003 show little fat there)
         loop = f > np.float32(-0.5) + np.float32(0.5) * np.clip(d / np.float32(100.0), 0.0, 1.0)
@@ -3329,6 +3340,8 @@ def render_background(anat: Anatomy, grid: Grid, *, kvp: float,
         _slope_upper_chest(anat, cv)
     if anat.front_tilt > 0:  # v17: the anterior chest wall tilted forward below the heart's top
         _tilt_front_wall(anat, cv)
+    if max(anat.side_curve_mm) > 0:  # v18: the chest's sides curved on a coronal reformat
+        _curve_sides(anat, cv)
     if anat.kyphosis is not None:  # v15: label the spine's bone where it is drawn, then bend it (the table stays)
         if anat.body is not None:
             _label_spine_bone(anat, cv)
@@ -3460,6 +3473,7 @@ def _tilt_front_wall(anat: Anatomy, cv: Canvas) -> None:
     # the middle columns (weight 1) share one row map: whole-row gathers; the fading ones one map each
     # (measured: one (rows, columns) map for all of them cost 0.85 s of a 5.5 s 512 px patient)
     groups = [c for c in (cols[w[cols] >= 1.0], cols[w[cols] < 1.0]) if len(c)]
+    heart_cols = _heart_columns(anat, grid) if anat.side_curve_mm[0] > 0 else None  # v18
     for k in np.flatnonzero(s_z > 0.05 * px):
         for gi, c in enumerate(groups):
             ws = np.ones(1) if w[c[0]] >= 1.0 and gi == 0 else w[c]
@@ -3467,7 +3481,9 @@ def _tilt_front_wall(anat: Anatomy, cv: Canvas) -> None:
             rs = slice(0, min(r1 + 2, len(y)))  # the map reads rows in front of the band's back only
             orig = (cv.img[k][rs][:, c], cv.bright[k][rs][:, c], None if cv.lab is None else cv.lab[k][rs][:, c])
             _gather_rows(cv, k, orig, src, 0, c, air)
-        if s_z[k] > 2.0:
+        if s_z[k] > 2.0 and anat.side_curve_mm[0] > 0:  # v18
+            _fill_retrosternal_v18(anat, cv, k, float(s_z[k]), y_rigid, heart_cols)
+        elif s_z[k] > 2.0:
             _fill_retrosternal(anat, cv, k, float(s_z[k]), y_rigid)
 
 
@@ -3497,6 +3513,189 @@ def _fill_retrosternal(anat: Anatomy, cv: Canvas, k: int, s: float, y_rigid: flo
     if cv.lab is not None:
         lb = cv.lab[k, r[0]: r[-1] + 1]
         lb[m] = LABEL["mediastinal_fat"]
+
+
+V18_RETRO_R_MM = 8.0
+"""v18: the radius (mm) of the closing that joins the fat pad behind the tilted sternum to the heart and the wall
+(_fill_retrosternal_v18): no crevice of lung narrower than about twice this between them."""
+V18_RETRO_HW_MM = (28.0, 48.0)
+"""v18: the fat pad's half-width (mm) at the sternum: 1.2 x its depth to the heart's front, clipped to this range. The
+pad is half an ellipse (v17's trapezoid: straight edges and a straight back across the heart's front,
+docs/pictures/phantom_v17_vs_lidc-idri-0002.png)."""
+V18_SIDE_TOP_MM = (6.0, 22.0)
+"""v18: how far (mm, uniform) the chest's sides (skin, wall, ribs, lung's edge, arms) are painted inward at the apices'
+height (_curve_sides); none at the cavity's widest level, growing as the square of the height above it."""
+V18_SIDE_LOW_MM = (3.0, 12.0)
+"""v18: the same inward move V18_SIDE_LOW_SPAN_MM below the widest level (the costal margin and the upper abdomen)."""
+V18_SIDE_LOW_SPAN_MM = 120.0
+V18_SIDE_BAND_MM = 16.0
+"""v18: _curve_sides squeezes the chest wall between this far outside the slab's cavity edge (outside the ribs; the lung
+keeps its width) and the skin's lateral edge by side_shift_mm (at most 0.6 of that wall's width); beyond the skin (the
+arms) everything moves in rigidly. The checked version (4cf3985) squeezed the lung between 0.6 and 0.92 of the
+cavity's half-width and moved the ribs in: bench/phantom_geometry.py measured the lung 60 mm below the apex at 0.71
+of its widest (median, 30 patients of seed 14887; v17 0.75; real 0.82 / 0.84 / 0.67)."""
+
+
+def _heart_columns(anat: Anatomy, grid: Grid) -> tuple[slice, slice, list, float, int]:
+    """v18: the ventricles' pericardial column intervals (ellipsoid_columns of ventricle_shapes + PERICARDIUM_REACH_MM)
+    over the rows in front of the heart's centre and the cavity's columns, on every ``step``-th pixel (2 when the
+    pixel is under 1 mm: the fill's shape is smooth at that scale, and it halves the two distance transforms per slab):
+    (rows, cols, [(lo, hi)], y of the heart's centre, step)."""
+    hc = anat.heart_c
+    (cx, _), (ca, _) = anat.cav_c, anat.cav_ab
+    x, y = grid.x_mm, grid.y_mm
+    step = 2 if grid.px_mm < 1.0 else 1
+    c0, c1 = np.searchsorted(x, cx - ca), np.searchsorted(x, cx + ca)
+    r1 = int(np.searchsorted(y, hc[1])) + 1
+    rs, cs = slice(0, max(r1, 1), step), slice(int(c0), max(int(c1), int(c0) + 1), step)
+    cols = [ellipsoid_columns(x[cs], y[rs], c, anat.heart_axes, sm + PERICARDIUM_REACH_MM)
+            for c, sm in ventricle_shapes(hc, anat.heart_axes, anat.heart_semi)]
+    return rs, cs, cols, float(hc[1]), step
+
+
+def _fill_retrosternal_v18(anat: Anatomy, cv: Canvas, k: int, s: float, y_rigid: float, hcols: tuple) -> None:
+    """v18 (replaces _fill_retrosternal): the lung left between the tilted sternum's back and the heart's pericardium
+    on slab k becomes fat where the closing (V18_RETRO_R_MM) of the non-lung (wall, sternum, mediastinum, heart)
+    covers it, in front of the heart's centre, the part joined to the sternum's back with the lung pockets it
+    encloses: a fat pad whose edges toward the lungs are arcs (the lungs' anterior edges), meeting the heart and the
+    wall smoothly. The heart's painter paints afterwards; nothing inside the pericardium is changed."""
+    grid = cv.grid
+    z = float(grid.z_mm[k])
+    if z < anat.heart_floor_z - PERICARDIUM_REACH_MM:
+        return
+    rs, cs, cols, y_hc, step = hcols
+    heart = np.zeros(cols[0][0].shape, bool)
+    for lo, hi in cols:
+        heart |= (lo <= z) & (hi >= z)
+    if not heart.any():
+        return
+    lung = (cv.img[k, rs, cs] < -500.0) & ~heart
+    y, x = grid.y_mm[rs], grid.x_mm[cs]
+    cx = float(anat.cav_c[0])
+    y0 = y_rigid - s - 2.0  # the sternum's moved back
+    mid = heart[:, np.abs(x - cx) < 20.0]
+    front = float(y[np.flatnonzero(mid.any(axis=1))[0]]) if mid.any() else y0 + s + 8.0
+    depth = max(front - y0 + 4.0, 4.0)
+    hw = float(np.clip(1.2 * depth, V18_RETRO_HW_MM[0], V18_RETRO_HW_MM[1]))
+    dy = np.clip((y - y0) / depth, None, 1.0)
+    pad = ((y >= y0 - 6.0)[:, None] & (((x - cx) / hw)[None, :] ** 2 + np.maximum(dy, 0.0)[:, None] ** 2 < 1.0))
+    m = pad & lung
+    # the crevices between the pad and the heart or the wall closed (V18_RETRO_R_MM), near the pad only
+    r = V18_RETRO_R_MM / (grid.px_mm * step)
+    solid = m | ~lung
+    dil = solid | (ndimage.distance_transform_edt(~solid) <= r)
+    near = ndimage.distance_transform_edt(~pad) <= 1.5 * r
+    m = (ndimage.distance_transform_edt(dil) > r) & lung & near & (y < y_hc)[:, None]
+    if not m.any():
+        return
+    if step > 1:  # back to the full grid (each coarse pixel covers step x step)
+        full = np.repeat(np.repeat(m, step, axis=0), step, axis=1)
+        r_full = slice(rs.start, rs.start + full.shape[0])
+        c_full = slice(cs.start, cs.start + full.shape[1])
+        blk = cv.img[k, r_full, c_full]
+        full = full[:blk.shape[0], :blk.shape[1]] & (blk < -500.0)
+    else:
+        r_full, c_full, full = slice(rs.start, rs.stop), slice(cs.start, cs.stop), m
+        blk = cv.img[k, r_full, c_full]
+    blk[full] = np.float32(HU["fat"])
+    if cv.lab is not None:
+        cv.lab[k, r_full, c_full][full] = LABEL["mediastinal_fat"]
+
+
+def side_shift_mm(anat: Anatomy, z_mm: np.ndarray) -> np.ndarray:
+    """v18: how far (mm) the chest's sides are painted inward at patient heights z_mm: side_curve_mm[0] x the square of
+    the height above the cavity's widest level over the apex's, side_curve_mm[1] x the square of the depth below it
+    over V18_SIDE_LOW_SPAN_MM (each clipped to 1)."""
+    t = np.asarray(z_mm, float) - anat.z_dome_mm
+    top, low = anat.side_curve_mm
+    up = np.clip((t - anat.t_widest) / max(anat.t_apex - anat.t_widest, 1.0), 0.0, 1.0)
+    dn = np.clip((anat.t_widest - t) / V18_SIDE_LOW_SPAN_MM, 0.0, 1.0)
+    return top * up * up + low * dn * dn
+
+
+def side_source_cols(u: np.ndarray, d: float, ua: float, ub: float) -> np.ndarray:
+    """v18: source distances from the cavity's centre line for destination distances u (>= 0) when the sides move in
+    by d: beyond ub - d from ub + (u - (ub - d)) (rigid), [ua, ub - d] spread from [ua, ub], inside ua unchanged."""
+    u = np.asarray(u, float)
+    out = np.where(u >= ub - d, u + d, u)
+    band = (u >= ua) & (u < ub - d)
+    return np.where(band, ua + (u - ua) * (ub - ua) / (ub - d - ua), out)
+
+
+def _curve_sides(anat: Anatomy, cv: Canvas) -> None:
+    """v18: on each slab the columns outside the ribs (V18_SIDE_BAND_MM beyond the slab's cavity edge) are resampled
+    so that the skin, the outer wall and the arms lie side_shift_mm further in, the wall between the ribs and the skin
+    squeezed: on a coronal reformat the body's sides curve in toward the shoulders and the costal margin instead of
+    v17's vertical skin line (docs/pictures/phantom_v17_vs_lidc-idri-0001.png); the lungs and ribs keep v17's width.
+    Painted before the heart, which stays as drawn."""
+    grid = cv.grid
+    d_z = side_shift_mm(anat, grid.z_mm)
+    x, px = grid.x_mm, grid.px_mm
+    cx, ca = float(anat.cav_c[0]), float(anat.cav_ab[0])
+    scale = cavity_x_scale(anat, grid.z_mm)
+    ub = abs(float(anat.body_c[0]) - cx) + float(anat.body_ab[0])  # the skin's lateral edge (the wall is z-invariant)
+    u = np.abs(x - cx)
+    ua_min = float(scale.min()) * ca + V18_SIDE_BAND_MM
+    cols = np.flatnonzero(u >= ua_min)
+    sgn = np.sign(x[cols] - cx)
+    air = np.float32(HU["air"])
+    nx = len(x)
+    for k in np.flatnonzero(d_z > 0.05 * px):
+        ua = float(scale[k]) * ca + V18_SIDE_BAND_MM  # outside the ribs on this slab: the lung keeps its width
+        d = min(float(d_z[k]), 0.6 * max(ub - ua, 0.0))
+        if d <= 0.05 * px:
+            continue
+        src = (cx + sgn * side_source_cols(u[cols], d, ua, ub) - x[0]) / px
+        out = (src < 0) | (src > nx - 1)
+        src = np.clip(src, 0.0, nx - 1.0)
+        i0 = np.floor(src).astype(np.intp)
+        i1 = np.minimum(i0 + 1, nx - 1)
+        wt = (src - i0).astype(np.float32)[None, :]
+        img = cv.img[k]
+        new = img[:, i0] * (1 - wt) + img[:, i1] * wt
+        new[:, out] = air
+        nbr = cv.bright[k][:, i0] | (cv.bright[k][:, i1] & (wt > 0))
+        nbr[:, out] = False
+        if cv.lab is not None:
+            nl = cv.lab[k][:, np.rint(src).astype(np.intp)]
+            nl[:, out] = 0
+            cv.lab[k][:, cols] = nl
+        img[:, cols] = new
+        cv.bright[k][:, cols] = nbr
+
+
+V18_BOWEL_CELL_MM = 3.5
+"""v18: the coarse grid (mm) of the bowel's 3-D field (smoothed over 7 mm as v16's 2-D fields), interpolated per slab."""
+
+
+def _bowel_field_3d(seed: int, grid: Grid, box: tuple, z_top: float):
+    """v18: a smooth 3-D Gaussian field (unit s.d., 7 mm) over the abdomen's box below z_top; returns f(k) -> (ny, nx)
+    of the box on slab k (linear in z between coarse slices, bilinear in-plane). v16 blended three 2-D fields by a
+    60 mm phase of z: every loop ran straight up and down, so sagittal and coronal reformats showed horizontal bands."""
+    c = V18_BOWEL_CELL_MM
+    xs, ys = grid.x_mm[box[2]], grid.y_mm[box[1]]
+    z0 = float(grid.z_edges_mm[0])
+    nz = int(np.ceil((z_top - z0) / c)) + 3
+    ny, nx = int(np.ceil((ys[-1] - ys[0]) / c)) + 3, int(np.ceil((xs[-1] - xs[0]) / c)) + 3
+    f = ndimage.gaussian_filter(np.random.default_rng([seed, 3]).standard_normal((nz, ny, nx)).astype(np.float32),
+                                7.0 / c, mode="wrap")
+    f /= max(float(f.std()), 1e-6)
+    yy, xx = np.meshgrid((ys - ys[0]) / c + 1.0, (xs - xs[0]) / c + 1.0, indexing="ij")
+    up: dict[int, np.ndarray] = {}
+
+    def sl(i: int) -> np.ndarray:
+        i = int(np.clip(i, 0, nz - 1))
+        if i not in up:
+            up[i] = ndimage.map_coordinates(f[i], [yy, xx], order=1, mode="nearest").astype(np.float32)
+        return up[i]
+
+    def at(k: int) -> np.ndarray:
+        t = (float(grid.z_mm[k]) - z0) / c + 1.0
+        i = int(np.floor(t))
+        w = np.float32(t - i)
+        return sl(i) * (1 - w) + sl(i + 1) * w
+
+    return at
 
 
 def kyphosis_shift_mm(anat: Anatomy, z_mm: np.ndarray) -> np.ndarray:
