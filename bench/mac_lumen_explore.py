@@ -94,7 +94,8 @@ def main(argv: list[str] | None = None) -> int:
             frames.append(pd.read_csv(path))
             continue
         df = explore_patient(a.release, pid, m)
-        keep_s = df.groupby("structure").apply(lambda g: (g["final"] > 0).any() or (g["mac_frac"] > 0.25).any())
+        keep_s = df.groupby("structure").apply(lambda g: (g["final"] > 0).any() or (g["noring"] > 0).any()
+                                              or (g["mac_frac"] > 0.25).any())
         df = df[df["structure"].isin(keep_s[keep_s].index)]
         vol = read_ct(a.release / NONGATED_DIR / pid / pid)
         sp = tuple(abs(float(v)) for v in vol.spacing_mm)

@@ -14,6 +14,7 @@ columns. OUT/summary.csv: per structure, members, AU, MAC share, and the veto's 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -29,12 +30,18 @@ from cacscore.io.ct import read_ct, read_labels  # noqa: E402
 from cacscore.lesion import tree  # noqa: E402
 from cacscore.lesion.anatomy import ANATOMY_NAMES  # noqa: E402
 from cacscore.lesion.candidates import FEATURE_NAMES  # noqa: E402
+from cacscore.lesion.noise import image_noise_hu  # noqa: E402
 from cacscore.phantom.anatomy import LABEL  # noqa: E402
 
 
-def stages(m, cand) -> dict[str, np.ndarray]:
-    """The classes after each step of LesionModel.classify (same calls, kept apart)."""
+def stages(m, cand, hu: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """The classes after each step of LesionModel.classify (same calls, kept apart). ``hu``: the volume, needed
+    when the model has the ring veto's HU test or the noise floor (the shipped model since sessions 19-20: without
+    it ``classify`` raises, or the final classes skip the floor). "noring": the final classes with the ring veto off
+    (what it acts on); "ring_hu": the classifier's own ring_soft_hu column (nan where not computed)."""
     c = m.config
+    noise = image_noise_hu(hu, cand.spacing_mm) if (hu is not None and c.needs_noise) else None
+    ring_hu = L.classifier.ring_hu_column(hu, cand, m) if hu is not None else None
     table = m.table(cand.features, cand.anatomy_columns)
     may = m.may_be_coronary(table, cand.outside_thorax_mm, cand.anatomy_columns)
     proba = m.predict_proba(table, where=may)
@@ -45,9 +52,15 @@ def stages(m, cand) -> dict[str, np.ndarray]:
     guarded = tree.guard_left_main(mlp, voted, proba, s, au) if c.structure_left_main else voted
     joined = tree.join_structure(guarded, proba, s, may) if c.structure_join else guarded
     vetoed = tree.veto_structure(joined, proba, s, au) if c.structure_veto else joined
-    final = m.classify(cand.features, cand.outside_thorax_mm, cand.anatomy_columns, s, cand.agatston)
+    final = m.classify(cand.features, cand.outside_thorax_mm, cand.anatomy_columns, s, cand.agatston,
+                       noise_sd=noise, ring_hu=ring_hu)
+    m0 = dataclasses.replace(m, config=dataclasses.replace(c, structure_ring_veto=None, structure_ring_veto_hu=None,
+                                                           structure_ring_veto_deep=None))
+    noring = m0.classify(cand.features, cand.outside_thorax_mm, cand.anatomy_columns, s, cand.agatston,
+                         noise_sd=noise)
     return {"proba": proba, "may": may, "au": au, "mlp": mlp, "vote": guarded, "join": joined, "veto": vetoed,
-            "final": final}
+            "noring": noring, "final": final,
+            "ring_hu": np.full(len(mlp), np.nan) if ring_hu is None else np.asarray(ring_hu, np.float64)}
 
 
 def patient(release: Path, pid: str, m) -> pd.DataFrame:
@@ -56,7 +69,7 @@ def patient(release: Path, pid: str, m) -> pd.DataFrame:
     vol = read_ct(release / NONGATED_DIR / pid / pid)
     sp = tuple(abs(float(v)) for v in vol.spacing_mm)
     cand, classes = L.classify_volume(vol.hu, sp, m)
-    st = stages(m, cand)
+    st = stages(m, cand, vol.hu)
     assert np.array_equal(st["final"], classes)
     coronary = read_labels(release / "labels" / f"{pid}.nii.gz")
     anatomy = read_labels(release / "anatomy" / f"{pid}.nii.gz")
@@ -76,7 +89,7 @@ def patient(release: Path, pid: str, m) -> pd.DataFrame:
     zc = np.asarray(ndimage.center_of_mass(sel, ids, np.arange(1, n + 1)))[:, 0] if n else np.zeros(0)
     s = cand.structure
     any_cor = np.zeros(n, bool)
-    for k in ("mlp", "vote", "join", "veto", "final"):
+    for k in ("mlp", "vote", "join", "veto", "noring", "final"):
         any_cor |= st[k] > 0
     keep_s = np.unique(s[any_cor | (mac_frac > 0) | (true_v > 0)])
     keep = np.flatnonzero(np.isin(s, keep_s))
@@ -85,8 +98,9 @@ def patient(release: Path, pid: str, m) -> pd.DataFrame:
                        "true_v": true_v[keep]})
     for j in range(5):
         df[f"p{j}"] = st["proba"][keep, j]
-    for k in ("mlp", "vote", "join", "veto", "final"):
+    for k in ("mlp", "vote", "join", "veto", "noring", "final"):
         df[k] = st[k][keep]
+    df["ring_hu"] = st["ring_hu"][keep]
     for j, name in enumerate(FEATURE_NAMES):
         df[name] = cand.features[keep, j]
     if cand.anatomy_columns is not None:
@@ -153,7 +167,7 @@ def picture(release: Path, pid: str, m, structure: int, out: Path, half_mm: floa
     vol = read_ct(release / NONGATED_DIR / pid / pid)
     sp = tuple(abs(float(v)) for v in vol.spacing_mm)
     cand, classes = L.classify_volume(vol.hu, sp, m)
-    st = stages(m, cand)
+    st = stages(m, cand, vol.hu)
     coronary = read_labels(release / "labels" / f"{pid}.nii.gz")
     anatomy = read_labels(release / "anatomy" / f"{pid}.nii.gz")
     mac = anatomy == LABEL["mitral_annulus_calcium"]

@@ -263,6 +263,17 @@ class ClassifierConfig:
     # with ring_soft 0.59-0.60 (dev: 14508 p40 1,101 AU, 14501 p22 220 AU called LCX) escaped the 0.65 limit.
     # docs/lesion_scorer.md "(session 20, wt28a)"
     structure_ring_veto_deep: tuple[float, float] | None = None
+    # session 21 (wt29c): inner_fat limit or None (off, the default). With structure_ring_veto, a structure under the
+    # height limit also loses its calls (ring and HU conditions unchanged) when its weighted inner_fat (fat share of
+    # the ring half facing the heart centre) exceeds this: MAC low on the posterior annulus has the AV groove's fat on
+    # its heart-centre side (0.41-0.70 on dev), a coronary on the diaphragmatic surface its myocardium (<= 0.17).
+    # docs/lesion_scorer.md "(session 21, wt29c)"
+    structure_ring_veto_low_fat: float | None = None
+    # session 21 (wt29c): (min_length_mm, min_ring_hu) or None (off, the default). With structure_ring_veto_hu, a
+    # structure at least min_length_mm long (struct_length_mm: MAC is a band along the annulus) passes the ring-HU
+    # condition at min_ring_hu instead (dev MAC 55 / 50 mm long read 25.6 / 28.5 HU, under the 29 limit).
+    # docs/lesion_scorer.md "(session 21, wt29c)"
+    structure_ring_veto_long: tuple[float, float] | None = None
     # session 17 (wt25c): a noise-aware minimum for small candidates. With k set, classify_volume estimates the scan's
     # noise sd from the image itself (cacscore.lesion.noise.image_noise_hu) and, after every other step, the coronary
     # calls of a 3-D structure none of whose slices covers more than noise_floor_area_mm2 and whose peak stays below
@@ -406,6 +417,19 @@ class ClassifierConfig:
                                  f"structure_ring_veto on; got {self.structure_ring_veto_deep!r} with structure_ring_veto "
                                  f"{self.structure_ring_veto!r}")
             object.__setattr__(self, "structure_ring_veto_deep", dv)
+        if self.structure_ring_veto_low_fat is not None:
+            if self.structure_ring_veto is None or not np.isfinite(float(self.structure_ring_veto_low_fat)):
+                raise ValueError("structure_ring_veto_low_fat must be a finite fat share, and needs structure_ring_veto "
+                                 f"on; got {self.structure_ring_veto_low_fat!r} with structure_ring_veto "
+                                 f"{self.structure_ring_veto!r}")
+            object.__setattr__(self, "structure_ring_veto_low_fat", float(self.structure_ring_veto_low_fat))
+        if self.structure_ring_veto_long is not None:
+            lv = tuple(float(v) for v in self.structure_ring_veto_long)  # a JSON list (model.json) becomes the tuple
+            if self.structure_ring_veto_hu is None or len(lv) != 2 or not all(np.isfinite(v) for v in lv):
+                raise ValueError("structure_ring_veto_long must be (min_length_mm, min_ring_hu) finite, and needs "
+                                 f"structure_ring_veto_hu on; got {self.structure_ring_veto_long!r} with "
+                                 f"structure_ring_veto_hu {self.structure_ring_veto_hu!r}")
+            object.__setattr__(self, "structure_ring_veto_long", lv)
         if self.noise_floor_k is not None and not (np.isfinite(self.noise_floor_k) and self.noise_floor_k >= 0):
             raise ValueError(f"noise_floor_k must be a finite number >= 0 or None, got {self.noise_floor_k!r}")
         if not np.isfinite(self.noise_floor_base_hu):
@@ -687,11 +711,17 @@ class LesionModel:
             raise LesionError("structure_ring_veto_hu needs ring_hu, (n,) ring_soft_hu of the candidates "
                               "(classify_volume computes it: ring_hu_column)")
         deep = self.config.structure_ring_veto_deep
+        low_fat = self.config.structure_ring_veto_low_fat
+        long = self.config.structure_ring_veto_long
         return soft_veto_structure(classes, s, f[:, FEATURE_NAMES.index("ring_soft")],
                                    a[:, ANATOMY_NAMES.index("above_diaphragm_mm")], au, t_ring, t_dia,
                                    ring_hu=ring_hu if t_hu is not None else None, min_ring_hu=t_hu,
                                    depth_mm=a[:, ANATOMY_NAMES.index("pericardium_mm")] if deep is not None else None,
-                                   deep=deep)
+                                   deep=deep,
+                                   inner_fat=f[:, FEATURE_NAMES.index("inner_fat")] if low_fat is not None else None,
+                                   low_inner_fat=low_fat,
+                                   length_mm=f[:, FEATURE_NAMES.index("struct_length_mm")] if long is not None else None,
+                                   long=long)
 
     def _mac_ring(self, classes: np.ndarray, features: np.ndarray) -> np.ndarray:
         """AnatomyRules.mac_ring_soft on the final classes (off by default): it reads ring_soft from the full

@@ -105,7 +105,9 @@ def soft_veto_structure(classes: np.ndarray, structure: np.ndarray, ring_soft: n
                         above_diaphragm_mm: np.ndarray, weights: np.ndarray, min_ring_soft: float,
                         min_above_diaphragm_mm: float, ring_hu: np.ndarray | None = None,
                         min_ring_hu: float | None = None, depth_mm: np.ndarray | None = None,
-                        deep: tuple[float, float] | None = None) -> np.ndarray:
+                        deep: tuple[float, float] | None = None, inner_fat: np.ndarray | None = None,
+                        low_inner_fat: float | None = None, length_mm: np.ndarray | None = None,
+                        long: tuple[float, float] | None = None) -> np.ndarray:
     """(n,) classes where every coronary member of a 3-D structure becomes non-coronary (0) when its coronary members,
     each weighted by ``weights`` (its Agatston; all 0: each once), are wrapped in soft tissue and lie above the heart's
     diaphragmatic surface: the weighted mean of ``ring_soft`` exceeds ``min_ring_soft`` AND the weighted mean of
@@ -132,11 +134,30 @@ def soft_veto_structure(classes: np.ndarray, structure: np.ndarray, ring_soft: n
     both or neither): the ring condition also holds when the weighted ring_soft exceeds deep[0] while the weighted
     ``depth_mm`` (pericardium_mm: signed depth under the pericardial mask's surface, < 0 inside) is below deep[1]: MAC
     deep on the annulus with some fat of the AV groove in its ring (dev: ring_soft 0.59 / 0.60, 11-14 mm deep). The
-    other conditions are unchanged; nan depth: the deep tier does not fire for that structure."""
+    other conditions are unchanged; nan depth: the deep tier does not fire for that structure.
+
+    ``inner_fat`` / ``low_inner_fat`` (session 21, wt29c; ClassifierConfig.structure_ring_veto_low_fat; both or
+    neither): the height condition also holds when the weighted ``inner_fat`` (the fat share of the half of the 1-4 mm
+    ring facing the heart centre, cacscore.lesion.context) exceeds ``low_inner_fat``: below the height limit a
+    coronary on the diaphragmatic surface (RCA / PDA) has myocardium on its heart-centre side (inner_fat 0.00-0.17 on
+    25 true soft-wrapped dev structures), MAC on the posterior annulus the AV groove's fat (0.41-0.70 on 7 of 9 dev
+    MAC structures). The ring and HU conditions are unchanged.
+
+    ``length_mm`` / ``long`` = (min_length_mm, min_ring_hu) (session 21, wt29c; ClassifierConfig.structure_ring_veto_long;
+    needs ``ring_hu``): a structure whose weighted ``length_mm`` (struct_length_mm, the 3-D structure's long axis) is
+    at least long[0] passes the HU condition at the lower limit long[1]: MAC is a band along the annulus (dev MAC
+    with ring HU 25.6 / 28.5 under the 29 limit: 55 / 50 mm long), while the true soft-wrapped plaques read near the
+    limit are short (13903 p18: 25.4 HU, 15 mm); the one long soft-wrapped true LCX of the dev tables reads 7 HU."""
     if (ring_hu is None) != (min_ring_hu is None):
         raise ValueError("soft_veto_structure: ring_hu and min_ring_hu go together")
     if (depth_mm is None) != (deep is None):
         raise ValueError("soft_veto_structure: depth_mm and deep go together")
+    if (inner_fat is None) != (low_inner_fat is None):
+        raise ValueError("soft_veto_structure: inner_fat and low_inner_fat go together")
+    if (length_mm is None) != (long is None):
+        raise ValueError("soft_veto_structure: length_mm and long go together")
+    if long is not None and ring_hu is None:
+        raise ValueError("soft_veto_structure: long lowers the ring-HU limit and needs ring_hu")
     cl = np.asarray(classes, np.int64).copy()
     s = np.asarray(structure)
     rs = np.asarray(ring_soft, np.float64)
@@ -164,12 +185,21 @@ def soft_veto_structure(classes: np.ndarray, structure: np.ndarray, ring_soft: n
         if dep.shape != cl.shape:
             raise ValueError(f"soft_veto_structure: depth_mm {dep.shape} and classes {cl.shape} disagree")
         soft |= (ring > float(deep[0])) & (mean(dep) < float(deep[1]))
-    fire = soft & (mean(dia) > min_above_diaphragm_mm)
+    def column(v: np.ndarray, name: str) -> np.ndarray:
+        v = np.asarray(v, np.float64)
+        if v.shape != cl.shape:
+            raise ValueError(f"soft_veto_structure: {name} {v.shape} and classes {cl.shape} disagree")
+        return v
+
+    high = mean(dia) > min_above_diaphragm_mm
+    if low_inner_fat is not None:
+        high |= mean(column(inner_fat, "inner_fat")) > float(low_inner_fat)
+    fire = soft & high
     if ring_hu is not None:
-        rh = np.asarray(ring_hu, np.float64)
-        if rh.shape != cl.shape:
-            raise ValueError(f"soft_veto_structure: ring_hu {rh.shape} and classes {cl.shape} disagree")
-        fire &= mean(rh) > float(min_ring_hu)
+        hu_limit = np.full(len(ring), float(min_ring_hu))
+        if long is not None:
+            hu_limit = np.where(mean(column(length_mm, "length_mm")) >= float(long[0]), float(long[1]), hu_limit)
+        fire &= mean(column(ring_hu, "ring_hu")) > hu_limit
     cl[cor[fire[group]]] = 0
     return cl
 
