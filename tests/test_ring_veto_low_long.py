@@ -84,8 +84,6 @@ def test_switches_are_opt_in_validated_and_round_trip(tmp_path):
     assert back.structure_ring_veto_low_fat == 0.3 and back.structure_ring_veto_long == (30.0, 22.0)
     saved = json.loads((tmp_path / "m" / "model.json").read_text())["config"]
     assert saved["structure_ring_veto_long"] == [30.0, 22.0]
-    shipped = json.loads((Path(L.__file__).parents[1] / "predict" / "default_model" / "model.json").read_text())
-    assert shipped["config"].get("structure_ring_veto_low_fat") is None  # the shipped model is unchanged
 
 
 def test_classify_applies_both_terms():
@@ -121,3 +119,14 @@ def test_classify_applies_both_terms():
     got = longm.classify(*args, ring_hu=hu25)
     assert (got[inside] == 0).all()
     np.testing.assert_array_equal(got[~inside], off.classify(*args, ring_hu=hu25)[~inside])
+
+
+def test_shipped_model_has_both_terms_on():
+    """On in the shipped model since session 21 (docs/model_card.md "Session 21 (lead)": MAC called coronary 1,914 ->
+    172 AU on the fresh MAC-enriched 14514, ratio4 6.55 -> 6.87 on fresh 14512 + 14513), read back as the classifier
+    reads it."""
+    shipped = Path(L.__file__).parents[1] / "predict" / "default_model"
+    config = L.load_model(shipped).config
+    assert config.structure_ring_veto_low_fat == 0.3
+    assert config.structure_ring_veto_long == (30.0, 20.0)
+    assert config.structure_ring_veto == (0.65, 25.0) and config.structure_ring_veto_deep == (0.5, -9.0)
