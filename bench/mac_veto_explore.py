@@ -55,7 +55,9 @@ def stages(m, cand, hu: np.ndarray | None = None) -> dict[str, np.ndarray]:
     final = m.classify(cand.features, cand.outside_thorax_mm, cand.anatomy_columns, s, cand.agatston,
                        noise_sd=noise, ring_hu=ring_hu)
     m0 = dataclasses.replace(m, config=dataclasses.replace(c, structure_ring_veto=None, structure_ring_veto_hu=None,
-                                                           structure_ring_veto_deep=None))
+                                                           structure_ring_veto_deep=None,
+                                                           structure_ring_veto_low_fat=None,
+                                                           structure_ring_veto_long=None))
     noring = m0.classify(cand.features, cand.outside_thorax_mm, cand.anatomy_columns, s, cand.agatston,
                          noise_sd=noise)
     return {"proba": proba, "may": may, "au": au, "mlp": mlp, "vote": guarded, "join": joined, "veto": vetoed,
