@@ -54,10 +54,9 @@ def stages(m, cand, hu: np.ndarray | None = None) -> dict[str, np.ndarray]:
     vetoed = tree.veto_structure(joined, proba, s, au) if c.structure_veto else joined
     final = m.classify(cand.features, cand.outside_thorax_mm, cand.anatomy_columns, s, cand.agatston,
                        noise_sd=noise, ring_hu=ring_hu)
-    m0 = dataclasses.replace(m, config=dataclasses.replace(c, structure_ring_veto=None, structure_ring_veto_hu=None,
-                                                           structure_ring_veto_deep=None,
-                                                           structure_ring_veto_low_fat=None,
-                                                           structure_ring_veto_long=None))
+    # every ring-veto key off (the veto and each term that needs it), so that a term added later is off here too
+    ring_off = {f.name: None for f in dataclasses.fields(c) if f.name.startswith("structure_ring_veto")}
+    m0 = dataclasses.replace(m, config=dataclasses.replace(c, **ring_off))
     noring = m0.classify(cand.features, cand.outside_thorax_mm, cand.anatomy_columns, s, cand.agatston,
                          noise_sd=noise)
     return {"proba": proba, "may": may, "au": au, "mlp": mlp, "vote": guarded, "join": joined, "veto": vetoed,
