@@ -405,31 +405,11 @@ class ClassifierConfig:
                 raise ValueError("structure_ring_veto must be (min_ring_soft, min_above_diaphragm_mm) finite or None, "
                                  f"got {self.structure_ring_veto!r}")
             object.__setattr__(self, "structure_ring_veto", rv)
-        if self.structure_ring_veto_hu is not None:
-            if self.structure_ring_veto is None or not np.isfinite(float(self.structure_ring_veto_hu)):
-                raise ValueError("structure_ring_veto_hu must be a finite HU, and needs structure_ring_veto on; got "
-                                 f"{self.structure_ring_veto_hu!r} with structure_ring_veto {self.structure_ring_veto!r}")
-            object.__setattr__(self, "structure_ring_veto_hu", float(self.structure_ring_veto_hu))
-        if self.structure_ring_veto_deep is not None:
-            dv = tuple(float(v) for v in self.structure_ring_veto_deep)  # a JSON list (model.json) becomes the tuple
-            if self.structure_ring_veto is None or len(dv) != 2 or not all(np.isfinite(v) for v in dv):
-                raise ValueError("structure_ring_veto_deep must be (min_ring_soft, max_pericardium_mm) finite, and needs "
-                                 f"structure_ring_veto on; got {self.structure_ring_veto_deep!r} with structure_ring_veto "
-                                 f"{self.structure_ring_veto!r}")
-            object.__setattr__(self, "structure_ring_veto_deep", dv)
-        if self.structure_ring_veto_low_fat is not None:
-            if self.structure_ring_veto is None or not np.isfinite(float(self.structure_ring_veto_low_fat)):
-                raise ValueError("structure_ring_veto_low_fat must be a finite fat share, and needs structure_ring_veto "
-                                 f"on; got {self.structure_ring_veto_low_fat!r} with structure_ring_veto "
-                                 f"{self.structure_ring_veto!r}")
-            object.__setattr__(self, "structure_ring_veto_low_fat", float(self.structure_ring_veto_low_fat))
-        if self.structure_ring_veto_long is not None:
-            lv = tuple(float(v) for v in self.structure_ring_veto_long)  # a JSON list (model.json) becomes the tuple
-            if self.structure_ring_veto_hu is None or len(lv) != 2 or not all(np.isfinite(v) for v in lv):
-                raise ValueError("structure_ring_veto_long must be (min_length_mm, min_ring_hu) finite, and needs "
-                                 f"structure_ring_veto_hu on; got {self.structure_ring_veto_long!r} with "
-                                 f"structure_ring_veto_hu {self.structure_ring_veto_hu!r}")
-            object.__setattr__(self, "structure_ring_veto_long", lv)
+        self._ring_term("structure_ring_veto_hu", 1, "structure_ring_veto", "a finite HU")
+        self._ring_term("structure_ring_veto_deep", 2, "structure_ring_veto",
+                        "(min_ring_soft, max_pericardium_mm) finite")
+        self._ring_term("structure_ring_veto_low_fat", 1, "structure_ring_veto", "a finite fat share")
+        self._ring_term("structure_ring_veto_long", 2, "structure_ring_veto_hu", "(min_length_mm, min_ring_hu) finite")
         if self.noise_floor_k is not None and not (np.isfinite(self.noise_floor_k) and self.noise_floor_k >= 0):
             raise ValueError(f"noise_floor_k must be a finite number >= 0 or None, got {self.noise_floor_k!r}")
         if not np.isfinite(self.noise_floor_base_hu):
@@ -442,6 +422,20 @@ class ClassifierConfig:
         if not (np.isfinite(self.noise_floor_mean_area_mm2) and self.noise_floor_mean_area_mm2 >= 0):
             raise ValueError("noise_floor_mean_area_mm2 must be a finite number >= 0, got "
                              f"{self.noise_floor_mean_area_mm2!r}")
+
+    def _ring_term(self, name: str, size: int, needs: str, what: str) -> None:
+        """Check and normalise one of the ring veto's terms (``size`` 1: a float; 2: a pair, a JSON list from
+        model.json becoming the tuple): finite, and only with the key it ``needs`` on (without it the term would do
+        nothing). One check for the four terms added in sessions 19-21, which had repeated it."""
+        value = getattr(self, name)
+        if value is None:
+            return
+        v = float(value) if size == 1 else tuple(float(x) for x in value)
+        parts = (v,) if size == 1 else v
+        if getattr(self, needs) is None or len(parts) != size or not all(np.isfinite(x) for x in parts):
+            raise ValueError(f"{name} must be {what}, and needs {needs} on; got {value!r} with {needs} "
+                             f"{getattr(self, needs)!r}")
+        object.__setattr__(self, name, v)
 
 
 DENSITY_NAMES = ("mean_hu", "peak_hu")
