@@ -427,8 +427,8 @@ SAC_VERSIONS = {"s18": SacOptions(), "s19": SacOptions(oesophagus_mm=20.0, diaph
 """Named settings of :class:`SacOptions` a lesion model can ask for (ClassifierConfig.chest_sac): "s18" the shipped
 finder, "s19" the oesophageal cut and the diaphragm from the sac's floor (session 19, wt27b), "s19o" the cut alone
 (the anatomy rules' below-the-diaphragm margin, 15 mm, was set against the old surface, which lies 8 mm too high
-under the heart on phantoms: the lowered surface lets one more abdominal candidate through on seed 14501, #24); "s22" "s19o" with
-the heart-back cut (SacOptions.heart_back_mm; session 22, wt30b)."""
+under the heart on phantoms: the lowered surface lets one more abdominal candidate through on seed 14501, #24);
+"s22" is "s19o" with the heart-back cut (SacOptions.heart_back_mm; session 22, wt30b)."""
 OESOPHAGUS_RIGHT_MM = 25.0
 """How far right of the descending aorta's right edge the oesophageal band reaches: the oesophagus (15-20 mm across)
 lies in front of and right of the aorta at the heart's levels (LIDC-IDRI-0003: its centre 8-15 mm right of the
@@ -447,7 +447,8 @@ left atrium's wall and the fat on it."""
 HEART_BACK_KEEP_MM = 15.0
 """With SacOptions.heart_back_mm, mask voxels within this of a chamber stay: the heart's wall and the fat of its
 grooves. On LIDC-IDRI-0003 the eye-placed posterior descending artery at z 80 mm (docs/hybrid_landmarks.json) lies
-14 mm behind the nearest pool voxel (3 x 3 mean >= the blood threshold); the lobe behind the heart 15-35 mm."""
+13.9 mm (in-plane) from the nearest chamber voxel; two points of the lobe of fat in front of the aorta that the s19o
+mask keeps, 26.2 mm (z 72.5 mm) and 21.9 mm (z 80 mm) (/work/runs/wt30b/pda.py, session 22)."""
 
 
 def sac_options(name: str | None) -> SacOptions:
