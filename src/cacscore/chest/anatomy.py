@@ -407,18 +407,28 @@ class SacOptions:
 
     diaphragm_from_sac (off): under the pericardial mask the diaphragm surface is the mask's floor where that lies
     under the surface interpolated from the lateral lung floors: the heart rests on the diaphragm, and the lung floors
-    beside it (the domes, the cardiophrenic angles) lie 10-40 mm higher than its floor on LIDC-IDRI-0001 / 0003."""
+    beside it (the domes, the cardiophrenic angles) lie 10-40 mm higher than its floor on LIDC-IDRI-0001 / 0003.
+
+    heart_back_mm (0: off; session 22, wt30b): with contrast only, the mask is also cut in a band this deep in front of
+    the descending aorta's anterior edge across the whole column in front of it, from OESOPHAGUS_RIGHT_MM right of
+    its right edge to its left edge, except within HEART_BACK_KEEP_MM of a chamber (a blood pool of POOL_MIN_CM2,
+    not the aorta's lumen): under the left atrium the mask's back was the aorta's front edge, and the oesophageal
+    band (which stops half a radius right of the aorta's centre) left a lobe of fat and oesophagus down to the aorta
+    left of it (LIDC-IDRI-0003, z 72.5-87.5 mm: 15-20 mm behind the heart's back there; docs/chest_anatomy.md
+    "(session 22, wt30b)"). Without contrast the heart's back cannot be told from the oesophagus by density: no cut."""
 
     oesophagus_mm: float = 0.0
     diaphragm_from_sac: bool = False
+    heart_back_mm: float = 0.0
 
 
 SAC_VERSIONS = {"s18": SacOptions(), "s19": SacOptions(oesophagus_mm=20.0, diaphragm_from_sac=True),
-                "s19o": SacOptions(oesophagus_mm=20.0)}
+                "s19o": SacOptions(oesophagus_mm=20.0), "s22": SacOptions(oesophagus_mm=20.0, heart_back_mm=20.0)}
 """Named settings of :class:`SacOptions` a lesion model can ask for (ClassifierConfig.chest_sac): "s18" the shipped
 finder, "s19" the oesophageal cut and the diaphragm from the sac's floor (session 19, wt27b), "s19o" the cut alone
 (the anatomy rules' below-the-diaphragm margin, 15 mm, was set against the old surface, which lies 8 mm too high
-under the heart on phantoms: the lowered surface lets one more abdominal candidate through on seed 14501, #24)."""
+under the heart on phantoms: the lowered surface lets one more abdominal candidate through on seed 14501, #24);
+"s22" is "s19o" with the heart-back cut (SacOptions.heart_back_mm; session 22, wt30b)."""
 OESOPHAGUS_RIGHT_MM = 25.0
 """How far right of the descending aorta's right edge the oesophageal band reaches: the oesophagus (15-20 mm across)
 lies in front of and right of the aorta at the heart's levels (LIDC-IDRI-0003: its centre 8-15 mm right of the
@@ -434,6 +444,11 @@ there, and a 20 mm band cut 10-20 mm into the heart's back on LIDC-IDRI-0002 (z 
 OESOPHAGUS_BLOOD_KEEP_MM = 5.0
 """With contrast, mask voxels within this of a blood pool (a chamber: POOL_MIN_CM2) stay in the oesophageal band: the
 left atrium's wall and the fat on it."""
+HEART_BACK_KEEP_MM = 15.0
+"""With SacOptions.heart_back_mm, mask voxels within this of a chamber stay: the heart's wall and the fat of its
+grooves. On LIDC-IDRI-0003 the eye-placed posterior descending artery at z 80 mm (docs/hybrid_landmarks.json) lies
+13.9 mm (in-plane) from the nearest chamber voxel; two points of the lobe of fat in front of the aorta that the s19o
+mask keeps, 26.2 mm (z 72.5 mm) and 21.9 mm (z 80 mm) (/work/runs/wt30b/pda.py, session 22)."""
 
 
 def sac_options(name: str | None) -> SacOptions:
@@ -742,6 +757,8 @@ def find_pericardium(g: np.ndarray, lungs: np.ndarray, body: np.ndarray, diaphra
         if sac is not None and sac.oesophagus_mm > 0:
             depth = sac.oesophagus_mm if contrast else min(sac.oesophagus_mm, OESOPHAGUS_PLAIN_MM)
             med &= ~_oesophageal_band(g, desc, grid_mm, depth, blood_lo if contrast else None)
+        if sac is not None and sac.heart_back_mm > 0 and contrast and blood_lo is not None:
+            med &= ~_heart_back_band(g, desc, grid_mm, sac.heart_back_mm, blood_lo)
     med = ndimage.binary_opening(med, _sac_disc(grid_mm))
     heart = ndimage.binary_fill_holes(_largest(med), _INPLANE)
     if floor is not None:
@@ -759,12 +776,13 @@ def find_pericardium(g: np.ndarray, lungs: np.ndarray, body: np.ndarray, diaphra
 
 
 def _oesophageal_band(g: np.ndarray, desc: tube.TubeTrack, grid_mm: np.ndarray, depth_mm: float,
-                      blood_lo: float | None) -> np.ndarray:
+                      blood_lo: float | None, *, left_r: float = OESOPHAGUS_LEFT_R) -> np.ndarray:
     """(z, y, x) coarse bool: on each slice (the descending track's ends held beyond it), the band from depth_mm in
     front of the aorta's anterior edge back to the edge, from OESOPHAGUS_RIGHT_MM right of its right edge to
-    OESOPHAGUS_LEFT_R radii left of its centre (x): where the oesophagus and the azygos lie (:class:`SacOptions`).
-    With blood_lo (contrast) the band leaves out what lies within OESOPHAGUS_BLOOD_KEEP_MM of a blood pool of at least
-    POOL_MIN_CM2 other than the aorta's lumen (the left atrium and its wall)."""
+    left_r radii left of its centre (x; OESOPHAGUS_LEFT_R: where the oesophagus and the azygos lie, :class:`SacOptions`;
+    1.0: the aorta's left edge, :func:`_heart_back_band`). With blood_lo (contrast) the band leaves out what lies within
+    OESOPHAGUS_BLOOD_KEEP_MM of a blood pool of at least POOL_MIN_CM2 other than the aorta's lumen (the left atrium and
+    its wall)."""
     nz, ny, nx = g.shape
     out = np.zeros(g.shape, bool)
     # every slice, the track's ends held beyond it (as the cut at the aorta's front edge, find_pericardium)
@@ -774,7 +792,7 @@ def _oesophageal_band(g: np.ndarray, desc: tube.TubeTrack, grid_mm: np.ndarray, 
     for k, y0, x0, rr in zip(ks, cy, cx, r):
         front = y0 - rr
         out[k] = ((yy >= front - depth_mm / grid_mm[1]) & (yy < front + 1)
-                  & (xx >= x0 - rr - OESOPHAGUS_RIGHT_MM / grid_mm[2]) & (xx <= x0 + OESOPHAGUS_LEFT_R * rr))
+                  & (xx >= x0 - rr - OESOPHAGUS_RIGHT_MM / grid_mm[2]) & (xx <= x0 + left_r * rr))
     if blood_lo is not None and out.any():
         sl = slice(ks.min(), ks.max() + 1)
         pool = ndimage.uniform_filter(g[sl], size=(1, 3, 3)) >= blood_lo
@@ -790,6 +808,44 @@ def _oesophageal_band(g: np.ndarray, desc: tube.TubeTrack, grid_mm: np.ndarray, 
         chamber[0] = False
         near = ndimage.binary_dilation(chamber[lab], _INPLANE, iterations=r_px)
         out[sl] &= ~near
+    return out
+
+
+HEART_BACK_AORTA_MM = 10.0
+"""The heart-back cut's chambers are the pools outside the tracked aortic circle grown by this: the tracked circle
+sits 4-12 mm off the lumen's centre and 3-6 mm under its radius on LIDC-IDRI-0003's low slices (z 57-95 mm), and the
+lumen's 3 x 3-mean pool there joins other bright pieces (22-24 cm^2 at z 65-70 mm), so it is not told by its label."""
+
+
+def _heart_back_band(g: np.ndarray, desc: tube.TubeTrack, grid_mm: np.ndarray, depth_mm: float,
+                     blood_lo: float) -> np.ndarray:
+    """(z, y, x) coarse bool, with contrast: the band from depth_mm in front of the descending aorta's anterior edge
+    back to it, from OESOPHAGUS_RIGHT_MM right of its right edge to its left edge (:func:`_oesophageal_band` with
+    left_r 1), less what lies within HEART_BACK_KEEP_MM (in-plane, a disc) of a chamber: a blood pool (3 x 3 mean >=
+    blood_lo) of at least POOL_MIN_CM2 outside the aortic circle grown by HEART_BACK_AORTA_MM (SacOptions.heart_back_mm).
+    Where the left atrium lies on the aorta (its back 7-12 mm in front of the aortic edge on LIDC-IDRI-0003) the whole
+    band is within reach of it and nothing is cut; under it, the fat and the oesophagus between the heart and the
+    aorta are."""
+    out = _oesophageal_band(g, desc, grid_mm, depth_mm, None, left_r=1.0)
+    ks = np.flatnonzero(out.any((1, 2)))
+    if not len(ks):
+        return out
+    sl = slice(ks.min(), ks.max() + 1)
+    kz = np.arange(sl.start, sl.stop)
+    cy, cx, r = (np.interp(kz, desc.k, v) for v in (desc.y, desc.x, desc.radius_px))
+    ny, nx = g.shape[1:]
+    yy, xx = np.arange(ny)[None, :, None], np.arange(nx)[None, None, :]
+    grow = HEART_BACK_AORTA_MM / grid_mm[1]
+    aorta = (yy - cy[:, None, None]) ** 2 + (xx - cx[:, None, None]) ** 2 <= (r[:, None, None] + grow) ** 2
+    pool = (ndimage.uniform_filter(g[sl], size=(1, 3, 3)) >= blood_lo) & ~aorta
+    lab, n = ndimage.label(pool, _INPLANE)
+    area_cm2 = np.bincount(lab.ravel(), minlength=n + 1) * grid_mm[1] * grid_mm[2] / 100.0
+    area_cm2[0] = 0.0
+    chamber = (area_cm2 >= POOL_MIN_CM2)[lab]
+    rk = HEART_BACK_KEEP_MM / grid_mm[1]
+    h = int(np.ceil(rk))
+    disc = (np.hypot(*np.mgrid[-h:h + 1, -h:h + 1]) <= rk)[None]
+    out[sl] &= ~ndimage.binary_dilation(chamber, disc)
     return out
 
 
