@@ -252,10 +252,10 @@ def draw_ribs_v19(xr: np.random.Generator) -> RibsV19:
 
 
 def rib_section_v19(u: np.ndarray, half_t: np.ndarray, half_h: np.ndarray, px: float) -> tuple[np.ndarray, np.ndarray]:
-    """A rib's (or cartilage's) cross-section as a rounded rectangle (a superellipse of power 4): at radial offset u
+    """A rib's (or cartilage's) cross-section as a rounded rectangle (a superellipse of power 3): at radial offset u
     from its centre line, its half-height (mm) and the in-plane coverage of the pixel (anti-aliased along the radius).
     Arrays broadcast; returns (half-height, coverage) float32."""
     a = np.clip(np.abs(u) / half_t, 0.0, 1.0)
-    hz = half_h * (1.0 - a ** 4) ** 0.25
+    hz = half_h * (1.0 - a ** 3) ** (1.0 / 3.0)
     cover = np.clip((half_t - np.abs(u)) / px + 0.5, 0.0, 1.0)
     return hz.astype(np.float32), cover.astype(np.float32)
