@@ -3143,8 +3143,9 @@ def _paint_rib_sections_v19(anat: Anatomy, cv: Canvas, bone_k: float, ks: slice,
     """v19: _paint_ribs_range's band with each rib's section a rounded rectangle (rib_section_v19) instead of a lens:
     a cortex shell (RibsV19.cortex thick) round marrow, the costal cartilage beyond the costochondral junction
     (CART_THETA[0]) a plate of the rib's anterior height. The section grows taller and thinner from the neck to the
-    junction and is tilted (outer edge lower) most at the lateral wall. The centre lines (t_c) are v8-v18's, so the
-    cartilage calcium (drawn on them) still lies inside the cartilages. pix: the band's (rows, columns)."""
+    junction and is tilted (outer edge lower) most at the lateral wall. The cartilages' centre lines (t_c) are
+    v8-v18's (the ribs' fall less, rib_fall_v19), so the cartilage calcium drawn on them still lies inside the
+    cartilages. pix: the band's (rows, columns)."""
     r, grid, img = anat.ribs_v19, cv.grid, cv.img
     iy, ix = pix
     lo_e, hi_e = z_edges
