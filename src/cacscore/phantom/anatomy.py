@@ -56,6 +56,7 @@ from scipy import ndimage
 from scipy.interpolate import make_interp_spline
 
 from cacscore.phantom.chestwall import (AP_C_MAX, CART_THETA, Body, Thorax, ap_source_rows, capsule_footprint, cartilage_lift, draw_body,
+                                        RibsV19, draw_ribs_v19, rib_section_v19,
                                         draw_thorax, lens, septa, wobbly_ellipse_footprint,
                                         sheet_band, texture_fields)
 from cacscore.phantom.lungvessels import add_twigs, colonise, splat_fraction, tree_segments
@@ -105,6 +106,7 @@ class VersionFeatures:
     abdomen: bool = False  # v16: rounded domes, the upper abdomen's organs with fat planes, the scan lower (V16_*)
     spine_v17: bool = False  # v17: the column's whole curve at the heart's levels, the heart against it (V17_*)
     chest_v18: bool = False  # v18: rounded retrosternal fat, a 3-D bowel field, the chest's sides curved (V18_*)
+    ribs_v19: bool = False  # v19: ribs as flat curved plates (cortex, marrow), cartilage to the sternum (RibsV19)
 
 
 VERSION_FEATURES = {
@@ -121,6 +123,8 @@ VERSION_FEATURES = {
                            spine_v17=True),
     "v18": VersionFeatures(mac="v9", lcx_in_fat=True, high_right_dome=True, kyphosis=True, abdomen=True,
                            spine_v17=True, chest_v18=True),
+    "v19": VersionFeatures(mac="v9", lcx_in_fat=True, high_right_dome=True, kyphosis=True, abdomen=True,
+                           spine_v17=True, chest_v18=True, ribs_v19=True),
 }
 """The one place that says which anatomy version has which feature (session 16; the modules ask features(version)
 instead of comparing version names)."""
@@ -268,6 +272,7 @@ class Anatomy:
     spine_v17: bool = False  # v17: kyphosis_shift_mm undamped at the heart's levels, referred to V17_HEART_FWD_MM
     front_tilt: float = 0.0  # v17: tan of the anterior chest wall's and sternum's forward tilt below upper_chest_z
     side_curve_mm: tuple[float, float] = (0.0, 0.0)  # v18: the chest's sides moved in (mm) at the apex / the scan's bottom
+    ribs_v19: RibsV19 | None = None  # v19: the ribs' and cartilages' cross-section and density (_paint_rib_sections_v19)
 
 
 @dataclass(frozen=True)
@@ -1472,6 +1477,8 @@ def draw_anatomy(rng: np.random.Generator, *, version: str = ANATOMY_VERSION) ->
     if features(version).chest_v18:  # v18: its own stream (24); painted only (_curve_sides, _fill_retrosternal_v18)
         sc = np.random.default_rng([tex_seed, 24])
         anat = replace(anat, side_curve_mm=(float(sc.uniform(*V18_SIDE_TOP_MM)), float(sc.uniform(*V18_SIDE_LOW_MM))))
+    if features(version).ribs_v19:  # v19: its own stream (25); painted only (_paint_rib_sections_v19)
+        anat = replace(anat, ribs_v19=draw_ribs_v19(np.random.default_rng([tex_seed, 25])))
     if MEDIASTINUM_REALISM:  # session 14: its own stream (19); before the trees, which grow from its hila
         anat = replace(anat, **_draw_mediastinum_v14(np.random.default_rng([tex_seed, 19]), anat))
     if CHEST_REALISM:
@@ -3042,8 +3049,9 @@ def _paint_rib_necks(anat: Anatomy, cv: Canvas, bone_k: float) -> None:
     """Cortex then marrow of the rib necks (rib_necks), bright and labelled rib."""
     n_sub = max(1, round(cv.grid.dz_mm / 1.25))
     cortex = 2.0 if anat.thorax is None else 1.2
+    hu_c, hu_m = (650, 200) if anat.ribs_v19 is None else (anat.ribs_v19.cortex_hu, anat.ribs_v19.marrow_hu)  # v19
     for seg in rib_necks(anat):
-        for grow, hu, name in ((0.0, 650 * bone_k, "rib"), (-cortex, 200 * bone_k, None)):
+        for grow, hu, name in ((0.0, hu_c * bone_k, "rib"), (-cortex, hu_m * bone_k, None)):
             s = seg.copy()
             s[6] += grow
             res = _segment_fraction(cv.grid, s, n_sub)
@@ -3087,6 +3095,13 @@ def _paint_ribs_range(anat: Anatomy, cv: Canvas, bone_k: float, ks: slice, x_sca
     iy, ix, u, t_c = iy[col], ix[col], u[col], t_c[:, col]
     is_rib = is_rib[col]
     lo_e, hi_e = edges[:-1, None].astype(np.float32), edges[1:, None].astype(np.float32)
+    if anat.ribs_v19 is not None:  # v19: each rib a flat plate (cortex, marrow), falling less (rib_fall_v19)
+        theta = theta[col]
+        t_r = anat.rib_drop * (1 - np.cos(theta[is_rib])) / 2 * rib_fall_v19(anat)
+        k_r = np.clip(np.round((anat.rib_top - t_r[None] - zc_t) / anat.rib_period), 0, 11)
+        t_c[:, is_rib] = (anat.rib_top - k_r * anat.rib_period - t_r[None] + zd).astype(np.float32)
+        _paint_rib_sections_v19(anat, cv, bone_k, ks, (iy, ix), u, t_c, theta, is_rib, (lo_e, hi_e))
+        return
     # gathered once, painted in order (cortex, marrow, cartilage), scattered once: the fancy indexing into the
     # (z, y, x) volume is what this costs
     v = img[ks, iy, ix]
@@ -3099,6 +3114,56 @@ def _paint_ribs_range(anat: Anatomy, cv: Canvas, bone_k: float, ks: slice, x_sca
         sel = np.nonzero(which & (np.abs(u) < half_r))[0]
         f = np.clip(np.minimum(t_c[:, sel] + hh[sel][None], hi_e) - np.maximum(t_c[:, sel] - hh[sel][None], lo_e),
                     0, None) / np.float32(grid.dz_mm)
+        vs = v[:, sel]
+        vs += f * (np.float32(hu) - vs)
+        v[:, sel] = vs
+        if hu > 150:
+            bright[:, sel] |= f > 0.01
+        if lv is not None and name is not None:
+            ls = lv[:, sel]
+            ls[f >= 0.5] = LABEL[name]
+            lv[:, sel] = ls
+    img[ks, iy, ix] = v
+    cv.bright[ks, iy, ix] |= bright
+    if lv is not None:
+        cv.lab[ks, iy, ix] = lv
+
+
+def rib_fall_v19(anat: Anatomy) -> float:
+    """v19: the share of v8-v18's fall (rib_drop (1 - cos theta) / 2) a rib makes from its neck to the costochondral
+    junction (CART_THETA[0]): one rib period less, so rib k's end meets the cartilage v8-v18 drew for rib k - 1 (the
+    cartilages, and the calcium drawn on them, stay where they were). Why: with v8-v18's fall an axial slice on the
+    heart's levels crossed 5-7 ribs per side, each in a short piece; the real series show 3-5 longer bands per side."""
+    fall = anat.rib_drop * (1 - np.cos(CART_THETA[0])) / 2
+    return float((fall - anat.rib_period) / fall)
+
+
+def _paint_rib_sections_v19(anat: Anatomy, cv: Canvas, bone_k: float, ks: slice, pix: tuple, u: np.ndarray,
+                            t_c: np.ndarray, theta: np.ndarray, is_rib: np.ndarray, z_edges: tuple) -> None:
+    """v19: _paint_ribs_range's band with each rib's section a rounded rectangle (rib_section_v19) instead of a lens:
+    a cortex shell (RibsV19.cortex thick) round marrow, the costal cartilage beyond the costochondral junction
+    (CART_THETA[0]) a plate of the rib's anterior height. The section grows taller and thinner from the neck to the
+    junction and is tilted (outer edge lower) most at the lateral wall. The cartilages' centre lines (t_c) are
+    v8-v18's (the ribs' fall less, rib_fall_v19), so the cartilage calcium drawn on them still lies inside the
+    cartilages. pix: the band's (rows, columns)."""
+    r, grid, img = anat.ribs_v19, cv.grid, cv.img
+    iy, ix = pix
+    lo_e, hi_e = z_edges
+    w = np.clip((theta - RIB_THETA0) / (CART_THETA[0] - RIB_THETA0), 0.0, 1.0)
+    half_h = np.where(is_rib, r.half_h[0] + (r.half_h[1] - r.half_h[0]) * w, r.half_h[1])
+    half_t = np.where(is_rib, r.half_t[0] + (r.half_t[1] - r.half_t[0]) * w, r.half_t[1] + 0.8)
+    centre = t_c - (r.twist * np.sin(theta) * u).astype(np.float32)[None]  # (nz, nb)
+    v = img[ks, iy, ix]
+    bright = np.zeros(v.shape, bool)
+    lv = cv.lab[ks, iy, ix] if cv.lab is not None else None
+    for grow, hu, which, name in ((0.0, r.cortex_hu * bone_k, is_rib, "rib"),
+                                  (r.cortex, r.marrow_hu * bone_k, is_rib, None),
+                                  (0.0, r.cart_hu, ~is_rib, "costal_cartilage")):
+        sel = np.nonzero(which & (np.abs(u) < half_t - grow + grid.px_mm))[0]
+        hh, cover = rib_section_v19(u[sel], half_t[sel] - grow, half_h[sel] - grow, grid.px_mm)
+        c = centre[:, sel]
+        f = np.clip(np.minimum(c + hh[None], hi_e) - np.maximum(c - hh[None], lo_e), 0, None) / np.float32(grid.dz_mm)
+        f *= cover[None]
         vs = v[:, sel]
         vs += f * (np.float32(hu) - vs)
         v[:, sel] = vs
@@ -3234,8 +3299,9 @@ def _paint_sternum_v14(anat: Anatomy, cv: Canvas, bone_k: float) -> None:
     st, grid = anat.sternum, cv.grid
     x, y, px = grid.x_mm, grid.y_mm, grid.px_mm
     cx = anat.cav_c[0]
+    cart_hu = HU["cartilage"] if anat.ribs_v19 is None else anat.ribs_v19.cart_hu  # v19: the band's cartilage
     for t in sternal_cartilages(anat):  # the costal cartilages' last 20-30 mm, to the sternum's edge
-        paint_tube(cv, t, HU["cartilage"], label="costal_cartilage")
+        paint_tube(cv, t, cart_hu, label="costal_cartilage")
     ze = grid.z_edges_mm
     fz = slab_fraction(np.float32(st.z_xiphoid), np.float32(st.z_notch), ze)
     yb_all = st.at(np.array([st.z_xiphoid + 1.0, st.z_angle, st.z_notch - 1.0]))[2]

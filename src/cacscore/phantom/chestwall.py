@@ -218,3 +218,44 @@ def ap_source_rows(y: np.ndarray, y_fix: float, depth: float, c: float) -> np.nd
     beyond = depth + (dp - front) / (1.0 - 2.0 * c)
     d = np.where(dp <= 0, dp, np.where(dp <= front, inside, beyond))
     return y_fix - d
+
+
+@dataclass(frozen=True)
+class RibsV19:
+    """Anatomy v19 (session 22, issue 15): each rib's cross-section and density (mm, HU before the bone / kVp factor).
+
+    v8-v18 cut every rib as a lens (an ellipse 8 mm radially by 12 mm high), so an axial slice crossed each sloping rib
+    in a short oval: on the heart's slices a ring of dots. A real rib is a flat curved plate, 10-16 mm high and 5-9 mm
+    thick, a 1-1.5 mm cortex round marrow; where an axial slice crosses it, it shows a band of constant thickness with
+    two bright cortical lines and grey marrow between. ``half_h`` (posterior, anterior) half-heights and ``half_t``
+    half-thicknesses (the rib flattens and grows taller toward the front), ``cortex`` thickness, ``cortex_hu``,
+    ``marrow_hu`` (real rib marrow 200-400 HU), ``cart_hu`` uncalcified costal cartilage (kept under the Agatston
+    threshold of 130 so that plain cartilage never makes a calcium candidate; its calcium is drawn as before),
+    ``twist`` tan of the section's tilt at the lateral wall (its outer edge lower: the rib's outer face turns down)."""
+
+    half_h: tuple[float, float]
+    half_t: tuple[float, float]
+    cortex: float
+    cortex_hu: float
+    marrow_hu: float
+    cart_hu: float
+    twist: float
+
+
+def draw_ribs_v19(xr: np.random.Generator) -> RibsV19:
+    """A patient's :class:`RibsV19` from its own generator (every other draw stays as it was)."""
+    return RibsV19(half_h=(float(xr.uniform(4.5, 5.5)), float(xr.uniform(6.5, 8.0))),
+                   half_t=(float(xr.uniform(3.8, 4.6)), float(xr.uniform(2.6, 3.2))),
+                   cortex=float(xr.uniform(1.0, 1.5)), cortex_hu=float(xr.uniform(750.0, 950.0)),
+                   marrow_hu=float(xr.uniform(240.0, 330.0)), cart_hu=float(xr.uniform(100.0, 125.0)),
+                   twist=float(xr.uniform(0.25, 0.5)))
+
+
+def rib_section_v19(u: np.ndarray, half_t: np.ndarray, half_h: np.ndarray, px: float) -> tuple[np.ndarray, np.ndarray]:
+    """A rib's (or cartilage's) cross-section as a rounded rectangle (a superellipse of power 3): at radial offset u
+    from its centre line, its half-height (mm) and the in-plane coverage of the pixel (anti-aliased along the radius).
+    Arrays broadcast; returns (half-height, coverage) float32."""
+    a = np.clip(np.abs(u) / half_t, 0.0, 1.0)
+    hz = half_h * (1.0 - a ** 3) ** (1.0 / 3.0)
+    cover = np.clip((half_t - np.abs(u)) / px + 0.5, 0.0, 1.0)
+    return hz.astype(np.float32), cover.astype(np.float32)
