@@ -26,6 +26,7 @@ import numpy as np
 from cacscore import lesion as L
 from cacscore.io.ct import read_ct, read_labels
 from cacscore.lesion.anatomy import RULE_NAMES, AnatomyRules, anatomy_verdicts
+from cacscore.lesion.noise import image_noise_hu
 
 MARGINS = (12.0, 20.0, 30.0, 40.0)
 
@@ -40,7 +41,10 @@ def one(job: tuple[str, str | None, str]) -> tuple[str, dict[float, tuple[float,
     m = L.load_model(model_dir)
     cand, _ = L.classify_volume(v.hu, sp, m)
     plain = dataclasses.replace(m, config=dataclasses.replace(m.config, anatomy_rules=False))
-    base = plain.classify(cand.features, cand.outside_thorax_mm, cand.anatomy_columns)
+    # the product's inputs (session 22): the ring veto's HU term needs ring_hu and raised without it since session 20
+    noise = image_noise_hu(v.hu, cand.spacing_mm) if m.config.needs_noise else None
+    base = plain.classify(cand.features, cand.outside_thorax_mm, cand.anatomy_columns, cand.structure, cand.agatston,
+                          noise_sd=noise, ring_hu=L.classifier.ring_hu_column(v.hu, cand, m))
     t = L.candidate_targets(cand.ids, read_labels(labels)) if labels else np.zeros(len(base), int)
     out = {}
     for mg in MARGINS:

@@ -131,7 +131,7 @@ def _add_phantom(sub: argparse._SubParsersAction) -> None:
                         "the left main's bifurcation up the AV groove and the heart turned; v13: v11 with the heart placed "
                         "further left of the midline, as real hearts lie; v14: v11 with the right diaphragm dome raised "
                         "beside the heart; v15: v14 with the thoracic spine and the back curved; v16: v15 with rounder "
-                        "domes and the upper abdomen's organs; v17: v16 with the spine's whole curve behind the heart; v18: v17 with a rounded retrosternal fat pad, 3-D bowel loops and curved sides; "
+                        "domes and the upper abdomen's organs; v17: v16 with the spine's whole curve behind the heart; v18: v17 with a rounded retrosternal fat pad, 3-D bowel loops and curved sides; v19: v18 with the ribs as long curved bony bands (cortex, marrow) and their cartilages; "
                         "docs/phantom.md); written "
                         "to truth.csv")
     p.add_argument("--p-mac", type=float, default=None, metavar="P",
