@@ -435,12 +435,15 @@ class ClassifierConfig:
     def _ring_term(self, name: str, size: int, needs: str, what: str) -> None:
         """Check and normalise one of the ring veto's terms (``size`` 1: a float; 2: a pair, a JSON list from
         model.json becoming the tuple): finite, and only with the key it ``needs`` on (without it the term would do
-        nothing). One check for the four terms added in sessions 19-21, which had repeated it."""
+        nothing). One check for the terms added in sessions 19-22 (the first four had repeated it)."""
         value = getattr(self, name)
         if value is None:
             return
-        v = float(value) if size == 1 else tuple(float(x) for x in value)
-        parts = (v,) if size == 1 else v
+        try:  # a scalar for a pair (or a list for a float) is the same wrong value, not a TypeError
+            v = float(value) if size == 1 else tuple(float(x) for x in value)
+        except (TypeError, ValueError):
+            v = ()
+        parts = (v,) if size == 1 and v != () else v
         if getattr(self, needs) is None or len(parts) != size or not all(np.isfinite(x) for x in parts):
             raise ValueError(f"{name} must be {what}, and needs {needs} on; got {value!r} with {needs} "
                              f"{getattr(self, needs)!r}")
