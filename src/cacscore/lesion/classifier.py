@@ -274,6 +274,13 @@ class ClassifierConfig:
     # condition at min_ring_hu instead (dev MAC 55 / 50 mm long read 25.6 / 28.5 HU, under the 29 limit).
     # docs/lesion_scorer.md "(session 21, wt29c)"
     structure_ring_veto_long: tuple[float, float] | None = None
+    # session 22 (wt30c): (max_pericardium_mm, min_ring_hu) or None (off, the default). With structure_ring_veto_hu, a
+    # soft-wrapped structure (the ring conditions unchanged) deep in the pericardial mask (weighted pericardium_mm below
+    # the first: the annulus inside the heart, deeper than the epicardial fat the coronaries run in) loses its calls
+    # without the height condition and with the ring-HU limit lowered to the second. Dev MAC the shipped terms left:
+    # 14513 p38 (242 AU RCA; diaphragm not found, so no height; -13.8 mm, 36.1 HU) and 14512 p53 (410 AU LCX; 28.7 HU,
+    # under 29; -15.0 mm). docs/lesion_scorer.md "(session 22, wt30c)"
+    structure_ring_veto_core: tuple[float, float] | None = None
     # session 17 (wt25c): a noise-aware minimum for small candidates. With k set, classify_volume estimates the scan's
     # noise sd from the image itself (cacscore.lesion.noise.image_noise_hu) and, after every other step, the coronary
     # calls of a 3-D structure none of whose slices covers more than noise_floor_area_mm2 and whose peak stays below
@@ -410,6 +417,8 @@ class ClassifierConfig:
                         "(min_ring_soft, max_pericardium_mm) finite")
         self._ring_term("structure_ring_veto_low_fat", 1, "structure_ring_veto", "a finite fat share")
         self._ring_term("structure_ring_veto_long", 2, "structure_ring_veto_hu", "(min_length_mm, min_ring_hu) finite")
+        self._ring_term("structure_ring_veto_core", 2, "structure_ring_veto_hu",
+                        "(max_pericardium_mm, min_ring_hu) finite")
         if self.noise_floor_k is not None and not (np.isfinite(self.noise_floor_k) and self.noise_floor_k >= 0):
             raise ValueError(f"noise_floor_k must be a finite number >= 0 or None, got {self.noise_floor_k!r}")
         if not np.isfinite(self.noise_floor_base_hu):
@@ -426,12 +435,15 @@ class ClassifierConfig:
     def _ring_term(self, name: str, size: int, needs: str, what: str) -> None:
         """Check and normalise one of the ring veto's terms (``size`` 1: a float; 2: a pair, a JSON list from
         model.json becoming the tuple): finite, and only with the key it ``needs`` on (without it the term would do
-        nothing). One check for the four terms added in sessions 19-21, which had repeated it."""
+        nothing). One check for the terms added in sessions 19-22 (the first four had repeated it)."""
         value = getattr(self, name)
         if value is None:
             return
-        v = float(value) if size == 1 else tuple(float(x) for x in value)
-        parts = (v,) if size == 1 else v
+        try:  # a scalar for a pair (or a list for a float) is the same wrong value, not a TypeError
+            v = float(value) if size == 1 else tuple(float(x) for x in value)
+        except (TypeError, ValueError):
+            v = ()
+        parts = (v,) if size == 1 and v != () else v
         if getattr(self, needs) is None or len(parts) != size or not all(np.isfinite(x) for x in parts):
             raise ValueError(f"{name} must be {what}, and needs {needs} on; got {value!r} with {needs} "
                              f"{getattr(self, needs)!r}")
@@ -707,15 +719,34 @@ class LesionModel:
         deep = self.config.structure_ring_veto_deep
         low_fat = self.config.structure_ring_veto_low_fat
         long = self.config.structure_ring_veto_long
-        return soft_veto_structure(classes, s, f[:, FEATURE_NAMES.index("ring_soft")],
-                                   a[:, ANATOMY_NAMES.index("above_diaphragm_mm")], au, t_ring, t_dia,
-                                   ring_hu=ring_hu if t_hu is not None else None, min_ring_hu=t_hu,
-                                   depth_mm=a[:, ANATOMY_NAMES.index("pericardium_mm")] if deep is not None else None,
-                                   deep=deep,
-                                   inner_fat=f[:, FEATURE_NAMES.index("inner_fat")] if low_fat is not None else None,
-                                   low_inner_fat=low_fat,
-                                   length_mm=f[:, FEATURE_NAMES.index("struct_length_mm")] if long is not None else None,
-                                   long=long)
+        ring = f[:, FEATURE_NAMES.index("ring_soft")]
+        depth = a[:, ANATOMY_NAMES.index("pericardium_mm")]
+        out = soft_veto_structure(classes, s, ring, a[:, ANATOMY_NAMES.index("above_diaphragm_mm")], au, t_ring, t_dia,
+                                  ring_hu=ring_hu if t_hu is not None else None, min_ring_hu=t_hu,
+                                  depth_mm=depth if deep is not None else None, deep=deep,
+                                  inner_fat=f[:, FEATURE_NAMES.index("inner_fat")] if low_fat is not None else None,
+                                  low_inner_fat=low_fat,
+                                  length_mm=f[:, FEATURE_NAMES.index("struct_length_mm")] if long is not None else None,
+                                  long=long)
+        return self._ring_core(out, s, ring, depth, au, ring_hu)
+
+    def _ring_core(self, classes: np.ndarray, s: np.ndarray, ring: np.ndarray, depth: np.ndarray, au: np.ndarray,
+                   ring_hu: np.ndarray | None) -> np.ndarray:
+        """config.structure_ring_veto_core after the ring veto (off: ``classes`` as they are): the same
+        :func:`cacscore.lesion.tree.soft_veto_structure` once more on the calls left, with the ring conditions of the
+        veto (structure_ring_veto's ring limit and the deep tier), the ring-HU limit lowered to core[1], and, in place
+        of the height, the depth: the weighted mean of -pericardium_mm above -core[0] is the weighted pericardium_mm
+        below core[0] (the mean is linear; nan members do not count, a structure with no finite depth is left). A
+        structure the first pass vetoed has no calls left, so the second sees only the others, with their means
+        unchanged."""
+        core = self.config.structure_ring_veto_core
+        if core is None:
+            return classes
+        t_ring = self.config.structure_ring_veto[0]
+        deep = self.config.structure_ring_veto_deep
+        return soft_veto_structure(classes, s, ring, -depth, au, t_ring, -float(core[0]), ring_hu=ring_hu,
+                                   min_ring_hu=float(core[1]), depth_mm=depth if deep is not None else None,
+                                   deep=deep)
 
     def _mac_ring(self, classes: np.ndarray, features: np.ndarray) -> np.ndarray:
         """AnatomyRules.mac_ring_soft on the final classes (off by default): it reads ring_soft from the full
