@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     summary: dict = {"release": str(a.release), "model": str(a.model), "rule": a.rule, "ids": a.ids, "n": len(pids)}
     for name in NAMES:
         pred = pd.DataFrame([{"id": pid, **dict(zip(VESSELS, r[f"{name}_scores"]))} for pid, r in per.items()])
-        pred["total"] = pred[list(VESSELS)].sum(1)
+        pred["total"] = pred[list(VESSELS)].sum(axis=1)
         ev = evaluate(pred, a.out / "truth.csv", a.out / f"eval_{name}")
         sub = {pid: {k[len(name) + 1:]: v for k, v in r.items() if k.startswith(name + "_")} for pid, r in per.items()}
         t = B.table(sub, truth)
