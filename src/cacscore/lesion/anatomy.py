@@ -117,7 +117,7 @@ class AnatomyRules:
     ascending aorta - 15 mm (RootOptions.below_track_mm), too low by 15.6 mm where the track reaches the annulus
     itself (phantom seed 14513 patient 7: the left main, 8.7 mm above the true annulus, lies 24.5 mm above the found
     root, 1.0 mm from the correctly found wall: 376 AU of left main ruled non-coronary); and with no root found
-    (confidence under MIN_CONFIDENCE, 12 of 62 dev patients) root/ascending wall calcium anywhere on the tube is
+    (confidence under MIN_CONFIDENCE, 14 of 62 dev patients) root/ascending wall calcium anywhere on the tube is
     exempt (seed 14514 patient 7: 311.5 AU of it, 8.1 mm outside the sac, called RCA). On 62 dev patients (seeds 14513
     1-22, 14891 1-40; bench/aortic_root_probe.py) the true left main lies at most 32.8 mm above the found root and
     inside the sac where it nears the wall.
