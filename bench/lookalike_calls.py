@@ -191,7 +191,11 @@ RULES: dict[str, dict] = {"above_root_25": {"above_root_outside_mm": 25.0},
                           "lumen_35": {"lumen_structure_mm3": 35.0},
                           # session 18 (lead): session 11's mitral-annulus rule (AnatomyRules.mitral_annulus, off by
                           # default) measured again with the v11 model and anatomy
-                          "mitral": {"mitral_annulus": True}}
+                          "mitral": {"mitral_annulus": True},
+                          # session 22 (wt30a): the aortic-wall rule's root exemption read with the pericardial mask
+                          # (AnatomyRules.root_clear_in_sac_mm; docs/lesion_scorer.md, "The aortic-wall rule at the
+                          # root (session 22, wt30a)")
+                          "root_sac_40": {"root_clear_in_sac_mm": 40.0}}
 """name -> AnatomyRules fields switched for ``--rule`` (filled in as rules are pre-registered)."""
 
 

@@ -108,6 +108,19 @@ class AnatomyRules:
     reach (phantom v11 seed 12301 patient 40: 4.7 mm from the found wall, 40 mm above the root, 10 mm outside the
     mask, 199 AU called RCA; docs/lesion_scorer.md, "Look-alike calls by kind (session 16, wt24d)"). Opt-in, under a
     pre-registered test there.
+    root_clear_in_sac_mm (None: off, the default): the aortic-wall rule's exemption at the root read with the
+    pericardial mask. On the ascending segment a candidate inside the found sac (pericardium_mm <= 0) is "at the root"
+    up to this height above the found root (at any height when no root was found); one outside the sac only up to
+    root_clear_mm, and never when no root was found (the shipped rule then exempts every ascending candidate, the
+    nan never firing). Where no sac was found the shipped exemption holds. Why (session 22, wt30a; docs/lesion_scorer.md,
+    "The aortic-wall rule at the root (session 22, wt30a)"): the found root is the lowest tracked circle of the
+    ascending aorta - 15 mm (RootOptions.below_track_mm), too low by 15.6 mm where the track reaches the annulus
+    itself (phantom seed 14513 patient 7: the left main, 8.7 mm above the true annulus, lies 24.5 mm above the found
+    root, 1.0 mm from the correctly found wall: 376 AU of left main ruled non-coronary); and with no root found
+    (confidence under MIN_CONFIDENCE, 14 of 62 dev patients) root/ascending wall calcium anywhere on the tube is
+    exempt (seed 14514 patient 7: 311.5 AU of it, 8.1 mm outside the sac, called RCA). On 62 dev patients (seeds 14513
+    1-22, 14891 1-40; bench/aortic_root_probe.py) the true left main lies at most 32.8 mm above the found root and
+    inside the sac where it nears the wall.
     """
 
     outside_pericardium_mm: float = 30.0
@@ -129,6 +142,7 @@ class AnatomyRules:
     mac_ring_soft: float | None = None
     mac_ring_vessels: tuple[str, ...] = ("LCX",)
     above_root_outside_mm: float | None = None
+    root_clear_in_sac_mm: float | None = None
 
 
 class _Nearest:
@@ -327,7 +341,7 @@ def anatomy_verdicts(cols: np.ndarray, rules: AnatomyRules = AnatomyRules()) -> 
     with np.errstate(invalid="ignore"):
         outside = peri > rules.outside_pericardium_mm
         bony = (bone <= rules.bone_contact_mm) & (peri > 0)
-        at_root = (seg == 0) & ~(above_root > rules.root_clear_mm)
+        at_root = (seg == 0) & _at_root(above_root, peri, rules)
         aortic = (np.abs(wall) <= rules.aortic_wall_mm) & (seg >= 0) & ~at_root
         abdominal = (above_dia < -rules.below_diaphragm_mm) & (peri > 0)
         # not inside the sac; a sac not found (nan) does not stop it: the surface stands on the lungs alone, and a
@@ -340,6 +354,17 @@ def anatomy_verdicts(cols: np.ndarray, rules: AnatomyRules = AnatomyRules()) -> 
         high = (np.zeros(len(c), bool) if rules.above_root_outside_mm is None
                 else (above_root > rules.above_root_outside_mm) & (peri > 0))
     return np.stack([outside, bony, aortic, abdominal, in_wall, cartilage, mitral, lumen, high], axis=1)
+
+
+def _at_root(above_root: np.ndarray, peri: np.ndarray, rules: AnatomyRules) -> np.ndarray:
+    """Where the aortic-wall rule spares an ascending-aorta candidate as lying at the root (the coronary ostia, the
+    left main): the shipped rule, not more than root_clear_mm above the found root (nan: no root, spared), or with
+    rules.root_clear_in_sac_mm (AnatomyRules) that rule read with the pericardial mask."""
+    shipped = ~(above_root > rules.root_clear_mm)
+    if rules.root_clear_in_sac_mm is None:
+        return shipped
+    in_sac = (peri <= 0) & ~(above_root > rules.root_clear_in_sac_mm)
+    return np.where(np.isnan(peri), shipped, (above_root <= rules.root_clear_mm) | in_sac)
 
 
 def contrast_lumen_verdict(cols: np.ndarray, rules: AnatomyRules = AnatomyRules()) -> np.ndarray:
