@@ -13,6 +13,7 @@ from cacscore.lesion.anatomy import ANATOMY_NAMES, RULE_NAMES, AnatomyRules, ana
 
 WALL = RULE_NAMES.index("aortic wall")
 ON = AnatomyRules(root_clear_in_sac_mm=40.0)
+OFF = AnatomyRules(root_clear_in_sac_mm=None)  # the rule before session 22
 
 
 def _cols(peri, wall, seg, above_root):
@@ -40,15 +41,19 @@ CASES = [  # (columns, shipped fires, with the option fires)
 
 def test_root_exemption_in_the_sac():
     cols = np.stack([c for c, _, _ in CASES])
-    off, on = anatomy_verdicts(cols), anatomy_verdicts(cols, ON)
+    off, on = anatomy_verdicts(cols, OFF), anatomy_verdicts(cols, ON)
     assert off[:, WALL].tolist() == [s for _, s, _ in CASES]
     assert on[:, WALL].tolist() == [r for _, _, r in CASES]
     others = [i for i in range(len(RULE_NAMES)) if i != WALL]
     assert np.array_equal(off[:, others], on[:, others])  # only the aortic-wall rule moves
 
 
-def test_off_by_default_and_the_bench_switch():
-    assert AnatomyRules().root_clear_in_sac_mm is None
+def test_on_by_default_since_session_22_and_the_bench_switch():
+    """On in the product since session 22 (docs/model_card.md "Session 22 (lead)"); the bench switch names the same
+    setting, so earlier commands still read."""
+    assert AnatomyRules() == ON
+    cols = np.stack([c for c, _, _ in CASES])
+    assert np.array_equal(anatomy_verdicts(cols), anatomy_verdicts(cols, ON))
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
     from lookalike_calls import RULES
 

@@ -121,12 +121,28 @@ def test_classify_applies_both_terms():
     np.testing.assert_array_equal(got[~inside], off.classify(*args, ring_hu=hu25)[~inside])
 
 
-def test_shipped_model_has_both_terms_on():
-    """On in the shipped model since session 21 (docs/model_card.md "Session 21 (lead)": MAC called coronary 1,914 ->
-    172 AU on the fresh MAC-enriched 14514, ratio4 6.55 -> 6.87 on fresh 14512 + 14513), read back as the classifier
-    reads it."""
+def test_shipped_model_has_low_fat_on_and_long_off():
+    """low_fat on since session 21 (docs/model_card.md "Session 21 (lead)"); long on in session 21 and off again in
+    session 22 ("Session 22 (lead)": on fresh seed 14517 patient 38 it vetoed a true left main + LAD + LCX merged into
+    one 4,687 AU, 77 mm structure whose ring HU is 20.9; ratio4 on the fresh 120 4.11 -> 7.61 without it). Read back as
+    the classifier reads it."""
     shipped = Path(L.__file__).parents[1] / "predict" / "default_model"
     config = L.load_model(shipped).config
     assert config.structure_ring_veto_low_fat == 0.3
-    assert config.structure_ring_veto_long == (30.0, 20.0)
+    assert config.structure_ring_veto_long is None
     assert config.structure_ring_veto == (0.65, 25.0) and config.structure_ring_veto_deep == (0.5, -9.0)
+
+
+def test_shipped_ring_veto_keeps_a_long_heavy_left_system():
+    """14517 p38's structure #309 (AU-weighted ring_soft 0.548, depth -10.4 mm, 34-75 mm above the diaphragm, ring HU
+    20.9, 77 mm long; 4,687 AU of LAD / LCX / LCA): the shipped veto keeps it; session 21's long term took it."""
+    shipped = L.load_model(Path(L.__file__).parents[1] / "predict" / "default_model").config
+    n = 4
+    args = dict(classes=np.array([2, 3, 2, 1]), structure=np.zeros(n, int), ring_soft=np.full(n, 0.548),
+                above_diaphragm_mm=np.full(n, 50.0), weights=np.full(n, 1000.0), min_ring_soft=shipped.structure_ring_veto[0],
+                min_above_diaphragm_mm=shipped.structure_ring_veto[1], ring_hu=np.full(n, 20.9),
+                min_ring_hu=shipped.structure_ring_veto_hu, depth_mm=np.full(n, -10.4), deep=shipped.structure_ring_veto_deep,
+                inner_fat=np.full(n, 0.3), low_inner_fat=shipped.structure_ring_veto_low_fat)
+    assert (soft_veto_structure(**args) > 0).all()
+    gone = soft_veto_structure(**args, length_mm=np.full(n, 77.0), long=(30.0, 20.0))
+    assert (gone == 0).all()

@@ -108,11 +108,11 @@ class AnatomyRules:
     reach (phantom v11 seed 12301 patient 40: 4.7 mm from the found wall, 40 mm above the root, 10 mm outside the
     mask, 199 AU called RCA; docs/lesion_scorer.md, "Look-alike calls by kind (session 16, wt24d)"). Opt-in, under a
     pre-registered test there.
-    root_clear_in_sac_mm (None: off, the default): the aortic-wall rule's exemption at the root read with the
-    pericardial mask. On the ascending segment a candidate inside the found sac (pericardium_mm <= 0) is "at the root"
-    up to this height above the found root (at any height when no root was found); one outside the sac only up to
-    root_clear_mm, and never when no root was found (the shipped rule then exempts every ascending candidate, the
-    nan never firing). Where no sac was found the shipped exemption holds. Why (session 22, wt30a; docs/lesion_scorer.md,
+    root_clear_in_sac_mm (40 mm, on since session 22; None: the rule before it): the aortic-wall rule's exemption at
+    the root read with the pericardial mask. On the ascending segment a candidate inside the found sac (pericardium_mm
+    <= 0) is "at the root" up to this height above the found root (at any height when no root was found); one outside
+    the sac only up to root_clear_mm, and never when no root was found (the rule before it exempted every ascending
+    candidate then, the nan never firing). Where no sac was found the shipped exemption holds. Why (session 22, wt30a; docs/lesion_scorer.md,
     "The aortic-wall rule at the root (session 22, wt30a)"): the found root is the lowest tracked circle of the
     ascending aorta - 15 mm (RootOptions.below_track_mm), too low by 15.6 mm where the track reaches the annulus
     itself (phantom seed 14513 patient 7: the left main, 8.7 mm above the true annulus, lies 24.5 mm above the found
@@ -120,7 +120,8 @@ class AnatomyRules:
     (confidence under MIN_CONFIDENCE, 14 of 62 dev patients) root/ascending wall calcium anywhere on the tube is
     exempt (seed 14514 patient 7: 311.5 AU of it, 8.1 mm outside the sac, called RCA). On 62 dev patients (seeds 14513
     1-22, 14891 1-40; bench/aortic_root_probe.py) the true left main lies at most 32.8 mm above the found root and
-    inside the sac where it nears the wall.
+    inside the sac where it nears the wall. On by the pre-registered test of docs/model_card.md "Session 22 (lead)"
+    (fresh 14516 + 14517, MAC-enriched 14518, 0002 hybrids, LIDC: identical rows; session 22's only change there).
     """
 
     outside_pericardium_mm: float = 30.0
@@ -142,7 +143,7 @@ class AnatomyRules:
     mac_ring_soft: float | None = None
     mac_ring_vessels: tuple[str, ...] = ("LCX",)
     above_root_outside_mm: float | None = None
-    root_clear_in_sac_mm: float | None = None
+    root_clear_in_sac_mm: float | None = 40.0
 
 
 class _Nearest:
