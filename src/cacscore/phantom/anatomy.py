@@ -3114,19 +3114,32 @@ def _paint_ribs_range(anat: Anatomy, cv: Canvas, bone_k: float, ks: slice, x_sca
         sel = np.nonzero(which & (np.abs(u) < half_r))[0]
         f = np.clip(np.minimum(t_c[:, sel] + hh[sel][None], hi_e) - np.maximum(t_c[:, sel] - hh[sel][None], lo_e),
                     0, None) / np.float32(grid.dz_mm)
-        vs = v[:, sel]
-        vs += f * (np.float32(hu) - vs)
-        v[:, sel] = vs
-        if hu > 150:
-            bright[:, sel] |= f > 0.01
-        if lv is not None and name is not None:
-            ls = lv[:, sel]
-            ls[f >= 0.5] = LABEL[name]
-            lv[:, sel] = ls
-    img[ks, iy, ix] = v
-    cv.bright[ks, iy, ix] |= bright
+        _blend_section(v, bright, lv, sel, f, hu, name)
+    _write_band(cv, img, (ks, iy, ix), v, bright, lv)
+
+
+def _blend_section(v: np.ndarray, bright: np.ndarray, lv: np.ndarray | None, sel: np.ndarray, f: np.ndarray, hu: float,
+                   name: str | None) -> None:
+    """Blend one tissue of a rib band's section into the band's columns sel: v (HU) towards hu by the covered share f,
+    bright where a bone tissue (hu > 150) covers any of a voxel, the label name where it covers half (v8-v19)."""
+    vs = v[:, sel]
+    vs += f * (np.float32(hu) - vs)
+    v[:, sel] = vs
+    if hu > 150:
+        bright[:, sel] |= f > 0.01
+    if lv is not None and name is not None:
+        ls = lv[:, sel]
+        ls[f >= 0.5] = LABEL[name]
+        lv[:, sel] = ls
+
+
+def _write_band(cv: Canvas, img: np.ndarray, where: tuple, v: np.ndarray, bright: np.ndarray,
+                lv: np.ndarray | None) -> None:
+    """Write a painted rib band (its HU, bright mask and labels) back to the canvas at where = (slices, rows, cols)."""
+    img[where] = v
+    cv.bright[where] |= bright
     if lv is not None:
-        cv.lab[ks, iy, ix] = lv
+        cv.lab[where] = lv
 
 
 def rib_fall_v19(anat: Anatomy) -> float:
@@ -3164,19 +3177,8 @@ def _paint_rib_sections_v19(anat: Anatomy, cv: Canvas, bone_k: float, ks: slice,
         c = centre[:, sel]
         f = np.clip(np.minimum(c + hh[None], hi_e) - np.maximum(c - hh[None], lo_e), 0, None) / np.float32(grid.dz_mm)
         f *= cover[None]
-        vs = v[:, sel]
-        vs += f * (np.float32(hu) - vs)
-        v[:, sel] = vs
-        if hu > 150:
-            bright[:, sel] |= f > 0.01
-        if lv is not None and name is not None:
-            ls = lv[:, sel]
-            ls[f >= 0.5] = LABEL[name]
-            lv[:, sel] = ls
-    img[ks, iy, ix] = v
-    cv.bright[ks, iy, ix] |= bright
-    if lv is not None:
-        cv.lab[ks, iy, ix] = lv
+        _blend_section(v, bright, lv, sel, f, hu, name)
+    _write_band(cv, img, (ks, iy, ix), v, bright, lv)
 
 
 def _paint_scapulae(anat: Anatomy, cv: Canvas, bone_k: float) -> None:
