@@ -272,7 +272,9 @@ class ClassifierConfig:
     # session 21 (wt29c): (min_length_mm, min_ring_hu) or None (off, the default). With structure_ring_veto_hu, a
     # structure at least min_length_mm long (struct_length_mm: MAC is a band along the annulus) passes the ring-HU
     # condition at min_ring_hu instead (dev MAC 55 / 50 mm long read 25.6 / 28.5 HU, under the 29 limit).
-    # docs/lesion_scorer.md "(session 21, wt29c)"
+    # docs/lesion_scorer.md "(session 21, wt29c)". Shipped on in session 21, off again in session 22: a heavy left
+    # main + LAD + LCX merged into one structure is longer still (fresh 14517 p38: 77 mm, 20.9 HU, 4,687 AU vetoed;
+    # docs/model_card.md "Session 22 (lead)")
     structure_ring_veto_long: tuple[float, float] | None = None
     # session 22 (wt30c): (max_pericardium_mm, min_ring_hu) or None (off, the default). With structure_ring_veto_hu, a
     # soft-wrapped structure (the ring conditions unchanged) deep in the pericardial mask (weighted pericardium_mm below
