@@ -98,7 +98,8 @@ def test_anatomy_rules_fire_only_where_the_part_was_found():
         [2, 30, 2, 0, 0, 40, nan, nan, nan, -20, 0, nan, nan, nan],     # on the bony thorax, outside the sac
         [-2, 1, 2, 30, 0, 40, nan, nan, nan, -20, 0, nan, nan, nan],    # in the descending aortic wall
         [-2, 1, 0, 30, 5, 40, nan, nan, nan, -20, 0, nan, nan, nan],    # in the ascending wall at the root (ostia): no rule
-        [-2, 1, 0, 30, 40, 40, nan, nan, nan, -20, 0, nan, nan, nan],   # ascending wall 40 mm above the root
+        # ascending wall 45 mm above the root, inside the sac: above the 40 mm in-sac root exemption (session 22)
+        [-2, 1, 0, 30, 45, 40, nan, nan, nan, -20, 0, nan, nan, nan],
         [5, 30, 2, 30, -80, -30, nan, nan, nan, -20, 0, nan, nan, nan],  # below the diaphragm, outside the sac
         [6, 60, 0, 24, -20, 10, nan, nan, nan, 8, 0, nan, nan, nan],    # costal cartilage 8 mm in the chest wall (LIDC-IDRI-0001)
         [-1, 60, 0, 24, -20, 10, nan, nan, nan, 8, 0, nan, nan, nan],   # in front of the wall's surface but inside the sac: no rule
