@@ -37,8 +37,26 @@ def _lungs(sl: np.ndarray) -> list[np.ndarray]:
     return [lab == k for k in keep if sizes[k - 1] > 2000]
 
 
+def _axes(lab: np.ndarray, keep: np.ndarray, px: float) -> list[tuple[float, float]]:
+    """(length, thickness) mm of each kept component: 4 sqrt of its pixel coordinates' covariance eigenvalues (an
+    ellipse's full axes), the pixel's own 1/12 variance added."""
+    out = []
+    for i, sl_ in enumerate(ndimage.find_objects(lab)):
+        if sl_ is None or not keep[i]:
+            continue
+        yy, xx = np.nonzero(lab[sl_] == i + 1)
+        ev = np.linalg.eigvalsh(np.cov(np.vstack([yy, xx])) + np.eye(2) / 12.0) if len(yy) > 2 else np.zeros(2)
+        out.append((4 * np.sqrt(max(ev[1], 0)) * px, 4 * np.sqrt(max(ev[0], 0)) * px))
+    return out
+
+
+SHAPES: list[tuple[float, float]] = []
+"""Every counted section's (length, thickness) of the last volume_ring calls (for summary)."""
+
+
 def slice_ring(sl: np.ndarray, px: float, spine_xy: tuple[float, float], mid_x: float) -> list[tuple[int, float]]:
-    """Per lung on this slice (sorted right then left by column): (sections, coverage)."""
+    """Per lung on this slice (sorted right then left by column): (sections, coverage); each section's (length,
+    thickness) appended to SHAPES."""
     out = []
     rows, cols = np.indices(sl.shape)
     for lung in sorted(_lungs(sl), key=lambda m: np.nonzero(m)[1].mean()):
@@ -55,6 +73,7 @@ def slice_ring(sl: np.ndarray, px: float, spine_xy: tuple[float, float], mid_x: 
         lab, n = ndimage.label(bone, structure=np.ones((3, 3)))
         area = ndimage.sum(bone, lab, range(1, n + 1)) * px * px if n else np.zeros(0)
         sections = int((area >= 8.0).sum())
+        SHAPES.extend(_axes(lab, np.asarray(area) >= 8.0, px))
         bins = np.floor((np.rad2deg(ang) + 180) / 5).astype(int)
         avail = np.unique(bins[ring & ~medial & ~spine & ~front])
         have = np.unique(bins[bone])
@@ -87,7 +106,19 @@ def summary(rows: list) -> str:
     c = np.array([r[2] for r in rows], float)
     return (f"hemithorax-slices {len(rows)}: sections per hemithorax median {np.median(s):.1f} "
             f"(p10 {np.percentile(s, 10):.0f}, p90 {np.percentile(s, 90):.0f}, mean {s.mean():.2f}); "
-            f"coverage median {np.median(c):.2f} (p10 {np.percentile(c, 10):.2f}, p90 {np.percentile(c, 90):.2f})")
+            f"coverage median {np.median(c):.2f} (p10 {np.percentile(c, 10):.2f}, p90 {np.percentile(c, 90):.2f}); "
+            + shapes_line())
+
+
+def shapes_line() -> str:
+    """Median section length and thickness (mm) and median length / thickness of SHAPES."""
+    if not SHAPES:
+        return "no sections"
+    a = np.array(SHAPES)
+    r = a[:, 0] / np.maximum(a[:, 1], 1e-6)
+    return (f"sections {len(a)}: length median {np.median(a[:, 0]):.1f} mm (p10 {np.percentile(a[:, 0], 10):.1f}, "
+            f"p90 {np.percentile(a[:, 0], 90):.1f}), thickness median {np.median(a[:, 1]):.1f} mm, "
+            f"length / thickness median {np.median(r):.2f}")
 
 
 def truth_table(seed: int, ids: str, versions: list[str], size: int) -> None:
@@ -144,7 +175,8 @@ def main(argv: list[str] | None = None) -> None:
     from cacscore.phantom import make_patient
 
     lo, hi = (int(t) for t in a.ids.split("-"))
-    allrows, lines = [], ["seed,pid,slice_mm,sections_median,sections_mean,coverage_median"]
+    allrows, lines = [], ["seed,pid,slice_mm,sections_median,sections_mean,coverage_median,length_median,"
+                          "thickness_median,ratio_median"]
     for pid in range(lo, hi + 1):
         pt = make_patient(pid, seed=a.seed, size=a.size, version=a.version)
         kc = int(round(pt.heart_centre_index[0]))
@@ -152,11 +184,16 @@ def main(argv: list[str] | None = None) -> None:
         an = pt.anatomy
         sxy = ((an.spine_c[0] - pt.origin_mm[0]) / px, (an.spine_c[1] - pt.origin_mm[1]) / px)
         _, mid = _spine_mid(pt.hu[kc], px)
+        n0 = len(SHAPES)
         rows = volume_ring(pt.hu, dz, px, kc, sxy, mid)
         allrows += rows
+        sh = np.array(SHAPES[n0:]).reshape(-1, 2)
+        med = np.median(sh, axis=0) if len(sh) else np.full(2, np.nan)
+        rat = float(np.median(sh[:, 0] / np.maximum(sh[:, 1], 1e-6))) if len(sh) else np.nan
         s = np.array([q[1] for q in rows], float)
         c = np.array([q[2] for q in rows], float)
-        lines.append(f"{a.seed},{pid},{dz},{np.median(s):.1f},{s.mean():.2f},{np.median(c):.2f}")
+        lines.append(f"{a.seed},{pid},{dz},{np.median(s):.1f},{s.mean():.2f},{np.median(c):.2f},{med[0]:.1f},"
+                     f"{med[1]:.1f},{rat:.2f}")
         print(lines[-1], flush=True)
     print(f"{a.version} seed {a.seed} ids {a.ids}:", summary(allrows))
     if a.csv:

@@ -293,11 +293,11 @@ the scanned population; LIDC-IDRI-0002 shows it at its root level)."""
 
 def draw_ribs_v20(xr: np.random.Generator) -> RibsV20:
     """A patient's :class:`RibsV20` from its own generator (every other draw stays as it was). Sections: 9-12 mm high
-    behind, 11-14 mm at the junction; 8-10 mm thick behind, 6.4-8 mm in front (real ribs, and the ovals measured on
-    LIDC-IDRI-0002's thin slices, 6-9 mm across). Per-rib jitter +-3 mm and scale 0.9-1.1 keep every section inside
+    behind, 11-14 mm at the junction; 6.4-7.6 mm thick behind, 5.2-6.4 mm in front (the sections measured on
+    LIDC-IDRI-0002's thin slices are 6.5 mm thick (median), bench/rib_ring.py; 8-10 mm drew 9-10 mm ovals). Per-rib jitter +-3 mm and scale 0.9-1.1 keep every section inside
     its rib period (bench: tests/test_phantom_v20.py)."""
     return RibsV20(half_h=(float(xr.uniform(4.5, 6.0)), float(xr.uniform(5.5, 7.0))),
-                   half_t=(float(xr.uniform(4.0, 5.0)), float(xr.uniform(3.2, 4.0))),
+                   half_t=(float(xr.uniform(3.2, 3.8)), float(xr.uniform(2.6, 3.2))),
                    cortex=float(xr.uniform(1.0, 1.5)), cortex_hu=float(xr.uniform(750.0, 950.0)),
                    marrow_hu=float(xr.uniform(200.0, 300.0)), cart_hu=float(xr.uniform(100.0, 125.0)),
                    twist=float(xr.uniform(0.15, 0.35)),
