@@ -116,7 +116,7 @@ def shapes_line() -> str:
         return "no sections"
     a = np.array(SHAPES)
     r = a[:, 0] / np.maximum(a[:, 1], 1e-6)
-    return (f"sections {len(a)}: length median {np.median(a[:, 0]):.1f} mm (p10 {np.percentile(a[:, 0], 10):.1f}, "
+    return (f"sections {len(a)}: length median {np.median(a[:, 0]):.2f} mm (p10 {np.percentile(a[:, 0], 10):.1f}, "
             f"p90 {np.percentile(a[:, 0], 90):.1f}), thickness median {np.median(a[:, 1]):.1f} mm, "
             f"length / thickness median {np.median(r):.2f}")
 
