@@ -56,7 +56,8 @@ from scipy import ndimage
 from scipy.interpolate import make_interp_spline
 
 from cacscore.phantom.chestwall import (AP_C_MAX, CART_THETA, Body, Thorax, ap_source_rows, capsule_footprint, cartilage_lift, draw_body,
-                                        RibsV19, draw_ribs_v19, rib_section_v19,
+                                        RibsV19, RibsV20, cartilage_calcium_share, draw_ribs_v19, draw_ribs_v20,
+                                        rib_section_v19,
                                         draw_thorax, lens, septa, wobbly_ellipse_footprint,
                                         sheet_band, texture_fields)
 from cacscore.phantom.lungvessels import add_twigs, colonise, splat_fraction, tree_segments
@@ -107,6 +108,7 @@ class VersionFeatures:
     spine_v17: bool = False  # v17: the column's whole curve at the heart's levels, the heart against it (V17_*)
     chest_v18: bool = False  # v18: rounded retrosternal fat, a 3-D bowel field, the chest's sides curved (V18_*)
     ribs_v19: bool = False  # v19: ribs as flat curved plates (cortex, marrow), cartilage to the sternum (RibsV19)
+    ribs_v20: bool = False  # v20: v19's ribs as thin slices cut them (ovals), varied; calcified cartilage (RibsV20)
 
 
 VERSION_FEATURES = {
@@ -125,6 +127,8 @@ VERSION_FEATURES = {
                            spine_v17=True, chest_v18=True),
     "v19": VersionFeatures(mac="v9", lcx_in_fat=True, high_right_dome=True, kyphosis=True, abdomen=True,
                            spine_v17=True, chest_v18=True, ribs_v19=True),
+    "v20": VersionFeatures(mac="v9", lcx_in_fat=True, high_right_dome=True, kyphosis=True, abdomen=True,
+                           spine_v17=True, chest_v18=True, ribs_v19=True, ribs_v20=True),
 }
 """The one place that says which anatomy version has which feature (session 16; the modules ask features(version)
 instead of comparing version names)."""
@@ -1477,7 +1481,9 @@ def draw_anatomy(rng: np.random.Generator, *, version: str = ANATOMY_VERSION) ->
     if features(version).chest_v18:  # v18: its own stream (24); painted only (_curve_sides, _fill_retrosternal_v18)
         sc = np.random.default_rng([tex_seed, 24])
         anat = replace(anat, side_curve_mm=(float(sc.uniform(*V18_SIDE_TOP_MM)), float(sc.uniform(*V18_SIDE_LOW_MM))))
-    if features(version).ribs_v19:  # v19: its own stream (25); painted only (_paint_rib_sections_v19)
+    if features(version).ribs_v20:  # v20: its own stream (26); painted only (_paint_rib_sections_v19's v20 branch)
+        anat = replace(anat, ribs_v19=draw_ribs_v20(np.random.default_rng([tex_seed, 26])))
+    elif features(version).ribs_v19:  # v19: its own stream (25); painted only (_paint_rib_sections_v19)
         anat = replace(anat, ribs_v19=draw_ribs_v19(np.random.default_rng([tex_seed, 25])))
     if MEDIASTINUM_REALISM:  # session 14: its own stream (19); before the trees, which grow from its hila
         anat = replace(anat, **_draw_mediastinum_v14(np.random.default_rng([tex_seed, 19]), anat))
@@ -3095,6 +3101,11 @@ def _paint_ribs_range(anat: Anatomy, cv: Canvas, bone_k: float, ks: slice, x_sca
     iy, ix, u, t_c = iy[col], ix[col], u[col], t_c[:, col]
     is_rib = is_rib[col]
     lo_e, hi_e = edges[:-1, None].astype(np.float32), edges[1:, None].astype(np.float32)
+    if isinstance(anat.ribs_v19, RibsV20):  # v20: v8-v18's whole fall (t_c as drawn), each rib moved and scaled
+        theta = theta[col]
+        _paint_rib_sections_v19(anat, cv, bone_k, ks, (iy, ix), u, t_c, theta, is_rib, (lo_e, hi_e),
+                                kk[:, col].astype(np.int64))
+        return
     if anat.ribs_v19 is not None:  # v19: each rib a flat plate (cortex, marrow), falling less (rib_fall_v19)
         theta = theta[col]
         t_r = anat.rib_drop * (1 - np.cos(theta[is_rib])) / 2 * rib_fall_v19(anat)
@@ -3152,13 +3163,16 @@ def rib_fall_v19(anat: Anatomy) -> float:
 
 
 def _paint_rib_sections_v19(anat: Anatomy, cv: Canvas, bone_k: float, ks: slice, pix: tuple, u: np.ndarray,
-                            t_c: np.ndarray, theta: np.ndarray, is_rib: np.ndarray, z_edges: tuple) -> None:
+                            t_c: np.ndarray, theta: np.ndarray, is_rib: np.ndarray, z_edges: tuple,
+                            rib_k: np.ndarray | None = None) -> None:
     """v19: _paint_ribs_range's band with each rib's section a rounded rectangle (rib_section_v19) instead of a lens:
     a cortex shell (RibsV19.cortex thick) round marrow, the costal cartilage beyond the costochondral junction
     (CART_THETA[0]) a plate of the rib's anterior height. The section grows taller and thinner from the neck to the
     junction and is tilted (outer edge lower) most at the lateral wall. The cartilages' centre lines (t_c) are
     v8-v18's (the ribs' fall less, rib_fall_v19), so the cartilage calcium drawn on them still lies inside the
-    cartilages. pix: the band's (rows, columns)."""
+    cartilages. pix: the band's (rows, columns). v20 (RibsV20; rib_k (nz, nb) the rib of each band voxel): an
+    elliptical section, each rib moved by its jitter (tapering to 0 at the junction) and its height scaled, and the
+    cartilages' patchy calcification (_paint_cartilage_calcium_v20)."""
     r, grid, img = anat.ribs_v19, cv.grid, cv.img
     iy, ix = pix
     lo_e, hi_e = z_edges
@@ -3166,6 +3180,12 @@ def _paint_rib_sections_v19(anat: Anatomy, cv: Canvas, bone_k: float, ks: slice,
     half_h = np.where(is_rib, r.half_h[0] + (r.half_h[1] - r.half_h[0]) * w, r.half_h[1])
     half_t = np.where(is_rib, r.half_t[0] + (r.half_t[1] - r.half_t[0]) * w, r.half_t[1] + 0.8)
     centre = t_c - (r.twist * np.sin(theta) * u).astype(np.float32)[None]  # (nz, nb)
+    power, hs = 3.0, None
+    if rib_k is not None:  # v20
+        power = r.power
+        jit = np.asarray(r.jitter, np.float32)[rib_k] * np.where(is_rib, 1.0 - w, 0.0).astype(np.float32)[None]
+        centre = centre + jit
+        hs = np.where(is_rib[None], np.asarray(r.hscale, np.float32)[rib_k], np.float32(1.0))
     v = img[ks, iy, ix]
     bright = np.zeros(v.shape, bool)
     lv = cv.lab[ks, iy, ix] if cv.lab is not None else None
@@ -3173,12 +3193,34 @@ def _paint_rib_sections_v19(anat: Anatomy, cv: Canvas, bone_k: float, ks: slice,
                                   (r.cortex, r.marrow_hu * bone_k, is_rib, None),
                                   (0.0, r.cart_hu, ~is_rib, "costal_cartilage")):
         sel = np.nonzero(which & (np.abs(u) < half_t - grow + grid.px_mm))[0]
-        hh, cover = rib_section_v19(u[sel], half_t[sel] - grow, half_h[sel] - grow, grid.px_mm)
+        if hs is None:
+            hh, cover = rib_section_v19(u[sel], half_t[sel] - grow, half_h[sel] - grow, grid.px_mm)
+            hh = hh[None]
+        else:  # v20: each rib's own height
+            hh, cover = rib_section_v19(u[sel][None], half_t[sel][None] - grow,
+                                        half_h[sel][None] * hs[:, sel] - grow, grid.px_mm, power)
+            cover = cover[0]
         c = centre[:, sel]
-        f = np.clip(np.minimum(c + hh[None], hi_e) - np.maximum(c - hh[None], lo_e), 0, None) / np.float32(grid.dz_mm)
+        f = np.clip(np.minimum(c + hh, hi_e) - np.maximum(c - hh, lo_e), 0, None) / np.float32(grid.dz_mm)
         f *= cover[None]
         _blend_section(v, bright, lv, sel, f, hu, name)
+        if rib_k is not None and name == "costal_cartilage" and r.calcified:
+            _paint_cartilage_calcium_v20(anat, cv, (v, bright, lv), sel, f, (ix, 0.5 * (lo_e + hi_e)), theta,
+                                         bone_k)
     _write_band(cv, img, (ks, iy, ix), v, bright, lv)
+
+
+def _paint_cartilage_calcium_v20(anat: Anatomy, cv: Canvas, band: tuple, sel: np.ndarray, f: np.ndarray, where: tuple,
+                                 theta: np.ndarray, bone_k: float) -> None:
+    """v20: the cartilage voxels' calcified share (cartilage_calcium_share over the arc along the band and the height)
+    blended to RibsV20.calc_hu x bone density: bright, labelled cartilage_calcium where it covers half a voxel."""
+    v, bright, lv = band
+    ix, zc = where
+    r = anat.ribs_v19
+    s = (theta[sel] * 0.5 * (anat.cav_ab[0] + anat.cav_ab[1])).astype(np.float32)[None]
+    side = np.sign(cv.grid.x_mm[ix[sel]] - anat.cav_c[0]).astype(np.float32)[None]
+    share = cartilage_calcium_share(r, s, zc.astype(np.float32), side)
+    _blend_section(v, bright, lv, sel, f * share, r.calc_hu * bone_k, "cartilage_calcium")
 
 
 def _paint_scapulae(anat: Anatomy, cv: Canvas, bone_k: float) -> None:

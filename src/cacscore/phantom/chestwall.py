@@ -251,11 +251,73 @@ def draw_ribs_v19(xr: np.random.Generator) -> RibsV19:
                    twist=float(xr.uniform(0.25, 0.5)))
 
 
-def rib_section_v19(u: np.ndarray, half_t: np.ndarray, half_h: np.ndarray, px: float) -> tuple[np.ndarray, np.ndarray]:
-    """A rib's (or cartilage's) cross-section as a rounded rectangle (a superellipse of power 3): at radial offset u
-    from its centre line, its half-height (mm) and the in-plane coverage of the pixel (anti-aliased along the radius).
-    Arrays broadcast; returns (half-height, coverage) float32."""
+def rib_section_v19(u: np.ndarray, half_t: np.ndarray, half_h: np.ndarray, px: float,
+                    power: float = 3.0) -> tuple[np.ndarray, np.ndarray]:
+    """A rib's (or cartilage's) cross-section as a rounded rectangle (a superellipse of power 3; v20: 2, an ellipse):
+    at radial offset u from its centre line, its half-height (mm) and the in-plane coverage of the pixel
+    (anti-aliased along the radius). Arrays broadcast; returns (half-height, coverage) float32."""
     a = np.clip(np.abs(u) / half_t, 0.0, 1.0)
-    hz = half_h * (1.0 - a ** 3) ** (1.0 / 3.0)
+    hz = half_h * (1.0 - a ** power) ** (1.0 / power)
     cover = np.clip((half_t - np.abs(u)) / px + 0.5, 0.0, 1.0)
     return hz.astype(np.float32), cover.astype(np.float32)
+
+
+@dataclass(frozen=True)
+class RibsV20(RibsV19):
+    """Anatomy v20 (session 23, issue 15): v19's cortex / marrow ribs cut as a real thin slice cuts them.
+
+    Measured on LIDC-IDRI-0002's 1.25 mm slices at the heart's levels (bench/rib_ring.py): 5 separate rib sections per
+    hemithorax (p10 4, p90 6), each a short oval with a cortex ring; v19 drew 3 long thin bands per side with the
+    anterior sector empty. v20 lets each rib make v8-v18's whole fall from its neck to the costochondral junction (so
+    rib k meets its own cartilage, and the cartilage calcium drawn on it), with an elliptical section (``power`` 2)
+    thicker than v19's. Per rib (0-11): ``jitter`` mm added to its height (tapering to 0 at the junction, where the
+    cartilages stay v8-v18's) and ``hscale`` its height's scale, so the coronal's ribs are not an evenly spaced column
+    of identical bars. ``calcified``: the cartilages carry patchy calcification (real older chests: 200-600 HU patches
+    in 100-150 HU cartilage): where the smooth field sum_i cos(ks_i s + kz_i z + phase_i) / n (s the arc along the
+    band, mm; one phase per side) exceeds ``calc_thr``, the cartilage turns to ``calc_hu`` (labelled
+    cartilage_calcium, never coronary)."""
+
+    jitter: tuple[float, ...] = ()
+    hscale: tuple[float, ...] = ()
+    power: float = 2.0
+    calcified: bool = False
+    calc_hu: float = 0.0
+    calc_thr: float = 1.0
+    calc_waves: tuple[tuple[float, float, float, float], ...] = ()
+
+
+P_CARTILAGE_CALCIFIED_V20 = 0.6
+"""v20: the share of patients whose costal cartilages carry patchy calcification (common past 40-50 years, the age of
+the scanned population; LIDC-IDRI-0002 shows it at its root level)."""
+
+
+def draw_ribs_v20(xr: np.random.Generator) -> RibsV20:
+    """A patient's :class:`RibsV20` from its own generator (every other draw stays as it was). Sections: 9-12 mm high
+    behind, 11-14 mm at the junction; 6.4-7.6 mm thick behind, 5.2-6.4 mm in front (the sections measured on
+    LIDC-IDRI-0002's thin slices are 6.5 mm thick (median), bench/rib_ring.py; 8-10 mm drew 9-10 mm ovals). Per-rib jitter +-3 mm and scale 0.9-1.1 keep every section inside
+    its rib period (bench: tests/test_phantom_v20.py)."""
+    return RibsV20(half_h=(float(xr.uniform(4.5, 6.0)), float(xr.uniform(5.5, 7.0))),
+                   half_t=(float(xr.uniform(3.2, 3.8)), float(xr.uniform(2.6, 3.2))),
+                   cortex=float(xr.uniform(1.0, 1.5)), cortex_hu=float(xr.uniform(750.0, 950.0)),
+                   marrow_hu=float(xr.uniform(200.0, 300.0)), cart_hu=float(xr.uniform(100.0, 125.0)),
+                   twist=float(xr.uniform(0.15, 0.35)),
+                   jitter=tuple(float(v) for v in xr.uniform(-3.0, 3.0, 12)),
+                   hscale=tuple(float(v) for v in xr.uniform(0.9, 1.1, 12)), power=2.0,
+                   calcified=bool(xr.random() < P_CARTILAGE_CALCIFIED_V20), calc_hu=float(xr.uniform(250.0, 600.0)),
+                   calc_thr=float(xr.uniform(0.15, 0.45)),
+                   calc_waves=tuple((float(xr.uniform(0.06, 0.25)) * float(xr.choice([-1.0, 1.0])),
+                                     float(xr.uniform(0.15, 0.5)), float(xr.uniform(0, 2 * np.pi)),
+                                     float(xr.uniform(0, 2 * np.pi))) for _ in range(3)))
+
+
+def cartilage_calcium_share(r: RibsV20, s_mm: np.ndarray, z_mm: np.ndarray, side: np.ndarray) -> np.ndarray:
+    """v20: the share (0-1) of a cartilage voxel that is calcified at arc s (mm along the band), height z (mm) on side
+    (+1 left, -1 right): 0 below the threshold, rising to 1 over 0.15 of the field (soft-edged patches)."""
+    if not r.calcified:
+        return np.zeros(np.broadcast(s_mm, z_mm, side).shape, np.float32)
+    f = np.zeros(np.broadcast(s_mm, z_mm, side).shape, np.float32)
+    for ks, kz, ph_r, ph_l in r.calc_waves:
+        f += np.cos(np.float32(ks) * s_mm + np.float32(kz) * z_mm + np.where(side > 0, np.float32(ph_l),
+                                                                               np.float32(ph_r)))
+    f /= np.float32(len(r.calc_waves))
+    return np.clip((f - np.float32(r.calc_thr)) / np.float32(0.15), 0.0, 1.0).astype(np.float32)
