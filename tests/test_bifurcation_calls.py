@@ -73,3 +73,13 @@ def test_the_split_spec_reads_the_anchor_keep_keys():
     assert parse_split("10,5").anchor_keep_p is None
     assert parse_split("10,5,keepp=0.95,keepabs=1").anchor_keep_unanchored is True
     assert parse_split("10,5,keepp=0.95").anchor_keep_unanchored is False
+
+
+def test_the_split_spec_reads_the_lca_self_keys():
+    """Session 23 (wt31b): lcaself / lcaselfmm set SplitSettings.lca_self_p / lca_self_mm; without them off / 10 mm."""
+    from voxel_split import parse_split
+
+    s = parse_split("10,5,anchor=0.95,self=1,lcaself=0.5")
+    assert (s.lca_self_p, s.lca_self_mm) == (0.5, 10.0)
+    assert parse_split("10,5,lcaself=0.6,lcaselfmm=12").lca_self_mm == 12.0
+    assert parse_split("10,5").lca_self_p is None

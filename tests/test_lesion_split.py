@@ -670,3 +670,58 @@ def test_anchor_keep_unanchored_keeps_a_sure_lca_piece_only_where_no_lca_anchor_
     limited = dataclasses.replace(rule, anchor_keep_unanchored=True)
     assert split_labels(*args, limited)[1, 21, 11] == 2  # an LCA anchor in reach: the anchor rule decides
     assert split_labels(*args, dataclasses.replace(limited, anchor_mm=12.0))[1, 21, 11] == 1
+
+
+def test_lca_self_p_keeps_the_pieces_of_an_lca_called_blob_far_from_the_branch_calls_lca(tmp_path):
+    """SplitSettings.lca_self_p (session 23, wt31b): the bar (class LAD after the vote, the MLP's whole call LCA 0.7,
+    not sure) lies with its left end ~5 mm below a sure LAD square and its right end ~17 mm from it; every piece reads
+    LCA 0.6 (at the fork every piece reads LCA). The anchor rule gives the whole bar to the LAD (phantom v11 seed 14517
+    patient 38's fork blob); with lca_self_p the pieces farther than lca_self_mm from every sure branch call keep LCA, the
+    near ones go LAD. No change when a sure LCA call lies within anchor_mm, or when the bar's whole call is LAD."""
+    hu = _volume()
+    cand = _candidates(hu)
+    bar, speck, square = (int(cand.ids[1, 21, 30]) - 1, int(cand.ids[1, 41, 41]) - 1, int(cand.ids[2, 12, 12]) - 1)
+    classes = np.zeros(cand.n, np.int64)
+    classes[[bar, square]] = [2, 2]
+
+    def calls_for(whole_bar, speck_lca):
+        def calls(rows, parent):
+            if len(rows) == cand.n and np.array_equal(parent, np.arange(cand.n)):
+                p = np.zeros((cand.n, 5))
+                p[:, 0] = 1.0
+                p[bar] = whole_bar
+                p[square] = [0.01, 0.0, 0.99, 0.0, 0.0]
+                if speck_lca:
+                    p[speck] = [0.03, 0.97, 0.0, 0.0, 0.0]
+                return p
+            p = np.zeros((len(rows), 5))
+            p[:, 1], p[:, 0] = 0.6, 0.4
+            return p
+        return calls
+
+    lca_blob = [0.29, 0.7, 0.01, 0.0, 0.0]
+    args = (cand.ids, hu, classes, cand.features, cand.heart_index, SP, 130.0, calls_for(lca_blob, False))
+    rule = SplitSettings(min_area_mm2=10.0, piece_mm2=5.0, anchor_p=0.95, anchor_self=True, lca_agree=True)
+    assert set(np.unique(split_labels(*args, rule)[1, 20:24, 10:50])) == {2}  # the anchor rule: LAD whole
+    on = dataclasses.replace(rule, lca_self_p=0.5)
+    lab = split_labels(*args, on)
+    assert lab[1, 21, 11] == 2 and lab[1, 21, 48] == 1  # near the LAD call: LAD; far from it: left main
+    assert lab[2, 12, 12] == 2  # the sure call itself (small, not cut) keeps its class
+    assert set(np.unique(split_labels(*args, dataclasses.replace(on, lca_self_mm=30.0))[1, 20:24, 10:50])) == {2}
+    assert set(np.unique(split_labels(*args, dataclasses.replace(on, lca_self_p=0.8))[1, 20:24, 10:50])) == {2}
+    # a sure LCA call within anchor_mm (the speck, ~11 mm from the bar's centroid): the anchor rule decides as before
+    classes_lca = classes.copy()
+    classes_lca[speck] = 1
+    near = (cand.ids, hu, classes_lca, cand.features, cand.heart_index, SP, 130.0, calls_for(lca_blob, True))
+    np.testing.assert_array_equal(split_labels(*near, on), split_labels(*near, rule))
+    # a bar the MLP reads LAD as a whole (0.7, not sure): untouched
+    lad = (*args[:7], calls_for([0.29, 0.01, 0.7, 0.0, 0.0], False))
+    np.testing.assert_array_equal(split_labels(*lad, on), split_labels(*lad, rule))
+    model = L.load_model(Path(__file__).parent / "data" / "lesion_model_phantom300")
+    s = dataclasses.replace(on, lca_self_mm=12.0)
+    L.save_model(dataclasses.replace(model, config=model.config.with_split(s)), tmp_path / "m")
+    assert L.load_model(tmp_path / "m").config.split == s
+    assert SplitSettings().lca_self_p is None  # off by default
+    for bad in ({"lca_self_p": 0.0}, {"lca_self_p": 1.5}, {"lca_self_mm": -1.0}):
+        with pytest.raises(ValueError, match="bad split"):
+            SplitSettings(**bad)

@@ -140,6 +140,20 @@ class SplitSettings:
     # (docs/lesion_scorer.md "(session 21, wt29a)") the pieces kept in spite of a near LCA anchor were the wrong ones
     # (seed 14510 p2: an LCX piece read LCA 0.98 beside a sure LCX anchor; 14501 p45: three LAD pieces read LCA 1.0)
     anchor_keep_unanchored: bool = False
+    # session 23 (wt31b), opt-in, with the anchor rule: a cut candidate whose own MLP call as a whole (argmax of its
+    # four vessel probabilities) is LCA with p >= lca_self_p, with no sure LCA call within anchor_mm of it and not itself
+    # a sure self anchor (anchor_self), keeps as LCA its pieces that lie farther than lca_self_mm (3-D) from every sure
+    # branch (LAD / LCX) call of the patient (and, with lca_agree, whose own call is LCA); its other pieces go to the
+    # anchors as before. Why: where the patient has no sure left-main call, the anchors near the fork are all branch
+    # calls and the anchor rule hands every piece of a slice blob across the fork to the LAD / LCX (phantom v11 seed
+    # 14517 patient 38: a 728 AU blob, labels LCA 135 / LCX 121 voxels, MLP LCA 0.71 as a whole, classed LAD by the
+    # structure vote; its left-main pieces lie 10.9-14.0 mm from the nearest sure branch call, its LCX pieces 5.1-8.1 mm
+    # from a sure LCX call one slice down: 516 AU of left main -> 0; docs/lesion_scorer.md "(session 23, wt31b)"). The
+    # MLP's piece calls alone do not separate them (there every piece, LAD voxels too, reads LCA). A blob the MLP reads
+    # as a branch as a whole is not touched (the converse case 14867 p28, an LAD top slice read LAD 0.96 whose pieces
+    # read LCA). None: off. lca_len_mm still limits the pieces it keeps
+    lca_self_p: float | None = None
+    lca_self_mm: float = 10.0
 
     def __post_init__(self) -> None:
         if not (self.min_area_mm2 > 0 and self.piece_mm2 > 0 and self.max_pieces >= 2 and self.min_part_mm2 >= 0) or \
@@ -152,7 +166,8 @@ class SplitSettings:
                 not (self.branch_mm is None or float(self.branch_mm) > 0) or not self.branch_gap_mm >= 0 or \
                 not self.branch_gap_cost >= 1 or not self.branch_margin_mm >= 0 or not self.branch_min_mm >= 0 or \
                 not (self.anchor_keep_p is None or 0 < float(self.anchor_keep_p) <= 1) or \
-                not set(self.anchor_keep_vessels) <= set(LEFT):
+                not set(self.anchor_keep_vessels) <= set(LEFT) or \
+                not (self.lca_self_p is None or 0 < float(self.lca_self_p) <= 1) or not self.lca_self_mm >= 0:
             raise ValueError(f"bad split settings: {self!r}")
 
     @property
@@ -267,6 +282,21 @@ def nearest_anchor(points: np.ndarray, anchor_points: np.ndarray, anchor_vessels
     return out
 
 
+def lca_self_applies(settings: SplitSettings, proba: np.ndarray, position_mm: np.ndarray,
+                    lca_anchors_mm: np.ndarray) -> bool:
+    """Whether a cut candidate keeps its pieces far from the branch calls LCA (SplitSettings.lca_self_p): its own MLP call as a whole
+    (argmax of ``proba[1:5]``, proba (5,)) is LCA with p >= lca_self_p and no sure LCA call (``lca_anchors_mm``, (m,
+    3) dz / dy / dx) lies within anchor_mm of its centroid (``position_mm``, (3,))."""
+    if settings.lca_self_p is None:
+        return False
+    p = np.asarray(proba, np.float64)
+    if int(np.argmax(p[1:5])) != 0 or p[1] < float(settings.lca_self_p):
+        return False
+    d = np.linalg.norm(np.asarray(lca_anchors_mm, np.float64).reshape(-1, 3) - np.asarray(position_mm, np.float64),
+                       axis=1)
+    return not bool((d <= settings.anchor_mm).any())
+
+
 def split_labels(ids: np.ndarray, hu: np.ndarray, classes: np.ndarray, features: np.ndarray,
                  heart_index: Sequence[float], spacing_mm: Sequence[float], threshold_hu: float,
                  proba: Callable[[np.ndarray, np.ndarray], np.ndarray], settings: SplitSettings = SplitSettings()) -> np.ndarray:
@@ -340,6 +370,14 @@ def split_labels(ids: np.ndarray, hu: np.ndarray, classes: np.ndarray, features:
                     d = np.linalg.norm(pos[:, None, :] - pts[None, :, :], axis=2)
                     keep &= ~((d <= settings.anchor_mm) & (ves[None, :] == own_piece[:, None])).any(1)
                 limited = np.where(keep, own_piece, limited)
+            if not (settings.anchor_self and own_sure[c]) and \
+                    lca_self_applies(settings, every[c], f[c, at], anchor_positions[anchor_vessel == 1]):
+                branch = pts[np.isin(ves, (2, 3))]  # the sure branch calls (the cut candidate's own is no LCA one)
+                far = np.full(len(pos), True) if len(branch) == 0 else \
+                    np.linalg.norm(pos[:, None, :] - branch[None], axis=2).min(1) > settings.lca_self_mm
+                if settings.lca_agree:
+                    far &= own_piece == 1
+                limited = np.where(far, 1, limited)
             vessel = limited
         done.append((c, zyx, piece, pos, p, vessel))
     if settings.lca_len_mm is not None and done:
