@@ -86,7 +86,8 @@ def test_a_surface_below_the_scan_is_found_under_the_heart_from_its_fat_line():
     assert np.all(out[:1] == 0.0)  # far from the heart: the scan's bottom, as before
 
 
-def test_s23_is_s19o_with_the_diaphragm_found_under_the_heart():
-    s23, s19o = sac_options("s23"), SAC_VERSIONS["s19o"]
-    assert s23.diaphragm_under_heart and not s19o.diaphragm_under_heart and not s23.diaphragm_from_sac
-    assert s23.oesophagus_mm == s19o.oesophagus_mm and s23.heart_back_mm == s19o.heart_back_mm
+def test_s23_is_s19_with_the_diaphragm_found_under_the_heart():
+    s23, s23f, s19 = sac_options("s23"), sac_options("s23f"), SAC_VERSIONS["s19"]
+    assert s23.diaphragm_under_heart and s23f.diaphragm_under_heart and not s19.diaphragm_under_heart
+    assert s23.diaphragm_from_sac and not s23f.diaphragm_from_sac
+    assert s23.oesophagus_mm == s23f.oesophagus_mm == s19.oesophagus_mm and s23.heart_back_mm == s19.heart_back_mm

@@ -434,13 +434,17 @@ class SacOptions:
 
 SAC_VERSIONS = {"s18": SacOptions(), "s19": SacOptions(oesophagus_mm=20.0, diaphragm_from_sac=True),
                 "s19o": SacOptions(oesophagus_mm=20.0), "s22": SacOptions(oesophagus_mm=20.0, heart_back_mm=20.0),
-                "s23": SacOptions(oesophagus_mm=20.0, diaphragm_under_heart=True),
-                "s23s": SacOptions(oesophagus_mm=20.0, diaphragm_from_sac=True, diaphragm_under_heart=True)}
+                "s23": SacOptions(oesophagus_mm=20.0, diaphragm_from_sac=True, diaphragm_under_heart=True),
+                "s23f": SacOptions(oesophagus_mm=20.0, diaphragm_under_heart=True)}
 """Named settings of :class:`SacOptions` a lesion model can ask for (ClassifierConfig.chest_sac): "s18" the shipped
 finder, "s19" the oesophageal cut and the diaphragm from the sac's floor (session 19, wt27b), "s19o" the cut alone
 (the anatomy rules' below-the-diaphragm margin, 15 mm, was set against the old surface, which lies 8 mm too high
 under the heart on phantoms: the lowered surface lets one more abdominal candidate through on seed 14501, #24);
-"s22" is "s19o" with the heart-back cut (SacOptions.heart_back_mm; session 22, wt30b)."""
+"s22" is "s19o" with the heart-back cut (SacOptions.heart_back_mm; session 22, wt30b); "s23" is "s19" with the diaphragm
+also found under the heart in the image (SacOptions.diaphragm_under_heart: the fat line between the heart and the
+abdomen; session 23, wt31a), "s23f" that without the mask's floor (on the LIDC series the fat line is found on 0003
+only). Their surface lies lower under the heart than the one the 15 mm below-the-diaphragm margin was set against:
+read them with bench/lookalike_calls.RULES "below_dia_10" (docs/chest_anatomy.md "(session 23, wt31a)")."""
 OESOPHAGUS_RIGHT_MM = 25.0
 """How far right of the descending aorta's right edge the oesophageal band reaches: the oesophagus (15-20 mm across)
 lies in front of and right of the aorta at the heart's levels (LIDC-IDRI-0003: its centre 8-15 mm right of the
