@@ -898,14 +898,15 @@ def diaphragm_under_heart(g: np.ndarray, lungs: np.ndarray, heart: np.ndarray, d
     image, and its :class:`Part` (:class:`SacOptions` diaphragm_under_heart; session 23, wt31a).
 
     The surface from :func:`find_diaphragm` is first redrawn with ``in_scan`` when it was not found because the
-    lungs reach the lowest slice (the scan's bottom, 0 mm, where no lateral floor lies inside the scan). Then in
-    each column of the mask (grown UNDER_HEART_GROW_MM in-plane), from the mask's floor (or the surface, if lower) down to
-    UNDER_HEART_BELOW_MM under the surface, the highest fat voxel (FAT_FLOOR_HU, 3 x 3 mean) that has at least
-    UNDER_HEART_RUN_MM of soft tissue (UNDER_HEART_SOFT_HU) under it, or soft tissue down to the scan's bottom,
-    marks the abdomen's top under it (the epicardial and pericardial fat between the heart and the liver); patches
-    of such columns smaller than FAT_FLOOR_MIN_CM2 are dropped (fat of a groove), the heights are median-filtered
-    over 5 x 5 columns (which also fills the columns within 2 of a found one), and the surface only goes down (never above the lung floors' surface). Columns with no
-    such fat keep the surface (a heart on the liver with no fat between, as on the LIDC series)."""
+    lungs reach the lowest slice (or, when no lateral floor lies inside the scan, started at the scan's bottom).
+    Then in each column of the mask grown UNDER_HEART_GROW_MM in-plane, from the mask's floor (or the surface, if
+    lower) down to UNDER_HEART_BELOW_MM under the surface, the highest fat voxel (FAT_FLOOR_HU, 3 x 3 mean) with at
+    least UNDER_HEART_RUN_MM of soft tissue (UNDER_HEART_SOFT_HU) under it, or soft tissue down to the scan's
+    bottom, marks the abdomen's top under it (the epicardial and pericardial fat between the heart and the liver).
+    Patches of such columns smaller than FAT_FLOOR_MIN_CM2 are dropped (fat of a groove); the heights are
+    median-filtered over 5 x 5 columns (which also fills the columns within 2 of a found one); the surface only goes
+    down (never above the lung floors' surface). Columns with no such fat keep the surface (a heart on the liver
+    with no fat between: LIDC-IDRI-0001 / 0002)."""
     below_scan = redrawn = False
     if not np.isfinite(diaphragm_mm).any() or not part.found:
         surface, _, p2 = find_diaphragm(lungs, grid_mm, midline_x, in_scan=True)
