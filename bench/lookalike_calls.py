@@ -195,7 +195,11 @@ RULES: dict[str, dict] = {"above_root_25": {"above_root_outside_mm": 25.0},
                           # session 22 (wt30a): the aortic-wall rule's root exemption read with the pericardial mask
                           # (AnatomyRules.root_clear_in_sac_mm; docs/lesion_scorer.md, "The aortic-wall rule at the
                           # root (session 22, wt30a)")
-                          "root_sac_40": {"root_clear_in_sac_mm": 40.0}}
+                          "root_sac_40": {"root_clear_in_sac_mm": 40.0},
+                          # session 23 (wt31a): the below-the-diaphragm margin for a diaphragm found under the heart
+                          # (chest_sac "s23"): 15 mm was set against the lung floors' surface, ~7 mm too high under the
+                          # heart on phantoms (docs/chest_anatomy.md "(session 23, wt31a)")
+                          "below_dia_10": {"below_diaphragm_mm": 10.0}}
 """name -> AnatomyRules fields switched for ``--rule`` (filled in as rules are pre-registered)."""
 
 

@@ -10,6 +10,7 @@ z ascending = inferior -> superior, y = patient posterior, x = patient left (``c
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
@@ -256,12 +257,18 @@ def _lung_hull(lungs: np.ndarray) -> np.ndarray:
     return out
 
 
-def find_diaphragm(lungs: np.ndarray, grid_mm: np.ndarray, midline_x: float) -> tuple[np.ndarray, tuple[float, float], Part]:
+def find_diaphragm(lungs: np.ndarray, grid_mm: np.ndarray, midline_x: float, *,
+                   in_scan: bool = False) -> tuple[np.ndarray, tuple[float, float], Part]:
     """(y, x) height (mm) of the diaphragm under each column and the two domes' heights (right, left).
 
     The lung floor of each column is the diaphragm where the lungs reach down to it; columns whose floor lies
     more than 15 mm above the level where the lungs have half their largest cross-section are the top of the
-    heart or the hila, not the diaphragm, and take the nearest valid column's height instead."""
+    heart or the hila, not the diaphragm, and take the nearest valid column's height instead.
+
+    in_scan (session 23, wt31a; :class:`SacOptions` diaphragm_under_heart): when the lungs reach the lowest slice,
+    the columns whose floor is that slice (the costophrenic recesses under the scan) are left out and the others
+    still make the surface, instead of no surface at all (seeds 14513 p38 and 14897 p6: the liver's top under the
+    heart lies 7.5 mm over the scan's bottom, inside the scan)."""
     nz = lungs.shape[0]
     area = lungs.sum((1, 2))
     if area.max() == 0:
@@ -274,7 +281,9 @@ def find_diaphragm(lungs: np.ndarray, grid_mm: np.ndarray, midline_x: float) -> 
     # lateral columns see the diaphragm, the medial ones the top of the heart
     lateral = np.abs(xs - midline_x) * grid_mm[2] > 50
     valid = any_lung & lateral & (floor <= k_half + 40.0 / grid_mm[0])
-    if k_half == 0 and floor[any_lung].min() == 0:
+    if in_scan:
+        valid &= floor > 0
+    if k_half == 0 and floor[any_lung].min() == 0 and not (in_scan and valid.sum() >= 10):
         return np.zeros(lungs.shape[1:]), (np.nan, np.nan), Part(False, 0.0, "the lungs reach the lowest slice: "
                                                                          "the diaphragm is below the scan")
     if valid.sum() < 10:
@@ -293,7 +302,7 @@ def find_diaphragm(lungs: np.ndarray, grid_mm: np.ndarray, midline_x: float) -> 
     for side in (xs < midline_x, xs >= midline_x):
         v = floor[valid & side]
         domes.append(float(np.percentile(v, 90)) * grid_mm[0] if len(v) else np.nan)
-    conf = 1.0 if floor[valid].min() > 0 else 0.5
+    conf = 1.0 if floor[valid].min() > 0 and not (in_scan and floor[any_lung].min() == 0) else 0.5
     return h, (domes[0], domes[1]), Part(True, conf, "" if conf == 1 else "the lungs reach the lowest slice")
 
 
@@ -420,15 +429,22 @@ class SacOptions:
     oesophagus_mm: float = 0.0
     diaphragm_from_sac: bool = False
     heart_back_mm: float = 0.0
+    diaphragm_under_heart: bool = False
 
 
 SAC_VERSIONS = {"s18": SacOptions(), "s19": SacOptions(oesophagus_mm=20.0, diaphragm_from_sac=True),
-                "s19o": SacOptions(oesophagus_mm=20.0), "s22": SacOptions(oesophagus_mm=20.0, heart_back_mm=20.0)}
+                "s19o": SacOptions(oesophagus_mm=20.0), "s22": SacOptions(oesophagus_mm=20.0, heart_back_mm=20.0),
+                "s23": SacOptions(oesophagus_mm=20.0, diaphragm_from_sac=True, diaphragm_under_heart=True),
+                "s23f": SacOptions(oesophagus_mm=20.0, diaphragm_under_heart=True)}
 """Named settings of :class:`SacOptions` a lesion model can ask for (ClassifierConfig.chest_sac): "s18" the shipped
 finder, "s19" the oesophageal cut and the diaphragm from the sac's floor (session 19, wt27b), "s19o" the cut alone
 (the anatomy rules' below-the-diaphragm margin, 15 mm, was set against the old surface, which lies 8 mm too high
 under the heart on phantoms: the lowered surface lets one more abdominal candidate through on seed 14501, #24);
-"s22" is "s19o" with the heart-back cut (SacOptions.heart_back_mm; session 22, wt30b)."""
+"s22" is "s19o" with the heart-back cut (SacOptions.heart_back_mm; session 22, wt30b); "s23" is "s19" with the diaphragm
+also found under the heart in the image (SacOptions.diaphragm_under_heart: the fat line between the heart and the
+abdomen; session 23, wt31a), "s23f" that without the mask's floor (on the LIDC series the fat line is found on 0003
+only). Their surface lies lower under the heart than the one the 15 mm below-the-diaphragm margin was set against:
+read them with bench/lookalike_calls.RULES "below_dia_10" (docs/chest_anatomy.md "(session 23, wt31a)")."""
 OESOPHAGUS_RIGHT_MM = 25.0
 """How far right of the descending aorta's right edge the oesophageal band reaches: the oesophagus (15-20 mm across)
 lies in front of and right of the aorta at the heart's levels (LIDC-IDRI-0003: its centre 8-15 mm right of the
@@ -859,6 +875,109 @@ def diaphragm_under_sac(diaphragm_mm: np.ndarray, heart: np.ndarray, grid_mm: np
     return np.where(has, np.minimum(diaphragm_mm, floor), diaphragm_mm)
 
 
+UNDER_HEART_BELOW_MM = 40.0
+"""How far under the lateral lung floors' surface (:func:`find_diaphragm`) the diaphragm under the heart is looked
+for: that surface lies ~20 mm above the liver's top under the heart where the heart's lowest slices sit among the
+liver's (phantom seed 14513 p20: +17 mm median over the sac's columns; session 23, wt31a)."""
+UNDER_HEART_RUN_MM = 15.0
+"""The least run of soft tissue (no fat, no lung) under the fat line for it to be the abdomen's top: the liver or
+the stomach's wall go on down; the heart's inferior wall under the fat of its grooves is 10 mm thick and ends on the
+fat under the heart."""
+UNDER_HEART_GROW_MM = 15.0
+"""The columns searched: the pericardial mask's, grown this far in-plane. The mask misses the heart's lowest right part
+where the lung floors' surface cuts it (seed 14513 p20: a 52 AU piece of the distal RCA 6.9 mm outside the mask stayed
+under the rule's margin with 5 mm)."""
+UNDER_HEART_SOFT_HU = (0.0, 150.0)
+"""Soft tissue under the fat line (in-plane 3 x 3 mean): liver 50-70, abdomen 40, stomach wall 18 HU without
+contrast; calcium or contrast above 150 is not the abdomen's top."""
+
+
+def diaphragm_under_heart(g: np.ndarray, lungs: np.ndarray, heart: np.ndarray, diaphragm_mm: np.ndarray,
+                          part: Part, grid_mm: np.ndarray, midline_x: float) -> tuple[np.ndarray, Part]:
+    """(y, x) diaphragm surface (mm) lowered, under the pericardial mask, to the top of the abdomen found in the
+    image, and its :class:`Part` (:class:`SacOptions` diaphragm_under_heart; session 23, wt31a).
+
+    The surface from :func:`find_diaphragm` is first redrawn with ``in_scan`` when it was not found because the
+    lungs reach the lowest slice (or, when no lateral floor lies inside the scan, started at the scan's bottom).
+    Then in each column of the mask grown UNDER_HEART_GROW_MM in-plane, from the mask's floor (or the surface, if
+    lower) down to UNDER_HEART_BELOW_MM under the surface, the highest fat voxel (FAT_FLOOR_HU, 3 x 3 mean) with at
+    least UNDER_HEART_RUN_MM of soft tissue (UNDER_HEART_SOFT_HU) under it, or soft tissue down to the scan's
+    bottom, marks the abdomen's top under it (the epicardial and pericardial fat between the heart and the liver).
+    Patches of such columns smaller than FAT_FLOOR_MIN_CM2 are dropped (fat of a groove); the heights are
+    median-filtered over 5 x 5 columns (which also fills the columns within 2 of a found one); the surface only goes
+    down (never above the lung floors' surface). Columns with no such fat keep the surface (a heart on the liver
+    with no fat between: LIDC-IDRI-0001 / 0002)."""
+    below_scan = redrawn = False
+    if not np.isfinite(diaphragm_mm).any() or not part.found:
+        surface, _, p2 = find_diaphragm(lungs, grid_mm, midline_x, in_scan=True)
+        if p2.found:
+            diaphragm_mm, part, redrawn = surface, p2, True
+        elif "below the scan" in part.reason and heart.any():
+            diaphragm_mm, below_scan = np.zeros(lungs.shape[1:]), True  # every lateral floor under the scan
+        else:
+            return diaphragm_mm, part
+    if not heart.any():
+        return diaphragm_mm, part
+    box = (slice(None), *_box_of(heart.any(0), int(np.ceil(UNDER_HEART_GROW_MM / grid_mm[1])) + 2))
+    sub = heart[box]
+    surface_k = diaphragm_mm[box[1:]] / grid_mm[0]
+    if below_scan:  # the mask had no floor: look in the scan's lowest UNDER_HEART_BELOW_MM
+        top_k = np.full(surface_k.shape, UNDER_HEART_BELOW_MM / grid_mm[0])
+        bottom_k = np.ones(surface_k.shape)
+    else:  # from the mask's floor, or the surface where it lies lower, down
+        # (a redrawn surface: the mask was drawn without a floor and may reach into the liver; the surface alone)
+        floor_k = np.where(sub.any(0) & (not redrawn), np.argmax(sub, axis=0), np.inf)
+        top_k = np.minimum(floor_k, np.floor(surface_k) + 1)
+        bottom_k = np.maximum(np.ceil(surface_k - UNDER_HEART_BELOW_MM / grid_mm[0]), 1)
+    lowered = _abdomen_top(g[box], lungs[box], sub, top_k, bottom_k, grid_mm)
+    if lowered is None:
+        return diaphragm_mm, part
+    out = diaphragm_mm.copy()
+    # (below the scan the 0 mm start is no surface: the found top replaces it, and it stays where none was found)
+    out[box[1:]] = np.where(np.isfinite(lowered), lowered, 0.0) if below_scan else np.minimum(diaphragm_mm[box[1:]],
+                                                                                             lowered)
+    if not part.found:  # the surface under the heart was found in the image: the rules may read it
+        part = Part(True, MIN_CONFIDENCE, "under the heart only: the lungs reach the lowest slice")
+    return out, part
+
+
+def _abdomen_top(g: np.ndarray, lungs: np.ndarray, heart: np.ndarray, top_k: np.ndarray, bottom_k: np.ndarray,
+                 grid_mm: np.ndarray) -> np.ndarray | None:
+    """(y, x) height (mm) of the abdomen's top under the fat line below the heart, looked for between the coarse
+    slices bottom_k and top_k of each column; +inf where none was found (see :func:`diaphragm_under_heart`); None
+    when no column has one."""
+    nz = g.shape[0]
+    smooth = ndimage.uniform_filter(g, size=(1, 3, 3))
+    fat = (smooth < FAT_FLOOR_HU) & ~lungs
+    soft = (smooth >= UNDER_HEART_SOFT_HU[0]) & (smooth <= UNDER_HEART_SOFT_HU[1]) & ~lungs
+    run = int(round(UNDER_HEART_RUN_MM / grid_mm[0]))
+    # soft[k-run .. k-1] all true, or soft from k-1 down to the scan's bottom: the abdomen under slice k
+    below = np.zeros(g.shape, bool)
+    for k in range(1, nz):
+        below[k] = soft[max(0, k - run):k].all(0)
+    cols = ndimage.binary_dilation(heart.any(0), iterations=max(1, int(round(UNDER_HEART_GROW_MM / grid_mm[1]))))
+    kk = np.arange(nz)[:, None, None]
+    line = fat & below & (kk <= top_k[None]) & (kk >= bottom_k[None]) & cols[None]
+    found = line.any(0)
+    if not found.any():
+        return None
+    high = nz - 1 - np.argmax(line[::-1], axis=0)  # the highest such fat voxel
+    lab, n = ndimage.label(found, np.ones((3, 3), bool))
+    area_cm2 = np.bincount(lab.ravel(), minlength=n + 1) * grid_mm[1] * grid_mm[2] / 100.0
+    area_cm2[0] = 0.0
+    found &= area_cm2[lab] >= FAT_FLOOR_MIN_CM2
+    if not found.any():
+        return None
+    h = np.where(found, (high - 0.5) * grid_mm[0], np.nan)  # the face between the fat and the abdomen's top
+    # the median of the found heights within 2 columns (~5 mm): smooths the sheet and fills the columns beside found
+    # ones, where a thin fat line partial-volumed over a 5 mm slice reads above FAT_FLOOR_HU (seed 14513 p20: -1 HU
+    # under a 52 AU distal RCA, the next column -27 HU)
+    with warnings.catch_warnings():  # a window with no found column: nan (all-nan slice), read as none found
+        warnings.simplefilter("ignore", RuntimeWarning)
+        med = ndimage.generic_filter(h, np.nanmedian, size=5, mode="nearest")
+    return np.where(np.isfinite(med) & cols, med, np.inf)
+
+
 TAIL_AREA_CM2 = 15.0
 """A lowest slice of the pericardial mask with less than this area, centred within TAIL_AORTA_MM of the
 descending aorta's centre, is the column in front of the aorta (oesophagus, the aorta's front half), not the
@@ -1247,6 +1366,9 @@ def read_chest(volume_or_hu: Volume | np.ndarray, spacing_mm: tuple[float, float
     apex, frame = _heart_frame(_apex_region(heart, hull, diaphragm, dome[1], midline_x, grid_mm), root, grid_mm)
     if sac.diaphragm_from_sac:  # after the apex: its region's floor stays the lung floors' surface
         diaphragm = diaphragm_under_sac(diaphragm, heart, grid_mm)
+    if sac.diaphragm_under_heart:  # after the mask and the apex, which stay those of the lung floors' surface
+        diaphragm, parts["diaphragm"] = diaphragm_under_heart(g, lungs, heart, diaphragm, parts["diaphragm"], grid_mm,
+                                                              midline_x)
     surface, *wall_part = chest_wall.find_chest_wall(lungs, hull, heart, body, float(grid_mm[1]), truncated=bool(parts["body"].reason),
                                                      lungs_sure=parts["lungs"].sure())
     parts["chest_wall"] = Part(*wall_part)
