@@ -410,11 +410,11 @@ def root_options(name: str | None) -> RootOptions:
 
 HEART_ENTRY_FACTOR = 3.0
 HEART_ENTRY_MIN_MM2 = 2000.0
-"""A tracked ascending circle is merged into the heart when the blood-and-muscle section holding its centre (as
-:func:`_above_heart` reads it) is over HEART_ENTRY_FACTOR x its own disc and over HEART_ENTRY_MIN_MM2. On phantom
+"""A tracked ascending circle is merged into the heart when the blood-and-muscle section holding its centre (-20..130
+HU; :func:`_heart_entry`) is over HEART_ENTRY_FACTOR x its own disc and over HEART_ENTRY_MIN_MM2. On phantom
 14513 (#1-38, v11, 512 px) the ascending aorta's own section is 400-1,000 mm^2 and 2,000-4,000 where it touches the
 superior vena cava or the pulmonary trunk; the lowest circles of the 11 tracks that ran on into the heart (the anatomy
-label there: heart) 1,600-9,800 mm^2, the next slice under them 3,300-10,000."""
+label there: heart) 1,650-9,800 mm^2, the next slice under them 3,300-10,000."""
 HEART_ENTRY_MAX_MM = 25.0
 """The entry is looked for only this far above the track's lowest circle: on the three LIDC series the whole
 mediastinum (and with contrast the whole blood pool) is one section on most slices, and a merged stretch reaching
@@ -1282,7 +1282,8 @@ def read_chest(volume_or_hu: Volume | np.ndarray, spacing_mm: tuple[float, float
     aorta = _tube(desc, asc, grid_mm)
     track_end = (np.array([asc.k[0], asc.y[0], asc.x[0]]) * grid_mm) if asc is not None and asc.n else np.full(3, np.nan)
     # without contrast only: with contrast the track's lowest 15 mm lie in the outflow tract's blood on LIDC-IDRI-0001
-    # and -0003 (sections of 1,800-5,200 mm^2) with the eye-placed root still 10-13 mm under them
+    # and -0003 (sections of 2,100-5,200 mm^2), and the eye-placed root lies 10-12.5 mm under the lowest circle: the
+    # entry would put it ~25 mm too high
     j0 = (_heart_entry(asc, g, blood, grid_mm) if opts.root_at_heart_entry and not contrast and asc is not None
           and asc.n else 0)
     root_from = np.array([asc.k[j0], asc.y[j0], asc.x[j0]]) * grid_mm if j0 else track_end
