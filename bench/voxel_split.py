@@ -256,8 +256,9 @@ def evaluate(release: Path, out: Path, model_dirs: dict[str, Path], n: int, spli
 
 
 def load_spec(path) -> "L.LesionModel":
-    """A model given as DIR[+sac:NAME[/FRAME]][+rules:NAME][+split:SPEC][+keep:P] (suffixes in that order): DIR's
-    model with ClassifierConfig.chest_sac = NAME and frame_sac = FRAME (session 19), an opt-in
+    """A model given as DIR[+root:NAME][+sac:NAME[/FRAME]][+rules:NAME][+split:SPEC][+keep:P] (suffixes in that
+    order): DIR's model with ClassifierConfig.chest_root = NAME (session 23, cacscore.chest.anatomy.ROOT_VERSIONS),
+    chest_sac = NAME and frame_sac = FRAME (session 19), an opt-in
     anatomy rule of bench/lookalike_calls.RULES switched on (session 18), the voxel split with that setting,
     ClassifierConfig.keep_confident_p = P."""
     from lookalike_calls import with_rules
@@ -266,7 +267,10 @@ def load_spec(path) -> "L.LesionModel":
     base, _, spec = base.partition("+split:")
     base, _, rule = base.partition("+rules:")
     base, _, sac = base.partition("+sac:")
+    base, _, root = base.partition("+root:")
     m = load_model(base)
+    if root:  # session 23 (wt31c): the chest reader's aortic-root settings (ClassifierConfig.chest_root)
+        m = dataclasses.replace(m, config=dataclasses.replace(m.config, chest_root=root))
     if sac:  # session 19 (wt27b): the chest reader's sac settings (ClassifierConfig.chest_sac[/frame_sac])
         chest, _, frame = sac.partition("/")
         m = dataclasses.replace(m, config=dataclasses.replace(m.config, chest_sac=chest, frame_sac=frame or None))

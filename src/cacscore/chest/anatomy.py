@@ -378,6 +378,12 @@ class RootOptions:
     seed_by_track: bool = True
     desc_by_track: bool = True
     desc_up_gap: int = 5
+    root_at_heart_entry: bool = False
+    """(off; on in ``ROOT_VERSIONS["s23"]``; session 23, wt31c) below_track_mm is measured from where the ascending
+    track enters the heart, not from its lowest circle, when its lowest circles sit in a heart-sized section
+    (:func:`_heart_entry`): there the track had already followed the aorta into the heart down to about the annulus
+    (phantom 14513 #7: the lowest circle at the annulus, the root 15.6 mm under it; docs/chest_anatomy.md
+    "(session 23, wt31c)"). Without contrast only (as :func:`_above_heart`)."""
 
     @classmethod
     def before_session9(cls) -> "RootOptions":
@@ -396,6 +402,33 @@ class RootOptions:
 
 
 ROOT = RootOptions()
+
+ROOT_VERSIONS = {"s22": RootOptions(), "s23": RootOptions(root_at_heart_entry=True)}
+"""Named settings of :class:`RootOptions` a lesion model can ask for (ClassifierConfig.chest_root): "s22" the shipped
+finder, "s23" with the root measured from the track's entry into the heart (RootOptions.root_at_heart_entry;
+session 23, wt31c)."""
+
+
+def root_options(name: str | None) -> RootOptions:
+    """:data:`ROOT_VERSIONS` of ``name`` (None: "s22"); a one-line ValueError for an unknown name."""
+    key = "s22" if name is None else name
+    if key not in ROOT_VERSIONS:
+        raise ValueError(f"chest root version {name!r} unknown; known: {', '.join(ROOT_VERSIONS)}")
+    return ROOT_VERSIONS[key]
+
+
+HEART_ENTRY_FACTOR = 3.0
+HEART_ENTRY_MIN_MM2 = 2000.0
+"""A tracked ascending circle is merged into the heart when the blood-and-muscle section holding its centre (-20..130
+HU; :func:`_heart_entry`) is over HEART_ENTRY_FACTOR x its own disc and over HEART_ENTRY_MIN_MM2. On phantom
+14513 (#1-38, v11, 512 px) the ascending aorta's own section is 400-1,000 mm^2 and 2,000-4,000 where it touches the
+superior vena cava or the pulmonary trunk; the lowest circles of the 11 tracks that ran on into the heart (the anatomy
+label there: heart) 1,650-9,800 mm^2, the next slice under them 3,300-10,000."""
+HEART_ENTRY_MAX_MM = 25.0
+"""The entry is looked for only this far above the track's lowest circle: on the three LIDC series the whole
+mediastinum (and with contrast the whole blood pool) is one section on most slices, and a merged stretch reaching
+45-90 mm up (LIDC-IDRI-0002, -0003) is not the heart's top; the phantom tracks that ran into the heart did so for
+5-25 mm (1-5 circles)."""
 
 
 @dataclass(frozen=True)
@@ -711,6 +744,26 @@ def _above_heart(asc: tube.TubeTrack, k_seed: int, g: np.ndarray, blood_hu: tupl
         keep = j
     sel = slice(keep, asc.n)
     return tube.TubeTrack(asc.k[sel], asc.y[sel], asc.x[sel], asc.radius_px[sel], asc.score[sel])
+
+
+def _heart_entry(asc: tube.TubeTrack, g: np.ndarray, blood_hu: tuple[float, float], grid_mm: np.ndarray) -> int:
+    """Index into asc of its lowest circle above the run of lowest circles merged into the heart
+    (HEART_ENTRY_FACTOR, HEART_ENTRY_MIN_MM2); 0 when its lowest circle is not merged, when the run reaches more than
+    HEART_ENTRY_MAX_MM up, or when the whole track is merged (no aorta-sized section above it to tell the heart by)."""
+    # from -20 HU (not the blood range's -60 of a plain scan, which _above_heart reads): at -60 the fat beside the
+    # ascending aorta joined its section to the heart's on 14513 #2 (3,300-4,100 mm^2 on its lowest three circles,
+    # 900-2,600 from -20); with contrast the blood pools alone
+    lo = max(blood_hu[0], -20.0)
+    px_mm2 = float(grid_mm[1] * grid_mm[2])
+    j = 0
+    while j < asc.n and asc.k[j] - asc.k[0] <= HEART_ENTRY_MAX_MM / grid_mm[0]:
+        k, y, x = int(asc.k[j]), int(round(asc.y[j])), int(round(asc.x[j]))
+        lab, _ = ndimage.label((g[k] > lo) & (g[k] < blood_hu[1]))
+        area = float((lab == lab[y, x]).sum()) * px_mm2 if lab[y, x] else 0.0
+        if area < max(HEART_ENTRY_FACTOR * np.pi * (asc.radius_px[j] * grid_mm[1]) ** 2, HEART_ENTRY_MIN_MM2):
+            return j
+        j += 1
+    return 0
 
 
 def _tube(desc: tube.TubeTrack | None, asc: tube.TubeTrack | None, grid_mm: np.ndarray) -> AortaTube:
@@ -1347,11 +1400,17 @@ def read_chest(volume_or_hu: Volume | np.ndarray, spacing_mm: tuple[float, float
     desc, asc, parts["aorta"], parts["root"] = find_aorta(g, lungs, body, grid_mm, midline_x, dome_k, blood, opts)
     aorta = _tube(desc, asc, grid_mm)
     track_end = (np.array([asc.k[0], asc.y[0], asc.x[0]]) * grid_mm) if asc is not None and asc.n else np.full(3, np.nan)
-    root = track_end - np.array([opts.below_track_mm, 0.0, 0.0])
+    # without contrast only: with contrast the track's lowest 15 mm lie in the outflow tract's blood on LIDC-IDRI-0001
+    # and -0003 (sections of 2,100-5,200 mm^2), and the eye-placed root lies 10-12.5 mm under the lowest circle: the
+    # entry would put it ~25 mm too high
+    j0 = (_heart_entry(asc, g, blood, grid_mm) if opts.root_at_heart_entry and not contrast and asc is not None
+          and asc.n else 0)
+    root_from = np.array([asc.k[j0], asc.y[j0], asc.x[j0]]) * grid_mm if j0 else track_end
+    root = root_from - np.array([opts.below_track_mm, 0.0, 0.0])
     normal = np.full(3, np.nan)
-    if asc is not None and asc.n >= 3:
-        d = (np.array([asc.k[min(4, asc.n - 1)], asc.y[min(4, asc.n - 1)], asc.x[min(4, asc.n - 1)]]) * grid_mm
-             - track_end)
+    if asc is not None and asc.n >= j0 + 3:
+        j4 = min(j0 + 4, asc.n - 1)
+        d = np.array([asc.k[j4], asc.y[j4], asc.x[j4]]) * grid_mm - root_from
         normal = d / max(np.linalg.norm(d), 1e-6)
     # the sac's top stays bound to the tracked aorta, not to the annulus under it: the heart's top (atria,
     # pulmonary trunk) reaches well above the annulus

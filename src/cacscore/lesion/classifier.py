@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from cacscore.chest.anatomy import SAC_VERSIONS, read_chest, sac_options
+from cacscore.chest.anatomy import ROOT_VERSIONS, SAC_VERSIONS, read_chest, root_options, sac_options
 from cacscore.chest.heart import HeartFinding, locate_heart
 from cacscore.chest.hull import lungs_shareable, thorax_hull
 from cacscore.chest.lungs import lung_field
@@ -313,6 +313,12 @@ class ClassifierConfig:
     # to the LCX) while the rules read the s19 anatomy; its mask is found a second time inside the same read_chest
     # (session 20: ChestAnatomy.framed; before, a whole second read)
     frame_sac: str | None = None
+    # session 23 (wt31c): the chest reader's aortic-root settings, a name of cacscore.chest.anatomy.ROOT_VERSIONS: "s22"
+    # (the default; every model before) or "s23" (the root measured from where the ascending track enters the heart
+    # when its lowest circles lie in the heart; docs/chest_anatomy.md "(session 23, wt31c)"). Read by
+    # anatomical_candidates, so training and scoring alike (the root is the heart frame's origin and the aortic-wall
+    # rule's exemption height)
+    chest_root: str = "s22"
 
     def with_split(self, settings: SplitSettings | None) -> "ClassifierConfig":
         """This config with the voxel split on with ``settings`` (None: off; the settings kept)."""
@@ -408,6 +414,8 @@ class ClassifierConfig:
             raise ValueError(f"chest_sac must be one of {tuple(SAC_VERSIONS)}, got {self.chest_sac!r}")
         if self.frame_sac is not None and self.frame_sac not in SAC_VERSIONS:
             raise ValueError(f"frame_sac must be one of {tuple(SAC_VERSIONS)} or None, got {self.frame_sac!r}")
+        if self.chest_root not in ROOT_VERSIONS:
+            raise ValueError(f"chest_root must be one of {tuple(ROOT_VERSIONS)}, got {self.chest_root!r}")
         if self.structure_ring_veto is not None:
             rv = tuple(float(v) for v in self.structure_ring_veto)  # a JSON list (model.json) becomes the tuple
             if len(rv) != 2 or not all(np.isfinite(v) for v in rv):
@@ -951,17 +959,17 @@ def anatomical_candidates(hu: np.ndarray, spacing_mm: Sequence[float], *, thresh
                           min_area_mm2: float = 1.0, heart_index: Sequence[float] | None = None,
                           context_where: Callable[[np.ndarray, np.ndarray, np.ndarray | None], np.ndarray] | None = None,
                           reference: str = "finder", chest_sac: str = "s18",
-                          frame_sac: str | None = None) -> Candidates:
+                          frame_sac: str | None = None, chest_root: str = "s22") -> Candidates:
     """The candidates of a (z, y, x) HU volume placed in its chest anatomy (``read_chest``): anatomy columns, and,
     unless heart_index is given, the heart reference of :func:`cacscore.lesion.anatomy.heart_reference`. The same
     for training (lesion-train) and scoring (:func:`classify_volume`) of every model whose config
     ``needs_anatomy`` (:func:`framed_candidates`). reference: ClassifierConfig.reference, passed to heart_reference.
     chest_sac: ClassifierConfig.chest_sac, the chest reader's sac settings (cacscore.chest.anatomy.SAC_VERSIONS);
     frame_sac: ClassifierConfig.frame_sac, the sac the heart reference is read with (None: the same; the mask is found
-    a second time in the one read, ChestAnatomy.framed)."""
+    a second time in the one read, ChestAnatomy.framed). chest_root: ClassifierConfig.chest_root (ROOT_VERSIONS)."""
     hu, sp = check_hu(hu, spacing_mm)
     framing = sac_options(frame_sac) if heart_index is None and frame_sac is not None else None
-    anatomy = read_chest(hu, sp, sac=sac_options(chest_sac), frame_sac=framing)
+    anatomy = read_chest(hu, sp, sac=sac_options(chest_sac), frame_sac=framing, root_options=root_options(chest_root))
     heart = hull = lungs = None
     peri = pericardium_distance(anatomy)  # heart_reference and the columns share it
     framed = anatomy.framed()
@@ -1005,7 +1013,8 @@ def framed_candidates(hu: np.ndarray, spacing_mm: Sequence[float], config: Class
     if config.needs_anatomy:
         return anatomical_candidates(hu, spacing_mm, threshold_hu=threshold_hu, min_area_mm2=min_area_mm2,
                                      heart_index=heart_index, context_where=context_where, reference=config.reference,
-                                     chest_sac=config.chest_sac, frame_sac=config.frame_sac)
+                                     chest_sac=config.chest_sac, frame_sac=config.frame_sac,
+                                     chest_root=config.chest_root)
     return find_candidates(hu, spacing_mm, threshold_hu=threshold_hu, min_area_mm2=min_area_mm2,
                            heart_index=heart_index, context_where=context_where)
 
