@@ -323,9 +323,9 @@ def test_old_flat_split_configs_load_as_the_nested_split(tmp_path):
 
     shipped = L.load_model(DEFAULT_MODEL)
     # the split on since session 16 at its default settings, with session 17's anchor rule, session 18's left-main
-    # limits and session 19's branch paths (docs/model_card.md)
+    # limits, session 19's branch paths and session 23's lca_self (docs/model_card.md)
     anchored = SplitSettings(anchor_p=0.95, anchor_mm=20.0, anchor_self=True, lca_agree=True, lca_denied="class",
-                             lca_len_mm=15.0, branch_mm=20.0, branch_lca=True)
+                             lca_len_mm=15.0, branch_mm=20.0, branch_lca=True, lca_self_p=0.5, lca_self_mm=10.0)
     assert shipped.config.split == anchored and shipped.config.voxel_split is True
     cfg = json.loads((DEFAULT_MODEL / "model.json").read_text())["config"]
     want = dataclasses.asdict(anchored)
@@ -725,3 +725,11 @@ def test_lca_self_p_keeps_the_pieces_of_an_lca_called_blob_far_from_the_branch_c
     for bad in ({"lca_self_p": 0.0}, {"lca_self_p": 1.5}, {"lca_self_mm": -1.0}):
         with pytest.raises(ValueError, match="bad split"):
             SplitSettings(**bad)
+
+
+def test_shipped_model_splits_with_lca_self_on():
+    """Session 23 switched wt31b's lca_self_p on in the shipped model after its pre-registered test (docs/model_card.md):
+    the shipped split reads it, at the tested values, and the rest of the shipped split is unchanged."""
+    shipped = L.load_model(Path(L.__file__).parents[1] / "predict" / "default_model").config.split
+    assert shipped is not None and shipped.lca_self_p == 0.5 and shipped.lca_self_mm == 10.0
+    assert shipped.anchor_p == 0.95 and shipped.lca_agree and shipped.branch_mm == 20.0
