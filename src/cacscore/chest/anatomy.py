@@ -411,10 +411,15 @@ session 23, wt31c)."""
 
 def root_options(name: str | None) -> RootOptions:
     """:data:`ROOT_VERSIONS` of ``name`` (None: "s22"); a one-line ValueError for an unknown name."""
-    key = "s22" if name is None else name
-    if key not in ROOT_VERSIONS:
-        raise ValueError(f"chest root version {name!r} unknown; known: {', '.join(ROOT_VERSIONS)}")
-    return ROOT_VERSIONS[key]
+    return _named_version(ROOT_VERSIONS, name, "s22", "chest root")
+
+
+def _named_version(versions: dict, name: str | None, default: str, what: str):
+    """``versions[name]`` (None: ``default``); a one-line ValueError naming the known versions otherwise."""
+    key = default if name is None else name
+    if key not in versions:
+        raise ValueError(f"{what} version {name!r} unknown; known: {', '.join(versions)}")
+    return versions[key]
 
 
 HEART_ENTRY_FACTOR = 3.0
@@ -502,10 +507,7 @@ mask keeps, 26.2 mm (z 72.5 mm) and 21.9 mm (z 80 mm) (/work/runs/wt30b/pda.py, 
 
 def sac_options(name: str | None) -> SacOptions:
     """:data:`SAC_VERSIONS` of ``name`` (None: "s18"); a one-line ValueError for an unknown name."""
-    key = "s18" if name is None else name
-    if key not in SAC_VERSIONS:
-        raise ValueError(f"chest sac version {name!r} unknown; known: {', '.join(SAC_VERSIONS)}")
-    return SAC_VERSIONS[key]
+    return _named_version(SAC_VERSIONS, name, "s18", "chest sac")
 BRANCH_RADIUS_DROP = 0.85
 ASC_SHORT_MM = 25.0
 """An ascending track over fewer mm than this loses the choice among seeds (RootOptions.seed_by_track) to any longer
