@@ -3,12 +3,26 @@ deterministic and labelled on its own vessels."""
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import pytest
 
 from cacscore.phantom import make_patient
 from cacscore.phantom.anatomy import chest_grid
 from cacscore.phantom.core import _draws, _score
+
+
+def _h(a: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(a).tobytes()).hexdigest()[:16]
+
+
+def version_hashes(version: str, pid: int, *, seed: int = 5, size: int = 48) -> tuple[str, str, str, str]:
+    """sha256[:16] of (hu, hu_static, labels, anatomy_labels) of one patient of ``version``: what the phantom
+    versions' byte-identity tests (tests/test_phantom_v15.py - v20) compare with the tables recorded before each new
+    version existed."""
+    p = make_patient(pid, seed=seed, size=size, version=version, anatomy=True)
+    return _h(p.hu), _h(p.hu_static), _h(p.labels), _h(p.anatomy_labels)
 
 
 def exact_version_patient(version: str, vessels: set[str], *, seed: int = 5, size: int = 96):
