@@ -137,10 +137,10 @@ def classify_many(hu: np.ndarray, sp, models: dict[str, LesionModel]) -> tuple[C
     alone (tests/test_hybrid_training.py checks it), at the cost of one candidate search instead of one per model.
     The tissue context is computed where any model's rules let a candidate through; a model reads context only
     there (LesionModel.may_be_coronary), so its classes are unchanged. Models whose candidate settings differ
-    (threshold, minimum area, anatomy placement, chest_sac, frame_sac) are each searched alone."""
+    (threshold, minimum area, anatomy placement, chest_sac, frame_sac, chest_root) are each searched alone."""
     ms = list(models.values())
     key = lambda m: (m.threshold_hu, m.min_area_mm2, needs_anatomy(m), m.config.reference,  # noqa: E731
-                     m.config.chest_sac, m.config.frame_sac)
+                     m.config.chest_sac, m.config.frame_sac, m.config.chest_root)
     groups: dict[tuple, dict[str, LesionModel]] = {}
     for n, m in models.items():
         groups.setdefault(key(m), {})[n] = m
@@ -161,7 +161,8 @@ def classify_many(hu: np.ndarray, sp, models: dict[str, LesionModel]) -> tuple[C
 
     cand = anatomical_candidates(hu, sp, threshold_hu=ms[0].threshold_hu, min_area_mm2=ms[0].min_area_mm2,
                                  context_where=any_model, reference=ms[0].config.reference,
-                                 chest_sac=ms[0].config.chest_sac, frame_sac=ms[0].config.frame_sac)
+                                 chest_sac=ms[0].config.chest_sac, frame_sac=ms[0].config.frame_sac,
+                                 chest_root=ms[0].config.chest_root)
     # session 17 (wt25c): the noise floor's noise sd, estimated once from the image as classify_volume does
     noise = image_noise_hu(hu, sp) if any(m.config.needs_noise for m in ms) else None
     # session 19 (wt27a): the ring veto's soft-ring HU, for each model that reads it (classify_volume's ring_hu_column)

@@ -230,3 +230,26 @@ def test_cache_of_an_older_version_is_never_read(tmp_path):
     np.savez(folder / "x.npz", **rows)
     with pytest.raises(HT.LesionCohortError, match="no frame recorded"):
         HT.cached_extract(case, tmp_path)
+
+
+def test_classify_many_reads_each_chest_root_alone(written, monkeypatch):
+    """Models that differ only in ClassifierConfig.chest_root (session 23) get candidates read with their own root
+    settings: classify_many searches them apart, as it does models of another chest_sac (the root moves the anatomy
+    columns, e.g. above_root_mm)."""
+    import cacscore.lesion.classifier as C
+
+    roots = []
+    real = C.anatomical_candidates
+
+    def recording(*args, **kw):
+        roots.append(kw.get("chest_root", "s22"))
+        return real(*args, **kw)
+
+    monkeypatch.setattr(C, "anatomical_candidates", recording)
+    root, _ = written
+    vol = read_ct(root / "hybrids" / "real_s100_ct.nii.gz")
+    shipped = load_model(DEFAULT_MODEL)
+    models = {"s22": shipped, "s23": dataclasses.replace(shipped, config=dataclasses.replace(shipped.config,
+                                                                                             chest_root="s23"))}
+    HC.classify_many(vol.hu, tuple(abs(float(s)) for s in vol.spacing_mm), models)
+    assert sorted(roots) == ["s22", "s23"]
