@@ -71,8 +71,8 @@ def main() -> None:
     for x in ax.ravel():
         x.axis("off")
     fig.suptitle(f"{a.slab} mm slabs (real and phantom alike), W 400 / L 40; levels: mid-ventricle, +49 mm (root), "
-                 f"+112 mm (arch)")
-    fig.tight_layout()
+                 f"+112 mm (arch)", y=0.999)
+    fig.tight_layout(rect=(0, 0, 1, 0.985))
     fig.savefig(a.out)
     print(a.out)
 
