@@ -60,6 +60,7 @@ from cacscore.phantom.chestwall import (AP_C_MAX, CART_THETA, Body, Thorax, ap_s
                                         rib_section_v19,
                                         draw_thorax, lens, septa, wobbly_ellipse_footprint,
                                         sheet_band, texture_fields)
+from cacscore.phantom import heart_v22
 from cacscore.phantom.lungvessels import add_twigs, colonise, splat_fraction, tree_segments
 from cacscore.phantom.raster import Grid, ellipse_footprint, ellipsoid_columns, ellipsoid_fraction, paint, slab_fraction
 
@@ -109,6 +110,8 @@ class VersionFeatures:
     chest_v18: bool = False  # v18: rounded retrosternal fat, a 3-D bowel field, the chest's sides curved (V18_*)
     ribs_v19: bool = False  # v19: ribs as flat curved plates (cortex, marrow), cartilage to the sternum (RibsV19)
     ribs_v20: bool = False  # v20: v19's ribs as thin slices cut them (ovals), varied; calcified cartilage (RibsV20)
+    heart_v22: bool = False  # v22: the heart's outline one smooth field with a right ventricle (heart_v22.py)
+    liver_v22: bool = False  # v22: the liver's lower-medial outline rounded, no box corners (_liver_v22)
 
 
 VERSION_FEATURES = {
@@ -129,6 +132,8 @@ VERSION_FEATURES = {
                            spine_v17=True, chest_v18=True, ribs_v19=True),
     "v20": VersionFeatures(mac="v9", lcx_in_fat=True, high_right_dome=True, kyphosis=True, abdomen=True,
                            spine_v17=True, chest_v18=True, ribs_v19=True, ribs_v20=True),
+    "v22": VersionFeatures(mac="v9", lcx_in_fat=True, high_right_dome=True, kyphosis=True, abdomen=True,
+                           spine_v17=True, chest_v18=True, ribs_v19=True, ribs_v20=True, heart_v22=True, liver_v22=True),
 }
 """The one place that says which anatomy version has which feature (session 16; the modules ask features(version)
 instead of comparing version names)."""
@@ -277,6 +282,8 @@ class Anatomy:
     front_tilt: float = 0.0  # v17: tan of the anterior chest wall's and sternum's forward tilt below upper_chest_z
     side_curve_mm: tuple[float, float] = (0.0, 0.0)  # v18: the chest's sides moved in (mm) at the apex / the scan's bottom
     ribs_v19: RibsV19 | None = None  # v19: the ribs' and cartilages' cross-section and density (_paint_rib_sections_v19)
+    heart_v22: bool = False  # v22: render_heart paints the outline from one smooth field with a right ventricle
+    liver_v22: bool = False  # v22: the liver's lower-medial outline a rounded curve (_liver_v22), painted only
 
 
 @dataclass(frozen=True)
@@ -1485,6 +1492,8 @@ def draw_anatomy(rng: np.random.Generator, *, version: str = ANATOMY_VERSION) ->
         anat = replace(anat, ribs_v19=draw_ribs_v20(np.random.default_rng([tex_seed, 26])))
     elif features(version).ribs_v19:  # v19: its own stream (25); painted only (_paint_rib_sections_v19)
         anat = replace(anat, ribs_v19=draw_ribs_v19(np.random.default_rng([tex_seed, 25])))
+    if features(version).heart_v22 or features(version).liver_v22:  # v22: no draws (painted only)
+        anat = replace(anat, heart_v22=features(version).heart_v22, liver_v22=features(version).liver_v22)
     if MEDIASTINUM_REALISM:  # session 14: its own stream (19); before the trees, which grow from its hila
         anat = replace(anat, **_draw_mediastinum_v14(np.random.default_rng([tex_seed, 19]), anat))
     if CHEST_REALISM:
@@ -1964,7 +1973,14 @@ def _dome_low(anat: Anatomy, dxn: np.ndarray, dyn: np.ndarray) -> np.ndarray:
     # the middle 50 % of each side within 4 mm of the top, which a coronal reformat showed as a flat shelf
     w = np.where(adx > c, np.float32(1.0) - c, np.float32(DOME_MEDIAL_W))
     r2 = ((adx - c) / w) ** 2 + (dyn / np.where(dyn > 0, 0.9, 1.4)) ** 2
-    shape = np.minimum(r2 ** np.float32(anat.dome_round), 1.3)
+    if anat.liver_v22:  # v22: the right dome's lateral half a broader cap (a higher power: flat near the top, falling
+        # near the wall), as the real domes; v5-v20's fell 21 mm 30 mm lateral of the top (real 9-23 mm)
+        # (the extra power rises smoothly from the top's column outward: a step there drew a straight edge on axials)
+        t = np.clip((adx - c) / np.float32(0.2), 0.0, 1.0) * (dxn < 0)
+        pw = np.float32(anat.dome_round) + np.float32(V22_DOME_POWER) * t * t * (np.float32(3.0) - np.float32(2.0) * t)
+        shape = np.minimum(r2 ** pw, 1.3)
+    else:
+        shape = np.minimum(r2 ** np.float32(anat.dome_round), 1.3)
     return dome_top - anat.dome_depth * shape - 15.0 * np.clip(dyn, 0, None) + anat.z_dome_mm
 
 
@@ -2196,6 +2212,7 @@ def _paint_abdomen_v16(anat: Anatomy, cv: Canvas, box: tuple, lo: np.ndarray, ta
     lab = cv.lab[box] if cv.lab is not None else None
     sub = cv.img[box]
     feet: dict[float, np.ndarray] = {}
+    wall_mm: dict[float, np.ndarray] = {}  # v22: in-plane distance (mm) to the cavity's wall, per footprint
     full = _cavity_footprint(anat, xs, ys, px, notch=notch)
     top = float(lo.max())
     field3 = _bowel_field_3d(ab.bowel_seed, grid, box, top) if anat.side_curve_mm[0] > 0 else None  # v18
@@ -2228,9 +2245,19 @@ def _paint_abdomen_v16(anat: Anatomy, cv: Canvas, box: tuple, lo: np.ndarray, ta
         val[bub], labv[bub] = HU["air"], L["abdomen"]
         # the liver
         # a curved medial edge (behind it the IVC, the spine and the right kidney; in front the left lobe)
-        x_edge = 0.05 - 0.35 * dy * dy + (ab.liver_left - 0.05) * ant[r] * np.clip(1.0 - d / 110.0, 0.0, 1.0)
+        if anat.liver_v22:  # v22: the left lobe's reach falls off as a curve with depth (v16-v20's linear fall drew
+            # the medial edge as a straight oblique line on a coronal reformat)
+            x_edge = 0.05 - 0.35 * dy * dy + (ab.liver_left - 0.05) * ant[r] * np.clip(
+                1.0 - (d / np.float32(110.0)) ** 2, 0.0, 1.0)
+        else:
+            x_edge = 0.05 - 0.35 * dy * dy + (ab.liver_left - 0.05) * ant[r] * np.clip(1.0 - d / 110.0, 0.0, 1.0)
         lf = liver_floor[r]
-        liver = (dx < x_edge) & (z > lf)
+        if anat.liver_v22:  # v22: the corners where the medial edge meets the floor and the body wall rounded
+            if v not in wall_mm:
+                wall_mm[v] = ndimage.distance_transform_edt(feet[v] >= 0.5).astype(np.float32) * np.float32(px)
+            liver = _liver_v22((x_edge - dx) * np.float32(ca), np.float32(z) - lf, wall_mm[v][r])
+        else:
+            liver = (dx < x_edge) & (z > lf)
         plane = (dx < x_edge + fp / ca) & (z > lf - fp) & ~liver
         val[plane], labv[plane] = V16_HU["abd_fat"], L["abdominal_fat"]
         val[liver], labv[liver] = HU["liver"] + 3.0 * hep[r][liver], L["liver"]
@@ -2273,6 +2300,25 @@ def _paint_abdomen_v16(anat: Anatomy, cv: Canvas, box: tuple, lo: np.ndarray, ta
     for t in ab.vessels:  # the aorta and the IVC below v15's scan (_paint_great_vessels paints the drawn ones)
         paint_tube(cv, t, HU["fat"] + 15, grow_mm=2.5, label="abdominal_fat")
         paint_tube(cv, t, HU["blood"])
+
+
+V22_DOME_POWER = 1.0
+"""v22: added to the right dome's shape power (dome_round, 0.9-1.25) lateral of its top (_dome_low)."""
+V22_SHOULDER_MM = 40.0
+"""v22: curvature radius (mm) of the diaphragm's fall round the heart's footprint (_raise_under_heart)."""
+V22_LIVER_ROUND_MM = 28.0
+"""v22: radius (mm) of the liver's rounded corners. v16-v20's liver is an intersection of half-spaces (medial edge,
+floor, cavity wall), so a coronal reformat shows a straight oblique medial edge meeting a flat floor at a corner and
+an axial slice a wedge with a sharp anterior tip (docs/phantom.md, "(session 24, wt32d)")."""
+
+
+def _liver_v22(m_mm: np.ndarray, v_mm: np.ndarray, w_mm: np.ndarray, r: float = V22_LIVER_ROUND_MM) -> np.ndarray:
+    """Inside v22's liver: m_mm inside the medial edge, v_mm above the floor, w_mm inside the cavity's wall (mm, all
+    > 0 inside), each corner where two of them meet rounded to radius r (a point within r of two faces must lie within
+    r of the corner circle's centre); away from the corners the liver is v16's (it still reaches the body wall)."""
+    pm, pv, pw = (np.maximum(np.float32(r) - t, np.float32(0.0)) for t in (m_mm, v_mm, w_mm))
+    r2 = np.float32(r * r)
+    return (m_mm > 0) & (v_mm > 0) & (pm * pm + pv * pv < r2) & (pm * pm + pw * pw < r2) & (pv * pv + pw * pw < r2)
 
 
 FISSURE_HU = 40.0
@@ -2370,7 +2416,10 @@ def _raise_under_heart(anat: Anatomy, xs: np.ndarray, ys: np.ndarray, lo: np.nda
         return lo
     z_floor = np.float32(anat.heart_floor_z - PERICARDIUM_REACH_MM)
     foot = np.zeros((len(ys), len(xs)), bool)
-    for c, s in ventricle_shapes(anat.heart_c, anat.heart_axes, anat.heart_semi):
+    shapes = ventricle_shapes(anat.heart_c, anat.heart_axes, anat.heart_semi)
+    if anat.heart_v22:  # v22: the right ventricle rests on the diaphragm too
+        shapes = [*shapes, heart_v22.rv_shape(anat.heart_c, anat.heart_axes, anat.heart_semi)]
+    for c, s in shapes:
         clo, chi = ellipsoid_columns(xs, ys, c, anat.heart_axes, s + PERICARDIUM_REACH_MM + 1.0)
         foot |= (chi > clo) & (clo < z_floor)
     if not foot.any():
@@ -2379,6 +2428,9 @@ def _raise_under_heart(anat: Anatomy, xs: np.ndarray, ys: np.ndarray, lo: np.nda
     # them, instead of a pedestal with vertical walls
     px = float(abs(xs[1] - xs[0])) if len(xs) > 1 else 1.0
     d_out = ndimage.distance_transform_edt(~foot).astype(np.float32) * np.float32(px)
+    if anat.liver_v22:  # v22: a rounded shoulder (a parabola, curvature radius V22_SHOULDER_MM) instead of v8-v20's
+        # cone, whose straight slope drew the liver's top as a straight ramp up to the heart on a coronal reformat
+        return np.maximum(lo, z_floor - d_out * d_out / np.float32(2.0 * V22_SHOULDER_MM))
     return np.maximum(lo, z_floor - np.float32(0.8) * d_out)
 
 

@@ -27,6 +27,7 @@ from scipy import stats
 from cacscore.phantom.anatomy import (ANATOMY_VERSION, HU, LABEL as ANATOMY_LABEL, PERICARDIUM_REACH_MM, Anatomy, features,
                                      heart_surface,
                                      kvp_calcium_factor, ventricle_shapes)
+from cacscore.phantom import heart_v22
 from cacscore.phantom.noncoronary import Blob, blob_fractions
 from cacscore.phantom.plaque_table import TABLES as PLAQUE_TABLES
 from cacscore.phantom.raster import Grid, ellipsoid_fraction, paint
@@ -759,6 +760,35 @@ def _paint_outline(lp: "_LayerPainter", grid: Grid, shapes: list, outer: list, f
         lp.paint(r[0], r[1], HU["myocardium"], "heart")
 
 
+V22_RV_WALL_MM = 4.0
+"""v22: the right ventricle's free wall (real: 3-5 mm); its cavity is painted as blood inside it."""
+
+
+def v22_myo_shapes(shapes: list, rv: tuple, fat_lateral_mm: float) -> list:
+    """v22's myocardium: the outline's shapes, the right ventricle and _paint_outline's thicker lateral wall (the
+    basal ventricular shape moved toward +e3 and grown by half the fat it takes away)."""
+    out = [*shapes, rv]
+    d = 0.5 * max(PERICARDIUM_OUT_MM - fat_lateral_mm, 0.0)
+    if d > 0:
+        c, sm, a_ = shapes[0]
+        out.append((c + d * a_[2], sm + np.array([0.0, d, d]), a_))
+    return out
+
+
+def _paint_outline_v22(lp: "_LayerPainter", grid: Grid, shapes: list, rv: tuple, floor: float,
+                       fat_lateral_mm: float) -> None:
+    """v22's heart layers (heart_v22.py): the pericardium and the epicardial fat from one envelope (the smooth union
+    of the shapes and the right ventricle, grown PERICARDIUM_REACH_MM / PERICARDIUM_OUT_MM), the myocardium from the
+    smooth union of v22_myo_shapes, in _paint_outline's order and labels. One field per layer instead of one
+    ellipsoid per shape: no pericardial line or fat ring between the shapes."""
+    n_sub = max(1, int(round(grid.dz_mm / 1.0)))
+    myo, env = heart_v22.outline_fields(grid, lp.box, v22_myo_shapes(shapes, rv, fat_lateral_mm), [*shapes, rv],
+                                        floor, (PERICARDIUM_REACH_MM, PERICARDIUM_OUT_MM), n_sub)
+    lp.paint(lp.box, env[0], HU["pericardium"], "pericardium")
+    lp.paint(lp.box, env[1], HU["fat"], "epicardial_fat")
+    lp.paint(lp.box, myo, HU["myocardium"], "heart")
+
+
 PLAQUE_LABEL_REACH_MM = LABEL_MARGIN_MM + 5.0
 """v8: the vessel's label tube (lumen + LABEL_MARGIN_MM) is labelled only this far beyond a plaque of that vessel (its
 largest semi-axis + this): 5 mm is the largest half-amplitude of the non-gated motion (motion.py: 10 mm x the RCA's
@@ -824,9 +854,16 @@ def render_heart(anat: Anatomy, grid: Grid, img: np.ndarray, vessels: dict[str, 
     if outer[0] is None:
         return layers, labels, {}
     boxes_ = [o[0] for o in outer if o is not None]
+    rv = heart_v22.rv_shape(hc, ax, semi) if anat.heart_v22 else None  # v22: the right ventricle's bulge
+    if rv is not None:
+        rv_box = ellipsoid_fraction(grid, rv[0], ax, rv[1] + PERICARDIUM_REACH_MM, z_min_mm=floor - PERICARDIUM_REACH_MM)
+        boxes_ += [rv_box[0]] if rv_box is not None else []
     hbox = tuple(slice(min(b[k].start for b in boxes_), max(b[k].stop for b in boxes_)) for k in range(3))
     lp = _LayerPainter("heart", img, hbox, anatomy_lab, before_paint)
-    _paint_outline(lp, grid, shapes, outer, floor, anat.epi_fat_lateral_mm)
+    if rv is not None:
+        _paint_outline_v22(lp, grid, shapes, (rv[0], rv[1], ax), floor, anat.epi_fat_lateral_mm)
+    else:
+        _paint_outline(lp, grid, shapes, outer, floor, anat.epi_fat_lateral_mm)
     chambers = [
         (hc, semi, HU["myocardium"], ax),
         (hc + 0.15 * semi[0] * e1 + 0.2 * semi[2] * e3, semi * np.array([0.55, 0.42, 0.42]), HU["blood"], ax),  # LV
@@ -860,6 +897,8 @@ def render_heart(anat: Anatomy, grid: Grid, img: np.ndarray, vessels: dict[str, 
                                z_min_mm=floor - PERICARDIUM_OUT_MM)
         if r is not None:
             lp.paint(r[0], r[1], HU["fat"], "epicardial_fat")
+    if rv is not None:  # v22: the right ventricle's cavity inside its 4 mm free wall
+        chambers.append((rv[0], np.maximum(rv[1] - V22_RV_WALL_MM, 2.0), HU["blood"], ax))
     for c, s, hu, a_ in chambers[1:]:
         r = ellipsoid_fraction(grid, c, a_, s, z_min_mm=floor + 4.0)
         if r is not None:
