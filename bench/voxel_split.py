@@ -82,13 +82,16 @@ def parse_split(s: str) -> SplitSettings:
     lcadenied=anchor|class (SplitSettings.lca_denied); (session 19) branch=MM (SplitSettings.branch_mm), bgap=MM
     (branch_gap_mm), bcost=X (branch_gap_cost), bmargin=MM (branch_margin_mm), blca=0|1 (branch_lca), bmin=MM
     (branch_min_mm); (session 21) keepp=P (SplitSettings.anchor_keep_p), keepv=DIGITS (anchor_keep_vessels, e.g. 1
-    = LCA, 123 = any left vessel), keepabs=0|1 (anchor_keep_unanchored); (session 23) lcaself=P (SplitSettings.lca_self_p), lcaselfmm=MM (lca_self_mm)."""
+    = LCA, 123 = any left vessel), keepabs=0|1 (anchor_keep_unanchored); (session 23) lcaself=P (SplitSettings.lca_self_p), lcaselfmm=MM (lca_self_mm); (session 24) lcaright=MM
+    (SplitSettings.lca_right_mm), lcarightmm=MM (lca_right_reach_mm), lcarighto=0|1
+    (lca_right_origin)."""
     tok = s.split(",")
     v = [t for t in tok if "=" not in t]
     kw = dict(t.split("=", 1) for t in tok if "=" in t)
     unknown = set(kw) - {"part", "own", "method", "pieces", "anchor", "reach", "self", "selfp",
                          "lcareach", "lcaagree", "lcalen", "lcadenied",
-                         "branch", "bgap", "bcost", "bmargin", "blca", "bmin", "keepp", "keepv", "keepabs", "lcaself", "lcaselfmm"}
+                         "branch", "bgap", "bcost", "bmargin", "blca", "bmin", "keepp", "keepv", "keepabs", "lcaself", "lcaselfmm",
+                         "lcaright", "lcarightmm", "lcarighto"}
     if unknown:
         raise SystemExit(f"--split {s}: unknown {sorted(unknown)}")
     return SplitSettings(min_area_mm2=float(v[0]), piece_mm2=float(v[1]),
@@ -114,7 +117,10 @@ def parse_split(s: str) -> SplitSettings:
                          anchor_keep_vessels=tuple(int(c) for c in kw.get("keepv", "1")),
                          anchor_keep_unanchored=kw.get("keepabs", "0") == "1",
                          lca_self_p=float(kw["lcaself"]) if "lcaself" in kw else None,
-                         lca_self_mm=float(kw.get("lcaselfmm", SplitSettings.lca_self_mm)))
+                         lca_self_mm=float(kw.get("lcaselfmm", SplitSettings.lca_self_mm)),
+                         lca_right_mm=float(kw["lcaright"]) if "lcaright" in kw else None,
+                         lca_right_reach_mm=float(kw.get("lcarightmm", SplitSettings.lca_right_reach_mm)),
+                         lca_right_origin=kw.get("lcarighto", "0") == "1")
 
 
 def replay(g: pd.DataFrame, m: str, guard: float | None) -> np.ndarray:

@@ -733,3 +733,40 @@ def test_shipped_model_splits_with_lca_self_on():
     shipped = L.load_model(Path(L.__file__).parents[1] / "predict" / "default_model").config.split
     assert shipped is not None and shipped.lca_self_p == 0.5 and shipped.lca_self_mm == 10.0
     assert shipped.anchor_p == 0.95 and shipped.lca_agree and shipped.branch_mm == 20.0
+
+
+def test_lca_right_gives_the_pieces_right_of_a_sure_lca_call_to_the_left_main(tmp_path):
+    """SplitSettings.lca_right_mm (session 24, wt32c): the bar (class LAD, every piece reads LAD 0.9 or LCX 0.9, as
+    phantom v11 seed 14523 patient 1's left main read LAD) lies 10 mm in y from a sure LCA call (the speck, dx +4.5
+    mm). The anchor rule with lca_agree keeps the LCA anchor off pieces whose own call is not LCA: the bar stays a
+    branch. With lca_right_mm 3 the pieces more than 3 mm to the patient's right of the speck (dx < 1.5 mm) and within
+    lca_right_reach_mm (15 mm, 3-D) of it take LCA; the far left end (dx -10 mm, 17 mm away) and the pieces at or left of
+    the speck's dx keep their vessel. Off, or reach 5 mm: as before."""
+    hu = _volume()
+    cand = _candidates(hu)
+    bar, speck = int(cand.ids[1, 21, 30]) - 1, int(cand.ids[1, 41, 41]) - 1
+    classes = np.zeros(cand.n, np.int64)
+    classes[[bar, speck]] = [2, 1]
+    calls = _anchor_calls({bar: (2, 0.6), speck: (1, 0.97)}, cand.n)
+    args = (cand.ids, hu, classes, cand.features, cand.heart_index, SP, 130.0, calls)
+    rule = SplitSettings(min_area_mm2=10.0, piece_mm2=5.0, anchor_p=0.95, anchor_self=True, lca_agree=True,
+                         lca_denied="class", lca_len_mm=15.0)
+    before = split_labels(*args, rule)
+    assert 1 not in set(np.unique(before[1, 20:24, 10:50]))
+    on = dataclasses.replace(rule, lca_right_mm=3.0)
+    lab = split_labels(*args, on)
+    assert lab[1, 21, 25] == 1 and lab[1, 21, 28] == 1  # dx -3.5 / -2 mm: 6.5-8 mm right of the speck, ~11 mm away
+    assert lab[1, 21, 11] == before[1, 21, 11] != 1  # dx -10.5: 17 mm from the speck, out of reach
+    assert lab[1, 21, 47] == before[1, 21, 47] != 1  # dx +7.5: left of the speck
+    assert lab[1, 41, 41] == 1  # the sure call itself
+    np.testing.assert_array_equal(split_labels(*args, dataclasses.replace(on, lca_right_reach_mm=5.0)), before)
+    # the pieces moved count for the left main's origin only with lca_right_origin; either way they are LCA here
+    assert split_labels(*args, dataclasses.replace(on, lca_right_origin=True))[1, 21, 25] == 1
+    model = L.load_model(Path(__file__).parent / "data" / "lesion_model_phantom300")
+    s = dataclasses.replace(on, lca_right_reach_mm=10.0)
+    L.save_model(dataclasses.replace(model, config=model.config.with_split(s)), tmp_path / "m")
+    assert L.load_model(tmp_path / "m").config.split == s
+    assert SplitSettings().lca_right_mm is None  # off by default
+    for bad in ({"lca_right_mm": -1.0}, {"lca_right_reach_mm": 0.0}):
+        with pytest.raises(ValueError, match="bad split"):
+            SplitSettings(**bad)

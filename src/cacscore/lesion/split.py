@@ -154,6 +154,19 @@ class SplitSettings:
     # read LCA). None: off. lca_len_mm still limits the pieces it keeps
     lca_self_p: float | None = None
     lca_self_mm: float = 10.0
+    # session 24 (wt32c), opt-in, with the anchor rule: the trunk before the fork. The left main leaves the aorta's left
+    # sinus towards the patient's left and the LAD and LCX leave its fork further left still, so a left-coronary piece
+    # within lca_right_reach_mm (3-D) of a sure LCA call (anchor_p; the cut candidate's own too) and more than
+    # lca_right_mm to the patient's right of it (dx) lies between the aorta and that call: it takes LCA, whatever the
+    # anchors and its own call said. Why: at a heavily calcified fork the MLP reads the left main's first millimetres
+    # as LAD by position (phantom v11 seed 14523 patient 1: the pieces 7-16 mm right of the sure LCA call, all left
+    # main in the reference, own calls LAD 0.7-1.0, and a 32 AU left-main candidate there a sure LAD call 1.00 that
+    # anchors them; 716 AU of left main called 429). None: off. Applied after lca_len_mm, before branch_mm
+    # (docs/lesion_scorer.md "(session 24, wt32c)")
+    lca_right_mm: float | None = None
+    lca_right_reach_mm: float = 15.0
+    # with lca_right_mm: the pieces it moves to LCA count for lca_len_mm's origin (applied before lca_len_mm)
+    lca_right_origin: bool = False
 
     def __post_init__(self) -> None:
         if not (self.min_area_mm2 > 0 and self.piece_mm2 > 0 and self.max_pieces >= 2 and self.min_part_mm2 >= 0) or \
@@ -167,7 +180,8 @@ class SplitSettings:
                 not self.branch_gap_cost >= 1 or not self.branch_margin_mm >= 0 or not self.branch_min_mm >= 0 or \
                 not (self.anchor_keep_p is None or 0 < float(self.anchor_keep_p) <= 1) or \
                 not set(self.anchor_keep_vessels) <= set(LEFT) or \
-                not (self.lca_self_p is None or 0 < float(self.lca_self_p) <= 1) or not self.lca_self_mm >= 0:
+                not (self.lca_self_p is None or 0 < float(self.lca_self_p) <= 1) or not self.lca_self_mm >= 0 or \
+                not (self.lca_right_mm is None or float(self.lca_right_mm) >= 0) or not self.lca_right_reach_mm > 0:
             raise ValueError(f"bad split settings: {self!r}")
 
     @property
@@ -297,6 +311,19 @@ def lca_self_applies(settings: SplitSettings, proba: np.ndarray, position_mm: np
     return not bool((d <= settings.anchor_mm).any())
 
 
+def right_of_lca(points_mm: np.ndarray, lca_mm: np.ndarray, settings: SplitSettings) -> np.ndarray:
+    """(k,) bool, SplitSettings.lca_right_mm: which of k points ((k, 3) dz / dy / dx mm) lie within lca_right_reach_mm
+    (3-D) of one of the sure LCA calls ``lca_mm`` ((m, 3)) and more than lca_right_mm to the patient's right of it (dx
+    smaller: the dx column grows to the patient's left)."""
+    pts = np.asarray(points_mm, np.float64).reshape(-1, 3)
+    lca = np.asarray(lca_mm, np.float64).reshape(-1, 3)
+    if len(lca) == 0 or len(pts) == 0:
+        return np.zeros(len(pts), bool)
+    d = np.linalg.norm(pts[:, None, :] - lca[None, :, :], axis=2)
+    right = pts[:, None, 2] < lca[None, :, 2] - float(settings.lca_right_mm)
+    return ((d <= settings.lca_right_reach_mm) & right).any(1)
+
+
 def split_labels(ids: np.ndarray, hu: np.ndarray, classes: np.ndarray, features: np.ndarray,
                  heart_index: Sequence[float], spacing_mm: Sequence[float], threshold_hu: float,
                  proba: Callable[[np.ndarray, np.ndarray], np.ndarray], settings: SplitSettings = SplitSettings()) -> np.ndarray:
@@ -378,6 +405,8 @@ def split_labels(ids: np.ndarray, hu: np.ndarray, classes: np.ndarray, features:
                 if settings.lca_agree:
                     far &= own_piece == 1
                 limited = np.where(far, 1, limited)
+            if settings.lca_right_mm is not None and settings.lca_right_origin:
+                limited = np.where(right_of_lca(pos, anchor_positions[anchor_vessel == 1], settings), 1, limited)
             vessel = limited
         done.append((c, zyx, piece, pos, p, vessel))
     if settings.lca_len_mm is not None and done:
@@ -391,6 +420,13 @@ def split_labels(ids: np.ndarray, hu: np.ndarray, classes: np.ndarray, features:
         whole = np.flatnonzero((cl == 1) & (call == 1) & sure)
         whole = whole[~np.isin(whole, [d[0] for d in done])]
         done = left_main_length(done, f[whole][:, at].astype(np.float64), cl, settings.lca_len_mm)
+    if settings.lca_right_mm is not None and not settings.lca_right_origin and anchors is not None and done:
+        # after lca_len_mm: the left main's origin stays where the calls put it (taken from the pieces moved here, it
+        # moved 7-12 mm to the right and cut the far end of the left main off by lca_len: phantom v11 seed 14517
+        # patient 42: one sure left-main slice, 121 of its 139 left-main voxels LCA -> 99)
+        lca_mm = anchor_positions[anchor_vessel == 1]
+        done = [(c, zyx, piece, pos, p, np.where(right_of_lca(pos, lca_mm, settings), 1, vessel))
+                for c, zyx, piece, pos, p, vessel in done]
     if settings.branch_mm is not None and done:
         if every is None:
             every = np.asarray(proba(f, np.arange(len(cl))), np.float64)
