@@ -152,8 +152,8 @@ def soft_veto_structure(classes: np.ndarray, structure: np.ndarray, ring_soft: n
 
     ``p_non`` / ``min_p_non`` (session 24, wt32b; ClassifierConfig.structure_ring_veto_unsure; both or neither): a
     structure fires only when also the weighted mean of ``p_non`` (the MLP's own non-coronary probability of its
-    coronary members) exceeds ``min_p_non``: the MLP is never quite sure of MAC (AU-weighted p_non 0.017-0.47 on the 17
-    MAC structures the veto's ring and HU conditions held for on dev 14524 / 14514 / 14518 / 14513, s23 diaphragm),
+    coronary members) exceeds ``min_p_non``: the MLP is never quite sure of MAC (AU-weighted p_non 0.017-0.47 on the 10
+    MAC structures the s23 veto takes on dev 14524 / 14514),
     and sure of the true RCA / PDA on the posterior heart that the true (s23) diaphragm puts over the height limit
     (14524 p3, p13, p18: p_non <= 0.0015). Without it those structures (1,169 AU) were vetoed.
     docs/lesion_scorer.md "(session 24, wt32b)"."""
