@@ -283,6 +283,12 @@ class ClassifierConfig:
     # 14513 p38 (242 AU RCA; diaphragm not found, so no height; -13.8 mm, 36.1 HU) and 14512 p53 (410 AU LCX; 28.7 HU,
     # under 29; -15.0 mm). docs/lesion_scorer.md "(session 22, wt30c)"
     structure_ring_veto_core: tuple[float, float] | None = None
+    # session 24 (wt32b): min_p_non or None (off, the default). With structure_ring_veto, a structure loses its calls
+    # only when also its coronary members' Agatston-weighted MLP non-coronary probability exceeds this (the other
+    # conditions unchanged): with the true diaphragm (chest_sac "s23") true RCA / PDA on the posterior heart, which
+    # the MLP is sure of (p_non <= 0.0015), read 27.5-38.8 mm above it, over the 25 mm height limit (14524 p3, p13,
+    # p18: 1,169 AU vetoed); MAC the veto takes has p_non >= 0.017 on dev. docs/lesion_scorer.md "(session 24, wt32b)"
+    structure_ring_veto_unsure: float | None = None
     # session 17 (wt25c): a noise-aware minimum for small candidates. With k set, classify_volume estimates the scan's
     # noise sd from the image itself (cacscore.lesion.noise.image_noise_hu) and, after every other step, the coronary
     # calls of a 3-D structure none of whose slices covers more than noise_floor_area_mm2 and whose peak stays below
@@ -429,6 +435,7 @@ class ClassifierConfig:
         self._ring_term("structure_ring_veto_long", 2, "structure_ring_veto_hu", "(min_length_mm, min_ring_hu) finite")
         self._ring_term("structure_ring_veto_core", 2, "structure_ring_veto_hu",
                         "(max_pericardium_mm, min_ring_hu) finite")
+        self._ring_term("structure_ring_veto_unsure", 1, "structure_ring_veto", "a finite probability")
         if self.noise_floor_k is not None and not (np.isfinite(self.noise_floor_k) and self.noise_floor_k >= 0):
             raise ValueError(f"noise_floor_k must be a finite number >= 0 or None, got {self.noise_floor_k!r}")
         if not np.isfinite(self.noise_floor_base_hu):
@@ -650,7 +657,7 @@ class LesionModel:
         if vote:  # (assign_vessels cuts its own copy of the structures with structure_split_p; later steps read them whole)
             classes = self.assign_vessels(proba, may, structure, au, table)
         if self.config.structure_ring_veto is not None:
-            classes = self._ring_veto(classes, features, anatomy_columns, structure, au, ring_hu)
+            classes = self._ring_veto(classes, features, anatomy_columns, structure, au, ring_hu, proba[:, 0])
         classes = self._mac_ring(classes, features)
         if self.config.needs_noise and structure is not None and noise_sd is not None:
             classes = self._noise_floors(classes, features, table, structure, float(noise_sd))
@@ -710,11 +717,13 @@ class LesionModel:
         return out
 
     def _ring_veto(self, classes: np.ndarray, features: np.ndarray, anatomy_columns: np.ndarray | None,
-                   structure: np.ndarray | None, au: np.ndarray, ring_hu: np.ndarray | None = None) -> np.ndarray:
+                   structure: np.ndarray | None, au: np.ndarray, ring_hu: np.ndarray | None = None,
+                   p_non: np.ndarray | None = None) -> np.ndarray:
         """config.structure_ring_veto on the final classes (:func:`cacscore.lesion.tree.soft_veto_structure`). It
         reads ring_soft from the full candidate table (``Candidates.features``) and above_diaphragm_mm from the anatomy
         columns; without either it raises (switched on, it must not silently do nothing). No structure: each candidate
-        is its own."""
+        is its own. ``p_non``: (n,) the MLP's non-coronary probability, which config.structure_ring_veto_unsure reads
+        (required then)."""
         f = np.asarray(features)
         if f.ndim != 2 or f.shape[1] != len(FEATURE_NAMES) or anatomy_columns is None:
             raise LesionError("structure_ring_veto needs the full candidate table (Candidates.features) and the "
@@ -729,6 +738,9 @@ class LesionModel:
         deep = self.config.structure_ring_veto_deep
         low_fat = self.config.structure_ring_veto_low_fat
         long = self.config.structure_ring_veto_long
+        unsure = self.config.structure_ring_veto_unsure
+        if unsure is not None and (p_non is None or np.shape(p_non) != (len(f),)):
+            raise LesionError("structure_ring_veto_unsure needs p_non, (n,) the MLP's non-coronary probability")
         ring = f[:, FEATURE_NAMES.index("ring_soft")]
         depth = a[:, ANATOMY_NAMES.index("pericardium_mm")]
         out = soft_veto_structure(classes, s, ring, a[:, ANATOMY_NAMES.index("above_diaphragm_mm")], au, t_ring, t_dia,
@@ -737,7 +749,7 @@ class LesionModel:
                                   inner_fat=f[:, FEATURE_NAMES.index("inner_fat")] if low_fat is not None else None,
                                   low_inner_fat=low_fat,
                                   length_mm=f[:, FEATURE_NAMES.index("struct_length_mm")] if long is not None else None,
-                                  long=long)
+                                  long=long, p_non=p_non if unsure is not None else None, min_p_non=unsure)
         return self._ring_core(out, s, ring, depth, au, ring_hu)
 
     def _ring_core(self, classes: np.ndarray, s: np.ndarray, ring: np.ndarray, depth: np.ndarray, au: np.ndarray,

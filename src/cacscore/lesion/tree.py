@@ -107,7 +107,8 @@ def soft_veto_structure(classes: np.ndarray, structure: np.ndarray, ring_soft: n
                         min_ring_hu: float | None = None, depth_mm: np.ndarray | None = None,
                         deep: tuple[float, float] | None = None, inner_fat: np.ndarray | None = None,
                         low_inner_fat: float | None = None, length_mm: np.ndarray | None = None,
-                        long: tuple[float, float] | None = None) -> np.ndarray:
+                        long: tuple[float, float] | None = None, p_non: np.ndarray | None = None,
+                        min_p_non: float | None = None) -> np.ndarray:
     """(n,) classes where every coronary member of a 3-D structure becomes non-coronary (0) when its coronary members,
     each weighted by ``weights`` (its Agatston; all 0: each once), are wrapped in soft tissue and lie above the heart's
     diaphragmatic surface: the weighted mean of ``ring_soft`` exceeds ``min_ring_soft`` AND the weighted mean of
@@ -147,7 +148,17 @@ def soft_veto_structure(classes: np.ndarray, structure: np.ndarray, ring_soft: n
     needs ``ring_hu``): a structure whose weighted ``length_mm`` (struct_length_mm, the 3-D structure's long axis) is
     at least long[0] passes the HU condition at the lower limit long[1]: MAC is a band along the annulus (dev MAC
     with ring HU 25.6 / 28.5 under the 29 limit: 55 / 50 mm long), while the true soft-wrapped plaques read near the
-    limit are short (13903 p18: 25.4 HU, 15 mm); the one long soft-wrapped true LCX of the dev tables reads 7 HU."""
+    limit are short (13903 p18: 25.4 HU, 15 mm); the one long soft-wrapped true LCX of the dev tables reads 7 HU.
+
+    ``p_non`` / ``min_p_non`` (session 24, wt32b; ClassifierConfig.structure_ring_veto_unsure; both or neither): a
+    structure fires only when also the weighted mean of ``p_non`` (the MLP's own non-coronary probability of its
+    coronary members) exceeds ``min_p_non``: the MLP is never quite sure of MAC (AU-weighted p_non 0.017-0.47 on the 10
+    MAC structures the s23 veto takes on dev 14524 / 14514),
+    and sure of the true RCA / PDA on the posterior heart that the true (s23) diaphragm puts over the height limit
+    (14524 p3, p13, p18: p_non <= 0.0015). Without it those structures (1,169 AU) were vetoed.
+    docs/lesion_scorer.md "(session 24, wt32b)"."""
+    if (p_non is None) != (min_p_non is None):
+        raise ValueError("soft_veto_structure: p_non and min_p_non go together")
     if (ring_hu is None) != (min_ring_hu is None):
         raise ValueError("soft_veto_structure: ring_hu and min_ring_hu go together")
     if (depth_mm is None) != (deep is None):
@@ -200,6 +211,8 @@ def soft_veto_structure(classes: np.ndarray, structure: np.ndarray, ring_soft: n
         if long is not None:
             hu_limit = np.where(mean(column(length_mm, "length_mm")) >= float(long[0]), float(long[1]), hu_limit)
         fire &= mean(column(ring_hu, "ring_hu")) > hu_limit
+    if p_non is not None:
+        fire &= mean(column(p_non, "p_non")) > float(min_p_non)
     cl[cor[fire[group]]] = 0
     return cl
 
