@@ -61,7 +61,6 @@ def phantom_panel(ax, spec: str, dz: float) -> None:
     from left_main_where import phantom_points
 
     from cacscore.phantom.anatomy import chest_grid
-    from cacscore.phantom.core import _draws
 
     rel, seed, version, pid = spec.split(":")
     vol = read_ct(Path(rel) / "deidentified_nongated" / pid / pid)
