@@ -66,6 +66,29 @@ def render_extract(out: Path, pid: int, a: argparse.Namespace) -> dict:
     return row
 
 
+def extract_rendered(out: Path, pid: int, a: argparse.Namespace) -> dict:
+    """--release: patient pid of an existing (or still rendering) ``cacscore phantom`` release, once its last file
+    (anatomy/<pid>.nii.gz, written after the series and the labels: phantom.writer.write_patient) is there, extracted
+    and cached as render_extract does; the release is left as it is. Returns {"id": pid} (the truth row is read from
+    the release's truth.csv when training)."""
+    from cacscore.lesion.train import GATED_NOISE_SD_HU, Case, _extract
+
+    rel = a.release
+    while not (rel / "anatomy" / f"{pid}.nii.gz").exists():
+        time.sleep(10)
+    t1 = time.perf_counter()
+    case = Case(str(pid), rel / "deidentified_nongated" / str(pid) / str(pid), rel / "labels" / f"{pid}.nii.gz")
+    cfg = lesion_train_config(a.model_seed)
+    r = _extract(case, 130.0, 1.0, 2, tuple(GATED_NOISE_SD_HU), cfg.seed, cfg)  # train_lesion_model's job tuple
+    if "error" in r:
+        raise RuntimeError(f"patient {pid}: {r['error']}")
+    np.savez(out / "cand" / f"{pid}.npz", features=r["features"], targets=r["targets"],
+             seconds=r["seconds"], chest_read=bool(r["chest_read"]))
+    print(f"patient {pid}: extract {time.perf_counter() - t1:.1f} s, "
+          f"{len(r['targets'])} candidates ({int((r['targets'] > 0).sum())} coronary)", flush=True)
+    return {"id": pid}
+
+
 def cached(out: Path, pid: int) -> dict:
     z = np.load(out / "cand" / f"{pid}.npz")
     return {"id": str(pid), "kind": "labels", "features": z["features"], "targets": z["targets"],
@@ -84,17 +107,23 @@ def main() -> int:
     ap.add_argument("--config-from", type=Path, default=None, help="a model folder whose model.json config (the "
                     "rules, split settings, density cap) replaces the trained model's, so the two differ only in "
                     "the weights and what training learned (info: coronary_dz_mm, coronary_density_hu)")
+    ap.add_argument("--release", type=Path, default=None, help="extract the patients of this cacscore phantom release "
+                    "(rendered with the same --seed / --anatomy / --size; waited for while it renders) instead of "
+                    "rendering them")
     a = ap.parse_args()
     out = a.out.resolve()
     (out / "cand").mkdir(parents=True, exist_ok=True)
     ids = id_range(a.ids)
-    truth_csv = out / "truth.csv"
+    truth_csv = out / "truth.csv" if a.release is None else a.release / "truth.csv"
     rows = pd.read_csv(truth_csv).to_dict("records") if truth_csv.exists() else []
     done = {int(r["id"]) for r in rows}
     t0 = time.perf_counter()
     if not a.train_only:
         for pid in ids:
-            if pid in done and (out / "cand" / f"{pid}.npz").exists():
+            if (a.release is not None or pid in done) and (out / "cand" / f"{pid}.npz").exists():
+                continue
+            if a.release is not None:
+                extract_rendered(out, pid, a)
                 continue
             rows.append(render_extract(out, pid, a))
             pd.DataFrame(rows).sort_values("id").to_csv(truth_csv, index=False, float_format="%.6f")
