@@ -88,7 +88,10 @@ across the curve, the spinous processes as separate shingles and shorter vertebr
 "The spine's curve and the back (session 18, wt26b)"); v16 (opt-in, session 19) = v15 with rounded diaphragm domes,
 the upper abdomen's organs (liver with a left lobe, stomach with an air-fluid level, spleen, kidneys in perirenal fat,
 gallbladder, bowel in mesenteric fat) separated by fat planes, the scan reaching 20-90 mm lower, and a wider kyphosis
-severity (V16_*; docs/phantom.md, "(session 19, wt27c)"). Which version has which feature: VERSION_FEATURES. A release's
+severity (V16_*; docs/phantom.md, "(session 19, wt27c)"); v21 (opt-in, session 24) = v11 with the aortic root (the
+great vessels and ostia drawn from it) and the whole left main 0-14 mm further back in the heart and the left main's
+fat sheath thin at its ostium (V21_ROOT_BACK_MM, coronary.V21_LM_OSTIUM_SHEATH_MM; docs/phantom.md, "(session 24,
+wt32a)"). Which version has which feature: VERSION_FEATURES. A release's
 truth.csv (anatomy_version) says what drew it."""
 
 
