@@ -7,6 +7,8 @@ docs/phantom.md, "(session 24, wt32a)"). Every draw of the patient's stream is v
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 from cacscore.phantom import make_patient
@@ -17,14 +19,21 @@ from cacscore.phantom.noncoronary import mac_geometry
 from version_fixtures import exact_version_patient
 
 SEED = 5
+PIDS = range(1, 5)
+
+
+@lru_cache(maxsize=None)
+def _pair(pid: int):
+    """(v11, v21) draws of one patient (shared by the tests: a draw is ~1 s)."""
+    return tuple(_draws(pid, SEED, 64, version=v)[0] for v in ("v11", "v21"))
 
 
 def test_v21_is_opt_in_and_keeps_every_draw_of_v11():
     assert ANATOMY_VERSION == "v11" and "v21" in ANATOMY_VERSIONS
     assert features("v21").root_back and not features("v11").root_back
     assert mac_geometry("v21") == mac_geometry("v11")
-    for pid in range(1, 6):
-        d11, d21 = (_draws(pid, SEED, 64, version=v)[0] for v in ("v11", "v21"))
+    for pid in PIDS:
+        d11, d21 = _pair(pid)
         assert d11.anat.root_back_mm == 0.0 and d11.anat.lm_ostium_sheath_mm is None
         assert V21_ROOT_BACK_MM[0] <= d21.anat.root_back_mm <= V21_ROOT_BACK_MM[1]
         assert V21_LM_OSTIUM_SHEATH_MM[0] <= d21.anat.lm_ostium_sheath_mm <= V21_LM_OSTIUM_SHEATH_MM[1]
@@ -37,8 +46,8 @@ def test_v21_is_opt_in_and_keeps_every_draw_of_v11():
 
 
 def test_v21_moves_the_root_and_the_whole_left_main_back_and_nothing_far_from_it():
-    for pid in range(1, 6):
-        d11, d21 = (_draws(pid, SEED, 64, version=v)[0] for v in ("v11", "v21"))
+    for pid in PIDS:
+        d11, d21 = _pair(pid)
         back = np.array([0.0, d21.anat.root_back_mm, 0.0])
         assert np.allclose(d21.anat.aorta_root - d11.anat.aorta_root, back)
         lm11, lm21 = d11.vessels["LCA"].points, d21.vessels["LCA"].points
@@ -53,7 +62,7 @@ def test_v21_moves_the_root_and_the_whole_left_main_back_and_nothing_far_from_it
 
 
 def test_v21_left_main_sheath_thin_at_the_ostium_only():
-    d11, d21 = (_draws(1, SEED, 64, version=v)[0] for v in ("v11", "v21"))
+    d11, d21 = _pair(1)
     s11, s21 = (sheath_profile(d.anat, "LCA", 20) for d in (d11, d21))
     assert abs(s21[0] - d21.anat.lm_ostium_sheath_mm) < 1e-9 and s21[0] < s11[0]
     assert abs(s21[-1] - s11[-1]) < 1e-9
