@@ -84,6 +84,8 @@ def extract_rendered(out: Path, pid: int, a: argparse.Namespace) -> dict:
         raise RuntimeError(f"patient {pid}: {r['error']}")
     np.savez(out / "cand" / f"{pid}.npz", features=r["features"], targets=r["targets"],
              seconds=r["seconds"], chest_read=bool(r["chest_read"]))
+    if a.delete_extracted:  # the shared disk: a 512 px v21 patient is ~60 MB of DICOM (session 24 filled it)
+        shutil.rmtree(rel / "deidentified_nongated" / str(pid))
     print(f"patient {pid}: extract {time.perf_counter() - t1:.1f} s, "
           f"{len(r['targets'])} candidates ({int((r['targets'] > 0).sum())} coronary)", flush=True)
     return {"id": pid}
@@ -110,6 +112,8 @@ def main() -> int:
     ap.add_argument("--release", type=Path, default=None, help="extract the patients of this cacscore phantom release "
                     "(rendered with the same --seed / --anatomy / --size; waited for while it renders) instead of "
                     "rendering them")
+    ap.add_argument("--delete-extracted", action="store_true", help="with --release: delete each patient's series "
+                    "once its candidates are cached")
     a = ap.parse_args()
     out = a.out.resolve()
     (out / "cand").mkdir(parents=True, exist_ok=True)
