@@ -91,6 +91,18 @@ def extract_rendered(out: Path, pid: int, a: argparse.Namespace) -> dict:
     return {"id": pid}
 
 
+def acquisition_rows(ids: list[int], a: argparse.Namespace) -> pd.DataFrame:
+    """(id, slice_thickness_mm, kvp) of patients cached without a truth row (--release, or a release whose truth.csv
+    was never written), from their draws (``phantom.core._draws``: what the rendering used; no rendering)."""
+    from cacscore.phantom.core import _draws
+
+    rows = []
+    for pid in ids:
+        d = _draws(pid, a.seed, a.size, version=a.anatomy)[0]
+        rows.append({"id": pid, "slice_thickness_mm": float(d.anat.slice_mm), "kvp": float(d.kvp)})
+    return pd.DataFrame(rows, columns=["id", "slice_thickness_mm", "kvp"])
+
+
 def cached(out: Path, pid: int) -> dict:
     z = np.load(out / "cand" / f"{pid}.npz")
     return {"id": str(pid), "kind": "labels", "features": z["features"], "targets": z["targets"],
@@ -120,11 +132,10 @@ def main() -> int:
     ids = id_range(a.ids)
     truth_csv = out / "truth.csv" if a.release is None else a.release / "truth.csv"
     rows = pd.read_csv(truth_csv).to_dict("records") if truth_csv.exists() else []
-    done = {int(r["id"]) for r in rows}
     t0 = time.perf_counter()
     if not a.train_only:
         for pid in ids:
-            if (a.release is not None or pid in done) and (out / "cand" / f"{pid}.npz").exists():
+            if (out / "cand" / f"{pid}.npz").exists():  # cached (its truth row, if missing, is drawn when training)
                 continue
             if a.release is not None:
                 extract_rendered(out, pid, a)
@@ -153,7 +164,8 @@ def main() -> int:
                  "phantom_anatomy": a.anatomy, "phantom_seed": a.seed, "size_px": a.size, "train_ids": a.ids,
                  "n_train": len(have), "train_candidates_per_class": rep["candidates"]["per_class"]},
     }
-    tr = pd.read_csv(truth_csv)
+    tr = pd.read_csv(truth_csv) if truth_csv.exists() else pd.DataFrame(columns=["id", "slice_thickness_mm", "kvp"])
+    tr = pd.concat([tr, acquisition_rows(sorted(set(have) - set(tr["id"].astype(int))), a)])
     tr = tr[tr["id"].isin(have)]  # the acquisition ranges predict warns outside (train_default_model's)
     cfg["info"]["train_ranges"] = {"slice_thickness_mm": [float(tr.slice_thickness_mm.min()),
                                                           float(tr.slice_thickness_mm.max())],
