@@ -66,6 +66,43 @@ def render_extract(out: Path, pid: int, a: argparse.Namespace) -> dict:
     return row
 
 
+def extract_rendered(out: Path, pid: int, a: argparse.Namespace) -> dict:
+    """--release: patient pid of an existing (or still rendering) ``cacscore phantom`` release, once its last file
+    (anatomy/<pid>.nii.gz, written after the series and the labels: phantom.writer.write_patient) is there, extracted
+    and cached as render_extract does; the release is left as it is. Returns {"id": pid} (the truth row is read from
+    the release's truth.csv when training)."""
+    from cacscore.lesion.train import GATED_NOISE_SD_HU, Case, _extract
+
+    rel = a.release
+    while not (rel / "anatomy" / f"{pid}.nii.gz").exists():
+        time.sleep(10)
+    t1 = time.perf_counter()
+    case = Case(str(pid), rel / "deidentified_nongated" / str(pid) / str(pid), rel / "labels" / f"{pid}.nii.gz")
+    cfg = lesion_train_config(a.model_seed)
+    r = _extract(case, 130.0, 1.0, 2, tuple(GATED_NOISE_SD_HU), cfg.seed, cfg)  # train_lesion_model's job tuple
+    if "error" in r:
+        raise RuntimeError(f"patient {pid}: {r['error']}")
+    np.savez(out / "cand" / f"{pid}.npz", features=r["features"], targets=r["targets"],
+             seconds=r["seconds"], chest_read=bool(r["chest_read"]))
+    if a.delete_extracted:  # the shared disk: a 512 px v21 patient is ~60 MB of DICOM (session 24 filled it)
+        shutil.rmtree(rel / "deidentified_nongated" / str(pid))
+    print(f"patient {pid}: extract {time.perf_counter() - t1:.1f} s, "
+          f"{len(r['targets'])} candidates ({int((r['targets'] > 0).sum())} coronary)", flush=True)
+    return {"id": pid}
+
+
+def acquisition_rows(ids: list[int], a: argparse.Namespace) -> pd.DataFrame:
+    """(id, slice_thickness_mm, kvp) of patients cached without a truth row (--release, or a release whose truth.csv
+    was never written), from their draws (``phantom.core._draws``: what the rendering used; no rendering)."""
+    from cacscore.phantom.core import _draws
+
+    rows = []
+    for pid in ids:
+        d = _draws(pid, a.seed, a.size, version=a.anatomy)[0]
+        rows.append({"id": pid, "slice_thickness_mm": float(d.anat.slice_mm), "kvp": float(d.kvp)})
+    return pd.DataFrame(rows, columns=["id", "slice_thickness_mm", "kvp"])
+
+
 def cached(out: Path, pid: int) -> dict:
     z = np.load(out / "cand" / f"{pid}.npz")
     return {"id": str(pid), "kind": "labels", "features": z["features"], "targets": z["targets"],
@@ -84,17 +121,24 @@ def main() -> int:
     ap.add_argument("--config-from", type=Path, default=None, help="a model folder whose model.json config (the "
                     "rules, split settings, density cap) replaces the trained model's, so the two differ only in "
                     "the weights and what training learned (info: coronary_dz_mm, coronary_density_hu)")
+    ap.add_argument("--release", type=Path, default=None, help="extract the patients of this cacscore phantom release "
+                    "(rendered with the same --seed / --anatomy / --size; waited for while it renders) instead of "
+                    "rendering them")
+    ap.add_argument("--delete-extracted", action="store_true", help="with --release: delete each patient's series "
+                    "once its candidates are cached")
     a = ap.parse_args()
     out = a.out.resolve()
     (out / "cand").mkdir(parents=True, exist_ok=True)
     ids = id_range(a.ids)
-    truth_csv = out / "truth.csv"
+    truth_csv = out / "truth.csv" if a.release is None else a.release / "truth.csv"
     rows = pd.read_csv(truth_csv).to_dict("records") if truth_csv.exists() else []
-    done = {int(r["id"]) for r in rows}
     t0 = time.perf_counter()
     if not a.train_only:
         for pid in ids:
-            if pid in done and (out / "cand" / f"{pid}.npz").exists():
+            if (out / "cand" / f"{pid}.npz").exists():  # cached (its truth row, if missing, is drawn when training)
+                continue
+            if a.release is not None:
+                extract_rendered(out, pid, a)
                 continue
             rows.append(render_extract(out, pid, a))
             pd.DataFrame(rows).sort_values("id").to_csv(truth_csv, index=False, float_format="%.6f")
@@ -120,7 +164,8 @@ def main() -> int:
                  "phantom_anatomy": a.anatomy, "phantom_seed": a.seed, "size_px": a.size, "train_ids": a.ids,
                  "n_train": len(have), "train_candidates_per_class": rep["candidates"]["per_class"]},
     }
-    tr = pd.read_csv(truth_csv)
+    tr = pd.read_csv(truth_csv) if truth_csv.exists() else pd.DataFrame(columns=["id", "slice_thickness_mm", "kvp"])
+    tr = pd.concat([tr, acquisition_rows(sorted(set(have) - set(tr["id"].astype(int))), a)])
     tr = tr[tr["id"].isin(have)]  # the acquisition ranges predict warns outside (train_default_model's)
     cfg["info"]["train_ranges"] = {"slice_thickness_mm": [float(tr.slice_thickness_mm.min()),
                                                           float(tr.slice_thickness_mm.max())],

@@ -89,7 +89,10 @@ across the curve, the spinous processes as separate shingles and shorter vertebr
 "The spine's curve and the back (session 18, wt26b)"); v16 (opt-in, session 19) = v15 with rounded diaphragm domes,
 the upper abdomen's organs (liver with a left lobe, stomach with an air-fluid level, spleen, kidneys in perirenal fat,
 gallbladder, bowel in mesenteric fat) separated by fat planes, the scan reaching 20-90 mm lower, and a wider kyphosis
-severity (V16_*; docs/phantom.md, "(session 19, wt27c)"). Which version has which feature: VERSION_FEATURES. A release's
+severity (V16_*; docs/phantom.md, "(session 19, wt27c)"); v21 (opt-in, session 24) = v11 with the aortic root (the
+great vessels and ostia drawn from it) and the whole left main 0-14 mm further back in the heart and the left main's
+fat sheath thin at its ostium (V21_ROOT_BACK_MM, coronary.V21_LM_OSTIUM_SHEATH_MM; docs/phantom.md, "(session 24,
+wt32a)"). Which version has which feature: VERSION_FEATURES. A release's
 truth.csv (anatomy_version) says what drew it."""
 
 
@@ -110,6 +113,7 @@ class VersionFeatures:
     chest_v18: bool = False  # v18: rounded retrosternal fat, a 3-D bowel field, the chest's sides curved (V18_*)
     ribs_v19: bool = False  # v19: ribs as flat curved plates (cortex, marrow), cartilage to the sternum (RibsV19)
     ribs_v20: bool = False  # v20: v19's ribs as thin slices cut them (ovals), varied; calcified cartilage (RibsV20)
+    root_back: bool = False  # v21: the aortic root and the left main further back in the heart (V21_ROOT_BACK_MM)
     heart_v22: bool = False  # v22: the heart's outline one smooth field with a right ventricle (heart_v22.py)
     liver_v22: bool = False  # v22: the liver's lower-medial outline rounded, no box corners (_liver_v22)
 
@@ -132,6 +136,7 @@ VERSION_FEATURES = {
                            spine_v17=True, chest_v18=True, ribs_v19=True),
     "v20": VersionFeatures(mac="v9", lcx_in_fat=True, high_right_dome=True, kyphosis=True, abdomen=True,
                            spine_v17=True, chest_v18=True, ribs_v19=True, ribs_v20=True),
+    "v21": VersionFeatures(mac="v9", lcx_in_fat=True, root_back=True),
     "v22": VersionFeatures(mac="v9", lcx_in_fat=True, high_right_dome=True, kyphosis=True, abdomen=True,
                            spine_v17=True, chest_v18=True, ribs_v19=True, ribs_v20=True, heart_v22=True, liver_v22=True),
 }
@@ -277,6 +282,8 @@ class Anatomy:
     right_dome_raise_mm: float = 0.0  # v14: the right dome's top this far above z_dome_mm (the heart's floor stays)
     kyphosis: "tuple[float, float, float, float] | None" = None  # v15: (apex above the carina, radius above, below, back share)
     abdomen: "Abdomen | None" = None  # v16: the upper abdomen's organs (_paint_abdomen_v16)
+    lm_ostium_sheath_mm: float | None = None  # v21: the left main's fat sheath at its ostium (coronary.sheath_profile)
+    root_back_mm: float = 0.0  # v21: the aortic root (great vessels, ostia) and the left main moved this far back (+y)
     extra_below_slices: int = 0  # v16: slices added below v15's scan (n_slices includes them; the motion keeps v15's)
     spine_v17: bool = False  # v17: kyphosis_shift_mm undamped at the heart's levels, referred to V17_HEART_FWD_MM
     front_tilt: float = 0.0  # v17: tan of the anterior chest wall's and sternum's forward tilt below upper_chest_z
@@ -1352,9 +1359,25 @@ def _bronchi_beside(anat: Anatomy, art: np.ndarray, hila: list) -> np.ndarray:
     return np.concatenate(out)
 
 
-def draw_anatomy(rng: np.random.Generator, *, version: str = ANATOMY_VERSION) -> Anatomy:
+V21_ROOT_BACK_MM = (0.0, 14.0)
+"""v21: how far (mm, patient +y) the aortic root, with everything drawn from it (the ascending aorta and the great
+vessels, the coronary ostia, the left atrium's body behind it), and the left main's bifurcation lie further back
+than v11 puts them. Measured (docs/phantom.md, "(session 24, wt32a)"; bench/left_main_where.py): the eye-placed root
+of LIDC-IDRI-0001 / 0002 / 0003 lies 0 / 3 / 10 mm behind the shipped model's heart reference (v11: -5, p10-p90 -10..1,
+25 patients of seed 14522) and 0 / 10 / 13 mm behind the found sac's centroid (v11: 1, -3..5); the real left main
+lies where v11's does from the root (ostium 2-6 mm behind its centre, v11 5) but 8-10 mm further back from the heart
+reference on 0002 / 0003 (mid dy 10 / 12 against v11's 2; 0001: -2). From 0, not 4: a first range of 4-14 mm (20
+patients of seed 14922) put the left main's midpoint at dy 13 (p10-p90 8-19), past 0002 / 0003 and leaving 0001's -2
+outside; 0-14 covers the three. One uniform draw per patient from its own stream."""
+V21_STREAM = 24
+"""The v21 draw's own stream (numpy default_rng([seed, pid, V21_STREAM]), core._draws): every other draw is v11's."""
+
+
+def draw_anatomy(rng: np.random.Generator, *, version: str = ANATOMY_VERSION, root_back_mm: float = 0.0) -> Anatomy:
     """Draw one patient's anatomy (all randomness from ``rng``); ``version`` changes the heart's pose ranges
-    (heart_ranges: v12), its placement (heart_tries: v13) and the right dome's height (right_dome_raise_mm: v14)."""
+    (heart_ranges: v12), its placement (heart_tries: v13) and the right dome's height (right_dome_raise_mm: v14).
+    ``root_back_mm`` (v21, drawn by the caller from its own stream): the aortic root placed this far further back
+    (+y) in the heart, before the great vessels are drawn from it (the same draws: they move with it)."""
     a = rng.uniform(135, 200)
     b = a * rng.uniform(0.64, 0.76)
     fov = float(np.clip(round(2 * (a + rng.uniform(12, 45))), FOV_MM[0], FOV_MM[1]))  # pixel spacing 0.59-0.98 mm at 512
@@ -1397,7 +1420,7 @@ def draw_anatomy(rng: np.random.Generator, *, version: str = ANATOMY_VERSION) ->
     e1, e2, e3 = axes
     # aortic annulus in the top of the base (between the right atrium, the left atrium and the right
     # ventricular outflow), so that the left main runs nearly level, 10-25 mm, to the left AV groove
-    root = hc - 0.55 * semi[0] * e1 + 0.4 * semi[1] * e2 + 0.05 * semi[2] * e3
+    root = hc - 0.55 * semi[0] * e1 + 0.4 * semi[1] * e2 + 0.05 * semi[2] * e3 + np.array([0.0, root_back_mm, 0.0])
     t_arch = root[2] - z_dome + rng.uniform(62, 85)
     z_top = z_dome + t_top
     z_bottom = z_top - 5.0 * n_slices  # the scan range (5 mm units; thinner slices cover the same range)
@@ -1466,6 +1489,7 @@ def draw_anatomy(rng: np.random.Generator, *, version: str = ANATOMY_VERSION) ->
         shoulders=shoulders, taper=float(taper), t_widest=float(t_widest), taper_exp=float(taper_exp),
         taper_lin=float(bell[3]), apex_k=float(apex_k), **_draw_v5(np.random.default_rng([tex_seed, 10])),
         **_draw_v6(np.random.default_rng([tex_seed, 11])), **_draw_v7(np.random.default_rng([tex_seed, 12])),
+        root_back_mm=float(root_back_mm),
     )
     if features(version).high_right_dome:  # v14: its own stream (20); before the trees, which fill the lungs
         anat = replace(anat, right_dome_raise_mm=float(np.random.default_rng([tex_seed, 20]).uniform(

@@ -9,8 +9,9 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from scipy import ndimage
 
-from cacscore.phantom.anatomy import ANATOMY_VERSION, Anatomy, check_version, chest_grid, draw_anatomy, features, render_background
-from cacscore.phantom.coronary import (Layer, Plaque, PlaqueSpec, Prevalence, Vessel, draw_calcium, place_plaques,
+from cacscore.phantom.anatomy import (ANATOMY_VERSION, V21_ROOT_BACK_MM, V21_STREAM, Anatomy, check_version, chest_grid,
+                                     draw_anatomy, features, render_background)
+from cacscore.phantom.coronary import (V21_LM_OSTIUM_SHEATH_MM, Layer, Plaque, PlaqueSpec, Prevalence, Vessel, draw_calcium, place_plaques,
                                        proximal_first, render_heart, straddlers, v11_lcx_sheath, vessel_centrelines)
 from cacscore.phantom.motion import MotionPlan, draw_motion, move_layer
 from cacscore.phantom.noncoronary import (CORONARY_CLEARANCE_MM, Blob, draw_cardiac_calcium,
@@ -268,7 +269,12 @@ def _draws(pid: int, seed: int, size: int = 512, *, lookalikes: bool = True, ver
            ) -> tuple[_Draws, np.random.Generator]:
     check_version(version)
     rng = np.random.default_rng([seed, pid])
-    anat = draw_anatomy(rng, version=version)
+    v21 = np.random.default_rng([seed, pid, V21_STREAM]) if features(version).root_back else None
+    # v21: two draws from its own stream (every draw of rng unchanged): the root moved back, the left main's sheath
+    back = float(v21.uniform(*V21_ROOT_BACK_MM)) if v21 is not None else 0.0
+    anat = draw_anatomy(rng, version=version, root_back_mm=back)
+    if v21 is not None:
+        anat = replace(anat, lm_ostium_sheath_mm=float(v21.uniform(*V21_LM_OSTIUM_SHEATH_MM)))
     u_kvp = rng.random()  # one draw: 100 kVp below 0.2, 140 above 0.85, else 120 (KVP_P)
     kvp = 100 if u_kvp < KVP_P[100] else (140 if u_kvp > 1 - KVP_P[140] else 120)
     # one uniform draw (the random stream is unchanged), mapped to 10 + 30 u^2 HU at 5 mm with the soft

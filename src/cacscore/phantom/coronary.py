@@ -313,6 +313,29 @@ V12_PHI_B = (5.0, 25.0)
 runs on from it (docs/phantom.md, "Anatomy v12")."""
 
 
+V21_BLEND_MM = 15.0
+"""v21: the LAD and the LCX leave the moved bifurcation and join their v11 courses over this length (mm along them)."""
+V21_LM_OSTIUM_SHEATH_MM = (0.2, 1.0)
+"""v21: the left main's fat sheath at its ostium (mm; one draw per patient from the v21 stream), rising smoothly to the
+patient's sheath at the bifurcation. Measured (docs/phantom.md, "(session 24, wt32a)"): round the real left main's
+ostium the 8 mm box holds 0.00 / 0.36 / 0.01 fat (LIDC-IDRI-0001 / 0002 / 0003), the 24 mm box 0.00 / 0.16 / 0.23;
+v11's: 0.72 (p10-p90 0.41-0.87) and 0.38 (0.25-0.47): v11 sheathes the left main in 2-4.5 mm of fat up to the aortic
+wall, where the real one leaves the sinus between the aorta, the pulmonary trunk and the left atrium."""
+
+
+def _near_bif_back(course: np.ndarray, back: np.ndarray) -> np.ndarray:
+    """v21: a branch's course (first point the bifurcation, already moved by ``back``) with its next points moved by
+    ``back`` fading to 0 over V21_BLEND_MM of its length, so that it leaves the moved bifurcation smoothly and joins
+    its v11 course. Unchanged when ``back`` is 0 (every version but v21)."""
+    if not back.any():
+        return course
+    arc = np.r_[0.0, np.cumsum(np.linalg.norm(np.diff(course, axis=0), axis=1))]
+    w = 1.0 - _smooth(arc / V21_BLEND_MM)
+    out = course + w[:, None] * back
+    out[0] = course[0]
+    return out
+
+
 def _groove_u(phis: np.ndarray, start: float, end: float, u_edge: float, g: dict[str, float], *,
               down_at_end: bool) -> np.ndarray:
     """v10: the groove's u at each phi of a course from ``start`` to ``end``: u_edge (v8's height) at the start,
@@ -342,6 +365,8 @@ def vessel_centrelines(anat: Anatomy, rng: np.random.Generator, *, step_mm: floa
     out = VESSEL_OUT_MM
     n = 80
     bif = heart_surface(anat, np.array([u_av]), np.array([phi_b]), np.array([out]))[0]
+    back = np.array([0.0, anat.root_back_mm, 0.0])  # v21: the bifurcation moved back with the root (0 before)
+    bif = bif + back
     root = anat.aorta_root + np.array([0, 0, rng.uniform(8, 14)])  # ostia above the annulus
     dl = bif - root
     dl[2] = 0
@@ -349,7 +374,7 @@ def vessel_centrelines(anat: Anatomy, rng: np.random.Generator, *, step_mm: floa
     lm = np.linspace(ostium_l, bif, 20)
     u = np.linspace(u_av, rng.uniform(0.85, 0.97), n)
     lad_phi = phi_b - 15 + rng.uniform(-6, 6) * np.sin(np.linspace(0, np.pi, n))
-    lad = np.concatenate([[bif], heart_surface(anat, u, lad_phi, np.full(n, out))])
+    lad = _near_bif_back(np.concatenate([[bif], heart_surface(anat, u, lad_phi, np.full(n, out))]), back)
     lcx_span = rng.uniform(90, 140)
     rca_end = -rng.uniform(165, 185)
     dominant = bool(rng.random() < 0.8)  # right dominant: the RCA gives the posterior descending branch
@@ -364,7 +389,7 @@ def vessel_centrelines(anat: Anatomy, rng: np.random.Generator, *, step_mm: floa
         lcx_end = min(lcx_end, g["lcx_end_deg"])
     phis = np.linspace(phi_b, lcx_end, n)
     u_lcx = np.full(n, u_av) if g is None else _groove_u(phis, phi_b, lcx_end, u_av, g, down_at_end=v7 and not dominant)
-    lcx = np.concatenate([[bif], heart_surface(anat, u_lcx, phis, np.full(n, out))])
+    lcx = _near_bif_back(np.concatenate([[bif], heart_surface(anat, u_lcx, phis, np.full(n, out))]), back)
     rca_start = heart_surface(anat, np.array([u_av]), np.array([-35.0]), np.array([out]))[0]
     dr = rca_start - root
     dr[2] = 0
@@ -632,6 +657,8 @@ def sheath_profile(anat: Anatomy, name: str, n: int, bed: np.ndarray | None = No
         out = np.maximum(out, lcx)
     if bed is not None and anat.crux_fat_mm is not None:  # v7: on the crux bed, the patient's crux fat (0-1.2 mm)
         out = out * (1 - bed) + np.minimum(out, anat.crux_fat_mm) * bed
+    if name == "LCA" and anat.lm_ostium_sheath_mm is not None:  # v21: thin at the ostium, the patient's at the bif
+        out = anat.lm_ostium_sheath_mm + (out - anat.lm_ostium_sheath_mm) * _smooth(s)
     return out
 
 
