@@ -735,6 +735,15 @@ def test_shipped_model_splits_with_lca_self_on():
     assert shipped.anchor_p == 0.95 and shipped.lca_agree and shipped.branch_mm == 20.0
 
 
+def test_shipped_model_splits_with_lca_right_on():
+    """Session 24 switched wt32c's lca_right_mm on in the shipped model after its pre-registered test (docs/model_card.md
+    "Session 24 (lead): results"): the shipped split reads it at the tested values, lca_right_origin stays off, and
+    the session-23 keys are unchanged."""
+    shipped = L.load_model(Path(L.__file__).parents[1] / "predict" / "default_model").config.split
+    assert shipped is not None and shipped.lca_right_mm == 3.0 and shipped.lca_right_reach_mm == 10.0
+    assert not shipped.lca_right_origin and shipped.lca_self_p == 0.5 and shipped.lca_len_mm == 15.0
+
+
 def test_lca_right_gives_the_pieces_right_of_a_sure_lca_call_to_the_left_main(tmp_path):
     """SplitSettings.lca_right_mm (session 24, wt32c): the bar (class LAD, every piece reads LAD 0.9 or LCX 0.9, as
     phantom v11 seed 14523 patient 1's left main read LAD) lies 10 mm in y from a sure LCA call (the speck, dx +4.5
