@@ -442,10 +442,14 @@ def bootstrap(h: pd.DataFrame, models: list[str], n_boot: int, seed: int = 0) ->
 
 # ------------------------------------------------------------------ run
 def series_landmarks(path: Path | None, name: str) -> dict | None:
-    """The course anchors of one series from a landmarks JSON (docs/hybrid_landmarks.json), None when the file or
-    the series is absent (its courses are then found by rays)."""
-    if path is None or not path.is_file():
+    """The course anchors of one series from a landmarks JSON (docs/hybrid_landmarks.json); None when path is None
+    (--no-landmarks) or the file lacks the series (its courses are then found by rays). A named file that is missing
+    is an error: session 24 ran hybrids from a copy of src + bench without docs/, every course silently fell back to
+    rays and the 0002 hybrids at seeds 0-4 changed truth (seed 0 RCA 410 -> 385 AU) and kappa4 (0.80 -> 1.00)."""
+    if path is None:
         return None
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no landmarks file (pass --no-landmarks for ray courses)")
     entry = json.loads(path.read_text()).get(name)
     return entry["courses"] if entry else None
 

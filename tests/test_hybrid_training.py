@@ -253,3 +253,17 @@ def test_classify_many_reads_each_chest_root_alone(written, monkeypatch):
                                                                                              chest_root="s23"))}
     HC.classify_many(vol.hu, tuple(abs(float(s)) for s in vol.spacing_mm), models)
     assert sorted(roots) == ["s22", "s23"]
+
+
+def test_series_landmarks_refuses_a_missing_file(tmp_path):
+    """A landmarks file that was named but is missing is an error, not a silent switch to ray courses (session 24:
+    a snapshot without docs/ changed every hybrid's truth); None (--no-landmarks) and a series the file lacks still
+    give ray courses, and a listed series gives its anchors."""
+    series_landmarks = HC.series_landmarks
+    with pytest.raises(FileNotFoundError, match="no landmarks file"):
+        series_landmarks(tmp_path / "absent.json", "lidc-idri-0002")
+    assert series_landmarks(None, "lidc-idri-0002") is None
+    f = tmp_path / "lm.json"
+    f.write_text('{"lidc-idri-0002": {"courses": {"LAD": [[1.0, 2.0, 3.0]]}}}')
+    assert series_landmarks(f, "lidc-idri-0001") is None
+    assert series_landmarks(f, "lidc-idri-0002") == {"LAD": [[1.0, 2.0, 3.0]]}
