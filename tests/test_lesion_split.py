@@ -323,9 +323,10 @@ def test_old_flat_split_configs_load_as_the_nested_split(tmp_path):
 
     shipped = L.load_model(DEFAULT_MODEL)
     # the split on since session 16 at its default settings, with session 17's anchor rule, session 18's left-main
-    # limits, session 19's branch paths and session 23's lca_self (docs/model_card.md)
+    # limits, session 19's branch paths, session 23's lca_self and session 24's lca_right (docs/model_card.md)
     anchored = SplitSettings(anchor_p=0.95, anchor_mm=20.0, anchor_self=True, lca_agree=True, lca_denied="class",
-                             lca_len_mm=15.0, branch_mm=20.0, branch_lca=True, lca_self_p=0.5, lca_self_mm=10.0)
+                             lca_len_mm=15.0, branch_mm=20.0, branch_lca=True, lca_self_p=0.5, lca_self_mm=10.0,
+                             lca_right_mm=3.0, lca_right_reach_mm=10.0)
     assert shipped.config.split == anchored and shipped.config.voxel_split is True
     cfg = json.loads((DEFAULT_MODEL / "model.json").read_text())["config"]
     want = dataclasses.asdict(anchored)
