@@ -16,11 +16,11 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from cacscore.chest.anatomy import read_chest  # noqa: E402
-from cacscore.io.ct import read_ct  # noqa: E402
+from cacscore.chest.anatomy import read_chest
+from cacscore.io.ct import read_ct
 
 REPO = Path(__file__).resolve().parents[1]
 HALF_MM = 50.0  # crop half-width round the hybrid root: the root, the right atrial appendage and the outflow tract
@@ -37,13 +37,13 @@ def readings(name: str, anatomy) -> dict[str, np.ndarray]:
             "found root": np.asarray(anatomy.aortic_root_mm, float)}
 
 
-STYLE = {"landmarks_lidc root": dict(marker="o", color="red", mfc="none"), "hybrid root": dict(marker="+", color="lime"),
-         "LCA ostium": dict(marker="x", color="lime"), "RCA ostium": dict(marker="x", color="lime"),
-         "found root": dict(marker="x", color="yellow")}
+STYLE = {"landmarks_lidc root": {"marker": "o", "color": "red", "mfc": "none"}, "hybrid root": {"marker": "+", "color": "lime"},
+         "LCA ostium": {"marker": "x", "color": "lime"}, "RCA ostium": {"marker": "x", "color": "lime"},
+         "found root": {"marker": "x", "color": "yellow"}}
 
 
 def draw_axial(ax, hu, sp, z, pts, anatomy, centre) -> None:
-    k = int(round(z / sp[0]))
+    k = round(z / sp[0])
     ax.imshow(hu[k], cmap="gray", vmin=-100, vmax=200, extent=(0, hu.shape[2] * sp[2], hu.shape[1] * sp[1], 0))
     asc = anatomy.aorta.segment == 0
     for c, r in zip(anatomy.aorta.centreline_mm[asc], anatomy.aorta.radius_mm[asc]):
@@ -72,7 +72,7 @@ def main() -> int:
     fig, axs = plt.subplots(1, len(dzs) + 1, figsize=(5 * (len(dzs) + 1), 5.4))
     for ax, dz in zip(axs, dzs):
         draw_axial(ax, hu, sp, centre[0] + dz, pts, anatomy, centre)
-    j = int(round(centre[1] / sp[1]))
+    j = round(centre[1] / sp[1])
     ax = axs[-1]
     ax.imshow(hu[:, j, :], cmap="gray", vmin=-100, vmax=200, origin="lower",
               extent=(0, hu.shape[2] * sp[2], 0, hu.shape[0] * sp[0]))
