@@ -491,11 +491,12 @@ def _add_lesion_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--class-weight-power", type=float, default=0.5, metavar="P",
                    help="class weights (n / count) ** P: 0 none, 1 inverse frequency (the rare left main gets the "
                         "largest weight; docs/lesion_scorer.md)")
-    p.add_argument("--features", choices=("candidate", "anatomy", "distances"), default="candidate",
+    p.add_argument("--features", choices=("candidate", "anatomy", "distances", "near"), default="candidate",
                    help="what the classifier reads: candidate = the candidate features (position from the heart, "
                         "size, HU, context; the shipped model), anatomy = those and every chest-anatomy column, "
                         "distances = those and the distances to pericardium, aortic wall, bone and chest wall "
-                        "(both run read_chest on every training scan; docs/lesion_scorer.md)")
+                        "(both run read_chest on every training scan; docs/lesion_scorer.md), near = candidate less "
+                        "the 24 mm and 60 mm tissue boxes (session 25; docs/model_card.md)")
     p.add_argument("--density-cap-hu", nargs="+", default=["500", "930"], metavar="CAP",
                    help="MEAN PEAK: candidates denser than this read as this dense to the classifier, in training "
                         "and in scoring (default 500 930, the shipped model's; docs/lesion_scorer.md, 'Dense "

@@ -83,6 +83,12 @@ FEATURE_SETS: dict[str, tuple[str, ...]] = {
     # mostly the plaque's own calcium (seed 9901 patient 43: bright_8mm 0.64-0.85, fat_8mm 0.09-0.22, against the
     # training left mains' 0.05 / 0.65) and reads LAD to the MLP (docs/lesion_scorer.md "(session 15, wt23e)")
     "no8mm": tuple(n for n in BASE_FEATURE_NAMES if not n.endswith("_8mm")),
+    # session 25: the shipped columns less the 24 mm and 60 mm tissue boxes, which on the phantom hold its drawn
+    # chest (groove-fat pads, chambers, lung) and on real CT another one: trained on the shipped model's own data
+    # (v11, seed 13001, 200 patients), the 0002 hybrids' inserted AU given the right vessel rose from 0.69 (the same
+    # data and seed with every column) to 0.88, the left main from 0 to 0.71, and the one 3.9 AU speck every retrain
+    # called LCX on real 0002 was left alone (docs/model_card.md "Session 25 (lead, development)")
+    "near": tuple(n for n in BASE_FEATURE_NAMES if not n.endswith(("_24mm", "_60mm"))),
 }
 """``cacscore lesion-train --features``' choices. "candidate" (the default) is what the shipped model reads: with all
 anatomy columns the 512 px held-out MSE ratio fell from 11.4 to 4.5 at the same kappa4 (0.942), and
