@@ -10,7 +10,12 @@ import numpy as np
 from cacscore.cli import main
 from cacscore.io.ct import read_ct
 from cacscore.lesion.candidates import BASE_FEATURE_NAMES
-from cacscore.lesion.classifier import FEATURE_SETS, check_feature_names, classify_volume, load_model
+from cacscore.lesion.classifier import (
+    FEATURE_SETS,
+    check_feature_names,
+    classify_volume,
+    load_model,
+)
 
 
 def test_near_is_the_candidate_set_without_the_wide_tissue_boxes():
