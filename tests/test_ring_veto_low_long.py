@@ -11,12 +11,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from ring_veto_fixtures import scored_structure, soft_ring_inputs
 
 from cacscore import lesion as L
 from cacscore.lesion.anatomy import ANATOMY_NAMES
 from cacscore.lesion.candidates import FEATURE_NAMES
 from cacscore.lesion.tree import soft_veto_structure
-from cacscore.phantom import make_patient
 
 
 def test_low_inner_fat_lifts_the_height_limit_only_with_fat_on_the_heart_side():
@@ -89,16 +89,9 @@ def test_switches_are_opt_in_validated_and_round_trip(tmp_path):
 def test_classify_applies_both_terms():
     """Through LesionModel.classify on a 128 px phantom's candidates: one structure made MAC-like (ring 0.75, low
     with fat on its heart side; or high, long, 25 HU) loses its calls with the term on and keeps them without."""
-    p = make_patient(45, seed=100, size=128)
-    model = L.load_model(Path(__file__).parent / "data" / "lesion_model_phantom300")
-    cand, classes = L.classify_volume(p.hu, p.spacing_mm, model)
-    target = cand.structure[np.flatnonzero(classes > 0)[0]]
-    inside = cand.structure == target
-    f = np.array(cand.features, copy=True)
-    f[:, FEATURE_NAMES.index("ring_soft")] = np.where(inside, 0.75, 0.1)
+    model, cand, inside = scored_structure()
+    f, a = soft_ring_inputs(cand, inside, 0.75)
     f[:, FEATURE_NAMES.index("inner_fat")] = np.where(inside, 0.5, 0.0)
-    a = (np.full((cand.n, len(ANATOMY_NAMES)), np.nan) if cand.anatomy_columns is None
-         else np.array(cand.anatomy_columns, np.float64, copy=True))
     a[:, ANATOMY_NAMES.index("above_diaphragm_mm")] = 18.0
     ring = dataclasses.replace(model.config, structure_ring_veto=(0.65, 25.0), structure_ring_veto_hu=29.0)
     off = dataclasses.replace(model, config=ring)

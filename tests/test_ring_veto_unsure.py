@@ -10,12 +10,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from ring_veto_fixtures import scored_structure, soft_ring_inputs
 
 from cacscore import lesion as L
 from cacscore.lesion.anatomy import ANATOMY_NAMES
-from cacscore.lesion.candidates import FEATURE_NAMES
 from cacscore.lesion.tree import soft_veto_structure
-from cacscore.phantom import make_patient
 
 
 def test_sure_structures_keep_their_calls():
@@ -62,15 +61,8 @@ def test_classify_spares_only_what_the_mlp_is_sure_of():
     """Through LesionModel.classify on a 128 px phantom's candidates: one structure made soft-wrapped and high loses its
     calls with the veto; with the term at a limit over its weighted p_non it keeps them, under it it loses them again;
     nothing else changes."""
-    p = make_patient(45, seed=100, size=128)
-    model = L.load_model(Path(__file__).parent / "data" / "lesion_model_phantom300")
-    cand, classes = L.classify_volume(p.hu, p.spacing_mm, model)
-    target = cand.structure[np.flatnonzero(classes > 0)[0]]
-    inside = cand.structure == target
-    f = np.array(cand.features, copy=True)
-    f[:, FEATURE_NAMES.index("ring_soft")] = np.where(inside, 0.80, 0.1)
-    a = (np.full((cand.n, len(ANATOMY_NAMES)), np.nan) if cand.anatomy_columns is None
-         else np.array(cand.anatomy_columns, np.float64, copy=True))
+    model, cand, inside = scored_structure()
+    f, a = soft_ring_inputs(cand, inside, 0.80)
     a[:, ANATOMY_NAMES.index("above_diaphragm_mm")] = 38.0
     ring = dataclasses.replace(model.config, structure_ring_veto=(0.65, 25.0))
     args = (f, cand.outside_thorax_mm, a, cand.structure, cand.agatston)
