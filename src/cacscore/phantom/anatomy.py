@@ -116,6 +116,7 @@ class VersionFeatures:
     root_back: bool = False  # v21: the aortic root and the left main further back in the heart (V21_ROOT_BACK_MM)
     heart_v22: bool = False  # v22: the heart's outline one smooth field with a right ventricle (heart_v22.py)
     liver_v22: bool = False  # v22: the liver's lower-medial outline rounded, no box corners (_liver_v22)
+    lean_heart: bool = False  # v23: some hearts with little epicardial fat and thin coronary sheaths (V23_*)
 
 
 VERSION_FEATURES = {
@@ -139,6 +140,7 @@ VERSION_FEATURES = {
     "v21": VersionFeatures(mac="v9", lcx_in_fat=True, root_back=True),
     "v22": VersionFeatures(mac="v9", lcx_in_fat=True, high_right_dome=True, kyphosis=True, abdomen=True,
                            spine_v17=True, chest_v18=True, ribs_v19=True, ribs_v20=True, heart_v22=True, liver_v22=True),
+    "v23": VersionFeatures(mac="v9", lcx_in_fat=True, root_back=True, lean_heart=True),
 }
 """The one place that says which anatomy version has which feature (session 16; the modules ask features(version)
 instead of comparing version names)."""
@@ -284,6 +286,7 @@ class Anatomy:
     abdomen: "Abdomen | None" = None  # v16: the upper abdomen's organs (_paint_abdomen_v16)
     lm_ostium_sheath_mm: float | None = None  # v21: the left main's fat sheath at its ostium (coronary.sheath_profile)
     root_back_mm: float = 0.0  # v21: the aortic root (great vessels, ostia) and the left main moved this far back (+y)
+    epi_lean_mm: float | None = None  # v23: a lean heart's epicardial fat (mm; render_heart grows the myocardium to it)
     extra_below_slices: int = 0  # v16: slices added below v15's scan (n_slices includes them; the motion keeps v15's)
     spine_v17: bool = False  # v17: kyphosis_shift_mm undamped at the heart's levels, referred to V17_HEART_FWD_MM
     front_tilt: float = 0.0  # v17: tan of the anterior chest wall's and sternum's forward tilt below upper_chest_z

@@ -11,8 +11,9 @@ from scipy import ndimage
 
 from cacscore.phantom.anatomy import (ANATOMY_VERSION, V21_ROOT_BACK_MM, V21_STREAM, Anatomy, check_version, chest_grid,
                                      draw_anatomy, features, render_background)
-from cacscore.phantom.coronary import (V21_LM_OSTIUM_SHEATH_MM, Layer, Plaque, PlaqueSpec, Prevalence, Vessel, draw_calcium, place_plaques,
-                                       proximal_first, render_heart, straddlers, v11_lcx_sheath, vessel_centrelines)
+from cacscore.phantom.coronary import (V21_LM_OSTIUM_SHEATH_MM, V23_STREAM, Layer, Plaque, PlaqueSpec, Prevalence, Vessel, draw_calcium, place_plaques,
+                                       proximal_first, render_heart, straddlers, v11_lcx_sheath, v23_lean,
+                                       vessel_centrelines)
 from cacscore.phantom.motion import MotionPlan, draw_motion, move_layer
 from cacscore.phantom.noncoronary import (CORONARY_CLEARANCE_MM, Blob, draw_cardiac_calcium,
                                           draw_nodal_calcium, paint_blobs)
@@ -286,6 +287,9 @@ def _draws(pid: int, seed: int, size: int = 512, *, lookalikes: bool = True, ver
     vessels = vessel_centrelines(anat, rng, version=version)
     if features(version).lcx_in_fat:  # the LCX's fat sheath, from its own stream (set after every draw of rng: all unchanged)
         anat = replace(anat, lcx_sheath_mm=v11_lcx_sheath(anat))
+    lean = v23_lean(np.random.default_rng([seed, pid, V23_STREAM])) if features(version).lean_heart else None
+    if lean is not None:  # v23: a lean heart (its own stream; painted only: every course and plaque is v21's)
+        anat = replace(anat, **lean)
     specs = draw_calcium(rng, size=size, slice_mm=anat.slice_mm, prevalence=prevalence)
     # v8: larger plaques tend to lie proximal and some straddle the left main's bifurcation, from their own stream
     # (the same plaques, each vessel's same positions: every draw of rng and each vessel's target are unchanged)

@@ -315,6 +315,32 @@ runs on from it (docs/phantom.md, "Anatomy v12")."""
 
 V21_BLEND_MM = 15.0
 """v21: the LAD and the LCX leave the moved bifurcation and join their v11 courses over this length (mm along them)."""
+V23_P_LEAN = 0.5
+"""v23: share of patients with a lean heart (V23_EPI_FAT_MM, V23_SHEATH_MM); the others keep v21's fat. Measured
+(session 26, bench/groove_context.py): the in-plane 24 mm box round the eye-anchored courses of the real series holds
+fat 0.07 (p10-p90 0.03-0.26) round LIDC-IDRI-0002's RCA, 0.12 (0.07-0.24) round 0003's, 0.16 / 0.11 round 0002's LAD /
+LCX; round the coronary candidates v11 trains on (the shipped model's data): RCA 0.34 (0.17-0.45), LAD 0.39, LCX 0.32,
+so no phantom RCA is as lean as 0002's, and what the models learn from the 24 mm box does not hold there (docs/model_card.md,
+"Session 25 (lead, development)"). Half the patients lean, not all: 0001's RCA box holds 0.34 (as v11)."""
+V23_EPI_FAT_MM = (1.0, 2.5)
+"""v23: a lean heart's epicardial fat (mm between the myocardium and the pericardium; v4-v22: PERICARDIUM_OUT_MM, 5
+mm): render_heart paints the myocardium again, grown to this far under the pericardium, over the fat layer and the
+groove rings and wedges (the heart's outline and the pericardium stay where they are drawn)."""
+V23_SHEATH_MM = (1.0, 2.0)
+"""v23: a lean heart's coronary fat sheaths (mm beyond the lumen): the proximal sheath (v6: 2.0-4.5) and the LCX's
+(v11: 2.5-4.0) drawn from this range instead; the thin sheath (v6: 0-1) stays."""
+V23_STREAM = 27
+"""The v23 draws' own stream (numpy default_rng([seed, pid, V23_STREAM])): every other draw is v21's."""
+
+
+def v23_lean(rng: np.random.Generator) -> dict | None:
+    """One patient's v23 draws (Anatomy fields to replace) from its own stream; None: not lean (v21's heart)."""
+    u, fat, prox, lcx = rng.random(), rng.uniform(*V23_EPI_FAT_MM), rng.uniform(*V23_SHEATH_MM), rng.uniform(*V23_SHEATH_MM)
+    if u >= V23_P_LEAN:
+        return None
+    return {"epi_lean_mm": float(fat), "sheath_prox_mm": float(prox), "lcx_sheath_mm": float(lcx)}
+
+
 V21_LM_OSTIUM_SHEATH_MM = (0.2, 1.0)
 """v21: the left main's fat sheath at its ostium (mm; one draw per patient from the v21 stream), rising smoothly to the
 patient's sheath at the bifurcation. Measured (docs/phantom.md, "(session 24, wt32a)"): round the real left main's
@@ -924,6 +950,12 @@ def render_heart(anat: Anatomy, grid: Grid, img: np.ndarray, vessels: dict[str, 
                                z_min_mm=floor - PERICARDIUM_OUT_MM)
         if r is not None:
             lp.paint(r[0], r[1], HU["fat"], "epicardial_fat")
+    if anat.epi_lean_mm is not None:  # v23: a lean heart: the myocardium up to epi_lean_mm under the pericardium
+        grow = max(PERICARDIUM_OUT_MM - anat.epi_lean_mm, 0.0)
+        for c, sm, a_ in [*shapes, *([] if rv is None else [(rv[0], rv[1], ax)])]:
+            r = ellipsoid_fraction(grid, c, a_, sm + grow, z_min_mm=floor - grow)
+            if r is not None:
+                lp.paint(r[0], r[1], HU["myocardium"], "heart")
     if rv is not None:  # v22: the right ventricle's cavity inside its 4 mm free wall
         chambers.append((rv[0], np.maximum(rv[1] - V22_RV_WALL_MM, 2.0), HU["blood"], ax))
     for c, s, hu, a_ in chambers[1:]:
