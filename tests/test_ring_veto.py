@@ -11,12 +11,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from ring_veto_fixtures import first_called_structure, scored_phantom, soft_ring_inputs
 
 from cacscore import lesion as L
 from cacscore.lesion.anatomy import ANATOMY_NAMES
-from cacscore.lesion.candidates import FEATURE_NAMES
 from cacscore.lesion.tree import soft_veto_structure
-from cacscore.phantom import make_patient
 
 
 def test_soft_veto_clears_a_soft_wrapped_structure_above_the_diaphragm_only():
@@ -75,24 +74,17 @@ def test_ring_veto_is_opt_in_validated_and_round_trips(tmp_path):
 
 @pytest.fixture(scope="module")
 def scored():
-    p = make_patient(45, seed=100, size=128)  # anatomy v3, calcified in 3-4 vessels
-    model = L.load_model(Path(__file__).parent / "data" / "lesion_model_phantom300")
-    cand, classes = L.classify_volume(p.hu, p.spacing_mm, model)
-    return cand, classes, model
+    return scored_phantom()  # anatomy v3, calcified in 3-4 vessels
 
 
 def test_classify_applies_the_ring_veto_to_whole_structures(scored):
     """Through LesionModel.classify: with the switch off nothing changes; on, the structure whose ring_soft and height
     above the diaphragm are set MAC-like loses every coronary call, every other candidate keeps its class; the same
     structure set just above the diaphragm keeps them; without the anatomy columns it refuses."""
-    cand, classes, model = scored
+    _, model, cand, classes = scored
     assert (classes > 0).any()
-    target = cand.structure[np.flatnonzero(classes > 0)[0]]
-    inside = cand.structure == target
-    f = np.array(cand.features, copy=True)
-    f[:, FEATURE_NAMES.index("ring_soft")] = np.where(inside, 0.9, 0.1)
-    a = (np.full((cand.n, len(ANATOMY_NAMES)), np.nan) if cand.anatomy_columns is None
-         else np.array(cand.anatomy_columns, np.float64, copy=True))
+    inside = first_called_structure(cand, classes)
+    f, a = soft_ring_inputs(cand, inside, 0.9)
     dia = ANATOMY_NAMES.index("above_diaphragm_mm")
     a[:, dia] = 40.0
     on = dataclasses.replace(model, config=dataclasses.replace(model.config, structure_ring_veto=(0.65, 20.0)))

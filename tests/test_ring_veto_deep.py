@@ -10,12 +10,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from ring_veto_fixtures import first_called_structure, scored_phantom, soft_ring_inputs
 
 from cacscore import lesion as L
 from cacscore.lesion.anatomy import ANATOMY_NAMES
-from cacscore.lesion.candidates import FEATURE_NAMES
 from cacscore.lesion.tree import soft_veto_structure
-from cacscore.phantom import make_patient
 
 
 def test_deep_tier_lowers_the_ring_limit_only_for_deep_structures():
@@ -70,15 +69,9 @@ def test_ring_veto_deep_is_opt_in_validated_and_round_trips(tmp_path):
 def test_classify_applies_the_deep_tier(tmp_path):
     """Through LesionModel.classify and classify_volume on a 128 px phantom: a structure with ring_soft 0.6 keeps its
     calls under the ring veto alone, loses them with the deep tier when 12 mm deep, keeps them when shallow."""
-    p = make_patient(45, seed=100, size=128)
-    model = L.load_model(Path(__file__).parent / "data" / "lesion_model_phantom300")
-    cand, classes = L.classify_volume(p.hu, p.spacing_mm, model)
-    target = cand.structure[np.flatnonzero(classes > 0)[0]]
-    inside = cand.structure == target
-    f = np.array(cand.features, copy=True)
-    f[:, FEATURE_NAMES.index("ring_soft")] = np.where(inside, 0.6, 0.1)
-    a = (np.full((cand.n, len(ANATOMY_NAMES)), np.nan) if cand.anatomy_columns is None
-         else np.array(cand.anatomy_columns, np.float64, copy=True))
+    p, model, cand, classes = scored_phantom()
+    inside = first_called_structure(cand, classes)
+    f, a = soft_ring_inputs(cand, inside, 0.6)
     a[:, ANATOMY_NAMES.index("above_diaphragm_mm")] = 40.0
     a[:, ANATOMY_NAMES.index("pericardium_mm")] = -12.0
     ring = dataclasses.replace(model.config, structure_ring_veto=(0.65, 25.0), structure_ring_veto_hu=29.0)

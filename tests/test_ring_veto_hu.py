@@ -11,14 +11,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from ring_veto_fixtures import first_called_structure, scored_phantom, soft_ring_inputs
 
 from cacscore import lesion as L
 from cacscore.lesion.anatomy import ANATOMY_NAMES
-from cacscore.lesion.candidates import FEATURE_NAMES
 from cacscore.lesion.classifier import ring_hu_column
 from cacscore.lesion.context import ring_soft_hu
 from cacscore.lesion.tree import soft_veto_structure
-from cacscore.phantom import make_patient
 
 
 def _slice_with_two_lumps(sp=(5.0, 0.5, 0.5)):
@@ -100,22 +99,15 @@ def test_ring_veto_hu_is_opt_in_validated_and_round_trips(tmp_path):
 
 @pytest.fixture(scope="module")
 def scored():
-    p = make_patient(45, seed=100, size=128)  # anatomy v3, calcified in 3-4 vessels
-    model = L.load_model(Path(__file__).parent / "data" / "lesion_model_phantom300")
-    cand, classes = L.classify_volume(p.hu, p.spacing_mm, model)
-    return p, cand, classes, model
+    return scored_phantom()  # anatomy v3, calcified in 3-4 vessels
 
 
 def test_classify_reads_ring_hu_and_classify_volume_computes_it(scored):
     """Through LesionModel.classify: the structure set MAC-like (soft ring, high) loses its calls with a myocardium
     ring HU and keeps them with a lumen one; without ring_hu it refuses; classify_volume computes the column."""
-    p, cand, classes, model = scored
-    target = cand.structure[np.flatnonzero(classes > 0)[0]]
-    inside = cand.structure == target
-    f = np.array(cand.features, copy=True)
-    f[:, FEATURE_NAMES.index("ring_soft")] = np.where(inside, 0.9, 0.1)
-    a = (np.full((cand.n, len(ANATOMY_NAMES)), np.nan) if cand.anatomy_columns is None
-         else np.array(cand.anatomy_columns, np.float64, copy=True))
+    p, model, cand, classes = scored
+    inside = first_called_structure(cand, classes)
+    f, a = soft_ring_inputs(cand, inside, 0.9)
     a[:, ANATOMY_NAMES.index("above_diaphragm_mm")] = 40.0
     on = dataclasses.replace(model, config=dataclasses.replace(model.config, structure_ring_veto=(0.65, 20.0),
                                                               structure_ring_veto_hu=25.0))

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from ring_veto_fixtures import scored_structure, soft_ring_inputs
 
 from cacscore import lesion as L
 from cacscore.lesion.anatomy import ANATOMY_NAMES
 from cacscore.lesion.candidates import FEATURE_NAMES
-from cacscore.phantom import make_patient
 
 MODEL = Path(__file__).parent / "data" / "lesion_model_phantom300"
 SHIPPED_RING = dict(structure_ring_veto=(0.65, 25.0), structure_ring_veto_hu=29.0, structure_ring_veto_deep=(0.5, -9.0),
@@ -45,22 +45,15 @@ def test_core_is_opt_in_validated_and_round_trips(tmp_path):
 @pytest.fixture(scope="module")
 def called():
     """A 128 px phantom's candidates under the test model, and one structure it calls coronary."""
-    p = make_patient(45, seed=100, size=128)
-    model = L.load_model(MODEL)
-    cand, classes = L.classify_volume(p.hu, p.spacing_mm, model)
-    target = cand.structure[np.flatnonzero(classes > 0)[0]]
-    return model, cand, cand.structure == target
+    return scored_structure()
 
 
 def _inputs(cand, inside, *, depth, dia, ring=0.75):
     """Full feature table and anatomy columns with the structure ``inside`` made soft-wrapped (ring), at ``depth`` mm
     (pericardium_mm) and ``dia`` mm above the diaphragm (nan: not found); every other candidate fat-wrapped."""
-    f = np.array(cand.features, copy=True)
-    f[:, FEATURE_NAMES.index("ring_soft")] = np.where(inside, ring, 0.1)
+    f, a = soft_ring_inputs(cand, inside, ring)
     f[:, FEATURE_NAMES.index("inner_fat")] = 0.0
     f[:, FEATURE_NAMES.index("struct_length_mm")] = 12.0
-    a = (np.full((cand.n, len(ANATOMY_NAMES)), np.nan) if cand.anatomy_columns is None
-         else np.array(cand.anatomy_columns, np.float64, copy=True))
     a[:, ANATOMY_NAMES.index("pericardium_mm")] = np.where(inside, depth, -3.0)
     a[:, ANATOMY_NAMES.index("above_diaphragm_mm")] = dia
     return (f, cand.outside_thorax_mm, a, cand.structure, cand.agatston)
