@@ -619,6 +619,26 @@ def _cmd_lesion_score(args: argparse.Namespace) -> int:
     return 1 if len(bad) else 0
 
 
+def _add_lesion_ensemble(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("lesion-ensemble", help="one candidate scorer from several lesion-train models of one recipe "
+                       "(trained with other --seed): their probabilities averaged")
+    p.add_argument("out", type=Path, help="the ensemble's model folder (written)")
+    p.add_argument("models", type=Path, nargs="+", help="lesion-train model folders (every setting alike but the seed)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing model folder")
+    p.set_defaults(func=_cmd_lesion_ensemble)
+
+
+def _cmd_lesion_ensemble(args: argparse.Namespace) -> int:
+    from cacscore.lesion import ensemble, load_model, save_model
+
+    if (args.out / "model.json").exists() and not args.force:
+        raise ValueError(f"{args.out}: holds a model already (--force to overwrite)")
+    model = ensemble([load_model(m) for m in args.models])
+    save_model(model, args.out)
+    print(f"wrote {args.out}: an ensemble of {len(model.members())} member(s)", file=sys.stderr)
+    return 0
+
+
 # ---------------------------------------------------------------- main
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cacscore", description="Vessel-specific coronary calcium scoring from non-gated chest CT.")
@@ -626,7 +646,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
     for add in (_add_score, _add_score_gated, _add_phantom, _add_ingest, _add_reproduce, _add_demo,
-                _add_predict, _add_evaluate, _add_lesion_train, _add_lesion_score):
+                _add_predict, _add_evaluate, _add_lesion_train, _add_lesion_score, _add_lesion_ensemble):
         add(sub)
     return parser
 

@@ -22,6 +22,7 @@ from cacscore.lesion.classifier import (
     ClassifierConfig,
     LesionModel,
     classify_volume,
+    ensemble,
     load_model,
     save_model,
     score_volume,
@@ -42,6 +43,6 @@ def __getattr__(name: str):
 
 __all__ = [
     "BASE_FEATURE_NAMES", "CLASS_NAMES", "FEATURE_NAMES", "N_CLASSES", "CandidateMLP", "Candidates", "ClassifierConfig", "LesionError",
-    "LesionModel", "assign_labels", "candidate_targets", "classify_volume", "find_candidates", "load_model",
+    "LesionModel", "assign_labels", "candidate_targets", "classify_volume", "ensemble", "find_candidates", "load_model",
     "save_model", "score_assignment", "score_volume", "train_classifier", "vessel_labels",
 ]

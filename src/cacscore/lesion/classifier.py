@@ -13,7 +13,7 @@ import json
 import logging
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -571,6 +571,14 @@ class LesionModel:
     threshold_hu: float = 130.0
     min_area_mm2: float = 1.0
     info: dict = field(default_factory=dict)
+    # a seed ensemble's other members (net, mean, std): the same data and settings trained with other seeds;
+    # predict_proba averages the members' probabilities. Why: three trainings of one recipe put 0.69-0.82 of the
+    # 0002 hybrids' calcium on the right vessel (docs/model_card.md, "Session 25 (lead, development)")
+    extra: tuple[tuple[NumpyMLP, np.ndarray, np.ndarray], ...] = ()
+
+    def members(self) -> list[tuple[NumpyMLP, np.ndarray, np.ndarray]]:
+        """(net, feature mean, feature std) of every member: this model's own first, then ``extra``."""
+        return [(self.numpy_net(), self.mean, self.std), *self.extra]
 
     def predict_proba(self, features: np.ndarray, where: np.ndarray | None = None) -> np.ndarray:
         """(n, F) features -> (n, 5) class probabilities (float32). The MLP is asked only about the rows within
@@ -588,7 +596,8 @@ class LesionModel:
         if near.any():
             # an anatomical part not found (nan) reads as the training mean
             x = self._capped(f[near])
-            out[near] = _softmax(self.numpy_net()(np.nan_to_num((x - self.mean) / self.std, nan=0.0)))
+            m = self.members()
+            out[near] = sum(_softmax(net(np.nan_to_num((x - mu) / sd, nan=0.0))) for net, mu, sd in m) / len(m)
         return out
 
     def _capped(self, f: np.ndarray) -> np.ndarray:
@@ -907,14 +916,19 @@ def save_model(model: LesionModel, out_dir: str | Path) -> Path:
     from safetensors.numpy import save_file
 
     # written from numpy (no torch needed): the same names, dtypes and values as safetensors.torch wrote
-    tensors = {f"net.{k}": np.ascontiguousarray(v) for k, v in model.numpy_net().state_dict().items()}
-    tensors["feature_mean"] = np.ascontiguousarray(model.mean, np.float32)
-    tensors["feature_std"] = np.ascontiguousarray(model.std, np.float32)
+    tensors = {}
+    for i, (net, mean, std) in enumerate(model.members()):
+        pre = "" if i == 0 else f"member{i}."  # the first member under the names a single model has always had
+        tensors.update({f"{pre}net.{k}": np.ascontiguousarray(v) for k, v in net.state_dict().items()})
+        tensors[f"{pre}feature_mean"] = np.ascontiguousarray(mean, np.float32)
+        tensors[f"{pre}feature_std"] = np.ascontiguousarray(std, np.float32)
     with atomic_path(out / "model.safetensors") as tmp:
         save_file(tensors, str(tmp))
     cfg = {"kind": "cacscore.lesions.CandidateMLP", "version": 1, "config": asdict(model.config),
            "feature_names": list(model.feature_names), "class_names": list(CLASS_NAMES),
            "threshold_hu": model.threshold_hu, "min_area_mm2": model.min_area_mm2, "info": model.info}
+    if model.extra:
+        cfg["members"] = 1 + len(model.extra)
     atomic_write_text(out / "model.json", json.dumps(cfg, indent=2) + "\n")
     return out
 
@@ -958,19 +972,56 @@ def load_model(model_dir: str | Path) -> LesionModel:
         tensors = load_safetensors(wpath, numpy=True)  # names the file: garbage, truncated, NaN/inf weights
     except WeightsFileError as e:
         raise LesionError(str(e)) from None
-    for key in ("feature_mean", "feature_std"):
+    n = cfg.get("members", 1)
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        raise LesionError(f"{jpath}: members must be a positive integer, got {n!r}")
+    members = [_load_member(tensors, "" if i == 0 else f"member{i}.", wpath, names, config) for i in range(n)]
+    known = {f"{'' if i == 0 else f'member{i}.'}{k}" for i in range(n) for k in ("feature_mean", "feature_std")}
+    stray = sorted(k for k in tensors if not k.startswith(("net.", "member")) and k not in known)
+    stray += sorted(k for k in tensors if k.startswith("member") and int(k[6:].split(".")[0] or 0) >= n)
+    if stray:
+        raise LesionError(f"{wpath}: tensors {stray[:3]} beyond the {n} member(s) model.json names")
+    (net, mean, std), extra = members[0], tuple(members[1:])
+    return LesionModel(net, mean, std, config, names, threshold_hu, min_area_mm2, info, extra)
+
+
+def _load_member(tensors: dict, pre: str, wpath: Path, names: tuple[str, ...],
+                 config: ClassifierConfig) -> tuple[NumpyMLP, np.ndarray, np.ndarray]:
+    """One member's (net, mean, std) from the tensors named ``pre`` + net.* / feature_mean / feature_std."""
+    for key in (f"{pre}feature_mean", f"{pre}feature_std"):
         if key not in tensors:
             raise LesionError(f"{wpath}: no tensor {key!r} (not weights written by lesion-train)")
-    state = {k[len("net."):]: v for k, v in tensors.items() if k.startswith("net.")}
+    state = {k[len(pre) + len("net."):]: v for k, v in tensors.items() if k.startswith(f"{pre}net.")}
     try:
         net = NumpyMLP.from_state(state, len(names), config.hidden)
     except ValueError as e:
         raise LesionError(f"{wpath}: weights do not fit the config ({' '.join(str(e).split())[:300]})") from None
-    mean, std = tensors["feature_mean"], tensors["feature_std"]
+    mean, std = tensors[f"{pre}feature_mean"], tensors[f"{pre}feature_std"]
     if mean.shape != (len(names),) or std.shape != (len(names),):
-        raise LesionError(f"{wpath}: weights do not fit the config (feature_mean / feature_std of shape "
+        raise LesionError(f"{wpath}: weights do not fit the config ({pre}feature_mean / feature_std of shape "
                           f"{tuple(mean.shape)} / {tuple(std.shape)}, want ({len(names)},))")
-    return LesionModel(net, mean, std, config, names, threshold_hu, min_area_mm2, info)
+    return net, mean, std
+
+
+def ensemble(models: Sequence[LesionModel]) -> LesionModel:
+    """One model whose probabilities are the mean of ``models``' (a seed ensemble: the same features, settings and
+    Agatston threshold, trained with other seeds; the first model's config and info, the members' info under
+    info["members"]). Raises LesionError when the models do not fit together."""
+    if not models:
+        raise LesionError("an ensemble needs at least one model")
+    first = models[0]
+    base = {k: v for k, v in asdict(first.config).items() if k != "seed"}
+    for k, m in enumerate(models[1:], start=2):
+        mine = {key: v for key, v in asdict(m.config).items() if key != "seed"}
+        diff = sorted(key for key in base if base[key] != mine.get(key))
+        if diff or m.feature_names != first.feature_names or (m.threshold_hu, m.min_area_mm2) != \
+                (first.threshold_hu, first.min_area_mm2):
+            raise LesionError(f"model {k} of the ensemble differs from the first in {', '.join(diff[:4]) or 'its features'}"
+                              " (members must share every setting but the seed)")
+    members = [mm for m in models for mm in m.members()]
+    info = {**first.info, "members": [m.info for m in models]}
+    return replace(first, net=members[0][0], mean=members[0][1], std=members[0][2], info=info,
+                   extra=tuple(members[1:]))
 
 
 def anatomical_candidates(hu: np.ndarray, spacing_mm: Sequence[float], *, threshold_hu: float = 130.0,
