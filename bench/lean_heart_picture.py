@@ -1,5 +1,5 @@
-"""Picture: one phantom patient drawn as v21 and as v23 (a lean heart) beside LIDC-IDRI-0002, each at the level of the
-middle of its RCA, cropped round the RCA point, W 400 / L 40, with the 24 mm box the candidate scorer reads drawn on
+"""Picture: one phantom patient drawn as v21 and as v23 (a lean heart) beside LIDC-IDRI-0002, each at the level of a point a
+third along its RCA (--vessel: another), cropped round it, W 400 / L 40, with the 24 mm box the candidate scorer reads drawn on
 it and its fat / soft / air fractions in the title (issue 15, session 26).
 
     PYTHONPATH=src python bench/lean_heart_picture.py --seed 14962 --pid 2 --real /work/shared/data/lidc-idri-0002 OUT.png
@@ -46,9 +46,9 @@ def panel(ax, hu: np.ndarray, k: int, iy: int, ix: int, px: float, title: str) -
     ax.axis("off")
 
 
-def phantom_rca_point(p, seed: int, version: str) -> tuple[int, int, int]:
-    pts = _draws(p.pid, seed, 512, version=version)[0].vessels["RCA"].points  # (x, y, z) patient mm
-    q = pts[len(pts) // 3]
+def phantom_point(p, seed: int, version: str, vessel: str, frac: float) -> tuple[int, int, int]:
+    pts = _draws(p.pid, seed, 512, version=version)[0].vessels[vessel].points  # (x, y, z) patient mm
+    q = pts[int(frac * (len(pts) - 1))]
     org, sp = np.array(p.origin_mm), np.array(p.spacing_mm)
     return (int(round((q[2] - org[2]) / sp[0])), int(round((q[1] - org[1]) / sp[1])), int(round((q[0] - org[0]) / sp[2])))
 
@@ -58,24 +58,26 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=14962)
     ap.add_argument("--pid", type=int, nargs="+", default=[2])
     ap.add_argument("--real", type=Path, required=True)
+    ap.add_argument("--versions", nargs=2, default=["v21", "v23"])
+    ap.add_argument("--vessel", default="RCA", choices=("LAD", "LCX", "RCA"))
     ap.add_argument("out", type=Path)
     a = ap.parse_args()
     fig, axes = plt.subplots(len(a.pid) + 1, 2, figsize=(7, 3.6 * (len(a.pid) + 1)))
     for row, pid in enumerate(a.pid):
-        for col, v in enumerate(("v21", "v23")):
+        for col, v in enumerate(a.versions):
             p = make_patient(pid, seed=a.seed, size=512, version=v, lookalikes=False)
-            k, iy, ix = phantom_rca_point(p, a.seed, v)
+            k, iy, ix = phantom_point(p, a.seed, v, a.vessel, 0.33)
             lean = p.anatomy.epi_lean_mm
             panel(axes[row, col], p.hu, k, iy, ix, p.spacing_mm[1],
                   f"seed {a.seed} #{pid} {v}" + (f" (lean, {lean:.1f} mm fat)" if lean is not None else ""))
     vol = read_ct(a.real)
     sp = tuple(float(s) for s in vol.spacing_mm)
-    lm = json.loads(LANDMARKS.read_text())[a.real.name]["courses"]["RCA"]
+    lm = json.loads(LANDMARKS.read_text())[a.real.name]["courses"][a.vessel]
     pts = anchored_course(_sampler(vol.hu, sp), lm)
     for col, frac in enumerate((0.33, 0.6)):
         q = pts[int(frac * (len(pts) - 1))]
         k, iy, ix = (int(round(q[j] / sp[j])) for j in range(3))
-        panel(axes[-1, col], vol.hu, k, iy, ix, sp[1], f"{a.real.name} RCA at {frac:.0%} of its course")
+        panel(axes[-1, col], vol.hu, k, iy, ix, sp[1], f"{a.real.name} {a.vessel} at {frac:.0%} of its course")
     fig.tight_layout()
     fig.savefig(a.out, dpi=110)
     print(a.out)
