@@ -633,6 +633,7 @@ def _cmd_lesion_ensemble(args: argparse.Namespace) -> int:
 
     if (args.out / "model.json").exists() and not args.force:
         raise ValueError(f"{args.out}: holds a model already (--force to overwrite)")
+    _check_outputs([], [args.out])
     model = ensemble([load_model(m) for m in args.models])
     save_model(model, args.out)
     print(f"wrote {args.out}: an ensemble of {len(model.members())} member(s)", file=sys.stderr)

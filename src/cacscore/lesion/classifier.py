@@ -975,10 +975,11 @@ def load_model(model_dir: str | Path) -> LesionModel:
     n = cfg.get("members", 1)
     if not isinstance(n, int) or isinstance(n, bool) or n < 1:
         raise LesionError(f"{jpath}: members must be a positive integer, got {n!r}")
-    members = [_load_member(tensors, "" if i == 0 else f"member{i}.", wpath, names, config) for i in range(n)]
-    known = {f"{'' if i == 0 else f'member{i}.'}{k}" for i in range(n) for k in ("feature_mean", "feature_std")}
-    stray = sorted(k for k in tensors if not k.startswith(("net.", "member")) and k not in known)
-    stray += sorted(k for k in tensors if k.startswith("member") and int(k[6:].split(".")[0] or 0) >= n)
+    prefixes = ["" if i == 0 else f"member{i}." for i in range(n)]  # the first member under a single model's names
+    members = [_load_member(tensors, pre, wpath, names, config) for pre in prefixes]
+    stray = sorted(k for k in tensors if not any(k.startswith(f"{pre}net.") or k in (f"{pre}feature_mean",
+                                                                                    f"{pre}feature_std")
+                                                 for pre in prefixes))
     if stray:
         raise LesionError(f"{wpath}: tensors {stray[:3]} beyond the {n} member(s) model.json names")
     (net, mean, std), extra = members[0], tuple(members[1:])

@@ -787,6 +787,14 @@ def _tube_fields(grid: Grid, ves: Vessel, radii_extra: tuple, box: tuple[slice, 
     return [f.reshape(nzb, n_sub, len(ys), len(xs)).mean(axis=1) for f in fields]
 
 
+def _paint_grown(lp: "_LayerPainter", grid: Grid, shapes: list, grow: float, floor: float, hu: float, name: str) -> None:
+    """Paint every shape (centre, semi-axes, frame rows) grown by ``grow`` mm, cut ``grow`` below the floor."""
+    for c, sm, a_ in shapes:
+        r = ellipsoid_fraction(grid, c, a_, sm + grow, z_min_mm=floor - grow)
+        if r is not None:
+            lp.paint(r[0], r[1], hu, name)
+
+
 def _paint_outline(lp: "_LayerPainter", grid: Grid, shapes: list, outer: list, floor: float, fat_lateral_mm: float) -> None:
     """The heart's layers for every shape (centre, semi-axes, frame rows): the pericardium, a 1.5 mm membrane
     PERICARDIUM_OUT_MM outside the myocardium, epicardial fat between (the coronaries run in it, 2.5 mm
@@ -798,10 +806,7 @@ def _paint_outline(lp: "_LayerPainter", grid: Grid, shapes: list, outer: list, f
         if o is not None:
             lp.paint(o[0], o[1], HU["pericardium"], "pericardium")
     for grow, hu, name in ((PERICARDIUM_OUT_MM, HU["fat"], "epicardial_fat"), (0.0, HU["myocardium"], "heart")):
-        for c, sm, a_ in shapes:
-            r = ellipsoid_fraction(grid, c, a_, sm + grow, z_min_mm=floor - grow)
-            if r is not None:
-                lp.paint(r[0], r[1], hu, name)
+        _paint_grown(lp, grid, shapes, grow, floor, hu, name)
     d = 0.5 * max(PERICARDIUM_OUT_MM - fat_lateral_mm, 0.0)
     if d <= 0:
         return
@@ -951,11 +956,8 @@ def render_heart(anat: Anatomy, grid: Grid, img: np.ndarray, vessels: dict[str, 
         if r is not None:
             lp.paint(r[0], r[1], HU["fat"], "epicardial_fat")
     if anat.epi_lean_mm is not None:  # v23: a lean heart: the myocardium up to epi_lean_mm under the pericardium
-        grow = max(PERICARDIUM_OUT_MM - anat.epi_lean_mm, 0.0)
-        for c, sm, a_ in [*shapes, *([] if rv is None else [(rv[0], rv[1], ax)])]:
-            r = ellipsoid_fraction(grid, c, a_, sm + grow, z_min_mm=floor - grow)
-            if r is not None:
-                lp.paint(r[0], r[1], HU["myocardium"], "heart")
+        _paint_grown(lp, grid, [*shapes, *([] if rv is None else [(rv[0], rv[1], ax)])],
+                     max(PERICARDIUM_OUT_MM - anat.epi_lean_mm, 0.0), floor, HU["myocardium"], "heart")
     if rv is not None:  # v22: the right ventricle's cavity inside its 4 mm free wall
         chambers.append((rv[0], np.maximum(rv[1] - V22_RV_WALL_MM, 2.0), HU["blood"], ax))
     for c, s, hu, a_ in chambers[1:]:
