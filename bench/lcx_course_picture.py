@@ -30,6 +30,7 @@ def main() -> None:
     ap.add_argument("--version", default="v11")
     ap.add_argument("--seed", type=int, default=14962)
     ap.add_argument("--pid", type=int, nargs="+", default=[2, 5])
+    ap.add_argument("--crop", type=float, default=0.0, help="show only this many mm round the point (0: the slice)")
     a = ap.parse_args()
     fig, axes = plt.subplots(len(a.pid), len(FRACTIONS), figsize=(12, 4 * len(a.pid)), squeeze=False)
     for r, pid in enumerate(a.pid):
@@ -44,6 +45,10 @@ def main() -> None:
             on = np.abs((pts[:, 2] - org[2]) / sp[0] - k) < 0.5
             ax.plot((pts[on, 0] - org[0]) / sp[2], (pts[on, 1] - org[1]) / sp[1], "y.", ms=2)
             ax.plot([(q[0] - org[0]) / sp[2]], [(q[1] - org[1]) / sp[1]], "r+", ms=10)
+            if a.crop > 0:
+                cx, cy, h = (q[0] - org[0]) / sp[2], (q[1] - org[1]) / sp[1], 0.5 * a.crop / sp[2]
+                ax.set_xlim(cx - h, cx + h)
+                ax.set_ylim(cy + h, cy - h)
             ax.set_title(f"seed {a.seed} #{pid} {a.version}: LCX {frac:.0%}, slice {k}")
             ax.axis("off")
     fig.tight_layout()

@@ -117,6 +117,7 @@ class VersionFeatures:
     heart_v22: bool = False  # v22: the heart's outline one smooth field with a right ventricle (heart_v22.py)
     liver_v22: bool = False  # v22: the liver's lower-medial outline rounded, no box corners (_liver_v22)
     lean_heart: bool = False  # v23: some hearts with little epicardial fat and thin coronary sheaths (V23_*)
+    lcx_border: bool = False  # v24: the LCX at the heart's left border, against the lung (coronary.v24_lcx_border)
 
 
 VERSION_FEATURES = {
@@ -141,6 +142,7 @@ VERSION_FEATURES = {
     "v22": VersionFeatures(mac="v9", lcx_in_fat=True, high_right_dome=True, kyphosis=True, abdomen=True,
                            spine_v17=True, chest_v18=True, ribs_v19=True, ribs_v20=True, heart_v22=True, liver_v22=True),
     "v23": VersionFeatures(mac="v9", lcx_in_fat=True, root_back=True, lean_heart=True),
+    "v24": VersionFeatures(mac="v9", lcx_in_fat=True, root_back=True, lean_heart=True, lcx_border=True),
 }
 """The one place that says which anatomy version has which feature (session 16; the modules ask features(version)
 instead of comparing version names)."""
@@ -287,6 +289,9 @@ class Anatomy:
     lm_ostium_sheath_mm: float | None = None  # v21: the left main's fat sheath at its ostium (coronary.sheath_profile)
     root_back_mm: float = 0.0  # v21: the aortic root (great vessels, ostia) and the left main moved this far back (+y)
     epi_lean_mm: float | None = None  # v23: a lean heart's epicardial fat (mm; render_heart grows the myocardium to it)
+    la_body_x: tuple[float, float] = (8.0, 34.0)  # the left atrial body's centre left of the root-spine midpoint, half-width cap (mm)
+    la_e3: tuple[float, float] = (0.45, 0.6)  # the left atrium's centre along e3 and its semi-axis there (x semi[2])
+    groove_u: float | None = None  # v24: the AV groove's u (render_heart's atria, ring), kept when the LCX moves off it
     extra_below_slices: int = 0  # v16: slices added below v15's scan (n_slices includes them; the motion keeps v15's)
     spine_v17: bool = False  # v17: kyphosis_shift_mm undamped at the heart's levels, referred to V17_HEART_FWD_MM
     front_tilt: float = 0.0  # v17: tan of the anterior chest wall's and sternum's forward tilt below upper_chest_z

@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import numpy as np
-from scipy import stats
+from scipy import ndimage, stats
 
 from cacscore.phantom.anatomy import (ANATOMY_VERSION, HU, LABEL as ANATOMY_LABEL, PERICARDIUM_REACH_MM, Anatomy, features,
                                      heart_surface,
@@ -349,6 +349,82 @@ v11's: 0.72 (p10-p90 0.41-0.87) and 0.38 (0.25-0.47): v11 sheathes the left main
 wall, where the real one leaves the sinus between the aorta, the pulmonary trunk and the left atrium."""
 
 
+V24_LCX_LEAVE_MM = 20.0
+"""v24: the LCX leaves its v23 course at the bifurcation and reaches the heart's outline over this length (mm).
+Measured (session 27, bench/lcx_course_picture.py and the eye-placed courses of docs/hybrid_landmarks.json against the
+aortic root at the sinuses): the real LCX reaches 62 / 52 / 53 mm left of the root (LIDC-IDRI-0001 / 0002 / 0003), 21-30
+mm left of its bifurcation, at 40-67 % of its course, at the heart's left border against the lung; v23's (12 patients
+of seed 14962) reaches 23-44 mm left of the root, 0-15 mm left of its bifurcation, in the crease between the ventricle
+and the left atrium, which bulges beyond the ventricle there."""
+V24_LA_E3 = (0.2, 0.5)
+"""v24: the left atrium's ellipsoid (atria) centred this far along e3 with this semi-axis there (x the heart's semi[2];
+v4-v23: 0.45, 0.6, which reaches 1.05 semi[2] toward the left-posterior wall, beyond the ventricle at the groove)."""
+V24_LA_BODY_X = (0.0, 26.0)
+"""v24: the left atrial body's centre this far left of the root-spine midpoint (mm) and its half-width cap (mm; v5-v23:
+8, 34): v23's reached past the left ventricle's base, so the LCX lay in the crease between them (session 27)."""
+V24_LEFT_BIAS = 1.0
+"""v24: the push's direction is the AV ring's in-plane outward normal plus this much of the patient's left (+x)."""
+V24_SMOOTH_MM = 4.0
+"""v24: the LCX's push to the border is smoothed along it (Gaussian sigma, mm) so that a step of the outline between
+the ventricle and an atrium does not kink the vessel."""
+def heart_outline_shapes(anat: Anatomy, u_av: float) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """(centre, semi-axes, axes) of every ellipsoid of the heart's outline that render_heart paints (the ventricles,
+    the atria, v5's left atrial body; v22's smooth field is not covered)."""
+    ax = anat.heart_axes
+    shapes = [(c, sm, ax) for c, sm in (*ventricle_shapes(anat.heart_c, ax, anat.heart_semi), *atria(anat, u_av))]
+    body = left_atrial_body(anat)
+    return shapes + ([(body[0], body[1], np.eye(3))] if body is not None else [])
+
+
+def _inside_outline(pts: np.ndarray, shapes: list, floor_z: float) -> np.ndarray:
+    """(n,) whether each point lies inside any of ``shapes`` (above the heart's flat floor)."""
+    inside = np.zeros(len(pts), bool)
+    for c, sm, ax in shapes:
+        inside |= (((pts - c) @ ax.T / sm) ** 2).sum(axis=1) <= 1.0
+    return inside & (pts[:, 2] >= floor_z)
+
+
+def _border_points(anat: Anatomy, pts: np.ndarray, shapes: list, out_mm: float) -> np.ndarray:
+    """Each point moved, in its own axial plane, along the in-plane part of the heart frame's outward direction at
+    its phi (cos phi e2 + sin phi e3, the AV ring's outward normal) to ``out_mm`` beyond the outermost point of the
+    heart's outline on that line (searched from 30 mm inward to 40 mm outward of it; unchanged where the line meets no
+    heart). Marched, not solved: the outline is a union of ellipsoids cut by a floor (0.5 mm steps)."""
+    _, e2, e3 = anat.heart_axes
+    loc = pts - anat.heart_c
+    phi = np.arctan2(loc @ e3, loc @ e2)
+    d = np.cos(phi)[:, None] * e2 + np.sin(phi)[:, None] * e3
+    d[:, 2] = 0.0
+    d /= np.linalg.norm(d, axis=1, keepdims=True) + 1e-9
+    d[:, 0] += V24_LEFT_BIAS
+    d /= np.linalg.norm(d, axis=1, keepdims=True) + 1e-9
+    r = np.arange(-30.0, 40.0, 0.5)
+    probe = pts[:, None, :] + r[None, :, None] * d[:, None, :]
+    inside = _inside_outline(probe.reshape(-1, 3), shapes, anat.heart_floor_z).reshape(len(pts), len(r))
+    last = np.where(inside.any(axis=1), len(r) - 1 - np.argmax(inside[:, ::-1], axis=1), -1)
+    moved = pts + (r[np.maximum(last, 0)] + out_mm)[:, None] * d
+    return np.where((last >= 0)[:, None], moved, pts)
+
+
+def v24_lcx_border(anat: Anatomy, lcx: Vessel, u_av: float, *, left_dominant: bool) -> Vessel:
+    """v24: the LCX moved from the AV ring at u_av (v23) outward to the heart's outline where an atrium bulges beyond
+    the ventricles, so that it runs at the heart's left border against the lung as the real one does (see
+    V24_LCX_LEAVE_MM): leaving the bifurcation over V24_LCX_LEAVE_MM; a left-dominant one back on its v23 course over
+    its last 35 % (so that it reaches the crux). No draws: every course and plaque draw is v23's."""
+    p = lcx.points
+    arc = lcx.arc_mm()
+    frac = arc / max(arc[-1], 1e-9)
+    moved = _border_points(anat, p, heart_outline_shapes(anat, u_av), VESSEL_OUT_MM)
+    step = max(float(np.median(np.diff(arc))), 1e-3)
+    shift = ndimage.gaussian_filter1d(moved - p, V24_SMOOTH_MM / step, axis=0, mode="nearest")
+    w = _smooth(arc / V24_LCX_LEAVE_MM)
+    if left_dominant:
+        w = w * (1.0 - _smooth((frac - 0.65) / 0.35))
+    out = _resample(p + w[:, None] * shift, step)
+    crux = int(np.argmin(np.linalg.norm(out - lcx.points[lcx.crux], axis=1))) if lcx.crux >= 0 else -1
+    radius = np.interp(np.linspace(0, 1, len(out)), np.linspace(0, 1, len(p)), lcx.radius)
+    return Vessel(lcx.name, out, radius, crux)
+
+
 def _near_bif_back(course: np.ndarray, back: np.ndarray) -> np.ndarray:
     """v21: a branch's course (first point the bifurcation, already moved by ``back``) with its next points moved by
     ``back`` fading to 0 over V21_BLEND_MM of its length, so that it leaves the moved bifurcation smoothly and joins
@@ -599,8 +675,8 @@ def atria(anat: Anatomy, u_av: float) -> list[tuple[np.ndarray, np.ndarray]]:
     right[2] = 0.0
     right /= np.linalg.norm(right)
     ra = hc + u * a * e1 + 0.85 * c * right - 0.05 * b * e2
-    la = hc + (u - 0.03) * a * e1 + 0.45 * c * e3 - 0.2 * b * e2
-    return [(ra, np.array([0.3 * a, 0.75 * b, 0.62 * c])), (la, np.array([0.3 * a, 0.5 * b, 0.6 * c]))]
+    la = hc + (u - 0.03) * a * e1 + anat.la_e3[0] * c * e3 - 0.2 * b * e2
+    return [(ra, np.array([0.3 * a, 0.75 * b, 0.62 * c])), (la, np.array([0.3 * a, 0.5 * b, anat.la_e3[1] * c]))]
 
 
 LA_BEHIND_ROOT = 0.6
@@ -623,8 +699,9 @@ def left_atrial_body(anat: Anatomy) -> tuple[np.ndarray, np.ndarray] | None:
     half = 0.5 * (back - front)
     if half < 8.0:
         return None
-    centre = np.array([0.5 * (root[0] + sx) + 8.0, front + half, root[2] + 2.0])
-    return centre, np.array([min(34.0, 0.22 * anat.cav_ab[0] + 6.0), half, 22.0])
+    dx, cap = anat.la_body_x
+    centre = np.array([0.5 * (root[0] + sx) + dx, front + half, root[2] + 2.0])
+    return centre, np.array([min(cap, 0.22 * anat.cav_ab[0] + 6.0), half, 22.0])
 
 
 class _LayerPainter:
@@ -898,6 +975,7 @@ def render_heart(anat: Anatomy, grid: Grid, img: np.ndarray, vessels: dict[str, 
     e1, e2, e3 = anat.heart_axes
     hc = anat.heart_c
     u_av = float(np.mean((vessels["LCX"].points[1:] - hc) @ e1) / semi[0]) if "LCX" in vessels else -0.45
+    u_av = u_av if anat.groove_u is None else anat.groove_u  # v24: the LCX left the groove; the atria and ring stay
     # the heart's outline: the ventricular ellipsoid (which the coronary courses follow) and the two atria
     # bulging beyond it on the base side of the AV groove (right atrium: the right heart border; left
     # atrium: posterior), each ending at the groove so that the RCA and LCX stay in it
