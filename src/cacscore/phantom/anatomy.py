@@ -291,6 +291,7 @@ class Anatomy:
     epi_lean_mm: float | None = None  # v23: a lean heart's epicardial fat (mm; render_heart grows the myocardium to it)
     la_body_x: tuple[float, float] = (8.0, 34.0)  # the left atrial body's centre left of the root-spine midpoint, half-width cap (mm)
     la_e3: tuple[float, float] = (0.45, 0.6)  # the left atrium's centre along e3 and its semi-axis there (x semi[2])
+    lv_base: tuple[tuple[float, ...], tuple[float, ...]] | None = None  # v24: (centre, semi) of the left ventricle's base bulge (heart frame)
     groove_u: float | None = None  # v24: the AV groove's u (render_heart's atria, ring), kept when the LCX moves off it
     extra_below_slices: int = 0  # v16: slices added below v15's scan (n_slices includes them; the motion keeps v15's)
     spine_v17: bool = False  # v17: kyphosis_shift_mm undamped at the heart's levels, referred to V17_HEART_FWD_MM

@@ -362,6 +362,17 @@ v4-v23: 0.45, 0.6, which reaches 1.05 semi[2] toward the left-posterior wall, be
 V24_LA_BODY_X = (0.0, 26.0)
 """v24: the left atrial body's centre this far left of the root-spine midpoint (mm) and its half-width cap (mm; v5-v23:
 8, 34): v23's reached past the left ventricle's base, so the LCX lay in the crease between them (session 27)."""
+V24_LV_BASE_REACH_MM = (12.0, 22.0)
+"""v24: how far (mm, one draw per patient from the v24 stream) the left ventricle's base bulges beyond the AV ring on
+its left side (v24_lv_base), less where the descending aorta is near. Measured (session 27): the real LCX runs 52-62 mm
+left of the aortic root at the sinuses, on the heart's left border; v4-v23's AV ring reaches 23-44 mm (its centre lies
+near the root's x, where the real mitral annulus, which the LCX wraps, lies left-posterior of the aortic valve)."""
+V24_LV_BASE_SEMI = 0.55
+"""v24: the bulge's radius in the AV plane, x the ring's radius toward it; along the long axis 0.3 x semi[0]."""
+V24_AORTA_GAP_MM = 6.0
+"""v24: the bulge keeps this far (in-plane, mm) from the descending aorta's wall: its reach is cut to keep it."""
+V24_STREAM = 28
+"""The v24 draws' own stream (numpy default_rng([seed, pid, V24_STREAM])): every other draw is v23's."""
 V24_LEFT_BIAS = 1.0
 """v24: the push's direction is the AV ring's in-plane outward normal plus this much of the patient's left (+x)."""
 V24_SMOOTH_MM = 4.0
@@ -373,7 +384,31 @@ def heart_outline_shapes(anat: Anatomy, u_av: float) -> list[tuple[np.ndarray, n
     ax = anat.heart_axes
     shapes = [(c, sm, ax) for c, sm in (*ventricle_shapes(anat.heart_c, ax, anat.heart_semi), *atria(anat, u_av))]
     body = left_atrial_body(anat)
-    return shapes + ([(body[0], body[1], np.eye(3))] if body is not None else [])
+    shapes += [(body[0], body[1], np.eye(3))] if body is not None else []
+    return shapes + ([(np.array(anat.lv_base[0]), np.array(anat.lv_base[1]), ax)] if anat.lv_base is not None else [])
+
+
+def v24_lv_base(anat: Anatomy, u_av: float, reach_mm: float) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """v24: (centre (x, y, z), semi-axes in the heart's frame) of the left ventricle's base bulge: an ellipsoid on the
+    AV ring at u_av, toward the ring's leftmost direction, reaching ``reach_mm`` beyond the ring there (less where the
+    descending aorta comes within V24_AORTA_GAP_MM of it), so that the heart's base is as wide on the left as a real
+    one and the LCX (v24_lcx_border) runs on the heart's left border."""
+    a, b, c = (float(x) for x in anat.heart_semi)
+    _, e2, e3 = anat.heart_axes
+    w = float(np.sqrt(max(1.0 - u_av ** 2, 0.05)))
+    phi = np.arctan2(e3[0], e2[0])  # the ring's in-plane direction with the largest x (the patient's left)
+    n = np.cos(phi) * e2 + np.sin(phi) * e3
+    ring_r = 1.0 / np.sqrt((np.cos(phi) / (b * w)) ** 2 + (np.sin(phi) / (c * w)) ** 2)
+    s = V24_LV_BASE_SEMI * ring_r
+    c_av = anat.heart_c + u_av * a * anat.heart_axes[0]
+    dc = np.asarray(anat.desc_c, float)
+    for _ in range(40):  # cut the reach in 1 mm steps until clear of the descending aorta
+        centre = c_av + (ring_r + reach_mm - s) * n
+        gap = float(np.hypot(*(centre[:2] - dc))) - s - anat.desc_r
+        if gap >= V24_AORTA_GAP_MM or reach_mm <= 0.0:
+            break
+        reach_mm -= 1.0
+    return tuple(float(x) for x in centre), (0.3 * a, s, s)
 
 
 def _inside_outline(pts: np.ndarray, shapes: list, floor_z: float) -> np.ndarray:
@@ -984,6 +1019,8 @@ def render_heart(anat: Anatomy, grid: Grid, img: np.ndarray, vessels: dict[str, 
     body = left_atrial_body(anat)
     if body is not None:  # v5: the left atrium's body, behind the root (in the patient's axes)
         shapes.append((body[0], body[1], np.eye(3)))
+    if anat.lv_base is not None:  # v24: the left ventricle's base bulge (its myocardium painted again over the ring)
+        shapes.append((np.array(anat.lv_base[0]), np.array(anat.lv_base[1]), ax))
     floor = anat.heart_floor_z  # the diaphragmatic surface is flat: every layer is cut at its own offset below it
     outer = [ellipsoid_fraction(grid, c, a_, sm + PERICARDIUM_REACH_MM, z_min_mm=floor - PERICARDIUM_REACH_MM)
              for c, sm, a_ in shapes]
@@ -1033,6 +1070,10 @@ def render_heart(anat: Anatomy, grid: Grid, img: np.ndarray, vessels: dict[str, 
                                z_min_mm=floor - PERICARDIUM_OUT_MM)
         if r is not None:
             lp.paint(r[0], r[1], HU["fat"], "epicardial_fat")
+    if anat.lv_base is not None:  # v24: the AV ring's fat ends at the bulge's surface (the LCX brings its own sheath)
+        r = ellipsoid_fraction(grid, shapes[-1][0], ax, shapes[-1][1], z_min_mm=floor)
+        if r is not None:
+            lp.paint(r[0], r[1], HU["myocardium"], "heart")
     if anat.epi_lean_mm is not None:  # v23: a lean heart: the myocardium up to epi_lean_mm under the pericardium
         _paint_grown(lp, grid, [*shapes, *([] if rv is None else [(rv[0], rv[1], ax)])],
                      max(PERICARDIUM_OUT_MM - anat.epi_lean_mm, 0.0), floor, HU["myocardium"], "heart")
