@@ -51,7 +51,7 @@ def render_extract(out: Path, pid: int, a: argparse.Namespace) -> dict:
 
     tmp = out / "tmp"
     t0 = time.perf_counter()
-    row = write_patient(tmp, pid, seed=a.seed, size=a.size, version=a.anatomy)
+    row = write_patient(tmp, pid, seed=a.seed, size=a.size, version=a.anatomy, p_mac=a.p_mac)
     t1 = time.perf_counter()
     case = Case(str(pid), tmp / "deidentified_nongated" / str(pid) / str(pid), tmp / "labels" / f"{pid}.nii.gz")
     cfg = lesion_train_config(a.model_seed)
@@ -116,6 +116,8 @@ def main() -> int:
     ap.add_argument("--ids", default="1-200", help="training patient ids, LO-HI")
     ap.add_argument("--anatomy", default="v11")
     ap.add_argument("--size", type=int, default=512)
+    ap.add_argument("--p-mac", type=float, default=None, help="cacscore phantom --p-mac: the share of patients with "
+                    "mitral-annulus calcium (default the phantom's, noncoronary.P_MAC 0.12; a training knob)")
     ap.add_argument("--model-seed", type=int, default=0, help="lesion-train --seed")
     ap.add_argument("--train-only", action="store_true", help="train on the patients cached so far")
     ap.add_argument("--config-from", type=Path, default=None, help="a model folder whose model.json config (the "
