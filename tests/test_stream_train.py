@@ -16,7 +16,7 @@ from cacscore.phantom.writer import write_release  # noqa: E402
 
 
 def test_streamed_patient_equals_release_patient(tmp_path):
-    a = argparse.Namespace(seed=5, size=64, anatomy="v16", model_seed=0)
+    a = argparse.Namespace(seed=5, size=64, anatomy="v16", model_seed=0, p_mac=None)
     (tmp_path / "s" / "cand").mkdir(parents=True)
     row = stream_train.render_extract(tmp_path / "s", 2, a)
     assert not (tmp_path / "s" / "tmp").exists()  # the scan is deleted once its candidates are cached
