@@ -51,7 +51,8 @@ def test_version_features_table_is_the_one_place():
 
     assert ANATOMY_VERSIONS == tuple(VERSION_FEATURES) and ANATOMY_VERSION in VERSION_FEATURES
     assert {v for v in ANATOMY_VERSIONS if features(v).lcx_in_fat} == {"v11", "v12", "v13", "v14", "v15", "v16",
-                                                                       "v17", "v18", "v19", "v20", "v21", "v22", "v23"}
+                                                                       "v17", "v18", "v19", "v20", "v21", "v22", "v23",
+                                                                       "v24"}
     assert {v for v in ANATOMY_VERSIONS if features(v).raised_groove} == {"v10"}
     assert {v for v in ANATOMY_VERSIONS if features(v).turned_heart} == {"v12"}
     assert {v for v in ANATOMY_VERSIONS if features(v).left_heart} == {"v13"}
@@ -66,8 +67,9 @@ def test_version_features_table_is_the_one_place():
     assert {v for v in ANATOMY_VERSIONS if features(v).ribs_v20} == {"v20", "v22"}
     assert {v for v in ANATOMY_VERSIONS if features(v).heart_v22} == {"v22"}
     assert {v for v in ANATOMY_VERSIONS if features(v).liver_v22} == {"v22"}
-    assert {v for v in ANATOMY_VERSIONS if features(v).root_back} == {"v21", "v23"}
-    assert {v for v in ANATOMY_VERSIONS if features(v).lean_heart} == {"v23"}
+    assert {v for v in ANATOMY_VERSIONS if features(v).root_back} == {"v21", "v23", "v24"}
+    assert {v for v in ANATOMY_VERSIONS if features(v).lean_heart} == {"v23", "v24"}
+    assert {v for v in ANATOMY_VERSIONS if features(v).lcx_border} == {"v24"}
     assert all(mac_geometry(v) is MAC_GEOMETRY[features(v).mac] for v in ANATOMY_VERSIONS)
     assert [v for v in ANATOMY_VERSIONS if features(v).mac == "v8"] == ["v8"]
     try:
