@@ -12,7 +12,7 @@ from scipy import ndimage
 from cacscore.phantom.anatomy import (ANATOMY_VERSION, V21_ROOT_BACK_MM, V21_STREAM, Anatomy, check_version, chest_grid,
                                      draw_anatomy, features, render_background)
 from cacscore.phantom.coronary import (V21_LM_OSTIUM_SHEATH_MM, V23_STREAM, V24_LA_BODY_X, V24_LA_E3, V24_LV_BASE_REACH_MM, V24_STREAM, Layer, Plaque, PlaqueSpec, Prevalence, Vessel, draw_calcium, place_plaques,
-                                       proximal_first, render_heart, straddlers, v11_lcx_sheath, v23_lean, v24_lcx_border, v24_lv_base,
+                                       av_groove_u, proximal_first, render_heart, straddlers, v11_lcx_sheath, v23_lean, v24_lcx_border, v24_lv_base,
                                        vessel_centrelines)
 from cacscore.phantom.motion import MotionPlan, draw_motion, move_layer
 from cacscore.phantom.noncoronary import (CORONARY_CLEARANCE_MM, Blob, draw_cardiac_calcium,
@@ -269,8 +269,7 @@ def _v24_lcx(anat: Anatomy, vessels: dict[str, Vessel], xr: np.random.Generator)
     """v24: the left ventricle's base widened on the left (v24_lv_base, its reach from ``xr``), the left atrium kept
     medial of it, and the LCX moved to the heart's outline there; the AV groove's u (what render_heart builds the atria
     and the groove's fat ring from) kept from the LCX's v23 course."""
-    e1, hc, a = anat.heart_axes[0], anat.heart_c, anat.heart_semi[0]
-    u_av = float(np.mean((vessels["LCX"].points[1:] - hc) @ e1) / a)
+    u_av = av_groove_u(anat, vessels)
     base = v24_lv_base(anat, u_av, float(xr.uniform(*V24_LV_BASE_REACH_MM)))
     anat = replace(anat, groove_u=u_av, la_e3=V24_LA_E3, la_body_x=V24_LA_BODY_X, lv_base=base)
     return anat, {**vessels, "LCX": v24_lcx_border(anat, vessels["LCX"], u_av, left_dominant=vessels["LCX"].crux >= 0)}

@@ -378,9 +378,22 @@ V24_LEFT_BIAS = 1.0
 V24_SMOOTH_MM = 4.0
 """v24: the LCX's push to the border is smoothed along it (Gaussian sigma, mm) so that a step of the outline between
 the ventricle and an atrium does not kink the vessel."""
+
+
+def av_groove_u(anat: Anatomy, vessels: dict[str, Vessel]) -> float:
+    """The AV groove's u (the long axis, base -1 to apex +1) that the atria and the groove's fat ring are built at:
+    v24's kept groove_u, else the mean u of the LCX's course past the bifurcation (-0.45 without an LCX)."""
+    if anat.groove_u is not None:
+        return anat.groove_u
+    if "LCX" not in vessels:
+        return -0.45
+    return float(np.mean((vessels["LCX"].points[1:] - anat.heart_c) @ anat.heart_axes[0]) / anat.heart_semi[0])
+
+
 def heart_outline_shapes(anat: Anatomy, u_av: float) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """(centre, semi-axes, axes) of every ellipsoid of the heart's outline that render_heart paints (the ventricles,
-    the atria, v5's left atrial body; v22's smooth field is not covered)."""
+    """(centre, semi-axes, axes) of every ellipsoid of the heart's outline that render_heart paints, in its order (the
+    ventricles, the atria, v5's left atrial body, v24's left ventricular base last; v22's right ventricle is not one
+    of them)."""
     ax = anat.heart_axes
     shapes = [(c, sm, ax) for c, sm in (*ventricle_shapes(anat.heart_c, ax, anat.heart_semi), *atria(anat, u_av))]
     body = left_atrial_body(anat)
@@ -441,8 +454,8 @@ def _border_points(anat: Anatomy, pts: np.ndarray, shapes: list, out_mm: float) 
 
 
 def v24_lcx_border(anat: Anatomy, lcx: Vessel, u_av: float, *, left_dominant: bool) -> Vessel:
-    """v24: the LCX moved from the AV ring at u_av (v23) outward to the heart's outline where an atrium bulges beyond
-    the ventricles, so that it runs at the heart's left border against the lung as the real one does (see
+    """v24: the LCX moved from the AV ring at u_av (v23) outward to the heart's outline where it lies beyond the
+    ventricles (v24's base bulge, an atrium), so that it runs at the heart's left border against the lung as the real one does (see
     V24_LCX_LEAVE_MM): leaving the bifurcation over V24_LCX_LEAVE_MM; a left-dominant one back on its v23 course over
     its last 35 % (so that it reaches the crux). No draws: every course and plaque draw is v23's."""
     p = lcx.points
@@ -1009,18 +1022,13 @@ def render_heart(anat: Anatomy, grid: Grid, img: np.ndarray, vessels: dict[str, 
     semi = anat.heart_semi
     e1, e2, e3 = anat.heart_axes
     hc = anat.heart_c
-    u_av = float(np.mean((vessels["LCX"].points[1:] - hc) @ e1) / semi[0]) if "LCX" in vessels else -0.45
-    u_av = u_av if anat.groove_u is None else anat.groove_u  # v24: the LCX left the groove; the atria and ring stay
+    u_av = av_groove_u(anat, vessels)
     # the heart's outline: the ventricular ellipsoid (which the coronary courses follow) and the two atria
     # bulging beyond it on the base side of the AV groove (right atrium: the right heart border; left
-    # atrium: posterior), each ending at the groove so that the RCA and LCX stay in it
+    # atrium: posterior), each ending at the groove so that the RCA and LCX stay in it; v5's left atrial body; v24's
+    # left ventricular base bulge last (its myocardium is painted again over the groove's ring below)
     ax = anat.heart_axes
-    shapes = [(c, sm, ax) for c, sm in (*ventricle_shapes(hc, ax, semi), *atria(anat, u_av))]
-    body = left_atrial_body(anat)
-    if body is not None:  # v5: the left atrium's body, behind the root (in the patient's axes)
-        shapes.append((body[0], body[1], np.eye(3)))
-    if anat.lv_base is not None:  # v24: the left ventricle's base bulge (its myocardium painted again over the ring)
-        shapes.append((np.array(anat.lv_base[0]), np.array(anat.lv_base[1]), ax))
+    shapes = heart_outline_shapes(anat, u_av)
     floor = anat.heart_floor_z  # the diaphragmatic surface is flat: every layer is cut at its own offset below it
     outer = [ellipsoid_fraction(grid, c, a_, sm + PERICARDIUM_REACH_MM, z_min_mm=floor - PERICARDIUM_REACH_MM)
              for c, sm, a_ in shapes]
@@ -1071,9 +1079,7 @@ def render_heart(anat: Anatomy, grid: Grid, img: np.ndarray, vessels: dict[str, 
         if r is not None:
             lp.paint(r[0], r[1], HU["fat"], "epicardial_fat")
     if anat.lv_base is not None:  # v24: the AV ring's fat ends at the bulge's surface (the LCX brings its own sheath)
-        r = ellipsoid_fraction(grid, shapes[-1][0], ax, shapes[-1][1], z_min_mm=floor)
-        if r is not None:
-            lp.paint(r[0], r[1], HU["myocardium"], "heart")
+        _paint_grown(lp, grid, shapes[-1:], 0.0, floor, HU["myocardium"], "heart")
     if anat.epi_lean_mm is not None:  # v23: a lean heart: the myocardium up to epi_lean_mm under the pericardium
         _paint_grown(lp, grid, [*shapes, *([] if rv is None else [(rv[0], rv[1], ax)])],
                      max(PERICARDIUM_OUT_MM - anat.epi_lean_mm, 0.0), floor, HU["myocardium"], "heart")
