@@ -12,7 +12,8 @@ import pytest
 from scipy import ndimage
 
 from cacscore import lesion as L
-from cacscore.lesion.tree import guard_left_main, join_structure, split_structures, veto_structure, vote_by_structure
+from cacscore.lesion.tree import (guard_left_main, join_structure, split_structures, veto_by_largest, veto_structure,
+                                  vote_by_structure)
 from cacscore.phantom import make_patient
 
 
@@ -340,3 +341,46 @@ def test_structure_veto_is_opt_in_and_round_trips():
     assert L.ClassifierConfig().structure_veto is False
     cfg = L.ClassifierConfig.from_dict({**dataclasses.asdict(L.ClassifierConfig()), "structure_veto": True})
     assert cfg.structure_veto is True
+
+
+def test_veto_by_largest_clears_a_structure_whose_heaviest_asked_slice_is_non_coronary():
+    """Session 28: seed 14549 patient 12's MAC deposit in small: the heaviest slice (159 AU) reads non-coronary at
+    0.88 and four slices above it LCX, so weighted the structure is coronary (the veto keeps it) but its largest slice
+    says otherwise (structure 5). A plaque whose heaviest slice reads LAD keeps its calls, its non-coronary edge slice
+    not (structure 8); a member no rule left to the MLP (asked False) is not the one that decides (structure 9)."""
+    proba = np.array([
+        [0.88, 0.00, 0.0, 0.12, 0.0],  # 5: the heaviest, 159 AU
+        [1.00, 0.00, 0.0, 0.00, 0.0],  # 5: 146 AU
+        [0.10, 0.01, 0.0, 0.89, 0.0],  # 5: LCX
+        [0.10, 0.05, 0.0, 0.85, 0.0],  # 5: LCX
+        [0.10, 0.00, 0.0, 0.90, 0.0],  # 5: LCX
+        [0.10, 0.00, 0.0, 0.90, 0.0],  # 5: LCX
+        [0.10, 0.00, 0.9, 0.00, 0.0],  # 8: LAD, the heaviest
+        [0.95, 0.00, 0.05, 0.0, 0.0],  # 8: non-coronary edge slice
+        [1.00, 0.00, 0.0, 0.00, 0.0],  # 9: a rule's member (not asked), the heaviest
+        [0.20, 0.00, 0.0, 0.00, 0.8],  # 9: RCA
+    ])
+    classes = np.array([3, 3, 3, 3, 3, 3, 2, 0, 0, 4])
+    structure = np.array([5, 5, 5, 5, 5, 5, 8, 8, 9, 9])
+    au = np.array([159.0, 146.0, 120.0, 120.0, 120.0, 120.0, 200.0, 10.0, 900.0, 50.0])
+    asked = np.array([True] * 8 + [False, True])
+    # weighted, structure 5 reads 334 AU non-coronary against 451 coronary: the veto keeps it
+    assert veto_structure(classes, proba, structure, au)[:6].tolist() == [3] * 6
+    out = veto_by_largest(classes, proba, structure, au, asked, 0.85)
+    np.testing.assert_array_equal(out, [0, 0, 0, 0, 0, 0, 2, 0, 0, 4])
+    np.testing.assert_array_equal(veto_by_largest(classes, proba, structure, au, asked, 0.9), classes)
+    with pytest.raises(ValueError, match="min_p"):
+        veto_by_largest(classes, proba, structure, au, asked, 0.0)
+    with pytest.raises(ValueError, match="disagree"):
+        veto_by_largest(classes, proba, structure, au, asked[:-1], 0.85)
+
+
+def test_structure_veto_largest_is_opt_in_validated_and_round_trips(tmp_path):
+    assert L.ClassifierConfig().structure_veto_largest is None
+    with pytest.raises(ValueError, match="structure_veto_largest"):
+        L.ClassifierConfig(structure_veto_largest=1.5)
+    model = L.load_model(Path(__file__).parent / "data" / "lesion_model_phantom300")
+    assert model.config.structure_veto_largest is None  # saved before the key: off
+    L.save_model(dataclasses.replace(model, config=dataclasses.replace(model.config, structure_veto_largest=0.85)),
+                 tmp_path / "m")
+    assert L.load_model(tmp_path / "m").config.structure_veto_largest == 0.85

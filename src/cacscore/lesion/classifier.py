@@ -59,7 +59,8 @@ from cacscore.lesion.context import ring_soft_hu
 from cacscore.lesion.noise import image_noise_hu, noise_floor, noise_floor_mean
 from cacscore.lesion.split import SplitSettings, split_labels
 from cacscore.lesion.tree import (guard_left_main, join_structure, keep_confident, keep_left_main,
-                                  soft_veto_structure, split_structures, veto_structure, vote_by_structure)
+                                  soft_veto_structure, split_structures, veto_by_largest, veto_structure,
+                                  vote_by_structure)
 
 log = logging.getLogger(__name__)
 
@@ -247,6 +248,11 @@ class ClassifierConfig:
     # (cacscore.lesion.tree.veto_structure: a mitral annulus ring whose small slices the MLP calls LCX). Off by
     # default; docs/lesion_scorer.md "(session 16, lead)"
     structure_veto: bool = False
+    # session 28 (lead): after the veto, a structure whose largest (Agatston) member that the MLP was asked about reads
+    # non-coronary with p >= this loses its coronary calls (cacscore.lesion.tree.veto_by_largest: a mitral annulus
+    # deposit whose upper slices the MLP calls LCX tipped the weighted veto, seed 14549 patient 12, 849 AU); None: off
+    # (the default). Classification only; docs/model_card.md "Session 28"
+    structure_veto_largest: float | None = None
     # session 17 (wt25a): (min_ring_soft, min_above_diaphragm_mm) or None (off, the default). After every other step, a
     # 3-D structure whose coronary calls are, Agatston-weighted, wrapped in soft tissue (mean ring_soft above the first)
     # and lie above the diaphragmatic surface (mean above_diaphragm_mm above the second) loses its coronary calls
@@ -418,6 +424,8 @@ class ClassifierConfig:
             raise ValueError(f"keep_confident_p must be in (0, 1] or None, got {self.keep_confident_p!r}")
         if self.vote_weight not in VOTE_WEIGHTS:
             raise ValueError(f"vote_weight must be one of {VOTE_WEIGHTS}, got {self.vote_weight!r}")
+        if self.structure_veto_largest is not None and not 0 < float(self.structure_veto_largest) <= 1:
+            raise ValueError(f"structure_veto_largest must be in (0, 1] or None, got {self.structure_veto_largest!r}")
         if self.structure_split_p is not None and not 0 < float(self.structure_split_p) <= 1:
             raise ValueError(f"structure_split_p must be in (0, 1] or None, got {self.structure_split_p!r}")
         if self.reference not in REFERENCES:
@@ -708,7 +716,7 @@ class LesionModel:
                        table: np.ndarray) -> np.ndarray:
         """(n,) classes from the MLP's (n, 5) ``proba`` along the 3-D structures: what :meth:`classify` does after
         the MLP and the rules when config.structure_vote is on (the structure split, vote, left-main keep and guard,
-        join, veto, keep_confident, in that order). may: (n,) :meth:`may_be_coronary`; agatston: (n,) each
+        join, veto, largest-member veto, keep_confident, in that order). may: (n,) :meth:`may_be_coronary`; agatston: (n,) each
         candidate's Agatston (the weights of the Agatston vote, the guard and the veto); table: this model's (n, F)
         input (:meth:`table`; the structure split reads its positions). One door, so that a bench can replay it
         from stored probabilities (bench/bifurcation_calls.py)."""
@@ -727,6 +735,8 @@ class LesionModel:
             out = join_structure(out, proba, structure, may)
         if self.config.structure_veto:
             out = veto_structure(out, proba, structure, au)
+        if self.config.structure_veto_largest is not None:
+            out = veto_by_largest(out, proba, structure, au, may, float(self.config.structure_veto_largest))
         if self.config.keep_confident_p is not None:
             out = keep_confident(classes, out, proba, float(self.config.keep_confident_p))
         return out

@@ -101,6 +101,38 @@ def veto_structure(classes: np.ndarray, proba: np.ndarray, structure: np.ndarray
     return cl
 
 
+def veto_by_largest(classes: np.ndarray, proba: np.ndarray, structure: np.ndarray, weights: np.ndarray,
+                    asked: np.ndarray, min_p: float) -> np.ndarray:
+    """(n,) classes where every coronary member of a 3-D structure becomes non-coronary (0) when the structure's
+    largest member (the greatest ``weights``, its Agatston) among those the MLP was ``asked`` about
+    (``LesionModel.may_be_coronary``: no rule decided them) reads non-coronary with ``proba[:, 0] >= min_p``. A
+    structure with no asked member is left as it is.
+
+    Why (session 28, lead): the Agatston-weighted veto (:func:`veto_structure`) balances a structure's members, and a
+    mitral annulus deposit whose upper slices reach the left AV groove can tip it: phantom v11 seed 14549 patient 12,
+    an 849 AU MAC structure of 8 slices, non-coronary p 0.94 / 1.00 / 0.88 on its three lowest (the largest, 159 AU,
+    0.88) and LCX 0.54-0.78 on five above; weighted 410 AU non-coronary against 439 coronary, so the join and the veto
+    let all 849 AU go to the LCX (docs/model_card.md, "Session 28"). A plaque's heaviest slice is the one the MLP reads
+    most surely as coronary; a look-alike's is the one it reads most surely as not.
+    classes: after the vote, join and veto; proba: (n, 5); structure: (n,); weights: (n,) >= 0; asked: (n,) bool;
+    min_p: in (0, 1]."""
+    cl = np.asarray(classes, np.int64).copy()
+    p = np.asarray(proba, np.float64)
+    s = np.asarray(structure)
+    ok = np.asarray(asked, bool)
+    if cl.shape != s.shape or ok.shape != cl.shape or p.shape != (len(cl), 5):
+        raise ValueError(f"veto_by_largest: classes {cl.shape}, proba {p.shape}, structure {s.shape} and asked "
+                         f"{ok.shape} disagree")
+    if not 0 < float(min_p) <= 1:
+        raise ValueError(f"veto_by_largest: min_p must be in (0, 1], got {min_p!r}")
+    w = _checked_weights(weights, len(cl), "veto_by_largest")
+    for g in np.unique(s[cl > 0]):
+        m = np.flatnonzero((s == g) & ok)
+        if len(m) and p[m[np.argmax(w[m])], 0] >= float(min_p):
+            cl[(s == g) & (cl > 0)] = 0
+    return cl
+
+
 def soft_veto_structure(classes: np.ndarray, structure: np.ndarray, ring_soft: np.ndarray,
                         above_diaphragm_mm: np.ndarray, weights: np.ndarray, min_ring_soft: float,
                         min_above_diaphragm_mm: float, ring_hu: np.ndarray | None = None,
