@@ -7,25 +7,21 @@ docs/phantom.md, "(session 24, wt32a)"). Every draw of the patient's stream is v
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import numpy as np
 
 from cacscore.phantom import make_patient
 from cacscore.phantom.anatomy import ANATOMY_VERSION, ANATOMY_VERSIONS, V21_ROOT_BACK_MM, features
-from cacscore.phantom.core import _draws
 from cacscore.phantom.coronary import V11_LCX_SHEATH_MM, V21_LM_OSTIUM_SHEATH_MM, sheath_profile
 from cacscore.phantom.noncoronary import mac_geometry
-from version_fixtures import exact_version_patient
+from version_fixtures import draw_pair, exact_version_patient
 
 SEED = 5
 PIDS = range(1, 5)
 
 
-@lru_cache(maxsize=None)
 def _pair(pid: int):
-    """(v11, v21) draws of one patient (shared by the tests: a draw is ~1 s)."""
-    return tuple(_draws(pid, SEED, 64, version=v)[0] for v in ("v11", "v21"))
+    """(v11, v21) draws of one patient (cached: version_fixtures.draw_pair)."""
+    return draw_pair("v11", "v21", pid, SEED)
 
 
 def test_v21_is_opt_in_and_keeps_every_draw_of_v11():

@@ -6,24 +6,20 @@ patient's stream is v21's; the lean draws come from their own stream."""
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import numpy as np
 
 from cacscore.phantom import make_patient
 from cacscore.phantom.anatomy import ANATOMY_LABELS, ANATOMY_VERSION, features
-from cacscore.phantom.core import _draws
 from cacscore.phantom.coronary import V23_EPI_FAT_MM, V23_SHEATH_MM
-from version_fixtures import exact_version_patient
+from version_fixtures import draw_pair, exact_version_patient
 
 SEED = 5
 PIDS = range(1, 9)
 
 
-@lru_cache(maxsize=None)
 def _pair(pid: int):
-    """(v21, v23) draws of one patient (shared by the tests: a draw is ~1 s)."""
-    return tuple(_draws(pid, SEED, 64, version=v)[0] for v in ("v21", "v23"))
+    """(v21, v23) draws of one patient (cached: version_fixtures.draw_pair)."""
+    return draw_pair("v21", "v23", pid, SEED)
 
 
 def test_v23_is_opt_in_keeps_every_draw_of_v21_and_makes_some_hearts_lean():

@@ -6,24 +6,20 @@ v24"). Every other course and every draw is v23's; the AV groove (atria, fat rin
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import numpy as np
 
 from cacscore.phantom.anatomy import ANATOMY_VERSION, features
-from cacscore.phantom.core import _draws
 from cacscore.phantom.coronary import (V24_AORTA_GAP_MM, V24_LV_BASE_REACH_MM, VESSEL_OUT_MM, _inside_outline,
                                       heart_outline_shapes)
-from version_fixtures import exact_version_patient
+from version_fixtures import draw_pair, exact_version_patient
 
 SEED = 5
 PIDS = range(1, 9)
 
 
-@lru_cache(maxsize=None)
 def _pair(pid: int):
-    """(v23, v24) draws of one patient (shared by the tests: a draw is ~1 s)."""
-    return tuple(_draws(pid, SEED, 64, version=v)[0] for v in ("v23", "v24"))
+    """(v23, v24) draws of one patient (cached: version_fixtures.draw_pair)."""
+    return draw_pair("v23", "v24", pid, SEED)
 
 
 def test_v24_is_opt_in_and_moves_only_the_lcx():

@@ -4,6 +4,7 @@ deterministic and labelled on its own vessels."""
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 
 import numpy as np
 import pytest
@@ -15,6 +16,14 @@ from cacscore.phantom.core import _draws, _score
 
 def _h(a: np.ndarray) -> str:
     return hashlib.sha256(np.ascontiguousarray(a).tobytes()).hexdigest()[:16]
+
+
+@lru_cache(maxsize=None)
+def draw_pair(old: str, new: str, pid: int, seed: int = 5, size: int = 64) -> tuple:
+    """(old, new) draws (``cacscore.phantom.core._draws``) of one patient, cached for the session: the phantom
+    version tests (tests/test_phantom_v21.py, v23, v24) compare a version's draws with the one it grew from, and a
+    draw is ~1 s."""
+    return tuple(_draws(pid, seed, size, version=v)[0] for v in (old, new))
 
 
 def version_hashes(version: str, pid: int, *, seed: int = 5, size: int = 48) -> tuple[str, str, str, str]:
