@@ -166,9 +166,11 @@ def classify_many(hu: np.ndarray, sp, models: dict[str, LesionModel]) -> tuple[C
     # session 17 (wt25c): the noise floor's noise sd, estimated once from the image as classify_volume does
     noise = image_noise_hu(hu, sp) if any(m.config.needs_noise for m in ms) else None
     # session 19 (wt27a): the ring veto's soft-ring HU, for each model that reads it (classify_volume's ring_hu_column)
-    from cacscore.lesion.classifier import ring_hu_column
+    # session 28: and the scan-floor height that stands in for a diaphragm below the scan (scan_floor_column)
+    from cacscore.lesion.classifier import ring_hu_column, scan_floor_column
     return cand, {n: m.classify(cand.features, cand.outside_thorax_mm, cand.anatomy_columns, cand.structure,
-                                noise_sd=noise, ring_hu=ring_hu_column(hu, cand, m)) for n, m in models.items()}
+                                noise_sd=noise, ring_hu=ring_hu_column(hu, cand, m),
+                                scan_floor_mm=scan_floor_column(cand, m)) for n, m in models.items()}
 
 
 def score_case(model: LesionModel, hu: np.ndarray, sp, case: HybridCase | None, anatomy: ChestAnatomy,

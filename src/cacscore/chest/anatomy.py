@@ -257,6 +257,11 @@ def _lung_hull(lungs: np.ndarray) -> np.ndarray:
     return out
 
 
+DIAPHRAGM_BELOW_SCAN = "the lungs reach the lowest slice: the diaphragm is below the scan"
+"""The diaphragm part's reason when the scan ends above the diaphragm: every height in the scan is then at least its
+height above the lowest slice (``cacscore.lesion.classifier.scan_floor_column`` reads it so)."""
+
+
 def find_diaphragm(lungs: np.ndarray, grid_mm: np.ndarray, midline_x: float, *,
                    in_scan: bool = False) -> tuple[np.ndarray, tuple[float, float], Part]:
     """(y, x) height (mm) of the diaphragm under each column and the two domes' heights (right, left).
@@ -284,8 +289,7 @@ def find_diaphragm(lungs: np.ndarray, grid_mm: np.ndarray, midline_x: float, *,
     if in_scan:
         valid &= floor > 0
     if k_half == 0 and floor[any_lung].min() == 0 and not (in_scan and valid.sum() >= 10):
-        return np.zeros(lungs.shape[1:]), (np.nan, np.nan), Part(False, 0.0, "the lungs reach the lowest slice: "
-                                                                         "the diaphragm is below the scan")
+        return np.zeros(lungs.shape[1:]), (np.nan, np.nan), Part(False, 0.0, DIAPHRAGM_BELOW_SCAN)
     if valid.sum() < 10:
         return np.full(lungs.shape[1:], np.nan), (np.nan, np.nan), Part(False, 0.0, "no lung floor found")
     # under the heart: along each row, linear between the lateral floors either side; rows without both sides

@@ -18,8 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy import ndimage
 
-from cacscore.chest.anatomy import ROOT_VERSIONS, SAC_VERSIONS, read_chest, root_options, sac_options
+from cacscore.chest.anatomy import (DIAPHRAGM_BELOW_SCAN, ROOT_VERSIONS, SAC_VERSIONS, read_chest, root_options,
+                                   sac_options)
 from cacscore.chest.heart import HeartFinding, locate_heart
 from cacscore.chest.hull import lungs_shareable, thorax_hull
 from cacscore.chest.lungs import lung_field
@@ -295,6 +297,12 @@ class ClassifierConfig:
     # 14513 p38 (242 AU RCA; diaphragm not found, so no height; -13.8 mm, 36.1 HU) and 14512 p53 (410 AU LCX; 28.7 HU,
     # under 29; -15.0 mm). docs/lesion_scorer.md "(session 22, wt30c)"
     structure_ring_veto_core: tuple[float, float] | None = None
+    # session 28 (lead): with structure_ring_veto, when the chest reader finds the diaphragm below the scan (the lungs
+    # reach the lowest slice: above_diaphragm_mm is nan for every candidate), each candidate's height above the scan's
+    # lowest slice stands in for it: a lower bound, which is all the veto's "higher than" condition needs. Off (False)
+    # by default. MAC escaped the veto through the nan height four times (14879 p14, 14513 p38, 14897 p6, 14551 p10:
+    # 2,465 AU; the last, ring_soft 0.94, lies 30-55 mm above the lowest slice). docs/model_card.md "Session 28"
+    structure_ring_veto_floor: bool = False
     # session 24 (wt32b): min_p_non or None (off, the default). With structure_ring_veto, a structure loses its calls
     # only when also its coronary members' Agatston-weighted MLP non-coronary probability exceeds this (the other
     # conditions unchanged): with the true diaphragm (chest_sac "s23") true RCA / PDA on the posterior heart, which
@@ -450,6 +458,8 @@ class ClassifierConfig:
         self._ring_term("structure_ring_veto_core", 2, "structure_ring_veto_hu",
                         "(max_pericardium_mm, min_ring_hu) finite")
         self._ring_term("structure_ring_veto_unsure", 1, "structure_ring_veto", "a finite probability")
+        if self.structure_ring_veto_floor and self.structure_ring_veto is None:
+            raise ValueError("structure_ring_veto_floor needs structure_ring_veto (it only feeds the ring veto's height)")
         if self.noise_floor_k is not None and not (np.isfinite(self.noise_floor_k) and self.noise_floor_k >= 0):
             raise ValueError(f"noise_floor_k must be a finite number >= 0 or None, got {self.noise_floor_k!r}")
         if not np.isfinite(self.noise_floor_base_hu):
@@ -651,7 +661,7 @@ class LesionModel:
     def classify(self, features: np.ndarray, outside_thorax_mm: np.ndarray | None,
                  anatomy_columns: np.ndarray | None = None, structure: np.ndarray | None = None,
                  agatston: np.ndarray | None = None, noise_sd: float | None = None,
-                 ring_hu: np.ndarray | None = None) -> np.ndarray:
+                 ring_hu: np.ndarray | None = None, scan_floor_mm: np.ndarray | None = None) -> np.ndarray:
         """(n,) classes 0..4 of candidates as the product assigns them: :meth:`predict`, then the chest-wall rule
         (config.thorax_margin_mm) on their ``Candidates.outside_thorax_mm``, then the anatomy rules
         (config.anatomy_rules, :func:`cacscore.lesion.anatomy.anatomy_verdicts`) on their
@@ -669,7 +679,9 @@ class LesionModel:
         density floor (:func:`cacscore.lesion.noise.noise_floor_mean`). ``features``: the
         candidate features (``Candidates.features``) or this model's input table (:meth:`table`). ``ring_hu``: (n,)
         :func:`cacscore.lesion.context.ring_soft_hu` of the candidates (:func:`ring_hu_column`), which the ring veto
-        reads with config.structure_ring_veto_hu (required then)."""
+        reads with config.structure_ring_veto_hu (required then). ``scan_floor_mm``: (n,) each candidate's height above
+        the scan's lowest slice when the diaphragm lies below the scan (:func:`scan_floor_column`), which the ring veto
+        reads in place of the nan above_diaphragm_mm with config.structure_ring_veto_floor; None: not known."""
         table = self.table(features, anatomy_columns)
         may = self.may_be_coronary(table, outside_thorax_mm, anatomy_columns)
         proba = self.predict_proba(table, where=may)  # the MLP is asked only about candidates no rule has decided
@@ -680,7 +692,8 @@ class LesionModel:
         if vote:  # (assign_vessels cuts its own copy of the structures with structure_split_p; later steps read them whole)
             classes = self.assign_vessels(proba, may, structure, au, table)
         if self.config.structure_ring_veto is not None:
-            classes = self._ring_veto(classes, features, anatomy_columns, structure, au, ring_hu, proba[:, 0])
+            classes = self._ring_veto(classes, features, anatomy_columns, structure, au, ring_hu, proba[:, 0],
+                                      scan_floor_mm)
         classes = self._mac_ring(classes, features)
         if self.config.needs_noise and structure is not None and noise_sd is not None:
             classes = self._noise_floors(classes, features, table, structure, float(noise_sd))
@@ -743,7 +756,7 @@ class LesionModel:
 
     def _ring_veto(self, classes: np.ndarray, features: np.ndarray, anatomy_columns: np.ndarray | None,
                    structure: np.ndarray | None, au: np.ndarray, ring_hu: np.ndarray | None = None,
-                   p_non: np.ndarray | None = None) -> np.ndarray:
+                   p_non: np.ndarray | None = None, scan_floor_mm: np.ndarray | None = None) -> np.ndarray:
         """config.structure_ring_veto on the final classes (:func:`cacscore.lesion.tree.soft_veto_structure`). It
         reads ring_soft from the full candidate table (``Candidates.features``) and above_diaphragm_mm from the anatomy
         columns; without either it raises (switched on, it must not silently do nothing). No structure: each candidate
@@ -768,7 +781,10 @@ class LesionModel:
             raise LesionError("structure_ring_veto_unsure needs p_non, (n,) the MLP's non-coronary probability")
         ring = f[:, FEATURE_NAMES.index("ring_soft")]
         depth = a[:, ANATOMY_NAMES.index("pericardium_mm")]
-        out = soft_veto_structure(classes, s, ring, a[:, ANATOMY_NAMES.index("above_diaphragm_mm")], au, t_ring, t_dia,
+        height = a[:, ANATOMY_NAMES.index("above_diaphragm_mm")]
+        if self.config.structure_ring_veto_floor and scan_floor_mm is not None:
+            height = np.where(np.isnan(height), np.asarray(scan_floor_mm, np.float64), height)
+        out = soft_veto_structure(classes, s, ring, height, au, t_ring, t_dia,
                                   ring_hu=ring_hu if t_hu is not None else None, min_ring_hu=t_hu,
                                   depth_mm=depth if deep is not None else None, deep=deep,
                                   inner_fat=f[:, FEATURE_NAMES.index("inner_fat")] if low_fat is not None else None,
@@ -1116,7 +1132,20 @@ def classify_volume(hu: np.ndarray, spacing_mm: Sequence[float], model: LesionMo
     if model.config.needs_noise:
         noise = image_noise_hu(hu, sp) if noise_sd is None else float(noise_sd)
     return cand, model.classify(cand.features, cand.outside_thorax_mm, cand.anatomy_columns, cand.structure,
-                                cand.agatston, noise_sd=noise, ring_hu=ring_hu_column(hu, cand, model))
+                                cand.agatston, noise_sd=noise, ring_hu=ring_hu_column(hu, cand, model),
+                                scan_floor_mm=scan_floor_column(cand, model))
+
+
+def scan_floor_column(cand: Candidates, model: LesionModel) -> np.ndarray | None:
+    """(n,) each candidate's height (mm) above the scan's lowest slice (z index 0, the chest reader's bottom) when
+    config.structure_ring_veto_floor is on and the chest reader found the diaphragm below the scan
+    (chest.anatomy.DIAPHRAGM_BELOW_SCAN); None otherwise. A candidate is one lesion in one axial slice, so its slice
+    is the z of its voxels."""
+    a = cand.anatomy
+    if not model.config.structure_ring_veto_floor or a is None or a.parts["diaphragm"].reason != DIAPHRAGM_BELOW_SCAN:
+        return None
+    boxes = ndimage.find_objects(cand.ids, max_label=cand.n)
+    return np.array([np.nan if b is None else b[0].start for b in boxes], np.float64) * float(cand.spacing_mm[0])
 
 
 def ring_hu_column(hu: np.ndarray, cand: Candidates, model: LesionModel) -> np.ndarray | None:
