@@ -37,7 +37,7 @@ KEY = ["model", "series", "seed", "truth_vessel", "z_mm", "y_mm", "x_mm", "au"]
 def read_runs(dirs: list[Path]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(plaques, hybrids) of the runs, duplicates (the same model, series and seed in two runs) dropped."""
     plaques = pd.concat([pd.read_csv(d / "plaques.csv") for d in dirs], ignore_index=True)
-    hybrids = pd.concat([pd.read_csv(d / "hybrids.csv").assign(run=d.name) for d in dirs], ignore_index=True)
+    hybrids = pd.concat([pd.read_csv(d / "hybrids.csv").assign(run=str(d)) for d in dirs], ignore_index=True)
     plaques = plaques.drop_duplicates(subset=[k for k in KEY if k in plaques.columns])
     hybrids = hybrids.drop_duplicates(subset=["model", "series", "seed"])
     return plaques, hybrids
