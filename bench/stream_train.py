@@ -36,12 +36,13 @@ from id_ranges import id_range  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 
 
-def lesion_train_config(model_seed: int):
-    """lesion-train's ClassifierConfig with every CLI default (cli._cmd_lesion_train), --seed model_seed."""
+def lesion_train_config(model_seed: int, lca_weight: float = 1.0):
+    """lesion-train's ClassifierConfig with every CLI default (cli._cmd_lesion_train), --seed model_seed (and the
+    left main's class-weight factor, ClassifierConfig.lca_weight, a training knob: 1.0 is lesion-train's)."""
     from cacscore.lesion import ClassifierConfig
 
     return ClassifierConfig(epochs=40, max_distance_mm=110.0, seed=model_seed, class_weight_power=0.5,
-                            density_cap_hu=(500.0, 930.0), features=None)
+                            density_cap_hu=(500.0, 930.0), features=None, lca_weight=lca_weight)
 
 
 def render_extract(out: Path, pid: int, a: argparse.Namespace) -> dict:
@@ -119,6 +120,8 @@ def main() -> int:
     ap.add_argument("--p-mac", type=float, default=None, help="cacscore phantom --p-mac: the share of patients with "
                     "mitral-annulus calcium (default the phantom's, noncoronary.P_MAC 0.12; a training knob)")
     ap.add_argument("--model-seed", type=int, default=0, help="lesion-train --seed")
+    ap.add_argument("--lca-weight", type=float, default=1.0, help="the left main's class weight times this "
+                    "(ClassifierConfig.lca_weight; 1.0, lesion-train's, by default)")
     ap.add_argument("--train-only", action="store_true", help="train on the patients cached so far")
     ap.add_argument("--config-from", type=Path, default=None, help="a model folder whose model.json config (the "
                     "rules, split settings, density cap) replaces the trained model's, so the two differ only in "
@@ -153,12 +156,14 @@ def main() -> int:
     T.map_jobs = lambda fn, jobs, workers, desc, progress: [cache[j[0].id] for j in jobs]  # the cached extraction
     cases = [T.Case(str(pid), out / "absent", out / "absent") for pid in have]
     model = out / "model"
-    rep = T.train_lesion_model(cases, model, config=lesion_train_config(a.model_seed), workers=1, progress=False)
+    rep = T.train_lesion_model(cases, model, config=lesion_train_config(a.model_seed, a.lca_weight), workers=1,
+                               progress=False)
     head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
     cfg = json.loads((model / "model.json").read_text())
     cfg.setdefault("info", {})["provenance"] = {
         "reproduce": f"PYTHONPATH=src python bench/stream_train.py OUT --seed {a.seed} --ids {a.ids} "
-                     f"--anatomy {a.anatomy} --size {a.size} --model-seed {a.model_seed}",
+                     f"--anatomy {a.anatomy} --size {a.size} --model-seed {a.model_seed}"
+                     + (f" --lca-weight {a.lca_weight}" if a.lca_weight != 1.0 else ""),
         "equivalent_to": f"cacscore phantom R --patients {max(ids)} --seed {a.seed} --size {a.size} --anatomy "
                          f"{a.anatomy}; cacscore lesion-train (CSV of patients {a.ids} of R) M --seed {a.model_seed}",
         "code_version": head,
@@ -175,6 +180,7 @@ def main() -> int:
     if a.config_from is not None:
         trained = cfg["config"]
         cfg["config"] = json.loads((a.config_from / "model.json").read_text())["config"]
+        cfg["config"]["lca_weight"] = trained["lca_weight"]  # a training knob: what this training used, kept
         cfg["info"]["provenance"]["config_from"] = {
             "model": str(a.config_from), "keys_changed": sorted(k for k in cfg["config"]
                                                                 if cfg["config"][k] != trained.get(k))}
