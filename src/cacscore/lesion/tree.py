@@ -60,13 +60,7 @@ def join_structure(classes: np.ndarray, proba: np.ndarray, structure: np.ndarray
     Why: a plaque's slice at its edge, small and far from the heart centre, can look non-coronary to the MLP alone
     (phantom v3 seed 9101, patient 17: a 146 AU slice of a distal LAD plaque whose neighbour slice was called
     coronary). classes: after the vote; proba: (n, 5) the MLP's probabilities; structure: (n,) as for the vote."""
-    cl = np.asarray(classes, np.int64).copy()
-    p = np.asarray(proba, np.float64)
-    s = np.asarray(structure)
-    ok = np.asarray(eligible, bool)
-    if cl.shape != s.shape or ok.shape != cl.shape or p.shape != (len(cl), 5):
-        raise ValueError(f"join_structure: classes {cl.shape}, proba {p.shape}, structure {s.shape} and eligible "
-                         f"{ok.shape} disagree")
+    cl, p, s, ok = _masked_inputs("join_structure", classes, proba, structure, eligible, "eligible")
     cor = np.flatnonzero(cl > 0)
     if len(cor) == 0:
         return cl
@@ -116,13 +110,7 @@ def veto_by_largest(classes: np.ndarray, proba: np.ndarray, structure: np.ndarra
     most surely as coronary; a look-alike's is the one it reads most surely as not.
     classes: after the vote, join and veto; proba: (n, 5); structure: (n,); weights: (n,) >= 0; asked: (n,) bool;
     min_p: in (0, 1]."""
-    cl = np.asarray(classes, np.int64).copy()
-    p = np.asarray(proba, np.float64)
-    s = np.asarray(structure)
-    ok = np.asarray(asked, bool)
-    if cl.shape != s.shape or ok.shape != cl.shape or p.shape != (len(cl), 5):
-        raise ValueError(f"veto_by_largest: classes {cl.shape}, proba {p.shape}, structure {s.shape} and asked "
-                         f"{ok.shape} disagree")
+    cl, p, s, ok = _masked_inputs("veto_by_largest", classes, proba, structure, asked, "asked")
     if not 0 < float(min_p) <= 1:
         raise ValueError(f"veto_by_largest: min_p must be in (0, 1], got {min_p!r}")
     w = _checked_weights(weights, len(cl), "veto_by_largest")
@@ -247,6 +235,21 @@ def soft_veto_structure(classes: np.ndarray, structure: np.ndarray, ring_soft: n
         fire &= mean(column(p_non, "p_non")) > float(min_p_non)
     cl[cor[fire[group]]] = 0
     return cl
+
+
+def _masked_inputs(name: str, classes: np.ndarray, proba: np.ndarray, structure: np.ndarray, mask: np.ndarray,
+                   mask_name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(classes copy as int64, proba as float64, structure, mask as bool) of a structure step that reads a per-candidate
+    mask (:func:`join_structure`'s eligible, :func:`veto_by_largest`'s asked); a one-line ValueError naming ``name``
+    when their shapes disagree."""
+    cl = np.asarray(classes, np.int64).copy()
+    p = np.asarray(proba, np.float64)
+    s = np.asarray(structure)
+    ok = np.asarray(mask, bool)
+    if cl.shape != s.shape or ok.shape != cl.shape or p.shape != (len(cl), 5):
+        raise ValueError(f"{name}: classes {cl.shape}, proba {p.shape}, structure {s.shape} and {mask_name} "
+                         f"{ok.shape} disagree")
+    return cl, p, s, ok
 
 
 def _grouped_weights(s: np.ndarray, cor: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
