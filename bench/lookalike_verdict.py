@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).parent))
-from lookalike_calls import K  # noqa: E402
+from lookalike_calls import K
 
 CORONARY = K["coronary"]
 

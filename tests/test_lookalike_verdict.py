@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-import lookalike_verdict as V  # noqa: E402
-from lookalike_calls import K  # noqa: E402
+import lookalike_verdict as V
+from lookalike_calls import K
 
 MAC = "mitral annulus (MAC)"
 
