@@ -35,8 +35,13 @@ def test_default_model_ships_as_package_data_with_its_provenance():
     assert predictor.ranges == {"slice_thickness_mm": (1.25, 5.0), "kvp": (100.0, 140.0)}
     prov = json.loads((DEFAULT_MODEL / "model.json").read_text())["info"]["provenance"]
     assert re.fullmatch(r"[0-9a-f]{40}(\+dirty)?", prov["code_version"])
-    assert prov["data"]["phantom_seed"] == 13001 and "look-alikes on" in prov["data"]["kind"]
-    assert prov["data"]["phantom_anatomy"] == "v11" and "--anatomy v11" in prov["reproduce"]
+    # session 29: C3LF, a three-seed ensemble trained on v11 (seed 13001) and v24 (seed 14965) phantoms
+    assert prov["data"]["phantom_seed"] == [13001, 14965] and "look-alikes on" in prov["data"]["kind"]
+    assert prov["data"]["phantom_anatomy"] == "v11 + v24"
+    assert "--anatomy v11" in prov["reproduce"] and "--anatomy v24" in prov["reproduce"]
+    assert len(predictor.model.members()) == 3
+    # session 28's two structure terms, on in the shipped model since session 29 (docs/model_card.md)
+    assert predictor.model.config.structure_veto_largest == 0.85 and predictor.model.config.structure_ring_veto_floor
     assert any(c.startswith("cacscore lesion-train ") for c in prov["commands"])
     total = prov["held_out_metrics"]["total"]
     value, low, high, baseline = total["kappa4"]

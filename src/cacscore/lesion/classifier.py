@@ -253,7 +253,7 @@ class ClassifierConfig:
     # session 28 (lead): after the veto, a structure whose largest (Agatston) member that the MLP was asked about reads
     # non-coronary with p >= this loses its coronary calls (cacscore.lesion.tree.veto_by_largest: a mitral annulus
     # deposit whose upper slices the MLP calls LCX tipped the weighted veto, seed 14549 patient 12, 849 AU); None: off
-    # (the default). Classification only; docs/model_card.md "Session 28"
+    # (the default; 0.85 in the shipped model since session 29). Classification only; docs/model_card.md "Session 28"
     structure_veto_largest: float | None = None
     # session 17 (wt25a): (min_ring_soft, min_above_diaphragm_mm) or None (off, the default). After every other step, a
     # 3-D structure whose coronary calls are, Agatston-weighted, wrapped in soft tissue (mean ring_soft above the first)
@@ -300,7 +300,7 @@ class ClassifierConfig:
     # session 28 (lead): with structure_ring_veto, when the chest reader finds the diaphragm below the scan (the lungs
     # reach the lowest slice: above_diaphragm_mm is nan for every candidate), each candidate's height above the scan's
     # lowest slice stands in for it: a lower bound, which is all the veto's "higher than" condition needs. Off (False)
-    # by default. MAC escaped the veto through the nan height four times (14879 p14, 14513 p38, 14897 p6, 14551 p10:
+    # by default; on in the shipped model since session 29. MAC escaped the veto through the nan height four times (14879 p14, 14513 p38, 14897 p6, 14551 p10:
     # 2,465 AU; the last, ring_soft 0.94, lies 30-55 mm above the lowest slice). docs/model_card.md "Session 28"
     structure_ring_veto_floor: bool = False
     # session 24 (wt32b): min_p_non or None (off, the default). With structure_ring_veto, a structure loses its calls
