@@ -32,10 +32,15 @@ from lookalike_calls import K
 CORONARY = K["coronary"]
 
 
-def patient_stats(cache: Path, kind: str | None) -> dict[str, float]:
-    """One patient's look-alike AU and deposits called coronary, coronary AU missed (and a kind's AU / deposits)."""
+def _load(cache: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(kind, AU, AU called coronary) of each candidate in one lookalike_calls cache file."""
     with np.load(cache, allow_pickle=False) as z:
-        k, au, called = z["kind"], z["au"], z["called_au"].sum(1)
+        return z["kind"], z["au"], z["called_au"].sum(1)
+
+
+def patient_stats(k: np.ndarray, au: np.ndarray, called: np.ndarray, kind: str | None) -> dict[str, float]:
+    """One patient's look-alike AU and deposits called coronary, coronary AU missed (and a kind's AU / deposits), from
+    its candidates' kinds, AU and AU called coronary (:func:`_load`)."""
     look = k != CORONARY
     out = {"look AU": float(called[look].sum()), "look deposits": float((look & (called > 0)).sum()),
            "coronary missed AU": float((au - called)[~look].sum())}
@@ -55,10 +60,10 @@ def read_pair(cand: Path, shipped: Path, kind: str | None) -> pd.DataFrame:
         raise SystemExit(f"lookalike_verdict: {cand} and {shipped} hold different patients ({len(pids)} / {len(other)})")
     rows = []
     for pid in pids:
-        with np.load(cand / "cache" / f"{pid}.npz") as a, np.load(shipped / "cache" / f"{pid}.npz") as b:
-            if not np.array_equal(a["kind"], b["kind"]) or not np.allclose(a["au"], b["au"]):
-                raise SystemExit(f"lookalike_verdict: patient {pid}'s candidates differ between {cand} and {shipped}")
-        c, s = patient_stats(cand / "cache" / f"{pid}.npz", kind), patient_stats(shipped / "cache" / f"{pid}.npz", kind)
+        a, b = _load(cand / "cache" / f"{pid}.npz"), _load(shipped / "cache" / f"{pid}.npz")
+        if not np.array_equal(a[0], b[0]) or not np.allclose(a[1], b[1]):
+            raise SystemExit(f"lookalike_verdict: patient {pid}'s candidates differ between {cand} and {shipped}")
+        c, s = patient_stats(*a, kind), patient_stats(*b, kind)
         rows.append({"run": str(cand), "pid": pid, **{f"cand {n}": v for n, v in c.items()},
                      **{f"ship {n}": v for n, v in s.items()}})
     return pd.DataFrame(rows)
@@ -66,7 +71,7 @@ def read_pair(cand: Path, shipped: Path, kind: str | None) -> pd.DataFrame:
 
 def summary(df: pd.DataFrame, *, boot: int = 2000, seed: int = 0) -> pd.DataFrame:
     """Per statistic: candidate and shipped sums over the patients of ``df``, the difference, and its paired bootstrap
-    95 % interval (patients resampled; sums scaled to the same number of patients)."""
+    95 % interval (the patients resampled with replacement, as many as ``df`` holds)."""
     names = [c[len("cand "):] for c in df.columns if c.startswith("cand ")]
     rng = np.random.default_rng(seed)
     draws = [rng.integers(0, len(df), len(df)) for _ in range(boot)]

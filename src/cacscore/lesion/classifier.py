@@ -300,8 +300,9 @@ class ClassifierConfig:
     # session 28 (lead): with structure_ring_veto, when the chest reader finds the diaphragm below the scan (the lungs
     # reach the lowest slice: above_diaphragm_mm is nan for every candidate), each candidate's height above the scan's
     # lowest slice stands in for it: a lower bound, which is all the veto's "higher than" condition needs. Off (False)
-    # by default; on in the shipped model since session 29. MAC escaped the veto through the nan height four times (14879 p14, 14513 p38, 14897 p6, 14551 p10:
-    # 2,465 AU; the last, ring_soft 0.94, lies 30-55 mm above the lowest slice). docs/model_card.md "Session 28"
+    # by default; on in the shipped model since session 29. MAC escaped the veto through the nan height four times
+    # (14879 p14, 14513 p38, 14897 p6, 14551 p10: 2,465 AU; the last, ring_soft 0.94, lies 30-55 mm above the lowest
+    # slice). docs/model_card.md "Session 28"
     structure_ring_veto_floor: bool = False
     # session 24 (wt32b): min_p_non or None (off, the default). With structure_ring_veto, a structure loses its calls
     # only when also its coronary members' Agatston-weighted MLP non-coronary probability exceeds this (the other
